@@ -1,0 +1,278 @@
+/**
+ * The engine loop shared by the real engine and the mocker: requests in, one step at a time, outputs out.
+ * Like an event-driven server's main loop: `generate()` enqueues a request and returns its stream; while
+ * any request is unfinished the loop runs schedule → execute → update → emit, yielding to the event loop
+ * (setImmediate) between steps so HTTP handlers and timers keep running.
+ *
+ * What executes a step is injected (`StepExecutor`): the model runner (forward pass + sampler) or the
+ * mocker's timing model. Everything else — validation, scheduling, KV accounting, cancellation, load
+ * metrics, step tracing — is here, so the two engines behave alike.
+ */
+import type { KvCacheManager } from '../kv/index.ts';
+import type { EngineModelInfo, EngineOutput, EngineRequest } from '../protocols/engine.ts';
+import type { RequestId, WorkerId } from '../protocols/ids.ts';
+import type { LoadMetrics } from '../protocols/kv-events.ts';
+import { InvalidRequestError } from '../util/errors.ts';
+import { getLogger } from '../util/logger.ts';
+import { type Clock, realClock } from './clock.ts';
+import type { StepExecutor } from './model-runner.ts';
+import { RequestStream } from './request-stream.ts';
+import type { SampleResult } from './sampler.ts';
+import { Scheduler, type SchedulerOptions, type SchedulerOutput } from './scheduler.ts';
+import { Sequence } from './sequence.ts';
+
+const log = getLogger('engine');
+
+/** One engine step as seen by a tracer (`dhw generate --trace`, metrics). */
+export interface StepEvent {
+  step: number;
+  /** Time the step took on the engine's clock (wall time, or simulated time in the mocker). */
+  stepMs: number;
+  /** Tokens in the forward pass. */
+  numTokens: number;
+  /** Of which new prompt tokens (prefill chunks). */
+  numPrefillTokens: number;
+  /** Sequences in the batch. */
+  numSeqs: number;
+  numPreempted: number;
+  numFinished: number;
+  numWaiting: number;
+  numRunning: number;
+  kvBlocksInUse: number;
+  kvBytesInUse: number;
+  kvTotalBlocks: number;
+}
+
+export type StepListener = (event: StepEvent) => void;
+
+export interface EngineCoreOptions {
+  info: EngineModelInfo;
+  kv: KvCacheManager;
+  executor: StepExecutor;
+  scheduler: SchedulerOptions;
+  /** Bytes of K/V one block holds (for tracing KV memory in use). */
+  kvBytesPerBlock: number;
+  workerId: WorkerId;
+  clock?: Clock;
+}
+
+export class EngineCore {
+  readonly info: EngineModelInfo;
+  readonly scheduler: Scheduler;
+  readonly kv: KvCacheManager;
+  /** Longest sequence allowed: the context length, or the KV pool's capacity when that is smaller. */
+  readonly maxModelLen: number;
+  private readonly streams = new Map<RequestId, RequestStream<EngineOutput>>();
+  private readonly listeners = new Set<StepListener>();
+  private readonly clock: Clock;
+  private loopDone: Promise<void> | null = null;
+  private stepCount = 0;
+  private closed = false;
+
+  constructor(private readonly opts: EngineCoreOptions) {
+    this.info = opts.info;
+    this.kv = opts.kv;
+    this.clock = opts.clock ?? realClock;
+    this.scheduler = new Scheduler(opts.kv, opts.scheduler);
+    this.maxModelLen = Math.min(opts.info.contextLength, opts.kv.numBlocks * opts.kv.blockSize);
+  }
+
+  async *generate(request: EngineRequest, signal?: AbortSignal): AsyncGenerator<EngineOutput> {
+    this.validate(request);
+    if (signal?.aborted) return;
+    const seq = new Sequence({
+      requestId: request.requestId,
+      promptTokenIds: request.promptTokenIds,
+      sampling: request.sampling,
+      stopping: request.stopping,
+      logprobs: request.logprobs,
+      eosTokenIds: this.info.eosTokenIds,
+      maxModelLen: this.maxModelLen,
+    });
+    const stream = new RequestStream<EngineOutput>();
+    this.streams.set(seq.requestId, stream);
+    this.scheduler.add(seq);
+    const onAbort = () => this.abort(seq.requestId);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    this.kick();
+    try {
+      yield* stream;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      if (!seq.isFinished) this.abort(seq.requestId); // the caller broke out of its loop
+    }
+  }
+
+  /** Cancel a request: its blocks are freed now and its stream ends without a further output. */
+  abort(requestId: RequestId): void {
+    this.scheduler.abort(requestId);
+    this.streams.get(requestId)?.end();
+    this.streams.delete(requestId);
+  }
+
+  onStep(listener: StepListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  loadMetrics(): LoadMetrics {
+    const kvUsedBlocks = this.kvBlocksInUse();
+    let activeDecodeBlocks = 0;
+    let activePrefillTokens = 0;
+    for (const seq of this.scheduler.running) {
+      if (seq.numUncomputedTokens === 1 && seq.numComputedTokens >= seq.numPromptTokens) {
+        activeDecodeBlocks += this.kv.getBlockTable(seq.requestId).length;
+      } else {
+        activePrefillTokens += seq.numUncomputedTokens;
+      }
+    }
+    for (const seq of this.scheduler.waiting) activePrefillTokens += seq.numUncomputedTokens;
+    return {
+      workerId: this.opts.workerId,
+      activeDecodeBlocks,
+      activePrefillTokens,
+      kvUsedBlocks,
+      kvTotalBlocks: this.kv.numBlocks,
+      numWaiting: this.scheduler.waiting.length,
+      numRunning: this.scheduler.running.length,
+      gpuCacheUsagePerc: Math.min(1, kvUsedBlocks / this.kv.numBlocks),
+    };
+  }
+
+  /** Blocks referenced by live sequences (cached-but-free blocks do not count). */
+  kvBlocksInUse(): number {
+    return this.kv.stats().activeBlocks;
+  }
+
+  /** Stop the loop, end every stream (as if aborted) and wait for the current step to finish. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const id of [...this.streams.keys()]) this.abort(id);
+    await this.loopDone;
+  }
+
+  private validate(request: EngineRequest): void {
+    if (this.closed) throw new InvalidRequestError('the engine is closed', null, 'engine_closed');
+    const n = request.promptTokenIds.length;
+    if (n === 0) throw new InvalidRequestError('the prompt is empty: send at least one token', 'prompt');
+    if (n >= this.maxModelLen) {
+      throw new InvalidRequestError(
+        `This model's maximum context length is ${this.maxModelLen} tokens (context length ` +
+          `${this.info.contextLength}, KV cache ${this.kv.numBlocks * this.kv.blockSize} tokens), but the ` +
+          `prompt has ${n} tokens: shorten it so at least one token can be generated.`,
+        'prompt',
+        'context_length_exceeded',
+      );
+    }
+    const bad = request.promptTokenIds.find((t) => !Number.isInteger(t) || t < 0 || t >= this.info.vocabSize);
+    if (bad !== undefined) {
+      throw new InvalidRequestError(
+        `token id ${bad} is outside the vocabulary (0..${this.info.vocabSize - 1})`,
+        'prompt',
+      );
+    }
+    if (!(request.stopping.maxTokens >= 1)) {
+      throw new InvalidRequestError(
+        `max_tokens must be at least 1, got ${request.stopping.maxTokens}`,
+        'max_tokens',
+      );
+    }
+    if (this.streams.has(request.requestId)) {
+      throw new InvalidRequestError(`request id ${request.requestId} is already in flight`, 'request_id');
+    }
+  }
+
+  /** Start the loop if it is idle. */
+  private kick(): void {
+    if (this.loopDone === null) this.loopDone = this.runLoop().finally(() => (this.loopDone = null));
+  }
+
+  private async runLoop(): Promise<void> {
+    while (!this.closed && this.scheduler.hasUnfinished()) {
+      try {
+        if (!(await this.step())) break;
+      } catch (err) {
+        this.failAll(err);
+      }
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** One step. Returns false when nothing could be scheduled (should not happen; logged). */
+  private async step(): Promise<boolean> {
+    const started = this.clock.now();
+    const output = this.scheduler.schedule();
+    if (output.scheduled.length === 0) {
+      log.warn('nothing schedulable although requests are pending', this.scheduleState());
+      return false;
+    }
+    const results = await this.opts.executor.execute(output);
+    const live = output.scheduled.map((s) => s.seq.status === 'running'); // not aborted during execute
+    const finished = this.scheduler.update(
+      output,
+      results.map((r) => r?.tokenId),
+    );
+    this.emit(output, results, live);
+    this.publishStep(output, this.clock.now() - started, finished.length);
+    return true;
+  }
+
+  private emit(output: SchedulerOutput, results: Array<SampleResult | undefined>, live: boolean[]): void {
+    output.scheduled.forEach(({ seq, sample }, i) => {
+      const result = results[i];
+      if (!sample || !live[i] || result === undefined) return;
+      const stream = this.streams.get(seq.requestId);
+      stream?.push({
+        requestId: seq.requestId,
+        tokenId: result.tokenId,
+        logprob: result.logprob,
+        topLogprobs: result.topLogprobs,
+        finishReason: seq.finishReason,
+        numCachedTokens: Math.max(0, seq.numCachedTokens),
+      });
+      if (seq.isFinished) {
+        stream?.end();
+        this.streams.delete(seq.requestId);
+      }
+    });
+  }
+
+  private publishStep(output: SchedulerOutput, stepMs: number, numFinished: number): void {
+    this.stepCount++;
+    if (this.listeners.size === 0) return;
+    const kvBlocksInUse = this.kvBlocksInUse();
+    const event: StepEvent = {
+      step: this.stepCount,
+      stepMs,
+      numTokens: output.numBatchedTokens,
+      numPrefillTokens: output.numPrefillTokens,
+      numSeqs: output.scheduled.length,
+      numPreempted: output.preempted.length,
+      numFinished,
+      numWaiting: this.scheduler.waiting.length,
+      numRunning: this.scheduler.running.length,
+      kvBlocksInUse,
+      kvBytesInUse: kvBlocksInUse * this.opts.kvBytesPerBlock,
+      kvTotalBlocks: this.kv.numBlocks,
+    };
+    for (const listener of this.listeners) listener(event);
+  }
+
+  /** A step threw (a bug or a broken model): fail every in-flight request rather than hang them. */
+  private failAll(err: unknown): void {
+    log.error('engine step failed; failing all in-flight requests', { error: err });
+    for (const [id, stream] of this.streams) {
+      this.scheduler.abort(id);
+      stream.fail(err);
+    }
+    this.streams.clear();
+  }
+
+  private scheduleState(): Record<string, number> {
+    return {
+      waiting: this.scheduler.waiting.length,
+      running: this.scheduler.running.length,
+      freeBlocks: this.kv.numFreeBlocks(),
+    };
+  }
+}

@@ -1,0 +1,28 @@
+export { type Clock, realClock, VirtualClock } from './clock.ts';
+export { EngineCore, type EngineCoreOptions, type StepEvent, type StepListener } from './engine-core.ts';
+export {
+  DEFAULT_KV_CACHE_MEMORY_BYTES,
+  type KvSizingOptions,
+  kvBytesPerBlock,
+  numKvBlocksFor,
+} from './kv-sizing.ts';
+export { ENGINE_DEFAULTS, type EngineOptions, LlmEngine } from './llm-engine.ts';
+export {
+  type BlockTableLookup,
+  buildForwardBatch,
+  type ForwardFn,
+  ModelRunner,
+  type StepExecutor,
+  sampleSequence,
+} from './model-runner.ts';
+export { createRng, type Rng, Xoshiro128 } from './prng.ts';
+export { RequestStream } from './request-stream.ts';
+export { applyPenalties, rawLogprobs, type SampleInput, type SampleResult, sampleToken } from './sampler.ts';
+export {
+  type ScheduledSequence,
+  Scheduler,
+  type SchedulerKvCache,
+  type SchedulerOptions,
+  type SchedulerOutput,
+} from './scheduler.ts';
+export { Sequence, type SequenceInit, type SequenceStatus } from './sequence.ts';

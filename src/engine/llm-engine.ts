@@ -1,0 +1,143 @@
+/**
+ * LlmEngine: the real backend. Loads a checkpoint, sizes and allocates the paged KV cache, and serves many
+ * concurrent token-id requests through one batched step loop (EngineCore + ModelRunner). Like an
+ * application server's worker process: callers hand it requests, it multiplexes them onto one CPU-bound
+ * resource (the forward pass), and streams each caller its own results.
+ *
+ *   generate(req) ─► Sequence ─► Scheduler ─► ModelRunner.forward + sample ─► EngineOutput per token
+ *                                   │
+ *                               KvCacheManager (block tables, prefix cache, KV events)
+ */
+import { basename } from 'node:path';
+import { KvCacheManager } from '../kv/index.ts';
+import { allocateKvCacheTensors, kvBytesPerToken, LlamaModel } from '../model/index.ts';
+import type { EngineModelInfo, EngineOutput, EngineRequest, InferenceEngine } from '../protocols/engine.ts';
+import { asWorkerId, type WorkerId } from '../protocols/ids.ts';
+import type { KvEventSink, LoadMetrics } from '../protocols/kv-events.ts';
+import { getLogger } from '../util/logger.ts';
+import { EngineCore, type StepListener } from './engine-core.ts';
+import { kvBytesPerBlock, numKvBlocksFor } from './kv-sizing.ts';
+import { ModelRunner } from './model-runner.ts';
+
+const log = getLogger('engine');
+
+export interface EngineOptions {
+  /** Checkpoint folder (config.json, model.safetensors, ...). */
+  modelDir: string;
+  /** Name served to clients (default: the folder's name). */
+  modelName?: string;
+  /** Tokens per KV block (default 16). */
+  blockSize?: number;
+  /** KV cache size as a block count (`--num-kv-blocks`); wins over kvCacheMemoryBytes. */
+  numKvBlocks?: number;
+  /** KV cache size as a byte budget (`--kv-cache-memory`). */
+  kvCacheMemoryBytes?: number;
+  /** Most sequences running at once (default 64). */
+  maxNumSeqs?: number;
+  /** Token budget of one forward pass (default 2048). */
+  maxNumBatchedTokens?: number;
+  /** Reuse KV of shared prompt prefixes (default true). */
+  enablePrefixCaching?: boolean;
+  /** Receives KV cache events (stored / removed / cleared). */
+  events?: KvEventSink;
+  /** Identifies this engine in load metrics (default "local"). */
+  workerId?: WorkerId | string;
+}
+
+export const ENGINE_DEFAULTS = {
+  blockSize: 16,
+  maxNumSeqs: 64,
+  maxNumBatchedTokens: 2048,
+  enablePrefixCaching: true,
+} as const;
+
+export class LlmEngine implements InferenceEngine {
+  readonly info: EngineModelInfo;
+
+  private constructor(
+    readonly model: LlamaModel,
+    readonly core: EngineCore,
+  ) {
+    this.info = core.info;
+  }
+
+  static async create(opts: EngineOptions): Promise<LlmEngine> {
+    const model = await LlamaModel.load(opts.modelDir);
+    const c = model.config;
+    const blockSize = opts.blockSize ?? ENGINE_DEFAULTS.blockSize;
+    const maxNumSeqs = opts.maxNumSeqs ?? ENGINE_DEFAULTS.maxNumSeqs;
+    const bytesPerToken = kvBytesPerToken(c.numLayers, c.numKvHeads, c.headDim);
+    const numBlocks = numKvBlocksFor({
+      blockSize,
+      bytesPerToken,
+      numKvBlocks: opts.numKvBlocks,
+      kvCacheMemoryBytes: opts.kvCacheMemoryBytes,
+      maxUsefulTokens: maxNumSeqs * c.maxPositionEmbeddings,
+    });
+    const kv = new KvCacheManager({
+      numBlocks,
+      blockSize,
+      enablePrefixCaching: opts.enablePrefixCaching ?? ENGINE_DEFAULTS.enablePrefixCaching,
+      events: opts.events,
+    });
+    const kvTensors = allocateKvCacheTensors(model.kvCacheShape(numBlocks, blockSize));
+    const runner = new ModelRunner(
+      (batch, tensors) => model.forward(batch, tensors),
+      kvTensors,
+      (id) => kv.getBlockTable(id),
+      c.vocabSize,
+    );
+    const info: EngineModelInfo = {
+      name: opts.modelName ?? basename(model.dir),
+      contextLength: c.maxPositionEmbeddings,
+      vocabSize: c.vocabSize,
+      eosTokenIds: [...c.eosTokenIds],
+    };
+    const core = new EngineCore({
+      info,
+      kv,
+      executor: runner,
+      scheduler: {
+        maxNumSeqs,
+        maxNumBatchedTokens: opts.maxNumBatchedTokens ?? ENGINE_DEFAULTS.maxNumBatchedTokens,
+      },
+      kvBytesPerBlock: kvBytesPerBlock(blockSize, bytesPerToken),
+      workerId: asWorkerId(opts.workerId ?? 'local'),
+    });
+    log.info('engine ready', {
+      model: info.name,
+      kvBlocks: numBlocks,
+      blockSize,
+      kvBytes: numBlocks * kvBytesPerBlock(blockSize, bytesPerToken),
+      maxModelLen: core.maxModelLen,
+    });
+    return new LlmEngine(model, core);
+  }
+
+  /**
+   * Stream one request's tokens. Validation errors (InvalidRequestError: empty or too-long prompt, unknown
+   * token id, duplicate request id) are thrown on the first iteration. Breaking out of the loop or aborting
+   * `signal` frees the request's KV blocks at once; after an abort the stream just ends.
+   */
+  generate(request: EngineRequest, signal?: AbortSignal): AsyncIterable<EngineOutput> {
+    return this.core.generate(request, signal);
+  }
+
+  /** Subscribe to per-step traces; returns the unsubscribe function. */
+  onStep(listener: StepListener): () => void {
+    return this.core.onStep(listener);
+  }
+
+  loadMetrics(): LoadMetrics {
+    return this.core.loadMetrics();
+  }
+
+  /** The KV cache manager (prefix-cache stats, event subscription, snapshot dump). */
+  get kv(): KvCacheManager {
+    return this.core.kv;
+  }
+
+  close(): Promise<void> {
+    return this.core.close();
+  }
+}

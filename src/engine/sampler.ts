@@ -1,0 +1,225 @@
+/**
+ * The sampler: one row of logits in, one token id out. Like a load balancer's pick step, it turns scores into
+ * a choice: greedy is "always the best backend", temperature sampling is weighted random, and top-k / top-p /
+ * min-p are the health checks that drop unlikely candidates before the weighted draw.
+ *
+ * Pipeline (vLLM/Hugging Face order):
+ *   raw logits ─┬─► log-softmax ─► reported logprob + top-n alternatives (of the RAW model output)
+ *               └─► penalties (repetition, presence, frequency)
+ *                     ├─ temperature 0 ─► argmax
+ *                     └─ ÷ temperature ─► top-k ─► softmax ─► top-p ─► min-p ─► weighted draw (request's Rng)
+ *
+ * The input row is never modified (it is often a view into the model's logits matrix).
+ */
+import type { SamplingParams, TokenLogprob } from '../protocols/engine.ts';
+import type { Rng } from './prng.ts';
+
+/** Below this temperature a request is treated as greedy (vLLM's _SAMPLING_EPS). */
+const GREEDY_TEMPERATURE = 1e-5;
+
+export interface SampleInput {
+  logits: Float32Array; // (vocab) one row of raw model output
+  promptTokenIds: readonly number[];
+  outputTokenIds: readonly number[];
+  params: SamplingParams;
+  rng: Rng;
+  /** undefined = no logprobs; 0 = only the sampled token's; n = also the n most likely alternatives. */
+  numLogprobs?: number;
+}
+
+export interface SampleResult {
+  tokenId: number;
+  logprob?: number;
+  topLogprobs?: TokenLogprob[];
+}
+
+export function sampleToken(input: SampleInput): SampleResult {
+  const { logits, params } = input;
+  const scores = applyPenalties(
+    Float64Array.from(logits),
+    input.promptTokenIds,
+    input.outputTokenIds,
+    params,
+  );
+  const tokenId =
+    params.temperature < GREEDY_TEMPERATURE ? argmax(scores) : sampleRandom(scores, params, input.rng);
+  if (input.numLogprobs === undefined) return { tokenId };
+  return { tokenId, ...rawLogprobs(logits, tokenId, input.numLogprobs) };
+}
+
+/** log p(token) from the raw logits, and the n most likely tokens with theirs. */
+export function rawLogprobs(
+  logits: Float32Array,
+  tokenId: number,
+  numTop: number,
+): { logprob: number; topLogprobs: TokenLogprob[] } {
+  const lse = logSumExp(logits);
+  const top = numTop > 0 ? topKIndices(logits, numTop) : [];
+  return {
+    logprob: logits[tokenId]! - lse,
+    topLogprobs: top.map((id) => ({ tokenId: id, logprob: logits[id]! - lse })),
+  };
+}
+
+/**
+ * Repetition penalty (Hugging Face/vLLM): every token seen in prompt or output has its logit divided by the
+ * penalty when positive, multiplied when negative, so it always becomes less likely.
+ * Presence/frequency (OpenAI): over the output only, subtract `presence` once and `frequency × count`.
+ */
+export function applyPenalties(
+  scores: Float64Array, // (vocab) modified in place and returned
+  promptTokenIds: readonly number[],
+  outputTokenIds: readonly number[],
+  params: Pick<SamplingParams, 'repetitionPenalty' | 'presencePenalty' | 'frequencyPenalty'>,
+): Float64Array {
+  const r = params.repetitionPenalty;
+  if (r !== 1) {
+    const seen = new Set<number>(promptTokenIds);
+    for (const t of outputTokenIds) seen.add(t);
+    for (const t of seen) {
+      const s = scores[t]!;
+      scores[t] = s > 0 ? s / r : s * r;
+    }
+  }
+  if (params.presencePenalty !== 0 || params.frequencyPenalty !== 0) {
+    const counts = new Map<number, number>();
+    for (const t of outputTokenIds) counts.set(t, (counts.get(t) ?? 0) + 1);
+    for (const [t, n] of counts) scores[t] -= params.presencePenalty + params.frequencyPenalty * n;
+  }
+  return scores;
+}
+
+/** Temperature, then the candidate filters, then one weighted draw. Uses exactly one random number. */
+function sampleRandom(scores: Float64Array, params: SamplingParams, rng: Rng): number {
+  const vocab = scores.length;
+  for (let i = 0; i < vocab; i++) scores[i] /= params.temperature;
+
+  // Candidates, most likely first when a filter needs the order (top-k, top-p); otherwise every token.
+  let candidates: number[];
+  if (params.topK > 0 && params.topK < vocab) candidates = topKIndices(scores, params.topK);
+  else if (params.topP < 1) candidates = sortedIndices(scores);
+  else candidates = Array.from({ length: vocab }, (_, i) => i);
+
+  const probs = softmaxOver(scores, candidates); // probs[j] belongs to candidates[j]
+  let keep = candidates.length;
+  if (params.topP < 1) keep = topPCount(probs, params.topP);
+  let chosen = candidates.slice(0, keep);
+  let weights = probs.subarray(0, keep);
+  if (params.minP > 0) ({ chosen, weights } = applyMinP(chosen, weights, params.minP));
+  return weightedDraw(chosen, weights, rng.nextFloat());
+}
+
+/** Smallest prefix of descending `probs` whose mass reaches topP (at least one token). */
+function topPCount(probs: Float64Array, topP: number): number {
+  let cumulative = 0;
+  for (let j = 0; j < probs.length; j++) {
+    cumulative += probs[j]!;
+    if (cumulative >= topP) return j + 1;
+  }
+  return probs.length;
+}
+
+/** Drop tokens whose probability is below minP × the largest one. */
+function applyMinP(
+  chosen: number[],
+  weights: Float64Array,
+  minP: number,
+): { chosen: number[]; weights: Float64Array } {
+  let max = 0;
+  for (const w of weights) if (w > max) max = w;
+  const threshold = minP * max;
+  const keptIds: number[] = [];
+  const keptWeights: number[] = [];
+  for (let j = 0; j < chosen.length; j++) {
+    if (weights[j]! >= threshold) {
+      keptIds.push(chosen[j]!);
+      keptWeights.push(weights[j]!);
+    }
+  }
+  return { chosen: keptIds, weights: Float64Array.from(keptWeights) };
+}
+
+/** Inverse-CDF draw: walk the (unnormalized) weights until their running sum passes u × total. */
+function weightedDraw(ids: readonly number[], weights: Float64Array, u: number): number {
+  let total = 0;
+  for (const w of weights) total += w;
+  let target = u * total;
+  for (let j = 0; j < ids.length; j++) {
+    target -= weights[j]!;
+    if (target < 0) return ids[j]!;
+  }
+  return ids[ids.length - 1]!; // rounding left a sliver at the end
+}
+
+/** Probabilities of `ids` renormalized among themselves (max-subtracted for stability). */
+function softmaxOver(scores: Float64Array, ids: readonly number[]): Float64Array {
+  let max = Number.NEGATIVE_INFINITY;
+  for (const id of ids) if (scores[id]! > max) max = scores[id]!;
+  const out = new Float64Array(ids.length);
+  let sum = 0;
+  for (let j = 0; j < ids.length; j++) sum += out[j] = Math.exp(scores[ids[j]!]! - max);
+  for (let j = 0; j < out.length; j++) out[j] /= sum;
+  return out;
+}
+
+export function logSumExp(values: ArrayLike<number>): number {
+  let max = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < values.length; i++) if (values[i]! > max) max = values[i]!;
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) sum += Math.exp(values[i]! - max);
+  return max + Math.log(sum);
+}
+
+/** Index of the largest value; the lowest index wins ties (so greedy is reproducible). */
+export function argmax(values: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
+  return best;
+}
+
+/** Larger value first, lower index first on ties. */
+function before(values: ArrayLike<number>, a: number, b: number): boolean {
+  return values[a]! > values[b]! || (values[a] === values[b] && a < b);
+}
+
+function sortedIndices(values: ArrayLike<number>): number[] {
+  return Array.from({ length: values.length }, (_, i) => i).sort((a, b) => (before(values, a, b) ? -1 : 1));
+}
+
+/**
+ * The k largest values' indices, largest first: O(V log k) with a size-k min-heap whose root is the
+ * weakest survivor, so a 128k vocabulary with k = 50 never gets fully sorted.
+ */
+export function topKIndices(values: ArrayLike<number>, k: number): number[] {
+  const n = Math.min(k, values.length);
+  if (n <= 0) return [];
+  const heap: number[] = [];
+  const weaker = (a: number, b: number) => before(values, b, a); // a ranks below b
+  const siftDown = (i: number) => {
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < heap.length && weaker(heap[l]!, heap[m]!)) m = l;
+      if (r < heap.length && weaker(heap[r]!, heap[m]!)) m = r;
+      if (m === i) return;
+      [heap[i], heap[m]] = [heap[m]!, heap[i]!];
+      i = m;
+    }
+  };
+  for (let i = 0; i < values.length; i++) {
+    if (heap.length < n) {
+      heap.push(i);
+      for (let c = heap.length - 1; c > 0; ) {
+        const p = (c - 1) >> 1;
+        if (!weaker(heap[c]!, heap[p]!)) break;
+        [heap[c], heap[p]] = [heap[p]!, heap[c]!];
+        c = p;
+      }
+    } else if (weaker(heap[0]!, i)) {
+      heap[0] = i;
+      siftDown(0);
+    }
+  }
+  return heap.sort((a, b) => (before(values, a, b) ? -1 : 1));
+}

@@ -1,0 +1,171 @@
+/**
+ * The scheduler decides, every step, which sequences run and how many of their tokens go into the next
+ * forward pass. Like a packet scheduler with a per-tick byte budget: `maxNumBatchedTokens` is the budget,
+ * `maxNumSeqs` the number of flows, and KV blocks the buffer memory it must not overcommit.
+ *
+ * One step (vLLM v1 style, no separate prefill/decode phases):
+ *   1. running sequences, decodes first: each gets its uncomputed tokens (1 when decoding, a chunk of prompt
+ *      when still prefilling) within the budget. When the KV pool is out of blocks, the NEWEST running
+ *      sequence is preempted: its blocks are freed and it goes back to the head of `waiting`, to recompute
+ *      prompt + generated tokens later (preemption by recompute).
+ *   2. if nothing was preempted, admit waiting sequences in order: look up their prefix in the cache
+ *      (numCachedTokens), then give them a prompt chunk within the budget (chunked prefill).
+ *
+ * Synchronous and free of I/O: the engine calls `schedule()`, runs the model, then `update()`.
+ */
+import type { KvCacheManager } from '../kv/index.ts';
+import type { RequestId } from '../protocols/ids.ts';
+import { assert } from '../util/errors.ts';
+import type { Sequence } from './sequence.ts';
+
+export interface SchedulerOptions {
+  /** Most sequences running at once (vLLM's max_num_seqs). */
+  maxNumSeqs: number;
+  /** Most new tokens in one forward pass (vLLM's max_num_batched_tokens). */
+  maxNumBatchedTokens: number;
+}
+
+/** The KV cache manager calls the scheduler needs. */
+export type SchedulerKvCache = Pick<
+  KvCacheManager,
+  'getComputedBlocks' | 'allocateSlots' | 'cacheBlocks' | 'free' | 'getBlockTable'
+>;
+
+export interface ScheduledSequence {
+  seq: Sequence;
+  /** Tokens of this sequence computed in this step, starting at seq.numComputedTokens. */
+  numNewTokens: number;
+  /** This chunk reaches the last known token, so the step produces the sequence's next token. */
+  sample: boolean;
+  /** A prompt (or recompute) chunk rather than a one-token decode. */
+  isPrefill: boolean;
+}
+
+export interface SchedulerOutput {
+  scheduled: ScheduledSequence[];
+  numBatchedTokens: number;
+  /** New (not prefix-cached) tokens in prefill chunks: the mocker's "T". */
+  numPrefillTokens: number;
+  /** Sequences preempted while building this step. */
+  preempted: Sequence[];
+}
+
+export class Scheduler {
+  /** Admission queue, head first. Preempted sequences go back to the head. */
+  readonly waiting: Sequence[] = [];
+  /** Sequences holding KV blocks, oldest admission first. */
+  readonly running: Sequence[] = [];
+
+  constructor(
+    private readonly kv: SchedulerKvCache,
+    readonly options: SchedulerOptions,
+  ) {
+    assert(options.maxNumSeqs > 0 && options.maxNumBatchedTokens > 0, 'scheduler limits must be positive');
+  }
+
+  add(seq: Sequence): void {
+    seq.status = 'waiting';
+    this.waiting.push(seq);
+  }
+
+  /** Remove a request wherever it is and free its blocks at once. Returns it, or undefined if unknown. */
+  abort(requestId: RequestId): Sequence | undefined {
+    for (const queue of [this.running, this.waiting]) {
+      const i = queue.findIndex((s) => s.requestId === requestId);
+      if (i < 0) continue;
+      const [seq] = queue.splice(i, 1);
+      this.kv.free(requestId);
+      seq!.finish('abort');
+      return seq;
+    }
+    return undefined;
+  }
+
+  hasUnfinished(): boolean {
+    return this.waiting.length > 0 || this.running.length > 0;
+  }
+
+  schedule(): SchedulerOutput {
+    const out: SchedulerOutput = { scheduled: [], numBatchedTokens: 0, numPrefillTokens: 0, preempted: [] };
+    const budget = { left: this.options.maxNumBatchedTokens };
+    this.scheduleRunning(out, budget);
+    if (out.preempted.length === 0) this.admitWaiting(out, budget);
+    out.numBatchedTokens = this.options.maxNumBatchedTokens - budget.left;
+    for (const s of out.scheduled) if (s.isPrefill) out.numPrefillTokens += s.numNewTokens;
+    return out;
+  }
+
+  private scheduleRunning(out: SchedulerOutput, budget: { left: number }): void {
+    const decodes = this.running.filter((s) => s.numUncomputedTokens === 1);
+    const prefills = this.running.filter((s) => s.numUncomputedTokens !== 1);
+    for (const seq of [...decodes, ...prefills]) {
+      if (budget.left <= 0) break;
+      if (seq.status !== 'running') continue; // preempted earlier in this step
+      const numNew = Math.min(seq.numUncomputedTokens, budget.left);
+      while (this.kv.allocateSlots(seq.requestId, seq.numComputedTokens + numNew) === null) {
+        const victim = this.running[this.running.length - 1]!;
+        this.preempt(victim, out, budget);
+        if (victim === seq) break;
+      }
+      if (seq.status !== 'running') continue;
+      this.pushScheduled(out, budget, seq, numNew);
+    }
+  }
+
+  private admitWaiting(out: SchedulerOutput, budget: { left: number }): void {
+    while (this.waiting.length > 0 && budget.left > 0 && this.running.length < this.options.maxNumSeqs) {
+      const seq = this.waiting[0]!;
+      const hit = this.kv.getComputedBlocks(seq.tokenIds);
+      const numNew = Math.min(seq.numTokens - hit.numComputedTokens, budget.left);
+      const total = hit.numComputedTokens + numNew;
+      if (this.kv.allocateSlots(seq.requestId, total, hit.blocks) === null) break; // wait for blocks to free
+      this.waiting.shift();
+      seq.numComputedTokens = hit.numComputedTokens;
+      if (seq.numCachedTokens < 0) seq.numCachedTokens = hit.numComputedTokens;
+      seq.status = 'running';
+      this.running.push(seq);
+      this.pushScheduled(out, budget, seq, numNew);
+    }
+  }
+
+  private pushScheduled(out: SchedulerOutput, budget: { left: number }, seq: Sequence, numNew: number): void {
+    const sample = seq.numComputedTokens + numNew === seq.numTokens;
+    const isPrefill = !(numNew === 1 && seq.numComputedTokens >= seq.numPromptTokens);
+    out.scheduled.push({ seq, numNewTokens: numNew, sample, isPrefill });
+    budget.left -= numNew;
+  }
+
+  private preempt(victim: Sequence, out: SchedulerOutput, budget: { left: number }): void {
+    this.running.pop();
+    this.kv.free(victim.requestId);
+    victim.preempt();
+    this.waiting.unshift(victim);
+    out.preempted.push(victim);
+    const i = out.scheduled.findIndex((s) => s.seq === victim);
+    if (i >= 0) budget.left += out.scheduled.splice(i, 1)[0]!.numNewTokens; // it was already given a share
+  }
+
+  /**
+   * Apply a finished step: advance computed counts, register newly full blocks in the prefix cache, append
+   * sampled tokens (`sampledTokenIds[i]` for `output.scheduled[i]` when it samples) and free finished
+   * sequences. Entries aborted while the step ran are skipped. Returns the sequences that finished.
+   */
+  update(output: SchedulerOutput, sampledTokenIds: ReadonlyArray<number | undefined>): Sequence[] {
+    const finished: Sequence[] = [];
+    output.scheduled.forEach((entry, i) => {
+      const seq = entry.seq;
+      if (seq.status !== 'running') return;
+      seq.numComputedTokens += entry.numNewTokens;
+      this.kv.cacheBlocks(seq.requestId, seq.tokenIds, seq.numComputedTokens);
+      if (!entry.sample) return;
+      const tokenId = sampledTokenIds[i];
+      assert(tokenId !== undefined, `no sampled token for ${seq.requestId}`);
+      if (seq.appendToken(tokenId) !== undefined) {
+        this.running.splice(this.running.indexOf(seq), 1);
+        this.kv.free(seq.requestId);
+        finished.push(seq);
+      }
+    });
+    return finished;
+  }
+}

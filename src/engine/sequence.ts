@@ -1,0 +1,129 @@
+/**
+ * One request's state inside the engine: its tokens, how many of them already have K/V in the cache, and
+ * its place in the scheduler's state machine. Like a TCP connection's control block: the scheduler moves it
+ * between queues, the model runner reads its tokens, and it alone decides when it is finished.
+ *
+ *   waiting ──schedule──► running ──stop/length──► finished
+ *      ▲                    │  ▲                     ▲
+ *      └──── preempted ◄────┘  └── (abort from any state)
+ *
+ * Token layout:  [ prompt ................ | output ....... ]
+ *                  ◄── numComputedTokens ──►                   K/V already in the cache
+ *                  ◄ numCachedTokens ►                          of which found in the prefix cache at admission
+ */
+import type { FinishReason, SamplingParams, StoppingParams } from '../protocols/engine.ts';
+import type { RequestId } from '../protocols/ids.ts';
+import { createRng, type Rng } from './prng.ts';
+
+export type SequenceStatus = 'waiting' | 'running' | 'preempted' | 'finished';
+
+export interface SequenceInit {
+  requestId: RequestId;
+  promptTokenIds: readonly number[];
+  sampling: SamplingParams;
+  stopping: StoppingParams;
+  /** Logprobs wanted for each sampled token (undefined = none, n = plus n alternatives). */
+  logprobs?: number;
+  /** The model's EOS ids: the only stop tokens `ignoreEos` skips (request-added stop ids still stop). */
+  eosTokenIds?: readonly number[];
+  /** Longest the whole sequence may get (context length, or the KV pool's capacity if smaller). */
+  maxModelLen: number;
+}
+
+export class Sequence {
+  readonly requestId: RequestId;
+  readonly numPromptTokens: number;
+  /** Prompt then output: the sequence as the model sees it. */
+  readonly tokenIds: number[];
+  readonly sampling: SamplingParams;
+  readonly stopping: StoppingParams;
+  readonly logprobs: number | undefined;
+  readonly maxModelLen: number;
+  /** This request's own random stream (seeded or not), so batch neighbours never change its draws. */
+  readonly rng: Rng;
+  status: SequenceStatus = 'waiting';
+  /** Tokens whose K/V are in the cache (computed or found in the prefix cache). */
+  numComputedTokens = 0;
+  /** Prompt tokens served from the prefix cache at first admission (reported to the caller; -1 = not yet). */
+  numCachedTokens = -1;
+  /** How many times this sequence was preempted (its KV dropped, to be recomputed). */
+  numPreemptions = 0;
+  finishReason: FinishReason | undefined;
+  private readonly ignoredStopIds: ReadonlySet<number>;
+
+  constructor(init: SequenceInit) {
+    this.requestId = init.requestId;
+    this.tokenIds = [...init.promptTokenIds];
+    this.numPromptTokens = init.promptTokenIds.length;
+    this.sampling = init.sampling;
+    this.stopping = init.stopping;
+    this.logprobs = init.logprobs;
+    this.maxModelLen = init.maxModelLen;
+    this.rng = createRng(init.sampling.seed);
+    const eos = init.eosTokenIds ?? init.stopping.stopTokenIds;
+    this.ignoredStopIds = new Set(init.stopping.ignoreEos ? eos : []);
+  }
+
+  get numTokens(): number {
+    return this.tokenIds.length;
+  }
+
+  get numOutputTokens(): number {
+    return this.tokenIds.length - this.numPromptTokens;
+  }
+
+  get promptTokenIds(): number[] {
+    return this.tokenIds.slice(0, this.numPromptTokens);
+  }
+
+  get outputTokenIds(): number[] {
+    return this.tokenIds.slice(this.numPromptTokens);
+  }
+
+  get isFinished(): boolean {
+    return this.status === 'finished';
+  }
+
+  /** Tokens not yet in the cache: the whole prompt at first, 1 while decoding, more after a preemption. */
+  get numUncomputedTokens(): number {
+    return this.tokenIds.length - this.numComputedTokens;
+  }
+
+  /** Append a sampled token and decide whether the sequence is done. Returns the finish reason, if any. */
+  appendToken(tokenId: number): FinishReason | undefined {
+    this.tokenIds.push(tokenId);
+    const reason = this.checkStop(tokenId);
+    if (reason) this.finish(reason);
+    return reason;
+  }
+
+  /**
+   * vLLM v1's order: a stop token id (EOS skipped when ignoreEos; none before min_tokens) wins, so an EOS
+   * that is also the max_tokens-th token reports 'stop'; then the length cap (max_tokens or the context).
+   */
+  private checkStop(lastTokenId: number): FinishReason | undefined {
+    const stopAllowed = this.numOutputTokens >= (this.stopping.minTokens ?? 0);
+    if (
+      stopAllowed &&
+      this.stopping.stopTokenIds.includes(lastTokenId) &&
+      !this.ignoredStopIds.has(lastTokenId)
+    ) {
+      return 'stop';
+    }
+    if (this.numOutputTokens >= this.stopping.maxTokens || this.numTokens >= this.maxModelLen)
+      return 'length';
+    return undefined;
+  }
+
+  finish(reason: FinishReason): void {
+    this.status = 'finished';
+    this.finishReason = reason;
+  }
+
+  /** Drop all computed state (the scheduler freed its blocks); it will recompute prompt + output. */
+  preempt(): void {
+    this.status = 'preempted';
+    this.numComputedTokens = 0;
+    this.numPreemptions++;
+  }
+}
