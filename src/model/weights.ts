@@ -1,0 +1,157 @@
+/**
+ * ModelWeights: every parameter of a Llama-family model as fp32 arrays, like llama2.c's TransformerWeights.
+ *
+ * `loadModel(dir)` is the model's "boot sequence": parse config.json, list the checkpoint's tensors,
+ * check that every tensor the config implies is present with the right shape (before reading any data),
+ * then read and upcast them. Any gap is a ModelLoadError naming the file, the tensor and the expected shape.
+ *
+ * Hugging Face names (with or without the `model.` prefix):
+ *   model.embed_tokens.weight, model.layers.N.self_attn.{q,k,v,o}_proj.{weight,bias},
+ *   model.layers.N.mlp.{gate,up,down}_proj.weight, model.layers.N.{input,post_attention}_layernorm.weight,
+ *   model.norm.weight, lm_head.weight (absent when tied to the embedding).
+ */
+import { basename } from 'node:path';
+import { ModelLoadError } from '../util/errors.ts';
+import { getLogger } from '../util/logger.ts';
+import { loadModelConfig, type ModelConfig } from './config.ts';
+import { SafetensorsCheckpoint } from './safetensors.ts';
+
+const log = getLogger('model');
+
+/** One transformer block. dim = hiddenSize, qDim = numHeads*headDim, kvDim = numKvHeads*headDim. */
+export interface LayerWeights {
+  attnNorm: Float32Array; // (dim)
+  wq: Float32Array; // (qDim, dim)
+  wk: Float32Array; // (kvDim, dim)
+  wv: Float32Array; // (kvDim, dim)
+  wo: Float32Array; // (dim, qDim)
+  bq: Float32Array | null; // (qDim) Qwen2 / attention_bias
+  bk: Float32Array | null; // (kvDim)
+  bv: Float32Array | null; // (kvDim)
+  bo: Float32Array | null; // (dim) Llama attention_bias only
+  mlpNorm: Float32Array; // (dim)
+  wGate: Float32Array; // (intermediate, dim)
+  wUp: Float32Array; // (intermediate, dim)
+  wDown: Float32Array; // (dim, intermediate)
+}
+
+export interface ModelWeights {
+  embed: Float32Array; // (vocab, dim)
+  layers: LayerWeights[]; // (numLayers)
+  finalNorm: Float32Array; // (dim)
+  lmHead: Float32Array; // (vocab, dim) — the same array as `embed` when tieWordEmbeddings
+}
+
+export interface LoadedModel {
+  config: ModelConfig;
+  weights: ModelWeights;
+  dir: string;
+}
+
+/** Tensor name (without `model.` prefix) → expected shape, for every tensor the config implies. */
+export function expectedTensors(config: ModelConfig): Map<string, number[]> {
+  const { hiddenSize: dim, intermediateSize: hidden, vocabSize: vocab } = config;
+  const qDim = config.numHeads * config.headDim;
+  const kvDim = config.numKvHeads * config.headDim;
+  const shapes = new Map<string, number[]>([['embed_tokens.weight', [vocab, dim]]]);
+  for (let l = 0; l < config.numLayers; l++) {
+    const p = `layers.${l}.`;
+    shapes.set(`${p}input_layernorm.weight`, [dim]);
+    shapes.set(`${p}self_attn.q_proj.weight`, [qDim, dim]);
+    shapes.set(`${p}self_attn.k_proj.weight`, [kvDim, dim]);
+    shapes.set(`${p}self_attn.v_proj.weight`, [kvDim, dim]);
+    shapes.set(`${p}self_attn.o_proj.weight`, [dim, qDim]);
+    if (config.attentionBias) {
+      shapes.set(`${p}self_attn.q_proj.bias`, [qDim]);
+      shapes.set(`${p}self_attn.k_proj.bias`, [kvDim]);
+      shapes.set(`${p}self_attn.v_proj.bias`, [kvDim]);
+    }
+    if (config.attentionOutputBias) shapes.set(`${p}self_attn.o_proj.bias`, [dim]);
+    shapes.set(`${p}post_attention_layernorm.weight`, [dim]);
+    shapes.set(`${p}mlp.gate_proj.weight`, [hidden, dim]);
+    shapes.set(`${p}mlp.up_proj.weight`, [hidden, dim]);
+    shapes.set(`${p}mlp.down_proj.weight`, [dim, hidden]);
+  }
+  shapes.set('norm.weight', [dim]);
+  if (!config.tieWordEmbeddings) shapes.set('lm_head.weight', [vocab, dim]);
+  return shapes;
+}
+
+/** Loads config and weights from a Hugging Face checkpoint folder. */
+export async function loadModel(dir: string): Promise<LoadedModel> {
+  const config = loadModelConfig(dir);
+  const checkpoint = await SafetensorsCheckpoint.open(dir);
+  try {
+    const names = checkTensors(checkpoint, config);
+    const tensors = new Map<string, Float32Array>();
+    for (const [short, full] of names) tensors.set(short, await checkpoint.read(full));
+    const weights = assembleWeights(config, tensors);
+    log.debug('model loaded', {
+      dir,
+      architecture: config.architecture,
+      layers: config.numLayers,
+      tensors: names.size,
+    });
+    return { config, weights, dir };
+  } finally {
+    await checkpoint.close();
+  }
+}
+
+/**
+ * Finds each expected tensor (with or without `model.`) and checks its shape.
+ * Returns short name → name in the checkpoint.
+ */
+function checkTensors(checkpoint: SafetensorsCheckpoint, config: ModelConfig): Map<string, string> {
+  const files = checkpoint.files.map((f) => basename(f)).join(', ');
+  const found = new Map<string, string>();
+  for (const [short, shape] of expectedTensors(config)) {
+    const candidates = short === 'lm_head.weight' ? [short, `model.${short}`] : [`model.${short}`, short];
+    const full = candidates.find((name) => checkpoint.has(name));
+    if (!full) {
+      throw new ModelLoadError(
+        `${files}: tensor "${candidates[0]}" is missing (expected shape [${shape}] for a ${config.architecture} ` +
+          `with ${config.numLayers} layers); check the checkpoint matches config.json`,
+      );
+    }
+    const info = checkpoint.info(full)!;
+    if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
+      throw new ModelLoadError(
+        `${basename(info.file)}: tensor "${full}" has shape [${info.shape}], expected [${shape}] from config.json`,
+      );
+    }
+    found.set(short, full);
+  }
+  return found;
+}
+
+function assembleWeights(config: ModelConfig, t: Map<string, Float32Array>): ModelWeights {
+  const get = (name: string): Float32Array => t.get(name)!;
+  const optional = (name: string): Float32Array | null => t.get(name) ?? null;
+  const layers: LayerWeights[] = [];
+  for (let l = 0; l < config.numLayers; l++) {
+    const p = `layers.${l}.`;
+    layers.push({
+      attnNorm: get(`${p}input_layernorm.weight`),
+      wq: get(`${p}self_attn.q_proj.weight`),
+      wk: get(`${p}self_attn.k_proj.weight`),
+      wv: get(`${p}self_attn.v_proj.weight`),
+      wo: get(`${p}self_attn.o_proj.weight`),
+      bq: optional(`${p}self_attn.q_proj.bias`),
+      bk: optional(`${p}self_attn.k_proj.bias`),
+      bv: optional(`${p}self_attn.v_proj.bias`),
+      bo: optional(`${p}self_attn.o_proj.bias`),
+      mlpNorm: get(`${p}post_attention_layernorm.weight`),
+      wGate: get(`${p}mlp.gate_proj.weight`),
+      wUp: get(`${p}mlp.up_proj.weight`),
+      wDown: get(`${p}mlp.down_proj.weight`),
+    });
+  }
+  const embed = get('embed_tokens.weight');
+  return {
+    embed,
+    layers,
+    finalNorm: get('norm.weight'),
+    lmHead: config.tieWordEmbeddings ? embed : get('lm_head.weight'),
+  };
+}
