@@ -1,0 +1,111 @@
+/**
+ * Block hashes: the content addresses of KV blocks (design.md §4), like a content-addressed store's keys.
+ *
+ *   tokens     [ t0 .. t15 | t16 .. t31 | t32 .. t40 ]      blockSize 16; the last block is partial
+ *   local      [ L0        | L1         ]                   XXH3-64(seed 1337, token ids as LE u32)
+ *   sequence   [ S0 = L0   | S1 = XXH3-64(seed 1337, LE u64 S0 ‖ LE u64 L1) ]
+ *
+ * Only FULL blocks are hashed: a partial block is still being written. The local hash names a block's
+ * tokens alone; the sequence hash names the whole prefix, so two requests share block i only if they
+ * agree on every token up to the end of block i. The router computes the same hashes from token ids,
+ * which is how it can tell which worker already holds a prompt's prefix without asking.
+ *
+ * Hashing itself is XXH3-64 from `hash-wasm`. Its WASM module loads asynchronously, so this module awaits
+ * `initBlockHashing()` once at import (top-level await): after `import`, every function here is synchronous.
+ */
+import { createXXHash3, type IHasher } from 'hash-wasm';
+import type { LocalBlockHash, SequenceHash } from '../protocols/ids.ts';
+import { KvNotReadyError } from './errors.ts';
+
+/** Dynamo's seed for block hashes; routers and workers must agree on it. */
+export const BLOCK_HASH_SEED = 1337;
+
+type Xxh3 = (bytes: Uint8Array) => bigint;
+
+let seededHash: Xxh3 | null = null;
+let loading: Promise<void> | null = null;
+
+// Reused encode buffer: token ids or hash pairs are laid out here as little-endian integers.
+let scratch = new Uint8Array(256);
+let scratchView = new DataView(scratch.buffer);
+
+/** A synchronous XXH3-64 with a fixed 64-bit seed (the WASM module loads asynchronously, once). */
+export async function createXxh3(seed: bigint): Promise<Xxh3> {
+  const hasher: IHasher = await createXXHash3(Number(seed & 0xffffffffn), Number(seed >> 32n));
+  return (bytes) => {
+    const digest = hasher.init().update(bytes).digest('binary'); // canonical form: big-endian
+    return new DataView(digest.buffer, digest.byteOffset, 8).getBigUint64(0, false);
+  };
+}
+
+/** Load the XXH3 WASM module. Idempotent; already awaited at import, exported for explicit startup code. */
+export function initBlockHashing(): Promise<void> {
+  loading ??= createXxh3(BigInt(BLOCK_HASH_SEED)).then((h) => {
+    seededHash = h;
+  });
+  return loading;
+}
+
+await initBlockHashing();
+
+function ensureScratch(bytes: number): void {
+  if (scratch.length >= bytes) return;
+  scratch = new Uint8Array(Math.max(bytes, scratch.length * 2));
+  scratchView = new DataView(scratch.buffer);
+}
+
+/** XXH3-64 with seed 1337 of `bytes`, as an unsigned bigint. */
+export function xxh3Seeded(bytes: Uint8Array): bigint {
+  if (seededHash === null) {
+    throw new KvNotReadyError('block hashing is not initialised: await initBlockHashing() before hashing');
+  }
+  return seededHash(bytes);
+}
+
+/** Local hash of `tokenIds[start .. start + blockSize)`: XXH3-64 of the ids as little-endian u32. */
+export function hashBlockTokens(
+  tokenIds: ArrayLike<number>,
+  start: number,
+  blockSize: number,
+): LocalBlockHash {
+  const bytes = blockSize * 4;
+  ensureScratch(bytes);
+  for (let i = 0; i < blockSize; i++) scratchView.setUint32(i * 4, tokenIds[start + i]!, true);
+  return xxh3Seeded(scratch.subarray(0, bytes)) as LocalBlockHash;
+}
+
+/** Sequence hash of a block: its local hash if it starts the sequence, else XXH3-64(LE parent ‖ LE local). */
+export function chainBlockHash(parent: SequenceHash | null, local: LocalBlockHash): SequenceHash {
+  if (parent === null) return local as bigint as SequenceHash;
+  ensureScratch(16);
+  scratchView.setBigUint64(0, parent, true);
+  scratchView.setBigUint64(8, local, true);
+  return xxh3Seeded(scratch.subarray(0, 16)) as SequenceHash;
+}
+
+export interface BlockHashes {
+  local: LocalBlockHash[];
+  sequence: SequenceHash[];
+}
+
+/**
+ * Local and sequence hashes of every full block of `tokenIds`, in order.
+ * `maxBlocks` stops early (a prefix lookup never needs the block holding the last token).
+ */
+export function computeBlockHashes(
+  tokenIds: ArrayLike<number>,
+  blockSize: number,
+  maxBlocks = Number.POSITIVE_INFINITY,
+): BlockHashes {
+  const numBlocks = Math.min(Math.floor(tokenIds.length / blockSize), maxBlocks);
+  const local: LocalBlockHash[] = [];
+  const sequence: SequenceHash[] = [];
+  let parent: SequenceHash | null = null;
+  for (let i = 0; i < numBlocks; i++) {
+    const l = hashBlockTokens(tokenIds, i * blockSize, blockSize);
+    parent = chainBlockHash(parent, l);
+    local.push(l);
+    sequence.push(parent);
+  }
+  return { local, sequence };
+}

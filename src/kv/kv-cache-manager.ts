@@ -1,0 +1,276 @@
+/**
+ * The scheduler-facing KV cache API (vLLM v1's KVCacheManager): per request, a block table of physical
+ * block ids, grown as the request's tokens grow, shared with other requests through the prefix cache.
+ * Like an OS's virtual memory manager: the block table is the page table, the BlockPool is the frame
+ * allocator plus page cache, and a prefix hit maps an already-resident page instead of reading it again.
+ *
+ * A request's life, as the scheduler drives it:
+ *
+ *   getComputedBlocks(prompt)              → cached prefix (full blocks, never the whole prompt)
+ *   allocateSlots(id, total, computed)     → take the prefix by reference, add fresh blocks (or null: no room)
+ *   ... model runs ...
+ *   cacheBlocks(id, tokens, numComputed)   → newly full blocks enter the prefix cache (`stored` events)
+ *   allocateSlots(id, total + 1)           → one more slot per decode step; a new block every blockSize tokens
+ *   free(id)                               → references dropped; cached blocks stay, evictable LRU
+ *
+ * Synchronous, no I/O: the same code serves the real engine and the mocker.
+ */
+import type { BlockId, LocalBlockHash, SequenceHash } from '../protocols/ids.ts';
+import type { KvCacheEvent, KvEventSink } from '../protocols/kv-events.ts';
+import { hashToWire } from '../protocols/kv-events.ts';
+import { assert } from '../util/errors.ts';
+import { getLogger } from '../util/logger.ts';
+import { chainBlockHash, hashBlockTokens } from './block-hash.ts';
+import { BlockPool, type FullBlock } from './block-pool.ts';
+import { KvConfigError } from './errors.ts';
+import type { KvBlock } from './kv-block.ts';
+import { KvEventEmitter } from './kv-event-emitter.ts';
+
+const log = getLogger('kv');
+
+export interface KvCacheManagerOptions {
+  numBlocks: number;
+  blockSize: number;
+  enablePrefixCaching: boolean;
+  /** Receives every KV event (more subscribers: `manager.events.subscribe`). */
+  events?: KvEventSink;
+}
+
+export interface KvCacheStats {
+  /** getComputedBlocks calls that found at least one cached block. */
+  hits: number;
+  /** getComputedBlocks calls. */
+  queries: number;
+  /** Tokens served from the cache, summed over queries. */
+  hitTokens: number;
+  /** Tokens asked about, summed over queries. */
+  queryTokens: number;
+  numCachedBlocks: number;
+  /** Blocks with refCnt > 0. */
+  activeBlocks: number;
+}
+
+/** One request's blocks: its block table and how far it has been registered in the prefix cache. */
+interface RequestBlocks {
+  blocks: KvBlock[];
+  blockIds: BlockId[]; // the block table, as handed to the model runner
+  /** Sequence hashes of blocks[0 .. numCachedBlocks). */
+  hashes: SequenceHash[];
+  numCachedBlocks: number;
+}
+
+export class KvCacheManager {
+  readonly blockSize: number;
+  readonly numBlocks: number;
+  readonly enablePrefixCaching: boolean;
+  readonly events = new KvEventEmitter();
+  private readonly pool: BlockPool;
+  private readonly requests = new Map<string, RequestBlocks>();
+  private readonly counts = { hits: 0, queries: 0, hitTokens: 0, queryTokens: 0 };
+
+  constructor(opts: KvCacheManagerOptions) {
+    if (!Number.isInteger(opts.blockSize) || opts.blockSize < 1) {
+      throw new KvConfigError(`KV block size must be a positive integer, got ${opts.blockSize}`);
+    }
+    if (!Number.isInteger(opts.numBlocks) || opts.numBlocks < 1) {
+      throw new KvConfigError(
+        `KV cache needs at least one block, got ${opts.numBlocks}: check --kv-cache-memory or the block count`,
+      );
+    }
+    this.blockSize = opts.blockSize;
+    this.numBlocks = opts.numBlocks;
+    this.enablePrefixCaching = opts.enablePrefixCaching;
+    if (opts.events) this.events.subscribe(opts.events);
+    this.pool = new BlockPool(opts.numBlocks, opts.enablePrefixCaching, (data) => this.events.emit(data));
+  }
+
+  /** Longest cached prefix of full blocks for these tokens; never covers ALL tokens (at least the last token must be computed, so a full hit backs off one block). Does not take references. */
+  getComputedBlocks(tokenIds: ArrayLike<number>): { blocks: BlockId[]; numComputedTokens: number } {
+    if (!this.enablePrefixCaching) return { blocks: [], numComputedTokens: 0 };
+    const bs = this.blockSize;
+    // The last token's logits are what the model must produce, so its block is never taken from cache.
+    const maxBlocks = Math.max(0, Math.floor((tokenIds.length - 1) / bs));
+    const blocks: BlockId[] = [];
+    let parent: SequenceHash | null = null;
+    for (let i = 0; i < maxBlocks; i++) {
+      const hash = chainBlockHash(parent, hashBlockTokens(tokenIds, i * bs, bs));
+      const block = this.pool.lookup(hash, parent, tokenIds, i * bs);
+      if (block === null) break;
+      blocks.push(block.blockId);
+      parent = hash;
+    }
+    const numComputedTokens = blocks.length * bs;
+    this.counts.queries++;
+    this.counts.queryTokens += tokenIds.length;
+    if (numComputedTokens > 0) this.counts.hits++;
+    this.counts.hitTokens += numComputedTokens;
+    return { blocks, numComputedTokens };
+  }
+
+  /** Reserve blocks so request `requestId` can hold `numTokensTotal` tokens (cached + computed + new). `computedBlocks` (from getComputedBlocks, first call only) are taken by reference (refCnt++). Returns the new blocks, or null if not enough free blocks (then nothing changes). */
+  allocateSlots(
+    requestId: string,
+    numTokensTotal: number,
+    computedBlocks: readonly BlockId[] = [],
+  ): BlockId[] | null {
+    const existing = this.requests.get(requestId);
+    assert(
+      existing === undefined || computedBlocks.length === 0,
+      `computedBlocks passed for request ${requestId}, which already holds blocks (first call only)`,
+    );
+    const computed = computedBlocks.map((id) => this.pool.getBlock(id));
+    for (const block of computed) {
+      assert(
+        block.isCached,
+        `computed block ${block.blockId} is no longer cached: allocate right after lookup`,
+      );
+    }
+    const numHeld = (existing?.blocks.length ?? 0) + computed.length;
+    const numNew = Math.max(0, Math.ceil(numTokensTotal / this.blockSize) - numHeld);
+    // An idle cached block leaves the free queue when taken, so it costs a free slot just like a new one.
+    const numIdleComputed = computed.filter((b) => b.refCnt === 0).length;
+    if (numNew + numIdleComputed > this.pool.numFreeBlocks) return null;
+
+    this.pool.touch(computed); // before getNewBlocks, which could otherwise evict them
+    const fresh = this.pool.getNewBlocks(numNew);
+    const req = existing ?? this.startRequest(requestId, computed);
+    for (const block of fresh) {
+      req.blocks.push(block);
+      req.blockIds.push(block.blockId);
+    }
+    return fresh.map((b) => b.blockId);
+  }
+
+  /** After the model computed tokens up to `numComputedTokens`, register the request's newly FULL blocks in the prefix cache (hash chain, emits `stored`). `tokenIds` = the request's tokens so far. */
+  cacheBlocks(requestId: string, tokenIds: ArrayLike<number>, numComputedTokens: number): void {
+    const req = this.requests.get(requestId);
+    if (!this.enablePrefixCaching || req === undefined) return; // freed meanwhile (cancelled): nothing to do
+    const bs = this.blockSize;
+    const numFull = Math.min(
+      Math.floor(Math.min(numComputedTokens, tokenIds.length) / bs),
+      req.blocks.length,
+    );
+    if (numFull <= req.numCachedBlocks) return;
+    const first = req.numCachedBlocks;
+    const parentHash = first > 0 ? req.hashes[first - 1]! : null;
+    const full: FullBlock[] = [];
+    let parent = parentHash;
+    for (let i = first; i < numFull; i++) {
+      const localHash: LocalBlockHash = hashBlockTokens(tokenIds, i * bs, bs);
+      const blockHash = chainBlockHash(parent, localHash);
+      const blockTokens = Uint32Array.from({ length: bs }, (_, j) => tokenIds[i * bs + j]!);
+      full.push({ block: req.blocks[i]!, blockHash, localHash, tokenIds: blockTokens, depth: i });
+      req.hashes.push(blockHash);
+      parent = blockHash;
+    }
+    req.numCachedBlocks = numFull;
+    this.pool.cacheFullBlocks(parentHash, full);
+  }
+
+  getBlockTable(requestId: string): readonly BlockId[] {
+    return this.requests.get(requestId)?.blockIds ?? [];
+  }
+
+  /** Release the request's blocks (refCnt--); blocks with a hash stay cached, evictable in LRU order. Idempotent. */
+  free(requestId: string): void {
+    const req = this.requests.get(requestId);
+    if (req === undefined) return;
+    this.requests.delete(requestId);
+    // Last block first: the deepest blocks reach the free queue first and so are evicted first.
+    this.pool.freeBlocks([...req.blocks].reverse());
+  }
+
+  /** Free blocks, counting idle cached blocks (evictable on demand). */
+  numFreeBlocks(): number {
+    return this.pool.numFreeBlocks;
+  }
+
+  /** Fraction of blocks in use (refCnt > 0). */
+  usage(): number {
+    return (this.numBlocks - this.pool.numFreeBlocks) / this.numBlocks;
+  }
+
+  /** Drop every cached prefix (emits `cleared`). Refused (false) while any block is in use. */
+  resetPrefixCache(): boolean {
+    const done = this.pool.resetPrefixCache();
+    if (!done) {
+      log.warn('prefix cache not reset: blocks are still in use', {
+        activeBlocks: this.stats().activeBlocks,
+      });
+    }
+    return done;
+  }
+
+  stats(): KvCacheStats {
+    return {
+      ...this.counts,
+      numCachedBlocks: this.pool.numCachedBlocks,
+      activeBlocks: this.numBlocks - this.pool.numFreeBlocks,
+    };
+  }
+
+  /**
+   * Full dump of what is cached, as `stored` events (one per block, parents first), for a router that
+   * (re)joins (design.md §3). Each carries the id of the latest event emitted: the snapshot is the state
+   * as of that event, and live events continue from the next id.
+   */
+  dumpCachedBlocks(): KvCacheEvent[] {
+    const eventId = this.events.lastEventId;
+    return this.pool.cachedBlocksByDepth().map((block) => ({
+      eventId,
+      data: {
+        type: 'stored',
+        parentHash: block.parentHash === null ? null : hashToWire(block.parentHash),
+        blocks: [
+          {
+            blockHash: hashToWire(block.blockHash!),
+            tokensHash: hashToWire(block.localHash!),
+            tokenIds: Array.from(block.tokenIds!),
+          },
+        ],
+      },
+    }));
+  }
+
+  /** Throws if the books do not balance: pool invariants, and each refCnt = number of tables holding it. */
+  checkInvariants(): void {
+    this.pool.checkInvariants();
+    const holders = new Map<KvBlock, number>();
+    for (const req of this.requests.values()) {
+      assert(req.blocks.length === req.blockIds.length, 'block table out of step with its blocks');
+      for (const block of req.blocks) holders.set(block, (holders.get(block) ?? 0) + 1);
+    }
+    for (let id = 0; id < this.numBlocks; id++) {
+      const block = this.pool.getBlock(id as BlockId);
+      const expected = holders.get(block) ?? 0;
+      assert(
+        block.refCnt === expected,
+        `block ${id} has refCnt ${block.refCnt}, held by ${expected} requests`,
+      );
+    }
+  }
+
+  /** Blocks that fit in `bytes` of KV memory (sizing from --kv-cache-memory). */
+  static blocksForMemory(bytes: number, bytesPerBlock: number): number {
+    if (!(bytesPerBlock > 0))
+      throw new KvConfigError(`bytes per KV block must be positive, got ${bytesPerBlock}`);
+    const numBlocks = Math.floor(bytes / bytesPerBlock);
+    if (!(numBlocks >= 1)) {
+      throw new KvConfigError(
+        `--kv-cache-memory of ${bytes} bytes holds no KV block (one block needs ${bytesPerBlock} bytes): raise it`,
+      );
+    }
+    return numBlocks;
+  }
+
+  private startRequest(requestId: string, computed: KvBlock[]): RequestBlocks {
+    const req: RequestBlocks = {
+      blocks: [...computed],
+      blockIds: computed.map((b) => b.blockId),
+      hashes: computed.map((b) => b.blockHash!),
+      numCachedBlocks: computed.length,
+    };
+    this.requests.set(requestId, req);
+    return req;
+  }
+}
