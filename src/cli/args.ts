@@ -21,10 +21,17 @@ export const LOGGING_FLAGS: FlagSpecs = {
 /** How the engine sizes and schedules its work (vLLM's flag names). */
 export const ENGINE_FLAGS: FlagSpecs = {
   'block-size': { type: 'string', default: '16', help: 'tokens per KV cache block' },
-  'kv-cache-memory': { type: 'string', help: 'KV cache memory budget, e.g. 512MiB (default: room for max-num-seqs full contexts, capped at 512MiB)' },
+  'kv-cache-memory': {
+    type: 'string',
+    help: 'KV cache memory budget, e.g. 512MiB (default: room for max-num-seqs full contexts, capped at 512MiB)',
+  },
   'num-kv-blocks': { type: 'string', help: 'KV cache size as a block count (overrides --kv-cache-memory)' },
   'max-num-seqs': { type: 'string', default: '64', help: 'most sequences running at once' },
-  'max-num-batched-tokens': { type: 'string', default: '2048', help: 'token budget of one engine step (chunked prefill above it)' },
+  'max-num-batched-tokens': {
+    type: 'string',
+    default: '2048',
+    help: 'token budget of one engine step (chunked prefill above it)',
+  },
   'no-prefix-caching': { type: 'boolean', help: 'disable reuse of cached prompt prefixes' },
 };
 
@@ -48,9 +55,12 @@ export interface ParsedCommand {
 }
 
 export function parseCommand(argv: string[], specs: FlagSpecs): ParsedCommand {
-  const options: Record<string, { type: 'string' | 'boolean'; short?: string; default?: string | boolean }> = {};
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string; default?: string | boolean }> =
+    {};
   for (const [name, spec] of Object.entries(specs)) {
-    options[name] = { type: spec.type, short: spec.short, default: spec.default };
+    options[name] = { type: spec.type };
+    if (spec.short !== undefined) options[name].short = spec.short;
+    if (spec.default !== undefined) options[name].default = spec.default;
   }
   try {
     const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
@@ -71,7 +81,11 @@ export function formatHelp(usage: string, description: string, specs: FlagSpecs)
 }
 
 /** Read a numeric flag; a non-number is a usage error naming the flag. */
-export function numberFlag(values: ParsedCommand['values'], name: string, opts: { integer?: boolean; min?: number } = {}): number | undefined {
+export function numberFlag(
+  values: ParsedCommand['values'],
+  name: string,
+  opts: { integer?: boolean; min?: number } = {},
+): number | undefined {
   const raw = values[name];
   if (raw === undefined) return undefined;
   const n = Number(raw);
@@ -79,7 +93,8 @@ export function numberFlag(values: ParsedCommand['values'], name: string, opts: 
     throw new UsageError(`--${name} must be a number, got ${JSON.stringify(raw)}`);
   }
   if (opts.integer && !Number.isInteger(n)) throw new UsageError(`--${name} must be an integer, got ${raw}`);
-  if (opts.min !== undefined && n < opts.min) throw new UsageError(`--${name} must be ≥ ${opts.min}, got ${raw}`);
+  if (opts.min !== undefined && n < opts.min)
+    throw new UsageError(`--${name} must be ≥ ${opts.min}, got ${raw}`);
   return n;
 }
 

@@ -1,0 +1,117 @@
+/**
+ * `dhw chat [DIR]`: an interactive chat in the terminal. Keeps the conversation, renders it with the model's
+ * chat template each turn, and streams the reply token by token. Each turn re-sends the whole conversation;
+ * the engine's prefix cache recognises the shared beginning, so only the new part is computed
+ * (watch `cached` in the turn summary).
+ */
+import { createInterface } from 'node:readline/promises';
+import { LlmEngine } from '../../engine/llm-engine.ts';
+import { asRequestId } from '../../protocols/ids.ts';
+import { type ChatMessage, StreamingDetokenizer, Tokenizer } from '../../tokens/index.ts';
+import { DhwError } from '../../util/errors.ts';
+import {
+  ENGINE_FLAGS,
+  formatHelp,
+  LOGGING_FLAGS,
+  parseCommand,
+  SAMPLING_FLAGS,
+  stringFlag,
+} from '../args.ts';
+import type { Command } from '../command.ts';
+import {
+  applyLoggingFlags,
+  engineOptionsFromFlags,
+  resolveModelDir,
+  samplingFromFlags,
+  stoppingFromFlags,
+} from '../engine-setup.ts';
+
+const FLAGS = {
+  model: { type: 'string' as const, help: 'checkpoint folder (default: models/fortune-llama)' },
+  system: { type: 'string' as const, help: 'system prompt' },
+  ...SAMPLING_FLAGS,
+  ...ENGINE_FLAGS,
+  ...LOGGING_FLAGS,
+};
+const USAGE = 'dhw chat [DIR] [--system "..."] [sampling options]';
+const DESCRIPTION =
+  'Chat with a model in the terminal. Commands: /reset clears the conversation, /exit quits.';
+
+export const chatCommand: Command = {
+  name: 'chat',
+  summary: 'interactive chat in the terminal',
+  async run(argv) {
+    const { values, positionals } = parseCommand(argv, FLAGS);
+    if (values.help) {
+      console.log(formatHelp(USAGE, DESCRIPTION, FLAGS));
+      return 0;
+    }
+    applyLoggingFlags({
+      ...values,
+      'log-level': stringFlag(values, 'log-level') === 'info' ? 'warn' : values['log-level'],
+    });
+    const modelDir = resolveModelDir(stringFlag(values, 'model') ?? positionals[0]);
+    const tokenizer = await Tokenizer.fromDir(modelDir);
+    if (!tokenizer.hasChatTemplate) {
+      throw new DhwError(
+        `${modelDir} has no chat template (chat_template.jinja or tokenizer_config.json): use \`dhw generate\`.`,
+      );
+    }
+    const engine = await LlmEngine.create(engineOptionsFromFlags(values, modelDir));
+    const system = stringFlag(values, 'system');
+    const fresh = (): ChatMessage[] => (system ? [{ role: 'system', content: system }] : []);
+    let messages = fresh();
+    const rl = createInterface({
+      input: process.stdin,
+      output: process.stdout,
+      terminal: process.stdin.isTTY,
+    });
+    console.log(`Chatting with ${engine.info.name}. /reset clears the conversation, /exit quits.`);
+    let turn = 0;
+    try {
+      while (true) {
+        let line: string;
+        try {
+          line = (await rl.question('you> ')).trim();
+        } catch {
+          break; // stdin closed
+        }
+        if (line === '/exit' || line === '/quit') break;
+        if (line === '/reset') {
+          messages = fresh();
+          console.log('(conversation cleared)');
+          continue;
+        }
+        if (!line) continue;
+        messages.push({ role: 'user', content: line });
+        const prompt = tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true });
+        const promptIds = tokenizer.encode(prompt, { addSpecialTokens: false });
+        const detokenizer = new StreamingDetokenizer(tokenizer, { skipSpecialTokens: true, promptIds });
+        process.stdout.write('bot> ');
+        let cached = 0;
+        let generated = 0;
+        const started = performance.now();
+        for await (const out of engine.generate({
+          requestId: asRequestId(`chat-${++turn}`),
+          promptTokenIds: promptIds,
+          sampling: samplingFromFlags(values),
+          stopping: stoppingFromFlags(values, engine.info.eosTokenIds),
+        })) {
+          cached = out.numCachedTokens;
+          generated++;
+          process.stdout.write(detokenizer.push(out.tokenId));
+        }
+        process.stdout.write(`${detokenizer.flush()}\n`);
+        const ms = performance.now() - started;
+        console.log(
+          `     (${promptIds.length} prompt tokens, ${cached} cached, ${generated} generated in ${ms.toFixed(0)} ms)`,
+        );
+        messages.push({ role: 'assistant', content: detokenizer.text.trim() });
+      }
+    } finally {
+      rl.close();
+      await engine.close();
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,194 @@
+/**
+ * `dhw generate [DIR] "prompt"`: one request from the command line, no server. With `--trace` it prints each
+ * phase as it happens — tokenize → prefill → every decode step (token, text, step time, KV memory in use) —
+ * the request's life seen from inside the backend, like `strace` for an inference request.
+ */
+import { performance } from 'node:perf_hooks';
+import type { StepEvent } from '../../engine/engine-core.ts';
+import { LlmEngine } from '../../engine/llm-engine.ts';
+import { asRequestId } from '../../protocols/ids.ts';
+import { StreamingDetokenizer, Tokenizer } from '../../tokens/index.ts';
+import {
+  ENGINE_FLAGS,
+  formatHelp,
+  LOGGING_FLAGS,
+  parseCommand,
+  SAMPLING_FLAGS,
+  stringFlag,
+  UsageError,
+} from '../args.ts';
+import type { Command } from '../command.ts';
+import {
+  applyLoggingFlags,
+  engineOptionsFromFlags,
+  resolveModelDir,
+  samplingFromFlags,
+  stoppingFromFlags,
+} from '../engine-setup.ts';
+import { formatBytes, formatMs } from '../format.ts';
+
+const FLAGS = {
+  model: { type: 'string' as const, help: 'checkpoint folder (default: models/fortune-llama)' },
+  'token-ids': { type: 'string' as const, help: 'comma-separated prompt token ids instead of a text prompt' },
+  chat: { type: 'boolean' as const, help: 'wrap the prompt as one user message with the chat template' },
+  trace: { type: 'boolean' as const, help: 'print every phase with timings' },
+  json: {
+    type: 'boolean' as const,
+    help: 'print one JSON object (token_ids, text, timings) on the last line',
+  },
+  ...SAMPLING_FLAGS,
+  ...ENGINE_FLAGS,
+  ...LOGGING_FLAGS,
+};
+const USAGE =
+  'dhw generate [DIR] "prompt" [--chat] [--trace] [--json] | dhw generate [DIR] --token-ids 1,2,3';
+const DESCRIPTION = 'Run one request through the engine in this process and print the generated text.';
+
+function parseTokenIds(raw: string): number[] {
+  const ids = raw.split(',').map((s) => Number(s.trim()));
+  if (ids.length === 0 || ids.some((n) => !Number.isInteger(n) || n < 0)) {
+    throw new UsageError(`--token-ids must be comma-separated non-negative integers, got "${raw}"`);
+  }
+  return ids;
+}
+
+function quote(text: string): string {
+  return JSON.stringify(text);
+}
+
+export const generateCommand: Command = {
+  name: 'generate',
+  summary: 'run one prompt through the engine (--trace shows every phase)',
+  async run(argv) {
+    const { values, positionals } = parseCommand(argv, FLAGS);
+    if (values.help) {
+      console.log(formatHelp(USAGE, DESCRIPTION, FLAGS));
+      return 0;
+    }
+    applyLoggingFlags({
+      ...values,
+      'log-level': stringFlag(values, 'log-level') === 'info' ? 'warn' : values['log-level'],
+    });
+    const rawIds = stringFlag(values, 'token-ids');
+    const [dirArg, promptArg] =
+      rawIds !== undefined || positionals.length >= 2
+        ? [positionals[0], positionals[1]]
+        : [undefined, positionals[0]];
+    const modelDir = resolveModelDir(stringFlag(values, 'model') ?? dirArg);
+    if (rawIds === undefined && promptArg === undefined) throw new UsageError('give a prompt or --token-ids');
+    const trace = values.trace === true;
+    const json = values.json === true;
+    const say = (line: string) => {
+      if (trace) console.log(line);
+    };
+
+    const loadStart = performance.now();
+    const tokenizer = await Tokenizer.fromDir(modelDir);
+    const engine = await LlmEngine.create(engineOptionsFromFlags(values, modelDir));
+    const loadMs = performance.now() - loadStart;
+    const c = engine.model.config;
+    say(
+      `[load]      ${engine.info.name}: ${c.architecture}, ${c.numLayers} layers, vocab ${c.vocabSize}, context ${c.maxPositionEmbeddings} in ${formatMs(loadMs)}`,
+    );
+
+    // Phase 1: text → token ids (skipped when the caller gives ids).
+    const tokenizeStart = performance.now();
+    let promptIds: number[];
+    if (rawIds !== undefined) {
+      promptIds = parseTokenIds(rawIds);
+    } else if (values.chat) {
+      const text = tokenizer.applyChatTemplate([{ role: 'user', content: promptArg! }], {
+        addGenerationPrompt: true,
+      });
+      promptIds = tokenizer.encode(text, { addSpecialTokens: false });
+    } else {
+      promptIds = tokenizer.encode(promptArg!);
+    }
+    const tokenizeMs = performance.now() - tokenizeStart;
+    say(`[tokenize]  ${promptIds.length} tokens in ${formatMs(tokenizeMs)}: [${promptIds.join(', ')}]`);
+
+    // Phases 2 and 3: prefill (first step) and decode (one token per step), observed through step events.
+    const steps: StepEvent[] = [];
+    const unsubscribe = engine.onStep((event) => steps.push(event));
+    const detokenizer = new StreamingDetokenizer(tokenizer, { skipSpecialTokens: true, promptIds });
+    const tokenIds: number[] = [];
+    let finishReason = 'length';
+    let cachedTokens = 0;
+    const genStart = performance.now();
+    let firstTokenAt = 0;
+    try {
+      const stream = engine.generate({
+        requestId: asRequestId('cli-generate'),
+        promptTokenIds: promptIds,
+        sampling: samplingFromFlags(values),
+        stopping: stoppingFromFlags(values, engine.info.eosTokenIds),
+      });
+      for await (const out of stream) {
+        if (tokenIds.length === 0) firstTokenAt = performance.now();
+        tokenIds.push(out.tokenId);
+        cachedTokens = out.numCachedTokens;
+        const delta = detokenizer.push(out.tokenId);
+        const step = steps[steps.length - 1];
+        if (trace && step) {
+          const ctx = promptIds.length + tokenIds.length - 1;
+          const kv = `KV ${ctx} tokens in ${step.kvBlocksInUse} blocks (${formatBytes(step.kvBytesInUse)})`;
+          if (tokenIds.length === 1) {
+            const prefillMs = steps.reduce((sum, s) => sum + s.stepMs, 0);
+            const rate = ((promptIds.length - cachedTokens) / prefillMs) * 1000;
+            say(
+              `[prefill]   ${promptIds.length} tokens (${cachedTokens} cached) in ${formatMs(prefillMs)} → ${rate.toFixed(0)} tok/s; ${kv}`,
+            );
+            say(`            first token ${out.tokenId} ${quote(delta)}`);
+          } else {
+            say(
+              `[decode ${String(tokenIds.length - 1).padStart(3)}] token ${String(out.tokenId).padStart(5)} ${quote(delta).padEnd(16)} step ${formatMs(step.stepMs).padStart(8)}   ${kv}`,
+            );
+          }
+        } else if (!json && !trace) {
+          process.stdout.write(delta);
+        }
+        if (out.finishReason) finishReason = out.finishReason;
+      }
+    } finally {
+      unsubscribe();
+      await engine.close();
+    }
+    const tail = detokenizer.flush();
+    if (!json && !trace) process.stdout.write(`${tail}\n`);
+    const endAt = performance.now();
+    const ttftMs = firstTokenAt - genStart;
+    const decodeMs = endAt - firstTokenAt;
+    const decodeTokPerS = tokenIds.length > 1 ? ((tokenIds.length - 1) / decodeMs) * 1000 : 0;
+    const text = detokenizer.text;
+    say(
+      `[done]      ${tokenIds.length} tokens, finish_reason=${finishReason}, TTFT ${formatMs(ttftMs)}, decode ${decodeTokPerS.toFixed(1)} tok/s`,
+    );
+    say(`[text]      ${quote(text)}`);
+    if (json) {
+      console.log(
+        JSON.stringify({
+          model: engine.info.name,
+          prompt_token_ids: promptIds,
+          token_ids: tokenIds,
+          text,
+          finish_reason: finishReason,
+          cached_tokens: cachedTokens,
+          timings: {
+            load_ms: loadMs,
+            tokenize_ms: tokenizeMs,
+            ttft_ms: ttftMs,
+            decode_ms: decodeMs,
+            total_ms: endAt - genStart,
+            decode_tokens_per_s: decodeTokPerS,
+            steps: steps.map((s) => ({
+              step_ms: s.stepMs,
+              num_tokens: s.numTokens,
+              kv_bytes_in_use: s.kvBytesInUse,
+            })),
+          },
+        }),
+      );
+    }
+    return 0;
+  },
+};

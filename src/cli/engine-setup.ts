@@ -1,0 +1,79 @@
+/**
+ * Turns CLI flags into engine options and sampling parameters, so `serve`, `generate` and `chat` share one
+ * spelling and one set of defaults. Also resolves the model folder: a positional path, `--model`, or the
+ * bundled fortune-llama.
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { EngineOptions } from '../engine/llm-engine.ts';
+import { parseByteSize } from '../kv/sizes.ts';
+import { DEFAULT_SAMPLING, type SamplingParams, type StoppingParams } from '../protocols/engine.ts';
+import { DhwError } from '../util/errors.ts';
+import { configureLogging, type LogLevel } from '../util/logger.ts';
+import { defaultModelDir } from '../util/paths.ts';
+import { numberFlag, type ParsedCommand, stringFlag, UsageError } from './args.ts';
+
+export function resolveModelDir(path: string | undefined): string {
+  const dir = resolve(path ?? defaultModelDir);
+  if (!existsSync(resolve(dir, 'config.json'))) {
+    throw new DhwError(
+      `No model at ${dir}: config.json is missing. Pass a Hugging Face checkpoint folder (config.json + ` +
+        'model.safetensors + tokenizer.json), or leave the path out to use the bundled models/fortune-llama.',
+    );
+  }
+  return dir;
+}
+
+export function applyLoggingFlags(values: ParsedCommand['values']): void {
+  const level = stringFlag(values, 'log-level') ?? 'info';
+  const format = stringFlag(values, 'log-format') ?? 'text';
+  if (!['debug', 'info', 'warn', 'error'].includes(level)) {
+    throw new UsageError(`--log-level must be debug, info, warn or error, got ${level}`);
+  }
+  if (format !== 'text' && format !== 'json')
+    throw new UsageError(`--log-format must be text or json, got ${format}`);
+  configureLogging({ level: level as LogLevel, format });
+}
+
+export function engineOptionsFromFlags(values: ParsedCommand['values'], modelDir: string): EngineOptions {
+  const memory = stringFlag(values, 'kv-cache-memory');
+  let kvCacheMemoryBytes: number | undefined;
+  if (memory !== undefined) {
+    try {
+      kvCacheMemoryBytes = parseByteSize(memory);
+    } catch (err) {
+      throw new UsageError(`--kv-cache-memory: ${(err as Error).message}`);
+    }
+  }
+  return {
+    modelDir,
+    blockSize: numberFlag(values, 'block-size', { integer: true, min: 1 }),
+    numKvBlocks: numberFlag(values, 'num-kv-blocks', { integer: true, min: 1 }),
+    kvCacheMemoryBytes,
+    maxNumSeqs: numberFlag(values, 'max-num-seqs', { integer: true, min: 1 }),
+    maxNumBatchedTokens: numberFlag(values, 'max-num-batched-tokens', { integer: true, min: 1 }),
+    enablePrefixCaching: values['no-prefix-caching'] !== true,
+  };
+}
+
+export function samplingFromFlags(values: ParsedCommand['values']): SamplingParams {
+  const num = (name: string, fallback: number) => numberFlag(values, name) ?? fallback;
+  return {
+    temperature: num('temperature', 0),
+    topP: num('top-p', DEFAULT_SAMPLING.topP),
+    topK: num('top-k', DEFAULT_SAMPLING.topK),
+    minP: num('min-p', DEFAULT_SAMPLING.minP),
+    seed: numberFlag(values, 'seed', { integer: true }),
+    repetitionPenalty: num('repetition-penalty', DEFAULT_SAMPLING.repetitionPenalty),
+    presencePenalty: num('presence-penalty', DEFAULT_SAMPLING.presencePenalty),
+    frequencyPenalty: num('frequency-penalty', DEFAULT_SAMPLING.frequencyPenalty),
+  };
+}
+
+export function stoppingFromFlags(values: ParsedCommand['values'], eosTokenIds: number[]): StoppingParams {
+  return {
+    maxTokens: numberFlag(values, 'max-tokens', { integer: true, min: 1 }) ?? 128,
+    stopTokenIds: eosTokenIds,
+    ignoreEos: values['ignore-eos'] === true,
+  };
+}
