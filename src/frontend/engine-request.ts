@@ -1,0 +1,52 @@
+/**
+ * Validated OpenAI fields → the engine's `EngineRequest` (vLLM-named sampling and stopping parameters).
+ * Like a proxy translating a public API into its backend's internal RPC: names change, defaults are
+ * filled in, and nothing the engine cannot honour gets through.
+ */
+import { DEFAULT_SAMPLING, type EngineRequest, type SamplingParams } from '../protocols/engine.ts';
+import type { RequestId } from '../protocols/ids.ts';
+import type { GenerationParams } from '../protocols/openai.ts';
+
+export function toSamplingParams(params: GenerationParams): SamplingParams {
+  const sampling: SamplingParams = {
+    temperature: params.temperature ?? DEFAULT_SAMPLING.temperature,
+    topP: params.top_p ?? DEFAULT_SAMPLING.topP,
+    topK: params.top_k ?? DEFAULT_SAMPLING.topK,
+    minP: params.min_p ?? DEFAULT_SAMPLING.minP,
+    repetitionPenalty: params.repetition_penalty ?? DEFAULT_SAMPLING.repetitionPenalty,
+    presencePenalty: params.presence_penalty ?? DEFAULT_SAMPLING.presencePenalty,
+    frequencyPenalty: params.frequency_penalty ?? DEFAULT_SAMPLING.frequencyPenalty,
+  };
+  if (params.seed !== undefined) sampling.seed = params.seed;
+  return sampling;
+}
+
+export interface EngineRequestInput {
+  requestId: RequestId;
+  promptTokenIds: number[];
+  maxTokens: number;
+  params: GenerationParams;
+  /** The model's end-of-sequence ids. */
+  eosTokenIds: readonly number[];
+  /** Top alternatives per position when logprobs are wanted; undefined = no logprobs. */
+  logprobs?: number;
+}
+
+export function toEngineRequest(input: EngineRequestInput): EngineRequest {
+  const { params } = input;
+  // With ignore_eos the EOS ids are left out, so only the request's own stop_token_ids can end it.
+  const eos = params.ignore_eos ? [] : input.eosTokenIds;
+  const request: EngineRequest = {
+    requestId: input.requestId,
+    promptTokenIds: input.promptTokenIds,
+    sampling: toSamplingParams(params),
+    stopping: {
+      maxTokens: input.maxTokens,
+      stopTokenIds: [...new Set([...eos, ...params.stop_token_ids])],
+      ignoreEos: params.ignore_eos,
+    },
+  };
+  if (params.min_tokens !== undefined) request.stopping.minTokens = params.min_tokens;
+  if (input.logprobs !== undefined) request.logprobs = input.logprobs;
+  return request;
+}

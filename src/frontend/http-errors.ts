@@ -1,0 +1,69 @@
+/**
+ * HTTP errors in OpenAI's JSON shape `{"error": {"message", "type", "param", "code"}}`. Like an nginx
+ * error_page table: every failure, from a bad field to a crash, leaves as one well-formed JSON answer.
+ */
+import type { ErrorBody } from '../protocols/openai.ts';
+import { DhwError, InvalidRequestError } from '../util/errors.ts';
+
+export class HttpError extends DhwError {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly type: string,
+    readonly param: string | null = null,
+    readonly code: string | null = null,
+  ) {
+    super(message);
+  }
+}
+
+export const notFound = (message: string): HttpError => new HttpError(404, message, 'not_found_error');
+
+export const methodNotAllowed = (method: string, path: string, allowed: string): HttpError =>
+  new HttpError(
+    405,
+    `${method} is not allowed on ${path}; use ${allowed}`,
+    'invalid_request_error',
+    null,
+    'method_not_allowed',
+  );
+
+export const payloadTooLarge = (limit: number): HttpError =>
+  new HttpError(
+    413,
+    `request body is larger than the ${limit}-byte limit (the server's maxBodyBytes)`,
+    'invalid_request_error',
+    null,
+    'request_too_large',
+  );
+
+export const modelNotFound = (requested: string, served: readonly string[]): HttpError =>
+  new HttpError(
+    404,
+    `The model '${requested}' does not exist: this server serves ${served.map((s) => `'${s}'`).join(' or ')} ` +
+      '(see GET /v1/models)',
+    'invalid_request_error',
+    'model',
+    'model_not_found',
+  );
+
+/** Map any thrown value to a status and OpenAI error body; unknown errors become 500. */
+export function toErrorResponse(err: unknown): { status: number; body: ErrorBody } {
+  if (err instanceof HttpError) {
+    return { status: err.status, body: errorBody(err.message, err.type, err.param, err.code) };
+  }
+  if (err instanceof InvalidRequestError) {
+    return { status: 400, body: errorBody(err.message, 'invalid_request_error', err.param, err.code) };
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return { status: 500, body: errorBody(`internal error: ${message}`, 'internal_server_error', null, null) };
+}
+
+export function errorBody(
+  message: string,
+  type: string,
+  param: string | null,
+  code: string | null,
+): ErrorBody {
+  return { error: { message, type, param, code } };
+}

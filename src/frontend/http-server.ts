@@ -1,0 +1,180 @@
+/**
+ * The OpenAI-compatible HTTP server: the reverse proxy at the front of the stack. It routes, gives each
+ * request an id and an AbortSignal tied to the client's connection, runs the handler, and turns every
+ * failure into OpenAI's JSON error shape. `node:http` directly: the fastest option here, and nothing
+ * is hidden from the reader.
+ *
+ *   POST /v1/chat/completions   POST /v1/completions   GET /v1/models   GET /health   GET /live
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { basename } from 'node:path';
+import type { InferenceEngine } from '../protocols/engine.ts';
+import type { Tokenizer } from '../tokens/index.ts';
+import { getLogger } from '../util/logger.ts';
+import { methodNotAllowed, notFound, toErrorResponse } from './http-errors.ts';
+import { newRequestId, type RequestContext, type ServerState, sendJson } from './request-context.ts';
+import { type RequestEnd, RequestStats } from './request-stats.ts';
+import { handleChatCompletions } from './routes/chat-completions.ts';
+import { handleCompletions } from './routes/completions.ts';
+import { handleHealth, handleLive, handleModels } from './routes/info.ts';
+
+export interface HttpServerOptions {
+  engine: InferenceEngine;
+  tokenizer: Tokenizer;
+  /** The model name clients send and see (e.g. "fortune-llama"). */
+  modelName: string;
+  /** The model folder; its basename is accepted as `model` too. */
+  modelDir?: string;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 8000; 0 picks a free port (tests). */
+  port?: number;
+  /** Largest request body accepted (413 above). Default 4 MiB. */
+  maxBodyBytes?: number;
+  /** How long close() waits for in-flight requests before cutting connections. Default 10 s. */
+  drainTimeoutMs?: number;
+}
+
+export interface HttpServerHandle {
+  /** e.g. "http://127.0.0.1:8000" (no trailing slash; the OpenAI base URL is `${url}/v1`). */
+  url: string;
+  port: number;
+  /** Current request counters (the same numbers GET /health shows). */
+  stats: RequestStats;
+  /** Stop accepting, let in-flight requests finish (up to drainTimeoutMs), then close. Leaves the engine open. */
+  close(): Promise<void>;
+}
+
+type Handler = (server: ServerState, ctx: RequestContext) => Promise<void> | void;
+
+interface Route {
+  method: 'GET' | 'POST';
+  handler: Handler;
+  /** Request id prefix; generation routes are counted in /health. */
+  idPrefix: string;
+  counted: boolean;
+}
+
+const ROUTES: Record<string, Route> = {
+  '/v1/chat/completions': {
+    method: 'POST',
+    handler: handleChatCompletions,
+    idPrefix: 'chatcmpl',
+    counted: true,
+  },
+  '/v1/completions': { method: 'POST', handler: handleCompletions, idPrefix: 'cmpl', counted: true },
+  '/v1/models': { method: 'GET', handler: handleModels, idPrefix: 'req', counted: false },
+  '/health': { method: 'GET', handler: handleHealth, idPrefix: 'req', counted: false },
+  '/live': { method: 'GET', handler: handleLive, idPrefix: 'req', counted: false },
+};
+
+const log = getLogger('frontend');
+
+export async function startHttpServer(options: HttpServerOptions): Promise<HttpServerHandle> {
+  const accepted = new Set([options.modelName]);
+  if (options.modelDir) accepted.add(basename(options.modelDir));
+  const state: ServerState = {
+    engine: options.engine,
+    tokenizer: options.tokenizer,
+    modelName: options.modelName,
+    acceptedModelNames: [...accepted],
+    maxBodyBytes: options.maxBodyBytes ?? 4 * 1024 * 1024,
+    eosTokenIds: [...new Set([...options.engine.info.eosTokenIds, ...options.tokenizer.eosTokenIds])],
+    stats: new RequestStats(),
+    startedAt: Math.floor(Date.now() / 1000),
+  };
+  const server = createServer((req, res) => {
+    void handleRequest(state, req, res);
+  });
+  const host = options.host ?? '127.0.0.1';
+  await listen(server, host, options.port ?? 8000);
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  log.info('listening', { url, model: options.modelName });
+  return {
+    url,
+    port,
+    stats: state.stats,
+    close: () => closeServer(server, state.stats, options.drainTimeoutMs ?? 10_000),
+  };
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+async function closeServer(server: Server, stats: RequestStats, drainTimeoutMs: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, drainTimeoutMs);
+  });
+  await Promise.race([stats.idle(), timeout]);
+  clearTimeout(timer);
+  server.closeAllConnections();
+  await closed;
+  log.info('closed');
+}
+
+function findRoute(method: string, path: string): Route {
+  const route = ROUTES[path];
+  if (!route) throw notFound(`no route for ${method} ${path}; see GET /v1/models, POST /v1/chat/completions`);
+  if (route.method !== method) throw methodNotAllowed(method, path, route.method);
+  return route;
+}
+
+async function handleRequest(state: ServerState, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const method = req.method ?? 'GET';
+  const path = (req.url ?? '/').split('?')[0];
+  const route = ROUTES[path];
+  const requestId = newRequestId(route?.idPrefix ?? 'req');
+  const aborter = new AbortController();
+  // res 'close' before the response finished = the client went away: cancel down to the engine.
+  res.on('close', () => {
+    if (!res.writableFinished) aborter.abort();
+  });
+  const ctx: RequestContext = {
+    requestId,
+    req,
+    res,
+    log: log.child({ requestId }),
+    signal: aborter.signal,
+    created: Math.floor(Date.now() / 1000),
+    outcome: {},
+  };
+  const counted = route?.counted === true && route.method === method;
+  const started = performance.now();
+  if (counted) {
+    state.stats.begin();
+    ctx.log.info('request', { method, path });
+  }
+  let end: RequestEnd = 'ok';
+  try {
+    await findRoute(method, path).handler(state, ctx);
+    if (ctx.outcome.error) end = 'server_error';
+  } catch (err) {
+    const { status, body } = toErrorResponse(err);
+    end = status >= 500 ? 'server_error' : 'client_error';
+    if (aborter.signal.aborted) ctx.log.info('client went away', { error: err });
+    else if (status >= 500) ctx.log.error('request failed', { status, error: err });
+    else ctx.log.info('request rejected', { method, path, status, message: body.error.message });
+    // A 413 may leave unread body bytes on the socket: close it rather than reuse it.
+    const headers: Record<string, string> = { 'x-request-id': requestId };
+    if (status === 413) headers.connection = 'close';
+    sendJson(res, status, body, headers);
+  }
+  if (aborter.signal.aborted) end = 'cancelled';
+  if (counted) {
+    state.stats.end(end);
+    const ms = Math.round(performance.now() - started);
+    ctx.log.info('request done', { end, duration_ms: ms, ...ctx.outcome });
+  }
+}

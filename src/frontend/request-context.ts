@@ -1,0 +1,56 @@
+/**
+ * What one HTTP request carries through the handlers: its id (in every log line and the `x-request-id`
+ * header), a logger bound to that id, an AbortSignal that fires when the client goes away, and the
+ * response. Like the per-connection context a proxy threads through its filter chain.
+ */
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { InferenceEngine } from '../protocols/engine.ts';
+import type { Tokenizer } from '../tokens/index.ts';
+import type { Logger } from '../util/logger.ts';
+import type { RequestStats } from './request-stats.ts';
+
+/** Shared by every request on one server. */
+export interface ServerState {
+  engine: InferenceEngine;
+  tokenizer: Tokenizer;
+  /** The name in responses and GET /v1/models. */
+  modelName: string;
+  /** Names a request's `model` may use: the served name, plus the model folder's basename. */
+  acceptedModelNames: readonly string[];
+  maxBodyBytes: number;
+  /** End-of-sequence ids: the engine's (config / generation_config) merged with the tokenizer's. */
+  eosTokenIds: readonly number[];
+  stats: RequestStats;
+  /** Unix seconds when the server started (`created` of the model card). */
+  startedAt: number;
+}
+
+export interface RequestContext {
+  requestId: string;
+  req: IncomingMessage;
+  res: ServerResponse;
+  log: Logger;
+  /** Aborted when the client disconnects before the response is complete. */
+  signal: AbortSignal;
+  /** Unix seconds, the `created` field of responses. */
+  created: number;
+  /** Filled in by generation handlers for the closing log line. */
+  outcome: Record<string, unknown>;
+}
+
+/** `chatcmpl-` / `cmpl-` + 24 hex digits, like OpenAI's ids. */
+export function newRequestId(prefix: string): string {
+  return `${prefix}-${randomBytes(12).toString('hex')}`;
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, extraHeaders = {}): void {
+  if (res.headersSent || res.destroyed) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    ...extraHeaders,
+  });
+  res.end(text);
+}

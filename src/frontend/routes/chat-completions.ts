@@ -1,0 +1,77 @@
+/**
+ * POST /v1/chat/completions: messages → chat template → token ids → engine → text, as one JSON response
+ * or as `chat.completion.chunk` SSE events (role chunk, content chunks, finish chunk, optional usage chunk).
+ */
+import { asRequestId } from '../../protocols/ids.ts';
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../../protocols/openai.ts';
+import { parseChatCompletionRequest } from '../../protocols/openai.ts';
+import { readJsonBody } from '../body.ts';
+import { toEngineRequest } from '../engine-request.ts';
+import { chatPromptIds, resolveMaxTokens } from '../preprocessor.ts';
+import type { RequestContext, ServerState } from '../request-context.ts';
+import { chatLogprobs } from './logprobs-format.ts';
+import { checkModel } from './model-check.ts';
+import { type ResponseShape, serveGeneration } from './serve-generation.ts';
+
+export async function handleChatCompletions(server: ServerState, ctx: RequestContext): Promise<void> {
+  const body = parseChatCompletionRequest(await readJsonBody(ctx.req, server.maxBodyBytes));
+  checkModel(server, body.model);
+  const promptTokenIds = chatPromptIds(server.tokenizer, body.messages);
+  const { contextLength } = server.engine.info;
+  const maxTokens = resolveMaxTokens(promptTokenIds.length, body.max_tokens, contextLength, body.min_tokens);
+  Object.assign(ctx.outcome, {
+    prompt_tokens: promptTokenIds.length,
+    max_tokens: maxTokens,
+    stream: body.stream,
+  });
+  const request = toEngineRequest({
+    requestId: asRequestId(ctx.requestId),
+    promptTokenIds,
+    maxTokens,
+    params: body,
+    eosTokenIds: server.eosTokenIds,
+    logprobs: body.logprobs ? (body.top_logprobs ?? 0) : undefined,
+  });
+  await serveGeneration(server, ctx, {
+    request,
+    stop: body.stop,
+    skipSpecialTokens: body.skip_special_tokens,
+    stream: body.stream,
+    includeUsage: body.stream_options?.include_usage ?? false,
+    shape: chatShape(server.modelName, ctx, body),
+  });
+}
+
+function chatShape(model: string, ctx: RequestContext, body: ChatCompletionRequest): ResponseShape {
+  const head = { id: ctx.requestId, created: ctx.created, model };
+  const chunk = (choices: ChatCompletionChunk['choices']): ChatCompletionChunk => ({
+    ...head,
+    object: 'chat.completion.chunk',
+    choices,
+  });
+  return {
+    openingChunks: () => [
+      chunk([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]),
+    ],
+    chunk: (text, logprobs, finishReason) => {
+      if (text === '' && logprobs.length === 0 && finishReason === null) return null;
+      const delta = text === '' && finishReason !== null ? {} : { content: text };
+      const lp = body.logprobs && logprobs.length > 0 ? chatLogprobs(logprobs) : null;
+      return chunk([{ index: 0, delta, logprobs: lp, finish_reason: finishReason }]);
+    },
+    usageChunk: (usage) => ({ ...chunk([]), usage }),
+    complete: (text, logprobs, finishReason, usage): ChatCompletion => ({
+      ...head,
+      object: 'chat.completion',
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: text },
+          logprobs: body.logprobs ? chatLogprobs(logprobs) : null,
+          finish_reason: finishReason,
+        },
+      ],
+      usage,
+    }),
+  };
+}

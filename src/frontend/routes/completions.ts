@@ -1,0 +1,71 @@
+/**
+ * POST /v1/completions: a text prompt (or token ids) → engine → text, as one `text_completion` response
+ * or as SSE chunks of the same shape (OpenAI's legacy endpoint uses one object type for both).
+ */
+import { asRequestId } from '../../protocols/ids.ts';
+import type { Completion, CompletionRequest } from '../../protocols/openai.ts';
+import { parseCompletionRequest } from '../../protocols/openai.ts';
+import { readJsonBody } from '../body.ts';
+import { toEngineRequest } from '../engine-request.ts';
+import { completionPromptIds, resolveMaxTokens } from '../preprocessor.ts';
+import type { RequestContext, ServerState } from '../request-context.ts';
+import { completionLogprobs } from './logprobs-format.ts';
+import { checkModel } from './model-check.ts';
+import { type ResponseShape, serveGeneration } from './serve-generation.ts';
+
+export async function handleCompletions(server: ServerState, ctx: RequestContext): Promise<void> {
+  const body = parseCompletionRequest(await readJsonBody(ctx.req, server.maxBodyBytes));
+  checkModel(server, body.model);
+  const { contextLength, vocabSize } = server.engine.info;
+  const promptTokenIds = completionPromptIds(server.tokenizer, body.prompt, vocabSize);
+  const maxTokens = resolveMaxTokens(promptTokenIds.length, body.max_tokens, contextLength, body.min_tokens);
+  Object.assign(ctx.outcome, {
+    prompt_tokens: promptTokenIds.length,
+    max_tokens: maxTokens,
+    stream: body.stream,
+  });
+  const request = toEngineRequest({
+    requestId: asRequestId(ctx.requestId),
+    promptTokenIds,
+    maxTokens,
+    params: body,
+    eosTokenIds: server.eosTokenIds,
+    logprobs: body.logprobs,
+  });
+  await serveGeneration(server, ctx, {
+    request,
+    stop: body.stop,
+    skipSpecialTokens: body.skip_special_tokens,
+    stream: body.stream,
+    includeUsage: body.stream_options?.include_usage ?? false,
+    shape: completionShape(server.modelName, ctx, body),
+  });
+}
+
+function completionShape(model: string, ctx: RequestContext, body: CompletionRequest): ResponseShape {
+  const head = { id: ctx.requestId, object: 'text_completion' as const, created: ctx.created, model };
+  const wantsLogprobs = body.logprobs !== undefined;
+  let streamedChars = 0;
+  return {
+    openingChunks: () => [],
+    chunk: (text, logprobs, finishReason): Completion | null => {
+      if (text === '' && logprobs.length === 0 && finishReason === null) return null;
+      const lp = wantsLogprobs && logprobs.length > 0 ? completionLogprobs(logprobs, streamedChars) : null;
+      streamedChars += text.length;
+      return { ...head, choices: [{ index: 0, text, logprobs: lp, finish_reason: finishReason }] };
+    },
+    usageChunk: (usage): Completion => ({ ...head, choices: [], usage }),
+    complete: (text, logprobs, finishReason, usage): Completion => ({
+      ...head,
+      choices: [
+        {
+          index: 0,
+          text,
+          logprobs: wantsLogprobs ? completionLogprobs(logprobs, 0) : null,
+          finish_reason: finishReason,
+        },
+      ],
+      usage,
+    }),
+  };
+}

@@ -1,0 +1,130 @@
+/**
+ * Drives one generation request to the client, streaming (SSE) or not, for any endpoint's response shape.
+ * The endpoint only says how a chunk and a final response look (`ResponseShape`); this file owns the
+ * flow: run the text stream, send chunks as they come, add the usage chunk, map a mid-stream failure
+ * to an error event. Like a proxy's response pump, shared by every upstream route.
+ */
+import type { EngineRequest } from '../../protocols/engine.ts';
+import type { OpenAiFinishReason, Usage } from '../../protocols/openai.ts';
+import { toErrorResponse } from '../http-errors.ts';
+import type { RequestContext, ServerState } from '../request-context.ts';
+import { sendJson } from '../request-context.ts';
+import { SseWriter } from '../sse.ts';
+import { streamText, type TokenLogprobText } from '../text-stream.ts';
+
+/** How one endpoint formats its stream chunks and its whole response. */
+export interface ResponseShape {
+  /** Chunks sent before any text (chat sends the assistant role first). */
+  openingChunks(): object[];
+  /** A stream chunk; returns null when there is nothing worth sending (empty text, no logprobs). */
+  chunk(text: string, logprobs: TokenLogprobText[], finishReason: OpenAiFinishReason | null): object | null;
+  /** The include_usage chunk: empty choices plus usage. */
+  usageChunk(usage: Usage): object;
+  /** The non-streaming response. */
+  complete(
+    text: string,
+    logprobs: TokenLogprobText[],
+    finishReason: OpenAiFinishReason,
+    usage: Usage,
+  ): object;
+}
+
+export interface GenerationJob {
+  request: EngineRequest;
+  stop: readonly string[];
+  skipSpecialTokens: boolean;
+  stream: boolean;
+  includeUsage: boolean;
+  shape: ResponseShape;
+}
+
+function usageOf(promptTokens: number, completionTokens: number, cachedTokens: number): Usage {
+  return {
+    prompt_tokens: promptTokens,
+    completion_tokens: completionTokens,
+    total_tokens: promptTokens + completionTokens,
+    prompt_tokens_details: { cached_tokens: cachedTokens },
+  };
+}
+
+export async function serveGeneration(
+  server: ServerState,
+  ctx: RequestContext,
+  job: GenerationJob,
+): Promise<void> {
+  const events = streamText({
+    engine: server.engine,
+    tokenizer: server.tokenizer,
+    request: job.request,
+    stop: job.stop,
+    skipSpecialTokens: job.skipSpecialTokens,
+    signal: ctx.signal,
+  });
+  if (job.stream) await pumpStream(ctx, job, events);
+  else await collectAndRespond(ctx, job, events);
+}
+
+type Events = ReturnType<typeof streamText>;
+
+async function collectAndRespond(ctx: RequestContext, job: GenerationJob, events: Events): Promise<void> {
+  let text = '';
+  const logprobs: TokenLogprobText[] = [];
+  for await (const event of events) {
+    if (event.kind === 'delta') {
+      text += event.text;
+      logprobs.push(...event.logprobs);
+      continue;
+    }
+    const usage = usageOf(job.request.promptTokenIds.length, event.completionTokens, event.cachedTokens);
+    Object.assign(ctx.outcome, {
+      finish_reason: event.finishReason,
+      completion_tokens: event.completionTokens,
+    });
+    sendJson(ctx.res, 200, job.shape.complete(text, logprobs, event.finishReason, usage), {
+      'x-request-id': ctx.requestId,
+    });
+  }
+}
+
+/**
+ * Headers go out with the first event, so a request the engine rejects at once still gets a real
+ * HTTP status; after that, a failure can only be reported as an SSE error event.
+ */
+async function pumpStream(ctx: RequestContext, job: GenerationJob, events: Events): Promise<void> {
+  const sse = new SseWriter(ctx.res);
+  const withUsageField = (chunk: object): object => (job.includeUsage ? { ...chunk, usage: null } : chunk);
+  let opened = false;
+  const open = async (): Promise<void> => {
+    if (opened) return;
+    opened = true;
+    ctx.res.setHeader('x-request-id', ctx.requestId);
+    sse.open();
+    for (const chunk of job.shape.openingChunks()) await sse.send(withUsageField(chunk));
+  };
+  try {
+    for await (const event of events) {
+      await open();
+      if (event.kind === 'delta') {
+        const chunk = job.shape.chunk(event.text, event.logprobs, null);
+        if (chunk) await sse.send(withUsageField(chunk));
+        continue;
+      }
+      Object.assign(ctx.outcome, {
+        finish_reason: event.finishReason,
+        completion_tokens: event.completionTokens,
+      });
+      await sse.send(withUsageField(job.shape.chunk('', [], event.finishReason) ?? {}));
+      if (job.includeUsage) {
+        const usage = usageOf(job.request.promptTokenIds.length, event.completionTokens, event.cachedTokens);
+        await sse.send(job.shape.usageChunk(usage));
+      }
+      await sse.done();
+    }
+  } catch (err) {
+    if (!opened) throw err;
+    ctx.log.error('stream failed after headers were sent', { error: err });
+    ctx.outcome.error = err instanceof Error ? err.message : String(err);
+    await sse.send(toErrorResponse(err).body);
+    await sse.done();
+  }
+}
