@@ -76,4 +76,21 @@ export class VirtualClock implements Clock {
     this.advanceTo(due);
     return true;
   }
+
+  /**
+   * Drive simulated time until `work` settles: let the event loop run everything runnable, then jump to
+   * the next timer, and repeat. Returns what `work` resolves to.
+   */
+  async runUntil<T>(work: Promise<T>): Promise<T> {
+    let settled = false;
+    const tracked = work.finally(() => {
+      settled = true;
+    });
+    tracked.catch(() => {}); // reported by the final await, not as an unhandled rejection
+    while (!settled) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (!settled) this.runNext();
+    }
+    return tracked;
+  }
 }

@@ -1,0 +1,84 @@
+/**
+ * The mocker's stand-in for the model runner: it charges the step's simulated time on a clock and invents
+ * deterministic tokens. Like a stub backend in a load test: same interface and latency shape as the real
+ * thing, no work behind it.
+ *
+ * Token for position p of request r: splitmix32(fnv1a(r) ⊕ p) mod vocab, so a request's output never
+ * depends on batching, preemption or which worker runs it. EOS ids are skipped, unless `eosProbability`
+ * asks for a (still deterministic) chance of ending early.
+ */
+import type { Clock } from '../engine/index.ts';
+import type { SampleResult, SchedulerOutput, StepExecutor } from '../engine/index.ts';
+import type { Sequence } from '../engine/index.ts';
+import { sleepMsFor } from './timing-model.ts';
+
+export interface MockExecutorOptions {
+  vocabSize: number;
+  eosTokenIds: readonly number[];
+  /** Chance, per generated token, of producing EOS instead (0 = never). */
+  eosProbability: number;
+  /** Simulated speed multiplier; 0 = no sleeping. */
+  speedupRatio: number;
+  clock: Clock;
+  /** Active KV tokens / total KV tokens, read at each step. */
+  kvUsage: () => number;
+}
+
+/** FNV-1a, 32 bits: a tiny string hash to seed each request's token stream. */
+export function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/** splitmix32 finalizer: spreads a 32-bit input over all output bits. */
+function mix32(x: number): number {
+  let z = (x + 0x9e3779b9) | 0;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+  return (z ^ (z >>> 16)) >>> 0;
+}
+
+/** The pseudo-token a request produces at `position` (its index in prompt + output). */
+export function pseudoToken(
+  requestId: string,
+  position: number,
+  opts: Pick<MockExecutorOptions, 'vocabSize' | 'eosTokenIds' | 'eosProbability'>,
+): number {
+  const h = mix32(fnv1a(requestId) ^ mix32(position));
+  if (
+    opts.eosProbability > 0 &&
+    opts.eosTokenIds.length > 0 &&
+    mix32(h) / 0x100000000 < opts.eosProbability
+  ) {
+    return opts.eosTokenIds[0]!;
+  }
+  let token = h % opts.vocabSize;
+  while (opts.eosTokenIds.includes(token)) token = (token + 1) % opts.vocabSize;
+  return token;
+}
+
+export class MockExecutor implements StepExecutor {
+  constructor(private readonly opts: MockExecutorOptions) {}
+
+  async execute(output: SchedulerOutput): Promise<Array<SampleResult | undefined>> {
+    const numDecodeSeqs = output.scheduled.filter((s) => !s.isPrefill).length;
+    const ms = sleepMsFor(
+      { numPrefillTokens: output.numPrefillTokens, numDecodeSeqs, kvUsage: this.opts.kvUsage() },
+      this.opts.speedupRatio,
+    );
+    if (ms > 0) await this.opts.clock.sleep(ms);
+    return output.scheduled.map(({ seq, sample }) => (sample ? this.sampleFor(seq) : undefined));
+  }
+
+  private sampleFor(seq: Sequence): SampleResult {
+    const tokenId = pseudoToken(seq.requestId, seq.numTokens, this.opts);
+    if (seq.logprobs === undefined) return { tokenId };
+    // No model, no probabilities: report certainty for the chosen token, made-up ranks for the rest.
+    const topLogprobs = Array.from({ length: seq.logprobs }, (_, k) => ({
+      tokenId: (tokenId + k) % this.opts.vocabSize,
+      logprob: -k,
+    }));
+    return { tokenId, logprob: 0, topLogprobs };
+  }
+}
