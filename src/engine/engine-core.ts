@@ -65,7 +65,8 @@ export class EngineCore {
   private readonly streams = new Map<RequestId, RequestStream<EngineOutput>>();
   private readonly listeners = new Set<StepListener>();
   private readonly clock: Clock;
-  private loopDone: Promise<void> | null = null;
+  private loopDone: Promise<void> = Promise.resolve();
+  private looping = false;
   private stepCount = 0;
   private closed = false;
 
@@ -184,17 +185,25 @@ export class EngineCore {
 
   /** Start the loop if it is idle. */
   private kick(): void {
-    if (this.loopDone === null) this.loopDone = this.runLoop().finally(() => (this.loopDone = null));
+    if (this.looping) return;
+    this.looping = true;
+    this.loopDone = this.runLoop();
   }
 
   private async runLoop(): Promise<void> {
-    while (!this.closed && this.scheduler.hasUnfinished()) {
-      try {
-        if (!(await this.step())) break;
-      } catch (err) {
-        this.failAll(err);
+    try {
+      while (!this.closed && this.scheduler.hasUnfinished()) {
+        try {
+          if (!(await this.step())) break;
+        } catch (err) {
+          this.failAll(err);
+        }
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
-      await new Promise<void>((resolve) => setImmediate(resolve));
+    } finally {
+      // Cleared in the same tick as the last hasUnfinished() check, so a request added right after
+      // always finds the loop idle and restarts it (never a loop that is "exiting" and won't see it).
+      this.looping = false;
     }
   }
 

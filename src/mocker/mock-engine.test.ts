@@ -142,6 +142,15 @@ describe('MockEngine', () => {
     await clock.runUntil(engine.close()); // the loop is still sleeping on the virtual clock
   });
 
+  it('back-to-back requests restart the idle loop every time', async () => {
+    const engine = new MockEngine({ speedupRatio: 0, numKvBlocks: 32 });
+    for (let i = 0; i < 200; i++) {
+      const outs = await collect(engine, request(`seq${i}`, range(3 + (i % 20), i), 1 + (i % 3)));
+      assert.equal(outs.length, 1 + (i % 3));
+    }
+    await engine.close();
+  });
+
   it('preempts under a tiny KV pool and still produces every token', async () => {
     const engine = new MockEngine({ speedupRatio: 0, numKvBlocks: 6, maxNumSeqs: 8 });
     let preempted = 0;
