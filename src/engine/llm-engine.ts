@@ -11,11 +11,12 @@
 import { basename } from 'node:path';
 import { KvCacheManager } from '../kv/index.ts';
 import { allocateKvCacheTensors, kvBytesPerToken, LlamaModel } from '../model/index.ts';
-import type { EngineModelInfo, EngineOutput, EngineRequest, InferenceEngine } from '../protocols/engine.ts';
+import type { EngineModelInfo } from '../protocols/engine.ts';
 import { asWorkerId, type WorkerId } from '../protocols/ids.ts';
-import type { KvEventSink, LoadMetrics } from '../protocols/kv-events.ts';
+import type { KvEventSink } from '../protocols/kv-events.ts';
 import { getLogger } from '../util/logger.ts';
-import { EngineCore, type StepListener } from './engine-core.ts';
+import { CoreBackedEngine } from './core-backed-engine.ts';
+import { EngineCore } from './engine-core.ts';
 import { kvBytesPerBlock, numKvBlocksFor } from './kv-sizing.ts';
 import { ModelRunner } from './model-runner.ts';
 
@@ -51,14 +52,12 @@ export const ENGINE_DEFAULTS = {
   enablePrefixCaching: true,
 } as const;
 
-export class LlmEngine implements InferenceEngine {
-  readonly info: EngineModelInfo;
-
+export class LlmEngine extends CoreBackedEngine {
   private constructor(
     readonly model: LlamaModel,
-    readonly core: EngineCore,
+    core: EngineCore,
   ) {
-    this.info = core.info;
+    super(core);
   }
 
   static async create(opts: EngineOptions): Promise<LlmEngine> {
@@ -112,32 +111,5 @@ export class LlmEngine implements InferenceEngine {
       maxModelLen: core.maxModelLen,
     });
     return new LlmEngine(model, core);
-  }
-
-  /**
-   * Stream one request's tokens. Validation errors (InvalidRequestError: empty or too-long prompt, unknown
-   * token id, duplicate request id) are thrown on the first iteration. Breaking out of the loop or aborting
-   * `signal` frees the request's KV blocks at once; after an abort the stream just ends.
-   */
-  generate(request: EngineRequest, signal?: AbortSignal): AsyncIterable<EngineOutput> {
-    return this.core.generate(request, signal);
-  }
-
-  /** Subscribe to per-step traces; returns the unsubscribe function. */
-  onStep(listener: StepListener): () => void {
-    return this.core.onStep(listener);
-  }
-
-  loadMetrics(): LoadMetrics {
-    return this.core.loadMetrics();
-  }
-
-  /** The KV cache manager (prefix-cache stats, event subscription, snapshot dump). */
-  get kv(): KvCacheManager {
-    return this.core.kv;
-  }
-
-  close(): Promise<void> {
-    return this.core.close();
   }
 }

@@ -5,7 +5,7 @@
  * (`ForwardBatch`), computes where each token's K/V goes (slot mapping from the block table), fires one
  * forward call, and hands each sampling sequence its row of logits.
  */
-import type { ForwardBatch, KvCacheTensors, SequenceSlice } from '../model/index.ts';
+import { type ForwardBatch, type KvCacheTensors, makeBatch } from '../model/index.ts';
 import type { BlockId } from '../protocols/ids.ts';
 import type { RequestId } from '../protocols/ids.ts';
 import { assert } from '../util/errors.ts';
@@ -27,33 +27,22 @@ export interface StepExecutor {
   ): Array<SampleResult | undefined> | Promise<Array<SampleResult | undefined>>;
 }
 
-/** Flatten a scheduler step into the forward pass's packet format. */
+/** Flatten a scheduler step into the forward pass's packet format (rows laid end to end, slots from block tables). */
 export function buildForwardBatch(
   output: SchedulerOutput,
   blockTable: BlockTableLookup,
   blockSize: number,
 ): ForwardBatch {
-  const numTokens = output.scheduled.reduce((n, s) => n + s.numNewTokens, 0);
-  const tokenIds = new Int32Array(numTokens);
-  const positions = new Int32Array(numTokens);
-  const slotMapping = new Int32Array(numTokens);
-  const seqs: SequenceSlice[] = [];
-  const logitsRows: number[] = [];
-  let row = 0;
-  for (const { seq, numNewTokens, sample } of output.scheduled) {
-    const table = blockTable(seq.requestId);
+  const chunks = output.scheduled.map(({ seq, numNewTokens, sample }) => {
     const start = seq.numComputedTokens;
-    const contextLen = start + numNewTokens;
-    assert(table.length * blockSize >= contextLen, `block table of ${seq.requestId} too short`);
-    seqs.push({ queryStart: row, queryLen: numNewTokens, contextLen, blockTable: Int32Array.from(table) });
-    for (let pos = start; pos < contextLen; pos++, row++) {
-      tokenIds[row] = seq.tokenIds[pos]!;
-      positions[row] = pos;
-      slotMapping[row] = table[Math.floor(pos / blockSize)]! * blockSize + (pos % blockSize);
-    }
-    if (sample) logitsRows.push(row - 1);
-  }
-  return { tokenIds, positions, slotMapping, seqs, logitsRows: Int32Array.from(logitsRows) };
+    return {
+      tokens: seq.tokenIds.slice(start, start + numNewTokens),
+      startPos: start,
+      blockTable: Int32Array.from(blockTable(seq.requestId)),
+      wantsLogits: sample,
+    };
+  });
+  return makeBatch(chunks, blockSize);
 }
 
 export class ModelRunner implements StepExecutor {

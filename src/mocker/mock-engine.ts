@@ -4,11 +4,11 @@
  * timing model and pseudo-tokens. Like a traffic generator's simulated server: the router cannot tell it
  * from a real worker, and 32 of them fit in one small process.
  */
-import { type Clock, EngineCore, kvBytesPerBlock, realClock, type StepListener } from '../engine/index.ts';
+import { type Clock, CoreBackedEngine, EngineCore, kvBytesPerBlock, realClock } from '../engine/index.ts';
 import { KvCacheManager } from '../kv/index.ts';
-import type { EngineModelInfo, EngineOutput, EngineRequest, InferenceEngine } from '../protocols/engine.ts';
+import type { EngineModelInfo } from '../protocols/engine.ts';
 import { asWorkerId, type WorkerId } from '../protocols/ids.ts';
-import type { KvEventSink, LoadMetrics } from '../protocols/kv-events.ts';
+import type { KvEventSink } from '../protocols/kv-events.ts';
 import { MockExecutor } from './mock-executor.ts';
 
 export interface MockEngineOptions {
@@ -50,64 +50,45 @@ export const MOCKER_DEFAULTS = {
   kvBytesPerToken: 131_072, // 32 layers × 8 KV heads × 128 dims × (K+V) × 2 bytes
 } as const;
 
-export class MockEngine implements InferenceEngine {
-  readonly info: EngineModelInfo;
-  readonly core: EngineCore;
-
+export class MockEngine extends CoreBackedEngine {
   constructor(opts: MockEngineOptions = {}) {
-    const o = { ...MOCKER_DEFAULTS, ...stripUndefined(opts) };
-    const kv = new KvCacheManager({
-      numBlocks: o.numKvBlocks,
-      blockSize: o.blockSize,
-      enablePrefixCaching: o.enablePrefixCaching,
-      events: opts.events,
-    });
-    const clock = opts.clock ?? realClock;
-    this.info = {
-      name: o.modelName,
-      contextLength: o.contextLength,
-      vocabSize: o.vocabSize,
-      eosTokenIds: [...o.eosTokenIds],
-    };
-    const executor = new MockExecutor({
-      vocabSize: o.vocabSize,
-      eosTokenIds: o.eosTokenIds,
-      eosProbability: o.eosProbability,
-      speedupRatio: o.speedupRatio,
-      clock,
-      kvUsage: () => kv.stats().activeBlocks / kv.numBlocks,
-    });
-    this.core = new EngineCore({
-      info: this.info,
-      kv,
-      executor,
-      scheduler: { maxNumSeqs: o.maxNumSeqs, maxNumBatchedTokens: o.maxNumBatchedTokens },
-      kvBytesPerBlock: kvBytesPerBlock(o.blockSize, o.kvBytesPerToken),
-      workerId: asWorkerId(opts.workerId ?? 'mocker'),
-      clock,
-    });
+    super(buildMockCore(opts));
   }
+}
 
-  /** Same contract as LlmEngine.generate: tokens stream out; break or abort frees blocks at once. */
-  generate(request: EngineRequest, signal?: AbortSignal): AsyncIterable<EngineOutput> {
-    return this.core.generate(request, signal);
-  }
-
-  onStep(listener: StepListener): () => void {
-    return this.core.onStep(listener);
-  }
-
-  loadMetrics(): LoadMetrics {
-    return this.core.loadMetrics();
-  }
-
-  get kv(): KvCacheManager {
-    return this.core.kv;
-  }
-
-  close(): Promise<void> {
-    return this.core.close();
-  }
+/** The real KV cache manager and scheduler loop, with the timing model as the step executor. */
+function buildMockCore(opts: MockEngineOptions): EngineCore {
+  const o = { ...MOCKER_DEFAULTS, ...stripUndefined(opts) };
+  const kv = new KvCacheManager({
+    numBlocks: o.numKvBlocks,
+    blockSize: o.blockSize,
+    enablePrefixCaching: o.enablePrefixCaching,
+    events: opts.events,
+  });
+  const clock = opts.clock ?? realClock;
+  const info: EngineModelInfo = {
+    name: o.modelName,
+    contextLength: o.contextLength,
+    vocabSize: o.vocabSize,
+    eosTokenIds: [...o.eosTokenIds],
+  };
+  const executor = new MockExecutor({
+    vocabSize: o.vocabSize,
+    eosTokenIds: o.eosTokenIds,
+    eosProbability: o.eosProbability,
+    speedupRatio: o.speedupRatio,
+    clock,
+    kvUsage: () => kv.stats().activeBlocks / kv.numBlocks,
+  });
+  return new EngineCore({
+    info,
+    kv,
+    executor,
+    scheduler: { maxNumSeqs: o.maxNumSeqs, maxNumBatchedTokens: o.maxNumBatchedTokens },
+    kvBytesPerBlock: kvBytesPerBlock(o.blockSize, o.kvBytesPerToken),
+    workerId: asWorkerId(opts.workerId ?? 'mocker'),
+    clock,
+  });
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -17,6 +17,8 @@ export interface SequenceChunk {
   startPos: number;
   /** Physical blocks of the sequence, in logical order; must cover startPos + tokens.length. */
   blockTable: Int32Array;
+  /** False for a prompt chunk whose last row needs no logits (a chunked prefill that is not done yet). */
+  wantsLogits?: boolean;
 }
 
 /** Which rows get logits: each sequence's last new token, or every row (reference tests). */
@@ -48,7 +50,8 @@ export function makeBatch(
       tokenIds[row] = chunk.tokens[i]!;
       positions[row] = pos;
       slotMapping[row] = chunk.blockTable[Math.floor(pos / blockSize)]! * blockSize + (pos % blockSize);
-      if (logits === 'all' || i === chunk.tokens.length - 1) logitsRows.push(row);
+      const last = i === chunk.tokens.length - 1;
+      if (logits === 'all' || (last && chunk.wantsLogits !== false)) logitsRows.push(row);
     }
   }
   return { tokenIds, positions, slotMapping, seqs, logitsRows: Int32Array.from(logitsRows) };
