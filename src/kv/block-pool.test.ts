@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { LocalBlockHash, SequenceHash } from '../protocols/ids.ts';
 import { hashToWire, type KvCacheEventData } from '../protocols/kv-events.ts';
-import { chainBlockHash, hashBlockTokens } from './block-hash.ts';
+import { chainBlockHash, hashBlockTokens } from '../tokens/block-hash.ts';
 import { BlockPool, type FullBlock } from './block-pool.ts';
 import type { KvBlock } from './kv-block.ts';
 

@@ -6,6 +6,3 @@ import { DhwError } from '../util/errors.ts';
 
 /** A KV cache setting that cannot work: a size that does not parse, a pool too small for one block. */
 export class KvConfigError extends DhwError {}
-
-/** The KV cache used before it is ready (e.g. block hashing before its WASM module loaded). */
-export class KvNotReadyError extends DhwError {}

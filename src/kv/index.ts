@@ -1,13 +1,5 @@
-export {
-  BLOCK_HASH_SEED,
-  type BlockHashes,
-  chainBlockHash,
-  computeBlockHashes,
-  hashBlockTokens,
-  initBlockHashing,
-} from './block-hash.ts';
 export { BlockPool, type BlockPoolCounters, type FullBlock } from './block-pool.ts';
-export { KvConfigError, KvNotReadyError } from './errors.ts';
+export { KvConfigError } from './errors.ts';
 export { FreeBlockQueue } from './free-block-queue.ts';
 export { KvBlock } from './kv-block.ts';
 export { KvCacheManager, type KvCacheManagerOptions, type KvCacheStats } from './kv-cache-manager.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { hashToWire, isKvCacheEvent, type KvCacheEvent, type KvStoredData } from '../protocols/kv-events.ts';
-import { computeBlockHashes } from './block-hash.ts';
+import { computeBlockHashes } from '../tokens/block-hash.ts';
 import { KvConfigError } from './errors.ts';
 import { KvCacheManager } from './kv-cache-manager.ts';
 

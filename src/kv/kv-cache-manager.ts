@@ -20,7 +20,7 @@ import type { KvCacheEvent, KvEventSink } from '../protocols/kv-events.ts';
 import { hashToWire } from '../protocols/kv-events.ts';
 import { assert } from '../util/errors.ts';
 import { getLogger } from '../util/logger.ts';
-import { chainBlockHash, hashBlockTokens } from './block-hash.ts';
+import { chainBlockHash, hashBlockTokens } from '../tokens/block-hash.ts';
 import { BlockPool, type FullBlock } from './block-pool.ts';
 import { KvConfigError } from './errors.ts';
 import type { KvBlock } from './kv-block.ts';

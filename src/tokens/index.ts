@@ -1,4 +1,13 @@
-/** Public API of the tokens component: tokenizer, chat templates, streaming detokenizer. */
+/** Public API of the tokens component: tokenizer, chat templates, streaming detokenizer, block hashes. */
+export {
+  BLOCK_HASH_SEED,
+  type BlockHashes,
+  BlockHashingNotReadyError,
+  chainBlockHash,
+  computeBlockHashes,
+  hashBlockTokens,
+  initBlockHashing,
+} from './block-hash.ts';
 export type { ApplyChatTemplateOptions, ChatMessage, ChatTextPart } from './chat-template.ts';
 export { StreamingDetokenizer, type StreamingDetokenizerOptions } from './detokenizer.ts';
 export {

@@ -15,7 +15,10 @@
  */
 import { createXXHash3, type IHasher } from 'hash-wasm';
 import type { LocalBlockHash, SequenceHash } from '../protocols/ids.ts';
-import { KvNotReadyError } from './errors.ts';
+import { DhwError } from '../util/errors.ts';
+
+/** Hashing was called before the XXH3 WASM module finished loading. */
+export class BlockHashingNotReadyError extends DhwError {}
 
 /** Dynamo's seed for block hashes; routers and workers must agree on it. */
 export const BLOCK_HASH_SEED = 1337;
@@ -57,7 +60,9 @@ function ensureScratch(bytes: number): void {
 /** XXH3-64 with seed 1337 of `bytes`, as an unsigned bigint. */
 export function xxh3Seeded(bytes: Uint8Array): bigint {
   if (seededHash === null) {
-    throw new KvNotReadyError('block hashing is not initialised: await initBlockHashing() before hashing');
+    throw new BlockHashingNotReadyError(
+      'block hashing is not initialised: await initBlockHashing() before hashing',
+    );
   }
   return seededHash(bytes);
 }
