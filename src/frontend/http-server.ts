@@ -17,7 +17,8 @@ import { newRequestId, type RequestContext, type ServerState, sendJson } from '.
 import { type RequestEnd, RequestStats } from './request-stats.ts';
 import { handleChatCompletions } from './routes/chat-completions.ts';
 import { handleCompletions } from './routes/completions.ts';
-import { handleHealth, handleLive, handleModels } from './routes/info.ts';
+import { FrontendMetrics } from './metrics.ts';
+import { handleHealth, handleLive, handleMetrics, handleModels } from './routes/info.ts';
 
 export interface HttpServerOptions {
   engine: InferenceEngine;
@@ -67,6 +68,7 @@ const ROUTES: Record<string, Route> = {
   '/v1/models': { method: 'GET', handler: handleModels, idPrefix: 'req', counted: false },
   '/health': { method: 'GET', handler: handleHealth, idPrefix: 'req', counted: false },
   '/live': { method: 'GET', handler: handleLive, idPrefix: 'req', counted: false },
+  '/metrics': { method: 'GET', handler: handleMetrics, idPrefix: 'req', counted: false },
 };
 
 const log = getLogger('frontend');
@@ -82,6 +84,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     maxBodyBytes: options.maxBodyBytes ?? 4 * 1024 * 1024,
     eosTokenIds: [...new Set([...options.engine.info.eosTokenIds, ...options.tokenizer.eosTokenIds])],
     stats: new RequestStats(),
+    metrics: new FrontendMetrics(options.modelName),
     startedAt: Math.floor(Date.now() / 1000),
   };
   const server = createServer((req, res) => {
@@ -154,6 +157,7 @@ async function handleRequest(state: ServerState, req: IncomingMessage, res: Serv
   const started = performance.now();
   if (counted) {
     state.stats.begin();
+    ctx.observation = state.metrics.begin(path);
     ctx.log.info('request', { method, path });
   }
   let end: RequestEnd = 'ok';
@@ -174,6 +178,7 @@ async function handleRequest(state: ServerState, req: IncomingMessage, res: Serv
   if (aborter.signal.aborted) end = 'cancelled';
   if (counted) {
     state.stats.end(end);
+    ctx.observation?.end(end === 'ok' ? 'success' : end === 'cancelled' ? 'cancelled' : 'error');
     const ms = Math.round(performance.now() - started);
     ctx.log.info('request done', { end, duration_ms: ms, ...ctx.outcome });
   }

@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { InferenceEngine } from '../protocols/engine.ts';
 import type { Tokenizer } from '../tokens/index.ts';
 import type { Logger } from '../util/logger.ts';
+import type { FrontendMetrics, RequestObservation } from './metrics.ts';
 import type { RequestStats } from './request-stats.ts';
 
 /** Shared by every request on one server. */
@@ -22,6 +23,7 @@ export interface ServerState {
   /** End-of-sequence ids: the engine's (config / generation_config) merged with the tokenizer's. */
   eosTokenIds: readonly number[];
   stats: RequestStats;
+  metrics: FrontendMetrics;
   /** Unix seconds when the server started (`created` of the model card). */
   startedAt: number;
 }
@@ -35,6 +37,8 @@ export interface RequestContext {
   signal: AbortSignal;
   /** Unix seconds, the `created` field of responses. */
   created: number;
+  /** Timing for /metrics (generation routes only). */
+  observation?: RequestObservation;
   /** Filled in by generation handlers for the closing log line. */
   outcome: Record<string, unknown>;
 }

@@ -31,6 +31,8 @@ export interface TextStreamOptions {
   stop: readonly string[];
   skipSpecialTokens: boolean;
   signal: AbortSignal;
+  /** Called for every token the engine returns (latency metrics). */
+  onToken?: () => void;
 }
 
 /** The engine failed the request (finish_reason "error"). */
@@ -57,6 +59,7 @@ export async function* streamText(options: TextStreamOptions): AsyncGenerator<Te
     // An aborted or failed request's last output carries no real token.
     if (engineFinish === 'abort' || engineFinish === 'error') break;
     completionTokens++;
+    options.onToken?.();
     cachedTokens = output.numCachedTokens;
     if (request.logprobs !== undefined) pendingLogprobs.push(logprobText(tokenizer, output));
     let delta = detokenizer.push(output.tokenId);

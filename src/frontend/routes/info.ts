@@ -31,3 +31,10 @@ export function handleHealth(server: ServerState, ctx: RequestContext): void {
 export function handleLive(_server: ServerState, ctx: RequestContext): void {
   sendJson(ctx.res, 200, { status: 'live' });
 }
+
+/** GET /metrics: Prometheus text format, Dynamo's metric names (see metrics.ts). */
+export async function handleMetrics(server: ServerState, ctx: RequestContext): Promise<void> {
+  const { contentType, body } = await server.metrics.render();
+  ctx.res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+  ctx.res.end(body);
+}

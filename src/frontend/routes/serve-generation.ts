@@ -47,6 +47,15 @@ function usageOf(promptTokens: number, completionTokens: number, cachedTokens: n
   };
 }
 
+function recordUsage(ctx: RequestContext, usage: Usage): void {
+  if (!ctx.observation) return;
+  ctx.observation.usage = {
+    promptTokens: usage.prompt_tokens,
+    completionTokens: usage.completion_tokens,
+    cachedTokens: usage.prompt_tokens_details.cached_tokens,
+  };
+}
+
 export async function serveGeneration(
   server: ServerState,
   ctx: RequestContext,
@@ -59,7 +68,9 @@ export async function serveGeneration(
     stop: job.stop,
     skipSpecialTokens: job.skipSpecialTokens,
     signal: ctx.signal,
+    onToken: () => ctx.observation?.token(),
   });
+  if (ctx.observation) ctx.observation.stream = job.stream;
   if (job.stream) await pumpStream(ctx, job, events);
   else await collectAndRespond(ctx, job, events);
 }
@@ -76,6 +87,7 @@ async function collectAndRespond(ctx: RequestContext, job: GenerationJob, events
       continue;
     }
     const usage = usageOf(job.request.promptTokenIds.length, event.completionTokens, event.cachedTokens);
+    recordUsage(ctx, usage);
     Object.assign(ctx.outcome, {
       finish_reason: event.finishReason,
       completion_tokens: event.completionTokens,
@@ -113,6 +125,10 @@ async function pumpStream(ctx: RequestContext, job: GenerationJob, events: Event
         finish_reason: event.finishReason,
         completion_tokens: event.completionTokens,
       });
+      recordUsage(
+        ctx,
+        usageOf(job.request.promptTokenIds.length, event.completionTokens, event.cachedTokens),
+      );
       await sse.send(withUsageField(job.shape.chunk('', [], event.finishReason) ?? {}));
       if (job.includeUsage) {
         const usage = usageOf(job.request.promptTokenIds.length, event.completionTokens, event.cachedTokens);

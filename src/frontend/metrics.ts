@@ -1,0 +1,146 @@
+/**
+ * Prometheus metrics for GET /metrics, with Dynamo's frontend metric names (design.md §7), so dashboards
+ * built for Dynamo read ours. Like nginx's VTS module: per-request counters and latency histograms,
+ * scraped as text. Each server owns its own registry (no global state), so tests can run several.
+ *
+ *   dynamo_frontend_requests_total{model,endpoint,request_type,status}   counter
+ *   dynamo_frontend_inflight_requests{model}                             gauge
+ *   dynamo_frontend_time_to_first_token_seconds{model}                   histogram (request start → first token)
+ *   dynamo_frontend_inter_token_latency_seconds{model}                   histogram (every gap between tokens)
+ *   dynamo_frontend_request_duration_seconds{model}                      histogram
+ *   dynamo_frontend_input_sequence_tokens{model}                         histogram (prompt tokens)
+ *   dynamo_frontend_output_sequence_tokens{model}                        histogram (generated tokens)
+ *   dynamo_frontend_kv_hit_rate{model}                                   gauge (cached / prompt tokens, cumulative)
+ */
+import { performance } from 'node:perf_hooks';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536];
+
+export type RequestStatus = 'success' | 'error' | 'cancelled';
+
+export class FrontendMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'model' | 'endpoint' | 'request_type' | 'status'>;
+  private readonly inflight: Gauge<'model'>;
+  private readonly ttft: Histogram<'model'>;
+  private readonly itl: Histogram<'model'>;
+  private readonly duration: Histogram<'model'>;
+  private readonly inputTokens: Histogram<'model'>;
+  private readonly outputTokens: Histogram<'model'>;
+  private readonly kvHitRate: Gauge<'model'>;
+  private promptTokensSeen = 0;
+  private cachedTokensSeen = 0;
+
+  constructor(readonly model: string) {
+    const registers = [this.registry];
+    const labelNames = ['model'] as const;
+    this.requests = new Counter({
+      name: 'dynamo_frontend_requests_total',
+      help: 'Generation requests by endpoint, streaming or not, and how they ended',
+      labelNames: ['model', 'endpoint', 'request_type', 'status'],
+      registers,
+    });
+    this.inflight = new Gauge({
+      name: 'dynamo_frontend_inflight_requests',
+      help: 'Generation requests in progress',
+      labelNames,
+      registers,
+    });
+    this.inflight.set({ model }, 0);
+    const histogram = (name: string, help: string, buckets: number[]) =>
+      new Histogram({ name, help, labelNames, buckets, registers });
+    this.ttft = histogram(
+      'dynamo_frontend_time_to_first_token_seconds',
+      'Time from request arrival to the first generated token',
+      LATENCY_BUCKETS,
+    );
+    this.itl = histogram(
+      'dynamo_frontend_inter_token_latency_seconds',
+      'Every gap between consecutive generated tokens',
+      LATENCY_BUCKETS,
+    );
+    this.duration = histogram(
+      'dynamo_frontend_request_duration_seconds',
+      'Time from request arrival to the end of the response',
+      LATENCY_BUCKETS,
+    );
+    this.inputTokens = histogram(
+      'dynamo_frontend_input_sequence_tokens',
+      'Prompt length in tokens',
+      TOKEN_BUCKETS,
+    );
+    this.outputTokens = histogram(
+      'dynamo_frontend_output_sequence_tokens',
+      'Generated tokens per request',
+      TOKEN_BUCKETS,
+    );
+    this.kvHitRate = new Gauge({
+      name: 'dynamo_frontend_kv_hit_rate',
+      help: 'Fraction of prompt tokens served from a worker prefix cache, since start',
+      labelNames,
+      registers,
+    });
+  }
+
+  /** Start observing one generation request. */
+  begin(endpoint: string): RequestObservation {
+    this.inflight.inc({ model: this.model });
+    return new RequestObservation(this, endpoint);
+  }
+
+  /** The Prometheus text exposition format. */
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  /** @internal called by RequestObservation */
+  record(o: RequestObservation, status: RequestStatus, seconds: number): void {
+    const model = this.model;
+    this.inflight.dec({ model });
+    this.requests.inc({ model, endpoint: o.endpoint, request_type: o.stream ? 'stream' : 'unary', status });
+    this.duration.observe({ model }, seconds);
+    if (o.usage) {
+      this.inputTokens.observe({ model }, o.usage.promptTokens);
+      this.outputTokens.observe({ model }, o.usage.completionTokens);
+      this.promptTokensSeen += o.usage.promptTokens;
+      this.cachedTokensSeen += o.usage.cachedTokens;
+      if (this.promptTokensSeen > 0)
+        this.kvHitRate.set({ model }, this.cachedTokensSeen / this.promptTokensSeen);
+    }
+  }
+
+  /** @internal */
+  recordToken(first: boolean, seconds: number): void {
+    (first ? this.ttft : this.itl).observe({ model: this.model }, seconds);
+  }
+}
+
+/** One request's timing, fed as its tokens arrive. */
+export class RequestObservation {
+  private readonly startedAt = performance.now();
+  private lastTokenAt: number | undefined;
+  private ended = false;
+  stream = false;
+  usage: { promptTokens: number; completionTokens: number; cachedTokens: number } | undefined;
+
+  constructor(
+    private readonly metrics: FrontendMetrics,
+    readonly endpoint: string,
+  ) {}
+
+  /** A token came back from the engine: the first one is TTFT, later ones are inter-token gaps. */
+  token(): void {
+    const now = performance.now();
+    const first = this.lastTokenAt === undefined;
+    this.metrics.recordToken(first, (now - (this.lastTokenAt ?? this.startedAt)) / 1000);
+    this.lastTokenAt = now;
+  }
+
+  end(status: RequestStatus): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.metrics.record(this, status, (performance.now() - this.startedAt) / 1000);
+  }
+}
