@@ -1,0 +1,259 @@
+/**
+ * Local etcd and NATS servers on loopback, for tests and `dhw infra up`: the project's docker-compose,
+ * without docker. Each server binds 127.0.0.1 on free (or given) ports, keeps its data in a temp dir (removed
+ * on stop) or a given dir (kept), is ready when its health endpoint says so, and is stopped by pid.
+ * Attached servers die with the process that started them; `detached: true` ones outlive it.
+ *
+ *   const etcd = await startEtcd();            // etcd.endpoint = http://127.0.0.1:PORT
+ *   const nats = await startNats();            // nats.url = nats://127.0.0.1:PORT, JetStream on
+ *   await etcd.restart();                      // same port, same data: a server crash + recovery
+ *   await etcd.stop(); await nats.stop();
+ */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { InfraError } from './errors.ts';
+import { freePort, isPortListening } from './free-port.ts';
+import { ensureServerBinary } from './server-binary.ts';
+import { launchServer, type RunningProcess } from './server-process.ts';
+
+export { ensureServerBinary } from './server-binary.ts';
+export { freePort } from './free-port.ts';
+
+export interface ManagedServer {
+  readonly pid: number;
+  readonly dataDir: string;
+  stop(): Promise<void>;
+  /** Stop and start again on the same port with the same data dir (the pid changes). */
+  restart(): Promise<void>;
+}
+export interface EtcdServer extends ManagedServer {
+  /** http://127.0.0.1:PORT */
+  readonly endpoint: string;
+}
+export interface NatsServer extends ManagedServer {
+  /** nats://127.0.0.1:PORT */
+  readonly url: string;
+  /** http://127.0.0.1:PORT of the monitoring endpoint (/healthz, /varz, /jsz). */
+  readonly monitorUrl: string;
+}
+
+/** Options shared by both servers; `detached`/`logFile` are for `dhw infra up`. */
+export interface CommonServerOptions {
+  dataDir?: string;
+  /** Outlive this process (own session, no exit hook). Output goes to `logFile`. */
+  detached?: boolean;
+  logFile?: string;
+  /** Install the binary with apt if missing (root only). Default true. */
+  allowInstall?: boolean;
+}
+export interface EtcdOptions extends CommonServerOptions {
+  port?: number;
+  peerPort?: number;
+}
+export interface NatsOptions extends CommonServerOptions {
+  port?: number;
+  /** Monitoring (HTTP) port, used as the readiness probe. Default: a free port. */
+  monitorPort?: number;
+  /** Default true (`-js`). */
+  jetstream?: boolean;
+}
+
+const BIND_ATTEMPTS = 3;
+
+async function fetchJson(url: string): Promise<unknown> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+  return res.ok ? res.json() : undefined;
+}
+
+/** A probe that is "not ready" on any error (connection refused while the server boots). */
+function probe(check: () => Promise<boolean>): () => Promise<boolean> {
+  return () => check().catch(() => false);
+}
+
+async function prepareDataDir(
+  given: string | undefined,
+  prefix: string,
+): Promise<{ dir: string; owned: boolean }> {
+  if (given) {
+    await mkdir(given, { recursive: true, mode: 0o700 });
+    return { dir: given, owned: false };
+  }
+  return { dir: await mkdtemp(join(tmpdir(), prefix)), owned: true };
+}
+
+/** Runs one server: (re)launches it from a fixed spec and removes an owned data dir on stop. */
+class LocalServer implements ManagedServer {
+  constructor(
+    private process: RunningProcess,
+    private readonly relaunch: () => Promise<RunningProcess>,
+    readonly dataDir: string,
+    private readonly ownsDataDir: boolean,
+  ) {}
+
+  get pid(): number {
+    return this.process.pid;
+  }
+
+  async stop(): Promise<void> {
+    await this.process.stop();
+    if (this.ownsDataDir) await rm(this.dataDir, { recursive: true, force: true });
+  }
+
+  async restart(): Promise<void> {
+    await this.process.stop();
+    this.process = await this.relaunch();
+  }
+}
+
+/**
+ * Launch with fresh free ports until the bind succeeds (another process may grab a port we were given).
+ * A port that already answers is refused up front: otherwise the readiness probe would talk to the server
+ * that holds it and report ours ready.
+ */
+async function launchWithPorts<P extends Record<string, number>>(
+  name: string,
+  pickPorts: () => Promise<P>,
+  portsFixed: boolean,
+  launch: (ports: P) => Promise<RunningProcess>,
+): Promise<{ ports: P; process: RunningProcess }> {
+  for (let attempt = 1; ; attempt++) {
+    const ports = await pickPorts();
+    try {
+      for (const port of Object.values(ports)) {
+        if (await isPortListening(port)) {
+          throw new InfraError(
+            `${name} cannot start: port ${port} on 127.0.0.1 is already in use (another ${name}? ` +
+              'check `dhw infra status`, `ss -ltnp`), or choose other ports',
+          );
+        }
+      }
+      return { ports, process: await launch(ports) };
+    } catch (err) {
+      if (portsFixed || attempt >= BIND_ATTEMPTS || !(err instanceof InfraError)) throw err;
+    }
+  }
+}
+
+class LocalEtcd extends LocalServer implements EtcdServer {
+  constructor(
+    process: RunningProcess,
+    relaunch: () => Promise<RunningProcess>,
+    dataDir: string,
+    owns: boolean,
+    readonly endpoint: string,
+  ) {
+    super(process, relaunch, dataDir, owns);
+  }
+}
+
+class LocalNats extends LocalServer implements NatsServer {
+  constructor(
+    process: RunningProcess,
+    relaunch: () => Promise<RunningProcess>,
+    dataDir: string,
+    owns: boolean,
+    readonly url: string,
+    readonly monitorUrl: string,
+  ) {
+    super(process, relaunch, dataDir, owns);
+  }
+}
+
+function etcdArgs(dataDir: string, port: number, peerPort: number): string[] {
+  const client = `http://127.0.0.1:${port}`;
+  const peer = `http://127.0.0.1:${peerPort}`;
+  // biome-ignore format: one flag and its value per line
+  return [
+    '--name', 'dhw',
+    '--data-dir', dataDir,
+    '--listen-client-urls', client,
+    '--advertise-client-urls', client,
+    '--listen-peer-urls', peer,
+    '--initial-advertise-peer-urls', peer,
+    '--initial-cluster', `dhw=${peer}`,
+    '--logger', 'zap',
+    '--log-outputs', 'stderr',
+    '--log-level', 'warn',
+  ];
+}
+
+/** Start a single-member etcd on loopback; ready when GET /health says {"health":"true"} (it has a leader). */
+export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdServer> {
+  const binary = await ensureServerBinary('etcd', { allowInstall: opts.allowInstall });
+  const { dir, owned } = await prepareDataDir(opts.dataDir, 'dhw-etcd-');
+  const launchAt = (ports: { port: number; peerPort: number }) =>
+    launchServer({
+      name: 'etcd',
+      binary,
+      args: etcdArgs(dir, ports.port, ports.peerPort),
+      isReady: probe(async () => {
+        const body = (await fetchJson(`http://127.0.0.1:${ports.port}/health`)) as
+          | { health?: string }
+          | undefined;
+        return body?.health === 'true';
+      }),
+      detached: opts.detached,
+      logFile: opts.logFile,
+    });
+  try {
+    const { ports, process } = await launchWithPorts(
+      'etcd',
+      async () => ({ port: opts.port ?? (await freePort()), peerPort: opts.peerPort ?? (await freePort()) }),
+      opts.port !== undefined,
+      launchAt,
+    );
+    return new LocalEtcd(process, () => launchAt(ports), dir, owned, `http://127.0.0.1:${ports.port}`);
+  } catch (err) {
+    if (owned) await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+function natsArgs(dataDir: string, port: number, monitorPort: number, jetstream: boolean): string[] {
+  const args = ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPort)];
+  return jetstream ? [...args, '-js', '-sd', dataDir] : args;
+}
+
+/** Start nats-server on loopback (JetStream on by default); ready when the monitor's /healthz says ok. */
+export async function startNats(opts: NatsOptions = {}): Promise<NatsServer> {
+  const binary = await ensureServerBinary('nats-server', { allowInstall: opts.allowInstall });
+  const { dir, owned } = await prepareDataDir(opts.dataDir, 'dhw-nats-');
+  const jetstream = opts.jetstream ?? true;
+  const launchAt = (ports: { port: number; monitorPort: number }) =>
+    launchServer({
+      name: 'nats-server',
+      binary,
+      args: natsArgs(dir, ports.port, ports.monitorPort, jetstream),
+      isReady: probe(async () => {
+        const body = (await fetchJson(`http://127.0.0.1:${ports.monitorPort}/healthz`)) as
+          | { status?: string }
+          | undefined;
+        return body?.status === 'ok';
+      }),
+      detached: opts.detached,
+      logFile: opts.logFile,
+    });
+  try {
+    const { ports, process } = await launchWithPorts(
+      'nats-server',
+      async () => ({
+        port: opts.port ?? (await freePort()),
+        monitorPort: opts.monitorPort ?? (await freePort()),
+      }),
+      opts.port !== undefined,
+      launchAt,
+    );
+    return new LocalNats(
+      process,
+      () => launchAt(ports),
+      dir,
+      owned,
+      `nats://127.0.0.1:${ports.port}`,
+      `http://127.0.0.1:${ports.monitorPort}`,
+    );
+  } catch (err) {
+    if (owned) await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}

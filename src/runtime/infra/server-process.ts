@@ -1,0 +1,138 @@
+/**
+ * One server child process: spawn it, poll until it answers, stop it by pid. Like a minimal supervisor
+ * (`start-stop-daemon` with a readiness probe): the caller supplies the command line and the probe.
+ *
+ * Attached servers (tests) log into an in-memory tail used in error messages, are unref'd so they never keep
+ * the caller alive, and are killed when the caller exits (child-reaper.ts). Detached servers (`dhw infra up`)
+ * get their own session, write to a log file, and outlive the caller.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { forgetChild, reapOnExit } from './child-reaper.ts';
+import { InfraError } from './errors.ts';
+
+export interface LaunchSpec {
+  /** For messages: "etcd", "nats-server". */
+  name: string;
+  binary: string;
+  args: string[];
+  /** True once the server answers its health check. Must not throw for "not yet". */
+  isReady: () => Promise<boolean>;
+  readyTimeoutMs?: number;
+  /** Detached: own session, survives this process; output appended to `logFile`. */
+  detached?: boolean;
+  logFile?: string;
+}
+
+export interface RunningProcess {
+  readonly pid: number;
+  /** The last lines the server printed (attached servers), for error messages. */
+  outputTail(): string;
+  stop(graceMs?: number): Promise<void>;
+}
+
+const TAIL_CHARS = 4000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** True while a process with this pid exists (signal 0 probes without sending anything). */
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function waitUntilGone(pid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (isProcessAlive(pid)) {
+    if (Date.now() > deadline) return false;
+    await sleep(25);
+  }
+  return true;
+}
+
+/**
+ * SIGTERM, wait up to `graceMs`, then SIGKILL; resolves when the pid is gone. Works for any pid we may signal
+ * (our own children are reaped by Node as soon as they exit, detached ones by init).
+ */
+export async function stopPid(pid: number, graceMs = 3000): Promise<void> {
+  if (!isProcessAlive(pid)) return;
+  process.kill(pid, 'SIGTERM');
+  if (await waitUntilGone(pid, graceMs)) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    return;
+  }
+  if (!(await waitUntilGone(pid, 5000))) throw new InfraError(`process ${pid} survived SIGKILL for 5 s`);
+}
+
+function collectTail(child: ChildProcess): () => string {
+  let tail = '';
+  const keep = (chunk: Buffer) => {
+    tail = (tail + chunk.toString()).slice(-TAIL_CHARS);
+  };
+  for (const stream of [child.stdout, child.stderr] as (Readable | null)[]) {
+    if (!stream) continue;
+    stream.on('data', keep);
+    (stream as Readable & { unref?: () => void }).unref?.();
+  }
+  return () => tail;
+}
+
+function spawnChild(spec: LaunchSpec): ChildProcess {
+  if (!spec.detached) return spawn(spec.binary, spec.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const fd = openSync(spec.logFile ?? '/dev/null', 'a');
+  try {
+    return spawn(spec.binary, spec.args, { stdio: ['ignore', fd, fd], detached: true });
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Start the server and wait until `isReady()`; throws InfraError (with its output) if it exits or times out. */
+export async function launchServer(spec: LaunchSpec): Promise<RunningProcess> {
+  const child = spawnChild(spec);
+  const outputTail = spec.detached ? () => `(see ${spec.logFile})` : collectTail(child);
+  let exitInfo: string | undefined;
+  child.on('exit', (code, signal) => {
+    exitInfo = `exited with ${signal ?? `code ${code}`}`;
+  });
+  child.on('error', (err) => {
+    exitInfo = `could not be started: ${err.message}`;
+  });
+  child.unref();
+  const pid = child.pid;
+  const running: RunningProcess = {
+    pid: pid ?? -1,
+    outputTail,
+    stop: async (graceMs) => {
+      if (pid === undefined) return;
+      forgetChild(pid);
+      await stopPid(pid, graceMs);
+    },
+  };
+  if (pid !== undefined && !spec.detached) reapOnExit(pid);
+
+  const timeoutMs = spec.readyTimeoutMs ?? 15_000;
+  const deadline = Date.now() + timeoutMs;
+  while (exitInfo === undefined) {
+    if (await spec.isReady()) return running;
+    if (Date.now() > deadline) {
+      await running.stop(500);
+      throw new InfraError(
+        `${spec.name} did not become ready within ${timeoutMs} ms (${spec.binary} ${spec.args.join(' ')}). ` +
+          `Its output:\n${outputTail()}`,
+      );
+    }
+    await sleep(50);
+  }
+  if (pid !== undefined) forgetChild(pid);
+  throw new InfraError(
+    `${spec.name} ${exitInfo} before it was ready (${spec.binary} ${spec.args.join(' ')}). ` +
+      `Is the port already in use? Its output:\n${outputTail()}`,
+  );
+}
