@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { type InstanceInfo, isHostPort, isInstanceInfo, isModelCard, type ModelCard } from './discovery.ts';
+
+const instance: InstanceInfo = {
+  namespace: 'dynamo',
+  component: 'backend',
+  endpoint: 'generate',
+  instanceId: '694d9a0c2e3f1680',
+  transport: { tcp: '127.0.0.1:41234' },
+  systemPort: 9090,
+};
+
+const card: ModelCard = {
+  displayName: 'fortune-llama',
+  modelType: 'chat',
+  tokenizer: { kind: 'model-dir', path: '/models/fortune-llama' },
+  contextLength: 2048,
+  kvCacheBlockSize: 16,
+  totalKvBlocks: 1024,
+  maxNumSeqs: 64,
+  maxNumBatchedTokens: 2048,
+  eosTokenIds: [2],
+};
+
+test('isInstanceInfo accepts a full record and survives a JSON round trip', () => {
+  assert.ok(isInstanceInfo(instance));
+  assert.ok(isInstanceInfo(JSON.parse(JSON.stringify(instance))));
+});
+
+test('isInstanceInfo rejects a bad transport, id or missing name', () => {
+  assert.equal(isInstanceInfo({ ...instance, transport: { tcp: '127.0.0.1' } }), false);
+  assert.equal(isInstanceInfo({ ...instance, transport: { tcp: 'h:70000' } }), false);
+  assert.equal(isInstanceInfo({ ...instance, instanceId: 'XYZ' }), false);
+  assert.equal(isInstanceInfo({ ...instance, endpoint: '' }), false);
+  assert.equal(isInstanceInfo({ ...instance, systemPort: -1 }), false);
+});
+
+test('isModelCard accepts a full card and rejects wrong types and limits', () => {
+  assert.ok(isModelCard(card));
+  assert.equal(isModelCard({ ...card, modelType: 'embedding' }), false);
+  assert.equal(isModelCard({ ...card, kvCacheBlockSize: 0 }), false);
+  assert.equal(isModelCard({ ...card, tokenizer: { kind: 'hub', path: 'x' } }), false);
+  assert.equal(isModelCard({ ...card, eosTokenIds: [-1] }), false);
+});
+
+test('isHostPort', () => {
+  assert.ok(isHostPort('[::1]:8080'));
+  assert.ok(isHostPort('worker-3.local:1'));
+  assert.equal(isHostPort(':80'), false);
+  assert.equal(isHostPort('host:0'), false);
+});

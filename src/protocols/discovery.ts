@@ -1,0 +1,114 @@
+/**
+ * Wire types of discovery (design.md §2): what a worker writes into the registry so frontends and routers
+ * can find it, like a Consul service entry plus its health-checked metadata.
+ *
+ * Two records per served endpoint, both under the instance's lease (they vanish when the process dies):
+ *   /dynamo/v1/instances/{ns}/{component}/{endpoint}/{instanceId} → InstanceInfo (how to reach it)
+ *   /dynamo/v1/mdc/{ns}/{component}/{endpoint}/{instanceId}       → ModelCard (what it serves and its limits)
+ * The instance id is the hex of the process's lease id (Dynamo's convention), so one process = one id.
+ * Plain JSON data; validate with the `is*` guards where it enters a process (a watch event, a list).
+ */
+
+/** Hex of the lease id, lower case, no 0x: "694d9a0c2e3f1b07". One per process. */
+export type InstanceId = string;
+
+/** How to reach an instance. `tcp` is the request plane's listen address, "host:port". */
+export interface InstanceTransport {
+  tcp: string;
+}
+
+/** The registry entry of one endpoint of one instance (Dynamo's `{type:"Endpoint", ...}` record). */
+export interface InstanceInfo {
+  namespace: string;
+  component: string;
+  endpoint: string;
+  instanceId: InstanceId;
+  transport: InstanceTransport;
+  /** Port of the worker's status server (/health, /metrics), if it runs one. */
+  systemPort?: number;
+  /** OS process id, for people reading `etcdctl get --prefix /dynamo`. */
+  pid?: number;
+  hostname?: string;
+}
+
+/**
+ * chat: serves /v1/chat/completions (has a chat template) and /v1/completions; completions: only
+ * /v1/completions; prefill: a disaggregated prefill worker, reached by decode workers, never by users.
+ */
+export type ModelType = 'chat' | 'completions' | 'prefill';
+export const MODEL_TYPES: readonly ModelType[] = ['chat', 'completions', 'prefill'];
+
+/** Where a frontend loads the tokenizer from: a model directory (tokenizer.json, tokenizer_config.json). */
+export interface TokenizerSource {
+  kind: 'model-dir';
+  /** Absolute path, readable by the frontend (same machine or a shared filesystem). */
+  path: string;
+}
+
+/** The model deployment card (Dynamo's MDC): what a worker serves, and the limits a router plans with. */
+export interface ModelCard {
+  /** The OpenAI `model` name clients send. */
+  displayName: string;
+  modelType: ModelType;
+  tokenizer: TokenizerSource;
+  /** Jinja chat template, when it differs from the one in the tokenizer source. */
+  chatTemplate?: string;
+  /** Most tokens (prompt + output) in one sequence. */
+  contextLength: number;
+  /** Tokens per KV block (all workers of one model must agree, or block hashes will not match). */
+  kvCacheBlockSize: number;
+  totalKvBlocks: number;
+  maxNumSeqs: number;
+  maxNumBatchedTokens: number;
+  eosTokenIds?: number[];
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+const isNonEmptyString = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
+const isPositiveInt = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;
+const isOptional = (v: unknown, check: (x: unknown) => boolean) => v === undefined || check(v);
+
+/** "host:port" with a port in 1..65535 (host may be a name, IPv4, or [IPv6]). */
+export function isHostPort(value: unknown): value is string {
+  if (typeof value !== 'string') return false;
+  const match = /^(.+):(\d{1,5})$/.exec(value);
+  return match !== null && Number(match[2]) > 0 && Number(match[2]) < 65536;
+}
+
+export function isInstanceInfo(value: unknown): value is InstanceInfo {
+  return (
+    isObject(value) &&
+    isNonEmptyString(value.namespace) &&
+    isNonEmptyString(value.component) &&
+    isNonEmptyString(value.endpoint) &&
+    typeof value.instanceId === 'string' &&
+    /^[0-9a-f]+$/.test(value.instanceId) &&
+    isObject(value.transport) &&
+    isHostPort(value.transport.tcp) &&
+    isOptional(value.systemPort, isPositiveInt) &&
+    isOptional(value.pid, isPositiveInt) &&
+    isOptional(value.hostname, (h) => typeof h === 'string')
+  );
+}
+
+export function isModelCard(value: unknown): value is ModelCard {
+  return (
+    isObject(value) &&
+    isNonEmptyString(value.displayName) &&
+    (MODEL_TYPES as readonly unknown[]).includes(value.modelType) &&
+    isObject(value.tokenizer) &&
+    value.tokenizer.kind === 'model-dir' &&
+    isNonEmptyString(value.tokenizer.path) &&
+    isOptional(value.chatTemplate, (t) => typeof t === 'string') &&
+    isPositiveInt(value.contextLength) &&
+    isPositiveInt(value.kvCacheBlockSize) &&
+    isPositiveInt(value.totalKvBlocks) &&
+    isPositiveInt(value.maxNumSeqs) &&
+    isPositiveInt(value.maxNumBatchedTokens) &&
+    isOptional(
+      value.eosTokenIds,
+      (ids) => Array.isArray(ids) && ids.every((id) => Number.isInteger(id) && id >= 0),
+    )
+  );
+}
