@@ -1,0 +1,22 @@
+export { RequestPlaneClient, type RequestPlaneClientOptions, DEFAULT_STREAM_WINDOW } from './client.ts';
+export {
+  ConnectError,
+  FrameError,
+  FrameTooLargeError,
+  ListenError,
+  RemoteError,
+  RequestTimeoutError,
+  StreamDisconnectedError,
+  type StreamOrigin,
+} from './errors.ts';
+export { InMemoryRequestPlane, type InMemoryRequestPlaneOptions } from './memory-request-plane.ts';
+export type {
+  CallOptions,
+  EndpointHandler,
+  HandlerContext,
+  RequestPlane,
+  ServeHandle,
+  StopOptions,
+} from './request-plane.ts';
+export { type ListenAddress, RequestPlaneServer, type RequestPlaneServerOptions } from './server.ts';
+export { TcpRequestPlane, type TcpRequestPlaneOptions } from './tcp-request-plane.ts';

@@ -1,0 +1,124 @@
+/**
+ * The server side of one stream: runs the endpoint's handler and moves its items to a sink (a socket, or
+ * an in-memory receiver), never faster than the receiver allows. Like a TCP sender with a congestion
+ * window: at most `credit` items may be unacknowledged, and a sink that is full (socket.write returned
+ * false) makes the pump wait for 'drain'. While the pump waits it does not call the handler's iterator, so
+ * a fast producer (the engine) is paused by a slow reader instead of filling memory.
+ */
+import { RemoteErrorCode, type RemoteErrorInfo } from '../../protocols/request-plane.ts';
+import type { EndpointHandler } from './request-plane.ts';
+
+export interface PumpSink {
+  /** Deliver one item; the returned promise (if any) resolves when the transport can take more. */
+  data(item: unknown): undefined | Promise<void>;
+  /** End of stream: `error` set when the handler failed. Not called after a cancel. */
+  final(error?: RemoteErrorInfo): void;
+}
+
+export interface StreamPumpOptions {
+  handler: EndpointHandler;
+  payload: unknown;
+  endpoint: string;
+  requestId: string;
+  /** Initial credit: items that may be sent before the receiver grants more. */
+  window: number;
+  sink: PumpSink;
+}
+
+/** A handler error as the FINAL frame carries it. */
+export function toRemoteErrorInfo(error: unknown): RemoteErrorInfo {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return { code: typeof code === 'string' ? code : RemoteErrorCode.HandlerError, message: error.message };
+  }
+  return { code: RemoteErrorCode.HandlerError, message: String(error) };
+}
+
+export class StreamPump {
+  private credit: number;
+  private readonly controller = new AbortController();
+  private wakeUp: (() => void) | null = null;
+  private iterator: AsyncIterator<unknown> | null = null;
+  private iteratorClosed = false;
+  /** DATA items handed to the sink. */
+  itemsSent = 0;
+
+  constructor(private readonly options: StreamPumpOptions) {
+    this.credit = options.window;
+  }
+
+  get cancelled(): boolean {
+    return this.controller.signal.aborted;
+  }
+
+  /** The receiver consumed `n` more items. */
+  grant(n: number): void {
+    this.credit += n;
+    this.wake();
+  }
+
+  /** Stop: abort the handler's signal, close its iterator, send nothing more. Idempotent. */
+  cancel(reason: string): void {
+    if (this.cancelled) return;
+    this.controller.abort(new Error(reason));
+    this.wake();
+    this.closeIterator();
+  }
+
+  /** Runs until the handler finishes, fails, or the stream is cancelled. Never rejects. */
+  async run(): Promise<void> {
+    const { handler, payload, endpoint, requestId, sink } = this.options;
+    try {
+      const ctx = { signal: this.controller.signal, requestId, endpoint };
+      this.iterator = handler(payload, ctx)[Symbol.asyncIterator]();
+      for (;;) {
+        if (this.credit <= 0) await this.creditOrCancel();
+        if (this.cancelled) return;
+        const result = await this.iterator.next();
+        if (this.cancelled) return;
+        if (result.done) {
+          sink.final();
+          return;
+        }
+        this.credit--;
+        this.itemsSent++;
+        await sink.data(result.value);
+      }
+    } catch (error) {
+      if (this.cancelled) return;
+      sink.final(toRemoteErrorInfo(error));
+      // The handler may still be alive (e.g. the sink could not encode its item): release it.
+      this.controller.abort(error);
+      this.closeIterator();
+    } finally {
+      if (this.cancelled) this.closeIterator();
+    }
+  }
+
+  private creditOrCancel(): Promise<void> {
+    return new Promise((resolve) => {
+      this.wakeUp = resolve;
+    });
+  }
+
+  private wake(): void {
+    const wake = this.wakeUp;
+    this.wakeUp = null;
+    wake?.();
+  }
+
+  /**
+   * Ask the iterator to finish. On an async generator blocked in `await`, return() is queued behind the
+   * pending next(): the generator's finally runs as soon as it yields again (or sooner, if it honours the
+   * signal). Not awaited: a handler that ignores its signal must not wedge the connection.
+   */
+  private closeIterator(): void {
+    if (this.iteratorClosed || !this.iterator?.return) return;
+    this.iteratorClosed = true;
+    try {
+      this.iterator.return().catch(() => {});
+    } catch {
+      // A synchronous throw from return() is the handler's problem; the stream is over either way.
+    }
+  }
+}
