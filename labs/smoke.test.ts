@@ -1,0 +1,82 @@
+/**
+ * Runs every lab in smoke mode, as a learner would (`npm run lab -- <id> --smoke`), and checks it exits 0 and
+ * prints its key lines. The lab list comes from the runner's own registry (`list --json`), so a new lab folder
+ * is tested without touching this file: CI is the learning path's health check.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { repoRoot } from '../src/util/paths.ts';
+
+interface LabEntry {
+  id: string;
+  title: string;
+  script: string;
+  chapter: string;
+  expect: string[];
+}
+
+const runner = join(repoRoot, 'scripts', 'run-lab.mjs');
+
+function runRunner(args: string[], timeoutMs = 120_000) {
+  return spawnSync(process.execPath, [runner, ...args], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    env: { ...process.env, DHW_LAB_SMOKE: '1' },
+  });
+}
+
+function listLabs(): LabEntry[] {
+  const result = runRunner(['list', '--json']);
+  assert.equal(result.status, 0, result.stderr);
+  return JSON.parse(result.stdout) as LabEntry[];
+}
+
+/** `/regex/` is a pattern; anything else must appear verbatim. */
+function matches(output: string, expectation: string): boolean {
+  const pattern = /^\/(.+)\/$/.exec(expectation);
+  return pattern ? new RegExp(pattern[1] as string, 'm').test(output) : output.includes(expectation);
+}
+
+const labs = listLabs();
+
+test('the registry finds the labs from the folder layout', () => {
+  const ids = labs.map((lab) => lab.id);
+  for (const id of ['0.1', '1.1', '1.2', '1.3', '1.4'])
+    assert.ok(ids.includes(id), `lab ${id} missing from ${ids}`);
+  assert.equal(new Set(ids).size, ids.length, 'lab ids are unique');
+});
+
+test('every lab is listed in labs/README.md and declares what its smoke run prints', () => {
+  const readme = readFileSync(join(repoRoot, 'labs', 'README.md'), 'utf8');
+  for (const lab of labs) {
+    assert.ok(
+      readme.includes(lab.chapter.replace(/^labs\//, '')),
+      `labs/README.md does not link ${lab.chapter}`,
+    );
+    assert.ok(lab.expect.length > 0, `${lab.script} has no @expect lines`);
+  }
+});
+
+test('an unknown lab id fails with the list of known ids', () => {
+  const result = runRunner(['9.99']);
+  assert.equal(result.status, 2);
+  assert.match(result.stderr, /No lab "9\.99"\. Known ids: 0\.1/);
+});
+
+for (const lab of labs) {
+  test(`lab ${lab.id} (${lab.title}) runs in smoke mode`, () => {
+    const result = runRunner([lab.id, '--smoke']);
+    const output = `${result.stdout}\n${result.stderr}`;
+    assert.equal(result.status, 0, `lab ${lab.id} exited ${result.status}:\n${output.slice(-3000)}`);
+    for (const expectation of lab.expect) {
+      assert.ok(
+        matches(output, expectation),
+        `lab ${lab.id} output lacks "${expectation}":\n${output.slice(-3000)}`,
+      );
+    }
+  });
+}
