@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { describe, it } from 'node:test';
+
+describe('bench:router --smoke', () => {
+  it('prints one table row per (workers, blocks) configuration with the expected columns', () => {
+    const run = spawnSync(process.execPath, ['bin/run-ts.mjs', 'bench/router.ts', '--smoke'], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    assert.equal(run.status, 0, run.stderr);
+    const lines = run.stdout.split('\n');
+    const header = lines.find((l) => l.startsWith('| workers |'));
+    assert.ok(header, run.stdout);
+    const columns = header
+      .split('|')
+      .slice(1, -1)
+      .map((c) => c.trim());
+    assert.deepEqual(columns, [
+      'workers',
+      'indexed blocks',
+      'distinct blocks',
+      'events/s (16 blocks)',
+      'blocks/s',
+      'decision p50 µs',
+      'decision p99 µs',
+      'explain p50 µs',
+      'explain p99 µs',
+      'mean overlap blocks',
+      'heap MiB',
+      'RSS MiB',
+    ]);
+    const rows = lines
+      .filter((l) => /^\| \d/.test(l))
+      .map((l) =>
+        l
+          .split('|')
+          .slice(1, -1)
+          .map((c) => Number(c)),
+      );
+    assert.deepEqual(
+      rows.map((r) => r[0]),
+      [4, 16],
+      'smoke mode: 4 and 16 workers',
+    );
+    for (const row of rows) {
+      assert.equal(row.length, columns.length);
+      assert.ok(
+        row.every((x) => Number.isFinite(x) && x >= 0),
+        `numeric cells: ${row}`,
+      );
+      assert.ok(row[1]! >= 2000, 'the index holds at least the requested blocks');
+      assert.ok(row[2]! <= row[1]!, 'distinct blocks never exceed indexed (worker, block) entries');
+      assert.ok(row[9]! > 0, 'requests with shared prefixes find cached blocks');
+    }
+    assert.match(run.stdout, /prompt hashing .*: [\d.]+ µs per 1024-token prompt/);
+    assert.match(run.stdout, /goal: decision p99 ≤ 100 µs at 64 workers/);
+  });
+});

@@ -1,0 +1,27 @@
+/**
+ * The frontend's one call: CLI flags → a ready Router.
+ *   --router random|round-robin|prefix-hash|least-loaded|kv|kv-approx|./my-policy.ts
+ *   --kv-overlap-score-weight 1.0     --router-temperature 0
+ */
+import { createPolicy } from './policy-factory.ts';
+import { Router, type RouterOptions } from './router.ts';
+import type { PolicyOptions } from './types.ts';
+
+export interface RouterFlags extends PolicyOptions, Omit<RouterOptions, 'policy'> {
+  /** `--router`: a built-in policy name or a path to a policy file (default 'kv'). */
+  router?: string;
+}
+
+export async function createRouter(flags: RouterFlags = {}): Promise<Router> {
+  const {
+    router: spec = 'kv',
+    blockSize,
+    requestSnapshot,
+    indexer,
+    decisionLog,
+    logger,
+    ...policyOptions
+  } = flags;
+  const policy = await createPolicy(spec, policyOptions);
+  return new Router({ policy, blockSize, requestSnapshot, indexer, decisionLog, logger });
+}

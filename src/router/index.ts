@@ -1,0 +1,42 @@
+export { ActiveSequences } from './active-sequences.ts';
+export { ApproxKvIndex, type ApproxKvIndexOptions } from './approx-kv-index.ts';
+export { BlockIndex } from './block-index.ts';
+export { ConsistentHashRing } from './consistent-hash-ring.ts';
+export { createRouter, type RouterFlags } from './create-router.ts';
+export { loadCustomPolicy, validatePolicy } from './custom-policy.ts';
+export { decisionLogFields, describeWorker } from './decision-log.ts';
+export {
+  CustomPolicyError,
+  NoWorkersError,
+  PolicyDecisionError,
+  RouterConfigError,
+  UnknownPolicyError,
+} from './errors.ts';
+export { formatKvCost, type KvCostTerms, kvCostTerms, pickByCost, softmaxWeights } from './kv-cost.ts';
+export { type EventOutcome, KvIndexer, type KvIndexerOptions, type KvIndexerStats } from './kv-indexer.ts';
+export {
+  BUILTIN_POLICIES,
+  type BuiltinPolicyName,
+  createBuiltinPolicy,
+  createPolicy,
+  isBuiltinPolicy,
+  isPolicyPath,
+} from './policy-factory.ts';
+export { DEFAULT_APPROX_MAX_ENTRIES, DEFAULT_APPROX_TTL_MS, KvApproxPolicy } from './policies/kv-approx.ts';
+export { KvPolicy } from './policies/kv.ts';
+export { LeastLoadedPolicy } from './policies/least-loaded.ts';
+export { PrefixHashPolicy } from './policies/prefix-hash.ts';
+export { RandomPolicy } from './policies/random.ts';
+export { RoundRobinPolicy } from './policies/round-robin.ts';
+export { createRng, Mulberry32, type RouterRng } from './rng.ts';
+export { type RouteInput, type RouteResult, Router, type RouterOptions } from './router.ts';
+export type {
+  InFlightCounts,
+  PolicyOptions,
+  RouteDecision,
+  RouteRequest,
+  RoutingPolicy,
+  WorkerInfo,
+  WorkerScore,
+  WorkerView,
+} from './types.ts';

@@ -1,0 +1,209 @@
+/**
+ * The KV indexer: the router's replica of every worker's prefix cache, built only from KV events
+ * (design.md §3-4). Storage is `BlockIndex` (a radix tree as a hash → worker-set table); this file tails
+ * each worker's event log in order.
+ *
+ * Systems analogy: a read replica tailing a primary's replication log. Every event carries an id that grows
+ * by one per worker, like a log sequence number:
+ *   - id ≤ last applied        → a duplicate or a late retransmit: ignored;
+ *   - id = last + 1            → applied;
+ *   - id > last + 1 (a gap)    → the replica missed something: it asks for a base backup
+ *                                (`requestSnapshot(workerId)`), buffers what arrives meanwhile, and when the
+ *                                snapshot comes, rebuilds that worker's entries and replays the buffer.
+ * A worker the router meets mid-stream (first event id > 1) is just a gap from 0. Without a
+ * `requestSnapshot` callback a gap is logged and the event applied anyway (best effort).
+ */
+import type { SequenceHash, WorkerId } from '../protocols/ids.ts';
+import type { KvCacheEvent, KvCacheEventData } from '../protocols/kv-events.ts';
+import { getLogger } from '../util/logger.ts';
+import { BlockIndex } from './block-index.ts';
+
+const log = getLogger('router');
+
+export interface KvIndexerOptions {
+  /** Ask `workerId` for a full dump; answer later with `applySnapshot`. Called once per gap. */
+  requestSnapshot?: (workerId: WorkerId) => void;
+  /** Events kept per worker while a snapshot is awaited; past this the buffer is dropped (default 10 000). */
+  maxBufferedEvents?: number;
+}
+
+/** What `applyEvent` did with an event. */
+export type EventOutcome = 'applied' | 'duplicate' | 'buffered' | 'gap-applied';
+
+export interface KvIndexerStats {
+  blocks: number;
+  workers: number;
+  eventsApplied: number;
+  duplicates: number;
+  gaps: number;
+  snapshotsApplied: number;
+  /** `stored` events whose parent block the index did not know (inserted anyway). */
+  orphanStores: number;
+}
+
+interface EventLog {
+  lastEventId: number;
+  awaitingSnapshot: boolean;
+  /** Events that arrived while awaiting a snapshot, replayed after it. */
+  buffered: KvCacheEvent[];
+  /** The buffer overflowed: the awaited snapshot is already too old, ask again after applying it. */
+  overflowed: boolean;
+}
+
+export class KvIndexer {
+  readonly blocks = new BlockIndex();
+  private readonly logs = new Map<WorkerId, EventLog>();
+  private readonly requestSnapshot: ((workerId: WorkerId) => void) | undefined;
+  private readonly maxBuffered: number;
+  private readonly counters = {
+    eventsApplied: 0,
+    duplicates: 0,
+    gaps: 0,
+    snapshotsApplied: 0,
+    orphanStores: 0,
+  };
+
+  constructor(options: KvIndexerOptions = {}) {
+    this.requestSnapshot = options.requestSnapshot;
+    this.maxBuffered = options.maxBufferedEvents ?? 10_000;
+  }
+
+  /** Apply one event from `workerId`'s log, in order (see the module comment for gaps and duplicates). */
+  applyEvent(workerId: WorkerId, event: KvCacheEvent): EventOutcome {
+    const eventLog = this.eventLog(workerId);
+    if (event.eventId <= eventLog.lastEventId) {
+      this.counters.duplicates++;
+      return 'duplicate';
+    }
+    if (eventLog.awaitingSnapshot) return this.buffer(workerId, eventLog, event);
+    if (event.eventId > eventLog.lastEventId + 1) {
+      this.counters.gaps++;
+      if (this.requestSnapshot !== undefined) {
+        log.info('KV event gap: requesting a snapshot', {
+          workerId,
+          lastEventId: eventLog.lastEventId,
+          eventId: event.eventId,
+        });
+        eventLog.awaitingSnapshot = true;
+        this.buffer(workerId, eventLog, event);
+        this.requestSnapshot(workerId);
+        return 'buffered';
+      }
+      log.warn('KV event gap and no snapshot source: index may be stale for this worker', {
+        workerId,
+        lastEventId: eventLog.lastEventId,
+        eventId: event.eventId,
+      });
+      this.applyData(workerId, event.data);
+      eventLog.lastEventId = event.eventId;
+      return 'gap-applied';
+    }
+    this.applyData(workerId, event.data);
+    eventLog.lastEventId = event.eventId;
+    return 'applied';
+  }
+
+  /**
+   * Replace everything known about `workerId` with a dump (`stored` events, parents first) that reflects
+   * its log up to `lastEventId`, then replay events buffered since the gap.
+   */
+  applySnapshot(workerId: WorkerId, lastEventId: number, events: readonly KvCacheEvent[]): void {
+    const eventLog = this.eventLog(workerId);
+    const buffered = eventLog.buffered;
+    const overflowed = eventLog.overflowed;
+    this.blocks.clearWorker(workerId);
+    for (const event of events) this.applyData(workerId, event.data);
+    Object.assign(eventLog, { lastEventId, awaitingSnapshot: false, buffered: [], overflowed: false });
+    this.counters.snapshotsApplied++;
+    log.info('KV snapshot applied', {
+      workerId,
+      lastEventId,
+      blocks: this.blocks.workerBlockCount(workerId),
+    });
+    if (overflowed && this.requestSnapshot !== undefined) {
+      eventLog.awaitingSnapshot = true;
+      this.requestSnapshot(workerId);
+      return;
+    }
+    for (const event of buffered.sort((a, b) => a.eventId - b.eventId)) this.applyEvent(workerId, event);
+  }
+
+  /** Per-worker count of leading `hashes` cached (workers with none are absent). */
+  findMatches(hashes: readonly SequenceHash[]): Map<WorkerId, number> {
+    return this.blocks.findMatches(hashes);
+  }
+
+  /** Forget a worker entirely: its blocks and its log position (discovery said it is gone). */
+  removeWorker(workerId: WorkerId): void {
+    this.blocks.removeWorker(workerId);
+    this.logs.delete(workerId);
+  }
+
+  workerBlockCount(workerId: WorkerId): number {
+    return this.blocks.workerBlockCount(workerId);
+  }
+
+  lastEventId(workerId: WorkerId): number {
+    return this.logs.get(workerId)?.lastEventId ?? 0;
+  }
+
+  isAwaitingSnapshot(workerId: WorkerId): boolean {
+    return this.logs.get(workerId)?.awaitingSnapshot ?? false;
+  }
+
+  stats(): KvIndexerStats {
+    return { blocks: this.blocks.numBlocks, workers: this.blocks.workers.length, ...this.counters };
+  }
+
+  private applyData(workerId: WorkerId, data: KvCacheEventData): void {
+    this.counters.eventsApplied++;
+    switch (data.type) {
+      case 'stored': {
+        // An unknown parent is tolerated: eviction and store can race across the bus. The block is
+        // inserted anyway; lookups reach it only once its parent is known again.
+        if (data.parentHash !== null && !this.blocks.holds(workerId, parseHash(data.parentHash))) {
+          this.counters.orphanStores++;
+        }
+        this.blocks.store(
+          workerId,
+          data.blocks.map((b) => parseHash(b.blockHash)),
+        );
+        return;
+      }
+      case 'removed':
+        this.blocks.remove(workerId, data.blockHashes.map(parseHash));
+        return;
+      case 'cleared':
+        this.blocks.clearWorker(workerId);
+        return;
+    }
+  }
+
+  private buffer(workerId: WorkerId, eventLog: EventLog, event: KvCacheEvent): 'buffered' {
+    if (eventLog.buffered.length >= this.maxBuffered) {
+      if (!eventLog.overflowed) log.warn('KV event buffer full while awaiting a snapshot', { workerId });
+      eventLog.buffered = [];
+      eventLog.overflowed = true;
+    }
+    eventLog.buffered.push(event);
+    return 'buffered';
+  }
+
+  private eventLog(workerId: WorkerId): EventLog {
+    let eventLog = this.logs.get(workerId);
+    if (eventLog === undefined) {
+      eventLog = { lastEventId: 0, awaitingSnapshot: false, buffered: [], overflowed: false };
+      this.logs.set(workerId, eventLog);
+      this.blocks.ensureWorker(workerId);
+    }
+    return eventLog;
+  }
+}
+
+/**
+ * Events are validated where they enter the process (`isKvCacheEvent`), so a plain `BigInt` suffices here:
+ * it is the indexer's hot path, and `hashFromWire` would check the string a second time.
+ */
+function parseHash(wire: string): SequenceHash {
+  return BigInt(wire) as SequenceHash;
+}

@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { asWorkerId, type WorkerId } from '../protocols/ids.ts';
+import { NoWorkersError, PolicyDecisionError, RouterConfigError } from './errors.ts';
+import { KvPolicy } from './policies/kv.ts';
+import { RoundRobinPolicy } from './policies/round-robin.ts';
+import { Router } from './router.ts';
+import { BS, loadMetrics, routerWith, sequenceHashes, storedEvent, tokens } from './test-support.ts';
+import type { RoutingPolicy } from './types.ts';
+
+const prompt = tokens(0, 100); // 6 full blocks + 4
+
+describe('Router', () => {
+  it('answers NoWorkersError on an empty pool and when every worker is excluded', () => {
+    const router = new Router({ policy: new RoundRobinPolicy(), decisionLog: 'off' });
+    assert.throws(() => router.route({ requestId: 'r', tokenIds: prompt }), NoWorkersError);
+    router.addWorker({ workerId: asWorkerId('w1'), blockSize: BS, totalBlocks: 10 });
+    assert.equal(router.blockSize, BS, 'block size taken from the first model card');
+    assert.throws(
+      () => router.route({ requestId: 'r', tokenIds: prompt, exclude: [asWorkerId('w1')] }),
+      /all 1 are excluded/,
+    );
+  });
+
+  it('refuses a worker with another block size', () => {
+    const { router } = routerWith(new RoundRobinPolicy(), ['w1']);
+    assert.throws(
+      () => router.addWorker({ workerId: asWorkerId('w2'), blockSize: 32, totalBlocks: 10 }),
+      RouterConfigError,
+    );
+  });
+
+  it('honours exclude (request migration)', () => {
+    const { router, ids } = routerWith(new KvPolicy({ seed: 1 }), ['w1', 'w2']);
+    router.applyKvEvent(ids[0]!, storedEvent(1, prompt));
+    assert.equal(router.route({ requestId: 'a', tokenIds: prompt }).workerId, 'w1');
+    assert.equal(router.route({ requestId: 'b', tokenIds: prompt, exclude: [ids[0]!] }).workerId, 'w2');
+  });
+
+  it('uses precomputed block hashes when given', () => {
+    const { router, ids } = routerWith(new KvPolicy({ seed: 1 }), ['w1', 'w2']);
+    router.applyKvEvent(ids[1]!, storedEvent(1, prompt));
+    const result = router.route({ requestId: 'a', tokenIds: prompt, blockHashes: sequenceHashes(prompt) });
+    assert.equal(result.workerId, 'w2');
+    assert.equal(result.overlapBlocks, 6);
+    assert.equal(result.numBlocks, 6);
+  });
+
+  it('ignores KV events and load from workers not in the pool, and forgets a removed worker', () => {
+    const { router, ids } = routerWith(new KvPolicy({ seed: 1 }), ['w1', 'w2']);
+    assert.equal(router.applyKvEvent(asWorkerId('ghost'), storedEvent(1, prompt)), 'unknown-worker');
+    router.updateLoad(loadMetrics('ghost'));
+    router.applyKvEvent(ids[0]!, storedEvent(1, prompt));
+    router.route({ requestId: 'a', tokenIds: prompt });
+    assert.deepEqual(router.removeWorker(ids[0]!), ['a'], 'in-flight requests returned for migration');
+    assert.equal(router.indexer.stats().blocks, 0);
+    assert.deepEqual(router.removeWorker(ids[0]!), []);
+    assert.equal(router.route({ requestId: 'b', tokenIds: prompt }).workerId, 'w2');
+  });
+
+  it('asks for a snapshot on a gap and applies the answer', () => {
+    const asked: WorkerId[] = [];
+    const { router, ids } = routerWith(new KvPolicy({ seed: 1 }), ['w1'], {
+      requestSnapshot: (w) => asked.push(w),
+    });
+    assert.equal(router.applyKvEvent(ids[0]!, storedEvent(40, prompt, 0, 2)), 'buffered');
+    assert.deepEqual(asked, ['w1']);
+    router.applySnapshot({ workerId: ids[0]!, lastEventId: 39, events: [storedEvent(39, prompt, 0, 6)] });
+    assert.equal(router.indexer.findMatches(sequenceHashes(prompt)).get(ids[0]!), 6);
+    assert.equal(router.indexer.lastEventId(ids[0]!), 40);
+  });
+
+  it('calls the policy hooks and rejects a decision for a worker it did not offer', () => {
+    const calls: string[] = [];
+    const policy: RoutingPolicy = {
+      name: 'spy',
+      select: (_r, workers) => ({ workerId: workers[0]!.workerId, reason: 'first' }),
+      onWorkerAdded: (w) => calls.push(`added ${w.workerId}`),
+      onWorkerRemoved: (w) => calls.push(`removed ${w}`),
+      onKvEvent: (w, e) => calls.push(`event ${w} ${e.eventId}`),
+      onRequestFinished: (r, w) => calls.push(`finished ${r} on ${w}`),
+    };
+    const { router, ids } = routerWith(policy, ['w1']);
+    router.applyKvEvent(ids[0]!, storedEvent(1, prompt));
+    router.route({ requestId: 'r1', tokenIds: prompt });
+    router.finishRequest('r1');
+    router.finishRequest('r1');
+    router.removeWorker(ids[0]!);
+    assert.deepEqual(calls, ['added w1', 'event w1 1', 'finished r1 on w1', 'removed w1']);
+
+    const rogue: RoutingPolicy = {
+      name: 'rogue',
+      select: () => ({ workerId: asWorkerId('w9'), reason: '?' }),
+    };
+    const { router: r2 } = routerWith(rogue, ['w1']);
+    assert.throws(() => r2.route({ requestId: 'x', tokenIds: prompt }), PolicyDecisionError);
+    assert.equal(r2.active.size, 0, 'nothing counted in flight for a rejected decision');
+  });
+});

@@ -1,0 +1,241 @@
+/**
+ * The router core: the load balancer between the frontend and the workers. It owns the pool (workers from
+ * discovery), the KV indexer (fed by KV events), the workers' last load reports, and its own in-flight
+ * ledger; for each request it hashes the prompt once, builds a `WorkerView` per candidate and asks the
+ * policy to pick. Synchronous and free of I/O: the frontend wires discovery, the event plane and the
+ * request lifecycle to these methods.
+ *
+ * Systems analogy: an L7 load balancer's core (pool membership, health and connection counts) with the
+ * balancing algorithm as a plug-in (`RoutingPolicy`). Every decision is one structured log line.
+ *
+ *   addWorker / removeWorker      ← discovery (model card: block size, total blocks)
+ *   applyKvEvent / applySnapshot  ← event plane (kv-events) / the worker's state dump
+ *   updateLoad                    ← event plane (kv_metrics)
+ *   route → markPrefillDone → finishRequest   ← the frontend, per request
+ */
+import type { RequestId, SequenceHash, WorkerId } from '../protocols/ids.ts';
+import type { KvCacheEvent, LoadMetrics } from '../protocols/kv-events.ts';
+import type { KvSnapshot } from '../protocols/router.ts';
+import { computeBlockHashes } from '../tokens/block-hash.ts';
+import { getLogger, type Logger } from '../util/logger.ts';
+import { ActiveSequences } from './active-sequences.ts';
+import { decisionLogFields } from './decision-log.ts';
+import { NoWorkersError, PolicyDecisionError, RouterConfigError } from './errors.ts';
+import { type EventOutcome, KvIndexer } from './kv-indexer.ts';
+import type { RouteDecision, RouteRequest, RoutingPolicy, WorkerInfo, WorkerView } from './types.ts';
+
+export interface RouterOptions {
+  policy: RoutingPolicy;
+  /** Tokens per block; when unset, taken from the first worker's model card. */
+  blockSize?: number;
+  /** Asks a worker for a full KV dump after an event gap; answer with `applySnapshot`. */
+  requestSnapshot?: (workerId: WorkerId) => void;
+  /** An index built elsewhere (replayed from a durable stream, or shared by a benchmark); else a new one. */
+  indexer?: KvIndexer;
+  /** Level of the per-decision log line (default 'debug'); 'off' skips building it (benchmarks). */
+  decisionLog?: 'debug' | 'info' | 'off';
+  logger?: Logger;
+}
+
+export interface RouteInput {
+  requestId: string;
+  tokenIds: readonly number[];
+  /** Precomputed sequence hashes of the full blocks (a trace's hash ids, or a frontend cache). */
+  blockHashes?: readonly SequenceHash[];
+  sessionId?: string;
+  /** Workers not to use for this request (e.g. the one a migrating request just lost). */
+  exclude?: readonly WorkerId[];
+}
+
+export interface RouteResult {
+  workerId: WorkerId;
+  /** Leading prompt blocks expected to be cached on the chosen worker (for the KV hit-rate metric). */
+  overlapBlocks: number;
+  isl: number;
+  /** Full blocks in the prompt. */
+  numBlocks: number;
+  decision: RouteDecision;
+}
+
+export class Router {
+  readonly policy: RoutingPolicy;
+  readonly indexer: KvIndexer;
+  readonly active = new ActiveSequences();
+  private readonly pool = new Map<WorkerId, WorkerInfo>();
+  private readonly loads = new Map<WorkerId, LoadMetrics>();
+  private size: number | undefined;
+  private readonly decisionLog: 'debug' | 'info' | 'off';
+  private readonly log: Logger;
+
+  constructor(options: RouterOptions) {
+    this.policy = options.policy;
+    this.size = options.blockSize;
+    this.indexer = options.indexer ?? new KvIndexer({ requestSnapshot: options.requestSnapshot });
+    this.decisionLog = options.decisionLog ?? 'debug';
+    this.log = options.logger ?? getLogger('router');
+  }
+
+  get blockSize(): number | undefined {
+    return this.size;
+  }
+
+  get workers(): WorkerInfo[] {
+    return [...this.pool.values()];
+  }
+
+  hasWorker(workerId: WorkerId): boolean {
+    return this.pool.has(workerId);
+  }
+
+  /** A worker joined (or its model card changed). All workers must share one block size. */
+  addWorker(info: WorkerInfo): void {
+    this.size ??= info.blockSize;
+    if (info.blockSize !== this.size) {
+      throw new RouterConfigError(
+        `worker ${info.workerId} uses KV block size ${info.blockSize} but this router hashes blocks of ` +
+          `${this.size}; serve one model with one --block-size across its workers`,
+      );
+    }
+    const isNew = !this.pool.has(info.workerId);
+    this.pool.set(info.workerId, info);
+    if (isNew) {
+      this.log.info('worker added', { workerId: info.workerId, totalBlocks: info.totalBlocks });
+      this.policy.onWorkerAdded?.(info);
+    }
+  }
+
+  /** A worker left: forget its cache, load and in-flight requests. Returns those requests' ids. */
+  removeWorker(workerId: WorkerId): RequestId[] {
+    if (!this.pool.delete(workerId)) return [];
+    this.indexer.removeWorker(workerId);
+    this.loads.delete(workerId);
+    const orphaned = this.active.removeWorker(workerId);
+    this.log.info('worker removed', { workerId, inFlight: orphaned.length });
+    this.policy.onWorkerRemoved?.(workerId);
+    return orphaned;
+  }
+
+  /** One KV event from a worker's log. Events of workers not (yet) in the pool are ignored. */
+  applyKvEvent(workerId: WorkerId, event: KvCacheEvent): EventOutcome | 'unknown-worker' {
+    if (!this.pool.has(workerId)) return 'unknown-worker';
+    const outcome = this.indexer.applyEvent(workerId, event);
+    this.policy.onKvEvent?.(workerId, event);
+    return outcome;
+  }
+
+  /** A worker's answer to `requestSnapshot`. */
+  applySnapshot(snapshot: KvSnapshot): void {
+    if (!this.pool.has(snapshot.workerId)) return;
+    this.indexer.applySnapshot(snapshot.workerId, snapshot.lastEventId, snapshot.events);
+  }
+
+  updateLoad(metrics: LoadMetrics): void {
+    if (this.pool.has(metrics.workerId)) this.loads.set(metrics.workerId, metrics);
+  }
+
+  /** Pick a worker for a request and count it as in flight there. Throws NoWorkersError on an empty pool. */
+  route(input: RouteInput): RouteResult {
+    const candidates = this.candidates(input.exclude);
+    const blockSize = this.size!;
+    const request: RouteRequest = {
+      requestId: input.requestId as RequestId,
+      tokenIds: input.tokenIds,
+      blockHashes: input.blockHashes ?? computeBlockHashes(input.tokenIds, blockSize).sequence,
+      isl: input.tokenIds.length,
+      blockSize,
+      sessionId: input.sessionId,
+      explain: this.explainDecisions(),
+    };
+    const views = this.buildViews(request, candidates);
+    const decision = this.policy.select(request, views);
+    const chosen = views.find((v) => v.workerId === decision.workerId);
+    if (chosen === undefined) {
+      throw new PolicyDecisionError(
+        `routing policy "${this.policy.name}" chose ${String(decision.workerId)}, which was not among the ` +
+          `offered workers (${views.map((v) => v.workerId).join(', ')}); a policy must return one of them`,
+      );
+    }
+    const overlapBlocks = decision.overlapBlocks ?? chosen.overlapBlocks;
+    this.active.add(
+      request.requestId,
+      chosen.workerId,
+      request.blockHashes,
+      request.isl,
+      blockSize,
+      overlapBlocks,
+    );
+    if (request.explain && this.decisionLog !== 'off') {
+      const fields = decisionLogFields(this.policy.name, request, views, decision, overlapBlocks);
+      this.log[this.decisionLog]('route', fields);
+    }
+    return {
+      workerId: chosen.workerId,
+      overlapBlocks,
+      isl: request.isl,
+      numBlocks: request.blockHashes.length,
+      decision,
+    };
+  }
+
+  /** The request's first token arrived: its prompt is no longer queued prefill work. */
+  markPrefillDone(requestId: string): void {
+    this.active.markPrefillDone(requestId as RequestId);
+  }
+
+  /** The request ended (done, error or cancelled). Unknown ids are ignored. */
+  finishRequest(requestId: string): void {
+    const workerId = this.active.finish(requestId as RequestId);
+    if (workerId !== undefined) this.policy.onRequestFinished?.(requestId as RequestId, workerId);
+  }
+
+  /** The views a policy would see for `input` right now, without routing (for tools and tests). */
+  inspect(input: RouteInput): WorkerView[] {
+    const candidates = this.candidates(input.exclude);
+    const blockHashes = input.blockHashes ?? computeBlockHashes(input.tokenIds, this.size!).sequence;
+    const request = { blockHashes, isl: input.tokenIds.length, blockSize: this.size! } as RouteRequest;
+    return this.buildViews(request, candidates);
+  }
+
+  /**
+   * Whether to build the decision's arithmetic strings: only when the line will be written. Building them
+   * costs ~1-2 µs per worker, so a logger that can say its level is asked (`isEnabled`); without one they
+   * are built whenever the decision log is on.
+   */
+  private explainDecisions(): boolean {
+    if (this.decisionLog === 'off') return false;
+    const probe = (this.log as Logger & { isEnabled?: (level: string) => boolean }).isEnabled;
+    return probe === undefined ? true : probe.call(this.log, this.decisionLog);
+  }
+
+  private candidates(exclude: readonly WorkerId[] | undefined): WorkerInfo[] {
+    const candidates = [...this.pool.values()].filter((w) => !exclude?.includes(w.workerId));
+    if (candidates.length === 0) {
+      throw new NoWorkersError(
+        this.pool.size === 0
+          ? 'no workers available: none has registered yet; check that workers are running and discoverable'
+          : `no workers available: all ${this.pool.size} are excluded for this request`,
+      );
+    }
+    return candidates;
+  }
+
+  private buildViews(request: RouteRequest, workers: readonly WorkerInfo[]): WorkerView[] {
+    const matches = this.indexer.findMatches(request.blockHashes);
+    return workers.map((info) => {
+      const load = this.loads.get(info.workerId);
+      const inFlight = this.active.counts(info.workerId);
+      return {
+        workerId: info.workerId,
+        blockSize: info.blockSize,
+        totalBlocks: info.totalBlocks,
+        load,
+        overlapBlocks: matches.get(info.workerId) ?? 0,
+        treeBlocks: this.indexer.workerBlockCount(info.workerId),
+        inFlight,
+        activePrefillTokens: Math.max(inFlight.prefillTokens, load?.activePrefillTokens ?? 0),
+        activeBlocks: Math.max(inFlight.blocks, load?.activeDecodeBlocks ?? 0),
+        newBlocks: this.active.newBlocks(info.workerId, request.blockHashes, request.isl, request.blockSize),
+      };
+    });
+  }
+}

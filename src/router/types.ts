@@ -1,0 +1,125 @@
+/**
+ * The router's contracts: what a worker looks like to the router, what a request looks like to a policy,
+ * and `RoutingPolicy`, the one interface every policy implements (built-in or a user's custom file).
+ *
+ * Systems analogy: an L7 load balancer's "upstream selection" plug-in. The balancer core (router.ts) owns
+ * the pool membership, the health/load numbers and the per-backend connection counts; a policy only answers
+ * "which backend for this request?", given a snapshot of every candidate. Policies never see the engine:
+ * only discovery entries (worker id + model card numbers), KV events and load metrics.
+ */
+import type { KvCacheEvent, LoadMetrics } from '../protocols/kv-events.ts';
+import type { RequestId, SequenceHash, WorkerId } from '../protocols/ids.ts';
+
+/** A worker as discovery announces it: instance id plus the model card numbers the router needs. */
+export interface WorkerInfo {
+  workerId: WorkerId;
+  /** Tokens per KV block (`kv_cache_block_size`); every worker of one model must agree. */
+  blockSize: number;
+  /** KV blocks the worker has in total (`total_kv_blocks`). */
+  totalBlocks: number;
+}
+
+/** The request as a policy sees it. The router core hashes the prompt once; policies reuse the hashes. */
+export interface RouteRequest {
+  requestId: RequestId;
+  tokenIds: readonly number[];
+  /** Sequence (chained) hashes of the prompt's FULL blocks, block 0 first (`tokens/block-hash.ts`). */
+  blockHashes: readonly SequenceHash[];
+  /** Input sequence length: prompt tokens. */
+  isl: number;
+  blockSize: number;
+  /** Client session key (OpenAI `user` field or an `x-session-id` header) when the frontend has one. */
+  sessionId?: string;
+  /** True when the decision will be logged: policies then fill `WorkerScore.formula` (strings cost time). */
+  explain: boolean;
+}
+
+/** The router's own count of work it sent to a worker and has not seen finish (Dynamo's ActiveSequences). */
+export interface InFlightCounts {
+  requests: number;
+  /** Prompt tokens still to prefill (a request's share drops to 0 at its first token). */
+  prefillTokens: number;
+  /** Distinct KV blocks the in-flight requests occupy (shared prefix blocks counted once). */
+  blocks: number;
+}
+
+/** One candidate worker, as the router sees it at decision time. */
+export interface WorkerView {
+  workerId: WorkerId;
+  blockSize: number;
+  totalBlocks: number;
+  /** Last load the worker published; undefined until its first report. */
+  load: LoadMetrics | undefined;
+  /** Leading blocks of this request the worker has cached, per the KV-event indexer (0 without events). */
+  overlapBlocks: number;
+  /** Blocks the indexer believes the worker caches in total (its "tree size"). */
+  treeBlocks: number;
+  inFlight: InFlightCounts;
+  /** Prefill backlog used for cost: max(router's in-flight count, worker-reported `activePrefillTokens`). */
+  activePrefillTokens: number;
+  /** Active blocks used for cost: max(router's in-flight count, worker-reported `activeDecodeBlocks`). */
+  activeBlocks: number;
+  /** Blocks this request would add to `activeBlocks` here (its blocks not already active on this worker). */
+  newBlocks: number;
+}
+
+/** A policy's score for one worker, for the decision log (lower is better by convention). */
+export interface WorkerScore {
+  workerId: WorkerId;
+  cost: number;
+  /** The policy's own overlap estimate when it differs from the view's (kv-approx). */
+  overlapBlocks?: number;
+  /** The cost as arithmetic, e.g. "1.0*12 + 30 = 42"; filled when `request.explain`. */
+  formula?: string;
+}
+
+export interface RouteDecision {
+  workerId: WorkerId;
+  /** Why, in a few words: "min cost", "ring owner", "owner overloaded, next on ring", ... */
+  reason: string;
+  scores?: WorkerScore[];
+  /** Cached leading blocks the policy expects on the chosen worker; defaults to its `overlapBlocks`. */
+  overlapBlocks?: number;
+}
+
+/**
+ * A routing policy: the CUSTOM POLICY interface too. `select` must be synchronous, quick (it runs on every
+ * request) and must return one of the offered `workers` (the list is never empty). Hooks are optional; the
+ * router calls them after updating its own state, so a policy that keeps its own view (a hash ring, an
+ * approximate cache map, a session table) stays in step with the pool.
+ *
+ * A custom policy file exports either `createPolicy(options)` returning a RoutingPolicy, or a default export
+ * that is a RoutingPolicy object, a factory function, or a class; see `custom-policy.ts` and
+ * `examples/sticky-session-policy.ts`.
+ */
+export interface RoutingPolicy {
+  /** Short name for logs ("kv", "round-robin", "sticky-session"). */
+  readonly name: string;
+  select(request: RouteRequest, workers: readonly WorkerView[]): RouteDecision;
+  onKvEvent?(workerId: WorkerId, event: KvCacheEvent): void;
+  onWorkerAdded?(worker: WorkerInfo): void;
+  onWorkerRemoved?(workerId: WorkerId): void;
+  onRequestFinished?(requestId: RequestId, workerId: WorkerId): void;
+}
+
+/** Options every built-in policy factory accepts; custom policies receive the same object. */
+export interface PolicyOptions {
+  /** Seed for random choices (random policy, tie-breaks, temperature sampling); unset = unpredictable. */
+  seed?: number;
+  /** Weight of prefill cost against decode cost in the kv cost (Dynamo `--kv-overlap-score-weight`, 1.0). */
+  overlapScoreWeight?: number;
+  /** Softmax temperature of the kv policies (Dynamo `--router-temperature`): 0 = always the cheapest. */
+  temperature?: number;
+  /** Milliseconds clock, injected so TTLs are testable (kv-approx). Default `Date.now`. */
+  now?: () => number;
+  /** prefix-hash: leading blocks that form the affinity key (default 4). */
+  prefixBlocks?: number;
+  /** prefix-hash: virtual nodes per worker on the ring (default 100). */
+  virtualNodes?: number;
+  /** prefix-hash: ε of "bounded loads", owner may carry up to (1 + ε) × average (default 0.25). */
+  loadBalanceEpsilon?: number;
+  /** kv-approx: how long a routing decision is remembered, ms (default 120 000). */
+  approxTtlMs?: number;
+  /** kv-approx: cap on remembered (worker, block) entries (default 1 000 000). */
+  approxMaxEntries?: number;
+}
