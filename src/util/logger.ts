@@ -40,6 +40,11 @@ export class Logger {
     return new Logger({ ...this.fields, ...fields });
   }
 
+  /** True when a line at `level` would be written: lets hot paths skip building expensive fields. */
+  isEnabled(level: LogLevel): boolean {
+    return LEVELS[level] >= LEVELS[globalOptions.level];
+  }
+
   debug(message: string, fields?: LogFields): void {
     this.log('debug', message, fields);
   }
