@@ -198,13 +198,10 @@ export class Router {
 
   /**
    * Whether to build the decision's arithmetic strings: only when the line will be written. Building them
-   * costs ~1-2 µs per worker, so a logger that can say its level is asked (`isEnabled`); without one they
-   * are built whenever the decision log is on.
+   * costs ~1-2 µs per worker, so they are built only when the logger would write the line.
    */
   private explainDecisions(): boolean {
-    if (this.decisionLog === 'off') return false;
-    const probe = (this.log as Logger & { isEnabled?: (level: string) => boolean }).isEnabled;
-    return probe === undefined ? true : probe.call(this.log, this.decisionLog);
+    return this.decisionLog !== 'off' && this.log.isEnabled(this.decisionLog);
   }
 
   private candidates(exclude: readonly WorkerId[] | undefined): WorkerInfo[] {

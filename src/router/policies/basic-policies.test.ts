@@ -62,7 +62,7 @@ describe('least-loaded policy', () => {
   });
 
   it('writes its score as arithmetic when explaining', () => {
-    const { router } = routerWith(new LeastLoadedPolicy({ seed: 1 }), ['w1'], { decisionLog: 'debug' });
+    const { router } = routerWith(new LeastLoadedPolicy({ seed: 1 }), ['w1'], { decisionLog: 'info' });
     router.updateLoad(loadMetrics('w1', { activeDecodeBlocks: 30, activePrefillTokens: 96 }));
     const result = router.route({ requestId: 'a', tokenIds: prompt });
     assert.equal(result.decision.scores![0]!.formula, '30 + 96/16 = 36');

@@ -9,7 +9,7 @@ const prompt = tokens(0, 256); // 16 full blocks
 /** w1 caches the first 12 blocks of `prompt` (learned from its KV event), w2 nothing. */
 function setup(
   options: ConstructorParameters<typeof KvPolicy>[0] = {},
-  decisionLog: 'debug' | 'off' = 'off',
+  decisionLog: 'debug' | 'info' | 'off' = 'off',
 ) {
   const { router, ids } = routerWith(new KvPolicy({ seed: 3, ...options }), ['w1', 'w2'], { decisionLog });
   router.applyKvEvent(ids[0]!, storedEvent(1, prompt, 0, 12));
