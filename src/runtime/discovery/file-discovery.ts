@@ -1,0 +1,221 @@
+/**
+ * Discovery in a shared directory (Dynamo's file backend): several processes on one machine, no server.
+ * Like pid files with heartbeats: each process owns a lease file and touches it every TTL/3; keys are
+ * JSON files naming their lease (layout in file-store.ts). Watches poll the directory (and wake early on
+ * fs.watch) and diff snapshots, so they see other processes' changes and expiries alike.
+ */
+import { type FSWatcher, watch as watchDir } from 'node:fs';
+import type { InstanceId } from '../../protocols/discovery.ts';
+import { getLogger } from '../../util/logger.ts';
+import {
+  DEFAULT_LEASE_TTL_SECONDS,
+  type Discovery,
+  type DiscoveryEventHandler,
+  type DiscoveryWatch,
+  encodeValue,
+  type KeyValue,
+  keepAliveIntervalMs,
+} from './discovery.ts';
+import { DiscoveryUnavailableError } from './errors.ts';
+import { EventQueue } from './event-queue.ts';
+import { FileStore } from './file-store.ts';
+import { LeaseLostSignal } from './lease-lost.ts';
+import { randomInstanceId } from './memory-discovery.ts';
+import { diffSnapshots, type Snapshot, sortedEntries } from './snapshot-diff.ts';
+
+const log = getLogger('discovery');
+
+export interface FileDiscoveryOptions {
+  dir: string;
+  ttlSeconds?: number;
+  /** How often watches re-read the directory (expiries are only noticed by polling). Default 100 ms. */
+  pollIntervalMs?: number;
+}
+
+/** One prefix watch: re-scan on a timer or an fs.watch nudge, emit the difference. One scan at a time. */
+class PollingWatch {
+  private timer: NodeJS.Timeout | undefined;
+  private fsWatcher: FSWatcher | undefined;
+  private scanning = false;
+  private rescan = false;
+  private stopped = false;
+
+  constructor(
+    private readonly store: FileStore,
+    private readonly prefix: string,
+    private snapshot: Snapshot,
+    private readonly queue: EventQueue,
+    pollIntervalMs: number,
+  ) {
+    this.timer = setInterval(() => this.poll(), pollIntervalMs);
+    this.timer.unref();
+    try {
+      this.fsWatcher = watchDir(store.keysDir, { persistent: false }, () => this.poll());
+      this.fsWatcher.on('error', () => this.fsWatcher?.close());
+    } catch {
+      // fs.watch is an optimisation; polling alone is correct
+    }
+  }
+
+  private poll(): void {
+    if (this.stopped) return;
+    if (this.scanning) {
+      this.rescan = true;
+      return;
+    }
+    this.scanning = true;
+    this.store
+      .scan(this.prefix)
+      .then((next) => {
+        if (this.stopped) return;
+        for (const event of diffSnapshots(this.snapshot, next)) this.queue.push(event);
+        this.snapshot = next;
+      })
+      .catch((err) => log.warn('file discovery scan failed; retrying', { dir: this.store.dir, error: err }))
+      .finally(() => {
+        this.scanning = false;
+        if (this.rescan) {
+          this.rescan = false;
+          this.poll();
+        }
+      });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+    this.fsWatcher?.close();
+    this.queue.close();
+  }
+}
+
+export class FileDiscovery implements Discovery {
+  readonly backend = 'file' as const;
+  private readonly signal = new LeaseLostSignal();
+  private readonly ownKeys = new Set<string>();
+  private readonly watches = new Set<PollingWatch>();
+  private keepAliveTimer: NodeJS.Timeout | undefined;
+  private lastKeepAlive = Date.now();
+  private closed = false;
+
+  private constructor(
+    private readonly store: FileStore,
+    private readonly id: InstanceId,
+    private readonly ttlSeconds: number,
+    private readonly pollIntervalMs: number,
+  ) {}
+
+  /** Create the directory if needed and take a lease in it. */
+  static async open(opts: FileDiscoveryOptions): Promise<FileDiscovery> {
+    const store = new FileStore(opts.dir);
+    const ttlSeconds = opts.ttlSeconds ?? DEFAULT_LEASE_TTL_SECONDS;
+    const id = randomInstanceId();
+    try {
+      await store.init();
+      await store.createLease(id, ttlSeconds);
+    } catch (err) {
+      throw new DiscoveryUnavailableError(
+        `Cannot use discovery directory ${opts.dir}: ${(err as Error).message}. Check that it is writable.`,
+        { cause: err },
+      );
+    }
+    const discovery = new FileDiscovery(store, id, ttlSeconds, opts.pollIntervalMs ?? 100);
+    discovery.startKeepAlive();
+    return discovery;
+  }
+
+  private startKeepAlive(): void {
+    this.keepAliveTimer = setInterval(() => void this.keepAlive(), keepAliveIntervalMs(this.ttlSeconds));
+    this.keepAliveTimer.unref();
+  }
+
+  private async keepAlive(): Promise<void> {
+    if (this.closed || this.signal.lost) return;
+    const sinceLast = Date.now() - this.lastKeepAlive;
+    if (sinceLast > this.ttlSeconds * 1000) {
+      // We stalled past our TTL: others may already have removed our keys.
+      this.lose(
+        `no keepalive for ${(sinceLast / 1000).toFixed(1)} s (TTL ${this.ttlSeconds} s); the lease expired`,
+      );
+      return;
+    }
+    try {
+      await this.store.touchLease(this.id);
+      this.lastKeepAlive = Date.now();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        this.lose(`lease file ${this.store.leasePath(this.id)} was removed (expired or revoked)`, err);
+      } else {
+        log.warn('file discovery keepalive failed; retrying', { error: err });
+      }
+    }
+  }
+
+  private lose(reason: string, cause?: unknown): void {
+    clearInterval(this.keepAliveTimer);
+    this.signal.fire(reason, cause);
+    // Our keys are dead already (their lease is gone); remove them so nobody has to wait for a reaper.
+    for (const key of this.ownKeys) void this.store.removeKeyIfOwned(key, this.id).catch(() => {});
+  }
+
+  leaseId(): InstanceId {
+    return this.id;
+  }
+
+  async put(key: string, value: unknown): Promise<void> {
+    this.signal.throwIfLost();
+    await this.store.writeKey(key, encodeValue(key, value), this.id);
+    this.ownKeys.add(key);
+  }
+
+  async get(key: string): Promise<unknown | undefined> {
+    return this.store.read(key);
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.store.removeKey(key);
+    this.ownKeys.delete(key);
+  }
+
+  async list(prefix: string): Promise<KeyValue[]> {
+    return sortedEntries(await this.store.scan(prefix));
+  }
+
+  async watch(prefix: string, onEvent: DiscoveryEventHandler): Promise<DiscoveryWatch> {
+    const snapshot = await this.store.scan(prefix);
+    const poller = new PollingWatch(
+      this.store,
+      prefix,
+      snapshot,
+      new EventQueue(onEvent),
+      this.pollIntervalMs,
+    );
+    this.watches.add(poller);
+    return {
+      initial: sortedEntries(snapshot),
+      close: async () => {
+        poller.stop();
+        this.watches.delete(poller);
+      },
+    };
+  }
+
+  onLeaseLost(cb: (err: Error) => void): void {
+    this.signal.onLost(cb);
+  }
+
+  async leaseTtlLeft(): Promise<number> {
+    return this.store.leaseTtlLeft(this.id);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.keepAliveTimer);
+    for (const poller of this.watches) poller.stop();
+    this.watches.clear();
+    // Keys first, then the lease: a reader never sees our keys without their lease.
+    await Promise.all([...this.ownKeys].map((key) => this.store.removeKeyIfOwned(key, this.id)));
+    await this.store.removeLease(this.id);
+  }
+}
