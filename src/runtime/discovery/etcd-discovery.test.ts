@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { type EtcdServer, freePort, startEtcd } from '../infra/local-servers.ts';
 import { waitFor } from './conformance.ts';
@@ -63,7 +63,8 @@ test('etcd not running at start: a clear error within a few seconds, no hang', a
 });
 
 test('etcd that accepts connections but never answers: the connect deadline bounds the wait', async () => {
-  const silent = createServer(() => {}); // accepts, never replies
+  const sockets: Socket[] = [];
+  const silent = createServer((socket) => void sockets.push(socket)); // accepts, never replies
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
   const { port } = silent.address() as { port: number };
   const started = Date.now();
@@ -74,7 +75,7 @@ test('etcd that accepts connections but never answers: the connect deadline boun
     );
     assert.ok(Date.now() - started < 3000, `took ${Date.now() - started} ms`);
   } finally {
-    silent.closeAllConnections?.();
+    for (const socket of sockets) socket.destroy();
     silent.close();
   }
 });
