@@ -7,10 +7,11 @@ import { UsageError } from './args.ts';
 import type { Command } from './command.ts';
 import { chatCommand } from './commands/chat.ts';
 import { generateCommand } from './commands/generate.ts';
+import { infraCommand } from './commands/infra.ts';
 import { modelCommand } from './commands/model.ts';
 import { serveCommand } from './commands/serve.ts';
 
-const COMMANDS: Command[] = [serveCommand, generateCommand, chatCommand, modelCommand];
+const COMMANDS: Command[] = [serveCommand, generateCommand, chatCommand, modelCommand, infraCommand];
 
 function printOverview(): void {
   const lines = [

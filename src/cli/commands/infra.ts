@@ -1,0 +1,112 @@
+/**
+ * `dhw infra up|down|status`: the local etcd + NATS pair the distributed mode needs, like
+ * `docker compose up -d` for two services. Servers run detached on loopback with their data under `.dhw/`;
+ * `up` prints the `export ETCD_ENDPOINTS=... NATS_SERVER=...` line for the other terminals.
+ */
+import { INSTALL_HINT } from '../../runtime/infra/errors.ts';
+import {
+  DEFAULT_INFRA_DIR,
+  DEFAULT_INFRA_PORTS,
+  infraDown,
+  infraEnvLines,
+  infraStatus,
+  infraUp,
+} from '../../runtime/infra/local-stack.ts';
+import { formatHelp, LOGGING_FLAGS, numberFlag, parseCommand, stringFlag, UsageError } from '../args.ts';
+import type { Command } from '../command.ts';
+import { applyLoggingFlags } from '../engine-setup.ts';
+
+const FLAGS = {
+  dir: { type: 'string' as const, default: DEFAULT_INFRA_DIR, help: 'where data, logs and infra.json live' },
+  'etcd-port': {
+    type: 'string' as const,
+    default: String(DEFAULT_INFRA_PORTS.etcdPort),
+    help: 'etcd client port',
+  },
+  'etcd-peer-port': {
+    type: 'string' as const,
+    default: String(DEFAULT_INFRA_PORTS.etcdPeerPort),
+    help: 'etcd peer port',
+  },
+  'nats-port': {
+    type: 'string' as const,
+    default: String(DEFAULT_INFRA_PORTS.natsPort),
+    help: 'NATS client port',
+  },
+  'nats-monitor-port': {
+    type: 'string' as const,
+    default: String(DEFAULT_INFRA_PORTS.natsMonitorPort),
+    help: 'NATS monitoring port (/healthz, /varz)',
+  },
+  'no-install': { type: 'boolean' as const, help: `never run apt-get; print the install command instead` },
+  purge: { type: 'boolean' as const, help: 'down: also delete the data dirs and logs' },
+  json: { type: 'boolean' as const, help: 'status: print one JSON object' },
+  ...LOGGING_FLAGS,
+};
+const USAGE = 'dhw infra up|down|status [--dir .dhw] [--etcd-port 2379] [--nats-port 4222] ...';
+const DESCRIPTION =
+  'Run a local etcd (discovery) and nats-server with JetStream (events) on 127.0.0.1, detached, data under .dhw/.\n' +
+  `Missing servers are installed with apt-get when running as root; otherwise: ${INSTALL_HINT}`;
+
+const port = (values: Parameters<typeof numberFlag>[0], name: string) =>
+  numberFlag(values, name, { integer: true, min: 1 }) as number;
+
+export const infraCommand: Command = {
+  name: 'infra',
+  summary: 'start/stop/check local etcd + NATS: `dhw infra up|down|status`',
+  async run(argv) {
+    const { values, positionals } = parseCommand(argv, FLAGS);
+    const [sub] = positionals;
+    if (values.help || !sub) {
+      console.log(formatHelp(USAGE, DESCRIPTION, FLAGS));
+      return values.help ? 0 : 2;
+    }
+    applyLoggingFlags(values);
+    const dir = stringFlag(values, 'dir') ?? DEFAULT_INFRA_DIR;
+    switch (sub) {
+      case 'up': {
+        const { record, alreadyRunning } = await infraUp(dir, {
+          allowInstall: !values['no-install'],
+          ports: {
+            etcdPort: port(values, 'etcd-port'),
+            etcdPeerPort: port(values, 'etcd-peer-port'),
+            natsPort: port(values, 'nats-port'),
+            natsMonitorPort: port(values, 'nats-monitor-port'),
+          },
+        });
+        console.log(alreadyRunning ? 'Already running:' : 'Started:');
+        console.log(
+          `  etcd         ${record.etcd.endpoint}   (pid ${record.etcd.pid}, log ${record.etcd.logFile})`,
+        );
+        console.log(
+          `  nats-server  ${record.nats.url}   (pid ${record.nats.pid}, JetStream on, monitor ${record.nats.monitorUrl})`,
+        );
+        console.log('\nPoint dhw processes at them:');
+        console.log(`  ${infraEnvLines(record)}`);
+        console.log(`\nInspect: etcdctl --endpoints=${record.etcd.endpoint} get --prefix /dynamo`);
+        return 0;
+      }
+      case 'down': {
+        const stopped = await infraDown(dir, { purge: Boolean(values.purge) });
+        console.log(stopped.length ? `Stopped ${stopped.join(', ')}` : 'Nothing was running.');
+        if (values.purge) console.log(`Removed data and logs under ${dir}/`);
+        return 0;
+      }
+      case 'status': {
+        const { record, servers } = await infraStatus(dir);
+        if (values.json) {
+          console.log(JSON.stringify({ servers, env: record ? infraEnvLines(record) : undefined }));
+        } else {
+          for (const s of servers) {
+            const where = s.endpoint ? `${s.endpoint}  pid ${s.pid}` : '';
+            console.log(`${s.name.padEnd(12)} ${(s.up ? 'up' : 'down').padEnd(5)} ${where}  ${s.detail}`);
+          }
+          if (record && servers.every((s) => s.up)) console.log(`\n${infraEnvLines(record)}`);
+        }
+        return servers.every((s) => s.up) ? 0 : 1;
+      }
+      default:
+        throw new UsageError(`unknown subcommand "infra ${sub}"; available: up, down, status`);
+    }
+  },
+};

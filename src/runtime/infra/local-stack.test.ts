@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { freePort } from './free-port.ts';
+import { infraDown, infraEnvLines, infraStatus, infraUp } from './local-stack.ts';
+import { isProcessAlive } from './server-process.ts';
+
+test('infra up starts detached etcd + NATS, is idempotent, status probes them, down stops them', async () => {
+  const dir = join(await mkdtemp(join(tmpdir(), 'dhw-infra-')), '.dhw');
+  const ports = {
+    etcdPort: await freePort(),
+    etcdPeerPort: await freePort(),
+    natsPort: await freePort(),
+    natsMonitorPort: await freePort(),
+  };
+  try {
+    assert.deepEqual(
+      (await infraStatus(dir)).servers.map((s) => s.up),
+      [false, false],
+    );
+    const { record, alreadyRunning } = await infraUp(dir, { ports });
+    assert.equal(alreadyRunning, false);
+    assert.equal(record.etcd.endpoint, `http://127.0.0.1:${ports.etcdPort}`);
+    assert.equal(record.nats.url, `nats://127.0.0.1:${ports.natsPort}`);
+    assert.equal(
+      infraEnvLines(record),
+      `export ETCD_ENDPOINTS=http://127.0.0.1:${ports.etcdPort} NATS_SERVER=nats://127.0.0.1:${ports.natsPort}`,
+    );
+    assert.ok(existsSync(join(dir, 'infra.json')) && existsSync(join(dir, 'etcd', 'member')));
+    const again = await infraUp(dir, { ports });
+    assert.equal(again.alreadyRunning, true);
+    assert.equal(again.record.etcd.pid, record.etcd.pid);
+    assert.deepEqual(
+      (await infraStatus(dir)).servers.map((s) => s.up),
+      [true, true],
+    );
+    const stopped = await infraDown(dir);
+    assert.equal(stopped.length, 2);
+    assert.equal(isProcessAlive(record.etcd.pid), false);
+    assert.equal(isProcessAlive(record.nats.pid), false);
+    assert.equal(existsSync(join(dir, 'infra.json')), false);
+    assert.ok(existsSync(join(dir, 'etcd')), 'data is kept without --purge');
+  } finally {
+    await infraDown(dir, { purge: true });
+    await rm(join(dir, '..'), { recursive: true, force: true });
+  }
+});
