@@ -11,8 +11,9 @@
  * Detached servers (`dhw infra up`) are meant to outlive us and are never tracked.
  */
 import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 
-const tracked = new Map<number, { watchdogPid: number | undefined }>();
+const tracked = new Map<number, { watchdogPid: number | undefined; tempDir: string | undefined }>();
 let hooksInstalled = false;
 
 const SIGNAL_EXIT_CODES: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
@@ -27,9 +28,10 @@ function killQuietly(pid: number | undefined, signal: NodeJS.Signals): void {
 }
 
 function killAllTracked(): void {
-  for (const [pid, { watchdogPid }] of tracked) {
+  for (const [pid, { watchdogPid, tempDir }] of tracked) {
     killQuietly(pid, 'SIGKILL');
     killQuietly(watchdogPid, 'SIGKILL');
+    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
   }
   tracked.clear();
 }
@@ -47,18 +49,22 @@ function installHooks(): void {
   }
 }
 
-function startWatchdog(childPid: number): number | undefined {
-  const script = `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${childPid} 2>/dev/null; do sleep 1; done; kill -9 ${childPid} 2>/dev/null`;
+/** A string as one single-quoted shell word. */
+const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+
+function startWatchdog(childPid: number, tempDir: string | undefined): number | undefined {
+  const cleanup = tempDir ? `; sleep 0.2; rm -rf ${shellQuote(tempDir)}` : '';
+  const script = `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${childPid} 2>/dev/null; do sleep 1; done; if ! kill -0 ${process.pid} 2>/dev/null; then kill -9 ${childPid} 2>/dev/null${cleanup}; fi`;
   const watchdog = spawn('/bin/sh', ['-c', script], { detached: true, stdio: 'ignore' });
   watchdog.on('error', () => {}); // no /bin/sh: the exit hooks still cover the common cases
   watchdog.unref();
   return watchdog.pid;
 }
 
-/** Kill `pid` when this process ends, however it ends. */
-export function reapOnExit(pid: number): void {
+/** Kill `pid` (and remove its `tempDir`, if given) when this process ends, however it ends. */
+export function reapOnExit(pid: number, tempDir?: string): void {
   installHooks();
-  tracked.set(pid, { watchdogPid: startWatchdog(pid) });
+  tracked.set(pid, { watchdogPid: startWatchdog(pid, tempDir), tempDir });
 }
 
 /** The server was stopped on purpose: stop watching it. */

@@ -195,6 +195,7 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdServer> {
       }),
       detached: opts.detached,
       logFile: opts.logFile,
+      tempDir: owned ? dir : undefined,
     });
   try {
     const { ports, process } = await launchWithPorts(
@@ -233,6 +234,7 @@ export async function startNats(opts: NatsOptions = {}): Promise<NatsServer> {
       }),
       detached: opts.detached,
       logFile: opts.logFile,
+      tempDir: owned ? dir : undefined,
     });
   try {
     const { ports, process } = await launchWithPorts(

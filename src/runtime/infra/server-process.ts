@@ -23,6 +23,8 @@ export interface LaunchSpec {
   /** Detached: own session, survives this process; output appended to `logFile`. */
   detached?: boolean;
   logFile?: string;
+  /** A temp data dir to remove if this process dies without stopping the server (attached only). */
+  tempDir?: string;
 }
 
 export interface RunningProcess {
@@ -115,7 +117,7 @@ export async function launchServer(spec: LaunchSpec): Promise<RunningProcess> {
       await stopPid(pid, graceMs);
     },
   };
-  if (pid !== undefined && !spec.detached) reapOnExit(pid);
+  if (pid !== undefined && !spec.detached) reapOnExit(pid, spec.tempDir);
 
   const timeoutMs = spec.readyTimeoutMs ?? 15_000;
   const deadline = Date.now() + timeoutMs;
