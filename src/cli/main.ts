@@ -9,9 +9,17 @@ import { chatCommand } from './commands/chat.ts';
 import { generateCommand } from './commands/generate.ts';
 import { infraCommand } from './commands/infra.ts';
 import { modelCommand } from './commands/model.ts';
+import { replayCommand } from './commands/replay.ts';
 import { serveCommand } from './commands/serve.ts';
 
-const COMMANDS: Command[] = [serveCommand, generateCommand, chatCommand, modelCommand, infraCommand];
+const COMMANDS: Command[] = [
+  serveCommand,
+  generateCommand,
+  chatCommand,
+  modelCommand,
+  infraCommand,
+  replayCommand,
+];
 
 function printOverview(): void {
   const lines = [

@@ -1,0 +1,136 @@
+/**
+ * From per-request records to the benchmark numbers of design.md §8, like a load tester's summary (wrk,
+ * vegeta report): latency percentiles, throughput, and how many requests met the SLO.
+ *
+ *   TTFT   arrival → first token                      (queueing + routing + prefill)
+ *   ITL    every gap between consecutive tokens       (pooled over all requests)
+ *   TPOT   (E2E − TTFT) / (output tokens − 1)         (per request with ≥ 2 tokens)
+ *   E2E    arrival → last token
+ *   throughput   completed requests (output tokens) / time from the first arrival to the last token
+ *   goodput      requests per second that met every SLO (TTFT ≤ slo.ttftMs and TPOT ≤ slo.tpotMs)
+ *   prefix hit rate  cached prompt tokens / prompt tokens (what the workers' caches actually served)
+ */
+import { round, summarize } from '../util/stats.ts';
+import type { ReplayResult, RequestRecord } from './replay-run.ts';
+
+/** Milliseconds, rounded to 0.01; null when there were no samples. */
+export interface LatencySummary {
+  mean: number | null;
+  p50: number | null;
+  p90: number | null;
+  p99: number | null;
+}
+
+export interface Slo {
+  ttftMs: number;
+  tpotMs: number;
+}
+
+/** design.md §8's example SLO. */
+export const DEFAULT_SLO: Slo = { ttftMs: 500, tpotMs: 50 };
+
+export interface WorkerMetrics {
+  workerId: string;
+  requests: number;
+  preemptions: number;
+}
+
+export interface ReplayMetrics {
+  policy: string;
+  requests: number;
+  completed: number;
+  /** Refused by the engine (e.g. a prompt longer than the context); not in the latency figures. */
+  rejected: number;
+  promptTokens: number;
+  cachedTokens: number;
+  outputTokens: number;
+  prefixHitRate: number | null;
+  /** What the router expected to be cached where it sent each request (overlap blocks × block size). */
+  predictedHitRate: number | null;
+  ttftMs: LatencySummary;
+  tpotMs: LatencySummary;
+  itlMs: LatencySummary;
+  e2eMs: LatencySummary;
+  requestThroughput: number | null;
+  outputTokenThroughput: number | null;
+  slo: Slo;
+  goodput: number | null;
+  /** Fraction of completed requests within the SLO. */
+  sloAttainment: number | null;
+  workers: WorkerMetrics[];
+  /** Busiest worker's request count / the mean (1 = perfectly even). */
+  imbalance: number | null;
+  preemptions: number;
+  simulatedS: number | null;
+  wallS: number | null;
+}
+
+export function ttftOf(r: RequestRecord): number {
+  return r.firstTokenMs - r.arrivalMs;
+}
+
+export function e2eOf(r: RequestRecord): number {
+  return r.finishMs - r.arrivalMs;
+}
+
+/** TPOT of one request, or undefined with fewer than two tokens (no inter-token time to average). */
+export function tpotOf(r: RequestRecord): number | undefined {
+  return r.outputTokens >= 2 ? (e2eOf(r) - ttftOf(r)) / (r.outputTokens - 1) : undefined;
+}
+
+export function latencySummary(samples: readonly number[]): LatencySummary {
+  const s = summarize(samples);
+  return { mean: round(s.mean), p50: round(s.p50), p90: round(s.p90), p99: round(s.p99) };
+}
+
+function meetsSlo(r: RequestRecord, slo: Slo): boolean {
+  const tpot = tpotOf(r);
+  return ttftOf(r) <= slo.ttftMs && (tpot === undefined || tpot <= slo.tpotMs);
+}
+
+export function summarizeReplay(result: ReplayResult, slo: Slo = DEFAULT_SLO): ReplayMetrics {
+  const done = result.records.filter((r) => r.rejected === undefined);
+  const sum = (f: (r: RequestRecord) => number) => done.reduce((acc, r) => acc + f(r), 0);
+  const promptTokens = sum((r) => r.inputLength);
+  const cachedTokens = sum((r) => r.cachedTokens);
+  const outputTokens = sum((r) => r.outputTokens);
+  const seconds = result.simulatedMs / 1000;
+  const perSecond = (n: number) => (seconds > 0 ? round(n / seconds, 3) : null);
+  const ratio = (a: number, b: number) => (b > 0 ? round(a / b, 4) : null);
+  const good = done.filter((r) => meetsSlo(r, slo)).length;
+  const tpots = done.map(tpotOf).filter((t): t is number => t !== undefined);
+  const counts = result.workers.map((w) => w.requests);
+  const meanCount = counts.reduce((a, b) => a + b, 0) / Math.max(1, counts.length);
+  return {
+    policy: result.policy,
+    requests: result.records.length,
+    completed: done.length,
+    rejected: result.records.length - done.length,
+    promptTokens,
+    cachedTokens,
+    outputTokens,
+    prefixHitRate: ratio(cachedTokens, promptTokens),
+    predictedHitRate: ratio(
+      sum((r) => r.predictedCachedTokens),
+      promptTokens,
+    ),
+    ttftMs: latencySummary(done.map(ttftOf)),
+    tpotMs: latencySummary(tpots),
+    itlMs: latencySummary(result.itlsMs),
+    e2eMs: latencySummary(done.map(e2eOf)),
+    requestThroughput: perSecond(done.length),
+    outputTokenThroughput: perSecond(outputTokens),
+    slo,
+    goodput: perSecond(good),
+    sloAttainment: ratio(good, done.length),
+    workers: result.workers.map((w) => ({
+      workerId: w.workerId,
+      requests: w.requests,
+      preemptions: w.preemptions,
+    })),
+    imbalance: meanCount > 0 ? round(Math.max(...counts) / meanCount, 3) : null,
+    preemptions: result.workers.reduce((a, w) => a + w.preemptions, 0),
+    simulatedS: round(seconds, 3),
+    wallS: round(result.wallMs / 1000, 3),
+  };
+}
