@@ -6,6 +6,7 @@ import { DhwError } from '../util/errors.ts';
 import { UsageError } from './args.ts';
 import type { Command } from './command.ts';
 import { chatCommand } from './commands/chat.ts';
+import { eventsCommand } from './commands/events.ts';
 import { generateCommand } from './commands/generate.ts';
 import { infraCommand } from './commands/infra.ts';
 import { modelCommand } from './commands/model.ts';
@@ -18,6 +19,7 @@ const COMMANDS: Command[] = [
   chatCommand,
   modelCommand,
   infraCommand,
+  eventsCommand,
   replayCommand,
 ];
 
