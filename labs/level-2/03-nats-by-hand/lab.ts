@@ -10,6 +10,7 @@
  * @expect /"no responders" after [\d.]+ ms/
  * @expect /server restarted: pid \d+ → \d+/
  * @expect /replayed 5 of 5 messages after the restart/
+ * @expect /router replayed 4 of 4 KV events after the restart/
  * @expect /UNHEALTHY .*connection refused/
  * @expect nats-server stopped
  * @expect Lab complete.
@@ -19,6 +20,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { type NatsServer, startNats } from '../../../src/runtime/infra/local-servers.ts';
 import { banner, isSmoke, note, runLab, step } from '../../lib/lab-kit.ts';
 import { measurePubSub, publishWithoutSubscriber, requestReply } from './core-nats.ts';
+import { eventBusReplay } from './event-bus-replay.ts';
 import { checkNatsHealth, formatNatsHealth } from './health-check.ts';
 import { createAndPublish, replay, STREAM } from './jetstream-replay.ts';
 
@@ -70,9 +72,14 @@ async function main(): Promise<void> {
     const tail = await replay(nc, 3, EVENTS - 2);
     note(`from seq 3: ${tail.length} messages (a consumer that knows where it stopped resumes there).`);
 
-    step('Stop the server, then run the health check again');
+    step(
+      'The same through our EventBus: a worker publishes KV events, the server restarts, a router replays',
+    );
     await nc.close();
     nc = undefined;
+    await eventBusReplay(nats);
+
+    step('Stop the server, then run the health check again');
     await nats.stop();
     stopped = true;
     note('nats-server stopped');
