@@ -6,12 +6,15 @@ import { DhwError } from '../util/errors.ts';
 import { UsageError } from './args.ts';
 import type { Command } from './command.ts';
 import { chatCommand } from './commands/chat.ts';
+import { doctorCommand } from './commands/doctor.ts';
 import { eventsCommand } from './commands/events.ts';
 import { generateCommand } from './commands/generate.ts';
 import { infraCommand } from './commands/infra.ts';
+import { lsCommand } from './commands/ls.ts';
 import { modelCommand } from './commands/model.ts';
 import { replayCommand } from './commands/replay.ts';
 import { serveCommand } from './commands/serve.ts';
+import { workerCommand } from './commands/worker.ts';
 
 const COMMANDS: Command[] = [
   serveCommand,
@@ -20,6 +23,9 @@ const COMMANDS: Command[] = [
   modelCommand,
   infraCommand,
   eventsCommand,
+  workerCommand,
+  lsCommand,
+  doctorCommand,
   replayCommand,
 ];
 

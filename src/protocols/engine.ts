@@ -94,3 +94,76 @@ export interface InferenceEngine {
   /** Stop the engine loop and release resources. */
   close(): Promise<void>;
 }
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isTokenIdValue = (v: unknown): boolean => isCount(v) && (v as number) <= 0xffffffff;
+
+function isSamplingParams(v: unknown): v is SamplingParams {
+  return (
+    isPlainObject(v) &&
+    isFiniteNumber(v.temperature) &&
+    v.temperature >= 0 &&
+    isFiniteNumber(v.topP) &&
+    v.topP > 0 &&
+    v.topP <= 1 &&
+    Number.isSafeInteger(v.topK) &&
+    (v.topK as number) >= -1 &&
+    isFiniteNumber(v.minP) &&
+    v.minP >= 0 &&
+    v.minP <= 1 &&
+    (v.seed === undefined || Number.isSafeInteger(v.seed)) &&
+    isFiniteNumber(v.repetitionPenalty) &&
+    v.repetitionPenalty > 0 &&
+    isFiniteNumber(v.presencePenalty) &&
+    isFiniteNumber(v.frequencyPenalty)
+  );
+}
+
+function isStoppingParams(v: unknown): v is StoppingParams {
+  return (
+    isPlainObject(v) &&
+    isCount(v.maxTokens) &&
+    (v.maxTokens as number) >= 1 &&
+    Array.isArray(v.stopTokenIds) &&
+    v.stopTokenIds.every(isTokenIdValue) &&
+    typeof v.ignoreEos === 'boolean' &&
+    (v.minTokens === undefined || isCount(v.minTokens))
+  );
+}
+
+/**
+ * An EngineRequest as it arrives off the network (the worker's `generate` endpoint): right shapes, finite
+ * numbers, token ids as u32 counts. Range checks that need the model (vocab size, context length) stay
+ * with the engine, which rejects those with an InvalidRequestError.
+ */
+export function isEngineRequest(value: unknown): value is EngineRequest {
+  return (
+    isPlainObject(value) &&
+    typeof value.requestId === 'string' &&
+    value.requestId.length > 0 &&
+    Array.isArray(value.promptTokenIds) &&
+    value.promptTokenIds.every(isTokenIdValue) &&
+    isSamplingParams(value.sampling) &&
+    isStoppingParams(value.stopping) &&
+    (value.logprobs === undefined || isCount(value.logprobs))
+  );
+}
+
+/** Why `value` is not an EngineRequest, for the error sent back to the caller (undefined when it is one). */
+export function explainEngineRequest(value: unknown): string | undefined {
+  if (!isPlainObject(value)) return 'the payload must be a JSON object (an EngineRequest)';
+  if (typeof value.requestId !== 'string' || value.requestId.length === 0)
+    return 'requestId must be a non-empty string';
+  if (!Array.isArray(value.promptTokenIds) || !value.promptTokenIds.every(isTokenIdValue))
+    return 'promptTokenIds must be an array of token ids (integers 0..2^32-1)';
+  if (!isSamplingParams(value.sampling))
+    return 'sampling must be {temperature ≥ 0, topP in (0,1], topK ≥ -1, minP in [0,1], repetitionPenalty > 0, presencePenalty, frequencyPenalty, seed?}';
+  if (!isStoppingParams(value.stopping))
+    return 'stopping must be {maxTokens ≥ 1, stopTokenIds: token ids, ignoreEos: boolean, minTokens?}';
+  if (value.logprobs !== undefined && !isCount(value.logprobs))
+    return 'logprobs must be a non-negative integer when present';
+  return isEngineRequest(value) ? undefined : 'not a valid EngineRequest';
+}

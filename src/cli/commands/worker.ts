@@ -1,0 +1,204 @@
+/**
+ * `dhw worker`: one backend process. Hosts an engine (scratch or mocker), serves it on the request plane,
+ * registers itself in discovery under a lease, publishes KV events and load on the event plane, and
+ * answers /health, /live and /metrics on its status port. Like starting one service instance that
+ * registers with Consul: start several, on as many machines as you like, and the frontend finds them all.
+ *
+ * Ctrl-C / SIGTERM: unregister, drain in-flight requests, exit 0 (a second signal exits at once).
+ * Lost discovery lease: exit 3. Unreachable etcd or NATS at start: a clear error and exit 1.
+ */
+import { ENGINE_DEFAULTS, type EngineOptions } from '../../engine/index.ts';
+import { MOCKER_DEFAULTS, type MockEngineOptions } from '../../mocker/index.ts';
+import { getLogger } from '../../util/logger.ts';
+import { EXIT_LEASE_LOST, Worker, type WorkerEngineSpec, type WorkerOptions } from '../../worker/index.ts';
+import {
+  ENGINE_FLAGS,
+  type FlagSpecs,
+  formatHelp,
+  LOGGING_FLAGS,
+  numberFlag,
+  type ParsedCommand,
+  parseCommand,
+  stringFlag,
+  UsageError,
+} from '../args.ts';
+import type { Command } from '../command.ts';
+import { applyLoggingFlags, engineOptionsFromFlags, resolveModelDir } from '../engine-setup.ts';
+import {
+  DISCOVERY_FLAGS,
+  discoveryOptionsFromFlags,
+  EVENTS_FLAGS,
+  eventsBackendFlag,
+} from '../runtime-flags.ts';
+
+const PER_ENGINE_DEFAULTS: Record<string, string> = {
+  'block-size': `default: ${ENGINE_DEFAULTS.blockSize}`,
+  'max-num-seqs': `default: scratch ${ENGINE_DEFAULTS.maxNumSeqs}, mocker ${MOCKER_DEFAULTS.maxNumSeqs}`,
+  'max-num-batched-tokens': `default: scratch ${ENGINE_DEFAULTS.maxNumBatchedTokens}, mocker ${MOCKER_DEFAULTS.maxNumBatchedTokens}`,
+  'num-kv-blocks': `mocker default: ${MOCKER_DEFAULTS.numKvBlocks}`,
+};
+
+/** Engine flags without their defaults: the scratch engine and the mocker default differently. */
+const WORKER_ENGINE_FLAGS: FlagSpecs = Object.fromEntries(
+  Object.entries(ENGINE_FLAGS).map(([name, { default: _, ...spec }]) => {
+    const defaults = PER_ENGINE_DEFAULTS[name];
+    return [name, defaults ? { ...spec, help: `${spec.help} (${defaults})` } : spec];
+  }),
+);
+
+const FLAGS = {
+  engine: { type: 'string' as const, default: 'scratch', help: 'scratch (real model) | mocker (simulated)' },
+  model: { type: 'string' as const, help: 'checkpoint folder (default: models/fortune-llama)' },
+  'served-model-name': { type: 'string' as const, help: 'model name clients use (default: the folder name)' },
+  ...DISCOVERY_FLAGS,
+  'lease-ttl': { type: 'string' as const, default: '10', help: 'discovery lease TTL in seconds' },
+  ...EVENTS_FLAGS,
+  namespace: { type: 'string' as const, default: 'dynamo', help: 'Dynamo namespace' },
+  component: { type: 'string' as const, default: 'backend', help: 'component name' },
+  endpoint: { type: 'string' as const, default: 'generate', help: 'endpoint name registered in discovery' },
+  host: {
+    type: 'string' as const,
+    default: '127.0.0.1',
+    help: 'address the request plane and status port bind',
+  },
+  port: { type: 'string' as const, default: '0', help: 'request-plane TCP port (0 = a free one)' },
+  'system-port': {
+    type: 'string' as const,
+    default: '0',
+    help: 'status port: /health /live /metrics (0 = free)',
+  },
+  'canary-interval': {
+    type: 'string' as const,
+    default: '10',
+    help: 'seconds between idle health canaries (0 = off)',
+  },
+  'drain-timeout': {
+    type: 'string' as const,
+    default: '10',
+    help: 'seconds in-flight requests get at shutdown',
+  },
+  ...WORKER_ENGINE_FLAGS,
+  'speedup-ratio': {
+    type: 'string' as const,
+    default: '1',
+    help: 'mocker: simulated time divisor (0 = no sleeps)',
+  },
+  'eos-probability': { type: 'string' as const, default: '0', help: 'mocker: per-token chance of ending' },
+  ...LOGGING_FLAGS,
+};
+const USAGE =
+  'dhw worker [--engine scratch|mocker] [--model DIR] [--discovery etcd|file|memory] [--events nats|memory] ' +
+  '[--namespace dynamo] [--component backend] [--port 0] [--system-port 0] [engine options]';
+const DESCRIPTION = [
+  'Run one backend worker: serve an engine on the request plane and register it in discovery.',
+  'Environment (Dynamo names): ETCD_ENDPOINTS (etcd URLs, comma-separated), NATS_SERVER (NATS URL),',
+  'DHW_DISCOVERY_DIR (file discovery directory). Flags win over the environment.',
+  'Exit codes: 0 stopped by a signal, 1 startup error, 3 discovery lease lost.',
+].join('\n');
+
+function engineSpecFromFlags(values: ParsedCommand['values'], modelDir: string): WorkerEngineSpec {
+  const kind = stringFlag(values, 'engine') ?? 'scratch';
+  const modelName = stringFlag(values, 'served-model-name');
+  const base: EngineOptions = { ...engineOptionsFromFlags(values, modelDir), modelName };
+  if (kind === 'scratch') return { kind, options: base };
+  if (kind === 'mocker') {
+    const options: MockEngineOptions = {
+      modelName,
+      blockSize: base.blockSize,
+      numKvBlocks: base.numKvBlocks,
+      maxNumSeqs: base.maxNumSeqs,
+      maxNumBatchedTokens: base.maxNumBatchedTokens,
+      enablePrefixCaching: base.enablePrefixCaching,
+      speedupRatio: numberFlag(values, 'speedup-ratio', { min: 0 }),
+      eosProbability: numberFlag(values, 'eos-probability', { min: 0 }),
+    };
+    return { kind, modelDir, options };
+  }
+  throw new UsageError(`--engine must be scratch or mocker, got ${JSON.stringify(kind)}`);
+}
+
+export function workerOptionsFromFlags(values: ParsedCommand['values'], modelDir: string): WorkerOptions {
+  const seconds = (name: string) => numberFlag(values, name, { min: 0 });
+  const canary = seconds('canary-interval');
+  const drain = seconds('drain-timeout');
+  return {
+    engine: engineSpecFromFlags(values, modelDir),
+    servedModelName: stringFlag(values, 'served-model-name'),
+    namespace: stringFlag(values, 'namespace'),
+    component: stringFlag(values, 'component'),
+    endpoint: stringFlag(values, 'endpoint'),
+    discovery: discoveryOptionsFromFlags(values),
+    events: { backend: eventsBackendFlag(values), natsServer: stringFlag(values, 'nats-server') },
+    host: stringFlag(values, 'host'),
+    port: numberFlag(values, 'port', { integer: true, min: 0 }),
+    systemPort: numberFlag(values, 'system-port', { integer: true, min: 0 }),
+    canaryIntervalMs: canary === undefined ? undefined : canary * 1000,
+    drainMs: drain === undefined ? undefined : drain * 1000,
+  };
+}
+
+/** Resolves with the first SIGINT/SIGTERM's name; a second signal exits at once (an impatient operator). */
+function firstSignal(onSecond: (signal: string) => void): { received: Promise<string>; dispose: () => void } {
+  let count = 0;
+  let resolveSignal!: (signal: string) => void;
+  const received = new Promise<string>((resolve) => {
+    resolveSignal = resolve;
+  });
+  const handler = (signal: NodeJS.Signals) => {
+    count++;
+    if (count === 1) resolveSignal(signal);
+    else onSecond(signal);
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return {
+    received,
+    dispose: () => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
+}
+
+export const workerCommand: Command = {
+  name: 'worker',
+  summary: 'run one backend worker: engine + request plane + discovery registration',
+  async run(argv) {
+    const { values, positionals } = parseCommand(argv, FLAGS);
+    if (values.help) {
+      console.log(formatHelp(USAGE, DESCRIPTION, FLAGS));
+      return 0;
+    }
+    applyLoggingFlags(values);
+    const log = getLogger('worker');
+    const modelDir = resolveModelDir(stringFlag(values, 'model') ?? positionals[0]);
+    const options = workerOptionsFromFlags(values, modelDir);
+    const signals = firstSignal((signal) => {
+      log.warn('second signal: exiting without draining', { signal });
+      process.exit(1);
+    });
+    let worker: Worker;
+    try {
+      worker = await Worker.start(options);
+    } catch (err) {
+      signals.dispose();
+      throw err;
+    }
+    const status =
+      worker.systemPort === undefined ? '' : `, status http://${options.host}:${worker.systemPort}/health`;
+    console.log(
+      `Worker ${worker.instanceId} serving ${worker.modelCard.displayName} on ${worker.address}${status} (Ctrl-C to stop)`,
+    );
+    const outcome = await Promise.race([
+      signals.received.then((signal) => ({ signal })),
+      worker.exited.then((exit) => ({ exit })),
+    ]);
+    if ('signal' in outcome) {
+      log.info('shutting down', { signal: outcome.signal });
+      await worker.stop();
+    }
+    const exit = await worker.exited;
+    signals.dispose();
+    return exit.reason === 'lease-lost' ? EXIT_LEASE_LOST : 0;
+  },
+};

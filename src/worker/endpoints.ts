@@ -1,0 +1,99 @@
+/**
+ * The worker's request-plane endpoints, like the routes of a backend service:
+ *
+ *   generate     EngineRequest → stream of EngineOutput (one per token). The payload came off the network,
+ *                so it is validated first; a bad one fails with code `invalid_request`. The caller's cancel
+ *                (ctx.signal) aborts the engine request, which frees its KV blocks at once.
+ *   kv_snapshot  KvSnapshotRequest → one or more KvSnapshot chunks: the whole prefix cache as `stored`
+ *                events, consistent as of `lastEventId` (identical in every chunk). Concatenate the chunks'
+ *                `events` in order. Routers ask on a gap in this worker's event ids (design.md §3).
+ *   load         anything → one LoadMetrics (the same message the worker publishes on `kv_metrics`).
+ */
+import type { CoreBackedEngine } from '../engine/index.ts';
+import { type EngineOutput, type EngineRequest, explainEngineRequest } from '../protocols/engine.ts';
+import type { WorkerId } from '../protocols/ids.ts';
+import type { LoadMetrics } from '../protocols/kv-events.ts';
+import type { KvSnapshot } from '../protocols/router.ts';
+import type { EndpointHandler, HandlerContext } from '../runtime/request-plane/index.ts';
+import { InvalidRequestError } from '../util/errors.ts';
+import type { Logger } from '../util/logger.ts';
+import { WorkerRequestError } from './errors.ts';
+import type { WorkerMetrics, WorkerRequestStatus } from './worker-metrics.ts';
+
+export const GENERATE_ENDPOINT = 'generate';
+export const KV_SNAPSHOT_ENDPOINT = 'kv_snapshot';
+export const LOAD_ENDPOINT = 'load';
+
+/** `stored` events per kv_snapshot chunk: keeps each frame far below the request plane's 16 MiB limit. */
+export const SNAPSHOT_CHUNK_EVENTS = 1024;
+
+export interface EndpointDeps {
+  engine: CoreBackedEngine;
+  workerId: WorkerId;
+  metrics: WorkerMetrics;
+  log: Logger;
+  /** The load as published (worker id stamped). */
+  loadMetrics: () => LoadMetrics;
+}
+
+export function workerEndpoints(deps: EndpointDeps): Record<string, EndpointHandler> {
+  return {
+    [GENERATE_ENDPOINT]: (payload, ctx) => generate(deps, payload, ctx),
+    [KV_SNAPSHOT_ENDPOINT]: () => kvSnapshot(deps),
+    [LOAD_ENDPOINT]: () => load(deps),
+  };
+}
+
+async function* generate(
+  deps: EndpointDeps,
+  payload: unknown,
+  ctx: HandlerContext,
+): AsyncGenerator<EngineOutput> {
+  const problem = explainEngineRequest(payload);
+  if (problem !== undefined) {
+    deps.log.warn('rejected a malformed generate payload', { requestId: ctx.requestId, problem });
+    throw new WorkerRequestError(`invalid EngineRequest: ${problem}`, 'invalid_request');
+  }
+  const request = payload as EngineRequest;
+  const log = deps.log.child({ requestId: request.requestId });
+  const end = deps.metrics.begin();
+  let status: WorkerRequestStatus = 'cancelled';
+  let tokens = 0;
+  log.debug('request started', {
+    promptTokens: request.promptTokenIds.length,
+    maxTokens: request.stopping.maxTokens,
+  });
+  try {
+    for await (const output of deps.engine.generate(request, ctx.signal)) {
+      tokens++;
+      yield output;
+      if (output.finishReason !== undefined) status = output.finishReason === 'error' ? 'error' : 'success';
+    }
+    if (ctx.signal.aborted) status = 'cancelled';
+  } catch (err) {
+    status = 'error';
+    if (err instanceof InvalidRequestError) {
+      log.warn('request refused by the engine', { error: err });
+      throw new WorkerRequestError(err.message, 'invalid_request', { cause: err });
+    }
+    log.error('request failed', { error: err });
+    throw err;
+  } finally {
+    end(status, tokens);
+    log.debug('request finished', { status, tokens });
+  }
+}
+
+async function* kvSnapshot(deps: EndpointDeps): AsyncGenerator<KvSnapshot> {
+  // dumpCachedBlocks is synchronous, so the dump and its event id describe one instant.
+  const lastEventId = deps.engine.kv.events.lastEventId;
+  const events = deps.engine.kv.dumpCachedBlocks();
+  deps.log.info('sending KV snapshot', { lastEventId, blocks: events.length });
+  for (let i = 0; i === 0 || i < events.length; i += SNAPSHOT_CHUNK_EVENTS) {
+    yield { workerId: deps.workerId, lastEventId, events: events.slice(i, i + SNAPSHOT_CHUNK_EVENTS) };
+  }
+}
+
+async function* load(deps: EndpointDeps): AsyncGenerator<LoadMetrics> {
+  yield deps.loadMetrics();
+}

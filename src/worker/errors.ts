@@ -1,0 +1,24 @@
+/**
+ * Worker errors. Each message says what failed and what to check, like a service's startup diagnostics.
+ */
+import { DhwError } from '../util/errors.ts';
+
+/** The worker could not start or serve (engine, request plane, status port, registration). */
+export class WorkerError extends DhwError {}
+
+/**
+ * A request the worker refuses as sent. `code` travels to the caller in the request plane's FINAL frame
+ * (RemoteError.code): `invalid_request` maps to HTTP 400 at the frontend.
+ */
+export class WorkerRequestError extends DhwError {
+  constructor(
+    message: string,
+    readonly code: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Exit code of `dhw worker` when its discovery lease is lost (its registration is gone). */
+export const EXIT_LEASE_LOST = 3;

@@ -1,0 +1,153 @@
+/**
+ * Prometheus metrics of one worker for GET /metrics on its status port, with Dynamo's `dynamo_component_*`
+ * names so dashboards built for Dynamo read ours. Like a backend's own /metrics beside the load balancer's:
+ * request counts and latency of what it served, plus gauges read from the engine at scrape time.
+ *
+ *   dynamo_component_requests_total{...,status}                 counter  (generate calls: success|error|cancelled)
+ *   dynamo_component_inflight_requests{...}                     gauge
+ *   dynamo_component_request_duration_seconds{...}              histogram
+ *   dynamo_component_output_tokens_total{...}                   counter
+ *   dynamo_component_kvstats_active_blocks{...}                 gauge    (blocks with refCnt > 0)
+ *   dynamo_component_kvstats_total_blocks{...}                  gauge
+ *   dynamo_component_kvstats_gpu_cache_usage_percent{...}       gauge    (0..1, vLLM's name)
+ *   dynamo_component_kvstats_gpu_prefix_cache_hit_rate{...}     gauge    (cached / queried prompt tokens)
+ *   dynamo_component_kv_events_published_total{...}             counter
+ *   dynamo_component_canary_ok{...}, _canary_latency_seconds    gauges   (last health canary)
+ * Every series carries dynamo_namespace, dynamo_component, dynamo_endpoint and worker_id labels.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+export type WorkerRequestStatus = 'success' | 'error' | 'cancelled';
+
+/** What the scrape-time gauges read. */
+export interface WorkerMetricsSource {
+  kvActiveBlocks(): number;
+  kvTotalBlocks(): number;
+  /** Cached / queried prompt tokens since start (0 before the first request). */
+  prefixCacheHitRate(): number;
+  canary(): { ok: boolean; latencyMs: number } | undefined;
+}
+
+export interface WorkerMetricLabels {
+  dynamo_namespace: string;
+  dynamo_component: string;
+  dynamo_endpoint: string;
+  worker_id: string;
+}
+
+type LabelName = keyof WorkerMetricLabels;
+const LABEL_NAMES: LabelName[] = ['dynamo_namespace', 'dynamo_component', 'dynamo_endpoint', 'worker_id'];
+
+export class WorkerMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<LabelName | 'status'>;
+  private readonly inflight: Gauge<LabelName>;
+  private readonly duration: Histogram<LabelName>;
+  private readonly outputTokens: Counter<LabelName>;
+  private readonly kvEvents: Counter<LabelName>;
+  private inflightCount = 0;
+
+  constructor(
+    private readonly labels: WorkerMetricLabels,
+    source: WorkerMetricsSource,
+  ) {
+    const registers = [this.registry];
+    const labelNames = LABEL_NAMES;
+    this.requests = new Counter({
+      name: 'dynamo_component_requests_total',
+      help: 'generate calls served, by how they ended',
+      labelNames: [...labelNames, 'status'],
+      registers,
+    });
+    this.inflight = new Gauge({
+      name: 'dynamo_component_inflight_requests',
+      help: 'generate calls in progress',
+      labelNames,
+      registers,
+    });
+    this.inflight.set(labels, 0);
+    this.duration = new Histogram({
+      name: 'dynamo_component_request_duration_seconds',
+      help: 'Time from a generate call arriving to its last token',
+      labelNames,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.outputTokens = new Counter({
+      name: 'dynamo_component_output_tokens_total',
+      help: 'Tokens generated for callers',
+      labelNames,
+      registers,
+    });
+    this.kvEvents = new Counter({
+      name: 'dynamo_component_kv_events_published_total',
+      help: 'KV cache events handed to the event plane',
+      labelNames,
+      registers,
+    });
+    const gauge = (name: string, help: string, read: () => number | undefined) =>
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers,
+        collect() {
+          const value = read();
+          if (value !== undefined) this.set(labels, value);
+        },
+      });
+    gauge('dynamo_component_kvstats_active_blocks', 'KV blocks held by running requests', () =>
+      source.kvActiveBlocks(),
+    );
+    gauge('dynamo_component_kvstats_total_blocks', 'KV blocks in the pool', () => source.kvTotalBlocks());
+    gauge('dynamo_component_kvstats_gpu_cache_usage_percent', 'Active / total KV blocks (0..1)', () => {
+      const total = source.kvTotalBlocks();
+      return total > 0 ? source.kvActiveBlocks() / total : 0;
+    });
+    gauge(
+      'dynamo_component_kvstats_gpu_prefix_cache_hit_rate',
+      'Prompt tokens served from the prefix cache / prompt tokens looked up, since start',
+      () => source.prefixCacheHitRate(),
+    );
+    gauge('dynamo_component_canary_ok', '1 if the last health canary produced a token, else 0', () => {
+      const c = source.canary();
+      return c === undefined ? undefined : c.ok ? 1 : 0;
+    });
+    gauge('dynamo_component_canary_latency_seconds', 'Latency of the last health canary', () => {
+      const c = source.canary();
+      return c === undefined ? undefined : c.latencyMs / 1000;
+    });
+  }
+
+  get inflightRequests(): number {
+    return this.inflightCount;
+  }
+
+  /** A generate call started; call the returned function once when it ends. */
+  begin(): (status: WorkerRequestStatus, outputTokens: number) => void {
+    const started = performance.now();
+    this.inflightCount++;
+    this.inflight.inc(this.labels);
+    let ended = false;
+    return (status, outputTokens) => {
+      if (ended) return;
+      ended = true;
+      this.inflightCount--;
+      this.inflight.dec(this.labels);
+      this.requests.inc({ ...this.labels, status });
+      this.duration.observe(this.labels, (performance.now() - started) / 1000);
+      if (outputTokens > 0) this.outputTokens.inc(this.labels, outputTokens);
+    };
+  }
+
+  kvEventPublished(): void {
+    this.kvEvents.inc(this.labels);
+  }
+
+  /** The Prometheus text exposition format. */
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
