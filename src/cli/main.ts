@@ -67,4 +67,10 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// `dhw ls | head` closes our stdout early: that is the reader being done, not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 process.exitCode = await main(process.argv.slice(2));
