@@ -5,38 +5,32 @@
 import { DhwError } from '../util/errors.ts';
 import { UsageError } from './args.ts';
 import type { Command } from './command.ts';
-import { chatCommand } from './commands/chat.ts';
-import { doctorCommand } from './commands/doctor.ts';
-import { eventsCommand } from './commands/events.ts';
-import { generateCommand } from './commands/generate.ts';
-import { infraCommand } from './commands/infra.ts';
-import { lsCommand } from './commands/ls.ts';
-import { modelCommand } from './commands/model.ts';
-import { replayCommand } from './commands/replay.ts';
-import { serveCommand } from './commands/serve.ts';
-import { workerCommand } from './commands/worker.ts';
+/**
+ * Command name → loader. Each command module is imported only when it runs, so `dhw worker` does not load
+ * the frontend, and a broken module breaks only its own command.
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  serve: async () => (await import('./commands/serve.ts')).serveCommand,
+  generate: async () => (await import('./commands/generate.ts')).generateCommand,
+  chat: async () => (await import('./commands/chat.ts')).chatCommand,
+  model: async () => (await import('./commands/model.ts')).modelCommand,
+  infra: async () => (await import('./commands/infra.ts')).infraCommand,
+  events: async () => (await import('./commands/events.ts')).eventsCommand,
+  worker: async () => (await import('./commands/worker.ts')).workerCommand,
+  ls: async () => (await import('./commands/ls.ts')).lsCommand,
+  doctor: async () => (await import('./commands/doctor.ts')).doctorCommand,
+  replay: async () => (await import('./commands/replay.ts')).replayCommand,
+};
 
-const COMMANDS: Command[] = [
-  serveCommand,
-  generateCommand,
-  chatCommand,
-  modelCommand,
-  infraCommand,
-  eventsCommand,
-  workerCommand,
-  lsCommand,
-  doctorCommand,
-  replayCommand,
-];
-
-function printOverview(): void {
+async function printOverview(): Promise<void> {
+  const commands = await Promise.all(Object.values(COMMANDS).map((load) => load()));
   const lines = [
     'dhw — Dynamo the Hard Way: an LLM serving stack built from scratch',
     '',
     'usage: dhw <command> [options]    (dhw <command> --help for its options)',
     '',
     'commands:',
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(16)} ${c.summary}`),
+    ...commands.map((c) => `  ${c.name.padEnd(16)} ${c.summary}`),
   ];
   console.log(lines.join('\n'));
 }
@@ -44,14 +38,15 @@ function printOverview(): void {
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    printOverview();
+    await printOverview();
     return 0;
   }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) {
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!load) {
     console.error(`dhw: unknown command "${name}". Run \`dhw --help\` for the list of commands.`);
     return 2;
   }
+  const command = await load();
   try {
     return await command.run(rest);
   } catch (err) {
