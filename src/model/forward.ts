@@ -7,14 +7,28 @@
  * cache is the only memory between steps (like a stateless request handler in front of a store),
  * so any scheduler can interleave sequences freely.
  *
- * Read it like llama2.c's forward(): follow one token from its embedding to its logits.
+ * Read it like llama2.c's forward(): follow one token from its embedding to its logits. Which code runs a
+ * matmul (WebAssembly SIMD over worker threads, or the TypeScript reference) is decided once at load time
+ * by the kernel backend (kernels/backend.ts); this file only calls the kernels by name.
  */
 import type { ModelConfig } from './config.ts';
 import type { ForwardBatch, KvCacheTensors } from './forward-batch.ts';
 import { pagedAttention, writeKvSlots } from './attention.ts';
-import { add, matmul, rmsnorm, swiglu } from './kernels.ts';
+import { add, rmsnorm, swiglu } from './kernels.ts';
+import {
+  KernelBackend,
+  type KernelOptions,
+  matmul,
+  matmuls,
+  matrixBytes,
+  type PreparedWeights,
+  prepareWeights,
+} from './kernels/index.ts';
 import { applyRope, ropeInverseFrequencies, ropeTables } from './rope.ts';
-import { type LoadedModel, loadModel, type ModelWeights } from './weights.ts';
+import { type LoadedModel, loadModel } from './weights.ts';
+
+/** How to run the model: `threads` (`--threads`), `weightDtype` (`--weight-dtype`), `kernels` ('wasm' | 'ts'). */
+export type ModelOptions = KernelOptions;
 
 /** Activations of one forward pass (llama2.c's RunState), sized for `capacity` token rows. */
 class RunState {
@@ -27,41 +41,63 @@ class RunState {
   readonly att: Float32Array; // (rows, numHeads, headDim) attention output per head
   readonly gate: Float32Array; // (rows, intermediate)
   readonly up: Float32Array; // (rows, intermediate)
+  readonly wanted: Float32Array; // (rows, dim) final hidden state of the rows that want logits
+  readonly logits: Float32Array; // (rows, vocab)
 
+  /** Buffers come from the kernel backend, so its kernels (and threads) read and write them in place. */
   constructor(
     readonly capacity: number,
     c: ModelConfig,
+    alloc: (length: number) => Float32Array,
   ) {
     const qDim = c.numHeads * c.headDim;
     const kvDim = c.numKvHeads * c.headDim;
-    this.x = new Float32Array(capacity * c.hiddenSize);
-    this.xb = new Float32Array(capacity * c.hiddenSize);
-    this.xb2 = new Float32Array(capacity * c.hiddenSize);
-    this.q = new Float32Array(capacity * qDim);
-    this.k = new Float32Array(capacity * kvDim);
-    this.v = new Float32Array(capacity * kvDim);
-    this.att = new Float32Array(capacity * qDim);
-    this.gate = new Float32Array(capacity * c.intermediateSize);
-    this.up = new Float32Array(capacity * c.intermediateSize);
+    this.x = alloc(capacity * c.hiddenSize);
+    this.xb = alloc(capacity * c.hiddenSize);
+    this.xb2 = alloc(capacity * c.hiddenSize);
+    this.q = alloc(capacity * qDim);
+    this.k = alloc(capacity * kvDim);
+    this.v = alloc(capacity * kvDim);
+    this.att = alloc(capacity * qDim);
+    this.gate = alloc(capacity * c.intermediateSize);
+    this.up = alloc(capacity * c.intermediateSize);
+    this.wanted = alloc(capacity * c.hiddenSize);
+    this.logits = alloc(capacity * c.vocabSize);
   }
 }
 
 export class LlamaModel {
   readonly config: ModelConfig;
-  readonly weights: ModelWeights;
+  readonly weights: PreparedWeights;
   readonly dir: string;
   private readonly invFreq: Float32Array; // (headDim/2)
   private state: RunState | null = null;
 
-  constructor(loaded: LoadedModel) {
+  /** Without a backend: the TypeScript reference kernels on this thread (for tests and tools). */
+  constructor(
+    loaded: LoadedModel,
+    readonly kernels: KernelBackend = KernelBackend.reference(),
+  ) {
     this.config = loaded.config;
-    this.weights = loaded.weights;
+    this.weights = prepareWeights(loaded.weights, loaded.config, kernels);
     this.dir = loaded.dir;
     this.invFreq = ropeInverseFrequencies(loaded.config.rope, loaded.config.headDim);
   }
 
-  static async load(dir: string): Promise<LlamaModel> {
-    return new LlamaModel(await loadModel(dir));
+  /**
+   * Loads a checkpoint with the fast kernels by default: WebAssembly SIMD on `threads` threads (default:
+   * the core count), weights in shared memory as f32 or q8_0. Call `close()` to stop the threads.
+   */
+  static async load(dir: string, options: ModelOptions = {}): Promise<LlamaModel> {
+    const loaded = await loadModel(dir);
+    const dtype = options.weightDtype ?? 'f32';
+    const kernels = await KernelBackend.create(options, matrixBytes(loaded.config, dtype) + (16 << 20));
+    return new LlamaModel(loaded, kernels);
+  }
+
+  /** Stops the kernel worker threads (idempotent). The model must not be used afterwards. */
+  close(): Promise<void> {
+    return this.kernels.close();
   }
 
   /** The KV cache geometry this model needs, for `allocateKvCacheTensors`. */
@@ -75,8 +111,6 @@ export class LlamaModel {
     const w = this.weights;
     const n = batch.tokenIds.length;
     const dim = c.hiddenSize;
-    const qDim = c.numHeads * c.headDim;
-    const kvDim = c.numKvHeads * c.headDim;
     this.checkInputs(batch, kv);
     const s = this.runState(n);
 
@@ -93,9 +127,7 @@ export class LlamaModel {
 
       // Attention block. Normalize, then project to queries, keys and values (Qwen2 adds a bias).
       rmsnorm(s.xb, s.x, layer.attnNorm, n, dim, c.rmsNormEps);
-      matmul(s.q, s.xb, layer.wq, layer.bq, n, dim, qDim);
-      matmul(s.k, s.xb, layer.wk, layer.bk, n, dim, kvDim);
-      matmul(s.v, s.xb, layer.wv, layer.bv, n, dim, kvDim);
+      matmuls(s.xb, n, [s.q, layer.wq, layer.bq], [s.k, layer.wk, layer.bk], [s.v, layer.wv, layer.bv]);
 
       // Rotate queries and keys by their positions, then file the new K/V in their cache slots.
       applyRope(s.q, n, c.numHeads, c.headDim, cos, sin);
@@ -106,33 +138,34 @@ export class LlamaModel {
       pagedAttention(s.att, s.q, kv, l, batch, c.numHeads);
 
       // Mix the heads back into the residual stream.
-      matmul(s.xb2, s.att, layer.wo, layer.bo, n, qDim, dim);
+      matmul(s.xb2, s.att, layer.wo, layer.bo, n);
       add(s.x, s.xb2, n * dim);
 
       // MLP block (SwiGLU): down(silu(gate(x)) · up(x)), added to the residual stream.
       rmsnorm(s.xb, s.x, layer.mlpNorm, n, dim, c.rmsNormEps);
-      matmul(s.gate, s.xb, layer.wGate, null, n, dim, c.intermediateSize);
-      matmul(s.up, s.xb, layer.wUp, null, n, dim, c.intermediateSize);
+      matmuls(s.xb, n, [s.gate, layer.wGate, null], [s.up, layer.wUp, null]);
       swiglu(s.gate, s.up, n * c.intermediateSize);
-      matmul(s.xb2, s.gate, layer.wDown, null, n, c.intermediateSize, dim);
+      matmul(s.xb2, s.gate, layer.wDown, null, n);
       add(s.x, s.xb2, n * dim);
     }
 
     // Final norm and LM head, only for the rows whose next-token scores are wanted.
     const m = batch.logitsRows.length;
-    const wanted = new Float32Array(m * dim); // (m, dim)
     for (let i = 0; i < m; i++) {
       const r = batch.logitsRows[i]!;
-      wanted.set(s.x.subarray(r * dim, (r + 1) * dim), i * dim);
+      s.wanted.set(s.x.subarray(r * dim, (r + 1) * dim), i * dim);
     }
-    rmsnorm(wanted, wanted, w.finalNorm, m, dim, c.rmsNormEps);
-    const logits = new Float32Array(m * c.vocabSize); // (m, vocab)
-    matmul(logits, wanted, w.lmHead, null, m, dim, c.vocabSize);
-    return logits;
+    rmsnorm(s.wanted, s.wanted, w.finalNorm, m, dim, c.rmsNormEps);
+    matmul(s.logits, s.wanted, w.lmHead, null, m);
+    return s.logits.slice(0, m * c.vocabSize); // (m, vocab), the caller's own copy
   }
 
+  /** Activation buffers for `rows` token rows, grown in powers of two (the backend never frees memory). */
   private runState(rows: number): RunState {
-    if (!this.state || this.state.capacity < rows) this.state = new RunState(Math.max(rows, 16), this.config);
+    if (!this.state || this.state.capacity < rows) {
+      const capacity = 2 ** Math.ceil(Math.log2(Math.max(rows, 16)));
+      this.state = new RunState(capacity, this.config, (n) => this.kernels.allocF32(n));
+    }
     return this.state;
   }
 

@@ -1,0 +1,209 @@
+/**
+ * KernelBackend: where and how the matmuls of one model run — the dispatch layer between forward.ts
+ * (which calls `matmul(out, x, w, bias, rows)` by name) and the implementations:
+ *
+ *   'wasm' + threads > 1   WebAssembly SIMD kernels, output columns split over a worker pool (the engine
+ *                          thread computes a share too); tiny products stay on the engine thread
+ *   'wasm' + threads = 1   the same kernels on the engine thread only
+ *   'ts'                   the plain TypeScript kernels of ../kernels.ts (the reference; also the fallback
+ *                          when the runtime lacks WebAssembly SIMD)
+ *
+ * Systems analogy: a storage driver with a fast path (DMA into a shared segment) and a safe path (plain
+ * reads), chosen at mount time. Weights live in the backend's SharedArena so every thread sees them.
+ */
+import { availableParallelism } from 'node:os';
+import { getLogger } from '../../util/logger.ts';
+import { matmul as referenceMatmul } from '../kernels.ts';
+import { KIND_F32, KIND_Q8, type MatmulOp } from '../threads/job.ts';
+import { KernelThreadPool } from '../threads/thread-pool.ts';
+import { SharedArena } from './arena.ts';
+import { canQuantizeQ8, dequantizeQ8, type Q8Tensor, quantizeQ8 } from './quantize.ts';
+import { instantiateKernels, type KernelExports, kernelModule } from './wasm-module.ts';
+import { Q8_BLOCK } from './wasm-kernels.ts';
+
+const log = getLogger('kernels');
+
+export type WeightDtype = 'f32' | 'q8_0';
+export type KernelKind = 'wasm' | 'ts';
+
+export interface KernelOptions {
+  /** Threads that compute matmuls, the engine thread included (`--threads`, default: the core count). */
+  threads?: number;
+  /** Storage of the weight matrices (`--weight-dtype`, default 'f32'). Norms and biases stay f32. */
+  weightDtype?: WeightDtype;
+  /** 'wasm' (default) or 'ts' to force the reference TypeScript kernels. */
+  kernels?: KernelKind;
+}
+
+/** A weight matrix (outDim, inDim) placed for its backend. */
+export interface Matrix {
+  readonly outDim: number;
+  readonly inDim: number;
+  readonly dtype: WeightDtype;
+  /** (outDim, inDim) f32 weights; for a q8_0 matrix on the 'ts' backend, its dequantized values. */
+  readonly f32: Float32Array | null;
+  /** Quantized weights and scales (q8_0 on the 'wasm' backend). */
+  readonly q8: Q8Tensor | null;
+  readonly backend: KernelBackend;
+}
+
+/** One product of a `matmuls` call: out (rows, w.outDim) = x · wᵀ (+ bias). */
+export type Product = [out: Float32Array, w: Matrix, bias: Float32Array | null];
+
+/** Products smaller than this (multiply-adds) are not worth a thread barrier (~15-30 µs). */
+const THREAD_MIN_MACS = 1 << 18;
+/** Weight bytes per cache panel (L2-sized share of weight rows every token row streams past). */
+const PANEL_BYTES = 64 * 1024;
+
+export class KernelBackend {
+  private scratch: Float32Array[] = [];
+
+  private constructor(
+    readonly kind: KernelKind,
+    readonly weightDtype: WeightDtype,
+    readonly threads: number,
+    private readonly arena: SharedArena | null,
+    private readonly wasm: KernelExports | null,
+    private readonly pool: KernelThreadPool | null,
+  ) {}
+
+  /** The reference backend: TypeScript kernels on the calling thread, ordinary memory. */
+  static reference(weightDtype: WeightDtype = 'f32'): KernelBackend {
+    return new KernelBackend('ts', weightDtype, 1, null, null, null);
+  }
+
+  /**
+   * Builds the backend the options ask for, falling back (with a warning) to fewer threads or to the
+   * TypeScript kernels when the runtime cannot do more. `arenaBytes` sizes the shared memory up front.
+   */
+  static async create(opts: KernelOptions, arenaBytes: number): Promise<KernelBackend> {
+    const dtype = opts.weightDtype ?? 'f32';
+    const threads = Math.max(1, Math.floor(opts.threads ?? availableParallelism()));
+    if (opts.kernels === 'ts') return KernelBackend.reference(dtype);
+    const compiled = kernelModule();
+    if (!compiled) {
+      log.warn('WebAssembly SIMD is not available; using the TypeScript kernels');
+      return KernelBackend.reference(dtype);
+    }
+    const arena = new SharedArena(arenaBytes);
+    const wasm = instantiateKernels(compiled.module, arena.memory);
+    let pool: KernelThreadPool | null = null;
+    if (threads > 1) {
+      try {
+        pool = await KernelThreadPool.start(threads, arena, compiled.module, wasm);
+      } catch (err) {
+        log.warn('kernel worker threads failed to start; computing on one thread', { error: String(err) });
+      }
+    }
+    return new KernelBackend('wasm', dtype, pool ? threads : 1, arena, wasm, pool);
+  }
+
+  /** A zeroed f32 buffer the kernels can read and write without copying. */
+  allocF32(length: number): Float32Array {
+    return this.arena ? this.arena.allocF32(length) : new Float32Array(length);
+  }
+
+  /** Places weights w (outDim, inDim) for this backend, quantizing them when the dtype asks for it. */
+  matrix(w: Float32Array, outDim: number, inDim: number): Matrix {
+    const quantize = this.weightDtype === 'q8_0' && canQuantizeQ8(inDim);
+    if (!quantize) {
+      const f32 = this.arena ? this.arena.allocF32(w.length) : w;
+      if (f32 !== w) f32.set(w);
+      return { outDim, inDim, dtype: 'f32', f32, q8: null, backend: this };
+    }
+    const numScales = (outDim * inDim) / Q8_BLOCK;
+    const q8: Q8Tensor = this.arena
+      ? { q: this.arena.allocI8(w.length), scales: this.arena.allocF32(numScales) }
+      : { q: new Int8Array(w.length), scales: new Float32Array(numScales) };
+    quantizeQ8(w, outDim, inDim, q8);
+    if (!this.arena) return { outDim, inDim, dtype: 'q8_0', f32: dequantizeQ8(q8), q8: null, backend: this };
+    return { outDim, inDim, dtype: 'q8_0', f32: null, q8, backend: this };
+  }
+
+  /** out (rows, outDim) = x (rows, inDim) · wᵀ (+ bias). */
+  matmul(out: Float32Array, x: Float32Array, w: Matrix, bias: Float32Array | null, rows: number): void {
+    this.matmuls(x, rows, [out, w, bias]);
+  }
+
+  /**
+   * Several products of the same input, e.g. the q, k and v projections: one thread job (one barrier)
+   * for all of them instead of one each.
+   */
+  matmuls(x: Float32Array, rows: number, ...products: Product[]): void {
+    if (!this.wasm || !this.arena) {
+      for (const [out, w, bias] of products) referenceMatmul(out, x, w.f32!, bias, rows, w.inDim, w.outDim);
+      return;
+    }
+    const xIn = this.inArena(x, rows * products[0]![1].inDim, 0, true);
+    const outs = products.map(([out, w], i) => this.inArena(out, rows * w.outDim, 1 + i, false));
+    const ops = products.map(([, w], i) => this.op(outs[i]!, xIn, w, rows));
+    const macs = products.reduce((sum, [, w]) => sum + rows * w.inDim * w.outDim, 0);
+    if (this.pool && macs >= THREAD_MIN_MACS) this.pool.run(ops);
+    else for (const o of ops) this.runHere(o);
+    products.forEach(([out, w, bias], i) => {
+      if (outs[i] !== out) out.set(outs[i]!.subarray(0, rows * w.outDim));
+      if (bias) addBias(out, bias, rows, w.outDim);
+    });
+  }
+
+  /** Stops the worker threads. The backend must not be used afterwards. */
+  async close(): Promise<void> {
+    await this.pool?.close();
+  }
+
+  private op(out: Float32Array, x: Float32Array, w: Matrix, rows: number): MatmulOp {
+    const bytesPerWeight = w.q8 ? 1 : 4;
+    const panel = Math.max(4, Math.floor(PANEL_BYTES / (bytesPerWeight * w.inDim)) & ~3);
+    return {
+      kind: w.q8 ? KIND_Q8 : KIND_F32,
+      out: out.byteOffset,
+      x: x.byteOffset,
+      w: w.q8 ? w.q8.q.byteOffset : w.f32!.byteOffset,
+      scales: w.q8 ? w.q8.scales.byteOffset : 0,
+      rows,
+      inDim: w.inDim,
+      outDim: w.outDim,
+      panel,
+    };
+  }
+
+  private runHere(o: MatmulOp): void {
+    const fn = o.kind === KIND_Q8 ? this.wasm!.matmul_q8 : this.wasm!.matmul_f32;
+    fn(o.out, o.x, o.w, o.scales, o.rows, o.inDim, o.outDim, 0, o.outDim, o.panel);
+  }
+
+  /** `a` itself when the arena owns it, else a scratch copy (copied in only when the kernel reads it). */
+  private inArena(a: Float32Array, length: number, slot: number, copyIn: boolean): Float32Array {
+    if (this.arena!.owns(a)) return a;
+    let s = this.scratch[slot];
+    if (!s || s.length < length) {
+      s = this.arena!.allocF32(Math.max(length, 2 * (s?.length ?? 0)));
+      this.scratch[slot] = s;
+    }
+    if (copyIn) s.set(a.subarray(0, length));
+    return s;
+  }
+}
+
+function addBias(out: Float32Array, bias: Float32Array, rows: number, outDim: number): void {
+  for (let i = 0; i < rows; i++) {
+    const o = i * outDim;
+    for (let j = 0; j < outDim; j++) out[o + j]! += bias[j]!;
+  }
+}
+
+/** out (rows, w.outDim) = x (rows, w.inDim) · wᵀ (+ bias), on whichever backend holds w. */
+export function matmul(
+  out: Float32Array,
+  x: Float32Array,
+  w: Matrix,
+  bias: Float32Array | null,
+  rows: number,
+): void {
+  w.backend.matmul(out, x, w, bias, rows);
+}
+
+/** Several products of the same x (rows, inDim) in one pass of the kernel threads; see KernelBackend.matmuls. */
+export function matmuls(x: Float32Array, rows: number, ...products: Product[]): void {
+  products[0]![1].backend.matmuls(x, rows, ...products);
+}

@@ -1,0 +1,12 @@
+export {
+  KernelBackend,
+  type KernelKind,
+  type KernelOptions,
+  type Matrix,
+  matmul,
+  matmuls,
+  type Product,
+  type WeightDtype,
+} from './backend.ts';
+export { matrixBytes, type PreparedLayer, type PreparedWeights, prepareWeights } from './prepare-weights.ts';
+export { canQuantizeQ8, dequantizeQ8, type Q8Tensor, quantizeQ8 } from './quantize.ts';

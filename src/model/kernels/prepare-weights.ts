@@ -1,0 +1,75 @@
+/**
+ * Moves a loaded checkpoint's matrices into the kernel backend's memory (and format), producing the
+ * weights forward.ts multiplies by. Norm weights and biases stay plain f32 arrays: only TypeScript reads them.
+ *
+ * Like warming a cache at boot: one copy (or quantization) per matrix at load time so that no step pays
+ * for it later. The original arrays are not kept, so their memory is freed once the caller drops them.
+ */
+import type { ModelConfig } from '../config.ts';
+import type { ModelWeights } from '../weights.ts';
+import type { KernelBackend, Matrix, WeightDtype } from './backend.ts';
+import { canQuantizeQ8 } from './quantize.ts';
+import { Q8_BLOCK } from './wasm-kernels.ts';
+
+/** One transformer block, matrices placed for the backend. dim = hiddenSize, qDim = numHeads*headDim. */
+export interface PreparedLayer {
+  attnNorm: Float32Array; // (dim)
+  wq: Matrix; // (qDim, dim)
+  wk: Matrix; // (kvDim, dim)
+  wv: Matrix; // (kvDim, dim)
+  wo: Matrix; // (dim, qDim)
+  bq: Float32Array | null; // (qDim)
+  bk: Float32Array | null; // (kvDim)
+  bv: Float32Array | null; // (kvDim)
+  bo: Float32Array | null; // (dim)
+  mlpNorm: Float32Array; // (dim)
+  wGate: Matrix; // (intermediate, dim)
+  wUp: Matrix; // (intermediate, dim)
+  wDown: Matrix; // (dim, intermediate)
+}
+
+export interface PreparedWeights {
+  embed: Float32Array; // (vocab, dim) row lookups; shares the LM head's f32 storage when tied
+  layers: PreparedLayer[];
+  finalNorm: Float32Array; // (dim)
+  lmHead: Matrix; // (vocab, dim)
+}
+
+/** Bytes of shared memory the matrices of `config` need in `dtype` (to size the arena once). */
+export function matrixBytes(config: ModelConfig, dtype: WeightDtype): number {
+  const { hiddenSize: dim, intermediateSize: hidden, vocabSize: vocab } = config;
+  const qDim = config.numHeads * config.headDim;
+  const kvDim = config.numKvHeads * config.headDim;
+  const bytes = (outDim: number, inDim: number): number =>
+    dtype === 'q8_0' && canQuantizeQ8(inDim)
+      ? outDim * inDim * (1 + 4 / Q8_BLOCK) + 32
+      : outDim * inDim * 4 + 16;
+  const perLayer =
+    bytes(qDim, dim) + 2 * bytes(kvDim, dim) + bytes(dim, qDim) + 2 * bytes(hidden, dim) + bytes(dim, hidden);
+  return config.numLayers * perLayer + bytes(vocab, dim);
+}
+
+export function prepareWeights(w: ModelWeights, c: ModelConfig, backend: KernelBackend): PreparedWeights {
+  const dim = c.hiddenSize;
+  const qDim = c.numHeads * c.headDim;
+  const kvDim = c.numKvHeads * c.headDim;
+  const layers = w.layers.map((l) => ({
+    attnNorm: l.attnNorm,
+    wq: backend.matrix(l.wq, qDim, dim),
+    wk: backend.matrix(l.wk, kvDim, dim),
+    wv: backend.matrix(l.wv, kvDim, dim),
+    wo: backend.matrix(l.wo, dim, qDim),
+    bq: l.bq,
+    bk: l.bk,
+    bv: l.bv,
+    bo: l.bo,
+    mlpNorm: l.mlpNorm,
+    wGate: backend.matrix(l.wGate, c.intermediateSize, dim),
+    wUp: backend.matrix(l.wUp, c.intermediateSize, dim),
+    wDown: backend.matrix(l.wDown, dim, c.intermediateSize),
+  }));
+  const lmHead = backend.matrix(w.lmHead, c.vocabSize, dim);
+  // A tied f32 head already holds the embedding table: look rows up there instead of keeping two copies.
+  const embed = c.tieWordEmbeddings && lmHead.f32 && lmHead.dtype === 'f32' ? lmHead.f32 : w.embed;
+  return { embed, layers, finalNorm: w.finalNorm, lmHead };
+}

@@ -1,0 +1,43 @@
+/**
+ * Builds and compiles the kernel module once per process, and instantiates it over an arena's memory.
+ *
+ * Like loading a driver: probe what the CPU/runtime supports (SIMD is required, relaxed SIMD's fused
+ * multiply-add is used only when the runtime accepts it), then map the same code into every thread.
+ */
+import { assembleModule } from './wasm-assembler.ts';
+import { kernelFunctions } from './wasm-kernels.ts';
+
+/** The module's exports. Pointers are byte offsets into the shared memory. */
+export interface KernelExports {
+  // biome-ignore format: one signature per line
+  matmul_f32(out: number, x: number, w: number, scales: number, rows: number, inDim: number, outDim: number, j0: number, j1: number, panel: number): void;
+  // biome-ignore format: one signature per line
+  matmul_q8(out: number, x: number, q: number, scales: number, rows: number, inDim: number, outDim: number, j0: number, j1: number, panel: number): void;
+}
+
+const MEMORY = { minPages: 1, maxPages: 65536, shared: true };
+let cached: { module: WebAssembly.Module; relaxed: boolean } | null | undefined;
+
+/**
+ * The compiled kernel module, or null when this runtime lacks WebAssembly SIMD (callers then use the
+ * TypeScript kernels). Relaxed SIMD (fused multiply-add) is opted into with DHW_RELAXED_SIMD=1 and used
+ * only if the runtime validates it (Node 20 needs --experimental-wasm-relaxed-simd).
+ */
+export function kernelModule(): { module: WebAssembly.Module; relaxed: boolean } | null {
+  if (cached !== undefined) return cached;
+  cached = null;
+  const tries = process.env.DHW_RELAXED_SIMD === '1' ? [true, false] : [false];
+  for (const relaxed of tries) {
+    const bytes = assembleModule(kernelFunctions(relaxed), MEMORY);
+    if (WebAssembly.validate(bytes)) {
+      cached = { module: new WebAssembly.Module(bytes), relaxed };
+      break;
+    }
+  }
+  return cached;
+}
+
+export function instantiateKernels(module: WebAssembly.Module, memory: WebAssembly.Memory): KernelExports {
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  return instance.exports as unknown as KernelExports;
+}
