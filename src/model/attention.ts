@@ -45,6 +45,7 @@ export function writeKvSlots(
 /**
  * out = softmax(q·Kᵀ / sqrt(headDim)) · V for every new token of every sequence, where a token at
  * position p sees the sequence's positions 0..p (causal), read from the cache through its block table.
+ * The query heads sharing a KV head are handled together, so each cached K/V row is read once per group.
  *
  *   q, out: (numTokens, numHeads, headDim)
  */
@@ -61,11 +62,11 @@ export function pagedAttention(
   const scale = 1 / Math.sqrt(headDim);
   const keyCache = kv.key[layer]!;
   const valueCache = kv.value[layer]!;
+  const acc = new Float64Array(group * headDim); // (group, headDim) the group's outputs
 
   for (const seq of batch.seqs) {
     const slotBase = slotOffsets(seq.blockTable, seq.contextLen, blockSize, numKvHeads * headDim); // (contextLen)
-    const scores = new Float64Array(seq.contextLen); // (contextLen) one head's attention weights
-    const acc = new Float64Array(headDim); // (headDim) one head's output
+    const scores = new Float64Array(group * seq.contextLen); // (group, contextLen) attention weights
     for (let i = 0; i < seq.queryLen; i++) {
       const row = seq.queryStart + i;
       const pos = batch.positions[row]!;
@@ -75,28 +76,51 @@ export function pagedAttention(
         );
       }
       const seen = pos + 1; // causal: positions 0..pos
-      for (let h = 0; h < numHeads; h++) {
-        const qOff = (row * numHeads + h) * headDim;
-        const headOff = Math.floor(h / group) * headDim;
-        // Scores against every visible key.
+      for (let g = 0; g < numKvHeads; g++) {
+        const headOff = g * headDim;
+        const qBase = (row * numHeads + g * group) * headDim; // first query head of the group
+        // Scores of every query head of the group against every visible key.
         for (let t = 0; t < seen; t++) {
           const kOff = slotBase[t]! + headOff;
-          let s = 0;
-          for (let d = 0; d < headDim; d++) s += q[qOff + d]! * keyCache[kOff + d]!;
-          scores[t] = s * scale;
+          for (let h = 0; h < group; h++) {
+            scores[h * seq.contextLen + t] = dot4(q, qBase + h * headDim, keyCache, kOff, headDim) * scale;
+          }
         }
-        softmax(scores, 0, seen);
-        // Weighted sum of the values.
+        for (let h = 0; h < group; h++) softmax(scores, h * seq.contextLen, seen);
+        // Weighted sums of the values.
         acc.fill(0);
         for (let t = 0; t < seen; t++) {
           const vOff = slotBase[t]! + headOff;
-          const p = scores[t]!;
-          for (let d = 0; d < headDim; d++) acc[d]! += p * valueCache[vOff + d]!;
+          for (let h = 0; h < group; h++) {
+            const p = scores[h * seq.contextLen + t]!;
+            const a = h * headDim;
+            for (let d = 0; d < headDim; d++) acc[a + d]! += p * valueCache[vOff + d]!;
+          }
         }
-        out.set(acc, qOff);
+        for (let k = 0; k < group * headDim; k++) out[qBase + k] = acc[k]!;
       }
     }
   }
+}
+
+/**
+ * Σ a[aOff+k]·b[bOff+k] with four independent running sums: JavaScript adds in program order, so a single
+ * sum waits on each add's latency; four chains keep the FPU busy (the order change is far below f32 noise).
+ */
+function dot4(a: Float32Array, aOff: number, b: Float32Array, bOff: number, n: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let k = 0;
+  for (; k + 4 <= n; k += 4) {
+    s0 += a[aOff + k]! * b[bOff + k]!;
+    s1 += a[aOff + k + 1]! * b[bOff + k + 1]!;
+    s2 += a[aOff + k + 2]! * b[bOff + k + 2]!;
+    s3 += a[aOff + k + 3]! * b[bOff + k + 3]!;
+  }
+  for (; k < n; k++) s0 += a[aOff + k]! * b[bOff + k]!;
+  return s0 + s1 + (s2 + s3);
 }
 
 /** Float offset of each position's K/V row in a layer's cache buffer: Int32Array (contextLen). */
