@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   infra: async () => (await import('./commands/infra.ts')).infraCommand,
   events: async () => (await import('./commands/events.ts')).eventsCommand,
   worker: async () => (await import('./commands/worker.ts')).workerCommand,
+  frontend: async () => (await import('./commands/frontend.ts')).frontendCommand,
   ls: async () => (await import('./commands/ls.ts')).lsCommand,
   doctor: async () => (await import('./commands/doctor.ts')).doctorCommand,
   replay: async () => (await import('./commands/replay.ts')).replayCommand,

@@ -65,7 +65,7 @@ test('malformed bodies are 400s that name the problem', async () => {
 });
 
 test('a prompt that does not fit the context is a 400 that says the numbers', async () => {
-  const { contextLength } = ts.engine.info;
+  const { contextLength } = ts;
   const tooLong = await send(
     'POST',
     '/v1/completions',

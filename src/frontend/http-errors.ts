@@ -3,6 +3,7 @@
  * error_page table: every failure, from a bad field to a crash, leaves as one well-formed JSON answer.
  */
 import type { ErrorBody } from '../protocols/openai.ts';
+import { NoWorkersError } from '../router/index.ts';
 import { DhwError, InvalidRequestError } from '../util/errors.ts';
 
 export class HttpError extends DhwError {
@@ -47,10 +48,22 @@ export const modelNotFound = (requested: string, served: readonly string[]): Htt
     'model_not_found',
   );
 
+/** 503: nothing can take the request now (no worker registered, or every one excluded); retry later. */
+export const noWorkersAvailable = (detail: string): HttpError =>
+  new HttpError(503, `no workers available: ${detail}`, 'service_unavailable', null, 'no_workers');
+
+/** 503: every worker is past its busy threshold (Dynamo's "All workers are busy"). */
+export const allWorkersBusy = (detail: string): HttpError =>
+  new HttpError(503, `All workers are busy, retry later: ${detail}`, 'service_unavailable', null, 'busy');
+
 /** Map any thrown value to a status and OpenAI error body; unknown errors become 500. */
 export function toErrorResponse(err: unknown): { status: number; body: ErrorBody } {
   if (err instanceof HttpError) {
     return { status: err.status, body: errorBody(err.message, err.type, err.param, err.code) };
+  }
+  if (err instanceof NoWorkersError) {
+    // The router's message already reads "no workers available: ...".
+    return { status: 503, body: errorBody(err.message, 'service_unavailable', null, 'no_workers') };
   }
   if (err instanceof InvalidRequestError) {
     return { status: 400, body: errorBody(err.message, 'invalid_request_error', err.param, err.code) };

@@ -8,7 +8,6 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { basename } from 'node:path';
 import type { InferenceEngine } from '../protocols/engine.ts';
 import type { Tokenizer } from '../tokens/index.ts';
 import { getLogger } from '../util/logger.ts';
@@ -19,14 +18,24 @@ import { handleChatCompletions } from './routes/chat-completions.ts';
 import { handleCompletions } from './routes/completions.ts';
 import { FrontendMetrics } from './metrics.ts';
 import { handleHealth, handleLive, handleMetrics, handleModels } from './routes/info.ts';
+import { type ModelRegistry, StaticModelRegistry } from './served-model.ts';
 
-export interface HttpServerOptions {
+/** One engine in this process, served under one name. */
+export interface SingleModelSource {
   engine: InferenceEngine;
   tokenizer: Tokenizer;
   /** The model name clients send and see (e.g. "fortune-llama"). */
   modelName: string;
   /** The model folder; its basename is accepted as `model` too. */
   modelDir?: string;
+}
+
+/** Whatever the models come from: discovery (ModelWatcher) or a fixed table. */
+export interface RegistrySource {
+  models: ModelRegistry;
+}
+
+export type HttpServerOptions = (SingleModelSource | RegistrySource) & {
   /** Default 127.0.0.1. */
   host?: string;
   /** Default 8000; 0 picks a free port (tests). */
@@ -35,7 +44,7 @@ export interface HttpServerOptions {
   maxBodyBytes?: number;
   /** How long close() waits for in-flight requests before cutting connections. Default 10 s. */
   drainTimeoutMs?: number;
-}
+};
 
 export interface HttpServerHandle {
   /** e.g. "http://127.0.0.1:8000" (no trailing slash; the OpenAI base URL is `${url}/v1`). */
@@ -74,17 +83,12 @@ const ROUTES: Record<string, Route> = {
 const log = getLogger('frontend');
 
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServerHandle> {
-  const accepted = new Set([options.modelName]);
-  if (options.modelDir) accepted.add(basename(options.modelDir));
+  const models = 'models' in options ? options.models : new StaticModelRegistry(options);
   const state: ServerState = {
-    engine: options.engine,
-    tokenizer: options.tokenizer,
-    modelName: options.modelName,
-    acceptedModelNames: [...accepted],
+    models,
     maxBodyBytes: options.maxBodyBytes ?? 4 * 1024 * 1024,
-    eosTokenIds: [...new Set([...options.engine.info.eosTokenIds, ...options.tokenizer.eosTokenIds])],
     stats: new RequestStats(),
-    metrics: new FrontendMetrics(options.modelName),
+    metrics: new FrontendMetrics(),
     startedAt: Math.floor(Date.now() / 1000),
   };
   const server = createServer((req, res) => {
@@ -94,7 +98,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   await listen(server, host, options.port ?? 8000);
   const { port } = server.address() as AddressInfo;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  log.info('listening', { url, model: options.modelName });
+  log.info('listening', { url, models: models.list().map((m) => m.name) });
   return {
     url,
     port,
@@ -127,6 +131,15 @@ async function closeServer(server: Server, stats: RequestStats, drainTimeoutMs: 
   log.info('closed');
 }
 
+/**
+ * A caller's own `x-request-id` (a proxy in front of us, a tracing client) is kept, so one id follows the
+ * request through every hop's logs; anything odd is ignored and a fresh id is made.
+ */
+function clientRequestId(req: IncomingMessage): string | undefined {
+  const header = req.headers['x-request-id'];
+  return typeof header === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(header) ? header : undefined;
+}
+
 function findRoute(method: string, path: string): Route {
   const route = ROUTES[path];
   if (!route) throw notFound(`no route for ${method} ${path}; see GET /v1/models, POST /v1/chat/completions`);
@@ -138,7 +151,7 @@ async function handleRequest(state: ServerState, req: IncomingMessage, res: Serv
   const method = req.method ?? 'GET';
   const path = (req.url ?? '/').split('?')[0];
   const route = ROUTES[path];
-  const requestId = newRequestId(route?.idPrefix ?? 'req');
+  const requestId = clientRequestId(req) ?? newRequestId(route?.idPrefix ?? 'req');
   const aborter = new AbortController();
   // res 'close' before the response finished = the client went away: cancel down to the engine.
   res.on('close', () => {
@@ -168,6 +181,8 @@ async function handleRequest(state: ServerState, req: IncomingMessage, res: Serv
     const { status, body } = toErrorResponse(err);
     end = status >= 500 ? 'server_error' : 'client_error';
     if (aborter.signal.aborted) ctx.log.info('client went away', { error: err });
+    else if (status === 503)
+      ctx.log.warn('request refused: no capacity', { status, message: body.error.message });
     else if (status >= 500) ctx.log.error('request failed', { status, error: err });
     else ctx.log.info('request rejected', { method, path, status, message: body.error.message });
     // A 413 may leave unread body bytes on the socket: close it rather than reuse it.

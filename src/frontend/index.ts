@@ -1,7 +1,41 @@
-export { type HttpServerHandle, type HttpServerOptions, startHttpServer } from './http-server.ts';
-export { HttpError } from './http-errors.ts';
+export { EventFeed, type EventFeedStats, KvSnapshotError } from './event-feed.ts';
+export {
+  type FrontendHandle,
+  type FrontendOptions,
+  type FrontendRuntime,
+  startFrontend,
+} from './frontend.ts';
+export {
+  type HttpServerHandle,
+  type HttpServerOptions,
+  type RegistrySource,
+  type SingleModelSource,
+  startHttpServer,
+} from './http-server.ts';
+export { allWorkersBusy, HttpError, noWorkersAvailable } from './http-errors.ts';
+export {
+  type DeploymentOptions,
+  type DeploymentRouterFlags,
+  loadCardTokenizer,
+  ModelDeployment,
+  ModelLoadError,
+} from './model-deployment.ts';
+export { ModelWatcher, type ModelWatcherOptions } from './model-watcher.ts';
 export { chatPromptIds, completionPromptIds, resolveMaxTokens } from './preprocessor.ts';
 export type { RequestCounts } from './request-stats.ts';
+export {
+  continuation,
+  MalformedWorkerOutputError,
+  RoutedEngine,
+  type RoutedEngineOptions,
+} from './routed-engine.ts';
+export {
+  type InstanceSummary,
+  type ModelRegistry,
+  type ServedModel,
+  StaticModelRegistry,
+} from './served-model.ts';
 export { SseWriter } from './sse.ts';
 export { type StopMatch, StopStringMatcher } from './stop-strings.ts';
 export { streamText, type TextStreamEvent } from './text-stream.ts';
+export { DEFAULT_BUSY_THRESHOLD, type PoolWorker, QUARANTINE_MS, WorkerPool } from './worker-pool.ts';

@@ -2,6 +2,8 @@
  * Prometheus metrics for GET /metrics, with Dynamo's frontend metric names (design.md §7), so dashboards
  * built for Dynamo read ours. Like nginx's VTS module: per-request counters and latency histograms,
  * scraped as text. Each server owns its own registry (no global state), so tests can run several.
+ * The `model` label is known once the request body is parsed; a request rejected before that is counted
+ * under model="unknown" (and never in the in-flight gauge).
  *
  *   dynamo_frontend_requests_total{model,endpoint,request_type,status}   counter
  *   dynamo_frontend_inflight_requests{model}                             gauge
@@ -30,10 +32,10 @@ export class FrontendMetrics {
   private readonly inputTokens: Histogram<'model'>;
   private readonly outputTokens: Histogram<'model'>;
   private readonly kvHitRate: Gauge<'model'>;
-  private promptTokensSeen = 0;
-  private cachedTokensSeen = 0;
+  /** Per model: prompt and cached tokens since start (the kv hit rate's numerator and denominator). */
+  private readonly tokensSeen = new Map<string, { prompt: number; cached: number }>();
 
-  constructor(readonly model: string) {
+  constructor() {
     const registers = [this.registry];
     const labelNames = ['model'] as const;
     this.requests = new Counter({
@@ -48,7 +50,6 @@ export class FrontendMetrics {
       labelNames,
       registers,
     });
-    this.inflight.set({ model }, 0);
     const histogram = (name: string, help: string, buckets: number[]) =>
       new Histogram({ name, help, labelNames, buckets, registers });
     this.ttft = histogram(
@@ -86,8 +87,12 @@ export class FrontendMetrics {
 
   /** Start observing one generation request. */
   begin(endpoint: string): RequestObservation {
-    this.inflight.inc({ model: this.model });
     return new RequestObservation(this, endpoint);
+  }
+
+  /** A model became known (server start, or discovered): its gauges read 0 rather than being absent. */
+  declareModel(model: string): void {
+    this.inflight.inc({ model }, 0);
   }
 
   /** The Prometheus text exposition format. */
@@ -97,23 +102,29 @@ export class FrontendMetrics {
 
   /** @internal called by RequestObservation */
   record(o: RequestObservation, status: RequestStatus, seconds: number): void {
-    const model = this.model;
-    this.inflight.dec({ model });
+    const model = o.model ?? 'unknown';
+    if (o.model !== undefined) this.inflight.dec({ model });
     this.requests.inc({ model, endpoint: o.endpoint, request_type: o.stream ? 'stream' : 'unary', status });
     this.duration.observe({ model }, seconds);
     if (o.usage) {
       this.inputTokens.observe({ model }, o.usage.promptTokens);
       this.outputTokens.observe({ model }, o.usage.completionTokens);
-      this.promptTokensSeen += o.usage.promptTokens;
-      this.cachedTokensSeen += o.usage.cachedTokens;
-      if (this.promptTokensSeen > 0)
-        this.kvHitRate.set({ model }, this.cachedTokensSeen / this.promptTokensSeen);
+      const seen = this.tokensSeen.get(model) ?? { prompt: 0, cached: 0 };
+      seen.prompt += o.usage.promptTokens;
+      seen.cached += o.usage.cachedTokens;
+      this.tokensSeen.set(model, seen);
+      if (seen.prompt > 0) this.kvHitRate.set({ model }, seen.cached / seen.prompt);
     }
   }
 
   /** @internal */
-  recordToken(first: boolean, seconds: number): void {
-    (first ? this.ttft : this.itl).observe({ model: this.model }, seconds);
+  recordToken(model: string, first: boolean, seconds: number): void {
+    (first ? this.ttft : this.itl).observe({ model }, seconds);
+  }
+
+  /** @internal */
+  recordModel(model: string): void {
+    this.inflight.inc({ model });
   }
 }
 
@@ -122,6 +133,8 @@ export class RequestObservation {
   private readonly startedAt = performance.now();
   private lastTokenAt: number | undefined;
   private ended = false;
+  /** Set once the request names a served model. */
+  model: string | undefined;
   stream = false;
   usage: { promptTokens: number; completionTokens: number; cachedTokens: number } | undefined;
 
@@ -130,11 +143,19 @@ export class RequestObservation {
     readonly endpoint: string,
   ) {}
 
+  /** The request's model is known: from now on it counts as in flight for that model. */
+  setModel(model: string): void {
+    if (this.model !== undefined || this.ended) return;
+    this.model = model;
+    this.metrics.recordModel(model);
+  }
+
   /** A token came back from the engine: the first one is TTFT, later ones are inter-token gaps. */
   token(): void {
     const now = performance.now();
     const first = this.lastTokenAt === undefined;
-    this.metrics.recordToken(first, (now - (this.lastTokenAt ?? this.startedAt)) / 1000);
+    const model = this.model ?? 'unknown';
+    this.metrics.recordToken(model, first, (now - (this.lastTokenAt ?? this.startedAt)) / 1000);
     this.lastTokenAt = now;
   }
 

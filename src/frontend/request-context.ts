@@ -5,26 +5,19 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { InferenceEngine } from '../protocols/engine.ts';
-import type { Tokenizer } from '../tokens/index.ts';
 import type { Logger } from '../util/logger.ts';
 import type { FrontendMetrics, RequestObservation } from './metrics.ts';
 import type { RequestStats } from './request-stats.ts';
+import type { ModelRegistry } from './served-model.ts';
 
 /** Shared by every request on one server. */
 export interface ServerState {
-  engine: InferenceEngine;
-  tokenizer: Tokenizer;
-  /** The name in responses and GET /v1/models. */
-  modelName: string;
-  /** Names a request's `model` may use: the served name, plus the model folder's basename. */
-  acceptedModelNames: readonly string[];
+  /** The models this server can serve right now (fixed, or discovered from workers). */
+  models: ModelRegistry;
   maxBodyBytes: number;
-  /** End-of-sequence ids: the engine's (config / generation_config) merged with the tokenizer's. */
-  eosTokenIds: readonly number[];
   stats: RequestStats;
   metrics: FrontendMetrics;
-  /** Unix seconds when the server started (`created` of the model card). */
+  /** Unix seconds when the server started. */
   startedAt: number;
 }
 

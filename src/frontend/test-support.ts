@@ -1,16 +1,18 @@
 /**
- * Test helpers for the frontend's server tests: a real server on a free port, serving the bundled
- * fortune-llama model through the real engine and tokenizer, plus the model's golden greedy outputs.
- * `SpyEngine` wraps an engine to observe cancellation, like a tap on a backend connection.
+ * Test helpers for the frontend: the whole stack for real. Workers are `dhw worker` CHILD PROCESSES
+ * (the frontend never imports an engine, not even in tests), found through file discovery or a real etcd,
+ * called over the TCP request plane. `startTestServer` is one scratch worker behind a frontend on a free
+ * port, serving the bundled fortune-llama model; the model's golden greedy outputs come with it.
  */
-import { readFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LlmEngine } from '../engine/index.ts';
-import type { EngineOutput, EngineRequest, InferenceEngine } from '../protocols/engine.ts';
-import { Tokenizer } from '../tokens/index.ts';
+import type { Tokenizer } from '../tokens/index.ts';
 import { configureLogging } from '../util/logger.ts';
-import { defaultModelDir } from '../util/paths.ts';
-import { type HttpServerHandle, startHttpServer } from './http-server.ts';
+import { defaultModelDir, repoRoot } from '../util/paths.ts';
+import { type FrontendHandle, type FrontendOptions, startFrontend } from './frontend.ts';
 import type { RequestCounts } from './request-stats.ts';
 
 export interface GoldenSample {
@@ -24,7 +26,9 @@ export interface GoldenSample {
 /** GET /health's body. */
 export interface HealthReply {
   status: string;
-  model: string;
+  model: string | null;
+  models: string[];
+  instances: { id: string; address: string; model: string }[];
   requests: RequestCounts;
 }
 
@@ -32,81 +36,168 @@ export function goldenSamples(): GoldenSample[] {
   return JSON.parse(readFileSync(join(defaultModelDir, 'golden.json'), 'utf8')).samples;
 }
 
-/** What the spy saw of one request. */
-export interface SpiedRequest {
-  request: EngineRequest;
-  signal?: AbortSignal;
-  tokens: number;
-  /** Resolves when the engine's stream was closed, by finishing, by the consumer breaking out, or by abort. */
-  ended: Promise<void>;
-}
-
-export class SpyEngine implements InferenceEngine {
-  readonly requests: SpiedRequest[] = [];
-
-  constructor(private readonly inner: InferenceEngine) {}
-
-  get info() {
-    return this.inner.info;
-  }
-
-  generate(request: EngineRequest, signal?: AbortSignal): AsyncIterable<EngineOutput> {
-    let markEnded = (): void => {};
-    const spied: SpiedRequest = { request, signal, tokens: 0, ended: new Promise((r) => (markEnded = r)) };
-    this.requests.push(spied);
-    const inner = this.inner;
-    return (async function* () {
-      try {
-        for await (const output of inner.generate(request, signal)) {
-          spied.tokens++;
-          yield output;
-        }
-      } finally {
-        markEnded();
-      }
-    })();
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
-
-export interface TestServer {
-  server: HttpServerHandle;
-  /** `${url}/v1`, for the openai client. */
-  baseURL: string;
-  engine: SpyEngine;
-  tokenizer: Tokenizer;
-  close(): Promise<void>;
-}
-
 /** Logs would drown the test report; warnings and errors still show. */
 configureLogging({ level: 'warn' });
 
+const DHW = join(repoRoot, 'bin', 'dhw.mjs');
+
+export function freshNamespace(): string {
+  return `t${randomBytes(4).toString('hex')}`;
+}
+
+/** A `dhw worker` child process, registered and serving. */
+export interface WorkerProcess {
+  child: ChildProcess;
+  instanceId: string;
+  address: string;
+  systemPort: number;
+  output: () => string;
+  /** GET /metrics on the worker's status port. */
+  metrics(): Promise<string>;
+  /** SIGTERM (drain), SIGKILL after 5 s. */
+  stop(): Promise<void>;
+  exited: Promise<number | null>;
+}
+
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+/** Start `dhw worker ARGS` and wait for its "Worker <id> serving ... on <addr>, status <url>" line. */
+export async function spawnWorker(args: string[], env: Record<string, string> = {}): Promise<WorkerProcess> {
+  const child = spawn(
+    process.execPath,
+    [DHW, 'worker', '--canary-interval', '0', '--log-level', 'warn', ...args],
+    {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  running.add(child);
+  let out = '';
+  child.stdout?.on('data', (d) => (out += d));
+  child.stderr?.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      running.delete(child);
+      resolve(code);
+    }),
+  );
+  const pattern = /Worker ([0-9a-f]+) serving .* on (\S+?), status http:\/\/[^:]+:(\d+)\/health/;
+  const deadline = Date.now() + 30_000;
+  let match = pattern.exec(out);
+  while (!match) {
+    if (child.exitCode !== null)
+      throw new Error(`dhw worker exited (${child.exitCode}) before serving:\n${out}`);
+    if (Date.now() > deadline) throw new Error(`dhw worker did not start within 30 s:\n${out}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+    match = pattern.exec(out);
+  }
+  const [, instanceId, address, systemPort] = match;
+  return {
+    child,
+    instanceId,
+    address,
+    systemPort: Number(systemPort),
+    output: () => out,
+    metrics: async () => (await fetch(`http://127.0.0.1:${systemPort}/metrics`)).text(),
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    },
+    exited,
+  };
+}
+
+/** Sum of every sample of `name` whose labels contain all of `labels` (Prometheus text, parsed by hand). */
+export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
+    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
+/** Poll `check` until it is true, or throw naming `what`. */
+export async function eventually(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** A frontend on a free port; resolves once `workers` instances are routable. */
+export async function startTestFrontend(options: FrontendOptions, workers: number): Promise<FrontendHandle> {
+  const frontend = await startFrontend({ host: '127.0.0.1', port: 0, drainTimeoutMs: 2000, ...options });
+  await eventually(
+    () => frontend.models.instances().length >= workers,
+    `${workers} worker(s) in the frontend`,
+  );
+  return frontend;
+}
+
+export interface TestServer {
+  server: FrontendHandle;
+  /** `${url}/v1`, for the openai client. */
+  baseURL: string;
+  worker: WorkerProcess;
+  tokenizer: Tokenizer;
+  /** The model card's context length (the worker engine's maxModelLen). */
+  contextLength: number;
+  close(): Promise<void>;
+}
+
+/**
+ * One scratch worker (fortune-llama) behind a frontend, through file discovery in a temp dir and the TCP
+ * request plane: the same path a request takes in production, minus etcd.
+ */
 export async function startTestServer(
   options: { maxBodyBytes?: number; modelName?: string } = {},
 ): Promise<TestServer> {
-  const tokenizer = await Tokenizer.fromDir(defaultModelDir);
-  const engine = new SpyEngine(await LlmEngine.create({ modelDir: defaultModelDir }));
-  const server = await startHttpServer({
-    engine,
-    tokenizer,
-    modelName: options.modelName ?? 'fortune-llama',
-    modelDir: defaultModelDir,
-    host: '127.0.0.1',
-    port: 0,
-    maxBodyBytes: options.maxBodyBytes,
-    drainTimeoutMs: 2000,
-  });
+  const dir = mkdtempSync(join(tmpdir(), 'dhw-frontend-test-'));
+  const namespace = freshNamespace();
+  const modelName = options.modelName ?? 'fortune-llama';
+  const worker = await spawnWorker([
+    '--discovery',
+    'file',
+    '--discovery-dir',
+    dir,
+    '--events',
+    'memory',
+    '--namespace',
+    namespace,
+    '--served-model-name',
+    modelName,
+  ]);
+  const server = await startTestFrontend(
+    {
+      namespace,
+      discovery: { backend: 'file', fileDir: dir },
+      events: { backend: 'memory' },
+      router: { router: 'round-robin' },
+      maxBodyBytes: options.maxBodyBytes,
+    },
+    1,
+  );
+  const model = server.models.find(modelName);
+  if (!model) throw new Error(`model ${modelName} not served`);
   return {
     server,
     baseURL: `${server.url}/v1`,
-    engine,
-    tokenizer,
+    worker,
+    tokenizer: model.tokenizer,
+    contextLength: model.engine.info.contextLength,
     close: async () => {
       await server.close();
-      await engine.close();
+      await worker.stop();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

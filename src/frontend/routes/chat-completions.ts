@@ -10,14 +10,14 @@ import { toEngineRequest } from '../engine-request.ts';
 import { chatPromptIds, resolveMaxTokens } from '../preprocessor.ts';
 import type { RequestContext, ServerState } from '../request-context.ts';
 import { chatLogprobs } from './logprobs-format.ts';
-import { checkModel } from './model-check.ts';
+import { resolveModel } from './model-check.ts';
 import { type ResponseShape, serveGeneration } from './serve-generation.ts';
 
 export async function handleChatCompletions(server: ServerState, ctx: RequestContext): Promise<void> {
   const body = parseChatCompletionRequest(await readJsonBody(ctx.req, server.maxBodyBytes));
-  checkModel(server, body.model);
-  const promptTokenIds = chatPromptIds(server.tokenizer, body.messages);
-  const { contextLength } = server.engine.info;
+  const model = resolveModel(server, ctx, body.model);
+  const promptTokenIds = chatPromptIds(model.tokenizer, body.messages);
+  const { contextLength } = model.engine.info;
   const maxTokens = resolveMaxTokens(promptTokenIds.length, body.max_tokens, contextLength, body.min_tokens);
   Object.assign(ctx.outcome, {
     prompt_tokens: promptTokenIds.length,
@@ -29,16 +29,16 @@ export async function handleChatCompletions(server: ServerState, ctx: RequestCon
     promptTokenIds,
     maxTokens,
     params: body,
-    eosTokenIds: server.eosTokenIds,
+    eosTokenIds: model.eosTokenIds,
     logprobs: body.logprobs ? (body.top_logprobs ?? 0) : undefined,
   });
-  await serveGeneration(server, ctx, {
+  await serveGeneration(model, ctx, {
     request,
     stop: body.stop,
     skipSpecialTokens: body.skip_special_tokens,
     stream: body.stream,
     includeUsage: body.stream_options?.include_usage ?? false,
-    shape: chatShape(server.modelName, ctx, body),
+    shape: chatShape(model.name, ctx, body),
   });
 }
 

@@ -10,14 +10,14 @@ import { toEngineRequest } from '../engine-request.ts';
 import { completionPromptIds, resolveMaxTokens } from '../preprocessor.ts';
 import type { RequestContext, ServerState } from '../request-context.ts';
 import { completionLogprobs } from './logprobs-format.ts';
-import { checkModel } from './model-check.ts';
+import { resolveModel } from './model-check.ts';
 import { type ResponseShape, serveGeneration } from './serve-generation.ts';
 
 export async function handleCompletions(server: ServerState, ctx: RequestContext): Promise<void> {
   const body = parseCompletionRequest(await readJsonBody(ctx.req, server.maxBodyBytes));
-  checkModel(server, body.model);
-  const { contextLength, vocabSize } = server.engine.info;
-  const promptTokenIds = completionPromptIds(server.tokenizer, body.prompt, vocabSize);
+  const model = resolveModel(server, ctx, body.model);
+  const { contextLength, vocabSize } = model.engine.info;
+  const promptTokenIds = completionPromptIds(model.tokenizer, body.prompt, vocabSize);
   const maxTokens = resolveMaxTokens(promptTokenIds.length, body.max_tokens, contextLength, body.min_tokens);
   Object.assign(ctx.outcome, {
     prompt_tokens: promptTokenIds.length,
@@ -29,16 +29,16 @@ export async function handleCompletions(server: ServerState, ctx: RequestContext
     promptTokenIds,
     maxTokens,
     params: body,
-    eosTokenIds: server.eosTokenIds,
+    eosTokenIds: model.eosTokenIds,
     logprobs: body.logprobs,
   });
-  await serveGeneration(server, ctx, {
+  await serveGeneration(model, ctx, {
     request,
     stop: body.stop,
     skipSpecialTokens: body.skip_special_tokens,
     stream: body.stream,
     includeUsage: body.stream_options?.include_usage ?? false,
-    shape: completionShape(server.modelName, ctx, body),
+    shape: completionShape(model.name, ctx, body),
   });
 }
 

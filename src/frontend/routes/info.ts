@@ -1,4 +1,7 @@
-/** GET /v1/models (the served model's card), GET /health (status + request counts), GET /live. */
+/**
+ * GET /v1/models (the served models), GET /health (status, workers, request counts), GET /live,
+ * GET /metrics.
+ */
 import type { ModelList } from '../../protocols/openai.ts';
 import type { RequestContext, ServerState } from '../request-context.ts';
 import { sendJson } from '../request-context.ts';
@@ -6,23 +9,28 @@ import { sendJson } from '../request-context.ts';
 export function handleModels(server: ServerState, ctx: RequestContext): void {
   const list: ModelList = {
     object: 'list',
-    data: [
-      {
-        id: server.modelName,
-        object: 'model',
-        created: server.startedAt,
-        owned_by: 'dhw',
-        max_model_len: server.engine.info.contextLength,
-      },
-    ],
+    data: server.models.list().map((model) => ({
+      id: model.name,
+      object: 'model',
+      created: model.created,
+      owned_by: 'dhw',
+      max_model_len: model.engine.info.contextLength,
+    })),
   };
   sendJson(ctx.res, 200, list);
 }
 
+/**
+ * Always 200 while the process answers (like Dynamo's frontend): `status` says whether any model can be
+ * served, `instances` lists the workers behind them (empty when the engine is in this process).
+ */
 export function handleHealth(server: ServerState, ctx: RequestContext): void {
+  const models = server.models.list().map((m) => m.name);
   sendJson(ctx.res, 200, {
-    status: 'healthy',
-    model: server.modelName,
+    status: models.length > 0 ? 'healthy' : 'no_workers',
+    model: models[0] ?? null,
+    models,
+    instances: server.models.instances(),
     uptime_s: Math.round(Date.now() / 1000 - server.startedAt),
     requests: server.stats.snapshot(),
   });
@@ -34,6 +42,7 @@ export function handleLive(_server: ServerState, ctx: RequestContext): void {
 
 /** GET /metrics: Prometheus text format, Dynamo's metric names (see metrics.ts). */
 export async function handleMetrics(server: ServerState, ctx: RequestContext): Promise<void> {
+  for (const model of server.models.list()) server.metrics.declareModel(model.name);
   const { contentType, body } = await server.metrics.render();
   ctx.res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
   ctx.res.end(body);

@@ -1,8 +1,40 @@
-/** The `model` field must name the served model (or be left out, as vLLM allows). */
-import { modelNotFound } from '../http-errors.ts';
-import type { ServerState } from '../request-context.ts';
+/**
+ * Which model a request is for. `model` must name a served model or one of its aliases; it may be left
+ * out when exactly one model is served (as vLLM allows). With no model at all the stack has no workers
+ * yet: that is a 503 (retry later), like a proxy whose upstream pool is empty.
+ */
+import { HttpError, modelNotFound, noWorkersAvailable } from '../http-errors.ts';
+import type { RequestContext, ServerState } from '../request-context.ts';
+import type { ServedModel } from '../served-model.ts';
 
-export function checkModel(server: ServerState, requested: string | undefined): void {
-  if (requested === undefined || server.acceptedModelNames.includes(requested)) return;
-  throw modelNotFound(requested, server.acceptedModelNames);
+export function resolveModel(
+  server: ServerState,
+  ctx: RequestContext,
+  requested: string | undefined,
+): ServedModel {
+  const models = server.models.list();
+  if (models.length === 0)
+    throw noWorkersAvailable('no model is registered yet (start a worker: `dhw worker`)');
+  let model: ServedModel | undefined;
+  if (requested === undefined) {
+    if (models.length > 1) {
+      throw new HttpError(
+        400,
+        `"model" is required: this server serves ${models.map((m) => `'${m.name}'`).join(', ')}`,
+        'invalid_request_error',
+        'model',
+      );
+    }
+    model = models[0];
+  } else {
+    model = server.models.find(requested);
+    if (!model)
+      throw modelNotFound(
+        requested,
+        models.flatMap((m) => [m.name, ...m.aliases]),
+      );
+  }
+  ctx.observation?.setModel(model.name);
+  ctx.log = ctx.log.child({ model: model.name });
+  return model;
 }

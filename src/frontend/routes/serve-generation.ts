@@ -7,8 +7,9 @@
 import type { EngineRequest } from '../../protocols/engine.ts';
 import type { OpenAiFinishReason, Usage } from '../../protocols/openai.ts';
 import { toErrorResponse } from '../http-errors.ts';
-import type { RequestContext, ServerState } from '../request-context.ts';
+import type { RequestContext } from '../request-context.ts';
 import { sendJson } from '../request-context.ts';
+import type { ServedModel } from '../served-model.ts';
 import { SseWriter } from '../sse.ts';
 import { streamText, type TokenLogprobText } from '../text-stream.ts';
 
@@ -57,13 +58,13 @@ function recordUsage(ctx: RequestContext, usage: Usage): void {
 }
 
 export async function serveGeneration(
-  server: ServerState,
+  model: ServedModel,
   ctx: RequestContext,
   job: GenerationJob,
 ): Promise<void> {
   const events = streamText({
-    engine: server.engine,
-    tokenizer: server.tokenizer,
+    engine: model.engine,
+    tokenizer: model.tokenizer,
     request: job.request,
     stop: job.stop,
     skipSpecialTokens: job.skipSpecialTokens,

@@ -1,0 +1,182 @@
+/**
+ * `dhw frontend`: the OpenAI HTTP server in front of the workers it finds in discovery. Like starting
+ * nginx with a service-discovery module: it serves whatever models the registered workers offer, routes
+ * each request with the chosen policy, and migrates a request when its worker dies mid-stream.
+ *
+ * Ctrl-C / SIGTERM: stop accepting, let in-flight requests finish, exit 0.
+ */
+import { type FrontendOptions, startFrontend } from '../../frontend/index.ts';
+import { getLogger, type Logger } from '../../util/logger.ts';
+import {
+  type FlagSpecs,
+  formatHelp,
+  LOGGING_FLAGS,
+  numberFlag,
+  type ParsedCommand,
+  parseCommand,
+  stringFlag,
+  UsageError,
+} from '../args.ts';
+import type { Command } from '../command.ts';
+import { applyLoggingFlags } from '../engine-setup.ts';
+import {
+  DISCOVERY_FLAGS,
+  discoveryOptionsFromFlags,
+  EVENTS_FLAGS,
+  eventsBackendFlag,
+} from '../runtime-flags.ts';
+
+/** Routing and migration flags (Dynamo's names), shared with `dhw serve`. */
+export const ROUTER_FLAGS: FlagSpecs = {
+  router: {
+    type: 'string',
+    default: 'kv',
+    help: 'random | round-robin | prefix-hash | least-loaded | kv | kv-approx | ./my-policy.ts',
+  },
+  'kv-overlap-score-weight': {
+    type: 'string',
+    default: '1.0',
+    help: 'weight of prefill cost in the kv cost',
+  },
+  'router-temperature': {
+    type: 'string',
+    default: '0',
+    help: 'kv softmax temperature (0 = cheapest worker)',
+  },
+  'router-decision-log': {
+    type: 'string',
+    default: 'debug',
+    help: 'info | debug | off: one line per decision',
+  },
+  'router-seed': { type: 'string', help: 'seed for random choices (reproducible routing)' },
+  'migration-limit': {
+    type: 'string',
+    default: '0',
+    help: 'times a request may move to another worker when its worker dies mid-stream',
+  },
+  'busy-threshold': {
+    type: 'string',
+    default: '0.95',
+    help: 'KV cache usage (0..1) at which a worker is busy; all busy → 503 (>1 = off)',
+  },
+};
+
+const HTTP_FLAGS: FlagSpecs = {
+  host: { type: 'string', default: '0.0.0.0', help: 'address to listen on' },
+  port: { type: 'string', default: '8000', help: 'TCP port to listen on' },
+  'max-body-bytes': { type: 'string', default: String(4 << 20), help: 'largest request body (413 above)' },
+};
+
+const FLAGS: FlagSpecs = {
+  ...DISCOVERY_FLAGS,
+  ...EVENTS_FLAGS,
+  namespace: { type: 'string', default: 'dynamo', help: 'Dynamo namespace whose workers to serve' },
+  ...ROUTER_FLAGS,
+  ...HTTP_FLAGS,
+  ...LOGGING_FLAGS,
+};
+const USAGE =
+  'dhw frontend [--discovery etcd|file|memory] [--events nats|memory] [--router kv] [--migration-limit 0] ' +
+  '[--port 8000]';
+const DESCRIPTION = [
+  'Serve the OpenAI API in front of the workers registered in discovery (start them with `dhw worker`).',
+  'Environment: ETCD_ENDPOINTS, NATS_SERVER, DHW_DISCOVERY_DIR (flags win).',
+  'With --events memory no KV events can arrive from worker processes: --router kv falls back to kv-approx.',
+].join('\n');
+
+/**
+ * `--router kv` needs KV events. When they cannot reach this process (memory event bus, workers in other
+ * processes) the index would stay empty, so use the approximate policy and say so.
+ */
+export function routerForEvents(spec: string, eventsReachUs: boolean, log: Logger): string {
+  if (spec !== 'kv' || eventsReachUs) return spec;
+  log.warn(
+    '--router kv needs KV events, which cannot cross processes on the memory event bus: using kv-approx ' +
+      '(the router remembers its own decisions). Use --events nats (after `dhw infra up`) for kv.',
+  );
+  return 'kv-approx';
+}
+
+function decisionLogFlag(values: ParsedCommand['values']): 'debug' | 'info' | 'off' {
+  const level = stringFlag(values, 'router-decision-log') ?? 'debug';
+  if (level !== 'debug' && level !== 'info' && level !== 'off') {
+    throw new UsageError(`--router-decision-log must be info, debug or off, got ${JSON.stringify(level)}`);
+  }
+  return level;
+}
+
+/** The routing part of FrontendOptions, from ROUTER_FLAGS. */
+export function routingOptionsFromFlags(
+  values: ParsedCommand['values'],
+): Pick<FrontendOptions, 'router' | 'migrationLimit' | 'busyThreshold'> {
+  return {
+    router: {
+      router: stringFlag(values, 'router') ?? 'kv',
+      overlapScoreWeight: numberFlag(values, 'kv-overlap-score-weight', { min: 0 }),
+      temperature: numberFlag(values, 'router-temperature', { min: 0 }),
+      seed: numberFlag(values, 'router-seed', { integer: true }),
+      decisionLog: decisionLogFlag(values),
+    },
+    migrationLimit: numberFlag(values, 'migration-limit', { integer: true, min: 0 }) ?? 0,
+    busyThreshold: numberFlag(values, 'busy-threshold', { min: 0 }),
+  };
+}
+
+export function httpOptionsFromFlags(
+  values: ParsedCommand['values'],
+): Pick<FrontendOptions, 'host' | 'port' | 'maxBodyBytes'> {
+  return {
+    host: stringFlag(values, 'host') ?? '0.0.0.0',
+    port: numberFlag(values, 'port', { integer: true, min: 0 }) ?? 8000,
+    maxBodyBytes: numberFlag(values, 'max-body-bytes', { integer: true, min: 1 }),
+  };
+}
+
+/** Resolves on the first SIGINT / SIGTERM. */
+export function untilSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const stop = (signal: string) => resolve(signal);
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}
+
+export function shownUrl(host: string | undefined, url: string, port: number): string {
+  return host === '0.0.0.0' || host === '::' ? `http://localhost:${port}` : url;
+}
+
+export const frontendCommand: Command = {
+  name: 'frontend',
+  summary: 'OpenAI HTTP server + router in front of discovered workers',
+  async run(argv) {
+    const { values } = parseCommand(argv, FLAGS);
+    if (values.help) {
+      console.log(formatHelp(USAGE, DESCRIPTION, FLAGS));
+      return 0;
+    }
+    applyLoggingFlags(values);
+    const log = getLogger('frontend');
+    const events = eventsBackendFlag(values);
+    const routing = routingOptionsFromFlags(values);
+    const spec = routing.router?.router ?? 'kv';
+    const router = { ...routing.router, router: routerForEvents(spec, events === 'nats', log) };
+    const options: FrontendOptions = {
+      ...routing,
+      ...httpOptionsFromFlags(values),
+      router,
+      namespace: stringFlag(values, 'namespace'),
+      discovery: discoveryOptionsFromFlags(values),
+      events: { backend: events, natsServer: stringFlag(values, 'nats-server') },
+    };
+    const frontend = await startFrontend(options);
+    const url = shownUrl(options.host, frontend.url, frontend.port);
+    const models = frontend.models.list().map((m) => m.name);
+    console.log(
+      `Frontend at ${url}/v1 (router ${router.router}; models: ${models.join(', ') || 'none yet'}) (Ctrl-C to stop)`,
+    );
+    const signal = await untilSignal();
+    log.info('shutting down', { signal });
+    await frontend.close();
+    return 0;
+  },
+};

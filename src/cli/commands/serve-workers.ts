@@ -1,0 +1,101 @@
+/**
+ * The workers `dhw serve` runs beside its frontend, like a process supervisor (foreman, docker-compose):
+ *
+ *   in-process   memory discovery: N Worker objects sharing one in-memory request plane (embedded mode)
+ *   children     etcd or file discovery: N `dhw worker` child processes, their log lines forwarded with a
+ *                `[worker-i]` prefix, stopped with SIGTERM (then SIGKILL) when serve exits
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { RequestPlane } from '../../runtime/request-plane/index.ts';
+import { DhwError } from '../../util/errors.ts';
+import type { Logger } from '../../util/logger.ts';
+import { repoRoot } from '../../util/paths.ts';
+import { Worker, type WorkerOptions } from '../../worker/index.ts';
+
+export interface ServeWorkers {
+  readonly count: number;
+  /** Resolves with a description when any worker exits on its own (a crash). */
+  readonly exited: Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** N workers in this process, reachable through `plane`. */
+export async function startInProcessWorkers(
+  count: number,
+  options: WorkerOptions,
+  plane: RequestPlane,
+): Promise<ServeWorkers> {
+  const workers: Worker[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      workers.push(await Worker.start({ ...options, runtime: { ...options.runtime, requestPlane: plane } }));
+    }
+  } catch (err) {
+    await Promise.all(workers.map((w) => w.stop({ drainMs: 0 })));
+    throw err;
+  }
+  let stopping = false;
+  const exited = Promise.race(
+    workers.map((w, i) => w.exited.then((exit) => `worker-${i + 1} stopped (${exit.reason})`)),
+  ).then((why) => (stopping ? new Promise<string>(() => {}) : why));
+  return {
+    count,
+    exited,
+    stop: async () => {
+      stopping = true;
+      await Promise.all(workers.map((w) => w.stop()));
+    },
+  };
+}
+
+/** A worker that exited before it was asked to. */
+export class WorkerProcessError extends DhwError {}
+
+const DHW = join(repoRoot, 'bin', 'dhw.mjs');
+const STOP_GRACE_MS = 12_000;
+
+/** N `dhw worker ARGS` children; each line of their output is logged with a `[worker-i]` prefix. */
+export function spawnWorkerProcesses(count: number, args: string[], log: Logger): ServeWorkers {
+  const children: ChildProcess[] = [];
+  let stopping = false;
+  const exits: Promise<string>[] = [];
+  for (let i = 1; i <= count; i++) {
+    const child = spawn(process.execPath, [DHW, 'worker', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    for (const stream of [child.stdout, child.stderr]) {
+      if (stream)
+        createInterface({ input: stream }).on('line', (line) =>
+          process.stderr.write(`[worker-${i}] ${line}\n`),
+        );
+    }
+    exits.push(
+      new Promise((resolve) =>
+        child.on('exit', (code, signal) =>
+          resolve(`worker-${i} (pid ${child.pid}) exited: ${signal ?? `code ${code}`}`),
+        ),
+      ),
+    );
+    log.info('worker process started', { worker: i, pid: child.pid });
+  }
+  const exited = Promise.race(exits).then((why) => (stopping ? new Promise<string>(() => {}) : why));
+  return {
+    count,
+    exited,
+    stop: async () => {
+      stopping = true;
+      await Promise.all(children.map((child) => stopChild(child)));
+    },
+  };
+}
+
+/** SIGTERM (the worker drains), then SIGKILL if it is still there after the grace period. */
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+  await gone;
+  clearTimeout(timer);
+}

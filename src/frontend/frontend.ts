@@ -1,0 +1,138 @@
+/**
+ * The distributed frontend (Dynamo's `dynamo.frontend`): the OpenAI HTTP server in front of a fleet of
+ * workers it discovers at run time. Like nginx with a service-discovery module and a custom balancer:
+ *
+ *   discovery (etcd|file|memory) ─► ModelWatcher ─► ModelDeployment per model: tokenizer, Router, WorkerPool
+ *   event plane (nats|memory)    ─► EventFeed    ─► router.applyKvEvent / applySnapshot / updateLoad
+ *   HTTP ─► routes ─► RoutedEngine ─► request plane (tcp|memory) ─► worker `generate`
+ *
+ * Everything it creates it closes; pieces passed in through `runtime` stay the caller's (embedded mode).
+ */
+import { createRouter } from '../router/index.ts';
+import { createDiscovery, type Discovery, type DiscoveryOptions } from '../runtime/discovery/index.ts';
+import { type CreateEventBusOptions, createEventBus, type EventBus } from '../runtime/events/index.ts';
+import { DEFAULT_NAMESPACE } from '../runtime/names.ts';
+import { type RequestPlane, TcpRequestPlane } from '../runtime/request-plane/index.ts';
+import { getLogger } from '../util/logger.ts';
+import { EventFeed } from './event-feed.ts';
+import { type HttpServerHandle, startHttpServer } from './http-server.ts';
+import { type DeploymentRouterFlags, ModelDeployment } from './model-deployment.ts';
+import { ModelWatcher } from './model-watcher.ts';
+import type { RequestStats } from './request-stats.ts';
+
+export interface FrontendRuntime {
+  discovery?: Discovery;
+  eventBus?: EventBus;
+  requestPlane?: RequestPlane;
+}
+
+export interface FrontendOptions {
+  /** Dynamo namespace whose workers to serve (default "dynamo"). */
+  namespace?: string;
+  /** How to reach discovery when `runtime.discovery` is not given (default etcd at $ETCD_ENDPOINTS). */
+  discovery?: DiscoveryOptions;
+  /** How to reach the event plane when `runtime.eventBus` is not given (default NATS at $NATS_SERVER). */
+  events?: Omit<CreateEventBusOptions, 'publisherId'>;
+  /** Already-connected pieces (embedded mode, tests); the caller keeps ownership. */
+  runtime?: FrontendRuntime;
+  /** --router, --kv-overlap-score-weight, --router-temperature, --router-decision-log, seed. */
+  router?: DeploymentRouterFlags;
+  /** --migration-limit: mid-stream worker failures one request may survive (default 0). */
+  migrationLimit?: number;
+  /** KV usage (0..1) at which a worker counts as busy; all busy → 503 (default 0.95). */
+  busyThreshold?: number;
+  host?: string;
+  port?: number;
+  maxBodyBytes?: number;
+  drainTimeoutMs?: number;
+}
+
+export interface FrontendHandle {
+  url: string;
+  port: number;
+  stats: RequestStats;
+  models: ModelWatcher;
+  events: EventFeed;
+  /** Stop accepting, drain in-flight requests, then release what the frontend created. */
+  close(): Promise<void>;
+}
+
+const log = getLogger('frontend');
+
+export async function startFrontend(options: FrontendOptions = {}): Promise<FrontendHandle> {
+  const routerFlags: DeploymentRouterFlags = { router: 'kv', ...options.router };
+  await createRouter(routerFlags); // fail fast on an unknown policy or a broken policy file
+  const owned: (() => Promise<void>)[] = [];
+  try {
+    const discovery = options.runtime?.discovery ?? (await createDiscovery(options.discovery));
+    if (!options.runtime?.discovery) owned.push(() => discovery.close());
+    const bus = options.runtime?.eventBus ?? (await createEventBus(options.events ?? { backend: 'nats' }));
+    if (!options.runtime?.eventBus) owned.push(() => bus.close());
+    const plane = options.runtime?.requestPlane ?? new TcpRequestPlane();
+    if (!options.runtime?.requestPlane) owned.push(() => plane.close());
+
+    let models: ModelWatcher | undefined;
+    const feed = new EventFeed({ bus, plane, deploymentOf: (id) => models?.deploymentOf(id), log });
+    owned.push(() => feed.close());
+    models = await ModelWatcher.start({
+      discovery,
+      namespace: options.namespace ?? DEFAULT_NAMESPACE,
+      log,
+      createDeployment: (card) =>
+        ModelDeployment.create({
+          card,
+          plane,
+          router: routerFlags,
+          migrationLimit: options.migrationLimit ?? 0,
+          busyThreshold: options.busyThreshold,
+          requestSnapshot: (deployment, workerId) => feed.requestSnapshot(deployment, workerId),
+          log,
+        }),
+      onWorkerAdded: (_deployment, _workerId, { namespace, component }) =>
+        void feed.follow({ namespace, component }),
+    });
+    const watcher = models;
+    owned.push(() => watcher.close());
+    const server: HttpServerHandle = await startHttpServer({
+      models: watcher,
+      host: options.host,
+      port: options.port,
+      maxBodyBytes: options.maxBodyBytes,
+      drainTimeoutMs: options.drainTimeoutMs,
+    });
+    log.info('frontend ready', {
+      url: server.url,
+      namespace: options.namespace ?? DEFAULT_NAMESPACE,
+      router: routerFlags.router,
+      migrationLimit: options.migrationLimit ?? 0,
+      discovery: discovery.backend,
+      events: bus.backend,
+      models: watcher.list().map((m) => m.name),
+    });
+    return {
+      url: server.url,
+      port: server.port,
+      stats: server.stats,
+      models: watcher,
+      events: feed,
+      close: async () => {
+        await server.close();
+        await releaseAll(owned);
+      },
+    };
+  } catch (err) {
+    await releaseAll(owned);
+    throw err;
+  }
+}
+
+/** Release in reverse order of creation; one failure does not stop the rest. */
+async function releaseAll(owned: (() => Promise<void>)[]): Promise<void> {
+  for (const release of owned.reverse()) {
+    try {
+      await release();
+    } catch (err) {
+      log.warn('shutdown step failed', { error: err });
+    }
+  }
+}

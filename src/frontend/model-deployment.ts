@@ -1,0 +1,114 @@
+/**
+ * One served model in a distributed frontend: its tokenizer (loaded once, from the model card), its
+ * router (one per model: workers of different models never share a KV index), its worker pool and the
+ * RoutedEngine the HTTP routes call. Like one nginx `upstream` block with its own balancer state.
+ */
+import { basename } from 'node:path';
+import type { InstanceInfo, ModelCard } from '../protocols/discovery.ts';
+import type { WorkerId } from '../protocols/ids.ts';
+import { createRouter, type Router, type RouterFlags } from '../router/index.ts';
+import type { RequestPlane } from '../runtime/request-plane/index.ts';
+import { readTokenizerFiles, Tokenizer } from '../tokens/index.ts';
+import { DhwError } from '../util/errors.ts';
+import type { Logger } from '../util/logger.ts';
+import { RoutedEngine } from './routed-engine.ts';
+import { mergeEosIds, type ServedModel } from './served-model.ts';
+import { WorkerPool } from './worker-pool.ts';
+
+/** The router flags a deployment is built with (`requestSnapshot` is wired per deployment). */
+export type DeploymentRouterFlags = Omit<RouterFlags, 'requestSnapshot' | 'blockSize'>;
+
+export interface DeploymentOptions {
+  card: ModelCard;
+  plane: RequestPlane;
+  router: DeploymentRouterFlags;
+  migrationLimit: number;
+  busyThreshold?: number;
+  /** Ask a worker for its KV state after a gap in its events (wired to the event feed). */
+  requestSnapshot: (deployment: ModelDeployment, workerId: WorkerId) => void;
+  log: Logger;
+}
+
+/** A model card that cannot be served here (its tokenizer folder is missing on this machine, ...). */
+export class ModelLoadError extends DhwError {}
+
+/** The tokenizer a model card points at, with the card's own chat template when it has one. */
+export async function loadCardTokenizer(card: ModelCard): Promise<Tokenizer> {
+  try {
+    const files = await readTokenizerFiles(card.tokenizer.path);
+    if (card.chatTemplate !== undefined) {
+      files.chatTemplate = { kind: 'template', template: card.chatTemplate, origin: 'model card' };
+    }
+    return Tokenizer.fromFiles(files);
+  } catch (err) {
+    throw new ModelLoadError(
+      `cannot load the tokenizer of model '${card.displayName}' from ${card.tokenizer.path} ` +
+        `(${(err as Error).message}); the frontend reads it from the path in the model card, so that ` +
+        'folder must exist on this machine (same machine or a shared filesystem)',
+      { cause: err },
+    );
+  }
+}
+
+export class ModelDeployment implements ServedModel {
+  readonly name: string;
+  readonly aliases: readonly string[];
+  readonly eosTokenIds: readonly number[];
+  readonly created = Math.floor(Date.now() / 1000);
+  readonly pool: WorkerPool;
+  readonly engine: RoutedEngine;
+
+  private constructor(
+    readonly card: ModelCard,
+    readonly tokenizer: Tokenizer,
+    readonly router: Router,
+    options: DeploymentOptions,
+  ) {
+    this.name = card.displayName;
+    const folder = basename(card.tokenizer.path);
+    this.aliases = folder !== this.name ? [folder] : [];
+    this.eosTokenIds = mergeEosIds(card.eosTokenIds, tokenizer.eosTokenIds);
+    this.pool = new WorkerPool(options.busyThreshold);
+    this.engine = new RoutedEngine({
+      info: {
+        name: this.name,
+        contextLength: card.contextLength,
+        vocabSize: tokenizer.vocabSize,
+        eosTokenIds: [...this.eosTokenIds],
+      },
+      router,
+      pool: this.pool,
+      plane: options.plane,
+      blockSize: card.kvCacheBlockSize,
+      migrationLimit: options.migrationLimit,
+      log: options.log,
+    });
+  }
+
+  static async create(options: DeploymentOptions): Promise<ModelDeployment> {
+    const tokenizer = await loadCardTokenizer(options.card);
+    let deployment: ModelDeployment | undefined;
+    const router = await createRouter({
+      ...options.router,
+      blockSize: options.card.kvCacheBlockSize,
+      requestSnapshot: (workerId) => {
+        if (deployment) options.requestSnapshot(deployment, workerId);
+      },
+    });
+    deployment = new ModelDeployment(options.card, tokenizer, router, options);
+    return deployment;
+  }
+
+  /** A worker of this model registered (or changed). Throws RouterConfigError on a block-size mismatch. */
+  addWorker(workerId: WorkerId, instance: InstanceInfo, card: ModelCard): void {
+    this.router.addWorker({ workerId, blockSize: card.kvCacheBlockSize, totalBlocks: card.totalKvBlocks });
+    this.pool.set(workerId, instance);
+  }
+
+  /** A worker left. Returns false if it was not in this model's pool. */
+  removeWorker(workerId: WorkerId): boolean {
+    if (!this.pool.delete(workerId)) return false;
+    this.router.removeWorker(workerId);
+    return true;
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * Mirrors discovery into the set of served models: watches the instance records and the model cards of
+ * one namespace, joins them by key (same {component}/{endpoint}/{instanceId} under both roots), and keeps
+ * one ModelDeployment per model name. A model appears with its first worker and disappears with its last.
+ * Like a service mesh sidecar watching Consul: the routing table follows the registry, nothing is static.
+ *
+ *   /dynamo/v1/instances/{ns}/{comp}/{ep}/{id}  ─┐
+ *                                                ├─ join ─► worker {id, address, card} ─► deployment(card.displayName)
+ *   /dynamo/v1/mdc/{ns}/{comp}/{ep}/{id}        ─┘
+ *
+ * Discovery events are applied one at a time, in order (a new model's tokenizer loads in between).
+ */
+import { type InstanceInfo, isInstanceInfo, isModelCard, type ModelCard } from '../protocols/discovery.ts';
+import { asWorkerId, type WorkerId } from '../protocols/ids.ts';
+import type { Discovery, DiscoveryEvent, DiscoveryWatch, KeyValue } from '../runtime/discovery/index.ts';
+import { instancesPrefix, modelCardsPrefix, parseDiscoveryKey } from '../runtime/names.ts';
+import type { Logger } from '../util/logger.ts';
+import type { ModelDeployment } from './model-deployment.ts';
+import type { InstanceSummary, ModelRegistry } from './served-model.ts';
+
+export interface ModelWatcherOptions {
+  discovery: Discovery;
+  namespace: string;
+  /** Build the deployment of a model seen for the first time (loads its tokenizer, creates its router). */
+  createDeployment(card: ModelCard): Promise<ModelDeployment>;
+  /** A worker joined a deployment: start following its component's events. */
+  onWorkerAdded?(deployment: ModelDeployment, workerId: WorkerId, instance: InstanceInfo): void;
+  log: Logger;
+}
+
+/** `{component}/{endpoint}/{instanceId}`: what an instance record and its model card share. */
+type JoinKey = string;
+
+interface WorkerRecord {
+  instance?: InstanceInfo;
+  card?: ModelCard;
+  /** The model it was added to, once both halves were known. */
+  model?: string;
+}
+
+export class ModelWatcher implements ModelRegistry {
+  private readonly records = new Map<JoinKey, WorkerRecord>();
+  private readonly deployments = new Map<string, ModelDeployment>();
+  private readonly watches: DiscoveryWatch[] = [];
+  private queue: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  private constructor(private readonly options: ModelWatcherOptions) {}
+
+  /** Start watching; resolves once the models already registered are ready to serve. */
+  static async start(options: ModelWatcherOptions): Promise<ModelWatcher> {
+    const watcher = new ModelWatcher(options);
+    const scope = { namespace: options.namespace };
+    const onEvent = (event: DiscoveryEvent) => watcher.enqueue(event);
+    const initial: KeyValue[] = [];
+    for (const prefix of [instancesPrefix(scope), modelCardsPrefix(scope)]) {
+      const watch = await options.discovery.watch(prefix, onEvent);
+      watcher.watches.push(watch);
+      initial.push(...watch.initial);
+    }
+    for (const kv of initial) watcher.enqueue({ type: 'put', key: kv.key, value: kv.value });
+    await watcher.idle();
+    return watcher;
+  }
+
+  list(): readonly ModelDeployment[] {
+    return [...this.deployments.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  find(name: string): ModelDeployment | undefined {
+    return this.deployments.get(name) ?? this.list().find((d) => d.aliases.includes(name));
+  }
+
+  instances(): InstanceSummary[] {
+    return this.list().flatMap((d) =>
+      d.pool.list().map((w) => ({ id: w.workerId, address: w.instance.transport.tcp, model: d.name })),
+    );
+  }
+
+  /** The deployment a worker belongs to (routes its KV events and load reports). */
+  deploymentOf(workerId: WorkerId): ModelDeployment | undefined {
+    for (const deployment of this.deployments.values()) {
+      if (deployment.pool.has(workerId)) return deployment;
+    }
+    return undefined;
+  }
+
+  /** Resolves when every discovery event received so far has been applied. */
+  idle(): Promise<void> {
+    return this.queue;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.watches.map((w) => w.close()));
+    await this.queue;
+  }
+
+  private enqueue(event: DiscoveryEvent): void {
+    this.queue = this.queue
+      .then(() => this.apply(event))
+      .catch((err) => {
+        this.options.log.error('discovery event not applied', { key: event.key, error: err });
+      });
+  }
+
+  private async apply(event: DiscoveryEvent): Promise<void> {
+    if (this.closed) return;
+    const parsed = parseDiscoveryKey(event.key);
+    if (!parsed) return;
+    const join = `${parsed.component}/${parsed.endpoint}/${parsed.instanceId}`;
+    const record = this.records.get(join) ?? {};
+    const value = event.type === 'put' ? event.value : undefined;
+    if (parsed.kind === 'instance') {
+      if (value !== undefined && !isInstanceInfo(value)) return this.skip(event.key, 'instance record');
+      record.instance = value;
+    } else {
+      if (value !== undefined && !isModelCard(value)) return this.skip(event.key, 'model card');
+      record.card = value;
+    }
+    this.records.set(join, record);
+    await this.reconcile(join, record, asWorkerId(parsed.instanceId));
+  }
+
+  private skip(key: string, what: string): void {
+    this.options.log.warn(`ignoring a malformed ${what} in discovery`, { key });
+  }
+
+  /** Make the deployments agree with one worker's record: in a model when both halves are known. */
+  private async reconcile(join: JoinKey, record: WorkerRecord, workerId: WorkerId): Promise<void> {
+    const { instance, card } = record;
+    const wanted = instance && card && card.modelType !== 'prefill' ? card.displayName : undefined;
+    if (record.model !== undefined && record.model !== wanted) this.removeWorker(record.model, workerId);
+    record.model = undefined;
+    if (wanted === undefined || !instance || !card) {
+      if (!instance && !card) this.records.delete(join);
+      return;
+    }
+    let deployment = this.deployments.get(wanted);
+    if (!deployment) {
+      deployment = await this.options.createDeployment(card);
+      this.deployments.set(wanted, deployment);
+      this.options.log.info('model added', { model: wanted, blockSize: card.kvCacheBlockSize });
+    }
+    try {
+      deployment.addWorker(workerId, instance, card);
+    } catch (err) {
+      this.options.log.error('worker not added', { workerId, model: wanted, error: err });
+      if (deployment.pool.size === 0) this.deployments.delete(wanted);
+      return;
+    }
+    record.model = wanted;
+    this.options.log.info('worker added', { workerId, model: wanted, address: instance.transport.tcp });
+    this.options.onWorkerAdded?.(deployment, workerId, instance);
+  }
+
+  private removeWorker(model: string, workerId: WorkerId): void {
+    const deployment = this.deployments.get(model);
+    if (!deployment?.removeWorker(workerId)) return;
+    this.options.log.info('worker removed', { workerId, model });
+    if (deployment.pool.size === 0) {
+      this.deployments.delete(model);
+      this.options.log.info('model removed: its last worker left', { model });
+    }
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * RoutedEngine's failure handling, against scripted workers on the in-memory request plane (the same
+ * stream machinery as TCP): migration after a mid-stream disconnect continues exactly where the dead
+ * worker stopped, connect failures move on without counting as a migration, busy and empty pools are 503s.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { InstanceInfo } from '../protocols/discovery.ts';
+import { DEFAULT_SAMPLING, type EngineRequest } from '../protocols/engine.ts';
+import { asRequestId, asWorkerId, type WorkerId } from '../protocols/ids.ts';
+import { createRouter, NoWorkersError } from '../router/index.ts';
+import {
+  InMemoryRequestPlane,
+  type ServeHandle,
+  StreamDisconnectedError,
+} from '../runtime/request-plane/index.ts';
+import { InvalidRequestError } from '../util/errors.ts';
+import { HttpError } from './http-errors.ts';
+import { RoutedEngine } from './routed-engine.ts';
+import './test-support.ts'; // quiet logs
+import { WorkerPool } from './worker-pool.ts';
+
+/** The token a scripted worker emits at `position` (prompt + output index): any worker agrees. */
+const tokenAt = (position: number) => (position * 7 + 3) % 1000;
+
+interface ScriptedWorker {
+  workerId: WorkerId;
+  handle: ServeHandle;
+  requests: EngineRequest[];
+}
+
+interface Script {
+  /** Stop the worker abruptly (a crash) after sending this many tokens. */
+  dieAfter?: number;
+  /** Refuse every request as invalid. */
+  refuse?: boolean;
+}
+
+async function scriptedWorker(plane: InMemoryRequestPlane, id: string, script: Script = {}) {
+  const worker = { workerId: asWorkerId(id), requests: [] as EngineRequest[] } as ScriptedWorker;
+  worker.handle = await plane.serve({
+    generate: async function* (payload) {
+      const request = payload as EngineRequest;
+      worker.requests.push(request);
+      if (script.refuse) throw Object.assign(new Error('prompt too long'), { code: 'invalid_request' });
+      const start = request.promptTokenIds.length;
+      for (let i = 0; i < request.stopping.maxTokens; i++) {
+        if (i === script.dieAfter) {
+          void worker.handle.stop({ drainMs: 0 });
+          await new Promise(() => {}); // never finishes: the stop cancels the stream
+        }
+        const last = i === request.stopping.maxTokens - 1;
+        yield {
+          requestId: request.requestId,
+          tokenId: tokenAt(start + i),
+          numCachedTokens: 3,
+          ...(last ? { finishReason: 'length' } : {}),
+        };
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    },
+  });
+  return worker;
+}
+
+async function setup(scripts: Script[], options: { migrationLimit?: number; busyThreshold?: number } = {}) {
+  const plane = new InMemoryRequestPlane();
+  const router = await createRouter({ router: 'round-robin', decisionLog: 'off', blockSize: 4 });
+  const pool = new WorkerPool(options.busyThreshold);
+  const workers: ScriptedWorker[] = [];
+  for (const [i, script] of scripts.entries()) {
+    const worker = await scriptedWorker(plane, `w${i + 1}`, script);
+    workers.push(worker);
+    router.addWorker({ workerId: worker.workerId, blockSize: 4, totalBlocks: 100 });
+    const instance = { transport: { tcp: worker.handle.address } } as InstanceInfo;
+    pool.set(worker.workerId, instance);
+  }
+  const engine = new RoutedEngine({
+    info: { name: 'm', contextLength: 1000, vocabSize: 1000, eosTokenIds: [] },
+    router,
+    pool,
+    plane,
+    blockSize: 4,
+    migrationLimit: options.migrationLimit,
+  });
+  return { plane, router, pool, workers, engine };
+}
+
+function request(promptLength: number, maxTokens: number): EngineRequest {
+  return {
+    requestId: asRequestId(`r-${promptLength}-${maxTokens}`),
+    promptTokenIds: Array.from({ length: promptLength }, (_, i) => i + 1),
+    sampling: { ...DEFAULT_SAMPLING, temperature: 0 },
+    stopping: { maxTokens, stopTokenIds: [], ignoreEos: true, minTokens: 8 },
+  };
+}
+
+async function collect(engine: RoutedEngine, req: EngineRequest): Promise<number[]> {
+  const ids: number[] = [];
+  for await (const output of engine.generate(req)) ids.push(output.tokenId);
+  return ids;
+}
+
+test('a request streams from one worker and leaves nothing in flight in the router', async () => {
+  const { engine, router } = await setup([{}, {}]);
+  const ids = await collect(engine, request(10, 5));
+  assert.deepEqual(ids, [10, 11, 12, 13, 14].map(tokenAt));
+  assert.equal(
+    router.active.counts(asWorkerId('w1')).requests + router.active.counts(asWorkerId('w2')).requests,
+    0,
+  );
+});
+
+test('a worker dying mid-stream: the request migrates and the stream has no gap and no duplicate', async () => {
+  const { engine, workers, pool } = await setup([{ dieAfter: 6 }, {}], { migrationLimit: 1 });
+  const req = request(10, 20);
+  const ids = await collect(engine, req);
+  assert.deepEqual(
+    ids,
+    Array.from({ length: 20 }, (_, i) => tokenAt(10 + i)),
+  );
+  const resent = workers[1].requests[0];
+  assert.equal(resent.promptTokenIds.length, 10 + 6, 'prompt + the 6 tokens already streamed');
+  assert.deepEqual(resent.promptTokenIds.slice(10), ids.slice(0, 6));
+  assert.equal(resent.stopping.maxTokens, 14);
+  assert.equal(resent.stopping.minTokens, 2);
+  assert.equal(resent.requestId, req.requestId, 'the request id follows the request');
+  assert.ok(pool.isQuarantined(asWorkerId('w1')));
+});
+
+test('without migration a mid-stream death reaches the caller', async () => {
+  const { engine } = await setup([{ dieAfter: 3 }, {}], { migrationLimit: 0 });
+  await assert.rejects(collect(engine, request(10, 20)), StreamDisconnectedError);
+});
+
+test('an unreachable worker is skipped without using a migration', async () => {
+  const { engine, workers } = await setup([{}, {}], { migrationLimit: 0 });
+  await workers[0].handle.stop({ drainMs: 0 }); // round-robin starts at w1: now a ConnectError
+  const ids = await collect(engine, request(5, 4));
+  assert.deepEqual(ids, [5, 6, 7, 8].map(tokenAt));
+  assert.equal(workers[1].requests.length, 1);
+});
+
+test('a request the worker refuses is a 400-class InvalidRequestError', async () => {
+  const { engine } = await setup([{ refuse: true }]);
+  await assert.rejects(collect(engine, request(5, 4)), InvalidRequestError);
+});
+
+test('every worker busy → 503 busy; no worker at all → NoWorkersError', async () => {
+  const { engine, pool, workers } = await setup([{}, {}], { busyThreshold: 0.9 });
+  for (const w of workers) {
+    pool.recordLoad({
+      workerId: w.workerId,
+      activeDecodeBlocks: 95,
+      activePrefillTokens: 0,
+      kvUsedBlocks: 95,
+      kvTotalBlocks: 100,
+      numWaiting: 3,
+      numRunning: 10,
+      gpuCacheUsagePerc: 0.95,
+    });
+  }
+  await assert.rejects(collect(engine, request(5, 4)), (err: unknown) => {
+    assert.ok(err instanceof HttpError);
+    assert.equal(err.status, 503);
+    assert.equal(err.code, 'busy');
+    return true;
+  });
+  for (const w of workers) pool.delete(w.workerId);
+  await assert.rejects(collect(engine, request(5, 4)), NoWorkersError);
+});

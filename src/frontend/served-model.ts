@@ -1,0 +1,78 @@
+/**
+ * What the HTTP server serves: a set of models, each an engine plus the tokenizer that turns text into
+ * its token ids. Like an nginx `upstream` table keyed by host name: the server looks the request's
+ * `model` up here and hands the request to that model's engine. Two implementations:
+ *
+ *   StaticModelRegistry   one engine given at start (tests with a scripted engine, tools)
+ *   ModelWatcher          models discovered from workers' model cards (model-watcher.ts)
+ */
+import { basename } from 'node:path';
+import type { InferenceEngine } from '../protocols/engine.ts';
+import type { Tokenizer } from '../tokens/index.ts';
+
+export interface ServedModel {
+  /** The name clients send and see in responses. */
+  name: string;
+  /** Other names a request may use (the model folder's name). */
+  aliases: readonly string[];
+  engine: InferenceEngine;
+  tokenizer: Tokenizer;
+  /** End-of-sequence ids: the engine's (config / generation_config) merged with the tokenizer's. */
+  eosTokenIds: readonly number[];
+  /** Unix seconds when this model appeared (`created` in GET /v1/models). */
+  created: number;
+}
+
+/** One worker as GET /health lists it. */
+export interface InstanceSummary {
+  id: string;
+  address: string;
+  model: string;
+}
+
+export interface ModelRegistry {
+  /** Served models, sorted by name. */
+  list(): readonly ServedModel[];
+  /** A model by its name or an alias; undefined when not served. */
+  find(name: string): ServedModel | undefined;
+  /** Workers behind the models (empty for a static registry). */
+  instances(): InstanceSummary[];
+}
+
+export function mergeEosIds(...lists: (readonly number[] | undefined)[]): number[] {
+  return [...new Set(lists.flatMap((l) => l ?? []))];
+}
+
+/** One engine in this process, served under one name (plus the model folder's name). */
+export class StaticModelRegistry implements ModelRegistry {
+  private readonly model: ServedModel;
+
+  constructor(options: {
+    engine: InferenceEngine;
+    tokenizer: Tokenizer;
+    modelName: string;
+    modelDir?: string;
+  }) {
+    const aliases = options.modelDir && basename(options.modelDir) !== options.modelName;
+    this.model = {
+      name: options.modelName,
+      aliases: aliases ? [basename(options.modelDir as string)] : [],
+      engine: options.engine,
+      tokenizer: options.tokenizer,
+      eosTokenIds: mergeEosIds(options.engine.info.eosTokenIds, options.tokenizer.eosTokenIds),
+      created: Math.floor(Date.now() / 1000),
+    };
+  }
+
+  list(): readonly ServedModel[] {
+    return [this.model];
+  }
+
+  find(name: string): ServedModel | undefined {
+    return name === this.model.name || this.model.aliases.includes(name) ? this.model : undefined;
+  }
+
+  instances(): InstanceSummary[] {
+    return [];
+  }
+}
