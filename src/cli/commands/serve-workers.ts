@@ -62,7 +62,12 @@ export function spawnWorkerProcesses(count: number, args: string[], log: Logger)
   let stopping = false;
   const exits: Promise<string>[] = [];
   for (let i = 1; i <= count; i++) {
-    const child = spawn(process.execPath, [DHW, 'worker', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Own process group: a terminal's Ctrl-C reaches only serve, which then stops each worker with one
+    // SIGTERM (a worker treats a second signal as "exit now, skip the drain").
+    const child = spawn(process.execPath, [DHW, 'worker', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     children.push(child);
     for (const stream of [child.stdout, child.stderr]) {
       if (stream)

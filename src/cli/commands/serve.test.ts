@@ -1,0 +1,154 @@
+/**
+ * `dhw serve` and `dhw frontend` as a user runs them: real processes on free ports, no servers.
+ *   - the embedded default (what `npm start` runs) answers a chat completion with the golden text;
+ *   - `--discovery file --events memory --workers 2` runs two child workers, warns that kv falls back to
+ *     kv-approx, serves, and leaves no registration behind after Ctrl-C;
+ *   - a frontend with no workers answers 503 "no workers available".
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import OpenAI from 'openai';
+import { freePort } from '../../runtime/infra/free-port.ts';
+import { defaultModelDir, repoRoot } from '../../util/paths.ts';
+
+const DHW = join(repoRoot, 'bin', 'dhw.mjs');
+const children = new Set<ChildProcess>();
+const dirs: string[] = [];
+
+after(() => {
+  for (const child of children) child.kill('SIGKILL');
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+interface Running {
+  child: ChildProcess;
+  url: string;
+  output: () => string;
+  /** SIGTERM, then the exit code. */
+  stop: () => Promise<number | null>;
+}
+
+/** Start `dhw ARGS --host 127.0.0.1 --port P` and wait until the line matching `ready` is printed. */
+async function start(args: string[], ready: RegExp): Promise<Running> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [DHW, ...args, '--host', '127.0.0.1', '--port', String(port)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  let out = '';
+  child.stdout?.on('data', (d) => (out += d));
+  child.stderr?.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      children.delete(child);
+      resolve(code);
+    }),
+  );
+  const deadline = Date.now() + 60_000;
+  while (!ready.test(out)) {
+    if (child.exitCode !== null) throw new Error(`dhw ${args[0]} exited early:\n${out}`);
+    if (Date.now() > deadline) throw new Error(`dhw ${args[0]} not ready:\n${out}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return {
+    child,
+    url: `http://127.0.0.1:${port}`,
+    output: () => out,
+    stop: () => {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+const golden = JSON.parse(readFileSync(join(defaultModelDir, 'golden.json'), 'utf8')).samples[0];
+
+test('embedded `dhw serve` (no servers) answers a chat completion with the golden text', async () => {
+  const serve = await start(['serve'], /Serving fortune-llama at .* with 1 worker\(s\), router kv/);
+  const client = new OpenAI({ baseURL: `${serve.url}/v1`, apiKey: 'x', maxRetries: 0 });
+  const res = await client.chat.completions.create({
+    model: 'fortune-llama',
+    messages: golden.messages,
+    temperature: 0,
+  });
+  assert.equal(res.choices[0].message.content, golden.greedy_text);
+  const health = (await (await fetch(`${serve.url}/health`)).json()) as { instances: { address: string }[] };
+  assert.deepEqual(
+    health.instances.map((i) => i.address),
+    ['memory:1'],
+  );
+  assert.equal(await serve.stop(), 0);
+});
+
+test('`dhw serve --discovery file --events memory --workers 2`: child workers, kv-approx, clean exit', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dhw-serve-test-'));
+  dirs.push(dir);
+  const serve = await start(
+    [
+      'serve',
+      '--discovery',
+      'file',
+      '--discovery-dir',
+      dir,
+      '--events',
+      'memory',
+      '--workers',
+      '2',
+      '--engine',
+      'mocker',
+      '--speedup-ratio',
+      '0',
+    ],
+    /Serving fortune-llama at .* with 2 worker\(s\), router kv-approx/,
+  );
+  assert.match(serve.output(), /--router kv needs KV events.*using kv-approx/);
+  assert.match(serve.output(), /\[worker-1\] .*Worker [0-9a-f]+ serving/);
+  assert.match(serve.output(), /\[worker-2\] .*Worker [0-9a-f]+ serving/);
+  const res = await fetch(`${serve.url}/v1/completions`, {
+    method: 'POST',
+    body: JSON.stringify({ model: 'fortune-llama', prompt: 'Hello', max_tokens: 5 }),
+  });
+  assert.equal(res.status, 200);
+  const body = (await res.json()) as { usage: { completion_tokens: number } };
+  assert.equal(body.usage.completion_tokens, 5);
+  const health = (await (await fetch(`${serve.url}/health`)).json()) as { instances: { address: string }[] };
+  assert.equal(health.instances.length, 2);
+  assert.ok(
+    health.instances.every((i) => /^127\.0\.0\.1:\d+$/.test(i.address)),
+    'workers are reached over TCP',
+  );
+  assert.equal(await serve.stop(), 0);
+  assert.deepEqual(readdirSync(join(dir, 'keys')), [], 'the workers unregistered on the way out');
+});
+
+test('`dhw frontend` with no workers: 503 "no workers available"', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dhw-frontend-test-'));
+  dirs.push(dir);
+  const frontend = await start(
+    [
+      'frontend',
+      '--discovery',
+      'file',
+      '--discovery-dir',
+      dir,
+      '--events',
+      'memory',
+      '--router',
+      'round-robin',
+    ],
+    /Frontend at .* \(router round-robin; models: none yet\)/,
+  );
+  const res = await fetch(`${frontend.url}/v1/chat/completions`, {
+    method: 'POST',
+    body: JSON.stringify({ model: 'fortune-llama', messages: [{ role: 'user', content: 'hi' }] }),
+  });
+  assert.equal(res.status, 503);
+  const body = (await res.json()) as { error: { message: string; type: string } };
+  assert.match(body.error.message, /^no workers available/);
+  assert.equal(body.error.type, 'service_unavailable');
+  assert.equal(await frontend.stop(), 0);
+});
