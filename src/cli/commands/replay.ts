@@ -140,7 +140,7 @@ export const replayCommand: Command = {
       maxNumSeqs: int(values, 'max-num-seqs'),
       maxNumBatchedTokens: int(values, 'max-num-batched-tokens'),
       contextLength: int(values, 'context-length'),
-      speedupRatio: numberFlag(values, 'speedup-ratio', { min: Number.MIN_VALUE }),
+      speedupRatio: numberFlag(values, 'speedup-ratio', { min: 0 }), // 0 is refused by runReplay, with the reason
       timeScale: numberFlag(values, 'time-scale', { min: 0 }),
       seed: int(values, 'seed', 0),
       traceBlockSize: int(values, 'trace-block-size'),
@@ -164,12 +164,15 @@ export const replayCommand: Command = {
     const metrics: ReplayMetrics[] = [];
     for (const router of policies) {
       process.stderr.write(
-        `replaying ${trace.length} requests: ${router} on ${options.workers} workers ... `,
+        `replaying ${trace.length} requests through ${router} on ${options.workers} workers\n`,
       );
       const result = await runReplay(trace, { ...options, router, hasher });
       results.push(result);
       metrics.push(summarizeReplay(result, slo));
-      process.stderr.write(`done in ${(result.wallMs / 1000).toFixed(1)} s\n`);
+      const simulated = (result.simulatedMs / 1000).toFixed(1);
+      process.stderr.write(
+        `${router}: ${simulated} s of traffic replayed in ${(result.wallMs / 1000).toFixed(1)} s\n`,
+      );
     }
     console.log(formatReplayTable(metrics));
     console.log(sloNote(metrics[0]!));
