@@ -64,7 +64,7 @@ export function spawnWorkerProcesses(count: number, args: string[], log: Logger)
   for (let i = 1; i <= count; i++) {
     // Own process group: a terminal's Ctrl-C reaches only serve, which then stops each worker with one
     // SIGTERM (a worker treats a second signal as "exit now, skip the drain").
-    const child = spawn(process.execPath, [DHW, 'worker', ...args], {
+    const child = spawn(process.execPath, [DHW, 'worker', '--exit-with-parent', ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });

@@ -52,6 +52,10 @@ const FLAGS = {
   'served-model-name': { type: 'string' as const, help: 'model name clients use (default: the folder name)' },
   ...DISCOVERY_FLAGS,
   'lease-ttl': { type: 'string' as const, default: '10', help: 'discovery lease TTL in seconds' },
+  'exit-with-parent': {
+    type: 'boolean' as const,
+    help: 'drain and exit when the process that started this worker dies (used by `dhw serve`)',
+  },
   ...EVENTS_FLAGS,
   namespace: { type: 'string' as const, default: 'dynamo', help: 'Dynamo namespace' },
   component: { type: 'string' as const, default: 'backend', help: 'component name' },
@@ -160,6 +164,22 @@ function firstSignal(onSecond: (signal: string) => void): { received: Promise<st
   };
 }
 
+/**
+ * Resolves when our parent process is gone (we were re-parented, so our ppid changed). Like a supervisor's
+ * child watching its supervisor: a `dhw serve` killed with -9 must not leave orphan workers serving.
+ */
+function parentGone(): { gone: Promise<string>; dispose: () => void } {
+  const parent = process.ppid;
+  let timer: NodeJS.Timeout | undefined;
+  const gone = new Promise<string>((resolve) => {
+    timer = setInterval(() => {
+      if (process.ppid !== parent) resolve('parent-exited');
+    }, 1000);
+    timer.unref();
+  });
+  return { gone, dispose: () => clearInterval(timer) };
+}
+
 export const workerCommand: Command = {
   name: 'worker',
   summary: 'run one backend worker: engine + request plane + discovery registration',
@@ -189,8 +209,10 @@ export const workerCommand: Command = {
     console.log(
       `Worker ${worker.instanceId} serving ${worker.modelCard.displayName} on ${worker.address}${status} (Ctrl-C to stop)`,
     );
+    const parent = values['exit-with-parent'] ? parentGone() : undefined;
     const outcome = await Promise.race([
       signals.received.then((signal) => ({ signal })),
+      ...(parent ? [parent.gone.then((signal) => ({ signal }))] : []),
       worker.exited.then((exit) => ({ exit })),
     ]);
     if ('signal' in outcome) {
@@ -199,6 +221,7 @@ export const workerCommand: Command = {
     }
     const exit = await worker.exited;
     signals.dispose();
+    parent?.dispose();
     return exit.reason === 'lease-lost' ? EXIT_LEASE_LOST : 0;
   },
 };
