@@ -23,7 +23,7 @@ export const ENGINE_FLAGS: FlagSpecs = {
   'block-size': { type: 'string', default: '16', help: 'tokens per KV cache block' },
   'kv-cache-memory': {
     type: 'string',
-    help: 'KV cache memory budget, e.g. 512MiB (default: room for max-num-seqs full contexts, capped at 512MiB)',
+    help: 'KV cache memory budget, e.g. 512MiB (default: room for max-num-seqs full contexts, capped at 256MiB)',
   },
   'num-kv-blocks': { type: 'string', help: 'KV cache size as a block count (overrides --kv-cache-memory)' },
   'max-num-seqs': { type: 'string', default: '64', help: 'most sequences running at once' },
