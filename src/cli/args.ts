@@ -33,6 +33,12 @@ export const ENGINE_FLAGS: FlagSpecs = {
     help: 'token budget of one engine step (chunked prefill above it)',
   },
   'no-prefix-caching': { type: 'boolean', help: 'disable reuse of cached prompt prefixes' },
+  threads: { type: 'string', help: 'threads computing matmuls, this one included (default: the core count)' },
+  'weight-dtype': {
+    type: 'string',
+    default: 'f32',
+    help: 'f32 (exact) | q8_0 (int8 blocks: ~4x less memory)',
+  },
 };
 
 /** Per-request sampling, named as in vLLM / OpenAI. */

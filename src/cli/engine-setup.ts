@@ -53,7 +53,15 @@ export function engineOptionsFromFlags(values: ParsedCommand['values'], modelDir
     maxNumSeqs: numberFlag(values, 'max-num-seqs', { integer: true, min: 1 }),
     maxNumBatchedTokens: numberFlag(values, 'max-num-batched-tokens', { integer: true, min: 1 }),
     enablePrefixCaching: values['no-prefix-caching'] !== true,
+    threads: numberFlag(values, 'threads', { integer: true, min: 1 }),
+    weightDtype: weightDtypeFlag(values),
   };
+}
+
+function weightDtypeFlag(values: ParsedCommand['values']): EngineOptions['weightDtype'] {
+  const dtype = stringFlag(values, 'weight-dtype');
+  if (dtype === undefined || dtype === 'f32' || dtype === 'q8_0') return dtype;
+  throw new UsageError(`--weight-dtype must be f32 or q8_0, got ${dtype}`);
 }
 
 export function samplingFromFlags(values: ParsedCommand['values']): SamplingParams {

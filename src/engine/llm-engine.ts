@@ -10,7 +10,7 @@
  */
 import { basename } from 'node:path';
 import { KvCacheManager } from '../kv/index.ts';
-import { allocateKvCacheTensors, kvBytesPerToken, LlamaModel } from '../model/index.ts';
+import { allocateKvCacheTensors, kvBytesPerToken, LlamaModel, type ModelOptions } from '../model/index.ts';
 import type { EngineModelInfo } from '../protocols/engine.ts';
 import { asWorkerId, type WorkerId } from '../protocols/ids.ts';
 import type { KvEventSink } from '../protocols/kv-events.ts';
@@ -41,6 +41,10 @@ export interface EngineOptions {
   enablePrefixCaching?: boolean;
   /** Receives KV cache events (stored / removed / cleared). */
   events?: KvEventSink;
+  /** Threads computing matmuls, this one included (`--threads`; default: the core count). */
+  threads?: number;
+  /** Weight storage (`--weight-dtype`): 'f32' (default, exact) or 'q8_0' (int8 blocks, ~4x smaller). */
+  weightDtype?: ModelOptions['weightDtype'];
   /** Identifies this engine in load metrics (default "local"). */
   workerId?: WorkerId | string;
 }
@@ -61,7 +65,10 @@ export class LlmEngine extends CoreBackedEngine {
   }
 
   static async create(opts: EngineOptions): Promise<LlmEngine> {
-    const model = await LlamaModel.load(opts.modelDir);
+    const model = await LlamaModel.load(opts.modelDir, {
+      threads: opts.threads,
+      weightDtype: opts.weightDtype,
+    });
     const c = model.config;
     const blockSize = opts.blockSize ?? ENGINE_DEFAULTS.blockSize;
     const maxNumSeqs = opts.maxNumSeqs ?? ENGINE_DEFAULTS.maxNumSeqs;
@@ -111,5 +118,11 @@ export class LlmEngine extends CoreBackedEngine {
       maxModelLen: core.maxModelLen,
     });
     return new LlmEngine(model, core);
+  }
+
+  /** Stop the step loop, then the model's kernel threads. */
+  override async close(): Promise<void> {
+    await super.close();
+    await this.model.close();
   }
 }

@@ -9,7 +9,7 @@ export {
   SUPPORTED_ARCHITECTURES,
 } from './config.ts';
 export { BYTES_PER_ELEMENT, type SafetensorsDtype } from './dtypes.ts';
-export { LlamaModel } from './forward.ts';
+export { LlamaModel, type ModelOptions } from './forward.ts';
 export {
   allocateKvCacheTensors,
   type ForwardBatch,
