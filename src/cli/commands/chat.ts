@@ -4,7 +4,7 @@
  * the engine's prefix cache recognises the shared beginning, so only the new part is computed
  * (watch `cached` in the turn summary).
  */
-import { createInterface } from 'node:readline/promises';
+import { createInterface } from 'node:readline';
 import { LlmEngine } from '../../engine/llm-engine.ts';
 import { asRequestId } from '../../protocols/ids.ts';
 import { type ChatMessage, StreamingDetokenizer, Tokenizer } from '../../tokens/index.ts';
@@ -68,21 +68,23 @@ export const chatCommand: Command = {
     });
     console.log(`Chatting with ${engine.info.name}. /reset clears the conversation, /exit quits.`);
     let turn = 0;
+    rl.setPrompt('you> ');
+    rl.prompt();
     try {
-      while (true) {
-        let line: string;
-        try {
-          line = (await rl.question('you> ')).trim();
-        } catch {
-          break; // stdin closed
-        }
+      // Iterate lines rather than asking questions: piped input (a script, a test) arrives all at once.
+      for await (const raw of rl) {
+        const line = raw.trim();
         if (line === '/exit' || line === '/quit') break;
         if (line === '/reset') {
           messages = fresh();
           console.log('(conversation cleared)');
+          rl.prompt();
           continue;
         }
-        if (!line) continue;
+        if (!line) {
+          rl.prompt();
+          continue;
+        }
         messages.push({ role: 'user', content: line });
         const prompt = tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true });
         const promptIds = tokenizer.encode(prompt, { addSpecialTokens: false });
@@ -107,6 +109,7 @@ export const chatCommand: Command = {
           `     (${promptIds.length} prompt tokens, ${cached} cached, ${generated} generated in ${ms.toFixed(0)} ms)`,
         );
         messages.push({ role: 'assistant', content: detokenizer.text.trim() });
+        rl.prompt();
       }
     } finally {
       rl.close();
