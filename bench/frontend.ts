@@ -1,0 +1,331 @@
+/**
+ * `npm run bench:frontend`: what does the HTTP frontend add on top of calling a worker directly?
+ *
+ * 1. Latency, one request at a time, three ways to reach the SAME zero-delay mocker worker (speedupRatio 0:
+ *    the engine never sleeps, so every millisecond measured is plumbing):
+ *      engine         worker.engine.generate(request)                     in-process call, no network
+ *      request plane  TcpRequestPlane.call(worker.address, 'generate')     framed TCP, what the frontend does
+ *      HTTP frontend  POST /v1/completions (text prompt, non-streaming)    parse, tokenize, route, call, detokenize
+ *    Frontend overhead = HTTP p50 − request-plane p50 (goal ≤ 1 ms). The three paths run interleaved in
+ *    rounds, so a noisy neighbour hurts all of them alike.
+ * 2. Throughput through the frontend with `--workers` zero-delay mocker workers: a closed loop of C clients
+ *    (keep-alive connections) at each concurrency level; req/s and latency percentiles.
+ *
+ * Everything runs in this process (client, frontend, workers; memory discovery and events, TCP request
+ * plane), like `wrk` on the same host as nginx: the client's own HTTP work is counted in the HTTP numbers.
+ * Logging is at `warn` (per-request info lines would measure the terminal). Tests never assert timings.
+ *
+ * Options: --requests 2000  --workers 2  --concurrency 1,8,32  --prompt-tokens 64  --max-tokens 8
+ *          --smoke (tiny, for CI)  --json (print only the JSON line)
+ */
+import { Agent, request as httpRequest } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { type FrontendHandle, loadCardTokenizer, startFrontend } from '../src/frontend/index.ts';
+import type { InferenceEngine } from '../src/protocols/engine.ts';
+import { TcpRequestPlane } from '../src/runtime/request-plane/index.ts';
+import { configureLogging } from '../src/util/logger.ts';
+import { defaultModelDir } from '../src/util/paths.ts';
+import { Worker } from '../src/worker/index.ts';
+import { positiveInt, positiveIntList } from './lib/args.ts';
+import { describeMachine, machineLine } from './lib/machine.ts';
+import { benchRequest } from './lib/prompts.ts';
+import { round, type Summary, summarize } from './lib/stats.ts';
+import { fmt, markdownTable } from './lib/table.ts';
+
+const { values } = parseArgs({
+  options: {
+    requests: { type: 'string', default: '2000' },
+    workers: { type: 'string', default: '2' },
+    concurrency: { type: 'string', default: '1,8,32' },
+    'prompt-tokens': { type: 'string', default: '64' },
+    'max-tokens': { type: 'string', default: '8' },
+    smoke: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  },
+});
+
+const smoke = values.smoke === true;
+const config = {
+  requests: smoke ? 60 : positiveInt('requests', values.requests),
+  workers: positiveInt('workers', values.workers),
+  concurrency: positiveIntList('concurrency', values.concurrency),
+  promptTokens: smoke ? 16 : positiveInt('prompt-tokens', values['prompt-tokens']),
+  maxTokens: smoke ? 2 : positiveInt('max-tokens', values['max-tokens']),
+};
+const ROUND_SIZE = 50;
+
+type PathName = 'engine' | 'request plane' | 'HTTP frontend';
+
+interface LatencyRow {
+  path: PathName;
+  summary: Summary;
+}
+
+interface ThroughputRow {
+  concurrency: number;
+  requests: number;
+  reqPerSec: number;
+  summary: Summary;
+}
+
+/** Plain words until the prompt has at least `tokens` tokens, so the frontend's tokenizer does real work. */
+function textPrompt(tokens: number, encode: (text: string) => number[]): { text: string; ids: number[] } {
+  const words = 'the quick brown fox jumps over a lazy dog while seven tired cats watch'.split(' ');
+  let text = words[0]!;
+  for (let i = 1; encode(text).length < tokens; i++) text += ` ${words[i % words.length]}`;
+  return { text, ids: encode(text) };
+}
+
+let sequence = 0;
+const nextId = (prefix: string) => `${prefix}-${++sequence}`;
+
+async function drain(stream: AsyncIterable<unknown>): Promise<number> {
+  let n = 0;
+  for await (const _ of stream) n++;
+  return n;
+}
+
+/** POST a JSON body over a keep-alive agent and read the whole reply; rejects on a non-200 status. */
+function postJson(agent: Agent, url: URL, body: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          res.statusCode === 200
+            ? resolve()
+            : reject(new Error(`HTTP ${res.statusCode}: ${Buffer.concat(chunks).toString('utf8')}`)),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+interface Callers {
+  engine: () => Promise<void>;
+  plane: () => Promise<void>;
+  http: () => Promise<void>;
+}
+
+function makeCallers(
+  engine: InferenceEngine,
+  plane: TcpRequestPlane,
+  address: string,
+  frontend: FrontendHandle,
+  agent: Agent,
+  prompt: string,
+  promptIds: number[],
+): Callers {
+  const url = new URL('/v1/completions', frontend.url);
+  const body = JSON.stringify({ prompt, max_tokens: config.maxTokens, ignore_eos: true, temperature: 0 });
+  return {
+    engine: async () => {
+      await drain(engine.generate(benchRequest(nextId('e'), promptIds, config.maxTokens)));
+    },
+    plane: async () => {
+      const request = benchRequest(nextId('p'), promptIds, config.maxTokens);
+      await drain(plane.call(address, 'generate', request, { requestId: request.requestId }));
+    },
+    http: () => postJson(agent, url, body),
+  };
+}
+
+async function timeOne(call: () => Promise<void>): Promise<number> {
+  const start = performance.now();
+  await call();
+  return performance.now() - start;
+}
+
+/** Each path `requests` times, one at a time, interleaved in rounds of ROUND_SIZE after a warm-up. */
+async function measureLatency(callers: Callers): Promise<LatencyRow[]> {
+  const paths: [PathName, () => Promise<void>][] = [
+    ['engine', callers.engine],
+    ['request plane', callers.plane],
+    ['HTTP frontend', callers.http],
+  ];
+  const samples = new Map<PathName, number[]>(paths.map(([name]) => [name, []]));
+  for (const [, call] of paths) for (let i = 0; i < Math.min(200, config.requests); i++) await call();
+  for (let done = 0; done < config.requests; done += ROUND_SIZE) {
+    const size = Math.min(ROUND_SIZE, config.requests - done);
+    for (const [name, call] of paths) {
+      for (let i = 0; i < size; i++) samples.get(name)!.push(await timeOne(call));
+    }
+  }
+  return paths.map(([path]) => ({ path, summary: summarize(samples.get(path)!) }));
+}
+
+/** A closed loop: `concurrency` clients, each sending its next request when the last one finished. */
+async function measureThroughput(http: () => Promise<void>, concurrency: number): Promise<ThroughputRow> {
+  const total = Math.max(config.requests, concurrency * 4);
+  const latencies: number[] = [];
+  let issued = 0;
+  const client = async () => {
+    while (issued < total) {
+      issued++;
+      latencies.push(await timeOne(http));
+    }
+  };
+  for (let i = 0; i < concurrency * 2; i++) await http(); // open the keep-alive connections
+  const start = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, client));
+  const seconds = (performance.now() - start) / 1000;
+  return { concurrency, requests: total, reqPerSec: total / seconds, summary: summarize(latencies) };
+}
+
+async function waitForInstances(frontend: FrontendHandle, count: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (frontend.models.instances().length < count) {
+    if (Date.now() > deadline) throw new Error(`the frontend saw ${count} workers within 10 s: none`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function startMockerWorker(): Promise<Worker> {
+  return Worker.start({
+    engine: { kind: 'mocker', modelDir: defaultModelDir, options: { speedupRatio: 0 } },
+    discovery: { backend: 'memory' },
+    events: { backend: 'memory' },
+    systemPort: null,
+    canaryIntervalMs: 0,
+  });
+}
+
+function printReport(latency: LatencyRow[], throughput: ThroughputRow[]): void {
+  const p50 = (path: PathName) => latency.find((r) => r.path === path)!.summary.p50;
+  console.log('## Frontend overhead: one request at a time, same zero-delay mocker worker\n');
+  console.log(
+    markdownTable(
+      [
+        { header: 'path', align: 'left' },
+        { header: 'requests' },
+        { header: 'p50 ms' },
+        { header: 'p90 ms' },
+        { header: 'p99 ms' },
+        { header: 'mean ms' },
+      ],
+      latency.map(({ path, summary: s }) => [
+        path,
+        String(s.count),
+        fmt(s.p50, 3),
+        fmt(s.p90, 3),
+        fmt(s.p99, 3),
+        fmt(s.mean, 3),
+      ]),
+    ),
+  );
+  const overhead = p50('HTTP frontend') - p50('request plane');
+  console.log(
+    `\nfrontend overhead p50: ${fmt(overhead, 3)} ms (HTTP frontend − request plane); goal ≤ 1 ms: ` +
+      `${overhead <= 1 ? 'met' : 'NOT met'}`,
+  );
+  console.log(
+    `request-plane overhead p50: ${fmt(p50('request plane') - p50('engine'), 3)} ms (request plane − engine)`,
+  );
+  console.log(`\n## Throughput through the frontend: ${config.workers} zero-delay mocker worker(s)\n`);
+  console.log(
+    markdownTable(
+      [
+        { header: 'concurrency' },
+        { header: 'requests' },
+        { header: 'req/s' },
+        { header: 'p50 ms' },
+        { header: 'p99 ms' },
+      ],
+      throughput.map((r) => [
+        String(r.concurrency),
+        String(r.requests),
+        fmt(r.reqPerSec, 0),
+        fmt(r.summary.p50, 3),
+        fmt(r.summary.p99, 3),
+      ]),
+    ),
+  );
+}
+
+function jsonReport(latency: LatencyRow[], throughput: ThroughputRow[], machine: unknown): string {
+  const p50 = (path: PathName) => latency.find((r) => r.path === path)!.summary.p50;
+  const ms = (s: Summary) => ({
+    count: s.count,
+    p50Ms: round(s.p50, 4),
+    p90Ms: round(s.p90, 4),
+    p99Ms: round(s.p99, 4),
+    meanMs: round(s.mean, 4),
+  });
+  return JSON.stringify({
+    bench: 'frontend',
+    machine,
+    config: { ...config, smoke },
+    latency: latency.map((r) => ({ path: r.path, ...ms(r.summary) })),
+    frontendOverheadP50Ms: round(p50('HTTP frontend') - p50('request plane'), 4),
+    requestPlaneOverheadP50Ms: round(p50('request plane') - p50('engine'), 4),
+    throughput: throughput.map((r) => ({
+      concurrency: r.concurrency,
+      requests: r.requests,
+      reqPerSec: round(r.reqPerSec, 1),
+      p50Ms: round(r.summary.p50, 4),
+      p99Ms: round(r.summary.p99, 4),
+    })),
+  });
+}
+
+async function main(): Promise<void> {
+  configureLogging({ level: 'warn' });
+  const machine = describeMachine();
+  const workers: Worker[] = [];
+  let frontend: FrontendHandle | undefined;
+  const plane = new TcpRequestPlane();
+  const agent = new Agent({ keepAlive: true, maxSockets: Math.max(...config.concurrency) });
+  try {
+    workers.push(await startMockerWorker());
+    frontend = await startFrontend({
+      discovery: { backend: 'memory' },
+      events: { backend: 'memory' },
+      router: { router: 'round-robin', decisionLog: 'off' },
+      host: '127.0.0.1',
+      port: 0,
+    });
+    await waitForInstances(frontend, 1);
+    const worker = workers[0]!;
+    const tokenizer = await loadCardTokenizer(worker.modelCard);
+    const { text: prompt, ids: promptIds } = textPrompt(config.promptTokens, (t) => tokenizer.encode(t));
+    const callers = makeCallers(worker.engine, plane, worker.address, frontend, agent, prompt, promptIds);
+    if (!values.json) {
+      console.log(`# bench:frontend${smoke ? ' (smoke: tiny, numbers mean nothing)' : ''}\n`);
+      console.log(`machine: ${machineLine(machine)}`);
+      console.log(
+        `workload: ${promptIds.length}-token text prompt, max_tokens ${config.maxTokens}, ` +
+          `${config.requests} requests per path / level, mocker speedupRatio 0\n`,
+      );
+    }
+    const latency = await measureLatency(callers);
+
+    while (workers.length < config.workers) workers.push(await startMockerWorker());
+    await waitForInstances(frontend, config.workers);
+    const throughput: ThroughputRow[] = [];
+    for (const c of config.concurrency) throughput.push(await measureThroughput(callers.http, c));
+
+    if (values.json) console.log(jsonReport(latency, throughput, machine));
+    else {
+      printReport(latency, throughput);
+      console.log(`\n${jsonReport(latency, throughput, machine)}`);
+    }
+  } finally {
+    agent.destroy();
+    await frontend?.close();
+    await plane.close();
+    await Promise.all(workers.map((w) => w.stop({ drainMs: 0 })));
+  }
+}
+
+await main();
