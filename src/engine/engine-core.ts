@@ -192,6 +192,9 @@ export class EngineCore {
 
   private async runLoop(): Promise<void> {
     try {
+      // Let requests that arrive in the same tick (a burst) join the first step instead of waiting for
+      // the second one, as a NIC coalesces interrupts.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       while (!this.closed && this.scheduler.hasUnfinished()) {
         try {
           if (!(await this.step())) break;
