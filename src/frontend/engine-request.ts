@@ -30,6 +30,8 @@ export interface EngineRequestInput {
   eosTokenIds: readonly number[];
   /** Top alternatives per position when logprobs are wanted; undefined = no logprobs. */
   logprobs?: number;
+  /** Routing hint for session affinity (x-session-id header, else the body's `user`). */
+  sessionId?: string;
 }
 
 export function toEngineRequest(input: EngineRequestInput): EngineRequest {
@@ -48,5 +50,16 @@ export function toEngineRequest(input: EngineRequestInput): EngineRequest {
   };
   if (params.min_tokens !== undefined) request.stopping.minTokens = params.min_tokens;
   if (input.logprobs !== undefined) request.logprobs = input.logprobs;
+  if (input.sessionId !== undefined) request.sessionId = input.sessionId;
   return request;
+}
+
+/** The request's session for routing affinity: the `x-session-id` header, else OpenAI's `user` field. */
+export function sessionIdOf(
+  ctx: { req: { headers: Record<string, string | string[] | undefined> } },
+  body: { user?: string },
+): string | undefined {
+  const header = ctx.req.headers['x-session-id'];
+  const value = Array.isArray(header) ? header[0] : header;
+  return value !== undefined && value !== '' ? value : body.user;
 }

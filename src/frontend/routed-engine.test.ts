@@ -63,9 +63,16 @@ async function scriptedWorker(plane: InMemoryRequestPlane, id: string, script: S
   return worker;
 }
 
-async function setup(scripts: Script[], options: { migrationLimit?: number; busyThreshold?: number } = {}) {
+async function setup(
+  scripts: Script[],
+  options: { migrationLimit?: number; busyThreshold?: number; router?: string } = {},
+) {
   const plane = new InMemoryRequestPlane();
-  const router = await createRouter({ router: 'round-robin', decisionLog: 'off', blockSize: 4 });
+  const router = await createRouter({
+    router: options.router ?? 'round-robin',
+    decisionLog: 'off',
+    blockSize: 4,
+  });
   const pool = new WorkerPool(options.busyThreshold);
   const workers: ScriptedWorker[] = [];
   for (const [i, script] of scripts.entries()) {
@@ -168,4 +175,20 @@ test('every worker busy → 503 busy; no worker at all → NoWorkersError', asyn
   });
   for (const w of workers) pool.delete(w.workerId);
   await assert.rejects(collect(engine, request(5, 4)), NoWorkersError);
+});
+
+test('the session id reaches the routing policy: a sticky-session policy keeps a session on one worker', async () => {
+  const sticky = new URL('../router/examples/sticky-session-policy.ts', import.meta.url).pathname;
+  const { engine, workers } = await setup([{}, {}, {}], { router: sticky });
+  for (let i = 0; i < 6; i++) {
+    const req = { ...request(10 + i, 2), requestId: asRequestId(`s-${i}`), sessionId: 'conversation-7' };
+    await collect(engine, req);
+  }
+  const served = workers.map((w) => w.requests.length);
+  assert.deepEqual(
+    served.filter((n) => n > 0),
+    [6],
+    `all six turns of one session on one worker, got ${served}`,
+  );
+  assert.equal(workers.find((w) => w.requests.length > 0)!.requests[0]!.sessionId, 'conversation-7');
 });

@@ -131,6 +131,7 @@ export class RoutedEngine implements InferenceEngine {
       requestId: request.requestId,
       tokenIds: request.promptTokenIds,
       blockHashes,
+      sessionId: request.sessionId,
       exclude,
     }).workerId;
   }

@@ -54,6 +54,11 @@ export interface EngineRequest {
   stopping: StoppingParams;
   /** Return the log-probability of each sampled token and this many top alternatives (undefined = none). */
   logprobs?: number;
+  /**
+   * Routing hint: requests with the same session id belong to one conversation or user (OpenAI's `user`
+   * field or the `x-session-id` header). Routers may use it for affinity; engines ignore it.
+   */
+  sessionId?: string;
 }
 
 export type FinishReason = 'stop' | 'length' | 'abort' | 'error';
@@ -148,7 +153,8 @@ export function isEngineRequest(value: unknown): value is EngineRequest {
     value.promptTokenIds.every(isTokenIdValue) &&
     isSamplingParams(value.sampling) &&
     isStoppingParams(value.stopping) &&
-    (value.logprobs === undefined || isCount(value.logprobs))
+    (value.logprobs === undefined || isCount(value.logprobs)) &&
+    (value.sessionId === undefined || typeof value.sessionId === 'string')
   );
 }
 
@@ -165,5 +171,7 @@ export function explainEngineRequest(value: unknown): string | undefined {
     return 'stopping must be {maxTokens ≥ 1, stopTokenIds: token ids, ignoreEos: boolean, minTokens?}';
   if (value.logprobs !== undefined && !isCount(value.logprobs))
     return 'logprobs must be a non-negative integer when present';
+  if (value.sessionId !== undefined && typeof value.sessionId !== 'string')
+    return 'sessionId must be a string when present';
   return isEngineRequest(value) ? undefined : 'not a valid EngineRequest';
 }

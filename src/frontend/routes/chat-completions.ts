@@ -6,7 +6,7 @@ import { asRequestId } from '../../protocols/ids.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../../protocols/openai.ts';
 import { parseChatCompletionRequest } from '../../protocols/openai.ts';
 import { readJsonBody } from '../body.ts';
-import { toEngineRequest } from '../engine-request.ts';
+import { sessionIdOf, toEngineRequest } from '../engine-request.ts';
 import { chatPromptIds, resolveMaxTokens } from '../preprocessor.ts';
 import type { RequestContext, ServerState } from '../request-context.ts';
 import { chatLogprobs } from './logprobs-format.ts';
@@ -30,6 +30,7 @@ export async function handleChatCompletions(server: ServerState, ctx: RequestCon
     maxTokens,
     params: body,
     eosTokenIds: model.eosTokenIds,
+    sessionId: sessionIdOf(ctx, body),
     logprobs: body.logprobs ? (body.top_logprobs ?? 0) : undefined,
   });
   await serveGeneration(model, ctx, {

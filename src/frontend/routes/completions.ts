@@ -6,7 +6,7 @@ import { asRequestId } from '../../protocols/ids.ts';
 import type { Completion, CompletionRequest } from '../../protocols/openai.ts';
 import { parseCompletionRequest } from '../../protocols/openai.ts';
 import { readJsonBody } from '../body.ts';
-import { toEngineRequest } from '../engine-request.ts';
+import { sessionIdOf, toEngineRequest } from '../engine-request.ts';
 import { completionPromptIds, resolveMaxTokens } from '../preprocessor.ts';
 import type { RequestContext, ServerState } from '../request-context.ts';
 import { completionLogprobs } from './logprobs-format.ts';
@@ -30,6 +30,7 @@ export async function handleCompletions(server: ServerState, ctx: RequestContext
     maxTokens,
     params: body,
     eosTokenIds: model.eosTokenIds,
+    sessionId: sessionIdOf(ctx, body),
     logprobs: body.logprobs,
   });
   await serveGeneration(model, ctx, {
