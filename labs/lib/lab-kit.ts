@@ -8,6 +8,8 @@
  */
 import { performance } from 'node:perf_hooks';
 
+export { formatBytes } from '../../src/util/format.ts';
+
 /** True when the lab should run its small, fast version. */
 export function isSmoke(): boolean {
   return process.argv.includes('--smoke') || process.env.DHW_LAB_SMOKE === '1' || process.env.CI === 'true';
@@ -57,20 +59,7 @@ export function printTable(headers: string[], rows: (string | number)[][]): void
   for (const row of cells.slice(1)) console.log(`  ${format(row)}`);
 }
 
-/** 6144 → "6.0 KiB", 9908624 → "9.45 MiB". */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB'];
-  let value = bytes;
-  let unit = 0;
-  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0
-    ? `${value} B`
-    : `${value.toFixed(value >= 100 ? 0 : value >= 10 ? 1 : 2)} ${units[unit]}`;
-}
-
+/** 12.34 → "12.34 ms": two decimals below 100 ms (util/format.ts's formatMs keeps one from 10 ms up). */
 export function formatMs(ms: number): string {
   return ms >= 100 ? `${ms.toFixed(0)} ms` : `${ms.toFixed(2)} ms`;
 }

@@ -13,7 +13,7 @@ import { describeModel, kvBytesPerToken } from '../../model/index.ts';
 import type { InstanceInfo } from '../../protocols/discovery.ts';
 import { findServerBinary } from '../../runtime/infra/server-binary.ts';
 import { Tokenizer } from '../../tokens/index.ts';
-import { formatBytes } from '../format.ts';
+import { formatBytes } from '../../util/format.ts';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 

@@ -25,7 +25,7 @@ import {
   samplingFromFlags,
   stoppingFromFlags,
 } from '../engine-setup.ts';
-import { formatBytes, formatMs } from '../format.ts';
+import { formatBytes, formatMs } from '../../util/format.ts';
 
 const FLAGS = {
   model: { type: 'string' as const, help: 'checkpoint folder (default: models/fortune-llama)' },
