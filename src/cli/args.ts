@@ -18,6 +18,11 @@ export const LOGGING_FLAGS: FlagSpecs = {
   help: { type: 'boolean', short: 'h', help: 'show this help' },
 };
 
+/** The checkpoint folder, for every command that loads a model. */
+export const MODEL_FLAGS: FlagSpecs = {
+  model: { type: 'string', help: 'checkpoint folder (default: models/fortune-llama)' },
+};
+
 /** How the engine sizes and schedules its work (vLLM's flag names). */
 export const ENGINE_FLAGS: FlagSpecs = {
   'block-size': { type: 'string', default: '16', help: 'tokens per KV cache block' },

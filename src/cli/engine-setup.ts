@@ -9,7 +9,6 @@ import type { EngineOptions } from '../engine/llm-engine.ts';
 import { parseByteSize } from '../kv/sizes.ts';
 import { DEFAULT_SAMPLING, type SamplingParams, type StoppingParams } from '../protocols/engine.ts';
 import { DhwError } from '../util/errors.ts';
-import { configureLogging, type LogLevel } from '../util/logger.ts';
 import { defaultModelDir } from '../util/paths.ts';
 import { numberFlag, type ParsedCommand, stringFlag, UsageError } from './args.ts';
 
@@ -22,17 +21,6 @@ export function resolveModelDir(path: string | undefined): string {
     );
   }
   return dir;
-}
-
-export function applyLoggingFlags(values: ParsedCommand['values']): void {
-  const level = stringFlag(values, 'log-level') ?? 'info';
-  const format = stringFlag(values, 'log-format') ?? 'text';
-  if (!['debug', 'info', 'warn', 'error'].includes(level)) {
-    throw new UsageError(`--log-level must be debug, info, warn or error, got ${level}`);
-  }
-  if (format !== 'text' && format !== 'json')
-    throw new UsageError(`--log-format must be text or json, got ${format}`);
-  configureLogging({ level: level as LogLevel, format });
 }
 
 export function engineOptionsFromFlags(values: ParsedCommand['values'], modelDir: string): EngineOptions {

@@ -9,17 +9,10 @@ import { LlmEngine } from '../../engine/llm-engine.ts';
 import { asRequestId } from '../../protocols/ids.ts';
 import { type ChatMessage, StreamingDetokenizer, Tokenizer } from '../../tokens/index.ts';
 import { DhwError } from '../../util/errors.ts';
-import {
-  ENGINE_FLAGS,
-  formatHelp,
-  LOGGING_FLAGS,
-  parseCommand,
-  SAMPLING_FLAGS,
-  stringFlag,
-} from '../args.ts';
+import { ENGINE_FLAGS, LOGGING_FLAGS, MODEL_FLAGS, SAMPLING_FLAGS, stringFlag } from '../args.ts';
 import type { Command } from '../command.ts';
+import { beginCommand } from '../command-prologue.ts';
 import {
-  applyLoggingFlags,
   engineOptionsFromFlags,
   resolveModelDir,
   samplingFromFlags,
@@ -27,7 +20,7 @@ import {
 } from '../engine-setup.ts';
 
 const FLAGS = {
-  model: { type: 'string' as const, help: 'checkpoint folder (default: models/fortune-llama)' },
+  ...MODEL_FLAGS,
   system: { type: 'string' as const, help: 'system prompt' },
   ...SAMPLING_FLAGS,
   ...ENGINE_FLAGS,
@@ -41,15 +34,13 @@ export const chatCommand: Command = {
   name: 'chat',
   summary: 'interactive chat in the terminal',
   async run(argv) {
-    const { values, positionals } = parseCommand(argv, FLAGS);
-    if (values.help) {
-      console.log(formatHelp(USAGE, DESCRIPTION, FLAGS));
-      return 0;
-    }
-    applyLoggingFlags({
-      ...values,
-      'log-level': stringFlag(values, 'log-level') === 'info' ? 'warn' : values['log-level'],
-    });
+    const parsed = beginCommand(
+      argv,
+      { usage: USAGE, description: DESCRIPTION, flags: FLAGS },
+      { quietInfo: true },
+    );
+    if (!parsed) return 0;
+    const { values, positionals } = parsed;
     const modelDir = resolveModelDir(stringFlag(values, 'model') ?? positionals[0]);
     const tokenizer = await Tokenizer.fromDir(modelDir);
     if (!tokenizer.hasChatTemplate) {

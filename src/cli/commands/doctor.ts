@@ -11,9 +11,9 @@ import { ENGINE_DEFAULTS } from '../../engine/index.ts';
 import { defaultDiscoveryDir, resolveEtcdEndpoints } from '../../runtime/discovery/index.ts';
 import { resolveNatsUrl } from '../../runtime/events/index.ts';
 import { defaultModelDir } from '../../util/paths.ts';
-import { formatHelp, LOGGING_FLAGS, numberFlag, parseCommand, stringFlag } from '../args.ts';
+import { LOGGING_FLAGS, numberFlag, stringFlag } from '../args.ts';
 import type { Command } from '../command.ts';
-import { applyLoggingFlags } from '../engine-setup.ts';
+import { beginCommand } from '../command-prologue.ts';
 import { DISCOVERY_FLAGS, discoveryBackendFlag, discoveryOptionsFromFlags } from '../runtime-flags.ts';
 import {
   type CheckResult,
@@ -236,12 +236,9 @@ export const doctorCommand: Command = {
   name: 'doctor',
   summary: 'check etcd, NATS, registration, memory, versions and model files',
   async run(argv) {
-    const { values } = parseCommand(argv, FLAGS);
-    if (values.help) {
-      console.log(formatHelp(USAGE, DESCRIPTION, FLAGS));
-      return 0;
-    }
-    applyLoggingFlags(values);
+    const parsed = beginCommand(argv, { usage: USAGE, description: DESCRIPTION, flags: FLAGS });
+    if (!parsed) return 0;
+    const { values } = parsed;
     const results = await runDoctor(values);
     if (values.json) console.log(JSON.stringify(results, null, 2));
     else printResults(results);

@@ -5,9 +5,10 @@
  */
 import { EVENT_TOPICS, type EventEnvelope, type EventTopic } from '../../protocols/events.ts';
 import { createEventBus, type EventBus, type EventSubscription } from '../../runtime/events/index.ts';
-import { formatHelp, LOGGING_FLAGS, parseCommand, stringFlag, UsageError } from '../args.ts';
+import { formatHelp, LOGGING_FLAGS, stringFlag, UsageError } from '../args.ts';
 import type { Command } from '../command.ts';
-import { applyLoggingFlags } from '../engine-setup.ts';
+import { beginCommand } from '../command-prologue.ts';
+import { firstSignal } from '../signals.ts';
 
 const FLAGS = {
   'nats-server': {
@@ -39,14 +40,13 @@ function topicsFlag(value: string | undefined): EventTopic[] {
 
 /** Resolves on the first SIGINT/SIGTERM, or when stdout goes away (`| head`). */
 function untilStopped(): Promise<void> {
+  const signals = firstSignal();
   return new Promise((resolve) => {
     const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
+      signals.dispose();
       resolve();
     };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+    void signals.received.then(stop);
     process.stdout.on('error', stop);
   });
 }
@@ -81,12 +81,9 @@ export const eventsCommand: Command = {
       return 0;
     }
     if (sub !== 'tail') throw new UsageError(`unknown subcommand "events ${sub}"; available: tail`);
-    const { values } = parseCommand(rest, FLAGS);
-    if (values.help) {
-      console.log(formatHelp(USAGE, DESCRIPTION, FLAGS));
-      return 0;
-    }
-    applyLoggingFlags(values);
+    const parsed = beginCommand(rest, { usage: USAGE, description: DESCRIPTION, flags: FLAGS });
+    if (!parsed) return 0;
+    const { values } = parsed;
     const topics = topicsFlag(stringFlag(values, 'topic'));
     const scope = {
       namespace: stringFlag(values, 'namespace') ?? 'dynamo',

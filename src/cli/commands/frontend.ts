@@ -9,22 +9,21 @@ import { type FrontendOptions, startFrontend } from '../../frontend/index.ts';
 import { getLogger, type Logger } from '../../util/logger.ts';
 import {
   type FlagSpecs,
-  formatHelp,
   LOGGING_FLAGS,
   numberFlag,
   type ParsedCommand,
-  parseCommand,
   stringFlag,
   UsageError,
 } from '../args.ts';
 import type { Command } from '../command.ts';
-import { applyLoggingFlags } from '../engine-setup.ts';
+import { beginCommand } from '../command-prologue.ts';
 import {
   DISCOVERY_FLAGS,
   discoveryOptionsFromFlags,
   EVENTS_FLAGS,
   eventsBackendFlag,
 } from '../runtime-flags.ts';
+import { untilSignal } from '../signals.ts';
 
 /** Routing and migration flags (Dynamo's names), shared with `dhw serve`. */
 export const ROUTER_FLAGS: FlagSpecs = {
@@ -132,15 +131,6 @@ export function httpOptionsFromFlags(
   };
 }
 
-/** Resolves on the first SIGINT / SIGTERM. */
-export function untilSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    const stop = (signal: string) => resolve(signal);
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
-}
-
 export function shownUrl(host: string | undefined, url: string, port: number): string {
   return host === '0.0.0.0' || host === '::' ? `http://localhost:${port}` : url;
 }
@@ -149,12 +139,9 @@ export const frontendCommand: Command = {
   name: 'frontend',
   summary: 'OpenAI HTTP server + router in front of discovered workers',
   async run(argv) {
-    const { values } = parseCommand(argv, FLAGS);
-    if (values.help) {
-      console.log(formatHelp(USAGE, DESCRIPTION, FLAGS));
-      return 0;
-    }
-    applyLoggingFlags(values);
+    const parsed = beginCommand(argv, { usage: USAGE, description: DESCRIPTION, flags: FLAGS });
+    if (!parsed) return 0;
+    const { values } = parsed;
     const log = getLogger('frontend');
     const events = eventsBackendFlag(values);
     const routing = routingOptionsFromFlags(values);

@@ -8,27 +8,19 @@ import type { StepEvent } from '../../engine/engine-core.ts';
 import { LlmEngine } from '../../engine/llm-engine.ts';
 import { asRequestId } from '../../protocols/ids.ts';
 import { StreamingDetokenizer, Tokenizer } from '../../tokens/index.ts';
-import {
-  ENGINE_FLAGS,
-  formatHelp,
-  LOGGING_FLAGS,
-  parseCommand,
-  SAMPLING_FLAGS,
-  stringFlag,
-  UsageError,
-} from '../args.ts';
+import { formatBytes, formatMs } from '../../util/format.ts';
+import { ENGINE_FLAGS, LOGGING_FLAGS, MODEL_FLAGS, SAMPLING_FLAGS, stringFlag, UsageError } from '../args.ts';
 import type { Command } from '../command.ts';
+import { beginCommand } from '../command-prologue.ts';
 import {
-  applyLoggingFlags,
   engineOptionsFromFlags,
   resolveModelDir,
   samplingFromFlags,
   stoppingFromFlags,
 } from '../engine-setup.ts';
-import { formatBytes, formatMs } from '../../util/format.ts';
 
 const FLAGS = {
-  model: { type: 'string' as const, help: 'checkpoint folder (default: models/fortune-llama)' },
+  ...MODEL_FLAGS,
   'token-ids': { type: 'string' as const, help: 'comma-separated prompt token ids instead of a text prompt' },
   chat: { type: 'boolean' as const, help: 'wrap the prompt as one user message with the chat template' },
   trace: { type: 'boolean' as const, help: 'print every phase with timings' },
@@ -60,15 +52,13 @@ export const generateCommand: Command = {
   name: 'generate',
   summary: 'run one prompt through the engine (--trace shows every phase)',
   async run(argv) {
-    const { values, positionals } = parseCommand(argv, FLAGS);
-    if (values.help) {
-      console.log(formatHelp(USAGE, DESCRIPTION, FLAGS));
-      return 0;
-    }
-    applyLoggingFlags({
-      ...values,
-      'log-level': stringFlag(values, 'log-level') === 'info' ? 'warn' : values['log-level'],
-    });
+    const parsed = beginCommand(
+      argv,
+      { usage: USAGE, description: DESCRIPTION, flags: FLAGS },
+      { quietInfo: true },
+    );
+    if (!parsed) return 0;
+    const { values, positionals } = parsed;
     const rawIds = stringFlag(values, 'token-ids');
     const [dirArg, promptArg] =
       rawIds !== undefined || positionals.length >= 2

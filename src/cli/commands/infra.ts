@@ -14,7 +14,7 @@ import {
 } from '../../runtime/infra/local-stack.ts';
 import { formatHelp, LOGGING_FLAGS, numberFlag, parseCommand, stringFlag, UsageError } from '../args.ts';
 import type { Command } from '../command.ts';
-import { applyLoggingFlags } from '../engine-setup.ts';
+import { applyLoggingFlags } from '../command-prologue.ts';
 
 const FLAGS = {
   dir: { type: 'string' as const, default: DEFAULT_INFRA_DIR, help: 'where data, logs and infra.json live' },

@@ -16,9 +16,9 @@ import {
   modelCardsPrefix,
   parseDiscoveryKey,
 } from '../../runtime/names.ts';
-import { formatHelp, LOGGING_FLAGS, parseCommand, stringFlag } from '../args.ts';
+import { LOGGING_FLAGS, stringFlag } from '../args.ts';
 import type { Command } from '../command.ts';
-import { applyLoggingFlags } from '../engine-setup.ts';
+import { beginCommand } from '../command-prologue.ts';
 import { DISCOVERY_FLAGS, discoveryOptionsFromFlags } from '../runtime-flags.ts';
 
 const FLAGS = {
@@ -177,12 +177,9 @@ export const lsCommand: Command = {
   name: 'ls',
   summary: 'list registered models and worker instances (discovery)',
   async run(argv) {
-    const { values } = parseCommand(argv, FLAGS);
-    if (values.help) {
-      console.log(formatHelp(USAGE, DESCRIPTION, FLAGS));
-      return 0;
-    }
-    applyLoggingFlags(values);
+    const parsed = beginCommand(argv, { usage: USAGE, description: DESCRIPTION, flags: FLAGS });
+    if (!parsed) return 0;
+    const { values } = parsed;
     const options = discoveryOptionsFromFlags(values, ['etcd', 'file']);
     const listing = await listRegistry(options, stringFlag(values, 'namespace'));
     if (values.json) console.log(JSON.stringify(listing, null, 2));

@@ -19,17 +19,9 @@ import {
   TraceBlockHasher,
 } from '../../replay/index.ts';
 import { BUILTIN_POLICIES, isBuiltinPolicy, isPolicyPath } from '../../router/index.ts';
-import {
-  formatHelp,
-  LOGGING_FLAGS,
-  numberFlag,
-  type ParsedCommand,
-  parseCommand,
-  stringFlag,
-  UsageError,
-} from '../args.ts';
+import { LOGGING_FLAGS, numberFlag, type ParsedCommand, stringFlag, UsageError } from '../args.ts';
 import type { Command } from '../command.ts';
-import { applyLoggingFlags } from '../engine-setup.ts';
+import { beginCommand } from '../command-prologue.ts';
 
 const D = REPLAY_DEFAULTS;
 const FLAGS = {
@@ -123,12 +115,9 @@ export const replayCommand: Command = {
   name: 'replay',
   summary: 'replay a request trace through the real router and simulated workers (virtual time)',
   async run(argv) {
-    const { values, positionals } = parseCommand(argv, FLAGS);
-    if (values.help) {
-      console.log(formatHelp(USAGE, DESCRIPTION, FLAGS));
-      return 0;
-    }
-    applyLoggingFlags(values);
+    const parsed = beginCommand(argv, { usage: USAGE, description: DESCRIPTION, flags: FLAGS });
+    if (!parsed) return 0;
+    const { values, positionals } = parsed;
     const [tracePath, ...extra] = positionals;
     if (tracePath === undefined) throw new UsageError('give the trace file: dhw replay TRACE.jsonl');
     if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);

@@ -18,23 +18,23 @@ import { getLogger, type Logger } from '../../util/logger.ts';
 import {
   ENGINE_FLAGS,
   type FlagSpecs,
-  formatHelp,
   LOGGING_FLAGS,
+  MODEL_FLAGS,
   numberFlag,
   type ParsedCommand,
-  parseCommand,
   stringFlag,
 } from '../args.ts';
 import type { Command } from '../command.ts';
-import { applyLoggingFlags, resolveModelDir } from '../engine-setup.ts';
+import { beginCommand } from '../command-prologue.ts';
+import { resolveModelDir } from '../engine-setup.ts';
 import { discoveryBackendFlag, eventsBackendFlag } from '../runtime-flags.ts';
+import { untilSignal } from '../signals.ts';
 import {
   httpOptionsFromFlags,
   ROUTER_FLAGS,
   routerForEvents,
   routingOptionsFromFlags,
   shownUrl,
-  untilSignal,
 } from './frontend.ts';
 import {
   type ServeWorkers,
@@ -52,7 +52,7 @@ const PASS_THROUGH_ENGINE_FLAGS: FlagSpecs = Object.fromEntries(
 const WORKER_FLAGS: FlagSpecs = {
   workers: { type: 'string', default: '1', help: 'how many workers to run' },
   engine: { type: 'string', default: 'scratch', help: 'scratch (real model) | mocker (simulated)' },
-  model: { type: 'string', help: 'checkpoint folder (default: models/fortune-llama)' },
+  ...MODEL_FLAGS,
   'served-model-name': { type: 'string', help: 'model name clients use (default: the folder name)' },
   ...PASS_THROUGH_ENGINE_FLAGS,
   'speedup-ratio': { type: 'string', help: 'mocker: simulated time divisor (0 = no sleeps)' },
@@ -158,12 +158,9 @@ export const serveCommand: Command = {
   name: 'serve',
   summary: 'frontend + N workers in one command (npm start)',
   async run(argv) {
-    const { values, positionals } = parseCommand(argv, FLAGS);
-    if (values.help) {
-      console.log(formatHelp(USAGE, DESCRIPTION, FLAGS));
-      return 0;
-    }
-    applyLoggingFlags(values);
+    const parsed = beginCommand(argv, { usage: USAGE, description: DESCRIPTION, flags: FLAGS });
+    if (!parsed) return 0;
+    const { values, positionals } = parsed;
     const log = getLogger('serve');
     const modelDir = resolveModelDir(stringFlag(values, 'model') ?? positionals[0]);
     const count = numberFlag(values, 'workers', { integer: true, min: 1 }) ?? 1;

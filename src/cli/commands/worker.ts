@@ -14,22 +14,23 @@ import { EXIT_LEASE_LOST, Worker, type WorkerEngineSpec, type WorkerOptions } fr
 import {
   ENGINE_FLAGS,
   type FlagSpecs,
-  formatHelp,
   LOGGING_FLAGS,
+  MODEL_FLAGS,
   numberFlag,
   type ParsedCommand,
-  parseCommand,
   stringFlag,
   UsageError,
 } from '../args.ts';
 import type { Command } from '../command.ts';
-import { applyLoggingFlags, engineOptionsFromFlags, resolveModelDir } from '../engine-setup.ts';
+import { beginCommand } from '../command-prologue.ts';
+import { engineOptionsFromFlags, resolveModelDir } from '../engine-setup.ts';
 import {
   DISCOVERY_FLAGS,
   discoveryOptionsFromFlags,
   EVENTS_FLAGS,
   eventsBackendFlag,
 } from '../runtime-flags.ts';
+import { firstSignal } from '../signals.ts';
 
 const PER_ENGINE_DEFAULTS: Record<string, string> = {
   'block-size': `default: ${ENGINE_DEFAULTS.blockSize}`,
@@ -48,7 +49,7 @@ const WORKER_ENGINE_FLAGS: FlagSpecs = Object.fromEntries(
 
 const FLAGS = {
   engine: { type: 'string' as const, default: 'scratch', help: 'scratch (real model) | mocker (simulated)' },
-  model: { type: 'string' as const, help: 'checkpoint folder (default: models/fortune-llama)' },
+  ...MODEL_FLAGS,
   'served-model-name': { type: 'string' as const, help: 'model name clients use (default: the folder name)' },
   ...DISCOVERY_FLAGS,
   'lease-ttl': { type: 'string' as const, default: '10', help: 'discovery lease TTL in seconds' },
@@ -141,29 +142,6 @@ export function workerOptionsFromFlags(values: ParsedCommand['values'], modelDir
   };
 }
 
-/** Resolves with the first SIGINT/SIGTERM's name; a second signal exits at once (an impatient operator). */
-function firstSignal(onSecond: (signal: string) => void): { received: Promise<string>; dispose: () => void } {
-  let count = 0;
-  let resolveSignal!: (signal: string) => void;
-  const received = new Promise<string>((resolve) => {
-    resolveSignal = resolve;
-  });
-  const handler = (signal: NodeJS.Signals) => {
-    count++;
-    if (count === 1) resolveSignal(signal);
-    else onSecond(signal);
-  };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
-  return {
-    received,
-    dispose: () => {
-      process.off('SIGINT', handler);
-      process.off('SIGTERM', handler);
-    },
-  };
-}
-
 /**
  * Resolves when our parent process is gone (we were re-parented, so our ppid changed). Like a supervisor's
  * child watching its supervisor: a `dhw serve` killed with -9 must not leave orphan workers serving.
@@ -184,12 +162,9 @@ export const workerCommand: Command = {
   name: 'worker',
   summary: 'run one backend worker: engine + request plane + discovery registration',
   async run(argv) {
-    const { values, positionals } = parseCommand(argv, FLAGS);
-    if (values.help) {
-      console.log(formatHelp(USAGE, DESCRIPTION, FLAGS));
-      return 0;
-    }
-    applyLoggingFlags(values);
+    const parsed = beginCommand(argv, { usage: USAGE, description: DESCRIPTION, flags: FLAGS });
+    if (!parsed) return 0;
+    const { values, positionals } = parsed;
     const log = getLogger('worker');
     const modelDir = resolveModelDir(stringFlag(values, 'model') ?? positionals[0]);
     const options = workerOptionsFromFlags(values, modelDir);
