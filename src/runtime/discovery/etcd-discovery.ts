@@ -26,6 +26,7 @@ import { cannotReachEtcdMessage, DiscoveryUnavailableError, type LeaseLostError 
 import { EtcdGateway, type EtcdKv, EtcdRequestError, GRPC_NOT_FOUND } from './etcd-gateway.ts';
 import { EventQueue } from './event-queue.ts';
 import { LeaseLostSignal } from './lease-lost.ts';
+import { OpenWatches } from './open-watches.ts';
 import { diffSnapshots, type Snapshot } from './snapshot-diff.ts';
 
 const log = getLogger('discovery');
@@ -124,7 +125,7 @@ class ResilientWatch {
 export class EtcdDiscovery implements Discovery {
   readonly backend = 'etcd' as const;
   private readonly signal = new LeaseLostSignal();
-  private readonly watches = new Set<ResilientWatch>();
+  private readonly watches = new OpenWatches();
   private keepAliveTimer: NodeJS.Timeout | undefined;
   private lastKeepAlive = Date.now();
   private closed = false;
@@ -232,14 +233,8 @@ export class EtcdDiscovery implements Discovery {
     const { revision, kvs } = await this.gateway.range(prefix);
     const watch = new ResilientWatch(this.gateway, prefix, toSnapshot(kvs), new EventQueue(onEvent));
     watch.open((BigInt(revision) + 1n).toString());
-    this.watches.add(watch);
-    return {
-      initial: kvs.map((kv) => ({ key: kv.key, value: decodeValue(kv.value) })),
-      close: async () => {
-        watch.close();
-        this.watches.delete(watch);
-      },
-    };
+    const initial = kvs.map((kv) => ({ key: kv.key, value: decodeValue(kv.value) }));
+    return this.watches.track(initial, () => watch.close());
   }
 
   onLeaseLost(cb: (err: Error) => void): void {
@@ -254,8 +249,7 @@ export class EtcdDiscovery implements Discovery {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.keepAliveTimer);
-    for (const watch of this.watches) watch.close();
-    this.watches.clear();
+    this.watches.stopAll();
     if (this.signal.lost) return;
     try {
       await this.gateway.revokeLease(this.lease);

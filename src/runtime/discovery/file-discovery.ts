@@ -21,6 +21,7 @@ import { EventQueue } from './event-queue.ts';
 import { FileStore } from './file-store.ts';
 import { LeaseLostSignal } from './lease-lost.ts';
 import { randomInstanceId } from './memory-discovery.ts';
+import { OpenWatches } from './open-watches.ts';
 import { diffSnapshots, type Snapshot, sortedEntries } from './snapshot-diff.ts';
 
 const log = getLogger('discovery');
@@ -93,7 +94,7 @@ export class FileDiscovery implements Discovery {
   readonly backend = 'file' as const;
   private readonly signal = new LeaseLostSignal();
   private readonly ownKeys = new Set<string>();
-  private readonly watches = new Set<PollingWatch>();
+  private readonly watches = new OpenWatches();
   private keepAliveTimer: NodeJS.Timeout | undefined;
   private lastKeepAlive = Date.now();
   private closed = false;
@@ -190,14 +191,7 @@ export class FileDiscovery implements Discovery {
       new EventQueue(onEvent),
       this.pollIntervalMs,
     );
-    this.watches.add(poller);
-    return {
-      initial: sortedEntries(snapshot),
-      close: async () => {
-        poller.stop();
-        this.watches.delete(poller);
-      },
-    };
+    return this.watches.track(sortedEntries(snapshot), () => poller.stop());
   }
 
   onLeaseLost(cb: (err: Error) => void): void {
@@ -212,8 +206,7 @@ export class FileDiscovery implements Discovery {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.keepAliveTimer);
-    for (const poller of this.watches) poller.stop();
-    this.watches.clear();
+    this.watches.stopAll();
     // Keys first, then the lease: a reader never sees our keys without their lease.
     await Promise.all([...this.ownKeys].map((key) => this.store.removeKeyIfOwned(key, this.id)));
     await this.store.removeLease(this.id);

@@ -19,6 +19,7 @@ import {
 import { LeaseLostError } from './errors.ts';
 import { EventQueue } from './event-queue.ts';
 import { LeaseLostSignal } from './lease-lost.ts';
+import { OpenWatches } from './open-watches.ts';
 
 interface StoredEntry {
   json: string;
@@ -109,7 +110,7 @@ export class MemoryDiscovery implements Discovery {
   readonly backend = 'memory' as const;
   private readonly signal = new LeaseLostSignal();
   private readonly id: InstanceId;
-  private readonly watches = new Set<() => void>();
+  private readonly watches = new OpenWatches();
   private closed = false;
 
   constructor(
@@ -143,14 +144,7 @@ export class MemoryDiscovery implements Discovery {
 
   async watch(prefix: string, onEvent: DiscoveryEventHandler): Promise<DiscoveryWatch> {
     const { initial, stop } = this.store.watch(prefix, onEvent);
-    this.watches.add(stop);
-    return {
-      initial,
-      close: async () => {
-        stop();
-        this.watches.delete(stop);
-      },
-    };
+    return this.watches.track(initial, stop);
   }
 
   onLeaseLost(cb: (err: Error) => void): void {
@@ -164,8 +158,7 @@ export class MemoryDiscovery implements Discovery {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const stop of this.watches) stop();
-    this.watches.clear();
+    this.watches.stopAll();
     this.store.revokeLease(this.id, false);
   }
 }
