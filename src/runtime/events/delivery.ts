@@ -1,14 +1,15 @@
 /**
- * The edge where messages enter a process, shared by both backends: decode-or-skip, and call a handler
- * without letting it break the subscription (like a packet filter in front of a socket reader: bad input
- * is counted and dropped, good input is handed on one at a time).
+ * The edges where messages leave and enter a process, shared by both backends: validate-stamp-encode on
+ * publish; decode-or-skip, and call a handler without letting it break the subscription, on delivery (like
+ * a packet filter in front of a socket reader: bad input is counted and dropped, good input is handed on
+ * one at a time); and the subscriptions a bus must stop when it closes.
  */
 import type { EventEnvelope, EventTopic, TopicPayloads } from '../../protocols/events.ts';
-import { eventSubject } from '../../protocols/events.ts';
+import { eventSubject, isTopicPayload } from '../../protocols/events.ts';
 import type { LogFields, Logger } from '../../util/logger.ts';
-import { decodeEnvelope, previewBytes } from './codec.ts';
+import { decodeEnvelope, type EnvelopeStamper, encodeEnvelope, previewBytes } from './codec.ts';
 import { InvalidEventError } from './errors.ts';
-import type { ComponentScope, EventBusStats } from './event-bus.ts';
+import type { ComponentScope, EventBusStats, EventSubscription, KvReplayFrom } from './event-bus.ts';
 
 /** `namespace.{ns}.component.{comp}.{topic}`, with an `InvalidEventError` for an illegal name. */
 export function scopeSubject(scope: ComponentScope, topic: EventTopic): string {
@@ -17,6 +18,29 @@ export function scopeSubject(scope: ComponentScope, topic: EventTopic): string {
   } catch (err) {
     throw new InvalidEventError((err as Error).message, { cause: err });
   }
+}
+
+/** An outgoing message: validated, stamped with the publisher's next sequence, encoded for its subject. */
+export function encodeForPublish<T extends EventTopic>(
+  stamper: EnvelopeStamper,
+  scope: ComponentScope,
+  topic: T,
+  payload: TopicPayloads[T],
+): { subject: string; data: Uint8Array; sequence: number } {
+  const subject = scopeSubject(scope, topic);
+  if (!isTopicPayload(topic, payload)) {
+    throw new InvalidEventError(`refusing to publish a malformed "${topic}" payload on ${subject}`);
+  }
+  const envelope = stamper.stamp(subject, topic, payload);
+  return { subject, data: encodeEnvelope(envelope), sequence: envelope.sequence };
+}
+
+/** The 1-based log sequence a `{ sequence }` replay starts at, checked. */
+export function replaySequence(from: Exclude<KvReplayFrom, 'start' | 'new'>): number {
+  if (!Number.isSafeInteger(from.sequence) || from.sequence < 1) {
+    throw new InvalidEventError(`replay sequence must be an integer ≥ 1, got ${from.sequence}`);
+  }
+  return from.sequence;
 }
 
 /** Mutable counters behind `EventBus.stats()`. */
@@ -35,7 +59,7 @@ export class BusCounters implements EventBusStats {
 }
 
 /** Decode one received message; on failure log a warning, count it, and return undefined. */
-export function decodeOrSkip<T extends EventTopic>(
+function decodeOrSkip<T extends EventTopic>(
   topic: T,
   data: Uint8Array,
   counters: BusCounters,
@@ -54,7 +78,7 @@ export function decodeOrSkip<T extends EventTopic>(
 }
 
 /** Run a handler; a throw or rejection is logged and counted, never propagated. */
-export async function callHandler<A>(
+async function callHandler<A>(
   handler: (arg: A) => void | Promise<void>,
   arg: A,
   counters: BusCounters,
@@ -66,6 +90,52 @@ export async function callHandler<A>(
   } catch (err) {
     counters.handlerErrors++;
     log.error('event handler threw; continuing with the next message', { ...context, err });
+  }
+}
+
+/**
+ * One received message, start to end: decode it (or count and skip it), then hand the envelope to
+ * `handle` (a throw is counted and logged). `context` goes on every log line (subject, stream sequence).
+ */
+export async function deliver<T extends EventTopic>(
+  topic: T,
+  data: Uint8Array,
+  handle: (envelope: EventEnvelope<TopicPayloads[T]>) => void | Promise<void>,
+  counters: BusCounters,
+  log: Logger,
+  context: LogFields,
+): Promise<void> {
+  const envelope = decodeOrSkip(topic, data, counters, log, context);
+  if (envelope) await callHandler(handle, envelope, counters, log, context);
+}
+
+/**
+ * A bus's live subscriptions, so `close()` can stop them all. `unsubscribe()` runs `stop` once (later
+ * calls return the same promise) and forgets the subscription when it is done.
+ */
+export class SubscriptionSet {
+  private readonly live = new Set<EventSubscription>();
+
+  track(stop: () => void | Promise<void>): EventSubscription {
+    let done: Promise<void> | undefined;
+    const subscription: EventSubscription = {
+      unsubscribe: () => {
+        done ??= (async () => {
+          try {
+            await stop();
+          } finally {
+            this.live.delete(subscription);
+          }
+        })();
+        return done;
+      },
+    };
+    this.live.add(subscription);
+    return subscription;
+  }
+
+  async unsubscribeAll(): Promise<void> {
+    await Promise.all([...this.live].map((s) => s.unsubscribe()));
   }
 }
 

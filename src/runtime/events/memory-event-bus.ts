@@ -8,18 +8,26 @@
  * each other's messages; `defaultMemoryBroker` is the one shared by everything in the process.
  */
 import type { CoreEventTopic, EventTopic, TopicPayloads } from '../../protocols/events.ts';
-import { isTopicPayload } from '../../protocols/events.ts';
 import type { WorkerKvEvent } from '../../protocols/kv-events.ts';
 import { getLogger } from '../../util/logger.ts';
-import { EnvelopeStamper, encodeEnvelope, randomPublisherId } from './codec.ts';
-import { BusCounters, callHandler, decodeOrSkip, SerialQueue, scopeSubject } from './delivery.ts';
-import { EventBusClosedError, InvalidEventError } from './errors.ts';
+import { EnvelopeStamper, randomPublisherId } from './codec.ts';
+import {
+  BusCounters,
+  deliver,
+  encodeForPublish,
+  replaySequence,
+  SerialQueue,
+  SubscriptionSet,
+  scopeSubject,
+} from './delivery.ts';
+import { EventBusClosedError } from './errors.ts';
 import type {
   ComponentScope,
   EventBus,
   EventBusStats,
   EventHandler,
   EventSubscription,
+  KvEventDelivery,
   KvEventHandler,
   KvPublishAck,
   KvReplayFrom,
@@ -104,7 +112,7 @@ export class MemoryEventBus implements EventBus {
   readonly broker: MemoryBroker;
   private readonly stamper: EnvelopeStamper;
   private readonly counters = new BusCounters();
-  private readonly subscriptions = new Set<EventSubscription>();
+  private readonly subscriptions = new SubscriptionSet();
   private closed = false;
 
   constructor(options: MemoryEventBusOptions = {}) {
@@ -127,10 +135,7 @@ export class MemoryEventBus implements EventBus {
     const subject = scopeSubject(scope, topic);
     const queue = new SerialQueue();
     const stopListening = this.broker.listen(subject, (data) => {
-      queue.push(async () => {
-        const envelope = decodeOrSkip(topic, data, this.counters, log, { subject });
-        if (envelope) await callHandler(handler, envelope, this.counters, log, { subject });
-      });
+      queue.push(() => deliver(topic, data, handler, this.counters, log, { subject }));
     });
     return this.track(queue, stopListening);
   }
@@ -150,14 +155,8 @@ export class MemoryEventBus implements EventBus {
     const start = replayStart(from, this.broker.logLength(subject));
     const queue = new SerialQueue();
     const stopFollowing = this.broker.follow(subject, start, (data, streamSequence) => {
-      queue.push(async () => {
-        const envelope = decodeOrSkip('kv-events', data, this.counters, log, { subject, streamSequence });
-        if (!envelope) return;
-        await callHandler(handler, { streamSequence, envelope }, this.counters, log, {
-          subject,
-          streamSequence,
-        });
-      });
+      const handle = (envelope: KvEventDelivery['envelope']) => handler({ streamSequence, envelope });
+      queue.push(() => deliver('kv-events', data, handle, this.counters, log, { subject, streamSequence }));
     });
     return this.track(queue, stopFollowing);
   }
@@ -169,7 +168,7 @@ export class MemoryEventBus implements EventBus {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([...this.subscriptions].map((s) => s.unsubscribe()));
+    await this.subscriptions.unsubscribeAll();
   }
 
   /** Validate, stamp, encode and hand to the broker. Returns the log sequence (0 for core subjects). */
@@ -179,23 +178,15 @@ export class MemoryEventBus implements EventBus {
     payload: TopicPayloads[T],
   ): number {
     this.assertOpen();
-    const subject = scopeSubject(scope, topic);
-    if (!isTopicPayload(topic, payload)) {
-      throw new InvalidEventError(`refusing to publish a malformed "${topic}" payload on ${subject}`);
-    }
-    return this.broker.publishRaw(subject, encodeEnvelope(this.stamper.stamp(subject, topic, payload)));
+    const { subject, data } = encodeForPublish(this.stamper, scope, topic, payload);
+    return this.broker.publishRaw(subject, data);
   }
 
   private track(queue: SerialQueue, stop: () => void): EventSubscription {
-    const subscription: EventSubscription = {
-      unsubscribe: async () => {
-        stop();
-        queue.stop();
-        this.subscriptions.delete(subscription);
-      },
-    };
-    this.subscriptions.add(subscription);
-    return subscription;
+    return this.subscriptions.track(() => {
+      stop();
+      queue.stop();
+    });
   }
 
   private assertOpen(): void {
@@ -207,8 +198,5 @@ export class MemoryEventBus implements EventBus {
 export function replayStart(from: KvReplayFrom, logLength: number): number {
   if (from === 'start') return 1;
   if (from === 'new') return logLength + 1;
-  if (!Number.isSafeInteger(from.sequence) || from.sequence < 1) {
-    throw new InvalidEventError(`replay sequence must be an integer ≥ 1, got ${from.sequence}`);
-  }
-  return from.sequence;
+  return replaySequence(from);
 }

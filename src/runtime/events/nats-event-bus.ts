@@ -23,23 +23,25 @@ import {
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { CoreEventTopic, EventTopic, TopicPayloads } from '../../protocols/events.ts';
-import { isTopicPayload } from '../../protocols/events.ts';
 import type { WorkerKvEvent } from '../../protocols/kv-events.ts';
 import { getLogger } from '../../util/logger.ts';
-import { EnvelopeStamper, encodeEnvelope, randomPublisherId } from './codec.ts';
-import { BusCounters, callHandler, decodeOrSkip, scopeSubject } from './delivery.ts';
+import { EnvelopeStamper, randomPublisherId } from './codec.ts';
 import {
-  EventBusClosedError,
-  EventBusUnavailableError,
-  EventPublishError,
-  InvalidEventError,
-} from './errors.ts';
+  BusCounters,
+  deliver,
+  encodeForPublish,
+  replaySequence,
+  SubscriptionSet,
+  scopeSubject,
+} from './delivery.ts';
+import { EventBusClosedError, EventBusUnavailableError, EventPublishError } from './errors.ts';
 import type {
   ComponentScope,
   EventBus,
   EventBusStats,
   EventHandler,
   EventSubscription,
+  KvEventDelivery,
   KvEventHandler,
   KvPublishAck,
   KvReplayFrom,
@@ -64,7 +66,7 @@ export class NatsEventBus implements EventBus {
   private readonly js: JetStreamClient;
   private readonly stamper: EnvelopeStamper;
   private readonly counters = new BusCounters();
-  private readonly subscriptions = new Set<EventSubscription>();
+  private readonly subscriptions = new SubscriptionSet();
   private readonly streams = new Map<string, Promise<string>>();
   private readonly kvLimits: KvStreamLimits;
   private kvPublishChain: Promise<unknown> = Promise.resolve();
@@ -126,13 +128,12 @@ export class NatsEventBus implements EventBus {
     const loop = async () => {
       for await (const msg of sub) {
         if (stopped) break;
-        const envelope = decodeOrSkip(topic, msg.data, this.counters, log, { subject });
-        if (envelope) await callHandler(handler, envelope, this.counters, log, { subject });
+        await deliver(topic, msg.data, handler, this.counters, log, { subject });
       }
     };
     void loop().catch((err) => log.error('subscription stopped', { subject, err }));
     await this.nc.flush(); // the server knows our interest before we return
-    return this.track(async () => {
+    return this.subscriptions.track(() => {
       stopped = true;
       sub.unsubscribe();
     });
@@ -162,13 +163,13 @@ export class NatsEventBus implements EventBus {
       for await (const msg of messages) {
         if (stopped) break;
         const context = { subject, streamSequence: msg.seq };
-        const envelope = decodeOrSkip('kv-events', msg.data, this.counters, log, context);
-        if (!envelope) continue;
-        await callHandler(handler, { streamSequence: msg.seq, envelope }, this.counters, log, context);
+        const handle = (envelope: KvEventDelivery['envelope']) =>
+          handler({ streamSequence: msg.seq, envelope });
+        await deliver('kv-events', msg.data, handle, this.counters, log, context);
       }
     };
     void loop().catch((err) => log.error('KV event consumer stopped', { subject, err }));
-    return this.track(async () => {
+    return this.subscriptions.track(async () => {
       stopped = true;
       await messages.close();
     });
@@ -181,19 +182,14 @@ export class NatsEventBus implements EventBus {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([...this.subscriptions].map((s) => s.unsubscribe()));
+    await this.subscriptions.unsubscribeAll();
     await this.nc.close();
     await this.state.done;
   }
 
   private encode<T extends EventTopic>(scope: ComponentScope, topic: T, payload: TopicPayloads[T]) {
     this.assertOpen();
-    const subject = scopeSubject(scope, topic);
-    if (!isTopicPayload(topic, payload)) {
-      throw new InvalidEventError(`refusing to publish a malformed "${topic}" payload on ${subject}`);
-    }
-    const envelope = this.stamper.stamp(subject, topic, payload);
-    return { subject, data: encodeEnvelope(envelope), sequence: envelope.sequence };
+    return encodeForPublish(this.stamper, scope, topic, payload);
   }
 
   /** One KV event, retried with backoff until acknowledged, the deadline passes, or the bus closes. */
@@ -241,18 +237,6 @@ export class NatsEventBus implements EventBus {
     return pending;
   }
 
-  private track(stop: () => Promise<void>): EventSubscription {
-    let done: Promise<void> | undefined;
-    const subscription: EventSubscription = {
-      unsubscribe: () => {
-        done ??= stop().finally(() => this.subscriptions.delete(subscription));
-        return done;
-      },
-    };
-    this.subscriptions.add(subscription);
-    return subscription;
-  }
-
   private assertOpen(): void {
     if (this.closed) throw new EventBusClosedError('this event bus was closed; create a new one');
   }
@@ -262,8 +246,5 @@ export class NatsEventBus implements EventBus {
 function orderedConsumerStart(from: KvReplayFrom) {
   if (from === 'start') return { deliver_policy: DeliverPolicy.All };
   if (from === 'new') return { deliver_policy: DeliverPolicy.New };
-  if (!Number.isSafeInteger(from.sequence) || from.sequence < 1) {
-    throw new InvalidEventError(`replay sequence must be an integer ≥ 1, got ${from.sequence}`);
-  }
-  return { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from.sequence };
+  return { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: replaySequence(from) };
 }
