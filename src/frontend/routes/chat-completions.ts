@@ -2,43 +2,21 @@
  * POST /v1/chat/completions: messages → chat template → token ids → engine → text, as one JSON response
  * or as `chat.completion.chunk` SSE events (role chunk, content chunks, finish chunk, optional usage chunk).
  */
-import { asRequestId } from '../../protocols/ids.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../../protocols/openai.ts';
 import { parseChatCompletionRequest } from '../../protocols/openai.ts';
 import { readJsonBody } from '../body.ts';
-import { sessionIdOf, toEngineRequest } from '../engine-request.ts';
-import { chatPromptIds, resolveMaxTokens } from '../preprocessor.ts';
+import { chatPromptIds } from '../preprocessor.ts';
 import type { RequestContext, ServerState } from '../request-context.ts';
 import { chatLogprobs } from './logprobs-format.ts';
 import { resolveModel } from './model-check.ts';
-import { type ResponseShape, serveGeneration } from './serve-generation.ts';
+import { type ResponseShape, serveOpenAiRequest } from './serve-generation.ts';
 
 export async function handleChatCompletions(server: ServerState, ctx: RequestContext): Promise<void> {
   const body = parseChatCompletionRequest(await readJsonBody(ctx.req, server.maxBodyBytes));
   const model = resolveModel(server, ctx, body.model);
-  const promptTokenIds = chatPromptIds(model.tokenizer, body.messages);
-  const { contextLength } = model.engine.info;
-  const maxTokens = resolveMaxTokens(promptTokenIds.length, body.max_tokens, contextLength, body.min_tokens);
-  Object.assign(ctx.outcome, {
-    prompt_tokens: promptTokenIds.length,
-    max_tokens: maxTokens,
-    stream: body.stream,
-  });
-  const request = toEngineRequest({
-    requestId: asRequestId(ctx.requestId),
-    promptTokenIds,
-    maxTokens,
-    params: body,
-    eosTokenIds: model.eosTokenIds,
-    sessionId: sessionIdOf(ctx, body),
+  await serveOpenAiRequest(model, ctx, body, {
+    promptTokenIds: chatPromptIds(model.tokenizer, body.messages),
     logprobs: body.logprobs ? (body.top_logprobs ?? 0) : undefined,
-  });
-  await serveGeneration(model, ctx, {
-    request,
-    stop: body.stop,
-    skipSpecialTokens: body.skip_special_tokens,
-    stream: body.stream,
-    includeUsage: body.stream_options?.include_usage ?? false,
     shape: chatShape(model.name, ctx, body),
   });
 }

@@ -2,43 +2,21 @@
  * POST /v1/completions: a text prompt (or token ids) → engine → text, as one `text_completion` response
  * or as SSE chunks of the same shape (OpenAI's legacy endpoint uses one object type for both).
  */
-import { asRequestId } from '../../protocols/ids.ts';
 import type { Completion, CompletionRequest } from '../../protocols/openai.ts';
 import { parseCompletionRequest } from '../../protocols/openai.ts';
 import { readJsonBody } from '../body.ts';
-import { sessionIdOf, toEngineRequest } from '../engine-request.ts';
-import { completionPromptIds, resolveMaxTokens } from '../preprocessor.ts';
+import { completionPromptIds } from '../preprocessor.ts';
 import type { RequestContext, ServerState } from '../request-context.ts';
 import { completionLogprobs } from './logprobs-format.ts';
 import { resolveModel } from './model-check.ts';
-import { type ResponseShape, serveGeneration } from './serve-generation.ts';
+import { type ResponseShape, serveOpenAiRequest } from './serve-generation.ts';
 
 export async function handleCompletions(server: ServerState, ctx: RequestContext): Promise<void> {
   const body = parseCompletionRequest(await readJsonBody(ctx.req, server.maxBodyBytes));
   const model = resolveModel(server, ctx, body.model);
-  const { contextLength, vocabSize } = model.engine.info;
-  const promptTokenIds = completionPromptIds(model.tokenizer, body.prompt, vocabSize);
-  const maxTokens = resolveMaxTokens(promptTokenIds.length, body.max_tokens, contextLength, body.min_tokens);
-  Object.assign(ctx.outcome, {
-    prompt_tokens: promptTokenIds.length,
-    max_tokens: maxTokens,
-    stream: body.stream,
-  });
-  const request = toEngineRequest({
-    requestId: asRequestId(ctx.requestId),
-    promptTokenIds,
-    maxTokens,
-    params: body,
-    eosTokenIds: model.eosTokenIds,
-    sessionId: sessionIdOf(ctx, body),
+  await serveOpenAiRequest(model, ctx, body, {
+    promptTokenIds: completionPromptIds(model.tokenizer, body.prompt, model.engine.info.vocabSize),
     logprobs: body.logprobs,
-  });
-  await serveGeneration(model, ctx, {
-    request,
-    stop: body.stop,
-    skipSpecialTokens: body.skip_special_tokens,
-    stream: body.stream,
-    includeUsage: body.stream_options?.include_usage ?? false,
     shape: completionShape(model.name, ctx, body),
   });
 }

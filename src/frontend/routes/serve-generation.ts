@@ -5,8 +5,11 @@
  * to an error event. Like a proxy's response pump, shared by every upstream route.
  */
 import type { EngineRequest } from '../../protocols/engine.ts';
-import type { OpenAiFinishReason, Usage } from '../../protocols/openai.ts';
+import { asRequestId } from '../../protocols/ids.ts';
+import type { GenerationParams, OpenAiFinishReason, Usage } from '../../protocols/openai.ts';
+import { sessionIdOf, toEngineRequest } from '../engine-request.ts';
 import { toErrorResponse } from '../http-errors.ts';
+import { resolveMaxTokens } from '../preprocessor.ts';
 import type { RequestContext } from '../request-context.ts';
 import { sendJson } from '../request-context.ts';
 import type { ServedModel } from '../served-model.ts';
@@ -37,6 +40,43 @@ export interface GenerationJob {
   stream: boolean;
   includeUsage: boolean;
   shape: ResponseShape;
+}
+
+/**
+ * What both OpenAI generation endpoints do once the prompt is token ids: size the output to the context,
+ * record the request's outcome fields, translate the body into an engine request and serve it.
+ */
+export async function serveOpenAiRequest(
+  model: ServedModel,
+  ctx: RequestContext,
+  body: GenerationParams,
+  prompt: { promptTokenIds: number[]; logprobs: number | undefined; shape: ResponseShape },
+): Promise<void> {
+  const { promptTokenIds } = prompt;
+  const { contextLength } = model.engine.info;
+  const maxTokens = resolveMaxTokens(promptTokenIds.length, body.max_tokens, contextLength, body.min_tokens);
+  Object.assign(ctx.outcome, {
+    prompt_tokens: promptTokenIds.length,
+    max_tokens: maxTokens,
+    stream: body.stream,
+  });
+  const request = toEngineRequest({
+    requestId: asRequestId(ctx.requestId),
+    promptTokenIds,
+    maxTokens,
+    params: body,
+    eosTokenIds: model.eosTokenIds,
+    sessionId: sessionIdOf(ctx, body),
+    logprobs: prompt.logprobs,
+  });
+  await serveGeneration(model, ctx, {
+    request,
+    stop: body.stop,
+    skipSpecialTokens: body.skip_special_tokens,
+    stream: body.stream,
+    includeUsage: body.stream_options?.include_usage ?? false,
+    shape: prompt.shape,
+  });
 }
 
 function usageOf(promptTokens: number, completionTokens: number, cachedTokens: number): Usage {
