@@ -64,16 +64,29 @@ process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-/** Start `dhw worker ARGS` and wait for its "Worker <id> serving ... on <addr>, status <url>" line. */
-export async function spawnWorker(args: string[], env: Record<string, string> = {}): Promise<WorkerProcess> {
-  const child = spawn(
-    process.execPath,
-    [DHW, 'worker', '--canary-interval', '0', '--log-level', 'warn', ...args],
-    {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+/** A running `dhw` child process. */
+export interface DhwProcess {
+  child: ChildProcess;
+  /** Everything it printed so far, stdout and stderr interleaved. */
+  output: () => string;
+  /** The match of the ready pattern. */
+  ready: RegExpExecArray;
+  exited: Promise<number | null>;
+}
+
+/**
+ * Start `dhw ARGS` and wait until its output matches `ready`; throws with the output if it exits first or
+ * is not ready within `timeoutMs`. Children still running when the test process exits are killed.
+ */
+export async function spawnDhw(
+  args: string[],
+  ready: RegExp,
+  options: { env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<DhwProcess> {
+  const child = spawn(process.execPath, [DHW, ...args], {
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   running.add(child);
   let out = '';
   child.stdout?.on('data', (d) => (out += d));
@@ -84,23 +97,34 @@ export async function spawnWorker(args: string[], env: Record<string, string> = 
       resolve(code);
     }),
   );
-  const pattern = /Worker ([0-9a-f]+) serving .* on (\S+?), status http:\/\/[^:]+:(\d+)\/health/;
-  const deadline = Date.now() + 30_000;
-  let match = pattern.exec(out);
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const deadline = Date.now() + timeoutMs;
+  let match = ready.exec(out);
   while (!match) {
     if (child.exitCode !== null)
-      throw new Error(`dhw worker exited (${child.exitCode}) before serving:\n${out}`);
-    if (Date.now() > deadline) throw new Error(`dhw worker did not start within 30 s:\n${out}`);
+      throw new Error(`dhw ${args[0]} exited (${child.exitCode}) before it was ready:\n${out}`);
+    if (Date.now() > deadline)
+      throw new Error(`dhw ${args[0]} not ready within ${timeoutMs / 1000} s:\n${out}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
-    match = pattern.exec(out);
+    match = ready.exec(out);
   }
-  const [, instanceId, address, systemPort] = match;
+  return { child, output: () => out, ready: match, exited };
+}
+
+/** Start `dhw worker ARGS` and wait for its "Worker <id> serving ... on <addr>, status <url>" line. */
+export async function spawnWorker(args: string[], env: Record<string, string> = {}): Promise<WorkerProcess> {
+  const { child, output, ready, exited } = await spawnDhw(
+    ['worker', '--canary-interval', '0', '--log-level', 'warn', ...args],
+    /Worker ([0-9a-f]+) serving .* on (\S+?), status http:\/\/[^:]+:(\d+)\/health/,
+    { env },
+  );
+  const [, instanceId, address, systemPort] = ready;
   return {
     child,
     instanceId,
     address,
     systemPort: Number(systemPort),
-    output: () => out,
+    output,
     metrics: async () => (await fetch(`http://127.0.0.1:${systemPort}/metrics`)).text(),
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;

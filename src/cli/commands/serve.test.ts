@@ -6,16 +6,16 @@
  *   - a frontend with no workers answers 503 "no workers available".
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import OpenAI from 'openai';
+import { spawnDhw } from '../../frontend/test-support.ts';
 import { freePort } from '../../runtime/infra/free-port.ts';
-import { defaultModelDir, repoRoot } from '../../util/paths.ts';
+import { defaultModelDir } from '../../util/paths.ts';
 
-const DHW = join(repoRoot, 'bin', 'dhw.mjs');
 const children = new Set<ChildProcess>();
 const dirs: string[] = [];
 
@@ -25,7 +25,6 @@ after(() => {
 });
 
 interface Running {
-  child: ChildProcess;
   url: string;
   output: () => string;
   /** SIGTERM, then the exit code. */
@@ -35,32 +34,16 @@ interface Running {
 /** Start `dhw ARGS --host 127.0.0.1 --port P` and wait until the line matching `ready` is printed. */
 async function start(args: string[], ready: RegExp): Promise<Running> {
   const port = await freePort();
-  const child = spawn(process.execPath, [DHW, ...args, '--host', '127.0.0.1', '--port', String(port)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const dhw = await spawnDhw([...args, '--host', '127.0.0.1', '--port', String(port)], ready, {
+    timeoutMs: 60_000,
   });
-  children.add(child);
-  let out = '';
-  child.stdout?.on('data', (d) => (out += d));
-  child.stderr?.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) =>
-    child.on('exit', (code) => {
-      children.delete(child);
-      resolve(code);
-    }),
-  );
-  const deadline = Date.now() + 60_000;
-  while (!ready.test(out)) {
-    if (child.exitCode !== null) throw new Error(`dhw ${args[0]} exited early:\n${out}`);
-    if (Date.now() > deadline) throw new Error(`dhw ${args[0]} not ready:\n${out}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  children.add(dhw.child);
   return {
-    child,
     url: `http://127.0.0.1:${port}`,
-    output: () => out,
+    output: dhw.output,
     stop: () => {
-      child.kill('SIGTERM');
-      return exited;
+      dhw.child.kill('SIGTERM');
+      return dhw.exited;
     },
   };
 }
