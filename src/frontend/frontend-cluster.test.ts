@@ -185,21 +185,19 @@ test('a namespace without workers: 503 "no workers available" in OpenAI error sh
 test('a model disappears with its last worker: then 503, and it comes back with a new worker', async () => {
   const ns = freshNamespace();
   const env = { ETCD_ENDPOINTS: etcd.endpoint, NATS_SERVER: nats.url };
-  const worker = await spawnWorker(
-    [
-      '--engine',
-      'mocker',
-      '--speedup-ratio',
-      '0',
-      '--discovery',
-      'etcd',
-      '--events',
-      'nats',
-      '--namespace',
-      ns,
-    ],
-    env,
-  );
+  const args = [
+    '--engine',
+    'mocker',
+    '--speedup-ratio',
+    '0',
+    '--discovery',
+    'etcd',
+    '--events',
+    'nats',
+    '--namespace',
+    ns,
+  ];
+  const worker = await spawnWorker(args, env);
   const fe = await startTestFrontend(
     {
       namespace: ns,
@@ -218,21 +216,7 @@ test('a model disappears with its last worker: then 503, and it comes back with 
     await worker.stop(); // graceful: the worker deletes its keys at once
     await eventually(() => fe.models.list().length === 0, 'the model to disappear');
     assert.equal((await ask()).status, 503);
-    const again = await spawnWorker(
-      [
-        '--engine',
-        'mocker',
-        '--speedup-ratio',
-        '0',
-        '--discovery',
-        'etcd',
-        '--events',
-        'nats',
-        '--namespace',
-        ns,
-      ],
-      env,
-    );
+    const again = await spawnWorker(args, env);
     try {
       await eventually(() => fe.models.list().length === 1, 'the model to come back');
       assert.equal((await ask()).status, 200);

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import OpenAI from 'openai';
-import { goldenSamples, startTestServer, type TestServer } from './test-support.ts';
+import { goldenSamples, metricValue, startTestServer, type TestServer } from './test-support.ts';
 
 let ts: TestServer;
 let client: OpenAI;
@@ -17,17 +17,6 @@ before(async () => {
 after(async () => {
   await ts?.close();
 });
-
-/** Sum of every sample of `name` whose labels contain all of `labels`. */
-function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
-    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
-}
 
 test('GET /metrics reports requests, tokens and latencies under Dynamo names', async () => {
   // The longest golden prompt spans at least one full 16-token block, so the repeat can hit the prefix cache.

@@ -48,6 +48,11 @@ async function start(args: string[], ready: RegExp): Promise<Running> {
   };
 }
 
+/** File discovery in `dir` and the memory event bus: no servers needed. */
+function fileDiscoveryArgs(dir: string): string[] {
+  return ['--discovery', 'file', '--discovery-dir', dir, '--events', 'memory'];
+}
+
 const golden = JSON.parse(readFileSync(join(defaultModelDir, 'golden.json'), 'utf8')).samples[0];
 
 test('embedded `dhw serve` (no servers) answers a chat completion with the golden text', async () => {
@@ -71,21 +76,7 @@ test('`dhw serve --discovery file --events memory --workers 2`: child workers, k
   const dir = mkdtempSync(join(tmpdir(), 'dhw-serve-test-'));
   dirs.push(dir);
   const serve = await start(
-    [
-      'serve',
-      '--discovery',
-      'file',
-      '--discovery-dir',
-      dir,
-      '--events',
-      'memory',
-      '--workers',
-      '2',
-      '--engine',
-      'mocker',
-      '--speedup-ratio',
-      '0',
-    ],
+    ['serve', ...fileDiscoveryArgs(dir), '--workers', '2', '--engine', 'mocker', '--speedup-ratio', '0'],
     /Serving fortune-llama at .* with 2 worker\(s\), router kv-approx/,
   );
   assert.match(serve.output(), /--router kv needs KV events.*using kv-approx/);
@@ -112,17 +103,7 @@ test('`dhw frontend` with no workers: 503 "no workers available"', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'dhw-frontend-test-'));
   dirs.push(dir);
   const frontend = await start(
-    [
-      'frontend',
-      '--discovery',
-      'file',
-      '--discovery-dir',
-      dir,
-      '--events',
-      'memory',
-      '--router',
-      'round-robin',
-    ],
+    ['frontend', ...fileDiscoveryArgs(dir), '--router', 'round-robin'],
     /Frontend at .* \(router round-robin; models: none yet\)/,
   );
   const res = await fetch(`${frontend.url}/v1/chat/completions`, {
