@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { Mulberry32 } from '../util/mulberry32.ts';
 import { goldenSamples, type HealthReply, startTestServer, type TestServer } from './test-support.ts';
 
 const MAX_BODY = 64 * 1024;
@@ -22,14 +23,8 @@ after(async () => {
 
 /** mulberry32: the same 500 requests on every run. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const generator = new Mulberry32(seed);
+  return () => generator.next();
 }
 
 interface Case {

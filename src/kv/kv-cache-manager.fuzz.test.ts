@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { BlockId } from '../protocols/ids.ts';
 import type { KvCacheEvent } from '../protocols/kv-events.ts';
+import { Mulberry32 } from '../util/mulberry32.ts';
 import { KvCacheManager } from './kv-cache-manager.ts';
 
 const NUM_BLOCKS = 32;
@@ -17,14 +18,8 @@ const MAX_LIVE = 10;
 
 /** mulberry32: small, seeded, good enough to drive a test. */
 function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const generator = new Mulberry32(seed);
+  return () => generator.next();
 }
 
 interface Req {
