@@ -7,7 +7,7 @@
  */
 import { Template } from '@huggingface/jinja';
 import { InvalidRequestError, TokenizerError } from '../util/errors.ts';
-import type { ChatTemplateSource, JsonObject } from './tokenizer-files.ts';
+import { type ChatTemplateSource, type JsonObject, SPECIAL_TOKEN_KEYS } from './tokenizer-files.ts';
 
 export interface ChatTextPart {
   type: 'text';
@@ -28,17 +28,6 @@ export interface ApplyChatTemplateOptions {
   /** Extra template variables, e.g. `{ enable_thinking: false }` (transformers' **kwargs). */
   extra?: Record<string, unknown>;
 }
-
-/** Special-token names transformers exposes to templates (its `special_tokens_map`). */
-const SPECIAL_TOKEN_KEYS = [
-  'bos_token',
-  'eos_token',
-  'unk_token',
-  'sep_token',
-  'pad_token',
-  'cls_token',
-  'mask_token',
-] as const;
 
 /** A tokenizer_config special token is either a plain string or an AddedToken object `{content, ...}`. */
 export function specialTokenContent(value: unknown): string | undefined {

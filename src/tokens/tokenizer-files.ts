@@ -19,6 +19,20 @@ export type ChatTemplateSource =
   | { kind: 'template'; template: string; origin: string }
   | { kind: 'none'; reason: string };
 
+/**
+ * The tokenizer_config.json keys that name special tokens (transformers' `special_tokens_map`): exposed to
+ * chat templates, and counted as special even when tokenizer.json forgot the flag.
+ */
+export const SPECIAL_TOKEN_KEYS = [
+  'bos_token',
+  'eos_token',
+  'unk_token',
+  'sep_token',
+  'pad_token',
+  'cls_token',
+  'mask_token',
+] as const;
+
 export interface TokenizerFiles {
   dir: string;
   tokenizerJson: JsonObject;

@@ -15,7 +15,12 @@ import {
   specialTokenContent,
 } from './chat-template.ts';
 import { applyLibraryFixes } from './library-fixes.ts';
-import { type JsonObject, readTokenizerFiles, type TokenizerFiles } from './tokenizer-files.ts';
+import {
+  type JsonObject,
+  readTokenizerFiles,
+  SPECIAL_TOKEN_KEYS,
+  type TokenizerFiles,
+} from './tokenizer-files.ts';
 
 const log = getLogger('tokens');
 
@@ -34,17 +39,6 @@ interface AddedTokenEntry {
   content: string;
   special?: boolean;
 }
-
-/** tokenizer_config keys whose tokens count as special, even if tokenizer.json forgot the flag. */
-const CONFIG_SPECIAL_KEYS = [
-  'bos_token',
-  'eos_token',
-  'unk_token',
-  'sep_token',
-  'pad_token',
-  'cls_token',
-  'mask_token',
-];
 
 /** All token strings of a config value: a string, an AddedToken object, a list of either, or a {name: token} map. */
 function tokenStrings(value: unknown): string[] {
@@ -77,7 +71,7 @@ export class Tokenizer {
     this.eosTokenIds = this.idsOf(config.eos_token);
     this.specialTokenIds = new Set([
       ...added.filter((t) => t.special).map((t) => t.id),
-      ...CONFIG_SPECIAL_KEYS.flatMap((key) => this.idsOf(config[key])),
+      ...SPECIAL_TOKEN_KEYS.flatMap((key) => this.idsOf(config[key])),
       ...this.idsOf(config.additional_special_tokens),
       ...this.idsOf(config.extra_special_tokens),
     ]);
