@@ -7,6 +7,7 @@
  * KV events.
  */
 import type { CoreBackedEngine } from '../engine/index.ts';
+import { DEFAULT_SAMPLING } from '../protocols/engine.ts';
 import { asRequestId } from '../protocols/ids.ts';
 import type { Logger } from '../util/logger.ts';
 
@@ -82,15 +83,7 @@ export class Canary {
         {
           requestId: asRequestId(`canary-${this.opts.name}-${++this.runs}`),
           promptTokenIds: prompt,
-          sampling: {
-            temperature: 0,
-            topP: 1,
-            topK: 0,
-            minP: 0,
-            repetitionPenalty: 1,
-            presencePenalty: 0,
-            frequencyPenalty: 0,
-          },
+          sampling: { ...DEFAULT_SAMPLING, temperature: 0 },
           stopping: { maxTokens: 1, stopTokenIds: [], ignoreEos: true },
         },
         abort.signal,
