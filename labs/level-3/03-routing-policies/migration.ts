@@ -9,13 +9,14 @@
 import { performance } from 'node:perf_hooks';
 import { startFrontend } from '../../../src/frontend/index.ts';
 import type { EtcdServer } from '../../../src/runtime/infra/local-servers.ts';
-import { note } from '../../lib/lab-kit.ts';
 import { type LogCapture, shorten } from '../../level-2/04-frontend-http/log-capture.ts';
 import {
   spawnWorker,
   type WorkerProcess,
   workerCommandLine,
 } from '../../level-2/05-worker/worker-process.ts';
+import { note } from '../../lib/lab-kit.ts';
+import { sseJsonPerRead } from '../../lib/sse.ts';
 
 const NAMESPACE = 'migration';
 const LEASE_TTL = 2;
@@ -108,19 +109,9 @@ async function streamThroughACrash(
   const arrivals: number[] = [];
   let completionTokens = 0;
   let killedAt = 0;
-  let buffer = '';
-  const decoder = new TextDecoder();
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    buffer += decoder.decode(chunk, { stream: true });
-    const events = buffer.split('\n\n');
-    buffer = events.pop() ?? '';
-    for (const event of events) {
-      if (!event.startsWith('data: {')) continue;
-      const data = JSON.parse(event.slice(6)) as {
-        choices: { text: string }[];
-        usage?: { completion_tokens: number };
-        error?: unknown;
-      };
+  type Chunk = { choices: { text: string }[]; usage?: { completion_tokens: number }; error?: unknown };
+  for await (const chunks of sseJsonPerRead<Chunk>(res.body)) {
+    for (const data of chunks) {
       if (data.error) throw new Error(`the stream failed: ${JSON.stringify(data.error)}`);
       if (data.choices.length > 0) arrivals.push(performance.now());
       if (data.usage) completionTokens = data.usage.completion_tokens;

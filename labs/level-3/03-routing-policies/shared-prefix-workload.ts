@@ -10,6 +10,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { createRng } from '../../../src/router/index.ts';
+import { sseJsonPerRead } from '../../lib/sse.ts';
 
 export interface WorkloadShape {
   groups: number;
@@ -78,18 +79,9 @@ export async function streamCompletion(
   });
   let ttftMs = Number.NaN;
   let cachedTokens = 0;
-  let buffer = '';
-  const decoder = new TextDecoder();
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    buffer += decoder.decode(chunk, { stream: true });
-    const events = buffer.split('\n\n');
-    buffer = events.pop() ?? '';
-    for (const event of events) {
-      if (!event.startsWith('data: ') || event === 'data: [DONE]') continue;
-      const data = JSON.parse(event.slice(6)) as {
-        choices: unknown[];
-        usage?: { prompt_tokens_details?: { cached_tokens?: number } };
-      };
+  type Chunk = { choices: unknown[]; usage?: { prompt_tokens_details?: { cached_tokens?: number } } };
+  for await (const chunks of sseJsonPerRead<Chunk>(res.body)) {
+    for (const data of chunks) {
       if (data.choices.length > 0 && Number.isNaN(ttftMs)) ttftMs = performance.now() - sent;
       if (data.usage) cachedTokens = data.usage.prompt_tokens_details?.cached_tokens ?? 0;
     }
