@@ -23,7 +23,7 @@ import { type Code, F32, type FunctionDef, I32, op, V128, type ValType, whileLoo
 export const Q8_BLOCK = 32;
 
 /** Register tile shapes, chosen by measurement (docs/engine-speed.md). */
-export const F32_TILE: TileShape = { rows: 4, cols: 2, singleRowCols: 4 };
+export const F32_TILE: TileShape = { rows: 2, cols: 4, singleRowCols: 4 };
 export const Q8_TILE: TileShape = { rows: 4, cols: 2, singleRowCols: 4 };
 
 /** R×C tile for groups of token rows; 1×singleRowCols for a lone row (decode is memory-bound: more streams). */
@@ -88,12 +88,15 @@ function f32Tile(R: number, C: number, relaxed: boolean): FunctionDef {
   const wc = L.many(C, I32);
   const acc = L.many(R * C, V128);
   const wv = L.many(C, V128);
+  const xv = L.add(V128);
   const s = L.many(R * C, F32);
+  // Each weight vector and each x vector is loaded once per step and feeds C (resp. R) multiply-adds.
   const simdStep: Code = [
     ...wc.flatMap((w, c) => [...get(w), ...get(k), ...op.i32Add, ...op.v128Load(), ...set(wv[c]!)]),
-    ...xr.flatMap((x, r) =>
-      wc.flatMap((_, c) => [...get(x), ...get(k), ...op.i32Add, ...op.v128Load(), ...get(wv[c]!), ...madd(acc[r * C + c]!, relaxed)]),
-    ),
+    ...xr.flatMap((x, r) => [
+      ...get(x), ...get(k), ...op.i32Add, ...op.v128Load(), ...set(xv),
+      ...wc.flatMap((_, c) => [...get(xv), ...get(wv[c]!), ...madd(acc[r * C + c]!, relaxed)]),
+    ]),
     ...bump(k, op.i32Const(16)),
   ];
   const scalarStep: Code = [
@@ -130,19 +133,23 @@ function q8Tile(R: number, C: number, relaxed: boolean): FunctionDef {
   const sc = L.many(C, I32);
   const acc = L.many(R * C, V128);
   const wv = L.many(C, V128);
+  const sv = L.many(C, V128);
+  const xv = L.add(V128);
   const s = L.many(R * C, F32);
   const widen = [op.i32x4ExtendLowI16x8S, op.i32x4ExtendHighI16x8S];
-  const blockStep: Code = [];
+  // Each column's block scale is splatted once per block; each x vector is loaded once per 4 weights.
+  const blockStep: Code = sc.flatMap((p, c) => [...get(p), ...op.v128Load32Splat(), ...set(sv[c]!)]);
   // 32 weights per block = 4 loads of 8 int8, each widened into two f32x4 halves.
   for (const g of range(4)) {
     for (const half of [0, 1]) {
       const kOff = g * 8 + half * 4; // weight index within the block
       for (const c of range(C)) {
         blockStep.push(...get(qc[c]!), ...op.v128Load8x8S(g * 8), ...widen[half]!, ...op.f32x4ConvertI32x4S,
-          ...get(sc[c]!), ...op.v128Load32Splat(), ...op.f32x4Mul, ...set(wv[c]!));
+          ...get(sv[c]!), ...op.f32x4Mul, ...set(wv[c]!));
       }
       for (const r of range(R)) {
-        for (const c of range(C)) blockStep.push(...get(xr[r]!), ...op.v128Load(kOff * 4), ...get(wv[c]!), ...madd(acc[r * C + c]!, relaxed));
+        blockStep.push(...get(xr[r]!), ...op.v128Load(kOff * 4), ...set(xv));
+        for (const c of range(C)) blockStep.push(...get(xv), ...get(wv[c]!), ...madd(acc[r * C + c]!, relaxed));
       }
     }
   }
