@@ -11,6 +11,21 @@ export {
 export { BYTES_PER_ELEMENT, type SafetensorsDtype } from './dtypes.ts';
 export { LlamaModel, type ModelOptions } from './forward.ts';
 export {
+  type ConvertResult,
+  convertToGguf,
+  GgufFile,
+  type GgufExportDtype,
+  loadGguf,
+  readGgufHeader,
+  writeGguf,
+} from './gguf/index.ts';
+export {
+  RANDOM_SHAPES,
+  type RandomCheckpoint,
+  type RandomShape,
+  writeRandomCheckpoint,
+} from './random-checkpoint.ts';
+export {
   allocateKvCacheTensors,
   type ForwardBatch,
   type KvCacheTensors,

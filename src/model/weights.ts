@@ -14,6 +14,7 @@ import { basename } from 'node:path';
 import { ModelLoadError } from '../util/errors.ts';
 import { getLogger } from '../util/logger.ts';
 import { loadModelConfig, type ModelConfig } from './config.ts';
+import { ggufFileFor, loadGguf } from './gguf/load-gguf.ts';
 import { SafetensorsCheckpoint } from './safetensors.ts';
 
 const log = getLogger('model');
@@ -77,8 +78,13 @@ export function expectedTensors(config: ModelConfig): Map<string, number[]> {
   return shapes;
 }
 
-/** Loads config and weights from a Hugging Face checkpoint folder. */
+/**
+ * Loads config and weights from a Hugging Face checkpoint folder, or from a GGUF file (a `.gguf` path, or a
+ * folder holding one .gguf and no safetensors): see gguf/load-gguf.ts.
+ */
 export async function loadModel(dir: string): Promise<LoadedModel> {
+  const ggufFile = ggufFileFor(dir);
+  if (ggufFile) return loadGguf(ggufFile);
   const config = loadModelConfig(dir);
   const checkpoint = await SafetensorsCheckpoint.open(dir);
   try {

@@ -1,15 +1,59 @@
 /**
- * `dhw model inspect DIR`: a checkpoint's vital statistics, like `df`/`du` for a model — parameters, bytes,
- * and what each token of context costs in KV cache memory.
+ * `dhw model ...`: tools for checkpoints, like `df`/`tar`/`dd` for models.
+ *   inspect DIR                 parameters, bytes, and what each token of context costs in KV cache memory
+ *   convert DIR --to gguf       export to llama.cpp's GGUF (f32, f16 or q8_0)
+ *   random --shape S --out DIR  write a random-weight checkpoint of a real model's shape (for benchmarks)
  */
-import { describeModel, type ModelDescription } from '../../model/index.ts';
-import { formatHelp, LOGGING_FLAGS, parseCommand, UsageError } from '../args.ts';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import {
+  convertToGguf,
+  describeModel,
+  type GgufExportDtype,
+  type ModelDescription,
+  RANDOM_SHAPES,
+  type RandomShape,
+  writeRandomCheckpoint,
+} from '../../model/index.ts';
+import { DhwError } from '../../util/errors.ts';
+import { formatHelp, LOGGING_FLAGS, numberFlag, parseCommand, stringFlag, UsageError } from '../args.ts';
 import type { Command } from '../command.ts';
 import { resolveModelDir } from '../engine-setup.ts';
 import { formatBytes } from '../format.ts';
 
-const FLAGS = { ...LOGGING_FLAGS, json: { type: 'boolean' as const, help: 'print one JSON object' } };
-const USAGE = 'dhw model inspect [DIR] [--json]';
+const INSPECT_FLAGS = { ...LOGGING_FLAGS, json: { type: 'boolean' as const, help: 'print one JSON object' } };
+const CONVERT_FLAGS = {
+  ...LOGGING_FLAGS,
+  to: { type: 'string' as const, default: 'gguf', help: 'output format (only gguf)' },
+  out: { type: 'string' as const, help: 'output file (default: DIR/<name>-<dtype>.gguf)' },
+  dtype: { type: 'string' as const, default: 'f32', help: 'f32 | f16 | q8_0 (norms stay f32)' },
+};
+const RANDOM_FLAGS = {
+  ...LOGGING_FLAGS,
+  shape: { type: 'string' as const, help: Object.keys(RANDOM_SHAPES).join(' | ') },
+  out: { type: 'string' as const, help: 'output folder (created)' },
+  seed: { type: 'string' as const, default: '0', help: 'same seed → same weights' },
+  dtype: { type: 'string' as const, default: 'f32', help: 'f32 | bf16' },
+};
+
+const SUBCOMMANDS = {
+  inspect: {
+    usage: 'dhw model inspect [DIR] [--json]',
+    about: "Print a checkpoint's architecture, size and KV memory cost.",
+    flags: INSPECT_FLAGS,
+  },
+  convert: {
+    usage: 'dhw model convert [DIR] --to gguf [--out FILE] [--dtype f32|f16|q8_0]',
+    about: 'Export a Hugging Face Llama checkpoint to a GGUF file that llama.cpp loads (and `dhw` too).',
+    flags: CONVERT_FLAGS,
+  },
+  random: {
+    usage: 'dhw model random --shape smollm2-135m|tinyllama-1.1b --out DIR [--seed 0] [--dtype f32|bf16]',
+    about: 'Write a random-weight checkpoint of a real model shape (for benchmarks; its text is noise).',
+    flags: RANDOM_FLAGS,
+  },
+} as const;
+type Subcommand = keyof typeof SUBCOMMANDS;
 
 function printDescription(d: ModelDescription): void {
   const rows: [string, string][] = [
@@ -39,24 +83,85 @@ function printDescription(d: ModelDescription): void {
   console.log('\nKV bytes per token = 2 (K and V) × layers × KV heads × head_dim × bytes per value');
 }
 
+async function inspect(values: Record<string, unknown>, positionals: string[]): Promise<void> {
+  const description = await describeModel(resolveModelDir(positionals[0]));
+  if (values.json) console.log(JSON.stringify(description));
+  else printDescription(description);
+}
+
+async function convert(
+  values: Record<string, string | boolean | undefined>,
+  positionals: string[],
+): Promise<void> {
+  if (stringFlag(values, 'to') !== 'gguf')
+    throw new UsageError(`--to must be gguf, got ${String(values.to)}`);
+  const dtype = stringFlag(values, 'dtype') ?? 'f32';
+  if (!['f32', 'f16', 'q8_0'].includes(dtype))
+    throw new UsageError(`--dtype must be f32, f16 or q8_0, got ${dtype}`);
+  const dir = resolveModelDir(positionals[0]);
+  const out = stringFlag(values, 'out');
+  const started = performance.now();
+  const result = await convertToGguf(dir, { dtype: dtype as GgufExportDtype, out: out && resolve(out) });
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  console.log(
+    `wrote ${result.file}: ${result.tensors} tensors, ${formatBytes(result.bytes)} (${dtype}) in ${seconds} s`,
+  );
+}
+
+function random(values: Record<string, string | boolean | undefined>): void {
+  const shape = stringFlag(values, 'shape');
+  if (!shape || !(shape in RANDOM_SHAPES)) {
+    throw new UsageError(
+      `--shape must be one of ${Object.keys(RANDOM_SHAPES).join(', ')}, got ${String(shape)}`,
+    );
+  }
+  const out = stringFlag(values, 'out');
+  if (!out) throw new UsageError('--out DIR is required');
+  if (existsSync(resolve(out, 'config.json'))) {
+    throw new DhwError(`${resolve(out)} already holds a checkpoint (config.json); pick an empty folder`);
+  }
+  const dtype = stringFlag(values, 'dtype') ?? 'f32';
+  if (dtype !== 'f32' && dtype !== 'bf16') throw new UsageError(`--dtype must be f32 or bf16, got ${dtype}`);
+  const started = performance.now();
+  const result = writeRandomCheckpoint(resolve(out), {
+    shape: shape as RandomShape,
+    seed: numberFlag(values, 'seed', { integer: true, min: 0 }) ?? 0,
+    dtype: dtype === 'bf16' ? 'BF16' : 'F32',
+  });
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  console.log(
+    `wrote ${result.dir}: ${shape}, ${(result.parameters / 1e6).toFixed(1)}M parameters, ` +
+      `${result.shards.length} shard(s), ${formatBytes(result.bytes)} (${dtype}) in ${seconds} s`,
+  );
+}
+
 export const modelCommand: Command = {
   name: 'model',
-  summary: 'inspect a checkpoint: `dhw model inspect DIR`',
+  summary: 'checkpoint tools: `dhw model inspect|convert|random`',
   async run(argv) {
     const [sub, ...rest] = argv;
     if (!sub || sub === '--help' || sub === '-h') {
-      console.log(formatHelp(USAGE, "Print a checkpoint's architecture, size and KV memory cost.", FLAGS));
+      console.log(
+        Object.values(SUBCOMMANDS)
+          .map((s) => `${s.usage}\n    ${s.about}`)
+          .join('\n'),
+      );
       return 0;
     }
-    if (sub !== 'inspect') throw new UsageError(`unknown subcommand "model ${sub}"; available: inspect`);
-    const { values, positionals } = parseCommand(rest, FLAGS);
+    if (!(sub in SUBCOMMANDS)) {
+      throw new UsageError(
+        `unknown subcommand "model ${sub}"; available: ${Object.keys(SUBCOMMANDS).join(', ')}`,
+      );
+    }
+    const spec = SUBCOMMANDS[sub as Subcommand];
+    const { values, positionals } = parseCommand(rest, spec.flags);
     if (values.help) {
-      console.log(formatHelp(USAGE, "Print a checkpoint's architecture, size and KV memory cost.", FLAGS));
+      console.log(formatHelp(spec.usage, spec.about, spec.flags));
       return 0;
     }
-    const description = await describeModel(resolveModelDir(positionals[0]));
-    if (values.json) console.log(JSON.stringify(description));
-    else printDescription(description);
+    if (sub === 'inspect') await inspect(values, positionals);
+    else if (sub === 'convert') await convert(values, positionals);
+    else random(values);
     return 0;
   },
 };
