@@ -112,8 +112,13 @@ function workloadFor(config: ModelConfig): PhaseWorkload {
 /** Our engine: SequenceSession for prefill and single-stream, LlmEngine (16 concurrent requests) for batched. */
 async function openOurRunner(dir: string, w: PhaseWorkload): Promise<PhaseRunner> {
   const model = await LlamaModel.load(dir, { threads: w.threads });
-  // LlmEngine loads its own copy with the default thread count (all cores): it takes no model options yet.
-  const engine = await LlmEngine.create({ modelDir: dir, maxNumSeqs: BATCH, enablePrefixCaching: false });
+  // LlmEngine loads its own copy of the weights, with the same thread count.
+  const engine = await LlmEngine.create({
+    modelDir: dir,
+    maxNumSeqs: BATCH,
+    enablePrefixCaching: false,
+    threads: w.threads,
+  });
   let round = 0;
   return {
     prefill: async () => {
