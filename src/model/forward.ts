@@ -13,7 +13,7 @@
  */
 import type { ModelConfig } from './config.ts';
 import type { ForwardBatch, KvCacheTensors } from './forward-batch.ts';
-import { pagedAttention, writeKvSlots } from './attention.ts';
+import { writeKvSlots } from './attention.ts';
 import { add, rmsnorm, swiglu } from './kernels.ts';
 import {
   KernelBackend,
@@ -100,6 +100,17 @@ export class LlamaModel {
     return this.kernels.close();
   }
 
+  /**
+   * A KV cache for this model, placed where its kernels read it in place (the shared arena of the fast
+   * backend, when it fits): prefer it to `allocateKvCacheTensors(model.kvCacheShape(...))`, whose plain
+   * buffers work too but leave attention on the TypeScript path.
+   */
+  allocateKvCache(numBlocks: number, blockSize: number): KvCacheTensors {
+    const shape = this.kvCacheShape(numBlocks, blockSize);
+    const floatsPerLayer = numBlocks * blockSize * shape.numKvHeads * shape.headDim;
+    return { ...shape, ...this.kernels.allocKvBuffers(shape.numLayers, floatsPerLayer) };
+  }
+
   /** The KV cache geometry this model needs, for `allocateKvCacheTensors`. */
   kvCacheShape(numBlocks: number, blockSize: number): Omit<KvCacheTensors, 'key' | 'value'> {
     const c = this.config;
@@ -135,7 +146,7 @@ export class LlamaModel {
       writeKvSlots(kv, l, s.k, s.v, batch.slotMapping);
 
       // Each new token attends to its sequence's positions 0..p through the block table.
-      pagedAttention(s.att, s.q, kv, l, batch, c.numHeads);
+      this.kernels.attention(s.att, s.q, kv, l, batch, c.numHeads);
 
       // Mix the heads back into the residual stream.
       matmul(s.xb2, s.att, layer.wo, layer.bo, n);

@@ -41,6 +41,11 @@ export class SharedArena {
     return new Float32Array(this.memory.buffer, offset, length);
   }
 
+  allocI32(length: number): Int32Array {
+    const offset = this.reserve(length * 4);
+    return new Int32Array(this.memory.buffer, offset, length);
+  }
+
   allocI8(length: number): Int8Array {
     const offset = this.reserve(length);
     return new Int8Array(this.memory.buffer, offset, length);

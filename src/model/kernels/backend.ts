@@ -13,10 +13,13 @@
  */
 import { availableParallelism } from 'node:os';
 import { getLogger } from '../../util/logger.ts';
+import { pagedAttention } from '../attention.ts';
+import type { ForwardBatch, KvCacheTensors } from '../forward-batch.ts';
 import { matmul as referenceMatmul } from '../kernels.ts';
 import { KIND_F32, KIND_Q8, type MatmulOp } from '../threads/job.ts';
 import { KernelThreadPool } from '../threads/thread-pool.ts';
 import { SharedArena } from './arena.ts';
+import { WasmAttention } from './attention-wasm.ts';
 import { canQuantizeQ8, dequantizeQ8, type Q8Tensor, quantizeQ8 } from './quantize.ts';
 import { instantiateKernels, type KernelExports, kernelModule } from './wasm-module.ts';
 import { Q8_BLOCK } from './wasm-kernels.ts';
@@ -57,6 +60,7 @@ const PANEL_BYTES = 64 * 1024;
 
 export class KernelBackend {
   private scratch: Float32Array[] = [];
+  private readonly wasmAttention: WasmAttention | null;
 
   private constructor(
     readonly kind: KernelKind,
@@ -65,7 +69,9 @@ export class KernelBackend {
     private readonly arena: SharedArena | null,
     private readonly wasm: KernelExports | null,
     private readonly pool: KernelThreadPool | null,
-  ) {}
+  ) {
+    this.wasmAttention = wasm && arena ? new WasmAttention(wasm, arena) : null;
+  }
 
   /** The reference backend: TypeScript kernels on the calling thread, ordinary memory. */
   static reference(weightDtype: WeightDtype = 'f32'): KernelBackend {
@@ -101,6 +107,47 @@ export class KernelBackend {
   /** A zeroed f32 buffer the kernels can read and write without copying. */
   allocF32(length: number): Float32Array {
     return this.arena ? this.arena.allocF32(length) : new Float32Array(length);
+  }
+
+  /**
+   * A KV cache of `numLayers` key and value buffers of `floatsPerLayer` each, in the arena when it has room
+   * (so attention runs on the SIMD kernels), else in ordinary memory (the TypeScript attention reads it).
+   */
+  allocKvBuffers(numLayers: number, floatsPerLayer: number): { key: Float32Array[]; value: Float32Array[] } {
+    const alloc = (n: number): Float32Array => new Float32Array(n);
+    let place = this.arena ? (n: number) => this.arena!.allocF32(n) : alloc;
+    const key: Float32Array[] = [];
+    const value: Float32Array[] = [];
+    for (let l = 0; l < numLayers; l++) {
+      try {
+        key.push(place(floatsPerLayer));
+        value.push(place(floatsPerLayer));
+      } catch (err) {
+        if (place === alloc) throw err;
+        log.warn('KV cache does not fit in the kernel arena; attention falls back to TypeScript', {
+          error: String(err),
+        });
+        place = alloc;
+        l = -1; // start over in ordinary memory: one layout for every layer
+        key.length = 0;
+        value.length = 0;
+      }
+    }
+    return { key, value };
+  }
+
+  /** out (numTokens, numHeads, headDim) = paged causal attention (see ../attention.ts), SIMD when it can. */
+  attention(
+    out: Float32Array,
+    q: Float32Array,
+    kv: KvCacheTensors,
+    layer: number,
+    batch: ForwardBatch,
+    numHeads: number,
+  ): void {
+    if (this.wasmAttention?.canRun(out, q, kv, layer))
+      this.wasmAttention.run(out, q, kv, layer, batch, numHeads);
+    else pagedAttention(out, q, kv, layer, batch, numHeads);
   }
 
   /** Places weights w (outDim, inDim) for this backend, quantizing them when the dtype asks for it. */

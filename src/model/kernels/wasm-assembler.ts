@@ -76,6 +76,7 @@ export const op = {
   f32Mul: [0x94],
   f32Load: (offset = 0): Code => [0x2a, 2, ...uleb(offset)],
   f32Store: (offset = 0): Code => [0x38, 2, ...uleb(offset)],
+  i32Load: (offset = 0): Code => [0x28, 2, ...uleb(offset)],
   i32Load8S: (offset = 0): Code => [0x2c, 0, ...uleb(offset)],
   f32ConvertI32S: [0xb2],
   call: (f: number): Code => [0x10, ...uleb(f)],

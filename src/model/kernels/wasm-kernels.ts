@@ -18,6 +18,7 @@
  * multiplies as above, so it reads ~1.1 bytes per weight instead of 4.
  */
 // biome-ignore-all format: instruction sequences read like assembly, one logical step per line
+import { attentionScores, attentionValues } from './wasm-attention.ts';
 import { type Code, F32, type FunctionDef, I32, op, V128, type ValType, whileLoop } from './wasm-assembler.ts';
 
 export const Q8_BLOCK = 32;
@@ -221,7 +222,7 @@ const mulAdd = (a: number, b: number, scaleShift: number): Code => [
   ...get(a), ...get(b), ...op.i32Mul, ...op.i32Const(scaleShift), ...op.i32Shl,
 ];
 
-/** All kernel functions of the module, in index order; exported: matmul_f32, matmul_q8. */
+/** All kernel functions of the module, in index order; exported: matmul_f32, matmul_q8, attn_scores, attn_values. */
 export function kernelFunctions(relaxed: boolean, tiles: KernelTiles = { f32: F32_TILE, q8: Q8_TILE }): FunctionDef[] {
   const { rows: fR, cols: fC, singleRowCols: fC1 } = tiles.f32;
   const { rows: qR, cols: qC, singleRowCols: qC1 } = tiles.q8;
@@ -252,5 +253,6 @@ export function kernelFunctions(relaxed: boolean, tiles: KernelTiles = { f32: F3
   ];
   fns.push(driver('matmul_f32', { rc: 0, r1: 1, oneC: 2, one1: 3 }, tiles.f32, f32Args));
   fns.push(driver('matmul_q8', { rc: 4, r1: 5, oneC: 6, one1: 7 }, tiles.q8, q8Args));
+  fns.push(attentionScores(), attentionValues());
   return fns;
 }

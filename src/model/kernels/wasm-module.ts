@@ -13,6 +13,10 @@ export interface KernelExports {
   matmul_f32(out: number, x: number, w: number, scales: number, rows: number, inDim: number, outDim: number, j0: number, j1: number, panel: number): void;
   // biome-ignore format: one signature per line
   matmul_q8(out: number, x: number, q: number, scales: number, rows: number, inDim: number, outDim: number, j0: number, j1: number, panel: number): void;
+  // biome-ignore format: one signature per line
+  attn_scores(scores: number, q: number, kBase: number, offsets: number, seen: number, group: number, headDim: number, scale: number): void;
+  // biome-ignore format: one signature per line
+  attn_values(out: number, scores: number, vBase: number, offsets: number, seen: number, group: number, headDim: number): void;
 }
 
 const MEMORY = { minPages: 1, maxPages: 65536, shared: true };
