@@ -55,6 +55,8 @@ export type Product = [out: Float32Array, w: Matrix, bias: Float32Array | null];
 
 /** Products smaller than this (multiply-adds) are not worth a thread barrier (~15-30 µs). */
 const THREAD_MIN_MACS = 1 << 18;
+/** The arena (32-bit wasm memory: 4 GiB) keeps 512 MiB for activations after a KV cache placed in it. */
+const ARENA_KV_LIMIT_BYTES = 3.5 * 2 ** 30;
 /** Weight bytes per cache panel (L2-sized share of weight rows every token row streams past). */
 const PANEL_BYTES = 64 * 1024;
 
@@ -110,29 +112,22 @@ export class KernelBackend {
   }
 
   /**
-   * A KV cache of `numLayers` key and value buffers of `floatsPerLayer` each, in the arena when it has room
-   * (so attention runs on the SIMD kernels), else in ordinary memory (the TypeScript attention reads it).
+   * A KV cache of `numLayers` key and value buffers of `floatsPerLayer` each, in the arena when it fits
+   * with room to spare for activations (so attention runs on the SIMD kernels), else in ordinary memory
+   * (the TypeScript attention reads it).
    */
   allocKvBuffers(numLayers: number, floatsPerLayer: number): { key: Float32Array[]; value: Float32Array[] } {
-    const alloc = (n: number): Float32Array => new Float32Array(n);
-    let place = this.arena ? (n: number) => this.arena!.allocF32(n) : alloc;
-    const key: Float32Array[] = [];
-    const value: Float32Array[] = [];
-    for (let l = 0; l < numLayers; l++) {
-      try {
-        key.push(place(floatsPerLayer));
-        value.push(place(floatsPerLayer));
-      } catch (err) {
-        if (place === alloc) throw err;
-        log.warn('KV cache does not fit in the kernel arena; attention falls back to TypeScript', {
-          error: String(err),
-        });
-        place = alloc;
-        l = -1; // start over in ordinary memory: one layout for every layer
-        key.length = 0;
-        value.length = 0;
-      }
+    const bytes = 2 * numLayers * floatsPerLayer * 4;
+    const inArena = this.arena !== null && this.arena.bytesUsed + bytes <= ARENA_KV_LIMIT_BYTES;
+    if (this.arena && !inArena) {
+      log.warn('KV cache does not fit in the kernel arena; attention runs in TypeScript (slower)', {
+        kvBytes: bytes,
+        arenaBytesUsed: this.arena.bytesUsed,
+      });
     }
+    const alloc = (n: number): Float32Array => (inArena ? this.arena!.allocF32(n) : new Float32Array(n));
+    const key = Array.from({ length: numLayers }, () => alloc(floatsPerLayer));
+    const value = Array.from({ length: numLayers }, () => alloc(floatsPerLayer));
     return { key, value };
   }
 
