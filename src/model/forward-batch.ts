@@ -50,9 +50,7 @@ export interface KvCacheTensors {
   value: Float32Array[];
 }
 
-export function allocateKvCacheTensors(
-  shape: Omit<KvCacheTensors, 'key' | 'value'>,
-): KvCacheTensors {
+export function allocateKvCacheTensors(shape: Omit<KvCacheTensors, 'key' | 'value'>): KvCacheTensors {
   const floatsPerLayer = shape.numBlocks * shape.blockSize * shape.numKvHeads * shape.headDim;
   const key: Float32Array[] = [];
   const value: Float32Array[] = [];
@@ -64,6 +62,11 @@ export function allocateKvCacheTensors(
 }
 
 /** Bytes of KV state one token occupies across all layers (K and V, fp32 here). */
-export function kvBytesPerToken(numLayers: number, numKvHeads: number, headDim: number, bytesPerValue = 4): number {
+export function kvBytesPerToken(
+  numLayers: number,
+  numKvHeads: number,
+  headDim: number,
+  bytesPerValue = 4,
+): number {
   return 2 * numLayers * numKvHeads * headDim * bytesPerValue;
 }
