@@ -14,7 +14,6 @@ import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { argmax, LlamaModel, makeBatch, SequenceSession } from '../src/model/index.ts';
-import { allocateKvCacheTensors } from '../src/model/forward-batch.ts';
 import type { ModelOptions } from '../src/model/forward.ts';
 import { defaultModelDir } from '../src/util/paths.ts';
 
@@ -61,7 +60,7 @@ function singleStream(): { prefillMs: number; decodeMs: number } {
 function batchedDecode(): number {
   const blockSize = 16;
   const blocksPerSeq = Math.ceil((16 + decodeTokens + 1) / blockSize);
-  const kv = allocateKvCacheTensors(model.kvCacheShape(batchSize * blocksPerSeq, blockSize));
+  const kv = model.allocateKvCache(batchSize * blocksPerSeq, blockSize);
   const seqs = Array.from({ length: batchSize }, (_, s) => ({
     blockTable: Int32Array.from({ length: blocksPerSeq }, (_, b) => s * blocksPerSeq + b),
     tokens: prompt.slice(s, s + 16),

@@ -10,7 +10,7 @@
  */
 import { basename } from 'node:path';
 import { KvCacheManager } from '../kv/index.ts';
-import { allocateKvCacheTensors, kvBytesPerToken, LlamaModel, type ModelOptions } from '../model/index.ts';
+import { kvBytesPerToken, LlamaModel, type ModelOptions } from '../model/index.ts';
 import type { EngineModelInfo } from '../protocols/engine.ts';
 import { asWorkerId, type WorkerId } from '../protocols/ids.ts';
 import type { KvEventSink } from '../protocols/kv-events.ts';
@@ -86,7 +86,8 @@ export class LlmEngine extends CoreBackedEngine {
       enablePrefixCaching: opts.enablePrefixCaching ?? ENGINE_DEFAULTS.enablePrefixCaching,
       events: opts.events,
     });
-    const kvTensors = allocateKvCacheTensors(model.kvCacheShape(numBlocks, blockSize));
+    // The cache lives beside the weights in the kernels' shared memory, so attention runs in WASM too.
+    const kvTensors = model.allocateKvCache(numBlocks, blockSize);
     const runner = new ModelRunner(
       (batch, tensors) => model.forward(batch, tensors),
       kvTensors,

@@ -6,7 +6,7 @@
  * already have, and `SequenceSession` owns a private KV cache and feeds one sequence step by step.
  */
 import type { ForwardBatch, SequenceSlice } from './forward-batch.ts';
-import { allocateKvCacheTensors, type KvCacheTensors } from './forward-batch.ts';
+import type { KvCacheTensors } from './forward-batch.ts';
 import type { LlamaModel } from './forward.ts';
 import { argmax } from './kernels.ts';
 
@@ -98,7 +98,7 @@ export class SequenceSession {
       );
     }
     const numBlocks = this.blockTable.reduce((max, id) => Math.max(max, id), 0) + 1;
-    this.kv = allocateKvCacheTensors(model.kvCacheShape(numBlocks, this.blockSize));
+    this.kv = model.allocateKvCache(numBlocks, this.blockSize);
   }
 
   /** Runs the new tokens; returns logits (1, vocab) of the last one, or (tokens, vocab) with 'all'. */
