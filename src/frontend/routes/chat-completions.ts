@@ -3,7 +3,7 @@
  * or as `chat.completion.chunk` SSE events (role chunk, content chunks, finish chunk, optional usage chunk).
  */
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../../protocols/openai.ts';
-import { parseChatCompletionRequest } from '../../protocols/openai.ts';
+import { parseChatCompletionRequest } from '../../protocols/openai-validation.ts';
 import { readJsonBody } from '../body.ts';
 import { chatPromptIds } from '../preprocessor.ts';
 import type { RequestContext, ServerState } from '../request-context.ts';

@@ -3,7 +3,7 @@
  * or as SSE chunks of the same shape (OpenAI's legacy endpoint uses one object type for both).
  */
 import type { Completion, CompletionRequest } from '../../protocols/openai.ts';
-import { parseCompletionRequest } from '../../protocols/openai.ts';
+import { parseCompletionRequest } from '../../protocols/openai-validation.ts';
 import { readJsonBody } from '../body.ts';
 import { completionPromptIds } from '../preprocessor.ts';
 import type { RequestContext, ServerState } from '../request-context.ts';
