@@ -36,6 +36,8 @@ export interface KernelOptions {
   weightDtype?: WeightDtype;
   /** 'wasm' (default) or 'ts' to force the reference TypeScript kernels. */
   kernels?: KernelKind;
+  /** Try relaxed-SIMD fused multiply-add (needs --experimental-wasm-relaxed-simd on Node 20; default off). */
+  relaxedSimd?: boolean;
 }
 
 /** A weight matrix (outDim, inDim) placed for its backend. */
@@ -88,7 +90,7 @@ export class KernelBackend {
     const dtype = opts.weightDtype ?? 'f32';
     const threads = Math.max(1, Math.floor(opts.threads ?? availableParallelism()));
     if (opts.kernels === 'ts') return KernelBackend.reference(dtype);
-    const compiled = kernelModule();
+    const compiled = kernelModule(opts.relaxedSimd ?? false);
     if (!compiled) {
       log.warn('WebAssembly SIMD is not available; using the TypeScript kernels');
       return KernelBackend.reference(dtype);

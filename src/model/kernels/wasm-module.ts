@@ -20,25 +20,28 @@ export interface KernelExports {
 }
 
 const MEMORY = { minPages: 1, maxPages: 65536, shared: true };
-let cached: { module: WebAssembly.Module; relaxed: boolean } | null | undefined;
+type CompiledKernels = { module: WebAssembly.Module; relaxed: boolean };
+const cache = new Map<boolean, CompiledKernels | null>();
 
 /**
  * The compiled kernel module, or null when this runtime lacks WebAssembly SIMD (callers then use the
- * TypeScript kernels). Relaxed SIMD (fused multiply-add) is opted into with DHW_RELAXED_SIMD=1 and used
- * only if the runtime validates it (Node 20 needs --experimental-wasm-relaxed-simd).
+ * TypeScript kernels). Relaxed SIMD (fused multiply-add) is opted into with `relaxedSimd` (the
+ * `relaxedSimd` kernel option) and used only if the runtime validates it (Node 20 needs
+ * --experimental-wasm-relaxed-simd); it measured no gain here, so it is off by default.
  */
-export function kernelModule(): { module: WebAssembly.Module; relaxed: boolean } | null {
-  if (cached !== undefined) return cached;
-  cached = null;
-  const tries = process.env.DHW_RELAXED_SIMD === '1' ? [true, false] : [false];
-  for (const relaxed of tries) {
+export function kernelModule(relaxedSimd = false): CompiledKernels | null {
+  const hit = cache.get(relaxedSimd);
+  if (hit !== undefined) return hit;
+  let compiled: CompiledKernels | null = null;
+  for (const relaxed of relaxedSimd ? [true, false] : [false]) {
     const bytes = assembleModule(kernelFunctions(relaxed), MEMORY);
     if (WebAssembly.validate(bytes)) {
-      cached = { module: new WebAssembly.Module(bytes), relaxed };
+      compiled = { module: new WebAssembly.Module(bytes), relaxed };
       break;
     }
   }
-  return cached;
+  cache.set(relaxedSimd, compiled);
+  return compiled;
 }
 
 export function instantiateKernels(module: WebAssembly.Module, memory: WebAssembly.Memory): KernelExports {
