@@ -4,7 +4,6 @@
  * Defaults follow Dynamo's environment variables, so one `export` configures every command:
  *   ETCD_ENDPOINTS   etcd client URLs, comma-separated (default http://127.0.0.1:2379)
  *   NATS_SERVER      NATS URL (default nats://127.0.0.1:4222)
- *   DHW_DISCOVERY_DIR  directory of the file discovery backend (default {tmpdir}/dhw-discovery)
  */
 import type { DiscoveryBackend, DiscoveryOptions } from '../runtime/discovery/index.ts';
 import { numberFlag, type ParsedCommand, stringFlag, UsageError } from './args.ts';
@@ -17,7 +16,7 @@ export const DISCOVERY_FLAGS = {
   },
   'discovery-dir': {
     type: 'string' as const,
-    help: 'directory for --discovery file (default: $DHW_DISCOVERY_DIR, else {tmpdir}/dhw-discovery)',
+    help: 'directory for --discovery file (default: {tmpdir}/dhw-discovery)',
   },
 };
 

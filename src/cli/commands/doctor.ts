@@ -106,7 +106,7 @@ async function checkConnectivity(
             name: 'discovery dir',
             status: 'warn',
             detail: `${dir} does not exist yet`,
-            fix: 'no worker with --discovery file has run here; check --discovery-dir / DHW_DISCOVERY_DIR',
+            fix: 'no worker with --discovery file has run here; check --discovery-dir',
           },
     );
   }

@@ -79,7 +79,7 @@ const USAGE =
   '[--port 8000]';
 const DESCRIPTION = [
   'Serve the OpenAI API in front of the workers registered in discovery (start them with `dhw worker`).',
-  'Environment: ETCD_ENDPOINTS, NATS_SERVER, DHW_DISCOVERY_DIR (flags win).',
+  'Environment (Dynamo names): ETCD_ENDPOINTS, NATS_SERVER (flags win).',
   'With --events memory no KV events can arrive from worker processes: --router kv falls back to kv-approx.',
 ].join('\n');
 

@@ -65,7 +65,7 @@ const RUNTIME_FLAGS: FlagSpecs = {
     type: 'string',
     help: 'etcd URLs (default: $ETCD_ENDPOINTS, else http://127.0.0.1:2379)',
   },
-  'discovery-dir': { type: 'string', help: 'directory for --discovery file (default: $DHW_DISCOVERY_DIR)' },
+  'discovery-dir': { type: 'string', help: 'directory for --discovery file (default: {tmpdir}/dhw-discovery)' },
   'lease-ttl': { type: 'string', help: 'workers: discovery lease TTL in seconds (default 10)' },
   events: { type: 'string', default: 'memory', help: 'memory | nats (KV events and load)' },
   'nats-server': { type: 'string', help: 'NATS URL (default: $NATS_SERVER, else nats://127.0.0.1:4222)' },

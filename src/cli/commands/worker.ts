@@ -96,8 +96,8 @@ const USAGE =
   '[--namespace dynamo] [--component backend] [--port 0] [--system-port 0] [engine options]';
 const DESCRIPTION = [
   'Run one backend worker: serve an engine on the request plane and register it in discovery.',
-  'Environment (Dynamo names): ETCD_ENDPOINTS (etcd URLs, comma-separated), NATS_SERVER (NATS URL),',
-  'DHW_DISCOVERY_DIR (file discovery directory). Flags win over the environment.',
+  'Environment (Dynamo names): ETCD_ENDPOINTS (etcd URLs, comma-separated), NATS_SERVER (NATS URL).',
+  'Flags win over the environment.',
   'Exit codes: 0 stopped by a signal, 1 startup error, 3 discovery lease lost.',
 ].join('\n');
 

@@ -2,7 +2,7 @@
  * `createDiscovery(options)`: pick a backend, like choosing a DSN. Defaults follow Dynamo:
  *   backend        'etcd'
  *   etcdEndpoints  $ETCD_ENDPOINTS (comma-separated, Dynamo's variable), else http://127.0.0.1:2379
- *   fileDir        $DHW_DISCOVERY_DIR, else {os.tmpdir()}/dhw-discovery (shared by every process of the user)
+ *   fileDir        {os.tmpdir()}/dhw-discovery (shared by every process of the user)
  *   ttlSeconds     10
  */
 import { tmpdir } from 'node:os';
@@ -37,8 +37,8 @@ export function resolveEtcdEndpoints(given?: string | string[], env = process.en
   return list.map((e) => (/^https?:\/\//.test(e) ? e : `http://${e}`).replace(/\/+$/, ''));
 }
 
-export function defaultDiscoveryDir(env = process.env): string {
-  return env.DHW_DISCOVERY_DIR ?? join(tmpdir(), 'dhw-discovery');
+export function defaultDiscoveryDir(): string {
+  return join(tmpdir(), 'dhw-discovery');
 }
 
 export async function createDiscovery(options: DiscoveryOptions = {}): Promise<Discovery> {
