@@ -15,6 +15,7 @@
  */
 import type { KvCacheManager } from '../kv/index.ts';
 import type { RequestId } from '../protocols/ids.ts';
+import { BlockHashChain } from '../tokens/block-hash.ts';
 import { assert } from '../util/errors.ts';
 import type { Sequence } from './sequence.ts';
 
@@ -28,7 +29,7 @@ export interface SchedulerOptions {
 /** The KV cache manager calls the scheduler needs. */
 export type SchedulerKvCache = Pick<
   KvCacheManager,
-  'getComputedBlocks' | 'allocateSlots' | 'cacheBlocks' | 'free' | 'getBlockTable'
+  'getComputedBlocks' | 'allocateSlots' | 'cacheBlocks' | 'free' | 'getBlockTable' | 'blockSize'
 >;
 
 export interface ScheduledSequence {
@@ -55,6 +56,8 @@ export class Scheduler {
   readonly waiting: Sequence[] = [];
   /** Sequences holding KV blocks, oldest admission first. */
   readonly running: Sequence[] = [];
+  /** Each request's block hashes, kept while it waits so repeated prefix lookups hash each block once. */
+  private readonly hashChains = new WeakMap<Sequence, BlockHashChain>();
 
   constructor(
     private readonly kv: SchedulerKvCache,
@@ -115,7 +118,7 @@ export class Scheduler {
   private admitWaiting(out: SchedulerOutput, budget: { left: number }): void {
     while (this.waiting.length > 0 && budget.left > 0 && this.running.length < this.options.maxNumSeqs) {
       const seq = this.waiting[0]!;
-      const hit = this.kv.getComputedBlocks(seq.tokenIds);
+      const hit = this.kv.getComputedBlocks(seq.tokenIds, this.hashChainOf(seq));
       const numNew = Math.min(seq.numTokens - hit.numComputedTokens, budget.left);
       const total = hit.numComputedTokens + numNew;
       if (this.kv.allocateSlots(seq.requestId, total, hit.blocks) === null) break; // wait for blocks to free
@@ -126,6 +129,15 @@ export class Scheduler {
       this.running.push(seq);
       this.pushScheduled(out, budget, seq, numNew);
     }
+  }
+
+  private hashChainOf(seq: Sequence): BlockHashChain {
+    let chain = this.hashChains.get(seq);
+    if (!chain) {
+      chain = new BlockHashChain(this.kv.blockSize);
+      this.hashChains.set(seq, chain);
+    }
+    return chain;
   }
 
   private pushScheduled(out: SchedulerOutput, budget: { left: number }, seq: Sequence, numNew: number): void {

@@ -18,9 +18,9 @@
 import type { BlockId, LocalBlockHash, SequenceHash } from '../protocols/ids.ts';
 import type { KvCacheEvent, KvEventSink } from '../protocols/kv-events.ts';
 import { hashToWire } from '../protocols/kv-events.ts';
+import { BlockHashChain, chainBlockHash, hashBlockTokens } from '../tokens/block-hash.ts';
 import { assert } from '../util/errors.ts';
 import { getLogger } from '../util/logger.ts';
-import { chainBlockHash, hashBlockTokens } from '../tokens/block-hash.ts';
 import { BlockPool, type FullBlock } from './block-pool.ts';
 import { KvConfigError } from './errors.ts';
 import type { KvBlock } from './kv-block.ts';
@@ -84,16 +84,24 @@ export class KvCacheManager {
     this.pool = new BlockPool(opts.numBlocks, opts.enablePrefixCaching, (data) => this.events.emit(data));
   }
 
-  /** Longest cached prefix of full blocks for these tokens; never covers ALL tokens (at least the last token must be computed, so a full hit backs off one block). Does not take references. */
-  getComputedBlocks(tokenIds: ArrayLike<number>): { blocks: BlockId[]; numComputedTokens: number } {
+  /**
+   * Longest cached prefix of full blocks for these tokens; never covers ALL tokens (at least the last token
+   * must be computed, so a full hit backs off one block). Does not take references. Pass the request's
+   * `BlockHashChain` when the same request is looked up repeatedly (waiting for memory) to hash each block once.
+   */
+  getComputedBlocks(
+    tokenIds: ArrayLike<number>,
+    chain: BlockHashChain = new BlockHashChain(this.blockSize),
+  ): { blocks: BlockId[]; numComputedTokens: number } {
     if (!this.enablePrefixCaching) return { blocks: [], numComputedTokens: 0 };
     const bs = this.blockSize;
     // The last token's logits are what the model must produce, so its block is never taken from cache.
     const maxBlocks = Math.max(0, Math.floor((tokenIds.length - 1) / bs));
     const blocks: BlockId[] = [];
+    assert(chain.blockSize === bs, 'hash chain block size differs from the cache block size');
     let parent: SequenceHash | null = null;
     for (let i = 0; i < maxBlocks; i++) {
-      const hash = chainBlockHash(parent, hashBlockTokens(tokenIds, i * bs, bs));
+      const hash = chain.at(tokenIds, i);
       const block = this.pool.lookup(hash, parent, tokenIds, i * bs);
       if (block === null) break;
       blocks.push(block.blockId);

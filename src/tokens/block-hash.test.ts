@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  BlockHashChain,
   chainBlockHash,
   computeBlockHashes,
   createXxh3,
@@ -125,5 +126,22 @@ describe('block hashes (seed 1337)', () => {
   it('accepts typed arrays and plain arrays alike', () => {
     const ids = Int32Array.from(TOKENS_100_TO_147);
     assert.deepEqual(computeBlockHashes(ids, 16).sequence, LIBXXHASH_SEQUENCE);
+  });
+});
+
+describe('BlockHashChain', () => {
+  it('gives the same hashes as computeBlockHashes and hashes each block once as the list grows', () => {
+    const tokens = Array.from({ length: 70 }, (_, i) => (i * 31 + 7) % 500);
+    const chain = new BlockHashChain(16);
+    const expected = computeBlockHashes(tokens, 16).sequence;
+    assert.equal(expected.length, 4);
+    for (let i = 0; i < expected.length; i++) assert.equal(chain.at(tokens, i), expected[i]);
+    // The request grows (decode): later blocks extend the chain, earlier ones are reused as they are.
+    const longer = [...tokens, ...Array.from({ length: 26 }, (_, i) => i + 1)];
+    assert.deepEqual(
+      Array.from({ length: 6 }, (_, i) => chain.at(longer, i)),
+      computeBlockHashes(longer, 16).sequence,
+    );
+    assert.throws(() => chain.at(longer, 6), /not full/);
   });
 });

@@ -114,3 +114,28 @@ export function computeBlockHashes(
   }
   return { local, sequence };
 }
+
+/**
+ * Memoized sequence hashes of one append-only token list (a request's prompt, then its output). A request
+ * waiting for memory is looked up in the prefix cache at every engine step; with the chain kept, each
+ * block is hashed once per request instead of once per lookup (vLLM keeps `request.block_hashes` likewise).
+ */
+export class BlockHashChain {
+  private readonly hashes: SequenceHash[] = [];
+
+  constructor(readonly blockSize: number) {}
+
+  /** Sequence hash of full block `index` of `tokenIds` (the same list, possibly longer, on every call). */
+  at(tokenIds: ArrayLike<number>, index: number): SequenceHash {
+    const bs = this.blockSize;
+    while (this.hashes.length <= index) {
+      const i = this.hashes.length;
+      if ((i + 1) * bs > tokenIds.length)
+        throw new RangeError(`block ${i} of ${tokenIds.length} tokens is not full`);
+      this.hashes.push(
+        chainBlockHash(i === 0 ? null : this.hashes[i - 1]!, hashBlockTokens(tokenIds, i * bs, bs)),
+      );
+    }
+    return this.hashes[index]!;
+  }
+}

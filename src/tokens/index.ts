@@ -2,6 +2,7 @@
 export {
   BLOCK_HASH_SEED,
   type BlockHashes,
+  BlockHashChain,
   BlockHashingNotReadyError,
   chainBlockHash,
   computeBlockHashes,
