@@ -142,7 +142,7 @@ export class EngineCore {
 
   /** Blocks referenced by live sequences (cached-but-free blocks do not count). */
   kvBlocksInUse(): number {
-    return this.kv.stats().activeBlocks;
+    return this.kv.numActiveBlocks();
   }
 
   /** Stop the loop, end every stream (as if aborted) and wait for the current step to finish. */

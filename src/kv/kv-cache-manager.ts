@@ -193,9 +193,14 @@ export class KvCacheManager {
     return this.pool.numFreeBlocks;
   }
 
+  /** Blocks held by requests (refCnt > 0); cached-but-free blocks do not count. */
+  numActiveBlocks(): number {
+    return this.numBlocks - this.pool.numFreeBlocks;
+  }
+
   /** Fraction of blocks in use (refCnt > 0). */
   usage(): number {
-    return (this.numBlocks - this.pool.numFreeBlocks) / this.numBlocks;
+    return this.numActiveBlocks() / this.numBlocks;
   }
 
   /** Drop every cached prefix (emits `cleared`). Refused (false) while any block is in use. */
@@ -203,7 +208,7 @@ export class KvCacheManager {
     const done = this.pool.resetPrefixCache();
     if (!done) {
       log.warn('prefix cache not reset: blocks are still in use', {
-        activeBlocks: this.stats().activeBlocks,
+        activeBlocks: this.numActiveBlocks(),
       });
     }
     return done;
@@ -213,7 +218,7 @@ export class KvCacheManager {
     return {
       ...this.counts,
       numCachedBlocks: this.pool.numCachedBlocks,
-      activeBlocks: this.numBlocks - this.pool.numFreeBlocks,
+      activeBlocks: this.numActiveBlocks(),
     };
   }
 

@@ -78,7 +78,7 @@ function buildMockCore(opts: MockEngineOptions): EngineCore {
     eosProbability: o.eosProbability,
     speedupRatio: o.speedupRatio,
     clock,
-    kvUsage: () => kv.stats().activeBlocks / kv.numBlocks,
+    kvUsage: () => kv.usage(),
   });
   return new EngineCore({
     info,
