@@ -23,6 +23,11 @@ export function resolveModelDir(path: string | undefined): string {
   return dir;
 }
 
+/** The model folder from `--model`, else the positional path, else the bundled model. */
+export function modelDirFromFlags(values: ParsedCommand['values'], positional: string | undefined): string {
+  return resolveModelDir(stringFlag(values, 'model') ?? positional);
+}
+
 export function engineOptionsFromFlags(values: ParsedCommand['values'], modelDir: string): EngineOptions {
   const memory = stringFlag(values, 'kv-cache-memory');
   let kvCacheMemoryBytes: number | undefined;

@@ -42,3 +42,19 @@ export function firstSignal(onSecond?: (signal: string) => void): SignalWait {
 export function untilSignal(): Promise<string> {
   return firstSignal().received;
 }
+
+/**
+ * Resolves when our parent process is gone (we were re-parented, so our ppid changed). Like a supervisor's
+ * child watching its supervisor: a `dhw serve` killed with -9 must not leave orphan workers serving.
+ */
+export function parentGone(): { gone: Promise<string>; dispose: () => void } {
+  const parent = process.ppid;
+  let timer: NodeJS.Timeout | undefined;
+  const gone = new Promise<string>((resolve) => {
+    timer = setInterval(() => {
+      if (process.ppid !== parent) resolve('parent-exited');
+    }, 1000);
+    timer.unref();
+  });
+  return { gone, dispose: () => clearInterval(timer) };
+}

@@ -14,7 +14,7 @@ import type { Command } from '../command.ts';
 import { beginCommand } from '../command-prologue.ts';
 import {
   engineOptionsFromFlags,
-  resolveModelDir,
+  modelDirFromFlags,
   samplingFromFlags,
   stoppingFromFlags,
 } from '../engine-setup.ts';
@@ -41,7 +41,7 @@ export const chatCommand: Command = {
     );
     if (!parsed) return 0;
     const { values, positionals } = parsed;
-    const modelDir = resolveModelDir(stringFlag(values, 'model') ?? positionals[0]);
+    const modelDir = modelDirFromFlags(values, positionals[0]);
     const tokenizer = await Tokenizer.fromDir(modelDir);
     if (!tokenizer.hasChatTemplate) {
       throw new DhwError(

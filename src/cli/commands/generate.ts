@@ -14,7 +14,7 @@ import type { Command } from '../command.ts';
 import { beginCommand } from '../command-prologue.ts';
 import {
   engineOptionsFromFlags,
-  resolveModelDir,
+  modelDirFromFlags,
   samplingFromFlags,
   stoppingFromFlags,
 } from '../engine-setup.ts';
@@ -64,7 +64,7 @@ export const generateCommand: Command = {
       rawIds !== undefined || positionals.length >= 2
         ? [positionals[0], positionals[1]]
         : [undefined, positionals[0]];
-    const modelDir = resolveModelDir(stringFlag(values, 'model') ?? dirArg);
+    const modelDir = modelDirFromFlags(values, dirArg);
     if (rawIds === undefined && promptArg === undefined) throw new UsageError('give a prompt or --token-ids');
     const trace = values.trace === true;
     const json = values.json === true;

@@ -26,7 +26,7 @@ import {
 } from '../args.ts';
 import type { Command } from '../command.ts';
 import { beginCommand } from '../command-prologue.ts';
-import { resolveModelDir } from '../engine-setup.ts';
+import { modelDirFromFlags } from '../engine-setup.ts';
 import { discoveryBackendFlag, eventsBackendFlag } from '../runtime-flags.ts';
 import { untilSignal } from '../signals.ts';
 import {
@@ -65,7 +65,10 @@ const RUNTIME_FLAGS: FlagSpecs = {
     type: 'string',
     help: 'etcd URLs (default: $ETCD_ENDPOINTS, else http://127.0.0.1:2379)',
   },
-  'discovery-dir': { type: 'string', help: 'directory for --discovery file (default: {tmpdir}/dhw-discovery)' },
+  'discovery-dir': {
+    type: 'string',
+    help: 'directory for --discovery file (default: {tmpdir}/dhw-discovery)',
+  },
   'lease-ttl': { type: 'string', help: 'workers: discovery lease TTL in seconds (default 10)' },
   events: { type: 'string', default: 'memory', help: 'memory | nats (KV events and load)' },
   'nats-server': { type: 'string', help: 'NATS URL (default: $NATS_SERVER, else nats://127.0.0.1:4222)' },
@@ -162,7 +165,7 @@ export const serveCommand: Command = {
     if (!parsed) return 0;
     const { values, positionals } = parsed;
     const log = getLogger('serve');
-    const modelDir = resolveModelDir(stringFlag(values, 'model') ?? positionals[0]);
+    const modelDir = modelDirFromFlags(values, positionals[0]);
     const count = numberFlag(values, 'workers', { integer: true, min: 1 }) ?? 1;
     const discovery = discoveryBackendFlag(values);
     const events = eventsBackendFlag(values);

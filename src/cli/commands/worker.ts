@@ -23,14 +23,14 @@ import {
 } from '../args.ts';
 import type { Command } from '../command.ts';
 import { beginCommand } from '../command-prologue.ts';
-import { engineOptionsFromFlags, resolveModelDir } from '../engine-setup.ts';
+import { engineOptionsFromFlags, modelDirFromFlags } from '../engine-setup.ts';
 import {
   DISCOVERY_FLAGS,
   discoveryOptionsFromFlags,
   EVENTS_FLAGS,
   eventsBackendFlag,
 } from '../runtime-flags.ts';
-import { firstSignal } from '../signals.ts';
+import { firstSignal, parentGone } from '../signals.ts';
 
 const PER_ENGINE_DEFAULTS: Record<string, string> = {
   'block-size': `default: ${ENGINE_DEFAULTS.blockSize}`,
@@ -142,22 +142,6 @@ export function workerOptionsFromFlags(values: ParsedCommand['values'], modelDir
   };
 }
 
-/**
- * Resolves when our parent process is gone (we were re-parented, so our ppid changed). Like a supervisor's
- * child watching its supervisor: a `dhw serve` killed with -9 must not leave orphan workers serving.
- */
-function parentGone(): { gone: Promise<string>; dispose: () => void } {
-  const parent = process.ppid;
-  let timer: NodeJS.Timeout | undefined;
-  const gone = new Promise<string>((resolve) => {
-    timer = setInterval(() => {
-      if (process.ppid !== parent) resolve('parent-exited');
-    }, 1000);
-    timer.unref();
-  });
-  return { gone, dispose: () => clearInterval(timer) };
-}
-
 export const workerCommand: Command = {
   name: 'worker',
   summary: 'run one backend worker: engine + request plane + discovery registration',
@@ -166,7 +150,7 @@ export const workerCommand: Command = {
     if (!parsed) return 0;
     const { values, positionals } = parsed;
     const log = getLogger('worker');
-    const modelDir = resolveModelDir(stringFlag(values, 'model') ?? positionals[0]);
+    const modelDir = modelDirFromFlags(values, positionals[0]);
     const options = workerOptionsFromFlags(values, modelDir);
     const signals = firstSignal((signal) => {
       log.warn('second signal: exiting without draining', { signal });
