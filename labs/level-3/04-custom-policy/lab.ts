@@ -15,8 +15,8 @@
  */
 import { join, relative } from 'node:path';
 import { argValue, banner, note, printTable, runLab, step } from '../../lib/lab-kit.ts';
-import { startEmbeddedStack } from '../../level-2/04-frontend-http/embedded-stack.ts';
-import { LogCapture, shorten } from '../../level-2/04-frontend-http/log-capture.ts';
+import { startEmbeddedStack } from '../../lib/embedded-stack.ts';
+import { LogCapture, shorten } from '../../lib/log-capture.ts';
 import { checkPolicy, printResults, REFERENCE_POLICY } from './check.ts';
 
 const POLICY = argValue('policy') ?? REFERENCE_POLICY;
