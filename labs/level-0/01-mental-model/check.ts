@@ -9,9 +9,9 @@
  *   npm run lab -- 0.1 --check [FILE]        # default: starter.ts as shipped
  *   npm run lab -- 0.1 --check --reference
  */
-import { requestMetrics } from '../../../bench/lib/request-timing.ts';
+
 import { benchRequest, syntheticPrompt } from '../../../bench/lib/prompts.ts';
-import { timeRequest } from '../../../bench/lib/request-timing.ts';
+import { requestMetrics, timeRequest } from '../../../bench/lib/request-timing.ts';
 import { MockEngine } from '../../../src/mocker/index.ts';
 import {
   type Check,
