@@ -2,10 +2,14 @@
  * Runs every lab in smoke mode, as a learner would (`npm run lab -- <id> --smoke`), and checks it exits 0 and
  * prints its key lines. The lab list comes from the runner's own registry (`list --json`), so a new lab folder
  * is tested without touching this file: CI is the learning path's health check.
+ *
+ * A lab with an exercise (check.ts, starter.ts, reference.ts) gets two more runs of its check: on the
+ * reference, which must pass, and on the starter as shipped, which must load and FAIL, proving the check
+ * checks something.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { repoRoot } from '../src/util/paths.ts';
@@ -16,6 +20,7 @@ interface LabEntry {
   script: string;
   chapter: string;
   expect: string[];
+  exercise: { check: string; starter: string; reference: string } | null;
 }
 
 const runner = join(repoRoot, 'scripts', 'run-lab.mjs');
@@ -61,6 +66,20 @@ test('every lab is listed in labs/README.md and declares what its smoke run prin
   }
 });
 
+test('every level 0 to 3 has a lab with an exercise, and each exercise has its three files', () => {
+  const withExercise = labs.filter((lab) => lab.exercise !== null);
+  for (const level of ['0', '1', '2', '3']) {
+    assert.ok(
+      withExercise.some((lab) => lab.id.startsWith(`${level}.`)),
+      `no lab of level ${level} has an exercise (check.ts + starter.ts + reference.ts)`,
+    );
+  }
+  for (const { exercise } of withExercise) {
+    for (const file of Object.values(exercise!))
+      assert.ok(existsSync(join(repoRoot, file)), `${file} is missing`);
+  }
+});
+
 test('an unknown lab id fails with the list of known ids', () => {
   const result = runRunner(['9.99']);
   assert.equal(result.status, 2);
@@ -78,5 +97,30 @@ for (const lab of labs) {
         `lab ${lab.id} output lacks "${expectation}":\n${output.slice(-3000)}`,
       );
     }
+  });
+}
+
+for (const lab of labs.filter((l) => l.exercise !== null)) {
+  test(`lab ${lab.id} exercise: the reference passes its check`, () => {
+    const result = runRunner([lab.id, '--check', '--reference']);
+    const output = `${result.stdout}\n${result.stderr}`;
+    assert.equal(
+      result.status,
+      0,
+      `check of ${lab.exercise!.reference} exited ${result.status}:\n${output.slice(-3000)}`,
+    );
+    assert.match(output, /^(\d+)\/\1 \w+ passed$/m);
+    assert.doesNotMatch(output, /^\s+FAIL /m);
+  });
+
+  test(`lab ${lab.id} exercise: the starter loads and fails its check`, () => {
+    const result = runRunner([lab.id, '--check']);
+    const output = `${result.stdout}\n${result.stderr}`;
+    assert.equal(
+      result.status,
+      1,
+      `check of ${lab.exercise!.starter} should exit 1 (2 = did not load):\n${output.slice(-3000)}`,
+    );
+    assert.match(output, /^\s+FAIL {2}\d+\. .+\n\s+→ \S/m, 'a FAIL line with a reason');
   });
 }

@@ -9,6 +9,10 @@
 //
 // Smoke mode (`--smoke`, or env CI=true) tells the lab to run a small, fast version; the runner passes both the
 // flag and DHW_LAB_SMOKE=1 to the script.
+//
+// A lab with an exercise has starter.ts, reference.ts and check.ts beside lab.ts (labs/lib/exercise.ts):
+//   npm run lab -- 1.3 --check [FILE]        check FILE (default: the lab's starter.ts as shipped)
+//   npm run lab -- 1.3 --check --reference   check the reference solution
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -37,10 +41,20 @@ function discoverLabs() {
         script: relative(repoRoot, script),
         chapter: relative(repoRoot, join(dir, 'README.md')),
         expect: readExpectations(script),
+        exercise: findExercise(dir),
       });
     }
   }
   return labs.sort((a, b) => a.level - b.level || a.number - b.number);
+}
+
+/** The exercise files of a lab folder, or null when it has no check.ts. */
+function findExercise(dir) {
+  const files = { check: 'check.ts', starter: 'starter.ts', reference: 'reference.ts' };
+  if (!existsSync(join(dir, files.check))) return null;
+  return Object.fromEntries(
+    Object.entries(files).map(([role, file]) => [role, relative(repoRoot, join(dir, file))]),
+  );
 }
 
 function safeReaddir(dir) {
@@ -78,14 +92,15 @@ function printList(labs) {
       level = lab.level;
       console.log(`  Level ${level}`);
     }
-    console.log(`    ${lab.id.padEnd(width)}  ${lab.title}   (${lab.chapter})`);
+    const exercise = lab.exercise ? '   [exercise: --check]' : '';
+    console.log(`    ${lab.id.padEnd(width)}  ${lab.title}   (${lab.chapter})${exercise}`);
   }
   console.log('\nPlanned labs and the 3-week day plan: labs/README.md');
 }
 
-function runLab(lab, smoke, extraArgs) {
-  console.log(`> node --import tsx ${lab.script}${smoke ? ' --smoke' : ''} ${extraArgs.join(' ')}`.trimEnd());
-  const args = ['--import', 'tsx', join(repoRoot, lab.script), ...(smoke ? ['--smoke'] : []), ...extraArgs];
+function runLab(lab, smoke, extraArgs, script = lab.script) {
+  console.log(`> node --import tsx ${script}${smoke ? ' --smoke' : ''} ${extraArgs.join(' ')}`.trimEnd());
+  const args = ['--import', 'tsx', join(repoRoot, script), ...(smoke ? ['--smoke'] : []), ...extraArgs];
   const env = { ...process.env, ...(smoke ? { DHW_LAB_SMOKE: '1' } : {}) };
   const result = spawnSync(process.execPath, args, { cwd: repoRoot, stdio: 'inherit', env });
   if (result.error) console.error(`could not start lab ${lab.id}: ${result.error.message}`);
@@ -115,6 +130,15 @@ function main(argv) {
     console.error(`No lab "${command}". Known ids: ${labs.map((l) => l.id).join(', ')}`);
     console.error('Run `npm run lab -- list` for titles; labs/README.md lists the planned ones.');
     return 2;
+  }
+  if (extraArgs.includes('--check')) {
+    if (!lab.exercise) {
+      const withExercise = labs.filter((l) => l.exercise).map((l) => l.id);
+      console.error(`Lab ${lab.id} has no exercise (no check.ts). Labs with one: ${withExercise.join(', ')}`);
+      return 2;
+    }
+    const checkArgs = extraArgs.filter((a) => a !== '--check');
+    return runLab(lab, smoke, checkArgs, lab.exercise.check);
   }
   return runLab(lab, smoke, extraArgs);
 }

@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { availableParallelism, freemem, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { kvBytesPerToken } from '../../../src/model/forward-batch.ts';
+import { kvBytesPerToken } from '../../../src/model/index.ts';
 import { defaultModelDir, fixturesDir, repoRoot } from '../../../src/util/paths.ts';
 import { banner, formatBytes, note, printTable, runLab, step } from '../../lib/lab-kit.ts';
 

@@ -7,7 +7,7 @@
  *   request A       [  0]*[  1]*[  2]*[  3]*[  4]
  *   request B       [  0]*[  1]*[  2]*[  3]*[  6]      ← same physical blocks 0–3: the shared prefix
  */
-import type { BlockHashes } from '../../../src/tokens/block-hash.ts';
+import type { BlockHashes } from '../../../src/tokens/index.ts';
 
 export interface NamedBlockTable {
   name: string;

@@ -9,7 +9,7 @@ import { benchRequest, syntheticPrompt } from '../../../bench/lib/prompts.ts';
 import { timeRequest } from '../../../bench/lib/request-timing.ts';
 import { LlmEngine } from '../../../src/engine/index.ts';
 import type { KvCacheEvent } from '../../../src/protocols/kv-events.ts';
-import { type BlockHashes, computeBlockHashes } from '../../../src/tokens/block-hash.ts';
+import { type BlockHashes, computeBlockHashes } from '../../../src/tokens/index.ts';
 import { defaultModelDir } from '../../../src/util/paths.ts';
 import { note, printTable } from '../../lib/lab-kit.ts';
 import { depthOf, shortHash } from './block-table-view.ts';

@@ -15,11 +15,10 @@
  */
 import { benchRequest } from '../../../bench/lib/prompts.ts';
 import { requestMetrics, timeRequest } from '../../../bench/lib/request-timing.ts';
-import { median } from '../../../src/util/stats.ts';
 import { LlmEngine } from '../../../src/engine/index.ts';
-import { computeBlockHashes } from '../../../src/tokens/block-hash.ts';
-import { Tokenizer } from '../../../src/tokens/index.ts';
+import { computeBlockHashes, Tokenizer } from '../../../src/tokens/index.ts';
 import { defaultModelDir } from '../../../src/util/paths.ts';
+import { median } from '../../../src/util/stats.ts';
 import {
   argValue,
   banner,

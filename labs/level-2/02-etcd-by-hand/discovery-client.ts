@@ -9,8 +9,8 @@ import type { InstanceInfo } from '../../../src/protocols/discovery.ts';
 import { createDiscovery, type DiscoveryEvent } from '../../../src/runtime/discovery/index.ts';
 import { INSTANCES_ROOT, instanceKey } from '../../../src/runtime/names.ts';
 import { note } from '../../lib/lab-kit.ts';
-import type { Etcdctl } from './etcdctl.ts';
-import type { WatchLog } from './watch-log.ts';
+import type { Etcdctl } from '../../lib/etcdctl.ts';
+import type { WatchLog } from '../../lib/watch-log.ts';
 
 const ENDPOINT_ID = { namespace: 'dynamo', component: 'backend', endpoint: 'generate' };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

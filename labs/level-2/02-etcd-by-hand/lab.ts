@@ -19,10 +19,10 @@ import type { InstanceInfo } from '../../../src/protocols/discovery.ts';
 import { type EtcdServer, startEtcd } from '../../../src/runtime/infra/local-servers.ts';
 import { instanceIdFromLease, instanceKey } from '../../../src/runtime/names.ts';
 import { argValue, banner, isSmoke, note, runLab, step } from '../../lib/lab-kit.ts';
-import { Etcdctl } from './etcdctl.ts';
+import { Etcdctl } from '../../lib/etcdctl.ts';
 import { registerWithDiscovery } from './discovery-client.ts';
 import { checkEtcdHealth, formatHealth } from './health-check.ts';
-import { WatchLog } from './watch-log.ts';
+import { WatchLog } from '../../lib/watch-log.ts';
 
 /** Lease TTL in seconds for the expiry demo; etcd rounds anything below its minimum (2 s here) up. */
 const TTL_SECONDS = Number(argValue('ttl') ?? (isSmoke() ? 2 : 5));

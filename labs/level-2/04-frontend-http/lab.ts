@@ -34,8 +34,8 @@ import {
   step,
   visible,
 } from '../../lib/lab-kit.ts';
-import { type EmbeddedStack, startEmbeddedStack } from './embedded-stack.ts';
-import { LogCapture, shorten } from './log-capture.ts';
+import { type EmbeddedStack, startEmbeddedStack } from '../../lib/embedded-stack.ts';
+import { LogCapture, shorten } from '../../lib/log-capture.ts';
 import { rawRequest, sseEvents } from './raw-http.ts';
 
 const MAX_TOKENS = Number(argValue('max-tokens') ?? (isSmoke() ? 8 : 24));

@@ -34,8 +34,8 @@ import {
 import { RemoteError, TcpRequestPlane } from '../../../src/runtime/request-plane/index.ts';
 import type { Tokenizer } from '../../../src/tokens/index.ts';
 import { argValue, banner, formatMs, isSmoke, note, runLab, step, visible } from '../../lib/lab-kit.ts';
-import { Etcdctl } from '../02-etcd-by-hand/etcdctl.ts';
-import { spawnWorker, type WorkerProcess, workerCommandLine } from './worker-process.ts';
+import { Etcdctl } from '../../lib/etcdctl.ts';
+import { spawnWorker, type WorkerProcess, workerCommandLine } from '../../lib/worker-process.ts';
 
 const ENGINE = argValue('engine') ?? 'scratch';
 const MAX_TOKENS = isSmoke() ? 6 : 16;

@@ -22,14 +22,10 @@ import { type FrontendHandle, startFrontend } from '../../../src/frontend/index.
 import { instanceKey } from '../../../src/runtime/names.ts';
 import { type EtcdServer, startEtcd } from '../../../src/runtime/infra/local-servers.ts';
 import { argValue, banner, isSmoke, note, printTable, runLab, step } from '../../lib/lab-kit.ts';
-import { Etcdctl } from '../../level-2/02-etcd-by-hand/etcdctl.ts';
-import { WatchLog } from '../../level-2/02-etcd-by-hand/watch-log.ts';
-import { LogCapture, shorten } from '../../level-2/04-frontend-http/log-capture.ts';
-import {
-  spawnWorker,
-  type WorkerProcess,
-  workerCommandLine,
-} from '../../level-2/05-worker/worker-process.ts';
+import { Etcdctl } from '../../lib/etcdctl.ts';
+import { WatchLog } from '../../lib/watch-log.ts';
+import { LogCapture, shorten } from '../../lib/log-capture.ts';
+import { spawnWorker, type WorkerProcess, workerCommandLine } from '../../lib/worker-process.ts';
 
 const TTL_SECONDS = Number(argValue('ttl') ?? (isSmoke() ? 2 : 5));
 const ENDPOINT = { namespace: 'dynamo', component: 'backend', endpoint: 'generate' };

@@ -32,12 +32,8 @@ import {
 import { TcpRequestPlane } from '../../../src/runtime/request-plane/index.ts';
 import { repoRoot } from '../../../src/util/paths.ts';
 import { banner, note, printTable, runLab, step } from '../../lib/lab-kit.ts';
-import { LogCapture, shorten } from '../../level-2/04-frontend-http/log-capture.ts';
-import {
-  spawnWorker,
-  type WorkerProcess,
-  workerCommandLine,
-} from '../../level-2/05-worker/worker-process.ts';
+import { LogCapture, shorten } from '../../lib/log-capture.ts';
+import { spawnWorker, type WorkerProcess, workerCommandLine } from '../../lib/worker-process.ts';
 
 const SCOPE = { namespace: 'dynamo', component: 'backend' };
 const BLOCK = 16;

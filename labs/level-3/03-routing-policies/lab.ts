@@ -30,7 +30,7 @@ import { defaultModelDir } from '../../../src/util/paths.ts';
 import { mean, percentile } from '../../../src/util/stats.ts';
 import { Worker } from '../../../src/worker/index.ts';
 import { argValue, banner, isSmoke, note, printTable, runLab, step } from '../../lib/lab-kit.ts';
-import { LogCapture, shorten } from '../../level-2/04-frontend-http/log-capture.ts';
+import { LogCapture, shorten } from '../../lib/log-capture.ts';
 import { demonstrateMigration } from './migration.ts';
 import {
   buildWorkload,

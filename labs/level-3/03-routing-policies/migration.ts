@@ -9,12 +9,8 @@
 import { performance } from 'node:perf_hooks';
 import { startFrontend } from '../../../src/frontend/index.ts';
 import type { EtcdServer } from '../../../src/runtime/infra/local-servers.ts';
-import { type LogCapture, shorten } from '../../level-2/04-frontend-http/log-capture.ts';
-import {
-  spawnWorker,
-  type WorkerProcess,
-  workerCommandLine,
-} from '../../level-2/05-worker/worker-process.ts';
+import { type LogCapture, shorten } from '../../lib/log-capture.ts';
+import { spawnWorker, type WorkerProcess, workerCommandLine } from '../../lib/worker-process.ts';
 import { note } from '../../lib/lab-kit.ts';
 import { sseJsonPerRead } from '../../lib/sse.ts';
 

@@ -2,7 +2,7 @@
  * Lab 3.4: write your own routing policy. The check (`check.ts`) runs a policy file through the real router
  * core against scripted scenarios and prints PASS/FAIL per requirement; here we run it on the reference
  * solution (or on your file: `--policy ./my-policy.ts`) and on the starter, then serve real traffic with
- * the policy loaded exactly as `dhw serve --router ./reference-policy.ts` loads it: three mocker workers,
+ * the policy loaded exactly as `dhw serve --router ./reference.ts` loads it: three mocker workers,
  * three multi-turn chats through the OpenAI API, and the router's decision lines. Like writing an nginx
  * `upstream` balancer in Lua and running it against a test harness before production.
  *
@@ -13,14 +13,14 @@
  * @expect /every conversation stayed on one worker: true/
  * @expect Lab complete.
  */
-import { join, relative } from 'node:path';
+import { relative } from 'node:path';
+import { printResults } from '../../lib/exercise.ts';
 import { argValue, banner, note, printTable, runLab, step } from '../../lib/lab-kit.ts';
-import { startEmbeddedStack } from '../../level-2/04-frontend-http/embedded-stack.ts';
-import { LogCapture, shorten } from '../../level-2/04-frontend-http/log-capture.ts';
-import { checkPolicy, printResults, REFERENCE_POLICY } from './check.ts';
+import { startEmbeddedStack } from '../../lib/embedded-stack.ts';
+import { LogCapture, shorten } from '../../lib/log-capture.ts';
+import { checkPolicy, REFERENCE_POLICY, STARTER_POLICY } from './check.ts';
 
 const POLICY = argValue('policy') ?? REFERENCE_POLICY;
-const STARTER = join(import.meta.dirname, 'starter-policy.ts');
 const OPENINGS = [
   'Plan a three-day trip to Lisbon for a family with two kids.',
   'Explain how a hash ring balances keys when a node joins.',
@@ -92,12 +92,12 @@ async function main(): Promise<void> {
   const logs = new LogCapture('info');
 
   step('Check the policy against the requirements (the same as check.ts)');
-  note(`$ node --import tsx labs/level-3/04-custom-policy/check.ts ${relative(process.cwd(), POLICY)}`);
-  const passed = printResults(POLICY, await checkPolicy(POLICY), '  ');
+  note(`$ npm run lab -- 3.4 --check ${relative(process.cwd(), POLICY)}`);
+  const passed = printResults(POLICY, await checkPolicy(POLICY), '  ', 'requirements');
   if (!passed) note('(not all passed: read the FAIL lines, edit the policy, run the check again)');
 
   step('What failing looks like: the starter file (plain round-robin) under the same check');
-  printResults(STARTER, await checkPolicy(STARTER), '  ');
+  printResults(STARTER_POLICY, await checkPolicy(STARTER_POLICY), '  ', 'requirements');
 
   step('Serve real traffic with the policy: 3 mocker workers, 3 chats of 3 turns, decision lines');
   await liveConversations(logs);
@@ -105,5 +105,5 @@ async function main(): Promise<void> {
 
 runLab(
   main,
-  'A policy that does not load? Run the check alone for the full error: node --import tsx labs/level-3/04-custom-policy/check.ts FILE',
+  'A policy that does not load? Run the check alone for the full error: npm run lab -- 3.4 --check FILE',
 );

@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { asWorkerId, type WorkerId } from '../../../src/protocols/ids.ts';
 import { hashToWire, type KvCacheEvent, type LoadMetrics } from '../../../src/protocols/kv-events.ts';
 import { createRouter, type Router } from '../../../src/router/index.ts';
-import { computeBlockHashes } from '../../../src/tokens/block-hash.ts';
+import { computeBlockHashes } from '../../../src/tokens/index.ts';
 
 const BLOCK = 16;
 const WORKERS = ['w1', 'w2', 'w3', 'w4'].map((w) => asWorkerId(w));

@@ -4,21 +4,17 @@
  * NATS, no ports except the frontend's HTTP port. Like running nginx and its upstream app in one container
  * talking over a Unix socket: the same code paths as a fleet, without the network in between.
  */
-import {
-  type DeploymentRouterFlags,
-  type FrontendHandle,
-  startFrontend,
-} from '../../../src/frontend/index.ts';
-import type { MockEngineOptions } from '../../../src/mocker/index.ts';
+import { type DeploymentRouterFlags, type FrontendHandle, startFrontend } from '../../src/frontend/index.ts';
+import type { MockEngineOptions } from '../../src/mocker/index.ts';
 import {
   type CallOptions,
   type EndpointHandler,
   InMemoryRequestPlane,
   type RequestPlane,
   type ServeHandle,
-} from '../../../src/runtime/request-plane/index.ts';
-import { defaultModelDir } from '../../../src/util/paths.ts';
-import { Worker, type WorkerEngineSpec } from '../../../src/worker/index.ts';
+} from '../../src/runtime/request-plane/index.ts';
+import { defaultModelDir } from '../../src/util/paths.ts';
+import { Worker, type WorkerEngineSpec } from '../../src/worker/index.ts';
 
 export interface EmbeddedStackOptions {
   workers?: number;

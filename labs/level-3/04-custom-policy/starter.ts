@@ -1,8 +1,8 @@
 /**
  * Lab 3.4's starting point: copy it, make it pass the check.
  *
- *   cp labs/level-3/04-custom-policy/starter-policy.ts my-policy.ts
- *   node --import tsx labs/level-3/04-custom-policy/check.ts ./my-policy.ts
+ *   cp labs/level-3/04-custom-policy/starter.ts my-policy.ts
+ *   npm run lab -- 3.4 --check ./my-policy.ts
  *   dhw serve --router ./my-policy.ts
  *
  * As given it is plain round-robin: it passes the checks that any sane policy passes and fails the ones

@@ -4,8 +4,8 @@
  * is in that worker's KV cache), unless that worker is overloaded; then it moves once, to the least busy
  * worker, and stays there. Requests without a session id go to the worker with the longest cached prefix.
  *
- * Use it: `dhw serve --router ./labs/level-3/04-custom-policy/reference-policy.ts`
- * Check it: `node --import tsx labs/level-3/04-custom-policy/check.ts labs/level-3/04-custom-policy/reference-policy.ts`
+ * Use it: `dhw serve --router ./labs/level-3/04-custom-policy/reference.ts`
+ * Check it: `npm run lab -- 3.4 --check --reference`
  */
 import type { WorkerId } from '../../../src/protocols/ids.ts';
 import type {

@@ -8,7 +8,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { repoRoot } from '../../../src/util/paths.ts';
+import { repoRoot } from '../../src/util/paths.ts';
 
 const DHW = join(repoRoot, 'bin', 'dhw.mjs');
 const READY = /Worker ([0-9a-f]+) serving (\S+) on (\S+?), status http:\/\/[^:]+:(\d+)\/health/;

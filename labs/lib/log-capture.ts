@@ -3,7 +3,7 @@
  * ("every line of request X", "the router's decision") among hundreds. Like `journalctl | grep`: the
  * components log as they always do (`src/util/logger.ts`); we only redirect where the lines go.
  */
-import { configureLogging, type LogLevel } from '../../../src/util/logger.ts';
+import { configureLogging, type LogLevel } from '../../src/util/logger.ts';
 
 interface Waiter {
   pattern: RegExp;

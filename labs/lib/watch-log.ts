@@ -5,7 +5,7 @@
  * etcdctl prints every event as lines: `PUT` or `DELETE`, then the key, then the value (PUT only).
  */
 import { performance } from 'node:perf_hooks';
-import { note } from '../../lib/lab-kit.ts';
+import { note } from './lab-kit.ts';
 
 export interface WatchEvent {
   type: 'PUT' | 'DELETE';
