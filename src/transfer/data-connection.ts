@@ -90,6 +90,7 @@ export class DataConnection {
       });
       conn.socket.once('close', () => {
         clearTimeout(timer);
+        if (conn.lastError instanceof TransferTimeoutError) return reject(conn.lastError);
         reject(
           new PeerClosedError(
             `Cannot open a data connection to transfer agent at ${address}. Check that the peer is running and ` +
