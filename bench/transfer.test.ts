@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { describe, it } from 'node:test';
+
+describe('bench:transfer --smoke', () => {
+  it('prints one row per block count with memcpy, tcp and unix figures, the copies per byte and the ratio line', () => {
+    const run = spawnSync(process.execPath, ['bin/run-ts.mjs', 'bench/transfer.ts', '--smoke'], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    assert.equal(run.status, 0, run.stderr);
+    const lines = run.stdout.trim().split('\n');
+    const header = lines.find((l) => l.startsWith('| blocks |'));
+    assert.ok(header, run.stdout);
+    const columns = header
+      .split('|')
+      .slice(1, -1)
+      .map((c) => c.trim());
+    assert.deepEqual(columns, [
+      'blocks',
+      'MiB',
+      'views',
+      'memcpy ms',
+      'memcpy GB/s',
+      'tcp ms',
+      'tcp GB/s',
+      'tcp/memcpy',
+      'unix ms',
+      'unix GB/s',
+      'unix/memcpy',
+    ]);
+    const rows = lines
+      .filter((l) => /^\| \d/.test(l))
+      .map((l) =>
+        l
+          .split('|')
+          .slice(1, -1)
+          .map((c) => Number.parseFloat(c)),
+      );
+    assert.deepEqual(
+      rows.map((r) => r[0]),
+      [1, 16, 64],
+    );
+    for (const row of rows) {
+      assert.ok(
+        row.every((x) => Number.isFinite(x) && x > 0),
+        `positive numeric cells: ${row}`,
+      );
+      assert.equal(
+        row[1],
+        Number(((row[0]! * 737_280) / 2 ** 20).toFixed(2)),
+        'MiB from the SmolLM2-135M layout',
+      );
+    }
+    assert.match(run.stdout, /^machine: \d+ cores/m);
+    assert.match(
+      run.stdout,
+      /copies per byte \(READ, measured by the agents' counters\): reader 0\.00 in user space/,
+    );
+    assert.match(lines.at(-1)!, /^transfer vs memcpy: 64 blocks \d+\.\d\dx \(tcp\), \d+\.\d\dx \(unix\)$/);
+  });
+});

@@ -1,0 +1,135 @@
+/**
+ * TCP and Unix-socket backends: one protocol (wire.ts) over node:net, differing only in the address.
+ * Data connections are dedicated (never the request plane's), pooled per peer address and reused, so a
+ * transfer costs one request frame on a warm connection: no handshake, no per-block round trip.
+ */
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DataConnection } from './data-connection.ts';
+import { ServedConnection } from './served-connection.ts';
+import { formatStreamAddress, parseStreamAddress, type StreamAddress } from './stream-address.ts';
+import {
+  type KvTransport,
+  newCounters,
+  type TransferTarget,
+  type TransportKind,
+  type TransportListener,
+} from './transport.ts';
+import type { NotifHeader, TransferHeader } from './wire.ts';
+
+export interface StreamTransportOptions {
+  /** tcp: interface to listen on (default 127.0.0.1; use 0.0.0.0 and `advertiseHost` across machines). */
+  host?: string;
+  /** tcp: the host name peers should dial (default: `host`). */
+  advertiseHost?: string;
+  /** tcp: port to listen on (default 0: any free port). */
+  port?: number;
+  /** unix: socket path (default: a fresh file in the OS temp directory). */
+  path?: string;
+}
+
+export class StreamTransport implements KvTransport {
+  readonly counters = newCounters();
+  private readonly idle = new Map<string, DataConnection[]>();
+  private readonly open = new Set<DataConnection>();
+
+  constructor(
+    readonly kind: Extract<TransportKind, 'tcp' | 'unix'>,
+    private readonly options: StreamTransportOptions = {},
+  ) {}
+
+  async listen(target: TransferTarget): Promise<TransportListener> {
+    const sockets = new Set<Socket>();
+    const server = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      if (this.kind === 'tcp') socket.setNoDelay(true);
+      new ServedConnection(socket, target, this.counters, `${socket.remoteAddress ?? 'unix peer'}`);
+    });
+    const address = await this.bind(server);
+    return {
+      address: formatStreamAddress(address),
+      close: async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        for (const socket of sockets) socket.destroy();
+        await closed;
+        if (address.kind === 'unix') rmSync(address.path, { force: true });
+      },
+    };
+  }
+
+  async transfer(
+    address: string,
+    header: TransferHeader,
+    local: Uint8Array[],
+    timeoutMs: number,
+  ): Promise<void> {
+    const conn = await this.acquire(address, timeoutMs);
+    try {
+      await conn.transfer(header, local, timeoutMs);
+    } finally {
+      this.release(conn); // a refused transfer leaves the connection usable; a broken one is dropped
+    }
+  }
+
+  async sendNotif(address: string, notif: NotifHeader, timeoutMs: number): Promise<void> {
+    const conn = await this.acquire(address, timeoutMs);
+    conn.sendNotif(notif);
+    this.release(conn);
+  }
+
+  async close(): Promise<void> {
+    for (const conn of this.open) conn.destroy();
+    this.open.clear();
+    this.idle.clear();
+  }
+
+  private async bind(server: Server): Promise<StreamAddress> {
+    const listenOn: StreamAddress =
+      this.kind === 'tcp'
+        ? { kind: 'tcp', host: this.options.host ?? '127.0.0.1', port: this.options.port ?? 0 }
+        : {
+            kind: 'unix',
+            path:
+              this.options.path ??
+              join(tmpdir(), `dhw-kv-${process.pid}-${randomBytes(4).toString('hex')}.sock`),
+          };
+    if (listenOn.kind === 'unix') rmSync(listenOn.path, { force: true }); // a stale file from a killed process
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      if (listenOn.kind === 'tcp') server.listen(listenOn.port, listenOn.host, () => resolve());
+      else server.listen(listenOn.path, () => resolve());
+    });
+    if (listenOn.kind === 'unix') return listenOn;
+    const bound = server.address();
+    const port = typeof bound === 'object' && bound ? bound.port : listenOn.port;
+    return { kind: 'tcp', host: this.options.advertiseHost ?? listenOn.host, port };
+  }
+
+  private async acquire(address: string, timeoutMs: number): Promise<DataConnection> {
+    const pool = this.idle.get(address);
+    while (pool?.length) {
+      const conn = pool.pop() as DataConnection;
+      if (conn.usable) return conn;
+      this.open.delete(conn);
+    }
+    const target = parseStreamAddress(address);
+    const conn = await DataConnection.open(address, target, this.counters, timeoutMs);
+    this.open.add(conn);
+    return conn;
+  }
+
+  /** Back to the pool if healthy; a connection that failed or timed out was destroyed and is dropped. */
+  private release(conn: DataConnection): void {
+    if (!conn.usable) {
+      this.open.delete(conn);
+      return;
+    }
+    const pool = this.idle.get(conn.address) ?? [];
+    pool.push(conn);
+    this.idle.set(conn.address, pool);
+  }
+}

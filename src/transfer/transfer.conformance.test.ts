@@ -1,0 +1,8 @@
+/** Runs the one KvTransport contract against every backend. */
+import { MemoryTransport } from './memory-transport.ts';
+import { StreamTransport } from './stream-transport.ts';
+import { runTransferConformance } from './transfer.conformance.ts';
+
+runTransferConformance('TCP (loopback)', () => new StreamTransport('tcp'));
+runTransferConformance('Unix domain socket', () => new StreamTransport('unix'));
+runTransferConformance('in-memory', () => new MemoryTransport());
