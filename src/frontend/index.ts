@@ -18,7 +18,7 @@ export {
   type DeploymentRouterFlags,
   loadCardTokenizer,
   ModelDeployment,
-  ModelLoadError,
+  ModelCardLoadError,
 } from './model-deployment.ts';
 export { ModelWatcher, type ModelWatcherOptions } from './model-watcher.ts';
 export { chatPromptIds, completionPromptIds, resolveMaxTokens } from './preprocessor.ts';

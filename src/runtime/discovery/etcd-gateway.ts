@@ -17,8 +17,9 @@ export class EtcdRequestError extends DiscoveryError {
   constructor(
     message: string,
     readonly code: number | undefined,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
