@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Mulberry32 } from '../util/mulberry32.ts';
+import { Mulberry32 } from '../util/prng.ts';
 import { goldenSamples, type HealthReply, startTestServer, type TestServer } from './test-support.ts';
 
 const MAX_BODY = 64 * 1024;
@@ -24,7 +24,7 @@ after(async () => {
 /** mulberry32: the same 500 requests on every run. */
 function rng(seed: number): () => number {
   const generator = new Mulberry32(seed);
-  return () => generator.next();
+  return () => generator.nextFloat();
 }
 
 interface Case {

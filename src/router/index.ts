@@ -28,7 +28,6 @@ export { LeastLoadedPolicy } from './policies/least-loaded.ts';
 export { PrefixHashPolicy } from './policies/prefix-hash.ts';
 export { RandomPolicy } from './policies/random.ts';
 export { RoundRobinPolicy } from './policies/round-robin.ts';
-export { createRng, Mulberry32, type RouterRng } from './rng.ts';
 export { type RouteInput, type RouteResult, Router, type RouterOptions } from './router.ts';
 export type {
   InFlightCounts,
