@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { DEFAULT_SAMPLING, type EngineRequest } from '../protocols/engine.ts';
 import { asRequestId } from '../protocols/ids.ts';
 import type { DiscoveryEvent } from '../runtime/discovery/index.ts';
-import { type EtcdServer, type NatsServer, startEtcd, startNats } from '../runtime/infra/local-servers.ts';
+import { type EtcdServer, type NatsServer, startEtcd, startNats } from '../infra/local-servers.ts';
 
 export interface TestInfra {
   etcd: EtcdServer;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { EngineOutput } from '../protocols/engine.ts';
 import { createDiscovery, type Discovery } from '../runtime/discovery/index.ts';
-import { freePort } from '../runtime/infra/local-servers.ts';
+import { freePort } from '../infra/local-servers.ts';
 import { instancesPrefix, leaseFromInstanceId, modelCardsPrefix } from '../runtime/names.ts';
 import { TcpRequestPlane } from '../runtime/request-plane/index.ts';
 import { repoRoot } from '../util/paths.ts';

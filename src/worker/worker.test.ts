@@ -11,7 +11,7 @@ import { isLoadMetrics, type LoadMetrics, type WorkerKvEvent } from '../protocol
 import { isKvSnapshot, type KvSnapshot } from '../protocols/router.ts';
 import { createDiscovery, type Discovery, DiscoveryUnavailableError } from '../runtime/discovery/index.ts';
 import { createEventBus, type EventBus } from '../runtime/events/index.ts';
-import { freePort } from '../runtime/infra/local-servers.ts';
+import { freePort } from '../infra/local-servers.ts';
 import { instancesPrefix, leaseFromInstanceId, modelCardsPrefix } from '../runtime/names.ts';
 import { RemoteError, TcpRequestPlane } from '../runtime/request-plane/index.ts';
 import { Tokenizer } from '../tokens/index.ts';

@@ -8,7 +8,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { startFrontend } from '../../../src/frontend/index.ts';
-import type { EtcdServer } from '../../../src/runtime/infra/local-servers.ts';
+import type { EtcdServer } from '../../../src/infra/local-servers.ts';
 import { type LogCapture, shorten } from '../../level-2/04-frontend-http/log-capture.ts';
 import {
   spawnWorker,

@@ -11,7 +11,7 @@ import { connect } from 'node:net';
 import { numKvBlocksFor } from '../../engine/index.ts';
 import { describeModel, kvBytesPerToken } from '../../model/index.ts';
 import type { InstanceInfo } from '../../protocols/discovery.ts';
-import { findServerBinary } from '../../runtime/infra/server-binary.ts';
+import { findServerBinary } from '../../infra/server-binary.ts';
 import { Tokenizer } from '../../tokens/index.ts';
 import { formatBytes } from '../../util/format.ts';
 

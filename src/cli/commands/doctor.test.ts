@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { InstanceInfo } from '../../protocols/discovery.ts';
 import { createDiscovery } from '../../runtime/discovery/index.ts';
-import { freePort } from '../../runtime/infra/local-servers.ts';
+import { freePort } from '../../infra/local-servers.ts';
 import { instanceKey } from '../../runtime/names.ts';
 import { repoRoot } from '../../util/paths.ts';
 import { freshNamespace, startInfra, type TestInfra } from '../../worker/test-support.ts';

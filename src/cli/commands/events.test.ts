@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, it } from 'node:test';
 import type { EventEnvelope } from '../../protocols/events.ts';
-import { type NatsServer, startNats } from '../../runtime/infra/local-servers.ts';
+import { type NatsServer, startNats } from '../../infra/local-servers.ts';
 import { createEventBus, type EventBus } from '../../runtime/events/index.ts';
 import { freshScope, retryUntil, sampleKvEvent, sampleLoad } from '../../runtime/events/test-support.ts';
 import { repoRoot } from '../../util/paths.ts';

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import OpenAI from 'openai';
 import { spawnDhw } from '../../frontend/test-support.ts';
-import { freePort } from '../../runtime/infra/free-port.ts';
+import { freePort } from '../../infra/free-port.ts';
 import { defaultModelDir } from '../../util/paths.ts';
 
 const children = new Set<ChildProcess>();

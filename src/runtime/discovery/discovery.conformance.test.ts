@@ -3,7 +3,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
-import { type EtcdServer, startEtcd } from '../infra/local-servers.ts';
+import { type EtcdServer, startEtcd } from '../../infra/local-servers.ts';
 import { leaseFromInstanceId } from '../names.ts';
 import { runDiscoveryConformance } from './conformance.ts';
 import { EtcdDiscovery } from './etcd-discovery.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
-import { type EtcdServer, freePort, startEtcd } from '../infra/local-servers.ts';
+import { type EtcdServer, freePort, startEtcd } from '../../infra/local-servers.ts';
 import { waitFor } from './conformance.ts';
 import { createDiscovery } from './create-discovery.ts';
 import type { Discovery } from './discovery.ts';

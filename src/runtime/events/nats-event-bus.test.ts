@@ -10,7 +10,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { EventEnvelope } from '../../protocols/events.ts';
 import type { LoadMetrics } from '../../protocols/kv-events.ts';
-import { freePort, type NatsServer, startNats } from '../infra/local-servers.ts';
+import { freePort, type NatsServer, startNats } from '../../infra/local-servers.ts';
 import { createEventBus } from './create-event-bus.ts';
 import { EventBusUnavailableError } from './errors.ts';
 import type { EventBus, KvEventDelivery } from './event-bus.ts';

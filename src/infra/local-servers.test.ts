@@ -115,7 +115,7 @@ test('nats: starts with JetStream on loopback and restarts on the same port', as
 
 /** Run hold-etcd.ts in a child process and return it with the pid of the etcd it started. */
 async function spawnEtcdHolder(mode: 'hang' | 'exit'): Promise<{ child: ChildProcess; etcdPid: number }> {
-  const script = join(import.meta.dirname, 'test-fixtures', 'hold-etcd.ts');
+  const script = join(import.meta.dirname, 'testing', 'hold-etcd.ts');
   const child = spawn(process.execPath, ['--import', 'tsx', script, mode], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
