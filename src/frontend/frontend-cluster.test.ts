@@ -16,10 +16,13 @@ import {
   type GoldenSample,
   goldenSamples,
   metricValue,
+  quietLogs,
   spawnWorker,
   startTestFrontend,
   type WorkerProcess,
-} from './test-support.ts';
+} from './testing/frontend-kit.ts';
+
+quietLogs();
 
 let etcd: EtcdServer;
 let nats: NatsServer;

@@ -7,7 +7,15 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Mulberry32 } from '../util/prng.ts';
-import { goldenSamples, type HealthReply, startTestServer, type TestServer } from './test-support.ts';
+import {
+  goldenSamples,
+  type HealthReply,
+  quietLogs,
+  startTestServer,
+  type TestServer,
+} from './testing/frontend-kit.ts';
+
+quietLogs();
 
 const MAX_BODY = 64 * 1024;
 const TOTAL = 500;

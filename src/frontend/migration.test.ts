@@ -15,9 +15,12 @@ import {
   freshNamespace,
   type HealthReply,
   metricValue,
+  quietLogs,
   spawnWorker,
   type WorkerProcess,
-} from './test-support.ts';
+} from './testing/frontend-kit.ts';
+
+quietLogs();
 
 const MAX_TOKENS = 300;
 

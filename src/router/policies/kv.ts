@@ -3,8 +3,9 @@
  * events (`WorkerView.overlapBlocks`); the cost and the pick are `kv-cost.ts` (design.md §4):
  * logit = weight · prefill_tokens / block_size + decode_blocks, lowest wins (or a softmax sample at T > 0).
  */
-import { formatKvCost, kvCostTerms, pickByCost } from '../kv-cost.ts';
+
 import { createRng, type Rng } from '../../util/prng.ts';
+import { formatKvCost, kvCostTerms, pickByCost } from '../kv-cost.ts';
 import type { PolicyOptions, RouteDecision, RouteRequest, RoutingPolicy, WorkerView } from '../types.ts';
 
 export class KvPolicy implements RoutingPolicy {

@@ -8,8 +8,9 @@
  * (`WorkerView`), so a burst is spread before the first report arrives. Ties: fewer in-flight requests,
  * then random. Cache overlap is ignored: this is the kv policy with the weight on affinity set to zero.
  */
-import { formatNumber } from '../kv-cost.ts';
+
 import { createRng, type Rng } from '../../util/prng.ts';
+import { formatNumber } from '../kv-cost.ts';
 import type {
   PolicyOptions,
   RouteDecision,
