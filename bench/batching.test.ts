@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { repoRoot } from '../src/util/paths.ts';
-import { svgProblems } from './lib/svg-check.ts';
+import { svgProblems } from '../src/util/svg-check.ts';
 
 const outDir = mkdtempSync(join(tmpdir(), 'bench-batching-'));
 after(() => rmSync(outDir, { recursive: true, force: true }));

@@ -29,9 +29,9 @@ import { describeMachine, machineLine } from './lib/machine.ts';
 import { measurePrefixTtft, type PrefixTtftResult } from './lib/prefix-ttft.ts';
 import { benchRequest, syntheticPrompt } from './lib/prompts.ts';
 import { requestMetrics } from './lib/request-timing.ts';
-import { mean, medianIndex, percentile, round } from './lib/stats.ts';
-import { renderChart } from './lib/svg-chart.ts';
-import { fmt, markdownTable } from './lib/table.ts';
+import { mean, medianIndex, percentile, round } from '../src/util/stats.ts';
+import { renderChart } from '../src/util/svg-chart.ts';
+import { fmt, markdownTable } from '../src/util/table.ts';
 
 const { values } = parseArgs({
   options: {

@@ -36,7 +36,7 @@ import { defaultModelDir, repoRoot } from '../src/util/paths.ts';
 import { decodePhase, runConcurrentBatch } from './lib/concurrent-batch.ts';
 import { describeMachine, machineLine } from './lib/machine.ts';
 import { benchRequest, syntheticPrompt } from './lib/prompts.ts';
-import { median } from './lib/stats.ts';
+import { median } from '../src/util/stats.ts';
 import { openLlamaCppRunner, type PhaseRunner, type PhaseWorkload } from './llama-cpp/llama-cpp-bench.ts';
 import { INSTALL_HINT, loadLlamaCpp } from './llama-cpp/node-llama-cpp.ts';
 

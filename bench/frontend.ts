@@ -30,8 +30,8 @@ import { Worker } from '../src/worker/index.ts';
 import { positiveInt, positiveIntList } from './lib/args.ts';
 import { describeMachine, machineLine } from './lib/machine.ts';
 import { benchRequest } from './lib/prompts.ts';
-import { round, type Summary, summarize } from './lib/stats.ts';
-import { fmt, markdownTable } from './lib/table.ts';
+import { round, type Summary, summarize } from '../src/util/stats.ts';
+import { fmt, markdownTable } from '../src/util/table.ts';
 
 const { values } = parseArgs({
   options: {

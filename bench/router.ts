@@ -22,7 +22,8 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { asWorkerId, type SequenceHash, type WorkerId } from '../src/protocols/ids.ts';
 import { hashToWire, type KvCacheEvent } from '../src/protocols/kv-events.ts';
-import { KvPolicy, Mulberry32, Router } from '../src/router/index.ts';
+import { KvPolicy, Router } from '../src/router/index.ts';
+import { Mulberry32 } from '../src/util/prng.ts';
 import { computeBlockHashes } from '../src/tokens/block-hash.ts';
 import { configureLogging } from '../src/util/logger.ts';
 
@@ -122,7 +123,7 @@ function buildIndex(numWorkers: number, targetBlocks: number, rng: Mulberry32): 
   let applySeconds = 0;
   while (indexedBlocks < targetBlocks) {
     const home = workers[rng.nextInt(numWorkers)]!;
-    const homes = rng.next() < 0.2 ? [home, workers[rng.nextInt(numWorkers)]!] : [home];
+    const homes = rng.nextFloat() < 0.2 ? [home, workers[rng.nextInt(numWorkers)]!] : [home];
     const conversation = {
       id: conversations.length,
       family: rng.nextInt(FAMILIES),
@@ -149,7 +150,7 @@ function buildIndex(numWorkers: number, targetBlocks: number, rng: Mulberry32): 
 function makeRequests(built: BuiltIndex, count: number, rng: Mulberry32): SequenceHash[][] {
   const requests: SequenceHash[][] = [];
   for (let i = 0; i < count; i++) {
-    const roll = rng.next();
+    const roll = rng.nextFloat();
     const salt = 50_000_000 + i;
     if (roll < 0.7) {
       const c = built.conversations[rng.nextInt(built.conversations.length)]!;

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Finds every *.test.ts under src/, labs/ and bench/ and runs them with node's built-in test runner.
+// Finds every *.test.ts under src/, labs/, bench/ and scripts/ and runs them with node's built-in test runner.
 // (Node 20's `--test` does not expand globs itself.) Extra arguments filter files by substring.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -22,7 +22,7 @@ function findTests(dir, out = []) {
 }
 
 const filters = process.argv.slice(2);
-const files = ['src', 'labs', 'bench']
+const files = ['src', 'labs', 'bench', 'scripts']
   .flatMap((d) => findTests(d))
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
   .sort();
@@ -30,9 +30,7 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-const result = spawnSync(
-  process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', ...files],
-  { stdio: 'inherit' },
-);
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], {
+  stdio: 'inherit',
+});
 process.exit(result.status ?? 1);

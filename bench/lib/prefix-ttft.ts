@@ -7,7 +7,7 @@
  * then prefix + suffix B (warm: the prefix's full blocks are cached, only the rest is prefilled). Requests go
  * one at a time with max_tokens 1, so TTFT is pure prefill plus scheduling. One discarded pair warms up first.
  */
-import { median } from './stats.ts';
+import { median } from '../../src/util/stats.ts';
 import { benchRequest, syntheticPrompt } from './prompts.ts';
 import { timeRequest, requestMetrics } from './request-timing.ts';
 import type { InferenceEngine } from '../../src/protocols/engine.ts';

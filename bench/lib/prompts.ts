@@ -3,7 +3,7 @@
  * tokenizer or a text corpus. Like a load generator's random payloads: the content does not matter to a
  * forward pass's cost, only the length — and, for the prefix cache, which prompts share a prefix.
  */
-import { createRng } from '../../src/engine/index.ts';
+import { createRng } from '../../src/util/prng.ts';
 import { DEFAULT_SAMPLING, type EngineRequest } from '../../src/protocols/engine.ts';
 import { asRequestId } from '../../src/protocols/ids.ts';
 

@@ -7,7 +7,7 @@ import { type ChildProcessByStdio, spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { INSTALL_HINT } from '../../src/runtime/infra/errors.ts';
+import { INSTALL_HINT } from '../../src/infra/errors.ts';
 import { note } from './lab-kit.ts';
 
 /** Absolute path of etcdctl (Debian package etcd-client), or an error that says how to install it. */

@@ -5,6 +5,7 @@
 import { DhwError } from '../util/errors.ts';
 import { UsageError } from './args.ts';
 import type { Command } from './command.ts';
+
 /**
  * Command name → loader. Each command module is imported only when it runs, so `dhw worker` does not load
  * the frontend, and a broken module breaks only its own command.

@@ -16,7 +16,6 @@ export {
   type StepExecutor,
   sampleSequence,
 } from './model-runner.ts';
-export { createRng, type Rng, Xoshiro128 } from './prng.ts';
 export { RequestStream } from './request-stream.ts';
 export { applyPenalties, rawLogprobs, type SampleInput, type SampleResult, sampleToken } from './sampler.ts';
 export {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DEFAULT_SAMPLING, type SamplingParams } from '../protocols/engine.ts';
-import { createRng, Xoshiro128 } from './prng.ts';
+import { Xoshiro128 } from '../util/prng.ts';
 import { applyPenalties, argmax, sampleToken, topKIndices } from './sampler.ts';
 
 const LOGITS = Float32Array.from([0.5, 2.0, -1.0, 1.0, 3.0, 0.0, -2.0, 2.5]);
@@ -26,34 +26,6 @@ function softmax(values: ArrayLike<number>, temperature = 1): number[] {
   const s = e.reduce((a, b) => a + b, 0);
   return e.map((x) => x / s);
 }
-
-describe('prng', () => {
-  it('is reproducible per seed, differs across seeds, and stays in [0, 1)', () => {
-    const a = new Xoshiro128(42);
-    const b = new Xoshiro128(42);
-    const c = new Xoshiro128(43);
-    const xs = Array.from({ length: 1000 }, () => a.nextFloat());
-    assert.deepEqual(
-      xs,
-      Array.from({ length: 1000 }, () => b.nextFloat()),
-    );
-    assert.notDeepEqual(
-      xs.slice(0, 10),
-      Array.from({ length: 10 }, () => c.nextFloat()),
-    );
-    assert.ok(xs.every((x) => x >= 0 && x < 1));
-    const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
-    assert.ok(Math.abs(mean - 0.5) < 0.05, `mean ${mean}`);
-  });
-
-  it('uses the high bits of large seeds', () => {
-    assert.notEqual(new Xoshiro128(1).nextFloat(), new Xoshiro128(1 + 2 ** 32).nextFloat());
-  });
-
-  it('without a seed, two generators differ', () => {
-    assert.notEqual(createRng(undefined).nextFloat(), createRng(undefined).nextFloat());
-  });
-});
 
 describe('sampler', () => {
   it('temperature 0 is argmax', () => {

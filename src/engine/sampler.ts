@@ -12,7 +12,7 @@
  * The input row is never modified (it is often a view into the model's logits matrix).
  */
 import type { SamplingParams, TokenLogprob } from '../protocols/engine.ts';
-import type { Rng } from './prng.ts';
+import type { Rng } from '../util/prng.ts';
 
 /** Below this temperature a request is treated as greedy (vLLM's _SAMPLING_EPS). */
 const GREEDY_TEMPERATURE = 1e-5;

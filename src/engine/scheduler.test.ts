@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { KvCacheManager } from '../kv/index.ts';
 import { DEFAULT_SAMPLING } from '../protocols/engine.ts';
 import { asRequestId } from '../protocols/ids.ts';
-import { Xoshiro128 } from './prng.ts';
+import { Xoshiro128 } from '../util/prng.ts';
 import { Scheduler, type SchedulerOutput } from './scheduler.ts';
 import { Sequence } from './sequence.ts';
 

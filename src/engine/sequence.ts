@@ -13,7 +13,7 @@
  */
 import type { FinishReason, SamplingParams, StoppingParams } from '../protocols/engine.ts';
 import type { RequestId } from '../protocols/ids.ts';
-import { createRng, type Rng } from './prng.ts';
+import { createRng, type Rng } from '../util/prng.ts';
 
 export type SequenceStatus = 'waiting' | 'running' | 'preempted' | 'finished';
 

@@ -33,6 +33,8 @@ function parseJson(bytes: Buffer): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new InvalidRequestError(`request body is not valid JSON: ${(err as Error).message}`);
+    throw new InvalidRequestError(`request body is not valid JSON: ${(err as Error).message}`, null, null, {
+      cause: err,
+    });
   }
 }

@@ -5,7 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { goldenSamples, metricValue, startTestServer, type TestServer } from './test-support.ts';
+import {
+  goldenSamples,
+  metricValue,
+  quietLogs,
+  startTestServer,
+  type TestServer,
+} from './testing/frontend-kit.ts';
+
+quietLogs();
 
 let ts: TestServer;
 

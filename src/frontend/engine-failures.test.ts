@@ -6,11 +6,13 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { EngineOutput, EngineRequest, InferenceEngine } from '../protocols/engine.ts';
+import { Tokenizer } from '../tokens/index.ts';
 import { configureLogging } from '../util/logger.ts';
 import { defaultModelDir } from '../util/paths.ts';
 import { type HttpServerHandle, startHttpServer } from './http-server.ts';
-import { goldenSamples } from './test-support.ts';
-import { Tokenizer } from '../tokens/index.ts';
+import { goldenSamples, quietLogs } from './testing/frontend-kit.ts';
+
+quietLogs();
 
 /** Replays the golden greedy ids, then fails the way the prompt's first word asks. */
 class ScriptedEngine implements InferenceEngine {

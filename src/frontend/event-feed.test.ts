@@ -16,7 +16,9 @@ import { getLogger } from '../util/logger.ts';
 import { defaultModelDir } from '../util/paths.ts';
 import { EventFeed } from './event-feed.ts';
 import { ModelDeployment } from './model-deployment.ts';
-import { eventually } from './test-support.ts';
+import { eventually, quietLogs } from './testing/frontend-kit.ts';
+
+quietLogs();
 
 const BLOCK = 4;
 const card: ModelCard = {

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import OpenAI from 'openai';
-import { type EtcdServer, type NatsServer, startEtcd, startNats } from '../runtime/infra/local-servers.ts';
+import { type EtcdServer, type NatsServer, startEtcd, startNats } from '../infra/local-servers.ts';
 import type { FrontendHandle } from './frontend.ts';
 import { chatPromptIds } from './preprocessor.ts';
 import {
@@ -16,10 +16,13 @@ import {
   type GoldenSample,
   goldenSamples,
   metricValue,
+  quietLogs,
   spawnWorker,
   startTestFrontend,
   type WorkerProcess,
-} from './test-support.ts';
+} from './testing/frontend-kit.ts';
+
+quietLogs();
 
 let etcd: EtcdServer;
 let nats: NatsServer;

@@ -5,7 +5,15 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, test } from 'node:test';
-import { goldenSamples, type HealthReply, startTestServer, type TestServer } from './test-support.ts';
+import {
+  goldenSamples,
+  type HealthReply,
+  quietLogs,
+  startTestServer,
+  type TestServer,
+} from './testing/frontend-kit.ts';
+
+quietLogs();
 
 const MAX_BODY = 64 * 1024;
 let ts: TestServer;

@@ -13,8 +13,9 @@ export class HttpError extends DhwError {
     readonly type: string,
     readonly param: string | null = null,
     readonly code: string | null = null,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
 }
 

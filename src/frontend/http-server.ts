@@ -12,11 +12,11 @@ import type { InferenceEngine } from '../protocols/engine.ts';
 import type { Tokenizer } from '../tokens/index.ts';
 import { getLogger } from '../util/logger.ts';
 import { methodNotAllowed, notFound, toErrorResponse } from './http-errors.ts';
+import { FrontendMetrics } from './metrics.ts';
 import { newRequestId, type RequestContext, type ServerState, sendJson } from './request-context.ts';
 import { type RequestEnd, RequestStats } from './request-stats.ts';
 import { handleChatCompletions } from './routes/chat-completions.ts';
 import { handleCompletions } from './routes/completions.ts';
-import { FrontendMetrics } from './metrics.ts';
 import { handleHealth, handleLive, handleMetrics, handleModels } from './routes/info.ts';
 import { type ModelRegistry, StaticModelRegistry } from './served-model.ts';
 

@@ -5,6 +5,7 @@ export {
   type FrontendRuntime,
   startFrontend,
 } from './frontend.ts';
+export { allWorkersBusy, HttpError, noWorkersAvailable } from './http-errors.ts';
 export {
   type HttpServerHandle,
   type HttpServerOptions,
@@ -12,13 +13,12 @@ export {
   type SingleModelSource,
   startHttpServer,
 } from './http-server.ts';
-export { allWorkersBusy, HttpError, noWorkersAvailable } from './http-errors.ts';
 export {
   type DeploymentOptions,
   type DeploymentRouterFlags,
   loadCardTokenizer,
+  ModelCardLoadError,
   ModelDeployment,
-  ModelLoadError,
 } from './model-deployment.ts';
 export { ModelWatcher, type ModelWatcherOptions } from './model-watcher.ts';
 export { chatPromptIds, completionPromptIds, resolveMaxTokens } from './preprocessor.ts';

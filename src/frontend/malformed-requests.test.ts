@@ -6,8 +6,16 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Mulberry32 } from '../util/mulberry32.ts';
-import { goldenSamples, type HealthReply, startTestServer, type TestServer } from './test-support.ts';
+import { Mulberry32 } from '../util/prng.ts';
+import {
+  goldenSamples,
+  type HealthReply,
+  quietLogs,
+  startTestServer,
+  type TestServer,
+} from './testing/frontend-kit.ts';
+
+quietLogs();
 
 const MAX_BODY = 64 * 1024;
 const TOTAL = 500;
@@ -24,7 +32,7 @@ after(async () => {
 /** mulberry32: the same 500 requests on every run. */
 function rng(seed: number): () => number {
   const generator = new Mulberry32(seed);
-  return () => generator.next();
+  return () => generator.nextFloat();
 }
 
 interface Case {

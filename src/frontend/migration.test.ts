@@ -8,16 +8,19 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { freePort } from '../runtime/infra/free-port.ts';
-import { type EtcdServer, type NatsServer, startEtcd, startNats } from '../runtime/infra/local-servers.ts';
+import { freePort } from '../infra/free-port.ts';
+import { type EtcdServer, type NatsServer, startEtcd, startNats } from '../infra/local-servers.ts';
 import { repoRoot } from '../util/paths.ts';
 import {
   freshNamespace,
   type HealthReply,
   metricValue,
+  quietLogs,
   spawnWorker,
   type WorkerProcess,
-} from './test-support.ts';
+} from './testing/frontend-kit.ts';
+
+quietLogs();
 
 const MAX_TOKENS = 300;
 

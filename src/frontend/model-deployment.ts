@@ -29,8 +29,11 @@ export interface DeploymentOptions {
   log: Logger;
 }
 
-/** A model card that cannot be served here (its tokenizer folder is missing on this machine, ...). */
-export class ModelLoadError extends DhwError {}
+/**
+ * A model card this frontend cannot serve: the tokenizer folder it names is missing or unreadable on this
+ * machine. Distinct from util's `ModelLoadError` (a checkpoint that cannot be loaded into an engine).
+ */
+export class ModelCardLoadError extends DhwError {}
 
 /** The tokenizer a model card points at, with the card's own chat template when it has one. */
 export async function loadCardTokenizer(card: ModelCard): Promise<Tokenizer> {
@@ -41,7 +44,7 @@ export async function loadCardTokenizer(card: ModelCard): Promise<Tokenizer> {
     }
     return Tokenizer.fromFiles(files);
   } catch (err) {
-    throw new ModelLoadError(
+    throw new ModelCardLoadError(
       `cannot load the tokenizer of model '${card.displayName}' from ${card.tokenizer.path} ` +
         `(${(err as Error).message}); the frontend reads it from the path in the model card, so that ` +
         'folder must exist on this machine (same machine or a shared filesystem)',

@@ -10,9 +10,12 @@ import {
   type GoldenSample,
   goldenSamples,
   type HealthReply,
+  quietLogs,
   startTestServer,
   type TestServer,
-} from './test-support.ts';
+} from './testing/frontend-kit.ts';
+
+quietLogs();
 
 let ts: TestServer;
 let client: OpenAI;

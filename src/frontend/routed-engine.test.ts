@@ -17,8 +17,10 @@ import {
 import { InvalidRequestError } from '../util/errors.ts';
 import { HttpError } from './http-errors.ts';
 import { RoutedEngine } from './routed-engine.ts';
-import './test-support.ts'; // quiet logs
+import { quietLogs } from './testing/frontend-kit.ts';
 import { WorkerPool } from './worker-pool.ts';
+
+quietLogs();
 
 /** The token a scripted worker emits at `position` (prompt + output index): any worker agrees. */
 const tokenAt = (position: number) => (position * 7 + 3) % 1000;

@@ -195,7 +195,9 @@ export class RoutedEngine implements InferenceEngine {
       return;
     }
     if (err instanceof RemoteError && err.code === INVALID_REQUEST_CODE) {
-      throw new InvalidRequestError(`the worker refused the request: ${err.remoteMessage}`, null);
+      throw new InvalidRequestError(`the worker refused the request: ${err.remoteMessage}`, null, null, {
+        cause: err,
+      });
     }
     throw err;
   }

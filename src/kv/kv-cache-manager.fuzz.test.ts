@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { BlockId } from '../protocols/ids.ts';
 import type { KvCacheEvent } from '../protocols/kv-events.ts';
-import { Mulberry32 } from '../util/mulberry32.ts';
+import { Mulberry32 } from '../util/prng.ts';
 import { KvCacheManager } from './kv-cache-manager.ts';
 
 const NUM_BLOCKS = 32;
@@ -19,7 +19,7 @@ const MAX_LIVE = 10;
 /** mulberry32: small, seeded, good enough to drive a test. */
 function prng(seed: number): () => number {
   const generator = new Mulberry32(seed);
-  return () => generator.next();
+  return () => generator.nextFloat();
 }
 
 interface Req {

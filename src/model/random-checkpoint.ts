@@ -13,6 +13,7 @@ import { parseModelConfig } from './config.ts';
 import { BYTES_PER_ELEMENT, f32ToBf16Bits, type SafetensorsDtype } from './dtypes.ts';
 import { INDEX_FILE, SINGLE_FILE } from './safetensors.ts';
 import { expectedTensors } from './weights.ts';
+import { Mulberry32 } from '../util/prng.ts';
 
 export type RandomShape = 'smollm2-135m' | 'tinyllama-1.1b';
 
@@ -202,26 +203,16 @@ function encode(values: Float32Array, dtype: SafetensorsDtype): Uint8Array {
 function fillTensor(t: PlannedTensor, seed: number, index: number): Float32Array {
   const out = new Float32Array(t.shape.reduce((a, b) => a * b, 1));
   if (t.std === 0) return out.fill(1);
-  const next = mulberry32((Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b)) >>> 0);
+  // mulberry32: fast, and plenty for weight noise.
+  const rng = new Mulberry32((Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b)) >>> 0);
   for (let i = 0; i < out.length; i += 2) {
     // Box–Muller: two uniforms → two independent standard normals.
-    const r = Math.sqrt(-2 * Math.log(1 - next())) * t.std;
-    const theta = 2 * Math.PI * next();
+    const r = Math.sqrt(-2 * Math.log(1 - rng.nextFloat())) * t.std;
+    const theta = 2 * Math.PI * rng.nextFloat();
     out[i] = r * Math.cos(theta);
     if (i + 1 < out.length) out[i + 1] = r * Math.sin(theta);
   }
   return out;
-}
-
-/** A tiny, fast 32-bit PRNG (uniform in [0, 1)); quality is plenty for weight noise. */
-function mulberry32(state: number): () => number {
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let z = state;
-    z = Math.imul(z ^ (z >>> 15), z | 1);
-    z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
-    return ((z ^ (z >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

@@ -7,7 +7,7 @@ import { summarizeReplay, tpotOf, ttftOf } from './metrics.ts';
 import { renderReplayChart } from './plot.ts';
 import { type ReplayOptions, runReplay } from './replay-run.ts';
 import { formatReplayTable } from './report.ts';
-import { sharedPrefixTrace } from './test-support.ts';
+import { sharedPrefixTrace } from './testing/replay-kit.ts';
 import type { TraceRecord } from './trace.ts';
 
 const close = (a: number, b: number, what: string) =>

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { asRequestId, asWorkerId } from '../protocols/ids.ts';
 import { ActiveSequences } from './active-sequences.ts';
-import { BS, sequenceHashes, tokens } from './test-support.ts';
+import { BS, sequenceHashes, tokens } from './testing/router-kit.ts';
 
 const W = asWorkerId('w1');
 const system = tokens(0, 64); // 4 blocks shared by both requests

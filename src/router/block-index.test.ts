@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { asWorkerId } from '../protocols/ids.ts';
 import { BlockIndex } from './block-index.ts';
-import { sequenceHashes, tokens } from './test-support.ts';
+import { sequenceHashes, tokens } from './testing/router-kit.ts';
 
 const hashes = sequenceHashes(tokens(0, 16 * 8)); // 8 blocks
 

@@ -9,7 +9,7 @@ import { loadCustomPolicy } from './custom-policy.ts';
 import { CustomPolicyError, UnknownPolicyError } from './errors.ts';
 import { KvPolicy } from './policies/kv.ts';
 import { createPolicy } from './policy-factory.ts';
-import { BS, tokens } from './test-support.ts';
+import { BS, tokens } from './testing/router-kit.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'dhw-policy-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

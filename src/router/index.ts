@@ -14,6 +14,12 @@ export {
 } from './errors.ts';
 export { formatKvCost, type KvCostTerms, kvCostTerms, pickByCost, softmaxWeights } from './kv-cost.ts';
 export { type EventOutcome, KvIndexer, type KvIndexerOptions, type KvIndexerStats } from './kv-indexer.ts';
+export { KvPolicy } from './policies/kv.ts';
+export { DEFAULT_APPROX_MAX_ENTRIES, DEFAULT_APPROX_TTL_MS, KvApproxPolicy } from './policies/kv-approx.ts';
+export { LeastLoadedPolicy } from './policies/least-loaded.ts';
+export { PrefixHashPolicy } from './policies/prefix-hash.ts';
+export { RandomPolicy } from './policies/random.ts';
+export { RoundRobinPolicy } from './policies/round-robin.ts';
 export {
   BUILTIN_POLICIES,
   type BuiltinPolicyName,
@@ -22,13 +28,6 @@ export {
   isBuiltinPolicy,
   isPolicyPath,
 } from './policy-factory.ts';
-export { DEFAULT_APPROX_MAX_ENTRIES, DEFAULT_APPROX_TTL_MS, KvApproxPolicy } from './policies/kv-approx.ts';
-export { KvPolicy } from './policies/kv.ts';
-export { LeastLoadedPolicy } from './policies/least-loaded.ts';
-export { PrefixHashPolicy } from './policies/prefix-hash.ts';
-export { RandomPolicy } from './policies/random.ts';
-export { RoundRobinPolicy } from './policies/round-robin.ts';
-export { createRng, Mulberry32, type RouterRng } from './rng.ts';
 export { type RouteInput, type RouteResult, Router, type RouterOptions } from './router.ts';
 export type {
   InFlightCounts,

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { asRequestId, asWorkerId } from '../protocols/ids.ts';
+import { Mulberry32 } from '../util/prng.ts';
 import { formatKvCost, kvCostTerms, pickByCost, softmaxWeights } from './kv-cost.ts';
-import { Mulberry32 } from './rng.ts';
 import type { RouteRequest, WorkerView } from './types.ts';
 
 function view(id: string, activePrefillTokens: number, activeBlocks: number, newBlocks: number): WorkerView {

@@ -13,7 +13,7 @@
  * Picking: temperature 0 → the minimum (ties: the worker caching fewer blocks, then random);
  * temperature T > 0 → sample softmax(−normalized_logit / T), normalized = (logit − min) / (max − min).
  */
-import type { RouterRng } from './rng.ts';
+import type { Rng } from '../util/prng.ts';
 import type { RouteRequest, WorkerScore, WorkerView } from './types.ts';
 
 /** One worker's cost, term by term; it doubles as the decision's `WorkerScore` (cost = logit). */
@@ -73,7 +73,7 @@ function formatWeight(w: number): string {
  * Index of the chosen entry. T = 0: argmin of `logit`, ties to the smaller `treeBlocks`, then a random one
  * of those. T > 0: a softmax sample over normalized logits (all equal → uniform).
  */
-export function pickByCost(costs: readonly KvCostTerms[], temperature: number, rng: RouterRng): number {
+export function pickByCost(costs: readonly KvCostTerms[], temperature: number, rng: Rng): number {
   if (costs.length === 1) return 0;
   if (temperature <= 0) return argminWithTies(costs, rng);
   let min = Number.POSITIVE_INFINITY;
@@ -85,7 +85,7 @@ export function pickByCost(costs: readonly KvCostTerms[], temperature: number, r
   const weights = softmaxWeights(costs, min, max, temperature);
   let total = 0;
   for (const w of weights) total += w;
-  let draw = rng.next() * total;
+  let draw = rng.nextFloat() * total;
   for (let i = 0; i < weights.length; i++) {
     draw -= weights[i]!;
     if (draw < 0) return i;
@@ -104,7 +104,7 @@ export function softmaxWeights(
   return costs.map((c) => Math.exp(-((c.logit - min) / (max - min)) / temperature));
 }
 
-function argminWithTies(costs: readonly KvCostTerms[], rng: RouterRng): number {
+function argminWithTies(costs: readonly KvCostTerms[], rng: Rng): number {
   let best: number[] = [];
   for (let i = 0; i < costs.length; i++) {
     if (best.length === 0) {

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { asWorkerId, type WorkerId } from '../protocols/ids.ts';
 import { hashToWire, isKvCacheEvent, type KvCacheEvent } from '../protocols/kv-events.ts';
 import { KvIndexer } from './kv-indexer.ts';
-import { removedEvent, sequenceHashes, storedEvent, tokens } from './test-support.ts';
+import { removedEvent, sequenceHashes, storedEvent, tokens } from './testing/router-kit.ts';
 
 const W1 = asWorkerId('w1');
 const W2 = asWorkerId('w2');

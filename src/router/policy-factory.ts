@@ -4,8 +4,8 @@
  */
 import { loadCustomPolicy } from './custom-policy.ts';
 import { UnknownPolicyError } from './errors.ts';
-import { KvApproxPolicy } from './policies/kv-approx.ts';
 import { KvPolicy } from './policies/kv.ts';
+import { KvApproxPolicy } from './policies/kv-approx.ts';
 import { LeastLoadedPolicy } from './policies/least-loaded.ts';
 import { PrefixHashPolicy } from './policies/prefix-hash.ts';
 import { RandomPolicy } from './policies/random.ts';

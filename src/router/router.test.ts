@@ -5,7 +5,7 @@ import { NoWorkersError, PolicyDecisionError, RouterConfigError } from './errors
 import { KvPolicy } from './policies/kv.ts';
 import { RoundRobinPolicy } from './policies/round-robin.ts';
 import { Router } from './router.ts';
-import { BS, loadMetrics, routerWith, sequenceHashes, storedEvent, tokens } from './test-support.ts';
+import { BS, loadMetrics, routerWith, sequenceHashes, storedEvent, tokens } from './testing/router-kit.ts';
 import type { RoutingPolicy } from './types.ts';
 
 const prompt = tokens(0, 100); // 6 full blocks + 4

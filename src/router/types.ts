@@ -7,8 +7,9 @@
  * "which backend for this request?", given a snapshot of every candidate. Policies never see the engine:
  * only discovery entries (worker id + model card numbers), KV events and load metrics.
  */
-import type { KvCacheEvent, LoadMetrics } from '../protocols/kv-events.ts';
+
 import type { RequestId, SequenceHash, WorkerId } from '../protocols/ids.ts';
+import type { KvCacheEvent, LoadMetrics } from '../protocols/kv-events.ts';
 
 /** A worker as discovery announces it: instance id plus the model card numbers the router needs. */
 export interface WorkerInfo {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { EtcdDiscovery } from '../runtime/discovery/index.ts';
-import { type EtcdServer, startEtcd } from '../runtime/infra/local-servers.ts';
+import { type EtcdServer, startEtcd } from '../infra/local-servers.ts';
 import { AgentDirectory, publishAgentMetadata } from './agent-directory.ts';
 import { TransferAgent } from './agent.ts';
 import { UnknownAgentError } from './errors.ts';

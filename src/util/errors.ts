@@ -17,8 +17,9 @@ export class InvalidRequestError extends DhwError {
     message: string,
     readonly param: string | null = null,
     readonly code: string | null = null,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
 }
 

@@ -9,7 +9,7 @@ export {
 } from './endpoints.ts';
 export { EXIT_LEASE_LOST, WorkerError, WorkerRequestError } from './errors.ts';
 export { buildInstanceInfo, buildModelCard, type ModelCardInput, Registration } from './registration.ts';
-export { type WorkerExit, type WorkerHealth, type WorkerState, Worker } from './worker.ts';
+export { Worker, type WorkerExit, type WorkerHealth, type WorkerState } from './worker.ts';
 export {
   createWorkerEngine,
   specModelDir,

@@ -6,13 +6,13 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { freePort } from '../infra/local-servers.ts';
 import type { EngineOutput } from '../protocols/engine.ts';
 import { createDiscovery, type Discovery } from '../runtime/discovery/index.ts';
-import { freePort } from '../runtime/infra/local-servers.ts';
 import { instancesPrefix, leaseFromInstanceId, modelCardsPrefix } from '../runtime/names.ts';
 import { TcpRequestPlane } from '../runtime/request-plane/index.ts';
 import { repoRoot } from '../util/paths.ts';
-import { EventLog, freshNamespace, greedyRequest, startInfra, type TestInfra } from './test-support.ts';
+import { EventLog, freshNamespace, greedyRequest, startInfra, type TestInfra } from './testing/worker-kit.ts';
 
 const DHW = join(repoRoot, 'bin', 'dhw.mjs');
 const LEASE_TTL_S = 3;

@@ -2,16 +2,16 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
 import { LlmEngine } from '../engine/index.ts';
+import { freePort } from '../infra/local-servers.ts';
 import { isInstanceInfo, isModelCard } from '../protocols/discovery.ts';
 import type { EngineOutput } from '../protocols/engine.ts';
 import { isLoadMetrics, type LoadMetrics, type WorkerKvEvent } from '../protocols/kv-events.ts';
 import { isKvSnapshot, type KvSnapshot } from '../protocols/router.ts';
 import { createDiscovery, type Discovery, DiscoveryUnavailableError } from '../runtime/discovery/index.ts';
 import { createEventBus, type EventBus } from '../runtime/events/index.ts';
-import { freePort } from '../runtime/infra/local-servers.ts';
 import { instancesPrefix, leaseFromInstanceId, modelCardsPrefix } from '../runtime/names.ts';
 import { RemoteError, TcpRequestPlane } from '../runtime/request-plane/index.ts';
 import { Tokenizer } from '../tokens/index.ts';
@@ -23,7 +23,7 @@ import {
   greedyRequest,
   startInfra,
   type TestInfra,
-} from './test-support.ts';
+} from './testing/worker-kit.ts';
 import { Worker } from './worker.ts';
 import type { WorkerOptions } from './worker-options.ts';
 

@@ -16,7 +16,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { InstanceInfo } from '../../../src/protocols/discovery.ts';
-import { type EtcdServer, startEtcd } from '../../../src/runtime/infra/local-servers.ts';
+import { type EtcdServer, startEtcd } from '../../../src/infra/local-servers.ts';
 import { instanceIdFromLease, instanceKey } from '../../../src/runtime/names.ts';
 import { argValue, banner, isSmoke, note, runLab, step } from '../../lib/lab-kit.ts';
 import { Etcdctl } from '../../lib/etcdctl.ts';
@@ -101,7 +101,7 @@ async function leaseExpiry(etcdctl: Etcdctl, log: WatchLog, etcd: EtcdServer): P
 async function main(): Promise<void> {
   banner('2.2', 'etcd by hand');
 
-  step('Start a private etcd on a free loopback port (src/runtime/infra startEtcd)');
+  step('Start a private etcd on a free loopback port (src/infra startEtcd)');
   const etcd = await startEtcd();
   const origin = performance.now();
   let watch: { stop(): Promise<void> } | undefined;

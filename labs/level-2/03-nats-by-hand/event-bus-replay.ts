@@ -9,7 +9,7 @@ import { KvCacheManager } from '../../../src/kv/index.ts';
 import { asWorkerId } from '../../../src/protocols/ids.ts';
 import type { KvCacheEvent } from '../../../src/protocols/kv-events.ts';
 import { createEventBus, type KvEventDelivery, kvStreamName } from '../../../src/runtime/events/index.ts';
-import type { NatsServer } from '../../../src/runtime/infra/local-servers.ts';
+import type { NatsServer } from '../../../src/infra/local-servers.ts';
 import { note, printTable } from '../../lib/lab-kit.ts';
 
 const SCOPE = { namespace: 'dynamo', component: 'backend' };

@@ -17,7 +17,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { type NatsServer, startNats } from '../../../src/runtime/infra/local-servers.ts';
+import { type NatsServer, startNats } from '../../../src/infra/local-servers.ts';
 import { banner, isSmoke, note, runLab, step } from '../../lib/lab-kit.ts';
 import { measurePubSub, publishWithoutSubscriber, requestReply } from './core-nats.ts';
 import { eventBusReplay } from './event-bus-replay.ts';
@@ -34,7 +34,7 @@ async function connectTo(nats: NatsServer): Promise<NatsConnection> {
 async function main(): Promise<void> {
   banner('2.3', 'NATS by hand');
 
-  step('Start a private nats-server with JetStream (src/runtime/infra startNats)');
+  step('Start a private nats-server with JetStream (src/infra startNats)');
   const nats = await startNats();
   let nc: NatsConnection | undefined;
   let stopped = false;

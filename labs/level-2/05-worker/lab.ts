@@ -25,12 +25,7 @@ import type { ModelCard } from '../../../src/protocols/discovery.ts';
 import { DEFAULT_SAMPLING, type EngineOutput, type EngineRequest } from '../../../src/protocols/engine.ts';
 import { asRequestId } from '../../../src/protocols/ids.ts';
 import type { KvSnapshot } from '../../../src/protocols/router.ts';
-import {
-  type EtcdServer,
-  type NatsServer,
-  startEtcd,
-  startNats,
-} from '../../../src/runtime/infra/local-servers.ts';
+import { type EtcdServer, type NatsServer, startEtcd, startNats } from '../../../src/infra/local-servers.ts';
 import { RemoteError, TcpRequestPlane } from '../../../src/runtime/request-plane/index.ts';
 import type { Tokenizer } from '../../../src/tokens/index.ts';
 import { argValue, banner, formatMs, isSmoke, note, runLab, step, visible } from '../../lib/lab-kit.ts';

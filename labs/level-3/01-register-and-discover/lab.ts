@@ -20,7 +20,7 @@
 import { performance } from 'node:perf_hooks';
 import { type FrontendHandle, startFrontend } from '../../../src/frontend/index.ts';
 import { instanceKey } from '../../../src/runtime/names.ts';
-import { type EtcdServer, startEtcd } from '../../../src/runtime/infra/local-servers.ts';
+import { type EtcdServer, startEtcd } from '../../../src/infra/local-servers.ts';
 import { argValue, banner, isSmoke, note, printTable, runLab, step } from '../../lib/lab-kit.ts';
 import { Etcdctl } from '../../lib/etcdctl.ts';
 import { WatchLog } from '../../lib/watch-log.ts';

@@ -23,12 +23,7 @@ import { asRequestId, asWorkerId, type WorkerId } from '../../../src/protocols/i
 import type { KvSnapshot } from '../../../src/protocols/router.ts';
 import { createRouter, type Router } from '../../../src/router/index.ts';
 import { createEventBus, type EventBus } from '../../../src/runtime/events/index.ts';
-import {
-  type EtcdServer,
-  type NatsServer,
-  startEtcd,
-  startNats,
-} from '../../../src/runtime/infra/local-servers.ts';
+import { type EtcdServer, type NatsServer, startEtcd, startNats } from '../../../src/infra/local-servers.ts';
 import { TcpRequestPlane } from '../../../src/runtime/request-plane/index.ts';
 import { repoRoot } from '../../../src/util/paths.ts';
 import { banner, note, printTable, runLab, step } from '../../lib/lab-kit.ts';

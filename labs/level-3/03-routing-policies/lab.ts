@@ -20,12 +20,7 @@
 import { performance } from 'node:perf_hooks';
 import { type FrontendHandle, startFrontend } from '../../../src/frontend/index.ts';
 import type { ReplayMetrics } from '../../../src/replay/index.ts';
-import {
-  type EtcdServer,
-  type NatsServer,
-  startEtcd,
-  startNats,
-} from '../../../src/runtime/infra/local-servers.ts';
+import { type EtcdServer, type NatsServer, startEtcd, startNats } from '../../../src/infra/local-servers.ts';
 import { defaultModelDir } from '../../../src/util/paths.ts';
 import { mean, percentile } from '../../../src/util/stats.ts';
 import { Worker } from '../../../src/worker/index.ts';

@@ -8,7 +8,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { startFrontend } from '../../../src/frontend/index.ts';
-import type { EtcdServer } from '../../../src/runtime/infra/local-servers.ts';
+import type { EtcdServer } from '../../../src/infra/local-servers.ts';
 import { type LogCapture, shorten } from '../../lib/log-capture.ts';
 import { spawnWorker, type WorkerProcess, workerCommandLine } from '../../lib/worker-process.ts';
 import { note } from '../../lib/lab-kit.ts';

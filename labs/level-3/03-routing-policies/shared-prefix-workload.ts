@@ -9,7 +9,7 @@
  * TTFT is measured the way a client sees it: request sent → first SSE chunk with a token.
  */
 import { performance } from 'node:perf_hooks';
-import { createRng } from '../../../src/router/index.ts';
+import { createRng } from '../../../src/util/prng.ts';
 import { sseJsonPerRead } from '../../lib/sse.ts';
 
 export interface WorkloadShape {
@@ -37,8 +37,8 @@ export interface RequestResult {
 
 /** Distinct prefixes per `seed` (so each policy's run starts with cold caches), in a seeded random order. */
 export function buildWorkload(shape: WorkloadShape, seed: number): WorkloadRequest[] {
-  const rng = createRng(seed);
-  const token = () => 100 + Math.floor(rng.next() * 1800);
+  const rng = createRng(seed, 'mulberry32');
+  const token = () => 100 + Math.floor(rng.nextFloat() * 1800);
   const prefixes = Array.from({ length: shape.groups }, () =>
     Array.from({ length: shape.prefixTokens }, token),
   );
@@ -52,7 +52,7 @@ export function buildWorkload(shape: WorkloadShape, seed: number): WorkloadReque
     }
   }
   for (let i = requests.length - 1; i > 0; i--) {
-    const j = Math.floor(rng.next() * (i + 1));
+    const j = Math.floor(rng.nextFloat() * (i + 1));
     [requests[i], requests[j]] = [requests[j]!, requests[i]!];
   }
   return requests;

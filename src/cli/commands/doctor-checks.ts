@@ -6,12 +6,12 @@
  * finishes in seconds even when everything is down.
  */
 import { execFile } from 'node:child_process';
-import { freemem, totalmem } from 'node:os';
 import { connect } from 'node:net';
+import { freemem, totalmem } from 'node:os';
 import { numKvBlocksFor } from '../../engine/index.ts';
+import { findServerBinary } from '../../infra/server-binary.ts';
 import { describeModel, kvBytesPerToken } from '../../model/index.ts';
 import type { InstanceInfo } from '../../protocols/discovery.ts';
-import { findServerBinary } from '../../runtime/infra/server-binary.ts';
 import { Tokenizer } from '../../tokens/index.ts';
 import { formatBytes } from '../../util/format.ts';
 

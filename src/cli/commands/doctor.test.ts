@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { freePort } from '../../infra/local-servers.ts';
 import type { InstanceInfo } from '../../protocols/discovery.ts';
 import { createDiscovery } from '../../runtime/discovery/index.ts';
-import { freePort } from '../../runtime/infra/local-servers.ts';
 import { instanceKey } from '../../runtime/names.ts';
 import { repoRoot } from '../../util/paths.ts';
-import { freshNamespace, startInfra, type TestInfra } from '../../worker/test-support.ts';
+import { freshNamespace, startInfra, type TestInfra } from '../../worker/testing/worker-kit.ts';
 
 const DHW = join(repoRoot, 'bin', 'dhw.mjs');
 

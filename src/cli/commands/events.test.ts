@@ -8,10 +8,15 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, it } from 'node:test';
+import { type NatsServer, startNats } from '../../infra/local-servers.ts';
 import type { EventEnvelope } from '../../protocols/events.ts';
-import { type NatsServer, startNats } from '../../runtime/infra/local-servers.ts';
 import { createEventBus, type EventBus } from '../../runtime/events/index.ts';
-import { freshScope, retryUntil, sampleKvEvent, sampleLoad } from '../../runtime/events/test-support.ts';
+import {
+  freshScope,
+  retryUntil,
+  sampleKvEvent,
+  sampleLoad,
+} from '../../runtime/events/testing/event-bus-kit.ts';
 import { repoRoot } from '../../util/paths.ts';
 
 let server: NatsServer;

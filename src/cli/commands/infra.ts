@@ -3,7 +3,7 @@
  * `docker compose up -d` for two services. Servers run detached on loopback with their data under `.dhw/`;
  * `up` prints the `export ETCD_ENDPOINTS=... NATS_SERVER=...` line for the other terminals.
  */
-import { INSTALL_HINT } from '../../runtime/infra/errors.ts';
+import { INSTALL_HINT } from '../../infra/errors.ts';
 import {
   DEFAULT_INFRA_DIR,
   DEFAULT_INFRA_PORTS,
@@ -11,7 +11,7 @@ import {
   infraEnvLines,
   infraStatus,
   infraUp,
-} from '../../runtime/infra/local-stack.ts';
+} from '../../infra/local-stack.ts';
 import { formatHelp, LOGGING_FLAGS, numberFlag, parseCommand, stringFlag, UsageError } from '../args.ts';
 import type { Command } from '../command.ts';
 import { applyLoggingFlags } from '../command-prologue.ts';

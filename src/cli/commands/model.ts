@@ -16,10 +16,10 @@ import {
   writeRandomCheckpoint,
 } from '../../model/index.ts';
 import { DhwError } from '../../util/errors.ts';
+import { formatBytes } from '../../util/format.ts';
 import { formatHelp, LOGGING_FLAGS, numberFlag, parseCommand, stringFlag, UsageError } from '../args.ts';
 import type { Command } from '../command.ts';
 import { resolveModelDir } from '../engine-setup.ts';
-import { formatBytes } from '../../util/format.ts';
 
 const INSPECT_FLAGS = { ...LOGGING_FLAGS, json: { type: 'boolean' as const, help: 'print one JSON object' } };
 const CONVERT_FLAGS = {

@@ -4,8 +4,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { svgProblems } from '../../util/svg-check.ts';
 import { repoRoot, sharedDir } from '../../util/paths.ts';
+import { svgProblems } from '../../util/svg-check.ts';
 
 const DHW = join(repoRoot, 'bin', 'dhw.mjs');
 const dir = mkdtempSync(join(tmpdir(), 'dhw-replay-'));

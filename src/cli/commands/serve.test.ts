@@ -12,9 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import OpenAI from 'openai';
-import { spawnDhw } from '../../frontend/test-support.ts';
-import { freePort } from '../../runtime/infra/free-port.ts';
+import { quietLogs, spawnDhw } from '../../frontend/testing/frontend-kit.ts';
+import { freePort } from '../../infra/free-port.ts';
 import { defaultModelDir } from '../../util/paths.ts';
+
+quietLogs();
 
 const children = new Set<ChildProcess>();
 const dirs: string[] = [];

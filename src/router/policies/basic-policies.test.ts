@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { loadMetrics, routerWith, tokens } from '../test-support.ts';
+import { loadMetrics, routerWith, tokens } from '../testing/router-kit.ts';
 import { LeastLoadedPolicy } from './least-loaded.ts';
 import { RandomPolicy } from './random.ts';
 import { RoundRobinPolicy } from './round-robin.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { routerWith, tokens } from '../test-support.ts';
+import { routerWith, tokens } from '../testing/router-kit.ts';
 import { KvApproxPolicy } from './kv-approx.ts';
 
 const prompt = tokens(0, 256); // 16 full blocks

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { configureLogging } from '../../util/logger.ts';
-import { loadMetrics, routerWith, storedEvent, tokens } from '../test-support.ts';
+import { loadMetrics, routerWith, storedEvent, tokens } from '../testing/router-kit.ts';
 import { KvPolicy } from './kv.ts';
 
 const prompt = tokens(0, 256); // 16 full blocks

@@ -3,18 +3,19 @@
  * events (`WorkerView.overlapBlocks`); the cost and the pick are `kv-cost.ts` (design.md §4):
  * logit = weight · prefill_tokens / block_size + decode_blocks, lowest wins (or a softmax sample at T > 0).
  */
+
+import { createRng, type Rng } from '../../util/prng.ts';
 import { formatKvCost, kvCostTerms, pickByCost } from '../kv-cost.ts';
-import { createRng, type RouterRng } from '../rng.ts';
 import type { PolicyOptions, RouteDecision, RouteRequest, RoutingPolicy, WorkerView } from '../types.ts';
 
 export class KvPolicy implements RoutingPolicy {
   readonly name: string = 'kv';
-  protected readonly rng: RouterRng;
+  protected readonly rng: Rng;
   readonly overlapScoreWeight: number;
   readonly temperature: number;
 
   constructor(options: PolicyOptions = {}) {
-    this.rng = createRng(options.seed);
+    this.rng = createRng(options.seed, 'mulberry32');
     this.overlapScoreWeight = options.overlapScoreWeight ?? 1.0;
     this.temperature = options.temperature ?? 0;
     if (!(this.overlapScoreWeight >= 0)) {

@@ -8,8 +8,9 @@
  * (`WorkerView`), so a burst is spread before the first report arrives. Ties: fewer in-flight requests,
  * then random. Cache overlap is ignored: this is the kv policy with the weight on affinity set to zero.
  */
+
+import { createRng, type Rng } from '../../util/prng.ts';
 import { formatNumber } from '../kv-cost.ts';
-import { createRng, type RouterRng } from '../rng.ts';
 import type {
   PolicyOptions,
   RouteDecision,
@@ -21,10 +22,10 @@ import type {
 
 export class LeastLoadedPolicy implements RoutingPolicy {
   readonly name = 'least-loaded';
-  private readonly rng: RouterRng;
+  private readonly rng: Rng;
 
   constructor(options: PolicyOptions = {}) {
-    this.rng = createRng(options.seed);
+    this.rng = createRng(options.seed, 'mulberry32');
   }
 
   select(request: RouteRequest, workers: readonly WorkerView[]): RouteDecision {

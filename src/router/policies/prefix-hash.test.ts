@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { loadMetrics, routerWith, tokens } from '../test-support.ts';
+import { loadMetrics, routerWith, tokens } from '../testing/router-kit.ts';
 import { PrefixHashPolicy } from './prefix-hash.ts';
 
 const WORKERS = ['w1', 'w2', 'w3', 'w4'];

@@ -11,6 +11,8 @@
  *
  * A prompt shorter than one block hashes its tokens instead, so short prompts still spread.
  */
+
+import type { WorkerId } from '../../protocols/ids.ts';
 import { hashBlockTokens } from '../../tokens/block-hash.ts';
 import { ConsistentHashRing } from '../consistent-hash-ring.ts';
 import type {
@@ -22,7 +24,6 @@ import type {
   WorkerScore,
   WorkerView,
 } from '../types.ts';
-import type { WorkerId } from '../../protocols/ids.ts';
 
 export class PrefixHashPolicy implements RoutingPolicy {
   readonly name = 'prefix-hash';

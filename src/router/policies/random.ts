@@ -2,15 +2,15 @@
  * `random`: every request to a uniformly random worker. The baseline every other policy is measured
  * against (design.md §9: KV routing's published gains are "× faster than random"). Seeded for tests.
  */
-import { createRng, type RouterRng } from '../rng.ts';
+import { createRng, type Rng } from '../../util/prng.ts';
 import type { PolicyOptions, RouteDecision, RouteRequest, RoutingPolicy, WorkerView } from '../types.ts';
 
 export class RandomPolicy implements RoutingPolicy {
   readonly name = 'random';
-  private readonly rng: RouterRng;
+  private readonly rng: Rng;
 
   constructor(options: PolicyOptions = {}) {
-    this.rng = createRng(options.seed);
+    this.rng = createRng(options.seed, 'mulberry32');
   }
 
   select(_request: RouteRequest, workers: readonly WorkerView[]): RouteDecision {

@@ -1,11 +1,10 @@
-import { rm, unlink } from 'node:fs/promises';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
-import { type EtcdServer, startEtcd } from '../infra/local-servers.ts';
+import { type EtcdServer, startEtcd } from '../../infra/local-servers.ts';
 import { leaseFromInstanceId } from '../names.ts';
-import { runDiscoveryConformance } from './conformance.ts';
+import { runDiscoveryConformance } from './discovery.conformance.ts';
 import { EtcdDiscovery } from './etcd-discovery.ts';
 import { FileDiscovery } from './file-discovery.ts';
 import { MemoryDiscovery, MemoryDiscoveryStore } from './memory-discovery.ts';

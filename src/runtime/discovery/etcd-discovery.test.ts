@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
-import { type EtcdServer, freePort, startEtcd } from '../infra/local-servers.ts';
-import { waitFor } from './conformance.ts';
+import { type EtcdServer, freePort, startEtcd } from '../../infra/local-servers.ts';
 import { createDiscovery } from './create-discovery.ts';
+import { waitFor } from './discovery.conformance.ts';
 import type { Discovery } from './discovery.ts';
 import { DiscoveryUnavailableError } from './errors.ts';
 import { EtcdDiscovery } from './etcd-discovery.ts';
-import { spawnLeaseHolder } from './test-fixtures/spawn-holder.ts';
+import { spawnLeaseHolder } from './testing/discovery-kit.ts';
 
 let etcd: EtcdServer;
 const clients: Discovery[] = [];

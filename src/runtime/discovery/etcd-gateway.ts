@@ -10,15 +10,16 @@
  * fields with default values are omitted (a PUT event has no "type"); `/v3/watch` streams one JSON object
  * per line; a keepalive for an unknown lease answers without a TTL.
  */
-import { DiscoveryError, DiscoveryUnavailableError, cannotReachEtcdMessage } from './errors.ts';
+import { cannotReachEtcdMessage, DiscoveryError, DiscoveryUnavailableError } from './errors.ts';
 
 /** An error etcd itself returned (as opposed to not answering). `code` is the gRPC status code. */
 export class EtcdRequestError extends DiscoveryError {
   constructor(
     message: string,
     readonly code: number | undefined,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
 }
 

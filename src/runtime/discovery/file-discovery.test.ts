@@ -3,10 +3,10 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { waitFor } from './conformance.ts';
+import { waitFor } from './discovery.conformance.ts';
 import type { Discovery } from './discovery.ts';
 import { FileDiscovery } from './file-discovery.ts';
-import { spawnLeaseHolder } from './test-fixtures/spawn-holder.ts';
+import { spawnLeaseHolder } from './testing/discovery-kit.ts';
 
 let dir: string;
 const clients: Discovery[] = [];

@@ -1,4 +1,11 @@
 export {
+  createDiscovery,
+  DEFAULT_ETCD_ENDPOINT,
+  type DiscoveryOptions,
+  defaultDiscoveryDir,
+  resolveEtcdEndpoints,
+} from './create-discovery.ts';
+export {
   DEFAULT_LEASE_TTL_SECONDS,
   type Discovery,
   type DiscoveryBackend,
@@ -8,13 +15,6 @@ export {
   type KeyValue,
   keepAliveIntervalMs,
 } from './discovery.ts';
-export {
-  createDiscovery,
-  DEFAULT_ETCD_ENDPOINT,
-  type DiscoveryOptions,
-  defaultDiscoveryDir,
-  resolveEtcdEndpoints,
-} from './create-discovery.ts';
 export { DiscoveryError, DiscoveryUnavailableError, LeaseLostError } from './errors.ts';
 export { EtcdDiscovery, type EtcdDiscoveryOptions } from './etcd-discovery.ts';
 export { FileDiscovery, type FileDiscoveryOptions } from './file-discovery.ts';

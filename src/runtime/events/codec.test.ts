@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { decodeEnvelope, EnvelopeStamper, encodeEnvelope } from './codec.ts';
-import { sampleKvEvent, sampleLoad } from './test-support.ts';
+import { sampleKvEvent, sampleLoad } from './testing/event-bus-kit.ts';
 
 const text = (s: string) => new TextEncoder().encode(s);
 

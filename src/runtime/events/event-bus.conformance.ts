@@ -10,7 +10,7 @@ import type { LoadMetrics, WorkerKvEvent } from '../../protocols/kv-events.ts';
 import { encodeEnvelope } from './codec.ts';
 import { EventBusClosedError, InvalidEventError } from './errors.ts';
 import type { EventBus, KvEventDelivery } from './event-bus.ts';
-import { Collector, freshScope, sampleKvEvent, sampleLoad } from './test-support.ts';
+import { Collector, freshScope, sampleKvEvent, sampleLoad } from './testing/event-bus-kit.ts';
 
 export interface BusFixture {
   /** A new bus on the shared backend (same broker / same server). */

@@ -1,5 +1,5 @@
-export { EnvelopeStamper, decodeEnvelope, encodeEnvelope, randomPublisherId } from './codec.ts';
 export type { DecodeResult } from './codec.ts';
+export { decodeEnvelope, EnvelopeStamper, encodeEnvelope, randomPublisherId } from './codec.ts';
 export { type CreateEventBusOptions, createEventBus } from './create-event-bus.ts';
 export {
   EventBusClosedError,

@@ -12,8 +12,8 @@ import {
   StorageType,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
-import type { ComponentScope } from './event-bus.ts';
 import { scopeSubject } from './delivery.ts';
+import type { ComponentScope } from './event-bus.ts';
 
 export interface KvStreamLimits {
   /** Events older than this are dropped. Default 24 h. */

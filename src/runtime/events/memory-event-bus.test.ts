@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { runEventBusConformance } from './event-bus.conformance.ts';
 import { createEventBus } from './create-event-bus.ts';
+import { runEventBusConformance } from './event-bus.conformance.ts';
 import { MemoryBroker, MemoryEventBus } from './memory-event-bus.ts';
-import { Collector, freshScope, sampleLoad } from './test-support.ts';
+import { Collector, freshScope, sampleLoad } from './testing/event-bus-kit.ts';
 
 const broker = new MemoryBroker();
 runEventBusConformance('memory', () => ({

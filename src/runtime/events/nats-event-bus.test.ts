@@ -8,15 +8,15 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { jetstream } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { freePort, type NatsServer, startNats } from '../../infra/local-servers.ts';
 import type { EventEnvelope } from '../../protocols/events.ts';
 import type { LoadMetrics } from '../../protocols/kv-events.ts';
-import { freePort, type NatsServer, startNats } from '../infra/local-servers.ts';
 import { createEventBus } from './create-event-bus.ts';
 import { EventBusUnavailableError } from './errors.ts';
-import type { EventBus, KvEventDelivery } from './event-bus.ts';
 import { runEventBusConformance } from './event-bus.conformance.ts';
+import type { EventBus, KvEventDelivery } from './event-bus.ts';
 import { NatsEventBus } from './nats-event-bus.ts';
-import { Collector, freshScope, retryUntil, sampleKvEvent, sampleLoad } from './test-support.ts';
+import { Collector, freshScope, retryUntil, sampleKvEvent, sampleLoad } from './testing/event-bus-kit.ts';
 
 let server: NatsServer;
 let raw: NatsConnection;

@@ -56,10 +56,12 @@ export class RemoteError extends DhwError {
     readonly code: string,
     /** The handler's own message, unwrapped. */
     readonly remoteMessage: string,
+    options?: { cause?: unknown },
   ) {
     super(
       `Worker at ${origin.address} failed request ${origin.requestId} on "${origin.endpoint}" ` +
         `(${code}): ${remoteMessage}`,
+      options,
     );
   }
 }
@@ -70,11 +72,13 @@ export class RequestTimeoutError extends DhwError {
     readonly timeoutMs: number,
     /** 'first': waiting for the first item (queueing + prefill); 'idle': waiting between items. */
     readonly phase: 'first' | 'idle',
+    options?: { cause?: unknown },
   ) {
     super(
       `Request ${origin.requestId} to "${origin.endpoint}" at ${origin.address} got no ` +
         `${phase === 'first' ? 'first response' : 'further response'} within ${timeoutMs} ms; it was ` +
         "cancelled. Check the worker's load and logs, or raise the timeout.",
+      options,
     );
   }
 }
@@ -87,10 +91,12 @@ export class FrameTooLargeError extends FrameError {
   constructor(
     readonly frameBytes: number,
     readonly maxFrameBytes: number,
+    options?: { cause?: unknown },
   ) {
     super(
       `Request-plane frame of ${frameBytes} bytes exceeds the ${maxFrameBytes}-byte limit. A single request ` +
         'or response item is too big: check the prompt length, or raise maxFrameBytes on both sides.',
+      options,
     );
   }
 }

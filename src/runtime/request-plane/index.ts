@@ -1,4 +1,4 @@
-export { RequestPlaneClient, type RequestPlaneClientOptions, DEFAULT_STREAM_WINDOW } from './client.ts';
+export { DEFAULT_STREAM_WINDOW, RequestPlaneClient, type RequestPlaneClientOptions } from './client.ts';
 export {
   ConnectError,
   FrameError,

@@ -11,7 +11,7 @@ import { RequestPlaneClient } from './client.ts';
 import { ConnectError, StreamDisconnectedError } from './errors.ts';
 import { collectUntilError } from './request-plane.conformance.ts';
 
-const workerScript = join(repoRoot, 'src/runtime/request-plane/testing/ticker-worker.ts');
+const workerScript = join(repoRoot, 'src/runtime/request-plane/testing/ticker-worker-process.ts');
 let child: ChildProcess | null = null;
 after(() => {
   if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

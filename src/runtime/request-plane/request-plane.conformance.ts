@@ -4,8 +4,8 @@
  * Not a test file itself: it registers tests when called.
  */
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_SAMPLING, type EngineOutput, type EngineRequest } from '../../protocols/engine.ts';
 import { asRequestId } from '../../protocols/ids.ts';
 import { ConnectError, RemoteError, RequestTimeoutError, StreamDisconnectedError } from './errors.ts';

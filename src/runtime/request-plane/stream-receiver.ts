@@ -10,7 +10,7 @@
  * `return()` (a `break` out of the loop). Each of these tells the sender to stop (`cancelRemote`) if the
  * stream was still open.
  */
-import { type StreamOrigin, FrameError, RequestTimeoutError } from './errors.ts';
+import { FrameError, RequestTimeoutError, type StreamOrigin } from './errors.ts';
 
 export interface StreamReceiverOptions {
   origin: StreamOrigin;

@@ -1,7 +1,7 @@
 /**
  * Errors from starting and stopping local etcd / NATS servers. Each says what failed and what to check.
  */
-import { DhwError } from '../../util/errors.ts';
+import { DhwError } from '../util/errors.ts';
 
 /** A server binary is missing, would not start, or did not become ready in time. */
 export class InfraError extends DhwError {}

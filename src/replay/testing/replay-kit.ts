@@ -2,7 +2,7 @@
  * Small synthetic Mooncake traces for tests: "documents" (shared prefixes of a few trace blocks) that many
  * requests reuse, each followed by a unique question. Like a handful of popular URLs in an access log.
  */
-import type { TraceRecord } from './trace.ts';
+import type { TraceRecord } from '../trace.ts';
 
 export interface SharedPrefixTraceOptions {
   requests: number;

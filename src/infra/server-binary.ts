@@ -8,10 +8,10 @@
  * on dpkg's own lock, and the others wait for it and look again.
  */
 import { spawn } from 'node:child_process';
-import { accessSync, constants, openSync, closeSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { getLogger } from '../../util/logger.ts';
+import { getLogger } from '../util/logger.ts';
 import { INSTALL_HINT, InfraError } from './errors.ts';
 
 export type ServerBinaryName = 'etcd' | 'nats-server';

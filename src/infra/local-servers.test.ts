@@ -113,9 +113,9 @@ test('nats: starts with JetStream on loopback and restarts on the same port', as
   assert.equal(existsSync(nats.dataDir), false);
 });
 
-/** Run hold-etcd.ts in a child process and return it with the pid of the etcd it started. */
+/** Run testing/hold-etcd-process.ts in a child process and return it with the pid of the etcd it started. */
 async function spawnEtcdHolder(mode: 'hang' | 'exit'): Promise<{ child: ChildProcess; etcdPid: number }> {
-  const script = join(import.meta.dirname, 'test-fixtures', 'hold-etcd.ts');
+  const script = join(import.meta.dirname, 'testing', 'hold-etcd-process.ts');
   const child = spawn(process.execPath, ['--import', 'tsx', script, mode], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });

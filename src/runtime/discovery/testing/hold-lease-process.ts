@@ -1,4 +1,4 @@
-// Test helper, run as its own process: `hold-lease.ts BACKEND TARGET KEY TTL` takes a lease on the etcd
+// Test helper, run as its own process: `hold-lease-process.ts BACKEND TARGET KEY TTL` takes a lease on the etcd
 // endpoint or directory TARGET, puts KEY, prints {"leaseId": ...} and waits to be killed. On lease loss it
 // prints the reason to stderr and exits 3 (what a worker does).
 import { createDiscovery } from '../create-discovery.ts';

@@ -17,8 +17,8 @@ import { freePort, isPortListening } from './free-port.ts';
 import { ensureServerBinary } from './server-binary.ts';
 import { launchServer, type RunningProcess } from './server-process.ts';
 
-export { ensureServerBinary } from './server-binary.ts';
 export { freePort } from './free-port.ts';
+export { ensureServerBinary } from './server-binary.ts';
 
 export interface ManagedServer {
   readonly pid: number;

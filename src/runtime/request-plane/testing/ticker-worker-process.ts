@@ -1,7 +1,7 @@
 /**
  * A stand-alone worker process for tests that need to kill a real server: serves `ticks` (0, 1, 2, ...
  * every 5 ms, forever) on a free loopback port and prints `LISTENING host:port` on stdout.
- * Run: node --import tsx src/runtime/request-plane/testing/ticker-worker.ts
+ * Run: node --import tsx src/runtime/request-plane/testing/ticker-worker-process.ts
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RequestPlaneServer } from '../server.ts';

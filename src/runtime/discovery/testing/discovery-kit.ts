@@ -1,4 +1,4 @@
-/** Starts hold-lease.ts in a child process and waits for it to report its lease (shared by the tests). */
+/** Starts hold-lease-process.ts in a child process and waits for it to report its lease (shared by the tests). */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ export async function spawnLeaseHolder(
   key: string,
   ttlSeconds: number,
 ): Promise<{ child: ChildProcess; leaseId: string }> {
-  const script = join(import.meta.dirname, 'hold-lease.ts');
+  const script = join(import.meta.dirname, 'hold-lease-process.ts');
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', script, backend, target, key, String(ttlSeconds)],
@@ -23,7 +23,7 @@ export async function spawnLeaseHolder(
   const [line] = (await Promise.race([
     once(lines, 'line'),
     once(child, 'exit').then(([code]) => {
-      throw new Error(`hold-lease.ts exited with ${code} before registering`);
+      throw new Error(`hold-lease-process.ts exited with ${code} before registering`);
     }),
   ])) as [string];
   return { child, leaseId: (JSON.parse(line) as { leaseId: string }).leaseId };

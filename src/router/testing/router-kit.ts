@@ -2,11 +2,11 @@
  * Test helpers: KV events built from REAL block hashes (`tokens/block-hash.ts`), exactly as a worker's
  * cache would emit them, and a Router with a pool of workers.
  */
-import { asWorkerId, type SequenceHash, type WorkerId } from '../protocols/ids.ts';
-import { hashToWire, type KvCacheEvent, type LoadMetrics } from '../protocols/kv-events.ts';
-import { computeBlockHashes } from '../tokens/block-hash.ts';
-import { Router, type RouterOptions } from './router.ts';
-import type { RoutingPolicy } from './types.ts';
+import { asWorkerId, type SequenceHash, type WorkerId } from '../../protocols/ids.ts';
+import { hashToWire, type KvCacheEvent, type LoadMetrics } from '../../protocols/kv-events.ts';
+import { computeBlockHashes } from '../../tokens/block-hash.ts';
+import { Router, type RouterOptions } from '../router.ts';
+import type { RoutingPolicy } from '../types.ts';
 
 export const BS = 16;
 

@@ -9,11 +9,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Tokenizer } from '../tokens/index.ts';
-import { configureLogging } from '../util/logger.ts';
-import { defaultModelDir, repoRoot } from '../util/paths.ts';
-import { type FrontendHandle, type FrontendOptions, startFrontend } from './frontend.ts';
-import type { RequestCounts } from './request-stats.ts';
+import type { Tokenizer } from '../../tokens/index.ts';
+import { configureLogging } from '../../util/logger.ts';
+import { defaultModelDir, repoRoot } from '../../util/paths.ts';
+import { type FrontendHandle, type FrontendOptions, startFrontend } from '../frontend.ts';
+import type { RequestCounts } from '../request-stats.ts';
 
 export interface GoldenSample {
   messages: { role: 'system' | 'user' | 'assistant'; content: string }[];
@@ -36,8 +36,13 @@ export function goldenSamples(): GoldenSample[] {
   return JSON.parse(readFileSync(join(defaultModelDir, 'golden.json'), 'utf8')).samples;
 }
 
-/** Logs would drown the test report; warnings and errors still show. */
-configureLogging({ level: 'warn' });
+/**
+ * Logs would drown the test report: a test file calls this once, at its top; warnings and errors still show.
+ * (A function, not an import-time call: importing a kit never changes anything.)
+ */
+export function quietLogs(): void {
+  configureLogging({ level: 'warn' });
+}
 
 const DHW = join(repoRoot, 'bin', 'dhw.mjs');
 
@@ -59,10 +64,19 @@ export interface WorkerProcess {
   exited: Promise<number | null>;
 }
 
+/** `dhw` children still running; killed when the test process exits (hook installed on the first spawn). */
 const running = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-});
+let exitHookInstalled = false;
+
+function track(child: ChildProcess): void {
+  if (!exitHookInstalled) {
+    process.on('exit', () => {
+      for (const c of running) c.kill('SIGKILL');
+    });
+    exitHookInstalled = true;
+  }
+  running.add(child);
+}
 
 /** A running `dhw` child process. */
 export interface DhwProcess {
@@ -87,7 +101,7 @@ export async function spawnDhw(
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  running.add(child);
+  track(child);
   let out = '';
   child.stdout?.on('data', (d) => (out += d));
   child.stderr?.on('data', (d) => (out += d));

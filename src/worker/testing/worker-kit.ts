@@ -3,10 +3,10 @@
  * namespace per test so keys and subjects never mix, a collector of discovery events, and greedy requests.
  */
 import { randomBytes } from 'node:crypto';
-import { DEFAULT_SAMPLING, type EngineRequest } from '../protocols/engine.ts';
-import { asRequestId } from '../protocols/ids.ts';
-import type { DiscoveryEvent } from '../runtime/discovery/index.ts';
-import { type EtcdServer, type NatsServer, startEtcd, startNats } from '../runtime/infra/local-servers.ts';
+import { type EtcdServer, type NatsServer, startEtcd, startNats } from '../../infra/local-servers.ts';
+import { DEFAULT_SAMPLING, type EngineRequest } from '../../protocols/engine.ts';
+import { asRequestId } from '../../protocols/ids.ts';
+import type { DiscoveryEvent } from '../../runtime/discovery/index.ts';
 
 export interface TestInfra {
   etcd: EtcdServer;

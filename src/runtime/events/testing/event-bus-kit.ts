@@ -2,9 +2,9 @@
  * Test helpers for the event bus: sample payloads and a collector that waits (bounded) for deliveries.
  */
 import { randomBytes } from 'node:crypto';
-import { asWorkerId } from '../../protocols/ids.ts';
-import type { LoadMetrics, WorkerKvEvent } from '../../protocols/kv-events.ts';
-import type { ComponentScope } from './event-bus.ts';
+import { asWorkerId } from '../../../protocols/ids.ts';
+import type { LoadMetrics, WorkerKvEvent } from '../../../protocols/kv-events.ts';
+import type { ComponentScope } from '../event-bus.ts';
 
 /** A scope no other test uses, so logs and subjects never mix between tests. */
 export function freshScope(component = 'backend'): ComponentScope {
