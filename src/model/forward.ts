@@ -11,7 +11,7 @@
  * matmul (WebAssembly SIMD over worker threads, or the TypeScript reference) is decided once at load time
  * by the kernel backend (kernels/backend.ts); this file only calls the kernels by name.
  */
-import type { ModelConfig } from './config.ts';
+import type { ModelConfig } from './checkpoint/config.ts';
 import type { ForwardBatch, KvCacheTensors } from './forward-batch.ts';
 import { writeKvSlots } from './attention.ts';
 import { add, rmsnorm, swiglu } from './kernels.ts';
@@ -25,7 +25,8 @@ import {
   prepareWeights,
 } from './kernels/index.ts';
 import { applyRope, ropeInverseFrequencies, ropeTables } from './rope.ts';
-import { type LoadedModel, loadModel } from './weights.ts';
+import { loadModel } from './checkpoint/load-model.ts';
+import type { LoadedModel } from './checkpoint/weights.ts';
 
 /** How to run the model: `threads` (`--threads`), `weightDtype` (`--weight-dtype`), `kernels` ('wasm' | 'ts'). */
 export type ModelOptions = KernelOptions;

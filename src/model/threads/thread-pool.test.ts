@@ -15,7 +15,7 @@ import { columnShare, KIND_F32 } from './job.ts';
 import { KernelThreadPool } from './thread-pool.ts';
 
 const compiled = kernelModule();
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
 
 describe('columnShare', () => {
   it('covers every column exactly once, in multiples of 4', () => {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ModelLoadError } from '../util/errors.ts';
-import { defaultModelDir, fixturesDir } from '../util/paths.ts';
+import { ModelLoadError } from '../../util/errors.ts';
+import { defaultModelDir, fixturesDir } from '../../util/paths.ts';
 import { loadModelConfig, parseModelConfig } from './config.ts';
 
 const llamaBase = {

@@ -3,11 +3,11 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ModelLoadError } from '../util/errors.ts';
-import { fixturesDir } from '../util/paths.ts';
+import { ModelLoadError } from '../../util/errors.ts';
+import { fixturesDir } from '../../util/paths.ts';
 import { SafetensorsCheckpoint } from './safetensors.ts';
 import { type TensorToWrite, writeSafetensors, writeShardedSafetensors } from './safetensors-writer.ts';
-import { loadModel } from './weights.ts';
+import { loadModel } from './load-model.ts';
 
 const source = join(fixturesDir, 'llama-gqa-untied');
 const tmp = mkdtempSync(join(tmpdir(), 'dhw-weights-'));

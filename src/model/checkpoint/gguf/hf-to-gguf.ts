@@ -7,7 +7,7 @@
  * the safetensors reader to the GGUF writer, so memory stays at about one tensor.
  */
 import { basename, join } from 'node:path';
-import { ModelLoadError } from '../../util/errors.ts';
+import { ModelLoadError } from '../../../util/errors.ts';
 import { loadModelConfig, type ModelConfig } from '../config.ts';
 import { SafetensorsCheckpoint } from '../safetensors.ts';
 import { expectedTensors } from '../weights.ts';

@@ -3,8 +3,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { ModelLoadError } from '../util/errors.ts';
-import { defaultModelDir } from '../util/paths.ts';
+import { ModelLoadError } from '../../util/errors.ts';
+import { defaultModelDir } from '../../util/paths.ts';
 import { bf16ToF32, f16ToF32, f32ToBf16Bits, f32ToF16Bits } from './dtypes.ts';
 import { readSafetensorsHeader, SafetensorsCheckpoint } from './safetensors.ts';
 import { encodeSafetensors, writeSafetensors, writeShardedSafetensors } from './safetensors-writer.ts';

@@ -14,7 +14,7 @@ import { type FileHandle, open, stat } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
-import { ModelLoadError } from '../util/errors.ts';
+import { ModelLoadError } from '../../util/errors.ts';
 import { BYTES_PER_ELEMENT, bf16ToF32, f16ToF32, type SafetensorsDtype } from './dtypes.ts';
 
 export const SINGLE_FILE = 'model.safetensors';

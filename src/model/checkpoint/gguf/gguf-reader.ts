@@ -8,7 +8,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { endianness } from 'node:os';
-import { ModelLoadError } from '../../util/errors.ts';
+import { ModelLoadError } from '../../../util/errors.ts';
 import {
   GGUF_DEFAULT_ALIGNMENT,
   GGUF_MAGIC,

@@ -11,7 +11,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ModelLoadError } from '../util/errors.ts';
+import { ModelLoadError } from '../../util/errors.ts';
 
 export type Architecture = 'LlamaForCausalLM' | 'Qwen2ForCausalLM' | 'MistralForCausalLM';
 export const SUPPORTED_ARCHITECTURES: readonly Architecture[] = [

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parseModelConfig } from './config.ts';
 import { RANDOM_SHAPES, writeRandomCheckpoint } from './random-checkpoint.ts';
-import { loadModel } from './weights.ts';
+import { loadModel } from './load-model.ts';
 import { expectedTensors } from './weights.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'random-checkpoint-'));

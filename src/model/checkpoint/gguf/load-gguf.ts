@@ -6,7 +6,7 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { ModelLoadError } from '../../util/errors.ts';
+import { ModelLoadError } from '../../../util/errors.ts';
 import type { ModelConfig } from '../config.ts';
 import type { LayerWeights, LoadedModel } from '../weights.ts';
 import type { GgufMetadata } from './gguf-format.ts';

@@ -5,7 +5,7 @@
  */
 import { loadModelConfig } from './config.ts';
 import { BYTES_PER_ELEMENT, type SafetensorsDtype } from './dtypes.ts';
-import { kvBytesPerToken } from './forward-batch.ts';
+import { kvBytesPerToken } from '../forward-batch.ts';
 import { SafetensorsCheckpoint } from './safetensors.ts';
 
 /** A byte count two ways: as our cache stores it (fp32) and at the checkpoint's dtype (what GPU engines use). */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { defaultModelDir, fixturesDir } from '../util/paths.ts';
+import { defaultModelDir, fixturesDir } from '../../util/paths.ts';
 import { describeModel } from './inspect.ts';
 
 describe('describeModel', () => {

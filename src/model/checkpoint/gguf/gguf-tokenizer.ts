@@ -6,7 +6,7 @@
  * ids directly the GGUF must carry one, one entry per row of the embedding.
  */
 import { readFileSync } from 'node:fs';
-import { ModelLoadError } from '../../util/errors.ts';
+import { ModelLoadError } from '../../../util/errors.ts';
 import { arr, bool, type GgufValue, str, u32 } from './gguf-format.ts';
 
 /** llama.cpp's token types (llama_token_type). */

@@ -3,11 +3,11 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ModelLoadError } from '../../util/errors.ts';
-import { defaultModelDir, fixturesDir } from '../../util/paths.ts';
-import { LlamaModel } from '../forward.ts';
+import { ModelLoadError } from '../../../util/errors.ts';
+import { defaultModelDir, fixturesDir } from '../../../util/paths.ts';
+import { LlamaModel } from '../../forward.ts';
 import { byteLevelTokenizer } from '../random-checkpoint.ts';
-import { SequenceSession } from '../simple-batch.ts';
+import { SequenceSession } from '../../simple-batch.ts';
 import { ggufTokenizerMetadata, TOKEN_TYPE } from './gguf-tokenizer.ts';
 import { readGgufHeader } from './gguf-reader.ts';
 import { convertToGguf } from './hf-to-gguf.ts';

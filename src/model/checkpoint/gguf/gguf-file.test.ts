@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { ModelLoadError } from '../../util/errors.ts';
+import { ModelLoadError } from '../../../util/errors.ts';
 import { f32ToF16Bits } from '../dtypes.ts';
 import { arr, type GgufArray, type GgufValue, str, u32 } from './gguf-format.ts';
 import { GgufFile, readGgufHeader } from './gguf-reader.ts';
