@@ -1,4 +1,4 @@
-export { pagedAttention, writeKvSlots } from './attention.ts';
+export { pagedAttention, writeKvSlots } from './kernels/reference/attention.ts';
 export {
   type Architecture,
   loadModelConfig,
@@ -31,10 +31,12 @@ export {
   type KvCacheTensors,
   kvBytesPerToken,
   type SequenceSlice,
+  slotOf,
 } from './forward-batch.ts';
 export { describeModel, type KvBytes, type ModelDescription } from './checkpoint/inspect.ts';
-export { add, argmax, dot, matmul, rmsnorm, silu, softmax, swiglu } from './kernels.ts';
-export { applyRope, ropeInverseFrequencies, ropeTables } from './rope.ts';
+export { dot, matmul } from './kernels/reference/matmul.ts';
+export { add, argmax, rmsnorm, silu, softmax, swiglu } from './kernels/reference/row-ops.ts';
+export { applyRope, ropeInverseFrequencies, ropeTables } from './kernels/reference/rope.ts';
 export { readSafetensorsHeader, SafetensorsCheckpoint, type TensorInfo } from './checkpoint/safetensors.ts';
 export {
   encodeSafetensors,
@@ -42,16 +44,14 @@ export {
   writeSafetensors,
   writeShardedSafetensors,
 } from './checkpoint/safetensors-writer.ts';
+export { type LogitsWanted, makeBatch, type SequenceChunk } from './batch-builder.ts';
 export {
   type GreedyOptions,
   greedyGenerate,
-  type LogitsWanted,
-  makeBatch,
   makeSingleSequenceBatch,
-  type SequenceChunk,
   SequenceSession,
   type SessionOptions,
-} from './simple-batch.ts';
+} from './sequence-session.ts';
 export { loadModel } from './checkpoint/load-model.ts';
 export {
   expectedTensors,

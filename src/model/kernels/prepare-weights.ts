@@ -8,8 +8,7 @@
 import type { ModelConfig } from '../checkpoint/config.ts';
 import type { ModelWeights } from '../checkpoint/weights.ts';
 import type { KernelBackend, Matrix, WeightDtype } from './backend.ts';
-import { canQuantizeQ8 } from './quantize.ts';
-import { Q8_BLOCK } from './wasm-kernels.ts';
+import { canQuantizeQ8, Q8_BLOCK } from './quantize.ts';
 
 /** One transformer block, matrices placed for the backend. dim = hiddenSize, qDim = numHeads*headDim. */
 export interface PreparedLayer {

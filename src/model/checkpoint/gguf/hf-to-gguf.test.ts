@@ -7,7 +7,7 @@ import { ModelLoadError } from '../../../util/errors.ts';
 import { defaultModelDir, fixturesDir } from '../../../util/paths.ts';
 import { LlamaModel } from '../../forward.ts';
 import { byteLevelTokenizer } from '../random-checkpoint.ts';
-import { SequenceSession } from '../../simple-batch.ts';
+import { SequenceSession } from '../../sequence-session.ts';
 import { ggufTokenizerMetadata, TOKEN_TYPE } from './gguf-tokenizer.ts';
 import { readGgufHeader } from './gguf-reader.ts';
 import { convertToGguf } from './hf-to-gguf.ts';

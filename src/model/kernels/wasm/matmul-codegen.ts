@@ -18,10 +18,11 @@
  * multiplies as above, so it reads ~1.1 bytes per weight instead of 4.
  */
 // biome-ignore-all format: instruction sequences read like assembly, one logical step per line
-import { attentionScores, attentionValues } from './wasm-attention.ts';
-import { type Code, F32, type FunctionDef, I32, op, V128, type ValType, whileLoop } from './wasm-assembler.ts';
+import { Q8_BLOCK } from '../quantize.ts';
+import { attentionScores, attentionValues } from './attention-codegen.ts';
+import { type Code, F32, type FunctionDef, I32, op, V128, type ValType, whileLoop } from './assembler.ts';
 
-export const Q8_BLOCK = 32;
+export { Q8_BLOCK };
 
 /** Register tile shapes, chosen by measurement (docs/engine-speed.md). */
 export const F32_TILE: TileShape = { rows: 2, cols: 4, singleRowCols: 4 };

@@ -8,21 +8,10 @@
  * `close()` still stops and joins them for a clean shutdown.
  */
 import { Worker } from 'node:worker_threads';
-import { getLogger } from '../../util/logger.ts';
-import type { SharedArena } from '../kernels/arena.ts';
-import type { KernelExports } from '../kernels/wasm-module.ts';
-import {
-  DONE,
-  FAILED,
-  GEN,
-  MAX_OPS,
-  type MatmulOp,
-  NUM_OPS,
-  NUM_THREADS,
-  runShare,
-  STOP,
-  writeOp,
-} from './job.ts';
+import { getLogger } from '../../../util/logger.ts';
+import type { SharedArena } from '../arena.ts';
+import type { KernelExports, MatmulOp } from '../kernel-abi.ts';
+import { DONE, FAILED, GEN, MAX_OPS, NUM_OPS, NUM_THREADS, runShare, STOP, writeOp } from './job.ts';
 
 const log = getLogger('kernels');
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { dot } from './kernels.ts';
+import { dot } from './matmul.ts';
 import { applyRope, ropeInverseFrequencies, ropeTables } from './rope.ts';
 
 describe('ropeInverseFrequencies', () => {

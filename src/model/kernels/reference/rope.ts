@@ -13,7 +13,7 @@
  * Frequencies are computed in float32 step by step (Math.fround) the way transformers does, so angles
  * match the reference bit for bit or within an ulp.
  */
-import type { RopeConfig } from './checkpoint/config.ts';
+import type { RopeConfig } from '../../checkpoint/config.ts';
 
 const f = Math.fround;
 

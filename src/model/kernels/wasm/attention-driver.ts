@@ -9,10 +9,10 @@
  * Per sequence: translate its block table into a gather list of row offsets once (shared by all its rows
  * and KV heads); per token row and KV head: scores (wasm), softmax per query head (TS), weighted V sum (wasm).
  */
-import type { ForwardBatch, KvCacheTensors } from '../forward-batch.ts';
-import { softmax } from '../kernels.ts';
-import type { SharedArena } from './arena.ts';
-import type { KernelExports } from './wasm-module.ts';
+import { type ForwardBatch, type KvCacheTensors, slotOf } from '../../forward-batch.ts';
+import { softmax } from '../reference/row-ops.ts';
+import type { SharedArena } from '../arena.ts';
+import type { KernelExports } from '../kernel-abi.ts';
 
 export class WasmAttention {
   private offsets: Int32Array; // (capacity) float offset of each cached token's K/V row in a layer buffer
@@ -90,8 +90,7 @@ export class WasmAttention {
       this.offsets = this.arena.allocI32(2 ** Math.ceil(Math.log2(contextLen)));
     const offsets = this.offsets;
     for (let t = 0; t < contextLen; t++) {
-      const slot = blockTable[Math.floor(t / blockSize)]! * blockSize + (t % blockSize);
-      offsets[t] = slot * kvDim;
+      offsets[t] = slotOf(blockTable, t, blockSize) * kvDim;
     }
     return offsets;
   }

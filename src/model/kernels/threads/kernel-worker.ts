@@ -6,7 +6,7 @@
  * microseconds), then sleep in the kernel (Atomics.wait) so an idle engine costs no CPU.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { instantiateKernels } from '../kernels/wasm-module.ts';
+import { instantiateKernels } from '../wasm/kernel-module.ts';
 import { DONE, FAILED, GEN, runShare, STOP } from './job.ts';
 
 interface KernelWorkerData {

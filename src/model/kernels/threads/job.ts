@@ -11,7 +11,7 @@
  *   [0] GEN   [1] DONE   [2] STOP   [3] NUM_OPS   [4] NUM_THREADS   [5] FAILED   ...
  *   [16 + 16*o ...] op o: kind, out, x, w, scales, rows, inDim, outDim, panel
  */
-import type { KernelExports } from '../kernels/wasm-module.ts';
+import { KIND_Q8, type KernelExports, type MatmulOp } from '../kernel-abi.ts';
 
 export const GEN = 0;
 export const DONE = 1;
@@ -22,22 +22,6 @@ export const FAILED = 5;
 const OPS = 16;
 const OP_INTS = 16;
 export const MAX_OPS = 8;
-
-export const KIND_F32 = 0;
-export const KIND_Q8 = 1;
-
-/** One matmul as the kernels see it: out (rows, outDim) = x (rows, inDim) · wᵀ. Pointers in bytes. */
-export interface MatmulOp {
-  kind: typeof KIND_F32 | typeof KIND_Q8;
-  out: number;
-  x: number;
-  w: number;
-  scales: number; // q8 scales, 0 for f32
-  rows: number;
-  inDim: number;
-  outDim: number;
-  panel: number; // weight rows per cache panel
-}
 
 export function writeOp(control: Int32Array, index: number, o: MatmulOp): void {
   const b = OPS + index * OP_INTS;

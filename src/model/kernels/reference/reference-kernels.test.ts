@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { add, argmax, matmul, rmsnorm, silu, softmax, swiglu } from './kernels.ts';
+import { matmul } from './matmul.ts';
+import { add, argmax, rmsnorm, silu, softmax, swiglu } from './row-ops.ts';
 
 /** Deterministic pseudo-random values in [-1, 1). */
 function randomArray(n: number, seed: number): Float32Array {

@@ -4,20 +4,9 @@
  * Like loading a driver: probe what the CPU/runtime supports (SIMD is required, relaxed SIMD's fused
  * multiply-add is used only when the runtime accepts it), then map the same code into every thread.
  */
-import { assembleModule } from './wasm-assembler.ts';
-import { kernelFunctions } from './wasm-kernels.ts';
-
-/** The module's exports. Pointers are byte offsets into the shared memory. */
-export interface KernelExports {
-  // biome-ignore format: one signature per line
-  matmul_f32(out: number, x: number, w: number, scales: number, rows: number, inDim: number, outDim: number, j0: number, j1: number, panel: number): void;
-  // biome-ignore format: one signature per line
-  matmul_q8(out: number, x: number, q: number, scales: number, rows: number, inDim: number, outDim: number, j0: number, j1: number, panel: number): void;
-  // biome-ignore format: one signature per line
-  attn_scores(scores: number, q: number, kBase: number, offsets: number, seen: number, group: number, headDim: number, scale: number): void;
-  // biome-ignore format: one signature per line
-  attn_values(out: number, scores: number, vBase: number, offsets: number, seen: number, group: number, headDim: number): void;
-}
+import type { KernelExports } from '../kernel-abi.ts';
+import { assembleModule } from './assembler.ts';
+import { kernelFunctions } from './matmul-codegen.ts';
 
 const MEMORY = { minPages: 1, maxPages: 65536, shared: true };
 type CompiledKernels = { module: WebAssembly.Module; relaxed: boolean };

@@ -17,7 +17,7 @@
  *   headDim must be a multiple of 8 (two f32x4 per step); pointers are byte offsets into the shared memory.
  */
 // biome-ignore-all format: instruction sequences read like assembly, one logical step per line
-import { type Code, F32, type FunctionDef, I32, op, V128, whileLoop } from './wasm-assembler.ts';
+import { type Code, F32, type FunctionDef, I32, op, V128, whileLoop } from './assembler.ts';
 
 const get = op.localGet;
 const set = op.localSet;

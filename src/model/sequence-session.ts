@@ -1,61 +1,13 @@
 /**
- * Building ForwardBatches by hand, and running one sequence without a scheduler.
- *
- * The engine's scheduler and block manager normally decide block tables and slots; these helpers are the
- * "loopback interface" for tests, the CLI and labs: `makeBatch` packs sequences whose block tables you
- * already have, and `SequenceSession` owns a private KV cache and feeds one sequence step by step.
+ * Running one sequence without a scheduler: the "loopback interface" for tests, the CLI, benchmarks and
+ * labs. `SequenceSession` owns a private KV cache and block table and feeds one sequence step by step;
+ * `greedyGenerate` decodes with argmax on top of it. The engine never uses these: its scheduler and KV
+ * manager decide block tables, and its model runner packs batches with `makeBatch` (batch-builder.ts).
  */
-import type { ForwardBatch, SequenceSlice } from './forward-batch.ts';
-import type { KvCacheTensors } from './forward-batch.ts';
+import { type LogitsWanted, makeBatch } from './batch-builder.ts';
+import type { ForwardBatch, KvCacheTensors } from './forward-batch.ts';
 import type { LlamaModel } from './forward.ts';
-import { argmax } from './kernels.ts';
-
-export interface SequenceChunk {
-  /** New tokens of this sequence. */
-  tokens: ArrayLike<number>;
-  /** Position of the first new token (= tokens already in the cache). */
-  startPos: number;
-  /** Physical blocks of the sequence, in logical order; must cover startPos + tokens.length. */
-  blockTable: Int32Array;
-  /** False for a prompt chunk whose last row needs no logits (a chunked prefill that is not done yet). */
-  wantsLogits?: boolean;
-}
-
-/** Which rows get logits: each sequence's last new token, or every row (reference tests). */
-export type LogitsWanted = 'last' | 'all';
-
-/** Packs sequences end to end into one batch, computing positions and slots from the block tables. */
-export function makeBatch(
-  chunks: SequenceChunk[],
-  blockSize: number,
-  logits: LogitsWanted = 'last',
-): ForwardBatch {
-  const numTokens = chunks.reduce((sum, c) => sum + c.tokens.length, 0);
-  const tokenIds = new Int32Array(numTokens);
-  const positions = new Int32Array(numTokens);
-  const slotMapping = new Int32Array(numTokens);
-  const seqs: SequenceSlice[] = [];
-  const logitsRows: number[] = [];
-  let row = 0;
-  for (const chunk of chunks) {
-    const contextLen = chunk.startPos + chunk.tokens.length;
-    if (chunk.blockTable.length * blockSize < contextLen) {
-      throw new RangeError(
-        `block table of ${chunk.blockTable.length} blocks cannot hold ${contextLen} tokens`,
-      );
-    }
-    seqs.push({ queryStart: row, queryLen: chunk.tokens.length, contextLen, blockTable: chunk.blockTable });
-    for (let i = 0; i < chunk.tokens.length; i++, row++) {
-      const pos = chunk.startPos + i;
-      tokenIds[row] = chunk.tokens[i]!;
-      positions[row] = pos;
-      slotMapping[row] = chunk.blockTable[Math.floor(pos / blockSize)]! * blockSize + (pos % blockSize);
-      const last = i === chunk.tokens.length - 1;
-      if (logits === 'all' || (last && chunk.wantsLogits !== false)) logitsRows.push(row);
-    }
-  }
-  return { tokenIds, positions, slotMapping, seqs, logitsRows: Int32Array.from(logitsRows) };
-}
+import { argmax } from './kernels/reference/row-ops.ts';
 
 /** A batch holding one sequence's new tokens. */
 export function makeSingleSequenceBatch(

@@ -6,16 +6,17 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { defaultModelDir } from '../../util/paths.ts';
-import { LlamaModel } from '../forward.ts';
-import { SharedArena } from '../kernels/arena.ts';
-import { instantiateKernels, kernelModule } from '../kernels/wasm-module.ts';
-import { SequenceSession } from '../simple-batch.ts';
-import { columnShare, KIND_F32 } from './job.ts';
+import { defaultModelDir } from '../../../util/paths.ts';
+import { LlamaModel } from '../../forward.ts';
+import { SharedArena } from '../arena.ts';
+import { instantiateKernels, kernelModule } from '../wasm/kernel-module.ts';
+import { SequenceSession } from '../../sequence-session.ts';
+import { KIND_F32 } from '../kernel-abi.ts';
+import { columnShare } from './job.ts';
 import { KernelThreadPool } from './thread-pool.ts';
 
 const compiled = kernelModule();
-const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
+const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
 
 describe('columnShare', () => {
   it('covers every column exactly once, in multiples of 4', () => {

@@ -12,8 +12,8 @@
  * Grouped-query attention: numHeads query heads share numKvHeads K/V heads (query head h reads KV head
  * h / (numHeads/numKvHeads)), which is why the cache is smaller than the queries.
  */
-import type { ForwardBatch, KvCacheTensors } from './forward-batch.ts';
-import { softmax } from './kernels.ts';
+import { type ForwardBatch, type KvCacheTensors, slotOf } from '../../forward-batch.ts';
+import { softmax } from './row-ops.ts';
 
 /**
  * Stores the new tokens' K and V in their cache slots (slotMapping). Negative slots are padding: skipped.
@@ -137,8 +137,7 @@ function slotOffsets(
   }
   const offsets = new Int32Array(contextLen);
   for (let t = 0; t < contextLen; t++) {
-    const slot = blockTable[Math.floor(t / blockSize)]! * blockSize + (t % blockSize);
-    offsets[t] = slot * kvDim;
+    offsets[t] = slotOf(blockTable, t, blockSize) * kvDim;
   }
   return offsets;
 }

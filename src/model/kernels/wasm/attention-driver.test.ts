@@ -8,14 +8,14 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { requireFixturesDir } from '../../util/paths.ts';
-import { pagedAttention } from '../attention.ts';
-import { allocateKvCacheTensors, type ForwardBatch } from '../forward-batch.ts';
-import { LlamaModel } from '../forward.ts';
-import { argmax } from '../kernels.ts';
-import { makeBatch } from '../simple-batch.ts';
-import { KernelBackend } from './backend.ts';
-import { kernelModule } from './wasm-module.ts';
+import { requireFixturesDir } from '../../../util/paths.ts';
+import { pagedAttention } from '../reference/attention.ts';
+import { allocateKvCacheTensors, type ForwardBatch } from '../../forward-batch.ts';
+import { LlamaModel } from '../../forward.ts';
+import { argmax } from '../reference/row-ops.ts';
+import { makeBatch } from '../../batch-builder.ts';
+import { KernelBackend } from '../backend.ts';
+import { kernelModule } from './kernel-module.ts';
 
 function random(seed: number): () => number {
   let s = seed >>> 0;
