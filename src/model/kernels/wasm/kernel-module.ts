@@ -5,10 +5,32 @@
  * multiply-add is used only when the runtime accepts it), then map the same code into every thread.
  */
 import type { KernelExports } from '../kernel-abi.ts';
-import { assembleModule } from './assembler.ts';
-import { kernelFunctions } from './matmul-codegen.ts';
+import { assembleModule, type FunctionDef, type MemoryLimits, ModuleBuilder } from './assembler.ts';
+import { attentionScores, attentionValues } from './attention-codegen.ts';
+import { F32_TILE, f32Matmul, type KernelTiles, Q8_TILE, q8Matmul } from './matmul-codegen.ts';
 
-const MEMORY = { minPages: 1, maxPages: 65536, shared: true };
+const MEMORY: MemoryLimits = { minPages: 1, maxPages: 65536, shared: true };
+
+/**
+ * Every function of the module, in index order: the f32 tiles, the q8 tiles, then the exported kernels
+ * matmul_f32, matmul_q8 (the drivers, which call their tiles), attn_scores, attn_values.
+ */
+export function kernelFunctions(
+  relaxed: boolean,
+  tiles: KernelTiles = { f32: F32_TILE, q8: Q8_TILE },
+): FunctionDef[] {
+  const module = new ModuleBuilder();
+  const add = (f: FunctionDef) => module.add(f);
+  const matmulF32 = f32Matmul(add, tiles.f32, relaxed);
+  const matmulQ8 = q8Matmul(add, tiles.q8, relaxed);
+  for (const kernel of [matmulF32, matmulQ8, attentionScores(), attentionValues()]) module.add(kernel);
+  return module.functions;
+}
+
+/** The module's bytes; `names` adds the name section a disassembler prints (kernels.wat), not used to run. */
+export function kernelModuleBytes(relaxed: boolean, options: { names?: boolean } = {}): Uint8Array {
+  return assembleModule(kernelFunctions(relaxed), MEMORY, options);
+}
 type CompiledKernels = { module: WebAssembly.Module; relaxed: boolean };
 const cache = new Map<boolean, CompiledKernels | null>();
 
@@ -23,7 +45,7 @@ export function kernelModule(relaxedSimd = false): CompiledKernels | null {
   if (hit !== undefined) return hit;
   let compiled: CompiledKernels | null = null;
   for (const relaxed of relaxedSimd ? [true, false] : [false]) {
-    const bytes = assembleModule(kernelFunctions(relaxed), MEMORY);
+    const bytes = kernelModuleBytes(relaxed);
     if (WebAssembly.validate(bytes)) {
       compiled = { module: new WebAssembly.Module(bytes), relaxed };
       break;
