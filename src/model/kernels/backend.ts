@@ -182,7 +182,7 @@ export class KernelBackend {
     add(a, b, n);
   }
 
-  /** out (numTokens, numHeads, headDim) = paged causal attention (see ../attention.ts), SIMD when it can. */
+  /** out (numTokens, numHeads, headDim) = paged causal attention (see reference/attention.ts), SIMD when it can. */
   attention(
     out: Float32Array,
     q: Float32Array,

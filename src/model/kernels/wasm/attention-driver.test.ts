@@ -1,5 +1,5 @@
 /**
- * SIMD paged attention against the TypeScript reference (../attention.ts): random ragged batches (prefill
+ * SIMD paged attention against the TypeScript reference (../reference/attention.ts): random ragged batches (prefill
  * chunks and decode rows of several sequences, scrambled block tables, GQA groups of 1 and 3, head sizes
  * 8 to 64), the fallback when the cache is not in the arena, and the Hugging Face golden logits and greedy
  * continuations of every fixture with the cache placed by `LlamaModel.allocateKvCache`.

@@ -1,6 +1,6 @@
 /**
- * Paged attention on the WebAssembly SIMD kernels (wasm-attention.ts): the same contract and loop order as
- * the TypeScript reference `pagedAttention` in ../attention.ts, usable when the KV cache, the queries and
+ * Paged attention on the WebAssembly SIMD kernels (attention-codegen.ts): the same contract and loop order as
+ * the TypeScript reference `pagedAttention` in ../reference/attention.ts, usable when the KV cache, the queries and
  * the output all live in the kernel arena (`LlamaModel.allocateKvCache` puts the cache there).
  *
  * Systems analogy: a zero-copy fast path that only engages when the buffers are already in the DMA-able
@@ -34,7 +34,7 @@ export class WasmAttention {
     );
   }
 
-  /** out (numTokens, numHeads, headDim) = causal attention of q over the cache; see ../attention.ts. */
+  /** out (numTokens, numHeads, headDim) = causal attention of q over the cache; see ../reference/attention.ts. */
   run(
     out: Float32Array,
     q: Float32Array,
