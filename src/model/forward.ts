@@ -19,8 +19,9 @@ import {
   matrixBytes,
   type PreparedWeights,
   prepareWeights,
+  ropeInverseFrequencies,
+  ropeTables,
 } from './kernels/index.ts';
-import { ropeInverseFrequencies, ropeTables } from './kernels/reference/rope.ts';
 import { loadModel } from './checkpoint/load-model.ts';
 import type { LoadedModel } from './checkpoint/weights.ts';
 

@@ -20,9 +20,10 @@ export function kernelFunctions(
   tiles: KernelTiles = { f32: F32_TILE, q8: Q8_TILE },
 ): FunctionDef[] {
   const module = new ModuleBuilder();
-  const add = (f: FunctionDef) => module.add(f);
-  const matmulF32 = f32Matmul(add, tiles.f32, relaxed);
-  const matmulQ8 = q8Matmul(add, tiles.q8, relaxed);
+  // Each call adds its four tiles now and returns its driver, added below after both tile sets: this
+  // order fixes every function's index, so it is part of the emitted bytes (and of kernels.wat).
+  const matmulF32 = f32Matmul(module, tiles.f32, relaxed);
+  const matmulQ8 = q8Matmul(module, tiles.q8, relaxed);
   for (const kernel of [matmulF32, matmulQ8, attentionScores(), attentionValues()]) module.add(kernel);
   return module.functions;
 }
@@ -31,6 +32,7 @@ export function kernelFunctions(
 export function kernelModuleBytes(relaxed: boolean, options: { names?: boolean } = {}): Uint8Array {
   return assembleModule(kernelFunctions(relaxed), MEMORY, options);
 }
+
 type CompiledKernels = { module: WebAssembly.Module; relaxed: boolean };
 const cache = new Map<boolean, CompiledKernels | null>();
 

@@ -19,7 +19,7 @@
  */
 // biome-ignore-all format: instruction sequences read like assembly, one logical step per line
 import { Q8_BLOCK } from '../quantize.ts';
-import { type Code, F32, FunctionBuilder, type FunctionDef, type FunctionRef, I32, type Local, op, V128, whileLoop } from './assembler.ts';
+import { type Code, F32, FunctionBuilder, type FunctionDef, type FunctionRef, I32, type Local, type ModuleBuilder, op, V128, whileLoop } from './assembler.ts';
 import { bytesOf, get, horizontalSum, increment, rowByteOffset, set, TIMES_4 } from './codegen-helpers.ts';
 
 /** Register tile shapes, chosen by measurement (docs/engine-speed.md). */
@@ -248,19 +248,19 @@ const q8TileArgs = (p: DriverLocals): Code => [
 ];
 
 /** Adds the four f32 tiles of `shape` to the module and returns the driver `matmul_f32` that calls them. */
-export function f32Matmul(add: (f: FunctionDef) => FunctionRef, shape: TileShape, relaxed: boolean): FunctionDef {
+export function f32Matmul(module: ModuleBuilder, shape: TileShape, relaxed: boolean): FunctionDef {
   const { rows: R, cols: C, singleRowCols: C1 } = shape;
   const tiles: TileSet = {
-    rc: add(f32Tile(R, C, relaxed)), r1: add(f32Tile(R, 1, relaxed)), oneC: add(f32Tile(1, C1, relaxed)), one1: add(f32Tile(1, 1, relaxed)),
+    rc: module.add(f32Tile(R, C, relaxed)), r1: module.add(f32Tile(R, 1, relaxed)), oneC: module.add(f32Tile(1, C1, relaxed)), one1: module.add(f32Tile(1, 1, relaxed)),
   };
   return driver('matmul_f32', tiles, shape, f32TileArgs);
 }
 
 /** Adds the four q8_0 tiles of `shape` to the module and returns the driver `matmul_q8` that calls them. */
-export function q8Matmul(add: (f: FunctionDef) => FunctionRef, shape: TileShape, relaxed: boolean): FunctionDef {
+export function q8Matmul(module: ModuleBuilder, shape: TileShape, relaxed: boolean): FunctionDef {
   const { rows: R, cols: C, singleRowCols: C1 } = shape;
   const tiles: TileSet = {
-    rc: add(q8Tile(R, C, relaxed)), r1: add(q8Tile(R, 1, relaxed)), oneC: add(q8Tile(1, C1, relaxed)), one1: add(q8Tile(1, 1, relaxed)),
+    rc: module.add(q8Tile(R, C, relaxed)), r1: module.add(q8Tile(R, 1, relaxed)), oneC: module.add(q8Tile(1, C1, relaxed)), one1: module.add(q8Tile(1, 1, relaxed)),
   };
   return driver('matmul_q8', tiles, shape, q8TileArgs);
 }
