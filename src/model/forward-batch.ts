@@ -23,6 +23,15 @@ export interface SequenceSlice {
   blockTable: Int32Array;
 }
 
+/**
+ * The cache slot of position `pos` of a sequence: its block table is the page table, so
+ *   slot = blockTable[pos / blockSize] * blockSize + pos % blockSize
+ * Every writer (batch-builder.ts) and reader (the attention kernels) of the paged cache uses this one formula.
+ */
+export function slotOf(blockTable: Int32Array, pos: number, blockSize: number): number {
+  return blockTable[Math.floor(pos / blockSize)]! * blockSize + (pos % blockSize);
+}
+
 export interface ForwardBatch {
   tokenIds: Int32Array; // (numTokens)
   positions: Int32Array; // (numTokens)

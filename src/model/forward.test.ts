@@ -9,7 +9,8 @@ import { before, describe, it } from 'node:test';
 import { defaultModelDir, requireFixturesDir } from '../util/paths.ts';
 import { allocateKvCacheTensors } from './forward-batch.ts';
 import { LlamaModel } from './forward.ts';
-import { greedyGenerate, makeBatch, SequenceSession } from './simple-batch.ts';
+import { makeBatch } from './batch-builder.ts';
+import { greedyGenerate, SequenceSession } from './sequence-session.ts';
 
 interface GoldenCase {
   input_ids: number[];

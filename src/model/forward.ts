@@ -9,23 +9,21 @@
  *
  * Read it like llama2.c's forward(): follow one token from its embedding to its logits. Which code runs a
  * matmul (WebAssembly SIMD over worker threads, or the TypeScript reference) is decided once at load time
- * by the kernel backend (kernels/backend.ts); this file only calls the kernels by name.
+ * by the kernel backend (kernels/backend.ts); this file only calls methods of that one object, `k`.
  */
-import type { ModelConfig } from './config.ts';
+import type { ModelConfig } from './checkpoint/config.ts';
 import type { ForwardBatch, KvCacheTensors } from './forward-batch.ts';
-import { writeKvSlots } from './attention.ts';
-import { add, rmsnorm, swiglu } from './kernels.ts';
 import {
   KernelBackend,
   type KernelOptions,
-  matmul,
-  matmuls,
   matrixBytes,
   type PreparedWeights,
   prepareWeights,
+  ropeInverseFrequencies,
+  ropeTables,
 } from './kernels/index.ts';
-import { applyRope, ropeInverseFrequencies, ropeTables } from './rope.ts';
-import { type LoadedModel, loadModel } from './weights.ts';
+import { loadModel } from './checkpoint/load-model.ts';
+import type { LoadedModel } from './checkpoint/weights.ts';
 
 /** How to run the model: `threads` (`--threads`), `weightDtype` (`--weight-dtype`), `kernels` ('wasm' | 'ts'). */
 export type ModelOptions = KernelOptions;
@@ -120,6 +118,7 @@ export class LlamaModel {
   forward(batch: ForwardBatch, kv: KvCacheTensors): Float32Array {
     const c = this.config;
     const w = this.weights;
+    const k = this.kernels; // the one kernel object: every computation below goes through it
     const n = batch.tokenIds.length;
     const dim = c.hiddenSize;
     this.checkInputs(batch, kv);
@@ -137,27 +136,27 @@ export class LlamaModel {
       const layer = w.layers[l]!;
 
       // Attention block. Normalize, then project to queries, keys and values (Qwen2 adds a bias).
-      rmsnorm(s.xb, s.x, layer.attnNorm, n, dim, c.rmsNormEps);
-      matmuls(s.xb, n, [s.q, layer.wq, layer.bq], [s.k, layer.wk, layer.bk], [s.v, layer.wv, layer.bv]);
+      k.rmsnorm(s.xb, s.x, layer.attnNorm, n, dim, c.rmsNormEps);
+      k.matmuls(s.xb, n, [s.q, layer.wq, layer.bq], [s.k, layer.wk, layer.bk], [s.v, layer.wv, layer.bv]);
 
       // Rotate queries and keys by their positions, then file the new K/V in their cache slots.
-      applyRope(s.q, n, c.numHeads, c.headDim, cos, sin);
-      applyRope(s.k, n, c.numKvHeads, c.headDim, cos, sin);
-      writeKvSlots(kv, l, s.k, s.v, batch.slotMapping);
+      k.applyRope(s.q, n, c.numHeads, c.headDim, cos, sin);
+      k.applyRope(s.k, n, c.numKvHeads, c.headDim, cos, sin);
+      k.writeKvSlots(kv, l, s.k, s.v, batch.slotMapping);
 
       // Each new token attends to its sequence's positions 0..p through the block table.
-      this.kernels.attention(s.att, s.q, kv, l, batch, c.numHeads);
+      k.attention(s.att, s.q, kv, l, batch, c.numHeads);
 
       // Mix the heads back into the residual stream.
-      matmul(s.xb2, s.att, layer.wo, layer.bo, n);
-      add(s.x, s.xb2, n * dim);
+      k.matmul(s.xb2, s.att, layer.wo, layer.bo, n);
+      k.add(s.x, s.xb2, n * dim);
 
       // MLP block (SwiGLU): down(silu(gate(x)) · up(x)), added to the residual stream.
-      rmsnorm(s.xb, s.x, layer.mlpNorm, n, dim, c.rmsNormEps);
-      matmuls(s.xb, n, [s.gate, layer.wGate, null], [s.up, layer.wUp, null]);
-      swiglu(s.gate, s.up, n * c.intermediateSize);
-      matmul(s.xb2, s.gate, layer.wDown, null, n);
-      add(s.x, s.xb2, n * dim);
+      k.rmsnorm(s.xb, s.x, layer.mlpNorm, n, dim, c.rmsNormEps);
+      k.matmuls(s.xb, n, [s.gate, layer.wGate, null], [s.up, layer.wUp, null]);
+      k.swiglu(s.gate, s.up, n * c.intermediateSize);
+      k.matmul(s.xb2, s.gate, layer.wDown, null, n);
+      k.add(s.x, s.xb2, n * dim);
     }
 
     // Final norm and LM head, only for the rows whose next-token scores are wanted.
@@ -166,8 +165,8 @@ export class LlamaModel {
       const r = batch.logitsRows[i]!;
       s.wanted.set(s.x.subarray(r * dim, (r + 1) * dim), i * dim);
     }
-    rmsnorm(s.wanted, s.wanted, w.finalNorm, m, dim, c.rmsNormEps);
-    matmul(s.logits, s.wanted, w.lmHead, null, m);
+    k.rmsnorm(s.wanted, s.wanted, w.finalNorm, m, dim, c.rmsNormEps);
+    k.matmul(s.logits, s.wanted, w.lmHead, null, m);
     return s.logits.slice(0, m * c.vocabSize); // (m, vocab), the caller's own copy
   }
 

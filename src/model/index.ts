@@ -1,4 +1,4 @@
-export { pagedAttention, writeKvSlots } from './attention.ts';
+export { pagedAttention, writeKvSlots } from './kernels/reference/attention.ts';
 export {
   type Architecture,
   loadModelConfig,
@@ -7,8 +7,8 @@ export {
   type RopeConfig,
   type RopeScaling,
   SUPPORTED_ARCHITECTURES,
-} from './config.ts';
-export { BYTES_PER_ELEMENT, type SafetensorsDtype } from './dtypes.ts';
+} from './checkpoint/config.ts';
+export { BYTES_PER_ELEMENT, type SafetensorsDtype } from './checkpoint/dtypes.ts';
 export { LlamaModel, type ModelOptions } from './forward.ts';
 export {
   type ConvertResult,
@@ -18,44 +18,44 @@ export {
   loadGguf,
   readGgufHeader,
   writeGguf,
-} from './gguf/index.ts';
+} from './checkpoint/gguf/index.ts';
 export {
   RANDOM_SHAPES,
   type RandomCheckpoint,
   type RandomShape,
   writeRandomCheckpoint,
-} from './random-checkpoint.ts';
+} from './checkpoint/random-checkpoint.ts';
 export {
   allocateKvCacheTensors,
   type ForwardBatch,
   type KvCacheTensors,
   kvBytesPerToken,
   type SequenceSlice,
+  slotOf,
 } from './forward-batch.ts';
-export { describeModel, type KvBytes, type ModelDescription } from './inspect.ts';
-export { add, argmax, dot, matmul, rmsnorm, silu, softmax, swiglu } from './kernels.ts';
-export { applyRope, ropeInverseFrequencies, ropeTables } from './rope.ts';
-export { readSafetensorsHeader, SafetensorsCheckpoint, type TensorInfo } from './safetensors.ts';
+export { describeModel, type KvBytes, type ModelDescription } from './checkpoint/inspect.ts';
+export { dot, matmul } from './kernels/reference/matmul.ts';
+export { add, argmax, rmsnorm, silu, softmax, swiglu } from './kernels/reference/row-ops.ts';
+export { applyRope, ropeInverseFrequencies, ropeTables } from './kernels/reference/rope.ts';
+export { readSafetensorsHeader, SafetensorsCheckpoint, type TensorInfo } from './checkpoint/safetensors.ts';
 export {
   encodeSafetensors,
   type TensorToWrite,
   writeSafetensors,
   writeShardedSafetensors,
-} from './safetensors-writer.ts';
+} from './checkpoint/safetensors-writer.ts';
+export { type LogitsWanted, makeBatch, type SequenceChunk } from './batch-builder.ts';
 export {
   type GreedyOptions,
   greedyGenerate,
-  type LogitsWanted,
-  makeBatch,
   makeSingleSequenceBatch,
-  type SequenceChunk,
   SequenceSession,
   type SessionOptions,
-} from './simple-batch.ts';
+} from './sequence-session.ts';
+export { loadModel } from './checkpoint/load-model.ts';
 export {
   expectedTensors,
   type LayerWeights,
   type LoadedModel,
-  loadModel,
   type ModelWeights,
-} from './weights.ts';
+} from './checkpoint/weights.ts';

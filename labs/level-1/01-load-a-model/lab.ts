@@ -121,7 +121,7 @@ async function main(): Promise<void> {
   note(`First entry: "${firstName}": ${JSON.stringify(firstEntry)}`);
   note(`Tensor data starts at byte 8 + ${thousands(headerLength)} = ${thousands(8 + headerLength)}`);
 
-  step('Every tensor: name, dtype, shape, bytes (our reader: src/model/safetensors.ts)');
+  step('Every tensor: name, dtype, shape, bytes (our reader: src/model/checkpoint/safetensors.ts)');
   const tensors = [...(await readSafetensorsHeader(WEIGHTS_FILE)).values()].sort(
     (a, b) => a.position - b.position,
   );

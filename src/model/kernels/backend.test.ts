@@ -5,10 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { matmul as referenceMatmul } from '../kernels.ts';
+import { matmul as referenceMatmul } from './reference/matmul.ts';
 import { KernelBackend, type Matrix, matmul } from './backend.ts';
 import { dequantizeQ8, quantizeQ8 } from './quantize.ts';
-import { kernelModule } from './wasm-module.ts';
+import { kernelModule } from './wasm/kernel-module.ts';
 
 function randomArray(n: number, seed: number): Float32Array {
   let s = seed >>> 0;

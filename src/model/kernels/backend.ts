@@ -1,28 +1,32 @@
 /**
- * KernelBackend: where and how the matmuls of one model run — the dispatch layer between forward.ts
- * (which calls `matmul(out, x, w, bias, rows)` by name) and the implementations:
+ * KernelBackend: the one kernel object forward.ts calls (`kernels.matmuls(...)`, `kernels.rmsnorm(...)`,
+ * `kernels.attention(...)`), deciding once at load time where and how each kernel runs:
  *
  *   'wasm' + threads > 1   WebAssembly SIMD kernels, output columns split over a worker pool (the engine
  *                          thread computes a share too); tiny products stay on the engine thread
  *   'wasm' + threads = 1   the same kernels on the engine thread only
- *   'ts'                   the plain TypeScript kernels of ../kernels.ts (the reference; also the fallback
+ *   'ts'                   the plain TypeScript kernels of reference/ (the oracle; also the fallback
  *                          when the runtime lacks WebAssembly SIMD)
+ *
+ * Matmuls and attention have fast paths (wasm/, threads/); RMSNorm, RoPE, SwiGLU, the residual add and the
+ * KV write are a few percent of a step and run the reference code on every backend.
  *
  * Systems analogy: a storage driver with a fast path (DMA into a shared segment) and a safe path (plain
  * reads), chosen at mount time. Weights live in the backend's SharedArena so every thread sees them.
  */
 import { availableParallelism } from 'node:os';
 import { getLogger } from '../../util/logger.ts';
-import { pagedAttention } from '../attention.ts';
+import { pagedAttention, writeKvSlots } from './reference/attention.ts';
 import type { ForwardBatch, KvCacheTensors } from '../forward-batch.ts';
-import { matmul as referenceMatmul } from '../kernels.ts';
-import { KIND_F32, KIND_Q8, type MatmulOp } from '../threads/job.ts';
-import { KernelThreadPool } from '../threads/thread-pool.ts';
+import { matmul as referenceMatmul } from './reference/matmul.ts';
+import { applyRope } from './reference/rope.ts';
+import { add, rmsnorm, swiglu } from './reference/row-ops.ts';
+import { KIND_F32, KIND_Q8, type KernelExports, type MatmulOp } from './kernel-abi.ts';
+import { KernelThreadPool } from './threads/thread-pool.ts';
 import { SharedArena } from './arena.ts';
-import { WasmAttention } from './attention-wasm.ts';
-import { canQuantizeQ8, dequantizeQ8, type Q8Tensor, quantizeQ8 } from './quantize.ts';
-import { instantiateKernels, type KernelExports, kernelModule } from './wasm-module.ts';
-import { Q8_BLOCK } from './wasm-kernels.ts';
+import { WasmAttention } from './wasm/attention-driver.ts';
+import { canQuantizeQ8, dequantizeQ8, Q8_BLOCK, type Q8Tensor, quantizeQ8 } from './quantize.ts';
+import { instantiateKernels, kernelModule } from './wasm/kernel-module.ts';
 
 const log = getLogger('kernels');
 
@@ -133,7 +137,52 @@ export class KernelBackend {
     return { key, value };
   }
 
-  /** out (numTokens, numHeads, headDim) = paged causal attention (see ../attention.ts), SIMD when it can. */
+  /** RMSNorm per row: out = weight · x / sqrt(mean(x²) + eps). x, out: (rows, dim), weight: (dim). */
+  rmsnorm(
+    out: Float32Array,
+    x: Float32Array,
+    weight: Float32Array,
+    rows: number,
+    dim: number,
+    eps: number,
+  ): void {
+    rmsnorm(out, x, weight, rows, dim, eps);
+  }
+
+  /** Rotates x (rows, numHeads, headDim) in place by each row's angles (cos/sin: (rows, headDim/2)). */
+  applyRope(
+    x: Float32Array,
+    rows: number,
+    numHeads: number,
+    headDim: number,
+    cos: Float32Array,
+    sin: Float32Array,
+  ): void {
+    applyRope(x, rows, numHeads, headDim, cos, sin);
+  }
+
+  /** Files the new tokens' K and V (numTokens, numKvHeads*headDim) in their cache slots. */
+  writeKvSlots(
+    kv: KvCacheTensors,
+    layer: number,
+    k: Float32Array,
+    v: Float32Array,
+    slotMapping: Int32Array,
+  ): void {
+    writeKvSlots(kv, layer, k, v, slotMapping);
+  }
+
+  /** SwiGLU in place: gate[i] = silu(gate[i]) · up[i], for n values. */
+  swiglu(gate: Float32Array, up: Float32Array, n: number): void {
+    swiglu(gate, up, n);
+  }
+
+  /** Residual add in place: a += b, for n values. */
+  add(a: Float32Array, b: Float32Array, n: number): void {
+    add(a, b, n);
+  }
+
+  /** out (numTokens, numHeads, headDim) = paged causal attention (see reference/attention.ts), SIMD when it can. */
   attention(
     out: Float32Array,
     q: Float32Array,

@@ -10,3 +10,4 @@ export {
 } from './backend.ts';
 export { matrixBytes, type PreparedLayer, type PreparedWeights, prepareWeights } from './prepare-weights.ts';
 export { canQuantizeQ8, dequantizeQ8, type Q8Tensor, quantizeQ8 } from './quantize.ts';
+export { ropeInverseFrequencies, ropeTables } from './reference/rope.ts';

@@ -5,11 +5,10 @@
  * Like warming a cache at boot: one copy (or quantization) per matrix at load time so that no step pays
  * for it later. The original arrays are not kept, so their memory is freed once the caller drops them.
  */
-import type { ModelConfig } from '../config.ts';
-import type { ModelWeights } from '../weights.ts';
+import type { ModelConfig } from '../checkpoint/config.ts';
+import type { ModelWeights } from '../checkpoint/weights.ts';
 import type { KernelBackend, Matrix, WeightDtype } from './backend.ts';
-import { canQuantizeQ8 } from './quantize.ts';
-import { Q8_BLOCK } from './wasm-kernels.ts';
+import { canQuantizeQ8, Q8_BLOCK } from './quantize.ts';
 
 /** One transformer block, matrices placed for the backend. dim = hiddenSize, qDim = numHeads*headDim. */
 export interface PreparedLayer {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { defaultModelDir } from '../../util/paths.ts';
 import { LlamaModel } from '../forward.ts';
-import { greedyGenerate, SequenceSession } from '../simple-batch.ts';
+import { greedyGenerate, SequenceSession } from '../sequence-session.ts';
 
 interface Sample {
   prompt_ids: number[];

@@ -9,7 +9,8 @@
  *   q:      Int8Array    (outDim, inDim)       row-major like the f32 weight
  *   scales: Float32Array (outDim, inDim / 32)  scale of block b of row j at j*(inDim/32) + b
  */
-import { Q8_BLOCK } from './wasm-kernels.ts';
+/** Weights per Q8_0 block (one f32 scale each). */
+export const Q8_BLOCK = 32;
 
 export interface Q8Tensor {
   q: Int8Array; // (outDim, inDim)

@@ -1,0 +1,99 @@
+/**
+ * `loadModel(dir)`: the model's "boot sequence". Parse config.json, list the checkpoint's tensors, check
+ * that every tensor the config implies is present with the right shape (before reading any data), then
+ * read and upcast them. Any gap is a ModelLoadError naming the file, the tensor and the expected shape.
+ * A `.gguf` path (or a folder holding one .gguf and no safetensors) goes to gguf/load-gguf.ts instead.
+ */
+import { basename } from 'node:path';
+import { ModelLoadError } from '../../util/errors.ts';
+import { getLogger } from '../../util/logger.ts';
+import { loadModelConfig, type ModelConfig } from './config.ts';
+import { ggufFileFor, loadGguf } from './gguf/load-gguf.ts';
+import { SafetensorsCheckpoint } from './safetensors.ts';
+import { expectedTensors, type LayerWeights, type LoadedModel, type ModelWeights } from './weights.ts';
+
+const log = getLogger('model');
+
+/**
+ * Loads config and weights from a Hugging Face checkpoint folder, or from a GGUF file (a `.gguf` path, or a
+ * folder holding one .gguf and no safetensors): see gguf/load-gguf.ts.
+ */
+export async function loadModel(dir: string): Promise<LoadedModel> {
+  const ggufFile = ggufFileFor(dir);
+  if (ggufFile) return loadGguf(ggufFile);
+  const config = loadModelConfig(dir);
+  const checkpoint = await SafetensorsCheckpoint.open(dir);
+  try {
+    const names = checkTensors(checkpoint, config);
+    const tensors = new Map<string, Float32Array>();
+    for (const [short, full] of names) tensors.set(short, await checkpoint.read(full));
+    const weights = assembleWeights(config, tensors);
+    log.debug('model loaded', {
+      dir,
+      architecture: config.architecture,
+      layers: config.numLayers,
+      tensors: names.size,
+    });
+    return { config, weights, dir };
+  } finally {
+    await checkpoint.close();
+  }
+}
+
+/**
+ * Finds each expected tensor (with or without `model.`) and checks its shape.
+ * Returns short name → name in the checkpoint.
+ */
+function checkTensors(checkpoint: SafetensorsCheckpoint, config: ModelConfig): Map<string, string> {
+  const files = checkpoint.files.map((f) => basename(f)).join(', ');
+  const found = new Map<string, string>();
+  for (const [short, shape] of expectedTensors(config)) {
+    const candidates = short === 'lm_head.weight' ? [short, `model.${short}`] : [`model.${short}`, short];
+    const full = candidates.find((name) => checkpoint.has(name));
+    if (!full) {
+      throw new ModelLoadError(
+        `${files}: tensor "${candidates[0]}" is missing (expected shape [${shape}] for a ${config.architecture} ` +
+          `with ${config.numLayers} layers); check the checkpoint matches config.json`,
+      );
+    }
+    const info = checkpoint.info(full)!;
+    if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
+      throw new ModelLoadError(
+        `${basename(info.file)}: tensor "${full}" has shape [${info.shape}], expected [${shape}] from config.json`,
+      );
+    }
+    found.set(short, full);
+  }
+  return found;
+}
+
+function assembleWeights(config: ModelConfig, t: Map<string, Float32Array>): ModelWeights {
+  const get = (name: string): Float32Array => t.get(name)!;
+  const optional = (name: string): Float32Array | null => t.get(name) ?? null;
+  const layers: LayerWeights[] = [];
+  for (let l = 0; l < config.numLayers; l++) {
+    const p = `layers.${l}.`;
+    layers.push({
+      attnNorm: get(`${p}input_layernorm.weight`),
+      wq: get(`${p}self_attn.q_proj.weight`),
+      wk: get(`${p}self_attn.k_proj.weight`),
+      wv: get(`${p}self_attn.v_proj.weight`),
+      wo: get(`${p}self_attn.o_proj.weight`),
+      bq: optional(`${p}self_attn.q_proj.bias`),
+      bk: optional(`${p}self_attn.k_proj.bias`),
+      bv: optional(`${p}self_attn.v_proj.bias`),
+      bo: optional(`${p}self_attn.o_proj.bias`),
+      mlpNorm: get(`${p}post_attention_layernorm.weight`),
+      wGate: get(`${p}mlp.gate_proj.weight`),
+      wUp: get(`${p}mlp.up_proj.weight`),
+      wDown: get(`${p}mlp.down_proj.weight`),
+    });
+  }
+  const embed = get('embed_tokens.weight');
+  return {
+    embed,
+    layers,
+    finalNorm: get('norm.weight'),
+    lmHead: config.tieWordEmbeddings ? embed : get('lm_head.weight'),
+  };
+}

@@ -1,0 +1,36 @@
+/**
+ * The kernel ABI: what the engine thread, the worker threads and the WebAssembly module agree on.
+ * `KernelExports` is the module's function table (pointers are byte offsets into the shared memory);
+ * `MatmulOp` is one matmul as a job on the thread pool's board (threads/job.ts) or a direct call.
+ *
+ * Systems analogy: a driver's ioctl header. Both sides of the boundary (backend.ts issuing jobs,
+ * threads/ running them, wasm/ implementing them) import this file and nothing of each other's.
+ */
+
+/** The module's exports. Pointers are byte offsets into the shared memory. */
+export interface KernelExports {
+  // biome-ignore format: one signature per line
+  matmul_f32(out: number, x: number, w: number, scales: number, rows: number, inDim: number, outDim: number, j0: number, j1: number, panel: number): void;
+  // biome-ignore format: one signature per line
+  matmul_q8(out: number, x: number, q: number, scales: number, rows: number, inDim: number, outDim: number, j0: number, j1: number, panel: number): void;
+  // biome-ignore format: one signature per line
+  attn_scores(scores: number, q: number, kBase: number, offsets: number, seen: number, group: number, headDim: number, scale: number): void;
+  // biome-ignore format: one signature per line
+  attn_values(out: number, scores: number, vBase: number, offsets: number, seen: number, group: number, headDim: number): void;
+}
+
+export const KIND_F32 = 0;
+export const KIND_Q8 = 1;
+
+/** One matmul as the kernels see it: out (rows, outDim) = x (rows, inDim) · wᵀ. Pointers in bytes. */
+export interface MatmulOp {
+  kind: typeof KIND_F32 | typeof KIND_Q8;
+  out: number;
+  x: number;
+  w: number;
+  scales: number; // q8 scales, 0 for f32
+  rows: number;
+  inDim: number;
+  outDim: number;
+  panel: number; // weight rows per cache panel
+}

@@ -1,0 +1,102 @@
+/**
+ * Paged attention on the WebAssembly SIMD kernels (attention-codegen.ts): the same contract and loop order as
+ * the TypeScript reference `pagedAttention` in ../reference/attention.ts, usable when the KV cache, the queries and
+ * the output all live in the kernel arena (`LlamaModel.allocateKvCache` puts the cache there).
+ *
+ * Systems analogy: a zero-copy fast path that only engages when the buffers are already in the DMA-able
+ * region; anything else takes the ordinary path (the caller falls back when `run` returns false).
+ *
+ * Per sequence: translate its block table into a gather list of row offsets once (shared by all its rows
+ * and KV heads); per token row and KV head: scores (wasm), softmax per query head (TS), weighted V sum (wasm).
+ */
+import { type ForwardBatch, type KvCacheTensors, slotOf } from '../../forward-batch.ts';
+import { softmax } from '../reference/row-ops.ts';
+import type { SharedArena } from '../arena.ts';
+import type { KernelExports } from '../kernel-abi.ts';
+
+export class WasmAttention {
+  private offsets: Int32Array; // (capacity) float offset of each cached token's K/V row in a layer buffer
+  private scores: Float32Array; // (group, seen) attention weights of one row and KV head
+
+  constructor(
+    private readonly wasm: KernelExports,
+    private readonly arena: SharedArena,
+  ) {
+    this.offsets = arena.allocI32(1024);
+    this.scores = arena.allocF32(4096);
+  }
+
+  /** Whether the kernels can read and write these buffers in place (headDim in whole steps of 8 floats). */
+  canRun(out: Float32Array, q: Float32Array, kv: KvCacheTensors, layer: number): boolean {
+    const a = this.arena;
+    return (
+      kv.headDim % 8 === 0 && a.owns(out) && a.owns(q) && a.owns(kv.key[layer]!) && a.owns(kv.value[layer]!)
+    );
+  }
+
+  /** out (numTokens, numHeads, headDim) = causal attention of q over the cache; see ../reference/attention.ts. */
+  run(
+    out: Float32Array,
+    q: Float32Array,
+    kv: KvCacheTensors,
+    layer: number,
+    batch: ForwardBatch,
+    numHeads: number,
+  ): void {
+    const { headDim, numKvHeads, blockSize } = kv;
+    const group = numHeads / numKvHeads;
+    const scale = Math.fround(1 / Math.sqrt(headDim));
+    const headBytes = headDim * 4;
+    const keyBase = kv.key[layer]!.byteOffset;
+    const valueBase = kv.value[layer]!.byteOffset;
+    for (const seq of batch.seqs) {
+      const offsets = this.gatherList(seq.blockTable, seq.contextLen, blockSize, numKvHeads * headDim);
+      const scores = this.scoresFor(group * seq.contextLen);
+      for (let i = 0; i < seq.queryLen; i++) {
+        const row = seq.queryStart + i;
+        const pos = batch.positions[row]!;
+        if (pos >= seq.contextLen) {
+          throw new RangeError(
+            `row ${row}: position ${pos} is not below the sequence's contextLen ${seq.contextLen}`,
+          );
+        }
+        const seen = pos + 1; // causal: positions 0..pos
+        for (let g = 0; g < numKvHeads; g++) {
+          const qOff = q.byteOffset + (row * numHeads + g * group) * headBytes; // first query head of the group
+          const outOff = out.byteOffset + (row * numHeads + g * group) * headBytes;
+          // biome-ignore format: argument list mirrors the kernel signature
+          this.wasm.attn_scores(scores.byteOffset, qOff, keyBase + g * headBytes, offsets.byteOffset, seen, group, headDim, scale);
+          for (let h = 0; h < group; h++) softmax(scores, h * seen, seen);
+          // biome-ignore format: argument list mirrors the kernel signature
+          this.wasm.attn_values(outOff, scores.byteOffset, valueBase + g * headBytes, offsets.byteOffset, seen, group, headDim);
+        }
+      }
+    }
+  }
+
+  /** Float offset of each position's K/V row in a layer's buffer, in the arena: Int32Array (contextLen). */
+  private gatherList(
+    blockTable: Int32Array,
+    contextLen: number,
+    blockSize: number,
+    kvDim: number,
+  ): Int32Array {
+    if (blockTable.length * blockSize < contextLen) {
+      throw new RangeError(
+        `block table of ${blockTable.length} blocks cannot hold ${contextLen} tokens (block size ${blockSize})`,
+      );
+    }
+    if (this.offsets.length < contextLen)
+      this.offsets = this.arena.allocI32(2 ** Math.ceil(Math.log2(contextLen)));
+    const offsets = this.offsets;
+    for (let t = 0; t < contextLen; t++) {
+      offsets[t] = slotOf(blockTable, t, blockSize) * kvDim;
+    }
+    return offsets;
+  }
+
+  private scoresFor(length: number): Float32Array {
+    if (this.scores.length < length) this.scores = this.arena.allocF32(2 ** Math.ceil(Math.log2(length)));
+    return this.scores;
+  }
+}

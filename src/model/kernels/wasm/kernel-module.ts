@@ -1,0 +1,63 @@
+/**
+ * Builds and compiles the kernel module once per process, and instantiates it over an arena's memory.
+ *
+ * Like loading a driver: probe what the CPU/runtime supports (SIMD is required, relaxed SIMD's fused
+ * multiply-add is used only when the runtime accepts it), then map the same code into every thread.
+ */
+import type { KernelExports } from '../kernel-abi.ts';
+import { assembleModule, type FunctionDef, type MemoryLimits, ModuleBuilder } from './assembler.ts';
+import { attentionScores, attentionValues } from './attention-codegen.ts';
+import { F32_TILE, f32Matmul, type KernelTiles, Q8_TILE, q8Matmul } from './matmul-codegen.ts';
+
+const MEMORY: MemoryLimits = { minPages: 1, maxPages: 65536, shared: true };
+
+/**
+ * Every function of the module, in index order: the f32 tiles, the q8 tiles, then the exported kernels
+ * matmul_f32, matmul_q8 (the drivers, which call their tiles), attn_scores, attn_values.
+ */
+export function kernelFunctions(
+  relaxed: boolean,
+  tiles: KernelTiles = { f32: F32_TILE, q8: Q8_TILE },
+): FunctionDef[] {
+  const module = new ModuleBuilder();
+  // Each call adds its four tiles now and returns its driver, added below after both tile sets: this
+  // order fixes every function's index, so it is part of the emitted bytes (and of kernels.wat).
+  const matmulF32 = f32Matmul(module, tiles.f32, relaxed);
+  const matmulQ8 = q8Matmul(module, tiles.q8, relaxed);
+  for (const kernel of [matmulF32, matmulQ8, attentionScores(), attentionValues()]) module.add(kernel);
+  return module.functions;
+}
+
+/** The module's bytes; `names` adds the name section a disassembler prints (kernels.wat), not used to run. */
+export function kernelModuleBytes(relaxed: boolean, options: { names?: boolean } = {}): Uint8Array {
+  return assembleModule(kernelFunctions(relaxed), MEMORY, options);
+}
+
+type CompiledKernels = { module: WebAssembly.Module; relaxed: boolean };
+const cache = new Map<boolean, CompiledKernels | null>();
+
+/**
+ * The compiled kernel module, or null when this runtime lacks WebAssembly SIMD (callers then use the
+ * TypeScript kernels). Relaxed SIMD (fused multiply-add) is opted into with `relaxedSimd` (the
+ * `relaxedSimd` kernel option) and used only if the runtime validates it (Node 20 needs
+ * --experimental-wasm-relaxed-simd); it measured no gain here, so it is off by default.
+ */
+export function kernelModule(relaxedSimd = false): CompiledKernels | null {
+  const hit = cache.get(relaxedSimd);
+  if (hit !== undefined) return hit;
+  let compiled: CompiledKernels | null = null;
+  for (const relaxed of relaxedSimd ? [true, false] : [false]) {
+    const bytes = kernelModuleBytes(relaxed);
+    if (WebAssembly.validate(bytes)) {
+      compiled = { module: new WebAssembly.Module(bytes), relaxed };
+      break;
+    }
+  }
+  cache.set(relaxedSimd, compiled);
+  return compiled;
+}
+
+export function instantiateKernels(module: WebAssembly.Module, memory: WebAssembly.Memory): KernelExports {
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  return instance.exports as unknown as KernelExports;
+}

@@ -1,0 +1,3713 @@
+(module
+  (type $t0 (func (param i32 i32 i32 i32 i32 i32 i32)))
+  (type $t1 (func (param i32 i32 i32 i32 i32 i32 i32)))
+  (type $t2 (func (param i32 i32 i32 i32 i32 i32 i32)))
+  (type $t3 (func (param i32 i32 i32 i32 i32 i32 i32)))
+  (type $t4 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32)))
+  (type $t5 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32)))
+  (type $t6 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32)))
+  (type $t7 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32)))
+  (type $t8 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
+  (type $t9 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
+  (type $t10 (func (param i32 i32 i32 i32 i32 i32 i32 f32)))
+  (type $t11 (func (param i32 i32 i32 i32 i32 i32 i32)))
+  (import "env" "memory" (memory $env.memory 1 65536 shared))
+  (func $f32_tile_2x4 (type $t0) (param $xp i32) (param $wp i32) (param $outp i32) (param $rowBytes i32) (param $outRowBytes i32) (param $kVecBytes i32) (param $kBytes i32)
+    (local $k i32) (local $xRow0 i32) (local $xRow1 i32) (local $wRow0 i32) (local $wRow1 i32) (local $wRow2 i32) (local $wRow3 i32) (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128) (local $acc4 v128) (local $acc5 v128) (local $acc6 v128) (local $acc7 v128) (local $wVec0 v128) (local $wVec1 v128) (local $wVec2 v128) (local $wVec3 v128) (local $xVec v128) (local $sum0 f32) (local $sum1 f32) (local $sum2 f32) (local $sum3 f32) (local $sum4 f32) (local $sum5 f32) (local $sum6 f32) (local $sum7 f32) (local $outRow i32)
+    local.get $xp
+    local.set $xRow0
+    local.get $xRow0
+    local.get $rowBytes
+    i32.add
+    local.set $xRow1
+    local.get $wp
+    local.set $wRow0
+    local.get $wRow0
+    local.get $rowBytes
+    i32.add
+    local.set $wRow1
+    local.get $wRow1
+    local.get $rowBytes
+    i32.add
+    local.set $wRow2
+    local.get $wRow2
+    local.get $rowBytes
+    i32.add
+    local.set $wRow3
+    block $B0
+      loop $L1
+        local.get $k
+        local.get $kVecBytes
+        i32.lt_u
+        i32.eqz
+        br_if $B0
+        local.get $wRow0
+        local.get $k
+        i32.add
+        v128.load align=1
+        local.set $wVec0
+        local.get $wRow1
+        local.get $k
+        i32.add
+        v128.load align=1
+        local.set $wVec1
+        local.get $wRow2
+        local.get $k
+        i32.add
+        v128.load align=1
+        local.set $wVec2
+        local.get $wRow3
+        local.get $k
+        i32.add
+        v128.load align=1
+        local.set $wVec3
+        local.get $xRow0
+        local.get $k
+        i32.add
+        v128.load align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc1
+        f32x4.add
+        local.set $acc1
+        local.get $xVec
+        local.get $wVec2
+        f32x4.mul
+        local.get $acc2
+        f32x4.add
+        local.set $acc2
+        local.get $xVec
+        local.get $wVec3
+        f32x4.mul
+        local.get $acc3
+        f32x4.add
+        local.set $acc3
+        local.get $xRow1
+        local.get $k
+        i32.add
+        v128.load align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc4
+        f32x4.add
+        local.set $acc4
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc5
+        f32x4.add
+        local.set $acc5
+        local.get $xVec
+        local.get $wVec2
+        f32x4.mul
+        local.get $acc6
+        f32x4.add
+        local.set $acc6
+        local.get $xVec
+        local.get $wVec3
+        f32x4.mul
+        local.get $acc7
+        f32x4.add
+        local.set $acc7
+        local.get $k
+        i32.const 16
+        i32.add
+        local.set $k
+        br $L1
+      end
+    end
+    local.get $acc0
+    f32x4.extract_lane 0
+    local.get $acc0
+    f32x4.extract_lane 1
+    f32.add
+    local.get $acc0
+    f32x4.extract_lane 2
+    local.get $acc0
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    local.set $sum0
+    local.get $acc1
+    f32x4.extract_lane 0
+    local.get $acc1
+    f32x4.extract_lane 1
+    f32.add
+    local.get $acc1
+    f32x4.extract_lane 2
+    local.get $acc1
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    local.set $sum1
+    local.get $acc2
+    f32x4.extract_lane 0
+    local.get $acc2
+    f32x4.extract_lane 1
+    f32.add
+    local.get $acc2
+    f32x4.extract_lane 2
+    local.get $acc2
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    local.set $sum2
+    local.get $acc3
+    f32x4.extract_lane 0
+    local.get $acc3
+    f32x4.extract_lane 1
+    f32.add
+    local.get $acc3
+    f32x4.extract_lane 2
+    local.get $acc3
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    local.set $sum3
+    local.get $acc4
+    f32x4.extract_lane 0
+    local.get $acc4
+    f32x4.extract_lane 1
+    f32.add
+    local.get $acc4
+    f32x4.extract_lane 2
+    local.get $acc4
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    local.set $sum4
+    local.get $acc5
+    f32x4.extract_lane 0
+    local.get $acc5
+    f32x4.extract_lane 1
+    f32.add
+    local.get $acc5
+    f32x4.extract_lane 2
+    local.get $acc5
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    local.set $sum5
+    local.get $acc6
+    f32x4.extract_lane 0
+    local.get $acc6
+    f32x4.extract_lane 1
+    f32.add
+    local.get $acc6
+    f32x4.extract_lane 2
+    local.get $acc6
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    local.set $sum6
+    local.get $acc7
+    f32x4.extract_lane 0
+    local.get $acc7
+    f32x4.extract_lane 1
+    f32.add
+    local.get $acc7
+    f32x4.extract_lane 2
+    local.get $acc7
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    local.set $sum7
+    block $B2
+      loop $L3
+        local.get $k
+        local.get $kBytes
+        i32.lt_u
+        i32.eqz
+        br_if $B2
+        local.get $xRow0
+        local.get $k
+        i32.add
+        f32.load
+        local.get $wRow0
+        local.get $k
+        i32.add
+        f32.load
+        f32.mul
+        local.get $sum0
+        f32.add
+        local.set $sum0
+        local.get $xRow0
+        local.get $k
+        i32.add
+        f32.load
+        local.get $wRow1
+        local.get $k
+        i32.add
+        f32.load
+        f32.mul
+        local.get $sum1
+        f32.add
+        local.set $sum1
+        local.get $xRow0
+        local.get $k
+        i32.add
+        f32.load
+        local.get $wRow2
+        local.get $k
+        i32.add
+        f32.load
+        f32.mul
+        local.get $sum2
+        f32.add
+        local.set $sum2
+        local.get $xRow0
+        local.get $k
+        i32.add
+        f32.load
+        local.get $wRow3
+        local.get $k
+        i32.add
+        f32.load
+        f32.mul
+        local.get $sum3
+        f32.add
+        local.set $sum3
+        local.get $xRow1
+        local.get $k
+        i32.add
+        f32.load
+        local.get $wRow0
+        local.get $k
+        i32.add
+        f32.load
+        f32.mul
+        local.get $sum4
+        f32.add
+        local.set $sum4
+        local.get $xRow1
+        local.get $k
+        i32.add
+        f32.load
+        local.get $wRow1
+        local.get $k
+        i32.add
+        f32.load
+        f32.mul
+        local.get $sum5
+        f32.add
+        local.set $sum5
+        local.get $xRow1
+        local.get $k
+        i32.add
+        f32.load
+        local.get $wRow2
+        local.get $k
+        i32.add
+        f32.load
+        f32.mul
+        local.get $sum6
+        f32.add
+        local.set $sum6
+        local.get $xRow1
+        local.get $k
+        i32.add
+        f32.load
+        local.get $wRow3
+        local.get $k
+        i32.add
+        f32.load
+        f32.mul
+        local.get $sum7
+        f32.add
+        local.set $sum7
+        local.get $k
+        i32.const 4
+        i32.add
+        local.set $k
+        br $L3
+      end
+    end
+    local.get $outp
+    local.set $outRow
+    local.get $outRow
+    local.get $sum0
+    f32.store
+    local.get $outRow
+    local.get $sum1
+    f32.store offset=4
+    local.get $outRow
+    local.get $sum2
+    f32.store offset=8
+    local.get $outRow
+    local.get $sum3
+    f32.store offset=12
+    local.get $outRow
+    local.get $outRowBytes
+    i32.add
+    local.set $outRow
+    local.get $outRow
+    local.get $sum4
+    f32.store
+    local.get $outRow
+    local.get $sum5
+    f32.store offset=4
+    local.get $outRow
+    local.get $sum6
+    f32.store offset=8
+    local.get $outRow
+    local.get $sum7
+    f32.store offset=12)
+  (func $f32_tile_2x1 (type $t1) (param $xp i32) (param $wp i32) (param $outp i32) (param $rowBytes i32) (param $outRowBytes i32) (param $kVecBytes i32) (param $kBytes i32)
+    (local $k i32) (local $xRow0 i32) (local $xRow1 i32) (local $wRow0 i32) (local $acc0 v128) (local $acc1 v128) (local $wVec0 v128) (local $xVec v128) (local $sum0 f32) (local $sum1 f32) (local $outRow i32)
+    local.get $xp
+    local.set $xRow0
+    local.get $xRow0
+    local.get $rowBytes
+    i32.add
+    local.set $xRow1
+    local.get $wp
+    local.set $wRow0
+    block $B0
+      loop $L1
+        local.get $k
+        local.get $kVecBytes
+        i32.lt_u
+        i32.eqz
+        br_if $B0
+        local.get $wRow0
+        local.get $k
+        i32.add
+        v128.load align=1
+        local.set $wVec0
+        local.get $xRow0
+        local.get $k
+        i32.add
+        v128.load align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $xRow1
+        local.get $k
+        i32.add
+        v128.load align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc1
+        f32x4.add
+        local.set $acc1
+        local.get $k
+        i32.const 16
+        i32.add
+        local.set $k
+        br $L1
+      end
+    end
+    local.get $acc0
+    f32x4.extract_lane 0
+    local.get $acc0
+    f32x4.extract_lane 1
+    f32.add
+    local.get $acc0
+    f32x4.extract_lane 2
+    local.get $acc0
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    local.set $sum0
+    local.get $acc1
+    f32x4.extract_lane 0
+    local.get $acc1
+    f32x4.extract_lane 1
+    f32.add
+    local.get $acc1
+    f32x4.extract_lane 2
+    local.get $acc1
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    local.set $sum1
+    block $B2
+      loop $L3
+        local.get $k
+        local.get $kBytes
+        i32.lt_u
+        i32.eqz
+        br_if $B2
+        local.get $xRow0
+        local.get $k
+        i32.add
+        f32.load
+        local.get $wRow0
+        local.get $k
+        i32.add
+        f32.load
+        f32.mul
+        local.get $sum0
+        f32.add
+        local.set $sum0
+        local.get $xRow1
+        local.get $k
+        i32.add
+        f32.load
+        local.get $wRow0
+        local.get $k
+        i32.add
+        f32.load
+        f32.mul
+        local.get $sum1
+        f32.add
+        local.set $sum1
+        local.get $k
+        i32.const 4
+        i32.add
+        local.set $k
+        br $L3
+      end
+    end
+    local.get $outp
+    local.set $outRow
+    local.get $outRow
+    local.get $sum0
+    f32.store
+    local.get $outRow
+    local.get $outRowBytes
+    i32.add
+    local.set $outRow
+    local.get $outRow
+    local.get $sum1
+    f32.store)
+  (func $f32_tile_1x4 (type $t2) (param $xp i32) (param $wp i32) (param $outp i32) (param $rowBytes i32) (param $outRowBytes i32) (param $kVecBytes i32) (param $kBytes i32)
+    (local $k i32) (local $xRow0 i32) (local $wRow0 i32) (local $wRow1 i32) (local $wRow2 i32) (local $wRow3 i32) (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128) (local $wVec0 v128) (local $wVec1 v128) (local $wVec2 v128) (local $wVec3 v128) (local $xVec v128) (local $sum0 f32) (local $sum1 f32) (local $sum2 f32) (local $sum3 f32) (local $outRow i32)
+    local.get $xp
+    local.set $xRow0
+    local.get $wp
+    local.set $wRow0
+    local.get $wRow0
+    local.get $rowBytes
+    i32.add
+    local.set $wRow1
+    local.get $wRow1
+    local.get $rowBytes
+    i32.add
+    local.set $wRow2
+    local.get $wRow2
+    local.get $rowBytes
+    i32.add
+    local.set $wRow3
+    block $B0
+      loop $L1
+        local.get $k
+        local.get $kVecBytes
+        i32.lt_u
+        i32.eqz
+        br_if $B0
+        local.get $wRow0
+        local.get $k
+        i32.add
+        v128.load align=1
+        local.set $wVec0
+        local.get $wRow1
+        local.get $k
+        i32.add
+        v128.load align=1
+        local.set $wVec1
+        local.get $wRow2
+        local.get $k
+        i32.add
+        v128.load align=1
+        local.set $wVec2
+        local.get $wRow3
+        local.get $k
+        i32.add
+        v128.load align=1
+        local.set $wVec3
+        local.get $xRow0
+        local.get $k
+        i32.add
+        v128.load align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc1
+        f32x4.add
+        local.set $acc1
+        local.get $xVec
+        local.get $wVec2
+        f32x4.mul
+        local.get $acc2
+        f32x4.add
+        local.set $acc2
+        local.get $xVec
+        local.get $wVec3
+        f32x4.mul
+        local.get $acc3
+        f32x4.add
+        local.set $acc3
+        local.get $k
+        i32.const 16
+        i32.add
+        local.set $k
+        br $L1
+      end
+    end
+    local.get $acc0
+    f32x4.extract_lane 0
+    local.get $acc0
+    f32x4.extract_lane 1
+    f32.add
+    local.get $acc0
+    f32x4.extract_lane 2
+    local.get $acc0
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    local.set $sum0
+    local.get $acc1
+    f32x4.extract_lane 0
+    local.get $acc1
+    f32x4.extract_lane 1
+    f32.add
+    local.get $acc1
+    f32x4.extract_lane 2
+    local.get $acc1
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    local.set $sum1
+    local.get $acc2
+    f32x4.extract_lane 0
+    local.get $acc2
+    f32x4.extract_lane 1
+    f32.add
+    local.get $acc2
+    f32x4.extract_lane 2
+    local.get $acc2
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    local.set $sum2
+    local.get $acc3
+    f32x4.extract_lane 0
+    local.get $acc3
+    f32x4.extract_lane 1
+    f32.add
+    local.get $acc3
+    f32x4.extract_lane 2
+    local.get $acc3
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    local.set $sum3
+    block $B2
+      loop $L3
+        local.get $k
+        local.get $kBytes
+        i32.lt_u
+        i32.eqz
+        br_if $B2
+        local.get $xRow0
+        local.get $k
+        i32.add
+        f32.load
+        local.get $wRow0
+        local.get $k
+        i32.add
+        f32.load
+        f32.mul
+        local.get $sum0
+        f32.add
+        local.set $sum0
+        local.get $xRow0
+        local.get $k
+        i32.add
+        f32.load
+        local.get $wRow1
+        local.get $k
+        i32.add
+        f32.load
+        f32.mul
+        local.get $sum1
+        f32.add
+        local.set $sum1
+        local.get $xRow0
+        local.get $k
+        i32.add
+        f32.load
+        local.get $wRow2
+        local.get $k
+        i32.add
+        f32.load
+        f32.mul
+        local.get $sum2
+        f32.add
+        local.set $sum2
+        local.get $xRow0
+        local.get $k
+        i32.add
+        f32.load
+        local.get $wRow3
+        local.get $k
+        i32.add
+        f32.load
+        f32.mul
+        local.get $sum3
+        f32.add
+        local.set $sum3
+        local.get $k
+        i32.const 4
+        i32.add
+        local.set $k
+        br $L3
+      end
+    end
+    local.get $outp
+    local.set $outRow
+    local.get $outRow
+    local.get $sum0
+    f32.store
+    local.get $outRow
+    local.get $sum1
+    f32.store offset=4
+    local.get $outRow
+    local.get $sum2
+    f32.store offset=8
+    local.get $outRow
+    local.get $sum3
+    f32.store offset=12)
+  (func $f32_tile_1x1 (type $t3) (param $xp i32) (param $wp i32) (param $outp i32) (param $rowBytes i32) (param $outRowBytes i32) (param $kVecBytes i32) (param $kBytes i32)
+    (local $k i32) (local $xRow0 i32) (local $wRow0 i32) (local $acc0 v128) (local $wVec0 v128) (local $xVec v128) (local $sum0 f32) (local $outRow i32)
+    local.get $xp
+    local.set $xRow0
+    local.get $wp
+    local.set $wRow0
+    block $B0
+      loop $L1
+        local.get $k
+        local.get $kVecBytes
+        i32.lt_u
+        i32.eqz
+        br_if $B0
+        local.get $wRow0
+        local.get $k
+        i32.add
+        v128.load align=1
+        local.set $wVec0
+        local.get $xRow0
+        local.get $k
+        i32.add
+        v128.load align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $k
+        i32.const 16
+        i32.add
+        local.set $k
+        br $L1
+      end
+    end
+    local.get $acc0
+    f32x4.extract_lane 0
+    local.get $acc0
+    f32x4.extract_lane 1
+    f32.add
+    local.get $acc0
+    f32x4.extract_lane 2
+    local.get $acc0
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    local.set $sum0
+    block $B2
+      loop $L3
+        local.get $k
+        local.get $kBytes
+        i32.lt_u
+        i32.eqz
+        br_if $B2
+        local.get $xRow0
+        local.get $k
+        i32.add
+        f32.load
+        local.get $wRow0
+        local.get $k
+        i32.add
+        f32.load
+        f32.mul
+        local.get $sum0
+        f32.add
+        local.set $sum0
+        local.get $k
+        i32.const 4
+        i32.add
+        local.set $k
+        br $L3
+      end
+    end
+    local.get $outp
+    local.set $outRow
+    local.get $outRow
+    local.get $sum0
+    f32.store)
+  (func $q8_tile_4x2 (type $t4) (param $xp i32) (param $qp i32) (param $sp i32) (param $outp i32) (param $rowBytes i32) (param $qRowBytes i32) (param $sRowBytes i32) (param $outRowBytes i32) (param $numBlocks i32)
+    (local $block i32) (local $xRow0 i32) (local $xRow1 i32) (local $xRow2 i32) (local $xRow3 i32) (local $qRow0 i32) (local $qRow1 i32) (local $scaleRow0 i32) (local $scaleRow1 i32) (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128) (local $acc4 v128) (local $acc5 v128) (local $acc6 v128) (local $acc7 v128) (local $wVec0 v128) (local $wVec1 v128) (local $scaleVec0 v128) (local $scaleVec1 v128) (local $xVec v128) (local $sum0 f32) (local $sum1 f32) (local $sum2 f32) (local $sum3 f32) (local $sum4 f32) (local $sum5 f32) (local $sum6 f32) (local $sum7 f32) (local $outRow i32)
+    local.get $xp
+    local.set $xRow0
+    local.get $xRow0
+    local.get $rowBytes
+    i32.add
+    local.set $xRow1
+    local.get $xRow1
+    local.get $rowBytes
+    i32.add
+    local.set $xRow2
+    local.get $xRow2
+    local.get $rowBytes
+    i32.add
+    local.set $xRow3
+    local.get $qp
+    local.set $qRow0
+    local.get $qRow0
+    local.get $qRowBytes
+    i32.add
+    local.set $qRow1
+    local.get $sp
+    local.set $scaleRow0
+    local.get $scaleRow0
+    local.get $sRowBytes
+    i32.add
+    local.set $scaleRow1
+    block $B0
+      loop $L1
+        local.get $block
+        local.get $numBlocks
+        i32.lt_u
+        i32.eqz
+        br_if $B0
+        local.get $scaleRow0
+        v128.load32_splat align=1
+        local.set $scaleVec0
+        local.get $scaleRow1
+        v128.load32_splat align=1
+        local.set $scaleVec1
+        local.get $qRow0
+        v128.load8x8_s align=1
+        i32x4.extend_low_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec0
+        f32x4.mul
+        local.set $wVec0
+        local.get $qRow1
+        v128.load8x8_s align=1
+        i32x4.extend_low_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec1
+        f32x4.mul
+        local.set $wVec1
+        local.get $xRow0
+        v128.load align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc1
+        f32x4.add
+        local.set $acc1
+        local.get $xRow1
+        v128.load align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc2
+        f32x4.add
+        local.set $acc2
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc3
+        f32x4.add
+        local.set $acc3
+        local.get $xRow2
+        v128.load align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc4
+        f32x4.add
+        local.set $acc4
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc5
+        f32x4.add
+        local.set $acc5
+        local.get $xRow3
+        v128.load align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc6
+        f32x4.add
+        local.set $acc6
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc7
+        f32x4.add
+        local.set $acc7
+        local.get $qRow0
+        v128.load8x8_s align=1
+        i32x4.extend_high_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec0
+        f32x4.mul
+        local.set $wVec0
+        local.get $qRow1
+        v128.load8x8_s align=1
+        i32x4.extend_high_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec1
+        f32x4.mul
+        local.set $wVec1
+        local.get $xRow0
+        v128.load offset=16 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc1
+        f32x4.add
+        local.set $acc1
+        local.get $xRow1
+        v128.load offset=16 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc2
+        f32x4.add
+        local.set $acc2
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc3
+        f32x4.add
+        local.set $acc3
+        local.get $xRow2
+        v128.load offset=16 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc4
+        f32x4.add
+        local.set $acc4
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc5
+        f32x4.add
+        local.set $acc5
+        local.get $xRow3
+        v128.load offset=16 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc6
+        f32x4.add
+        local.set $acc6
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc7
+        f32x4.add
+        local.set $acc7
+        local.get $qRow0
+        v128.load8x8_s offset=8 align=1
+        i32x4.extend_low_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec0
+        f32x4.mul
+        local.set $wVec0
+        local.get $qRow1
+        v128.load8x8_s offset=8 align=1
+        i32x4.extend_low_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec1
+        f32x4.mul
+        local.set $wVec1
+        local.get $xRow0
+        v128.load offset=32 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc1
+        f32x4.add
+        local.set $acc1
+        local.get $xRow1
+        v128.load offset=32 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc2
+        f32x4.add
+        local.set $acc2
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc3
+        f32x4.add
+        local.set $acc3
+        local.get $xRow2
+        v128.load offset=32 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc4
+        f32x4.add
+        local.set $acc4
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc5
+        f32x4.add
+        local.set $acc5
+        local.get $xRow3
+        v128.load offset=32 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc6
+        f32x4.add
+        local.set $acc6
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc7
+        f32x4.add
+        local.set $acc7
+        local.get $qRow0
+        v128.load8x8_s offset=8 align=1
+        i32x4.extend_high_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec0
+        f32x4.mul
+        local.set $wVec0
+        local.get $qRow1
+        v128.load8x8_s offset=8 align=1
+        i32x4.extend_high_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec1
+        f32x4.mul
+        local.set $wVec1
+        local.get $xRow0
+        v128.load offset=48 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc1
+        f32x4.add
+        local.set $acc1
+        local.get $xRow1
+        v128.load offset=48 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc2
+        f32x4.add
+        local.set $acc2
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc3
+        f32x4.add
+        local.set $acc3
+        local.get $xRow2
+        v128.load offset=48 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc4
+        f32x4.add
+        local.set $acc4
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc5
+        f32x4.add
+        local.set $acc5
+        local.get $xRow3
+        v128.load offset=48 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc6
+        f32x4.add
+        local.set $acc6
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc7
+        f32x4.add
+        local.set $acc7
+        local.get $qRow0
+        v128.load8x8_s offset=16 align=1
+        i32x4.extend_low_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec0
+        f32x4.mul
+        local.set $wVec0
+        local.get $qRow1
+        v128.load8x8_s offset=16 align=1
+        i32x4.extend_low_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec1
+        f32x4.mul
+        local.set $wVec1
+        local.get $xRow0
+        v128.load offset=64 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc1
+        f32x4.add
+        local.set $acc1
+        local.get $xRow1
+        v128.load offset=64 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc2
+        f32x4.add
+        local.set $acc2
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc3
+        f32x4.add
+        local.set $acc3
+        local.get $xRow2
+        v128.load offset=64 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc4
+        f32x4.add
+        local.set $acc4
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc5
+        f32x4.add
+        local.set $acc5
+        local.get $xRow3
+        v128.load offset=64 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc6
+        f32x4.add
+        local.set $acc6
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc7
+        f32x4.add
+        local.set $acc7
+        local.get $qRow0
+        v128.load8x8_s offset=16 align=1
+        i32x4.extend_high_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec0
+        f32x4.mul
+        local.set $wVec0
+        local.get $qRow1
+        v128.load8x8_s offset=16 align=1
+        i32x4.extend_high_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec1
+        f32x4.mul
+        local.set $wVec1
+        local.get $xRow0
+        v128.load offset=80 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc1
+        f32x4.add
+        local.set $acc1
+        local.get $xRow1
+        v128.load offset=80 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc2
+        f32x4.add
+        local.set $acc2
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc3
+        f32x4.add
+        local.set $acc3
+        local.get $xRow2
+        v128.load offset=80 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc4
+        f32x4.add
+        local.set $acc4
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc5
+        f32x4.add
+        local.set $acc5
+        local.get $xRow3
+        v128.load offset=80 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc6
+        f32x4.add
+        local.set $acc6
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc7
+        f32x4.add
+        local.set $acc7
+        local.get $qRow0
+        v128.load8x8_s offset=24 align=1
+        i32x4.extend_low_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec0
+        f32x4.mul
+        local.set $wVec0
+        local.get $qRow1
+        v128.load8x8_s offset=24 align=1
+        i32x4.extend_low_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec1
+        f32x4.mul
+        local.set $wVec1
+        local.get $xRow0
+        v128.load offset=96 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc1
+        f32x4.add
+        local.set $acc1
+        local.get $xRow1
+        v128.load offset=96 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc2
+        f32x4.add
+        local.set $acc2
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc3
+        f32x4.add
+        local.set $acc3
+        local.get $xRow2
+        v128.load offset=96 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc4
+        f32x4.add
+        local.set $acc4
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc5
+        f32x4.add
+        local.set $acc5
+        local.get $xRow3
+        v128.load offset=96 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc6
+        f32x4.add
+        local.set $acc6
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc7
+        f32x4.add
+        local.set $acc7
+        local.get $qRow0
+        v128.load8x8_s offset=24 align=1
+        i32x4.extend_high_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec0
+        f32x4.mul
+        local.set $wVec0
+        local.get $qRow1
+        v128.load8x8_s offset=24 align=1
+        i32x4.extend_high_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec1
+        f32x4.mul
+        local.set $wVec1
+        local.get $xRow0
+        v128.load offset=112 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc1
+        f32x4.add
+        local.set $acc1
+        local.get $xRow1
+        v128.load offset=112 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc2
+        f32x4.add
+        local.set $acc2
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc3
+        f32x4.add
+        local.set $acc3
+        local.get $xRow2
+        v128.load offset=112 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc4
+        f32x4.add
+        local.set $acc4
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc5
+        f32x4.add
+        local.set $acc5
+        local.get $xRow3
+        v128.load offset=112 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc6
+        f32x4.add
+        local.set $acc6
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc7
+        f32x4.add
+        local.set $acc7
+        local.get $xRow0
+        i32.const 128
+        i32.add
+        local.set $xRow0
+        local.get $xRow1
+        i32.const 128
+        i32.add
+        local.set $xRow1
+        local.get $xRow2
+        i32.const 128
+        i32.add
+        local.set $xRow2
+        local.get $xRow3
+        i32.const 128
+        i32.add
+        local.set $xRow3
+        local.get $qRow0
+        i32.const 32
+        i32.add
+        local.set $qRow0
+        local.get $qRow1
+        i32.const 32
+        i32.add
+        local.set $qRow1
+        local.get $scaleRow0
+        i32.const 4
+        i32.add
+        local.set $scaleRow0
+        local.get $scaleRow1
+        i32.const 4
+        i32.add
+        local.set $scaleRow1
+        local.get $block
+        i32.const 1
+        i32.add
+        local.set $block
+        br $L1
+      end
+    end
+    local.get $acc0
+    f32x4.extract_lane 0
+    local.get $acc0
+    f32x4.extract_lane 1
+    f32.add
+    local.get $acc0
+    f32x4.extract_lane 2
+    local.get $acc0
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    local.set $sum0
+    local.get $acc1
+    f32x4.extract_lane 0
+    local.get $acc1
+    f32x4.extract_lane 1
+    f32.add
+    local.get $acc1
+    f32x4.extract_lane 2
+    local.get $acc1
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    local.set $sum1
+    local.get $acc2
+    f32x4.extract_lane 0
+    local.get $acc2
+    f32x4.extract_lane 1
+    f32.add
+    local.get $acc2
+    f32x4.extract_lane 2
+    local.get $acc2
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    local.set $sum2
+    local.get $acc3
+    f32x4.extract_lane 0
+    local.get $acc3
+    f32x4.extract_lane 1
+    f32.add
+    local.get $acc3
+    f32x4.extract_lane 2
+    local.get $acc3
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    local.set $sum3
+    local.get $acc4
+    f32x4.extract_lane 0
+    local.get $acc4
+    f32x4.extract_lane 1
+    f32.add
+    local.get $acc4
+    f32x4.extract_lane 2
+    local.get $acc4
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    local.set $sum4
+    local.get $acc5
+    f32x4.extract_lane 0
+    local.get $acc5
+    f32x4.extract_lane 1
+    f32.add
+    local.get $acc5
+    f32x4.extract_lane 2
+    local.get $acc5
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    local.set $sum5
+    local.get $acc6
+    f32x4.extract_lane 0
+    local.get $acc6
+    f32x4.extract_lane 1
+    f32.add
+    local.get $acc6
+    f32x4.extract_lane 2
+    local.get $acc6
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    local.set $sum6
+    local.get $acc7
+    f32x4.extract_lane 0
+    local.get $acc7
+    f32x4.extract_lane 1
+    f32.add
+    local.get $acc7
+    f32x4.extract_lane 2
+    local.get $acc7
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    local.set $sum7
+    local.get $outp
+    local.set $outRow
+    local.get $outRow
+    local.get $sum0
+    f32.store
+    local.get $outRow
+    local.get $sum1
+    f32.store offset=4
+    local.get $outRow
+    local.get $outRowBytes
+    i32.add
+    local.set $outRow
+    local.get $outRow
+    local.get $sum2
+    f32.store
+    local.get $outRow
+    local.get $sum3
+    f32.store offset=4
+    local.get $outRow
+    local.get $outRowBytes
+    i32.add
+    local.set $outRow
+    local.get $outRow
+    local.get $sum4
+    f32.store
+    local.get $outRow
+    local.get $sum5
+    f32.store offset=4
+    local.get $outRow
+    local.get $outRowBytes
+    i32.add
+    local.set $outRow
+    local.get $outRow
+    local.get $sum6
+    f32.store
+    local.get $outRow
+    local.get $sum7
+    f32.store offset=4)
+  (func $q8_tile_4x1 (type $t5) (param $xp i32) (param $qp i32) (param $sp i32) (param $outp i32) (param $rowBytes i32) (param $qRowBytes i32) (param $sRowBytes i32) (param $outRowBytes i32) (param $numBlocks i32)
+    (local $block i32) (local $xRow0 i32) (local $xRow1 i32) (local $xRow2 i32) (local $xRow3 i32) (local $qRow0 i32) (local $scaleRow0 i32) (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128) (local $wVec0 v128) (local $scaleVec0 v128) (local $xVec v128) (local $sum0 f32) (local $sum1 f32) (local $sum2 f32) (local $sum3 f32) (local $outRow i32)
+    local.get $xp
+    local.set $xRow0
+    local.get $xRow0
+    local.get $rowBytes
+    i32.add
+    local.set $xRow1
+    local.get $xRow1
+    local.get $rowBytes
+    i32.add
+    local.set $xRow2
+    local.get $xRow2
+    local.get $rowBytes
+    i32.add
+    local.set $xRow3
+    local.get $qp
+    local.set $qRow0
+    local.get $sp
+    local.set $scaleRow0
+    block $B0
+      loop $L1
+        local.get $block
+        local.get $numBlocks
+        i32.lt_u
+        i32.eqz
+        br_if $B0
+        local.get $scaleRow0
+        v128.load32_splat align=1
+        local.set $scaleVec0
+        local.get $qRow0
+        v128.load8x8_s align=1
+        i32x4.extend_low_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec0
+        f32x4.mul
+        local.set $wVec0
+        local.get $xRow0
+        v128.load align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $xRow1
+        v128.load align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc1
+        f32x4.add
+        local.set $acc1
+        local.get $xRow2
+        v128.load align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc2
+        f32x4.add
+        local.set $acc2
+        local.get $xRow3
+        v128.load align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc3
+        f32x4.add
+        local.set $acc3
+        local.get $qRow0
+        v128.load8x8_s align=1
+        i32x4.extend_high_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec0
+        f32x4.mul
+        local.set $wVec0
+        local.get $xRow0
+        v128.load offset=16 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $xRow1
+        v128.load offset=16 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc1
+        f32x4.add
+        local.set $acc1
+        local.get $xRow2
+        v128.load offset=16 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc2
+        f32x4.add
+        local.set $acc2
+        local.get $xRow3
+        v128.load offset=16 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc3
+        f32x4.add
+        local.set $acc3
+        local.get $qRow0
+        v128.load8x8_s offset=8 align=1
+        i32x4.extend_low_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec0
+        f32x4.mul
+        local.set $wVec0
+        local.get $xRow0
+        v128.load offset=32 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $xRow1
+        v128.load offset=32 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc1
+        f32x4.add
+        local.set $acc1
+        local.get $xRow2
+        v128.load offset=32 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc2
+        f32x4.add
+        local.set $acc2
+        local.get $xRow3
+        v128.load offset=32 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc3
+        f32x4.add
+        local.set $acc3
+        local.get $qRow0
+        v128.load8x8_s offset=8 align=1
+        i32x4.extend_high_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec0
+        f32x4.mul
+        local.set $wVec0
+        local.get $xRow0
+        v128.load offset=48 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $xRow1
+        v128.load offset=48 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc1
+        f32x4.add
+        local.set $acc1
+        local.get $xRow2
+        v128.load offset=48 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc2
+        f32x4.add
+        local.set $acc2
+        local.get $xRow3
+        v128.load offset=48 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc3
+        f32x4.add
+        local.set $acc3
+        local.get $qRow0
+        v128.load8x8_s offset=16 align=1
+        i32x4.extend_low_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec0
+        f32x4.mul
+        local.set $wVec0
+        local.get $xRow0
+        v128.load offset=64 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $xRow1
+        v128.load offset=64 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc1
+        f32x4.add
+        local.set $acc1
+        local.get $xRow2
+        v128.load offset=64 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc2
+        f32x4.add
+        local.set $acc2
+        local.get $xRow3
+        v128.load offset=64 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc3
+        f32x4.add
+        local.set $acc3
+        local.get $qRow0
+        v128.load8x8_s offset=16 align=1
+        i32x4.extend_high_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec0
+        f32x4.mul
+        local.set $wVec0
+        local.get $xRow0
+        v128.load offset=80 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $xRow1
+        v128.load offset=80 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc1
+        f32x4.add
+        local.set $acc1
+        local.get $xRow2
+        v128.load offset=80 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc2
+        f32x4.add
+        local.set $acc2
+        local.get $xRow3
+        v128.load offset=80 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc3
+        f32x4.add
+        local.set $acc3
+        local.get $qRow0
+        v128.load8x8_s offset=24 align=1
+        i32x4.extend_low_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec0
+        f32x4.mul
+        local.set $wVec0
+        local.get $xRow0
+        v128.load offset=96 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $xRow1
+        v128.load offset=96 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc1
+        f32x4.add
+        local.set $acc1
+        local.get $xRow2
+        v128.load offset=96 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc2
+        f32x4.add
+        local.set $acc2
+        local.get $xRow3
+        v128.load offset=96 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc3
+        f32x4.add
+        local.set $acc3
+        local.get $qRow0
+        v128.load8x8_s offset=24 align=1
+        i32x4.extend_high_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec0
+        f32x4.mul
+        local.set $wVec0
+        local.get $xRow0
+        v128.load offset=112 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $xRow1
+        v128.load offset=112 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc1
+        f32x4.add
+        local.set $acc1
+        local.get $xRow2
+        v128.load offset=112 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc2
+        f32x4.add
+        local.set $acc2
+        local.get $xRow3
+        v128.load offset=112 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc3
+        f32x4.add
+        local.set $acc3
+        local.get $xRow0
+        i32.const 128
+        i32.add
+        local.set $xRow0
+        local.get $xRow1
+        i32.const 128
+        i32.add
+        local.set $xRow1
+        local.get $xRow2
+        i32.const 128
+        i32.add
+        local.set $xRow2
+        local.get $xRow3
+        i32.const 128
+        i32.add
+        local.set $xRow3
+        local.get $qRow0
+        i32.const 32
+        i32.add
+        local.set $qRow0
+        local.get $scaleRow0
+        i32.const 4
+        i32.add
+        local.set $scaleRow0
+        local.get $block
+        i32.const 1
+        i32.add
+        local.set $block
+        br $L1
+      end
+    end
+    local.get $acc0
+    f32x4.extract_lane 0
+    local.get $acc0
+    f32x4.extract_lane 1
+    f32.add
+    local.get $acc0
+    f32x4.extract_lane 2
+    local.get $acc0
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    local.set $sum0
+    local.get $acc1
+    f32x4.extract_lane 0
+    local.get $acc1
+    f32x4.extract_lane 1
+    f32.add
+    local.get $acc1
+    f32x4.extract_lane 2
+    local.get $acc1
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    local.set $sum1
+    local.get $acc2
+    f32x4.extract_lane 0
+    local.get $acc2
+    f32x4.extract_lane 1
+    f32.add
+    local.get $acc2
+    f32x4.extract_lane 2
+    local.get $acc2
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    local.set $sum2
+    local.get $acc3
+    f32x4.extract_lane 0
+    local.get $acc3
+    f32x4.extract_lane 1
+    f32.add
+    local.get $acc3
+    f32x4.extract_lane 2
+    local.get $acc3
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    local.set $sum3
+    local.get $outp
+    local.set $outRow
+    local.get $outRow
+    local.get $sum0
+    f32.store
+    local.get $outRow
+    local.get $outRowBytes
+    i32.add
+    local.set $outRow
+    local.get $outRow
+    local.get $sum1
+    f32.store
+    local.get $outRow
+    local.get $outRowBytes
+    i32.add
+    local.set $outRow
+    local.get $outRow
+    local.get $sum2
+    f32.store
+    local.get $outRow
+    local.get $outRowBytes
+    i32.add
+    local.set $outRow
+    local.get $outRow
+    local.get $sum3
+    f32.store)
+  (func $q8_tile_1x4 (type $t6) (param $xp i32) (param $qp i32) (param $sp i32) (param $outp i32) (param $rowBytes i32) (param $qRowBytes i32) (param $sRowBytes i32) (param $outRowBytes i32) (param $numBlocks i32)
+    (local $block i32) (local $xRow0 i32) (local $qRow0 i32) (local $qRow1 i32) (local $qRow2 i32) (local $qRow3 i32) (local $scaleRow0 i32) (local $scaleRow1 i32) (local $scaleRow2 i32) (local $scaleRow3 i32) (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128) (local $wVec0 v128) (local $wVec1 v128) (local $wVec2 v128) (local $wVec3 v128) (local $scaleVec0 v128) (local $scaleVec1 v128) (local $scaleVec2 v128) (local $scaleVec3 v128) (local $xVec v128) (local $sum0 f32) (local $sum1 f32) (local $sum2 f32) (local $sum3 f32) (local $outRow i32)
+    local.get $xp
+    local.set $xRow0
+    local.get $qp
+    local.set $qRow0
+    local.get $qRow0
+    local.get $qRowBytes
+    i32.add
+    local.set $qRow1
+    local.get $qRow1
+    local.get $qRowBytes
+    i32.add
+    local.set $qRow2
+    local.get $qRow2
+    local.get $qRowBytes
+    i32.add
+    local.set $qRow3
+    local.get $sp
+    local.set $scaleRow0
+    local.get $scaleRow0
+    local.get $sRowBytes
+    i32.add
+    local.set $scaleRow1
+    local.get $scaleRow1
+    local.get $sRowBytes
+    i32.add
+    local.set $scaleRow2
+    local.get $scaleRow2
+    local.get $sRowBytes
+    i32.add
+    local.set $scaleRow3
+    block $B0
+      loop $L1
+        local.get $block
+        local.get $numBlocks
+        i32.lt_u
+        i32.eqz
+        br_if $B0
+        local.get $scaleRow0
+        v128.load32_splat align=1
+        local.set $scaleVec0
+        local.get $scaleRow1
+        v128.load32_splat align=1
+        local.set $scaleVec1
+        local.get $scaleRow2
+        v128.load32_splat align=1
+        local.set $scaleVec2
+        local.get $scaleRow3
+        v128.load32_splat align=1
+        local.set $scaleVec3
+        local.get $qRow0
+        v128.load8x8_s align=1
+        i32x4.extend_low_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec0
+        f32x4.mul
+        local.set $wVec0
+        local.get $qRow1
+        v128.load8x8_s align=1
+        i32x4.extend_low_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec1
+        f32x4.mul
+        local.set $wVec1
+        local.get $qRow2
+        v128.load8x8_s align=1
+        i32x4.extend_low_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec2
+        f32x4.mul
+        local.set $wVec2
+        local.get $qRow3
+        v128.load8x8_s align=1
+        i32x4.extend_low_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec3
+        f32x4.mul
+        local.set $wVec3
+        local.get $xRow0
+        v128.load align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc1
+        f32x4.add
+        local.set $acc1
+        local.get $xVec
+        local.get $wVec2
+        f32x4.mul
+        local.get $acc2
+        f32x4.add
+        local.set $acc2
+        local.get $xVec
+        local.get $wVec3
+        f32x4.mul
+        local.get $acc3
+        f32x4.add
+        local.set $acc3
+        local.get $qRow0
+        v128.load8x8_s align=1
+        i32x4.extend_high_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec0
+        f32x4.mul
+        local.set $wVec0
+        local.get $qRow1
+        v128.load8x8_s align=1
+        i32x4.extend_high_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec1
+        f32x4.mul
+        local.set $wVec1
+        local.get $qRow2
+        v128.load8x8_s align=1
+        i32x4.extend_high_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec2
+        f32x4.mul
+        local.set $wVec2
+        local.get $qRow3
+        v128.load8x8_s align=1
+        i32x4.extend_high_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec3
+        f32x4.mul
+        local.set $wVec3
+        local.get $xRow0
+        v128.load offset=16 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc1
+        f32x4.add
+        local.set $acc1
+        local.get $xVec
+        local.get $wVec2
+        f32x4.mul
+        local.get $acc2
+        f32x4.add
+        local.set $acc2
+        local.get $xVec
+        local.get $wVec3
+        f32x4.mul
+        local.get $acc3
+        f32x4.add
+        local.set $acc3
+        local.get $qRow0
+        v128.load8x8_s offset=8 align=1
+        i32x4.extend_low_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec0
+        f32x4.mul
+        local.set $wVec0
+        local.get $qRow1
+        v128.load8x8_s offset=8 align=1
+        i32x4.extend_low_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec1
+        f32x4.mul
+        local.set $wVec1
+        local.get $qRow2
+        v128.load8x8_s offset=8 align=1
+        i32x4.extend_low_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec2
+        f32x4.mul
+        local.set $wVec2
+        local.get $qRow3
+        v128.load8x8_s offset=8 align=1
+        i32x4.extend_low_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec3
+        f32x4.mul
+        local.set $wVec3
+        local.get $xRow0
+        v128.load offset=32 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc1
+        f32x4.add
+        local.set $acc1
+        local.get $xVec
+        local.get $wVec2
+        f32x4.mul
+        local.get $acc2
+        f32x4.add
+        local.set $acc2
+        local.get $xVec
+        local.get $wVec3
+        f32x4.mul
+        local.get $acc3
+        f32x4.add
+        local.set $acc3
+        local.get $qRow0
+        v128.load8x8_s offset=8 align=1
+        i32x4.extend_high_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec0
+        f32x4.mul
+        local.set $wVec0
+        local.get $qRow1
+        v128.load8x8_s offset=8 align=1
+        i32x4.extend_high_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec1
+        f32x4.mul
+        local.set $wVec1
+        local.get $qRow2
+        v128.load8x8_s offset=8 align=1
+        i32x4.extend_high_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec2
+        f32x4.mul
+        local.set $wVec2
+        local.get $qRow3
+        v128.load8x8_s offset=8 align=1
+        i32x4.extend_high_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec3
+        f32x4.mul
+        local.set $wVec3
+        local.get $xRow0
+        v128.load offset=48 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc1
+        f32x4.add
+        local.set $acc1
+        local.get $xVec
+        local.get $wVec2
+        f32x4.mul
+        local.get $acc2
+        f32x4.add
+        local.set $acc2
+        local.get $xVec
+        local.get $wVec3
+        f32x4.mul
+        local.get $acc3
+        f32x4.add
+        local.set $acc3
+        local.get $qRow0
+        v128.load8x8_s offset=16 align=1
+        i32x4.extend_low_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec0
+        f32x4.mul
+        local.set $wVec0
+        local.get $qRow1
+        v128.load8x8_s offset=16 align=1
+        i32x4.extend_low_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec1
+        f32x4.mul
+        local.set $wVec1
+        local.get $qRow2
+        v128.load8x8_s offset=16 align=1
+        i32x4.extend_low_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec2
+        f32x4.mul
+        local.set $wVec2
+        local.get $qRow3
+        v128.load8x8_s offset=16 align=1
+        i32x4.extend_low_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec3
+        f32x4.mul
+        local.set $wVec3
+        local.get $xRow0
+        v128.load offset=64 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc1
+        f32x4.add
+        local.set $acc1
+        local.get $xVec
+        local.get $wVec2
+        f32x4.mul
+        local.get $acc2
+        f32x4.add
+        local.set $acc2
+        local.get $xVec
+        local.get $wVec3
+        f32x4.mul
+        local.get $acc3
+        f32x4.add
+        local.set $acc3
+        local.get $qRow0
+        v128.load8x8_s offset=16 align=1
+        i32x4.extend_high_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec0
+        f32x4.mul
+        local.set $wVec0
+        local.get $qRow1
+        v128.load8x8_s offset=16 align=1
+        i32x4.extend_high_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec1
+        f32x4.mul
+        local.set $wVec1
+        local.get $qRow2
+        v128.load8x8_s offset=16 align=1
+        i32x4.extend_high_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec2
+        f32x4.mul
+        local.set $wVec2
+        local.get $qRow3
+        v128.load8x8_s offset=16 align=1
+        i32x4.extend_high_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec3
+        f32x4.mul
+        local.set $wVec3
+        local.get $xRow0
+        v128.load offset=80 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc1
+        f32x4.add
+        local.set $acc1
+        local.get $xVec
+        local.get $wVec2
+        f32x4.mul
+        local.get $acc2
+        f32x4.add
+        local.set $acc2
+        local.get $xVec
+        local.get $wVec3
+        f32x4.mul
+        local.get $acc3
+        f32x4.add
+        local.set $acc3
+        local.get $qRow0
+        v128.load8x8_s offset=24 align=1
+        i32x4.extend_low_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec0
+        f32x4.mul
+        local.set $wVec0
+        local.get $qRow1
+        v128.load8x8_s offset=24 align=1
+        i32x4.extend_low_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec1
+        f32x4.mul
+        local.set $wVec1
+        local.get $qRow2
+        v128.load8x8_s offset=24 align=1
+        i32x4.extend_low_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec2
+        f32x4.mul
+        local.set $wVec2
+        local.get $qRow3
+        v128.load8x8_s offset=24 align=1
+        i32x4.extend_low_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec3
+        f32x4.mul
+        local.set $wVec3
+        local.get $xRow0
+        v128.load offset=96 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc1
+        f32x4.add
+        local.set $acc1
+        local.get $xVec
+        local.get $wVec2
+        f32x4.mul
+        local.get $acc2
+        f32x4.add
+        local.set $acc2
+        local.get $xVec
+        local.get $wVec3
+        f32x4.mul
+        local.get $acc3
+        f32x4.add
+        local.set $acc3
+        local.get $qRow0
+        v128.load8x8_s offset=24 align=1
+        i32x4.extend_high_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec0
+        f32x4.mul
+        local.set $wVec0
+        local.get $qRow1
+        v128.load8x8_s offset=24 align=1
+        i32x4.extend_high_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec1
+        f32x4.mul
+        local.set $wVec1
+        local.get $qRow2
+        v128.load8x8_s offset=24 align=1
+        i32x4.extend_high_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec2
+        f32x4.mul
+        local.set $wVec2
+        local.get $qRow3
+        v128.load8x8_s offset=24 align=1
+        i32x4.extend_high_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec3
+        f32x4.mul
+        local.set $wVec3
+        local.get $xRow0
+        v128.load offset=112 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $xVec
+        local.get $wVec1
+        f32x4.mul
+        local.get $acc1
+        f32x4.add
+        local.set $acc1
+        local.get $xVec
+        local.get $wVec2
+        f32x4.mul
+        local.get $acc2
+        f32x4.add
+        local.set $acc2
+        local.get $xVec
+        local.get $wVec3
+        f32x4.mul
+        local.get $acc3
+        f32x4.add
+        local.set $acc3
+        local.get $xRow0
+        i32.const 128
+        i32.add
+        local.set $xRow0
+        local.get $qRow0
+        i32.const 32
+        i32.add
+        local.set $qRow0
+        local.get $qRow1
+        i32.const 32
+        i32.add
+        local.set $qRow1
+        local.get $qRow2
+        i32.const 32
+        i32.add
+        local.set $qRow2
+        local.get $qRow3
+        i32.const 32
+        i32.add
+        local.set $qRow3
+        local.get $scaleRow0
+        i32.const 4
+        i32.add
+        local.set $scaleRow0
+        local.get $scaleRow1
+        i32.const 4
+        i32.add
+        local.set $scaleRow1
+        local.get $scaleRow2
+        i32.const 4
+        i32.add
+        local.set $scaleRow2
+        local.get $scaleRow3
+        i32.const 4
+        i32.add
+        local.set $scaleRow3
+        local.get $block
+        i32.const 1
+        i32.add
+        local.set $block
+        br $L1
+      end
+    end
+    local.get $acc0
+    f32x4.extract_lane 0
+    local.get $acc0
+    f32x4.extract_lane 1
+    f32.add
+    local.get $acc0
+    f32x4.extract_lane 2
+    local.get $acc0
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    local.set $sum0
+    local.get $acc1
+    f32x4.extract_lane 0
+    local.get $acc1
+    f32x4.extract_lane 1
+    f32.add
+    local.get $acc1
+    f32x4.extract_lane 2
+    local.get $acc1
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    local.set $sum1
+    local.get $acc2
+    f32x4.extract_lane 0
+    local.get $acc2
+    f32x4.extract_lane 1
+    f32.add
+    local.get $acc2
+    f32x4.extract_lane 2
+    local.get $acc2
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    local.set $sum2
+    local.get $acc3
+    f32x4.extract_lane 0
+    local.get $acc3
+    f32x4.extract_lane 1
+    f32.add
+    local.get $acc3
+    f32x4.extract_lane 2
+    local.get $acc3
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    local.set $sum3
+    local.get $outp
+    local.set $outRow
+    local.get $outRow
+    local.get $sum0
+    f32.store
+    local.get $outRow
+    local.get $sum1
+    f32.store offset=4
+    local.get $outRow
+    local.get $sum2
+    f32.store offset=8
+    local.get $outRow
+    local.get $sum3
+    f32.store offset=12)
+  (func $q8_tile_1x1 (type $t7) (param $xp i32) (param $qp i32) (param $sp i32) (param $outp i32) (param $rowBytes i32) (param $qRowBytes i32) (param $sRowBytes i32) (param $outRowBytes i32) (param $numBlocks i32)
+    (local $block i32) (local $xRow0 i32) (local $qRow0 i32) (local $scaleRow0 i32) (local $acc0 v128) (local $wVec0 v128) (local $scaleVec0 v128) (local $xVec v128) (local $sum0 f32) (local $outRow i32)
+    local.get $xp
+    local.set $xRow0
+    local.get $qp
+    local.set $qRow0
+    local.get $sp
+    local.set $scaleRow0
+    block $B0
+      loop $L1
+        local.get $block
+        local.get $numBlocks
+        i32.lt_u
+        i32.eqz
+        br_if $B0
+        local.get $scaleRow0
+        v128.load32_splat align=1
+        local.set $scaleVec0
+        local.get $qRow0
+        v128.load8x8_s align=1
+        i32x4.extend_low_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec0
+        f32x4.mul
+        local.set $wVec0
+        local.get $xRow0
+        v128.load align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $qRow0
+        v128.load8x8_s align=1
+        i32x4.extend_high_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec0
+        f32x4.mul
+        local.set $wVec0
+        local.get $xRow0
+        v128.load offset=16 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $qRow0
+        v128.load8x8_s offset=8 align=1
+        i32x4.extend_low_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec0
+        f32x4.mul
+        local.set $wVec0
+        local.get $xRow0
+        v128.load offset=32 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $qRow0
+        v128.load8x8_s offset=8 align=1
+        i32x4.extend_high_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec0
+        f32x4.mul
+        local.set $wVec0
+        local.get $xRow0
+        v128.load offset=48 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $qRow0
+        v128.load8x8_s offset=16 align=1
+        i32x4.extend_low_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec0
+        f32x4.mul
+        local.set $wVec0
+        local.get $xRow0
+        v128.load offset=64 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $qRow0
+        v128.load8x8_s offset=16 align=1
+        i32x4.extend_high_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec0
+        f32x4.mul
+        local.set $wVec0
+        local.get $xRow0
+        v128.load offset=80 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $qRow0
+        v128.load8x8_s offset=24 align=1
+        i32x4.extend_low_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec0
+        f32x4.mul
+        local.set $wVec0
+        local.get $xRow0
+        v128.load offset=96 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $qRow0
+        v128.load8x8_s offset=24 align=1
+        i32x4.extend_high_i16x8_s
+        f32x4.convert_i32x4_s
+        local.get $scaleVec0
+        f32x4.mul
+        local.set $wVec0
+        local.get $xRow0
+        v128.load offset=112 align=1
+        local.set $xVec
+        local.get $xVec
+        local.get $wVec0
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $xRow0
+        i32.const 128
+        i32.add
+        local.set $xRow0
+        local.get $qRow0
+        i32.const 32
+        i32.add
+        local.set $qRow0
+        local.get $scaleRow0
+        i32.const 4
+        i32.add
+        local.set $scaleRow0
+        local.get $block
+        i32.const 1
+        i32.add
+        local.set $block
+        br $L1
+      end
+    end
+    local.get $acc0
+    f32x4.extract_lane 0
+    local.get $acc0
+    f32x4.extract_lane 1
+    f32.add
+    local.get $acc0
+    f32x4.extract_lane 2
+    local.get $acc0
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    local.set $sum0
+    local.get $outp
+    local.set $outRow
+    local.get $outRow
+    local.get $sum0
+    f32.store)
+  (func $matmul_f32 (export "matmul_f32") (type $t8) (param $out i32) (param $x i32) (param $w i32) (param $scales i32) (param $rows i32) (param $inDim i32) (param $outDim i32) (param $j0 i32) (param $j1 i32) (param $panel i32)
+    (local $i i32) (local $j i32) (local $panelStart i32) (local $panelEnd i32)
+    local.get $j0
+    local.set $panelStart
+    block $B0
+      loop $L1
+        local.get $panelStart
+        local.get $j1
+        i32.lt_u
+        i32.eqz
+        br_if $B0
+        local.get $panelStart
+        local.get $panel
+        i32.add
+        local.get $j1
+        local.get $panelStart
+        local.get $panel
+        i32.add
+        local.get $j1
+        i32.lt_u
+        select
+        local.set $panelEnd
+        i32.const 0
+        local.set $i
+        block $B2
+          loop $L3
+            local.get $i
+            i32.const 2
+            i32.add
+            local.get $rows
+            i32.le_u
+            i32.eqz
+            br_if $B2
+            local.get $panelStart
+            local.set $j
+            block $B4
+              loop $L5
+                local.get $j
+                i32.const 4
+                i32.add
+                local.get $panelEnd
+                i32.le_u
+                i32.eqz
+                br_if $B4
+                local.get $x
+                local.get $i
+                local.get $inDim
+                i32.mul
+                i32.const 2
+                i32.shl
+                i32.add
+                local.get $w
+                local.get $j
+                local.get $inDim
+                i32.mul
+                i32.const 2
+                i32.shl
+                i32.add
+                local.get $out
+                local.get $i
+                local.get $outDim
+                i32.mul
+                i32.const 2
+                i32.shl
+                i32.add
+                local.get $j
+                i32.const 2
+                i32.shl
+                i32.add
+                local.get $inDim
+                i32.const 2
+                i32.shl
+                local.get $outDim
+                i32.const 2
+                i32.shl
+                local.get $inDim
+                i32.const -4
+                i32.and
+                i32.const 2
+                i32.shl
+                local.get $inDim
+                i32.const 2
+                i32.shl
+                call $f32_tile_2x4
+                local.get $j
+                i32.const 4
+                i32.add
+                local.set $j
+                br $L5
+              end
+            end
+            block $B6
+              loop $L7
+                local.get $j
+                local.get $panelEnd
+                i32.lt_u
+                i32.eqz
+                br_if $B6
+                local.get $x
+                local.get $i
+                local.get $inDim
+                i32.mul
+                i32.const 2
+                i32.shl
+                i32.add
+                local.get $w
+                local.get $j
+                local.get $inDim
+                i32.mul
+                i32.const 2
+                i32.shl
+                i32.add
+                local.get $out
+                local.get $i
+                local.get $outDim
+                i32.mul
+                i32.const 2
+                i32.shl
+                i32.add
+                local.get $j
+                i32.const 2
+                i32.shl
+                i32.add
+                local.get $inDim
+                i32.const 2
+                i32.shl
+                local.get $outDim
+                i32.const 2
+                i32.shl
+                local.get $inDim
+                i32.const -4
+                i32.and
+                i32.const 2
+                i32.shl
+                local.get $inDim
+                i32.const 2
+                i32.shl
+                call $f32_tile_2x1
+                local.get $j
+                i32.const 1
+                i32.add
+                local.set $j
+                br $L7
+              end
+            end
+            local.get $i
+            i32.const 2
+            i32.add
+            local.set $i
+            br $L3
+          end
+        end
+        block $B8
+          loop $L9
+            local.get $i
+            local.get $rows
+            i32.lt_u
+            i32.eqz
+            br_if $B8
+            local.get $panelStart
+            local.set $j
+            block $B10
+              loop $L11
+                local.get $j
+                i32.const 4
+                i32.add
+                local.get $panelEnd
+                i32.le_u
+                i32.eqz
+                br_if $B10
+                local.get $x
+                local.get $i
+                local.get $inDim
+                i32.mul
+                i32.const 2
+                i32.shl
+                i32.add
+                local.get $w
+                local.get $j
+                local.get $inDim
+                i32.mul
+                i32.const 2
+                i32.shl
+                i32.add
+                local.get $out
+                local.get $i
+                local.get $outDim
+                i32.mul
+                i32.const 2
+                i32.shl
+                i32.add
+                local.get $j
+                i32.const 2
+                i32.shl
+                i32.add
+                local.get $inDim
+                i32.const 2
+                i32.shl
+                local.get $outDim
+                i32.const 2
+                i32.shl
+                local.get $inDim
+                i32.const -4
+                i32.and
+                i32.const 2
+                i32.shl
+                local.get $inDim
+                i32.const 2
+                i32.shl
+                call $f32_tile_1x4
+                local.get $j
+                i32.const 4
+                i32.add
+                local.set $j
+                br $L11
+              end
+            end
+            block $B12
+              loop $L13
+                local.get $j
+                local.get $panelEnd
+                i32.lt_u
+                i32.eqz
+                br_if $B12
+                local.get $x
+                local.get $i
+                local.get $inDim
+                i32.mul
+                i32.const 2
+                i32.shl
+                i32.add
+                local.get $w
+                local.get $j
+                local.get $inDim
+                i32.mul
+                i32.const 2
+                i32.shl
+                i32.add
+                local.get $out
+                local.get $i
+                local.get $outDim
+                i32.mul
+                i32.const 2
+                i32.shl
+                i32.add
+                local.get $j
+                i32.const 2
+                i32.shl
+                i32.add
+                local.get $inDim
+                i32.const 2
+                i32.shl
+                local.get $outDim
+                i32.const 2
+                i32.shl
+                local.get $inDim
+                i32.const -4
+                i32.and
+                i32.const 2
+                i32.shl
+                local.get $inDim
+                i32.const 2
+                i32.shl
+                call $f32_tile_1x1
+                local.get $j
+                i32.const 1
+                i32.add
+                local.set $j
+                br $L13
+              end
+            end
+            local.get $i
+            i32.const 1
+            i32.add
+            local.set $i
+            br $L9
+          end
+        end
+        local.get $panelStart
+        local.get $panel
+        i32.add
+        local.set $panelStart
+        br $L1
+      end
+    end)
+  (func $matmul_q8 (export "matmul_q8") (type $t9) (param $out i32) (param $x i32) (param $w i32) (param $scales i32) (param $rows i32) (param $inDim i32) (param $outDim i32) (param $j0 i32) (param $j1 i32) (param $panel i32)
+    (local $i i32) (local $j i32) (local $panelStart i32) (local $panelEnd i32)
+    local.get $j0
+    local.set $panelStart
+    block $B0
+      loop $L1
+        local.get $panelStart
+        local.get $j1
+        i32.lt_u
+        i32.eqz
+        br_if $B0
+        local.get $panelStart
+        local.get $panel
+        i32.add
+        local.get $j1
+        local.get $panelStart
+        local.get $panel
+        i32.add
+        local.get $j1
+        i32.lt_u
+        select
+        local.set $panelEnd
+        i32.const 0
+        local.set $i
+        block $B2
+          loop $L3
+            local.get $i
+            i32.const 4
+            i32.add
+            local.get $rows
+            i32.le_u
+            i32.eqz
+            br_if $B2
+            local.get $panelStart
+            local.set $j
+            block $B4
+              loop $L5
+                local.get $j
+                i32.const 2
+                i32.add
+                local.get $panelEnd
+                i32.le_u
+                i32.eqz
+                br_if $B4
+                local.get $x
+                local.get $i
+                local.get $inDim
+                i32.mul
+                i32.const 2
+                i32.shl
+                i32.add
+                local.get $w
+                local.get $j
+                local.get $inDim
+                i32.mul
+                i32.const 0
+                i32.shl
+                i32.add
+                local.get $scales
+                local.get $j
+                local.get $inDim
+                i32.const 5
+                i32.shr_u
+                i32.mul
+                i32.const 2
+                i32.shl
+                i32.add
+                local.get $out
+                local.get $i
+                local.get $outDim
+                i32.mul
+                i32.const 2
+                i32.shl
+                i32.add
+                local.get $j
+                i32.const 2
+                i32.shl
+                i32.add
+                local.get $inDim
+                i32.const 2
+                i32.shl
+                local.get $inDim
+                local.get $inDim
+                i32.const 5
+                i32.shr_u
+                i32.const 2
+                i32.shl
+                local.get $outDim
+                i32.const 2
+                i32.shl
+                local.get $inDim
+                i32.const 5
+                i32.shr_u
+                call $q8_tile_4x2
+                local.get $j
+                i32.const 2
+                i32.add
+                local.set $j
+                br $L5
+              end
+            end
+            block $B6
+              loop $L7
+                local.get $j
+                local.get $panelEnd
+                i32.lt_u
+                i32.eqz
+                br_if $B6
+                local.get $x
+                local.get $i
+                local.get $inDim
+                i32.mul
+                i32.const 2
+                i32.shl
+                i32.add
+                local.get $w
+                local.get $j
+                local.get $inDim
+                i32.mul
+                i32.const 0
+                i32.shl
+                i32.add
+                local.get $scales
+                local.get $j
+                local.get $inDim
+                i32.const 5
+                i32.shr_u
+                i32.mul
+                i32.const 2
+                i32.shl
+                i32.add
+                local.get $out
+                local.get $i
+                local.get $outDim
+                i32.mul
+                i32.const 2
+                i32.shl
+                i32.add
+                local.get $j
+                i32.const 2
+                i32.shl
+                i32.add
+                local.get $inDim
+                i32.const 2
+                i32.shl
+                local.get $inDim
+                local.get $inDim
+                i32.const 5
+                i32.shr_u
+                i32.const 2
+                i32.shl
+                local.get $outDim
+                i32.const 2
+                i32.shl
+                local.get $inDim
+                i32.const 5
+                i32.shr_u
+                call $q8_tile_4x1
+                local.get $j
+                i32.const 1
+                i32.add
+                local.set $j
+                br $L7
+              end
+            end
+            local.get $i
+            i32.const 4
+            i32.add
+            local.set $i
+            br $L3
+          end
+        end
+        block $B8
+          loop $L9
+            local.get $i
+            local.get $rows
+            i32.lt_u
+            i32.eqz
+            br_if $B8
+            local.get $panelStart
+            local.set $j
+            block $B10
+              loop $L11
+                local.get $j
+                i32.const 4
+                i32.add
+                local.get $panelEnd
+                i32.le_u
+                i32.eqz
+                br_if $B10
+                local.get $x
+                local.get $i
+                local.get $inDim
+                i32.mul
+                i32.const 2
+                i32.shl
+                i32.add
+                local.get $w
+                local.get $j
+                local.get $inDim
+                i32.mul
+                i32.const 0
+                i32.shl
+                i32.add
+                local.get $scales
+                local.get $j
+                local.get $inDim
+                i32.const 5
+                i32.shr_u
+                i32.mul
+                i32.const 2
+                i32.shl
+                i32.add
+                local.get $out
+                local.get $i
+                local.get $outDim
+                i32.mul
+                i32.const 2
+                i32.shl
+                i32.add
+                local.get $j
+                i32.const 2
+                i32.shl
+                i32.add
+                local.get $inDim
+                i32.const 2
+                i32.shl
+                local.get $inDim
+                local.get $inDim
+                i32.const 5
+                i32.shr_u
+                i32.const 2
+                i32.shl
+                local.get $outDim
+                i32.const 2
+                i32.shl
+                local.get $inDim
+                i32.const 5
+                i32.shr_u
+                call $q8_tile_1x4
+                local.get $j
+                i32.const 4
+                i32.add
+                local.set $j
+                br $L11
+              end
+            end
+            block $B12
+              loop $L13
+                local.get $j
+                local.get $panelEnd
+                i32.lt_u
+                i32.eqz
+                br_if $B12
+                local.get $x
+                local.get $i
+                local.get $inDim
+                i32.mul
+                i32.const 2
+                i32.shl
+                i32.add
+                local.get $w
+                local.get $j
+                local.get $inDim
+                i32.mul
+                i32.const 0
+                i32.shl
+                i32.add
+                local.get $scales
+                local.get $j
+                local.get $inDim
+                i32.const 5
+                i32.shr_u
+                i32.mul
+                i32.const 2
+                i32.shl
+                i32.add
+                local.get $out
+                local.get $i
+                local.get $outDim
+                i32.mul
+                i32.const 2
+                i32.shl
+                i32.add
+                local.get $j
+                i32.const 2
+                i32.shl
+                i32.add
+                local.get $inDim
+                i32.const 2
+                i32.shl
+                local.get $inDim
+                local.get $inDim
+                i32.const 5
+                i32.shr_u
+                i32.const 2
+                i32.shl
+                local.get $outDim
+                i32.const 2
+                i32.shl
+                local.get $inDim
+                i32.const 5
+                i32.shr_u
+                call $q8_tile_1x1
+                local.get $j
+                i32.const 1
+                i32.add
+                local.set $j
+                br $L13
+              end
+            end
+            local.get $i
+            i32.const 1
+            i32.add
+            local.set $i
+            br $L9
+          end
+        end
+        local.get $panelStart
+        local.get $panel
+        i32.add
+        local.set $panelStart
+        br $L1
+      end
+    end)
+  (func $attn_scores (export "attn_scores") (type $t10) (param $scores i32) (param $q i32) (param $kBase i32) (param $offsets i32) (param $seen i32) (param $group i32) (param $headDim i32) (param $scale f32)
+    (local $t i32) (local $h i32) (local $d i32) (local $kRow i32) (local $qHead i32) (local $scoreOut i32) (local $headBytes i32) (local $sum0 v128) (local $sum1 v128)
+    local.get $headDim
+    i32.const 2
+    i32.shl
+    local.set $headBytes
+    block $B0
+      loop $L1
+        local.get $t
+        local.get $seen
+        i32.lt_u
+        i32.eqz
+        br_if $B0
+        local.get $kBase
+        local.get $offsets
+        local.get $t
+        i32.const 2
+        i32.shl
+        i32.add
+        i32.load
+        i32.const 2
+        i32.shl
+        i32.add
+        local.set $kRow
+        local.get $q
+        local.set $qHead
+        local.get $scores
+        local.get $t
+        i32.const 2
+        i32.shl
+        i32.add
+        local.set $scoreOut
+        i32.const 0
+        local.set $h
+        block $B2
+          loop $L3
+            local.get $h
+            local.get $group
+            i32.lt_u
+            i32.eqz
+            br_if $B2
+            v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+            local.set $sum0
+            v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+            local.set $sum1
+            i32.const 0
+            local.set $d
+            block $B4
+              loop $L5
+                local.get $d
+                local.get $headBytes
+                i32.lt_u
+                i32.eqz
+                br_if $B4
+                local.get $qHead
+                local.get $d
+                i32.add
+                v128.load align=1
+                local.get $kRow
+                local.get $d
+                i32.add
+                v128.load align=1
+                f32x4.mul
+                local.get $sum0
+                f32x4.add
+                local.set $sum0
+                local.get $qHead
+                local.get $d
+                i32.add
+                v128.load offset=16 align=1
+                local.get $kRow
+                local.get $d
+                i32.add
+                v128.load offset=16 align=1
+                f32x4.mul
+                local.get $sum1
+                f32x4.add
+                local.set $sum1
+                local.get $d
+                i32.const 32
+                i32.add
+                local.set $d
+                br $L5
+              end
+            end
+            local.get $sum0
+            local.get $sum1
+            f32x4.add
+            local.set $sum0
+            local.get $scoreOut
+            local.get $sum0
+            f32x4.extract_lane 0
+            local.get $sum0
+            f32x4.extract_lane 1
+            f32.add
+            local.get $sum0
+            f32x4.extract_lane 2
+            local.get $sum0
+            f32x4.extract_lane 3
+            f32.add
+            f32.add
+            local.get $scale
+            f32.mul
+            f32.store
+            local.get $scoreOut
+            local.get $seen
+            i32.const 2
+            i32.shl
+            i32.add
+            local.set $scoreOut
+            local.get $qHead
+            local.get $headBytes
+            i32.add
+            local.set $qHead
+            local.get $h
+            i32.const 1
+            i32.add
+            local.set $h
+            br $L3
+          end
+        end
+        local.get $t
+        i32.const 1
+        i32.add
+        local.set $t
+        br $L1
+      end
+    end)
+  (func $attn_values (export "attn_values") (type $t11) (param $out i32) (param $scores i32) (param $vBase i32) (param $offsets i32) (param $seen i32) (param $group i32) (param $headDim i32)
+    (local $t i32) (local $h i32) (local $d i32) (local $vRow i32) (local $outHead i32) (local $score i32) (local $headBytes i32) (local $outBytes i32) (local $weight v128)
+    local.get $headDim
+    i32.const 2
+    i32.shl
+    local.set $headBytes
+    local.get $headBytes
+    local.get $group
+    i32.mul
+    local.set $outBytes
+    i32.const 0
+    local.set $d
+    block $B0
+      loop $L1
+        local.get $d
+        local.get $outBytes
+        i32.lt_u
+        i32.eqz
+        br_if $B0
+        local.get $out
+        local.get $d
+        i32.add
+        v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+        v128.store align=1
+        local.get $d
+        i32.const 16
+        i32.add
+        local.set $d
+        br $L1
+      end
+    end
+    block $B2
+      loop $L3
+        local.get $t
+        local.get $seen
+        i32.lt_u
+        i32.eqz
+        br_if $B2
+        local.get $vBase
+        local.get $offsets
+        local.get $t
+        i32.const 2
+        i32.shl
+        i32.add
+        i32.load
+        i32.const 2
+        i32.shl
+        i32.add
+        local.set $vRow
+        local.get $out
+        local.set $outHead
+        local.get $scores
+        local.get $t
+        i32.const 2
+        i32.shl
+        i32.add
+        local.set $score
+        i32.const 0
+        local.set $h
+        block $B4
+          loop $L5
+            local.get $h
+            local.get $group
+            i32.lt_u
+            i32.eqz
+            br_if $B4
+            local.get $score
+            v128.load32_splat align=1
+            local.set $weight
+            i32.const 0
+            local.set $d
+            block $B6
+              loop $L7
+                local.get $d
+                local.get $headBytes
+                i32.lt_u
+                i32.eqz
+                br_if $B6
+                local.get $outHead
+                local.get $d
+                i32.add
+                local.get $outHead
+                local.get $d
+                i32.add
+                v128.load align=1
+                local.get $weight
+                local.get $vRow
+                local.get $d
+                i32.add
+                v128.load align=1
+                f32x4.mul
+                f32x4.add
+                v128.store align=1
+                local.get $outHead
+                local.get $d
+                i32.add
+                local.get $outHead
+                local.get $d
+                i32.add
+                v128.load offset=16 align=1
+                local.get $weight
+                local.get $vRow
+                local.get $d
+                i32.add
+                v128.load offset=16 align=1
+                f32x4.mul
+                f32x4.add
+                v128.store offset=16 align=1
+                local.get $d
+                i32.const 32
+                i32.add
+                local.set $d
+                br $L7
+              end
+            end
+            local.get $outHead
+            local.get $headBytes
+            i32.add
+            local.set $outHead
+            local.get $score
+            local.get $seen
+            i32.const 2
+            i32.shl
+            i32.add
+            local.set $score
+            local.get $h
+            i32.const 1
+            i32.add
+            local.set $h
+            br $L5
+          end
+        end
+        local.get $t
+        i32.const 1
+        i32.add
+        local.set $t
+        br $L3
+      end
+    end))
