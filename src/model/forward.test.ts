@@ -1,12 +1,13 @@
 /**
  * The correctness bar: our forward pass against Hugging Face transformers' own outputs, for every model
- * folder with a golden.json under the shared fixtures, plus the bundled fortune-llama.
+ * folder with a golden.json that `fixtureDirs()` finds (fixtures/ and the maintainers' extra ones), plus the
+ * bundled fortune-llama.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { defaultModelDir, requireFixturesDir } from '../util/paths.ts';
+import { defaultModelDir, fixtureDir, fixtureDirs } from '../util/paths.ts';
 import { allocateKvCacheTensors } from './forward-batch.ts';
 import { LlamaModel } from './forward.ts';
 import { greedyGenerate, makeBatch, SequenceSession } from './simple-batch.ts';
@@ -31,12 +32,9 @@ interface Golden {
 const MAX_ABS = 1e-3;
 const MAX_REL_L2 = 1e-4;
 
-const fixtures = requireFixturesDir();
 const modelDirs = [
-  ...readdirSync(fixtures)
-    .map((name) => join(fixtures, name))
-    .filter((dir) => existsSync(join(dir, 'golden.json')) && existsSync(join(dir, 'config.json'))),
-  defaultModelDir,
+  ...fixtureDirs((dir) => existsSync(join(dir, 'golden.json')) && existsSync(join(dir, 'config.json'))),
+  { label: 'fortune-llama', dir: defaultModelDir },
 ];
 
 function readGolden(dir: string): Golden {
@@ -75,9 +73,9 @@ function scrambledBlocks(count: number, pool: number, seed: number): Int32Array 
   return Int32Array.from(ids.slice(0, count));
 }
 
-for (const dir of modelDirs) {
+for (const { label, dir } of modelDirs) {
   const golden = readGolden(dir);
-  describe(`golden ${dir.split('/').pop()}`, () => {
+  describe(`golden ${label}`, () => {
     let model: LlamaModel;
     before(async () => {
       model = await LlamaModel.load(dir);
@@ -131,7 +129,7 @@ for (const dir of modelDirs) {
 }
 
 describe('batched forward', () => {
-  const dir = join(fixtures, 'qwen2-bias-tied');
+  const dir = fixtureDir('qwen2-bias-tied');
   const cases = existsSync(dir) ? readGolden(dir).cases! : [];
 
   it('mixes sequences of different lengths, chunked prefill and decode in one batch', {
