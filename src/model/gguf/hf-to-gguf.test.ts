@@ -114,7 +114,10 @@ describe('convertToGguf on other checkpoints', () => {
       cases: { input_ids: number[]; logits_file: string }[];
     };
     for (const c of golden.cases) {
-      const expected = new Float32Array(readFileSync(join(source, c.logits_file)).buffer.slice(0));
+      const bytes = readFileSync(join(source, c.logits_file)); // may be a view into Node's shared pool
+      const expected = new Float32Array(
+        bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
+      );
       const got = logitsOf(model, c.input_ids);
       assert.ok(compare(got, expected).maxAbs < 1e-3, `case ${c.logits_file}`);
     }
