@@ -1,5 +1,5 @@
 /**
- * Mooncake request traces (FAST'25; design.md §8): one JSON object per line,
+ * Mooncake request traces (FAST'25; docs/design-notes.md#traces): one JSON object per line,
  *
  *   {"timestamp": 277, "input_length": 32140, "output_length": 92, "hash_ids": [198, 199, ...]}
  *
