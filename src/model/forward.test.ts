@@ -1,7 +1,9 @@
 /**
  * The correctness bar: our forward pass against Hugging Face transformers' own outputs, for every model
- * folder with a golden.json that `fixtureDirs()` finds (fixtures/ and the maintainers' extra ones), plus the
- * bundled fortune-llama.
+ * folder with a golden.json that `fixtureDirs()` finds, plus the bundled fortune-llama. `fixtureDirs()` lists
+ * the in-repo fixtures/ and, when the maintainers keep their reference folder beside the checkout, every model
+ * there too: by name, theirs is tested (it is the source) and the in-repo copy only if its bytes differ
+ * ("NAME (repo copy)"), so identical fixtures are not run twice and a stale copy still fails here.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
