@@ -1,5 +1,5 @@
 /**
- * Prometheus metrics for GET /metrics, with Dynamo's frontend metric names (design.md §7), so dashboards
+ * Prometheus metrics for GET /metrics, Dynamo's names (docs/design-notes.md#frontend-metrics), so dashboards
  * built for Dynamo read ours. Like nginx's VTS module: per-request counters and latency histograms,
  * scraped as text. Each server owns its own registry (no global state), so tests can run several.
  * The `model` label is known once the request body is parsed; a request rejected before that is counted

@@ -224,7 +224,8 @@ export class KvCacheManager {
 
   /**
    * Full dump of what is cached, as `stored` events (one per block, parents first), for a router that
-   * (re)joins (design.md §3). Each carries the id of the latest event emitted: the snapshot is the state
+   * (re)joins (docs/design-notes.md#kv-events). Each carries the id of the latest event emitted: the
+   * snapshot is the state
    * as of that event, and live events continue from the next id.
    */
   dumpCachedBlocks(): KvCacheEvent[] {

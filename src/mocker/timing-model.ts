@@ -1,6 +1,7 @@
 /**
  * How long a step would take on a real GPU, without running a model: Dynamo's default mocker polynomials
- * (design.md §6), fitted on a real engine. Like a network emulator's latency model (netem): it does not move
+ * (docs/design-notes.md#mocker-timing), fitted on a real engine. Like a network emulator's latency model
+ * (netem): it does not move
  * the bytes, it only charges the time they would take.
  *
  *   prefill ms = 4.21e-7·T² + 1.52e-2·T + 16.5       T = new (uncached) prompt tokens in the batch

@@ -1,5 +1,6 @@
 /**
- * Wire types of discovery (design.md §2): what a worker writes into the registry so frontends and routers
+ * Wire types of discovery (docs/design-notes.md#discovery): what a worker writes into the registry so
+ * frontends and routers
  * can find it, like a Consul service entry plus its health-checked metadata.
  *
  * Two records per served endpoint, both under the instance's lease (they vanish when the process dies):

@@ -1,5 +1,6 @@
 /**
- * Wire schema of the event plane's envelope (design.md §3): every message on the event bus, whatever its
+ * Wire schema of the event plane's envelope (docs/design-notes.md#event-plane): every message on the event
+ * bus, whatever its
  * topic, travels as `{publisher_id, sequence, published_at, topic, payload}`, like a syslog/CloudEvents
  * header around a body. The header says who sent it and in which order; the payload is one of the
  * topic's own types (KV events, load metrics, ...), validated separately.

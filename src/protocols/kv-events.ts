@@ -1,5 +1,6 @@
 /**
- * Wire schemas of the event plane (design.md §3): KV cache events (worker → router) and load metrics.
+ * Wire schemas of the event plane (docs/design-notes.md#kv-events): KV cache events (worker → router) and
+ * load metrics.
  *
  * A worker's KV events are its cache's change log, like a database's replication stream: `stored` when
  * blocks enter the prefix cache, `removed` when they are evicted, `cleared` when the cache is reset. Each

@@ -1,5 +1,6 @@
 /**
- * Wire format of the request plane (design.md §3): how a frontend calls a worker's endpoint over one TCP
+ * Wire format of the request plane (docs/design-notes.md#request-plane): how a frontend calls a worker's
+ * endpoint over one TCP
  * connection and gets a stream of responses back. Like HTTP/2, many request streams share one connection,
  * told apart by a stream id; unlike HTTP/2, each frame is one self-delimited JSON message.
  *

@@ -1,5 +1,6 @@
 /**
- * Wire types between the router and workers beyond the event stream (design.md §3): the KV state dump a
+ * Wire types between the router and workers beyond the event stream (docs/design-notes.md#kv-events): the KV
+ * state dump a
  * router asks for when it joins late or sees a gap in a worker's event ids. Like a database replica asking
  * its primary for a base backup before tailing the log again.
  *

@@ -12,6 +12,17 @@ export class TraceFormatError extends DhwError {
   }
 }
 
+/** A trace path that names no file; the message gives the resolved path and where the bundled trace is. */
+export class TraceNotFoundError extends TraceFormatError {
+  constructor(
+    message: string,
+    readonly path: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, 0, options);
+  }
+}
+
 /** Replay options that cannot work together (bad worker count, a block size the trace cannot expand to...). */
 export class ReplayConfigError extends DhwError {}
 

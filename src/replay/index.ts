@@ -1,4 +1,4 @@
-export { ReplayConfigError, ReplayStuckError, TraceFormatError } from './errors.ts';
+export { ReplayConfigError, ReplayStuckError, TraceFormatError, TraceNotFoundError } from './errors.ts';
 export {
   DEFAULT_SLO,
   e2eOf,

@@ -57,7 +57,7 @@ describe('summarizeReplay', () => {
   const itls = [...Array(10).fill(50), 100, 100];
   const m = summarizeReplay(result(records, itls, 2000), { ttftMs: 500, tpotMs: 60 });
 
-  it('computes TTFT, TPOT, E2E and ITL as design.md §8 defines them', () => {
+  it('computes TTFT, TPOT, E2E and ITL as docs/design-notes.md#benchmark-metrics defines them', () => {
     assert.equal(tpotOf(records[0]!), 50);
     assert.equal(tpotOf(records[1]!), undefined);
     assert.deepEqual(m.ttftMs, { mean: 366.67, p50: 200, p90: 680, p99: 788 });

@@ -1,5 +1,6 @@
 /**
- * From per-request records to the benchmark numbers of design.md §8, like a load tester's summary (wrk,
+ * From per-request records to the benchmark numbers (docs/design-notes.md#benchmark-metrics), like a load
+ * tester's summary (wrk,
  * vegeta report): latency percentiles, throughput, and how many requests met the SLO.
  *
  *   TTFT   arrival → first token                      (queueing + routing + prefill)
@@ -26,7 +27,7 @@ export interface Slo {
   tpotMs: number;
 }
 
-/** design.md §8's example SLO. */
+/** The usual example SLO (docs/design-notes.md#benchmark-metrics). */
 export const DEFAULT_SLO: Slo = { ttftMs: 500, tpotMs: 50 };
 
 export interface WorkerMetrics {

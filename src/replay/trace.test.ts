@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
-import { sharedDir } from '../util/paths.ts';
-import { TraceFormatError } from './errors.ts';
+import { repoTracesDir, traceFile, traceFiles } from '../util/paths.ts';
+import { TraceFormatError, TraceNotFoundError } from './errors.ts';
 import { parseTrace, readTrace } from './trace.ts';
 
-const MOONCAKE = join(sharedDir, 'traces', 'mooncake_synthetic_trace.jsonl');
+const MOONCAKE = traceFile('mooncake_synthetic_trace.jsonl');
 const line = (o: object) => JSON.stringify(o);
 const ok = { timestamp: 0, input_length: 600, output_length: 5, hash_ids: [1, 2] };
 
@@ -83,5 +83,25 @@ describe('parseTrace', () => {
       () => readTrace('/nonexistent/trace.jsonl'),
       /cannot read trace \/nonexistent\/trace\.jsonl/,
     );
+  });
+
+  it('names the resolved path and the bundled trace when a file is missing (not a bare ENOENT)', () => {
+    assert.throws(
+      () => readTrace('no-such-dir/trace.jsonl'),
+      (err: Error) => {
+        assert.ok(err instanceof TraceNotFoundError && err instanceof TraceFormatError);
+        assert.equal(err.path, resolve('no-such-dir/trace.jsonl'));
+        assert.ok(err.message.includes(resolve('no-such-dir/trace.jsonl')), err.message);
+        assert.ok(err.message.includes(join(repoTracesDir, 'mooncake_synthetic_trace.jsonl')), err.message);
+        assert.doesNotMatch(err.message, /ENOENT/);
+        return true;
+      },
+    );
+  });
+
+  it('parses every trace the repository and the maintainers provide', () => {
+    const files = traceFiles();
+    assert.ok(files.length >= 1);
+    for (const file of files) assert.ok(readTrace(file).length > 0, file);
   });
 });

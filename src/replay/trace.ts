@@ -1,5 +1,5 @@
 /**
- * Mooncake request traces (FAST'25; design.md §8): one JSON object per line,
+ * Mooncake request traces (FAST'25; docs/design-notes.md#traces): one JSON object per line,
  *
  *   {"timestamp": 277, "input_length": 32140, "output_length": 92, "hash_ids": [198, 199, ...]}
  *
@@ -11,7 +11,9 @@
  * naming the file, the line number and the rule it broke.
  */
 import { readFileSync } from 'node:fs';
-import { TraceFormatError } from './errors.ts';
+import { join, resolve } from 'node:path';
+import { repoTracesDir } from '../util/paths.ts';
+import { TraceFormatError, TraceNotFoundError } from './errors.ts';
 
 /** Tokens per trace block in the published Mooncake traces. */
 export const MOONCAKE_BLOCK_SIZE = 512;
@@ -61,9 +63,21 @@ export function readTrace(path: string, options: Omit<ParseTraceOptions, 'source
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw traceNotFound(path, err);
     throw new TraceFormatError(`cannot read trace ${path}: ${(err as Error).message}`, 0, { cause: err });
   }
   return parseTrace(text, { ...options, source: path });
+}
+
+function traceNotFound(path: string, cause: unknown): TraceNotFoundError {
+  const absolute = resolve(path);
+  const where = absolute === path ? '' : ` (${absolute}: relative paths start from the current directory)`;
+  return new TraceNotFoundError(
+    `cannot read trace ${path}: no such file${where}. Check the path; the repository ships the public ` +
+      `Mooncake trace as ${join(repoTracesDir, 'mooncake_synthetic_trace.jsonl')}.`,
+    absolute,
+    { cause },
+  );
 }
 
 function parseTraceLine(raw: string, line: number, source: string, blockSize: number): TraceRecord {

@@ -1,5 +1,5 @@
 /**
- * The approximate KV index for routers without KV events (design.md §4 "approximate mode"): it remembers
+ * The approximate KV index for routers without KV events (docs/design-notes.md#approximate-mode): it remembers
  * its own routing decisions ("I sent prefix P to worker w, so w probably caches it") for a TTL. Like a
  * CDN that assumes an edge holds an object for a while after it served it, without asking the edge.
  *

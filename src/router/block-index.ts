@@ -3,7 +3,8 @@
  * `kv-indexer.ts`). Like a CDN's "which edge nodes hold this object" table, keyed by content address.
  *
  * Why a flat hash → node map is a radix tree here: a block's key is its SEQUENCE hash, chained over every
- * block before it (design.md §4). So the hash of block i already names the whole path root → i, and the
+ * block before it (docs/design-notes.md#block-hashes). So the hash of block i already names the whole path
+ * root → i, and the
  * map IS the tree's node table: looking up hashes[0], hashes[1], ... in order walks from the root down one
  * branch, exactly as following child pointers would, without storing edges. A block stored under a parent
  * we never saw (an eviction raced a store) is simply another entry; a walk stops at the missing parent.

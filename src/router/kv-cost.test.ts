@@ -30,7 +30,7 @@ const request = {
 } as RouteRequest;
 
 describe('kv cost', () => {
-  it('follows design.md §4: weight · prefill_tokens / block_size + decode_blocks', () => {
+  it('follows docs/design-notes.md#kv-cost: weight · prefill_tokens / block_size + decode_blocks', () => {
     // 64 tokens queued + (256 − 12·16 = 64) uncached = 128 tokens = 8 blocks; 14 active + 16 new = 30.
     const terms = kvCostTerms(request, view('w1', 64, 14, 16), 12, 0, 1.0);
     assert.equal(terms.prefillTokens, 128);

@@ -1,5 +1,6 @@
 /**
- * Dynamo's KV-router cost (design.md §4), and how a worker is picked from the costs. Lower cost wins.
+ * Dynamo's KV-router cost (docs/design-notes.md#kv-cost), and how a worker is picked from the costs.
+ * Lower cost wins.
  *
  *   prefill_tokens = active_prefill_tokens[w] + max(0, isl − overlap_blocks[w] · block_size)
  *   decode_blocks  = active_blocks[w] + new blocks this request adds on w

@@ -1,6 +1,7 @@
 /**
  * The KV indexer: the router's replica of every worker's prefix cache, built only from KV events
- * (design.md §3-4). Storage is `BlockIndex` (a radix tree as a hash → worker-set table); this file tails
+ * (docs/design-notes.md#kv-events, #kv-index). Storage is `BlockIndex` (a radix tree as a hash → worker-set
+ * table); this file tails
  * each worker's event log in order.
  *
  * Systems analogy: a read replica tailing a primary's replication log. Every event carries an id that grows

@@ -5,7 +5,8 @@
  *   endpoint   one callable method of the component ("generate")
  *   instance   one process serving it; its id is the hex of its discovery lease id
  *
- * Registry keys (design.md §2) live under `/dynamo/` so `etcdctl get --prefix /dynamo` shows everything:
+ * Registry keys (docs/design-notes.md#discovery) live under `/dynamo/` so that
+ * `etcdctl get --prefix /dynamo` shows everything:
  *   /dynamo/v1/instances/{ns}/{component}/{endpoint}/{instanceId}   → InstanceInfo
  *   /dynamo/v1/mdc/{ns}/{component}/{endpoint}/{instanceId}         → ModelCard
  * Names are restricted to [A-Za-z0-9_-] so the same names also work as NATS subject tokens.

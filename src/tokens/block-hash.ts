@@ -1,5 +1,6 @@
 /**
- * Block hashes: the content addresses of KV blocks (design.md §4), like a content-addressed store's keys.
+ * Block hashes: the content addresses of KV blocks (docs/design-notes.md#block-hashes), like a
+ * content-addressed store's keys.
  *
  *   tokens     [ t0 .. t15 | t16 .. t31 | t32 .. t40 ]      blockSize 16; the last block is partial
  *   local      [ L0        | L1         ]                   XXH3-64(seed 1337, token ids as LE u32)

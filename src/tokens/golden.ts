@@ -3,9 +3,9 @@
  * tokenizer_golden.json (made with Hugging Face transformers) and the bundled model's golden.json.
  * New `tok-*` folders are picked up automatically.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { defaultModelDir, requireFixturesDir } from '../util/paths.ts';
+import { defaultModelDir, fixtureDirs } from '../util/paths.ts';
 import type { ChatMessage } from './chat-template.ts';
 
 export interface EncodeGolden {
@@ -24,6 +24,7 @@ export interface ChatGolden {
 }
 
 export interface TokenizerGolden {
+  /** The fixture folder's name (`fixtureDirs()`'s label: `NAME (repo copy)` for a differing in-repo copy). */
   name: string;
   dir: string;
   encode: EncodeGolden[];
@@ -38,17 +39,14 @@ export interface ModelSampleGolden {
   greedy_text: string;
 }
 
-/** Every fixtures/tok-* directory that has a tokenizer_golden.json. */
+/** Every tok-* fixture folder (`fixtureDirs()`: in-repo and the maintainers' extra ones) with a tokenizer_golden.json. */
 export function loadTokenizerGoldens(): TokenizerGolden[] {
-  const root = requireFixturesDir();
-  return readdirSync(root)
-    .filter((name) => name.startsWith('tok-') && existsSync(join(root, name, 'tokenizer_golden.json')))
-    .sort()
-    .map((name) => {
-      const dir = join(root, name);
-      const golden = JSON.parse(readFileSync(join(dir, 'tokenizer_golden.json'), 'utf8'));
-      return { name, dir, encode: golden.encode ?? [], chat: golden.chat ?? [] };
-    });
+  return fixtureDirs(
+    (dir, name) => name.startsWith('tok-') && existsSync(join(dir, 'tokenizer_golden.json')),
+  ).map(({ label, dir }) => {
+    const golden = JSON.parse(readFileSync(join(dir, 'tokenizer_golden.json'), 'utf8'));
+    return { name: label, dir, encode: golden.encode ?? [], chat: golden.chat ?? [] };
+  });
 }
 
 /** The bundled model's chat samples: prompt, prompt ids, greedy continuation ids and text. */

@@ -5,14 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { InvalidRequestError, TokenizerError } from '../util/errors.ts';
-import { defaultModelDir, fixturesDir } from '../util/paths.ts';
+import { defaultModelDir, fixtureDir, repoFixturesDir } from '../util/paths.ts';
 import { loadModelSamples, loadTokenizerGoldens } from './golden.ts';
 import { Tokenizer } from './tokenizer.ts';
 
 const goldens = loadTokenizerGoldens();
 
 it('finds the tokenizer fixtures', () => {
-  assert.ok(goldens.length >= 2, `expected tok-* fixtures in ${fixturesDir}`);
+  assert.ok(goldens.length >= 2, `expected tok-* fixtures in ${repoFixturesDir}`);
 });
 
 for (const golden of goldens) {
@@ -65,7 +65,7 @@ describe('bundled model fortune-llama (ChatML byte-level BPE)', async () => {
 
 describe('Tokenizer behaviour', async () => {
   const chatml = await Tokenizer.fromDir(defaultModelDir);
-  const zephyr = await Tokenizer.fromDir(join(fixturesDir, 'tok-sentencepiece-zephyr'));
+  const zephyr = await Tokenizer.fromDir(fixtureDir('tok-sentencepiece-zephyr'));
 
   it('reads BOS from tokenizer_config and adds it only with special tokens', () => {
     assert.equal(zephyr.bosTokenId, 1);
@@ -101,7 +101,7 @@ describe('Tokenizer behaviour', async () => {
 });
 
 describe('loading errors and chat template sources', () => {
-  const zephyrDir = join(fixturesDir, 'tok-sentencepiece-zephyr');
+  const zephyrDir = fixtureDir('tok-sentencepiece-zephyr');
 
   function scratchDir(): string {
     return mkdtempSync(join(tmpdir(), 'dhw-tok-'));

@@ -6,7 +6,8 @@
  *                (ctx.signal) aborts the engine request, which frees its KV blocks at once.
  *   kv_snapshot  KvSnapshotRequest → one or more KvSnapshot chunks: the whole prefix cache as `stored`
  *                events, consistent as of `lastEventId` (identical in every chunk). Concatenate the chunks'
- *                `events` in order. Routers ask on a gap in this worker's event ids (design.md §3).
+ *                `events` in order. Routers ask on a gap in this worker's event ids
+ *                (docs/design-notes.md#kv-events).
  *   load         anything → one LoadMetrics (the same message the worker publishes on `kv_metrics`).
  */
 import type { CoreBackedEngine } from '../engine/index.ts';

@@ -1,5 +1,6 @@
 /**
- * Worker: one backend instance (design.md §1), like a service process behind a load balancer that
+ * Worker: one backend instance (docs/design-notes.md#roles), like a service process behind a
+ * load balancer that
  * registers itself in Consul, reports its load, and drains before it exits. It hosts one engine and:
  *
  *   start   discovery lease ─► event bus ─► engine ─► KV-event + load publishers ─► request plane

@@ -14,7 +14,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { availableParallelism, freemem, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { kvBytesPerToken } from '../../../src/model/index.ts';
-import { defaultModelDir, fixturesDir, repoRoot } from '../../../src/util/paths.ts';
+import { defaultModelDir, fixtureDirs, repoRoot } from '../../../src/util/paths.ts';
 import { banner, formatBytes, note, printTable, runLab, step } from '../../lib/lab-kit.ts';
 
 /** The curriculum's table, with the folder of this project that plays each part. */
@@ -129,7 +129,7 @@ async function main(): Promise<void> {
     ['check', 'value', 'ok'],
     checks.map((c) => [c.name, c.value, c.ok ? 'yes' : `NO: ${c.fix}`]),
   );
-  note(`shared fixtures: ${existsSync(fixturesDir) ? fixturesDir : 'not found (only some tests need them)'}`);
+  note(`reference fixtures: ${fixtureDirs().length} folders (fixtures/README.md says where they come from)`);
   for (const server of ['etcd', 'etcdctl', 'nats-server']) note(`${server}: ${findBinary(server)}`);
   const failed = checks.filter((c) => !c.ok);
   if (failed.length > 0)

@@ -21,7 +21,7 @@ import {
   RANDOM_SHAPES,
   type SafetensorsDtype,
 } from '../../../src/model/index.ts';
-import { defaultModelDir, requireFixturesDir } from '../../../src/util/paths.ts';
+import { defaultModelDir, fixtureDir } from '../../../src/util/paths.ts';
 import {
   type Check,
   type CheckResult,
@@ -46,7 +46,7 @@ function readConfig(dir: string): HfConfig {
 }
 
 function fixture(name: string): string {
-  return join(requireFixturesDir(), name);
+  return fixtureDir(name);
 }
 
 /** Why a per-token answer is off, in the words of the usual mistake; undefined when it is right. */

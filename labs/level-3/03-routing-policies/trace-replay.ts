@@ -5,13 +5,12 @@
  * in seconds of wall time, and the same numbers every run.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { readTrace, runReplay, summarizeReplay } from '../../../src/replay/index.ts';
 import type { ReplayMetrics } from '../../../src/replay/index.ts';
-import { sharedDir } from '../../../src/util/paths.ts';
+import { traceFile } from '../../../src/util/paths.ts';
 import { note } from '../../lib/lab-kit.ts';
 
-export const MOONCAKE_TRACE = join(sharedDir, 'traces', 'mooncake_synthetic_trace.jsonl');
+export const MOONCAKE_TRACE = traceFile('mooncake_synthetic_trace.jsonl');
 
 export async function replayPolicies(
   policies: readonly string[],

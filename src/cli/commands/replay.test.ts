@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { repoRoot, sharedDir } from '../../util/paths.ts';
+import { repoRoot, traceFile } from '../../util/paths.ts';
 import { svgProblems } from '../../util/svg-check.ts';
 
 const DHW = join(repoRoot, 'bin', 'dhw.mjs');
@@ -25,9 +25,7 @@ describe('dhw replay', () => {
     timeout: 120_000,
   }, async () => {
     const trace = join(dir, 'head.jsonl');
-    const lines = readFileSync(join(sharedDir, 'traces', 'mooncake_synthetic_trace.jsonl'), 'utf8').split(
-      '\n',
-    );
+    const lines = readFileSync(traceFile('mooncake_synthetic_trace.jsonl'), 'utf8').split('\n');
     writeFileSync(trace, lines.slice(0, 200).join('\n'));
     const svg = join(dir, 'replay.svg');
     const { code, stdout, stderr } = await dhw([

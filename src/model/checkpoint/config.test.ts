@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ModelLoadError } from '../../util/errors.ts';
-import { defaultModelDir, fixturesDir } from '../../util/paths.ts';
+import { defaultModelDir, fixtureDir } from '../../util/paths.ts';
 import { loadModelConfig, parseModelConfig } from './config.ts';
 
 const llamaBase = {
@@ -19,7 +18,7 @@ const llamaBase = {
 
 describe('loadModelConfig on the fixtures', () => {
   it('reads a classic Llama config with GQA and an untied head', () => {
-    const c = loadModelConfig(join(fixturesDir, 'llama-gqa-untied'));
+    const c = loadModelConfig(fixtureDir('llama-gqa-untied'));
     assert.equal(c.architecture, 'LlamaForCausalLM');
     assert.deepEqual([c.hiddenSize, c.numHeads, c.numKvHeads, c.headDim], [64, 4, 2, 16]);
     assert.equal(c.tieWordEmbeddings, false);
@@ -28,7 +27,7 @@ describe('loadModelConfig on the fixtures', () => {
   });
 
   it('gives Qwen2 q/k/v bias but no o_proj bias', () => {
-    const c = loadModelConfig(join(fixturesDir, 'qwen2-bias-tied'));
+    const c = loadModelConfig(fixtureDir('qwen2-bias-tied'));
     assert.equal(c.attentionBias, true);
     assert.equal(c.attentionOutputBias, false);
     assert.equal(c.tieWordEmbeddings, true);
@@ -37,7 +36,7 @@ describe('loadModelConfig on the fixtures', () => {
   });
 
   it('reads the transformers-5 rope_parameters block with llama3 scaling', () => {
-    const c = loadModelConfig(join(fixturesDir, 'llama3-ropescaling-bf16'));
+    const c = loadModelConfig(fixtureDir('llama3-ropescaling-bf16'));
     assert.equal(c.headDim, 32);
     assert.deepEqual(c.rope, {
       theta: 500000,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { defaultModelDir, fixturesDir } from '../../util/paths.ts';
+import { defaultModelDir, fixtureDir } from '../../util/paths.ts';
 import { describeModel } from './inspect.ts';
 
 describe('describeModel', () => {
@@ -20,7 +20,7 @@ describe('describeModel', () => {
   });
 
   it('reports fp32 checkpoints and the untied head', async () => {
-    const d = await describeModel(join(fixturesDir, 'llama-gqa-untied'));
+    const d = await describeModel(fixtureDir('llama-gqa-untied'));
     assert.equal(d.dtype, 'F32');
     assert.equal(d.tieWordEmbeddings, false);
     assert.equal(d.kvBytesPerToken.fp32, d.kvBytesPerToken.checkpointDtype);

@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ModelLoadError } from '../../util/errors.ts';
-import { fixturesDir } from '../../util/paths.ts';
+import { fixtureDir } from '../../util/paths.ts';
 import { SafetensorsCheckpoint } from './safetensors.ts';
 import { type TensorToWrite, writeSafetensors, writeShardedSafetensors } from './safetensors-writer.ts';
 import { loadModel } from './load-model.ts';
 
-const source = join(fixturesDir, 'llama-gqa-untied');
+const source = fixtureDir('llama-gqa-untied');
 const tmp = mkdtempSync(join(tmpdir(), 'dhw-weights-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -50,7 +50,7 @@ describe('loadModel', () => {
   });
 
   it('ties the LM head to the embedding array and loads Qwen2 biases', async () => {
-    const { weights } = await loadModel(join(fixturesDir, 'qwen2-bias-tied'));
+    const { weights } = await loadModel(fixtureDir('qwen2-bias-tied'));
     assert.equal(weights.lmHead, weights.embed);
     assert.equal(weights.layers[2]!.bk!.length, 32);
     assert.equal(weights.layers[0]!.bo, null);

@@ -1,5 +1,5 @@
 /**
- * `kv-approx`: the kv policy for workers that publish no KV events (design.md §4 "approximate mode", and
+ * `kv-approx`: the kv policy for workers that publish no KV events (docs/design-notes.md#approximate-mode, and
  * llm-d's "approximate prefix-cache scoring"). Overlap comes from `ApproxKvIndex`, the router's memory of
  * where it sent each prefix in the last `approxTtlMs` (default 120 s), capped at `approxMaxEntries`. The
  * cost and the pick are the kv policy's.

@@ -1,6 +1,6 @@
 /**
  * `kv`: Dynamo's KV-aware policy. Overlap comes from the router's indexer, fed by the workers' own KV
- * events (`WorkerView.overlapBlocks`); the cost and the pick are `kv-cost.ts` (design.md §4):
+ * events (`WorkerView.overlapBlocks`); the cost and the pick are `kv-cost.ts` (docs/design-notes.md#kv-cost):
  * logit = weight · prefill_tokens / block_size + decode_blocks, lowest wins (or a softmax sample at T > 0).
  */
 

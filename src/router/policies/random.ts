@@ -1,6 +1,6 @@
 /**
  * `random`: every request to a uniformly random worker. The baseline every other policy is measured
- * against (design.md §9: KV routing's published gains are "× faster than random"). Seeded for tests.
+ * against (docs/design-notes.md#published-results: KV routing's gains are "× faster than random"). Seeded.
  */
 import { createRng, type Rng } from '../../util/prng.ts';
 import type { PolicyOptions, RouteDecision, RouteRequest, RoutingPolicy, WorkerView } from '../types.ts';

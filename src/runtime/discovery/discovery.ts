@@ -1,5 +1,6 @@
 /**
- * The `Discovery` contract: a service registry with leases, like Consul/ZooKeeper sessions (design.md §2).
+ * The `Discovery` contract: a service registry with leases, like Consul/ZooKeeper sessions
+ * (docs/design-notes.md#discovery).
  *
  * Each process holds ONE lease (TTL 10 s by default, kept alive every TTL/3). Everything it `put`s is
  * attached to that lease, so when the process dies its keys vanish within the TTL, and on a graceful

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ModelLoadError } from '../../../util/errors.ts';
-import { defaultModelDir, fixturesDir } from '../../../util/paths.ts';
+import { defaultModelDir, fixtureDir } from '../../../util/paths.ts';
 import { LlamaModel } from '../../forward.ts';
 import { byteLevelTokenizer } from '../random-checkpoint.ts';
 import { SequenceSession } from '../../sequence-session.ts';
@@ -101,7 +101,7 @@ describe('convertToGguf on fortune-llama', () => {
 
 describe('convertToGguf on other checkpoints', () => {
   it('an untied GQA Llama through GGUF still matches the Hugging Face golden logits', async () => {
-    const source = join(fixturesDir, 'llama-gqa-untied');
+    const source = fixtureDir('llama-gqa-untied');
     const dir = join(tmp, 'llama-gqa-untied');
     mkdirSync(dir);
     for (const f of ['config.json', 'generation_config.json', 'model.safetensors'])
@@ -114,7 +114,10 @@ describe('convertToGguf on other checkpoints', () => {
       cases: { input_ids: number[]; logits_file: string }[];
     };
     for (const c of golden.cases) {
-      const expected = new Float32Array(readFileSync(join(source, c.logits_file)).buffer.slice(0));
+      const bytes = readFileSync(join(source, c.logits_file)); // may be a view into Node's shared pool
+      const expected = new Float32Array(
+        bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
+      );
       const got = logitsOf(model, c.input_ids);
       assert.ok(compare(got, expected).maxAbs < 1e-3, `case ${c.logits_file}`);
     }
@@ -122,7 +125,7 @@ describe('convertToGguf on other checkpoints', () => {
 
   it('refuses Qwen2 (a different llama.cpp architecture) with a ModelLoadError', async () => {
     await assert.rejects(
-      convertToGguf(join(fixturesDir, 'qwen2-bias-tied'), { out: join(tmp, 'qwen.gguf') }),
+      convertToGguf(fixtureDir('qwen2-bias-tied'), { out: join(tmp, 'qwen.gguf') }),
       (e: unknown) => e instanceof ModelLoadError && /Qwen2/.test(e.message),
     );
   });
@@ -138,7 +141,7 @@ describe('convertToGguf on other checkpoints', () => {
     assert.equal(types[319], TOKEN_TYPE.unused);
     assert.equal(types[0], TOKEN_TYPE.control);
     assert.equal((meta['tokenizer.ggml.merges']!.value as string[]).length, 300 - 258);
-    const spm = join(fixturesDir, 'tok-sentencepiece-zephyr', 'tokenizer.json');
+    const spm = join(fixtureDir('tok-sentencepiece-zephyr'), 'tokenizer.json');
     assert.throws(() => ggufTokenizerMetadata(spm, 32000, { bos: 1, eos: 2, pad: null }), ModelLoadError);
   });
 });

@@ -5,10 +5,10 @@
  * continuations of every fixture with the cache placed by `LlamaModel.allocateKvCache`.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { requireFixturesDir } from '../../../util/paths.ts';
+import { fixtureDirs } from '../../../util/paths.ts';
 import { pagedAttention } from '../reference/attention.ts';
 import { allocateKvCacheTensors, type ForwardBatch } from '../../forward-batch.ts';
 import { LlamaModel } from '../../forward.ts';
@@ -168,15 +168,14 @@ interface GoldenCase {
 describe('forward with the KV cache in the arena (SIMD attention)', {
   skip: kernelModule() === null ? 'no WebAssembly SIMD' : false,
 }, () => {
-  const fixtures = requireFixturesDir();
-  const dirs = readdirSync(fixtures)
-    .map((name) => join(fixtures, name))
-    .filter((dir) => existsSync(join(dir, 'golden.json')) && existsSync(join(dir, 'config.json')));
-  for (const dir of dirs) {
+  const fixtures = fixtureDirs(
+    (dir) => existsSync(join(dir, 'golden.json')) && existsSync(join(dir, 'config.json')),
+  );
+  for (const { label, dir } of fixtures) {
     const cases =
       (JSON.parse(readFileSync(join(dir, 'golden.json'), 'utf8')) as { cases?: GoldenCase[] }).cases ?? [];
     for (const [i, c] of cases.entries()) {
-      it(`${dir.split('/').pop()} case ${i}: golden logits (max-abs 1e-3) and greedy_24 through a scrambled cache`, async () => {
+      it(`${label} case ${i}: golden logits (max-abs 1e-3) and greedy_24 through a scrambled cache`, async () => {
         const model = await LlamaModel.load(dir, { threads: 1 });
         try {
           const vocab = model.config.vocabSize;
