@@ -6,7 +6,7 @@
  * result. The prompt is shorter than one KV block, so the canary never fills the prefix cache or emits
  * KV events.
  */
-import type { CoreBackedEngine } from '../engine/index.ts';
+import type { EngineCore } from '../engine/index.ts';
 import { DEFAULT_SAMPLING } from '../protocols/engine.ts';
 import { asRequestId } from '../protocols/ids.ts';
 import type { Logger } from '../util/logger.ts';
@@ -22,7 +22,7 @@ export interface CanaryResult {
 }
 
 export interface CanaryOptions {
-  engine: CoreBackedEngine;
+  engine: EngineCore;
   /** Prefix of the canary's request ids (the instance id). */
   name: string;
   log: Logger;

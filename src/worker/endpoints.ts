@@ -9,7 +9,7 @@
  *                `events` in order. Routers ask on a gap in this worker's event ids (design.md §3).
  *   load         anything → one LoadMetrics (the same message the worker publishes on `kv_metrics`).
  */
-import type { CoreBackedEngine } from '../engine/index.ts';
+import type { EngineCore } from '../engine/index.ts';
 import { type EngineOutput, type EngineRequest, explainEngineRequest } from '../protocols/engine.ts';
 import type { WorkerId } from '../protocols/ids.ts';
 import type { LoadMetrics } from '../protocols/kv-events.ts';
@@ -28,7 +28,7 @@ export const LOAD_ENDPOINT = 'load';
 export const SNAPSHOT_CHUNK_EVENTS = 1024;
 
 export interface EndpointDeps {
-  engine: CoreBackedEngine;
+  engine: EngineCore;
   workerId: WorkerId;
   metrics: WorkerMetrics;
   log: Logger;

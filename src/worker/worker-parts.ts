@@ -4,7 +4,7 @@
  * status port. Each piece registers its cleanup as it comes up, so a failure half-way releases exactly
  * what was taken (no leaked lease, port or NATS connection).
  */
-import type { CoreBackedEngine } from '../engine/index.ts';
+import type { EngineCore } from '../engine/index.ts';
 import { asWorkerId } from '../protocols/ids.ts';
 import type { LoadMetrics } from '../protocols/kv-events.ts';
 import { createDiscovery, type Discovery } from '../runtime/discovery/index.ts';
@@ -32,7 +32,7 @@ export interface WorkerParts {
   ownsBus: boolean;
   plane: RequestPlane;
   ownsPlane: boolean;
-  engine: CoreBackedEngine;
+  engine: EngineCore;
   kvPublisher: KvEventPublisher;
   loadPublisher: LoadPublisher;
   serveHandle: ServeHandle;

@@ -10,7 +10,7 @@
  * Usable in-process (embedded mode, tests) and from `dhw worker`. Everything it creates it also closes;
  * instances passed in through `runtime` stay the caller's (only the worker's own keys are deleted).
  */
-import type { CoreBackedEngine } from '../engine/index.ts';
+import type { EngineCore } from '../engine/index.ts';
 import type { InstanceId, InstanceInfo, ModelCard } from '../protocols/discovery.ts';
 import { asWorkerId, type WorkerId } from '../protocols/ids.ts';
 import type { LoadMetrics } from '../protocols/kv-events.ts';
@@ -108,7 +108,7 @@ export class Worker {
     return this.parts.system?.port;
   }
 
-  get engine(): CoreBackedEngine {
+  get engine(): EngineCore {
     return this.parts.engine;
   }
 
