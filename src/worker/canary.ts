@@ -32,6 +32,8 @@ export interface CanaryOptions {
   timeoutMs?: number;
   /** True when no caller request is running. */
   isIdle: () => boolean;
+  /** Told every result (e.g. the worker's metrics, which export the last one). */
+  onResult?: (result: CanaryResult) => void;
 }
 
 export class Canary {
@@ -115,6 +117,7 @@ export class Canary {
     else if (this.lastResult && !this.lastResult.ok)
       log.info('health canary recovered', { latencyMs: result.latencyMs });
     this.lastResult = result;
+    this.opts.onResult?.(result);
     return result;
   }
 }

@@ -1,5 +1,6 @@
 /**
- * The worker's request-plane endpoints, like the routes of a backend service:
+ * The worker's request-plane endpoints (names and types: protocols/worker-endpoints.ts), like the routes of
+ * a backend service:
  *
  *   generate     EngineRequest → stream of EngineOutput (one per token). The payload came off the network,
  *                so it is validated first; a bad one fails with code `invalid_request`. The caller's cancel
@@ -13,16 +14,14 @@ import type { EngineCore } from '../engine/index.ts';
 import { type EngineOutput, type EngineRequest, explainEngineRequest } from '../protocols/engine.ts';
 import type { WorkerId } from '../protocols/ids.ts';
 import type { LoadMetrics } from '../protocols/kv-events.ts';
+import { RemoteErrorCode } from '../protocols/request-plane.ts';
 import type { KvSnapshot } from '../protocols/router.ts';
+import { GENERATE_ENDPOINT, KV_SNAPSHOT_ENDPOINT, LOAD_ENDPOINT } from '../protocols/worker-endpoints.ts';
 import type { EndpointHandler, HandlerContext } from '../runtime/request-plane/index.ts';
 import { InvalidRequestError } from '../util/errors.ts';
 import type { Logger } from '../util/logger.ts';
 import { WorkerRequestError } from './errors.ts';
 import type { WorkerMetrics, WorkerRequestStatus } from './worker-metrics.ts';
-
-export const GENERATE_ENDPOINT = 'generate';
-export const KV_SNAPSHOT_ENDPOINT = 'kv_snapshot';
-export const LOAD_ENDPOINT = 'load';
 
 /** `stored` events per kv_snapshot chunk: keeps each frame far below the request plane's 16 MiB limit. */
 export const SNAPSHOT_CHUNK_EVENTS = 1024;
@@ -52,7 +51,7 @@ async function* generate(
   const problem = explainEngineRequest(payload);
   if (problem !== undefined) {
     deps.log.warn('rejected a malformed generate payload', { requestId: ctx.requestId, problem });
-    throw new WorkerRequestError(`invalid EngineRequest: ${problem}`, 'invalid_request');
+    throw new WorkerRequestError(`invalid EngineRequest: ${problem}`, RemoteErrorCode.InvalidRequest);
   }
   const request = payload as EngineRequest;
   const log = deps.log.child({ requestId: request.requestId });
@@ -74,7 +73,7 @@ async function* generate(
     status = 'error';
     if (err instanceof InvalidRequestError) {
       log.warn('request refused by the engine', { error: err });
-      throw new WorkerRequestError(err.message, 'invalid_request', { cause: err });
+      throw new WorkerRequestError(err.message, RemoteErrorCode.InvalidRequest, { cause: err });
     }
     log.error('request failed', { error: err });
     throw err;

@@ -85,6 +85,14 @@ export class Registration {
     this.registered = true;
   }
 
+  /**
+   * The keys are gone without us (the lease was lost or revoked): `unregister` has nothing left to delete,
+   * and must not try (discovery may be unreachable, which is why the lease was lost).
+   */
+  forget(): void {
+    this.registered = false;
+  }
+
   /** Delete both keys (idempotent). Errors propagate: the caller decides whether revoking the lease suffices. */
   async unregister(): Promise<void> {
     if (!this.registered) return;
