@@ -11,12 +11,17 @@
  *   load         anything → one LoadMetrics (the same message the worker publishes on `kv_metrics`).
  */
 import type { EngineCore } from '../engine/index.ts';
-import { type EngineOutput, type EngineRequest, explainEngineRequest } from '../protocols/engine.ts';
+import { type EngineRequest, explainEngineRequest } from '../protocols/engine.ts';
 import type { WorkerId } from '../protocols/ids.ts';
 import type { LoadMetrics } from '../protocols/kv-events.ts';
 import { RemoteErrorCode } from '../protocols/request-plane.ts';
-import type { KvSnapshot } from '../protocols/router.ts';
-import { GENERATE_ENDPOINT, KV_SNAPSHOT_ENDPOINT, LOAD_ENDPOINT } from '../protocols/worker-endpoints.ts';
+import {
+  GENERATE_ENDPOINT,
+  KV_SNAPSHOT_ENDPOINT,
+  LOAD_ENDPOINT,
+  type WorkerEndpoint,
+  type WorkerEndpointTypes,
+} from '../protocols/worker-endpoints.ts';
 import type { EndpointHandler, HandlerContext } from '../runtime/request-plane/index.ts';
 import { InvalidRequestError } from '../util/errors.ts';
 import type { Logger } from '../util/logger.ts';
@@ -35,7 +40,10 @@ export interface EndpointDeps {
   loadMetrics: () => LoadMetrics;
 }
 
-export function workerEndpoints(deps: EndpointDeps): Record<string, EndpointHandler> {
+/** Each handler streams its endpoint's response type (protocols/worker-endpoints.ts). */
+type Response<E extends WorkerEndpoint> = AsyncGenerator<WorkerEndpointTypes[E]['response']>;
+
+export function workerEndpoints(deps: EndpointDeps): Record<WorkerEndpoint, EndpointHandler> {
   return {
     [GENERATE_ENDPOINT]: (payload, ctx) => generate(deps, payload, ctx),
     [KV_SNAPSHOT_ENDPOINT]: () => kvSnapshot(deps),
@@ -47,7 +55,7 @@ async function* generate(
   deps: EndpointDeps,
   payload: unknown,
   ctx: HandlerContext,
-): AsyncGenerator<EngineOutput> {
+): Response<typeof GENERATE_ENDPOINT> {
   const problem = explainEngineRequest(payload);
   if (problem !== undefined) {
     deps.log.warn('rejected a malformed generate payload', { requestId: ctx.requestId, problem });
@@ -83,7 +91,7 @@ async function* generate(
   }
 }
 
-async function* kvSnapshot(deps: EndpointDeps): AsyncGenerator<KvSnapshot> {
+async function* kvSnapshot(deps: EndpointDeps): Response<typeof KV_SNAPSHOT_ENDPOINT> {
   // dumpCachedBlocks is synchronous, so the dump and its event id describe one instant.
   const lastEventId = deps.engine.kv.events.lastEventId;
   const events = deps.engine.kv.dumpCachedBlocks();
@@ -93,6 +101,6 @@ async function* kvSnapshot(deps: EndpointDeps): AsyncGenerator<KvSnapshot> {
   }
 }
 
-async function* load(deps: EndpointDeps): AsyncGenerator<LoadMetrics> {
+async function* load(deps: EndpointDeps): Response<typeof LOAD_ENDPOINT> {
   yield deps.loadMetrics();
 }
