@@ -6,10 +6,11 @@
  *
  * What executes a step is injected (`StepExecutor`): the model runner (forward pass + sampler) or the
  * mocker's timing model. Everything else — validation, scheduling, KV accounting, cancellation, load
- * metrics, step tracing — is here, so the two engines behave alike.
+ * metrics, step tracing — is here, so the two engines behave alike. EngineCore IS the engine callers hold:
+ * LlmEngine and MockEngine are subclasses that only choose the executor (and LlmEngine closes its model).
  */
 import type { KvCacheManager } from '../kv/index.ts';
-import type { EngineModelInfo, EngineOutput, EngineRequest } from '../protocols/engine.ts';
+import type { EngineModelInfo, EngineOutput, EngineRequest, InferenceEngine } from '../protocols/engine.ts';
 import type { RequestId, WorkerId } from '../protocols/ids.ts';
 import type { LoadMetrics } from '../protocols/kv-events.ts';
 import { InvalidRequestError } from '../util/errors.ts';
@@ -56,7 +57,7 @@ export interface EngineCoreOptions {
   clock?: Clock;
 }
 
-export class EngineCore {
+export class EngineCore implements InferenceEngine {
   readonly info: EngineModelInfo;
   readonly scheduler: Scheduler;
   readonly kv: KvCacheManager;
@@ -78,6 +79,11 @@ export class EngineCore {
     this.maxModelLen = Math.min(opts.info.contextLength, opts.kv.numBlocks * opts.kv.blockSize);
   }
 
+  /**
+   * Stream one request's tokens. Validation errors (InvalidRequestError: empty or too-long prompt, unknown
+   * token id, duplicate request id) are thrown on the first iteration. Breaking out of the loop or aborting
+   * `signal` frees the request's KV blocks at once; after an abort the stream just ends.
+   */
   async *generate(request: EngineRequest, signal?: AbortSignal): AsyncGenerator<EngineOutput> {
     this.validate(request);
     if (signal?.aborted) return;
@@ -111,6 +117,7 @@ export class EngineCore {
     this.streams.delete(requestId);
   }
 
+  /** Subscribe to per-step traces; returns the unsubscribe function. */
   onStep(listener: StepListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -1,5 +1,4 @@
 export { type Clock, realClock, VirtualClock } from './clock.ts';
-export { CoreBackedEngine } from './core-backed-engine.ts';
 export { EngineCore, type EngineCoreOptions, type StepEvent, type StepListener } from './engine-core.ts';
 export {
   DEFAULT_KV_CACHE_MEMORY_BYTES,

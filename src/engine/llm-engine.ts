@@ -15,8 +15,7 @@ import type { EngineModelInfo } from '../protocols/engine.ts';
 import { asWorkerId, type WorkerId } from '../protocols/ids.ts';
 import type { KvEventSink } from '../protocols/kv-events.ts';
 import { getLogger } from '../util/logger.ts';
-import { CoreBackedEngine } from './core-backed-engine.ts';
-import { EngineCore } from './engine-core.ts';
+import { EngineCore, type EngineCoreOptions } from './engine-core.ts';
 import { kvBytesPerBlock, numKvBlocksFor } from './kv-sizing.ts';
 import { ModelRunner } from './model-runner.ts';
 
@@ -56,10 +55,11 @@ export const ENGINE_DEFAULTS = {
   enablePrefixCaching: true,
 } as const;
 
-export class LlmEngine extends CoreBackedEngine {
+/** EngineCore with the model runner as its executor; it also owns the loaded model (and its threads). */
+export class LlmEngine extends EngineCore {
   private constructor(
     readonly model: LlamaModel,
-    core: EngineCore,
+    core: EngineCoreOptions,
   ) {
     super(core);
   }
@@ -100,7 +100,7 @@ export class LlmEngine extends CoreBackedEngine {
       vocabSize: c.vocabSize,
       eosTokenIds: [...c.eosTokenIds],
     };
-    const core = new EngineCore({
+    const engine = new LlmEngine(model, {
       info,
       kv,
       executor: runner,
@@ -116,9 +116,9 @@ export class LlmEngine extends CoreBackedEngine {
       kvBlocks: numBlocks,
       blockSize,
       kvBytes: numBlocks * kvBytesPerBlock(blockSize, bytesPerToken),
-      maxModelLen: core.maxModelLen,
+      maxModelLen: engine.maxModelLen,
     });
-    return new LlmEngine(model, core);
+    return engine;
   }
 
   /** Stop the step loop, then the model's kernel threads. */

@@ -12,13 +12,12 @@
 import type { WorkerId } from '../protocols/ids.ts';
 import { isKvCacheEvent, isLoadMetrics, type KvCacheEvent } from '../protocols/kv-events.ts';
 import { isKvSnapshot, type KvSnapshot } from '../protocols/router.ts';
+import { KV_SNAPSHOT_ENDPOINT } from '../protocols/worker-endpoints.ts';
 import type { ComponentScope, EventBus, EventSubscription } from '../runtime/events/index.ts';
 import type { RequestPlane } from '../runtime/request-plane/index.ts';
 import { DhwError } from '../util/errors.ts';
 import type { Logger } from '../util/logger.ts';
 import type { ModelDeployment } from './model-deployment.ts';
-
-export const KV_SNAPSHOT_ENDPOINT = 'kv_snapshot';
 
 /** Snapshot attempts per gap before giving up (the worker may be gone; discovery will say so). */
 const SNAPSHOT_ATTEMPTS = 3;

@@ -18,9 +18,16 @@
  *   client ─► generate(req) ─► route ─► call(worker A) ─► t1 t2 t3 ✕ (A died)
  *                                   └─► route(exclude A) ─► call(worker B, prompt+t1..t3, max−3) ─► t4 … tN
  */
-import type { EngineModelInfo, EngineOutput, EngineRequest, InferenceEngine } from '../protocols/engine.ts';
+import {
+  type EngineModelInfo,
+  type EngineOutput,
+  type EngineRequest,
+  explainEngineOutput,
+  type InferenceEngine,
+} from '../protocols/engine.ts';
 import type { WorkerId } from '../protocols/ids.ts';
 import { RemoteErrorCode } from '../protocols/request-plane.ts';
+import { GENERATE_ENDPOINT } from '../protocols/worker-endpoints.ts';
 import { NoWorkersError, type Router } from '../router/index.ts';
 import {
   ConnectError,
@@ -33,12 +40,6 @@ import { DhwError, InvalidRequestError } from '../util/errors.ts';
 import { getLogger, type Logger } from '../util/logger.ts';
 import { allWorkersBusy } from './http-errors.ts';
 import type { WorkerPool } from './worker-pool.ts';
-
-/** The worker endpoint that generates tokens. */
-export const GENERATE_ENDPOINT = 'generate';
-
-/** RemoteError code a worker uses when its engine refuses a request (worker/endpoints.ts). */
-const INVALID_REQUEST_CODE = 'invalid_request';
 
 /** A worker answered with something that is not an EngineOutput (a version mismatch or a bug). */
 export class MalformedWorkerOutputError extends DhwError {}
@@ -194,7 +195,7 @@ export class RoutedEngine implements InferenceEngine {
       });
       return;
     }
-    if (err instanceof RemoteError && err.code === INVALID_REQUEST_CODE) {
+    if (err instanceof RemoteError && err.code === RemoteErrorCode.InvalidRequest) {
       throw new InvalidRequestError(`the worker refused the request: ${err.remoteMessage}`, null, null, {
         cause: err,
       });
@@ -215,33 +216,16 @@ export function continuation(request: EngineRequest, generated: readonly number[
   return { ...request, promptTokenIds: [...request.promptTokenIds, ...generated], stopping };
 }
 
-const FINISH_REASONS = new Set(['stop', 'length', 'abort', 'error']);
-
-function isCount(v: unknown): v is number {
-  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-}
-
 /** A worker's stream item, validated where it enters this process. */
 function checkOutput(item: unknown, workerId: WorkerId): EngineOutput {
-  const o = item as Record<string, unknown> | null;
-  const ok =
-    typeof o === 'object' &&
-    o !== null &&
-    isCount(o.tokenId) &&
-    (o.tokenId as number) <= 0xffffffff &&
-    isCount(o.numCachedTokens) &&
-    (o.finishReason === undefined ||
-      o.finishReason === null ||
-      FINISH_REASONS.has(o.finishReason as string)) &&
-    (o.logprob === undefined || o.logprob === null || typeof o.logprob === 'number') &&
-    (o.topLogprobs === undefined || o.topLogprobs === null || Array.isArray(o.topLogprobs));
-  if (!ok) {
+  const problem = explainEngineOutput(item);
+  if (problem !== undefined) {
     throw new MalformedWorkerOutputError(
-      `worker ${workerId} sent a stream item that is not an EngineOutput: ${JSON.stringify(item).slice(0, 200)}; ` +
+      `worker ${workerId} sent a stream item that is not an EngineOutput (${problem}): ${JSON.stringify(item).slice(0, 200)}; ` +
         'check that the worker and the frontend run the same version',
     );
   }
-  const output = o as unknown as EngineOutput;
+  const output = item as EngineOutput;
   // JSON turns undefined into absent but a null may arrive from other implementations: normalize.
   if (output.finishReason === null) delete output.finishReason;
   return output;

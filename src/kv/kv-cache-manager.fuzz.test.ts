@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { BlockId } from '../protocols/ids.ts';
+import { asRequestId, type BlockId, type RequestId } from '../protocols/ids.ts';
 import type { KvCacheEvent } from '../protocols/kv-events.ts';
 import { Mulberry32 } from '../util/prng.ts';
 import { KvCacheManager } from './kv-cache-manager.ts';
@@ -23,7 +23,7 @@ function prng(seed: number): () => number {
 }
 
 interface Req {
-  id: string;
+  id: RequestId;
   tokens: number[];
   numComputed: number;
   running: boolean;
@@ -70,7 +70,7 @@ describe('KvCacheManager under 10,000 random operations', () => {
           if (live.length >= MAX_LIVE) return;
           const suffix = Array.from({ length: 1 + int(12) }, () => int(20));
           const tokens = [...(pick(prefixes) ?? []), ...suffix];
-          live.push({ id: `r${nextReq++}`, tokens, numComputed: 0, running: false, decoded: 0 });
+          live.push({ id: asRequestId(`r${nextReq++}`), tokens, numComputed: 0, running: false, decoded: 0 });
         },
       ],
       [

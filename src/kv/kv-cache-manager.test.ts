@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { asRequestId } from '../protocols/ids.ts';
 import { hashToWire, isKvCacheEvent, type KvCacheEvent, type KvStoredData } from '../protocols/kv-events.ts';
 import { computeBlockHashes } from '../tokens/block-hash.ts';
 import { KvConfigError } from './errors.ts';
@@ -19,8 +20,12 @@ function makeManager(numBlocks: number, enablePrefixCaching = true) {
   return { kv, events };
 }
 
+/** Request ids of the tests below. */
+const [A, B, C, X, Y] = ['a', 'b', 'c', 'x', 'y'].map(asRequestId);
+
 /** Admit, "compute" the whole prompt, cache it: what a scheduler does for a one-shot prefill. */
-function prefill(kv: KvCacheManager, id: string, tokens: number[]) {
+function prefill(kv: KvCacheManager, name: string, tokens: number[]) {
+  const id = asRequestId(name);
   const hit = kv.getComputedBlocks(tokens);
   const fresh = kv.allocateSlots(id, tokens.length, hit.blocks);
   assert.ok(fresh !== null, `no room for ${id}`);
@@ -31,11 +36,11 @@ function prefill(kv: KvCacheManager, id: string, tokens: number[]) {
 describe('KvCacheManager', () => {
   it('allocates ceil(tokens / blockSize) blocks and grows by one block every blockSize tokens', () => {
     const { kv } = makeManager(8);
-    assert.deepEqual(kv.allocateSlots('a', 6), [0, 1]);
-    assert.deepEqual(kv.allocateSlots('a', 7), []);
-    assert.deepEqual(kv.allocateSlots('a', 8), []);
-    assert.deepEqual(kv.allocateSlots('a', 9), [2]);
-    assert.deepEqual(kv.getBlockTable('a'), [0, 1, 2]);
+    assert.deepEqual(kv.allocateSlots(A, 6), [0, 1]);
+    assert.deepEqual(kv.allocateSlots(A, 7), []);
+    assert.deepEqual(kv.allocateSlots(A, 8), []);
+    assert.deepEqual(kv.allocateSlots(A, 9), [2]);
+    assert.deepEqual(kv.getBlockTable(A), [0, 1, 2]);
     assert.equal(kv.numFreeBlocks(), 5);
     assert.equal(kv.usage(), 3 / 8);
     kv.checkInvariants();
@@ -43,12 +48,12 @@ describe('KvCacheManager', () => {
 
   it('returns null and changes nothing when blocks run out', () => {
     const { kv } = makeManager(4);
-    kv.allocateSlots('a', 12);
-    assert.equal(kv.allocateSlots('b', 8), null);
-    assert.deepEqual(kv.getBlockTable('b'), []);
+    kv.allocateSlots(A, 12);
+    assert.equal(kv.allocateSlots(B, 8), null);
+    assert.deepEqual(kv.getBlockTable(B), []);
     assert.equal(kv.numFreeBlocks(), 1);
-    assert.equal(kv.allocateSlots('a', 17), null);
-    assert.deepEqual(kv.getBlockTable('a'), [0, 1, 2]);
+    assert.equal(kv.allocateSlots(A, 17), null);
+    assert.deepEqual(kv.getBlockTable(A), [0, 1, 2]);
     kv.checkInvariants();
   });
 
@@ -56,8 +61,8 @@ describe('KvCacheManager', () => {
     const { kv } = makeManager(16);
     const prompt = range(100, 10); // 2 full blocks + 2 tokens
     assert.deepEqual(prefill(kv, 'a', prompt), { blocks: [], numComputedTokens: 0 });
-    const tableA = [...kv.getBlockTable('a')];
-    kv.free('a');
+    const tableA = [...kv.getBlockTable(A)];
+    kv.free(A);
 
     const hit = kv.getComputedBlocks(prompt);
     assert.deepEqual(hit, { blocks: tableA.slice(0, 2), numComputedTokens: 8 });
@@ -73,8 +78,8 @@ describe('KvCacheManager', () => {
     // A different first token shares nothing, even though later blocks have equal tokens.
     assert.deepEqual(kv.getComputedBlocks([0, ...prompt.slice(1)]).blocks, []);
 
-    const fresh = kv.allocateSlots('b', prompt.length, hit.blocks);
-    assert.deepEqual(kv.getBlockTable('b').slice(0, 2), tableA.slice(0, 2));
+    const fresh = kv.allocateSlots(B, prompt.length, hit.blocks);
+    assert.deepEqual(kv.getBlockTable(B).slice(0, 2), tableA.slice(0, 2));
     assert.equal(fresh!.length, 1);
     assert.deepEqual(kv.stats(), {
       hits: 3,
@@ -93,13 +98,13 @@ describe('KvCacheManager', () => {
     prefill(kv, 'a', prompt);
     const hit = prefill(kv, 'b', prompt);
     assert.equal(hit.numComputedTokens, 8);
-    assert.deepEqual(kv.getBlockTable('b').slice(0, 2), kv.getBlockTable('a').slice(0, 2));
+    assert.deepEqual(kv.getBlockTable(B).slice(0, 2), kv.getBlockTable(A).slice(0, 2));
     assert.equal(kv.stats().activeBlocks, 4, '2 shared + 1 each');
-    kv.free('a');
+    kv.free(A);
     assert.equal(kv.stats().activeBlocks, 3, 'shared blocks still held by b');
     kv.checkInvariants();
-    kv.free('b');
-    kv.free('b'); // idempotent
+    kv.free(B);
+    kv.free(B); // idempotent
     assert.equal(kv.numFreeBlocks(), 8);
     kv.checkInvariants();
   });
@@ -108,17 +113,17 @@ describe('KvCacheManager', () => {
     const { kv } = makeManager(4);
     const prompt = range(0, 13); // 3 full blocks + 1 token
     prefill(kv, 'a', prompt);
-    kv.free('a');
+    kv.free(A);
     const hit = kv.getComputedBlocks(prompt);
     assert.equal(hit.blocks.length, 3);
     // 3 idle cached + 2 new = 5 > 4 free
-    assert.equal(kv.allocateSlots('b', 17, hit.blocks), null);
+    assert.equal(kv.allocateSlots(B, 17, hit.blocks), null);
     assert.equal(kv.numFreeBlocks(), 4);
     // 3 idle cached + 1 new = 4: fits, and the new block is not one of the prefix blocks
-    const fresh = kv.allocateSlots('b', 13, hit.blocks)!;
+    const fresh = kv.allocateSlots(B, 13, hit.blocks)!;
     assert.equal(fresh.length, 1);
     assert.ok(!hit.blocks.includes(fresh[0]!));
-    assert.deepEqual(kv.getBlockTable('b'), [...hit.blocks, ...fresh]);
+    assert.deepEqual(kv.getBlockTable(B), [...hit.blocks, ...fresh]);
     kv.checkInvariants();
   });
 
@@ -126,17 +131,17 @@ describe('KvCacheManager', () => {
     const { kv, events } = makeManager(4);
     const prompt = range(0, 12); // exactly 3 full blocks
     prefill(kv, 'a', prompt);
-    const tableA = [...kv.getBlockTable('a')];
+    const tableA = [...kv.getBlockTable(A)];
     const hashes = computeBlockHashes(prompt, BS).sequence;
-    kv.free('a'); // the 4th block never had a hash; it is reused first
+    kv.free(A); // the 4th block never had a hash; it is reused first
     events.length = 0;
-    kv.allocateSlots('x', 8); // two blocks: the free hashless one, then A's deepest
+    kv.allocateSlots(X, 8); // two blocks: the free hashless one, then A's deepest
     assert.deepEqual(
       events.map((e) => e.data),
       [{ type: 'removed', blockHashes: [hashToWire(hashes[2]!)] }],
     );
     assert.deepEqual(kv.getComputedBlocks([...prompt, 99]).blocks, tableA.slice(0, 2));
-    kv.allocateSlots('y', 4);
+    kv.allocateSlots(Y, 4);
     assert.deepEqual(events.at(-1)!.data, { type: 'removed', blockHashes: [hashToWire(hashes[1]!)] });
     assert.deepEqual(kv.getComputedBlocks([...prompt, 99]).blocks, tableA.slice(0, 1));
   });
@@ -144,13 +149,13 @@ describe('KvCacheManager', () => {
   it('emits stored events with monotonic ids and a parent chain across decode steps', () => {
     const { kv, events } = makeManager(8);
     const tokens = range(10, 6);
-    kv.allocateSlots('a', tokens.length);
-    kv.cacheBlocks('a', tokens, 6); // block 0 full
+    kv.allocateSlots(A, tokens.length);
+    kv.cacheBlocks(A, tokens, 6); // block 0 full
     for (let t = 0; t < 6; t++) {
       // decode: one more slot, one more token; block 1 fills at 8 tokens, block 2 at 12
-      kv.allocateSlots('a', tokens.length + 1);
+      kv.allocateSlots(A, tokens.length + 1);
       tokens.push(50 + t);
-      kv.cacheBlocks('a', tokens, tokens.length);
+      kv.cacheBlocks(A, tokens, tokens.length);
     }
     const seq = computeBlockHashes(tokens, BS).sequence.map(hashToWire);
     assert.deepEqual(
@@ -173,12 +178,12 @@ describe('KvCacheManager', () => {
   it('caches a chunked prefill block by block, only full computed blocks', () => {
     const { kv, events } = makeManager(8);
     const prompt = range(0, 11);
-    kv.allocateSlots('a', prompt.length);
-    kv.cacheBlocks('a', prompt, 3);
+    kv.allocateSlots(A, prompt.length);
+    kv.cacheBlocks(A, prompt, 3);
     assert.equal(events.length, 0);
-    kv.cacheBlocks('a', prompt, 9);
-    kv.cacheBlocks('a', prompt, 9); // nothing new
-    kv.cacheBlocks('a', prompt, 11);
+    kv.cacheBlocks(A, prompt, 9);
+    kv.cacheBlocks(A, prompt, 9); // nothing new
+    kv.cacheBlocks(A, prompt, 11);
     assert.equal(events.length, 1);
     assert.equal((events[0]!.data as KvStoredData).blocks.length, 2);
     assert.equal(kv.stats().numCachedBlocks, 2);
@@ -189,7 +194,7 @@ describe('KvCacheManager', () => {
     const prompt = range(0, 9);
     prefill(kv, 'a', prompt);
     assert.equal(kv.resetPrefixCache(), false);
-    kv.free('a');
+    kv.free(A);
     assert.equal(kv.resetPrefixCache(), true);
     assert.deepEqual(events.at(-1), { eventId: 2, data: { type: 'cleared' } });
     assert.deepEqual(kv.getComputedBlocks(prompt).blocks, []);
@@ -202,8 +207,8 @@ describe('KvCacheManager', () => {
     const shared = range(0, 8);
     prefill(kv, 'a', [...shared, 1, 2, 3, 4, 5]);
     prefill(kv, 'b', [...shared, 9, 9, 9, 9, 9]);
-    kv.free('a');
-    kv.allocateSlots('c', 4 * 8); // evicts a's own cached block
+    kv.free(A);
+    kv.allocateSlots(C, 4 * 8); // evicts a's own cached block
     assert.equal(events.at(-1)!.data.type, 'removed');
     // Replay the stream into a set of hashes, as a router's indexer would.
     const live = new Set<string>();
@@ -229,7 +234,7 @@ describe('KvCacheManager', () => {
     const { kv, events } = makeManager(8, false);
     const prompt = range(0, 9);
     prefill(kv, 'a', prompt);
-    kv.free('a');
+    kv.free(A);
     assert.deepEqual(kv.getComputedBlocks(prompt), { blocks: [], numComputedTokens: 0 });
     assert.deepEqual(events, []);
     assert.equal(kv.stats().numCachedBlocks, 0);

@@ -15,7 +15,7 @@
  *
  * Synchronous, no I/O: the same code serves the real engine and the mocker.
  */
-import type { BlockId, LocalBlockHash, SequenceHash } from '../protocols/ids.ts';
+import type { BlockId, LocalBlockHash, RequestId, SequenceHash } from '../protocols/ids.ts';
 import type { KvCacheEvent, KvEventSink } from '../protocols/kv-events.ts';
 import { hashToWire } from '../protocols/kv-events.ts';
 import { BlockHashChain, chainBlockHash, hashBlockTokens } from '../tokens/block-hash.ts';
@@ -65,7 +65,7 @@ export class KvCacheManager {
   readonly enablePrefixCaching: boolean;
   readonly events = new KvEventEmitter();
   private readonly pool: BlockPool;
-  private readonly requests = new Map<string, RequestBlocks>();
+  private readonly requests = new Map<RequestId, RequestBlocks>();
   private readonly counts = { hits: 0, queries: 0, hitTokens: 0, queryTokens: 0 };
 
   constructor(opts: KvCacheManagerOptions) {
@@ -117,7 +117,7 @@ export class KvCacheManager {
 
   /** Reserve blocks so request `requestId` can hold `numTokensTotal` tokens (cached + computed + new). `computedBlocks` (from getComputedBlocks, first call only) are taken by reference (refCnt++). Returns the new blocks, or null if not enough free blocks (then nothing changes). */
   allocateSlots(
-    requestId: string,
+    requestId: RequestId,
     numTokensTotal: number,
     computedBlocks: readonly BlockId[] = [],
   ): BlockId[] | null {
@@ -150,7 +150,7 @@ export class KvCacheManager {
   }
 
   /** After the model computed tokens up to `numComputedTokens`, register the request's newly FULL blocks in the prefix cache (hash chain, emits `stored`). `tokenIds` = the request's tokens so far. */
-  cacheBlocks(requestId: string, tokenIds: ArrayLike<number>, numComputedTokens: number): void {
+  cacheBlocks(requestId: RequestId, tokenIds: ArrayLike<number>, numComputedTokens: number): void {
     const req = this.requests.get(requestId);
     if (!this.enablePrefixCaching || req === undefined) return; // freed meanwhile (cancelled): nothing to do
     const bs = this.blockSize;
@@ -175,12 +175,12 @@ export class KvCacheManager {
     this.pool.cacheFullBlocks(parentHash, full);
   }
 
-  getBlockTable(requestId: string): readonly BlockId[] {
+  getBlockTable(requestId: RequestId): readonly BlockId[] {
     return this.requests.get(requestId)?.blockIds ?? [];
   }
 
   /** Release the request's blocks (refCnt--); blocks with a hash stay cached, evictable in LRU order. Idempotent. */
-  free(requestId: string): void {
+  free(requestId: RequestId): void {
     const req = this.requests.get(requestId);
     if (req === undefined) return;
     this.requests.delete(requestId);
@@ -277,7 +277,7 @@ export class KvCacheManager {
     return numBlocks;
   }
 
-  private startRequest(requestId: string, computed: KvBlock[]): RequestBlocks {
+  private startRequest(requestId: RequestId, computed: KvBlock[]): RequestBlocks {
     const req: RequestBlocks = {
       blocks: [...computed],
       blockIds: computed.map((b) => b.blockId),

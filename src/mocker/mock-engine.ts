@@ -4,7 +4,13 @@
  * timing model and pseudo-tokens. Like a traffic generator's simulated server: the router cannot tell it
  * from a real worker, and 32 of them fit in one small process.
  */
-import { type Clock, CoreBackedEngine, EngineCore, kvBytesPerBlock, realClock } from '../engine/index.ts';
+import {
+  type Clock,
+  EngineCore,
+  type EngineCoreOptions,
+  kvBytesPerBlock,
+  realClock,
+} from '../engine/index.ts';
 import { KvCacheManager } from '../kv/index.ts';
 import type { EngineModelInfo } from '../protocols/engine.ts';
 import { asWorkerId, type WorkerId } from '../protocols/ids.ts';
@@ -50,14 +56,15 @@ export const MOCKER_DEFAULTS = {
   kvBytesPerToken: 131_072, // 32 layers × 8 KV heads × 128 dims × (K+V) × 2 bytes
 } as const;
 
-export class MockEngine extends CoreBackedEngine {
+/** EngineCore with the timing model as its executor: nothing else differs from the real engine. */
+export class MockEngine extends EngineCore {
   constructor(opts: MockEngineOptions = {}) {
-    super(buildMockCore(opts));
+    super(mockCoreOptions(opts));
   }
 }
 
 /** The real KV cache manager and scheduler loop, with the timing model as the step executor. */
-function buildMockCore(opts: MockEngineOptions): EngineCore {
+function mockCoreOptions(opts: MockEngineOptions): EngineCoreOptions {
   const o = { ...MOCKER_DEFAULTS, ...stripUndefined(opts) };
   const kv = new KvCacheManager({
     numBlocks: o.numKvBlocks,
@@ -80,7 +87,7 @@ function buildMockCore(opts: MockEngineOptions): EngineCore {
     clock,
     kvUsage: () => kv.usage(),
   });
-  return new EngineCore({
+  return {
     info,
     kv,
     executor,
@@ -88,7 +95,7 @@ function buildMockCore(opts: MockEngineOptions): EngineCore {
     kvBytesPerBlock: kvBytesPerBlock(o.blockSize, o.kvBytesPerToken),
     workerId: asWorkerId(opts.workerId ?? 'mocker'),
     clock,
-  });
+  };
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULT_SAMPLING, type EngineRequest, explainEngineRequest, isEngineRequest } from './engine.ts';
+import {
+  DEFAULT_SAMPLING,
+  type EngineOutput,
+  type EngineRequest,
+  explainEngineOutput,
+  explainEngineRequest,
+  FINISH_REASONS,
+  isEngineOutput,
+  isEngineRequest,
+  isFinishReason,
+} from './engine.ts';
 
 const valid: EngineRequest = JSON.parse(
   JSON.stringify({
@@ -39,5 +49,55 @@ test('isEngineRequest rejects what a broken or hostile caller might send, and sa
   for (const [payload, why] of cases) {
     assert.equal(isEngineRequest(payload), false, JSON.stringify(payload));
     assert.match(explainEngineRequest(payload) ?? '', why);
+  }
+});
+
+test('FINISH_REASONS lists the four ways a request ends; isFinishReason accepts exactly those', () => {
+  assert.deepEqual([...FINISH_REASONS], ['stop', 'length', 'abort', 'error']);
+  for (const reason of FINISH_REASONS) assert.equal(isFinishReason(reason), true);
+  for (const other of ['STOP', 'eos', '', null, undefined, 0]) assert.equal(isFinishReason(other), false);
+});
+
+const output: EngineOutput = {
+  requestId: 'req-1' as EngineOutput['requestId'],
+  tokenId: 42,
+  logprob: -0.5,
+  topLogprobs: [{ tokenId: 42, logprob: -0.5 }],
+  finishReason: 'length',
+  numCachedTokens: 16,
+};
+
+test('isEngineOutput accepts what a worker streams, also with optional fields absent or null', () => {
+  const wire = JSON.parse(JSON.stringify(output));
+  assert.equal(isEngineOutput(wire), true);
+  assert.equal(explainEngineOutput(wire), undefined);
+  assert.equal(isEngineOutput({ tokenId: 0, numCachedTokens: 0 }), true); // mid-stream, no requestId
+  assert.equal(
+    isEngineOutput({ ...wire, finishReason: null, logprob: null, topLogprobs: null }),
+    true,
+    'null where we would leave a field out',
+  );
+  assert.equal(isEngineOutput({ ...wire, tokenId: 0xffffffff }), true);
+});
+
+test('isEngineOutput rejects a stream item that breaks the contract, and says which field', () => {
+  const cases: [unknown, RegExp][] = [
+    [null, /JSON object/],
+    [[output], /JSON object/],
+    ['42', /JSON object/],
+    [{ ...output, tokenId: -1 }, /tokenId/],
+    [{ ...output, tokenId: 1.5 }, /tokenId/],
+    [{ ...output, tokenId: 0x1_0000_0000 }, /tokenId/],
+    [{ ...output, tokenId: '42' }, /tokenId/],
+    [{ ...output, numCachedTokens: undefined }, /numCachedTokens/],
+    [{ ...output, numCachedTokens: -3 }, /numCachedTokens/],
+    [{ ...output, finishReason: 'eos' }, /finishReason must be one of stop, length, abort, error/],
+    [{ ...output, logprob: '-0.5' }, /logprob/],
+    [{ ...output, topLogprobs: {} }, /topLogprobs/],
+    [{ ...output, requestId: 7 }, /requestId/],
+  ];
+  for (const [item, why] of cases) {
+    assert.equal(isEngineOutput(item), false, JSON.stringify(item));
+    assert.match(explainEngineOutput(item) ?? '', why);
   }
 });

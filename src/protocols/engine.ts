@@ -61,7 +61,13 @@ export interface EngineRequest {
   sessionId?: string;
 }
 
-export type FinishReason = 'stop' | 'length' | 'abort' | 'error';
+/** Why a request ended: a stop token or string, max_tokens, the caller's cancel, or an engine failure. */
+export const FINISH_REASONS = ['stop', 'length', 'abort', 'error'] as const;
+export type FinishReason = (typeof FINISH_REASONS)[number];
+
+export function isFinishReason(value: unknown): value is FinishReason {
+  return (FINISH_REASONS as readonly unknown[]).includes(value);
+}
 
 export interface TokenLogprob {
   tokenId: number;
@@ -174,4 +180,31 @@ export function explainEngineRequest(value: unknown): string | undefined {
   if (value.sessionId !== undefined && typeof value.sessionId !== 'string')
     return 'sessionId must be a string when present';
   return isEngineRequest(value) ? undefined : 'not a valid EngineRequest';
+}
+
+/** Absent, or null (JSON from other implementations writes null where we leave a field out). */
+const isAbsent = (v: unknown): boolean => v === undefined || v === null;
+
+/**
+ * Why `value` is not an EngineOutput as it arrives off the network (the frontend reading a worker's
+ * `generate` stream), or undefined when it is one. Optional fields may be null. `requestId` is not
+ * required: the caller knows which request the stream belongs to and stamps its own id.
+ */
+export function explainEngineOutput(value: unknown): string | undefined {
+  if (!isPlainObject(value)) return 'an EngineOutput must be a JSON object';
+  if (!isTokenIdValue(value.tokenId)) return 'tokenId must be a token id (an integer 0..2^32-1)';
+  if (!isCount(value.numCachedTokens)) return 'numCachedTokens must be a non-negative integer';
+  if (!isAbsent(value.finishReason) && !isFinishReason(value.finishReason))
+    return `finishReason must be one of ${FINISH_REASONS.join(', ')} when present`;
+  if (!isAbsent(value.logprob) && typeof value.logprob !== 'number')
+    return 'logprob must be a number when present';
+  if (!isAbsent(value.topLogprobs) && !Array.isArray(value.topLogprobs))
+    return 'topLogprobs must be an array when present';
+  if (value.requestId !== undefined && typeof value.requestId !== 'string')
+    return 'requestId must be a string when present';
+  return undefined;
+}
+
+export function isEngineOutput(value: unknown): value is EngineOutput {
+  return explainEngineOutput(value) === undefined;
 }

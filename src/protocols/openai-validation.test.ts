@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { InvalidRequestError } from '../util/errors.ts';
+import { InvalidRequestError } from './errors.ts';
 import { parseChatCompletionRequest, parseCompletionRequest } from './openai-validation.ts';
 
 const chat = (extra: Record<string, unknown>) => ({ messages: [{ role: 'user', content: 'hi' }], ...extra });

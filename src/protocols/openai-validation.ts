@@ -5,7 +5,7 @@
  *
  * Unknown fields are ignored (as vLLM and other OpenAI-compatible servers do); `null` counts as "not set".
  */
-import { InvalidRequestError } from '../util/errors.ts';
+import { InvalidRequestError } from './errors.ts';
 import type {
   ChatCompletionRequest,
   ChatMessageParam,

@@ -79,6 +79,7 @@ export interface RequestFramePayload {
 
 /** Why a stream failed on the worker side. */
 export interface RemoteErrorInfo {
+  /** A `RemoteErrorCode`; typed as a string because it comes off the wire (an unknown one is kept as sent). */
   code: string;
   message: string;
 }
@@ -93,7 +94,11 @@ export interface WindowFramePayload {
   credit: number;
 }
 
-/** Codes the request plane itself puts in a FINAL's error (handlers may use their own). */
+/**
+ * Every code a FINAL's error carries, one list for both sides: servers set them, clients branch on them.
+ * A handler's error travels with its own string `code` property when it has one (the worker uses
+ * `InvalidRequest`), else as `HandlerError`.
+ */
 export const RemoteErrorCode = {
   /** The handler threw or its iterator failed. */
   HandlerError: 'handler_error',
@@ -103,7 +108,10 @@ export const RemoteErrorCode = {
   Unavailable: 'unavailable',
   /** A response item would not fit in one frame. */
   FrameTooLarge: 'frame_too_large',
+  /** The handler refused the payload as sent (malformed, or refused by the engine): HTTP 400 at the frontend. */
+  InvalidRequest: 'invalid_request',
 } as const;
+export type RemoteErrorCode = (typeof RemoteErrorCode)[keyof typeof RemoteErrorCode];
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -244,7 +244,7 @@ function startWorkers(
   for (let k = 0; k < opts.workers; k++) {
     const workerId = asWorkerId(`w${k}`);
     let engine: MockEngine | undefined;
-    const clock = loop.addWorker(() => engine?.core.scheduler.hasUnfinished() ?? false);
+    const clock = loop.addWorker(() => engine?.scheduler.hasUnfinished() ?? false);
     engine = new MockEngine({
       workerId,
       clock,

@@ -1,27 +1,13 @@
 /**
  * Named error classes. Each message says what went wrong and what to check, like a good ops runbook entry.
  */
-export class DhwError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-  }
-}
+import { DhwError } from '../protocols/errors.ts';
+
+// The base class and the wire contract's "invalid request" live in protocols/ (its validators throw it).
+export { DhwError, InvalidRequestError } from '../protocols/errors.ts';
 
 /** A model checkpoint that cannot be loaded: unknown architecture, missing tensor, wrong shape. */
 export class ModelLoadError extends DhwError {}
-
-/** A request that cannot be served as sent (bad field, prompt too long). Maps to HTTP 400. */
-export class InvalidRequestError extends DhwError {
-  constructor(
-    message: string,
-    readonly param: string | null = null,
-    readonly code: string | null = null,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
 
 /** A tokenizer or chat template that cannot be loaded or applied. */
 export class TokenizerError extends DhwError {}

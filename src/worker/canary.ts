@@ -6,7 +6,7 @@
  * result. The prompt is shorter than one KV block, so the canary never fills the prefix cache or emits
  * KV events.
  */
-import type { CoreBackedEngine } from '../engine/index.ts';
+import type { EngineCore } from '../engine/index.ts';
 import { DEFAULT_SAMPLING } from '../protocols/engine.ts';
 import { asRequestId } from '../protocols/ids.ts';
 import type { Logger } from '../util/logger.ts';
@@ -22,7 +22,7 @@ export interface CanaryResult {
 }
 
 export interface CanaryOptions {
-  engine: CoreBackedEngine;
+  engine: EngineCore;
   /** Prefix of the canary's request ids (the instance id). */
   name: string;
   log: Logger;
@@ -32,6 +32,8 @@ export interface CanaryOptions {
   timeoutMs?: number;
   /** True when no caller request is running. */
   isIdle: () => boolean;
+  /** Told every result (e.g. the worker's metrics, which export the last one). */
+  onResult?: (result: CanaryResult) => void;
 }
 
 export class Canary {
@@ -115,6 +117,7 @@ export class Canary {
     else if (this.lastResult && !this.lastResult.ok)
       log.info('health canary recovered', { latencyMs: result.latencyMs });
     this.lastResult = result;
+    this.opts.onResult?.(result);
     return result;
   }
 }

@@ -1,5 +1,6 @@
 /**
- * The worker's request-plane endpoints, like the routes of a backend service:
+ * The worker's request-plane endpoints (names and types: protocols/worker-endpoints.ts), like the routes of
+ * a backend service:
  *
  *   generate     EngineRequest → stream of EngineOutput (one per token). The payload came off the network,
  *                so it is validated first; a bad one fails with code `invalid_request`. The caller's cancel
@@ -10,26 +11,29 @@
  *                (docs/design-notes.md#kv-events).
  *   load         anything → one LoadMetrics (the same message the worker publishes on `kv_metrics`).
  */
-import type { CoreBackedEngine } from '../engine/index.ts';
-import { type EngineOutput, type EngineRequest, explainEngineRequest } from '../protocols/engine.ts';
+import type { EngineCore } from '../engine/index.ts';
+import { type EngineRequest, explainEngineRequest } from '../protocols/engine.ts';
 import type { WorkerId } from '../protocols/ids.ts';
 import type { LoadMetrics } from '../protocols/kv-events.ts';
-import type { KvSnapshot } from '../protocols/router.ts';
+import { RemoteErrorCode } from '../protocols/request-plane.ts';
+import {
+  GENERATE_ENDPOINT,
+  KV_SNAPSHOT_ENDPOINT,
+  LOAD_ENDPOINT,
+  type WorkerEndpoint,
+  type WorkerEndpointTypes,
+} from '../protocols/worker-endpoints.ts';
 import type { EndpointHandler, HandlerContext } from '../runtime/request-plane/index.ts';
 import { InvalidRequestError } from '../util/errors.ts';
 import type { Logger } from '../util/logger.ts';
 import { WorkerRequestError } from './errors.ts';
 import type { WorkerMetrics, WorkerRequestStatus } from './worker-metrics.ts';
 
-export const GENERATE_ENDPOINT = 'generate';
-export const KV_SNAPSHOT_ENDPOINT = 'kv_snapshot';
-export const LOAD_ENDPOINT = 'load';
-
 /** `stored` events per kv_snapshot chunk: keeps each frame far below the request plane's 16 MiB limit. */
 export const SNAPSHOT_CHUNK_EVENTS = 1024;
 
 export interface EndpointDeps {
-  engine: CoreBackedEngine;
+  engine: EngineCore;
   workerId: WorkerId;
   metrics: WorkerMetrics;
   log: Logger;
@@ -37,7 +41,10 @@ export interface EndpointDeps {
   loadMetrics: () => LoadMetrics;
 }
 
-export function workerEndpoints(deps: EndpointDeps): Record<string, EndpointHandler> {
+/** Each handler streams its endpoint's response type (protocols/worker-endpoints.ts). */
+type Response<E extends WorkerEndpoint> = AsyncGenerator<WorkerEndpointTypes[E]['response']>;
+
+export function workerEndpoints(deps: EndpointDeps): Record<WorkerEndpoint, EndpointHandler> {
   return {
     [GENERATE_ENDPOINT]: (payload, ctx) => generate(deps, payload, ctx),
     [KV_SNAPSHOT_ENDPOINT]: () => kvSnapshot(deps),
@@ -49,11 +56,11 @@ async function* generate(
   deps: EndpointDeps,
   payload: unknown,
   ctx: HandlerContext,
-): AsyncGenerator<EngineOutput> {
+): Response<typeof GENERATE_ENDPOINT> {
   const problem = explainEngineRequest(payload);
   if (problem !== undefined) {
     deps.log.warn('rejected a malformed generate payload', { requestId: ctx.requestId, problem });
-    throw new WorkerRequestError(`invalid EngineRequest: ${problem}`, 'invalid_request');
+    throw new WorkerRequestError(`invalid EngineRequest: ${problem}`, RemoteErrorCode.InvalidRequest);
   }
   const request = payload as EngineRequest;
   const log = deps.log.child({ requestId: request.requestId });
@@ -75,7 +82,7 @@ async function* generate(
     status = 'error';
     if (err instanceof InvalidRequestError) {
       log.warn('request refused by the engine', { error: err });
-      throw new WorkerRequestError(err.message, 'invalid_request', { cause: err });
+      throw new WorkerRequestError(err.message, RemoteErrorCode.InvalidRequest, { cause: err });
     }
     log.error('request failed', { error: err });
     throw err;
@@ -85,7 +92,7 @@ async function* generate(
   }
 }
 
-async function* kvSnapshot(deps: EndpointDeps): AsyncGenerator<KvSnapshot> {
+async function* kvSnapshot(deps: EndpointDeps): Response<typeof KV_SNAPSHOT_ENDPOINT> {
   // dumpCachedBlocks is synchronous, so the dump and its event id describe one instant.
   const lastEventId = deps.engine.kv.events.lastEventId;
   const events = deps.engine.kv.dumpCachedBlocks();
@@ -95,6 +102,6 @@ async function* kvSnapshot(deps: EndpointDeps): AsyncGenerator<KvSnapshot> {
   }
 }
 
-async function* load(deps: EndpointDeps): AsyncGenerator<LoadMetrics> {
+async function* load(deps: EndpointDeps): Response<typeof LOAD_ENDPOINT> {
   yield deps.loadMetrics();
 }

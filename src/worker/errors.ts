@@ -1,6 +1,7 @@
 /**
  * Worker errors. Each message says what failed and what to check, like a service's startup diagnostics.
  */
+import type { RemoteErrorCode } from '../protocols/request-plane.ts';
 import { DhwError } from '../util/errors.ts';
 
 /** The worker could not start or serve (engine, request plane, status port, registration). */
@@ -13,7 +14,7 @@ export class WorkerError extends DhwError {}
 export class WorkerRequestError extends DhwError {
   constructor(
     message: string,
-    readonly code: string,
+    readonly code: RemoteErrorCode,
     options?: { cause?: unknown },
   ) {
     super(message, options);

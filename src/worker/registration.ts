@@ -7,7 +7,7 @@
  *   unregister:  model card first, then the instance key  (the model disappears before its last address)
  */
 import { hostname } from 'node:os';
-import type { CoreBackedEngine } from '../engine/index.ts';
+import type { EngineCore } from '../engine/index.ts';
 import type { InstanceId, InstanceInfo, ModelCard, ModelType } from '../protocols/discovery.ts';
 import type { Discovery } from '../runtime/discovery/index.ts';
 import { type EndpointId, instanceKey, modelCardKey } from '../runtime/names.ts';
@@ -31,7 +31,7 @@ export function buildInstanceInfo(
 }
 
 export interface ModelCardInput {
-  engine: CoreBackedEngine;
+  engine: EngineCore;
   /** Absolute path of the model folder: the frontend loads tokenizer.json from here (same machine). */
   modelDir: string;
   /** Served name; default the engine's model name. */
@@ -53,11 +53,11 @@ export async function buildModelCard(input: ModelCardInput): Promise<ModelCard> 
     displayName: input.displayName ?? engine.info.name,
     modelType: input.modelType ?? (template !== undefined ? 'chat' : 'completions'),
     tokenizer: { kind: 'model-dir', path: modelDir },
-    contextLength: engine.core.maxModelLen,
+    contextLength: engine.maxModelLen,
     kvCacheBlockSize: engine.kv.blockSize,
     totalKvBlocks: engine.kv.numBlocks,
-    maxNumSeqs: engine.core.scheduler.options.maxNumSeqs,
-    maxNumBatchedTokens: engine.core.scheduler.options.maxNumBatchedTokens,
+    maxNumSeqs: engine.scheduler.options.maxNumSeqs,
+    maxNumBatchedTokens: engine.scheduler.options.maxNumBatchedTokens,
     eosTokenIds: [...engine.info.eosTokenIds],
   };
   if (template !== undefined) card.chatTemplate = template;
@@ -83,6 +83,14 @@ export class Registration {
     await this.discovery.put(this.instanceKey, this.instance);
     await this.discovery.put(this.modelCardKey, this.card);
     this.registered = true;
+  }
+
+  /**
+   * The keys are gone without us (the lease was lost or revoked): `unregister` has nothing left to delete,
+   * and must not try (discovery may be unreachable, which is why the lease was lost).
+   */
+  forget(): void {
+    this.registered = false;
   }
 
   /** Delete both keys (idempotent). Errors propagate: the caller decides whether revoking the lease suffices. */

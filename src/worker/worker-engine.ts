@@ -5,7 +5,7 @@
  * and KV events name the registered instance.
  */
 import { basename, resolve } from 'node:path';
-import type { CoreBackedEngine, EngineOptions } from '../engine/index.ts';
+import type { EngineCore, EngineOptions } from '../engine/index.ts';
 import { LlmEngine } from '../engine/index.ts';
 import { MockEngine, type MockEngineOptions } from '../mocker/index.ts';
 import { loadModelConfig } from '../model/index.ts';
@@ -22,7 +22,7 @@ export type WorkerEngineSpec =
    */
   | { kind: 'mocker'; modelDir: string; options?: MockEngineOptions }
   /** Bring your own engine (tests, embedding); `modelDir` is the tokenizer source for the model card. */
-  | { kind: 'custom'; modelDir: string; create: (workerId: WorkerId) => Promise<CoreBackedEngine> };
+  | { kind: 'custom'; modelDir: string; create: (workerId: WorkerId) => Promise<EngineCore> };
 
 /** The model folder the spec serves (absolute): the model card's tokenizer source. */
 export function specModelDir(spec: WorkerEngineSpec): string {
@@ -30,10 +30,7 @@ export function specModelDir(spec: WorkerEngineSpec): string {
 }
 
 /** Build the engine a spec describes, stamped with `workerId`. */
-export async function createWorkerEngine(
-  spec: WorkerEngineSpec,
-  workerId: WorkerId,
-): Promise<CoreBackedEngine> {
+export async function createWorkerEngine(spec: WorkerEngineSpec, workerId: WorkerId): Promise<EngineCore> {
   switch (spec.kind) {
     case 'scratch':
       return LlmEngine.create({ ...spec.options, workerId });

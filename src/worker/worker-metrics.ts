@@ -27,7 +27,6 @@ export interface WorkerMetricsSource {
   kvTotalBlocks(): number;
   /** Cached / queried prompt tokens since start (0 before the first request). */
   prefixCacheHitRate(): number;
-  canary(): { ok: boolean; latencyMs: number } | undefined;
 }
 
 export interface WorkerMetricLabels {
@@ -48,6 +47,8 @@ export class WorkerMetrics {
   private readonly outputTokens: Counter<LabelName>;
   private readonly kvEvents: Counter<LabelName>;
   private inflightCount = 0;
+  /** The last health canary, as reported by the canary (`canaryFinished`). */
+  private lastCanary: { ok: boolean; latencyMs: number } | undefined;
 
   constructor(
     private readonly labels: WorkerMetricLabels,
@@ -112,11 +113,11 @@ export class WorkerMetrics {
       () => source.prefixCacheHitRate(),
     );
     gauge('dynamo_component_canary_ok', '1 if the last health canary produced a token, else 0', () => {
-      const c = source.canary();
+      const c = this.lastCanary;
       return c === undefined ? undefined : c.ok ? 1 : 0;
     });
     gauge('dynamo_component_canary_latency_seconds', 'Latency of the last health canary', () => {
-      const c = source.canary();
+      const c = this.lastCanary;
       return c === undefined ? undefined : c.latencyMs / 1000;
     });
   }
@@ -140,6 +141,11 @@ export class WorkerMetrics {
       this.duration.observe(this.labels, (performance.now() - started) / 1000);
       if (outputTokens > 0) this.outputTokens.inc(this.labels, outputTokens);
     };
+  }
+
+  /** A health canary finished: the canary gauges report it from the next scrape on. */
+  canaryFinished(result: { ok: boolean; latencyMs: number }): void {
+    this.lastCanary = result;
   }
 
   kvEventPublished(): void {

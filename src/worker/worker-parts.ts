@@ -1,16 +1,20 @@
 /**
  * Brings up the pieces a Worker holds, in dependency order, like an init system starting a service's
  * sidecars before the service: discovery lease, event bus, engine, publishers, request plane, canary,
- * status port. Each piece registers its cleanup as it comes up, so a failure half-way releases exactly
- * what was taken (no leaked lease, port or NATS connection).
+ * status port. Each piece registers its release on one CleanupStack the moment it is taken, so a failure
+ * half-way releases exactly what was taken (no leaked lease, port or NATS connection), and a stop releases
+ * everything newest first. Pieces passed in through `options.runtime` are the caller's: nothing is
+ * registered for them, so nothing closes them. Each piece is complete when built: /health reads the
+ * parts and a WorkerPhase that exists before them, not a Worker filled in later.
  */
-import type { CoreBackedEngine } from '../engine/index.ts';
+import type { EngineCore } from '../engine/index.ts';
 import { asWorkerId } from '../protocols/ids.ts';
 import type { LoadMetrics } from '../protocols/kv-events.ts';
 import { createDiscovery, type Discovery } from '../runtime/discovery/index.ts';
-import { createEventBus, type EventBus } from '../runtime/events/index.ts';
+import { createEventBus } from '../runtime/events/index.ts';
 import type { EndpointId } from '../runtime/names.ts';
-import { type RequestPlane, type ServeHandle, TcpRequestPlane } from '../runtime/request-plane/index.ts';
+import { type ServeHandle, TcpRequestPlane } from '../runtime/request-plane/index.ts';
+import type { CleanupStack } from '../util/cleanup-stack.ts';
 import { getLogger, type Logger } from '../util/logger.ts';
 import { Canary } from './canary.ts';
 import { workerEndpoints } from './endpoints.ts';
@@ -19,20 +23,15 @@ import { LoadPublisher } from './load-publisher.ts';
 import { buildInstanceInfo, buildModelCard, Registration } from './registration.ts';
 import { SystemServer } from './system-server.ts';
 import { createWorkerEngine, specModelDir } from './worker-engine.ts';
+import { describeHealth, type WorkerHealth, WorkerPhase } from './worker-health.ts';
 import { WorkerMetrics } from './worker-metrics.ts';
 import { WORKER_DEFAULTS, type WorkerOptions } from './worker-options.ts';
 
-export type Cleanup = () => Promise<unknown> | unknown;
-
-/** The pieces a running worker holds; built in order by `Worker.start`, released in reverse by `stop`. */
+/** The pieces a running worker holds; built in order by `assembleWorkerParts`, released by its stack. */
 export interface WorkerParts {
+  /** Watched for a lost lease; the worker's instance id is its lease id. */
   discovery: Discovery;
-  ownsDiscovery: boolean;
-  bus: EventBus;
-  ownsBus: boolean;
-  plane: RequestPlane;
-  ownsPlane: boolean;
-  engine: CoreBackedEngine;
+  engine: EngineCore;
   kvPublisher: KvEventPublisher;
   loadPublisher: LoadPublisher;
   serveHandle: ServeHandle;
@@ -40,20 +39,23 @@ export interface WorkerParts {
   canary: Canary;
   registration: Registration;
   metrics: WorkerMetrics;
-  /** What /health reports; set by the Worker once it exists. */
-  health: { current?: () => { ready: boolean } & Record<string, unknown> };
+  /** The lifecycle state the Worker moves and /health reports. */
+  phase: WorkerPhase;
+  health: () => WorkerHealth;
   log: Logger;
 }
 
-/** Build every part in dependency order, registering a cleanup for each as it comes up. */
+/** Build every part in dependency order; each release goes on `stack` as soon as its part exists. */
 export async function assembleWorkerParts(
   options: WorkerOptions,
   endpointId: EndpointId,
-  cleanups: Cleanup[],
+  stack: CleanupStack,
 ): Promise<WorkerParts> {
   const runtime = options.runtime ?? {};
-  const discovery = runtime.discovery ?? (await createDiscovery(options.discovery));
-  if (!runtime.discovery) cleanups.push(() => discovery.close());
+  const phase = new WorkerPhase();
+  const discovery =
+    runtime.discovery ??
+    stack.adopt(await createDiscovery(options.discovery), (d) => d.close(), 'close discovery');
   const instanceId = discovery.leaseId();
   const workerId = asWorkerId(instanceId);
   const log = getLogger('worker').child({ workerId: instanceId });
@@ -61,13 +63,19 @@ export async function assembleWorkerParts(
 
   const bus =
     runtime.eventBus ??
-    (await createEventBus({ backend: 'nats', ...options.events, publisherId: instanceId }));
-  if (!runtime.eventBus) cleanups.push(() => bus.close());
+    stack.adopt(
+      await createEventBus({ backend: 'nats', ...options.events, publisherId: instanceId }),
+      (b) => b.close(),
+      'close event bus',
+    );
 
   const modelDir = specModelDir(options.engine);
   log.info('starting engine', { engine: options.engine.kind, modelDir });
-  const engine = await createWorkerEngine(options.engine, workerId);
-  cleanups.push(() => engine.close());
+  const engine = stack.adopt(
+    await createWorkerEngine(options.engine, workerId),
+    (e) => e.close(),
+    'close engine',
+  );
   const card = await buildModelCard({
     engine,
     modelDir,
@@ -75,7 +83,6 @@ export async function assembleWorkerParts(
     modelType: options.modelType,
   });
 
-  const canaryRef: { current?: Canary } = {};
   const metrics = new WorkerMetrics(
     {
       dynamo_namespace: endpointId.namespace,
@@ -90,7 +97,6 @@ export async function assembleWorkerParts(
         const s = engine.kv.stats();
         return s.queryTokens > 0 ? s.hitTokens / s.queryTokens : 0;
       },
-      canary: () => canaryRef.current?.last,
     },
   );
   const kvPublisher = new KvEventPublisher({
@@ -102,7 +108,7 @@ export async function assembleWorkerParts(
     onPublished: () => metrics.kvEventPublished(),
   });
   kvPublisher.start();
-  cleanups.push(() => kvPublisher.stop(500));
+  stack.defer(() => kvPublisher.stop(500), 'flush KV events');
   const loadMetrics = (): LoadMetrics => ({ ...engine.loadMetrics(), workerId });
   const loadPublisher = new LoadPublisher({
     bus,
@@ -111,14 +117,19 @@ export async function assembleWorkerParts(
     intervalMs: options.loadIntervalMs ?? WORKER_DEFAULTS.loadIntervalMs,
   });
   loadPublisher.start();
-  cleanups.push(() => loadPublisher.stop());
+  stack.defer(() => loadPublisher.stop(), 'stop load publisher');
 
   const host = options.host ?? WORKER_DEFAULTS.host;
   const plane =
-    runtime.requestPlane ?? new TcpRequestPlane({ host, port: options.port ?? WORKER_DEFAULTS.port });
-  if (!runtime.requestPlane) cleanups.push(() => plane.close());
+    runtime.requestPlane ??
+    stack.adopt(
+      new TcpRequestPlane({ host, port: options.port ?? WORKER_DEFAULTS.port }),
+      (p) => p.close(),
+      'close request plane',
+    );
   const serveHandle = await plane.serve(workerEndpoints({ engine, workerId, metrics, log, loadMetrics }));
-  cleanups.push(() => serveHandle.stop({ drainMs: 0 }));
+  // A graceful stop drains first (Worker.stop); this release is the abrupt one, a no-op after a drain.
+  stack.defer(() => serveHandle.stop({ drainMs: 0 }), 'stop serving');
 
   const canary = new Canary({
     engine,
@@ -127,35 +138,41 @@ export async function assembleWorkerParts(
     intervalMs: options.canaryIntervalMs ?? WORKER_DEFAULTS.canaryIntervalMs,
     timeoutMs: options.canaryTimeoutMs ?? WORKER_DEFAULTS.canaryTimeoutMs,
     isIdle: () => metrics.inflightRequests === 0,
+    onResult: (result) => metrics.canaryFinished(result),
   });
-  canaryRef.current = canary;
-  cleanups.push(() => canary.stop());
+  stack.defer(() => canary.stop(), 'stop canary');
 
-  const health: WorkerParts['health'] = {};
-  const systemPort = options.systemPort === undefined ? WORKER_DEFAULTS.systemPort : options.systemPort;
-  let system: SystemServer | undefined;
-  if (systemPort !== null) {
-    system = await SystemServer.start({
-      host,
-      port: systemPort,
-      log,
-      health: () => health.current?.() ?? { ready: false, state: 'starting' },
-      metrics: () => metrics.render(),
+  const health = (): WorkerHealth =>
+    describeHealth({
+      phase,
+      instanceId,
+      endpointId,
+      model: card.displayName,
+      address: serveHandle.address,
+      canary,
+      metrics,
     });
-    const started = system;
-    cleanups.push(() => started.close());
-  }
+  const systemPort = options.systemPort === undefined ? WORKER_DEFAULTS.systemPort : options.systemPort;
+  const system =
+    systemPort === null
+      ? undefined
+      : stack.adopt(
+          await SystemServer.start({
+            host,
+            port: systemPort,
+            log,
+            health: () => ({ ...health() }),
+            metrics: () => metrics.render(),
+          }),
+          (server) => server.close(),
+          'close status server',
+        );
 
   const instance = buildInstanceInfo(endpointId, instanceId, serveHandle.address, system?.port);
   const registration = new Registration(discovery, instance, card);
-  cleanups.push(() => registration.unregister());
+  stack.defer(() => registration.unregister(), 'unregister');
   return {
     discovery,
-    ownsDiscovery: !runtime.discovery,
-    bus,
-    ownsBus: !runtime.eventBus,
-    plane,
-    ownsPlane: !runtime.requestPlane,
     engine,
     kvPublisher,
     loadPublisher,
@@ -164,6 +181,7 @@ export async function assembleWorkerParts(
     canary,
     registration,
     metrics,
+    phase,
     health,
     log,
   };

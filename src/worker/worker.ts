@@ -8,50 +8,34 @@
  *   stop    unregister (delete keys, revoke lease) ─► drain in-flight calls ─► flush KV events ─► close engine
  *   lease lost (etcd unreachable for a TTL, or revoked) ─► logged loudly, stop, `exited` says 'lease-lost'
  *
- * Usable in-process (embedded mode, tests) and from `dhw worker`. Everything it creates it also closes;
- * instances passed in through `runtime` stay the caller's (only the worker's own keys are deleted).
+ * Usable in-process (embedded mode, tests) and from `dhw worker`. Everything it creates it also closes:
+ * each part's release is on one CleanupStack (worker-parts.ts), run newest first by `stop` or by a failed
+ * `start`. Instances passed in through `runtime` stay the caller's (only the worker's own keys are deleted).
  */
-import type { CoreBackedEngine } from '../engine/index.ts';
+import type { EngineCore } from '../engine/index.ts';
 import type { InstanceId, InstanceInfo, ModelCard } from '../protocols/discovery.ts';
 import { asWorkerId, type WorkerId } from '../protocols/ids.ts';
 import type { LoadMetrics } from '../protocols/kv-events.ts';
 import { checkEndpointId, DEFAULT_NAMESPACE, type EndpointId } from '../runtime/names.ts';
+import { CleanupStack } from '../util/cleanup-stack.ts';
 import type { Logger } from '../util/logger.ts';
 import type { CanaryResult } from './canary.ts';
 import { WorkerError } from './errors.ts';
+import type { WorkerHealth, WorkerState } from './worker-health.ts';
 import type { WorkerMetrics } from './worker-metrics.ts';
 import { WORKER_DEFAULTS, type WorkerOptions } from './worker-options.ts';
-import { assembleWorkerParts, type Cleanup, type WorkerParts } from './worker-parts.ts';
-
-export type WorkerState = 'starting' | 'ready' | 'draining' | 'stopped';
+import { assembleWorkerParts, type WorkerParts } from './worker-parts.ts';
 
 export type WorkerExit = { reason: 'stopped' } | { reason: 'lease-lost'; error: Error };
-
-export interface WorkerHealth {
-  /** Registered, not draining, and the last canary produced a token. */
-  ready: boolean;
-  state: WorkerState;
-  instanceId: InstanceId;
-  namespace: string;
-  component: string;
-  endpoint: string;
-  model: string;
-  address: string;
-  inflightRequests: number;
-  uptimeSeconds: number;
-  canary?: CanaryResult;
-}
 
 export class Worker {
   readonly instanceId: InstanceId;
   readonly workerId: WorkerId;
   readonly endpointId: EndpointId;
   private readonly log: Logger;
-  private stateValue: WorkerState = 'starting';
   private stopping: Promise<void> | undefined;
   private resolveExit!: (exit: WorkerExit) => void;
   private exitReason: WorkerExit = { reason: 'stopped' };
-  private readonly startedAt = Date.now();
   /** Settles once the worker has fully stopped: after `stop()`, or by itself when its lease is lost. */
   readonly exited: Promise<WorkerExit> = new Promise((resolve) => {
     this.resolveExit = resolve;
@@ -59,6 +43,8 @@ export class Worker {
 
   private constructor(
     private readonly parts: WorkerParts,
+    /** Releases every part `assembleWorkerParts` took, newest first. */
+    private readonly stack: CleanupStack,
     private readonly options: WorkerOptions,
   ) {
     this.log = parts.log;
@@ -69,7 +55,6 @@ export class Worker {
       component: parts.registration.instance.component,
       endpoint: parts.registration.instance.endpoint,
     };
-    parts.health.current = () => ({ ...this.health() });
   }
 
   /** Start a worker and register it. Fails fast (and releases what it took) if any dependency is missing. */
@@ -79,25 +64,20 @@ export class Worker {
       component: options.component ?? WORKER_DEFAULTS.component,
       endpoint: options.endpoint ?? WORKER_DEFAULTS.endpoint,
     });
-    const cleanups: Cleanup[] = [];
+    const stack = new CleanupStack();
     try {
-      const worker = new Worker(await assembleWorkerParts(options, endpointId, cleanups), options);
+      const worker = new Worker(await assembleWorkerParts(options, endpointId, stack), stack, options);
       await worker.goLive();
       return worker;
     } catch (err) {
-      for (const cleanup of cleanups.reverse()) {
-        try {
-          await cleanup();
-        } catch {
-          // best effort: the original error is what the caller needs to see
-        }
-      }
+      // Release exactly what was taken; their failures are dropped: the original error is what the caller needs.
+      await stack.disposeAll();
       throw err;
     }
   }
 
   get state(): WorkerState {
-    return this.stateValue;
+    return this.parts.phase.state;
   }
 
   /** Request-plane address callers dial ("host:port"). */
@@ -109,7 +89,7 @@ export class Worker {
     return this.parts.system?.port;
   }
 
-  get engine(): CoreBackedEngine {
+  get engine(): EngineCore {
     return this.parts.engine;
   }
 
@@ -136,18 +116,7 @@ export class Worker {
   }
 
   health(): WorkerHealth {
-    const canary = this.parts.canary.last;
-    return {
-      ready: this.stateValue === 'ready' && canary?.ok === true,
-      state: this.stateValue,
-      instanceId: this.instanceId,
-      ...this.endpointId,
-      model: this.parts.registration.card.displayName,
-      address: this.address,
-      inflightRequests: this.parts.metrics.inflightRequests,
-      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
-      canary,
-    };
+    return this.parts.health();
   }
 
   /**
@@ -169,7 +138,7 @@ export class Worker {
       );
     }
     await registration.register();
-    this.stateValue = 'ready';
+    this.parts.phase.state = 'ready';
     canary.start();
     discovery.onLeaseLost((err) => this.onLeaseLost(err));
     this.log.info('worker registered', {
@@ -184,6 +153,7 @@ export class Worker {
   private onLeaseLost(err: Error): void {
     if (this.stopping) return;
     this.exitReason = { reason: 'lease-lost', error: err };
+    this.parts.registration.forget(); // the keys went with the lease: nothing left to delete
     this.log.error(
       'discovery lease lost: this worker is no longer registered, so no frontend can find it; shutting down ' +
         '(a supervisor should restart it once discovery is reachable)',
@@ -192,28 +162,24 @@ export class Worker {
     void this.stop();
   }
 
+  /**
+   * Quiesce in the order callers notice (stop probing, leave discovery so no new calls come, drain the
+   * calls in flight, stop load reports, flush the KV events those calls produced), then release every
+   * part newest first. The releases of parts already quiesced are no-ops.
+   */
   private async shutdown(drainMs: number): Promise<void> {
     const p = this.parts;
-    const wasReady = this.stateValue === 'ready';
-    this.stateValue = 'draining';
+    p.phase.state = 'draining';
     this.log.info('worker stopping', { drainMs, inflightRequests: p.metrics.inflightRequests });
     p.canary.stop();
-    await this.step('unregister', async () => {
-      if (this.exitReason.reason === 'lease-lost') return; // the keys went with the lease
-      if (wasReady) await p.registration.unregister();
-      if (p.ownsDiscovery) await p.discovery.close();
-    });
+    await this.step('unregister', () => p.registration.unregister());
     await this.step('drain', () => p.serveHandle.stop({ drainMs }));
     p.loadPublisher.stop();
     await this.step('flush KV events', () => p.kvPublisher.stop());
-    await this.step('close engine', () => p.engine.close());
-    await this.step('close status server', () => p.system?.close());
-    if (p.ownsBus) await this.step('close event bus', () => p.bus.close());
-    if (p.ownsPlane) await this.step('close request plane', () => p.plane.close());
-    if (p.ownsDiscovery && this.exitReason.reason === 'lease-lost') {
-      await this.step('close discovery', () => p.discovery.close());
+    for (const failure of await this.stack.disposeAll()) {
+      this.log.warn(`shutdown step failed: ${failure.name}`, { error: failure.error });
     }
-    this.stateValue = 'stopped';
+    p.phase.state = 'stopped';
     this.log.info('worker stopped', { reason: this.exitReason.reason });
     this.resolveExit(this.exitReason);
   }

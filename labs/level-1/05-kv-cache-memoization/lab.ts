@@ -16,6 +16,7 @@
 import { benchRequest } from '../../../bench/lib/prompts.ts';
 import { requestMetrics, timeRequest } from '../../../bench/lib/request-timing.ts';
 import { LlmEngine } from '../../../src/engine/index.ts';
+import { asRequestId } from '../../../src/protocols/ids.ts';
 import { computeBlockHashes, Tokenizer } from '../../../src/tokens/index.ts';
 import { defaultModelDir } from '../../../src/util/paths.ts';
 import { median } from '../../../src/util/stats.ts';
@@ -146,8 +147,8 @@ async function showSharedBlocks(
   const idB = nextId('B');
   let snapshot: NamedBlockTable[] | undefined;
   const unsubscribe = engine.onStep(() => {
-    const tA = engine.kv.getBlockTable(idA);
-    const tB = engine.kv.getBlockTable(idB);
+    const tA = engine.kv.getBlockTable(asRequestId(idA));
+    const tB = engine.kv.getBlockTable(asRequestId(idB));
     if (!snapshot && tA.length > 0 && tB.length > 0) {
       snapshot = [
         { name: 'request A', blockIds: [...tA] },

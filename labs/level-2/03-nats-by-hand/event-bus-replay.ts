@@ -6,7 +6,7 @@
  * Like a database replica rebuilding itself from the primary's write-ahead log.
  */
 import { KvCacheManager } from '../../../src/kv/index.ts';
-import { asWorkerId } from '../../../src/protocols/ids.ts';
+import { asRequestId, asWorkerId } from '../../../src/protocols/ids.ts';
 import type { KvCacheEvent } from '../../../src/protocols/kv-events.ts';
 import { createEventBus, type KvEventDelivery, kvStreamName } from '../../../src/runtime/events/index.ts';
 import type { NatsServer } from '../../../src/infra/local-servers.ts';
@@ -17,7 +17,8 @@ const WORKER = asWorkerId('worker-lab');
 
 /** Drive a small KV cache so it emits stored, stored, removed, stored. */
 function exerciseCache(kv: KvCacheManager): void {
-  const run = (id: string, tokens: number[]) => {
+  const run = (name: string, tokens: number[]) => {
+    const id = asRequestId(name);
     kv.allocateSlots(id, tokens.length, kv.getComputedBlocks(tokens).blocks);
     kv.cacheBlocks(id, tokens, tokens.length);
     kv.free(id);

@@ -9,6 +9,7 @@
  * - `RequestTimeoutError`     no frame arrived in time while the caller waited: the stream was cancelled.
  * - `FrameError`              bytes on the wire that are not a valid frame: the connection is closed.
  */
+import { RemoteErrorCode } from '../../protocols/request-plane.ts';
 import { DhwError } from '../../util/errors.ts';
 
 /** Who a stream talked to, for error messages. */
@@ -87,7 +88,7 @@ export class RequestTimeoutError extends DhwError {
 export class FrameError extends DhwError {}
 
 export class FrameTooLargeError extends FrameError {
-  readonly code = 'frame_too_large';
+  readonly code = RemoteErrorCode.FrameTooLarge;
   constructor(
     readonly frameBytes: number,
     readonly maxFrameBytes: number,
