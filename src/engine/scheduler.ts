@@ -5,9 +5,9 @@
  *
  * One step (vLLM v1 style, no separate prefill/decode phases):
  *   1. running sequences, decodes first (`seq.isDecoding`): each gets its uncomputed tokens (1 when decoding,
- *      a chunk of prompt when still prefilling) within the budget. When the KV pool is out of blocks, the NEWEST running
- *      sequence is preempted: its blocks are freed and it goes back to the head of `waiting`, to recompute
- *      prompt + generated tokens later (preemption by recompute).
+ *      a chunk of prompt when still prefilling) within the budget. When the KV pool is out of blocks, the
+ *      NEWEST running sequence is preempted: its blocks are freed and it goes back to the head of `waiting`,
+ *      to recompute prompt + generated tokens later (preemption by recompute).
  *   2. if nothing was preempted, admit waiting sequences in order: look up their prefix in the cache
  *      (numCachedTokens) under the block hashes the sequence keeps (hashed once however long it waits),
  *      then give them a prompt chunk within the budget (chunked prefill).

@@ -44,7 +44,7 @@ export interface SequenceInit {
   hashBlockSize?: number;
 }
 
-/** A `HashedTokens` as the KV cache reads it: its tokens and the hashes of its full blocks. */
+/** One request in the engine; to the KV cache, a `HashedTokens` (its tokens and its full blocks' hashes). */
 export class Sequence implements HashedTokens {
   readonly requestId: RequestId;
   readonly numPromptTokens: number;
