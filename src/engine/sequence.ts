@@ -117,10 +117,11 @@ export class Sequence implements HashedTokens {
 
   /**
    * Decoding: every token but the last sampled one is in the cache, so the next step feeds that one token.
-   * That is vLLM's two tests together: the prompt is done (the model runner's `num_computed_tokens >=
-   * num_prompt_tokens`) and one token is left (the attention backends' query length 1). A prompt's last
-   * chunk of one token is still prefill; so is the recompute after a preemption until it has caught up.
-   * The scheduler orders decodes first, marks them in the step, and the load metrics count their blocks.
+   * vLLM has no single flag; this is two of its tests together: the prompt is done (its model runner's
+   * `num_computed_tokens >= num_prompt_tokens`) and one token is left (its attention backends' query
+   * length 1, which alone would call a one-token prompt chunk a decode). So a prompt's last chunk of one
+   * token is prefill work, and so is the recompute after a preemption until it has caught up. The
+   * scheduler orders decodes first by it, marks each step entry with it, and the load metrics count by it.
    */
   get isDecoding(): boolean {
     return this.numComputedTokens >= this.numPromptTokens && this.numUncomputedTokens === 1;
