@@ -119,14 +119,15 @@ export function appendBlockHashes(
   blockSize: number,
   maxBlocks = Number.POSITIVE_INFINITY,
 ): number {
-  const first = hashes.sequence.length;
+  const { local, sequence } = hashes;
+  const first = sequence.length;
   const numBlocks = Math.min(Math.floor(tokenIds.length / blockSize), maxBlocks);
-  let parent: SequenceHash | null = first === 0 ? null : hashes.sequence[first - 1]!;
+  let parent: SequenceHash | null = first === 0 ? null : sequence[first - 1]!;
   for (let i = first; i < numBlocks; i++) {
-    const local = hashBlockTokens(tokenIds, i * blockSize, blockSize);
-    parent = chainBlockHash(parent, local);
-    hashes.local.push(local);
-    hashes.sequence.push(parent);
+    const l = hashBlockTokens(tokenIds, i * blockSize, blockSize);
+    parent = chainBlockHash(parent, l);
+    local.push(l);
+    sequence.push(parent);
   }
   return Math.max(0, numBlocks - first);
 }
