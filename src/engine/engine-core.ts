@@ -95,6 +95,7 @@ export class EngineCore implements InferenceEngine {
       logprobs: request.logprobs,
       eosTokenIds: this.info.eosTokenIds,
       maxModelLen: this.maxModelLen,
+      hashBlockSize: this.kv.enablePrefixCaching ? this.kv.blockSize : undefined,
     });
     const stream = new RequestStream<EngineOutput>();
     this.streams.set(seq.requestId, stream);
@@ -128,7 +129,7 @@ export class EngineCore implements InferenceEngine {
     let activeDecodeBlocks = 0;
     let activePrefillTokens = 0;
     for (const seq of this.scheduler.running) {
-      if (seq.numUncomputedTokens === 1 && seq.numComputedTokens >= seq.numPromptTokens) {
+      if (seq.isDecoding) {
         activeDecodeBlocks += this.kv.getBlockTable(seq.requestId).length;
       } else {
         activePrefillTokens += seq.numUncomputedTokens;

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { KvCacheManager } from '../kv/index.ts';
 import { DEFAULT_SAMPLING } from '../protocols/engine.ts';
 import { asRequestId } from '../protocols/ids.ts';
+import { computeBlockHashes } from '../tokens/block-hash.ts';
 import { Xoshiro128 } from '../util/prng.ts';
 import { Scheduler, type SchedulerOutput } from './scheduler.ts';
 import { Sequence } from './sequence.ts';
@@ -17,6 +18,7 @@ function makeSeq(id: string, prompt: number[], maxTokens = 8, stop: number[] = [
     sampling: { ...DEFAULT_SAMPLING, temperature: 0 },
     stopping: { maxTokens, stopTokenIds: stop, ignoreEos: false },
     maxModelLen: 10_000,
+    hashBlockSize: 16,
   });
 }
 
@@ -82,6 +84,30 @@ describe('scheduler', () => {
     );
     assert.equal(out.numBatchedTokens, 20);
     assert.equal(out.numPrefillTokens, 17);
+  });
+
+  it('orders decodes first by isDecoding, not by tokens left: a one-token last prompt chunk is no decode', () => {
+    const { s } = setup(64, { maxNumBatchedTokens: 20 });
+    const b = makeSeq('b', range(3, 1), 8);
+    const a = makeSeq('a', range(37, 100), 8);
+    s.add(b);
+    s.add(a);
+    runStep(s); // b's prompt (3) and 17 of a's 37
+    runStep(s); // b decodes, a gets 19 more: one prompt token left
+    assert.deepEqual([a.numUncomputedTokens, a.isDecoding, b.isDecoding], [1, false, true]);
+    // First come, first served keeps a prefilling sequence the newest in `running`, so decode-first order
+    // and admission order agree; put a first by hand (as a priority policy could) to see the rule itself.
+    s.running.reverse();
+    const out = runStep(s);
+    assert.deepEqual(
+      out.scheduled.map((e) => [e.seq.requestId, e.numNewTokens, e.isPrefill]),
+      [
+        ['b', 1, false],
+        ['a', 1, true],
+      ],
+    );
+    assert.equal(out.numPrefillTokens, 1);
+    assert.equal(a.isDecoding, true, 'its prompt is in the cache and its first token sampled');
   });
 
   it('admits at most maxNumSeqs sequences', () => {
@@ -178,6 +204,7 @@ describe('scheduler', () => {
     let nextId = 0;
     let preemptions = 0;
     let finished = 0;
+    let oneTokenPrefills = 0;
     for (let op = 0; op < 10_000; op++) {
       const r = rng.nextFloat();
       if (r < 0.3) {
@@ -191,8 +218,16 @@ describe('scheduler', () => {
         s.abort(asRequestId(id));
         live.delete(id);
       } else if (s.hasUnfinished()) {
+        const wasRunning = new Set(s.running);
         const out = s.schedule();
         preemptions += out.preempted.length;
+        // One answer to "decoding?": the mark is the sequence's own, and running decodes go first.
+        for (const e of out.scheduled) {
+          assert.equal(e.isPrefill, !e.seq.isDecoding, `${e.seq.requestId} marked as its getter says`);
+          if (e.isPrefill && e.numNewTokens === 1) oneTokenPrefills++;
+        }
+        const runningMarks = out.scheduled.filter((e) => wasRunning.has(e.seq)).map((e) => e.isPrefill);
+        assert.deepEqual(runningMarks, [...runningMarks].sort(), 'running decodes before running prefills');
         if (rng.nextFloat() < 0.1 && out.scheduled.length > 0) {
           s.abort(out.scheduled[0]!.seq.requestId); // cancelled while the step "runs"
           live.delete(out.scheduled[0]!.seq.requestId);
@@ -201,6 +236,14 @@ describe('scheduler', () => {
         for (const done of s.update(out, sampled)) {
           live.delete(done.requestId);
           finished++;
+        }
+        // The hashes each sequence extended as it grew equal a fresh computation over its tokens.
+        for (const { seq } of out.scheduled) {
+          assert.deepEqual(
+            seq.blockHashes,
+            computeBlockHashes(seq.tokenIds, 16),
+            `${seq.requestId}'s hashes`,
+          );
         }
       }
       kv.checkInvariants();
@@ -212,6 +255,10 @@ describe('scheduler', () => {
     assert.equal(kv.stats().activeBlocks, 0, 'leaked blocks');
     assert.equal(kv.numFreeBlocks(), 14);
     assert.ok(preemptions > 0 && finished > 100, `preemptions=${preemptions} finished=${finished}`);
-    console.log(`random ops: ${nextId} requests, ${finished} finished, ${preemptions} preemptions`);
+    assert.ok(oneTokenPrefills > 0, 'some prompt or recompute chunks were a single token');
+    console.log(
+      `random ops: ${nextId} requests, ${finished} finished, ${preemptions} preemptions, ` +
+        `${oneTokenPrefills} one-token prefill chunks`,
+    );
   });
 });

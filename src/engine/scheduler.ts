@@ -4,18 +4,18 @@
  * `maxNumSeqs` the number of flows, and KV blocks the buffer memory it must not overcommit.
  *
  * One step (vLLM v1 style, no separate prefill/decode phases):
- *   1. running sequences, decodes first: each gets its uncomputed tokens (1 when decoding, a chunk of prompt
- *      when still prefilling) within the budget. When the KV pool is out of blocks, the NEWEST running
- *      sequence is preempted: its blocks are freed and it goes back to the head of `waiting`, to recompute
- *      prompt + generated tokens later (preemption by recompute).
+ *   1. running sequences, decodes first (`seq.isDecoding`): each gets its uncomputed tokens (1 when decoding,
+ *      a chunk of prompt when still prefilling) within the budget. When the KV pool is out of blocks, the
+ *      NEWEST running sequence is preempted: its blocks are freed and it goes back to the head of `waiting`,
+ *      to recompute prompt + generated tokens later (preemption by recompute).
  *   2. if nothing was preempted, admit waiting sequences in order: look up their prefix in the cache
- *      (numCachedTokens), then give them a prompt chunk within the budget (chunked prefill).
+ *      (numCachedTokens) under the block hashes the sequence keeps (hashed once however long it waits),
+ *      then give them a prompt chunk within the budget (chunked prefill).
  *
  * Synchronous and free of I/O: the engine calls `schedule()`, runs the model, then `update()`.
  */
 import type { KvCacheManager } from '../kv/index.ts';
 import type { RequestId } from '../protocols/ids.ts';
-import { BlockHashChain } from '../tokens/block-hash.ts';
 import { assert } from '../util/errors.ts';
 import type { Sequence } from './sequence.ts';
 
@@ -29,7 +29,7 @@ export interface SchedulerOptions {
 /** The KV cache manager calls the scheduler needs. */
 export type SchedulerKvCache = Pick<
   KvCacheManager,
-  'getComputedBlocks' | 'allocateSlots' | 'cacheBlocks' | 'free' | 'getBlockTable' | 'blockSize'
+  'getComputedBlocks' | 'allocateSlots' | 'cacheBlocks' | 'free' | 'getBlockTable'
 >;
 
 export interface ScheduledSequence {
@@ -38,7 +38,7 @@ export interface ScheduledSequence {
   numNewTokens: number;
   /** This chunk reaches the last known token, so the step produces the sequence's next token. */
   sample: boolean;
-  /** A prompt (or recompute) chunk rather than a one-token decode. */
+  /** A prompt (or recompute) chunk rather than a one-token decode: `!seq.isDecoding` when scheduled. */
   isPrefill: boolean;
 }
 
@@ -56,8 +56,6 @@ export class Scheduler {
   readonly waiting: Sequence[] = [];
   /** Sequences holding KV blocks, oldest admission first. */
   readonly running: Sequence[] = [];
-  /** Each request's block hashes, kept while it waits so repeated prefix lookups hash each block once. */
-  private readonly hashChains = new WeakMap<Sequence, BlockHashChain>();
 
   constructor(
     private readonly kv: SchedulerKvCache,
@@ -99,8 +97,8 @@ export class Scheduler {
   }
 
   private scheduleRunning(out: SchedulerOutput, budget: { left: number }): void {
-    const decodes = this.running.filter((s) => s.numUncomputedTokens === 1);
-    const prefills = this.running.filter((s) => s.numUncomputedTokens !== 1);
+    const decodes = this.running.filter((s) => s.isDecoding);
+    const prefills = this.running.filter((s) => !s.isDecoding);
     for (const seq of [...decodes, ...prefills]) {
       if (budget.left <= 0) break;
       if (seq.status !== 'running') continue; // preempted earlier in this step
@@ -118,7 +116,7 @@ export class Scheduler {
   private admitWaiting(out: SchedulerOutput, budget: { left: number }): void {
     while (this.waiting.length > 0 && budget.left > 0 && this.running.length < this.options.maxNumSeqs) {
       const seq = this.waiting[0]!;
-      const hit = this.kv.getComputedBlocks(seq.tokenIds, this.hashChainOf(seq));
+      const hit = this.kv.getComputedBlocks(seq);
       const numNew = Math.min(seq.numTokens - hit.numComputedTokens, budget.left);
       const total = hit.numComputedTokens + numNew;
       if (this.kv.allocateSlots(seq.requestId, total, hit.blocks) === null) break; // wait for blocks to free
@@ -131,19 +129,9 @@ export class Scheduler {
     }
   }
 
-  private hashChainOf(seq: Sequence): BlockHashChain {
-    let chain = this.hashChains.get(seq);
-    if (!chain) {
-      chain = new BlockHashChain(this.kv.blockSize);
-      this.hashChains.set(seq, chain);
-    }
-    return chain;
-  }
-
   private pushScheduled(out: SchedulerOutput, budget: { left: number }, seq: Sequence, numNew: number): void {
     const sample = seq.numComputedTokens + numNew === seq.numTokens;
-    const isPrefill = !(numNew === 1 && seq.numComputedTokens >= seq.numPromptTokens);
-    out.scheduled.push({ seq, numNewTokens: numNew, sample, isPrefill });
+    out.scheduled.push({ seq, numNewTokens: numNew, sample, isPrefill: !seq.isDecoding });
     budget.left -= numNew;
   }
 
@@ -168,7 +156,7 @@ export class Scheduler {
       const seq = entry.seq;
       if (seq.status !== 'running') return;
       seq.numComputedTokens += entry.numNewTokens;
-      this.kv.cacheBlocks(seq.requestId, seq.tokenIds, seq.numComputedTokens);
+      this.kv.cacheBlocks(seq.requestId, seq, seq.numComputedTokens);
       if (!entry.sample) return;
       const tokenId = sampledTokenIds[i];
       assert(tokenId !== undefined, `no sampled token for ${seq.requestId}`);

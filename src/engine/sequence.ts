@@ -10,9 +10,17 @@
  * Token layout:  [ prompt ................ | output ....... ]
  *                  ◄── numComputedTokens ──►                   K/V already in the cache
  *                  ◄ numCachedTokens ►                          of which found in the prefix cache at admission
+ *                  [ block 0 | block 1 | ... | partial ]        blockHashes: one per FULL block
+ *
+ * The sequence owns the facts every other part reads about it, each computed in one place: its block hashes
+ * (extended as tokens are appended, like vLLM's `Request.block_hashes`, and read by the prefix-cache lookup
+ * and by `cacheBlocks`) and whether it is decoding (`isDecoding`, read by the scheduler's ordering, the
+ * step's prefill/decode marks and the load metrics).
  */
+import type { HashedTokens } from '../kv/index.ts';
 import type { FinishReason, SamplingParams, StoppingParams } from '../protocols/engine.ts';
 import type { RequestId } from '../protocols/ids.ts';
+import { appendBlockHashes, type BlockHashes } from '../tokens/block-hash.ts';
 import { createRng, type Rng } from '../util/prng.ts';
 
 export type SequenceStatus = 'waiting' | 'running' | 'preempted' | 'finished';
@@ -28,13 +36,23 @@ export interface SequenceInit {
   eosTokenIds?: readonly number[];
   /** Longest the whole sequence may get (context length, or the KV pool's capacity if smaller). */
   maxModelLen: number;
+  /**
+   * The KV cache's block size when prefix caching is on: the sequence then hashes each full block of this
+   * many tokens, once. Left out, it keeps no hashes (vLLM builds a request's block hasher only for prefix
+   * caching too): nothing would read them.
+   */
+  hashBlockSize?: number;
 }
 
-export class Sequence {
+/** One request in the engine; to the KV cache, a `HashedTokens` (its tokens and its full blocks' hashes). */
+export class Sequence implements HashedTokens {
   readonly requestId: RequestId;
   readonly numPromptTokens: number;
-  /** Prompt then output: the sequence as the model sees it. */
-  readonly tokenIds: number[];
+  /** Prompt then output: the sequence as the model sees it. Grows only through `appendToken`. */
+  readonly tokenIds: readonly number[];
+  /** Local and sequence hashes of each full block of `tokenIds`, in order (none without `hashBlockSize`). */
+  readonly blockHashes: HashedTokens['blockHashes'];
+  readonly hashBlockSize: number | undefined;
   readonly sampling: SamplingParams;
   readonly stopping: StoppingParams;
   readonly logprobs: number | undefined;
@@ -50,10 +68,18 @@ export class Sequence {
   numPreemptions = 0;
   finishReason: FinishReason | undefined;
   private readonly ignoredStopIds: ReadonlySet<number>;
+  /** The same array as `tokenIds`, writable here only, so no token is appended without being hashed. */
+  private readonly allTokenIds: number[];
+  /** The same object as `blockHashes`, extended here only. */
+  private readonly hashes: BlockHashes = { local: [], sequence: [] };
 
   constructor(init: SequenceInit) {
     this.requestId = init.requestId;
-    this.tokenIds = [...init.promptTokenIds];
+    this.allTokenIds = [...init.promptTokenIds];
+    this.tokenIds = this.allTokenIds;
+    this.blockHashes = this.hashes;
+    this.hashBlockSize = init.hashBlockSize;
+    this.hashNewFullBlocks();
     this.numPromptTokens = init.promptTokenIds.length;
     this.sampling = init.sampling;
     this.stopping = init.stopping;
@@ -89,9 +115,22 @@ export class Sequence {
     return this.tokenIds.length - this.numComputedTokens;
   }
 
+  /**
+   * Decoding: every token but the last sampled one is in the cache, so the next step feeds that one token.
+   * vLLM has no single flag; this is two of its tests together: the prompt is done (its model runner's
+   * `num_computed_tokens >= num_prompt_tokens`) and one token is left (its attention backends' query
+   * length 1, which alone would call a one-token prompt chunk a decode). So a prompt's last chunk of one
+   * token is prefill work, and so is the recompute after a preemption until it has caught up. The
+   * scheduler orders decodes first by it, marks each step entry with it, and the load metrics count by it.
+   */
+  get isDecoding(): boolean {
+    return this.numComputedTokens >= this.numPromptTokens && this.numUncomputedTokens === 1;
+  }
+
   /** Append a sampled token and decide whether the sequence is done. Returns the finish reason, if any. */
   appendToken(tokenId: number): FinishReason | undefined {
-    this.tokenIds.push(tokenId);
+    this.allTokenIds.push(tokenId);
+    this.hashNewFullBlocks();
     const reason = this.checkStop(tokenId);
     if (reason) this.finish(reason);
     return reason;
@@ -118,6 +157,12 @@ export class Sequence {
   finish(reason: FinishReason): void {
     this.status = 'finished';
     this.finishReason = reason;
+  }
+
+  /** Hash the blocks filled since the last call (at most one per appended token): each block once. */
+  private hashNewFullBlocks(): void {
+    if (this.hashBlockSize !== undefined)
+      appendBlockHashes(this.hashes, this.allTokenIds, this.hashBlockSize);
   }
 
   /** Drop all computed state (the scheduler freed its blocks); it will recompute prompt + output. */

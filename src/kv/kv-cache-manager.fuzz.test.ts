@@ -2,12 +2,15 @@
  * 10,000 random scheduler operations (admit, chunked prefill, decode, finish, cancel, preempt, reset) over
  * many requests, checking the KV books after every one. A shadow copy of the KV memory (what token each
  * slot holds) proves that a prefix hit really points at blocks holding that prefix, and a mirror built
- * only from the event stream (as a router would) must equal the manager's cache dump at every step.
+ * only from the event stream (as a router would) must equal the manager's cache dump at every step. Each
+ * request owns its block hashes, extended as its tokens grow (as the engine's sequence does); they must
+ * equal a fresh computation over its tokens at every step.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { asRequestId, type BlockId, type RequestId } from '../protocols/ids.ts';
 import type { KvCacheEvent } from '../protocols/kv-events.ts';
+import { appendBlockHashes, type BlockHashes, computeBlockHashes } from '../tokens/block-hash.ts';
 import { Mulberry32 } from '../util/prng.ts';
 import { KvCacheManager } from './kv-cache-manager.ts';
 
@@ -25,6 +28,8 @@ function prng(seed: number): () => number {
 interface Req {
   id: RequestId;
   tokens: number[];
+  /** The request's own hashes of its full blocks, extended on every append, never recomputed. */
+  hashes: BlockHashes;
   numComputed: number;
   running: boolean;
   decoded: number;
@@ -49,15 +54,25 @@ describe('KvCacheManager under 10,000 random operations', () => {
     const prefixes = Array.from({ length: 6 }, () => Array.from({ length: 4 + int(16) }, () => int(20)));
     const live: Req[] = [];
     let nextReq = 0;
-    const tally = { admitted: 0, refused: 0, hitTokens: 0, preempted: 0, evictions: 0, resets: 0, ops: 0 };
+    const tally = {
+      hashedBlocks: 0,
+      admitted: 0,
+      refused: 0,
+      hitTokens: 0,
+      preempted: 0,
+      evictions: 0,
+      resets: 0,
+      ops: 0,
+    };
 
     const writeKv = (r: Req, upTo: number) => {
       const table = kv.getBlockTable(r.id);
       for (let pos = r.numComputed; pos < upTo; pos++)
         shadow[table[Math.floor(pos / BS)]!]![pos % BS] = r.tokens[pos]!;
       r.numComputed = upTo;
-      kv.cacheBlocks(r.id, r.tokens, r.numComputed);
+      kv.cacheBlocks(r.id, hashed(r), r.numComputed);
     };
+    const hashed = (r: Req) => ({ tokenIds: r.tokens, blockHashes: r.hashes });
     const drop = (r: Req) => {
       kv.free(r.id);
       live.splice(live.indexOf(r), 1);
@@ -70,7 +85,8 @@ describe('KvCacheManager under 10,000 random operations', () => {
           if (live.length >= MAX_LIVE) return;
           const suffix = Array.from({ length: 1 + int(12) }, () => int(20));
           const tokens = [...(pick(prefixes) ?? []), ...suffix];
-          live.push({ id: asRequestId(`r${nextReq++}`), tokens, numComputed: 0, running: false, decoded: 0 });
+          const hashes = computeBlockHashes(tokens, BS);
+          live.push({ id: asRequestId(`r${nextReq++}`), tokens, hashes, numComputed: 0, running: false, decoded: 0 });
         },
       ],
       [
@@ -78,7 +94,7 @@ describe('KvCacheManager under 10,000 random operations', () => {
         () => {
           const r = pick(live.filter((x) => !x.running));
           if (!r) return;
-          const hit = kv.getComputedBlocks(r.tokens);
+          const hit = kv.getComputedBlocks(hashed(r));
           assert.equal(hit.numComputedTokens % BS, 0);
           assert.ok(hit.numComputedTokens < r.tokens.length, 'a hit never covers every token');
           hit.blocks.forEach((b, i) => {
@@ -119,6 +135,8 @@ describe('KvCacheManager under 10,000 random operations', () => {
             return;
           }
           r.tokens.push(int(20));
+          tally.hashedBlocks += appendBlockHashes(r.hashes, r.tokens, BS);
+          assert.deepEqual(r.hashes, computeBlockHashes(r.tokens, BS), `${r.id}'s own hashes are fresh`);
           r.decoded++;
           writeKv(r, r.tokens.length);
         },
@@ -201,5 +219,6 @@ describe('KvCacheManager under 10,000 random operations', () => {
     assert.ok(tally.hitTokens > 0, 'some prefixes were reused');
     assert.ok(tally.evictions > 0, 'some cached blocks were evicted');
     assert.ok(tally.resets > 0, 'the cache was reset at least once');
+    assert.ok(tally.hashedBlocks > 0, 'some decodes filled a block, extending its owner hashes');
   });
 });

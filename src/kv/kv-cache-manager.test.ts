@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { asRequestId } from '../protocols/ids.ts';
+import { asRequestId, type LocalBlockHash, type SequenceHash } from '../protocols/ids.ts';
 import { hashToWire, isKvCacheEvent, type KvCacheEvent, type KvStoredData } from '../protocols/kv-events.ts';
 import { computeBlockHashes } from '../tokens/block-hash.ts';
 import { KvConfigError } from './errors.ts';
+import { hashTokens } from './hashed-tokens.ts';
 import { KvCacheManager } from './kv-cache-manager.ts';
 
 const BS = 4;
@@ -20,16 +21,16 @@ function makeManager(numBlocks: number, enablePrefixCaching = true) {
   return { kv, events };
 }
 
+/** Admit, "compute" the whole prompt, cache it: what a scheduler does for a one-shot prefill. */
 /** Request ids of the tests below. */
 const [A, B, C, X, Y] = ['a', 'b', 'c', 'x', 'y'].map(asRequestId);
 
-/** Admit, "compute" the whole prompt, cache it: what a scheduler does for a one-shot prefill. */
 function prefill(kv: KvCacheManager, name: string, tokens: number[]) {
   const id = asRequestId(name);
-  const hit = kv.getComputedBlocks(tokens);
+  const hit = kv.getComputedBlocks(hashTokens(tokens, BS));
   const fresh = kv.allocateSlots(id, tokens.length, hit.blocks);
   assert.ok(fresh !== null, `no room for ${id}`);
-  kv.cacheBlocks(id, tokens, tokens.length);
+  kv.cacheBlocks(id, hashTokens(tokens, BS), tokens.length);
   return hit;
 }
 
@@ -64,19 +65,22 @@ describe('KvCacheManager', () => {
     const tableA = [...kv.getBlockTable(A)];
     kv.free(A);
 
-    const hit = kv.getComputedBlocks(prompt);
+    const hit = kv.getComputedBlocks(hashTokens(prompt, BS));
     assert.deepEqual(hit, { blocks: tableA.slice(0, 2), numComputedTokens: 8 });
     // A longer prompt with the same start hits the same two blocks.
-    assert.deepEqual(kv.getComputedBlocks([...prompt, 1, 2, 3]).blocks, tableA.slice(0, 2));
+    assert.deepEqual(kv.getComputedBlocks(hashTokens([...prompt, 1, 2, 3], BS)).blocks, tableA.slice(0, 2));
     // Exactly two full blocks: the last token must be computed, so only one block comes from cache.
-    assert.deepEqual(kv.getComputedBlocks(prompt.slice(0, 8)), {
+    assert.deepEqual(kv.getComputedBlocks(hashTokens(prompt.slice(0, 8), BS)), {
       blocks: tableA.slice(0, 1),
       numComputedTokens: 4,
     });
-    assert.deepEqual(kv.getComputedBlocks(prompt.slice(0, 4)), { blocks: [], numComputedTokens: 0 });
-    assert.deepEqual(kv.getComputedBlocks([]), { blocks: [], numComputedTokens: 0 });
+    assert.deepEqual(kv.getComputedBlocks(hashTokens(prompt.slice(0, 4), BS)), {
+      blocks: [],
+      numComputedTokens: 0,
+    });
+    assert.deepEqual(kv.getComputedBlocks(hashTokens([], BS)), { blocks: [], numComputedTokens: 0 });
     // A different first token shares nothing, even though later blocks have equal tokens.
-    assert.deepEqual(kv.getComputedBlocks([0, ...prompt.slice(1)]).blocks, []);
+    assert.deepEqual(kv.getComputedBlocks(hashTokens([0, ...prompt.slice(1)], BS)).blocks, []);
 
     const fresh = kv.allocateSlots(B, prompt.length, hit.blocks);
     assert.deepEqual(kv.getBlockTable(B).slice(0, 2), tableA.slice(0, 2));
@@ -114,7 +118,7 @@ describe('KvCacheManager', () => {
     const prompt = range(0, 13); // 3 full blocks + 1 token
     prefill(kv, 'a', prompt);
     kv.free(A);
-    const hit = kv.getComputedBlocks(prompt);
+    const hit = kv.getComputedBlocks(hashTokens(prompt, BS));
     assert.equal(hit.blocks.length, 3);
     // 3 idle cached + 2 new = 5 > 4 free
     assert.equal(kv.allocateSlots(B, 17, hit.blocks), null);
@@ -140,22 +144,22 @@ describe('KvCacheManager', () => {
       events.map((e) => e.data),
       [{ type: 'removed', blockHashes: [hashToWire(hashes[2]!)] }],
     );
-    assert.deepEqual(kv.getComputedBlocks([...prompt, 99]).blocks, tableA.slice(0, 2));
+    assert.deepEqual(kv.getComputedBlocks(hashTokens([...prompt, 99], BS)).blocks, tableA.slice(0, 2));
     kv.allocateSlots(Y, 4);
     assert.deepEqual(events.at(-1)!.data, { type: 'removed', blockHashes: [hashToWire(hashes[1]!)] });
-    assert.deepEqual(kv.getComputedBlocks([...prompt, 99]).blocks, tableA.slice(0, 1));
+    assert.deepEqual(kv.getComputedBlocks(hashTokens([...prompt, 99], BS)).blocks, tableA.slice(0, 1));
   });
 
   it('emits stored events with monotonic ids and a parent chain across decode steps', () => {
     const { kv, events } = makeManager(8);
     const tokens = range(10, 6);
     kv.allocateSlots(A, tokens.length);
-    kv.cacheBlocks(A, tokens, 6); // block 0 full
+    kv.cacheBlocks(A, hashTokens(tokens, BS), 6); // block 0 full
     for (let t = 0; t < 6; t++) {
       // decode: one more slot, one more token; block 1 fills at 8 tokens, block 2 at 12
       kv.allocateSlots(A, tokens.length + 1);
       tokens.push(50 + t);
-      kv.cacheBlocks(A, tokens, tokens.length);
+      kv.cacheBlocks(A, hashTokens(tokens, BS), tokens.length);
     }
     const seq = computeBlockHashes(tokens, BS).sequence.map(hashToWire);
     assert.deepEqual(
@@ -179,14 +183,54 @@ describe('KvCacheManager', () => {
     const { kv, events } = makeManager(8);
     const prompt = range(0, 11);
     kv.allocateSlots(A, prompt.length);
-    kv.cacheBlocks(A, prompt, 3);
+    kv.cacheBlocks(A, hashTokens(prompt, BS), 3);
     assert.equal(events.length, 0);
-    kv.cacheBlocks(A, prompt, 9);
-    kv.cacheBlocks(A, prompt, 9); // nothing new
-    kv.cacheBlocks(A, prompt, 11);
+    kv.cacheBlocks(A, hashTokens(prompt, BS), 9);
+    kv.cacheBlocks(A, hashTokens(prompt, BS), 9); // nothing new
+    kv.cacheBlocks(A, hashTokens(prompt, BS), 11);
     assert.equal(events.length, 1);
     assert.equal((events[0]!.data as KvStoredData).blocks.length, 2);
     assert.equal(kv.stats().numCachedBlocks, 2);
+  });
+
+  it('caches and looks up blocks under the hashes the request carries, never hashing tokens itself', () => {
+    const { kv, events } = makeManager(8);
+    const tokenIds = range(0, 9); // 2 full blocks + 1 token
+    // Stand-in hashes, unlike anything XXH3 gives: the cache must use them as they are.
+    const blockHashes = {
+      local: [11n, 12n] as LocalBlockHash[],
+      sequence: [21n, 22n] as SequenceHash[],
+    };
+    kv.allocateSlots(A, tokenIds.length);
+    kv.cacheBlocks(A, { tokenIds, blockHashes }, tokenIds.length);
+    assert.deepEqual(
+      events.map((e) => e.data),
+      [
+        {
+          type: 'stored',
+          parentHash: null,
+          blocks: [
+            { blockHash: '21', tokensHash: '11', tokenIds: [0, 1, 2, 3] },
+            { blockHash: '22', tokensHash: '12', tokenIds: [4, 5, 6, 7] },
+          ],
+        },
+      ],
+    );
+    kv.free(A);
+    assert.equal(kv.getComputedBlocks({ tokenIds, blockHashes }).numComputedTokens, 8);
+    // The same tokens under the real hashes name other blocks: nothing cached under them.
+    assert.equal(kv.getComputedBlocks(hashTokens(tokenIds, BS)).numComputedTokens, 0);
+  });
+
+  it('refuses hashes that do not cover every full block at its block size', () => {
+    const { kv } = makeManager(8);
+    const tokenIds = range(0, 9);
+    kv.allocateSlots(A, tokenIds.length);
+    const atOtherSize = hashTokens(tokenIds, 2); // 4 hashes for 2 full blocks of 4
+    assert.throws(() => kv.getComputedBlocks(atOtherSize), /4 block hashes for 2 full blocks of 4 tokens/);
+    assert.throws(() => kv.cacheBlocks(A, atOtherSize, 9), /owner must hash every full block/);
+    const stale = hashTokens(tokenIds.slice(0, 7), BS); // one block behind: tokens appended, not hashed
+    assert.throws(() => kv.cacheBlocks(A, { ...stale, tokenIds }, 9), /1 block hashes for 2 full blocks/);
   });
 
   it('resetPrefixCache: refused while in use; then forgets everything and emits cleared', () => {
@@ -197,7 +241,7 @@ describe('KvCacheManager', () => {
     kv.free(A);
     assert.equal(kv.resetPrefixCache(), true);
     assert.deepEqual(events.at(-1), { eventId: 2, data: { type: 'cleared' } });
-    assert.deepEqual(kv.getComputedBlocks(prompt).blocks, []);
+    assert.deepEqual(kv.getComputedBlocks(hashTokens(prompt, BS)).blocks, []);
     assert.equal(kv.stats().numCachedBlocks, 0);
     assert.deepEqual(kv.dumpCachedBlocks(), []);
   });
@@ -235,7 +279,7 @@ describe('KvCacheManager', () => {
     const prompt = range(0, 9);
     prefill(kv, 'a', prompt);
     kv.free(A);
-    assert.deepEqual(kv.getComputedBlocks(prompt), { blocks: [], numComputedTokens: 0 });
+    assert.deepEqual(kv.getComputedBlocks(hashTokens(prompt, BS)), { blocks: [], numComputedTokens: 0 });
     assert.deepEqual(events, []);
     assert.equal(kv.stats().numCachedBlocks, 0);
   });

@@ -6,23 +6,25 @@
  *
  * A request's life, as the scheduler drives it:
  *
- *   getComputedBlocks(prompt)              → cached prefix (full blocks, never the whole prompt)
+ *   getComputedBlocks(request)             → cached prefix (full blocks, never the whole prompt)
  *   allocateSlots(id, total, computed)     → take the prefix by reference, add fresh blocks (or null: no room)
  *   ... model runs ...
- *   cacheBlocks(id, tokens, numComputed)   → newly full blocks enter the prefix cache (`stored` events)
+ *   cacheBlocks(id, request, numComputed)  → newly full blocks enter the prefix cache (`stored` events)
  *   allocateSlots(id, total + 1)           → one more slot per decode step; a new block every blockSize tokens
  *   free(id)                               → references dropped; cached blocks stay, evictable LRU
  *
- * Synchronous, no I/O: the same code serves the real engine and the mocker.
+ * `request` is the request's tokens with its block hashes (`HashedTokens`), computed once by its owner: the
+ * cache reads the hashes and never hashes tokens itself. Synchronous, no I/O: the same code serves the real
+ * engine and the mocker.
  */
-import type { BlockId, LocalBlockHash, RequestId, SequenceHash } from '../protocols/ids.ts';
+import type { BlockId, RequestId, SequenceHash } from '../protocols/ids.ts';
 import type { KvCacheEvent, KvEventSink } from '../protocols/kv-events.ts';
 import { hashToWire } from '../protocols/kv-events.ts';
-import { BlockHashChain, chainBlockHash, hashBlockTokens } from '../tokens/block-hash.ts';
 import { assert } from '../util/errors.ts';
 import { getLogger } from '../util/logger.ts';
 import { BlockPool, type FullBlock } from './block-pool.ts';
 import { KvConfigError } from './errors.ts';
+import type { HashedTokens } from './hashed-tokens.ts';
 import type { KvBlock } from './kv-block.ts';
 import { KvEventEmitter } from './kv-event-emitter.ts';
 
@@ -54,8 +56,7 @@ export interface KvCacheStats {
 interface RequestBlocks {
   blocks: KvBlock[];
   blockIds: BlockId[]; // the block table, as handed to the model runner
-  /** Sequence hashes of blocks[0 .. numCachedBlocks). */
-  hashes: SequenceHash[];
+  /** blocks[0 .. numCachedBlocks) are registered in the prefix cache (or were found there). */
   numCachedBlocks: number;
 }
 
@@ -85,23 +86,20 @@ export class KvCacheManager {
   }
 
   /**
-   * Longest cached prefix of full blocks for these tokens; never covers ALL tokens (at least the last token
-   * must be computed, so a full hit backs off one block). Does not take references. Pass the request's
-   * `BlockHashChain` when the same request is looked up repeatedly (waiting for memory) to hash each block once.
+   * Longest cached prefix of full blocks for the request's tokens; never covers ALL tokens (at least the
+   * last token must be computed, so a full hit backs off one block). Does not take references.
    */
-  getComputedBlocks(
-    tokenIds: ArrayLike<number>,
-    chain: BlockHashChain = new BlockHashChain(this.blockSize),
-  ): { blocks: BlockId[]; numComputedTokens: number } {
+  getComputedBlocks(request: HashedTokens): { blocks: BlockId[]; numComputedTokens: number } {
     if (!this.enablePrefixCaching) return { blocks: [], numComputedTokens: 0 };
+    const { tokenIds, blockHashes } = request;
+    this.assertHashesCover(request);
     const bs = this.blockSize;
     // The last token's logits are what the model must produce, so its block is never taken from cache.
     const maxBlocks = Math.max(0, Math.floor((tokenIds.length - 1) / bs));
     const blocks: BlockId[] = [];
-    assert(chain.blockSize === bs, 'hash chain block size differs from the cache block size');
     let parent: SequenceHash | null = null;
     for (let i = 0; i < maxBlocks; i++) {
-      const hash = chain.at(tokenIds, i);
+      const hash = blockHashes.sequence[i]!;
       const block = this.pool.lookup(hash, parent, tokenIds, i * bs);
       if (block === null) break;
       blocks.push(block.blockId);
@@ -149,10 +147,12 @@ export class KvCacheManager {
     return fresh.map((b) => b.blockId);
   }
 
-  /** After the model computed tokens up to `numComputedTokens`, register the request's newly FULL blocks in the prefix cache (hash chain, emits `stored`). `tokenIds` = the request's tokens so far. */
-  cacheBlocks(requestId: RequestId, tokenIds: ArrayLike<number>, numComputedTokens: number): void {
+  /** After the model computed tokens up to `numComputedTokens`, register the request's newly FULL blocks in the prefix cache under the hashes `request` carries (emits `stored`). `request` = the request's tokens so far. */
+  cacheBlocks(requestId: RequestId, request: HashedTokens, numComputedTokens: number): void {
     const req = this.requests.get(requestId);
     if (!this.enablePrefixCaching || req === undefined) return; // freed meanwhile (cancelled): nothing to do
+    const { tokenIds, blockHashes } = request;
+    this.assertHashesCover(request);
     const bs = this.blockSize;
     const numFull = Math.min(
       Math.floor(Math.min(numComputedTokens, tokenIds.length) / bs),
@@ -160,16 +160,17 @@ export class KvCacheManager {
     );
     if (numFull <= req.numCachedBlocks) return;
     const first = req.numCachedBlocks;
-    const parentHash = first > 0 ? req.hashes[first - 1]! : null;
+    const parentHash = first > 0 ? blockHashes.sequence[first - 1]! : null;
     const full: FullBlock[] = [];
-    let parent = parentHash;
     for (let i = first; i < numFull; i++) {
-      const localHash: LocalBlockHash = hashBlockTokens(tokenIds, i * bs, bs);
-      const blockHash = chainBlockHash(parent, localHash);
       const blockTokens = Uint32Array.from({ length: bs }, (_, j) => tokenIds[i * bs + j]!);
-      full.push({ block: req.blocks[i]!, blockHash, localHash, tokenIds: blockTokens, depth: i });
-      req.hashes.push(blockHash);
-      parent = blockHash;
+      full.push({
+        block: req.blocks[i]!,
+        blockHash: blockHashes.sequence[i]!,
+        localHash: blockHashes.local[i]!,
+        tokenIds: blockTokens,
+        depth: i,
+      });
     }
     req.numCachedBlocks = numFull;
     this.pool.cacheFullBlocks(parentHash, full);
@@ -277,11 +278,21 @@ export class KvCacheManager {
     return numBlocks;
   }
 
+  /** The owner hashes every full block at this cache's block size; a gap would cache blocks under no name. */
+  private assertHashesCover({ tokenIds, blockHashes }: HashedTokens): void {
+    const numFull = Math.floor(tokenIds.length / this.blockSize);
+    if (blockHashes.sequence.length === numFull && blockHashes.local.length === numFull) return;
+    assert(
+      false, // the message is built only on failure: this runs at every lookup and step
+      `the request carries ${blockHashes.sequence.length} block hashes for ${numFull} full blocks of ` +
+        `${this.blockSize} tokens: its owner must hash every full block at the cache's block size`,
+    );
+  }
+
   private startRequest(requestId: RequestId, computed: KvBlock[]): RequestBlocks {
     const req: RequestBlocks = {
       blocks: [...computed],
       blockIds: computed.map((b) => b.blockId),
-      hashes: computed.map((b) => b.blockHash!),
       numCachedBlocks: computed.length,
     };
     this.requests.set(requestId, req);

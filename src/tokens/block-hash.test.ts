@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  BlockHashChain,
+  appendBlockHashes,
+  type BlockHashes,
   chainBlockHash,
   computeBlockHashes,
   createXxh3,
@@ -129,19 +130,31 @@ describe('block hashes (seed 1337)', () => {
   });
 });
 
-describe('BlockHashChain', () => {
-  it('gives the same hashes as computeBlockHashes and hashes each block once as the list grows', () => {
+describe('appendBlockHashes', () => {
+  it('extends hashes as the list grows, equal to a fresh computation, each block hashed once', () => {
     const tokens = Array.from({ length: 70 }, (_, i) => (i * 31 + 7) % 500);
-    const chain = new BlockHashChain(16);
-    const expected = computeBlockHashes(tokens, 16).sequence;
-    assert.equal(expected.length, 4);
-    for (let i = 0; i < expected.length; i++) assert.equal(chain.at(tokens, i), expected[i]);
-    // The request grows (decode): later blocks extend the chain, earlier ones are reused as they are.
-    const longer = [...tokens, ...Array.from({ length: 26 }, (_, i) => i + 1)];
-    assert.deepEqual(
-      Array.from({ length: 6 }, (_, i) => chain.at(longer, i)),
-      computeBlockHashes(longer, 16).sequence,
-    );
-    assert.throws(() => chain.at(longer, 6), /not full/);
+    const hashes: BlockHashes = { local: [], sequence: [] };
+    assert.equal(appendBlockHashes(hashes, tokens, 16), 4);
+    assert.deepEqual(hashes, computeBlockHashes(tokens, 16));
+    const firstFour = [...hashes.sequence];
+    // The request grows (decode): later blocks extend the chain, earlier ones are kept as they are.
+    const longer = [...tokens];
+    let added = 0;
+    for (let i = 1; i <= 26; i++) {
+      longer.push(i);
+      added += appendBlockHashes(hashes, longer, 16);
+      assert.equal(hashes.sequence.length, Math.floor(longer.length / 16), `after ${longer.length} tokens`);
+    }
+    assert.equal(added, 2);
+    assert.deepEqual(hashes, computeBlockHashes(longer, 16));
+    assert.deepEqual(hashes.sequence.slice(0, 4), firstFour);
+    assert.equal(appendBlockHashes(hashes, longer, 16), 0, 'nothing new: nothing hashed');
+  });
+
+  it('stops at maxBlocks and resumes from there', () => {
+    const hashes: BlockHashes = { local: [], sequence: [] };
+    assert.equal(appendBlockHashes(hashes, TOKENS_100_TO_147, 16, 1), 1);
+    assert.equal(appendBlockHashes(hashes, TOKENS_100_TO_147, 16), 2);
+    assert.deepEqual(hashes.sequence, LIBXXHASH_SEQUENCE);
   });
 });

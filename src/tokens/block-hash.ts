@@ -103,40 +103,32 @@ export function computeBlockHashes(
   blockSize: number,
   maxBlocks = Number.POSITIVE_INFINITY,
 ): BlockHashes {
+  const hashes: BlockHashes = { local: [], sequence: [] };
+  appendBlockHashes(hashes, tokenIds, blockSize, maxBlocks);
+  return hashes;
+}
+
+/**
+ * Extend `hashes` (those of an append-only token list's first blocks) with the blocks of `tokenIds` that
+ * have filled since: hashing starts at block `hashes.sequence.length` and stops at the first partial block,
+ * so a list that grows one token at a time hashes each block once (vLLM's request block hasher, which
+ * keeps `Request.block_hashes` up to date the same way). Returns how many blocks were added.
+ */
+export function appendBlockHashes(
+  hashes: BlockHashes,
+  tokenIds: ArrayLike<number>,
+  blockSize: number,
+  maxBlocks = Number.POSITIVE_INFINITY,
+): number {
+  const { local, sequence } = hashes;
+  const first = sequence.length;
   const numBlocks = Math.min(Math.floor(tokenIds.length / blockSize), maxBlocks);
-  const local: LocalBlockHash[] = [];
-  const sequence: SequenceHash[] = [];
-  let parent: SequenceHash | null = null;
-  for (let i = 0; i < numBlocks; i++) {
+  let parent: SequenceHash | null = first === 0 ? null : sequence[first - 1]!;
+  for (let i = first; i < numBlocks; i++) {
     const l = hashBlockTokens(tokenIds, i * blockSize, blockSize);
     parent = chainBlockHash(parent, l);
     local.push(l);
     sequence.push(parent);
   }
-  return { local, sequence };
-}
-
-/**
- * Memoized sequence hashes of one append-only token list (a request's prompt, then its output). A request
- * waiting for memory is looked up in the prefix cache at every engine step; with the chain kept, each
- * block is hashed once per request instead of once per lookup (vLLM keeps `request.block_hashes` likewise).
- */
-export class BlockHashChain {
-  private readonly hashes: SequenceHash[] = [];
-
-  constructor(readonly blockSize: number) {}
-
-  /** Sequence hash of full block `index` of `tokenIds` (the same list, possibly longer, on every call). */
-  at(tokenIds: ArrayLike<number>, index: number): SequenceHash {
-    const bs = this.blockSize;
-    while (this.hashes.length <= index) {
-      const i = this.hashes.length;
-      if ((i + 1) * bs > tokenIds.length)
-        throw new RangeError(`block ${i} of ${tokenIds.length} tokens is not full`);
-      this.hashes.push(
-        chainBlockHash(i === 0 ? null : this.hashes[i - 1]!, hashBlockTokens(tokenIds, i * bs, bs)),
-      );
-    }
-    return this.hashes[index]!;
-  }
+  return Math.max(0, numBlocks - first);
 }

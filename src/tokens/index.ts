@@ -1,8 +1,8 @@
 /** Public API of the tokens component: tokenizer, chat templates, streaming detokenizer, block hashes. */
 export {
+  appendBlockHashes,
   BLOCK_HASH_SEED,
   type BlockHashes,
-  BlockHashChain,
   BlockHashingNotReadyError,
   chainBlockHash,
   computeBlockHashes,

@@ -5,7 +5,7 @@
  * restarts; a router that starts afterwards replays the log from the start and sees every event in order.
  * Like a database replica rebuilding itself from the primary's write-ahead log.
  */
-import { KvCacheManager } from '../../../src/kv/index.ts';
+import { hashTokens, KvCacheManager } from '../../../src/kv/index.ts';
 import { asRequestId, asWorkerId } from '../../../src/protocols/ids.ts';
 import type { KvCacheEvent } from '../../../src/protocols/kv-events.ts';
 import { createEventBus, type KvEventDelivery, kvStreamName } from '../../../src/runtime/events/index.ts';
@@ -17,10 +17,11 @@ const WORKER = asWorkerId('worker-lab');
 
 /** Drive a small KV cache so it emits stored, stored, removed, stored. */
 function exerciseCache(kv: KvCacheManager): void {
-  const run = (name: string, tokens: number[]) => {
+  const run = (name: string, tokenIds: number[]) => {
     const id = asRequestId(name);
-    kv.allocateSlots(id, tokens.length, kv.getComputedBlocks(tokens).blocks);
-    kv.cacheBlocks(id, tokens, tokens.length);
+    const tokens = hashTokens(tokenIds, kv.blockSize); // the cache reads a request's hashes, never hashes
+    kv.allocateSlots(id, tokenIds.length, kv.getComputedBlocks(tokens).blocks);
+    kv.cacheBlocks(id, tokens, tokenIds.length);
     kv.free(id);
   };
   run(
