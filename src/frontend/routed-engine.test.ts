@@ -5,20 +5,18 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { InstanceInfo } from '../protocols/discovery.ts';
 import { DEFAULT_SAMPLING, type EngineRequest } from '../protocols/engine.ts';
 import { asRequestId, asWorkerId, type WorkerId } from '../protocols/ids.ts';
-import { createRouter, NoWorkersError } from '../router/index.ts';
+import { AllWorkersBusyError, createRouter, NoWorkersError } from '../router/index.ts';
 import {
   InMemoryRequestPlane,
   type ServeHandle,
   StreamDisconnectedError,
 } from '../runtime/request-plane/index.ts';
 import { InvalidRequestError } from '../util/errors.ts';
-import { HttpError } from './http-errors.ts';
+import { toErrorResponse } from './http-errors.ts';
 import { RoutedEngine } from './routed-engine.ts';
 import './test-support.ts'; // quiet logs
-import { WorkerPool } from './worker-pool.ts';
 
 /** The token a scripted worker emits at `position` (prompt + output index): any worker agrees. */
 const tokenAt = (position: number) => (position * 7 + 3) % 1000;
@@ -72,25 +70,23 @@ async function setup(
     router: options.router ?? 'round-robin',
     decisionLog: 'off',
     blockSize: 4,
+    busyThreshold: options.busyThreshold,
   });
-  const pool = new WorkerPool(options.busyThreshold);
   const workers: ScriptedWorker[] = [];
   for (const [i, script] of scripts.entries()) {
     const worker = await scriptedWorker(plane, `w${i + 1}`, script);
     workers.push(worker);
-    router.addWorker({ workerId: worker.workerId, blockSize: 4, totalBlocks: 100 });
-    const instance = { transport: { tcp: worker.handle.address } } as InstanceInfo;
-    pool.set(worker.workerId, instance);
+    const address = worker.handle.address;
+    router.addWorker({ workerId: worker.workerId, blockSize: 4, totalBlocks: 100, address });
   }
   const engine = new RoutedEngine({
     info: { name: 'm', contextLength: 1000, vocabSize: 1000, eosTokenIds: [] },
     router,
-    pool,
     plane,
     blockSize: 4,
     migrationLimit: options.migrationLimit,
   });
-  return { plane, router, pool, workers, engine };
+  return { plane, router, workers, engine };
 }
 
 function request(promptLength: number, maxTokens: number): EngineRequest {
@@ -119,7 +115,7 @@ test('a request streams from one worker and leaves nothing in flight in the rout
 });
 
 test('a worker dying mid-stream: the request migrates and the stream has no gap and no duplicate', async () => {
-  const { engine, workers, pool } = await setup([{ dieAfter: 6 }, {}], { migrationLimit: 1 });
+  const { engine, workers, router } = await setup([{ dieAfter: 6 }, {}], { migrationLimit: 1 });
   const req = request(10, 20);
   const ids = await collect(engine, req);
   assert.deepEqual(
@@ -132,7 +128,7 @@ test('a worker dying mid-stream: the request migrates and the stream has no gap 
   assert.equal(resent.stopping.maxTokens, 14);
   assert.equal(resent.stopping.minTokens, 2);
   assert.equal(resent.requestId, req.requestId, 'the request id follows the request');
-  assert.ok(pool.isQuarantined(asWorkerId('w1')));
+  assert.ok(router.isQuarantined(asWorkerId('w1')));
 });
 
 test('without migration a mid-stream death reaches the caller', async () => {
@@ -154,9 +150,9 @@ test('a request the worker refuses is a 400-class InvalidRequestError', async ()
 });
 
 test('every worker busy → 503 busy; no worker at all → NoWorkersError', async () => {
-  const { engine, pool, workers } = await setup([{}, {}], { busyThreshold: 0.9 });
+  const { engine, router, workers } = await setup([{}, {}], { busyThreshold: 0.9 });
   for (const w of workers) {
-    pool.recordLoad({
+    router.updateLoad({
       workerId: w.workerId,
       activeDecodeBlocks: 95,
       activePrefillTokens: 0,
@@ -168,12 +164,14 @@ test('every worker busy → 503 busy; no worker at all → NoWorkersError', asyn
     });
   }
   await assert.rejects(collect(engine, request(5, 4)), (err: unknown) => {
-    assert.ok(err instanceof HttpError);
-    assert.equal(err.status, 503);
-    assert.equal(err.code, 'busy');
+    assert.ok(err instanceof AllWorkersBusyError);
+    const { status, body } = toErrorResponse(err);
+    assert.equal(status, 503);
+    assert.equal(body.error.code, 'busy');
+    assert.match(body.error.message, /^All workers are busy, retry later: /);
     return true;
   });
-  for (const w of workers) pool.delete(w.workerId);
+  for (const w of workers) router.removeWorker(w.workerId);
   await assert.rejects(collect(engine, request(5, 4)), NoWorkersError);
 });
 
