@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import OpenAI from 'openai';
-import { type EtcdServer, type NatsServer, startEtcd, startNats } from '../runtime/infra/local-servers.ts';
 import { asWorkerId } from '../protocols/ids.ts';
+import { type EtcdServer, type NatsServer, startEtcd, startNats } from '../runtime/infra/local-servers.ts';
 import type { FrontendHandle } from './frontend.ts';
 import { chatPromptIds } from './preprocessor.ts';
 import {
