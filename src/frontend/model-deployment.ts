@@ -23,7 +23,7 @@ export interface DeploymentOptions {
   plane: RequestPlane;
   router: DeploymentRouterFlags;
   migrationLimit: number;
-  /** KV usage (0..1) at which the router skips a worker; all busy → 503 (default DEFAULT_BUSY_THRESHOLD). */
+  /** KV usage (0..1) at which the router skips a worker; all busy → 503 (default 0.95). */
   busyThreshold?: number;
   /** Ask a worker for its KV state after a gap in its events (wired to the event feed). */
   requestSnapshot: (deployment: ModelDeployment, workerId: WorkerId) => void;

@@ -1,8 +1,9 @@
 /**
  * RoutedEngine: one model's workers behind the `InferenceEngine` interface, so the HTTP routes cannot tell
  * a remote fleet from a local engine. Per request: hash the prompt's blocks (once per request), ask the
- * router for a worker, call its `generate` endpoint over the request plane, stream the tokens back, and keep
- * the router's in-flight ledger right (prefill done at the first token, finished at the end, error or cancel).
+ * router for a worker, call its `generate` endpoint over the request plane, stream the tokens back, and
+ * keep the router's in-flight ledger right (prefill done at the first token, finished at the end, error
+ * or cancel).
  *
  * The router owns the workers (membership, addresses, load, quarantine, busy threshold); this module keeps
  * only what belongs to one request: which workers it already tried, the tokens streamed so far, retries
@@ -12,8 +13,8 @@
  * Systems analogy: a reverse proxy's upstream module with `proxy_next_upstream`. Failures are handled by
  * what they mean (runtime/request-plane/errors.ts):
  *
- *   ConnectError, RemoteError 'unavailable'   nothing reached the worker: the router quarantines it; try another
- *                                              (not a migration: no work was lost; at most once per worker)
+ *   ConnectError, RemoteError 'unavailable'   nothing reached the worker: the router quarantines it; try
+ *                                              another (not a migration: no work was lost; once per worker)
  *   StreamDisconnectedError                    the worker died mid-request: MIGRATE (up to migrationLimit):
  *                                              re-send prompt + tokens streamed so far, max_tokens reduced,
  *                                              to another worker; the client sees one unbroken stream

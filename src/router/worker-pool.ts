@@ -7,8 +7,9 @@
  * server that fails (`max_fails=1`) is marked down for `fail_timeout` (here `quarantineMs`), and a server at
  * capacity is skipped the way a full backend is (here: KV cache usage ≥ `busyThreshold`).
  *
- *   members ─ exclude (tried for this request) ─► untried ─ prefer not quarantined ─► candidates
- *           ─ skip busy ─► offered to the policy            (none untried → NoWorkersError; all busy → AllWorkersBusyError)
+ *   members ─ exclude (tried for this request) ─► untried ─ prefer not quarantined ─► eligible
+ *           ─ skip busy ─► offered to the policy
+ *   none untried → NoWorkersError; every eligible one busy → AllWorkersBusyError (both HTTP 503)
  */
 import type { WorkerId } from '../protocols/ids.ts';
 import type { LoadMetrics } from '../protocols/kv-events.ts';
@@ -92,20 +93,18 @@ export class WorkerPool {
     if (member) member.load = load;
   }
 
-  /** The worker failed a request at the transport level: skip it for a while (it may be dead, not yet expired). */
+  /** The worker failed a request at the transport level: skip it for a while (dead, not yet expired?). */
   quarantine(workerId: WorkerId): void {
     const member = this.members.get(workerId);
     if (member) member.quarantinedUntil = this.now() + this.quarantineMs;
   }
 
   isQuarantined(workerId: WorkerId): boolean {
-    const until = this.members.get(workerId)?.quarantinedUntil;
-    return until !== undefined && until > this.now();
+    return isQuarantinedAt(this.members.get(workerId)?.quarantinedUntil, this.now());
   }
 
   isBusy(workerId: WorkerId): boolean {
-    const load = this.members.get(workerId)?.load;
-    return load !== undefined && load.gpuCacheUsagePerc >= this.busyThreshold;
+    return isBusy(this.members.get(workerId)?.load, this.busyThreshold);
   }
 
   /**
@@ -113,24 +112,32 @@ export class WorkerPool {
    * untried one is (then a quarantined worker beats a 503: it may have recovered), and not busy.
    */
   candidates(exclude: readonly WorkerId[] | undefined): WorkerInfo[] {
-    const all = this.list();
-    const untried = exclude?.length ? all.filter((w) => !exclude.includes(w.workerId)) : all;
+    const untried = [...this.members.values()].filter((m) => !exclude?.includes(m.info.workerId));
     if (untried.length === 0) {
       throw new NoWorkersError(
-        all.length === 0
+        this.members.size === 0
           ? 'no workers available: none has registered yet; check that workers are running and discoverable'
-          : `no workers available: all ${all.length} are excluded for this request`,
+          : `no workers available: all ${this.members.size} are excluded for this request`,
       );
     }
-    const healthy = untried.filter((w) => !this.isQuarantined(w.workerId));
+    const now = this.now(); // one clock read per decision, not one per member
+    const healthy = untried.filter((m) => !isQuarantinedAt(m.quarantinedUntil, now));
     const eligible = healthy.length > 0 ? healthy : untried;
-    const idle = eligible.filter((w) => !this.isBusy(w.workerId));
+    const idle = eligible.filter((m) => !isBusy(m.load, this.busyThreshold));
     if (idle.length === 0) {
       throw new AllWorkersBusyError(
         `${eligible.length} worker(s) are at or past the busy threshold (KV cache usage ≥ ` +
           `${this.busyThreshold}); add workers or KV blocks, or raise --busy-threshold`,
       );
     }
-    return idle;
+    return idle.map((m) => m.info);
   }
+}
+
+function isQuarantinedAt(until: number | undefined, now: number): boolean {
+  return until !== undefined && until > now;
+}
+
+function isBusy(load: LoadMetrics | undefined, threshold: number): boolean {
+  return load !== undefined && load.gpuCacheUsagePerc >= threshold;
 }
