@@ -116,7 +116,7 @@ test('events reach the router; a gap fetches kv_snapshot and rebuilds the index;
     numRunning: 8,
     gpuCacheUsagePerc: 0.99,
   });
-  await eventually(() => deployment.pool.isBusy(workerId), 'the load report at the pool');
+  await eventually(() => deployment.router.isBusy(workerId), 'the load report at the router');
   assert.equal(feed.stats.loadReports, 1);
 
   await feed.close();

@@ -7,7 +7,7 @@
  * hole fetch a base backup from the primary.
  *
  *   NATS kv-events  ─► isKvCacheEvent ─► router.applyKvEvent ─(gap)─► kv_snapshot ─► router.applySnapshot
- *   NATS kv_metrics ─► router.updateLoad + pool.recordLoad (busy detection)
+ *   NATS kv_metrics ─► router.updateLoad (policies' load views and the router's busy check)
  */
 import type { WorkerId } from '../protocols/ids.ts';
 import { isKvCacheEvent, isLoadMetrics, type KvCacheEvent } from '../protocols/kv-events.ts';
@@ -98,7 +98,6 @@ export class EventFeed {
       if (!deployment) return;
       this.stats.loadReports++;
       deployment.router.updateLoad(payload);
-      deployment.pool.recordLoad(payload);
     });
     log.info('following the event plane', {
       scope: `${scope.namespace}.${scope.component}`,
@@ -122,7 +121,7 @@ export class EventFeed {
   private async fetchSnapshot(deployment: ModelDeployment, workerId: WorkerId): Promise<void> {
     const log = this.options.log.child({ workerId, model: deployment.name });
     for (let attempt = 1; attempt <= SNAPSHOT_ATTEMPTS && !this.closed; attempt++) {
-      const address = deployment.pool.addressOf(workerId);
+      const address = deployment.router.addressOf(workerId);
       if (address === undefined) return; // the worker left: nothing to rebuild
       try {
         const snapshot = await this.callSnapshot(address, workerId);

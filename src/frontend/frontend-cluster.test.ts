@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import OpenAI from 'openai';
+import { asWorkerId } from '../protocols/ids.ts';
 import { type EtcdServer, type NatsServer, startEtcd, startNats } from '../infra/local-servers.ts';
 import type { FrontendHandle } from './frontend.ts';
 import { chatPromptIds } from './preprocessor.ts';
@@ -138,7 +139,7 @@ test('kv routing: a request sharing a ≥ 3-block prefix goes to the worker that
   // Its load report must also say the first request is over (a stale "5 active blocks" costs as much as
   // the cache saves): both arrive on the event plane shortly after the response.
   const idle = () => {
-    const load = model.pool.list().find((w) => w.workerId === workers[chosen].instanceId)?.load;
+    const load = model.router.loadOf(asWorkerId(workers[chosen].instanceId));
     return load !== undefined && load.activeDecodeBlocks === 0 && load.activePrefillTokens === 0;
   };
   await eventually(

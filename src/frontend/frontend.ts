@@ -2,7 +2,7 @@
  * The distributed frontend (Dynamo's `dynamo.frontend`): the OpenAI HTTP server in front of a fleet of
  * workers it discovers at run time. Like nginx with a service-discovery module and a custom balancer:
  *
- *   discovery (etcd|file|memory) ─► ModelWatcher ─► ModelDeployment per model: tokenizer, Router, WorkerPool
+ *   discovery (etcd|file|memory) ─► ModelWatcher ─► ModelDeployment per model: tokenizer, Router (its workers)
  *   event plane (nats|memory)    ─► EventFeed    ─► router.applyKvEvent / applySnapshot / updateLoad
  *   HTTP ─► routes ─► RoutedEngine ─► request plane (tcp|memory) ─► worker `generate`
  *

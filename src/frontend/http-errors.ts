@@ -3,7 +3,7 @@
  * error_page table: every failure, from a bad field to a crash, leaves as one well-formed JSON answer.
  */
 import type { ErrorBody } from '../protocols/openai.ts';
-import { NoWorkersError } from '../router/index.ts';
+import { AllWorkersBusyError, NoWorkersError } from '../router/index.ts';
 import { DhwError, InvalidRequestError } from '../util/errors.ts';
 
 export class HttpError extends DhwError {
@@ -62,6 +62,7 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
   if (err instanceof HttpError) {
     return { status: err.status, body: errorBody(err.message, err.type, err.param, err.code) };
   }
+  if (err instanceof AllWorkersBusyError) return toErrorResponse(allWorkersBusy(err.message));
   if (err instanceof NoWorkersError) {
     // The router's message already reads "no workers available: ...".
     return { status: 503, body: errorBody(err.message, 'service_unavailable', null, 'no_workers') };

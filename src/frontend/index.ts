@@ -26,6 +26,7 @@ export type { RequestCounts } from './request-stats.ts';
 export {
   continuation,
   MalformedWorkerOutputError,
+  RequestBlockHashes,
   RoutedEngine,
   type RoutedEngineOptions,
 } from './routed-engine.ts';
@@ -38,4 +39,3 @@ export {
 export { SseWriter } from './sse.ts';
 export { type StopMatch, StopStringMatcher } from './stop-strings.ts';
 export { streamText, type TextStreamEvent } from './text-stream.ts';
-export { DEFAULT_BUSY_THRESHOLD, type PoolWorker, QUARANTINE_MS, WorkerPool } from './worker-pool.ts';

@@ -1,28 +1,29 @@
 /**
  * One served model in a distributed frontend: its tokenizer (loaded once, from the model card), its
- * router (one per model: workers of different models never share a KV index), its worker pool and the
- * RoutedEngine the HTTP routes call. Like one nginx `upstream` block with its own balancer state.
+ * router (one per model: workers of different models never share a KV index; the router is the one record
+ * of the model's workers, their addresses, load and health) and the RoutedEngine the HTTP routes call.
+ * Like one nginx `upstream` block with its own balancer state.
  */
 import { basename } from 'node:path';
 import type { InstanceInfo, ModelCard } from '../protocols/discovery.ts';
 import type { WorkerId } from '../protocols/ids.ts';
-import { createRouter, type Router, type RouterFlags } from '../router/index.ts';
+import { createRouter, DEFAULT_BUSY_THRESHOLD, type Router, type RouterFlags } from '../router/index.ts';
 import type { RequestPlane } from '../runtime/request-plane/index.ts';
 import { readTokenizerFiles, Tokenizer } from '../tokens/index.ts';
 import { DhwError } from '../util/errors.ts';
 import type { Logger } from '../util/logger.ts';
 import { RoutedEngine } from './routed-engine.ts';
 import { mergeEosIds, type ServedModel } from './served-model.ts';
-import { WorkerPool } from './worker-pool.ts';
 
 /** The router flags a deployment is built with (`requestSnapshot` is wired per deployment). */
-export type DeploymentRouterFlags = Omit<RouterFlags, 'requestSnapshot' | 'blockSize'>;
+export type DeploymentRouterFlags = Omit<RouterFlags, 'requestSnapshot' | 'blockSize' | 'busyThreshold'>;
 
 export interface DeploymentOptions {
   card: ModelCard;
   plane: RequestPlane;
   router: DeploymentRouterFlags;
   migrationLimit: number;
+  /** KV usage (0..1) at which the router skips a worker; all busy → 503 (default 0.95). */
   busyThreshold?: number;
   /** Ask a worker for its KV state after a gap in its events (wired to the event feed). */
   requestSnapshot: (deployment: ModelDeployment, workerId: WorkerId) => void;
@@ -58,7 +59,6 @@ export class ModelDeployment implements ServedModel {
   readonly aliases: readonly string[];
   readonly eosTokenIds: readonly number[];
   readonly created = Math.floor(Date.now() / 1000);
-  readonly pool: WorkerPool;
   readonly engine: RoutedEngine;
 
   private constructor(
@@ -71,7 +71,6 @@ export class ModelDeployment implements ServedModel {
     const folder = basename(card.tokenizer.path);
     this.aliases = folder !== this.name ? [folder] : [];
     this.eosTokenIds = mergeEosIds(card.eosTokenIds, tokenizer.eosTokenIds);
-    this.pool = new WorkerPool(options.busyThreshold);
     this.engine = new RoutedEngine({
       info: {
         name: this.name,
@@ -80,7 +79,6 @@ export class ModelDeployment implements ServedModel {
         eosTokenIds: [...this.eosTokenIds],
       },
       router,
-      pool: this.pool,
       plane: options.plane,
       blockSize: card.kvCacheBlockSize,
       migrationLimit: options.migrationLimit,
@@ -94,6 +92,7 @@ export class ModelDeployment implements ServedModel {
     const router = await createRouter({
       ...options.router,
       blockSize: options.card.kvCacheBlockSize,
+      busyThreshold: options.busyThreshold ?? DEFAULT_BUSY_THRESHOLD,
       requestSnapshot: (workerId) => {
         if (deployment) options.requestSnapshot(deployment, workerId);
       },
@@ -104,13 +103,17 @@ export class ModelDeployment implements ServedModel {
 
   /** A worker of this model registered (or changed). Throws RouterConfigError on a block-size mismatch. */
   addWorker(workerId: WorkerId, instance: InstanceInfo, card: ModelCard): void {
-    this.router.addWorker({ workerId, blockSize: card.kvCacheBlockSize, totalBlocks: card.totalKvBlocks });
-    this.pool.set(workerId, instance);
+    this.router.addWorker({
+      workerId,
+      blockSize: card.kvCacheBlockSize,
+      totalBlocks: card.totalKvBlocks,
+      address: instance.transport.tcp,
+    });
   }
 
   /** A worker left. Returns false if it was not in this model's pool. */
   removeWorker(workerId: WorkerId): boolean {
-    if (!this.pool.delete(workerId)) return false;
+    if (!this.router.hasWorker(workerId)) return false;
     this.router.removeWorker(workerId);
     return true;
   }

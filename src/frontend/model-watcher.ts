@@ -73,14 +73,14 @@ export class ModelWatcher implements ModelRegistry {
 
   instances(): InstanceSummary[] {
     return this.list().flatMap((d) =>
-      d.pool.list().map((w) => ({ id: w.workerId, address: w.instance.transport.tcp, model: d.name })),
+      d.router.workers.map((w) => ({ id: w.workerId, address: w.address ?? 'unknown', model: d.name })),
     );
   }
 
   /** The deployment a worker belongs to (routes its KV events and load reports). */
   deploymentOf(workerId: WorkerId): ModelDeployment | undefined {
     for (const deployment of this.deployments.values()) {
-      if (deployment.pool.has(workerId)) return deployment;
+      if (deployment.router.hasWorker(workerId)) return deployment;
     }
     return undefined;
   }
@@ -146,7 +146,7 @@ export class ModelWatcher implements ModelRegistry {
       deployment.addWorker(workerId, instance, card);
     } catch (err) {
       this.options.log.error('worker not added', { workerId, model: wanted, error: err });
-      if (deployment.pool.size === 0) this.deployments.delete(wanted);
+      if (deployment.router.size === 0) this.deployments.delete(wanted);
       return;
     }
     record.model = wanted;
@@ -158,7 +158,7 @@ export class ModelWatcher implements ModelRegistry {
     const deployment = this.deployments.get(model);
     if (!deployment?.removeWorker(workerId)) return;
     this.options.log.info('worker removed', { workerId, model });
-    if (deployment.pool.size === 0) {
+    if (deployment.router.size === 0) {
       this.deployments.delete(model);
       this.options.log.info('model removed: its last worker left', { model });
     }

@@ -5,20 +5,25 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { InstanceInfo } from '../protocols/discovery.ts';
 import { DEFAULT_SAMPLING, type EngineRequest } from '../protocols/engine.ts';
-import { asRequestId, asWorkerId, type WorkerId } from '../protocols/ids.ts';
-import { createRouter, NoWorkersError } from '../router/index.ts';
+import { asRequestId, asWorkerId, type SequenceHash, type WorkerId } from '../protocols/ids.ts';
+import {
+  AllWorkersBusyError,
+  createRouter,
+  NoWorkersError,
+  Router,
+  type RoutingPolicy,
+} from '../router/index.ts';
 import {
   InMemoryRequestPlane,
   type ServeHandle,
   StreamDisconnectedError,
 } from '../runtime/request-plane/index.ts';
+import { computeBlockHashes } from '../tokens/block-hash.ts';
 import { InvalidRequestError } from '../util/errors.ts';
-import { HttpError } from './http-errors.ts';
-import { RoutedEngine } from './routed-engine.ts';
+import { toErrorResponse } from './http-errors.ts';
+import { RequestBlockHashes, RoutedEngine } from './routed-engine.ts';
 import { quietLogs } from './testing/frontend-kit.ts';
-import { WorkerPool } from './worker-pool.ts';
 
 quietLogs();
 
@@ -36,6 +41,8 @@ interface Script {
   dieAfter?: number;
   /** Refuse every request as invalid. */
   refuse?: boolean;
+  /** Turn every request away before starting it (a draining worker): RemoteError 'unavailable'. */
+  unavailable?: boolean;
 }
 
 async function scriptedWorker(plane: InMemoryRequestPlane, id: string, script: Script = {}) {
@@ -45,6 +52,7 @@ async function scriptedWorker(plane: InMemoryRequestPlane, id: string, script: S
       const request = payload as EngineRequest;
       worker.requests.push(request);
       if (script.refuse) throw Object.assign(new Error('prompt too long'), { code: 'invalid_request' });
+      if (script.unavailable) throw Object.assign(new Error('draining'), { code: 'unavailable' });
       const start = request.promptTokenIds.length;
       for (let i = 0; i < request.stopping.maxTokens; i++) {
         if (i === script.dieAfter) {
@@ -67,32 +75,28 @@ async function scriptedWorker(plane: InMemoryRequestPlane, id: string, script: S
 
 async function setup(
   scripts: Script[],
-  options: { migrationLimit?: number; busyThreshold?: number; router?: string } = {},
+  options: { migrationLimit?: number; busyThreshold?: number; router?: string; policy?: RoutingPolicy } = {},
 ) {
   const plane = new InMemoryRequestPlane();
-  const router = await createRouter({
-    router: options.router ?? 'round-robin',
-    decisionLog: 'off',
-    blockSize: 4,
-  });
-  const pool = new WorkerPool(options.busyThreshold);
+  const flags = { decisionLog: 'off', blockSize: 4, busyThreshold: options.busyThreshold } as const;
+  const router = options.policy
+    ? new Router({ ...flags, policy: options.policy })
+    : await createRouter({ ...flags, router: options.router ?? 'round-robin' });
   const workers: ScriptedWorker[] = [];
   for (const [i, script] of scripts.entries()) {
     const worker = await scriptedWorker(plane, `w${i + 1}`, script);
     workers.push(worker);
-    router.addWorker({ workerId: worker.workerId, blockSize: 4, totalBlocks: 100 });
-    const instance = { transport: { tcp: worker.handle.address } } as InstanceInfo;
-    pool.set(worker.workerId, instance);
+    const address = worker.handle.address;
+    router.addWorker({ workerId: worker.workerId, blockSize: 4, totalBlocks: 100, address });
   }
   const engine = new RoutedEngine({
     info: { name: 'm', contextLength: 1000, vocabSize: 1000, eosTokenIds: [] },
     router,
-    pool,
     plane,
     blockSize: 4,
     migrationLimit: options.migrationLimit,
   });
-  return { plane, router, pool, workers, engine };
+  return { plane, router, workers, engine };
 }
 
 function request(promptLength: number, maxTokens: number): EngineRequest {
@@ -121,7 +125,7 @@ test('a request streams from one worker and leaves nothing in flight in the rout
 });
 
 test('a worker dying mid-stream: the request migrates and the stream has no gap and no duplicate', async () => {
-  const { engine, workers, pool } = await setup([{ dieAfter: 6 }, {}], { migrationLimit: 1 });
+  const { engine, workers, router } = await setup([{ dieAfter: 6 }, {}], { migrationLimit: 1 });
   const req = request(10, 20);
   const ids = await collect(engine, req);
   assert.deepEqual(
@@ -134,7 +138,7 @@ test('a worker dying mid-stream: the request migrates and the stream has no gap 
   assert.equal(resent.stopping.maxTokens, 14);
   assert.equal(resent.stopping.minTokens, 2);
   assert.equal(resent.requestId, req.requestId, 'the request id follows the request');
-  assert.ok(pool.isQuarantined(asWorkerId('w1')));
+  assert.ok(router.isQuarantined(asWorkerId('w1')));
 });
 
 test('without migration a mid-stream death reaches the caller', async () => {
@@ -156,9 +160,9 @@ test('a request the worker refuses is a 400-class InvalidRequestError', async ()
 });
 
 test('every worker busy → 503 busy; no worker at all → NoWorkersError', async () => {
-  const { engine, pool, workers } = await setup([{}, {}], { busyThreshold: 0.9 });
+  const { engine, router, workers } = await setup([{}, {}], { busyThreshold: 0.9 });
   for (const w of workers) {
-    pool.recordLoad({
+    router.updateLoad({
       workerId: w.workerId,
       activeDecodeBlocks: 95,
       activePrefillTokens: 0,
@@ -170,12 +174,14 @@ test('every worker busy → 503 busy; no worker at all → NoWorkersError', asyn
     });
   }
   await assert.rejects(collect(engine, request(5, 4)), (err: unknown) => {
-    assert.ok(err instanceof HttpError);
-    assert.equal(err.status, 503);
-    assert.equal(err.code, 'busy');
+    assert.ok(err instanceof AllWorkersBusyError);
+    const { status, body } = toErrorResponse(err);
+    assert.equal(status, 503);
+    assert.equal(body.error.code, 'busy');
+    assert.match(body.error.message, /^All workers are busy, retry later: /);
     return true;
   });
-  for (const w of workers) pool.delete(w.workerId);
+  for (const w of workers) router.removeWorker(w.workerId);
   await assert.rejects(collect(engine, request(5, 4)), NoWorkersError);
 });
 
@@ -193,4 +199,62 @@ test('the session id reaches the routing policy: a sticky-session policy keeps a
     `all six turns of one session on one worker, got ${served}`,
   );
   assert.equal(workers.find((w) => w.requests.length > 0)!.requests[0]!.sessionId, 'conversation-7');
+});
+
+/** A policy that takes the first offered worker and records what each routing attempt looked like. */
+function attemptSpy() {
+  const attempts: { offered: WorkerId[]; blockHashes: readonly SequenceHash[] }[] = [];
+  const policy: RoutingPolicy = {
+    name: 'first-offered',
+    select: (request, workers) => {
+      attempts.push({ offered: workers.map((w) => w.workerId), blockHashes: request.blockHashes });
+      return { workerId: workers[0]!.workerId, reason: 'first offered' };
+    },
+  };
+  return { policy, attempts };
+}
+
+test('a worker that turns the request away: the router quarantines it, the retry goes elsewhere with the same hashes', async () => {
+  const { policy, attempts } = attemptSpy();
+  const { engine, router, workers } = await setup([{ unavailable: true }, {}], { policy });
+  const req = request(10, 4);
+  const ids = await collect(engine, req);
+  assert.deepEqual(ids, [10, 11, 12, 13].map(tokenAt));
+  assert.equal(workers[0].requests.length, 1, 'w1 was tried once');
+  assert.equal(workers[1].requests.length, 1, 'then w2 served the request');
+  assert.deepEqual(
+    attempts.map((a) => a.offered),
+    [['w1', 'w2'], ['w2']],
+    'the retry excludes the worker already tried',
+  );
+  assert.ok(router.isQuarantined(asWorkerId('w1')), 'the router was told about the refusal');
+  assert.equal(attempts[1]!.blockHashes, attempts[0]!.blockHashes, 'hashed once: the retry reuses them');
+  assert.deepEqual(attempts[0]!.blockHashes, computeBlockHashes(req.promptTokenIds, 4).sequence);
+
+  await collect(engine, { ...request(6, 2), requestId: asRequestId('next') });
+  assert.deepEqual(attempts[2]!.offered, ['w2'], 'a later request skips the quarantined worker too');
+});
+
+test('a migration extends the request block hashes with the streamed tokens instead of starting over', async () => {
+  const { policy, attempts } = attemptSpy();
+  const { engine } = await setup([{ dieAfter: 6 }, {}], { policy, migrationLimit: 1 });
+  const req = request(10, 20);
+  const ids = await collect(engine, req);
+  const resentPrompt = [...req.promptTokenIds, ...ids.slice(0, 6)];
+  const [first, second] = attempts.map((a) => a.blockHashes);
+  assert.deepEqual(first, computeBlockHashes(req.promptTokenIds, 4).sequence);
+  assert.deepEqual(second, computeBlockHashes(resentPrompt, 4).sequence);
+  assert.equal(second!.length, 4, '10 prompt + 6 streamed tokens = 4 full blocks of 4');
+});
+
+test('RequestBlockHashes: one array per block count, extended from the chain as the token list grows', () => {
+  const hashes = new RequestBlockHashes(4);
+  const tokens = Array.from({ length: 9 }, (_, i) => 100 + i);
+  const two = hashes.of(tokens);
+  assert.equal(hashes.of(tokens), two, 'same tokens: the same array, nothing rehashed');
+  assert.equal(hashes.of([...tokens, 109, 110]), two, 'a partial block adds no hash');
+  const three = hashes.of([...tokens, 109, 110, 111]);
+  assert.notEqual(three, two);
+  assert.deepEqual(three, computeBlockHashes([...tokens, 109, 110, 111], 4).sequence);
+  assert.deepEqual(two, three.slice(0, 2), 'the earlier array is left as it was');
 });

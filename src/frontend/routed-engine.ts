@@ -1,14 +1,20 @@
 /**
  * RoutedEngine: one model's workers behind the `InferenceEngine` interface, so the HTTP routes cannot tell
- * a remote fleet from a local engine. Per request: hash the prompt's blocks, ask the router for a worker,
- * call its `generate` endpoint over the request plane, stream the tokens back, and keep the router's
- * in-flight ledger right (prefill done at the first token, finished at the end, error or cancel).
+ * a remote fleet from a local engine. Per request: hash the prompt's blocks (once per request), ask the
+ * router for a worker, call its `generate` endpoint over the request plane, stream the tokens back, and
+ * keep the router's in-flight ledger right (prefill done at the first token, finished at the end, error
+ * or cancel).
+ *
+ * The router owns the workers (membership, addresses, load, quarantine, busy threshold); this module keeps
+ * only what belongs to one request: which workers it already tried, the tokens streamed so far, retries
+ * and migrations. It reports a failed worker to the router (`router.quarantine`) and asks for a worker
+ * excluding the ones already tried.
  *
  * Systems analogy: a reverse proxy's upstream module with `proxy_next_upstream`. Failures are handled by
  * what they mean (runtime/request-plane/errors.ts):
  *
- *   ConnectError, RemoteError 'unavailable'   nothing reached the worker: quarantine it and try another
- *                                              (not a migration: no work was lost; at most once per worker)
+ *   ConnectError, RemoteError 'unavailable'   nothing reached the worker: the router quarantines it; try
+ *                                              another (not a migration: no work was lost; once per worker)
  *   StreamDisconnectedError                    the worker died mid-request: MIGRATE (up to migrationLimit):
  *                                              re-send prompt + tokens streamed so far, max_tokens reduced,
  *                                              to another worker; the client sees one unbroken stream
@@ -25,29 +31,27 @@ import {
   explainEngineOutput,
   type InferenceEngine,
 } from '../protocols/engine.ts';
-import type { WorkerId } from '../protocols/ids.ts';
+import type { SequenceHash, WorkerId } from '../protocols/ids.ts';
 import { RemoteErrorCode } from '../protocols/request-plane.ts';
 import { GENERATE_ENDPOINT } from '../protocols/worker-endpoints.ts';
-import { NoWorkersError, type Router } from '../router/index.ts';
+import type { Router } from '../router/index.ts';
 import {
   ConnectError,
   RemoteError,
   type RequestPlane,
   StreamDisconnectedError,
 } from '../runtime/request-plane/index.ts';
-import { computeBlockHashes } from '../tokens/block-hash.ts';
+import { appendBlockHashes, type BlockHashes } from '../tokens/block-hash.ts';
 import { DhwError, InvalidRequestError } from '../util/errors.ts';
 import { getLogger, type Logger } from '../util/logger.ts';
-import { allWorkersBusy } from './http-errors.ts';
-import type { WorkerPool } from './worker-pool.ts';
 
 /** A worker answered with something that is not an EngineOutput (a version mismatch or a bug). */
 export class MalformedWorkerOutputError extends DhwError {}
 
 export interface RoutedEngineOptions {
   info: EngineModelInfo;
+  /** The model's router: it owns the workers; this engine only asks it for one per attempt. */
   router: Router;
-  pool: WorkerPool;
   plane: RequestPlane;
   /** The model card's `kvCacheBlockSize`: block hashes must match the workers' caches. */
   blockSize: number;
@@ -56,10 +60,12 @@ export interface RoutedEngineOptions {
   log?: Logger;
 }
 
-/** Per request: what has been streamed so far and which workers failed it. */
+/** Per request: what has been streamed so far, which workers failed it, and its block hashes. */
 interface RequestProgress {
   generated: number[];
   failed: Set<WorkerId>;
+  /** The request's block hashes, extended as a migration appends streamed tokens: each block hashed once. */
+  hashes: RequestBlockHashes;
   migrations: number;
   /** The first worker's prefix-cache hit, reported for the whole request (a migration re-sends outputs). */
   cachedTokens: number | undefined;
@@ -81,13 +87,14 @@ export class RoutedEngine implements InferenceEngine {
     const progress: RequestProgress = {
       generated: [],
       failed: new Set(),
+      hashes: new RequestBlockHashes(this.options.blockSize),
       migrations: 0,
       cachedTokens: undefined,
     };
     for (;;) {
       const attempt = continuation(request, progress.generated);
-      const workerId = this.pick(attempt, progress.failed);
-      const address = this.options.pool.addressOf(workerId) ?? `(unknown address of ${workerId})`;
+      const workerId = this.pick(attempt, progress);
+      const address = this.options.router.addressOf(workerId) ?? `(unknown address of ${workerId})`;
       log.debug('routed', { workerId, address, promptTokens: attempt.promptTokenIds.length });
       try {
         yield* this.stream(attempt, workerId, address, progress, signal);
@@ -105,35 +112,17 @@ export class RoutedEngine implements InferenceEngine {
     // Workers own their engines; the request plane is the frontend's to close.
   }
 
-  /** Route, skipping workers that failed this request, quarantined ones (if others remain) and busy ones. */
-  private pick(request: EngineRequest, failed: ReadonlySet<WorkerId>): WorkerId {
-    const { pool, router } = this.options;
-    const all = pool.ids();
-    if (all.length === 0) {
-      throw new NoWorkersError(`no workers available: no worker serves model '${this.info.name}' right now`);
-    }
-    const untried = all.filter((id) => !failed.has(id));
-    if (untried.length === 0) {
-      throw new NoWorkersError(
-        `no workers available: all ${all.length} worker(s) of '${this.info.name}' failed this request`,
-      );
-    }
-    const healthy = untried.filter((id) => !pool.isQuarantined(id));
-    const candidates = healthy.length > 0 ? healthy : untried;
-    const idle = candidates.filter((id) => !pool.isBusy(id));
-    if (idle.length === 0) {
-      throw allWorkersBusy(
-        `${candidates.length} worker(s) of '${this.info.name}' are past the busy threshold`,
-      );
-    }
-    const exclude = all.filter((id) => !idle.includes(id));
-    const blockHashes = computeBlockHashes(request.promptTokenIds, this.options.blockSize).sequence;
-    return router.route({
+  /**
+   * Ask the router for a worker this request has not tried. The router skips quarantined and busy workers
+   * and throws NoWorkersError (none left) or AllWorkersBusyError (→ 503 busy).
+   */
+  private pick(request: EngineRequest, progress: RequestProgress): WorkerId {
+    return this.options.router.route({
       requestId: request.requestId,
       tokenIds: request.promptTokenIds,
-      blockHashes,
+      blockHashes: progress.hashes.of(request.promptTokenIds),
       sessionId: request.sessionId,
-      exclude,
+      exclude: [...progress.failed],
     }).workerId;
   }
 
@@ -145,7 +134,7 @@ export class RoutedEngine implements InferenceEngine {
     progress: RequestProgress,
     signal: AbortSignal | undefined,
   ): AsyncGenerator<EngineOutput> {
-    if (!this.options.pool.has(workerId)) {
+    if (!this.options.router.hasWorker(workerId)) {
       throw new ConnectError(address, `worker ${workerId} left the pool`);
     }
     let received = 0;
@@ -166,18 +155,18 @@ export class RoutedEngine implements InferenceEngine {
 
   /** Decide what a failed attempt means: returns to retry elsewhere, throws to give up. */
   private recover(err: unknown, workerId: WorkerId, progress: RequestProgress, log: Logger): void {
-    const pool = this.options.pool;
+    const router = this.options.router;
     const refused =
       err instanceof ConnectError || (err instanceof RemoteError && err.code === RemoteErrorCode.Unavailable);
     if (refused) {
       progress.failed.add(workerId);
-      pool.quarantine(workerId);
+      router.quarantine(workerId);
       log.warn('worker unreachable: trying another', { workerId, error: (err as Error).message });
       return;
     }
     if (err instanceof StreamDisconnectedError) {
       progress.failed.add(workerId);
-      pool.quarantine(workerId);
+      router.quarantine(workerId);
       if (progress.migrations >= this.migrationLimit) {
         log.error('worker died mid-stream and the migration limit is reached', {
           workerId,
@@ -201,6 +190,30 @@ export class RoutedEngine implements InferenceEngine {
       });
     }
     throw err;
+  }
+}
+
+/**
+ * The sequence hashes of one request's full blocks, kept across its routing attempts. A retry routes the
+ * same tokens and gets the same array back; a migration routes prompt + streamed tokens, and only the
+ * blocks those tokens complete are hashed (the chain continues from the last full block).
+ */
+export class RequestBlockHashes {
+  /** Every full block hashed so far (local and sequence hashes), extended as the token list grows. */
+  private readonly chain: BlockHashes = { local: [], sequence: [] };
+  private hashes: readonly SequenceHash[] = [];
+
+  constructor(readonly blockSize: number) {}
+
+  /** Hashes of every full block of `tokenIds`: the same token list on every call, possibly longer. */
+  of(tokenIds: readonly number[]): readonly SequenceHash[] {
+    const numBlocks = Math.floor(tokenIds.length / this.blockSize);
+    if (numBlocks !== this.hashes.length) {
+      appendBlockHashes(this.chain, tokenIds, this.blockSize);
+      // A new array rather than the growing one: the router's in-flight ledger may still hold the previous one.
+      this.hashes = this.chain.sequence.slice(0, numBlocks);
+    }
+    return this.hashes;
   }
 }
 

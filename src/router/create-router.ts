@@ -1,7 +1,7 @@
 /**
  * The frontend's one call: CLI flags → a ready Router.
  *   --router random|round-robin|prefix-hash|least-loaded|kv|kv-approx|./my-policy.ts
- *   --kv-overlap-score-weight 1.0     --router-temperature 0
+ *   --kv-overlap-score-weight 1.0     --router-temperature 0     --busy-threshold (frontend: 0.95)
  */
 import { createPolicy } from './policy-factory.ts';
 import { Router, type RouterOptions } from './router.ts';
@@ -20,8 +20,20 @@ export async function createRouter(flags: RouterFlags = {}): Promise<Router> {
     indexer,
     decisionLog,
     logger,
+    busyThreshold,
+    quarantineMs,
     ...policyOptions
   } = flags;
   const policy = await createPolicy(spec, policyOptions);
-  return new Router({ policy, blockSize, requestSnapshot, indexer, decisionLog, logger });
+  return new Router({
+    policy,
+    blockSize,
+    requestSnapshot,
+    indexer,
+    decisionLog,
+    logger,
+    busyThreshold,
+    quarantineMs,
+    now: policyOptions.now,
+  });
 }

@@ -7,6 +7,9 @@ import { DhwError } from '../util/errors.ts';
 /** No worker can take the request: none registered yet, or all excluded. Maps to HTTP 503. */
 export class NoWorkersError extends DhwError {}
 
+/** Every worker that could take the request is at or past its busy threshold. Maps to HTTP 503 `busy`. */
+export class AllWorkersBusyError extends DhwError {}
+
 /** A `--router` value that is neither a built-in policy name nor a path to a policy file. */
 export class UnknownPolicyError extends DhwError {}
 

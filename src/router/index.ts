@@ -6,6 +6,7 @@ export { createRouter, type RouterFlags } from './create-router.ts';
 export { loadCustomPolicy, validatePolicy } from './custom-policy.ts';
 export { decisionLogFields, describeWorker } from './decision-log.ts';
 export {
+  AllWorkersBusyError,
   CustomPolicyError,
   NoWorkersError,
   PolicyDecisionError,
@@ -39,3 +40,9 @@ export type {
   WorkerScore,
   WorkerView,
 } from './types.ts';
+export {
+  DEFAULT_BUSY_THRESHOLD,
+  QUARANTINE_MS,
+  WorkerPool,
+  type WorkerPoolOptions,
+} from './worker-pool.ts';

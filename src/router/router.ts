@@ -1,17 +1,18 @@
 /**
- * The router core: the load balancer between the frontend and the workers. It owns the pool (workers from
- * discovery), the KV indexer (fed by KV events), the workers' last load reports, and its own in-flight
- * ledger; for each request it hashes the prompt once, builds a `WorkerView` per candidate and asks the
- * policy to pick. Synchronous and free of I/O: the frontend wires discovery, the event plane and the
- * request lifecycle to these methods.
+ * The router core: the load balancer between the frontend and the workers. It owns the pool (membership,
+ * addresses, last load reports, quarantine and the busy threshold: `worker-pool.ts`), the KV indexer (fed
+ * by KV events) and its own in-flight ledger; for each request it takes the pool's candidates, builds a
+ * `WorkerView` per candidate and asks the policy to pick. Synchronous and free of I/O: the frontend wires
+ * discovery, the event plane and the request lifecycle to these methods, and keeps only retries.
  *
- * Systems analogy: an L7 load balancer's core (pool membership, health and connection counts) with the
- * balancing algorithm as a plug-in (`RoutingPolicy`). Every decision is one structured log line.
+ * Systems analogy: an L7 load balancer's core (an nginx upstream: its servers, their health, connection
+ * counts) with the balancing algorithm as a plug-in (`RoutingPolicy`). Every decision is one log line.
  *
- *   addWorker / removeWorker      ← discovery (model card: block size, total blocks)
+ *   addWorker / removeWorker      ← discovery (model card: block size, total blocks; request-plane address)
  *   applyKvEvent / applySnapshot  ← event plane (kv-events) / the worker's state dump
  *   updateLoad                    ← event plane (kv_metrics)
  *   route → markPrefillDone → finishRequest   ← the frontend, per request
+ *   quarantine                    ← the frontend, when a worker refused a connection or dropped a stream
  */
 import type { RequestId, SequenceHash, WorkerId } from '../protocols/ids.ts';
 import type { KvCacheEvent, LoadMetrics } from '../protocols/kv-events.ts';
@@ -20,11 +21,12 @@ import { computeBlockHashes } from '../tokens/block-hash.ts';
 import { getLogger, type Logger } from '../util/logger.ts';
 import { ActiveSequences } from './active-sequences.ts';
 import { decisionLogFields } from './decision-log.ts';
-import { NoWorkersError, PolicyDecisionError, RouterConfigError } from './errors.ts';
+import { PolicyDecisionError, RouterConfigError } from './errors.ts';
 import { type EventOutcome, KvIndexer } from './kv-indexer.ts';
 import type { RouteDecision, RouteRequest, RoutingPolicy, WorkerInfo, WorkerView } from './types.ts';
+import { WorkerPool, type WorkerPoolOptions } from './worker-pool.ts';
 
-export interface RouterOptions {
+export interface RouterOptions extends WorkerPoolOptions {
   policy: RoutingPolicy;
   /** Tokens per block; when unset, taken from the first worker's model card. */
   blockSize?: number;
@@ -43,7 +45,7 @@ export interface RouteInput {
   /** Precomputed sequence hashes of the full blocks (a trace's hash ids, or a frontend cache). */
   blockHashes?: readonly SequenceHash[];
   sessionId?: string;
-  /** Workers not to use for this request (e.g. the one a migrating request just lost). */
+  /** Workers not to use for this request: the ones already tried for it (a retry, a migration). */
   exclude?: readonly WorkerId[];
 }
 
@@ -61,44 +63,73 @@ export class Router {
   readonly policy: RoutingPolicy;
   readonly indexer: KvIndexer;
   readonly active = new ActiveSequences();
-  private readonly pool = new Map<WorkerId, WorkerInfo>();
-  private readonly loads = new Map<WorkerId, LoadMetrics>();
-  private size: number | undefined;
+  private readonly pool: WorkerPool;
+  private tokensPerBlock: number | undefined;
   private readonly decisionLog: 'debug' | 'info' | 'off';
   private readonly log: Logger;
 
   constructor(options: RouterOptions) {
     this.policy = options.policy;
-    this.size = options.blockSize;
+    this.tokensPerBlock = options.blockSize;
     this.indexer = options.indexer ?? new KvIndexer({ requestSnapshot: options.requestSnapshot });
+    this.pool = new WorkerPool(options);
     this.decisionLog = options.decisionLog ?? 'debug';
     this.log = options.logger ?? getLogger('router');
   }
 
   get blockSize(): number | undefined {
-    return this.size;
+    return this.tokensPerBlock;
   }
 
+  /** The pool's members, in the order they joined. */
   get workers(): WorkerInfo[] {
-    return [...this.pool.values()];
+    return this.pool.list();
+  }
+
+  get size(): number {
+    return this.pool.size;
   }
 
   hasWorker(workerId: WorkerId): boolean {
     return this.pool.has(workerId);
   }
 
+  /** Where the request plane reaches a member (from its discovery entry), if it announced one. */
+  addressOf(workerId: WorkerId): string | undefined {
+    return this.pool.info(workerId)?.address;
+  }
+
+  loadOf(workerId: WorkerId): LoadMetrics | undefined {
+    return this.pool.loadOf(workerId);
+  }
+
+  /**
+   * A worker refused a connection or dropped a stream: skip it for `quarantineMs` (passive health check,
+   * nginx `max_fails=1 fail_timeout`). It stays a member: discovery decides when it is gone.
+   */
+  quarantine(workerId: WorkerId): void {
+    this.pool.quarantine(workerId);
+  }
+
+  isQuarantined(workerId: WorkerId): boolean {
+    return this.pool.isQuarantined(workerId);
+  }
+
+  /** Whether the worker's last load report is at or past the busy threshold. */
+  isBusy(workerId: WorkerId): boolean {
+    return this.pool.isBusy(workerId);
+  }
+
   /** A worker joined (or its model card changed). All workers must share one block size. */
   addWorker(info: WorkerInfo): void {
-    this.size ??= info.blockSize;
-    if (info.blockSize !== this.size) {
+    this.tokensPerBlock ??= info.blockSize;
+    if (info.blockSize !== this.tokensPerBlock) {
       throw new RouterConfigError(
         `worker ${info.workerId} uses KV block size ${info.blockSize} but this router hashes blocks of ` +
-          `${this.size}; serve one model with one --block-size across its workers`,
+          `${this.tokensPerBlock}; serve one model with one --block-size across its workers`,
       );
     }
-    const isNew = !this.pool.has(info.workerId);
-    this.pool.set(info.workerId, info);
-    if (isNew) {
+    if (this.pool.set(info)) {
       this.log.info('worker added', { workerId: info.workerId, totalBlocks: info.totalBlocks });
       this.policy.onWorkerAdded?.(info);
     }
@@ -108,7 +139,6 @@ export class Router {
   removeWorker(workerId: WorkerId): RequestId[] {
     if (!this.pool.delete(workerId)) return [];
     this.indexer.removeWorker(workerId);
-    this.loads.delete(workerId);
     const orphaned = this.active.removeWorker(workerId);
     this.log.info('worker removed', { workerId, inFlight: orphaned.length });
     this.policy.onWorkerRemoved?.(workerId);
@@ -129,14 +159,18 @@ export class Router {
     this.indexer.applySnapshot(snapshot.workerId, snapshot.lastEventId, snapshot.events);
   }
 
+  /** A worker's load report (feeds the policies' views and the busy check). */
   updateLoad(metrics: LoadMetrics): void {
-    if (this.pool.has(metrics.workerId)) this.loads.set(metrics.workerId, metrics);
+    this.pool.recordLoad(metrics);
   }
 
-  /** Pick a worker for a request and count it as in flight there. Throws NoWorkersError on an empty pool. */
+  /**
+   * Pick a worker for a request and count it as in flight there. Throws NoWorkersError when no member is
+   * left once `exclude` is applied, AllWorkersBusyError when every candidate is past the busy threshold.
+   */
   route(input: RouteInput): RouteResult {
-    const candidates = this.candidates(input.exclude);
-    const blockSize = this.size!;
+    const candidates = this.pool.candidates(input.exclude);
+    const blockSize = this.tokensPerBlock!;
     const request: RouteRequest = {
       requestId: input.requestId as RequestId,
       tokenIds: input.tokenIds,
@@ -190,9 +224,14 @@ export class Router {
 
   /** The views a policy would see for `input` right now, without routing (for tools and tests). */
   inspect(input: RouteInput): WorkerView[] {
-    const candidates = this.candidates(input.exclude);
-    const blockHashes = input.blockHashes ?? computeBlockHashes(input.tokenIds, this.size!).sequence;
-    const request = { blockHashes, isl: input.tokenIds.length, blockSize: this.size! } as RouteRequest;
+    const candidates = this.pool.candidates(input.exclude);
+    const blockHashes =
+      input.blockHashes ?? computeBlockHashes(input.tokenIds, this.tokensPerBlock!).sequence;
+    const request = {
+      blockHashes,
+      isl: input.tokenIds.length,
+      blockSize: this.tokensPerBlock!,
+    } as RouteRequest;
     return this.buildViews(request, candidates);
   }
 
@@ -204,22 +243,10 @@ export class Router {
     return this.decisionLog !== 'off' && this.log.isEnabled(this.decisionLog);
   }
 
-  private candidates(exclude: readonly WorkerId[] | undefined): WorkerInfo[] {
-    const candidates = [...this.pool.values()].filter((w) => !exclude?.includes(w.workerId));
-    if (candidates.length === 0) {
-      throw new NoWorkersError(
-        this.pool.size === 0
-          ? 'no workers available: none has registered yet; check that workers are running and discoverable'
-          : `no workers available: all ${this.pool.size} are excluded for this request`,
-      );
-    }
-    return candidates;
-  }
-
   private buildViews(request: RouteRequest, workers: readonly WorkerInfo[]): WorkerView[] {
     const matches = this.indexer.findMatches(request.blockHashes);
     return workers.map((info) => {
-      const load = this.loads.get(info.workerId);
+      const load = this.pool.loadOf(info.workerId);
       const inFlight = this.active.counts(info.workerId);
       return {
         workerId: info.workerId,

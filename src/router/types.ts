@@ -3,9 +3,10 @@
  * and `RoutingPolicy`, the one interface every policy implements (built-in or a user's custom file).
  *
  * Systems analogy: an L7 load balancer's "upstream selection" plug-in. The balancer core (router.ts) owns
- * the pool membership, the health/load numbers and the per-backend connection counts; a policy only answers
- * "which backend for this request?", given a snapshot of every candidate. Policies never see the engine:
- * only discovery entries (worker id + model card numbers), KV events and load metrics.
+ * the pool membership, the health/load numbers (quarantine, busy threshold) and the per-backend connection
+ * counts; a policy only answers "which backend for this request?", given a snapshot of every candidate
+ * (members not tried for this request, not quarantined, not busy). Policies never see the engine: only
+ * discovery entries (worker id + model card numbers), KV events and load metrics.
  */
 
 import type { RequestId, SequenceHash, WorkerId } from '../protocols/ids.ts';
@@ -18,6 +19,11 @@ export interface WorkerInfo {
   blockSize: number;
   /** KV blocks the worker has in total (`total_kv_blocks`). */
   totalBlocks: number;
+  /**
+   * Where the request plane reaches the worker ("host:port" from its instance record). The router never
+   * dials it; it keeps it with the member so one record says who serves and where (the frontend calls it).
+   */
+  address?: string;
 }
 
 /** The request as a policy sees it. The router core hashes the prompt once; policies reuse the hashes. */

@@ -1,0 +1,143 @@
+/**
+ * The router's pool: the one record of which workers serve a model, where the request plane reaches them,
+ * their last load report, and which ones recently failed a request. It also decides which members may take
+ * a request right now.
+ *
+ * Systems analogy: an nginx `upstream` block with passive health checks. The block lists its servers, a
+ * server that fails (`max_fails=1`) is marked down for `fail_timeout` (here `quarantineMs`), and a server at
+ * capacity is skipped the way a full backend is (here: KV cache usage ≥ `busyThreshold`).
+ *
+ *   members ─ exclude (tried for this request) ─► untried ─ prefer not quarantined ─► eligible
+ *           ─ skip busy ─► offered to the policy
+ *   none untried → NoWorkersError; every eligible one busy → AllWorkersBusyError (both HTTP 503)
+ */
+import type { WorkerId } from '../protocols/ids.ts';
+import type { LoadMetrics } from '../protocols/kv-events.ts';
+import { AllWorkersBusyError, NoWorkersError } from './errors.ts';
+import type { WorkerInfo } from './types.ts';
+
+/** How long a worker that failed a request is skipped (discovery removes a dead one within its TTL). */
+export const QUARANTINE_MS = 5_000;
+
+/** The frontend's default `--busy-threshold`: KV cache usage (0..1) at which a worker counts as busy. */
+export const DEFAULT_BUSY_THRESHOLD = 0.95;
+
+export interface WorkerPoolOptions {
+  /** KV cache usage (0..1) at or above which a worker is skipped; unset or above 1 = never busy. */
+  busyThreshold?: number;
+  /** How long `quarantine` skips a worker, ms (default QUARANTINE_MS). */
+  quarantineMs?: number;
+  /** Milliseconds clock, injected so quarantine expiry is testable (default `Date.now`). */
+  now?: () => number;
+}
+
+interface Member {
+  info: WorkerInfo;
+  /** Last load the worker published; undefined until its first report. */
+  load?: LoadMetrics;
+  /** Clock value until which this worker is skipped. */
+  quarantinedUntil?: number;
+}
+
+export class WorkerPool {
+  private readonly members = new Map<WorkerId, Member>();
+  private readonly busyThreshold: number;
+  private readonly quarantineMs: number;
+  private readonly now: () => number;
+
+  constructor(options: WorkerPoolOptions = {}) {
+    this.busyThreshold = options.busyThreshold ?? Number.POSITIVE_INFINITY;
+    this.quarantineMs = options.quarantineMs ?? QUARANTINE_MS;
+    this.now = options.now ?? Date.now;
+  }
+
+  get size(): number {
+    return this.members.size;
+  }
+
+  has(workerId: WorkerId): boolean {
+    return this.members.has(workerId);
+  }
+
+  info(workerId: WorkerId): WorkerInfo | undefined {
+    return this.members.get(workerId)?.info;
+  }
+
+  /** Members in the order they joined (policies such as round-robin see this order). */
+  list(): WorkerInfo[] {
+    return [...this.members.values()].map((m) => m.info);
+  }
+
+  /** Add a worker or update its card; a known worker keeps its load and quarantine. True if new. */
+  set(info: WorkerInfo): boolean {
+    const known = this.members.get(info.workerId);
+    if (known) {
+      known.info = info;
+      return false;
+    }
+    this.members.set(info.workerId, { info });
+    return true;
+  }
+
+  delete(workerId: WorkerId): boolean {
+    return this.members.delete(workerId);
+  }
+
+  loadOf(workerId: WorkerId): LoadMetrics | undefined {
+    return this.members.get(workerId)?.load;
+  }
+
+  /** A load report; reports of workers not in the pool are ignored (they may not have registered yet). */
+  recordLoad(load: LoadMetrics): void {
+    const member = this.members.get(load.workerId);
+    if (member) member.load = load;
+  }
+
+  /** The worker failed a request at the transport level: skip it for a while (dead, not yet expired?). */
+  quarantine(workerId: WorkerId): void {
+    const member = this.members.get(workerId);
+    if (member) member.quarantinedUntil = this.now() + this.quarantineMs;
+  }
+
+  isQuarantined(workerId: WorkerId): boolean {
+    return isQuarantinedAt(this.members.get(workerId)?.quarantinedUntil, this.now());
+  }
+
+  isBusy(workerId: WorkerId): boolean {
+    return isBusy(this.members.get(workerId)?.load, this.busyThreshold);
+  }
+
+  /**
+   * The members that may take a request: not excluded (already tried for it), not quarantined unless every
+   * untried one is (then a quarantined worker beats a 503: it may have recovered), and not busy.
+   */
+  candidates(exclude: readonly WorkerId[] | undefined): WorkerInfo[] {
+    const untried = [...this.members.values()].filter((m) => !exclude?.includes(m.info.workerId));
+    if (untried.length === 0) {
+      throw new NoWorkersError(
+        this.members.size === 0
+          ? 'no workers available: none has registered yet; check that workers are running and discoverable'
+          : `no workers available: all ${this.members.size} are excluded for this request`,
+      );
+    }
+    const now = this.now(); // one clock read per decision, not one per member
+    const healthy = untried.filter((m) => !isQuarantinedAt(m.quarantinedUntil, now));
+    const eligible = healthy.length > 0 ? healthy : untried;
+    const idle = eligible.filter((m) => !isBusy(m.load, this.busyThreshold));
+    if (idle.length === 0) {
+      throw new AllWorkersBusyError(
+        `${eligible.length} worker(s) are at or past the busy threshold (KV cache usage ≥ ` +
+          `${this.busyThreshold}); add workers or KV blocks, or raise --busy-threshold`,
+      );
+    }
+    return idle.map((m) => m.info);
+  }
+}
+
+function isQuarantinedAt(until: number | undefined, now: number): boolean {
+  return until !== undefined && until > now;
+}
+
+function isBusy(load: LoadMetrics | undefined, threshold: number): boolean {
+  return load !== undefined && load.gpuCacheUsagePerc >= threshold;
+}
