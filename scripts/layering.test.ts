@@ -26,7 +26,7 @@ after(() => {
 });
 
 /** Write `files` (path → import specifiers) as a tree of .ts modules and cruise it with the project's rules. */
-function cruise(files: Record<string, string[]>): Violation[] {
+function cruise(files: Record<string, string[]>, dirs: string[] = ['src']): Violation[] {
   const root = mkdtempSync(join(tmpdir(), 'dhw-layering-'));
   roots.push(root);
   for (const [path, imports] of Object.entries(files)) {
@@ -34,7 +34,7 @@ function cruise(files: Record<string, string[]>): Violation[] {
     const body = imports.map((spec, i) => `import * as m${i} from '${spec}';\nexport const v${i} = m${i};\n`);
     writeFileSync(join(root, path), body.join('') || 'export const nothing = 0;\n');
   }
-  const run = spawnSync(process.execPath, [DEPCRUISE, 'src', '--config', CONFIG, '--output-type', 'json'], {
+  const run = spawnSync(process.execPath, [DEPCRUISE, ...dirs, '--config', CONFIG, '--output-type', 'json'], {
     cwd: root,
     encoding: 'utf8',
   });
@@ -88,8 +88,11 @@ describe('layering rules (.dependency-cruiser.cjs)', () => {
       'router-never-imports-engine',
     ]);
     assert.deepEqual(rulesOn(violations, 'src/protocols/wire.ts'), ['protocols-import-nothing']);
+    // worker/ → cli/ and → infra/ also leave worker's allowed layers (layer-worker), once each.
     assert.deepEqual(rulesOn(violations, 'src/worker/worker.ts'), [
       'infra-is-dev-tooling',
+      'layer-worker',
+      'layer-worker',
       'no-test-kits-in-production',
       'nothing-imports-cli',
     ]);
@@ -116,5 +119,20 @@ describe('layering rules (.dependency-cruiser.cjs)', () => {
       'src/runtime/testing/discovery-kit.ts': ['../discovery.ts'],
     });
     assert.deepEqual(violations, []);
+  });
+
+  it('let labs share helpers only through labs/lib, never through another lab folder', () => {
+    const violations = cruise(
+      {
+        'labs/lib/lab-kit.ts': [],
+        'labs/level-2/01-a/helper.ts': ['../../lib/lab-kit.ts'],
+        'labs/level-2/01-a/lab.ts': ['./helper.ts', '../../lib/lab-kit.ts'],
+        'labs/level-3/02-b/lab.ts': ['../../level-2/01-a/helper.ts', '../../lib/lab-kit.ts'],
+      },
+      ['labs'],
+    );
+    assert.deepEqual(violations, [
+      { rule: 'labs-share-through-lib', from: 'labs/level-3/02-b/lab.ts', to: 'labs/level-2/01-a/helper.ts' },
+    ]);
   });
 });

@@ -17,7 +17,7 @@ const BLOCKS = 256; // 180 MiB: long enough to be cut off mid-stream
 async function spawnOwner(): Promise<{ child: ChildProcess; meta: AgentMetadata }> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join(import.meta.dirname, 'test-fixtures', 'region-owner.ts'), String(BLOCKS)],
+    ['--import', 'tsx', join(import.meta.dirname, 'testing', 'region-owner-process.ts'), String(BLOCKS)],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
     },
@@ -26,7 +26,7 @@ async function spawnOwner(): Promise<{ child: ChildProcess; meta: AgentMetadata 
   const [line] = (await Promise.race([
     once(lines, 'line'),
     once(child, 'exit').then(([code]) => {
-      throw new Error(`region-owner.ts exited with ${code} before publishing its metadata`);
+      throw new Error(`region-owner-process.ts exited with ${code} before publishing its metadata`);
     }),
   ])) as [string];
   return { child, meta: JSON.parse(line) as AgentMetadata };

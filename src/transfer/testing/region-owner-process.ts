@@ -1,7 +1,7 @@
 /**
  * A separate process that owns a patterned SmolLM2-135M-shaped KV pool and serves it over TCP and a Unix
  * socket: the "prefill worker" a test can kill -9. Prints its agent metadata as one JSON line.
- * Usage: node --import tsx region-owner.ts NUM_BLOCKS
+ * Usage: node --import tsx region-owner-process.ts NUM_BLOCKS
  */
 import { TransferAgent } from '../agent.ts';
 import { StreamTransport } from '../stream-transport.ts';
