@@ -7,6 +7,7 @@ export {
   numKvBlocksFor,
 } from './kv-sizing.ts';
 export { ENGINE_DEFAULTS, type EngineOptions, LlmEngine } from './llm-engine.ts';
+export type { KvConnector, KvLoadPlan, KvLoadResult } from './kv-connector.ts';
 export {
   type BlockTableLookup,
   buildForwardBatch,

@@ -4,6 +4,12 @@
  * and stop strings are the caller's business, as in Dynamo where the frontend tokenizes and detokenizes.
  */
 import type { RequestId } from './ids.ts';
+import {
+  explainKvTransferParams,
+  explainKvTransferRequest,
+  type KvTransferParams,
+  type KvTransferRequest,
+} from './kv-transfer.ts';
 
 /** How to pick the next token from the model's scores. Field names follow vLLM's SamplingParams. */
 export interface SamplingParams {
@@ -59,6 +65,11 @@ export interface EngineRequest {
    * field or the `x-session-id` header). Routers may use it for affinity; engines ignore it.
    */
   sessionId?: string;
+  /**
+   * Disaggregated serving (protocols/kv-transfer.ts): "prefill and hold the blocks" on a prefill worker,
+   * "pull the prompt's KV, then decode" on a decode worker. Absent = aggregated: prefill and decode here.
+   */
+  kvTransfer?: KvTransferRequest;
 }
 
 /** Why a request ended: a stop token or string, max_tokens, the caller's cancel, or an engine failure. */
@@ -83,8 +94,13 @@ export interface EngineOutput {
   topLogprobs?: TokenLogprob[];
   /** Set on the last output of a request. */
   finishReason?: FinishReason;
-  /** Prompt tokens served from the prefix cache (known once prefill is scheduled). */
+  /**
+   * Prompt tokens this engine did not compute: its prefix-cache hits, plus (on a decode worker) the
+   * tokens whose KV it read from the prefill worker.
+   */
   numCachedTokens: number;
+  /** On the last output of a `doRemoteDecode` request: where its KV is held for the decode worker. */
+  kvTransferParams?: KvTransferParams;
 }
 
 export interface EngineModelInfo {
@@ -160,7 +176,8 @@ export function isEngineRequest(value: unknown): value is EngineRequest {
     isSamplingParams(value.sampling) &&
     isStoppingParams(value.stopping) &&
     (value.logprobs === undefined || isCount(value.logprobs)) &&
-    (value.sessionId === undefined || typeof value.sessionId === 'string')
+    (value.sessionId === undefined || typeof value.sessionId === 'string') &&
+    (value.kvTransfer === undefined || explainKvTransferRequest(value.kvTransfer) === undefined)
   );
 }
 
@@ -179,6 +196,10 @@ export function explainEngineRequest(value: unknown): string | undefined {
     return 'logprobs must be a non-negative integer when present';
   if (value.sessionId !== undefined && typeof value.sessionId !== 'string')
     return 'sessionId must be a string when present';
+  if (value.kvTransfer !== undefined) {
+    const problem = explainKvTransferRequest(value.kvTransfer);
+    if (problem !== undefined) return problem;
+  }
   return isEngineRequest(value) ? undefined : 'not a valid EngineRequest';
 }
 
@@ -202,6 +223,10 @@ export function explainEngineOutput(value: unknown): string | undefined {
     return 'topLogprobs must be an array when present';
   if (value.requestId !== undefined && typeof value.requestId !== 'string')
     return 'requestId must be a string when present';
+  if (!isAbsent(value.kvTransferParams)) {
+    const problem = explainKvTransferParams(value.kvTransferParams);
+    if (problem !== undefined) return problem;
+  }
   return undefined;
 }
 

@@ -1,0 +1,37 @@
+/**
+ * The engine's port to the KV transfer machinery (vLLM's KVConnector, decode side). The engine decides
+ * WHICH blocks it lacks and WHERE they go; the connector moves the bytes (the worker plugs in its transfer
+ * agent; the mocker plugs in a link model that only charges the time). Like a block device driver
+ * interface: the file system says "fill these pages from that remote extent", the driver does the I/O.
+ *
+ * The engine never imports src/transfer: the worker builds a connector from its transfer agent.
+ */
+import type { BlockId, RequestId } from '../protocols/ids.ts';
+import type { KvTransferParams } from '../protocols/kv-transfer.ts';
+
+/** One pull: `remoteBlockIds[i]` on the prefill worker → `localBlockIds[i]` here, every layer, K and V. */
+export interface KvLoadPlan {
+  /** The decode-side request the blocks are for. */
+  requestId: RequestId;
+  params: KvTransferParams;
+  localBlockIds: readonly BlockId[];
+  remoteBlockIds: readonly number[];
+  /** Prompt tokens the pull provides (tokens the decode side's own prefix cache did not have). */
+  numTokens: number;
+}
+
+/** What a finished pull reports (for logs and metrics). */
+export interface KvLoadResult {
+  bytes: number;
+  ms: number;
+}
+
+export interface KvConnector {
+  /**
+   * Copy the plan's remote blocks into the local ones and tell the prefill worker it may release them.
+   * Rejects (timeout, vanished peer, layout mismatch) leave the local blocks' contents undefined: the
+   * engine then recomputes the prompt itself. `signal` aborts the pull when the request is cancelled;
+   * the promise still settles only once nothing writes into the local blocks any more.
+   */
+  loadBlocks(plan: KvLoadPlan, signal: AbortSignal): Promise<KvLoadResult>;
+}
