@@ -46,3 +46,12 @@ export {
   WorkerPool,
   type WorkerPoolOptions,
 } from './worker-pool.ts';
+export {
+  checkDisaggOptions,
+  DISAGG_DEFAULTS,
+  type DisaggDecision,
+  type DisaggInputs,
+  type DisaggPolicyOptions,
+  type DisaggReason,
+  decideDisaggregation,
+} from './disagg-policy.ts';
