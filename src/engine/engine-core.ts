@@ -292,9 +292,11 @@ export class EngineCore implements InferenceEngine {
     const output = this.scheduler.schedule();
     this.kvTransfer.startAdmissions(output.remote);
     if (output.scheduled.length === 0) {
-      // Pulls in flight or held blocks being released restart the loop (kick) when they free memory.
-      if (this.kvTransfer.numPendingLoads === 0)
-        log.warn('nothing schedulable although requests are pending', this.scheduleState());
+      // A settled pull or a released hold restarts the loop (kick) when it frees memory.
+      const waitsOnKvTransfer = this.kvTransfer.numPendingLoads > 0 || this.kvTransfer.heldBlocks > 0;
+      if (waitsOnKvTransfer)
+        log.debug('waiting for KV pulls or held blocks to free memory', this.scheduleState());
+      else log.warn('nothing schedulable although requests are pending', this.scheduleState());
       return false;
     }
     const results = await this.opts.executor.execute(output);
