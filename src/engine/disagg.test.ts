@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DEFAULT_SAMPLING, type EngineRequest } from '../protocols/engine.ts';
+import { DEFAULT_SAMPLING, type EngineRequest, explainEngineOutput } from '../protocols/engine.ts';
 import { asRequestId } from '../protocols/ids.ts';
 import type { KvCacheEventData } from '../protocols/kv-events.ts';
 import { InvalidRequestError } from '../util/errors.ts';
@@ -163,6 +163,7 @@ describe('disaggregated prefill/decode (fortune-llama)', () => {
     const req = request(text.slice(0, 40));
     const outs = await collect(prefill, prefillLeg(req));
     assert.equal(outs.at(-1)!.finishReason, 'length');
+    assert.equal(explainEngineOutput(outs.at(-1)), undefined, 'the hand-off passes the wire validator');
     assert.equal(prefill.heldRequests(), 1);
     assert.equal(prefill.heldBlocks(), 3);
     assert.equal(prefill.kv.numActiveBlocks(), 3);

@@ -204,6 +204,27 @@ describe('MockEngine disaggregated', () => {
     assert.equal(prefill.kv.numActiveBlocks(), 0);
   });
 
+  it('works with prefix caching off on both sides', async () => {
+    const clock = new VirtualClock();
+    const prefill = new MockEngine({ clock, workerId: 'prefill-0', enablePrefixCaching: false });
+    const connector = new SimulatedKvConnector({
+      link: LINK,
+      kvBytesPerToken: KV_BYTES_PER_TOKEN,
+      clock,
+      notify: (p) => {
+        prefill.releaseHeld(p.remoteRequestId);
+      },
+    });
+    const decode = new MockEngine({ clock, enablePrefixCaching: false, kvConnector: connector });
+    const run = await clock.runUntil(runDisaggregated(prefill, decode, request('nc', range(33), 3)));
+    assert.deepEqual(
+      tokenIds(run.decode),
+      range(3).map((k) => pseudoToken('nc', 33 + k, TOKENS)),
+    );
+    assert.equal(run.decode[0]!.numCachedTokens, 32);
+    assert.deepEqual([prefill.kv.numActiveBlocks(), decode.kv.numActiveBlocks()], [0, 0]);
+  });
+
   it('without a connector the decode mocker prefills locally', async () => {
     const prefill = new MockEngine({ speedupRatio: 0, workerId: 'p' });
     const decode = new MockEngine({ speedupRatio: 0, workerId: 'd' });
