@@ -321,6 +321,7 @@ export class EngineCore implements InferenceEngine {
       const result = results[i];
       if (!sample || !live[i] || result === undefined) return;
       const stream = this.streams.get(seq.requestId);
+      const handoff = seq.isFinished ? kvTransferParams.get(seq.requestId) : undefined;
       stream?.push({
         requestId: seq.requestId,
         tokenId: result.tokenId,
@@ -328,7 +329,7 @@ export class EngineCore implements InferenceEngine {
         topLogprobs: result.topLogprobs,
         finishReason: seq.finishReason,
         numCachedTokens: Math.max(0, seq.numCachedTokens),
-        kvTransferParams: seq.isFinished ? kvTransferParams.get(seq.requestId) : undefined,
+        ...(handoff === undefined ? {} : { kvTransferParams: handoff }),
       });
       if (seq.isFinished) {
         stream?.end();
