@@ -25,7 +25,7 @@ import { type KvTransferPart, startKvTransferPart } from './kv-transfer-part.ts'
 import { LoadPublisher } from './load-publisher.ts';
 import { buildInstanceInfo, buildModelCard, Registration } from './registration.ts';
 import { SystemServer } from './system-server.ts';
-import { createWorkerEngine, specModelDir } from './worker-engine.ts';
+import { createWorkerEngine, simulatedKvSpec, specModelDir } from './worker-engine.ts';
 import { describeHealth, type WorkerHealth, WorkerPhase } from './worker-health.ts';
 import { WorkerMetrics } from './worker-metrics.ts';
 import { WORKER_DEFAULTS, type WorkerOptions, type WorkerRole } from './worker-options.ts';
@@ -118,6 +118,7 @@ export async function assembleWorkerParts(
       role,
       options: options.kvTransfer ?? {},
       host,
+      simulated: simulatedKvSpec(options.engine),
       log,
     },
     stack,
@@ -127,7 +128,7 @@ export async function assembleWorkerParts(
     heldRequests: () => engine.heldRequests(),
     bytesServed: () => kvTransfer?.agent.counters().bytesSent ?? 0,
   });
-  stack.defer(observeKvTransfers(engine, transferMetrics, log), 'stop observing KV transfers');
+  stack.defer(observeKvTransfers(engine, transferMetrics), 'stop observing KV transfers');
 
   const kvPublisher = new KvEventPublisher({
     bus,
