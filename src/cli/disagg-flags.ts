@@ -7,9 +7,10 @@
  *   --kv-hold-timeout MS                 prefill: how long finished prompts' blocks wait for their pull
  *   --kv-link BANDWIDTH[,LATENCY]        mocker: the simulated link a pull is charged on
  */
+
+import { parseLinkSpec } from '../util/link-spec.ts';
 import type { KvTransferMode, WorkerKvTransferOptions, WorkerRole } from '../worker/index.ts';
 import { WORKER_DEFAULTS, WORKER_ROLES } from '../worker/index.ts';
-import { parseLinkSpec } from '../util/link-spec.ts';
 import { type FlagSpecs, numberFlag, type ParsedCommand, stringFlag, UsageError } from './args.ts';
 
 /** What a CLI user may pick (`memory` is for workers sharing one process: embedded `dhw serve` picks it). */

@@ -16,8 +16,8 @@ import { hostname } from 'node:os';
 import type { Clock, EngineCore, KvConnector } from '../engine/index.ts';
 import { LlmEngine, realClock } from '../engine/index.ts';
 import { SimulatedKvConnector } from '../mocker/index.ts';
-import { parseReleaseNotification, releaseNotification } from '../protocols/kv-transfer.ts';
 import type { KvCacheTensors } from '../model/index.ts';
+import { parseReleaseNotification, releaseNotification } from '../protocols/kv-transfer.ts';
 import type { Discovery } from '../runtime/discovery/index.ts';
 import {
   AgentDirectory,

@@ -79,7 +79,9 @@ export async function assembleWorkerParts(
   const modelDir = specModelDir(options.engine);
   log.info('starting engine', { engine: options.engine.kind, modelDir, role });
   const engine = stack.adopt(
-    await createWorkerEngine(options.engine, workerId, { kvHoldTimeoutMs: options.kvTransfer?.holdTimeoutMs }),
+    await createWorkerEngine(options.engine, workerId, {
+      kvHoldTimeoutMs: options.kvTransfer?.holdTimeoutMs,
+    }),
     (e) => e.close(),
     'close engine',
   );
@@ -96,17 +98,14 @@ export async function assembleWorkerParts(
     dynamo_endpoint: endpointId.endpoint,
     worker_id: instanceId,
   };
-  const metrics = new WorkerMetrics(
-    labels,
-    {
-      kvActiveBlocks: () => engine.kv.stats().activeBlocks,
-      kvTotalBlocks: () => engine.kv.numBlocks,
-      prefixCacheHitRate: () => {
-        const s = engine.kv.stats();
-        return s.queryTokens > 0 ? s.hitTokens / s.queryTokens : 0;
-      },
+  const metrics = new WorkerMetrics(labels, {
+    kvActiveBlocks: () => engine.kv.stats().activeBlocks,
+    kvTotalBlocks: () => engine.kv.numBlocks,
+    prefixCacheHitRate: () => {
+      const s = engine.kv.stats();
+      return s.queryTokens > 0 ? s.hitTokens / s.queryTokens : 0;
     },
-  );
+  });
   const host = options.host ?? WORKER_DEFAULTS.host;
   // Before the request plane serves: no request may reach the engine before its KV connector is plugged in.
   const kvTransfer = await startKvTransferPart(

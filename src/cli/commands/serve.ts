@@ -181,7 +181,11 @@ function describeGroups(groups: WorkerGroup[]): string {
 }
 
 /** Worker options for one group of in-process workers: they share this process, so KV moves in memory. */
-function inProcessOptions(values: ParsedCommand['values'], modelDir: string, role: WorkerRole): WorkerOptions {
+function inProcessOptions(
+  values: ParsedCommand['values'],
+  modelDir: string,
+  role: WorkerRole,
+): WorkerOptions {
   const options = workerOptionsFromFlags(values, modelDir);
   const kvTransfer = kvTransferFromFlags(values, role, options.engine.kind);
   return {
