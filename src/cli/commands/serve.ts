@@ -213,7 +213,6 @@ async function startWorkers(
         const options = inProcessOptions(values, modelDir, role);
         started.push(await startInProcessWorkers(count, options, inProcess, label(role)));
       } else {
-        kvTransferFromFlags(values, role, stringFlag(values, 'engine') ?? 'scratch'); // usage errors first
         const args = [...childWorkerArgs(values, modelDir), '--role', role];
         started.push(spawnWorkerProcesses(count, args, log, label(role)));
       }
@@ -283,6 +282,8 @@ export const serveCommand: Command = {
     const log = getLogger('serve');
     const modelDir = modelDirFromFlags(values, positionals[0]);
     const groups = workerGroupsFromFlags(values);
+    const engineKind = stringFlag(values, 'engine') ?? 'scratch';
+    for (const { role } of groups) kvTransferFromFlags(values, role, engineKind); // usage errors before any start
     const count = groups.reduce((sum, g) => sum + g.count, 0);
     const discovery = discoveryBackendFlag(values);
     const events = eventsBackendFlag(values);
