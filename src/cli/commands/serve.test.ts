@@ -122,9 +122,9 @@ test('`dhw frontend` with no workers: 503 "no workers available"', async () => {
   assert.equal(await frontend.stop(), 0);
 });
 
-test('embedded `dhw serve --prefill-workers 1 --decode-workers 1` answers with the golden text', async () => {
+test('embedded `dhw serve --prefill-workers 1 --decode-workers 1`: remote prefill, the golden text', async () => {
   const serve = await start(
-    ['serve', '--prefill-workers', '1', '--decode-workers', '1'],
+    ['serve', '--prefill-workers', '1', '--decode-workers', '1', '--max-local-prefill-length', '0'],
     /Serving fortune-llama at .* with 1 prefill \+ 1 decode worker\(s\), router kv/,
   );
   assert.match(serve.output(), /transfer agent started .*role=prefill endpoints=\["memory:/);
@@ -136,6 +136,10 @@ test('embedded `dhw serve --prefill-workers 1 --decode-workers 1` answers with t
     temperature: 0,
   });
   assert.equal(res.choices[0].message.content, golden.greedy_text);
+  // --max-local-prefill-length 0 reached the frontend: the prompt went to the prefill worker.
+  const metrics = await (await fetch(`${serve.url}/metrics`)).text();
+  assert.match(metrics, /dynamo_frontend_disagg_decisions_total\{[^}]*reason="remote"\} 1\b/);
+  assert.match(serve.output(), /kv transfer pulled .*transport=memory/);
   assert.equal(await serve.stop(), 0);
 });
 

@@ -37,6 +37,8 @@ import { modelDirFromFlags } from '../engine-setup.ts';
 import { discoveryBackendFlag, eventsBackendFlag } from '../runtime-flags.ts';
 import { untilSignal } from '../signals.ts';
 import {
+  DISAGG_FLAGS,
+  disaggOptionsFromFlags,
   httpOptionsFromFlags,
   ROUTER_FLAGS,
   routerForEvents,
@@ -96,6 +98,7 @@ const FLAGS: FlagSpecs = {
   ...WORKER_FLAGS,
   ...RUNTIME_FLAGS,
   ...ROUTER_FLAGS,
+  ...DISAGG_FLAGS,
   host: { type: 'string', default: '0.0.0.0', help: 'address the HTTP server listens on' },
   port: { type: 'string', default: '8000', help: 'HTTP port' },
   'max-body-bytes': { type: 'string', default: String(4 << 20), help: 'largest request body (413 above)' },
@@ -107,7 +110,8 @@ const USAGE =
 const DESCRIPTION = [
   'Serve a model over an OpenAI-compatible HTTP API: a frontend plus N workers.',
   'Disaggregated: --prefill-workers P --decode-workers D run P prefill and D decode workers; the frontend',
-  'sends long prompts to a prefill worker and the decode worker pulls their KV (--kv-transfer, --kv-link).',
+  'sends prompts with more than --max-local-prefill-length uncached tokens to a prefill worker, and the',
+  'decode worker pulls their KV (--kv-transfer; mocker workers simulate it on --kv-link).',
   'Default: everything in this process (no servers). With --discovery etcd|file the workers are child',
   'processes (`dhw worker`); use --events nats (after `dhw infra up`) so --router kv sees their KV events.',
 ].join('\n');
@@ -295,6 +299,7 @@ export const serveCommand: Command = {
       router: routerForEvents(routing.router?.router ?? 'kv', eventsReachUs, log),
     };
     const http = httpOptionsFromFlags(values);
+    const disagg = disaggOptionsFromFlags(values);
 
     const discoveryOptions: DiscoveryOptions = {
       backend: discovery,
@@ -310,6 +315,7 @@ export const serveCommand: Command = {
     let workers = inProcess ? await startWorkers(values, modelDir, groups, inProcess, log) : undefined;
     const frontend = await startFrontend({
       ...routing,
+      ...disagg,
       ...http,
       router,
       namespace,
