@@ -4,6 +4,9 @@
  *   in-process   memory discovery: N Worker objects sharing one in-memory request plane (embedded mode)
  *   children     etcd or file discovery: N `dhw worker` child processes, their log lines forwarded with a
  *                `[worker-i]` prefix, stopped with SIGTERM (then SIGKILL) when serve exits
+ *
+ * A disaggregated deployment is two groups (P prefill + D decode workers, `[prefill-i]` / `[decode-i]`),
+ * started group by group and supervised as one (`combineWorkers`).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -12,7 +15,7 @@ import type { RequestPlane } from '../../runtime/request-plane/index.ts';
 import { DhwError } from '../../util/errors.ts';
 import type { Logger } from '../../util/logger.ts';
 import { repoRoot } from '../../util/paths.ts';
-import { Worker, type WorkerOptions } from '../../worker/index.ts';
+import { Worker, type WorkerOptions, type WorkerRole } from '../../worker/index.ts';
 
 export interface ServeWorkers {
   readonly count: number;
@@ -26,6 +29,7 @@ export async function startInProcessWorkers(
   count: number,
   options: WorkerOptions,
   plane: RequestPlane,
+  label = 'worker',
 ): Promise<ServeWorkers> {
   const workers: Worker[] = [];
   try {
@@ -38,7 +42,7 @@ export async function startInProcessWorkers(
   }
   let stopping = false;
   const exited = Promise.race(
-    workers.map((w, i) => w.exited.then((exit) => `worker-${i + 1} stopped (${exit.reason})`)),
+    workers.map((w, i) => w.exited.then((exit) => `${label}-${i + 1} stopped (${exit.reason})`)),
   ).then((why) => (stopping ? new Promise<string>(() => {}) : why));
   return {
     count,
@@ -50,14 +54,33 @@ export async function startInProcessWorkers(
   };
 }
 
+/**
+ * Several groups supervised as one: `exited` reports the first crash in any group; `stop` stops the groups
+ * in reverse start order (decode workers before the prefill workers they pull from).
+ */
+export function combineWorkers(groups: ServeWorkers[]): ServeWorkers {
+  return {
+    count: groups.reduce((sum, g) => sum + g.count, 0),
+    exited: Promise.race(groups.map((g) => g.exited)),
+    stop: async () => {
+      for (const group of [...groups].reverse()) await group.stop();
+    },
+  };
+}
+
 /** A worker that exited before it was asked to. */
 export class WorkerProcessError extends DhwError {}
 
 const DHW = join(repoRoot, 'bin', 'dhw.mjs');
 const STOP_GRACE_MS = 12_000;
 
-/** N `dhw worker ARGS` children; each line of their output is logged with a `[worker-i]` prefix. */
-export function spawnWorkerProcesses(count: number, args: string[], log: Logger): ServeWorkers {
+/** N `dhw worker ARGS` children; each line of their output is logged with a `[{label}-i]` prefix. */
+export function spawnWorkerProcesses(
+  count: number,
+  args: string[],
+  log: Logger,
+  label = 'worker',
+): ServeWorkers {
   const children: ChildProcess[] = [];
   let stopping = false;
   const exits: Promise<string>[] = [];
@@ -72,17 +95,17 @@ export function spawnWorkerProcesses(count: number, args: string[], log: Logger)
     for (const stream of [child.stdout, child.stderr]) {
       if (stream)
         createInterface({ input: stream }).on('line', (line) =>
-          process.stderr.write(`[worker-${i}] ${line}\n`),
+          process.stderr.write(`[${label}-${i}] ${line}\n`),
         );
     }
     exits.push(
       new Promise((resolve) =>
         child.on('exit', (code, signal) =>
-          resolve(`worker-${i} (pid ${child.pid}) exited: ${signal ?? `code ${code}`}`),
+          resolve(`${label}-${i} (pid ${child.pid}) exited: ${signal ?? `code ${code}`}`),
         ),
       ),
     );
-    log.info('worker process started', { worker: i, pid: child.pid });
+    log.info('worker process started', { worker: `${label}-${i}`, pid: child.pid });
   }
   const exited = Promise.race(exits).then((why) => (stopping ? new Promise<string>(() => {}) : why));
   return {
@@ -103,4 +126,55 @@ async function stopChild(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
   await gone;
   clearTimeout(timer);
+}
+
+/** One group of identical workers: `--workers N` is one aggregated group; disaggregated is two. */
+export interface WorkerGroup {
+  role: WorkerRole;
+  count: number;
+}
+
+/** "2 worker(s)", "1 prefill + 2 decode worker(s)" */
+export function describeGroups(groups: WorkerGroup[]): string {
+  if (groups.length === 1 && groups[0]?.role === 'aggregated') return `${groups[0].count} worker(s)`;
+  return groups.map((g) => `${g.count} ${g.role}`).join(' + ') + ' worker(s)';
+}
+
+/** Resolves once `ready()` holds, or rejects when a worker exits first or the deadline passes. */
+export async function waitForWorkers(
+  ready: () => string | undefined,
+  workers: ServeWorkers,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let crashed: string | undefined;
+  void workers.exited.then((why) => (crashed = why));
+  for (let missing = ready(); missing !== undefined; missing = ready()) {
+    if (crashed)
+      throw new WorkerProcessError(
+        `a worker failed to start: ${crashed} (see its [worker-i], [prefill-i] or [decode-i] lines above)`,
+      );
+    if (Date.now() > deadline) {
+      throw new WorkerProcessError(`${missing} within ${timeoutMs / 1000} s`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * What is still missing before serving, as the frontend sees it: decode/aggregated workers it routes
+ * requests to, and prefill workers in its prefill pools (users never reach those directly). undefined once
+ * everything is there.
+ */
+export function missingWorkers(
+  groups: WorkerGroup[],
+  seen: { routable: number; prefill: number },
+): string | undefined {
+  const wanted = (roles: WorkerRole[]) =>
+    groups.filter((g) => roles.includes(g.role)).reduce((sum, g) => sum + g.count, 0);
+  const servers = wanted(['aggregated', 'decode']);
+  const prefill = wanted(['prefill']);
+  if (seen.routable < servers) return `only ${seen.routable} of ${servers} workers registered`;
+  if (seen.prefill < prefill) return `only ${seen.prefill} of ${prefill} prefill workers registered`;
+  return undefined;
 }
