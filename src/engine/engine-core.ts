@@ -8,18 +8,28 @@
  * mocker's timing model. Everything else — validation, scheduling, KV accounting, cancellation, load
  * metrics, step tracing — is here, so the two engines behave alike. EngineCore IS the engine callers hold:
  * LlmEngine and MockEngine are subclasses that only choose the executor (and LlmEngine closes its model).
+ *
+ * Disaggregated serving (protocols/kv-transfer.ts) plugs in here too, for both engines alike: a prefill
+ * request (`doRemoteDecode`) finishes into the hold ledger (kv-holds.ts) and its last output carries
+ * `kvTransferParams`; a decode request (`doRemotePrefill`) is admitted into `loading` while the
+ * KvConnector pulls its prompt's KV (remote-prefill.ts), and the loop keeps stepping everyone else.
  */
 import type { KvCacheManager } from '../kv/index.ts';
 import type { EngineModelInfo, EngineOutput, EngineRequest, InferenceEngine } from '../protocols/engine.ts';
 import type { RequestId, WorkerId } from '../protocols/ids.ts';
 import type { LoadMetrics } from '../protocols/kv-events.ts';
+import { explainKvTransferRequest, type KvTransferParams } from '../protocols/kv-transfer.ts';
 import { InvalidRequestError } from '../util/errors.ts';
 import { getLogger } from '../util/logger.ts';
 import { type Clock, realClock } from './clock.ts';
+import type { KvConnector } from './kv-connector.ts';
+import { DEFAULT_KV_HOLD_TIMEOUT_MS, KvHoldLedger } from './kv-holds.ts';
+import type { KvTransferEvent, KvTransferListener } from './kv-transfer-events.ts';
 import type { StepExecutor } from './model-runner.ts';
+import { RemoteKvLoader, RemoteKvLoadError } from './remote-prefill.ts';
 import { RequestStream } from './request-stream.ts';
 import type { SampleResult } from './sampler.ts';
-import { Scheduler, type SchedulerOptions, type SchedulerOutput } from './scheduler.ts';
+import { type RemoteAdmission, Scheduler, type SchedulerOptions, type SchedulerOutput } from './scheduler.ts';
 import { Sequence } from './sequence.ts';
 
 const log = getLogger('engine');
@@ -55,6 +65,10 @@ export interface EngineCoreOptions {
   kvBytesPerBlock: number;
   workerId: WorkerId;
   clock?: Clock;
+  /** Pulls a decode-side request's prompt KV from its prefill worker (none: such requests prefill here). */
+  kvConnector?: KvConnector;
+  /** How long a finished prefill request's blocks are held for its decode worker (default 30 000 ms). */
+  kvHoldTimeoutMs?: number;
 }
 
 export class EngineCore implements InferenceEngine {
@@ -65,7 +79,12 @@ export class EngineCore implements InferenceEngine {
   readonly maxModelLen: number;
   private readonly streams = new Map<RequestId, RequestStream<EngineOutput>>();
   private readonly listeners = new Set<StepListener>();
+  private readonly kvListeners = new Set<KvTransferListener>();
   private readonly clock: Clock;
+  private readonly holds: KvHoldLedger;
+  private readonly loader: RemoteKvLoader;
+  private kvConnector: KvConnector | undefined;
+  private warnedNoConnector = false;
   private loopDone: Promise<void> = Promise.resolve();
   private looping = false;
   private stepCount = 0;
@@ -77,6 +96,63 @@ export class EngineCore implements InferenceEngine {
     this.clock = opts.clock ?? realClock;
     this.scheduler = new Scheduler(opts.kv, opts.scheduler);
     this.maxModelLen = Math.min(opts.info.contextLength, opts.kv.numBlocks * opts.kv.blockSize);
+    this.kvConnector = opts.kvConnector;
+    const freeAndKick = (id: RequestId) => {
+      this.kv.free(id);
+      this.kick(); // freed blocks may admit waiting requests
+    };
+    const emit = (event: KvTransferEvent) => this.emitKvTransfer(event);
+    this.holds = new KvHoldLedger({
+      timeoutMs: opts.kvHoldTimeoutMs ?? DEFAULT_KV_HOLD_TIMEOUT_MS,
+      free: freeAndKick,
+      emit,
+      workerId: String(opts.workerId),
+    });
+    this.loader = new RemoteKvLoader({
+      loaded: (seq, plan, result) => {
+        this.scheduler.finishLoad(seq);
+        log.debug('pulled prompt KV from the prefill worker', { requestId: seq.requestId, ...result });
+        emit({ kind: 'loaded', requestId: seq.requestId, ...result, numTokens: plan.numTokens });
+        this.kick();
+      },
+      failed: (seq, error) => {
+        log.warn('pulling prompt KV failed; prefilling the prompt locally', {
+          requestId: seq.requestId,
+          workerId: this.opts.workerId,
+          error,
+        });
+        this.scheduler.failLoad(seq);
+        emit({ kind: 'load_failed', requestId: seq.requestId, error, reason: 'load_error' });
+        this.kick();
+      },
+      release: freeAndKick,
+    });
+  }
+
+  /** Plug in (or replace) the connector after construction: the worker builds it from its transfer agent. */
+  setKvConnector(connector: KvConnector | undefined): void {
+    this.kvConnector = connector;
+  }
+
+  /** Subscribe to KV transfer events (loaded, load_failed, held, released, hold_expired). */
+  onKvTransfer(listener: KvTransferListener): () => void {
+    this.kvListeners.add(listener);
+    return () => this.kvListeners.delete(listener);
+  }
+
+  /** The decode worker has pulled a held prefill's blocks: free them. False if unknown or expired. */
+  releaseHeld(requestId: string): boolean {
+    return this.holds.release(requestId as RequestId);
+  }
+
+  /** Finished prefill requests whose blocks are held for a decode worker. */
+  heldRequests(): number {
+    return this.holds.size;
+  }
+
+  /** Blocks those held requests keep in use. */
+  heldBlocks(): number {
+    return this.holds.blocks;
   }
 
   /**
@@ -87,6 +163,11 @@ export class EngineCore implements InferenceEngine {
   async *generate(request: EngineRequest, signal?: AbortSignal): AsyncGenerator<EngineOutput> {
     this.validate(request);
     if (signal?.aborted) return;
+    if (this.holds.release(request.requestId)) {
+      log.warn('a new request reuses the id of a held prefill; its held blocks were released', {
+        requestId: request.requestId,
+      });
+    }
     const seq = new Sequence({
       requestId: request.requestId,
       promptTokenIds: request.promptTokenIds,
@@ -96,6 +177,7 @@ export class EngineCore implements InferenceEngine {
       eosTokenIds: this.info.eosTokenIds,
       maxModelLen: this.maxModelLen,
       hashBlockSize: this.kv.enablePrefixCaching ? this.kv.blockSize : undefined,
+      kvTransfer: this.usableKvTransfer(request),
     });
     const stream = new RequestStream<EngineOutput>();
     this.streams.set(seq.requestId, stream);
@@ -114,6 +196,7 @@ export class EngineCore implements InferenceEngine {
   /** Cancel a request: its blocks are freed now and its stream ends without a further output. */
   abort(requestId: RequestId): void {
     this.scheduler.abort(requestId);
+    this.loader.cancel(requestId); // a pulling request's blocks are freed once its pull settles
     this.streams.get(requestId)?.end();
     this.streams.delete(requestId);
   }
@@ -136,28 +219,35 @@ export class EngineCore implements InferenceEngine {
       }
     }
     for (const seq of this.scheduler.waiting) activePrefillTokens += seq.numUncomputedTokens;
+    activePrefillTokens += this.scheduler.loading.length; // each computes its last prompt token here
     return {
       workerId: this.opts.workerId,
       activeDecodeBlocks,
       activePrefillTokens,
       kvUsedBlocks,
       kvTotalBlocks: this.kv.numBlocks,
-      numWaiting: this.scheduler.waiting.length,
+      numWaiting: this.scheduler.waiting.length + this.scheduler.loading.length,
       numRunning: this.scheduler.running.length,
       gpuCacheUsagePerc: Math.min(1, kvUsedBlocks / this.kv.numBlocks),
     };
   }
 
-  /** Blocks referenced by live sequences (cached-but-free blocks do not count). */
+  /** Blocks referenced by live sequences and held prefills (cached-but-free blocks do not count). */
   kvBlocksInUse(): number {
     return this.kv.numActiveBlocks();
   }
 
-  /** Stop the loop, end every stream (as if aborted) and wait for the current step to finish. */
+  /**
+   * Stop the loop, end every stream (as if aborted), wait for the current step and for every KV pull to
+   * settle, and release every hold: afterwards no block is in use.
+   */
   async close(): Promise<void> {
     this.closed = true;
     for (const id of [...this.streams.keys()]) this.abort(id);
     await this.loopDone;
+    await this.loader.close();
+    const released = this.holds.releaseAll();
+    if (released > 0) log.info('released held KV blocks at shutdown', { requests: released });
   }
 
   private validate(request: EngineRequest): void {
@@ -186,7 +276,11 @@ export class EngineCore implements InferenceEngine {
         'max_tokens',
       );
     }
-    if (this.streams.has(request.requestId)) {
+    if (request.kvTransfer !== undefined) {
+      const why = explainKvTransferRequest(request.kvTransfer);
+      if (why !== undefined) throw new InvalidRequestError(why, 'kv_transfer_params');
+    }
+    if (this.streams.has(request.requestId) || this.loader.has(request.requestId)) {
       throw new InvalidRequestError(`request id ${request.requestId} is already in flight`, 'request_id');
     }
   }
@@ -222,8 +316,11 @@ export class EngineCore implements InferenceEngine {
   private async step(): Promise<boolean> {
     const started = this.clock.now();
     const output = this.scheduler.schedule();
+    for (const admission of output.remote) this.startRemote(admission);
     if (output.scheduled.length === 0) {
-      log.warn('nothing schedulable although requests are pending', this.scheduleState());
+      // Pulls in flight or held blocks being released restart the loop (kick) when they free memory.
+      if (this.loader.numPending === 0)
+        log.warn('nothing schedulable although requests are pending', this.scheduleState());
       return false;
     }
     const results = await this.opts.executor.execute(output);
@@ -232,12 +329,19 @@ export class EngineCore implements InferenceEngine {
       output,
       results.map((r) => r?.tokenId),
     );
-    this.emit(output, results, live);
+    const params = new Map<RequestId, KvTransferParams>();
+    for (const seq of finished) if (seq.holdKvOnFinish) params.set(seq.requestId, this.hold(seq));
+    this.emit(output, results, live, params);
     this.publishStep(output, this.clock.now() - started, finished.length);
     return true;
   }
 
-  private emit(output: SchedulerOutput, results: Array<SampleResult | undefined>, live: boolean[]): void {
+  private emit(
+    output: SchedulerOutput,
+    results: Array<SampleResult | undefined>,
+    live: boolean[],
+    kvTransferParams: ReadonlyMap<RequestId, KvTransferParams>,
+  ): void {
     output.scheduled.forEach(({ seq, sample }, i) => {
       const result = results[i];
       if (!sample || !live[i] || result === undefined) return;
@@ -249,6 +353,7 @@ export class EngineCore implements InferenceEngine {
         topLogprobs: result.topLogprobs,
         finishReason: seq.finishReason,
         numCachedTokens: Math.max(0, seq.numCachedTokens),
+        kvTransferParams: seq.isFinished ? kvTransferParams.get(seq.requestId) : undefined,
       });
       if (seq.isFinished) {
         stream?.end();
@@ -283,6 +388,7 @@ export class EngineCore implements InferenceEngine {
     log.error('engine step failed; failing all in-flight requests', { error: err });
     for (const [id, stream] of this.streams) {
       this.scheduler.abort(id);
+      this.loader.cancel(id);
       stream.fail(err);
     }
     this.streams.clear();
@@ -293,6 +399,79 @@ export class EngineCore implements InferenceEngine {
       waiting: this.scheduler.waiting.length,
       running: this.scheduler.running.length,
       freeBlocks: this.kv.numFreeBlocks(),
+      heldBlocks: this.holds.blocks,
     };
   }
+
+  /** The request's kvTransfer as the sequence should act on it: no connector → prefill locally. */
+  private usableKvTransfer(request: EngineRequest): EngineRequest['kvTransfer'] {
+    const transfer = request.kvTransfer;
+    if (transfer === undefined || !('doRemotePrefill' in transfer) || this.kvConnector !== undefined)
+      return transfer;
+    if (!this.warnedNoConnector) {
+      this.warnedNoConnector = true;
+      log.warn('this engine has no KV connector: requests with remote prefill params prefill locally', {
+        workerId: this.opts.workerId,
+        requestId: request.requestId,
+      });
+    }
+    const error = new RemoteKvLoadError('this engine has no KV connector to pull the prompt KV with');
+    this.emitKvTransfer({ kind: 'load_failed', requestId: request.requestId, error, reason: 'no_connector' });
+    return undefined;
+  }
+
+  /** Act on one decode-side admission of this step. */
+  private startRemote(admission: RemoteAdmission): void {
+    const { seq } = admission;
+    const connector = this.kvConnector;
+    if (admission.kind === 'rejected') {
+      const error = new RemoteKvLoadError(`cannot pull the prompt KV: ${admission.error}`);
+      log.warn('remote prefill params do not fit the request; prefilling locally', {
+        requestId: seq.requestId,
+        error,
+      });
+      this.emitKvTransfer({ kind: 'load_failed', requestId: seq.requestId, error, reason: 'invalid_params' });
+    } else if (connector === undefined) {
+      // setKvConnector(undefined) between admission and here: only a load needs undoing.
+      if (admission.kind === 'load') this.loader.start(rejectingConnector, seq, admission.plan);
+    } else if (admission.kind === 'load') {
+      this.loader.start(connector, seq, admission.plan);
+    } else {
+      this.loader.releaseOnly(connector, seq, admission.params);
+    }
+  }
+
+  /** Hold a finished prefill's blocks; returns the hand-off its last output carries. */
+  private hold(seq: Sequence): KvTransferParams {
+    const table = this.kv.getBlockTable(seq.requestId);
+    const expiresAtMs = this.holds.hold(seq.requestId, table.length);
+    return {
+      remoteAgent: String(this.opts.workerId),
+      remoteRegion: 'kv',
+      remoteRequestId: seq.requestId,
+      remoteBlockIds: table.slice(0, Math.ceil(seq.numPromptTokens / this.kv.blockSize)).map(Number),
+      numTokens: seq.numPromptTokens,
+      firstTokenId: seq.outputTokenIds[0]!,
+      expiresAtMs,
+    };
+  }
+
+  private emitKvTransfer(event: KvTransferEvent): void {
+    for (const listener of this.kvListeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        log.error('a KV transfer listener threw', {
+          kind: event.kind,
+          requestId: event.requestId,
+          error: err,
+        });
+      }
+    }
+  }
 }
+
+/** Stands in when the connector was removed while a pull was being admitted: the pull fails, locally prefilled. */
+const rejectingConnector: KvConnector = {
+  loadBlocks: () => Promise.reject(new RemoteKvLoadError('the KV connector was removed')),
+};
