@@ -168,6 +168,9 @@ export class DisaggCluster {
     const link = new SimulatedKvConnector({
       link: this.config.link,
       kvBytesPerToken: this.config.kvBytesPerToken,
+      blockSize: this.ctx.opts.blockSize,
+      // The shared clock, not the decode worker's tracked one: a pull is not a step, and the engine keeps
+      // stepping its other requests meanwhile (the loop counts a worker idle only when it is not in a step).
       clock: this.ctx.loop.clock,
       notify: (params) => this.release(params),
     });

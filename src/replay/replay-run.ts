@@ -90,7 +90,11 @@ export async function runReplay(
     },
   });
   const workers = cluster.workers();
-  for (const w of workers) await w.engine.close();
+  for (const w of workers) {
+    // A hold left at the end is a hand-off whose release never came: a leak the tests look for.
+    if (w.record.role === 'prefill') w.record.heldAtEnd = w.engine.heldRequests();
+    await w.engine.close();
+  }
   const firstArrival = trace.length > 0 ? trace[0]!.timestampMs * opts.timeScale : 0;
   return {
     policy: router.policy.name,

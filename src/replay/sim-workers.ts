@@ -23,6 +23,8 @@ export interface WorkerRecord {
   prefillTokens: number;
   /** Set in disaggregated runs only. */
   role?: SimRole;
+  /** Prefill workers: requests whose blocks were still held for a decode worker when the run ended (0). */
+  heldAtEnd?: number;
 }
 
 export interface SimWorker {
