@@ -44,6 +44,14 @@ export interface SimEngineSettings {
   kvBytesPerToken?: number;
 }
 
+/**
+ * The engine's hold timeout runs on the wall clock (an unref'd timer), not on the engine's clock. In a
+ * replay, wall time depends on the host's speed, so an expiry would free blocks at a random point of
+ * virtual time; prefill mockers hold for setTimeout's longest delay (24.8 days) instead, and a hold that is
+ * never released shows up as `heldAtEnd`.
+ */
+const REPLAY_KV_HOLD_TIMEOUT_MS = 2 ** 31 - 1;
+
 export interface SimPoolOptions {
   role: SimRole;
   count: number;
@@ -78,6 +86,7 @@ export function startSimWorkers(
       speedupRatio: s.speedupRatio,
       kvBytesPerToken: s.kvBytesPerToken,
       kvConnector: options.kvConnector?.(workerId),
+      kvHoldTimeoutMs: options.role === 'prefill' ? REPLAY_KV_HOLD_TIMEOUT_MS : undefined,
       events: (event) => router.applyKvEvent(workerId, event),
     });
     const record: WorkerRecord = { workerId, requests: 0, preemptions: 0, steps: 0, prefillTokens: 0 };
