@@ -10,9 +10,9 @@
  * LlmEngine and MockEngine are subclasses that only choose the executor (and LlmEngine closes its model).
  *
  * Disaggregated serving (protocols/kv-transfer.ts) plugs in here too, for both engines alike: a prefill
- * request (`doRemoteDecode`) finishes into the hold ledger (kv-holds.ts) and its last output carries
- * `kvTransferParams`; a decode request (`doRemotePrefill`) is admitted into `loading` while the
- * KvConnector pulls its prompt's KV (remote-prefill.ts), and the loop keeps stepping everyone else.
+ * request (`doRemoteDecode`) finishes into the hold ledger and its last output carries `kvTransferParams`;
+ * a decode request (`doRemotePrefill`) is admitted into `loading` while the KvConnector pulls its
+ * prompt's KV, and the loop keeps stepping everyone else (kv-transfer-coordinator.ts).
  */
 import type { KvCacheManager } from '../kv/index.ts';
 import type { EngineModelInfo, EngineOutput, EngineRequest, InferenceEngine } from '../protocols/engine.ts';
@@ -23,13 +23,12 @@ import { InvalidRequestError } from '../util/errors.ts';
 import { getLogger } from '../util/logger.ts';
 import { type Clock, realClock } from './clock.ts';
 import type { KvConnector } from './kv-connector.ts';
-import { DEFAULT_KV_HOLD_TIMEOUT_MS, KvHoldLedger } from './kv-holds.ts';
-import type { KvTransferEvent, KvTransferListener } from './kv-transfer-events.ts';
+import type { KvTransferListener } from './kv-transfer-events.ts';
+import { KvTransferCoordinator } from './kv-transfer-coordinator.ts';
 import type { StepExecutor } from './model-runner.ts';
-import { RemoteKvLoader, RemoteKvLoadError } from './remote-prefill.ts';
 import { RequestStream } from './request-stream.ts';
 import type { SampleResult } from './sampler.ts';
-import { type RemoteAdmission, Scheduler, type SchedulerOptions, type SchedulerOutput } from './scheduler.ts';
+import { Scheduler, type SchedulerOptions, type SchedulerOutput } from './scheduler.ts';
 import { Sequence } from './sequence.ts';
 
 const log = getLogger('engine');
@@ -79,14 +78,12 @@ export class EngineCore implements InferenceEngine {
   readonly maxModelLen: number;
   private readonly streams = new Map<RequestId, RequestStream<EngineOutput>>();
   private readonly listeners = new Set<StepListener>();
-  private readonly kvListeners = new Set<KvTransferListener>();
   private readonly clock: Clock;
-  private readonly holds: KvHoldLedger;
-  private readonly loader: RemoteKvLoader;
-  private kvConnector: KvConnector | undefined;
-  private warnedNoConnector = false;
+  private readonly kvTransfer: KvTransferCoordinator;
   private loopDone: Promise<void> = Promise.resolve();
   private looping = false;
+  /** kick() was called since the current step began. */
+  private kicked = false;
   private stepCount = 0;
   private closed = false;
 
@@ -96,63 +93,39 @@ export class EngineCore implements InferenceEngine {
     this.clock = opts.clock ?? realClock;
     this.scheduler = new Scheduler(opts.kv, opts.scheduler);
     this.maxModelLen = Math.min(opts.info.contextLength, opts.kv.numBlocks * opts.kv.blockSize);
-    this.kvConnector = opts.kvConnector;
-    const freeAndKick = (id: RequestId) => {
-      this.kv.free(id);
-      this.kick(); // freed blocks may admit waiting requests
-    };
-    const emit = (event: KvTransferEvent) => this.emitKvTransfer(event);
-    this.holds = new KvHoldLedger({
-      timeoutMs: opts.kvHoldTimeoutMs ?? DEFAULT_KV_HOLD_TIMEOUT_MS,
-      free: freeAndKick,
-      emit,
-      workerId: String(opts.workerId),
-    });
-    this.loader = new RemoteKvLoader({
-      loaded: (seq, plan, result) => {
-        this.scheduler.finishLoad(seq);
-        log.debug('pulled prompt KV from the prefill worker', { requestId: seq.requestId, ...result });
-        emit({ kind: 'loaded', requestId: seq.requestId, ...result, numTokens: plan.numTokens });
-        this.kick();
-      },
-      failed: (seq, error) => {
-        log.warn('pulling prompt KV failed; prefilling the prompt locally', {
-          requestId: seq.requestId,
-          workerId: this.opts.workerId,
-          error,
-        });
-        this.scheduler.failLoad(seq);
-        emit({ kind: 'load_failed', requestId: seq.requestId, error, reason: 'load_error' });
-        this.kick();
-      },
-      release: freeAndKick,
+    this.kvTransfer = new KvTransferCoordinator({
+      kv: opts.kv,
+      scheduler: this.scheduler,
+      workerId: opts.workerId,
+      connector: opts.kvConnector,
+      holdTimeoutMs: opts.kvHoldTimeoutMs,
+      kick: () => this.kick(),
     });
   }
 
   /** Plug in (or replace) the connector after construction: the worker builds it from its transfer agent. */
   setKvConnector(connector: KvConnector | undefined): void {
-    this.kvConnector = connector;
+    this.kvTransfer.setConnector(connector);
   }
 
   /** Subscribe to KV transfer events (loaded, load_failed, held, released, hold_expired). */
   onKvTransfer(listener: KvTransferListener): () => void {
-    this.kvListeners.add(listener);
-    return () => this.kvListeners.delete(listener);
+    return this.kvTransfer.onEvent(listener);
   }
 
   /** The decode worker has pulled a held prefill's blocks: free them. False if unknown or expired. */
   releaseHeld(requestId: string): boolean {
-    return this.holds.release(requestId as RequestId);
+    return this.kvTransfer.releaseHeld(requestId as RequestId);
   }
 
   /** Finished prefill requests whose blocks are held for a decode worker. */
   heldRequests(): number {
-    return this.holds.size;
+    return this.kvTransfer.heldRequests;
   }
 
   /** Blocks those held requests keep in use. */
   heldBlocks(): number {
-    return this.holds.blocks;
+    return this.kvTransfer.heldBlocks;
   }
 
   /**
@@ -163,11 +136,7 @@ export class EngineCore implements InferenceEngine {
   async *generate(request: EngineRequest, signal?: AbortSignal): AsyncGenerator<EngineOutput> {
     this.validate(request);
     if (signal?.aborted) return;
-    if (this.holds.release(request.requestId)) {
-      log.warn('a new request reuses the id of a held prefill; its held blocks were released', {
-        requestId: request.requestId,
-      });
-    }
+    const kvTransfer = this.kvTransfer.admitRequest(request);
     const seq = new Sequence({
       requestId: request.requestId,
       promptTokenIds: request.promptTokenIds,
@@ -177,7 +146,7 @@ export class EngineCore implements InferenceEngine {
       eosTokenIds: this.info.eosTokenIds,
       maxModelLen: this.maxModelLen,
       hashBlockSize: this.kv.enablePrefixCaching ? this.kv.blockSize : undefined,
-      kvTransfer: this.usableKvTransfer(request),
+      kvTransfer,
     });
     const stream = new RequestStream<EngineOutput>();
     this.streams.set(seq.requestId, stream);
@@ -196,7 +165,7 @@ export class EngineCore implements InferenceEngine {
   /** Cancel a request: its blocks are freed now and its stream ends without a further output. */
   abort(requestId: RequestId): void {
     this.scheduler.abort(requestId);
-    this.loader.cancel(requestId); // a pulling request's blocks are freed once its pull settles
+    this.kvTransfer.cancel(requestId); // a pulling request's blocks are freed once its pull settles
     this.streams.get(requestId)?.end();
     this.streams.delete(requestId);
   }
@@ -245,9 +214,7 @@ export class EngineCore implements InferenceEngine {
     this.closed = true;
     for (const id of [...this.streams.keys()]) this.abort(id);
     await this.loopDone;
-    await this.loader.close();
-    const released = this.holds.releaseAll();
-    if (released > 0) log.info('released held KV blocks at shutdown', { requests: released });
+    await this.kvTransfer.close();
   }
 
   private validate(request: EngineRequest): void {
@@ -280,13 +247,14 @@ export class EngineCore implements InferenceEngine {
       const why = explainKvTransferRequest(request.kvTransfer);
       if (why !== undefined) throw new InvalidRequestError(why, 'kv_transfer_params');
     }
-    if (this.streams.has(request.requestId) || this.loader.has(request.requestId)) {
+    if (this.streams.has(request.requestId) || this.kvTransfer.isSettling(request.requestId)) {
       throw new InvalidRequestError(`request id ${request.requestId} is already in flight`, 'request_id');
     }
   }
 
   /** Start the loop if it is idle. */
   private kick(): void {
+    this.kicked = true;
     if (this.looping) return;
     this.looping = true;
     this.loopDone = this.runLoop();
@@ -299,7 +267,10 @@ export class EngineCore implements InferenceEngine {
       await new Promise<void>((resolve) => setImmediate(resolve));
       while (!this.closed && this.scheduler.hasUnfinished()) {
         try {
-          if (!(await this.step())) break;
+          this.kicked = false;
+          // Nothing schedulable: idle until a kick (new request, freed blocks, settled KV pull). A kick
+          // that came while this step was in flight (a pull failing at once) found the loop busy: go on.
+          if (!(await this.step()) && !this.kicked) break;
         } catch (err) {
           this.failAll(err);
         }
@@ -312,15 +283,20 @@ export class EngineCore implements InferenceEngine {
     }
   }
 
-  /** One step. Returns false when nothing could be scheduled (should not happen; logged). */
+  /**
+   * One step. Returns false when nothing could be scheduled: every waiting request waits for blocks
+   * (held by pulls in flight or by holds) or for a pull; otherwise a bug, logged.
+   */
   private async step(): Promise<boolean> {
     const started = this.clock.now();
     const output = this.scheduler.schedule();
-    for (const admission of output.remote) this.startRemote(admission);
+    this.kvTransfer.startAdmissions(output.remote);
     if (output.scheduled.length === 0) {
-      // Pulls in flight or held blocks being released restart the loop (kick) when they free memory.
-      if (this.loader.numPending === 0)
-        log.warn('nothing schedulable although requests are pending', this.scheduleState());
+      // A settled pull or a released hold restarts the loop (kick) when it frees memory.
+      const waitsOnKvTransfer = this.kvTransfer.numPendingLoads > 0 || this.kvTransfer.heldBlocks > 0;
+      if (waitsOnKvTransfer)
+        log.debug('waiting for KV pulls or held blocks to free memory', this.scheduleState());
+      else log.warn('nothing schedulable although requests are pending', this.scheduleState());
       return false;
     }
     const results = await this.opts.executor.execute(output);
@@ -329,8 +305,7 @@ export class EngineCore implements InferenceEngine {
       output,
       results.map((r) => r?.tokenId),
     );
-    const params = new Map<RequestId, KvTransferParams>();
-    for (const seq of finished) if (seq.holdKvOnFinish) params.set(seq.requestId, this.hold(seq));
+    const params = this.kvTransfer.holdFinished(finished);
     this.emit(output, results, live, params);
     this.publishStep(output, this.clock.now() - started, finished.length);
     return true;
@@ -346,6 +321,7 @@ export class EngineCore implements InferenceEngine {
       const result = results[i];
       if (!sample || !live[i] || result === undefined) return;
       const stream = this.streams.get(seq.requestId);
+      const handoff = seq.isFinished ? kvTransferParams.get(seq.requestId) : undefined;
       stream?.push({
         requestId: seq.requestId,
         tokenId: result.tokenId,
@@ -353,7 +329,7 @@ export class EngineCore implements InferenceEngine {
         topLogprobs: result.topLogprobs,
         finishReason: seq.finishReason,
         numCachedTokens: Math.max(0, seq.numCachedTokens),
-        kvTransferParams: seq.isFinished ? kvTransferParams.get(seq.requestId) : undefined,
+        ...(handoff === undefined ? {} : { kvTransferParams: handoff }),
       });
       if (seq.isFinished) {
         stream?.end();
@@ -388,7 +364,7 @@ export class EngineCore implements InferenceEngine {
     log.error('engine step failed; failing all in-flight requests', { error: err });
     for (const [id, stream] of this.streams) {
       this.scheduler.abort(id);
-      this.loader.cancel(id);
+      this.kvTransfer.cancel(id);
       stream.fail(err);
     }
     this.streams.clear();
@@ -399,79 +375,7 @@ export class EngineCore implements InferenceEngine {
       waiting: this.scheduler.waiting.length,
       running: this.scheduler.running.length,
       freeBlocks: this.kv.numFreeBlocks(),
-      heldBlocks: this.holds.blocks,
+      heldBlocks: this.kvTransfer.heldBlocks,
     };
-  }
-
-  /** The request's kvTransfer as the sequence should act on it: no connector → prefill locally. */
-  private usableKvTransfer(request: EngineRequest): EngineRequest['kvTransfer'] {
-    const transfer = request.kvTransfer;
-    if (transfer === undefined || !('doRemotePrefill' in transfer) || this.kvConnector !== undefined)
-      return transfer;
-    if (!this.warnedNoConnector) {
-      this.warnedNoConnector = true;
-      log.warn('this engine has no KV connector: requests with remote prefill params prefill locally', {
-        workerId: this.opts.workerId,
-        requestId: request.requestId,
-      });
-    }
-    const error = new RemoteKvLoadError('this engine has no KV connector to pull the prompt KV with');
-    this.emitKvTransfer({ kind: 'load_failed', requestId: request.requestId, error, reason: 'no_connector' });
-    return undefined;
-  }
-
-  /** Act on one decode-side admission of this step. */
-  private startRemote(admission: RemoteAdmission): void {
-    const { seq } = admission;
-    const connector = this.kvConnector;
-    if (admission.kind === 'rejected') {
-      const error = new RemoteKvLoadError(`cannot pull the prompt KV: ${admission.error}`);
-      log.warn('remote prefill params do not fit the request; prefilling locally', {
-        requestId: seq.requestId,
-        error,
-      });
-      this.emitKvTransfer({ kind: 'load_failed', requestId: seq.requestId, error, reason: 'invalid_params' });
-    } else if (connector === undefined) {
-      // setKvConnector(undefined) between admission and here: only a load needs undoing.
-      if (admission.kind === 'load') this.loader.start(rejectingConnector, seq, admission.plan);
-    } else if (admission.kind === 'load') {
-      this.loader.start(connector, seq, admission.plan);
-    } else {
-      this.loader.releaseOnly(connector, seq, admission.params);
-    }
-  }
-
-  /** Hold a finished prefill's blocks; returns the hand-off its last output carries. */
-  private hold(seq: Sequence): KvTransferParams {
-    const table = this.kv.getBlockTable(seq.requestId);
-    const expiresAtMs = this.holds.hold(seq.requestId, table.length);
-    return {
-      remoteAgent: String(this.opts.workerId),
-      remoteRegion: 'kv',
-      remoteRequestId: seq.requestId,
-      remoteBlockIds: table.slice(0, Math.ceil(seq.numPromptTokens / this.kv.blockSize)).map(Number),
-      numTokens: seq.numPromptTokens,
-      firstTokenId: seq.outputTokenIds[0]!,
-      expiresAtMs,
-    };
-  }
-
-  private emitKvTransfer(event: KvTransferEvent): void {
-    for (const listener of this.kvListeners) {
-      try {
-        listener(event);
-      } catch (err) {
-        log.error('a KV transfer listener threw', {
-          kind: event.kind,
-          requestId: event.requestId,
-          error: err,
-        });
-      }
-    }
   }
 }
-
-/** Stands in when the connector was removed while a pull was being admitted: the pull fails, locally prefilled. */
-const rejectingConnector: KvConnector = {
-  loadBlocks: () => Promise.reject(new RemoteKvLoadError('the KV connector was removed')),
-};

@@ -73,7 +73,7 @@ export function remoteSpan(
 /** What the engine does when a pull settles (the loader only tracks pulls and keeps the safety rule). */
 export interface RemoteLoadHandlers {
   loaded(seq: Sequence, plan: KvLoadPlan, result: KvLoadResult): void;
-  failed(seq: Sequence, error: Error): void;
+  failed(seq: Sequence, plan: KvLoadPlan, error: Error): void;
   /** Free the request's blocks (an aborted pull has settled: nothing writes into them any more). */
   release(requestId: RequestId): void;
 }
@@ -115,7 +115,7 @@ export class RemoteKvLoader {
     });
     entry.settled = callLoad(connector, plan, controller.signal).then(
       (result) => this.settle(entry, () => this.handlers.loaded(seq, plan, result)),
-      (err: unknown) => this.settle(entry, () => this.handlers.failed(seq, asError(err))),
+      (err: unknown) => this.settle(entry, () => this.handlers.failed(seq, plan, asError(err))),
     );
     this.pending.set(seq.requestId, entry);
   }
