@@ -113,6 +113,31 @@ describe('runReplay disaggregated (hand-computable)', () => {
   });
 });
 
+describe('runReplay disaggregated (held blocks fill the prefill worker)', () => {
+  it('a prefill worker parked on held blocks resumes when a slow pull releases them', async () => {
+    // 300 blocks of 16 per worker: two held 2,000-token prompts (125 blocks each) leave no room for a
+    // third, which waits until the first pull (2 s at 1 Gbit/s) releases its blocks.
+    const link = parseLinkSpec('1gbit');
+    const result = await runReplay([one(0, 2000, 2, 1), one(10, 2000, 2, 2), one(20, 2000, 2, 3)], {
+      router: 'round-robin',
+      prefillWorkers: 1,
+      decodeWorkers: 3,
+      link: '1gbit',
+      maxPrefillQueueSize: 10,
+      numKvBlocks: 300,
+    });
+    const [first, , third] = result.records;
+    assert.ok(result.records.every((r) => r.remotePrefill && r.outputTokens === 2));
+    const firstReleased = prefillMs(2000) + transferMs(link, pullBytes(2000));
+    close(ttftOf(first!), firstReleased + prefillMs(1), 'first: prefill, 2 s pull, last token');
+    assert.ok(
+      third!.firstTokenMs > firstReleased + prefillMs(2000),
+      `third prefilled only after the first release: ${third!.firstTokenMs} vs ${firstReleased}`,
+    );
+    assert.equal(byRole(result, 'prefill')[0]!.heldAtEnd, 0);
+  });
+});
+
 describe('runReplay disaggregated (a mixed workload)', () => {
   const trace = mixedTrace({
     requests: 60,

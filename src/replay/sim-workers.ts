@@ -73,7 +73,9 @@ export function startSimWorkers(
   for (let k = 0; k < options.count; k++) {
     const workerId = asWorkerId(`${options.prefix}${k}`);
     let engine: MockEngine | undefined;
-    const clock = loop.addWorker(() => engine?.scheduler.hasUnfinished() ?? false);
+    // "Has work" = its step loop runs. A loop parked on memory (a prefill worker whose blocks are all held
+    // for decode pulls still in flight) is idle: only a timer elsewhere (the pull) can wake it.
+    const clock = loop.addWorker(() => engine?.stepping ?? false);
     engine = new MockEngine({
       workerId,
       clock,
