@@ -208,12 +208,25 @@ const lengthSweep = await sweep(
   (n) => mixedWorkload({ longTokens: n }),
   kTokens,
 );
-const rateSweep = await sweep(
-  'offered load (req/s)',
-  config.rates,
-  (r) => mixedWorkload({ rate: r }),
-  String,
-);
+
+// Offered load × link speed: the long prefills' share of decode steps grows with load, the hand-off's
+// cost falls with bandwidth; this grid shows where the two cross.
+const loadByLink = new Map<number, Array<{ x: number; comparison: Comparison }>>();
+const loadRows: Row[] = [];
+for (const rate of config.rates) {
+  const w = mixedWorkload({ rate });
+  progress(`load: ${w.name}`);
+  const agg = await w.baseline(config.workers);
+  for (const gbit of config.links) {
+    const comparison = compare(agg, await w.disaggregated(best.split, linkSpec(gbit)));
+    loadByLink.set(gbit, [...(loadByLink.get(gbit) ?? []), { x: rate, comparison }]);
+    loadRows.push({ label: `${rate} req/s, ${gbitLabel(gbit)}`, comparison });
+  }
+}
+console.log(`\n## Offered load × link speed (split ${splitName(best.split)})\n`);
+console.log(comparisonTable('load, link', loadRows));
+const rateSweep = loadByLink.get(config.headlineGbit) ?? [];
+const goalMet = loadRows.filter((r) => meetsGoal(r.comparison)).map((r) => r.label);
 
 // 4. The repository's Mooncake trace: every split over the headline link, then the link sweep.
 const mooncake = new Workload(
@@ -251,7 +264,7 @@ const chart: DisaggChartData = {
   title: `Disaggregated ÷ aggregated, ${config.workers} workers (virtual time)`,
   linkSweep: [...linkSweep].map(([name, points]) => ({ name, points })),
   fractionSweep: fractionSweep.map((p) => ({ x: p.x, comparison: p.comparison })),
-  rateSweep: rateSweep.map((p) => ({ x: p.x, comparison: p.comparison })),
+  loadByLink: [...loadByLink].map(([gbit, points]) => ({ name: gbitLabel(gbit), points })),
   traceLinks,
   bestSplit: splitName(best.split),
   traceBestSplit: splitName(traceBest.split),
@@ -266,7 +279,8 @@ const c = best.comparison;
 console.log(
   `where it pays (ITL p99 < 1.00x at TTFT mean ≤ ${GOAL.ttftMeanRatio.toFixed(2)}x), split ${splitName(best.split)}: ` +
     `link: ${whereItPays(bestLinks, gbitLabel)}; long fraction: ${whereItPays(fractionSweep, (f) => `${f * 100} %`)}; ` +
-    `long prompt: ${whereItPays(lengthSweep, kTokens)}; load: ${whereItPays(rateSweep, (r) => `${r} req/s`)}; ` +
+    `long prompt: ${whereItPays(lengthSweep, kTokens)}; load at ${gbitLabel(config.headlineGbit)}: ` +
+    `${whereItPays(rateSweep, (r) => `${r} req/s`)}; goal met (load, link): ${goalMet.length > 0 ? goalMet.join('; ') : 'nowhere'}; ` +
     `Mooncake trace, split ${splitName(traceBest.split)}: ${whereItPays(traceLinks, gbitLabel)}`,
 );
 console.log(

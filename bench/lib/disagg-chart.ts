@@ -14,8 +14,8 @@ export interface DisaggChartData {
   linkSweep: ReadonlyArray<{ name: string; points: Sweep }>;
   /** Headline split over the headline link, per long-prompt fraction (0..1). */
   fractionSweep: Sweep;
-  /** Headline split over the headline link, per offered load (req/s). */
-  rateSweep: Sweep;
+  /** Headline split, per link ("25 Gbit/s"), the ratios at each offered load (req/s). */
+  loadByLink: ReadonlyArray<{ name: string; points: Sweep }>;
   /** Mooncake trace, its best split, per link speed. */
   traceLinks: Sweep;
   bestSplit: string;
@@ -62,6 +62,24 @@ export function renderDisaggChart(d: DisaggChartData): string {
       reference('parity', 1, d.links, '#ccc'),
     ],
   });
+  const loadPanel = (
+    title: string,
+    f: (c: Comparison) => number,
+    goal: number,
+    goalName: string,
+  ): ChartPanel => {
+    const xs = d.loadByLink.flatMap((s) => s.points.map((p) => p.x));
+    return {
+      title,
+      xLabel: 'requests per second',
+      yLabel: 'disagg ÷ agg',
+      series: [
+        ...d.loadByLink.map((s) => ({ name: s.name, points: pick(s.points, f) })),
+        reference(goalName, goal, xs, '#888'),
+        reference('parity', 1, xs, '#ccc'),
+      ],
+    };
+  };
   const ratioPanel = (title: string, xLabel: string, sweep: Sweep, scaleX: number): ChartPanel => {
     const xs = sweep.map((p) => p.x * scaleX);
     return {
@@ -78,7 +96,7 @@ export function renderDisaggChart(d: DisaggChartData): string {
   };
   return renderChart({
     title: d.title,
-    subtitle: `mixed long/short workload; prompt-mix and load panels use split ${d.bestSplit}`,
+    subtitle: `mixed long/short workload; the prompt-mix and load panels use split ${d.bestSplit}`,
     columns: 3,
     panels: [
       linkPanel('ITL p99 ratio vs link speed', itl, GOAL.itlP99Ratio, 'goal 0.5'),
@@ -96,7 +114,8 @@ export function renderDisaggChart(d: DisaggChartData): string {
         ],
       },
       ratioPanel('Ratios vs long-prompt share', 'long prompts (%)', d.fractionSweep, 100),
-      ratioPanel('Ratios vs offered load', 'requests per second', d.rateSweep, 1),
+      loadPanel('ITL p99 ratio vs offered load', itl, GOAL.itlP99Ratio, 'goal 0.5'),
+      loadPanel('TTFT mean ratio vs offered load', ttft, GOAL.ttftMeanRatio, 'bound 1.2'),
     ],
   });
 }

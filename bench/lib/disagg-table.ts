@@ -22,12 +22,15 @@ export const COMPARISON_COLUMNS = [
   'TTFT p99 ms',
   'agg ITL p99 ms',
   'ITL p99 ms',
+  'agg ITL p99.9 ms',
+  'ITL p99.9 ms',
   'remote prefill',
   'queue full',
   'KV transfer p50 ms',
   'TTFT mean ÷ agg',
   'TTFT p99 ÷ agg',
   'ITL p99 ÷ agg',
+  'ITL p99.9 ÷ agg',
 ] as const;
 
 export function comparisonTable(firstColumn: string, rows: readonly Row[]): string {
@@ -46,12 +49,15 @@ export function comparisonTable(firstColumn: string, rows: readonly Row[]): stri
         fmt(c.disagg.ttftMs.p99),
         fmt(c.agg.itlMs.p99),
         fmt(c.disagg.itlMs.p99),
+        fmt(c.aggItlP999Ms),
+        fmt(c.itlP999Ms),
         pct(d?.remoteShare),
         String(d?.decisions.prefill_queue_full ?? 0),
         fmt(d?.transferMs.p50),
         ratio(c.ttftMeanRatio),
         ratio(c.ttftP99Ratio),
         ratio(c.itlP99Ratio),
+        ratio(c.itlP999Ratio),
       ];
     }),
   );
