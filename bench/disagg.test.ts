@@ -51,7 +51,7 @@ test('bench:disagg --smoke prints the comparison tables, the goal line last, and
   assert.match(run.stdout, /\| 400 Gbit\/s, 2:2 \|/);
   assert.match(
     lines.at(-2)!,
-    /^where it pays \(ITL p99 < 1\.00x at TTFT mean ≤ 1\.20x\), split \d:\d: link: .*Mooncake trace/,
+    /^where it pays \(ITL p99 < 1\.00x at TTFT mean ≤ 1\.20x; link: split \d:\d, mix and load: best split per point\): link: .*goal met \(load, link\): .*Mooncake trace/,
   );
   assert.match(
     lines.at(-1)!,
