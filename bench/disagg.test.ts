@@ -55,7 +55,7 @@ test('bench:disagg --smoke prints the comparison tables, the goal line last, and
   );
   assert.match(
     lines.at(-1)!,
-    /^disagg vs agg \(mixed 2k\/100, 10gbit\): ITL p99 \d+\.\d\dx, TTFT mean \d+\.\d\dx \(goal ≤ 0\.50x at ≤ 1\.20x\): (met|NOT met), split \d:\d; over link speed it pays/,
+    /^disagg vs agg \(mixed 2k\/100, 10gbit\): ITL p99 \d+\.\d\dx, TTFT mean \d+\.\d\dx \(goal ≤ 0\.50x at ≤ 1\.20x\): (met|NOT met) \(split \d:\d\); over link speed it pays .*; goal met at \(load, link, P:D\): /,
   );
   const svg = readFileSync(svgPath, 'utf8');
   assert.deepEqual(svgProblems(svg), []);

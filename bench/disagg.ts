@@ -303,6 +303,7 @@ console.log(
   `disagg vs agg (mixed ${kTokens(config.longTokens)}/${config.shortTokens}, ${config.headlineGbit}gbit): ` +
     `ITL p99 ${ratio(c.itlP99Ratio)}, TTFT mean ${ratio(c.ttftMeanRatio)} ` +
     `(goal ≤ ${GOAL.itlP99Ratio.toFixed(2)}x at ≤ ${GOAL.ttftMeanRatio.toFixed(2)}x): ` +
-    `${meetsGoal(c) ? 'met' : 'NOT met'}, split ${splitName(best.split)}; over link speed it ` +
-    `${whereItPays(bestLinks, gbitLabel)}`,
+    `${meetsGoal(c) ? 'met' : 'NOT met'} (split ${splitName(best.split)}); over link speed it ` +
+    `${whereItPays(bestLinks, gbitLabel)}; goal met at (load, link, P:D): ` +
+    `${goalMet.length > 0 ? goalMet.join('; ') : 'none of the grid'}`,
 );
