@@ -158,14 +158,19 @@ export interface Timing {
   bytes: number;
   /** bytes / ms, as GB/s (10^9 bytes per second). */
   gbPerSec: number;
+  /** Slowest / fastest run: above 2 the machine was busy and the median is a guess. */
+  spread: number;
 }
 
 const timing = (times: number[], bytes: number): Timing => {
   const ms = median(times);
-  return { ms, bytes, gbPerSec: bytes / ms / 1e6 };
+  return { ms, bytes, gbPerSec: bytes / ms / 1e6, spread: Math.max(...times) / Math.min(...times) };
 };
 
-/** Median of `repeats` READs of `remoteBlockIds` (owner) into `localBlockIds` (ours). */
+/**
+ * Median of `repeats` READs of `remoteBlockIds` (owner) into `localBlockIds` (ours), after one untimed READ
+ * that dials the connection (a worker's pooled connection is already open when a hand-off starts).
+ */
 export async function timeRead(
   agent: TransferAgent,
   owner: string,
@@ -175,6 +180,7 @@ export async function timeRead(
 ): Promise<Timing> {
   const times: number[] = [];
   let bytes = 0;
+  await agent.read(owner, { localRegion: 'kv', remoteRegion: 'kv', ...ids });
   for (let r = 0; r < repeats; r++) {
     const started = performance.now();
     const result = await agent.read(owner, {
