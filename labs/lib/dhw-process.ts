@@ -12,8 +12,8 @@ const DHW = join(repoRoot, 'bin', 'dhw.mjs');
 
 export interface DhwProcess {
   pid: number;
-  /** The ready line's match. */
-  ready: RegExpExecArray;
+  /** The ready line's match (null when started without one). */
+  ready: RegExpExecArray | null;
   /** Everything it printed so far (stdout and stderr). */
   output(): string;
   /** Lines printed so far that match. */
@@ -29,9 +29,10 @@ process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
+/** Start `dhw ARGS`; resolves once it printed a line matching `ready` (null: at once, e.g. a silent tail). */
 export async function spawnDhw(
   args: readonly string[],
-  ready: RegExp,
+  ready: RegExp | null,
   timeoutMs = 60_000,
 ): Promise<DhwProcess> {
   const child = spawn(process.execPath, [DHW, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -63,14 +64,14 @@ export async function spawnDhw(
     }
   };
   try {
-    await waitFor(ready, timeoutMs);
+    if (ready) await waitFor(ready, timeoutMs);
   } catch (err) {
     child.kill('SIGKILL');
     throw err;
   }
   return {
     pid: child.pid as number,
-    ready: ready.exec(lines().find((l) => ready.test(l)) as string) as RegExpExecArray,
+    ready: ready ? (ready.exec(lines().find((l) => ready.test(l)) as string) as RegExpExecArray) : null,
     output: () => out,
     grep: (pattern) => lines().filter((l) => pattern.test(l)),
     waitFor,
