@@ -57,9 +57,15 @@ async function metricLines(worker: WorkerProcess, pattern: RegExp): Promise<stri
 }
 
 async function showMetrics(label: string, worker: WorkerProcess, pattern: RegExp): Promise<void> {
-  note(`$ curl -s localhost:${worker.systemPort}/metrics | grep ${pattern.source}     # ${label}`);
-  const lines = await metricLines(worker, pattern);
-  for (const line of lines.length > 0 ? lines : ['(no such series yet)']) note(`  ${line}`);
+  note(
+    `$ curl -s localhost:${worker.systemPort}/metrics | grep -E '${pattern.source}' | grep -v _bucket   # ${label}`,
+  );
+  const lines = (await metricLines(worker, pattern)).filter((l) => !l.includes('_bucket{'));
+  // The four identity labels (namespace, component, endpoint, worker id) are the same on every line: elided.
+  const identity =
+    /dynamo_namespace="[^"]*",dynamo_component="[^"]*",dynamo_endpoint="[^"]*",worker_id="[^"]*",?/;
+  for (const line of lines.length > 0 ? lines : ['(no such series yet)'])
+    note(`  ${line.replace(identity, '…')}`);
 }
 
 /** `dhw ls`: what discovery holds, as the operator's command prints it. */
@@ -175,20 +181,29 @@ async function main(): Promise<void> {
     note(
       `short request: HTTP ${short.status}, cached_tokens ${short.cachedTokens}, TTFT ${short.ttftMs.toFixed(0)} ms`,
     );
-    await sleep(300);
+    // The tails are separate processes (a second or two to start); wait for their first events.
+    const kvEvents = (tail: DhwProcess) =>
+      tail
+        .output()
+        .split('\n')
+        .filter((l) => l.startsWith('{'));
+    const waitUntil = Date.now() + 8000;
+    while (tails.some((t) => kvEvents(t).length === 0) && Date.now() < waitUntil) await sleep(100);
     for (const [component, tail] of [
       ['backend', tails[0]],
       ['prefill', tails[1]],
     ] as const) {
-      const events = tail!
-        .output()
-        .split('\n')
-        .filter((l) => l.startsWith('{'));
+      const events = kvEvents(tail!);
       note(
-        `events tail --component ${component}: ${events.length} kv-events, e.g. ${shorten((events[0] ?? '(none)').replace(/"tokenIds":\[[\d,]+\]/g, '"tokenIds":[…]'), 200)}`,
+        `events tail --component ${component}: ${events.length} kv-events so far, first: ${shorten((events[0] ?? '(none)').replace(/"tokenIds":\[[\d,]+\]/g, '"tokenIds":[…]'), 220)}`,
       );
     }
-
+    note(
+      'both workers publish `stored` for the prompt blocks they now cache: the prefill worker computed them,',
+    );
+    note(
+      'the decode worker received them by transfer; a KV-aware router can find the prefix on either side.',
+    );
     step("Each worker's transfer metrics: the decode side pulled, the prefill side served and released");
     await showMetrics('decode worker', decode, /dynamo_component_kv_transfer_/);
     await showMetrics('prefill worker', prefill, /dynamo_component_kv_transfer_/);
