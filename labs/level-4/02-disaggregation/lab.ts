@@ -34,24 +34,26 @@ import { type Cluster, ms, replay, twoAtATime } from './replay-sweep.ts';
 const smoke = isSmoke();
 /** The lab's threshold: prompts with more uncached tokens than this are prefilled remotely. */
 const LOCAL_MAX = Number(argValue('max-local-prefill-length') ?? 256);
+// Long prompts arrive about one prefill apart, so at most 2 are in flight (the default prefill queue limit):
+// with more, the rule keeps the extra ones local (prefill_queue_full) and the decode worker stalls again.
 const SHAPE: MixedShape = smoke
   ? {
-      shortRequests: 4,
+      shortRequests: 6,
       shortPromptTokens: 24,
-      shortOutputTokens: 24,
-      shortGapMs: 60,
+      shortOutputTokens: 32,
+      shortGapMs: 150,
       longPromptTokens: 512,
       longOutputTokens: 4,
-      longStartsMs: [120, 420],
+      longStartsMs: [100, 700],
     }
   : {
-      shortRequests: 8,
+      shortRequests: 12,
       shortPromptTokens: 32,
       shortOutputTokens: 48,
-      shortGapMs: 120,
+      shortGapMs: 180,
       longPromptTokens: 768,
       longOutputTokens: 8,
-      longStartsMs: [200, 700, 1200],
+      longStartsMs: [200, 1200, 2200],
     };
 /** fortune-llama: 2 (K, V) × 6 layers × 4 KV heads × 32 dims × 4 B (f32). */
 const KV_BYTES_PER_TOKEN = 2 * 6 * 4 * 32 * 4;
@@ -204,10 +206,13 @@ async function main(): Promise<void> {
       `    for it → worst short ITL ≈ the long prefill (${prefillMs.toFixed(0)} ms); long TTFT ≈ ${prefillMs.toFixed(0)} ms`,
     );
     note(
-      `  disaggregated: the decode worker never runs a long prefill → worst short ITL ≈ a couple of steps`,
+      `  disaggregated: the decode worker never runs a long prefill, only the short prompts' (local) ones →`,
     );
     note(
-      `    (${(2 * itl).toFixed(1)} ms); long TTFT ≈ prefill + KV pull (${((SHAPE.longPromptTokens * KV_BYTES_PER_TOKEN) / 1e6).toFixed(1)} MB at ~1 GB/s ≈ ${transferMs.toFixed(1)} ms) + one step`,
+      `    worst short ITL ≈ one short prefill (≈ a short request's TTFT alone, ${soloShort.ttftMs.toFixed(0)} ms);`,
+    );
+    note(
+      `    long TTFT ≈ prefill + KV pull (${((SHAPE.longPromptTokens * KV_BYTES_PER_TOKEN) / 1e6).toFixed(1)} MB at ~1 GB/s ≈ ${transferMs.toFixed(1)} ms) + one step`,
     );
 
     step(
@@ -240,9 +245,16 @@ async function main(): Promise<void> {
     const remote = decisions.find((l) => /remote=true/.test(l));
     const local = decisions.find((l) => /reason=short_uncached_prompt/.test(l));
     for (const line of [remote, local]) note(shorten(line ?? '(no such line: see the frontend log)', 330));
-    note(
-      `${decisions.filter((l) => /remote=true/.test(l)).length} remote, ${decisions.filter((l) => /remote=false/.test(l)).length} local of ${decisions.length} decisions`,
-    );
+    const reasons = new Map<string, number>();
+    for (const line of decisions) {
+      const reason = /reason=(\w+)/.exec(line)?.[1] ?? '?';
+      reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+    }
+    note(`${decisions.length} decisions: ${[...reasons].map(([r, n]) => `${r} ${n}`).join(', ')}`);
+    if (reasons.has('prefill_queue_full'))
+      note(
+        '(prefill_queue_full: 2 remote prefills were in flight, so the rule kept that long prompt local: its prefill stalls the decode worker)',
+      );
     checkHandOff(agg, disagg);
 
     step('Predicted vs measured');
@@ -253,7 +265,7 @@ async function main(): Promise<void> {
           'short ITL max, ms',
           f1(prefillMs),
           f1(aggSummary.shortItlMax),
-          f1(2 * itl),
+          f1(soloShort.ttftMs),
           f1(disSummary.shortItlMax),
         ],
         ['short ITL p50, ms', f1(itl), f1(aggSummary.shortItlP50), f1(itl), f1(disSummary.shortItlP50)],
