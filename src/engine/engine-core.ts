@@ -252,6 +252,14 @@ export class EngineCore implements InferenceEngine {
     }
   }
 
+  /**
+   * True while the step loop runs; false when idle or parked (nothing schedulable until a kick: a new
+   * request, freed blocks, a settled KV pull). A virtual-time driver (replay) counts a parked engine as idle.
+   */
+  get stepping(): boolean {
+    return this.looping;
+  }
+
   /** Start the loop if it is idle. */
   private kick(): void {
     this.kicked = true;

@@ -2,6 +2,7 @@ export { ReplayConfigError, ReplayStuckError, TraceFormatError, TraceNotFoundErr
 export {
   DEFAULT_SLO,
   e2eOf,
+  type DisaggMetrics,
   type LatencySummary,
   latencySummary,
   type ReplayMetrics,
@@ -13,13 +14,22 @@ export {
 } from './metrics.ts';
 export { cdfPoints, hitRateOverTime, logTicks, renderReplayChart } from './plot.ts';
 export {
+  DISAGG_REPLAY_DEFAULTS,
+  type DisaggReplayConfig,
   REPLAY_DEFAULTS,
   type ReplayOptions,
-  type ReplayResult,
-  type RequestRecord,
-  runReplay,
-  type WorkerRecord,
-} from './replay-run.ts';
+  type ResolvedReplayOptions,
+  resolveReplayOptions,
+} from './replay-options.ts';
+export { type ReplayResult, runReplay } from './replay-run.ts';
+export type { RequestRecord } from './request-flow.ts';
+export type { SimRole, WorkerRecord } from './sim-workers.ts';
+export {
+  MIXED_TRACE_DEFAULTS,
+  type MixedTraceOptions,
+  mixedTrace,
+  SYNTHETIC_WORKLOADS,
+} from './synthetic-trace.ts';
 export { formatReplayTable, sloNote } from './report.ts';
 export {
   MOONCAKE_BLOCK_SIZE,

@@ -24,8 +24,8 @@ function result(records: RequestRecord[], itlsMs: number[], simulatedMs: number)
     records,
     itlsMs,
     workers: [
-      { workerId: asWorkerId('w0'), requests: 3, preemptions: 1, steps: 10 },
-      { workerId: asWorkerId('w1'), requests: 1, preemptions: 0, steps: 4 },
+      { workerId: asWorkerId('w0'), requests: 3, preemptions: 1, steps: 10, prefillTokens: 0 },
+      { workerId: asWorkerId('w1'), requests: 1, preemptions: 0, steps: 4, prefillTokens: 0 },
     ],
     simulatedMs,
     wallMs: 1234,

@@ -11,6 +11,8 @@
  *   goodput      requests per second that met every SLO (TTFT ≤ slo.ttftMs and TPOT ≤ slo.tpotMs)
  *   prefix hit rate  cached prompt tokens / prompt tokens (what the workers' caches actually served)
  */
+import type { DisaggReason } from '../router/index.ts';
+import { describeLink } from '../util/link-spec.ts';
 import { round, summarize } from '../util/stats.ts';
 import type { ReplayResult, RequestRecord } from './replay-run.ts';
 
@@ -34,6 +36,33 @@ export interface WorkerMetrics {
   workerId: string;
   requests: number;
   preemptions: number;
+  /** Prompt tokens the worker computed (cache hits and transferred KV excluded). */
+  prefillTokens: number;
+  /** Disaggregated runs: 'prefill' or 'decode'. */
+  role?: string;
+}
+
+/** What disaggregation did in one run (present only when the run was disaggregated). */
+export interface DisaggMetrics {
+  prefillWorkers: number;
+  decodeWorkers: number;
+  /** "25 Gbit/s, 10 µs" */
+  link: string;
+  kvBytesPerToken: number;
+  /** Completed requests whose prompt a prefill worker computed. */
+  remotePrefills: number;
+  /** remotePrefills / completed requests. */
+  remoteShare: number | null;
+  /** Completed requests per decision reason (remote, short_uncached_prompt, prefill_queue_full, ...). */
+  decisions: Partial<Record<DisaggReason, number>>;
+  /** KV pull time per remote prefill (link latency + bytes ÷ bandwidth). */
+  transferMs: LatencySummary;
+  transferBytes: number;
+  /** Remote prefills without a KV pull: decode prefilled them itself (a hand-off or pull failure). */
+  fallbacks: number;
+  /** Prompt tokens computed by the prefill workers, and by the decode workers (local prompts + last tokens). */
+  prefillWorkerTokens: number;
+  decodeWorkerTokens: number;
 }
 
 export interface ReplayMetrics {
@@ -64,6 +93,8 @@ export interface ReplayMetrics {
   preemptions: number;
   simulatedS: number | null;
   wallS: number | null;
+  /** Disaggregated runs only. */
+  disagg?: DisaggMetrics;
 }
 
 export function ttftOf(r: RequestRecord): number {
@@ -100,9 +131,10 @@ export function summarizeReplay(result: ReplayResult, slo: Slo = DEFAULT_SLO): R
   const ratio = (a: number, b: number) => (b > 0 ? round(a / b, 4) : null);
   const good = done.filter((r) => meetsSlo(r, slo)).length;
   const tpots = done.map(tpotOf).filter((t): t is number => t !== undefined);
-  const counts = result.workers.map((w) => w.requests);
+  // Balance among the workers that stream tokens (prefill workers serve another kind of request).
+  const counts = result.workers.filter((w) => w.role !== 'prefill').map((w) => w.requests);
   const meanCount = counts.reduce((a, b) => a + b, 0) / Math.max(1, counts.length);
-  return {
+  const metrics: ReplayMetrics = {
     policy: result.policy,
     requests: result.records.length,
     completed: done.length,
@@ -128,10 +160,40 @@ export function summarizeReplay(result: ReplayResult, slo: Slo = DEFAULT_SLO): R
       workerId: w.workerId,
       requests: w.requests,
       preemptions: w.preemptions,
+      prefillTokens: w.prefillTokens,
+      ...(w.role === undefined ? {} : { role: w.role }),
     })),
     imbalance: meanCount > 0 ? round(Math.max(...counts) / meanCount, 3) : null,
     preemptions: result.workers.reduce((a, w) => a + w.preemptions, 0),
     simulatedS: round(seconds, 3),
     wallS: round(result.wallMs / 1000, 3),
+  };
+  if (result.options.disagg) metrics.disagg = summarizeDisagg(result, done);
+  return metrics;
+}
+
+function summarizeDisagg(result: ReplayResult, done: readonly RequestRecord[]): DisaggMetrics {
+  const config = result.options.disagg!;
+  const remote = done.filter((r) => r.remotePrefill === true);
+  const pulled = remote.filter((r) => r.transferMs !== undefined);
+  const decisions: Partial<Record<DisaggReason, number>> = {};
+  for (const r of done) {
+    if (r.disaggReason !== undefined) decisions[r.disaggReason] = (decisions[r.disaggReason] ?? 0) + 1;
+  }
+  const tokensOf = (role: string) =>
+    result.workers.filter((w) => w.role === role).reduce((a, w) => a + w.prefillTokens, 0);
+  return {
+    prefillWorkers: config.prefillWorkers,
+    decodeWorkers: config.decodeWorkers,
+    link: describeLink(config.link),
+    kvBytesPerToken: config.kvBytesPerToken,
+    remotePrefills: remote.length,
+    remoteShare: done.length > 0 ? round(remote.length / done.length, 4) : null,
+    decisions,
+    transferMs: latencySummary(pulled.map((r) => r.transferMs!)),
+    transferBytes: pulled.reduce((a, r) => a + r.transferBytes!, 0),
+    fallbacks: remote.length - pulled.length,
+    prefillWorkerTokens: tokensOf('prefill'),
+    decodeWorkerTokens: tokensOf('decode'),
   };
 }

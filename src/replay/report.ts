@@ -38,12 +38,43 @@ const ROWS: Row[] = [
   ['wall time', (m) => (m.wallS === null ? 'n/a' : `${m.wallS.toFixed(1)} s`)],
 ];
 
+/** Disaggregated runs: what moved where. Shown when any run of the table is disaggregated. */
+const DISAGG_ROWS: Row[] = [
+  [
+    'cluster',
+    (m) =>
+      m.disagg
+        ? `${m.disagg.prefillWorkers} prefill + ${m.disagg.decodeWorkers} decode`
+        : `${m.workers.length} aggregated`,
+  ],
+  ['KV link', (m) => m.disagg?.link ?? '-'],
+  [
+    'remote prefills (share)',
+    (m) => (m.disagg ? `${m.disagg.remotePrefills} (${pct(m.disagg.remoteShare)})` : '-'),
+  ],
+  ['decisions', (m) => (m.disagg ? decisionsCell(m.disagg.decisions) : '-')],
+  ['KV transfer p50', (m) => (m.disagg ? ms(m.disagg.transferMs.p50) : '-')],
+  ['KV transfer p99', (m) => (m.disagg ? ms(m.disagg.transferMs.p99) : '-')],
+  ['KV moved', (m) => (m.disagg ? `${(m.disagg.transferBytes / 2 ** 30).toFixed(2)} GiB` : '-')],
+  [
+    'prompt tokens computed (prefill / decode workers)',
+    (m) => (m.disagg ? `${m.disagg.prefillWorkerTokens} / ${m.disagg.decodeWorkerTokens}` : '-'),
+  ],
+  ['hand-off fallbacks', (m) => (m.disagg ? String(m.disagg.fallbacks) : '-')],
+];
+
+function decisionsCell(decisions: Record<string, number | undefined>): string {
+  const entries = Object.entries(decisions).filter(([, n]) => n !== undefined && n > 0);
+  return entries.length === 0 ? 'none' : entries.map(([reason, n]) => `${reason} ${n}`).join(', ');
+}
+
 /** One table, a column per run (a single run gives a two-column table). */
 export function formatReplayTable(runs: readonly ReplayMetrics[]): string {
   const columns = [{ header: 'metric', align: 'left' as const }, ...runs.map((m) => ({ header: m.policy }))];
+  const rows = runs.some((m) => m.disagg !== undefined) ? [...DISAGG_ROWS, ...ROWS] : ROWS;
   return markdownTable(
     columns,
-    ROWS.map(([label, cell]) => [label, ...runs.map(cell)]),
+    rows.map(([label, cell]) => [label, ...runs.map(cell)]),
   );
 }
 

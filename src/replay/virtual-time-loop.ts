@@ -41,7 +41,10 @@ class TrackedClock implements Clock {
 
 interface Member {
   clock: TrackedClock;
-  /** True while the worker has requests it has not finished (it must then be asleep in a step). */
+  /**
+   * True while the worker's step loop runs (it must then be asleep in a step to be quiescent). An engine
+   * whose loop is parked (nothing schedulable until memory frees) has no work: a timer elsewhere wakes it.
+   */
   hasWork: () => boolean;
 }
 
@@ -60,7 +63,7 @@ export class VirtualTimeLoop {
   readonly clock = new VirtualClock();
   private readonly members: Member[] = [];
 
-  /** A clock for one engine; `hasWork` tells the loop whether that engine still owes a step. */
+  /** A clock for one engine; `hasWork` tells the loop whether that engine's step loop is running. */
   addWorker(hasWork: () => boolean): Clock {
     const clock = new TrackedClock(this.clock);
     this.members.push({ clock, hasWork });
@@ -107,7 +110,8 @@ export class VirtualTimeLoop {
     const busy = this.members.filter((m) => m.hasWork()).length;
     return new ReplayStuckError(
       `replay stuck at t=${this.clock.now().toFixed(1)} ms: ${why} (${busy} of ${this.members.length} ` +
-        'workers hold unfinished requests); this is a bug in the engine loop or the replay driver',
+        'workers are stepping); this is a bug in the engine loop or the replay driver, or requests that can ' +
+        'never fit in the KV cache',
     );
   }
 }

@@ -81,4 +81,113 @@ describe('dhw replay', () => {
     assert.equal(code, 2);
     assert.match(stderr, /unknown policy "fastest"/);
   });
+
+  it('replays the Mooncake head disaggregated: --prefill-workers 2 --decode-workers 6 --json keeps runs[]', {
+    timeout: 120_000,
+  }, async () => {
+    const trace = join(dir, 'head40.jsonl');
+    const lines = readFileSync(traceFile('mooncake_synthetic_trace.jsonl'), 'utf8').split('\n');
+    writeFileSync(trace, lines.slice(0, 40).join('\n'));
+    const { code, stdout, stderr } = await dhw([
+      'replay',
+      trace,
+      '--prefill-workers',
+      '2',
+      '--decode-workers',
+      '6',
+      '--link',
+      '100gbit,5us',
+      '--json',
+    ]);
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /on 2 prefill \+ 6 decode workers \(KV link 100 Gbit\/s, 5 µs\)/);
+    assert.match(stdout, /\| cluster +\| 2 prefill \+ 6 decode \|/);
+    assert.match(stdout, /\| remote prefills \(share\) +\| \d+ \(\d+\.\d %\) \|/);
+    const report = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    assert.equal(report.requests, 40);
+    assert.equal(report.config.workers, 8);
+    assert.equal(report.config.disagg.prefillWorkers, 2);
+    assert.equal(report.config.disagg.decodeWorkers, 6);
+    assert.deepEqual(report.config.disagg.link, { bytesPerSecond: 12.5e9, latencyMs: 0.005 });
+    const [run] = report.runs;
+    assert.equal(run.completed + run.rejected, 40);
+    assert.equal(typeof run.ttftMs.p99, 'number');
+    assert.equal(run.workers.length, 8);
+    assert.equal(run.disagg.link, '100 Gbit/s, 5 µs');
+    assert.ok(run.disagg.remotePrefills > 0, 'Mooncake prompts (mean 15k tokens) go to prefill workers');
+    assert.equal(typeof run.disagg.transferMs.p50, 'number');
+    assert.equal(run.disagg.fallbacks, 0);
+  });
+
+  it('generates a mixed workload with --synthetic mixed and names its settings in the JSON', {
+    timeout: 120_000,
+  }, async () => {
+    const { code, stdout, stderr } = await dhw([
+      'replay',
+      '--synthetic',
+      'mixed',
+      '--requests',
+      '30',
+      '--long-tokens',
+      '4096',
+      '--short-tokens',
+      '100',
+      '--long-fraction',
+      '0.3',
+      '--rate',
+      '10',
+      '--output-tokens',
+      '8',
+      '--prefill-workers',
+      '1',
+      '--decode-workers',
+      '2',
+      '--json',
+    ]);
+    assert.equal(code, 0, stderr);
+    const report = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    assert.equal(report.trace, 'synthetic:mixed');
+    assert.deepEqual(report.workload, {
+      workload: 'mixed',
+      requests: 30,
+      rate: 10,
+      longTokens: 4096,
+      shortTokens: 100,
+      longFraction: 0.3,
+      outputTokens: 8,
+      seed: 0,
+    });
+    assert.equal(report.runs[0].completed, 30);
+    assert.equal(report.runs[0].outputTokens, 240);
+  });
+
+  it('refuses flag combinations that do not make a cluster or a workload, with exit 2', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [
+        ['x.jsonl', '--workers', '4', '--prefill-workers', '1', '--decode-workers', '3'],
+        /--workers is for an aggregated replay/,
+      ],
+      [['x.jsonl', '--prefill-workers', '2'], /needs both --prefill-workers and --decode-workers/],
+      [
+        ['x.jsonl', '--prefill-workers', '1', '--decode-workers', '1', '--link', 'fast'],
+        /--link: cannot read/,
+      ],
+      [['x.jsonl', '--link', '10gbit'], /--link only apply to a disaggregated replay/],
+      [['x.jsonl', '--long-tokens', '8192'], /--long-tokens only apply with --synthetic mixed/],
+      [['x.jsonl', '--synthetic', 'mixed'], /a trace file or --synthetic, not both/],
+      [['--synthetic', 'bursty'], /unknown synthetic workload "bursty"/],
+      [['--prefill-workers', '1', '--decode-workers', '1'], /give the trace file .* or a generated one/],
+    ];
+    for (const [args, message] of cases) {
+      const { code, stderr } = await dhw(['replay', ...args]);
+      assert.equal(code, 2, `${args.join(' ')}: ${stderr}`);
+      assert.match(stderr, message, args.join(' '));
+    }
+  });
+
+  it('reports a bad synthetic setting as a config error (exit 1) naming the flag', async () => {
+    const { code, stderr } = await dhw(['replay', '--synthetic', 'mixed', '--long-fraction', '1.5']);
+    assert.equal(code, 1);
+    assert.match(stderr, /--long-fraction must be between 0 and 1/);
+  });
 });

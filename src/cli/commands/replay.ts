@@ -3,27 +3,41 @@
  * workers in virtual time, and print what the routing policy bought: TTFT / TPOT / ITL / E2E percentiles,
  * throughput, goodput, prefix hit rate and per-worker balance. Like replaying a production access log
  * against a staging load balancer with stub backends; `--compare kv,random` is the bake-off.
+ *
+ * `--prefill-workers P --decode-workers D` replays a disaggregated cluster instead (KV over `--link`);
+ * `--synthetic mixed` replays a generated long/short mix instead of a trace file.
  */
 import { writeFileSync } from 'node:fs';
 import {
   DEFAULT_SLO,
+  DISAGG_REPLAY_DEFAULTS,
   formatReplayTable,
+  MIXED_TRACE_DEFAULTS,
+  mixedTrace,
   REPLAY_DEFAULTS,
   type ReplayMetrics,
+  type ReplayOptions,
   type ReplayResult,
   readTrace,
   renderReplayChart,
   runReplay,
+  SYNTHETIC_WORKLOADS,
   sloNote,
   summarizeReplay,
   TraceBlockHasher,
+  type TraceRecord,
 } from '../../replay/index.ts';
+import { describeLink, type LinkSpec, parseLinkSpec } from '../../util/link-spec.ts';
 import { BUILTIN_POLICIES, isBuiltinPolicy, isPolicyPath } from '../../router/index.ts';
 import { LOGGING_FLAGS, numberFlag, type ParsedCommand, stringFlag, UsageError } from '../args.ts';
 import type { Command } from '../command.ts';
 import { beginCommand } from '../command-prologue.ts';
 
 const D = REPLAY_DEFAULTS;
+const M = MIXED_TRACE_DEFAULTS;
+const AGGREGATED_WORKERS = 4;
+const SYNTHETIC_FLAGS = ['requests', 'rate', 'long-tokens', 'short-tokens', 'long-fraction', 'output-tokens'];
+const DISAGG_FLAGS = ['link', 'kv-bytes-per-token', 'max-local-prefill-length', 'max-prefill-queue-size'];
 const FLAGS = {
   router: {
     type: 'string' as const,
@@ -34,7 +48,50 @@ const FLAGS = {
     type: 'string' as const,
     help: 'comma-separated policies to run on the same trace, side by side (overrides --router)',
   },
-  workers: { type: 'string' as const, default: '4', help: 'simulated workers (mockers)' },
+  workers: {
+    type: 'string' as const,
+    help: `aggregated simulated workers (mockers); default ${AGGREGATED_WORKERS}`,
+  },
+  'prefill-workers': {
+    type: 'string' as const,
+    help: 'disaggregated: prefill-only workers (with --decode-workers, instead of --workers)',
+  },
+  'decode-workers': { type: 'string' as const, help: 'disaggregated: decode workers' },
+  link: {
+    type: 'string' as const,
+    help: `disaggregated: KV link BANDWIDTH[,LATENCY] (default ${DISAGG_REPLAY_DEFAULTS.link})`,
+  },
+  'kv-bytes-per-token': {
+    type: 'string' as const,
+    help: `disaggregated: KV bytes per token moved (default ${DISAGG_REPLAY_DEFAULTS.kvBytesPerToken}: Llama-3-8B bf16)`,
+  },
+  'max-local-prefill-length': {
+    type: 'string' as const,
+    help: `disaggregated: uncached tokens up to which decode prefills locally (default ${DISAGG_REPLAY_DEFAULTS.maxLocalPrefillLength})`,
+  },
+  'max-prefill-queue-size': {
+    type: 'string' as const,
+    help: `disaggregated: remote prefills in flight at which decode prefills locally (default ${DISAGG_REPLAY_DEFAULTS.maxPrefillQueueSize})`,
+  },
+  synthetic: {
+    type: 'string' as const,
+    help: `generate the workload instead of reading TRACE: ${SYNTHETIC_WORKLOADS.join(' | ')}`,
+  },
+  requests: { type: 'string' as const, help: `synthetic: requests (default ${M.requests})` },
+  rate: { type: 'string' as const, help: `synthetic: Poisson arrivals per second (default ${M.rate})` },
+  'long-tokens': { type: 'string' as const, help: `synthetic: long prompt tokens (default ${M.longTokens})` },
+  'short-tokens': {
+    type: 'string' as const,
+    help: `synthetic: short prompt tokens (default ${M.shortTokens})`,
+  },
+  'long-fraction': {
+    type: 'string' as const,
+    help: `synthetic: share of long prompts, 0..1 (default ${M.longFraction})`,
+  },
+  'output-tokens': {
+    type: 'string' as const,
+    help: `synthetic: output tokens per request (default ${M.outputTokens})`,
+  },
   'max-requests': { type: 'string' as const, help: 'replay only the first K requests of the trace' },
   'time-scale': {
     type: 'string' as const,
@@ -87,10 +144,14 @@ const FLAGS = {
   'log-level': { ...LOGGING_FLAGS['log-level']!, default: 'warn' },
 };
 const USAGE =
-  'dhw replay TRACE.jsonl [--router kv] [--workers 4] [--compare random,round-robin,kv] [--json] [--plot out.svg]';
+  'dhw replay TRACE.jsonl [--router kv] [--workers 4] [--compare random,round-robin,kv] [--json] [--plot out.svg]\n' +
+  '       dhw replay TRACE.jsonl --prefill-workers 2 --decode-workers 6 [--link 25gbit,10us]\n' +
+  '       dhw replay --synthetic mixed [--long-tokens 8192 --short-tokens 200 --long-fraction 0.2 --rate 16 --requests 400]';
 const DESCRIPTION =
   'Replay a Mooncake trace ({timestamp, input_length, output_length, hash_ids} per line) through the real\n' +
-  'router and simulated workers (the mocker) in virtual time: no sleeping, deterministic for a seed.';
+  'router and simulated workers (the mocker) in virtual time: no sleeping, deterministic for a seed.\n' +
+  'With --prefill-workers/--decode-workers the cluster is disaggregated: long uncached prompts are prefilled\n' +
+  'on a prefill worker and their KV moves over the simulated --link (the frontend rule decides, per request).';
 
 function policiesFrom(values: ParsedCommand['values']): string[] {
   const list = stringFlag(values, 'compare') ?? stringFlag(values, 'router') ?? 'kv';
@@ -111,6 +172,113 @@ function int(values: ParsedCommand['values'], name: string, min = 1): number | u
   return numberFlag(values, name, { integer: true, min });
 }
 
+/** Flags that were given on the command line (the ones these commands read have no defaults). */
+function given(values: ParsedCommand['values'], names: readonly string[]): string[] {
+  return names.filter((n) => values[n] !== undefined).map((n) => `--${n}`);
+}
+
+/** Aggregated (`--workers N`) or disaggregated (`--prefill-workers P --decode-workers D`) cluster flags. */
+function clusterFrom(values: ParsedCommand['values']): Partial<ReplayOptions> {
+  const prefill = int(values, 'prefill-workers');
+  const decode = int(values, 'decode-workers');
+  const workers = int(values, 'workers');
+  if (prefill === undefined && decode === undefined) {
+    const stray = given(values, DISAGG_FLAGS);
+    if (stray.length > 0) {
+      throw new UsageError(
+        `${stray.join(', ')} only apply to a disaggregated replay: add --prefill-workers P --decode-workers D`,
+      );
+    }
+    return { workers: workers ?? AGGREGATED_WORKERS };
+  }
+  if (workers !== undefined) {
+    throw new UsageError(
+      '--workers is for an aggregated replay; a disaggregated one takes --prefill-workers P --decode-workers D ' +
+        '(P + D workers in all), not both',
+    );
+  }
+  if (prefill === undefined || decode === undefined) {
+    throw new UsageError(
+      'a disaggregated replay needs both --prefill-workers and --decode-workers (≥ 1 each)',
+    );
+  }
+  return {
+    prefillWorkers: prefill,
+    decodeWorkers: decode,
+    link: linkFrom(stringFlag(values, 'link') ?? DISAGG_REPLAY_DEFAULTS.link),
+    kvBytesPerToken: int(values, 'kv-bytes-per-token'),
+    maxLocalPrefillLength: int(values, 'max-local-prefill-length', 0),
+    maxPrefillQueueSize: int(values, 'max-prefill-queue-size', 0),
+  };
+}
+
+function linkFrom(spec: string): LinkSpec {
+  try {
+    return parseLinkSpec(spec);
+  } catch (err) {
+    throw new UsageError(`--link: ${(err as Error).message}`);
+  }
+}
+
+interface Workload {
+  /** What the JSON's `trace` names: the file, or "synthetic:mixed". */
+  name: string;
+  records: TraceRecord[];
+  /** The generator's settings, for a synthetic workload. */
+  synthetic?: Record<string, number | string>;
+}
+
+/** A trace file, or a generated workload (`--synthetic mixed` and its flags); never both. */
+function workloadFrom(
+  values: ParsedCommand['values'],
+  positionals: string[],
+  traceBlockSize: number | undefined,
+): Workload {
+  const [tracePath, ...extra] = positionals;
+  if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
+  const synthetic = stringFlag(values, 'synthetic');
+  if (synthetic === undefined) {
+    const stray = given(values, SYNTHETIC_FLAGS);
+    if (stray.length > 0) throw new UsageError(`${stray.join(', ')} only apply with --synthetic mixed`);
+    if (tracePath === undefined) {
+      throw new UsageError(
+        'give the trace file (dhw replay TRACE.jsonl) or a generated one (--synthetic mixed)',
+      );
+    }
+    return {
+      name: tracePath,
+      records: readTrace(tracePath, { maxRequests: int(values, 'max-requests'), traceBlockSize }),
+    };
+  }
+  if (tracePath !== undefined)
+    throw new UsageError(`give a trace file or --synthetic, not both (got ${tracePath})`);
+  if (values['max-requests'] !== undefined) {
+    throw new UsageError(
+      '--max-requests reads the first K lines of a trace file; with --synthetic use --requests',
+    );
+  }
+  if (!(SYNTHETIC_WORKLOADS as readonly string[]).includes(synthetic)) {
+    throw new UsageError(`unknown synthetic workload "${synthetic}": use ${SYNTHETIC_WORKLOADS.join(', ')}`);
+  }
+  const options = {
+    requests: int(values, 'requests') ?? M.requests,
+    rate: numberFlag(values, 'rate', { min: 0 }) ?? M.rate,
+    longTokens: int(values, 'long-tokens') ?? M.longTokens,
+    shortTokens: int(values, 'short-tokens') ?? M.shortTokens,
+    longFraction: numberFlag(values, 'long-fraction', { min: 0 }) ?? M.longFraction,
+    outputTokens: int(values, 'output-tokens') ?? M.outputTokens,
+    seed: int(values, 'seed', 0) ?? M.seed,
+  };
+  const records = mixedTrace({ ...options, traceBlockSize });
+  return { name: `synthetic:${synthetic}`, records, synthetic: { workload: synthetic, ...options } };
+}
+
+function describeCluster(options: Partial<ReplayOptions>): string {
+  if (options.prefillWorkers === undefined) return `${options.workers} workers`;
+  const link = options.link as LinkSpec;
+  return `${options.prefillWorkers} prefill + ${options.decodeWorkers} decode workers (KV link ${describeLink(link)})`;
+}
+
 export const replayCommand: Command = {
   name: 'replay',
   summary: 'replay a request trace through the real router and simulated workers (virtual time)',
@@ -118,12 +286,10 @@ export const replayCommand: Command = {
     const parsed = beginCommand(argv, { usage: USAGE, description: DESCRIPTION, flags: FLAGS });
     if (!parsed) return 0;
     const { values, positionals } = parsed;
-    const [tracePath, ...extra] = positionals;
-    if (tracePath === undefined) throw new UsageError('give the trace file: dhw replay TRACE.jsonl');
-    if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
     const policies = policiesFrom(values);
+    const cluster = clusterFrom(values);
     const options = {
-      workers: int(values, 'workers')!,
+      ...cluster,
       blockSize: int(values, 'block-size'),
       numKvBlocks: int(values, 'num-kv-blocks'),
       maxNumSeqs: int(values, 'max-num-seqs'),
@@ -140,10 +306,8 @@ export const replayCommand: Command = {
       ttftMs: numberFlag(values, 'slo-ttft-ms', { min: 0 })!,
       tpotMs: numberFlag(values, 'slo-tpot-ms', { min: 0 })!,
     };
-    const trace = readTrace(tracePath, {
-      maxRequests: int(values, 'max-requests'),
-      traceBlockSize: options.traceBlockSize,
-    });
+    const workload = workloadFrom(values, positionals, options.traceBlockSize);
+    const trace = workload.records;
     const hasher = new TraceBlockHasher(
       options.blockSize ?? D.blockSize,
       options.traceBlockSize ?? D.traceBlockSize,
@@ -153,7 +317,7 @@ export const replayCommand: Command = {
     const metrics: ReplayMetrics[] = [];
     for (const router of policies) {
       process.stderr.write(
-        `replaying ${trace.length} requests through ${router} on ${options.workers} workers\n`,
+        `replaying ${trace.length} requests through ${router} on ${describeCluster(cluster)}\n`,
       );
       const result = await runReplay(trace, { ...options, router, hasher });
       results.push(result);
@@ -172,7 +336,8 @@ export const replayCommand: Command = {
     }
     if (values.json === true) {
       const config = { ...results[0]!.options, router: undefined, policies };
-      console.log(JSON.stringify({ trace: tracePath, requests: trace.length, config, runs: metrics }));
+      const report = { trace: workload.name, requests: trace.length, config, runs: metrics };
+      console.log(JSON.stringify(workload.synthetic ? { ...report, workload: workload.synthetic } : report));
     }
     return 0;
   },

@@ -1,0 +1,200 @@
+/**
+ * Disaggregated serving in virtual time: P prefill-only mockers and D decode mockers, two routers, the
+ * frontend's decision rule, and a simulated link between them. Per request, what the frontend does live
+ * (docs/design-notes.md#disaggregation, /work contract "the flow"):
+ *
+ *   decode router.route ──► decideDisaggregation(uncached prompt, prefill queue)
+ *        local  ──► generate on the decode worker (the aggregated path)
+ *        remote ──► prefill router.route ──► prefill mocker: prompt, maxTokens 1, {doRemoteDecode}
+ *                   ◄── kvTransferParams (the prefill worker holds the blocks)
+ *               ──► decode mocker: {doRemotePrefill: params}: its SimulatedKvConnector sleeps
+ *                   latency + bytes ÷ bandwidth on the virtual clock, then "notifies" the prefill
+ *                   mocker (releaseHeld) ──► decode computes the last prompt token and streams
+ *
+ * Systems analogy: a storage array with separate ingest and serving nodes behind one director: big writes
+ * go to an ingest node and are shipped over the interconnect; small ones are handled where they land.
+ */
+import type { KvConnector, KvLoadResult } from '../engine/index.ts';
+import type { MockEngine } from '../mocker/index.ts';
+import { SimulatedKvConnector } from '../mocker/simulated-kv-connector.ts';
+import type { EngineRequest } from '../protocols/engine.ts';
+import type { RequestId, WorkerId } from '../protocols/ids.ts';
+import type { KvTransferParams } from '../protocols/kv-transfer.ts';
+import { decideDisaggregation, type Router } from '../router/index.ts';
+import type { DisaggReplayConfig } from './replay-options.ts';
+import {
+  type ArrivedRequest,
+  engineRequest,
+  markRejected,
+  newRecord,
+  type ReplayContext,
+  type RequestRecord,
+  streamInto,
+} from './request-flow.ts';
+import { type SimWorker, startSimWorkers } from './sim-workers.ts';
+
+export class DisaggCluster {
+  readonly prefill: Map<WorkerId, SimWorker>;
+  readonly decode: Map<WorkerId, SimWorker>;
+  /** Remote prefills sent and not yet answered, per prefill worker (the frontend's prefill queue). */
+  private readonly inFlight = new Map<WorkerId, number>();
+  /** Which prefill mocker holds a request's blocks, until decode's pull releases them. */
+  private readonly heldAt = new Map<RequestId, MockEngine>();
+  /** Finished pulls, by request, until the request's record takes them. */
+  private readonly transfers = new Map<RequestId, KvLoadResult>();
+  private readonly config: DisaggReplayConfig;
+
+  constructor(
+    private readonly ctx: ReplayContext,
+    private readonly decodeRouter: Router,
+    private readonly prefillRouter: Router,
+  ) {
+    this.config = ctx.opts.disagg!;
+    const settings = { ...ctx.opts, kvBytesPerToken: this.config.kvBytesPerToken };
+    this.prefill = startSimWorkers(prefillRouter, ctx.loop, {
+      role: 'prefill',
+      count: this.config.prefillWorkers,
+      prefix: 'p',
+      settings,
+    });
+    for (const id of this.prefill.keys()) this.inFlight.set(id, 0);
+    this.decode = startSimWorkers(decodeRouter, ctx.loop, {
+      role: 'decode',
+      count: this.config.decodeWorkers,
+      prefix: 'd',
+      settings,
+      kvConnector: () => this.connector(),
+    });
+  }
+
+  /** Every worker, prefill first. */
+  workers(): SimWorker[] {
+    return [...this.prefill.values(), ...this.decode.values()];
+  }
+
+  async serve(req: ArrivedRequest): Promise<RequestRecord> {
+    const { requestId, trace } = req;
+    const routed = this.decodeRouter.route({ requestId, tokenIds: req.tokens, blockHashes: req.blockHashes });
+    const decode = this.decode.get(routed.workerId)!;
+    decode.record.requests++;
+    const record = newRecord(this.ctx, req, routed.workerId);
+    const cachedOnDecode = Math.min(trace.inputLength, routed.overlapBlocks * this.ctx.opts.blockSize);
+    record.predictedCachedTokens = cachedOnDecode;
+    const decision = decideDisaggregation(
+      {
+        promptTokens: trace.inputLength,
+        cachedOnDecode,
+        prefillQueueSize: this.leastQueued(),
+        prefillWorkers: this.prefill.size,
+      },
+      this.config,
+    );
+    record.remotePrefill = decision.remote;
+    record.disaggReason = decision.reason;
+    try {
+      let request = engineRequest(req);
+      if (decision.remote) {
+        // The decode worker computes one prompt token, not the prompt: its router load holds no prefill.
+        this.decodeRouter.markPrefillDone(requestId);
+        const params = await this.prefillRemotely(req, record);
+        // No params (the prefill engine did not hand off): decode prefills locally, the request survives.
+        if (params !== undefined) request = { ...request, kvTransfer: { doRemotePrefill: params } };
+      }
+      await streamInto(this.ctx, decode.engine, request, record, (out) => {
+        if (!decision.remote) record.cachedTokens = out.numCachedTokens;
+        this.decodeRouter.markPrefillDone(requestId);
+      });
+      this.takeTransfer(record, requestId);
+    } catch (err) {
+      markRejected(this.ctx, record, err);
+    } finally {
+      this.decodeRouter.finishRequest(requestId);
+    }
+    return record;
+  }
+
+  /** Prefill queue as the frontend sees it: in-flight remote prefills at the least-queued prefill worker. */
+  leastQueued(): number {
+    return Math.min(...this.inFlight.values());
+  }
+
+  /** Run the prompt on a prefill worker (maxTokens 1, hold the blocks); its hand-off record, if any. */
+  private async prefillRemotely(
+    req: ArrivedRequest,
+    record: RequestRecord,
+  ): Promise<KvTransferParams | undefined> {
+    const { requestId, trace } = req;
+    const routed = this.prefillRouter.route({
+      requestId,
+      tokenIds: req.tokens,
+      blockHashes: req.blockHashes,
+    });
+    const worker = this.prefill.get(routed.workerId)!;
+    worker.record.requests++;
+    record.prefillWorkerId = routed.workerId;
+    record.predictedCachedTokens = Math.min(
+      trace.inputLength,
+      routed.overlapBlocks * this.ctx.opts.blockSize,
+    );
+    const base = engineRequest(req);
+    const request: EngineRequest = {
+      ...base,
+      stopping: { ...base.stopping, maxTokens: 1 },
+      kvTransfer: { doRemoteDecode: true },
+    };
+    this.inFlight.set(routed.workerId, this.inFlight.get(routed.workerId)! + 1);
+    let params: KvTransferParams | undefined;
+    try {
+      for await (const out of worker.engine.generate(request)) {
+        if (params === undefined) {
+          record.cachedTokens = out.numCachedTokens; // what the prefill worker's cache served
+          this.prefillRouter.markPrefillDone(requestId);
+        }
+        params = out.kvTransferParams ?? params;
+      }
+    } finally {
+      this.inFlight.set(routed.workerId, this.inFlight.get(routed.workerId)! - 1);
+      this.prefillRouter.finishRequest(requestId);
+    }
+    if (params !== undefined) this.heldAt.set(params.remoteRequestId as RequestId, worker.engine);
+    return params;
+  }
+
+  /**
+   * A decode worker's connector: the mocker's link model on the shared virtual clock, whose "release"
+   * notification frees the blocks on the prefill mocker directly (live, it travels through the agents).
+   */
+  private connector(): KvConnector {
+    const link = new SimulatedKvConnector({
+      link: this.config.link,
+      kvBytesPerToken: this.config.kvBytesPerToken,
+      blockSize: this.ctx.opts.blockSize,
+      // The shared clock, not the decode worker's tracked one: a pull is not a step, and the engine keeps
+      // stepping its other requests meanwhile (the loop counts a worker idle only when it is not in a step).
+      clock: this.ctx.loop.clock,
+      notify: (params) => this.release(params),
+    });
+    return {
+      loadBlocks: async (plan, signal) => {
+        const result = await link.loadBlocks(plan, signal);
+        this.transfers.set(plan.requestId, result);
+        return result;
+      },
+    };
+  }
+
+  private release(params: KvTransferParams): void {
+    const id = params.remoteRequestId as RequestId;
+    const engine = this.heldAt.get(id);
+    this.heldAt.delete(id);
+    engine?.releaseHeld(id);
+  }
+
+  private takeTransfer(record: RequestRecord, requestId: RequestId): void {
+    const transfer = this.transfers.get(requestId);
+    if (transfer === undefined) return;
+    this.transfers.delete(requestId);
+    record.transferMs = transfer.ms;
+    record.transferBytes = transfer.bytes;
+  }
+}
