@@ -42,7 +42,7 @@ const SHAPE: MixedShape = smoke
       shortPromptTokens: 24,
       shortOutputTokens: 32,
       shortGapMs: 150,
-      longPromptTokens: 512,
+      longPromptTokens: 384,
       longOutputTokens: 4,
       longStartsMs: [100, 700],
     }

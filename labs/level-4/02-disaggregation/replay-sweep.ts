@@ -81,7 +81,7 @@ export const ms = (x: number | null | undefined) =>
 /** Steps 8 and 9 of the lab: aggregated vs disaggregated in replay, then a link sweep. */
 export async function replaySteps(smoke: boolean): Promise<void> {
   step('The same question at GPU scale, in virtual time: `dhw replay --synthetic mixed`');
-  const requests = smoke ? 60 : 400;
+  const requests = smoke ? 40 : 400;
   const workload = [
     ...['--requests', String(requests), '--rate', '16', '--seed', '1'],
     ...['--long-tokens', '8192', '--short-tokens', '200', '--long-fraction', '0.2', '--output-tokens', '128'],
