@@ -285,7 +285,9 @@ async function main(): Promise<void> {
         ],
       ],
     );
-    note('read it as: disaggregation trades a little long-prompt TTFT (the hand-off) for smooth streams;');
+    note(
+      'read the worst ITL first: the long prefills left the decode worker; the long TTFT pays the hand-off;',
+    );
     note('on 2 shared cores the two processes also compete for CPU, so expect noise, not exact ratios.');
     await stack.close();
     stack = undefined;
