@@ -15,7 +15,7 @@ import type { RequestPlane } from '../../runtime/request-plane/index.ts';
 import { DhwError } from '../../util/errors.ts';
 import type { Logger } from '../../util/logger.ts';
 import { repoRoot } from '../../util/paths.ts';
-import { Worker, type WorkerOptions } from '../../worker/index.ts';
+import { Worker, type WorkerOptions, type WorkerRole } from '../../worker/index.ts';
 
 export interface ServeWorkers {
   readonly count: number;
@@ -126,4 +126,55 @@ async function stopChild(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
   await gone;
   clearTimeout(timer);
+}
+
+/** One group of identical workers: `--workers N` is one aggregated group; disaggregated is two. */
+export interface WorkerGroup {
+  role: WorkerRole;
+  count: number;
+}
+
+/** "2 worker(s)", "1 prefill + 2 decode worker(s)" */
+export function describeGroups(groups: WorkerGroup[]): string {
+  if (groups.length === 1 && groups[0]?.role === 'aggregated') return `${groups[0].count} worker(s)`;
+  return groups.map((g) => `${g.count} ${g.role}`).join(' + ') + ' worker(s)';
+}
+
+/** Resolves once `ready()` holds, or rejects when a worker exits first or the deadline passes. */
+export async function waitForWorkers(
+  ready: () => string | undefined,
+  workers: ServeWorkers,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let crashed: string | undefined;
+  void workers.exited.then((why) => (crashed = why));
+  for (let missing = ready(); missing !== undefined; missing = ready()) {
+    if (crashed)
+      throw new WorkerProcessError(
+        `a worker failed to start: ${crashed} (see its [worker-i], [prefill-i] or [decode-i] lines above)`,
+      );
+    if (Date.now() > deadline) {
+      throw new WorkerProcessError(`${missing} within ${timeoutMs / 1000} s`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * What is still missing before serving, as the frontend sees it: decode/aggregated workers it routes
+ * requests to, and prefill workers in its prefill pools (users never reach those directly). undefined once
+ * everything is there.
+ */
+export function missingWorkers(
+  groups: WorkerGroup[],
+  seen: { routable: number; prefill: number },
+): string | undefined {
+  const wanted = (roles: WorkerRole[]) =>
+    groups.filter((g) => roles.includes(g.role)).reduce((sum, g) => sum + g.count, 0);
+  const servers = wanted(['aggregated', 'decode']);
+  const prefill = wanted(['prefill']);
+  if (seen.routable < servers) return `only ${seen.routable} of ${servers} workers registered`;
+  if (seen.prefill < prefill) return `only ${seen.prefill} of ${prefill} prefill workers registered`;
+  return undefined;
 }

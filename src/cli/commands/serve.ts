@@ -15,11 +15,10 @@
  */
 import { basename } from 'node:path';
 import { startFrontend } from '../../frontend/index.ts';
-import { createDiscovery, type DiscoveryOptions } from '../../runtime/discovery/index.ts';
-import { instancesPrefix } from '../../runtime/names.ts';
+import type { DiscoveryOptions } from '../../runtime/discovery/index.ts';
 import { InMemoryRequestPlane } from '../../runtime/request-plane/index.ts';
 import { getLogger, type Logger } from '../../util/logger.ts';
-import { WORKER_DEFAULTS, type WorkerOptions, type WorkerRole } from '../../worker/index.ts';
+import type { WorkerOptions, WorkerRole } from '../../worker/index.ts';
 import {
   ENGINE_FLAGS,
   type FlagSpecs,
@@ -47,10 +46,13 @@ import {
 } from './frontend.ts';
 import {
   combineWorkers,
+  describeGroups,
+  missingWorkers,
   type ServeWorkers,
   spawnWorkerProcesses,
   startInProcessWorkers,
-  WorkerProcessError,
+  type WorkerGroup,
+  waitForWorkers,
 } from './serve-workers.ts';
 import { workerOptionsFromFlags } from './worker.ts';
 
@@ -150,12 +152,6 @@ function childWorkerArgs(values: ParsedCommand['values'], modelDir: string): str
   return args;
 }
 
-/** One group of identical workers: `--workers N` is one aggregated group; disaggregated is two. */
-interface WorkerGroup {
-  role: WorkerRole;
-  count: number;
-}
-
 /** `--workers N`, or `--prefill-workers P --decode-workers D`; the two spellings exclude each other. */
 export function workerGroupsFromFlags(values: ParsedCommand['values']): WorkerGroup[] {
   const count = (name: string) => numberFlag(values, name, { integer: true, min: 1 });
@@ -177,11 +173,6 @@ export function workerGroupsFromFlags(values: ParsedCommand['values']): WorkerGr
     { role: 'prefill', count: prefill },
     { role: 'decode', count: decode },
   ];
-}
-
-function describeGroups(groups: WorkerGroup[]): string {
-  if (groups.length === 1 && groups[0]?.role === 'aggregated') return `${groups[0].count} worker(s)`;
-  return groups.map((g) => `${g.count} ${g.role}`).join(' + ') + ' worker(s)';
 }
 
 /** Worker options for one group of in-process workers: they share this process, so KV moves in memory. */
@@ -226,54 +217,6 @@ async function startWorkers(
     throw err;
   }
   return combineWorkers(started);
-}
-
-/** Resolves once `ready()` holds, or rejects when a worker exits first or the deadline passes. */
-async function waitForWorkers(
-  ready: () => Promise<string | undefined>,
-  workers: ServeWorkers,
-): Promise<void> {
-  const deadline = Date.now() + CHILD_READY_TIMEOUT_MS;
-  let crashed: string | undefined;
-  void workers.exited.then((why) => (crashed = why));
-  for (let missing = await ready(); missing !== undefined; missing = await ready()) {
-    if (crashed)
-      throw new WorkerProcessError(`a worker failed to start: ${crashed} (see its [worker-i] lines above)`);
-    if (Date.now() > deadline) {
-      throw new WorkerProcessError(`${missing} within ${CHILD_READY_TIMEOUT_MS / 1000} s`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-/**
- * What is still missing before serving: decode/aggregated workers the frontend routes to, and prefill
- * workers registered in discovery (the frontend keeps those apart: users never reach them directly).
- * undefined once everything is there.
- */
-function readiness(
-  groups: WorkerGroup[],
-  routable: () => number,
-  discovery: DiscoveryOptions,
-  namespace: string,
-): { check: () => Promise<string | undefined>; close: () => Promise<void> } {
-  const wanted = (roles: WorkerRole[]) =>
-    groups.filter((g) => roles.includes(g.role)).reduce((sum, g) => sum + g.count, 0);
-  const servers = wanted(['aggregated', 'decode']);
-  const prefill = wanted(['prefill']);
-  const client = prefill > 0 ? createDiscovery(discovery) : undefined;
-  const prefix = instancesPrefix({ namespace, component: WORKER_DEFAULTS.prefillComponent });
-  return {
-    check: async () => {
-      if (routable() < servers) return `only ${routable()} of ${servers} workers registered`;
-      const found = client ? (await (await client).list(prefix)).length : 0;
-      if (found < prefill) return `only ${found} of ${prefill} prefill workers registered`;
-      return undefined;
-    },
-    close: async () => {
-      if (client) await (await client).close();
-    },
-  };
 }
 
 export const serveCommand: Command = {
@@ -326,16 +269,18 @@ export const serveCommand: Command = {
       await workers?.stop();
       throw err;
     });
-    const ready = readiness(groups, () => frontend.models.instances().length, discoveryOptions, namespace);
+    const ready = () =>
+      missingWorkers(groups, {
+        routable: frontend.models.instances().length,
+        prefill: frontend.models.prefillInstances?.().length ?? 0,
+      });
     try {
       workers ??= await startWorkers(values, modelDir, groups, undefined, log);
-      await waitForWorkers(ready.check, workers);
+      await waitForWorkers(ready, workers, CHILD_READY_TIMEOUT_MS);
     } catch (err) {
       await frontend.close();
       await workers?.stop();
       throw err;
-    } finally {
-      await ready.close();
     }
     const url = shownUrl(http.host, frontend.url, frontend.port);
     const name = stringFlag(values, 'served-model-name') ?? basename(modelDir);
