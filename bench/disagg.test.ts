@@ -51,11 +51,11 @@ test('bench:disagg --smoke prints the comparison tables, the goal line last, and
   assert.match(run.stdout, /\| 400 Gbit\/s, 2:2 \|/);
   assert.match(
     lines.at(-2)!,
-    /^where it pays \(ITL p99 < 1\.00x at TTFT mean ≤ 1\.20x\), split \d:\d: link: .*Mooncake trace/,
+    /^where it pays \(ITL p99 < 1\.00x at TTFT mean ≤ 1\.20x; link: split \d:\d, mix and load: best split per point\): link: .*goal met \(load, link\): .*Mooncake trace/,
   );
   assert.match(
     lines.at(-1)!,
-    /^disagg vs agg \(mixed 2k\/100, 10gbit\): ITL p99 \d+\.\d\dx, TTFT mean \d+\.\d\dx \(goal ≤ 0\.50x at ≤ 1\.20x\): (met|NOT met), split \d:\d; over link speed it pays/,
+    /^disagg vs agg \(mixed 2k\/100, 10gbit\): ITL p99 \d+\.\d\dx, TTFT mean \d+\.\d\dx \(goal ≤ 0\.50x at ≤ 1\.20x\): (met|NOT met) \(split \d:\d\); over link speed it pays .*; goal met at \(load, link, P:D\): /,
   );
   const svg = readFileSync(svgPath, 'utf8');
   assert.deepEqual(svgProblems(svg), []);

@@ -12,9 +12,9 @@ export interface DisaggChartData {
   title: string;
   /** Per split ("2:6"), the ratios at each link speed (Gbit/s) on the mixed workload. */
   linkSweep: ReadonlyArray<{ name: string; points: Sweep }>;
-  /** Headline split over the headline link, per long-prompt fraction (0..1). */
+  /** Best split per point over the headline link, per long-prompt fraction (0..1). */
   fractionSweep: Sweep;
-  /** Headline split, per link ("25 Gbit/s"), the ratios at each offered load (req/s). */
+  /** Best split per point, per link ("25 Gbit/s"), the ratios at each offered load (req/s). */
   loadByLink: ReadonlyArray<{ name: string; points: Sweep }>;
   /** Mooncake trace, its best split, per link speed. */
   traceLinks: Sweep;
@@ -96,7 +96,7 @@ export function renderDisaggChart(d: DisaggChartData): string {
   };
   return renderChart({
     title: d.title,
-    subtitle: `mixed long/short workload; the prompt-mix and load panels use split ${d.bestSplit}`,
+    subtitle: `mixed long/short workload; headline split ${d.bestSplit}; the prompt-mix and load panels take the best split at each point`,
     columns: 3,
     panels: [
       linkPanel('ITL p99 ratio vs link speed', itl, GOAL.itlP99Ratio, 'goal 0.5'),

@@ -45,6 +45,7 @@ export class Workload {
     REPLAY_DEFAULTS.vocabSize,
   );
   private aggregated: RunSummary | undefined;
+  private readonly runs = new Map<string, RunSummary>();
 
   constructor(
     readonly name: string,
@@ -58,9 +59,15 @@ export class Workload {
     return this.aggregated;
   }
 
-  /** A disaggregated run of `split` over `link` ("25gbit,10us"). */
+  /** A disaggregated run of `split` over `link` ("25gbit,10us"), remembered (sweeps share points). */
   async disaggregated(split: Split, link: string): Promise<RunSummary> {
-    return this.run({ prefillWorkers: split.prefill, decodeWorkers: split.decode, link });
+    const key = `${splitName(split)}@${link}`;
+    let run = this.runs.get(key);
+    if (run === undefined) {
+      run = await this.run({ prefillWorkers: split.prefill, decodeWorkers: split.decode, link });
+      this.runs.set(key, run);
+    }
+    return run;
   }
 
   private async run(cluster: Partial<ReplayOptions>): Promise<RunSummary> {

@@ -36,8 +36,6 @@ import { type SimWorker, startSimWorkers } from './sim-workers.ts';
 export class DisaggCluster {
   readonly prefill: Map<WorkerId, SimWorker>;
   readonly decode: Map<WorkerId, SimWorker>;
-  /** Remote prefills sent and not yet answered, per prefill worker (the frontend's prefill queue). */
-  private readonly inFlight = new Map<WorkerId, number>();
   /** Which prefill mocker holds a request's blocks, until decode's pull releases them. */
   private readonly heldAt = new Map<RequestId, MockEngine>();
   /** Finished pulls, by request, until the request's record takes them. */
@@ -57,7 +55,6 @@ export class DisaggCluster {
       prefix: 'p',
       settings,
     });
-    for (const id of this.prefill.keys()) this.inFlight.set(id, 0);
     this.decode = startSimWorkers(decodeRouter, ctx.loop, {
       role: 'decode',
       count: this.config.decodeWorkers,
@@ -80,12 +77,13 @@ export class DisaggCluster {
     const record = newRecord(this.ctx, req, routed.workerId);
     const cachedOnDecode = Math.min(trace.inputLength, routed.overlapBlocks * this.ctx.opts.blockSize);
     record.predictedCachedTokens = cachedOnDecode;
+    const queue = this.prefillQueue();
     const decision = decideDisaggregation(
       {
         promptTokens: trace.inputLength,
         cachedOnDecode,
-        prefillQueueSize: this.leastQueued(),
-        prefillWorkers: this.prefill.size,
+        prefillQueueSize: queue.size,
+        prefillWorkers: queue.workers,
       },
       this.config,
     );
@@ -94,8 +92,6 @@ export class DisaggCluster {
     try {
       let request = engineRequest(req);
       if (decision.remote) {
-        // The decode worker computes one prompt token, not the prompt: its router load holds no prefill.
-        this.decodeRouter.markPrefillDone(requestId);
         const params = await this.prefillRemotely(req, record);
         // No params (the prefill engine did not hand off): decode prefills locally, the request survives.
         if (params !== undefined) request = { ...request, kvTransfer: { doRemotePrefill: params } };
@@ -113,9 +109,20 @@ export class DisaggCluster {
     return record;
   }
 
-  /** Prefill queue as the frontend sees it: in-flight remote prefills at the least-queued prefill worker. */
-  leastQueued(): number {
-    return Math.min(...this.inFlight.values());
+  /**
+   * The prefill queue exactly as the frontend computes it (frontend/remote-prefill.ts): remote prefills
+   * routed and not yet answered at the least-queued prefill worker that can take work (not quarantined,
+   * not busy), and how many such workers there are.
+   */
+  prefillQueue(): { size: number; workers: number } {
+    let size = Number.POSITIVE_INFINITY;
+    let workers = 0;
+    for (const { workerId } of this.prefillRouter.workers) {
+      if (this.prefillRouter.isQuarantined(workerId) || this.prefillRouter.isBusy(workerId)) continue;
+      workers++;
+      size = Math.min(size, this.prefillRouter.active.counts(workerId).requests);
+    }
+    return { size: workers === 0 ? 0 : size, workers };
   }
 
   /** Run the prompt on a prefill worker (maxTokens 1, hold the blocks); its hand-off record, if any. */
@@ -142,7 +149,6 @@ export class DisaggCluster {
       stopping: { ...base.stopping, maxTokens: 1 },
       kvTransfer: { doRemoteDecode: true },
     };
-    this.inFlight.set(routed.workerId, this.inFlight.get(routed.workerId)! + 1);
     let params: KvTransferParams | undefined;
     try {
       for await (const out of worker.engine.generate(request)) {
@@ -153,7 +159,6 @@ export class DisaggCluster {
         params = out.kvTransferParams ?? params;
       }
     } finally {
-      this.inFlight.set(routed.workerId, this.inFlight.get(routed.workerId)! - 1);
       this.prefillRouter.finishRequest(requestId);
     }
     if (params !== undefined) this.heldAt.set(params.remoteRequestId as RequestId, worker.engine);

@@ -103,7 +103,11 @@ const FLAGS = {
     default: String(D.speedupRatio),
     help: 'simulated engine speed: step times from the timing model are divided by it',
   },
-  seed: { type: 'string' as const, default: String(D.seed), help: 'router seed (random picks, tie-breaks)' },
+  seed: {
+    type: 'string' as const,
+    default: String(D.seed),
+    help: 'router seed (random picks, tie-breaks); also seeds --synthetic',
+  },
   'block-size': { type: 'string' as const, default: String(D.blockSize), help: 'tokens per KV block' },
   'num-kv-blocks': {
     type: 'string' as const,
