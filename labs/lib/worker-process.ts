@@ -11,9 +11,10 @@ import { performance } from 'node:perf_hooks';
 import { repoRoot } from '../../src/util/paths.ts';
 
 const DHW = join(repoRoot, 'bin', 'dhw.mjs');
-/** "Worker <id> serving …", or "Worker <id> (prefill) serving …" for a disaggregated role. */
+/** "Worker <id> serving <model> on <address>, status <url> (Ctrl-C …)"; "(role prefill; Ctrl-C …)" for a role. */
 const READY =
-  /Worker ([0-9a-f]+)(?: \((\w+)\))? serving (\S+) on (\S+?), status http:\/\/[^:]+:(\d+)\/health/;
+  /Worker ([0-9a-f]+) serving (\S+) on (\S+?), status http:\/\/[^:]+:(\d+)\/health(?: \(role (\w+);)?/;
+/Worker ([0-9a-f]+)(?: \((\w+)\))? serving (\S+) on (\S+?), status http:\/\/[^:]+:(\d+)\/health/;
 
 export interface WorkerProcess {
   pid: number;
