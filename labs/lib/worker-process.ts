@@ -75,7 +75,7 @@ export async function spawnWorker(args: readonly string[], timeoutMs = 60_000): 
     await new Promise((resolve) => setTimeout(resolve, 20));
     match = READY.exec(out);
   }
-  const [readyLine, instanceId, role, model, address, systemPort] = match as unknown as (
+  const [readyLine, instanceId, model, address, systemPort, role] = match as unknown as (
     | string
     | undefined
   )[];
