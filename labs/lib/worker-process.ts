@@ -11,11 +11,16 @@ import { performance } from 'node:perf_hooks';
 import { repoRoot } from '../../src/util/paths.ts';
 
 const DHW = join(repoRoot, 'bin', 'dhw.mjs');
-const READY = /Worker ([0-9a-f]+) serving (\S+) on (\S+?), status http:\/\/[^:]+:(\d+)\/health/;
+/** "Worker <id> serving <model> on <address>, status <url> (Ctrl-C …)"; "(role prefill; Ctrl-C …)" for a role. */
+const READY =
+  /Worker ([0-9a-f]+) serving (\S+) on (\S+?), status http:\/\/[^:]+:(\d+)\/health(?: \(role (\w+);)?/;
+/Worker ([0-9a-f]+)(?: \((\w+)\))? serving (\S+) on (\S+?), status http:\/\/[^:]+:(\d+)\/health/;
 
 export interface WorkerProcess {
   pid: number;
   instanceId: string;
+  /** 'aggregated', or the --role it printed ('prefill', 'decode'). */
+  role: string;
   model: string;
   /** Request-plane address ("host:port"). */
   address: string;
@@ -70,10 +75,14 @@ export async function spawnWorker(args: readonly string[], timeoutMs = 60_000): 
     await new Promise((resolve) => setTimeout(resolve, 20));
     match = READY.exec(out);
   }
-  const [readyLine, instanceId, model, address, systemPort] = match as unknown as string[];
+  const [readyLine, instanceId, model, address, systemPort, role] = match as unknown as (
+    | string
+    | undefined
+  )[];
   return {
     pid: child.pid!,
     instanceId: instanceId!,
+    role: role ?? 'aggregated',
     model: model!,
     address: address!,
     systemPort: Number(systemPort),
