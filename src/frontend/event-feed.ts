@@ -94,10 +94,10 @@ export class EventFeed {
     });
     const load = await bus.subscribe(scope, 'kv_metrics', ({ payload }) => {
       if (!isLoadMetrics(payload)) return;
-      const deployment = this.options.deploymentOf(payload.workerId);
-      if (!deployment) return;
+      const router = this.options.deploymentOf(payload.workerId)?.routerOf(payload.workerId);
+      if (!router) return;
       this.stats.loadReports++;
-      deployment.router.updateLoad(payload);
+      router.updateLoad(payload);
     });
     log.info('following the event plane', {
       scope: `${scope.namespace}.${scope.component}`,
@@ -112,20 +112,22 @@ export class EventFeed {
       this.stats.kvEventsInvalid++;
       return;
     }
-    const deployment = this.options.deploymentOf(workerId);
-    if (!deployment) return; // not (yet) a worker we route to: a later gap brings its state
-    deployment.router.applyKvEvent(workerId, event);
+    // The worker's own pool: a prefill worker's events feed the prefill router, a decode worker's the other.
+    const router = this.options.deploymentOf(workerId)?.routerOf(workerId);
+    if (!router) return; // not (yet) a worker we route to: a later gap brings its state
+    router.applyKvEvent(workerId, event);
     this.stats.kvEventsApplied++;
   }
 
   private async fetchSnapshot(deployment: ModelDeployment, workerId: WorkerId): Promise<void> {
     const log = this.options.log.child({ workerId, model: deployment.name });
     for (let attempt = 1; attempt <= SNAPSHOT_ATTEMPTS && !this.closed; attempt++) {
-      const address = deployment.router.addressOf(workerId);
-      if (address === undefined) return; // the worker left: nothing to rebuild
+      const router = deployment.routerOf(workerId);
+      const address = router?.addressOf(workerId);
+      if (router === undefined || address === undefined) return; // the worker left: nothing to rebuild
       try {
         const snapshot = await this.callSnapshot(address, workerId);
-        deployment.router.applySnapshot(snapshot);
+        router.applySnapshot(snapshot);
         this.stats.snapshotsApplied++;
         log.info('KV snapshot fetched', {
           lastEventId: snapshot.lastEventId,

@@ -5,10 +5,16 @@
  *   discovery (etcd|file|memory) ─► ModelWatcher ─► ModelDeployment per model: tokenizer, Router (its workers)
  *   event plane (nats|memory)    ─► EventFeed    ─► router.applyKvEvent / applySnapshot / updateLoad
  *   HTTP ─► routes ─► RoutedEngine ─► request plane (tcp|memory) ─► worker `generate`
+ *                          └─ RemotePrefill (prefill workers known) ─► prefill worker `generate`
  *
  * Everything it creates it closes; pieces passed in through `runtime` stay the caller's (embedded mode).
  */
-import { createRouter } from '../router/index.ts';
+import {
+  checkDisaggOptions,
+  createRouter,
+  DISAGG_DEFAULTS,
+  type DisaggPolicyOptions,
+} from '../router/index.ts';
 import { createDiscovery, type Discovery, type DiscoveryOptions } from '../runtime/discovery/index.ts';
 import { type CreateEventBusOptions, createEventBus, type EventBus } from '../runtime/events/index.ts';
 import { DEFAULT_NAMESPACE } from '../runtime/names.ts';
@@ -16,6 +22,7 @@ import { type RequestPlane, TcpRequestPlane } from '../runtime/request-plane/ind
 import { getLogger } from '../util/logger.ts';
 import { EventFeed } from './event-feed.ts';
 import { type HttpServerHandle, startHttpServer } from './http-server.ts';
+import { FrontendMetrics } from './metrics.ts';
 import { type DeploymentRouterFlags, ModelDeployment } from './model-deployment.ts';
 import { ModelWatcher } from './model-watcher.ts';
 import type { RequestStats } from './request-stats.ts';
@@ -41,6 +48,11 @@ export interface FrontendOptions {
   migrationLimit?: number;
   /** KV usage (0..1) at which a worker counts as busy; all busy → 503 (default 0.95). */
   busyThreshold?: number;
+  /**
+   * Conditional disaggregation (used when a model has prefill workers): --max-local-prefill-length
+   * (default 1000 uncached tokens) and --max-prefill-queue-size (default 2). Defaults: DISAGG_DEFAULTS.
+   */
+  disagg?: Partial<DisaggPolicyOptions>;
   host?: string;
   port?: number;
   maxBodyBytes?: number;
@@ -62,6 +74,9 @@ const log = getLogger('frontend');
 export async function startFrontend(options: FrontendOptions = {}): Promise<FrontendHandle> {
   const routerFlags: DeploymentRouterFlags = { router: 'kv', ...options.router };
   await createRouter(routerFlags); // fail fast on an unknown policy or a broken policy file
+  const disagg: DisaggPolicyOptions = { ...DISAGG_DEFAULTS, ...options.disagg };
+  checkDisaggOptions(disagg);
+  const metrics = new FrontendMetrics();
   const owned: (() => Promise<void>)[] = [];
   try {
     const discovery = options.runtime?.discovery ?? (await createDiscovery(options.discovery));
@@ -85,6 +100,8 @@ export async function startFrontend(options: FrontendOptions = {}): Promise<Fron
           router: routerFlags,
           migrationLimit: options.migrationLimit ?? 0,
           busyThreshold: options.busyThreshold,
+          disagg,
+          metrics,
           requestSnapshot: (deployment, workerId) => feed.requestSnapshot(deployment, workerId),
           log,
         }),
@@ -99,12 +116,15 @@ export async function startFrontend(options: FrontendOptions = {}): Promise<Fron
       port: options.port,
       maxBodyBytes: options.maxBodyBytes,
       drainTimeoutMs: options.drainTimeoutMs,
+      metrics,
     });
     log.info('frontend ready', {
       url: server.url,
       namespace: options.namespace ?? DEFAULT_NAMESPACE,
       router: routerFlags.router,
       migrationLimit: options.migrationLimit ?? 0,
+      maxLocalPrefillLength: disagg.maxLocalPrefillLength,
+      maxPrefillQueueSize: disagg.maxPrefillQueueSize,
       discovery: discovery.backend,
       events: bus.backend,
       models: watcher.list().map((m) => m.name),

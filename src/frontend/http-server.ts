@@ -44,6 +44,8 @@ export type HttpServerOptions = (SingleModelSource | RegistrySource) & {
   maxBodyBytes?: number;
   /** How long close() waits for in-flight requests before cutting connections. Default 10 s. */
   drainTimeoutMs?: number;
+  /** The registry GET /metrics renders; shared with the RoutedEngines by startFrontend. Default: a new one. */
+  metrics?: FrontendMetrics;
 };
 
 export interface HttpServerHandle {
@@ -88,7 +90,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     models,
     maxBodyBytes: options.maxBodyBytes ?? 4 * 1024 * 1024,
     stats: new RequestStats(),
-    metrics: new FrontendMetrics(),
+    metrics: options.metrics ?? new FrontendMetrics(),
     startedAt: Math.floor(Date.now() / 1000),
   };
   const server = createServer((req, res) => {

@@ -13,6 +13,13 @@
  *   dynamo_frontend_input_sequence_tokens{model}                         histogram (prompt tokens)
  *   dynamo_frontend_output_sequence_tokens{model}                        histogram (generated tokens)
  *   dynamo_frontend_kv_hit_rate{model}                                   gauge (cached / prompt tokens, cumulative)
+ *   dynamo_frontend_disagg_decisions_total{model,reason}                 counter (remote | no_prefill_workers |
+ *                                                                          short_uncached_prompt | prefill_queue_full)
+ *   dynamo_frontend_remote_prefill_failures_total{model,reason}          counter (connect | unavailable |
+ *                                                                          disconnected | malformed | no_prefill_worker | error)
+ *
+ * The two disaggregation counters are fed by the RoutedEngines (one per model), which share this object
+ * with the HTTP server (startFrontend creates it and hands it to both).
  */
 import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -32,6 +39,8 @@ export class FrontendMetrics {
   private readonly inputTokens: Histogram<'model'>;
   private readonly outputTokens: Histogram<'model'>;
   private readonly kvHitRate: Gauge<'model'>;
+  private readonly disaggDecisions: Counter<'model' | 'reason'>;
+  private readonly remotePrefillFailures: Counter<'model' | 'reason'>;
   /** Per model: prompt and cached tokens since start (the kv hit rate's numerator and denominator). */
   private readonly tokensSeen = new Map<string, { prompt: number; cached: number }>();
 
@@ -83,6 +92,28 @@ export class FrontendMetrics {
       labelNames,
       registers,
     });
+    this.disaggDecisions = new Counter({
+      name: 'dynamo_frontend_disagg_decisions_total',
+      help: 'Disaggregation decisions: reason "remote" = prefilled on a prefill worker, any other = locally on the decode worker',
+      labelNames: ['model', 'reason'],
+      registers,
+    });
+    this.remotePrefillFailures = new Counter({
+      name: 'dynamo_frontend_remote_prefill_failures_total',
+      help: 'Remote prefills that failed at the frontend; each request was then prefilled locally on its decode worker',
+      labelNames: ['model', 'reason'],
+      registers,
+    });
+  }
+
+  /** One request's disaggregation decision (disagg-policy.ts's reason). */
+  disaggDecision(model: string, reason: string): void {
+    this.disaggDecisions.inc({ model, reason });
+  }
+
+  /** A remote prefill failed and its request fell back to local prefill. */
+  remotePrefillFailure(model: string, reason: string): void {
+    this.remotePrefillFailures.inc({ model, reason });
   }
 
   /** Start observing one generation request. */

@@ -3,15 +3,22 @@
  * router (one per model: workers of different models never share a KV index; the router is the one record
  * of the model's workers, their addresses, load and health) and the RoutedEngine the HTTP routes call.
  * Like one nginx `upstream` block with its own balancer state.
+ *
+ * Disaggregated serving adds a second pool: `prefillRouter`, over the workers whose model card says
+ * `modelType: 'prefill'` (built with the same policy flags, so KV-aware by default, and fed by those
+ * workers' own KV events and load reports). The model is served (clients see it) once `router`, the
+ * decode/aggregated pool, has a worker; prefill workers that arrive first wait in their pool.
  */
 import { basename } from 'node:path';
 import type { InstanceInfo, ModelCard } from '../protocols/discovery.ts';
 import type { WorkerId } from '../protocols/ids.ts';
 import { createRouter, DEFAULT_BUSY_THRESHOLD, type Router, type RouterFlags } from '../router/index.ts';
+import { DISAGG_DEFAULTS, type DisaggPolicyOptions } from '../router/disagg-policy.ts';
 import type { RequestPlane } from '../runtime/request-plane/index.ts';
 import { readTokenizerFiles, Tokenizer } from '../tokens/index.ts';
 import { DhwError } from '../util/errors.ts';
 import type { Logger } from '../util/logger.ts';
+import type { FrontendMetrics } from './metrics.ts';
 import { RoutedEngine } from './routed-engine.ts';
 import { mergeEosIds, type ServedModel } from './served-model.ts';
 
@@ -27,7 +34,16 @@ export interface DeploymentOptions {
   busyThreshold?: number;
   /** Ask a worker for its KV state after a gap in its events (wired to the event feed). */
   requestSnapshot: (deployment: ModelDeployment, workerId: WorkerId) => void;
+  /** --max-local-prefill-length, --max-prefill-queue-size (default DISAGG_DEFAULTS). */
+  disagg?: DisaggPolicyOptions;
+  /** Where disaggregation decisions and remote prefill failures are counted (the HTTP server's /metrics). */
+  metrics?: FrontendMetrics;
   log: Logger;
+}
+
+/** Whether a model card announces a prefill worker (disaggregated serving) rather than a decode/aggregated one. */
+export function isPrefillCard(card: ModelCard): boolean {
+  return card.modelType === 'prefill';
 }
 
 /**
@@ -65,6 +81,7 @@ export class ModelDeployment implements ServedModel {
     readonly card: ModelCard,
     readonly tokenizer: Tokenizer,
     readonly router: Router,
+    readonly prefillRouter: Router,
     options: DeploymentOptions,
   ) {
     this.name = card.displayName;
@@ -79,9 +96,12 @@ export class ModelDeployment implements ServedModel {
         eosTokenIds: [...this.eosTokenIds],
       },
       router,
+      prefillRouter,
       plane: options.plane,
       blockSize: card.kvCacheBlockSize,
       migrationLimit: options.migrationLimit,
+      disagg: options.disagg ?? DISAGG_DEFAULTS,
+      metrics: options.metrics,
       log: options.log,
     });
   }
@@ -89,21 +109,50 @@ export class ModelDeployment implements ServedModel {
   static async create(options: DeploymentOptions): Promise<ModelDeployment> {
     const tokenizer = await loadCardTokenizer(options.card);
     let deployment: ModelDeployment | undefined;
-    const router = await createRouter({
-      ...options.router,
-      blockSize: options.card.kvCacheBlockSize,
-      busyThreshold: options.busyThreshold ?? DEFAULT_BUSY_THRESHOLD,
-      requestSnapshot: (workerId) => {
-        if (deployment) options.requestSnapshot(deployment, workerId);
-      },
-    });
-    deployment = new ModelDeployment(options.card, tokenizer, router, options);
+    // Two routers, same flags: each pool has its own KV index (a prefill worker's cache is not a decode
+    // worker's), its own in-flight ledger and its own quarantine.
+    const newRouter = () =>
+      createRouter({
+        ...options.router,
+        blockSize: options.card.kvCacheBlockSize,
+        busyThreshold: options.busyThreshold ?? DEFAULT_BUSY_THRESHOLD,
+        requestSnapshot: (workerId) => {
+          if (deployment) options.requestSnapshot(deployment, workerId);
+        },
+      });
+    const [router, prefillRouter] = await Promise.all([newRouter(), newRouter()]);
+    deployment = new ModelDeployment(options.card, tokenizer, router, prefillRouter, options);
     return deployment;
   }
 
-  /** A worker of this model registered (or changed). Throws RouterConfigError on a block-size mismatch. */
+  /** Clients may use the model: it has at least one decode/aggregated worker (prefill workers alone cannot answer). */
+  get served(): boolean {
+    return this.router.size > 0;
+  }
+
+  /** No worker of either kind is left: the deployment can be dropped. */
+  get empty(): boolean {
+    return this.router.size === 0 && this.prefillRouter.size === 0;
+  }
+
+  /** The router whose pool holds this worker (decode/aggregated or prefill), if either does. */
+  routerOf(workerId: WorkerId): Router | undefined {
+    if (this.router.hasWorker(workerId)) return this.router;
+    if (this.prefillRouter.hasWorker(workerId)) return this.prefillRouter;
+    return undefined;
+  }
+
+  hasWorker(workerId: WorkerId): boolean {
+    return this.routerOf(workerId) !== undefined;
+  }
+
+  /**
+   * A worker of this model registered (or changed): into the prefill pool when its card says
+   * `modelType: 'prefill'`, else the decode/aggregated pool. Throws RouterConfigError on a block-size mismatch.
+   */
   addWorker(workerId: WorkerId, instance: InstanceInfo, card: ModelCard): void {
-    this.router.addWorker({
+    const router = isPrefillCard(card) ? this.prefillRouter : this.router;
+    router.addWorker({
       workerId,
       blockSize: card.kvCacheBlockSize,
       totalBlocks: card.totalKvBlocks,
@@ -111,10 +160,11 @@ export class ModelDeployment implements ServedModel {
     });
   }
 
-  /** A worker left. Returns false if it was not in this model's pool. */
+  /** A worker left. Returns false if it was in neither of this model's pools. */
   removeWorker(workerId: WorkerId): boolean {
-    if (!this.router.hasWorker(workerId)) return false;
-    this.router.removeWorker(workerId);
+    const router = this.routerOf(workerId);
+    if (!router) return false;
+    router.removeWorker(workerId);
     return true;
   }
 }

@@ -1,7 +1,9 @@
 /**
  * Mirrors discovery into the set of served models: watches the instance records and the model cards of
  * one namespace, joins them by key (same {component}/{endpoint}/{instanceId} under both roots), and keeps
- * one ModelDeployment per model name. A model appears with its first worker and disappears with its last.
+ * one ModelDeployment per model name. A model is served from its first decode/aggregated worker until its
+ * last one leaves; prefill workers (cards with `modelType: 'prefill'`, disaggregated serving) join the
+ * same deployment's prefill pool, and when they arrive first they wait there, unserved, for a decode worker.
  * Like a service mesh sidecar watching Consul: the routing table follows the registry, nothing is static.
  *
  *   /dynamo/v1/instances/{ns}/{comp}/{ep}/{id}  ─┐
@@ -15,7 +17,7 @@ import { asWorkerId, type WorkerId } from '../protocols/ids.ts';
 import type { Discovery, DiscoveryEvent, DiscoveryWatch, KeyValue } from '../runtime/discovery/index.ts';
 import { instancesPrefix, modelCardsPrefix, parseDiscoveryKey } from '../runtime/names.ts';
 import type { Logger } from '../util/logger.ts';
-import type { ModelDeployment } from './model-deployment.ts';
+import { isPrefillCard, type ModelDeployment } from './model-deployment.ts';
 import type { InstanceSummary, ModelRegistry } from './served-model.ts';
 
 export interface ModelWatcherOptions {
@@ -63,24 +65,36 @@ export class ModelWatcher implements ModelRegistry {
     return watcher;
   }
 
+  /** The served models: those with at least one decode/aggregated worker. */
   list(): readonly ModelDeployment[] {
-    return [...this.deployments.values()].sort((a, b) => a.name.localeCompare(b.name));
+    return [...this.deployments.values()]
+      .filter((d) => d.served)
+      .sort((a, b) => a.name.localeCompare(b.name));
   }
 
   find(name: string): ModelDeployment | undefined {
-    return this.deployments.get(name) ?? this.list().find((d) => d.aliases.includes(name));
+    const byName = this.deployments.get(name);
+    if (byName?.served) return byName;
+    return this.list().find((d) => d.aliases.includes(name));
   }
 
+  /** The workers behind the served models: decode/aggregated first, then prefill workers (`role: 'prefill'`). */
   instances(): InstanceSummary[] {
-    return this.list().flatMap((d) =>
-      d.router.workers.map((w) => ({ id: w.workerId, address: w.address ?? 'unknown', model: d.name })),
-    );
+    return this.list().flatMap((d) => [
+      ...d.router.workers.map((w) => ({ id: w.workerId, address: w.address ?? 'unknown', model: d.name })),
+      ...d.prefillRouter.workers.map((w) => ({
+        id: w.workerId,
+        address: w.address ?? 'unknown',
+        model: d.name,
+        role: 'prefill' as const,
+      })),
+    ]);
   }
 
-  /** The deployment a worker belongs to (routes its KV events and load reports). */
+  /** The deployment a worker belongs to, served or not (routes its KV events and load reports). */
   deploymentOf(workerId: WorkerId): ModelDeployment | undefined {
     for (const deployment of this.deployments.values()) {
-      if (deployment.router.hasWorker(workerId)) return deployment;
+      if (deployment.hasWorker(workerId)) return deployment;
     }
     return undefined;
   }
@@ -129,7 +143,7 @@ export class ModelWatcher implements ModelRegistry {
   /** Make the deployments agree with one worker's record: in a model when both halves are known. */
   private async reconcile(join: JoinKey, record: WorkerRecord, workerId: WorkerId): Promise<void> {
     const { instance, card } = record;
-    const wanted = instance && card && card.modelType !== 'prefill' ? card.displayName : undefined;
+    const wanted = instance && card ? card.displayName : undefined;
     if (record.model !== undefined && record.model !== wanted) this.removeWorker(record.model, workerId);
     record.model = undefined;
     if (wanted === undefined || !instance || !card) {
@@ -140,27 +154,46 @@ export class ModelWatcher implements ModelRegistry {
     if (!deployment) {
       deployment = await this.options.createDeployment(card);
       this.deployments.set(wanted, deployment);
-      this.options.log.info('model added', { model: wanted, blockSize: card.kvCacheBlockSize });
     }
+    const wasServed = deployment.served;
     try {
       deployment.addWorker(workerId, instance, card);
     } catch (err) {
       this.options.log.error('worker not added', { workerId, model: wanted, error: err });
-      if (deployment.router.size === 0) this.deployments.delete(wanted);
+      if (deployment.empty) this.deployments.delete(wanted);
       return;
     }
     record.model = wanted;
-    this.options.log.info('worker added', { workerId, model: wanted, address: instance.transport.tcp });
+    const role = isPrefillCard(card) ? 'prefill' : 'decode';
+    this.options.log.info('worker added', { workerId, model: wanted, role, address: instance.transport.tcp });
+    if (!wasServed && deployment.served) {
+      this.options.log.info('model added', {
+        model: wanted,
+        blockSize: card.kvCacheBlockSize,
+        prefillWorkers: deployment.prefillRouter.size,
+      });
+    } else if (!deployment.served) {
+      this.options.log.info('prefill worker waits: the model is served once a decode worker registers', {
+        workerId,
+        model: wanted,
+      });
+    }
     this.options.onWorkerAdded?.(deployment, workerId, instance);
   }
 
   private removeWorker(model: string, workerId: WorkerId): void {
     const deployment = this.deployments.get(model);
+    const wasServed = deployment?.served;
     if (!deployment?.removeWorker(workerId)) return;
     this.options.log.info('worker removed', { workerId, model });
-    if (deployment.router.size === 0) {
+    if (deployment.empty) {
       this.deployments.delete(model);
       this.options.log.info('model removed: its last worker left', { model });
+    } else if (wasServed && !deployment.served) {
+      this.options.log.warn('model no longer served: its last decode worker left; prefill workers wait', {
+        model,
+        prefillWorkers: deployment.prefillRouter.size,
+      });
     }
   }
 }

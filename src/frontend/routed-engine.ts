@@ -23,18 +23,21 @@
  *
  *   client ─► generate(req) ─► route ─► call(worker A) ─► t1 t2 t3 ✕ (A died)
  *                                   └─► route(exclude A) ─► call(worker B, prompt+t1..t3, max−3) ─► t4 … tN
+ *
+ * Disaggregated serving (remote-prefill.ts): when the model has prefill workers, the first attempt's decode
+ * worker is chosen as above, then RemotePrefill decides local or remote and, when remote, prefills on a
+ * prefill worker; the decode worker gets `kvTransfer {doRemotePrefill: params}`. A retry after the decode
+ * worker refused the request (nothing reached it, the held blocks were not read) reuses those params on
+ * the next decode worker; a MIGRATION after a mid-stream death sends a plain continuation (the dead
+ * worker may have read, and released, the held blocks; the new worker prefills prompt + streamed tokens
+ * locally, which is what aggregated migration does too).
  */
-import {
-  type EngineModelInfo,
-  type EngineOutput,
-  type EngineRequest,
-  explainEngineOutput,
-  type InferenceEngine,
-} from '../protocols/engine.ts';
+import type { EngineModelInfo, EngineOutput, EngineRequest, InferenceEngine } from '../protocols/engine.ts';
 import type { SequenceHash, WorkerId } from '../protocols/ids.ts';
+import type { KvTransferParams } from '../protocols/kv-transfer.ts';
 import { RemoteErrorCode } from '../protocols/request-plane.ts';
 import { GENERATE_ENDPOINT } from '../protocols/worker-endpoints.ts';
-import type { Router } from '../router/index.ts';
+import { DISAGG_DEFAULTS, type DisaggPolicyOptions, type RouteResult, type Router } from '../router/index.ts';
 import {
   ConnectError,
   RemoteError,
@@ -42,11 +45,13 @@ import {
   StreamDisconnectedError,
 } from '../runtime/request-plane/index.ts';
 import { appendBlockHashes, type BlockHashes } from '../tokens/block-hash.ts';
-import { DhwError, InvalidRequestError } from '../util/errors.ts';
+import { InvalidRequestError } from '../util/errors.ts';
 import { getLogger, type Logger } from '../util/logger.ts';
+import type { FrontendMetrics } from './metrics.ts';
+import { decodeRequestOf, RemotePrefill } from './remote-prefill.ts';
+import { checkOutput } from './worker-output.ts';
 
-/** A worker answered with something that is not an EngineOutput (a version mismatch or a bug). */
-export class MalformedWorkerOutputError extends DhwError {}
+export { MalformedWorkerOutputError } from './worker-output.ts';
 
 export interface RoutedEngineOptions {
   info: EngineModelInfo;
@@ -57,6 +62,12 @@ export interface RoutedEngineOptions {
   blockSize: number;
   /** Mid-stream worker failures one request may survive (Dynamo `--migration-limit`, default 0). */
   migrationLimit?: number;
+  /** The model's prefill workers (disaggregated serving); absent = always aggregated. */
+  prefillRouter?: Router;
+  /** --max-local-prefill-length, --max-prefill-queue-size (default DISAGG_DEFAULTS). */
+  disagg?: DisaggPolicyOptions;
+  /** Disaggregation decision and remote prefill failure counters. */
+  metrics?: FrontendMetrics;
   log?: Logger;
 }
 
@@ -69,17 +80,32 @@ interface RequestProgress {
   migrations: number;
   /** The first worker's prefix-cache hit, reported for the whole request (a migration re-sends outputs). */
   cachedTokens: number | undefined;
+  /** Whether the disaggregation decision was made (once per request, on its first decode worker). */
+  handedOff: boolean;
+  /** Where a remote prefill holds the prompt's KV, while a decode worker may still read it. */
+  transfer: KvTransferParams | undefined;
 }
 
 export class RoutedEngine implements InferenceEngine {
   readonly info: EngineModelInfo;
   private readonly migrationLimit: number;
   private readonly log: Logger;
+  private readonly remotePrefill: RemotePrefill | undefined;
 
   constructor(private readonly options: RoutedEngineOptions) {
     this.info = options.info;
     this.migrationLimit = options.migrationLimit ?? 0;
     this.log = options.log ?? getLogger('frontend');
+    if (options.prefillRouter) {
+      this.remotePrefill = new RemotePrefill({
+        model: options.info.name,
+        prefillRouter: options.prefillRouter,
+        plane: options.plane,
+        blockSize: options.blockSize,
+        policy: options.disagg ?? DISAGG_DEFAULTS,
+        metrics: options.metrics,
+      });
+    }
   }
 
   async *generate(request: EngineRequest, signal?: AbortSignal): AsyncGenerator<EngineOutput> {
@@ -90,14 +116,18 @@ export class RoutedEngine implements InferenceEngine {
       hashes: new RequestBlockHashes(this.options.blockSize),
       migrations: 0,
       cachedTokens: undefined,
+      handedOff: false,
+      transfer: undefined,
     };
     for (;;) {
       const attempt = continuation(request, progress.generated);
-      const workerId = this.pick(attempt, progress);
+      const route = this.pick(attempt, progress);
+      const workerId = route.workerId;
       const address = this.options.router.addressOf(workerId) ?? `(unknown address of ${workerId})`;
       log.debug('routed', { workerId, address, promptTokens: attempt.promptTokenIds.length });
       try {
-        yield* this.stream(attempt, workerId, address, progress, signal);
+        const sent = await this.handOff(attempt, route, progress, signal, log);
+        yield* this.stream(sent, workerId, address, progress, signal);
         return;
       } catch (err) {
         if (signal?.aborted) return;
@@ -116,14 +146,35 @@ export class RoutedEngine implements InferenceEngine {
    * Ask the router for a worker this request has not tried. The router skips quarantined and busy workers
    * and throws NoWorkersError (none left) or AllWorkersBusyError (→ 503 busy).
    */
-  private pick(request: EngineRequest, progress: RequestProgress): WorkerId {
+  private pick(request: EngineRequest, progress: RequestProgress): RouteResult {
     return this.options.router.route({
       requestId: request.requestId,
       tokenIds: request.promptTokenIds,
       blockHashes: progress.hashes.of(request.promptTokenIds),
       sessionId: request.sessionId,
       exclude: [...progress.failed],
-    }).workerId;
+    });
+  }
+
+  /**
+   * The request this attempt sends its decode worker: on the first attempt, the disaggregation decision
+   * (and the remote prefill when remote); on a retry, the same transfer params if a prefill delivered
+   * some and no decode worker may have read them yet; else the attempt unchanged (local prefill).
+   */
+  private async handOff(
+    attempt: EngineRequest,
+    route: RouteResult,
+    progress: RequestProgress,
+    signal: AbortSignal | undefined,
+    log: Logger,
+  ): Promise<EngineRequest> {
+    if (this.remotePrefill && !progress.handedOff) {
+      progress.handedOff = true;
+      const hashes = progress.hashes.of(attempt.promptTokenIds);
+      const handOff = await this.remotePrefill.handOff(attempt, hashes, route, signal, log);
+      progress.transfer = handOff.params;
+    }
+    return progress.transfer ? decodeRequestOf(attempt, progress.transfer) : attempt;
   }
 
   /** One attempt on one worker. */
@@ -167,6 +218,7 @@ export class RoutedEngine implements InferenceEngine {
     if (err instanceof StreamDisconnectedError) {
       progress.failed.add(workerId);
       router.quarantine(workerId);
+      progress.transfer = undefined; // the dead worker may have read (and released) the held blocks
       if (progress.migrations >= this.migrationLimit) {
         log.error('worker died mid-stream and the migration limit is reached', {
           workerId,
@@ -227,19 +279,4 @@ export function continuation(request: EngineRequest, generated: readonly number[
   const stopping = { ...request.stopping, maxTokens: request.stopping.maxTokens - n };
   if (stopping.minTokens !== undefined) stopping.minTokens = Math.max(0, stopping.minTokens - n);
   return { ...request, promptTokenIds: [...request.promptTokenIds, ...generated], stopping };
-}
-
-/** A worker's stream item, validated where it enters this process. */
-function checkOutput(item: unknown, workerId: WorkerId): EngineOutput {
-  const problem = explainEngineOutput(item);
-  if (problem !== undefined) {
-    throw new MalformedWorkerOutputError(
-      `worker ${workerId} sent a stream item that is not an EngineOutput (${problem}): ${JSON.stringify(item).slice(0, 200)}; ` +
-        'check that the worker and the frontend run the same version',
-    );
-  }
-  const output = item as EngineOutput;
-  // JSON turns undefined into absent but a null may arrive from other implementations: normalize.
-  if (output.finishReason === null) delete output.finishReason;
-  return output;
 }

@@ -28,6 +28,8 @@ export interface InstanceSummary {
   id: string;
   address: string;
   model: string;
+  /** Present for the prefill workers of a disaggregated deployment; absent = decode/aggregated. */
+  role?: 'prefill';
 }
 
 export interface ModelRegistry {

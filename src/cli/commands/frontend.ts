@@ -6,6 +6,7 @@
  * Ctrl-C / SIGTERM: stop accepting, let in-flight requests finish, exit 0.
  */
 import { type FrontendOptions, startFrontend } from '../../frontend/index.ts';
+import { checkDisaggOptions, DISAGG_DEFAULTS, type DisaggPolicyOptions } from '../../router/index.ts';
 import { getLogger, type Logger } from '../../util/logger.ts';
 import {
   type FlagSpecs,
@@ -60,6 +61,23 @@ export const ROUTER_FLAGS: FlagSpecs = {
   },
 };
 
+/**
+ * Conditional disaggregation (Dynamo's names and defaults), shared with `dhw serve`: they matter once a
+ * model has prefill workers (`dhw worker --role prefill`). Read them with `disaggOptionsFromFlags`.
+ */
+export const DISAGG_FLAGS: FlagSpecs = {
+  'max-local-prefill-length': {
+    type: 'string',
+    default: String(DISAGG_DEFAULTS.maxLocalPrefillLength),
+    help: 'prefill on the decode worker when at most this many prompt tokens are not cached there (0 = always remote)',
+  },
+  'max-prefill-queue-size': {
+    type: 'string',
+    default: String(DISAGG_DEFAULTS.maxPrefillQueueSize),
+    help: 'prefill locally when the least-queued prefill worker has this many remote prefills in flight',
+  },
+};
+
 const HTTP_FLAGS: FlagSpecs = {
   host: { type: 'string', default: '0.0.0.0', help: 'address to listen on' },
   port: { type: 'string', default: '8000', help: 'TCP port to listen on' },
@@ -71,16 +89,19 @@ const FLAGS: FlagSpecs = {
   ...EVENTS_FLAGS,
   namespace: { type: 'string', default: 'dynamo', help: 'Dynamo namespace whose workers to serve' },
   ...ROUTER_FLAGS,
+  ...DISAGG_FLAGS,
   ...HTTP_FLAGS,
   ...LOGGING_FLAGS,
 };
 const USAGE =
   'dhw frontend [--discovery etcd|file|memory] [--events nats|memory] [--router kv] [--migration-limit 0] ' +
-  '[--port 8000]';
+  '[--max-local-prefill-length 1000] [--max-prefill-queue-size 2] [--port 8000]';
 const DESCRIPTION = [
   'Serve the OpenAI API in front of the workers registered in discovery (start them with `dhw worker`).',
   'Environment (Dynamo names): ETCD_ENDPOINTS, NATS_SERVER (flags win).',
   'With --events memory no KV events can arrive from worker processes: --router kv falls back to kv-approx.',
+  'Prefill workers (`dhw worker --role prefill`) of a model make it disaggregated: a request whose uncached',
+  'prompt is longer than --max-local-prefill-length is prefilled on one of them, then decoded on a decode worker.',
 ].join('\n');
 
 /**
@@ -121,6 +142,24 @@ export function routingOptionsFromFlags(
   };
 }
 
+/** FrontendOptions.disagg from DISAGG_FLAGS (UsageError naming the flag when a value is not a count). */
+export function disaggOptionsFromFlags(values: ParsedCommand['values']): { disagg: DisaggPolicyOptions } {
+  const disagg: DisaggPolicyOptions = {
+    maxLocalPrefillLength:
+      numberFlag(values, 'max-local-prefill-length', { integer: true, min: 0 }) ??
+      DISAGG_DEFAULTS.maxLocalPrefillLength,
+    maxPrefillQueueSize:
+      numberFlag(values, 'max-prefill-queue-size', { integer: true, min: 0 }) ??
+      DISAGG_DEFAULTS.maxPrefillQueueSize,
+  };
+  try {
+    checkDisaggOptions(disagg);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  return { disagg };
+}
+
 export function httpOptionsFromFlags(
   values: ParsedCommand['values'],
 ): Pick<FrontendOptions, 'host' | 'port' | 'maxBodyBytes'> {
@@ -149,6 +188,7 @@ export const frontendCommand: Command = {
     const router = { ...routing.router, router: routerForEvents(spec, events === 'nats', log) };
     const options: FrontendOptions = {
       ...routing,
+      ...disaggOptionsFromFlags(values),
       ...httpOptionsFromFlags(values),
       router,
       namespace: stringFlag(values, 'namespace'),
