@@ -11,6 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { asWorkerId } from '../protocols/ids.ts';
 import { type EtcdServer, type NatsServer, startEtcd, startNats } from '../infra/local-servers.ts';
 import { configureLogging } from '../util/logger.ts';
 import type { FrontendHandle } from './frontend.ts';
@@ -90,7 +91,7 @@ before(async () => {
       events: { backend: 'nats', natsServer: nats.url },
       router: { router: 'kv' },
       migrationLimit: 3,
-      disaggregation: { maxLocalPrefillLength: MAX_LOCAL_PREFILL },
+      disagg: { maxLocalPrefillLength: MAX_LOCAL_PREFILL },
     },
     2,
   );
@@ -194,16 +195,22 @@ async function allZero(list: WorkerProcess[], name: string, what: string): Promi
   }
 }
 
+/** Wait until the frontend's prefill router (the model's second pool) has `worker`. */
+async function inPrefillPool(worker: WorkerProcess): Promise<void> {
+  await eventually(
+    () =>
+      frontend.models.find('fortune-llama')?.prefillRouter.hasWorker(asWorkerId(worker.instanceId)) === true,
+    "the prefill worker in the frontend's prefill pool",
+  );
+}
+
 async function frontendMetrics(): Promise<string> {
   return (await fetch(`${frontend.url}/metrics`)).text();
 }
 
 test('prefill worker killed -9 before the request: the frontend falls back to local prefill, the stream is whole', async () => {
   const prefill = await startPrefill(['--lease-ttl', '10']);
-  await eventually(
-    () => frontendLog.some((l) => l.includes(prefill.instanceId)),
-    'the frontend to see the prefill worker',
-  );
+  await inPrefillPool(prefill);
 
   const requestId = 'disagg-prefill-killed';
   const reference = await streamCompletion(requestId, freshPrompt());
@@ -223,11 +230,11 @@ test('prefill worker killed -9 before the request: the frontend falls back to lo
   assertSameStream(survived, reference);
   const lines = frontendLog.slice(mark).filter((l) => l.includes(requestId));
   assert.ok(
-    lines.some((l) => /WARN/.test(l) && /prefill/i.test(l)),
+    lines.some((l) => /WARN/.test(l) && /remote prefill failed/.test(l)),
     `a warning names the failed prefill:\n${lines.join('\n')}`,
   );
   assert.ok(
-    metricValue(await frontendMetrics(), 'dynamo_frontend_disagg_fallbacks_total') >= 1,
+    metricValue(await frontendMetrics(), 'dynamo_frontend_remote_prefill_failures_total') >= 1,
     'the fallback is counted',
   );
   await allZero(decoders, ACTIVE, "the decode workers' KV blocks freed");
@@ -235,10 +242,7 @@ test('prefill worker killed -9 before the request: the frontend falls back to lo
 
 test('decode worker killed -9 mid-stream with disaggregation on: migration completes the stream', async () => {
   const prefill = await startPrefill(['--kv-hold-timeout', '3000']);
-  await eventually(
-    () => frontendLog.some((l) => l.includes(prefill.instanceId)),
-    'the frontend to see the prefill worker',
-  );
+  await inPrefillPool(prefill);
 
   const requestId = 'disagg-decode-killed';
   const reference = await streamCompletion(requestId, freshPrompt());
