@@ -129,12 +129,19 @@ describe('disaggregation faults (mocker workers as processes, real etcd + NATS)'
     assert.equal(params.remoteAgent, prefill.instanceId, 'the agent name is the instance id');
     assert.equal(params.numTokens, PROMPT_TOKENS);
     assert.equal(params.remoteBlockIds.length, Math.ceil(PROMPT_TOKENS / BLOCK_SIZE));
-    assert.ok((await readMetric(prefill, HELD)) > 0, 'the prefill worker holds the blocks');
+    await waitForMetric(
+      prefill,
+      HELD,
+      (v) => v === params.remoteBlockIds.length,
+      'the prefill worker to hold the blocks',
+    );
 
     await prefill.kill9();
     const errorsBefore = await readMetric(decode, TRANSFERS, { outcome: 'error' });
     await expectLocalFallback(request, params);
-    assert.equal(await readMetric(decode, TRANSFERS, { outcome: 'error' }), errorsBefore + 1);
+    await waitForMetric(decode, TRANSFERS, (v) => v === errorsBefore + 1, 'a failed transfer counted', {
+      labels: { outcome: 'error' },
+    });
   });
 
   test('a prefill worker gone from etcd (lease revoked): UnknownAgentError named, fallback counted by reason', async () => {
@@ -206,7 +213,7 @@ describe('disaggregation faults (mocker workers as processes, real etcd + NATS)'
 
     const read = greedyRequest(freshPrompt(), MAX_TOKENS, 'read-releases');
     const params = await prefillRemotely(plane, prefill, read);
-    assert.equal(await readMetric(prefill, HELD), params.remoteBlockIds.length);
+    await waitForMetric(prefill, HELD, (v) => v === params.remoteBlockIds.length, 'the blocks held');
     const okBefore = await readMetric(decode, TRANSFERS, { outcome: 'ok' });
     const outputs = await generate(plane, decode, withRemotePrefill(read, params));
     assertComplete(outputs);
@@ -215,16 +222,18 @@ describe('disaggregation faults (mocker workers as processes, real etcd + NATS)'
       PROMPT_TOKENS - 1,
       'decode recomputed only the last prompt token',
     );
-    assert.equal(await readMetric(decode, TRANSFERS, { outcome: 'ok' }), okBefore + 1);
+    await waitForMetric(decode, TRANSFERS, (v) => v === okBefore + 1, 'one good transfer counted', {
+      labels: { outcome: 'ok' },
+    });
     await waitForMetric(prefill, HELD, (v) => v === 0, 'the release notification to free the held blocks');
     assert.equal(await readMetric(prefill, EXPIRED), 0, 'released by the notification, not by expiry');
     await waitForMetric(prefill, ACTIVE, (v) => v === 0, "the prefill worker's blocks all free");
 
     const unread = greedyRequest(freshPrompt(), MAX_TOKENS, 'nobody-reads');
     const held = await prefillRemotely(plane, prefill, unread);
-    assert.equal(await readMetric(prefill, HELD), held.remoteBlockIds.length, 'held for the decode worker');
+    await waitForMetric(prefill, HELD, (v) => v === held.remoteBlockIds.length, 'held for the decode worker');
     await waitForMetric(prefill, HELD, (v) => v === 0, 'the unread hold to expire', { timeoutMs: 20_000 });
-    assert.equal(await readMetric(prefill, EXPIRED), 1, 'the expiry is counted');
+    await waitForMetric(prefill, EXPIRED, (v) => v === 1, 'the expiry counted');
     await waitForMetric(prefill, ACTIVE, (v) => v === 0, "the prefill worker's blocks all free");
     assert.match(prefill.output(), new RegExp(`expired.*${unread.requestId}|${unread.requestId}.*expired`));
   });
