@@ -52,6 +52,10 @@ let infra: TestInfra;
 let observer: Discovery;
 let namespace: string;
 let decode: RoleWorker;
+/** Prefill workers, one per test that kills or starves one (started together: process start dominates). */
+let doomedPrefill: RoleWorker;
+let revokedPrefill: RoleWorker;
+let holdingPrefill: RoleWorker;
 const plane = new TcpRequestPlane();
 const workers: RoleWorker[] = [];
 
@@ -76,7 +80,12 @@ before(async () => {
   infra = await startInfra();
   observer = await createDiscovery({ backend: 'etcd', etcdEndpoints: infra.etcd.endpoint });
   namespace = freshNamespace();
-  decode = await startWorker('decode', ['--kv-transfer-timeout', String(TRANSFER_TIMEOUT_MS)]);
+  [decode, doomedPrefill, revokedPrefill, holdingPrefill] = await Promise.all([
+    startWorker('decode', ['--kv-transfer-timeout', String(TRANSFER_TIMEOUT_MS)]),
+    startWorker('prefill'),
+    startWorker('prefill'),
+    startWorker('prefill', ['--kv-hold-timeout', String(HOLD_TIMEOUT_MS)]),
+  ]);
 });
 after(async () => {
   await Promise.all(workers.map((w) => w.kill9()));
@@ -123,7 +132,7 @@ async function expectLocalFallback(request: EngineRequest, params: KvTransferPar
 
 describe('disaggregation faults (mocker workers as processes, real etcd + NATS)', () => {
   test('prefill answers, then is killed -9 before the decode pull: local prefill, same tokens, nothing leaked', async () => {
-    const prefill = await startWorker('prefill');
+    const prefill = doomedPrefill;
     const request = greedyRequest(freshPrompt(), MAX_TOKENS, 'killed-before-pull');
     const params = await prefillRemotely(plane, prefill, request);
     assert.equal(params.remoteAgent, prefill.instanceId, 'the agent name is the instance id');
@@ -145,7 +154,7 @@ describe('disaggregation faults (mocker workers as processes, real etcd + NATS)'
   });
 
   test('a prefill worker gone from etcd (lease revoked): UnknownAgentError named, fallback counted by reason', async () => {
-    const prefill = await startWorker('prefill');
+    const prefill = revokedPrefill;
     const request = greedyRequest(freshPrompt(), MAX_TOKENS, 'vanished-peer');
     const params = await prefillRemotely(plane, prefill, request);
 
@@ -209,7 +218,7 @@ describe('disaggregation faults (mocker workers as processes, real etcd + NATS)'
   });
 
   test('prefill-side leaks: a read releases the held blocks; an unread hold expires after --kv-hold-timeout', async () => {
-    const prefill = await startWorker('prefill', ['--kv-hold-timeout', String(HOLD_TIMEOUT_MS)]);
+    const prefill = holdingPrefill;
 
     const read = greedyRequest(freshPrompt(), MAX_TOKENS, 'read-releases');
     const params = await prefillRemotely(plane, prefill, read);
