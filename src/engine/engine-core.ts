@@ -8,14 +8,23 @@
  * mocker's timing model. Everything else — validation, scheduling, KV accounting, cancellation, load
  * metrics, step tracing — is here, so the two engines behave alike. EngineCore IS the engine callers hold:
  * LlmEngine and MockEngine are subclasses that only choose the executor (and LlmEngine closes its model).
+ *
+ * Disaggregated serving (protocols/kv-transfer.ts) plugs in here too, for both engines alike: a prefill
+ * request (`doRemoteDecode`) finishes into the hold ledger and its last output carries `kvTransferParams`;
+ * a decode request (`doRemotePrefill`) is admitted into `loading` while the KvConnector pulls its
+ * prompt's KV, and the loop keeps stepping everyone else (kv-transfer-coordinator.ts).
  */
 import type { KvCacheManager } from '../kv/index.ts';
 import type { EngineModelInfo, EngineOutput, EngineRequest, InferenceEngine } from '../protocols/engine.ts';
 import type { RequestId, WorkerId } from '../protocols/ids.ts';
 import type { LoadMetrics } from '../protocols/kv-events.ts';
+import { explainKvTransferRequest, type KvTransferParams } from '../protocols/kv-transfer.ts';
 import { InvalidRequestError } from '../util/errors.ts';
 import { getLogger } from '../util/logger.ts';
 import { type Clock, realClock } from './clock.ts';
+import type { KvConnector } from './kv-connector.ts';
+import type { KvTransferListener } from './kv-transfer-events.ts';
+import { KvTransferCoordinator } from './kv-transfer-coordinator.ts';
 import type { StepExecutor } from './model-runner.ts';
 import { RequestStream } from './request-stream.ts';
 import type { SampleResult } from './sampler.ts';
@@ -55,6 +64,10 @@ export interface EngineCoreOptions {
   kvBytesPerBlock: number;
   workerId: WorkerId;
   clock?: Clock;
+  /** Pulls a decode-side request's prompt KV from its prefill worker (none: such requests prefill here). */
+  kvConnector?: KvConnector;
+  /** How long a finished prefill request's blocks are held for its decode worker (default 30 000 ms). */
+  kvHoldTimeoutMs?: number;
 }
 
 export class EngineCore implements InferenceEngine {
@@ -66,6 +79,7 @@ export class EngineCore implements InferenceEngine {
   private readonly streams = new Map<RequestId, RequestStream<EngineOutput>>();
   private readonly listeners = new Set<StepListener>();
   private readonly clock: Clock;
+  private readonly kvTransfer: KvTransferCoordinator;
   private loopDone: Promise<void> = Promise.resolve();
   private looping = false;
   private stepCount = 0;
@@ -77,6 +91,39 @@ export class EngineCore implements InferenceEngine {
     this.clock = opts.clock ?? realClock;
     this.scheduler = new Scheduler(opts.kv, opts.scheduler);
     this.maxModelLen = Math.min(opts.info.contextLength, opts.kv.numBlocks * opts.kv.blockSize);
+    this.kvTransfer = new KvTransferCoordinator({
+      kv: opts.kv,
+      scheduler: this.scheduler,
+      workerId: opts.workerId,
+      connector: opts.kvConnector,
+      holdTimeoutMs: opts.kvHoldTimeoutMs,
+      kick: () => this.kick(),
+    });
+  }
+
+  /** Plug in (or replace) the connector after construction: the worker builds it from its transfer agent. */
+  setKvConnector(connector: KvConnector | undefined): void {
+    this.kvTransfer.setConnector(connector);
+  }
+
+  /** Subscribe to KV transfer events (loaded, load_failed, held, released, hold_expired). */
+  onKvTransfer(listener: KvTransferListener): () => void {
+    return this.kvTransfer.onEvent(listener);
+  }
+
+  /** The decode worker has pulled a held prefill's blocks: free them. False if unknown or expired. */
+  releaseHeld(requestId: string): boolean {
+    return this.kvTransfer.releaseHeld(requestId as RequestId);
+  }
+
+  /** Finished prefill requests whose blocks are held for a decode worker. */
+  heldRequests(): number {
+    return this.kvTransfer.heldRequests;
+  }
+
+  /** Blocks those held requests keep in use. */
+  heldBlocks(): number {
+    return this.kvTransfer.heldBlocks;
   }
 
   /**
@@ -87,6 +134,7 @@ export class EngineCore implements InferenceEngine {
   async *generate(request: EngineRequest, signal?: AbortSignal): AsyncGenerator<EngineOutput> {
     this.validate(request);
     if (signal?.aborted) return;
+    const kvTransfer = this.kvTransfer.admitRequest(request);
     const seq = new Sequence({
       requestId: request.requestId,
       promptTokenIds: request.promptTokenIds,
@@ -96,6 +144,7 @@ export class EngineCore implements InferenceEngine {
       eosTokenIds: this.info.eosTokenIds,
       maxModelLen: this.maxModelLen,
       hashBlockSize: this.kv.enablePrefixCaching ? this.kv.blockSize : undefined,
+      kvTransfer,
     });
     const stream = new RequestStream<EngineOutput>();
     this.streams.set(seq.requestId, stream);
@@ -114,6 +163,7 @@ export class EngineCore implements InferenceEngine {
   /** Cancel a request: its blocks are freed now and its stream ends without a further output. */
   abort(requestId: RequestId): void {
     this.scheduler.abort(requestId);
+    this.kvTransfer.cancel(requestId); // a pulling request's blocks are freed once its pull settles
     this.streams.get(requestId)?.end();
     this.streams.delete(requestId);
   }
@@ -136,28 +186,33 @@ export class EngineCore implements InferenceEngine {
       }
     }
     for (const seq of this.scheduler.waiting) activePrefillTokens += seq.numUncomputedTokens;
+    activePrefillTokens += this.scheduler.loading.length; // each computes its last prompt token here
     return {
       workerId: this.opts.workerId,
       activeDecodeBlocks,
       activePrefillTokens,
       kvUsedBlocks,
       kvTotalBlocks: this.kv.numBlocks,
-      numWaiting: this.scheduler.waiting.length,
+      numWaiting: this.scheduler.waiting.length + this.scheduler.loading.length,
       numRunning: this.scheduler.running.length,
       gpuCacheUsagePerc: Math.min(1, kvUsedBlocks / this.kv.numBlocks),
     };
   }
 
-  /** Blocks referenced by live sequences (cached-but-free blocks do not count). */
+  /** Blocks referenced by live sequences and held prefills (cached-but-free blocks do not count). */
   kvBlocksInUse(): number {
     return this.kv.numActiveBlocks();
   }
 
-  /** Stop the loop, end every stream (as if aborted) and wait for the current step to finish. */
+  /**
+   * Stop the loop, end every stream (as if aborted), wait for the current step and for every KV pull to
+   * settle, and release every hold: afterwards no block is in use.
+   */
   async close(): Promise<void> {
     this.closed = true;
     for (const id of [...this.streams.keys()]) this.abort(id);
     await this.loopDone;
+    await this.kvTransfer.close();
   }
 
   private validate(request: EngineRequest): void {
@@ -186,7 +241,11 @@ export class EngineCore implements InferenceEngine {
         'max_tokens',
       );
     }
-    if (this.streams.has(request.requestId)) {
+    if (request.kvTransfer !== undefined) {
+      const why = explainKvTransferRequest(request.kvTransfer);
+      if (why !== undefined) throw new InvalidRequestError(why, 'kv_transfer_params');
+    }
+    if (this.streams.has(request.requestId) || this.kvTransfer.isSettling(request.requestId)) {
       throw new InvalidRequestError(`request id ${request.requestId} is already in flight`, 'request_id');
     }
   }
@@ -222,8 +281,11 @@ export class EngineCore implements InferenceEngine {
   private async step(): Promise<boolean> {
     const started = this.clock.now();
     const output = this.scheduler.schedule();
+    this.kvTransfer.startAdmissions(output.remote);
     if (output.scheduled.length === 0) {
-      log.warn('nothing schedulable although requests are pending', this.scheduleState());
+      // Pulls in flight or held blocks being released restart the loop (kick) when they free memory.
+      if (this.kvTransfer.numPendingLoads === 0)
+        log.warn('nothing schedulable although requests are pending', this.scheduleState());
       return false;
     }
     const results = await this.opts.executor.execute(output);
@@ -232,12 +294,18 @@ export class EngineCore implements InferenceEngine {
       output,
       results.map((r) => r?.tokenId),
     );
-    this.emit(output, results, live);
+    const params = this.kvTransfer.holdFinished(finished);
+    this.emit(output, results, live, params);
     this.publishStep(output, this.clock.now() - started, finished.length);
     return true;
   }
 
-  private emit(output: SchedulerOutput, results: Array<SampleResult | undefined>, live: boolean[]): void {
+  private emit(
+    output: SchedulerOutput,
+    results: Array<SampleResult | undefined>,
+    live: boolean[],
+    kvTransferParams: ReadonlyMap<RequestId, KvTransferParams>,
+  ): void {
     output.scheduled.forEach(({ seq, sample }, i) => {
       const result = results[i];
       if (!sample || !live[i] || result === undefined) return;
@@ -249,6 +317,7 @@ export class EngineCore implements InferenceEngine {
         topLogprobs: result.topLogprobs,
         finishReason: seq.finishReason,
         numCachedTokens: Math.max(0, seq.numCachedTokens),
+        kvTransferParams: seq.isFinished ? kvTransferParams.get(seq.requestId) : undefined,
       });
       if (seq.isFinished) {
         stream?.end();
@@ -283,6 +352,7 @@ export class EngineCore implements InferenceEngine {
     log.error('engine step failed; failing all in-flight requests', { error: err });
     for (const [id, stream] of this.streams) {
       this.scheduler.abort(id);
+      this.kvTransfer.cancel(id);
       stream.fail(err);
     }
     this.streams.clear();
@@ -293,6 +363,7 @@ export class EngineCore implements InferenceEngine {
       waiting: this.scheduler.waiting.length,
       running: this.scheduler.running.length,
       freeBlocks: this.kv.numFreeBlocks(),
+      heldBlocks: this.kvTransfer.heldBlocks,
     };
   }
 }

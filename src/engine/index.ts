@@ -8,6 +8,9 @@ export {
 } from './kv-sizing.ts';
 export { ENGINE_DEFAULTS, type EngineOptions, LlmEngine } from './llm-engine.ts';
 export type { KvConnector, KvLoadPlan, KvLoadResult } from './kv-connector.ts';
+export { DEFAULT_KV_HOLD_TIMEOUT_MS, KvHoldLedger, type KvHoldLedgerOptions } from './kv-holds.ts';
+export type { KvLoadFailureReason, KvTransferEvent, KvTransferListener } from './kv-transfer-events.ts';
+export { RemoteKvLoader, RemoteKvLoadError, type RemoteSpan, remoteSpan } from './remote-prefill.ts';
 export {
   type BlockTableLookup,
   buildForwardBatch,
@@ -19,6 +22,7 @@ export {
 export { RequestStream } from './request-stream.ts';
 export { applyPenalties, rawLogprobs, type SampleInput, type SampleResult, sampleToken } from './sampler.ts';
 export {
+  type RemoteAdmission,
   type ScheduledSequence,
   Scheduler,
   type SchedulerKvCache,

@@ -10,12 +10,13 @@
  */
 import { basename } from 'node:path';
 import { KvCacheManager } from '../kv/index.ts';
-import { kvBytesPerToken, LlamaModel, type ModelOptions } from '../model/index.ts';
+import { type KvCacheTensors, kvBytesPerToken, LlamaModel, type ModelOptions } from '../model/index.ts';
 import type { EngineModelInfo } from '../protocols/engine.ts';
 import { asWorkerId, type WorkerId } from '../protocols/ids.ts';
 import type { KvEventSink } from '../protocols/kv-events.ts';
 import { getLogger } from '../util/logger.ts';
 import { EngineCore, type EngineCoreOptions } from './engine-core.ts';
+import type { KvConnector } from './kv-connector.ts';
 import { kvBytesPerBlock, numKvBlocksFor } from './kv-sizing.ts';
 import { ModelRunner } from './model-runner.ts';
 
@@ -44,8 +45,12 @@ export interface EngineOptions {
   threads?: number;
   /** Weight storage (`--weight-dtype`): 'f32' (default, exact) or 'q8_0' (int8 blocks, ~4x smaller). */
   weightDtype?: ModelOptions['weightDtype'];
-  /** Identifies this engine in load metrics (default "local"). */
+  /** Identifies this engine in load metrics and in the KV hand-offs it holds (default "local"). */
   workerId?: WorkerId | string;
+  /** Pulls a decode-side request's prompt KV from its prefill worker (or later: `setKvConnector`). */
+  kvConnector?: KvConnector;
+  /** How long a finished prefill request's blocks are held for its decode worker (default 30 000 ms). */
+  kvHoldTimeoutMs?: number;
 }
 
 export const ENGINE_DEFAULTS = {
@@ -59,6 +64,11 @@ export const ENGINE_DEFAULTS = {
 export class LlmEngine extends EngineCore {
   private constructor(
     readonly model: LlamaModel,
+    /**
+     * The paged KV cache's memory (block ids from `kv` index it): the worker registers it with its
+     * transfer agent so a decode worker can read a held prefill's blocks straight out of it.
+     */
+    readonly kvTensors: KvCacheTensors,
     core: EngineCoreOptions,
   ) {
     super(core);
@@ -100,7 +110,7 @@ export class LlmEngine extends EngineCore {
       vocabSize: c.vocabSize,
       eosTokenIds: [...c.eosTokenIds],
     };
-    const engine = new LlmEngine(model, {
+    const engine = new LlmEngine(model, kvTensors, {
       info,
       kv,
       executor: runner,
@@ -110,6 +120,8 @@ export class LlmEngine extends EngineCore {
       },
       kvBytesPerBlock: kvBytesPerBlock(blockSize, bytesPerToken),
       workerId: asWorkerId(opts.workerId ?? 'local'),
+      kvConnector: opts.kvConnector,
+      kvHoldTimeoutMs: opts.kvHoldTimeoutMs,
     });
     log.info('engine ready', {
       model: info.name,

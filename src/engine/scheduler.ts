@@ -12,11 +12,20 @@
  *      (numCachedTokens) under the block hashes the sequence keeps (hashed once however long it waits),
  *      then give them a prompt chunk within the budget (chunked prefill).
  *
+ * Disaggregated serving (remote-prefill.ts): a waiting sequence with `remotePrefill` is admitted with
+ * blocks for its first P−1 prompt tokens and parked in `loading` (vLLM's WAITING_FOR_REMOTE_KVS); the
+ * step's `remote` list tells the engine which pulls to start. When a pull settles the engine calls
+ * `finishLoad` (→ running, one prompt token left) or `failLoad` (→ head of waiting, prefilled locally).
+ * A finished `holdKvOnFinish` sequence keeps its blocks: the engine's hold ledger frees them later.
+ *
  * Synchronous and free of I/O: the engine calls `schedule()`, runs the model, then `update()`.
  */
 import type { KvCacheManager } from '../kv/index.ts';
-import type { RequestId } from '../protocols/ids.ts';
+import type { BlockId, RequestId } from '../protocols/ids.ts';
+import type { KvTransferParams } from '../protocols/kv-transfer.ts';
 import { assert } from '../util/errors.ts';
+import type { KvLoadPlan } from './kv-connector.ts';
+import { remoteSpan } from './remote-prefill.ts';
 import type { Sequence } from './sequence.ts';
 
 export interface SchedulerOptions {
@@ -29,8 +38,19 @@ export interface SchedulerOptions {
 /** The KV cache manager calls the scheduler needs. */
 export type SchedulerKvCache = Pick<
   KvCacheManager,
-  'getComputedBlocks' | 'allocateSlots' | 'cacheBlocks' | 'free' | 'getBlockTable'
+  'getComputedBlocks' | 'allocateSlots' | 'cacheBlocks' | 'free' | 'getBlockTable' | 'blockSize'
 >;
+
+/**
+ * What admission decided for a decode-side (`remotePrefill`) sequence, for the engine to act on:
+ * `load`: the sequence is `loading`, start the pull; `release_only`: nothing to pull (local prefix hits
+ * cover [0, P−1)), only tell the prefill worker to free its blocks; `rejected`: the hand-off does not fit
+ * this prompt, the sequence prefills locally.
+ */
+export type RemoteAdmission =
+  | { kind: 'load'; seq: Sequence; plan: KvLoadPlan }
+  | { kind: 'release_only'; seq: Sequence; params: KvTransferParams }
+  | { kind: 'rejected'; seq: Sequence; error: string };
 
 export interface ScheduledSequence {
   seq: Sequence;
@@ -49,6 +69,8 @@ export interface SchedulerOutput {
   numPrefillTokens: number;
   /** Sequences preempted while building this step. */
   preempted: Sequence[];
+  /** Decode-side admissions of this step (remote KV pulls to start). */
+  remote: RemoteAdmission[];
 }
 
 export class Scheduler {
@@ -56,6 +78,8 @@ export class Scheduler {
   readonly waiting: Sequence[] = [];
   /** Sequences holding KV blocks, oldest admission first. */
   readonly running: Sequence[] = [];
+  /** Admitted sequences whose prompt KV is being pulled from a prefill worker (they hold blocks). */
+  readonly loading: Sequence[] = [];
 
   constructor(
     private readonly kv: SchedulerKvCache,
@@ -69,25 +93,59 @@ export class Scheduler {
     this.waiting.push(seq);
   }
 
-  /** Remove a request wherever it is and free its blocks at once. Returns it, or undefined if unknown. */
+  /**
+   * Remove a request wherever it is and free its blocks at once. Returns it, or undefined if unknown.
+   * A `loading` sequence's blocks are NOT freed: its pull may still write into them, so the engine frees
+   * them once the pull has settled.
+   */
   abort(requestId: RequestId): Sequence | undefined {
-    for (const queue of [this.running, this.waiting]) {
+    for (const queue of [this.running, this.waiting, this.loading]) {
       const i = queue.findIndex((s) => s.requestId === requestId);
       if (i < 0) continue;
       const [seq] = queue.splice(i, 1);
-      this.kv.free(requestId);
+      if (queue !== this.loading) this.kv.free(requestId);
       seq!.finish('abort');
       return seq;
     }
     return undefined;
   }
 
+  /** Work the step loop can do now (`loading` sequences wait for their pull, not for a step). */
   hasUnfinished(): boolean {
     return this.waiting.length > 0 || this.running.length > 0;
   }
 
+  /**
+   * The pull delivered KV for prompt tokens [0, P−1): the full blocks enter the prefix cache (`stored`
+   * events), and the sequence runs with one prompt token left, which the next step computes and samples.
+   */
+  finishLoad(seq: Sequence): void {
+    this.removeLoading(seq);
+    const numTokens = seq.numPromptTokens - 1;
+    seq.numComputedTokens = numTokens;
+    this.kv.cacheBlocks(seq.requestId, seq, numTokens);
+    seq.numCachedTokens = numTokens;
+    seq.status = 'running';
+    this.running.push(seq);
+  }
+
+  /** The pull failed: drop its blocks (contents undefined) and prefill locally, first in line. */
+  failLoad(seq: Sequence): void {
+    this.removeLoading(seq);
+    this.kv.free(seq.requestId);
+    seq.numComputedTokens = 0;
+    seq.status = 'waiting';
+    this.waiting.unshift(seq);
+  }
+
   schedule(): SchedulerOutput {
-    const out: SchedulerOutput = { scheduled: [], numBatchedTokens: 0, numPrefillTokens: 0, preempted: [] };
+    const out: SchedulerOutput = {
+      scheduled: [],
+      numBatchedTokens: 0,
+      numPrefillTokens: 0,
+      preempted: [],
+      remote: [],
+    };
     const budget = { left: this.options.maxNumBatchedTokens };
     this.scheduleRunning(out, budget);
     if (out.preempted.length === 0) this.admitWaiting(out, budget);
@@ -114,9 +172,14 @@ export class Scheduler {
   }
 
   private admitWaiting(out: SchedulerOutput, budget: { left: number }): void {
-    while (this.waiting.length > 0 && budget.left > 0 && this.running.length < this.options.maxNumSeqs) {
+    while (this.waiting.length > 0 && budget.left > 0 && this.numAdmitted() < this.options.maxNumSeqs) {
       const seq = this.waiting[0]!;
       const hit = this.kv.getComputedBlocks(seq);
+      if (seq.remotePrefill !== undefined) {
+        const remote = this.admitRemote(seq, hit, out);
+        if (remote === 'no_room') break; // wait for blocks to free
+        if (remote === 'loading') continue;
+      }
       const numNew = Math.min(seq.numTokens - hit.numComputedTokens, budget.left);
       const total = hit.numComputedTokens + numNew;
       if (this.kv.allocateSlots(seq.requestId, total, hit.blocks) === null) break; // wait for blocks to free
@@ -127,6 +190,57 @@ export class Scheduler {
       this.running.push(seq);
       this.pushScheduled(out, budget, seq, numNew);
     }
+  }
+
+  /**
+   * Admit a decode-side sequence: blocks for its first P−1 prompt tokens (prefix hits by reference), and a
+   * pull of the ones the hits lack. Returns 'local' when nothing is pulled (it is then admitted like any
+   * sequence), 'no_room' when the blocks are not free yet (nothing changed).
+   */
+  private admitRemote(
+    seq: Sequence,
+    hit: { blocks: BlockId[]; numComputedTokens: number },
+    out: SchedulerOutput,
+  ): 'loading' | 'local' | 'no_room' {
+    const params = seq.remotePrefill!;
+    const span = remoteSpan(seq.numPromptTokens, hit.blocks.length, this.kv.blockSize, params);
+    if ('error' in span) {
+      seq.remotePrefill = undefined;
+      out.remote.push({ kind: 'rejected', seq, error: span.error });
+      return 'local';
+    }
+    if (span.first === span.end) {
+      seq.remotePrefill = undefined;
+      out.remote.push({ kind: 'release_only', seq, params });
+      return 'local';
+    }
+    if (this.kv.allocateSlots(seq.requestId, seq.numPromptTokens - 1, hit.blocks) === null) return 'no_room';
+    seq.remotePrefill = undefined; // one pull per request: a preempted sequence recomputes locally
+    this.waiting.shift();
+    seq.numComputedTokens = hit.numComputedTokens;
+    seq.status = 'loading';
+    this.loading.push(seq);
+    const table = this.kv.getBlockTable(seq.requestId);
+    const plan: KvLoadPlan = {
+      requestId: seq.requestId,
+      params,
+      localBlockIds: table.slice(span.first, span.end),
+      remoteBlockIds: params.remoteBlockIds.slice(span.first, span.end),
+      numTokens: span.numTokens,
+    };
+    out.remote.push({ kind: 'load', seq, plan });
+    return 'loading';
+  }
+
+  /** Sequences holding blocks and a seat in the batch: running, plus loading (they run next). */
+  private numAdmitted(): number {
+    return this.running.length + this.loading.length;
+  }
+
+  private removeLoading(seq: Sequence): void {
+    const i = this.loading.indexOf(seq);
+    assert(i >= 0, `${seq.requestId} is not loading remote KV`);
+    this.loading.splice(i, 1);
   }
 
   private pushScheduled(out: SchedulerOutput, budget: { left: number }, seq: Sequence, numNew: number): void {
@@ -148,7 +262,7 @@ export class Scheduler {
   /**
    * Apply a finished step: advance computed counts, register newly full blocks in the prefix cache, append
    * sampled tokens (`sampledTokenIds[i]` for `output.scheduled[i]` when it samples) and free finished
-   * sequences. Entries aborted while the step ran are skipped. Returns the sequences that finished.
+   * sequences (except `holdKvOnFinish` ones: the caller must hold or free their blocks). Entries aborted while the step ran are skipped. Returns the sequences that finished.
    */
   update(output: SchedulerOutput, sampledTokenIds: ReadonlyArray<number | undefined>): Sequence[] {
     const finished: Sequence[] = [];
@@ -162,7 +276,7 @@ export class Scheduler {
       assert(tokenId !== undefined, `no sampled token for ${seq.requestId}`);
       if (seq.appendToken(tokenId) !== undefined) {
         this.running.splice(this.running.indexOf(seq), 1);
-        this.kv.free(seq.requestId);
+        if (!seq.holdKvOnFinish) this.kv.free(seq.requestId); // else held for the decode worker
         finished.push(seq);
       }
     });

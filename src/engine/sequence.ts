@@ -4,8 +4,13 @@
  * between queues, the model runner reads its tokens, and it alone decides when it is finished.
  *
  *   waiting ──schedule──► running ──stop/length──► finished
- *      ▲                    │  ▲                     ▲
- *      └──── preempted ◄────┘  └── (abort from any state)
+ *      ▲  │                 │  ▲                     ▲
+ *      │  └─► loading ──────┼──┘ (remote KV pulled)  │
+ *      │        │ (failed)  │                        │
+ *      └────────┴─ preempted ◄                        └── (abort from any state)
+ *
+ * `loading` is vLLM's WAITING_FOR_REMOTE_KVS: a decode-side request (kvTransfer.doRemotePrefill) holds
+ * its blocks while a KvConnector copies the prompt's KV into them; it is neither scheduled nor preempted.
  *
  * Token layout:  [ prompt ................ | output ....... ]
  *                  ◄── numComputedTokens ──►                   K/V already in the cache
@@ -20,10 +25,11 @@
 import type { HashedTokens } from '../kv/index.ts';
 import type { FinishReason, SamplingParams, StoppingParams } from '../protocols/engine.ts';
 import type { RequestId } from '../protocols/ids.ts';
+import type { KvTransferParams, KvTransferRequest } from '../protocols/kv-transfer.ts';
 import { appendBlockHashes, type BlockHashes } from '../tokens/block-hash.ts';
 import { createRng, type Rng } from '../util/prng.ts';
 
-export type SequenceStatus = 'waiting' | 'running' | 'preempted' | 'finished';
+export type SequenceStatus = 'waiting' | 'loading' | 'running' | 'preempted' | 'finished';
 
 export interface SequenceInit {
   requestId: RequestId;
@@ -42,6 +48,12 @@ export interface SequenceInit {
    * caching too): nothing would read them.
    */
   hashBlockSize?: number;
+  /**
+   * Disaggregated serving: `doRemoteDecode` keeps the blocks after finishing (held for a decode worker);
+   * `doRemotePrefill` pulls the prompt's KV at first admission. The engine passes the latter only when it
+   * has a KvConnector.
+   */
+  kvTransfer?: KvTransferRequest;
 }
 
 /** One request in the engine; to the KV cache, a `HashedTokens` (its tokens and its full blocks' hashes). */
@@ -67,6 +79,13 @@ export class Sequence implements HashedTokens {
   /** How many times this sequence was preempted (its KV dropped, to be recomputed). */
   numPreemptions = 0;
   finishReason: FinishReason | undefined;
+  /** A prefill worker's request (doRemoteDecode): finishing leaves its blocks held, not freed. */
+  readonly holdKvOnFinish: boolean;
+  /**
+   * A decode worker's request (doRemotePrefill): where to pull the prompt's KV from. Cleared at first
+   * admission, so a preempted or failed-load sequence recomputes locally like any other.
+   */
+  remotePrefill: KvTransferParams | undefined;
   private readonly ignoredStopIds: ReadonlySet<number>;
   /** The same array as `tokenIds`, writable here only, so no token is appended without being hashed. */
   private readonly allTokenIds: number[];
@@ -88,6 +107,10 @@ export class Sequence implements HashedTokens {
     this.rng = createRng(init.sampling.seed);
     const eos = init.eosTokenIds ?? init.stopping.stopTokenIds;
     this.ignoredStopIds = new Set(init.stopping.ignoreEos ? eos : []);
+    const transfer = init.kvTransfer;
+    this.holdKvOnFinish = transfer !== undefined && 'doRemoteDecode' in transfer;
+    this.remotePrefill =
+      transfer !== undefined && 'doRemotePrefill' in transfer ? transfer.doRemotePrefill : undefined;
   }
 
   get numTokens(): number {

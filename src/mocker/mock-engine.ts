@@ -8,6 +8,7 @@ import {
   type Clock,
   EngineCore,
   type EngineCoreOptions,
+  type KvConnector,
   kvBytesPerBlock,
   realClock,
 } from '../engine/index.ts';
@@ -39,6 +40,13 @@ export interface MockEngineOptions {
   kvBytesPerToken?: number;
   events?: KvEventSink;
   workerId?: WorkerId | string;
+  /**
+   * Pulls a decode-side request's prompt KV (or later: `setKvConnector`); the mocker's own is
+   * SimulatedKvConnector, which only charges the link's time.
+   */
+  kvConnector?: KvConnector;
+  /** How long a finished prefill request's blocks are held for its decode worker (default 30 000 ms). */
+  kvHoldTimeoutMs?: number;
 }
 
 export const MOCKER_DEFAULTS = {
@@ -95,6 +103,8 @@ function mockCoreOptions(opts: MockEngineOptions): EngineCoreOptions {
     kvBytesPerBlock: kvBytesPerBlock(o.blockSize, o.kvBytesPerToken),
     workerId: asWorkerId(opts.workerId ?? 'mocker'),
     clock,
+    kvConnector: opts.kvConnector,
+    kvHoldTimeoutMs: opts.kvHoldTimeoutMs,
   };
 }
 
