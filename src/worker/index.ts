@@ -12,4 +12,20 @@ export {
 } from './worker-engine.ts';
 export { describeHealth, type WorkerHealth, WorkerPhase, type WorkerState } from './worker-health.ts';
 export { WorkerMetrics, type WorkerRequestStatus } from './worker-metrics.ts';
-export { WORKER_DEFAULTS, type WorkerOptions, type WorkerRuntime } from './worker-options.ts';
+export {
+  KV_TRANSFER_MODES,
+  type KvTransferMode,
+  WORKER_DEFAULTS,
+  WORKER_ROLES,
+  type WorkerKvTransferOptions,
+  type WorkerOptions,
+  type WorkerRole,
+  type WorkerRuntime,
+} from './worker-options.ts';
+export {
+  AgentKvConnector,
+  HeldKvExpiredError,
+  KV_REGION,
+} from './agent-kv-connector.ts';
+export { type KvTransferPart, kvRegionOf, transportsFor } from './kv-transfer-part.ts';
+export { fallbackReason } from './kv-transfer-events.ts';

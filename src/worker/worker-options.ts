@@ -6,7 +6,39 @@ import type { ModelType } from '../protocols/discovery.ts';
 import type { Discovery, DiscoveryOptions } from '../runtime/discovery/index.ts';
 import type { CreateEventBusOptions, EventBus } from '../runtime/events/index.ts';
 import type { RequestPlane } from '../runtime/request-plane/index.ts';
+import type { LinkSpec } from '../util/link-spec.ts';
 import type { WorkerEngineSpec } from './worker-engine.ts';
+
+/**
+ * What a worker does in a deployment (docs/design-notes.md#disaggregation):
+ *   aggregated  prefill and decode on the same worker (the default; no transfer agent unless asked)
+ *   prefill     computes prompts for decode workers, registers under component "prefill" with model type
+ *               'prefill', keeps each finished prompt's KV blocks until a decode worker pulled them
+ *   decode      the normal "backend" worker plus a transfer agent that pulls prompts' KV from prefill workers
+ */
+export type WorkerRole = 'prefill' | 'decode' | 'aggregated';
+export const WORKER_ROLES: readonly WorkerRole[] = ['prefill', 'decode', 'aggregated'];
+
+/**
+ * Which transports the worker's transfer agent listens on and dials with:
+ *   auto    tcp + unix for prefill and decode workers, no agent for aggregated ones
+ *   tcp     TCP only (peers on other hosts);  unix: Unix sockets only (peers on this host)
+ *   memory  in-process copies only: workers that share one process (embedded `dhw serve`)
+ *   none    no transfer agent (a decode worker then prefills every prompt itself)
+ */
+export type KvTransferMode = 'auto' | 'tcp' | 'unix' | 'memory' | 'none';
+export const KV_TRANSFER_MODES: readonly KvTransferMode[] = ['auto', 'tcp', 'unix', 'memory', 'none'];
+
+export interface WorkerKvTransferOptions {
+  /** Default 'auto'. */
+  mode?: KvTransferMode;
+  /** Prefill: how long a finished prompt's blocks wait for their pull before they are freed. Default 30 s. */
+  holdTimeoutMs?: number;
+  /** Decode: a pull slower than this fails and the prompt is prefilled locally. Default 10 s. */
+  pullTimeoutMs?: number;
+  /** Mocker only: the simulated link a pull is charged on (default 25 Gbit/s, 10 µs). */
+  link?: LinkSpec;
+}
 
 export const WORKER_DEFAULTS = {
   component: 'backend',
@@ -18,6 +50,11 @@ export const WORKER_DEFAULTS = {
   canaryTimeoutMs: 5_000,
   loadIntervalMs: 100,
   drainMs: 10_000,
+  role: 'aggregated',
+  prefillComponent: 'prefill',
+  kvHoldTimeoutMs: 30_000,
+  kvPullTimeoutMs: 10_000,
+  kvLink: '25gbit,10us',
 } as const;
 
 /** Already-connected pieces to use instead of creating them (embedded mode). The caller keeps ownership. */
@@ -33,11 +70,15 @@ export interface WorkerOptions {
   engine: WorkerEngineSpec;
   /** Model name clients send (default: the engine's model name, i.e. the model folder's name). */
   servedModelName?: string;
-  /** Default: 'chat' if the model has a chat template, else 'completions'. */
+  /** Default: 'prefill' for role prefill, else 'chat' if the model has a chat template, else 'completions'. */
   modelType?: ModelType;
   /** Default "dynamo". */
   namespace?: string;
-  /** Default "backend". */
+  /** Default 'aggregated'. */
+  role?: WorkerRole;
+  /** The transfer agent (KV transfer between prefill and decode workers). */
+  kvTransfer?: WorkerKvTransferOptions;
+  /** Default "backend" ("prefill" for role prefill). */
   component?: string;
   /** Name of the generate endpoint in discovery (default "generate"). */
   endpoint?: string;

@@ -19,19 +19,25 @@ import { getLogger, type Logger } from '../util/logger.ts';
 import { Canary } from './canary.ts';
 import { workerEndpoints } from './endpoints.ts';
 import { KvEventPublisher } from './kv-event-publisher.ts';
+import { observeKvTransfers } from './kv-transfer-events.ts';
+import { KvTransferMetrics } from './kv-transfer-metrics.ts';
+import { type KvTransferPart, startKvTransferPart } from './kv-transfer-part.ts';
 import { LoadPublisher } from './load-publisher.ts';
 import { buildInstanceInfo, buildModelCard, Registration } from './registration.ts';
 import { SystemServer } from './system-server.ts';
 import { createWorkerEngine, specModelDir } from './worker-engine.ts';
 import { describeHealth, type WorkerHealth, WorkerPhase } from './worker-health.ts';
 import { WorkerMetrics } from './worker-metrics.ts';
-import { WORKER_DEFAULTS, type WorkerOptions } from './worker-options.ts';
+import { WORKER_DEFAULTS, type WorkerOptions, type WorkerRole } from './worker-options.ts';
 
 /** The pieces a running worker holds; built in order by `assembleWorkerParts`, released by its stack. */
 export interface WorkerParts {
   /** Watched for a lost lease; the worker's instance id is its lease id. */
   discovery: Discovery;
   engine: EngineCore;
+  role: WorkerRole;
+  /** The transfer agent (prefill and decode workers; undefined with --kv-transfer none or aggregated). */
+  kvTransfer: KvTransferPart | undefined;
   kvPublisher: KvEventPublisher;
   loadPublisher: LoadPublisher;
   serveHandle: ServeHandle;
@@ -69,10 +75,11 @@ export async function assembleWorkerParts(
       'close event bus',
     );
 
+  const role = options.role ?? WORKER_DEFAULTS.role;
   const modelDir = specModelDir(options.engine);
-  log.info('starting engine', { engine: options.engine.kind, modelDir });
+  log.info('starting engine', { engine: options.engine.kind, modelDir, role });
   const engine = stack.adopt(
-    await createWorkerEngine(options.engine, workerId),
+    await createWorkerEngine(options.engine, workerId, { kvHoldTimeoutMs: options.kvTransfer?.holdTimeoutMs }),
     (e) => e.close(),
     'close engine',
   );
@@ -80,16 +87,17 @@ export async function assembleWorkerParts(
     engine,
     modelDir,
     displayName: options.servedModelName,
-    modelType: options.modelType,
+    modelType: options.modelType ?? (role === 'prefill' ? 'prefill' : undefined),
   });
 
+  const labels = {
+    dynamo_namespace: endpointId.namespace,
+    dynamo_component: endpointId.component,
+    dynamo_endpoint: endpointId.endpoint,
+    worker_id: instanceId,
+  };
   const metrics = new WorkerMetrics(
-    {
-      dynamo_namespace: endpointId.namespace,
-      dynamo_component: endpointId.component,
-      dynamo_endpoint: endpointId.endpoint,
-      worker_id: instanceId,
-    },
+    labels,
     {
       kvActiveBlocks: () => engine.kv.stats().activeBlocks,
       kvTotalBlocks: () => engine.kv.numBlocks,
@@ -99,6 +107,28 @@ export async function assembleWorkerParts(
       },
     },
   );
+  const host = options.host ?? WORKER_DEFAULTS.host;
+  // Before the request plane serves: no request may reach the engine before its KV connector is plugged in.
+  const kvTransfer = await startKvTransferPart(
+    {
+      engine,
+      discovery,
+      namespace: endpointId.namespace,
+      instanceId,
+      role,
+      options: options.kvTransfer ?? {},
+      host,
+      log,
+    },
+    stack,
+  );
+  const transferMetrics = new KvTransferMetrics(metrics.registry, labels, {
+    heldBlocks: () => engine.heldBlocks(),
+    heldRequests: () => engine.heldRequests(),
+    bytesServed: () => kvTransfer?.agent.counters().bytesSent ?? 0,
+  });
+  stack.defer(observeKvTransfers(engine, transferMetrics, log), 'stop observing KV transfers');
+
   const kvPublisher = new KvEventPublisher({
     bus,
     scope,
@@ -119,7 +149,6 @@ export async function assembleWorkerParts(
   loadPublisher.start();
   stack.defer(() => loadPublisher.stop(), 'stop load publisher');
 
-  const host = options.host ?? WORKER_DEFAULTS.host;
   const plane =
     runtime.requestPlane ??
     stack.adopt(
@@ -174,6 +203,8 @@ export async function assembleWorkerParts(
   return {
     discovery,
     engine,
+    role,
+    kvTransfer,
     kvPublisher,
     loadPublisher,
     serveHandle,

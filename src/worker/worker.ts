@@ -3,9 +3,11 @@
  * load balancer that
  * registers itself in Consul, reports its load, and drains before it exits. It hosts one engine and:
  *
- *   start   discovery lease ─► event bus ─► engine ─► KV-event + load publishers ─► request plane
- *           (generate, kv_snapshot, load) ─► status port ─► startup canary ─► register instance + model card
- *   stop    unregister (delete keys, revoke lease) ─► drain in-flight calls ─► flush KV events ─► close engine
+ *   start   discovery lease ─► event bus ─► engine ─► transfer agent (prefill/decode) ─► KV-event + load
+ *           publishers ─► request plane (generate, kv_snapshot, load) ─► status port ─► startup canary ─►
+ *           register instance + model card
+ *   stop    unregister (delete keys, revoke lease) ─► drain in-flight calls ─► wait for held KV pulls ─►
+ *           flush KV events ─► close agent ─► close engine
  *   lease lost (etcd unreachable for a TTL, or revoked) ─► logged loudly, stop, `exited` says 'lease-lost'
  *
  * Usable in-process (embedded mode, tests) and from `dhw worker`. Everything it creates it also closes:
@@ -18,12 +20,13 @@ import { asWorkerId, type WorkerId } from '../protocols/ids.ts';
 import type { LoadMetrics } from '../protocols/kv-events.ts';
 import { checkEndpointId, DEFAULT_NAMESPACE, type EndpointId } from '../runtime/names.ts';
 import { CleanupStack } from '../util/cleanup-stack.ts';
+import type { TransferAgent } from '../transfer/index.ts';
 import type { Logger } from '../util/logger.ts';
 import type { CanaryResult } from './canary.ts';
 import { WorkerError } from './errors.ts';
 import type { WorkerHealth, WorkerState } from './worker-health.ts';
 import type { WorkerMetrics } from './worker-metrics.ts';
-import { WORKER_DEFAULTS, type WorkerOptions } from './worker-options.ts';
+import { WORKER_DEFAULTS, type WorkerOptions, type WorkerRole } from './worker-options.ts';
 import { assembleWorkerParts, type WorkerParts } from './worker-parts.ts';
 
 export type WorkerExit = { reason: 'stopped' } | { reason: 'lease-lost'; error: Error };
@@ -61,7 +64,9 @@ export class Worker {
   static async start(options: WorkerOptions): Promise<Worker> {
     const endpointId = checkEndpointId({
       namespace: options.namespace ?? DEFAULT_NAMESPACE,
-      component: options.component ?? WORKER_DEFAULTS.component,
+      component:
+        options.component ??
+        (options.role === 'prefill' ? WORKER_DEFAULTS.prefillComponent : WORKER_DEFAULTS.component),
       endpoint: options.endpoint ?? WORKER_DEFAULTS.endpoint,
     });
     const stack = new CleanupStack();
@@ -105,6 +110,15 @@ export class Worker {
     return this.parts.metrics;
   }
 
+  get role(): WorkerRole {
+    return this.parts.role;
+  }
+
+  /** The transfer agent (its name is the instance id), if this worker runs one. */
+  get transferAgent(): TransferAgent | undefined {
+    return this.parts.kvTransfer?.agent;
+  }
+
   /** The engine's load, stamped with this worker's id (what `kv_metrics` carries). */
   loadMetrics(): LoadMetrics {
     return { ...this.parts.engine.loadMetrics(), workerId: this.workerId };
@@ -143,6 +157,7 @@ export class Worker {
     discovery.onLeaseLost((err) => this.onLeaseLost(err));
     this.log.info('worker registered', {
       model: registration.card.displayName,
+      role: this.parts.role,
       address: this.address,
       systemPort: this.systemPort,
       instanceKey: registration.instanceKey,
@@ -154,6 +169,7 @@ export class Worker {
     if (this.stopping) return;
     this.exitReason = { reason: 'lease-lost', error: err };
     this.parts.registration.forget(); // the keys went with the lease: nothing left to delete
+    this.parts.kvTransfer?.forget();
     this.log.error(
       'discovery lease lost: this worker is no longer registered, so no frontend can find it; shutting down ' +
         '(a supervisor should restart it once discovery is reachable)',
@@ -173,7 +189,11 @@ export class Worker {
     this.log.info('worker stopping', { drainMs, inflightRequests: p.metrics.inflightRequests });
     p.canary.stop();
     await this.step('unregister', () => p.registration.unregister());
+    const drainStarted = Date.now();
     await this.step('drain', () => p.serveHandle.stop({ drainMs }));
+    // A prefill worker's finished prompts wait for their pulls: give decode workers the rest of the drain.
+    const heldWaitMs = Math.max(0, drainMs - (Date.now() - drainStarted));
+    await this.step('wait for held KV pulls', () => p.kvTransfer?.awaitHeldPulled(heldWaitMs));
     p.loadPublisher.stop();
     await this.step('flush KV events', () => p.kvPublisher.stop());
     for (const failure of await this.stack.disposeAll()) {

@@ -4,6 +4,9 @@
  *   in-process   memory discovery: N Worker objects sharing one in-memory request plane (embedded mode)
  *   children     etcd or file discovery: N `dhw worker` child processes, their log lines forwarded with a
  *                `[worker-i]` prefix, stopped with SIGTERM (then SIGKILL) when serve exits
+ *
+ * A disaggregated deployment is two groups (P prefill + D decode workers, `[prefill-i]` / `[decode-i]`),
+ * started group by group and supervised as one (`combineWorkers`).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -26,6 +29,7 @@ export async function startInProcessWorkers(
   count: number,
   options: WorkerOptions,
   plane: RequestPlane,
+  label = 'worker',
 ): Promise<ServeWorkers> {
   const workers: Worker[] = [];
   try {
@@ -38,7 +42,7 @@ export async function startInProcessWorkers(
   }
   let stopping = false;
   const exited = Promise.race(
-    workers.map((w, i) => w.exited.then((exit) => `worker-${i + 1} stopped (${exit.reason})`)),
+    workers.map((w, i) => w.exited.then((exit) => `${label}-${i + 1} stopped (${exit.reason})`)),
   ).then((why) => (stopping ? new Promise<string>(() => {}) : why));
   return {
     count,
@@ -50,14 +54,33 @@ export async function startInProcessWorkers(
   };
 }
 
+/**
+ * Several groups supervised as one: `exited` reports the first crash in any group; `stop` stops the groups
+ * in reverse start order (decode workers before the prefill workers they pull from).
+ */
+export function combineWorkers(groups: ServeWorkers[]): ServeWorkers {
+  return {
+    count: groups.reduce((sum, g) => sum + g.count, 0),
+    exited: Promise.race(groups.map((g) => g.exited)),
+    stop: async () => {
+      for (const group of [...groups].reverse()) await group.stop();
+    },
+  };
+}
+
 /** A worker that exited before it was asked to. */
 export class WorkerProcessError extends DhwError {}
 
 const DHW = join(repoRoot, 'bin', 'dhw.mjs');
 const STOP_GRACE_MS = 12_000;
 
-/** N `dhw worker ARGS` children; each line of their output is logged with a `[worker-i]` prefix. */
-export function spawnWorkerProcesses(count: number, args: string[], log: Logger): ServeWorkers {
+/** N `dhw worker ARGS` children; each line of their output is logged with a `[{label}-i]` prefix. */
+export function spawnWorkerProcesses(
+  count: number,
+  args: string[],
+  log: Logger,
+  label = 'worker',
+): ServeWorkers {
   const children: ChildProcess[] = [];
   let stopping = false;
   const exits: Promise<string>[] = [];
@@ -72,17 +95,17 @@ export function spawnWorkerProcesses(count: number, args: string[], log: Logger)
     for (const stream of [child.stdout, child.stderr]) {
       if (stream)
         createInterface({ input: stream }).on('line', (line) =>
-          process.stderr.write(`[worker-${i}] ${line}\n`),
+          process.stderr.write(`[${label}-${i}] ${line}\n`),
         );
     }
     exits.push(
       new Promise((resolve) =>
         child.on('exit', (code, signal) =>
-          resolve(`worker-${i} (pid ${child.pid}) exited: ${signal ?? `code ${code}`}`),
+          resolve(`${label}-${i} (pid ${child.pid}) exited: ${signal ?? `code ${code}`}`),
         ),
       ),
     );
-    log.info('worker process started', { worker: i, pid: child.pid });
+    log.info('worker process started', { worker: `${label}-${i}`, pid: child.pid });
   }
   const exited = Promise.race(exits).then((why) => (stopping ? new Promise<string>(() => {}) : why));
   return {

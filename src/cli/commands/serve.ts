@@ -9,12 +9,17 @@
  *                            with --events memory, --router kv falls back to kv-approx (with a warning).
  *
  * Engine flags (--engine, --block-size, --num-kv-blocks, ...) pass through to every worker.
+ * `--prefill-workers P --decode-workers D` (instead of --workers N) runs a disaggregated deployment: P
+ * `--role prefill` and D `--role decode` workers; embedded, their transfer agents copy KV in memory.
  * Ctrl-C / SIGTERM: stop the frontend (drain), then the workers.
  */
 import { basename } from 'node:path';
 import { startFrontend } from '../../frontend/index.ts';
+import { createDiscovery, type DiscoveryOptions } from '../../runtime/discovery/index.ts';
+import { instancesPrefix } from '../../runtime/names.ts';
 import { InMemoryRequestPlane } from '../../runtime/request-plane/index.ts';
 import { getLogger, type Logger } from '../../util/logger.ts';
+import { WORKER_DEFAULTS, type WorkerOptions, type WorkerRole } from '../../worker/index.ts';
 import {
   ENGINE_FLAGS,
   type FlagSpecs,
@@ -23,9 +28,11 @@ import {
   numberFlag,
   type ParsedCommand,
   stringFlag,
+  UsageError,
 } from '../args.ts';
 import type { Command } from '../command.ts';
 import { beginCommand } from '../command-prologue.ts';
+import { KV_TRANSFER_FLAGS, kvTransferFromFlags } from '../disagg-flags.ts';
 import { modelDirFromFlags } from '../engine-setup.ts';
 import { discoveryBackendFlag, eventsBackendFlag } from '../runtime-flags.ts';
 import { untilSignal } from '../signals.ts';
@@ -37,6 +44,7 @@ import {
   shownUrl,
 } from './frontend.ts';
 import {
+  combineWorkers,
   type ServeWorkers,
   spawnWorkerProcesses,
   startInProcessWorkers,
@@ -50,7 +58,16 @@ const PASS_THROUGH_ENGINE_FLAGS: FlagSpecs = Object.fromEntries(
 );
 
 const WORKER_FLAGS: FlagSpecs = {
-  workers: { type: 'string', default: '1', help: 'how many workers to run' },
+  workers: { type: 'string', help: 'how many (aggregated) workers to run (default 1)' },
+  'prefill-workers': {
+    type: 'string',
+    help: 'disaggregated: how many --role prefill workers (with --decode-workers, instead of --workers)',
+  },
+  'decode-workers': {
+    type: 'string',
+    help: 'disaggregated: how many --role decode workers (with --prefill-workers, instead of --workers)',
+  },
+  ...KV_TRANSFER_FLAGS,
   engine: { type: 'string', default: 'scratch', help: 'scratch (real model) | mocker (simulated)' },
   ...MODEL_FLAGS,
   'served-model-name': { type: 'string', help: 'model name clients use (default: the folder name)' },
@@ -85,9 +102,12 @@ const FLAGS: FlagSpecs = {
   ...LOGGING_FLAGS,
 };
 const USAGE =
-  'dhw serve [DIR] [--workers 1] [--engine scratch|mocker] [--discovery memory|etcd|file] [--port 8000]';
+  'dhw serve [DIR] [--workers 1 | --prefill-workers P --decode-workers D] [--engine scratch|mocker] ' +
+  '[--discovery memory|etcd|file] [--port 8000]';
 const DESCRIPTION = [
   'Serve a model over an OpenAI-compatible HTTP API: a frontend plus N workers.',
+  'Disaggregated: --prefill-workers P --decode-workers D run P prefill and D decode workers; the frontend',
+  'sends long prompts to a prefill worker and the decode worker pulls their KV (--kv-transfer, --kv-link).',
   'Default: everything in this process (no servers). With --discovery etcd|file the workers are child',
   'processes (`dhw worker`); use --events nats (after `dhw infra up`) so --router kv sees their KV events.',
 ].join('\n');
@@ -109,6 +129,9 @@ const FORWARDED = [
   ...Object.keys(PASS_THROUGH_ENGINE_FLAGS),
   'speedup-ratio',
   'eos-probability',
+  'kv-transfer',
+  'kv-hold-timeout',
+  'kv-link',
   'log-level',
   'log-format',
 ];
@@ -123,38 +146,127 @@ function childWorkerArgs(values: ParsedCommand['values'], modelDir: string): str
   return args;
 }
 
-async function startWorkers(
-  values: ParsedCommand['values'],
-  modelDir: string,
-  count: number,
-  inProcess: InMemoryRequestPlane | undefined,
-  log: Logger,
-): Promise<ServeWorkers> {
-  if (!inProcess) return spawnWorkerProcesses(count, childWorkerArgs(values, modelDir), log);
-  const options = {
-    ...workerOptionsFromFlags(values, modelDir),
+/** One group of identical workers: `--workers N` is one aggregated group; disaggregated is two. */
+interface WorkerGroup {
+  role: WorkerRole;
+  count: number;
+}
+
+/** `--workers N`, or `--prefill-workers P --decode-workers D`; the two spellings exclude each other. */
+export function workerGroupsFromFlags(values: ParsedCommand['values']): WorkerGroup[] {
+  const count = (name: string) => numberFlag(values, name, { integer: true, min: 1 });
+  const workers = count('workers');
+  const prefill = count('prefill-workers');
+  const decode = count('decode-workers');
+  if (prefill === undefined && decode === undefined) return [{ role: 'aggregated', count: workers ?? 1 }];
+  if (workers !== undefined)
+    throw new UsageError(
+      '--workers runs aggregated workers; --prefill-workers/--decode-workers run a disaggregated deployment. ' +
+        'Give one or the other.',
+    );
+  if (prefill === undefined || decode === undefined)
+    throw new UsageError(
+      'a disaggregated deployment needs both --prefill-workers P and --decode-workers D (each at least 1); ' +
+        'for aggregated workers use --workers N.',
+    );
+  return [
+    { role: 'prefill', count: prefill },
+    { role: 'decode', count: decode },
+  ];
+}
+
+function describeGroups(groups: WorkerGroup[]): string {
+  if (groups.length === 1 && groups[0]?.role === 'aggregated') return `${groups[0].count} worker(s)`;
+  return groups.map((g) => `${g.count} ${g.role}`).join(' + ') + ' worker(s)';
+}
+
+/** Worker options for one group of in-process workers: they share this process, so KV moves in memory. */
+function inProcessOptions(values: ParsedCommand['values'], modelDir: string, role: WorkerRole): WorkerOptions {
+  const options = workerOptionsFromFlags(values, modelDir);
+  const kvTransfer = kvTransferFromFlags(values, role, options.engine.kind);
+  return {
+    ...options,
+    role,
+    kvTransfer: { ...kvTransfer, mode: kvTransfer.mode === 'auto' ? 'memory' : kvTransfer.mode },
     host: undefined,
     port: undefined,
     systemPort: null,
   };
-  return startInProcessWorkers(count, options, inProcess);
 }
 
-/** Resolves once `count` workers are routable, or rejects when one of them exits first. */
-async function waitForWorkers(instances: () => number, count: number, workers: ServeWorkers): Promise<void> {
+async function startWorkers(
+  values: ParsedCommand['values'],
+  modelDir: string,
+  groups: WorkerGroup[],
+  inProcess: InMemoryRequestPlane | undefined,
+  log: Logger,
+): Promise<ServeWorkers> {
+  const started: ServeWorkers[] = [];
+  const label = (role: WorkerRole) => (role === 'aggregated' ? 'worker' : role);
+  try {
+    for (const { role, count } of groups) {
+      if (inProcess) {
+        const options = inProcessOptions(values, modelDir, role);
+        started.push(await startInProcessWorkers(count, options, inProcess, label(role)));
+      } else {
+        kvTransferFromFlags(values, role, stringFlag(values, 'engine') ?? 'scratch'); // usage errors first
+        const args = [...childWorkerArgs(values, modelDir), '--role', role];
+        started.push(spawnWorkerProcesses(count, args, log, label(role)));
+      }
+    }
+  } catch (err) {
+    await combineWorkers(started).stop();
+    throw err;
+  }
+  return combineWorkers(started);
+}
+
+/** Resolves once `ready()` holds, or rejects when a worker exits first or the deadline passes. */
+async function waitForWorkers(
+  ready: () => Promise<string | undefined>,
+  workers: ServeWorkers,
+): Promise<void> {
   const deadline = Date.now() + CHILD_READY_TIMEOUT_MS;
   let crashed: string | undefined;
   void workers.exited.then((why) => (crashed = why));
-  while (instances() < count) {
+  for (let missing = await ready(); missing !== undefined; missing = await ready()) {
     if (crashed)
       throw new WorkerProcessError(`a worker failed to start: ${crashed} (see its [worker-i] lines above)`);
     if (Date.now() > deadline) {
-      throw new WorkerProcessError(
-        `only ${instances()} of ${count} workers registered within ${CHILD_READY_TIMEOUT_MS / 1000} s`,
-      );
+      throw new WorkerProcessError(`${missing} within ${CHILD_READY_TIMEOUT_MS / 1000} s`);
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/**
+ * What is still missing before serving: decode/aggregated workers the frontend routes to, and prefill
+ * workers registered in discovery (the frontend keeps those apart: users never reach them directly).
+ * undefined once everything is there.
+ */
+function readiness(
+  groups: WorkerGroup[],
+  routable: () => number,
+  discovery: DiscoveryOptions,
+  namespace: string,
+): { check: () => Promise<string | undefined>; close: () => Promise<void> } {
+  const wanted = (roles: WorkerRole[]) =>
+    groups.filter((g) => roles.includes(g.role)).reduce((sum, g) => sum + g.count, 0);
+  const servers = wanted(['aggregated', 'decode']);
+  const prefill = wanted(['prefill']);
+  const client = prefill > 0 ? createDiscovery(discovery) : undefined;
+  const prefix = instancesPrefix({ namespace, component: WORKER_DEFAULTS.prefillComponent });
+  return {
+    check: async () => {
+      if (routable() < servers) return `only ${routable()} of ${servers} workers registered`;
+      const found = client ? (await (await client).list(prefix)).length : 0;
+      if (found < prefill) return `only ${found} of ${prefill} prefill workers registered`;
+      return undefined;
+    },
+    close: async () => {
+      if (client) await (await client).close();
+    },
+  };
 }
 
 export const serveCommand: Command = {
@@ -166,7 +278,8 @@ export const serveCommand: Command = {
     const { values, positionals } = parsed;
     const log = getLogger('serve');
     const modelDir = modelDirFromFlags(values, positionals[0]);
-    const count = numberFlag(values, 'workers', { integer: true, min: 1 }) ?? 1;
+    const groups = workerGroupsFromFlags(values);
+    const count = groups.reduce((sum, g) => sum + g.count, 0);
     const discovery = discoveryBackendFlag(values);
     const events = eventsBackendFlag(values);
     const inProcess = discovery === 'memory' ? new InMemoryRequestPlane() : undefined;
@@ -178,37 +291,46 @@ export const serveCommand: Command = {
     };
     const http = httpOptionsFromFlags(values);
 
-    log.info('starting workers', { count, mode: inProcess ? 'in-process' : 'child processes', modelDir });
-    let workers = inProcess ? await startWorkers(values, modelDir, count, inProcess, log) : undefined;
+    const discoveryOptions: DiscoveryOptions = {
+      backend: discovery,
+      etcdEndpoints: stringFlag(values, 'etcd-endpoints'),
+      fileDir: stringFlag(values, 'discovery-dir'),
+    };
+    const namespace = stringFlag(values, 'namespace') ?? 'dynamo';
+    log.info('starting workers', {
+      workers: describeGroups(groups),
+      mode: inProcess ? 'in-process' : 'child processes',
+      modelDir,
+    });
+    let workers = inProcess ? await startWorkers(values, modelDir, groups, inProcess, log) : undefined;
     const frontend = await startFrontend({
       ...routing,
       ...http,
       router,
-      namespace: stringFlag(values, 'namespace'),
-      discovery: {
-        backend: discovery,
-        etcdEndpoints: stringFlag(values, 'etcd-endpoints'),
-        fileDir: stringFlag(values, 'discovery-dir'),
-      },
+      namespace,
+      discovery: discoveryOptions,
       events: { backend: events, natsServer: stringFlag(values, 'nats-server') },
       runtime: inProcess ? { requestPlane: inProcess } : undefined,
     }).catch(async (err) => {
       await workers?.stop();
       throw err;
     });
+    const ready = readiness(groups, () => frontend.models.instances().length, discoveryOptions, namespace);
     try {
-      workers ??= await startWorkers(values, modelDir, count, undefined, log);
-      await waitForWorkers(() => frontend.models.instances().length, count, workers);
+      workers ??= await startWorkers(values, modelDir, groups, undefined, log);
+      await waitForWorkers(ready.check, workers);
     } catch (err) {
       await frontend.close();
       await workers?.stop();
       throw err;
+    } finally {
+      await ready.close();
     }
     const url = shownUrl(http.host, frontend.url, frontend.port);
     const name = stringFlag(values, 'served-model-name') ?? basename(modelDir);
     log.info('serving', { model: name, url, workers: count, router: router.router });
     console.log(
-      `Serving ${name} at ${url}/v1 with ${count} worker(s), router ${router.router} (Ctrl-C to stop)`,
+      `Serving ${name} at ${url}/v1 with ${describeGroups(groups)}, router ${router.router} (Ctrl-C to stop)`,
     );
 
     void workers.exited.then((reason) =>

@@ -23,6 +23,7 @@ import {
 } from '../args.ts';
 import type { Command } from '../command.ts';
 import { beginCommand } from '../command-prologue.ts';
+import { KV_TRANSFER_FLAGS, kvTransferFromFlags, ROLE_FLAG, roleFromFlags } from '../disagg-flags.ts';
 import { engineOptionsFromFlags, modelDirFromFlags } from '../engine-setup.ts';
 import {
   DISCOVERY_FLAGS,
@@ -51,6 +52,8 @@ const FLAGS = {
   engine: { type: 'string' as const, default: 'scratch', help: 'scratch (real model) | mocker (simulated)' },
   ...MODEL_FLAGS,
   'served-model-name': { type: 'string' as const, help: 'model name clients use (default: the folder name)' },
+  ...ROLE_FLAG,
+  ...KV_TRANSFER_FLAGS,
   ...DISCOVERY_FLAGS,
   'lease-ttl': { type: 'string' as const, default: '10', help: 'discovery lease TTL in seconds' },
   'exit-with-parent': {
@@ -59,7 +62,10 @@ const FLAGS = {
   },
   ...EVENTS_FLAGS,
   namespace: { type: 'string' as const, default: 'dynamo', help: 'Dynamo namespace' },
-  component: { type: 'string' as const, default: 'backend', help: 'component name' },
+  component: {
+    type: 'string' as const,
+    help: 'component name (default: backend; prefill for --role prefill)',
+  },
   endpoint: { type: 'string' as const, default: 'generate', help: 'endpoint name registered in discovery' },
   host: {
     type: 'string' as const,
@@ -92,10 +98,14 @@ const FLAGS = {
   ...LOGGING_FLAGS,
 };
 const USAGE =
-  'dhw worker [--engine scratch|mocker] [--model DIR] [--discovery etcd|file|memory] [--events nats|memory] ' +
+  'dhw worker [--engine scratch|mocker] [--model DIR] [--role aggregated|prefill|decode] ' +
+  '[--kv-transfer auto|tcp|unix|none] [--discovery etcd|file|memory] [--events nats|memory] ' +
   '[--namespace dynamo] [--component backend] [--port 0] [--system-port 0] [engine options]';
 const DESCRIPTION = [
   'Run one backend worker: serve an engine on the request plane and register it in discovery.',
+  'Disaggregated serving: --role prefill workers compute prompts and hold their KV blocks (--kv-hold-timeout);',
+  '--role decode workers pull those blocks with their transfer agent (--kv-transfer) and generate. Mocker',
+  'workers only simulate the pull on --kv-link.',
   'Environment (Dynamo names): ETCD_ENDPOINTS (etcd URLs, comma-separated), NATS_SERVER (NATS URL).',
   'Flags win over the environment.',
   'Exit codes: 0 stopped by a signal, 1 startup error, 3 discovery lease lost.',
@@ -126,8 +136,12 @@ export function workerOptionsFromFlags(values: ParsedCommand['values'], modelDir
   const seconds = (name: string) => numberFlag(values, name, { min: 0 });
   const canary = seconds('canary-interval');
   const drain = seconds('drain-timeout');
+  const engine = engineSpecFromFlags(values, modelDir);
+  const role = roleFromFlags(values);
   return {
-    engine: engineSpecFromFlags(values, modelDir),
+    engine,
+    role,
+    kvTransfer: kvTransferFromFlags(values, role, engine.kind),
     servedModelName: stringFlag(values, 'served-model-name'),
     namespace: stringFlag(values, 'namespace'),
     component: stringFlag(values, 'component'),

@@ -1,0 +1,233 @@
+/**
+ * The worker's transfer agent as one part of its assembly (worker-parts.ts): our NIXL agent named by the
+ * instance id, the engine's KV block pool registered as region "kv", metadata in discovery under the
+ * worker's lease, peers learnt from discovery, release notifications handed to the engine, and the engine's
+ * KvConnector plugged in. Like a NIC driver a service loads at start: register memory, bring the link up,
+ * announce the address, and take it all down again in reverse order at stop.
+ *
+ *   start  agent ─► register "kv" ─► listen (tcp/unix/memory) ─► follow peers ─► on notif "release:r"
+ *          → engine.releaseHeld(r) ─► engine.setKvConnector ─► publish metadata (peers may now pull)
+ *   stop   (after the drain) wait for held blocks to be pulled ─► unpublish ─► unplug ─► close agent
+ *
+ * Scratch workers move real bytes (AgentKvConnector); mocker workers have no tensors, so their pulls are
+ * charged on a simulated link (the mocker's SimulatedKvConnector) and only the release notification moves.
+ */
+import { hostname } from 'node:os';
+import type { EngineCore, KvConnector } from '../engine/index.ts';
+import { LlmEngine } from '../engine/index.ts';
+import { SimulatedKvConnector } from '../mocker/index.ts';
+import { parseReleaseNotification, releaseNotification } from '../protocols/kv-transfer.ts';
+import type { KvCacheTensors } from '../model/index.ts';
+import type { Discovery } from '../runtime/discovery/index.ts';
+import {
+  AgentDirectory,
+  type KvRegion,
+  type KvTransport,
+  MemoryTransport,
+  publishAgentMetadata,
+  StreamTransport,
+  TransferAgent,
+} from '../transfer/index.ts';
+import type { CleanupStack } from '../util/cleanup-stack.ts';
+import { parseLinkSpec } from '../util/link-spec.ts';
+import type { Logger } from '../util/logger.ts';
+import { AgentKvConnector, checkNotExpired, ensurePeer, KV_REGION } from './agent-kv-connector.ts';
+import { WorkerError } from './errors.ts';
+import {
+  type KvTransferMode,
+  WORKER_DEFAULTS,
+  type WorkerKvTransferOptions,
+  type WorkerRole,
+} from './worker-options.ts';
+
+export interface KvTransferPart {
+  readonly agent: TransferAgent;
+  /** Where the agent's metadata lives in discovery (deleted at stop; gone with the lease on a crash). */
+  readonly metadataKey: string;
+  /**
+   * Stop: wait up to `ms` for decode workers to pull what this prefill worker still holds (their pulls
+   * would fail once the agent closes, and they would prefill those prompts again).
+   */
+  awaitHeldPulled(ms: number): Promise<void>;
+  /** The lease is gone, and the metadata key with it: do not try to delete it (etcd may be unreachable). */
+  forget(): void;
+}
+
+export interface KvTransferPartDeps {
+  engine: EngineCore;
+  discovery: Discovery;
+  namespace: string;
+  /** Agent name: the worker's instance id (what the engine puts in kvTransferParams.remoteAgent). */
+  instanceId: string;
+  role: WorkerRole;
+  options: WorkerKvTransferOptions;
+  /** The worker's bind address: the TCP data port listens there too. */
+  host: string;
+  log: Logger;
+}
+
+/** The transports a mode stands for (none: no agent at all). */
+export function transportsFor(mode: KvTransferMode, role: WorkerRole, host: string): KvTransport[] {
+  const tcp = () =>
+    new StreamTransport('tcp', { host, advertiseHost: host === '0.0.0.0' ? hostname() : host });
+  switch (mode) {
+    case 'auto':
+      return role === 'aggregated' ? [] : [tcp(), new StreamTransport('unix')];
+    case 'tcp':
+      return [tcp()];
+    case 'unix':
+      return [new StreamTransport('unix')];
+    case 'memory':
+      return [new MemoryTransport()];
+    case 'none':
+      return [];
+  }
+}
+
+/** The engine's KV pool as a transfer region: the agent references the tensors, never copies them. */
+export function kvRegionOf(tensors: KvCacheTensors): KvRegion {
+  return {
+    name: KV_REGION,
+    layout: {
+      numLayers: tensors.numLayers,
+      blockSize: tensors.blockSize,
+      numKvHeads: tensors.numKvHeads,
+      headDim: tensors.headDim,
+      dtype: 'f32',
+    },
+    numBlocks: tensors.numBlocks,
+    layers: tensors.key.map((k, l) => ({ k, v: tensors.value[l] as Float32Array })),
+  };
+}
+
+/** Build the part (undefined when the mode means no agent); every release goes on `stack` as it is taken. */
+export async function startKvTransferPart(
+  deps: KvTransferPartDeps,
+  stack: CleanupStack,
+): Promise<KvTransferPart | undefined> {
+  const { engine, discovery, namespace, instanceId, role, log } = deps;
+  const mode = deps.options.mode ?? 'auto';
+  const transports = transportsFor(mode, role, deps.host);
+  if (transports.length === 0) {
+    if (role === 'prefill')
+      throw new WorkerError(
+        `a prefill worker needs a transfer agent (decode workers pull its KV through it), but --kv-transfer is ` +
+          `${mode}. Use --kv-transfer auto, tcp or unix.`,
+      );
+    if (role === 'decode')
+      log.warn('decode worker without a transfer agent (--kv-transfer none): every prompt is prefilled here');
+    return undefined;
+  }
+
+  const agent = stack.adopt(
+    new TransferAgent({ name: instanceId, transports }),
+    (a) => a.close(),
+    'close transfer agent',
+  );
+  if (engine instanceof LlmEngine) agent.registerRegion(kvRegionOf(engine.kvTensors));
+  const metadata = await agent.start();
+  stack.adopt(
+    await AgentDirectory.follow(discovery, namespace, agent, {
+      onInvalid: (err) => log.warn('skipped invalid transfer-agent metadata in discovery', { error: err }),
+    }),
+    (d) => d.close(),
+    'stop following transfer agents',
+  );
+  stack.defer(
+    agent.onNotif((n) => releaseOnNotif(engine, log, n.from, n.message)),
+    'stop taking release notifications',
+  );
+
+  const peers = { agent, discovery, namespace };
+  const pullTimeoutMs = deps.options.pullTimeoutMs ?? WORKER_DEFAULTS.kvPullTimeoutMs;
+  const connector =
+    engine instanceof LlmEngine
+      ? new AgentKvConnector({ ...peers, log, timeoutMs: pullTimeoutMs })
+      : simulatedPulls(
+          new SimulatedKvConnector({
+            link: deps.options.link ?? parseLinkSpec(WORKER_DEFAULTS.kvLink),
+            kvBytesPerToken: engine.kvBytesPerToken,
+            clock: engine.clock,
+            notify: async (params) => {
+              await ensurePeer(peers, params.remoteAgent);
+              await agent.sendNotif(params.remoteAgent, releaseNotification(params.remoteRequestId));
+            },
+          }),
+          log,
+        );
+  engine.setKvConnector(connector);
+  stack.defer(() => engine.setKvConnector(undefined), 'unplug the KV connector');
+
+  // Last: peers can pull from us only once everything above is in place.
+  const metadataKey = await publishAgentMetadata(discovery, namespace, metadata);
+  let published = true;
+  stack.defer(async () => {
+    if (published) await discovery.delete(metadataKey);
+    published = false;
+  }, 'unpublish transfer-agent metadata');
+  log.info('transfer agent started', {
+    agent: agent.name,
+    role,
+    endpoints: metadata.endpoints.map((e) => `${e.kind}:${e.address}`),
+    regions: metadata.regions.map((r) => `${r.name}(${r.numBlocks} blocks)`),
+    simulated: !(engine instanceof LlmEngine),
+  });
+
+  return {
+    agent,
+    metadataKey,
+    awaitHeldPulled: (ms) => awaitHeldPulled(engine, ms, log),
+    forget: () => {
+      published = false;
+    },
+  };
+}
+
+/**
+ * The mocker's pulls, checked and logged like real ones: an expired hold is refused (as a real pull would
+ * be), and each pull is one log line with the simulated bytes and time.
+ */
+function simulatedPulls(simulated: KvConnector, log: Logger): KvConnector {
+  return {
+    async loadBlocks(plan, signal) {
+      checkNotExpired(plan.params);
+      const result = await simulated.loadBlocks(plan, signal);
+      log.info('kv transfer pulled', {
+        requestId: plan.requestId,
+        peer: plan.params.remoteAgent,
+        remoteRequestId: plan.params.remoteRequestId,
+        blocks: plan.localBlockIds.length,
+        numTokens: plan.numTokens,
+        bytes: result.bytes,
+        ms: Math.round(result.ms * 100) / 100,
+        transport: 'simulated',
+      });
+      return result;
+    },
+  };
+}
+
+/** A peer read our blocks for `remoteRequestId` (or gave up on them): free them now, not at expiry. */
+function releaseOnNotif(engine: EngineCore, log: Logger, from: string, message: string): void {
+  const requestId = parseReleaseNotification(message);
+  if (requestId === undefined) {
+    log.warn('ignored a transfer notification that is not a release', { peer: from, message });
+    return;
+  }
+  const released = engine.releaseHeld(requestId);
+  // false: the hold had expired already (counted there), or the request id is not ours.
+  if (!released) log.warn('release for KV blocks no longer held', { requestId, peer: from });
+}
+
+async function awaitHeldPulled(engine: EngineCore, ms: number, log: Logger): Promise<void> {
+  const deadline = Date.now() + ms;
+  if (engine.heldRequests() === 0) return;
+  log.info('waiting for decode workers to pull held KV blocks', {
+    heldRequests: engine.heldRequests(),
+    heldBlocks: engine.heldBlocks(),
+    waitMs: ms,
+  });
+  while (engine.heldRequests() > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
