@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { InstanceInfo, ModelCard } from '../protocols/discovery.ts';
-import { asWorkerId, type InstanceId } from '../protocols/ids.ts';
+import type { InstanceId, InstanceInfo, ModelCard } from '../protocols/discovery.ts';
+import { asWorkerId } from '../protocols/ids.ts';
 import { MemoryDiscovery, MemoryDiscoveryStore } from '../runtime/discovery/index.ts';
 import { InMemoryRequestPlane } from '../runtime/request-plane/index.ts';
 import { instanceKey, modelCardKey } from '../runtime/names.ts';

@@ -1,0 +1,32 @@
+/**
+ * `dhw frontend`'s disaggregation flags (DISAGG_FLAGS, shared with `dhw serve`): Dynamo's defaults,
+ * explicit values, and a usage error naming the flag for anything that is not a count.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { DISAGG_DEFAULTS } from '../../router/index.ts';
+import { UsageError } from '../args.ts';
+import { DISAGG_FLAGS, disaggOptionsFromFlags } from './frontend.ts';
+
+test('disaggregation flags: defaults are DISAGG_DEFAULTS, values are read as counts', () => {
+  assert.equal(DISAGG_FLAGS['max-local-prefill-length']?.default, '1000');
+  assert.equal(DISAGG_FLAGS['max-prefill-queue-size']?.default, '2');
+  assert.deepEqual(disaggOptionsFromFlags({}), { disagg: DISAGG_DEFAULTS });
+  assert.deepEqual(
+    disaggOptionsFromFlags({ 'max-local-prefill-length': '0', 'max-prefill-queue-size': '5' }),
+    { disagg: { maxLocalPrefillLength: 0, maxPrefillQueueSize: 5 } },
+  );
+});
+
+test('disaggregation flags: a negative, fractional or non-numeric value is a usage error naming the flag', () => {
+  for (const [flag, value] of [
+    ['max-local-prefill-length', '-1'],
+    ['max-local-prefill-length', '1.5'],
+    ['max-prefill-queue-size', 'many'],
+  ]) {
+    assert.throws(
+      () => disaggOptionsFromFlags({ [flag as string]: value }),
+      (err: unknown) => err instanceof UsageError && err.message.includes(`--${flag}`),
+    );
+  }
+});
