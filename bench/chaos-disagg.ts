@@ -129,7 +129,7 @@ interface Outcome {
 let sequence = 0;
 function freshPrompt(): number[] {
   sequence++;
-  return Array.from({ length: config.promptTokens }, (_, i) => 200 + ((sequence * 7919 + i * 31) % 10_000));
+  return Array.from({ length: config.promptTokens }, (_, i) => 200 + ((sequence * 7919 + i * 31) % 1800));
 }
 
 /** One streaming completion; ok only if every requested token came, with no error event. */

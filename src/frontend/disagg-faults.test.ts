@@ -107,7 +107,7 @@ after(async () => {
 let promptSeed = 0;
 function freshPrompt(): number[] {
   promptSeed++;
-  return Array.from({ length: PROMPT_TOKENS }, (_, i) => 200 + ((promptSeed * 7919 + i * 31) % 10_000));
+  return Array.from({ length: PROMPT_TOKENS }, (_, i) => 200 + ((promptSeed * 7919 + i * 31) % 1800));
 }
 
 interface StreamResult {

@@ -158,16 +158,17 @@ export function metricValue(text: string, name: string, labels: Record<string, s
   return sum;
 }
 
-/** The label values `label` takes among the samples of `name` whose value is > 0. */
-export function metricLabelValues(text: string, name: string, label: string): string[] {
-  const values = new Set<string>();
+/** Each value of `label` among the samples of `name`, with the sum of its samples. */
+export function metricByLabel(text: string, name: string, label: string): Map<string, number> {
+  const values = new Map<string, number>();
   for (const line of text.split('\n')) {
     if (!line.startsWith(`${name}{`)) continue;
-    if (Number(line.slice(line.lastIndexOf(' ') + 1)) <= 0) continue;
     const m = new RegExp(`${label}="([^"]*)"`).exec(line);
-    if (m) values.add(m[1] as string);
+    if (!m) continue;
+    const key = m[1] as string;
+    values.set(key, (values.get(key) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
   }
-  return [...values].sort();
+  return values;
 }
 
 /** One metric of a worker, read now. */
