@@ -137,7 +137,7 @@ async function streamCompletion(
       stream_options: { include_usage: true },
     }),
   });
-  assert.equal(res.status, 200, await res.clone().text());
+  if (res.status !== 200) assert.fail(`HTTP ${res.status}: ${await res.text()}`);
   const result: StreamResult = { tokens: [], text: '', errors: [] };
   const decoder = new TextDecoder();
   let buffered = '';
