@@ -195,12 +195,24 @@ async function allZero(list: WorkerProcess[], name: string, what: string): Promi
   }
 }
 
-/** Wait until the frontend's prefill router (the model's second pool) has `worker`. */
-async function inPrefillPool(worker: WorkerProcess): Promise<void> {
-  await eventually(
-    () =>
-      frontend.models.find('fortune-llama')?.prefillRouter.hasWorker(asWorkerId(worker.instanceId)) === true,
-    "the prefill worker in the frontend's prefill pool",
+/** Whether the frontend's prefill router (the model's second pool) has `worker`. */
+function inPrefillPool(worker: WorkerProcess): boolean {
+  return (
+    frontend.models.find('fortune-llama')?.prefillRouter.hasWorker(asWorkerId(worker.instanceId)) === true
+  );
+}
+
+/** The frontend's decision line for `requestId` (after log line `from`) went remote, to `prefill`. */
+function assertPrefilledOn(requestId: string, prefill: WorkerProcess, from = 0): void {
+  const lines = frontendLog.slice(from).filter((l) => l.includes(`requestId=${requestId}`));
+  assert.ok(
+    lines.some(
+      (l) =>
+        /disaggregation decision/.test(l) &&
+        /remote=true/.test(l) &&
+        l.includes(`prefillWorker=${prefill.instanceId}`),
+    ),
+    `${requestId} was sent to prefill worker ${prefill.instanceId}:\n${lines.join('\n')}`,
   );
 }
 
@@ -209,20 +221,17 @@ async function frontendMetrics(): Promise<string> {
 }
 
 test('prefill worker killed -9 before the request: the frontend falls back to local prefill, the stream is whole', async () => {
-  const prefill = await startPrefill(['--lease-ttl', '10']);
-  await inPrefillPool(prefill);
+  const prefill = await startPrefill(['--lease-ttl', '3']);
+  await eventually(() => inPrefillPool(prefill), "the prefill worker in the frontend's prefill pool");
 
   const requestId = 'disagg-prefill-killed';
   const reference = await streamCompletion(requestId, freshPrompt());
   assert.deepEqual(reference.errors, []);
   assert.equal(reference.tokens.length, MAX_TOKENS);
-  assert.ok(
-    linesOf(requestId).some((l) => /disaggregation decision/.test(l) && /remote=true/.test(l)),
-    `the healthy run went through the prefill worker:\n${linesOf(requestId).join('\n')}`,
-  );
+  assertPrefilledOn(requestId, prefill);
   await allZero([prefill], HELD, 'the healthy run released its held blocks');
 
-  // Its lease (10 s) keeps it registered: the frontend still routes prefills to it, and the call fails.
+  // Its lease (3 s) keeps it registered a while: the frontend still routes the prefill to it, the call fails.
   prefill.child.kill('SIGKILL');
   await prefill.exited;
   const mark = frontendLog.length;
@@ -242,11 +251,19 @@ test('prefill worker killed -9 before the request: the frontend falls back to lo
 
 test('decode worker killed -9 mid-stream with disaggregation on: migration completes the stream', async () => {
   const prefill = await startPrefill(['--kv-hold-timeout', '3000']);
-  await inPrefillPool(prefill);
+  await eventually(() => inPrefillPool(prefill), "the prefill worker in the frontend's prefill pool");
+  // The prefill worker killed before is gone from the pool once its lease expires (TTL 3 s).
+  await eventually(
+    () => prefills.filter(inPrefillPool).length === 1,
+    'only the live prefill worker in the pool',
+    20_000,
+  );
 
   const requestId = 'disagg-decode-killed';
   const reference = await streamCompletion(requestId, freshPrompt());
   assert.deepEqual(reference.errors, []);
+  assertPrefilledOn(requestId, prefill);
+  const mark = frontendLog.length;
 
   let victim: WorkerProcess | undefined;
   let killing: Promise<void> | undefined;
@@ -263,6 +280,7 @@ test('decode worker killed -9 mid-stream with disaggregation on: migration compl
   assert.ok(victim, 'a decode worker was killed mid-stream');
   assert.equal(await victim.exited, null, 'killed by a signal');
   assertSameStream(migrated, reference);
+  assertPrefilledOn(requestId, prefill, mark);
   assert.ok(
     linesOf(requestId).some((l) => /migrating/.test(l)),
     `the frontend migrated the request:\n${linesOf(requestId).join('\n')}`,
