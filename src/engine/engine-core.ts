@@ -82,6 +82,8 @@ export class EngineCore implements InferenceEngine {
   private readonly kvTransfer: KvTransferCoordinator;
   private loopDone: Promise<void> = Promise.resolve();
   private looping = false;
+  /** kick() was called since the current step began. */
+  private kicked = false;
   private stepCount = 0;
   private closed = false;
 
@@ -252,6 +254,7 @@ export class EngineCore implements InferenceEngine {
 
   /** Start the loop if it is idle. */
   private kick(): void {
+    this.kicked = true;
     if (this.looping) return;
     this.looping = true;
     this.loopDone = this.runLoop();
@@ -264,7 +267,10 @@ export class EngineCore implements InferenceEngine {
       await new Promise<void>((resolve) => setImmediate(resolve));
       while (!this.closed && this.scheduler.hasUnfinished()) {
         try {
-          if (!(await this.step())) break;
+          this.kicked = false;
+          // Nothing schedulable: idle until a kick (new request, freed blocks, settled KV pull). A kick
+          // that came while this step was in flight (a pull failing at once) found the loop busy: go on.
+          if (!(await this.step()) && !this.kicked) break;
         } catch (err) {
           this.failAll(err);
         }
@@ -277,15 +283,20 @@ export class EngineCore implements InferenceEngine {
     }
   }
 
-  /** One step. Returns false when nothing could be scheduled (should not happen; logged). */
+  /**
+   * One step. Returns false when nothing could be scheduled: every waiting request waits for blocks
+   * (held by pulls in flight or by holds) or for a pull; otherwise a bug, logged.
+   */
   private async step(): Promise<boolean> {
     const started = this.clock.now();
     const output = this.scheduler.schedule();
     this.kvTransfer.startAdmissions(output.remote);
     if (output.scheduled.length === 0) {
-      // Pulls in flight or held blocks being released restart the loop (kick) when they free memory.
-      if (this.kvTransfer.numPendingLoads === 0)
-        log.warn('nothing schedulable although requests are pending', this.scheduleState());
+      // A settled pull or a released hold restarts the loop (kick) when it frees memory.
+      const waitsOnKvTransfer = this.kvTransfer.numPendingLoads > 0 || this.kvTransfer.heldBlocks > 0;
+      if (waitsOnKvTransfer)
+        log.debug('waiting for KV pulls or held blocks to free memory', this.scheduleState());
+      else log.warn('nothing schedulable although requests are pending', this.scheduleState());
       return false;
     }
     const results = await this.opts.executor.execute(output);
@@ -310,6 +321,7 @@ export class EngineCore implements InferenceEngine {
       const result = results[i];
       if (!sample || !live[i] || result === undefined) return;
       const stream = this.streams.get(seq.requestId);
+      const handoff = seq.isFinished ? kvTransferParams.get(seq.requestId) : undefined;
       stream?.push({
         requestId: seq.requestId,
         tokenId: result.tokenId,
@@ -317,7 +329,7 @@ export class EngineCore implements InferenceEngine {
         topLogprobs: result.topLogprobs,
         finishReason: seq.finishReason,
         numCachedTokens: Math.max(0, seq.numCachedTokens),
-        kvTransferParams: seq.isFinished ? kvTransferParams.get(seq.requestId) : undefined,
+        ...(handoff === undefined ? {} : { kvTransferParams: handoff }),
       });
       if (seq.isFinished) {
         stream?.end();

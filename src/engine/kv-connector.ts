@@ -32,6 +32,9 @@ export interface KvConnector {
    * Rejects (timeout, vanished peer, layout mismatch) leave the local blocks' contents undefined: the
    * engine then recomputes the prompt itself. `signal` aborts the pull when the request is cancelled;
    * the promise still settles only once nothing writes into the local blocks any more.
+   *
+   * A plan with no blocks (the decode side's prefix cache already had everything it needed, or the prompt
+   * is one token) copies nothing: it only sends the release notification. The engine does not wait for it.
    */
   loadBlocks(plan: KvLoadPlan, signal: AbortSignal): Promise<KvLoadResult>;
 }

@@ -10,6 +10,7 @@
  *
  * Expiry uses an unref'd wall-clock timer: a forgotten hold never keeps a process (or a replay) alive.
  */
+import { KvConfigError } from '../kv/index.ts';
 import type { RequestId } from '../protocols/ids.ts';
 import { getLogger } from '../util/logger.ts';
 import type { KvTransferEvent } from './kv-transfer-events.ts';
@@ -18,6 +19,8 @@ const log = getLogger('engine');
 
 /** How long a prefill worker keeps a finished request's blocks for its decode worker (Dynamo: 30 s). */
 export const DEFAULT_KV_HOLD_TIMEOUT_MS = 30_000;
+/** setTimeout's ceiling (2^31 − 1 ms, ~24.8 days): a longer delay would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface KvHoldLedgerOptions {
   timeoutMs: number;
@@ -37,7 +40,18 @@ export class KvHoldLedger {
   private readonly holds = new Map<RequestId, KvHold>();
   private numBlocks = 0;
 
-  constructor(private readonly opts: KvHoldLedgerOptions) {}
+  private readonly timeoutMs: number;
+
+  constructor(private readonly opts: KvHoldLedgerOptions) {
+    if (!(opts.timeoutMs > 0) || opts.timeoutMs > MAX_TIMER_MS) {
+      throw new KvConfigError(
+        `the KV hold timeout must be between 1 ms and ${MAX_TIMER_MS} ms, got ${opts.timeoutMs}: ` +
+          'check --kv-hold-timeout',
+      );
+    }
+    // Whole ms: the deadline travels as an integer timestamp (kvTransferParams.expiresAtMs).
+    this.timeoutMs = Math.ceil(opts.timeoutMs);
+  }
 
   /** Requests whose blocks are held. */
   get size(): number {
@@ -56,8 +70,8 @@ export class KvHoldLedger {
   /** Start holding `blocks` blocks for `requestId`; returns the wall-clock deadline (Date.now() ms). */
   hold(requestId: RequestId, blocks: number): number {
     this.release(requestId); // a hold per id: the KV cache keys blocks by request id too
-    const expiresAtMs = Date.now() + this.opts.timeoutMs;
-    const timer = setTimeout(() => this.expire(requestId), this.opts.timeoutMs);
+    const expiresAtMs = Date.now() + this.timeoutMs;
+    const timer = setTimeout(() => this.expire(requestId), this.timeoutMs);
     timer.unref();
     this.holds.set(requestId, { blocks, expiresAtMs, timer });
     this.numBlocks += blocks;
@@ -66,7 +80,7 @@ export class KvHoldLedger {
       requestId,
       workerId: this.opts.workerId,
       blocks,
-      timeoutMs: this.opts.timeoutMs,
+      timeoutMs: this.timeoutMs,
     });
     return expiresAtMs;
   }
@@ -93,7 +107,7 @@ export class KvHoldLedger {
       requestId,
       workerId: this.opts.workerId,
       blocks: hold.blocks,
-      timeoutMs: this.opts.timeoutMs,
+      timeoutMs: this.timeoutMs,
       hint: 'the decode worker never pulled them (it failed, fell back, or the hold timeout is too short)',
     });
     this.opts.emit({ kind: 'hold_expired', requestId, blocks: hold.blocks });

@@ -4,10 +4,10 @@
  * between queues, the model runner reads its tokens, and it alone decides when it is finished.
  *
  *   waiting ──schedule──► running ──stop/length──► finished
- *      ▲  │                 │  ▲                     ▲
- *      │  └─► loading ──────┼──┘ (remote KV pulled)  │
- *      │        │ (failed)  │                        │
- *      └────────┴─ preempted ◄                        └── (abort from any state)
+ *    ▲ ▲ │                  │                         ▲
+ *    │ └─┼──── preempted ◄──┘                         └── (abort from any state)
+ *    │   └─(remote prefill)─► loading ──KV pulled──► running
+ *    └────── pull failed ◄──────┘
  *
  * `loading` is vLLM's WAITING_FOR_REMOTE_KVS: a decode-side request (kvTransfer.doRemotePrefill) holds
  * its blocks while a KvConnector copies the prompt's KV into them; it is neither scheduled nor preempted.
