@@ -13,6 +13,7 @@ import type { KvTransferParams } from '../protocols/kv-transfer.ts';
 import { createRouter, type DisaggPolicyOptions, type Router } from '../router/index.ts';
 import { InMemoryRequestPlane, type ServeHandle } from '../runtime/request-plane/index.ts';
 import { computeBlockHashes } from '../tokens/block-hash.ts';
+import { configureLogging } from '../util/logger.ts';
 import { FrontendMetrics } from './metrics.ts';
 import { prefillRequestOf } from './remote-prefill.ts';
 import { RoutedEngine } from './routed-engine.ts';
@@ -342,4 +343,48 @@ test('a decode worker that turns the request away: the next decode worker pulls 
   assert.equal(s.prefills[0]!.requests.length, 1, 'not prefilled twice');
   assert.deepEqual(s.decodes[1]!.requests[0]!.kvTransfer, s.decodes[0]!.requests[0]!.kvTransfer);
   assert.equal(await s.decisions('remote'), 1, 'one decision per request');
+});
+
+test('one structured "disaggregation decision" line per request, at info once the model has prefill workers', async () => {
+  const lines: Record<string, unknown>[] = [];
+  configureLogging({ level: 'info', format: 'json', write: (line) => lines.push(JSON.parse(line)) });
+  try {
+    const s = await setup();
+    await collect(s.engine, request(20, 2, 'long'));
+    await collect(s.engine, request(4, 2, 'short'));
+  } finally {
+    quietLogs();
+    configureLogging({ format: 'text', write: (line) => process.stderr.write(`${line}\n`) });
+  }
+  const decisions = lines.filter((l) => l.msg === 'disaggregation decision');
+  assert.deepEqual(
+    decisions.map(({ time: _time, ...fields }) => fields),
+    [
+      {
+        level: 'info',
+        msg: 'disaggregation decision',
+        component: 'frontend',
+        requestId: 'long',
+        remote: true,
+        reason: 'remote',
+        uncachedTokens: 20,
+        prefillQueue: 0,
+        promptTokens: 20,
+        decodeWorker: 'd1',
+        prefillWorker: 'p1',
+      },
+      {
+        level: 'info',
+        msg: 'disaggregation decision',
+        component: 'frontend',
+        requestId: 'short',
+        remote: false,
+        reason: 'short_uncached_prompt',
+        uncachedTokens: 4,
+        prefillQueue: 0,
+        promptTokens: 4,
+        decodeWorker: 'd1',
+      },
+    ],
+  );
 });

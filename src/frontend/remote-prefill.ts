@@ -93,35 +93,16 @@ export class RemotePrefill {
     signal: AbortSignal | undefined,
     log: Logger,
   ): Promise<HandOff> {
-    const { prefillRouter, policy, blockSize } = this.options;
-    const promptTokens = request.promptTokenIds.length;
-    const queue = this.prefillQueue();
-    const decision = decideDisaggregation(
-      {
-        promptTokens,
-        cachedOnDecode: Math.min(promptTokens, decode.overlapBlocks * blockSize),
-        prefillQueueSize: queue.size,
-        prefillWorkers: queue.workers,
-      },
-      policy,
-    );
-    this.options.metrics?.disaggDecision(this.options.model, decision.reason);
-    const fields = {
-      remote: decision.remote,
-      reason: decision.reason,
-      uncachedTokens: decision.uncachedTokens,
-      prefillQueue: queue.size,
-      promptTokens,
-      decodeWorker: decode.workerId,
-    };
-    const level = decision.remote || prefillRouter.size > 0 ? 'info' : 'debug';
+    const { decision, fields } = this.decide(request, decode);
+    // At info once the model has prefill workers: then every request's path is worth a line.
+    const level = decision.remote || this.options.prefillRouter.size > 0 ? 'info' : 'debug';
     if (!decision.remote) {
       log[level]('disaggregation decision', fields);
       return { decision };
     }
     let prefillWorker: WorkerId;
     try {
-      prefillWorker = prefillRouter.route({
+      prefillWorker = this.options.prefillRouter.route({
         requestId: request.requestId,
         tokenIds: request.promptTokenIds,
         blockHashes,
@@ -146,8 +127,33 @@ export class RemotePrefill {
       this.failed(err, prefillWorker, log);
       return { decision, prefillWorker };
     } finally {
-      prefillRouter.finishRequest(request.requestId);
+      this.options.prefillRouter.finishRequest(request.requestId);
     }
+  }
+
+  /** The policy's verdict for this request on its decode worker (counted), and its log fields. */
+  private decide(request: EngineRequest, decode: DecodeChoice) {
+    const promptTokens = request.promptTokenIds.length;
+    const queue = this.prefillQueue();
+    const decision = decideDisaggregation(
+      {
+        promptTokens,
+        cachedOnDecode: Math.min(promptTokens, decode.overlapBlocks * this.options.blockSize),
+        prefillQueueSize: queue.size,
+        prefillWorkers: queue.workers,
+      },
+      this.options.policy,
+    );
+    this.options.metrics?.disaggDecision(this.options.model, decision.reason);
+    const fields = {
+      remote: decision.remote,
+      reason: decision.reason,
+      uncachedTokens: decision.uncachedTokens,
+      prefillQueue: queue.size,
+      promptTokens,
+      decodeWorker: decode.workerId,
+    };
+    return { decision, fields };
   }
 
   /**
