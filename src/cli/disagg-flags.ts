@@ -7,9 +7,10 @@
  *   --kv-hold-timeout MS                 prefill: how long finished prompts' blocks wait for their pull
  *   --kv-link BANDWIDTH[,LATENCY]        mocker: the simulated link a pull is charged on
  */
+
+import { parseLinkSpec } from '../util/link-spec.ts';
 import type { KvTransferMode, WorkerKvTransferOptions, WorkerRole } from '../worker/index.ts';
 import { WORKER_DEFAULTS, WORKER_ROLES } from '../worker/index.ts';
-import { parseLinkSpec } from '../util/link-spec.ts';
 import { type FlagSpecs, numberFlag, type ParsedCommand, stringFlag, UsageError } from './args.ts';
 
 /** What a CLI user may pick (`memory` is for workers sharing one process: embedded `dhw serve` picks it). */
@@ -69,7 +70,7 @@ export function kvTransferFromFlags(
       '--kv-transfer none cannot serve --role prefill: decode workers pull its KV through the transfer ' +
         'agent. Use --kv-transfer auto (or tcp, unix).',
     );
-  const holdTimeoutMs = numberFlag(values, 'kv-hold-timeout', { integer: true, min: 1 });
+  const holdTimeoutMs = holdTimeoutFlag(values);
   const linkText = stringFlag(values, 'kv-link');
   if (linkText !== undefined && engineKind !== 'mocker')
     throw new UsageError(
@@ -81,8 +82,21 @@ export function kvTransferFromFlags(
     try {
       link = parseLinkSpec(linkText);
     } catch (err) {
-      throw new UsageError(`--kv-link: ${(err as Error).message}`);
+      // The parser's example names replay's --link; this flag is --kv-link.
+      throw new UsageError(`--kv-link: ${(err as Error).message.replace('--link ', '--kv-link ')}`);
     }
   }
   return { mode: mode as KvTransferMode, holdTimeoutMs, link };
+}
+
+/** Whole milliseconds ≥ 1: the engine stamps `expiresAtMs` with it, and 0 would free every hold at once. */
+function holdTimeoutFlag(values: ParsedCommand['values']): number | undefined {
+  try {
+    return numberFlag(values, 'kv-hold-timeout', { integer: true, min: 1 });
+  } catch (err) {
+    throw new UsageError(
+      `${(err as Error).message}: give the milliseconds a prefill worker keeps a finished prompt's KV ` +
+        `blocks for its pull, e.g. --kv-hold-timeout ${WORKER_DEFAULTS.kvHoldTimeoutMs}`,
+    );
+  }
 }

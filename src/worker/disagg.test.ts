@@ -19,7 +19,13 @@ import { TcpRequestPlane } from '../runtime/request-plane/index.ts';
 import { Tokenizer } from '../tokens/index.ts';
 import { agentMetadataKey } from '../transfer/index.ts';
 import { defaultModelDir } from '../util/paths.ts';
-import { eventually, freshNamespace, greedyRequest, startInfra, type TestInfra } from './testing/worker-kit.ts';
+import {
+  eventually,
+  freshNamespace,
+  greedyRequest,
+  startInfra,
+  type TestInfra,
+} from './testing/worker-kit.ts';
 import { Worker } from './worker.ts';
 import type { WorkerOptions } from './worker-options.ts';
 
@@ -103,9 +109,10 @@ describe('scratch prefill and decode workers pull real KV over the transfer agen
     ]);
     const tokenizer = await Tokenizer.fromDir(defaultModelDir);
     prompt = tokenizer.encode(
-      'Once upon a time, in a kingdom by the sea, there lived a fortune teller who knew every tale.',
+      'Once upon a time, in a kingdom by the sea, there lived a fortune teller who knew every tale of the ' +
+        'land, and every traveller who came to her door asked what the morning would bring.',
     );
-    assert.ok(prompt.length > 33, 'the prompt spans more than two KV blocks and ends in a partial one');
+    assert.ok(prompt.length > 33 && prompt.length % 16 !== 0, 'more than two KV blocks, a partial last one');
   });
   after(async () => {
     await Promise.all([prefillWorker?.stop(), decodeWorker?.stop(), aggregated?.stop()]);
@@ -114,7 +121,9 @@ describe('scratch prefill and decode workers pull real KV over the transfer agen
   test('a prefill worker registers under component "prefill" with model type prefill; a decode worker as backend', async () => {
     assert.equal(prefillWorker.role, 'prefill');
     assert.equal(prefillWorker.endpointId.component, 'prefill');
-    const card = await observer.get(`/dynamo/v1/mdc/${namespace}/prefill/generate/${prefillWorker.instanceId}`);
+    const card = await observer.get(
+      `/dynamo/v1/mdc/${namespace}/prefill/generate/${prefillWorker.instanceId}`,
+    );
     assert.ok(isModelCard(card));
     assert.equal(card.modelType, 'prefill');
     assert.equal(card.displayName, 'fortune-llama');
@@ -138,7 +147,11 @@ describe('scratch prefill and decode workers pull real KV over the transfer agen
 
     const outputs = await decode(decodeWorker, request, params);
     assert.deepEqual(tokens(outputs), tokens(expected));
-    assert.equal(outputs[0]?.numCachedTokens, prompt.length - 1, 'decode computed only the last prompt token');
+    assert.equal(
+      outputs[0]?.numCachedTokens,
+      prompt.length - 1,
+      'decode computed only the last prompt token',
+    );
 
     // The READ's notification frees the held blocks on the prefill worker.
     await eventually(() => prefillWorker.engine.heldBlocks() === 0, 'the release notification');
@@ -208,7 +221,9 @@ describe('mocker prefill and decode workers: simulated pull, real release notifi
   before(async () => {
     [prefillWorker, decodeWorker, shortHold] = await Promise.all([
       Worker.start(mocker({ role: 'prefill' })),
-      Worker.start(mocker({ role: 'decode', kvTransfer: { link: { bytesPerSecond: 1e9, latencyMs: 0.01 } } })),
+      Worker.start(
+        mocker({ role: 'decode', kvTransfer: { link: { bytesPerSecond: 1e9, latencyMs: 0.01 } } }),
+      ),
       Worker.start(mocker({ role: 'prefill', kvTransfer: { holdTimeoutMs: 100 } })),
     ]);
   });

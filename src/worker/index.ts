@@ -1,9 +1,17 @@
 /** Public API of the worker component: one backend instance hosting an engine. */
+
+export {
+  AgentKvConnector,
+  HeldKvExpiredError,
+  KV_REGION,
+} from './agent-kv-connector.ts';
 export { Canary, type CanaryOptions, type CanaryResult } from './canary.ts';
 export { SNAPSHOT_CHUNK_EVENTS, workerEndpoints } from './endpoints.ts';
 export { EXIT_LEASE_LOST, WorkerError, WorkerRequestError } from './errors.ts';
+export { fallbackReason } from './kv-transfer-events.ts';
+export { type KvTransferPart, kvRegionOf, transportsFor } from './kv-transfer-part.ts';
 export { buildInstanceInfo, buildModelCard, type ModelCardInput, Registration } from './registration.ts';
-export { type WorkerExit, Worker } from './worker.ts';
+export { Worker, type WorkerExit } from './worker.ts';
 export {
   createWorkerEngine,
   specModelDir,
@@ -22,10 +30,3 @@ export {
   type WorkerRole,
   type WorkerRuntime,
 } from './worker-options.ts';
-export {
-  AgentKvConnector,
-  HeldKvExpiredError,
-  KV_REGION,
-} from './agent-kv-connector.ts';
-export { type KvTransferPart, kvRegionOf, transportsFor } from './kv-transfer-part.ts';
-export { fallbackReason } from './kv-transfer-events.ts';

@@ -1,23 +1,21 @@
 /**
- * Turns the engine's KV-transfer events into the worker's metrics and log lines: one line per hold,
- * release, expiry and fallback, each with the request id (the pull itself is logged by the connector,
- * which knows the peer and the transport). Like a NIC driver's event handler that bumps counters and
- * writes the interesting events to the kernel log.
+ * Turns the engine's KV-transfer events into the worker's `kv_transfer_*` metrics, like a NIC driver's
+ * completion handler bumping its counters. The log lines are written where the facts are: the connector
+ * logs each pull (it knows the peer and the transport), the engine logs each fallback, hold and expiry.
  */
-import type { EngineCore } from '../engine/index.ts';
+import type { EngineCore, KvTransferEvent } from '../engine/index.ts';
 import {
+  BlockRangeError,
   LayoutMismatchError,
   PeerClosedError,
   TransferTimeoutError,
   UnknownAgentError,
   UnknownRegionError,
-  BlockRangeError,
 } from '../transfer/index.ts';
-import type { Logger } from '../util/logger.ts';
 import { HeldKvExpiredError } from './agent-kv-connector.ts';
 import type { KvTransferMetrics } from './kv-transfer-metrics.ts';
 
-/** The `reason` label of a fallback: what an operator checks first. */
+/** The `reason` label of a failed pull's fallback: what an operator checks first. */
 export function fallbackReason(error: unknown): string {
   for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
     if (e instanceof UnknownAgentError) return 'peer_gone';
@@ -33,39 +31,16 @@ export function fallbackReason(error: unknown): string {
   return 'error';
 }
 
-/** Subscribe to the engine's KV-transfer events; returns the unsubscribe. */
-export function observeKvTransfers(engine: EngineCore, metrics: KvTransferMetrics, log: Logger): () => void {
+/** The fallback label of a load_failed event: the engine's own reason, or the failed pull's cause. */
+function eventReason(event: Extract<KvTransferEvent, { kind: 'load_failed' }>): string {
+  return event.reason === 'load_error' ? fallbackReason(event.error) : event.reason;
+}
+
+/** Subscribe the metrics to the engine's KV-transfer events; returns the unsubscribe. */
+export function observeKvTransfers(engine: EngineCore, metrics: KvTransferMetrics): () => void {
   return engine.onKvTransfer((event) => {
-    switch (event.kind) {
-      case 'loaded':
-        metrics.pulled(event.bytes, event.ms);
-        return;
-      case 'load_failed': {
-        const reason = fallbackReason(event.error);
-        metrics.fellBack(reason);
-        log.warn('kv transfer failed: prefilling the prompt locally', {
-          requestId: event.requestId,
-          reason,
-          error: event.error,
-        });
-        return;
-      }
-      case 'held':
-        log.debug('holding KV blocks for a decode worker', {
-          requestId: event.requestId,
-          blocks: event.blocks,
-        });
-        return;
-      case 'released':
-        log.debug('released held KV blocks', { requestId: event.requestId, blocks: event.blocks });
-        return;
-      case 'hold_expired':
-        metrics.holdExpired();
-        log.warn('held KV blocks expired before a decode worker pulled them: freed', {
-          requestId: event.requestId,
-          blocks: event.blocks,
-        });
-        return;
-    }
+    if (event.kind === 'loaded') metrics.pulled(event.bytes, event.ms);
+    else if (event.kind === 'load_failed') metrics.fellBack(eventReason(event));
+    else if (event.kind === 'hold_expired') metrics.holdExpired();
   });
 }

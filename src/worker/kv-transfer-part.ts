@@ -13,11 +13,11 @@
  * charged on a simulated link (the mocker's SimulatedKvConnector) and only the release notification moves.
  */
 import { hostname } from 'node:os';
-import type { EngineCore, KvConnector } from '../engine/index.ts';
-import { LlmEngine } from '../engine/index.ts';
+import type { Clock, EngineCore, KvConnector } from '../engine/index.ts';
+import { LlmEngine, realClock } from '../engine/index.ts';
 import { SimulatedKvConnector } from '../mocker/index.ts';
-import { parseReleaseNotification, releaseNotification } from '../protocols/kv-transfer.ts';
 import type { KvCacheTensors } from '../model/index.ts';
+import { parseReleaseNotification, releaseNotification } from '../protocols/kv-transfer.ts';
 import type { Discovery } from '../runtime/discovery/index.ts';
 import {
   AgentDirectory,
@@ -33,6 +33,7 @@ import { parseLinkSpec } from '../util/link-spec.ts';
 import type { Logger } from '../util/logger.ts';
 import { AgentKvConnector, checkNotExpired, ensurePeer, KV_REGION } from './agent-kv-connector.ts';
 import { WorkerError } from './errors.ts';
+import type { SimulatedKvSpec } from './worker-engine.ts';
 import {
   type KvTransferMode,
   WORKER_DEFAULTS,
@@ -63,6 +64,8 @@ export interface KvTransferPartDeps {
   options: WorkerKvTransferOptions;
   /** The worker's bind address: the TCP data port listens there too. */
   host: string;
+  /** Engines without tensors (mocker): how their pulls are simulated. */
+  simulated: SimulatedKvSpec;
   log: Logger;
 }
 
@@ -146,8 +149,9 @@ export async function startKvTransferPart(
       : simulatedPulls(
           new SimulatedKvConnector({
             link: deps.options.link ?? parseLinkSpec(WORKER_DEFAULTS.kvLink),
-            kvBytesPerToken: engine.kvBytesPerToken,
-            clock: engine.clock,
+            kvBytesPerToken: deps.simulated.kvBytesPerToken,
+            blockSize: engine.kv.blockSize,
+            clock: mockerTime(deps.simulated.speedupRatio),
             notify: async (params) => {
               await ensurePeer(peers, params.remoteAgent);
               await agent.sendNotif(params.remoteAgent, releaseNotification(params.remoteRequestId));
@@ -180,6 +184,14 @@ export async function startKvTransferPart(
     forget: () => {
       published = false;
     },
+  };
+}
+
+/** The mocker's time: its speedup ratio divides every simulated wait, the link's too (0: no waiting). */
+function mockerTime(speedupRatio: number): Clock {
+  return {
+    now: realClock.now,
+    sleep: (ms) => (speedupRatio > 0 ? realClock.sleep(ms / speedupRatio) : Promise.resolve()),
   };
 }
 

@@ -7,7 +7,7 @@
 import { basename, resolve } from 'node:path';
 import type { EngineCore, EngineOptions } from '../engine/index.ts';
 import { LlmEngine } from '../engine/index.ts';
-import { MockEngine, type MockEngineOptions } from '../mocker/index.ts';
+import { MOCKER_DEFAULTS, MockEngine, type MockEngineOptions } from '../mocker/index.ts';
 import { loadModelConfig } from '../model/index.ts';
 import type { WorkerId } from '../protocols/ids.ts';
 
@@ -29,11 +29,40 @@ export function specModelDir(spec: WorkerEngineSpec): string {
   return resolve(spec.kind === 'scratch' ? spec.options.modelDir : spec.modelDir);
 }
 
+/** What the worker adds to every engine kind's options (disaggregated serving). */
+export interface WorkerEngineExtras {
+  /** How long a finished `doRemoteDecode` prefill keeps its blocks for the pull (engine default 30 s). */
+  kvHoldTimeoutMs?: number;
+}
+
+/**
+ * How a mocker worker simulates KV pulls (it has no tensors): bytes per token on the wire, and the mocker's
+ * speedup ratio, which divides the link's time like every other simulated time (0: no waiting).
+ */
+export interface SimulatedKvSpec {
+  kvBytesPerToken: number;
+  speedupRatio: number;
+}
+
+/** The simulation parameters of a non-scratch spec (custom engines get the mocker's defaults). */
+export function simulatedKvSpec(spec: WorkerEngineSpec): SimulatedKvSpec {
+  const options = spec.kind === 'mocker' ? (spec.options ?? {}) : {};
+  return {
+    kvBytesPerToken: options.kvBytesPerToken ?? MOCKER_DEFAULTS.kvBytesPerToken,
+    speedupRatio: options.speedupRatio ?? MOCKER_DEFAULTS.speedupRatio,
+  };
+}
+
 /** Build the engine a spec describes, stamped with `workerId`. */
-export async function createWorkerEngine(spec: WorkerEngineSpec, workerId: WorkerId): Promise<EngineCore> {
+export async function createWorkerEngine(
+  spec: WorkerEngineSpec,
+  workerId: WorkerId,
+  extras: WorkerEngineExtras = {},
+): Promise<EngineCore> {
+  const { kvHoldTimeoutMs } = extras;
   switch (spec.kind) {
     case 'scratch':
-      return LlmEngine.create({ ...spec.options, workerId });
+      return LlmEngine.create({ ...spec.options, ...stripUndefined({ kvHoldTimeoutMs }), workerId });
     case 'mocker': {
       const config = loadModelConfig(spec.modelDir);
       return new MockEngine({
@@ -42,11 +71,12 @@ export async function createWorkerEngine(spec: WorkerEngineSpec, workerId: Worke
         contextLength: config.maxPositionEmbeddings,
         eosTokenIds: config.eosTokenIds,
         ...stripUndefined(spec.options ?? {}),
+        ...stripUndefined({ kvHoldTimeoutMs }),
         workerId,
       });
     }
     case 'custom':
-      return spec.create(workerId);
+      return spec.create(workerId); // its creator sets its own engine options
   }
 }
 

@@ -25,7 +25,7 @@ import { type KvTransferPart, startKvTransferPart } from './kv-transfer-part.ts'
 import { LoadPublisher } from './load-publisher.ts';
 import { buildInstanceInfo, buildModelCard, Registration } from './registration.ts';
 import { SystemServer } from './system-server.ts';
-import { createWorkerEngine, specModelDir } from './worker-engine.ts';
+import { createWorkerEngine, simulatedKvSpec, specModelDir } from './worker-engine.ts';
 import { describeHealth, type WorkerHealth, WorkerPhase } from './worker-health.ts';
 import { WorkerMetrics } from './worker-metrics.ts';
 import { WORKER_DEFAULTS, type WorkerOptions, type WorkerRole } from './worker-options.ts';
@@ -79,7 +79,9 @@ export async function assembleWorkerParts(
   const modelDir = specModelDir(options.engine);
   log.info('starting engine', { engine: options.engine.kind, modelDir, role });
   const engine = stack.adopt(
-    await createWorkerEngine(options.engine, workerId, { kvHoldTimeoutMs: options.kvTransfer?.holdTimeoutMs }),
+    await createWorkerEngine(options.engine, workerId, {
+      kvHoldTimeoutMs: options.kvTransfer?.holdTimeoutMs,
+    }),
     (e) => e.close(),
     'close engine',
   );
@@ -96,17 +98,14 @@ export async function assembleWorkerParts(
     dynamo_endpoint: endpointId.endpoint,
     worker_id: instanceId,
   };
-  const metrics = new WorkerMetrics(
-    labels,
-    {
-      kvActiveBlocks: () => engine.kv.stats().activeBlocks,
-      kvTotalBlocks: () => engine.kv.numBlocks,
-      prefixCacheHitRate: () => {
-        const s = engine.kv.stats();
-        return s.queryTokens > 0 ? s.hitTokens / s.queryTokens : 0;
-      },
+  const metrics = new WorkerMetrics(labels, {
+    kvActiveBlocks: () => engine.kv.stats().activeBlocks,
+    kvTotalBlocks: () => engine.kv.numBlocks,
+    prefixCacheHitRate: () => {
+      const s = engine.kv.stats();
+      return s.queryTokens > 0 ? s.hitTokens / s.queryTokens : 0;
     },
-  );
+  });
   const host = options.host ?? WORKER_DEFAULTS.host;
   // Before the request plane serves: no request may reach the engine before its KV connector is plugged in.
   const kvTransfer = await startKvTransferPart(
@@ -118,6 +117,7 @@ export async function assembleWorkerParts(
       role,
       options: options.kvTransfer ?? {},
       host,
+      simulated: simulatedKvSpec(options.engine),
       log,
     },
     stack,
@@ -127,7 +127,7 @@ export async function assembleWorkerParts(
     heldRequests: () => engine.heldRequests(),
     bytesServed: () => kvTransfer?.agent.counters().bytesSent ?? 0,
   });
-  stack.defer(observeKvTransfers(engine, transferMetrics, log), 'stop observing KV transfers');
+  stack.defer(observeKvTransfers(engine, transferMetrics), 'stop observing KV transfers');
 
   const kvPublisher = new KvEventPublisher({
     bus,

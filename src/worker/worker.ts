@@ -19,8 +19,8 @@ import type { InstanceId, InstanceInfo, ModelCard } from '../protocols/discovery
 import { asWorkerId, type WorkerId } from '../protocols/ids.ts';
 import type { LoadMetrics } from '../protocols/kv-events.ts';
 import { checkEndpointId, DEFAULT_NAMESPACE, type EndpointId } from '../runtime/names.ts';
-import { CleanupStack } from '../util/cleanup-stack.ts';
 import type { TransferAgent } from '../transfer/index.ts';
+import { CleanupStack } from '../util/cleanup-stack.ts';
 import type { Logger } from '../util/logger.ts';
 import type { CanaryResult } from './canary.ts';
 import { WorkerError } from './errors.ts';

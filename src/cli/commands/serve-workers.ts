@@ -11,11 +11,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { createDiscovery, type DiscoveryOptions } from '../../runtime/discovery/index.ts';
+import { instancesPrefix } from '../../runtime/names.ts';
 import type { RequestPlane } from '../../runtime/request-plane/index.ts';
 import { DhwError } from '../../util/errors.ts';
 import type { Logger } from '../../util/logger.ts';
 import { repoRoot } from '../../util/paths.ts';
-import { Worker, type WorkerOptions } from '../../worker/index.ts';
+import { WORKER_DEFAULTS, Worker, type WorkerOptions, type WorkerRole } from '../../worker/index.ts';
 
 export interface ServeWorkers {
   readonly count: number;
@@ -126,4 +128,67 @@ async function stopChild(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
   await gone;
   clearTimeout(timer);
+}
+
+/** One group of identical workers: `--workers N` is one aggregated group; disaggregated is two. */
+export interface WorkerGroup {
+  role: WorkerRole;
+  count: number;
+}
+
+/** "2 worker(s)", "1 prefill + 2 decode worker(s)" */
+export function describeGroups(groups: WorkerGroup[]): string {
+  if (groups.length === 1 && groups[0]?.role === 'aggregated') return `${groups[0].count} worker(s)`;
+  return groups.map((g) => `${g.count} ${g.role}`).join(' + ') + ' worker(s)';
+}
+
+/** Resolves once `ready()` holds, or rejects when a worker exits first or the deadline passes. */
+export async function waitForWorkers(
+  ready: () => Promise<string | undefined>,
+  workers: ServeWorkers,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let crashed: string | undefined;
+  void workers.exited.then((why) => (crashed = why));
+  for (let missing = await ready(); missing !== undefined; missing = await ready()) {
+    if (crashed)
+      throw new WorkerProcessError(
+        `a worker failed to start: ${crashed} (see its [worker-i], [prefill-i] or [decode-i] lines above)`,
+      );
+    if (Date.now() > deadline) {
+      throw new WorkerProcessError(`${missing} within ${timeoutMs / 1000} s`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * What is still missing before serving: decode/aggregated workers the frontend routes to, and prefill
+ * workers registered in discovery (the frontend keeps those apart: users never reach them directly).
+ * undefined once everything is there.
+ */
+export function readiness(
+  groups: WorkerGroup[],
+  routable: () => number,
+  discovery: DiscoveryOptions,
+  namespace: string,
+): { check: () => Promise<string | undefined>; close: () => Promise<void> } {
+  const wanted = (roles: WorkerRole[]) =>
+    groups.filter((g) => roles.includes(g.role)).reduce((sum, g) => sum + g.count, 0);
+  const servers = wanted(['aggregated', 'decode']);
+  const prefill = wanted(['prefill']);
+  const client = prefill > 0 ? createDiscovery(discovery) : undefined;
+  const prefix = instancesPrefix({ namespace, component: WORKER_DEFAULTS.prefillComponent });
+  return {
+    check: async () => {
+      if (routable() < servers) return `only ${routable()} of ${servers} workers registered`;
+      const found = client ? (await (await client).list(prefix)).length : 0;
+      if (found < prefill) return `only ${found} of ${prefill} prefill workers registered`;
+      return undefined;
+    },
+    close: async () => {
+      if (client) await (await client).close();
+    },
+  };
 }

@@ -3,7 +3,10 @@
  *   - the embedded default (what `npm start` runs) answers a chat completion with the golden text;
  *   - `--discovery file --events memory --workers 2` runs two child workers, warns that kv falls back to
  *     kv-approx, serves, and leaves no registration behind after Ctrl-C;
- *   - a frontend with no workers answers 503 "no workers available".
+ *   - a frontend with no workers answers 503 "no workers available";
+ *   - `--prefill-workers 1 --decode-workers 1`: embedded (agents copy KV in memory) answers with the golden
+ *     text; as child processes (`[prefill-1]`, `[decode-1]`, agents on tcp/unix) it serves and leaves no
+ *     registration or agent metadata behind.
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
@@ -117,4 +120,56 @@ test('`dhw frontend` with no workers: 503 "no workers available"', async () => {
   assert.match(body.error.message, /^no workers available/);
   assert.equal(body.error.type, 'service_unavailable');
   assert.equal(await frontend.stop(), 0);
+});
+
+test('embedded `dhw serve --prefill-workers 1 --decode-workers 1`: remote prefill, the golden text', async () => {
+  const serve = await start(
+    ['serve', '--prefill-workers', '1', '--decode-workers', '1', '--max-local-prefill-length', '0'],
+    /Serving fortune-llama at .* with 1 prefill \+ 1 decode worker\(s\), router kv/,
+  );
+  assert.match(serve.output(), /transfer agent started .*role=prefill endpoints=\["memory:/);
+  assert.match(serve.output(), /transfer agent started .*role=decode endpoints=\["memory:/);
+  const client = new OpenAI({ baseURL: `${serve.url}/v1`, apiKey: 'x', maxRetries: 0 });
+  const res = await client.chat.completions.create({
+    model: 'fortune-llama',
+    messages: golden.messages,
+    temperature: 0,
+  });
+  assert.equal(res.choices[0].message.content, golden.greedy_text);
+  // --max-local-prefill-length 0 reached the frontend: the prompt went to the prefill worker.
+  const metrics = await (await fetch(`${serve.url}/metrics`)).text();
+  assert.match(metrics, /dynamo_frontend_disagg_decisions_total\{[^}]*reason="remote"\} 1\b/);
+  assert.match(serve.output(), /kv transfer pulled .*transport=memory/);
+  assert.equal(await serve.stop(), 0);
+});
+
+test('`dhw serve --discovery file --prefill-workers 1 --decode-workers 1`: child workers by role, clean exit', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dhw-serve-disagg-'));
+  dirs.push(dir);
+  const serve = await start(
+    [
+      'serve',
+      ...fileDiscoveryArgs(dir),
+      '--prefill-workers',
+      '1',
+      '--decode-workers',
+      '1',
+      '--engine',
+      'mocker',
+      '--speedup-ratio',
+      '0',
+    ],
+    /Serving fortune-llama at .* with 1 prefill \+ 1 decode worker\(s\)/,
+  );
+  assert.match(serve.output(), /\[prefill-1\] .*Worker [0-9a-f]+ \(prefill\) serving/);
+  assert.match(serve.output(), /\[decode-1\] .*Worker [0-9a-f]+ \(decode\) serving/);
+  assert.match(serve.output(), /\[decode-1\] .*transfer agent started .*endpoints=\["tcp:.*","unix:/);
+  const res = await fetch(`${serve.url}/v1/completions`, {
+    method: 'POST',
+    body: JSON.stringify({ model: 'fortune-llama', prompt: 'Hello', max_tokens: 5 }),
+  });
+  assert.equal(res.status, 200);
+  assert.equal(((await res.json()) as { usage: { completion_tokens: number } }).usage.completion_tokens, 5);
+  assert.equal(await serve.stop(), 0);
+  assert.deepEqual(readdirSync(join(dir, 'keys')), [], 'instances, model cards and agent metadata are gone');
 });

@@ -15,11 +15,10 @@
  */
 import { basename } from 'node:path';
 import { startFrontend } from '../../frontend/index.ts';
-import { createDiscovery, type DiscoveryOptions } from '../../runtime/discovery/index.ts';
-import { instancesPrefix } from '../../runtime/names.ts';
+import type { DiscoveryOptions } from '../../runtime/discovery/index.ts';
 import { InMemoryRequestPlane } from '../../runtime/request-plane/index.ts';
 import { getLogger, type Logger } from '../../util/logger.ts';
-import { WORKER_DEFAULTS, type WorkerOptions, type WorkerRole } from '../../worker/index.ts';
+import type { WorkerOptions, WorkerRole } from '../../worker/index.ts';
 import {
   ENGINE_FLAGS,
   type FlagSpecs,
@@ -37,6 +36,8 @@ import { modelDirFromFlags } from '../engine-setup.ts';
 import { discoveryBackendFlag, eventsBackendFlag } from '../runtime-flags.ts';
 import { untilSignal } from '../signals.ts';
 import {
+  DISAGG_FLAGS,
+  disaggOptionsFromFlags,
   httpOptionsFromFlags,
   ROUTER_FLAGS,
   routerForEvents,
@@ -45,10 +46,13 @@ import {
 } from './frontend.ts';
 import {
   combineWorkers,
+  describeGroups,
+  readiness,
   type ServeWorkers,
   spawnWorkerProcesses,
   startInProcessWorkers,
-  WorkerProcessError,
+  type WorkerGroup,
+  waitForWorkers,
 } from './serve-workers.ts';
 import { workerOptionsFromFlags } from './worker.ts';
 
@@ -96,6 +100,7 @@ const FLAGS: FlagSpecs = {
   ...WORKER_FLAGS,
   ...RUNTIME_FLAGS,
   ...ROUTER_FLAGS,
+  ...DISAGG_FLAGS,
   host: { type: 'string', default: '0.0.0.0', help: 'address the HTTP server listens on' },
   port: { type: 'string', default: '8000', help: 'HTTP port' },
   'max-body-bytes': { type: 'string', default: String(4 << 20), help: 'largest request body (413 above)' },
@@ -107,7 +112,8 @@ const USAGE =
 const DESCRIPTION = [
   'Serve a model over an OpenAI-compatible HTTP API: a frontend plus N workers.',
   'Disaggregated: --prefill-workers P --decode-workers D run P prefill and D decode workers; the frontend',
-  'sends long prompts to a prefill worker and the decode worker pulls their KV (--kv-transfer, --kv-link).',
+  'sends prompts with more than --max-local-prefill-length uncached tokens to a prefill worker, and the',
+  'decode worker pulls their KV (--kv-transfer; mocker workers simulate it on --kv-link).',
   'Default: everything in this process (no servers). With --discovery etcd|file the workers are child',
   'processes (`dhw worker`); use --events nats (after `dhw infra up`) so --router kv sees their KV events.',
 ].join('\n');
@@ -146,12 +152,6 @@ function childWorkerArgs(values: ParsedCommand['values'], modelDir: string): str
   return args;
 }
 
-/** One group of identical workers: `--workers N` is one aggregated group; disaggregated is two. */
-interface WorkerGroup {
-  role: WorkerRole;
-  count: number;
-}
-
 /** `--workers N`, or `--prefill-workers P --decode-workers D`; the two spellings exclude each other. */
 export function workerGroupsFromFlags(values: ParsedCommand['values']): WorkerGroup[] {
   const count = (name: string) => numberFlag(values, name, { integer: true, min: 1 });
@@ -175,13 +175,12 @@ export function workerGroupsFromFlags(values: ParsedCommand['values']): WorkerGr
   ];
 }
 
-function describeGroups(groups: WorkerGroup[]): string {
-  if (groups.length === 1 && groups[0]?.role === 'aggregated') return `${groups[0].count} worker(s)`;
-  return groups.map((g) => `${g.count} ${g.role}`).join(' + ') + ' worker(s)';
-}
-
 /** Worker options for one group of in-process workers: they share this process, so KV moves in memory. */
-function inProcessOptions(values: ParsedCommand['values'], modelDir: string, role: WorkerRole): WorkerOptions {
+function inProcessOptions(
+  values: ParsedCommand['values'],
+  modelDir: string,
+  role: WorkerRole,
+): WorkerOptions {
   const options = workerOptionsFromFlags(values, modelDir);
   const kvTransfer = kvTransferFromFlags(values, role, options.engine.kind);
   return {
@@ -209,7 +208,6 @@ async function startWorkers(
         const options = inProcessOptions(values, modelDir, role);
         started.push(await startInProcessWorkers(count, options, inProcess, label(role)));
       } else {
-        kvTransferFromFlags(values, role, stringFlag(values, 'engine') ?? 'scratch'); // usage errors first
         const args = [...childWorkerArgs(values, modelDir), '--role', role];
         started.push(spawnWorkerProcesses(count, args, log, label(role)));
       }
@@ -219,54 +217,6 @@ async function startWorkers(
     throw err;
   }
   return combineWorkers(started);
-}
-
-/** Resolves once `ready()` holds, or rejects when a worker exits first or the deadline passes. */
-async function waitForWorkers(
-  ready: () => Promise<string | undefined>,
-  workers: ServeWorkers,
-): Promise<void> {
-  const deadline = Date.now() + CHILD_READY_TIMEOUT_MS;
-  let crashed: string | undefined;
-  void workers.exited.then((why) => (crashed = why));
-  for (let missing = await ready(); missing !== undefined; missing = await ready()) {
-    if (crashed)
-      throw new WorkerProcessError(`a worker failed to start: ${crashed} (see its [worker-i] lines above)`);
-    if (Date.now() > deadline) {
-      throw new WorkerProcessError(`${missing} within ${CHILD_READY_TIMEOUT_MS / 1000} s`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-/**
- * What is still missing before serving: decode/aggregated workers the frontend routes to, and prefill
- * workers registered in discovery (the frontend keeps those apart: users never reach them directly).
- * undefined once everything is there.
- */
-function readiness(
-  groups: WorkerGroup[],
-  routable: () => number,
-  discovery: DiscoveryOptions,
-  namespace: string,
-): { check: () => Promise<string | undefined>; close: () => Promise<void> } {
-  const wanted = (roles: WorkerRole[]) =>
-    groups.filter((g) => roles.includes(g.role)).reduce((sum, g) => sum + g.count, 0);
-  const servers = wanted(['aggregated', 'decode']);
-  const prefill = wanted(['prefill']);
-  const client = prefill > 0 ? createDiscovery(discovery) : undefined;
-  const prefix = instancesPrefix({ namespace, component: WORKER_DEFAULTS.prefillComponent });
-  return {
-    check: async () => {
-      if (routable() < servers) return `only ${routable()} of ${servers} workers registered`;
-      const found = client ? (await (await client).list(prefix)).length : 0;
-      if (found < prefill) return `only ${found} of ${prefill} prefill workers registered`;
-      return undefined;
-    },
-    close: async () => {
-      if (client) await (await client).close();
-    },
-  };
 }
 
 export const serveCommand: Command = {
@@ -279,6 +229,8 @@ export const serveCommand: Command = {
     const log = getLogger('serve');
     const modelDir = modelDirFromFlags(values, positionals[0]);
     const groups = workerGroupsFromFlags(values);
+    const engineKind = stringFlag(values, 'engine') ?? 'scratch';
+    for (const { role } of groups) kvTransferFromFlags(values, role, engineKind); // usage errors before any start
     const count = groups.reduce((sum, g) => sum + g.count, 0);
     const discovery = discoveryBackendFlag(values);
     const events = eventsBackendFlag(values);
@@ -290,6 +242,7 @@ export const serveCommand: Command = {
       router: routerForEvents(routing.router?.router ?? 'kv', eventsReachUs, log),
     };
     const http = httpOptionsFromFlags(values);
+    const disagg = disaggOptionsFromFlags(values);
 
     const discoveryOptions: DiscoveryOptions = {
       backend: discovery,
@@ -305,6 +258,7 @@ export const serveCommand: Command = {
     let workers = inProcess ? await startWorkers(values, modelDir, groups, inProcess, log) : undefined;
     const frontend = await startFrontend({
       ...routing,
+      ...disagg,
       ...http,
       router,
       namespace,
@@ -318,7 +272,7 @@ export const serveCommand: Command = {
     const ready = readiness(groups, () => frontend.models.instances().length, discoveryOptions, namespace);
     try {
       workers ??= await startWorkers(values, modelDir, groups, undefined, log);
-      await waitForWorkers(ready.check, workers);
+      await waitForWorkers(ready.check, workers, CHILD_READY_TIMEOUT_MS);
     } catch (err) {
       await frontend.close();
       await workers?.stop();

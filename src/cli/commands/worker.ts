@@ -177,10 +177,11 @@ export const workerCommand: Command = {
       signals.dispose();
       throw err;
     }
+    const role = worker.role === 'aggregated' ? '' : ` (${worker.role})`;
     const status =
       worker.systemPort === undefined ? '' : `, status http://${options.host}:${worker.systemPort}/health`;
     console.log(
-      `Worker ${worker.instanceId} serving ${worker.modelCard.displayName} on ${worker.address}${status} (Ctrl-C to stop)`,
+      `Worker ${worker.instanceId}${role} serving ${worker.modelCard.displayName} on ${worker.address}${status} (Ctrl-C to stop)`,
     );
     const parent = values['exit-with-parent'] ? parentGone() : undefined;
     const outcome = await Promise.race([
