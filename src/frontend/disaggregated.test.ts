@@ -14,6 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { type EtcdServer, type NatsServer, startEtcd, startNats } from '../infra/local-servers.ts';
 import type { FrontendHandle, FrontendOptions } from './frontend.ts';
 import {
+  eventually,
   freshNamespace,
   goldenSamples,
   metricValue,
@@ -56,9 +57,11 @@ async function deployment(
       router: { router: 'kv' },
       ...frontend,
     },
-    workers.length,
+    0,
   );
   started.push(fe);
+  const known = () => fe.models.instances().length + fe.models.prefillInstances().length;
+  await eventually(() => known() === workers.length, `${workers.length} workers in the frontend`);
   return { frontend: fe, workers };
 }
 
@@ -225,12 +228,17 @@ describe('mocker engines: conditional disaggregation and prefill failures', () =
     assert.equal(await frontendMetric(fe, 'dynamo_frontend_disagg_decisions_total', { reason: 'remote' }), 1);
     assert.equal(await frontendMetric(fe, 'dynamo_frontend_remote_prefill_failures_total'), 0);
     const health = (await (await fetch(`${fe.url}/health`)).json()) as {
-      instances: { id: string; role?: string }[];
+      instances: { id: string }[];
+      prefill_instances: { id: string }[];
     };
     assert.deepEqual(
-      health.instances.filter((i) => i.role === 'prefill').map((i) => i.id),
+      health.instances.map((i) => i.id),
+      [stack.workers[1]!.instanceId],
+    );
+    assert.deepEqual(
+      health.prefill_instances.map((i) => i.id),
       [stack.workers[0]!.instanceId],
-      '/health lists the prefill worker with its role',
+      '/health lists the prefill worker apart',
     );
   });
 

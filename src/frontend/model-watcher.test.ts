@@ -93,6 +93,7 @@ test('prefill workers wait unserved until a decode worker arrives, then join the
   assert.deepEqual(watcher.list(), [], 'not served with prefill workers only');
   assert.equal(watcher.find('fortune-llama'), undefined);
   assert.deepEqual(watcher.instances(), []);
+  assert.deepEqual(watcher.prefillInstances(), [], 'listed only once the model is served');
   assert.deepEqual(added, [{ workerId: 'a1', component: 'prefill' }], 'its component is followed at once');
 
   const decode = await register(discovery, 'b1', cardOf('chat'), 9002);
@@ -105,9 +106,9 @@ test('prefill workers wait unserved until a decode worker arrives, then join the
   );
   assert.equal(served?.routerOf(asWorkerId('a1')), served?.prefillRouter);
   assert.equal(served?.routerOf(asWorkerId('b1')), served?.router);
-  assert.deepEqual(watcher.instances(), [
-    { id: 'b1', address: '127.0.0.1:9002', model: 'fortune-llama' },
-    { id: 'a1', address: '127.0.0.1:9001', model: 'fortune-llama', role: 'prefill' },
+  assert.deepEqual(watcher.instances(), [{ id: 'b1', address: '127.0.0.1:9002', model: 'fortune-llama' }]);
+  assert.deepEqual(watcher.prefillInstances(), [
+    { id: 'a1', address: '127.0.0.1:9001', model: 'fortune-llama' },
   ]);
 
   // The last decode worker leaves: unserved again, the prefill worker stays in its pool.

@@ -78,17 +78,22 @@ export class ModelWatcher implements ModelRegistry {
     return this.list().find((d) => d.aliases.includes(name));
   }
 
-  /** The workers behind the served models: decode/aggregated first, then prefill workers (`role: 'prefill'`). */
+  /** The decode/aggregated workers behind the served models (the ones requests are routed to first). */
   instances(): InstanceSummary[] {
-    return this.list().flatMap((d) => [
-      ...d.router.workers.map((w) => ({ id: w.workerId, address: w.address ?? 'unknown', model: d.name })),
-      ...d.prefillRouter.workers.map((w) => ({
+    return this.list().flatMap((d) =>
+      d.router.workers.map((w) => ({ id: w.workerId, address: w.address ?? 'unknown', model: d.name })),
+    );
+  }
+
+  /** The prefill workers of the served models (disaggregated serving; clients never reach them directly). */
+  prefillInstances(): InstanceSummary[] {
+    return this.list().flatMap((d) =>
+      d.prefillRouter.workers.map((w) => ({
         id: w.workerId,
         address: w.address ?? 'unknown',
         model: d.name,
-        role: 'prefill' as const,
       })),
-    ]);
+    );
   }
 
   /** The deployment a worker belongs to, served or not (routes its KV events and load reports). */

@@ -28,8 +28,6 @@ export interface InstanceSummary {
   id: string;
   address: string;
   model: string;
-  /** Present for the prefill workers of a disaggregated deployment; absent = decode/aggregated. */
-  role?: 'prefill';
 }
 
 export interface ModelRegistry {
@@ -39,6 +37,8 @@ export interface ModelRegistry {
   find(name: string): ServedModel | undefined;
   /** Workers behind the models (empty for a static registry). */
   instances(): InstanceSummary[];
+  /** Prefill workers of disaggregated models (absent or empty when there are none). */
+  prefillInstances?(): InstanceSummary[];
 }
 
 export function mergeEosIds(...lists: (readonly number[] | undefined)[]): number[] {

@@ -22,15 +22,18 @@ export function handleModels(server: ServerState, ctx: RequestContext): void {
 
 /**
  * Always 200 while the process answers (like Dynamo's frontend): `status` says whether any model can be
- * served, `instances` lists the workers behind them (empty when the engine is in this process).
+ * served, `instances` lists the workers behind them (empty when the engine is in this process), and
+ * `prefill_instances` the prefill workers of disaggregated models (only when there are some).
  */
 export function handleHealth(server: ServerState, ctx: RequestContext): void {
   const models = server.models.list().map((m) => m.name);
+  const prefill = server.models.prefillInstances?.() ?? [];
   sendJson(ctx.res, 200, {
     status: models.length > 0 ? 'healthy' : 'no_workers',
     model: models[0] ?? null,
     models,
     instances: server.models.instances(),
+    ...(prefill.length > 0 ? { prefill_instances: prefill } : {}),
     uptime_s: Math.round(Date.now() / 1000 - server.startedAt),
     requests: server.stats.snapshot(),
   });
