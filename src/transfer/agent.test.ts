@@ -59,6 +59,18 @@ describe('TransferAgent', () => {
     });
   });
 
+  it('the memory transport counts both sides as TCP does: the target sent what a READ took', async () => {
+    const reader = await started('mr', [new MemoryTransport()]);
+    const owner = await started('mo', [new MemoryTransport()]);
+    reader.addRemoteAgent(owner.metadata());
+    const { bytes } = await reader.read('mo', desc);
+    assert.equal(reader.counters().bytesReceived, bytes);
+    assert.equal(owner.counters().bytesSent, bytes);
+    await reader.write('mo', desc);
+    assert.equal(reader.counters().bytesSent, bytes);
+    assert.equal(owner.counters().bytesReceived, bytes);
+  });
+
   it('counts copies: a TCP READ lands with zero user-space copies on both sides, a WRITE costs the target one', async () => {
     const reader = await started('r', [new StreamTransport('tcp')]);
     const owner = await started('o', [new StreamTransport('tcp')]);

@@ -7,12 +7,20 @@
 import { randomBytes } from 'node:crypto';
 import { copyViews } from './byte-copy.ts';
 import { errorFromWire, PeerClosedError, TransferTimeoutError, wireErrorName } from './errors.ts';
-import { type KvTransport, newCounters, type TransferTarget, type TransportListener } from './transport.ts';
+import {
+  type KvTransport,
+  newCounters,
+  type TransferCounters,
+  type TransferTarget,
+  type TransportListener,
+} from './transport.ts';
 import type { NotifHeader, TransferHeader } from './wire.ts';
 
 interface Listening {
   target: TransferTarget;
   closed: boolean;
+  /** The target's transport counters: it "sent" what a READ copied out of it, as over TCP. */
+  counters: TransferCounters;
 }
 
 const listening = new Map<string, Listening>();
@@ -23,7 +31,7 @@ export class MemoryTransport implements KvTransport {
 
   async listen(target: TransferTarget): Promise<TransportListener> {
     const address = `memory://${randomBytes(6).toString('hex')}`;
-    const entry: Listening = { target, closed: false };
+    const entry: Listening = { target, closed: false, counters: this.counters };
     listening.set(address, entry);
     return {
       address,
@@ -48,8 +56,13 @@ export class MemoryTransport implements KvTransport {
       );
     const copied = header.type === 'read' ? copyViews(remote, local) : copyViews(local, remote);
     this.counters.userCopiedBytes += copied;
-    if (header.type === 'read') this.counters.bytesReceived += copied;
-    else this.counters.bytesSent += copied;
+    if (header.type === 'read') {
+      this.counters.bytesReceived += copied;
+      entry.counters.bytesSent += copied;
+    } else {
+      this.counters.bytesSent += copied;
+      entry.counters.bytesReceived += copied;
+    }
     if (header.notif !== undefined) entry.target.notify(header.from, header.notif);
   }
 

@@ -11,13 +11,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { createDiscovery, type DiscoveryOptions } from '../../runtime/discovery/index.ts';
-import { instancesPrefix } from '../../runtime/names.ts';
 import type { RequestPlane } from '../../runtime/request-plane/index.ts';
 import { DhwError } from '../../util/errors.ts';
 import type { Logger } from '../../util/logger.ts';
 import { repoRoot } from '../../util/paths.ts';
-import { WORKER_DEFAULTS, Worker, type WorkerOptions, type WorkerRole } from '../../worker/index.ts';
+import { Worker, type WorkerOptions, type WorkerRole } from '../../worker/index.ts';
 
 export interface ServeWorkers {
   readonly count: number;
@@ -144,14 +142,14 @@ export function describeGroups(groups: WorkerGroup[]): string {
 
 /** Resolves once `ready()` holds, or rejects when a worker exits first or the deadline passes. */
 export async function waitForWorkers(
-  ready: () => Promise<string | undefined>,
+  ready: () => string | undefined,
   workers: ServeWorkers,
   timeoutMs: number,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let crashed: string | undefined;
   void workers.exited.then((why) => (crashed = why));
-  for (let missing = await ready(); missing !== undefined; missing = await ready()) {
+  for (let missing = ready(); missing !== undefined; missing = ready()) {
     if (crashed)
       throw new WorkerProcessError(
         `a worker failed to start: ${crashed} (see its [worker-i], [prefill-i] or [decode-i] lines above)`,
@@ -164,31 +162,19 @@ export async function waitForWorkers(
 }
 
 /**
- * What is still missing before serving: decode/aggregated workers the frontend routes to, and prefill
- * workers registered in discovery (the frontend keeps those apart: users never reach them directly).
- * undefined once everything is there.
+ * What is still missing before serving, as the frontend sees it: decode/aggregated workers it routes
+ * requests to, and prefill workers in its prefill pools (users never reach those directly). undefined once
+ * everything is there.
  */
-export function readiness(
+export function missingWorkers(
   groups: WorkerGroup[],
-  routable: () => number,
-  discovery: DiscoveryOptions,
-  namespace: string,
-): { check: () => Promise<string | undefined>; close: () => Promise<void> } {
+  seen: { routable: number; prefill: number },
+): string | undefined {
   const wanted = (roles: WorkerRole[]) =>
     groups.filter((g) => roles.includes(g.role)).reduce((sum, g) => sum + g.count, 0);
   const servers = wanted(['aggregated', 'decode']);
   const prefill = wanted(['prefill']);
-  const client = prefill > 0 ? createDiscovery(discovery) : undefined;
-  const prefix = instancesPrefix({ namespace, component: WORKER_DEFAULTS.prefillComponent });
-  return {
-    check: async () => {
-      if (routable() < servers) return `only ${routable()} of ${servers} workers registered`;
-      const found = client ? (await (await client).list(prefix)).length : 0;
-      if (found < prefill) return `only ${found} of ${prefill} prefill workers registered`;
-      return undefined;
-    },
-    close: async () => {
-      if (client) await (await client).close();
-    },
-  };
+  if (seen.routable < servers) return `only ${seen.routable} of ${servers} workers registered`;
+  if (seen.prefill < prefill) return `only ${seen.prefill} of ${prefill} prefill workers registered`;
+  return undefined;
 }

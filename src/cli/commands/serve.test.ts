@@ -161,8 +161,8 @@ test('`dhw serve --discovery file --prefill-workers 1 --decode-workers 1`: child
     ],
     /Serving fortune-llama at .* with 1 prefill \+ 1 decode worker\(s\)/,
   );
-  assert.match(serve.output(), /\[prefill-1\] .*Worker [0-9a-f]+ \(prefill\) serving/);
-  assert.match(serve.output(), /\[decode-1\] .*Worker [0-9a-f]+ \(decode\) serving/);
+  assert.match(serve.output(), /\[prefill-1\] .*Worker [0-9a-f]+ serving .*\(role prefill; Ctrl-C to stop\)/);
+  assert.match(serve.output(), /\[decode-1\] .*Worker [0-9a-f]+ serving .*\(role decode; Ctrl-C to stop\)/);
   assert.match(serve.output(), /\[decode-1\] .*transfer agent started .*endpoints=\["tcp:.*","unix:/);
   const res = await fetch(`${serve.url}/v1/completions`, {
     method: 'POST',

@@ -47,7 +47,7 @@ import {
 import {
   combineWorkers,
   describeGroups,
-  readiness,
+  missingWorkers,
   type ServeWorkers,
   spawnWorkerProcesses,
   startInProcessWorkers,
@@ -270,16 +270,18 @@ export const serveCommand: Command = {
       await workers?.stop();
       throw err;
     });
-    const ready = readiness(groups, () => frontend.models.instances().length, discoveryOptions, namespace);
+    const ready = () =>
+      missingWorkers(groups, {
+        routable: frontend.models.instances().length,
+        prefill: frontend.models.prefillInstances?.().length ?? 0,
+      });
     try {
       workers ??= await startWorkers(values, modelDir, groups, undefined, log);
-      await waitForWorkers(ready.check, workers, CHILD_READY_TIMEOUT_MS);
+      await waitForWorkers(ready, workers, CHILD_READY_TIMEOUT_MS);
     } catch (err) {
       await frontend.close();
       await workers?.stop();
       throw err;
-    } finally {
-      await ready.close();
     }
     const url = shownUrl(http.host, frontend.url, frontend.port);
     const name = stringFlag(values, 'served-model-name') ?? basename(modelDir);

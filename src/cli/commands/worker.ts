@@ -177,11 +177,12 @@ export const workerCommand: Command = {
       signals.dispose();
       throw err;
     }
-    const role = worker.role === 'aggregated' ? '' : ` (${worker.role})`;
+    // The role goes last: scripts and tests match "Worker <id> serving <model> on <address>, status <url>".
+    const role = worker.role === 'aggregated' ? '' : `role ${worker.role}; `;
     const status =
       worker.systemPort === undefined ? '' : `, status http://${options.host}:${worker.systemPort}/health`;
     console.log(
-      `Worker ${worker.instanceId}${role} serving ${worker.modelCard.displayName} on ${worker.address}${status} (Ctrl-C to stop)`,
+      `Worker ${worker.instanceId} serving ${worker.modelCard.displayName} on ${worker.address}${status} (${role}Ctrl-C to stop)`,
     );
     const parent = values['exit-with-parent'] ? parentGone() : undefined;
     const outcome = await Promise.race([
