@@ -28,7 +28,7 @@ import { markdownTable } from '../src/util/table.ts';
 import { positiveInt } from './lib/args.ts';
 
 const DHW = join(repoRoot, 'bin', 'dhw.mjs');
-const READY = /Worker ([0-9a-f]+)(?: \(\w+\))? serving \S+ on (\S+?), status http:\/\/[^:]+:(\d+)\/health/;
+const READY = /Worker ([0-9a-f]+) serving \S+ on (\S+?), status http:\/\/[^:]+:(\d+)\/health/;
 const HOLD_TIMEOUT_MS = 2000;
 
 const { values } = parseArgs({

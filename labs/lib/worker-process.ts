@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { repoRoot } from '../../src/util/paths.ts';
 
 const DHW = join(repoRoot, 'bin', 'dhw.mjs');
-const READY = /Worker ([0-9a-f]+)(?: \(\w+\))? serving (\S+) on (\S+?), status http:\/\/[^:]+:(\d+)\/health/;
+const READY = /Worker ([0-9a-f]+) serving (\S+) on (\S+?), status http:\/\/[^:]+:(\d+)\/health/;
 
 export interface WorkerProcess {
   pid: number;

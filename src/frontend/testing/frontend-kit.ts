@@ -129,7 +129,7 @@ export async function spawnDhw(
 export async function spawnWorker(args: string[], env: Record<string, string> = {}): Promise<WorkerProcess> {
   const { child, output, ready, exited } = await spawnDhw(
     ['worker', '--canary-interval', '0', '--log-level', 'warn', ...args],
-    /Worker ([0-9a-f]+)(?: \(\w+\))? serving .* on (\S+?), status http:\/\/[^:]+:(\d+)\/health/,
+    /Worker ([0-9a-f]+) serving .* on (\S+?), status http:\/\/[^:]+:(\d+)\/health/,
     { env },
   );
   const [, instanceId, address, systemPort] = ready;

@@ -23,7 +23,7 @@ import { repoRoot } from '../../util/paths.ts';
 import type { TestInfra } from './worker-kit.ts';
 
 const DHW = join(repoRoot, 'bin', 'dhw.mjs');
-const READY = /Worker ([0-9a-f]+)(?: \(\w+\))? serving \S+ on (\S+?), status http:\/\/[^:]+:(\d+)\/health/;
+const READY = /Worker ([0-9a-f]+) serving \S+ on (\S+?), status http:\/\/[^:]+:(\d+)\/health/;
 
 export type WorkerRole = 'prefill' | 'decode' | 'aggregated';
 
