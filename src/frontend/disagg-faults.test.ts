@@ -221,7 +221,7 @@ async function frontendMetrics(): Promise<string> {
 }
 
 test('prefill worker killed -9 before the request: the frontend falls back to local prefill, the stream is whole', async () => {
-  const prefill = await startPrefill(['--lease-ttl', '3']);
+  const prefill = await startPrefill(['--lease-ttl', '5']);
   await eventually(() => inPrefillPool(prefill), "the prefill worker in the frontend's prefill pool");
 
   const requestId = 'disagg-prefill-killed';
@@ -231,7 +231,7 @@ test('prefill worker killed -9 before the request: the frontend falls back to lo
   assertPrefilledOn(requestId, prefill);
   await allZero([prefill], HELD, 'the healthy run released its held blocks');
 
-  // Its lease (3 s) keeps it registered a while: the frontend still routes the prefill to it, the call fails.
+  // Its lease (5 s) keeps it registered a while: the frontend still routes the prefill to it, the call fails.
   prefill.child.kill('SIGKILL');
   await prefill.exited;
   const mark = frontendLog.length;
@@ -252,7 +252,7 @@ test('prefill worker killed -9 before the request: the frontend falls back to lo
 test('decode worker killed -9 mid-stream with disaggregation on: migration completes the stream', async () => {
   const prefill = await startPrefill(['--kv-hold-timeout', '3000']);
   await eventually(() => inPrefillPool(prefill), "the prefill worker in the frontend's prefill pool");
-  // The prefill worker killed before is gone from the pool once its lease expires (TTL 3 s).
+  // The prefill worker killed before is gone from the pool once its lease expires (TTL 5 s).
   await eventually(
     () => prefills.filter(inPrefillPool).length === 1,
     'only the live prefill worker in the pool',
