@@ -30,6 +30,7 @@ const MAX_LOCAL_PREFILL = 32;
 const ACTIVE = 'dynamo_component_kvstats_active_blocks';
 const HELD = 'dynamo_component_kv_transfer_held_blocks';
 const INFLIGHT = 'dynamo_component_inflight_requests';
+const PREFILL_FAILURES = 'dynamo_frontend_remote_prefill_failures_total';
 
 /** The frontend's log lines, kept for assertions (warnings are echoed: a failing test shows them). */
 const frontendLog: string[] = [];
@@ -235,6 +236,7 @@ test('prefill worker killed -9 before the request: the frontend falls back to lo
   prefill.child.kill('SIGKILL');
   await prefill.exited;
   const mark = frontendLog.length;
+  const failuresBefore = metricValue(await frontendMetrics(), PREFILL_FAILURES);
   const survived = await streamCompletion(requestId, freshPrompt());
   assertSameStream(survived, reference);
   const lines = frontendLog.slice(mark).filter((l) => l.includes(requestId));
@@ -242,9 +244,10 @@ test('prefill worker killed -9 before the request: the frontend falls back to lo
     lines.some((l) => /WARN/.test(l) && /remote prefill failed/.test(l)),
     `a warning names the failed prefill:\n${lines.join('\n')}`,
   );
-  assert.ok(
-    metricValue(await frontendMetrics(), 'dynamo_frontend_remote_prefill_failures_total') >= 1,
-    'the fallback is counted',
+  assert.equal(
+    metricValue(await frontendMetrics(), PREFILL_FAILURES),
+    failuresBefore + 1,
+    'the failed remote prefill is counted once',
   );
   await allZero(decoders, ACTIVE, "the decode workers' KV blocks freed");
 });
