@@ -272,6 +272,7 @@ async function main(): Promise<void> {
           'killed decode',
           'prefill failures',
           'migrations',
+          'decode fallbacks (survivors)',
           'leaks',
         ].map((header) => ({ header })),
         [
@@ -283,6 +284,7 @@ async function main(): Promise<void> {
             kills.decode,
             report.remotePrefillFailures,
             report.migrations,
+            report.decodeFallbacksOnSurvivors,
             leaks.length,
           ].map(String),
         ],
