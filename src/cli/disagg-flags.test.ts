@@ -12,19 +12,25 @@ import { UsageError } from './args.ts';
 import { serveCommand } from './commands/serve.ts';
 import { workerCommand, workerOptionsFromFlags } from './commands/worker.ts';
 
-test('--role, --kv-transfer, --kv-hold-timeout and --kv-link become the worker options', () => {
+test('--role, --kv-transfer, --kv-hold-timeout, --kv-pull-timeout and --kv-link become the worker options', () => {
   const prefill = workerOptionsFromFlags(
     { role: 'prefill', 'kv-transfer': 'unix', 'kv-hold-timeout': '5000' },
     defaultModelDir,
   );
   assert.equal(prefill.role, 'prefill');
-  assert.deepEqual(prefill.kvTransfer, { mode: 'unix', holdTimeoutMs: 5000, link: undefined });
+  assert.deepEqual(prefill.kvTransfer, {
+    mode: 'unix',
+    holdTimeoutMs: 5000,
+    pullTimeoutMs: undefined,
+    link: undefined,
+  });
 
   const decode = workerOptionsFromFlags(
-    { role: 'decode', engine: 'mocker', 'kv-link': '100gbit,5us' },
+    { role: 'decode', engine: 'mocker', 'kv-link': '100gbit,5us', 'kv-pull-timeout': '1500' },
     defaultModelDir,
   );
   assert.equal(decode.role, 'decode');
+  assert.equal(decode.kvTransfer?.pullTimeoutMs, 1500);
   assert.equal(decode.kvTransfer?.mode, 'auto');
   assert.deepEqual(decode.kvTransfer?.link, { bytesPerSecond: 12.5e9, latencyMs: 0.005 });
 
@@ -41,6 +47,7 @@ const usageErrors: [string[], RegExp][] = [
   ],
   [['--kv-hold-timeout', '0'], /--kv-hold-timeout must be ≥ 1, got 0.*e\.g\. --kv-hold-timeout 30000/],
   [['--kv-hold-timeout', '2.5'], /--kv-hold-timeout must be an integer/],
+  [['--kv-pull-timeout', '0'], /--kv-pull-timeout must be ≥ 1, got 0/],
   [['--kv-link', '25gbit'], /--kv-link only applies to --engine mocker.*drop it, or add --engine mocker/],
   [
     ['--engine', 'mocker', '--kv-link', 'fast'],

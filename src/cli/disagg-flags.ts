@@ -5,6 +5,7 @@
  *   --role prefill|decode|aggregated     what the worker does (dhw worker only; serve derives it)
  *   --kv-transfer auto|tcp|unix|none     the transfer agent's transports (auto: tcp+unix unless aggregated)
  *   --kv-hold-timeout MS                 prefill: how long finished prompts' blocks wait for their pull
+ *   --kv-pull-timeout MS                 decode: a pull slower than this fails; the prompt is prefilled here
  *   --kv-link BANDWIDTH[,LATENCY]        mocker: the simulated link a pull is charged on
  */
 
@@ -36,6 +37,11 @@ export const KV_TRANSFER_FLAGS: FlagSpecs = {
     type: 'string',
     default: String(WORKER_DEFAULTS.kvHoldTimeoutMs),
     help: 'prefill: ms a finished prompt keeps its KV blocks for the decode worker to pull',
+  },
+  'kv-pull-timeout': {
+    type: 'string',
+    default: String(WORKER_DEFAULTS.kvPullTimeoutMs),
+    help: 'decode: ms a KV pull may take before it fails and the prompt is prefilled locally',
   },
   'kv-link': {
     type: 'string',
@@ -71,6 +77,7 @@ export function kvTransferFromFlags(
         'agent. Use --kv-transfer auto (or tcp, unix).',
     );
   const holdTimeoutMs = holdTimeoutFlag(values);
+  const pullTimeoutMs = numberFlag(values, 'kv-pull-timeout', { integer: true, min: 1 });
   const linkText = stringFlag(values, 'kv-link');
   if (linkText !== undefined && engineKind !== 'mocker')
     throw new UsageError(
@@ -86,7 +93,7 @@ export function kvTransferFromFlags(
       throw new UsageError(`--kv-link: ${(err as Error).message.replace('--link ', '--kv-link ')}`);
     }
   }
-  return { mode: mode as KvTransferMode, holdTimeoutMs, link };
+  return { mode: mode as KvTransferMode, holdTimeoutMs, pullTimeoutMs, link };
 }
 
 /** Whole milliseconds ≥ 1: the engine stamps `expiresAtMs` with it, and 0 would free every hold at once. */

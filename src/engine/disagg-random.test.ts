@@ -14,7 +14,7 @@ import { DEFAULT_SAMPLING, type EngineRequest } from '../protocols/engine.ts';
 import { asRequestId } from '../protocols/ids.ts';
 import { Mulberry32 } from '../util/prng.ts';
 import { LlmEngine } from './llm-engine.ts';
-import { CopyKvConnector } from './testing/copy-kv-connector.ts';
+import { CopyKvConnector } from './testing/copy-kv-connector-kit.ts';
 import { collect, nextTurn, runDisaggregated, tokenIds } from './testing/disagg-kit.ts';
 
 const VOCAB = 2048;

@@ -16,7 +16,7 @@ import { defaultModelDir } from '../util/paths.ts';
 import type { KvConnector, KvLoadPlan, KvLoadResult } from './kv-connector.ts';
 import type { KvTransferEvent } from './kv-transfer-events.ts';
 import { type EngineOptions, LlmEngine } from './llm-engine.ts';
-import { CopyKvConnector } from './testing/copy-kv-connector.ts';
+import { CopyKvConnector } from './testing/copy-kv-connector-kit.ts';
 import {
   collect,
   decodeLeg,

@@ -137,6 +137,7 @@ const FORWARDED = [
   'eos-probability',
   'kv-transfer',
   'kv-hold-timeout',
+  'kv-pull-timeout',
   'kv-link',
   'log-level',
   'log-format',
