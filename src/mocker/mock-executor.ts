@@ -58,13 +58,33 @@ export function pseudoToken(
   return token;
 }
 
+/**
+ * What a step costs is decided by its shape, not by its label: a ONE-token chunk that ends its prompt is
+ * one query row attending over KV already in the cache, i.e. a decode. That is what a decode worker runs
+ * after pulling a prompt's KV (it recomputes only the last prompt token), and what a prompt whose every
+ * other token was a prefix hit runs. Charging it as a prefill batch would add the prefill curve's fixed
+ * 16.5 ms to every decode step that carries one (a real engine batches it with the decodes).
+ */
+export function chargedShape(scheduled: SchedulerOutput['scheduled']): {
+  numPrefillTokens: number;
+  numDecodeSeqs: number;
+} {
+  let numPrefillTokens = 0;
+  let numDecodeSeqs = 0;
+  for (const s of scheduled) {
+    const decodeShaped = !s.isPrefill || (s.numNewTokens === 1 && s.sample);
+    if (decodeShaped) numDecodeSeqs++;
+    else numPrefillTokens += s.numNewTokens;
+  }
+  return { numPrefillTokens, numDecodeSeqs };
+}
+
 export class MockExecutor implements StepExecutor {
   constructor(private readonly opts: MockExecutorOptions) {}
 
   async execute(output: SchedulerOutput): Promise<Array<SampleResult | undefined>> {
-    const numDecodeSeqs = output.scheduled.filter((s) => !s.isPrefill).length;
     const ms = sleepMsFor(
-      { numPrefillTokens: output.numPrefillTokens, numDecodeSeqs, kvUsage: this.opts.kvUsage() },
+      { ...chargedShape(output.scheduled), kvUsage: this.opts.kvUsage() },
       this.opts.speedupRatio,
     );
     if (ms > 0) await this.opts.clock.sleep(ms);

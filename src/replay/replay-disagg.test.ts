@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { prefillMs } from '../mocker/index.ts';
+import { decodeMs, prefillMs } from '../mocker/index.ts';
 import { parseLinkSpec, transferMs } from '../util/link-spec.ts';
 import { ReplayConfigError } from './errors.ts';
 import { summarizeReplay, ttftOf } from './metrics.ts';
@@ -29,6 +29,13 @@ const pullBytes = (promptTokens: number) => Math.ceil((promptTokens - 1) / BLOCK
 const byRole = (result: ReplayResult, role: string) => result.workers.filter((w) => w.role === role);
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
+/**
+ * The decode worker's step that computes the last prompt token is decode-shaped (one query row over the
+ * pulled KV), so the mocker charges it as a decode at the worker's KV usage: `blocks` of `numKvBlocks`.
+ */
+const lastTokenMs = (promptTokens: number, numKvBlocks: number) =>
+  decodeMs(Math.ceil(promptTokens / BLOCK) / numKvBlocks);
+
 describe('runReplay disaggregated (hand-computable)', () => {
   it('a long prompt: prefill worker, then the link, then one prompt token on decode; a short one stays local', async () => {
     const result = await runReplay([one(0, 2000, 3, 1), one(10, 300, 3, 2)], {
@@ -46,7 +53,11 @@ describe('runReplay disaggregated (hand-computable)', () => {
     assert.equal(long!.transferBytes, pullBytes(2000)); // 125 blocks = 262,144,000 bytes
     close(long!.transferMs!, transferMs(link, pullBytes(2000)), 'transfer = latency + bytes ÷ bandwidth');
     // Prefill (alone on p0) + the pull + decode's step computing the last prompt token.
-    close(ttftOf(long!), prefillMs(2000) + transferMs(link, pullBytes(2000)) + prefillMs(1), 'remote TTFT');
+    close(
+      ttftOf(long!),
+      prefillMs(2000) + transferMs(link, pullBytes(2000)) + lastTokenMs(2000, 1000),
+      'remote TTFT',
+    );
     assert.equal(long!.outputTokens, 3);
 
     assert.equal(short!.remotePrefill, false);
@@ -75,7 +86,7 @@ describe('runReplay disaggregated (hand-computable)', () => {
     });
     const [r] = result.records;
     close(r!.transferMs!, 1 + (pullBytes(4000) / 12.5e9) * 1000, 'transfer');
-    close(ttftOf(r!), prefillMs(4000) + r!.transferMs! + prefillMs(1), 'TTFT');
+    close(ttftOf(r!), prefillMs(4000) + r!.transferMs! + lastTokenMs(4000, 1000), 'TTFT');
   });
 
   it('a full prefill queue keeps the prompt local, and the decode worker computes it', async () => {
@@ -129,7 +140,7 @@ describe('runReplay disaggregated (held blocks fill the prefill worker)', () => 
     const [first, , third] = result.records;
     assert.ok(result.records.every((r) => r.remotePrefill && r.outputTokens === 2));
     const firstReleased = prefillMs(2000) + transferMs(link, pullBytes(2000));
-    close(ttftOf(first!), firstReleased + prefillMs(1), 'first: prefill, 2 s pull, last token');
+    close(ttftOf(first!), firstReleased + lastTokenMs(2000, 300), 'first: prefill, 2 s pull, last token');
     assert.ok(
       third!.firstTokenMs > firstReleased + prefillMs(2000),
       `third prefilled only after the first release: ${third!.firstTokenMs} vs ${firstReleased}`,
