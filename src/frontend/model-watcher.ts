@@ -147,16 +147,23 @@ export class ModelWatcher implements ModelRegistry {
     if (this.retryTimer !== undefined || this.closed) return;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
-      this.queue = this.queue.then(() => this.retryFailed());
+      this.enqueueRetry();
     }, this.options.retryMs ?? 5000);
     this.retryTimer.unref();
+  }
+
+  private enqueueRetry(): void {
+    this.queue = this.queue
+      .then(() => this.retryFailed())
+      .catch((err) => this.options.log.error('retrying models failed', { error: err }));
   }
 
   private async retryFailed(): Promise<void> {
     for (const [join, record] of this.records) {
       if (this.closed) return;
       const { instance, card } = record;
-      if (!instance || !card || record.model !== undefined || !this.failures.has(card.displayName)) continue;
+      if (!instance || !card || record.model !== undefined) continue;
+      if (!this.failures.has(card.displayName) && !this.deployments.has(card.displayName)) continue;
       const instanceId = join.slice(join.lastIndexOf('/') + 1);
       await this.reconcile(join, record, asWorkerId(instanceId));
     }
@@ -211,8 +218,9 @@ export class ModelWatcher implements ModelRegistry {
         this.noteFailure(wanted, err);
         return;
       }
-      this.failures.delete(wanted);
       this.deployments.set(wanted, deployment);
+      // Workers of this model that arrived while its card failed to load join now, after this one.
+      if (this.failures.delete(wanted)) this.enqueueRetry();
     }
     const wasServed = deployment.served;
     try {

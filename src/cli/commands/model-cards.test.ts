@@ -270,6 +270,8 @@ test('a deleted bucket: not listed with the reason; a worker that registers agai
   await startWorker(namespace, defaultModelDir, { servedModelName: name });
   await eventually(() => frontend.models.list().length === 1, 'the model served after a re-upload');
   assert.deepEqual(frontend.models.unservable(), []);
+  // The worker that registered while the files were missing joins too.
+  await eventually(() => frontend.models.instances().length === 2, 'both workers routable');
   assert.equal((await chat(frontend, name)).status, 200);
 });
 
