@@ -49,7 +49,7 @@ async function checkObjectStore(
       section,
       name,
       status: 'fail',
-      detail: `its files are in NATS's object store (bucket '${source.bucket}'), and NATS is not reachable from here`,
+      detail: `its files are in NATS's object store (bucket '${source.bucket}'), and NATS was not reachable (or was skipped with --skip-nats)`,
       fix: 'a frontend here cannot fetch them: check the NATS section above (--nats-server)',
     };
   }
