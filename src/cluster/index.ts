@@ -21,7 +21,9 @@ export { DEFAULT_CLUSTER_NAME, nodeNamespace, parseNodeIndex } from './names.ts'
 export {
   fetchInNode,
   type NodeFetchResult,
+  type NodeClient,
   nodeCommandLine,
+  openNodeClient,
   type RunInNodeOptions,
   spawnInNode,
   tcpProbeInNode,

@@ -33,6 +33,20 @@ export interface RunInNodeOptions {
   env?: Record<string, string>;
   stdio?: SpawnOptions['stdio'];
   detached?: boolean;
+  /**
+   * Run it under a restart loop (`sh`): exit 0 ends the loop, any other exit starts it again after
+   * `restartDelayMs` — systemd's Restart=on-failure. How a worker that lost its lease (exit 3) comes back.
+   */
+  restart?: boolean;
+  /** Default 1000. */
+  restartDelayMs?: number;
+}
+
+/** `argv` wrapped in a sh loop that restarts it whenever it exits non-zero. */
+export function supervisedArgv(argv: string[], delayMs: number): string[] {
+  const seconds = (delayMs / 1000).toFixed(3);
+  const loop = `while :; do "$@"; code=$?; [ "$code" -eq 0 ] && exit 0; echo "[supervisor] exit $code; restarting in ${seconds} s" >&2; sleep ${seconds}; done`;
+  return ['sh', '-c', loop, 'supervise', ...argv];
 }
 
 /** Start `argv` in node `node`; the caller owns the child (wait for it, kill it). */
@@ -43,7 +57,9 @@ export function spawnInNode(
   clusterEnv: Record<string, string>,
   options: RunInNodeOptions = {},
 ): ChildProcess {
-  const [file, ...args] = nodeCommandLine(cluster, node, argv);
+  const resolved = resolveNodeArgv(argv);
+  const command = options.restart ? supervisedArgv(resolved, options.restartDelayMs ?? 1000) : resolved;
+  const [file, ...args] = nodeCommandLine(cluster, node, command);
   return spawn(file!, args, {
     env: { ...process.env, ...clusterEnv, ...options.env },
     stdio: options.stdio ?? 'inherit',
@@ -98,6 +114,77 @@ export async function fetchInNode(
   } catch {
     return { error: `unreadable probe output: ${result.stdout.slice(0, 200)}` };
   }
+}
+
+// A long-lived fetch agent inside a node: one JSON request per stdin line ({id, url, method, body,
+// timeoutMs}), one JSON answer per stdout line ({id, status, body} or {id, error}).
+const CLIENT_SCRIPT = `
+import { createInterface } from 'node:readline';
+const write = (answer) => process.stdout.write(JSON.stringify(answer) + '\\n');
+createInterface({ input: process.stdin }).on('line', async (line) => {
+  const { id, url, method, body, timeoutMs } = JSON.parse(line);
+  try {
+    const res = await fetch(url, { method, body: body || undefined,
+      headers: body ? { 'content-type': 'application/json' } : undefined,
+      signal: AbortSignal.timeout(timeoutMs) });
+    write({ id, status: res.status, body: await res.text() });
+  } catch (err) {
+    write({ id, error: String(err?.cause?.message ?? err?.message ?? err) });
+  }
+});`;
+
+/** `fetchInNode` without a process per request: for tests and labs that ask a node many times. */
+export interface NodeClient {
+  fetch(url: string, init?: { method?: string; body?: string; timeoutMs?: number }): Promise<NodeFetchResult>;
+  close(): void;
+}
+
+/** Start one fetch agent inside node `node`; requests may overlap. `close()` ends it. */
+export function openNodeClient(cluster: string, node: number): NodeClient {
+  const [file, ...args] = nodeCommandLine(cluster, node, [
+    process.execPath,
+    '--input-type=module',
+    '-e',
+    CLIENT_SCRIPT,
+  ]);
+  const child = spawn(file!, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const pending = new Map<number, (result: NodeFetchResult) => void>();
+  let nextId = 0;
+  let buffered = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
+      const { id, ...result } = JSON.parse(buffered.slice(0, nl)) as NodeFetchResult & { id: number };
+      buffered = buffered.slice(nl + 1);
+      pending.get(id)?.(result);
+      pending.delete(id);
+    }
+  });
+  child.on('exit', (code) => {
+    for (const resolve of pending.values()) resolve({ error: `node client exited (${code})` });
+    pending.clear();
+  });
+  return {
+    fetch(url, init = {}) {
+      const id = nextId++;
+      const request = {
+        id,
+        url,
+        method: init.method ?? (init.body ? 'POST' : 'GET'),
+        body: init.body ?? '',
+        timeoutMs: init.timeoutMs ?? 5000,
+      };
+      return new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve({ error: 'node client has exited' });
+        pending.set(id, resolve);
+        child.stdin!.write(`${JSON.stringify(request)}\n`);
+      });
+    },
+    close: () => {
+      child.stdin!.end();
+      child.kill();
+    },
+  };
 }
 
 // Connect to host:port once; print "ok" or the error code (ECONNREFUSED, EHOSTUNREACH, ETIMEDOUT).

@@ -53,13 +53,17 @@ const FLAGS = {
     type: 'string' as const,
     help: 'delay-proxy: one-way delay added in each direction, e.g. 2ms, 500us',
   },
+  restart: {
+    type: 'boolean' as const,
+    help: 'run: restart the command whenever it exits non-zero, after 1 s (systemd Restart=on-failure)',
+  },
   json: { type: 'boolean' as const, help: 'up, status: print one JSON object' },
   ...LOGGING_FLAGS,
 };
 
 const USAGE = [
   'dhw cluster up --nodes N [--link RATE[,LATENCY]] [--mtu 1500] [--name dhw]',
-  '       dhw cluster run NODE -- COMMAND...      (e.g. dhw cluster run 1 -- dhw worker --discovery etcd --events nats --host 10.77.0.2)',
+  '       dhw cluster run [--restart] NODE -- COMMAND...      (e.g. dhw cluster run 1 -- dhw worker --discovery etcd --events nats --host 10.77.0.2)',
   "       dhw cluster link NODE down|up           (pull / plug node NODE's cable)",
   '       dhw cluster delay-proxy --listen HOST:PORT --to HOST:PORT --delay 2ms   (user-space latency; run it in a node)',
   '       dhw cluster status | down',
@@ -182,7 +186,9 @@ async function run(
       'write `dhw cluster run NODE -- COMMAND...`, e.g. `dhw cluster run 1 -- dhw worker`',
     );
   }
-  const child = runInNode(state, parseNodeIndex(nodeText, state.nodes), command);
+  const child = runInNode(state, parseNodeIndex(nodeText, state.nodes), command, {
+    restart: Boolean(values.restart),
+  });
   const forward = (signal: NodeJS.Signals) => child.kill(signal);
   process.on('SIGINT', forward);
   process.on('SIGTERM', forward);
