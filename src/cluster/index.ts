@@ -29,4 +29,4 @@ export {
   tcpProbeInNode,
 } from './node-exec.ts';
 export { type ClusterState, clusterEnv, DEFAULT_STATE_ROOT } from './state.ts';
-export { type LinkState, readLinkState, setNodeLink, shapeLink } from './topology.ts';
+export { type LinkState, readLinkState, setNodeLink, setNodeMtu, shapeLink } from './topology.ts';

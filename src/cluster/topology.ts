@@ -155,6 +155,14 @@ export async function setNodeLink(cluster: string, node: number, state: 'up' | '
   await mustRun('ip', ['-n', bridgeNamespace(cluster), 'link', 'set', bridgePort(node), state]);
 }
 
+/**
+ * Set node `node`'s eth0 MTU, leaving the switch side as it was: `setNodeMtu(c, 1, 9000)` is a host with jumbo
+ * frames behind a 1500-byte switch port, the classic MTU black hole (small packets pass, full-size ones drop).
+ */
+export async function setNodeMtu(cluster: string, node: number, mtu: number): Promise<void> {
+  await mustRun('ip', ['-n', nodeNamespace(cluster, node), 'link', 'set', NODE_INTERFACE, 'mtu', String(mtu)]);
+}
+
 /** eth0's state, address, MTU and root qdisc in node `node` (read with `ip -j` and `tc -j`). */
 export async function readLinkState(cluster: string, node: number): Promise<LinkState> {
   const namespace = nodeNamespace(cluster, node);
