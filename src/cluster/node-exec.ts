@@ -23,9 +23,16 @@ export function resolveNodeArgv(argv: string[]): string[] {
   return argv;
 }
 
-/** The full command line that runs `argv` in node `node` of `cluster`. */
+/**
+ * The full command line that runs `argv` in node `node` of `cluster`: in the node's network namespace and in
+ * a UTS namespace of its own whose hostname is the node's name (`dhw-n2`), so each node is a different host
+ * to whatever compares hostnames: `dhw ls`, and the transfer agent, which would otherwise take two nodes for
+ * one host and move KV over a Unix socket (a file path every namespace shares), bypassing the shaped link.
+ */
 export function nodeCommandLine(cluster: string, node: number, argv: string[]): string[] {
-  return ['ip', 'netns', 'exec', nodeNamespace(cluster, node), ...resolveNodeArgv(argv)];
+  const name = nodeNamespace(cluster, node);
+  // biome-ignore format: the exec chain reads left to right
+  return ['ip', 'netns', 'exec', name, 'unshare', '--uts', '--', 'sh', '-c', 'hostname "$0" && exec "$@"', name, ...resolveNodeArgv(argv)];
 }
 
 export interface RunInNodeOptions {
