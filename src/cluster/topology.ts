@@ -160,7 +160,15 @@ export async function setNodeLink(cluster: string, node: number, state: 'up' | '
  * frames behind a 1500-byte switch port, the classic MTU black hole (small packets pass, full-size ones drop).
  */
 export async function setNodeMtu(cluster: string, node: number, mtu: number): Promise<void> {
-  await mustRun('ip', ['-n', nodeNamespace(cluster, node), 'link', 'set', NODE_INTERFACE, 'mtu', String(mtu)]);
+  await mustRun('ip', [
+    '-n',
+    nodeNamespace(cluster, node),
+    'link',
+    'set',
+    NODE_INTERFACE,
+    'mtu',
+    String(mtu),
+  ]);
 }
 
 /** eth0's state, address, MTU and root qdisc in node `node` (read with `ip -j` and `tc -j`). */
