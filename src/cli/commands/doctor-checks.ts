@@ -15,18 +15,9 @@ import type { InstanceInfo } from '../../protocols/discovery.ts';
 import { Tokenizer } from '../../tokens/index.ts';
 import { formatBytes } from '../../util/format.ts';
 import { explainUnreachable } from './doctor-network-checks.ts';
+import type { CheckResult } from './doctor-result.ts';
 
-export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
-
-export interface CheckResult {
-  /** Curriculum section: connectivity, registration, memory, versions, model. */
-  section: string;
-  name: string;
-  status: CheckStatus;
-  detail: string;
-  /** What to do about a warn/fail. */
-  fix?: string;
-}
+export type { CheckResult, CheckStatus } from './doctor-result.ts';
 
 const PROBE_TIMEOUT_MS = 1500;
 

@@ -8,7 +8,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { isWildcardHost } from '../../util/advertise-host.ts';
-import type { CheckResult } from './doctor-checks.ts';
+import type { CheckResult } from './doctor-result.ts';
 
 const PROBE_TIMEOUT_MS = 1500;
 /** Bigger than any MTU in use (jumbo frames are 9000 B): a response this long needs full-size segments. */
