@@ -10,7 +10,14 @@
  */
 import { basename } from 'node:path';
 import { KvCacheManager } from '../kv/index.ts';
-import { type KvCacheTensors, kvBytesPerToken, LlamaModel, type ModelOptions } from '../model/index.ts';
+import {
+  type KvCacheTensors,
+  kvBytesPerToken,
+  LlamaModel,
+  type ModelOptions,
+  type PeerAddress,
+  type TpTransport,
+} from '../model/index.ts';
 import type { EngineModelInfo } from '../protocols/engine.ts';
 import { asWorkerId, type WorkerId } from '../protocols/ids.ts';
 import type { KvEventSink } from '../protocols/kv-events.ts';
@@ -51,6 +58,16 @@ export interface EngineOptions {
   kvConnector?: KvConnector;
   /** How long a finished prefill request's blocks are held for its decode worker (default 30 000 ms). */
   kvHoldTimeoutMs?: number;
+  /** Tensor-parallel ranks (`--tensor-parallel-size`, default 1); above 1 use `createScratchEngine` (tp-engine.ts). */
+  tensorParallelSize?: number;
+  /** How the ranks talk (`--tp-transport`): 'threads' (default, shared memory) or 'tcp' (processes, ring). */
+  tpTransport?: TpTransport;
+  /** 'tcp': every rank's HOST:PORT, rank 0 (this engine) first (`--tp-peers`); none: local rank processes. */
+  tpPeers?: PeerAddress[];
+  /** 'tcp': the address rank 0 binds (`--tp-host`; default: its own peers entry's host). */
+  tpBindHost?: string;
+  /** How long a rank may keep the others waiting before the group fails (`--tp-timeout`, default 30 000 ms). */
+  tpTimeoutMs?: number;
 }
 
 export const ENGINE_DEFAULTS = {
@@ -75,6 +92,10 @@ export class LlmEngine extends EngineCore {
   }
 
   static async create(opts: EngineOptions): Promise<LlmEngine> {
+    if ((opts.tensorParallelSize ?? 1) > 1)
+      throw new RangeError(
+        'LlmEngine runs one rank: build a tensor-parallel engine with createScratchEngine',
+      );
     const model = await LlamaModel.load(opts.modelDir, {
       threads: opts.threads,
       weightDtype: opts.weightDtype,

@@ -59,3 +59,4 @@ export {
   type LoadedModel,
   type ModelWeights,
 } from './checkpoint/weights.ts';
+export * from './parallel/index.ts';
