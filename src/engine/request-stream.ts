@@ -35,12 +35,13 @@ export class RequestStream<T> implements AsyncIterable<T> {
   fail(error: unknown): void {
     if (this.ended) return;
     this.error = error;
-    this.end();
+    // A waiting reader gets the error, not a clean end: reject it before end() would resolve it as done.
     if (this.waiter) {
       const w = this.waiter;
       this.waiter = null;
       w.reject(error);
     }
+    this.end();
   }
 
   next(): Promise<IteratorResult<T>> {

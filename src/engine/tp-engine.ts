@@ -71,7 +71,8 @@ export class TpLlmEngine extends EngineCore {
     readonly group: TensorParallelGroup,
     /** Rank 0's shard of the KV cache (its KV heads of every block). */
     readonly kvTensors: KvCacheTensors,
-    private readonly localRanks: LocalRanks | null,
+    /** Rank processes this engine started ('tcp' without peers), else null. */
+    readonly localRanks: LocalRanks | null,
     core: EngineCoreOptions,
   ) {
     super(core);

@@ -24,6 +24,8 @@ export interface LocalRanksOptions {
 
 export interface LocalRanks {
   peers: PeerAddress[];
+  /** Process ids of ranks 1..N−1, in rank order. */
+  pids: number[];
   /** Exit codes or signals of ranks that ended before stop() (for error messages). */
   exited(): string[];
   stop(): Promise<void>;
@@ -55,6 +57,7 @@ export async function spawnLocalTpRanks(o: LocalRanksOptions): Promise<LocalRank
   }
   return {
     peers,
+    pids: children.map((c) => c.pid!),
     exited: () => [...exits],
     stop: async () => {
       stopping = true;
