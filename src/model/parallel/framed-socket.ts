@@ -120,15 +120,26 @@ export class FramedSocket {
     this.socket.destroy();
   }
 
+  /** The first n buffered bytes, joined only as far as needed (a long stream stays linear, not quadratic). */
   private peek(n: number): Buffer {
-    if (this.chunks[0]!.length < n) this.chunks = [Buffer.concat(this.chunks)];
+    if (this.chunks[0]!.length < n) this.joinFront(n);
     return this.chunks[0]!.subarray(0, n);
   }
 
   private take(n: number): Buffer {
-    const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
-    this.chunks = all.length > n ? [all.subarray(n)] : [];
+    if (this.chunks[0]!.length < n) this.joinFront(n);
+    const first = this.chunks[0]!;
+    if (first.length === n) this.chunks.shift();
+    else this.chunks[0] = first.subarray(n);
     this.buffered -= n;
-    return all.subarray(0, n);
+    return first.subarray(0, n);
+  }
+
+  /** Merges leading chunks until the first holds at least n bytes. */
+  private joinFront(n: number): void {
+    let count = 0;
+    let bytes = 0;
+    while (bytes < n) bytes += this.chunks[count++]!.length;
+    this.chunks.splice(0, count, Buffer.concat(this.chunks.slice(0, count), bytes));
   }
 }

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { defaultModelDir, fixtureDirs } from '../../util/paths.ts';
 import { makeBatch } from '../batch-builder.ts';
 import { loadModelConfig } from '../checkpoint/config.ts';
