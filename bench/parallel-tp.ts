@@ -186,8 +186,8 @@ async function measure(
   const snap = () => stats() ?? { calls: 0, payloadBytes: 0, sentBytes: 0, ms: 0 };
   const prefillMs: number[] = [];
   const decodeMs: number[] = [];
-  let prefillComm = 0;
-  let decodeComm = 0;
+  const prefillComm: number[] = [];
+  const decodeComm: number[] = [];
   const before = snap();
   for (let r = 0; r < repeats; r++) {
     const s0 = snap();
@@ -195,7 +195,7 @@ async function measure(
     const logits = await forward(makeBatch([{ tokens, startPos: 0, blockTable }], BLOCK_SIZE, 'last'));
     prefillMs.push(performance.now() - t0);
     const s1 = snap();
-    prefillComm += s1.ms - s0.ms;
+    prefillComm.push(s1.ms - s0.ms);
     let next = argmaxOf(logits);
     t0 = performance.now();
     for (let i = 0; i < decode; i++) {
@@ -205,7 +205,7 @@ async function measure(
       next = argmaxOf(out);
     }
     decodeMs.push(performance.now() - t0);
-    decodeComm += snap().ms - s1.ms;
+    decodeComm.push((snap().ms - s1.ms) / decode);
   }
   const after = snap();
   const totalTokens = repeats * (prompt + decode);
@@ -214,8 +214,8 @@ async function measure(
     decodeTokPerS: (decode / median(decodeMs)) * 1000,
     payloadBytesPerToken: (after.payloadBytes - before.payloadBytes) / totalTokens,
     sentBytesPerToken: (after.sentBytes - before.sentBytes) / totalTokens,
-    prefillCommMs: prefillComm / repeats,
-    decodeCommMs: decodeComm / (repeats * decode),
+    prefillCommMs: median(prefillComm),
+    decodeCommMs: median(decodeComm),
   };
 }
 
