@@ -33,6 +33,7 @@ export function allReduceBytesPerToken(shape: TpShape): number {
 export function ringAllReduceMs(bytes: number, ranks: number, link: Link): number {
   // TODO 2: a ring all-reduce is a reduce-scatter then an all-gather; how many steps, how many bytes each?
   // And the link is sold in gigaBITS per second.
+  if (ranks <= 1) return 0; // one rank has nobody to talk to
   return link.latencyUs / 1000 + (bytes / (link.gigabitsPerSecond * 1e9)) * 1000;
 }
 
@@ -40,6 +41,6 @@ export function ringAllReduceMs(bytes: number, ranks: number, link: Link): numbe
 export function legalTpSizes(numHeads: number, numKvHeads: number, upTo: number): number[] {
   // TODO 3: the KV heads must split evenly too, OR each KV head be replicated on a whole number of ranks.
   const sizes: number[] = [];
-  for (let n = 1; n <= upTo; n++) if (numHeads % n === 0) sizes.push(n);
+  for (let n = 1; n <= upTo; n++) if (numHeads % n === 0 && numKvHeads > 0) sizes.push(n);
   return sizes;
 }

@@ -28,7 +28,12 @@ export async function localRing(size: number): Promise<RingPair> {
   const rings = await Promise.all(
     peers.map((_, rank) => openRing({ rank, peers, timeoutMs: 10_000, fingerprint: 'lab-4.6' })),
   );
-  return { ranks: rings.map((r) => new TcpRingAllReduce(r)), close: () => rings.forEach((r) => r.close()) };
+  return {
+    ranks: rings.map((r) => new TcpRingAllReduce(r)),
+    close: () => {
+      for (const r of rings) r.close();
+    },
+  };
 }
 
 /** Median ms of one all-reduce of `floats` values, every rank taking part (they run concurrently). */
