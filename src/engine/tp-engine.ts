@@ -15,9 +15,8 @@ import {
   type AllReduceStats,
   type KvCacheTensors,
   kvBytesPerToken,
+  checkTensorParallelSize,
   loadModelConfig,
-  shardConfig,
-  rankShard,
   TensorParallelGroup,
 } from '../model/index.ts';
 import type { EngineModelInfo } from '../protocols/engine.ts';
@@ -41,6 +40,11 @@ const log = getLogger('engine');
 /** The engine `opts` ask for: an LlmEngine, or a TpLlmEngine when `tensorParallelSize` > 1. */
 export async function createScratchEngine(opts: EngineOptions): Promise<EngineCore> {
   return (opts.tensorParallelSize ?? 1) > 1 ? TpLlmEngine.create(opts) : LlmEngine.create(opts);
+}
+
+/** Kernel threads of each rank: `--threads`, else the cores shared out between the ranks. */
+function threadsPerRank(opts: EngineOptions, size: number): number {
+  return opts.threads ?? Math.max(1, Math.floor(availableParallelism() / size));
 }
 
 /** Forward on every rank, then sample rank 0's logits (the ModelRunner's job for a group). */
@@ -85,10 +89,9 @@ export class TpLlmEngine extends EngineCore {
         'disaggregated serving with --tensor-parallel-size > 1 is not supported: the transfer agent ' +
           'registers one KV tensor per layer, a TP worker has one shard per rank. Use --role aggregated.',
       );
-    const config = loadModelConfig(opts.modelDir);
-    const local = shardConfig(config, rankShard(config, 0, size)); // also rejects an illegal size
+    checkTensorParallelSize(loadModelConfig(opts.modelDir), size); // before any thread or process starts
     const transport = opts.tpTransport ?? 'threads';
-    const threads = opts.threads ?? Math.max(1, Math.floor(availableParallelism() / size));
+    const threads = threadsPerRank(opts, size);
     const kernelOptions = { threads, weightDtype: opts.weightDtype };
     let localRanks: LocalRanks | null = null;
     let peers = opts.tpPeers;
@@ -119,6 +122,26 @@ export class TpLlmEngine extends EngineCore {
       if (gone.length) throw new Error(`${(err as Error).message} (${gone.join('; ')})`);
       throw err;
     }
+    try {
+      return TpLlmEngine.assemble(opts, group, localRanks);
+    } catch (err) {
+      await group.close();
+      await localRanks?.stop();
+      throw err;
+    }
+  }
+
+  /** The engine around a started group: KV sizing (per rank), the logical cache, the async runner. */
+  private static assemble(
+    opts: EngineOptions,
+    group: TensorParallelGroup,
+    localRanks: LocalRanks | null,
+  ): TpLlmEngine {
+    const config = group.config;
+    const local = group.rank0.local;
+    const size = group.size;
+    const transport = group.transport;
+    const threads = threadsPerRank(opts, size);
     const blockSize = opts.blockSize ?? ENGINE_DEFAULTS.blockSize;
     const maxNumSeqs = opts.maxNumSeqs ?? ENGINE_DEFAULTS.maxNumSeqs;
     // Sized per rank, like vLLM's per-GPU memory budget: each rank stores only its KV heads.
