@@ -4,9 +4,12 @@
  *     chat completion with fortune-llama's golden greedy text, with one registered instance;
  *   - `dhw worker --tensor-parallel-size 2 --tp-transport tcp` (rank processes) behind `dhw frontend` with
  *     real etcd + NATS: one instance, the golden text;
- *   - `--role prefill|decode` with TP > 1 is refused with the reason.
+ *   - `--role prefill|decode` with TP > 1 is refused with the reason;
+ *   - `dhw generate --tensor-parallel-size 2` prints what TP = 1 prints; an illegal size and a `dhw tp-rank`
+ *     without its rank are usage errors naming the fix.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -14,7 +17,7 @@ import OpenAI from 'openai';
 import { quietLogs, spawnDhw, spawnWorker, type WorkerProcess } from '../../frontend/testing/frontend-kit.ts';
 import { freePort } from '../../infra/free-port.ts';
 import { type EtcdServer, type NatsServer, startEtcd, startNats } from '../../infra/local-servers.ts';
-import { defaultModelDir } from '../../util/paths.ts';
+import { defaultModelDir, repoRoot } from '../../util/paths.ts';
 
 quietLogs();
 
@@ -111,4 +114,37 @@ test('`dhw serve --prefill-workers 1 --decode-workers 1 --tensor-parallel-size 2
   ).catch((err: Error) => err);
   assert.ok(serve instanceof Error);
   assert.match(serve.message, /--role prefill with --tensor-parallel-size 2 is not supported/);
+});
+
+function dhw(args: string[]) {
+  return spawnSync(process.execPath, [join(repoRoot, 'bin', 'dhw.mjs'), ...args], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+}
+
+test('`dhw generate --tensor-parallel-size 2` (threads and tcp) prints what TP = 1 prints', () => {
+  const args = ['generate', 'The fortune says', '--max-tokens', '24', '--ignore-eos', '--threads', '1'];
+  const one = dhw(args);
+  assert.equal(one.status, 0, one.stderr);
+  for (const extra of [
+    ['--tensor-parallel-size', '2'],
+    ['--tensor-parallel-size', '2', '--tp-transport', 'tcp'],
+  ]) {
+    const tp = dhw([...args, ...extra]);
+    assert.equal(tp.status, 0, tp.stderr);
+    assert.equal(tp.stdout, one.stdout);
+  }
+});
+
+test('illegal sizes and a rank without --tp-rank are refused, naming the fix', () => {
+  const illegal = dhw(['generate', 'hi', '--tensor-parallel-size', '3']);
+  assert.equal(illegal.status, 1);
+  assert.match(illegal.stderr, /--tensor-parallel-size 3 does not fit this model: .*Legal sizes: 1, 2, 4, 8/);
+  const transport = dhw(['generate', 'hi', '--tensor-parallel-size', '2', '--tp-transport', 'nvlink']);
+  assert.equal(transport.status, 2);
+  assert.match(transport.stderr, /--tp-transport must be threads or tcp/);
+  const rank = dhw(['tp-rank', '--tp-peers', '127.0.0.1:1,127.0.0.1:2']);
+  assert.equal(rank.status, 2);
+  assert.match(rank.stderr, /--tp-rank is required/);
 });
