@@ -1,16 +1,17 @@
 /**
  * Tensor parallelism against one rank: for every fixture `fixtureDirs()` finds and the bundled
  * fortune-llama, each legal size up to 4 (threads: shared-memory all-reduce; tcp: the ring over loopback
- * with the other ranks in this process) must give the logits of TP = 1 within 1e-4 (max-abs) through a
+ * with the other ranks in this process; and at TP = 2, processes: rank 1 a `dhw tp-rank` child) must give the logits of TP = 1 within 1e-4 (max-abs) through a
  * chunked prefill and greedy decode steps on a scrambled paged cache, and the same greedy tokens.
  * Illegal sizes are refused with the legal ones named.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { defaultModelDir, fixtureDirs } from '../../util/paths.ts';
+import { defaultModelDir, fixtureDirs, repoRoot } from '../../util/paths.ts';
 import { makeBatch } from '../batch-builder.ts';
 import { loadModelConfig } from '../checkpoint/config.ts';
 import type { ForwardBatch } from '../forward-batch.ts';
@@ -80,9 +81,42 @@ function freePort(): Promise<number> {
   });
 }
 
-/** A group whose ranks 1..N−1 run in this process: 'threads' as worker threads, 'tcp' as ring members. */
-async function startGroup(dir: string, size: number, transport: TpTransport) {
+type Mode = TpTransport | 'processes';
+
+/** Ranks 1..N−1 as `dhw tp-rank` children on loopback; resolves when each has exited. */
+function rankProcesses(dir: string, peers: PeerAddress[]): Promise<void>[] {
+  const spec = peers.map((p) => `${p.host}:${p.port}`).join(',');
+  return peers.slice(1).map((_, i) => {
+    const child = spawn(
+      process.execPath,
+      [
+        join(repoRoot, 'bin', 'dhw.mjs'),
+        'tp-rank',
+        '--model',
+        dir,
+        '--tp-rank',
+        String(i + 1),
+        '--tp-peers',
+        spec,
+        '--threads',
+        '1',
+        '--log-level',
+        'warn',
+      ],
+      { stdio: 'inherit' },
+    );
+    return new Promise<void>((resolve, reject) =>
+      child.on('exit', (code) =>
+        code === 0 ? resolve() : reject(new Error(`tp-rank ${i + 1} exited ${code}`)),
+      ),
+    );
+  });
+}
+
+/** A group whose ranks 1..N−1 are worker threads, ring members in this process, or child processes. */
+async function startGroup(dir: string, size: number, mode: Mode) {
   const kernelOptions = { threads: 1 };
+  const transport: TpTransport = mode === 'threads' ? 'threads' : 'tcp';
   if (transport === 'threads')
     return { group: await TensorParallelGroup.start({ dir, size, transport, kernelOptions }), ranks: [] };
   const peers: PeerAddress[] = [];
@@ -110,7 +144,8 @@ for (const { label, dir } of modelDirs) {
     it('has a legal size above 1 to test', () => assert.ok(sizes.length > 0, `legal sizes: ${sizes}`));
 
     for (const size of sizes) {
-      for (const transport of ['threads', 'tcp'] as const) {
+      const modes: Mode[] = size === 2 ? ['threads', 'tcp', 'processes'] : ['threads', 'tcp'];
+      for (const transport of modes) {
         it(`TP=${size} over ${transport}: logits within ${MAX_ABS} of TP=1, same greedy tokens`, async (t) => {
           const { group, ranks } = await startGroup(dir, size, transport);
           try {
