@@ -121,9 +121,10 @@ async function startGroup(dir: string, size: number, mode: Mode) {
     return { group: await TensorParallelGroup.start({ dir, size, transport, kernelOptions }), ranks: [] };
   const peers: PeerAddress[] = [];
   for (let r = 0; r < size; r++) peers.push({ host: '127.0.0.1', port: await freePort() });
-  const ranks = Array.from({ length: size - 1 }, (_, i) =>
-    runTcpRank({ dir, rank: i + 1, peers, kernelOptions }),
-  );
+  const ranks: Promise<unknown>[] =
+    mode === 'processes'
+      ? rankProcesses(dir, peers)
+      : Array.from({ length: size - 1 }, (_, i) => runTcpRank({ dir, rank: i + 1, peers, kernelOptions }));
   const group = await TensorParallelGroup.start({ dir, size, transport, peers, kernelOptions });
   return { group, ranks };
 }
