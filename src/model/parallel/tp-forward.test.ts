@@ -186,6 +186,28 @@ describe('tensor-parallel sizes', () => {
     assert.doesNotThrow(() => checkTensorParallelSize({ ...base, numHeads: 8, numKvHeads: 2 }, 4)); // replicated
   });
 
+  it('a bad batch is refused before any rank sees it; the group keeps working', async () => {
+    const group = await TensorParallelGroup.start({
+      dir: defaultModelDir,
+      size: 2,
+      transport: 'threads',
+      kernelOptions: { threads: 1 },
+    });
+    try {
+      const kv = group.allocateKvCache(4, BLOCK_SIZE);
+      const blockTable = Int32Array.of(0);
+      const bad = makeBatch([{ tokens: [1, 1_000_000], startPos: 0, blockTable }], BLOCK_SIZE, 'last');
+      await assert.rejects(group.forward(bad, kv), /token id 1000000 at row 1 is outside the vocabulary/);
+      const good = await group.forward(
+        makeBatch([{ tokens: [1, 2], startPos: 0, blockTable }], BLOCK_SIZE),
+        kv,
+      );
+      assert.equal(good.length, group.config.vocabSize);
+    } finally {
+      await group.close();
+    }
+  });
+
   it('a group of an illegal size does not start', async () => {
     await assert.rejects(
       TensorParallelGroup.start({ dir: defaultModelDir, size: 3, transport: 'threads' }),

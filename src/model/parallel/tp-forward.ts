@@ -183,7 +183,8 @@ export class TpRankModel {
     return this.state;
   }
 
-  private checkInputs(batch: ForwardBatch, kv: KvCacheTensors): void {
+  /** Rejects batches that would read or write outside the model or this rank's cache (caller bugs). */
+  checkInputs(batch: ForwardBatch, kv: KvCacheTensors): void {
     const c = this.local;
     if (kv.numLayers !== c.numLayers || kv.numKvHeads !== c.numKvHeads || kv.headDim !== c.headDim)
       throw new RangeError(

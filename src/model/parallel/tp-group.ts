@@ -113,6 +113,8 @@ export class TensorParallelGroup {
   async forward(batch: ForwardBatch, kv: KvCacheTensors): Promise<Float32Array> {
     const broken = this.failed ?? this.followers.failure();
     if (broken) throw new TpGroupError(`tensor-parallel group is down: ${broken.message}`);
+    // A bad batch is the caller's bug, not a broken group: refuse it before any rank sees it.
+    this.rank0.checkInputs(batch, kv);
     for (const r of batch.logitsRows)
       if (r < 0 || r >= batch.tokenIds.length)
         throw new RangeError(`logits row ${r} is outside the batch (${batch.tokenIds.length} rows)`);
