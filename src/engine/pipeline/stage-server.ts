@@ -135,11 +135,14 @@ export class PipelineStageServer {
     try {
       switch (message.type) {
         case 'setup':
-          return this.setup(message.numBlocks, message.blockSize, message.addresses);
+          this.setup(message.numBlocks, message.blockSize, message.addresses);
+          break;
         case 'forward':
-          return this.forward(message.mb, message.batch, payload);
+          this.forward(message.mb, message.batch, payload);
+          break;
         case 'stats':
-          return this.stats(message.reset === true);
+          this.stats(message.reset === true);
+          break;
         default:
           throw new Error(`unexpected ${message.type} frame from upstream`);
       }
