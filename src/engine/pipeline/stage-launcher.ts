@@ -7,6 +7,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { DhwError } from '../../util/errors.ts';
+import { loggingSettings } from '../../util/logger.ts';
 import type { StageServerOptions } from './stage-server.ts';
 import { STAGE_READY_PREFIX } from './stage-wire.ts';
 const STAGE_START_TIMEOUT_MS = 120_000;
@@ -42,7 +43,8 @@ function spawnStage(options: StageServerOptions): ChildProcess {
     import.meta.url.endsWith('.ts') ? './stage-main-bootstrap.mjs' : './stage-main.js',
     import.meta.url,
   );
-  return spawn(process.execPath, [entry.pathname, JSON.stringify(options)], {
+  const args = JSON.stringify({ options, logging: loggingSettings() });
+  return spawn(process.execPath, [entry.pathname, args], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
 }

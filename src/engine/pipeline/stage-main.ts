@@ -4,9 +4,14 @@
  * the pipe from the parent, ends: a parent killed with SIGKILL closes it too).
  */
 import { PipelineStageServer, type StageServerOptions } from './stage-server.ts';
+import { configureLogging, type LoggerOptions } from '../../util/logger.ts';
 import { STAGE_READY_PREFIX } from './stage-wire.ts';
 
-const options = JSON.parse(process.argv[2] ?? '{}') as StageServerOptions;
+const { options, logging } = JSON.parse(process.argv[2] ?? '{}') as {
+  options: StageServerOptions;
+  logging: Pick<LoggerOptions, 'level' | 'format'>;
+};
+configureLogging(logging);
 process.stdin.on('end', () => process.exit(0));
 process.stdin.resume();
 try {
