@@ -78,13 +78,11 @@ async function splitAndCompare(): Promise<void> {
 
   step('Chain the stages in one process: hidden states (rows × 256 floats) from one forward to the next');
   const batch = makeBatch(
-    prompts
-      .slice(0, 3)
-      .map((tokens, i) => ({
-        tokens,
-        startPos: 0,
-        blockTable: Int32Array.from([i * 8, i * 8 + 1, i * 8 + 2, i * 8 + 3]),
-      })),
+    prompts.slice(0, 3).map((tokens, i) => ({
+      tokens,
+      startPos: 0,
+      blockTable: Int32Array.from([i * 8, i * 8 + 1, i * 8 + 2, i * 8 + 3]),
+    })),
     4,
     'all',
   );
