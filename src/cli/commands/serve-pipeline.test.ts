@@ -2,7 +2,8 @@
  * Pipeline parallelism as a user runs it: a PP=2 worker behind the frontend (embedded `dhw serve`, its
  * stage process spawned by the worker) registers as ONE instance and answers the same chat completion as
  * PP=1 (the golden text, which serve.test.ts checks for PP=1); `dhw generate` prints the same tokens with
- * 1, 2 and 3 stages; a worker refuses a disaggregated role with PP > 1, naming the fix.
+ * 1, 2 and 3 stages; a stage started by hand (`dhw worker --pipeline-stage 1`, as on another host) serves
+ * one engine after another; a worker refuses a disaggregated role with PP > 1, naming the fix.
  */
 import assert from 'node:assert/strict';
 import { execFile, type ChildProcess } from 'node:child_process';
@@ -13,6 +14,9 @@ import { after, test } from 'node:test';
 import OpenAI from 'openai';
 import { quietLogs, spawnDhw } from '../../frontend/testing/frontend-kit.ts';
 import { freePort } from '../../infra/free-port.ts';
+import { LlmEngine } from '../../engine/index.ts';
+import { DEFAULT_SAMPLING } from '../../protocols/engine.ts';
+import { asRequestId } from '../../protocols/ids.ts';
 import { defaultModelDir, repoRoot } from '../../util/paths.ts';
 
 quietLogs();
@@ -102,4 +106,45 @@ test('`dhw generate --pipeline-parallel-size` larger than the layer count names 
   const r = await dhw(['generate', '--token-ids', '1,2', '--pipeline-parallel-size', '7']);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /larger than the model's 6 layers: use at most 6 stages/);
+});
+
+test('`dhw worker --pipeline-stage 1` (a stage on another host) serves engines one after another', async () => {
+  const stage = await spawnDhw(
+    [
+      'worker',
+      '--pipeline-stage',
+      '1',
+      '--pipeline-parallel-size',
+      '2',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+    ],
+    /Pipeline stage 1 of 2 \(layers 3-5\) listening on (\S+)/,
+    { timeoutMs: 60_000 },
+  );
+  children.add(stage.child);
+  const address = stage.ready[1]!;
+  const greedy = async (opts: { pipelineParallelSize?: number; pipelineStageAddresses?: string[] }) => {
+    const engine = await LlmEngine.create({ modelDir: defaultModelDir, threads: 1, ...opts });
+    try {
+      const out: number[] = [];
+      const request = {
+        requestId: asRequestId('hand-started'),
+        promptTokenIds: [1, 450, 338, 263],
+        sampling: { ...DEFAULT_SAMPLING, temperature: 0 },
+        stopping: { maxTokens: 16, stopTokenIds: [], ignoreEos: true },
+      };
+      for await (const o of engine.generate(request)) out.push(o.tokenId);
+      return out;
+    } finally {
+      await engine.close();
+    }
+  };
+  const expected = await greedy({});
+  assert.deepEqual(await greedy({ pipelineParallelSize: 2, pipelineStageAddresses: [address] }), expected);
+  assert.deepEqual(await greedy({ pipelineParallelSize: 2, pipelineStageAddresses: [address] }), expected);
+  stage.child.kill('SIGTERM');
+  assert.equal(await stage.exited, 0);
 });
