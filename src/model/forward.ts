@@ -11,7 +11,7 @@
  * matmul (WebAssembly SIMD over worker threads, or the TypeScript reference) is decided once at load time
  * by the kernel backend (kernels/backend.ts); this file only calls methods of that one object, `k`.
  *
- * A pipeline stage (parallel/pipeline-stage.ts) runs the same pass over its part of the model only
+ * A pipeline stage (parallel/, engine/pipeline/) runs the same pass over its part of the model only
  * (`loaded.part`: layers [start, end), the embedding on the first stage, the head on the last): it starts
  * from the previous stage's hidden states instead of the embedding, and stops before the head.
  */
@@ -141,9 +141,9 @@ export class LlamaModel {
     this.checkInputs(batch, kv, hidden);
     const s = this.runState(n);
 
-    // Embedding: each token's row of the embedding table starts the residual stream.
-    if (hidden)
-      s.x.set(hidden.subarray(0, n * dim)); // ...or the previous pipeline stage's output does
+    // Embedding: each token's row of the embedding table starts the residual stream (on a later pipeline
+    // stage, the previous stage's output does).
+    if (hidden) s.x.set(hidden.subarray(0, n * dim));
     else {
       for (let r = 0; r < n; r++) {
         const token = batch.tokenIds[r]!;
@@ -154,8 +154,8 @@ export class LlamaModel {
     const { cos, sin } = ropeTables(this.invFreq, batch.positions);
 
     for (let l = this.part.start; l < this.part.end; l++) {
-      const layer = w.layers[l - this.part.start]!; // a stage holds only its layers, and their KV
-      const kvl = l - this.part.start;
+      const kvl = l - this.part.start; // a stage holds only its layers' weights and KV, counted from 0
+      const layer = w.layers[kvl]!;
 
       // Attention block. Normalize, then project to queries, keys and values (Qwen2 adds a bias).
       k.rmsnorm(s.xb, s.x, layer.attnNorm, n, dim, c.rmsNormEps);
