@@ -19,6 +19,7 @@ import {
   type ModelOptions,
   splitLayers,
 } from '../../model/index.ts';
+import { DhwError } from '../../util/errors.ts';
 import { getLogger } from '../../util/logger.ts';
 import { parseHostPort } from './stage-address.ts';
 import {
@@ -53,6 +54,8 @@ export class PipelineStageServer {
   private upstream: Socket | null = null;
   private downstream: Socket | null = null;
   private busy: Array<[number, number]> = [];
+  /** Our busy intervals for `stats` requests passed on downstream, waiting for the answer to add them to. */
+  private readonly pendingStats: StageBusy[] = [];
 
   private constructor(
     readonly options: StageServerOptions,
@@ -66,7 +69,7 @@ export class PipelineStageServer {
     const { stage, numStages } = options;
     const parts = splitLayers(loadModelConfig(options.modelDir).numLayers, numStages);
     if (!Number.isInteger(stage) || stage < 1 || stage >= numStages) {
-      throw new RangeError(
+      throw new DhwError(
         `--pipeline-stage must be 1..${numStages - 1} (stage 0 is the engine), got ${stage}`,
       );
     }
@@ -125,6 +128,7 @@ export class PipelineStageServer {
     this.downstream = null;
     this.kv = null;
     this.busy = [];
+    this.pendingStats.length = 0;
     if (this.options.exitWhenUpstreamCloses) {
       log.info('engine connection closed: stage exits', { stage: this.options.stage });
       process.exit(0);
@@ -205,8 +209,6 @@ export class PipelineStageServer {
       this.pendingStats.push(this.takeBusy(reset));
     }
   }
-
-  private readonly pendingStats: StageBusy[] = [];
 
   private takeBusy(reset: boolean): StageBusy {
     const mine: StageBusy = { stage: this.options.stage, intervals: this.busy };
