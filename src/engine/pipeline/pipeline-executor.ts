@@ -210,9 +210,11 @@ export class PipelineExecutor implements StepExecutor {
   private watch(): void {
     const first = this.opts.addresses[0];
     this.socket.on('error', (err) =>
-      this.breakWith(`connection to pipeline stage 1 at ${first}: ${err.message}`),
+      this.breakWith(`lost pipeline stage 1 at ${first} (${err.message}): did its process die?`),
     );
-    this.socket.on('close', () => this.breakWith(`pipeline stage 1 at ${first} closed its connection`));
+    this.socket.on('close', () =>
+      this.breakWith(`pipeline stage 1 at ${first} closed its connection: did its process die?`),
+    );
     (this.opts.children ?? []).forEach((child, i) => {
       child.once('exit', (code, signal) =>
         this.breakWith(`pipeline stage ${i + 1} (pid ${child.pid}) exited with ${signal ?? `code ${code}`}`),

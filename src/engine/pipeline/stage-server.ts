@@ -176,13 +176,17 @@ export class PipelineStageServer {
       (err) => this.fail(err),
     );
     socket.on('error', (err) =>
-      this.fail(new Error(`pipeline stage ${this.options.stage + 1} at ${next}: ${err.message}`)),
+      this.fail(
+        new Error(
+          `lost pipeline stage ${this.options.stage + 1} at ${next} (${err.message}): did its process die?`,
+        ),
+      ),
     );
     socket.on('close', () => {
       if (this.downstream === socket) {
         this.fail(
           new Error(
-            `pipeline stage ${this.options.stage + 1} at ${next} closed its connection (did it die?)`,
+            `pipeline stage ${this.options.stage + 1} at ${next} closed its connection: did its process die?`,
           ),
         );
       }
@@ -227,14 +231,13 @@ export class PipelineStageServer {
     else sendFrame(up, message, payload);
   }
 
+  /** Tell the engine why (once), then hang up: the pipeline is broken until the engine restarts it. */
   private fail(err: Error): void {
+    const up = this.upstream;
+    if (!up || up.writableEnded) return; // already reported (a socket error is followed by its close)
     log.error('pipeline stage failed', { stage: this.options.stage, error: err.message });
-    if (this.upstream)
-      sendFrame(this.upstream, {
-        type: 'error',
-        message: `pipeline stage ${this.options.stage}: ${err.message}`,
-      });
-    this.upstream?.end();
+    sendFrame(up, { type: 'error', message: `pipeline stage ${this.options.stage}: ${err.message}` });
+    up.end();
   }
 
   private report(): StageReport {
