@@ -225,7 +225,7 @@ export class PipelineExecutor implements StepExecutor {
   private breakWith(reason: string): void {
     if (this.closing || this.broken) return;
     this.broken = new PipelineStageError(
-      `pipeline broken: ${reason}. Requests on this engine fail until it is restarted with all its stages.`,
+      `pipeline broken: ${reason} Requests on this engine fail until it is restarted with all its stages.`,
     );
     log.error('pipeline broken', { reason });
     for (const p of [...this.pending.values(), ...this.statsWaiters]) p.reject(this.broken);
