@@ -1,7 +1,8 @@
 /**
  * Pipeline parallelism with real stage processes (spawned by the engine, TCP between them) against the
  * unsplit engine, on the bundled fortune-llama (6 layers: 2 and 3 stages) and on every fixture that
- * `fixtureDirs()` finds: greedy outputs of concurrent sequences identical, with 1, 2 and 4 micro-batches;
+ * `fixtureDirs()` finds: greedy outputs of concurrent sequences identical and top-5 logprobs within 1e-4,
+ * with 1, 2 and 4 micro-batches;
  * one logical KV cache (prefix-cache hits work across steps); a stage process killed mid-stream fails
  * the requests with a clear error instead of hanging them.
  */
@@ -17,19 +18,38 @@ import { type EngineOptions, LlmEngine } from '../llm-engine.ts';
 import { PipelineStageError } from './pipeline-executor.ts';
 
 let counter = 0;
-function request(prompt: number[], maxTokens: number): EngineRequest {
+function request(prompt: number[], maxTokens: number, logprobs?: number): EngineRequest {
   return {
     requestId: asRequestId(`pp${counter++}`),
     promptTokenIds: prompt,
     sampling: { ...DEFAULT_SAMPLING, temperature: 0 },
     stopping: { maxTokens, stopTokenIds: [], ignoreEos: true },
+    ...(logprobs === undefined ? {} : { logprobs }),
   };
 }
 
-async function tokens(engine: LlmEngine, req: EngineRequest): Promise<number[]> {
+async function outputs(engine: LlmEngine, req: EngineRequest): Promise<EngineOutput[]> {
   const out: EngineOutput[] = [];
   for await (const o of engine.generate(req)) out.push(o);
-  return out.map((o) => o.tokenId);
+  return out;
+}
+
+async function tokens(engine: LlmEngine, req: EngineRequest): Promise<number[]> {
+  return (await outputs(engine, req)).map((o) => o.tokenId);
+}
+
+/** Top-5 log-probabilities of every generated token: the logits' shape, seen through log-softmax. */
+async function logprobsOf(engine: LlmEngine, ps: number[][]): Promise<number[][]> {
+  const all = await Promise.all(ps.map((p) => outputs(engine, request(p, 6, 5))));
+  return all.map((outs) => outs.flatMap((o) => (o.topLogprobs ?? []).map((t) => t.logprob)));
+}
+
+function maxAbsDiff(a: number[][], b: number[][]): number {
+  assert.deepEqual(
+    a.map((r) => r.length),
+    b.map((r) => r.length),
+  );
+  return Math.max(...a.flatMap((row, i) => row.map((x, j) => Math.abs(x - b[i]![j]!))));
 }
 
 /** Six prompts of different lengths, generated concurrently (continuous batching, decodes + prefills mixed). */
@@ -70,8 +90,12 @@ for (const { label, dir } of modelDirs) {
   const vocab = loadModelConfig(dir).vocabSize;
   describe(`${label}: pipeline stages as processes give the unsplit engine's greedy outputs`, () => {
     let expected: number[][];
+    let expectedLogprobs: number[][];
     it('PP=1 reference', async () => {
-      expected = await generateAll(await engine(dir), prompts(vocab), 12);
+      const e = await engine(dir);
+      expected = await generateAll(e, prompts(vocab), 12);
+      expectedLogprobs = await logprobsOf(e, prompts(vocab));
+      for (const row of expectedLogprobs) assert.equal(row.length, 6 * 5, '6 tokens × top 5');
     });
     for (const [p, m] of [
       [2, 1],
@@ -86,6 +110,8 @@ for (const { label, dir } of modelDirs) {
         assert.deepEqual(await generateAll(e, prompts(vocab), 12), expected);
         // A second round reuses cached prefixes: the stages' caches must hold the same blocks as the scheduler thinks.
         assert.deepEqual(await generateAll(e, prompts(vocab), 12), expected);
+        const diff = maxAbsDiff(await logprobsOf(e, prompts(vocab)), expectedLogprobs);
+        assert.ok(diff <= 1e-4, `top-5 logprobs differ from PP=1 by ${diff}`);
         const stages = e.pipeline!.stages;
         assert.equal(
           stages.reduce((n, s) => n + s.layers[1] - s.layers[0], 0),
