@@ -2,9 +2,8 @@
  * Pipeline parallelism with real stage processes (spawned by the engine, TCP between them) against the
  * unsplit engine, on the bundled fortune-llama (6 layers: 2 and 3 stages) and on every fixture that
  * `fixtureDirs()` finds: greedy outputs of concurrent sequences identical and top-5 logprobs within 1e-4,
- * with 1, 2 and 4 micro-batches;
- * one logical KV cache (prefix-cache hits work across steps); a stage process killed mid-stream fails
- * the requests with a clear error instead of hanging them.
+ * with 1, 2 and 4 micro-batches; one logical KV cache (prefix-cache hits work across steps); a stage process
+ * killed mid-stream fails the requests with a clear error instead of hanging them.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
