@@ -41,6 +41,9 @@ import {
 
 const log = getLogger('pipeline');
 
+/** Setup is connecting the chain and allocating each stage's KV cache: seconds at most. */
+const SETUP_TIMEOUT_MS = 60_000;
+
 export class PipelineStageError extends DhwError {}
 
 export interface PipelineExecutorOptions {
@@ -119,7 +122,27 @@ export class PipelineExecutor implements StepExecutor {
         (err) => (executor ? executor.breakWith(err.message) : reject(err)),
       );
     });
-    const remote = await ready;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new PipelineStageError(
+              `pipeline stages not ready within ${SETUP_TIMEOUT_MS / 1000} s (stage 1 at ${first})`,
+            ),
+          ),
+        SETUP_TIMEOUT_MS,
+      );
+    });
+    let remote: StageReport[];
+    try {
+      remote = await Promise.race([ready, timeout]);
+    } catch (err) {
+      socket.destroy();
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
     socket.removeAllListeners('error').removeAllListeners('close');
     executor = new PipelineExecutor(opts, socket, remote);
     executor.watch();
@@ -141,7 +164,11 @@ export class PipelineExecutor implements StepExecutor {
       const hidden = model.forward(batch, kvTensors); // stage 0: embedding + its layers
       this.busy.push([started, wallMs()]);
       const mb = this.nextMb++;
-      logits.push(new Promise((resolve, reject) => this.pending.set(mb, { resolve, reject })));
+      const result = new Promise<Float32Array>((resolve, reject) =>
+        this.pending.set(mb, { resolve, reject }),
+      );
+      result.catch(() => {}); // awaited below; a break before then must not be an unhandled rejection
+      logits.push(result);
       sendFrame(
         this.socket,
         { type: 'forward', mb, batch: toWireBatch(batch), rows: batch.tokenIds.length },

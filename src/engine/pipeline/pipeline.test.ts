@@ -12,6 +12,7 @@ import { after, describe, it } from 'node:test';
 import { loadModelConfig } from '../../model/index.ts';
 import { DEFAULT_SAMPLING, type EngineOutput, type EngineRequest } from '../../protocols/engine.ts';
 import { asRequestId } from '../../protocols/ids.ts';
+import { freePort } from '../../infra/free-port.ts';
 import { defaultModelDir, fixtureDirs } from '../../util/paths.ts';
 import { type EngineOptions, LlmEngine } from '../llm-engine.ts';
 import { PipelineStageError } from './pipeline-executor.ts';
@@ -141,5 +142,35 @@ describe('a pipeline stage process dies', () => {
       return true;
     });
     await assert.rejects(tokens(e, request([1, 2, 3], 4)), PipelineStageError);
+  });
+});
+
+describe('stage addresses given by hand', () => {
+  it('a stage that is not listening is a clear error at start, naming its address', async () => {
+    const port = await freePort();
+    await assert.rejects(
+      LlmEngine.create({
+        modelDir: defaultModelDir,
+        threads: 1,
+        pipelineParallelSize: 2,
+        pipelineStageAddresses: [`127.0.0.1:${port}`],
+      }),
+      (err: Error) => err instanceof PipelineStageError && err.message.includes(`127.0.0.1:${port}`),
+    );
+  });
+
+  it('the address count must match the stage count, and each must be HOST:PORT', async () => {
+    const create = (addresses: string[]) =>
+      LlmEngine.create({
+        modelDir: defaultModelDir,
+        threads: 1,
+        pipelineParallelSize: 3,
+        pipelineStageAddresses: addresses,
+      });
+    await assert.rejects(
+      create(['127.0.0.1:7100']),
+      /names 1 stage\(s\); --pipeline-parallel-size 3 needs 2/,
+    );
+    await assert.rejects(create(['127.0.0.1:7100', 'nohost']), /"nohost" is not HOST:PORT/);
   });
 });

@@ -14,6 +14,7 @@ import { DhwError } from '../../util/errors.ts';
 import { getLogger } from '../../util/logger.ts';
 import type { BlockTableLookup } from '../model-runner.ts';
 import { PipelineExecutor } from './pipeline-executor.ts';
+import { parseHostPort } from './stage-address.ts';
 import { type LocalStages, spawnLocalStages } from './stage-launcher.ts';
 
 const log = getLogger('pipeline');
@@ -43,6 +44,7 @@ export async function startPipeline(
       `--pipeline-stage-addresses names ${given.length} stage(s); --pipeline-parallel-size ${numStages} needs ${numStages - 1} (stages 1..${numStages - 1})`,
     );
   }
+  for (const address of given ?? []) parseHostPort(address); // every typo at once, before dialing any
   let local: LocalStages | undefined;
   if (!given) {
     local = await spawnLocalStages({
