@@ -31,6 +31,7 @@ import { splitIntoMicroBatches } from './micro-batches.ts';
 import { parseHostPort } from './stage-address.ts';
 import {
   FrameReader,
+  modelShape,
   type StageBusy,
   type StageMessage,
   type StageReport,
@@ -145,6 +146,11 @@ export class PipelineExecutor implements StepExecutor {
     }
     socket.removeAllListeners('error').removeAllListeners('close');
     executor = new PipelineExecutor(opts, socket, remote);
+    const mismatch = chainProblem(executor.stages);
+    if (mismatch) {
+      socket.destroy();
+      throw new PipelineStageError(`the pipeline's stages do not fit together: ${mismatch}`);
+    }
     executor.watch();
     return executor;
   }
@@ -266,6 +272,8 @@ export class PipelineExecutor implements StepExecutor {
       stage: 0,
       pid: process.pid,
       host: 'local',
+      model: modelShape(this.opts.model.config),
+      numStages: this.opts.addresses.length + 1,
       layers: [p.start, p.end],
       embed: p.embed,
       head: p.head,
@@ -274,4 +282,25 @@ export class PipelineExecutor implements StepExecutor {
       rssBytes: process.memoryUsage().rss,
     };
   }
+}
+
+/**
+ * Stages started by hand may belong to another model or another split: refuse a chain whose stages do not
+ * cover the layers 0..L−1 in order, once each, for one model shape and one stage count (else: garbage).
+ */
+export function chainProblem(stages: readonly StageReport[]): string | null {
+  const first = stages[0]!;
+  for (let i = 0; i < stages.length; i++) {
+    const s = stages[i]!;
+    const where = `stage ${i} (pid ${s.pid}, ${s.host})`;
+    if (s.stage !== i) return `${where} says it is stage ${s.stage}`;
+    if (s.model !== first.model)
+      return `${where} loaded a ${s.model} model (layers x hidden x vocab), stage 0 ${first.model}`;
+    if (s.numStages !== stages.length)
+      return `${where} was started for ${s.numStages} stages, the pipeline has ${stages.length}`;
+    const start = i === 0 ? 0 : stages[i - 1]!.layers[1];
+    if (s.layers[0] !== start) return `${where} holds layers from ${s.layers[0]}, expected ${start}`;
+    if (s.head !== (i === stages.length - 1)) return `${where} ${s.head ? 'holds' : 'lacks'} the LM head`;
+  }
+  return null;
 }

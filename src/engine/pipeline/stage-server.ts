@@ -25,6 +25,7 @@ import { parseHostPort } from './stage-address.ts';
 import {
   FrameReader,
   fromWireBatch,
+  modelShape,
   type StageBusy,
   type StageMessage,
   type StageReport,
@@ -247,6 +248,8 @@ export class PipelineStageServer {
       stage: this.options.stage,
       pid: process.pid,
       host: this.address,
+      model: modelShape(this.model.config),
+      numStages: this.options.numStages,
       layers: [p.start, p.end],
       embed: p.embed,
       head: p.head,

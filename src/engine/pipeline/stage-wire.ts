@@ -25,6 +25,10 @@ export interface StageReport {
   stage: number;
   pid: number;
   host: string;
+  /** `layers x hidden x vocab` of the checkpoint it loaded: a stage of another model must not join. */
+  model: string;
+  /** The stage count it split the model for. */
+  numStages: number;
   layers: [number, number];
   embed: boolean;
   head: boolean;
@@ -42,6 +46,11 @@ export interface StageBusy {
 /** Wall-clock milliseconds with sub-millisecond precision: comparable across processes on one host. */
 export function wallMs(): number {
   return performance.timeOrigin + performance.now();
+}
+
+/** `layers x hidden x vocab`: enough to tell two checkpoints' shapes apart when stages meet. */
+export function modelShape(c: { numLayers: number; hiddenSize: number; vocabSize: number }): string {
+  return `${c.numLayers}x${c.hiddenSize}x${c.vocabSize}`;
 }
 
 /** A ForwardBatch as JSON (typed arrays as plain arrays). */
