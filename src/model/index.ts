@@ -57,5 +57,9 @@ export {
   expectedTensors,
   type LayerWeights,
   type LoadedModel,
+  type ModelPart,
   type ModelWeights,
+  wholeModel,
 } from './checkpoint/weights.ts';
+export { describeSplit, splitLayers } from './parallel/pipeline-split.ts';
+export { heldWeightBytes, kvCacheBytes } from './parallel/held-memory.ts';

@@ -26,7 +26,7 @@ import { type KvTransferPart, startKvTransferPart } from './kv-transfer-part.ts'
 import { LoadPublisher } from './load-publisher.ts';
 import { buildInstanceInfo, buildModelCard, Registration } from './registration.ts';
 import { SystemServer } from './system-server.ts';
-import { createWorkerEngine, simulatedKvSpec, specModelDir } from './worker-engine.ts';
+import { checkPipelineRole, createWorkerEngine, simulatedKvSpec, specModelDir } from './worker-engine.ts';
 import { describeHealth, type WorkerHealth, WorkerPhase } from './worker-health.ts';
 import { WorkerMetrics } from './worker-metrics.ts';
 import {
@@ -70,6 +70,7 @@ export async function assembleWorkerParts(
   endpointId: EndpointId,
   stack: CleanupStack,
 ): Promise<WorkerParts> {
+  checkPipelineRole(options.engine, options.role ?? WORKER_DEFAULTS.role);
   const runtime = options.runtime ?? {};
   const phase = new WorkerPhase();
   const discovery =
