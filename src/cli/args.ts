@@ -66,6 +66,15 @@ export const ENGINE_FLAGS: FlagSpecs = {
     help: 'f32 (exact) | q8_0 (int8 blocks: ~4x less memory)',
   },
   ...TP_FLAGS,
+  'pipeline-parallel-size': {
+    type: 'string',
+    default: '1',
+    help: 'split the layers over N pipeline stages: this process + N-1 stage processes (spawned here)',
+  },
+  'pipeline-micro-batches': {
+    type: 'string',
+    help: 'micro-batches per engine step with pipeline stages (default: the stage count)',
+  },
 };
 
 /** Per-request sampling, named as in vLLM / OpenAI. */

@@ -35,13 +35,12 @@ export class RequestStream<T> implements AsyncIterable<T> {
   fail(error: unknown): void {
     if (this.ended) return;
     this.error = error;
-    // A waiting reader gets the error, not a clean end: reject it before end() would resolve it as done.
+    this.ended = true; // not end(): that would answer a waiting reader "done" instead of the error
     if (this.waiter) {
       const w = this.waiter;
       this.waiter = null;
       w.reject(error);
     }
-    this.end();
   }
 
   next(): Promise<IteratorResult<T>> {

@@ -89,6 +89,10 @@ export class TpLlmEngine extends EngineCore {
         'disaggregated serving with --tensor-parallel-size > 1 is not supported: the transfer agent ' +
           'registers one KV tensor per layer, a TP worker has one shard per rank. Use --role aggregated.',
       );
+    if ((opts.pipelineParallelSize ?? 1) > 1)
+      throw new RangeError(
+        '--tensor-parallel-size > 1 with --pipeline-parallel-size > 1 is not supported yet: use one of them',
+      );
     checkTensorParallelSize(loadModelConfig(opts.modelDir), size); // before any thread or process starts
     const transport = opts.tpTransport ?? 'threads';
     const threads = threadsPerRank(opts, size);

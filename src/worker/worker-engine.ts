@@ -11,6 +11,7 @@ import { MOCKER_DEFAULTS, MockEngine, type MockEngineOptions } from '../mocker/i
 import { loadModelConfig } from '../model/index.ts';
 import type { WorkerId } from '../protocols/ids.ts';
 import { WorkerError } from './errors.ts';
+import { DhwError } from '../util/errors.ts';
 
 export type WorkerEngineKind = 'scratch' | 'mocker';
 
@@ -54,6 +55,22 @@ export function simulatedKvSpec(spec: WorkerEngineSpec): SimulatedKvSpec {
     kvBytesPerToken: options.kvBytesPerToken ?? MOCKER_DEFAULTS.kvBytesPerToken,
     speedupRatio: options.speedupRatio ?? MOCKER_DEFAULTS.speedupRatio,
   };
+}
+
+/**
+ * A pipeline-parallel engine holds only stage 0's layers of the KV cache in this process, so its transfer
+ * agent could not serve (or receive) a whole prompt's KV: disaggregated roles are refused, before
+ * anything starts, until the agent learns to gather blocks from every stage.
+ */
+export function checkPipelineRole(spec: WorkerEngineSpec, role: string): void {
+  const stages = spec.kind === 'scratch' ? (spec.options.pipelineParallelSize ?? 1) : 1;
+  if (stages > 1 && role !== 'aggregated') {
+    throw new DhwError(
+      `--role ${role} does not work with --pipeline-parallel-size ${stages}: the KV cache is split over the ` +
+        "pipeline's stage processes and the transfer agent registers only this process's share. Run " +
+        'disaggregated workers with --pipeline-parallel-size 1, or this worker with --role aggregated.',
+    );
+  }
 }
 
 /** Build the engine a spec describes, stamped with `workerId`. */
