@@ -11,6 +11,7 @@ import { DEFAULT_SAMPLING, type SamplingParams, type StoppingParams } from '../p
 import { DhwError } from '../util/errors.ts';
 import { defaultModelDir } from '../util/paths.ts';
 import { numberFlag, type ParsedCommand, stringFlag, UsageError } from './args.ts';
+import { tpOptionsFromFlags } from './tp-flags.ts';
 
 export function resolveModelDir(path: string | undefined): string {
   const dir = resolve(path ?? defaultModelDir);
@@ -48,6 +49,7 @@ export function engineOptionsFromFlags(values: ParsedCommand['values'], modelDir
     enablePrefixCaching: values['no-prefix-caching'] !== true,
     threads: numberFlag(values, 'threads', { integer: true, min: 1 }),
     weightDtype: weightDtypeFlag(values),
+    ...tpOptionsFromFlags(values),
     ...pipelineOptionsFromFlags(values),
   };
 }

@@ -30,6 +30,8 @@ export {
   type SchedulerOutput,
 } from './scheduler.ts';
 export { Sequence, type SequenceInit, type SequenceStatus } from './sequence.ts';
+export { createScratchEngine, TensorParallelRunner, TpLlmEngine } from './tp-engine.ts';
+export { type LocalRanks, spawnLocalTpRanks } from './tp-local-ranks.ts';
 export {
   PipelineExecutor,
   type PipelineExecutorOptions,

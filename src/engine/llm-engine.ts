@@ -17,7 +17,9 @@ import {
   LlamaModel,
   loadModelConfig,
   type ModelOptions,
+  type PeerAddress,
   splitLayers,
+  type TpTransport,
 } from '../model/index.ts';
 import type { EngineModelInfo } from '../protocols/engine.ts';
 import { asWorkerId, type WorkerId } from '../protocols/ids.ts';
@@ -61,6 +63,16 @@ export interface EngineOptions {
   kvConnector?: KvConnector;
   /** How long a finished prefill request's blocks are held for its decode worker (default 30 000 ms). */
   kvHoldTimeoutMs?: number;
+  /** Tensor-parallel ranks (`--tensor-parallel-size`, default 1); above 1 use `createScratchEngine` (tp-engine.ts). */
+  tensorParallelSize?: number;
+  /** How the ranks talk (`--tp-transport`): 'threads' (default, shared memory) or 'tcp' (processes, ring). */
+  tpTransport?: TpTransport;
+  /** 'tcp': every rank's HOST:PORT, rank 0 (this engine) first (`--tp-peers`); none: local rank processes. */
+  tpPeers?: PeerAddress[];
+  /** 'tcp': the address rank 0 binds (`--tp-host`; default: its own peers entry's host). */
+  tpBindHost?: string;
+  /** How long a rank may keep the others waiting before the group fails (`--tp-timeout`, default 30 000 ms). */
+  tpTimeoutMs?: number;
   /**
    * Pipeline stages (`--pipeline-parallel-size`, default 1): the layers split over this process (stage 0)
    * and numStages−1 stage processes, spawned here unless `pipelineStageAddresses` names running ones.
@@ -96,6 +108,10 @@ export class LlmEngine extends EngineCore {
   }
 
   static async create(opts: EngineOptions): Promise<LlmEngine> {
+    if ((opts.tensorParallelSize ?? 1) > 1)
+      throw new RangeError(
+        'LlmEngine runs one rank: build a tensor-parallel engine with createScratchEngine',
+      );
     const numStages = opts.pipelineParallelSize ?? 1;
     // Pipeline stages share the cores: by default each process gets its share of them.
     const threads =

@@ -61,5 +61,6 @@ export {
   type ModelWeights,
   wholeModel,
 } from './checkpoint/weights.ts';
+export * from './parallel/index.ts';
 export { describeSplit, splitLayers } from './parallel/pipeline-split.ts';
 export { heldWeightBytes, kvCacheBytes } from './parallel/held-memory.ts';

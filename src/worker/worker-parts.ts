@@ -95,6 +95,7 @@ export async function assembleWorkerParts(
   const engine = stack.adopt(
     await createWorkerEngine(options.engine, workerId, {
       kvHoldTimeoutMs: options.kvTransfer?.holdTimeoutMs,
+      role,
     }),
     (e) => e.close(),
     'close engine',
