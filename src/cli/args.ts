@@ -23,6 +23,27 @@ export const MODEL_FLAGS: FlagSpecs = {
   model: { type: 'string', help: 'checkpoint folder (default: models/fortune-llama)' },
 };
 
+/** Tensor parallelism (vLLM's `--tensor-parallel-size`); parsed by tp-flags.ts. */
+export const TP_FLAGS: FlagSpecs = {
+  'tensor-parallel-size': {
+    type: 'string',
+    help: 'split the model over N ranks (heads and MLP columns; default 1). Legal sizes depend on the head counts',
+  },
+  'tp-transport': {
+    type: 'string',
+    help: 'threads (ranks share memory; default) | tcp (rank processes, ring all-reduce)',
+  },
+  'tp-peers': {
+    type: 'string',
+    help: 'tcp: HOST:PORT of every rank, rank 0 (this one) first; without it local rank processes are started',
+  },
+  'tp-host': { type: 'string', help: 'tcp: address this rank binds (default: its --tp-peers host)' },
+  'tp-timeout': {
+    type: 'string',
+    help: 'seconds a rank may keep the others waiting before the group fails (30)',
+  },
+};
+
 /** How the engine sizes and schedules its work (vLLM's flag names). */
 export const ENGINE_FLAGS: FlagSpecs = {
   'block-size': { type: 'string', default: '16', help: 'tokens per KV cache block' },
@@ -43,6 +64,16 @@ export const ENGINE_FLAGS: FlagSpecs = {
     type: 'string',
     default: 'f32',
     help: 'f32 (exact) | q8_0 (int8 blocks: ~4x less memory)',
+  },
+  ...TP_FLAGS,
+  'pipeline-parallel-size': {
+    type: 'string',
+    default: '1',
+    help: 'split the layers over N pipeline stages: this process + N-1 stage processes (spawned here)',
+  },
+  'pipeline-micro-batches': {
+    type: 'string',
+    help: 'micro-batches per engine step with pipeline stages (default: the stage count)',
   },
 };
 

@@ -11,6 +11,7 @@ import { DEFAULT_SAMPLING, type SamplingParams, type StoppingParams } from '../p
 import { DhwError } from '../util/errors.ts';
 import { defaultModelDir } from '../util/paths.ts';
 import { numberFlag, type ParsedCommand, stringFlag, UsageError } from './args.ts';
+import { tpOptionsFromFlags } from './tp-flags.ts';
 
 export function resolveModelDir(path: string | undefined): string {
   const dir = resolve(path ?? defaultModelDir);
@@ -48,7 +49,25 @@ export function engineOptionsFromFlags(values: ParsedCommand['values'], modelDir
     enablePrefixCaching: values['no-prefix-caching'] !== true,
     threads: numberFlag(values, 'threads', { integer: true, min: 1 }),
     weightDtype: weightDtypeFlag(values),
+    ...tpOptionsFromFlags(values),
+    ...pipelineOptionsFromFlags(values),
   };
+}
+
+/** `--pipeline-parallel-size`, `--pipeline-micro-batches`, and (dhw worker) `--pipeline-stage-addresses`. */
+function pipelineOptionsFromFlags(values: ParsedCommand['values']): Partial<EngineOptions> {
+  const size = numberFlag(values, 'pipeline-parallel-size', { integer: true, min: 1 });
+  const microBatches = numberFlag(values, 'pipeline-micro-batches', { integer: true, min: 1 });
+  const addresses = stringFlag(values, 'pipeline-stage-addresses');
+  const options: Partial<EngineOptions> = {};
+  if (size !== undefined && size > 1) options.pipelineParallelSize = size;
+  if (microBatches !== undefined) options.pipelineMicroBatches = microBatches;
+  if (addresses !== undefined) {
+    if ((size ?? 1) < 2)
+      throw new UsageError('--pipeline-stage-addresses needs --pipeline-parallel-size 2 or more');
+    options.pipelineStageAddresses = addresses.split(',').map((a) => a.trim());
+  }
+  return options;
 }
 
 function weightDtypeFlag(values: ParsedCommand['values']): EngineOptions['weightDtype'] {

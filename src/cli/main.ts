@@ -23,6 +23,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   ls: async () => (await import('./commands/ls.ts')).lsCommand,
   doctor: async () => (await import('./commands/doctor.ts')).doctorCommand,
   replay: async () => (await import('./commands/replay.ts')).replayCommand,
+  'tp-rank': async () => (await import('./commands/tp-rank.ts')).tpRankCommand,
 };
 
 async function printOverview(): Promise<void> {

@@ -30,3 +30,14 @@ export {
   type SchedulerOutput,
 } from './scheduler.ts';
 export { Sequence, type SequenceInit, type SequenceStatus } from './sequence.ts';
+export { createScratchEngine, TensorParallelRunner, TpLlmEngine } from './tp-engine.ts';
+export { type LocalRanks, spawnLocalTpRanks } from './tp-local-ranks.ts';
+export {
+  PipelineExecutor,
+  type PipelineExecutorOptions,
+  PipelineStageError,
+  type PipelineTraffic,
+} from './pipeline/pipeline-executor.ts';
+export { splitIntoMicroBatches } from './pipeline/micro-batches.ts';
+export { PipelineStageServer, type StageServerOptions } from './pipeline/stage-server.ts';
+export type { StageBusy, StageReport } from './pipeline/stage-wire.ts';

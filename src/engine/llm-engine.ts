@@ -8,9 +8,19 @@
  *                                   │
  *                               KvCacheManager (block tables, prefix cache, KV events)
  */
+import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import { KvCacheManager } from '../kv/index.ts';
-import { type KvCacheTensors, kvBytesPerToken, LlamaModel, type ModelOptions } from '../model/index.ts';
+import {
+  type KvCacheTensors,
+  kvBytesPerToken,
+  LlamaModel,
+  loadModelConfig,
+  type ModelOptions,
+  type PeerAddress,
+  splitLayers,
+  type TpTransport,
+} from '../model/index.ts';
 import type { EngineModelInfo } from '../protocols/engine.ts';
 import { asWorkerId, type WorkerId } from '../protocols/ids.ts';
 import type { KvEventSink } from '../protocols/kv-events.ts';
@@ -18,7 +28,9 @@ import { getLogger } from '../util/logger.ts';
 import { EngineCore, type EngineCoreOptions } from './engine-core.ts';
 import type { KvConnector } from './kv-connector.ts';
 import { kvBytesPerBlock, numKvBlocksFor } from './kv-sizing.ts';
-import { ModelRunner } from './model-runner.ts';
+import { ModelRunner, type StepExecutor } from './model-runner.ts';
+import type { PipelineExecutor } from './pipeline/pipeline-executor.ts';
+import { startPipeline } from './pipeline/start-pipeline.ts';
 
 const log = getLogger('engine');
 
@@ -51,6 +63,25 @@ export interface EngineOptions {
   kvConnector?: KvConnector;
   /** How long a finished prefill request's blocks are held for its decode worker (default 30 000 ms). */
   kvHoldTimeoutMs?: number;
+  /** Tensor-parallel ranks (`--tensor-parallel-size`, default 1); above 1 use `createScratchEngine` (tp-engine.ts). */
+  tensorParallelSize?: number;
+  /** How the ranks talk (`--tp-transport`): 'threads' (default, shared memory) or 'tcp' (processes, ring). */
+  tpTransport?: TpTransport;
+  /** 'tcp': every rank's HOST:PORT, rank 0 (this engine) first (`--tp-peers`); none: local rank processes. */
+  tpPeers?: PeerAddress[];
+  /** 'tcp': the address rank 0 binds (`--tp-host`; default: its own peers entry's host). */
+  tpBindHost?: string;
+  /** How long a rank may keep the others waiting before the group fails (`--tp-timeout`, default 30 000 ms). */
+  tpTimeoutMs?: number;
+  /**
+   * Pipeline stages (`--pipeline-parallel-size`, default 1): the layers split over this process (stage 0)
+   * and numStages−1 stage processes, spawned here unless `pipelineStageAddresses` names running ones.
+   */
+  pipelineParallelSize?: number;
+  /** Micro-batches per step (`--pipeline-micro-batches`; default: the stage count). */
+  pipelineMicroBatches?: number;
+  /** `host:port` of stages 1..p−1 started with `dhw worker --pipeline-stage K` (other hosts). */
+  pipelineStageAddresses?: string[];
 }
 
 export const ENGINE_DEFAULTS = {
@@ -70,15 +101,25 @@ export class LlmEngine extends EngineCore {
      */
     readonly kvTensors: KvCacheTensors,
     core: EngineCoreOptions,
+    /** The stage processes' driver when the model is split into pipeline stages (else null). */
+    readonly pipeline: PipelineExecutor | null,
   ) {
     super(core);
   }
 
   static async create(opts: EngineOptions): Promise<LlmEngine> {
-    const model = await LlamaModel.load(opts.modelDir, {
-      threads: opts.threads,
-      weightDtype: opts.weightDtype,
-    });
+    if ((opts.tensorParallelSize ?? 1) > 1)
+      throw new RangeError(
+        'LlmEngine runs one rank: build a tensor-parallel engine with createScratchEngine',
+      );
+    const numStages = opts.pipelineParallelSize ?? 1;
+    // Pipeline stages share the cores: by default each process gets its share of them.
+    const threads =
+      opts.threads ??
+      (numStages > 1 ? Math.max(1, Math.floor(availableParallelism() / numStages)) : undefined);
+    const part =
+      numStages > 1 ? splitLayers(loadModelConfig(opts.modelDir).numLayers, numStages)[0] : undefined;
+    const model = await LlamaModel.load(opts.modelDir, { threads, weightDtype: opts.weightDtype, part });
     const c = model.config;
     const blockSize = opts.blockSize ?? ENGINE_DEFAULTS.blockSize;
     const maxNumSeqs = opts.maxNumSeqs ?? ENGINE_DEFAULTS.maxNumSeqs;
@@ -97,45 +138,68 @@ export class LlmEngine extends EngineCore {
       events: opts.events,
     });
     // The cache lives beside the weights in the kernels' shared memory, so attention runs in WASM too.
+    // With pipeline stages, this is stage 0's layers only; each stage holds its own layers' blocks.
     const kvTensors = model.allocateKvCache(numBlocks, blockSize);
-    const runner = new ModelRunner(
-      (batch, tensors) => model.forward(batch, tensors),
-      kvTensors,
-      (id) => kv.getBlockTable(id),
-      c.vocabSize,
-    );
+    const blockTable = (id: Parameters<KvCacheManager['getBlockTable']>[0]) => kv.getBlockTable(id);
+    let pipeline: PipelineExecutor | null = null;
+    if (numStages > 1) {
+      const spec = {
+        modelDir: opts.modelDir,
+        numStages,
+        microBatches: opts.pipelineMicroBatches,
+        stageAddresses: opts.pipelineStageAddresses,
+        threads,
+        weightDtype: opts.weightDtype,
+      };
+      try {
+        pipeline = await startPipeline(spec, { model, kvTensors, blockTable, vocabSize: c.vocabSize });
+      } catch (err) {
+        await model.close();
+        throw err;
+      }
+    }
+    const runner: StepExecutor =
+      pipeline ??
+      new ModelRunner((batch, tensors) => model.forward(batch, tensors), kvTensors, blockTable, c.vocabSize);
     const info: EngineModelInfo = {
       name: opts.modelName ?? basename(model.dir),
       contextLength: c.maxPositionEmbeddings,
       vocabSize: c.vocabSize,
       eosTokenIds: [...c.eosTokenIds],
     };
-    const engine = new LlmEngine(model, kvTensors, {
-      info,
-      kv,
-      executor: runner,
-      scheduler: {
-        maxNumSeqs,
-        maxNumBatchedTokens: opts.maxNumBatchedTokens ?? ENGINE_DEFAULTS.maxNumBatchedTokens,
+    const engine = new LlmEngine(
+      model,
+      kvTensors,
+      {
+        info,
+        kv,
+        executor: runner,
+        scheduler: {
+          maxNumSeqs,
+          maxNumBatchedTokens: opts.maxNumBatchedTokens ?? ENGINE_DEFAULTS.maxNumBatchedTokens,
+        },
+        kvBytesPerBlock: kvBytesPerBlock(blockSize, bytesPerToken),
+        workerId: asWorkerId(opts.workerId ?? 'local'),
+        kvConnector: opts.kvConnector,
+        kvHoldTimeoutMs: opts.kvHoldTimeoutMs,
       },
-      kvBytesPerBlock: kvBytesPerBlock(blockSize, bytesPerToken),
-      workerId: asWorkerId(opts.workerId ?? 'local'),
-      kvConnector: opts.kvConnector,
-      kvHoldTimeoutMs: opts.kvHoldTimeoutMs,
-    });
+      pipeline,
+    );
     log.info('engine ready', {
       model: info.name,
       kvBlocks: numBlocks,
       blockSize,
       kvBytes: numBlocks * kvBytesPerBlock(blockSize, bytesPerToken),
       maxModelLen: engine.maxModelLen,
+      ...(pipeline ? { pipelineStages: numStages } : {}),
     });
     return engine;
   }
 
-  /** Stop the step loop, then the model's kernel threads. */
+  /** Stop the step loop, then the pipeline's stage processes, then the model's kernel threads. */
   override async close(): Promise<void> {
     await super.close();
+    await this.pipeline?.close();
     await this.model.close();
   }
 }

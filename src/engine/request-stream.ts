@@ -35,7 +35,7 @@ export class RequestStream<T> implements AsyncIterable<T> {
   fail(error: unknown): void {
     if (this.ended) return;
     this.error = error;
-    this.end();
+    this.ended = true; // not end(): that would answer a waiting reader "done" instead of the error
     if (this.waiter) {
       const w = this.waiter;
       this.waiter = null;

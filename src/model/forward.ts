@@ -10,6 +10,10 @@
  * Read it like llama2.c's forward(): follow one token from its embedding to its logits. Which code runs a
  * matmul (WebAssembly SIMD over worker threads, or the TypeScript reference) is decided once at load time
  * by the kernel backend (kernels/backend.ts); this file only calls methods of that one object, `k`.
+ *
+ * A pipeline stage (parallel/, engine/pipeline/) runs the same pass over its part of the model only
+ * (`loaded.part`: layers [start, end), the embedding on the first stage, the head on the last): it starts
+ * from the previous stage's hidden states instead of the embedding, and stops before the head.
  */
 import type { ModelConfig } from './checkpoint/config.ts';
 import type { ForwardBatch, KvCacheTensors } from './forward-batch.ts';
@@ -23,10 +27,13 @@ import {
   ropeTables,
 } from './kernels/index.ts';
 import { loadModel } from './checkpoint/load-model.ts';
-import type { LoadedModel } from './checkpoint/weights.ts';
+import { type LoadedModel, type ModelPart, wholeModel } from './checkpoint/weights.ts';
 
 /** How to run the model: `threads` (`--threads`), `weightDtype` (`--weight-dtype`), `kernels` ('wasm' | 'ts'). */
-export type ModelOptions = KernelOptions;
+export type ModelOptions = KernelOptions & {
+  /** Load only this part of the model (a pipeline stage); default: all of it. */
+  part?: ModelPart;
+};
 
 /** Activations of one forward pass (llama2.c's RunState), sized for `capacity` token rows. */
 class RunState {
@@ -68,6 +75,8 @@ export class LlamaModel {
   readonly config: ModelConfig;
   readonly weights: PreparedWeights;
   readonly dir: string;
+  /** The layers (and ends) this instance holds: the whole model unless it is a pipeline stage. */
+  readonly part: ModelPart;
   private readonly invFreq: Float32Array; // (headDim/2)
   private state: RunState | null = null;
 
@@ -79,6 +88,7 @@ export class LlamaModel {
     this.config = loaded.config;
     this.weights = prepareWeights(loaded.weights, loaded.config, kernels);
     this.dir = loaded.dir;
+    this.part = loaded.part ?? wholeModel(loaded.config);
     this.invFreq = ropeInverseFrequencies(loaded.config.rope, loaded.config.headDim);
   }
 
@@ -87,9 +97,10 @@ export class LlamaModel {
    * the core count), weights in shared memory as f32 or q8_0. Call `close()` to stop the threads.
    */
   static async load(dir: string, options: ModelOptions = {}): Promise<LlamaModel> {
-    const loaded = await loadModel(dir);
+    const loaded = await loadModel(dir, options.part);
     const dtype = options.weightDtype ?? 'f32';
-    const kernels = await KernelBackend.create(options, matrixBytes(loaded.config, dtype) + (16 << 20));
+    const arenaBytes = matrixBytes(loaded.config, dtype, options.part) + (16 << 20);
+    const kernels = await KernelBackend.create(options, arenaBytes);
     return new LlamaModel(loaded, kernels);
   }
 
@@ -109,31 +120,42 @@ export class LlamaModel {
     return { ...shape, ...this.kernels.allocKvBuffers(shape.numLayers, floatsPerLayer) };
   }
 
-  /** The KV cache geometry this model needs, for `allocateKvCacheTensors`. */
+  /** The KV cache geometry this model (its part's layers only) needs, for `allocateKvCacheTensors`. */
   kvCacheShape(numBlocks: number, blockSize: number): Omit<KvCacheTensors, 'key' | 'value'> {
     const c = this.config;
-    return { numBlocks, blockSize, numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim };
+    const numLayers = this.part.end - this.part.start;
+    return { numBlocks, blockSize, numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim };
   }
 
-  forward(batch: ForwardBatch, kv: KvCacheTensors): Float32Array {
+  /**
+   * Logits (batch.logitsRows.length, vocab). A pipeline stage passes `hidden` (rows, dim) from the previous
+   * stage instead of starting from the embedding, and one without the head gets its output hidden states
+   * (rows, dim) back instead of logits.
+   */
+  forward(batch: ForwardBatch, kv: KvCacheTensors, hidden?: Float32Array): Float32Array {
     const c = this.config;
     const w = this.weights;
     const k = this.kernels; // the one kernel object: every computation below goes through it
     const n = batch.tokenIds.length;
     const dim = c.hiddenSize;
-    this.checkInputs(batch, kv);
+    this.checkInputs(batch, kv, hidden);
     const s = this.runState(n);
 
-    // Embedding: each token's row of the embedding table starts the residual stream.
-    for (let r = 0; r < n; r++) {
-      const token = batch.tokenIds[r]!;
-      s.x.set(w.embed.subarray(token * dim, (token + 1) * dim), r * dim);
+    // Embedding: each token's row of the embedding table starts the residual stream (on a later pipeline
+    // stage, the previous stage's output does).
+    if (hidden) s.x.set(hidden.subarray(0, n * dim));
+    else {
+      for (let r = 0; r < n; r++) {
+        const token = batch.tokenIds[r]!;
+        s.x.set(w.embed.subarray(token * dim, (token + 1) * dim), r * dim);
+      }
     }
     // Rotation angles of every row's position, shared by all layers.
     const { cos, sin } = ropeTables(this.invFreq, batch.positions);
 
-    for (let l = 0; l < c.numLayers; l++) {
-      const layer = w.layers[l]!;
+    for (let l = this.part.start; l < this.part.end; l++) {
+      const kvl = l - this.part.start; // a stage holds only its layers' weights and KV, counted from 0
+      const layer = w.layers[kvl]!;
 
       // Attention block. Normalize, then project to queries, keys and values (Qwen2 adds a bias).
       k.rmsnorm(s.xb, s.x, layer.attnNorm, n, dim, c.rmsNormEps);
@@ -142,10 +164,10 @@ export class LlamaModel {
       // Rotate queries and keys by their positions, then file the new K/V in their cache slots.
       k.applyRope(s.q, n, c.numHeads, c.headDim, cos, sin);
       k.applyRope(s.k, n, c.numKvHeads, c.headDim, cos, sin);
-      k.writeKvSlots(kv, l, s.k, s.v, batch.slotMapping);
+      k.writeKvSlots(kv, kvl, s.k, s.v, batch.slotMapping);
 
       // Each new token attends to its sequence's positions 0..p through the block table.
-      k.attention(s.att, s.q, kv, l, batch, c.numHeads);
+      k.attention(s.att, s.q, kv, kvl, batch, c.numHeads);
 
       // Mix the heads back into the residual stream.
       k.matmul(s.xb2, s.att, layer.wo, layer.bo, n);
@@ -158,6 +180,8 @@ export class LlamaModel {
       k.matmul(s.xb2, s.gate, layer.wDown, null, n);
       k.add(s.x, s.xb2, n * dim);
     }
+
+    if (!this.part.head) return s.x.slice(0, n * dim); // hidden states for the next pipeline stage
 
     // Final norm and LM head, only for the rows whose next-token scores are wanted.
     const m = batch.logitsRows.length;
@@ -180,13 +204,21 @@ export class LlamaModel {
   }
 
   /** Rejects batches that would read or write outside the model or cache (caller bugs, named clearly). */
-  private checkInputs(batch: ForwardBatch, kv: KvCacheTensors): void {
+  private checkInputs(batch: ForwardBatch, kv: KvCacheTensors, hidden?: Float32Array): void {
     const c = this.config;
     const n = batch.tokenIds.length;
-    if (kv.numLayers !== c.numLayers || kv.numKvHeads !== c.numKvHeads || kv.headDim !== c.headDim) {
+    const numLayers = this.part.end - this.part.start;
+    if (hidden ? hidden.length < n * c.hiddenSize : !this.part.embed) {
+      throw new RangeError(
+        hidden
+          ? `hidden states hold ${hidden.length} floats, the batch needs ${n} × ${c.hiddenSize}`
+          : `this model part (layers ${this.part.start}..${this.part.end - 1}) has no embedding: pass the previous stage's hidden states`,
+      );
+    }
+    if (kv.numLayers !== numLayers || kv.numKvHeads !== c.numKvHeads || kv.headDim !== c.headDim) {
       throw new RangeError(
         `KV cache is shaped for ${kv.numLayers} layers × ${kv.numKvHeads} KV heads × ${kv.headDim}, ` +
-          `model needs ${c.numLayers} × ${c.numKvHeads} × ${c.headDim}`,
+          `model needs ${numLayers} × ${c.numKvHeads} × ${c.headDim}`,
       );
     }
     if (batch.positions.length !== n || batch.slotMapping.length !== n) {

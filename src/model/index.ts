@@ -57,5 +57,10 @@ export {
   expectedTensors,
   type LayerWeights,
   type LoadedModel,
+  type ModelPart,
   type ModelWeights,
+  wholeModel,
 } from './checkpoint/weights.ts';
+export * from './parallel/index.ts';
+export { describeSplit, splitLayers } from './parallel/pipeline-split.ts';
+export { heldWeightBytes, kvCacheBytes } from './parallel/held-memory.ts';

@@ -26,6 +26,11 @@ export function configureLogging(options: Partial<LoggerOptions>): void {
   Object.assign(globalOptions, options);
 }
 
+/** The level and format in force, for child processes that should log alike (pipeline stages). */
+export function loggingSettings(): Pick<LoggerOptions, 'level' | 'format'> {
+  return { level: globalOptions.level, format: globalOptions.format };
+}
+
 function formatValue(value: unknown): string {
   if (typeof value === 'string') return /[\s"=]/.test(value) ? JSON.stringify(value) : value;
   if (value instanceof Error) return JSON.stringify(value.message);

@@ -6,10 +6,12 @@
  */
 import { basename, resolve } from 'node:path';
 import type { EngineCore, EngineOptions } from '../engine/index.ts';
-import { LlmEngine } from '../engine/index.ts';
+import { createScratchEngine } from '../engine/index.ts';
 import { MOCKER_DEFAULTS, MockEngine, type MockEngineOptions } from '../mocker/index.ts';
 import { loadModelConfig } from '../model/index.ts';
 import type { WorkerId } from '../protocols/ids.ts';
+import { WorkerError } from './errors.ts';
+import { DhwError } from '../util/errors.ts';
 
 export type WorkerEngineKind = 'scratch' | 'mocker';
 
@@ -33,6 +35,8 @@ export function specModelDir(spec: WorkerEngineSpec): string {
 export interface WorkerEngineExtras {
   /** How long a finished `doRemoteDecode` prefill keeps its blocks for the pull (engine default 30 s). */
   kvHoldTimeoutMs?: number;
+  /** The worker's role: a tensor-parallel engine serves only 'aggregated' (its KV is sharded per rank). */
+  role?: 'prefill' | 'decode' | 'aggregated'; // WorkerRole (worker-options.ts imports this file)
 }
 
 /**
@@ -53,6 +57,22 @@ export function simulatedKvSpec(spec: WorkerEngineSpec): SimulatedKvSpec {
   };
 }
 
+/**
+ * A pipeline-parallel engine holds only stage 0's layers of the KV cache in this process, so its transfer
+ * agent could not serve (or receive) a whole prompt's KV: disaggregated roles are refused, before
+ * anything starts, until the agent learns to gather blocks from every stage.
+ */
+export function checkPipelineRole(spec: WorkerEngineSpec, role: string): void {
+  const stages = spec.kind === 'scratch' ? (spec.options.pipelineParallelSize ?? 1) : 1;
+  if (stages > 1 && role !== 'aggregated') {
+    throw new DhwError(
+      `--role ${role} does not work with --pipeline-parallel-size ${stages}: the KV cache is split over the ` +
+        "pipeline's stage processes and the transfer agent registers only this process's share. Run " +
+        'disaggregated workers with --pipeline-parallel-size 1, or this worker with --role aggregated.',
+    );
+  }
+}
+
 /** Build the engine a spec describes, stamped with `workerId`. */
 export async function createWorkerEngine(
   spec: WorkerEngineSpec,
@@ -62,7 +82,8 @@ export async function createWorkerEngine(
   const { kvHoldTimeoutMs } = extras;
   switch (spec.kind) {
     case 'scratch':
-      return LlmEngine.create({ ...spec.options, ...stripUndefined({ kvHoldTimeoutMs }), workerId });
+      checkTensorParallelRole(spec.options, extras.role);
+      return createScratchEngine({ ...spec.options, ...stripUndefined({ kvHoldTimeoutMs }), workerId });
     case 'mocker': {
       const config = loadModelConfig(spec.modelDir);
       return new MockEngine({
@@ -78,6 +99,20 @@ export async function createWorkerEngine(
     case 'custom':
       return spec.create(workerId); // its creator sets its own engine options
   }
+}
+
+/**
+ * Disaggregation moves KV blocks with the transfer agent, which registers one tensor per layer; a
+ * tensor-parallel worker's cache is one shard per rank (and per process with --tp-transport tcp), so
+ * prefill/decode roles are refused for it rather than served half-right.
+ */
+export function checkTensorParallelRole(options: EngineOptions, role: string | undefined): void {
+  const size = options.tensorParallelSize ?? 1;
+  if (size > 1 && role !== undefined && role !== 'aggregated')
+    throw new WorkerError(
+      `--role ${role} with --tensor-parallel-size ${size} is not supported: KV transfer works on ` +
+        'single-rank workers only. Run the prefill/decode workers with --tensor-parallel-size 1, or use --role aggregated.',
+    );
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -27,7 +27,7 @@ import { type KvTransferPart, startKvTransferPart } from './kv-transfer-part.ts'
 import { LoadPublisher } from './load-publisher.ts';
 import { buildInstanceInfo, buildModelCard, Registration } from './registration.ts';
 import { SystemServer } from './system-server.ts';
-import { createWorkerEngine, simulatedKvSpec, specModelDir } from './worker-engine.ts';
+import { checkPipelineRole, createWorkerEngine, simulatedKvSpec, specModelDir } from './worker-engine.ts';
 import { describeHealth, type WorkerHealth, WorkerPhase } from './worker-health.ts';
 import { WorkerMetrics } from './worker-metrics.ts';
 import {
@@ -71,6 +71,7 @@ export async function assembleWorkerParts(
   endpointId: EndpointId,
   stack: CleanupStack,
 ): Promise<WorkerParts> {
+  checkPipelineRole(options.engine, options.role ?? WORKER_DEFAULTS.role);
   const runtime = options.runtime ?? {};
   // Before anything connects or loads: a wildcard bind with nothing to publish fails here, in milliseconds.
   const advertiseHost = resolveAdvertiseHost(
@@ -101,6 +102,7 @@ export async function assembleWorkerParts(
   const engine = stack.adopt(
     await createWorkerEngine(options.engine, workerId, {
       kvHoldTimeoutMs: options.kvTransfer?.holdTimeoutMs,
+      role,
     }),
     (e) => e.close(),
     'close engine',

@@ -5,7 +5,7 @@
  * (watch `cached` in the turn summary).
  */
 import { createInterface } from 'node:readline';
-import { LlmEngine } from '../../engine/llm-engine.ts';
+import { createScratchEngine } from '../../engine/tp-engine.ts';
 import { asRequestId } from '../../protocols/ids.ts';
 import { type ChatMessage, StreamingDetokenizer, Tokenizer } from '../../tokens/index.ts';
 import { DhwError } from '../../util/errors.ts';
@@ -48,7 +48,7 @@ export const chatCommand: Command = {
         `${modelDir} has no chat template (chat_template.jinja or tokenizer_config.json): use \`dhw generate\`.`,
       );
     }
-    const engine = await LlmEngine.create(engineOptionsFromFlags(values, modelDir));
+    const engine = await createScratchEngine(engineOptionsFromFlags(values, modelDir));
     const system = stringFlag(values, 'system');
     const fresh = (): ChatMessage[] => (system ? [{ role: 'system', content: system }] : []);
     let messages = fresh();

@@ -5,7 +5,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { StepEvent } from '../../engine/engine-core.ts';
-import { LlmEngine } from '../../engine/llm-engine.ts';
+import { createScratchEngine } from '../../engine/tp-engine.ts';
+import { loadModelConfig } from '../../model/index.ts';
 import { asRequestId } from '../../protocols/ids.ts';
 import { StreamingDetokenizer, Tokenizer } from '../../tokens/index.ts';
 import { formatBytes, formatMs } from '../../util/format.ts';
@@ -74,9 +75,9 @@ export const generateCommand: Command = {
 
     const loadStart = performance.now();
     const tokenizer = await Tokenizer.fromDir(modelDir);
-    const engine = await LlmEngine.create(engineOptionsFromFlags(values, modelDir));
+    const engine = await createScratchEngine(engineOptionsFromFlags(values, modelDir));
     const loadMs = performance.now() - loadStart;
-    const c = engine.model.config;
+    const c = loadModelConfig(modelDir);
     say(
       `[load]      ${engine.info.name}: ${c.architecture}, ${c.numLayers} layers, vocab ${c.vocabSize}, context ${c.maxPositionEmbeddings} in ${formatMs(loadMs)}`,
     );

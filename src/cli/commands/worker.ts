@@ -7,7 +7,7 @@
  * Ctrl-C / SIGTERM: unregister, drain in-flight requests, exit 0 (a second signal exits at once).
  * Lost discovery lease: exit 3. Unreachable etcd or NATS at start: a clear error and exit 1.
  */
-import { ENGINE_DEFAULTS, type EngineOptions } from '../../engine/index.ts';
+import { ENGINE_DEFAULTS, type EngineOptions, PipelineStageServer } from '../../engine/index.ts';
 import { MOCKER_DEFAULTS, type MockEngineOptions } from '../../mocker/index.ts';
 import { getLogger } from '../../util/logger.ts';
 import {
@@ -110,6 +110,14 @@ const FLAGS = {
     help: 'mocker: simulated time divisor (0 = no sleeps)',
   },
   'eos-probability': { type: 'string' as const, default: '0', help: 'mocker: per-token chance of ending' },
+  'pipeline-stage': {
+    type: 'string' as const,
+    help: 'run pipeline stage K (1..N-1) of --pipeline-parallel-size N instead of a worker: listens on --host:--port',
+  },
+  'pipeline-stage-addresses': {
+    type: 'string' as const,
+    help: 'stage 0 (the worker): HOST:PORT of stages 1..N-1, comma-separated (default: spawn them here)',
+  },
   ...LOGGING_FLAGS,
 };
 const USAGE =
@@ -123,6 +131,9 @@ const DESCRIPTION = [
   'workers only simulate the pull on --kv-link.',
   'Environment (Dynamo names): ETCD_ENDPOINTS (etcd URLs, comma-separated), NATS_SERVER (NATS URL).',
   'Flags win over the environment.',
+  'Pipeline parallelism: --pipeline-parallel-size N spawns stages 1..N-1 here; for stages on other hosts run',
+  '`dhw worker --pipeline-stage K --pipeline-parallel-size N --host H --port P` there and pass',
+  '--pipeline-stage-addresses H:P,... to the worker (stage 0). --role prefill|decode is refused with N > 1.',
   'Exit codes: 0 stopped by a signal, 1 startup error, 3 discovery lease lost.',
 ].join('\n');
 
@@ -181,6 +192,37 @@ export function workerOptionsFromFlags(values: ParsedCommand['values'], modelDir
   };
 }
 
+/**
+ * `dhw worker --pipeline-stage K --pipeline-parallel-size N`: one stage process of a pipeline whose stage 0
+ * (a worker started with --pipeline-stage-addresses) runs elsewhere. It does not register in discovery:
+ * the pipeline is ONE instance, registered by stage 0.
+ */
+async function runPipelineStage(values: ParsedCommand['values'], modelDir: string): Promise<number> {
+  const stage = numberFlag(values, 'pipeline-stage', { integer: true, min: 1 })!;
+  const numStages = numberFlag(values, 'pipeline-parallel-size', { integer: true, min: 2 });
+  if (numStages === undefined)
+    throw new UsageError('--pipeline-stage needs --pipeline-parallel-size N (N >= 2)');
+  const engine = engineOptionsFromFlags(values, modelDir);
+  const server = await PipelineStageServer.start({
+    modelDir,
+    stage,
+    numStages,
+    host: stringFlag(values, 'host'),
+    port: numberFlag(values, 'port', { integer: true, min: 0 }),
+    threads: engine.threads,
+    weightDtype: engine.weightDtype,
+  });
+  const { start, end } = server.model.part;
+  console.log(
+    `Pipeline stage ${stage} of ${numStages} (layers ${start}-${end - 1}) listening on ${server.address} (Ctrl-C to stop)`,
+  );
+  const signals = firstSignal(() => process.exit(1));
+  await signals.received;
+  signals.dispose();
+  await server.close();
+  return 0;
+}
+
 export const workerCommand: Command = {
   name: 'worker',
   summary: 'run one backend worker: engine + request plane + discovery registration',
@@ -190,6 +232,7 @@ export const workerCommand: Command = {
     const { values, positionals } = parsed;
     const log = getLogger('worker');
     const modelDir = modelDirFromFlags(values, positionals[0]);
+    if (values['pipeline-stage'] !== undefined) return runPipelineStage(values, modelDir);
     const options = workerOptionsFromFlags(values, modelDir);
     const signals = firstSignal((signal) => {
       log.warn('second signal: exiting without draining', { signal });

@@ -10,31 +10,44 @@ import { getLogger } from '../../util/logger.ts';
 import { loadModelConfig, type ModelConfig } from './config.ts';
 import { ggufFileFor, loadGguf } from './gguf/load-gguf.ts';
 import { SafetensorsCheckpoint } from './safetensors.ts';
-import { expectedTensors, type LayerWeights, type LoadedModel, type ModelWeights } from './weights.ts';
+import {
+  expectedTensors,
+  type LayerWeights,
+  type LoadedModel,
+  type ModelPart,
+  type ModelWeights,
+  partNeedsTensor,
+  selectPart,
+  wholeModel,
+} from './weights.ts';
 
 const log = getLogger('model');
 
 /**
  * Loads config and weights from a Hugging Face checkpoint folder, or from a GGUF file (a `.gguf` path, or a
- * folder holding one .gguf and no safetensors): see gguf/load-gguf.ts.
+ * folder holding one .gguf and no safetensors): see gguf/load-gguf.ts. With `part` (a pipeline stage), every
+ * tensor's shape is still checked but only the part's tensors are read.
  */
-export async function loadModel(dir: string): Promise<LoadedModel> {
+export async function loadModel(dir: string, part?: ModelPart): Promise<LoadedModel> {
   const ggufFile = ggufFileFor(dir);
-  if (ggufFile) return loadGguf(ggufFile);
+  if (ggufFile) return part ? selectPart(await loadGguf(ggufFile), part) : loadGguf(ggufFile);
   const config = loadModelConfig(dir);
   const checkpoint = await SafetensorsCheckpoint.open(dir);
+  const held = part ?? wholeModel(config);
   try {
     const names = checkTensors(checkpoint, config);
     const tensors = new Map<string, Float32Array>();
-    for (const [short, full] of names) tensors.set(short, await checkpoint.read(full));
-    const weights = assembleWeights(config, tensors);
+    for (const [short, full] of names) {
+      if (partNeedsTensor(config, held, short)) tensors.set(short, await checkpoint.read(full));
+    }
+    const weights = assembleWeights(config, tensors, held);
     log.debug('model loaded', {
       dir,
       architecture: config.architecture,
       layers: config.numLayers,
       tensors: names.size,
     });
-    return { config, weights, dir };
+    return part ? { config, weights, dir, part } : { config, weights, dir };
   } finally {
     await checkpoint.close();
   }
@@ -67,11 +80,14 @@ function checkTensors(checkpoint: SafetensorsCheckpoint, config: ModelConfig): M
   return found;
 }
 
-function assembleWeights(config: ModelConfig, t: Map<string, Float32Array>): ModelWeights {
+const NOT_HELD = new Float32Array(0);
+
+/** The weights of `part` (all of them for the whole model); arrays the part does not hold are empty. */
+function assembleWeights(config: ModelConfig, t: Map<string, Float32Array>, part: ModelPart): ModelWeights {
   const get = (name: string): Float32Array => t.get(name)!;
   const optional = (name: string): Float32Array | null => t.get(name) ?? null;
   const layers: LayerWeights[] = [];
-  for (let l = 0; l < config.numLayers; l++) {
+  for (let l = part.start; l < part.end; l++) {
     const p = `layers.${l}.`;
     layers.push({
       attnNorm: get(`${p}input_layernorm.weight`),
@@ -89,9 +105,10 @@ function assembleWeights(config: ModelConfig, t: Map<string, Float32Array>): Mod
       wDown: get(`${p}mlp.down_proj.weight`),
     });
   }
-  const embed = get('embed_tokens.weight');
+  const embed = optional('embed_tokens.weight') ?? NOT_HELD;
+  if (!part.head) return { embed, layers, finalNorm: NOT_HELD, lmHead: NOT_HELD };
   return {
-    embed,
+    embed: part.embed ? embed : NOT_HELD,
     layers,
     finalNorm: get('norm.weight'),
     lmHead: config.tieWordEmbeddings ? embed : get('lm_head.weight'),

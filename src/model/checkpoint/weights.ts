@@ -40,6 +40,47 @@ export interface LoadedModel {
   config: ModelConfig;
   weights: ModelWeights;
   dir: string;
+  /** The part held when it is not the whole model (a pipeline stage): `weights.layers` holds only its layers. */
+  part?: ModelPart;
+}
+
+/**
+ * Which part of the model a process holds: a pipeline stage's contiguous layers [start, end) (the full
+ * model's numbering) and the ends it owns. Arrays of the parts it does not own are empty (length 0).
+ */
+export interface ModelPart {
+  start: number;
+  end: number;
+  /** Holds the token embedding (the first stage). */
+  embed: boolean;
+  /** Holds the final norm and the LM head (the last stage). */
+  head: boolean;
+}
+
+export function wholeModel(config: ModelConfig): ModelPart {
+  return { start: 0, end: config.numLayers, embed: true, head: true };
+}
+
+const NOT_HELD = new Float32Array(0);
+
+/** Keep only `part` of a fully loaded model (the GGUF path; safetensors reads only the part's tensors). */
+export function selectPart(loaded: LoadedModel, part: ModelPart): LoadedModel {
+  const w = loaded.weights;
+  const weights: ModelWeights = {
+    embed: part.embed ? w.embed : NOT_HELD,
+    layers: w.layers.slice(part.start, part.end),
+    finalNorm: part.head ? w.finalNorm : NOT_HELD,
+    lmHead: part.head ? w.lmHead : NOT_HELD,
+  };
+  return { ...loaded, weights, part };
+}
+
+/** Does `part` need tensor `short` (a name from `expectedTensors`)? A tied head needs the embedding. */
+export function partNeedsTensor(config: ModelConfig, part: ModelPart, short: string): boolean {
+  const layer = /^layers\.(\d+)\./.exec(short);
+  if (layer) return Number(layer[1]) >= part.start && Number(layer[1]) < part.end;
+  if (short === 'embed_tokens.weight') return part.embed || (part.head && config.tieWordEmbeddings);
+  return part.head; // norm.weight, lm_head.weight
 }
 
 /** Tensor name (without `model.` prefix) → expected shape, for every tensor the config implies. */

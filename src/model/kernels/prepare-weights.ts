@@ -6,7 +6,7 @@
  * for it later. The original arrays are not kept, so their memory is freed once the caller drops them.
  */
 import type { ModelConfig } from '../checkpoint/config.ts';
-import type { ModelWeights } from '../checkpoint/weights.ts';
+import type { ModelPart, ModelWeights } from '../checkpoint/weights.ts';
 import type { KernelBackend, Matrix, WeightDtype } from './backend.ts';
 import { canQuantizeQ8, Q8_BLOCK } from './quantize.ts';
 
@@ -34,8 +34,8 @@ export interface PreparedWeights {
   lmHead: Matrix; // (vocab, dim)
 }
 
-/** Bytes of shared memory the matrices of `config` need in `dtype` (to size the arena once). */
-export function matrixBytes(config: ModelConfig, dtype: WeightDtype): number {
+/** Bytes of shared memory the matrices of `config` (or of one `part` of it) need in `dtype` (to size the arena once). */
+export function matrixBytes(config: ModelConfig, dtype: WeightDtype, part?: ModelPart): number {
   const { hiddenSize: dim, intermediateSize: hidden, vocabSize: vocab } = config;
   const qDim = config.numHeads * config.headDim;
   const kvDim = config.numKvHeads * config.headDim;
@@ -45,6 +45,7 @@ export function matrixBytes(config: ModelConfig, dtype: WeightDtype): number {
       : outDim * inDim * 4 + 16;
   const perLayer =
     bytes(qDim, dim) + 2 * bytes(kvDim, dim) + bytes(dim, qDim) + 2 * bytes(hidden, dim) + bytes(dim, hidden);
+  if (part) return (part.end - part.start) * perLayer + (part.head ? bytes(vocab, dim) : 0);
   return config.numLayers * perLayer + bytes(vocab, dim);
 }
 
@@ -67,8 +68,11 @@ export function prepareWeights(w: ModelWeights, c: ModelConfig, backend: KernelB
     wUp: backend.matrix(l.wUp, c.intermediateSize, dim),
     wDown: backend.matrix(l.wDown, dim, c.intermediateSize),
   }));
-  const lmHead = backend.matrix(w.lmHead, c.vocabSize, dim);
+  // A pipeline stage without the head holds an empty one (0 rows); a stage holding only one end of a tied
+  // pair gets distinct arrays from the loader, so it never shares.
+  const lmHead = backend.matrix(w.lmHead, w.lmHead.length === 0 ? 0 : c.vocabSize, dim);
   // A tied f32 head already holds the embedding table: look rows up there instead of keeping two copies.
-  const embed = c.tieWordEmbeddings && lmHead.f32 && lmHead.dtype === 'f32' ? lmHead.f32 : w.embed;
+  const shared = c.tieWordEmbeddings && w.lmHead === w.embed && lmHead.f32 && lmHead.dtype === 'f32';
+  const embed = shared && lmHead.f32 ? lmHead.f32 : w.embed;
   return { embed, layers, finalNorm: w.finalNorm, lmHead };
 }
