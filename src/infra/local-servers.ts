@@ -12,6 +12,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isWildcardHost, resolveAdvertiseHost } from '../util/advertise-host.ts';
 import { InfraError } from './errors.ts';
 import { freePort, isPortListening } from './free-port.ts';
 import { ensureServerBinary } from './server-binary.ts';
@@ -46,6 +47,10 @@ export interface CommonServerOptions {
   logFile?: string;
   /** Install the binary with apt if missing (root only). Default true. */
   allowInstall?: boolean;
+  /** Bind address (default 127.0.0.1). 0.0.0.0 needs `advertiseHost`. */
+  host?: string;
+  /** The host clients are told to use (etcd's advertise URL; the URLs returned). Default: `host`. */
+  advertiseHost?: string;
 }
 export interface EtcdOptions extends CommonServerOptions {
   port?: number;
@@ -160,14 +165,30 @@ class LocalNats extends LocalServer implements NatsServer {
   }
 }
 
-function etcdArgs(dataDir: string, port: number, peerPort: number): string[] {
-  const client = `http://127.0.0.1:${port}`;
+/** Where to bind, what to advertise, and where this process probes readiness (loopback for a wildcard bind). */
+function addressing(
+  opts: CommonServerOptions,
+  what: string,
+): { bind: string; advertise: string; probe: string } {
+  const bind = opts.host ?? '127.0.0.1';
+  const advertise = resolveAdvertiseHost(bind, opts.advertiseHost, `${what} (--host / --advertise-host)`);
+  return { bind, advertise, probe: isWildcardHost(bind) ? '127.0.0.1' : bind };
+}
+
+function etcdArgs(
+  dataDir: string,
+  port: number,
+  peerPort: number,
+  where: { bind: string; advertise: string },
+): string[] {
+  const listen = `http://${where.bind}:${port}`;
+  const client = `http://${where.advertise}:${port}`;
   const peer = `http://127.0.0.1:${peerPort}`;
   // biome-ignore format: one flag and its value per line
   return [
     '--name', 'dhw',
     '--data-dir', dataDir,
-    '--listen-client-urls', client,
+    '--listen-client-urls', listen,
     '--advertise-client-urls', client,
     '--listen-peer-urls', peer,
     '--initial-advertise-peer-urls', peer,
@@ -181,14 +202,15 @@ function etcdArgs(dataDir: string, port: number, peerPort: number): string[] {
 /** Start a single-member etcd on loopback; ready when GET /health says {"health":"true"} (it has a leader). */
 export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdServer> {
   const binary = await ensureServerBinary('etcd', { allowInstall: opts.allowInstall });
+  const where = addressing(opts, 'etcd');
   const { dir, owned } = await prepareDataDir(opts.dataDir, 'dhw-etcd-');
   const launchAt = (ports: { port: number; peerPort: number }) =>
     launchServer({
       name: 'etcd',
       binary,
-      args: etcdArgs(dir, ports.port, ports.peerPort),
+      args: etcdArgs(dir, ports.port, ports.peerPort, where),
       isReady: probe(async () => {
-        const body = (await fetchJson(`http://127.0.0.1:${ports.port}/health`)) as
+        const body = (await fetchJson(`http://${where.probe}:${ports.port}/health`)) as
           | { health?: string }
           | undefined;
         return body?.health === 'true';
@@ -204,30 +226,43 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdServer> {
       opts.port !== undefined,
       launchAt,
     );
-    return new LocalEtcd(process, () => launchAt(ports), dir, owned, `http://127.0.0.1:${ports.port}`);
+    return new LocalEtcd(
+      process,
+      () => launchAt(ports),
+      dir,
+      owned,
+      `http://${where.advertise}:${ports.port}`,
+    );
   } catch (err) {
     if (owned) await rm(dir, { recursive: true, force: true });
     throw err;
   }
 }
 
-function natsArgs(dataDir: string, port: number, monitorPort: number, jetstream: boolean): string[] {
-  const args = ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPort)];
+function natsArgs(
+  dataDir: string,
+  host: string,
+  port: number,
+  monitorPort: number,
+  jetstream: boolean,
+): string[] {
+  const args = ['-a', host, '-p', String(port), '-m', String(monitorPort)];
   return jetstream ? [...args, '-js', '-sd', dataDir] : args;
 }
 
 /** Start nats-server on loopback (JetStream on by default); ready when the monitor's /healthz says ok. */
 export async function startNats(opts: NatsOptions = {}): Promise<NatsServer> {
   const binary = await ensureServerBinary('nats-server', { allowInstall: opts.allowInstall });
+  const where = addressing(opts, 'nats-server');
   const { dir, owned } = await prepareDataDir(opts.dataDir, 'dhw-nats-');
   const jetstream = opts.jetstream ?? true;
   const launchAt = (ports: { port: number; monitorPort: number }) =>
     launchServer({
       name: 'nats-server',
       binary,
-      args: natsArgs(dir, ports.port, ports.monitorPort, jetstream),
+      args: natsArgs(dir, where.bind, ports.port, ports.monitorPort, jetstream),
       isReady: probe(async () => {
-        const body = (await fetchJson(`http://127.0.0.1:${ports.monitorPort}/healthz`)) as
+        const body = (await fetchJson(`http://${where.probe}:${ports.monitorPort}/healthz`)) as
           | { status?: string }
           | undefined;
         return body?.status === 'ok';
@@ -251,8 +286,8 @@ export async function startNats(opts: NatsOptions = {}): Promise<NatsServer> {
       () => launchAt(ports),
       dir,
       owned,
-      `nats://127.0.0.1:${ports.port}`,
-      `http://127.0.0.1:${ports.monitorPort}`,
+      `nats://${where.advertise}:${ports.port}`,
+      `http://${where.advertise}:${ports.monitorPort}`,
     );
   } catch (err) {
     if (owned) await rm(dir, { recursive: true, force: true });

@@ -150,7 +150,7 @@ export async function infraDown(dir: string, opts: { purge?: boolean } = {}): Pr
  */
 export async function infraUp(
   dir: string,
-  opts: { ports?: Partial<InfraPorts>; allowInstall?: boolean } = {},
+  opts: { ports?: Partial<InfraPorts>; allowInstall?: boolean; host?: string; advertiseHost?: string } = {},
 ): Promise<{ record: InfraRecord; alreadyRunning: boolean }> {
   const existing = await infraStatus(dir);
   if (existing.record && existing.servers.every((s) => s.up))
@@ -159,7 +159,12 @@ export async function infraUp(
   const root = resolve(dir);
   await mkdir(root, { recursive: true });
   const ports = { ...DEFAULT_INFRA_PORTS, ...opts.ports };
-  const common = { detached: true, allowInstall: opts.allowInstall };
+  const common = {
+    detached: true,
+    allowInstall: opts.allowInstall,
+    host: opts.host,
+    advertiseHost: opts.advertiseHost,
+  };
   const etcdLog = join(root, 'etcd.log');
   const natsLog = join(root, 'nats.log');
   let etcd: EtcdServer | undefined;

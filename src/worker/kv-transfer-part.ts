@@ -12,7 +12,6 @@
  * Scratch workers move real bytes (AgentKvConnector); mocker workers have no tensors, so their pulls are
  * charged on a simulated link (the mocker's SimulatedKvConnector) and only the release notification moves.
  */
-import { hostname } from 'node:os';
 import type { Clock, EngineCore, KvConnector } from '../engine/index.ts';
 import { LlmEngine, realClock } from '../engine/index.ts';
 import { SimulatedKvConnector } from '../mocker/index.ts';
@@ -64,15 +63,21 @@ export interface KvTransferPartDeps {
   options: WorkerKvTransferOptions;
   /** The worker's bind address: the TCP data port listens there too. */
   host: string;
+  /** What the agent publishes for its TCP endpoint (the worker's --advertise-host). */
+  advertiseHost: string;
   /** Engines without tensors (mocker): how their pulls are simulated. */
   simulated: SimulatedKvSpec;
   log: Logger;
 }
 
 /** The transports a mode stands for (none: no agent at all). */
-export function transportsFor(mode: KvTransferMode, role: WorkerRole, host: string): KvTransport[] {
-  const tcp = () =>
-    new StreamTransport('tcp', { host, advertiseHost: host === '0.0.0.0' ? hostname() : host });
+export function transportsFor(
+  mode: KvTransferMode,
+  role: WorkerRole,
+  host: string,
+  advertiseHost: string,
+): KvTransport[] {
+  const tcp = () => new StreamTransport('tcp', { host, advertiseHost });
   switch (mode) {
     case 'auto':
       return role === 'aggregated' ? [] : [tcp(), new StreamTransport('unix')];
@@ -110,7 +115,7 @@ export async function startKvTransferPart(
 ): Promise<KvTransferPart | undefined> {
   const { engine, discovery, namespace, instanceId, role, log } = deps;
   const mode = deps.options.mode ?? 'auto';
-  const transports = transportsFor(mode, role, deps.host);
+  const transports = transportsFor(mode, role, deps.host, deps.advertiseHost);
   if (transports.length === 0) {
     if (role === 'prefill')
       throw new WorkerError(

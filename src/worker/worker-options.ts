@@ -98,8 +98,16 @@ export interface WorkerOptions {
    */
   modelCardStore?: ModelCardStoreKind;
   runtime?: WorkerRuntime;
-  /** Request-plane listen address (TCP; ignored with runtime.requestPlane). Default 127.0.0.1:0. */
+  /**
+   * Bind address of the request plane (TCP; ignored with runtime.requestPlane), the status server and the
+   * transfer agent's TCP data listener. Default 127.0.0.1.
+   */
   host?: string;
+  /**
+   * The host published in discovery (the request-plane address and the transfer agent's TCP endpoint): what
+   * workers and frontends on other nodes dial. Default: `host`; required when `host` is 0.0.0.0 or ::.
+   */
+  advertiseHost?: string;
   port?: number;
   /** Status server port (/health, /live, /metrics): 0 = free port, null = none. Listens on `host`. */
   systemPort?: number | null;

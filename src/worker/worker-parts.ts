@@ -15,6 +15,7 @@ import { createDiscovery, type Discovery } from '../runtime/discovery/index.ts';
 import { createEventBus, type EventBus } from '../runtime/events/index.ts';
 import type { EndpointId } from '../runtime/names.ts';
 import { type ServeHandle, TcpRequestPlane } from '../runtime/request-plane/index.ts';
+import { resolveAdvertiseHost } from '../util/advertise-host.ts';
 import type { CleanupStack } from '../util/cleanup-stack.ts';
 import { getLogger, type Logger } from '../util/logger.ts';
 import { Canary } from './canary.ts';
@@ -72,6 +73,12 @@ export async function assembleWorkerParts(
 ): Promise<WorkerParts> {
   checkPipelineRole(options.engine, options.role ?? WORKER_DEFAULTS.role);
   const runtime = options.runtime ?? {};
+  // Before anything connects or loads: a wildcard bind with nothing to publish fails here, in milliseconds.
+  const advertiseHost = resolveAdvertiseHost(
+    options.host ?? WORKER_DEFAULTS.host,
+    options.advertiseHost,
+    'worker (--host / --advertise-host)',
+  );
   const phase = new WorkerPhase();
   const discovery =
     runtime.discovery ??
@@ -142,6 +149,7 @@ export async function assembleWorkerParts(
       role,
       options: options.kvTransfer ?? {},
       host,
+      advertiseHost,
       simulated: simulatedKvSpec(options.engine),
       log,
     },
@@ -177,7 +185,7 @@ export async function assembleWorkerParts(
   const plane =
     runtime.requestPlane ??
     stack.adopt(
-      new TcpRequestPlane({ host, port: options.port ?? WORKER_DEFAULTS.port }),
+      new TcpRequestPlane({ host, advertiseHost, port: options.port ?? WORKER_DEFAULTS.port }),
       (p) => p.close(),
       'close request plane',
     );

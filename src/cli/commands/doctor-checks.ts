@@ -14,18 +14,10 @@ import { describeModel, kvBytesPerToken } from '../../model/index.ts';
 import type { InstanceInfo } from '../../protocols/discovery.ts';
 import { Tokenizer } from '../../tokens/index.ts';
 import { formatBytes } from '../../util/format.ts';
+import { explainUnreachable } from './doctor-network-checks.ts';
+import type { CheckResult } from './doctor-result.ts';
 
-export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
-
-export interface CheckResult {
-  /** Curriculum section: connectivity, registration, memory, versions, model. */
-  section: string;
-  name: string;
-  status: CheckStatus;
-  detail: string;
-  /** What to do about a warn/fail. */
-  fix?: string;
-}
+export type { CheckResult, CheckStatus } from './doctor-result.ts';
 
 const PROBE_TIMEOUT_MS = 1500;
 
@@ -126,13 +118,12 @@ export async function checkInstance(instance: InstanceInfo): Promise<CheckResult
   const section = 'registration';
   const tcp = await probeTcp(instance.transport.tcp);
   if (!tcp.ok) {
-    const port = instance.transport.tcp.split(':').pop();
     return {
       section,
       name,
       status: 'fail',
       detail: `registered at ${instance.transport.tcp} but nothing answers there (${tcp.error})`,
-      fix: `the worker (pid ${instance.pid ?? '?'}) died or hangs; its keys go when its lease expires. Check \`ss -tlnp | grep ${port}\` and restart it`,
+      fix: explainUnreachable(instance.transport.tcp, tcp.error, instance.pid),
     };
   }
   if (instance.systemPort === undefined) {

@@ -1,7 +1,7 @@
 /**
  * `dhw doctor`: checks a deployment in the curriculum's troubleshooting order, like a runbook turned into
- * a script: 1. network connectivity (etcd, NATS) → 2. service registration (workers under /dynamo/, do
- * their ports answer, and can a frontend on this machine load each model's card?) → 3. memory (RAM for the model + KV cache; our GPU is the CPU) → 4. versions
+ * a script: 1. network connectivity (etcd, NATS, the route and link to each, clock skew against their clocks) → 2. service registration (workers under /dynamo/, do
+ * their ports answer at their advertised addresses, do full-size packets arrive (MTU), and can a frontend on this machine load each model's card?) → 3. memory (RAM for the model + KV cache; our GPU is the CPU) → 4. versions
  * (node, etcd, nats-server) → 5. model files (config.json, safetensors, tokenizer.json). Every failure
  * says what to do. Exit code 1 if any check failed (warnings do not fail).
  */
@@ -27,6 +27,13 @@ import {
   probeNats,
 } from './doctor-checks.ts';
 import { checkModelCards } from './doctor-card-checks.ts';
+import {
+  checkAdvertisedScope,
+  checkBigPackets,
+  checkClockSkew,
+  checkLinks,
+  hostOf,
+} from './doctor-network-checks.ts';
 import { listRegistry } from './ls.ts';
 
 const FLAGS = {
@@ -42,6 +49,11 @@ const FLAGS = {
     type: 'string' as const,
     default: String(ENGINE_DEFAULTS.maxNumSeqs),
     help: 'for the KV cache estimate',
+  },
+  'nats-monitor-port': {
+    type: 'string' as const,
+    default: '8222',
+    help: "NATS monitoring port on NATS's host, read for the clock-skew check (/varz)",
   },
   json: { type: 'boolean' as const, help: 'print the checks as JSON' },
   ...LOGGING_FLAGS,
@@ -140,6 +152,27 @@ async function checkConnectivity(
       });
     }
   }
+  // Checked whether or not the servers answered: a down link is the likeliest reason they did not.
+  const peers = [
+    ...(backend === 'etcd' ? resolveEtcdEndpoints(stringFlag(values, 'etcd-endpoints')) : []),
+    ...(values['skip-nats'] === true
+      ? []
+      : [resolveNatsUrl(stringFlag(values, 'nats-server')).split(',')[0]!]),
+  ].flatMap((url) => {
+    try {
+      return [new URL(url.includes('://') ? url : `nats://${url}`).hostname];
+    } catch {
+      return [];
+    }
+  });
+  results.push(...(await checkLinks(peers, section)));
+  results.push(
+    ...(await checkClockSkew(
+      etcd?.ok ? etcd.endpoint : undefined,
+      nats?.ok ? nats.url : undefined,
+      numberFlag(values, 'nats-monitor-port', { integer: true, min: 1 }),
+    )),
+  );
   return { results, etcd, nats, registryReachable };
 }
 
@@ -147,6 +180,7 @@ async function checkRegistration(
   values: Record<string, string | boolean | undefined>,
   reachable: boolean,
   natsUrl: string | undefined,
+  etcdEndpoint: string | undefined,
 ): Promise<CheckResult[]> {
   const section = 'registration';
   if (!reachable) {
@@ -178,6 +212,15 @@ async function checkRegistration(
       },
     ];
     for (const instance of listing.instances) results.push(await checkInstance(instance));
+    // Across machines: can this host route to each worker, do full-size packets arrive, is the address global?
+    results.push(
+      ...(await checkLinks(
+        listing.instances.map((i) => hostOf(i.transport.tcp)),
+        section,
+      )),
+    );
+    results.push(...(await checkBigPackets(listing.instances)));
+    results.push(...checkAdvertisedScope(listing.instances, etcdEndpoint));
     results.push(...(await checkModelCards(listing.models, natsUrl)));
     if (listing.malformed.length > 0) {
       results.push({
@@ -215,6 +258,7 @@ export async function runDoctor(
       values,
       connectivity.registryReachable,
       connectivity.nats?.ok ? connectivity.nats.url : undefined,
+      connectivity.etcd?.ok ? connectivity.etcd.endpoint : undefined,
     )),
     await checkMemory(modelDir, maxNumSeqs, ENGINE_DEFAULTS.blockSize),
     ...(await checkVersions(connectivity.etcd, connectivity.nats)),

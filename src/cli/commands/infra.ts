@@ -38,6 +38,15 @@ const FLAGS = {
     default: String(DEFAULT_INFRA_PORTS.natsMonitorPort),
     help: 'NATS monitoring port (/healthz, /varz)',
   },
+  host: {
+    type: 'string' as const,
+    default: '127.0.0.1',
+    help: 'up: address etcd and NATS bind (0.0.0.0 needs --advertise-host)',
+  },
+  'advertise-host': {
+    type: 'string' as const,
+    help: "up: host in the printed ETCD_ENDPOINTS / NATS_SERVER and etcd's advertised URL (default: --host)",
+  },
   'no-install': { type: 'boolean' as const, help: `never run apt-get; print the install command instead` },
   purge: { type: 'boolean' as const, help: 'down: also delete the data dirs and logs' },
   json: { type: 'boolean' as const, help: 'status: print one JSON object' },
@@ -67,6 +76,8 @@ export const infraCommand: Command = {
       case 'up': {
         const { record, alreadyRunning } = await infraUp(dir, {
           allowInstall: !values['no-install'],
+          host: stringFlag(values, 'host'),
+          advertiseHost: stringFlag(values, 'advertise-host'),
           ports: {
             etcdPort: port(values, 'etcd-port'),
             etcdPeerPort: port(values, 'etcd-peer-port'),

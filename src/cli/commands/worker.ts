@@ -81,7 +81,11 @@ const FLAGS = {
   host: {
     type: 'string' as const,
     default: '127.0.0.1',
-    help: 'address the request plane and status port bind',
+    help: 'address the request plane, status port and KV transfer listener bind (0.0.0.0 needs --advertise-host)',
+  },
+  'advertise-host': {
+    type: 'string' as const,
+    help: 'address published in discovery for others to dial (default: --host; e.g. the node address 10.77.0.2)',
   },
   port: { type: 'string' as const, default: '0', help: 'request-plane TCP port (0 = a free one)' },
   'system-port': {
@@ -180,6 +184,7 @@ export function workerOptionsFromFlags(values: ParsedCommand['values'], modelDir
     events: { backend: eventsBackendFlag(values), natsServer: stringFlag(values, 'nats-server') },
     modelCardStore: modelCardStoreFlag(values),
     host: stringFlag(values, 'host'),
+    advertiseHost: stringFlag(values, 'advertise-host'),
     port: numberFlag(values, 'port', { integer: true, min: 0 }),
     systemPort: numberFlag(values, 'system-port', { integer: true, min: 0 }),
     canaryIntervalMs: canary === undefined ? undefined : canary * 1000,

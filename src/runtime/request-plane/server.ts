@@ -6,14 +6,20 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { DEFAULT_MAX_FRAME_BYTES } from '../../protocols/request-plane.ts';
+import { resolveAdvertiseHost } from '../../util/advertise-host.ts';
 import { getLogger } from '../../util/logger.ts';
 import { ListenError } from './errors.ts';
 import type { EndpointHandler, StopOptions } from './request-plane.ts';
 import { ServerConnection } from './server-connection.ts';
 
 export interface RequestPlaneServerOptions {
-  /** Interface to listen on (default 127.0.0.1; "0.0.0.0" for other machines). */
+  /** Interface to listen on (default 127.0.0.1; an address other nodes reach, or "0.0.0.0" with advertiseHost). */
   host?: string;
+  /**
+   * What `address` reports, i.e. what the worker publishes in discovery for callers to dial. Default: `host`.
+   * Required when `host` is a wildcard (util/advertise-host.ts says why).
+   */
+  advertiseHost?: string;
   /** 0 (default) = any free port; `start()` says which. */
   port?: number;
   /** Largest frame accepted or sent, header included (default 16 MiB). */
@@ -74,16 +80,18 @@ export class RequestPlaneServer {
       throw new ListenError(`unexpected listen address ${bound}`);
     this.listening = { host, port: bound.port };
     this.log.info('request plane listening', {
-      address: this.address,
+      bound: `${host}:${bound.port}`,
+      advertised: this.options.advertiseHost ?? host,
       endpoints: [...this.endpoints.keys()],
     });
     return this.listening;
   }
 
-  /** "host:port", what callers dial (and what the worker registers in discovery). */
+  /** "host:port", what callers dial (and what the worker registers in discovery): the advertised host. */
   get address(): string {
     if (!this.listening) throw new Error('request plane: address read before start()');
-    const { host, port } = this.listening;
+    const port = this.listening.port;
+    const host = resolveAdvertiseHost(this.listening.host, this.options.advertiseHost, 'request plane');
     return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
   }
 

@@ -9,6 +9,8 @@ import { RequestPlaneServer } from './server.ts';
 export interface TcpRequestPlaneOptions extends RequestPlaneClientOptions {
   /** Interface servers listen on (default 127.0.0.1). */
   host?: string;
+  /** Host servers publish as their address (default: `host`; required when `host` is 0.0.0.0). */
+  advertiseHost?: string;
   /** Port servers listen on (default 0 = a free one). */
   port?: number;
 }
@@ -21,8 +23,8 @@ export class TcpRequestPlane implements RequestPlane {
   }
 
   async serve(endpoints: Record<string, EndpointHandler>): Promise<ServeHandle> {
-    const { host, port, maxFrameBytes } = this.options;
-    const server = new RequestPlaneServer({ host, port, maxFrameBytes });
+    const { host, advertiseHost, port, maxFrameBytes } = this.options;
+    const server = new RequestPlaneServer({ host, advertiseHost, port, maxFrameBytes });
     for (const [name, handler] of Object.entries(endpoints)) server.register(name, handler);
     await server.start();
     return {
