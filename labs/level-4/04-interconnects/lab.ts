@@ -20,7 +20,7 @@
  */
 import { formatBytes } from '../../../src/util/format.ts';
 import { argValue, banner, formatMs, isSmoke, note, printTable, runLab, step } from '../../lib/lab-kit.ts';
-import { predictTransferMs } from '../01-nixl-by-hand/reference.ts';
+import { type LinkSpec, transferMs } from '../../../src/util/link-spec.ts';
 import { INTERCONNECTS, kvBytesForPrompt, kvBytesPerToken, MODEL_SHAPES } from './interconnects.ts';
 import {
   ownerDelta,
@@ -103,20 +103,19 @@ function printHandoffPredictions(): void {
     note(
       `${m.name}: ${formatBytes(kvBytesPerToken(m))} of KV per token → ${formatBytes(kvBytesForPrompt(m, 8192))}`,
     );
-  const shape = (m: (typeof MODEL_SHAPES)[0]) => ({ ...m, blockSize: BLOCK_TOKENS });
   printTable(
     ['interconnect', 'Llama-3-8B ms', 'Llama-3-70B ms'],
     INTERCONNECTS.map((i) => {
-      const link = { gigabitsPerSecond: i.gbitPerSecond, latencyUs: i.latencyUs };
+      const link: LinkSpec = { bytesPerSecond: (i.gbitPerSecond * 1e9) / 8, latencyMs: i.latencyUs / 1000 };
       return [
         i.name,
-        r2(predictTransferMs(shape(LLAMA8B), 8192, link)),
-        r2(predictTransferMs(shape(LLAMA70B), 8192, link)),
+        r2(transferMs(link, kvBytesForPrompt(LLAMA8B, 8192))),
+        r2(transferMs(link, kvBytesForPrompt(LLAMA70B, 8192))),
       ];
     }),
   );
   note(
-    "lab 4.1's predictTransferMs: latency + bytes × 8 / line rate (TCP rows: the goodput is ~6 % lower, step 5).",
+    "latency + bytes × 8 / line rate (lab 4.1's predictTransferMs = util/link-spec.ts's transferMs); on TCP rows ~6 % less.",
   );
   note(
     'One decode step of a 70B model on H100s is tens of ms: over 25 GbE the hand-off costs dozens of them.',
@@ -208,6 +207,8 @@ async function main(): Promise<void> {
         latencyUs: loopOneWayUs,
       };
       const goodput = shaped ? tcpGoodputGbps(link) : link.lineRateGbps;
+      // iperf3 is bounded the same way: by the token bucket, or by what this host did over loopback.
+      const iperf3Predicted = Math.min(goodput, loop.iperf3Gbps ?? Number.POSITIVE_INFINITY);
       const hostGbps = agentGbps(loop.probe);
       const bytes = blocks * BLOCK_TOKENS * kvBytesPerToken(LLAMA8B);
       const pull = (b: number) => predictAgentPullMs(b, link, goodput, hostGbps);
@@ -216,7 +217,7 @@ async function main(): Promise<void> {
       const bytes70b = kvBytesForPrompt(LLAMA70B, tokens);
       rows.push([
         rate,
-        r2(goodput),
+        r2(iperf3Predicted),
         iperf3Gbps === undefined ? 'no iperf3' : r2(iperf3Gbps),
         r2(agentGbps(probe)),
         r2(loopOneWayUs * 2),
@@ -226,6 +227,7 @@ async function main(): Promise<void> {
         r2(predicted.ttft),
         r2(probe.rttUs / 1000 + probe.readMs),
         r2(pull(bytes70b)),
+        r2(probe.timedReads.syscr / ((probe.bytes * probe.timedReads.count) / 2 ** 20)),
       ]);
     }
   } finally {
@@ -247,10 +249,14 @@ async function main(): Promise<void> {
       'pred TTFT+ ms',
       'TTFT+ ms',
       '70B pull ms (pred)',
+      'reads/MiB',
     ],
     rows,
   );
   note('TTFT+ = the round trip to the prefill worker + the KV pull (measured: echo RTT + agent READ).');
+  note(
+    "reads/MiB = the reader's read(2) calls per MiB pulled: each is a kernel crossing and an event-loop turn.",
+  );
   note(
     `SmolLM2-135M (our engine, f32) moves ${formatBytes(kvBytesPerToken(SMOLLM2))} per token: ${formatMs(
       predictPullMs(kvBytesForPrompt(SMOLLM2, tokens), {

@@ -113,6 +113,12 @@ export class NamespacePair {
     }
   }
 
+  /** Sets the MTU of both veth ends (1500 after creation; 576 is the smallest IPv4 packet every host accepts). */
+  setMtu(mtu: number): void {
+    for (const i of [0, 1] as const)
+      ip('-n', this.names[i], 'link', 'set', 'dev', this.ifaces[i], 'mtu', String(mtu));
+  }
+
   /** `tc qdisc show` of side a, for the lab to print what was configured. */
   describe(): string {
     return execFileSync('tc', ['-n', this.names[0], 'qdisc', 'show', 'dev', this.ifaces[0]], {
