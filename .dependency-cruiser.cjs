@@ -36,6 +36,7 @@ const MAY_IMPORT = {
   mocker: ['protocols', 'util', 'tokens', 'kv', 'engine'],
   runtime: ['protocols', 'util'],
   infra: ['protocols', 'util'],
+  cluster: ['protocols', 'util', 'infra'],
   router: ['protocols', 'util', 'tokens'],
   frontend: ['protocols', 'util', 'tokens', 'router', 'runtime'],
   transfer: ['protocols', 'util', 'runtime'],
@@ -149,8 +150,8 @@ module.exports = {
         severity: 'error',
         comment:
           'src/infra/ starts local etcd/NATS for `dhw infra up`, tests and labs; the serving code never imports ' +
-          'it (only cli/, tests, test kits, labs/ and bench/ do).',
-        from: { path: '^src/', pathNot: `(^src/(cli|infra)/|${TEST_ONLY})` },
+          'it (only cli/, cluster/ (emulated nodes, also dev tooling), tests, test kits, labs/ and bench/ do).',
+        from: { path: '^src/', pathNot: `(^src/(cli|infra|cluster)/|${TEST_ONLY})` },
         to: { path: '^src/infra/' },
       },
       {

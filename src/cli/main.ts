@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   chat: async () => (await import('./commands/chat.ts')).chatCommand,
   model: async () => (await import('./commands/model.ts')).modelCommand,
   infra: async () => (await import('./commands/infra.ts')).infraCommand,
+  cluster: async () => (await import('./commands/cluster.ts')).clusterCommand,
   events: async () => (await import('./commands/events.ts')).eventsCommand,
   worker: async () => (await import('./commands/worker.ts')).workerCommand,
   frontend: async () => (await import('./commands/frontend.ts')).frontendCommand,
