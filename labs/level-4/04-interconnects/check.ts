@@ -10,7 +10,7 @@
  *      - Llama-3-8B (32 layers, 8 KV heads × 128, bf16: 128 KiB per token) 1,024-token prompt = 128 MiB,
  *        pulled over 25 GbE at 20 µs one way; Llama-3-70B (320 KiB per token) 8k prompt = 2.5 GiB over
  *        100 GbE jumbo at 15 µs: its TTFT penalty; one SmolLM2 block where the round trips show.
- * 2. This machine, as root with iperf3 (CI runs as root): two network namespaces joined by a veth at
+ * 2. This machine, as root with iperf3 (CI runs as root): two emulated nodes (`dhw cluster`: network namespaces on a bridge) at
  *    `tc tbf rate 1gbit` with MTU 576 (headers are 11 % of each packet there, more than the noise); iperf3's goodput vs `tcpGoodputGbps` (within 5 %), and a measured READ of a
  *    512-token Llama-3-8B prompt (64 MiB) by our transfer agent vs `predictPullMs` with the latency measured
  *    by a one-byte echo (within 25 %: each READ restarts TCP from idle, see the README). INFO instead of PASS/FAIL in smoke mode, and a skip line (with the
@@ -30,7 +30,7 @@ import {
 } from '../../lib/exercise.ts';
 import { isSmoke } from '../../lib/lab-kit.ts';
 import { probeLink, runIperf3, startKvOwner, whyNoIperf3 } from './link-harness.ts';
-import { NamespacePair, whyNoNamespaces } from './netns-pair.ts';
+import { EmulatedNodes, parseEmulatedLink, whyNoNodes } from './emulated-nodes.ts';
 import type { Link } from './reference.ts';
 
 export interface LinkSolution {
@@ -151,14 +151,15 @@ const MTU = 576;
 
 /** Part 2: a 1 Gbit/s namespace link, iperf3's goodput and one measured KV pull vs the learner's model. */
 async function measuredLink(solution: LinkSolution): Promise<CheckResult[]> {
-  const missing = whyNoNamespaces() ?? whyNoIperf3();
+  const missing = (await whyNoNodes()) ?? whyNoIperf3();
   if (missing)
     return [{ title: MEASURED_TITLE, passed: true, advisory: true, detail: `skipped: ${missing}` }];
   const smoke = isSmoke();
   const blocks = 32; // 512 tokens of Llama-3-8B: 64 MiB, about half a second at 1 Gbit/s
-  let pair: NamespacePair;
+  let nodes: EmulatedNodes;
   try {
-    pair = new NamespacePair();
+    // MTU 576 makes the headers' share (11 %) larger than the machine's noise, so the check can tell.
+    nodes = await EmulatedNodes.create({ mtu: MTU });
   } catch (err) {
     return [
       { title: MEASURED_TITLE, passed: true, advisory: true, detail: `skipped: ${(err as Error).message}` },
@@ -166,12 +167,10 @@ async function measuredLink(solution: LinkSolution): Promise<CheckResult[]> {
   }
   const results: CheckResult[] = [];
   try {
-    // MTU 576 makes the headers' share (11 %) larger than the machine's noise, so the check can tell.
-    pair.setMtu(MTU);
-    pair.shape('1gbit');
-    const iperf = await runIperf3(pair.b, pair.a, smoke ? 2 : 3, 1);
-    const owner = await startKvOwner(pair.b, blocks);
-    const probe = await probeLink(pair.a, owner, { blocks, repeats: smoke ? 2 : 3, rounds: 100 }).finally(
+    await nodes.shape(parseEmulatedLink('1gbit'));
+    const iperf = await runIperf3(nodes.b, nodes.a, smoke ? 2 : 3, 1);
+    const owner = await startKvOwner(nodes.b, blocks);
+    const probe = await probeLink(nodes.a, owner, { blocks, repeats: smoke ? 2 : 3, rounds: 100 }).finally(
       () => owner.stop(),
     );
     const link: Link = { lineRateGbps: 1, mtu: MTU, framingBytes: TBF_FRAMING, latencyUs: probe.rttUs / 2 };
@@ -206,7 +205,7 @@ async function measuredLink(solution: LinkSolution): Promise<CheckResult[]> {
       detail: `threw ${(err as Error).name}: ${(err as Error).message}`,
     });
   } finally {
-    pair.destroy();
+    await nodes.destroy();
   }
   return results;
 }

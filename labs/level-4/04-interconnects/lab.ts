@@ -2,14 +2,14 @@
  * Lab 4.4: interconnects ("InfiniBand verification", week 3 day 1). First the spec sheet: what real links
  * (10/25/100 GbE, RoCE, InfiniBand HDR/NDR, PCIe 4/5, NVLink 3/4) deliver, and what an 8k-token KV hand-off of
  * Llama-3-8B and 70B costs over each. Then why RDMA matters, measured: the bytes our transfer agent's kernel
- * copies and the syscalls it makes per byte of KV (/proc/self/io). Then emulated links: two network namespaces
- * joined by a veth at several `tc tbf` rates; for each, predict iperf3's goodput, the round trip, a KV pull of
+ * copies and the syscalls it makes per byte of KV (/proc/self/io). Then emulated links: two nodes of
+ * `dhw cluster` (network namespaces on a bridge) at several `tc tbf` rates, one with a user-space delay; for each, predict iperf3's goodput, the round trip, a KV pull of
  * a Llama-3-8B prompt and the TTFT penalty of disaggregation, then measure them with iperf3, a one-byte echo
  * and our agent. Like running `ibstat`, `ib_write_bw` and `ib_read_lat` before trusting a new fabric.
  *
  * The namespace part needs root (CI runs as root); without it the lab says why and skips that part.
  *
- *   npm run lab -- 4.4 [--rates 1gbit,10gbit,unshaped] [--tokens 1024]
+ *   npm run lab -- 4.4 [--links "1gbit 10gbit unshaped 1gbit,2ms"] [--tokens 1024]
  *
  * @expect /Bandwidth and latency of real interconnects/
  * @expect /NVLink 4 \(H100 SXM, 18 links\)/
@@ -23,6 +23,7 @@ import { argValue, banner, formatMs, isSmoke, note, printTable, runLab, step } f
 import { type LinkSpec, transferMs } from '../../../src/util/link-spec.ts';
 import { INTERCONNECTS, kvBytesForPrompt, kvBytesPerToken, MODEL_SHAPES } from './interconnects.ts';
 import {
+  behindDelayProxies,
   ownerDelta,
   type ProbeResult,
   probeLink,
@@ -30,7 +31,14 @@ import {
   startKvOwner,
   whyNoIperf3,
 } from './link-harness.ts';
-import { type Endpoint, LOOPBACK, NamespacePair, rateBitsPerSecond, whyNoNamespaces } from './netns-pair.ts';
+import {
+  type EmulatedLinkSpec,
+  EmulatedNodes,
+  type Endpoint,
+  LOOPBACK,
+  parseEmulatedLink,
+  whyNoNodes,
+} from './emulated-nodes.ts';
 import { type Link, predictPullMs, tcpGoodputGbps } from './reference.ts';
 
 const BLOCK_TOKENS = 16;
@@ -43,6 +51,12 @@ const [SMOLLM2, LLAMA8B, LLAMA70B] = MODEL_SHAPES as [
 const gbps = (bitsPerSecond: number) => bitsPerSecond / 1e9;
 const r2 = (x: number) => +x.toFixed(2);
 
+interface Plan {
+  blocks: number;
+  repeats: number;
+  iperfSeconds: number;
+}
+
 interface Measured {
   probe: ProbeResult;
   /** The owner's kernel copies and syscalls over the probe's timed READs. */
@@ -50,16 +64,21 @@ interface Measured {
   iperf3Gbps?: number;
 }
 
-/** Starts an owner at `server`, probes it from `client`, and runs iperf3 between the two (if installed). */
-async function measure(
-  server: Endpoint,
-  client: Endpoint,
-  plan: { blocks: number; repeats: number; iperfSeconds: number },
-): Promise<Measured> {
+/**
+ * Starts an owner at `server` (behind delay proxies when `delayMs` > 0), probes it from `client`, and runs
+ * iperf3 between the two if installed (directly: iperf3 measures the rate, which a delay does not change).
+ */
+async function measure(server: Endpoint, client: Endpoint, plan: Plan, delayMs = 0): Promise<Measured> {
   const owner = await startKvOwner(server, plan.blocks);
   let probe: ProbeResult;
   try {
-    probe = await probeLink(client, owner, { blocks: plan.blocks, repeats: plan.repeats, rounds: 200 });
+    const proxied = delayMs > 0 ? await behindDelayProxies(owner, server, delayMs) : undefined;
+    try {
+      const options = { blocks: plan.blocks, repeats: plan.repeats, rounds: 200 };
+      probe = await probeLink(client, proxied ?? owner, options);
+    } finally {
+      proxied?.stopProxies();
+    }
     await owner.waitForReports(2);
   } finally {
     await owner.stop();
@@ -154,14 +173,64 @@ function printCopies({ probe, owner }: Measured): void {
   note('kernel crossing; at 2 × memcpy per byte a CPU socket path tops out near half of memcpy (lab 4.1).');
 }
 
+/** One emulated link: shape it, predict from the loopback run, then measure; one row of the final table. */
+async function emulatedLinkRow(
+  nodes: EmulatedNodes,
+  spec: EmulatedLinkSpec,
+  loop: Measured,
+  plan: Plan,
+  tokens: number,
+): Promise<(string | number)[]> {
+  await nodes.shape(spec);
+  const shaped = spec.rateBitsPerSecond !== undefined;
+  note(
+    `${spec.text}: ${shaped ? await nodes.describe() : 'no qdisc: the links run as fast as the CPUs move bytes'}` +
+      (spec.delayMs > 0 ? `; + ${spec.delayMs} ms each way by a delay proxy in front of the owner` : ''),
+  );
+  // Prediction, before measuring. A shaped link is loopback with a token bucket; an unshaped one is loopback;
+  // a delay proxy is one more local TCP hop plus its delay.
+  const loopOneWayUs = loop.probe.rttUs / 2;
+  const link: Link = {
+    lineRateGbps: shaped
+      ? gbps(spec.rateBitsPerSecond as number)
+      : (loop.iperf3Gbps ?? agentGbps(loop.probe)),
+    mtu: 1500,
+    framingBytes: shaped ? TBF_FRAMING : 0,
+    latencyUs: spec.delayMs > 0 ? 2 * loopOneWayUs + spec.delayMs * 1000 : loopOneWayUs,
+  };
+  const goodput = shaped ? tcpGoodputGbps(link) : link.lineRateGbps;
+  // iperf3 is bounded the same way: by the token bucket, or by what this host did over loopback.
+  const iperf3Predicted = Math.min(goodput, loop.iperf3Gbps ?? Number.POSITIVE_INFINITY);
+  const pull = (b: number) => predictAgentPullMs(b, link, goodput, agentGbps(loop.probe));
+  const bytes = plan.blocks * BLOCK_TOKENS * kvBytesPerToken(LLAMA8B);
+  const { probe, iperf3Gbps } = await measure(nodes.b, nodes.a, plan, spec.delayMs);
+  return [
+    spec.text,
+    r2(iperf3Predicted),
+    iperf3Gbps === undefined ? 'no iperf3' : r2(iperf3Gbps),
+    r2(agentGbps(probe)),
+    r2(2 * link.latencyUs),
+    r2(probe.rttUs),
+    r2(pull(bytes)),
+    r2(probe.readMs),
+    r2((2 * link.latencyUs) / 1000 + pull(bytes)),
+    r2(probe.rttUs / 1000 + probe.readMs),
+    r2(pull(kvBytesForPrompt(LLAMA70B, tokens))),
+    r2(probe.timedReads.syscr / ((probe.bytes * probe.timedReads.count) / 2 ** 20)),
+  ];
+}
+
 async function main(): Promise<void> {
   banner('4.4', 'Interconnects: InfiniBand verification, emulated');
   const smoke = isSmoke();
-  const rates = (argValue('rates') ?? (smoke ? '1gbit,unshaped' : '1gbit,10gbit,unshaped')).split(',');
+  // Link specs are separated by spaces, because one spec may hold a comma: "1gbit,2ms".
+  const links = (argValue('links') ?? (smoke ? '1gbit unshaped' : '1gbit 10gbit unshaped 1gbit,2ms'))
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(parseEmulatedLink); // bad input fails here, before any work
   const tokens = Number(argValue('tokens') ?? (smoke ? 256 : 1024));
   const blocks = Math.ceil(tokens / BLOCK_TOKENS);
   const plan = { blocks, repeats: smoke ? 2 : 3, iperfSeconds: smoke ? 1 : 3 };
-  for (const rate of rates) if (rate !== 'unshaped') rateBitsPerSecond(rate); // bad input fails before any work
 
   printRealInterconnects();
   printHandoffPredictions();
@@ -177,15 +246,17 @@ async function main(): Promise<void> {
       (loop.iperf3Gbps === undefined ? `; ${whyNoIperf3()}` : `, iperf3 ${r2(loop.iperf3Gbps)} Gbit/s`),
   );
 
-  step(`Emulated links: two namespaces, a veth, tc tbf at ${rates.join(', ')}`);
-  const why = whyNoNamespaces();
+  step(
+    `Emulated links: two nodes (dhw cluster: namespaces on a bridge), tc tbf at ${links.map((l) => l.text).join(' | ')}`,
+  );
+  const why = await whyNoNodes();
   if (why) {
     note(`namespace part skipped: ${why}`);
     return;
   }
-  let pair: NamespacePair;
+  let nodes: EmulatedNodes;
   try {
-    pair = new NamespacePair();
+    nodes = await EmulatedNodes.create();
   } catch (err) {
     note(`namespace part skipped: ${(err as Error).message}`);
     return;
@@ -193,45 +264,11 @@ async function main(): Promise<void> {
   const rows: (string | number)[][] = [];
   try {
     note(
-      `nodes: ${pair.a.label} (${pair.a.address}, the decode side) ↔ ${pair.b.label} (${pair.b.address}, owns the KV)`,
+      `nodes: ${nodes.a.label} (${nodes.a.address}, the decode side) ↔ ${nodes.b.label} (${nodes.b.address}, owns the KV)`,
     );
-    for (const rate of rates) {
-      pair.shape(rate);
-      const shaped = rate !== 'unshaped';
-      note(`${rate}: ${shaped ? pair.describe() : 'no qdisc: the veth runs as fast as the CPUs move bytes'}`);
-      // Prediction, before measuring: a shaped veth is a loopback with a token bucket; an unshaped one is loopback.
-      const link: Link = {
-        lineRateGbps: shaped ? gbps(rateBitsPerSecond(rate)) : (loop.iperf3Gbps ?? agentGbps(loop.probe)),
-        mtu: 1500,
-        framingBytes: shaped ? TBF_FRAMING : 0,
-        latencyUs: loopOneWayUs,
-      };
-      const goodput = shaped ? tcpGoodputGbps(link) : link.lineRateGbps;
-      // iperf3 is bounded the same way: by the token bucket, or by what this host did over loopback.
-      const iperf3Predicted = Math.min(goodput, loop.iperf3Gbps ?? Number.POSITIVE_INFINITY);
-      const hostGbps = agentGbps(loop.probe);
-      const bytes = blocks * BLOCK_TOKENS * kvBytesPerToken(LLAMA8B);
-      const pull = (b: number) => predictAgentPullMs(b, link, goodput, hostGbps);
-      const predicted = { pull: pull(bytes), ttft: (2 * link.latencyUs) / 1000 + pull(bytes) };
-      const { probe, iperf3Gbps } = await measure(pair.b, pair.a, plan);
-      const bytes70b = kvBytesForPrompt(LLAMA70B, tokens);
-      rows.push([
-        rate,
-        r2(iperf3Predicted),
-        iperf3Gbps === undefined ? 'no iperf3' : r2(iperf3Gbps),
-        r2(agentGbps(probe)),
-        r2(loopOneWayUs * 2),
-        r2(probe.rttUs),
-        r2(predicted.pull),
-        r2(probe.readMs),
-        r2(predicted.ttft),
-        r2(probe.rttUs / 1000 + probe.readMs),
-        r2(pull(bytes70b)),
-        r2(probe.timedReads.syscr / ((probe.bytes * probe.timedReads.count) / 2 ** 20)),
-      ]);
-    }
+    for (const link of links) rows.push(await emulatedLinkRow(nodes, link, loop, plan, tokens));
   } finally {
-    pair.destroy();
+    await nodes.destroy();
   }
   note(
     `emulated links: predicted vs measured (Llama-3-8B, ${tokens} tokens = ${formatBytes(blocks * BLOCK_TOKENS * kvBytesPerToken(LLAMA8B))} of KV)`,

@@ -7,7 +7,9 @@
  *   - a one-byte TCP echo: round-trip latency of the two kernel stacks and the wire (what `ping` would add up);
  *   - our transfer agent (src/transfer): READs of a Llama-3-8B-shaped KV pool owned at b, pulled from a.
  *
- * Like running `ib_write_bw` and `ib_read_lat` between two hosts before trusting a fabric.
+ * Like running `ib_write_bw` and `ib_read_lat` between two hosts before trusting a fabric. `behindDelayProxies`
+ * puts `dhw cluster delay-proxy` (a TCP relay holding each chunk for a fixed time) in front of an owner, the
+ * user-space latency of a "RATE,LATENCY" link on a kernel without netem.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -15,10 +17,11 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { AgentMetadata } from '../../../src/transfer/index.ts';
 import { repoRoot } from '../../../src/util/paths.ts';
-import type { Endpoint } from './netns-pair.ts';
+import type { Endpoint } from './emulated-nodes.ts';
 
 const PEER_SCRIPT = join(repoRoot, 'labs', 'level-4', '04-interconnects', 'link-peer.ts');
 const RUN_TS = join(repoRoot, 'bin', 'run-ts.mjs');
+const DHW = join(repoRoot, 'bin', 'dhw.mjs');
 
 /** undefined when iperf3 runs here; otherwise what to install. */
 export function whyNoIperf3(): string | undefined {
@@ -249,5 +252,64 @@ export function ownerDelta(owner: KvOwner): { wchar: number; syscw: number; user
     wchar: after.io.wchar - before.io.wchar,
     syscw: after.io.syscw - before.io.syscw,
     userCopiedBytes: after.userCopiedBytes - before.userCopiedBytes,
+  };
+}
+
+/** `dhw cluster delay-proxy --listen HOST:0 --to HOST:PORT --delay D` at `endpoint`; resolves to "host:port". */
+async function startDelayProxy(
+  endpoint: Endpoint,
+  targetPort: number,
+  delayMs: number,
+): Promise<{ address: string; child: ChildProcess }> {
+  const child = start(endpoint, [
+    process.execPath,
+    DHW,
+    'cluster',
+    'delay-proxy',
+    '--listen',
+    `${endpoint.address}:0`,
+    '--to',
+    `${endpoint.address}:${targetPort}`,
+    '--delay',
+    `${delayMs * 1000}us`,
+  ]);
+  const out = collect(child, `delay proxy at ${endpoint.label}`);
+  void out.done.catch(() => undefined);
+  const listening = () => out.lines.map((l) => /^delay-proxy (\S+) ->/.exec(l)?.[1]).find(Boolean);
+  await until(
+    () => listening() !== undefined || child.exitCode !== null,
+    'the delay proxy to listen',
+    30_000,
+  );
+  const address = listening();
+  if (!address) throw new Error(`the delay proxy at ${endpoint.label} exited before listening`);
+  return { address, child };
+}
+
+/**
+ * The same owner reached through two delay proxies started next to it (one for its transfer agent, one for
+ * its echo server): every connection a probe makes then pays `delayMs` each way. `stop()` ends the proxies.
+ */
+export async function behindDelayProxies(
+  owner: KvOwner,
+  endpoint: Endpoint,
+  delayMs: number,
+): Promise<KvOwner & { stopProxies(): void }> {
+  const tcp = owner.metadata.endpoints.find((e) => e.kind === 'tcp');
+  const agentPort = Number(tcp?.address.slice(tcp.address.lastIndexOf(':') + 1));
+  const echoPort = Number(owner.echo.slice(owner.echo.lastIndexOf(':') + 1));
+  const agentProxy = await startDelayProxy(endpoint, agentPort, delayMs);
+  const echoProxy = await startDelayProxy(endpoint, echoPort, delayMs);
+  return {
+    ...owner,
+    metadata: {
+      ...owner.metadata,
+      endpoints: [{ kind: 'tcp', address: `tcp://${agentProxy.address}` }],
+    },
+    echo: echoProxy.address,
+    stopProxies: () => {
+      agentProxy.child.kill('SIGTERM');
+      echoProxy.child.kill('SIGTERM');
+    },
   };
 }
