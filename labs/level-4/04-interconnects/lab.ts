@@ -3,9 +3,9 @@
  * (10/25/100 GbE, RoCE, InfiniBand HDR/NDR, PCIe 4/5, NVLink 3/4) deliver, and what an 8k-token KV hand-off of
  * Llama-3-8B and 70B costs over each. Then why RDMA matters, measured: the bytes our transfer agent's kernel
  * copies and the syscalls it makes per byte of KV (/proc/self/io). Then emulated links: two nodes of
- * `dhw cluster` (network namespaces on a bridge) at several `tc tbf` rates, one with a user-space delay; for each, predict iperf3's goodput, the round trip, a KV pull of
- * a Llama-3-8B prompt and the TTFT penalty of disaggregation, then measure them with iperf3, a one-byte echo
- * and our agent. Like running `ibstat`, `ib_write_bw` and `ib_read_lat` before trusting a new fabric.
+ * `dhw cluster` (network namespaces on a bridge) at several `tc tbf` rates, one with a user-space delay; for
+ * each, predict iperf3's goodput, the round trip, a KV pull of a Llama-3-8B prompt and the TTFT penalty of
+ * disaggregation, then measure them with iperf3, a one-byte echo and our agent. Like running `ibstat`, `ib_write_bw` and `ib_read_lat` before trusting a new fabric.
  *
  * The namespace part needs root (CI runs as root); without it the lab says why and skips that part.
  *
@@ -93,7 +93,7 @@ const agentGbps = (p: ProbeResult) => (p.bytes * 8) / (p.readMs / 1000) / 1e9;
 
 /**
  * The reference's pull (2 × latency + bytes / goodput), with one more bound: our agent cannot move bytes faster
- * across a veth than it did over loopback on this host (the CPUs, not the link, are the limit there).
+ * between nodes than it did over loopback on this host (the CPUs, not the link, are the limit there).
  */
 function predictAgentPullMs(bytes: number, link: Link, goodputGbps: number, hostGbps: number): number {
   if (goodputGbps <= hostGbps && link.framingBytes > 0) return predictPullMs(bytes, link);
