@@ -23,6 +23,7 @@ import { getLogger } from '../util/logger.ts';
 import { EventFeed } from './event-feed.ts';
 import { type HttpServerHandle, startHttpServer } from './http-server.ts';
 import { FrontendMetrics } from './metrics.ts';
+import { ModelCardFiles } from './model-card-files.ts';
 import { type DeploymentRouterFlags, ModelDeployment } from './model-deployment.ts';
 import { ModelWatcher } from './model-watcher.ts';
 import type { RequestStats } from './request-stats.ts';
@@ -53,6 +54,12 @@ export interface FrontendOptions {
    * (default 1000 uncached tokens) and --max-prefill-queue-size (default 2). Defaults: DISAGG_DEFAULTS.
    */
   disagg?: Partial<DisaggPolicyOptions>;
+  /**
+   * Model cards whose files travel through NATS's object store (docs/model-cards.md): `cacheDir`
+   * (--model-cache-dir, default `$TMPDIR/dhw-model-cards`) and the NATS URL to fetch from (default the
+   * event plane's; null when this frontend has no NATS).
+   */
+  modelCards?: { cacheDir?: string; natsServer?: string | null };
   host?: string;
   port?: number;
   maxBodyBytes?: number;
@@ -86,6 +93,17 @@ export async function startFrontend(options: FrontendOptions = {}): Promise<Fron
     const plane = options.runtime?.requestPlane ?? new TcpRequestPlane();
     if (!options.runtime?.requestPlane) owned.push(() => plane.close());
 
+    const cardFiles = new ModelCardFiles({
+      cacheDir: options.modelCards?.cacheDir,
+      natsServer:
+        options.modelCards?.natsServer !== undefined
+          ? options.modelCards.natsServer
+          : bus.backend === 'nats'
+            ? options.events?.natsServer
+            : null,
+      log,
+    });
+    owned.push(() => cardFiles.close());
     let models: ModelWatcher | undefined;
     const feed = new EventFeed({ bus, plane, deploymentOf: (id) => models?.deploymentOf(id), log });
     owned.push(() => feed.close());
@@ -96,6 +114,7 @@ export async function startFrontend(options: FrontendOptions = {}): Promise<Fron
       createDeployment: (card) =>
         ModelDeployment.create({
           card,
+          cardFiles,
           plane,
           router: routerFlags,
           migrationLimit: options.migrationLimit ?? 0,
@@ -128,6 +147,7 @@ export async function startFrontend(options: FrontendOptions = {}): Promise<Fron
       discovery: discovery.backend,
       events: bus.backend,
       models: watcher.list().map((m) => m.name),
+      modelCacheDir: cardFiles.cacheDir,
     });
     return {
       url: server.url,

@@ -13,6 +13,7 @@ export {
   type SingleModelSource,
   startHttpServer,
 } from './http-server.ts';
+export { ModelCardFiles, type ModelCardFilesOptions } from './model-card-files.ts';
 export {
   type DeploymentOptions,
   type DeploymentRouterFlags,

@@ -17,8 +17,9 @@ import { DISAGG_DEFAULTS, type DisaggPolicyOptions } from '../router/disagg-poli
 import type { RequestPlane } from '../runtime/request-plane/index.ts';
 import { readTokenizerFiles, Tokenizer } from '../tokens/index.ts';
 import { DhwError } from '../util/errors.ts';
-import type { Logger } from '../util/logger.ts';
+import { getLogger, type Logger } from '../util/logger.ts';
 import type { FrontendMetrics } from './metrics.ts';
+import { ModelCardFiles } from './model-card-files.ts';
 import { RoutedEngine } from './routed-engine.ts';
 import { mergeEosIds, type ServedModel } from './served-model.ts';
 
@@ -27,6 +28,11 @@ export type DeploymentRouterFlags = Omit<RouterFlags, 'requestSnapshot' | 'block
 
 export interface DeploymentOptions {
   card: ModelCard;
+  /**
+   * Resolves the card's tokenizer source to a local folder (fetching from the object store if needed).
+   * Default: model-dir cards only.
+   */
+  cardFiles?: ModelCardFiles;
   plane: RequestPlane;
   router: DeploymentRouterFlags;
   migrationLimit: number;
@@ -47,27 +53,52 @@ export function isPrefillCard(card: ModelCard): boolean {
 }
 
 /**
- * A model card this frontend cannot serve: the tokenizer folder it names is missing or unreadable on this
- * machine. Distinct from util's `ModelLoadError` (a checkpoint that cannot be loaded into an engine).
+ * A model card this frontend cannot serve: the tokenizer folder it names is missing here, or its files
+ * cannot be fetched from the object store or do not match their checksums. Distinct from util's
+ * `ModelLoadError` (a checkpoint that cannot be loaded into an engine).
  */
 export class ModelCardLoadError extends DhwError {}
 
+function describeSource(card: ModelCard): string {
+  const source = card.tokenizer;
+  return source.kind === 'model-dir'
+    ? `folder ${source.path}`
+    : `object store bucket '${source.bucket}' (mdcsum ${source.mdcsum})`;
+}
+
+function loadFix(card: ModelCard): string {
+  return card.tokenizer.kind === 'model-dir'
+    ? "the card names a folder on the worker's machine, so it must exist here too (same machine or a shared " +
+        'filesystem); or restart the workers with --model-card-store nats so their cards travel through NATS'
+    : 'check `dhw doctor` on this machine';
+}
+
 /** The tokenizer a model card points at, with the card's own chat template when it has one. */
-export async function loadCardTokenizer(card: ModelCard): Promise<Tokenizer> {
+export async function loadCardTokenizer(
+  card: ModelCard,
+  cardFiles: ModelCardFiles = new ModelCardFiles({ natsServer: null, log: getLogger('frontend') }),
+): Promise<Tokenizer> {
   try {
-    const files = await readTokenizerFiles(card.tokenizer.path);
+    const files = await readTokenizerFiles(await cardFiles.localDir(card));
     if (card.chatTemplate !== undefined) {
       files.chatTemplate = { kind: 'template', template: card.chatTemplate, origin: 'model card' };
     }
     return Tokenizer.fromFiles(files);
   } catch (err) {
     throw new ModelCardLoadError(
-      `cannot load the tokenizer of model '${card.displayName}' from ${card.tokenizer.path} ` +
-        `(${(err as Error).message}); the frontend reads it from the path in the model card, so that ` +
-        'folder must exist on this machine (same machine or a shared filesystem)',
+      `cannot load the tokenizer of model '${card.displayName}' from its ${describeSource(card)}: ` +
+        `${(err as Error).message}; ${loadFix(card)}`,
       { cause: err },
     );
   }
+}
+
+/** The model folder's name as the card records it: a second name clients may use. */
+function folderAlias(card: ModelCard): string | undefined {
+  const source = card.tokenizer;
+  const path = source.kind === 'model-dir' ? source.path : source.workerPath;
+  const folder = path === undefined ? undefined : basename(path);
+  return folder && folder !== card.displayName ? folder : undefined;
 }
 
 export class ModelDeployment implements ServedModel {
@@ -85,8 +116,8 @@ export class ModelDeployment implements ServedModel {
     options: DeploymentOptions,
   ) {
     this.name = card.displayName;
-    const folder = basename(card.tokenizer.path);
-    this.aliases = folder !== this.name ? [folder] : [];
+    const alias = folderAlias(card);
+    this.aliases = alias ? [alias] : [];
     this.eosTokenIds = mergeEosIds(card.eosTokenIds, tokenizer.eosTokenIds);
     this.engine = new RoutedEngine({
       info: {
@@ -107,7 +138,7 @@ export class ModelDeployment implements ServedModel {
   }
 
   static async create(options: DeploymentOptions): Promise<ModelDeployment> {
-    const tokenizer = await loadCardTokenizer(options.card);
+    const tokenizer = await loadCardTokenizer(options.card, options.cardFiles);
     let deployment: ModelDeployment | undefined;
     // Two routers, same flags: each pool has its own KV index (a prefill worker's cache is not a decode
     // worker's), its own in-flight ledger and its own quarantine.

@@ -11,6 +11,9 @@
  *   /dynamo/v1/mdc/{ns}/{comp}/{ep}/{id}        ─┘
  *
  * Discovery events are applied one at a time, in order (a new model's tokenizer loads in between).
+ * A model whose card cannot be loaded here (its folder is missing on this machine, its files cannot be
+ * fetched from the object store or fail their checksums) is not served: the reason is logged, kept for
+ * `unservable()` (the HTTP 503 says it), and the load is retried every `retryMs` while workers name it.
  */
 import { type InstanceInfo, isInstanceInfo, isModelCard, type ModelCard } from '../protocols/discovery.ts';
 import { asWorkerId, type WorkerId } from '../protocols/ids.ts';
@@ -27,7 +30,15 @@ export interface ModelWatcherOptions {
   createDeployment(card: ModelCard): Promise<ModelDeployment>;
   /** A worker joined a deployment: start following its component's events. */
   onWorkerAdded?(deployment: ModelDeployment, workerId: WorkerId, instance: InstanceInfo): void;
+  /** How often a model whose card failed to load is tried again (default 5000 ms). */
+  retryMs?: number;
   log: Logger;
+}
+
+/** A model that workers registered but this frontend cannot load, and why. */
+export interface UnservableModel {
+  model: string;
+  reason: string;
 }
 
 /** `{component}/{endpoint}/{instanceId}`: what an instance record and its model card share. */
@@ -44,6 +55,8 @@ export class ModelWatcher implements ModelRegistry {
   private readonly records = new Map<JoinKey, WorkerRecord>();
   private readonly deployments = new Map<string, ModelDeployment>();
   private readonly watches: DiscoveryWatch[] = [];
+  private readonly failures = new Map<string, string>();
+  private retryTimer: NodeJS.Timeout | undefined;
   private queue: Promise<void> = Promise.resolve();
   private closed = false;
 
@@ -104,6 +117,11 @@ export class ModelWatcher implements ModelRegistry {
     return undefined;
   }
 
+  /** Models registered by workers whose cards this frontend could not load, with the reason. */
+  unservable(): UnservableModel[] {
+    return [...this.failures].map(([model, reason]) => ({ model, reason }));
+  }
+
   /** Resolves when every discovery event received so far has been applied. */
   idle(): Promise<void> {
     return this.queue;
@@ -111,6 +129,7 @@ export class ModelWatcher implements ModelRegistry {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.retryTimer);
     await Promise.all(this.watches.map((w) => w.close()));
     await this.queue;
   }
@@ -121,6 +140,41 @@ export class ModelWatcher implements ModelRegistry {
       .catch((err) => {
         this.options.log.error('discovery event not applied', { key: event.key, error: err });
       });
+  }
+
+  /** Try the models that failed to load again, once, after `retryMs`. */
+  private scheduleRetry(): void {
+    if (this.retryTimer !== undefined || this.closed) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.enqueueRetry();
+    }, this.options.retryMs ?? 5000);
+    this.retryTimer.unref();
+  }
+
+  private enqueueRetry(): void {
+    this.queue = this.queue
+      .then(() => this.retryFailed())
+      .catch((err) => this.options.log.error('retrying models failed', { error: err }));
+  }
+
+  private async retryFailed(): Promise<void> {
+    for (const [join, record] of this.records) {
+      if (this.closed) return;
+      const { instance, card } = record;
+      if (!instance || !card || record.model !== undefined) continue;
+      if (!this.failures.has(card.displayName) && !this.deployments.has(card.displayName)) continue;
+      const instanceId = join.slice(join.lastIndexOf('/') + 1);
+      await this.reconcile(join, record, asWorkerId(instanceId));
+    }
+  }
+
+  /** Forget a failure once no worker names the model any more. */
+  private dropStaleFailures(): void {
+    for (const model of this.failures.keys()) {
+      const named = [...this.records.values()].some((r) => r.card?.displayName === model);
+      if (!named) this.failures.delete(model);
+    }
   }
 
   private async apply(event: DiscoveryEvent): Promise<void> {
@@ -153,12 +207,20 @@ export class ModelWatcher implements ModelRegistry {
     record.model = undefined;
     if (wanted === undefined || !instance || !card) {
       if (!instance && !card) this.records.delete(join);
+      this.dropStaleFailures();
       return;
     }
     let deployment = this.deployments.get(wanted);
     if (!deployment) {
-      deployment = await this.options.createDeployment(card);
+      try {
+        deployment = await this.options.createDeployment(card);
+      } catch (err) {
+        this.noteFailure(wanted, err);
+        return;
+      }
       this.deployments.set(wanted, deployment);
+      // Workers of this model that arrived while its card failed to load join now, after this one.
+      if (this.failures.delete(wanted)) this.enqueueRetry();
     }
     const wasServed = deployment.served;
     try {
@@ -184,6 +246,19 @@ export class ModelWatcher implements ModelRegistry {
       });
     }
     this.options.onWorkerAdded?.(deployment, workerId, instance);
+  }
+
+  private noteFailure(model: string, err: unknown): void {
+    const reason = err instanceof Error ? err.message : String(err);
+    if (this.failures.get(model) !== reason) {
+      this.options.log.error('model not served: this frontend cannot load its model card', {
+        model,
+        reason,
+        retryMs: this.options.retryMs ?? 5000,
+      });
+    }
+    this.failures.set(model, reason);
+    this.scheduleRetry();
   }
 
   private removeWorker(model: string, workerId: WorkerId): void {

@@ -39,6 +39,8 @@ export interface ModelRegistry {
   instances(): InstanceSummary[];
   /** Prefill workers of disaggregated models (absent or empty when there are none). */
   prefillInstances?(): InstanceSummary[];
+  /** Models workers registered that this server cannot load, with the reason (shown in 503s). */
+  unservable?(): { model: string; reason: string }[];
 }
 
 export function mergeEosIds(...lists: (readonly number[] | undefined)[]): number[] {

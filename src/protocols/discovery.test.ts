@@ -50,3 +50,31 @@ test('isHostPort', () => {
   assert.equal(isHostPort(':80'), false);
   assert.equal(isHostPort('host:0'), false);
 });
+
+test('isModelCard accepts an object store source and rejects a malformed one', () => {
+  const sum = `sha256:${'ab'.repeat(32)}`;
+  const tokenizer = {
+    kind: 'nats-object-store',
+    bucket: 'fortune-llama',
+    mdcsum: sum,
+    files: [
+      { name: 'tokenizer.json', checksum: sum, size: 10 },
+      { name: 'chat_template.jinja', checksum: sum, size: 3 },
+    ],
+    workerPath: '/models/fortune-llama',
+  };
+  assert.ok(isModelCard({ ...card, tokenizer }));
+  assert.ok(isModelCard(JSON.parse(JSON.stringify({ ...card, tokenizer }))));
+  const bad = (patch: Record<string, unknown>) =>
+    isModelCard({ ...card, tokenizer: { ...tokenizer, ...patch } });
+  assert.equal(bad({ bucket: 'has space' }), false);
+  assert.equal(bad({ mdcsum: 'blake3:abc' }), false);
+  assert.equal(
+    bad({ files: [{ name: 'chat_template.jinja', checksum: sum, size: 3 }] }),
+    false,
+    'no tokenizer.json',
+  );
+  assert.equal(bad({ files: [tokenizer.files[0], tokenizer.files[0]] }), false, 'a file twice');
+  assert.equal(bad({ files: [{ name: 'model.safetensors', checksum: sum, size: 1 }] }), false);
+  assert.equal(bad({ files: [{ name: 'tokenizer.json', checksum: 'sha256:XY', size: 1 }] }), false);
+});

@@ -39,12 +39,54 @@ export interface InstanceInfo {
 export type ModelType = 'chat' | 'completions' | 'prefill';
 export const MODEL_TYPES: readonly ModelType[] = ['chat', 'completions', 'prefill'];
 
-/** Where a frontend loads the tokenizer from: a model directory (tokenizer.json, tokenizer_config.json). */
-export interface TokenizerSource {
+/**
+ * The tokenizer as a folder path: tokenizer.json, tokenizer_config.json (and chat_template.jinja) read
+ * straight from disk. Works only where that path exists: the worker's own machine, a shared filesystem, or
+ * one process (embedded `dhw serve`, `--discovery file`). Also what records written before model cards
+ * travelled say.
+ */
+export interface ModelDirSource {
   kind: 'model-dir';
   /** Absolute path, readable by the frontend (same machine or a shared filesystem). */
   path: string;
 }
+
+/** The files a card may carry (docs/model-cards.md): what a frontend needs to tokenize and template. */
+export const CARD_FILE_NAMES = [
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'chat_template.jinja',
+  'chat_template.json',
+  'generation_config.json',
+] as const;
+export type CardFileName = (typeof CARD_FILE_NAMES)[number];
+
+/** One file of a card in the object store: its object name is its file name. */
+export interface CardFile {
+  name: CardFileName;
+  /** `sha256:<64 hex>` of the file's bytes (Dynamo writes `blake3:<hex>`). */
+  checksum: string;
+  size: number;
+}
+
+/**
+ * The tokenizer files uploaded to NATS's object store (JetStream Object Store), the way Dynamo's worker
+ * `move_to_nats` publishes its model deployment card: bucket = slug of the model name, one object per
+ * file. A frontend on any machine fetches them, verifies each checksum and caches them by `mdcsum`.
+ */
+export interface ObjectStoreSource {
+  kind: 'nats-object-store';
+  /** Object store bucket (stream `OBJ_{bucket}`): the slug of `displayName`, as Dynamo names it. */
+  bucket: string;
+  /** `sha256:<hex>` over the display name and the files' names and checksums: the cache key. */
+  mdcsum: string;
+  files: CardFile[];
+  /** The worker's model folder, for people and for the folder-name alias; a frontend never reads it. */
+  workerPath?: string;
+}
+
+/** Where a frontend loads the tokenizer from. */
+export type TokenizerSource = ModelDirSource | ObjectStoreSource;
 
 /** The model deployment card (Dynamo's MDC): what a worker serves, and the limits a router plans with. */
 export interface ModelCard {
@@ -98,9 +140,7 @@ export function isModelCard(value: unknown): value is ModelCard {
     isObject(value) &&
     isNonEmptyString(value.displayName) &&
     (MODEL_TYPES as readonly unknown[]).includes(value.modelType) &&
-    isObject(value.tokenizer) &&
-    value.tokenizer.kind === 'model-dir' &&
-    isNonEmptyString(value.tokenizer.path) &&
+    isTokenizerSource(value.tokenizer) &&
     isOptional(value.chatTemplate, (t) => typeof t === 'string') &&
     isPositiveInt(value.contextLength) &&
     isPositiveInt(value.kvCacheBlockSize) &&
@@ -111,5 +151,43 @@ export function isModelCard(value: unknown): value is ModelCard {
       value.eosTokenIds,
       (ids) => Array.isArray(ids) && ids.every((id) => Number.isInteger(id) && id >= 0),
     )
+  );
+}
+
+const CHECKSUM = /^sha256:[0-9a-f]{64}$/;
+
+/** `sha256:<64 lower-case hex>`, the only checksum form cards use. */
+export function isChecksum(value: unknown): value is string {
+  return typeof value === 'string' && CHECKSUM.test(value);
+}
+
+function isCardFile(value: unknown): value is CardFile {
+  return (
+    isObject(value) &&
+    (CARD_FILE_NAMES as readonly unknown[]).includes(value.name) &&
+    isChecksum(value.checksum) &&
+    Number.isInteger(value.size) &&
+    (value.size as number) >= 0
+  );
+}
+
+/** A bucket name NATS accepts (it becomes the stream `OBJ_{bucket}`). */
+export function isBucketName(value: unknown): value is string {
+  return typeof value === 'string' && /^[A-Za-z0-9_-]+$/.test(value);
+}
+
+export function isTokenizerSource(value: unknown): value is TokenizerSource {
+  if (!isObject(value)) return false;
+  if (value.kind === 'model-dir') return isNonEmptyString(value.path);
+  if (value.kind !== 'nats-object-store') return false;
+  const files = value.files;
+  return (
+    isBucketName(value.bucket) &&
+    isChecksum(value.mdcsum) &&
+    Array.isArray(files) &&
+    files.every(isCardFile) &&
+    files.some((f) => (f as CardFile).name === 'tokenizer.json') &&
+    new Set(files.map((f) => (f as CardFile).name)).size === files.length &&
+    isOptional(value.workerPath, isNonEmptyString)
   );
 }

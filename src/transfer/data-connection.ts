@@ -6,8 +6,8 @@
  * the next buffer after each read). We always hand it exactly the bytes still missing from the item being
  * received — the 4-byte length prefix, the JSON header, then each destination block run in turn — so no
  * byte lands anywhere but its final place: the receive side makes zero user-space copies, like an RDMA
- * READ landing in registered memory. Sending uses cork + one write per view, which node turns into one
- * writev(2) over the registered memory: zero user-space copies there too.
+ * READ landing in registered memory. Sending gathers straight from the registered memory in batched
+ * writev(2) calls (view-writer.ts): zero user-space copies there too.
  *
  * One transfer at a time per connection (the pool opens more for concurrency).
  */
@@ -30,6 +30,7 @@ import {
   type TransferHeader,
   totalBytes,
 } from './wire.ts';
+import { writeFrameAndViews } from './view-writer.ts';
 
 type Phase = 'prefix' | 'header' | 'payload';
 type OkResponse = Extract<ResponseHeader, { type: 'ok' }>;
@@ -126,10 +127,8 @@ export class DataConnection {
         ? done
         : done.then(() => this.sendNotif({ type: 'notif', from: header.from, message: notif }));
     }
-    this.socket.cork();
-    this.socket.write(encodeFrame(header));
-    for (const view of local) this.socket.write(Buffer.from(view.buffer, view.byteOffset, view.byteLength));
-    this.socket.uncork();
+    // Errors surface through the socket's close → the response waiter; nothing to catch here.
+    void writeFrameAndViews(this.socket, encodeFrame(header), local);
     this.counters.bytesSent += expected;
     return done;
   }

@@ -1,7 +1,7 @@
 /**
  * The target's end of one data connection: read a request, ask the target (the agent) for the views it
- * covers, and either stream them out (READ: cork + one write per view = one writev(2) straight from the
- * registered memory) or fill them from the stream (WRITE). A refusal (unknown region, block out of range,
+ * covers, and either stream them out (READ: batched writev(2) straight from the registered memory, see
+ * view-writer.ts) or fill them from the stream (WRITE). A refusal (unknown region, block out of range,
  * layout mismatch) is answered with an error frame naming the class; the connection stays usable.
  */
 import type { Socket } from 'node:net';
@@ -16,6 +16,7 @@ import {
   type TransferHeader,
   totalBytes,
 } from './wire.ts';
+import { writeFrameAndViews } from './view-writer.ts';
 
 export class ServedConnection {
   private readonly reader: ChunkReader;
@@ -78,11 +79,8 @@ export class ServedConnection {
     }
     if (request.type === 'write') return this.answer({ type: 'ok', bytes: request.bytes });
     if (this.socket.destroyed) return;
-    this.socket.cork();
-    this.socket.write(encodeFrame({ type: 'ok', bytes: request.bytes }));
-    for (const view of views) this.socket.write(Buffer.from(view.buffer, view.byteOffset, view.byteLength));
-    this.socket.uncork();
     this.counters.bytesSent += request.bytes;
+    await writeFrameAndViews(this.socket, encodeFrame({ type: 'ok', bytes: request.bytes }), views);
   }
 
   private answer(response: ResponseHeader): void {

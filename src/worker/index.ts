@@ -23,6 +23,8 @@ export { WorkerMetrics, type WorkerRequestStatus } from './worker-metrics.ts';
 export {
   KV_TRANSFER_MODES,
   type KvTransferMode,
+  MODEL_CARD_STORE_KINDS,
+  type ModelCardStoreKind,
   WORKER_DEFAULTS,
   WORKER_ROLES,
   type WorkerKvTransferOptions,

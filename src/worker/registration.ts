@@ -3,15 +3,34 @@
  * its service entry (how to reach it) and its metadata (what it serves). Both keys hang off the process's
  * lease, so a crash removes them within the TTL; a graceful stop removes them at once.
  *
- *   register:    instance key first, then the model card  (a frontend that sees the model can route to it)
- *   unregister:  model card first, then the instance key  (the model disappears before its last address)
+ *   register:    card files to the object store (when the card travels), then the instance key, then the
+ *                model card  (a frontend that sees the model can fetch its files and route to it)
+ *   unregister:  model card first, then the instance key  (the model disappears before its last address),
+ *                then the object store bucket if no registered card names it any more (docs/model-cards.md)
  */
 import { hostname } from 'node:os';
 import type { EngineCore } from '../engine/index.ts';
-import type { InstanceId, InstanceInfo, ModelCard, ModelType } from '../protocols/discovery.ts';
+import {
+  type InstanceId,
+  type InstanceInfo,
+  isModelCard,
+  type ModelCard,
+  type ModelType,
+  type ObjectStoreSource,
+  type TokenizerSource,
+} from '../protocols/discovery.ts';
+import {
+  cardBucketName,
+  cardChecksum,
+  cardFileEntry,
+  type NatsCardStore,
+  type PublishResult,
+  readCardFiles,
+} from '../runtime/card-store/index.ts';
 import type { Discovery } from '../runtime/discovery/index.ts';
-import { type EndpointId, instanceKey, modelCardKey } from '../runtime/names.ts';
+import { type EndpointId, instanceKey, modelCardKey, modelCardsPrefix } from '../runtime/names.ts';
 import { readTokenizerFiles } from '../tokens/index.ts';
+import type { Logger } from '../util/logger.ts';
 
 export function buildInstanceInfo(
   endpoint: EndpointId,
@@ -38,6 +57,48 @@ export interface ModelCardInput {
   displayName?: string;
   /** Default: 'chat' when the model has a chat template, else 'completions'. */
   modelType?: ModelType;
+  /**
+   * Where the card's files travel: given, they are uploaded to this object store and the card names
+   * them by checksum (any frontend can load them); absent, the card names `modelDir` (same machine only).
+   */
+  cardStore?: NatsCardStore;
+  log?: Logger;
+}
+
+/**
+ * Upload the model folder's card files (Dynamo's `move_to_nats`) and describe them for the card.
+ * Idempotent: files already in the bucket with the same checksum are not sent again.
+ */
+export async function publishCardFiles(
+  store: NatsCardStore,
+  modelDir: string,
+  displayName: string,
+): Promise<{ source: ObjectStoreSource; result: PublishResult }> {
+  const files = await readCardFiles(modelDir);
+  const bucket = cardBucketName(displayName);
+  const result = await store.publish(bucket, files);
+  const entries = files.map(cardFileEntry);
+  const source: ObjectStoreSource = {
+    kind: 'nats-object-store',
+    bucket,
+    mdcsum: cardChecksum(displayName, entries),
+    files: entries,
+    workerPath: modelDir,
+  };
+  return { source, result };
+}
+
+async function tokenizerSource(input: ModelCardInput, displayName: string): Promise<TokenizerSource> {
+  if (!input.cardStore) return { kind: 'model-dir', path: input.modelDir };
+  const { source, result } = await publishCardFiles(input.cardStore, input.modelDir, displayName);
+  input.log?.info('model card files in the object store', {
+    bucket: source.bucket,
+    natsServer: input.cardStore.url,
+    uploaded: result.uploaded,
+    unchanged: result.unchanged,
+    mdcsum: source.mdcsum,
+  });
+  return source;
 }
 
 /**
@@ -49,10 +110,11 @@ export async function buildModelCard(input: ModelCardInput): Promise<ModelCard> 
   const { engine, modelDir } = input;
   const files = await readTokenizerFiles(modelDir);
   const template = files.chatTemplate.kind === 'template' ? files.chatTemplate.template : undefined;
+  const displayName = input.displayName ?? engine.info.name;
   const card: ModelCard = {
-    displayName: input.displayName ?? engine.info.name,
+    displayName,
     modelType: input.modelType ?? (template !== undefined ? 'chat' : 'completions'),
-    tokenizer: { kind: 'model-dir', path: modelDir },
+    tokenizer: await tokenizerSource(input, displayName),
     contextLength: engine.maxModelLen,
     kvCacheBlockSize: engine.kv.blockSize,
     totalKvBlocks: engine.kv.numBlocks,
@@ -74,6 +136,8 @@ export class Registration {
     private readonly discovery: Discovery,
     readonly instance: InstanceInfo,
     readonly card: ModelCard,
+    /** The object store holding the card's files (when they travel): its bucket is cleaned up on stop. */
+    private readonly cardStore?: NatsCardStore,
   ) {
     this.instanceKey = instanceKey(instance, instance.instanceId);
     this.modelCardKey = modelCardKey(instance, instance.instanceId);
@@ -99,5 +163,26 @@ export class Registration {
     this.registered = false;
     await this.discovery.delete(this.modelCardKey);
     await this.discovery.delete(this.instanceKey);
+    await this.releaseCardFiles();
+  }
+
+  /**
+   * Dynamo's worker deletes its model's bucket on shutdown (`delete_from_nats`), even while other workers
+   * of the model still name it. We delete it only when no card left in discovery (any namespace) names
+   * the bucket: the last worker of a model cleans up. Returns whether it deleted the bucket.
+   */
+  async releaseCardFiles(): Promise<boolean> {
+    const source = this.card.tokenizer;
+    if (!this.cardStore || source.kind !== 'nats-object-store') return false;
+    const cards = await this.discovery.list(modelCardsPrefix());
+    const stillNamed = cards.some(
+      ({ key, value }) =>
+        key !== this.modelCardKey &&
+        isModelCard(value) &&
+        value.tokenizer.kind === 'nats-object-store' &&
+        value.tokenizer.bucket === source.bucket,
+    );
+    if (stillNamed) return false;
+    return this.cardStore.deleteBucket(source.bucket);
   }
 }

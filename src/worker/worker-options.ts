@@ -40,6 +40,9 @@ export interface WorkerKvTransferOptions {
   link?: LinkSpec;
 }
 
+export type ModelCardStoreKind = 'nats' | 'model-dir';
+export const MODEL_CARD_STORE_KINDS: readonly ModelCardStoreKind[] = ['nats', 'model-dir'];
+
 export const WORKER_DEFAULTS = {
   component: 'backend',
   endpoint: 'generate',
@@ -86,6 +89,14 @@ export interface WorkerOptions {
   discovery?: DiscoveryOptions;
   /** How to reach the event plane when `runtime.eventBus` is not given (default: NATS at $NATS_SERVER). */
   events?: Omit<CreateEventBusOptions, 'publisherId'>;
+  /**
+   * --model-card-store: where the model card's tokenizer files travel (docs/model-cards.md).
+   *   nats       uploaded to NATS's object store (at `events.natsServer`); frontends anywhere fetch them
+   *   model-dir  the card names the model folder's path (frontends on this machine or a shared filesystem)
+   * Default: 'nats' when the worker connects to etcd and NATS itself, else 'model-dir' (embedded
+   * `dhw serve`, `--discovery file`, `--events memory`, or an event bus passed in through `runtime`).
+   */
+  modelCardStore?: ModelCardStoreKind;
   runtime?: WorkerRuntime;
   /** Request-plane listen address (TCP; ignored with runtime.requestPlane). Default 127.0.0.1:0. */
   host?: string;

@@ -10,8 +10,9 @@
 import type { EngineCore } from '../engine/index.ts';
 import { asWorkerId } from '../protocols/ids.ts';
 import type { LoadMetrics } from '../protocols/kv-events.ts';
+import { NatsCardStore } from '../runtime/card-store/index.ts';
 import { createDiscovery, type Discovery } from '../runtime/discovery/index.ts';
-import { createEventBus } from '../runtime/events/index.ts';
+import { createEventBus, type EventBus } from '../runtime/events/index.ts';
 import type { EndpointId } from '../runtime/names.ts';
 import { type ServeHandle, TcpRequestPlane } from '../runtime/request-plane/index.ts';
 import type { CleanupStack } from '../util/cleanup-stack.ts';
@@ -28,7 +29,12 @@ import { SystemServer } from './system-server.ts';
 import { createWorkerEngine, simulatedKvSpec, specModelDir } from './worker-engine.ts';
 import { describeHealth, type WorkerHealth, WorkerPhase } from './worker-health.ts';
 import { WorkerMetrics } from './worker-metrics.ts';
-import { WORKER_DEFAULTS, type WorkerOptions, type WorkerRole } from './worker-options.ts';
+import {
+  type ModelCardStoreKind,
+  WORKER_DEFAULTS,
+  type WorkerOptions,
+  type WorkerRole,
+} from './worker-options.ts';
 
 /** The pieces a running worker holds; built in order by `assembleWorkerParts`, released by its stack. */
 export interface WorkerParts {
@@ -49,6 +55,13 @@ export interface WorkerParts {
   phase: WorkerPhase;
   health: () => WorkerHealth;
   log: Logger;
+}
+
+/** Cards travel through NATS when this worker is part of a distributed deployment it connected to itself. */
+function cardStoreKind(options: WorkerOptions, discovery: Discovery, bus: EventBus): ModelCardStoreKind {
+  if (options.modelCardStore) return options.modelCardStore;
+  const ownNats = bus.backend === 'nats' && !options.runtime?.eventBus;
+  return discovery.backend === 'etcd' && ownNats ? 'nats' : 'model-dir';
 }
 
 /** Build every part in dependency order; each release goes on `stack` as soon as its part exists. */
@@ -85,11 +98,21 @@ export async function assembleWorkerParts(
     (e) => e.close(),
     'close engine',
   );
+  const cardStore =
+    cardStoreKind(options, discovery, bus) === 'nats'
+      ? stack.adopt(
+          await NatsCardStore.connect({ natsServer: options.events?.natsServer }),
+          (s) => s.close(),
+          'close model card store',
+        )
+      : undefined;
   const card = await buildModelCard({
     engine,
     modelDir,
     displayName: options.servedModelName,
     modelType: options.modelType ?? (role === 'prefill' ? 'prefill' : undefined),
+    cardStore,
+    log,
   });
 
   const labels = {
@@ -198,7 +221,7 @@ export async function assembleWorkerParts(
         );
 
   const instance = buildInstanceInfo(endpointId, instanceId, serveHandle.address, system?.port);
-  const registration = new Registration(discovery, instance, card);
+  const registration = new Registration(discovery, instance, card, cardStore);
   stack.defer(() => registration.unregister(), 'unregister');
   return {
     discovery,

@@ -81,7 +81,10 @@ test('registers instance + model card in etcd under its lease; a watcher sees it
     assert.ok(isModelCard(card));
     assert.equal(card.displayName, 'fortune-llama');
     assert.equal(card.modelType, 'chat');
-    assert.deepEqual(card.tokenizer, { kind: 'model-dir', path: defaultModelDir });
+    // With etcd + NATS the card's files travel through the object store (docs/model-cards.md).
+    assert.equal(card.tokenizer.kind, 'nats-object-store');
+    assert.equal(card.tokenizer.bucket, 'fortune-llama');
+    assert.equal(card.tokenizer.workerPath, defaultModelDir);
     assert.equal(card.chatTemplate, await readFile(join(defaultModelDir, 'chat_template.jinja'), 'utf8'));
     assert.equal(card.kvCacheBlockSize, 16);
     assert.equal(card.totalKvBlocks, worker.engine.kv.numBlocks);

@@ -20,7 +20,7 @@
  * @expect Lab complete.
  */
 import { performance } from 'node:perf_hooks';
-import { loadCardTokenizer } from '../../../src/frontend/index.ts';
+import { loadCardTokenizer, ModelCardFiles } from '../../../src/frontend/index.ts';
 import type { ModelCard } from '../../../src/protocols/discovery.ts';
 import { DEFAULT_SAMPLING, type EngineOutput, type EngineRequest } from '../../../src/protocols/engine.ts';
 import { asRequestId } from '../../../src/protocols/ids.ts';
@@ -28,6 +28,7 @@ import type { KvSnapshot } from '../../../src/protocols/router.ts';
 import { type EtcdServer, type NatsServer, startEtcd, startNats } from '../../../src/infra/local-servers.ts';
 import { RemoteError, TcpRequestPlane } from '../../../src/runtime/request-plane/index.ts';
 import type { Tokenizer } from '../../../src/tokens/index.ts';
+import { getLogger } from '../../../src/util/logger.ts';
 import { argValue, banner, formatMs, isSmoke, note, runLab, step, visible } from '../../lib/lab-kit.ts';
 import { Etcdctl } from '../../lib/etcdctl.ts';
 import { spawnWorker, type WorkerProcess, workerCommandLine } from '../../lib/worker-process.ts';
@@ -191,7 +192,10 @@ async function main(): Promise<void> {
     const card = showRegistry(etcdctl, worker);
 
     step('Call its generate endpoint directly over the request plane (no frontend, no router)');
-    await callGenerate(plane, worker, await loadCardTokenizer(card), card.kvCacheBlockSize);
+    // The card's tokenizer files travel through NATS's object store: fetch and verify them, as a frontend does.
+    const cardFiles = new ModelCardFiles({ natsServer: servers.nats.url, log: getLogger('lab') });
+    const tokenizer = await loadCardTokenizer(card, cardFiles).finally(() => cardFiles.close());
+    await callGenerate(plane, worker, tokenizer, card.kvCacheBlockSize);
 
     step('Its other endpoints: load, kv_snapshot, and what a malformed payload gets');
     await otherEndpoints(plane, worker);

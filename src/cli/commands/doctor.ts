@@ -1,7 +1,7 @@
 /**
  * `dhw doctor`: checks a deployment in the curriculum's troubleshooting order, like a runbook turned into
- * a script: 1. network connectivity (etcd, NATS) → 2. service registration (workers under /dynamo/, and
- * do their ports answer?) → 3. memory (RAM for the model + KV cache; our GPU is the CPU) → 4. versions
+ * a script: 1. network connectivity (etcd, NATS) → 2. service registration (workers under /dynamo/, do
+ * their ports answer, and can a frontend on this machine load each model's card?) → 3. memory (RAM for the model + KV cache; our GPU is the CPU) → 4. versions
  * (node, etcd, nats-server) → 5. model files (config.json, safetensors, tokenizer.json). Every failure
  * says what to do. Exit code 1 if any check failed (warnings do not fail).
  */
@@ -26,6 +26,7 @@ import {
   probeEtcd,
   probeNats,
 } from './doctor-checks.ts';
+import { checkModelCards } from './doctor-card-checks.ts';
 import { listRegistry } from './ls.ts';
 
 const FLAGS = {
@@ -145,6 +146,7 @@ async function checkConnectivity(
 async function checkRegistration(
   values: Record<string, string | boolean | undefined>,
   reachable: boolean,
+  natsUrl: string | undefined,
 ): Promise<CheckResult[]> {
   const section = 'registration';
   if (!reachable) {
@@ -176,6 +178,7 @@ async function checkRegistration(
       },
     ];
     for (const instance of listing.instances) results.push(await checkInstance(instance));
+    results.push(...(await checkModelCards(listing.models, natsUrl)));
     if (listing.malformed.length > 0) {
       results.push({
         section,
@@ -208,7 +211,11 @@ export async function runDoctor(
     numberFlag(values, 'max-num-seqs', { integer: true, min: 1 }) ?? ENGINE_DEFAULTS.maxNumSeqs;
   return [
     ...connectivity.results,
-    ...(await checkRegistration(values, connectivity.registryReachable)),
+    ...(await checkRegistration(
+      values,
+      connectivity.registryReachable,
+      connectivity.nats?.ok ? connectivity.nats.url : undefined,
+    )),
     await checkMemory(modelDir, maxNumSeqs, ENGINE_DEFAULTS.blockSize),
     ...(await checkVersions(connectivity.etcd, connectivity.nats)),
     ...(await checkModelFiles(modelDir)),

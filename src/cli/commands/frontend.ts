@@ -88,6 +88,10 @@ const FLAGS: FlagSpecs = {
   ...DISCOVERY_FLAGS,
   ...EVENTS_FLAGS,
   namespace: { type: 'string', default: 'dynamo', help: 'Dynamo namespace whose workers to serve' },
+  'model-cache-dir': {
+    type: 'string',
+    help: 'where model card files fetched from NATS are cached (default: $TMPDIR/dhw-model-cards)',
+  },
   ...ROUTER_FLAGS,
   ...DISAGG_FLAGS,
   ...HTTP_FLAGS,
@@ -194,6 +198,7 @@ export const frontendCommand: Command = {
       namespace: stringFlag(values, 'namespace'),
       discovery: discoveryOptionsFromFlags(values),
       events: { backend: events, natsServer: stringFlag(values, 'nats-server') },
+      modelCards: { cacheDir: stringFlag(values, 'model-cache-dir') },
     };
     const frontend = await startFrontend(options);
     const url = shownUrl(options.host, frontend.url, frontend.port);

@@ -3,7 +3,13 @@
  * the models served (from model cards), every instance with its address, status port, process and how
  * long its lease has left (etcd). `--json` prints one object for scripts.
  */
-import { type InstanceInfo, isInstanceInfo, isModelCard, type ModelCard } from '../../protocols/discovery.ts';
+import {
+  type InstanceInfo,
+  isInstanceInfo,
+  isModelCard,
+  type ModelCard,
+  type TokenizerSource,
+} from '../../protocols/discovery.ts';
 import {
   createDiscovery,
   type DiscoveryOptions,
@@ -47,6 +53,8 @@ export interface ListedModel {
   /** Summed over its instances. */
   totalKvBlocks: number;
   instances: string[];
+  /** Where its cards say the tokenizer files are, once per distinct source (`dhw doctor` checks each). */
+  tokenizerSources: TokenizerSource[];
 }
 
 export interface Listing {
@@ -96,9 +104,14 @@ function buildListing(instanceKvs: KeyValue[], cardKvs: KeyValue[]): Listing {
       contextLength: card.contextLength,
       totalKvBlocks: 0,
       instances: [],
+      tokenizerSources: [],
     };
     model.totalKvBlocks += card.totalKvBlocks;
     model.instances.push(instanceId);
+    const source = JSON.stringify(card.tokenizer);
+    if (!model.tokenizerSources.some((s) => JSON.stringify(s) === source)) {
+      model.tokenizerSources.push(card.tokenizer);
+    }
     models.set(card.displayName, model);
   }
   return { models: [...models.values()], instances, malformed };

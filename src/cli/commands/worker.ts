@@ -10,7 +10,14 @@
 import { ENGINE_DEFAULTS, type EngineOptions } from '../../engine/index.ts';
 import { MOCKER_DEFAULTS, type MockEngineOptions } from '../../mocker/index.ts';
 import { getLogger } from '../../util/logger.ts';
-import { EXIT_LEASE_LOST, Worker, type WorkerEngineSpec, type WorkerOptions } from '../../worker/index.ts';
+import {
+  EXIT_LEASE_LOST,
+  MODEL_CARD_STORE_KINDS,
+  type ModelCardStoreKind,
+  Worker,
+  type WorkerEngineSpec,
+  type WorkerOptions,
+} from '../../worker/index.ts';
 import {
   ENGINE_FLAGS,
   type FlagSpecs,
@@ -61,6 +68,10 @@ const FLAGS = {
     help: 'drain and exit when the process that started this worker dies (used by `dhw serve`)',
   },
   ...EVENTS_FLAGS,
+  'model-card-store': {
+    type: 'string' as const,
+    help: 'where the model card files travel: nats (object store; default with etcd + nats) | model-dir (a path)',
+  },
   namespace: { type: 'string' as const, default: 'dynamo', help: 'Dynamo namespace' },
   component: {
     type: 'string' as const,
@@ -132,6 +143,14 @@ function engineSpecFromFlags(values: ParsedCommand['values'], modelDir: string):
   throw new UsageError(`--engine must be scratch or mocker, got ${JSON.stringify(kind)}`);
 }
 
+function modelCardStoreFlag(values: ParsedCommand['values']): ModelCardStoreKind | undefined {
+  const value = stringFlag(values, 'model-card-store');
+  if (value === undefined || (MODEL_CARD_STORE_KINDS as readonly string[]).includes(value)) {
+    return value as ModelCardStoreKind | undefined;
+  }
+  throw new UsageError(`--model-card-store must be nats or model-dir, got ${JSON.stringify(value)}`);
+}
+
 export function workerOptionsFromFlags(values: ParsedCommand['values'], modelDir: string): WorkerOptions {
   const seconds = (name: string) => numberFlag(values, name, { min: 0 });
   const canary = seconds('canary-interval');
@@ -148,6 +167,7 @@ export function workerOptionsFromFlags(values: ParsedCommand['values'], modelDir
     endpoint: stringFlag(values, 'endpoint'),
     discovery: discoveryOptionsFromFlags(values),
     events: { backend: eventsBackendFlag(values), natsServer: stringFlag(values, 'nats-server') },
+    modelCardStore: modelCardStoreFlag(values),
     host: stringFlag(values, 'host'),
     port: numberFlag(values, 'port', { integer: true, min: 0 }),
     systemPort: numberFlag(values, 'system-port', { integer: true, min: 0 }),

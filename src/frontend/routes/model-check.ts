@@ -13,6 +13,11 @@ export function resolveModel(
   requested: string | undefined,
 ): ServedModel {
   const models = server.models.list();
+  const unservable = server.models.unservable?.() ?? [];
+  const failure = unservable.find((u) => u.model === requested) ?? (requested ? undefined : unservable[0]);
+  if (failure && (models.length === 0 || requested !== undefined)) {
+    throw noWorkersAvailable(`model '${failure.model}' is registered but not served here: ${failure.reason}`);
+  }
   if (models.length === 0)
     throw noWorkersAvailable('no model is registered yet (start a worker: `dhw worker`)');
   let model: ServedModel | undefined;

@@ -1,0 +1,172 @@
+/**
+ * The model card files in NATS's object store (JetStream Object Store), Dynamo's `move_to_nats` /
+ * `move_from_nats`: a content store next to the registry, like an artifact repository a deploy pulls
+ * config from. One bucket per model name (stream `OBJ_{bucket}`), one object per file, named by its file
+ * name. NATS keeps a SHA-256 digest per object, so an upload whose bytes are already there is skipped
+ * without reading them back (idempotent registration), and every download is checked twice: by nats.js
+ * against that digest, and by the caller against the checksum in the model card.
+ */
+import { Objm, type ObjectStore, StorageType } from '@nats-io/obj';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { CardFileName } from '../../protocols/discovery.ts';
+import { connectNats, resolveNatsUrl } from '../events/nats-connection.ts';
+import type { CardFileData } from './card-files.ts';
+import { CardChecksumError, CardFileMissingError, CardStoreUnavailableError } from './errors.ts';
+
+export interface CardStoreOptions {
+  /** NATS URL; default `$NATS_SERVER`, else nats://127.0.0.1:4222 (as the event plane). */
+  natsServer?: string;
+  /** First-connect deadline, default 3000 ms. */
+  connectTimeoutMs?: number;
+}
+
+export interface PublishResult {
+  uploaded: CardFileName[];
+  /** Already in the bucket with the same checksum: not sent again. */
+  unchanged: CardFileName[];
+}
+
+/** nats.js writes `SHA-256=<base64url>`; cards write `sha256:<hex>`. */
+export function natsDigestToChecksum(digest: string): string | undefined {
+  if (!digest.startsWith('SHA-256=')) return undefined;
+  const bytes = Buffer.from(digest.slice('SHA-256='.length), 'base64url');
+  return bytes.length === 32 ? `sha256:${bytes.toString('hex')}` : undefined;
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export class NatsCardStore {
+  private readonly objm: Objm;
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    readonly url: string,
+  ) {
+    this.objm = new Objm(nc);
+  }
+
+  /** Connect, or fail within the deadline with a `CardStoreUnavailableError` naming the URL. */
+  static async connect(options: CardStoreOptions = {}): Promise<NatsCardStore> {
+    const url = resolveNatsUrl(options.natsServer);
+    try {
+      const nc = await connectNats({
+        url,
+        name: `dhw-card-store-${process.pid}`,
+        connectTimeoutMs: options.connectTimeoutMs,
+      });
+      return new NatsCardStore(nc, url);
+    } catch (err) {
+      throw new CardStoreUnavailableError(
+        `model card store: ${describe(err)} (model cards travel through NATS's object store)`,
+        { cause: err },
+      );
+    }
+  }
+
+  /** Upload the files whose checksum differs from what the bucket holds; create the bucket if needed. */
+  async publish(bucket: string, files: readonly CardFileData[]): Promise<PublishResult> {
+    const store = await this.guard(bucket, () =>
+      this.objm.create(bucket, { storage: StorageType.File, description: 'dhw model deployment card' }),
+    );
+    const result: PublishResult = { uploaded: [], unchanged: [] };
+    for (const file of files) {
+      const info = await this.guard(bucket, () => store.info(file.name));
+      if (info && !info.deleted && natsDigestToChecksum(info.digest) === file.checksum) {
+        result.unchanged.push(file.name);
+        continue;
+      }
+      await this.guard(bucket, () => store.putBlob({ name: file.name }, file.bytes));
+      result.uploaded.push(file.name);
+    }
+    return result;
+  }
+
+  /** One file's bytes; `CardFileMissingError` when the bucket or the object is gone. */
+  async fetch(bucket: string, name: CardFileName): Promise<Uint8Array> {
+    const store = await this.openBucket(bucket);
+    const bytes = await this.guard(bucket, () => store.getBlob(name));
+    if (bytes === null) {
+      throw new CardFileMissingError(
+        `${name} is not in the object store bucket '${bucket}' on ${this.url}: it was deleted, or the ` +
+          'worker that registered this card did not upload it. Restart a worker of this model to upload it again',
+      );
+    }
+    return bytes;
+  }
+
+  /** The checksum NATS holds for each object of a bucket (undefined when the bucket does not exist). */
+  async checksums(bucket: string): Promise<Map<string, string> | undefined> {
+    let store: ObjectStore;
+    try {
+      store = await this.openBucket(bucket);
+    } catch (err) {
+      if (err instanceof CardFileMissingError) return undefined;
+      throw err;
+    }
+    const infos = await this.guard(bucket, () => store.list());
+    const out = new Map<string, string>();
+    for (const info of infos) {
+      const checksum = natsDigestToChecksum(info.digest);
+      if (!info.deleted && checksum) out.set(info.name, checksum);
+    }
+    return out;
+  }
+
+  /** Delete a whole bucket (Dynamo's `delete_from_nats`). False if it did not exist. */
+  async deleteBucket(bucket: string): Promise<boolean> {
+    let store: ObjectStore;
+    try {
+      store = await this.openBucket(bucket);
+    } catch (err) {
+      if (err instanceof CardFileMissingError) return false;
+      throw err;
+    }
+    return this.guard(bucket, () => store.destroy());
+  }
+
+  async close(): Promise<void> {
+    await this.nc.close();
+  }
+
+  private async openBucket(bucket: string): Promise<ObjectStore> {
+    try {
+      return await this.objm.open(bucket);
+    } catch (err) {
+      if (/not found|does not exist/i.test(describe(err))) {
+        throw new CardFileMissingError(
+          `the object store bucket '${bucket}' does not exist on ${this.url}: its workers stopped (the last ` +
+            'one deletes it) or it was deleted by hand. Restart a worker of this model to upload its card again',
+          { cause: err },
+        );
+      }
+      throw this.unavailable(bucket, err);
+    }
+  }
+
+  /** Run one object store call; JetStream and connection failures become a `CardStoreUnavailableError`. */
+  private async guard<T>(bucket: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      throw this.unavailable(bucket, err);
+    }
+  }
+
+  private unavailable(bucket: string, err: unknown): CardStoreUnavailableError | CardChecksumError {
+    const detail = describe(err);
+    if (/corrupt object|digests do not match/i.test(detail)) {
+      return new CardChecksumError(`object store bucket '${bucket}' on ${this.url}: ${detail}`, {
+        cause: err,
+      });
+    }
+    const fix = /jetstream not enabled|503/i.test(detail)
+      ? 'nats-server runs without JetStream: restart it with -js (`dhw infra up` does)'
+      : 'is nats-server running and reachable from here? Check with `dhw doctor`';
+    return new CardStoreUnavailableError(
+      `model card store: object store bucket '${bucket}' on ${this.url} failed (${detail}); ${fix}`,
+      { cause: err },
+    );
+  }
+}
