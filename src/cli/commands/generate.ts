@@ -31,6 +31,10 @@ const FLAGS = {
   },
   ...SAMPLING_FLAGS,
   ...ENGINE_FLAGS,
+  'pipeline-stage-addresses': {
+    type: 'string' as const,
+    help: 'HOST:PORT of pipeline stages 1..N-1 started elsewhere with `dhw worker --pipeline-stage K` (default: spawn them here)',
+  },
   ...LOGGING_FLAGS,
 };
 const USAGE =
