@@ -10,8 +10,12 @@ const prompt = tokens(0, 256); // 16 full blocks
 function setup(
   options: ConstructorParameters<typeof KvPolicy>[0] = {},
   decisionLog: 'debug' | 'info' | 'off' = 'off',
+  predictBlocks = true,
 ) {
-  const { router, ids } = routerWith(new KvPolicy({ seed: 3, ...options }), ['w1', 'w2'], { decisionLog });
+  const { router, ids } = routerWith(new KvPolicy({ seed: 3, ...options }), ['w1', 'w2'], {
+    decisionLog,
+    predictBlocks,
+  });
   router.applyKvEvent(ids[0]!, storedEvent(1, prompt, 0, 12));
   return { router, ids };
 }
@@ -70,11 +74,14 @@ describe('kv policy', () => {
     const { router } = setup();
     router.route({ requestId: 'r1', tokenIds: prompt }); // to w1; 64 uncached tokens queued there
     const second = router.route({ requestId: 'r2', tokenIds: prompt, exclude: [] });
-    // w1: (64 + 64)/16 = 8, blocks 16 active + 0 new = 16 → 24;  w2: 16 + 16 = 32.
+    // r1's last 4 blocks are predicted on w1 (routed there, no event yet), so r2's overlap there is 16:
+    // w1: (64 + 0)/16 = 4, blocks 16 active + 0 new = 16 → 20;  w2: 16 + 16 = 32.
+    // (Before the predicted-block overlay r2 saw 12 blocks and paid 64 more tokens: 24.)
     assert.deepEqual(
       second.decision.scores!.map((s) => s.cost),
-      [24, 32],
+      [20, 32],
     );
+    assert.equal(second.overlapBlocks, 16);
     router.markPrefillDone('r1');
     router.markPrefillDone('r2');
     const views = router.inspect({ requestId: 'x', tokenIds: prompt });
@@ -83,7 +90,8 @@ describe('kv policy', () => {
 
   it('temperature > 0 samples in proportion to softmax(−normalized cost / T), reproducibly', () => {
     const run = (seed: number) => {
-      const { router } = setup({ temperature: 1, seed });
+      // Without predictions: every request must see the cache exactly as w1's event left it.
+      const { router } = setup({ temperature: 1, seed }, 'off', false);
       return Array.from({ length: 4000 }, (_, i) => {
         const w = router.route({ requestId: `r${i}`, tokenIds: prompt }).workerId;
         router.finishRequest(`r${i}`);
