@@ -5,8 +5,8 @@
  * their tail, and different conversations share only the system prompt. Sessions start as a Poisson
  * process; a turn follows the previous one's arrival after a think time. Seeded, Mooncake-format records.
  */
-import { createRng } from '../../util/prng.ts';
-import type { TraceRecord } from '../trace.ts';
+import { createRng } from '../util/prng.ts';
+import type { TraceRecord } from './trace.ts';
 
 export interface MultiTurnTraceOptions {
   sessions: number;
