@@ -135,6 +135,25 @@ describe('Router with predicted blocks', () => {
     assert.equal(second.overlapBlocks, 25);
   });
 
+  it('the decision log splits the overlap into indexed and predicted blocks', () => {
+    const lines: string[] = [];
+    configureLogging({ level: 'debug', format: 'json', write: (l) => lines.push(l) });
+    try {
+      const { router } = routerWith(new KvPolicy({ seed: 1 }), ['w1', 'w2'], { decisionLog: 'debug' });
+      const first = router.route({ requestId: 'a', tokenIds: ask(1) });
+      router.applyKvEvent(first.workerId, storedEvent(1, ask(1), 0, 10));
+      router.markPrefillDone('a');
+      router.route({ requestId: 'b', tokenIds: ask(2) });
+      const line = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'route')[1];
+      assert.equal(line.chosen, first.workerId);
+      assert.deepEqual([line.overlap, line.overlapIndexed, line.overlapPredicted], [25, 10, 15]);
+      const onFirst = line.workers.find((w: string) => w.startsWith(`${first.workerId}:`));
+      assert.match(onFirst, /overlap=25 \(indexed 10 \+ predicted 15\)/);
+    } finally {
+      configureLogging({ level: 'warn', format: 'text', write: (l) => process.stderr.write(`${l}\n`) });
+    }
+  });
+
   it('events confirm predictions: the overlap moves from predicted to indexed, the overlay empties', () => {
     const { router } = routerWith(new KvPolicy({ seed: 1 }), ['w1', 'w2']);
     const first = router.route({ requestId: 'a', tokenIds: ask(1) });
