@@ -41,7 +41,8 @@ export function describeWorker(view: WorkerView, score: WorkerScore | undefined)
   const overlap = score?.overlapBlocks ?? view.overlapBlocks;
   const split =
     view.predictedBlocks > 0 && overlap === view.overlapBlocks
-      ? ` (indexed ${overlap - view.predictedBlocks} + predicted ${view.predictedBlocks})`
+      ? ` (indexed ${overlap - view.predictedBlocks} + predicted ${view.predictedBlocks}` +
+        (view.sharedPrefillTokens > 0 ? `, ${view.sharedPrefillTokens}t of them still prefilling)` : ')')
       : '';
   const head = `${view.workerId}: overlap=${overlap}${split} prefill=${view.activePrefillTokens}t active=${view.activeBlocks}b`;
   if (score === undefined) return head;

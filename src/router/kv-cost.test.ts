@@ -13,6 +13,7 @@ function view(id: string, activePrefillTokens: number, activeBlocks: number, new
     load: undefined,
     overlapBlocks: 0,
     predictedBlocks: 0,
+    sharedPrefillTokens: 0,
     treeBlocks: 0,
     inFlight: { requests: 0, prefillTokens: 0, blocks: 0 },
     activePrefillTokens,

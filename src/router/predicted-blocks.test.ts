@@ -135,6 +135,17 @@ describe('Router with predicted blocks', () => {
     assert.equal(second.overlapBlocks, 25);
   });
 
+  it('a request sent while the first is still prefilling their common prefix joins it', () => {
+    const { router } = routerWith(new KvPolicy({ seed: 1 }), ['w1', 'w2']);
+    const first = router.route({ requestId: 'a', tokenIds: ask(1) });
+    const views = router.inspect({ requestId: 'b', tokenIds: ask(2) });
+    const onFirst = views.find((v) => v.workerId === first.workerId)!;
+    // a's 420 tokens are pending there; 400 of them are b's prefix: b waits for them instead of computing.
+    assert.deepEqual([onFirst.predictedBlocks, onFirst.sharedPrefillTokens], [25, 400]);
+    assert.equal(onFirst.activePrefillTokens, 20);
+    assert.equal(router.route({ requestId: 'b', tokenIds: ask(2) }).workerId, first.workerId);
+  });
+
   it('the decision log splits the overlap into indexed and predicted blocks', () => {
     const lines: string[] = [];
     configureLogging({ level: 'debug', format: 'json', write: (l) => lines.push(l) });

@@ -301,16 +301,25 @@ export class Router {
       const inFlight = this.active.counts(info.workerId);
       const indexed = matches.get(info.workerId) ?? 0;
       const overlapBlocks = this.extendWithPredicted(info.workerId, request.blockHashes, indexed);
+      const predictedBlocks = overlapBlocks - indexed;
+      const estimate = this.loadEstimate(info.workerId, inFlight, load);
+      // Predicted blocks still being prefilled there are this request's own prefix, computed by another
+      // request: waiting for them is no longer than computing them, so they are not a queue in front of it.
+      // Bounded by the router's own pending prefill (a predicted block whose request is past its prefill
+      // is no backlog at all).
+      const sharedPrefillTokens = Math.min(inFlight.prefillTokens, predictedBlocks * request.blockSize);
       return {
         workerId: info.workerId,
         blockSize: info.blockSize,
         totalBlocks: info.totalBlocks,
         load,
         overlapBlocks,
-        predictedBlocks: overlapBlocks - indexed,
+        predictedBlocks,
         treeBlocks: this.indexer.workerBlockCount(info.workerId),
         inFlight,
-        ...this.loadEstimate(info.workerId, inFlight, load),
+        activePrefillTokens: estimate.activePrefillTokens - sharedPrefillTokens,
+        activeBlocks: estimate.activeBlocks,
+        sharedPrefillTokens,
         newBlocks: this.active.newBlocks(info.workerId, request.blockHashes, request.isl, request.blockSize),
       };
     });

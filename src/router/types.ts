@@ -65,12 +65,18 @@ export interface WorkerView {
   overlapBlocks: number;
   /** How many of `overlapBlocks` are predicted (routed, not yet confirmed by KV events). */
   predictedBlocks: number;
+  /**
+   * Prompt tokens of this request's predicted blocks that other requests are still prefilling here:
+   * taken out of `activePrefillTokens` (this request waits for them instead of computing them).
+   */
+  sharedPrefillTokens: number;
   /** Blocks the indexer believes the worker caches in total (its "tree size"). */
   treeBlocks: number;
   inFlight: InFlightCounts;
   /**
    * Prefill backlog used for cost: the router's in-flight count, plus what the worker's last report
-   * (`activePrefillTokens`) showed beyond the router's count at that moment (others' load).
+   * (`activePrefillTokens`) showed beyond the router's count at that moment (others' load), less
+   * `sharedPrefillTokens`.
    */
   activePrefillTokens: number;
   /** Active blocks used for cost, estimated the same way from `activeDecodeBlocks`. */

@@ -70,16 +70,17 @@ describe('kv policy', () => {
     assert.equal(weighted.route({ requestId: 'r2', tokenIds: prompt }).workerId, 'w1');
   });
 
-  it('counts its own in-flight requests: a repeat prompt pays prefill backlog but not new blocks', () => {
+  it('counts its own in-flight requests: a repeat prompt pays neither new blocks nor its own prefix twice', () => {
     const { router } = setup();
     router.route({ requestId: 'r1', tokenIds: prompt }); // to w1; 64 uncached tokens queued there
     const second = router.route({ requestId: 'r2', tokenIds: prompt, exclude: [] });
-    // r1's last 4 blocks are predicted on w1 (routed there, no event yet), so r2's overlap there is 16:
-    // w1: (64 + 0)/16 = 4, blocks 16 active + 0 new = 16 → 20;  w2: 16 + 16 = 32.
-    // (Before the predicted-block overlay r2 saw 12 blocks and paid 64 more tokens: 24.)
+    // r1's last 4 blocks are predicted on w1 (routed there, no event yet), so r2's overlap there is 16,
+    // and the 64 tokens r1 is prefilling are r2's own prefix, not a queue in front of it:
+    // w1: (64 − 64 + 0)/16 = 0, blocks 16 active + 0 new = 16 → 16;  w2: 16 + 16 = 32.
+    // (Before the predicted-block overlay r2 saw 12 blocks and paid 64 + 64 tokens: 24.)
     assert.deepEqual(
       second.decision.scores!.map((s) => s.cost),
-      [20, 32],
+      [16, 32],
     );
     assert.equal(second.overlapBlocks, 16);
     router.markPrefillDone('r1');
