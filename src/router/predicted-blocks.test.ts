@@ -15,104 +15,119 @@ import { routerWith, sequenceHashes, storedEvent, tokens } from './testing/route
 
 const GRACE = 100;
 
-/** The overlay's contract, written the obvious way: a list of predictions, scanned. */
-class ReferenceOverlay {
-  readonly requests = new Map<
-    RequestId,
-    { workerId: WorkerId; pending: Set<SequenceHash>; until?: number }
-  >();
-  predict(id: RequestId, workerId: WorkerId, hashes: readonly SequenceHash[], from: number): void {
-    this.requests.delete(id);
-    if (from < hashes.length) this.requests.set(id, { workerId, pending: new Set(hashes.slice(from)) });
+/** The table's contract, written the obvious way: a list of retirements, scanned. */
+class ReferenceTable {
+  retired: { workerId: WorkerId; pending: Set<SequenceHash>; until: number }[] = [];
+  retire(workerId: WorkerId, hashes: readonly SequenceHash[], now: number): void {
+    this.retired.push({ workerId, pending: new Set(hashes), until: now + GRACE });
   }
   confirm(workerId: WorkerId, hashes: readonly SequenceHash[]): void {
-    for (const r of this.requests.values()) {
-      if (r.workerId === workerId) for (const h of hashes) r.pending.delete(h);
-    }
-  }
-  retire(id: RequestId, now: number): void {
-    const r = this.requests.get(id);
-    if (r !== undefined && r.until === undefined) r.until = now + GRACE;
+    for (const r of this.retired) if (r.workerId === workerId) for (const h of hashes) r.pending.delete(h);
   }
   holds(workerId: WorkerId, hash: SequenceHash, now: number): boolean {
-    for (const r of this.requests.values()) {
-      if (r.workerId === workerId && r.pending.has(hash) && !(r.until !== undefined && r.until <= now)) {
-        return true;
-      }
-    }
-    return false;
+    return this.retired.some((r) => r.workerId === workerId && r.until > now && r.pending.has(hash));
   }
 }
 
 describe('PredictedBlocks', () => {
-  it('matches the reference under random routes, events, ends, failures and departures; never leaks', () => {
+  it('matches the reference under random retirements, events, departures and clock steps', () => {
     for (const seed of [1, 2, 3, 4, 5]) {
       const rng = createRng(seed);
       const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rng.nextFloat() * xs.length)]!;
       let now = 0;
-      const overlay = new PredictedBlocks(GRACE, () => now);
-      const reference = new ReferenceOverlay();
+      const table = new PredictedBlocks(GRACE, () => now);
+      const reference = new ReferenceTable();
       const workers = ['w0', 'w1', 'w2'].map(asWorkerId);
-      // Prompts over a small universe of chained hashes: shared prefixes, so owners overlap.
       const universe = Array.from({ length: 40 }, (_, i) => BigInt(1000 + i) as SequenceHash);
-      const live = new Set<RequestId>();
       for (let step = 0; step < 3000; step++) {
         const op = rng.nextFloat();
-        if (op < 0.35) {
-          const id = asRequestId(`r${step % 60}`); // ids come back: a re-route replaces the prediction
-          const start = Math.floor(rng.nextFloat() * 10);
-          const hashes = universe.slice(start, start + 1 + Math.floor(rng.nextFloat() * 20));
+        if (op < 0.4) {
+          const start = Math.floor(rng.nextFloat() * 30);
+          const hashes = universe.slice(start, start + Math.floor(rng.nextFloat() * 12));
           const workerId = pick(workers);
-          const from = Math.floor(rng.nextFloat() * (hashes.length + 1));
-          overlay.predict(id, workerId, hashes, from);
-          reference.predict(id, workerId, hashes, from);
-          live.add(id);
-        } else if (op < 0.55) {
+          table.retire(asRequestId(`r${step}`), workerId, hashes);
+          reference.retire(workerId, hashes, now);
+        } else if (op < 0.7) {
           const workerId = pick(workers);
-          const hashes = Array.from({ length: 5 }, () => pick(universe));
-          overlay.confirm(workerId, hashes);
+          const hashes = Array.from({ length: 4 }, () => pick(universe));
+          table.confirm(workerId, hashes);
           reference.confirm(workerId, hashes);
-        } else if (op < 0.7 && live.size > 0) {
-          const id = pick([...live]);
-          overlay.retire(id); // ended normally
-          reference.retire(id, now);
-          live.delete(id);
-        } else if (op < 0.8 && live.size > 0) {
-          const id = pick([...live]);
-          overlay.drop(id); // failed / migrated / cancelled before its first token
-          reference.requests.delete(id);
-          live.delete(id);
-        } else if (op < 0.82) {
+        } else if (op < 0.72) {
           const workerId = pick(workers);
-          overlay.removeWorker(workerId);
-          for (const [id, r] of reference.requests)
-            if (r.workerId === workerId) reference.requests.delete(id);
+          table.removeWorker(workerId);
+          reference.retired = reference.retired.filter((r) => r.workerId !== workerId);
         } else {
           now += Math.floor(rng.nextFloat() * 30);
         }
-        overlay.expire();
+        table.expire();
         for (const w of workers) {
           for (const h of universe) {
             assert.equal(
-              overlay.holds(w, h),
+              table.holds(w, h),
               reference.holds(w, h, now),
               `seed ${seed} step ${step} ${w} ${h}`,
             );
           }
         }
       }
-      for (const id of live) overlay.retire(id);
       now += GRACE;
-      overlay.expire();
+      table.expire();
       assert.deepEqual(
-        { ...overlay.stats(), confirmed: 0, dropped: 0 },
-        {
-          entries: 0,
-          owners: 0,
-          confirmed: 0,
-          dropped: 0,
-        },
+        [table.stats().entries, table.stats().retired],
+        [0, 0],
+        'nothing left after the grace',
       );
+    }
+  });
+
+  it('through the router: random routes, events, ends, failures and departures leave nothing behind', () => {
+    for (const seed of [1, 2, 3]) {
+      const rng = createRng(seed);
+      let now = 0;
+      const { router, ids } = routerWith(new KvPolicy({ seed }), ['w1', 'w2', 'w3'], {
+        predictionGraceMs: GRACE,
+        now: () => now,
+      });
+      const prompts = Array.from({ length: 6 }, (_, p) => [...tokens(0, 64), ...tokens(1000 * (p + 1), 48)]);
+      const live: { id: string; prompt: number[]; workerId: WorkerId }[] = [];
+      const eventIds = new Map<WorkerId, number>();
+      for (let step = 0; step < 600; step++) {
+        const op = rng.nextFloat();
+        if (op < 0.35 && router.size > 0) {
+          const prompt = prompts[Math.floor(rng.nextFloat() * prompts.length)]!;
+          const id = `r${step}`;
+          live.push({ id, prompt, workerId: router.route({ requestId: id, tokenIds: prompt }).workerId });
+        } else if (op < 0.55 && live.length > 0) {
+          const [r] = live.splice(Math.floor(rng.nextFloat() * live.length), 1);
+          router.markPrefillDone(r!.id);
+          router.finishRequest(r!.id, rng.nextFloat() < 0.7 ? 'done' : 'failed');
+        } else if (op < 0.75 && live.length > 0) {
+          const r = live[Math.floor(rng.nextFloat() * live.length)]!;
+          if (router.hasWorker(r.workerId)) {
+            const eventId = (eventIds.get(r.workerId) ?? 0) + 1;
+            eventIds.set(r.workerId, eventId);
+            router.applyKvEvent(r.workerId, storedEvent(eventId, r.prompt));
+          }
+        } else if (op < 0.78) {
+          const workerId = ids[Math.floor(rng.nextFloat() * ids.length)]!;
+          const orphans = router.removeWorker(workerId);
+          for (const id of orphans)
+            live.splice(
+              live.findIndex((r) => r.id === id),
+              1,
+            );
+          router.addWorker({ workerId, blockSize: 16, totalBlocks: 1000 });
+          eventIds.delete(workerId);
+        } else {
+          now += Math.floor(rng.nextFloat() * 40);
+        }
+      }
+      for (const r of live) router.finishRequest(r.id, rng.nextFloat() < 0.5 ? 'done' : 'failed');
+      now += GRACE;
+      const views = router.inspect({ requestId: 'x', tokenIds: prompts[0]! });
+      assert.ok(views.every((v) => v.predictedBlocks === 0 && v.inFlight.requests === 0));
+      assert.equal(router.predicted!.stats().entries, 0, `seed ${seed}: no prediction outlives its grace`);
+      assert.equal(router.active.size, 0);
     }
   });
 });
@@ -178,7 +193,7 @@ describe('Router with predicted blocks', () => {
     assert.deepEqual([view.overlapBlocks, view.predictedBlocks], [25, 0]);
     assert.equal(router.predicted!.stats().entries, 0);
     router.finishRequest('a');
-    assert.equal(router.predicted!.owns(asRequestId('a')), false);
+    assert.equal(router.predicted!.stats().retired, 0, 'nothing unconfirmed: nothing retired');
   });
 
   it('a failed request drops its predictions at once; a finished one keeps them for the grace period', () => {
@@ -202,7 +217,7 @@ describe('Router with predicted blocks', () => {
     assert.equal(inspectOverlap(done.workerId), 25, 'the reply outran the events: still predicted');
     now = 500;
     assert.equal(inspectOverlap(done.workerId), 0, 'no events within the grace period: forgotten');
-    assert.deepEqual([router.predicted!.stats().entries, router.predicted!.stats().owners], [0, 0]);
+    assert.deepEqual([router.predicted!.stats().entries, router.predicted!.stats().retired], [0, 0]);
   });
 
   it('a worker leaving takes its predictions with it; predictBlocks: false is events-only', () => {
@@ -217,10 +232,13 @@ describe('Router with predicted blocks', () => {
     assert.equal(ids.length, 2);
   });
 
-  it("the hashes the overlay predicts are the request's own block hashes", () => {
+  it('a request that ended before its events leaves exactly its own block hashes in the table', () => {
     const { router } = routerWith(new KvPolicy({ seed: 1 }), ['w1']);
     router.route({ requestId: 'a', tokenIds: ask(1) });
+    router.markPrefillDone('a');
+    router.finishRequest('a');
     const hashes = sequenceHashes(ask(1));
     assert.ok(hashes.every((h) => router.predicted!.holds(asWorkerId('w1'), h)));
+    assert.equal(router.predicted!.stats().entries, hashes.length);
   });
 });

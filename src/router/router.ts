@@ -227,12 +227,6 @@ export class Router {
       );
     }
     const overlapBlocks = decision.overlapBlocks ?? chosen.overlapBlocks;
-    this.predicted?.predict(
-      request.requestId,
-      chosen.workerId,
-      request.blockHashes,
-      chosen.overlapBlocks - chosen.predictedBlocks,
-    );
     this.active.add(
       request.requestId,
       chosen.workerId,
@@ -266,8 +260,7 @@ export class Router {
    * they are dropped now. Unknown ids are ignored.
    */
   finishRequest(requestId: string, outcome: 'done' | 'failed' = 'done'): void {
-    if (outcome === 'done') this.predicted?.retire(requestId as RequestId);
-    else this.predicted?.drop(requestId as RequestId);
+    if (outcome === 'done') this.retirePredictions(requestId as RequestId);
     const workerId = this.active.finish(requestId as RequestId);
     if (workerId !== undefined) this.policy.onRequestFinished?.(requestId as RequestId, workerId);
   }
@@ -300,14 +293,15 @@ export class Router {
       const load = this.pool.loadOf(info.workerId);
       const inFlight = this.active.counts(info.workerId);
       const indexed = matches.get(info.workerId) ?? 0;
-      const overlapBlocks = this.extendWithPredicted(info.workerId, request.blockHashes, indexed);
+      const extended = this.extendWithPredicted(info.workerId, request.blockHashes, indexed);
+      const overlapBlocks = extended.overlap;
       const predictedBlocks = overlapBlocks - indexed;
       const estimate = this.loadEstimate(info.workerId, inFlight, load);
       // Predicted blocks still being prefilled there are this request's own prefix, computed by another
       // request: waiting for them is no longer than computing them, so they are not a queue in front of it.
-      // Bounded by the router's own pending prefill (a predicted block whose request is past its prefill
-      // is no backlog at all).
-      const sharedPrefillTokens = Math.min(inFlight.prefillTokens, predictedBlocks * request.blockSize);
+      // Counted over blocks of requests in flight there, bounded by their pending prefill (a block whose
+      // request is past its prefill is no backlog at all).
+      const sharedPrefillTokens = Math.min(inFlight.prefillTokens, extended.inFlight * request.blockSize);
       return {
         workerId: info.workerId,
         blockSize: info.blockSize,
@@ -346,20 +340,40 @@ export class Router {
   }
 
   /**
-   * The indexer's match on `workerId` (`indexed` leading blocks), continued through blocks predicted there
-   * (or indexed past a predicted one: a request predicted block i while the events of blocks i+1… came in).
+   * The indexer's match on `workerId` (`indexed` leading blocks), continued through blocks predicted
+   * there: held by a request in flight there (the in-flight ledger), or left by one that ended before its
+   * events came (`predicted`), or indexed past a predicted one. Returns the total and how many of the
+   * predicted blocks belong to requests in flight.
    */
-  private extendWithPredicted(workerId: WorkerId, hashes: readonly SequenceHash[], indexed: number): number {
+  private extendWithPredicted(
+    workerId: WorkerId,
+    hashes: readonly SequenceHash[],
+    indexed: number,
+  ): { overlap: number; inFlight: number } {
     const predicted = this.predicted;
-    if (predicted === undefined || !predicted.hasAny(workerId)) return indexed;
+    if (predicted === undefined) return { overlap: indexed, inFlight: 0 };
+    const active = this.active.blocksOn(workerId);
+    const ended = predicted.hasAny(workerId);
+    if (active === undefined && !ended) return { overlap: indexed, inFlight: 0 };
     let n = indexed;
-    while (
-      n < hashes.length &&
-      (predicted.holds(workerId, hashes[n]!) || this.indexer.blocks.holds(workerId, hashes[n]!))
-    ) {
+    let inFlight = 0;
+    while (n < hashes.length) {
+      const hash = hashes[n]!;
+      if (active?.has(hash)) inFlight++;
+      else if (!(ended && predicted.holds(workerId, hash)) && !this.indexer.blocks.holds(workerId, hash))
+        break;
       n++;
     }
-    return n;
+    return { overlap: n, inFlight };
+  }
+
+  /** A request ended normally: its blocks the indexer does not hold yet stay predicted for a while. */
+  private retirePredictions(requestId: RequestId): void {
+    const request = this.active.requestBlocks(requestId);
+    if (this.predicted === undefined || request === undefined) return;
+    const { workerId, blockHashes } = request;
+    const unconfirmed = blockHashes.filter((hash) => !this.indexer.blocks.holds(workerId, hash));
+    this.predicted.retire(requestId, workerId, unconfirmed);
   }
 }
 
