@@ -82,8 +82,13 @@ export class Router {
   readonly predicted: PredictedBlocks | undefined;
   private readonly pool: WorkerPool;
   private tokensPerBlock: number | undefined;
-  /** The router's own in-flight counts per worker when that worker's last load report arrived. */
+  /**
+   * Per worker: the most the router's own in-flight counts reached over the interval in which its last
+   * load report may have been sampled (from the report before it to its arrival).
+   */
   private readonly ownAtReport = new Map<WorkerId, InFlightCounts>();
+  /** Per worker: the peak of the router's own counts since its last load report arrived. */
+  private readonly ownPeak = new Map<WorkerId, InFlightCounts>();
   private readonly decisionLog: 'debug' | 'info' | 'off';
   private readonly log: Logger;
 
@@ -163,6 +168,7 @@ export class Router {
     this.indexer.removeWorker(workerId);
     const orphaned = this.active.removeWorker(workerId);
     this.ownAtReport.delete(workerId);
+    this.ownPeak.delete(workerId);
     this.predicted?.removeWorker(workerId);
     this.log.info('worker removed', { workerId, inFlight: orphaned.length });
     this.policy.onWorkerRemoved?.(workerId);
@@ -190,14 +196,17 @@ export class Router {
   }
 
   /**
-   * A worker's load report (feeds the policies' views and the busy check). The router's own in-flight
-   * counts at this moment are kept with it: what the report shows beyond them is load the router did not
-   * send (another frontend's, or growth it does not model), see `loadEstimate`.
+   * A worker's load report (feeds the policies' views and the busy check). The peak of the router's own
+   * in-flight counts since the previous report is kept with it: the report was sampled somewhere in that
+   * interval, so what it shows beyond that peak is load the router did not send (another frontend's, or
+   * growth it does not model), see `loadEstimate`.
    */
   updateLoad(metrics: LoadMetrics): void {
     this.pool.recordLoad(metrics);
     if (this.pool.has(metrics.workerId)) {
-      this.ownAtReport.set(metrics.workerId, this.active.counts(metrics.workerId));
+      const now = this.active.counts(metrics.workerId);
+      this.ownAtReport.set(metrics.workerId, maxCounts(this.ownPeak.get(metrics.workerId) ?? now, now));
+      this.ownPeak.set(metrics.workerId, now);
     }
   }
 
@@ -235,6 +244,9 @@ export class Router {
       blockSize,
       overlapBlocks,
     );
+    const peak = this.ownPeak.get(chosen.workerId);
+    if (peak !== undefined)
+      this.ownPeak.set(chosen.workerId, maxCounts(peak, this.active.counts(chosen.workerId)));
     if (request.explain && this.decisionLog !== 'off') {
       const fields = decisionLogFields(this.policy.name, request, views, decision, overlapBlocks);
       this.log[this.decisionLog]('route', fields);
@@ -321,8 +333,8 @@ export class Router {
 
   /**
    * Prefill backlog and active blocks for the cost: the router's own counts now, plus what the worker's
-   * last report showed beyond the router's own counts at that moment (others' load). A report is a sample
-   * up to ~100 ms old: taking max(own, reported), as before, let a report sampled while a request was
+   * last report showed beyond the router's own counts while it was sampled (others' load). A report is a
+   * sample up to ~100 ms old, and may arrive after a request it counts has ended here: taking max(own, reported), as before, let a report sampled while a request was
    * still prefilling charge that finished request to its worker, and the very next request (the same
    * user's follow-up, sharing its prefix) was sent away from the cache it had just filled.
    */
@@ -375,6 +387,14 @@ export class Router {
     const unconfirmed = blockHashes.filter((hash) => !this.indexer.blocks.holds(workerId, hash));
     this.predicted.retire(requestId, workerId, unconfirmed);
   }
+}
+
+function maxCounts(a: InFlightCounts, b: InFlightCounts): InFlightCounts {
+  return {
+    requests: Math.max(a.requests, b.requests),
+    prefillTokens: Math.max(a.prefillTokens, b.prefillTokens),
+    blocks: Math.max(a.blocks, b.blocks),
+  };
 }
 
 /** The sequence hashes a `stored` event adds, in the router's numeric form. */
