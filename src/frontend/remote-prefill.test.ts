@@ -127,7 +127,14 @@ interface Setup {
 
 async function setup(options: Setup = {}) {
   const plane = new InMemoryRequestPlane();
-  const flags = { router: options.router ?? 'round-robin', decisionLog: 'off', blockSize: BLOCK } as const;
+  // The scripted workers keep no KV cache and publish no events: the routers must not predict one (with
+  // predictions, a repeated prompt would count as cached on the decode worker that ran it, and go local).
+  const flags = {
+    router: options.router ?? 'round-robin',
+    decisionLog: 'off',
+    blockSize: BLOCK,
+    predictBlocks: false,
+  } as const;
   const [router, prefillRouter] = [await createRouter(flags), await createRouter(flags)];
   const add = (r: Router, w: Worker) =>
     r.addWorker({ workerId: w.workerId, blockSize: BLOCK, totalBlocks: 100, address: w.handle.address });

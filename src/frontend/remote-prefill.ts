@@ -114,8 +114,10 @@ export class RemotePrefill {
       return { decision };
     }
     log[level]('disaggregation decision', { ...fields, prefillWorker });
+    let outcome: 'done' | 'failed' = 'failed'; // a failed prefill computed nothing worth predicting
     try {
       const params = await this.prefill(request, prefillWorker, signal);
+      outcome = 'done';
       log.debug('remote prefill done', {
         prefillWorker,
         remoteBlocks: params.remoteBlockIds.length,
@@ -127,7 +129,7 @@ export class RemotePrefill {
       this.failed(err, prefillWorker, log);
       return { decision, prefillWorker };
     } finally {
-      this.options.prefillRouter.finishRequest(request.requestId);
+      this.options.prefillRouter.finishRequest(request.requestId, outcome);
     }
   }
 

@@ -258,3 +258,35 @@ test('RequestBlockHashes: one array per block count, extended from the chain as 
   assert.deepEqual(three, computeBlockHashes([...tokens, 109, 110, 111], 4).sequence);
   assert.deepEqual(two, three.slice(0, 2), 'the earlier array is left as it was');
 });
+
+test('predicted blocks: a finished request keeps them on its worker, a failed attempt leaves none behind', async () => {
+  // Scripted workers publish no KV events: whatever the router still predicts is the overlay's own state.
+  const holds = (router: Router, worker: string, req: EngineRequest) =>
+    computeBlockHashes(req.promptTokenIds, 4).sequence.every((h) =>
+      router.predicted!.holds(asWorkerId(worker), h),
+    );
+
+  const done = await setup([{}, {}]);
+  const ok = request(12, 3);
+  await collect(done.engine, ok);
+  assert.ok(holds(done.router, 'w1', ok), 'done: its prompt is cached on w1, until its events arrive');
+
+  const migrated = await setup([{ dieAfter: 2 }, {}], { migrationLimit: 1 });
+  const moved = request(12, 5);
+  await collect(migrated.engine, moved);
+  assert.ok(!holds(migrated.router, 'w1', moved), 'the dead worker predicts nothing');
+  assert.ok(holds(migrated.router, 'w2', moved), 'the worker that finished it does');
+
+  const refused = await setup([{ unavailable: true }, {}]);
+  const retried = request(12, 3);
+  await collect(refused.engine, retried);
+  assert.ok(!holds(refused.router, 'w1', retried), 'the worker that turned it away predicts nothing');
+  assert.ok(holds(refused.router, 'w2', retried));
+
+  const cancelled = await setup([{}, {}]);
+  const abort = new AbortController();
+  abort.abort();
+  const never = request(12, 3);
+  for await (const _ of cancelled.engine.generate(never, abort.signal)) assert.fail('no output after abort');
+  assert.equal(cancelled.router.predicted!.stats().entries, 0, 'cancelled before its first token: dropped');
+});

@@ -82,6 +82,8 @@ interface RequestProgress {
   cachedTokens: number | undefined;
   /** Whether the disaggregation decision was made (once per request, on its first decode worker). */
   handedOff: boolean;
+  /** Outputs received over all attempts (an attempt that received one had its prompt computed). */
+  streamed: number;
   /** Where a remote prefill holds the prompt's KV, while a decode worker may still read it. */
   transfer: KvTransferParams | undefined;
 }
@@ -117,6 +119,7 @@ export class RoutedEngine implements InferenceEngine {
       migrations: 0,
       cachedTokens: undefined,
       handedOff: false,
+      streamed: 0,
       transfer: undefined,
     };
     for (;;) {
@@ -125,15 +128,23 @@ export class RoutedEngine implements InferenceEngine {
       const workerId = route.workerId;
       const address = this.options.router.addressOf(workerId) ?? `(unknown address of ${workerId})`;
       log.debug('routed', { workerId, address, promptTokens: attempt.promptTokenIds.length });
+      // Whether this attempt's prompt was computed on the worker (its first token came back): then its
+      // blocks are cached there and the router keeps predicting them until their KV events arrive.
+      const streamedBefore = progress.streamed;
+      let outcome: 'done' | 'failed' = 'failed';
       try {
         const sent = await this.handOff(attempt, route, progress, signal, log);
         yield* this.stream(sent, workerId, address, progress, signal);
+        outcome = 'done';
         return;
       } catch (err) {
-        if (signal?.aborted) return;
+        if (signal?.aborted) {
+          if (progress.streamed > streamedBefore) outcome = 'done';
+          return;
+        }
         this.recover(err, workerId, progress, log);
       } finally {
-        this.options.router.finishRequest(request.requestId);
+        this.options.router.finishRequest(request.requestId, outcome);
       }
     }
   }
@@ -196,6 +207,7 @@ export class RoutedEngine implements InferenceEngine {
     for await (const item of items) {
       const output = checkOutput(item, workerId);
       if (received++ === 0) this.options.router.markPrefillDone(request.requestId);
+      progress.streamed++;
       progress.cachedTokens ??= output.numCachedTokens;
       if (output.finishReason !== 'abort' && output.finishReason !== 'error') {
         progress.generated.push(output.tokenId);

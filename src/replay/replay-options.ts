@@ -68,6 +68,8 @@ export interface ReplayOptions {
   traceBlockSize?: number;
   overlapScoreWeight?: number;
   temperature?: number;
+  /** The router's predicted-block overlay (default on; off = overlap from KV events only, as Dynamo). */
+  predictBlocks?: boolean;
   /** Block-hash memo to share between runs of one trace (e.g. `--compare`); made here when absent. */
   hasher?: TraceBlockHasher;
 }

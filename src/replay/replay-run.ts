@@ -60,6 +60,7 @@ export async function runReplay(
       seed: opts.seed,
       overlapScoreWeight: options.overlapScoreWeight,
       temperature: options.temperature,
+      predictBlocks: options.predictBlocks,
       now: () => loop.now(),
       decisionLog: 'off',
     });

@@ -130,6 +130,19 @@ export class ActiveSequences {
     return blockHashes.length - shared + partial;
   }
 
+  /** The full-block hashes held by requests in flight on `workerId` (undefined when none are). */
+  blocksOn(workerId: WorkerId): ReadonlyMap<SequenceHash, number> | undefined {
+    const refs = this.ledgers.get(workerId)?.blockRefs;
+    return refs === undefined || refs.size === 0 ? undefined : refs;
+  }
+
+  /** Where an in-flight request is and its full-block hashes. */
+  requestBlocks(
+    requestId: RequestId,
+  ): { workerId: WorkerId; blockHashes: readonly SequenceHash[] } | undefined {
+    return this.requests.get(requestId);
+  }
+
   workerOf(requestId: RequestId): WorkerId | undefined {
     return this.requests.get(requestId)?.workerId;
   }

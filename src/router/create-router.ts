@@ -22,6 +22,8 @@ export async function createRouter(flags: RouterFlags = {}): Promise<Router> {
     logger,
     busyThreshold,
     quarantineMs,
+    predictBlocks,
+    predictionGraceMs,
     ...policyOptions
   } = flags;
   const policy = await createPolicy(spec, policyOptions);
@@ -34,6 +36,8 @@ export async function createRouter(flags: RouterFlags = {}): Promise<Router> {
     logger,
     busyThreshold,
     quarantineMs,
+    predictBlocks,
+    predictionGraceMs,
     now: policyOptions.now,
   });
 }

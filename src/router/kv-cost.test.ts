@@ -12,6 +12,8 @@ function view(id: string, activePrefillTokens: number, activeBlocks: number, new
     totalBlocks: 1000,
     load: undefined,
     overlapBlocks: 0,
+    predictedBlocks: 0,
+    sharedPrefillTokens: 0,
     treeBlocks: 0,
     inFlight: { requests: 0, prefillTokens: 0, blocks: 0 },
     activePrefillTokens,

@@ -23,7 +23,15 @@ import { ActiveSequences } from './active-sequences.ts';
 import { decisionLogFields } from './decision-log.ts';
 import { PolicyDecisionError, RouterConfigError } from './errors.ts';
 import { type EventOutcome, KvIndexer } from './kv-indexer.ts';
-import type { RouteDecision, RouteRequest, RoutingPolicy, WorkerInfo, WorkerView } from './types.ts';
+import { PredictedBlocks } from './predicted-blocks.ts';
+import type {
+  InFlightCounts,
+  RouteDecision,
+  RouteRequest,
+  RoutingPolicy,
+  WorkerInfo,
+  WorkerView,
+} from './types.ts';
 import { WorkerPool, type WorkerPoolOptions } from './worker-pool.ts';
 
 export interface RouterOptions extends WorkerPoolOptions {
@@ -34,6 +42,13 @@ export interface RouterOptions extends WorkerPoolOptions {
   requestSnapshot?: (workerId: WorkerId) => void;
   /** An index built elsewhere (replayed from a durable stream, or shared by a benchmark); else a new one. */
   indexer?: KvIndexer;
+  /**
+   * Count the blocks of a request just routed as soon-to-be-cached on its worker until KV events confirm
+   * them (default true; `predicted-blocks.ts`). Off = Dynamo's behaviour: overlap from events only.
+   */
+  predictBlocks?: boolean;
+  /** How long a request that ended keeps its unconfirmed predictions, ms (default 2000). */
+  predictionGraceMs?: number;
   /** Level of the per-decision log line (default 'debug'); 'off' skips building it (benchmarks). */
   decisionLog?: 'debug' | 'info' | 'off';
   logger?: Logger;
@@ -63,8 +78,17 @@ export class Router {
   readonly policy: RoutingPolicy;
   readonly indexer: KvIndexer;
   readonly active = new ActiveSequences();
+  /** Blocks of requests just routed, until their KV events arrive; undefined when `predictBlocks` is off. */
+  readonly predicted: PredictedBlocks | undefined;
   private readonly pool: WorkerPool;
   private tokensPerBlock: number | undefined;
+  /**
+   * Per worker: the most the router's own in-flight counts reached over the interval in which its last
+   * load report may have been sampled (from the report before it to its arrival).
+   */
+  private readonly ownAtReport = new Map<WorkerId, InFlightCounts>();
+  /** Per worker: the peak of the router's own counts since its last load report arrived. */
+  private readonly ownPeak = new Map<WorkerId, InFlightCounts>();
   private readonly decisionLog: 'debug' | 'info' | 'off';
   private readonly log: Logger;
 
@@ -73,6 +97,9 @@ export class Router {
     this.tokensPerBlock = options.blockSize;
     this.indexer = options.indexer ?? new KvIndexer({ requestSnapshot: options.requestSnapshot });
     this.pool = new WorkerPool(options);
+    if (options.predictBlocks ?? true) {
+      this.predicted = new PredictedBlocks(options.predictionGraceMs ?? 2000, options.now ?? Date.now);
+    }
     this.decisionLog = options.decisionLog ?? 'debug';
     this.log = options.logger ?? getLogger('router');
   }
@@ -140,6 +167,9 @@ export class Router {
     if (!this.pool.delete(workerId)) return [];
     this.indexer.removeWorker(workerId);
     const orphaned = this.active.removeWorker(workerId);
+    this.ownAtReport.delete(workerId);
+    this.ownPeak.delete(workerId);
+    this.predicted?.removeWorker(workerId);
     this.log.info('worker removed', { workerId, inFlight: orphaned.length });
     this.policy.onWorkerRemoved?.(workerId);
     return orphaned;
@@ -149,6 +179,9 @@ export class Router {
   applyKvEvent(workerId: WorkerId, event: KvCacheEvent): EventOutcome | 'unknown-worker' {
     if (!this.pool.has(workerId)) return 'unknown-worker';
     const outcome = this.indexer.applyEvent(workerId, event);
+    if (this.predicted !== undefined && event.data.type === 'stored' && outcome !== 'duplicate') {
+      this.predicted.confirm(workerId, storedHashes(event));
+    }
     this.policy.onKvEvent?.(workerId, event);
     return outcome;
   }
@@ -157,11 +190,24 @@ export class Router {
   applySnapshot(snapshot: KvSnapshot): void {
     if (!this.pool.has(snapshot.workerId)) return;
     this.indexer.applySnapshot(snapshot.workerId, snapshot.lastEventId, snapshot.events);
+    for (const event of snapshot.events) {
+      if (event.data.type === 'stored') this.predicted?.confirm(snapshot.workerId, storedHashes(event));
+    }
   }
 
-  /** A worker's load report (feeds the policies' views and the busy check). */
+  /**
+   * A worker's load report (feeds the policies' views and the busy check). The peak of the router's own
+   * in-flight counts since the previous report is kept with it: the report was sampled somewhere in that
+   * interval, so what it shows beyond that peak is load the router did not send (another frontend's, or
+   * growth it does not model), see `loadEstimate`.
+   */
   updateLoad(metrics: LoadMetrics): void {
     this.pool.recordLoad(metrics);
+    if (this.pool.has(metrics.workerId)) {
+      const now = this.active.counts(metrics.workerId);
+      this.ownAtReport.set(metrics.workerId, maxCounts(this.ownPeak.get(metrics.workerId) ?? now, now));
+      this.ownPeak.set(metrics.workerId, now);
+    }
   }
 
   /**
@@ -198,6 +244,9 @@ export class Router {
       blockSize,
       overlapBlocks,
     );
+    const peak = this.ownPeak.get(chosen.workerId);
+    if (peak !== undefined)
+      this.ownPeak.set(chosen.workerId, maxCounts(peak, this.active.counts(chosen.workerId)));
     if (request.explain && this.decisionLog !== 'off') {
       const fields = decisionLogFields(this.policy.name, request, views, decision, overlapBlocks);
       this.log[this.decisionLog]('route', fields);
@@ -216,8 +265,14 @@ export class Router {
     this.active.markPrefillDone(requestId as RequestId);
   }
 
-  /** The request ended (done, error or cancelled). Unknown ids are ignored. */
-  finishRequest(requestId: string): void {
+  /**
+   * The request ended. 'done' (the default: it completed, or was cancelled after its first token): its
+   * prompt was computed on the worker, so its unconfirmed predicted blocks stay until their events arrive
+   * (at most `predictionGraceMs`). 'failed' (an error, a migration away, a cancel before the first token):
+   * they are dropped now. Unknown ids are ignored.
+   */
+  finishRequest(requestId: string, outcome: 'done' | 'failed' = 'done'): void {
+    if (outcome === 'done') this.retirePredictions(requestId as RequestId);
     const workerId = this.active.finish(requestId as RequestId);
     if (workerId !== undefined) this.policy.onRequestFinished?.(requestId as RequestId, workerId);
   }
@@ -245,21 +300,105 @@ export class Router {
 
   private buildViews(request: RouteRequest, workers: readonly WorkerInfo[]): WorkerView[] {
     const matches = this.indexer.findMatches(request.blockHashes);
+    this.predicted?.expire();
     return workers.map((info) => {
       const load = this.pool.loadOf(info.workerId);
       const inFlight = this.active.counts(info.workerId);
+      const indexed = matches.get(info.workerId) ?? 0;
+      const extended = this.extendWithPredicted(info.workerId, request.blockHashes, indexed);
+      const overlapBlocks = extended.overlap;
+      const predictedBlocks = overlapBlocks - indexed;
+      const estimate = this.loadEstimate(info.workerId, inFlight, load);
+      // Predicted blocks still being prefilled there are this request's own prefix, computed by another
+      // request: waiting for them is no longer than computing them, so they are not a queue in front of it.
+      // Counted over blocks of requests in flight there, bounded by their pending prefill (a block whose
+      // request is past its prefill is no backlog at all).
+      const sharedPrefillTokens = Math.min(inFlight.prefillTokens, extended.inFlight * request.blockSize);
       return {
         workerId: info.workerId,
         blockSize: info.blockSize,
         totalBlocks: info.totalBlocks,
         load,
-        overlapBlocks: matches.get(info.workerId) ?? 0,
+        overlapBlocks,
+        predictedBlocks,
         treeBlocks: this.indexer.workerBlockCount(info.workerId),
         inFlight,
-        activePrefillTokens: Math.max(inFlight.prefillTokens, load?.activePrefillTokens ?? 0),
-        activeBlocks: Math.max(inFlight.blocks, load?.activeDecodeBlocks ?? 0),
+        activePrefillTokens: estimate.activePrefillTokens - sharedPrefillTokens,
+        activeBlocks: estimate.activeBlocks,
+        sharedPrefillTokens,
         newBlocks: this.active.newBlocks(info.workerId, request.blockHashes, request.isl, request.blockSize),
       };
     });
   }
+
+  /**
+   * Prefill backlog and active blocks for the cost: the router's own counts now, plus what the worker's
+   * last report showed beyond the router's own counts while it was sampled (others' load). A report is a
+   * sample up to ~100 ms old, and may arrive after a request it counts has ended here: taking max(own, reported), as before, let a report sampled while a request was
+   * still prefilling charge that finished request to its worker, and the very next request (the same
+   * user's follow-up, sharing its prefix) was sent away from the cache it had just filled.
+   */
+  private loadEstimate(
+    workerId: WorkerId,
+    own: InFlightCounts,
+    load: LoadMetrics | undefined,
+  ): { activePrefillTokens: number; activeBlocks: number } {
+    if (load === undefined) return { activePrefillTokens: own.prefillTokens, activeBlocks: own.blocks };
+    const then = this.ownAtReport.get(workerId) ?? own;
+    return {
+      activePrefillTokens: own.prefillTokens + Math.max(0, load.activePrefillTokens - then.prefillTokens),
+      activeBlocks: own.blocks + Math.max(0, load.activeDecodeBlocks - then.blocks),
+    };
+  }
+
+  /**
+   * The indexer's match on `workerId` (`indexed` leading blocks), continued through blocks predicted
+   * there: held by a request in flight there (the in-flight ledger), or left by one that ended before its
+   * events came (`predicted`), or indexed past a predicted one. Returns the total and how many of the
+   * predicted blocks belong to requests in flight.
+   */
+  private extendWithPredicted(
+    workerId: WorkerId,
+    hashes: readonly SequenceHash[],
+    indexed: number,
+  ): { overlap: number; inFlight: number } {
+    const predicted = this.predicted;
+    if (predicted === undefined) return { overlap: indexed, inFlight: 0 };
+    const active = this.active.blocksOn(workerId);
+    const ended = predicted.hasAny(workerId);
+    if (active === undefined && !ended) return { overlap: indexed, inFlight: 0 };
+    let n = indexed;
+    let inFlight = 0;
+    while (n < hashes.length) {
+      const hash = hashes[n]!;
+      if (active?.has(hash)) inFlight++;
+      else if (!(ended && predicted.holds(workerId, hash)) && !this.indexer.blocks.holds(workerId, hash))
+        break;
+      n++;
+    }
+    return { overlap: n, inFlight };
+  }
+
+  /** A request ended normally: its blocks the indexer does not hold yet stay predicted for a while. */
+  private retirePredictions(requestId: RequestId): void {
+    const request = this.active.requestBlocks(requestId);
+    if (this.predicted === undefined || request === undefined) return;
+    const { workerId, blockHashes } = request;
+    const unconfirmed = blockHashes.filter((hash) => !this.indexer.blocks.holds(workerId, hash));
+    this.predicted.retire(requestId, workerId, unconfirmed);
+  }
+}
+
+function maxCounts(a: InFlightCounts, b: InFlightCounts): InFlightCounts {
+  return {
+    requests: Math.max(a.requests, b.requests),
+    prefillTokens: Math.max(a.prefillTokens, b.prefillTokens),
+    blocks: Math.max(a.blocks, b.blocks),
+  };
+}
+
+/** The sequence hashes a `stored` event adds, in the router's numeric form. */
+function storedHashes(event: KvCacheEvent): SequenceHash[] {
+  if (event.data.type !== 'stored') return [];
+  return event.data.blocks.map((b) => BigInt(b.blockHash) as SequenceHash);
 }

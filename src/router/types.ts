@@ -57,14 +57,29 @@ export interface WorkerView {
   totalBlocks: number;
   /** Last load the worker published; undefined until its first report. */
   load: LoadMetrics | undefined;
-  /** Leading blocks of this request the worker has cached, per the KV-event indexer (0 without events). */
+  /**
+   * Leading blocks of this request the worker has cached or is about to: the KV-event indexer's match,
+   * extended by the blocks of requests the router has just sent there whose events have not arrived yet
+   * (`predicted-blocks.ts`). 0 without events and without recent requests.
+   */
   overlapBlocks: number;
+  /** How many of `overlapBlocks` are predicted (routed, not yet confirmed by KV events). */
+  predictedBlocks: number;
+  /**
+   * Prompt tokens of this request's predicted blocks that other requests are still prefilling here:
+   * taken out of `activePrefillTokens` (this request waits for them instead of computing them).
+   */
+  sharedPrefillTokens: number;
   /** Blocks the indexer believes the worker caches in total (its "tree size"). */
   treeBlocks: number;
   inFlight: InFlightCounts;
-  /** Prefill backlog used for cost: max(router's in-flight count, worker-reported `activePrefillTokens`). */
+  /**
+   * Prefill backlog used for cost: the router's in-flight count, plus what the worker's last report
+   * (`activePrefillTokens`) showed beyond the router's count at that moment (others' load), less
+   * `sharedPrefillTokens`.
+   */
   activePrefillTokens: number;
-  /** Active blocks used for cost: max(router's in-flight count, worker-reported `activeDecodeBlocks`). */
+  /** Active blocks used for cost, estimated the same way from `activeDecodeBlocks`. */
   activeBlocks: number;
   /** Blocks this request would add to `activeBlocks` here (its blocks not already active on this worker). */
   newBlocks: number;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DISAGG_DEFAULTS } from '../../router/index.ts';
 import { UsageError } from '../args.ts';
-import { DISAGG_FLAGS, disaggOptionsFromFlags } from './frontend.ts';
+import { DISAGG_FLAGS, disaggOptionsFromFlags, routingOptionsFromFlags } from './frontend.ts';
 
 test('disaggregation flags: defaults are DISAGG_DEFAULTS, values are read as counts', () => {
   assert.equal(DISAGG_FLAGS['max-local-prefill-length']?.default, '1000');
@@ -29,4 +29,13 @@ test('disaggregation flags: a negative, fractional or non-numeric value is a usa
       (err: unknown) => err instanceof UsageError && err.message.includes(`--${flag}`),
     );
   }
+});
+
+test('--router-predict-blocks: on by default, off turns the predicted-block overlay off, anything else names the flag', () => {
+  assert.equal(routingOptionsFromFlags({}).router?.predictBlocks, true);
+  assert.equal(routingOptionsFromFlags({ 'router-predict-blocks': 'off' }).router?.predictBlocks, false);
+  assert.throws(
+    () => routingOptionsFromFlags({ 'router-predict-blocks': 'maybe' }),
+    (err: unknown) => err instanceof UsageError && err.message.includes('--router-predict-blocks'),
+  );
 });

@@ -49,6 +49,11 @@ export const ROUTER_FLAGS: FlagSpecs = {
     help: 'info | debug | off: one line per decision',
   },
   'router-seed': { type: 'string', help: 'seed for random choices (reproducible routing)' },
+  'router-predict-blocks': {
+    type: 'string',
+    default: 'on',
+    help: 'on | off: count blocks just routed as cached until KV events confirm them (off = events only)',
+  },
   'migration-limit': {
     type: 'string',
     default: '0',
@@ -129,6 +134,14 @@ function decisionLogFlag(values: ParsedCommand['values']): 'debug' | 'info' | 'o
   return level;
 }
 
+function predictBlocksFlag(values: ParsedCommand['values']): boolean {
+  const value = stringFlag(values, 'router-predict-blocks') ?? 'on';
+  if (value !== 'on' && value !== 'off') {
+    throw new UsageError(`--router-predict-blocks must be on or off, got ${JSON.stringify(value)}`);
+  }
+  return value === 'on';
+}
+
 /** The routing part of FrontendOptions, from ROUTER_FLAGS. */
 export function routingOptionsFromFlags(
   values: ParsedCommand['values'],
@@ -140,6 +153,7 @@ export function routingOptionsFromFlags(
       temperature: numberFlag(values, 'router-temperature', { min: 0 }),
       seed: numberFlag(values, 'router-seed', { integer: true }),
       decisionLog: decisionLogFlag(values),
+      predictBlocks: predictBlocksFlag(values),
     },
     migrationLimit: numberFlag(values, 'migration-limit', { integer: true, min: 0 }) ?? 0,
     busyThreshold: numberFlag(values, 'busy-threshold', { min: 0 }),

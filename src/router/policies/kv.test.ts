@@ -10,8 +10,12 @@ const prompt = tokens(0, 256); // 16 full blocks
 function setup(
   options: ConstructorParameters<typeof KvPolicy>[0] = {},
   decisionLog: 'debug' | 'info' | 'off' = 'off',
+  predictBlocks = true,
 ) {
-  const { router, ids } = routerWith(new KvPolicy({ seed: 3, ...options }), ['w1', 'w2'], { decisionLog });
+  const { router, ids } = routerWith(new KvPolicy({ seed: 3, ...options }), ['w1', 'w2'], {
+    decisionLog,
+    predictBlocks,
+  });
   router.applyKvEvent(ids[0]!, storedEvent(1, prompt, 0, 12));
   return { router, ids };
 }
@@ -66,15 +70,19 @@ describe('kv policy', () => {
     assert.equal(weighted.route({ requestId: 'r2', tokenIds: prompt }).workerId, 'w1');
   });
 
-  it('counts its own in-flight requests: a repeat prompt pays prefill backlog but not new blocks', () => {
+  it('counts its own in-flight requests: a repeat prompt pays neither new blocks nor its own prefix twice', () => {
     const { router } = setup();
     router.route({ requestId: 'r1', tokenIds: prompt }); // to w1; 64 uncached tokens queued there
     const second = router.route({ requestId: 'r2', tokenIds: prompt, exclude: [] });
-    // w1: (64 + 64)/16 = 8, blocks 16 active + 0 new = 16 → 24;  w2: 16 + 16 = 32.
+    // r1's last 4 blocks are predicted on w1 (routed there, no event yet), so r2's overlap there is 16,
+    // and the 64 tokens r1 is prefilling are r2's own prefix, not a queue in front of it:
+    // w1: (64 − 64 + 0)/16 = 0, blocks 16 active + 0 new = 16 → 16;  w2: 16 + 16 = 32.
+    // (Before the predicted-block overlay r2 saw 12 blocks and paid 64 + 64 tokens: 24.)
     assert.deepEqual(
       second.decision.scores!.map((s) => s.cost),
-      [24, 32],
+      [16, 32],
     );
+    assert.equal(second.overlapBlocks, 16);
     router.markPrefillDone('r1');
     router.markPrefillDone('r2');
     const views = router.inspect({ requestId: 'x', tokenIds: prompt });
@@ -83,7 +91,8 @@ describe('kv policy', () => {
 
   it('temperature > 0 samples in proportion to softmax(−normalized cost / T), reproducibly', () => {
     const run = (seed: number) => {
-      const { router } = setup({ temperature: 1, seed });
+      // Without predictions: every request must see the cache exactly as w1's event left it.
+      const { router } = setup({ temperature: 1, seed }, 'off', false);
       return Array.from({ length: 4000 }, (_, i) => {
         const w = router.route({ requestId: `r${i}`, tokenIds: prompt }).workerId;
         router.finishRequest(`r${i}`);
