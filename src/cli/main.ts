@@ -22,6 +22,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   ls: async () => (await import('./commands/ls.ts')).lsCommand,
   doctor: async () => (await import('./commands/doctor.ts')).doctorCommand,
   replay: async () => (await import('./commands/replay.ts')).replayCommand,
+  trace: async () => (await import('./commands/trace.ts')).traceCommand,
 };
 
 async function printOverview(): Promise<void> {

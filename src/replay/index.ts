@@ -1,3 +1,12 @@
+export { type CacheCeiling, type CeilingOptions, cacheCeiling } from './cache-ceiling.ts';
+export {
+  type Distribution,
+  distributionMean,
+  formatDistribution,
+  parseDistribution,
+  sample,
+  sampleCount,
+} from './distributions.ts';
 export { ReplayConfigError, ReplayStuckError, TraceFormatError, TraceNotFoundError } from './errors.ts';
 export {
   DEFAULT_SLO,
@@ -32,6 +41,18 @@ export {
 } from './synthetic-trace.ts';
 export { formatReplayTable, sloNote } from './report.ts';
 export {
+  type ArrivalProcess,
+  describeSessionTrace,
+  SESSION_TRACE_COMMON_DEFAULTS,
+  SESSION_TRACE_KINDS,
+  SESSION_TRACE_PRESETS,
+  type SessionTraceKind,
+  type SessionTraceOptions,
+  sessionTrace,
+  sessionTraceOptions,
+} from './session-trace.ts';
+export {
+  formatTraceLine,
   MOONCAKE_BLOCK_SIZE,
   type ParseTraceOptions,
   parseTrace,
