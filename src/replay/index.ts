@@ -59,5 +59,14 @@ export {
   readTrace,
   type TraceRecord,
 } from './trace.ts';
+export {
+  formatSweepTable,
+  loadOf,
+  parseSweep,
+  renderSweepChart,
+  type SweepPoint,
+  type SweepSpec,
+} from './sweep.ts';
+export { type ArrivalQueue, ClosedLoopArrivals, groupSessions, TimestampArrivals } from './closed-loop.ts';
 export { TraceBlockHasher, traceToken, traceTokenIds } from './trace-tokens.ts';
 export { type LoopRun, VirtualTimeLoop } from './virtual-time-loop.ts';
