@@ -57,34 +57,75 @@ export function cacheCeiling(trace: readonly CeilingRequest[], o: CeilingOptions
  */
 function traceBlockHits(trace: readonly CeilingRequest[], o: CeilingOptions, capacity: number): number {
   const perTraceBlock = o.traceBlockSize / o.blockSize;
-  const cache = new Map<number, number>(); // trace id → its full engine blocks cached; first key = LRU
+  const cache = new Map<number, CachedTraceBlock>();
+  const recency = new RecencyQueue();
   let used = 0;
   let hits = 0;
   for (const r of trace) {
     const hittable = Math.floor((r.inputLength - 1) / o.blockSize);
     let run = 0;
     for (let i = 0; i < r.hashIds.length; i++) {
-      const have = cache.get(r.hashIds[i]!) ?? 0;
+      const have = cache.get(r.hashIds[i]!)?.blocks ?? 0;
       run += have;
       if (have < perTraceBlock) break;
     }
     hits += Math.min(run, hittable);
+    const fullBlocks = Math.floor(r.inputLength / o.blockSize);
     for (let i = 0; i < r.hashIds.length; i++) {
       const id = r.hashIds[i]!;
-      const full = Math.min(perTraceBlock, Math.floor(r.inputLength / o.blockSize) - i * perTraceBlock);
-      const have = cache.get(id) ?? 0;
-      cache.delete(id);
-      const keep = Math.max(have, full);
-      cache.set(id, keep);
-      used += keep - have;
+      const full = Math.min(perTraceBlock, fullBlocks - i * perTraceBlock);
+      let entry = cache.get(id);
+      if (entry === undefined) cache.set(id, (entry = { blocks: 0, touched: 0 }));
+      if (full > entry.blocks) {
+        used += full - entry.blocks;
+        entry.blocks = full;
+      }
+      entry.touched = recency.touch(id);
     }
     while (used > capacity) {
-      const [id, blocks] = cache.entries().next().value!;
+      const [id, touched] = recency.oldest();
+      const entry = cache.get(id);
+      if (entry === undefined || entry.touched !== touched) continue; // touched again since: not the LRU
       cache.delete(id);
-      used -= blocks;
+      used -= entry.blocks;
     }
   }
   return hits;
+}
+
+interface CachedTraceBlock {
+  /** Full engine blocks of this trace block in the cache. */
+  blocks: number;
+  /** Its last touch (a RecencyQueue stamp). */
+  touched: number;
+}
+
+/**
+ * Touch order with lazy deletion: every touch appends (id, stamp); the oldest entry whose stamp is still
+ * the id's latest is the LRU one. Cheaper than moving a Map entry to the back on every touch.
+ */
+class RecencyQueue {
+  private ids: number[] = [];
+  private stamps: number[] = [];
+  private head = 0;
+  private clock = 0;
+
+  touch(id: number): number {
+    this.ids.push(id);
+    this.stamps.push(++this.clock);
+    return this.clock;
+  }
+
+  /** The oldest (id, stamp) not yet handed out; the caller skips stale ones. */
+  oldest(): [number, number] {
+    if (this.head > 1024 && this.head * 2 > this.ids.length) {
+      this.ids = this.ids.slice(this.head);
+      this.stamps = this.stamps.slice(this.head);
+      this.head = 0;
+    }
+    const i = this.head++;
+    return [this.ids[i]!, this.stamps[i]!];
+  }
 }
 
 /** Engine blocks hit, one cache entry per engine block (any block sizes; slower: for odd sizes only). */
