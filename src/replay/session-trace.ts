@@ -140,7 +140,10 @@ export function describeSessionTrace(o: SessionTraceOptions): string {
     `--turn-isl ${formatDistribution(o.turnIsl)} --osl ${formatDistribution(o.osl)}`,
     `--arrival ${o.arrival} --rate ${o.rate}${o.arrival === 'bursty' ? ` --burst-size ${o.burstSize}` : ''}`,
     `--max-context ${o.maxContext} --seed ${o.seed}`,
-  ].join(' ');
+    o.traceBlockSize === MOONCAKE_BLOCK_SIZE ? '' : `--trace-block-size ${o.traceBlockSize}`,
+  ]
+    .filter((part) => part !== '')
+    .join(' ');
 }
 
 /** Generate the trace: records sorted by timestamp (ties keep generation order), lines numbered from 1. */
