@@ -294,12 +294,14 @@ function workloadFrom(
 function sweepFrom(values: ParsedCommand['values']): SweepSpec | undefined {
   const spec = stringFlag(values, 'sweep');
   if (spec === undefined) return undefined;
+  const sweep = parseSweep(spec);
   if (values.concurrency !== undefined) {
     throw new UsageError(
-      '--sweep concurrency=... sets the users per run; drop --concurrency (or sweep time-scale)',
+      sweep.parameter === 'concurrency'
+        ? '--sweep concurrency=... sets the users of each run: drop --concurrency'
+        : '--sweep time-scale=... compresses timestamps, which a closed loop ignores: drop --concurrency, or sweep concurrency=...',
     );
   }
-  const sweep = parseSweep(spec);
   if (sweep.parameter === 'concurrency' && values['time-scale'] !== String(D.timeScale)) {
     throw new UsageError(
       '--time-scale has no effect in a closed-loop sweep (timestamps are ignored): drop it',
