@@ -1,3 +1,12 @@
+export { type CacheCeiling, type CeilingOptions, cacheCeiling } from './cache-ceiling.ts';
+export {
+  type Distribution,
+  distributionMean,
+  formatDistribution,
+  parseDistribution,
+  sample,
+  sampleCount,
+} from './distributions.ts';
 export { ReplayConfigError, ReplayStuckError, TraceFormatError, TraceNotFoundError } from './errors.ts';
 export {
   DEFAULT_SLO,
@@ -32,11 +41,32 @@ export {
 } from './synthetic-trace.ts';
 export { formatReplayTable, sloNote } from './report.ts';
 export {
+  type ArrivalProcess,
+  describeSessionTrace,
+  SESSION_TRACE_COMMON_DEFAULTS,
+  SESSION_TRACE_KINDS,
+  SESSION_TRACE_PRESETS,
+  type SessionTraceKind,
+  type SessionTraceOptions,
+  sessionTrace,
+  sessionTraceOptions,
+} from './session-trace.ts';
+export {
+  formatTraceLine,
   MOONCAKE_BLOCK_SIZE,
   type ParseTraceOptions,
   parseTrace,
   readTrace,
   type TraceRecord,
 } from './trace.ts';
+export {
+  formatSweepTable,
+  loadOf,
+  parseSweep,
+  renderSweepChart,
+  type SweepPoint,
+  type SweepSpec,
+} from './sweep.ts';
+export { type ArrivalQueue, ClosedLoopArrivals, groupSessions, TimestampArrivals } from './closed-loop.ts';
 export { TraceBlockHasher, traceToken, traceTokenIds } from './trace-tokens.ts';
 export { type LoopRun, VirtualTimeLoop } from './virtual-time-loop.ts';

@@ -77,6 +77,11 @@ export interface ReplayMetrics {
   prefixHitRate: number | null;
   /** What the router expected to be cached where it sent each request (overlap blocks × block size). */
   predictedHitRate: number | null;
+  /**
+   * The trace's ceiling for prefixHitRate: one node with the cluster's whole KV capacity (LRU), and an
+   * infinite cache; computed from the hash_ids at the engine block size (`cache-ceiling.ts`).
+   */
+  hitRateCeiling?: { lru: number; infinite: number; capacityTokens: number };
   ttftMs: LatencySummary;
   tpotMs: LatencySummary;
   itlMs: LatencySummary;
@@ -168,6 +173,13 @@ export function summarizeReplay(result: ReplayResult, slo: Slo = DEFAULT_SLO): R
     simulatedS: round(seconds, 3),
     wallS: round(result.wallMs / 1000, 3),
   };
+  if (result.ceiling) {
+    metrics.hitRateCeiling = {
+      lru: round(result.ceiling.lruHitRate, 4) ?? 0,
+      infinite: round(result.ceiling.infiniteHitRate, 4) ?? 0,
+      capacityTokens: result.ceiling.capacityTokens,
+    };
+  }
   if (result.options.disagg) metrics.disagg = summarizeDisagg(result, done);
   return metrics;
 }

@@ -63,6 +63,11 @@ export interface ReplayOptions {
   speedupRatio?: number;
   /** Arrival time = trace timestamp × timeScale (0.5 = the same requests in half the time). */
   timeScale?: number;
+  /**
+   * Closed loop instead of timestamps: this many users, each sending its next request (its session's next
+   * turn after the turn's `delay`) when the previous one finished (`closed-loop.ts`).
+   */
+  concurrency?: number;
   seed?: number;
   vocabSize?: number;
   traceBlockSize?: number;
@@ -98,6 +103,8 @@ export interface ResolvedReplayOptions {
   seed: number;
   vocabSize: number;
   traceBlockSize: number;
+  /** Set for a closed-loop run only. */
+  concurrency?: number;
   disagg?: DisaggReplayConfig;
 }
 
@@ -131,6 +138,10 @@ export function resolveReplayOptions(options: ReplayOptions): ResolvedReplayOpti
     vocabSize: o.vocabSize,
     traceBlockSize: o.traceBlockSize,
   };
+  if (options.concurrency !== undefined) {
+    checkCount('user', options.concurrency, 'concurrency');
+    resolved.concurrency = options.concurrency;
+  }
   if (disagg) resolved.disagg = disagg;
   return resolved;
 }

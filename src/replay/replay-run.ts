@@ -16,6 +16,8 @@
  * over the prefill mockers, the frontend's decision rule, and a simulated link for the KV hand-off.
  */
 import { createRouter, type Router } from '../router/index.ts';
+import { type CacheCeiling, cacheCeiling } from './cache-ceiling.ts';
+import { ClosedLoopArrivals } from './closed-loop.ts';
 import { DisaggCluster } from './disagg-flow.ts';
 import { ReplayConfigError } from './errors.ts';
 import { type ReplayOptions, type ResolvedReplayOptions, resolveReplayOptions } from './replay-options.ts';
@@ -41,6 +43,11 @@ export interface ReplayResult {
   simulatedMs: number;
   /** Real time the replay took. */
   wallMs: number;
+  /**
+   * The trace's hit-rate ceiling: one node with the whole cluster's KV (workers × numKvBlocks), LRU, and an
+   * infinite cache (`cache-ceiling.ts`). The same for every policy; not counted in `wallMs`.
+   */
+  ceiling?: CacheCeiling;
 }
 
 /** Replay `trace` once with one routing policy. Deterministic for a given trace, options and seed. */
@@ -71,15 +78,18 @@ export async function runReplay(
   const records: RequestRecord[] = new Array(trace.length);
   let finished = 0;
   let fatal: unknown;
+  const closedLoop =
+    opts.concurrency === undefined ? undefined : new ClosedLoopArrivals(trace, opts.concurrency);
 
   await loop.run({
-    arrivals: trace.map((r) => r.timestampMs * opts.timeScale),
+    arrivals: closedLoop ?? trace.map((r) => r.timestampMs * opts.timeScale),
     onArrival: (index) => {
       cluster
         .serve(arrive(ctx, trace, index))
         .then((record) => {
           records[index] = record;
           finished++;
+          closedLoop?.finished(index, record.finishMs);
         })
         .catch((err) => {
           fatal ??= err;
@@ -96,7 +106,13 @@ export async function runReplay(
     if (w.record.role === 'prefill') w.record.heldAtEnd = w.engine.heldRequests();
     await w.engine.close();
   }
-  const firstArrival = trace.length > 0 ? trace[0]!.timestampMs * opts.timeScale : 0;
+  const firstArrival = closedLoop ? 0 : trace.length > 0 ? trace[0]!.timestampMs * opts.timeScale : 0;
+  const wallMs = performance.now() - started;
+  const ceiling = cacheCeiling(trace, {
+    blockSize: opts.blockSize,
+    traceBlockSize: opts.traceBlockSize,
+    capacityBlocks: opts.workers * opts.numKvBlocks,
+  });
   return {
     policy: router.policy.name,
     options: opts,
@@ -104,7 +120,8 @@ export async function runReplay(
     itlsMs: ctx.itlsMs,
     workers: workers.map((w) => w.record),
     simulatedMs: Math.max(0, ...records.map((r) => r.finishMs)) - firstArrival,
-    wallMs: performance.now() - started,
+    wallMs,
+    ceiling,
   };
 }
 

@@ -24,6 +24,17 @@ const ROWS: Row[] = [
   ['requests done / rejected', (m) => `${m.completed} / ${m.rejected}`],
   ['prefix hit rate (served)', (m) => pct(m.prefixHitRate)],
   ['hit rate the router expected', (m) => pct(m.predictedHitRate)],
+  [
+    'hit-rate ceiling: 1 node LRU / infinite',
+    (m) => (m.hitRateCeiling ? `${pct(m.hitRateCeiling.lru)} / ${pct(m.hitRateCeiling.infinite)}` : 'n/a'),
+  ],
+  [
+    'prefix hit ÷ LRU ceiling',
+    (m) =>
+      m.prefixHitRate === null || !m.hitRateCeiling?.lru
+        ? 'n/a'
+        : pct(m.prefixHitRate / m.hitRateCeiling.lru),
+  ],
   ...latencyRows('TTFT', (m) => m.ttftMs),
   ...latencyRows('TPOT', (m) => m.tpotMs),
   ...latencyRows('ITL', (m) => m.itlMs),

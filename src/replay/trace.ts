@@ -27,6 +27,13 @@ export interface TraceRecord {
   outputLength: number;
   /** Ids of the prompt's trace blocks (`traceBlockSize` tokens each, the last one possibly partial). */
   hashIds: readonly number[];
+  /**
+   * Optional `session_id` (the multi-turn field aiperf's Mooncake loader reads): the turns of one
+   * conversation share it. Closed-loop replay (`--concurrency`) issues a session's turns one after another.
+   */
+  sessionId?: string;
+  /** Optional `delay`: ms the user waits after the previous turn's answer before sending this turn. */
+  delayMs?: number;
 }
 
 export interface ParseTraceOptions {
@@ -116,13 +123,41 @@ function parseTraceLine(raw: string, line: number, source: string, blockSize: nu
         `${(n - 1) * blockSize} < input_length ≤ ${n * blockSize} (check --trace-block-size)`,
     );
   }
-  return {
+  const record: TraceRecord = {
     line,
     timestampMs: timestamp as number,
     inputLength,
     outputLength,
     hashIds: ids as number[],
   };
+  const session = obj.session_id;
+  if (session !== undefined) {
+    if (typeof session !== 'string' && !Number.isSafeInteger(session)) {
+      fail(`"session_id" must be a string or an integer, got ${JSON.stringify(session)}`);
+    }
+    record.sessionId = String(session);
+  }
+  const delay = obj.delay;
+  if (delay !== undefined) {
+    if (typeof delay !== 'number' || !Number.isFinite(delay) || delay < 0) {
+      fail(`"delay" must be a number of ms ≥ 0, got ${JSON.stringify(delay)}`);
+    }
+    record.delayMs = delay as number;
+  }
+  return record;
+}
+
+/** One record as a Mooncake JSON line (with `session_id` and `delay` when the record has them). */
+export function formatTraceLine(r: TraceRecord): string {
+  const line: Record<string, unknown> = {
+    timestamp: r.timestampMs,
+    input_length: r.inputLength,
+    output_length: r.outputLength,
+    hash_ids: r.hashIds,
+  };
+  if (r.sessionId !== undefined) line.session_id = r.sessionId;
+  if (r.delayMs !== undefined) line.delay = r.delayMs;
+  return JSON.stringify(line);
 }
 
 function positiveInteger(value: unknown, name: string, fail: (why: string) => never): number {

@@ -14,6 +14,7 @@
  *   engine k ──► clock.sleep(stepMs) ──► timer fires at now + stepMs ──► outputs stream, next step
  */
 import { type Clock, VirtualClock } from '../engine/index.ts';
+import { type ArrivalQueue, TimestampArrivals } from './closed-loop.ts';
 import { ReplayStuckError } from './errors.ts';
 
 /** Event-loop turns allowed without reaching quiescence before the replay is declared stuck. */
@@ -49,8 +50,11 @@ interface Member {
 }
 
 export interface LoopRun {
-  /** Arrival times in ms, ascending. */
-  arrivals: readonly number[];
+  /**
+   * Arrival times in ms, ascending, or a queue that can grow while the run goes (closed loop: a request's
+   * end schedules the next; `closed-loop.ts`).
+   */
+  arrivals: readonly number[] | ArrivalQueue;
   /** Called once per arrival, at its time, in order. */
   onArrival: (index: number) => void;
   /** True when every request has finished. */
@@ -76,7 +80,9 @@ export class VirtualTimeLoop {
 
   /** Drive arrivals and engine steps until every request is done. */
   async run(run: LoopRun): Promise<void> {
-    let next = 0;
+    const arrivals = Array.isArray(run.arrivals)
+      ? new TimestampArrivals(run.arrivals)
+      : (run.arrivals as ArrivalQueue);
     let busyTurns = 0;
     for (;;) {
       await new Promise<void>((resolve) => setImmediate(resolve));
@@ -87,12 +93,14 @@ export class VirtualTimeLoop {
       busyTurns = 0;
       run.check?.();
       const due = this.clock.nextDue();
-      const arrival = run.arrivals[next];
+      const arrival = arrivals.peek();
       if (due !== undefined && (arrival === undefined || due <= arrival)) {
         this.clock.runNext(); // step ends first when tied with an arrival: its outputs are older
       } else if (arrival !== undefined) {
         this.clock.advanceTo(arrival);
-        while (next < run.arrivals.length && run.arrivals[next]! <= this.clock.now()) run.onArrival(next++);
+        for (let at = arrivals.peek(); at !== undefined && at <= this.clock.now(); at = arrivals.peek()) {
+          run.onArrival(arrivals.take());
+        }
       } else if (run.done()) {
         return;
       } else {

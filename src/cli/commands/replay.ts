@@ -12,7 +12,12 @@ import {
   DEFAULT_SLO,
   DISAGG_REPLAY_DEFAULTS,
   formatReplayTable,
+  formatSweepTable,
   MIXED_TRACE_DEFAULTS,
+  parseSweep,
+  renderSweepChart,
+  type SweepPoint,
+  type SweepSpec,
   mixedTrace,
   REPLAY_DEFAULTS,
   type ReplayMetrics,
@@ -93,6 +98,14 @@ const FLAGS = {
     help: `synthetic: output tokens per request (default ${M.outputTokens})`,
   },
   'max-requests': { type: 'string' as const, help: 'replay only the first K requests of the trace' },
+  concurrency: {
+    type: 'string' as const,
+    help: "closed loop: N users, each sends its next request (its session's next turn after `delay`) when the last finished; timestamps ignored",
+  },
+  sweep: {
+    type: 'string' as const,
+    help: 'run every policy at several loads: time-scale=1,0.5,0.25 or concurrency=8,16,32 (--plot: TTFT/TPOT vs load)',
+  },
   'time-scale': {
     type: 'string' as const,
     default: String(D.timeScale),
@@ -150,7 +163,8 @@ const FLAGS = {
 const USAGE =
   'dhw replay TRACE.jsonl [--router kv] [--workers 4] [--compare random,round-robin,kv] [--json] [--plot out.svg]\n' +
   '       dhw replay TRACE.jsonl --prefill-workers 2 --decode-workers 6 [--link 25gbit,10us]\n' +
-  '       dhw replay --synthetic mixed [--long-tokens 8192 --short-tokens 200 --long-fraction 0.2 --rate 16 --requests 400]';
+  '       dhw replay --synthetic mixed [--long-tokens 8192 --short-tokens 200 --long-fraction 0.2 --rate 16 --requests 400]\n' +
+  '       dhw replay TRACE.jsonl --concurrency 16 | --sweep time-scale=1,0.5,0.25 | --sweep concurrency=8,16,32';
 const DESCRIPTION =
   'Replay a Mooncake trace ({timestamp, input_length, output_length, hash_ids} per line) through the real\n' +
   'router and simulated workers (the mocker) in virtual time: no sleeping, deterministic for a seed.\n' +
@@ -277,6 +291,30 @@ function workloadFrom(
   return { name: `synthetic:${synthetic}`, records, synthetic: { workload: synthetic, ...options } };
 }
 
+function sweepFrom(values: ParsedCommand['values']): SweepSpec | undefined {
+  const spec = stringFlag(values, 'sweep');
+  if (spec === undefined) return undefined;
+  const sweep = parseSweep(spec);
+  if (values.concurrency !== undefined) {
+    throw new UsageError(
+      sweep.parameter === 'concurrency'
+        ? '--sweep concurrency=... sets the users of each run: drop --concurrency'
+        : '--sweep time-scale=... compresses timestamps, which a closed loop ignores: drop --concurrency, or sweep concurrency=...',
+    );
+  }
+  if (sweep.parameter === 'concurrency' && values['time-scale'] !== String(D.timeScale)) {
+    throw new UsageError(
+      '--time-scale has no effect in a closed-loop sweep (timestamps are ignored): drop it',
+    );
+  }
+  return sweep;
+}
+
+function describeLoad(o: Partial<ReplayOptions>): string {
+  if (o.concurrency !== undefined) return `, closed loop with ${o.concurrency} users`;
+  return o.timeScale !== undefined && o.timeScale !== D.timeScale ? `, time scale ${o.timeScale}` : '';
+}
+
 function describeCluster(options: Partial<ReplayOptions>): string {
   if (options.prefillWorkers === undefined) return `${options.workers} workers`;
   const link = options.link as LinkSpec;
@@ -317,31 +355,55 @@ export const replayCommand: Command = {
       options.traceBlockSize ?? D.traceBlockSize,
       D.vocabSize,
     );
+    const sweepSpec = sweepFrom(values);
+    const concurrency = int(values, 'concurrency');
+    const loads: Array<Partial<ReplayOptions>> = sweepSpec
+      ? sweepSpec.values.map((v) =>
+          sweepSpec.parameter === 'concurrency' ? { concurrency: v } : { timeScale: v },
+        )
+      : [concurrency === undefined ? {} : { concurrency }];
     const results: ReplayResult[] = [];
     const metrics: ReplayMetrics[] = [];
-    for (const router of policies) {
-      process.stderr.write(
-        `replaying ${trace.length} requests through ${router} on ${describeCluster(cluster)}\n`,
-      );
-      const result = await runReplay(trace, { ...options, router, hasher });
-      results.push(result);
-      metrics.push(summarizeReplay(result, slo));
-      const simulated = (result.simulatedMs / 1000).toFixed(1);
-      process.stderr.write(
-        `${router}: ${simulated} s of traffic replayed in ${(result.wallMs / 1000).toFixed(1)} s\n`,
-      );
+    const points: SweepPoint[] = [];
+    for (const [i, load] of loads.entries()) {
+      for (const router of policies) {
+        const runOptions = { ...options, ...load, router, hasher };
+        process.stderr.write(
+          `replaying ${trace.length} requests through ${router} on ${describeCluster(cluster)}` +
+            `${describeLoad(runOptions)}\n`,
+        );
+        const result = await runReplay(trace, runOptions);
+        const m = summarizeReplay(result, slo);
+        results.push(result);
+        metrics.push(m);
+        if (sweepSpec) points.push({ value: sweepSpec.values[i]!, metrics: m });
+        const simulated = (result.simulatedMs / 1000).toFixed(1);
+        process.stderr.write(
+          `${router}: ${simulated} s of traffic replayed in ${(result.wallMs / 1000).toFixed(1)} s\n`,
+        );
+      }
     }
-    console.log(formatReplayTable(metrics));
+    if (sweepSpec) console.log(formatSweepTable(sweepSpec, points));
+    else console.log(formatReplayTable(metrics));
     console.log(sloNote(metrics[0]!));
     const plot = stringFlag(values, 'plot');
     if (plot !== undefined) {
-      writeFileSync(plot, renderReplayChart(results, `Trace replay: ${trace.length} requests`));
+      const title = `Trace replay: ${trace.length} requests`;
+      writeFileSync(
+        plot,
+        sweepSpec ? renderSweepChart(sweepSpec, points, title) : renderReplayChart(results, title),
+      );
       console.log(`chart written to ${plot}`);
     }
     if (values.json === true) {
       const config = { ...results[0]!.options, router: undefined, policies };
-      const report = { trace: workload.name, requests: trace.length, config, runs: metrics };
-      console.log(JSON.stringify(workload.synthetic ? { ...report, workload: workload.synthetic } : report));
+      const runs = sweepSpec
+        ? points.map((p) => ({ ...p.metrics, load: { [sweepSpec.parameter]: p.value } }))
+        : metrics;
+      const report: Record<string, unknown> = { trace: workload.name, requests: trace.length, config, runs };
+      if (sweepSpec) report.sweep = sweepSpec;
+      if (workload.synthetic) report.workload = workload.synthetic;
+      console.log(JSON.stringify(report));
     }
     return 0;
   },
