@@ -202,6 +202,9 @@ async function main(): Promise<void> {
     note(`index: ${JSON.stringify(live.router.indexer.stats())}`);
     const from = logs.mark();
     live.router.route({ requestId: 'lab-3-2-route', tokenIds: [...prompt, ...tokens(9000, 20)] });
+    // Only the decision is wanted: the request is never sent. Tell the router it ended without computing
+    // anything, or its blocks would count as in flight on w1 (the router's predicted-block overlay).
+    live.router.finishRequest('lab-3-2-route', 'failed');
     note(shorten(logs.grep(/\[router\] route /, from)[0] ?? 'no decision line', 400));
     note(
       `w2 would prefill all 68 tokens (68/16 = 4.25 blocks); w1 has 3 blocks cached, so only 20 tokens: cost 1.25 + new blocks`,
