@@ -157,7 +157,7 @@ export function explainScatter(run: ScatterRun, logs: LogCapture, blockSize = 16
     const best = terms.filter((w) => w.id !== home).reduce((b, w) => (w.cost < b.cost ? w : b));
     note(
       `predicted: ${predicted.id}. The home worker's overlap credit is ${homeTerms.overlap - best.overlap} blocks, ` +
-        `but it carries ${homeTerms.prefillTokens / blockSize + homeTerms.decode - (best.prefillTokens / blockSize + best.decode)} blocks more load than ${best.id}`,
+        `but it carries ${(homeTerms.prefillTokens / blockSize + homeTerms.decode - (best.prefillTokens / blockSize + best.decode)).toFixed(0)} blocks more load than ${best.id}`,
     );
     note(
       `measured: the router chose ${chosen}; the turn re-prefills ${isl - (terms.find((w) => w.id === chosen)?.overlap ?? 0) * blockSize} tokens there`,
