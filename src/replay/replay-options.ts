@@ -75,6 +75,8 @@ export interface ReplayOptions {
   temperature?: number;
   /** The router's predicted-block overlay (default on; off = overlap from KV events only, as Dynamo). */
   predictBlocks?: boolean;
+  /** The router's decision line per request (`[router] route …` with each worker's cost), as live; default off. */
+  decisionLog?: 'debug' | 'info' | 'off';
   /** Block-hash memo to share between runs of one trace (e.g. `--compare`); made here when absent. */
   hasher?: TraceBlockHasher;
 }

@@ -69,7 +69,7 @@ export async function runReplay(
       temperature: options.temperature,
       predictBlocks: options.predictBlocks,
       now: () => loop.now(),
-      decisionLog: 'off',
+      decisionLog: options.decisionLog ?? 'off',
     });
   const router = await newRouter();
   const cluster = opts.disagg

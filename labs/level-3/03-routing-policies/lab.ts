@@ -13,10 +13,18 @@
  * @expect /kv vs random: mean TTFT [\d.]+× lower/
  * @expect /\[router\] route requestId=lab-3-3-kv-\d+ policy=kv chosen=[0-9a-f]+ .*cost/
  * @expect /Mooncake trace, first \d+ requests, \d+ simulated workers/
+ * @expect /\$ dhw replay \S+ --compare [\w,-]+ --workers \d+ --max-requests \d+ --seed \d+/
+ * @expect /\$ dhw trace generate --kind conversation .* --seed \d+ --out /
+ * @expect /predicted: w\d+\. The home worker's overlap credit is \d+ blocks/
+ * @expect /measured: the router chose w\d+/
+ * @expect /^ +kv +[\d.]+ % +[\d.]+ % +\d+ % +\d+ of \d+/
  * @expect /migrating request: its worker died mid-stream/
  * @expect /the client got \d+ of \d+ tokens in one stream/
  * @expect Lab complete.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { type FrontendHandle, startFrontend } from '../../../src/frontend/index.ts';
 import type { ReplayMetrics } from '../../../src/replay/index.ts';
@@ -33,6 +41,14 @@ import {
   runWorkload,
   type WorkloadShape,
 } from './shared-prefix-workload.ts';
+import {
+  explainScatter,
+  generateTrace,
+  replayScatter,
+  type ScatterRun,
+  type ScatterShape,
+  scatterRows,
+} from './conversation-scatter.ts';
 import { MOONCAKE_TRACE, replayPolicies } from './trace-replay.ts';
 
 const smoke = isSmoke();
@@ -43,6 +59,14 @@ const SHAPE: WorkloadShape = smoke
   : { groups: 6, requestsPerGroup: 8, prefixTokens: 2048, suffixTokens: 32, maxTokens: 4, concurrency: 4 };
 const REPLAY_REQUESTS = Number(argValue('replay-requests') ?? (smoke ? 60 : 500));
 const MIGRATION_TOKENS = smoke ? 60 : 200;
+/** The router seed of every replay here: printed in the commands, so they reproduce the numbers exactly. */
+const REPLAY_SEED = 1;
+const SCATTER: ScatterShape = {
+  sessions: Number(argValue('scatter-sessions') ?? (smoke ? 16 : 60)),
+  workers: 4,
+  timeScale: 0.25,
+  seed: 3,
+};
 
 interface PolicyRun {
   policy: string;
@@ -182,6 +206,40 @@ function replayTable(metrics: ReplayMetrics[]): void {
   );
 }
 
+/** Long conversations under kv: the cost arithmetic of one scattered turn, then hit rate vs the ceiling. */
+async function conversationScatter(logs: LogCapture): Promise<void> {
+  step("Long conversations: why kv's cost scatters them (a generated trace, 4× arrivals, virtual time)");
+  const dir = mkdtempSync(join(tmpdir(), 'dhw-lab-3-3-'));
+  try {
+    const file = join(dir, 'conversation.jsonl');
+    const trace = generateTrace(SCATTER, file);
+    note(
+      `$ dhw replay ${file} --compare round-robin,kv --workers ${SCATTER.workers} --time-scale ${SCATTER.timeScale} --seed ${REPLAY_SEED}`,
+    );
+    const runs: ScatterRun[] = [];
+    for (const policy of ['round-robin', 'kv'])
+      runs.push(await replayScatter(trace, policy, SCATTER, REPLAY_SEED));
+    explainScatter(runs[1] as ScatterRun, logs);
+    printTable(
+      [
+        'policy',
+        'prefix hit rate',
+        'LRU ceiling',
+        'hit ÷ ceiling',
+        'later turns on a new worker',
+        'TTFT mean ms',
+      ],
+      scatterRows(runs),
+    );
+    note(
+      'every moved turn re-prefills its whole history; a policy that keeps conversations sticky while that does',
+    );
+    note('not overload a worker is tracked in issue 12 item 1 (Lab 3.4 has you write one).');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   banner('3.3', 'Routing policies compared: random, round-robin, kv');
   const logs = new LogCapture('debug');
@@ -222,16 +280,18 @@ async function main(): Promise<void> {
     step('The big picture: the Mooncake trace replayed in virtual time (dhw replay --compare)');
     const replayWorkers = smoke ? 2 : 4;
     note(
-      `$ dhw replay ${MOONCAKE_TRACE} --compare ${POLICIES.join(',')} --workers ${replayWorkers} --max-requests ${REPLAY_REQUESTS}`,
+      `$ dhw replay ${MOONCAKE_TRACE} --compare ${POLICIES.join(',')} --workers ${replayWorkers} --max-requests ${REPLAY_REQUESTS} --seed ${REPLAY_SEED}`,
     );
     const started = performance.now();
-    const metrics = await replayPolicies(POLICIES, replayWorkers, REPLAY_REQUESTS);
+    const metrics = await replayPolicies(POLICIES, replayWorkers, REPLAY_REQUESTS, REPLAY_SEED);
     if (metrics) {
       note(
         `Mooncake trace, first ${REPLAY_REQUESTS} requests, ${replayWorkers} simulated workers (${((performance.now() - started) / 1000).toFixed(1)} s wall):`,
       );
       replayTable(metrics);
     }
+
+    await conversationScatter(logs);
 
     step('A worker dies mid-stream: request migration, then the health view catches up');
     const result = await demonstrateMigration(etcd!, logs, MIGRATION_TOKENS);

@@ -16,6 +16,7 @@ export async function replayPolicies(
   policies: readonly string[],
   workers: number,
   maxRequests: number,
+  seed: number,
 ): Promise<ReplayMetrics[] | undefined> {
   if (!existsSync(MOONCAKE_TRACE)) {
     note(`(trace not found at ${MOONCAKE_TRACE}: skipping the replay)`);
@@ -24,7 +25,7 @@ export async function replayPolicies(
   const trace = readTrace(MOONCAKE_TRACE, { maxRequests });
   const results: ReplayMetrics[] = [];
   for (const router of policies) {
-    const result = await runReplay(trace, { router, workers, seed: 1 });
+    const result = await runReplay(trace, { router, workers, seed });
     results.push(summarizeReplay(result));
   }
   return results;
