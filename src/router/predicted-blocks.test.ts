@@ -3,7 +3,6 @@ import { describe, it } from 'node:test';
 import {
   asRequestId,
   asWorkerId,
-  type RequestId,
   type SequenceHash,
   type WorkerId,
 } from '../protocols/ids.ts';
