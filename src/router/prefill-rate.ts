@@ -44,28 +44,3 @@ export class PrefillRateEstimator {
     return this.time > 0;
   }
 }
-
-/**
- * How long a request decodes (first token → end), learned the same way: an exponentially weighted mean of
- * observed durations. `kv-ttft` uses it to tell how many of a worker's running requests will still be
- * decoding when a new prefill there starts (the rest will have finished and are not stalled by it).
- * Infinite until the first observation: every running request counts as stalled.
- */
-export class DecodeTimeEstimator {
-  private sum = 0;
-  private weight = 0;
-
-  constructor(private readonly decay = 0.99) {
-    if (!(decay > 0 && decay < 1)) throw new RangeError(`decode-time decay must be in (0, 1), got ${decay}`);
-  }
-
-  observe(decodeMs: number): void {
-    if (!(decodeMs >= 0)) return;
-    this.sum = this.sum * this.decay + decodeMs;
-    this.weight = this.weight * this.decay + 1;
-  }
-
-  get meanMs(): number {
-    return this.weight > 0 ? this.sum / this.weight : Number.POSITIVE_INFINITY;
-  }
-}

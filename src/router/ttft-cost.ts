@@ -4,12 +4,9 @@
  *
  *   uncached  = max(0, isl − overlap_blocks · block_size)           this prompt's work there
  *   ttft      = (queued_prefill + uncached) / R                      its own wait: FCFS prefill, the queue first
- *   wait      = queued_prefill / R                                   when this prefill would start there
- *   decoding  = running · exp(−wait / D)                             requests in flight there still decoding then
- *                                                                    (D: learned mean decode time; memoryless)
- *   stall     = decoding · uncached / R                              each of them decodes while this prefill runs,
- *                                                                    one chunk per step, so gets its tokens that
- *                                                                    much later
+ *   stall     = running · uncached / R                               every request in flight there is decoding
+ *                                                                    while this prefill runs, one chunk per step,
+ *                                                                    so each one's next tokens come that much later
  *   cost      = ttft + stall
  *
  * Why these two and nothing else: a prefill of U tokens on worker w costs U/R of engine time there, and
@@ -18,9 +15,8 @@
  * mocker's (and vLLM's) timing, a decode step's time grows only mildly with KV usage, while holding a cache
  * hit saves U/R outright. Memory matters when it runs out (preemption): that is the guard below, not a price.
  *
- * R and D are learned from the router's own observations (`prefill-rate.ts`); no tuned constant enters
- * the decision except the load bound's ε. Without the decay a deep queue would hold a conversation
- * forever: moving it would stall the worker's decoders, but by the time the queue drains they are gone.
+ * R is common to the workers of one model, so it never changes the argmin (`prefill-rate.ts`); it makes
+ * the log read in ms. No tuned constant enters the decision except the load bound's ε.
  *
  * Guard (bounded loads, Mirrokni et al.): a worker whose requests in flight would pass
  * ⌈(1 + ε) · (total + 1) / n⌉, or whose KV would overflow (active + new blocks > total blocks), is skipped
@@ -35,8 +31,6 @@ export interface TtftCostTerms extends WorkerScore {
   queuedTokens: number;
   uncachedTokens: number;
   running: number;
-  /** Of `running`, how many are expected to still decode when this prefill starts. */
-  stillDecoding: number;
   ttftMs: number;
   stallMs: number;
   /** Tie-breaker: blocks this worker caches in total. */
@@ -50,17 +44,13 @@ export function ttftCostTerms(
   request: RouteRequest,
   view: WorkerView,
   tokensPerMs: number,
-  meanDecodeMs: number,
   loadBound: number,
 ): TtftCostTerms {
   const uncachedTokens = Math.max(0, request.isl - view.overlapBlocks * request.blockSize);
   const queuedTokens = Math.max(0, view.activePrefillTokens);
   const running = view.inFlight.requests;
-  const waitMs = queuedTokens / tokensPerMs;
-  // No wait: all of them (also when D is 0, where the ratio would be 0/0).
-  const stillDecoding = waitMs > 0 ? running * Math.exp(-waitMs / meanDecodeMs) : running;
-  const ttftMs = waitMs + uncachedTokens / tokensPerMs;
-  const stallMs = (stillDecoding * uncachedTokens) / tokensPerMs;
+  const ttftMs = (queuedTokens + uncachedTokens) / tokensPerMs;
+  const stallMs = (running * uncachedTokens) / tokensPerMs;
   return {
     workerId: view.workerId,
     cost: ttftMs + stallMs,
@@ -68,7 +58,6 @@ export function ttftCostTerms(
     queuedTokens,
     uncachedTokens,
     running,
-    stillDecoding,
     ttftMs,
     stallMs,
     treeBlocks: view.treeBlocks,
@@ -84,13 +73,13 @@ export function requestLoadBound(workers: readonly WorkerView[], epsilon: number
   return Math.ceil(((1 + epsilon) * (total + 1)) / workers.length);
 }
 
-/** "(1200q + 4096u)/48.2 = 109.88ms ttft + 2.93*4096u/48.2 = 249.23ms stall = 359.11ms" (2.93 of 3 running) */
+/** "(1200q + 4096u)/48.2 = 110ms ttft + 3*4096u/48.2 = 255ms stall = 365ms" */
 export function formatTtftCost(t: TtftCostTerms, tokensPerMs: number): string {
   const r = formatNumber(tokensPerMs);
   const guard = t.kvFull ? ' [kv full]' : t.overLoadBound ? ' [over load bound]' : '';
   return (
     `(${t.queuedTokens}q + ${t.uncachedTokens}u)/${r} = ${formatNumber(t.ttftMs)}ms ttft + ` +
-    `${formatNumber(t.stillDecoding)}*${t.uncachedTokens}u/${r} = ${formatNumber(t.stallMs)}ms stall = ${formatNumber(t.cost)}ms${guard}`
+    `${t.running}*${t.uncachedTokens}u/${r} = ${formatNumber(t.stallMs)}ms stall = ${formatNumber(t.cost)}ms${guard}`
   );
 }
 

@@ -15,7 +15,7 @@
  */
 import type { RequestId, WorkerId } from '../../protocols/ids.ts';
 import { createRng, type Rng } from '../../util/prng.ts';
-import { DecodeTimeEstimator, PrefillRateEstimator } from '../prefill-rate.ts';
+import { PrefillRateEstimator } from '../prefill-rate.ts';
 import { formatTtftCost, pickByTtft, requestLoadBound, ttftCostTerms } from '../ttft-cost.ts';
 import type { PolicyOptions, RouteDecision, RouteRequest, RoutingPolicy, WorkerView } from '../types.ts';
 
@@ -31,18 +31,15 @@ interface Pending {
   workerId: WorkerId;
   routedAtMs: number;
   workTokens: number;
-  /** Set at the first token: the decode time runs from here to the end. */
-  firstTokenMs?: number;
 }
 
 export class KvTtftPolicy implements RoutingPolicy {
   readonly name = 'kv-ttft';
   readonly rate: PrefillRateEstimator;
-  readonly decode = new DecodeTimeEstimator();
   readonly epsilon: number;
   private readonly rng: Rng;
   private readonly now: () => number;
-  /** Requests routed and not ended: what stood before each (for the rate), their first token (decode time). */
+  /** Requests routed and not yet at their first token: what stood before each, for the rate. */
   private readonly pending = new Map<RequestId, Pending>();
 
   constructor(options: PolicyOptions = {}) {
@@ -56,8 +53,7 @@ export class KvTtftPolicy implements RoutingPolicy {
   select(request: RouteRequest, workers: readonly WorkerView[]): RouteDecision {
     const tokensPerMs = this.rate.tokensPerMs;
     const bound = requestLoadBound(workers, this.epsilon);
-    const meanDecodeMs = this.decode.meanMs;
-    const costs = workers.map((w) => ttftCostTerms(request, w, tokensPerMs, meanDecodeMs, bound));
+    const costs = workers.map((w) => ttftCostTerms(request, w, tokensPerMs, bound));
     const chosen = costs[pickByTtft(costs, this.rng)]!;
     if (request.explain) for (const c of costs) c.formula = formatTtftCost(c, tokensPerMs);
     this.pending.set(request.requestId, {
@@ -76,16 +72,13 @@ export class KvTtftPolicy implements RoutingPolicy {
 
   onPrefillDone(requestId: RequestId): void {
     const p = this.pending.get(requestId);
-    if (p === undefined || p.firstTokenMs !== undefined) return;
-    p.firstTokenMs = this.now();
-    this.rate.observe(p.workTokens, p.firstTokenMs - p.routedAtMs);
+    if (p === undefined) return;
+    this.pending.delete(requestId);
+    this.rate.observe(p.workTokens, this.now() - p.routedAtMs);
   }
 
   onRequestFinished(requestId: RequestId): void {
-    const p = this.pending.get(requestId);
-    if (p === undefined) return;
     this.pending.delete(requestId);
-    if (p.firstTokenMs !== undefined) this.decode.observe(this.now() - p.firstTokenMs);
   }
 
   onWorkerRemoved(workerId: WorkerId): void {
