@@ -8,7 +8,7 @@
  *           conversations of 5 turns under one shared 2,048-token system prompt, each opening with a
  *           3,072-token message, growing by one 512-token answer + one 512-token question per turn
  *
- * Options: --workers 4  --policies random,round-robin,prefix-hash,least-loaded,kv,kv-approx
+ * Options: --workers 4  --policies random,round-robin,prefix-hash,least-loaded,kv,kv-approx,kv-ttft
  *          --max-requests 1500  --time-scale 0.5  --sessions 120  --inputs trace,multi  --no-predict
  */
 import { parseArgs } from 'node:util';
@@ -19,7 +19,7 @@ import { configureLogging } from '../src/util/logger.ts';
 const { values } = parseArgs({
   options: {
     workers: { type: 'string', default: '4' },
-    policies: { type: 'string', default: 'random,round-robin,prefix-hash,least-loaded,kv,kv-approx' },
+    policies: { type: 'string', default: 'random,round-robin,prefix-hash,least-loaded,kv,kv-approx,kv-ttft' },
     'max-requests': { type: 'string', default: '1500' },
     'time-scale': { type: 'string', default: '0.5' },
     sessions: { type: 'string', default: '120' },

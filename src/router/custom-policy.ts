@@ -13,7 +13,13 @@ import { pathToFileURL } from 'node:url';
 import { CustomPolicyError } from './errors.ts';
 import type { PolicyOptions, RoutingPolicy } from './types.ts';
 
-const HOOKS = ['onKvEvent', 'onWorkerAdded', 'onWorkerRemoved', 'onRequestFinished'] as const;
+const HOOKS = [
+  'onKvEvent',
+  'onWorkerAdded',
+  'onWorkerRemoved',
+  'onRequestFinished',
+  'onPrefillDone',
+] as const;
 
 export async function loadCustomPolicy(path: string, options: PolicyOptions = {}): Promise<RoutingPolicy> {
   const file = resolve(path);

@@ -6,6 +6,7 @@ import { loadCustomPolicy } from './custom-policy.ts';
 import { UnknownPolicyError } from './errors.ts';
 import { KvPolicy } from './policies/kv.ts';
 import { KvApproxPolicy } from './policies/kv-approx.ts';
+import { KvTtftPolicy } from './policies/kv-ttft.ts';
 import { LeastLoadedPolicy } from './policies/least-loaded.ts';
 import { PrefixHashPolicy } from './policies/prefix-hash.ts';
 import { RandomPolicy } from './policies/random.ts';
@@ -19,6 +20,7 @@ export const BUILTIN_POLICIES = [
   'least-loaded',
   'kv',
   'kv-approx',
+  'kv-ttft',
 ] as const;
 export type BuiltinPolicyName = (typeof BUILTIN_POLICIES)[number];
 
@@ -45,6 +47,8 @@ export function createBuiltinPolicy(name: BuiltinPolicyName, options: PolicyOpti
       return new KvPolicy(options);
     case 'kv-approx':
       return new KvApproxPolicy(options);
+    case 'kv-ttft':
+      return new KvTtftPolicy(options);
   }
 }
 

@@ -263,6 +263,7 @@ export class Router {
   /** The request's first token arrived: its prompt is no longer queued prefill work. */
   markPrefillDone(requestId: string): void {
     this.active.markPrefillDone(requestId as RequestId);
+    this.policy.onPrefillDone?.(requestId as RequestId);
   }
 
   /**

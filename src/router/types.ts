@@ -122,6 +122,8 @@ export interface RoutingPolicy {
   onWorkerAdded?(worker: WorkerInfo): void;
   onWorkerRemoved?(workerId: WorkerId): void;
   onRequestFinished?(requestId: RequestId, workerId: WorkerId): void;
+  /** The request's first token arrived (its prefill is done); called before `onRequestFinished`. */
+  onPrefillDone?(requestId: RequestId): void;
 }
 
 /** Options every built-in policy factory accepts; custom policies receive the same object. */
@@ -138,8 +140,13 @@ export interface PolicyOptions {
   prefixBlocks?: number;
   /** prefix-hash: virtual nodes per worker on the ring (default 100). */
   virtualNodes?: number;
-  /** prefix-hash: ε of "bounded loads", owner may carry up to (1 + ε) × average (default 0.25). */
+  /**
+   * ε of "bounded loads": prefix-hash's owner may carry up to (1 + ε) × average (default 0.25); kv-ttft
+   * skips a worker past (1 + ε) × the average requests in flight (default 1).
+   */
   loadBalanceEpsilon?: number;
+  /** kv-ttft: the prefill rate (tokens/ms) shown until it has learned one; never changes a decision. */
+  prefillTokensPerMs?: number;
   /** kv-approx: how long a routing decision is remembered, ms (default 120 000). */
   approxTtlMs?: number;
   /** kv-approx: cap on remembered (worker, block) entries (default 1 000 000). */

@@ -31,7 +31,7 @@ export const ROUTER_FLAGS: FlagSpecs = {
   router: {
     type: 'string',
     default: 'kv',
-    help: 'random | round-robin | prefix-hash | least-loaded | kv | kv-approx | ./my-policy.ts',
+    help: 'random | round-robin | prefix-hash | least-loaded | kv | kv-approx | kv-ttft | ./my-policy.ts',
   },
   'kv-overlap-score-weight': {
     type: 'string',

@@ -1,0 +1,87 @@
+/**
+ * `kv-ttft`: pick the worker where this request adds the least delay, predicted as time (`ttft-cost.ts`):
+ * its own time to first token there (the prefill queued in front of it plus its uncached tokens, over the
+ * learned prefill rate) plus the stall its prefill imposes on the requests decoding there. Overlap comes
+ * from the indexer (KV events) extended by predicted blocks, as for `kv`. A bounded-load guard keeps a
+ * conversation from staying on a worker that already carries more than (1 + ε) times its share.
+ *
+ * Why not Dynamo's cost (`kv`): its memory term (active blocks) grows with every long conversation a worker
+ * holds, so with 10k-token prompts it outweighs the prefill a cache hit saves and conversations scatter
+ * (issue 12). Here a cache hit is worth exactly the prefill time it saves, to this request and to everyone
+ * decoding beside it, so a conversation stays where its history is until the queue there costs more.
+ *
+ * The rate is learned from the router's own observations (route → first token: `prefill-rate.ts`); it
+ * scales every worker's cost alike, so decisions do not depend on it.
+ */
+import type { RequestId, WorkerId } from '../../protocols/ids.ts';
+import { createRng, type Rng } from '../../util/prng.ts';
+import { PrefillRateEstimator } from '../prefill-rate.ts';
+import { formatTtftCost, pickByTtft, requestLoadBound, ttftCostTerms } from '../ttft-cost.ts';
+import type { PolicyOptions, RouteDecision, RouteRequest, RoutingPolicy, WorkerView } from '../types.ts';
+
+/**
+ * Shown until the first observation: about what Dynamo's mocker timing (fitted on a real GPU) gives for a
+ * full 8,192-token chunk, 8192 / 169 ms. Display only: it never changes a decision.
+ */
+export const DEFAULT_PREFILL_TOKENS_PER_MS = 48;
+/** Bound on requests in flight per worker: (1 + ε) × the fair share; 1 = twice the share. */
+export const DEFAULT_TTFT_LOAD_EPSILON = 1;
+
+interface Pending {
+  workerId: WorkerId;
+  routedAtMs: number;
+  workTokens: number;
+}
+
+export class KvTtftPolicy implements RoutingPolicy {
+  readonly name = 'kv-ttft';
+  readonly rate: PrefillRateEstimator;
+  readonly epsilon: number;
+  private readonly rng: Rng;
+  private readonly now: () => number;
+  /** Requests routed and not yet at their first token: what stood before each, for the rate. */
+  private readonly pending = new Map<RequestId, Pending>();
+
+  constructor(options: PolicyOptions = {}) {
+    this.rng = createRng(options.seed, 'mulberry32');
+    this.now = options.now ?? Date.now;
+    this.epsilon = options.loadBalanceEpsilon ?? DEFAULT_TTFT_LOAD_EPSILON;
+    if (!(this.epsilon >= 0)) throw new RangeError(`kv-ttft load bound ε must be ≥ 0, got ${this.epsilon}`);
+    this.rate = new PrefillRateEstimator(options.prefillTokensPerMs ?? DEFAULT_PREFILL_TOKENS_PER_MS);
+  }
+
+  select(request: RouteRequest, workers: readonly WorkerView[]): RouteDecision {
+    const tokensPerMs = this.rate.tokensPerMs;
+    const bound = requestLoadBound(workers, this.epsilon);
+    const costs = workers.map((w) => ttftCostTerms(request, w, tokensPerMs, bound));
+    const chosen = costs[pickByTtft(costs, this.rng)]!;
+    if (request.explain) for (const c of costs) c.formula = formatTtftCost(c, tokensPerMs);
+    this.pending.set(request.requestId, {
+      workerId: chosen.workerId,
+      routedAtMs: this.now(),
+      workTokens: chosen.queuedTokens + chosen.uncachedTokens,
+    });
+    const guarded = costs.some((c) => c.overLoadBound || c.kvFull);
+    return {
+      workerId: chosen.workerId,
+      reason: guarded ? `min predicted delay within load bound ${bound}` : 'min predicted delay',
+      scores: costs,
+      overlapBlocks: chosen.overlapBlocks,
+    };
+  }
+
+  onPrefillDone(requestId: RequestId): void {
+    const p = this.pending.get(requestId);
+    if (p === undefined) return;
+    this.pending.delete(requestId);
+    this.rate.observe(p.workTokens, this.now() - p.routedAtMs);
+  }
+
+  onRequestFinished(requestId: RequestId): void {
+    this.pending.delete(requestId);
+  }
+
+  onWorkerRemoved(workerId: WorkerId): void {
+    for (const [id, p] of this.pending) if (p.workerId === workerId) this.pending.delete(id);
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * `kv-ttft`'s cost: the delay, in ms, that sending this request to a worker adds to the users of that
+ * worker, predicted from the router's own ledger and one learned prefill rate R (tokens/ms):
+ *
+ *   uncached  = max(0, isl − overlap_blocks · block_size)           this prompt's work there
+ *   ttft      = (queued_prefill + uncached) / R                      its own wait: FCFS prefill, the queue first
+ *   stall     = running · uncached / R                               every request in flight there is decoding
+ *                                                                    while this prefill runs, one chunk per step,
+ *                                                                    so each one's next tokens come that much later
+ *   cost      = ttft + stall
+ *
+ * Why these two and nothing else: a prefill of U tokens on worker w costs U/R of engine time there, and
+ * that time is paid by this request (after the queue in front of it) and, through chunked prefill, by every
+ * request decoding on w. The KV-memory term of Dynamo's cost (active blocks) is not a delay: with the
+ * mocker's (and vLLM's) timing, a decode step's time grows only mildly with KV usage, while holding a cache
+ * hit saves U/R outright. Memory matters when it runs out (preemption): that is the guard below, not a price.
+ *
+ * R is common to the workers of one model, so it never changes the argmin (`prefill-rate.ts`); it makes
+ * the log read in ms. No tuned constant enters the decision except the load bound's ε.
+ *
+ * Guard (bounded loads, Mirrokni et al.): a worker whose requests in flight would pass
+ * ⌈(1 + ε) · (total + 1) / n⌉, or whose KV would overflow (active + new blocks > total blocks), is skipped
+ * while any other worker is within bounds; when none is, all compete on cost.
+ */
+import type { Rng } from '../util/prng.ts';
+import { formatNumber } from './kv-cost.ts';
+import type { RouteRequest, WorkerScore, WorkerView } from './types.ts';
+
+export interface TtftCostTerms extends WorkerScore {
+  overlapBlocks: number;
+  queuedTokens: number;
+  uncachedTokens: number;
+  running: number;
+  ttftMs: number;
+  stallMs: number;
+  /** Tie-breaker: blocks this worker caches in total. */
+  treeBlocks: number;
+  /** Skipped by the guard (over the load bound, or out of KV) while another worker is not. */
+  overLoadBound: boolean;
+  kvFull: boolean;
+}
+
+export function ttftCostTerms(
+  request: RouteRequest,
+  view: WorkerView,
+  tokensPerMs: number,
+  loadBound: number,
+): TtftCostTerms {
+  const uncachedTokens = Math.max(0, request.isl - view.overlapBlocks * request.blockSize);
+  const queuedTokens = Math.max(0, view.activePrefillTokens);
+  const running = view.inFlight.requests;
+  const ttftMs = (queuedTokens + uncachedTokens) / tokensPerMs;
+  const stallMs = (running * uncachedTokens) / tokensPerMs;
+  return {
+    workerId: view.workerId,
+    cost: ttftMs + stallMs,
+    overlapBlocks: view.overlapBlocks,
+    queuedTokens,
+    uncachedTokens,
+    running,
+    ttftMs,
+    stallMs,
+    treeBlocks: view.treeBlocks,
+    overLoadBound: running + 1 > loadBound,
+    kvFull: view.activeBlocks + view.newBlocks > view.totalBlocks,
+  };
+}
+
+/** ⌈(1 + ε) · (requests in flight on the offered workers + this one) / workers⌉. */
+export function requestLoadBound(workers: readonly WorkerView[], epsilon: number): number {
+  let total = 0;
+  for (const w of workers) total += w.inFlight.requests;
+  return Math.ceil(((1 + epsilon) * (total + 1)) / workers.length);
+}
+
+/** "(1200q + 4096u)/48.2 = 110ms ttft + 3*4096u/48.2 = 255ms stall = 365ms" */
+export function formatTtftCost(t: TtftCostTerms, tokensPerMs: number): string {
+  const r = formatNumber(tokensPerMs);
+  const guard = t.kvFull ? ' [kv full]' : t.overLoadBound ? ' [over load bound]' : '';
+  return (
+    `(${t.queuedTokens}q + ${t.uncachedTokens}u)/${r} = ${formatNumber(t.ttftMs)}ms ttft + ` +
+    `${t.running}*${t.uncachedTokens}u/${r} = ${formatNumber(t.stallMs)}ms stall = ${formatNumber(t.cost)}ms${guard}`
+  );
+}
+
+/**
+ * Index of the chosen worker: the cheapest among those the guard keeps (all, when it keeps none); ties to
+ * the smaller cache (`treeBlocks`), then a seeded random one.
+ */
+export function pickByTtft(costs: readonly TtftCostTerms[], rng: Rng): number {
+  const kept = costs.some((c) => !c.overLoadBound && !c.kvFull);
+  let best: number[] = [];
+  for (let i = 0; i < costs.length; i++) {
+    const c = costs[i]!;
+    if (kept && (c.overLoadBound || c.kvFull)) continue;
+    if (best.length === 0) {
+      best = [i];
+      continue;
+    }
+    const b = costs[best[0]!]!;
+    if (c.cost < b.cost || (c.cost === b.cost && c.treeBlocks < b.treeBlocks)) best = [i];
+    else if (c.cost === b.cost && c.treeBlocks === b.treeBlocks) best.push(i);
+  }
+  return best.length === 1 ? best[0]! : best[rng.nextInt(best.length)]!;
+}
