@@ -19,6 +19,7 @@ import { createRouter, type Router } from '../router/index.ts';
 import { type CacheCeiling, cacheCeiling } from './cache-ceiling.ts';
 import { ClosedLoopArrivals } from './closed-loop.ts';
 import { DisaggCluster } from './disagg-flow.ts';
+import { runFastReplay } from './fast-run.ts';
 import { ReplayConfigError } from './errors.ts';
 import { type ReplayOptions, type ResolvedReplayOptions, resolveReplayOptions } from './replay-options.ts';
 import { arrive, type ReplayContext, type RequestRecord, serveAggregated } from './request-flow.ts';
@@ -57,6 +58,7 @@ export async function runReplay(
 ): Promise<ReplayResult> {
   const started = performance.now();
   const opts = resolveReplayOptions(options);
+  if (opts.sim === 'fast') return runFastReplay(trace, options, opts);
   const hasher = options.hasher ?? new TraceBlockHasher(opts.blockSize, opts.traceBlockSize, opts.vocabSize);
   checkHasher(hasher, opts);
   const loop = new VirtualTimeLoop();

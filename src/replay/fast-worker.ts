@@ -1,0 +1,308 @@
+/**
+ * One simulated worker of the fast simulator (`--sim fast`): the engine's scheduler (`src/engine/
+ * scheduler.ts`: decodes first, chunked prefill within `maxNumBatchedTokens`, admission up to `maxNumSeqs`,
+ * preemption of the newest request by recompute when blocks run out) and the mocker's timing model, on a
+ * `FastKvCache` of trace-sized blocks, with no tokens, no async loop and no per-token work.
+ *
+ * Time moves in SEGMENTS, not steps. A step that prefills, admits, preempts or allocates a block is a
+ * segment of its own. A pure decode step starts a RUN: nothing about the batch changes until a request
+ * ends, a block fills (its `stored` event must go out at that step) or a request is routed here, and the
+ * step time depends only on KV usage (constant while no block is allocated), so k identical steps are
+ * computed at once: k = min over the batch of (tokens left, steps until its last block is full). A request
+ * routed here mid-run cuts the run at the first step end at or after its arrival, as the engine would admit
+ * it at the next step. Like a network simulator that computes a flow's completion time analytically
+ * instead of simulating every packet.
+ *
+ *   plan(now): schedule one step ──► decode-only and nothing admissible? ──► run of k steps, each stepMs
+ *   complete(end): apply the steps (tokens, ITLs, full blocks → stored), report load, then first tokens and
+ *                  finished requests (the order the engine's stream consumers see them)
+ */
+import type { RequestId, SequenceHash } from '../protocols/ids.ts';
+import type { LoadMetrics } from '../protocols/kv-events.ts';
+import { decodeMs, prefillMs } from '../mocker/timing-model.ts';
+import type { FastBlock, FastKvCache } from './fast-kv-cache.ts';
+import type { RequestRecord } from './request-flow.ts';
+import type { WorkerRecord } from './sim-workers.ts';
+
+/** A request on a fast worker: counts instead of token arrays. */
+export interface FastSeq {
+  requestId: RequestId;
+  isl: number;
+  osl: number;
+  /** Hash of block i (prompt blocks: the router's; blocks holding generated tokens: unique to the request). */
+  hashOf: (i: number) => SequenceHash;
+  blocks: FastBlock[];
+  /** blocks[0 .. cachedBlocks) are registered in the prefix cache (or were found there). */
+  cachedBlocks: number;
+  computed: number;
+  generated: number;
+  /** Prompt tokens found in the cache at first admission; -1 until then. */
+  cachedTokens: number;
+  running: boolean;
+  record: RequestRecord;
+}
+
+interface Scheduled {
+  seq: FastSeq;
+  numNew: number;
+  sample: boolean;
+  isPrefill: boolean;
+}
+
+interface Segment {
+  start: number;
+  end: number;
+  steps: number;
+  stepMs: number;
+  scheduled: Scheduled[];
+  numPrefillTokens: number;
+  numPreempted: number;
+}
+
+export interface FastWorkerSettings {
+  blockSize: number;
+  maxNumSeqs: number;
+  maxNumBatchedTokens: number;
+  speedupRatio: number;
+}
+
+/** What a completed segment hands back to the run: requests past their first token, requests finished. */
+export interface SegmentOutcome {
+  firsts: FastSeq[];
+  finished: FastSeq[];
+}
+
+function numTokens(seq: FastSeq): number {
+  return seq.isl + seq.generated;
+}
+
+function isDecoding(seq: FastSeq): boolean {
+  return seq.computed >= seq.isl && numTokens(seq) - seq.computed === 1;
+}
+
+export class FastWorker {
+  private readonly waiting: FastSeq[] = [];
+  private readonly running: FastSeq[] = [];
+  private segment: Segment | undefined;
+
+  constructor(
+    readonly record: WorkerRecord,
+    readonly kv: FastKvCache,
+    private readonly s: FastWorkerSettings,
+    /** Every inter-token gap, pooled (the run's `itlsMs`). */
+    private readonly itlsMs: number[],
+  ) {}
+
+  /** End of the segment in flight; Infinity when idle. */
+  get busyUntil(): number {
+    return this.segment?.end ?? Number.POSITIVE_INFINITY;
+  }
+
+  get idle(): boolean {
+    return this.segment === undefined;
+  }
+
+  get hasWork(): boolean {
+    return this.waiting.length > 0 || this.running.length > 0;
+  }
+
+  /** A request routed here at `now`: queued; a run in flight stops at the first step end ≥ now. */
+  add(seq: FastSeq, now: number): void {
+    this.waiting.push(seq);
+    const seg = this.segment;
+    if (seg === undefined || seg.steps === 1 || now >= seg.end) return;
+    const steps = Math.max(1, Math.ceil((now - seg.start) / seg.stepMs));
+    if (steps < seg.steps) {
+      seg.steps = steps;
+      seg.end = seg.start + steps * seg.stepMs;
+    }
+  }
+
+  /** Schedule the next segment at `now` (nothing when there is no work or nothing fits). */
+  plan(now: number): void {
+    this.segment = undefined;
+    if (!this.hasWork) return;
+    const budget = { left: this.s.maxNumBatchedTokens };
+    const scheduled: Scheduled[] = [];
+    const preempted = this.scheduleRunning(scheduled, budget);
+    const admittedBefore = scheduled.length;
+    if (preempted === 0) this.admitWaiting(scheduled, budget);
+    if (scheduled.length === 0) return; // parked: nothing fits (a prompt larger than the cache)
+    let numPrefillTokens = 0;
+    let chargedPrefill = 0;
+    let decodeSeqs = 0;
+    for (const e of scheduled) {
+      if (e.isPrefill) numPrefillTokens += e.numNew;
+      if (!e.isPrefill || (e.numNew === 1 && e.sample)) decodeSeqs++;
+      else chargedPrefill += e.numNew;
+    }
+    const usage = this.kv.used / this.kv.capacity;
+    const ms =
+      (chargedPrefill > 0 ? prefillMs(chargedPrefill) : 0) + (decodeSeqs > 0 ? decodeMs(usage) : 0);
+    const stepMs = ms / this.s.speedupRatio;
+    const pureDecode = preempted === 0 && scheduled.length === admittedBefore && numPrefillTokens === 0;
+    const steps = pureDecode ? this.runLength(scheduled) : 1;
+    this.segment = {
+      start: now,
+      end: now + steps * stepMs,
+      steps,
+      stepMs,
+      scheduled,
+      numPrefillTokens,
+      numPreempted: preempted,
+    };
+  }
+
+  /** Apply the segment in flight (it ends now). */
+  complete(): SegmentOutcome {
+    const seg = this.segment!;
+    this.segment = undefined;
+    const outcome: SegmentOutcome = { firsts: [], finished: [] };
+    for (const e of seg.scheduled) {
+      const seq = e.seq;
+      if (!seq.running) continue; // preempted by a later entry of the same step
+      seq.computed += e.numNew + (seg.steps - 1);
+      this.cacheFullBlocks(seq);
+      if (!e.sample) continue;
+      this.emitTokens(seq, seg, outcome);
+      if (seq.generated === seq.osl) {
+        this.running.splice(this.running.indexOf(seq), 1);
+        seq.running = false;
+        this.kv.release(seq.blocks.reverse());
+        seq.blocks = [];
+        outcome.finished.push(seq);
+      }
+    }
+    this.record.steps += seg.steps;
+    this.record.preemptions += seg.numPreempted;
+    this.record.prefillTokens += seg.numPrefillTokens;
+    return outcome;
+  }
+
+  /** The worker's load report, as `EngineCore.loadMetrics` builds it. */
+  loadMetrics(workerId: LoadMetrics['workerId']): LoadMetrics {
+    let activeDecodeBlocks = 0;
+    let activePrefillTokens = 0;
+    for (const seq of this.running) {
+      if (isDecoding(seq)) activeDecodeBlocks += seq.blocks.length;
+      else activePrefillTokens += numTokens(seq) - seq.computed;
+    }
+    for (const seq of this.waiting) activePrefillTokens += numTokens(seq) - seq.computed;
+    return {
+      workerId,
+      activeDecodeBlocks,
+      activePrefillTokens,
+      kvUsedBlocks: this.kv.used,
+      kvTotalBlocks: this.kv.capacity,
+      numWaiting: this.waiting.length,
+      numRunning: this.running.length,
+      gpuCacheUsagePerc: Math.min(1, this.kv.used / this.kv.capacity),
+    };
+  }
+
+  /** Identical decode steps from now: until a request ends or some request's last block is full. */
+  private runLength(scheduled: readonly Scheduled[]): number {
+    let k = Number.POSITIVE_INFINITY;
+    for (const { seq } of scheduled) {
+      const untilDone = seq.osl - seq.generated;
+      const untilFull = seq.blocks.length * this.s.blockSize - seq.computed;
+      k = Math.min(k, untilDone, untilFull);
+    }
+    return Math.max(1, k);
+  }
+
+  private emitTokens(seq: FastSeq, seg: Segment, outcome: SegmentOutcome): void {
+    const rec = seq.record;
+    for (let j = 1; j <= seg.steps; j++) {
+      const at = j === seg.steps ? seg.end : seg.start + j * seg.stepMs;
+      if (rec.outputTokens === 0) {
+        rec.firstTokenMs = at;
+        seq.cachedTokens = Math.max(0, seq.cachedTokens);
+        rec.cachedTokens = seq.cachedTokens;
+        outcome.firsts.push(seq);
+      } else {
+        this.itlsMs.push(at - rec.finishMs);
+      }
+      rec.finishMs = at;
+      rec.outputTokens++;
+    }
+    seq.generated += seg.steps;
+  }
+
+  /** Newly full blocks enter the prefix cache (the engine's `cacheBlocks`). */
+  private cacheFullBlocks(seq: FastSeq): void {
+    const numFull = Math.min(Math.floor(seq.computed / this.s.blockSize), seq.blocks.length);
+    if (numFull <= seq.cachedBlocks) return;
+    const first = seq.cachedBlocks;
+    const hashes: SequenceHash[] = [];
+    for (let i = first; i < numFull; i++) hashes.push(seq.hashOf(i));
+    this.kv.cacheFull(first > 0 ? seq.hashOf(first - 1) : null, seq.blocks.slice(first, numFull), hashes);
+    seq.cachedBlocks = numFull;
+  }
+
+  private blocksFor(tokens: number): number {
+    return Math.ceil(tokens / this.s.blockSize);
+  }
+
+  /** Running requests, decodes first: each gets its next tokens, preempting the newest when blocks run out. */
+  private scheduleRunning(out: Scheduled[], budget: { left: number }): number {
+    let preempted = 0;
+    const decodes = this.running.filter(isDecoding);
+    const prefills = this.running.filter((s) => !isDecoding(s));
+    for (const seq of [...decodes, ...prefills]) {
+      if (budget.left <= 0) break;
+      if (!seq.running) continue;
+      const numNew = Math.min(numTokens(seq) - seq.computed, budget.left);
+      const need = () => this.blocksFor(seq.computed + numNew) - seq.blocks.length;
+      while (need() > this.kv.free) {
+        const victim = this.running[this.running.length - 1]!;
+        this.preempt(victim, out, budget);
+        preempted++;
+        if (victim === seq) break;
+      }
+      if (!seq.running) continue;
+      for (const block of this.kv.take(Math.max(0, need()))) seq.blocks.push(block);
+      this.push(out, budget, seq, numNew, !isDecoding(seq));
+    }
+    return preempted;
+  }
+
+  /** Waiting requests in order: prefix hits by reference, then a prompt chunk within the budget. */
+  private admitWaiting(out: Scheduled[], budget: { left: number }): void {
+    const bs = this.s.blockSize;
+    while (this.waiting.length > 0 && budget.left > 0 && this.running.length < this.s.maxNumSeqs) {
+      const seq = this.waiting[0]!;
+      const total = numTokens(seq);
+      const hits = this.kv.lookup(seq.hashOf, Math.max(0, Math.floor((total - 1) / bs)));
+      const numNew = Math.min(total - hits * bs, budget.left);
+      const blocks = this.kv.acquire(seq.hashOf, hits, this.blocksFor(hits * bs + numNew) - hits);
+      if (blocks === null) break; // wait for blocks to free
+      this.waiting.shift();
+      seq.blocks = blocks;
+      seq.cachedBlocks = hits;
+      seq.computed = hits * bs;
+      if (seq.cachedTokens < 0) seq.cachedTokens = hits * bs;
+      seq.running = true;
+      this.running.push(seq);
+      this.push(out, budget, seq, numNew, true);
+    }
+  }
+
+  private push(out: Scheduled[], budget: { left: number }, seq: FastSeq, numNew: number, isPrefill: boolean) {
+    out.push({ seq, numNew, sample: seq.computed + numNew === numTokens(seq), isPrefill });
+    budget.left -= numNew;
+  }
+
+  /** Preemption by recompute: blocks back (deepest first), to the head of the queue, computed from 0. */
+  private preempt(victim: FastSeq, out: Scheduled[], budget: { left: number }): void {
+    this.running.pop();
+    victim.running = false;
+    this.kv.release(victim.blocks.reverse());
+    victim.blocks = [];
+    victim.cachedBlocks = 0;
+    victim.computed = 0;
+    this.waiting.unshift(victim);
+    const i = out.findIndex((e) => e.seq === victim);
+    if (i >= 0) budget.left += out.splice(i, 1)[0]!.numNew;
+  }
+}
