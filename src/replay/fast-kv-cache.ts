@@ -19,6 +19,14 @@
 import type { SequenceHash } from '../protocols/ids.ts';
 import { hashToWire, type KvCacheEvent, type KvStoredBlock } from '../protocols/kv-events.ts';
 
+/** Block i's hash for one request (computed on demand: blocks past the prompt get request-unique ones). */
+export interface BlockHashes {
+  at(i: number): SequenceHash;
+}
+
+/** Stored blocks carry no token ids here: the router indexes hashes only. */
+const NO_TOKENS: number[] = [];
+
 /** One KV block: a reference count, the hash it is cached under (null: not cached), its LRU links. */
 export interface FastBlock {
   hash: SequenceHash | null;
@@ -51,22 +59,22 @@ export class FastKvCache {
     return this.uncachedFree + this.lruLength;
   }
 
-  /** Leading blocks of `hashOf(0..max)` cached here (pinned or idle). Nothing changes. */
-  lookup(hashOf: (i: number) => SequenceHash, max: number): number {
+  /** Leading blocks of `hashes.at(0..max)` cached here (pinned or idle). Nothing changes. */
+  lookup(hashes: BlockHashes, max: number): number {
     let n = 0;
-    while (n < max && this.byHash.has(hashOf(n))) n++;
+    while (n < max && this.byHash.has(hashes.at(n))) n++;
     return n;
   }
 
   /**
-   * Pin the first `hits` cached blocks of `hashOf` and take `fresh` new ones, or return null when they do
+   * Pin the first `hits` cached blocks of `hashes` and take `fresh` new ones, or return null when they do
    * not fit (nothing changes then). An idle cached hit leaves the LRU queue, so it costs a free slot too.
    */
-  acquire(hashOf: (i: number) => SequenceHash, hits: number, fresh: number): FastBlock[] | null {
+  acquire(hashes: BlockHashes, hits: number, fresh: number): FastBlock[] | null {
     const blocks: FastBlock[] = [];
     let idle = 0;
     for (let i = 0; i < hits; i++) {
-      const block = this.byHash.get(hashOf(i))!;
+      const block = this.byHash.get(hashes.at(i))!;
       if (block.refCnt === 0) idle++;
       blocks.push(block);
     }
@@ -118,7 +126,7 @@ export class FastKvCache {
       }
       block.hash = hash;
       this.byHash.set(hash, block);
-      run.push({ blockHash: hashToWire(hash), tokensHash: '0', tokenIds: [] });
+      run.push({ blockHash: hashToWire(hash), tokensHash: '0', tokenIds: NO_TOKENS });
     }
     this.flush(runParent, run);
   }

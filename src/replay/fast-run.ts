@@ -20,10 +20,10 @@
  */
 import { asRequestId, asWorkerId, type SequenceHash, type WorkerId } from '../protocols/ids.ts';
 import { createRouter, type Router } from '../router/index.ts';
-import { cacheCeiling } from './cache-ceiling.ts';
+import { traceCeiling } from './cache-ceiling.ts';
 import { type ArrivalQueue, ClosedLoopArrivals, TimestampArrivals } from './closed-loop.ts';
 import { ReplayStuckError } from './errors.ts';
-import { FastKvCache } from './fast-kv-cache.ts';
+import { type BlockHashes, FastKvCache } from './fast-kv-cache.ts';
 import { type FastSeq, FastWorker, type SegmentOutcome } from './fast-worker.ts';
 import type { ReplayOptions, ResolvedReplayOptions } from './replay-options.ts';
 import type { ReplayResult } from './replay-run.ts';
@@ -52,7 +52,7 @@ export async function runFastReplay(
   const bs = opts.traceBlockSize;
   const capacity = Math.floor((opts.numKvBlocks * opts.blockSize) / bs);
   const maxModelLen = Math.min(opts.contextLength, opts.numKvBlocks * opts.blockSize);
-  const itlsMs: number[] = [];
+  const itls = { values: [] as number[], counts: [] as number[] };
   const ids: WorkerId[] = [];
   const workers: FastWorker[] = [];
   for (let k = 0; k < opts.workers; k++) {
@@ -60,7 +60,7 @@ export async function runFastReplay(
     const kv = new FastKvCache(capacity, (event) => router.applyKvEvent(workerId, event));
     const record: WorkerRecord = { workerId, requests: 0, preemptions: 0, steps: 0, prefillTokens: 0 };
     ids.push(workerId);
-    workers.push(new FastWorker(record, kv, { ...opts, blockSize: bs }, itlsMs));
+    workers.push(new FastWorker(record, kv, { ...opts, blockSize: bs }, itls));
     router.addWorker({ workerId, blockSize: bs, totalBlocks: capacity });
   }
   const hasher = new TraceIdHasher(bs);
@@ -79,11 +79,11 @@ export async function runFastReplay(
   const arrive = (index: number) => {
     const rec = trace[index]!;
     const requestId = asRequestId(`r${index}`);
-    const promptHashes = hasher.promptHashes(rec);
+    const hashes = hasher.requestHashes(rec, index);
     const routed = router.route({
       requestId,
-      tokenIds: lazyPromptTokens(rec, opts.vocabSize, bs),
-      blockHashes: promptHashes,
+      tokenIds: LazyPromptTokens.of(rec, opts.vocabSize, bs),
+      blockHashes: hashes.prompt,
     });
     const k = ids.indexOf(routed.workerId);
     const worker = workers[k]!;
@@ -104,7 +104,7 @@ export async function runFastReplay(
       requestId,
       isl: rec.inputLength,
       osl: rec.outputLength,
-      hashOf: generatedBlockHashes(promptHashes, index),
+      hashes,
       blocks: [],
       cachedBlocks: 0,
       computed: 0,
@@ -133,8 +133,8 @@ export async function runFastReplay(
     let next = -1;
     let nextEnd = Number.POSITIVE_INFINITY;
     for (let k = 0; k < workers.length; k++) {
-      if (workers[k]!.busyUntil < nextEnd) {
-        nextEnd = workers[k]!.busyUntil;
+      if (workers[k]!.nextEventAt < nextEnd) {
+        nextEnd = workers[k]!.nextEventAt;
         next = k;
       }
     }
@@ -142,9 +142,14 @@ export async function runFastReplay(
     if (next >= 0 && (arrival === undefined || nextEnd <= arrival)) {
       now = nextEnd;
       const worker = workers[next]!;
-      const outcome = worker.complete();
-      worker.plan(now); // before the outcome's follow-ups: the engine starts its next step first
-      afterSegment(next, outcome);
+      if (worker.reportDue) {
+        worker.reported();
+        router.updateLoad(worker.loadMetrics(ids[next]!));
+        continue;
+      }
+      // The engine reports its load at the step's end, its streams deliver, then it schedules the next step.
+      afterSegment(next, worker.complete());
+      worker.plan(now);
     } else if (arrival !== undefined) {
       now = arrival;
       for (let at = arrivals.peek(); at !== undefined && at <= now; at = arrivals.peek()) arrive(arrivals.take());
@@ -164,11 +169,12 @@ export async function runFastReplay(
     policy: router.policy.name,
     options: opts,
     records,
-    itlsMs,
+    itlsMs: itls.values,
+    itlCounts: itls.counts,
     workers: workers.map((w) => w.record),
     simulatedMs: Math.max(0, ...records.map((r) => r.finishMs)) - firstArrival,
     wallMs,
-    ceiling: cacheCeiling(trace, {
+    ceiling: traceCeiling(trace, {
       blockSize: opts.blockSize,
       traceBlockSize: opts.traceBlockSize,
       capacityBlocks: opts.workers * opts.numKvBlocks,
@@ -184,13 +190,23 @@ function mix32(x: number): number {
   return (z ^ (z >>> 16)) >>> 0;
 }
 
-/** A 64-bit chained hash of (parent, two 32-bit words): cheap, deterministic, collision odds 2⁻⁶⁴. */
-export function chainWords(parent: SequenceHash | null, a: number, b: number): SequenceHash {
-  const pLo = parent === null ? 0x2545f491 : Number(parent & 0xffffffffn);
-  const pHi = parent === null ? 0x4f6cdd1d : Number(parent >> 32n);
-  const lo = mix32(pLo ^ mix32(a ^ mix32(b + pHi)));
-  const hi = mix32(pHi ^ mix32(lo + a) ^ mix32(b ^ 0x68e31da4));
-  return ((BigInt(hi) << 32n) | BigInt(lo)) as SequenceHash;
+/** A 64-bit hash, as its two 32-bit words and as the router's bigint. */
+interface ChainHash {
+  lo: number;
+  hi: number;
+  hash: SequenceHash;
+}
+
+const ROOT: ChainHash = { lo: 0x2545f491, hi: 0x4f6cdd1d, hash: 0n as SequenceHash };
+
+/**
+ * A chained hash of (parent, two 32-bit words): deterministic, cheap, uniform over 64 bits (prefix-hash
+ * places it on a ring by its value), collision odds 2⁻⁶⁴ per pair.
+ */
+function chainWords(parent: ChainHash, a: number, b: number): ChainHash {
+  const lo = mix32(parent.lo ^ mix32(a ^ mix32(b + parent.hi)));
+  const hi = mix32(parent.hi ^ mix32(lo + a) ^ mix32(b ^ 0x68e31da4));
+  return { lo, hi, hash: ((BigInt(hi) << 32n) | BigInt(lo)) as SequenceHash };
 }
 
 /**
@@ -199,29 +215,29 @@ export function chainWords(parent: SequenceHash | null, a: number, b: number): S
  * one id, one parent; a second parent is hashed without the memo).
  */
 export class TraceIdHasher {
-  private readonly memo = new Map<number, { parent: SequenceHash | null; hash: SequenceHash }>();
+  private readonly memo = new Map<number, { parent: ChainHash; hash: ChainHash }>();
 
   constructor(readonly traceBlockSize: number) {}
 
-  /** Hashes of the prompt's full trace blocks. */
-  promptHashes(record: TraceRecord): SequenceHash[] {
+  /** The prompt's full trace blocks' hashes, with request `index`'s own hashes past them. */
+  requestHashes(record: TraceRecord, index: number): RequestBlockHashes {
     const numFull = Math.floor(record.inputLength / this.traceBlockSize);
-    const out: SequenceHash[] = new Array(numFull);
-    let parent: SequenceHash | null = null;
+    const chain: ChainHash[] = new Array(numFull);
+    let parent = ROOT;
     for (let i = 0; i < numFull; i++) {
       const id = record.hashIds[i]!;
       const cached = this.memo.get(id);
-      let hash: SequenceHash;
+      let hash: ChainHash;
       if (cached !== undefined && cached.parent === parent) {
         hash = cached.hash;
       } else {
         hash = chainWords(parent, id >>> 0, Math.floor(id / 0x100000000));
         if (cached === undefined) this.memo.set(id, { parent, hash });
       }
-      out[i] = hash;
+      chain[i] = hash;
       parent = hash;
     }
-    return out;
+    return new RequestBlockHashes(chain, index);
   }
 }
 
@@ -229,34 +245,55 @@ export class TraceIdHasher {
 const GENERATED_TAG = 0x40000000;
 
 /** Block i's hash: the prompt's for its full blocks, then a chain unique to request `index`. */
-function generatedBlockHashes(prompt: readonly SequenceHash[], index: number): (i: number) => SequenceHash {
-  const extra: SequenceHash[] = [];
-  return (i) => {
-    if (i < prompt.length) return prompt[i]!;
-    while (extra.length <= i - prompt.length) {
-      const at = prompt.length + extra.length;
-      const parent = at === 0 ? null : at <= prompt.length ? prompt[at - 1]! : extra[extra.length - 1]!;
-      extra.push(chainWords(parent, index, GENERATED_TAG + at));
+export class RequestBlockHashes implements BlockHashes {
+  /** The prompt's full blocks' hashes, as the router takes them. */
+  readonly prompt: SequenceHash[];
+
+  constructor(
+    private readonly chain: ChainHash[],
+    private readonly index: number,
+  ) {
+    this.prompt = chain.map((c) => c.hash);
+  }
+
+  at(i: number): SequenceHash {
+    while (this.chain.length <= i) {
+      const at = this.chain.length;
+      this.chain.push(chainWords(at === 0 ? ROOT : this.chain[at - 1]!, this.index, GENERATED_TAG + at));
     }
-    return extra[i - prompt.length]!;
-  };
+    return this.chain[i]!.hash;
+  }
 }
 
 /**
  * The prompt's token ids without building them: `length` and any index on demand (`traceToken`). The
  * router reads only the length; prefix-hash reads a few tokens past the last full block.
  */
-function lazyPromptTokens(record: TraceRecord, vocabSize: number, traceBlockSize: number): readonly number[] {
-  const n = record.inputLength;
-  const tokenAt = (prop: string | symbol): number | undefined => {
+class LazyPromptTokens implements ProxyHandler<number[]> {
+  constructor(
+    private readonly record: TraceRecord,
+    private readonly vocabSize: number,
+    private readonly traceBlockSize: number,
+  ) {}
+
+  static of(record: TraceRecord, vocabSize: number, traceBlockSize: number): readonly number[] {
+    return new Proxy([], new LazyPromptTokens(record, vocabSize, traceBlockSize));
+  }
+
+  get(target: number[], prop: string | symbol, receiver: unknown): unknown {
+    if (prop === 'length') return this.record.inputLength;
+    return this.tokenAt(prop) ?? Reflect.get(target, prop, receiver);
+  }
+
+  has(target: number[], prop: string | symbol): boolean {
+    return this.tokenAt(prop) !== undefined || Reflect.has(target, prop);
+  }
+
+  private tokenAt(prop: string | symbol): number | undefined {
     if (typeof prop !== 'string') return undefined;
     const i = Number(prop);
-    if (!Number.isInteger(i) || i < 0 || i >= n) return undefined;
-    return traceToken(record.hashIds[Math.floor(i / traceBlockSize)]!, i % traceBlockSize, vocabSize);
-  };
-  return new Proxy([] as number[], {
-    get: (target, prop, receiver) =>
-      prop === 'length' ? n : (tokenAt(prop) ?? Reflect.get(target, prop, receiver)),
-    has: (target, prop) => tokenAt(prop) !== undefined || Reflect.has(target, prop),
-  });
+    if (!Number.isInteger(i) || i < 0 || i >= this.record.inputLength) return undefined;
+    const b = this.traceBlockSize;
+    return traceToken(this.record.hashIds[Math.floor(i / b)]!, i % b, this.vocabSize);
+  }
 }

@@ -20,7 +20,7 @@
 import type { RequestId, SequenceHash } from '../protocols/ids.ts';
 import type { LoadMetrics } from '../protocols/kv-events.ts';
 import { decodeMs, prefillMs } from '../mocker/timing-model.ts';
-import type { FastBlock, FastKvCache } from './fast-kv-cache.ts';
+import type { BlockHashes, FastBlock, FastKvCache } from './fast-kv-cache.ts';
 import type { RequestRecord } from './request-flow.ts';
 import type { WorkerRecord } from './sim-workers.ts';
 
@@ -30,7 +30,7 @@ export interface FastSeq {
   isl: number;
   osl: number;
   /** Hash of block i (prompt blocks: the router's; blocks holding generated tokens: unique to the request). */
-  hashOf: (i: number) => SequenceHash;
+  hashes: BlockHashes;
   blocks: FastBlock[];
   /** blocks[0 .. cachedBlocks) are registered in the prefix cache (or were found there). */
   cachedBlocks: number;
@@ -52,12 +52,24 @@ interface Scheduled {
 interface Segment {
   start: number;
   end: number;
+  /**
+   * The engine reports its load after every step. Inside a run the load is constant (the blocks its first
+   * step allocated), and the router's view of it settles after two reports (it keeps the peak of its own
+   * counts since the report before: `Router.updateLoad`), so a run makes the reports after its first two
+   * steps and the one at its end. The time of the next mid-run report, or Infinity when none is left.
+   */
+  reportAt: number;
+  /** Mid-run reports made so far (at most MID_RUN_REPORTS). */
+  reports: number;
   steps: number;
   stepMs: number;
   scheduled: Scheduled[];
   numPrefillTokens: number;
   numPreempted: number;
 }
+
+/** Reports inside a run: the router's view of a constant load settles after two (see Segment.reportAt). */
+const MID_RUN_REPORTS = 2;
 
 export interface FastWorkerSettings {
   blockSize: number;
@@ -89,13 +101,33 @@ export class FastWorker {
     readonly record: WorkerRecord,
     readonly kv: FastKvCache,
     private readonly s: FastWorkerSettings,
-    /** Every inter-token gap, pooled (the run's `itlsMs`). */
-    private readonly itlsMs: number[],
+    /** Every inter-token gap, pooled, as (value, count) pairs (the run's `itlsMs` and `itlCounts`). */
+    private readonly itls: { values: number[]; counts: number[] },
   ) {}
 
   /** End of the segment in flight; Infinity when idle. */
   get busyUntil(): number {
     return this.segment?.end ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** When this worker next needs the run's attention: its mid-run load report, else its segment's end. */
+  get nextEventAt(): number {
+    const seg = this.segment;
+    return seg === undefined ? Number.POSITIVE_INFINITY : Math.min(seg.reportAt, seg.end);
+  }
+
+  /** True when the next event is the mid-run load report (then call `reported`), not the segment's end. */
+  get reportDue(): boolean {
+    const seg = this.segment;
+    return seg !== undefined && seg.reportAt < seg.end;
+  }
+
+  /** The mid-run load report was made: schedule the next one, if any. */
+  reported(): void {
+    const seg = this.segment!;
+    seg.reports++;
+    const next = seg.start + (seg.reports + 1) * seg.stepMs;
+    seg.reportAt = seg.reports < MID_RUN_REPORTS && seg.reports + 1 < seg.steps ? next : Number.POSITIVE_INFINITY;
   }
 
   get idle(): boolean {
@@ -115,6 +147,7 @@ export class FastWorker {
     if (steps < seg.steps) {
       seg.steps = steps;
       seg.end = seg.start + steps * seg.stepMs;
+      if (seg.reportAt >= seg.end) seg.reportAt = Number.POSITIVE_INFINITY; // the end reports
     }
   }
 
@@ -145,6 +178,8 @@ export class FastWorker {
     this.segment = {
       start: now,
       end: now + steps * stepMs,
+      reportAt: steps > 1 ? now + stepMs : Number.POSITIVE_INFINITY,
+      reports: 0,
       steps,
       stepMs,
       scheduled,
@@ -158,13 +193,14 @@ export class FastWorker {
     const seg = this.segment!;
     this.segment = undefined;
     const outcome: SegmentOutcome = { firsts: [], finished: [] };
+    let stepGaps = 0; // gaps of exactly one step of this segment, recorded once below with their count
     for (const e of seg.scheduled) {
       const seq = e.seq;
       if (!seq.running) continue; // preempted by a later entry of the same step
       seq.computed += e.numNew + (seg.steps - 1);
       this.cacheFullBlocks(seq);
       if (!e.sample) continue;
-      this.emitTokens(seq, seg, outcome);
+      stepGaps += this.emitTokens(seq, seg, outcome);
       if (seq.generated === seq.osl) {
         this.running.splice(this.running.indexOf(seq), 1);
         seq.running = false;
@@ -172,6 +208,10 @@ export class FastWorker {
         seq.blocks = [];
         outcome.finished.push(seq);
       }
+    }
+    if (stepGaps > 0) {
+      this.itls.values.push(seg.stepMs);
+      this.itls.counts.push(stepGaps);
     }
     this.record.steps += seg.steps;
     this.record.preemptions += seg.numPreempted;
@@ -211,22 +251,25 @@ export class FastWorker {
     return Math.max(1, k);
   }
 
-  private emitTokens(seq: FastSeq, seg: Segment, outcome: SegmentOutcome): void {
+  /** The segment's tokens for `seq`; returns how many of its gaps are one step long (counted by the caller). */
+  private emitTokens(seq: FastSeq, seg: Segment, outcome: SegmentOutcome): number {
     const rec = seq.record;
-    for (let j = 1; j <= seg.steps; j++) {
-      const at = j === seg.steps ? seg.end : seg.start + j * seg.stepMs;
-      if (rec.outputTokens === 0) {
-        rec.firstTokenMs = at;
-        seq.cachedTokens = Math.max(0, seq.cachedTokens);
-        rec.cachedTokens = seq.cachedTokens;
-        outcome.firsts.push(seq);
-      } else {
-        this.itlsMs.push(at - rec.finishMs);
-      }
-      rec.finishMs = at;
-      rec.outputTokens++;
+    let stepGaps = seg.steps - 1; // the run's other steps: one token each, stepMs apart
+    if (rec.outputTokens === 0) {
+      rec.firstTokenMs = seg.steps === 1 ? seg.end : seg.start + seg.stepMs;
+      seq.cachedTokens = Math.max(0, seq.cachedTokens);
+      rec.cachedTokens = seq.cachedTokens;
+      outcome.firsts.push(seq);
+    } else if (rec.finishMs === seg.start) {
+      stepGaps++; // its last token ended the previous step, which this one follows at once
+    } else {
+      this.itls.values.push(seg.start + seg.stepMs - rec.finishMs);
+      this.itls.counts.push(1);
     }
+    rec.finishMs = seg.end;
+    rec.outputTokens += seg.steps;
     seq.generated += seg.steps;
+    return stepGaps;
   }
 
   /** Newly full blocks enter the prefix cache (the engine's `cacheBlocks`). */
@@ -235,8 +278,8 @@ export class FastWorker {
     if (numFull <= seq.cachedBlocks) return;
     const first = seq.cachedBlocks;
     const hashes: SequenceHash[] = [];
-    for (let i = first; i < numFull; i++) hashes.push(seq.hashOf(i));
-    this.kv.cacheFull(first > 0 ? seq.hashOf(first - 1) : null, seq.blocks.slice(first, numFull), hashes);
+    for (let i = first; i < numFull; i++) hashes.push(seq.hashes.at(i));
+    this.kv.cacheFull(first > 0 ? seq.hashes.at(first - 1) : null, seq.blocks.slice(first, numFull), hashes);
     seq.cachedBlocks = numFull;
   }
 
@@ -247,23 +290,30 @@ export class FastWorker {
   /** Running requests, decodes first: each gets its next tokens, preempting the newest when blocks run out. */
   private scheduleRunning(out: Scheduled[], budget: { left: number }): number {
     let preempted = 0;
-    const decodes = this.running.filter(isDecoding);
-    const prefills = this.running.filter((s) => !isDecoding(s));
-    for (const seq of [...decodes, ...prefills]) {
-      if (budget.left <= 0) break;
-      if (!seq.running) continue;
-      const numNew = Math.min(numTokens(seq) - seq.computed, budget.left);
-      const need = () => this.blocksFor(seq.computed + numNew) - seq.blocks.length;
-      while (need() > this.kv.free) {
-        const victim = this.running[this.running.length - 1]!;
-        this.preempt(victim, out, budget);
-        preempted++;
-        if (victim === seq) break;
+    const order = this.running.slice();
+    for (let pass = 0; pass < 2; pass++) {
+      for (const seq of order) {
+        if (budget.left <= 0) return preempted;
+        if (!seq.running || isDecoding(seq) !== (pass === 0)) continue; // decodes first, then prefills
+        preempted += this.scheduleOne(seq, out, budget);
       }
-      if (!seq.running) continue;
-      for (const block of this.kv.take(Math.max(0, need()))) seq.blocks.push(block);
-      this.push(out, budget, seq, numNew, !isDecoding(seq));
     }
+    return preempted;
+  }
+
+  /** One running request's next tokens; returns how many requests it preempted to find blocks. */
+  private scheduleOne(seq: FastSeq, out: Scheduled[], budget: { left: number }): number {
+    let preempted = 0;
+    const numNew = Math.min(numTokens(seq) - seq.computed, budget.left);
+    const need = this.blocksFor(seq.computed + numNew) - seq.blocks.length;
+    while (need > this.kv.free) {
+      const victim = this.running[this.running.length - 1]!;
+      this.preempt(victim, out, budget);
+      preempted++;
+      if (victim === seq) return preempted;
+    }
+    if (need > 0) for (const block of this.kv.take(need)) seq.blocks.push(block);
+    this.push(out, budget, seq, numNew, !isDecoding(seq));
     return preempted;
   }
 
@@ -273,9 +323,9 @@ export class FastWorker {
     while (this.waiting.length > 0 && budget.left > 0 && this.running.length < this.s.maxNumSeqs) {
       const seq = this.waiting[0]!;
       const total = numTokens(seq);
-      const hits = this.kv.lookup(seq.hashOf, Math.max(0, Math.floor((total - 1) / bs)));
+      const hits = this.kv.lookup(seq.hashes, Math.max(0, Math.floor((total - 1) / bs)));
       const numNew = Math.min(total - hits * bs, budget.left);
-      const blocks = this.kv.acquire(seq.hashOf, hits, this.blocksFor(hits * bs + numNew) - hits);
+      const blocks = this.kv.acquire(seq.hashes, hits, this.blocksFor(hits * bs + numNew) - hits);
       if (blocks === null) break; // wait for blocks to free
       this.waiting.shift();
       seq.blocks = blocks;

@@ -16,7 +16,7 @@
  * over the prefill mockers, the frontend's decision rule, and a simulated link for the KV hand-off.
  */
 import { createRouter, type Router } from '../router/index.ts';
-import { type CacheCeiling, cacheCeiling } from './cache-ceiling.ts';
+import { type CacheCeiling, traceCeiling } from './cache-ceiling.ts';
 import { ClosedLoopArrivals } from './closed-loop.ts';
 import { DisaggCluster } from './disagg-flow.ts';
 import { runFastReplay } from './fast-run.ts';
@@ -38,6 +38,11 @@ export interface ReplayResult {
   records: RequestRecord[];
   /** Every gap between consecutive tokens of a request, pooled over requests (ms). */
   itlsMs: number[];
+  /**
+   * Fast simulator only: `itlsMs[i]` happened `itlCounts[i]` times (a decode run's equal gaps are kept once
+   * with their count; `weightedLatencySummary`). Absent: each gap once.
+   */
+  itlCounts?: number[];
   /** Every worker (disaggregated: prefill workers first, then decode). */
   workers: WorkerRecord[];
   /** Simulated time from the first arrival to the last token. */
@@ -110,7 +115,7 @@ export async function runReplay(
   }
   const firstArrival = closedLoop ? 0 : trace.length > 0 ? trace[0]!.timestampMs * opts.timeScale : 0;
   const wallMs = performance.now() - started;
-  const ceiling = cacheCeiling(trace, {
+  const ceiling = traceCeiling(trace, {
     blockSize: opts.blockSize,
     traceBlockSize: opts.traceBlockSize,
     capacityBlocks: opts.workers * opts.numKvBlocks,
