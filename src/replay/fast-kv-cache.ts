@@ -104,7 +104,8 @@ export class FastKvCache {
       out.push(block);
     }
     this.used += n;
-    if (evicted !== undefined) this.emit({ eventId: ++this.eventId, data: { type: 'removed', blockHashes: evicted } });
+    if (evicted !== undefined)
+      this.emit({ eventId: ++this.eventId, data: { type: 'removed', blockHashes: evicted } });
     return out;
   }
 
@@ -112,7 +113,11 @@ export class FastKvCache {
    * Register newly full blocks (a chain following `parent`) under their hashes and announce them. A hash
    * already cached by another block leaves this one uncached and splits the announced chain, as the pool does.
    */
-  cacheFull(parent: SequenceHash | null, blocks: readonly FastBlock[], hashes: readonly SequenceHash[]): void {
+  cacheFull(
+    parent: SequenceHash | null,
+    blocks: readonly FastBlock[],
+    hashes: readonly SequenceHash[],
+  ): void {
     let run: KvStoredBlock[] = [];
     let runParent = parent;
     for (let i = 0; i < blocks.length; i++) {

@@ -152,7 +152,8 @@ export async function runFastReplay(
       worker.plan(now);
     } else if (arrival !== undefined) {
       now = arrival;
-      for (let at = arrivals.peek(); at !== undefined && at <= now; at = arrivals.peek()) arrive(arrivals.take());
+      for (let at = arrivals.peek(); at !== undefined && at <= now; at = arrivals.peek())
+        arrive(arrivals.take());
       for (const worker of workers) if (worker.idle && worker.hasWork) worker.plan(now);
     } else if (finished === trace.length) {
       break;

@@ -127,7 +127,8 @@ export class FastWorker {
     const seg = this.segment!;
     seg.reports++;
     const next = seg.start + (seg.reports + 1) * seg.stepMs;
-    seg.reportAt = seg.reports < MID_RUN_REPORTS && seg.reports + 1 < seg.steps ? next : Number.POSITIVE_INFINITY;
+    seg.reportAt =
+      seg.reports < MID_RUN_REPORTS && seg.reports + 1 < seg.steps ? next : Number.POSITIVE_INFINITY;
   }
 
   get idle(): boolean {
@@ -170,8 +171,7 @@ export class FastWorker {
       else chargedPrefill += e.numNew;
     }
     const usage = this.kv.used / this.kv.capacity;
-    const ms =
-      (chargedPrefill > 0 ? prefillMs(chargedPrefill) : 0) + (decodeSeqs > 0 ? decodeMs(usage) : 0);
+    const ms = (chargedPrefill > 0 ? prefillMs(chargedPrefill) : 0) + (decodeSeqs > 0 ? decodeMs(usage) : 0);
     const stepMs = ms / this.s.speedupRatio;
     const pureDecode = preempted === 0 && scheduled.length === admittedBefore && numPrefillTokens === 0;
     const steps = pureDecode ? this.runLength(scheduled) : 1;

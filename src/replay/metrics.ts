@@ -148,7 +148,12 @@ export function weightedLatencySummary(values: readonly number[], counts: readon
     const lo = at(Math.floor(rank));
     return lo + (at(Math.ceil(rank)) - lo) * (rank - Math.floor(rank));
   };
-  return { mean: round(sum / n), p50: round(percentile(50)), p90: round(percentile(90)), p99: round(percentile(99)) };
+  return {
+    mean: round(sum / n),
+    p50: round(percentile(50)),
+    p90: round(percentile(90)),
+    p99: round(percentile(99)),
+  };
 }
 
 function meetsSlo(r: RequestRecord, slo: Slo): boolean {

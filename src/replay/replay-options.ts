@@ -163,7 +163,12 @@ export function resolveReplayOptions(options: ReplayOptions): ResolvedReplayOpti
 }
 
 /** 'fast' where it can run; a named 'fast' that cannot is an error naming why. */
-function resolveSim(sim: SimMode | undefined, disagg: boolean, blockSize: number, traceBlockSize: number): SimMode {
+function resolveSim(
+  sim: SimMode | undefined,
+  disagg: boolean,
+  blockSize: number,
+  traceBlockSize: number,
+): SimMode {
   if (sim !== undefined && !SIM_MODES.includes(sim)) {
     throw new ReplayConfigError(`unknown simulator "${sim}": use ${SIM_MODES.join(' or ')}`);
   }
