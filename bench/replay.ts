@@ -55,7 +55,9 @@ const INPUTS: Record<string, () => TraceRecord[]> = {
 const workers = Number(values.workers);
 const timeScale = Number(values['time-scale']);
 const policies = values.policies.split(',');
-const inputs = (values.inputs ?? (values.accuracy ? 'repo,conversation,tool-agent' : 'repo,tool-agent')).split(',');
+const inputs = (
+  values.inputs ?? (values.accuracy ? 'repo,conversation,tool-agent' : 'repo,tool-agent')
+).split(',');
 
 function load(name: string): TraceRecord[] {
   const make = INPUTS[name];
@@ -77,7 +79,7 @@ async function replay(trace: TraceRecord[], router: string, sim: SimMode) {
   return { cpuS, wallS: result.wallMs / 1000, metrics: summarizeReplay(result) };
 }
 
-const pct = (x: number | null) => (x === null ? "–" : `${(x * 100).toFixed(1)} %`);
+const pct = (x: number | null) => (x === null ? '–' : `${(x * 100).toFixed(1)} %`);
 const ms = (x: number | null) => (x === null ? '–' : x.toFixed(1));
 const diff = (fast: number | null, exact: number | null) =>
   fast === null || exact === null || exact === 0 ? '–' : `${(((fast - exact) / exact) * 100).toFixed(1)} %`;
@@ -86,7 +88,9 @@ async function speed(): Promise<void> {
   const warm = INPUTS.repo!().slice(0, 200);
   for (const policy of policies) await replay(warm, policy, values.sim as SimMode);
   console.log(`sim ${values.sim}, ${workers} workers, time scale ${timeScale}`);
-  console.log('| input | requests | policy | CPU s | ÷ round-robin | wall s | prefix hit | TTFT mean ms | TTFT p99 ms |');
+  console.log(
+    '| input | requests | policy | CPU s | ÷ round-robin | wall s | prefix hit | TTFT mean ms | TTFT p99 ms |',
+  );
   console.log('|---|---:|---|---:|---:|---:|---:|---:|---:|');
   for (const name of inputs) {
     const trace = load(name);

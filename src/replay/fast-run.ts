@@ -19,14 +19,14 @@
  * scan: 8–16 workers); a segment end ties before an arrival, as in `virtual-time-loop.ts`.
  */
 import { asRequestId, asWorkerId, type SequenceHash, type WorkerId } from '../protocols/ids.ts';
-import { createRouter, type Router } from '../router/index.ts';
+import { createRouter } from '../router/index.ts';
 import { traceCeiling } from './cache-ceiling.ts';
 import { type ArrivalQueue, ClosedLoopArrivals, TimestampArrivals } from './closed-loop.ts';
 import { ReplayStuckError } from './errors.ts';
 import { type BlockHashes, FastKvCache } from './fast-kv-cache.ts';
 import { type FastSeq, FastWorker, type SegmentOutcome } from './fast-worker.ts';
 import type { ReplayOptions, ResolvedReplayOptions } from './replay-options.ts';
-import type { ReplayResult } from './replay-run.ts';
+import type { ReplayResult } from './replay-result.ts';
 import type { RequestRecord } from './request-flow.ts';
 import type { WorkerRecord } from './sim-workers.ts';
 import type { TraceRecord } from './trace.ts';
