@@ -60,7 +60,9 @@ export async function runFastReplay(
     const kv = new FastKvCache(capacity, (event) => router.applyKvEvent(workerId, event));
     const record: WorkerRecord = { workerId, requests: 0, preemptions: 0, steps: 0, prefillTokens: 0 };
     ids.push(workerId);
-    workers.push(new FastWorker(record, kv, { ...opts, blockSize: bs }, itls));
+    workers.push(
+      new FastWorker(record, kv, { ...opts, blockSize: bs, engineBlockSize: opts.blockSize }, itls),
+    );
     router.addWorker({ workerId, blockSize: bs, totalBlocks: capacity });
   }
   const hasher = new TraceIdHasher(bs);
@@ -108,6 +110,7 @@ export async function runFastReplay(
       blocks: [],
       cachedBlocks: 0,
       computed: 0,
+      allocTokens: 0,
       generated: 0,
       cachedTokens: -1,
       running: false,

@@ -35,6 +35,8 @@ export interface FastSeq {
   /** blocks[0 .. cachedBlocks) are registered in the prefix cache (or were found there). */
   cachedBlocks: number;
   computed: number;
+  /** Tokens its blocks were last sized for (the engine's allocateSlots: computed + this step's new ones). */
+  allocTokens: number;
   generated: number;
   /** Prompt tokens found in the cache at first admission; -1 until then. */
   cachedTokens: number;
@@ -52,6 +54,8 @@ interface Scheduled {
 interface Segment {
   start: number;
   end: number;
+  /** ends[j]: the end of step j + 1 (steps differ: KV usage grows by engine blocks as a run decodes). */
+  ends: number[];
   /**
    * The engine reports its load after every step. Inside a run the load is constant (the blocks its first
    * step allocated), and the router's view of it settles after two reports (it keeps the peak of its own
@@ -62,7 +66,6 @@ interface Segment {
   /** Mid-run reports made so far (at most MID_RUN_REPORTS). */
   reports: number;
   steps: number;
-  stepMs: number;
   scheduled: Scheduled[];
   numPrefillTokens: number;
   numPreempted: number;
@@ -72,7 +75,12 @@ interface Segment {
 const MID_RUN_REPORTS = 2;
 
 export interface FastWorkerSettings {
+  /** Tokens per simulated (trace) block. */
   blockSize: number;
+  /** Tokens per engine block (divides blockSize): KV usage, hence decode time, counts these. */
+  engineBlockSize: number;
+  /** Engine blocks per worker. */
+  numKvBlocks: number;
   maxNumSeqs: number;
   maxNumBatchedTokens: number;
   speedupRatio: number;
@@ -126,7 +134,7 @@ export class FastWorker {
   reported(): void {
     const seg = this.segment!;
     seg.reports++;
-    const next = seg.start + (seg.reports + 1) * seg.stepMs;
+    const next = seg.ends[seg.reports]!;
     seg.reportAt =
       seg.reports < MID_RUN_REPORTS && seg.reports + 1 < seg.steps ? next : Number.POSITIVE_INFINITY;
   }
@@ -144,10 +152,11 @@ export class FastWorker {
     this.waiting.push(seq);
     const seg = this.segment;
     if (seg === undefined || seg.steps === 1 || now >= seg.end) return;
-    const steps = Math.max(1, Math.ceil((now - seg.start) / seg.stepMs));
+    let steps = 1;
+    while (seg.ends[steps - 1]! < now) steps++;
     if (steps < seg.steps) {
       seg.steps = steps;
-      seg.end = seg.start + steps * seg.stepMs;
+      seg.end = seg.ends[steps - 1]!;
       if (seg.reportAt >= seg.end) seg.reportAt = Number.POSITIVE_INFINITY; // the end reports
     }
   }
@@ -170,18 +179,28 @@ export class FastWorker {
       if (!e.isPrefill || (e.numNew === 1 && e.sample)) decodeSeqs++;
       else chargedPrefill += e.numNew;
     }
-    const usage = this.kv.used / this.kv.capacity;
-    const ms = (chargedPrefill > 0 ? prefillMs(chargedPrefill) : 0) + (decodeSeqs > 0 ? decodeMs(usage) : 0);
-    const stepMs = ms / this.s.speedupRatio;
-    const pureDecode = preempted === 0 && scheduled.length === admittedBefore && numPrefillTokens === 0;
+    const prefill = chargedPrefill > 0 ? prefillMs(chargedPrefill) : 0;
+    const pureDecode =
+      preempted === 0 &&
+      scheduled.length === admittedBefore &&
+      numPrefillTokens === 0 &&
+      scheduled.length === this.running.length;
     const steps = pureDecode ? this.runLength(scheduled) : 1;
+    const ends: number[] = new Array(steps);
+    let at = now;
+    for (let j = 0; j < steps; j++) {
+      // The executor reads KV usage after the step's allocation: run step j holds j more tokens per request.
+      const usage = this.engineBlocksInUse(j) / this.s.numKvBlocks;
+      at += (prefill + (decodeSeqs > 0 ? decodeMs(usage) : 0)) / this.s.speedupRatio;
+      ends[j] = at;
+    }
     this.segment = {
       start: now,
-      end: now + steps * stepMs,
-      reportAt: steps > 1 ? now + stepMs : Number.POSITIVE_INFINITY,
+      end: at,
+      ends,
+      reportAt: steps > 1 ? ends[0]! : Number.POSITIVE_INFINITY,
       reports: 0,
       steps,
-      stepMs,
       scheduled,
       numPrefillTokens,
       numPreempted: preempted,
@@ -193,7 +212,7 @@ export class FastWorker {
     const seg = this.segment!;
     this.segment = undefined;
     const outcome: SegmentOutcome = { firsts: [], finished: [] };
-    let stepGaps = 0; // gaps of exactly one step of this segment, recorded once below with their count
+    let stepGaps = 0; // requests whose previous token ended the previous segment (first gap: step 1)
     for (const e of seg.scheduled) {
       const seq = e.seq;
       if (!seq.running) continue; // preempted by a later entry of the same step
@@ -209,10 +228,7 @@ export class FastWorker {
         outcome.finished.push(seq);
       }
     }
-    if (stepGaps > 0) {
-      this.itls.values.push(seg.stepMs);
-      this.itls.counts.push(stepGaps);
-    }
+    this.recordGaps(seg, stepGaps);
     this.record.steps += seg.steps;
     this.record.preemptions += seg.numPreempted;
     this.record.prefillTokens += seg.numPrefillTokens;
@@ -251,19 +267,52 @@ export class FastWorker {
     return Math.max(1, k);
   }
 
-  /** The segment's tokens for `seq`; returns how many of its gaps are one step long (counted by the caller). */
+  /**
+   * The inter-token gaps of a segment, as (value, count): step 1's for the `continuing` requests (their last
+   * token ended the previous segment), then each later step's for every request of the run (all decode).
+   */
+  private recordGaps(seg: Segment, continuing: number): void {
+    const push = (gap: number, count: number) => {
+      const last = this.itls.values.length - 1;
+      if (last >= 0 && this.itls.values[last] === gap) this.itls.counts[last]! += count;
+      else {
+        this.itls.values.push(gap);
+        this.itls.counts.push(count);
+      }
+    };
+    if (continuing > 0) push(seg.ends[0]! - seg.start, continuing);
+    for (let j = 1; j < seg.steps; j++) push(seg.ends[j]! - seg.ends[j - 1]!, seg.scheduled.length);
+  }
+
+  /**
+   * Engine blocks in use (the exact engine's `kv.usage()` numerator) with `extra` more tokens allocated to
+   * each running request: shared and full trace blocks count whole, each request's last trace block only
+   * up to the engine blocks its tokens fill.
+   */
+  private engineBlocksInUse(extra: number): number {
+    const per = this.s.blockSize / this.s.engineBlockSize;
+    let n = this.kv.used * per;
+    for (const seq of this.running) {
+      if (seq.blocks.length === 0) continue;
+      const rem = seq.allocTokens + extra - (seq.blocks.length - 1) * this.s.blockSize;
+      n -= per - Math.ceil(rem / this.s.engineBlockSize);
+    }
+    return n;
+  }
+
+  /** The segment's tokens for `seq`; returns 1 when its first gap is step 1's (counted by the caller). */
   private emitTokens(seq: FastSeq, seg: Segment, outcome: SegmentOutcome): number {
     const rec = seq.record;
-    let stepGaps = seg.steps - 1; // the run's other steps: one token each, stepMs apart
+    let stepGaps = 0;
     if (rec.outputTokens === 0) {
-      rec.firstTokenMs = seg.steps === 1 ? seg.end : seg.start + seg.stepMs;
+      rec.firstTokenMs = seg.ends[0]!;
       seq.cachedTokens = Math.max(0, seq.cachedTokens);
       rec.cachedTokens = seq.cachedTokens;
       outcome.firsts.push(seq);
     } else if (rec.finishMs === seg.start) {
       stepGaps++; // its last token ended the previous step, which this one follows at once
     } else {
-      this.itls.values.push(seg.start + seg.stepMs - rec.finishMs);
+      this.itls.values.push(seg.ends[0]! - rec.finishMs);
       this.itls.counts.push(1);
     }
     rec.finishMs = seg.end;
@@ -313,6 +362,7 @@ export class FastWorker {
       if (victim === seq) return preempted;
     }
     if (need > 0) for (const block of this.kv.take(need)) seq.blocks.push(block);
+    seq.allocTokens = Math.max(seq.allocTokens, seq.computed + numNew);
     this.push(out, budget, seq, numNew, !isDecoding(seq));
     return preempted;
   }
@@ -331,6 +381,7 @@ export class FastWorker {
       seq.blocks = blocks;
       seq.cachedBlocks = hits;
       seq.computed = hits * bs;
+      seq.allocTokens = hits * bs + numNew;
       if (seq.cachedTokens < 0) seq.cachedTokens = hits * bs;
       seq.running = true;
       this.running.push(seq);
@@ -351,6 +402,7 @@ export class FastWorker {
     victim.blocks = [];
     victim.cachedBlocks = 0;
     victim.computed = 0;
+    victim.allocTokens = 0;
     this.waiting.unshift(victim);
     const i = out.findIndex((e) => e.seq === victim);
     if (i >= 0) budget.left += out.splice(i, 1)[0]!.numNew;
