@@ -187,11 +187,16 @@ export class FastWorker {
       scheduled.length === this.running.length;
     const steps = pureDecode ? this.runLength(scheduled) : 1;
     const ends: number[] = new Array(steps);
+    // The executor reads KV usage after the step's allocation: run step j holds j more tokens per request,
+    // so a request's last trace block fills one more engine block whenever its length passes a multiple of
+    // the engine block size. Requests bucketed by that phase give each step's increment in O(1).
+    const e = this.s.engineBlockSize;
+    const phases = steps > 1 ? this.lastBlockPhases() : undefined;
+    let inUse = this.engineBlocksInUse();
     let at = now;
     for (let j = 0; j < steps; j++) {
-      // The executor reads KV usage after the step's allocation: run step j holds j more tokens per request.
-      const usage = this.engineBlocksInUse(j) / this.s.numKvBlocks;
-      at += (prefill + (decodeSeqs > 0 ? decodeMs(usage) : 0)) / this.s.speedupRatio;
+      if (j > 0) inUse += phases![(((1 - j) % e) + e) % e]!;
+      at += (prefill + (decodeSeqs > 0 ? decodeMs(inUse / this.s.numKvBlocks) : 0)) / this.s.speedupRatio;
       ends[j] = at;
     }
     this.segment = {
@@ -285,19 +290,30 @@ export class FastWorker {
   }
 
   /**
-   * Engine blocks in use (the exact engine's `kv.usage()` numerator) with `extra` more tokens allocated to
-   * each running request: shared and full trace blocks count whole, each request's last trace block only
-   * up to the engine blocks its tokens fill.
+   * Engine blocks in use (the exact engine's `kv.usage()` numerator): shared and full trace blocks count
+   * whole, each request's last trace block only up to the engine blocks its allocated tokens fill.
    */
-  private engineBlocksInUse(extra: number): number {
+  private engineBlocksInUse(): number {
     const per = this.s.blockSize / this.s.engineBlockSize;
     let n = this.kv.used * per;
     for (const seq of this.running) {
       if (seq.blocks.length === 0) continue;
-      const rem = seq.allocTokens + extra - (seq.blocks.length - 1) * this.s.blockSize;
-      n -= per - Math.ceil(rem / this.s.engineBlockSize);
+      n -= per - Math.ceil(this.lastBlockTokens(seq) / this.s.engineBlockSize);
     }
     return n;
+  }
+
+  /** Running requests counted by (tokens in their last trace block) mod the engine block size. */
+  private lastBlockPhases(): number[] {
+    const phases = new Array<number>(this.s.engineBlockSize).fill(0);
+    for (const seq of this.running) {
+      if (seq.blocks.length > 0) phases[this.lastBlockTokens(seq) % this.s.engineBlockSize]!++;
+    }
+    return phases;
+  }
+
+  private lastBlockTokens(seq: FastSeq): number {
+    return seq.allocTokens - (seq.blocks.length - 1) * this.s.blockSize;
   }
 
   /** The segment's tokens for `seq`; returns 1 when its first gap is step 1's (counted by the caller). */
