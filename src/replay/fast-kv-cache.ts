@@ -17,11 +17,13 @@
  *   LRU: head (evict next) ⇄ … ⇄ tail (freed last)      byHash: hash → block (cached, pinned or idle)
  */
 import type { SequenceHash } from '../protocols/ids.ts';
-import { hashToWire, type KvCacheEvent, type KvStoredBlock } from '../protocols/kv-events.ts';
+import type { KvCacheEvent, KvStoredBlock } from '../protocols/kv-events.ts';
 
 /** Block i's hash for one request (computed on demand: blocks past the prompt get request-unique ones). */
 export interface BlockHashes {
   at(i: number): SequenceHash;
+  /** The same hash as the event plane spells it (decimal), made once per hash and reused. */
+  wireAt(i: number): string;
 }
 
 /** Stored blocks carry no token ids here: the router indexes hashes only. */
@@ -30,6 +32,8 @@ const NO_TOKENS: number[] = [];
 /** One KV block: a reference count, the hash it is cached under (null: not cached), its LRU links. */
 export interface FastBlock {
   hash: SequenceHash | null;
+  /** `hash` in wire form (for the `removed` event when it is evicted). */
+  wire: string | null;
   refCnt: number;
   prev: FastBlock | null;
   next: FastBlock | null;
@@ -92,14 +96,15 @@ export class FastKvCache {
     for (let i = 0; i < n; i++) {
       if (this.uncachedFree > 0) {
         this.uncachedFree--;
-        out.push({ hash: null, refCnt: 1, prev: null, next: null, inLru: false });
+        out.push({ hash: null, wire: null, refCnt: 1, prev: null, next: null, inLru: false });
         continue;
       }
       const block = this.head!;
       this.unlink(block);
-      (evicted ??= []).push(hashToWire(block.hash!));
+      (evicted ??= []).push(block.wire!);
       this.byHash.delete(block.hash!);
       block.hash = null;
+      block.wire = null;
       block.refCnt = 1;
       out.push(block);
     }
@@ -114,9 +119,10 @@ export class FastKvCache {
    * already cached by another block leaves this one uncached and splits the announced chain, as the pool does.
    */
   cacheFull(
-    parent: SequenceHash | null,
+    parent: string | null,
     blocks: readonly FastBlock[],
     hashes: readonly SequenceHash[],
+    wires: readonly string[],
   ): void {
     let run: KvStoredBlock[] = [];
     let runParent = parent;
@@ -126,12 +132,13 @@ export class FastKvCache {
       if (this.byHash.has(hash) || block.hash !== null) {
         this.flush(runParent, run);
         run = [];
-        runParent = hash;
+        runParent = wires[i]!;
         continue;
       }
       block.hash = hash;
+      block.wire = wires[i]!;
       this.byHash.set(hash, block);
-      run.push({ blockHash: hashToWire(hash), tokensHash: '0', tokenIds: NO_TOKENS });
+      run.push({ blockHash: block.wire, tokensHash: '0', tokenIds: NO_TOKENS });
     }
     this.flush(runParent, run);
   }
@@ -146,12 +153,9 @@ export class FastKvCache {
     }
   }
 
-  private flush(parent: SequenceHash | null, run: KvStoredBlock[]): void {
+  private flush(parent: string | null, run: KvStoredBlock[]): void {
     if (run.length === 0) return;
-    this.emit({
-      eventId: ++this.eventId,
-      data: { type: 'stored', parentHash: parent === null ? null : hashToWire(parent), blocks: run },
-    });
+    this.emit({ eventId: ++this.eventId, data: { type: 'stored', parentHash: parent, blocks: run } });
   }
 
   private pin(block: FastBlock): void {

@@ -120,13 +120,16 @@ describe('fast simulator', () => {
 
 describe('FastKvCache', () => {
   const h = (n: number) => BigInt(n) as never;
-  const hashes = (...ns: number[]) => ({ at: (i: number) => h(ns[i]!) });
+  const hashes = (...ns: number[]) => ({
+    at: (i: number) => h(ns[i]!),
+    wireAt: (i: number) => String(ns[i]),
+  });
 
   it('reuses uncached blocks first, then evicts the least recently freed, deepest block first', () => {
     const events: KvCacheEvent[] = [];
     const kv = new FastKvCache(4, (e) => events.push(e));
     const a = kv.take(2);
-    kv.cacheFull(null, a, [h(1), h(2)]);
+    kv.cacheFull(null, a, [h(1), h(2)], ['1', '2']);
     assert.deepEqual(events.at(-1)!.data, {
       type: 'stored',
       parentHash: null,
@@ -152,13 +155,13 @@ describe('FastKvCache', () => {
     const events: KvCacheEvent[] = [];
     const kv = new FastKvCache(3, (e) => events.push(e));
     const first = kv.take(1);
-    kv.cacheFull(null, first, [h(7)]);
+    kv.cacheFull(null, first, [h(7)], ['7']);
     kv.release(first);
     const hit = kv.acquire(hashes(7), 1, 1)!;
     assert.equal(hit[0], first[0]);
     assert.equal(kv.used, 2);
     const twin = kv.take(1);
-    kv.cacheFull(null, twin, [h(7)]);
+    kv.cacheFull(null, twin, [h(7)], ['7']);
     assert.equal(events.length, 1, 'no second stored event for hash 7');
     kv.release(twin);
     assert.equal(kv.free, 1, 'the uncached twin is free');

@@ -19,6 +19,7 @@
  * scan: 8–16 workers); a segment end ties before an arrival, as in `virtual-time-loop.ts`.
  */
 import { asRequestId, asWorkerId, type SequenceHash, type WorkerId } from '../protocols/ids.ts';
+import { hashToWire } from '../protocols/kv-events.ts';
 import { createRouter } from '../router/index.ts';
 import { traceCeiling } from './cache-ceiling.ts';
 import { type ArrivalQueue, ClosedLoopArrivals, TimestampArrivals } from './closed-loop.ts';
@@ -199,6 +200,8 @@ interface ChainHash {
   lo: number;
   hi: number;
   hash: SequenceHash;
+  /** `hash` in decimal, as KV events carry it; made on first use (shared by every worker caching it). */
+  wire?: string;
 }
 
 const ROOT: ChainHash = { lo: 0x2545f491, hi: 0x4f6cdd1d, hash: 0n as SequenceHash };
@@ -266,6 +269,13 @@ export class RequestBlockHashes implements BlockHashes {
       this.chain.push(chainWords(at === 0 ? ROOT : this.chain[at - 1]!, this.index, GENERATED_TAG + at));
     }
     return this.chain[i]!.hash;
+  }
+
+  wireAt(i: number): string {
+    this.at(i);
+    const link = this.chain[i]!;
+    link.wire ??= hashToWire(link.hash);
+    return link.wire;
   }
 }
 

@@ -343,8 +343,13 @@ export class FastWorker {
     if (numFull <= seq.cachedBlocks) return;
     const first = seq.cachedBlocks;
     const hashes: SequenceHash[] = [];
-    for (let i = first; i < numFull; i++) hashes.push(seq.hashes.at(i));
-    this.kv.cacheFull(first > 0 ? seq.hashes.at(first - 1) : null, seq.blocks.slice(first, numFull), hashes);
+    const wires: string[] = [];
+    for (let i = first; i < numFull; i++) {
+      hashes.push(seq.hashes.at(i));
+      wires.push(seq.hashes.wireAt(i));
+    }
+    const parent = first > 0 ? seq.hashes.wireAt(first - 1) : null;
+    this.kv.cacheFull(parent, seq.blocks.slice(first, numFull), hashes, wires);
     seq.cachedBlocks = numFull;
   }
 
