@@ -237,6 +237,13 @@ export class EngineCore implements InferenceEngine {
         'prompt',
       );
     }
+    const biased = request.sampling.logitBias?.find(([t]) => t >= this.info.vocabSize);
+    if (biased !== undefined) {
+      throw new InvalidRequestError(
+        `logit_bias token id ${biased[0]} is outside the vocabulary (0..${this.info.vocabSize - 1})`,
+        'logit_bias',
+      );
+    }
     if (!(request.stopping.maxTokens >= 1)) {
       throw new InvalidRequestError(
         `max_tokens must be at least 1, got ${request.stopping.maxTokens}`,

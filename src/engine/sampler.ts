@@ -5,7 +5,7 @@
  *
  * Pipeline (vLLM/Hugging Face order):
  *   raw logits ─┬─► log-softmax ─► reported logprob + top-n alternatives (of the RAW model output)
- *               └─► penalties (repetition, presence, frequency)
+ *               └─► penalties (repetition, presence, frequency) ─► logit_bias
  *                     ├─ temperature 0 ─► argmax
  *                     └─ ÷ temperature ─► top-k ─► softmax ─► top-p ─► min-p ─► weighted draw (request's Rng)
  *
@@ -35,11 +35,9 @@ export interface SampleResult {
 
 export function sampleToken(input: SampleInput): SampleResult {
   const { logits, params } = input;
-  const scores = applyPenalties(
-    Float64Array.from(logits),
-    input.promptTokenIds,
-    input.outputTokenIds,
-    params,
+  const scores = applyLogitBias(
+    applyPenalties(Float64Array.from(logits), input.promptTokenIds, input.outputTokenIds, params),
+    params.logitBias,
   );
   const tokenId =
     params.temperature < GREEDY_TEMPERATURE ? argmax(scores) : sampleRandom(scores, params, input.rng);
@@ -86,6 +84,15 @@ export function applyPenalties(
     for (const t of outputTokenIds) counts.set(t, (counts.get(t) ?? 0) + 1);
     for (const [t, n] of counts) scores[t] -= params.presencePenalty + params.frequencyPenalty * n;
   }
+  return scores;
+}
+
+/** OpenAI's logit_bias: added to the logits after the penalties, before temperature (as vLLM does). */
+export function applyLogitBias(
+  scores: Float64Array, // (vocab) modified in place and returned
+  bias: readonly [number, number][] | undefined,
+): Float64Array {
+  if (bias) for (const [tokenId, b] of bias) scores[tokenId] += b;
   return scores;
 }
 

@@ -18,6 +18,7 @@ export function toSamplingParams(params: GenerationParams): SamplingParams {
     frequencyPenalty: params.frequency_penalty ?? DEFAULT_SAMPLING.frequencyPenalty,
   };
   if (params.seed !== undefined) sampling.seed = params.seed;
+  if (params.logit_bias !== undefined) sampling.logitBias = params.logit_bias;
   return sampling;
 }
 

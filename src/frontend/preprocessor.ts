@@ -49,21 +49,26 @@ export function completionPromptIds(
   return prompt;
 }
 
-/** Checks the prompt fits the context and returns the max_tokens to use. */
+/**
+ * Checks the prompt fits the context and returns the max_tokens to use. `promptParam` is the field the
+ * prompt came from (`messages` for chat, `prompt` for completions): the one a length error names.
+ */
 export function resolveMaxTokens(
   promptTokens: number,
   requestedMaxTokens: number | undefined,
   contextLength: number,
-  minTokens = 0,
+  options: { minTokens?: number | undefined; promptParam?: 'messages' | 'prompt' } = {},
 ): number {
+  const minTokens = options.minTokens ?? 0;
+  const promptParam = options.promptParam ?? 'prompt';
   if (promptTokens === 0) {
-    throw new InvalidRequestError('the prompt is empty (0 tokens): send some text', 'prompt');
+    throw new InvalidRequestError('the prompt is empty (0 tokens): send some text', promptParam);
   }
   if (promptTokens >= contextLength) {
     throw new InvalidRequestError(
       `This model's maximum context length is ${contextLength} tokens, but the prompt is ${promptTokens} ` +
         'tokens, leaving no room for output. Please shorten the prompt.',
-      'messages',
+      promptParam,
       'context_length_exceeded',
     );
   }

@@ -5,7 +5,7 @@ import { DEFAULT_SAMPLING, type EngineOutput, type EngineRequest } from '../prot
 import { asRequestId } from '../protocols/ids.ts';
 import type { KvCacheEvent } from '../protocols/kv-events.ts';
 import { MockEngine } from './mock-engine.ts';
-import { pseudoToken } from './mock-executor.ts';
+import { biasedToken, pseudoToken } from './mock-executor.ts';
 import { decodeMs, prefillMs, simulatedStepMs, sleepMsFor } from './timing-model.ts';
 
 function request(id: string, prompt: number[], maxTokens: number): EngineRequest {
@@ -168,5 +168,27 @@ describe('MockEngine', () => {
       );
     });
     assert.equal(engine.kv.stats().activeBlocks, 0);
+  });
+});
+
+describe('mocker logit_bias', () => {
+  const opts = { vocabSize: 100, eosTokenIds: [2] };
+  it('+100 forces a token, -100 bans the pseudo-token, small biases change nothing', () => {
+    assert.equal(biasedToken(40, [[7, 100]], opts), 7);
+    assert.equal(biasedToken(40, [[40, -100]], opts), 41);
+    assert.equal(
+      biasedToken(
+        1,
+        [
+          [1, -100],
+          [3, -100],
+        ],
+        opts,
+      ),
+      4,
+      'skips EOS (2) and the banned 3',
+    );
+    assert.equal(biasedToken(40, [[7, 0.5]], opts), 40);
+    assert.equal(biasedToken(40, undefined, opts), 40);
   });
 });

@@ -29,6 +29,8 @@ export interface SamplingParams {
   presencePenalty: number;
   /** Subtracted per occurrence from the logit of tokens already generated (OpenAI style). */
   frequencyPenalty: number;
+  /** OpenAI's logit_bias: [token id, bias] pairs added to those tokens' logits before sampling. */
+  logitBias?: [number, number][];
 }
 
 /** When a sequence is finished. Stop *strings* are checked by the caller on detokenized text. */
@@ -128,6 +130,12 @@ const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Num
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const isTokenIdValue = (v: unknown): boolean => isCount(v) && (v as number) <= 0xffffffff;
 
+const isLogitBias = (v: unknown): boolean =>
+  Array.isArray(v) &&
+  v.every(
+    (pair) => Array.isArray(pair) && pair.length === 2 && isTokenIdValue(pair[0]) && isFiniteNumber(pair[1]),
+  );
+
 function isSamplingParams(v: unknown): v is SamplingParams {
   return (
     isPlainObject(v) &&
@@ -145,7 +153,8 @@ function isSamplingParams(v: unknown): v is SamplingParams {
     isFiniteNumber(v.repetitionPenalty) &&
     v.repetitionPenalty > 0 &&
     isFiniteNumber(v.presencePenalty) &&
-    isFiniteNumber(v.frequencyPenalty)
+    isFiniteNumber(v.frequencyPenalty) &&
+    (v.logitBias === undefined || isLogitBias(v.logitBias))
   );
 }
 
@@ -189,7 +198,7 @@ export function explainEngineRequest(value: unknown): string | undefined {
   if (!Array.isArray(value.promptTokenIds) || !value.promptTokenIds.every(isTokenIdValue))
     return 'promptTokenIds must be an array of token ids (integers 0..2^32-1)';
   if (!isSamplingParams(value.sampling))
-    return 'sampling must be {temperature ≥ 0, topP in (0,1], topK ≥ -1, minP in [0,1], repetitionPenalty > 0, presencePenalty, frequencyPenalty, seed?}';
+    return 'sampling must be {temperature ≥ 0, topP in (0,1], topK ≥ -1, minP in [0,1], repetitionPenalty > 0, presencePenalty, frequencyPenalty, seed?, logitBias?: [token id, finite number][]}';
   if (!isStoppingParams(value.stopping))
     return 'stopping must be {maxTokens ≥ 1, stopTokenIds: token ids, ignoreEos: boolean, minTokens?}';
   if (value.logprobs !== undefined && !isCount(value.logprobs))
