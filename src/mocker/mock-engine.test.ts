@@ -5,7 +5,7 @@ import { DEFAULT_SAMPLING, type EngineOutput, type EngineRequest } from '../prot
 import { asRequestId } from '../protocols/ids.ts';
 import type { KvCacheEvent } from '../protocols/kv-events.ts';
 import { MockEngine } from './mock-engine.ts';
-import { biasedToken, pseudoToken } from './mock-executor.ts';
+import { allowedToken, biasedToken, pseudoToken } from './mock-executor.ts';
 import { decodeMs, prefillMs, simulatedStepMs, sleepMsFor } from './timing-model.ts';
 
 function request(id: string, prompt: number[], maxTokens: number): EngineRequest {
@@ -190,5 +190,17 @@ describe('mocker logit_bias', () => {
     );
     assert.equal(biasedToken(40, [[7, 0.5]], opts), 40);
     assert.equal(biasedToken(40, undefined, opts), 40);
+  });
+});
+
+describe('mocker constrained decoding', () => {
+  it('keeps an allowed pseudo-token, else takes the next allowed id (wrapping)', () => {
+    const mask = new Int32Array(2); // 64 ids: allow 5 and 40
+    mask[0] = 1 << 5;
+    mask[1] = 1 << (40 - 32);
+    assert.equal(allowedToken(5, mask, 64), 5);
+    assert.equal(allowedToken(6, mask, 64), 40);
+    assert.equal(allowedToken(41, mask, 64), 5);
+    assert.equal(allowedToken(41, undefined, 64), 41);
   });
 });

@@ -92,10 +92,10 @@ export class MockExecutor implements StepExecutor {
   }
 
   private sampleFor(seq: Sequence): SampleResult {
-    const tokenId = biasedToken(
-      pseudoToken(seq.requestId, seq.numTokens, this.opts),
-      seq.sampling.logitBias,
-      this.opts,
+    const tokenId = allowedToken(
+      biasedToken(pseudoToken(seq.requestId, seq.numTokens, this.opts), seq.sampling.logitBias, this.opts),
+      seq.tokenMask,
+      this.opts.vocabSize,
     );
     if (seq.logprobs === undefined) return { tokenId };
     // No model, no probabilities: report certainty for the chosen token, made-up ranks for the rest.
@@ -139,4 +139,17 @@ export function biasedToken(
   if (!biasOf.has(unbiased)) consider(unbiased, 0);
   for (const [id, b] of bias) if (id !== tokenId) consider(id, b);
   return best;
+}
+
+/**
+ * Constrained decoding on invented tokens: the token if the grammar allows it, else the next allowed id
+ * after it (wrapping), so a mocker's constrained output is still valid JSON, deterministic per request.
+ */
+export function allowedToken(tokenId: number, mask: Int32Array | undefined, vocabSize: number): number {
+  if (mask === undefined) return tokenId;
+  for (let k = 0; k < vocabSize; k++) {
+    const id = (tokenId + k) % vocabSize;
+    if (((mask[id >>> 5]! >>> (id & 31)) & 1) === 1) return id;
+  }
+  return tokenId; // nothing allowed: a grammar bug; the engine logs the refused token
 }

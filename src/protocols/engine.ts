@@ -55,6 +55,16 @@ export const DEFAULT_SAMPLING: SamplingParams = {
   frequencyPenalty: 0,
 };
 
+/**
+ * Constrained decoding: the output must be JSON matching `schema` (a JSON Schema, as text; `{"type":
+ * "object"}` for "any JSON object"). A migrated request's continuation lists the tokens already generated
+ * (now the end of its prompt) in `acceptedTokenIds`, so the grammar resumes where it was.
+ */
+export interface GuidedDecodingSpec {
+  schema: string;
+  acceptedTokenIds?: number[];
+}
+
 export interface EngineRequest {
   requestId: RequestId;
   promptTokenIds: number[];
@@ -72,6 +82,8 @@ export interface EngineRequest {
    * "pull the prompt's KV, then decode" on a decode worker. Absent = aggregated: prefill and decode here.
    */
   kvTransfer?: KvTransferRequest;
+  /** Constrain the output to JSON (matching a schema); absent = free text. */
+  guidedDecoding?: GuidedDecodingSpec;
 }
 
 /** Why a request ended: a stop token or string, max_tokens, the caller's cancel, or an engine failure. */
@@ -186,7 +198,17 @@ export function isEngineRequest(value: unknown): value is EngineRequest {
     isStoppingParams(value.stopping) &&
     (value.logprobs === undefined || isCount(value.logprobs)) &&
     (value.sessionId === undefined || typeof value.sessionId === 'string') &&
-    (value.kvTransfer === undefined || explainKvTransferRequest(value.kvTransfer) === undefined)
+    (value.kvTransfer === undefined || explainKvTransferRequest(value.kvTransfer) === undefined) &&
+    (value.guidedDecoding === undefined || isGuidedDecodingSpec(value.guidedDecoding))
+  );
+}
+
+function isGuidedDecodingSpec(v: unknown): v is GuidedDecodingSpec {
+  return (
+    isPlainObject(v) &&
+    typeof v.schema === 'string' &&
+    (v.acceptedTokenIds === undefined ||
+      (Array.isArray(v.acceptedTokenIds) && v.acceptedTokenIds.every(isTokenIdValue)))
   );
 }
 
@@ -209,6 +231,8 @@ export function explainEngineRequest(value: unknown): string | undefined {
     const problem = explainKvTransferRequest(value.kvTransfer);
     if (problem !== undefined) return problem;
   }
+  if (value.guidedDecoding !== undefined && !isGuidedDecodingSpec(value.guidedDecoding))
+    return 'guidedDecoding must be {schema: string, acceptedTokenIds?: token ids}';
   return isEngineRequest(value) ? undefined : 'not a valid EngineRequest';
 }
 
