@@ -9,9 +9,14 @@
 import type { ChatMessageParam } from '../protocols/openai.ts';
 import type { ChatMessage, Tokenizer } from '../tokens/index.ts';
 import { InvalidRequestError } from '../util/errors.ts';
+import { templateMessage } from './tool-calls.ts';
 
-/** Chat messages → prompt token ids. */
-export function chatPromptIds(tokenizer: Tokenizer, messages: readonly ChatMessageParam[]): number[] {
+/** Chat messages (and the tools offered, for templates that render them) → prompt token ids. */
+export function chatPromptIds(
+  tokenizer: Tokenizer,
+  messages: readonly ChatMessageParam[],
+  tools?: unknown[],
+): number[] {
   if (!tokenizer.hasChatTemplate) {
     throw new InvalidRequestError(
       'this model has no chat template (no chat_template.jinja or chat_template in tokenizer_config.json): ' +
@@ -19,10 +24,15 @@ export function chatPromptIds(tokenizer: Tokenizer, messages: readonly ChatMessa
       'messages',
     );
   }
-  const chat: ChatMessage[] = messages.map((m) => ({ ...m }));
-  const text = tokenizer.applyChatTemplate(chat, { addGenerationPrompt: true });
+  const chat = templateMessages(messages);
+  const text = tokenizer.applyChatTemplate(chat, { addGenerationPrompt: true, ...(tools ? { tools } : {}) });
   // Templates that write the BOS text themselves must not get a second BOS from the tokenizer.
   return tokenizer.encode(text, { addSpecialTokens: !startsWithBos(tokenizer, text) });
+}
+
+/** Messages as the chat template receives them (earlier tool calls' arguments as objects). */
+export function templateMessages(messages: readonly ChatMessageParam[]): ChatMessage[] {
+  return messages.map((m) => templateMessage({ ...m }));
 }
 
 function startsWithBos(tokenizer: Tokenizer, text: string): boolean {

@@ -196,3 +196,110 @@ test('a schema the grammar compiler rejects is a 400 naming response_format', as
     assert.equal(err.param, 'response_format');
   }
 });
+
+const fortuneTool = {
+  type: 'function' as const,
+  function: {
+    name: 'get_fortune',
+    description: 'A fortune about a topic',
+    parameters: {
+      type: 'object',
+      properties: {
+        topic: { type: 'string', maxLength: 20 },
+        count: { type: 'integer', minimum: 1, maximum: 5 },
+      },
+      required: ['topic', 'count'],
+      additionalProperties: false,
+    },
+  },
+};
+const moodTool = {
+  type: 'function' as const,
+  function: {
+    name: 'set_mood',
+    parameters: {
+      type: 'object',
+      properties: { mood: { type: 'string', enum: ['good', 'bad'] } },
+      required: ['mood'],
+      additionalProperties: false,
+    },
+  },
+};
+
+test("tools with tool_choice 'auto' on a model whose template has no tool format: 400 naming tools", async () => {
+  try {
+    await client.chat.completions.create({ model: 'fortune-llama', messages, tools: [fortuneTool] });
+    assert.fail('accepted');
+  } catch (err) {
+    assert.ok(err instanceof OpenAI.APIError, String(err));
+    assert.equal(err.status, 400);
+    assert.equal(err.param, 'tools');
+    assert.match(err.message, /no tool format/);
+  }
+});
+
+test('a named tool_choice: one call of that function, arguments valid for its parameters, streaming too', async () => {
+  const request = {
+    model: 'fortune-llama',
+    messages,
+    temperature: 0.7,
+    seed: 2,
+    max_tokens: 100,
+    tools: [fortuneTool, moodTool],
+    tool_choice: { type: 'function' as const, function: { name: 'get_fortune' } },
+  };
+  const res = await client.chat.completions.create(request);
+  const choice = res.choices[0];
+  assert.equal(choice.finish_reason, 'stop', 'OpenAI: a forced named call finishes with stop');
+  assert.equal(choice.message.content, null);
+  const [call] = choice.message.tool_calls ?? [];
+  assert.ok(call && call.type === 'function');
+  assert.equal(call.function.name, 'get_fortune');
+  validate(JSON.parse(call.function.arguments), fortuneTool.function.parameters as Schema);
+
+  const stream = await client.chat.completions.create({ ...request, stream: true });
+  const deltas: OpenAI.Chat.Completions.ChatCompletionChunk.Choice.Delta.ToolCall[] = [];
+  let finish: string | null = null;
+  for await (const chunk of stream) {
+    deltas.push(...(chunk.choices[0]?.delta.tool_calls ?? []));
+    finish = chunk.choices[0]?.finish_reason ?? finish;
+  }
+  assert.equal(deltas.length, 1);
+  assert.equal(deltas[0].function?.name, 'get_fortune');
+  assert.equal(deltas[0].function?.arguments, call.function.arguments, 'same seed, same call');
+  assert.equal(finish, 'stop');
+});
+
+test("tool_choice 'required': calls of offered functions only, finish_reason tool_calls; a follow-up turn is accepted", async () => {
+  const res = await client.chat.completions.create({
+    model: 'fortune-llama',
+    messages,
+    temperature: 1,
+    seed: 4,
+    max_tokens: 150,
+    tools: [fortuneTool, moodTool],
+    tool_choice: 'required',
+    parallel_tool_calls: false,
+  });
+  const choice = res.choices[0];
+  assert.equal(choice.finish_reason, 'tool_calls');
+  const calls = choice.message.tool_calls ?? [];
+  assert.equal(calls.length, 1, 'parallel_tool_calls false: one call');
+  const call = calls[0];
+  assert.ok(call.type === 'function');
+  const tool = [fortuneTool, moodTool].find((t) => t.function.name === call.function.name);
+  assert.ok(tool, call.function.name);
+  validate(JSON.parse(call.function.arguments), tool.function.parameters as Schema);
+
+  const followUp = await client.chat.completions.create({
+    model: 'fortune-llama',
+    messages: [
+      ...messages,
+      { role: 'assistant', content: null, tool_calls: [call] },
+      { role: 'tool', tool_call_id: call.id, content: 'Cats bring luck.' },
+    ],
+    temperature: 0,
+    max_tokens: 8,
+  });
+  assert.equal(typeof followUp.choices[0].message.content, 'string');
+});

@@ -6,7 +6,7 @@
  */
 import { InvalidRequestError } from './errors.ts';
 import { describe, type FieldReader, isObject } from './openai-field-reader.ts';
-import type { FunctionTool, ResponseFormat, ToolChoice } from './openai.ts';
+import type { FunctionTool, ResponseFormat, ToolCall, ToolChoice } from './openai.ts';
 
 const FUNCTION_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -110,4 +110,29 @@ export function readToolChoice(
       `(got ${describe(choice)})`,
     'tool_choice',
   );
+}
+
+/** An assistant message's `tool_calls`: [{id, type: 'function', function: {name, arguments (a JSON string)}}]. */
+export function readMessageToolCalls(fields: FieldReader, param: string): ToolCall[] | undefined {
+  const calls = fields.raw('tool_calls');
+  if (calls === undefined) return undefined;
+  const where = `${param}.tool_calls`;
+  if (!Array.isArray(calls)) throw new InvalidRequestError(`'${where}' must be an array`, where);
+  return calls.map((call, i) => {
+    const fn = isObject(call) ? call.function : undefined;
+    if (
+      !isObject(call) ||
+      typeof call.id !== 'string' ||
+      call.type !== 'function' ||
+      !isObject(fn) ||
+      typeof fn.name !== 'string' ||
+      typeof fn.arguments !== 'string'
+    ) {
+      throw new InvalidRequestError(
+        `'${where}[${i}]' must be {"id", "type": "function", "function": {"name", "arguments": "<JSON text>"}}`,
+        `${where}[${i}]`,
+      );
+    }
+    return { id: call.id, type: 'function', function: { name: fn.name, arguments: fn.arguments } };
+  });
 }

@@ -8,7 +8,7 @@
  */
 import { InvalidRequestError } from './errors.ts';
 import { describe, FieldReader, isObject, isTokenIdArray, type JsonObject } from './openai-field-reader.ts';
-import { readResponseFormat, readToolChoice, readTools } from './openai-structured.ts';
+import { readMessageToolCalls, readResponseFormat, readToolChoice, readTools } from './openai-structured.ts';
 import { rejectUnsupportedFields } from './openai-unsupported.ts';
 import type {
   ChatCompletionRequest,
@@ -164,6 +164,8 @@ function readMessage(value: unknown, index: number): ChatMessageParam {
   const toolCallId = fields.string('tool_call_id');
   if (name !== undefined) message.name = name;
   if (toolCallId !== undefined) message.tool_call_id = toolCallId;
+  const toolCalls = readMessageToolCalls(fields, param);
+  if (toolCalls !== undefined) message.tool_calls = toolCalls;
   return message;
 }
 

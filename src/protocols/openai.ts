@@ -16,6 +16,8 @@ export interface ChatMessageParam {
   content: string;
   name?: string;
   tool_call_id?: string;
+  /** An assistant message's earlier calls (multi-turn tool use). */
+  tool_calls?: ToolCall[];
 }
 
 /** Fields shared by both endpoints: OpenAI's sampling knobs plus vLLM's extras. */

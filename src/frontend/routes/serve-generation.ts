@@ -69,6 +69,8 @@ export async function serveOpenAiRequest(
     promptParam: 'messages' | 'prompt';
     logprobs: number | undefined;
     shape: ResponseShape;
+    /** The JSON Schema (text) the output must match when it is not `response_format`'s (forced tool calls). */
+    guidedSchema?: string;
   },
 ): Promise<void> {
   const { promptTokenIds } = prompt;
@@ -92,6 +94,7 @@ export async function serveOpenAiRequest(
     eosTokenIds: model.eosTokenIds,
     sessionId: sessionIdOf(ctx, body),
     logprobs: prompt.logprobs,
+    guidedSchema: prompt.guidedSchema,
   });
   await serveGeneration(model, ctx, {
     requests: choiceRequests(request, body.n),
