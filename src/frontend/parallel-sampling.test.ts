@@ -18,7 +18,7 @@ after(async () => {
   await ts?.close();
 });
 
-test('n = 4: the prompt is computed once, the other three choices find its full blocks cached', async () => {
+test('n = 4: the prompt is computed once, the other three choices find its full blocks cached', async (t) => {
   const client = new OpenAI({ baseURL: ts.baseURL, apiKey: 'x', maxRetries: 0 });
   const prompt = `${'A fortune about parallel sampling and shared blocks. '.repeat(10)}Tell me:`;
   const promptTokens = ts.tokenizer.encode(prompt).length;
@@ -40,6 +40,9 @@ test('n = 4: the prompt is computed once, the other three choices find its full 
   // Choices 1..3 each hit every full block of the prompt; the health canary's own prompts (if it ran)
   // only add looked-up tokens, so the rate can be lower than this, but not by much.
   const expected = ((n - 1) * sharedPerChoice) / (n * promptTokens);
+  t.diagnostic(
+    `prompt ${promptTokens} tokens; prefix-cache hit rate ${rate.toFixed(3)} (expected ${expected.toFixed(3)})`,
+  );
   assert.ok(expected > 0.6, `the prompt spans several blocks (${promptTokens} tokens)`);
   assert.ok(
     rate > expected * 0.8,

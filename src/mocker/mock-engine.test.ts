@@ -4,6 +4,7 @@ import { type StepEvent, VirtualClock } from '../engine/index.ts';
 import { DEFAULT_SAMPLING, type EngineOutput, type EngineRequest } from '../protocols/engine.ts';
 import { asRequestId } from '../protocols/ids.ts';
 import type { KvCacheEvent } from '../protocols/kv-events.ts';
+import { GuidedDecoder } from '../engine/index.ts';
 import { MockEngine } from './mock-engine.ts';
 import { allowedToken, biasedToken, pseudoToken } from './mock-executor.ts';
 import { decodeMs, prefillMs, simulatedStepMs, sleepMsFor } from './timing-model.ts';
@@ -202,5 +203,41 @@ describe('mocker constrained decoding', () => {
     assert.equal(allowedToken(6, mask, 64), 40);
     assert.equal(allowedToken(41, mask, 64), 5);
     assert.equal(allowedToken(41, undefined, 64), 41);
+  });
+});
+
+describe('mocker with a grammar (engine-core masks every sampled token)', () => {
+  // A toy byte-level vocabulary; id 2 is EOS (special, no text).
+  const TOKENS = ['{', '}', '<eos>', '"', 'a', ':', 'Ġ', '1', ','];
+  const tokenizerJson = {
+    model: { type: 'BPE', vocab: Object.fromEntries(TOKENS.map((t, i) => [t, i])) },
+    added_tokens: [{ id: 2, content: '<eos>', special: true }],
+    decoder: { type: 'ByteLevel' },
+  };
+  const schema = JSON.stringify({ type: 'object', properties: { a: { type: 'integer' } }, required: ['a'] });
+
+  it('every output is a valid step of the grammar and ends at EOS once the JSON is complete', async () => {
+    const engine = new MockEngine({ speedupRatio: 0, vocabSize: TOKENS.length, eosTokenIds: [2] });
+    engine.setGuidedDecoder(new GuidedDecoder(async () => tokenizerJson, TOKENS.length));
+    for (const id of ['g1', 'g2', 'g3']) {
+      const outs = await collect(engine, { ...request(id, [4, 4, 4], 60), guidedDecoding: { schema } });
+      const text = outs
+        .map((o) => TOKENS[o.tokenId])
+        .filter((t) => t !== '<eos>')
+        .join('')
+        .replaceAll('Ġ', ' ');
+      assert.equal(outs.at(-1)?.finishReason, 'stop', text);
+      assert.ok(Number.isInteger(JSON.parse(text).a), text);
+    }
+    await engine.close();
+  });
+
+  it('an engine without a decoder refuses a guided request, naming response_format', async () => {
+    const engine = new MockEngine({ speedupRatio: 0 });
+    await assert.rejects(
+      collect(engine, { ...request('g', [4], 5), guidedDecoding: { schema } }),
+      (err: Error & { param?: string }) => err.param === 'response_format',
+    );
+    await engine.close();
   });
 });
