@@ -5,7 +5,8 @@
  * matcher. Like a protocol state machine on a connection that only lets the bytes of a valid next frame
  * through. The grammar work is xgrammar's (`xgrammar.ts`): it compiles a JSON Schema into a pushdown
  * automaton over the tokenizer's vocabulary and precomputes which tokens each state accepts, so a mask
- * costs microseconds, not a walk over the vocabulary.
+ * costs microseconds, not a walk over the vocabulary (fortune-llama, 2,048 tokens: ~0.1 ms CPU per mask
+ * and accept; the first schema ~0.25 s with the vocabulary's preprocessing).
  *
  *   GuidedDecoder (per engine: the vocabulary, compiled grammars cached by schema)
  *     └─ constrain(spec, stopTokenIds) → TokenConstraint (per sequence: nextMask, accept, dispose)
@@ -107,8 +108,11 @@ export class GuidedDecoder {
     const compiled = this.compileNew(schema);
     compiled.catch(() => this.grammars.delete(schema)); // a bad schema is not remembered
     if (this.grammars.size >= MAX_CACHED_GRAMMARS) {
+      // Free the oldest's WebAssembly memory; matchers made from it keep their own reference to it.
       const oldest = this.grammars.keys().next().value as string;
+      const evicted = this.grammars.get(oldest);
       this.grammars.delete(oldest);
+      evicted?.then((g) => g.dispose()).catch(() => {});
     }
     this.grammars.set(schema, compiled);
     return compiled;
