@@ -249,9 +249,14 @@ export class RoutedEngine implements InferenceEngine {
       return;
     }
     if (err instanceof RemoteError && err.code === RemoteErrorCode.InvalidRequest) {
-      throw new InvalidRequestError(`the worker refused the request: ${err.remoteMessage}`, null, null, {
-        cause: err,
-      });
+      throw new InvalidRequestError(
+        `the worker refused the request: ${err.remoteMessage}`,
+        err.param ?? null,
+        null,
+        {
+          cause: err,
+        },
+      );
     }
     throw err;
   }
@@ -290,5 +295,13 @@ export function continuation(request: EngineRequest, generated: readonly number[
   const n = generated.length;
   const stopping = { ...request.stopping, maxTokens: request.stopping.maxTokens - n };
   if (stopping.minTokens !== undefined) stopping.minTokens = Math.max(0, stopping.minTokens - n);
-  return { ...request, promptTokenIds: [...request.promptTokenIds, ...generated], stopping };
+  const continued: EngineRequest = {
+    ...request,
+    promptTokenIds: [...request.promptTokenIds, ...generated],
+    stopping,
+  };
+  // A constrained request resumes its grammar after the tokens already generated.
+  if (request.guidedDecoding)
+    continued.guidedDecoding = { ...request.guidedDecoding, acceptedTokenIds: [...generated] };
+  return continued;
 }
