@@ -24,6 +24,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   doctor: async () => (await import('./commands/doctor.ts')).doctorCommand,
   replay: async () => (await import('./commands/replay.ts')).replayCommand,
   'tp-rank': async () => (await import('./commands/tp-rank.ts')).tpRankCommand,
+  bench: async () => (await import('./commands/bench.ts')).benchCommand,
   trace: async () => (await import('./commands/trace.ts')).traceCommand,
 };
 
