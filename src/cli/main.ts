@@ -25,6 +25,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   replay: async () => (await import('./commands/replay.ts')).replayCommand,
   'tp-rank': async () => (await import('./commands/tp-rank.ts')).tpRankCommand,
   bench: async () => (await import('./commands/bench.ts')).benchCommand,
+  tokenize: async () => (await import('./commands/tokenize.ts')).tokenizeCommand,
   trace: async () => (await import('./commands/trace.ts')).traceCommand,
 };
 

@@ -18,6 +18,7 @@ import { type RequestEnd, RequestStats } from './request-stats.ts';
 import { handleChatCompletions } from './routes/chat-completions.ts';
 import { handleCompletions } from './routes/completions.ts';
 import { handleHealth, handleLive, handleMetrics, handleModels } from './routes/info.ts';
+import { handleDetokenize, handleTokenize } from './routes/tokenize.ts';
 import { type ModelRegistry, StaticModelRegistry } from './served-model.ts';
 
 /** One engine in this process, served under one name. */
@@ -77,6 +78,8 @@ const ROUTES: Record<string, Route> = {
   },
   '/v1/completions': { method: 'POST', handler: handleCompletions, idPrefix: 'cmpl', counted: true },
   '/v1/models': { method: 'GET', handler: handleModels, idPrefix: 'req', counted: false },
+  '/tokenize': { method: 'POST', handler: handleTokenize, idPrefix: 'tok', counted: false },
+  '/detokenize': { method: 'POST', handler: handleDetokenize, idPrefix: 'tok', counted: false },
   '/health': { method: 'GET', handler: handleHealth, idPrefix: 'req', counted: false },
   '/live': { method: 'GET', handler: handleLive, idPrefix: 'req', counted: false },
   '/metrics': { method: 'GET', handler: handleMetrics, idPrefix: 'req', counted: false },

@@ -10,8 +10,19 @@ import type { ChatMessageParam } from '../protocols/openai.ts';
 import type { ChatMessage, Tokenizer } from '../tokens/index.ts';
 import { InvalidRequestError } from '../util/errors.ts';
 
+export interface ChatPromptOptions {
+  /** End with the assistant's turn header (default true: the model answers next). */
+  addGenerationPrompt?: boolean;
+  /** Let the tokenizer add BOS/EOS; default: only when the rendered template does not begin with BOS. */
+  addSpecialTokens?: boolean;
+}
+
 /** Chat messages → prompt token ids. */
-export function chatPromptIds(tokenizer: Tokenizer, messages: readonly ChatMessageParam[]): number[] {
+export function chatPromptIds(
+  tokenizer: Tokenizer,
+  messages: readonly ChatMessageParam[],
+  options: ChatPromptOptions = {},
+): number[] {
   if (!tokenizer.hasChatTemplate) {
     throw new InvalidRequestError(
       'this model has no chat template (no chat_template.jinja or chat_template in tokenizer_config.json): ' +
@@ -20,9 +31,13 @@ export function chatPromptIds(tokenizer: Tokenizer, messages: readonly ChatMessa
     );
   }
   const chat: ChatMessage[] = messages.map((m) => ({ ...m }));
-  const text = tokenizer.applyChatTemplate(chat, { addGenerationPrompt: true });
+  const text = tokenizer.applyChatTemplate(chat, {
+    addGenerationPrompt: options.addGenerationPrompt ?? true,
+  });
   // Templates that write the BOS text themselves must not get a second BOS from the tokenizer.
-  return tokenizer.encode(text, { addSpecialTokens: !startsWithBos(tokenizer, text) });
+  return tokenizer.encode(text, {
+    addSpecialTokens: options.addSpecialTokens ?? !startsWithBos(tokenizer, text),
+  });
 }
 
 function startsWithBos(tokenizer: Tokenizer, text: string): boolean {

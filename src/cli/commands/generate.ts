@@ -8,6 +8,8 @@ import type { StepEvent } from '../../engine/engine-core.ts';
 import { createScratchEngine } from '../../engine/tp-engine.ts';
 import { loadModelConfig } from '../../model/index.ts';
 import { asRequestId } from '../../protocols/ids.ts';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { StreamingDetokenizer, Tokenizer } from '../../tokens/index.ts';
 import { formatBytes, formatMs } from '../../util/format.ts';
 import { ENGINE_FLAGS, LOGGING_FLAGS, MODEL_FLAGS, SAMPLING_FLAGS, stringFlag, UsageError } from '../args.ts';
@@ -78,7 +80,11 @@ export const generateCommand: Command = {
     };
 
     const loadStart = performance.now();
-    const tokenizer = await Tokenizer.fromDir(modelDir);
+    // Ids in, ids out: a checkpoint without tokenizer files can still run (text fields are left out).
+    const tokenizer =
+      rawIds !== undefined && !existsSync(join(modelDir, 'tokenizer.json'))
+        ? undefined
+        : await Tokenizer.fromDir(modelDir);
     const engine = await createScratchEngine(engineOptionsFromFlags(values, modelDir));
     const loadMs = performance.now() - loadStart;
     const c = loadModelConfig(modelDir);
@@ -91,6 +97,8 @@ export const generateCommand: Command = {
     let promptIds: number[];
     if (rawIds !== undefined) {
       promptIds = parseTokenIds(rawIds);
+    } else if (tokenizer === undefined) {
+      throw new UsageError(`${modelDir} has no tokenizer.json: pass --token-ids instead of a text prompt`);
     } else if (values.chat) {
       const text = tokenizer.applyChatTemplate([{ role: 'user', content: promptArg! }], {
         addGenerationPrompt: true,
@@ -105,7 +113,9 @@ export const generateCommand: Command = {
     // Phases 2 and 3: prefill (first step) and decode (one token per step), observed through step events.
     const steps: StepEvent[] = [];
     const unsubscribe = engine.onStep((event) => steps.push(event));
-    const detokenizer = new StreamingDetokenizer(tokenizer, { skipSpecialTokens: true, promptIds });
+    const detokenizer = tokenizer
+      ? new StreamingDetokenizer(tokenizer, { skipSpecialTokens: true, promptIds })
+      : undefined;
     const tokenIds: number[] = [];
     let finishReason = 'length';
     let cachedTokens = 0;
@@ -122,7 +132,8 @@ export const generateCommand: Command = {
         if (tokenIds.length === 0) firstTokenAt = performance.now();
         tokenIds.push(out.tokenId);
         cachedTokens = out.numCachedTokens;
-        const delta = detokenizer.push(out.tokenId);
+        // Without a tokenizer the stream is the ids themselves, one per line.
+        const delta = detokenizer ? detokenizer.push(out.tokenId) : `${out.tokenId}\n`;
         const step = steps[steps.length - 1];
         if (trace && step) {
           const ctx = promptIds.length + tokenIds.length - 1;
@@ -148,17 +159,17 @@ export const generateCommand: Command = {
       unsubscribe();
       await engine.close();
     }
-    const tail = detokenizer.flush();
-    if (!json && !trace) process.stdout.write(`${tail}\n`);
+    const tail = detokenizer ? `${detokenizer.flush()}\n` : '';
+    if (!json && !trace) process.stdout.write(tail);
     const endAt = performance.now();
     const ttftMs = firstTokenAt - genStart;
     const decodeMs = endAt - firstTokenAt;
     const decodeTokPerS = tokenIds.length > 1 ? ((tokenIds.length - 1) / decodeMs) * 1000 : 0;
-    const text = detokenizer.text;
+    const text = detokenizer?.text;
     say(
       `[done]      ${tokenIds.length} tokens, finish_reason=${finishReason}, TTFT ${formatMs(ttftMs)}, decode ${decodeTokPerS.toFixed(1)} tok/s`,
     );
-    say(`[text]      ${quote(text)}`);
+    if (text !== undefined) say(`[text]      ${quote(text)}`);
     if (json) {
       console.log(
         JSON.stringify({
