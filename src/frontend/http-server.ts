@@ -19,6 +19,12 @@ import { handleChatCompletions } from './routes/chat-completions.ts';
 import { handleCompletions } from './routes/completions.ts';
 import { handleHealth, handleLive, handleMetrics, handleModels } from './routes/info.ts';
 import { handleDetokenize, handleTokenize } from './routes/tokenize.ts';
+import {
+  DASHBOARD_ASSET_PATHS,
+  handleDashboardAsset,
+  handleDashboardPage,
+} from './dashboard/dashboard-page.ts';
+import { handleDashboardState } from './dashboard/dashboard-state.ts';
 import { type ModelRegistry, StaticModelRegistry } from './served-model.ts';
 
 /** One engine in this process, served under one name. */
@@ -83,6 +89,14 @@ const ROUTES: Record<string, Route> = {
   '/health': { method: 'GET', handler: handleHealth, idPrefix: 'req', counted: false },
   '/live': { method: 'GET', handler: handleLive, idPrefix: 'req', counted: false },
   '/metrics': { method: 'GET', handler: handleMetrics, idPrefix: 'req', counted: false },
+  '/dashboard': { method: 'GET', handler: handleDashboardPage, idPrefix: 'req', counted: false },
+  '/dashboard/state': { method: 'GET', handler: handleDashboardState, idPrefix: 'req', counted: false },
+  ...Object.fromEntries(
+    DASHBOARD_ASSET_PATHS.map((path) => [
+      path,
+      { method: 'GET', handler: handleDashboardAsset, idPrefix: 'req', counted: false },
+    ]),
+  ),
 };
 
 const log = getLogger('frontend');
