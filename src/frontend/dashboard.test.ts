@@ -108,10 +108,13 @@ test('the dashboard in headless Chromium shows the workers and its numbers move 
     assert.equal(await page.locator('#workers tr[data-worker-id]').count(), 2);
     const before = Number(await page.textContent('#requests-total'));
     await load(16);
+    // The page's own code runs in the browser; the condition is passed as source text (no DOM types here).
     await page.waitForFunction(
-      (n) => Number(document.getElementById('requests-total')?.textContent) >= n,
-      before + 16,
-      { timeout: 15_000 },
+      `Number(document.getElementById('requests-total')?.textContent) >= ${before + 16}`,
+      undefined,
+      {
+        timeout: 15_000,
+      },
     );
     const perWorker = await page.locator('#workers td.requests').allTextContents();
     assert.ok(perWorker.map(Number).reduce((a, b) => a + b, 0) >= before + 16);
