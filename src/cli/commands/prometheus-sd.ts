@@ -6,7 +6,10 @@
  * scrape never reads half a file). Like consul-template rendering a target list from a service catalog.
  */
 import { renameSync, writeFileSync } from 'node:fs';
-import type { ListedInstance } from './ls.ts';
+import type { InstanceInfo } from '../../protocols/discovery.ts';
+
+/** A registered instance as `dhw ls` lists it (with the model its card names). */
+export type SdInstance = InstanceInfo & { model?: string };
 
 export interface FileSdGroup {
   targets: string[];
@@ -19,7 +22,7 @@ function hostOf(address: string): string | undefined {
   return m?.[1];
 }
 
-export function fileSdGroups(instances: readonly ListedInstance[]): FileSdGroup[] {
+export function fileSdGroups(instances: readonly SdInstance[]): FileSdGroup[] {
   const groups: FileSdGroup[] = [];
   for (const i of instances) {
     const host = hostOf(i.transport.tcp);
