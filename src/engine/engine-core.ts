@@ -51,6 +51,9 @@ export interface StepEvent {
   kvBlocksInUse: number;
   kvBytesInUse: number;
   kvTotalBlocks: number;
+  /** Tokens per KV block and bytes per block: a sequence of n tokens holds ceil(n / blockSize) blocks. */
+  kvBlockSize: number;
+  kvBytesPerBlock: number;
 }
 
 export type StepListener = (event: StepEvent) => void;
@@ -363,6 +366,8 @@ export class EngineCore implements InferenceEngine {
       kvBlocksInUse,
       kvBytesInUse: kvBlocksInUse * this.opts.kvBytesPerBlock,
       kvTotalBlocks: this.kv.numBlocks,
+      kvBlockSize: this.kv.blockSize,
+      kvBytesPerBlock: this.opts.kvBytesPerBlock,
     };
     for (const listener of this.listeners) listener(event);
   }
