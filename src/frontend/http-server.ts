@@ -19,6 +19,7 @@ import { handleChatCompletions } from './routes/chat-completions.ts';
 import { handleCompletions } from './routes/completions.ts';
 import { handleHealth, handleLive, handleMetrics, handleModels } from './routes/info.ts';
 import { handleDetokenize, handleTokenize } from './routes/tokenize.ts';
+import { applyCors, type CorsOptions } from './cors.ts';
 import {
   DASHBOARD_ASSET_PATHS,
   handleDashboardAsset,
@@ -53,6 +54,8 @@ export type HttpServerOptions = (SingleModelSource | RegistrySource) & {
   drainTimeoutMs?: number;
   /** The registry GET /metrics renders; shared with the RoutedEngines by startFrontend. Default: a new one. */
   metrics?: FrontendMetrics;
+  /** Browser origins allowed to call the API (CORS, --allowed-origins). Default none. */
+  allowedOrigins?: readonly string[];
 };
 
 export interface HttpServerHandle {
@@ -110,7 +113,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     metrics: options.metrics ?? new FrontendMetrics(),
     startedAt: Math.floor(Date.now() / 1000),
   };
+  const cors: CorsOptions = { allowedOrigins: options.allowedOrigins ?? [] };
   const server = createServer((req, res) => {
+    if (applyCors(cors, req, res)) return;
     void handleRequest(state, req, res);
   });
   const host = options.host ?? '127.0.0.1';

@@ -57,7 +57,10 @@ test('generate --chat --trace shows tokenize, prefill and each decode step with 
   const r = dhw(['generate', '--chat', user, '--trace', '--max-tokens', '5', '--ignore-eos']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^\[tokenize\] +\d+ tokens/m);
-  assert.match(r.stdout, /^\[prefill\] +\d+ tokens \(0 cached\) in .* KV \d+ tokens in \d+ blocks? .*allocated/m);
+  assert.match(
+    r.stdout,
+    /^\[prefill\] +\d+ tokens \(0 cached\) in .* KV \d+ tokens in \d+ blocks? .*allocated/m,
+  );
   const decodeLines = r.stdout.split('\n').filter((l) => l.startsWith('[decode'));
   assert.equal(decodeLines.length, 4, 'the first token comes from prefill, then 4 decode steps');
   for (const line of decodeLines)

@@ -66,5 +66,8 @@ test('the --trace KV column counts the partial last block and the bytes of whole
   const { describeKv } = await import('./generate.ts');
   assert.equal(describeKv(7, 16, 1024), 'KV 7 tokens in 1 block (7/16 slots used) = 1.00 KiB allocated');
   assert.equal(describeKv(32, 16, 1024), 'KV 32 tokens in 2 blocks = 2.00 KiB allocated');
-  assert.equal(describeKv(33, 16, 1024), 'KV 33 tokens in 3 blocks (2 full + 1 with 1/16 slots) = 3.00 KiB allocated');
+  assert.equal(
+    describeKv(33, 16, 1024),
+    'KV 33 tokens in 3 blocks (2 full + 1 with 1/16 slots) = 3.00 KiB allocated',
+  );
 });
