@@ -52,6 +52,9 @@ export interface StepEvent {
   kvBlocksInUse: number;
   kvBytesInUse: number;
   kvTotalBlocks: number;
+  /** Tokens per KV block and bytes per block: a sequence of n tokens holds ceil(n / blockSize) blocks. */
+  kvBlockSize: number;
+  kvBytesPerBlock: number;
 }
 
 export type StepListener = (event: StepEvent) => void;
@@ -425,6 +428,8 @@ export class EngineCore implements InferenceEngine {
       kvBlocksInUse,
       kvBytesInUse: kvBlocksInUse * this.opts.kvBytesPerBlock,
       kvTotalBlocks: this.kv.numBlocks,
+      kvBlockSize: this.kv.blockSize,
+      kvBytesPerBlock: this.opts.kvBytesPerBlock,
     };
     for (const listener of this.listeners) listener(event);
   }

@@ -25,6 +25,14 @@ import {
   handleModels,
   MODEL_PATH_PREFIX,
 } from './routes/info.ts';
+import { handleDetokenize, handleTokenize } from './routes/tokenize.ts';
+import { applyCors, type CorsOptions } from './cors.ts';
+import {
+  DASHBOARD_ASSET_PATHS,
+  handleDashboardAsset,
+  handleDashboardPage,
+} from './dashboard/dashboard-page.ts';
+import { handleDashboardState } from './dashboard/dashboard-state.ts';
 import { type ModelRegistry, StaticModelRegistry } from './served-model.ts';
 
 /** One engine in this process, served under one name. */
@@ -53,6 +61,8 @@ export type HttpServerOptions = (SingleModelSource | RegistrySource) & {
   drainTimeoutMs?: number;
   /** The registry GET /metrics renders; shared with the RoutedEngines by startFrontend. Default: a new one. */
   metrics?: FrontendMetrics;
+  /** Browser origins allowed to call the API (CORS, --allowed-origins). Default none. */
+  allowedOrigins?: readonly string[];
 };
 
 export interface HttpServerHandle {
@@ -85,9 +95,19 @@ const ROUTES: Record<string, Route> = {
   '/v1/completions': { method: 'POST', handler: handleCompletions, idPrefix: 'cmpl', counted: true },
   '/v1/models': { method: 'GET', handler: handleModels, idPrefix: 'req', counted: false },
   '/v1/models/{id}': { method: 'GET', handler: handleModel, idPrefix: 'req', counted: false },
+  '/tokenize': { method: 'POST', handler: handleTokenize, idPrefix: 'tok', counted: false },
+  '/detokenize': { method: 'POST', handler: handleDetokenize, idPrefix: 'tok', counted: false },
   '/health': { method: 'GET', handler: handleHealth, idPrefix: 'req', counted: false },
   '/live': { method: 'GET', handler: handleLive, idPrefix: 'req', counted: false },
   '/metrics': { method: 'GET', handler: handleMetrics, idPrefix: 'req', counted: false },
+  '/dashboard': { method: 'GET', handler: handleDashboardPage, idPrefix: 'req', counted: false },
+  '/dashboard/state': { method: 'GET', handler: handleDashboardState, idPrefix: 'req', counted: false },
+  ...Object.fromEntries(
+    DASHBOARD_ASSET_PATHS.map((path) => [
+      path,
+      { method: 'GET', handler: handleDashboardAsset, idPrefix: 'req', counted: false },
+    ]),
+  ),
 };
 
 const log = getLogger('frontend');
@@ -101,7 +121,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     metrics: options.metrics ?? new FrontendMetrics(),
     startedAt: Math.floor(Date.now() / 1000),
   };
+  const cors: CorsOptions = { allowedOrigins: options.allowedOrigins ?? [] };
   const server = createServer((req, res) => {
+    if (applyCors(cors, req, res)) return;
     void handleRequest(state, req, res);
   });
   const host = options.host ?? '127.0.0.1';

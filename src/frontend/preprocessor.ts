@@ -11,11 +11,20 @@ import type { ChatMessage, Tokenizer } from '../tokens/index.ts';
 import { InvalidRequestError } from '../util/errors.ts';
 import { templateMessage } from './tool-calls.ts';
 
+export interface ChatPromptOptions {
+  /** End with the assistant's turn header (default true: the model answers next). */
+  addGenerationPrompt?: boolean;
+  /** Let the tokenizer add BOS/EOS; default: only when the rendered template does not begin with BOS. */
+  addSpecialTokens?: boolean;
+  /** The tools offered, for templates that render them. */
+  tools?: unknown[];
+}
+
 /** Chat messages (and the tools offered, for templates that render them) → prompt token ids. */
 export function chatPromptIds(
   tokenizer: Tokenizer,
   messages: readonly ChatMessageParam[],
-  tools?: unknown[],
+  options: ChatPromptOptions = {},
 ): number[] {
   if (!tokenizer.hasChatTemplate) {
     throw new InvalidRequestError(
@@ -25,9 +34,14 @@ export function chatPromptIds(
     );
   }
   const chat = templateMessages(messages);
-  const text = tokenizer.applyChatTemplate(chat, { addGenerationPrompt: true, ...(tools ? { tools } : {}) });
+  const text = tokenizer.applyChatTemplate(chat, {
+    addGenerationPrompt: options.addGenerationPrompt ?? true,
+    ...(options.tools ? { tools: options.tools } : {}),
+  });
   // Templates that write the BOS text themselves must not get a second BOS from the tokenizer.
-  return tokenizer.encode(text, { addSpecialTokens: !startsWithBos(tokenizer, text) });
+  return tokenizer.encode(text, {
+    addSpecialTokens: options.addSpecialTokens ?? !startsWithBos(tokenizer, text),
+  });
 }
 
 /** Messages as the chat template receives them (earlier tool calls' arguments as objects). */

@@ -39,11 +39,9 @@ export async function handleChatCompletions(server: ServerState, ctx: RequestCon
     );
   }
   await serveOpenAiRequest(model, ctx, body, {
-    promptTokenIds: chatPromptIds(
-      model.tokenizer,
-      body.messages,
-      tools.kind === 'none' ? undefined : templateTools(tools.tools),
-    ),
+    promptTokenIds: chatPromptIds(model.tokenizer, body.messages, {
+      tools: tools.kind === 'none' ? undefined : templateTools(tools.tools),
+    }),
     promptParam: 'messages',
     logprobs: body.logprobs ? (body.top_logprobs ?? 0) : undefined,
     shape: chatShape(model, ctx, body, tools),
