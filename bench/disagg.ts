@@ -16,7 +16,8 @@
  *   --long-lengths 2048,8192,16384  --rates 8,16,32,48  --trace-requests 1000  --seed 0
  *   --out bench/results/disagg.svg  --smoke (tiny, for the test)
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeChartFiles } from '../src/util/chart-files.ts';
+import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MIXED_TRACE_DEFAULTS, mixedTrace, readTrace } from '../src/replay/index.ts';
@@ -286,8 +287,10 @@ const chart: DisaggChartData = {
   links: config.links,
 };
 mkdirSync(dirname(config.out), { recursive: true });
-writeFileSync(config.out, renderDisaggChart(chart));
-console.log(`\nchart written to ${config.out}; ${((performance.now() - started) / 1000).toFixed(1)} s wall`);
+const chartFiles = await writeChartFiles(config.out, renderDisaggChart(chart));
+console.log(
+  `\nchart written to ${chartFiles.svg} and ${chartFiles.png}; ${((performance.now() - started) / 1000).toFixed(1)} s wall`,
+);
 
 const bestLinks = linkSweep.get(splitName(best.split))!;
 const c = best.comparison;

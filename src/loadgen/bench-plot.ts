@@ -6,16 +6,11 @@
  * SVG comes from our own `util/svg-chart.ts`; PNG is that SVG rasterized by `@resvg/resvg-js` (a Rust SVG
  * renderer shipped as prebuilt binaries: no browser, no system library).
  */
-import { writeFileSync } from 'node:fs';
 import { cdfPoints, logTicks } from '../replay/index.ts';
 import { type ChartSeries, renderChart } from '../util/svg-chart.ts';
 import { type BenchResult, itlsOf, type RequestResult, ttftOf } from './bench-metrics.ts';
 
-/** `out.svg` / `out.png` / `out` → the two paths written. */
-export function plotPaths(file: string): { svg: string; png: string } {
-  const base = file.replace(/\.(svg|png)$/i, '');
-  return { svg: `${base}.svg`, png: `${base}.png` };
-}
+export { chartPaths as plotPaths } from '../util/chart-files.ts';
 
 /** Output tokens per second, bucketed by the second each chunk arrived in. */
 export function throughputOverTime(
@@ -102,12 +97,4 @@ export function renderSweepChart(
   });
 }
 
-/** Write `svg` to FILE.svg and its rasterization to FILE.png; returns the paths. */
-export async function writePlot(file: string, svg: string): Promise<{ svg: string; png: string }> {
-  const paths = plotPaths(file);
-  writeFileSync(paths.svg, svg);
-  const { Resvg } = await import('@resvg/resvg-js');
-  const png = new Resvg(svg, { background: 'white', fitTo: { mode: 'zoom', value: 2 } }).render().asPng();
-  writeFileSync(paths.png, png);
-  return paths;
-}
+export { writeChartFiles as writePlot } from '../util/chart-files.ts';

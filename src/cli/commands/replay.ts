@@ -7,7 +7,7 @@
  * `--prefill-workers P --decode-workers D` replays a disaggregated cluster instead (KV over `--link`);
  * `--synthetic mixed` replays a generated long/short mix instead of a trace file.
  */
-import { writeFileSync } from 'node:fs';
+import { writeChartFiles } from '../../util/chart-files.ts';
 import {
   DEFAULT_SLO,
   DISAGG_REPLAY_DEFAULTS,
@@ -389,11 +389,11 @@ export const replayCommand: Command = {
     const plot = stringFlag(values, 'plot');
     if (plot !== undefined) {
       const title = `Trace replay: ${trace.length} requests`;
-      writeFileSync(
+      const files = await writeChartFiles(
         plot,
         sweepSpec ? renderSweepChart(sweepSpec, points, title) : renderReplayChart(results, title),
       );
-      console.log(`chart written to ${plot}`);
+      console.log(`chart written to ${files.svg} and ${files.png}`);
     }
     if (values.json === true) {
       const config = { ...results[0]!.options, router: undefined, policies };
