@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import type { InferenceEngine } from '../protocols/engine.ts';
 import type { Tokenizer } from '../tokens/index.ts';
 import { getLogger } from '../util/logger.ts';
+import { ApiKeyCheck, type ApiKeyOptions } from './api-key.ts';
 import { methodNotAllowed, notFound, toErrorResponse } from './http-errors.ts';
 import { FrontendMetrics } from './metrics.ts';
 import { newRequestId, type RequestContext, type ServerState, sendJson } from './request-context.ts';
@@ -46,7 +47,7 @@ export type HttpServerOptions = (SingleModelSource | RegistrySource) & {
   drainTimeoutMs?: number;
   /** The registry GET /metrics renders; shared with the RoutedEngines by startFrontend. Default: a new one. */
   metrics?: FrontendMetrics;
-};
+} & ApiKeyOptions;
 
 export interface HttpServerHandle {
   /** e.g. "http://127.0.0.1:8000" (no trailing slash; the OpenAI base URL is `${url}/v1`). */
@@ -92,6 +93,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     stats: new RequestStats(),
     metrics: options.metrics ?? new FrontendMetrics(),
     startedAt: Math.floor(Date.now() / 1000),
+    auth: new ApiKeyCheck(options),
   };
   const server = createServer((req, res) => {
     void handleRequest(state, req, res);
@@ -100,7 +102,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   await listen(server, host, options.port ?? 8000);
   const { port } = server.address() as AddressInfo;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  log.info('listening', { url, models: models.list().map((m) => m.name) });
+  log.info('listening', {
+    url,
+    models: models.list().map((m) => m.name),
+    apiKey: state.auth?.enabled ? 'required' : 'none',
+  });
   return {
     url,
     port,
@@ -167,6 +173,7 @@ async function handleRequest(state: ServerState, req: IncomingMessage, res: Serv
     signal: aborter.signal,
     created: Math.floor(Date.now() / 1000),
     outcome: {},
+    authenticated: state.auth?.authenticated(req) ?? false,
   };
   const counted = route?.counted === true && route.method === method;
   const started = performance.now();
@@ -177,6 +184,7 @@ async function handleRequest(state: ServerState, req: IncomingMessage, res: Serv
   }
   let end: RequestEnd = 'ok';
   try {
+    state.auth?.check(path, req);
     await findRoute(method, path).handler(state, ctx);
     if (ctx.outcome.error) end = 'server_error';
   } catch (err) {
@@ -190,6 +198,7 @@ async function handleRequest(state: ServerState, req: IncomingMessage, res: Serv
     // A 413 may leave unread body bytes on the socket: close it rather than reuse it.
     const headers: Record<string, string> = { 'x-request-id': requestId };
     if (status === 413) headers.connection = 'close';
+    if (status === 401) headers['www-authenticate'] = 'Bearer';
     sendJson(res, status, body, headers);
   }
   if (aborter.signal.aborted) end = 'cancelled';
