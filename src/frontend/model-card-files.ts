@@ -9,6 +9,7 @@
  * The NATS connection is opened on the first card that needs it and kept; a failed connect is retried on
  * the next card (NATS may come up after the frontend). Errors say which model, which file, what to fix.
  */
+import type { NatsSecurity } from '../runtime/events/index.ts';
 import type { ModelCard } from '../protocols/discovery.ts';
 import {
   CardStoreUnavailableError,
@@ -26,6 +27,8 @@ export interface ModelCardFilesOptions {
    * whose files are in the object store then cannot be served, and say so.
    */
   natsServer: string | undefined | null;
+  /** TLS and credentials for a secured nats-server (the event plane's). */
+  natsSecurity?: NatsSecurity;
   log: Logger;
 }
 
@@ -68,7 +71,10 @@ export class ModelCardFiles {
         ),
       );
     }
-    this.store ??= NatsCardStore.connect({ natsServer: this.options.natsServer });
+    this.store ??= NatsCardStore.connect({
+      natsServer: this.options.natsServer,
+      natsSecurity: this.options.natsSecurity,
+    });
     const pending = this.store;
     // Forget a failed connect so the next card tries again.
     pending.catch(() => {

@@ -26,9 +26,11 @@ import { LOGGING_FLAGS, stringFlag } from '../args.ts';
 import type { Command } from '../command.ts';
 import { beginCommand } from '../command-prologue.ts';
 import { DISCOVERY_FLAGS, discoveryOptionsFromFlags } from '../runtime-flags.ts';
+import { CLUSTER_FLAGS, clusterFromFlags, withClusterDiscovery } from '../security-flags.ts';
 
 const FLAGS = {
   ...DISCOVERY_FLAGS,
+  ...CLUSTER_FLAGS,
   namespace: { type: 'string' as const, help: 'only this namespace (default: all)' },
   json: { type: 'boolean' as const, help: 'print one JSON object' },
   ...LOGGING_FLAGS,
@@ -193,7 +195,10 @@ export const lsCommand: Command = {
     const parsed = beginCommand(argv, { usage: USAGE, description: DESCRIPTION, flags: FLAGS });
     if (!parsed) return 0;
     const { values } = parsed;
-    const options = discoveryOptionsFromFlags(values, ['etcd', 'file']);
+    const options = withClusterDiscovery(
+      discoveryOptionsFromFlags(values, ['etcd', 'file']),
+      clusterFromFlags(values),
+    );
     const listing = await listRegistry(options, stringFlag(values, 'namespace'));
     if (values.json) console.log(JSON.stringify(listing, null, 2));
     else printListing(listing);
