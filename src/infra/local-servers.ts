@@ -83,7 +83,8 @@ export interface NatsOptions extends CommonServerOptions {
 
 const BIND_ATTEMPTS = 3;
 
-async function fetchJson(url: string, tls?: ServerTls): Promise<unknown> {
+/** GET `url` as JSON (undefined unless 200); over https with the client certificate when `tls` is given. */
+export async function fetchJson(url: string, tls?: ServerTls): Promise<unknown> {
   if (tls) return httpsGetJson(url, tls);
   const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
   return res.ok ? res.json() : undefined;

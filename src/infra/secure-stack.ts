@@ -24,6 +24,7 @@ import { isWildcardHost } from '../util/advertise-host.ts';
 import { type ClusterPki, ensureClusterPki } from './cluster-pki.ts';
 import { InfraError } from './errors.ts';
 import { type EtcdServer, type NatsServer, type ServerTls, startEtcd, startNats } from './local-servers.ts';
+import { type InfraRecord, infraDown, infraRecordPath, infraStatus } from './local-stack.ts';
 
 export const MEMBER_USER = 'dhw-member';
 /** What members may touch in etcd: this project's keys (names.ts DISCOVERY_ROOT). */
@@ -253,4 +254,50 @@ function postJson(
     req.on('error', reject);
     req.end(text);
   });
+}
+
+/**
+ * `dhw infra up --secure`: the secured pair, detached, recorded in `{dir}/infra.json` like `infra up` (so
+ * `down` and `status` work on it). Already up → reported as is.
+ */
+export async function infraUpSecure(
+  dir: string,
+  opts: Omit<SecureStackOptions, 'dir' | 'detached'> = {},
+): Promise<{ record: InfraRecord; alreadyRunning: boolean }> {
+  const existing = await infraStatus(dir);
+  if (existing.record?.secure && existing.servers.every((s) => s.up))
+    return { record: existing.record, alreadyRunning: true };
+  if (existing.record) await infraDown(dir); // half up, stale or not secure: start clean (data is kept)
+  const root = resolve(dir);
+  const stack = await startSecureStack({ ...opts, dir: root, detached: true });
+  const record: InfraRecord = {
+    startedAt: new Date().toISOString(),
+    etcd: {
+      pid: stack.etcd.pid,
+      binary: 'etcd',
+      dataDir: stack.etcd.dataDir,
+      logFile: join(root, 'etcd.log'),
+      endpoint: stack.etcd.endpoint,
+    },
+    nats: {
+      pid: stack.nats.pid,
+      binary: 'nats-server',
+      dataDir: stack.nats.dataDir,
+      logFile: join(root, 'nats.log'),
+      url: stack.nats.url,
+      monitorUrl: stack.nats.monitorUrl,
+    },
+    secure: {
+      clusterConfig: stack.configPath,
+      tls: {
+        ca: stack.pki.ca,
+        cert: stack.pki.serverCert,
+        key: stack.pki.serverKey,
+        clientCert: stack.pki.clientCert,
+        clientKey: stack.pki.clientKey,
+      },
+    },
+  };
+  writeFileSync(infraRecordPath(dir), `${JSON.stringify(record, null, 2)}\n`);
+  return { record, alreadyRunning: false };
 }
