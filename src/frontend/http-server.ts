@@ -10,6 +10,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { InferenceEngine } from '../protocols/engine.ts';
 import type { Tokenizer } from '../tokens/index.ts';
+import { isLoopbackHost } from '../util/advertise-host.ts';
 import { getLogger } from '../util/logger.ts';
 import { ApiKeyCheck, type ApiKeyOptions } from './api-key.ts';
 import { methodNotAllowed, notFound, toErrorResponse } from './http-errors.ts';
@@ -102,6 +103,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   await listen(server, host, options.port ?? 8000);
   const { port } = server.address() as AddressInfo;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  if (!state.auth?.enabled && !isLoopbackHost(host))
+    log.warn('listening beyond loopback without --api-key: anyone who reaches this port can use the models', {
+      url,
+    });
   log.info('listening', {
     url,
     models: models.list().map((m) => m.name),

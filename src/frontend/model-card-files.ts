@@ -9,7 +9,6 @@
  * The NATS connection is opened on the first card that needs it and kept; a failed connect is retried on
  * the next card (NATS may come up after the frontend). Errors say which model, which file, what to fix.
  */
-import type { NatsSecurity } from '../runtime/events/index.ts';
 import type { ModelCard } from '../protocols/discovery.ts';
 import {
   CardStoreUnavailableError,
@@ -17,6 +16,7 @@ import {
   materializeCard,
   NatsCardStore,
 } from '../runtime/card-store/index.ts';
+import type { NatsSecurity } from '../runtime/events/index.ts';
 import type { Logger } from '../util/logger.ts';
 
 export interface ModelCardFilesOptions {

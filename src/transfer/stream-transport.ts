@@ -8,6 +8,7 @@ import { rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isLoopbackHost } from '../util/advertise-host.ts';
 import {
   type ClusterSecret,
   HANDSHAKE_TIMEOUT_MS,
@@ -15,6 +16,7 @@ import {
   RESPONSE_BYTES,
   readExactly,
 } from '../util/cluster-secret.ts';
+import { getLogger } from '../util/logger.ts';
 import { DataConnection } from './data-connection.ts';
 import { ServedConnection } from './served-connection.ts';
 import { formatStreamAddress, parseStreamAddress, type StreamAddress } from './stream-address.ts';
@@ -71,6 +73,13 @@ export class StreamTransport implements KvTransport {
         });
     });
     const address = await this.bind(server);
+    const host = this.options.host ?? '127.0.0.1';
+    if (this.kind === 'tcp' && !this.options.clusterSecret && !isLoopbackHost(host))
+      getLogger('transfer').warn(
+        'KV transfer listens beyond loopback without a cluster secret: any host that reaches this port can ' +
+          'read and write the KV blocks; start every worker with --cluster-secret-file (see SECURITY.md)',
+        { bound: host },
+      );
     return {
       address: formatStreamAddress(address),
       close: async () => {

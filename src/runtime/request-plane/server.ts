@@ -6,7 +6,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { DEFAULT_MAX_FRAME_BYTES } from '../../protocols/request-plane.ts';
-import { isWildcardHost, resolveAdvertiseHost } from '../../util/advertise-host.ts';
+import { isLoopbackHost, resolveAdvertiseHost } from '../../util/advertise-host.ts';
 import {
   type ClusterSecret,
   HANDSHAKE_TIMEOUT_MS,
@@ -91,7 +91,7 @@ export class RequestPlaneServer {
     if (bound === null || typeof bound === 'string')
       throw new ListenError(`unexpected listen address ${bound}`);
     this.listening = { host, port: bound.port };
-    if (!this.options.clusterSecret && !isLoopback(host)) {
+    if (!this.options.clusterSecret && !isLoopbackHost(host)) {
       this.log.warn(
         'request plane listens beyond loopback without a cluster secret: any host that reaches this port can ' +
           'run its endpoints; start every member with --cluster-secret-file (see SECURITY.md)',
@@ -226,10 +226,4 @@ export class RequestPlaneServer {
   private notifyStreamEnd(): void {
     for (const listener of [...this.streamEndListeners]) listener();
   }
-}
-
-/** 127.0.0.0/8, ::1, localhost: reachable from this machine only. */
-function isLoopback(host: string): boolean {
-  if (isWildcardHost(host)) return false;
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
