@@ -19,7 +19,9 @@ import { createDiscovery, type Discovery, type DiscoveryOptions } from '../runti
 import { type CreateEventBusOptions, createEventBus, type EventBus } from '../runtime/events/index.ts';
 import { DEFAULT_NAMESPACE } from '../runtime/names.ts';
 import { type RequestPlane, TcpRequestPlane } from '../runtime/request-plane/index.ts';
+import type { ClusterSecret } from '../util/cluster-secret.ts';
 import { getLogger } from '../util/logger.ts';
+import type { ApiKeyOptions } from './api-key.ts';
 import { EventFeed } from './event-feed.ts';
 import { type HttpServerHandle, startHttpServer } from './http-server.ts';
 import { FrontendMetrics } from './metrics.ts';
@@ -66,6 +68,10 @@ export interface FrontendOptions {
   drainTimeoutMs?: number;
   /** Browser origins allowed to call the API (CORS; `--allowed-origins`). Default none. */
   allowedOrigins?: readonly string[];
+  /** --api-key / --public-paths: clients must send `Authorization: Bearer KEY` (api-key.ts). */
+  auth?: ApiKeyOptions;
+  /** --cluster-secret-file: proved to workers when the request plane connects (workers may require it). */
+  clusterSecret?: ClusterSecret;
 }
 
 export interface FrontendHandle {
@@ -92,7 +98,8 @@ export async function startFrontend(options: FrontendOptions = {}): Promise<Fron
     if (!options.runtime?.discovery) owned.push(() => discovery.close());
     const bus = options.runtime?.eventBus ?? (await createEventBus(options.events ?? { backend: 'nats' }));
     if (!options.runtime?.eventBus) owned.push(() => bus.close());
-    const plane = options.runtime?.requestPlane ?? new TcpRequestPlane();
+    const plane =
+      options.runtime?.requestPlane ?? new TcpRequestPlane({ clusterSecret: options.clusterSecret });
     if (!options.runtime?.requestPlane) owned.push(() => plane.close());
 
     const cardFiles = new ModelCardFiles({
@@ -103,6 +110,7 @@ export async function startFrontend(options: FrontendOptions = {}): Promise<Fron
           : bus.backend === 'nats'
             ? options.events?.natsServer
             : null,
+      natsSecurity: options.events?.natsSecurity,
       log,
     });
     owned.push(() => cardFiles.close());
@@ -139,6 +147,7 @@ export async function startFrontend(options: FrontendOptions = {}): Promise<Fron
       drainTimeoutMs: options.drainTimeoutMs,
       allowedOrigins: options.allowedOrigins,
       metrics,
+      ...options.auth,
     });
     log.info('frontend ready', {
       url: server.url,

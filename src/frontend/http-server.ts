@@ -10,7 +10,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { InferenceEngine } from '../protocols/engine.ts';
 import type { Tokenizer } from '../tokens/index.ts';
+import { isLoopbackHost } from '../util/advertise-host.ts';
 import { getLogger } from '../util/logger.ts';
+import { ApiKeyCheck, type ApiKeyOptions } from './api-key.ts';
 import { methodNotAllowed, notFound, toErrorResponse } from './http-errors.ts';
 import { FrontendMetrics } from './metrics.ts';
 import { newRequestId, type RequestContext, type ServerState, sendJson } from './request-context.ts';
@@ -63,7 +65,7 @@ export type HttpServerOptions = (SingleModelSource | RegistrySource) & {
   metrics?: FrontendMetrics;
   /** Browser origins allowed to call the API (CORS, --allowed-origins). Default none. */
   allowedOrigins?: readonly string[];
-};
+} & ApiKeyOptions;
 
 export interface HttpServerHandle {
   /** e.g. "http://127.0.0.1:8000" (no trailing slash; the OpenAI base URL is `${url}/v1`). */
@@ -120,6 +122,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     stats: new RequestStats(),
     metrics: options.metrics ?? new FrontendMetrics(),
     startedAt: Math.floor(Date.now() / 1000),
+    auth: new ApiKeyCheck(options),
   };
   const cors: CorsOptions = { allowedOrigins: options.allowedOrigins ?? [] };
   const server = createServer((req, res) => {
@@ -130,7 +133,15 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   await listen(server, host, options.port ?? 8000);
   const { port } = server.address() as AddressInfo;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  log.info('listening', { url, models: models.list().map((m) => m.name) });
+  if (!state.auth?.enabled && !isLoopbackHost(host))
+    log.warn('listening beyond loopback without --api-key: anyone who reaches this port can use the models', {
+      url,
+    });
+  log.info('listening', {
+    url,
+    models: models.list().map((m) => m.name),
+    apiKey: state.auth?.enabled ? 'required' : 'none',
+  });
   return {
     url,
     port,
@@ -204,6 +215,7 @@ async function handleRequest(state: ServerState, req: IncomingMessage, res: Serv
     signal: aborter.signal,
     created: Math.floor(Date.now() / 1000),
     outcome: {},
+    authenticated: state.auth?.authenticated(req) ?? false,
   };
   const counted = route?.counted === true && route.method === method;
   const started = performance.now();
@@ -214,6 +226,7 @@ async function handleRequest(state: ServerState, req: IncomingMessage, res: Serv
   }
   let end: RequestEnd = 'ok';
   try {
+    state.auth?.check(path, req);
     await findRoute(method, path).handler(state, ctx);
     if (ctx.outcome.error) end = 'server_error';
   } catch (err) {
@@ -227,6 +240,7 @@ async function handleRequest(state: ServerState, req: IncomingMessage, res: Serv
     // A 413 may leave unread body bytes on the socket: close it rather than reuse it.
     const headers: Record<string, string> = { 'x-request-id': requestId };
     if (status === 413) headers.connection = 'close';
+    if (status === 401) headers['www-authenticate'] = 'Bearer';
     sendJson(res, status, body, headers);
   }
   if (aborter.signal.aborted) end = 'cancelled';

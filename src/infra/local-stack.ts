@@ -11,7 +11,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InfraError } from './errors.ts';
-import { type EtcdServer, type NatsServer, startEtcd, startNats } from './local-servers.ts';
+import {
+  type EtcdServer,
+  fetchJson,
+  type NatsServer,
+  type ServerTls,
+  startEtcd,
+  startNats,
+} from './local-servers.ts';
 import { isProcessAlive, stopPid } from './server-process.ts';
 
 export const DEFAULT_INFRA_DIR = '.dhw';
@@ -41,6 +48,8 @@ export interface InfraRecord {
   startedAt: string;
   etcd: RecordedServer & { endpoint: string };
   nats: RecordedServer & { url: string; monitorUrl: string };
+  /** `up --secure`: the members' cluster config, and the TLS files the health probe presents to etcd. */
+  secure?: { clusterConfig: string; tls: ServerTls };
 }
 
 export interface ServerStatus {
@@ -98,7 +107,13 @@ export async function infraStatus(dir: string): Promise<{ record?: InfraRecord; 
       ],
     };
   }
-  const etcdHealth = isOurServer(record.etcd) ? await probeJson(`${record.etcd.endpoint}/health`) : undefined;
+  const etcdHealth = isOurServer(record.etcd)
+    ? record.secure
+      ? ((await fetchJson(`${record.etcd.endpoint}/health`, record.secure.tls).catch(() => undefined)) as
+          | Record<string, unknown>
+          | undefined)
+      : await probeJson(`${record.etcd.endpoint}/health`)
+    : undefined;
   const natsHealth = isOurServer(record.nats)
     ? await probeJson(`${record.nats.monitorUrl}/healthz`)
     : undefined;
@@ -206,5 +221,6 @@ export async function infraUp(
 
 /** The lines a shell `eval`s to point every dhw process at this stack. */
 export function infraEnvLines(record: InfraRecord): string {
-  return `export ETCD_ENDPOINTS=${record.etcd.endpoint} NATS_SERVER=${record.nats.url}`;
+  const secure = record.secure ? ` DYN_CLUSTER_CONFIG=${record.secure.clusterConfig}` : '';
+  return `export ETCD_ENDPOINTS=${record.etcd.endpoint} NATS_SERVER=${record.nats.url}${secure}`;
 }

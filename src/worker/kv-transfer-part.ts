@@ -28,6 +28,7 @@ import {
   TransferAgent,
 } from '../transfer/index.ts';
 import type { CleanupStack } from '../util/cleanup-stack.ts';
+import type { ClusterSecret } from '../util/cluster-secret.ts';
 import { parseLinkSpec } from '../util/link-spec.ts';
 import type { Logger } from '../util/logger.ts';
 import { AgentKvConnector, checkNotExpired, ensurePeer, KV_REGION } from './agent-kv-connector.ts';
@@ -65,6 +66,8 @@ export interface KvTransferPartDeps {
   host: string;
   /** What the agent publishes for its TCP endpoint (the worker's --advertise-host). */
   advertiseHost: string;
+  /** Peers must prove it when they open a data connection (--cluster-secret-file). */
+  clusterSecret?: ClusterSecret;
   /** Engines without tensors (mocker): how their pulls are simulated. */
   simulated: SimulatedKvSpec;
   log: Logger;
@@ -76,15 +79,17 @@ export function transportsFor(
   role: WorkerRole,
   host: string,
   advertiseHost: string,
+  clusterSecret?: ClusterSecret,
 ): KvTransport[] {
-  const tcp = () => new StreamTransport('tcp', { host, advertiseHost });
+  const tcp = () => new StreamTransport('tcp', { host, advertiseHost, clusterSecret });
+  const unix = () => new StreamTransport('unix', { clusterSecret });
   switch (mode) {
     case 'auto':
-      return role === 'aggregated' ? [] : [tcp(), new StreamTransport('unix')];
+      return role === 'aggregated' ? [] : [tcp(), unix()];
     case 'tcp':
       return [tcp()];
     case 'unix':
-      return [new StreamTransport('unix')];
+      return [unix()];
     case 'memory':
       return [new MemoryTransport()];
     case 'none':
@@ -115,7 +120,7 @@ export async function startKvTransferPart(
 ): Promise<KvTransferPart | undefined> {
   const { engine, discovery, namespace, instanceId, role, log } = deps;
   const mode = deps.options.mode ?? 'auto';
-  const transports = transportsFor(mode, role, deps.host, deps.advertiseHost);
+  const transports = transportsFor(mode, role, deps.host, deps.advertiseHost, deps.clusterSecret);
   if (transports.length === 0) {
     if (role === 'prefill')
       throw new WorkerError(

@@ -25,6 +25,14 @@ import {
   EVENTS_FLAGS,
   eventsBackendFlag,
 } from '../runtime-flags.ts';
+import {
+  API_KEY_FLAGS,
+  apiKeyFromFlags,
+  CLUSTER_FLAGS,
+  clusterEvents,
+  clusterFromFlags,
+  withClusterDiscovery,
+} from '../security-flags.ts';
 import { untilSignal } from '../signals.ts';
 
 /** Routing and migration flags (Dynamo's names), shared with `dhw serve`. */
@@ -97,6 +105,8 @@ const HTTP_FLAGS: FlagSpecs = {
 const FLAGS: FlagSpecs = {
   ...DISCOVERY_FLAGS,
   ...EVENTS_FLAGS,
+  ...CLUSTER_FLAGS,
+  ...API_KEY_FLAGS,
   namespace: { type: 'string', default: 'dynamo', help: 'Dynamo namespace whose workers to serve' },
   'model-cache-dir': {
     type: 'string',
@@ -210,14 +220,17 @@ export const frontendCommand: Command = {
     const routing = routingOptionsFromFlags(values);
     const spec = routing.router?.router ?? 'kv';
     const router = { ...routing.router, router: routerForEvents(spec, events === 'nats', log) };
+    const cluster = clusterFromFlags(values);
     const options: FrontendOptions = {
       ...routing,
       ...disaggOptionsFromFlags(values),
       ...httpOptionsFromFlags(values),
+      ...apiKeyFromFlags(values),
+      clusterSecret: cluster.clusterSecret,
       router,
       namespace: stringFlag(values, 'namespace'),
-      discovery: discoveryOptionsFromFlags(values),
-      events: { backend: events, natsServer: stringFlag(values, 'nats-server') },
+      discovery: withClusterDiscovery(discoveryOptionsFromFlags(values), cluster),
+      events: { backend: events, ...clusterEvents(stringFlag(values, 'nats-server'), cluster) },
       modelCards: { cacheDir: stringFlag(values, 'model-cache-dir') },
     };
     const frontend = await startFrontend(options);

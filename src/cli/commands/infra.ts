@@ -12,6 +12,7 @@ import {
   infraStatus,
   infraUp,
 } from '../../infra/local-stack.ts';
+import { infraUpSecure } from '../../infra/secure-stack.ts';
 import { formatHelp, LOGGING_FLAGS, numberFlag, parseCommand, stringFlag, UsageError } from '../args.ts';
 import type { Command } from '../command.ts';
 import { applyLoggingFlags } from '../command-prologue.ts';
@@ -49,6 +50,10 @@ const FLAGS = {
   },
   'no-install': { type: 'boolean' as const, help: `never run apt-get; print the install command instead` },
   purge: { type: 'boolean' as const, help: 'down: also delete the data dirs and logs' },
+  secure: {
+    type: 'boolean' as const,
+    help: 'up: TLS + client certificates + auth on both servers; writes {dir}/cluster.json for --cluster-config',
+  },
   json: { type: 'boolean' as const, help: 'status: print one JSON object' },
   ...LOGGING_FLAGS,
 };
@@ -59,6 +64,32 @@ const DESCRIPTION =
 
 const port = (values: Parameters<typeof numberFlag>[0], name: string) =>
   numberFlag(values, name, { integer: true, min: 1 }) as number;
+
+/** `up --secure`: what started, and the one flag every member needs. */
+async function upSecure(dir: string, values: Parameters<typeof numberFlag>[0]): Promise<number> {
+  const { record, alreadyRunning } = await infraUpSecure(dir, {
+    allowInstall: !values['no-install'],
+    host: stringFlag(values, 'host'),
+    advertiseHost: stringFlag(values, 'advertise-host'),
+    etcdPort: port(values, 'etcd-port'),
+    etcdPeerPort: port(values, 'etcd-peer-port'),
+    natsPort: port(values, 'nats-port'),
+    natsMonitorPort: port(values, 'nats-monitor-port'),
+  });
+  const config = record.secure?.clusterConfig ?? '';
+  console.log(alreadyRunning ? 'Already running (secure):' : 'Started (secure):');
+  console.log(
+    `  etcd         ${record.etcd.endpoint}   TLS, client certificates, RBAC (pid ${record.etcd.pid})`,
+  );
+  console.log(
+    `  nats-server  ${record.nats.url}   TLS, client certificates, user auth (pid ${record.nats.pid})`,
+  );
+  console.log(`\nMembers' credentials (mode 0600; give it only to cluster members): ${config}`);
+  console.log('Start every dhw process with it:');
+  console.log(`  export DYN_CLUSTER_CONFIG=${config}`);
+  console.log('  (or --cluster-config FILE on dhw worker / frontend / serve / ls / events)');
+  return 0;
+}
 
 export const infraCommand: Command = {
   name: 'infra',
@@ -74,6 +105,7 @@ export const infraCommand: Command = {
     const dir = stringFlag(values, 'dir') ?? DEFAULT_INFRA_DIR;
     switch (sub) {
       case 'up': {
+        if (values.secure) return upSecure(dir, values);
         const { record, alreadyRunning } = await infraUp(dir, {
           allowInstall: !values['no-install'],
           host: stringFlag(values, 'host'),

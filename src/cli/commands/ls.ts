@@ -27,9 +27,11 @@ import type { Command } from '../command.ts';
 import { beginCommand } from '../command-prologue.ts';
 import { DISCOVERY_FLAGS, discoveryOptionsFromFlags } from '../runtime-flags.ts';
 import { fileSdGroups, writeFileSd } from './prometheus-sd.ts';
+import { CLUSTER_FLAGS, clusterFromFlags, withClusterDiscovery } from '../security-flags.ts';
 
 const FLAGS = {
   ...DISCOVERY_FLAGS,
+  ...CLUSTER_FLAGS,
   namespace: { type: 'string' as const, help: 'only this namespace (default: all)' },
   json: { type: 'boolean' as const, help: 'print one JSON object' },
   'prometheus-sd': {
@@ -203,7 +205,10 @@ export const lsCommand: Command = {
     const parsed = beginCommand(argv, { usage: USAGE, description: DESCRIPTION, flags: FLAGS });
     if (!parsed) return 0;
     const { values } = parsed;
-    const options = discoveryOptionsFromFlags(values, ['etcd', 'file']);
+    const options = withClusterDiscovery(
+      discoveryOptionsFromFlags(values, ['etcd', 'file']),
+      clusterFromFlags(values),
+    );
     const sdFile = stringFlag(values, 'prometheus-sd');
     const every = numberFlag(values, 'every', { min: 1 });
     if (every !== undefined && sdFile === undefined)

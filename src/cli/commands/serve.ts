@@ -32,6 +32,14 @@ import {
 import type { Command } from '../command.ts';
 import { beginCommand } from '../command-prologue.ts';
 import { KV_TRANSFER_FLAGS, kvTransferFromFlags } from '../disagg-flags.ts';
+import {
+  API_KEY_FLAGS,
+  apiKeyFromFlags,
+  CLUSTER_FLAGS,
+  clusterEvents,
+  clusterFromFlags,
+  withClusterDiscovery,
+} from '../security-flags.ts';
 import { modelDirFromFlags } from '../engine-setup.ts';
 import { discoveryBackendFlag, eventsBackendFlag } from '../runtime-flags.ts';
 import { untilSignal } from '../signals.ts';
@@ -101,6 +109,8 @@ const FLAGS: FlagSpecs = {
   ...RUNTIME_FLAGS,
   ...ROUTER_FLAGS,
   ...DISAGG_FLAGS,
+  ...CLUSTER_FLAGS,
+  ...API_KEY_FLAGS,
   host: { type: 'string', default: '0.0.0.0', help: 'address the HTTP server listens on' },
   port: { type: 'string', default: '8000', help: 'HTTP port' },
   'max-body-bytes': { type: 'string', default: String(4 << 20), help: 'largest request body (413 above)' },
@@ -145,6 +155,8 @@ const FORWARDED = [
   'kv-link',
   'log-level',
   'log-format',
+  'cluster-config',
+  'cluster-secret-file',
 ];
 
 function childWorkerArgs(values: ParsedCommand['values'], modelDir: string): string[] {
@@ -249,11 +261,15 @@ export const serveCommand: Command = {
     const http = httpOptionsFromFlags(values);
     const disagg = disaggOptionsFromFlags(values);
 
-    const discoveryOptions: DiscoveryOptions = {
-      backend: discovery,
-      etcdEndpoints: stringFlag(values, 'etcd-endpoints'),
-      fileDir: stringFlag(values, 'discovery-dir'),
-    };
+    const cluster = clusterFromFlags(values);
+    const discoveryOptions: DiscoveryOptions = withClusterDiscovery(
+      {
+        backend: discovery,
+        etcdEndpoints: stringFlag(values, 'etcd-endpoints'),
+        fileDir: stringFlag(values, 'discovery-dir'),
+      },
+      cluster,
+    );
     const namespace = stringFlag(values, 'namespace') ?? 'dynamo';
     log.info('starting workers', {
       workers: describeGroups(groups),
@@ -265,10 +281,12 @@ export const serveCommand: Command = {
       ...routing,
       ...disagg,
       ...http,
+      ...apiKeyFromFlags(values),
+      clusterSecret: cluster.clusterSecret,
       router,
       namespace,
       discovery: discoveryOptions,
-      events: { backend: events, natsServer: stringFlag(values, 'nats-server') },
+      events: { backend: events, ...clusterEvents(stringFlag(values, 'nats-server'), cluster) },
       runtime: inProcess ? { requestPlane: inProcess } : undefined,
     }).catch(async (err) => {
       await workers?.stop();

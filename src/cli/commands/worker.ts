@@ -38,6 +38,7 @@ import {
   EVENTS_FLAGS,
   eventsBackendFlag,
 } from '../runtime-flags.ts';
+import { CLUSTER_FLAGS, clusterEvents, clusterFromFlags, withClusterDiscovery } from '../security-flags.ts';
 import { firstSignal, parentGone } from '../signals.ts';
 
 const PER_ENGINE_DEFAULTS: Record<string, string> = {
@@ -68,6 +69,7 @@ const FLAGS = {
     help: 'drain and exit when the process that started this worker dies (used by `dhw serve`)',
   },
   ...EVENTS_FLAGS,
+  ...CLUSTER_FLAGS,
   'model-card-store': {
     type: 'string' as const,
     help: 'where the model card files travel: nats (object store; default with etcd + nats) | model-dir (a path)',
@@ -172,6 +174,7 @@ export function workerOptionsFromFlags(values: ParsedCommand['values'], modelDir
   const drain = seconds('drain-timeout');
   const engine = engineSpecFromFlags(values, modelDir);
   const role = roleFromFlags(values);
+  const cluster = clusterFromFlags(values);
   return {
     engine,
     role,
@@ -180,8 +183,12 @@ export function workerOptionsFromFlags(values: ParsedCommand['values'], modelDir
     namespace: stringFlag(values, 'namespace'),
     component: stringFlag(values, 'component'),
     endpoint: stringFlag(values, 'endpoint'),
-    discovery: discoveryOptionsFromFlags(values),
-    events: { backend: eventsBackendFlag(values), natsServer: stringFlag(values, 'nats-server') },
+    discovery: withClusterDiscovery(discoveryOptionsFromFlags(values), cluster),
+    events: {
+      backend: eventsBackendFlag(values),
+      ...clusterEvents(stringFlag(values, 'nats-server'), cluster),
+    },
+    clusterSecret: cluster.clusterSecret,
     modelCardStore: modelCardStoreFlag(values),
     host: stringFlag(values, 'host'),
     advertiseHost: stringFlag(values, 'advertise-host'),

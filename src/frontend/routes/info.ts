@@ -4,6 +4,7 @@
  */
 import type { ModelCard, ModelList } from '../../protocols/openai.ts';
 import { HttpError, modelNotFound } from '../http-errors.ts';
+import { visibleInstances } from '../public-view.ts';
 import type { RequestContext, ServerState } from '../request-context.ts';
 import { sendJson } from '../request-context.ts';
 import type { ServedModel } from '../served-model.ts';
@@ -65,8 +66,8 @@ export function handleHealth(server: ServerState, ctx: RequestContext): void {
     status: models.length > 0 ? 'healthy' : 'no_workers',
     model: models[0] ?? null,
     models,
-    instances: server.models.instances(),
-    ...(prefill.length > 0 ? { prefill_instances: prefill } : {}),
+    instances: visibleInstances(server.models.instances(), server, ctx),
+    ...(prefill.length > 0 ? { prefill_instances: visibleInstances(prefill, server, ctx) } : {}),
     uptime_s: Math.round(Date.now() / 1000 - server.startedAt),
     requests: server.stats.snapshot(),
   });

@@ -24,6 +24,7 @@ import {
 } from './discovery.ts';
 import { cannotReachEtcdMessage, DiscoveryUnavailableError, type LeaseLostError } from './errors.ts';
 import { EtcdGateway, type EtcdKv, EtcdRequestError, GRPC_NOT_FOUND } from './etcd-gateway.ts';
+import type { EtcdSecurity } from './etcd-security.ts';
 import { EventQueue } from './event-queue.ts';
 import { LeaseLostSignal } from './lease-lost.ts';
 import { OpenWatches } from './open-watches.ts';
@@ -39,6 +40,8 @@ export interface EtcdDiscoveryOptions {
   connectTimeoutMs?: number;
   /** Deadline of each later call (default 2000 ms). */
   requestTimeoutMs?: number;
+  /** TLS files and RBAC user for a secured etcd (etcd-security.ts); default: plain HTTP, no auth. */
+  security?: EtcdSecurity;
 }
 
 /** Values are JSON; a value someone wrote by hand with etcdctl that is not JSON comes back as its text. */
@@ -141,7 +144,7 @@ export class EtcdDiscovery implements Discovery {
     if (opts.endpoints.length === 0)
       throw new DiscoveryUnavailableError('no etcd endpoints given (ETCD_ENDPOINTS is empty)');
     const ttlSeconds = opts.ttlSeconds ?? DEFAULT_LEASE_TTL_SECONDS;
-    const gateway = new EtcdGateway(opts.endpoints, opts.requestTimeoutMs ?? 2000);
+    const gateway = new EtcdGateway(opts.endpoints, opts.requestTimeoutMs ?? 2000, opts.security);
     const connectTimeoutMs = opts.connectTimeoutMs ?? 3000;
     let lease: string;
     try {
