@@ -118,4 +118,9 @@ export interface WorkerOptions {
   loadIntervalMs?: number;
   /** How long a graceful stop lets in-flight requests finish. Default 10 s. */
   drainMs?: number;
+  /**
+   * On a lost discovery lease, stop and exit (Dynamo's behaviour, for a supervisor that restarts the
+   * process) instead of re-registering under a new lease once discovery answers. Default false.
+   */
+  exitOnLeaseLoss?: boolean;
 }
