@@ -24,6 +24,7 @@ import {
   EVENTS_FLAGS,
   eventsBackendFlag,
 } from '../runtime-flags.ts';
+import { describeListenError, ensurePortFree } from '../port-check.ts';
 import { untilSignal } from '../signals.ts';
 
 /** Routing and migration flags (Dynamo's names), shared with `dhw serve`. */
@@ -214,7 +215,12 @@ export const frontendCommand: Command = {
       events: { backend: events, natsServer: stringFlag(values, 'nats-server') },
       modelCards: { cacheDir: stringFlag(values, 'model-cache-dir') },
     };
-    const frontend = await startFrontend(options);
+    const host = options.host ?? '0.0.0.0';
+    const port = options.port ?? 8000;
+    await ensurePortFree(host, port);
+    const frontend = await startFrontend(options).catch((err: unknown) => {
+      throw describeListenError(err, host, port);
+    });
     const url = shownUrl(options.host, frontend.url, frontend.port);
     const models = frontend.models.list().map((m) => m.name);
     console.log(
