@@ -60,6 +60,13 @@ const DESCRIPTION =
 const port = (values: Parameters<typeof numberFlag>[0], name: string) =>
   numberFlag(values, name, { integer: true, min: 1 }) as number;
 
+const portsFrom = (values: Parameters<typeof numberFlag>[0]) => ({
+  etcdPort: port(values, 'etcd-port'),
+  etcdPeerPort: port(values, 'etcd-peer-port'),
+  natsPort: port(values, 'nats-port'),
+  natsMonitorPort: port(values, 'nats-monitor-port'),
+});
+
 export const infraCommand: Command = {
   name: 'infra',
   summary: 'start/stop/check local etcd + NATS: `dhw infra up|down|status`',
@@ -74,23 +81,19 @@ export const infraCommand: Command = {
     const dir = stringFlag(values, 'dir') ?? DEFAULT_INFRA_DIR;
     switch (sub) {
       case 'up': {
-        const { record, alreadyRunning } = await infraUp(dir, {
+        const { record, alreadyRunning, started } = await infraUp(dir, {
           allowInstall: !values['no-install'],
           host: stringFlag(values, 'host'),
           advertiseHost: stringFlag(values, 'advertise-host'),
-          ports: {
-            etcdPort: port(values, 'etcd-port'),
-            etcdPeerPort: port(values, 'etcd-peer-port'),
-            natsPort: port(values, 'nats-port'),
-            natsMonitorPort: port(values, 'nats-monitor-port'),
-          },
+          ports: portsFrom(values),
         });
-        console.log(alreadyRunning ? 'Already running:' : 'Started:');
+        console.log(alreadyRunning ? 'Already running:' : `Started ${started.join(' and ')}:`);
+        const owner = (pid: number | null) =>
+          pid === null ? 'not started by dhw; left alone' : `pid ${pid}`;
+        const etcdLog = record.etcd.logFile ? `, log ${record.etcd.logFile}` : '';
+        console.log(`  etcd         ${record.etcd.endpoint}   (${owner(record.etcd.pid)}${etcdLog})`);
         console.log(
-          `  etcd         ${record.etcd.endpoint}   (pid ${record.etcd.pid}, log ${record.etcd.logFile})`,
-        );
-        console.log(
-          `  nats-server  ${record.nats.url}   (pid ${record.nats.pid}, JetStream on, monitor ${record.nats.monitorUrl})`,
+          `  nats-server  ${record.nats.url}   (${owner(record.nats.pid)}, monitor ${record.nats.monitorUrl})`,
         );
         console.log('\nPoint dhw processes at them:');
         console.log(`  ${infraEnvLines(record)}`);
@@ -104,12 +107,15 @@ export const infraCommand: Command = {
         return 0;
       }
       case 'status': {
-        const { record, servers } = await infraStatus(dir);
+        const { record, servers } = await infraStatus(dir, {
+          host: stringFlag(values, 'host'),
+          ports: portsFrom(values),
+        });
         if (values.json) {
           console.log(JSON.stringify({ servers, env: record ? infraEnvLines(record) : undefined }));
         } else {
           for (const s of servers) {
-            const where = s.endpoint ? `${s.endpoint}  pid ${s.pid}` : '';
+            const where = `${s.endpoint ?? ''}${s.pid === undefined ? '' : `  pid ${s.pid}`}`;
             console.log(`${s.name.padEnd(12)} ${(s.up ? 'up' : 'down').padEnd(5)} ${where}  ${s.detail}`);
           }
           if (record && servers.every((s) => s.up)) console.log(`\n${infraEnvLines(record)}`);
