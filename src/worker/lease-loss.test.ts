@@ -145,6 +145,27 @@ test('lease revoked in etcd: the worker registers again under a new lease with t
   }
 });
 
+test("keys deleted behind the worker's back while its lease lives are put back", async () => {
+  const namespace = freshNamespace();
+  const worker = await startWorker(namespace);
+  const key = instanceKey(namespace, worker.instanceId);
+  const card = key.replace('/instances/', '/mdc/');
+  const log = new EventLog();
+  const observer = await createDiscovery({ backend: 'etcd', etcdEndpoints: infra.etcd.endpoint });
+  const watches = await Promise.all([observer.watch(key, log.push), observer.watch(card, log.push)]);
+  try {
+    await observer.delete(key);
+    await observer.delete(card);
+    await log.waitFor((e) => e.type === 'put' && e.key === key, 'the instance key back', 10_000);
+    await log.waitFor((e) => e.type === 'put' && e.key === card, 'the model card back', 10_000);
+    assert.equal(await leaseOfKey(key), leaseFromInstanceId(worker.instanceId), 'under the same lease');
+  } finally {
+    await Promise.all(watches.map((w) => w.close()));
+    await observer.close();
+    await worker.stop();
+  }
+});
+
 test('--exit-on-lease-loss: a revoked lease makes the worker exit 3 (for a supervisor to restart)', async () => {
   const worker = await startWorker(freshNamespace(), ['--exit-on-lease-loss']);
   const res = await fetch(`${infra.etcd.endpoint}/v3/lease/revoke`, {

@@ -25,6 +25,7 @@ import type { TransferAgent } from '../transfer/index.ts';
 import { CleanupStack } from '../util/cleanup-stack.ts';
 import type { Logger } from '../util/logger.ts';
 import type { CanaryResult } from './canary.ts';
+import { RegistrationGuard } from './registration-guard.ts';
 import { WorkerError } from './errors.ts';
 import type { WorkerHealth, WorkerState } from './worker-health.ts';
 import type { WorkerMetrics } from './worker-metrics.ts';
@@ -158,6 +159,7 @@ export class Worker {
     this.parts.phase.state = 'ready';
     canary.start();
     discovery.onLeaseLost((err) => this.onLeaseLost(err));
+    await this.guardKeys();
     this.log.info('worker registered', {
       model: registration.card.displayName,
       role: this.parts.role,
@@ -166,6 +168,30 @@ export class Worker {
       instanceKey: registration.instanceKey,
       canaryMs: Math.round(first.latencyMs * 10) / 10,
     });
+  }
+
+  /**
+   * Keys deleted behind our back while the lease lives are put back (RegistrationGuard). Not on file
+   * discovery, whose watches poll the directory: one poller per key would cost more than the rare case.
+   */
+  private async guardKeys(): Promise<void> {
+    const { discovery, registration, kvTransfer } = this.parts;
+    if (discovery.backend === 'file') return;
+    const guard = await RegistrationGuard.start({
+      discovery,
+      keys: [
+        registration.instanceKey,
+        registration.modelCardKey,
+        ...(kvTransfer ? [kvTransfer.metadataKey] : []),
+      ],
+      active: () => this.parts.phase.state === 'ready' && !this.stopping,
+      restore: async () => {
+        await kvTransfer?.republish();
+        await registration.register();
+      },
+      log: this.log,
+    });
+    this.stack.defer(() => guard.close(), 'stop guarding registration keys');
   }
 
   private onLeaseLost(err: Error): void {
