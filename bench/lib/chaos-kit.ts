@@ -237,7 +237,7 @@ export async function steadyLoad(
         maxTokens: opts.maxTokens,
       });
       outcomes.push(outcome);
-      if (!outcome.ok) await sleep(50); // a refused connection fails at once: do not spin
+      if (!outcome.ok) await sleep(200); // a refused connection fails at once: do not spin
     }
   };
   await Promise.all(Array.from({ length: opts.concurrency }, client));
