@@ -43,14 +43,18 @@ export interface ChaosRow {
 /** Lines the in-process frontend logged that the rows count (migrations). */
 export const frontendLog: string[] = [];
 
-async function inProcessFrontend(infra: ChaosInfra): Promise<FrontendHandle> {
+/**
+ * `eventsOnly`: the router's overlap comes from KV events alone (`--router-predict-blocks off`); otherwise a
+ * repeated prefix is found through the router's own prediction of what it just routed, whatever NATS does.
+ */
+async function inProcessFrontend(infra: ChaosInfra, eventsOnly = false): Promise<FrontendHandle> {
   return startFrontend({
     namespace: infra.namespace,
     host: '127.0.0.1',
     port: 0,
     discovery: { backend: 'etcd', etcdEndpoints: infra.etcd.endpoint },
     events: { backend: 'nats', natsServer: infra.nats.url },
-    router: { router: 'kv' },
+    router: { router: 'kv', ...(eventsOnly ? { predictBlocks: false } : {}) },
     migrationLimit: 3,
   });
 }
@@ -147,10 +151,10 @@ export async function etcdOutage(opts: {
       await untilTrue(() => frontend.models.instances().length === workers, 30_000);
       const warmMs = 2000;
       const afterReturnMs = (opts.ttlS + 2) * 1000;
-      const stopAt = Date.now() + warmMs + opts.downS * 1000 + afterReturnMs + 5000;
+      const loadEnd = Date.now() + warmMs + opts.downS * 1000 + afterReturnMs + 5000;
       const load = steadyLoad(() => frontend.url, {
         concurrency: opts.concurrency,
-        stopAt,
+        stopAt: () => Date.now() > loadEnd,
         maxTokens: 16,
         promptTokens: 32,
         tag: `etcd${opts.downS}`,
@@ -232,7 +236,7 @@ async function prefixProbe(url: string, seed: number): Promise<boolean> {
 export async function natsOutage(opts: { downS: number; concurrency: number }): Promise<ChaosRow> {
   const workers = 3;
   return withCluster('nats', workers, ['--engine', 'mocker', '--speedup-ratio', '1'], async (infra) => {
-    const frontend = await inProcessFrontend(infra);
+    const frontend = await inProcessFrontend(infra, true);
     const noWorker = new Timeline(() => frontend.models.instances().length === 0);
     let seed = 1_000_000;
     try {
@@ -240,9 +244,10 @@ export async function natsOutage(opts: { downS: number; concurrency: number }): 
       let before = 0;
       for (let i = 0; i < 4; i++) if (await prefixProbe(frontend.url, seed++)) before++;
       const windowMs = 30_000;
+      const loadEnd = Date.now() + 1000 + opts.downS * 1000 + windowMs;
       const load = steadyLoad(() => frontend.url, {
         concurrency: opts.concurrency,
-        stopAt: Date.now() + 1000 + opts.downS * 1000 + windowMs,
+        stopAt: () => Date.now() > loadEnd,
         maxTokens: 16,
         promptTokens: 32,
         tag: 'nats',
@@ -267,7 +272,7 @@ export async function natsOutage(opts: { downS: number; concurrency: number }): 
       const outcomes = await load;
       return outageRow(`NATS down ${opts.downS} s`, opts.concurrency, outcomes, noWorker, {
         recovery:
-          `probes cached before: ${before}/4; after restart: ` +
+          `events-only router; probes cached before: ${before}/4; after restart: ` +
           (resyncMs === undefined
             ? `no overlap within ${windowMs / 1000} s`
             : `overlap back in ${(resyncMs / 1000).toFixed(1)} s`),
@@ -298,21 +303,23 @@ export async function frontendRestart(opts: { concurrency: number }): Promise<Ch
         return ((await res.json()) as { instances: unknown[] }).instances.length === workers;
       };
       await untilTrue(healthy, 30_000);
+      let backAt = Number.POSITIVE_INFINITY;
       const load = steadyLoad(() => url, {
         concurrency: opts.concurrency,
-        stopAt: Date.now() + 12_000,
+        stopAt: () => Date.now() > Math.min(backAt + 3000, started + 60_000),
         maxTokens: 16,
         promptTokens: 32,
         tag: 'fe',
       });
       await sleep(2000);
       const killedAt = Date.now();
+      const started = killedAt - 2000;
       await frontend.kill('SIGKILL');
       frontend = await spawnDhw(args, ready);
       const healthyMs = await untilTrue(healthy, 30_000);
       const backMs = healthyMs === undefined ? undefined : Date.now() - killedAt;
+      backAt = killedAt + (backMs ?? 0);
       const outcomes = await load;
-      const backAt = killedAt + (backMs ?? 0);
       const failed = outcomes.filter((o) => !o.ok);
       // Requests cut by the kill or refused while no frontend listened: expected without a load balancer.
       const outsideGap = failed.filter((o) => o.endedAt < killedAt || o.startedAt > backAt);

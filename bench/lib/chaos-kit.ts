@@ -219,17 +219,17 @@ export function freshPrompt(seed: number, length: number): number[] {
 }
 
 /**
- * `concurrency` clients sending fresh prompts back to back until `stopAt`; every outcome is recorded.
- * `sample` is called every 100 ms (e.g. to note whether any worker is registered).
+ * `concurrency` clients sending fresh prompts back to back until `stopAt()` says so; every outcome is
+ * recorded.
  */
 export async function steadyLoad(
   url: () => string,
-  opts: { concurrency: number; stopAt: number; maxTokens: number; promptTokens: number; tag: string },
+  opts: { concurrency: number; stopAt: () => boolean; maxTokens: number; promptTokens: number; tag: string },
 ): Promise<Outcome[]> {
   const outcomes: Outcome[] = [];
   let sequence = 0;
   const client = async () => {
-    while (Date.now() < opts.stopAt) {
+    while (!opts.stopAt()) {
       const n = ++sequence;
       const outcome = await complete(url(), {
         id: `${opts.tag}-${n}`,
