@@ -13,6 +13,9 @@
  */
 import { type FrontendHandle, startFrontend } from '../src/frontend/index.ts';
 import { freePort } from '../src/infra/free-port.ts';
+import { DEFAULT_SAMPLING, type EngineRequest } from '../src/protocols/engine.ts';
+import { asRequestId } from '../src/protocols/ids.ts';
+import { TcpRequestPlane } from '../src/runtime/request-plane/index.ts';
 import {
   ChaosInfra,
   type ChaosWorker,
@@ -218,11 +221,28 @@ function outageRow(
   };
 }
 
-/** Cache a fresh prefix, then send it again: true if the repeat found it cached (the router knew where). */
-async function prefixProbe(url: string, seed: number): Promise<boolean> {
+/**
+ * Cache a fresh prefix on `worker` by calling it directly (the frontend's router learns of it only from
+ * the worker's KV events), then send it again through the frontend: true if the repeat found it cached.
+ */
+async function prefixProbe(
+  plane: TcpRequestPlane,
+  url: string,
+  worker: ChaosWorker,
+  seed: number,
+): Promise<boolean> {
   const prefix = freshPrompt(seed, 64);
-  const first = await complete(url, { id: `probe-${seed}-a`, prompt: prefix, maxTokens: 1, stream: false });
-  if (!first.ok) return false;
+  const request: EngineRequest = {
+    requestId: asRequestId(`probe-${seed}-a`),
+    promptTokenIds: prefix,
+    sampling: { ...DEFAULT_SAMPLING, temperature: 0 },
+    stopping: { maxTokens: 1, stopTokenIds: [], ignoreEos: true },
+  };
+  try {
+    for await (const _ of plane.call(worker.address, 'generate', request));
+  } catch {
+    return false;
+  }
   await sleep(150);
   const again = await complete(url, {
     id: `probe-${seed}-b`,
@@ -235,14 +255,17 @@ async function prefixProbe(url: string, seed: number): Promise<boolean> {
 
 export async function natsOutage(opts: { downS: number; concurrency: number }): Promise<ChaosRow> {
   const workers = 3;
-  return withCluster('nats', workers, ['--engine', 'mocker', '--speedup-ratio', '1'], async (infra) => {
+  return withCluster('nats', workers, ['--engine', 'mocker', '--speedup-ratio', '1'], async (infra, live) => {
     const frontend = await inProcessFrontend(infra, true);
+    const plane = new TcpRequestPlane();
     const noWorker = new Timeline(() => frontend.models.instances().length === 0);
     let seed = 1_000_000;
     try {
       await untilTrue(() => frontend.models.instances().length === workers, 30_000);
       let before = 0;
-      for (let i = 0; i < 4; i++) if (await prefixProbe(frontend.url, seed++)) before++;
+      // Each probe caches on the next worker in turn: the router cannot be right by always picking one.
+      const probe = () => prefixProbe(plane, frontend.url, live[seed % workers]!, seed++);
+      for (let i = 0; i < 3; i++) if (await probe()) before++;
       const windowMs = 30_000;
       const loadEnd = Date.now() + 1000 + opts.downS * 1000 + windowMs;
       const load = steadyLoad(() => frontend.url, {
@@ -253,15 +276,20 @@ export async function natsOutage(opts: { downS: number; concurrency: number }): 
         tag: 'nats',
       });
       await sleep(1000);
-      await infra.nats.restart({ kill: true, downMs: opts.downS * 1000 });
+      const outage = infra.nats.restart({ kill: true, downMs: opts.downS * 1000 });
+      // While NATS is down no KV event reaches the router: these hit only by luck (1 in 3 workers).
+      await sleep(300);
+      let during = 0;
+      for (let i = 0; i < 3; i++) if (await probe()) during++;
+      await outage;
       const returnedAt = Date.now();
-      // Resynced: two probes in a row hit (a single hit may be luck: 1 in 3 with 3 idle workers).
+      // Resynced: two probes in a row (on two different workers) hit; one hit may be luck.
       let resyncMs: number | undefined;
       let streak = 0;
       let firstOfStreak = 0;
       while (Date.now() - returnedAt < windowMs) {
         const probeAt = Date.now();
-        if (await prefixProbe(frontend.url, seed++)) {
+        if (await probe()) {
           if (streak++ === 0) firstOfStreak = probeAt;
           if (streak === 2) {
             resyncMs = firstOfStreak - returnedAt;
@@ -272,7 +300,7 @@ export async function natsOutage(opts: { downS: number; concurrency: number }): 
       const outcomes = await load;
       return outageRow(`NATS down ${opts.downS} s`, opts.concurrency, outcomes, noWorker, {
         recovery:
-          `events-only router; probes cached before: ${before}/4; after restart: ` +
+          `probes cached before: ${before}/3, while down: ${during}/3; after restart: ` +
           (resyncMs === undefined
             ? `no overlap within ${windowMs / 1000} s`
             : `overlap back in ${(resyncMs / 1000).toFixed(1)} s`),
@@ -282,6 +310,7 @@ export async function natsOutage(opts: { downS: number; concurrency: number }): 
       });
     } finally {
       noWorker.stop();
+      await plane.close();
       await frontend.close();
     }
   });
@@ -304,16 +333,16 @@ export async function frontendRestart(opts: { concurrency: number }): Promise<Ch
       };
       await untilTrue(healthy, 30_000);
       let backAt = Number.POSITIVE_INFINITY;
+      const loadStarted = Date.now();
       const load = steadyLoad(() => url, {
         concurrency: opts.concurrency,
-        stopAt: () => Date.now() > Math.min(backAt + 3000, started + 60_000),
+        stopAt: () => Date.now() > Math.min(backAt + 3000, loadStarted + 60_000),
         maxTokens: 16,
         promptTokens: 32,
         tag: 'fe',
       });
       await sleep(2000);
       const killedAt = Date.now();
-      const started = killedAt - 2000;
       await frontend.kill('SIGKILL');
       frontend = await spawnDhw(args, ready);
       const healthyMs = await untilTrue(healthy, 30_000);

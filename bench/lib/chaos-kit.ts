@@ -58,6 +58,8 @@ export async function spawnDhw(
 
 export interface ChaosWorker extends DhwChild {
   instanceId: string;
+  /** Request-plane address ("host:port"). */
+  address: string;
 }
 
 /** Real etcd + NATS and the flags every dhw child needs to reach them under one namespace. */
@@ -85,7 +87,7 @@ export class ChaosInfra {
       ['worker', ...this.runtimeArgs(), '--canary-interval', '0', '--system-port', '0', ...extra],
       WORKER_READY,
     );
-    return { ...w, instanceId: w.match[1]! };
+    return { ...w, instanceId: w.match[1]!, address: w.match[2]! };
   }
 
   /** Instance keys of this namespace in etcd (undefined while etcd does not answer). */
