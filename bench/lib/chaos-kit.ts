@@ -31,7 +31,7 @@ export interface DhwChild {
 export async function spawnDhw(
   args: string[],
   ready: RegExp,
-  timeoutMs = 60_000,
+  timeoutMs = 180_000,
 ): Promise<DhwChild & { match: RegExpExecArray }> {
   const child = spawn(process.execPath, [DHW, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   everyChild.add(child);
