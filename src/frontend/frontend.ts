@@ -64,6 +64,8 @@ export interface FrontendOptions {
   port?: number;
   maxBodyBytes?: number;
   drainTimeoutMs?: number;
+  /** Browser origins allowed to call the API (CORS; `--allowed-origins`). Default none. */
+  allowedOrigins?: readonly string[];
 }
 
 export interface FrontendHandle {
@@ -135,6 +137,7 @@ export async function startFrontend(options: FrontendOptions = {}): Promise<Fron
       port: options.port,
       maxBodyBytes: options.maxBodyBytes,
       drainTimeoutMs: options.drainTimeoutMs,
+      allowedOrigins: options.allowedOrigins,
       metrics,
     });
     log.info('frontend ready', {

@@ -5,6 +5,7 @@
  *
  * Ctrl-C / SIGTERM: stop accepting, let in-flight requests finish, exit 0.
  */
+import { parseAllowedOrigins } from '../../frontend/index.ts';
 import { type FrontendOptions, startFrontend } from '../../frontend/index.ts';
 import { checkDisaggOptions, DISAGG_DEFAULTS, type DisaggPolicyOptions } from '../../router/index.ts';
 import { getLogger, type Logger } from '../../util/logger.ts';
@@ -88,6 +89,10 @@ const HTTP_FLAGS: FlagSpecs = {
   host: { type: 'string', default: '0.0.0.0', help: 'address to listen on' },
   port: { type: 'string', default: '8000', help: 'TCP port to listen on' },
   'max-body-bytes': { type: 'string', default: String(4 << 20), help: 'largest request body (413 above)' },
+  'allowed-origins': {
+    type: 'string',
+    help: 'CORS: browser origins allowed to call the API, comma-separated, or * (default: none)',
+  },
 };
 
 const FLAGS: FlagSpecs = {
@@ -181,11 +186,12 @@ export function disaggOptionsFromFlags(values: ParsedCommand['values']): { disag
 
 export function httpOptionsFromFlags(
   values: ParsedCommand['values'],
-): Pick<FrontendOptions, 'host' | 'port' | 'maxBodyBytes'> {
+): Pick<FrontendOptions, 'host' | 'port' | 'maxBodyBytes' | 'allowedOrigins'> {
   return {
     host: stringFlag(values, 'host') ?? '0.0.0.0',
     port: numberFlag(values, 'port', { integer: true, min: 0 }) ?? 8000,
     maxBodyBytes: numberFlag(values, 'max-body-bytes', { integer: true, min: 1 }),
+    allowedOrigins: parseAllowedOrigins(stringFlag(values, 'allowed-origins')),
   };
 }
 
