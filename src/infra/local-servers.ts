@@ -27,8 +27,11 @@ export interface ManagedServer {
   readonly pid: number;
   readonly dataDir: string;
   stop(): Promise<void>;
-  /** Stop and start again on the same port with the same data dir (the pid changes). */
-  restart(): Promise<void>;
+  /**
+   * Stop and start again on the same port with the same data dir (the pid changes): a crash and recovery.
+   * `downMs` keeps it down that long first (an outage); `kill` stops it with SIGKILL instead of SIGTERM.
+   */
+  restart(opts?: { downMs?: number; kill?: boolean }): Promise<void>;
 }
 export interface EtcdServer extends ManagedServer {
   /** http://127.0.0.1:PORT */
@@ -153,8 +156,10 @@ class LocalServer implements ManagedServer {
     if (this.ownsDataDir) await rm(this.dataDir, { recursive: true, force: true });
   }
 
-  async restart(): Promise<void> {
+  async restart(opts: { downMs?: number; kill?: boolean } = {}): Promise<void> {
+    if (opts.kill) process.kill(this.process.pid, 'SIGKILL');
     await this.process.stop();
+    if (opts.downMs) await new Promise((resolve) => setTimeout(resolve, opts.downMs));
     this.process = await this.relaunch();
   }
 }

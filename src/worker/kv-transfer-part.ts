@@ -52,6 +52,8 @@ export interface KvTransferPart {
   awaitHeldPulled(ms: number): Promise<void>;
   /** The lease is gone, and the metadata key with it: do not try to delete it (etcd may be unreachable). */
   forget(): void;
+  /** Put the metadata again (under the renewed lease, after `forget`). */
+  republish(): Promise<void>;
 }
 
 export interface KvTransferPartDeps {
@@ -193,6 +195,10 @@ export async function startKvTransferPart(
     awaitHeldPulled: (ms) => awaitHeldPulled(engine, ms, log),
     forget: () => {
       published = false;
+    },
+    republish: async () => {
+      await publishAgentMetadata(discovery, namespace, metadata);
+      published = true;
     },
   };
 }

@@ -124,4 +124,9 @@ export interface WorkerOptions {
    * secret at connection setup (util/cluster-secret.ts). Default: none (anyone who reaches the port).
    */
   clusterSecret?: ClusterSecret;
+  /**
+   * On a lost discovery lease, stop and exit (Dynamo's behaviour, for a supervisor that restarts the
+   * process) instead of re-registering under a new lease once discovery answers. Default false.
+   */
+  exitOnLeaseLoss?: boolean;
 }

@@ -33,6 +33,7 @@ import {
   clusterFromFlags,
   withClusterDiscovery,
 } from '../security-flags.ts';
+import { describeListenError, ensurePortFree } from '../port-check.ts';
 import { untilSignal } from '../signals.ts';
 
 /** Routing and migration flags (Dynamo's names), shared with `dhw serve`. */
@@ -233,7 +234,12 @@ export const frontendCommand: Command = {
       events: { backend: events, ...clusterEvents(stringFlag(values, 'nats-server'), cluster) },
       modelCards: { cacheDir: stringFlag(values, 'model-cache-dir') },
     };
-    const frontend = await startFrontend(options);
+    const host = options.host ?? '0.0.0.0';
+    const port = options.port ?? 8000;
+    await ensurePortFree(host, port);
+    const frontend = await startFrontend(options).catch((err: unknown) => {
+      throw describeListenError(err, host, port);
+    });
     const url = shownUrl(options.host, frontend.url, frontend.port);
     const models = frontend.models.list().map((m) => m.name);
     console.log(

@@ -90,6 +90,12 @@ async function upSecure(dir: string, values: Parameters<typeof numberFlag>[0]): 
   console.log('  (or --cluster-config FILE on dhw worker / frontend / serve / ls / events)');
   return 0;
 }
+const portsFrom = (values: Parameters<typeof numberFlag>[0]) => ({
+  etcdPort: port(values, 'etcd-port'),
+  etcdPeerPort: port(values, 'etcd-peer-port'),
+  natsPort: port(values, 'nats-port'),
+  natsMonitorPort: port(values, 'nats-monitor-port'),
+});
 
 export const infraCommand: Command = {
   name: 'infra',
@@ -106,23 +112,19 @@ export const infraCommand: Command = {
     switch (sub) {
       case 'up': {
         if (values.secure) return upSecure(dir, values);
-        const { record, alreadyRunning } = await infraUp(dir, {
+        const { record, alreadyRunning, started } = await infraUp(dir, {
           allowInstall: !values['no-install'],
           host: stringFlag(values, 'host'),
           advertiseHost: stringFlag(values, 'advertise-host'),
-          ports: {
-            etcdPort: port(values, 'etcd-port'),
-            etcdPeerPort: port(values, 'etcd-peer-port'),
-            natsPort: port(values, 'nats-port'),
-            natsMonitorPort: port(values, 'nats-monitor-port'),
-          },
+          ports: portsFrom(values),
         });
-        console.log(alreadyRunning ? 'Already running:' : 'Started:');
+        console.log(alreadyRunning ? 'Already running:' : `Started ${started.join(' and ')}:`);
+        const owner = (pid: number | null) =>
+          pid === null ? 'not started by dhw; left alone' : `pid ${pid}`;
+        const etcdLog = record.etcd.logFile ? `, log ${record.etcd.logFile}` : '';
+        console.log(`  etcd         ${record.etcd.endpoint}   (${owner(record.etcd.pid)}${etcdLog})`);
         console.log(
-          `  etcd         ${record.etcd.endpoint}   (pid ${record.etcd.pid}, log ${record.etcd.logFile})`,
-        );
-        console.log(
-          `  nats-server  ${record.nats.url}   (pid ${record.nats.pid}, JetStream on, monitor ${record.nats.monitorUrl})`,
+          `  nats-server  ${record.nats.url}   (${owner(record.nats.pid)}, monitor ${record.nats.monitorUrl})`,
         );
         console.log('\nPoint dhw processes at them:');
         console.log(`  ${infraEnvLines(record)}`);
@@ -136,12 +138,15 @@ export const infraCommand: Command = {
         return 0;
       }
       case 'status': {
-        const { record, servers } = await infraStatus(dir);
+        const { record, servers } = await infraStatus(dir, {
+          host: stringFlag(values, 'host'),
+          ports: portsFrom(values),
+        });
         if (values.json) {
           console.log(JSON.stringify({ servers, env: record ? infraEnvLines(record) : undefined }));
         } else {
           for (const s of servers) {
-            const where = s.endpoint ? `${s.endpoint}  pid ${s.pid}` : '';
+            const where = `${s.endpoint ?? ''}${s.pid === undefined ? '' : `  pid ${s.pid}`}`;
             console.log(`${s.name.padEnd(12)} ${(s.up ? 'up' : 'down').padEnd(5)} ${where}  ${s.detail}`);
           }
           if (record && servers.every((s) => s.up)) console.log(`\n${infraEnvLines(record)}`);

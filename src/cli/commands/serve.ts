@@ -41,6 +41,7 @@ import {
   withClusterDiscovery,
 } from '../security-flags.ts';
 import { modelDirFromFlags } from '../engine-setup.ts';
+import { describeListenError, ensurePortFree } from '../port-check.ts';
 import { discoveryBackendFlag, eventsBackendFlag } from '../runtime-flags.ts';
 import { untilSignal } from '../signals.ts';
 import {
@@ -260,6 +261,8 @@ export const serveCommand: Command = {
     };
     const http = httpOptionsFromFlags(values);
     const disagg = disaggOptionsFromFlags(values);
+    // Before any model loads: a taken port is one line, not a stack trace after the load.
+    await ensurePortFree(http.host ?? '0.0.0.0', http.port ?? 8000);
 
     const cluster = clusterFromFlags(values);
     const discoveryOptions: DiscoveryOptions = withClusterDiscovery(
@@ -290,7 +293,7 @@ export const serveCommand: Command = {
       runtime: inProcess ? { requestPlane: inProcess } : undefined,
     }).catch(async (err) => {
       await workers?.stop();
-      throw err;
+      throw describeListenError(err, http.host ?? '0.0.0.0', http.port ?? 8000);
     });
     const ready = () =>
       missingWorkers(groups, {
@@ -312,9 +315,11 @@ export const serveCommand: Command = {
       `Serving ${name} at ${url}/v1 with ${describeGroups(groups)}, router ${router.router} (Ctrl-C to stop)`,
     );
 
-    void workers.exited.then((reason) =>
-      log.error('a worker stopped unexpectedly; serving with the others', { reason }),
-    );
+    if (inProcess) {
+      void workers.exited.then((reason) =>
+        log.error('a worker stopped unexpectedly; serving with the others', { reason }),
+      );
+    }
     const signal = await untilSignal();
     log.info('shutting down', { signal });
     await frontend.close();

@@ -55,14 +55,16 @@ export function handleModel(server: ServerState, ctx: RequestContext): void {
 }
 
 /**
- * Always 200 while the process answers (like Dynamo's frontend): `status` says whether any model can be
- * served, `instances` lists the workers behind them (empty when the engine is in this process), and
- * `prefill_instances` the prefill workers of disaggregated models (only when there are some).
+ * A readiness probe: 200 while some model can be served, 503 while none can (no worker registered, or the
+ * last one left), so a load balancer or Kubernetes readiness probe sends no traffic to an empty frontend;
+ * liveness is GET /live. The body is the same either way: `status` (healthy | no_workers), `instances` (the
+ * workers behind the models; empty when the engine is in this process) and `prefill_instances` (the
+ * prefill workers of disaggregated models, only when there are some).
  */
 export function handleHealth(server: ServerState, ctx: RequestContext): void {
   const models = server.models.list().map((m) => m.name);
   const prefill = server.models.prefillInstances?.() ?? [];
-  sendJson(ctx.res, 200, {
+  sendJson(ctx.res, models.length > 0 ? 200 : 503, {
     status: models.length > 0 ? 'healthy' : 'no_workers',
     model: models[0] ?? null,
     models,
@@ -73,6 +75,7 @@ export function handleHealth(server: ServerState, ctx: RequestContext): void {
   });
 }
 
+/** A liveness probe: 200 while the process answers, workers or not. */
 export function handleLive(_server: ServerState, ctx: RequestContext): void {
   sendJson(ctx.res, 200, { status: 'live' });
 }
