@@ -24,6 +24,7 @@ export async function createRouter(flags: RouterFlags = {}): Promise<Router> {
     quarantineMs,
     predictBlocks,
     predictionGraceMs,
+    peerRequestTtlMs,
     ...policyOptions
   } = flags;
   const policy = await createPolicy(spec, policyOptions);
@@ -38,6 +39,7 @@ export async function createRouter(flags: RouterFlags = {}): Promise<Router> {
     quarantineMs,
     predictBlocks,
     predictionGraceMs,
+    peerRequestTtlMs,
     now: policyOptions.now,
   });
 }

@@ -54,6 +54,10 @@ export const ROUTER_FLAGS: FlagSpecs = {
     default: 'on',
     help: 'on | off: count blocks just routed as cached until KV events confirm them (off = events only)',
   },
+  'router-replica-sync': {
+    type: 'string',
+    help: 'on | off: share in-flight requests with the other frontends over NATS (default: on with --events nats)',
+  },
   'migration-limit': {
     type: 'string',
     default: '0',
@@ -142,10 +146,19 @@ function predictBlocksFlag(values: ParsedCommand['values']): boolean {
   return value === 'on';
 }
 
+function replicaSyncFlag(values: ParsedCommand['values']): boolean | undefined {
+  const value = stringFlag(values, 'router-replica-sync');
+  if (value === undefined) return undefined;
+  if (value !== 'on' && value !== 'off') {
+    throw new UsageError(`--router-replica-sync must be on or off, got ${JSON.stringify(value)}`);
+  }
+  return value === 'on';
+}
+
 /** The routing part of FrontendOptions, from ROUTER_FLAGS. */
 export function routingOptionsFromFlags(
   values: ParsedCommand['values'],
-): Pick<FrontendOptions, 'router' | 'migrationLimit' | 'busyThreshold'> {
+): Pick<FrontendOptions, 'router' | 'migrationLimit' | 'busyThreshold' | 'routerReplicaSync'> {
   return {
     router: {
       router: stringFlag(values, 'router') ?? 'kv',
@@ -157,6 +170,7 @@ export function routingOptionsFromFlags(
     },
     migrationLimit: numberFlag(values, 'migration-limit', { integer: true, min: 0 }) ?? 0,
     busyThreshold: numberFlag(values, 'busy-threshold', { min: 0 }),
+    routerReplicaSync: replicaSyncFlag(values),
   };
 }
 
