@@ -51,6 +51,11 @@ export interface FrontendOptions {
    * plane, so several frontends do not pile onto one worker (default: on when events are NATS).
    */
   routerReplicaSync?: boolean;
+  /**
+   * --router-kv-replay: how a router learns a worker's cache when it first meets it: 'snapshot' (default:
+   * ask the worker for a dump, tail events from now) or 'start' (replay the whole durable KV-event log).
+   */
+  kvReplay?: 'snapshot' | 'start';
   /** --migration-limit: mid-stream worker failures one request may survive (default 0). */
   migrationLimit?: number;
   /** KV usage (0..1) at which a worker counts as busy; all busy → 503 (default 0.95). */
@@ -113,7 +118,13 @@ export async function startFrontend(options: FrontendOptions = {}): Promise<Fron
     });
     owned.push(() => cardFiles.close());
     let models: ModelWatcher | undefined;
-    const feed = new EventFeed({ bus, plane, deploymentOf: (id) => models?.deploymentOf(id), log });
+    const feed = new EventFeed({
+      bus,
+      plane,
+      deploymentOf: (id) => models?.deploymentOf(id),
+      kvReplay: options.kvReplay ?? 'snapshot',
+      log,
+    });
     owned.push(() => feed.close());
     const replicaSync =
       (options.routerReplicaSync ?? bus.backend === 'nats')
@@ -141,8 +152,8 @@ export async function startFrontend(options: FrontendOptions = {}): Promise<Fron
         replicaSync?.attach(deployment.prefillRouter);
         return deployment;
       },
-      onWorkerAdded: (_deployment, workerId, { namespace, component }) => {
-        void feed.follow({ namespace, component });
+      onWorkerAdded: (deployment, workerId, { namespace, component }) => {
+        void feed.workerAdded(deployment, workerId, { namespace, component });
         void replicaSync?.follow({ namespace, component }, workerId);
       },
     });

@@ -38,6 +38,8 @@ export interface KvIndexerStats {
   duplicates: number;
   gaps: number;
   snapshotsApplied: number;
+  /** Snapshots asked for without a gap (`resync`: a late join, a reconnect to the bus). */
+  resyncs: number;
   /** `stored` events whose parent block the index did not know (inserted anyway). */
   orphanStores: number;
 }
@@ -61,6 +63,7 @@ export class KvIndexer {
     duplicates: 0,
     gaps: 0,
     snapshotsApplied: 0,
+    resyncs: 0,
     orphanStores: 0,
   };
 
@@ -127,6 +130,41 @@ export class KvIndexer {
       return;
     }
     for (const event of buffered.sort((a, b) => a.eventId - b.eventId)) this.applyEvent(workerId, event);
+  }
+
+  /**
+   * Ask for a snapshot of `workerId` now, without waiting for a gap: a router that joins late (it tails
+   * the log from "now", not from the start) or that was cut off from the bus (the events of the outage may
+   * come late or never). Events that arrive meanwhile are buffered and replayed after it, as on a gap.
+   * Returns false when a snapshot is already awaited or there is no snapshot source.
+   */
+  resync(workerId: WorkerId): boolean {
+    const eventLog = this.eventLog(workerId);
+    if (eventLog.awaitingSnapshot || this.requestSnapshot === undefined) return false;
+    eventLog.awaitingSnapshot = true;
+    this.counters.resyncs++;
+    this.requestSnapshot(workerId);
+    return true;
+  }
+
+  /**
+   * The awaited snapshot of `workerId` cannot be had (the worker does not answer): apply what was buffered
+   * as best effort instead of holding it forever; the next gap asks again.
+   */
+  abandonSnapshot(workerId: WorkerId): void {
+    const eventLog = this.logs.get(workerId);
+    if (eventLog === undefined || !eventLog.awaitingSnapshot) return;
+    const buffered = eventLog.buffered.sort((a, b) => a.eventId - b.eventId);
+    Object.assign(eventLog, { awaitingSnapshot: false, buffered: [], overflowed: false });
+    log.warn('KV snapshot abandoned: applying buffered events as they are', {
+      workerId,
+      buffered: buffered.length,
+    });
+    for (const event of buffered) {
+      if (event.eventId <= eventLog.lastEventId) continue;
+      this.applyData(workerId, event.data);
+      eventLog.lastEventId = event.eventId;
+    }
   }
 
   /** Per-worker count of leading `hashes` cached (workers with none are absent). */

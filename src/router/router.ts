@@ -251,6 +251,19 @@ export class Router {
   }
 
   /**
+   * Rebuild `workerId`'s part of the index from a snapshot now (`KvIndexer.resync`): the frontend calls
+   * it when the worker joins and the router tails events from "now", and after a reconnect to the bus.
+   */
+  resync(workerId: WorkerId): boolean {
+    return this.pool.has(workerId) && this.indexer.resync(workerId);
+  }
+
+  /** The snapshot `requestSnapshot` asked for will not come: stop buffering that worker's events. */
+  abandonSnapshot(workerId: WorkerId): void {
+    this.indexer.abandonSnapshot(workerId);
+  }
+
+  /**
    * A worker's load report (feeds the policies' views and the busy check). The peak of the router's own
    * in-flight counts since the previous report is kept with it: the report was sampled somewhere in that
    * interval, so what it shows beyond that peak is load the router did not send (another frontend's, or

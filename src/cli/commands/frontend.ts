@@ -58,6 +58,11 @@ export const ROUTER_FLAGS: FlagSpecs = {
     type: 'string',
     help: 'on | off: share in-flight requests with the other frontends over NATS (default: on with --events nats)',
   },
+  'router-kv-replay': {
+    type: 'string',
+    default: 'snapshot',
+    help: 'snapshot | start: on joining, ask each worker for its KV state and tail events from now, or replay the whole KV-event log',
+  },
   'migration-limit': {
     type: 'string',
     default: '0',
@@ -155,10 +160,18 @@ function replicaSyncFlag(values: ParsedCommand['values']): boolean | undefined {
   return value === 'on';
 }
 
+function kvReplayFlag(values: ParsedCommand['values']): 'snapshot' | 'start' {
+  const value = stringFlag(values, 'router-kv-replay') ?? 'snapshot';
+  if (value !== 'snapshot' && value !== 'start') {
+    throw new UsageError(`--router-kv-replay must be snapshot or start, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
 /** The routing part of FrontendOptions, from ROUTER_FLAGS. */
 export function routingOptionsFromFlags(
   values: ParsedCommand['values'],
-): Pick<FrontendOptions, 'router' | 'migrationLimit' | 'busyThreshold' | 'routerReplicaSync'> {
+): Pick<FrontendOptions, 'router' | 'migrationLimit' | 'busyThreshold' | 'routerReplicaSync' | 'kvReplay'> {
   return {
     router: {
       router: stringFlag(values, 'router') ?? 'kv',
@@ -171,6 +184,7 @@ export function routingOptionsFromFlags(
     migrationLimit: numberFlag(values, 'migration-limit', { integer: true, min: 0 }) ?? 0,
     busyThreshold: numberFlag(values, 'busy-threshold', { min: 0 }),
     routerReplicaSync: replicaSyncFlag(values),
+    kvReplay: kvReplayFlag(values),
   };
 }
 
