@@ -55,6 +55,8 @@ interface EventLog {
 
 export class KvIndexer {
   readonly blocks = new BlockIndex();
+  /** Reused list of a `stored` event's hashes (no array per event on the hot path). */
+  private readonly wireScratch: string[] = [];
   private readonly logs = new Map<WorkerId, EventLog>();
   private readonly requestSnapshot: ((workerId: WorkerId) => void) | undefined;
   private readonly maxBuffered: number;
@@ -200,17 +202,17 @@ export class KvIndexer {
       case 'stored': {
         // An unknown parent is tolerated: eviction and store can race across the bus. The block is
         // inserted anyway; lookups reach it only once its parent is known again.
-        if (data.parentHash !== null && !this.blocks.holds(workerId, parseHash(data.parentHash))) {
+        if (data.parentHash !== null && !this.blocks.holdsWire(workerId, data.parentHash)) {
           this.counters.orphanStores++;
         }
-        this.blocks.store(
-          workerId,
-          data.blocks.map((b) => parseHash(b.blockHash)),
-        );
+        const hashes = this.wireScratch;
+        hashes.length = 0;
+        for (const block of data.blocks) hashes.push(block.blockHash);
+        this.blocks.storeWire(workerId, hashes);
         return;
       }
       case 'removed':
-        this.blocks.remove(workerId, data.blockHashes.map(parseHash));
+        this.blocks.removeWire(workerId, data.blockHashes);
         return;
       case 'cleared':
         this.blocks.clearWorker(workerId);
@@ -237,12 +239,4 @@ export class KvIndexer {
     }
     return eventLog;
   }
-}
-
-/**
- * Events are validated where they enter the process (`isKvCacheEvent`), so a plain `BigInt` suffices here:
- * it is the indexer's hot path, and `hashFromWire` would check the string a second time.
- */
-function parseHash(wire: string): SequenceHash {
-  return BigInt(wire) as SequenceHash;
 }

@@ -234,8 +234,10 @@ export class Router {
   applyKvEvent(workerId: WorkerId, event: KvCacheEvent): EventOutcome | 'unknown-worker' {
     if (!this.pool.has(workerId)) return 'unknown-worker';
     const outcome = this.indexer.applyEvent(workerId, event);
-    if (this.predicted !== undefined && event.data.type === 'stored' && outcome !== 'duplicate') {
-      this.predicted.confirm(workerId, storedHashes(event));
+    // Parse the hashes (BigInt) only when something is predicted there: the common case is nothing.
+    const predicted = this.predicted;
+    if (predicted?.hasAny(workerId) && event.data.type === 'stored' && outcome !== 'duplicate') {
+      predicted.confirm(workerId, storedHashes(event));
     }
     this.policy.onKvEvent?.(workerId, event);
     return outcome;
@@ -245,8 +247,9 @@ export class Router {
   applySnapshot(snapshot: KvSnapshot): void {
     if (!this.pool.has(snapshot.workerId)) return;
     this.indexer.applySnapshot(snapshot.workerId, snapshot.lastEventId, snapshot.events);
+    if (!this.predicted?.hasAny(snapshot.workerId)) return;
     for (const event of snapshot.events) {
-      if (event.data.type === 'stored') this.predicted?.confirm(snapshot.workerId, storedHashes(event));
+      if (event.data.type === 'stored') this.predicted.confirm(snapshot.workerId, storedHashes(event));
     }
   }
 
