@@ -224,18 +224,27 @@ export class BlockIndex {
     return this.scratch32;
   }
 
-  /** Split a decimal u64 (validated where it entered the process) into `wireLo`/`wireHi`. */
+  /**
+   * Split a decimal u64 (validated where it entered the process) into `wireLo`/`wireHi`, as
+   * value = a·10⁹ + b with a's 11 leading digits and b's 9 trailing ones, each exact in a double.
+   */
   private parseWire(text: string): void {
-    let lo = 0;
-    let hi = 0;
-    for (let k = 0; k < text.length; k++) {
-      const t = lo * 10 + (text.charCodeAt(k) - 48); // < 2^36: exact in a double
-      const carry = Math.floor(t / TWO_32);
-      lo = t - carry * TWO_32;
-      hi = (hi * 10 + carry) % TWO_32;
-    }
-    this.wireLo = lo;
-    this.wireHi = hi;
+    const n = text.length;
+    const split = n > 9 ? n - 9 : 0;
+    let a = 0; // < 1.85e10 < 2^35
+    for (let k = 0; k < split; k++) a = a * 10 + (text.charCodeAt(k) - 48);
+    let b = 0; // < 1e9
+    for (let k = split; k < n; k++) b = b * 10 + (text.charCodeAt(k) - 48);
+    // a·10⁹ = aHi·10⁹·2^16 + aLo·10⁹ = x·2^16 + aLo·10⁹, and x·2^16 = xHi·2^32 + xLo·2^16.
+    const aHi = Math.floor(a / 65536);
+    const x = aHi * 1e9; // < 2^49
+    const xHi = Math.floor(x / 65536);
+    const y = (a - aHi * 65536) * 1e9 + b; // < 2^47
+    const yHi = Math.floor(y / TWO_32);
+    const low = (x - xHi * 65536) * 65536 + (y - yHi * TWO_32); // < 2^33
+    const carry = low >= TWO_32 ? 1 : 0;
+    this.wireLo = low - carry * TWO_32;
+    this.wireHi = (xHi + yHi + carry) % TWO_32;
   }
 
   /** Home slot: Fibonacci hashing of both halves (test inputs may be small consecutive numbers). */
