@@ -457,8 +457,10 @@ export class Router {
     while (n < hashes.length) {
       const hash = hashes[n]!;
       if (active?.has(hash)) inFlight++;
-      else if (!(ended && predicted.holds(workerId, hash)) && !this.indexer.blocks.holds(workerId, hash))
-        break;
+      else if (!(ended && predicted.holds(workerId, hash))) {
+        // At n = indexed the indexer's match already ended there: it does not hold this block.
+        if (n === indexed || !this.indexer.blocks.holds(workerId, hash)) break;
+      }
       n++;
     }
     return { overlap: n, inFlight };
