@@ -69,7 +69,8 @@ class StandInWorker {
   store(tokens: number[]): Promise<unknown> {
     const { sequence } = computeBlockHashes(tokens, BLOCK);
     const blocks = sequence.map((h) => ({ blockHash: hashToWire(h), tokensHash: '0', tokenIds: [] }));
-    blocks.forEach((b, i) => this.cached.set(b.blockHash, i === 0 ? null : blocks[i - 1]!.blockHash));
+    for (const [i, b] of blocks.entries())
+      this.cached.set(b.blockHash, i === 0 ? null : blocks[i - 1]!.blockHash);
     return this.publish({ type: 'stored', parentHash: null, blocks });
   }
 
