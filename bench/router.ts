@@ -7,7 +7,7 @@
  *   2. route requests with realistic prefix reuse (70 % continue a cached conversation, 20 % start a new
  *      conversation under a shared system prompt, 10 % are new) through `Router.route` with the `kv` policy
  *      and precomputed block hashes; time each decision (p50/p99, µs), with the decision log off and with
- *      its fields built ("explain");
+ *      its fields built ("explain"), and the process CPU time per request (route + first token + end);
  *   3. report the index's memory per indexed (worker, block) entry: live heap + array buffers after a full
  *      GC, before and after applying the events (needs `--expose-gc`, which `npm run bench:router` passes),
  *      and heap and RSS after the build.
@@ -210,6 +210,8 @@ interface DecisionStats {
   p50: number;
   p99: number;
   meanOverlap: number;
+  /** Process CPU time per request (route + prefill done + finish), µs: less inflated by a loaded machine. */
+  cpuMicros: number;
 }
 
 /** Route every request, keeping a window of 4 per worker in flight; returns per-decision µs. */
@@ -233,7 +235,9 @@ function measureDecisions(
   const micros: number[] = [];
   let overlap = 0;
   const warmup = Math.min(500, Math.floor(requests.length / 10));
+  let cpu0 = process.cpuUsage();
   requests.forEach((blockHashes, i) => {
+    if (i === warmup) cpu0 = process.cpuUsage();
     const requestId = `r${i}`;
     const tokenIds = tokensOfLength(blockHashes.length * BLOCK_SIZE + 5);
     const t0 = performance.now();
@@ -250,9 +254,11 @@ function measureDecisions(
       router.finishRequest(done);
     }
   });
+  const cpu = process.cpuUsage(cpu0);
   micros.sort((a, b) => a - b);
   const pct = (q: number) => micros[Math.min(micros.length - 1, Math.floor((q / 100) * micros.length))]!;
-  return { p50: pct(50), p99: pct(99), meanOverlap: overlap / micros.length };
+  const cpuMicros = (cpu.user + cpu.system) / micros.length;
+  return { p50: pct(50), p99: pct(99), meanOverlap: overlap / micros.length, cpuMicros };
 }
 
 function bestOf(n: number, measure: () => DecisionStats): DecisionStats {
@@ -294,19 +300,20 @@ for (const numBlocks of blockCounts) {
     rows.push(
       `| ${numWorkers} | ${built.indexedBlocks} | ${stats.blocks} | ${(built.events / built.applySeconds).toFixed(0)} | ` +
         `${(built.indexedBlocks / built.applySeconds).toFixed(0)} | ${(built.indexedBlocks / built.applyCpuSeconds).toFixed(0)} | ` +
-        `${f1(plain.p50)} | ${f1(plain.p99)} | ` +
+        `${f1(plain.p50)} | ${f1(plain.p99)} | ${f1(plain.cpuMicros)} | ` +
         `${f1(explained.p50)} | ${f1(explained.p99)} | ${f1(plain.meanOverlap)} | ` +
-        `${built.indexBytes === undefined ? 'n/a' : (built.indexBytes / built.indexedBlocks).toFixed(0)} | ` +
+        `${built.indexBytes === undefined ? 'n/a' : (built.indexBytes / built.indexedBlocks).toFixed(0)} / ` +
+        `${(built.router.indexer.blocks.tableBytes / built.indexedBlocks).toFixed(0)} | ` +
         `${mib(memory.heapUsed)} | ${mib(memory.rss)} |`,
     );
   }
 }
 console.log(
   '| workers | indexed blocks | distinct blocks | events/s (16 blocks) | stored blocks/s | stored blocks/CPU-s | ' +
-    'decision p50 µs | decision p99 µs | explain p50 µs | explain p99 µs | mean overlap blocks | ' +
-    'bytes per indexed block | heap MiB | RSS MiB |',
+    'decision p50 µs | decision p99 µs | CPU µs per request | explain p50 µs | explain p99 µs | mean overlap blocks | ' +
+    'bytes per indexed block (live memory Δ / table) | heap MiB | RSS MiB |',
 );
-console.log(`|${'---:|'.repeat(14)}`);
+console.log(`|${'---:|'.repeat(15)}`);
 for (const row of rows) console.log(row);
 console.log(
   `\nRSS before building any index: ${mib(rssBefore)} MiB (heap and RSS columns are measured after each build; earlier indexes may not be collected yet)`,
