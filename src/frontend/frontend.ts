@@ -28,6 +28,7 @@ import { FrontendMetrics } from './metrics.ts';
 import { ModelCardFiles } from './model-card-files.ts';
 import { type DeploymentRouterFlags, ModelDeployment } from './model-deployment.ts';
 import { ModelWatcher } from './model-watcher.ts';
+import { RouterReplicaSync } from './replica-sync.ts';
 import type { RequestStats } from './request-stats.ts';
 
 export interface FrontendRuntime {
@@ -47,6 +48,16 @@ export interface FrontendOptions {
   runtime?: FrontendRuntime;
   /** --router, --kv-overlap-score-weight, --router-temperature, --router-decision-log, seed. */
   router?: DeploymentRouterFlags;
+  /**
+   * --router-replica-sync: share each router's in-flight requests with the other frontends over the event
+   * plane, so several frontends do not pile onto one worker (default: on when events are NATS).
+   */
+  routerReplicaSync?: boolean;
+  /**
+   * --router-kv-replay: how a router learns a worker's cache when it first meets it: 'snapshot' (default:
+   * ask the worker for a dump, tail events from now) or 'start' (replay the whole durable KV-event log).
+   */
+  kvReplay?: 'snapshot' | 'start';
   /** --migration-limit: mid-stream worker failures one request may survive (default 0). */
   migrationLimit?: number;
   /** KV usage (0..1) at which a worker counts as busy; all busy → 503 (default 0.95). */
@@ -80,6 +91,8 @@ export interface FrontendHandle {
   stats: RequestStats;
   models: ModelWatcher;
   events: EventFeed;
+  /** Router replica sync, when on (its stats count what peers sent and what was applied). */
+  replicaSync: RouterReplicaSync | undefined;
   /** Stop accepting, drain in-flight requests, then release what the frontend created. */
   close(): Promise<void>;
 }
@@ -115,14 +128,25 @@ export async function startFrontend(options: FrontendOptions = {}): Promise<Fron
     });
     owned.push(() => cardFiles.close());
     let models: ModelWatcher | undefined;
-    const feed = new EventFeed({ bus, plane, deploymentOf: (id) => models?.deploymentOf(id), log });
+    const feed = new EventFeed({
+      bus,
+      plane,
+      deploymentOf: (id) => models?.deploymentOf(id),
+      kvReplay: options.kvReplay ?? 'snapshot',
+      log,
+    });
     owned.push(() => feed.close());
+    const replicaSync =
+      (options.routerReplicaSync ?? bus.backend === 'nats')
+        ? new RouterReplicaSync({ bus, routerOf: (id) => models?.deploymentOf(id)?.routerOf(id), log })
+        : undefined;
+    if (replicaSync) owned.push(() => replicaSync.close());
     models = await ModelWatcher.start({
       discovery,
       namespace: options.namespace ?? DEFAULT_NAMESPACE,
       log,
-      createDeployment: (card) =>
-        ModelDeployment.create({
+      createDeployment: async (card) => {
+        const deployment = await ModelDeployment.create({
           card,
           cardFiles,
           plane,
@@ -133,9 +157,15 @@ export async function startFrontend(options: FrontendOptions = {}): Promise<Fron
           metrics,
           requestSnapshot: (deployment, workerId) => feed.requestSnapshot(deployment, workerId),
           log,
-        }),
-      onWorkerAdded: (_deployment, _workerId, { namespace, component }) =>
-        void feed.follow({ namespace, component }),
+        });
+        replicaSync?.attach(deployment.router);
+        replicaSync?.attach(deployment.prefillRouter);
+        return deployment;
+      },
+      onWorkerAdded: (deployment, workerId, { namespace, component }) => {
+        void feed.workerAdded(deployment, workerId, { namespace, component });
+        void replicaSync?.follow({ namespace, component }, workerId);
+      },
     });
     const watcher = models;
     owned.push(() => watcher.close());
@@ -158,6 +188,7 @@ export async function startFrontend(options: FrontendOptions = {}): Promise<Fron
       maxPrefillQueueSize: disagg.maxPrefillQueueSize,
       discovery: discovery.backend,
       events: bus.backend,
+      routerReplicaSync: replicaSync !== undefined,
       models: watcher.list().map((m) => m.name),
       modelCacheDir: cardFiles.cacheDir,
     });
@@ -167,6 +198,7 @@ export async function startFrontend(options: FrontendOptions = {}): Promise<Fron
       stats: server.stats,
       models: watcher,
       events: feed,
+      replicaSync,
       close: async () => {
         await server.close();
         await releaseAll(owned);

@@ -25,6 +25,7 @@ export async function createRouter(flags: RouterFlags = {}): Promise<Router> {
     quarantineMs,
     predictBlocks,
     predictionGraceMs,
+    peerRequestTtlMs,
     ...policyOptions
   } = flags;
   const policy = await createPolicy(spec, policyOptions);
@@ -40,6 +41,7 @@ export async function createRouter(flags: RouterFlags = {}): Promise<Router> {
     quarantineMs,
     predictBlocks,
     predictionGraceMs,
+    peerRequestTtlMs,
     now: policyOptions.now,
   });
 }

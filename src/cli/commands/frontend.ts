@@ -64,6 +64,15 @@ export const ROUTER_FLAGS: FlagSpecs = {
     default: 'on',
     help: 'on | off: count blocks just routed as cached until KV events confirm them (off = events only)',
   },
+  'router-replica-sync': {
+    type: 'string',
+    help: 'on | off: share in-flight requests with the other frontends over NATS (default: on with --events nats)',
+  },
+  'router-kv-replay': {
+    type: 'string',
+    default: 'snapshot',
+    help: 'snapshot | start: on joining, ask each worker for its KV state and tail events from now, or replay the whole KV-event log',
+  },
   'migration-limit': {
     type: 'string',
     default: '0',
@@ -158,10 +167,27 @@ function predictBlocksFlag(values: ParsedCommand['values']): boolean {
   return value === 'on';
 }
 
+function replicaSyncFlag(values: ParsedCommand['values']): boolean | undefined {
+  const value = stringFlag(values, 'router-replica-sync');
+  if (value === undefined) return undefined;
+  if (value !== 'on' && value !== 'off') {
+    throw new UsageError(`--router-replica-sync must be on or off, got ${JSON.stringify(value)}`);
+  }
+  return value === 'on';
+}
+
+function kvReplayFlag(values: ParsedCommand['values']): 'snapshot' | 'start' {
+  const value = stringFlag(values, 'router-kv-replay') ?? 'snapshot';
+  if (value !== 'snapshot' && value !== 'start') {
+    throw new UsageError(`--router-kv-replay must be snapshot or start, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
 /** The routing part of FrontendOptions, from ROUTER_FLAGS. */
 export function routingOptionsFromFlags(
   values: ParsedCommand['values'],
-): Pick<FrontendOptions, 'router' | 'migrationLimit' | 'busyThreshold'> {
+): Pick<FrontendOptions, 'router' | 'migrationLimit' | 'busyThreshold' | 'routerReplicaSync' | 'kvReplay'> {
   return {
     router: {
       router: stringFlag(values, 'router') ?? 'kv',
@@ -173,6 +199,8 @@ export function routingOptionsFromFlags(
     },
     migrationLimit: numberFlag(values, 'migration-limit', { integer: true, min: 0 }) ?? 0,
     busyThreshold: numberFlag(values, 'busy-threshold', { min: 0 }),
+    routerReplicaSync: replicaSyncFlag(values),
+    kvReplay: kvReplayFlag(values),
   };
 }
 

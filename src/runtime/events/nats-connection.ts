@@ -70,6 +70,7 @@ export async function connectNats(options: NatsConnectOptions): Promise<NatsConn
 export class ConnectionState {
   private isConnected = true;
   readonly done: Promise<void>;
+  private readonly reconnectListeners: (() => void)[] = [];
 
   constructor(nc: NatsConnection, log: Logger, url: string) {
     this.done = this.watch(nc, log, url);
@@ -77,6 +78,11 @@ export class ConnectionState {
 
   get connected(): boolean {
     return this.isConnected;
+  }
+
+  /** Call `listener` after every reconnect. */
+  onReconnect(listener: () => void): void {
+    this.reconnectListeners.push(listener);
   }
 
   private async watch(nc: NatsConnection, log: Logger, url: string): Promise<void> {
@@ -87,6 +93,13 @@ export class ConnectionState {
       } else if (status.type === 'reconnect') {
         this.isConnected = true;
         log.info('reconnected to NATS', { url: status.server });
+        for (const listener of this.reconnectListeners) {
+          try {
+            listener();
+          } catch (err) {
+            log.error('a reconnect listener failed', { error: err });
+          }
+        }
       } else if (status.type === 'close') {
         this.isConnected = false;
       }
