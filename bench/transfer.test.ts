@@ -34,7 +34,9 @@ describe('bench:transfer --smoke', () => {
       'shm unstaged ms',
       'shm unstaged/memcpy',
     ]);
+    const first = lines.indexOf(header);
     const rows = lines
+      .slice(first, lines.indexOf('', first))
       .filter((l) => /^\| \d/.test(l))
       .map((l) =>
         l
@@ -64,6 +66,8 @@ describe('bench:transfer --smoke', () => {
       run.stdout,
       /copies per byte \(READ, measured by the agents' counters\): reader 0\.00 in user space/,
     );
+    assert.match(run.stdout, /^\| size \| memcpy cpu \| tcp cpu \| memcpy\/tcp \|/m);
+    assert.match(run.stdout, /^\| 64 blocks \| /m);
     assert.match(run.stdout, /^shm: reader 0\.00 in user space and 1 kernel copy/m);
     assert.match(
       lines.at(-1)!,

@@ -17,6 +17,7 @@
  * the scratch file of an unstaged READ), ours and the memcpy source.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -67,7 +68,7 @@ function fillBlocks(region: KvRegion): void {
 
 /**
  * --serve: the owner process. Prints its metadata once it has filled and staged its pool; answers the
- * notifications 'report' (its counters), 'unstage' and 'stage' (drop / redo the shm mirror) with a line.
+ * notifications 'report' (its counters) and 'unstage' (drop the shm mirror) with a line.
  */
 async function serve(poolBlocks: number): Promise<void> {
   const agent = new TransferAgent({
@@ -91,7 +92,6 @@ async function serve(poolBlocks: number): Promise<void> {
       agent.unstageBlocks('kv', all);
       answer({ unstaged: true });
     }
-    if (n.message === 'stage') void stage().then((ms) => answer({ stagedMs: ms }));
   });
   const metadata = await agent.start();
   const stagedMs = await stage();
@@ -124,14 +124,35 @@ function startOwner(poolBlocks: number): {
   };
 }
 
-async function timeMs(run: () => unknown | Promise<unknown>, repeats: number): Promise<number> {
+/** CPU time (user + system, all threads) a process has used, from /proc (ms; 10 ms ticks). */
+function processCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is stat(5)'s field 3
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
+}
+const CLOCK_TICKS_PER_S = 100;
+
+interface Timing {
+  /** Median wall time of one run. */
+  ms: number;
+  /** Mean CPU time of one run: this process plus `otherPid` (the owner), every thread (kernel copies too). */
+  cpuMs: number;
+}
+
+async function timed(
+  run: () => unknown | Promise<unknown>,
+  repeats: number,
+  otherPid?: number,
+): Promise<Timing> {
   const times: number[] = [];
+  const cpu = () => processCpuMs(process.pid) + (otherPid === undefined ? 0 : processCpuMs(otherPid));
+  const cpuBefore = cpu();
   for (let r = 0; r < repeats; r++) {
     const started = performance.now();
     await run();
     times.push(performance.now() - started);
   }
-  return median(times);
+  return { ms: median(times), cpuMs: (cpu() - cpuBefore) / repeats };
 }
 
 function checkLanded(dest: KvRegion, localIds: number[], remoteIds: number[]): void {
@@ -184,54 +205,79 @@ async function main(): Promise<void> {
   const { metadata, stagedMs } = (await owner.nextLine()) as { metadata: AgentMetadata; stagedMs: number };
   const readers = new Map(KINDS.map((kind) => [kind, readerAgent(kind, dest, metadata)]));
   const shm = readers.get('shm') as TransferAgent;
-  /** Ask the owner to drop or redo its mirror, and wait for its answer line. */
-  const ownerDoes = async (what: 'unstage' | 'stage') => {
+  /** Ask the owner to drop its mirror, and wait for its answer line. */
+  const ownerDoes = async (what: 'unstage') => {
     await shm.sendNotif(metadata.name, what);
     return (await owner.nextLine()) as { stagedMs?: number };
   };
 
-  const rows: string[][] = [];
-  const ratios = new Map<number, Record<Kind, number>>();
-  for (const n of sizes) {
+  interface SizePoint {
+    n: number;
+    views: number;
+    memcpy: Timing;
+    staged: Record<Kind, Timing>;
+    unstaged?: Timing;
+  }
+  const ownerPid = owner.child.pid as number;
+  const points: SizePoint[] = [];
+  const descFor = (n: number) => {
     // 7 is coprime to any power-of-two pool: scattered, distinct owner ids; ours contiguous.
     const remoteIds = Array.from({ length: n }, (_, i) => (i * 7) % poolBlocks);
     const localIds = Array.from({ length: n }, (_, i) => i);
-    const bytes = n * blockBytes(LAYOUT);
+    return { localRegion: 'kv', remoteRegion: 'kv', localBlockIds: localIds, remoteBlockIds: remoteIds };
+  };
+  const measure = async (reader: TransferAgent, n: number) => {
+    const desc = descFor(n);
+    clear(dest);
+    await reader.read(metadata.name, desc); // warm: connection open, pages touched
+    checkLanded(dest, desc.localBlockIds, desc.remoteBlockIds);
+    return timed(() => reader.read(metadata.name, desc), repeats, ownerPid);
+  };
+  for (const n of sizes) {
+    const { localBlockIds, remoteBlockIds } = descFor(n);
     const all = { start: 0, end: LAYOUT.numLayers };
-    const src = blockViews(memcpySource, all, remoteIds);
-    const dst = blockViews(dest, all, localIds);
+    const src = blockViews(memcpySource, all, remoteBlockIds);
+    const dst = blockViews(dest, all, localBlockIds);
     copyViews(src, dst); // warm: pages touched
-    const memcpyMs = await timeMs(() => copyViews(src, dst), repeats);
-    const desc = {
-      localRegion: 'kv',
-      remoteRegion: 'kv',
-      localBlockIds: localIds,
-      remoteBlockIds: remoteIds,
-    };
-    const measure = async (reader: TransferAgent) => {
-      clear(dest);
-      await reader.read(metadata.name, desc); // warm: connection open, pages touched
-      checkLanded(dest, localIds, remoteIds);
-      return timeMs(() => reader.read(metadata.name, desc), repeats);
-    };
-    const ms: Record<Kind, number> = { tcp: 0, unix: 0, shm: 0 };
-    for (const kind of KINDS) ms[kind] = await measure(readers.get(kind) as TransferAgent);
-    // The same READ with nothing staged: the owner copies into a scratch file during it (2 copies on the path).
-    await ownerDoes('unstage');
-    const onReadMs = await measure(shm);
-    if (n !== poolBlocks) await ownerDoes('stage');
+    const memcpy = await timed(() => copyViews(src, dst), repeats);
+    const staged = {} as Record<Kind, Timing>;
+    for (const kind of KINDS) staged[kind] = await measure(readers.get(kind) as TransferAgent, n);
+    points.push({ n, views: src.length, memcpy, staged });
+  }
+  // The same READs with nothing staged: the owner copies into a scratch file during each (2 copies on the path).
+  await ownerDoes('unstage');
+  for (const point of points) point.unstaged = await measure(shm, point.n);
+
+  const rows: string[][] = [];
+  const cpuRows: string[][] = [];
+  const ratios = new Map<number, Record<Kind, number>>();
+  for (const { n, views, memcpy, staged, unstaged } of points) {
+    const bytes = n * blockBytes(LAYOUT);
     const gbps = (t: number) => bytes / (t / 1000) / 1e9;
-    const ratio = (t: number) => gbps(t) / gbps(memcpyMs);
-    ratios.set(n, { tcp: ratio(ms.tcp), unix: ratio(ms.unix), shm: ratio(ms.shm) });
+    const ratio = (t: Timing) => memcpy.ms / t.ms;
+    const cpuRatio = (t: Timing) => (t.cpuMs > 0 ? `${fmt(memcpy.cpuMs / t.cpuMs, 2)}x` : '-');
+    ratios.set(n, { tcp: ratio(staged.tcp), unix: ratio(staged.unix), shm: ratio(staged.shm) });
+    const on = unstaged as Timing;
     rows.push([
       String(n),
       fmt(bytes / 2 ** 20, 2),
-      String(src.length),
-      fmt(memcpyMs, 3),
-      fmt(gbps(memcpyMs), 2),
-      ...KINDS.flatMap((kind) => [fmt(ms[kind], 3), fmt(gbps(ms[kind]), 2), `${fmt(ratio(ms[kind]), 2)}x`]),
-      fmt(onReadMs, 3),
-      `${fmt(ratio(onReadMs), 2)}x`,
+      String(views),
+      fmt(memcpy.ms, 3),
+      fmt(gbps(memcpy.ms), 2),
+      ...KINDS.flatMap((kind) => [
+        fmt(staged[kind].ms, 3),
+        fmt(gbps(staged[kind].ms), 2),
+        `${fmt(ratio(staged[kind]), 2)}x`,
+      ]),
+      fmt(on.ms, 3),
+      `${fmt(ratio(on), 2)}x`,
+    ]);
+    cpuRows.push([
+      `${n} blocks`,
+      fmt(memcpy.cpuMs, 0),
+      ...KINDS.flatMap((kind) => [fmt(staged[kind].cpuMs, 0), cpuRatio(staged[kind])]),
+      fmt(on.cpuMs, 0),
+      cpuRatio(on),
     ]);
   }
 
@@ -277,6 +323,22 @@ async function main(): Promise<void> {
     ),
   );
   console.log(
+    '\nCPU time per READ (ms, mean of the repeats, from /proc: reader + owner process, every thread, kernel ' +
+      'copies included; the load-independent view of the same runs) and memcpy CPU ÷ transfer CPU:\n',
+  );
+  console.log(
+    markdownTable(
+      [
+        { header: 'size' },
+        { header: 'memcpy cpu' },
+        ...KINDS.flatMap((kind) => [{ header: `${kind} cpu` }, { header: `memcpy/${kind}` }]),
+        { header: 'shm unstaged cpu' },
+        { header: 'memcpy/shm unstaged' },
+      ],
+      cpuRows,
+    ),
+  );
+  console.log(
     `\ncopies per byte (READ, measured by the agents' counters): reader ${fmt(streamCopied / streamBytes, 2)} ` +
       `in user space (the kernel reads straight into the KV blocks), owner ${fmt(ownerCounters.userCopiedBytes / ownerCounters.bytesSent, 2)} ` +
       '(writev straight from its KV blocks); plus 2 kernel copies (owner blocks → socket buffer → reader blocks) on both tcp and unix. memcpy: 1.',
@@ -284,7 +346,7 @@ async function main(): Promise<void> {
   console.log(
     `shm: reader ${fmt(shmCounters.userCopiedBytes / shmCounters.bytesReceived, 2)} in user space and 1 kernel copy (mirror → reader blocks, preadv) on the READ's path; ` +
       `the owner staged its ${fmt(poolBytes / 2 ** 20, 0)} MiB pool into the mirror before the READs (1 kernel copy per byte, pwritev, off the path: ${fmt(stagedMs, 0)} ms, ` +
-      `${fmt(poolBytes / (stagedMs / 1000) / 1e9, 2)} GB/s; ${fmt(ownerCounters.stagedAheadBytes / 2 ** 20, 0)} MiB staged ahead in all, restaging included). ` +
+      `${fmt(poolBytes / (stagedMs / 1000) / 1e9, 2)} GB/s; ${fmt(ownerCounters.stagedAheadBytes / 2 ** 20, 0)} MiB staged ahead in all). ` +
       `Unstaged: the owner stages during the READ (${fmt(ownerCounters.stagedOnReadBytes / 2 ** 20, 0)} MiB): 2 kernel copies on the path.`,
   );
   console.log('goal: ≥ 0.5x of memcpy for large transfers on one host');
