@@ -12,6 +12,7 @@ import {
   TraceBlockHasher,
   type TraceRecord,
   REPLAY_DEFAULTS,
+  DISAGG_REPLAY_DEFAULTS,
 } from '../../src/replay/index.ts';
 import { percentile } from '../../src/util/stats.ts';
 
@@ -64,7 +65,9 @@ export class Workload {
    * `handOff` picks the KV transfer mode and decision rule (default: the workload's base options).
    */
   async disaggregated(split: Split, link: string, handOff: HandOff = {}): Promise<RunSummary> {
-    const key = `${splitName(split)}@${link}/${handOff.kvTransferMode ?? '-'}/${handOff.disaggRule ?? '-'}`;
+    const D = DISAGG_REPLAY_DEFAULTS;
+    const mode = handOff.kvTransferMode ?? D.kvTransferMode;
+    const key = `${splitName(split)}@${link}/${mode}/${handOff.disaggRule ?? D.disaggRule}`;
     let run = this.runs.get(key);
     if (run === undefined) {
       run = await this.run({ prefillWorkers: split.prefill, decodeWorkers: split.decode, link, ...handOff });
