@@ -51,7 +51,10 @@ test('bench:disagg --smoke prints the comparison tables, the goal line last, and
   assert.match(run.stdout, /\| 400 Gbit\/s, 2:2 \|/);
   for (const mode of ['whole, dynamo', 'whole, link-aware', 'layerwise, dynamo', 'layerwise, link-aware'])
     assert.match(run.stdout, new RegExp(`\\| 8 req/s, 10 Gbit/s, ${mode}, \\d:\\d \\|`));
-  assert.match(lines.at(-3)!, /^KV transfer mode × rule: goal met at \(load, link, mode, rule, P:D\): .*; at 8 req\/s: whole, dynamo: /);
+  assert.match(
+    lines.at(-3)!,
+    /^KV transfer mode × rule: goal met at \(load, link, mode, rule, P:D\): .*; at 8 req\/s: whole, dynamo: /,
+  );
   assert.match(
     lines.at(-2)!,
     /^where it pays \(ITL p99 < 1\.00x at TTFT mean ≤ 1\.20x; link: split \d:\d, mix and load: best split per point\): link: .*goal met \(load, link\): .*Mooncake trace/,
