@@ -86,14 +86,7 @@ describe('KvCacheManager under 10,000 random operations', () => {
           const suffix = Array.from({ length: 1 + int(12) }, () => int(20));
           const tokens = [...(pick(prefixes) ?? []), ...suffix];
           const hashes = computeBlockHashes(tokens, BS);
-          live.push({
-            id: asRequestId(`r${nextReq++}`),
-            tokens,
-            hashes,
-            numComputed: 0,
-            running: false,
-            decoded: 0,
-          });
+          live.push({ id: asRequestId(`r${nextReq++}`), tokens, hashes, numComputed: 0, running: false, decoded: 0 });
         },
       ],
       [

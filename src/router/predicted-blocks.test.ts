@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { asRequestId, asWorkerId, type SequenceHash, type WorkerId } from '../protocols/ids.ts';
+import {
+  asRequestId,
+  asWorkerId,
+  type SequenceHash,
+  type WorkerId,
+} from '../protocols/ids.ts';
 import { configureLogging } from '../util/logger.ts';
 import { createRng } from '../util/prng.ts';
 import { KvPolicy } from './policies/kv.ts';
