@@ -61,5 +61,6 @@ export {
   type DisaggInputs,
   type DisaggPolicyOptions,
   type DisaggReason,
+  type DisaggRule,
   decideDisaggregation,
 } from './disagg-policy.ts';
