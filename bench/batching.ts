@@ -17,7 +17,8 @@
  *          --prefix-tokens 512, --suffix-tokens 16, --prefix-repeats 5, --threads N (default: all cores),
  *          --weight-dtype f32|q8_0, --out FILE.svg, --smoke, --json
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeChartFiles } from '../src/util/chart-files.ts';
+import { mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -218,7 +219,7 @@ function prefixTable(p: PrefixTtftResult): string {
   );
 }
 
-function writeChart(levels: LevelResult[], subtitle: string): void {
+async function writeChart(levels: LevelResult[], subtitle: string): Promise<void> {
   const at = (f: (l: LevelResult) => number) => levels.map((l) => [l.concurrency, f(l)] as const);
   const svg = renderChart({
     panelWidth: 400,
@@ -259,7 +260,7 @@ function writeChart(levels: LevelResult[], subtitle: string): void {
     ],
   });
   mkdirSync(dirname(svgPath), { recursive: true });
-  writeFileSync(svgPath, svg);
+  await writeChartFiles(svgPath, svg);
 }
 
 /** Deep-round every number for the JSON line (NaN → null). */
@@ -297,7 +298,7 @@ try {
   const modelLine =
     `${engine.info.name} (${c.architecture}, ${c.numLayers} layers, hidden ${c.hiddenSize}), ` +
     `${weightDtype} weights, ${threads} kernel thread${threads === 1 ? '' : 's'}`;
-  writeChart(levels, `${modelLine}; ${machineLine(machine)}`);
+  await writeChart(levels, `${modelLine}; ${machineLine(machine)}`);
   const result = rounded({
     benchmark: 'batching',
     machine,

@@ -29,8 +29,8 @@ test('bench:disagg --smoke prints the comparison tables, the goal line last, and
   assert.equal(run.status, 0, run.stderr);
   const lines = run.stdout.trim().split('\n');
   const headers = lines.filter((l) => l.includes('| agg TTFT mean ms |'));
-  // Splits, link sweep, long fraction, long length, load, Mooncake splits, Mooncake links.
-  assert.equal(headers.length, 7, run.stdout);
+  // Splits, link sweep, long fraction, long length, load, Mooncake splits, Mooncake links, modes × rules.
+  assert.equal(headers.length, 8, run.stdout);
   for (const header of headers) {
     const columns = header
       .split('|')
@@ -49,6 +49,12 @@ test('bench:disagg --smoke prints the comparison tables, the goal line last, and
     for (const r of ratios) assert.match(r, /^\d+\.\d\dx$/);
   }
   assert.match(run.stdout, /\| 400 Gbit\/s, 2:2 \|/);
+  for (const mode of ['whole, dynamo', 'whole, link-aware', 'layerwise, dynamo', 'layerwise, link-aware'])
+    assert.match(run.stdout, new RegExp(`\\| 8 req/s, 10 Gbit/s, ${mode}, \\d:\\d \\|`));
+  assert.match(
+    lines.at(-3)!,
+    /^KV transfer mode × rule: goal met at \(load, link, mode, rule, P:D\): .*; at 8 req\/s: whole, dynamo: /,
+  );
   assert.match(
     lines.at(-2)!,
     /^where it pays \(ITL p99 < 1\.00x at TTFT mean ≤ 1\.20x; link: split \d:\d, mix and load: best split per point\): link: .*goal met \(load, link\): .*Mooncake trace/,
@@ -62,4 +68,5 @@ test('bench:disagg --smoke prints the comparison tables, the goal line last, and
   assert.match(svg, /ITL p99 ratio vs link speed/);
   assert.match(svg, /TTFT mean ratio vs link speed/);
   assert.match(svg, /Ratios vs long-prompt share/);
+  assert.match(svg, /ITL p99 ratio: KV mode × rule/);
 });

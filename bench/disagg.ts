@@ -14,12 +14,23 @@
  *   --link 25 (headline Gbit/s)  --requests 400  --rate 16  --long-tokens 8192  --short-tokens 200
  *   --long-fraction 0.2  --output-tokens 256  --long-fractions 0.05,0.1,0.2,0.4
  *   --long-lengths 2048,8192,16384  --rates 8,16,32,48  --trace-requests 1000  --seed 0
+ *   --kv-transfer-mode whole|layerwise  --disagg-rule dynamo|link-aware  (for sections 1–5; default: replay's)
+ *   --mode-links 10,25,100,400  --mode-rates 16,48  (section 6: every mode × rule at those links and loads)
  *   --out bench/results/disagg.svg  --smoke (tiny, for the test)
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeChartFiles } from '../src/util/chart-files.ts';
+import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { MIXED_TRACE_DEFAULTS, mixedTrace, readTrace } from '../src/replay/index.ts';
+import {
+  DISAGG_RULES,
+  KV_TRANSFER_MODES,
+  type KvTransferMode,
+  MIXED_TRACE_DEFAULTS,
+  mixedTrace,
+  readTrace,
+} from '../src/replay/index.ts';
+import type { DisaggRule } from '../src/router/index.ts';
 import { configureLogging } from '../src/util/logger.ts';
 import { repoRoot, traceFile } from '../src/util/paths.ts';
 import { BenchArgError, positiveInt } from './lib/args.ts';
@@ -29,6 +40,7 @@ import {
   type Comparison,
   compare,
   GOAL,
+  type HandOff,
   meetsGoal,
   parseSplits,
   type Split,
@@ -57,6 +69,10 @@ const { values } = parseArgs({
     rates: { type: 'string', default: '8,16,32,48' },
     'trace-requests': { type: 'string', default: '1000' },
     seed: { type: 'string', default: '0' },
+    'kv-transfer-mode': { type: 'string' },
+    'disagg-rule': { type: 'string' },
+    'mode-links': { type: 'string', default: '10,25,100,400' },
+    'mode-rates': { type: 'string', default: '16,48' },
     out: { type: 'string', default: join(repoRoot, 'bench', 'results', 'disagg.svg') },
     smoke: { type: 'boolean', default: false },
   },
@@ -99,6 +115,29 @@ const config = {
 };
 for (const f of config.longFractions) fraction('long-fractions', String(f));
 
+function oneOf<T extends string>(
+  flag: string,
+  text: string | undefined,
+  allowed: readonly T[],
+): T | undefined {
+  if (text === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(text))
+    throw new BenchArgError(`--${flag} must be ${allowed.join(' or ')}, got "${text}"`);
+  return text as T;
+}
+/** Sections 1–5 model the hand-off as replay does by default unless these flags say otherwise. */
+const handOff: HandOff = {
+  kvTransferMode: oneOf('kv-transfer-mode', values['kv-transfer-mode'], KV_TRANSFER_MODES),
+  disaggRule: oneOf('disagg-rule', values['disagg-rule'], DISAGG_RULES),
+};
+const modeLinks = smoke ? [10, 400] : numberList('mode-links', values['mode-links']!);
+const modeRates = smoke ? [8] : numberList('mode-rates', values['mode-rates']!);
+const MODES: ReadonlyArray<{ kvTransferMode: KvTransferMode; disaggRule: DisaggRule }> =
+  KV_TRANSFER_MODES.flatMap((kvTransferMode) =>
+    DISAGG_RULES.map((disaggRule) => ({ kvTransferMode, disaggRule })),
+  );
+const modeName = (m: HandOff) => `${m.kvTransferMode}, ${m.disaggRule}`;
+
 const linkSpec = (gbit: number) => `${gbit}gbit,${config.latency}`;
 const kTokens = (n: number) => (n % 1024 === 0 ? `${n / 1024}k` : String(n));
 const gbitLabel = (g: number) => `${g} Gbit/s`;
@@ -134,11 +173,11 @@ interface SplitPoint {
 }
 
 /** Aggregated vs every split over one link. */
-async function splitsAt(w: Workload, gbit: number): Promise<SplitPoint[]> {
+async function splitsAt(w: Workload, gbit: number, how: HandOff = handOff): Promise<SplitPoint[]> {
   const agg = await w.baseline(config.workers);
   const points: SplitPoint[] = [];
   for (const split of config.splits) {
-    points.push({ split, comparison: compare(agg, await w.disaggregated(split, linkSpec(gbit))) });
+    points.push({ split, comparison: compare(agg, await w.disaggregated(split, linkSpec(gbit), how)) });
   }
   return points;
 }
@@ -152,7 +191,10 @@ function progress(what: string): void {
 
 configureLogging({ level: 'warn' });
 const started = performance.now();
-console.log(`# bench:disagg\n\n${machineLine(describeMachine())}; virtual time, mocker timing model\n`);
+console.log(
+  `# bench:disagg\n\n${machineLine(describeMachine())}; virtual time, mocker timing model; ` +
+    `sections 1–5: KV transfer ${handOff.kvTransferMode ?? 'whole'}, rule ${handOff.disaggRule ?? 'dynamo'}\n`,
+);
 
 // 1. Headline workload: aggregated vs every split over the headline link.
 const headline = mixedWorkload();
@@ -184,8 +226,8 @@ interface SweepPoint<X> {
   comparison: Comparison;
 }
 
-async function bestAt<X>(x: X, w: Workload, gbit: number): Promise<SweepPoint<X>> {
-  const point = bestSplit(await splitsAt(w, gbit));
+async function bestAt<X>(x: X, w: Workload, gbit: number, how: HandOff = handOff): Promise<SweepPoint<X>> {
+  const point = bestSplit(await splitsAt(w, gbit, how));
   return { x, split: point.split, comparison: point.comparison };
 }
 
@@ -262,7 +304,7 @@ for (const gbit of config.links) {
       ? traceBest.comparison
       : compare(
           await mooncake.baseline(config.workers),
-          await mooncake.disaggregated(traceBest.split, linkSpec(gbit)),
+          await mooncake.disaggregated(traceBest.split, linkSpec(gbit), handOff),
         );
   traceLinks.push({ x: gbit, comparison });
 }
@@ -274,7 +316,31 @@ console.log(
   ),
 );
 
-// 5. Chart and verdict.
+// 6. KV transfer mode × decision rule: whole vs layer-wise hand-off, Dynamo's rule vs the link-aware one,
+// over link speed at each load (best split per point).
+const modeSweep = new Map<string, Array<{ x: number; comparison: Comparison }>>();
+const modeRows: Row[] = [];
+const modeGoal: string[] = [];
+for (const rate of modeRates) {
+  const w = mixedWorkload({ rate });
+  for (const gbit of modeLinks)
+    for (const how of MODES) {
+      progress(`modes: ${w.name}, ${gbitLabel(gbit)}, ${modeName(how)}`);
+      const point = await bestAt(rate, w, gbit, how);
+      const label = `${rate} req/s, ${gbitLabel(gbit)}, ${modeName(how)}, ${splitName(point.split)}`;
+      modeRows.push({ label, comparison: point.comparison });
+      if (meetsGoal(point.comparison)) modeGoal.push(label);
+      if (rate === modeRates.at(-1))
+        modeSweep.set(modeName(how), [
+          ...(modeSweep.get(modeName(how)) ?? []),
+          { x: gbit, comparison: point.comparison },
+        ]);
+    }
+}
+console.log('\n## KV transfer mode × decision rule (best split per point)\n');
+console.log(comparisonTable('load, link, mode, rule, P:D', modeRows));
+
+// 7. Chart and verdict.
 const chart: DisaggChartData = {
   title: `Disaggregated ÷ aggregated, ${config.workers} workers (virtual time)`,
   linkSweep: [...linkSweep].map(([name, points]) => ({ name, points })),
@@ -284,11 +350,19 @@ const chart: DisaggChartData = {
   bestSplit: splitName(best.split),
   traceBestSplit: splitName(traceBest.split),
   links: config.links,
+  modeSweep: [...modeSweep].map(([name, points]) => ({ name, points })),
+  modeRate: modeRates.at(-1) as number,
 };
 mkdirSync(dirname(config.out), { recursive: true });
-writeFileSync(config.out, renderDisaggChart(chart));
-console.log(`\nchart written to ${config.out}; ${((performance.now() - started) / 1000).toFixed(1)} s wall`);
+const chartFiles = await writeChartFiles(config.out, renderDisaggChart(chart));
+console.log(
+  `\nchart written to ${chartFiles.svg} and ${chartFiles.png}; ${((performance.now() - started) / 1000).toFixed(1)} s wall`,
+);
 
+console.log(
+  `KV transfer mode × rule: goal met at (load, link, mode, rule, P:D): ${modeGoal.length > 0 ? modeGoal.join('; ') : 'none of the grid'}; ` +
+    `at ${modeRates.at(-1)} req/s: ${[...modeSweep].map(([name, points]) => `${name}: ${whereItPays(points, gbitLabel)}`).join('; ')}`,
+);
 const bestLinks = linkSweep.get(splitName(best.split))!;
 const c = best.comparison;
 console.log(

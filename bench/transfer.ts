@@ -6,13 +6,18 @@
  * A child process plays the prefill worker: it registers a SmolLM2-135M-shaped KV pool (30 layers, 3 KV
  * heads, head dim 64, 16-token blocks, f32 = 720 KiB per block) and serves it. This process plays the decode
  * worker: it READs 1, 16, 256 and 4,096 blocks (scattered ids on the owner, contiguous here, as a fresh
- * decode allocation would be) over TCP and over a Unix socket, and copies the same views in-process with
- * TypedArray.set for the memcpy baseline. Median of repeats; the last line is the headline ratio.
+ * decode allocation would be) over TCP, over a Unix socket and through shared memory (shm-transport.ts:
+ * the owner staged its pool into a /dev/shm mirror after filling it, as a prefill worker stages a
+ * request's blocks once computed; then again with nothing staged, so the owner stages during the READ),
+ * and copies the same views in-process with TypedArray.set for the memcpy baseline. Median of repeats;
+ * the last line is the headline ratio.
  *
  * Options: --blocks 1,16,256,4096  --repeats 3  --smoke (tiny, for CI)
- * Memory: the full run holds 3 pools of 4,096 blocks (2.8 GiB each): the owner's, ours and the memcpy source.
+ * Memory: the full run holds 4 pools of 4,096 blocks (2.8 GiB each): the owner's, its /dev/shm mirror (or
+ * the scratch file of an unstaged READ), ours and the memcpy source.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -21,6 +26,7 @@ import {
   blockBytes,
   blockViews,
   type KvRegion,
+  ShmTransport,
   StreamTransport,
   TransferAgent,
 } from '../src/transfer/index.ts';
@@ -60,20 +66,36 @@ function fillBlocks(region: KvRegion): void {
   });
 }
 
-/** --serve: the owner process. Prints its metadata, answers a 'report' notification with its counters. */
+/**
+ * --serve: the owner process. Prints its metadata once it has filled and staged its pool; answers the
+ * notifications 'report' (its counters) and 'unstage' (drop the shm mirror) with a line.
+ */
 async function serve(poolBlocks: number): Promise<void> {
   const agent = new TransferAgent({
     name: 'bench-owner',
-    transports: [new StreamTransport('tcp'), new StreamTransport('unix')],
+    transports: [new StreamTransport('tcp'), new StreamTransport('unix'), new ShmTransport()],
     timeoutMs: TIMEOUT_MS,
   });
   const region = allocateRegion('kv', LAYOUT, poolBlocks);
   fillBlocks(region);
   agent.registerRegion(region);
+  const all = Array.from({ length: poolBlocks }, (_, i) => i);
+  const stage = async () => {
+    const started = performance.now();
+    await agent.stageBlocks('kv', all);
+    return performance.now() - started;
+  };
+  const answer = (line: object) => process.stdout.write(`${JSON.stringify(line)}\n`);
   agent.onNotif((n) => {
-    if (n.message === 'report') process.stdout.write(`${JSON.stringify({ counters: agent.counters() })}\n`);
+    if (n.message === 'report') answer({ counters: agent.counters() });
+    if (n.message === 'unstage') {
+      agent.unstageBlocks('kv', all);
+      answer({ unstaged: true });
+    }
   });
-  process.stdout.write(`${JSON.stringify({ metadata: await agent.start() })}\n`);
+  const metadata = await agent.start();
+  const stagedMs = await stage();
+  answer({ metadata, stagedMs });
   process.stdin.resume();
   process.stdin.on('end', () => void agent.close().then(() => process.exit(0))); // parent gone
 }
@@ -102,14 +124,35 @@ function startOwner(poolBlocks: number): {
   };
 }
 
-async function timeMs(run: () => unknown | Promise<unknown>, repeats: number): Promise<number> {
+/** CPU time (user + system, all threads) a process has used, from /proc (ms; 10 ms ticks). */
+function processCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is stat(5)'s field 3
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
+}
+const CLOCK_TICKS_PER_S = 100;
+
+interface Timing {
+  /** Median wall time of one run. */
+  ms: number;
+  /** Mean CPU time of one run: this process plus `otherPid` (the owner), every thread (kernel copies too). */
+  cpuMs: number;
+}
+
+async function timed(
+  run: () => unknown | Promise<unknown>,
+  repeats: number,
+  otherPid?: number,
+): Promise<Timing> {
   const times: number[] = [];
+  const cpu = () => processCpuMs(process.pid) + (otherPid === undefined ? 0 : processCpuMs(otherPid));
+  const cpuBefore = cpu();
   for (let r = 0; r < repeats; r++) {
     const started = performance.now();
     await run();
     times.push(performance.now() - started);
   }
-  return median(times);
+  return { ms: median(times), cpuMs: (cpu() - cpuBefore) / repeats };
 }
 
 function checkLanded(dest: KvRegion, localIds: number[], remoteIds: number[]): void {
@@ -127,6 +170,27 @@ function checkLanded(dest: KvRegion, localIds: number[], remoteIds: number[]): v
   }
 }
 
+type Kind = 'tcp' | 'unix' | 'shm';
+const KINDS: readonly Kind[] = ['tcp', 'unix', 'shm'];
+
+function readerAgent(kind: Kind, dest: KvRegion, metadata: AgentMetadata): TransferAgent {
+  const agent = new TransferAgent({
+    name: `bench-reader-${kind}`,
+    transports: [kind === 'shm' ? new ShmTransport() : new StreamTransport(kind)],
+    timeoutMs: TIMEOUT_MS,
+  });
+  agent.registerRegion(dest);
+  agent.addRemoteAgent(metadata);
+  return agent;
+}
+
+function clear(region: KvRegion): void {
+  for (const { k, v } of region.layers) {
+    (k as Float32Array).fill(0);
+    (v as Float32Array).fill(0);
+  }
+}
+
 async function main(): Promise<void> {
   const smoke = values.smoke as boolean;
   const sizes = smoke ? [1, 16, 64] : positiveIntList('blocks', values.blocks);
@@ -138,73 +202,103 @@ async function main(): Promise<void> {
   const dest = allocateRegion('kv', LAYOUT, poolBlocks);
   const memcpySource = allocateRegion('kv', LAYOUT, poolBlocks);
   fillBlocks(memcpySource);
-  const { metadata } = (await owner.nextLine()) as { metadata: AgentMetadata };
-  const readers = (['tcp', 'unix'] as const).map((kind) => {
-    const agent = new TransferAgent({
-      name: `bench-reader-${kind}`,
-      transports: [new StreamTransport(kind)],
-      timeoutMs: TIMEOUT_MS,
-    });
-    agent.registerRegion(dest);
-    agent.addRemoteAgent(metadata);
-    return agent;
-  });
+  const { metadata, stagedMs } = (await owner.nextLine()) as { metadata: AgentMetadata; stagedMs: number };
+  const readers = new Map(KINDS.map((kind) => [kind, readerAgent(kind, dest, metadata)]));
+  const shm = readers.get('shm') as TransferAgent;
+  /** Ask the owner to drop its mirror, and wait for its answer line. */
+  const ownerDoes = async (what: 'unstage') => {
+    await shm.sendNotif(metadata.name, what);
+    return (await owner.nextLine()) as { stagedMs?: number };
+  };
 
-  const rows: string[][] = [];
-  const ratios = new Map<number, { tcp: number; unix: number }>();
-  for (const n of sizes) {
+  interface SizePoint {
+    n: number;
+    views: number;
+    memcpy: Timing;
+    staged: Record<Kind, Timing>;
+    unstaged?: Timing;
+  }
+  const ownerPid = owner.child.pid as number;
+  const points: SizePoint[] = [];
+  const descFor = (n: number) => {
     // 7 is coprime to any power-of-two pool: scattered, distinct owner ids; ours contiguous.
     const remoteIds = Array.from({ length: n }, (_, i) => (i * 7) % poolBlocks);
     const localIds = Array.from({ length: n }, (_, i) => i);
-    const bytes = n * blockBytes(LAYOUT);
+    return { localRegion: 'kv', remoteRegion: 'kv', localBlockIds: localIds, remoteBlockIds: remoteIds };
+  };
+  const measure = async (reader: TransferAgent, n: number) => {
+    const desc = descFor(n);
+    clear(dest);
+    await reader.read(metadata.name, desc); // warm: connection open, pages touched
+    checkLanded(dest, desc.localBlockIds, desc.remoteBlockIds);
+    return timed(() => reader.read(metadata.name, desc), repeats, ownerPid);
+  };
+  for (const n of sizes) {
+    const { localBlockIds, remoteBlockIds } = descFor(n);
     const all = { start: 0, end: LAYOUT.numLayers };
-    const src = blockViews(memcpySource, all, remoteIds);
-    const dst = blockViews(dest, all, localIds);
+    const src = blockViews(memcpySource, all, remoteBlockIds);
+    const dst = blockViews(dest, all, localBlockIds);
     copyViews(src, dst); // warm: pages touched
-    const memcpyMs = await timeMs(() => copyViews(src, dst), repeats);
-    const desc = {
-      localRegion: 'kv',
-      remoteRegion: 'kv',
-      localBlockIds: localIds,
-      remoteBlockIds: remoteIds,
-    };
-    const transferMs: number[] = [];
-    for (const reader of readers) {
-      dest.layers.forEach(({ k, v }) => {
-        (k as Float32Array).fill(0);
-        (v as Float32Array).fill(0);
-      });
-      await reader.read(metadata.name, desc); // warm: connection open, pages touched
-      checkLanded(dest, localIds, remoteIds);
-      transferMs.push(await timeMs(() => reader.read(metadata.name, desc), repeats));
-    }
-    const gbps = (ms: number) => bytes / (ms / 1000) / 1e9;
-    const [tcpMs, unixMs] = transferMs as [number, number];
-    ratios.set(n, { tcp: gbps(tcpMs) / gbps(memcpyMs), unix: gbps(unixMs) / gbps(memcpyMs) });
+    const memcpy = await timed(() => copyViews(src, dst), repeats);
+    const staged = {} as Record<Kind, Timing>;
+    for (const kind of KINDS) staged[kind] = await measure(readers.get(kind) as TransferAgent, n);
+    points.push({ n, views: src.length, memcpy, staged });
+  }
+  // The same READs with nothing staged: the owner copies into a scratch file during each (2 copies on the path).
+  await ownerDoes('unstage');
+  for (const point of points) point.unstaged = await measure(shm, point.n);
+
+  const rows: string[][] = [];
+  const cpuRows: string[][] = [];
+  const ratios = new Map<number, Record<Kind, number>>();
+  for (const { n, views, memcpy, staged, unstaged } of points) {
+    const bytes = n * blockBytes(LAYOUT);
+    const gbps = (t: number) => bytes / (t / 1000) / 1e9;
+    const ratio = (t: Timing) => memcpy.ms / t.ms;
+    const cpuRatio = (t: Timing) => (t.cpuMs > 0 ? `${fmt(memcpy.cpuMs / t.cpuMs, 2)}x` : '-');
+    ratios.set(n, { tcp: ratio(staged.tcp), unix: ratio(staged.unix), shm: ratio(staged.shm) });
+    const on = unstaged as Timing;
     rows.push([
       String(n),
       fmt(bytes / 2 ** 20, 2),
-      String(src.length),
-      fmt(memcpyMs, 3),
-      fmt(gbps(memcpyMs), 2),
-      fmt(tcpMs, 3),
-      fmt(gbps(tcpMs), 2),
-      `${fmt(gbps(tcpMs) / gbps(memcpyMs), 2)}x`,
-      fmt(unixMs, 3),
-      fmt(gbps(unixMs), 2),
-      `${fmt(gbps(unixMs) / gbps(memcpyMs), 2)}x`,
+      String(views),
+      fmt(memcpy.ms, 3),
+      fmt(gbps(memcpy.ms), 2),
+      ...KINDS.flatMap((kind) => [
+        fmt(staged[kind].ms, 3),
+        fmt(gbps(staged[kind].ms), 2),
+        `${fmt(ratio(staged[kind]), 2)}x`,
+      ]),
+      fmt(on.ms, 3),
+      `${fmt(ratio(on), 2)}x`,
+    ]);
+    cpuRows.push([
+      `${n} blocks`,
+      fmt(memcpy.cpuMs, 0),
+      ...KINDS.flatMap((kind) => [fmt(staged[kind].cpuMs, 0), cpuRatio(staged[kind])]),
+      fmt(on.cpuMs, 0),
+      cpuRatio(on),
     ]);
   }
 
-  await readers[0]?.sendNotif(metadata.name, 'report');
+  await shm.sendNotif(metadata.name, 'report');
   const { counters: ownerCounters } = (await owner.nextLine()) as {
     counters: ReturnType<TransferAgent['counters']>;
   };
   owner.child.stdin?.end();
-  await Promise.all(readers.map((r) => r.close()));
+  const readerCounters = new Map([...readers].map(([kind, r]) => [kind, r.counters()]));
+  await Promise.all([...readers.values()].map((r) => r.close()));
 
-  const readerCopied = readers.reduce((s, r) => s + r.counters().userCopiedBytes, 0);
-  const readerBytes = readers.reduce((s, r) => s + r.counters().bytesReceived, 0);
+  const streamCopied = (['tcp', 'unix'] as const).reduce(
+    (s, k) => s + (readerCounters.get(k)?.userCopiedBytes ?? 0),
+    0,
+  );
+  const streamBytes = (['tcp', 'unix'] as const).reduce(
+    (s, k) => s + (readerCounters.get(k)?.bytesReceived ?? 0),
+    0,
+  );
+  const shmCounters = readerCounters.get('shm') as ReturnType<TransferAgent['counters']>;
+  const poolBytes = poolBlocks * blockBytes(LAYOUT);
   console.log(`machine: ${machineLine(machine)}`);
   console.log(
     `layout:  SmolLM2-135M KV, ${LAYOUT.numLayers} layers × K/V × [${LAYOUT.blockSize} tokens][${LAYOUT.numKvHeads} KV heads][head dim ${LAYOUT.headDim}] ${LAYOUT.dtype} = ${blockBytes(LAYOUT)} bytes per block; READ by a second process, median of ${repeats}${smoke ? ' (smoke)' : ''}\n`,
@@ -217,26 +311,49 @@ async function main(): Promise<void> {
         { header: 'views' },
         { header: 'memcpy ms' },
         { header: 'memcpy GB/s' },
-        { header: 'tcp ms' },
-        { header: 'tcp GB/s' },
-        { header: 'tcp/memcpy' },
-        { header: 'unix ms' },
-        { header: 'unix GB/s' },
-        { header: 'unix/memcpy' },
+        ...KINDS.flatMap((kind) => [
+          { header: `${kind} ms` },
+          { header: `${kind} GB/s` },
+          { header: `${kind}/memcpy` },
+        ]),
+        { header: 'shm unstaged ms' },
+        { header: 'shm unstaged/memcpy' },
       ],
       rows,
     ),
   );
   console.log(
-    `\ncopies per byte (READ, measured by the agents' counters): reader ${fmt(readerCopied / readerBytes, 2)} ` +
+    '\nCPU time per READ (ms, mean of the repeats, from /proc: reader + owner process, every thread, kernel ' +
+      'copies included; the load-independent view of the same runs) and memcpy CPU ÷ transfer CPU:\n',
+  );
+  console.log(
+    markdownTable(
+      [
+        { header: 'size' },
+        { header: 'memcpy cpu' },
+        ...KINDS.flatMap((kind) => [{ header: `${kind} cpu` }, { header: `memcpy/${kind}` }]),
+        { header: 'shm unstaged cpu' },
+        { header: 'memcpy/shm unstaged' },
+      ],
+      cpuRows,
+    ),
+  );
+  console.log(
+    `\ncopies per byte (READ, measured by the agents' counters): reader ${fmt(streamCopied / streamBytes, 2)} ` +
       `in user space (the kernel reads straight into the KV blocks), owner ${fmt(ownerCounters.userCopiedBytes / ownerCounters.bytesSent, 2)} ` +
       '(writev straight from its KV blocks); plus 2 kernel copies (owner blocks → socket buffer → reader blocks) on both tcp and unix. memcpy: 1.',
   );
+  console.log(
+    `shm: reader ${fmt(shmCounters.userCopiedBytes / shmCounters.bytesReceived, 2)} in user space and 1 kernel copy (mirror → reader blocks, preadv) on the READ's path; ` +
+      `the owner staged its ${fmt(poolBytes / 2 ** 20, 0)} MiB pool into the mirror before the READs (1 kernel copy per byte, pwritev, off the path: ${fmt(stagedMs, 0)} ms, ` +
+      `${fmt(poolBytes / (stagedMs / 1000) / 1e9, 2)} GB/s; ${fmt(ownerCounters.stagedAheadBytes / 2 ** 20, 0)} MiB staged ahead in all). ` +
+      `Unstaged: the owner stages during the READ (${fmt(ownerCounters.stagedOnReadBytes / 2 ** 20, 0)} MiB): 2 kernel copies on the path.`,
+  );
   console.log('goal: ≥ 0.5x of memcpy for large transfers on one host');
   const largest = Math.max(...sizes);
-  const r = ratios.get(largest) as { tcp: number; unix: number };
+  const r = ratios.get(largest) as Record<Kind, number>;
   console.log(
-    `transfer vs memcpy: ${largest} blocks ${r.tcp.toFixed(2)}x (tcp), ${r.unix.toFixed(2)}x (unix)`,
+    `transfer vs memcpy: ${largest} blocks ${r.tcp.toFixed(2)}x (tcp), ${r.unix.toFixed(2)}x (unix), ${r.shm.toFixed(2)}x (shm, staged ahead)`,
   );
 }
 

@@ -1,6 +1,7 @@
 /**
  * `bench:disagg`'s picture: disagg ÷ agg ratios (below 1 = disaggregation better) against link speed, for
- * every P:D split, and against the prompt mix and the offered load for the headline split; dashed lines
+ * every P:D split, and against the prompt mix and the offered load for the headline split, and per KV
+ * transfer mode (whole / layer-wise) and decision rule (Dynamo's / link-aware) against link speed; dashed lines
  * mark the goal (ITL p99 ≤ 0.5×, TTFT mean ≤ 1.2×) and parity (1×).
  */
 import { type ChartPanel, type ChartSeries, renderChart } from '../../src/util/svg-chart.ts';
@@ -16,6 +17,9 @@ export interface DisaggChartData {
   fractionSweep: Sweep;
   /** Best split per point, per link ("25 Gbit/s"), the ratios at each offered load (req/s). */
   loadByLink: ReadonlyArray<{ name: string; points: Sweep }>;
+  /** Per KV transfer mode and decision rule ("layerwise, dynamo"), best split per link, at `modeRate`. */
+  modeSweep: ReadonlyArray<{ name: string; points: Sweep }>;
+  modeRate: number;
   /** Mooncake trace, its best split, per link speed. */
   traceLinks: Sweep;
   bestSplit: string;
@@ -62,6 +66,26 @@ export function renderDisaggChart(d: DisaggChartData): string {
       reference('parity', 1, d.links, '#ccc'),
     ],
   });
+  const modePanel = (
+    title: string,
+    f: (c: Comparison) => number,
+    goal: number,
+    goalName: string,
+  ): ChartPanel => {
+    const xs = d.modeSweep.flatMap((s) => s.points.map((p) => p.x));
+    return {
+      title,
+      xLabel: 'link speed (Gbit/s)',
+      yLabel: 'disagg ÷ agg',
+      xScale: 'log2',
+      xTicks: [...new Set(xs)],
+      series: [
+        ...d.modeSweep.map((s) => ({ name: s.name, points: pick(s.points, f) })),
+        reference(goalName, goal, xs, '#888'),
+        reference('parity', 1, xs, '#ccc'),
+      ],
+    };
+  };
   const loadPanel = (
     title: string,
     f: (c: Comparison) => number,
@@ -116,6 +140,13 @@ export function renderDisaggChart(d: DisaggChartData): string {
       ratioPanel('Ratios vs long-prompt share', 'long prompts (%)', d.fractionSweep, 100),
       loadPanel('ITL p99 ratio vs offered load', itl, GOAL.itlP99Ratio, 'goal 0.5'),
       loadPanel('TTFT mean ratio vs offered load', ttft, GOAL.ttftMeanRatio, 'bound 1.2'),
+      modePanel(`ITL p99 ratio: KV mode × rule (${d.modeRate} req/s)`, itl, GOAL.itlP99Ratio, 'goal 0.5'),
+      modePanel(
+        `TTFT mean ratio: KV mode × rule (${d.modeRate} req/s)`,
+        ttft,
+        GOAL.ttftMeanRatio,
+        'bound 1.2',
+      ),
     ],
   });
 }

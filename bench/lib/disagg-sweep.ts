@@ -12,6 +12,7 @@ import {
   TraceBlockHasher,
   type TraceRecord,
   REPLAY_DEFAULTS,
+  DISAGG_REPLAY_DEFAULTS,
 } from '../../src/replay/index.ts';
 import { percentile } from '../../src/util/stats.ts';
 
@@ -59,12 +60,17 @@ export class Workload {
     return this.aggregated;
   }
 
-  /** A disaggregated run of `split` over `link` ("25gbit,10us"), remembered (sweeps share points). */
-  async disaggregated(split: Split, link: string): Promise<RunSummary> {
-    const key = `${splitName(split)}@${link}`;
+  /**
+   * A disaggregated run of `split` over `link` ("25gbit,10us"), remembered (sweeps share points);
+   * `handOff` picks the KV transfer mode and decision rule (default: the workload's base options).
+   */
+  async disaggregated(split: Split, link: string, handOff: HandOff = {}): Promise<RunSummary> {
+    const D = DISAGG_REPLAY_DEFAULTS;
+    const mode = handOff.kvTransferMode ?? D.kvTransferMode;
+    const key = `${splitName(split)}@${link}/${mode}/${handOff.disaggRule ?? D.disaggRule}`;
     let run = this.runs.get(key);
     if (run === undefined) {
-      run = await this.run({ prefillWorkers: split.prefill, decodeWorkers: split.decode, link });
+      run = await this.run({ prefillWorkers: split.prefill, decodeWorkers: split.decode, link, ...handOff });
       this.runs.set(key, run);
     }
     return run;
@@ -81,6 +87,9 @@ export class Workload {
     return { metrics: summarizeReplay(result), itlP999Ms: percentile(result.itlsMs, 99.9) };
   }
 }
+
+/** How the KV hand-off is modelled and decided: `--kv-transfer-mode`, `--disagg-rule`. */
+export type HandOff = Pick<ReplayOptions, 'kvTransferMode' | 'disaggRule'>;
 
 /** One run's metrics, plus the one figure ReplayMetrics does not carry. */
 export interface RunSummary {

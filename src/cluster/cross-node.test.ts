@@ -124,6 +124,7 @@ function workerArgv(node: number, namespace: string, model: string, systemPort: 
     '--host', state.addresses[node]!,
     '--system-port', String(systemPort),
     '--lease-ttl', LEASE_TTL_S,
+    '--exit-on-lease-loss',
     '--canary-interval', '0',
     '--threads', '1',
   ];

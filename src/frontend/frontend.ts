@@ -19,13 +19,16 @@ import { createDiscovery, type Discovery, type DiscoveryOptions } from '../runti
 import { type CreateEventBusOptions, createEventBus, type EventBus } from '../runtime/events/index.ts';
 import { DEFAULT_NAMESPACE } from '../runtime/names.ts';
 import { type RequestPlane, TcpRequestPlane } from '../runtime/request-plane/index.ts';
+import type { ClusterSecret } from '../util/cluster-secret.ts';
 import { getLogger } from '../util/logger.ts';
+import type { ApiKeyOptions } from './api-key.ts';
 import { EventFeed } from './event-feed.ts';
 import { type HttpServerHandle, startHttpServer } from './http-server.ts';
 import { FrontendMetrics } from './metrics.ts';
 import { ModelCardFiles } from './model-card-files.ts';
 import { type DeploymentRouterFlags, ModelDeployment } from './model-deployment.ts';
 import { ModelWatcher } from './model-watcher.ts';
+import { RouterReplicaSync } from './replica-sync.ts';
 import type { RequestStats } from './request-stats.ts';
 
 export interface FrontendRuntime {
@@ -45,6 +48,16 @@ export interface FrontendOptions {
   runtime?: FrontendRuntime;
   /** --router, --kv-overlap-score-weight, --router-temperature, --router-decision-log, seed. */
   router?: DeploymentRouterFlags;
+  /**
+   * --router-replica-sync: share each router's in-flight requests with the other frontends over the event
+   * plane, so several frontends do not pile onto one worker (default: on when events are NATS).
+   */
+  routerReplicaSync?: boolean;
+  /**
+   * --router-kv-replay: how a router learns a worker's cache when it first meets it: 'snapshot' (default:
+   * ask the worker for a dump, tail events from now) or 'start' (replay the whole durable KV-event log).
+   */
+  kvReplay?: 'snapshot' | 'start';
   /** --migration-limit: mid-stream worker failures one request may survive (default 0). */
   migrationLimit?: number;
   /** KV usage (0..1) at which a worker counts as busy; all busy → 503 (default 0.95). */
@@ -64,6 +77,12 @@ export interface FrontendOptions {
   port?: number;
   maxBodyBytes?: number;
   drainTimeoutMs?: number;
+  /** Browser origins allowed to call the API (CORS; `--allowed-origins`). Default none. */
+  allowedOrigins?: readonly string[];
+  /** --api-key / --public-paths: clients must send `Authorization: Bearer KEY` (api-key.ts). */
+  auth?: ApiKeyOptions;
+  /** --cluster-secret-file: proved to workers when the request plane connects (workers may require it). */
+  clusterSecret?: ClusterSecret;
 }
 
 export interface FrontendHandle {
@@ -72,6 +91,8 @@ export interface FrontendHandle {
   stats: RequestStats;
   models: ModelWatcher;
   events: EventFeed;
+  /** Router replica sync, when on (its stats count what peers sent and what was applied). */
+  replicaSync: RouterReplicaSync | undefined;
   /** Stop accepting, drain in-flight requests, then release what the frontend created. */
   close(): Promise<void>;
 }
@@ -90,7 +111,8 @@ export async function startFrontend(options: FrontendOptions = {}): Promise<Fron
     if (!options.runtime?.discovery) owned.push(() => discovery.close());
     const bus = options.runtime?.eventBus ?? (await createEventBus(options.events ?? { backend: 'nats' }));
     if (!options.runtime?.eventBus) owned.push(() => bus.close());
-    const plane = options.runtime?.requestPlane ?? new TcpRequestPlane();
+    const plane =
+      options.runtime?.requestPlane ?? new TcpRequestPlane({ clusterSecret: options.clusterSecret });
     if (!options.runtime?.requestPlane) owned.push(() => plane.close());
 
     const cardFiles = new ModelCardFiles({
@@ -101,18 +123,30 @@ export async function startFrontend(options: FrontendOptions = {}): Promise<Fron
           : bus.backend === 'nats'
             ? options.events?.natsServer
             : null,
+      natsSecurity: options.events?.natsSecurity,
       log,
     });
     owned.push(() => cardFiles.close());
     let models: ModelWatcher | undefined;
-    const feed = new EventFeed({ bus, plane, deploymentOf: (id) => models?.deploymentOf(id), log });
+    const feed = new EventFeed({
+      bus,
+      plane,
+      deploymentOf: (id) => models?.deploymentOf(id),
+      kvReplay: options.kvReplay ?? 'snapshot',
+      log,
+    });
     owned.push(() => feed.close());
+    const replicaSync =
+      (options.routerReplicaSync ?? bus.backend === 'nats')
+        ? new RouterReplicaSync({ bus, routerOf: (id) => models?.deploymentOf(id)?.routerOf(id), log })
+        : undefined;
+    if (replicaSync) owned.push(() => replicaSync.close());
     models = await ModelWatcher.start({
       discovery,
       namespace: options.namespace ?? DEFAULT_NAMESPACE,
       log,
-      createDeployment: (card) =>
-        ModelDeployment.create({
+      createDeployment: async (card) => {
+        const deployment = await ModelDeployment.create({
           card,
           cardFiles,
           plane,
@@ -123,9 +157,15 @@ export async function startFrontend(options: FrontendOptions = {}): Promise<Fron
           metrics,
           requestSnapshot: (deployment, workerId) => feed.requestSnapshot(deployment, workerId),
           log,
-        }),
-      onWorkerAdded: (_deployment, _workerId, { namespace, component }) =>
-        void feed.follow({ namespace, component }),
+        });
+        replicaSync?.attach(deployment.router);
+        replicaSync?.attach(deployment.prefillRouter);
+        return deployment;
+      },
+      onWorkerAdded: (deployment, workerId, { namespace, component }) => {
+        void feed.workerAdded(deployment, workerId, { namespace, component });
+        void replicaSync?.follow({ namespace, component }, workerId);
+      },
     });
     const watcher = models;
     owned.push(() => watcher.close());
@@ -135,7 +175,9 @@ export async function startFrontend(options: FrontendOptions = {}): Promise<Fron
       port: options.port,
       maxBodyBytes: options.maxBodyBytes,
       drainTimeoutMs: options.drainTimeoutMs,
+      allowedOrigins: options.allowedOrigins,
       metrics,
+      ...options.auth,
     });
     log.info('frontend ready', {
       url: server.url,
@@ -146,6 +188,7 @@ export async function startFrontend(options: FrontendOptions = {}): Promise<Fron
       maxPrefillQueueSize: disagg.maxPrefillQueueSize,
       discovery: discovery.backend,
       events: bus.backend,
+      routerReplicaSync: replicaSync !== undefined,
       models: watcher.list().map((m) => m.name),
       modelCacheDir: cardFiles.cacheDir,
     });
@@ -155,6 +198,7 @@ export async function startFrontend(options: FrontendOptions = {}): Promise<Fron
       stats: server.stats,
       models: watcher,
       events: feed,
+      replicaSync,
       close: async () => {
         await server.close();
         await releaseAll(owned);

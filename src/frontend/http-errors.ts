@@ -4,7 +4,9 @@
  */
 import type { ErrorBody } from '../protocols/openai.ts';
 import { AllWorkersBusyError, NoWorkersError } from '../router/index.ts';
+import { StreamDisconnectedError } from '../runtime/request-plane/index.ts';
 import { DhwError, InvalidRequestError } from '../util/errors.ts';
+import { redactInternals } from './redact.ts';
 
 export class HttpError extends DhwError {
   constructor(
@@ -57,12 +59,39 @@ export const noWorkersAvailable = (detail: string): HttpError =>
 export const allWorkersBusy = (detail: string): HttpError =>
   new HttpError(503, `All workers are busy, retry later: ${detail}`, 'service_unavailable', null, 'busy');
 
-/** Map any thrown value to a status and OpenAI error body; unknown errors become 500. */
+/**
+ * Map any thrown value to a status and OpenAI error body; unknown errors become 500. What leaves here is
+ * client-visible, so messages that did not come from our own HTTP layer lose worker addresses and file
+ * paths (redact.ts); stack traces never travel (only `message` is used).
+ */
 export function toErrorResponse(err: unknown): { status: number; body: ErrorBody } {
+  if (err instanceof HttpError) return describeError(err);
+  if (err instanceof StreamDisconnectedError) return describeError(workerFailedMidStream(err));
+  const response = describeError(err);
+  response.body.error.message = redactInternals(response.body.error.message);
+  return response;
+}
+
+/**
+ * 502: the worker died or its connection broke, and the request was not moved elsewhere (migration off
+ * or its limit reached). Names neither the worker nor its address: those are in the frontend's log.
+ */
+function workerFailedMidStream(err: StreamDisconnectedError): HttpError {
+  return new HttpError(
+    502,
+    `the worker serving this request failed after ${err.itemsReceived} output item(s) and the request was ` +
+      "not moved to another worker (the frontend's --migration-limit is 0 or was reached); retry it",
+    'internal_server_error',
+    null,
+    'worker_failed',
+  );
+}
+
+function describeError(err: unknown): { status: number; body: ErrorBody } {
   if (err instanceof HttpError) {
     return { status: err.status, body: errorBody(err.message, err.type, err.param, err.code) };
   }
-  if (err instanceof AllWorkersBusyError) return toErrorResponse(allWorkersBusy(err.message));
+  if (err instanceof AllWorkersBusyError) return describeError(allWorkersBusy(err.message));
   if (err instanceof NoWorkersError) {
     // The router's message already reads "no workers available: ...".
     return { status: 503, body: errorBody(err.message, 'service_unavailable', null, 'no_workers') };

@@ -10,14 +10,31 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { InferenceEngine } from '../protocols/engine.ts';
 import type { Tokenizer } from '../tokens/index.ts';
+import { isLoopbackHost } from '../util/advertise-host.ts';
 import { getLogger } from '../util/logger.ts';
+import { ApiKeyCheck, type ApiKeyOptions } from './api-key.ts';
 import { methodNotAllowed, notFound, toErrorResponse } from './http-errors.ts';
 import { FrontendMetrics } from './metrics.ts';
 import { newRequestId, type RequestContext, type ServerState, sendJson } from './request-context.ts';
 import { type RequestEnd, RequestStats } from './request-stats.ts';
 import { handleChatCompletions } from './routes/chat-completions.ts';
 import { handleCompletions } from './routes/completions.ts';
-import { handleHealth, handleLive, handleMetrics, handleModels } from './routes/info.ts';
+import {
+  handleHealth,
+  handleLive,
+  handleMetrics,
+  handleModel,
+  handleModels,
+  MODEL_PATH_PREFIX,
+} from './routes/info.ts';
+import { handleDetokenize, handleTokenize } from './routes/tokenize.ts';
+import { applyCors, type CorsOptions } from './cors.ts';
+import {
+  DASHBOARD_ASSET_PATHS,
+  handleDashboardAsset,
+  handleDashboardPage,
+} from './dashboard/dashboard-page.ts';
+import { handleDashboardState } from './dashboard/dashboard-state.ts';
 import { type ModelRegistry, StaticModelRegistry } from './served-model.ts';
 
 /** One engine in this process, served under one name. */
@@ -46,7 +63,9 @@ export type HttpServerOptions = (SingleModelSource | RegistrySource) & {
   drainTimeoutMs?: number;
   /** The registry GET /metrics renders; shared with the RoutedEngines by startFrontend. Default: a new one. */
   metrics?: FrontendMetrics;
-};
+  /** Browser origins allowed to call the API (CORS, --allowed-origins). Default none. */
+  allowedOrigins?: readonly string[];
+} & ApiKeyOptions;
 
 export interface HttpServerHandle {
   /** e.g. "http://127.0.0.1:8000" (no trailing slash; the OpenAI base URL is `${url}/v1`). */
@@ -77,9 +96,20 @@ const ROUTES: Record<string, Route> = {
   },
   '/v1/completions': { method: 'POST', handler: handleCompletions, idPrefix: 'cmpl', counted: true },
   '/v1/models': { method: 'GET', handler: handleModels, idPrefix: 'req', counted: false },
+  '/v1/models/{id}': { method: 'GET', handler: handleModel, idPrefix: 'req', counted: false },
+  '/tokenize': { method: 'POST', handler: handleTokenize, idPrefix: 'tok', counted: false },
+  '/detokenize': { method: 'POST', handler: handleDetokenize, idPrefix: 'tok', counted: false },
   '/health': { method: 'GET', handler: handleHealth, idPrefix: 'req', counted: false },
   '/live': { method: 'GET', handler: handleLive, idPrefix: 'req', counted: false },
   '/metrics': { method: 'GET', handler: handleMetrics, idPrefix: 'req', counted: false },
+  '/dashboard': { method: 'GET', handler: handleDashboardPage, idPrefix: 'req', counted: false },
+  '/dashboard/state': { method: 'GET', handler: handleDashboardState, idPrefix: 'req', counted: false },
+  ...Object.fromEntries(
+    DASHBOARD_ASSET_PATHS.map((path) => [
+      path,
+      { method: 'GET', handler: handleDashboardAsset, idPrefix: 'req', counted: false },
+    ]),
+  ),
 };
 
 const log = getLogger('frontend');
@@ -92,15 +122,26 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     stats: new RequestStats(),
     metrics: options.metrics ?? new FrontendMetrics(),
     startedAt: Math.floor(Date.now() / 1000),
+    auth: new ApiKeyCheck(options),
   };
+  const cors: CorsOptions = { allowedOrigins: options.allowedOrigins ?? [] };
   const server = createServer((req, res) => {
+    if (applyCors(cors, req, res)) return;
     void handleRequest(state, req, res);
   });
   const host = options.host ?? '127.0.0.1';
   await listen(server, host, options.port ?? 8000);
   const { port } = server.address() as AddressInfo;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  log.info('listening', { url, models: models.list().map((m) => m.name) });
+  if (!state.auth?.enabled && !isLoopbackHost(host))
+    log.warn('listening beyond loopback without --api-key: anyone who reaches this port can use the models', {
+      url,
+    });
+  log.info('listening', {
+    url,
+    models: models.list().map((m) => m.name),
+    apiKey: state.auth?.enabled ? 'required' : 'none',
+  });
   return {
     url,
     port,
@@ -142,8 +183,15 @@ function clientRequestId(req: IncomingMessage): string | undefined {
   return typeof header === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(header) ? header : undefined;
 }
 
+/** The route table's key for a path: model ids (which may contain '/') follow `/v1/models/`. */
+function routeKey(path: string): string {
+  return path.startsWith(MODEL_PATH_PREFIX) && path.length > MODEL_PATH_PREFIX.length
+    ? '/v1/models/{id}'
+    : path;
+}
+
 function findRoute(method: string, path: string): Route {
-  const route = ROUTES[path];
+  const route = ROUTES[routeKey(path)];
   if (!route) throw notFound(`no route for ${method} ${path}; see GET /v1/models, POST /v1/chat/completions`);
   if (route.method !== method) throw methodNotAllowed(method, path, route.method);
   return route;
@@ -152,7 +200,7 @@ function findRoute(method: string, path: string): Route {
 async function handleRequest(state: ServerState, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const method = req.method ?? 'GET';
   const path = (req.url ?? '/').split('?')[0];
-  const route = ROUTES[path];
+  const route = ROUTES[routeKey(path)];
   const requestId = clientRequestId(req) ?? newRequestId(route?.idPrefix ?? 'req');
   const aborter = new AbortController();
   // res 'close' before the response finished = the client went away: cancel down to the engine.
@@ -167,6 +215,7 @@ async function handleRequest(state: ServerState, req: IncomingMessage, res: Serv
     signal: aborter.signal,
     created: Math.floor(Date.now() / 1000),
     outcome: {},
+    authenticated: state.auth?.authenticated(req) ?? false,
   };
   const counted = route?.counted === true && route.method === method;
   const started = performance.now();
@@ -177,6 +226,7 @@ async function handleRequest(state: ServerState, req: IncomingMessage, res: Serv
   }
   let end: RequestEnd = 'ok';
   try {
+    state.auth?.check(path, req);
     await findRoute(method, path).handler(state, ctx);
     if (ctx.outcome.error) end = 'server_error';
   } catch (err) {
@@ -190,6 +240,7 @@ async function handleRequest(state: ServerState, req: IncomingMessage, res: Serv
     // A 413 may leave unread body bytes on the socket: close it rather than reuse it.
     const headers: Record<string, string> = { 'x-request-id': requestId };
     if (status === 413) headers.connection = 'close';
+    if (status === 401) headers['www-authenticate'] = 'Bearer';
     sendJson(res, status, body, headers);
   }
   if (aborter.signal.aborted) end = 'cancelled';

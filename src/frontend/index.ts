@@ -1,3 +1,4 @@
+export { allowedOrigin, applyCors, type CorsOptions, parseAllowedOrigins } from './cors.ts';
 export { EventFeed, type EventFeedStats, KvSnapshotError } from './event-feed.ts';
 export {
   type FrontendHandle,

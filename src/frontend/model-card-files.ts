@@ -16,6 +16,7 @@ import {
   materializeCard,
   NatsCardStore,
 } from '../runtime/card-store/index.ts';
+import type { NatsSecurity } from '../runtime/events/index.ts';
 import type { Logger } from '../util/logger.ts';
 
 export interface ModelCardFilesOptions {
@@ -26,6 +27,8 @@ export interface ModelCardFilesOptions {
    * whose files are in the object store then cannot be served, and say so.
    */
   natsServer: string | undefined | null;
+  /** TLS and credentials for a secured nats-server (the event plane's). */
+  natsSecurity?: NatsSecurity;
   log: Logger;
 }
 
@@ -68,7 +71,10 @@ export class ModelCardFiles {
         ),
       );
     }
-    this.store ??= NatsCardStore.connect({ natsServer: this.options.natsServer });
+    this.store ??= NatsCardStore.connect({
+      natsServer: this.options.natsServer,
+      natsSecurity: this.options.natsSecurity,
+    });
     const pending = this.store;
     // Forget a failed connect so the next card tries again.
     pending.catch(() => {

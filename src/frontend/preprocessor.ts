@@ -9,9 +9,23 @@
 import type { ChatMessageParam } from '../protocols/openai.ts';
 import type { ChatMessage, Tokenizer } from '../tokens/index.ts';
 import { InvalidRequestError } from '../util/errors.ts';
+import { templateMessage } from './tool-calls.ts';
 
-/** Chat messages → prompt token ids. */
-export function chatPromptIds(tokenizer: Tokenizer, messages: readonly ChatMessageParam[]): number[] {
+export interface ChatPromptOptions {
+  /** End with the assistant's turn header (default true: the model answers next). */
+  addGenerationPrompt?: boolean;
+  /** Let the tokenizer add BOS/EOS; default: only when the rendered template does not begin with BOS. */
+  addSpecialTokens?: boolean;
+  /** The tools offered, for templates that render them. */
+  tools?: unknown[];
+}
+
+/** Chat messages (and the tools offered, for templates that render them) → prompt token ids. */
+export function chatPromptIds(
+  tokenizer: Tokenizer,
+  messages: readonly ChatMessageParam[],
+  options: ChatPromptOptions = {},
+): number[] {
   if (!tokenizer.hasChatTemplate) {
     throw new InvalidRequestError(
       'this model has no chat template (no chat_template.jinja or chat_template in tokenizer_config.json): ' +
@@ -19,10 +33,20 @@ export function chatPromptIds(tokenizer: Tokenizer, messages: readonly ChatMessa
       'messages',
     );
   }
-  const chat: ChatMessage[] = messages.map((m) => ({ ...m }));
-  const text = tokenizer.applyChatTemplate(chat, { addGenerationPrompt: true });
+  const chat = templateMessages(messages);
+  const text = tokenizer.applyChatTemplate(chat, {
+    addGenerationPrompt: options.addGenerationPrompt ?? true,
+    ...(options.tools ? { tools: options.tools } : {}),
+  });
   // Templates that write the BOS text themselves must not get a second BOS from the tokenizer.
-  return tokenizer.encode(text, { addSpecialTokens: !startsWithBos(tokenizer, text) });
+  return tokenizer.encode(text, {
+    addSpecialTokens: options.addSpecialTokens ?? !startsWithBos(tokenizer, text),
+  });
+}
+
+/** Messages as the chat template receives them (earlier tool calls' arguments as objects). */
+export function templateMessages(messages: readonly ChatMessageParam[]): ChatMessage[] {
+  return messages.map((m) => templateMessage({ ...m }));
 }
 
 function startsWithBos(tokenizer: Tokenizer, text: string): boolean {
@@ -49,21 +73,26 @@ export function completionPromptIds(
   return prompt;
 }
 
-/** Checks the prompt fits the context and returns the max_tokens to use. */
+/**
+ * Checks the prompt fits the context and returns the max_tokens to use. `promptParam` is the field the
+ * prompt came from (`messages` for chat, `prompt` for completions): the one a length error names.
+ */
 export function resolveMaxTokens(
   promptTokens: number,
   requestedMaxTokens: number | undefined,
   contextLength: number,
-  minTokens = 0,
+  options: { minTokens?: number | undefined; promptParam?: 'messages' | 'prompt' } = {},
 ): number {
+  const minTokens = options.minTokens ?? 0;
+  const promptParam = options.promptParam ?? 'prompt';
   if (promptTokens === 0) {
-    throw new InvalidRequestError('the prompt is empty (0 tokens): send some text', 'prompt');
+    throw new InvalidRequestError('the prompt is empty (0 tokens): send some text', promptParam);
   }
   if (promptTokens >= contextLength) {
     throw new InvalidRequestError(
       `This model's maximum context length is ${contextLength} tokens, but the prompt is ${promptTokens} ` +
         'tokens, leaving no room for output. Please shorten the prompt.',
-      'messages',
+      promptParam,
       'context_length_exceeded',
     );
   }

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../util/logger.ts';
+import type { ApiKeyCheck } from './api-key.ts';
 import type { FrontendMetrics, RequestObservation } from './metrics.ts';
 import type { RequestStats } from './request-stats.ts';
 import type { ModelRegistry } from './served-model.ts';
@@ -19,6 +20,8 @@ export interface ServerState {
   metrics: FrontendMetrics;
   /** Unix seconds when the server started. */
   startedAt: number;
+  /** --api-key: who may call which path (absent = everyone, everything). */
+  auth?: ApiKeyCheck;
 }
 
 export interface RequestContext {
@@ -34,6 +37,8 @@ export interface RequestContext {
   observation?: RequestObservation;
   /** Filled in by generation handlers for the closing log line. */
   outcome: Record<string, unknown>;
+  /** The request carried the server's API key (false when none is configured). */
+  authenticated?: boolean;
 }
 
 /** `chatcmpl-` / `cmpl-` + 24 hex digits, like OpenAI's ids. */

@@ -9,7 +9,9 @@
  *   await etcd.restart();                      // same port, same data: a server crash + recovery
  *   await etcd.stop(); await nats.stop();
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isWildcardHost, resolveAdvertiseHost } from '../util/advertise-host.ts';
@@ -25,8 +27,11 @@ export interface ManagedServer {
   readonly pid: number;
   readonly dataDir: string;
   stop(): Promise<void>;
-  /** Stop and start again on the same port with the same data dir (the pid changes). */
-  restart(): Promise<void>;
+  /**
+   * Stop and start again on the same port with the same data dir (the pid changes): a crash and recovery.
+   * `downMs` keeps it down that long first (an outage); `kill` stops it with SIGKILL instead of SIGTERM.
+   */
+  restart(opts?: { downMs?: number; kill?: boolean }): Promise<void>;
 }
 export interface EtcdServer extends ManagedServer {
   /** http://127.0.0.1:PORT */
@@ -51,12 +56,27 @@ export interface CommonServerOptions {
   host?: string;
   /** The host clients are told to use (etcd's advertise URL; the URLs returned). Default: `host`. */
   advertiseHost?: string;
+  /**
+   * Serve TLS only and require CA-signed client certificates (cluster-pki.ts makes the files). The readiness
+   * probe presents `clientCert`. Default: plain TCP, anyone may connect.
+   */
+  tls?: ServerTls;
+}
+
+export interface ServerTls {
+  ca: string;
+  cert: string;
+  key: string;
+  clientCert: string;
+  clientKey: string;
 }
 export interface EtcdOptions extends CommonServerOptions {
   port?: number;
   peerPort?: number;
 }
 export interface NatsOptions extends CommonServerOptions {
+  /** Require this user and password of every client (nats-server --user/--pass). */
+  auth?: { user: string; password: string };
   port?: number;
   /** Monitoring (HTTP) port, used as the readiness probe. Default: a free port. */
   monitorPort?: number;
@@ -66,9 +86,40 @@ export interface NatsOptions extends CommonServerOptions {
 
 const BIND_ATTEMPTS = 3;
 
-async function fetchJson(url: string): Promise<unknown> {
+/** GET `url` as JSON (undefined unless 200); over https with the client certificate when `tls` is given. */
+export async function fetchJson(url: string, tls?: ServerTls): Promise<unknown> {
+  if (tls) return httpsGetJson(url, tls);
   const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
   return res.ok ? res.json() : undefined;
+}
+
+/** GET over https presenting the client certificate (fetch cannot present one). */
+function httpsGetJson(url: string, tls: ServerTls): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const req = httpsGet(
+      url,
+      {
+        ca: readFileSync(tls.ca),
+        cert: readFileSync(tls.clientCert),
+        key: readFileSync(tls.clientKey),
+        timeout: 1000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          try {
+            resolve(res.statusCode === 200 ? JSON.parse(Buffer.concat(chunks).toString()) : undefined);
+          } catch (err) {
+            reject(err);
+          }
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
 }
 
 /** A probe that is "not ready" on any error (connection refused while the server boots). */
@@ -105,8 +156,10 @@ class LocalServer implements ManagedServer {
     if (this.ownsDataDir) await rm(this.dataDir, { recursive: true, force: true });
   }
 
-  async restart(): Promise<void> {
+  async restart(opts: { downMs?: number; kill?: boolean } = {}): Promise<void> {
+    if (opts.kill) process.kill(this.process.pid, 'SIGKILL');
     await this.process.stop();
+    if (opts.downMs) await new Promise((resolve) => setTimeout(resolve, opts.downMs));
     this.process = await this.relaunch();
   }
 }
@@ -180,9 +233,15 @@ function etcdArgs(
   port: number,
   peerPort: number,
   where: { bind: string; advertise: string },
+  tls?: ServerTls,
 ): string[] {
-  const listen = `http://${where.bind}:${port}`;
-  const client = `http://${where.advertise}:${port}`;
+  const scheme = tls ? 'https' : 'http';
+  const listen = `${scheme}://${where.bind}:${port}`;
+  const client = `${scheme}://${where.advertise}:${port}`;
+  // biome-ignore format: one flag and its value per line
+  const secure = tls
+    ? ['--cert-file', tls.cert, '--key-file', tls.key, '--trusted-ca-file', tls.ca, '--client-cert-auth']
+    : [];
   const peer = `http://127.0.0.1:${peerPort}`;
   // biome-ignore format: one flag and its value per line
   return [
@@ -196,6 +255,7 @@ function etcdArgs(
     '--logger', 'zap',
     '--log-outputs', 'stderr',
     '--log-level', 'warn',
+    ...secure,
   ];
 }
 
@@ -204,13 +264,14 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdServer> {
   const binary = await ensureServerBinary('etcd', { allowInstall: opts.allowInstall });
   const where = addressing(opts, 'etcd');
   const { dir, owned } = await prepareDataDir(opts.dataDir, 'dhw-etcd-');
+  const scheme = opts.tls ? 'https' : 'http';
   const launchAt = (ports: { port: number; peerPort: number }) =>
     launchServer({
       name: 'etcd',
       binary,
-      args: etcdArgs(dir, ports.port, ports.peerPort, where),
+      args: etcdArgs(dir, ports.port, ports.peerPort, where, opts.tls),
       isReady: probe(async () => {
-        const body = (await fetchJson(`http://${where.probe}:${ports.port}/health`)) as
+        const body = (await fetchJson(`${scheme}://${where.probe}:${ports.port}/health`, opts.tls)) as
           | { health?: string }
           | undefined;
         return body?.health === 'true';
@@ -231,7 +292,7 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdServer> {
       () => launchAt(ports),
       dir,
       owned,
-      `http://${where.advertise}:${ports.port}`,
+      `${scheme}://${where.advertise}:${ports.port}`,
     );
   } catch (err) {
     if (owned) await rm(dir, { recursive: true, force: true });
@@ -245,9 +306,22 @@ function natsArgs(
   port: number,
   monitorPort: number,
   jetstream: boolean,
+  security: Pick<NatsOptions, 'tls' | 'auth'> = {},
 ): string[] {
   const args = ['-a', host, '-p', String(port), '-m', String(monitorPort)];
+  const { tls, auth } = security;
+  // biome-ignore format: one flag and its value per line
+  if (tls) args.push('--tlsverify', '--tlscert', tls.cert, '--tlskey', tls.key, '--tlscacert', tls.ca);
+  // The password goes in a 0600 config file, not argv, where any local user could read it in /proc.
+  if (auth) args.push('-c', writeNatsAuthConfig(dataDir, auth));
   return jetstream ? [...args, '-js', '-sd', dataDir] : args;
+}
+
+function writeNatsAuthConfig(dataDir: string, auth: { user: string; password: string }): string {
+  const path = join(dataDir, 'auth.conf');
+  const users = `[{ user: ${JSON.stringify(auth.user)}, password: ${JSON.stringify(auth.password)} }]`;
+  writeFileSync(path, `authorization { users: ${users} }\n`, { mode: 0o600 });
+  return path;
 }
 
 /** Start nats-server on loopback (JetStream on by default); ready when the monitor's /healthz says ok. */
@@ -260,7 +334,7 @@ export async function startNats(opts: NatsOptions = {}): Promise<NatsServer> {
     launchServer({
       name: 'nats-server',
       binary,
-      args: natsArgs(dir, where.bind, ports.port, ports.monitorPort, jetstream),
+      args: natsArgs(dir, where.bind, ports.port, ports.monitorPort, jetstream, opts),
       isReady: probe(async () => {
         const body = (await fetchJson(`http://${where.probe}:${ports.monitorPort}/healthz`)) as
           | { status?: string }

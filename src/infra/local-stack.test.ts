@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { freePort } from './free-port.ts';
+import { startEtcd } from './local-servers.ts';
 import { infraDown, infraEnvLines, infraStatus, infraUp } from './local-stack.ts';
-import { isProcessAlive } from './server-process.ts';
+import { isProcessAlive, stopPid } from './server-process.ts';
 
 test('infra up starts detached etcd + NATS, is idempotent, status probes them, down stops them', async () => {
   const dir = join(await mkdtemp(join(tmpdir(), 'dhw-infra-')), '.dhw');
@@ -39,12 +40,62 @@ test('infra up starts detached etcd + NATS, is idempotent, status probes them, d
     );
     const stopped = await infraDown(dir);
     assert.equal(stopped.length, 2);
-    assert.equal(isProcessAlive(record.etcd.pid), false);
-    assert.equal(isProcessAlive(record.nats.pid), false);
+    assert.equal(isProcessAlive(record.etcd.pid!), false);
+    assert.equal(isProcessAlive(record.nats.pid!), false);
     assert.equal(existsSync(join(dir, 'infra.json')), false);
     assert.ok(existsSync(join(dir, 'etcd')), 'data is kept without --purge');
   } finally {
     await infraDown(dir, { purge: true });
+    await rm(join(dir, '..'), { recursive: true, force: true });
+  }
+});
+
+test('infra up leaves a healthy etcd it did not start alone, and restarts only the server that died', async () => {
+  const dir = join(await mkdtemp(join(tmpdir(), 'dhw-infra-')), '.dhw');
+  const ports = {
+    etcdPort: await freePort(),
+    etcdPeerPort: await freePort(),
+    natsPort: await freePort(),
+    natsMonitorPort: await freePort(),
+  };
+  const foreign = await startEtcd({ port: ports.etcdPort, peerPort: ports.etcdPeerPort });
+  try {
+    const status = await infraStatus(dir, { ports });
+    assert.deepEqual(
+      status.servers.map((s) => [s.name, s.up, s.managed]),
+      [
+        ['etcd', true, false],
+        ['nats-server', false, false],
+      ],
+    );
+    assert.match(status.servers[0]!.detail, /not started by dhw/);
+    const up = await infraUp(dir, { ports });
+    assert.deepEqual(up.started, ['nats-server']);
+    assert.equal(up.record.etcd.pid, null, 'the foreign etcd is recorded as not ours');
+    assert.equal(up.record.etcd.endpoint, foreign.endpoint);
+    assert.ok(isProcessAlive(foreign.pid));
+
+    // NATS (ours) dies while etcd stays healthy: only NATS is started again.
+    await stopPid(up.record.nats.pid!);
+    const again = await infraUp(dir, { ports });
+    assert.deepEqual(again.started, ['nats-server']);
+    assert.notEqual(again.record.nats.pid, up.record.nats.pid);
+    assert.ok(isProcessAlive(foreign.pid), 'the healthy etcd was left alone');
+    assert.deepEqual(
+      (await infraStatus(dir)).servers.map((s) => s.up),
+      [true, true],
+    );
+
+    const stopped = await infraDown(dir);
+    assert.deepEqual(
+      stopped,
+      [`nats-server (pid ${again.record.nats.pid})`],
+      'down stops only what dhw started',
+    );
+    assert.ok(isProcessAlive(foreign.pid));
+  } finally {
+    await infraDown(dir, { purge: true });
+    await foreign.stop();
     await rm(join(dir, '..'), { recursive: true, force: true });
   }
 });

@@ -1,7 +1,8 @@
 /**
  * `dhw infra up|down|status` without the printing: a local etcd + NATS (JetStream) pair that outlives the
  * command, recorded in `{dir}/infra.json` (dir defaults to `.dhw/` in the working directory). Like a tiny
- * docker-compose: `up` is idempotent, `down` stops by the recorded pids, `status` probes health.
+ * docker-compose: `up` is idempotent and per server (a healthy server is left alone, whoever started it),
+ * `down` stops by the recorded pids only what dhw started, `status` probes health.
  *
  *   .dhw/infra.json     pids, ports, endpoints
  *   .dhw/etcd/          etcd data      .dhw/etcd.log
@@ -11,7 +12,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InfraError } from './errors.ts';
-import { type EtcdServer, type NatsServer, startEtcd, startNats } from './local-servers.ts';
+import { isWildcardHost } from '../util/advertise-host.ts';
+import {
+  fetchJson,
+  type ManagedServer,
+  type ServerTls,
+  startEtcd,
+  startNats,
+} from './local-servers.ts';
 import { isProcessAlive, stopPid } from './server-process.ts';
 
 export const DEFAULT_INFRA_DIR = '.dhw';
@@ -31,7 +39,8 @@ export const DEFAULT_INFRA_PORTS: InfraPorts = {
 };
 
 interface RecordedServer {
-  pid: number;
+  /** null: a healthy server this stack found already running and left alone (someone else started it). */
+  pid: number | null;
   binary: 'etcd' | 'nats-server';
   dataDir: string;
   logFile: string;
@@ -41,6 +50,8 @@ export interface InfraRecord {
   startedAt: string;
   etcd: RecordedServer & { endpoint: string };
   nats: RecordedServer & { url: string; monitorUrl: string };
+  /** `up --secure`: the members' cluster config, and the TLS files the health probe presents to etcd. */
+  secure?: { clusterConfig: string; tls: ServerTls };
 }
 
 export interface ServerStatus {
@@ -48,6 +59,8 @@ export interface ServerStatus {
   up: boolean;
   pid?: number;
   endpoint?: string;
+  /** Whether `dhw infra up` started it (false: found running, left alone). */
+  managed?: boolean;
   detail: string;
 }
 
@@ -69,7 +82,7 @@ export function readInfraRecord(dir: string): InfraRecord | undefined {
 
 /** The pid still runs the binary we started (not a recycled pid). Falls back to "alive" without /proc. */
 function isOurServer(server: RecordedServer): boolean {
-  if (!isProcessAlive(server.pid)) return false;
+  if (server.pid === null || !isProcessAlive(server.pid)) return false;
   try {
     return (
       readFileSync(`/proc/${server.pid}/cmdline`, 'utf8').split('\0')[0]?.endsWith(server.binary) ?? false
@@ -88,50 +101,87 @@ async function probeJson(url: string): Promise<Record<string, unknown> | undefin
   }
 }
 
-export async function infraStatus(dir: string): Promise<{ record?: InfraRecord; servers: ServerStatus[] }> {
+/** Where each server is expected: the recorded endpoints, else the given (or default) ports on `host`. */
+export interface InfraEndpoints {
+  etcd: string;
+  natsUrl: string;
+  natsMonitor: string;
+}
+
+export function infraEndpoints(
+  record: InfraRecord | undefined,
+  opts: { ports?: Partial<InfraPorts>; host?: string } = {},
+): InfraEndpoints {
+  const ports = { ...DEFAULT_INFRA_PORTS, ...opts.ports };
+  const host = !opts.host || isWildcardHost(opts.host) ? '127.0.0.1' : opts.host;
+  return {
+    etcd: record?.etcd.endpoint ?? `http://${host}:${ports.etcdPort}`,
+    natsUrl: record?.nats.url ?? `nats://${host}:${ports.natsPort}`,
+    natsMonitor: record?.nats.monitorUrl ?? `http://${host}:${ports.natsMonitorPort}`,
+  };
+}
+
+/** etcd's /health, over TLS with the client certificate when the record says the server is secure. */
+const etcdHealthy = async (endpoint: string, tls?: ServerTls) => {
+  const health = tls
+    ? ((await fetchJson(`${endpoint}/health`, tls).catch(() => undefined)) as
+        | Record<string, unknown>
+        | undefined)
+    : await probeJson(`${endpoint}/health`);
+  return health?.health === 'true';
+};
+const natsHealthy = async (monitorUrl: string) => (await probeJson(`${monitorUrl}/healthz`))?.status === 'ok';
+
+function describe(server: RecordedServer | undefined, healthy: boolean): string {
+  const log = server?.logFile ? ` (see ${server.logFile})` : '';
+  if (healthy) return server?.pid != null ? 'healthy' : 'healthy (not started by dhw; left alone)';
+  if (server && isOurServer(server)) return `running but not healthy${log}`;
+  return server?.pid != null ? `not running${log}` : 'not running';
+}
+
+/**
+ * Probe each server where the record (or, without one, the given ports) says it is. A healthy server is up
+ * whoever started it: `dhw infra up` leaves one it did not start alone, and status says so.
+ */
+export async function infraStatus(
+  dir: string,
+  opts: { ports?: Partial<InfraPorts>; host?: string } = {},
+): Promise<{ record?: InfraRecord; servers: ServerStatus[] }> {
   const record = readInfraRecord(dir);
-  if (!record) {
-    return {
-      servers: [
-        { name: 'etcd', up: false, detail: 'not started by dhw (no infra.json)' },
-        { name: 'nats-server', up: false, detail: 'not started by dhw (no infra.json)' },
-      ],
-    };
-  }
-  const etcdHealth = isOurServer(record.etcd) ? await probeJson(`${record.etcd.endpoint}/health`) : undefined;
-  const natsHealth = isOurServer(record.nats)
-    ? await probeJson(`${record.nats.monitorUrl}/healthz`)
-    : undefined;
-  const describe = (alive: boolean, healthy: boolean, log: string) =>
-    healthy ? 'healthy' : alive ? `running but not healthy (see ${log})` : `not running (see ${log})`;
+  const where = infraEndpoints(record, opts);
+  const [etcdUp, natsUp] = await Promise.all([
+    etcdHealthy(where.etcd, record?.secure?.tls),
+    natsHealthy(where.natsMonitor),
+  ]);
+  const entry = (
+    name: ServerStatus['name'],
+    server: RecordedServer | undefined,
+    up: boolean,
+    endpoint: string,
+  ): ServerStatus => ({
+    name,
+    up,
+    ...(server?.pid != null ? { pid: server.pid } : {}),
+    endpoint,
+    managed: server?.pid != null,
+    detail: describe(server, up),
+  });
   return {
     record,
     servers: [
-      {
-        name: 'etcd',
-        up: etcdHealth?.health === 'true',
-        pid: record.etcd.pid,
-        endpoint: record.etcd.endpoint,
-        detail: describe(isOurServer(record.etcd), etcdHealth?.health === 'true', record.etcd.logFile),
-      },
-      {
-        name: 'nats-server',
-        up: natsHealth?.status === 'ok',
-        pid: record.nats.pid,
-        endpoint: record.nats.url,
-        detail: describe(isOurServer(record.nats), natsHealth?.status === 'ok', record.nats.logFile),
-      },
+      entry('etcd', record?.etcd, etcdUp, where.etcd),
+      entry('nats-server', record?.nats, natsUp, where.natsUrl),
     ],
   };
 }
 
-/** Stop the servers recorded in `dir` (data is kept unless `purge`). Returns what was stopped. */
+/** Stop the servers recorded in `dir` that dhw started (data is kept unless `purge`). Returns what was stopped. */
 export async function infraDown(dir: string, opts: { purge?: boolean } = {}): Promise<string[]> {
   const record = readInfraRecord(dir);
   const stopped: string[] = [];
   if (record) {
     for (const server of [record.etcd, record.nats]) {
-      if (!isOurServer(server)) continue;
+      if (!isOurServer(server) || server.pid === null) continue;
       await stopPid(server.pid, 5000);
       stopped.push(`${server.binary} (pid ${server.pid})`);
     }
@@ -144,18 +194,26 @@ export async function infraDown(dir: string, opts: { purge?: boolean } = {}): Pr
   return stopped;
 }
 
+export interface InfraUpOptions {
+  ports?: Partial<InfraPorts>;
+  allowInstall?: boolean;
+  host?: string;
+  advertiseHost?: string;
+}
+
 /**
- * Start etcd and nats-server detached (or report the ones already up). If one fails to start, the other
- * is stopped again so `up` never leaves half a stack behind.
+ * Make etcd and nats-server healthy, one server at a time: a healthy one is left alone (whoever started
+ * it: restarting a healthy NATS because etcd died would only add an outage), an unhealthy one that dhw
+ * started is stopped and started again (same data dir), a missing one is started detached. If the second
+ * start fails, a server the call itself started is stopped again, so `up` never adds half a stack.
  */
 export async function infraUp(
   dir: string,
-  opts: { ports?: Partial<InfraPorts>; allowInstall?: boolean; host?: string; advertiseHost?: string } = {},
-): Promise<{ record: InfraRecord; alreadyRunning: boolean }> {
-  const existing = await infraStatus(dir);
-  if (existing.record && existing.servers.every((s) => s.up))
-    return { record: existing.record, alreadyRunning: true };
-  if (existing.record) await infraDown(dir); // half up or stale: start clean (data is kept)
+  opts: InfraUpOptions = {},
+): Promise<{ record: InfraRecord; alreadyRunning: boolean; started: string[] }> {
+  const previous = readInfraRecord(dir);
+  const where = infraEndpoints(previous, opts);
+  const [etcdUp, natsUp] = await Promise.all([etcdHealthy(where.etcd), natsHealthy(where.natsMonitor)]);
   const root = resolve(dir);
   await mkdir(root, { recursive: true });
   const ports = { ...DEFAULT_INFRA_PORTS, ...opts.ports };
@@ -167,44 +225,73 @@ export async function infraUp(
   };
   const etcdLog = join(root, 'etcd.log');
   const natsLog = join(root, 'nats.log');
-  let etcd: EtcdServer | undefined;
-  let nats: NatsServer | undefined;
+  const startedNow: ManagedServer[] = [];
+  const replaceOurs = async (server: RecordedServer | undefined) => {
+    if (server && server.pid !== null && isOurServer(server)) await stopPid(server.pid, 5000);
+  };
   try {
-    etcd = await startEtcd({
-      ...common,
-      dataDir: join(root, 'etcd'),
-      logFile: etcdLog,
-      port: ports.etcdPort,
-      peerPort: ports.etcdPeerPort,
-    });
-    nats = await startNats({
-      ...common,
-      dataDir: join(root, 'nats'),
-      logFile: natsLog,
-      port: ports.natsPort,
-      monitorPort: ports.natsMonitorPort,
-    });
+    let etcd: InfraRecord['etcd'];
+    if (etcdUp) etcd = previous?.etcd ?? { ...foundRunning('etcd'), endpoint: where.etcd };
+    else {
+      await replaceOurs(previous?.etcd);
+      const server = await startEtcd({
+        ...common,
+        dataDir: join(root, 'etcd'),
+        logFile: etcdLog,
+        port: ports.etcdPort,
+        peerPort: ports.etcdPeerPort,
+      });
+      startedNow.push(server);
+      etcd = {
+        pid: server.pid,
+        binary: 'etcd',
+        dataDir: server.dataDir,
+        logFile: etcdLog,
+        endpoint: server.endpoint,
+      };
+    }
+    let nats: InfraRecord['nats'];
+    if (natsUp)
+      nats = previous?.nats ?? {
+        ...foundRunning('nats-server'),
+        url: where.natsUrl,
+        monitorUrl: where.natsMonitor,
+      };
+    else {
+      await replaceOurs(previous?.nats);
+      const server = await startNats({
+        ...common,
+        dataDir: join(root, 'nats'),
+        logFile: natsLog,
+        port: ports.natsPort,
+        monitorPort: ports.natsMonitorPort,
+      });
+      startedNow.push(server);
+      nats = {
+        pid: server.pid,
+        binary: 'nats-server',
+        dataDir: server.dataDir,
+        logFile: natsLog,
+        url: server.url,
+        monitorUrl: server.monitorUrl,
+      };
+    }
+    const record: InfraRecord = { startedAt: previous?.startedAt ?? new Date().toISOString(), etcd, nats };
+    await writeFile(infraRecordPath(dir), `${JSON.stringify(record, null, 2)}\n`);
+    const started = [...(etcdUp ? [] : ['etcd']), ...(natsUp ? [] : ['nats-server'])];
+    return { record, alreadyRunning: started.length === 0, started };
   } catch (err) {
-    await etcd?.stop();
+    for (const server of startedNow) await server.stop();
     throw err;
   }
-  const record: InfraRecord = {
-    startedAt: new Date().toISOString(),
-    etcd: { pid: etcd.pid, binary: 'etcd', dataDir: etcd.dataDir, logFile: etcdLog, endpoint: etcd.endpoint },
-    nats: {
-      pid: nats.pid,
-      binary: 'nats-server',
-      dataDir: nats.dataDir,
-      logFile: natsLog,
-      url: nats.url,
-      monitorUrl: nats.monitorUrl,
-    },
-  };
-  await writeFile(infraRecordPath(dir), `${JSON.stringify(record, null, 2)}\n`);
-  return { record, alreadyRunning: false };
+}
+
+function foundRunning(binary: RecordedServer['binary']): RecordedServer {
+  return { pid: null, binary, dataDir: '', logFile: '' };
 }
 
 /** The lines a shell `eval`s to point every dhw process at this stack. */
 export function infraEnvLines(record: InfraRecord): string {
-  return `export ETCD_ENDPOINTS=${record.etcd.endpoint} NATS_SERVER=${record.nats.url}`;
+  const secure = record.secure ? ` DYN_CLUSTER_CONFIG=${record.secure.clusterConfig}` : '';
+  return `export ETCD_ENDPOINTS=${record.etcd.endpoint} NATS_SERVER=${record.nats.url}${secure}`;
 }

@@ -3,6 +3,9 @@ export { fnv1a, MockExecutor, type MockExecutorOptions, pseudoToken } from './mo
 export { decodeMs, prefillMs, type StepShape, simulatedStepMs, sleepMsFor } from './timing-model.ts';
 export {
   KvLoadAbortedError,
+  layerwiseExposedMs,
+  layerwiseFinishMs,
+  type PrefillOverlap,
   SimulatedKvConnector,
   type SimulatedKvConnectorOptions,
 } from './simulated-kv-connector.ts';

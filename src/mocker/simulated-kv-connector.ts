@@ -6,6 +6,16 @@
  *
  *   bytes = blocks pulled × blockSize × kvBytesPerToken     (a partial last block travels whole)
  *
+ * Layer-wise streaming (`overlap`, replay's `--kv-transfer-mode layerwise`; Mooncake, DistServe, LMCache):
+ * layer l's KV leaves as soon as the prefill has computed layer l, so the link works during the prefill.
+ * With L layers computed evenly over W ms and a transfer of T ms, layer l is ready at W·(l+1)/L and the
+ * link is a pipe taking T/L per layer, so the last layer lands at
+ *
+ *   start + max(W/L + T, W + T/L)         (link-bound: only the first layer waits; compute-bound: the last)
+ *
+ * and the decode side waits only what is left of that when its pull begins: exposed = max(T − W, 0) + about
+ * one layer, instead of T.
+ *
  * After the "transfer" it calls `notify(params)`: the worker sends the prefill worker its release
  * notification through the transfer agent; a replay calls the prefill engine's `releaseHeld` directly.
  */
@@ -26,6 +36,25 @@ export interface SimulatedKvConnectorOptions {
   notify?: (params: KvTransferParams) => Promise<void> | void;
   /** Tokens per KV block of the decode engine (default: the mocker's, 16). */
   blockSize?: number;
+  /** Layer-wise streaming: the prefill compute a pull overlaps (absent, or undefined for a plan: whole). */
+  overlap?: (plan: KvLoadPlan) => PrefillOverlap | undefined;
+}
+
+/** When the prefill that produced a pull's KV computed, on the engine's clock, and over how many layers. */
+export interface PrefillOverlap {
+  computeStartMs: number;
+  computeMs: number;
+  layers: number;
+}
+
+/** Layer-wise streaming: ms from the prefill's start until the last layer has crossed the link. */
+export function layerwiseFinishMs(transferMs: number, computeMs: number, layers: number): number {
+  return Math.max(computeMs / layers + transferMs, computeMs + transferMs / layers);
+}
+
+/** Layer-wise streaming: what is left of the transfer once the prefill is done. */
+export function layerwiseExposedMs(transferMs: number, computeMs: number, layers: number): number {
+  return layerwiseFinishMs(transferMs, computeMs, layers) - computeMs;
 }
 
 /** The pull was cancelled (the request was aborted) before the simulated transfer finished. */
@@ -45,7 +74,17 @@ export class SimulatedKvConnector implements KvConnector {
 
   async loadBlocks(plan: KvLoadPlan, signal: AbortSignal): Promise<KvLoadResult> {
     const bytes = this.bytesFor(plan);
-    const ms = transferMs(this.opts.link, bytes);
+    const whole = transferMs(this.opts.link, bytes);
+    const overlap = this.opts.overlap?.(plan);
+    const ms =
+      overlap === undefined
+        ? whole
+        : Math.max(
+            0,
+            overlap.computeStartMs +
+              layerwiseFinishMs(whole, overlap.computeMs, overlap.layers) -
+              this.opts.clock.now(),
+          );
     throwIfAborted(signal, plan);
     await abortable(this.opts.clock.sleep(ms), signal, plan);
     await this.opts.notify?.(plan.params);

@@ -8,18 +8,29 @@
  *        remote ──► prefill router.route ──► prefill mocker: prompt, maxTokens 1, {doRemoteDecode}
  *                   ◄── kvTransferParams (the prefill worker holds the blocks)
  *               ──► decode mocker: {doRemotePrefill: params}: its SimulatedKvConnector sleeps
- *                   latency + bytes ÷ bandwidth on the virtual clock, then "notifies" the prefill
- *                   mocker (releaseHeld) ──► decode computes the last prompt token and streams
+ *                   latency + bytes ÷ bandwidth on the virtual clock (kvTransferMode 'whole'), or only
+ *                   what is left of a layer-wise stream that overlapped the prefill ('layerwise'),
+ *                   then "notifies" the prefill mocker (releaseHeld) ──► decode computes the last
+ *                   prompt token and streams
+ *
+ * Layer-wise overlap window: the prefill's compute time in the timing model (prefillMs of the tokens the
+ * prefill worker computed), ending when its first token came out, bounded by the time since dispatch
+ * (no layer is computed while the request queues). The decode side is assumed to have allocated its
+ * blocks when the prefill started (what a layer-wise push needs); that earlier hold is not modelled.
+ *
+ * The 'link-aware' rule (an option; Dynamo's is the default) estimates, before routing, the hand-off's
+ * exposed time (whole: T; layerwise: max(T − W, 0) + about a layer) against the local prefill W it removes.
  *
  * Systems analogy: a storage array with separate ingest and serving nodes behind one director: big writes
  * go to an ingest node and are shipped over the interconnect; small ones are handled where they land.
  */
 import type { KvConnector, KvLoadResult } from '../engine/index.ts';
-import type { MockEngine } from '../mocker/index.ts';
+import { layerwiseExposedMs, type MockEngine, type PrefillOverlap, prefillMs } from '../mocker/index.ts';
 import { SimulatedKvConnector } from '../mocker/simulated-kv-connector.ts';
 import type { EngineRequest } from '../protocols/engine.ts';
 import type { RequestId, WorkerId } from '../protocols/ids.ts';
 import type { KvTransferParams } from '../protocols/kv-transfer.ts';
+import { transferMs } from '../util/link-spec.ts';
 import { decideDisaggregation, type Router } from '../router/index.ts';
 import type { DisaggReplayConfig } from './replay-options.ts';
 import {
@@ -38,6 +49,8 @@ export class DisaggCluster {
   readonly decode: Map<WorkerId, SimWorker>;
   /** Which prefill mocker holds a request's blocks, until decode's pull releases them. */
   private readonly heldAt = new Map<RequestId, MockEngine>();
+  /** Layer-wise mode: each remote prefill's compute window, by request, for its pull. */
+  private readonly overlaps = new Map<RequestId, PrefillOverlap>();
   /** Finished pulls, by request, until the request's record takes them. */
   private readonly transfers = new Map<RequestId, KvLoadResult>();
   private readonly config: DisaggReplayConfig;
@@ -84,6 +97,7 @@ export class DisaggCluster {
         cachedOnDecode,
         prefillQueueSize: queue.size,
         prefillWorkers: queue.workers,
+        ...this.handOffEstimate(trace.inputLength - cachedOnDecode),
       },
       this.config,
     );
@@ -105,8 +119,22 @@ export class DisaggCluster {
       markRejected(this.ctx, record, err);
     } finally {
       this.decodeRouter.finishRequest(requestId);
+      this.overlaps.delete(requestId); // a prefill that handed nothing off
     }
     return record;
+  }
+
+  /** The link-aware rule's inputs: the hand-off's exposed time and the local prefill, for `uncached` tokens. */
+  private handOffEstimate(uncached: number): { exposedTransferMs: number; localPrefillMs: number } {
+    const { blockSize, speedupRatio } = this.ctx.opts;
+    const bytes = Math.ceil(uncached / blockSize) * blockSize * this.config.kvBytesPerToken;
+    const whole = transferMs(this.config.link, bytes);
+    const local = uncached > 0 ? prefillMs(uncached) / speedupRatio : 0;
+    const exposed =
+      this.config.kvTransferMode === 'layerwise'
+        ? layerwiseExposedMs(whole, local, this.config.kvLayers)
+        : whole;
+    return { exposedTransferMs: exposed, localPrefillMs: local };
   }
 
   /**
@@ -150,11 +178,13 @@ export class DisaggCluster {
       kvTransfer: { doRemoteDecode: true },
     };
     let params: KvTransferParams | undefined;
+    const dispatchedMs = this.ctx.loop.clock.now();
     try {
       for await (const out of worker.engine.generate(request)) {
         if (params === undefined) {
           record.cachedTokens = out.numCachedTokens; // what the prefill worker's cache served
           this.prefillRouter.markPrefillDone(requestId);
+          this.noteOverlap(requestId, dispatchedMs, trace.inputLength - out.numCachedTokens);
         }
         params = out.kvTransferParams ?? params;
       }
@@ -163,6 +193,21 @@ export class DisaggCluster {
     }
     if (params !== undefined) this.heldAt.set(params.remoteRequestId as RequestId, worker.engine);
     return params;
+  }
+
+  /** Layer-wise mode: the window the prefill computed `computed` tokens in, which just ended now. */
+  private noteOverlap(requestId: RequestId, dispatchedMs: number, computed: number): void {
+    if (this.config.kvTransferMode !== 'layerwise') return;
+    const now = this.ctx.loop.clock.now();
+    const computeMs = Math.min(
+      now - dispatchedMs,
+      prefillMs(Math.max(0, computed)) / this.ctx.opts.speedupRatio,
+    );
+    this.overlaps.set(requestId, {
+      computeStartMs: now - computeMs,
+      computeMs,
+      layers: this.config.kvLayers,
+    });
   }
 
   /**
@@ -178,6 +223,11 @@ export class DisaggCluster {
       // stepping its other requests meanwhile (the loop counts a worker idle only when it is not in a step).
       clock: this.ctx.loop.clock,
       notify: (params) => this.release(params),
+      overlap: (plan) => {
+        const overlap = this.overlaps.get(plan.requestId);
+        this.overlaps.delete(plan.requestId);
+        return overlap;
+      },
     });
     return {
       loadBlocks: async (plan, signal) => {

@@ -25,7 +25,10 @@ export {
 export { cdfPoints, hitRateOverTime, logTicks, renderReplayChart } from './plot.ts';
 export {
   DISAGG_REPLAY_DEFAULTS,
+  DISAGG_RULES,
   type DisaggReplayConfig,
+  KV_TRANSFER_MODES,
+  type KvTransferMode,
   REPLAY_DEFAULTS,
   type ReplayOptions,
   type ResolvedReplayOptions,

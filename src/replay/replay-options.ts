@@ -6,7 +6,7 @@
  *   disaggregated   `prefillWorkers: P, decodeWorkers: D`   P prefill-only workers hand the prompt's KV over a
  *                                                            simulated link (`link`) to D decode workers
  */
-import { DISAGG_DEFAULTS } from '../router/index.ts';
+import { DISAGG_DEFAULTS, type DisaggRule } from '../router/index.ts';
 import { type LinkSpec, parseLinkSpec } from '../util/link-spec.ts';
 import { ReplayConfigError } from './errors.ts';
 import { MOONCAKE_BLOCK_SIZE } from './trace.ts';
@@ -34,8 +34,19 @@ export const DISAGG_REPLAY_DEFAULTS = {
   link: '25gbit,10us',
   /** 32 layers × 8 KV heads × 128 dims × (K + V) × 2 bytes: the mocker's default model. */
   kvBytesPerToken: 131_072,
+  /** Llama-3-8B's layers: the granularity of layer-wise streaming. */
+  kvLayers: 32,
+  /** What the live path does (agent-kv-connector.ts pulls once the prefill is done). */
+  kvTransferMode: 'whole',
+  /** Dynamo's decision rule. */
+  disaggRule: 'dynamo',
   ...DISAGG_DEFAULTS,
 } as const;
+
+/** How the prompt's KV crosses the link: after the prefill ('whole') or layer by layer during it. */
+export type KvTransferMode = 'whole' | 'layerwise';
+export const KV_TRANSFER_MODES: readonly KvTransferMode[] = ['whole', 'layerwise'];
+export const DISAGG_RULES: readonly DisaggRule[] = ['dynamo', 'link-aware'];
 
 export interface ReplayOptions {
   /** Routing policy: a built-in name or a policy file path (as `--router`). Disaggregated: both routers. */
@@ -54,6 +65,12 @@ export interface ReplayOptions {
   maxLocalPrefillLength?: number;
   /** Disaggregated: queued remote prefills at or above which decode prefills locally (Dynamo: 2). */
   maxPrefillQueueSize?: number;
+  /** Disaggregated: 'whole' (default: pull after the prefill, as live) or 'layerwise' (overlap it). */
+  kvTransferMode?: KvTransferMode;
+  /** Disaggregated, layerwise: the model's layers (default 32). */
+  kvLayers?: number;
+  /** Disaggregated: 'dynamo' (default) or 'link-aware' (also: remote only if the hand-off costs less). */
+  disaggRule?: DisaggRule;
   blockSize?: number;
   numKvBlocks?: number;
   maxNumSeqs?: number;
@@ -100,6 +117,9 @@ export interface DisaggReplayConfig {
   kvBytesPerToken: number;
   maxLocalPrefillLength: number;
   maxPrefillQueueSize: number;
+  kvTransferMode: KvTransferMode;
+  kvLayers: number;
+  rule: DisaggRule;
 }
 
 /** Every option with its value; `workers` is the total (P + D when disaggregated). */
@@ -187,7 +207,15 @@ function resolveDisagg(options: ReplayOptions): DisaggReplayConfig | undefined {
   const { prefillWorkers: p, decodeWorkers: d } = options;
   if (p === undefined && d === undefined) {
     const stray = (
-      ['link', 'kvBytesPerToken', 'maxLocalPrefillLength', 'maxPrefillQueueSize'] as const
+      [
+        'link',
+        'kvBytesPerToken',
+        'maxLocalPrefillLength',
+        'maxPrefillQueueSize',
+        'kvTransferMode',
+        'kvLayers',
+        'disaggRule',
+      ] as const
     ).filter((k) => options[k] !== undefined);
     if (stray.length > 0) {
       throw new ReplayConfigError(
@@ -217,7 +245,23 @@ function resolveDisagg(options: ReplayOptions): DisaggReplayConfig | undefined {
     kvBytesPerToken: options.kvBytesPerToken ?? D.kvBytesPerToken,
     maxLocalPrefillLength: options.maxLocalPrefillLength ?? D.maxLocalPrefillLength,
     maxPrefillQueueSize: options.maxPrefillQueueSize ?? D.maxPrefillQueueSize,
+    kvTransferMode: options.kvTransferMode ?? D.kvTransferMode,
+    kvLayers: options.kvLayers ?? D.kvLayers,
+    rule: options.disaggRule ?? D.disaggRule,
   };
+  if (!KV_TRANSFER_MODES.includes(config.kvTransferMode)) {
+    throw new ReplayConfigError(
+      `kvTransferMode must be ${KV_TRANSFER_MODES.join(' or ')}, got ${JSON.stringify(config.kvTransferMode)}`,
+    );
+  }
+  if (!DISAGG_RULES.includes(config.rule)) {
+    throw new ReplayConfigError(
+      `disaggRule must be ${DISAGG_RULES.join(' or ')}, got ${JSON.stringify(config.rule)}`,
+    );
+  }
+  if (!(Number.isSafeInteger(config.kvLayers) && config.kvLayers > 0)) {
+    throw new ReplayConfigError(`kvLayers must be an integer > 0, got ${config.kvLayers}`);
+  }
   if (!(Number.isSafeInteger(config.kvBytesPerToken) && config.kvBytesPerToken > 0)) {
     throw new ReplayConfigError(`kvBytesPerToken must be an integer > 0, got ${config.kvBytesPerToken}`);
   }

@@ -2,42 +2,71 @@
  * The radix index's storage: which workers cache which block, with no notion of events or ids (that is
  * `kv-indexer.ts`). Like a CDN's "which edge nodes hold this object" table, keyed by content address.
  *
- * Why a flat hash → node map is a radix tree here: a block's key is its SEQUENCE hash, chained over every
+ * Why a flat hash → node table is a radix tree here: a block's key is its SEQUENCE hash, chained over every
  * block before it (docs/design-notes.md#block-hashes). So the hash of block i already names the whole path
- * root → i, and the
- * map IS the tree's node table: looking up hashes[0], hashes[1], ... in order walks from the root down one
- * branch, exactly as following child pointers would, without storing edges. A block stored under a parent
- * we never saw (an eviction raced a store) is simply another entry; a walk stops at the missing parent.
+ * root → i, and the table IS the tree's node table: looking up hashes[0], hashes[1], ... in order walks from
+ * the root down one branch, exactly as following child pointers would, without storing edges. A block
+ * stored under a parent we never saw (an eviction raced a store) is simply another entry; a walk stops at
+ * the missing parent.
  *
- * Each node is a bitmask of worker slots, one bit per worker:
+ * Layout (a hash table in flat typed arrays, like a kernel's open-addressed flow table; no object per
+ * block, no BigInt key, so no garbage per event and ~35 bytes per indexed block at 64 workers):
  *
- *   nodes: Map<SequenceHash, number[]>     words[k] bit b set ⇔ worker in slot 32·k + b caches the block
+ *   keys:  Uint32Array  [lo, hi] of the 64-bit sequence hash per table slot   (linear probing, ≤ 1/2 full)
+ *   masks: Uint32Array  `words` worker-bitmask words per slot: bit b of word k ⇔ worker slot 32·k + b
+ *   used:  Uint8Array   slot occupied
  *
- * Intersecting "workers that hold every block so far" is then a word-wise AND per block, whatever the
- * number of workers. Slots are small integers, reused after a worker leaves.
+ * A block no worker holds any more leaves the table at once (backward-shift deletion: no tombstones).
+ * Intersecting "workers that hold every block so far" is a word-wise AND per block, whatever the number of
+ * workers. Worker slots are small integers, reused after a worker leaves; the per-worker block count is a
+ * counter, and `clearWorker` (a snapshot rebuild, a `cleared` event, a departure: rare) scans the table.
+ * Hashes arrive as BigInt (the router's prompt hashes) or as decimal strings (KV events on the wire), and
+ * are split into two 32-bit halves without allocating (a BigUint64Array view, or digit arithmetic).
  */
 import type { SequenceHash, WorkerId } from '../protocols/ids.ts';
 
 interface WorkerEntry {
   slot: number;
-  /** Reverse index: every block this worker holds, for `clearWorker` and the tree size. */
-  blocks: Set<SequenceHash>;
+  /** Blocks this worker holds (its "tree size"). */
+  blocks: number;
 }
 
+const TWO_32 = 4294967296;
+const INITIAL_BITS = 10;
+
 export class BlockIndex {
-  private readonly nodes = new Map<SequenceHash, number[]>();
+  private bits = INITIAL_BITS;
+  private capacity = 1 << INITIAL_BITS;
+  /** Mask words per table slot: ⌈worker slots / 32⌉, grown (with a rehash) as workers join. */
+  private words = 1;
+  private keys = new Uint32Array(2 * this.capacity);
+  private masks = new Uint32Array(this.capacity);
+  private used = new Uint8Array(this.capacity);
+  private count = 0;
   private readonly byWorker = new Map<WorkerId, WorkerEntry>();
   private readonly slotOwners: (WorkerId | undefined)[] = [];
   private readonly freeSlots: number[] = [];
+  /** Scratch: BigInt hashes written here are read back as 32-bit halves (little-endian lo, hi). */
+  private scratch64 = new BigUint64Array(64);
+  private scratch32 = new Uint32Array(this.scratch64.buffer);
+  private alive = new Uint32Array(1);
+  /** Halves of the last decimal hash parsed (`parseWire`). */
+  private wireLo = 0;
+  private wireHi = 0;
 
   /** Distinct blocks cached by at least one worker. */
   get numBlocks(): number {
-    return this.nodes.size;
+    return this.count;
   }
 
   /** Workers with at least one block, or registered via `ensureWorker`. */
   get workers(): WorkerId[] {
     return [...this.byWorker.keys()];
+  }
+
+  /** Bytes held by the table's arrays (the index's memory, bar the per-worker entries). */
+  get tableBytes(): number {
+    return this.keys.byteLength + this.masks.byteLength + this.used.byteLength;
   }
 
   hasWorker(workerId: WorkerId): boolean {
@@ -46,12 +75,23 @@ export class BlockIndex {
 
   /** Blocks `workerId` caches (its "tree size"). */
   workerBlockCount(workerId: WorkerId): number {
-    return this.byWorker.get(workerId)?.blocks.size ?? 0;
+    return this.byWorker.get(workerId)?.blocks ?? 0;
   }
 
   /** True when `workerId` caches the block `hash`. */
   holds(workerId: WorkerId, hash: SequenceHash): boolean {
-    return this.byWorker.get(workerId)?.blocks.has(hash) ?? false;
+    const entry = this.byWorker.get(workerId);
+    if (entry === undefined) return false;
+    this.scratch64[0] = hash;
+    return this.holdsKey(entry, this.scratch32[0]!, this.scratch32[1]!);
+  }
+
+  /** `holds` for a hash in wire form (a decimal string, already validated). */
+  holdsWire(workerId: WorkerId, wireHash: string): boolean {
+    const entry = this.byWorker.get(workerId);
+    if (entry === undefined) return false;
+    this.parseWire(wireHash);
+    return this.holdsKey(entry, this.wireLo, this.wireHi);
   }
 
   ensureWorker(workerId: WorkerId): void {
@@ -61,17 +101,21 @@ export class BlockIndex {
   /** Record that `workerId` caches each of `hashes`. Returns how many were new for it. */
   store(workerId: WorkerId, hashes: Iterable<SequenceHash>): number {
     const entry = this.entry(workerId);
-    const word = entry.slot >>> 5;
-    const bit = 1 << (entry.slot & 31);
     let added = 0;
     for (const hash of hashes) {
-      if (entry.blocks.has(hash)) continue;
-      entry.blocks.add(hash);
-      let mask = this.nodes.get(hash);
-      if (mask === undefined) this.nodes.set(hash, (mask = []));
-      while (mask.length <= word) mask.push(0);
-      mask[word]! |= bit;
-      added++;
+      this.scratch64[0] = hash;
+      added += this.storeKey(entry, this.scratch32[0]!, this.scratch32[1]!);
+    }
+    return added;
+  }
+
+  /** `store` for hashes in wire form. */
+  storeWire(workerId: WorkerId, wireHashes: readonly string[]): number {
+    const entry = this.entry(workerId);
+    let added = 0;
+    for (const wire of wireHashes) {
+      this.parseWire(wire);
+      added += this.storeKey(entry, this.wireLo, this.wireHi);
     }
     return added;
   }
@@ -82,9 +126,20 @@ export class BlockIndex {
     if (entry === undefined) return 0;
     let removed = 0;
     for (const hash of hashes) {
-      if (!entry.blocks.delete(hash)) continue;
-      this.unsetBit(hash, entry.slot);
-      removed++;
+      this.scratch64[0] = hash;
+      removed += this.removeKey(entry, this.scratch32[0]!, this.scratch32[1]!);
+    }
+    return removed;
+  }
+
+  /** `remove` for hashes in wire form. */
+  removeWire(workerId: WorkerId, wireHashes: readonly string[]): number {
+    const entry = this.byWorker.get(workerId);
+    if (entry === undefined) return 0;
+    let removed = 0;
+    for (const wire of wireHashes) {
+      this.parseWire(wire);
+      removed += this.removeKey(entry, this.wireLo, this.wireHi);
     }
     return removed;
   }
@@ -92,9 +147,22 @@ export class BlockIndex {
   /** Drop every block of `workerId` but keep it registered (a `cleared` event, a snapshot rebuild). */
   clearWorker(workerId: WorkerId): void {
     const entry = this.byWorker.get(workerId);
-    if (entry === undefined) return;
-    for (const hash of entry.blocks) this.unsetBit(hash, entry.slot);
-    entry.blocks.clear();
+    if (entry === undefined || entry.blocks === 0) return;
+    const word = entry.slot >>> 5;
+    const keep = ~(1 << (entry.slot & 31));
+    const W = this.words;
+    let emptied = 0;
+    for (let i = 0; i < this.capacity; i++) {
+      if (this.used[i] === 0) continue;
+      const k = i * W + word;
+      if (this.masks[k] === 0) continue;
+      this.masks[k]! &= keep;
+      if (this.isEmpty(i)) emptied++;
+    }
+    entry.blocks = 0;
+    // Entries no worker holds are dropped by rebuilding the table: deleting while scanning would shift
+    // entries past the scan.
+    if (emptied > 0) this.rehash(this.bits, this.words);
   }
 
   /** Drop the worker and all its blocks; its slot is reused by the next new worker. */
@@ -114,16 +182,25 @@ export class BlockIndex {
    */
   findMatches(hashes: readonly SequenceHash[]): Map<WorkerId, number> {
     const depths = new Map<WorkerId, number>();
-    const first = hashes.length > 0 ? this.nodes.get(hashes[0]!) : undefined;
-    if (first === undefined) return depths;
-    const alive = first.slice(); // workers that hold blocks 0..i
-    let remaining = countBits(alive);
-    for (let i = 1; i < hashes.length && remaining > 0; i++) {
-      const mask = this.nodes.get(hashes[i]!);
-      for (let w = 0; w < alive.length; w++) {
+    const n = hashes.length;
+    if (n === 0 || this.count === 0) return depths;
+    const halves = this.halvesOf(hashes);
+    const first = this.find(halves[0]!, halves[1]!);
+    if (first < 0) return depths;
+    const W = this.words;
+    if (this.alive.length < W) this.alive = new Uint32Array(W);
+    const alive = this.alive; // workers that hold blocks 0..i
+    let remaining = 0;
+    for (let w = 0; w < W; w++) {
+      alive[w] = this.masks[first * W + w]!;
+      remaining += countBits(alive[w]!);
+    }
+    for (let i = 1; i < n && remaining > 0; i++) {
+      const slot = this.find(halves[2 * i]!, halves[2 * i + 1]!);
+      for (let w = 0; w < W; w++) {
         const before = alive[w]!;
         if (before === 0) continue;
-        const after = before & (mask?.[w] ?? 0);
+        const after = slot < 0 ? 0 : before & this.masks[slot * W + w]!;
         const dropped = before & ~after;
         if (dropped !== 0) {
           remaining -= this.recordDepths(dropped, w, i, depths);
@@ -131,14 +208,149 @@ export class BlockIndex {
         }
       }
     }
-    for (let w = 0; w < alive.length; w++) this.recordDepths(alive[w]!, w, hashes.length, depths);
+    for (let w = 0; w < W; w++) this.recordDepths(alive[w]!, w, n, depths);
     return depths;
+  }
+
+  // ---- the table ------------------------------------------------------------------------------------
+
+  /** `hashes` as interleaved [lo, hi] 32-bit halves, in a reused scratch buffer. */
+  private halvesOf(hashes: readonly SequenceHash[]): Uint32Array {
+    if (this.scratch64.length < hashes.length) {
+      this.scratch64 = new BigUint64Array(Math.max(hashes.length, 2 * this.scratch64.length));
+      this.scratch32 = new Uint32Array(this.scratch64.buffer);
+    }
+    for (let i = 0; i < hashes.length; i++) this.scratch64[i] = hashes[i]!;
+    return this.scratch32;
+  }
+
+  /**
+   * Split a decimal u64 (validated where it entered the process) into `wireLo`/`wireHi`, as
+   * value = a·10⁹ + b with a's 11 leading digits and b's 9 trailing ones, each exact in a double.
+   */
+  private parseWire(text: string): void {
+    const n = text.length;
+    const split = n > 9 ? n - 9 : 0;
+    let a = 0; // < 1.85e10 < 2^35
+    for (let k = 0; k < split; k++) a = a * 10 + (text.charCodeAt(k) - 48);
+    let b = 0; // < 1e9
+    for (let k = split; k < n; k++) b = b * 10 + (text.charCodeAt(k) - 48);
+    // a·10⁹ = aHi·10⁹·2^16 + aLo·10⁹ = x·2^16 + aLo·10⁹, and x·2^16 = xHi·2^32 + xLo·2^16.
+    const aHi = Math.floor(a / 65536);
+    const x = aHi * 1e9; // < 2^49
+    const xHi = Math.floor(x / 65536);
+    const y = (a - aHi * 65536) * 1e9 + b; // < 2^47
+    const yHi = Math.floor(y / TWO_32);
+    const low = (x - xHi * 65536) * 65536 + (y - yHi * TWO_32); // < 2^33
+    const carry = low >= TWO_32 ? 1 : 0;
+    this.wireLo = low - carry * TWO_32;
+    this.wireHi = (xHi + yHi + carry) % TWO_32;
+  }
+
+  /** Home slot: Fibonacci hashing of both halves (test inputs may be small consecutive numbers). */
+  private home(lo: number, hi: number): number {
+    return Math.imul(lo ^ Math.imul(hi, 0x85ebca6b), 0x9e3779b1) >>> (32 - this.bits);
+  }
+
+  private find(lo: number, hi: number): number {
+    const last = this.capacity - 1;
+    for (let i = this.home(lo, hi); ; i = (i + 1) & last) {
+      if (this.used[i] === 0) return -1;
+      if (this.keys[2 * i] === lo && this.keys[2 * i + 1] === hi) return i;
+    }
+  }
+
+  /** The slot of (lo, hi), inserted (with an empty mask) if absent. */
+  private findOrInsert(lo: number, hi: number): number {
+    if (2 * (this.count + 1) > this.capacity) this.rehash(this.bits + 1, this.words);
+    const last = this.capacity - 1;
+    let i = this.home(lo, hi);
+    for (; this.used[i] !== 0; i = (i + 1) & last) {
+      if (this.keys[2 * i] === lo && this.keys[2 * i + 1] === hi) return i;
+    }
+    this.used[i] = 1;
+    this.keys[2 * i] = lo;
+    this.keys[2 * i + 1] = hi;
+    this.count++;
+    return i;
+  }
+
+  private holdsKey(entry: WorkerEntry, lo: number, hi: number): boolean {
+    const i = this.find(lo, hi);
+    return i >= 0 && (this.masks[i * this.words + (entry.slot >>> 5)]! & (1 << (entry.slot & 31))) !== 0;
+  }
+
+  private storeKey(entry: WorkerEntry, lo: number, hi: number): number {
+    const i = this.findOrInsert(lo, hi);
+    const k = i * this.words + (entry.slot >>> 5);
+    const bit = 1 << (entry.slot & 31);
+    if ((this.masks[k]! & bit) !== 0) return 0;
+    this.masks[k]! |= bit;
+    entry.blocks++;
+    return 1;
+  }
+
+  private removeKey(entry: WorkerEntry, lo: number, hi: number): number {
+    const i = this.find(lo, hi);
+    if (i < 0) return 0;
+    const k = i * this.words + (entry.slot >>> 5);
+    const bit = 1 << (entry.slot & 31);
+    if ((this.masks[k]! & bit) === 0) return 0;
+    this.masks[k]! &= ~bit;
+    entry.blocks--;
+    if (this.isEmpty(i)) this.deleteAt(i);
+    return 1;
+  }
+
+  private isEmpty(i: number): boolean {
+    for (let w = 0, k = i * this.words; w < this.words; w++, k++) if (this.masks[k] !== 0) return false;
+    return true;
+  }
+
+  /** Backward-shift deletion: pull later entries of the probe run into the hole, so lookups need no tombstones. */
+  private deleteAt(slot: number): void {
+    const last = this.capacity - 1;
+    const W = this.words;
+    let hole = slot;
+    for (let j = (slot + 1) & last; this.used[j] !== 0; j = (j + 1) & last) {
+      const home = this.home(this.keys[2 * j]!, this.keys[2 * j + 1]!);
+      // The entry at j may move to the hole unless its home lies cyclically in (hole, j].
+      const reachable = hole <= j ? home > hole && home <= j : home > hole || home <= j;
+      if (reachable) continue;
+      this.keys[2 * hole] = this.keys[2 * j]!;
+      this.keys[2 * hole + 1] = this.keys[2 * j + 1]!;
+      this.masks.copyWithin(hole * W, j * W, j * W + W);
+      hole = j;
+    }
+    this.used[hole] = 0;
+    this.masks.fill(0, hole * W, hole * W + W);
+    this.count--;
+  }
+
+  /** Rebuild with 2^bits slots and `words` mask words, dropping entries no worker holds. */
+  private rehash(bits: number, words: number): void {
+    const { keys, masks, used, capacity, words: oldWords } = this;
+    this.bits = bits;
+    this.capacity = 1 << bits;
+    this.words = words;
+    this.keys = new Uint32Array(2 * this.capacity);
+    this.masks = new Uint32Array(this.capacity * words);
+    this.used = new Uint8Array(this.capacity);
+    this.count = 0;
+    for (let i = 0; i < capacity; i++) {
+      if (used[i] === 0) continue;
+      let empty = true;
+      for (let w = 0; w < oldWords; w++) if (masks[i * oldWords + w] !== 0) empty = false;
+      if (empty) continue;
+      const slot = this.findOrInsert(keys[2 * i]!, keys[2 * i + 1]!);
+      for (let w = 0; w < oldWords; w++) this.masks[slot * words + w] = masks[i * oldWords + w]!;
+    }
   }
 
   /** Set `depth` for every slot whose bit is set in `bits` (word `word`); returns how many. */
   private recordDepths(bits: number, word: number, depth: number, out: Map<WorkerId, number>): number {
     let count = 0;
-    for (let rest = bits; rest !== 0; rest &= rest - 1) {
+    for (let rest = bits | 0; rest !== 0; rest &= rest - 1) {
       const slot = word * 32 + (31 - Math.clz32(rest & -rest));
       const owner = this.slotOwners[slot];
       if (owner !== undefined) out.set(owner, depth);
@@ -147,27 +359,21 @@ export class BlockIndex {
     return count;
   }
 
-  private unsetBit(hash: SequenceHash, slot: number): void {
-    const mask = this.nodes.get(hash);
-    if (mask === undefined) return;
-    mask[slot >>> 5]! &= ~(1 << (slot & 31));
-    if (mask.every((word) => word === 0)) this.nodes.delete(hash);
-  }
-
   private entry(workerId: WorkerId): WorkerEntry {
     let entry = this.byWorker.get(workerId);
     if (entry === undefined) {
       const slot = this.freeSlots.pop() ?? this.slotOwners.length;
       this.slotOwners[slot] = workerId;
-      entry = { slot, blocks: new Set() };
+      if (slot >>> 5 >= this.words) this.rehash(this.bits, (slot >>> 5) + 1);
+      entry = { slot, blocks: 0 };
       this.byWorker.set(workerId, entry);
     }
     return entry;
   }
 }
 
-function countBits(words: readonly number[]): number {
+function countBits(word: number): number {
   let n = 0;
-  for (const word of words) for (let rest = word; rest !== 0; rest &= rest - 1) n++;
+  for (let rest = word | 0; rest !== 0; rest &= rest - 1) n++;
   return n;
 }

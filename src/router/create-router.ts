@@ -19,11 +19,13 @@ export async function createRouter(flags: RouterFlags = {}): Promise<Router> {
     requestSnapshot,
     indexer,
     decisionLog,
+    explainAlways,
     logger,
     busyThreshold,
     quarantineMs,
     predictBlocks,
     predictionGraceMs,
+    peerRequestTtlMs,
     ...policyOptions
   } = flags;
   const policy = await createPolicy(spec, policyOptions);
@@ -33,11 +35,13 @@ export async function createRouter(flags: RouterFlags = {}): Promise<Router> {
     requestSnapshot,
     indexer,
     decisionLog,
+    explainAlways,
     logger,
     busyThreshold,
     quarantineMs,
     predictBlocks,
     predictionGraceMs,
+    peerRequestTtlMs,
     now: policyOptions.now,
   });
 }

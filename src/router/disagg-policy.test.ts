@@ -38,3 +38,34 @@ describe('decideDisaggregation', () => {
     );
   });
 });
+
+describe("decideDisaggregation, link-aware rule (an option next to Dynamo's)", () => {
+  const linkAware = { ...DISAGG_DEFAULTS, rule: 'link-aware' as const };
+  it('keeps the prompt local when the hand-off would expose more time than the local prefill', () => {
+    const slow = { ...base, exposedTransferMs: 344, localPrefillMs: 169 };
+    assert.deepEqual(decideDisaggregation(slow, linkAware), {
+      remote: false,
+      reason: 'transfer_slower_than_local',
+      uncachedTokens: 8000,
+    });
+    assert.equal(
+      decideDisaggregation(slow).remote,
+      true,
+      "Dynamo's rule (the default) ignores the estimates",
+    );
+  });
+
+  it('goes remote when the hand-off is cheaper, and still applies both of Dynamo’s thresholds first', () => {
+    const fast = { ...base, exposedTransferMs: 21, localPrefillMs: 169 };
+    assert.equal(decideDisaggregation(fast, linkAware).reason, 'remote');
+    assert.equal(
+      decideDisaggregation({ ...fast, promptTokens: 500 }, linkAware).reason,
+      'short_uncached_prompt',
+    );
+    assert.equal(
+      decideDisaggregation({ ...fast, prefillQueueSize: 2 }, linkAware).reason,
+      'prefill_queue_full',
+    );
+    assert.equal(decideDisaggregation(base, linkAware).reason, 'remote', 'no estimates: Dynamo’s decision');
+  });
+});

@@ -9,6 +9,11 @@
  *     remote  ⇔  prompt − cached_on_decode > max_local_prefill_length  (default 1000 tokens)
  *              ∧  prefill_queue < max_prefill_queue_size               (default 2 requests)
  *
+ * Option (not Dynamo's; `rule: 'link-aware'`): also prefill locally when the KV hand-off would expose more
+ * time than the local prefill it saves (the caller estimates both, from its link and timing model):
+ *
+ *     remote  ⇔  Dynamo's rule  ∧  exposed_transfer_ms < local_prefill_ms
+ *
  * Systems analogy: a TCP offload decision: a short packet is cheaper to handle on the host CPU than to
  * hand to the NIC and wait; a long one pays for the hand-off, unless the offload engine is backed up.
  */
@@ -18,7 +23,11 @@ export interface DisaggPolicyOptions {
   maxLocalPrefillLength: number;
   /** Queued remote prefills at or above which the decode worker prefills locally (Dynamo: 2). */
   maxPrefillQueueSize: number;
+  /** 'dynamo' (default): the two thresholds; 'link-aware': also compare hand-off and local prefill time. */
+  rule?: DisaggRule;
 }
+
+export type DisaggRule = 'dynamo' | 'link-aware';
 
 export const DISAGG_DEFAULTS: DisaggPolicyOptions = { maxLocalPrefillLength: 1000, maxPrefillQueueSize: 2 };
 
@@ -30,9 +39,18 @@ export interface DisaggInputs {
   prefillQueueSize: number;
   /** Prefill workers known for the model (0 = serve aggregated). */
   prefillWorkers: number;
+  /** link-aware rule: time the KV hand-off adds to this request after a remote prefill (estimated). */
+  exposedTransferMs?: number;
+  /** link-aware rule: time the decode worker would spend prefilling the uncached prompt (estimated). */
+  localPrefillMs?: number;
 }
 
-export type DisaggReason = 'remote' | 'no_prefill_workers' | 'short_uncached_prompt' | 'prefill_queue_full';
+export type DisaggReason =
+  | 'remote'
+  | 'no_prefill_workers'
+  | 'short_uncached_prompt'
+  | 'prefill_queue_full'
+  | 'transfer_slower_than_local';
 
 export interface DisaggDecision {
   remote: boolean;
@@ -53,6 +71,13 @@ export function decideDisaggregation(
   if (inputs.prefillWorkers <= 0) return decide(false, 'no_prefill_workers');
   if (uncachedTokens <= options.maxLocalPrefillLength) return decide(false, 'short_uncached_prompt');
   if (inputs.prefillQueueSize >= options.maxPrefillQueueSize) return decide(false, 'prefill_queue_full');
+  if (
+    options.rule === 'link-aware' &&
+    inputs.exposedTransferMs !== undefined &&
+    inputs.localPrefillMs !== undefined &&
+    inputs.exposedTransferMs >= inputs.localPrefillMs
+  )
+    return decide(false, 'transfer_slower_than_local');
   return decide(true, 'remote');
 }
 

@@ -29,6 +29,14 @@ export {
   isBuiltinPolicy,
   isPolicyPath,
 } from './policy-factory.ts';
+export {
+  PeerRequests,
+  peerRequestKey,
+  type SequenceChange,
+  type SequenceChangeWire,
+  sequenceChangeFromWire,
+  sequenceChangeToWire,
+} from './replica-sync.ts';
 export { type RouteInput, type RouteResult, Router, type RouterOptions } from './router.ts';
 export type {
   InFlightCounts,
@@ -53,5 +61,6 @@ export {
   type DisaggInputs,
   type DisaggPolicyOptions,
   type DisaggReason,
+  type DisaggRule,
   decideDisaggregation,
 } from './disagg-policy.ts';

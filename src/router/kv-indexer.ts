@@ -38,6 +38,8 @@ export interface KvIndexerStats {
   duplicates: number;
   gaps: number;
   snapshotsApplied: number;
+  /** Snapshots asked for without a gap (`resync`: a late join, a reconnect to the bus). */
+  resyncs: number;
   /** `stored` events whose parent block the index did not know (inserted anyway). */
   orphanStores: number;
 }
@@ -53,6 +55,8 @@ interface EventLog {
 
 export class KvIndexer {
   readonly blocks = new BlockIndex();
+  /** Reused list of a `stored` event's hashes (no array per event on the hot path). */
+  private readonly wireScratch: string[] = [];
   private readonly logs = new Map<WorkerId, EventLog>();
   private readonly requestSnapshot: ((workerId: WorkerId) => void) | undefined;
   private readonly maxBuffered: number;
@@ -61,6 +65,7 @@ export class KvIndexer {
     duplicates: 0,
     gaps: 0,
     snapshotsApplied: 0,
+    resyncs: 0,
     orphanStores: 0,
   };
 
@@ -129,6 +134,41 @@ export class KvIndexer {
     for (const event of buffered.sort((a, b) => a.eventId - b.eventId)) this.applyEvent(workerId, event);
   }
 
+  /**
+   * Ask for a snapshot of `workerId` now, without waiting for a gap: a router that joins late (it tails
+   * the log from "now", not from the start) or that was cut off from the bus (the events of the outage may
+   * come late or never). Events that arrive meanwhile are buffered and replayed after it, as on a gap.
+   * Returns false when a snapshot is already awaited or there is no snapshot source.
+   */
+  resync(workerId: WorkerId): boolean {
+    const eventLog = this.eventLog(workerId);
+    if (eventLog.awaitingSnapshot || this.requestSnapshot === undefined) return false;
+    eventLog.awaitingSnapshot = true;
+    this.counters.resyncs++;
+    this.requestSnapshot(workerId);
+    return true;
+  }
+
+  /**
+   * The awaited snapshot of `workerId` cannot be had (the worker does not answer): apply what was buffered
+   * as best effort instead of holding it forever; the next gap asks again.
+   */
+  abandonSnapshot(workerId: WorkerId): void {
+    const eventLog = this.logs.get(workerId);
+    if (eventLog === undefined || !eventLog.awaitingSnapshot) return;
+    const buffered = eventLog.buffered.sort((a, b) => a.eventId - b.eventId);
+    Object.assign(eventLog, { awaitingSnapshot: false, buffered: [], overflowed: false });
+    log.warn('KV snapshot abandoned: applying buffered events as they are', {
+      workerId,
+      buffered: buffered.length,
+    });
+    for (const event of buffered) {
+      if (event.eventId <= eventLog.lastEventId) continue;
+      this.applyData(workerId, event.data);
+      eventLog.lastEventId = event.eventId;
+    }
+  }
+
   /** Per-worker count of leading `hashes` cached (workers with none are absent). */
   findMatches(hashes: readonly SequenceHash[]): Map<WorkerId, number> {
     return this.blocks.findMatches(hashes);
@@ -162,17 +202,17 @@ export class KvIndexer {
       case 'stored': {
         // An unknown parent is tolerated: eviction and store can race across the bus. The block is
         // inserted anyway; lookups reach it only once its parent is known again.
-        if (data.parentHash !== null && !this.blocks.holds(workerId, parseHash(data.parentHash))) {
+        if (data.parentHash !== null && !this.blocks.holdsWire(workerId, data.parentHash)) {
           this.counters.orphanStores++;
         }
-        this.blocks.store(
-          workerId,
-          data.blocks.map((b) => parseHash(b.blockHash)),
-        );
+        const hashes = this.wireScratch;
+        hashes.length = 0;
+        for (const block of data.blocks) hashes.push(block.blockHash);
+        this.blocks.storeWire(workerId, hashes);
         return;
       }
       case 'removed':
-        this.blocks.remove(workerId, data.blockHashes.map(parseHash));
+        this.blocks.removeWire(workerId, data.blockHashes);
         return;
       case 'cleared':
         this.blocks.clearWorker(workerId);
@@ -199,12 +239,4 @@ export class KvIndexer {
     }
     return eventLog;
   }
-}
-
-/**
- * Events are validated where they enter the process (`isKvCacheEvent`), so a plain `BigInt` suffices here:
- * it is the indexer's hot path, and `hashFromWire` would check the string a second time.
- */
-function parseHash(wire: string): SequenceHash {
-  return BigInt(wire) as SequenceHash;
 }

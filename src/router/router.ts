@@ -24,6 +24,7 @@ import { decisionLogFields } from './decision-log.ts';
 import { PolicyDecisionError, RouterConfigError } from './errors.ts';
 import { type EventOutcome, KvIndexer } from './kv-indexer.ts';
 import { PredictedBlocks } from './predicted-blocks.ts';
+import { PeerRequests, peerRequestKey, type SequenceChange } from './replica-sync.ts';
 import type {
   InFlightCounts,
   RouteDecision,
@@ -51,6 +52,13 @@ export interface RouterOptions extends WorkerPoolOptions {
   predictionGraceMs?: number;
   /** Level of the per-decision log line (default 'debug'); 'off' skips building it (benchmarks). */
   decisionLog?: 'debug' | 'info' | 'off';
+  /**
+   * Build every decision's cost arithmetic even when the log line is not written (the frontend's
+   * dashboard shows the last decisions; ~1-2 µs per worker). Default false.
+   */
+  explainAlways?: boolean;
+  /** How long a peer replica's request stays counted without its `free` (default 600 000 ms, replica-sync.ts). */
+  peerRequestTtlMs?: number;
   logger?: Logger;
 }
 
@@ -90,7 +98,11 @@ export class Router {
   /** Per worker: the peak of the router's own counts since its last load report arrived. */
   private readonly ownPeak = new Map<WorkerId, InFlightCounts>();
   private readonly decisionLog: 'debug' | 'info' | 'off';
+  private readonly explainAlways: boolean;
   private readonly log: Logger;
+  /** Requests of other router replicas counted in `active` (replica sync). */
+  private readonly peers: PeerRequests;
+  private sequenceListener: ((change: SequenceChange) => void) | undefined;
 
   constructor(options: RouterOptions) {
     this.policy = options.policy;
@@ -101,7 +113,53 @@ export class Router {
       this.predicted = new PredictedBlocks(options.predictionGraceMs ?? 2000, options.now ?? Date.now);
     }
     this.decisionLog = options.decisionLog ?? 'debug';
+    this.explainAlways = options.explainAlways ?? false;
     this.log = options.logger ?? getLogger('router');
+    this.peers = new PeerRequests(options.peerRequestTtlMs ?? 600_000, options.now ?? Date.now);
+  }
+
+  /**
+   * Replica sync: `listener` hears every change to this router's own in-flight ledger (a request added
+   * to a worker, its prefill done, its end), to publish to the other replicas. One listener; undefined
+   * removes it.
+   */
+  onSequenceChange(listener: ((change: SequenceChange) => void) | undefined): void {
+    this.sequenceListener = listener;
+  }
+
+  /**
+   * Replica sync: another router replica (`replicaId`) changed its ledger. Its requests are counted in
+   * this router's load view (active blocks, prefill backlog, blocks predicted cached) but are never this
+   * router's to finish, and no policy hook hears them. Returns false when the change was ignored (a
+   * worker this router does not know, a request it never saw added).
+   */
+  applyPeerChange(replicaId: string, change: SequenceChange): boolean {
+    for (const key of this.peers.expired()) this.active.finish(key);
+    const key = peerRequestKey(replicaId, change.requestId);
+    switch (change.kind) {
+      case 'add':
+        if (!this.pool.has(change.workerId)) return false;
+        this.active.add(
+          key,
+          change.workerId,
+          change.blockHashes,
+          change.isl,
+          this.tokensPerBlock!,
+          change.overlapBlocks,
+        );
+        this.peers.add(key);
+        return true;
+      case 'prefill_done':
+        if (!this.peers.has(key)) return false;
+        this.active.markPrefillDone(key);
+        return true;
+      case 'free':
+        if (!this.peers.has(key)) return false;
+        if (change.outcome === 'done') this.retirePredictions(key);
+        this.active.finish(key);
+        this.peers.delete(key);
+        return true;
+    }
   }
 
   get blockSize(): number | undefined {
@@ -166,7 +224,11 @@ export class Router {
   removeWorker(workerId: WorkerId): RequestId[] {
     if (!this.pool.delete(workerId)) return [];
     this.indexer.removeWorker(workerId);
-    const orphaned = this.active.removeWorker(workerId);
+    const orphaned = this.active.removeWorker(workerId).filter((id) => {
+      if (!this.peers.has(id)) return true;
+      this.peers.delete(id);
+      return false;
+    });
     this.ownAtReport.delete(workerId);
     this.ownPeak.delete(workerId);
     this.predicted?.removeWorker(workerId);
@@ -179,8 +241,10 @@ export class Router {
   applyKvEvent(workerId: WorkerId, event: KvCacheEvent): EventOutcome | 'unknown-worker' {
     if (!this.pool.has(workerId)) return 'unknown-worker';
     const outcome = this.indexer.applyEvent(workerId, event);
-    if (this.predicted !== undefined && event.data.type === 'stored' && outcome !== 'duplicate') {
-      this.predicted.confirm(workerId, storedHashes(event));
+    // Parse the hashes (BigInt) only when something is predicted there: the common case is nothing.
+    const predicted = this.predicted;
+    if (predicted?.hasAny(workerId) && event.data.type === 'stored' && outcome !== 'duplicate') {
+      predicted.confirm(workerId, storedHashes(event));
     }
     this.policy.onKvEvent?.(workerId, event);
     return outcome;
@@ -190,9 +254,23 @@ export class Router {
   applySnapshot(snapshot: KvSnapshot): void {
     if (!this.pool.has(snapshot.workerId)) return;
     this.indexer.applySnapshot(snapshot.workerId, snapshot.lastEventId, snapshot.events);
+    if (!this.predicted?.hasAny(snapshot.workerId)) return;
     for (const event of snapshot.events) {
-      if (event.data.type === 'stored') this.predicted?.confirm(snapshot.workerId, storedHashes(event));
+      if (event.data.type === 'stored') this.predicted.confirm(snapshot.workerId, storedHashes(event));
     }
+  }
+
+  /**
+   * Rebuild `workerId`'s part of the index from a snapshot now (`KvIndexer.resync`): the frontend calls
+   * it when the worker joins and the router tails events from "now", and after a reconnect to the bus.
+   */
+  resync(workerId: WorkerId): boolean {
+    return this.pool.has(workerId) && this.indexer.resync(workerId);
+  }
+
+  /** The snapshot `requestSnapshot` asked for will not come: stop buffering that worker's events. */
+  abandonSnapshot(workerId: WorkerId): void {
+    this.indexer.abandonSnapshot(workerId);
   }
 
   /**
@@ -251,6 +329,14 @@ export class Router {
       const fields = decisionLogFields(this.policy.name, request, views, decision, overlapBlocks);
       this.log[this.decisionLog]('route', fields);
     }
+    this.sequenceListener?.({
+      kind: 'add',
+      requestId: request.requestId,
+      workerId: chosen.workerId,
+      blockHashes: request.blockHashes,
+      isl: request.isl,
+      overlapBlocks,
+    });
     return {
       workerId: chosen.workerId,
       overlapBlocks,
@@ -264,6 +350,9 @@ export class Router {
   markPrefillDone(requestId: string): void {
     this.active.markPrefillDone(requestId as RequestId);
     this.policy.onPrefillDone?.(requestId as RequestId);
+    const workerId = this.sequenceListener && this.active.workerOf(requestId as RequestId);
+    if (workerId)
+      this.sequenceListener!({ kind: 'prefill_done', requestId: requestId as RequestId, workerId });
   }
 
   /**
@@ -275,7 +364,9 @@ export class Router {
   finishRequest(requestId: string, outcome: 'done' | 'failed' = 'done'): void {
     if (outcome === 'done') this.retirePredictions(requestId as RequestId);
     const workerId = this.active.finish(requestId as RequestId);
-    if (workerId !== undefined) this.policy.onRequestFinished?.(requestId as RequestId, workerId);
+    if (workerId === undefined) return;
+    this.policy.onRequestFinished?.(requestId as RequestId, workerId);
+    this.sequenceListener?.({ kind: 'free', requestId: requestId as RequestId, workerId, outcome });
   }
 
   /** The views a policy would see for `input` right now, without routing (for tools and tests). */
@@ -296,6 +387,7 @@ export class Router {
    * costs ~1-2 µs per worker, so they are built only when the logger would write the line.
    */
   private explainDecisions(): boolean {
+    if (this.explainAlways) return true;
     return this.decisionLog !== 'off' && this.log.isEnabled(this.decisionLog);
   }
 
@@ -373,8 +465,10 @@ export class Router {
     while (n < hashes.length) {
       const hash = hashes[n]!;
       if (active?.has(hash)) inFlight++;
-      else if (!(ended && predicted.holds(workerId, hash)) && !this.indexer.blocks.holds(workerId, hash))
-        break;
+      else if (!(ended && predicted.holds(workerId, hash))) {
+        // At n = indexed the indexer's match already ended there: it does not hold this block.
+        if (n === indexed || !this.indexer.blocks.holds(workerId, hash)) break;
+      }
       n++;
     }
     return { overlap: n, inFlight };

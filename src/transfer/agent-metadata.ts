@@ -59,8 +59,8 @@ export function parseAgentMetadata(key: string, value: unknown): AgentMetadata {
   if (!Array.isArray(m.endpoints) || !Array.isArray(m.regions))
     throw fail('endpoints and regions must be arrays');
   for (const e of m.endpoints as Record<string, unknown>[]) {
-    if (!['tcp', 'unix', 'memory'].includes(e?.kind as string) || typeof e.address !== 'string')
-      throw fail('each endpoint needs kind (tcp|unix|memory) and address');
+    if (!['tcp', 'unix', 'shm', 'memory'].includes(e?.kind as string) || typeof e.address !== 'string')
+      throw fail('each endpoint needs kind (tcp|unix|shm|memory) and address');
   }
   for (const r of m.regions as Record<string, unknown>[]) {
     if (typeof r?.name !== 'string' || !Number.isInteger(r.numBlocks))

@@ -31,7 +31,13 @@ import {
   type RegionInfo,
   regionInfo,
 } from './region.ts';
-import type { KvTransport, TransferCounters, TransferTarget, TransportListener } from './transport.ts';
+import {
+  type KvTransport,
+  newCounters,
+  type TransferCounters,
+  type TransferTarget,
+  type TransportListener,
+} from './transport.ts';
 import type { TransferHeader } from './wire.ts';
 
 export const DEFAULT_TRANSFER_TIMEOUT_MS = 30_000;
@@ -164,14 +170,26 @@ export class TransferAgent implements TransferTarget {
     return () => this.notifHandlers.delete(handler);
   }
 
-  /** Payload bytes moved and copied by our own code, summed over our transports. */
+  /**
+   * Make blocks of a registered region readable without this process (the shm backend's mirror; other
+   * backends have nothing to stage). Call it once the blocks are final (a prefill worker: right after the
+   * prefill, while it holds them for the decode side), and `unstageBlocks` before they are rewritten.
+   */
+  async stageBlocks(regionName: string, blockIds: readonly number[]): Promise<void> {
+    const region = this.localRegion(regionName);
+    checkDescriptor(regionInfo(region), allLayers(region.layout), blockIds, 'our');
+    for (const t of this.transports) await t.stage?.(regionName, region.layout, blockIds);
+  }
+
+  unstageBlocks(regionName: string, blockIds: readonly number[]): void {
+    for (const t of this.transports) t.unstage?.(regionName, blockIds);
+  }
+
+  /** Payload bytes moved, copied by our own code and staged, summed over our transports. */
   counters(): TransferCounters {
-    const sum: TransferCounters = { bytesSent: 0, bytesReceived: 0, userCopiedBytes: 0 };
-    for (const t of this.transports) {
-      sum.bytesSent += t.counters.bytesSent;
-      sum.bytesReceived += t.counters.bytesReceived;
-      sum.userCopiedBytes += t.counters.userCopiedBytes;
-    }
+    const sum = newCounters();
+    for (const t of this.transports)
+      for (const key of Object.keys(sum) as (keyof TransferCounters)[]) sum[key] += t.counters[key];
     return sum;
   }
 
@@ -183,13 +201,18 @@ export class TransferAgent implements TransferTarget {
   // ---- TransferTarget: what a peer's request may touch -------------------------------------------------
 
   prepare(header: TransferHeader): Uint8Array[] {
+    return blockViews(this.check(header), header.layers, header.blockIds);
+  }
+
+  /** Refuse (named error) a request this agent would not serve; the region it names otherwise. */
+  check(header: TransferHeader): KvRegion {
     const region = this.localRegion(header.region);
     checkLayoutsMatch(region.layout, header.layout, {
       ours: `agent "${this.name}" region "${region.name}"`,
       theirs: `initiator "${header.from}"`,
     });
     checkDescriptor(regionInfo(region), header.layers, header.blockIds, `agent "${this.name}"'s`);
-    return blockViews(region, header.layers, header.blockIds);
+    return region;
   }
 
   notify(from: string, message: string): void {
@@ -263,14 +286,14 @@ export class TransferAgent implements TransferTarget {
     return region;
   }
 
-  /** Pick how to reach a peer: in-process memory, then a Unix socket on the same host, then TCP. */
+  /** Pick how to reach a peer: in-process memory, then shared memory or a Unix socket on the same host, then TCP. */
   private route(remote: AgentMetadata): { transport: KvTransport; address: string } {
     const sameHost = remote.host === this.host;
     const sameProcess = sameHost && remote.pid === process.pid;
     const preference = sameProcess
-      ? (['memory', 'unix', 'tcp'] as const)
+      ? (['memory', 'shm', 'unix', 'tcp'] as const)
       : sameHost
-        ? (['unix', 'tcp'] as const)
+        ? (['shm', 'unix', 'tcp'] as const)
         : (['tcp'] as const);
     for (const kind of preference) {
       const transport = this.transports.find((t) => t.kind === kind);
@@ -280,7 +303,7 @@ export class TransferAgent implements TransferTarget {
     throw new TransferError(
       `No common transport with peer "${remote.name}" on ${remote.host}: it offers ` +
         `${remote.endpoints.map((e) => e.kind).join(', ') || 'none'}, we have ${this.transports.map((t) => t.kind).join(', ')}` +
-        `${sameHost ? '' : ' (unix and memory need the same host)'}. Start both agents with a tcp transport.`,
+        `${sameHost ? '' : ' (shm, unix and memory need the same host)'}. Start both agents with a tcp transport.`,
     );
   }
 }

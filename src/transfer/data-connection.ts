@@ -13,6 +13,12 @@
  */
 import { connect, type Socket } from 'node:net';
 import {
+  CHALLENGE_BYTES,
+  type ClusterSecret,
+  HandshakeDialler,
+  PROOF_BYTES,
+} from '../util/cluster-secret.ts';
+import {
   errorFromWire,
   PeerClosedError,
   TransferError,
@@ -32,7 +38,8 @@ import {
 } from './wire.ts';
 import { writeFrameAndViews } from './view-writer.ts';
 
-type Phase = 'prefix' | 'header' | 'payload';
+/** 'handshake': reading a cluster-secret CHALLENGE or PROOF (util/cluster-secret.ts), before any frame. */
+type Phase = 'prefix' | 'header' | 'payload' | 'handshake';
 type OkResponse = Extract<ResponseHeader, { type: 'ok' }>;
 
 /** What the transfer in flight wants from the next response: payload views for an ok, then done. */
@@ -54,12 +61,25 @@ export class DataConnection {
   private waiter: Waiter | null = null;
   private lastError: Error | null = null;
   private closed = false;
+  /**
+   * The cluster-secret handshake in flight (util/cluster-secret.ts). It is read through `onread` like
+   * everything else, and node takes the buffer for the NEXT read when the previous one completes (the first
+   * at construction), so each handshake buffer is armed synchronously: at construction, then in onRead.
+   */
+  private handshake: {
+    dialler: HandshakeDialler;
+    step: 'challenge' | 'proof';
+    settle(err?: Error): void;
+    done: Promise<void>;
+  } | null = null;
 
   private constructor(
     readonly address: string,
     target: StreamAddress,
     private readonly counters: TransferCounters,
+    clusterSecret?: ClusterSecret,
   ) {
+    if (clusterSecret) this.armHandshake(clusterSecret);
     this.socket = connect({
       ...netTarget(target),
       onread: {
@@ -77,17 +97,45 @@ export class DataConnection {
     this.socket.on('close', () => this.onClose());
   }
 
-  /** Connect; rejects with PeerClosedError (cause: the socket error) if nobody listens there. */
-  static open(address: string, target: StreamAddress, counters: TransferCounters, timeoutMs: number) {
-    const conn = new DataConnection(address, target, counters);
+  /**
+   * Connect (and, with a cluster secret, prove it and check the target's proof before any request goes
+   * out); rejects with PeerClosedError (cause: the socket error) if nobody listens there.
+   */
+  static open(
+    address: string,
+    target: StreamAddress,
+    counters: TransferCounters,
+    timeoutMs: number,
+    clusterSecret?: ClusterSecret,
+  ) {
+    const conn = new DataConnection(address, target, counters, clusterSecret);
     return new Promise<DataConnection>((resolve, reject) => {
       const timer = setTimeout(
         () => conn.destroy(new TransferTimeoutError(`connecting to ${address} took over ${timeoutMs} ms`)),
         timeoutMs,
       );
       conn.socket.once('connect', () => {
-        clearTimeout(timer);
-        resolve(conn);
+        if (!clusterSecret) {
+          clearTimeout(timer);
+          resolve(conn);
+          return;
+        }
+        (conn.handshake?.done ?? Promise.resolve()).then(
+          () => {
+            clearTimeout(timer);
+            resolve(conn);
+          },
+          (err: Error) => {
+            clearTimeout(timer);
+            const refused = new PeerClosedError(
+              `Cluster-secret handshake with transfer agent at ${address} failed (${err.message}); start every ` +
+                'worker with the same --cluster-secret-file.',
+              { cause: err },
+            );
+            conn.destroy(refused);
+            reject(refused);
+          },
+        );
       });
       conn.socket.once('close', () => {
         clearTimeout(timer);
@@ -166,8 +214,47 @@ export class DataConnection {
     });
   }
 
+  private armHandshake(secret: ClusterSecret): void {
+    let settle: (err?: Error) => void = () => {};
+    const done = new Promise<void>((resolve, reject) => {
+      settle = (err) => (err ? reject(err) : resolve());
+    });
+    done.catch(() => {}); // observed by open(); a connection closed before then must not crash the process
+    this.handshake = { dialler: new HandshakeDialler(secret), step: 'challenge', settle, done };
+    this.expect('handshake', new Uint8Array(CHALLENGE_BYTES));
+  }
+
+  /** A whole CHALLENGE or PROOF is in `this.current`: answer it and arm the next buffer before returning. */
+  private handshakeStep(): void {
+    const handshake = this.handshake as NonNullable<typeof this.handshake>;
+    const message = this.current;
+    try {
+      if (handshake.step === 'challenge') {
+        const response = handshake.dialler.respond(message);
+        handshake.step = 'proof';
+        this.expect('handshake', new Uint8Array(PROOF_BYTES));
+        this.socket.write(response);
+        return;
+      }
+      this.expect('prefix', this.prefix);
+      this.handshake = null;
+      if (!handshake.dialler.checkProof(message))
+        throw new TransferProtocolError('the peer does not hold the same cluster secret');
+      handshake.settle();
+    } catch (err) {
+      this.handshake = null;
+      this.expect('prefix', this.prefix);
+      handshake.settle(err as Error);
+    }
+  }
+
   /** One read(2) of `n` bytes landed in `this.current` at `this.filled`. */
   private onRead(n: number): void {
+    if (this.phase === 'handshake') {
+      this.filled += n;
+      if (this.filled === this.current.byteLength) this.handshakeStep();
+      return;
+    }
     this.filled += n;
     if (this.phase === 'payload') this.received += n;
     if (this.filled < this.current.byteLength) return;
@@ -217,6 +304,8 @@ export class DataConnection {
 
   private onClose(): void {
     this.closed = true;
+    this.handshake?.settle(new PeerClosedError('the peer closed the connection during the handshake'));
+    this.handshake = null;
     if (!this.waiter) return;
     const cause = this.lastError;
     this.finish(

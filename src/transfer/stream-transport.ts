@@ -8,6 +8,15 @@ import { rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isLoopbackHost } from '../util/advertise-host.ts';
+import {
+  type ClusterSecret,
+  HANDSHAKE_TIMEOUT_MS,
+  HandshakeListener,
+  RESPONSE_BYTES,
+  readExactly,
+} from '../util/cluster-secret.ts';
+import { getLogger } from '../util/logger.ts';
 import { DataConnection } from './data-connection.ts';
 import { ServedConnection } from './served-connection.ts';
 import { formatStreamAddress, parseStreamAddress, type StreamAddress } from './stream-address.ts';
@@ -29,6 +38,11 @@ export interface StreamTransportOptions {
   port?: number;
   /** unix: socket path (default: a fresh file in the OS temp directory). */
   path?: string;
+  /**
+   * Every data connection starts with the cluster-secret handshake (util/cluster-secret.ts) both ways: a
+   * process without the secret can neither read nor write this worker's KV blocks. Default: none.
+   */
+  clusterSecret?: ClusterSecret;
 }
 
 export class StreamTransport implements KvTransport {
@@ -47,9 +61,25 @@ export class StreamTransport implements KvTransport {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
       if (this.kind === 'tcp') socket.setNoDelay(true);
-      new ServedConnection(socket, target, this.counters, `${socket.remoteAddress ?? 'unix peer'}`);
+      const serve = () =>
+        new ServedConnection(socket, target, this.counters, `${socket.remoteAddress ?? 'unix peer'}`);
+      const secret = this.options.clusterSecret;
+      if (!secret) serve();
+      else
+        void admit(socket, secret).then((ok) => {
+          if (!ok) return socket.destroy();
+          serve();
+          socket.resume();
+        });
     });
     const address = await this.bind(server);
+    const host = this.options.host ?? '127.0.0.1';
+    if (this.kind === 'tcp' && !this.options.clusterSecret && !isLoopbackHost(host))
+      getLogger('transfer').warn(
+        'KV transfer listens beyond loopback without a cluster secret: any host that reaches this port can ' +
+          'read and write the KV blocks; start every worker with --cluster-secret-file (see SECURITY.md)',
+        { bound: host },
+      );
     return {
       address: formatStreamAddress(address),
       close: async () => {
@@ -117,7 +147,13 @@ export class StreamTransport implements KvTransport {
       this.open.delete(conn);
     }
     const target = parseStreamAddress(address);
-    const conn = await DataConnection.open(address, target, this.counters, timeoutMs);
+    const conn = await DataConnection.open(
+      address,
+      target,
+      this.counters,
+      timeoutMs,
+      this.options.clusterSecret,
+    );
     this.open.add(conn);
     return conn;
   }
@@ -131,5 +167,20 @@ export class StreamTransport implements KvTransport {
     const pool = this.idle.get(conn.address) ?? [];
     pool.push(conn);
     this.idle.set(conn.address, pool);
+  }
+}
+
+/** Listener's half of the cluster-secret handshake: true when the peer proved the secret (proof sent). */
+async function admit(socket: Socket, secret: ClusterSecret): Promise<boolean> {
+  socket.on('error', () => {});
+  const handshake = new HandshakeListener(secret);
+  socket.write(handshake.challenge);
+  try {
+    const proof = handshake.verify(await readExactly(socket, RESPONSE_BYTES, HANDSHAKE_TIMEOUT_MS));
+    if (!proof) return false;
+    socket.write(proof);
+    return true;
+  } catch {
+    return false;
   }
 }

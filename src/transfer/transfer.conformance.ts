@@ -53,7 +53,16 @@ function assertBlockZero(region: KvRegion, block: number) {
       );
 }
 
-export function runTransferConformance(name: string, createTransport: () => KvTransport): void {
+export interface ConformanceOptions {
+  /** Every agent stages all its blocks once its pair is set up (the shm backend's READ-from-mirror path). */
+  stageAhead?: boolean;
+}
+
+export function runTransferConformance(
+  name: string,
+  createTransport: () => KvTransport,
+  options: ConformanceOptions = {},
+): void {
   describe(`KvTransport conformance: ${name}`, () => {
     const agents: TransferAgent[] = [];
     after(async () => {
@@ -79,6 +88,10 @@ export function runTransferConformance(name: string, createTransport: () => KvTr
       const dest = await agent(`dst-${agents.length}`, destRegion);
       source.addRemoteAgent(dest.metadata());
       dest.addRemoteAgent(source.metadata());
+      if (options.stageAhead) {
+        const all = Array.from({ length: numBlocks }, (_, i) => i);
+        await Promise.all([source.stageBlocks('kv', all), dest.stageBlocks('kv', all)]);
+      }
       return { source, dest, sourceRegion, destRegion };
     }
 

@@ -5,18 +5,22 @@
  *
  *   tcp     dedicated data connections (not the request plane's), any host
  *   unix    the same protocol over a Unix domain socket: same-host peers, no TCP/IP stack
+ *   shm     same host: READs served from a /dev/shm mirror the owner staged (shm-transport.ts)
  *   memory  one process: the target's views are copied directly (embedded mode, unit tests)
  *
  * A target is whatever owns registered memory (the agent): it turns a request into byte views, or refuses
  * it with a named error, and receives notifications.
  */
+import type { KvLayout } from './layout.ts';
 import type { NotifHeader, TransferHeader } from './wire.ts';
 
-export type TransportKind = 'tcp' | 'unix' | 'memory';
+export type TransportKind = 'tcp' | 'unix' | 'shm' | 'memory';
 
 export interface TransferTarget {
   /** The views a request covers, in wire order; throw a named TransferError to refuse it. */
   prepare(header: TransferHeader): Uint8Array[] | Promise<Uint8Array[]>;
+  /** The checks of `prepare` without building views (a READ served from a staged mirror needs none). */
+  check?(header: TransferHeader): void;
   /** A notification from a peer: after a WRITE's bytes landed, after a READ's bytes arrived, or on its own. */
   notify(from: string, message: string): void;
 }
@@ -36,10 +40,14 @@ export interface TransferCounters {
   bytesReceived: number;
   /** Payload bytes copied by our own code (not by the kernel): 0 where the kernel reads straight into KV blocks. */
   userCopiedBytes: number;
+  /** shm: bytes the owner copied into its mirror ahead of any READ (`stage`), off the READ's critical path. */
+  stagedAheadBytes: number;
+  /** shm: bytes the owner copied into a file while serving a READ (blocks not staged ahead): on the path. */
+  stagedOnReadBytes: number;
 }
 
 export function newCounters(): TransferCounters {
-  return { bytesSent: 0, bytesReceived: 0, userCopiedBytes: 0 };
+  return { bytesSent: 0, bytesReceived: 0, userCopiedBytes: 0, stagedAheadBytes: 0, stagedOnReadBytes: 0 };
 }
 
 export interface KvTransport {
@@ -54,6 +62,13 @@ export interface KvTransport {
   transfer(address: string, header: TransferHeader, local: Uint8Array[], timeoutMs: number): Promise<void>;
   /** A notification with no transfer (NIXL's genNotif), e.g. "release request r1's blocks". */
   sendNotif(address: string, notif: NotifHeader, timeoutMs: number): Promise<void>;
+  /**
+   * Optional (shm): copy these blocks of a registered region, as they are now, where peers read them
+   * without the owner's event loop (after `listen`). The owner must `unstage` a block before rewriting it.
+   */
+  stage?(region: string, layout: KvLayout, blockIds: readonly number[]): Promise<void>;
+  /** Optional (shm): forget staged copies; READs of those blocks are staged again on demand. */
+  unstage?(region: string, blockIds: readonly number[]): void;
   /** Close idle and open data connections this side initiated. */
   close(): Promise<void>;
 }

@@ -44,7 +44,18 @@ export interface NotifHeader {
 
 export type RequestHeader = TransferHeader | NotifHeader;
 
-export type ResponseHeader = { type: 'ok'; bytes: number } | { type: 'error'; name: string; message: string };
+export type ResponseHeader = OkResponseHeader | { type: 'error'; name: string; message: string };
+
+/**
+ * `ok`; the shared-memory backend (shm-transport.ts) adds where the READ's bytes wait instead of sending
+ * them: a file and its order ('blocks': the owner's block-major mirror; 'wire': staged for this request).
+ */
+export interface OkResponseHeader {
+  type: 'ok';
+  bytes: number;
+  file?: string;
+  order?: 'blocks' | 'wire';
+}
 
 /** Headers are small (a 4,096-block list is ~25 KB of JSON); anything far larger is a stray byte stream. */
 export const MAX_HEADER_BYTES = 16 * 1024 * 1024;
@@ -120,7 +131,14 @@ export function decodeRequest(bytes: Uint8Array): RequestHeader {
 
 export function decodeResponse(bytes: Uint8Array): ResponseHeader {
   const h = parseJson(bytes);
-  if (h.type === 'ok' && Number.isInteger(h.bytes)) return { type: 'ok', bytes: h.bytes as number };
+  if (h.type === 'ok' && Number.isInteger(h.bytes)) {
+    const ok: OkResponseHeader = { type: 'ok', bytes: h.bytes as number };
+    if (typeof h.file === 'string' && (h.order === 'blocks' || h.order === 'wire')) {
+      ok.file = h.file;
+      ok.order = h.order;
+    }
+    return ok;
+  }
   if (h.type === 'error' && typeof h.name === 'string' && typeof h.message === 'string')
     return { type: 'error', name: h.name, message: h.message };
   throw new TransferProtocolError(`not a response header: ${JSON.stringify(h).slice(0, 200)}`);

@@ -18,6 +18,11 @@ export function isWildcardHost(host: string): boolean {
   return WILDCARDS.has(host);
 }
 
+/** 127.0.0.0/8, ::1, localhost: reachable from this machine only (a wildcard is not). */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || host.startsWith('127.');
+}
+
 /**
  * The host to publish for a server bound on `host`. `what` names the server and the flag pair in errors
  * (e.g. "worker (--host / --advertise-host)").

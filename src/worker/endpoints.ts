@@ -63,6 +63,11 @@ async function* generate(
     throw new WorkerRequestError(`invalid EngineRequest: ${problem}`, RemoteErrorCode.InvalidRequest);
   }
   const request = payload as EngineRequest;
+  const overflow = explainContextOverflow(request, deps.engine.maxModelLen);
+  if (overflow !== undefined) {
+    deps.log.warn('rejected a generate payload beyond the context', { requestId: ctx.requestId });
+    throw new WorkerRequestError(overflow, RemoteErrorCode.InvalidRequest);
+  }
   const log = deps.log.child({ requestId: request.requestId });
   const end = deps.metrics.begin();
   let status: WorkerRequestStatus = 'cancelled';
@@ -82,7 +87,10 @@ async function* generate(
     status = 'error';
     if (err instanceof InvalidRequestError) {
       log.warn('request refused by the engine', { error: err });
-      throw new WorkerRequestError(err.message, RemoteErrorCode.InvalidRequest, { cause: err });
+      throw new WorkerRequestError(err.message, RemoteErrorCode.InvalidRequest, {
+        cause: err,
+        param: err.param,
+      });
     }
     log.error('request failed', { error: err });
     throw err;
@@ -90,6 +98,21 @@ async function* generate(
     end(status, tokens);
     log.debug('request finished', { status, tokens });
   }
+}
+
+/**
+ * The frontend refuses prompt + max_tokens beyond the context (preprocessor.ts); the worker checks it again,
+ * because anyone who can reach the request plane can skip the frontend (a client that would otherwise hold
+ * a sequence slot for 10^8 tokens).
+ */
+export function explainContextOverflow(request: EngineRequest, maxModelLen: number): string | undefined {
+  const prompt = request.promptTokenIds.length;
+  const total = prompt + request.stopping.maxTokens;
+  if (total <= maxModelLen) return undefined;
+  return (
+    `This model's maximum context length is ${maxModelLen} tokens. However, ${total} tokens were requested ` +
+    `(${prompt} in the prompt, ${request.stopping.maxTokens} for the completion). Reduce the prompt or maxTokens.`
+  );
 }
 
 async function* kvSnapshot(deps: EndpointDeps): Response<typeof KV_SNAPSHOT_ENDPOINT> {

@@ -28,6 +28,7 @@ import {
   TransferAgent,
 } from '../transfer/index.ts';
 import type { CleanupStack } from '../util/cleanup-stack.ts';
+import type { ClusterSecret } from '../util/cluster-secret.ts';
 import { parseLinkSpec } from '../util/link-spec.ts';
 import type { Logger } from '../util/logger.ts';
 import { AgentKvConnector, checkNotExpired, ensurePeer, KV_REGION } from './agent-kv-connector.ts';
@@ -51,6 +52,8 @@ export interface KvTransferPart {
   awaitHeldPulled(ms: number): Promise<void>;
   /** The lease is gone, and the metadata key with it: do not try to delete it (etcd may be unreachable). */
   forget(): void;
+  /** Put the metadata again (under the renewed lease, after `forget`). */
+  republish(): Promise<void>;
 }
 
 export interface KvTransferPartDeps {
@@ -65,6 +68,8 @@ export interface KvTransferPartDeps {
   host: string;
   /** What the agent publishes for its TCP endpoint (the worker's --advertise-host). */
   advertiseHost: string;
+  /** Peers must prove it when they open a data connection (--cluster-secret-file). */
+  clusterSecret?: ClusterSecret;
   /** Engines without tensors (mocker): how their pulls are simulated. */
   simulated: SimulatedKvSpec;
   log: Logger;
@@ -76,15 +81,17 @@ export function transportsFor(
   role: WorkerRole,
   host: string,
   advertiseHost: string,
+  clusterSecret?: ClusterSecret,
 ): KvTransport[] {
-  const tcp = () => new StreamTransport('tcp', { host, advertiseHost });
+  const tcp = () => new StreamTransport('tcp', { host, advertiseHost, clusterSecret });
+  const unix = () => new StreamTransport('unix', { clusterSecret });
   switch (mode) {
     case 'auto':
-      return role === 'aggregated' ? [] : [tcp(), new StreamTransport('unix')];
+      return role === 'aggregated' ? [] : [tcp(), unix()];
     case 'tcp':
       return [tcp()];
     case 'unix':
-      return [new StreamTransport('unix')];
+      return [unix()];
     case 'memory':
       return [new MemoryTransport()];
     case 'none':
@@ -115,7 +122,7 @@ export async function startKvTransferPart(
 ): Promise<KvTransferPart | undefined> {
   const { engine, discovery, namespace, instanceId, role, log } = deps;
   const mode = deps.options.mode ?? 'auto';
-  const transports = transportsFor(mode, role, deps.host, deps.advertiseHost);
+  const transports = transportsFor(mode, role, deps.host, deps.advertiseHost, deps.clusterSecret);
   if (transports.length === 0) {
     if (role === 'prefill')
       throw new WorkerError(
@@ -188,6 +195,10 @@ export async function startKvTransferPart(
     awaitHeldPulled: (ms) => awaitHeldPulled(engine, ms, log),
     forget: () => {
       published = false;
+    },
+    republish: async () => {
+      await publishAgentMetadata(discovery, namespace, metadata);
+      published = true;
     },
   };
 }

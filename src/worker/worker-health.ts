@@ -9,7 +9,8 @@ import type { EndpointId } from '../runtime/names.ts';
 import type { Canary, CanaryResult } from './canary.ts';
 import type { WorkerMetrics } from './worker-metrics.ts';
 
-export type WorkerState = 'starting' | 'ready' | 'draining' | 'stopped';
+/** `unregistered`: the discovery lease was lost; in-flight requests go on while the worker re-registers. */
+export type WorkerState = 'starting' | 'ready' | 'unregistered' | 'draining' | 'stopped';
 
 export interface WorkerHealth {
   /** Registered, not draining, and the last canary produced a token. */

@@ -6,6 +6,7 @@ import type { ModelType } from '../protocols/discovery.ts';
 import type { Discovery, DiscoveryOptions } from '../runtime/discovery/index.ts';
 import type { CreateEventBusOptions, EventBus } from '../runtime/events/index.ts';
 import type { RequestPlane } from '../runtime/request-plane/index.ts';
+import type { ClusterSecret } from '../util/cluster-secret.ts';
 import type { LinkSpec } from '../util/link-spec.ts';
 import type { WorkerEngineSpec } from './worker-engine.ts';
 
@@ -118,4 +119,14 @@ export interface WorkerOptions {
   loadIntervalMs?: number;
   /** How long a graceful stop lets in-flight requests finish. Default 10 s. */
   drainMs?: number;
+  /**
+   * --cluster-secret-file: callers of the request plane and peers of the transfer agent must prove this
+   * secret at connection setup (util/cluster-secret.ts). Default: none (anyone who reaches the port).
+   */
+  clusterSecret?: ClusterSecret;
+  /**
+   * On a lost discovery lease, stop and exit (Dynamo's behaviour, for a supervisor that restarts the
+   * process) instead of re-registering under a new lease once discovery answers. Default false.
+   */
+  exitOnLeaseLoss?: boolean;
 }

@@ -110,7 +110,10 @@ export async function assembleWorkerParts(
   const cardStore =
     cardStoreKind(options, discovery, bus) === 'nats'
       ? stack.adopt(
-          await NatsCardStore.connect({ natsServer: options.events?.natsServer }),
+          await NatsCardStore.connect({
+            natsServer: options.events?.natsServer,
+            natsSecurity: options.events?.natsSecurity,
+          }),
           (s) => s.close(),
           'close model card store',
         )
@@ -150,6 +153,7 @@ export async function assembleWorkerParts(
       options: options.kvTransfer ?? {},
       host,
       advertiseHost,
+      clusterSecret: options.clusterSecret,
       simulated: simulatedKvSpec(options.engine),
       log,
     },
@@ -185,7 +189,12 @@ export async function assembleWorkerParts(
   const plane =
     runtime.requestPlane ??
     stack.adopt(
-      new TcpRequestPlane({ host, advertiseHost, port: options.port ?? WORKER_DEFAULTS.port }),
+      new TcpRequestPlane({
+        host,
+        advertiseHost,
+        port: options.port ?? WORKER_DEFAULTS.port,
+        clusterSecret: options.clusterSecret,
+      }),
       (p) => p.close(),
       'close request plane',
     );

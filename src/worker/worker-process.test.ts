@@ -1,6 +1,6 @@
 /**
  * `dhw worker` as a real child process against real etcd + NATS: what happens to its registration when it
- * is killed, stopped gracefully, loses its lease, or cannot reach etcd, and what `dhw ls` shows meanwhile.
+ * is killed, stopped gracefully, or cannot reach etcd (a lost lease: lease-loss.test.ts), and what `dhw ls` shows meanwhile.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { freePort } from '../infra/local-servers.ts';
 import type { EngineOutput } from '../protocols/engine.ts';
 import { createDiscovery, type Discovery } from '../runtime/discovery/index.ts';
-import { instancesPrefix, leaseFromInstanceId, modelCardsPrefix } from '../runtime/names.ts';
+import { instancesPrefix, modelCardsPrefix } from '../runtime/names.ts';
 import { TcpRequestPlane } from '../runtime/request-plane/index.ts';
 import { repoRoot } from '../util/paths.ts';
 import { EventLog, freshNamespace, greedyRequest, startInfra, type TestInfra } from './testing/worker-kit.ts';
@@ -167,17 +167,6 @@ test('SIGTERM: keys removed at once, the in-flight request still completes, exit
   } finally {
     await watch.close();
   }
-});
-
-test('lost lease (revoked in etcd): the worker says so and exits 3', async () => {
-  const worker = await startWorker(freshNamespace());
-  const res = await fetch(`${infra.etcd.endpoint}/v3/lease/revoke`, {
-    method: 'POST',
-    body: JSON.stringify({ ID: leaseFromInstanceId(worker.instanceId) }),
-  });
-  assert.equal(res.status, 200);
-  assert.equal(await worker.exitCode, 3);
-  assert.match(worker.stderr(), /discovery lease lost/);
 });
 
 test('etcd unreachable at start: a clear error and exit 1, no hang', { timeout: 15_000 }, async () => {

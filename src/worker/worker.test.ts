@@ -274,8 +274,10 @@ test('etcd unreachable at start: a clear DiscoveryUnavailableError, nothing left
   });
 });
 
-test('a revoked lease makes the worker stop itself and report lease-lost', async () => {
-  const worker = await Worker.start(workerOptions(freshNamespace(), { systemPort: null }));
+test('exitOnLeaseLoss: a revoked lease makes the worker stop itself and report lease-lost', async () => {
+  const worker = await Worker.start(
+    workerOptions(freshNamespace(), { systemPort: null, exitOnLeaseLoss: true }),
+  );
   const res = await fetch(`${infra.etcd.endpoint}/v3/lease/revoke`, {
     method: 'POST',
     body: JSON.stringify({ ID: leaseFromInstanceId(worker.instanceId) }),

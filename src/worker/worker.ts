@@ -8,7 +8,9 @@
  *           register instance + model card
  *   stop    unregister (delete keys, revoke lease) ─► drain in-flight calls ─► wait for held KV pulls ─►
  *           flush KV events ─► close agent ─► close engine
- *   lease lost (etcd unreachable for a TTL, or revoked) ─► logged loudly, stop, `exited` says 'lease-lost'
+ *   lease lost (etcd unreachable for a TTL, or revoked) ─► logged loudly; in-flight requests go on ─►
+ *           once discovery answers: renew the lease ─► transfer metadata, instance, model card put again
+ *           (same instance id). With `exitOnLeaseLoss`: stop instead, `exited` says 'lease-lost'
  *
  * Usable in-process (embedded mode, tests) and from `dhw worker`. Everything it creates it also closes:
  * each part's release is on one CleanupStack (worker-parts.ts), run newest first by `stop` or by a failed
@@ -23,6 +25,7 @@ import type { TransferAgent } from '../transfer/index.ts';
 import { CleanupStack } from '../util/cleanup-stack.ts';
 import type { Logger } from '../util/logger.ts';
 import type { CanaryResult } from './canary.ts';
+import { RegistrationGuard } from './registration-guard.ts';
 import { WorkerError } from './errors.ts';
 import type { WorkerHealth, WorkerState } from './worker-health.ts';
 import type { WorkerMetrics } from './worker-metrics.ts';
@@ -37,6 +40,7 @@ export class Worker {
   readonly endpointId: EndpointId;
   private readonly log: Logger;
   private stopping: Promise<void> | undefined;
+  private reregistering = false;
   private resolveExit!: (exit: WorkerExit) => void;
   private exitReason: WorkerExit = { reason: 'stopped' };
   /** Settles once the worker has fully stopped: after `stop()`, or by itself when its lease is lost. */
@@ -155,6 +159,7 @@ export class Worker {
     this.parts.phase.state = 'ready';
     canary.start();
     discovery.onLeaseLost((err) => this.onLeaseLost(err));
+    await this.guardKeys();
     this.log.info('worker registered', {
       model: registration.card.displayName,
       role: this.parts.role,
@@ -165,17 +170,88 @@ export class Worker {
     });
   }
 
+  /**
+   * Keys deleted behind our back while the lease lives are put back (RegistrationGuard). Not on file
+   * discovery, whose watches poll the directory: one poller per key would cost more than the rare case.
+   */
+  private async guardKeys(): Promise<void> {
+    const { discovery, registration, kvTransfer } = this.parts;
+    if (discovery.backend === 'file') return;
+    const guard = await RegistrationGuard.start({
+      discovery,
+      keys: [
+        registration.instanceKey,
+        registration.modelCardKey,
+        ...(kvTransfer ? [kvTransfer.metadataKey] : []),
+      ],
+      active: () => this.parts.phase.state === 'ready' && !this.stopping,
+      restore: async () => {
+        await kvTransfer?.republish();
+        await registration.register();
+      },
+      log: this.log,
+    });
+    this.stack.defer(() => guard.close(), 'stop guarding registration keys');
+  }
+
   private onLeaseLost(err: Error): void {
     if (this.stopping) return;
-    this.exitReason = { reason: 'lease-lost', error: err };
     this.parts.registration.forget(); // the keys went with the lease: nothing left to delete
     this.parts.kvTransfer?.forget();
+    if (this.options.exitOnLeaseLoss) {
+      this.exitReason = { reason: 'lease-lost', error: err };
+      this.log.error(
+        'discovery lease lost: this worker is no longer registered, so no frontend can find it; shutting down ' +
+          '(--exit-on-lease-loss: a supervisor should restart it once discovery is reachable)',
+        { error: err },
+      );
+      void this.stop();
+      return;
+    }
+    this.parts.phase.state = 'unregistered';
     this.log.error(
-      'discovery lease lost: this worker is no longer registered, so no frontend can find it; shutting down ' +
-        '(a supervisor should restart it once discovery is reachable)',
+      'discovery lease lost: frontends that already know this worker keep routing to it, new ones cannot find ' +
+        'it; in-flight requests go on, and it registers again as soon as discovery answers',
       { error: err },
     );
-    void this.stop();
+    void this.reregister();
+  }
+
+  /**
+   * Take the lease again and put our keys back, retrying with backoff (250 ms doubling to 2 s) while
+   * discovery cannot be reached. Transfer metadata first: a decode worker routed to by the new
+   * registration must find the agent it pulls from.
+   */
+  private async reregister(): Promise<void> {
+    if (this.reregistering) return;
+    this.reregistering = true;
+    const { discovery, registration, kvTransfer } = this.parts;
+    const lostAt = Date.now();
+    let delayMs = 250;
+    for (let attempt = 1; !this.stopping; attempt++) {
+      try {
+        await discovery.renewLease();
+        if (this.stopping) break;
+        await kvTransfer?.republish();
+        await registration.register();
+        if (this.stopping) break;
+        this.parts.phase.state = 'ready';
+        this.reregistering = false;
+        this.log.info('worker registered again', {
+          instanceKey: registration.instanceKey,
+          attempts: attempt,
+          unregisteredMs: Date.now() - lostAt,
+        });
+        discovery.onLeaseLost((err) => this.onLeaseLost(err));
+        return;
+      } catch (err) {
+        if (attempt === 1 || attempt % 10 === 0)
+          this.log.warn('cannot register again yet; retrying', { error: err, attempt, retryInMs: delayMs });
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        delayMs = Math.min(delayMs * 2, 2000);
+      }
+    }
+    this.reregistering = false;
   }
 
   /**

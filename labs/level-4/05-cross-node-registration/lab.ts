@@ -144,7 +144,7 @@ async function main(): Promise<void> {
       start(node, [
         'dhw', 'worker', '--discovery', 'etcd', '--events', 'nats',
         '--host', state.addresses[node]!, '--system-port', String(SYSTEM_PORT),
-        '--lease-ttl', String(LEASE_TTL_S), '--canary-interval', '0', '--threads', '1',
+        '--lease-ttl', String(LEASE_TTL_S), '--exit-on-lease-loss', '--canary-interval', '0', '--threads', '1',
       ], true);
     }
     // biome-ignore format: flag and value per pair

@@ -5,12 +5,14 @@
  */
 import { EVENT_TOPICS, type EventEnvelope, type EventTopic } from '../../protocols/events.ts';
 import { createEventBus, type EventBus, type EventSubscription } from '../../runtime/events/index.ts';
+import { CLUSTER_FLAGS, clusterEvents, clusterFromFlags } from '../security-flags.ts';
 import { formatHelp, LOGGING_FLAGS, stringFlag, UsageError } from '../args.ts';
 import type { Command } from '../command.ts';
 import { beginCommand } from '../command-prologue.ts';
 import { firstSignal } from '../signals.ts';
 
 const FLAGS = {
+  ...CLUSTER_FLAGS,
   'nats-server': {
     type: 'string' as const,
     help: 'NATS URL (default: $NATS_SERVER, else nats://127.0.0.1:4222)',
@@ -90,7 +92,11 @@ export const eventsCommand: Command = {
       component: stringFlag(values, 'component') ?? 'backend',
     };
     const stopped = untilStopped();
-    const bus = await createEventBus({ backend: 'nats', natsServer: stringFlag(values, 'nats-server') });
+    const cluster = clusterFromFlags(values);
+    const bus = await createEventBus({
+      backend: 'nats',
+      ...clusterEvents(stringFlag(values, 'nats-server'), cluster),
+    });
     try {
       await follow(bus, scope, topics, values['from-start'] === true);
       await stopped;

@@ -39,3 +39,20 @@ test('--router-predict-blocks: on by default, off turns the predicted-block over
     (err: unknown) => err instanceof UsageError && err.message.includes('--router-predict-blocks'),
   );
 });
+
+test('--router-replica-sync: unset follows the event plane, on/off force it; --router-kv-replay: snapshot by default', () => {
+  assert.equal(routingOptionsFromFlags({}).routerReplicaSync, undefined);
+  assert.equal(routingOptionsFromFlags({ 'router-replica-sync': 'off' }).routerReplicaSync, false);
+  assert.equal(routingOptionsFromFlags({ 'router-replica-sync': 'on' }).routerReplicaSync, true);
+  assert.equal(routingOptionsFromFlags({}).kvReplay, 'snapshot');
+  assert.equal(routingOptionsFromFlags({ 'router-kv-replay': 'start' }).kvReplay, 'start');
+  for (const [flag, value] of [
+    ['router-replica-sync', 'yes'],
+    ['router-kv-replay', 'everything'],
+  ]) {
+    assert.throws(
+      () => routingOptionsFromFlags({ [flag as string]: value }),
+      (err: unknown) => err instanceof UsageError && err.message.includes(`--${flag}`),
+    );
+  }
+});

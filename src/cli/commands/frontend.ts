@@ -5,6 +5,7 @@
  *
  * Ctrl-C / SIGTERM: stop accepting, let in-flight requests finish, exit 0.
  */
+import { parseAllowedOrigins } from '../../frontend/index.ts';
 import { type FrontendOptions, startFrontend } from '../../frontend/index.ts';
 import { checkDisaggOptions, DISAGG_DEFAULTS, type DisaggPolicyOptions } from '../../router/index.ts';
 import { getLogger, type Logger } from '../../util/logger.ts';
@@ -24,6 +25,15 @@ import {
   EVENTS_FLAGS,
   eventsBackendFlag,
 } from '../runtime-flags.ts';
+import {
+  API_KEY_FLAGS,
+  apiKeyFromFlags,
+  CLUSTER_FLAGS,
+  clusterEvents,
+  clusterFromFlags,
+  withClusterDiscovery,
+} from '../security-flags.ts';
+import { describeListenError, ensurePortFree } from '../port-check.ts';
 import { untilSignal } from '../signals.ts';
 
 /** Routing and migration flags (Dynamo's names), shared with `dhw serve`. */
@@ -53,6 +63,15 @@ export const ROUTER_FLAGS: FlagSpecs = {
     type: 'string',
     default: 'on',
     help: 'on | off: count blocks just routed as cached until KV events confirm them (off = events only)',
+  },
+  'router-replica-sync': {
+    type: 'string',
+    help: 'on | off: share in-flight requests with the other frontends over NATS (default: on with --events nats)',
+  },
+  'router-kv-replay': {
+    type: 'string',
+    default: 'snapshot',
+    help: 'snapshot | start: on joining, ask each worker for its KV state and tail events from now, or replay the whole KV-event log',
   },
   'migration-limit': {
     type: 'string',
@@ -87,11 +106,17 @@ const HTTP_FLAGS: FlagSpecs = {
   host: { type: 'string', default: '0.0.0.0', help: 'address to listen on' },
   port: { type: 'string', default: '8000', help: 'TCP port to listen on' },
   'max-body-bytes': { type: 'string', default: String(4 << 20), help: 'largest request body (413 above)' },
+  'allowed-origins': {
+    type: 'string',
+    help: 'CORS: browser origins allowed to call the API, comma-separated, or * (default: none)',
+  },
 };
 
 const FLAGS: FlagSpecs = {
   ...DISCOVERY_FLAGS,
   ...EVENTS_FLAGS,
+  ...CLUSTER_FLAGS,
+  ...API_KEY_FLAGS,
   namespace: { type: 'string', default: 'dynamo', help: 'Dynamo namespace whose workers to serve' },
   'model-cache-dir': {
     type: 'string',
@@ -142,10 +167,27 @@ function predictBlocksFlag(values: ParsedCommand['values']): boolean {
   return value === 'on';
 }
 
+function replicaSyncFlag(values: ParsedCommand['values']): boolean | undefined {
+  const value = stringFlag(values, 'router-replica-sync');
+  if (value === undefined) return undefined;
+  if (value !== 'on' && value !== 'off') {
+    throw new UsageError(`--router-replica-sync must be on or off, got ${JSON.stringify(value)}`);
+  }
+  return value === 'on';
+}
+
+function kvReplayFlag(values: ParsedCommand['values']): 'snapshot' | 'start' {
+  const value = stringFlag(values, 'router-kv-replay') ?? 'snapshot';
+  if (value !== 'snapshot' && value !== 'start') {
+    throw new UsageError(`--router-kv-replay must be snapshot or start, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
 /** The routing part of FrontendOptions, from ROUTER_FLAGS. */
 export function routingOptionsFromFlags(
   values: ParsedCommand['values'],
-): Pick<FrontendOptions, 'router' | 'migrationLimit' | 'busyThreshold'> {
+): Pick<FrontendOptions, 'router' | 'migrationLimit' | 'busyThreshold' | 'routerReplicaSync' | 'kvReplay'> {
   return {
     router: {
       router: stringFlag(values, 'router') ?? 'kv',
@@ -157,6 +199,8 @@ export function routingOptionsFromFlags(
     },
     migrationLimit: numberFlag(values, 'migration-limit', { integer: true, min: 0 }) ?? 0,
     busyThreshold: numberFlag(values, 'busy-threshold', { min: 0 }),
+    routerReplicaSync: replicaSyncFlag(values),
+    kvReplay: kvReplayFlag(values),
   };
 }
 
@@ -180,11 +224,12 @@ export function disaggOptionsFromFlags(values: ParsedCommand['values']): { disag
 
 export function httpOptionsFromFlags(
   values: ParsedCommand['values'],
-): Pick<FrontendOptions, 'host' | 'port' | 'maxBodyBytes'> {
+): Pick<FrontendOptions, 'host' | 'port' | 'maxBodyBytes' | 'allowedOrigins'> {
   return {
     host: stringFlag(values, 'host') ?? '0.0.0.0',
     port: numberFlag(values, 'port', { integer: true, min: 0 }) ?? 8000,
     maxBodyBytes: numberFlag(values, 'max-body-bytes', { integer: true, min: 1 }),
+    allowedOrigins: parseAllowedOrigins(stringFlag(values, 'allowed-origins')),
   };
 }
 
@@ -204,17 +249,25 @@ export const frontendCommand: Command = {
     const routing = routingOptionsFromFlags(values);
     const spec = routing.router?.router ?? 'kv';
     const router = { ...routing.router, router: routerForEvents(spec, events === 'nats', log) };
+    const cluster = clusterFromFlags(values);
     const options: FrontendOptions = {
       ...routing,
       ...disaggOptionsFromFlags(values),
       ...httpOptionsFromFlags(values),
+      ...apiKeyFromFlags(values),
+      clusterSecret: cluster.clusterSecret,
       router,
       namespace: stringFlag(values, 'namespace'),
-      discovery: discoveryOptionsFromFlags(values),
-      events: { backend: events, natsServer: stringFlag(values, 'nats-server') },
+      discovery: withClusterDiscovery(discoveryOptionsFromFlags(values), cluster),
+      events: { backend: events, ...clusterEvents(stringFlag(values, 'nats-server'), cluster) },
       modelCards: { cacheDir: stringFlag(values, 'model-cache-dir') },
     };
-    const frontend = await startFrontend(options);
+    const host = options.host ?? '0.0.0.0';
+    const port = options.port ?? 8000;
+    await ensurePortFree(host, port);
+    const frontend = await startFrontend(options).catch((err: unknown) => {
+      throw describeListenError(err, host, port);
+    });
     const url = shownUrl(options.host, frontend.url, frontend.port);
     const models = frontend.models.list().map((m) => m.name);
     console.log(

@@ -12,6 +12,7 @@ import {
   infraStatus,
   infraUp,
 } from '../../infra/local-stack.ts';
+import { infraUpSecure } from '../../infra/secure-stack.ts';
 import { formatHelp, LOGGING_FLAGS, numberFlag, parseCommand, stringFlag, UsageError } from '../args.ts';
 import type { Command } from '../command.ts';
 import { applyLoggingFlags } from '../command-prologue.ts';
@@ -49,6 +50,10 @@ const FLAGS = {
   },
   'no-install': { type: 'boolean' as const, help: `never run apt-get; print the install command instead` },
   purge: { type: 'boolean' as const, help: 'down: also delete the data dirs and logs' },
+  secure: {
+    type: 'boolean' as const,
+    help: 'up: TLS + client certificates + auth on both servers; writes {dir}/cluster.json for --cluster-config',
+  },
   json: { type: 'boolean' as const, help: 'status: print one JSON object' },
   ...LOGGING_FLAGS,
 };
@@ -59,6 +64,38 @@ const DESCRIPTION =
 
 const port = (values: Parameters<typeof numberFlag>[0], name: string) =>
   numberFlag(values, name, { integer: true, min: 1 }) as number;
+
+/** `up --secure`: what started, and the one flag every member needs. */
+async function upSecure(dir: string, values: Parameters<typeof numberFlag>[0]): Promise<number> {
+  const { record, alreadyRunning } = await infraUpSecure(dir, {
+    allowInstall: !values['no-install'],
+    host: stringFlag(values, 'host'),
+    advertiseHost: stringFlag(values, 'advertise-host'),
+    etcdPort: port(values, 'etcd-port'),
+    etcdPeerPort: port(values, 'etcd-peer-port'),
+    natsPort: port(values, 'nats-port'),
+    natsMonitorPort: port(values, 'nats-monitor-port'),
+  });
+  const config = record.secure?.clusterConfig ?? '';
+  console.log(alreadyRunning ? 'Already running (secure):' : 'Started (secure):');
+  console.log(
+    `  etcd         ${record.etcd.endpoint}   TLS, client certificates, RBAC (pid ${record.etcd.pid})`,
+  );
+  console.log(
+    `  nats-server  ${record.nats.url}   TLS, client certificates, user auth (pid ${record.nats.pid})`,
+  );
+  console.log(`\nMembers' credentials (mode 0600; give it only to cluster members): ${config}`);
+  console.log('Start every dhw process with it:');
+  console.log(`  export DYN_CLUSTER_CONFIG=${config}`);
+  console.log('  (or --cluster-config FILE on dhw worker / frontend / serve / ls / events)');
+  return 0;
+}
+const portsFrom = (values: Parameters<typeof numberFlag>[0]) => ({
+  etcdPort: port(values, 'etcd-port'),
+  etcdPeerPort: port(values, 'etcd-peer-port'),
+  natsPort: port(values, 'nats-port'),
+  natsMonitorPort: port(values, 'nats-monitor-port'),
+});
 
 export const infraCommand: Command = {
   name: 'infra',
@@ -74,23 +111,20 @@ export const infraCommand: Command = {
     const dir = stringFlag(values, 'dir') ?? DEFAULT_INFRA_DIR;
     switch (sub) {
       case 'up': {
-        const { record, alreadyRunning } = await infraUp(dir, {
+        if (values.secure) return upSecure(dir, values);
+        const { record, alreadyRunning, started } = await infraUp(dir, {
           allowInstall: !values['no-install'],
           host: stringFlag(values, 'host'),
           advertiseHost: stringFlag(values, 'advertise-host'),
-          ports: {
-            etcdPort: port(values, 'etcd-port'),
-            etcdPeerPort: port(values, 'etcd-peer-port'),
-            natsPort: port(values, 'nats-port'),
-            natsMonitorPort: port(values, 'nats-monitor-port'),
-          },
+          ports: portsFrom(values),
         });
-        console.log(alreadyRunning ? 'Already running:' : 'Started:');
+        console.log(alreadyRunning ? 'Already running:' : `Started ${started.join(' and ')}:`);
+        const owner = (pid: number | null) =>
+          pid === null ? 'not started by dhw; left alone' : `pid ${pid}`;
+        const etcdLog = record.etcd.logFile ? `, log ${record.etcd.logFile}` : '';
+        console.log(`  etcd         ${record.etcd.endpoint}   (${owner(record.etcd.pid)}${etcdLog})`);
         console.log(
-          `  etcd         ${record.etcd.endpoint}   (pid ${record.etcd.pid}, log ${record.etcd.logFile})`,
-        );
-        console.log(
-          `  nats-server  ${record.nats.url}   (pid ${record.nats.pid}, JetStream on, monitor ${record.nats.monitorUrl})`,
+          `  nats-server  ${record.nats.url}   (${owner(record.nats.pid)}, monitor ${record.nats.monitorUrl})`,
         );
         console.log('\nPoint dhw processes at them:');
         console.log(`  ${infraEnvLines(record)}`);
@@ -104,12 +138,15 @@ export const infraCommand: Command = {
         return 0;
       }
       case 'status': {
-        const { record, servers } = await infraStatus(dir);
+        const { record, servers } = await infraStatus(dir, {
+          host: stringFlag(values, 'host'),
+          ports: portsFrom(values),
+        });
         if (values.json) {
           console.log(JSON.stringify({ servers, env: record ? infraEnvLines(record) : undefined }));
         } else {
           for (const s of servers) {
-            const where = s.endpoint ? `${s.endpoint}  pid ${s.pid}` : '';
+            const where = `${s.endpoint ?? ''}${s.pid === undefined ? '' : `  pid ${s.pid}`}`;
             console.log(`${s.name.padEnd(12)} ${(s.up ? 'up' : 'down').padEnd(5)} ${where}  ${s.detail}`);
           }
           if (record && servers.every((s) => s.up)) console.log(`\n${infraEnvLines(record)}`);

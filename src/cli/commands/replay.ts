@@ -7,13 +7,15 @@
  * `--prefill-workers P --decode-workers D` replays a disaggregated cluster instead (KV over `--link`);
  * `--synthetic mixed` replays a generated long/short mix instead of a trace file.
  */
-import { writeFileSync } from 'node:fs';
+import { writeChartFiles } from '../../util/chart-files.ts';
 import {
   DEFAULT_SLO,
   DISAGG_REPLAY_DEFAULTS,
+  DISAGG_RULES,
   formatReplayTable,
   formatSweepTable,
   MIXED_TRACE_DEFAULTS,
+  KV_TRANSFER_MODES,
   parseSweep,
   renderSweepChart,
   type SweepPoint,
@@ -46,7 +48,15 @@ const D = REPLAY_DEFAULTS;
 const M = MIXED_TRACE_DEFAULTS;
 const AGGREGATED_WORKERS = 4;
 const SYNTHETIC_FLAGS = ['requests', 'rate', 'long-tokens', 'short-tokens', 'long-fraction', 'output-tokens'];
-const DISAGG_FLAGS = ['link', 'kv-bytes-per-token', 'max-local-prefill-length', 'max-prefill-queue-size'];
+const DISAGG_FLAGS = [
+  'link',
+  'kv-bytes-per-token',
+  'max-local-prefill-length',
+  'max-prefill-queue-size',
+  'kv-transfer-mode',
+  'kv-layers',
+  'disagg-rule',
+];
 const FLAGS = {
   router: {
     type: 'string' as const,
@@ -81,6 +91,18 @@ const FLAGS = {
   'max-prefill-queue-size': {
     type: 'string' as const,
     help: `disaggregated: remote prefills in flight at which decode prefills locally (default ${DISAGG_REPLAY_DEFAULTS.maxPrefillQueueSize})`,
+  },
+  'kv-transfer-mode': {
+    type: 'string' as const,
+    help: `disaggregated: ${KV_TRANSFER_MODES.join(' | ')}: pull after the prefill (default ${DISAGG_REPLAY_DEFAULTS.kvTransferMode}, as live) or stream layer by layer during it`,
+  },
+  'kv-layers': {
+    type: 'string' as const,
+    help: `disaggregated, layerwise: model layers (default ${DISAGG_REPLAY_DEFAULTS.kvLayers})`,
+  },
+  'disagg-rule': {
+    type: 'string' as const,
+    help: `disaggregated: ${DISAGG_RULES.join(' | ')} (default ${DISAGG_REPLAY_DEFAULTS.disaggRule}: Dynamo's; link-aware also keeps a prompt local when the hand-off costs more than its prefill)`,
   },
   synthetic: {
     type: 'string' as const,
@@ -248,7 +270,22 @@ function clusterFrom(values: ParsedCommand['values']): Partial<ReplayOptions> {
     kvBytesPerToken: int(values, 'kv-bytes-per-token'),
     maxLocalPrefillLength: int(values, 'max-local-prefill-length', 0),
     maxPrefillQueueSize: int(values, 'max-prefill-queue-size', 0),
+    kvTransferMode: oneOf(values, 'kv-transfer-mode', KV_TRANSFER_MODES),
+    kvLayers: int(values, 'kv-layers', 1),
+    disaggRule: oneOf(values, 'disagg-rule', DISAGG_RULES),
   };
+}
+
+function oneOf<T extends string>(
+  values: ParsedCommand['values'],
+  name: string,
+  allowed: readonly T[],
+): T | undefined {
+  const text = stringFlag(values, name);
+  if (text === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(text))
+    throw new UsageError(`--${name} must be ${allowed.join(' or ')}, got "${text}"`);
+  return text as T;
 }
 
 function linkFrom(spec: string): LinkSpec {
@@ -412,11 +449,11 @@ export const replayCommand: Command = {
     const plot = stringFlag(values, 'plot');
     if (plot !== undefined) {
       const title = `Trace replay: ${trace.length} requests`;
-      writeFileSync(
+      const files = await writeChartFiles(
         plot,
         sweepSpec ? renderSweepChart(sweepSpec, points, title) : renderReplayChart(results, title),
       );
-      console.log(`chart written to ${plot}`);
+      console.log(`chart written to ${files.svg} and ${files.png}`);
     }
     if (values.json === true) {
       const config = { ...results[0]!.options, router: undefined, policies };

@@ -3,7 +3,8 @@
  *
  *   in-process   memory discovery: N Worker objects sharing one in-memory request plane (embedded mode)
  *   children     etcd or file discovery: N `dhw worker` child processes, their log lines forwarded with a
- *                `[worker-i]` prefix, stopped with SIGTERM (then SIGKILL) when serve exits
+ *                `[worker-i]` prefix, restarted with backoff when one dies, stopped with SIGTERM (then
+ *                SIGKILL) when serve exits
  *
  * A disaggregated deployment is two groups (P prefill + D decode workers, `[prefill-i]` / `[decode-i]`),
  * started group by group and supervised as one (`combineWorkers`).
@@ -19,7 +20,7 @@ import { Worker, type WorkerOptions, type WorkerRole } from '../../worker/index.
 
 export interface ServeWorkers {
   readonly count: number;
-  /** Resolves with a description when any worker exits on its own (a crash). */
+  /** Resolves with a description when any worker exits on its own (a crash; child processes are restarted). */
   readonly exited: Promise<string>;
   stop(): Promise<void>;
 }
@@ -74,46 +75,73 @@ export class WorkerProcessError extends DhwError {}
 const DHW = join(repoRoot, 'bin', 'dhw.mjs');
 const STOP_GRACE_MS = 12_000;
 
-/** N `dhw worker ARGS` children; each line of their output is logged with a `[{label}-i]` prefix. */
+/** Restart backoff: 1 s doubling to 30 s; a child that ran this long before dying starts again at 1 s. */
+const RESTART_MIN_MS = 1000;
+const RESTART_MAX_MS = 30_000;
+const HEALTHY_RUN_MS = 60_000;
+
+/**
+ * N `dhw worker ARGS` children; each line of their output is logged with a `[{label}-i]` prefix. A child
+ * that dies on its own is started again (like systemd's Restart=on-failure, with backoff), its exit logged;
+ * `exited` still reports the first such death, which is what a start that must fail fast waits for.
+ */
 export function spawnWorkerProcesses(
   count: number,
   args: string[],
   log: Logger,
   label = 'worker',
 ): ServeWorkers {
-  const children: ChildProcess[] = [];
+  const children = new Map<number, ChildProcess>();
+  const restartTimers = new Set<NodeJS.Timeout>();
   let stopping = false;
-  const exits: Promise<string>[] = [];
-  for (let i = 1; i <= count; i++) {
+  let reportExit: (why: string) => void = () => {};
+  const firstExit = new Promise<string>((resolve) => {
+    reportExit = resolve;
+  });
+  const start = (i: number, delayMs: number) => {
+    const name = `${label}-${i}`;
     // Own process group: a terminal's Ctrl-C reaches only serve, which then stops each worker with one
     // SIGTERM (a worker treats a second signal as "exit now, skip the drain").
     const child = spawn(process.execPath, [DHW, 'worker', '--exit-with-parent', ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
-    children.push(child);
+    const startedAt = Date.now();
+    children.set(i, child);
     for (const stream of [child.stdout, child.stderr]) {
       if (stream)
-        createInterface({ input: stream }).on('line', (line) =>
-          process.stderr.write(`[${label}-${i}] ${line}\n`),
-        );
+        createInterface({ input: stream }).on('line', (line) => process.stderr.write(`[${name}] ${line}\n`));
     }
-    exits.push(
-      new Promise((resolve) =>
-        child.on('exit', (code, signal) =>
-          resolve(`${label}-${i} (pid ${child.pid}) exited: ${signal ?? `code ${code}`}`),
-        ),
-      ),
-    );
-    log.info('worker process started', { worker: `${label}-${i}`, pid: child.pid });
-  }
-  const exited = Promise.race(exits).then((why) => (stopping ? new Promise<string>(() => {}) : why));
+    child.on('exit', (code, signal) => {
+      const why = `${name} (pid ${child.pid}) exited: ${signal ?? `code ${code}`}`;
+      if (stopping) return;
+      reportExit(why);
+      const ranMs = Date.now() - startedAt;
+      const nextDelayMs = ranMs >= HEALTHY_RUN_MS ? RESTART_MIN_MS : Math.min(delayMs * 2, RESTART_MAX_MS);
+      const waitMs = ranMs >= HEALTHY_RUN_MS ? RESTART_MIN_MS : delayMs;
+      log.error('worker process exited; restarting it', {
+        worker: name,
+        pid: child.pid,
+        code,
+        signal,
+        restartInMs: waitMs,
+      });
+      const timer = setTimeout(() => {
+        restartTimers.delete(timer);
+        if (!stopping) start(i, nextDelayMs);
+      }, waitMs);
+      restartTimers.add(timer);
+    });
+    log.info('worker process started', { worker: name, pid: child.pid });
+  };
+  for (let i = 1; i <= count; i++) start(i, RESTART_MIN_MS);
   return {
     count,
-    exited,
+    exited: firstExit.then((why) => (stopping ? new Promise<string>(() => {}) : why)),
     stop: async () => {
       stopping = true;
-      await Promise.all(children.map((child) => stopChild(child)));
+      for (const timer of restartTimers) clearTimeout(timer);
+      await Promise.all([...children.values()].map((child) => stopChild(child)));
     },
   };
 }

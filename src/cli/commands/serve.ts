@@ -32,7 +32,16 @@ import {
 import type { Command } from '../command.ts';
 import { beginCommand } from '../command-prologue.ts';
 import { KV_TRANSFER_FLAGS, kvTransferFromFlags } from '../disagg-flags.ts';
+import {
+  API_KEY_FLAGS,
+  apiKeyFromFlags,
+  CLUSTER_FLAGS,
+  clusterEvents,
+  clusterFromFlags,
+  withClusterDiscovery,
+} from '../security-flags.ts';
 import { modelDirFromFlags } from '../engine-setup.ts';
+import { describeListenError, ensurePortFree } from '../port-check.ts';
 import { discoveryBackendFlag, eventsBackendFlag } from '../runtime-flags.ts';
 import { untilSignal } from '../signals.ts';
 import {
@@ -101,9 +110,15 @@ const FLAGS: FlagSpecs = {
   ...RUNTIME_FLAGS,
   ...ROUTER_FLAGS,
   ...DISAGG_FLAGS,
+  ...CLUSTER_FLAGS,
+  ...API_KEY_FLAGS,
   host: { type: 'string', default: '0.0.0.0', help: 'address the HTTP server listens on' },
   port: { type: 'string', default: '8000', help: 'HTTP port' },
   'max-body-bytes': { type: 'string', default: String(4 << 20), help: 'largest request body (413 above)' },
+  'allowed-origins': {
+    type: 'string',
+    help: 'CORS: browser origins allowed to call the API, comma-separated, or * (default: none)',
+  },
   ...LOGGING_FLAGS,
 };
 const USAGE =
@@ -141,6 +156,8 @@ const FORWARDED = [
   'kv-link',
   'log-level',
   'log-format',
+  'cluster-config',
+  'cluster-secret-file',
 ];
 
 function childWorkerArgs(values: ParsedCommand['values'], modelDir: string): string[] {
@@ -244,12 +261,18 @@ export const serveCommand: Command = {
     };
     const http = httpOptionsFromFlags(values);
     const disagg = disaggOptionsFromFlags(values);
+    // Before any model loads: a taken port is one line, not a stack trace after the load.
+    await ensurePortFree(http.host ?? '0.0.0.0', http.port ?? 8000);
 
-    const discoveryOptions: DiscoveryOptions = {
-      backend: discovery,
-      etcdEndpoints: stringFlag(values, 'etcd-endpoints'),
-      fileDir: stringFlag(values, 'discovery-dir'),
-    };
+    const cluster = clusterFromFlags(values);
+    const discoveryOptions: DiscoveryOptions = withClusterDiscovery(
+      {
+        backend: discovery,
+        etcdEndpoints: stringFlag(values, 'etcd-endpoints'),
+        fileDir: stringFlag(values, 'discovery-dir'),
+      },
+      cluster,
+    );
     const namespace = stringFlag(values, 'namespace') ?? 'dynamo';
     log.info('starting workers', {
       workers: describeGroups(groups),
@@ -261,14 +284,16 @@ export const serveCommand: Command = {
       ...routing,
       ...disagg,
       ...http,
+      ...apiKeyFromFlags(values),
+      clusterSecret: cluster.clusterSecret,
       router,
       namespace,
       discovery: discoveryOptions,
-      events: { backend: events, natsServer: stringFlag(values, 'nats-server') },
+      events: { backend: events, ...clusterEvents(stringFlag(values, 'nats-server'), cluster) },
       runtime: inProcess ? { requestPlane: inProcess } : undefined,
     }).catch(async (err) => {
       await workers?.stop();
-      throw err;
+      throw describeListenError(err, http.host ?? '0.0.0.0', http.port ?? 8000);
     });
     const ready = () =>
       missingWorkers(groups, {
@@ -290,9 +315,11 @@ export const serveCommand: Command = {
       `Serving ${name} at ${url}/v1 with ${describeGroups(groups)}, router ${router.router} (Ctrl-C to stop)`,
     );
 
-    void workers.exited.then((reason) =>
-      log.error('a worker stopped unexpectedly; serving with the others', { reason }),
-    );
+    if (inProcess) {
+      void workers.exited.then((reason) =>
+        log.error('a worker stopped unexpectedly; serving with the others', { reason }),
+      );
+    }
     const signal = await untilSignal();
     log.info('shutting down', { signal });
     await frontend.close();

@@ -5,7 +5,8 @@
  * registers with Consul: start several, on as many machines as you like, and the frontend finds them all.
  *
  * Ctrl-C / SIGTERM: unregister, drain in-flight requests, exit 0 (a second signal exits at once).
- * Lost discovery lease: exit 3. Unreachable etcd or NATS at start: a clear error and exit 1.
+ * Lost discovery lease: keep serving in-flight requests and register again once etcd answers (exit 3 with
+ * --exit-on-lease-loss). Unreachable etcd or NATS at start: a clear error and exit 1.
  */
 import { ENGINE_DEFAULTS, type EngineOptions, PipelineStageServer } from '../../engine/index.ts';
 import { MOCKER_DEFAULTS, type MockEngineOptions } from '../../mocker/index.ts';
@@ -38,6 +39,7 @@ import {
   EVENTS_FLAGS,
   eventsBackendFlag,
 } from '../runtime-flags.ts';
+import { CLUSTER_FLAGS, clusterEvents, clusterFromFlags, withClusterDiscovery } from '../security-flags.ts';
 import { firstSignal, parentGone } from '../signals.ts';
 
 const PER_ENGINE_DEFAULTS: Record<string, string> = {
@@ -63,11 +65,16 @@ const FLAGS = {
   ...KV_TRANSFER_FLAGS,
   ...DISCOVERY_FLAGS,
   'lease-ttl': { type: 'string' as const, default: '10', help: 'discovery lease TTL in seconds' },
+  'exit-on-lease-loss': {
+    type: 'boolean' as const,
+    help: 'exit (code 3) when the discovery lease is lost, for a supervisor to restart (default: register again)',
+  },
   'exit-with-parent': {
     type: 'boolean' as const,
     help: 'drain and exit when the process that started this worker dies (used by `dhw serve`)',
   },
   ...EVENTS_FLAGS,
+  ...CLUSTER_FLAGS,
   'model-card-store': {
     type: 'string' as const,
     help: 'where the model card files travel: nats (object store; default with etcd + nats) | model-dir (a path)',
@@ -134,7 +141,7 @@ const DESCRIPTION = [
   'Pipeline parallelism: --pipeline-parallel-size N spawns stages 1..N-1 here; for stages on other hosts run',
   '`dhw worker --pipeline-stage K --pipeline-parallel-size N --host H --port P` there and pass',
   '--pipeline-stage-addresses H:P,... to the worker (stage 0). --role prefill|decode is refused with N > 1.',
-  'Exit codes: 0 stopped by a signal, 1 startup error, 3 discovery lease lost.',
+  'Exit codes: 0 stopped by a signal, 1 startup error, 3 discovery lease lost (with --exit-on-lease-loss).',
 ].join('\n');
 
 function engineSpecFromFlags(values: ParsedCommand['values'], modelDir: string): WorkerEngineSpec {
@@ -172,6 +179,7 @@ export function workerOptionsFromFlags(values: ParsedCommand['values'], modelDir
   const drain = seconds('drain-timeout');
   const engine = engineSpecFromFlags(values, modelDir);
   const role = roleFromFlags(values);
+  const cluster = clusterFromFlags(values);
   return {
     engine,
     role,
@@ -180,8 +188,12 @@ export function workerOptionsFromFlags(values: ParsedCommand['values'], modelDir
     namespace: stringFlag(values, 'namespace'),
     component: stringFlag(values, 'component'),
     endpoint: stringFlag(values, 'endpoint'),
-    discovery: discoveryOptionsFromFlags(values),
-    events: { backend: eventsBackendFlag(values), natsServer: stringFlag(values, 'nats-server') },
+    discovery: withClusterDiscovery(discoveryOptionsFromFlags(values), cluster),
+    events: {
+      backend: eventsBackendFlag(values),
+      ...clusterEvents(stringFlag(values, 'nats-server'), cluster),
+    },
+    clusterSecret: cluster.clusterSecret,
     modelCardStore: modelCardStoreFlag(values),
     host: stringFlag(values, 'host'),
     advertiseHost: stringFlag(values, 'advertise-host'),
@@ -189,6 +201,7 @@ export function workerOptionsFromFlags(values: ParsedCommand['values'], modelDir
     systemPort: numberFlag(values, 'system-port', { integer: true, min: 0 }),
     canaryIntervalMs: canary === undefined ? undefined : canary * 1000,
     drainMs: drain === undefined ? undefined : drain * 1000,
+    exitOnLeaseLoss: values['exit-on-lease-loss'] === true,
   };
 }
 

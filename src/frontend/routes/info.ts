@@ -2,43 +2,80 @@
  * GET /v1/models (the served models), GET /health (status, workers, request counts), GET /live,
  * GET /metrics.
  */
-import type { ModelList } from '../../protocols/openai.ts';
+import type { ModelCard, ModelList } from '../../protocols/openai.ts';
+import { HttpError, modelNotFound } from '../http-errors.ts';
+import { visibleInstances } from '../public-view.ts';
 import type { RequestContext, ServerState } from '../request-context.ts';
 import { sendJson } from '../request-context.ts';
+import type { ServedModel } from '../served-model.ts';
+
+function modelCard(model: ServedModel): ModelCard {
+  return {
+    id: model.name,
+    object: 'model',
+    created: model.created,
+    owned_by: 'dhw',
+    max_model_len: model.engine.info.contextLength,
+  };
+}
 
 export function handleModels(server: ServerState, ctx: RequestContext): void {
-  const list: ModelList = {
-    object: 'list',
-    data: server.models.list().map((model) => ({
-      id: model.name,
-      object: 'model',
-      created: model.created,
-      owned_by: 'dhw',
-      max_model_len: model.engine.info.contextLength,
-    })),
-  };
+  const list: ModelList = { object: 'list', data: server.models.list().map(modelCard) };
   sendJson(ctx.res, 200, list);
 }
 
+export const MODEL_PATH_PREFIX = '/v1/models/';
+
 /**
- * Always 200 while the process answers (like Dynamo's frontend): `status` says whether any model can be
- * served, `instances` lists the workers behind them (empty when the engine is in this process), and
- * `prefill_instances` the prefill workers of disaggregated models (only when there are some).
+ * GET /v1/models/{id} (the client's `models.retrieve`): the model's card by its name or an alias, else
+ * OpenAI's 404 `model_not_found`. The id is the rest of the path, percent-decoded ('org/name' ids keep
+ * their slash).
+ */
+export function handleModel(server: ServerState, ctx: RequestContext): void {
+  const path = (ctx.req.url ?? '').split('?')[0] ?? '';
+  let id: string;
+  try {
+    id = decodeURIComponent(path.slice(MODEL_PATH_PREFIX.length));
+  } catch {
+    throw new HttpError(
+      400,
+      `the model id in ${path} is not valid percent-encoding`,
+      'invalid_request_error',
+      'model',
+    );
+  }
+  const model = server.models.find(id);
+  if (!model) {
+    throw modelNotFound(
+      id,
+      server.models.list().flatMap((m) => [m.name, ...m.aliases]),
+    );
+  }
+  sendJson(ctx.res, 200, modelCard(model));
+}
+
+/**
+ * A readiness probe: 200 while some model can be served, 503 while none can (no worker registered, or the
+ * last one left), so a load balancer or Kubernetes readiness probe sends no traffic to an empty frontend;
+ * liveness is GET /live. The body is the same either way: `status` (healthy | no_workers), `instances` (the
+ * workers behind the models; empty when the engine is in this process) and `prefill_instances` (the
+ * prefill workers of disaggregated models, only when there are some).
  */
 export function handleHealth(server: ServerState, ctx: RequestContext): void {
   const models = server.models.list().map((m) => m.name);
   const prefill = server.models.prefillInstances?.() ?? [];
-  sendJson(ctx.res, 200, {
+  sendJson(ctx.res, models.length > 0 ? 200 : 503, {
     status: models.length > 0 ? 'healthy' : 'no_workers',
     model: models[0] ?? null,
     models,
-    instances: server.models.instances(),
-    ...(prefill.length > 0 ? { prefill_instances: prefill } : {}),
+    instances: visibleInstances(server.models.instances(), server, ctx),
+    ...(prefill.length > 0 ? { prefill_instances: visibleInstances(prefill, server, ctx) } : {}),
     uptime_s: Math.round(Date.now() / 1000 - server.startedAt),
     requests: server.stats.snapshot(),
   });
 }
 
+/** A liveness probe: 200 while the process answers, workers or not. */
 export function handleLive(_server: ServerState, ctx: RequestContext): void {
   sendJson(ctx.res, 200, { status: 'live' });
 }

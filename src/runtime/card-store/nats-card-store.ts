@@ -10,6 +10,7 @@ import { Objm, type ObjectStore, StorageType } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { CardFileName } from '../../protocols/discovery.ts';
 import { connectNats, resolveNatsUrl } from '../events/nats-connection.ts';
+import type { NatsSecurity } from '../events/nats-security.ts';
 import type { CardFileData } from './card-files.ts';
 import { CardChecksumError, CardFileMissingError, CardStoreUnavailableError } from './errors.ts';
 
@@ -18,6 +19,8 @@ export interface CardStoreOptions {
   natsServer?: string;
   /** First-connect deadline, default 3000 ms. */
   connectTimeoutMs?: number;
+  /** TLS and credentials of a secured nats-server (as the event plane's). */
+  natsSecurity?: NatsSecurity;
 }
 
 export interface PublishResult {
@@ -55,6 +58,7 @@ export class NatsCardStore {
         url,
         name: `dhw-card-store-${process.pid}`,
         connectTimeoutMs: options.connectTimeoutMs,
+        natsSecurity: options.natsSecurity,
       });
       return new NatsCardStore(nc, url);
     } catch (err) {

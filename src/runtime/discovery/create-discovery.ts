@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_LEASE_TTL_SECONDS, type Discovery, type DiscoveryBackend } from './discovery.ts';
 import { EtcdDiscovery } from './etcd-discovery.ts';
+import type { EtcdSecurity } from './etcd-security.ts';
 import { FileDiscovery } from './file-discovery.ts';
 import { MemoryDiscovery, type MemoryDiscoveryStore, processDiscoveryStore } from './memory-discovery.ts';
 
@@ -28,6 +29,8 @@ export interface DiscoveryOptions {
   requestTimeoutMs?: number;
   /** file: watch poll period (default 100 ms). */
   pollIntervalMs?: number;
+  /** etcd: TLS (CA, client certificate) and RBAC user/password of a secured etcd (`dhw infra up --secure`). */
+  etcdSecurity?: EtcdSecurity;
 }
 
 /** Endpoints from an option or $ETCD_ENDPOINTS, normalised to URLs without a trailing slash. */
@@ -50,6 +53,7 @@ export async function createDiscovery(options: DiscoveryOptions = {}): Promise<D
         ttlSeconds,
         connectTimeoutMs: options.connectTimeoutMs,
         requestTimeoutMs: options.requestTimeoutMs,
+        security: options.etcdSecurity,
       });
     case 'file':
       return FileDiscovery.open({

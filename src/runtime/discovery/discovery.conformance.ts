@@ -178,7 +178,7 @@ export function runDiscoveryConformance(name: string, makeHarness: () => Promise
       await watch.close();
     });
 
-    test('a lease revoked behind our back: onLeaseLost fires, keys vanish, put fails with LeaseLostError', async () => {
+    test('a lease revoked behind our back: onLeaseLost fires, keys vanish, put fails; renewLease makes it survivable', async () => {
       const observer = await connect();
       const victim = await connect({ ttlSeconds: 3 });
       const p = freshPrefix();
@@ -200,6 +200,23 @@ export function runDiscoveryConformance(name: string, makeHarness: () => Promise
       await assert.rejects(victim.put(`${p}again`, 2), LeaseLostError);
       const late = await new Promise<Error>((resolve) => victim.onLeaseLost(resolve));
       assert.equal(late, err, 'a callback registered after the loss gets the same error');
+
+      // Survivable: a new lease, the same instance id, and puts (a re-registration) work again.
+      const instanceId = victim.leaseId();
+      await victim.renewLease();
+      assert.equal(victim.leaseId(), instanceId, 'the instance id outlives the lease');
+      assert.ok((await victim.leaseTtlLeft()) > 0);
+      await victim.put(`${p}instance`, 3);
+      assert.deepEqual(asObject(await observer.list(p)), { [`${p}instance`]: 3 });
+      let lostAgain = false;
+      victim.onLeaseLost(() => {
+        lostAgain = true;
+      });
+      await victim.renewLease(); // held: a no-op
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(lostAgain, false, 'the new lease is not reported lost');
+      await victim.close();
+      assert.deepEqual(await observer.list(p), [], 'close revokes the new lease with its keys');
     });
   });
 }

@@ -60,10 +60,20 @@ export interface Discovery {
   watch(prefix: string, onEvent: DiscoveryEventHandler): Promise<DiscoveryWatch>;
   /**
    * Called once if the lease is lost (expired while we could not reach the backend, or revoked by someone
-   * else). Our keys are gone then; a worker should exit non-zero (Dynamo shuts its runtime down). If the
-   * lease is already lost, `cb` is called right away.
+   * else). Our keys are gone then (or will be): a worker re-registers with `renewLease` once the backend
+   * answers, or exits non-zero with --exit-on-lease-loss (Dynamo shuts its runtime down). If the lease is
+   * already lost, `cb` is called right away.
    */
   onLeaseLost(cb: (err: Error) => void): void;
+  /**
+   * After a loss, take a lease again (etcd keeps the old one if it still has it, e.g. restored by an etcd
+   * restart) so `put` works again; the caller then puts its keys again (a worker re-registers). `leaseId()`
+   * does not change: it is the process's instance id, named in its keys and events, and stays the first
+   * lease's id even when a new lease now holds the keys. Callbacks given to `onLeaseLost` after this call
+   * watch the new lease. No-op while the lease is held; throws DiscoveryUnavailableError while the backend
+   * cannot be reached (retry later).
+   */
+  renewLease(): Promise<void>;
   /** Seconds our lease has left as the backend sees it (-1 if it no longer exists). */
   leaseTtlLeft(): Promise<number>;
   /** Graceful shutdown: stop watches and keepalives, revoke the lease (our keys disappear at once). */

@@ -13,5 +13,8 @@ export class LeaseLostError extends DiscoveryError {}
 
 /** The message for an etcd that does not answer at startup. */
 export function cannotReachEtcdMessage(endpoints: readonly string[]): string {
-  return `Cannot reach etcd at ${endpoints.join(', ')}. Is etcd running? Try: \`dhw infra up\` (and check ETCD_ENDPOINTS)`;
+  const secured = endpoints.some((e) => e.startsWith('https:'))
+    ? '; a secured etcd also needs its CA, a client certificate and a user: --cluster-config FILE'
+    : '';
+  return `Cannot reach etcd at ${endpoints.join(', ')}. Is etcd running? Try: \`dhw infra up\` (and check ETCD_ENDPOINTS)${secured}`;
 }

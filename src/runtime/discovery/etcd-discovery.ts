@@ -7,6 +7,9 @@
  *   - etcd unreachable later: keepalives are retried every second; if none succeeds for a whole TTL the lease
  *     has expired on the server too, so onLeaseLost fires. A keepalive answered "no such lease" (revoked,
  *     or expired during a long stall) fires it at once.
+ *   - after a loss, renewLease() takes the lease again once etcd answers: the old one if etcd still has it
+ *     (an etcd restart restores leases with a fresh TTL), else a new one. leaseId() stays the first lease's
+ *     id (the instance id); `lease` is whichever lease holds our keys now.
  *   - a watch whose stream breaks re-reads its prefix, reports the difference as events, and watches on
  *     from that read's revision + 1 (so nothing is missed, even across an etcd restart or compaction).
  */
@@ -22,8 +25,14 @@ import {
   type KeyValue,
   keepAliveIntervalMs,
 } from './discovery.ts';
-import { cannotReachEtcdMessage, DiscoveryUnavailableError, type LeaseLostError } from './errors.ts';
+import {
+  cannotReachEtcdMessage,
+  DiscoveryError,
+  DiscoveryUnavailableError,
+  type LeaseLostError,
+} from './errors.ts';
 import { EtcdGateway, type EtcdKv, EtcdRequestError, GRPC_NOT_FOUND } from './etcd-gateway.ts';
+import type { EtcdSecurity } from './etcd-security.ts';
 import { EventQueue } from './event-queue.ts';
 import { LeaseLostSignal } from './lease-lost.ts';
 import { OpenWatches } from './open-watches.ts';
@@ -39,6 +48,8 @@ export interface EtcdDiscoveryOptions {
   connectTimeoutMs?: number;
   /** Deadline of each later call (default 2000 ms). */
   requestTimeoutMs?: number;
+  /** TLS files and RBAC user for a secured etcd (etcd-security.ts); default: plain HTTP, no auth. */
+  security?: EtcdSecurity;
 }
 
 /** Values are JSON; a value someone wrote by hand with etcdctl that is not JSON comes back as its text. */
@@ -124,24 +135,28 @@ class ResilientWatch {
 
 export class EtcdDiscovery implements Discovery {
   readonly backend = 'etcd' as const;
-  private readonly signal = new LeaseLostSignal();
+  private signal = new LeaseLostSignal();
   private readonly watches = new OpenWatches();
   private keepAliveTimer: NodeJS.Timeout | undefined;
   private lastKeepAlive = Date.now();
   private closed = false;
+  private readonly instanceId: InstanceId;
 
   private constructor(
     private readonly gateway: EtcdGateway,
-    private readonly lease: string,
+    /** The lease our keys hang off now (decimal): the first one until a loss and `renewLease`. */
+    private lease: string,
     private readonly ttlSeconds: number,
-  ) {}
+  ) {
+    this.instanceId = instanceIdFromLease(lease);
+  }
 
   /** Reach etcd and take a lease, or fail with a clear error within `connectTimeoutMs`. */
   static async connect(opts: EtcdDiscoveryOptions): Promise<EtcdDiscovery> {
     if (opts.endpoints.length === 0)
       throw new DiscoveryUnavailableError('no etcd endpoints given (ETCD_ENDPOINTS is empty)');
     const ttlSeconds = opts.ttlSeconds ?? DEFAULT_LEASE_TTL_SECONDS;
-    const gateway = new EtcdGateway(opts.endpoints, opts.requestTimeoutMs ?? 2000);
+    const gateway = new EtcdGateway(opts.endpoints, opts.requestTimeoutMs ?? 2000, opts.security);
     const connectTimeoutMs = opts.connectTimeoutMs ?? 3000;
     let lease: string;
     try {
@@ -177,7 +192,7 @@ export class EtcdDiscovery implements Discovery {
       const ttl = await this.gateway.keepAlive(this.lease, Math.min(interval, 2000));
       if (this.closed) return;
       if (ttl <= 0) {
-        this.signal.fire(`etcd says lease ${this.leaseId()} no longer exists (it expired or was revoked)`);
+        this.signal.fire(`etcd says lease ${this.leaseHex()} no longer exists (it expired or was revoked)`);
         return;
       }
       this.lastKeepAlive = Date.now();
@@ -199,6 +214,11 @@ export class EtcdDiscovery implements Discovery {
   }
 
   leaseId(): InstanceId {
+    return this.instanceId;
+  }
+
+  /** The current lease in hex (what etcdctl shows); equal to leaseId() until a renewal took a new one. */
+  private leaseHex(): string {
     return instanceIdFromLease(this.lease);
   }
 
@@ -208,7 +228,7 @@ export class EtcdDiscovery implements Discovery {
       await this.gateway.put(key, encodeValue(key, value), this.lease);
     } catch (err) {
       if (err instanceof EtcdRequestError && err.code === GRPC_NOT_FOUND) {
-        this.signal.fire(`etcd says lease ${this.leaseId()} no longer exists (put ${key})`, err);
+        this.signal.fire(`etcd says lease ${this.leaseHex()} no longer exists (put ${key})`, err);
         throw this.signal.lost as LeaseLostError;
       }
       throw err;
@@ -239,6 +259,29 @@ export class EtcdDiscovery implements Discovery {
 
   onLeaseLost(cb: (err: Error) => void): void {
     this.signal.onLost(cb);
+  }
+
+  async renewLease(): Promise<void> {
+    if (this.closed) throw new DiscoveryError('discovery is closed; cannot renew its lease');
+    if (!this.signal.lost) return;
+    // etcd restores leases (with a fresh TTL) when it restarts: if ours survived, our keys did too.
+    const ttl = await this.gateway.keepAlive(this.lease).catch((err: unknown) => {
+      if (err instanceof EtcdRequestError && err.code === GRPC_NOT_FOUND) return 0;
+      throw err;
+    });
+    const previous = this.leaseHex();
+    if (ttl <= 0) this.lease = await this.gateway.grantLease(this.ttlSeconds);
+    if (this.closed) return;
+    this.signal = new LeaseLostSignal();
+    this.lastKeepAlive = Date.now();
+    clearTimeout(this.keepAliveTimer);
+    this.scheduleKeepAlive(keepAliveIntervalMs(this.ttlSeconds));
+    log.info('etcd lease renewed', {
+      instanceId: this.instanceId,
+      lease: this.leaseHex(),
+      previousLease: previous,
+      survived: ttl > 0,
+    });
   }
 
   async leaseTtlLeft(): Promise<number> {

@@ -10,7 +10,9 @@
  * fields with default values are omitted (a PUT event has no "type"); `/v3/watch` streams one JSON object
  * per line; a keepalive for an unknown lease answers without a TTL.
  */
+import type { Agent } from 'node:https';
 import { cannotReachEtcdMessage, DiscoveryError, DiscoveryUnavailableError } from './errors.ts';
+import { type EtcdSecurity, type HttpAnswer, postOverTls, readJson, tlsAgent } from './etcd-security.ts';
 
 /** An error etcd itself returned (as opposed to not answering). `code` is the gRPC status code. */
 export class EtcdRequestError extends DiscoveryError {
@@ -25,6 +27,8 @@ export class EtcdRequestError extends DiscoveryError {
 
 /** gRPC NOT_FOUND: e.g. "requested lease not found". */
 export const GRPC_NOT_FOUND = 5;
+/** gRPC UNAUTHENTICATED: "etcdserver: invalid auth token" (expired) or no token where auth is on. */
+export const GRPC_UNAUTHENTICATED = 16;
 
 export interface EtcdKv {
   key: string;
@@ -72,33 +76,60 @@ function toKv(raw: RawKv): EtcdKv {
 
 export class EtcdGateway {
   private current = 0;
+  /** node:https agent with the CA and client certificate (TLS only; plain HTTP uses fetch). */
+  private readonly agent: Agent | undefined;
+  /** The RBAC token from /v3/auth/authenticate, sent as `Authorization` (auth only). */
+  private token: Promise<string> | undefined;
 
   constructor(
     readonly endpoints: readonly string[],
     private readonly requestTimeoutMs = 2000,
-  ) {}
+    private readonly security: EtcdSecurity = {},
+  ) {
+    this.agent = security.tls ? tlsAgent(security.tls) : undefined;
+    if (security.user !== undefined && security.password === undefined)
+      throw new DiscoveryError(`etcd user "${security.user}" needs a password`);
+  }
 
   /** The endpoint that answered last (where watches are opened). */
   get endpoint(): string {
     return this.endpoints[this.current] as string;
   }
 
-  /** POST one request with a deadline; on no answer try the next endpoint (each once). */
+  /**
+   * POST one request with a deadline; on no answer try the next endpoint (each once). With auth, an
+   * expired token (etcd drops idle simple tokens after --auth-token-ttl) is renewed once and the call retried.
+   */
   async call<T>(path: string, body: object, timeoutMs = this.requestTimeoutMs): Promise<T> {
+    try {
+      return await this.callOnce<T>(path, body, timeoutMs, await this.authHeaders(timeoutMs));
+    } catch (err) {
+      if (!(err instanceof EtcdRequestError && err.code === GRPC_UNAUTHENTICATED && this.token)) throw err;
+      this.token = undefined;
+      return this.callOnce<T>(path, body, timeoutMs, await this.authHeaders(timeoutMs));
+    }
+  }
+
+  private async callOnce<T>(
+    path: string,
+    body: object,
+    timeoutMs: number,
+    headers: Record<string, string>,
+  ): Promise<T> {
     let lastError: unknown;
     for (let i = 0; i < this.endpoints.length; i++) {
       const index = (this.current + i) % this.endpoints.length;
       let json: { error?: string; message?: string; code?: number };
       let status: number;
       try {
-        const res = await fetch(`${this.endpoints[index]}${path}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(body),
-          signal: AbortSignal.timeout(timeoutMs),
-        });
+        const res = await this.post(
+          `${this.endpoints[index]}${path}`,
+          body,
+          headers,
+          AbortSignal.timeout(timeoutMs),
+        );
         status = res.status;
-        json = (await res.json()) as typeof json;
+        json = (await readJson(res.body)) as typeof json;
       } catch (err) {
         lastError = err;
         continue;
@@ -113,6 +144,39 @@ export class EtcdGateway {
       return json as T;
     }
     throw new DiscoveryUnavailableError(cannotReachEtcdMessage(this.endpoints), { cause: lastError });
+  }
+
+  /** One POST: fetch for plain HTTP, node:https when a client certificate or CA is configured. */
+  private async post(
+    url: string,
+    body: object,
+    headers: Record<string, string>,
+    signal: AbortSignal,
+  ): Promise<HttpAnswer> {
+    if (this.agent) return postOverTls(this.agent, url, body, headers, signal);
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+      signal,
+    });
+    return { status: res.status, body: res.body ?? emptyBody() };
+  }
+
+  /** `{authorization: token}` when a user is configured (authenticating first if needed), else `{}`. */
+  private async authHeaders(timeoutMs: number): Promise<Record<string, string>> {
+    const { user, password } = this.security;
+    if (user === undefined) return {};
+    this.token ??= this.callOnce<{ token: string }>(
+      '/v3/auth/authenticate',
+      { name: user, password },
+      timeoutMs,
+      {},
+    ).then((res) => res.token);
+    this.token.catch(() => {
+      this.token = undefined;
+    });
+    return { authorization: await this.token };
   }
 
   /** A new lease; returns its id (decimal string). */
@@ -177,12 +241,8 @@ export class EtcdGateway {
       create_request: { key: b64(prefix), range_end: prefixRangeEnd(prefix), start_revision: startRevision },
     };
     const run = async () => {
-      const res = await fetch(`${this.endpoint}/v3/watch`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(request),
-        signal: abort.signal,
-      });
+      const headers = await this.authHeaders(this.requestTimeoutMs);
+      const res = await this.post(`${this.endpoint}/v3/watch`, request, headers, abort.signal);
       if (res.status !== 200 || !res.body) throw new Error(`etcd /v3/watch answered HTTP ${res.status}`);
       const decoder = new TextDecoder();
       let buffer = '';
@@ -231,3 +291,5 @@ export class EtcdGateway {
     );
   }
 }
+
+async function* emptyBody(): AsyncIterable<Uint8Array> {}

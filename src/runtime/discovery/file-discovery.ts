@@ -16,7 +16,7 @@ import {
   type KeyValue,
   keepAliveIntervalMs,
 } from './discovery.ts';
-import { DiscoveryUnavailableError } from './errors.ts';
+import { DiscoveryError, DiscoveryUnavailableError } from './errors.ts';
 import { EventQueue } from './event-queue.ts';
 import { FileStore } from './file-store.ts';
 import { LeaseLostSignal } from './lease-lost.ts';
@@ -92,7 +92,9 @@ class PollingWatch {
 
 export class FileDiscovery implements Discovery {
   readonly backend = 'file' as const;
-  private readonly signal = new LeaseLostSignal();
+  private signal = new LeaseLostSignal();
+  /** The lease file our keys name now: `id` (the instance id) until `renewLease` takes a new one. */
+  private lease: InstanceId;
   private readonly ownKeys = new Set<string>();
   private readonly watches = new OpenWatches();
   private keepAliveTimer: NodeJS.Timeout | undefined;
@@ -104,7 +106,9 @@ export class FileDiscovery implements Discovery {
     private readonly id: InstanceId,
     private readonly ttlSeconds: number,
     private readonly pollIntervalMs: number,
-  ) {}
+  ) {
+    this.lease = id;
+  }
 
   /** Create the directory if needed and take a lease in it. */
   static async open(opts: FileDiscoveryOptions): Promise<FileDiscovery> {
@@ -141,11 +145,11 @@ export class FileDiscovery implements Discovery {
       return;
     }
     try {
-      await this.store.touchLease(this.id);
+      await this.store.touchLease(this.lease);
       this.lastKeepAlive = Date.now();
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        this.lose(`lease file ${this.store.leasePath(this.id)} was removed (expired or revoked)`, err);
+        this.lose(`lease file ${this.store.leasePath(this.lease)} was removed (expired or revoked)`, err);
       } else {
         log.warn('file discovery keepalive failed; retrying', { error: err });
       }
@@ -156,7 +160,7 @@ export class FileDiscovery implements Discovery {
     clearInterval(this.keepAliveTimer);
     this.signal.fire(reason, cause);
     // Our keys are dead already (their lease is gone); remove them so nobody has to wait for a reaper.
-    for (const key of this.ownKeys) void this.store.removeKeyIfOwned(key, this.id).catch(() => {});
+    for (const key of this.ownKeys) void this.store.removeKeyIfOwned(key, this.lease).catch(() => {});
   }
 
   leaseId(): InstanceId {
@@ -165,7 +169,7 @@ export class FileDiscovery implements Discovery {
 
   async put(key: string, value: unknown): Promise<void> {
     this.signal.throwIfLost();
-    await this.store.writeKey(key, encodeValue(key, value), this.id);
+    await this.store.writeKey(key, encodeValue(key, value), this.lease);
     this.ownKeys.add(key);
   }
 
@@ -198,8 +202,20 @@ export class FileDiscovery implements Discovery {
     this.signal.onLost(cb);
   }
 
+  async renewLease(): Promise<void> {
+    if (this.closed) throw new DiscoveryError('discovery is closed; cannot renew its lease');
+    if (!this.signal.lost) return;
+    const lease = randomInstanceId();
+    await this.store.createLease(lease, this.ttlSeconds);
+    this.lease = lease;
+    this.ownKeys.clear();
+    this.signal = new LeaseLostSignal();
+    this.lastKeepAlive = Date.now();
+    this.startKeepAlive();
+  }
+
   async leaseTtlLeft(): Promise<number> {
-    return this.store.leaseTtlLeft(this.id);
+    return this.store.leaseTtlLeft(this.lease);
   }
 
   async close(): Promise<void> {
@@ -208,7 +224,7 @@ export class FileDiscovery implements Discovery {
     clearInterval(this.keepAliveTimer);
     this.watches.stopAll();
     // Keys first, then the lease: a reader never sees our keys without their lease.
-    await Promise.all([...this.ownKeys].map((key) => this.store.removeKeyIfOwned(key, this.id)));
-    await this.store.removeLease(this.id);
+    await Promise.all([...this.ownKeys].map((key) => this.store.removeKeyIfOwned(key, this.lease)));
+    await this.store.removeLease(this.lease);
   }
 }

@@ -17,5 +17,7 @@ export {
 } from './discovery.ts';
 export { DiscoveryError, DiscoveryUnavailableError, LeaseLostError } from './errors.ts';
 export { EtcdDiscovery, type EtcdDiscoveryOptions } from './etcd-discovery.ts';
+export { EtcdGateway } from './etcd-gateway.ts';
+export type { EtcdSecurity } from './etcd-security.ts';
 export { FileDiscovery, type FileDiscoveryOptions } from './file-discovery.ts';
 export { MemoryDiscovery, MemoryDiscoveryStore, processDiscoveryStore } from './memory-discovery.ts';

@@ -16,7 +16,7 @@ import {
   encodeValue,
   type KeyValue,
 } from './discovery.ts';
-import { LeaseLostError } from './errors.ts';
+import { DiscoveryError, LeaseLostError } from './errors.ts';
 import { EventQueue } from './event-queue.ts';
 import { LeaseLostSignal } from './lease-lost.ts';
 import { OpenWatches } from './open-watches.ts';
@@ -108,8 +108,11 @@ export const processDiscoveryStore = new MemoryDiscoveryStore();
 
 export class MemoryDiscovery implements Discovery {
   readonly backend = 'memory' as const;
-  private readonly signal = new LeaseLostSignal();
+  private signal = new LeaseLostSignal();
+  /** The instance id: the first lease's id. */
   private readonly id: InstanceId;
+  /** The lease our keys hang off now (a new one after `renewLease`). */
+  private lease: InstanceId;
   private readonly watches = new OpenWatches();
   private closed = false;
 
@@ -118,6 +121,7 @@ export class MemoryDiscovery implements Discovery {
     private readonly ttlSeconds = DEFAULT_LEASE_TTL_SECONDS,
   ) {
     this.id = store.grantLease(this.signal);
+    this.lease = this.id;
   }
 
   leaseId(): InstanceId {
@@ -126,7 +130,7 @@ export class MemoryDiscovery implements Discovery {
 
   async put(key: string, value: unknown): Promise<void> {
     this.signal.throwIfLost();
-    this.store.put(this.id, key, encodeValue(key, value));
+    this.store.put(this.lease, key, encodeValue(key, value));
   }
 
   async get(key: string): Promise<unknown | undefined> {
@@ -151,14 +155,21 @@ export class MemoryDiscovery implements Discovery {
     this.signal.onLost(cb);
   }
 
+  async renewLease(): Promise<void> {
+    if (this.closed) throw new DiscoveryError('discovery is closed; cannot renew its lease');
+    if (!this.signal.lost) return;
+    this.signal = new LeaseLostSignal();
+    this.lease = this.store.grantLease(this.signal);
+  }
+
   async leaseTtlLeft(): Promise<number> {
-    return this.store.hasLease(this.id) ? this.ttlSeconds : -1;
+    return this.store.hasLease(this.lease) ? this.ttlSeconds : -1;
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.watches.stopAll();
-    this.store.revokeLease(this.id, false);
+    this.store.revokeLease(this.lease, false);
   }
 }

@@ -7,6 +7,7 @@ import type { EventBus } from './event-bus.ts';
 import type { KvStreamLimits } from './kv-stream.ts';
 import { type MemoryBroker, MemoryEventBus } from './memory-event-bus.ts';
 import { resolveNatsUrl } from './nats-connection.ts';
+import type { NatsSecurity } from './nats-security.ts';
 import { NatsEventBus } from './nats-event-bus.ts';
 
 export interface CreateEventBusOptions {
@@ -27,6 +28,8 @@ export interface CreateEventBusOptions {
   kvPublishDeadlineMs?: number;
   /** nats only: limits of KV streams this bus creates. */
   kvStreamLimits?: Partial<KvStreamLimits>;
+  /** nats only: TLS and credentials of a secured nats-server (`dhw infra up --secure`). */
+  natsSecurity?: NatsSecurity;
 }
 
 /**

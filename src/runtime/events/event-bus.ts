@@ -100,6 +100,13 @@ export interface EventBus {
 
   stats(): EventBusStats;
 
+  /**
+   * Call `listener` each time the connection to the server comes back after an outage (NATS only; a
+   * memory bus is never disconnected). What was published meanwhile may have been dropped (core topics)
+   * or may reach durable consumers late: a reader that must be current asks for a snapshot then.
+   */
+  onReconnect?(listener: () => void): void;
+
   /** Stop every subscription and release the connection. Later calls throw `EventBusClosedError`. */
   close(): Promise<void>;
 }

@@ -27,3 +27,4 @@ export {
 } from './memory-event-bus.ts';
 export { DEFAULT_NATS_URL, resolveNatsUrl } from './nats-connection.ts';
 export { NatsEventBus, type NatsEventBusOptions } from './nats-event-bus.ts';
+export { type NatsSecurity, natsSecurityOptions } from './nats-security.ts';

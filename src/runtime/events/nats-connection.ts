@@ -8,6 +8,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../../util/logger.ts';
 import { EventBusUnavailableError } from './errors.ts';
+import { type NatsSecurity, natsSecurityOptions } from './nats-security.ts';
 
 /** Where NATS is when neither an option nor `NATS_SERVER` says otherwise (nats-server's default). */
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
@@ -23,6 +24,8 @@ export interface NatsConnectOptions {
   reconnectWaitMs?: number;
   /** Reconnect attempts per server before giving up; -1 = never give up (default). */
   maxReconnectAttempts?: number;
+  /** TLS and credentials of a secured nats-server (nats-security.ts); default: none. */
+  natsSecurity?: NatsSecurity;
 }
 
 /** The URL from an explicit option, else `$NATS_SERVER` (Dynamo's variable), else nats://127.0.0.1:4222. */
@@ -40,6 +43,7 @@ export function unreachableMessage(url: string, detail: string): string {
 
 export async function connectNats(options: NatsConnectOptions): Promise<NatsConnection> {
   const servers = options.url.split(',').map((s) => s.trim());
+  const security = natsSecurityOptions(options.natsSecurity);
   try {
     return await connect({
       servers,
@@ -53,6 +57,7 @@ export async function connectNats(options: NatsConnectOptions): Promise<NatsConn
       // Notice a silently dead server (no RST, e.g. a paused VM) within ~10 s instead of nats.js's 4 min.
       pingInterval: 5000,
       maxPingOut: 2,
+      ...security,
     });
   } catch (err) {
     const cause = err as Error & { cause?: Error };
@@ -65,6 +70,7 @@ export async function connectNats(options: NatsConnectOptions): Promise<NatsConn
 export class ConnectionState {
   private isConnected = true;
   readonly done: Promise<void>;
+  private readonly reconnectListeners: (() => void)[] = [];
 
   constructor(nc: NatsConnection, log: Logger, url: string) {
     this.done = this.watch(nc, log, url);
@@ -72,6 +78,11 @@ export class ConnectionState {
 
   get connected(): boolean {
     return this.isConnected;
+  }
+
+  /** Call `listener` after every reconnect. */
+  onReconnect(listener: () => void): void {
+    this.reconnectListeners.push(listener);
   }
 
   private async watch(nc: NatsConnection, log: Logger, url: string): Promise<void> {
@@ -82,6 +93,13 @@ export class ConnectionState {
       } else if (status.type === 'reconnect') {
         this.isConnected = true;
         log.info('reconnected to NATS', { url: status.server });
+        for (const listener of this.reconnectListeners) {
+          try {
+            listener();
+          } catch (err) {
+            log.error('a reconnect listener failed', { error: err });
+          }
+        }
       } else if (status.type === 'close') {
         this.isConnected = false;
       }

@@ -179,6 +179,10 @@ export class NatsEventBus implements EventBus {
     return this.counters.snapshot();
   }
 
+  onReconnect(listener: () => void): void {
+    this.state.onReconnect(listener);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

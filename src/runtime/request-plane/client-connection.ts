@@ -14,6 +14,14 @@ import {
   MAX_STREAM_ID,
   type RequestFramePayload,
 } from '../../protocols/request-plane.ts';
+import {
+  CHALLENGE_BYTES,
+  type ClusterSecret,
+  HandshakeDialler,
+  looksLikeChallenge,
+  PROOF_BYTES,
+  readExactly,
+} from '../../util/cluster-secret.ts';
 import { getLogger } from '../../util/logger.ts';
 import {
   ConnectError,
@@ -31,6 +39,8 @@ export interface ClientConnectionOptions {
   connectTimeoutMs: number;
   /** Flow-control window per stream, in items. */
   window: number;
+  /** Prove this secret to the worker (and check its proof) before the first frame; see util/cluster-secret.ts. */
+  clusterSecret?: ClusterSecret;
 }
 
 /** "host:port" or "[v6]:port" → parts; a ConnectError for anything else. */
@@ -54,6 +64,7 @@ export class ClientConnection {
   private nextPingId = 1;
   private closeCause: unknown = null;
   closed = false;
+  private sawData = false;
   private readonly log = getLogger('request-plane');
 
   /** Dial `address`; rejects with ConnectError. */
@@ -75,8 +86,30 @@ export class ClientConnection {
       });
       socket.once('connect', () => {
         clearTimeout(timer);
-        socket.removeAllListeners('error');
-        resolve(new ClientConnection(socket, address, options, onClose));
+        if (!options.clusterSecret) {
+          socket.removeAllListeners('error');
+          resolve(new ClientConnection(socket, address, options, onClose));
+          return;
+        }
+        authenticate(socket, options.clusterSecret, options.connectTimeoutMs).then(
+          () => {
+            socket.removeAllListeners('error');
+            const connection = new ClientConnection(socket, address, options, onClose);
+            socket.resume();
+            resolve(connection);
+          },
+          (cause: Error) => {
+            socket.destroy();
+            reject(
+              new ConnectError(
+                address,
+                `cluster-secret handshake failed (${cause.message}); check that the worker and this process ` +
+                  'were started with the same --cluster-secret-file',
+                { cause },
+              ),
+            );
+          },
+        );
       });
     });
   }
@@ -175,6 +208,19 @@ export class ClientConnection {
   }
 
   private onData(chunk: Buffer): void {
+    if (!this.sawData) {
+      this.sawData = true;
+      if (!this.options.clusterSecret && looksLikeChallenge(chunk)) {
+        this.log.error(
+          'the worker requires a cluster secret; start this process with --cluster-secret-file',
+          {
+            address: this.address,
+          },
+        );
+        this.destroy(new Error('the worker requires a cluster secret (--cluster-secret-file)'));
+        return;
+      }
+    }
     try {
       for (const frame of this.decoder.push(chunk)) this.dispatch(frame);
     } catch (error) {
@@ -215,8 +261,14 @@ export class ClientConnection {
     if (!receiver) return; // cancelled locally; the worker's FINAL crossed our CANCEL
     this.streams.delete(frame.streamId);
     this.updateRef();
-    if (body.error) receiver.fail(new RemoteError(receiver.origin, body.error.code, body.error.message));
-    else receiver.finish();
+    if (body.error) {
+      const { code, message, param } = body.error;
+      receiver.fail(
+        new RemoteError(receiver.origin, code, message, {
+          param: typeof param === 'string' ? param : undefined,
+        }),
+      );
+    } else receiver.finish();
   }
 
   private onSocketClose(): void {
@@ -247,4 +299,13 @@ export class ClientConnection {
     if (this.streams.size > 0 || this.pings.size > 0) this.socket.ref();
     else this.socket.unref();
   }
+}
+
+/** Dialler's half of the cluster-secret handshake; rejects when the worker does not prove the secret. */
+async function authenticate(socket: Socket, secret: ClusterSecret, timeoutMs: number): Promise<void> {
+  const handshake = new HandshakeDialler(secret);
+  const challenge = await readExactly(socket, CHALLENGE_BYTES, timeoutMs);
+  socket.write(handshake.respond(challenge));
+  const proof = await readExactly(socket, PROOF_BYTES, timeoutMs);
+  if (!handshake.checkProof(proof)) throw new Error('the worker does not hold the same secret');
 }

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { DEFAULT_MAX_FRAME_BYTES } from '../../protocols/request-plane.ts';
+import type { ClusterSecret } from '../../util/cluster-secret.ts';
 import { ClientConnection, type ClientConnectionOptions } from './client-connection.ts';
 import type { CallOptions } from './request-plane.ts';
 
@@ -15,6 +16,8 @@ export interface RequestPlaneClientOptions {
   connectTimeoutMs?: number;
   /** Largest frame sent or accepted, header included (default 16 MiB). */
   maxFrameBytes?: number;
+  /** Secret to prove to workers at connection setup (workers started with one refuse callers without it). */
+  clusterSecret?: ClusterSecret;
 }
 
 export const DEFAULT_STREAM_WINDOW = 64;
@@ -28,6 +31,7 @@ export class RequestPlaneClient {
       window: options.window ?? DEFAULT_STREAM_WINDOW,
       connectTimeoutMs: options.connectTimeoutMs ?? 5000,
       maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+      clusterSecret: options.clusterSecret,
     };
   }
 

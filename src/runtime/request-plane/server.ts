@@ -6,7 +6,14 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { DEFAULT_MAX_FRAME_BYTES } from '../../protocols/request-plane.ts';
-import { resolveAdvertiseHost } from '../../util/advertise-host.ts';
+import { isLoopbackHost, resolveAdvertiseHost } from '../../util/advertise-host.ts';
+import {
+  type ClusterSecret,
+  HANDSHAKE_TIMEOUT_MS,
+  HandshakeListener,
+  RESPONSE_BYTES,
+  readExactly,
+} from '../../util/cluster-secret.ts';
 import { getLogger } from '../../util/logger.ts';
 import { ListenError } from './errors.ts';
 import type { EndpointHandler, StopOptions } from './request-plane.ts';
@@ -24,6 +31,11 @@ export interface RequestPlaneServerOptions {
   port?: number;
   /** Largest frame accepted or sent, header included (default 16 MiB). */
   maxFrameBytes?: number;
+  /**
+   * When set, every connection must pass the cluster-secret handshake (util/cluster-secret.ts) before any
+   * frame is read: a process without the secret cannot run an endpoint. Unset: anyone who can connect may.
+   */
+  clusterSecret?: ClusterSecret;
 }
 
 export interface ListenAddress {
@@ -79,6 +91,13 @@ export class RequestPlaneServer {
     if (bound === null || typeof bound === 'string')
       throw new ListenError(`unexpected listen address ${bound}`);
     this.listening = { host, port: bound.port };
+    if (!this.options.clusterSecret && !isLoopbackHost(host)) {
+      this.log.warn(
+        'request plane listens beyond loopback without a cluster secret: any host that reaches this port can ' +
+          'run its endpoints; start every member with --cluster-secret-file (see SECURITY.md)',
+        { bound: `${host}:${bound.port}` },
+      );
+    }
     this.log.info('request plane listening', {
       bound: `${host}:${bound.port}`,
       advertised: this.options.advertiseHost ?? host,
@@ -137,6 +156,41 @@ export class RequestPlaneServer {
       socket.destroy();
       return;
     }
+    const secret = this.options.clusterSecret;
+    if (!secret) {
+      this.serveConnection(socket);
+      return;
+    }
+    // Nothing is read as a frame until the peer proved it holds the secret.
+    socket.on('error', () => {});
+    const handshake = new HandshakeListener(secret);
+    socket.write(handshake.challenge);
+    readExactly(socket, RESPONSE_BYTES, HANDSHAKE_TIMEOUT_MS).then(
+      (response) => {
+        const proof = handshake.verify(response);
+        if (!proof || this.draining) {
+          if (!proof)
+            this.log.warn('refused a connection: cluster-secret handshake failed', {
+              peer: `${socket.remoteAddress}:${socket.remotePort}`,
+            });
+          socket.destroy();
+          return;
+        }
+        socket.write(proof);
+        this.serveConnection(socket);
+        socket.resume();
+      },
+      (error: Error) => {
+        this.log.warn('refused a connection: no cluster-secret handshake', {
+          peer: `${socket.remoteAddress}:${socket.remotePort}`,
+          error: error.message,
+        });
+        socket.destroy();
+      },
+    );
+  }
+
+  private serveConnection(socket: Socket): void {
     const connection = new ServerConnection(socket, {
       endpoints: this.endpoints,
       maxFrameBytes: this.options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,

@@ -23,8 +23,8 @@ export class TcpRequestPlane implements RequestPlane {
   }
 
   async serve(endpoints: Record<string, EndpointHandler>): Promise<ServeHandle> {
-    const { host, advertiseHost, port, maxFrameBytes } = this.options;
-    const server = new RequestPlaneServer({ host, advertiseHost, port, maxFrameBytes });
+    const { host, advertiseHost, port, maxFrameBytes, clusterSecret } = this.options;
+    const server = new RequestPlaneServer({ host, advertiseHost, port, maxFrameBytes, clusterSecret });
     for (const [name, handler] of Object.entries(endpoints)) server.register(name, handler);
     await server.start();
     return {

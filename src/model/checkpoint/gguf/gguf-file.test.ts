@@ -173,7 +173,7 @@ describe('tensor codecs', () => {
     x[1] = -1.5 / 127; // exactly between -1 and -2 steps: rounds away from zero to -2
     const bytes = encodeTensor('Q8_0', x, 32);
     assert.equal(bytes.length, 34);
-    const view = new DataView(bytes.buffer);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     assert.equal(view.getUint16(0, true), f32ToF16Bits(1 / 127));
     assert.equal(view.getInt8(2), -127); // -1.0
     assert.equal(view.getInt8(3), -2);
