@@ -36,6 +36,21 @@ interface CeilingRequest {
   hashIds: readonly number[];
 }
 
+const memo = new WeakMap<readonly CeilingRequest[], Map<string, CacheCeiling>>();
+
+/**
+ * `cacheCeiling`, remembered per trace array and options: every policy of a `--compare` (and every run of
+ * a benchmark) replays the same trace, and the ceiling does not depend on the policy.
+ */
+export function traceCeiling(trace: readonly CeilingRequest[], o: CeilingOptions): CacheCeiling {
+  let byOptions = memo.get(trace);
+  if (byOptions === undefined) memo.set(trace, (byOptions = new Map()));
+  const key = `${o.blockSize}/${o.traceBlockSize}/${o.capacityBlocks}`;
+  let ceiling = byOptions.get(key);
+  if (ceiling === undefined) byOptions.set(key, (ceiling = cacheCeiling(trace, o)));
+  return ceiling;
+}
+
 export function cacheCeiling(trace: readonly CeilingRequest[], o: CeilingOptions): CacheCeiling {
   const prompt = trace.reduce((sum, r) => sum + r.inputLength, 0);
   const rate = (hitBlocks: number) => (prompt === 0 ? 0 : (hitBlocks * o.blockSize) / prompt);

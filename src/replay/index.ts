@@ -1,4 +1,4 @@
-export { type CacheCeiling, type CeilingOptions, cacheCeiling } from './cache-ceiling.ts';
+export { type CacheCeiling, type CeilingOptions, cacheCeiling, traceCeiling } from './cache-ceiling.ts';
 export {
   type Distribution,
   distributionMean,
@@ -15,6 +15,7 @@ export {
   type LatencySummary,
   latencySummary,
   type ReplayMetrics,
+  weightedLatencySummary,
   type Slo,
   summarizeReplay,
   tpotOf,
@@ -32,6 +33,9 @@ export {
   type ReplayOptions,
   type ResolvedReplayOptions,
   resolveReplayOptions,
+  SIM_DEFAULT,
+  SIM_MODES,
+  type SimMode,
 } from './replay-options.ts';
 export { type ReplayResult, runReplay } from './replay-run.ts';
 export type { RequestRecord } from './request-flow.ts';

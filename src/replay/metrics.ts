@@ -120,6 +120,42 @@ export function latencySummary(samples: readonly number[]): LatencySummary {
   return { mean: round(s.mean), p50: round(s.p50), p90: round(s.p90), p99: round(s.p99) };
 }
 
+/**
+ * `latencySummary` of samples given as (value, count) pairs: the same numbers as the expanded list
+ * (mean; percentiles interpolated between ranks, as `src/util/stats.ts`), without expanding it. The fast
+ * simulator records a decode run's equal inter-token gaps once with their count.
+ */
+export function weightedLatencySummary(values: readonly number[], counts: readonly number[]): LatencySummary {
+  const order = values.map((_, i) => i).sort((a, b) => values[a]! - values[b]!);
+  let n = 0;
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) {
+    n += counts[i]!;
+    sum += values[i]! * counts[i]!;
+  }
+  if (n === 0) return latencySummary([]);
+  /** The value at 0-based position `pos` of the expanded, sorted list. */
+  const at = (pos: number): number => {
+    let seen = 0;
+    for (const i of order) {
+      seen += counts[i]!;
+      if (pos < seen) return values[i]!;
+    }
+    return values[order[order.length - 1]!]!;
+  };
+  const percentile = (q: number): number => {
+    const rank = (q / 100) * (n - 1);
+    const lo = at(Math.floor(rank));
+    return lo + (at(Math.ceil(rank)) - lo) * (rank - Math.floor(rank));
+  };
+  return {
+    mean: round(sum / n),
+    p50: round(percentile(50)),
+    p90: round(percentile(90)),
+    p99: round(percentile(99)),
+  };
+}
+
 function meetsSlo(r: RequestRecord, slo: Slo): boolean {
   const tpot = tpotOf(r);
   return ttftOf(r) <= slo.ttftMs && (tpot === undefined || tpot <= slo.tpotMs);
@@ -154,7 +190,10 @@ export function summarizeReplay(result: ReplayResult, slo: Slo = DEFAULT_SLO): R
     ),
     ttftMs: latencySummary(done.map(ttftOf)),
     tpotMs: latencySummary(tpots),
-    itlMs: latencySummary(result.itlsMs),
+    itlMs:
+      result.itlCounts === undefined
+        ? latencySummary(result.itlsMs)
+        : weightedLatencySummary(result.itlsMs, result.itlCounts),
     e2eMs: latencySummary(done.map(e2eOf)),
     requestThroughput: perSecond(done.length),
     outputTokenThroughput: perSecond(outputTokens),

@@ -96,7 +96,18 @@ export interface ReplayOptions {
   decisionLog?: 'debug' | 'info' | 'off';
   /** Block-hash memo to share between runs of one trace (e.g. `--compare`); made here when absent. */
   hasher?: TraceBlockHasher;
+  /**
+   * Simulator: 'exact' runs the mocker (real engine, KV cache per engine block, every step); 'fast' keeps
+   * KV per trace block and computes decode runs at once (`fast-run.ts`; aggregated only, and the engine
+   * block size must divide the trace's). Default: SIM_DEFAULT.
+   */
+  sim?: SimMode;
 }
+
+export type SimMode = 'fast' | 'exact';
+export const SIM_MODES: readonly SimMode[] = ['fast', 'exact'];
+/** The simulator a replay uses when none is named (disaggregated replays and other block sizes: exact). */
+export const SIM_DEFAULT: SimMode = 'exact';
 
 /** The disaggregated half of the resolved options (absent in an aggregated run). */
 export interface DisaggReplayConfig {
@@ -128,6 +139,8 @@ export interface ResolvedReplayOptions {
   /** Set for a closed-loop run only. */
   concurrency?: number;
   disagg?: DisaggReplayConfig;
+  /** The simulator this run uses (the default falls back to 'exact' where 'fast' cannot run). */
+  sim: SimMode;
 }
 
 export function resolveReplayOptions(options: ReplayOptions): ResolvedReplayOptions {
@@ -159,6 +172,7 @@ export function resolveReplayOptions(options: ReplayOptions): ResolvedReplayOpti
     seed: o.seed,
     vocabSize: o.vocabSize,
     traceBlockSize: o.traceBlockSize,
+    sim: resolveSim(options.sim, disagg !== undefined, o.blockSize, o.traceBlockSize),
   };
   if (options.concurrency !== undefined) {
     checkCount('user', options.concurrency, 'concurrency');
@@ -166,6 +180,26 @@ export function resolveReplayOptions(options: ReplayOptions): ResolvedReplayOpti
   }
   if (disagg) resolved.disagg = disagg;
   return resolved;
+}
+
+/** 'fast' where it can run; a named 'fast' that cannot is an error naming why. */
+function resolveSim(
+  sim: SimMode | undefined,
+  disagg: boolean,
+  blockSize: number,
+  traceBlockSize: number,
+): SimMode {
+  if (sim !== undefined && !SIM_MODES.includes(sim)) {
+    throw new ReplayConfigError(`unknown simulator "${sim}": use ${SIM_MODES.join(' or ')}`);
+  }
+  const why = disagg
+    ? 'a disaggregated replay'
+    : traceBlockSize % blockSize !== 0
+      ? `block size ${blockSize}, which does not divide the trace block size ${traceBlockSize}`
+      : undefined;
+  if (why === undefined) return sim ?? SIM_DEFAULT;
+  if (sim === 'fast') throw new ReplayConfigError(`the fast simulator cannot run ${why}: use --sim exact`);
+  return 'exact';
 }
 
 /** The disaggregated settings, or undefined for an aggregated run; refuses mixed or half-given shapes. */

@@ -16,39 +16,23 @@
  * over the prefill mockers, the frontend's decision rule, and a simulated link for the KV hand-off.
  */
 import { createRouter, type Router } from '../router/index.ts';
-import { type CacheCeiling, cacheCeiling } from './cache-ceiling.ts';
+import { traceCeiling } from './cache-ceiling.ts';
 import { ClosedLoopArrivals } from './closed-loop.ts';
 import { DisaggCluster } from './disagg-flow.ts';
 import { ReplayConfigError } from './errors.ts';
+import { runFastReplay } from './fast-run.ts';
 import { type ReplayOptions, type ResolvedReplayOptions, resolveReplayOptions } from './replay-options.ts';
+import type { ReplayResult } from './replay-result.ts';
 import { arrive, type ReplayContext, type RequestRecord, serveAggregated } from './request-flow.ts';
-import { type SimWorker, startSimWorkers, type WorkerRecord } from './sim-workers.ts';
+import { type SimWorker, startSimWorkers } from './sim-workers.ts';
 import type { TraceRecord } from './trace.ts';
 import { TraceBlockHasher } from './trace-tokens.ts';
 import { VirtualTimeLoop } from './virtual-time-loop.ts';
 
 export { REPLAY_DEFAULTS, type ReplayOptions } from './replay-options.ts';
+export type { ReplayResult } from './replay-result.ts';
 export type { RequestRecord } from './request-flow.ts';
 export type { WorkerRecord } from './sim-workers.ts';
-
-export interface ReplayResult {
-  policy: string;
-  options: ResolvedReplayOptions;
-  records: RequestRecord[];
-  /** Every gap between consecutive tokens of a request, pooled over requests (ms). */
-  itlsMs: number[];
-  /** Every worker (disaggregated: prefill workers first, then decode). */
-  workers: WorkerRecord[];
-  /** Simulated time from the first arrival to the last token. */
-  simulatedMs: number;
-  /** Real time the replay took. */
-  wallMs: number;
-  /**
-   * The trace's hit-rate ceiling: one node with the whole cluster's KV (workers × numKvBlocks), LRU, and an
-   * infinite cache (`cache-ceiling.ts`). The same for every policy; not counted in `wallMs`.
-   */
-  ceiling?: CacheCeiling;
-}
 
 /** Replay `trace` once with one routing policy. Deterministic for a given trace, options and seed. */
 export async function runReplay(
@@ -57,6 +41,7 @@ export async function runReplay(
 ): Promise<ReplayResult> {
   const started = performance.now();
   const opts = resolveReplayOptions(options);
+  if (opts.sim === 'fast') return runFastReplay(trace, options, opts);
   const hasher = options.hasher ?? new TraceBlockHasher(opts.blockSize, opts.traceBlockSize, opts.vocabSize);
   checkHasher(hasher, opts);
   const loop = new VirtualTimeLoop();
@@ -108,7 +93,7 @@ export async function runReplay(
   }
   const firstArrival = closedLoop ? 0 : trace.length > 0 ? trace[0]!.timestampMs * opts.timeScale : 0;
   const wallMs = performance.now() - started;
-  const ceiling = cacheCeiling(trace, {
+  const ceiling = traceCeiling(trace, {
     blockSize: opts.blockSize,
     traceBlockSize: opts.traceBlockSize,
     capacityBlocks: opts.workers * opts.numKvBlocks,

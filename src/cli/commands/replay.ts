@@ -27,7 +27,11 @@ import {
   type ReplayResult,
   readTrace,
   renderReplayChart,
+  resolveReplayOptions,
   runReplay,
+  SIM_DEFAULT,
+  SIM_MODES,
+  type SimMode,
   SYNTHETIC_WORKLOADS,
   sloNote,
   summarizeReplay,
@@ -165,6 +169,13 @@ const FLAGS = {
     default: String(D.traceBlockSize),
     help: 'tokens per hash id in the trace',
   },
+  sim: {
+    type: 'string' as const,
+    help:
+      `simulator: fast (KV per trace block, decode runs computed at once; aggregated clusters whose block ` +
+      `size divides the trace's) or exact (the mocker, every step and engine block); default ${SIM_DEFAULT} ` +
+      `(exact where fast cannot run)`,
+  },
   'kv-overlap-score-weight': { type: 'string' as const, help: 'kv policies: prefill vs decode weight (1.0)' },
   'router-temperature': { type: 'string' as const, help: 'kv policies: softmax temperature (0 = argmin)' },
   'slo-ttft-ms': {
@@ -215,6 +226,16 @@ function int(values: ParsedCommand['values'], name: string, min = 1): number | u
 /** Flags that were given on the command line (the ones these commands read have no defaults). */
 function given(values: ParsedCommand['values'], names: readonly string[]): string[] {
   return names.filter((n) => values[n] !== undefined).map((n) => `--${n}`);
+}
+
+/** `--sim fast|exact`, or undefined (the default, which falls back to exact where fast cannot run). */
+function simFrom(values: ParsedCommand['values']): SimMode | undefined {
+  const sim = stringFlag(values, 'sim');
+  if (sim === undefined) return undefined;
+  if (!(SIM_MODES as readonly string[]).includes(sim)) {
+    throw new UsageError(`--sim takes ${SIM_MODES.join(' or ')}, got ${JSON.stringify(sim)}`);
+  }
+  return sim as SimMode;
 }
 
 /** Aggregated (`--workers N`) or disaggregated (`--prefill-workers P --decode-workers D`) cluster flags. */
@@ -379,6 +400,7 @@ export const replayCommand: Command = {
       seed: int(values, 'seed', 0),
       traceBlockSize: int(values, 'trace-block-size'),
       overlapScoreWeight: numberFlag(values, 'kv-overlap-score-weight', { min: 0 }),
+      sim: simFrom(values),
       temperature: numberFlag(values, 'router-temperature', { min: 0 }),
     };
     const slo = {
@@ -407,6 +429,7 @@ export const replayCommand: Command = {
         const runOptions = { ...options, ...load, router, hasher };
         process.stderr.write(
           `replaying ${trace.length} requests through ${router} on ${describeCluster(cluster)}` +
+            ` (${resolveReplayOptions(runOptions).sim} simulator)` +
             `${describeLoad(runOptions)}\n`,
         );
         const result = await runReplay(trace, runOptions);
