@@ -12,6 +12,7 @@
 import {
   checkDisaggOptions,
   createRouter,
+  DEFAULT_ROUTER_POLICY,
   DISAGG_DEFAULTS,
   type DisaggPolicyOptions,
 } from '../router/index.ts';
@@ -100,7 +101,7 @@ export interface FrontendHandle {
 const log = getLogger('frontend');
 
 export async function startFrontend(options: FrontendOptions = {}): Promise<FrontendHandle> {
-  const routerFlags: DeploymentRouterFlags = { router: 'kv', ...options.router };
+  const routerFlags: DeploymentRouterFlags = { router: DEFAULT_ROUTER_POLICY, ...options.router };
   await createRouter(routerFlags); // fail fast on an unknown policy or a broken policy file
   const disagg: DisaggPolicyOptions = { ...DISAGG_DEFAULTS, ...options.disagg };
   checkDisaggOptions(disagg);

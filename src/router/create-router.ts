@@ -3,18 +3,18 @@
  *   --router random|round-robin|prefix-hash|least-loaded|kv|kv-approx|./my-policy.ts
  *   --kv-overlap-score-weight 1.0     --router-temperature 0     --busy-threshold (frontend: 0.95)
  */
-import { createPolicy } from './policy-factory.ts';
+import { createPolicy, DEFAULT_ROUTER_POLICY } from './policy-factory.ts';
 import { Router, type RouterOptions } from './router.ts';
 import type { PolicyOptions } from './types.ts';
 
 export interface RouterFlags extends PolicyOptions, Omit<RouterOptions, 'policy'> {
-  /** `--router`: a built-in policy name or a path to a policy file (default 'kv'). */
+  /** `--router`: a built-in policy name or a path to a policy file (default `DEFAULT_ROUTER_POLICY`). */
   router?: string;
 }
 
 export async function createRouter(flags: RouterFlags = {}): Promise<Router> {
   const {
-    router: spec = 'kv',
+    router: spec = DEFAULT_ROUTER_POLICY,
     blockSize,
     requestSnapshot,
     indexer,

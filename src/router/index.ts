@@ -16,6 +16,11 @@ export {
 export { formatKvCost, type KvCostTerms, kvCostTerms, pickByCost, softmaxWeights } from './kv-cost.ts';
 export { type EventOutcome, KvIndexer, type KvIndexerOptions, type KvIndexerStats } from './kv-indexer.ts';
 export { KvPolicy } from './policies/kv.ts';
+export {
+  DEFAULT_PREFILL_TOKENS_PER_MS,
+  DEFAULT_TTFT_LOAD_EPSILON,
+  KvTtftPolicy,
+} from './policies/kv-ttft.ts';
 export { DEFAULT_APPROX_MAX_ENTRIES, DEFAULT_APPROX_TTL_MS, KvApproxPolicy } from './policies/kv-approx.ts';
 export { LeastLoadedPolicy } from './policies/least-loaded.ts';
 export { PrefixHashPolicy } from './policies/prefix-hash.ts';
@@ -26,6 +31,7 @@ export {
   type BuiltinPolicyName,
   createBuiltinPolicy,
   createPolicy,
+  DEFAULT_ROUTER_POLICY,
   isBuiltinPolicy,
   isPolicyPath,
 } from './policy-factory.ts';

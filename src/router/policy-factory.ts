@@ -24,6 +24,12 @@ export const BUILTIN_POLICIES = [
 ] as const;
 export type BuiltinPolicyName = (typeof BUILTIN_POLICIES)[number];
 
+/**
+ * `--router` when none is given, everywhere (frontend, serve, replay): Dynamo's cost. `kv-ttft` is the
+ * candidate successor; it becomes the default here once it meets every bar of issue 12 (router README).
+ */
+export const DEFAULT_ROUTER_POLICY: BuiltinPolicyName = 'kv';
+
 export function isBuiltinPolicy(spec: string): spec is BuiltinPolicyName {
   return (BUILTIN_POLICIES as readonly string[]).includes(spec);
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createRng } from '../util/prng.ts';
 import { PrefillRateEstimator } from './prefill-rate.ts';
-import { formatTtftCost, pickByTtft, requestLoadBound, ttftCostTerms } from './ttft-cost.ts';
+import { applyWaitBound, formatTtftCost, pickByTtft, requestLoadBound, ttftCostTerms } from './ttft-cost.ts';
 import type { RouteRequest, WorkerView } from './types.ts';
 
 const request = {
@@ -65,6 +65,56 @@ describe('kv-ttft cost', () => {
     assert.equal(full.kvFull, true); // 950 + 100 > 1000
     const allOver = costs.map((c) => ({ ...c, overLoadBound: true }));
     assert.equal(pickByTtft(allOver, createRng(1, 'mulberry32')), 0, 'all over: cheapest');
+  });
+});
+
+describe('kv-ttft wait bound', () => {
+  it('skips a worker whose queued + uncached passes the least anywhere + the prompt, even when cheapest', () => {
+    // isl 1000. w1 holds 90 of its 100 blocks: uncached 100, 2,000 queued, 5 running:
+    //   cost (2000 + 100)/10 + 5·100/10 = 260 ms; work 2,100.
+    // w2 holds nothing: uncached 1,000, idle queue, 5 running: cost 1000/10 + 5·1000/10 = 600 ms; work 1,000.
+    // Bound = min work 1,000 + isl 1,000 = 2,000 < 2,100: w1 is skipped although its cost is lower.
+    const costs = [
+      ttftCostTerms(request, view('w1', 90, 2000, 5), 10, 100),
+      ttftCostTerms(request, view('w2', 0, 0, 5), 10, 100),
+    ];
+    assert.deepEqual(
+      costs.map((c) => c.cost),
+      [260, 600],
+    );
+    assert.equal(applyWaitBound(costs, request.isl), 2000);
+    assert.deepEqual(
+      costs.map((c) => c.overWaitBound),
+      [true, false],
+    );
+    assert.equal(pickByTtft(costs, createRng(1, 'mulberry32')), 1);
+    assert.equal(
+      formatTtftCost(costs[0]!, 10),
+      '(2000q + 100u)/10 = 210ms ttft + 5*100u/10 = 50ms stall = 260ms [over wait bound]',
+    );
+    // 1,800 queued: work 1,900 ≤ 2,000, so the cache hit wins.
+    const shorter = [
+      ttftCostTerms(request, view('w1', 90, 1800, 5), 10, 100),
+      ttftCostTerms(request, view('w2', 0, 0, 5), 10, 100),
+    ];
+    applyWaitBound(shorter, request.isl);
+    assert.equal(pickByTtft(shorter, createRng(1, 'mulberry32')), 0);
+  });
+
+  it('counts only the workers the load guard keeps for the least work, and always keeps that worker', () => {
+    // w1 is over the load bound with nothing queued: its work (1,000) does not set the bound;
+    // w2 (work 3,000) and w3 (work 3,500) are the candidates: bound 3,000 + 1,000 = 4,000 keeps both.
+    const costs = [
+      { ...ttftCostTerms(request, view('w1', 0, 0, 0), 10, 100), overLoadBound: true },
+      ttftCostTerms(request, view('w2', 0, 2000, 1), 10, 100),
+      ttftCostTerms(request, view('w3', 50, 3000, 0), 10, 100),
+    ];
+    assert.equal(applyWaitBound(costs, request.isl), 4000);
+    assert.deepEqual(
+      costs.map((c) => c.overWaitBound),
+      [false, false, false],
+    );
+    assert.equal(pickByTtft(costs, createRng(1, 'mulberry32')), 2); // 350 ms < 400 ms
   });
 });
 

@@ -18,9 +18,12 @@
  * R is common to the workers of one model, so it never changes the argmin (`prefill-rate.ts`); it makes
  * the log read in ms. No tuned constant enters the decision except the load bound's ε.
  *
- * Guard (bounded loads, Mirrokni et al.): a worker whose requests in flight would pass
+ * Guards: (1) bounded loads (Mirrokni et al.): a worker whose requests in flight would pass
  * ⌈(1 + ε) · (total + 1) / n⌉, or whose KV would overflow (active + new blocks > total blocks), is skipped
- * while any other worker is within bounds; when none is, all compete on cost.
+ * while any other worker is within bounds; when none is, all compete on cost. (2) The wait bound
+ * (`applyWaitBound`): a worker where this request's queued + uncached work passes the least anywhere plus
+ * its whole prompt is skipped, so stickiness never costs a request more than one prefill of its prompt and
+ * no worker's prefill queue runs more than about one prompt above the shortest.
  */
 import type { Rng } from '../util/prng.ts';
 import { formatNumber } from './kv-cost.ts';
@@ -38,6 +41,8 @@ export interface TtftCostTerms extends WorkerScore {
   /** Skipped by the guard (over the load bound, or out of KV) while another worker is not. */
   overLoadBound: boolean;
   kvFull: boolean;
+  /** Predicted work here passes the wait bound (`applyWaitBound`): skipped. */
+  overWaitBound: boolean;
 }
 
 export function ttftCostTerms(
@@ -63,6 +68,7 @@ export function ttftCostTerms(
     treeBlocks: view.treeBlocks,
     overLoadBound: running + 1 > loadBound,
     kvFull: view.activeBlocks + view.newBlocks > view.totalBlocks,
+    overWaitBound: false,
   };
 }
 
@@ -76,7 +82,13 @@ export function requestLoadBound(workers: readonly WorkerView[], epsilon: number
 /** "(1200q + 4096u)/48.2 = 110ms ttft + 3*4096u/48.2 = 255ms stall = 365ms" */
 export function formatTtftCost(t: TtftCostTerms, tokensPerMs: number): string {
   const r = formatNumber(tokensPerMs);
-  const guard = t.kvFull ? ' [kv full]' : t.overLoadBound ? ' [over load bound]' : '';
+  const guard = t.kvFull
+    ? ' [kv full]'
+    : t.overLoadBound
+      ? ' [over load bound]'
+      : t.overWaitBound
+        ? ' [over wait bound]'
+        : '';
   return (
     `(${t.queuedTokens}q + ${t.uncachedTokens}u)/${r} = ${formatNumber(t.ttftMs)}ms ttft + ` +
     `${t.running}*${t.uncachedTokens}u/${r} = ${formatNumber(t.stallMs)}ms stall = ${formatNumber(t.cost)}ms${guard}`
@@ -84,8 +96,36 @@ export function formatTtftCost(t: TtftCostTerms, tokensPerMs: number): string {
 }
 
 /**
- * Index of the chosen worker: the cheapest among those the guard keeps (all, when it keeps none); ties to
- * the smaller cache (`treeBlocks`), then a seeded random one.
+ * The wait bound, in prefill tokens: a worker is a candidate only if this request's predicted work there
+ * (queued + uncached) is at most the least such work on any worker the load guard keeps plus this whole
+ * prompt, i.e. its predicted TTFT is at most the best one plus the time to prefill its prompt once:
+ *
+ *   queued_w + uncached_w ≤ min_v (queued_v + uncached_v) + isl
+ *
+ * Why: the stall term values a cache hit at (1 + running) times the prefill it saves, so on its own it
+ * keeps a conversation behind a queue up to `running × saved` tokens deeper than the shortest one. The
+ * request then waits seconds, and the worker's decoders share every step with a prefill chunk for as long
+ * as that queue lasts (TPOT). The bound caps what one request pays for the stall it spares others at one
+ * prefill of its own prompt, and since every request obeys it, no worker's queue runs more than about one
+ * prompt above the shortest: queues, and the chunks they put into decode steps, stay balanced as under
+ * join-the-shortest-queue. Marks `overWaitBound` on each term; returns the bound.
+ */
+export function applyWaitBound(costs: TtftCostTerms[], isl: number): number {
+  const kept = costs.some((c) => !c.overLoadBound && !c.kvFull);
+  let least = Number.POSITIVE_INFINITY;
+  for (const c of costs) {
+    if (kept && (c.overLoadBound || c.kvFull)) continue;
+    least = Math.min(least, c.queuedTokens + c.uncachedTokens);
+  }
+  const bound = least + isl;
+  for (const c of costs) c.overWaitBound = c.queuedTokens + c.uncachedTokens > bound;
+  return bound;
+}
+
+/**
+ * Index of the chosen worker: the cheapest among those the guards keep (the load guard: all, when it keeps
+ * none; the wait bound always keeps the least-work worker); ties to the smaller cache (`treeBlocks`), then
+ * a seeded random one.
  */
 export function pickByTtft(costs: readonly TtftCostTerms[], rng: Rng): number {
   const kept = costs.some((c) => !c.overLoadBound && !c.kvFull);
@@ -93,6 +133,7 @@ export function pickByTtft(costs: readonly TtftCostTerms[], rng: Rng): number {
   for (let i = 0; i < costs.length; i++) {
     const c = costs[i]!;
     if (kept && (c.overLoadBound || c.kvFull)) continue;
+    if (c.overWaitBound) continue;
     if (best.length === 0) {
       best = [i];
       continue;

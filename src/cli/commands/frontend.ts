@@ -7,7 +7,12 @@
  */
 import { parseAllowedOrigins } from '../../frontend/index.ts';
 import { type FrontendOptions, startFrontend } from '../../frontend/index.ts';
-import { checkDisaggOptions, DISAGG_DEFAULTS, type DisaggPolicyOptions } from '../../router/index.ts';
+import {
+  checkDisaggOptions,
+  DEFAULT_ROUTER_POLICY,
+  DISAGG_DEFAULTS,
+  type DisaggPolicyOptions,
+} from '../../router/index.ts';
 import { getLogger, type Logger } from '../../util/logger.ts';
 import {
   type FlagSpecs,
@@ -40,7 +45,7 @@ import { untilSignal } from '../signals.ts';
 export const ROUTER_FLAGS: FlagSpecs = {
   router: {
     type: 'string',
-    default: 'kv',
+    default: DEFAULT_ROUTER_POLICY,
     help: 'random | round-robin | prefix-hash | least-loaded | kv | kv-approx | kv-ttft | ./my-policy.ts',
   },
   'kv-overlap-score-weight': {
@@ -133,20 +138,23 @@ const USAGE =
 const DESCRIPTION = [
   'Serve the OpenAI API in front of the workers registered in discovery (start them with `dhw worker`).',
   'Environment (Dynamo names): ETCD_ENDPOINTS, NATS_SERVER (flags win).',
-  'With --events memory no KV events can arrive from worker processes: --router kv falls back to kv-approx.',
+  'With --events memory no KV events can arrive from worker processes: --router kv and kv-ttft fall back to kv-approx.',
   'Prefill workers (`dhw worker --role prefill`) of a model make it disaggregated: a request whose uncached',
   'prompt is longer than --max-local-prefill-length is prefilled on one of them, then decoded on a decode worker.',
 ].join('\n');
 
+/** Policies whose overlap comes from the workers' KV events. */
+const NEEDS_KV_EVENTS: readonly string[] = ['kv', 'kv-ttft'];
+
 /**
- * `--router kv` needs KV events. When they cannot reach this process (memory event bus, workers in other
- * processes) the index would stay empty, so use the approximate policy and say so.
+ * `--router kv` and `kv-ttft` need KV events. When they cannot reach this process (memory event bus,
+ * workers in other processes) the index would stay empty, so use the approximate policy and say so.
  */
 export function routerForEvents(spec: string, eventsReachUs: boolean, log: Logger): string {
-  if (spec !== 'kv' || eventsReachUs) return spec;
+  if (!NEEDS_KV_EVENTS.includes(spec) || eventsReachUs) return spec;
   log.warn(
-    '--router kv needs KV events, which cannot cross processes on the memory event bus: using kv-approx ' +
-      '(the router remembers its own decisions). Use --events nats (after `dhw infra up`) for kv.',
+    `--router ${spec} needs KV events, which cannot cross processes on the memory event bus: using kv-approx ` +
+      `(the router remembers its own decisions). Use --events nats (after \`dhw infra up\`) for ${spec}.`,
   );
   return 'kv-approx';
 }
@@ -190,7 +198,7 @@ export function routingOptionsFromFlags(
 ): Pick<FrontendOptions, 'router' | 'migrationLimit' | 'busyThreshold' | 'routerReplicaSync' | 'kvReplay'> {
   return {
     router: {
-      router: stringFlag(values, 'router') ?? 'kv',
+      router: stringFlag(values, 'router') ?? DEFAULT_ROUTER_POLICY,
       overlapScoreWeight: numberFlag(values, 'kv-overlap-score-weight', { min: 0 }),
       temperature: numberFlag(values, 'router-temperature', { min: 0 }),
       seed: numberFlag(values, 'router-seed', { integer: true }),
@@ -247,7 +255,7 @@ export const frontendCommand: Command = {
     const log = getLogger('frontend');
     const events = eventsBackendFlag(values);
     const routing = routingOptionsFromFlags(values);
-    const spec = routing.router?.router ?? 'kv';
+    const spec = routing.router?.router ?? DEFAULT_ROUTER_POLICY;
     const router = { ...routing.router, router: routerForEvents(spec, events === 'nats', log) };
     const cluster = clusterFromFlags(values);
     const options: FrontendOptions = {

@@ -39,7 +39,12 @@ import {
   type TraceRecord,
 } from '../../replay/index.ts';
 import { describeLink, type LinkSpec, parseLinkSpec } from '../../util/link-spec.ts';
-import { BUILTIN_POLICIES, isBuiltinPolicy, isPolicyPath } from '../../router/index.ts';
+import {
+  BUILTIN_POLICIES,
+  DEFAULT_ROUTER_POLICY,
+  isBuiltinPolicy,
+  isPolicyPath,
+} from '../../router/index.ts';
 import { LOGGING_FLAGS, numberFlag, type ParsedCommand, stringFlag, UsageError } from '../args.ts';
 import type { Command } from '../command.ts';
 import { beginCommand } from '../command-prologue.ts';
@@ -60,7 +65,7 @@ const DISAGG_FLAGS = [
 const FLAGS = {
   router: {
     type: 'string' as const,
-    default: 'kv',
+    default: DEFAULT_ROUTER_POLICY,
     help: `${BUILTIN_POLICIES.join(' | ')} | ./policy.ts`,
   },
   compare: {
@@ -205,7 +210,7 @@ const DESCRIPTION =
   'on a prefill worker and their KV moves over the simulated --link (the frontend rule decides, per request).';
 
 function policiesFrom(values: ParsedCommand['values']): string[] {
-  const list = stringFlag(values, 'compare') ?? stringFlag(values, 'router') ?? 'kv';
+  const list = stringFlag(values, 'compare') ?? stringFlag(values, 'router') ?? DEFAULT_ROUTER_POLICY;
   const policies = list
     .split(',')
     .map((p) => p.trim())

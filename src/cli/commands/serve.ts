@@ -15,6 +15,7 @@
  */
 import { basename } from 'node:path';
 import { startFrontend } from '../../frontend/index.ts';
+import { DEFAULT_ROUTER_POLICY } from '../../router/index.ts';
 import type { DiscoveryOptions } from '../../runtime/discovery/index.ts';
 import { InMemoryRequestPlane } from '../../runtime/request-plane/index.ts';
 import { getLogger, type Logger } from '../../util/logger.ts';
@@ -257,7 +258,7 @@ export const serveCommand: Command = {
     const eventsReachUs = inProcess !== undefined || events === 'nats';
     const router = {
       ...routing.router,
-      router: routerForEvents(routing.router?.router ?? 'kv', eventsReachUs, log),
+      router: routerForEvents(routing.router?.router ?? DEFAULT_ROUTER_POLICY, eventsReachUs, log),
     };
     const http = httpOptionsFromFlags(values);
     const disagg = disaggOptionsFromFlags(values);

@@ -134,6 +134,32 @@ describe('kv-ttft policy', () => {
     );
   });
 
+  it('wait bound: leaves a worker whose queue passes the shortest by more than the prompt, stall or not', () => {
+    const setup = (queued: number) => {
+      const { router, ids } = routerWith(new KvTtftPolicy({ seed: 1 }), ['w1', 'w2']);
+      router.applyKvEvent(ids[0]!, storedEvent(1, history));
+      for (let i = 0; i < queued; i++) {
+        router.route({ requestId: `q${i}`, tokenIds: tokens(50_000 + i * 1000, 700), exclude: [ids[1]!] });
+      }
+      decodingOn(router, 'w2', ['w1', 'w2'], 'a', 70_000);
+      decodingOn(router, 'w2', ['w1', 'w2'], 'b', 80_000);
+      return router;
+    };
+    // Two prompts queued on w1: work 1,400 + 64 = 1,464 > w2's 0 + 704 plus the prompt's 704 = 1,408.
+    // Its cost, 1,464 + 2·64 = 1,592 token-times, is below w2's 704 + 2·704 = 2,112, but the bound wins.
+    const r = setup(2).route({ requestId: 't2', tokenIds: nextTurn });
+    assert.equal(r.workerId, 'w2');
+    assert.deepEqual(
+      r.decision.scores!.map((s) => s.cost * 48),
+      [1592, 2112],
+    );
+    assert.equal(r.decision.reason, 'min predicted delay within wait bound 704t + 704t = 1408t');
+    // One prompt queued: 700 + 64 = 764 ≤ 1,408, and the history stays where it is.
+    const stays = setup(1).route({ requestId: 't2', tokenIds: nextTurn });
+    assert.equal(stays.workerId, 'w1');
+    assert.equal(stays.decision.reason, 'min predicted delay');
+  });
+
   it('bounded loads: skips a worker past (1 + ε) × the fair share even when its cost is lowest', () => {
     const { router, ids } = routerWith(new KvTtftPolicy({ seed: 1 }), ['w1', 'w2', 'w3', 'w4']);
     router.applyKvEvent(ids[0]!, storedEvent(1, history));

@@ -3,7 +3,10 @@
  * its own time to first token there (the prefill queued in front of it plus its uncached tokens, over the
  * learned prefill rate) plus the stall its prefill imposes on the requests decoding there. Overlap comes
  * from the indexer (KV events) extended by predicted blocks, as for `kv`. A bounded-load guard keeps a
- * conversation from staying on a worker that already carries more than (1 + ε) times its share.
+ * conversation from staying on a worker that already carries more than (1 + ε) times its share; the wait
+ * bound keeps it from staying behind a queue more than one prefill of its prompt deeper than the shortest
+ * (the stall term alone would let it wait `running ×` the tokens it saves, and the queue there would stall
+ * that worker's decoders for as long: TPOT). The default policy (`DEFAULT_ROUTER_POLICY`).
  *
  * Why not Dynamo's cost (`kv`): its memory term (active blocks) grows with every long conversation a worker
  * holds, so with 10k-token prompts it outweighs the prefill a cache hit saves and conversations scatter
@@ -16,7 +19,14 @@
 import type { RequestId, WorkerId } from '../../protocols/ids.ts';
 import { createRng, type Rng } from '../../util/prng.ts';
 import { PrefillRateEstimator } from '../prefill-rate.ts';
-import { formatTtftCost, pickByTtft, requestLoadBound, ttftCostTerms } from '../ttft-cost.ts';
+import {
+  applyWaitBound,
+  formatTtftCost,
+  pickByTtft,
+  requestLoadBound,
+  type TtftCostTerms,
+  ttftCostTerms,
+} from '../ttft-cost.ts';
 import type { PolicyOptions, RouteDecision, RouteRequest, RoutingPolicy, WorkerView } from '../types.ts';
 
 /**
@@ -54,6 +64,7 @@ export class KvTtftPolicy implements RoutingPolicy {
     const tokensPerMs = this.rate.tokensPerMs;
     const bound = requestLoadBound(workers, this.epsilon);
     const costs = workers.map((w) => ttftCostTerms(request, w, tokensPerMs, bound));
+    const waitBound = applyWaitBound(costs, request.isl);
     const chosen = costs[pickByTtft(costs, this.rng)]!;
     if (request.explain) for (const c of costs) c.formula = formatTtftCost(c, tokensPerMs);
     this.pending.set(request.requestId, {
@@ -61,10 +72,9 @@ export class KvTtftPolicy implements RoutingPolicy {
       routedAtMs: this.now(),
       workTokens: chosen.queuedTokens + chosen.uncachedTokens,
     });
-    const guarded = costs.some((c) => c.overLoadBound || c.kvFull);
     return {
       workerId: chosen.workerId,
-      reason: guarded ? `min predicted delay within load bound ${bound}` : 'min predicted delay',
+      reason: decisionReason(costs, chosen, bound, waitBound, request.isl),
       scores: costs,
       overlapBlocks: chosen.overlapBlocks,
     };
@@ -84,4 +94,22 @@ export class KvTtftPolicy implements RoutingPolicy {
   onWorkerRemoved(workerId: WorkerId): void {
     for (const [id, p] of this.pending) if (p.workerId === workerId) this.pending.delete(id);
   }
+}
+
+/**
+ * "min predicted delay", plus the guards that skipped a worker: the load guard whenever it skipped one, the
+ * wait bound (written out) when it skipped a worker cheaper than the chosen one, i.e. when it decided.
+ */
+function decisionReason(
+  costs: readonly TtftCostTerms[],
+  chosen: TtftCostTerms,
+  loadBound: number,
+  waitBound: number,
+  isl: number,
+): string {
+  const guards: string[] = [];
+  if (costs.some((c) => c.overLoadBound || c.kvFull)) guards.push(`load bound ${loadBound}`);
+  if (costs.some((c) => c.overWaitBound && c.cost < chosen.cost))
+    guards.push(`wait bound ${waitBound - isl}t + ${isl}t = ${waitBound}t`);
+  return guards.length === 0 ? 'min predicted delay' : `min predicted delay within ${guards.join(', ')}`;
 }
