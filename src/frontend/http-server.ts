@@ -11,7 +11,14 @@ import type { AddressInfo } from 'node:net';
 import type { InferenceEngine } from '../protocols/engine.ts';
 import type { Tokenizer } from '../tokens/index.ts';
 import { getLogger } from '../util/logger.ts';
-import { methodNotAllowed, notFound, toErrorResponse } from './http-errors.ts';
+import {
+  type HttpError,
+  methodNotAllowed,
+  notFound,
+  requestTimedOut,
+  shuttingDown,
+  toErrorResponse,
+} from './http-errors.ts';
 import { FrontendMetrics } from './metrics.ts';
 import { newRequestId, type RequestContext, type ServerState, sendJson } from './request-context.ts';
 import { type RequestEnd, RequestStats } from './request-stats.ts';
@@ -19,6 +26,13 @@ import { handleChatCompletions } from './routes/chat-completions.ts';
 import { handleCompletions } from './routes/completions.ts';
 import { handleHealth, handleLive, handleMetrics, handleModels } from './routes/info.ts';
 import { type ModelRegistry, StaticModelRegistry } from './served-model.ts';
+import {
+  applyServerLimits,
+  checkingIntervalMs,
+  drain,
+  InFlight,
+  type ServerLimits,
+} from './server-limits.ts';
 
 /** One engine in this process, served under one name. */
 export interface SingleModelSource {
@@ -35,18 +49,24 @@ export interface RegistrySource {
   models: ModelRegistry;
 }
 
-export type HttpServerOptions = (SingleModelSource | RegistrySource) & {
-  /** Default 127.0.0.1. */
-  host?: string;
-  /** Default 8000; 0 picks a free port (tests). */
-  port?: number;
-  /** Largest request body accepted (413 above). Default 4 MiB. */
-  maxBodyBytes?: number;
-  /** How long close() waits for in-flight requests before cutting connections. Default 10 s. */
-  drainTimeoutMs?: number;
-  /** The registry GET /metrics renders; shared with the RoutedEngines by startFrontend. Default: a new one. */
-  metrics?: FrontendMetrics;
-};
+export type HttpServerOptions = (SingleModelSource | RegistrySource) &
+  ServerLimits & {
+    /** Default 127.0.0.1. */
+    host?: string;
+    /** Default 8000; 0 picks a free port (tests). */
+    port?: number;
+    /** Largest request body accepted (413 above). Default 4 MiB. */
+    maxBodyBytes?: number;
+    /** How long close() waits for in-flight requests before cutting them (error event / 503). Default 10 s. */
+    drainTimeoutMs?: number;
+    /**
+     * Deadline of one generation request, from arrival to its last byte, ms (`--request-timeout`): past it the
+     * request is cut (504 before the response starts, an SSE error event after). 0 = none. Default 10 min.
+     */
+    requestTimeoutMs?: number;
+    /** The registry GET /metrics renders; shared with the RoutedEngines by startFrontend. Default: a new one. */
+    metrics?: FrontendMetrics;
+  };
 
 export interface HttpServerHandle {
   /** e.g. "http://127.0.0.1:8000" (no trailing slash; the OpenAI base URL is `${url}/v1`). */
@@ -54,7 +74,10 @@ export interface HttpServerHandle {
   port: number;
   /** Current request counters (the same numbers GET /health shows). */
   stats: RequestStats;
-  /** Stop accepting, let in-flight requests finish (up to drainTimeoutMs), then close. Leaves the engine open. */
+  /**
+   * Stop accepting (Connection: close on open keep-alive connections), let in-flight requests finish (up to
+   * drainTimeoutMs), end the rest with a `shutting_down` error, then close. Leaves the engine open.
+   */
   close(): Promise<void>;
 }
 
@@ -84,18 +107,24 @@ const ROUTES: Record<string, Route> = {
 
 const log = getLogger('frontend');
 
+/** Default `--request-timeout`: long enough for any generation this stack serves, short of forever. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 600_000;
+
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServerHandle> {
   const models = 'models' in options ? options.models : new StaticModelRegistry(options);
   const state: ServerState = {
     models,
     maxBodyBytes: options.maxBodyBytes ?? 4 * 1024 * 1024,
+    requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
     stats: new RequestStats(),
     metrics: options.metrics ?? new FrontendMetrics(),
     startedAt: Math.floor(Date.now() / 1000),
   };
-  const server = createServer((req, res) => {
-    void handleRequest(state, req, res);
+  const inFlight = new InFlight();
+  const server = createServer({ connectionsCheckingInterval: checkingIntervalMs(options) }, (req, res) => {
+    void handleRequest(state, inFlight, server, req, res);
   });
+  applyServerLimits(server, options);
   const host = options.host ?? '127.0.0.1';
   await listen(server, host, options.port ?? 8000);
   const { port } = server.address() as AddressInfo;
@@ -105,7 +134,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     url,
     port,
     stats: state.stats,
-    close: () => closeServer(server, state.stats, options.drainTimeoutMs ?? 10_000),
+    close: () => drain(server, inFlight, state.stats, options.drainTimeoutMs ?? 10_000),
   };
 }
 
@@ -117,20 +146,6 @@ function listen(server: Server, host: string, port: number): Promise<void> {
       resolve();
     });
   });
-}
-
-async function closeServer(server: Server, stats: RequestStats, drainTimeoutMs: number): Promise<void> {
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, drainTimeoutMs);
-  });
-  await Promise.race([stats.idle(), timeout]);
-  clearTimeout(timer);
-  server.closeAllConnections();
-  await closed;
-  log.info('closed');
 }
 
 /**
@@ -149,7 +164,13 @@ function findRoute(method: string, path: string): Route {
   return route;
 }
 
-async function handleRequest(state: ServerState, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handleRequest(
+  state: ServerState,
+  inFlight: InFlight,
+  server: Server,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const method = req.method ?? 'GET';
   const path = (req.url ?? '/').split('?')[0];
   const route = ROUTES[path];
@@ -159,16 +180,30 @@ async function handleRequest(state: ServerState, req: IncomingMessage, res: Serv
   res.on('close', () => {
     if (!res.writableFinished) aborter.abort();
   });
+  const counted = route?.counted === true && route.method === method;
+  // The server's own reasons to end a request (deadline, shutdown) abort the same signal the engine sees.
+  const cutter = new AbortController();
   const ctx: RequestContext = {
     requestId,
     req,
     res,
     log: log.child({ requestId }),
-    signal: aborter.signal,
+    signal: counted ? AbortSignal.any([aborter.signal, cutter.signal]) : aborter.signal,
     created: Math.floor(Date.now() / 1000),
     outcome: {},
   };
-  const counted = route?.counted === true && route.method === method;
+  if (counted) {
+    ctx.cut = (reason: HttpError) => {
+      if (cutter.signal.aborted) return;
+      ctx.cutReason = reason;
+      cutter.abort(reason);
+    };
+  }
+  inFlight.begin(ctx);
+  const deadline =
+    counted && state.requestTimeoutMs > 0
+      ? setTimeout(() => ctx.cut?.(requestTimedOut(state.requestTimeoutMs)), state.requestTimeoutMs)
+      : undefined;
   const started = performance.now();
   if (counted) {
     state.stats.begin();
@@ -177,10 +212,14 @@ async function handleRequest(state: ServerState, req: IncomingMessage, res: Serv
   }
   let end: RequestEnd = 'ok';
   try {
+    if (counted && inFlight.draining) throw shuttingDown();
     await findRoute(method, path).handler(state, ctx);
+    // Cut before anything was sent (waiting in the queue, a non-streaming request): answer with why.
+    if (ctx.cutReason && !res.headersSent) throw ctx.cutReason;
     if (ctx.outcome.error) end = 'server_error';
-  } catch (err) {
-    const { status, body } = toErrorResponse(err);
+  } catch (caught) {
+    const err = ctx.cutReason && !aborter.signal.aborted ? ctx.cutReason : caught;
+    const { status, body, retryAfterS } = toErrorResponse(err);
     end = status >= 500 ? 'server_error' : 'client_error';
     if (aborter.signal.aborted) ctx.log.info('client went away', { error: err });
     else if (status === 503)
@@ -190,7 +229,11 @@ async function handleRequest(state: ServerState, req: IncomingMessage, res: Serv
     // A 413 may leave unread body bytes on the socket: close it rather than reuse it.
     const headers: Record<string, string> = { 'x-request-id': requestId };
     if (status === 413) headers.connection = 'close';
+    if (retryAfterS !== undefined) headers['retry-after'] = String(retryAfterS);
     sendJson(res, status, body, headers);
+  } finally {
+    clearTimeout(deadline);
+    inFlight.end(ctx, server);
   }
   if (aborter.signal.aborted) end = 'cancelled';
   if (counted) {

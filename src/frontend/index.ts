@@ -1,3 +1,4 @@
+export { AdmissionQueue, type AdmissionOptions, DEFAULT_MAX_QUEUED_REQUESTS } from './admission.ts';
 export { EventFeed, type EventFeedStats, KvSnapshotError } from './event-feed.ts';
 export {
   type FrontendHandle,
@@ -7,6 +8,7 @@ export {
 } from './frontend.ts';
 export { allWorkersBusy, HttpError, noWorkersAvailable } from './http-errors.ts';
 export {
+  DEFAULT_REQUEST_TIMEOUT_MS,
   type HttpServerHandle,
   type HttpServerOptions,
   type RegistrySource,
@@ -37,6 +39,7 @@ export {
   type ServedModel,
   StaticModelRegistry,
 } from './served-model.ts';
+export { SERVER_LIMIT_DEFAULTS, type ServerLimits } from './server-limits.ts';
 export { SseWriter } from './sse.ts';
 export { type StopMatch, StopStringMatcher } from './stop-strings.ts';
 export { streamText, type TextStreamEvent } from './text-stream.ts';
