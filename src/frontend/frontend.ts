@@ -26,6 +26,7 @@ import { FrontendMetrics } from './metrics.ts';
 import { ModelCardFiles } from './model-card-files.ts';
 import { type DeploymentRouterFlags, ModelDeployment } from './model-deployment.ts';
 import { ModelWatcher } from './model-watcher.ts';
+import type { PromptEncoderOptions } from './prompt-encoder.ts';
 import type { RequestStats } from './request-stats.ts';
 
 export interface FrontendRuntime {
@@ -75,6 +76,8 @@ export interface FrontendOptions {
   headersTimeoutMs?: number;
   bodyTimeoutMs?: number;
   maxConnections?: number;
+  /** --tokenizer-threads, --tokenizer-thread-min-bytes: where long prompts are tokenized. */
+  tokenize?: PromptEncoderOptions;
 }
 
 export interface FrontendHandle {
@@ -151,6 +154,7 @@ export async function startFrontend(options: FrontendOptions = {}): Promise<Fron
       headersTimeoutMs: options.headersTimeoutMs,
       bodyTimeoutMs: options.bodyTimeoutMs,
       maxConnections: options.maxConnections,
+      tokenize: options.tokenize,
       metrics,
     });
     log.info('frontend ready', {

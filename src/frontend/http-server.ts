@@ -20,6 +20,7 @@ import {
   toErrorResponse,
 } from './http-errors.ts';
 import { FrontendMetrics } from './metrics.ts';
+import { PromptEncoder, type PromptEncoderOptions } from './prompt-encoder.ts';
 import { newRequestId, type RequestContext, type ServerState, sendJson } from './request-context.ts';
 import { type RequestEnd, RequestStats } from './request-stats.ts';
 import { handleChatCompletions } from './routes/chat-completions.ts';
@@ -66,6 +67,8 @@ export type HttpServerOptions = (SingleModelSource | RegistrySource) &
     requestTimeoutMs?: number;
     /** The registry GET /metrics renders; shared with the RoutedEngines by startFrontend. Default: a new one. */
     metrics?: FrontendMetrics;
+    /** Tokenizer threads and the prompt length (bytes) from which a prompt is tokenized on one. */
+    tokenize?: PromptEncoderOptions;
   };
 
 export interface HttpServerHandle {
@@ -119,6 +122,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     stats: new RequestStats(),
     metrics: options.metrics ?? new FrontendMetrics(),
     startedAt: Math.floor(Date.now() / 1000),
+    prompts: new PromptEncoder(options.tokenize),
   };
   const inFlight = new InFlight();
   const server = createServer({ connectionsCheckingInterval: checkingIntervalMs(options) }, (req, res) => {
@@ -134,7 +138,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     url,
     port,
     stats: state.stats,
-    close: () => drain(server, inFlight, state.stats, options.drainTimeoutMs ?? 10_000),
+    close: async () => {
+      await drain(server, inFlight, state.stats, options.drainTimeoutMs ?? 10_000);
+      await state.prompts.close();
+    },
   };
 }
 

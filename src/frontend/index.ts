@@ -24,7 +24,10 @@ export {
   ModelDeployment,
 } from './model-deployment.ts';
 export { ModelWatcher, type ModelWatcherOptions } from './model-watcher.ts';
-export { chatPromptIds, completionPromptIds, resolveMaxTokens } from './preprocessor.ts';
+export { chatPromptIds, chatPromptText, completionPromptIds, resolveMaxTokens } from './preprocessor.ts';
+export { checkPromptBytes, maxBytesPerToken } from './prompt-bound.ts';
+export { DEFAULT_OFF_THREAD_BYTES, PromptEncoder, type PromptEncoderOptions } from './prompt-encoder.ts';
+export { TokenizePool } from './tokenize-pool.ts';
 export type { RequestCounts } from './request-stats.ts';
 export {
   continuation,

@@ -12,6 +12,18 @@ import { InvalidRequestError } from '../util/errors.ts';
 
 /** Chat messages → prompt token ids. */
 export function chatPromptIds(tokenizer: Tokenizer, messages: readonly ChatMessageParam[]): number[] {
+  const { text, addSpecialTokens } = chatPromptText(tokenizer, messages);
+  return tokenizer.encode(text, { addSpecialTokens });
+}
+
+/**
+ * Chat messages → the prompt text and how to encode it (prompt-encoder.ts sizes it before tokenizing).
+ * Templates that write the BOS text themselves must not get a second BOS from the tokenizer.
+ */
+export function chatPromptText(
+  tokenizer: Tokenizer,
+  messages: readonly ChatMessageParam[],
+): { text: string; addSpecialTokens: boolean } {
   if (!tokenizer.hasChatTemplate) {
     throw new InvalidRequestError(
       'this model has no chat template (no chat_template.jinja or chat_template in tokenizer_config.json): ' +
@@ -21,8 +33,7 @@ export function chatPromptIds(tokenizer: Tokenizer, messages: readonly ChatMessa
   }
   const chat: ChatMessage[] = messages.map((m) => ({ ...m }));
   const text = tokenizer.applyChatTemplate(chat, { addGenerationPrompt: true });
-  // Templates that write the BOS text themselves must not get a second BOS from the tokenizer.
-  return tokenizer.encode(text, { addSpecialTokens: !startsWithBos(tokenizer, text) });
+  return { text, addSpecialTokens: !startsWithBos(tokenizer, text) };
 }
 
 function startsWithBos(tokenizer: Tokenizer, text: string): boolean {

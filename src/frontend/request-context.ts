@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../util/logger.ts';
 import type { HttpError } from './http-errors.ts';
 import type { FrontendMetrics, RequestObservation } from './metrics.ts';
+import type { PromptEncoder } from './prompt-encoder.ts';
 import type { RequestStats } from './request-stats.ts';
 import type { ModelRegistry } from './served-model.ts';
 
@@ -22,6 +23,8 @@ export interface ServerState {
   metrics: FrontendMetrics;
   /** Unix seconds when the server started. */
   startedAt: number;
+  /** Prompt → token ids: size bound first, long texts on tokenizer threads. */
+  prompts: PromptEncoder;
 }
 
 export interface RequestContext {

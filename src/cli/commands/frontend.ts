@@ -7,6 +7,7 @@
  */
 import {
   DEFAULT_MAX_QUEUED_REQUESTS,
+  DEFAULT_OFF_THREAD_BYTES,
   DEFAULT_REQUEST_TIMEOUT_MS,
   type FrontendOptions,
   SERVER_LIMIT_DEFAULTS,
@@ -133,6 +134,16 @@ export const ADMISSION_FLAGS: FlagSpecs = {
     default: '10',
     help: 'seconds SIGTERM waits for in-flight requests before ending them with an error',
   },
+  'tokenizer-threads': {
+    type: 'string',
+    default: '1',
+    help: 'threads that tokenize long prompts off the event loop (0 = tokenize every prompt inline)',
+  },
+  'tokenizer-thread-min-bytes': {
+    type: 'string',
+    default: String(DEFAULT_OFF_THREAD_BYTES),
+    help: 'prompts at least this long (bytes) are tokenized on a tokenizer thread',
+  },
 };
 
 const FLAGS: FlagSpecs = {
@@ -238,6 +249,7 @@ export function httpOptionsFromFlags(
   | 'bodyTimeoutMs'
   | 'maxConnections'
   | 'drainTimeoutMs'
+  | 'tokenize'
 > {
   const seconds = (name: string, min: number): number | undefined => {
     const value = numberFlag(values, name, { min });
@@ -253,6 +265,10 @@ export function httpOptionsFromFlags(
     bodyTimeoutMs: seconds('body-timeout', 0.1),
     maxConnections: numberFlag(values, 'max-connections', { integer: true, min: 1 }),
     drainTimeoutMs: seconds('drain-timeout', 0),
+    tokenize: {
+      threads: numberFlag(values, 'tokenizer-threads', { integer: true, min: 0 }),
+      offThreadBytes: numberFlag(values, 'tokenizer-thread-min-bytes', { integer: true, min: 0 }),
+    },
   };
 }
 

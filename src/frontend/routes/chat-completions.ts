@@ -5,7 +5,6 @@
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../../protocols/openai.ts';
 import { parseChatCompletionRequest } from '../../protocols/openai-validation.ts';
 import { readJsonBody } from '../body.ts';
-import { chatPromptIds } from '../preprocessor.ts';
 import type { RequestContext, ServerState } from '../request-context.ts';
 import { chatLogprobs } from './logprobs-format.ts';
 import { resolveModel } from './model-check.ts';
@@ -15,7 +14,7 @@ export async function handleChatCompletions(server: ServerState, ctx: RequestCon
   const body = parseChatCompletionRequest(await readJsonBody(ctx.req, server.maxBodyBytes));
   const model = resolveModel(server, ctx, body.model);
   await serveOpenAiRequest(model, ctx, body, {
-    promptTokenIds: chatPromptIds(model.tokenizer, body.messages),
+    promptTokenIds: await server.prompts.chat(model, body.messages),
     logprobs: body.logprobs ? (body.top_logprobs ?? 0) : undefined,
     shape: chatShape(model.name, ctx, body),
   });

@@ -5,7 +5,6 @@
 import type { Completion, CompletionRequest } from '../../protocols/openai.ts';
 import { parseCompletionRequest } from '../../protocols/openai-validation.ts';
 import { readJsonBody } from '../body.ts';
-import { completionPromptIds } from '../preprocessor.ts';
 import type { RequestContext, ServerState } from '../request-context.ts';
 import { completionLogprobs } from './logprobs-format.ts';
 import { resolveModel } from './model-check.ts';
@@ -15,7 +14,7 @@ export async function handleCompletions(server: ServerState, ctx: RequestContext
   const body = parseCompletionRequest(await readJsonBody(ctx.req, server.maxBodyBytes));
   const model = resolveModel(server, ctx, body.model);
   await serveOpenAiRequest(model, ctx, body, {
-    promptTokenIds: completionPromptIds(model.tokenizer, body.prompt, model.engine.info.vocabSize),
+    promptTokenIds: await server.prompts.completion(model, body.prompt),
     logprobs: body.logprobs,
     shape: completionShape(model.name, ctx, body),
   });
