@@ -229,7 +229,7 @@ async function handleRequest(
     const { status, body, retryAfterS } = toErrorResponse(err);
     end = status >= 500 ? 'server_error' : 'client_error';
     if (aborter.signal.aborted) ctx.log.info('client went away', { error: err });
-    else if (status === 503)
+    else if (status === 503 || status === 429 || status === 504)
       ctx.log.warn('request refused: no capacity', { status, message: body.error.message });
     else if (status >= 500) ctx.log.error('request failed', { status, error: err });
     else ctx.log.info('request rejected', { method, path, status, message: body.error.message });
