@@ -110,11 +110,16 @@ export const requestTimedOut = (timeoutMs: number): HttpError =>
     'request_timeout',
   );
 
-/** 503: the server is shutting down (SIGTERM); another replica, or this one restarted, will answer. */
-export const shuttingDown = (): HttpError =>
+/**
+ * 503: the server is shutting down (SIGTERM); another replica, or this one restarted, will answer. `cut`:
+ * the request was in flight and outlived the drain timeout.
+ */
+export const shuttingDown = (cut = false): HttpError =>
   new HttpError(
     503,
-    'the server is shutting down and takes no new requests; retry (another replica will answer)',
+    cut
+      ? 'the server shut down before this request finished (it outlived the drain timeout, --drain-timeout); retry it'
+      : 'the server is shutting down and takes no new requests; retry (another replica will answer)',
     'service_unavailable',
     null,
     'shutting_down',

@@ -100,7 +100,7 @@ export async function drain(
       requests: cut.length,
       drainTimeoutMs,
     });
-    for (const ctx of cut) ctx.cut?.(shuttingDown());
+    for (const ctx of cut) ctx.cut?.(shuttingDown(true));
     await settled(stats.idle(), CUT_GRACE_MS);
   }
   server.closeAllConnections();
