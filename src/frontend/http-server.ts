@@ -182,28 +182,30 @@ async function handleRequest(
   const path = (req.url ?? '/').split('?')[0];
   const route = ROUTES[path];
   const requestId = clientRequestId(req) ?? newRequestId(route?.idPrefix ?? 'req');
+  // One signal for every reason to stop: the client went away (res 'close' before the response finished)
+  // or the server cut the request (deadline, shutdown). `clientGone` tells them apart.
   const aborter = new AbortController();
-  // res 'close' before the response finished = the client went away: cancel down to the engine.
+  let clientGone = false;
   res.on('close', () => {
-    if (!res.writableFinished) aborter.abort();
+    if (res.writableFinished || aborter.signal.aborted) return;
+    clientGone = true;
+    aborter.abort();
   });
   const counted = route?.counted === true && route.method === method;
-  // The server's own reasons to end a request (deadline, shutdown) abort the same signal the engine sees.
-  const cutter = new AbortController();
   const ctx: RequestContext = {
     requestId,
     req,
     res,
     log: log.child({ requestId }),
-    signal: counted ? AbortSignal.any([aborter.signal, cutter.signal]) : aborter.signal,
+    signal: aborter.signal,
     created: Math.floor(Date.now() / 1000),
     outcome: {},
   };
   if (counted) {
     ctx.cut = (reason: HttpError) => {
-      if (cutter.signal.aborted) return;
+      if (aborter.signal.aborted) return;
       ctx.cutReason = reason;
-      cutter.abort(reason);
+      aborter.abort(reason);
     };
   }
   inFlight.begin(ctx);
@@ -225,10 +227,10 @@ async function handleRequest(
     if (ctx.cutReason && !res.headersSent) throw ctx.cutReason;
     if (ctx.outcome.error) end = 'server_error';
   } catch (caught) {
-    const err = ctx.cutReason && !aborter.signal.aborted ? ctx.cutReason : caught;
+    const err = ctx.cutReason ?? caught;
     const { status, body, retryAfterS } = toErrorResponse(err);
     end = status >= 500 ? 'server_error' : 'client_error';
-    if (aborter.signal.aborted) ctx.log.info('client went away', { error: err });
+    if (clientGone) ctx.log.info('client went away', { error: err });
     else if (status === 503 || status === 429 || status === 504)
       ctx.log.warn('request refused: no capacity', { status, message: body.error.message });
     else if (status >= 500) ctx.log.error('request failed', { status, error: err });
@@ -242,7 +244,7 @@ async function handleRequest(
     clearTimeout(deadline);
     inFlight.end(ctx, server);
   }
-  if (aborter.signal.aborted) end = 'cancelled';
+  if (clientGone) end = 'cancelled';
   if (counted) {
     state.stats.end(end);
     ctx.observation?.end(end === 'ok' ? 'success' : end === 'cancelled' ? 'cancelled' : 'error');
