@@ -3,6 +3,7 @@
  * mocker worker process (file discovery), so the frontend's memory (RSS from /proc) is its own. Shared by
  * the CI-sized test (`bench/fuzz.test.ts`) and `npm run fuzz` (`bench/fuzz.ts`).
  */
+import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { type LocalStack, startLocalStack } from './dhw-stack.ts';
 import type { HttpCase, RawCase } from './fuzz-cases.ts';
@@ -25,19 +26,29 @@ export function startFuzzStack(options: { maxBodyBytes: number }): Promise<FuzzS
   });
 }
 
-/** One HTTP case → its status (0 when the connection failed). */
-export async function sendHttp(url: string, c: HttpCase): Promise<number> {
-  try {
-    const res = await fetch(`${url}${c.path}`, {
-      method: 'POST',
-      headers: { 'content-type': c.contentType ?? 'application/json' },
-      body: c.body,
-    });
-    await res.arrayBuffer();
-    return res.status;
-  } catch {
-    return 0;
-  }
+/**
+ * One HTTP case on a connection of its own (no keep-alive pool: a reused socket that the server is closing
+ * at that instant would fail on the client's side and say nothing about the server) → its status, or
+ * `error:CODE` when the connection failed.
+ */
+export function sendHttp(url: string, c: HttpCase): Promise<number | string> {
+  return new Promise((resolve) => {
+    const req = httpRequest(
+      `${url}${c.path}`,
+      {
+        method: 'POST',
+        agent: false,
+        headers: { 'content-type': c.contentType ?? 'application/json', 'content-length': c.body.length },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', (err) => resolve(`error:${(err as NodeJS.ErrnoException).code ?? err.message}`));
+      },
+    );
+    req.on('error', (err) => resolve(`error:${(err as NodeJS.ErrnoException).code ?? err.message}`));
+    req.end(c.body);
+  });
 }
 
 /**
@@ -79,8 +90,10 @@ export interface FuzzReport {
 /** Run `cases` with `concurrency` in flight; a 4xx is the only right answer. */
 export async function runCases<C extends HttpCase | RawCase>(
   cases: readonly C[],
-  send: (c: C) => Promise<number | 'closed' | 'timeout'>,
+  send: (c: C) => Promise<number | string>,
   concurrency: number,
+  /** Called after every `every` answers (memory samples). */
+  progress?: { every: number; call: () => void },
 ): Promise<FuzzReport> {
   const report: FuzzReport = { total: 0, statuses: new Map(), kinds: new Map(), failed: 0, failures: [] };
   let next = 0;
@@ -89,6 +102,7 @@ export async function runCases<C extends HttpCase | RawCase>(
       const c = cases[next++];
       const answer = await send(c);
       report.total++;
+      if (progress && report.total % progress.every === 0) progress.call();
       report.kinds.set(c.kind, (report.kinds.get(c.kind) ?? 0) + 1);
       report.statuses.set(String(answer), (report.statuses.get(String(answer)) ?? 0) + 1);
       const ok =
@@ -102,4 +116,15 @@ export async function runCases<C extends HttpCase | RawCase>(
   };
   await Promise.all(Array.from({ length: concurrency }, lane));
   return report;
+}
+
+/**
+ * Memory growth that GC timing cannot fake: the highest RSS sample of the last quarter of a run over the
+ * highest of its first quarter, minus 1. A leak raises every later peak; a heap that merely breathes does not.
+ */
+export function peakGrowth(samples: readonly number[]): number {
+  const quarter = Math.max(1, Math.floor(samples.length / 4));
+  const head = Math.max(...samples.slice(0, quarter));
+  const tail = Math.max(...samples.slice(-quarter));
+  return tail / head - 1;
 }
