@@ -14,6 +14,7 @@ import type { FrontendHandle, FrontendOptions } from './frontend.ts';
 import {
   freshNamespace,
   type HealthReply,
+  metricValue,
   quietLogs,
   spawnWorker,
   startTestFrontend,
@@ -131,6 +132,12 @@ test('a burst past the queue bound: 429 + Retry-After in OpenAI shape, the rest 
     assert.match(reply.body.error?.message ?? '', /--max-queued-requests/);
   }
   await assertNothingLeft(fe);
+  const metrics = await (await fetch(`${fe.url}/metrics`)).text();
+  assert.equal(
+    metricValue(metrics, 'dynamo_frontend_rejected_requests_total', { reason: 'queue_full' }),
+    refused.length,
+  );
+  assert.equal(metricValue(metrics, 'dynamo_frontend_queued_requests'), 0);
 });
 
 test('requests within the queue bound all wait their turn and are served; none is lost', async () => {

@@ -30,6 +30,11 @@ export interface AdmissionOptions {
   maxQueued: number;
   /** Retry interval while requests wait, ms (default 50). */
   pollMs?: number;
+  /** Told the queue depth whenever it changes, and every refusal (the /metrics gauge and counter). */
+  observer?: {
+    depth(queued: number): void;
+    rejected(reason: 'queue_full' | 'busy'): void;
+  };
 }
 
 interface Waiter {
@@ -62,11 +67,13 @@ export class AdmissionQueue {
       } catch (err) {
         if (!(err instanceof AllWorkersBusyError)) return Promise.reject(err);
         if (this.options.maxQueued === 0) {
+          this.options.observer?.rejected('busy');
           return Promise.reject(allWorkersBusy(err.message, this.retryAfterS()));
         }
       }
     }
     if (this.waiters.length >= this.options.maxQueued) {
+      this.options.observer?.rejected('queue_full');
       return Promise.reject(queueFull(this.options.model, this.options.maxQueued, this.retryAfterS()));
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
@@ -89,6 +96,7 @@ export class AdmissionQueue {
   clear(reason: unknown): void {
     for (const waiter of this.waiters.splice(0)) waiter.reject(reason);
     this.stopPolling();
+    this.depthChanged();
   }
 
   /**
@@ -107,6 +115,7 @@ export class AdmissionQueue {
         const at = this.waiters.indexOf(waiter);
         if (at >= 0) this.waiters.splice(at, 1);
         if (this.waiters.length === 0) this.stopPolling();
+        this.depthChanged();
         reject(signal?.reason);
       };
       const waiter: Waiter = {
@@ -131,17 +140,24 @@ export class AdmissionQueue {
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.waiters.push(waiter);
+      this.depthChanged();
       this.startPolling();
     });
   }
 
   /** Admit waiting requests from the head while workers take them. */
   private pump(): void {
+    const before = this.waiters.length;
     while (this.waiters.length > 0) {
       if (!this.waiters[0].tryRoute()) break;
       this.waiters.shift();
     }
     if (this.waiters.length === 0) this.stopPolling();
+    if (this.waiters.length !== before) this.depthChanged();
+  }
+
+  private depthChanged(): void {
+    this.options.observer?.depth(this.waiters.length);
   }
 
   private startPolling(): void {

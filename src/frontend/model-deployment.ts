@@ -124,9 +124,14 @@ export class ModelDeployment implements ServedModel {
     const alias = folderAlias(card);
     this.aliases = alias ? [alias] : [];
     this.eosTokenIds = mergeEosIds(card.eosTokenIds, tokenizer.eosTokenIds);
+    const metrics = options.metrics;
     this.admission = new AdmissionQueue({
       model: this.name,
       maxQueued: options.maxQueuedRequests ?? DEFAULT_MAX_QUEUED_REQUESTS,
+      observer: metrics && {
+        depth: (queued) => metrics.setQueued(this.name, queued),
+        rejected: (reason) => metrics.admissionRejected(this.name, reason),
+      },
     });
     this.engine = new RoutedEngine({
       info: {
