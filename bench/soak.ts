@@ -4,7 +4,7 @@
  * is measured (a closed loop of `--concurrency` clients for `--probe-seconds`), then requests arrive
  * open-loop at `--load` (default 80 %) of that rate for `--minutes`, and every `--sample-seconds` the
  * frontend's RSS (from /proc) and the window's latency percentiles are sampled. Flat = the last samples
- * within 10 % of the first ones (after a one-sample warm-up): memory that keeps growing, or latency that
+ * within 10 % of the first ones after a one-minute warm-up: memory that keeps growing, or latency that
  * creeps up, is a leak or a queue that never drains. Like a `wrk2` constant-rate run with RSS sampling.
  *
  * Options: --minutes 10  --workers 2  --concurrency 32  --probe-seconds 20  --load 0.8
@@ -50,8 +50,8 @@ if (!(config.minutes > 0) || !(config.load > 0 && config.load <= 1)) {
 const agent = new Agent({ keepAlive: true, maxSockets: 1024 });
 let sequence = 0;
 
-/** One non-streaming completion with a fresh prompt; resolves with its latency (ms) and status. */
-function oneRequest(url: URL): Promise<{ ms: number; status: number }> {
+/** One non-streaming completion with a fresh prompt; resolves with its latency (ms) and status (or error code). */
+function oneRequest(url: URL): Promise<{ ms: number; status: number | string }> {
   const started = performance.now();
   const body = JSON.stringify({
     model: 'fortune-llama',
@@ -72,7 +72,12 @@ function oneRequest(url: URL): Promise<{ ms: number; status: number }> {
         res.on('end', () => resolve({ ms: performance.now() - started, status: res.statusCode ?? 0 }));
       },
     );
-    req.on('error', () => resolve({ ms: performance.now() - started, status: 0 }));
+    req.on('error', (err) =>
+      resolve({
+        ms: performance.now() - started,
+        status: (err as NodeJS.ErrnoException).code ?? err.message,
+      }),
+    );
     req.end(body);
   });
 }
@@ -107,6 +112,7 @@ async function soak(url: URL, rate: number, rss: () => number): Promise<Sample[]
   const endAt = started + config.minutes * 60_000;
   let window: number[] = [];
   let errors = 0;
+  const errorKinds = new Map<string, number>();
   const inFlight = new Set<Promise<void>>();
   const sampler = setInterval(() => {
     const sorted = window.sort((a, b) => a - b);
@@ -115,8 +121,8 @@ async function soak(url: URL, rate: number, rss: () => number): Promise<Sample[]
       rssMiB: rss() / 2 ** 20,
       requests: sorted.length,
       errors,
-      p50: percentile(sorted, 0.5),
-      p99: percentile(sorted, 0.99),
+      p50: percentile(sorted, 50),
+      p99: percentile(sorted, 99),
     });
     const last = samples.at(-1)!;
     console.log(
@@ -134,7 +140,10 @@ async function soak(url: URL, rate: number, rss: () => number): Promise<Sample[]
     while (next <= now) {
       const p = oneRequest(url).then((r) => {
         if (r.status === 200) window.push(r.ms);
-        else errors++;
+        else {
+          errors++;
+          errorKinds.set(String(r.status), (errorKinds.get(String(r.status)) ?? 0) + 1);
+        }
         inFlight.delete(p);
       });
       inFlight.add(p);
@@ -144,12 +153,18 @@ async function soak(url: URL, rate: number, rss: () => number): Promise<Sample[]
   }
   await Promise.all(inFlight);
   clearInterval(sampler);
+  if (errorKinds.size > 0) console.log(`errors by status: ${JSON.stringify(Object.fromEntries(errorKinds))}`);
   return samples;
 }
 
-/** Relative change from the mean of the first two samples to the mean of the last two. */
+/**
+ * Relative change from the mean of the first two samples to the mean of the last two, after a warm-up:
+ * the first minute (JIT, heap growth to its working size, connection pools), or the first sample of a run
+ * too short for that.
+ */
 function drift(samples: readonly Sample[], key: 'rssMiB' | 'p50' | 'p99'): number {
-  const steady = samples.slice(1); // the first window warms up
+  const warmUp = Math.ceil(60 / config.sampleSeconds);
+  const steady = samples.slice(samples.length > 3 * warmUp ? warmUp : 1);
   const head = steady.slice(0, 2).map((s) => s[key]);
   const tail = steady.slice(-2).map((s) => s[key]);
   const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;

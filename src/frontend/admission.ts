@@ -61,6 +61,8 @@ export class AdmissionQueue {
    * than AllWorkersBusyError, the 429/503 refusals above, or the signal's reason when it aborts.
    */
   admit<T>(route: () => T, signal?: AbortSignal): Promise<T> {
+    // Cut (deadline, shutdown) or abandoned before it got here: route nothing.
+    if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.waiters.length === 0) {
       try {
         return Promise.resolve(route());
@@ -76,7 +78,6 @@ export class AdmissionQueue {
       this.options.observer?.rejected('queue_full');
       return Promise.reject(queueFull(this.options.model, this.options.maxQueued, this.retryAfterS()));
     }
-    if (signal?.aborted) return Promise.reject(signal.reason);
     return this.enqueue(route, signal);
   }
 
