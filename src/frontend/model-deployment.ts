@@ -202,6 +202,7 @@ export class ModelDeployment implements ServedModel {
       workerId,
       blockSize: card.kvCacheBlockSize,
       totalBlocks: card.totalKvBlocks,
+      maxNumSeqs: card.maxNumSeqs,
       address: instance.transport.tcp,
     });
   }

@@ -90,6 +90,19 @@ describe('busy threshold', () => {
     assert.equal(router.isBusy(asWorkerId('w1')), true);
   });
 
+  it('as many requests in flight as the worker runs at once (max_num_seqs): busy, whatever the blocks', () => {
+    const router = new Router({
+      policy: new RoundRobinPolicy(),
+      blockSize: BS,
+      decisionLog: 'off',
+      busyThreshold: 0.95,
+    });
+    router.addWorker({ workerId: asWorkerId('w1'), blockSize: BS, totalBlocks: 10_000, maxNumSeqs: 8 });
+    assert.equal(routeUntilBusy(router), 8);
+    router.finishRequest('r3');
+    assert.equal(router.isBusy(asWorkerId('w1')), false);
+  });
+
   it('no threshold (replay, benchmarks): never busy', () => {
     const router = new Router({ policy: new RoundRobinPolicy(), blockSize: BS, decisionLog: 'off' });
     router.addWorker({ workerId: asWorkerId('w1'), blockSize: BS, totalBlocks: 4 });

@@ -151,14 +151,16 @@ export class Router {
   }
 
   /**
-   * The busy check's view of a worker's taken blocks: this router's in-flight blocks there plus what the
-   * last report showed beyond them (`loadEstimate`); undefined while nothing of ours is in flight there, so
-   * a worker is never busy by our count alone when it runs nothing of ours (one big prompt always goes).
+   * The busy check's view of a worker: this router's in-flight blocks there plus what the last report
+   * showed beyond them (`loadEstimate`), and its in-flight requests; undefined while nothing of ours is in
+   * flight there, so a worker is never busy by our count alone when it runs nothing of ours (one big prompt
+   * always goes).
    */
   private readonly activeBlocksOf: ActiveBlocksEstimate = (workerId) => {
     const own = this.active.counts(workerId);
     if (own.requests === 0) return undefined;
-    return this.loadEstimate(workerId, own, this.pool.loadOf(workerId)).activeBlocks;
+    const blocks = this.loadEstimate(workerId, own, this.pool.loadOf(workerId)).activeBlocks;
+    return { blocks, requests: own.requests };
   };
 
   /** A worker joined (or its model card changed). All workers must share one block size. */

@@ -24,12 +24,13 @@ export const QUARANTINE_MS = 5_000;
 export const DEFAULT_BUSY_THRESHOLD = 0.95;
 
 /**
- * The KV blocks the router itself counts as taken on a worker right now (its in-flight ledger, plus what the
- * last report showed beyond it), or undefined when the router has nothing in flight there. Load reports lag
- * (~100 ms, and none at all before the first): a burst routed in between would otherwise all land on a
- * worker that already has no room, like a connection-count limit (nginx `max_conns`) counted locally.
+ * What the router itself counts as taken on a worker right now: KV blocks (its in-flight ledger, plus what
+ * the last report showed beyond it) and requests in flight; undefined when the router has nothing in flight
+ * there. Load reports lag (~100 ms, and none at all before the first): a burst routed in between would
+ * otherwise all land on a worker that already has no room, like a connection-count limit (nginx
+ * `max_conns`) counted locally.
  */
-export type ActiveBlocksEstimate = (workerId: WorkerId) => number | undefined;
+export type ActiveBlocksEstimate = (workerId: WorkerId) => { blocks: number; requests: number } | undefined;
 
 export interface WorkerPoolOptions {
   /** KV cache usage (0..1) at or above which a worker is skipped; unset or above 1 = never busy. */
@@ -144,14 +145,18 @@ export class WorkerPool {
     return idle.map((m) => m.info);
   }
 
-  /** Busy by its last report, or by the router's own count of the blocks in flight there. */
+  /**
+   * Busy by its last report, or by the router's own count of what it has in flight there: KV blocks at the
+   * threshold, or as many requests as the worker runs at once (`maxNumSeqs`: the next would wait there).
+   */
   private memberBusy(member: Member, activeBlocks: ActiveBlocksEstimate | undefined): boolean {
     if (isBusy(member.load, this.busyThreshold)) return true;
-    const { workerId, totalBlocks } = member.info;
-    if (activeBlocks === undefined || !(totalBlocks > 0) || !Number.isFinite(this.busyThreshold))
-      return false;
-    const blocks = activeBlocks(workerId);
-    return blocks !== undefined && blocks >= this.busyThreshold * totalBlocks;
+    const { workerId, totalBlocks, maxNumSeqs } = member.info;
+    if (activeBlocks === undefined || !Number.isFinite(this.busyThreshold)) return false;
+    const own = activeBlocks(workerId);
+    if (own === undefined) return false;
+    if (totalBlocks > 0 && own.blocks >= this.busyThreshold * totalBlocks) return true;
+    return maxNumSeqs !== undefined && maxNumSeqs > 0 && own.requests >= maxNumSeqs;
   }
 }
 
