@@ -9,7 +9,8 @@
  *    │     worker ──► engine ─► model, kv ─► tokens ─┼─► protocols (imports nothing)
  *    │       │   └──► mocker ─► engine, kv           └─► util      (imports nothing in src/)
  *    │       └──────► runtime ─► protocols, util
- *    └─► infra: local etcd/NATS for `dhw infra up`, tests and labs; never imported by the serving code
+ *    ├─► infra: local etcd/NATS for `dhw infra up`, tests and labs; never imported by the serving code
+ *    └─► loadgen (`dhw bench`, a client) ─► replay (trace format), tokens, util
  *
  * Tests (`*.test.ts`), test kits (`testing/` folders) and conformance suites (`*.conformance.ts`) may reach
  * further (a frontend test starts an etcd from infra/), but never break the rules that say "All files".
@@ -42,6 +43,8 @@ const MAY_IMPORT = {
   transfer: ['protocols', 'util', 'runtime'],
   worker: ['protocols', 'util', 'tokens', 'model', 'kv', 'engine', 'mocker', 'runtime', 'transfer'],
   replay: ['protocols', 'util', 'tokens', 'kv', 'engine', 'mocker', 'router'],
+  // The load generator is a client: it reads traces (replay's format) and tokenizers, never the server side.
+  loadgen: ['protocols', 'util', 'tokens', 'replay'],
 };
 
 /**

@@ -16,6 +16,8 @@ function step(endedAt: number, numSeqs: number, numPrefillTokens: number, stepMs
     kvBlocksInUse: 0,
     kvBytesInUse: 0,
     kvTotalBlocks: 1,
+    kvBlockSize: 16,
+    kvBytesPerBlock: 1024,
     endedAt,
   };
 }

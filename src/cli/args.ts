@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { DhwError } from '../util/errors.ts';
+import { closest } from './suggest.ts';
 
 /** A usage error: the CLI prints the message and the command's help, exits 2. */
 export class UsageError extends DhwError {}
@@ -108,7 +109,14 @@ export function parseCommand(argv: string[], specs: FlagSpecs): ParsedCommand {
     const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
     return { values: values as ParsedCommand['values'], positionals };
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    const message = (err as Error).message;
+    // parseArgs says "Unknown option '--foo'": offer the closest real flag.
+    const unknown = /Unknown option '--([^'=]+)/.exec(message)?.[1];
+    const guess = unknown === undefined ? undefined : closest(unknown, Object.keys(specs));
+    if (unknown === undefined) throw new UsageError(message);
+    throw new UsageError(
+      `unknown flag --${unknown}${guess === undefined ? '' : `. Did you mean --${guess}?`}`,
+    );
   }
 }
 

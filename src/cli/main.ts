@@ -2,9 +2,19 @@
  * `dhw`: the one entry point. Dispatches to a command module, turns known errors into one clear line
  * (and exit code 1, or 2 for usage), and never prints a stack trace for a mistake the user can fix.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { DhwError } from '../util/errors.ts';
+import { repoRoot } from '../util/paths.ts';
 import { UsageError } from './args.ts';
 import type { Command } from './command.ts';
+import { closest } from './suggest.ts';
+
+/** The version in package.json (the one `npm ci` installed). */
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
 
 /**
  * Command name → loader. Each command module is imported only when it runs, so `dhw worker` does not load
@@ -24,6 +34,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   doctor: async () => (await import('./commands/doctor.ts')).doctorCommand,
   replay: async () => (await import('./commands/replay.ts')).replayCommand,
   'tp-rank': async () => (await import('./commands/tp-rank.ts')).tpRankCommand,
+  bench: async () => (await import('./commands/bench.ts')).benchCommand,
+  tokenize: async () => (await import('./commands/tokenize.ts')).tokenizeCommand,
   trace: async () => (await import('./commands/trace.ts')).traceCommand,
 };
 
@@ -32,7 +44,7 @@ async function printOverview(): Promise<void> {
   const lines = [
     'dhw — Dynamo the Hard Way: an LLM serving stack built from scratch',
     '',
-    'usage: dhw <command> [options]    (dhw <command> --help for its options)',
+    'usage: dhw <command> [options]    (dhw <command> --help for its options; dhw --version)',
     '',
     'commands:',
     ...commands.map((c) => `  ${c.name.padEnd(16)} ${c.summary}`),
@@ -47,8 +59,14 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (name === '--version' || name === '-V' || name === 'version') {
+    console.log(`dhw ${packageVersion()} (Dynamo the Hard Way; node ${process.version})`);
+    return 0;
+  }
   if (!load) {
-    console.error(`dhw: unknown command "${name}". Run \`dhw --help\` for the list of commands.`);
+    const guess = closest(name, Object.keys(COMMANDS));
+    const hint = guess === undefined ? '' : ` Did you mean \`dhw ${guess}\`?`;
+    console.error(`dhw: unknown command "${name}".${hint} Run \`dhw --help\` for the list of commands.`);
     return 2;
   }
   const command = await load();

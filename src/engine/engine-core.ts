@@ -25,6 +25,7 @@ import { type Clock, realClock } from './clock.ts';
 import type { KvConnector } from './kv-connector.ts';
 import type { KvTransferListener } from './kv-transfer-events.ts';
 import { KvTransferCoordinator } from './kv-transfer-coordinator.ts';
+import type { GuidedDecoder, TokenConstraint } from './guided-decoding.ts';
 import type { StepExecutor } from './model-runner.ts';
 import { RequestStream } from './request-stream.ts';
 import type { SampleResult } from './sampler.ts';
@@ -51,6 +52,9 @@ export interface StepEvent {
   kvBlocksInUse: number;
   kvBytesInUse: number;
   kvTotalBlocks: number;
+  /** Tokens per KV block and bytes per block: a sequence of n tokens holds ceil(n / blockSize) blocks. */
+  kvBlockSize: number;
+  kvBytesPerBlock: number;
 }
 
 export type StepListener = (event: StepEvent) => void;
@@ -68,6 +72,8 @@ export interface EngineCoreOptions {
   kvConnector?: KvConnector;
   /** How long a finished prefill request's blocks are held for its decode worker (default 30 000 ms). */
   kvHoldTimeoutMs?: number;
+  /** Constrained decoding over the model's vocabulary (none: `guidedDecoding` requests are refused). */
+  guidedDecoder?: GuidedDecoder;
 }
 
 export class EngineCore implements InferenceEngine {
@@ -136,6 +142,11 @@ export class EngineCore implements InferenceEngine {
   async *generate(request: EngineRequest, signal?: AbortSignal): AsyncGenerator<EngineOutput> {
     this.validate(request);
     if (signal?.aborted) return;
+    const constraint = await this.constraintFor(request);
+    if (signal?.aborted || this.closed) {
+      constraint?.dispose();
+      return;
+    }
     const kvTransfer = this.kvTransfer.admitRequest(request);
     const seq = new Sequence({
       requestId: request.requestId,
@@ -148,6 +159,7 @@ export class EngineCore implements InferenceEngine {
       hashBlockSize: this.kv.enablePrefixCaching ? this.kv.blockSize : undefined,
       kvTransfer,
     });
+    seq.constraint = constraint;
     const stream = new RequestStream<EngineOutput>();
     this.streams.set(seq.requestId, stream);
     this.scheduler.add(seq);
@@ -159,7 +171,51 @@ export class EngineCore implements InferenceEngine {
     } finally {
       signal?.removeEventListener('abort', onAbort);
       if (!seq.isFinished) this.abort(seq.requestId); // the caller broke out of its loop
+      constraint?.dispose();
+      seq.constraint = undefined;
     }
+  }
+
+  /** Plug in constrained decoding (the worker does, with the model folder's tokenizer). */
+  setGuidedDecoder(decoder: GuidedDecoder): void {
+    this.opts.guidedDecoder = decoder;
+  }
+
+  /** The grammar state of a `guidedDecoding` request (compiling its schema on first use), else undefined. */
+  private async constraintFor(request: EngineRequest): Promise<TokenConstraint | undefined> {
+    if (request.guidedDecoding === undefined) return undefined;
+    const decoder = this.opts.guidedDecoder;
+    if (!decoder) {
+      throw new InvalidRequestError(
+        'this engine has no constrained decoding (it was started without its tokenizer): ' +
+          'response_format json_object / json_schema cannot be honoured',
+        'response_format',
+      );
+    }
+    const stops =
+      request.stopping.stopTokenIds.length > 0 ? request.stopping.stopTokenIds : this.info.eosTokenIds;
+    return decoder.constrain(request.guidedDecoding, stops);
+  }
+
+  /** Before a step: each constrained sequence that samples gets the mask of its grammar's next tokens. */
+  private async prepareMasks(output: SchedulerOutput): Promise<void> {
+    for (const { seq, sample } of output.scheduled) {
+      seq.tokenMask = sample && seq.constraint ? await seq.constraint.nextMask() : undefined;
+    }
+  }
+
+  /** After a step: the sampled tokens advance their sequences' grammars. */
+  private advanceConstraints(output: SchedulerOutput, results: Array<SampleResult | undefined>): void {
+    output.scheduled.forEach(({ seq }, i) => {
+      const tokenId = results[i]?.tokenId;
+      if (!seq.constraint || tokenId === undefined) return;
+      if (!seq.constraint.accept(tokenId) && !seq.stopping.stopTokenIds.includes(tokenId)) {
+        log.warn('a constrained sequence sampled a token its grammar does not allow', {
+          requestId: seq.requestId,
+          tokenId,
+        });
+      }
+    });
   }
 
   /** Cancel a request: its blocks are freed now and its stream ends without a further output. */
@@ -237,6 +293,13 @@ export class EngineCore implements InferenceEngine {
         'prompt',
       );
     }
+    const biased = request.sampling.logitBias?.find(([t]) => t >= this.info.vocabSize);
+    if (biased !== undefined) {
+      throw new InvalidRequestError(
+        `logit_bias token id ${biased[0]} is outside the vocabulary (0..${this.info.vocabSize - 1})`,
+        'logit_bias',
+      );
+    }
     if (!(request.stopping.maxTokens >= 1)) {
       throw new InvalidRequestError(
         `max_tokens must be at least 1, got ${request.stopping.maxTokens}`,
@@ -307,7 +370,9 @@ export class EngineCore implements InferenceEngine {
       else log.warn('nothing schedulable although requests are pending', this.scheduleState());
       return false;
     }
+    await this.prepareMasks(output);
     const results = await this.opts.executor.execute(output);
+    this.advanceConstraints(output, results);
     const live = output.scheduled.map((s) => s.seq.status === 'running'); // not aborted during execute
     const finished = this.scheduler.update(
       output,
@@ -363,6 +428,8 @@ export class EngineCore implements InferenceEngine {
       kvBlocksInUse,
       kvBytesInUse: kvBlocksInUse * this.opts.kvBytesPerBlock,
       kvTotalBlocks: this.kv.numBlocks,
+      kvBlockSize: this.kv.blockSize,
+      kvBytesPerBlock: this.opts.kvBytesPerBlock,
     };
     for (const listener of this.listeners) listener(event);
   }

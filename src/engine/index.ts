@@ -7,6 +7,7 @@ export {
   numKvBlocksFor,
 } from './kv-sizing.ts';
 export { ENGINE_DEFAULTS, type EngineOptions, LlmEngine } from './llm-engine.ts';
+export { GuidedDecoder, type TokenConstraint } from './guided-decoding.ts';
 export type { KvConnector, KvLoadPlan, KvLoadResult } from './kv-connector.ts';
 export { DEFAULT_KV_HOLD_TIMEOUT_MS, KvHoldLedger, type KvHoldLedgerOptions } from './kv-holds.ts';
 export type { KvLoadFailureReason, KvTransferEvent, KvTransferListener } from './kv-transfer-events.ts';

@@ -79,5 +79,6 @@ export function sampleSequence(seq: Sequence, logits: Float32Array): SampleResul
     params: p,
     rng: seq.rng,
     numLogprobs: seq.logprobs,
+    mask: seq.tokenMask,
   });
 }

@@ -145,4 +145,42 @@ describe('sampler', () => {
       .map(([, i]) => i);
     for (const k of [1, 7, 50, 500, 900]) assert.deepEqual(topKIndices(values, k), full.slice(0, k));
   });
+
+  it('logit_bias moves tokens: -100 bans the argmax, +100 forces a token, sampled or greedy', () => {
+    const banned = draw(LOGITS, params({ temperature: 0, logitBias: [[4, -100]] }), 1, 1);
+    assert.deepEqual(banned, [7], 'the next best token once 4 is banned');
+    const forced = draw(LOGITS, params({ temperature: 1, logitBias: [[6, 100]] }), 3, 50);
+    assert.ok(
+      forced.every((t) => t === 6),
+      'a +100 bias on the least likely token always wins',
+    );
+    const none = draw(
+      LOGITS,
+      params({
+        temperature: 1,
+        logitBias: [
+          [4, -100],
+          [7, -100],
+          [1, -100],
+        ],
+      }),
+      5,
+      200,
+    );
+    assert.ok(!none.some((t) => t === 4 || t === 7 || t === 1), 'banned tokens are never drawn');
+  });
+
+  it('logprobs stay those of the raw model output, bias or not', () => {
+    const r = sampleToken({
+      logits: LOGITS,
+      promptTokenIds: [],
+      outputTokenIds: [],
+      params: params({ temperature: 0, logitBias: [[6, 100]] }),
+      rng: new Xoshiro128(1),
+      numLogprobs: 1,
+    });
+    assert.equal(r.tokenId, 6);
+    assert.ok((r.logprob ?? 0) < -4, 'token 6 is unlikely under the model');
+    assert.equal(r.topLogprobs?.[0]?.tokenId, 4);
+  });
 });

@@ -5,7 +5,7 @@
  *
  * Pipeline (vLLM/Hugging Face order):
  *   raw logits ─┬─► log-softmax ─► reported logprob + top-n alternatives (of the RAW model output)
- *               └─► penalties (repetition, presence, frequency)
+ *               └─► penalties (repetition, presence, frequency) ─► logit_bias ─► grammar mask (−∞)
  *                     ├─ temperature 0 ─► argmax
  *                     └─ ÷ temperature ─► top-k ─► softmax ─► top-p ─► min-p ─► weighted draw (request's Rng)
  *
@@ -25,6 +25,8 @@ export interface SampleInput {
   rng: Rng;
   /** undefined = no logprobs; 0 = only the sampled token's; n = also the n most likely alternatives. */
   numLogprobs?: number;
+  /** Constrained decoding: allowed tokens, bit (id % 32) of word ⌊id / 32⌋; absent = all. */
+  mask?: Int32Array;
 }
 
 export interface SampleResult {
@@ -35,11 +37,12 @@ export interface SampleResult {
 
 export function sampleToken(input: SampleInput): SampleResult {
   const { logits, params } = input;
-  const scores = applyPenalties(
-    Float64Array.from(logits),
-    input.promptTokenIds,
-    input.outputTokenIds,
-    params,
+  const scores = applyTokenMask(
+    applyLogitBias(
+      applyPenalties(Float64Array.from(logits), input.promptTokenIds, input.outputTokenIds, params),
+      params.logitBias,
+    ),
+    input.mask,
   );
   const tokenId =
     params.temperature < GREEDY_TEMPERATURE ? argmax(scores) : sampleRandom(scores, params, input.rng);
@@ -85,6 +88,27 @@ export function applyPenalties(
     const counts = new Map<number, number>();
     for (const t of outputTokenIds) counts.set(t, (counts.get(t) ?? 0) + 1);
     for (const [t, n] of counts) scores[t] -= params.presencePenalty + params.frequencyPenalty * n;
+  }
+  return scores;
+}
+
+/** OpenAI's logit_bias: added to the logits after the penalties, before temperature (as vLLM does). */
+export function applyLogitBias(
+  scores: Float64Array, // (vocab) modified in place and returned
+  bias: readonly [number, number][] | undefined,
+): Float64Array {
+  if (bias) for (const [tokenId, b] of bias) scores[tokenId] += b;
+  return scores;
+}
+
+/**
+ * Constrained decoding: tokens the grammar does not allow get −∞, so neither argmax nor the draw can pick
+ * them (their softmax weight is exactly 0).
+ */
+export function applyTokenMask(scores: Float64Array, mask: Int32Array | undefined): Float64Array {
+  if (mask === undefined) return scores;
+  for (let i = 0; i < scores.length; i++) {
+    if (((mask[i >>> 5]! >>> (i & 31)) & 1) === 0) scores[i] = Number.NEGATIVE_INFINITY;
   }
   return scores;
 }

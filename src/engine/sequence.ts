@@ -28,6 +28,7 @@ import type { RequestId } from '../protocols/ids.ts';
 import type { KvTransferParams, KvTransferRequest } from '../protocols/kv-transfer.ts';
 import { appendBlockHashes, type BlockHashes } from '../tokens/block-hash.ts';
 import { createRng, type Rng } from '../util/prng.ts';
+import type { TokenConstraint } from './guided-decoding.ts';
 
 export type SequenceStatus = 'waiting' | 'loading' | 'running' | 'preempted' | 'finished';
 
@@ -86,6 +87,10 @@ export class Sequence implements HashedTokens {
    * admission, so a preempted or failed-load sequence recomputes locally like any other.
    */
   remotePrefill: KvTransferParams | undefined;
+  /** Constrained decoding: the grammar state (engine-core advances it with each sampled token). */
+  constraint: TokenConstraint | undefined;
+  /** Constrained decoding: the tokens allowed at the step being executed (set by engine-core before it). */
+  tokenMask: Int32Array | undefined;
   private readonly ignoredStopIds: ReadonlySet<number>;
   /** The same array as `tokenIds`, writable here only, so no token is appended without being hashed. */
   private readonly allTokenIds: number[];

@@ -5,7 +5,7 @@
  */
 import { DEFAULT_SAMPLING, type EngineRequest, type SamplingParams } from '../protocols/engine.ts';
 import type { RequestId } from '../protocols/ids.ts';
-import type { GenerationParams } from '../protocols/openai.ts';
+import type { GenerationParams, ResponseFormat } from '../protocols/openai.ts';
 
 export function toSamplingParams(params: GenerationParams): SamplingParams {
   const sampling: SamplingParams = {
@@ -18,6 +18,7 @@ export function toSamplingParams(params: GenerationParams): SamplingParams {
     frequencyPenalty: params.frequency_penalty ?? DEFAULT_SAMPLING.frequencyPenalty,
   };
   if (params.seed !== undefined) sampling.seed = params.seed;
+  if (params.logit_bias !== undefined) sampling.logitBias = params.logit_bias;
   return sampling;
 }
 
@@ -32,6 +33,8 @@ export interface EngineRequestInput {
   logprobs?: number;
   /** Routing hint for session affinity (x-session-id header, else the body's `user`). */
   sessionId?: string;
+  /** A JSON Schema (text) the output must match, when not the body's `response_format` (tool calls). */
+  guidedSchema?: string;
 }
 
 export function toEngineRequest(input: EngineRequestInput): EngineRequest {
@@ -51,7 +54,19 @@ export function toEngineRequest(input: EngineRequestInput): EngineRequest {
   if (params.min_tokens !== undefined) request.stopping.minTokens = params.min_tokens;
   if (input.logprobs !== undefined) request.logprobs = input.logprobs;
   if (input.sessionId !== undefined) request.sessionId = input.sessionId;
+  const schema = input.guidedSchema ?? guidedSchemaOf(params.response_format);
+  if (schema !== undefined) request.guidedDecoding = { schema };
   return request;
+}
+
+/**
+ * `response_format` → the JSON Schema the engine constrains the output to: any object for `json_object`
+ * (OpenAI's JSON mode answers an object), the given schema for `json_schema`; none for text.
+ */
+export function guidedSchemaOf(format: ResponseFormat | undefined): string | undefined {
+  if (format === undefined || format.type === 'text') return undefined;
+  if (format.type === 'json_object') return JSON.stringify({ type: 'object' });
+  return JSON.stringify(format.json_schema.schema);
 }
 
 /** The request's session for routing affinity: the `x-session-id` header, else OpenAI's `user` field. */

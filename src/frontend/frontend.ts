@@ -78,6 +78,8 @@ export interface FrontendOptions {
   maxConnections?: number;
   /** --tokenizer-threads, --tokenizer-thread-min-bytes: where long prompts are tokenized. */
   tokenize?: PromptEncoderOptions;
+  /** Browser origins allowed to call the API (CORS; `--allowed-origins`). Default none. */
+  allowedOrigins?: readonly string[];
 }
 
 export interface FrontendHandle {
@@ -155,6 +157,7 @@ export async function startFrontend(options: FrontendOptions = {}): Promise<Fron
       bodyTimeoutMs: options.bodyTimeoutMs,
       maxConnections: options.maxConnections,
       tokenize: options.tokenize,
+      allowedOrigins: options.allowedOrigins,
       metrics,
     });
     log.info('frontend ready', {

@@ -25,7 +25,22 @@ import { newRequestId, type RequestContext, type ServerState, sendJson } from '.
 import { type RequestEnd, RequestStats } from './request-stats.ts';
 import { handleChatCompletions } from './routes/chat-completions.ts';
 import { handleCompletions } from './routes/completions.ts';
-import { handleHealth, handleLive, handleMetrics, handleModels } from './routes/info.ts';
+import {
+  handleHealth,
+  handleLive,
+  handleMetrics,
+  handleModel,
+  handleModels,
+  MODEL_PATH_PREFIX,
+} from './routes/info.ts';
+import { handleDetokenize, handleTokenize } from './routes/tokenize.ts';
+import { applyCors, type CorsOptions } from './cors.ts';
+import {
+  DASHBOARD_ASSET_PATHS,
+  handleDashboardAsset,
+  handleDashboardPage,
+} from './dashboard/dashboard-page.ts';
+import { handleDashboardState } from './dashboard/dashboard-state.ts';
 import { type ModelRegistry, StaticModelRegistry } from './served-model.ts';
 import {
   applyServerLimits,
@@ -69,6 +84,8 @@ export type HttpServerOptions = (SingleModelSource | RegistrySource) &
     metrics?: FrontendMetrics;
     /** Tokenizer threads and the prompt length (bytes) from which a prompt is tokenized on one. */
     tokenize?: PromptEncoderOptions;
+    /** Browser origins allowed to call the API (CORS, --allowed-origins). Default none. */
+    allowedOrigins?: readonly string[];
   };
 
 export interface HttpServerHandle {
@@ -103,9 +120,20 @@ const ROUTES: Record<string, Route> = {
   },
   '/v1/completions': { method: 'POST', handler: handleCompletions, idPrefix: 'cmpl', counted: true },
   '/v1/models': { method: 'GET', handler: handleModels, idPrefix: 'req', counted: false },
+  '/v1/models/{id}': { method: 'GET', handler: handleModel, idPrefix: 'req', counted: false },
+  '/tokenize': { method: 'POST', handler: handleTokenize, idPrefix: 'tok', counted: false },
+  '/detokenize': { method: 'POST', handler: handleDetokenize, idPrefix: 'tok', counted: false },
   '/health': { method: 'GET', handler: handleHealth, idPrefix: 'req', counted: false },
   '/live': { method: 'GET', handler: handleLive, idPrefix: 'req', counted: false },
   '/metrics': { method: 'GET', handler: handleMetrics, idPrefix: 'req', counted: false },
+  '/dashboard': { method: 'GET', handler: handleDashboardPage, idPrefix: 'req', counted: false },
+  '/dashboard/state': { method: 'GET', handler: handleDashboardState, idPrefix: 'req', counted: false },
+  ...Object.fromEntries(
+    DASHBOARD_ASSET_PATHS.map((path) => [
+      path,
+      { method: 'GET', handler: handleDashboardAsset, idPrefix: 'req', counted: false },
+    ]),
+  ),
 };
 
 const log = getLogger('frontend');
@@ -125,7 +153,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     prompts: new PromptEncoder(options.tokenize),
   };
   const inFlight = new InFlight();
+  const cors: CorsOptions = { allowedOrigins: options.allowedOrigins ?? [] };
   const server = createServer({ connectionsCheckingInterval: checkingIntervalMs(options) }, (req, res) => {
+    if (applyCors(cors, req, res)) return;
     void handleRequest(state, inFlight, server, req, res);
   });
   applyServerLimits(server, options);
@@ -164,8 +194,15 @@ function clientRequestId(req: IncomingMessage): string | undefined {
   return typeof header === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(header) ? header : undefined;
 }
 
+/** The route table's key for a path: model ids (which may contain '/') follow `/v1/models/`. */
+function routeKey(path: string): string {
+  return path.startsWith(MODEL_PATH_PREFIX) && path.length > MODEL_PATH_PREFIX.length
+    ? '/v1/models/{id}'
+    : path;
+}
+
 function findRoute(method: string, path: string): Route {
-  const route = ROUTES[path];
+  const route = ROUTES[routeKey(path)];
   if (!route) throw notFound(`no route for ${method} ${path}; see GET /v1/models, POST /v1/chat/completions`);
   if (route.method !== method) throw methodNotAllowed(method, path, route.method);
   return route;
@@ -180,7 +217,7 @@ async function handleRequest(
 ): Promise<void> {
   const method = req.method ?? 'GET';
   const path = (req.url ?? '/').split('?')[0];
-  const route = ROUTES[path];
+  const route = ROUTES[routeKey(path)];
   const requestId = clientRequestId(req) ?? newRequestId(route?.idPrefix ?? 'req');
   // One signal for every reason to stop: the client went away (res 'close' before the response finished)
   // or the server cut the request (deadline, shutdown). `clientGone` tells them apart.

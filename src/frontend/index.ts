@@ -1,4 +1,5 @@
 export { AdmissionQueue, type AdmissionOptions, DEFAULT_MAX_QUEUED_REQUESTS } from './admission.ts';
+export { allowedOrigin, applyCors, type CorsOptions, parseAllowedOrigins } from './cors.ts';
 export { EventFeed, type EventFeedStats, KvSnapshotError } from './event-feed.ts';
 export {
   type FrontendHandle,

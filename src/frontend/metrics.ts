@@ -23,6 +23,8 @@
  * The two disaggregation counters are fed by the RoutedEngines (one per model), which share this object
  * with the HTTP server (startFrontend creates it and hands it to both).
  */
+import type { RouteResult } from '../router/index.ts';
+import { RecentActivity } from './dashboard/recent-activity.ts';
 import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
@@ -45,6 +47,9 @@ export class FrontendMetrics {
   private readonly remotePrefillFailures: Counter<'model' | 'reason'>;
   private readonly queued: Gauge<'model'>;
   private readonly rejected: Counter<'model' | 'reason'>;
+  private readonly migrations: Counter<'model'>;
+  /** The last minutes, decisions and per-worker hit rates, for GET /dashboard (not Prometheus). */
+  readonly activity = new RecentActivity();
   /** Per model: prompt and cached tokens since start (the kv hit rate's numerator and denominator). */
   private readonly tokensSeen = new Map<string, { prompt: number; cached: number }>();
 
@@ -102,6 +107,12 @@ export class FrontendMetrics {
       labelNames: ['model', 'reason'],
       registers,
     });
+    this.migrations = new Counter({
+      name: 'dynamo_frontend_migrations_total',
+      help: 'Requests moved to another worker after theirs died mid-stream (--migration-limit)',
+      labelNames,
+      registers,
+    });
     this.remotePrefillFailures = new Counter({
       name: 'dynamo_frontend_remote_prefill_failures_total',
       help: 'Remote prefills that failed at the frontend; each request was then prefilled locally on its decode worker',
@@ -142,6 +153,22 @@ export class FrontendMetrics {
     this.remotePrefillFailures.inc({ model, reason });
   }
 
+  /** A request was routed (the dashboard keeps the last decisions with their cost arithmetic). */
+  routed(model: string, requestId: string, route: RouteResult, promptTokens: number): void {
+    this.activity.routed(model, requestId, route, promptTokens);
+  }
+
+  /** A request finished on a worker: its prompt length and what that worker's prefix cache served. */
+  served(workerId: string, promptTokens: number, cachedTokens: number): void {
+    this.activity.served(workerId, promptTokens, cachedTokens);
+  }
+
+  /** A request's worker died mid-stream and the request moved to another. */
+  migrated(model: string): void {
+    this.migrations.inc({ model });
+    this.activity.migrated();
+  }
+
   /** Start observing one generation request. */
   begin(endpoint: string): RequestObservation {
     return new RequestObservation(this, endpoint);
@@ -150,6 +177,7 @@ export class FrontendMetrics {
   /** A model became known (server start, or discovered): its gauges read 0 rather than being absent. */
   declareModel(model: string): void {
     this.inflight.inc({ model }, 0);
+    this.migrations.inc({ model }, 0);
   }
 
   /** The Prometheus text exposition format. */
@@ -163,6 +191,7 @@ export class FrontendMetrics {
     if (o.model !== undefined) this.inflight.dec({ model });
     this.requests.inc({ model, endpoint: o.endpoint, request_type: o.stream ? 'stream' : 'unary', status });
     this.duration.observe({ model }, seconds);
+    this.activity.requestEnded(status === 'error');
     if (o.usage) {
       this.inputTokens.observe({ model }, o.usage.promptTokens);
       this.outputTokens.observe({ model }, o.usage.completionTokens);
@@ -177,6 +206,7 @@ export class FrontendMetrics {
   /** @internal */
   recordToken(model: string, first: boolean, seconds: number): void {
     (first ? this.ttft : this.itl).observe({ model }, seconds);
+    this.activity.token(first, seconds * 1000);
   }
 
   /** @internal */

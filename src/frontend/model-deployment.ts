@@ -159,6 +159,8 @@ export class ModelDeployment implements ServedModel {
     // worker's), its own in-flight ledger and its own quarantine.
     const newRouter = () =>
       createRouter({
+        // The dashboard shows the last decisions' cost arithmetic, so build it even when not logged.
+        explainAlways: true,
         ...options.router,
         blockSize: options.card.kvCacheBlockSize,
         busyThreshold: options.busyThreshold ?? DEFAULT_BUSY_THRESHOLD,

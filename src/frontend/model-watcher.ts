@@ -21,7 +21,7 @@ import type { Discovery, DiscoveryEvent, DiscoveryWatch, KeyValue } from '../run
 import { instancesPrefix, modelCardsPrefix, parseDiscoveryKey } from '../runtime/names.ts';
 import type { Logger } from '../util/logger.ts';
 import { isPrefillCard, type ModelDeployment } from './model-deployment.ts';
-import type { InstanceSummary, ModelRegistry } from './served-model.ts';
+import type { InstanceSummary, ModelRegistry, WorkerStatus } from './served-model.ts';
 
 export interface ModelWatcherOptions {
   discovery: Discovery;
@@ -95,6 +95,27 @@ export class ModelWatcher implements ModelRegistry {
   instances(): InstanceSummary[] {
     return this.list().flatMap((d) =>
       d.router.workers.map((w) => ({ id: w.workerId, address: w.address ?? 'unknown', model: d.name })),
+    );
+  }
+
+  workerStatuses(): WorkerStatus[] {
+    return this.list().flatMap((d) =>
+      (
+        [
+          ['aggregated', d.router],
+          ['prefill', d.prefillRouter],
+        ] as const
+      ).flatMap(([role, router]) =>
+        router.workers.map((w) => ({
+          id: w.workerId,
+          address: w.address ?? 'unknown',
+          model: d.name,
+          role,
+          quarantined: router.isQuarantined(w.workerId),
+          busy: router.isBusy(w.workerId),
+          load: router.loadOf(w.workerId),
+        })),
+      ),
     );
   }
 

@@ -9,10 +9,24 @@
 import type { ChatMessageParam } from '../protocols/openai.ts';
 import type { ChatMessage, Tokenizer } from '../tokens/index.ts';
 import { InvalidRequestError } from '../util/errors.ts';
+import { templateMessage } from './tool-calls.ts';
 
-/** Chat messages → prompt token ids. */
-export function chatPromptIds(tokenizer: Tokenizer, messages: readonly ChatMessageParam[]): number[] {
-  const { text, addSpecialTokens } = chatPromptText(tokenizer, messages);
+export interface ChatPromptOptions {
+  /** End with the assistant's turn header (default true: the model answers next). */
+  addGenerationPrompt?: boolean;
+  /** Let the tokenizer add BOS/EOS; default: only when the rendered template does not begin with BOS. */
+  addSpecialTokens?: boolean;
+  /** The tools offered, for templates that render them. */
+  tools?: unknown[];
+}
+
+/** Chat messages (and the tools offered, for templates that render them) → prompt token ids. */
+export function chatPromptIds(
+  tokenizer: Tokenizer,
+  messages: readonly ChatMessageParam[],
+  options: ChatPromptOptions = {},
+): number[] {
+  const { text, addSpecialTokens } = chatPromptText(tokenizer, messages, options);
   return tokenizer.encode(text, { addSpecialTokens });
 }
 
@@ -23,6 +37,7 @@ export function chatPromptIds(tokenizer: Tokenizer, messages: readonly ChatMessa
 export function chatPromptText(
   tokenizer: Tokenizer,
   messages: readonly ChatMessageParam[],
+  options: ChatPromptOptions = {},
 ): { text: string; addSpecialTokens: boolean } {
   if (!tokenizer.hasChatTemplate) {
     throw new InvalidRequestError(
@@ -31,9 +46,17 @@ export function chatPromptText(
       'messages',
     );
   }
-  const chat: ChatMessage[] = messages.map((m) => ({ ...m }));
-  const text = tokenizer.applyChatTemplate(chat, { addGenerationPrompt: true });
-  return { text, addSpecialTokens: !startsWithBos(tokenizer, text) };
+  const chat = templateMessages(messages);
+  const text = tokenizer.applyChatTemplate(chat, {
+    addGenerationPrompt: options.addGenerationPrompt ?? true,
+    ...(options.tools ? { tools: options.tools } : {}),
+  });
+  return { text, addSpecialTokens: options.addSpecialTokens ?? !startsWithBos(tokenizer, text) };
+}
+
+/** Messages as the chat template receives them (earlier tool calls' arguments as objects). */
+export function templateMessages(messages: readonly ChatMessageParam[]): ChatMessage[] {
+  return messages.map((m) => templateMessage({ ...m }));
 }
 
 function startsWithBos(tokenizer: Tokenizer, text: string): boolean {
@@ -60,21 +83,26 @@ export function completionPromptIds(
   return prompt;
 }
 
-/** Checks the prompt fits the context and returns the max_tokens to use. */
+/**
+ * Checks the prompt fits the context and returns the max_tokens to use. `promptParam` is the field the
+ * prompt came from (`messages` for chat, `prompt` for completions): the one a length error names.
+ */
 export function resolveMaxTokens(
   promptTokens: number,
   requestedMaxTokens: number | undefined,
   contextLength: number,
-  minTokens = 0,
+  options: { minTokens?: number | undefined; promptParam?: 'messages' | 'prompt' } = {},
 ): number {
+  const minTokens = options.minTokens ?? 0;
+  const promptParam = options.promptParam ?? 'prompt';
   if (promptTokens === 0) {
-    throw new InvalidRequestError('the prompt is empty (0 tokens): send some text', 'prompt');
+    throw new InvalidRequestError('the prompt is empty (0 tokens): send some text', promptParam);
   }
   if (promptTokens >= contextLength) {
     throw new InvalidRequestError(
       `This model's maximum context length is ${contextLength} tokens, but the prompt is ${promptTokens} ` +
         'tokens, leaving no room for output. Please shorten the prompt.',
-      'messages',
+      promptParam,
       'context_length_exceeded',
     );
   }

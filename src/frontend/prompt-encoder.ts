@@ -7,7 +7,7 @@
  */
 import type { ChatMessageParam } from '../protocols/openai.ts';
 import type { Tokenizer } from '../tokens/index.ts';
-import { chatPromptText, completionPromptIds } from './preprocessor.ts';
+import { type ChatPromptOptions, chatPromptText, completionPromptIds } from './preprocessor.ts';
 import { checkPromptBytes } from './prompt-bound.ts';
 import type { ServedModel } from './served-model.ts';
 import { TokenizePool } from './tokenize-pool.ts';
@@ -36,8 +36,12 @@ export class PromptEncoder {
   }
 
   /** Chat messages → prompt ids: template, size bound on the rendered text, then encode. */
-  async chat(model: ServedModel, messages: readonly ChatMessageParam[]): Promise<number[]> {
-    const { text, addSpecialTokens } = chatPromptText(model.tokenizer, messages);
+  async chat(
+    model: ServedModel,
+    messages: readonly ChatMessageParam[],
+    options: ChatPromptOptions = {},
+  ): Promise<number[]> {
+    const { text, addSpecialTokens } = chatPromptText(model.tokenizer, messages, options);
     return this.encode(model, text, addSpecialTokens, 'messages');
   }
 
@@ -47,6 +51,21 @@ export class PromptEncoder {
       return completionPromptIds(model.tokenizer, prompt, model.engine.info.vocabSize);
     }
     return this.encode(model, prompt, true, 'prompt');
+  }
+
+  /** Chat messages → ids with no context bound (POST /tokenize counts prompts of any length). */
+  async chatUnbounded(
+    model: ServedModel,
+    messages: readonly ChatMessageParam[],
+    options: ChatPromptOptions = {},
+  ): Promise<number[]> {
+    const { text, addSpecialTokens } = chatPromptText(model.tokenizer, messages, options);
+    return this.encodeText(model.tokenizer, text, addSpecialTokens);
+  }
+
+  /** Text → ids with no context bound, off the event loop when long. */
+  textUnbounded(model: ServedModel, text: string, addSpecialTokens: boolean): Promise<number[]> {
+    return this.encodeText(model.tokenizer, text, addSpecialTokens);
   }
 
   close(): Promise<void> {
@@ -61,13 +80,16 @@ export class PromptEncoder {
   ): Promise<number[]> {
     const bytes = Buffer.byteLength(text);
     checkPromptBytes(model.tokenizer, bytes, model.engine.info.contextLength, param);
-    if (this.pool && bytes >= this.offThreadBytes) {
-      return this.pool.encode(model.tokenizer, text, addSpecialTokens);
-    }
-    return encodeInline(model.tokenizer, text, addSpecialTokens);
+    return this.encodeText(model.tokenizer, text, addSpecialTokens, bytes);
   }
-}
 
-function encodeInline(tokenizer: Tokenizer, text: string, addSpecialTokens: boolean): number[] {
-  return tokenizer.encode(text, { addSpecialTokens });
+  private async encodeText(
+    tokenizer: Tokenizer,
+    text: string,
+    addSpecialTokens: boolean,
+    bytes = Buffer.byteLength(text),
+  ): Promise<number[]> {
+    if (this.pool && bytes >= this.offThreadBytes) return this.pool.encode(tokenizer, text, addSpecialTokens);
+    return tokenizer.encode(text, { addSpecialTokens });
+  }
 }

@@ -41,6 +41,8 @@ interface Script {
   dieAfter?: number;
   /** Refuse every request as invalid. */
   refuse?: boolean;
+  /** The request field such a refusal names. */
+  refuseParam?: string;
   /** Turn every request away before starting it (a draining worker): RemoteError 'unavailable'. */
   unavailable?: boolean;
 }
@@ -51,7 +53,12 @@ async function scriptedWorker(plane: InMemoryRequestPlane, id: string, script: S
     generate: async function* (payload) {
       const request = payload as EngineRequest;
       worker.requests.push(request);
-      if (script.refuse) throw Object.assign(new Error('prompt too long'), { code: 'invalid_request' });
+      if (script.refuse) {
+        throw Object.assign(new Error('prompt too long'), {
+          code: 'invalid_request',
+          ...(script.refuseParam ? { param: script.refuseParam } : {}),
+        });
+      }
       if (script.unavailable) throw Object.assign(new Error('draining'), { code: 'unavailable' });
       const start = request.promptTokenIds.length;
       for (let i = 0; i < request.stopping.maxTokens; i++) {
@@ -139,6 +146,26 @@ test('a worker dying mid-stream: the request migrates and the stream has no gap 
   assert.equal(resent.stopping.minTokens, 2);
   assert.equal(resent.requestId, req.requestId, 'the request id follows the request');
   assert.ok(router.isQuarantined(asWorkerId('w1')));
+});
+
+test('a migrated constrained request resumes its grammar after the tokens already streamed', async () => {
+  const { engine, workers } = await setup([{ dieAfter: 4 }, {}], { migrationLimit: 1 });
+  const req = { ...request(10, 8), guidedDecoding: { schema: '{"type":"object"}' } };
+  const ids = await collect(engine, req);
+  assert.equal(ids.length, 8);
+  assert.equal(workers[0].requests[0].guidedDecoding?.acceptedTokenIds, undefined);
+  assert.deepEqual(workers[1].requests[0].guidedDecoding, {
+    schema: '{"type":"object"}',
+    acceptedTokenIds: ids.slice(0, 4),
+  });
+});
+
+test('a refusal that names a field keeps it: the client sees param', async () => {
+  const { engine } = await setup([{ refuse: true, refuseParam: 'response_format' }]);
+  await assert.rejects(
+    collect(engine, request(5, 4)),
+    (err: InvalidRequestError) => err.param === 'response_format',
+  );
 });
 
 test('without migration a mid-stream death reaches the caller', async () => {

@@ -92,6 +92,8 @@ interface RequestProgress {
   streamed: number;
   /** Where a remote prefill holds the prompt's KV, while a decode worker may still read it. */
   transfer: KvTransferParams | undefined;
+  /** The worker that delivered the request's final output (stop or length), once one has. */
+  finishedOn?: WorkerId;
 }
 
 export class RoutedEngine implements InferenceEngine {
@@ -138,6 +140,7 @@ export class RoutedEngine implements InferenceEngine {
         if (signal?.aborted) return;
         throw err;
       }
+      this.options.metrics?.routed(this.info.name, request.requestId, route, attempt.promptTokenIds.length);
       const workerId = route.workerId;
       const address = this.options.router.addressOf(workerId) ?? `(unknown address of ${workerId})`;
       log.debug('routed', { workerId, address, promptTokens: attempt.promptTokenIds.length });
@@ -157,6 +160,12 @@ export class RoutedEngine implements InferenceEngine {
         }
         this.recover(err, workerId, progress, log);
       } finally {
+        // A consumer stops iterating at the final output, so the code after `yield*` may never run: an
+        // attempt that delivered its finish is done (its blocks are cached on the worker).
+        if (progress.finishedOn === workerId) {
+          outcome = 'done';
+          this.options.metrics?.served(workerId, request.promptTokenIds.length, progress.cachedTokens ?? 0);
+        }
         this.options.router.finishRequest(request.requestId, outcome);
         this.options.admission?.release();
       }
@@ -237,6 +246,7 @@ export class RoutedEngine implements InferenceEngine {
       progress.cachedTokens ??= output.numCachedTokens;
       if (output.finishReason !== 'abort' && output.finishReason !== 'error') {
         progress.generated.push(output.tokenId);
+        if (output.finishReason !== undefined) progress.finishedOn = workerId;
       }
       yield { ...output, requestId: request.requestId, numCachedTokens: progress.cachedTokens };
     }
@@ -266,6 +276,7 @@ export class RoutedEngine implements InferenceEngine {
         throw err;
       }
       progress.migrations++;
+      this.options.metrics?.migrated(this.info.name);
       log.warn('migrating request: its worker died mid-stream', {
         fromWorker: workerId,
         tokensSoFar: progress.generated.length,
@@ -275,9 +286,14 @@ export class RoutedEngine implements InferenceEngine {
       return;
     }
     if (err instanceof RemoteError && err.code === RemoteErrorCode.InvalidRequest) {
-      throw new InvalidRequestError(`the worker refused the request: ${err.remoteMessage}`, null, null, {
-        cause: err,
-      });
+      throw new InvalidRequestError(
+        `the worker refused the request: ${err.remoteMessage}`,
+        err.param ?? null,
+        null,
+        {
+          cause: err,
+        },
+      );
     }
     throw err;
   }
@@ -316,5 +332,13 @@ export function continuation(request: EngineRequest, generated: readonly number[
   const n = generated.length;
   const stopping = { ...request.stopping, maxTokens: request.stopping.maxTokens - n };
   if (stopping.minTokens !== undefined) stopping.minTokens = Math.max(0, stopping.minTokens - n);
-  return { ...request, promptTokenIds: [...request.promptTokenIds, ...generated], stopping };
+  const continued: EngineRequest = {
+    ...request,
+    promptTokenIds: [...request.promptTokenIds, ...generated],
+    stopping,
+  };
+  // A constrained request resumes its grammar after the tokens already generated.
+  if (request.guidedDecoding)
+    continued.guidedDecoding = { ...request.guidedDecoding, acceptedTokenIds: [...generated] };
+  return continued;
 }

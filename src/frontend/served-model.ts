@@ -8,6 +8,7 @@
  */
 import { basename } from 'node:path';
 import type { InferenceEngine } from '../protocols/engine.ts';
+import type { LoadMetrics } from '../protocols/kv-events.ts';
 import type { Tokenizer } from '../tokens/index.ts';
 
 export interface ServedModel {
@@ -30,11 +31,23 @@ export interface InstanceSummary {
   model: string;
 }
 
+/** One worker as the dashboard shows it: its discovery entry, the router's view of its health and its last load report. */
+export interface WorkerStatus extends InstanceSummary {
+  role: 'aggregated' | 'prefill';
+  /** Skipped after a failed request (passive health check). */
+  quarantined: boolean;
+  /** Its last load report is at or past the busy threshold. */
+  busy: boolean;
+  load: LoadMetrics | undefined;
+}
+
 export interface ModelRegistry {
   /** Served models, sorted by name. */
   list(): readonly ServedModel[];
   /** A model by its name or an alias; undefined when not served. */
   find(name: string): ServedModel | undefined;
+  /** Every worker with its health and load (routed deployments only; the dashboard's worker table). */
+  workerStatuses?(): WorkerStatus[];
   /** Workers behind the models (empty for a static registry). */
   instances(): InstanceSummary[];
   /** Prefill workers of disaggregated models (absent or empty when there are none). */

@@ -106,7 +106,7 @@ function lockHolderIsDead(): boolean {
   }
 }
 
-async function installWithApt(): Promise<void> {
+async function installWithApt(packages: readonly string[]): Promise<void> {
   const deadline = Date.now() + INSTALL_TIMEOUT_MS;
   while (!tryLock()) {
     // Another process is installing: wait for it, then the caller looks for the binary again.
@@ -116,9 +116,9 @@ async function installWithApt(): Promise<void> {
     if (!lockHeld()) return;
   }
   try {
-    log.info('installing etcd and nats-server with apt-get (once)', { packages: APT_PACKAGES.join(' ') });
+    log.info('installing with apt-get (once)', { packages: packages.join(' ') });
     await runLogged('apt-get', ['update']);
-    await runLogged('apt-get', ['install', '-y', '--no-install-recommends', ...APT_PACKAGES]);
+    await runLogged('apt-get', ['install', '-y', '--no-install-recommends', ...packages]);
   } finally {
     try {
       unlinkSync(LOCK_PATH);
@@ -137,7 +137,51 @@ function lockHeld(): boolean {
   }
 }
 
-let installOnce: Promise<void> | undefined;
+const installs = new Map<string, Promise<void>>();
+
+/** Install `packages` with apt once per process (concurrent callers share the run), machine-wide locked. */
+async function installOnce(packages: readonly string[]): Promise<void> {
+  const key = packages.join(' ');
+  let running = installs.get(key);
+  if (running === undefined) {
+    running = installWithApt(packages).finally(() => installs.delete(key));
+    installs.set(key, running);
+  }
+  await running;
+}
+
+/**
+ * The absolute path of the first of `names` found; if none is and we are root with apt-get, installs
+ * `packages` once and looks again. Otherwise an InfraError naming `installHint`. For tools the tests need
+ * beside etcd and NATS (a browser for the dashboard test).
+ */
+export async function ensureExecutable(
+  names: readonly string[],
+  packages: readonly string[],
+  installHint: string,
+): Promise<string> {
+  const find = () => names.map(findExecutable).find((p) => p !== undefined);
+  const found = find();
+  if (found) return found;
+  if (!canInstallWithApt()) {
+    throw new InfraError(
+      `${names[0]} not found on PATH (cannot install it myself: needs root and apt-get). Install it: ${installHint}`,
+    );
+  }
+  try {
+    await installOnce(packages);
+  } catch (err) {
+    throw new InfraError(`installing ${packages.join(' ')} with apt-get failed. Install it: ${installHint}`, {
+      cause: err,
+    });
+  }
+  const installed = find();
+  if (!installed)
+    throw new InfraError(
+      `apt-get installed ${packages.join(' ')} but ${names[0]} is still missing. Install it: ${installHint}`,
+    );
+  return installed;
+}
 
 /**
  * The absolute path of `name`. If it is missing and `allowInstall` (default true) and we are root with
@@ -152,11 +196,8 @@ export async function ensureServerBinary(
   if (found) return found;
   if (opts.allowInstall === false) throw missingError(name, 'automatic install disabled');
   if (!canInstallWithApt()) throw missingError(name, 'cannot install it myself: needs root and apt-get');
-  installOnce ??= installWithApt().finally(() => {
-    installOnce = undefined;
-  });
   try {
-    await installOnce;
+    await installOnce(APT_PACKAGES);
   } catch (err) {
     throw new InfraError(`installing ${name} with apt-get failed. Install it: ${INSTALL_HINT}`, {
       cause: err,

@@ -4,8 +4,9 @@ import { type StepEvent, VirtualClock } from '../engine/index.ts';
 import { DEFAULT_SAMPLING, type EngineOutput, type EngineRequest } from '../protocols/engine.ts';
 import { asRequestId } from '../protocols/ids.ts';
 import type { KvCacheEvent } from '../protocols/kv-events.ts';
+import { GuidedDecoder } from '../engine/index.ts';
 import { MockEngine } from './mock-engine.ts';
-import { pseudoToken } from './mock-executor.ts';
+import { allowedToken, biasedToken, pseudoToken } from './mock-executor.ts';
 import { decodeMs, prefillMs, simulatedStepMs, sleepMsFor } from './timing-model.ts';
 
 function request(id: string, prompt: number[], maxTokens: number): EngineRequest {
@@ -168,5 +169,75 @@ describe('MockEngine', () => {
       );
     });
     assert.equal(engine.kv.stats().activeBlocks, 0);
+  });
+});
+
+describe('mocker logit_bias', () => {
+  const opts = { vocabSize: 100, eosTokenIds: [2] };
+  it('+100 forces a token, -100 bans the pseudo-token, small biases change nothing', () => {
+    assert.equal(biasedToken(40, [[7, 100]], opts), 7);
+    assert.equal(biasedToken(40, [[40, -100]], opts), 41);
+    assert.equal(
+      biasedToken(
+        1,
+        [
+          [1, -100],
+          [3, -100],
+        ],
+        opts,
+      ),
+      4,
+      'skips EOS (2) and the banned 3',
+    );
+    assert.equal(biasedToken(40, [[7, 0.5]], opts), 40);
+    assert.equal(biasedToken(40, undefined, opts), 40);
+  });
+});
+
+describe('mocker constrained decoding', () => {
+  it('keeps an allowed pseudo-token, else takes the next allowed id (wrapping)', () => {
+    const mask = new Int32Array(2); // 64 ids: allow 5 and 40
+    mask[0] = 1 << 5;
+    mask[1] = 1 << (40 - 32);
+    assert.equal(allowedToken(5, mask, 64), 5);
+    assert.equal(allowedToken(6, mask, 64), 40);
+    assert.equal(allowedToken(41, mask, 64), 5);
+    assert.equal(allowedToken(41, undefined, 64), 41);
+  });
+});
+
+describe('mocker with a grammar (engine-core masks every sampled token)', () => {
+  // A toy byte-level vocabulary; id 2 is EOS (special, no text).
+  const TOKENS = ['{', '}', '<eos>', '"', 'a', ':', 'Ġ', '1', ','];
+  const tokenizerJson = {
+    model: { type: 'BPE', vocab: Object.fromEntries(TOKENS.map((t, i) => [t, i])) },
+    added_tokens: [{ id: 2, content: '<eos>', special: true }],
+    decoder: { type: 'ByteLevel' },
+  };
+  const schema = JSON.stringify({ type: 'object', properties: { a: { type: 'integer' } }, required: ['a'] });
+
+  it('every output is a valid step of the grammar and ends at EOS once the JSON is complete', async () => {
+    const engine = new MockEngine({ speedupRatio: 0, vocabSize: TOKENS.length, eosTokenIds: [2] });
+    engine.setGuidedDecoder(new GuidedDecoder(async () => tokenizerJson, TOKENS.length));
+    for (const id of ['g1', 'g2', 'g3']) {
+      const outs = await collect(engine, { ...request(id, [4, 4, 4], 60), guidedDecoding: { schema } });
+      const text = outs
+        .map((o) => TOKENS[o.tokenId])
+        .filter((t) => t !== '<eos>')
+        .join('')
+        .replaceAll('Ġ', ' ');
+      assert.equal(outs.at(-1)?.finishReason, 'stop', text);
+      assert.ok(Number.isInteger(JSON.parse(text).a), text);
+    }
+    await engine.close();
+  });
+
+  it('an engine without a decoder refuses a guided request, naming response_format', async () => {
+    const engine = new MockEngine({ speedupRatio: 0 });
+    await assert.rejects(
+      collect(engine, { ...request('g', [4], 5), guidedDecoding: { schema } }),
+      (err: Error & { param?: string }) => err.param === 'response_format',
+    );
+    await engine.close();
   });
 });

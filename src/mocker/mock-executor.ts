@@ -92,7 +92,11 @@ export class MockExecutor implements StepExecutor {
   }
 
   private sampleFor(seq: Sequence): SampleResult {
-    const tokenId = pseudoToken(seq.requestId, seq.numTokens, this.opts);
+    const tokenId = allowedToken(
+      biasedToken(pseudoToken(seq.requestId, seq.numTokens, this.opts), seq.sampling.logitBias, this.opts),
+      seq.tokenMask,
+      this.opts.vocabSize,
+    );
     if (seq.logprobs === undefined) return { tokenId };
     // No model, no probabilities: report certainty for the chosen token, made-up ranks for the rest.
     const topLogprobs = Array.from({ length: seq.logprobs }, (_, k) => ({
@@ -101,4 +105,51 @@ export class MockExecutor implements StepExecutor {
     }));
     return { tokenId, logprob: 0, topLogprobs };
   }
+}
+
+/**
+ * logit_bias on invented tokens: the pseudo-token scores 1 (the "model's" pick), every other token 0, the
+ * biases are added, and the best score wins (ties: the pseudo-token, then the next unbiased token, then
+ * the lowest biased id). So +100 forces a token, -100 bans one, and small biases change nothing, as on a
+ * confident model.
+ */
+export function biasedToken(
+  tokenId: number,
+  bias: readonly [number, number][] | undefined,
+  opts: Pick<MockExecutorOptions, 'vocabSize' | 'eosTokenIds'>,
+): number {
+  if (bias === undefined || bias.length === 0) return tokenId;
+  const biasOf = new Map(bias);
+  let best = tokenId;
+  let bestScore = 1 + (biasOf.get(tokenId) ?? 0);
+  const consider = (id: number, score: number): void => {
+    if (score > bestScore) {
+      best = id;
+      bestScore = score;
+    }
+  };
+  let unbiased = (tokenId + 1) % opts.vocabSize;
+  for (
+    let tries = 0;
+    tries < opts.vocabSize && (biasOf.has(unbiased) || opts.eosTokenIds.includes(unbiased));
+    tries++
+  ) {
+    unbiased = (unbiased + 1) % opts.vocabSize;
+  }
+  if (!biasOf.has(unbiased)) consider(unbiased, 0);
+  for (const [id, b] of bias) if (id !== tokenId) consider(id, b);
+  return best;
+}
+
+/**
+ * Constrained decoding on invented tokens: the token if the grammar allows it, else the next allowed id
+ * after it (wrapping), so a mocker's constrained output is still valid JSON, deterministic per request.
+ */
+export function allowedToken(tokenId: number, mask: Int32Array | undefined, vocabSize: number): number {
+  if (mask === undefined) return tokenId;
+  for (let k = 0; k < vocabSize; k++) {
+    const id = (tokenId + k) % vocabSize;
+    if (((mask[id >>> 5]! >>> (id & 31)) & 1) === 1) return id;
+  }
+  return tokenId; // nothing allowed: a grammar bug; the engine logs the refused token
 }

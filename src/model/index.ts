@@ -24,6 +24,9 @@ export {
   type RandomCheckpoint,
   type RandomShape,
   writeRandomCheckpoint,
+  writeRandomCheckpointAsync,
+  CheckpointWriteAborted,
+  type WriteProgress,
 } from './checkpoint/random-checkpoint.ts';
 export {
   allocateKvCacheTensors,

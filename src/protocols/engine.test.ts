@@ -27,6 +27,12 @@ test('isEngineRequest accepts a request after a JSON round trip, with or without
   const { logprobs: _, ...noLogprobs } = valid;
   assert.equal(isEngineRequest(noLogprobs), true);
   assert.equal(explainEngineRequest(valid), undefined);
+  const extras = {
+    ...valid,
+    sampling: { ...valid.sampling, logitBias: [[5, -100]] },
+    guidedDecoding: { schema: '{"type":"object"}', acceptedTokenIds: [3] },
+  };
+  assert.equal(explainEngineRequest(JSON.parse(JSON.stringify(extras))), undefined);
 });
 
 test('isEngineRequest rejects what a broken or hostile caller might send, and says why', () => {
@@ -45,6 +51,11 @@ test('isEngineRequest rejects what a broken or hostile caller might send, and sa
     [{ ...valid, stopping: { ...valid.stopping, ignoreEos: 'no' } }, /stopping/],
     [{ ...valid, stopping: { maxTokens: 4, ignoreEos: false } }, /stopping/],
     [{ ...valid, logprobs: -1 }, /logprobs/],
+    [{ ...valid, sampling: { ...valid.sampling, logitBias: [[5, 'x']] } }, /logitBias/],
+    [{ ...valid, sampling: { ...valid.sampling, logitBias: { 5: 1 } } }, /logitBias/],
+    [{ ...valid, sampling: { ...valid.sampling, logitBias: [[-1, 1]] } }, /logitBias/],
+    [{ ...valid, guidedDecoding: { schema: {} } }, /guidedDecoding/],
+    [{ ...valid, guidedDecoding: { schema: '{}', acceptedTokenIds: [1.5] } }, /guidedDecoding/],
   ];
   for (const [payload, why] of cases) {
     assert.equal(isEngineRequest(payload), false, JSON.stringify(payload));

@@ -29,6 +29,8 @@ export interface SamplingParams {
   presencePenalty: number;
   /** Subtracted per occurrence from the logit of tokens already generated (OpenAI style). */
   frequencyPenalty: number;
+  /** OpenAI's logit_bias: [token id, bias] pairs added to those tokens' logits before sampling. */
+  logitBias?: [number, number][];
 }
 
 /** When a sequence is finished. Stop *strings* are checked by the caller on detokenized text. */
@@ -53,6 +55,16 @@ export const DEFAULT_SAMPLING: SamplingParams = {
   frequencyPenalty: 0,
 };
 
+/**
+ * Constrained decoding: the output must be JSON matching `schema` (a JSON Schema, as text; `{"type":
+ * "object"}` for "any JSON object"). A migrated request's continuation lists the tokens already generated
+ * (now the end of its prompt) in `acceptedTokenIds`, so the grammar resumes where it was.
+ */
+export interface GuidedDecodingSpec {
+  schema: string;
+  acceptedTokenIds?: number[];
+}
+
 export interface EngineRequest {
   requestId: RequestId;
   promptTokenIds: number[];
@@ -70,6 +82,8 @@ export interface EngineRequest {
    * "pull the prompt's KV, then decode" on a decode worker. Absent = aggregated: prefill and decode here.
    */
   kvTransfer?: KvTransferRequest;
+  /** Constrain the output to JSON (matching a schema); absent = free text. */
+  guidedDecoding?: GuidedDecodingSpec;
 }
 
 /** Why a request ended: a stop token or string, max_tokens, the caller's cancel, or an engine failure. */
@@ -128,6 +142,12 @@ const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Num
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const isTokenIdValue = (v: unknown): boolean => isCount(v) && (v as number) <= 0xffffffff;
 
+const isLogitBias = (v: unknown): boolean =>
+  Array.isArray(v) &&
+  v.every(
+    (pair) => Array.isArray(pair) && pair.length === 2 && isTokenIdValue(pair[0]) && isFiniteNumber(pair[1]),
+  );
+
 function isSamplingParams(v: unknown): v is SamplingParams {
   return (
     isPlainObject(v) &&
@@ -145,7 +165,8 @@ function isSamplingParams(v: unknown): v is SamplingParams {
     isFiniteNumber(v.repetitionPenalty) &&
     v.repetitionPenalty > 0 &&
     isFiniteNumber(v.presencePenalty) &&
-    isFiniteNumber(v.frequencyPenalty)
+    isFiniteNumber(v.frequencyPenalty) &&
+    (v.logitBias === undefined || isLogitBias(v.logitBias))
   );
 }
 
@@ -177,7 +198,17 @@ export function isEngineRequest(value: unknown): value is EngineRequest {
     isStoppingParams(value.stopping) &&
     (value.logprobs === undefined || isCount(value.logprobs)) &&
     (value.sessionId === undefined || typeof value.sessionId === 'string') &&
-    (value.kvTransfer === undefined || explainKvTransferRequest(value.kvTransfer) === undefined)
+    (value.kvTransfer === undefined || explainKvTransferRequest(value.kvTransfer) === undefined) &&
+    (value.guidedDecoding === undefined || isGuidedDecodingSpec(value.guidedDecoding))
+  );
+}
+
+function isGuidedDecodingSpec(v: unknown): v is GuidedDecodingSpec {
+  return (
+    isPlainObject(v) &&
+    typeof v.schema === 'string' &&
+    (v.acceptedTokenIds === undefined ||
+      (Array.isArray(v.acceptedTokenIds) && v.acceptedTokenIds.every(isTokenIdValue)))
   );
 }
 
@@ -189,7 +220,7 @@ export function explainEngineRequest(value: unknown): string | undefined {
   if (!Array.isArray(value.promptTokenIds) || !value.promptTokenIds.every(isTokenIdValue))
     return 'promptTokenIds must be an array of token ids (integers 0..2^32-1)';
   if (!isSamplingParams(value.sampling))
-    return 'sampling must be {temperature ≥ 0, topP in (0,1], topK ≥ -1, minP in [0,1], repetitionPenalty > 0, presencePenalty, frequencyPenalty, seed?}';
+    return 'sampling must be {temperature ≥ 0, topP in (0,1], topK ≥ -1, minP in [0,1], repetitionPenalty > 0, presencePenalty, frequencyPenalty, seed?, logitBias?: [token id, finite number][]}';
   if (!isStoppingParams(value.stopping))
     return 'stopping must be {maxTokens ≥ 1, stopTokenIds: token ids, ignoreEos: boolean, minTokens?}';
   if (value.logprobs !== undefined && !isCount(value.logprobs))
@@ -200,6 +231,8 @@ export function explainEngineRequest(value: unknown): string | undefined {
     const problem = explainKvTransferRequest(value.kvTransfer);
     if (problem !== undefined) return problem;
   }
+  if (value.guidedDecoding !== undefined && !isGuidedDecodingSpec(value.guidedDecoding))
+    return 'guidedDecoding must be {schema: string, acceptedTokenIds?: token ids}';
   return isEngineRequest(value) ? undefined : 'not a valid EngineRequest';
 }
 

@@ -83,14 +83,15 @@ test('chat requests with wrong types or ranges are rejected naming the field', (
   rejects(p, chat({ temperature: 'hot' }), 'temperature', /between|>= 0/);
   rejects(p, chat({ temperature: 2.5 }), 'temperature');
   rejects(p, chat({ top_p: 0 }), 'top_p');
-  rejects(p, chat({ n: 2 }), 'n', /must be 1/);
+  rejects(p, chat({ n: 0 }), 'n');
+  rejects(p, chat({ n: 129 }), 'n', /<= 128/);
   rejects(p, chat({ max_tokens: -1 }), 'max_tokens');
   rejects(p, chat({ max_tokens: 1.5 }), 'max_tokens', /integer/);
   rejects(p, chat({ max_completion_tokens: '10' }), 'max_completion_tokens');
   rejects(p, chat({ stop: ['a', 'b', 'c', 'd', 'e'] }), 'stop', /at most 4/);
   rejects(p, chat({ stop: [1] }), 'stop');
   rejects(p, chat({ stream: 'yes' }), 'stream');
-  rejects(p, chat({ stream_options: { include_usage: 1 } }), 'include_usage');
+  rejects(p, chat({ stream_options: { include_usage: 1 } }), 'stream_options.include_usage');
   rejects(p, chat({ presence_penalty: 3 }), 'presence_penalty');
   rejects(p, chat({ frequency_penalty: -2.1 }), 'frequency_penalty');
   rejects(p, chat({ logprobs: 1 }), 'logprobs');
@@ -119,4 +120,62 @@ test('bad completion prompts and logprobs are rejected', () => {
   rejects(p, { prompt: 42 }, 'prompt');
   rejects(p, { prompt: 'x', logprobs: 6 }, 'logprobs');
   rejects(p, { prompt: 'x', logprobs: true }, 'logprobs');
+});
+
+test('OpenAI fields this server cannot honour are 400s naming them; the others are read', () => {
+  const p = parseChatCompletionRequest;
+  rejects(p, chat({ audio: {} }), 'audio', /text only/);
+  rejects(p, chat({ prediction: { type: 'content', content: 'x' } }), 'prediction');
+  rejects(p, chat({ functions: [] }), 'functions', /use 'tools'/);
+  rejects(p, chat({ store: true }), 'store', /does not store/);
+  rejects(p, chat({ service_tier: 'flex' }), 'service_tier');
+  rejects(p, chat({ modalities: ['text', 'audio'] }), 'modalities');
+  rejects(p, chat({ metadata: 'x' }), 'metadata', /object/);
+  rejects(p, chat({ stream_options: { include_usage: 1 } }), 'stream_options.include_usage');
+  rejects(p, chat({ logit_bias: { abc: 1 } }), 'logit_bias', /token ids/);
+  rejects(p, chat({ logit_bias: { 5: 101 } }), 'logit_bias', /-100 to 100/);
+  rejects(p, chat({ tools: 'x' }), 'tools', /array/);
+  rejects(p, chat({ tools: [{ type: 'web' }] }), 'tools[0]', /function/);
+  rejects(p, chat({ tools: [{ type: 'function', function: { name: 'a b' } }] }), 'tools[0].function.name');
+  rejects(p, chat({ tool_choice: 'required' }), 'tool_choice', /needs 'tools'/);
+  const tool = { type: 'function', function: { name: 'get', parameters: { type: 'object' } } };
+  rejects(
+    p,
+    chat({ tools: [tool], tool_choice: { type: 'function', function: { name: 'x' } } }),
+    'tool_choice.function.name',
+  );
+  rejects(p, chat({ response_format: { type: 'yaml' } }), 'response_format.type');
+  rejects(p, chat({ response_format: { type: 'json_schema' } }), 'response_format.json_schema');
+  rejects(
+    p,
+    chat({ response_format: { type: 'json_schema', json_schema: { name: 'a b' } } }),
+    'response_format.json_schema.name',
+  );
+  rejects(parseCompletionRequest, { prompt: 'x', suffix: 'y' }, 'suffix', /fill-in-the-middle/);
+  rejects(parseCompletionRequest, { prompt: 'x', n: 2, best_of: 3 }, 'best_of', /must equal 'n'/);
+
+  const req = p(
+    chat({
+      n: 3,
+      store: false,
+      service_tier: 'auto',
+      modalities: ['text'],
+      metadata: { a: 'b' },
+      logit_bias: { 7: -100, 3: 2.5 },
+      tools: [tool],
+      tool_choice: 'auto',
+      response_format: { type: 'json_object' },
+    }),
+  );
+  assert.equal(req.n, 3);
+  assert.deepEqual(req.logit_bias, [
+    [3, 2.5],
+    [7, -100],
+  ]);
+  assert.deepEqual(req.tools, [{ name: 'get', parameters: { type: 'object' } }]);
+  assert.equal(req.tool_choice, 'auto');
+  assert.deepEqual(req.response_format, { type: 'json_object' });
+  const completion = parseCompletionRequest({ prompt: 'x', echo: true, n: 2, best_of: 2 });
+  assert.equal(completion.echo, true);
+  assert.equal(completion.n, 2);
 });

@@ -3,9 +3,13 @@
  * parser at the edge of a proxy: everything past this point may trust field types and ranges; everything
  * wrong here becomes `InvalidRequestError(message, param)` → HTTP 400 naming the field.
  *
- * Unknown fields are ignored (as vLLM and other OpenAI-compatible servers do); `null` counts as "not set".
+ * OpenAI fields this server cannot honour are a 400 naming them (`openai-unsupported.ts`); fields that are
+ * not OpenAI's are ignored (as vLLM does); `null` counts as "not set".
  */
 import { InvalidRequestError } from './errors.ts';
+import { describe, FieldReader, isObject, isTokenIdArray, type JsonObject } from './openai-field-reader.ts';
+import { readMessageToolCalls, readResponseFormat, readToolChoice, readTools } from './openai-structured.ts';
+import { rejectUnsupportedFields } from './openai-unsupported.ts';
 import type {
   ChatCompletionRequest,
   ChatMessageParam,
@@ -13,83 +17,6 @@ import type {
   GenerationParams,
 } from './openai.ts';
 import { CHAT_ROLES, type ChatRole } from './openai.ts';
-
-type JsonObject = Record<string, unknown>;
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function describe(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
-}
-
-interface NumberRule {
-  min?: number;
-  max?: number;
-  /** min itself is not allowed. */
-  minExclusive?: boolean;
-  integer?: boolean;
-}
-
-function ruleText(rule: NumberRule): string {
-  const kind = rule.integer ? 'an integer' : 'a number';
-  const low = rule.min === undefined ? '' : rule.minExclusive ? `> ${rule.min}` : `>= ${rule.min}`;
-  const high = rule.max === undefined ? '' : `<= ${rule.max}`;
-  const range = [low, high].filter(Boolean).join(' and ');
-  return range ? `${kind} ${range}` : kind;
-}
-
-function inRange(value: number, rule: NumberRule): boolean {
-  if (!Number.isFinite(value)) return false;
-  if (rule.integer && !Number.isSafeInteger(value)) return false;
-  if (rule.min !== undefined && (rule.minExclusive ? value <= rule.min : value < rule.min)) return false;
-  if (rule.max !== undefined && value > rule.max) return false;
-  return true;
-}
-
-/** Typed, range-checked access to the fields of one JSON object; every failure names its field. */
-class FieldReader {
-  constructor(private readonly body: JsonObject) {}
-
-  raw(key: string): unknown {
-    const value = this.body[key];
-    return value === null ? undefined : value;
-  }
-
-  string(key: string): string | undefined {
-    const value = this.raw(key);
-    if (value === undefined || typeof value === 'string') return value;
-    throw new InvalidRequestError(`'${key}' must be a string (got ${describe(value)})`, key);
-  }
-
-  boolean(key: string): boolean | undefined {
-    const value = this.raw(key);
-    if (value === undefined || typeof value === 'boolean') return value;
-    throw new InvalidRequestError(`'${key}' must be true or false (got ${describe(value)})`, key);
-  }
-
-  number(key: string, rule: NumberRule = {}): number | undefined {
-    const value = this.raw(key);
-    if (value === undefined) return undefined;
-    if (typeof value === 'number' && inRange(value, rule)) return value;
-    throw new InvalidRequestError(`'${key}' must be ${ruleText(rule)} (got ${describe(value)})`, key);
-  }
-
-  tokenIds(key: string): number[] | undefined {
-    const value = this.raw(key);
-    if (value === undefined) return undefined;
-    if (isTokenIdArray(value)) return value;
-    throw new InvalidRequestError(`'${key}' must be an array of token ids (integers >= 0)`, key);
-  }
-}
-
-function isTokenIdArray(value: unknown): value is number[] {
-  return (
-    Array.isArray(value) && value.every((v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0)
-  );
-}
 
 function requireObject(body: unknown): JsonObject {
   if (isObject(body)) return body;
@@ -126,20 +53,46 @@ function readStreamOptions(fields: FieldReader): GenerationParams['stream_option
       'stream_options',
     );
   }
-  const includeUsage = new FieldReader(options).boolean('include_usage');
+  const includeUsage = new FieldReader(options, 'stream_options.').boolean('include_usage');
   return { include_usage: includeUsage ?? false };
 }
 
-function readN(fields: FieldReader): 1 {
-  const n = fields.number('n', { integer: true, min: 1 }) ?? 1;
-  if (n !== 1) {
-    throw new InvalidRequestError(
-      `n=${n} is not supported: this server returns exactly one choice per request, so 'n' must be 1 ` +
-        '(send several requests instead)',
-      'n',
-    );
+/** Most choices per request: each is a sequence in the engine; OpenAI allows 128. */
+export const MAX_CHOICES = 128;
+
+function readN(fields: FieldReader): number {
+  return fields.number('n', { integer: true, min: 1, max: MAX_CHOICES }) ?? 1;
+}
+
+/** OpenAI's bias range: -100 bans a token, +100 all but forces it. */
+export const LOGIT_BIAS_LIMIT = 100;
+
+/**
+ * `{"token id": bias}` → sorted `[id, bias]` pairs. Whether the ids are in the model's vocabulary is
+ * checked once the model is known (`checkLogitBias` in the frontend).
+ */
+function readLogitBias(fields: FieldReader): [number, number][] | undefined {
+  const bias = fields.object('logit_bias');
+  if (bias === undefined) return undefined;
+  const pairs: [number, number][] = [];
+  for (const [key, value] of Object.entries(bias)) {
+    const id = Number(key);
+    if (!/^\d+$/.test(key) || !Number.isSafeInteger(id)) {
+      throw new InvalidRequestError(
+        `'logit_bias' keys must be token ids (integers >= 0 as strings); got ${describe(key)}`,
+        'logit_bias',
+      );
+    }
+    if (typeof value !== 'number' || !(Math.abs(value) <= LOGIT_BIAS_LIMIT)) {
+      throw new InvalidRequestError(
+        `'logit_bias' values must be numbers from -${LOGIT_BIAS_LIMIT} to ${LOGIT_BIAS_LIMIT}; ` +
+          `got ${describe(value)} for token ${key}`,
+        'logit_bias',
+      );
+    }
+    pairs.push([id, value]);
   }
-  return 1;
+  return pairs.length > 0 ? pairs.sort((a, b) => a[0] - b[0]) : undefined;
 }
 
 function readGenerationParams(fields: FieldReader): GenerationParams {
@@ -151,6 +104,8 @@ function readGenerationParams(fields: FieldReader): GenerationParams {
     temperature: fields.number('temperature', { min: 0, max: 2 }),
     top_p: fields.number('top_p', { min: 0, minExclusive: true, max: 1 }),
     n: readN(fields),
+    logit_bias: readLogitBias(fields),
+    response_format: readResponseFormat(fields),
     stream: fields.boolean('stream') ?? false,
     stream_options: readStreamOptions(fields),
     stop: readStop(fields),
@@ -209,12 +164,15 @@ function readMessage(value: unknown, index: number): ChatMessageParam {
   const toolCallId = fields.string('tool_call_id');
   if (name !== undefined) message.name = name;
   if (toolCallId !== undefined) message.tool_call_id = toolCallId;
+  const toolCalls = readMessageToolCalls(fields, param);
+  if (toolCalls !== undefined) message.tool_calls = toolCalls;
   return message;
 }
 
 /** Validate a parsed `POST /v1/chat/completions` body. Throws InvalidRequestError naming the bad field. */
 export function parseChatCompletionRequest(body: unknown): ChatCompletionRequest {
   const fields = new FieldReader(requireObject(body));
+  rejectUnsupportedFields(fields, 'chat');
   const messages = fields.raw('messages');
   if (!Array.isArray(messages) || messages.length === 0) {
     throw new InvalidRequestError(
@@ -227,11 +185,15 @@ export function parseChatCompletionRequest(body: unknown): ChatCompletionRequest
   if (topLogprobs !== undefined && !logprobs) {
     throw new InvalidRequestError("'top_logprobs' needs 'logprobs': true", 'top_logprobs');
   }
+  const tools = readTools(fields);
   return {
     ...readGenerationParams(fields),
     messages: messages.map(readMessage),
     logprobs,
     top_logprobs: topLogprobs,
+    tools,
+    tool_choice: readToolChoice(fields, tools),
+    parallel_tool_calls: fields.boolean('parallel_tool_calls') ?? true,
   };
 }
 
@@ -263,10 +225,28 @@ function readPrompt(fields: FieldReader): string | number[] {
 /** Validate a parsed `POST /v1/completions` body. Throws InvalidRequestError naming the bad field. */
 export function parseCompletionRequest(body: unknown): CompletionRequest {
   const fields = new FieldReader(requireObject(body));
+  rejectUnsupportedFields(fields, 'completions');
   if (fields.raw('prompt') === undefined) throw new InvalidRequestError("'prompt' is required", 'prompt');
+  const params = readGenerationParams(fields);
+  readBestOf(fields, params.n);
   return {
-    ...readGenerationParams(fields),
+    ...params,
     prompt: readPrompt(fields),
     logprobs: fields.number('logprobs', { integer: true, min: 0, max: 5 }),
+    echo: fields.boolean('echo') ?? false,
   };
+}
+
+/**
+ * `best_of` samples that many and returns the `n` most likely; ranking whole sequences is not done here,
+ * so only best_of = n (every sample returned) is honoured.
+ */
+function readBestOf(fields: FieldReader, n: number): void {
+  const bestOf = fields.number('best_of', { integer: true, min: 1, max: MAX_CHOICES });
+  if (bestOf === undefined || bestOf === n) return;
+  throw new InvalidRequestError(
+    `'best_of' ${bestOf} is not supported: this server returns every sample, so 'best_of' must equal 'n' ` +
+      `(${n}) or be left out`,
+    'best_of',
+  );
 }

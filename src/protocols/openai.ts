@@ -16,6 +16,8 @@ export interface ChatMessageParam {
   content: string;
   name?: string;
   tool_call_id?: string;
+  /** An assistant message's earlier calls (multi-turn tool use). */
+  tool_calls?: ToolCall[];
 }
 
 /** Fields shared by both endpoints: OpenAI's sampling knobs plus vLLM's extras. */
@@ -26,7 +28,12 @@ export interface GenerationParams {
   max_tokens?: number;
   temperature?: number;
   top_p?: number;
-  n: 1;
+  /** Choices to generate (1-128), each its own engine sequence sharing the prompt. */
+  n: number;
+  /** Validated `logit_bias`: [token id, bias in -100..100] pairs, sorted by id; absent = none. */
+  logit_bias?: [number, number][];
+  /** Constrained output: absent or `{type: 'text'}` = free text. */
+  response_format?: ResponseFormat;
   stream: boolean;
   stream_options?: { include_usage: boolean };
   /** Stop strings, empty strings dropped. */
@@ -45,8 +52,29 @@ export interface GenerationParams {
   skip_special_tokens: boolean;
 }
 
+/** `response_format`: free text, any JSON object, or JSON matching a schema (constrained decoding). */
+export type ResponseFormat =
+  | { type: 'text' }
+  | { type: 'json_object' }
+  | { type: 'json_schema'; json_schema: { name: string; schema: Record<string, unknown>; strict: boolean } };
+
+/** A function the model may call (`tools[i].function`). */
+export interface FunctionTool {
+  name: string;
+  description?: string;
+  /** JSON Schema of the arguments object. */
+  parameters?: Record<string, unknown>;
+  strict?: boolean;
+}
+
+export type ToolChoice = 'none' | 'auto' | 'required' | { type: 'function'; function: { name: string } };
+
 export interface ChatCompletionRequest extends GenerationParams {
   messages: ChatMessageParam[];
+  /** Functions offered to the model (`tools[i].type` is 'function'); absent = none. */
+  tools?: FunctionTool[];
+  tool_choice?: ToolChoice;
+  parallel_tool_calls: boolean;
   /** Return log-probabilities of the sampled tokens. */
   logprobs: boolean;
   /** Alternatives per position (0-20), only with logprobs: true. */
@@ -58,6 +86,8 @@ export interface CompletionRequest extends GenerationParams {
   prompt: string | number[];
   /** Log-probabilities of the sampled token plus this many alternatives (0-5); absent = none. */
   logprobs?: number;
+  /** Return the prompt's text before the completion. */
+  echo: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -67,10 +97,24 @@ export interface Usage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
-  prompt_tokens_details: { cached_tokens: number };
+  prompt_tokens_details: { cached_tokens: number; audio_tokens: number };
+  /** OpenAI's breakdown; this server has no reasoning, audio or predicted-output tokens, so all are 0. */
+  completion_tokens_details: {
+    reasoning_tokens: number;
+    audio_tokens: number;
+    accepted_prediction_tokens: number;
+    rejected_prediction_tokens: number;
+  };
 }
 
-export type OpenAiFinishReason = 'stop' | 'length';
+export type OpenAiFinishReason = 'stop' | 'length' | 'tool_calls';
+
+/** A call the model made (chat `message.tool_calls`). */
+export interface ToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
 
 export interface ChatTopLogprob {
   token: string;
@@ -93,7 +137,7 @@ export interface ChatCompletion {
   system_fingerprint?: string;
   choices: {
     index: number;
-    message: { role: 'assistant'; content: string };
+    message: { role: 'assistant'; content: string | null; refusal: null; tool_calls?: ToolCall[] };
     logprobs: ChatLogprobs | null;
     finish_reason: OpenAiFinishReason;
   }[];
@@ -108,7 +152,12 @@ export interface ChatCompletionChunk {
   system_fingerprint?: string;
   choices: {
     index: number;
-    delta: { role?: 'assistant'; content?: string };
+    delta: {
+      role?: 'assistant';
+      content?: string | null;
+      refusal?: null;
+      tool_calls?: (ToolCall & { index: number })[];
+    };
     logprobs: ChatLogprobs | null;
     finish_reason: OpenAiFinishReason | null;
   }[];

@@ -82,6 +82,8 @@ export interface RemoteErrorInfo {
   /** A `RemoteErrorCode`; typed as a string because it comes off the wire (an unknown one is kept as sent). */
   code: string;
   message: string;
+  /** The request field an `invalid_request` is about (OpenAI's `param`), when the handler named one. */
+  param?: string;
 }
 
 export interface FinalFramePayload {

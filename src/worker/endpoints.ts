@@ -82,7 +82,10 @@ async function* generate(
     status = 'error';
     if (err instanceof InvalidRequestError) {
       log.warn('request refused by the engine', { error: err });
-      throw new WorkerRequestError(err.message, RemoteErrorCode.InvalidRequest, { cause: err });
+      throw new WorkerRequestError(err.message, RemoteErrorCode.InvalidRequest, {
+        cause: err,
+        param: err.param,
+      });
     }
     log.error('request failed', { error: err });
     throw err;

@@ -15,10 +15,14 @@ export class WorkerRequestError extends DhwError {
   constructor(
     message: string,
     readonly code: RemoteErrorCode,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; param?: string | null },
   ) {
     super(message, options);
+    if (options?.param) this.param = options.param;
   }
+
+  /** The request field an `invalid_request` is about, sent to the caller with the error. */
+  readonly param?: string;
 }
 
 /** Exit code of `dhw worker` when its discovery lease is lost (its registration is gone). */

@@ -6,7 +6,7 @@
  */
 import { basename, resolve } from 'node:path';
 import type { EngineCore, EngineOptions } from '../engine/index.ts';
-import { createScratchEngine } from '../engine/index.ts';
+import { createScratchEngine, GuidedDecoder } from '../engine/index.ts';
 import { MOCKER_DEFAULTS, MockEngine, type MockEngineOptions } from '../mocker/index.ts';
 import { loadModelConfig } from '../model/index.ts';
 import type { WorkerId } from '../protocols/ids.ts';
@@ -73,11 +73,24 @@ export function checkPipelineRole(spec: WorkerEngineSpec, role: string): void {
   }
 }
 
-/** Build the engine a spec describes, stamped with `workerId`. */
+/**
+ * Build the engine a spec describes, stamped with `workerId`, with constrained decoding over the model
+ * folder's tokenizer (loaded on the first `response_format` request).
+ */
 export async function createWorkerEngine(
   spec: WorkerEngineSpec,
   workerId: WorkerId,
   extras: WorkerEngineExtras = {},
+): Promise<EngineCore> {
+  const engine = await createEngineOfKind(spec, workerId, extras);
+  engine.setGuidedDecoder(GuidedDecoder.forModelDir(specModelDir(spec), engine.info.vocabSize));
+  return engine;
+}
+
+async function createEngineOfKind(
+  spec: WorkerEngineSpec,
+  workerId: WorkerId,
+  extras: WorkerEngineExtras,
 ): Promise<EngineCore> {
   const { kvHoldTimeoutMs } = extras;
   switch (spec.kind) {

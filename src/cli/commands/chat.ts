@@ -28,7 +28,18 @@ const FLAGS = {
 };
 const USAGE = 'dhw chat [DIR] [--system "..."] [sampling options]';
 const DESCRIPTION =
-  'Chat with a model in the terminal. Commands: /reset clears the conversation, /exit quits.';
+  'Chat with a model in the terminal. Lines starting with / are commands (/help lists them; start a\n' +
+  'message with // to send a literal /). Ctrl-C stops the reply being written; at the prompt it quits.';
+
+/** The chat's slash commands, as /help prints them. */
+const SLASH_HELP = [
+  '/help            this list',
+  '/reset           forget the conversation (keeps --system)',
+  '/system TEXT     set the system message and start over',
+  '/history         print the conversation so far',
+  '/exit, /quit     leave (so does Ctrl-D, or Ctrl-C at the prompt)',
+  '//text           send "/text" as a message',
+].join('\n');
 
 export const chatCommand: Command = {
   name: 'chat',
@@ -49,7 +60,7 @@ export const chatCommand: Command = {
       );
     }
     const engine = await createScratchEngine(engineOptionsFromFlags(values, modelDir));
-    const system = stringFlag(values, 'system');
+    let system = stringFlag(values, 'system');
     const fresh = (): ChatMessage[] => (system ? [{ role: 'system', content: system }] : []);
     let messages = fresh();
     const rl = createInterface({
@@ -57,21 +68,51 @@ export const chatCommand: Command = {
       output: process.stdout,
       terminal: process.stdin.isTTY,
     });
-    console.log(`Chatting with ${engine.info.name}. /reset clears the conversation, /exit quits.`);
+    console.log(
+      `Chatting with ${engine.info.name}. /help lists the commands, /exit quits; Ctrl-C stops a reply.`,
+    );
     let turn = 0;
+    // Ctrl-C while a reply streams cancels that reply (the engine frees its KV at once); at the prompt it quits.
+    let replying: AbortController | undefined;
+    const onInterrupt = () => {
+      if (replying) replying.abort();
+      else rl.close();
+    };
+    rl.on('SIGINT', onInterrupt);
+    process.on('SIGINT', onInterrupt);
     rl.setPrompt('you> ');
     rl.prompt();
     try {
       // Iterate lines rather than asking questions: piped input (a script, a test) arrives all at once.
       for await (const raw of rl) {
-        const line = raw.trim();
-        if (line === '/exit' || line === '/quit') break;
-        if (line === '/reset') {
-          messages = fresh();
-          console.log('(conversation cleared)');
+        let line = raw.trim();
+        if (line.startsWith('/') && !line.startsWith('//')) {
+          const [command, ...rest] = line.split(/\s+/);
+          const arg = rest.join(' ');
+          if (command === '/exit' || command === '/quit') break;
+          if (command === '/help') console.log(SLASH_HELP);
+          else if (command === '/reset') {
+            messages = fresh();
+            console.log('(conversation cleared)');
+          } else if (command === '/system') {
+            system = arg || undefined;
+            messages = fresh();
+            console.log(
+              system
+                ? '(system message set; conversation cleared)'
+                : '(system message removed; conversation cleared)',
+            );
+          } else if (command === '/history') {
+            for (const m of messages) console.log(`  ${m.role}: ${m.content}`);
+            if (messages.length === 0) console.log('  (empty)');
+          } else
+            console.log(
+              `unknown command ${command}: /help lists the commands (start with // to send a literal /)`,
+            );
           rl.prompt();
           continue;
         }
+        if (line.startsWith('//')) line = line.slice(1);
         if (!line) {
           rl.prompt();
           continue;
@@ -84,17 +125,27 @@ export const chatCommand: Command = {
         let cached = 0;
         let generated = 0;
         const started = performance.now();
-        for await (const out of engine.generate({
-          requestId: asRequestId(`chat-${++turn}`),
-          promptTokenIds: promptIds,
-          sampling: samplingFromFlags(values),
-          stopping: stoppingFromFlags(values, engine.info.eosTokenIds),
-        })) {
-          cached = out.numCachedTokens;
-          generated++;
-          process.stdout.write(detokenizer.push(out.tokenId));
+        replying = new AbortController();
+        try {
+          for await (const out of engine.generate(
+            {
+              requestId: asRequestId(`chat-${++turn}`),
+              promptTokenIds: promptIds,
+              sampling: samplingFromFlags(values),
+              stopping: stoppingFromFlags(values, engine.info.eosTokenIds),
+            },
+            replying.signal,
+          )) {
+            if (replying.signal.aborted) break;
+            cached = out.numCachedTokens;
+            generated++;
+            process.stdout.write(detokenizer.push(out.tokenId));
+          }
+        } finally {
+          const interrupted = replying.signal.aborted;
+          replying = undefined;
+          process.stdout.write(`${detokenizer.flush()}${interrupted ? ' (interrupted)' : ''}\n`);
         }
-        process.stdout.write(`${detokenizer.flush()}\n`);
         const ms = performance.now() - started;
         console.log(
           `     (${promptIds.length} prompt tokens, ${cached} cached, ${generated} generated in ${ms.toFixed(0)} ms)`,
@@ -103,6 +154,7 @@ export const chatCommand: Command = {
         rl.prompt();
       }
     } finally {
+      process.off('SIGINT', onInterrupt);
       rl.close();
       await engine.close();
     }

@@ -10,6 +10,7 @@ import {
   DEFAULT_OFF_THREAD_BYTES,
   DEFAULT_REQUEST_TIMEOUT_MS,
   type FrontendOptions,
+  parseAllowedOrigins,
   SERVER_LIMIT_DEFAULTS,
   startFrontend,
 } from '../../frontend/index.ts';
@@ -96,6 +97,10 @@ const HTTP_FLAGS: FlagSpecs = {
   host: { type: 'string', default: '0.0.0.0', help: 'address to listen on' },
   port: { type: 'string', default: '8000', help: 'TCP port to listen on' },
   'max-body-bytes': { type: 'string', default: String(4 << 20), help: 'largest request body (413 above)' },
+  'allowed-origins': {
+    type: 'string',
+    help: 'CORS: browser origins allowed to call the API, comma-separated, or * (default: none)',
+  },
 };
 
 /**
@@ -250,6 +255,7 @@ export function httpOptionsFromFlags(
   | 'maxConnections'
   | 'drainTimeoutMs'
   | 'tokenize'
+  | 'allowedOrigins'
 > {
   const seconds = (name: string, min: number): number | undefined => {
     const value = numberFlag(values, name, { min });
@@ -269,6 +275,7 @@ export function httpOptionsFromFlags(
       threads: numberFlag(values, 'tokenizer-threads', { integer: true, min: 0 }),
       offThreadBytes: numberFlag(values, 'tokenizer-thread-min-bytes', { integer: true, min: 0 }),
     },
+    allowedOrigins: parseAllowedOrigins(stringFlag(values, 'allowed-origins')),
   };
 }
 

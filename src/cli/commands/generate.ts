@@ -7,7 +7,10 @@ import { performance } from 'node:perf_hooks';
 import type { StepEvent } from '../../engine/engine-core.ts';
 import { createScratchEngine } from '../../engine/tp-engine.ts';
 import { loadModelConfig } from '../../model/index.ts';
+import type { StoppingParams } from '../../protocols/engine.ts';
 import { asRequestId } from '../../protocols/ids.ts';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { StreamingDetokenizer, Tokenizer } from '../../tokens/index.ts';
 import { formatBytes, formatMs } from '../../util/format.ts';
 import { ENGINE_FLAGS, LOGGING_FLAGS, MODEL_FLAGS, SAMPLING_FLAGS, stringFlag, UsageError } from '../args.ts';
@@ -78,7 +81,11 @@ export const generateCommand: Command = {
     };
 
     const loadStart = performance.now();
-    const tokenizer = await Tokenizer.fromDir(modelDir);
+    // Ids in, ids out: a checkpoint without tokenizer files can still run (text fields are left out).
+    const tokenizer =
+      rawIds !== undefined && !existsSync(join(modelDir, 'tokenizer.json'))
+        ? undefined
+        : await Tokenizer.fromDir(modelDir);
     const engine = await createScratchEngine(engineOptionsFromFlags(values, modelDir));
     const loadMs = performance.now() - loadStart;
     const c = loadModelConfig(modelDir);
@@ -91,6 +98,8 @@ export const generateCommand: Command = {
     let promptIds: number[];
     if (rawIds !== undefined) {
       promptIds = parseTokenIds(rawIds);
+    } else if (tokenizer === undefined) {
+      throw new UsageError(`${modelDir} has no tokenizer.json: pass --token-ids instead of a text prompt`);
     } else if (values.chat) {
       const text = tokenizer.applyChatTemplate([{ role: 'user', content: promptArg! }], {
         addGenerationPrompt: true,
@@ -102,10 +111,19 @@ export const generateCommand: Command = {
     const tokenizeMs = performance.now() - tokenizeStart;
     say(`[tokenize]  ${promptIds.length} tokens in ${formatMs(tokenizeMs)}: [${promptIds.join(', ')}]`);
 
+    const stopping = stoppingWithinContext(
+      stoppingFromFlags(values, engine.info.eosTokenIds),
+      promptIds.length,
+      engine.info.contextLength,
+      argv.some((a) => a === '--max-tokens' || a.startsWith('--max-tokens=')),
+    );
+
     // Phases 2 and 3: prefill (first step) and decode (one token per step), observed through step events.
     const steps: StepEvent[] = [];
     const unsubscribe = engine.onStep((event) => steps.push(event));
-    const detokenizer = new StreamingDetokenizer(tokenizer, { skipSpecialTokens: true, promptIds });
+    const detokenizer = tokenizer
+      ? new StreamingDetokenizer(tokenizer, { skipSpecialTokens: true, promptIds })
+      : undefined;
     const tokenIds: number[] = [];
     let finishReason = 'length';
     let cachedTokens = 0;
@@ -116,17 +134,18 @@ export const generateCommand: Command = {
         requestId: asRequestId('cli-generate'),
         promptTokenIds: promptIds,
         sampling: samplingFromFlags(values),
-        stopping: stoppingFromFlags(values, engine.info.eosTokenIds),
+        stopping,
       });
       for await (const out of stream) {
         if (tokenIds.length === 0) firstTokenAt = performance.now();
         tokenIds.push(out.tokenId);
         cachedTokens = out.numCachedTokens;
-        const delta = detokenizer.push(out.tokenId);
+        // Without a tokenizer the stream is the ids themselves, one per line.
+        const delta = detokenizer ? detokenizer.push(out.tokenId) : `${out.tokenId}\n`;
         const step = steps[steps.length - 1];
         if (trace && step) {
           const ctx = promptIds.length + tokenIds.length - 1;
-          const kv = `KV ${ctx} tokens in ${step.kvBlocksInUse} blocks (${formatBytes(step.kvBytesInUse)})`;
+          const kv = describeKv(ctx, step.kvBlockSize, step.kvBytesPerBlock);
           if (tokenIds.length === 1) {
             const prefillMs = steps.reduce((sum, s) => sum + s.stepMs, 0);
             const rate = ((promptIds.length - cachedTokens) / prefillMs) * 1000;
@@ -148,17 +167,17 @@ export const generateCommand: Command = {
       unsubscribe();
       await engine.close();
     }
-    const tail = detokenizer.flush();
-    if (!json && !trace) process.stdout.write(`${tail}\n`);
+    const tail = detokenizer ? `${detokenizer.flush()}\n` : '';
+    if (!json && !trace) process.stdout.write(tail);
     const endAt = performance.now();
     const ttftMs = firstTokenAt - genStart;
     const decodeMs = endAt - firstTokenAt;
     const decodeTokPerS = tokenIds.length > 1 ? ((tokenIds.length - 1) / decodeMs) * 1000 : 0;
-    const text = detokenizer.text;
+    const text = detokenizer?.text;
     say(
       `[done]      ${tokenIds.length} tokens, finish_reason=${finishReason}, TTFT ${formatMs(ttftMs)}, decode ${decodeTokPerS.toFixed(1)} tok/s`,
     );
-    say(`[text]      ${quote(text)}`);
+    if (text !== undefined) say(`[text]      ${quote(text)}`);
     if (json) {
       console.log(
         JSON.stringify({
@@ -187,3 +206,46 @@ export const generateCommand: Command = {
     return 0;
   },
 };
+
+/**
+ * The API's context rule on the command line: a prompt at or past the context is refused; an explicit
+ * --max-tokens that would run past it is refused (as a request with that max_tokens gets a 400); the
+ * default is capped to the room left, as a request without max_tokens is.
+ */
+export function stoppingWithinContext(
+  stopping: StoppingParams,
+  promptTokens: number,
+  contextLength: number,
+  explicitMaxTokens: boolean,
+): StoppingParams {
+  const room = contextLength - promptTokens;
+  if (room <= 0) {
+    throw new UsageError(
+      `the prompt is ${promptTokens} tokens, at or past the model's context of ${contextLength}: shorten it`,
+    );
+  }
+  if (explicitMaxTokens && stopping.maxTokens > room) {
+    throw new UsageError(
+      `--max-tokens ${stopping.maxTokens} plus the prompt's ${promptTokens} tokens exceed the model's context of ` +
+        `${contextLength} tokens: pass --max-tokens ${room} or less (the HTTP API refuses this request too)`,
+    );
+  }
+  return { ...stopping, maxTokens: Math.min(stopping.maxTokens, room) };
+}
+
+/**
+ * The request's own KV footprint after `tokens` tokens: whole blocks are allocated (the last one partly
+ * filled), e.g. "KV 7 tokens in 1 block (7/16 slots used) = 12 KiB allocated". Computed from the block size, not
+ * read from the pool after the step, where a request that just finished has already returned its blocks.
+ */
+export function describeKv(tokens: number, blockSize: number, bytesPerBlock: number): string {
+  const blocks = Math.ceil(tokens / blockSize);
+  const lastSlots = tokens - (blocks - 1) * blockSize;
+  const partial =
+    lastSlots === blockSize
+      ? ''
+      : blocks === 1
+        ? ` (${lastSlots}/${blockSize} slots used)`
+        : ` (${blocks - 1} full + 1 with ${lastSlots}/${blockSize} slots)`;
+  return `KV ${tokens} tokens in ${blocks} block${blocks === 1 ? '' : 's'}${partial} = ${formatBytes(blocks * bytesPerBlock)} allocated`;
+}

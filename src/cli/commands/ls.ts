@@ -22,19 +22,29 @@ import {
   modelCardsPrefix,
   parseDiscoveryKey,
 } from '../../runtime/names.ts';
-import { LOGGING_FLAGS, stringFlag } from '../args.ts';
+import { LOGGING_FLAGS, numberFlag, stringFlag, UsageError } from '../args.ts';
 import type { Command } from '../command.ts';
 import { beginCommand } from '../command-prologue.ts';
 import { DISCOVERY_FLAGS, discoveryOptionsFromFlags } from '../runtime-flags.ts';
+import { fileSdGroups, writeFileSd } from './prometheus-sd.ts';
 
 const FLAGS = {
   ...DISCOVERY_FLAGS,
   namespace: { type: 'string' as const, help: 'only this namespace (default: all)' },
   json: { type: 'boolean' as const, help: 'print one JSON object' },
+  'prometheus-sd': {
+    type: 'string' as const,
+    help: "write the workers' /metrics targets as a Prometheus file_sd JSON file (see deploy/prometheus.yml)",
+  },
+  every: {
+    type: 'string' as const,
+    help: 'with --prometheus-sd: rewrite the file every N seconds until Ctrl-C',
+  },
   ...LOGGING_FLAGS,
   'log-level': { ...LOGGING_FLAGS['log-level'], default: 'warn' },
 };
-const USAGE = 'dhw ls [--discovery etcd|file] [--etcd-endpoints URLS] [--namespace NS] [--json]';
+const USAGE =
+  'dhw ls [--discovery etcd|file] [--etcd-endpoints URLS] [--namespace NS] [--json] [--prometheus-sd FILE [--every S]]';
 const DESCRIPTION =
   'List the models and worker instances registered in discovery (etcd: $ETCD_ENDPOINTS, like `etcdctl get --prefix /dynamo`).';
 
@@ -194,9 +204,51 @@ export const lsCommand: Command = {
     if (!parsed) return 0;
     const { values } = parsed;
     const options = discoveryOptionsFromFlags(values, ['etcd', 'file']);
+    const sdFile = stringFlag(values, 'prometheus-sd');
+    const every = numberFlag(values, 'every', { min: 1 });
+    if (every !== undefined && sdFile === undefined)
+      throw new UsageError('--every needs --prometheus-sd FILE');
+    if (sdFile !== undefined)
+      return writeTargets(sdFile, every, () => listRegistry(options, stringFlag(values, 'namespace')));
     const listing = await listRegistry(options, stringFlag(values, 'namespace'));
     if (values.json) console.log(JSON.stringify(listing, null, 2));
     else printListing(listing);
     return 0;
   },
 };
+
+/** `--prometheus-sd FILE [--every S]`: write the targets once, or keep rewriting them until Ctrl-C. */
+async function writeTargets(
+  file: string,
+  everySeconds: number | undefined,
+  list: () => Promise<Listing>,
+): Promise<number> {
+  const writeOnce = async () => {
+    const groups = fileSdGroups((await list()).instances);
+    writeFileSd(file, groups);
+    console.error(`${groups.length} worker target(s) → ${file}`);
+  };
+  await writeOnce();
+  if (everySeconds === undefined) return 0;
+  const stop = new AbortController();
+  process.once('SIGINT', () => stop.abort());
+  process.once('SIGTERM', () => stop.abort());
+  while (!stop.signal.aborted) {
+    await new Promise((resolve) => {
+      const timer = setTimeout(resolve, everySeconds * 1000);
+      stop.signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        resolve(undefined);
+      });
+    });
+    if (!stop.signal.aborted) {
+      try {
+        await writeOnce();
+      } catch (err) {
+        // Keep the last good file: Prometheus keeps scraping it while discovery is unreachable.
+        console.error(`dhw ls: ${(err as Error).message} (kept the previous ${file})`);
+      }
+    }
+  }
+  return 0;
+}

@@ -4,8 +4,10 @@
  *   convert DIR --to gguf       export to llama.cpp's GGUF (f32, f16 or q8_0)
  *   random --shape S --out DIR  write a random-weight checkpoint of a real model's shape (for benchmarks)
  */
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import cliProgress from 'cli-progress';
+import { existsSync, mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
 import {
   convertToGguf,
   describeModel,
@@ -13,7 +15,8 @@ import {
   type ModelDescription,
   RANDOM_SHAPES,
   type RandomShape,
-  writeRandomCheckpoint,
+  writeRandomCheckpointAsync,
+  CheckpointWriteAborted,
 } from '../../model/index.ts';
 import { DhwError } from '../../util/errors.ts';
 import { formatBytes } from '../../util/format.ts';
@@ -25,7 +28,10 @@ const INSPECT_FLAGS = { ...LOGGING_FLAGS, json: { type: 'boolean' as const, help
 const CONVERT_FLAGS = {
   ...LOGGING_FLAGS,
   to: { type: 'string' as const, default: 'gguf', help: 'output format (only gguf)' },
-  out: { type: 'string' as const, help: 'output file (default: DIR/<name>-<dtype>.gguf)' },
+  out: {
+    type: 'string' as const,
+    help: 'output file (default: ~/.cache/dhw/gguf/<name>-<dtype>.gguf, outside the model folder)',
+  },
   dtype: { type: 'string' as const, default: 'f32', help: 'f32 | f16 | q8_0 (norms stay f32)' },
 };
 const RANDOM_FLAGS = {
@@ -99,16 +105,20 @@ async function convert(
   if (!['f32', 'f16', 'q8_0'].includes(dtype))
     throw new UsageError(`--dtype must be f32, f16 or q8_0, got ${dtype}`);
   const dir = resolveModelDir(positionals[0]);
-  const out = stringFlag(values, 'out');
+  // Default: the user's cache, never inside the model folder (which may be the repository's bundled model).
+  const out = resolve(
+    stringFlag(values, 'out') ?? join(homedir(), '.cache', 'dhw', 'gguf', `${basename(dir)}-${dtype}.gguf`),
+  );
+  mkdirSync(dirname(out), { recursive: true });
   const started = performance.now();
-  const result = await convertToGguf(dir, { dtype: dtype as GgufExportDtype, out: out && resolve(out) });
+  const result = await convertToGguf(dir, { dtype: dtype as GgufExportDtype, out });
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   console.log(
     `wrote ${result.file}: ${result.tensors} tensors, ${formatBytes(result.bytes)} (${dtype}) in ${seconds} s`,
   );
 }
 
-function random(values: Record<string, string | boolean | undefined>): void {
+async function random(values: Record<string, string | boolean | undefined>): Promise<void> {
   const shape = stringFlag(values, 'shape');
   if (!shape || !(shape in RANDOM_SHAPES)) {
     throw new UsageError(
@@ -123,11 +133,50 @@ function random(values: Record<string, string | boolean | undefined>): void {
   const dtype = stringFlag(values, 'dtype') ?? 'f32';
   if (dtype !== 'f32' && dtype !== 'bf16') throw new UsageError(`--dtype must be f32 or bf16, got ${dtype}`);
   const started = performance.now();
-  const result = writeRandomCheckpoint(resolve(out), {
-    shape: shape as RandomShape,
-    seed: numberFlag(values, 'seed', { integer: true, min: 0 }) ?? 0,
-    dtype: dtype === 'bf16' ? 'BF16' : 'F32',
-  });
+  // A progress bar on a terminal (a TinyLlama-shaped checkpoint is 4.4 GB); Ctrl-C removes what was written.
+  const bar = process.stderr.isTTY
+    ? new cliProgress.SingleBar(
+        {
+          format: `writing ${shape} [{bar}] {percentage}% | {done} of {total} | ETA {eta_formatted}`,
+          stream: process.stderr,
+          hideCursor: true,
+          clearOnComplete: true,
+        },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
+  const stop = new AbortController();
+  const onInterrupt = () => stop.abort();
+  process.once('SIGINT', onInterrupt);
+  process.once('SIGTERM', onInterrupt);
+  let result: Awaited<ReturnType<typeof writeRandomCheckpointAsync>>;
+  try {
+    result = await writeRandomCheckpointAsync(
+      resolve(out),
+      {
+        shape: shape as RandomShape,
+        seed: numberFlag(values, 'seed', { integer: true, min: 0 }) ?? 0,
+        dtype: dtype === 'bf16' ? 'BF16' : 'F32',
+      },
+      {
+        signal: stop.signal,
+        onProgress: ({ doneBytes, totalBytes }) => {
+          if (!bar) return;
+          if (doneBytes === 0 || bar.getTotal() !== totalBytes)
+            bar.start(totalBytes, 0, { done: '0 B', total: formatBytes(totalBytes) });
+          bar.update(doneBytes, { done: formatBytes(doneBytes), total: formatBytes(totalBytes) });
+        },
+      },
+    );
+  } catch (err) {
+    if (err instanceof CheckpointWriteAborted)
+      throw new DhwError(`${err.message}; nothing was written to ${resolve(out)}`);
+    throw err;
+  } finally {
+    bar?.stop();
+    process.off('SIGINT', onInterrupt);
+    process.off('SIGTERM', onInterrupt);
+  }
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   console.log(
     `wrote ${result.dir}: ${shape}, ${(result.parameters / 1e6).toFixed(1)}M parameters, ` +
@@ -161,7 +210,7 @@ export const modelCommand: Command = {
     }
     if (sub === 'inspect') await inspect(values, positionals);
     else if (sub === 'convert') await convert(values, positionals);
-    else random(values);
+    else await random(values);
     return 0;
   },
 };

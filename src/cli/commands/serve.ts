@@ -106,6 +106,10 @@ const FLAGS: FlagSpecs = {
   port: { type: 'string', default: '8000', help: 'HTTP port' },
   'max-body-bytes': { type: 'string', default: String(4 << 20), help: 'largest request body (413 above)' },
   ...ADMISSION_FLAGS,
+  'allowed-origins': {
+    type: 'string',
+    help: 'CORS: browser origins allowed to call the API, comma-separated, or * (default: none)',
+  },
   ...LOGGING_FLAGS,
 };
 const USAGE =

@@ -2,22 +2,55 @@
  * GET /v1/models (the served models), GET /health (status, workers, request counts), GET /live,
  * GET /metrics.
  */
-import type { ModelList } from '../../protocols/openai.ts';
+import type { ModelCard, ModelList } from '../../protocols/openai.ts';
+import { HttpError, modelNotFound } from '../http-errors.ts';
 import type { RequestContext, ServerState } from '../request-context.ts';
 import { sendJson } from '../request-context.ts';
+import type { ServedModel } from '../served-model.ts';
+
+function modelCard(model: ServedModel): ModelCard {
+  return {
+    id: model.name,
+    object: 'model',
+    created: model.created,
+    owned_by: 'dhw',
+    max_model_len: model.engine.info.contextLength,
+  };
+}
 
 export function handleModels(server: ServerState, ctx: RequestContext): void {
-  const list: ModelList = {
-    object: 'list',
-    data: server.models.list().map((model) => ({
-      id: model.name,
-      object: 'model',
-      created: model.created,
-      owned_by: 'dhw',
-      max_model_len: model.engine.info.contextLength,
-    })),
-  };
+  const list: ModelList = { object: 'list', data: server.models.list().map(modelCard) };
   sendJson(ctx.res, 200, list);
+}
+
+export const MODEL_PATH_PREFIX = '/v1/models/';
+
+/**
+ * GET /v1/models/{id} (the client's `models.retrieve`): the model's card by its name or an alias, else
+ * OpenAI's 404 `model_not_found`. The id is the rest of the path, percent-decoded ('org/name' ids keep
+ * their slash).
+ */
+export function handleModel(server: ServerState, ctx: RequestContext): void {
+  const path = (ctx.req.url ?? '').split('?')[0] ?? '';
+  let id: string;
+  try {
+    id = decodeURIComponent(path.slice(MODEL_PATH_PREFIX.length));
+  } catch {
+    throw new HttpError(
+      400,
+      `the model id in ${path} is not valid percent-encoding`,
+      'invalid_request_error',
+      'model',
+    );
+  }
+  const model = server.models.find(id);
+  if (!model) {
+    throw modelNotFound(
+      id,
+      server.models.list().flatMap((m) => [m.name, ...m.aliases]),
+    );
+  }
+  sendJson(ctx.res, 200, modelCard(model));
 }
 
 /**

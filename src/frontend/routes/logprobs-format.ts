@@ -33,7 +33,11 @@ export function completionLogprobs(
   for (const e of entries) {
     out.tokens.push(e.token);
     out.token_logprobs.push(e.logprob);
-    out.top_logprobs.push(Object.fromEntries(e.top.map((t) => [t.token, t.logprob])));
+    // The chosen token is always among the alternatives, as OpenAI and vLLM return it (it may have
+    // been sampled from outside the top n).
+    const top = Object.fromEntries(e.top.map((t) => [t.token, t.logprob]));
+    if (!(e.token in top)) top[e.token] = e.logprob;
+    out.top_logprobs.push(top);
     out.text_offset.push(offset);
     offset += e.token.length;
   }

@@ -4,6 +4,7 @@
  * flow: run the text stream, send chunks as they come, add the usage chunk, map a mid-stream failure
  * to an error event. Like a proxy's response pump, shared by every upstream route.
  */
+import { createHash } from 'node:crypto';
 import type { EngineRequest } from '../../protocols/engine.ts';
 import { asRequestId } from '../../protocols/ids.ts';
 import type { GenerationParams, OpenAiFinishReason, Usage } from '../../protocols/openai.ts';
@@ -14,27 +15,38 @@ import type { RequestContext } from '../request-context.ts';
 import { sendJson } from '../request-context.ts';
 import type { ServedModel } from '../served-model.ts';
 import { SseWriter } from '../sse.ts';
-import { streamText, type TokenLogprobText } from '../text-stream.ts';
+import { InvalidRequestError } from '../../util/errors.ts';
+import { type ChoiceEvent, mergeChoiceStreams } from '../choice-streams.ts';
+import { streamText, type TextStreamEvent, type TokenLogprobText } from '../text-stream.ts';
 
-/** How one endpoint formats its stream chunks and its whole response. */
+/** One choice's whole output (non-streaming responses). */
+export interface ChoiceResult {
+  index: number;
+  text: string;
+  logprobs: TokenLogprobText[];
+  finishReason: OpenAiFinishReason;
+}
+
+/** How one endpoint formats its stream chunks and its whole response; choices are told apart by index. */
 export interface ResponseShape {
-  /** Chunks sent before any text (chat sends the assistant role first). */
-  openingChunks(): object[];
+  /** Chunks sent for a choice before any text (chat sends the assistant role first). */
+  openingChunks(index: number): object[];
   /** A stream chunk; returns null when there is nothing worth sending (empty text, no logprobs). */
-  chunk(text: string, logprobs: TokenLogprobText[], finishReason: OpenAiFinishReason | null): object | null;
-  /** The include_usage chunk: empty choices plus usage. */
-  usageChunk(usage: Usage): object;
-  /** The non-streaming response. */
-  complete(
+  chunk(
+    index: number,
     text: string,
     logprobs: TokenLogprobText[],
-    finishReason: OpenAiFinishReason,
-    usage: Usage,
-  ): object;
+    finishReason: OpenAiFinishReason | null,
+  ): object | null;
+  /** The include_usage chunk: empty choices plus usage. */
+  usageChunk(usage: Usage): object;
+  /** The non-streaming response, choices in index order. */
+  complete(choices: ChoiceResult[], usage: Usage): object;
 }
 
 export interface GenerationJob {
-  request: EngineRequest;
+  /** One engine request per choice (`n`), all with the same prompt. */
+  requests: EngineRequest[];
   stop: readonly string[];
   skipSpecialTokens: boolean;
   stream: boolean;
@@ -44,21 +56,35 @@ export interface GenerationJob {
 
 /**
  * What both OpenAI generation endpoints do once the prompt is token ids: size the output to the context,
- * record the request's outcome fields, translate the body into an engine request and serve it.
+ * record the request's outcome fields, translate the body into engine requests (one per choice) and serve
+ * them.
  */
 export async function serveOpenAiRequest(
   model: ServedModel,
   ctx: RequestContext,
   body: GenerationParams,
-  prompt: { promptTokenIds: number[]; logprobs: number | undefined; shape: ResponseShape },
+  prompt: {
+    promptTokenIds: number[];
+    /** The field the prompt came from, named in errors about its length. */
+    promptParam: 'messages' | 'prompt';
+    logprobs: number | undefined;
+    shape: ResponseShape;
+    /** The JSON Schema (text) the output must match when it is not `response_format`'s (forced tool calls). */
+    guidedSchema?: string;
+  },
 ): Promise<void> {
   const { promptTokenIds } = prompt;
   const { contextLength } = model.engine.info;
-  const maxTokens = resolveMaxTokens(promptTokenIds.length, body.max_tokens, contextLength, body.min_tokens);
+  checkLogitBias(body.logit_bias, model.engine.info.vocabSize);
+  const maxTokens = resolveMaxTokens(promptTokenIds.length, body.max_tokens, contextLength, {
+    minTokens: body.min_tokens,
+    promptParam: prompt.promptParam,
+  });
   Object.assign(ctx.outcome, {
     prompt_tokens: promptTokenIds.length,
     max_tokens: maxTokens,
     stream: body.stream,
+    ...(body.n > 1 ? { n: body.n } : {}),
   });
   const request = toEngineRequest({
     requestId: asRequestId(ctx.requestId),
@@ -68,9 +94,10 @@ export async function serveOpenAiRequest(
     eosTokenIds: model.eosTokenIds,
     sessionId: sessionIdOf(ctx, body),
     logprobs: prompt.logprobs,
+    guidedSchema: prompt.guidedSchema,
   });
   await serveGeneration(model, ctx, {
-    request,
+    requests: choiceRequests(request, body.n),
     stop: body.stop,
     skipSpecialTokens: body.skip_special_tokens,
     stream: body.stream,
@@ -79,12 +106,35 @@ export async function serveOpenAiRequest(
   });
 }
 
+/**
+ * One engine request per choice: its own request id (`<id>-<i>` after the first) so engines keep the
+ * sequences apart, and with a seed, seed + i, so seeded choices differ from each other yet repeat.
+ */
+function choiceRequests(request: EngineRequest, n: number): EngineRequest[] {
+  return Array.from({ length: n }, (_, i) => {
+    if (i === 0) return request;
+    const seed = request.sampling.seed;
+    return {
+      ...request,
+      requestId: asRequestId(`${request.requestId}-${i}`),
+      sampling: seed === undefined ? request.sampling : { ...request.sampling, seed: seed + i },
+    };
+  });
+}
+
+/** OpenAI's usage: the prompt counted once however many choices shared it; completions summed. */
 function usageOf(promptTokens: number, completionTokens: number, cachedTokens: number): Usage {
   return {
     prompt_tokens: promptTokens,
     completion_tokens: completionTokens,
     total_tokens: promptTokens + completionTokens,
-    prompt_tokens_details: { cached_tokens: cachedTokens },
+    prompt_tokens_details: { cached_tokens: cachedTokens, audio_tokens: 0 },
+    completion_tokens_details: {
+      reasoning_tokens: 0,
+      audio_tokens: 0,
+      accepted_prediction_tokens: 0,
+      rejected_prediction_tokens: 0,
+    },
   };
 }
 
@@ -97,46 +147,77 @@ function recordUsage(ctx: RequestContext, usage: Usage): void {
   };
 }
 
+type Finish = Extract<TextStreamEvent, { kind: 'finish' }>;
+
+/**
+ * The finished choices' usage. `cached_tokens` is choice 0's (the prompt is counted once); what the other
+ * choices found cached, the sharing of the prompt's blocks, is logged.
+ */
+function finishUsage(ctx: RequestContext, job: GenerationJob, finishes: Finish[]): Usage {
+  const completionTokens = finishes.reduce((sum, f) => sum + f.completionTokens, 0);
+  const usage = usageOf(job.requests[0]!.promptTokenIds.length, completionTokens, finishes[0]!.cachedTokens);
+  recordUsage(ctx, usage);
+  Object.assign(ctx.outcome, {
+    finish_reason: finishes[0]!.finishReason,
+    completion_tokens: completionTokens,
+  });
+  if (finishes.length > 1) {
+    ctx.log.info('parallel sampling', {
+      n: finishes.length,
+      promptTokens: usage.prompt_tokens,
+      cachedTokensPerChoice: finishes.map((f) => f.cachedTokens),
+    });
+  }
+  return usage;
+}
+
 export async function serveGeneration(
   model: ServedModel,
   ctx: RequestContext,
   job: GenerationJob,
 ): Promise<void> {
-  const events = streamText({
-    engine: model.engine,
-    tokenizer: model.tokenizer,
-    request: job.request,
-    stop: job.stop,
-    skipSpecialTokens: job.skipSpecialTokens,
-    signal: ctx.signal,
-    onToken: () => ctx.observation?.token(),
-  });
+  const stop = new AbortController();
+  const signal = job.requests.length === 1 ? ctx.signal : AbortSignal.any([ctx.signal, stop.signal]);
+  const start = (index: number) =>
+    streamText({
+      engine: model.engine,
+      tokenizer: model.tokenizer,
+      request: job.requests[index]!,
+      stop: job.stop,
+      skipSpecialTokens: job.skipSpecialTokens,
+      signal,
+      onToken: () => ctx.observation?.token(),
+    });
+  const events = mergeChoiceStreams(job.requests.length, start, stop);
   if (ctx.observation) ctx.observation.stream = job.stream;
   if (job.stream) await pumpStream(ctx, job, events);
   else await collectAndRespond(ctx, job, events);
 }
 
-type Events = ReturnType<typeof streamText>;
+type Events = AsyncGenerator<ChoiceEvent>;
 
 async function collectAndRespond(ctx: RequestContext, job: GenerationJob, events: Events): Promise<void> {
-  let text = '';
-  const logprobs: TokenLogprobText[] = [];
-  for await (const event of events) {
+  const choices: ChoiceResult[] = job.requests.map((_, index) => ({
+    index,
+    text: '',
+    logprobs: [],
+    finishReason: 'stop',
+  }));
+  const finishes: Finish[] = [];
+  for await (const { index, event } of events) {
+    const choice = choices[index]!;
     if (event.kind === 'delta') {
-      text += event.text;
-      logprobs.push(...event.logprobs);
+      choice.text += event.text;
+      choice.logprobs.push(...event.logprobs);
       continue;
     }
-    const usage = usageOf(job.request.promptTokenIds.length, event.completionTokens, event.cachedTokens);
-    recordUsage(ctx, usage);
-    Object.assign(ctx.outcome, {
-      finish_reason: event.finishReason,
-      completion_tokens: event.completionTokens,
-    });
-    sendJson(ctx.res, 200, job.shape.complete(text, logprobs, event.finishReason, usage), {
-      'x-request-id': ctx.requestId,
-    });
+    choice.finishReason = event.finishReason;
+    finishes[index] = event;
   }
+  // A client that went away ends the choices without a finish: there is no one to answer.
+  if (finishes.filter(Boolean).length < choices.length) return;
+  const usage = finishUsage(ctx, job, finishes);
+  sendJson(ctx.res, 200, job.shape.complete(choices, usage), { 'x-request-id': ctx.requestId });
 }
 
 /**
@@ -152,31 +233,26 @@ async function pumpStream(ctx: RequestContext, job: GenerationJob, events: Event
     opened = true;
     ctx.res.setHeader('x-request-id', ctx.requestId);
     sse.open();
-    for (const chunk of job.shape.openingChunks()) await sse.send(withUsageField(chunk));
+    for (let i = 0; i < job.requests.length; i++) {
+      for (const chunk of job.shape.openingChunks(i)) await sse.send(withUsageField(chunk));
+    }
   };
+  const finishes: Finish[] = [];
   try {
-    for await (const event of events) {
+    for await (const { index, event } of events) {
       await open();
       if (event.kind === 'delta') {
-        const chunk = job.shape.chunk(event.text, event.logprobs, null);
+        const chunk = job.shape.chunk(index, event.text, event.logprobs, null);
         if (chunk) await sse.send(withUsageField(chunk));
         continue;
       }
-      Object.assign(ctx.outcome, {
-        finish_reason: event.finishReason,
-        completion_tokens: event.completionTokens,
-      });
-      recordUsage(
-        ctx,
-        usageOf(job.request.promptTokenIds.length, event.completionTokens, event.cachedTokens),
-      );
-      await sse.send(withUsageField(job.shape.chunk('', [], event.finishReason) ?? {}));
-      if (job.includeUsage) {
-        const usage = usageOf(job.request.promptTokenIds.length, event.completionTokens, event.cachedTokens);
-        await sse.send(job.shape.usageChunk(usage));
-      }
-      await sse.done();
+      finishes[index] = event;
+      await sse.send(withUsageField(job.shape.chunk(index, '', [], event.finishReason) ?? {}));
     }
+    if (finishes.filter(Boolean).length < job.requests.length) return; // the client went away
+    const usage = finishUsage(ctx, job, finishes);
+    if (job.includeUsage) await sse.send(job.shape.usageChunk(usage));
+    await sse.done();
   } catch (err) {
     if (!opened) throw err;
     const reason = ctx.cutReason ?? err;
@@ -193,4 +269,24 @@ async function pumpStream(ctx: RequestContext, job: GenerationJob, events: Event
     await sse.send(toErrorResponse(ctx.cutReason).body);
     await sse.done();
   }
+}
+
+/** Every biased token must be one of the model's (the engine indexes its logits with it). */
+function checkLogitBias(bias: readonly [number, number][] | undefined, vocabSize: number): void {
+  const bad = bias?.find(([id]) => id >= vocabSize);
+  if (bad === undefined) return;
+  throw new InvalidRequestError(
+    `'logit_bias' names token ${bad[0]}, which is not a token id of this model (vocabulary size ${vocabSize})`,
+    'logit_bias',
+  );
+}
+
+/**
+ * OpenAI's `system_fingerprint`: names the backend configuration that, with a seed, decides the output.
+ * Here: the served model and what the engine reports of it, hashed; it changes when those do.
+ */
+export function systemFingerprint(model: ServedModel): string {
+  const { name, contextLength, vocabSize, eosTokenIds } = model.engine.info;
+  const config = JSON.stringify([model.name, name, contextLength, vocabSize, eosTokenIds]);
+  return `fp_${createHash('sha256').update(config).digest('hex').slice(0, 10)}`;
 }

@@ -7,8 +7,8 @@
  * initializes them, norms are 1, so activations stay in a sane range. Tensors are generated and written
  * one at a time (a 1.1B model in f32 is 4.4 GB), into shards of at most `maxShardBytes`.
  */
-import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { parseModelConfig } from './config.ts';
 import { BYTES_PER_ELEMENT, f32ToBf16Bits, type SafetensorsDtype } from './dtypes.ts';
 import { INDEX_FILE, SINGLE_FILE } from './safetensors.ts';
@@ -92,7 +92,63 @@ interface PlannedTensor {
   std: number;
 }
 
+/** Progress of a checkpoint being written: bytes of tensor data so far, of the total. */
+export interface WriteProgress {
+  doneBytes: number;
+  totalBytes: number;
+}
+
 export function writeRandomCheckpoint(dir: string, options: RandomCheckpointOptions): RandomCheckpoint {
+  const steps = randomCheckpointSteps(dir, options);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * The same, yielding to the event loop after every tensor, so a progress bar can draw and Ctrl-C can stop
+ * it. Written into a staging folder beside `dir` and renamed into place at the end (like a package manager
+ * unpacking into a temp dir): an interrupted run (abort `signal`) deletes the staging folder and leaves no
+ * partial shard anywhere.
+ */
+export async function writeRandomCheckpointAsync(
+  dir: string,
+  options: RandomCheckpointOptions,
+  run: { onProgress?: (p: WriteProgress) => void; signal?: AbortSignal } = {},
+): Promise<RandomCheckpoint> {
+  const staging = join(dirname(dir), `.${basename(dir)}.partial-${process.pid}`);
+  rmSync(staging, { recursive: true, force: true });
+  const steps = randomCheckpointSteps(staging, options);
+  try {
+    for (;;) {
+      if (run.signal?.aborted)
+        throw new CheckpointWriteAborted(`interrupted: removed the unfinished ${staging}`);
+      const step = steps.next();
+      if (step.done) {
+        mkdirSync(dirname(dir), { recursive: true });
+        // rename(2) may replace an empty directory, so an empty --out folder the user made is fine.
+        renameSync(staging, dir);
+        return { ...step.value, dir, shards: step.value.shards.map((f) => join(dir, basename(f))) };
+      }
+      run.onProgress?.(step.value);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  } catch (err) {
+    steps.return(undefined as never);
+    rmSync(staging, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** Ctrl-C (or another abort) stopped `writeRandomCheckpointAsync`; nothing was left behind. */
+export class CheckpointWriteAborted extends Error {}
+
+/** The writer as steps: one yield per tensor written (with progress), the summary as the return value. */
+function* randomCheckpointSteps(
+  dir: string,
+  options: RandomCheckpointOptions,
+): Generator<WriteProgress, RandomCheckpoint> {
   const named = typeof options.shape === 'string' ? options.shape : null;
   const raw: Record<string, unknown> = {
     ...(named ? RANDOM_SHAPES[named] : (options.shape as Record<string, unknown>)),
@@ -109,9 +165,14 @@ export function writeRandomCheckpoint(dir: string, options: RandomCheckpointOpti
   mkdirSync(dir, { recursive: true });
   const shards = planShards(plan, BYTES_PER_ELEMENT[dtype], options.maxShardBytes ?? 2 ** 31);
   const seed = options.seed ?? 0;
+  const elementBytes = BYTES_PER_ELEMENT[dtype];
+  const progress: WriteProgress = {
+    doneBytes: 0,
+    totalBytes: plan.reduce((sum, t) => sum + t.shape.reduce((a, b) => a * b, 1) * elementBytes, 0),
+  };
   let bytes = 0;
   for (const [file, tensors] of shards) {
-    bytes += writeSafetensorsStreaming(join(dir, file), tensors, dtype, (t) =>
+    bytes += yield* writeSafetensorsStreaming(join(dir, file), tensors, dtype, progress, (t) =>
       fillTensor(t, seed, plan.indexOf(t)),
     );
   }
@@ -158,12 +219,13 @@ function planShards(
 }
 
 /** Header first (every size is known from the shapes), then each tensor as `produce` makes it. */
-function writeSafetensorsStreaming(
+function* writeSafetensorsStreaming(
   file: string,
   tensors: PlannedTensor[],
   dtype: SafetensorsDtype,
+  progress: WriteProgress,
   produce: (t: PlannedTensor) => Float32Array,
-): number {
+): Generator<WriteProgress, number> {
   const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
   let offset = 0;
   for (const t of tensors) {
@@ -185,7 +247,12 @@ function writeSafetensorsStreaming(
       position += bytes.length;
     };
     write(prefix);
-    for (const t of tensors) write(encode(produce(t), dtype));
+    for (const t of tensors) {
+      const data = encode(produce(t), dtype);
+      write(data);
+      progress.doneBytes += data.length;
+      yield progress;
+    }
     return position;
   } finally {
     closeSync(fd);

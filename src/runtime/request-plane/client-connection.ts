@@ -215,8 +215,14 @@ export class ClientConnection {
     if (!receiver) return; // cancelled locally; the worker's FINAL crossed our CANCEL
     this.streams.delete(frame.streamId);
     this.updateRef();
-    if (body.error) receiver.fail(new RemoteError(receiver.origin, body.error.code, body.error.message));
-    else receiver.finish();
+    if (body.error) {
+      const { code, message, param } = body.error;
+      receiver.fail(
+        new RemoteError(receiver.origin, code, message, {
+          param: typeof param === 'string' ? param : undefined,
+        }),
+      );
+    } else receiver.finish();
   }
 
   private onSocketClose(): void {

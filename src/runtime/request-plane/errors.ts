@@ -51,19 +51,23 @@ export class StreamDisconnectedError extends DhwError {
 }
 
 export class RemoteError extends DhwError {
+  /** The request field the worker named (`invalid_request`), if any. */
+  readonly param: string | undefined;
+
   constructor(
     readonly origin: StreamOrigin,
     /** Machine-readable: see `RemoteErrorCode` in protocols/request-plane.ts, or the handler's own code. */
     readonly code: string,
     /** The handler's own message, unwrapped. */
     readonly remoteMessage: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; param?: string | undefined },
   ) {
     super(
       `Worker at ${origin.address} failed request ${origin.requestId} on "${origin.endpoint}" ` +
         `(${code}): ${remoteMessage}`,
       options,
     );
+    this.param = options?.param;
   }
 }
 

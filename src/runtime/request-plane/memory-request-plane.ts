@@ -62,7 +62,7 @@ class MemoryServer implements ServeHandle {
       },
     });
     const refuse = (error: RemoteErrorInfo) => {
-      receiver.fail(new RemoteError(origin, error.code, error.message));
+      receiver.fail(new RemoteError(origin, error.code, error.message, { param: error.param }));
       return receiver;
     };
     if (this.draining) {
@@ -89,7 +89,8 @@ class MemoryServer implements ServeHandle {
         },
         final: (error) => {
           if (stream) this.streams.delete(stream);
-          if (error) receiver.fail(new RemoteError(origin, error.code, error.message));
+          if (error)
+            receiver.fail(new RemoteError(origin, error.code, error.message, { param: error.param }));
           else receiver.finish();
         },
       },

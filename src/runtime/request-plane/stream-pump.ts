@@ -28,8 +28,12 @@ export interface StreamPumpOptions {
 /** A handler error as the FINAL frame carries it. */
 export function toRemoteErrorInfo(error: unknown): RemoteErrorInfo {
   if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return { code: typeof code === 'string' ? code : RemoteErrorCode.HandlerError, message: error.message };
+    const { code, param } = error as { code?: unknown; param?: unknown };
+    return {
+      code: typeof code === 'string' ? code : RemoteErrorCode.HandlerError,
+      message: error.message,
+      ...(typeof param === 'string' ? { param } : {}),
+    };
   }
   return { code: RemoteErrorCode.HandlerError, message: String(error) };
 }
