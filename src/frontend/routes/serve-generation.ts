@@ -249,10 +249,13 @@ async function pumpStream(ctx: RequestContext, job: GenerationJob, events: Event
       finishes[index] = event;
       await sse.send(withUsageField(job.shape.chunk(index, '', [], event.finishReason) ?? {}));
     }
-    if (finishes.filter(Boolean).length < job.requests.length) return; // the client went away
-    const usage = finishUsage(ctx, job, finishes);
-    if (job.includeUsage) await sse.send(job.shape.usageChunk(usage));
-    await sse.done();
+    if (finishes.filter(Boolean).length === job.requests.length) {
+      const usage = finishUsage(ctx, job, finishes);
+      if (job.includeUsage) await sse.send(job.shape.usageChunk(usage));
+      await sse.done();
+      return;
+    }
+    // Not every choice finished: the client went away (nothing to send), or the server cut it (below).
   } catch (err) {
     if (!opened) throw err;
     const reason = ctx.cutReason ?? err;
