@@ -45,7 +45,7 @@ const COMMON_FIELDS: Record<string, Rule> = {
   max_completion_tokens: { type: 'integer', min: 1 },
   temperature: { type: 'number', min: 0, max: 2 },
   top_p: { type: 'number', min: 0, max: 1, minExclusive: true },
-  n: { type: 'custom', wrong: [...NOT_NUMBERS, 0, -1, 2, 1.5, 1e9] },
+  n: { type: 'custom', wrong: [...NOT_NUMBERS, 0, -1, 1.5, 1e9] },
   stream: { type: 'boolean' },
   stream_options: {
     type: 'custom',
