@@ -75,6 +75,7 @@ interface Completion {
 async function complete(fe: FrontendHandle, prompt: number[], maxTokens: number): Promise<Completion> {
   const res = await fetch(`${fe.url}/v1/completions`, {
     method: 'POST',
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ model: 'fortune-llama', prompt, max_tokens: maxTokens, temperature: 0 }),
   });
   const body = (await res.json()) as {

@@ -52,6 +52,7 @@ async function serve(script: ConstructorParameters<typeof ScriptedEngine>[0]): P
 function post(url: string, stream: boolean): Promise<Response> {
   return fetch(`${url}/v1/chat/completions`, {
     method: 'POST',
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }], stream }),
   });
 }

@@ -173,6 +173,7 @@ test('a namespace without workers: 503 "no workers available" in OpenAI error sh
   try {
     const res = await fetch(`${empty.url}/v1/chat/completions`, {
       method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'fortune-llama', messages: [{ role: 'user', content: 'hi' }] }),
     });
     assert.equal(res.status, 503);
@@ -213,6 +214,7 @@ test('a model disappears with its last worker: then 503, and it comes back with 
   const ask = () =>
     fetch(`${fe.url}/v1/completions`, {
       method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'fortune-llama', prompt: 'Hello', max_tokens: 3 }),
     });
   try {

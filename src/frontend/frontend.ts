@@ -30,6 +30,7 @@ import { ModelCardFiles } from './model-card-files.ts';
 import { type DeploymentRouterFlags, ModelDeployment } from './model-deployment.ts';
 import { ModelWatcher } from './model-watcher.ts';
 import { RouterReplicaSync } from './replica-sync.ts';
+import type { PromptEncoderOptions } from './prompt-encoder.ts';
 import type { RequestStats } from './request-stats.ts';
 
 export interface FrontendRuntime {
@@ -61,7 +62,10 @@ export interface FrontendOptions {
   kvReplay?: 'snapshot' | 'start';
   /** --migration-limit: mid-stream worker failures one request may survive (default 0). */
   migrationLimit?: number;
-  /** KV usage (0..1) at which a worker counts as busy; all busy → 503 (default 0.95). */
+  /**
+   * KV usage (0..1) at which a worker counts as busy, by its load report or by the blocks the router sent
+   * it; all busy → the request waits in the model's queue (default 0.95).
+   */
   busyThreshold?: number;
   /**
    * Conditional disaggregation (used when a model has prefill workers): --max-local-prefill-length
@@ -78,6 +82,16 @@ export interface FrontendOptions {
   port?: number;
   maxBodyBytes?: number;
   drainTimeoutMs?: number;
+  /** --max-queued-requests: per model, requests that wait while every worker is busy (default 256). */
+  maxQueuedRequests?: number;
+  /** --request-timeout: one generation request's deadline, ms (default 10 min; 0 = none). */
+  requestTimeoutMs?: number;
+  /** --header-timeout, --body-timeout (ms) and --max-connections: the HTTP server's own limits. */
+  headersTimeoutMs?: number;
+  bodyTimeoutMs?: number;
+  maxConnections?: number;
+  /** --tokenizer-threads, --tokenizer-thread-min-bytes: where long prompts are tokenized. */
+  tokenize?: PromptEncoderOptions;
   /** Browser origins allowed to call the API (CORS; `--allowed-origins`). Default none. */
   allowedOrigins?: readonly string[];
   /** --api-key / --public-paths: clients must send `Authorization: Bearer KEY` (api-key.ts). */
@@ -154,6 +168,7 @@ export async function startFrontend(options: FrontendOptions = {}): Promise<Fron
           router: routerFlags,
           migrationLimit: options.migrationLimit ?? 0,
           busyThreshold: options.busyThreshold,
+          maxQueuedRequests: options.maxQueuedRequests,
           disagg,
           metrics,
           requestSnapshot: (deployment, workerId) => feed.requestSnapshot(deployment, workerId),
@@ -176,6 +191,11 @@ export async function startFrontend(options: FrontendOptions = {}): Promise<Fron
       port: options.port,
       maxBodyBytes: options.maxBodyBytes,
       drainTimeoutMs: options.drainTimeoutMs,
+      requestTimeoutMs: options.requestTimeoutMs,
+      headersTimeoutMs: options.headersTimeoutMs,
+      bodyTimeoutMs: options.bodyTimeoutMs,
+      maxConnections: options.maxConnections,
+      tokenize: options.tokenize,
       allowedOrigins: options.allowedOrigins,
       metrics,
       ...options.auth,

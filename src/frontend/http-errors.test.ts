@@ -106,6 +106,7 @@ test('unknown model is 404 model_not_found; the model folder name is accepted', 
   assert.match(reply.error.message, /gpt-4.*fortune-cookie.*fortune-llama/);
   const byFolderName = await fetch(`${ts.server.url}/v1/completions`, {
     method: 'POST',
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ model: 'fortune-llama', prompt: 'Hi', max_tokens: 2 }),
   });
   assert.equal(byFolderName.status, 200);

@@ -13,8 +13,16 @@ import type { Tokenizer } from '../tokens/index.ts';
 import { isLoopbackHost } from '../util/advertise-host.ts';
 import { getLogger } from '../util/logger.ts';
 import { ApiKeyCheck, type ApiKeyOptions } from './api-key.ts';
-import { methodNotAllowed, notFound, toErrorResponse } from './http-errors.ts';
+import {
+  type HttpError,
+  methodNotAllowed,
+  notFound,
+  requestTimedOut,
+  shuttingDown,
+  toErrorResponse,
+} from './http-errors.ts';
 import { FrontendMetrics } from './metrics.ts';
+import { PromptEncoder, type PromptEncoderOptions } from './prompt-encoder.ts';
 import { newRequestId, type RequestContext, type ServerState, sendJson } from './request-context.ts';
 import { type RequestEnd, RequestStats } from './request-stats.ts';
 import { handleChatCompletions } from './routes/chat-completions.ts';
@@ -36,6 +44,13 @@ import {
 } from './dashboard/dashboard-page.ts';
 import { handleDashboardState } from './dashboard/dashboard-state.ts';
 import { type ModelRegistry, StaticModelRegistry } from './served-model.ts';
+import {
+  applyServerLimits,
+  checkingIntervalMs,
+  drain,
+  InFlight,
+  type ServerLimits,
+} from './server-limits.ts';
 
 /** One engine in this process, served under one name. */
 export interface SingleModelSource {
@@ -52,20 +67,28 @@ export interface RegistrySource {
   models: ModelRegistry;
 }
 
-export type HttpServerOptions = (SingleModelSource | RegistrySource) & {
-  /** Default 127.0.0.1. */
-  host?: string;
-  /** Default 8000; 0 picks a free port (tests). */
-  port?: number;
-  /** Largest request body accepted (413 above). Default 4 MiB. */
-  maxBodyBytes?: number;
-  /** How long close() waits for in-flight requests before cutting connections. Default 10 s. */
-  drainTimeoutMs?: number;
-  /** The registry GET /metrics renders; shared with the RoutedEngines by startFrontend. Default: a new one. */
-  metrics?: FrontendMetrics;
-  /** Browser origins allowed to call the API (CORS, --allowed-origins). Default none. */
-  allowedOrigins?: readonly string[];
-} & ApiKeyOptions;
+export type HttpServerOptions = (SingleModelSource | RegistrySource) &
+  ServerLimits & {
+    /** Default 127.0.0.1. */
+    host?: string;
+    /** Default 8000; 0 picks a free port (tests). */
+    port?: number;
+    /** Largest request body accepted (413 above). Default 4 MiB. */
+    maxBodyBytes?: number;
+    /** How long close() waits for in-flight requests before cutting them (error event / 503). Default 10 s. */
+    drainTimeoutMs?: number;
+    /**
+     * Deadline of one generation request, from arrival to its last byte, ms (`--request-timeout`): past it the
+     * request is cut (504 before the response starts, an SSE error event after). 0 = none. Default 10 min.
+     */
+    requestTimeoutMs?: number;
+    /** The registry GET /metrics renders; shared with the RoutedEngines by startFrontend. Default: a new one. */
+    metrics?: FrontendMetrics;
+    /** Tokenizer threads and the prompt length (bytes) from which a prompt is tokenized on one. */
+    tokenize?: PromptEncoderOptions;
+    /** Browser origins allowed to call the API (CORS, --allowed-origins). Default none. */
+    allowedOrigins?: readonly string[];
+  } & ApiKeyOptions;
 
 export interface HttpServerHandle {
   /** e.g. "http://127.0.0.1:8000" (no trailing slash; the OpenAI base URL is `${url}/v1`). */
@@ -73,7 +96,10 @@ export interface HttpServerHandle {
   port: number;
   /** Current request counters (the same numbers GET /health shows). */
   stats: RequestStats;
-  /** Stop accepting, let in-flight requests finish (up to drainTimeoutMs), then close. Leaves the engine open. */
+  /**
+   * Stop accepting (Connection: close on open keep-alive connections), let in-flight requests finish (up to
+   * drainTimeoutMs), end the rest with a `shutting_down` error, then close. Leaves the engine open.
+   */
   close(): Promise<void>;
 }
 
@@ -114,21 +140,28 @@ const ROUTES: Record<string, Route> = {
 
 const log = getLogger('frontend');
 
+/** Default `--request-timeout`: long enough for any generation this stack serves, short of forever. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 600_000;
+
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServerHandle> {
   const models = 'models' in options ? options.models : new StaticModelRegistry(options);
   const state: ServerState = {
     models,
     maxBodyBytes: options.maxBodyBytes ?? 4 * 1024 * 1024,
+    requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
     stats: new RequestStats(),
     metrics: options.metrics ?? new FrontendMetrics(),
     startedAt: Math.floor(Date.now() / 1000),
     auth: new ApiKeyCheck(options),
+    prompts: new PromptEncoder(options.tokenize),
   };
+  const inFlight = new InFlight();
   const cors: CorsOptions = { allowedOrigins: options.allowedOrigins ?? [] };
-  const server = createServer((req, res) => {
+  const server = createServer({ connectionsCheckingInterval: checkingIntervalMs(options) }, (req, res) => {
     if (applyCors(cors, req, res)) return;
-    void handleRequest(state, req, res);
+    void handleRequest(state, inFlight, server, req, res);
   });
+  applyServerLimits(server, options);
   const host = options.host ?? '127.0.0.1';
   await listen(server, host, options.port ?? 8000);
   const { port } = server.address() as AddressInfo;
@@ -146,7 +179,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     url,
     port,
     stats: state.stats,
-    close: () => closeServer(server, state.stats, options.drainTimeoutMs ?? 10_000),
+    close: async () => {
+      await drain(server, inFlight, state.stats, options.drainTimeoutMs ?? 10_000);
+      await state.prompts.close();
+    },
   };
 }
 
@@ -158,20 +194,6 @@ function listen(server: Server, host: string, port: number): Promise<void> {
       resolve();
     });
   });
-}
-
-async function closeServer(server: Server, stats: RequestStats, drainTimeoutMs: number): Promise<void> {
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, drainTimeoutMs);
-  });
-  await Promise.race([stats.idle(), timeout]);
-  clearTimeout(timer);
-  server.closeAllConnections();
-  await closed;
-  log.info('closed');
 }
 
 /**
@@ -197,16 +219,27 @@ function findRoute(method: string, path: string): Route {
   return route;
 }
 
-async function handleRequest(state: ServerState, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handleRequest(
+  state: ServerState,
+  inFlight: InFlight,
+  server: Server,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const method = req.method ?? 'GET';
   const path = (req.url ?? '/').split('?')[0];
   const route = ROUTES[routeKey(path)];
   const requestId = clientRequestId(req) ?? newRequestId(route?.idPrefix ?? 'req');
+  // One signal for every reason to stop: the client went away (res 'close' before the response finished)
+  // or the server cut the request (deadline, shutdown). `clientGone` tells them apart.
   const aborter = new AbortController();
-  // res 'close' before the response finished = the client went away: cancel down to the engine.
+  let clientGone = false;
   res.on('close', () => {
-    if (!res.writableFinished) aborter.abort();
+    if (res.writableFinished || aborter.signal.aborted) return;
+    clientGone = true;
+    aborter.abort();
   });
+  const counted = route?.counted === true && route.method === method;
   const ctx: RequestContext = {
     requestId,
     req,
@@ -217,7 +250,18 @@ async function handleRequest(state: ServerState, req: IncomingMessage, res: Serv
     outcome: {},
     authenticated: state.auth?.authenticated(req) ?? false,
   };
-  const counted = route?.counted === true && route.method === method;
+  if (counted) {
+    ctx.cut = (reason: HttpError) => {
+      if (aborter.signal.aborted) return;
+      ctx.cutReason = reason;
+      aborter.abort(reason);
+    };
+  }
+  inFlight.begin(ctx);
+  const deadline =
+    counted && state.requestTimeoutMs > 0
+      ? setTimeout(() => ctx.cut?.(requestTimedOut(state.requestTimeoutMs)), state.requestTimeoutMs)
+      : undefined;
   const started = performance.now();
   if (counted) {
     state.stats.begin();
@@ -227,13 +271,17 @@ async function handleRequest(state: ServerState, req: IncomingMessage, res: Serv
   let end: RequestEnd = 'ok';
   try {
     state.auth?.check(path, req);
+    if (counted && inFlight.draining) throw shuttingDown();
     await findRoute(method, path).handler(state, ctx);
+    // Cut before anything was sent (waiting in the queue, a non-streaming request): answer with why.
+    if (ctx.cutReason && !res.headersSent) throw ctx.cutReason;
     if (ctx.outcome.error) end = 'server_error';
-  } catch (err) {
-    const { status, body } = toErrorResponse(err);
+  } catch (caught) {
+    const err = ctx.cutReason ?? caught;
+    const { status, body, retryAfterS } = toErrorResponse(err);
     end = status >= 500 ? 'server_error' : 'client_error';
-    if (aborter.signal.aborted) ctx.log.info('client went away', { error: err });
-    else if (status === 503)
+    if (clientGone) ctx.log.info('client went away', { error: err });
+    else if (status === 503 || status === 429 || status === 504)
       ctx.log.warn('request refused: no capacity', { status, message: body.error.message });
     else if (status >= 500) ctx.log.error('request failed', { status, error: err });
     else ctx.log.info('request rejected', { method, path, status, message: body.error.message });
@@ -241,9 +289,13 @@ async function handleRequest(state: ServerState, req: IncomingMessage, res: Serv
     const headers: Record<string, string> = { 'x-request-id': requestId };
     if (status === 413) headers.connection = 'close';
     if (status === 401) headers['www-authenticate'] = 'Bearer';
+    if (retryAfterS !== undefined) headers['retry-after'] = String(retryAfterS);
     sendJson(res, status, body, headers);
+  } finally {
+    clearTimeout(deadline);
+    inFlight.end(ctx, server);
   }
-  if (aborter.signal.aborted) end = 'cancelled';
+  if (clientGone) end = 'cancelled';
   if (counted) {
     state.stats.end(end);
     ctx.observation?.end(end === 'ok' ? 'success' : end === 'cancelled' ? 'cancelled' : 'error');

@@ -1,3 +1,4 @@
+export { AdmissionQueue, type AdmissionOptions, DEFAULT_MAX_QUEUED_REQUESTS } from './admission.ts';
 export { allowedOrigin, applyCors, type CorsOptions, parseAllowedOrigins } from './cors.ts';
 export { EventFeed, type EventFeedStats, KvSnapshotError } from './event-feed.ts';
 export {
@@ -8,6 +9,7 @@ export {
 } from './frontend.ts';
 export { allWorkersBusy, HttpError, noWorkersAvailable } from './http-errors.ts';
 export {
+  DEFAULT_REQUEST_TIMEOUT_MS,
   type HttpServerHandle,
   type HttpServerOptions,
   type RegistrySource,
@@ -23,7 +25,10 @@ export {
   ModelDeployment,
 } from './model-deployment.ts';
 export { ModelWatcher, type ModelWatcherOptions } from './model-watcher.ts';
-export { chatPromptIds, completionPromptIds, resolveMaxTokens } from './preprocessor.ts';
+export { chatPromptIds, chatPromptText, completionPromptIds, resolveMaxTokens } from './preprocessor.ts';
+export { checkPromptBytes, maxBytesPerToken } from './prompt-bound.ts';
+export { DEFAULT_OFF_THREAD_BYTES, PromptEncoder, type PromptEncoderOptions } from './prompt-encoder.ts';
+export { TokenizePool } from './tokenize-pool.ts';
 export type { RequestCounts } from './request-stats.ts';
 export {
   continuation,
@@ -38,6 +43,7 @@ export {
   type ServedModel,
   StaticModelRegistry,
 } from './served-model.ts';
+export { SERVER_LIMIT_DEFAULTS, type ServerLimits } from './server-limits.ts';
 export { SseWriter } from './sse.ts';
 export { type StopMatch, StopStringMatcher } from './stop-strings.ts';
 export { streamText, type TextStreamEvent } from './text-stream.ts';

@@ -204,6 +204,7 @@ test(`${TOTAL} malformed requests: all 4xx in OpenAI's error shape, the server a
   const sample = goldenSamples()[1];
   const res = await fetch(`${ts.server.url}/v1/chat/completions`, {
     method: 'POST',
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ model: 'fortune-llama', messages: sample.messages, temperature: 0 }),
   });
   assert.equal(res.status, 200);

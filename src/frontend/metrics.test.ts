@@ -46,7 +46,11 @@ test('GET /metrics reports requests, tokens and latencies under Dynamo names', a
   for await (const _ of stream) {
     // drain
   }
-  const bad = await fetch(`${ts.server.url}/v1/chat/completions`, { method: 'POST', body: '{"n":' });
+  const bad = await fetch(`${ts.server.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{"n":',
+  });
   assert.equal(bad.status, 400);
 
   const res = await fetch(`${ts.server.url}/metrics`);

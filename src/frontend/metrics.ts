@@ -17,6 +17,8 @@
  *                                                                          short_uncached_prompt | prefill_queue_full)
  *   dynamo_frontend_remote_prefill_failures_total{model,reason}          counter (connect | unavailable |
  *                                                                          disconnected | malformed | no_prefill_worker | error)
+ *   dynamo_frontend_queued_requests{model}                               gauge (waiting in the admission queue)
+ *   dynamo_frontend_rejected_requests_total{model,reason}                counter (queue_full | busy)
  *
  * The two disaggregation counters are fed by the RoutedEngines (one per model), which share this object
  * with the HTTP server (startFrontend creates it and hands it to both).
@@ -43,6 +45,8 @@ export class FrontendMetrics {
   private readonly kvHitRate: Gauge<'model'>;
   private readonly disaggDecisions: Counter<'model' | 'reason'>;
   private readonly remotePrefillFailures: Counter<'model' | 'reason'>;
+  private readonly queued: Gauge<'model'>;
+  private readonly rejected: Counter<'model' | 'reason'>;
   private readonly migrations: Counter<'model'>;
   /** The last minutes, decisions and per-worker hit rates, for GET /dashboard (not Prometheus). */
   readonly activity = new RecentActivity();
@@ -115,6 +119,28 @@ export class FrontendMetrics {
       labelNames: ['model', 'reason'],
       registers,
     });
+    this.queued = new Gauge({
+      name: 'dynamo_frontend_queued_requests',
+      help: 'Requests waiting in the model admission queue while every worker is busy',
+      labelNames,
+      registers,
+    });
+    this.rejected = new Counter({
+      name: 'dynamo_frontend_rejected_requests_total',
+      help: 'Requests refused by admission control: queue_full (429) or busy (503, no queue)',
+      labelNames: ['model', 'reason'],
+      registers,
+    });
+  }
+
+  /** The model's admission queue holds `depth` requests now. */
+  setQueued(model: string, depth: number): void {
+    this.queued.set({ model }, depth);
+  }
+
+  /** Admission control refused a request (`queue_full` → 429, `busy` → 503). */
+  admissionRejected(model: string, reason: 'queue_full' | 'busy'): void {
+    this.rejected.inc({ model, reason });
   }
 
   /** One request's disaggregation decision (disagg-policy.ts's reason). */

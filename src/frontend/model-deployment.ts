@@ -18,6 +18,7 @@ import type { RequestPlane } from '../runtime/request-plane/index.ts';
 import { readTokenizerFiles, Tokenizer } from '../tokens/index.ts';
 import { DhwError } from '../util/errors.ts';
 import { getLogger, type Logger } from '../util/logger.ts';
+import { AdmissionQueue, DEFAULT_MAX_QUEUED_REQUESTS } from './admission.ts';
 import type { FrontendMetrics } from './metrics.ts';
 import { ModelCardFiles } from './model-card-files.ts';
 import { RoutedEngine } from './routed-engine.ts';
@@ -36,8 +37,10 @@ export interface DeploymentOptions {
   plane: RequestPlane;
   router: DeploymentRouterFlags;
   migrationLimit: number;
-  /** KV usage (0..1) at which the router skips a worker; all busy → 503 (default 0.95). */
+  /** KV usage (0..1) at which the router skips a worker; all busy → wait in the queue (default 0.95). */
   busyThreshold?: number;
+  /** --max-queued-requests: requests that may wait while every worker is busy (default 256; 0 = 503 at once). */
+  maxQueuedRequests?: number;
   /** Ask a worker for its KV state after a gap in its events (wired to the event feed). */
   requestSnapshot: (deployment: ModelDeployment, workerId: WorkerId) => void;
   /** --max-local-prefill-length, --max-prefill-queue-size (default DISAGG_DEFAULTS). */
@@ -107,6 +110,8 @@ export class ModelDeployment implements ServedModel {
   readonly eosTokenIds: readonly number[];
   readonly created = Math.floor(Date.now() / 1000);
   readonly engine: RoutedEngine;
+  /** Requests waiting for a worker while all are busy. */
+  readonly admission: AdmissionQueue;
 
   private constructor(
     readonly card: ModelCard,
@@ -119,6 +124,15 @@ export class ModelDeployment implements ServedModel {
     const alias = folderAlias(card);
     this.aliases = alias ? [alias] : [];
     this.eosTokenIds = mergeEosIds(card.eosTokenIds, tokenizer.eosTokenIds);
+    const metrics = options.metrics;
+    this.admission = new AdmissionQueue({
+      model: this.name,
+      maxQueued: options.maxQueuedRequests ?? DEFAULT_MAX_QUEUED_REQUESTS,
+      observer: metrics && {
+        depth: (queued) => metrics.setQueued(this.name, queued),
+        rejected: (reason) => metrics.admissionRejected(this.name, reason),
+      },
+    });
     this.engine = new RoutedEngine({
       info: {
         name: this.name,
@@ -133,6 +147,7 @@ export class ModelDeployment implements ServedModel {
       migrationLimit: options.migrationLimit,
       disagg: options.disagg ?? DISAGG_DEFAULTS,
       metrics: options.metrics,
+      admission: this.admission,
       log: options.log,
     });
   }
@@ -189,6 +204,7 @@ export class ModelDeployment implements ServedModel {
       workerId,
       blockSize: card.kvCacheBlockSize,
       totalBlocks: card.totalKvBlocks,
+      maxNumSeqs: card.maxNumSeqs,
       address: instance.transport.tcp,
     });
   }

@@ -26,6 +26,19 @@ export function chatPromptIds(
   messages: readonly ChatMessageParam[],
   options: ChatPromptOptions = {},
 ): number[] {
+  const { text, addSpecialTokens } = chatPromptText(tokenizer, messages, options);
+  return tokenizer.encode(text, { addSpecialTokens });
+}
+
+/**
+ * Chat messages → the prompt text and how to encode it (prompt-encoder.ts sizes it before tokenizing).
+ * Templates that write the BOS text themselves must not get a second BOS from the tokenizer.
+ */
+export function chatPromptText(
+  tokenizer: Tokenizer,
+  messages: readonly ChatMessageParam[],
+  options: ChatPromptOptions = {},
+): { text: string; addSpecialTokens: boolean } {
   if (!tokenizer.hasChatTemplate) {
     throw new InvalidRequestError(
       'this model has no chat template (no chat_template.jinja or chat_template in tokenizer_config.json): ' +
@@ -38,10 +51,7 @@ export function chatPromptIds(
     addGenerationPrompt: options.addGenerationPrompt ?? true,
     ...(options.tools ? { tools: options.tools } : {}),
   });
-  // Templates that write the BOS text themselves must not get a second BOS from the tokenizer.
-  return tokenizer.encode(text, {
-    addSpecialTokens: options.addSpecialTokens ?? !startsWithBos(tokenizer, text),
-  });
+  return { text, addSpecialTokens: options.addSpecialTokens ?? !startsWithBos(tokenizer, text) };
 }
 
 /** Messages as the chat template receives them (earlier tool calls' arguments as objects). */

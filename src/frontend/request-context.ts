@@ -7,7 +7,9 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../util/logger.ts';
 import type { ApiKeyCheck } from './api-key.ts';
+import type { HttpError } from './http-errors.ts';
 import type { FrontendMetrics, RequestObservation } from './metrics.ts';
+import type { PromptEncoder } from './prompt-encoder.ts';
 import type { RequestStats } from './request-stats.ts';
 import type { ModelRegistry } from './served-model.ts';
 
@@ -16,12 +18,16 @@ export interface ServerState {
   /** The models this server can serve right now (fixed, or discovered from workers). */
   models: ModelRegistry;
   maxBodyBytes: number;
+  /** Per-request deadline for generation requests, ms (`--request-timeout`); 0 = none. */
+  requestTimeoutMs: number;
   stats: RequestStats;
   metrics: FrontendMetrics;
   /** Unix seconds when the server started. */
   startedAt: number;
   /** --api-key: who may call which path (absent = everyone, everything). */
   auth?: ApiKeyCheck;
+  /** Prompt → token ids: size bound first, long texts on tokenizer threads. */
+  prompts: PromptEncoder;
 }
 
 export interface RequestContext {
@@ -29,8 +35,18 @@ export interface RequestContext {
   req: IncomingMessage;
   res: ServerResponse;
   log: Logger;
-  /** Aborted when the client disconnects before the response is complete. */
+  /**
+   * Aborted when the client disconnects before the response is complete, or when the server cuts the
+   * request (`cut`: its deadline passed, the server is shutting down).
+   */
   signal: AbortSignal;
+  /**
+   * Generation routes: end this request on the server's side. Aborts `signal` (the engine request stops)
+   * and records why; the client gets `reason` as the HTTP error, or as an SSE error event once streaming.
+   */
+  cut?: (reason: HttpError) => void;
+  /** Why the server cut the request, once it did. */
+  cutReason?: HttpError;
   /** Unix seconds, the `created` field of responses. */
   created: number;
   /** Timing for /metrics (generation routes only). */

@@ -47,6 +47,7 @@ import {
 import { appendBlockHashes, type BlockHashes } from '../tokens/block-hash.ts';
 import { InvalidRequestError } from '../util/errors.ts';
 import { getLogger, type Logger } from '../util/logger.ts';
+import type { AdmissionQueue } from './admission.ts';
 import type { FrontendMetrics } from './metrics.ts';
 import { decodeRequestOf, RemotePrefill } from './remote-prefill.ts';
 import { checkOutput } from './worker-output.ts';
@@ -68,6 +69,11 @@ export interface RoutedEngineOptions {
   disagg?: DisaggPolicyOptions;
   /** Disaggregation decision and remote prefill failure counters. */
   metrics?: FrontendMetrics;
+  /**
+   * Where a request waits while every worker is busy (`--max-queued-requests`); absent = busy is a 503 at
+   * once. Told when each request ends, so the next one in line can go.
+   */
+  admission?: AdmissionQueue;
   log?: Logger;
 }
 
@@ -126,7 +132,14 @@ export class RoutedEngine implements InferenceEngine {
     };
     for (;;) {
       const attempt = continuation(request, progress.generated);
-      const route = this.pick(attempt, progress);
+      let route: RouteResult;
+      try {
+        route = await this.pick(attempt, progress, signal);
+      } catch (err) {
+        // Cancelled while waiting in the admission queue: nothing was sent anywhere.
+        if (signal?.aborted) return;
+        throw err;
+      }
       this.options.metrics?.routed(this.info.name, request.requestId, route, attempt.promptTokenIds.length);
       const workerId = route.workerId;
       const address = this.options.router.addressOf(workerId) ?? `(unknown address of ${workerId})`;
@@ -154,6 +167,7 @@ export class RoutedEngine implements InferenceEngine {
           this.options.metrics?.served(workerId, request.promptTokenIds.length, progress.cachedTokens ?? 0);
         }
         this.options.router.finishRequest(request.requestId, outcome);
+        this.options.admission?.release();
       }
     }
   }
@@ -164,16 +178,28 @@ export class RoutedEngine implements InferenceEngine {
 
   /**
    * Ask the router for a worker this request has not tried. The router skips quarantined and busy workers
-   * and throws NoWorkersError (none left) or AllWorkersBusyError (→ 503 busy).
+   * and throws NoWorkersError (none left) or AllWorkersBusyError; with an admission queue, a busy answer
+   * waits in line (429 when the line is full) instead of failing.
    */
-  private pick(request: EngineRequest, progress: RequestProgress): RouteResult {
-    return this.options.router.route({
-      requestId: request.requestId,
-      tokenIds: request.promptTokenIds,
-      blockHashes: progress.hashes.of(request.promptTokenIds),
-      sessionId: request.sessionId,
-      exclude: [...progress.failed],
-    });
+  private pick(
+    request: EngineRequest,
+    progress: RequestProgress,
+    signal: AbortSignal | undefined,
+  ): Promise<RouteResult> {
+    const route = (): RouteResult =>
+      this.options.router.route({
+        requestId: request.requestId,
+        tokenIds: request.promptTokenIds,
+        blockHashes: progress.hashes.of(request.promptTokenIds),
+        sessionId: request.sessionId,
+        exclude: [...progress.failed],
+      });
+    if (this.options.admission) return this.options.admission.admit(route, signal);
+    try {
+      return Promise.resolve(route());
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /**

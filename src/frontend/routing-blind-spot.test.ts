@@ -91,6 +91,7 @@ interface Usage {
 async function ask(system: string, question: string): Promise<Usage> {
   const res = await fetch(`${frontend.url}/v1/chat/completions`, {
     method: 'POST',
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({
       model: 'fortune-llama',
       messages: [

@@ -8,12 +8,14 @@ import type { ServerResponse } from 'node:http';
 export class SseWriter {
   constructor(private readonly res: ServerResponse) {}
 
-  /** Send the 200 headers; after this, errors can only travel as events. */
+  /**
+   * Send the 200 headers; after this, errors can only travel as events. No `Connection` header of its own:
+   * Node keeps the connection alive unless the server set `connection: close` (draining).
+   */
   open(): void {
     this.res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
-      connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
     this.res.flushHeaders();

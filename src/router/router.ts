@@ -33,7 +33,7 @@ import type {
   WorkerInfo,
   WorkerView,
 } from './types.ts';
-import { WorkerPool, type WorkerPoolOptions } from './worker-pool.ts';
+import { type ActiveBlocksEstimate, WorkerPool, type WorkerPoolOptions } from './worker-pool.ts';
 
 export interface RouterOptions extends WorkerPoolOptions {
   policy: RoutingPolicy;
@@ -200,10 +200,26 @@ export class Router {
     return this.pool.isQuarantined(workerId);
   }
 
-  /** Whether the worker's last load report is at or past the busy threshold. */
+  /**
+   * Whether the worker is at or past the busy threshold: by its last load report, or by the KV blocks this
+   * router has in flight there (its own ledger, which moves the instant a request is routed).
+   */
   isBusy(workerId: WorkerId): boolean {
-    return this.pool.isBusy(workerId);
+    return this.pool.isBusy(workerId, this.activeBlocksOf);
   }
+
+  /**
+   * The busy check's view of a worker: this router's in-flight blocks there plus what the last report
+   * showed beyond them (`loadEstimate`), and its in-flight requests; undefined while nothing of ours is in
+   * flight there, so a worker is never busy by our count alone when it runs nothing of ours (one big prompt
+   * always goes).
+   */
+  private readonly activeBlocksOf: ActiveBlocksEstimate = (workerId) => {
+    const own = this.active.counts(workerId);
+    if (own.requests === 0) return undefined;
+    const blocks = this.loadEstimate(workerId, own, this.pool.loadOf(workerId)).activeBlocks;
+    return { blocks, requests: own.requests };
+  };
 
   /** A worker joined (or its model card changed). All workers must share one block size. */
   addWorker(info: WorkerInfo): void {
@@ -293,7 +309,7 @@ export class Router {
    * left once `exclude` is applied, AllWorkersBusyError when every candidate is past the busy threshold.
    */
   route(input: RouteInput): RouteResult {
-    const candidates = this.pool.candidates(input.exclude);
+    const candidates = this.pool.candidates(input.exclude, this.activeBlocksOf);
     const blockSize = this.tokensPerBlock!;
     const request: RouteRequest = {
       requestId: input.requestId as RequestId,
@@ -371,7 +387,7 @@ export class Router {
 
   /** The views a policy would see for `input` right now, without routing (for tools and tests). */
   inspect(input: RouteInput): WorkerView[] {
-    const candidates = this.pool.candidates(input.exclude);
+    const candidates = this.pool.candidates(input.exclude, this.activeBlocksOf);
     const blockHashes =
       input.blockHashes ?? computeBlockHashes(input.tokenIds, this.tokensPerBlock!).sequence;
     const request = {

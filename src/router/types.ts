@@ -20,6 +20,11 @@ export interface WorkerInfo {
   /** KV blocks the worker has in total (`total_kv_blocks`). */
   totalBlocks: number;
   /**
+   * Sequences the worker runs at once (`max_num_seqs`); more wait in its own queue. The busy check counts
+   * the router's in-flight requests against it. Unset = not counted.
+   */
+  maxNumSeqs?: number;
+  /**
    * Where the request plane reaches the worker ("host:port" from its instance record). The router never
    * dials it; it keeps it with the member so one record says who serves and where (the frontend calls it).
    */

@@ -5,7 +5,8 @@
  *
  * Systems analogy: an nginx `upstream` block with passive health checks. The block lists its servers, a
  * server that fails (`max_fails=1`) is marked down for `fail_timeout` (here `quarantineMs`), and a server at
- * capacity is skipped the way a full backend is (here: KV cache usage ≥ `busyThreshold`).
+ * capacity is skipped the way a full backend is (here: KV cache usage ≥ `busyThreshold`, from its last load
+ * report or from the router's own count of the blocks it just sent there: `ActiveBlocksEstimate`).
  *
  *   members ─ exclude (tried for this request) ─► untried ─ prefer not quarantined ─► eligible
  *           ─ skip busy ─► offered to the policy
@@ -21,6 +22,15 @@ export const QUARANTINE_MS = 5_000;
 
 /** The frontend's default `--busy-threshold`: KV cache usage (0..1) at which a worker counts as busy. */
 export const DEFAULT_BUSY_THRESHOLD = 0.95;
+
+/**
+ * What the router itself counts as taken on a worker right now: KV blocks (its in-flight ledger, plus what
+ * the last report showed beyond it) and requests in flight; undefined when the router has nothing in flight
+ * there. Load reports lag (~100 ms, and none at all before the first): a burst routed in between would
+ * otherwise all land on a worker that already has no room, like a connection-count limit (nginx
+ * `max_conns`) counted locally.
+ */
+export type ActiveBlocksEstimate = (workerId: WorkerId) => { blocks: number; requests: number } | undefined;
 
 export interface WorkerPoolOptions {
   /** KV cache usage (0..1) at or above which a worker is skipped; unset or above 1 = never busy. */
@@ -103,15 +113,16 @@ export class WorkerPool {
     return isQuarantinedAt(this.members.get(workerId)?.quarantinedUntil, this.now());
   }
 
-  isBusy(workerId: WorkerId): boolean {
-    return isBusy(this.members.get(workerId)?.load, this.busyThreshold);
+  isBusy(workerId: WorkerId, activeBlocks?: ActiveBlocksEstimate): boolean {
+    const member = this.members.get(workerId);
+    return member !== undefined && this.memberBusy(member, activeBlocks);
   }
 
   /**
    * The members that may take a request: not excluded (already tried for it), not quarantined unless every
    * untried one is (then a quarantined worker beats a 503: it may have recovered), and not busy.
    */
-  candidates(exclude: readonly WorkerId[] | undefined): WorkerInfo[] {
+  candidates(exclude: readonly WorkerId[] | undefined, activeBlocks?: ActiveBlocksEstimate): WorkerInfo[] {
     const untried = [...this.members.values()].filter((m) => !exclude?.includes(m.info.workerId));
     if (untried.length === 0) {
       throw new NoWorkersError(
@@ -123,14 +134,29 @@ export class WorkerPool {
     const now = this.now(); // one clock read per decision, not one per member
     const healthy = untried.filter((m) => !isQuarantinedAt(m.quarantinedUntil, now));
     const eligible = healthy.length > 0 ? healthy : untried;
-    const idle = eligible.filter((m) => !isBusy(m.load, this.busyThreshold));
+    const idle = eligible.filter((m) => !this.memberBusy(m, activeBlocks));
     if (idle.length === 0) {
       throw new AllWorkersBusyError(
         `${eligible.length} worker(s) are at or past the busy threshold (KV cache usage ≥ ` +
-          `${this.busyThreshold}); add workers or KV blocks, or raise --busy-threshold`,
+          `${this.busyThreshold}, reported or counted from requests in flight); add workers or KV blocks, ` +
+          'or raise --busy-threshold',
       );
     }
     return idle.map((m) => m.info);
+  }
+
+  /**
+   * Busy by its last report, or by the router's own count of what it has in flight there: KV blocks at the
+   * threshold, or as many requests as the worker runs at once (`maxNumSeqs`: the next would wait there).
+   */
+  private memberBusy(member: Member, activeBlocks: ActiveBlocksEstimate | undefined): boolean {
+    if (isBusy(member.load, this.busyThreshold)) return true;
+    const { workerId, totalBlocks, maxNumSeqs } = member.info;
+    if (activeBlocks === undefined || !Number.isFinite(this.busyThreshold)) return false;
+    const own = activeBlocks(workerId);
+    if (own === undefined) return false;
+    if (totalBlocks > 0 && own.blocks >= this.busyThreshold * totalBlocks) return true;
+    return maxNumSeqs !== undefined && maxNumSeqs > 0 && own.requests >= maxNumSeqs;
   }
 }
 

@@ -61,7 +61,8 @@ export class Tokenizer {
 
   private constructor(
     private readonly lib: LibTokenizer,
-    files: TokenizerFiles,
+    /** The parsed files it was built from: enough to build the same tokenizer elsewhere (a worker thread). */
+    readonly files: TokenizerFiles,
   ) {
     const config = files.tokenizerConfig;
     const added = (files.tokenizerJson.added_tokens ?? []) as AddedTokenEntry[];

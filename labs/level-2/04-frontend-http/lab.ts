@@ -110,7 +110,7 @@ async function rawStream(url: string): Promise<void> {
     stream_options: { include_usage: true },
   });
   note(
-    `$ curl -N --raw ${url}/v1/chat/completions -d '{"messages":…,"stream":true,"stream_options":{"include_usage":true}}'`,
+    `$ curl -N --raw ${url}/v1/chat/completions -H 'content-type: application/json' -d '{"messages":…,"stream":true,"stream_options":{"include_usage":true}}'`,
   );
   const res = await rawRequest(url, 'POST', '/v1/chat/completions', body);
   const head = res.reads[0]!.bytes.toString('latin1');

@@ -89,6 +89,7 @@ test('`dhw serve --discovery file --events memory --workers 2`: child workers, k
   assert.match(serve.output(), /\[worker-2\] .*Worker [0-9a-f]+ serving/);
   const res = await fetch(`${serve.url}/v1/completions`, {
     method: 'POST',
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ model: 'fortune-llama', prompt: 'Hello', max_tokens: 5 }),
   });
   assert.equal(res.status, 200);
@@ -113,6 +114,7 @@ test('`dhw frontend` with no workers: 503 "no workers available"', async () => {
   );
   const res = await fetch(`${frontend.url}/v1/chat/completions`, {
     method: 'POST',
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ model: 'fortune-llama', messages: [{ role: 'user', content: 'hi' }] }),
   });
   assert.equal(res.status, 503);
@@ -166,6 +168,7 @@ test('`dhw serve --discovery file --prefill-workers 1 --decode-workers 1`: child
   assert.match(serve.output(), /\[decode-1\] .*transfer agent started .*endpoints=\["tcp:.*","unix:/);
   const res = await fetch(`${serve.url}/v1/completions`, {
     method: 'POST',
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ model: 'fortune-llama', prompt: 'Hello', max_tokens: 5 }),
   });
   assert.equal(res.status, 200);

@@ -48,6 +48,7 @@ import { untilSignal } from '../signals.ts';
 import {
   DISAGG_FLAGS,
   disaggOptionsFromFlags,
+  ADMISSION_FLAGS,
   httpOptionsFromFlags,
   ROUTER_FLAGS,
   routerForEvents,
@@ -116,6 +117,7 @@ const FLAGS: FlagSpecs = {
   host: { type: 'string', default: '0.0.0.0', help: 'address the HTTP server listens on' },
   port: { type: 'string', default: '8000', help: 'HTTP port' },
   'max-body-bytes': { type: 'string', default: String(4 << 20), help: 'largest request body (413 above)' },
+  ...ADMISSION_FLAGS,
   'allowed-origins': {
     type: 'string',
     help: 'CORS: browser origins allowed to call the API, comma-separated, or * (default: none)',

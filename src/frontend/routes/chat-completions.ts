@@ -14,7 +14,7 @@ import type {
 import { parseChatCompletionRequest } from '../../protocols/openai-validation.ts';
 import { InvalidRequestError } from '../../util/errors.ts';
 import { readJsonBody } from '../body.ts';
-import { chatPromptIds, templateMessages } from '../preprocessor.ts';
+import { templateMessages } from '../preprocessor.ts';
 import type { RequestContext, ServerState } from '../request-context.ts';
 import type { ServedModel } from '../served-model.ts';
 import {
@@ -39,7 +39,7 @@ export async function handleChatCompletions(server: ServerState, ctx: RequestCon
     );
   }
   await serveOpenAiRequest(model, ctx, body, {
-    promptTokenIds: chatPromptIds(model.tokenizer, body.messages, {
+    promptTokenIds: await server.prompts.chat(model, body.messages, {
       tools: tools.kind === 'none' ? undefined : templateTools(tools.tools),
     }),
     promptParam: 'messages',

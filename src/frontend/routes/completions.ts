@@ -7,7 +7,6 @@ import type { Completion, CompletionRequest } from '../../protocols/openai.ts';
 import { parseCompletionRequest } from '../../protocols/openai-validation.ts';
 import { InvalidRequestError } from '../../util/errors.ts';
 import { readJsonBody } from '../body.ts';
-import { completionPromptIds } from '../preprocessor.ts';
 import type { RequestContext, ServerState } from '../request-context.ts';
 import type { ServedModel } from '../served-model.ts';
 import { completionLogprobs } from './logprobs-format.ts';
@@ -26,7 +25,7 @@ export async function handleCompletions(server: ServerState, ctx: RequestContext
     );
   }
   const model = resolveModel(server, ctx, body.model);
-  const promptTokenIds = completionPromptIds(model.tokenizer, body.prompt, model.engine.info.vocabSize);
+  const promptTokenIds = await server.prompts.completion(model, body.prompt);
   const echoText = !body.echo
     ? ''
     : typeof body.prompt === 'string'

@@ -249,15 +249,27 @@ async function pumpStream(ctx: RequestContext, job: GenerationJob, events: Event
       finishes[index] = event;
       await sse.send(withUsageField(job.shape.chunk(index, '', [], event.finishReason) ?? {}));
     }
-    if (finishes.filter(Boolean).length < job.requests.length) return; // the client went away
-    const usage = finishUsage(ctx, job, finishes);
-    if (job.includeUsage) await sse.send(job.shape.usageChunk(usage));
-    await sse.done();
+    if (finishes.filter(Boolean).length === job.requests.length) {
+      const usage = finishUsage(ctx, job, finishes);
+      if (job.includeUsage) await sse.send(job.shape.usageChunk(usage));
+      await sse.done();
+      return;
+    }
+    // Not every choice finished: the client went away (nothing to send), or the server cut it (below).
   } catch (err) {
     if (!opened) throw err;
-    ctx.log.error('stream failed after headers were sent', { error: err });
-    ctx.outcome.error = err instanceof Error ? err.message : String(err);
-    await sse.send(toErrorResponse(err).body);
+    const reason = ctx.cutReason ?? err;
+    ctx.log.error('stream failed after headers were sent', { error: reason });
+    ctx.outcome.error = reason instanceof Error ? reason.message : String(reason);
+    await sse.send(toErrorResponse(reason).body);
+    await sse.done();
+    return;
+  }
+  // The server cut the stream (deadline, shutdown): the engine stopped quietly, the client is told why.
+  if (ctx.cutReason && opened && !sse.closed) {
+    ctx.log.warn('stream cut by the server', { reason: ctx.cutReason.message });
+    ctx.outcome.error = ctx.cutReason.message;
+    await sse.send(toErrorResponse(ctx.cutReason).body);
     await sse.done();
   }
 }

@@ -13,7 +13,6 @@ import {
 } from '../../protocols/tokenize.ts';
 import { InvalidRequestError } from '../../util/errors.ts';
 import { readJsonBody } from '../body.ts';
-import { chatPromptIds } from '../preprocessor.ts';
 import { type RequestContext, type ServerState, sendJson } from '../request-context.ts';
 import { resolveModel } from './model-check.ts';
 
@@ -21,13 +20,14 @@ export async function handleTokenize(server: ServerState, ctx: RequestContext): 
   const body = parseTokenizeRequest(await readJsonBody(ctx.req, server.maxBodyBytes));
   const model = resolveModel(server, ctx, body.model);
   const { tokenizer } = model;
+  // Long texts are tokenized on a tokenizer thread, as for generation (no context bound: counting is the point).
   const tokens =
     body.kind === 'chat'
-      ? chatPromptIds(tokenizer, body.messages, {
+      ? await server.prompts.chatUnbounded(model, body.messages, {
           addGenerationPrompt: body.add_generation_prompt,
           addSpecialTokens: body.add_special_tokens,
         })
-      : tokenizer.encode(body.prompt, { addSpecialTokens: body.add_special_tokens });
+      : await server.prompts.textUnbounded(model, body.prompt, body.add_special_tokens);
   const response: TokenizeResponse = {
     count: tokens.length,
     max_model_len: model.engine.info.contextLength,
