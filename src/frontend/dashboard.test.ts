@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { freePort } from '../infra/free-port.ts';
-import { browserSkipReason, launchChromium } from '../infra/testing/browser.ts';
+import { browserSkipReason, launchChromium } from '../infra/testing/browser-kit.ts';
 import { type DhwProcess, quietLogs, spawnDhw } from './testing/frontend-kit.ts';
 
 quietLogs();

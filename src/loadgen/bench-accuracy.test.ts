@@ -14,7 +14,7 @@ import { svgProblems } from '../util/svg-check.ts';
 import type { BenchResult } from './bench-metrics.ts';
 import { renderRunChart, writePlot } from './bench-plot.ts';
 import { type BenchSessionOptions, runBenchSession } from './bench-session.ts';
-import { startTimedServer, type ServedRequest, type TimedServer } from './testing/timed-sse-server.ts';
+import { startTimedServer, type ServedRequest, type TimedServer } from './testing/timed-server-kit.ts';
 
 // Delays long enough that 5 % is several scheduler ticks: the truth is what the server did, and a
 // busy 2-core box delays the client's reads by a few ms now and then.

@@ -10,10 +10,10 @@ import { fileURLToPath } from 'node:url';
 import { summarizeReplay } from './metrics.ts';
 import { multiTurnTrace } from './multi-turn-trace.ts';
 import { runReplay } from './replay-run.ts';
-import { predictedTtftMs } from './testing/recording-kv-ttft-policy.ts';
+import { predictedTtftMs } from './testing/recording-policy-kit.ts';
 import type { TraceRecord } from './trace.ts';
 
-const RECORDING_POLICY = fileURLToPath(new URL('./testing/recording-kv-ttft-policy.ts', import.meta.url));
+const RECORDING_POLICY = fileURLToPath(new URL('./testing/recording-policy-kit.ts', import.meta.url));
 
 const SESSIONS = 16;
 const TURNS = 4;

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { quietLogs, spawnDhw } from '../../frontend/testing/frontend-kit.ts';
 import { freePort } from '../../infra/free-port.ts';
-import { startTimedServer } from '../../loadgen/testing/timed-sse-server.ts';
+import { startTimedServer } from '../../loadgen/testing/timed-server-kit.ts';
 import { defaultModelDir, repoRoot } from '../../util/paths.ts';
 
 quietLogs();
