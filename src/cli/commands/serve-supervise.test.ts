@@ -31,6 +31,7 @@ test('`dhw serve` restarts a worker child that dies, and serves again', async ()
   const complete = () =>
     fetch(`http://127.0.0.1:${port}/v1/completions`, {
       method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'fortune-llama', prompt: 'Hello', max_tokens: 3 }),
     }).then((res) => res.status);
   try {
