@@ -151,8 +151,8 @@ describe('disaggregation faults, mocker workers', () => {
     [decode, doomed, revoked, holding] = await Promise.all([
       startWorker('decode'),
       startWorker('prefill'),
-      // Losing its lease, it drains and waits for pulls of what it holds: 1 s, not the default 10 s.
-      startWorker('prefill', ['--drain-timeout', '1']),
+      // Losing its lease, it exits (Dynamo's behaviour, --exit-on-lease-loss) after draining what it holds: 1 s.
+      startWorker('prefill', ['--drain-timeout', '1', '--exit-on-lease-loss']),
       startWorker('prefill', ['--kv-hold-timeout', String(HOLD_TIMEOUT_MS)]),
     ]);
   });
