@@ -20,6 +20,7 @@ import { asWorkerId, type WorkerId } from '../protocols/ids.ts';
 import type { Discovery, DiscoveryEvent, DiscoveryWatch, KeyValue } from '../runtime/discovery/index.ts';
 import { instancesPrefix, modelCardsPrefix, parseDiscoveryKey } from '../runtime/names.ts';
 import type { Logger } from '../util/logger.ts';
+import type { Router, WorkerInfo } from '../router/index.ts';
 import { isPrefillCard, type ModelDeployment } from './model-deployment.ts';
 import type { InstanceSummary, ModelRegistry, WorkerStatus } from './served-model.ts';
 
@@ -93,11 +94,10 @@ export class ModelWatcher implements ModelRegistry {
 
   /** The decode/aggregated workers behind the served models (the ones requests are routed to first). */
   instances(): InstanceSummary[] {
-    return this.list().flatMap((d) =>
-      d.router.workers.map((w) => ({ id: w.workerId, address: w.address ?? 'unknown', model: d.name })),
-    );
+    return this.list().flatMap((d) => poolSummaries(d, d.router));
   }
 
+  /** Every member of both pools with the router's view of its health and its last load report (dashboard). */
   workerStatuses(): WorkerStatus[] {
     return this.list().flatMap((d) =>
       (
@@ -107,9 +107,7 @@ export class ModelWatcher implements ModelRegistry {
         ] as const
       ).flatMap(([role, router]) =>
         router.workers.map((w) => ({
-          id: w.workerId,
-          address: w.address ?? 'unknown',
-          model: d.name,
+          ...summaryOf(d, w),
           role,
           quarantined: router.isQuarantined(w.workerId),
           busy: router.isBusy(w.workerId),
@@ -121,13 +119,7 @@ export class ModelWatcher implements ModelRegistry {
 
   /** The prefill workers of the served models (disaggregated serving; clients never reach them directly). */
   prefillInstances(): InstanceSummary[] {
-    return this.list().flatMap((d) =>
-      d.prefillRouter.workers.map((w) => ({
-        id: w.workerId,
-        address: w.address ?? 'unknown',
-        model: d.name,
-      })),
-    );
+    return this.list().flatMap((d) => poolSummaries(d, d.prefillRouter));
   }
 
   /** The deployment a worker belongs to, served or not (routes its KV events and load reports). */
@@ -297,4 +289,13 @@ export class ModelWatcher implements ModelRegistry {
       });
     }
   }
+}
+
+/** One pool member as /health lists it. */
+function summaryOf(d: ModelDeployment, w: WorkerInfo): InstanceSummary {
+  return { id: w.workerId, address: w.address ?? 'unknown', model: d.name };
+}
+
+function poolSummaries(d: ModelDeployment, router: Router): InstanceSummary[] {
+  return router.workers.map((w) => summaryOf(d, w));
 }

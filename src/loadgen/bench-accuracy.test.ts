@@ -12,7 +12,8 @@ import { after, before, test } from 'node:test';
 import { percentileOfSorted } from '../util/stats.ts';
 import { svgProblems } from '../util/svg-check.ts';
 import type { BenchResult } from './bench-metrics.ts';
-import { renderRunChart, writePlot } from './bench-plot.ts';
+import { writeChartFiles } from '../util/chart-files.ts';
+import { renderRunChart } from './bench-plot.ts';
 import { type BenchSessionOptions, runBenchSession } from './bench-session.ts';
 import { startTimedServer, type ServedRequest, type TimedServer } from './testing/timed-server-kit.ts';
 
@@ -168,7 +169,7 @@ test('--plot writes a valid SVG and a PNG', async () => {
   );
   const svg = renderRunChart(runs[0]!.results, runs[0]!.startedAt, 'test run');
   assert.deepEqual(svgProblems(svg), []);
-  const paths = await writePlot(join(dir, 'run.svg'), svg);
+  const paths = await writeChartFiles(join(dir, 'run.svg'), svg);
   const png = readFileSync(paths.png);
   assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47], 'PNG signature');
   assert.ok(png.length > 5000);

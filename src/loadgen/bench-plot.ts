@@ -10,8 +10,6 @@ import { cdfPoints, logTicks } from '../replay/index.ts';
 import { type ChartSeries, renderChart } from '../util/svg-chart.ts';
 import { type BenchResult, itlsOf, type RequestResult, ttftOf } from './bench-metrics.ts';
 
-export { chartPaths as plotPaths } from '../util/chart-files.ts';
-
 /** Output tokens per second, bucketed by the second each chunk arrived in. */
 export function throughputOverTime(
   results: readonly RequestResult[],
@@ -96,5 +94,3 @@ export function renderSweepChart(
     ],
   });
 }
-
-export { writeChartFiles as writePlot } from '../util/chart-files.ts';

@@ -12,7 +12,7 @@ export {
   ttftOf,
 } from './bench-metrics.ts';
 export { formatCsv, formatResultBlock } from './bench-report.ts';
-export { plotPaths, renderRunChart, renderSweepChart, throughputOverTime, writePlot } from './bench-plot.ts';
+export { renderRunChart, renderSweepChart, throughputOverTime } from './bench-plot.ts';
 export {
   BenchEndpointError,
   type BenchRun,

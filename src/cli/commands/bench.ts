@@ -18,9 +18,9 @@ import {
   renderSweepChart,
   runBenchSession,
   type SweepSpec,
-  writePlot,
 } from '../../loadgen/index.ts';
 import { Tokenizer } from '../../tokens/index.ts';
+import { writeChartFiles } from '../../util/chart-files.ts';
 import { LOGGING_FLAGS, numberFlag, type ParsedCommand, stringFlag, UsageError } from '../args.ts';
 import type { Command } from '../command.ts';
 import { beginCommand } from '../command-prologue.ts';
@@ -283,7 +283,7 @@ export const benchCommand: Command = {
               title,
             )
           : renderRunChart(runs[0]!.results, runs[0]!.startedAt, title);
-      const paths = await writePlot(plot, svg);
+      const paths = await writeChartFiles(plot, svg);
       process.stderr.write(`chart → ${paths.svg}, ${paths.png}\n`);
     }
     const json =

@@ -102,7 +102,7 @@ export function spawnWorkerProcesses(
     const name = `${label}-${i}`;
     // Own process group: a terminal's Ctrl-C reaches only serve, which then stops each worker with one
     // SIGTERM (a worker treats a second signal as "exit now, skip the drain").
-    const child = spawn(process.execPath, [DHW, 'worker', '--exit-with-parent', ...args], {
+    const child = spawn(process.execPath, [DHW, 'worker', ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });

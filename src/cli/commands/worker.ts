@@ -40,7 +40,7 @@ import {
   eventsBackendFlag,
 } from '../runtime-flags.ts';
 import { CLUSTER_FLAGS, clusterEvents, clusterFromFlags, withClusterDiscovery } from '../security-flags.ts';
-import { firstSignal, parentGone } from '../signals.ts';
+import { firstSignal } from '../signals.ts';
 
 const PER_ENGINE_DEFAULTS: Record<string, string> = {
   'block-size': `default: ${ENGINE_DEFAULTS.blockSize}`,
@@ -68,10 +68,6 @@ const FLAGS = {
   'exit-on-lease-loss': {
     type: 'boolean' as const,
     help: 'exit (code 3) when the discovery lease is lost, for a supervisor to restart (default: register again)',
-  },
-  'exit-with-parent': {
-    type: 'boolean' as const,
-    help: 'drain and exit when the process that started this worker dies (used by `dhw serve`)',
   },
   ...EVENTS_FLAGS,
   ...CLUSTER_FLAGS,
@@ -265,10 +261,9 @@ export const workerCommand: Command = {
     console.log(
       `Worker ${worker.instanceId} serving ${worker.modelCard.displayName} on ${worker.address}${status} (${role}Ctrl-C to stop)`,
     );
-    const parent = values['exit-with-parent'] ? parentGone() : undefined;
+    // firstSignal also resolves when the process that started us is gone (`dhw serve`, `npm start &`).
     const outcome = await Promise.race([
       signals.received.then((signal) => ({ signal })),
-      ...(parent ? [parent.gone.then((signal) => ({ signal }))] : []),
       worker.exited.then((exit) => ({ exit })),
     ]);
     if ('signal' in outcome) {
@@ -277,7 +272,6 @@ export const workerCommand: Command = {
     }
     const exit = await worker.exited;
     signals.dispose();
-    parent?.dispose();
     return exit.reason === 'lease-lost' ? EXIT_LEASE_LOST : 0;
   },
 };
