@@ -43,8 +43,15 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-const wait = (ms: number): Promise<void> =>
-  ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve();
+/**
+ * Sleep until `due` (performance.now() ms), never returning early: timers truncate fractional delays, so a
+ * 4.9 ms wait could end after 4 ms and a chunk would leave before its scheduled time.
+ */
+async function waitUntil(due: number): Promise<void> {
+  for (let left = due - performance.now(); left > 0; left = due - performance.now()) {
+    await new Promise((r) => setTimeout(r, Math.ceil(left)));
+  }
+}
 
 export async function startTimedServer(o: TimedServerOptions): Promise<TimedServer> {
   const model = o.model ?? 'timed-model';
@@ -76,7 +83,7 @@ export async function startTimedServer(o: TimedServerOptions): Promise<TimedServ
     for (let i = 0; i < body.max_tokens; i++) {
       // Aim each chunk at its scheduled time from the start, so one late timer does not shift the rest.
       const due = start + o.ttftMs + i * o.itlMs;
-      await wait(due - performance.now());
+      await waitUntil(due);
       const choice = chat ? { index: 0, delta: { content: ` t${i}` } } : { index: 0, text: ` t${i}` };
       res.write(`data: ${JSON.stringify({ choices: [choice] })}\n\n`);
       record.chunkTimes.push(performance.now());
