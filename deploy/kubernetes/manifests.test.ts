@@ -242,7 +242,7 @@ describe('Dockerfile', () => {
 
   test('multi-stage, non-root, the bundled model inside, dhw as the entry point', () => {
     assert.ok(lines.filter((l) => /^FROM\s/.test(l)).length >= 2, 'at least two stages');
-    const lastFrom = lines.findLastIndex((l) => /^FROM\s/.test(l));
+    const lastFrom = lines.map((l) => /^FROM\s/.test(l)).lastIndexOf(true);
     const user = lines.slice(lastFrom).find((l) => /^USER\s/.test(l));
     assert.ok(user && !/^USER\s+(root|0)\b/.test(user), 'the runtime stage switches to a non-root user');
     assert.ok(
