@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Finds every *.test.ts under src/, labs/, bench/ and scripts/ and runs them with node's built-in test runner.
+// Finds every *.test.ts under src/, labs/, bench/, scripts/ and deploy/ and runs them with node's built-in test runner.
 // (Node 20's `--test` does not expand globs itself.) Extra arguments filter files by substring.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -22,7 +22,7 @@ function findTests(dir, out = []) {
 }
 
 const filters = process.argv.slice(2);
-const files = ['src', 'labs', 'bench', 'scripts']
+const files = ['src', 'labs', 'bench', 'scripts', 'deploy']
   .flatMap((d) => findTests(d))
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
   .sort();
