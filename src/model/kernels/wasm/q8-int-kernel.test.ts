@@ -1,15 +1,14 @@
 /**
  * The integer q8_0 × q8_0 kernels against the TypeScript reference (reference/matmul-q8.ts): activation
  * quantization bit for bit, and the matmul on ragged shapes (rows and columns that are not multiples of
- * the tile, one and many panels) within f32 rounding of the reference's f64 sums.
+ * the tile, one and many panels) within f32 rounding of the reference's f64 sums. The threaded path is
+ * tested through the backend (backend.test.ts).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SharedArena } from '../arena.ts';
-import { KIND_Q8_INT } from '../kernel-abi.ts';
 import { matmulQ8Int, quantizeActivations, roundHalfEven } from '../reference/matmul-q8.ts';
 import { quantizeQ8 } from '../quantize.ts';
-import { KernelThreadPool } from '../threads/thread-pool.ts';
 import { instantiateKernels, kernelModule } from './kernel-module.ts';
 
 const compiled = kernelModule();
@@ -44,13 +43,20 @@ function setup(rows: number, inDim: number, outDim: number) {
 
 describe('roundHalfEven', () => {
   it('rounds halves to the even neighbour and everything else to the nearest', () => {
-    assert.deepEqual([0.5, 1.5, 2.5, -0.5, -1.5, 2.4, -2.6, 3].map(roundHalfEven), [0, 2, 2, 0, -2, 2, -3, 3]);
+    assert.deepEqual(
+      [0.5, 1.5, 2.5, -0.5, -1.5, 2.4, -2.6, 3].map(roundHalfEven),
+      [0, 2, 2, 0, -2, 2, -3, 3],
+    );
   });
 });
 
 describe('integer q8_0 kernels', { skip: compiled === null ? 'no WebAssembly SIMD' : false }, () => {
   it('quantize_q8_act matches the reference bit for bit', () => {
-    for (const [rows, inDim] of [[1, 32], [3, 96], [5, 576]] as const) {
+    for (const [rows, inDim] of [
+      [1, 32],
+      [3, 96],
+      [5, 576],
+    ] as const) {
       const { kernels, x, xqStore, xq, xs } = setup(rows, inDim, 4);
       kernels.quantize_q8_act(xqStore.byteOffset, x.byteOffset, rows, inDim);
       const ref = quantizeActivations(x, rows, inDim);
@@ -78,26 +84,11 @@ describe('integer q8_0 kernels', { skip: compiled === null ? 'no WebAssembly SIM
       matmulQ8Int(expected, quantizeActivations(x, rows, inDim), q8, rows, inDim, outDim);
       for (let i = 0; i < out.length; i++) {
         const err = Math.abs(out[i]! - expected[i]!);
-        assert.ok(err <= 1e-4 * (1 + Math.abs(expected[i]!)), `${rows}x${inDim}x${outDim} [${i}]: ${out[i]} vs ${expected[i]}`);
+        assert.ok(
+          err <= 1e-4 * (1 + Math.abs(expected[i]!)),
+          `${rows}x${inDim}x${outDim} [${i}]: ${out[i]} vs ${expected[i]}`,
+        );
       }
     }
-  });
-
-  it('computes the same product on 2 threads as on one', async () => {
-    const [rows, inDim, outDim] = [3, 128, 130];
-    const { arena, kernels, x, q8, xqStore } = setup(rows, inDim, outDim);
-    kernels.quantize_q8_act(xqStore.byteOffset, x.byteOffset, rows, inDim);
-    const single = arena.allocF32(rows * outDim);
-    const pooled = arena.allocF32(rows * outDim).fill(Number.NaN);
-    // biome-ignore format: the kernel's argument list
-    kernels.matmul_q8_int(single.byteOffset, xqStore.byteOffset, q8.q.byteOffset, q8.scales.byteOffset, rows, inDim, outDim, 0, outDim, 16);
-    const pool = await KernelThreadPool.start(2, arena, compiled!.module, kernels);
-    try {
-      const common = { x: xqStore.byteOffset, w: q8.q.byteOffset, scales: q8.scales.byteOffset, rows, inDim, outDim, panel: 16 };
-      pool.run([{ kind: KIND_Q8_INT, out: pooled.byteOffset, ...common }]);
-    } finally {
-      await pool.close();
-    }
-    assert.deepEqual(Array.from(pooled), Array.from(single));
   });
 });
