@@ -1,0 +1,154 @@
+/**
+ * q8_0 single-stream decode, ours against llama.cpp on the same weights (issue 16 item 2): our engine with
+ * `--weight-dtype q8_0` (q8_0 × q8_0 integer kernel, and the older f32-activation kernel for comparison)
+ * and llama.cpp on a q8_0 GGUF exported by `dhw model convert --dtype q8_0` from the same checkpoint.
+ * Runs alternate between the engines (order reversed every round), so background load hits all alike.
+ *
+ * Also reports memory per model: matrix bytes in f32 and q8_0 (what the arena holds) and the RSS growth
+ * of loading each of our two variants (measured in this process, q8_0 first).
+ *
+ * Like a codec shoot-out: same input, same machine, alternating runs; only the decoder changes.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import {
+  argmax,
+  convertToGguf,
+  LlamaModel,
+  loadModelConfig,
+  SequenceSession,
+} from '../../src/model/index.ts';
+import { matrixBytes, type Q8Activations } from '../../src/model/kernels/index.ts';
+import { median } from '../../src/util/stats.ts';
+import { openLlamaCppRunner, type PhaseRunner } from '../llama-cpp/llama-cpp-bench.ts';
+import type { Llama } from '../llama-cpp/node-llama-cpp.ts';
+import { syntheticPrompt } from './prompts.ts';
+
+export interface Q8BenchOptions {
+  /** Checkpoint folder (safetensors); its q8_0 GGUF is written beside it in `cacheDir` once. */
+  dir: string;
+  cacheDir: string;
+  threads: number;
+  decodeTokens: number;
+  repeats: number;
+  /** llama.cpp, or null to measure ours only. */
+  llama: Llama | null;
+}
+
+export interface Q8MemoryReport {
+  f32MatrixBytes: number;
+  q8MatrixBytes: number;
+  /** RSS growth of loading the model (weights arena, KV-less), q8_0 and f32 weights */
+  q8RssBytes: number;
+  f32RssBytes: number;
+}
+
+export interface Q8BenchResult {
+  /** median single-stream tokens/s per engine label */
+  tokensPerSec: Record<string, number>;
+  /** ours (q8_0 × q8_0) ÷ llama.cpp q8_0, or null without llama.cpp */
+  ratio: number | null;
+  memory: Q8MemoryReport;
+  gguf: string | null;
+}
+
+export const OURS_INT = 'ours q8_0 (int8 activations)';
+export const OURS_F32_ACT = 'ours q8_0 (f32 activations)';
+export const LLAMA_CPP = 'llama.cpp (q8_0 GGUF)';
+
+/** The q8_0 GGUF export of `dir` in `cacheDir`, rewritten when the checkpoint is newer. */
+export async function q8Gguf(dir: string, cacheDir: string): Promise<string> {
+  const gguf = join(cacheDir, `${dir.split('/').pop()}-q8_0.gguf`);
+  const source = join(dir, 'config.json');
+  if (!existsSync(gguf) || statSync(gguf).mtimeMs < statSync(source).mtimeMs)
+    await convertToGguf(dir, { out: gguf, dtype: 'q8_0' });
+  return gguf;
+}
+
+// A full GC before each RSS reading, so the f32 arrays a q8_0 load quantizes from are not counted.
+setFlagsFromString('--expose_gc');
+const collectGarbage = runInNewContext('gc') as () => void;
+const settledRss = (): number => {
+  collectGarbage();
+  return process.memoryUsage().rss;
+};
+
+/** Loads our model and returns it with the RSS it added (after a GC on both sides). */
+async function loadMeasured(dir: string, threads: number, q8Activations: Q8Activations | null) {
+  const before = settledRss();
+  const model = await LlamaModel.load(dir, {
+    threads,
+    weightDtype: q8Activations ? 'q8_0' : 'f32',
+    q8Activations: q8Activations ?? undefined,
+  });
+  return { model, rss: settledRss() - before };
+}
+
+/** One timed single-stream decode run of our model (first token excluded, as for llama.cpp). */
+function ourDecodeRunner(model: LlamaModel, prompt: number[], n: number): PhaseRunner {
+  const decode = async (): Promise<number> => {
+    const session = new SequenceSession(model, { maxTokens: prompt.length + n });
+    let token = argmax(session.feed(prompt));
+    const t0 = performance.now();
+    for (let i = 1; i < n; i++) token = argmax(session.feed([token]));
+    return ((n - 1) / (performance.now() - t0)) * 1000;
+  };
+  const unused = async (): Promise<number> => Number.NaN;
+  return { prefill: unused, decode, batched: unused, close: () => model.close() };
+}
+
+/** Measures single-stream q8_0 decode of ours (both kernels) and llama.cpp, interleaved; see the file comment. */
+export async function measureQ8SingleStream(o: Q8BenchOptions): Promise<Q8BenchResult> {
+  const config = loadModelConfig(o.dir);
+  const prompt = syntheticPrompt(8, 2, config.vocabSize);
+  const q8Int = await loadMeasured(o.dir, o.threads, 'q8_0');
+  const f32Loaded = await loadMeasured(o.dir, o.threads, null);
+  await f32Loaded.model.close(); // only its memory is reported
+  const q8F32Act = await LlamaModel.load(o.dir, {
+    threads: o.threads,
+    weightDtype: 'q8_0',
+    q8Activations: 'f32',
+  });
+  const runners: [string, PhaseRunner][] = [
+    [OURS_INT, ourDecodeRunner(q8Int.model, prompt, o.decodeTokens)],
+    [OURS_F32_ACT, ourDecodeRunner(q8F32Act, prompt, o.decodeTokens)],
+  ];
+  let gguf: string | null = null;
+  if (o.llama) {
+    gguf = await q8Gguf(o.dir, o.cacheDir);
+    const workload = {
+      prefillPrompt: prompt,
+      decodePrompt: prompt,
+      decodeTokens: o.decodeTokens,
+      batchPrompts: [prompt],
+      threads: o.threads,
+    };
+    runners.push([LLAMA_CPP, await openLlamaCppRunner(o.llama, gguf, workload)]);
+  }
+  const samples = runners.map((): number[] => []);
+  try {
+    for (const [, r] of runners) await r.decode(); // warm-up
+    for (let round = 0; round < o.repeats; round++) {
+      const order = runners.map((_, i) => i);
+      if (round % 2 === 1) order.reverse();
+      for (const i of order) samples[i]!.push(await runners[i]![1].decode());
+    }
+  } finally {
+    for (const [, r] of runners) await r.close();
+  }
+  const tokensPerSec = Object.fromEntries(runners.map(([label], i) => [label, median(samples[i]!)]));
+  return {
+    tokensPerSec,
+    ratio: o.llama ? tokensPerSec[OURS_INT]! / tokensPerSec[LLAMA_CPP]! : null,
+    memory: {
+      f32MatrixBytes: matrixBytes(config, 'f32'),
+      q8MatrixBytes: matrixBytes(config, 'q8_0'),
+      q8RssBytes: q8Int.rss,
+      f32RssBytes: f32Loaded.rss,
+    },
+    gguf,
+  };
+}
