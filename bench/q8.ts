@@ -57,9 +57,10 @@ const r = await measureQ8SingleStream({
 if (llama.ok) await llama.llama.dispose();
 
 const mib = (b: number): string => (b / 2 ** 20).toFixed(1);
-console.log('| engine | single-stream tok/s |');
-console.log('|---|---:|');
-for (const [label, tps] of Object.entries(r.tokensPerSec)) console.log(`| ${label} | ${tps.toFixed(1)} |`);
+console.log('| engine | single-stream tok/s | tokens per CPU-second |');
+console.log('|---|---:|---:|');
+for (const [label, tps] of Object.entries(r.tokensPerSec))
+  console.log(`| ${label} | ${tps.toFixed(1)} | ${r.tokensPerCpuSec[label]!.toFixed(1)} |`);
 console.log(
   `\nmemory: matrices ${mib(r.memory.f32MatrixBytes)} MiB f32 → ${mib(r.memory.q8MatrixBytes)} MiB q8_0; ` +
     `RSS growth on load ${mib(r.memory.f32RssBytes)} MiB f32, ${mib(r.memory.q8RssBytes)} MiB q8_0; process peak RSS ${mib(process.resourceUsage().maxRSS * 1024)} MiB`,
@@ -70,5 +71,5 @@ console.log(
 console.log(
   r.ratio === null
     ? `q8_0 vs llama.cpp: not measured (${llama.ok ? '' : llama.reason}; install: ${INSTALL_HINT})`
-    : `vs ${LLAMA_CPP}: q8_0 single-stream ${r.ratio.toFixed(2)}x`,
+    : `vs ${LLAMA_CPP}: q8_0 single-stream ${r.ratio.toFixed(2)}x (per CPU-second ${r.cpuRatio!.toFixed(2)}x)`,
 );

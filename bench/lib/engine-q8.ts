@@ -47,10 +47,16 @@ export interface Q8MemoryReport {
 }
 
 export interface Q8BenchResult {
-  /** median single-stream tokens/s per engine label */
+  /** median single-stream tokens/s per engine label (wall clock, first token excluded) */
   tokensPerSec: Record<string, number>;
-  /** ours (q8_0 × q8_0) ÷ llama.cpp q8_0, or null without llama.cpp */
+  /**
+   * median tokens per CPU-second of this process over each whole run (prompt included), per engine label:
+   * on a shared machine this counts only the time the engine actually ran, so it moves less with load
+   */
+  tokensPerCpuSec: Record<string, number>;
+  /** ours (q8_0 × q8_0) ÷ llama.cpp q8_0, or null without llama.cpp: wall tokens/s, and per CPU-second */
   ratio: number | null;
+  cpuRatio: number | null;
   memory: Q8MemoryReport;
   gguf: string | null;
 }
@@ -129,20 +135,31 @@ export async function measureQ8SingleStream(o: Q8BenchOptions): Promise<Q8BenchR
     runners.push([LLAMA_CPP, await openLlamaCppRunner(o.llama, gguf, workload)]);
   }
   const samples = runners.map((): number[] => []);
+  const cpuSamples = runners.map((): number[] => []);
+  /** one timed run of engine i: wall tokens/s as the runner reports it, and tokens per CPU-second */
+  const timedRun = async (i: number): Promise<void> => {
+    const cpu0 = process.cpuUsage();
+    samples[i]!.push(await runners[i]![1].decode());
+    const cpu = process.cpuUsage(cpu0);
+    cpuSamples[i]!.push(o.decodeTokens / ((cpu.user + cpu.system) / 1e6));
+  };
   try {
     for (const [, r] of runners) await r.decode(); // warm-up
     for (let round = 0; round < o.repeats; round++) {
       const order = runners.map((_, i) => i);
       if (round % 2 === 1) order.reverse();
-      for (const i of order) samples[i]!.push(await runners[i]![1].decode());
+      for (const i of order) await timedRun(i);
     }
   } finally {
     for (const [, r] of runners) await r.close();
   }
   const tokensPerSec = Object.fromEntries(runners.map(([label], i) => [label, median(samples[i]!)]));
+  const tokensPerCpuSec = Object.fromEntries(runners.map(([label], i) => [label, median(cpuSamples[i]!)]));
   return {
     tokensPerSec,
+    tokensPerCpuSec,
     ratio: o.llama ? tokensPerSec[OURS_INT]! / tokensPerSec[LLAMA_CPP]! : null,
+    cpuRatio: o.llama ? tokensPerCpuSec[OURS_INT]! / tokensPerCpuSec[LLAMA_CPP]! : null,
     memory: {
       f32MatrixBytes: matrixBytes(config, 'f32'),
       q8MatrixBytes: matrixBytes(config, 'q8_0'),

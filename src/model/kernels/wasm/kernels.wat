@@ -3718,7 +3718,7 @@
       end
     end)
   (func $q8_int_tile_4x2 (type $t12) (param $xp i32) (param $xsp i32) (param $qp i32) (param $sp i32) (param $outp i32) (param $xRowBytes i32) (param $qRowBytes i32) (param $sRowBytes i32) (param $outRowBytes i32) (param $numBlocks i32)
-    (local $block i32) (local $xRow0 i32) (local $xRow1 i32) (local $xRow2 i32) (local $xRow3 i32) (local $xsRow0 i32) (local $xsRow1 i32) (local $xsRow2 i32) (local $xsRow3 i32) (local $qRow0 i32) (local $qRow1 i32) (local $sRow0 i32) (local $sRow1 i32) (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128) (local $acc4 v128) (local $acc5 v128) (local $acc6 v128) (local $acc7 v128) (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128) (local $isum v128) (local $wScale f32) (local $sum0 f32) (local $sum1 f32) (local $sum2 f32) (local $sum3 f32) (local $sum4 f32) (local $sum5 f32) (local $sum6 f32) (local $sum7 f32) (local $outRow i32)
+    (local $block i32) (local $xRow0 i32) (local $xRow1 i32) (local $xRow2 i32) (local $xRow3 i32) (local $xsRow0 i32) (local $xsRow1 i32) (local $xsRow2 i32) (local $xsRow3 i32) (local $qRow0 i32) (local $qRow1 i32) (local $sRow0 i32) (local $sRow1 i32) (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128) (local $acc4 v128) (local $acc5 v128) (local $acc6 v128) (local $acc7 v128) (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128) (local $wScale f32) (local $sum0 f32) (local $sum1 f32) (local $sum2 f32) (local $sum3 f32) (local $sum4 f32) (local $sum5 f32) (local $sum6 f32) (local $sum7 f32) (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128) (local $xScale0 f32) (local $xScale1 f32) (local $xScale2 f32) (local $xScale3 f32) (local $outRow i32)
     local.get $xp
     local.set $xRow0
     local.get $xRow0
@@ -3766,23 +3766,29 @@
         i32.lt_u
         i32.eqz
         br_if $B0
+        local.get $xsRow0
+        f32.load
+        local.set $xScale0
+        local.get $xsRow1
+        f32.load
+        local.set $xScale1
+        local.get $xsRow2
+        f32.load
+        local.set $xScale2
+        local.get $xsRow3
+        f32.load
+        local.set $xScale3
         local.get $qRow0
-        v128.load align=1
-        local.set $isum
-        local.get $isum
-        i16x8.extend_low_i8x16_s
+        v128.load8x8_s align=1
         local.set $w0
-        local.get $isum
-        i16x8.extend_high_i8x16_s
+        local.get $qRow0
+        v128.load8x8_s offset=8 align=1
         local.set $w1
         local.get $qRow0
-        v128.load offset=16 align=1
-        local.set $isum
-        local.get $isum
-        i16x8.extend_low_i8x16_s
+        v128.load8x8_s offset=16 align=1
         local.set $w2
-        local.get $isum
-        i16x8.extend_high_i8x16_s
+        local.get $qRow0
+        v128.load8x8_s offset=24 align=1
         local.set $w3
         local.get $sRow0
         f32.load
@@ -3807,8 +3813,7 @@
         i32x4.dot_i16x8_s
         i32x4.add
         f32x4.convert_i32x4_s
-        local.get $xsRow0
-        f32.load
+        local.get $xScale0
         local.get $wScale
         f32.mul
         f32x4.splat
@@ -3836,8 +3841,7 @@
         i32x4.dot_i16x8_s
         i32x4.add
         f32x4.convert_i32x4_s
-        local.get $xsRow1
-        f32.load
+        local.get $xScale1
         local.get $wScale
         f32.mul
         f32x4.splat
@@ -3865,8 +3869,7 @@
         i32x4.dot_i16x8_s
         i32x4.add
         f32x4.convert_i32x4_s
-        local.get $xsRow2
-        f32.load
+        local.get $xScale2
         local.get $wScale
         f32.mul
         f32x4.splat
@@ -3894,8 +3897,7 @@
         i32x4.dot_i16x8_s
         i32x4.add
         f32x4.convert_i32x4_s
-        local.get $xsRow3
-        f32.load
+        local.get $xScale3
         local.get $wScale
         f32.mul
         f32x4.splat
@@ -3904,22 +3906,16 @@
         f32x4.add
         local.set $acc6
         local.get $qRow1
-        v128.load align=1
-        local.set $isum
-        local.get $isum
-        i16x8.extend_low_i8x16_s
+        v128.load8x8_s align=1
         local.set $w0
-        local.get $isum
-        i16x8.extend_high_i8x16_s
+        local.get $qRow1
+        v128.load8x8_s offset=8 align=1
         local.set $w1
         local.get $qRow1
-        v128.load offset=16 align=1
-        local.set $isum
-        local.get $isum
-        i16x8.extend_low_i8x16_s
+        v128.load8x8_s offset=16 align=1
         local.set $w2
-        local.get $isum
-        i16x8.extend_high_i8x16_s
+        local.get $qRow1
+        v128.load8x8_s offset=24 align=1
         local.set $w3
         local.get $sRow1
         f32.load
@@ -3944,8 +3940,7 @@
         i32x4.dot_i16x8_s
         i32x4.add
         f32x4.convert_i32x4_s
-        local.get $xsRow0
-        f32.load
+        local.get $xScale0
         local.get $wScale
         f32.mul
         f32x4.splat
@@ -3973,8 +3968,7 @@
         i32x4.dot_i16x8_s
         i32x4.add
         f32x4.convert_i32x4_s
-        local.get $xsRow1
-        f32.load
+        local.get $xScale1
         local.get $wScale
         f32.mul
         f32x4.splat
@@ -4002,8 +3996,7 @@
         i32x4.dot_i16x8_s
         i32x4.add
         f32x4.convert_i32x4_s
-        local.get $xsRow2
-        f32.load
+        local.get $xScale2
         local.get $wScale
         f32.mul
         f32x4.splat
@@ -4031,8 +4024,7 @@
         i32x4.dot_i16x8_s
         i32x4.add
         f32x4.convert_i32x4_s
-        local.get $xsRow3
-        f32.load
+        local.get $xScale3
         local.get $wScale
         f32.mul
         f32x4.splat
@@ -4230,7 +4222,7 @@
     local.get $sum7
     f32.store offset=4)
   (func $q8_int_tile_4x1 (type $t13) (param $xp i32) (param $xsp i32) (param $qp i32) (param $sp i32) (param $outp i32) (param $xRowBytes i32) (param $qRowBytes i32) (param $sRowBytes i32) (param $outRowBytes i32) (param $numBlocks i32)
-    (local $block i32) (local $xRow0 i32) (local $xRow1 i32) (local $xRow2 i32) (local $xRow3 i32) (local $xsRow0 i32) (local $xsRow1 i32) (local $xsRow2 i32) (local $xsRow3 i32) (local $qRow0 i32) (local $sRow0 i32) (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128) (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128) (local $isum v128) (local $wScale f32) (local $sum0 f32) (local $sum1 f32) (local $sum2 f32) (local $sum3 f32) (local $outRow i32)
+    (local $block i32) (local $xRow0 i32) (local $xRow1 i32) (local $xRow2 i32) (local $xRow3 i32) (local $xsRow0 i32) (local $xsRow1 i32) (local $xsRow2 i32) (local $xsRow3 i32) (local $qRow0 i32) (local $sRow0 i32) (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128) (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128) (local $wScale f32) (local $sum0 f32) (local $sum1 f32) (local $sum2 f32) (local $sum3 f32) (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128) (local $xScale0 f32) (local $xScale1 f32) (local $xScale2 f32) (local $xScale3 f32) (local $outRow i32)
     local.get $xp
     local.set $xRow0
     local.get $xRow0
@@ -4270,23 +4262,29 @@
         i32.lt_u
         i32.eqz
         br_if $B0
+        local.get $xsRow0
+        f32.load
+        local.set $xScale0
+        local.get $xsRow1
+        f32.load
+        local.set $xScale1
+        local.get $xsRow2
+        f32.load
+        local.set $xScale2
+        local.get $xsRow3
+        f32.load
+        local.set $xScale3
         local.get $qRow0
-        v128.load align=1
-        local.set $isum
-        local.get $isum
-        i16x8.extend_low_i8x16_s
+        v128.load8x8_s align=1
         local.set $w0
-        local.get $isum
-        i16x8.extend_high_i8x16_s
+        local.get $qRow0
+        v128.load8x8_s offset=8 align=1
         local.set $w1
         local.get $qRow0
-        v128.load offset=16 align=1
-        local.set $isum
-        local.get $isum
-        i16x8.extend_low_i8x16_s
+        v128.load8x8_s offset=16 align=1
         local.set $w2
-        local.get $isum
-        i16x8.extend_high_i8x16_s
+        local.get $qRow0
+        v128.load8x8_s offset=24 align=1
         local.set $w3
         local.get $sRow0
         f32.load
@@ -4311,8 +4309,7 @@
         i32x4.dot_i16x8_s
         i32x4.add
         f32x4.convert_i32x4_s
-        local.get $xsRow0
-        f32.load
+        local.get $xScale0
         local.get $wScale
         f32.mul
         f32x4.splat
@@ -4340,8 +4337,7 @@
         i32x4.dot_i16x8_s
         i32x4.add
         f32x4.convert_i32x4_s
-        local.get $xsRow1
-        f32.load
+        local.get $xScale1
         local.get $wScale
         f32.mul
         f32x4.splat
@@ -4369,8 +4365,7 @@
         i32x4.dot_i16x8_s
         i32x4.add
         f32x4.convert_i32x4_s
-        local.get $xsRow2
-        f32.load
+        local.get $xScale2
         local.get $wScale
         f32.mul
         f32x4.splat
@@ -4398,8 +4393,7 @@
         i32x4.dot_i16x8_s
         i32x4.add
         f32x4.convert_i32x4_s
-        local.get $xsRow3
-        f32.load
+        local.get $xScale3
         local.get $wScale
         f32.mul
         f32x4.splat
@@ -4528,8 +4522,8 @@
     local.get $outRow
     local.get $sum3
     f32.store)
-  (func $q8_int_tile_1x4 (type $t14) (param $xp i32) (param $xsp i32) (param $qp i32) (param $sp i32) (param $outp i32) (param $xRowBytes i32) (param $qRowBytes i32) (param $sRowBytes i32) (param $outRowBytes i32) (param $numBlocks i32)
-    (local $block i32) (local $xRow0 i32) (local $xsRow0 i32) (local $qRow0 i32) (local $qRow1 i32) (local $qRow2 i32) (local $qRow3 i32) (local $sRow0 i32) (local $sRow1 i32) (local $sRow2 i32) (local $sRow3 i32) (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128) (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128) (local $isum v128) (local $wScale f32) (local $sum0 f32) (local $sum1 f32) (local $sum2 f32) (local $sum3 f32) (local $outRow i32)
+  (func $q8_int_tile_1x2 (type $t14) (param $xp i32) (param $xsp i32) (param $qp i32) (param $sp i32) (param $outp i32) (param $xRowBytes i32) (param $qRowBytes i32) (param $sRowBytes i32) (param $outRowBytes i32) (param $numBlocks i32)
+    (local $block i32) (local $xRow0 i32) (local $xsRow0 i32) (local $qRow0 i32) (local $qRow1 i32) (local $sRow0 i32) (local $sRow1 i32) (local $acc0 v128) (local $acc1 v128) (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128) (local $wScale f32) (local $sum0 f32) (local $sum1 f32) (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128) (local $xScale0 f32) (local $outRow i32)
     local.get $xp
     local.set $xRow0
     local.get $xsp
@@ -4540,28 +4534,12 @@
     local.get $qRowBytes
     i32.add
     local.set $qRow1
-    local.get $qRow1
-    local.get $qRowBytes
-    i32.add
-    local.set $qRow2
-    local.get $qRow2
-    local.get $qRowBytes
-    i32.add
-    local.set $qRow3
     local.get $sp
     local.set $sRow0
     local.get $sRow0
     local.get $sRowBytes
     i32.add
     local.set $sRow1
-    local.get $sRow1
-    local.get $sRowBytes
-    i32.add
-    local.set $sRow2
-    local.get $sRow2
-    local.get $sRowBytes
-    i32.add
-    local.set $sRow3
     block $B0
       loop $L1
         local.get $block
@@ -4569,49 +4547,53 @@
         i32.lt_u
         i32.eqz
         br_if $B0
-        local.get $qRow0
+        local.get $xsRow0
+        f32.load
+        local.set $xScale0
+        local.get $xRow0
         v128.load align=1
-        local.set $isum
-        local.get $isum
-        i16x8.extend_low_i8x16_s
+        local.set $x0
+        local.get $xRow0
+        v128.load offset=16 align=1
+        local.set $x1
+        local.get $xRow0
+        v128.load offset=32 align=1
+        local.set $x2
+        local.get $xRow0
+        v128.load offset=48 align=1
+        local.set $x3
+        local.get $qRow0
+        v128.load8x8_s align=1
         local.set $w0
-        local.get $isum
-        i16x8.extend_high_i8x16_s
+        local.get $qRow0
+        v128.load8x8_s offset=8 align=1
         local.set $w1
         local.get $qRow0
-        v128.load offset=16 align=1
-        local.set $isum
-        local.get $isum
-        i16x8.extend_low_i8x16_s
+        v128.load8x8_s offset=16 align=1
         local.set $w2
-        local.get $isum
-        i16x8.extend_high_i8x16_s
+        local.get $qRow0
+        v128.load8x8_s offset=24 align=1
         local.set $w3
         local.get $sRow0
         f32.load
         local.set $wScale
-        local.get $xRow0
-        v128.load align=1
+        local.get $x0
         local.get $w0
         i32x4.dot_i16x8_s
-        local.get $xRow0
-        v128.load offset=16 align=1
+        local.get $x1
         local.get $w1
         i32x4.dot_i16x8_s
         i32x4.add
-        local.get $xRow0
-        v128.load offset=32 align=1
+        local.get $x2
         local.get $w2
         i32x4.dot_i16x8_s
         i32x4.add
-        local.get $xRow0
-        v128.load offset=48 align=1
+        local.get $x3
         local.get $w3
         i32x4.dot_i16x8_s
         i32x4.add
         f32x4.convert_i32x4_s
-        local.get $xsRow0
-        f32.load
+        local.get $xScale0
         local.get $wScale
         f32.mul
         f32x4.splat
@@ -4620,48 +4602,37 @@
         f32x4.add
         local.set $acc0
         local.get $qRow1
-        v128.load align=1
-        local.set $isum
-        local.get $isum
-        i16x8.extend_low_i8x16_s
+        v128.load8x8_s align=1
         local.set $w0
-        local.get $isum
-        i16x8.extend_high_i8x16_s
+        local.get $qRow1
+        v128.load8x8_s offset=8 align=1
         local.set $w1
         local.get $qRow1
-        v128.load offset=16 align=1
-        local.set $isum
-        local.get $isum
-        i16x8.extend_low_i8x16_s
+        v128.load8x8_s offset=16 align=1
         local.set $w2
-        local.get $isum
-        i16x8.extend_high_i8x16_s
+        local.get $qRow1
+        v128.load8x8_s offset=24 align=1
         local.set $w3
         local.get $sRow1
         f32.load
         local.set $wScale
-        local.get $xRow0
-        v128.load align=1
+        local.get $x0
         local.get $w0
         i32x4.dot_i16x8_s
-        local.get $xRow0
-        v128.load offset=16 align=1
+        local.get $x1
         local.get $w1
         i32x4.dot_i16x8_s
         i32x4.add
-        local.get $xRow0
-        v128.load offset=32 align=1
+        local.get $x2
         local.get $w2
         i32x4.dot_i16x8_s
         i32x4.add
-        local.get $xRow0
-        v128.load offset=48 align=1
+        local.get $x3
         local.get $w3
         i32x4.dot_i16x8_s
         i32x4.add
         f32x4.convert_i32x4_s
-        local.get $xsRow0
-        f32.load
+        local.get $xScale0
         local.get $wScale
         f32.mul
         f32x4.splat
@@ -4669,106 +4640,6 @@
         local.get $acc1
         f32x4.add
         local.set $acc1
-        local.get $qRow2
-        v128.load align=1
-        local.set $isum
-        local.get $isum
-        i16x8.extend_low_i8x16_s
-        local.set $w0
-        local.get $isum
-        i16x8.extend_high_i8x16_s
-        local.set $w1
-        local.get $qRow2
-        v128.load offset=16 align=1
-        local.set $isum
-        local.get $isum
-        i16x8.extend_low_i8x16_s
-        local.set $w2
-        local.get $isum
-        i16x8.extend_high_i8x16_s
-        local.set $w3
-        local.get $sRow2
-        f32.load
-        local.set $wScale
-        local.get $xRow0
-        v128.load align=1
-        local.get $w0
-        i32x4.dot_i16x8_s
-        local.get $xRow0
-        v128.load offset=16 align=1
-        local.get $w1
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $xRow0
-        v128.load offset=32 align=1
-        local.get $w2
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $xRow0
-        v128.load offset=48 align=1
-        local.get $w3
-        i32x4.dot_i16x8_s
-        i32x4.add
-        f32x4.convert_i32x4_s
-        local.get $xsRow0
-        f32.load
-        local.get $wScale
-        f32.mul
-        f32x4.splat
-        f32x4.mul
-        local.get $acc2
-        f32x4.add
-        local.set $acc2
-        local.get $qRow3
-        v128.load align=1
-        local.set $isum
-        local.get $isum
-        i16x8.extend_low_i8x16_s
-        local.set $w0
-        local.get $isum
-        i16x8.extend_high_i8x16_s
-        local.set $w1
-        local.get $qRow3
-        v128.load offset=16 align=1
-        local.set $isum
-        local.get $isum
-        i16x8.extend_low_i8x16_s
-        local.set $w2
-        local.get $isum
-        i16x8.extend_high_i8x16_s
-        local.set $w3
-        local.get $sRow3
-        f32.load
-        local.set $wScale
-        local.get $xRow0
-        v128.load align=1
-        local.get $w0
-        i32x4.dot_i16x8_s
-        local.get $xRow0
-        v128.load offset=16 align=1
-        local.get $w1
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $xRow0
-        v128.load offset=32 align=1
-        local.get $w2
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $xRow0
-        v128.load offset=48 align=1
-        local.get $w3
-        i32x4.dot_i16x8_s
-        i32x4.add
-        f32x4.convert_i32x4_s
-        local.get $xsRow0
-        f32.load
-        local.get $wScale
-        f32.mul
-        f32x4.splat
-        f32x4.mul
-        local.get $acc3
-        f32x4.add
-        local.set $acc3
         local.get $xRow0
         i32.const 64
         i32.add
@@ -4785,14 +4656,6 @@
         i32.const 32
         i32.add
         local.set $qRow1
-        local.get $qRow2
-        i32.const 32
-        i32.add
-        local.set $qRow2
-        local.get $qRow3
-        i32.const 32
-        i32.add
-        local.set $qRow3
         local.get $sRow0
         i32.const 4
         i32.add
@@ -4801,14 +4664,6 @@
         i32.const 4
         i32.add
         local.set $sRow1
-        local.get $sRow2
-        i32.const 4
-        i32.add
-        local.set $sRow2
-        local.get $sRow3
-        i32.const 4
-        i32.add
-        local.set $sRow3
         local.get $block
         i32.const 1
         i32.add
@@ -4840,30 +4695,6 @@
     f32.add
     f32.add
     local.set $sum1
-    local.get $acc2
-    f32x4.extract_lane 0
-    local.get $acc2
-    f32x4.extract_lane 1
-    f32.add
-    local.get $acc2
-    f32x4.extract_lane 2
-    local.get $acc2
-    f32x4.extract_lane 3
-    f32.add
-    f32.add
-    local.set $sum2
-    local.get $acc3
-    f32x4.extract_lane 0
-    local.get $acc3
-    f32x4.extract_lane 1
-    f32.add
-    local.get $acc3
-    f32x4.extract_lane 2
-    local.get $acc3
-    f32x4.extract_lane 3
-    f32.add
-    f32.add
-    local.set $sum3
     local.get $outp
     local.set $outRow
     local.get $outRow
@@ -4871,15 +4702,9 @@
     f32.store
     local.get $outRow
     local.get $sum1
-    f32.store offset=4
-    local.get $outRow
-    local.get $sum2
-    f32.store offset=8
-    local.get $outRow
-    local.get $sum3
-    f32.store offset=12)
+    f32.store offset=4)
   (func $q8_int_tile_1x1 (type $t15) (param $xp i32) (param $xsp i32) (param $qp i32) (param $sp i32) (param $outp i32) (param $xRowBytes i32) (param $qRowBytes i32) (param $sRowBytes i32) (param $outRowBytes i32) (param $numBlocks i32)
-    (local $block i32) (local $xRow0 i32) (local $xsRow0 i32) (local $qRow0 i32) (local $sRow0 i32) (local $acc0 v128) (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128) (local $isum v128) (local $wScale f32) (local $sum0 f32) (local $outRow i32)
+    (local $block i32) (local $xRow0 i32) (local $xsRow0 i32) (local $qRow0 i32) (local $sRow0 i32) (local $acc0 v128) (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128) (local $wScale f32) (local $sum0 f32) (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128) (local $xScale0 f32) (local $outRow i32)
     local.get $xp
     local.set $xRow0
     local.get $xsp
@@ -4895,49 +4720,53 @@
         i32.lt_u
         i32.eqz
         br_if $B0
-        local.get $qRow0
+        local.get $xsRow0
+        f32.load
+        local.set $xScale0
+        local.get $xRow0
         v128.load align=1
-        local.set $isum
-        local.get $isum
-        i16x8.extend_low_i8x16_s
+        local.set $x0
+        local.get $xRow0
+        v128.load offset=16 align=1
+        local.set $x1
+        local.get $xRow0
+        v128.load offset=32 align=1
+        local.set $x2
+        local.get $xRow0
+        v128.load offset=48 align=1
+        local.set $x3
+        local.get $qRow0
+        v128.load8x8_s align=1
         local.set $w0
-        local.get $isum
-        i16x8.extend_high_i8x16_s
+        local.get $qRow0
+        v128.load8x8_s offset=8 align=1
         local.set $w1
         local.get $qRow0
-        v128.load offset=16 align=1
-        local.set $isum
-        local.get $isum
-        i16x8.extend_low_i8x16_s
+        v128.load8x8_s offset=16 align=1
         local.set $w2
-        local.get $isum
-        i16x8.extend_high_i8x16_s
+        local.get $qRow0
+        v128.load8x8_s offset=24 align=1
         local.set $w3
         local.get $sRow0
         f32.load
         local.set $wScale
-        local.get $xRow0
-        v128.load align=1
+        local.get $x0
         local.get $w0
         i32x4.dot_i16x8_s
-        local.get $xRow0
-        v128.load offset=16 align=1
+        local.get $x1
         local.get $w1
         i32x4.dot_i16x8_s
         i32x4.add
-        local.get $xRow0
-        v128.load offset=32 align=1
+        local.get $x2
         local.get $w2
         i32x4.dot_i16x8_s
         i32x4.add
-        local.get $xRow0
-        v128.load offset=48 align=1
+        local.get $x3
         local.get $w3
         i32x4.dot_i16x8_s
         i32x4.add
         f32x4.convert_i32x4_s
-        local.get $xsRow0
-        f32.load
+        local.get $xScale0
         local.get $wScale
         f32.mul
         f32x4.splat
@@ -5179,7 +5008,7 @@
             block $B10
               loop $L11
                 local.get $j
-                i32.const 4
+                i32.const 2
                 i32.add
                 local.get $panelEnd
                 i32.le_u
@@ -5231,9 +5060,9 @@
                 i32.const 2
                 i32.shl
                 local.get $blocks
-                call $q8_int_tile_1x4
+                call $q8_int_tile_1x2
                 local.get $j
-                i32.const 4
+                i32.const 2
                 i32.add
                 local.set $j
                 br $L11

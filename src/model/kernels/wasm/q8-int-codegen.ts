@@ -27,13 +27,11 @@ import { get, horizontalSum, increment, set } from './codegen-helpers.ts';
 import type { TileShape } from './matmul-codegen.ts';
 
 /** R×C tile for groups of token rows, 1×singleRowCols for a lone row (decode). */
-export const Q8_INT_TILE: TileShape = { rows: 4, cols: 2, singleRowCols: 4 };
+export const Q8_INT_TILE: TileShape = { rows: 4, cols: 2, singleRowCols: 2 };
 
 const simd = (opcode: number, ...imm: number[]): Code => [0xfd, ...encodeULeb128(opcode), ...imm];
 /** The integer and rounding SIMD instructions only these kernels use (opcodes: the SIMD proposal's table). */
 const iop = {
-  i16x8ExtendLowI8x16S: simd(0x87),
-  i16x8ExtendHighI8x16S: simd(0x88),
   i16x8NarrowI32x4S: simd(0x85),
   i32x4DotI16x8S: simd(0xba),
   i32x4Add: simd(0xae),
@@ -119,35 +117,44 @@ function q8IntTile(R: number, C: number): FunctionDef {
   const sRows = fn.localArray('sRow', C, I32);
   const acc = fn.localArray('acc', R * C, V128); // acc[r*C + c]: 4 lane sums of out[i+r, j+c]
   const wVecs = fn.localArray('w', 4, V128); // the 32 weights of one column's block, widened to i16
-  const isum = fn.local('isum', V128);
   const wScale = fn.local('wScale', F32);
   const sums = fn.localArray('sum', R * C, F32);
-  const blockStep: Code = [];
-  for (const c of range(C)) {
-    // widen column c's block once; every token row of the tile reuses it
-    for (const half of [0, 1]) {
-      blockStep.push(...get(qRows[c]!), ...op.v128Load(half * 16), ...set(isum),
-        ...get(isum), ...iop.i16x8ExtendLowI8x16S, ...set(wVecs[2 * half]!),
-        ...get(isum), ...iop.i16x8ExtendHighI8x16S, ...set(wVecs[2 * half + 1]!));
+  const xVecs = fn.localArray('x', 4, V128); // a lone row's block, loaded once for all C columns
+  const xScales = fn.localArray('xScale', R, F32);
+  const hoistX = R === 1;
+  /** pushes x vector v of token row r, block k of this step (from a register when hoisted) */
+  const xVec = (r: number, k: number, v: number): Code => (hoistX ? get(xVecs[v]!) : [...get(xRows[r]!), ...op.v128Load(k * 64 + v * 16)]);
+  /** `blocks` consecutive blocks (unrolled, addressed by immediate offsets), then the pointers move past them */
+  const step = (blocks: number): Code => {
+    const code: Code = [];
+    for (const k of range(blocks)) {
+      // Block scales of the activation rows: one load per row per block.
+      code.push(...xsRows.flatMap((p, r) => [...get(p), ...op.f32Load(k * 4), ...set(xScales[r]!)]));
+      if (hoistX) code.push(...range(4).flatMap((v) => [...get(xRows[0]!), ...op.v128Load(k * 64 + v * 16), ...set(xVecs[v]!)]));
+      for (const c of range(C)) {
+        // widen column c's block once (v128.load8x8_s: 8 int8 → i16x8 in one load); every row of the tile reuses it
+        for (const v of range(4)) code.push(...get(qRows[c]!), ...op.v128Load8x8S(k * 32 + v * 8), ...set(wVecs[v]!));
+        code.push(...get(sRows[c]!), ...op.f32Load(k * 4), ...set(wScale));
+        for (const r of range(R)) {
+          const a = acc[r * C + c]!;
+          code.push(
+            ...range(4).flatMap((v) => [...xVec(r, k, v), ...get(wVecs[v]!), ...iop.i32x4DotI16x8S, ...(v > 0 ? iop.i32x4Add : [])]),
+            ...op.f32x4ConvertI32x4S,
+            ...get(xScales[r]!), ...get(wScale), ...op.f32Mul, ...op.f32x4Splat, ...op.f32x4Mul,
+            ...get(a), ...op.f32x4Add, ...set(a),
+          );
+        }
+      }
     }
-    blockStep.push(...get(sRows[c]!), ...op.f32Load(), ...set(wScale));
-    for (const r of range(R)) {
-      const a = acc[r * C + c]!;
-      blockStep.push(
-        ...range(4).flatMap((v) => [...get(xRows[r]!), ...op.v128Load(v * 16), ...get(wVecs[v]!), ...iop.i32x4DotI16x8S, ...(v > 0 ? iop.i32x4Add : [])]),
-        ...op.f32x4ConvertI32x4S,
-        ...get(xsRows[r]!), ...op.f32Load(), ...get(wScale), ...op.f32Mul, ...op.f32x4Splat, ...op.f32x4Mul,
-        ...get(a), ...op.f32x4Add, ...set(a),
-      );
-    }
-  }
-  blockStep.push(
-    ...xRows.flatMap((x) => increment(x, op.i32Const(Q8_BLOCK * 2))),
-    ...xsRows.flatMap((s) => increment(s, op.i32Const(4))),
-    ...qRows.flatMap((q) => increment(q, op.i32Const(Q8_BLOCK))),
-    ...sRows.flatMap((s) => increment(s, op.i32Const(4))),
-    ...increment(b, op.i32Const(1)),
-  );
+    code.push(
+      ...xRows.flatMap((x) => increment(x, op.i32Const(blocks * Q8_BLOCK * 2))),
+      ...xsRows.flatMap((p) => increment(p, op.i32Const(blocks * 4))),
+      ...qRows.flatMap((q) => increment(q, op.i32Const(blocks * Q8_BLOCK))),
+      ...sRows.flatMap((p) => increment(p, op.i32Const(blocks * 4))),
+      ...increment(b, op.i32Const(blocks)),
+    );
+    return code;
+  };
   const outRow = fn.local('outRow', I32);
   const store: Code = [...get(outp), ...set(outRow)];
   for (const r of range(R)) {
@@ -159,7 +166,8 @@ function q8IntTile(R: number, C: number): FunctionDef {
     ...strided(xsRows, xsp, sRowBytes),
     ...strided(qRows, qp, qRowBytes),
     ...strided(sRows, sp, sRowBytes),
-    ...whileLoop([...get(b), ...get(numBlocks), ...op.i32LtU], blockStep),
+    // one block per pass: unrolling 2 or 4 blocks measured no faster (docs/engine-speed.md)
+    ...whileLoop([...get(b), ...get(numBlocks), ...op.i32LtU], step(1)),
     ...acc.flatMap((a, i) => [...horizontalSum(a), ...set(sums[i]!)]),
     ...store,
   ]);
