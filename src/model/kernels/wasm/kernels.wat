@@ -3717,540 +3717,20 @@
         br $L3
       end
     end)
-  (func $q8_int_tile_4x2 (type $t12) (param $xp i32) (param $xsp i32) (param $qp i32) (param $sp i32) (param $outp i32) (param $xRowBytes i32) (param $qRowBytes i32) (param $sRowBytes i32) (param $outRowBytes i32) (param $numBlocks i32)
-    (local $block i32) (local $xRow0 i32) (local $xRow1 i32) (local $xRow2 i32) (local $xRow3 i32) (local $xsRow0 i32) (local $xsRow1 i32) (local $xsRow2 i32) (local $xsRow3 i32) (local $qRow0 i32) (local $qRow1 i32) (local $sRow0 i32) (local $sRow1 i32) (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128) (local $acc4 v128) (local $acc5 v128) (local $acc6 v128) (local $acc7 v128) (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128) (local $wScale f32) (local $sum0 f32) (local $sum1 f32) (local $sum2 f32) (local $sum3 f32) (local $sum4 f32) (local $sum5 f32) (local $sum6 f32) (local $sum7 f32) (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128) (local $xScale0 f32) (local $xScale1 f32) (local $xScale2 f32) (local $xScale3 f32) (local $outRow i32)
+  (func $q8_int_tile_2x1 (type $t12) (param $xp i32) (param $xsp i32) (param $qp i32) (param $sp i32) (param $outp i32) (param $xRowBytes i32) (param $qRowBytes i32) (param $sRowBytes i32) (param $outRowBytes i32) (param $numBlocks i32)
+    (local $block i32) (local $xRow0 i32) (local $xRow1 i32) (local $xsRow0 i32) (local $xsRow1 i32) (local $qRow0 i32) (local $sRow0 i32) (local $acc0 v128) (local $acc1 v128) (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128) (local $wScale f32) (local $sum0 f32) (local $sum1 f32) (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128) (local $xScale0 f32) (local $xScale1 f32) (local $outRow i32)
     local.get $xp
     local.set $xRow0
     local.get $xRow0
     local.get $xRowBytes
     i32.add
     local.set $xRow1
-    local.get $xRow1
-    local.get $xRowBytes
-    i32.add
-    local.set $xRow2
-    local.get $xRow2
-    local.get $xRowBytes
-    i32.add
-    local.set $xRow3
     local.get $xsp
     local.set $xsRow0
     local.get $xsRow0
     local.get $sRowBytes
     i32.add
     local.set $xsRow1
-    local.get $xsRow1
-    local.get $sRowBytes
-    i32.add
-    local.set $xsRow2
-    local.get $xsRow2
-    local.get $sRowBytes
-    i32.add
-    local.set $xsRow3
-    local.get $qp
-    local.set $qRow0
-    local.get $qRow0
-    local.get $qRowBytes
-    i32.add
-    local.set $qRow1
-    local.get $sp
-    local.set $sRow0
-    local.get $sRow0
-    local.get $sRowBytes
-    i32.add
-    local.set $sRow1
-    block $B0
-      loop $L1
-        local.get $block
-        local.get $numBlocks
-        i32.lt_u
-        i32.eqz
-        br_if $B0
-        local.get $xsRow0
-        f32.load
-        local.set $xScale0
-        local.get $xsRow1
-        f32.load
-        local.set $xScale1
-        local.get $xsRow2
-        f32.load
-        local.set $xScale2
-        local.get $xsRow3
-        f32.load
-        local.set $xScale3
-        local.get $qRow0
-        v128.load8x8_s align=1
-        local.set $w0
-        local.get $qRow0
-        v128.load8x8_s offset=8 align=1
-        local.set $w1
-        local.get $qRow0
-        v128.load8x8_s offset=16 align=1
-        local.set $w2
-        local.get $qRow0
-        v128.load8x8_s offset=24 align=1
-        local.set $w3
-        local.get $sRow0
-        f32.load
-        local.set $wScale
-        local.get $xRow0
-        v128.load align=1
-        local.get $w0
-        i32x4.dot_i16x8_s
-        local.get $xRow0
-        v128.load offset=16 align=1
-        local.get $w1
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $xRow0
-        v128.load offset=32 align=1
-        local.get $w2
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $xRow0
-        v128.load offset=48 align=1
-        local.get $w3
-        i32x4.dot_i16x8_s
-        i32x4.add
-        f32x4.convert_i32x4_s
-        local.get $xScale0
-        local.get $wScale
-        f32.mul
-        f32x4.splat
-        f32x4.mul
-        local.get $acc0
-        f32x4.add
-        local.set $acc0
-        local.get $xRow1
-        v128.load align=1
-        local.get $w0
-        i32x4.dot_i16x8_s
-        local.get $xRow1
-        v128.load offset=16 align=1
-        local.get $w1
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $xRow1
-        v128.load offset=32 align=1
-        local.get $w2
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $xRow1
-        v128.load offset=48 align=1
-        local.get $w3
-        i32x4.dot_i16x8_s
-        i32x4.add
-        f32x4.convert_i32x4_s
-        local.get $xScale1
-        local.get $wScale
-        f32.mul
-        f32x4.splat
-        f32x4.mul
-        local.get $acc2
-        f32x4.add
-        local.set $acc2
-        local.get $xRow2
-        v128.load align=1
-        local.get $w0
-        i32x4.dot_i16x8_s
-        local.get $xRow2
-        v128.load offset=16 align=1
-        local.get $w1
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $xRow2
-        v128.load offset=32 align=1
-        local.get $w2
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $xRow2
-        v128.load offset=48 align=1
-        local.get $w3
-        i32x4.dot_i16x8_s
-        i32x4.add
-        f32x4.convert_i32x4_s
-        local.get $xScale2
-        local.get $wScale
-        f32.mul
-        f32x4.splat
-        f32x4.mul
-        local.get $acc4
-        f32x4.add
-        local.set $acc4
-        local.get $xRow3
-        v128.load align=1
-        local.get $w0
-        i32x4.dot_i16x8_s
-        local.get $xRow3
-        v128.load offset=16 align=1
-        local.get $w1
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $xRow3
-        v128.load offset=32 align=1
-        local.get $w2
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $xRow3
-        v128.load offset=48 align=1
-        local.get $w3
-        i32x4.dot_i16x8_s
-        i32x4.add
-        f32x4.convert_i32x4_s
-        local.get $xScale3
-        local.get $wScale
-        f32.mul
-        f32x4.splat
-        f32x4.mul
-        local.get $acc6
-        f32x4.add
-        local.set $acc6
-        local.get $qRow1
-        v128.load8x8_s align=1
-        local.set $w0
-        local.get $qRow1
-        v128.load8x8_s offset=8 align=1
-        local.set $w1
-        local.get $qRow1
-        v128.load8x8_s offset=16 align=1
-        local.set $w2
-        local.get $qRow1
-        v128.load8x8_s offset=24 align=1
-        local.set $w3
-        local.get $sRow1
-        f32.load
-        local.set $wScale
-        local.get $xRow0
-        v128.load align=1
-        local.get $w0
-        i32x4.dot_i16x8_s
-        local.get $xRow0
-        v128.load offset=16 align=1
-        local.get $w1
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $xRow0
-        v128.load offset=32 align=1
-        local.get $w2
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $xRow0
-        v128.load offset=48 align=1
-        local.get $w3
-        i32x4.dot_i16x8_s
-        i32x4.add
-        f32x4.convert_i32x4_s
-        local.get $xScale0
-        local.get $wScale
-        f32.mul
-        f32x4.splat
-        f32x4.mul
-        local.get $acc1
-        f32x4.add
-        local.set $acc1
-        local.get $xRow1
-        v128.load align=1
-        local.get $w0
-        i32x4.dot_i16x8_s
-        local.get $xRow1
-        v128.load offset=16 align=1
-        local.get $w1
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $xRow1
-        v128.load offset=32 align=1
-        local.get $w2
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $xRow1
-        v128.load offset=48 align=1
-        local.get $w3
-        i32x4.dot_i16x8_s
-        i32x4.add
-        f32x4.convert_i32x4_s
-        local.get $xScale1
-        local.get $wScale
-        f32.mul
-        f32x4.splat
-        f32x4.mul
-        local.get $acc3
-        f32x4.add
-        local.set $acc3
-        local.get $xRow2
-        v128.load align=1
-        local.get $w0
-        i32x4.dot_i16x8_s
-        local.get $xRow2
-        v128.load offset=16 align=1
-        local.get $w1
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $xRow2
-        v128.load offset=32 align=1
-        local.get $w2
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $xRow2
-        v128.load offset=48 align=1
-        local.get $w3
-        i32x4.dot_i16x8_s
-        i32x4.add
-        f32x4.convert_i32x4_s
-        local.get $xScale2
-        local.get $wScale
-        f32.mul
-        f32x4.splat
-        f32x4.mul
-        local.get $acc5
-        f32x4.add
-        local.set $acc5
-        local.get $xRow3
-        v128.load align=1
-        local.get $w0
-        i32x4.dot_i16x8_s
-        local.get $xRow3
-        v128.load offset=16 align=1
-        local.get $w1
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $xRow3
-        v128.load offset=32 align=1
-        local.get $w2
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $xRow3
-        v128.load offset=48 align=1
-        local.get $w3
-        i32x4.dot_i16x8_s
-        i32x4.add
-        f32x4.convert_i32x4_s
-        local.get $xScale3
-        local.get $wScale
-        f32.mul
-        f32x4.splat
-        f32x4.mul
-        local.get $acc7
-        f32x4.add
-        local.set $acc7
-        local.get $xRow0
-        i32.const 64
-        i32.add
-        local.set $xRow0
-        local.get $xRow1
-        i32.const 64
-        i32.add
-        local.set $xRow1
-        local.get $xRow2
-        i32.const 64
-        i32.add
-        local.set $xRow2
-        local.get $xRow3
-        i32.const 64
-        i32.add
-        local.set $xRow3
-        local.get $xsRow0
-        i32.const 4
-        i32.add
-        local.set $xsRow0
-        local.get $xsRow1
-        i32.const 4
-        i32.add
-        local.set $xsRow1
-        local.get $xsRow2
-        i32.const 4
-        i32.add
-        local.set $xsRow2
-        local.get $xsRow3
-        i32.const 4
-        i32.add
-        local.set $xsRow3
-        local.get $qRow0
-        i32.const 32
-        i32.add
-        local.set $qRow0
-        local.get $qRow1
-        i32.const 32
-        i32.add
-        local.set $qRow1
-        local.get $sRow0
-        i32.const 4
-        i32.add
-        local.set $sRow0
-        local.get $sRow1
-        i32.const 4
-        i32.add
-        local.set $sRow1
-        local.get $block
-        i32.const 1
-        i32.add
-        local.set $block
-        br $L1
-      end
-    end
-    local.get $acc0
-    f32x4.extract_lane 0
-    local.get $acc0
-    f32x4.extract_lane 1
-    f32.add
-    local.get $acc0
-    f32x4.extract_lane 2
-    local.get $acc0
-    f32x4.extract_lane 3
-    f32.add
-    f32.add
-    local.set $sum0
-    local.get $acc1
-    f32x4.extract_lane 0
-    local.get $acc1
-    f32x4.extract_lane 1
-    f32.add
-    local.get $acc1
-    f32x4.extract_lane 2
-    local.get $acc1
-    f32x4.extract_lane 3
-    f32.add
-    f32.add
-    local.set $sum1
-    local.get $acc2
-    f32x4.extract_lane 0
-    local.get $acc2
-    f32x4.extract_lane 1
-    f32.add
-    local.get $acc2
-    f32x4.extract_lane 2
-    local.get $acc2
-    f32x4.extract_lane 3
-    f32.add
-    f32.add
-    local.set $sum2
-    local.get $acc3
-    f32x4.extract_lane 0
-    local.get $acc3
-    f32x4.extract_lane 1
-    f32.add
-    local.get $acc3
-    f32x4.extract_lane 2
-    local.get $acc3
-    f32x4.extract_lane 3
-    f32.add
-    f32.add
-    local.set $sum3
-    local.get $acc4
-    f32x4.extract_lane 0
-    local.get $acc4
-    f32x4.extract_lane 1
-    f32.add
-    local.get $acc4
-    f32x4.extract_lane 2
-    local.get $acc4
-    f32x4.extract_lane 3
-    f32.add
-    f32.add
-    local.set $sum4
-    local.get $acc5
-    f32x4.extract_lane 0
-    local.get $acc5
-    f32x4.extract_lane 1
-    f32.add
-    local.get $acc5
-    f32x4.extract_lane 2
-    local.get $acc5
-    f32x4.extract_lane 3
-    f32.add
-    f32.add
-    local.set $sum5
-    local.get $acc6
-    f32x4.extract_lane 0
-    local.get $acc6
-    f32x4.extract_lane 1
-    f32.add
-    local.get $acc6
-    f32x4.extract_lane 2
-    local.get $acc6
-    f32x4.extract_lane 3
-    f32.add
-    f32.add
-    local.set $sum6
-    local.get $acc7
-    f32x4.extract_lane 0
-    local.get $acc7
-    f32x4.extract_lane 1
-    f32.add
-    local.get $acc7
-    f32x4.extract_lane 2
-    local.get $acc7
-    f32x4.extract_lane 3
-    f32.add
-    f32.add
-    local.set $sum7
-    local.get $outp
-    local.set $outRow
-    local.get $outRow
-    local.get $sum0
-    f32.store
-    local.get $outRow
-    local.get $sum1
-    f32.store offset=4
-    local.get $outRow
-    local.get $outRowBytes
-    i32.add
-    local.set $outRow
-    local.get $outRow
-    local.get $sum2
-    f32.store
-    local.get $outRow
-    local.get $sum3
-    f32.store offset=4
-    local.get $outRow
-    local.get $outRowBytes
-    i32.add
-    local.set $outRow
-    local.get $outRow
-    local.get $sum4
-    f32.store
-    local.get $outRow
-    local.get $sum5
-    f32.store offset=4
-    local.get $outRow
-    local.get $outRowBytes
-    i32.add
-    local.set $outRow
-    local.get $outRow
-    local.get $sum6
-    f32.store
-    local.get $outRow
-    local.get $sum7
-    f32.store offset=4)
-  (func $q8_int_tile_4x1 (type $t13) (param $xp i32) (param $xsp i32) (param $qp i32) (param $sp i32) (param $outp i32) (param $xRowBytes i32) (param $qRowBytes i32) (param $sRowBytes i32) (param $outRowBytes i32) (param $numBlocks i32)
-    (local $block i32) (local $xRow0 i32) (local $xRow1 i32) (local $xRow2 i32) (local $xRow3 i32) (local $xsRow0 i32) (local $xsRow1 i32) (local $xsRow2 i32) (local $xsRow3 i32) (local $qRow0 i32) (local $sRow0 i32) (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128) (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128) (local $wScale f32) (local $sum0 f32) (local $sum1 f32) (local $sum2 f32) (local $sum3 f32) (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128) (local $xScale0 f32) (local $xScale1 f32) (local $xScale2 f32) (local $xScale3 f32) (local $outRow i32)
-    local.get $xp
-    local.set $xRow0
-    local.get $xRow0
-    local.get $xRowBytes
-    i32.add
-    local.set $xRow1
-    local.get $xRow1
-    local.get $xRowBytes
-    i32.add
-    local.set $xRow2
-    local.get $xRow2
-    local.get $xRowBytes
-    i32.add
-    local.set $xRow3
-    local.get $xsp
-    local.set $xsRow0
-    local.get $xsRow0
-    local.get $sRowBytes
-    i32.add
-    local.set $xsRow1
-    local.get $xsRow1
-    local.get $sRowBytes
-    i32.add
-    local.set $xsRow2
-    local.get $xsRow2
-    local.get $sRowBytes
-    i32.add
-    local.set $xsRow3
     local.get $qp
     local.set $qRow0
     local.get $sp
@@ -4268,12 +3748,6 @@
         local.get $xsRow1
         f32.load
         local.set $xScale1
-        local.get $xsRow2
-        f32.load
-        local.set $xScale2
-        local.get $xsRow3
-        f32.load
-        local.set $xScale3
         local.get $qRow0
         v128.load8x8_s align=1
         local.set $w0
@@ -4345,62 +3819,6 @@
         local.get $acc1
         f32x4.add
         local.set $acc1
-        local.get $xRow2
-        v128.load align=1
-        local.get $w0
-        i32x4.dot_i16x8_s
-        local.get $xRow2
-        v128.load offset=16 align=1
-        local.get $w1
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $xRow2
-        v128.load offset=32 align=1
-        local.get $w2
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $xRow2
-        v128.load offset=48 align=1
-        local.get $w3
-        i32x4.dot_i16x8_s
-        i32x4.add
-        f32x4.convert_i32x4_s
-        local.get $xScale2
-        local.get $wScale
-        f32.mul
-        f32x4.splat
-        f32x4.mul
-        local.get $acc2
-        f32x4.add
-        local.set $acc2
-        local.get $xRow3
-        v128.load align=1
-        local.get $w0
-        i32x4.dot_i16x8_s
-        local.get $xRow3
-        v128.load offset=16 align=1
-        local.get $w1
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $xRow3
-        v128.load offset=32 align=1
-        local.get $w2
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $xRow3
-        v128.load offset=48 align=1
-        local.get $w3
-        i32x4.dot_i16x8_s
-        i32x4.add
-        f32x4.convert_i32x4_s
-        local.get $xScale3
-        local.get $wScale
-        f32.mul
-        f32x4.splat
-        f32x4.mul
-        local.get $acc3
-        f32x4.add
-        local.set $acc3
         local.get $xRow0
         i32.const 64
         i32.add
@@ -4409,14 +3827,6 @@
         i32.const 64
         i32.add
         local.set $xRow1
-        local.get $xRow2
-        i32.const 64
-        i32.add
-        local.set $xRow2
-        local.get $xRow3
-        i32.const 64
-        i32.add
-        local.set $xRow3
         local.get $xsRow0
         i32.const 4
         i32.add
@@ -4425,14 +3835,6 @@
         i32.const 4
         i32.add
         local.set $xsRow1
-        local.get $xsRow2
-        i32.const 4
-        i32.add
-        local.set $xsRow2
-        local.get $xsRow3
-        i32.const 4
-        i32.add
-        local.set $xsRow3
         local.get $qRow0
         i32.const 32
         i32.add
@@ -4472,30 +3874,6 @@
     f32.add
     f32.add
     local.set $sum1
-    local.get $acc2
-    f32x4.extract_lane 0
-    local.get $acc2
-    f32x4.extract_lane 1
-    f32.add
-    local.get $acc2
-    f32x4.extract_lane 2
-    local.get $acc2
-    f32x4.extract_lane 3
-    f32.add
-    f32.add
-    local.set $sum2
-    local.get $acc3
-    f32x4.extract_lane 0
-    local.get $acc3
-    f32x4.extract_lane 1
-    f32.add
-    local.get $acc3
-    f32x4.extract_lane 2
-    local.get $acc3
-    f32x4.extract_lane 3
-    f32.add
-    f32.add
-    local.set $sum3
     local.get $outp
     local.set $outRow
     local.get $outRow
@@ -4507,20 +3885,175 @@
     local.set $outRow
     local.get $outRow
     local.get $sum1
+    f32.store)
+  (func $q8_int_tile_2x1.1 (type $t13) (param $xp i32) (param $xsp i32) (param $qp i32) (param $sp i32) (param $outp i32) (param $xRowBytes i32) (param $qRowBytes i32) (param $sRowBytes i32) (param $outRowBytes i32) (param $numBlocks i32)
+    (local $block i32) (local $xRow0 i32) (local $xRow1 i32) (local $xsRow0 i32) (local $xsRow1 i32) (local $qRow0 i32) (local $sRow0 i32) (local $acc0 v128) (local $acc1 v128) (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128) (local $wScale f32) (local $sum0 f32) (local $sum1 f32) (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128) (local $xScale0 f32) (local $xScale1 f32) (local $outRow i32)
+    local.get $xp
+    local.set $xRow0
+    local.get $xRow0
+    local.get $xRowBytes
+    i32.add
+    local.set $xRow1
+    local.get $xsp
+    local.set $xsRow0
+    local.get $xsRow0
+    local.get $sRowBytes
+    i32.add
+    local.set $xsRow1
+    local.get $qp
+    local.set $qRow0
+    local.get $sp
+    local.set $sRow0
+    block $B0
+      loop $L1
+        local.get $block
+        local.get $numBlocks
+        i32.lt_u
+        i32.eqz
+        br_if $B0
+        local.get $xsRow0
+        f32.load
+        local.set $xScale0
+        local.get $xsRow1
+        f32.load
+        local.set $xScale1
+        local.get $qRow0
+        v128.load8x8_s align=1
+        local.set $w0
+        local.get $qRow0
+        v128.load8x8_s offset=8 align=1
+        local.set $w1
+        local.get $qRow0
+        v128.load8x8_s offset=16 align=1
+        local.set $w2
+        local.get $qRow0
+        v128.load8x8_s offset=24 align=1
+        local.set $w3
+        local.get $sRow0
+        f32.load
+        local.set $wScale
+        local.get $xRow0
+        v128.load align=1
+        local.get $w0
+        i32x4.dot_i16x8_s
+        local.get $xRow0
+        v128.load offset=16 align=1
+        local.get $w1
+        i32x4.dot_i16x8_s
+        i32x4.add
+        local.get $xRow0
+        v128.load offset=32 align=1
+        local.get $w2
+        i32x4.dot_i16x8_s
+        i32x4.add
+        local.get $xRow0
+        v128.load offset=48 align=1
+        local.get $w3
+        i32x4.dot_i16x8_s
+        i32x4.add
+        f32x4.convert_i32x4_s
+        local.get $xScale0
+        local.get $wScale
+        f32.mul
+        f32x4.splat
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $xRow1
+        v128.load align=1
+        local.get $w0
+        i32x4.dot_i16x8_s
+        local.get $xRow1
+        v128.load offset=16 align=1
+        local.get $w1
+        i32x4.dot_i16x8_s
+        i32x4.add
+        local.get $xRow1
+        v128.load offset=32 align=1
+        local.get $w2
+        i32x4.dot_i16x8_s
+        i32x4.add
+        local.get $xRow1
+        v128.load offset=48 align=1
+        local.get $w3
+        i32x4.dot_i16x8_s
+        i32x4.add
+        f32x4.convert_i32x4_s
+        local.get $xScale1
+        local.get $wScale
+        f32.mul
+        f32x4.splat
+        f32x4.mul
+        local.get $acc1
+        f32x4.add
+        local.set $acc1
+        local.get $xRow0
+        i32.const 64
+        i32.add
+        local.set $xRow0
+        local.get $xRow1
+        i32.const 64
+        i32.add
+        local.set $xRow1
+        local.get $xsRow0
+        i32.const 4
+        i32.add
+        local.set $xsRow0
+        local.get $xsRow1
+        i32.const 4
+        i32.add
+        local.set $xsRow1
+        local.get $qRow0
+        i32.const 32
+        i32.add
+        local.set $qRow0
+        local.get $sRow0
+        i32.const 4
+        i32.add
+        local.set $sRow0
+        local.get $block
+        i32.const 1
+        i32.add
+        local.set $block
+        br $L1
+      end
+    end
+    local.get $acc0
+    f32x4.extract_lane 0
+    local.get $acc0
+    f32x4.extract_lane 1
+    f32.add
+    local.get $acc0
+    f32x4.extract_lane 2
+    local.get $acc0
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    local.set $sum0
+    local.get $acc1
+    f32x4.extract_lane 0
+    local.get $acc1
+    f32x4.extract_lane 1
+    f32.add
+    local.get $acc1
+    f32x4.extract_lane 2
+    local.get $acc1
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    local.set $sum1
+    local.get $outp
+    local.set $outRow
+    local.get $outRow
+    local.get $sum0
     f32.store
     local.get $outRow
     local.get $outRowBytes
     i32.add
     local.set $outRow
     local.get $outRow
-    local.get $sum2
-    f32.store
-    local.get $outRow
-    local.get $outRowBytes
-    i32.add
-    local.set $outRow
-    local.get $outRow
-    local.get $sum3
+    local.get $sum1
     f32.store)
   (func $q8_int_tile_1x2 (type $t14) (param $xp i32) (param $xsp i32) (param $qp i32) (param $sp i32) (param $outp i32) (param $xRowBytes i32) (param $qRowBytes i32) (param $sRowBytes i32) (param $outRowBytes i32) (param $numBlocks i32)
     (local $block i32) (local $xRow0 i32) (local $xsRow0 i32) (local $qRow0 i32) (local $qRow1 i32) (local $sRow0 i32) (local $sRow1 i32) (local $acc0 v128) (local $acc1 v128) (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128) (local $wScale f32) (local $sum0 f32) (local $sum1 f32) (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128) (local $xScale0 f32) (local $outRow i32)
@@ -4857,7 +4390,7 @@
         block $B2
           loop $L3
             local.get $i
-            i32.const 4
+            i32.const 2
             i32.add
             local.get $rows
             i32.le_u
@@ -4868,7 +4401,7 @@
             block $B4
               loop $L5
                 local.get $j
-                i32.const 2
+                i32.const 1
                 i32.add
                 local.get $panelEnd
                 i32.le_u
@@ -4920,9 +4453,9 @@
                 i32.const 2
                 i32.shl
                 local.get $blocks
-                call $q8_int_tile_4x2
+                call $q8_int_tile_2x1
                 local.get $j
-                i32.const 2
+                i32.const 1
                 i32.add
                 local.set $j
                 br $L5
@@ -4981,7 +4514,7 @@
                 i32.const 2
                 i32.shl
                 local.get $blocks
-                call $q8_int_tile_4x1
+                call $q8_int_tile_2x1.1
                 local.get $j
                 i32.const 1
                 i32.add
@@ -4990,7 +4523,7 @@
               end
             end
             local.get $i
-            i32.const 4
+            i32.const 2
             i32.add
             local.set $i
             br $L3

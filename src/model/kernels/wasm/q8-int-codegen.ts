@@ -27,7 +27,7 @@ import { get, horizontalSum, increment, set } from './codegen-helpers.ts';
 import type { TileShape } from './matmul-codegen.ts';
 
 /** R×C tile for groups of token rows, 1×singleRowCols for a lone row (decode). */
-export const Q8_INT_TILE: TileShape = { rows: 4, cols: 2, singleRowCols: 2 };
+export const Q8_INT_TILE: TileShape = { rows: 2, cols: 1, singleRowCols: 2 };
 
 const simd = (opcode: number, ...imm: number[]): Code => [0xfd, ...encodeULeb128(opcode), ...imm];
 /** The integer and rounding SIMD instructions only these kernels use (opcodes: the SIMD proposal's table). */
