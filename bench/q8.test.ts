@@ -28,5 +28,6 @@ test('measureQ8SingleStream reports both q8_0 kernels and the memory per model',
   assert.equal(r.gguf, null, 'no GGUF is written without llama.cpp');
   const perWeight = r.memory.q8MatrixBytes / r.memory.f32MatrixBytes;
   assert.ok(perWeight > 1 / 4 && perWeight < 1.2 / 4, `q8_0 / f32 matrix bytes ${perWeight}`);
-  assert.ok(Number.isFinite(r.memory.q8RssBytes) && Number.isFinite(r.memory.f32RssBytes));
+  for (const rss of [r.memory.f32Rss, r.memory.q8Rss])
+    assert.ok(isPositive(rss.rssBytes) && rss.peakRssBytes >= rss.rssBytes && isPositive(rss.baseRssBytes));
 });

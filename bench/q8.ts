@@ -63,7 +63,8 @@ for (const [label, tps] of Object.entries(r.tokensPerSec))
   console.log(`| ${label} | ${tps.toFixed(1)} | ${r.tokensPerCpuSec[label]!.toFixed(1)} |`);
 console.log(
   `\nmemory: matrices ${mib(r.memory.f32MatrixBytes)} MiB f32 → ${mib(r.memory.q8MatrixBytes)} MiB q8_0; ` +
-    `RSS growth on load ${mib(r.memory.f32RssBytes)} MiB f32, ${mib(r.memory.q8RssBytes)} MiB q8_0; process peak RSS ${mib(process.resourceUsage().maxRSS * 1024)} MiB`,
+    `RSS of a process holding the model ${mib(r.memory.f32Rss.rssBytes)} MiB f32, ${mib(r.memory.q8Rss.rssBytes)} MiB q8_0 ` +
+    `(peak while loading ${mib(r.memory.f32Rss.peakRssBytes)} / ${mib(r.memory.q8Rss.peakRssBytes)} MiB; bare process ${mib(r.memory.q8Rss.baseRssBytes)} MiB)`,
 );
 console.log(
   `load average now ${describeMachine().loadAvg1m} on ${machine.cores} cores (at start ${machine.loadAvg1m})`,

@@ -4,16 +4,14 @@
  * and llama.cpp on a q8_0 GGUF exported by `dhw model convert --dtype q8_0` from the same checkpoint.
  * Runs alternate between the engines (order reversed every round), so background load hits all alike.
  *
- * Also reports memory per model: matrix bytes in f32 and q8_0 (what the arena holds) and the RSS growth
- * of loading each of our two variants (measured in this process, q8_0 first).
+ * Also reports memory per model: matrix bytes in f32 and q8_0 (what the arena holds) and the RSS of a
+ * fresh process holding the model in each dtype (model-rss.ts).
  *
  * Like a codec shoot-out: same input, same machine, alternating runs; only the decoder changes.
  */
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import {
   argmax,
   convertToGguf,
@@ -21,10 +19,11 @@ import {
   loadModelConfig,
   SequenceSession,
 } from '../../src/model/index.ts';
-import { matrixBytes, type Q8Activations } from '../../src/model/kernels/index.ts';
+import { matrixBytes } from '../../src/model/kernels/index.ts';
 import { median } from '../../src/util/stats.ts';
 import { openLlamaCppRunner, type PhaseRunner } from '../llama-cpp/llama-cpp-bench.ts';
 import type { Llama } from '../llama-cpp/node-llama-cpp.ts';
+import { type ModelRss, modelRss } from './model-rss.ts';
 import { syntheticPrompt } from './prompts.ts';
 
 export interface Q8BenchOptions {
@@ -41,9 +40,9 @@ export interface Q8BenchOptions {
 export interface Q8MemoryReport {
   f32MatrixBytes: number;
   q8MatrixBytes: number;
-  /** RSS growth of loading the model (weights arena, KV-less), q8_0 and f32 weights */
-  q8RssBytes: number;
-  f32RssBytes: number;
+  /** a fresh process holding the model (no KV cache), f32 and q8_0 weights */
+  f32Rss: ModelRss;
+  q8Rss: ModelRss;
 }
 
 export interface Q8BenchResult {
@@ -74,25 +73,6 @@ export async function q8Gguf(dir: string, cacheDir: string): Promise<string> {
   return gguf;
 }
 
-// A full GC before each RSS reading, so the f32 arrays a q8_0 load quantizes from are not counted.
-setFlagsFromString('--expose_gc');
-const collectGarbage = runInNewContext('gc') as () => void;
-const settledRss = (): number => {
-  collectGarbage();
-  return process.memoryUsage().rss;
-};
-
-/** Loads our model and returns it with the RSS it added (after a GC on both sides). */
-async function loadMeasured(dir: string, threads: number, q8Activations: Q8Activations | null) {
-  const before = settledRss();
-  const model = await LlamaModel.load(dir, {
-    threads,
-    weightDtype: q8Activations ? 'q8_0' : 'f32',
-    q8Activations: q8Activations ?? undefined,
-  });
-  return { model, rss: settledRss() - before };
-}
-
 /** One timed single-stream decode run of our model (first token excluded, as for llama.cpp). */
 function ourDecodeRunner(model: LlamaModel, prompt: number[], n: number): PhaseRunner {
   const decode = async (): Promise<number> => {
@@ -110,16 +90,20 @@ function ourDecodeRunner(model: LlamaModel, prompt: number[], n: number): PhaseR
 export async function measureQ8SingleStream(o: Q8BenchOptions): Promise<Q8BenchResult> {
   const config = loadModelConfig(o.dir);
   const prompt = syntheticPrompt(8, 2, config.vocabSize);
-  const q8Int = await loadMeasured(o.dir, o.threads, 'q8_0');
-  const f32Loaded = await loadMeasured(o.dir, o.threads, null);
-  await f32Loaded.model.close(); // only its memory is reported
+  const memory: Q8MemoryReport = {
+    f32MatrixBytes: matrixBytes(config, 'f32'),
+    q8MatrixBytes: matrixBytes(config, 'q8_0'),
+    f32Rss: modelRss(o.dir, 'f32'),
+    q8Rss: modelRss(o.dir, 'q8_0'),
+  };
+  const q8Int = await LlamaModel.load(o.dir, { threads: o.threads, weightDtype: 'q8_0' });
   const q8F32Act = await LlamaModel.load(o.dir, {
     threads: o.threads,
     weightDtype: 'q8_0',
     q8Activations: 'f32',
   });
   const runners: [string, PhaseRunner][] = [
-    [OURS_INT, ourDecodeRunner(q8Int.model, prompt, o.decodeTokens)],
+    [OURS_INT, ourDecodeRunner(q8Int, prompt, o.decodeTokens)],
     [OURS_F32_ACT, ourDecodeRunner(q8F32Act, prompt, o.decodeTokens)],
   ];
   let gguf: string | null = null;
@@ -160,12 +144,7 @@ export async function measureQ8SingleStream(o: Q8BenchOptions): Promise<Q8BenchR
     tokensPerCpuSec,
     ratio: o.llama ? tokensPerSec[OURS_INT]! / tokensPerSec[LLAMA_CPP]! : null,
     cpuRatio: o.llama ? tokensPerCpuSec[OURS_INT]! / tokensPerCpuSec[LLAMA_CPP]! : null,
-    memory: {
-      f32MatrixBytes: matrixBytes(config, 'f32'),
-      q8MatrixBytes: matrixBytes(config, 'q8_0'),
-      q8RssBytes: q8Int.rss,
-      f32RssBytes: f32Loaded.rss,
-    },
+    memory,
     gguf,
   };
 }
