@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { matmul as referenceMatmul } from './reference/matmul.ts';
-import { KernelBackend, type Matrix, matmul } from './backend.ts';
+import { KernelBackend, type Matrix, matmul, type Q8Activations } from './backend.ts';
+import { matmulQ8Int, quantizeActivations } from './reference/matmul-q8.ts';
 import { dequantizeQ8, quantizeQ8 } from './quantize.ts';
 import { kernelModule } from './wasm/kernel-module.ts';
 
@@ -54,8 +55,12 @@ const Q8_SHAPES = [
 const backends: KernelBackend[] = [];
 after(() => Promise.all(backends.map((b) => b.close())));
 
-async function backend(threads: number, weightDtype: 'f32' | 'q8_0'): Promise<KernelBackend> {
-  const b = await KernelBackend.create({ threads, weightDtype }, 1 << 20);
+async function backend(
+  threads: number,
+  weightDtype: 'f32' | 'q8_0',
+  q8Activations: Q8Activations = 'q8_0',
+): Promise<KernelBackend> {
+  const b = await KernelBackend.create({ threads, weightDtype, q8Activations }, 1 << 20);
   backends.push(b);
   return b;
 }
@@ -87,8 +92,8 @@ describe('wasm kernels', { skip: kernelModule() === null ? 'no WebAssembly SIMD'
       }
     });
 
-    it(`q8_0 matmul matches the reference on the dequantized weights (${threads} thread(s))`, async () => {
-      const b = await backend(threads, 'q8_0');
+    it(`q8_0 matmul (f32 activations) matches the reference on the dequantized weights (${threads} thread(s))`, async () => {
+      const b = await backend(threads, 'q8_0', 'f32');
       for (const [rows, inDim, outDim] of Q8_SHAPES) {
         const w = randomArray(outDim * inDim, outDim + 3);
         const m = b.matrix(w, outDim, inDim);
@@ -98,6 +103,21 @@ describe('wasm kernels', { skip: kernelModule() === null ? 'no WebAssembly SIMD'
         matmul(out, x, m, null, rows);
         const expected = new Float32Array(rows * outDim);
         referenceMatmul(expected, x, dequantizeQ8(m.q8!), null, rows, inDim, outDim);
+        assert.ok(relError(out, expected) < 1e-5, `${rows}x${inDim}x${outDim}: ${relError(out, expected)}`);
+      }
+    });
+  }
+
+  for (const threads of [1, 2]) {
+    it(`q8_0 matmul (q8_0 activations) matches the integer reference (${threads} thread(s))`, async () => {
+      const b = await backend(threads, 'q8_0');
+      for (const [rows, inDim, outDim] of Q8_SHAPES) {
+        const m = b.matrix(randomArray(outDim * inDim, outDim + 3), outDim, inDim);
+        const x = randomArray(rows * inDim, rows);
+        const out = new Float32Array(rows * outDim).fill(Number.NaN);
+        matmul(out, x, m, null, rows);
+        const expected = new Float32Array(rows * outDim);
+        matmulQ8Int(expected, quantizeActivations(x, rows, inDim), m.q8!, rows, inDim, outDim);
         assert.ok(relError(out, expected) < 1e-5, `${rows}x${inDim}x${outDim}: ${relError(out, expected)}`);
       }
     });

@@ -21,7 +21,8 @@ import type { ForwardBatch, KvCacheTensors } from '../forward-batch.ts';
 import { matmul as referenceMatmul } from './reference/matmul.ts';
 import { applyRope } from './reference/rope.ts';
 import { add, rmsnorm, swiglu } from './reference/row-ops.ts';
-import { KIND_F32, KIND_Q8, type KernelExports, type MatmulOp } from './kernel-abi.ts';
+import { KIND_F32, KIND_Q8, KIND_Q8_INT, type KernelExports, type MatmulOp } from './kernel-abi.ts';
+import { matmulKernel } from './threads/job.ts';
 import { KernelThreadPool } from './threads/thread-pool.ts';
 import { SharedArena } from './arena.ts';
 import { WasmAttention } from './wasm/attention-driver.ts';
@@ -32,6 +33,8 @@ const log = getLogger('kernels');
 
 export type WeightDtype = 'f32' | 'q8_0';
 export type KernelKind = 'wasm' | 'ts';
+/** What q8_0 weights multiply: q8_0-quantized activations in integer arithmetic, or the f32 activations. */
+export type Q8Activations = 'q8_0' | 'f32';
 
 export interface KernelOptions {
   /** Threads that compute matmuls, the engine thread included (`--threads`, default: the core count). */
@@ -42,6 +45,11 @@ export interface KernelOptions {
   kernels?: KernelKind;
   /** Try relaxed-SIMD fused multiply-add (needs --experimental-wasm-relaxed-simd on Node 20; default off). */
   relaxedSimd?: boolean;
+  /**
+   * q8_0 weights only: 'q8_0' (default) quantizes each activation row per block of 32 and multiplies in
+   * integers (llama.cpp's q8_0 × q8_0 dot); 'f32' keeps f32 activations and widens the weights instead.
+   */
+  q8Activations?: Q8Activations;
 }
 
 /** A weight matrix (outDim, inDim) placed for its backend. */
@@ -68,6 +76,10 @@ const PANEL_BYTES = 64 * 1024;
 
 export class KernelBackend {
   private scratch: Float32Array[] = [];
+  /** quantize_q8_act's output for the current x: i16 values, then f32 block scales. */
+  private q8xScratch: Float32Array | null = null;
+  /** Set by create(): whether q8_0 matrices use the integer kernel. */
+  private q8IntActivations = false;
   private readonly wasmAttention: WasmAttention | null;
 
   private constructor(
@@ -109,7 +121,9 @@ export class KernelBackend {
         log.warn('kernel worker threads failed to start; computing on one thread', { error: String(err) });
       }
     }
-    return new KernelBackend('wasm', dtype, pool ? threads : 1, arena, wasm, pool);
+    const backend = new KernelBackend('wasm', dtype, pool ? threads : 1, arena, wasm, pool);
+    backend.q8IntActivations = (opts.q8Activations ?? 'q8_0') === 'q8_0';
+    return backend;
   }
 
   /** A zeroed f32 buffer the kernels can read and write without copying. */
@@ -229,7 +243,11 @@ export class KernelBackend {
     }
     const xIn = this.inArena(x, rows * products[0]![1].inDim, 0, true);
     const outs = products.map(([out, w], i) => this.inArena(out, rows * w.outDim, 1 + i, false));
-    const ops = products.map(([, w], i) => this.op(outs[i]!, xIn, w, rows));
+    const xq =
+      products.some(([, w]) => w.q8) && this.q8IntActivations
+        ? this.quantizeX(xIn, rows, products[0]![1].inDim)
+        : null;
+    const ops = products.map(([, w], i) => this.op(outs[i]!, xIn, w, rows, xq));
     const macs = products.reduce((sum, [, w]) => sum + rows * w.inDim * w.outDim, 0);
     if (this.pool && macs >= THREAD_MIN_MACS) this.pool.run(ops);
     else for (const o of ops) this.runHere(o);
@@ -244,13 +262,26 @@ export class KernelBackend {
     await this.pool?.close();
   }
 
-  private op(out: Float32Array, x: Float32Array, w: Matrix, rows: number): MatmulOp {
+  /** x (rows, inDim) quantized to q8_0 activations in arena scratch, for the integer kernel. */
+  private quantizeX(x: Float32Array, rows: number, inDim: number): Float32Array {
+    const floats = (rows * inDim) / 2 + (rows * inDim) / Q8_BLOCK;
+    let s = this.q8xScratch;
+    if (!s || s.length < floats) {
+      s = this.arena!.allocF32(Math.max(floats, 2 * (s?.length ?? 0)));
+      this.q8xScratch = s;
+    }
+    this.wasm!.quantize_q8_act(s.byteOffset, x.byteOffset, rows, inDim);
+    return s;
+  }
+
+  private op(out: Float32Array, x: Float32Array, w: Matrix, rows: number, xq: Float32Array | null): MatmulOp {
     const bytesPerWeight = w.q8 ? 1 : 4;
     const panel = Math.max(4, Math.floor(PANEL_BYTES / (bytesPerWeight * w.inDim)) & ~3);
+    const integer = w.q8 !== null && xq !== null;
     return {
-      kind: w.q8 ? KIND_Q8 : KIND_F32,
+      kind: integer ? KIND_Q8_INT : w.q8 ? KIND_Q8 : KIND_F32,
       out: out.byteOffset,
-      x: x.byteOffset,
+      x: integer ? xq.byteOffset : x.byteOffset,
       w: w.q8 ? w.q8.q.byteOffset : w.f32!.byteOffset,
       scales: w.q8 ? w.q8.scales.byteOffset : 0,
       rows,
@@ -261,7 +292,7 @@ export class KernelBackend {
   }
 
   private runHere(o: MatmulOp): void {
-    const fn = o.kind === KIND_Q8 ? this.wasm!.matmul_q8 : this.wasm!.matmul_f32;
+    const fn = matmulKernel(this.wasm!, o.kind);
     fn(o.out, o.x, o.w, o.scales, o.rows, o.inDim, o.outDim, 0, o.outDim, o.panel);
   }
 

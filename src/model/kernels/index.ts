@@ -6,6 +6,7 @@ export {
   matmul,
   matmuls,
   type Product,
+  type Q8Activations,
   type WeightDtype,
 } from './backend.ts';
 export { matrixBytes, type PreparedLayer, type PreparedWeights, prepareWeights } from './prepare-weights.ts';

@@ -14,6 +14,10 @@ export interface KernelExports {
   // biome-ignore format: one signature per line
   matmul_q8(out: number, x: number, q: number, scales: number, rows: number, inDim: number, outDim: number, j0: number, j1: number, panel: number): void;
   // biome-ignore format: one signature per line
+  matmul_q8_int(out: number, xq: number, q: number, scales: number, rows: number, inDim: number, outDim: number, j0: number, j1: number, panel: number): void;
+  /** Quantizes x (rows, inDim) f32 to q8_0 activations at xq: i16 values, then the f32 block scales. */
+  quantize_q8_act(xq: number, x: number, rows: number, inDim: number): void;
+  // biome-ignore format: one signature per line
   attn_scores(scores: number, q: number, kBase: number, offsets: number, seen: number, group: number, headDim: number, scale: number): void;
   // biome-ignore format: one signature per line
   attn_values(out: number, scores: number, vBase: number, offsets: number, seen: number, group: number, headDim: number): void;
@@ -21,10 +25,12 @@ export interface KernelExports {
 
 export const KIND_F32 = 0;
 export const KIND_Q8 = 1;
+/** q8_0 weights × q8_0 activations, integer dot products (x points at quantize_q8_act's output). */
+export const KIND_Q8_INT = 2;
 
 /** One matmul as the kernels see it: out (rows, outDim) = x (rows, inDim) · wᵀ. Pointers in bytes. */
 export interface MatmulOp {
-  kind: typeof KIND_F32 | typeof KIND_Q8;
+  kind: typeof KIND_F32 | typeof KIND_Q8 | typeof KIND_Q8_INT;
   out: number;
   x: number;
   w: number;

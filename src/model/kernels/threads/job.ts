@@ -11,7 +11,7 @@
  *   [0] GEN   [1] DONE   [2] STOP   [3] NUM_OPS   [4] NUM_THREADS   [5] FAILED   ...
  *   [16 + 16*o ...] op o: kind, out, x, w, scales, rows, inDim, outDim, panel
  */
-import { KIND_Q8, type KernelExports, type MatmulOp } from '../kernel-abi.ts';
+import { KIND_Q8, KIND_Q8_INT, type KernelExports, type MatmulOp } from '../kernel-abi.ts';
 
 export const GEN = 0;
 export const DONE = 1;
@@ -51,8 +51,14 @@ export function runShare(kernels: KernelExports, control: Int32Array, t: number)
     const outDim = control[b + 7]!;
     const [j0, j1] = columnShare(outDim, t, n);
     if (j0 >= j1) continue;
-    const fn = control[b] === KIND_Q8 ? kernels.matmul_q8 : kernels.matmul_f32;
+    const fn = matmulKernel(kernels, control[b]!);
     // biome-ignore format: argument list mirrors the op layout
     fn(control[b + 1]!, control[b + 2]!, control[b + 3]!, control[b + 4]!, control[b + 5]!, control[b + 6]!, outDim, j0, j1, control[b + 8]!);
   }
+}
+
+/** The export that runs an op of `kind`. */
+export function matmulKernel(kernels: KernelExports, kind: number): KernelExports['matmul_f32'] {
+  if (kind === KIND_Q8_INT) return kernels.matmul_q8_int;
+  return kind === KIND_Q8 ? kernels.matmul_q8 : kernels.matmul_f32;
 }

@@ -8,12 +8,14 @@ import type { KernelExports } from '../kernel-abi.ts';
 import { assembleModule, type FunctionDef, type MemoryLimits, ModuleBuilder } from './assembler.ts';
 import { attentionScores, attentionValues } from './attention-codegen.ts';
 import { F32_TILE, f32Matmul, type KernelTiles, Q8_TILE, q8Matmul } from './matmul-codegen.ts';
+import { q8IntKernels } from './q8-int-codegen.ts';
 
 const MEMORY: MemoryLimits = { minPages: 1, maxPages: 65536, shared: true };
 
 /**
  * Every function of the module, in index order: the f32 tiles, the q8 tiles, then the exported kernels
- * matmul_f32, matmul_q8 (the drivers, which call their tiles), attn_scores, attn_values.
+ * matmul_f32, matmul_q8 (the drivers, which call their tiles), attn_scores, attn_values; then the integer
+ * q8 tiles and matmul_q8_int, quantize_q8_act (q8-int-codegen.ts).
  */
 export function kernelFunctions(
   relaxed: boolean,
@@ -25,6 +27,7 @@ export function kernelFunctions(
   const matmulF32 = f32Matmul(module, tiles.f32, relaxed);
   const matmulQ8 = q8Matmul(module, tiles.q8, relaxed);
   for (const kernel of [matmulF32, matmulQ8, attentionScores(), attentionValues()]) module.add(kernel);
+  for (const kernel of q8IntKernels(module)) module.add(kernel);
   return module.functions;
 }
 
