@@ -160,13 +160,21 @@ function ggufFacts(model: LlamaModel, options: LlamaCppEngineOptions): GgufFacts
         attention?: { head_count?: number; head_count_kv?: number };
       }
     | undefined;
-  const vocab = (metadata.tokenizer as { ggml?: { tokens?: unknown[] } } | undefined)?.ggml?.tokens;
+  const ggml = (
+    metadata.tokenizer as
+      | { ggml?: { tokens?: unknown[]; eos_token_id?: number; eot_token_id?: number } }
+      | undefined
+  )?.ggml;
+  const vocab = ggml?.tokens;
   if (!Array.isArray(vocab) || vocab.length === 0) {
     throw new DhwError(
       `${options.ggufFile} has no tokenizer.ggml.tokens: llama.cpp needs the vocabulary in the GGUF`,
     );
   }
-  const eos = [model.tokens.eos, model.tokens.eot].filter((t): t is NonNullable<typeof t> => t !== null);
+  // The ids the GGUF names (llama.cpp guesses an end-of-turn id when none is named; we do not).
+  const eos = [ggml?.eos_token_id ?? model.tokens.eos, ggml?.eot_token_id].filter(
+    (t): t is number => typeof t === 'number',
+  );
   const heads = arch?.attention?.head_count ?? 1;
   const kvHeads = arch?.attention?.head_count_kv ?? heads;
   const headDim = (arch?.embedding_length ?? 0) / heads;

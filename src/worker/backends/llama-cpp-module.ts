@@ -59,7 +59,7 @@ export interface LlamaContext {
 
 export interface LlamaModel {
   readonly trainContextSize: number;
-  readonly tokens: { readonly eos: LlamaToken | null; readonly eot: LlamaToken | null };
+  readonly tokens: { readonly eos: LlamaToken | null };
   readonly fileInfo: {
     metadata: { general?: { name?: string }; tokenizer?: { ggml?: { tokens?: unknown[] } } };
   };
