@@ -14,6 +14,7 @@ import { KvCacheManager } from '../../kv/index.ts';
 import type { EngineModelInfo, EngineOutput, EngineRequest } from '../../protocols/engine.ts';
 import type { WorkerId } from '../../protocols/ids.ts';
 import { DhwError, InvalidRequestError } from '../../util/errors.ts';
+import { getLogger } from '../../util/logger.ts';
 import { LlamaCppExecutor } from './llama-cpp-executor.ts';
 import { type Llama, type LlamaContext, type LlamaModel, loadLlamaCpp } from './llama-cpp-module.ts';
 
@@ -36,6 +37,8 @@ export interface LlamaCppEngineOptions {
   gpu?: 'auto' | false;
   kvHoldTimeoutMs?: number;
 }
+
+const log = getLogger('worker');
 
 export const LLAMA_CPP_DEFAULTS = {
   blockSize: 16,
@@ -89,6 +92,13 @@ export class LlamaCppEngine extends EngineCore {
         ...(options.threads === undefined ? {} : { threads: options.threads }),
       });
       const slots = Array.from({ length: maxNumSeqs }, () => context.getSequence());
+      log.info('llama.cpp context ready', {
+        file: options.ggufFile,
+        backend: llama.gpu || 'cpu',
+        kvCells: cells,
+        sequences: maxNumSeqs,
+        batchSize: maxNumBatchedTokens,
+      });
       const kv = new KvCacheManager({
         numBlocks: Math.floor(cells / blockSize),
         blockSize,

@@ -15,6 +15,7 @@ import type { EngineModelInfo, EngineOutput, EngineRequest } from '../../protoco
 import type { RequestId, WorkerId } from '../../protocols/ids.ts';
 import { Tokenizer } from '../../tokens/index.ts';
 import { DhwError, InvalidRequestError } from '../../util/errors.ts';
+import { getLogger } from '../../util/logger.ts';
 import {
   listUpstreamModels,
   probePromptFormat,
@@ -45,6 +46,8 @@ export interface OpenAiUpstreamOptions {
   enablePrefixCaching?: boolean;
 }
 
+const log = getLogger('worker');
+
 export const UPSTREAM_DEFAULTS = { maxNumSeqs: 64, contextLength: 4096, blockSize: 16 } as const;
 
 export class OpenAiUpstreamEngine extends EngineCore {
@@ -65,6 +68,12 @@ export class OpenAiUpstreamEngine extends EngineCore {
     const probe = tokenizer.encode('Hello', { addSpecialTokens: true });
     const promptFormat =
       options.promptFormat ?? (await probePromptFormat(base, model.id, probe, options.apiKey));
+    log.info('relaying to the upstream', {
+      base,
+      model: model.id,
+      promptFormat,
+      maxModelLen: model.maxModelLen,
+    });
     const blockSize = options.blockSize ?? UPSTREAM_DEFAULTS.blockSize;
     const maxNumSeqs = options.maxNumSeqs ?? UPSTREAM_DEFAULTS.maxNumSeqs;
     const contextLength = model.maxModelLen ?? options.contextLength ?? UPSTREAM_DEFAULTS.contextLength;
