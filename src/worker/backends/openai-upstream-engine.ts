@@ -84,21 +84,26 @@ export class OpenAiUpstreamEngine extends EngineCore {
       vocabSize: tokenizer.vocabSize,
       eosTokenIds,
     };
-    const relay = new UpstreamExecutor({
-      base,
-      model: model.id,
-      apiKey: options.apiKey,
-      promptFormat,
-      tokenizer,
-      endTokenId: eosTokenIds[0] ?? 0,
-    });
+    // The relay aborts a request whose upstream failed; the engine it aborts in is built next.
+    let engine: OpenAiUpstreamEngine | undefined;
+    const relay = new UpstreamExecutor(
+      {
+        base,
+        model: model.id,
+        apiKey: options.apiKey,
+        promptFormat,
+        tokenizer,
+        endTokenId: eosTokenIds[0] ?? 0,
+      },
+      (requestId) => engine?.abort(requestId),
+    );
     // The pool is what the upstream could hold for our requests: every sequence at full length.
     const kv = new KvCacheManager({
       numBlocks: Math.ceil((contextLength * maxNumSeqs) / blockSize),
       blockSize,
       enablePrefixCaching: options.enablePrefixCaching ?? true,
     });
-    return new OpenAiUpstreamEngine(
+    engine = new OpenAiUpstreamEngine(
       {
         info,
         kv,
@@ -111,6 +116,7 @@ export class OpenAiUpstreamEngine extends EngineCore {
       relay,
       promptFormat,
     );
+    return engine;
   }
 
   /** Upstream features the relay does not carry are refused (HTTP 400), never silently dropped. */

@@ -5,7 +5,9 @@
  *   - greedy completions and chat, streamed and not, equal what the upstream answers directly;
  *   - the relay registers like any worker (model card, KV events derived from what it sent);
  *   - a client that goes away mid-stream cancels the upstream request (the upstream worker's request is
- *     counted `cancelled` and nothing stays in flight).
+ *     counted `cancelled` and nothing stays in flight);
+ *   - an upstream that goes away turns the relay's /health to 503 (its canary goes through the upstream)
+ *     and fails requests instead of hanging them.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -58,7 +60,17 @@ before(async () => {
   upstream = await frontendFor(upstreamNs);
   const oursNs = freshNamespace();
   relay = await spawnWorker(
-    [...common, '--namespace', oursNs, '--engine', 'openai', '--upstream', upstream.url],
+    [
+      ...common,
+      '--namespace',
+      oursNs,
+      '--engine',
+      'openai',
+      '--upstream',
+      upstream.url,
+      '--canary-interval',
+      '1',
+    ],
     env,
   );
   closers.push(() => relay.stop());
@@ -171,4 +183,17 @@ test('a client that goes away mid-stream cancels the upstream request', async ()
   assert.ok(after > before, 'the upstream request was cancelled, not run to max_tokens');
   assert.equal(metricValue(await upstreamWorker.metrics(), 'dynamo_component_inflight_requests'), 0);
   assert.equal(metricValue(await relay.metrics(), 'dynamo_component_inflight_requests'), 0);
+});
+
+test('an upstream that goes away: the relay reports unhealthy and requests fail', async () => {
+  await upstream.close();
+  const health = `http://127.0.0.1:${relay.systemPort}/health`;
+  const deadline = Date.now() + 20_000;
+  while ((await fetch(health)).status !== 503) {
+    assert.ok(Date.now() < deadline, 'the relay turns unhealthy within 20 s');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  await assert.rejects(
+    client.completions.create({ model: 'fortune-llama', prompt: PROMPT, max_tokens: 4, temperature: 0 }),
+  );
 });

@@ -5,8 +5,9 @@
  *
  * Tokens come back as text, tokenized with the model card's tokenizer (byte-level BPE round-trips the
  * text exactly; the token ids may differ from the upstream's at piece boundaries). When the upstream ends
- * a stream before our stop conditions do (its own stop, an error), the sequence gets an end-of-sequence
- * token, so it finishes as `stop` instead of hanging.
+ * a stream before our stop conditions do (its own stop), the sequence gets an end-of-sequence token and
+ * finishes as `stop`; when the upstream fails (refused, unreachable, broken mid-stream) the request is
+ * aborted, so its caller sees an error (a stream without a finish reason) and the canary fails.
  */
 import type { SampleResult, SchedulerOutput, Sequence, StepExecutor } from '../../engine/index.ts';
 import type { RequestId } from '../../protocols/ids.ts';
@@ -30,6 +31,8 @@ export interface UpstreamExecutorOptions {
 class UpstreamStream {
   private readonly queue: number[] = [];
   private ended = false;
+  /** Why the upstream request failed (undefined: it ended normally, or is still going). */
+  failure: unknown;
   private wake: (() => void) | undefined;
   readonly controller = new AbortController();
 
@@ -49,7 +52,8 @@ class UpstreamStream {
       }
     } catch (error) {
       if (!this.controller.signal.aborted) {
-        log.warn('upstream request failed; ending the sequence', { requestId: this.seq.requestId, error });
+        this.failure = error;
+        log.warn('upstream request failed', { requestId: this.seq.requestId, error });
       }
     } finally {
       this.ended = true;
@@ -83,7 +87,11 @@ class UpstreamStream {
 export class UpstreamExecutor implements StepExecutor {
   private readonly streams = new Map<RequestId, UpstreamStream>();
 
-  constructor(private readonly opts: UpstreamExecutorOptions) {}
+  constructor(
+    private readonly opts: UpstreamExecutorOptions,
+    /** Aborts a request in the engine (its upstream request failed). */
+    private readonly abortRequest: (requestId: RequestId) => void,
+  ) {}
 
   async execute(output: SchedulerOutput): Promise<Array<SampleResult | undefined>> {
     this.closeStopped();
@@ -92,6 +100,8 @@ export class UpstreamExecutor implements StepExecutor {
         if (!sample) return undefined;
         const stream = this.streams.get(seq.requestId) ?? this.open(seq);
         const tokenId = await stream.next();
+        // Aborted here, the sequence is no longer running: the engine drops this step's token for it.
+        if (tokenId === undefined && stream.failure !== undefined) this.abortRequest(seq.requestId);
         return { tokenId: tokenId ?? this.opts.endTokenId };
       }),
     );
