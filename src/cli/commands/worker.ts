@@ -168,6 +168,12 @@ function engineSpecFromFlags(values: ParsedCommand['values'], modelDir: string):
     };
     return { kind, modelDir, options };
   }
+  if (kind === 'llamacpp' || kind === 'openai') {
+    // Reached from `dhw serve`: external engines need flags (a GGUF file, an upstream) it does not take.
+    throw new UsageError(
+      `--engine ${kind} runs under \`dhw worker\` only: start \`dhw worker --engine ${kind} ...\` next to a \`dhw frontend\` (docs/engines.md)`,
+    );
+  }
   throw new UsageError(`--engine must be scratch, mocker, llamacpp or openai, got ${JSON.stringify(kind)}`);
 }
 
