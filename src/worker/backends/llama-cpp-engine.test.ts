@@ -2,7 +2,8 @@
  * `--engine llamacpp` in-process, on a `dhw model convert` GGUF export of fortune-llama: llama.cpp behind
  * our engine loop picks the same greedy tokens as llama.cpp driven directly and as our own engine; a batch
  * of concurrent requests (continuous batching over the context's sequences, one shared prefix) gives each
- * request the tokens it gets alone; cancelling frees its blocks; KV events describe what it computed.
+ * request the tokens it gets alone, also when a small KV pool forces preemption; a q8_0 export runs;
+ * cancelling frees its blocks; KV events describe what it computed.
  *
  * node-llama-cpp is an optional package: without it these tests skip, printing the install command.
  */
@@ -118,6 +119,43 @@ describe('llama.cpp engine on a dhw model convert export', { skip: SKIP }, () =>
       events.some((e) => e.data.type === 'stored'),
       'KV events: the blocks it computed were stored',
     );
+  });
+
+  test('a KV pool too small for the batch preempts, and every request still gets its solo tokens', async () => {
+    const alone: number[][] = [];
+    for (const p of PROMPTS) alone.push(await collect(engine, p, NEW_TOKENS));
+    // 9 blocks of 16 for 4 requests needing 2-3 blocks each: the scheduler must preempt and recompute.
+    const small = await LlamaCppEngine.create(
+      { ggufFile: file, gpu: false, threads: 2, maxNumSeqs: 4, numKvBlocks: 9, blockSize: 16 },
+      asWorkerId('w2'),
+    );
+    let preempted = 0;
+    small.onStep((e) => {
+      preempted += e.numPreempted;
+    });
+    try {
+      assert.equal(small.info.contextLength, 36, 'each request is capped at cells / sequences');
+      const together = await Promise.all(PROMPTS.map((p) => collect(small, p, NEW_TOKENS)));
+      assert.deepEqual(together, alone);
+      assert.ok(preempted > 0, 'the small pool preempted');
+    } finally {
+      await small.close();
+    }
+  });
+
+  test('a q8_0 export runs too: the same tokens as llama.cpp directly on that file', async () => {
+    const q8 = (await convertToGguf(defaultModelDir, { out: join(tmp, 'fortune-q8_0.gguf'), dtype: 'q8_0' }))
+      .file;
+    const quantized = await LlamaCppEngine.create({ ggufFile: q8, gpu: false, threads: 2 }, asWorkerId('w3'));
+    try {
+      const prompt = PROMPTS[1]!;
+      assert.deepEqual(
+        await collect(quantized, prompt, NEW_TOKENS),
+        await llamaCppDirect(q8, prompt, NEW_TOKENS),
+      );
+    } finally {
+      await quantized.close();
+    }
   });
 
   test('a cancelled request frees its blocks and the engine serves on', async () => {

@@ -106,7 +106,9 @@ export class LlamaCppEngine extends EngineCore {
       });
       const info: EngineModelInfo = {
         name: facts.name,
-        contextLength: facts.contextLength,
+        // A free sequence keeps its tokens (prefix reuse) outside our accounting; capping each request at
+        // cells / sequences keeps every sequence's tokens together within llama.cpp's cells.
+        contextLength: Math.min(facts.contextLength, Math.floor(cells / maxNumSeqs)),
         vocabSize: facts.vocabSize,
         eosTokenIds: facts.eosTokenIds,
       };
