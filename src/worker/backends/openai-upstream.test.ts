@@ -3,6 +3,7 @@
  * its own scratch worker (fortune-llama) — serving the official `openai` client through our frontend:
  * real etcd + NATS, worker processes, two namespaces (one per deployment).
  *   - greedy completions and chat, streamed and not, equal what the upstream answers directly;
+ *   - prompts go as token ids (the probe finds our frontend takes them) or, forced, as text: same text;
  *   - the relay registers like any worker (model card, KV events derived from what it sent);
  *   - a client that goes away mid-stream cancels the upstream request (the upstream worker's request is
  *     counted `cancelled` and nothing stays in flight);
@@ -23,6 +24,11 @@ import {
   type WorkerProcess,
 } from '../../frontend/testing/frontend-kit.ts';
 import { type EtcdServer, type NatsServer, startEtcd, startNats } from '../../infra/local-servers.ts';
+import { asWorkerId } from '../../protocols/ids.ts';
+import { Tokenizer } from '../../tokens/index.ts';
+import { defaultModelDir } from '../../util/paths.ts';
+import { greedyRequest } from '../testing/worker-kit.ts';
+import { OpenAiUpstreamEngine } from './openai-upstream-engine.ts';
 
 quietLogs();
 
@@ -183,6 +189,39 @@ test('a client that goes away mid-stream cancels the upstream request', async ()
   assert.ok(after > before, 'the upstream request was cancelled, not run to max_tokens');
   assert.equal(metricValue(await upstreamWorker.metrics(), 'dynamo_component_inflight_requests'), 0);
   assert.equal(metricValue(await relay.metrics(), 'dynamo_component_inflight_requests'), 0);
+});
+
+test('prompts travel as token ids where the upstream takes them, else as text: the same greedy text', async () => {
+  const expected = await direct.completions.create({
+    model: 'fortune-llama',
+    prompt: PROMPT,
+    max_tokens: 16,
+    temperature: 0,
+  });
+  const tokenizer = await Tokenizer.fromDir(defaultModelDir);
+  const request = greedyRequest(tokenizer.encode(PROMPT), 16);
+  for (const promptFormat of [undefined, 'text'] as const) {
+    const engine = await OpenAiUpstreamEngine.create(
+      { upstream: upstream.url, tokenizerDir: defaultModelDir, ...(promptFormat ? { promptFormat } : {}) },
+      asWorkerId('relay-in-process'),
+    );
+    try {
+      assert.equal(engine.promptFormat, promptFormat ?? 'tokens', 'our frontend takes token-id prompts');
+      const ids: number[] = [];
+      for await (const o of engine.generate({
+        ...request,
+        stopping: { ...request.stopping, ignoreEos: false, stopTokenIds: [...engine.info.eosTokenIds] },
+      }))
+        ids.push(o.tokenId);
+      assert.equal(
+        tokenizer.decode(ids, { skipSpecialTokens: true }),
+        expected.choices[0]!.text,
+        `${engine.promptFormat} prompts`,
+      );
+    } finally {
+      await engine.close();
+    }
+  }
 });
 
 test('an upstream that goes away: the relay reports unhealthy and requests fail', async () => {

@@ -130,9 +130,7 @@ export class UpstreamExecutor implements StepExecutor {
   private open(seq: Sequence): UpstreamStream {
     const { temperature, topP, topK, minP, seed } = seq.sampling;
     const prompt =
-      this.opts.promptFormat === 'tokens'
-        ? [...seq.tokenIds]
-        : this.opts.tokenizer.decode(seq.tokenIds, { skipSpecialTokens: true }); // the upstream adds its BOS
+      this.opts.promptFormat === 'tokens' ? [...seq.tokenIds] : promptText(this.opts.tokenizer, seq.tokenIds);
     const body: Record<string, unknown> = {
       model: this.opts.model,
       prompt,
@@ -154,4 +152,15 @@ export class UpstreamExecutor implements StepExecutor {
     this.streams.set(seq.requestId, stream);
     return stream;
   }
+}
+
+/**
+ * A prompt's ids as text for an upstream that only takes text: special tokens stay (a chat template's
+ * markers are text the upstream's tokenizer maps back to them), except a leading BOS, which the upstream's
+ * tokenizer adds again.
+ */
+export function promptText(tokenizer: Tokenizer, tokenIds: readonly number[]): string {
+  const bos = tokenizer.bosTokenId;
+  const ids = bos !== undefined && tokenIds[0] === bos ? tokenIds.slice(1) : tokenIds;
+  return tokenizer.decode(ids, { skipSpecialTokens: false });
 }
