@@ -105,6 +105,7 @@ function openAiSpec(values: Values, positional: string | undefined): WorkerEngin
       apiKey: stringFlag(values, 'upstream-api-key'),
       ...(format === 'auto' ? {} : { promptFormat: format as 'tokens' | 'text' }),
       blockSize: int('block-size'),
+      numKvBlocks: int('num-kv-blocks'),
       maxNumSeqs: int('max-num-seqs'),
       enablePrefixCaching: values['no-prefix-caching'] !== true,
     },

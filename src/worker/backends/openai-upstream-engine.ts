@@ -43,12 +43,19 @@ export interface OpenAiUpstreamOptions {
   contextLength?: number;
   /** Tokens per block of the derived KV events (the router's block size). */
   blockSize?: number;
+  /** Blocks of the accounting pool (default: every sequence at full length, at most 16 384 blocks). */
+  numKvBlocks?: number;
   enablePrefixCaching?: boolean;
 }
 
 const log = getLogger('worker');
 
-export const UPSTREAM_DEFAULTS = { maxNumSeqs: 64, contextLength: 4096, blockSize: 16 } as const;
+export const UPSTREAM_DEFAULTS = {
+  maxNumSeqs: 64,
+  contextLength: 4096,
+  blockSize: 16,
+  maxKvBlocks: 16_384,
+} as const;
 
 export class OpenAiUpstreamEngine extends EngineCore {
   private constructor(
@@ -97,9 +104,13 @@ export class OpenAiUpstreamEngine extends EngineCore {
       },
       (requestId) => engine?.abort(requestId),
     );
-    // The pool is what the upstream could hold for our requests: every sequence at full length.
+    // The pool stands for what the upstream holds for our requests: every sequence at full length, capped
+    // like the mocker's default pool (the accounting costs memory per block). Running out preempts a
+    // sequence: its upstream request is closed and reopened later with everything it has so far.
     const kv = new KvCacheManager({
-      numBlocks: Math.ceil((contextLength * maxNumSeqs) / blockSize),
+      numBlocks:
+        options.numKvBlocks ??
+        Math.min(Math.ceil((contextLength * maxNumSeqs) / blockSize), UPSTREAM_DEFAULTS.maxKvBlocks),
       blockSize,
       enablePrefixCaching: options.enablePrefixCaching ?? true,
     });
