@@ -1,8 +1,9 @@
 /**
  * `dhw worker --engine llamacpp --model FILE.gguf` as a process behind our frontend (`--router kv`), real
  * etcd + NATS, the official `openai` client: on an f32 `dhw model convert` export of fortune-llama its
- * greedy chat answer is the model's golden text (Hugging Face transformers), streamed and not; it
- * publishes KV events for the router; a client that goes away cancels its request in the engine.
+ * greedy chat answer is the model's golden text (Hugging Face transformers), streamed and not; with two
+ * such workers the router's KV index (fed by their KV events) sends a shared prefix back to the worker
+ * that cached it; a client that goes away cancels its request in the engine.
  *
  * node-llama-cpp is an optional package: without it these tests skip, printing the install command.
  */
@@ -14,6 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 import type { FrontendHandle } from '../../frontend/frontend.ts';
 import {
+  eventually,
   freshNamespace,
   goldenSamples,
   metricValue,
@@ -36,6 +38,7 @@ describe('dhw worker --engine llamacpp behind our frontend', { skip: SKIP }, () 
   let etcd: EtcdServer;
   let nats: NatsServer;
   let worker: WorkerProcess;
+  let second: WorkerProcess;
   let frontend: FrontendHandle;
   let client: OpenAI;
   const golden = goldenSamples()[0]!;
@@ -47,13 +50,12 @@ describe('dhw worker --engine llamacpp behind our frontend', { skip: SKIP }, () 
       dtype: 'f32',
     });
     const namespace = freshNamespace();
-    worker = await spawnWorker(
-      [
-        ...['--discovery', 'etcd', '--events', 'nats', '--namespace', namespace],
-        ...['--engine', 'llamacpp', '--model', file, '--tokenizer', defaultModelDir, '--threads', '2'],
-      ],
-      { ETCD_ENDPOINTS: etcd.endpoint, NATS_SERVER: nats.url },
-    );
+    const args = [
+      ...['--discovery', 'etcd', '--events', 'nats', '--namespace', namespace],
+      ...['--engine', 'llamacpp', '--model', file, '--tokenizer', defaultModelDir, '--threads', '1'],
+    ];
+    const env = { ETCD_ENDPOINTS: etcd.endpoint, NATS_SERVER: nats.url };
+    [worker, second] = await Promise.all([spawnWorker(args, env), spawnWorker(args, env)]);
     frontend = await startTestFrontend(
       {
         namespace,
@@ -61,13 +63,13 @@ describe('dhw worker --engine llamacpp behind our frontend', { skip: SKIP }, () 
         events: { backend: 'nats', natsServer: nats.url },
         router: { router: 'kv' },
       },
-      1,
+      2,
     );
     client = new OpenAI({ baseURL: `${frontend.url}/v1`, apiKey: 'x', maxRetries: 0 });
   });
   after(async () => {
     await frontend?.close();
-    await worker?.stop();
+    await Promise.all([worker?.stop(), second?.stop()]);
     await Promise.all([etcd?.stop(), nats?.stop()]);
     rmSync(tmp, { recursive: true, force: true });
   });
@@ -88,10 +90,29 @@ describe('dhw worker --engine llamacpp behind our frontend', { skip: SKIP }, () 
     assert.equal(text, golden.greedy_text);
   });
 
-  test('publishes KV events for the blocks it computed', async () => {
-    const metrics = await worker.metrics();
-    assert.ok(metricValue(metrics, 'dynamo_component_kv_events_published_total') > 0);
-    assert.ok(metricValue(metrics, 'dynamo_component_kvstats_total_blocks') > 0);
+  test('--router kv sends a shared prefix back to the worker that cached it', async () => {
+    for (let k = 0; k < 5; k++) {
+      const prefix = Array.from({ length: 64 }, (_, i) => 10 + ((k * 613 + i * 29) % 2000));
+      const applied = frontend.events.stats.kvEventsApplied;
+      await client.completions.create({ model: 'fortune-llama', prompt: [...prefix, 5, 6], max_tokens: 2 });
+      await eventually(
+        () => frontend.events.stats.kvEventsApplied > applied,
+        "the first request's KV events",
+      );
+      const again = await client.completions.create({
+        model: 'fortune-llama',
+        prompt: [...prefix, 7, 8, 9],
+        max_tokens: 2,
+      });
+      const cached = again.usage?.prompt_tokens_details?.cached_tokens ?? 0;
+      assert.ok(cached >= 64, `prefix ${k}: routed to the worker holding its 4 blocks (cached ${cached})`);
+    }
+    const published = await Promise.all(
+      [worker, second].map(async (w) =>
+        metricValue(await w.metrics(), 'dynamo_component_kv_events_published_total'),
+      ),
+    );
+    assert.ok(published.reduce((a, b) => a + b, 0) > 0);
   });
 
   test('a client that goes away mid-stream cancels its request in the engine', async () => {
@@ -112,14 +133,17 @@ describe('dhw worker --engine llamacpp behind our frontend', { skip: SKIP }, () 
       controller.abort();
       break;
     }
+    // Either worker may have served it: sum both.
+    const total = async (name: string, labels: Record<string, string> = {}) =>
+      (
+        await Promise.all([worker, second].map(async (w) => metricValue(await w.metrics(), name, labels)))
+      ).reduce((a, b) => a + b, 0);
     const deadline = Date.now() + 15_000;
-    let metrics = await worker.metrics();
-    while (metricValue(metrics, 'dynamo_component_requests_total', { status: 'cancelled' }) < 1) {
-      assert.ok(Date.now() < deadline, 'the worker counts the request cancelled');
+    while ((await total('dynamo_component_requests_total', { status: 'cancelled' })) < 1) {
+      assert.ok(Date.now() < deadline, 'a worker counts the request cancelled');
       await new Promise((resolve) => setTimeout(resolve, 100));
-      metrics = await worker.metrics();
     }
-    assert.equal(metricValue(metrics, 'dynamo_component_inflight_requests'), 0);
-    assert.equal(metricValue(metrics, 'dynamo_component_kvstats_active_blocks'), 0);
+    assert.equal(await total('dynamo_component_inflight_requests'), 0);
+    assert.equal(await total('dynamo_component_kvstats_active_blocks'), 0);
   });
 });
