@@ -40,9 +40,11 @@ export class LlamaCppExecutor implements StepExecutor {
 
   async execute(output: SchedulerOutput): Promise<Array<SampleResult | undefined>> {
     this.unbindStopped();
-    // Bind every scheduled sequence first (synchronously), then evaluate all at once: one batch.
+    // Bind every scheduled sequence and trim its slot first, then issue every evaluation in one tick:
+    // node-llama-cpp packs evaluations queued together into one batch.
     const work = output.scheduled.map((s) => ({ s, slot: this.slotFor(s.seq) }));
-    return Promise.all(work.map(({ s, slot }) => evaluateChunk(slot, s)));
+    const keeps = await Promise.all(work.map(({ s, slot }) => trimSlot(slot, s)));
+    return Promise.all(work.map(({ s, slot }, i) => evaluateChunk(slot, s, keeps[i]!)));
   }
 
   /** Sequences bound to a slot (tests, metrics). */
@@ -81,20 +83,29 @@ export class LlamaCppExecutor implements StepExecutor {
 }
 
 /**
- * Bring `slot` to the chunk's end: keep what it already holds of the sequence's tokens, erase the rest
- * (another request's tail, or tokens of a preempted run), evaluate what is missing, and sample the next
- * token when the chunk reaches the sequence's end. A sampling chunk always evaluates its last token,
- * since the logits come from evaluating it.
+ * Keep what `slot` already holds of the chunk's tokens and erase the rest (another request's tail, or
+ * tokens of a preempted run). A sampling chunk always re-evaluates its last token, since the logits come
+ * from evaluating it. Returns how many tokens the slot keeps.
  */
+async function trimSlot(
+  slot: LlamaContextSequence,
+  { seq, numNewTokens, sample }: ScheduledSequence,
+): Promise<number> {
+  const end = seq.numComputedTokens + numNewTokens;
+  const keep = Math.min(sharedPrefix(slot.contextTokens, seq.tokenIds.slice(0, end)), sample ? end - 1 : end);
+  if (slot.nextTokenIndex > keep)
+    await slot.eraseContextTokenRanges([{ start: keep, end: slot.nextTokenIndex }]);
+  return keep;
+}
+
+/** Evaluate the chunk's tokens past `keep`, and sample the next token when the chunk ends the sequence. */
 async function evaluateChunk(
   slot: LlamaContextSequence,
   { seq, numNewTokens, sample }: ScheduledSequence,
+  keep: number,
 ): Promise<SampleResult | undefined> {
   const end = seq.numComputedTokens + numNewTokens;
   const tokens = seq.tokenIds.slice(0, end) as LlamaToken[];
-  const keep = Math.min(sharedPrefix(slot.contextTokens, tokens), sample ? end - 1 : end);
-  if (slot.nextTokenIndex > keep)
-    await slot.eraseContextTokenRanges([{ start: keep, end: slot.nextTokenIndex }]);
   const items: LlamaEvaluateItem[] = tokens.slice(keep);
   if (!sample) {
     if (items.length > 0) await slot.controlledEvaluate(items);
