@@ -141,7 +141,17 @@ export class OpenAiUpstreamEngine extends EngineCore {
     if (request.logprobs !== undefined) {
       throw new InvalidRequestError('--engine openai workers do not relay logprobs', 'logprobs');
     }
-    yield* super.generate(request, signal);
+    let admitted = false; // past validation: a refused duplicate id must not touch the request it duplicates
+    try {
+      for await (const output of super.generate(request, signal)) {
+        admitted = true;
+        yield output;
+      }
+    } finally {
+      // Finished by our own stop conditions (a stop token the upstream was not told of), or abandoned: the
+      // upstream request goes now, not at the next engine step. (Aborts before a token: `abort` below.)
+      if (admitted) this.relay.cancel(request.requestId);
+    }
   }
 
   /** A cancelled request's upstream request is aborted at once, not at the next step. */
