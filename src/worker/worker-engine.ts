@@ -12,8 +12,13 @@ import { loadModelConfig } from '../model/index.ts';
 import type { WorkerId } from '../protocols/ids.ts';
 import { WorkerError } from './errors.ts';
 import { DhwError } from '../util/errors.ts';
+import { LlamaCppEngine, type LlamaCppEngineOptions } from './backends/llama-cpp-engine.ts';
+import { OpenAiUpstreamEngine, type OpenAiUpstreamOptions } from './backends/openai-upstream-engine.ts';
 
-export type WorkerEngineKind = 'scratch' | 'mocker';
+export type WorkerEngineKind = 'scratch' | 'mocker' | 'llamacpp' | 'openai';
+
+/** Engine kinds that are some other program's engine behind the same worker (docs/engines.md). */
+export const EXTERNAL_ENGINE_KINDS = ['llamacpp', 'openai'] as const;
 
 export type WorkerEngineSpec =
   /** The from-scratch Llama engine; `options.modelDir` is also what frontends load the tokenizer from. */
@@ -23,6 +28,13 @@ export type WorkerEngineSpec =
    * config.json's vocabulary size, context length and EOS ids, so its pseudo-tokens decode with that tokenizer; `options` win over both.
    */
   | { kind: 'mocker'; modelDir: string; options?: MockEngineOptions }
+  /**
+   * llama.cpp on a GGUF file (node-llama-cpp, installed on demand: engines/llama-cpp). `modelDir` is the
+   * tokenizer source for the model card (a folder with tokenizer.json matching the GGUF's vocabulary).
+   */
+  | { kind: 'llamacpp'; modelDir: string; options: LlamaCppEngineOptions }
+  /** Any OpenAI-compatible server; `modelDir` is the tokenizer source for the model card. */
+  | { kind: 'openai'; modelDir: string; options: OpenAiUpstreamOptions }
   /** Bring your own engine (tests, embedding); `modelDir` is the tokenizer source for the model card. */
   | { kind: 'custom'; modelDir: string; create: (workerId: WorkerId) => Promise<EngineCore> };
 
@@ -109,9 +121,27 @@ async function createEngineOfKind(
         workerId,
       });
     }
+    case 'llamacpp':
+      checkExternalRole(spec.kind, extras.role);
+      return LlamaCppEngine.create({ ...spec.options, ...stripUndefined({ kvHoldTimeoutMs }) }, workerId);
+    case 'openai':
+      checkExternalRole(spec.kind, extras.role);
+      return OpenAiUpstreamEngine.create(spec.options, workerId);
     case 'custom':
       return spec.create(workerId); // its creator sets its own engine options
   }
+}
+
+/**
+ * KV transfer moves our engine's tensors; llama.cpp's cache and an upstream server's are out of reach, so
+ * external engines serve aggregated only.
+ */
+function checkExternalRole(kind: string, role: string | undefined): void {
+  if (role !== undefined && role !== 'aggregated')
+    throw new WorkerError(
+      `--role ${role} is not supported with --engine ${kind}: its KV cache cannot be moved by our transfer ` +
+        'agent. Run it with --role aggregated (the default).',
+    );
 }
 
 /**

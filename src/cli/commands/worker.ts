@@ -15,6 +15,7 @@ import {
   EXIT_LEASE_LOST,
   MODEL_CARD_STORE_KINDS,
   type ModelCardStoreKind,
+  specModelDir,
   Worker,
   type WorkerEngineSpec,
   type WorkerOptions,
@@ -41,6 +42,7 @@ import {
 } from '../runtime-flags.ts';
 import { CLUSTER_FLAGS, clusterEvents, clusterFromFlags, withClusterDiscovery } from '../security-flags.ts';
 import { firstSignal } from '../signals.ts';
+import { EXTERNAL_ENGINE_FLAGS, externalEngineSpec } from './worker-engines.ts';
 
 const PER_ENGINE_DEFAULTS: Record<string, string> = {
   'block-size': `default: ${ENGINE_DEFAULTS.blockSize}`,
@@ -58,7 +60,11 @@ const WORKER_ENGINE_FLAGS: FlagSpecs = Object.fromEntries(
 );
 
 const FLAGS = {
-  engine: { type: 'string' as const, default: 'scratch', help: 'scratch (real model) | mocker (simulated)' },
+  engine: {
+    type: 'string' as const,
+    default: 'scratch',
+    help: 'scratch (real model) | mocker (simulated) | llamacpp (--model FILE.gguf) | openai (--upstream URL)',
+  },
   ...MODEL_FLAGS,
   'served-model-name': { type: 'string' as const, help: 'model name clients use (default: the folder name)' },
   ...ROLE_FLAG,
@@ -113,6 +119,7 @@ const FLAGS = {
     help: 'mocker: simulated time divisor (0 = no sleeps)',
   },
   'eos-probability': { type: 'string' as const, default: '0', help: 'mocker: per-token chance of ending' },
+  ...EXTERNAL_ENGINE_FLAGS,
   'pipeline-stage': {
     type: 'string' as const,
     help: 'run pipeline stage K (1..N-1) of --pipeline-parallel-size N instead of a worker: listens on --host:--port',
@@ -124,7 +131,7 @@ const FLAGS = {
   ...LOGGING_FLAGS,
 };
 const USAGE =
-  'dhw worker [--engine scratch|mocker] [--model DIR] [--role aggregated|prefill|decode] ' +
+  'dhw worker [--engine scratch|mocker|llamacpp|openai] [--model DIR|FILE.gguf] [--upstream URL] [--role aggregated|prefill|decode] ' +
   '[--kv-transfer auto|tcp|unix|none] [--discovery etcd|file|memory] [--events nats|memory] ' +
   '[--namespace dynamo] [--component backend] [--port 0] [--system-port 0] [engine options]';
 const DESCRIPTION = [
@@ -137,6 +144,9 @@ const DESCRIPTION = [
   'Pipeline parallelism: --pipeline-parallel-size N spawns stages 1..N-1 here; for stages on other hosts run',
   '`dhw worker --pipeline-stage K --pipeline-parallel-size N --host H --port P` there and pass',
   '--pipeline-stage-addresses H:P,... to the worker (stage 0). --role prefill|decode is refused with N > 1.',
+  'External engines (docs/engines.md): --engine llamacpp --model FILE.gguf [--tokenizer DIR] runs llama.cpp',
+  '(install once: npm --prefix engines/llama-cpp ci); --engine openai --upstream URL [--model TOKENIZER_DIR]',
+  'relays to an OpenAI-compatible server. Both publish KV events derived from what they keep or sent.',
   'Exit codes: 0 stopped by a signal, 1 startup error, 3 discovery lease lost (with --exit-on-lease-loss).',
 ].join('\n');
 
@@ -158,7 +168,13 @@ function engineSpecFromFlags(values: ParsedCommand['values'], modelDir: string):
     };
     return { kind, modelDir, options };
   }
-  throw new UsageError(`--engine must be scratch or mocker, got ${JSON.stringify(kind)}`);
+  if (kind === 'llamacpp' || kind === 'openai') {
+    // Reached from `dhw serve`: external engines need flags (a GGUF file, an upstream) it does not take.
+    throw new UsageError(
+      `--engine ${kind} runs under \`dhw worker\` only: start \`dhw worker --engine ${kind} ...\` next to a \`dhw frontend\` (docs/engines.md)`,
+    );
+  }
+  throw new UsageError(`--engine must be scratch, mocker, llamacpp or openai, got ${JSON.stringify(kind)}`);
 }
 
 function modelCardStoreFlag(values: ParsedCommand['values']): ModelCardStoreKind | undefined {
@@ -169,11 +185,14 @@ function modelCardStoreFlag(values: ParsedCommand['values']): ModelCardStoreKind
   throw new UsageError(`--model-card-store must be nats or model-dir, got ${JSON.stringify(value)}`);
 }
 
-export function workerOptionsFromFlags(values: ParsedCommand['values'], modelDir: string): WorkerOptions {
+export function workerOptionsFromFlags(
+  values: ParsedCommand['values'],
+  modelDir: string,
+  engine: WorkerEngineSpec = engineSpecFromFlags(values, modelDir),
+): WorkerOptions {
   const seconds = (name: string) => numberFlag(values, name, { min: 0 });
   const canary = seconds('canary-interval');
   const drain = seconds('drain-timeout');
-  const engine = engineSpecFromFlags(values, modelDir);
   const role = roleFromFlags(values);
   const cluster = clusterFromFlags(values);
   return {
@@ -240,9 +259,11 @@ export const workerCommand: Command = {
     if (!parsed) return 0;
     const { values, positionals } = parsed;
     const log = getLogger('worker');
-    const modelDir = modelDirFromFlags(values, positionals[0]);
+    // llamacpp's --model is a GGUF file and openai's a tokenizer folder: their specs come first.
+    const external = externalEngineSpec(stringFlag(values, 'engine') ?? 'scratch', values, positionals[0]);
+    const modelDir = external ? specModelDir(external) : modelDirFromFlags(values, positionals[0]);
     if (values['pipeline-stage'] !== undefined) return runPipelineStage(values, modelDir);
-    const options = workerOptionsFromFlags(values, modelDir);
+    const options = workerOptionsFromFlags(values, modelDir, external);
     const signals = firstSignal((signal) => {
       log.warn('second signal: exiting without draining', { signal });
       process.exit(1);
