@@ -21,6 +21,7 @@ export interface SpecialTokenIds {
 interface TokenizerJson {
   model?: { type?: string; vocab?: Record<string, number>; merges?: (string | [string, string])[] };
   pre_tokenizer?: { type?: string; pretokenizers?: { type?: string }[] } | null;
+  post_processor?: { type?: string; single?: { SpecialToken?: unknown }[] } | null;
   added_tokens?: { id: number; content: string; special?: boolean }[];
 }
 
@@ -78,7 +79,10 @@ export function ggufTokenizerMetadata(
   if (special.bos !== null) entries['tokenizer.ggml.bos_token_id'] = u32(special.bos);
   if (special.eos !== null) entries['tokenizer.ggml.eos_token_id'] = u32(special.eos);
   if (special.pad !== null) entries['tokenizer.ggml.padding_token_id'] = u32(special.pad);
-  entries['tokenizer.ggml.add_bos_token'] = bool(false);
+  // transformers prepends BOS through a TemplateProcessing post-processor; llama.cpp through this flag.
+  const post = json.post_processor;
+  const addsBos = post?.type === 'TemplateProcessing' && post.single?.[0]?.SpecialToken !== undefined;
+  entries['tokenizer.ggml.add_bos_token'] = bool(addsBos && special.bos !== null);
   return entries;
 }
 
