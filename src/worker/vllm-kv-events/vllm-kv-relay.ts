@@ -1,0 +1,168 @@
+/**
+ * Subscribes to a vLLM engine's KV event publisher (ZeroMQ PUB, `--kv-events-config
+ * '{"enable_kv_cache_events": true, "publisher": "zmq", "endpoint": "tcp://*:5557", "replay_endpoint":
+ * "tcp://*:5558"}'`) and re-emits its events as ours, so the worker's KvEventPublisher ships them to the
+ * routers exactly like our own engine's (`--router kv` then routes vLLM workers by prefix overlap).
+ *
+ * Like a log-shipping agent tailing another system's replication stream: each PUB message is
+ * [topic, seq (8-byte big-endian), KVEventBatch msgpack]. Sequence numbers run 0, 1, 2... per vLLM process.
+ * A gap (PUB drops messages past its high-water mark, or we connected late) is repaired from vLLM's replay
+ * socket (ROUTER): we send [empty, start seq], it answers [empty, seq, payload] per buffered batch from
+ * `start` on, then [empty, -1, empty]. What the buffer no longer holds is lost: we then emit `cleared`
+ * (routers forget this worker's blocks, which costs cache hits but never misroutes) and relearn from new
+ * events. Without a replay endpoint every gap ends that way.
+ */
+import { Dealer, Subscriber } from 'zeromq';
+import type { KvCacheEvent } from '../../protocols/kv-events.ts';
+import { KvEventEmitter } from '../../kv/kv-event-emitter.ts';
+import type { Logger } from '../../util/logger.ts';
+import { DhwError } from '../../util/errors.ts';
+import { VllmKvTranslator } from './vllm-kv-translator.ts';
+import { decodeVllmEventBatch, VllmWireError } from './vllm-kv-wire.ts';
+
+export interface VllmKvRelayOptions {
+  /** vLLM's PUB endpoint, `zmq://HOST:PORT` or `tcp://HOST:PORT`. */
+  endpoint: string;
+  /** vLLM's replay (ROUTER) endpoint; without one, gaps are not repaired. */
+  replayEndpoint?: string;
+  /** The block size vLLM runs with (`--block-size`), which this worker advertises to the routers. */
+  blockSize: number;
+  log: Logger;
+  /** How long to wait for a replay answer before giving up on it (default 2000 ms). */
+  replayTimeoutMs?: number;
+}
+
+/** A `--kv-events` value we cannot use. */
+export class KvEventsEndpointError extends DhwError {}
+
+const END_SEQ = -1n;
+
+/** `zmq://host:port` (our flag's spelling) → ZeroMQ's `tcp://host:port`. */
+export function zmqAddress(endpoint: string): string {
+  const match = /^(?:zmq|tcp):\/\/([^/:]+|\[[^\]]+\]):(\d+)$/.exec(endpoint);
+  if (!match) {
+    throw new KvEventsEndpointError(
+      `--kv-events ${endpoint}: expected zmq://HOST:PORT (vLLM's kv-events endpoint, e.g. zmq://127.0.0.1:5557)`,
+    );
+  }
+  return `tcp://${match[1]}:${match[2]}`;
+}
+
+export class VllmKvRelay {
+  /** Our KV events, ids 1, 2, 3... (what KvEventPublisher subscribes to, like a KvCacheManager's). */
+  readonly events = new KvEventEmitter();
+  readonly translator: VllmKvTranslator;
+  private readonly sub = new Subscriber();
+  private readonly address: string;
+  private readonly replayAddress: string | undefined;
+  private lastSeq: bigint | null = null;
+  private loop: Promise<void> | undefined;
+  readonly counts = { batches: 0, replayed: 0, lost: 0, undecodable: 0 };
+
+  constructor(private readonly opts: VllmKvRelayOptions) {
+    this.address = zmqAddress(opts.endpoint);
+    this.replayAddress = opts.replayEndpoint === undefined ? undefined : zmqAddress(opts.replayEndpoint);
+    this.translator = new VllmKvTranslator(opts.blockSize);
+  }
+
+  /** Connect (ZeroMQ connects lazily: vLLM may start later) and start tailing. */
+  start(): void {
+    if (this.loop) return;
+    this.sub.connect(this.address);
+    this.sub.subscribe();
+    this.loop = this.tail().catch((err: unknown) => {
+      if (!this.sub.closed) this.opts.log.error('vLLM KV event subscriber stopped', { error: err });
+    });
+    this.opts.log.info('subscribed to vLLM KV events', {
+      endpoint: this.address,
+      replay: this.replayAddress ?? 'none',
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.sub.close();
+    await this.loop;
+  }
+
+  /** The translated table as `stored` events, for a router's kv_snapshot. */
+  dumpCachedBlocks(): KvCacheEvent[] {
+    return this.translator.dump(this.events.lastEventId);
+  }
+
+  private async tail(): Promise<void> {
+    for await (const frames of this.sub) {
+      if (frames.length !== 3) continue; // not vLLM's [topic, seq, payload]
+      const seq = frames[1]!.readBigInt64BE(0);
+      if (this.lastSeq !== null && seq <= this.lastSeq) continue; // already applied (from a replay)
+      const expected = this.lastSeq === null ? 0n : this.lastSeq + 1n;
+      if (seq > expected) await this.repair(expected, seq);
+      this.apply(seq, frames[2]!);
+    }
+  }
+
+  /** Batches [from, until) went missing: ask the replay socket, or give up on what we had. */
+  private async repair(from: bigint, until: bigint): Promise<void> {
+    let next = from;
+    if (this.replayAddress) {
+      for (const [seq, payload] of await this.replay(from)) {
+        if (seq !== next || seq >= until) continue;
+        this.apply(seq, payload);
+        this.counts.replayed++;
+        next++;
+      }
+    }
+    if (next === until) return;
+    // A first connection to a vLLM that published before we came is not a loss of ours: we knew nothing.
+    const hadState = this.lastSeq !== null || this.translator.size > 0;
+    this.counts.lost += Number(until - next);
+    this.opts.log.warn('vLLM KV events lost; routers forget this worker and relearn from new events', {
+      from: next.toString(),
+      until: until.toString(),
+      replay: this.replayAddress ?? 'none',
+    });
+    this.translator.clear();
+    if (hadState) this.events.emit({ type: 'cleared' });
+    this.lastSeq = until - 1n;
+  }
+
+  /** One replay round trip: [empty, start] out; [empty, seq, payload]... then [empty, -1, empty] back. */
+  private async replay(from: bigint): Promise<[bigint, Buffer][]> {
+    const dealer = new Dealer({ receiveTimeout: this.opts.replayTimeoutMs ?? 2000, linger: 0 });
+    const got: [bigint, Buffer][] = [];
+    try {
+      dealer.connect(this.replayAddress!);
+      const start = Buffer.alloc(8);
+      start.writeBigInt64BE(from);
+      await dealer.send([Buffer.alloc(0), start]);
+      for (;;) {
+        const [, seqBytes, payload] = await dealer.receive();
+        const seq = seqBytes!.readBigInt64BE(0);
+        if (seq === END_SEQ) break;
+        got.push([seq, payload!]);
+      }
+    } catch (err) {
+      this.opts.log.warn('vLLM KV replay failed', { endpoint: this.replayAddress, error: err });
+    } finally {
+      dealer.close();
+    }
+    return got;
+  }
+
+  private apply(seq: bigint, payload: Buffer): void {
+    this.lastSeq = seq;
+    let batch: ReturnType<typeof decodeVllmEventBatch>;
+    try {
+      batch = decodeVllmEventBatch(payload);
+    } catch (err) {
+      if (!(err instanceof VllmWireError)) throw err;
+      this.counts.undecodable++;
+      this.opts.log.warn('vLLM KV event batch not decodable; skipped', { seq: seq.toString(), error: err });
+      return;
+    }
+    this.counts.batches++;
+    for (const event of batch.events) {
+      const ours = this.translator.translate(event);
+      if (ours) this.events.emit(ours);
+    }
+  }
+}
