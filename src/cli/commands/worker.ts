@@ -133,8 +133,8 @@ const FLAGS = {
   ...LOGGING_FLAGS,
 };
 const USAGE =
-  'dhw worker [--engine scratch|mocker] [--model DIR] [--role aggregated|prefill|decode] ' +
-  '[--kv-transfer auto|tcp|unix|none] [--discovery etcd|file|memory] [--events nats|memory] ' +
+  'dhw worker [--engine scratch|mocker] [--model DIR|FILE.gguf] [--role aggregated|prefill|decode] ' +
+  '[--kv-transfer auto|tcp|unix|none] [--discovery etcd|file|memory] [--events nats|memory] [--kv-events zmq://HOST:PORT] ' +
   '[--namespace dynamo] [--component backend] [--port 0] [--system-port 0] [engine options]';
 const DESCRIPTION = [
   'Run one backend worker: serve an engine on the request plane and register it in discovery.',
