@@ -21,12 +21,6 @@ import { tpOptionsFromFlags } from './tp-flags.ts';
  */
 export function resolveModelDir(path: string | undefined): string {
   const dir = resolve(path ?? defaultModelDir);
-  if (!existsSync(dir)) {
-    throw new DhwError(
-      `No model at ${dir}: the path does not exist. Pass a Hugging Face checkpoint folder, a .gguf file, or ` +
-        'leave the path out to use the bundled models/fortune-llama.',
-    );
-  }
   const gguf = ggufFileFor(dir);
   // A folder that already has the files a frontend reads (e.g. a derived folder handed to a child worker)
   // is used as is; loadModel still finds its .gguf.
