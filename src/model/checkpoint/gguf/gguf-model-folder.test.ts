@@ -17,6 +17,7 @@ import { byteLevelTokenizer } from '../random-checkpoint.ts';
 import { arr, str } from './gguf-format.ts';
 import { GGUF_LINK_NAME, ggufModelFolder } from './gguf-model-folder.ts';
 import { tokenizerFromGguf } from './gguf-to-tokenizer.ts';
+import { ggufTokenizerMetadata } from './gguf-tokenizer.ts';
 import { convertToGguf } from './hf-to-gguf.ts';
 import { ggufFileFor } from './load-gguf.ts';
 
@@ -103,6 +104,29 @@ describe('tokenizerFromGguf', () => {
     const [a, b] = [await Tokenizer.fromDir(dir), await Tokenizer.fromDir(ggufModelFolder(file, root))];
     for (const text of TEXTS) assert.deepEqual(b.encode(text), a.encode(text), text);
     assert.equal(b.encode('x')[0], 0, 'BOS prepended');
+  });
+
+  it('rebuilds the pre-tokenizer tokenizer.ggml.pre names: "llama-bpe" splits a space off digits, "gpt-2" not', () => {
+    const file = join(defaultModelDir, 'tokenizer.json');
+    const chatTemplate = { kind: 'none' as const, reason: 'test' };
+    const build = (pre: string): Tokenizer => {
+      const meta = new Map(
+        Object.entries(ggufTokenizerMetadata(file, 2048, { bos: null, eos: 2, pad: null }, pre)),
+      );
+      const { tokenizerJson, tokenizerConfig } = tokenizerFromGguf(meta, 'x.gguf');
+      return Tokenizer.fromFiles({ dir: tmp, tokenizerJson, tokenizerConfig, chatTemplate });
+    };
+    const text = 'born in 1984, then 20071';
+    const pieces = (t: Tokenizer): string[] => t.encode(text).map((id) => t.decode([id]));
+    const [gpt2, llama3] = [pieces(build('gpt-2')), pieces(build('llama-bpe'))];
+    assert.equal(gpt2.join(''), text);
+    assert.equal(llama3.join(''), text);
+    assert.ok(gpt2.includes(' 198'), `GPT-2 keeps the space with the digits: ${gpt2.join('|')}`);
+    const digits = llama3.filter((p) => /\d/.test(p));
+    assert.ok(
+      digits.every((p) => /^\d{1,3}$/.test(p)),
+      `Llama 3 splits digits alone, 3 at most: ${llama3.join('|')}`,
+    );
   });
 
   it('refuses a SentencePiece GGUF and an unknown pre-tokenizer, naming the fix', () => {
