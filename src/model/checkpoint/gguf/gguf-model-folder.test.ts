@@ -14,10 +14,10 @@ import { ModelLoadError } from '../../../util/errors.ts';
 import { defaultModelDir, fixtureDir } from '../../../util/paths.ts';
 import { loadModelConfig } from '../config.ts';
 import { byteLevelTokenizer } from '../random-checkpoint.ts';
-import { arr, str } from './gguf-format.ts';
+import { arr, str, u32 } from './gguf-format.ts';
 import { GGUF_LINK_NAME, ggufModelFolder } from './gguf-model-folder.ts';
 import { tokenizerFromGguf } from './gguf-to-tokenizer.ts';
-import { ggufTokenizerMetadata } from './gguf-tokenizer.ts';
+import { ggufTokenizerMetadata, TOKEN_TYPE } from './gguf-tokenizer.ts';
 import { convertToGguf } from './hf-to-gguf.ts';
 import { ggufFileFor } from './load-gguf.ts';
 
@@ -129,14 +129,84 @@ describe('tokenizerFromGguf', () => {
     );
   });
 
-  it('refuses a SentencePiece GGUF and an unknown pre-tokenizer, naming the fix', () => {
+  it('rebuilds a SentencePiece ("llama") vocabulary from pieces and scores: the Zephyr goldens encode and decode', async () => {
+    // The GGUF llama.cpp writes for a SentencePiece BPE model: pieces by id, types (unknown, control, byte,
+    // normal), scores (SentencePiece BPE scores a piece by its merge rank: -id), BOS/EOS/UNK ids.
+    const dir = fixtureDir('tok-sentencepiece-zephyr');
+    const json = JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')) as {
+      model: { vocab: Record<string, number> };
+    };
+    const tokens: string[] = [];
+    for (const [piece, id] of Object.entries(json.model.vocab)) tokens[id] = piece;
+    const types = tokens.map((t, id) =>
+      id === 0
+        ? TOKEN_TYPE.unknown
+        : id <= 2
+          ? TOKEN_TYPE.control
+          : /^<0x[0-9A-F]{2}>$/.test(t)
+            ? TOKEN_TYPE.byte
+            : TOKEN_TYPE.normal,
+    );
     const meta = new Map([
       ['tokenizer.ggml.model', str('llama')],
+      ['tokenizer.ggml.tokens', arr('string', tokens)],
+      [
+        'tokenizer.ggml.scores',
+        arr(
+          'float32',
+          tokens.map((_, id) => (types[id] === TOKEN_TYPE.normal ? -id : 0)),
+        ),
+      ],
+      ['tokenizer.ggml.token_type', arr('int32', types)],
+      ['tokenizer.ggml.unknown_token_id', u32(0)],
+      ['tokenizer.ggml.bos_token_id', u32(1)],
+      ['tokenizer.ggml.eos_token_id', u32(2)],
+      ['tokenizer.chat_template', str(readFileSync(join(dir, 'chat_template.jinja'), 'utf8'))],
+    ]);
+    const { tokenizerJson, tokenizerConfig } = tokenizerFromGguf(meta, 'zephyr.gguf');
+    const template = String(tokenizerConfig.chat_template);
+    const t = Tokenizer.fromFiles({
+      dir: tmp,
+      tokenizerJson,
+      tokenizerConfig,
+      chatTemplate: { kind: 'template', template, origin: 'zephyr.gguf' },
+    });
+    const golden = JSON.parse(readFileSync(join(dir, 'tokenizer_golden.json'), 'utf8')) as {
+      encode: {
+        text: string;
+        ids: number[];
+        ids_no_special: number[];
+        decoded: string;
+        decoded_skip_special: string;
+      }[];
+      chat: {
+        messages: { role: string; content: string }[];
+        add_generation_prompt: boolean;
+        text: string;
+        ids: number[];
+      }[];
+    };
+    for (const c of golden.encode) {
+      assert.deepEqual(t.encode(c.text), c.ids, c.text);
+      assert.deepEqual(t.encode(c.text, { addSpecialTokens: false }), c.ids_no_special, c.text);
+      assert.equal(t.decode(c.ids_no_special), c.decoded, c.text);
+      assert.equal(t.decode(c.ids, { skipSpecialTokens: true }), c.decoded_skip_special, c.text);
+    }
+    for (const c of golden.chat) {
+      const text = t.applyChatTemplate(c.messages, { addGenerationPrompt: c.add_generation_prompt });
+      assert.equal(text, c.text);
+      assert.deepEqual(t.encode(text, { addSpecialTokens: false }), c.ids);
+    }
+  });
+
+  it('refuses an unknown tokenizer model and an unknown pre-tokenizer, naming the fix', () => {
+    const meta = new Map([
+      ['tokenizer.ggml.model', str('rwkv')],
       ['tokenizer.ggml.tokens', arr('string', ['<unk>', '<s>'])],
     ]);
     assert.throws(
       () => tokenizerFromGguf(meta, 'x.gguf'),
-      (e: unknown) => e instanceof ModelLoadError && /"llama".*checkpoint folder/.test(e.message),
+      (e: unknown) => e instanceof ModelLoadError && /"rwkv".*checkpoint folder/.test(e.message),
     );
     meta.set('tokenizer.ggml.model', str('gpt2'));
     meta.set('tokenizer.ggml.pre', str('qwen2'));

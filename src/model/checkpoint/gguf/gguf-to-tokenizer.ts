@@ -4,12 +4,13 @@
  * ids, chat template); rebuilding the two JSON files lets the same tokenizer code (@huggingface/tokenizers
  * behind src/tokens) serve a `.gguf` exactly as it serves a checkpoint folder.
  *
- * Like restoring a config from a vendor's export: same entries, our field names. Only byte-level BPE
- * (`tokenizer.ggml.model = "gpt2"`) is rebuilt; SentencePiece ("llama", scores instead of merges) is refused
- * with a message rather than approximated.
+ * Like restoring a config from a vendor's export: same entries, our field names. Byte-level BPE
+ * (`tokenizer.ggml.model = "gpt2"`: merges, a named pre-tokenizer) and SentencePiece ("llama": scores instead
+ * of merges, gguf-spm-tokenizer.ts) are rebuilt; anything else is refused with a message.
  */
 import { ModelLoadError } from '../../../util/errors.ts';
 import type { GgufMetadata } from './gguf-format.ts';
+import { mergesFromScores, spmPipeline } from './gguf-spm-tokenizer.ts';
 import { TOKEN_TYPE } from './gguf-tokenizer.ts';
 
 type Json = Record<string, unknown>;
@@ -47,33 +48,87 @@ const BYTE_LEVEL = { type: 'ByteLevel', add_prefix_space: true, trim_offsets: fa
 /** The tokenizer files a GGUF's metadata describes; `file` only names the source in errors. */
 export function tokenizerFromGguf(metadata: GgufMetadata, file: string): RebuiltTokenizer {
   const model = metadata.get('tokenizer.ggml.model')?.value;
-  if (model !== 'gpt2') {
+  if (model !== 'gpt2' && model !== 'llama') {
     throw new ModelLoadError(
-      `${file}: tokenizer.ggml.model is ${JSON.stringify(model)}; dhw rebuilds only byte-level BPE ("gpt2") ` +
-        'tokenizers from GGUF. Serve the Hugging Face checkpoint folder (with its tokenizer.json) instead',
-    );
-  }
-  const preName = String(metadata.get('tokenizer.ggml.pre')?.value ?? 'gpt-2');
-  const pre = PRE_TOKENIZERS[preName];
-  if (!pre) {
-    throw new ModelLoadError(
-      `${file}: tokenizer.ggml.pre "${preName}" is not supported (supported: ` +
-        `${Object.keys(PRE_TOKENIZERS).join(', ')}); serve the Hugging Face checkpoint folder instead`,
+      `${file}: tokenizer.ggml.model is ${JSON.stringify(model)}; dhw rebuilds byte-level BPE ("gpt2") and ` +
+        'SentencePiece ("llama") tokenizers from GGUF. Serve the Hugging Face checkpoint folder instead',
     );
   }
   const tokens = stringArray(metadata, 'tokenizer.ggml.tokens', file);
   const types = numberArray(metadata, 'tokenizer.ggml.token_type') ?? tokens.map(() => TOKEN_TYPE.normal);
-  const merges = stringArray(metadata, 'tokenizer.ggml.merges', file).map(splitMerge);
+  const typeOf = (id: number): number => types[id] ?? TOKEN_TYPE.normal;
+  const { vocab, addedTokens } = vocabulary(tokens, typeOf);
+  const tokenAt = (key: string): string | null => {
+    const id = metadata.get(key)?.value;
+    return typeof id === 'number' && tokens[id] !== undefined ? tokens[id]! : null;
+  };
+  const flag = (key: string, fallback: boolean): boolean => {
+    const v = metadata.get(key)?.value;
+    return typeof v === 'boolean' ? v : fallback;
+  };
+  const spm = model === 'llama';
+  const bos = tokenAt('tokenizer.ggml.bos_token_id');
+  // llama.cpp's defaults: SentencePiece vocabularies prepend BOS unless told otherwise, GPT-2 ones do not.
+  const addBos = flag('tokenizer.ggml.add_bos_token', spm) && bos !== null;
+  const unk = tokenAt('tokenizer.ggml.unknown_token_id');
+  const pipeline = spm
+    ? spmPipeline(flag('tokenizer.ggml.add_space_prefix', true))
+    : byteLevelPipeline(metadata, file);
+  const merges = spm
+    ? mergesFromScores(
+        tokens,
+        numberArray(metadata, 'tokenizer.ggml.scores') ?? [],
+        (id) => typeOf(id) === TOKEN_TYPE.normal,
+      )
+    : stringArray(metadata, 'tokenizer.ggml.merges', file).map(splitMerge);
+  const tokenizerJson: Json = {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: addedTokens,
+    normalizer: pipeline.normalizer,
+    pre_tokenizer: pipeline.pre_tokenizer,
+    post_processor: addBos ? prependBos(bos, vocab[bos]!) : spm ? null : BYTE_LEVEL,
+    decoder: pipeline.decoder,
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: unk,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: spm,
+      byte_fallback: spm,
+      ignore_merges: false,
+      vocab,
+      merges,
+    },
+  };
+  const template = metadata.get('tokenizer.chat_template')?.value;
+  const tokenizerConfig: Json = {
+    bos_token: bos,
+    eos_token: tokenAt('tokenizer.ggml.eos_token_id'),
+    pad_token: tokenAt('tokenizer.ggml.padding_token_id'),
+    unk_token: unk,
+    add_bos_token: addBos,
+    clean_up_tokenization_spaces: false,
+    ...(typeof template === 'string' ? { chat_template: template } : {}),
+  };
+  return { tokenizerJson, tokenizerConfig };
+}
 
+/** Every token but the exporter's padding rows; control/unknown tokens are special added tokens. */
+function vocabulary(
+  tokens: string[],
+  typeOf: (id: number) => number,
+): { vocab: Record<string, number>; addedTokens: Json[] } {
   const vocab: Record<string, number> = {};
   const addedTokens: Json[] = [];
   tokens.forEach((text, id) => {
-    const type = types[id] ?? TOKEN_TYPE.normal;
-    // Padding rows the exporter added to fill the embedding: not part of the tokenizer.
+    const type = typeOf(id);
     if (type === TOKEN_TYPE.unused) return;
     vocab[text] = id;
-    if (type === TOKEN_TYPE.control || type === TOKEN_TYPE.userDefined) {
-      const special = type === TOKEN_TYPE.control;
+    if (type === TOKEN_TYPE.control || type === TOKEN_TYPE.unknown || type === TOKEN_TYPE.userDefined) {
+      const special = type !== TOKEN_TYPE.userDefined;
       addedTokens.push({
         id,
         content: text,
@@ -85,46 +140,20 @@ export function tokenizerFromGguf(metadata: GgufMetadata, file: string): Rebuilt
       });
     }
   });
+  return { vocab, addedTokens };
+}
 
-  const tokenAt = (key: string): string | null => {
-    const id = metadata.get(key)?.value;
-    return typeof id === 'number' && tokens[id] !== undefined ? tokens[id]! : null;
-  };
-  const bos = tokenAt('tokenizer.ggml.bos_token_id');
-  const addBos = metadata.get('tokenizer.ggml.add_bos_token')?.value === true && bos !== null;
-  const tokenizerJson: Json = {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: addedTokens,
-    normalizer: null,
-    pre_tokenizer: pre,
-    post_processor: addBos ? prependBos(bos, vocab[bos]!) : BYTE_LEVEL,
-    decoder: { ...BYTE_LEVEL, trim_offsets: true },
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: tokenAt('tokenizer.ggml.unknown_token_id'),
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: false,
-      vocab,
-      merges,
-    },
-  };
-  const template = metadata.get('tokenizer.chat_template')?.value;
-  const tokenizerConfig: Json = {
-    bos_token: bos,
-    eos_token: tokenAt('tokenizer.ggml.eos_token_id'),
-    pad_token: tokenAt('tokenizer.ggml.padding_token_id'),
-    unk_token: tokenAt('tokenizer.ggml.unknown_token_id'),
-    add_bos_token: addBos,
-    clean_up_tokenization_spaces: false,
-    ...(typeof template === 'string' ? { chat_template: template } : {}),
-  };
-  return { tokenizerJson, tokenizerConfig };
+/** GPT-2 style: no normalizer, the pre-tokenizer `tokenizer.ggml.pre` names, byte-level decoding. */
+function byteLevelPipeline(metadata: GgufMetadata, file: string): Json {
+  const preName = String(metadata.get('tokenizer.ggml.pre')?.value ?? 'gpt-2');
+  const pre = PRE_TOKENIZERS[preName];
+  if (!pre) {
+    throw new ModelLoadError(
+      `${file}: tokenizer.ggml.pre "${preName}" is not supported (supported: ` +
+        `${Object.keys(PRE_TOKENIZERS).join(', ')}); serve the Hugging Face checkpoint folder instead`,
+    );
+  }
+  return { normalizer: null, pre_tokenizer: pre, decoder: { ...BYTE_LEVEL, trim_offsets: true } };
 }
 
 /** llama.cpp's `add_bos_token` as the post-processor transformers uses for it. */
