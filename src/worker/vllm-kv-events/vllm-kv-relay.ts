@@ -82,6 +82,11 @@ export class VllmKvRelay {
   async stop(): Promise<void> {
     this.sub.close();
     await this.loop;
+    this.opts.log.info('vLLM KV event relay stopped', {
+      ...this.counts,
+      blocks: this.translator.size,
+      skipped: this.translator.skipped,
+    });
   }
 
   /** The translated table as `stored` events, for a router's kv_snapshot. */
