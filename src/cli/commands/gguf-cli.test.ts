@@ -18,6 +18,8 @@ import { spawnDhw } from '../../frontend/testing/frontend-kit.ts';
 import { freePort } from '../../infra/free-port.ts';
 import { byteLevelTokenizer } from '../../model/checkpoint/random-checkpoint.ts';
 import { convertToGguf } from '../../model/index.ts';
+import { TcpRequestPlane } from '../../runtime/request-plane/index.ts';
+import { greedyRequest } from '../../worker/testing/worker-kit.ts';
 import { defaultModelDir, fixtureDir, repoRoot } from '../../util/paths.ts';
 
 const DHW = join(repoRoot, 'bin', 'dhw.mjs');
@@ -119,6 +121,28 @@ describe('the bundled model exported to GGUF', () => {
     assert.equal(body.choices[0]!.message.content, golden.greedy_text);
     serve.child.kill('SIGTERM');
     assert.equal(await serve.exited, 0);
+  });
+
+  it('worker FILE.gguf registers under the file name and serves generate over the request plane', async () => {
+    const discovery = join(tmp, 'worker-discovery');
+    const worker = await spawnDhw(
+      ['worker', gguf, '--discovery', 'file', '--discovery-dir', discovery, '--events', 'memory'],
+      /Worker \S+ serving fortune-f32 on (\S+?),? /,
+      { timeoutMs: 60_000 },
+    );
+    children.add(worker.child);
+    const address = /serving fortune-f32 on (\S+?),? /.exec(worker.output())![1]!;
+    const plane = new TcpRequestPlane();
+    try {
+      const ids: number[] = [];
+      for await (const out of plane.call(address, 'generate', greedyRequest(golden.prompt_ids, 8)))
+        ids.push((out as { tokenId: number }).tokenId);
+      assert.deepEqual(ids, greedy(defaultModelDir, golden.prompt_ids).token_ids.slice(0, 8));
+    } finally {
+      await plane.close();
+    }
+    worker.child.kill('SIGTERM');
+    assert.equal(await worker.exited, 0);
   });
 
   it('model convert FILE.gguf says it is already GGUF', () => {
