@@ -228,6 +228,23 @@ describe('VllmKvRelay over ZeroMQ against a fake vLLM publisher', () => {
     assert.equal(relay.counts.lost, 1);
   });
 
+  it('joining late: replays what vLLM still buffers, skips blocks whose parents it never saw, no cleared', async () => {
+    const { pub, relay, got } = await setup();
+    const root = PREFIX.slice(0, 4);
+    await pub.publish(eventBatch(1, [blockStored([H1], null, root, BS)]), { drop: true }); // seq 0: before we came
+    await pub.publish(eventBatch(2, [blockStored([H2], H1, PREFIX.slice(4), BS)]), { drop: true });
+    await pub.publish(eventBatch(3, [blockStored([H3], null, [1, 2, 3, 4], BS)]), { drop: true });
+    pub.trimBufferBefore(1n); // vLLM's buffer no longer holds seq 0
+    await publishUntilHeard(pub, relay, eventBatch(4, []));
+    await waitFor(() => got.length >= 1);
+    assert.deepEqual(
+      got.map((e) => e.data.type === 'stored' && e.data.blocks.map((b) => b.tokenIds)),
+      [[[1, 2, 3, 4]]],
+    );
+    assert.equal(relay.translator.skipped['unknown-parent'], 1, 'H2 hangs under H1, which we never saw');
+    assert.ok(relay.counts.replayed >= 2);
+  });
+
   it('routes a prompt sharing a vLLM worker’s cached prefix to that worker (--router kv)', async () => {
     const a = await setup();
     const b = await setup();

@@ -99,29 +99,43 @@ export class VllmKvRelay {
       if (frames.length !== 3) continue; // not vLLM's [topic, seq, payload]
       const seq = frames[1]!.readBigInt64BE(0);
       if (this.lastSeq !== null && seq <= this.lastSeq) continue; // already applied (from a replay)
-      const expected = this.lastSeq === null ? 0n : this.lastSeq + 1n;
-      if (seq > expected) await this.repair(expected, seq);
+      if (seq > this.nextSeq()) await this.repair(this.nextSeq(), seq);
       this.apply(seq, frames[2]!);
     }
   }
 
-  /** Batches [from, until) went missing: ask the replay socket, or give up on what we had. */
+  /** The seq that should come next: vLLM numbers from 0. */
+  private nextSeq(): bigint {
+    return this.lastSeq === null ? 0n : this.lastSeq + 1n;
+  }
+
+  /**
+   * Batches [from, until) went missing. The replay buffer holds a suffix of the stream: apply what it has
+   * of the range, in order; what lies before that suffix is lost.
+   */
   private async repair(from: bigint, until: bigint): Promise<void> {
-    let next = from;
-    if (this.replayAddress) {
-      for (const [seq, payload] of await this.replay(from)) {
-        if (seq !== next || seq >= until) continue;
-        this.apply(seq, payload);
-        this.counts.replayed++;
-        next++;
-      }
+    const replayed = this.replayAddress
+      ? (await this.replay(from)).filter(([seq]) => seq >= from && seq < until)
+      : [];
+    const first = replayed[0]?.[0] ?? until;
+    if (first > from) this.lose(from, first);
+    for (const [seq, payload] of replayed) {
+      if (seq !== this.nextSeq()) continue; // a duplicate in the answer
+      this.apply(seq, payload);
+      this.counts.replayed++;
     }
-    if (next === until) return;
-    // A first connection to a vLLM that published before we came is not a loss of ours: we knew nothing.
+    if (this.nextSeq() < until) this.lose(this.nextSeq(), until);
+  }
+
+  /**
+   * Batches [from, until) are gone for good: forget every block (routers too, through `cleared`) and go on
+   * from `until`. On a first connection there was nothing to forget: vLLM simply published before we came.
+   */
+  private lose(from: bigint, until: bigint): void {
     const hadState = this.lastSeq !== null || this.translator.size > 0;
-    this.counts.lost += Number(until - next);
+    this.counts.lost += Number(until - from);
     this.opts.log.warn('vLLM KV events lost; routers forget this worker and relearn from new events', {
-      from: next.toString(),
+      from: from.toString(),
       until: until.toString(),
       replay: this.replayAddress ?? 'none',
     });
