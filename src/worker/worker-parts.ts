@@ -168,7 +168,7 @@ export async function assembleWorkerParts(
   stack.defer(observeKvTransfers(engine, transferMetrics), 'stop observing KV transfers');
 
   const kvSource = options.kvEvents
-    ? startVllmKvRelay(options.kvEvents, engine.kv.blockSize, log, stack)
+    ? await startVllmKvRelay(options.kvEvents, engine.kv.blockSize, log, stack)
     : engine.kv;
   const kvPublisher = new KvEventPublisher({
     bus,
@@ -267,14 +267,14 @@ export async function assembleWorkerParts(
 }
 
 /** `--kv-events`: tail a vLLM engine's KV event publisher; its events replace the engine's own. */
-function startVllmKvRelay(
+async function startVllmKvRelay(
   kvEvents: NonNullable<WorkerOptions['kvEvents']>,
   blockSize: number,
   log: Logger,
   stack: CleanupStack,
-): VllmKvRelay {
+): Promise<VllmKvRelay> {
   const relay = new VllmKvRelay({ ...kvEvents, blockSize, log });
-  relay.start();
   stack.defer(() => relay.stop(), 'stop vLLM KV event relay');
+  await relay.start();
   return relay;
 }

@@ -180,8 +180,8 @@ describe('VllmKvRelay over ZeroMQ against a fake vLLM publisher', () => {
     });
     const got: KvCacheEvent[] = [];
     relay.events.subscribe((e) => got.push(e));
-    relay.start();
     relays.push(relay);
+    await relay.start();
     return { pub, relay, got };
   }
 

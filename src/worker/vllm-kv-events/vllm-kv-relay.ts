@@ -12,7 +12,7 @@
  * (routers forget this worker's blocks, which costs cache hits but never misroutes) and relearn from new
  * events. Without a replay endpoint every gap ends that way.
  */
-import { Dealer, Subscriber } from 'zeromq';
+import type { Dealer, Subscriber } from 'zeromq';
 import type { KvCacheEvent } from '../../protocols/kv-events.ts';
 import { KvEventEmitter } from '../../kv/kv-event-emitter.ts';
 import type { Logger } from '../../util/logger.ts';
@@ -37,6 +37,24 @@ export class KvEventsEndpointError extends DhwError {}
 
 const END_SEQ = -1n;
 
+type Zmq = typeof import('zeromq');
+
+/**
+ * zeromq is a native addon: loaded on first use, so a worker without --kv-events never loads it (and a
+ * platform without a prebuilt binary only fails the workers that ask for vLLM events, with a message).
+ */
+async function loadZmq(): Promise<Zmq> {
+  try {
+    return await import('zeromq');
+  } catch (cause) {
+    throw new KvEventsEndpointError(
+      `--kv-events needs the zeromq package's native binary, which did not load on ${process.platform}-${process.arch} ` +
+        `(${(cause as Error).message}); reinstall with \`npm rebuild zeromq\` (needs cmake) or run the worker without --kv-events`,
+      { cause },
+    );
+  }
+}
+
 /** `zmq://host:port` (our flag's spelling) → ZeroMQ's `tcp://host:port`. */
 export function zmqAddress(endpoint: string): string {
   const match = /^(?:zmq|tcp):\/\/([^/:]+|\[[^\]]+\]):(\d+)$/.exec(endpoint);
@@ -52,7 +70,8 @@ export class VllmKvRelay {
   /** Our KV events, ids 1, 2, 3... (what KvEventPublisher subscribes to, like a KvCacheManager's). */
   readonly events = new KvEventEmitter();
   readonly translator: VllmKvTranslator;
-  private readonly sub = new Subscriber();
+  private sub: Subscriber | undefined;
+  private zmq: Zmq | undefined;
   private readonly address: string;
   private readonly replayAddress: string | undefined;
   private lastSeq: bigint | null = null;
@@ -66,12 +85,15 @@ export class VllmKvRelay {
   }
 
   /** Connect (ZeroMQ connects lazily: vLLM may start later) and start tailing. */
-  start(): void {
-    if (this.loop) return;
-    this.sub.connect(this.address);
-    this.sub.subscribe();
-    this.loop = this.tail().catch((err: unknown) => {
-      if (!this.sub.closed) this.opts.log.error('vLLM KV event subscriber stopped', { error: err });
+  async start(): Promise<void> {
+    if (this.sub) return;
+    this.zmq = await loadZmq();
+    const sub = new this.zmq.Subscriber();
+    this.sub = sub;
+    sub.connect(this.address);
+    sub.subscribe();
+    this.loop = this.tail(sub).catch((err: unknown) => {
+      if (!sub.closed) this.opts.log.error('vLLM KV event subscriber stopped', { error: err });
     });
     this.opts.log.info('subscribed to vLLM KV events', {
       endpoint: this.address,
@@ -80,7 +102,7 @@ export class VllmKvRelay {
   }
 
   async stop(): Promise<void> {
-    this.sub.close();
+    this.sub?.close();
     await this.loop;
     this.opts.log.info('vLLM KV event relay stopped', {
       ...this.counts,
@@ -94,8 +116,8 @@ export class VllmKvRelay {
     return this.translator.dump(this.events.lastEventId);
   }
 
-  private async tail(): Promise<void> {
-    for await (const frames of this.sub) {
+  private async tail(sub: Subscriber): Promise<void> {
+    for await (const frames of sub) {
       if (frames.length !== 3) continue; // not vLLM's [topic, seq, payload]
       const seq = frames[1]!.readBigInt64BE(0);
       if (this.lastSeq !== null && seq <= this.lastSeq) continue; // already applied (from a replay)
@@ -146,7 +168,10 @@ export class VllmKvRelay {
 
   /** One replay round trip: [empty, start] out; [empty, seq, payload]... then [empty, -1, empty] back. */
   private async replay(from: bigint): Promise<[bigint, Buffer][]> {
-    const dealer = new Dealer({ receiveTimeout: this.opts.replayTimeoutMs ?? 2000, linger: 0 });
+    const dealer: Dealer = new this.zmq!.Dealer({
+      receiveTimeout: this.opts.replayTimeoutMs ?? 2000,
+      linger: 0,
+    });
     const got: [bigint, Buffer][] = [];
     try {
       dealer.connect(this.replayAddress!);
