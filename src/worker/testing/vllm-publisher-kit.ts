@@ -139,6 +139,12 @@ export class FakeVllmPublisher {
     return seq;
   }
 
+  /** A new vLLM process on the same endpoints: sequence numbers from 0 again, an empty replay buffer. */
+  restartSequence(): void {
+    this.seq = 0n;
+    this.buffer.length = 0;
+  }
+
   /** Forget buffered batches before `seq` (vLLM's deque keeps only `buffer_steps`). */
   trimBufferBefore(seq: bigint): void {
     while (this.buffer.length > 0 && this.buffer[0]![0] < seq) this.buffer.shift();

@@ -226,6 +226,15 @@ describe('VllmKvRelay over ZeroMQ against a fake vLLM publisher', () => {
       ['cleared', 'stored'],
     );
     assert.equal(relay.counts.lost, 1);
+
+    pub.restartSequence(); // vLLM restarted: seq 0 again, its cache empty
+    await pub.publish(eventBatch(6, [blockStored([H2], null, [9, 9, 9, 9], BS)]));
+    await waitFor(() => got.length >= 8);
+    assert.deepEqual(
+      got.slice(6).map((e) => e.data.type),
+      ['cleared', 'stored'],
+    );
+    assert.equal(relay.translator.size, 1, 'only the new engine’s block');
   });
 
   it('joining late: replays what vLLM still buffers, skips blocks whose parents it never saw, no cleared', async () => {

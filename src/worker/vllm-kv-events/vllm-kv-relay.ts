@@ -118,12 +118,27 @@ export class VllmKvRelay {
 
   private async tail(sub: Subscriber): Promise<void> {
     for await (const frames of sub) {
-      if (frames.length !== 3) continue; // not vLLM's [topic, seq, payload]
+      if (frames.length !== 3 || frames[1]!.length !== 8) continue; // not vLLM's [topic, seq, payload]
       const seq = frames[1]!.readBigInt64BE(0);
-      if (this.lastSeq !== null && seq <= this.lastSeq) continue; // already applied (from a replay)
+      if (seq < this.nextSeq()) this.restarted(seq);
       if (seq > this.nextSeq()) await this.repair(this.nextSeq(), seq);
       this.apply(seq, frames[2]!);
     }
+  }
+
+  /**
+   * A seq below the next expected one: SUB never repeats a message and replays never overlap it, so this
+   * is a new vLLM process numbering from 0 again, with an empty cache. Forget the old one's blocks.
+   */
+  private restarted(seq: bigint): void {
+    this.opts.log.warn('vLLM KV event sequence restarted: the engine restarted; forgetting its blocks', {
+      seq: seq.toString(),
+      last: this.lastSeq?.toString(),
+    });
+    const hadState = this.translator.size > 0;
+    this.translator.clear();
+    if (hadState) this.events.emit({ type: 'cleared' });
+    this.lastSeq = null;
   }
 
   /** The seq that should come next: vLLM numbers from 0. */
