@@ -14,7 +14,7 @@ import { ModelLoadError } from '../../../util/errors.ts';
 import { defaultModelDir, fixtureDir } from '../../../util/paths.ts';
 import { loadModelConfig } from '../config.ts';
 import { byteLevelTokenizer } from '../random-checkpoint.ts';
-import { arr, str, u32 } from './gguf-format.ts';
+import { arr, type GgufMetadata, str, u32 } from './gguf-format.ts';
 import { GGUF_LINK_NAME, ggufModelFolder } from './gguf-model-folder.ts';
 import { tokenizerFromGguf } from './gguf-to-tokenizer.ts';
 import { ggufTokenizerMetadata, TOKEN_TYPE } from './gguf-tokenizer.ts';
@@ -129,49 +129,23 @@ describe('tokenizerFromGguf', () => {
     );
   });
 
-  it('rebuilds a SentencePiece ("llama") vocabulary from pieces and scores: the Zephyr goldens encode and decode', async () => {
-    // The GGUF llama.cpp writes for a SentencePiece BPE model: pieces by id, types (unknown, control, byte,
-    // normal), scores (SentencePiece BPE scores a piece by its merge rank: -id), BOS/EOS/UNK ids.
-    const dir = fixtureDir('tok-sentencepiece-zephyr');
-    const json = JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')) as {
-      model: { vocab: Record<string, number> };
-    };
-    const tokens: string[] = [];
-    for (const [piece, id] of Object.entries(json.model.vocab)) tokens[id] = piece;
-    const types = tokens.map((t, id) =>
-      id === 0
-        ? TOKEN_TYPE.unknown
-        : id <= 2
-          ? TOKEN_TYPE.control
-          : /^<0x[0-9A-F]{2}>$/.test(t)
-            ? TOKEN_TYPE.byte
-            : TOKEN_TYPE.normal,
-    );
-    const meta = new Map([
-      ['tokenizer.ggml.model', str('llama')],
-      ['tokenizer.ggml.tokens', arr('string', tokens)],
-      [
-        'tokenizer.ggml.scores',
-        arr(
-          'float32',
-          tokens.map((_, id) => (types[id] === TOKEN_TYPE.normal ? -id : 0)),
-        ),
-      ],
-      ['tokenizer.ggml.token_type', arr('int32', types)],
-      ['tokenizer.ggml.unknown_token_id', u32(0)],
-      ['tokenizer.ggml.bos_token_id', u32(1)],
-      ['tokenizer.ggml.eos_token_id', u32(2)],
-      ['tokenizer.chat_template', str(readFileSync(join(dir, 'chat_template.jinja'), 'utf8'))],
-    ]);
+  const zephyr = fixtureDir('tok-sentencepiece-zephyr');
+  const zephyrTemplate = readFileSync(join(zephyr, 'chat_template.jinja'), 'utf8');
+
+  /** Every transformers golden of the Zephyr fixture, through a tokenizer rebuilt from GGUF metadata. */
+  function checkZephyrGoldens(meta: GgufMetadata): void {
     const { tokenizerJson, tokenizerConfig } = tokenizerFromGguf(meta, 'zephyr.gguf');
-    const template = String(tokenizerConfig.chat_template);
     const t = Tokenizer.fromFiles({
       dir: tmp,
       tokenizerJson,
       tokenizerConfig,
-      chatTemplate: { kind: 'template', template, origin: 'zephyr.gguf' },
+      chatTemplate: {
+        kind: 'template',
+        template: String(tokenizerConfig.chat_template),
+        origin: 'zephyr.gguf',
+      },
     });
-    const golden = JSON.parse(readFileSync(join(dir, 'tokenizer_golden.json'), 'utf8')) as {
+    const golden = JSON.parse(readFileSync(join(zephyr, 'tokenizer_golden.json'), 'utf8')) as {
       encode: {
         text: string;
         ids: number[];
@@ -197,6 +171,57 @@ describe('tokenizerFromGguf', () => {
       assert.equal(text, c.text);
       assert.deepEqual(t.encode(text, { addSpecialTokens: false }), c.ids);
     }
+  }
+
+  it('rebuilds a SentencePiece ("llama") vocabulary from pieces and scores: the Zephyr goldens hold', () => {
+    // What llama.cpp writes from a SentencePiece model file: pieces by id, types (unknown, control, byte,
+    // normal), SentencePiece's scores (a BPE piece scores minus its merge order: -id here), BOS/EOS/UNK.
+    const json = JSON.parse(readFileSync(join(zephyr, 'tokenizer.json'), 'utf8')) as {
+      model: { vocab: Record<string, number> };
+    };
+    const tokens: string[] = [];
+    for (const [piece, id] of Object.entries(json.model.vocab)) tokens[id] = piece;
+    const types = tokens.map((t, id) =>
+      id === 0
+        ? TOKEN_TYPE.unknown
+        : id <= 2
+          ? TOKEN_TYPE.control
+          : /^<0x[0-9A-F]{2}>$/.test(t)
+            ? TOKEN_TYPE.byte
+            : TOKEN_TYPE.normal,
+    );
+    checkZephyrGoldens(
+      new Map([
+        ['tokenizer.ggml.model', str('llama')],
+        ['tokenizer.ggml.tokens', arr('string', tokens)],
+        [
+          'tokenizer.ggml.scores',
+          arr(
+            'float32',
+            tokens.map((_, id) => (types[id] === TOKEN_TYPE.normal ? -id : 0)),
+          ),
+        ],
+        ['tokenizer.ggml.token_type', arr('int32', types)],
+        ['tokenizer.ggml.unknown_token_id', u32(0)],
+        ['tokenizer.ggml.bos_token_id', u32(1)],
+        ['tokenizer.ggml.eos_token_id', u32(2)],
+        ['tokenizer.chat_template', str(zephyrTemplate)],
+      ]),
+    );
+  });
+
+  it('exports a SentencePiece tokenizer.json (scores from merge ranks) and rebuilds it: the Zephyr goldens hold', () => {
+    const entries = ggufTokenizerMetadata(join(zephyr, 'tokenizer.json'), 1024, {
+      bos: 1,
+      eos: 2,
+      pad: null,
+    });
+    assert.equal(entries['tokenizer.ggml.model']!.value, 'llama');
+    assert.equal(entries['tokenizer.ggml.add_bos_token']!.value, true);
+    assert.equal(entries['tokenizer.ggml.unknown_token_id']!.value, 0);
+    checkZephyrGoldens(
+      new Map([...Object.entries(entries), ['tokenizer.chat_template', str(zephyrTemplate)]]),
+    );
   });
 
   it('refuses an unknown tokenizer model and an unknown pre-tokenizer, naming the fix', () => {

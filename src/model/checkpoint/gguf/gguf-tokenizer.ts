@@ -7,10 +7,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { ModelLoadError } from '../../../util/errors.ts';
-import { arr, bool, type GgufValue, str, u32 } from './gguf-format.ts';
+import { arr, bool, type GgufValue, str, TOKEN_TYPE, u32 } from './gguf-format.ts';
+import { isSentencePieceBpe, spmTokenizerEntries } from './gguf-spm-tokenizer.ts';
 
-/** llama.cpp's token types (llama_token_type). */
-export const TOKEN_TYPE = { normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5, byte: 6 } as const;
+export { TOKEN_TYPE };
 
 export interface SpecialTokenIds {
   bos: number | null;
@@ -18,7 +18,7 @@ export interface SpecialTokenIds {
   pad: number | null;
 }
 
-interface TokenizerJson {
+export interface TokenizerJson {
   model?: { type?: string; vocab?: Record<string, number>; merges?: (string | [string, string])[] };
   pre_tokenizer?: { type?: string; pretokenizers?: { type?: string }[] } | null;
   post_processor?: { type?: string; single?: { SpecialToken?: unknown }[] } | null;
@@ -44,10 +44,12 @@ export function ggufTokenizerMetadata(
     });
   }
   const model = json.model ?? {};
+  if (isSentencePieceBpe(json)) return spmTokenizerEntries(json, vocabSize, special);
   if (model.type !== 'BPE' || !isByteLevel(json.pre_tokenizer)) {
     throw new ModelLoadError(
-      `${path}: only byte-level BPE tokenizers (GPT-2 style, pre_tokenizer ByteLevel) can be exported to GGUF; ` +
-        `this one is ${model.type ?? 'unknown'} with pre_tokenizer ${json.pre_tokenizer?.type ?? 'none'}`,
+      `${path}: only byte-level BPE (GPT-2 style, pre_tokenizer ByteLevel) and SentencePiece BPE (byte_fallback, ` +
+        `"▁" for spaces) tokenizers can be exported to GGUF; this one is ${model.type ?? 'unknown'} with ` +
+        `pre_tokenizer ${json.pre_tokenizer?.type ?? 'none'}`,
     );
   }
   const tokens: string[] = [];
