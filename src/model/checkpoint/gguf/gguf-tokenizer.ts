@@ -1,5 +1,6 @@
 /**
- * A Hugging Face byte-level BPE `tokenizer.json` → llama.cpp's `tokenizer.ggml.*` metadata (model "gpt2").
+ * A Hugging Face `tokenizer.json` → llama.cpp's `tokenizer.ggml.*` metadata: byte-level BPE as model "gpt2"
+ * (here), SentencePiece BPE as model "llama" (gguf-spm-tokenizer.ts).
  *
  * Like exporting a routing table to another vendor's format: same entries (tokens, merge rules, special
  * ids), their field names. llama.cpp refuses a model without a vocabulary, so even when we feed it token
