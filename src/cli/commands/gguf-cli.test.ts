@@ -25,6 +25,8 @@ import { defaultModelDir, fixtureDir, repoRoot } from '../../util/paths.ts';
 const DHW = join(repoRoot, 'bin', 'dhw.mjs');
 const tmp = mkdtempSync(join(tmpdir(), 'gguf-cli-'));
 const children = new Set<ChildProcess>();
+/** The children's derived GGUF folders ($TMPDIR/dhw-gguf-models) land in this test's scratch folder. */
+const CHILD_ENV = { TMPDIR: tmp };
 after(() => {
   for (const child of children) child.kill('SIGKILL');
   rmSync(tmp, { recursive: true, force: true });
@@ -37,7 +39,12 @@ const golden = JSON.parse(readFileSync(join(defaultModelDir, 'golden.json'), 'ut
 };
 
 function dhw(args: string[], input?: string): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [DHW, ...args], { input, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [DHW, ...args], {
+    input,
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, ...CHILD_ENV },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -102,7 +109,7 @@ describe('the bundled model exported to GGUF', () => {
         String(port),
       ],
       /Serving fortune-f32 at /,
-      { timeoutMs: 60_000 },
+      { timeoutMs: 60_000, env: CHILD_ENV },
     );
     children.add(serve.child);
     const url = `http://127.0.0.1:${port}/v1`;
@@ -128,7 +135,7 @@ describe('the bundled model exported to GGUF', () => {
     const worker = await spawnDhw(
       ['worker', gguf, '--discovery', 'file', '--discovery-dir', discovery, '--events', 'memory'],
       /Worker \S+ serving fortune-f32 on (\S+?),? /,
-      { timeoutMs: 60_000 },
+      { timeoutMs: 60_000, env: CHILD_ENV },
     );
     children.add(worker.child);
     const address = /serving fortune-f32 on (\S+?),? /.exec(worker.output())![1]!;
