@@ -21,7 +21,10 @@ export const LOGGING_FLAGS: FlagSpecs = {
 
 /** The checkpoint folder, for every command that loads a model. */
 export const MODEL_FLAGS: FlagSpecs = {
-  model: { type: 'string', help: 'checkpoint folder (default: models/fortune-llama)' },
+  model: {
+    type: 'string',
+    help: 'checkpoint folder, or a .gguf file (or a folder holding one) (default: models/fortune-llama)',
+  },
 };
 
 /** Tensor parallelism (vLLM's `--tensor-parallel-size`); parsed by tp-flags.ts. */

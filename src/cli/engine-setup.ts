@@ -7,18 +7,30 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { EngineOptions } from '../engine/llm-engine.ts';
 import { parseByteSize } from '../kv/sizes.ts';
+import { ggufFileFor, ggufModelFolder } from '../model/index.ts';
 import { DEFAULT_SAMPLING, type SamplingParams, type StoppingParams } from '../protocols/engine.ts';
 import { DhwError } from '../util/errors.ts';
 import { defaultModelDir } from '../util/paths.ts';
 import { numberFlag, type ParsedCommand, stringFlag, UsageError } from './args.ts';
 import { tpOptionsFromFlags } from './tp-flags.ts';
 
+/**
+ * The model folder a path means: a Hugging Face checkpoint folder as is; a `.gguf` file (or a folder holding
+ * one .gguf and no safetensors) as the folder derived from its metadata (gguf-model-folder.ts), so every
+ * command serves a GGUF like a checkpoint folder.
+ */
 export function resolveModelDir(path: string | undefined): string {
   const dir = resolve(path ?? defaultModelDir);
+  const gguf = ggufFileFor(dir);
+  // A folder that already has the files a frontend reads (e.g. a derived folder handed to a child worker)
+  // is used as is; loadModel still finds its .gguf.
+  const complete = existsSync(resolve(dir, 'config.json')) && existsSync(resolve(dir, 'tokenizer.json'));
+  if (gguf && !complete) return ggufModelFolder(gguf);
   if (!existsSync(resolve(dir, 'config.json'))) {
     throw new DhwError(
       `No model at ${dir}: config.json is missing. Pass a Hugging Face checkpoint folder (config.json + ` +
-        'model.safetensors + tokenizer.json), or leave the path out to use the bundled models/fortune-llama.',
+        'model.safetensors + tokenizer.json), a .gguf file (or a folder holding one), or leave the path out ' +
+        'to use the bundled models/fortune-llama.',
     );
   }
   return dir;

@@ -15,6 +15,8 @@ export {
   convertToGguf,
   GgufFile,
   type GgufExportDtype,
+  ggufFileFor,
+  ggufModelFolder,
   loadGguf,
   readGgufHeader,
   writeGguf,

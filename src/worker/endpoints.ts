@@ -27,6 +27,7 @@ import type { EndpointHandler, HandlerContext } from '../runtime/request-plane/i
 import { InvalidRequestError } from '../util/errors.ts';
 import type { Logger } from '../util/logger.ts';
 import { WorkerRequestError } from './errors.ts';
+import type { KvEventSource } from './kv-event-publisher.ts';
 import type { WorkerMetrics, WorkerRequestStatus } from './worker-metrics.ts';
 
 /** `stored` events per kv_snapshot chunk: keeps each frame far below the request plane's 16 MiB limit. */
@@ -39,6 +40,8 @@ export interface EndpointDeps {
   log: Logger;
   /** The load as published (worker id stamped). */
   loadMetrics: () => LoadMetrics;
+  /** What kv_snapshot dumps when it is not the engine's cache (a vLLM relay, `--kv-events`). */
+  kvSource?: KvEventSource;
 }
 
 /** Each handler streams its endpoint's response type (protocols/worker-endpoints.ts). */
@@ -117,8 +120,9 @@ export function explainContextOverflow(request: EngineRequest, maxModelLen: numb
 
 async function* kvSnapshot(deps: EndpointDeps): Response<typeof KV_SNAPSHOT_ENDPOINT> {
   // dumpCachedBlocks is synchronous, so the dump and its event id describe one instant.
-  const lastEventId = deps.engine.kv.events.lastEventId;
-  const events = deps.engine.kv.dumpCachedBlocks();
+  const source = deps.kvSource ?? deps.engine.kv;
+  const lastEventId = source.events.lastEventId;
+  const events = source.dumpCachedBlocks();
   deps.log.info('sending KV snapshot', { lastEventId, blocks: events.length });
   for (let i = 0; i === 0 || i < events.length; i += SNAPSHOT_CHUNK_EVENTS) {
     yield { workerId: deps.workerId, lastEventId, events: events.slice(i, i + SNAPSHOT_CHUNK_EVENTS) };

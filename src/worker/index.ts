@@ -11,6 +11,7 @@ export { EXIT_LEASE_LOST, WorkerError, WorkerRequestError } from './errors.ts';
 export { fallbackReason } from './kv-transfer-events.ts';
 export { type KvTransferPart, kvRegionOf, transportsFor } from './kv-transfer-part.ts';
 export { buildInstanceInfo, buildModelCard, type ModelCardInput, Registration } from './registration.ts';
+export { VllmKvRelay, zmqAddress } from './vllm-kv-events/vllm-kv-relay.ts';
 export { Worker, type WorkerExit } from './worker.ts';
 export {
   createWorkerEngine,

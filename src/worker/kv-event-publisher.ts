@@ -5,17 +5,25 @@
  * one at a time in call order, so the log keeps the cache's event-id order; a publish that finally fails
  * leaves a gap in the ids, which is how routers know to ask this worker for a snapshot (`kv_snapshot`).
  */
-import type { KvCacheManager } from '../kv/index.ts';
 import type { WorkerId } from '../protocols/ids.ts';
-import type { KvCacheEvent } from '../protocols/kv-events.ts';
+import type { KvCacheEvent, KvEventSink } from '../protocols/kv-events.ts';
 import type { ComponentScope, EventBus } from '../runtime/events/index.ts';
 import type { Logger } from '../util/logger.ts';
+
+/**
+ * Where a worker's KV events come from: its engine's KvCacheManager, or (`--kv-events zmq://...`) a relay
+ * of a vLLM engine's events (vllm-kv-events/). Both also answer kv_snapshot with their current blocks.
+ */
+export interface KvEventSource {
+  events: { subscribe(sink: KvEventSink): () => void; readonly lastEventId: number };
+  dumpCachedBlocks(): KvCacheEvent[];
+}
 
 export interface KvEventPublisherOptions {
   bus: EventBus;
   scope: ComponentScope;
   workerId: WorkerId;
-  kv: KvCacheManager;
+  kv: KvEventSource;
   log: Logger;
   /** Called after each acknowledged publish (metrics). */
   onPublished?: (event: KvCacheEvent) => void;

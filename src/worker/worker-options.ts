@@ -129,4 +129,10 @@ export interface WorkerOptions {
    * process) instead of re-registering under a new lease once discovery answers. Default false.
    */
   exitOnLeaseLoss?: boolean;
+  /**
+   * --kv-events zmq://HOST:PORT (+ --kv-events-replay): the KV events routers see come from a vLLM engine's
+   * ZeroMQ publisher (translated to our block hashes, vllm-kv-events/) instead of this worker's engine.
+   * Default: the engine's own cache.
+   */
+  kvEvents?: { endpoint: string; replayEndpoint?: string };
 }

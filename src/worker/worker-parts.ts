@@ -29,6 +29,7 @@ import { buildInstanceInfo, buildModelCard, Registration } from './registration.
 import { SystemServer } from './system-server.ts';
 import { checkPipelineRole, createWorkerEngine, simulatedKvSpec, specModelDir } from './worker-engine.ts';
 import { describeHealth, type WorkerHealth, WorkerPhase } from './worker-health.ts';
+import { VllmKvRelay } from './vllm-kv-events/vllm-kv-relay.ts';
 import { WorkerMetrics } from './worker-metrics.ts';
 import {
   type ModelCardStoreKind,
@@ -166,11 +167,14 @@ export async function assembleWorkerParts(
   });
   stack.defer(observeKvTransfers(engine, transferMetrics), 'stop observing KV transfers');
 
+  const kvSource = options.kvEvents
+    ? await startVllmKvRelay(options.kvEvents, engine.kv.blockSize, log, stack)
+    : engine.kv;
   const kvPublisher = new KvEventPublisher({
     bus,
     scope,
     workerId,
-    kv: engine.kv,
+    kv: kvSource,
     log,
     onPublished: () => metrics.kvEventPublished(),
   });
@@ -198,7 +202,9 @@ export async function assembleWorkerParts(
       (p) => p.close(),
       'close request plane',
     );
-  const serveHandle = await plane.serve(workerEndpoints({ engine, workerId, metrics, log, loadMetrics }));
+  const serveHandle = await plane.serve(
+    workerEndpoints({ engine, workerId, metrics, log, loadMetrics, kvSource }),
+  );
   // A graceful stop drains first (Worker.stop); this release is the abrupt one, a no-op after a drain.
   stack.defer(() => serveHandle.stop({ drainMs: 0 }), 'stop serving');
 
@@ -258,4 +264,17 @@ export async function assembleWorkerParts(
     health,
     log,
   };
+}
+
+/** `--kv-events`: tail a vLLM engine's KV event publisher; its events replace the engine's own. */
+async function startVllmKvRelay(
+  kvEvents: NonNullable<WorkerOptions['kvEvents']>,
+  blockSize: number,
+  log: Logger,
+  stack: CleanupStack,
+): Promise<VllmKvRelay> {
+  const relay = new VllmKvRelay({ ...kvEvents, blockSize, log });
+  stack.defer(() => relay.stop(), 'stop vLLM KV event relay');
+  await relay.start();
+  return relay;
 }

@@ -26,7 +26,7 @@ const FLAGS = {
   ...ENGINE_FLAGS,
   ...LOGGING_FLAGS,
 };
-const USAGE = 'dhw chat [DIR] [--system "..."] [sampling options]';
+const USAGE = 'dhw chat [DIR|FILE.gguf] [--system "..."] [sampling options]';
 const DESCRIPTION =
   'Chat with a model in the terminal. Lines starting with / are commands (/help lists them; start a\n' +
   'message with // to send a literal /). Ctrl-C stops the reply being written; at the prompt it quits.';

@@ -41,7 +41,7 @@ const FLAGS = {
   ...LOGGING_FLAGS,
 };
 const USAGE =
-  'dhw generate [DIR] "prompt" [--chat] [--trace] [--json] | dhw generate [DIR] --token-ids 1,2,3';
+  'dhw generate [DIR|FILE.gguf] "prompt" [--chat] [--trace] [--json] | dhw generate [DIR|FILE.gguf] --token-ids 1,2,3';
 const DESCRIPTION = 'Run one request through the engine in this process and print the generated text.';
 
 function parseTokenIds(raw: string): number[] {

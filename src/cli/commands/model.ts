@@ -17,6 +17,7 @@ import {
   type RandomShape,
   writeRandomCheckpointAsync,
   CheckpointWriteAborted,
+  ggufFileFor,
 } from '../../model/index.ts';
 import { DhwError } from '../../util/errors.ts';
 import { formatBytes } from '../../util/format.ts';
@@ -104,6 +105,9 @@ async function convert(
   const dtype = stringFlag(values, 'dtype') ?? 'f32';
   if (!['f32', 'f16', 'q8_0'].includes(dtype))
     throw new UsageError(`--dtype must be f32, f16 or q8_0, got ${dtype}`);
+  if (positionals[0] && ggufFileFor(resolve(positionals[0]))) {
+    throw new UsageError(`${positionals[0]} is already GGUF; convert takes a Hugging Face checkpoint folder`);
+  }
   const dir = resolveModelDir(positionals[0]);
   // Default: the user's cache, never inside the model folder (which may be the repository's bundled model).
   const out = resolve(

@@ -125,7 +125,7 @@ const FLAGS: FlagSpecs = {
   ...LOGGING_FLAGS,
 };
 const USAGE =
-  'dhw serve [DIR] [--workers 1 | --prefill-workers P --decode-workers D] [--engine scratch|mocker] ' +
+  'dhw serve [DIR|FILE.gguf] [--workers 1 | --prefill-workers P --decode-workers D] [--engine scratch|mocker] ' +
   '[--discovery memory|etcd|file] [--port 8000]';
 const DESCRIPTION = [
   'Serve a model over an OpenAI-compatible HTTP API: a frontend plus N workers.',

@@ -19,6 +19,7 @@ import {
   Worker,
   type WorkerEngineSpec,
   type WorkerOptions,
+  zmqAddress,
 } from '../../worker/index.ts';
 import {
   ENGINE_FLAGS,
@@ -76,6 +77,14 @@ const FLAGS = {
     help: 'exit (code 3) when the discovery lease is lost, for a supervisor to restart (default: register again)',
   },
   ...EVENTS_FLAGS,
+  'kv-events': {
+    type: 'string' as const,
+    help: "zmq://HOST:PORT: publish a vLLM engine's KV events (its kv-events-config endpoint) instead of this engine's",
+  },
+  'kv-events-replay': {
+    type: 'string' as const,
+    help: "zmq://HOST:PORT: that vLLM's replay endpoint, to repair gaps in --kv-events (default: none)",
+  },
   ...CLUSTER_FLAGS,
   'model-card-store': {
     type: 'string' as const,
@@ -132,7 +141,7 @@ const FLAGS = {
 };
 const USAGE =
   'dhw worker [--engine scratch|mocker|llamacpp|openai] [--model DIR|FILE.gguf] [--upstream URL] [--role aggregated|prefill|decode] ' +
-  '[--kv-transfer auto|tcp|unix|none] [--discovery etcd|file|memory] [--events nats|memory] ' +
+  '[--kv-transfer auto|tcp|unix|none] [--discovery etcd|file|memory] [--events nats|memory] [--kv-events zmq://HOST:PORT] ' +
   '[--namespace dynamo] [--component backend] [--port 0] [--system-port 0] [engine options]';
 const DESCRIPTION = [
   'Run one backend worker: serve an engine on the request plane and register it in discovery.',
@@ -217,7 +226,26 @@ export function workerOptionsFromFlags(
     canaryIntervalMs: canary === undefined ? undefined : canary * 1000,
     drainMs: drain === undefined ? undefined : drain * 1000,
     exitOnLeaseLoss: values['exit-on-lease-loss'] === true,
+    kvEvents: kvEventsFromFlags(values),
   };
+}
+
+/** `--kv-events zmq://HOST:PORT [--kv-events-replay zmq://HOST:PORT]`, checked before anything starts. */
+function kvEventsFromFlags(values: ParsedCommand['values']): WorkerOptions['kvEvents'] {
+  const endpoint = stringFlag(values, 'kv-events');
+  const replayEndpoint = stringFlag(values, 'kv-events-replay');
+  if (endpoint === undefined) {
+    if (replayEndpoint !== undefined)
+      throw new UsageError('--kv-events-replay needs --kv-events zmq://HOST:PORT');
+    return undefined;
+  }
+  try {
+    zmqAddress(endpoint);
+    if (replayEndpoint !== undefined) zmqAddress(replayEndpoint);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  return replayEndpoint === undefined ? { endpoint } : { endpoint, replayEndpoint };
 }
 
 /**

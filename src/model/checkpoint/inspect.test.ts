@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { defaultModelDir, fixtureDir } from '../../util/paths.ts';
+import { convertToGguf } from './gguf/hf-to-gguf.ts';
 import { describeModel } from './inspect.ts';
 
 describe('describeModel', () => {
@@ -26,5 +28,19 @@ describe('describeModel', () => {
     assert.equal(d.kvBytesPerToken.fp32, d.kvBytesPerToken.checkpointDtype);
     const perLayer = 64 + 64 * 64 + 2 * 32 * 64 + 64 * 64 + 64 + 3 * 176 * 64;
     assert.equal(d.parameters, 2 * 512 * 64 + 2 * perLayer + 64);
+  });
+
+  it('describes a GGUF file from its header: same parameters, its own bytes and dtype', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'inspect-gguf-'));
+    after(() => rmSync(tmp, { recursive: true, force: true }));
+    const { file } = await convertToGguf(defaultModelDir, {
+      out: join(tmp, 'fortune-q8.gguf'),
+      dtype: 'q8_0',
+    });
+    const d = await describeModel(file);
+    assert.equal(d.parameters, 4_951_296);
+    assert.equal(d.bytesOnDisk, statSync(file).size);
+    assert.equal(d.dtype, 'Q8_0');
+    assert.deepEqual(d.kvBytesPerToken, { fp32: 2 * 6 * 4 * 32 * 4, checkpointDtype: 2 * 6 * 4 * 32 * 2 });
   });
 });

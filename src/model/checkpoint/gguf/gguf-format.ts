@@ -117,3 +117,6 @@ export const arr = (itemType: GgufScalarType, value: GgufScalar[]): GgufValue =>
   itemType,
   value,
 });
+
+/** llama.cpp's token types (llama_token_type), `tokenizer.ggml.token_type`. */
+export const TOKEN_TYPE = { normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5, byte: 6 } as const;

@@ -1,5 +1,6 @@
 /**
- * A Hugging Face byte-level BPE `tokenizer.json` → llama.cpp's `tokenizer.ggml.*` metadata (model "gpt2").
+ * A Hugging Face `tokenizer.json` → llama.cpp's `tokenizer.ggml.*` metadata: byte-level BPE as model "gpt2"
+ * (here), SentencePiece BPE as model "llama" (gguf-spm-tokenizer.ts).
  *
  * Like exporting a routing table to another vendor's format: same entries (tokens, merge rules, special
  * ids), their field names. llama.cpp refuses a model without a vocabulary, so even when we feed it token
@@ -7,10 +8,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { ModelLoadError } from '../../../util/errors.ts';
-import { arr, bool, type GgufValue, str, u32 } from './gguf-format.ts';
+import { arr, bool, type GgufValue, str, TOKEN_TYPE, u32 } from './gguf-format.ts';
+import { isSentencePieceBpe, spmTokenizerEntries } from './gguf-spm-tokenizer.ts';
 
-/** llama.cpp's token types (llama_token_type). */
-export const TOKEN_TYPE = { normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5, byte: 6 } as const;
+export { TOKEN_TYPE };
 
 export interface SpecialTokenIds {
   bos: number | null;
@@ -18,9 +19,10 @@ export interface SpecialTokenIds {
   pad: number | null;
 }
 
-interface TokenizerJson {
+export interface TokenizerJson {
   model?: { type?: string; vocab?: Record<string, number>; merges?: (string | [string, string])[] };
   pre_tokenizer?: { type?: string; pretokenizers?: { type?: string }[] } | null;
+  post_processor?: { type?: string; single?: { SpecialToken?: unknown }[] } | null;
   added_tokens?: { id: number; content: string; special?: boolean }[];
 }
 
@@ -43,10 +45,12 @@ export function ggufTokenizerMetadata(
     });
   }
   const model = json.model ?? {};
+  if (isSentencePieceBpe(json)) return spmTokenizerEntries(json, vocabSize, special);
   if (model.type !== 'BPE' || !isByteLevel(json.pre_tokenizer)) {
     throw new ModelLoadError(
-      `${path}: only byte-level BPE tokenizers (GPT-2 style, pre_tokenizer ByteLevel) can be exported to GGUF; ` +
-        `this one is ${model.type ?? 'unknown'} with pre_tokenizer ${json.pre_tokenizer?.type ?? 'none'}`,
+      `${path}: only byte-level BPE (GPT-2 style, pre_tokenizer ByteLevel) and SentencePiece BPE (byte_fallback, ` +
+        `"▁" for spaces) tokenizers can be exported to GGUF; this one is ${model.type ?? 'unknown'} with ` +
+        `pre_tokenizer ${json.pre_tokenizer?.type ?? 'none'}`,
     );
   }
   const tokens: string[] = [];
@@ -78,7 +82,10 @@ export function ggufTokenizerMetadata(
   if (special.bos !== null) entries['tokenizer.ggml.bos_token_id'] = u32(special.bos);
   if (special.eos !== null) entries['tokenizer.ggml.eos_token_id'] = u32(special.eos);
   if (special.pad !== null) entries['tokenizer.ggml.padding_token_id'] = u32(special.pad);
-  entries['tokenizer.ggml.add_bos_token'] = bool(false);
+  // transformers prepends BOS through a TemplateProcessing post-processor; llama.cpp through this flag.
+  const post = json.post_processor;
+  const addsBos = post?.type === 'TemplateProcessing' && post.single?.[0]?.SpecialToken !== undefined;
+  entries['tokenizer.ggml.add_bos_token'] = bool(addsBos && special.bos !== null);
   return entries;
 }
 

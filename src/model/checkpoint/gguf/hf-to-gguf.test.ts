@@ -130,7 +130,7 @@ describe('convertToGguf on other checkpoints', () => {
     );
   });
 
-  it('pads the vocabulary to the embedding rows and refuses a non-byte-level tokenizer', () => {
+  it('pads the vocabulary to the embedding rows and refuses a tokenizer that is neither GPT-2 nor SentencePiece BPE', () => {
     const file = join(tmp, 'tiny-tokenizer.json');
     writeFileSync(file, JSON.stringify(byteLevelTokenizer(300, ['<s>', '</s>'])));
     const meta = ggufTokenizerMetadata(file, 320, { bos: 0, eos: 1, pad: null });
@@ -141,7 +141,8 @@ describe('convertToGguf on other checkpoints', () => {
     assert.equal(types[319], TOKEN_TYPE.unused);
     assert.equal(types[0], TOKEN_TYPE.control);
     assert.equal((meta['tokenizer.ggml.merges']!.value as string[]).length, 300 - 258);
-    const spm = join(fixtureDir('tok-sentencepiece-zephyr'), 'tokenizer.json');
-    assert.throws(() => ggufTokenizerMetadata(spm, 32000, { bos: 1, eos: 2, pad: null }), ModelLoadError);
+    const unigram = join(tmp, 'unigram-tokenizer.json');
+    writeFileSync(unigram, JSON.stringify({ model: { type: 'Unigram', vocab: [['<unk>', 0]] } }));
+    assert.throws(() => ggufTokenizerMetadata(unigram, 32000, { bos: 1, eos: 2, pad: null }), ModelLoadError);
   });
 });

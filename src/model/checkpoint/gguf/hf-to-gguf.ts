@@ -6,6 +6,7 @@
  * write theirs (llama.* metadata, blk.N.* tensors, tokenizer.ggml.*). Tensors stream one at a time from
  * the safetensors reader to the GGUF writer, so memory stays at about one tensor.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ModelLoadError } from '../../../util/errors.ts';
 import { loadModelConfig, type ModelConfig } from '../config.ts';
@@ -56,12 +57,29 @@ export async function convertToGguf(dir: string, options: ConvertOptions = {}): 
         eos: config.eosTokenIds[0] ?? null,
         pad: null,
       }),
+      ...chatTemplateMetadata(dir),
     };
     const bytes = await writeGguf(file, { metadata, tensors });
     return { file, bytes, tensors: tensors.length };
   } finally {
     await checkpoint.close();
   }
+}
+
+/**
+ * `tokenizer.chat_template` from chat_template.jinja or tokenizer_config.json (a string, or the entry named
+ * "default"), as llama.cpp's converter writes it: a served GGUF then renders chats like the folder did.
+ */
+function chatTemplateMetadata(dir: string): Record<string, GgufValue> {
+  const jinja = join(dir, 'chat_template.jinja');
+  if (existsSync(jinja)) return { 'tokenizer.chat_template': str(readFileSync(jinja, 'utf8')) };
+  const configPath = join(dir, 'tokenizer_config.json');
+  if (!existsSync(configPath)) return {};
+  const field = (JSON.parse(readFileSync(configPath, 'utf8')) as { chat_template?: unknown }).chat_template;
+  const named = Array.isArray(field)
+    ? (field as { name?: unknown; template?: unknown }[]).find((t) => t?.name === 'default')?.template
+    : field;
+  return typeof named === 'string' ? { 'tokenizer.chat_template': str(named) } : {};
 }
 
 function checkExportable(config: ModelConfig, dir: string): void {

@@ -12,6 +12,8 @@ export {
   u32,
 } from './gguf-format.ts';
 export { GgufFile, type GgufHeader, type GgufTensorInfo, readGgufHeader } from './gguf-reader.ts';
+export { defaultGgufFolderRoot, GGUF_LINK_NAME, ggufModelFolder } from './gguf-model-folder.ts';
+export { type RebuiltTokenizer, tokenizerFromGguf } from './gguf-to-tokenizer.ts';
 export { ggufTokenizerMetadata } from './gguf-tokenizer.ts';
 export { encodeGgufHeader, type GgufTensorToWrite, writeGguf } from './gguf-writer.ts';
 export {
