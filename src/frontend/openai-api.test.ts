@@ -171,6 +171,52 @@ test('echo: the prompt comes back before the completion, whole or as the first c
   assert.equal(texts.join(''), golden.prompt + golden.greedy_text);
 });
 
+test('echo + logprobs: the prompt tokens scored first (the first null), then the completion', async () => {
+  const request = {
+    model: 'fortune-llama',
+    prompt: golden.prompt,
+    temperature: 0,
+    max_tokens: 6,
+    logprobs: 2,
+  };
+  const plain = await client.completions.create(request);
+  const echoed = await client.completions.create({ ...request, echo: true });
+  const lp = echoed.choices[0].logprobs!;
+  const numPrompt = echoed.usage!.prompt_tokens;
+  const numGenerated = plain.choices[0].logprobs!.tokens!.length;
+  assert.equal(echoed.choices[0].text, golden.prompt + plain.choices[0].text);
+  assert.equal(lp.tokens!.length, numPrompt + numGenerated);
+  assert.equal(lp.token_logprobs![0], null);
+  assert.equal(lp.top_logprobs![0], null);
+  for (let i = 1; i < numPrompt; i++) {
+    const logprob = lp.token_logprobs![i]!;
+    assert.ok(logprob <= 0, `prompt token ${i}: ${logprob}`);
+    const top = lp.top_logprobs![i]!;
+    assert.equal(top[lp.tokens![i]!], logprob, 'the prompt token is among its alternatives');
+    assert.ok(Object.keys(top).length >= 2);
+  }
+  // The prompt's tokens spell the echoed prompt; the completion's offsets continue after it.
+  assert.equal(lp.tokens!.slice(0, numPrompt).join('').trim(), golden.prompt.trim());
+  assert.equal(lp.text_offset![0], 0);
+  assert.equal(lp.text_offset![numPrompt], golden.prompt.length);
+  // Scoring the prompt does not change the completion or its logprobs.
+  assert.deepEqual(lp.tokens!.slice(numPrompt), plain.choices[0].logprobs!.tokens);
+  assert.deepEqual(lp.token_logprobs!.slice(numPrompt), plain.choices[0].logprobs!.token_logprobs);
+
+  // Streaming: the echoed text first, then the prompt's scores with the first generated token.
+  const stream = await client.completions.create({ ...request, echo: true, stream: true });
+  const tokens: string[] = [];
+  const logprobs: (number | null)[] = [];
+  for await (const chunk of stream) {
+    const choice = chunk.choices[0];
+    if (!choice?.logprobs) continue;
+    tokens.push(...choice.logprobs.tokens!);
+    logprobs.push(...(choice.logprobs.token_logprobs as (number | null)[]));
+  }
+  assert.deepEqual(tokens, lp.tokens);
+  assert.deepEqual(logprobs, lp.token_logprobs);
+});
+
 test('n > 1: n choices with their own index, usage summed, streaming equal to non-streaming', async () => {
   const request = {
     model: 'fortune-llama',

@@ -168,9 +168,10 @@ export interface ChatCompletionChunk {
 /** Completions logprobs: parallel arrays, one entry per generated token. */
 export interface CompletionLogprobs {
   tokens: string[];
-  token_logprobs: number[];
-  /** Per position: alternative token text → logprob. */
-  top_logprobs: Record<string, number>[];
+  /** null only for the first prompt token with `echo` (nothing comes before it). */
+  token_logprobs: (number | null)[];
+  /** Per position: alternative token text → logprob (null where token_logprobs is). */
+  top_logprobs: (Record<string, number> | null)[];
   /** Character offset of each token in the returned text. */
   text_offset: number[];
 }

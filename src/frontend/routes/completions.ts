@@ -1,11 +1,11 @@
 /**
  * POST /v1/completions: a text prompt (or token ids) → engine → text, as one `text_completion` response
  * or as SSE chunks of the same shape (OpenAI's legacy endpoint uses one object type for both).
- * `echo` returns the prompt's text before each choice's completion (as its first chunk when streaming).
+ * `echo` returns the prompt's text before each choice's completion (as its first chunk when streaming);
+ * with `logprobs`, the prompt tokens' logprobs come first too (the first one null), scored by the engine.
  */
-import type { Completion, CompletionRequest } from '../../protocols/openai.ts';
+import type { Completion, CompletionLogprobs, CompletionRequest } from '../../protocols/openai.ts';
 import { parseCompletionRequest } from '../../protocols/openai-validation.ts';
-import { InvalidRequestError } from '../../util/errors.ts';
 import { readJsonBody } from '../body.ts';
 import type { RequestContext, ServerState } from '../request-context.ts';
 import type { ServedModel } from '../served-model.ts';
@@ -15,15 +15,6 @@ import { type ResponseShape, serveOpenAiRequest, systemFingerprint } from './ser
 
 export async function handleCompletions(server: ServerState, ctx: RequestContext): Promise<void> {
   const body = parseCompletionRequest(await readJsonBody(ctx.req, server.maxBodyBytes));
-  if (body.echo && body.logprobs !== undefined) {
-    // OpenAI answers echo + logprobs with the prompt tokens' logprobs too; engines here score only
-    // what they generate.
-    throw new InvalidRequestError(
-      "'echo' with 'logprobs' is not supported: the prompt's log-probabilities are not computed here " +
-        '(drop one of them)',
-      'echo',
-    );
-  }
   const model = resolveModel(server, ctx, body.model);
   const promptTokenIds = await server.prompts.completion(model, body.prompt);
   const echoText = !body.echo
@@ -35,6 +26,8 @@ export async function handleCompletions(server: ServerState, ctx: RequestContext
     promptTokenIds,
     promptParam: 'prompt',
     logprobs: body.logprobs,
+    // OpenAI answers echo + logprobs with the prompt tokens' logprobs first (the first one null).
+    promptLogprobs: body.echo && body.logprobs !== undefined ? body.logprobs : undefined,
     shape: completionShape(model, ctx, body, echoText),
   });
 }
@@ -53,16 +46,24 @@ function completionShape(
     system_fingerprint: systemFingerprint(model),
   };
   const wantsLogprobs = body.logprobs !== undefined;
+  // Offsets count from the start of the returned text, which begins with the echoed prompt.
   const streamedChars = new Map<number, number>();
   return {
     openingChunks: (index): Completion[] =>
       echoText === ''
         ? []
         : [{ ...head, choices: [{ index, text: echoText, logprobs: null, finish_reason: null }] }],
-    chunk: (index, text, logprobs, finishReason): Completion | null => {
-      if (text === '' && logprobs.length === 0 && finishReason === null) return null;
-      const offset = streamedChars.get(index) ?? 0;
-      const lp = wantsLogprobs && logprobs.length > 0 ? completionLogprobs(logprobs, offset) : null;
+    chunk: (index, text, logprobs, finishReason, promptLogprobs): Completion | null => {
+      if (text === '' && logprobs.length === 0 && finishReason === null && !promptLogprobs) return null;
+      const offset = streamedChars.get(index) ?? echoText.length;
+      // The prompt's scores ride on the first chunk after the echoed text, offsets from 0 again.
+      const lp = !wantsLogprobs
+        ? null
+        : promptLogprobs
+          ? joinLogprobs(completionLogprobs(promptLogprobs, 0), completionLogprobs(logprobs, offset))
+          : logprobs.length > 0
+            ? completionLogprobs(logprobs, offset)
+            : null;
       streamedChars.set(index, offset + text.length);
       return { ...head, choices: [{ index, text, logprobs: lp, finish_reason: finishReason }] };
     },
@@ -72,10 +73,26 @@ function completionShape(
       choices: choices.map((c) => ({
         index: c.index,
         text: echoText + c.text,
-        logprobs: wantsLogprobs ? completionLogprobs(c.logprobs, 0) : null,
+        logprobs: !wantsLogprobs
+          ? null
+          : c.promptLogprobs
+            ? joinLogprobs(
+                completionLogprobs(c.promptLogprobs, 0),
+                completionLogprobs(c.logprobs, echoText.length),
+              )
+            : completionLogprobs(c.logprobs, echoText.length),
         finish_reason: c.finishReason,
       })),
       usage,
     }),
+  };
+}
+
+function joinLogprobs(a: CompletionLogprobs, b: CompletionLogprobs): CompletionLogprobs {
+  return {
+    tokens: [...a.tokens, ...b.tokens],
+    token_logprobs: [...a.token_logprobs, ...b.token_logprobs],
+    top_logprobs: [...a.top_logprobs, ...b.top_logprobs],
+    text_offset: [...a.text_offset, ...b.text_offset],
   };
 }
