@@ -64,7 +64,14 @@ function recordPromptScores(seq: Sequence, start: number, rows: Float32Array, vo
     if (target >= seq.numPromptTokens || target !== seq.promptScores.length) continue;
     const tokenId = seq.tokenIds[target]!;
     const row = rows.subarray(i * vocab, (i + 1) * vocab);
-    seq.promptScores.push({ tokenId, ...rawLogprobs(row, tokenId, seq.promptLogprobs ?? 0) });
+    let above = 0;
+    const own = row[tokenId]!;
+    for (let v = 0; v < vocab; v++) if (row[v]! > own) above++;
+    seq.promptScores.push({
+      tokenId,
+      rank: above + 1,
+      ...rawLogprobs(row, tokenId, seq.promptLogprobs ?? 0),
+    });
   }
 }
 

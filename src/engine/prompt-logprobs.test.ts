@@ -41,10 +41,10 @@ function readF32(file: string): Float32Array {
 }
 
 /** HF's answer for prompt position t ≥ 1: log p(input[t] | input[<t]) and the top ids, from row t − 1. */
-function expectedScores(dir: string, c: GoldenCase): { logprob: number; top: number[] }[] {
+function expectedScores(dir: string, c: GoldenCase): { logprob: number; top: number[]; rank: number }[] {
   const logits = readF32(join(dir, c.logits_file));
   const vocab = c.logits_shape[1];
-  const out: { logprob: number; top: number[] }[] = [];
+  const out: { logprob: number; top: number[]; rank: number }[] = [];
   for (let t = 1; t < c.input_ids.length; t++) {
     const row = logits.subarray((t - 1) * vocab, t * vocab);
     let max = -Infinity;
@@ -53,7 +53,11 @@ function expectedScores(dir: string, c: GoldenCase): { logprob: number; top: num
     for (const x of row) sum += Math.exp(x - max);
     const lse = max + Math.log(sum);
     const order = [...row.keys()].sort((a, b) => row[b]! - row[a]!);
-    out.push({ logprob: row[c.input_ids[t]!]! - lse, top: order.slice(0, TOP) });
+    out.push({
+      logprob: row[c.input_ids[t]!]! - lse,
+      top: order.slice(0, TOP),
+      rank: order.indexOf(c.input_ids[t]!) + 1,
+    });
   }
   return out;
 }
@@ -81,7 +85,7 @@ async function collect(
 
 function assertMatches(
   outs: EngineOutput[],
-  expected: { logprob: number; top: number[] }[],
+  expected: { logprob: number; top: number[]; rank: number }[],
   prompt: number[],
 ) {
   const scores: EngineOutput['promptLogprobs'] = outs[0]?.promptLogprobs;
@@ -96,6 +100,7 @@ function assertMatches(
       Math.abs(got.logprob - want.logprob) <= MAX_ABS,
       `position ${t}: ${got.logprob} vs HF ${want.logprob}`,
     );
+    assert.equal(got.rank, want.rank, `position ${t}: rank`);
     assert.deepEqual(
       got.topLogprobs.map((e) => e.tokenId),
       want.top,

@@ -59,6 +59,8 @@ test('malformed bodies are 400s that name the problem', async () => {
     ['/v1/chat/completions', chat({ audio: { voice: 'alloy' } }), 'audio', /not supported/],
     ['/v1/chat/completions', chat({ logit_bias: { 99999: 5 } }), 'logit_bias', /vocabulary size/],
     ['/v1/completions', JSON.stringify({ prompt: 'x', suffix: 'y' }), 'suffix', /not supported/],
+    ['/v1/completions', JSON.stringify({ prompt: 'x', prompt_logprobs: 21 }), 'prompt_logprobs', /20/],
+    ['/v1/chat/completions', chat({ prompt_logprobs: 1 }), 'prompt_logprobs', /completions only/],
     ['/v1/chat/completions', chat({ max_tokens: -5 }), 'max_tokens', /max_tokens/],
     ['/v1/chat/completions', chat({ max_tokens: 2.5 }), 'max_tokens', /integer/],
     ['/v1/chat/completions', chat({ stream: 'yes' }), 'stream', /stream/],

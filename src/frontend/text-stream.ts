@@ -22,8 +22,11 @@ export interface TokenLogprobText {
 /** A scored prompt token: like TokenLogprobText, null for the first (nothing comes before it). */
 export interface PromptLogprobText {
   token: string;
+  tokenId: number;
   logprob: number | null;
-  top: { token: string; logprob: number }[] | null;
+  /** 1 = the model's most likely token there (null with logprob). */
+  rank: number | null;
+  top: { token: string; tokenId: number; logprob: number }[] | null;
 }
 
 export type TextStreamEvent =
@@ -118,11 +121,17 @@ function promptLogprobText(
   const tokenText = (id: number): string => tokenizer.decode([id], { skipSpecialTokens: false });
   return request.promptTokenIds.map((id, t) => {
     const score = scores[t];
-    if (!score) return { token: tokenText(id), logprob: null, top: null };
+    if (!score) return { token: tokenText(id), tokenId: id, logprob: null, rank: null, top: null };
     return {
       token: tokenText(id),
+      tokenId: id,
       logprob: score.logprob,
-      top: score.topLogprobs.map((e) => ({ token: tokenText(e.tokenId), logprob: e.logprob })),
+      rank: score.rank,
+      top: score.topLogprobs.map((e) => ({
+        token: tokenText(e.tokenId),
+        tokenId: e.tokenId,
+        logprob: e.logprob,
+      })),
     };
   });
 }

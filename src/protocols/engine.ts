@@ -109,6 +109,8 @@ export interface TokenLogprob {
 export interface PromptTokenLogprob {
   tokenId: number;
   logprob: number;
+  /** 1 + how many tokens the model found more likely at this position. */
+  rank: number;
   topLogprobs: TokenLogprob[];
 }
 

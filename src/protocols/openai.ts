@@ -88,6 +88,16 @@ export interface CompletionRequest extends GenerationParams {
   logprobs?: number;
   /** Return the prompt's text before the completion. */
   echo: boolean;
+  /** vLLM's extra: each prompt token's logprob with this many alternatives (0-20), as `prompt_logprobs`. */
+  prompt_logprobs?: number;
+}
+
+/** One entry of vLLM's `prompt_logprobs`: keyed by token id (as a JSON string). */
+export interface VllmLogprob {
+  logprob: number;
+  /** 1 = the most likely token at that position. */
+  rank: number;
+  decoded_token: string;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -188,6 +198,8 @@ export interface Completion {
     text: string;
     logprobs: CompletionLogprobs | null;
     finish_reason: OpenAiFinishReason | null;
+    /** With `prompt_logprobs` (vLLM): null for the first prompt token, then token id → its logprob. */
+    prompt_logprobs?: (Record<string, VllmLogprob> | null)[];
   }[];
   usage?: Usage | null;
 }

@@ -4,7 +4,13 @@
  * `echo` returns the prompt's text before each choice's completion (as its first chunk when streaming);
  * with `logprobs`, the prompt tokens' logprobs come first too (the first one null), scored by the engine.
  */
-import type { Completion, CompletionLogprobs, CompletionRequest } from '../../protocols/openai.ts';
+import type {
+  Completion,
+  CompletionLogprobs,
+  CompletionRequest,
+  VllmLogprob,
+} from '../../protocols/openai.ts';
+import type { PromptLogprobText } from '../text-stream.ts';
 import { parseCompletionRequest } from '../../protocols/openai-validation.ts';
 import { readJsonBody } from '../body.ts';
 import type { RequestContext, ServerState } from '../request-context.ts';
@@ -26,9 +32,40 @@ export async function handleCompletions(server: ServerState, ctx: RequestContext
     promptTokenIds,
     promptParam: 'prompt',
     logprobs: body.logprobs,
-    // OpenAI answers echo + logprobs with the prompt tokens' logprobs first (the first one null).
-    promptLogprobs: body.echo && body.logprobs !== undefined ? body.logprobs : undefined,
+    promptLogprobs: promptScoresWanted(body),
     shape: completionShape(model, ctx, body, echoText),
+  });
+}
+
+/**
+ * How many alternatives the engine scores per prompt position: OpenAI answers echo + logprobs with the
+ * prompt tokens' logprobs first (the first one null); vLLM's `prompt_logprobs` asks for its own count.
+ */
+function promptScoresWanted(body: CompletionRequest): number | undefined {
+  const echo = body.echo && body.logprobs !== undefined ? body.logprobs : undefined;
+  if (echo === undefined) return body.prompt_logprobs;
+  return body.prompt_logprobs === undefined ? echo : Math.max(echo, body.prompt_logprobs);
+}
+
+/** The prompt's scores with at most `n` alternatives each (the engine scored the larger of two asks). */
+function withTop(entries: readonly PromptLogprobText[], n: number): PromptLogprobText[] {
+  return entries.map((e) => (e.top === null ? e : { ...e, top: e.top.slice(0, n) }));
+}
+
+/** vLLM's `prompt_logprobs`: null first, then {token id: {logprob, rank, decoded_token}} (chosen, then top n). */
+function vllmPromptLogprobs(
+  entries: readonly PromptLogprobText[],
+  n: number,
+): (Record<string, VllmLogprob> | null)[] {
+  return entries.map((e) => {
+    if (e.logprob === null || e.top === null || e.rank === null) return null;
+    const out: Record<string, VllmLogprob> = {
+      [e.tokenId]: { logprob: e.logprob, rank: e.rank, decoded_token: e.token },
+    };
+    e.top.slice(0, n).forEach((t, i) => {
+      if (!(t.tokenId in out)) out[t.tokenId] = { logprob: t.logprob, rank: i + 1, decoded_token: t.token };
+    });
+    return out;
   });
 }
 
@@ -46,6 +83,12 @@ function completionShape(
     system_fingerprint: systemFingerprint(model),
   };
   const wantsLogprobs = body.logprobs !== undefined;
+  const echoScores = (p: readonly PromptLogprobText[] | undefined) =>
+    body.echo && p ? withTop(p, body.logprobs ?? 0) : undefined;
+  const vllmField = (p: readonly PromptLogprobText[] | undefined) =>
+    body.prompt_logprobs !== undefined && p
+      ? { prompt_logprobs: vllmPromptLogprobs(p, body.prompt_logprobs) }
+      : {};
   // Offsets count from the start of the returned text, which begins with the echoed prompt.
   const streamedChars = new Map<number, number>();
   return {
@@ -57,15 +100,19 @@ function completionShape(
       if (text === '' && logprobs.length === 0 && finishReason === null && !promptLogprobs) return null;
       const offset = streamedChars.get(index) ?? echoText.length;
       // The prompt's scores ride on the first chunk after the echoed text, offsets from 0 again.
+      const echoed = echoScores(promptLogprobs);
       const lp = !wantsLogprobs
         ? null
-        : promptLogprobs
-          ? joinLogprobs(completionLogprobs(promptLogprobs, 0), completionLogprobs(logprobs, offset))
+        : echoed
+          ? joinLogprobs(completionLogprobs(echoed, 0), completionLogprobs(logprobs, offset))
           : logprobs.length > 0
             ? completionLogprobs(logprobs, offset)
             : null;
       streamedChars.set(index, offset + text.length);
-      return { ...head, choices: [{ index, text, logprobs: lp, finish_reason: finishReason }] };
+      return {
+        ...head,
+        choices: [{ index, text, logprobs: lp, finish_reason: finishReason, ...vllmField(promptLogprobs) }],
+      };
     },
     usageChunk: (usage): Completion => ({ ...head, choices: [], usage }),
     complete: (choices, usage): Completion => ({
@@ -75,13 +122,14 @@ function completionShape(
         text: echoText + c.text,
         logprobs: !wantsLogprobs
           ? null
-          : c.promptLogprobs
+          : echoScores(c.promptLogprobs)
             ? joinLogprobs(
-                completionLogprobs(c.promptLogprobs, 0),
+                completionLogprobs(echoScores(c.promptLogprobs)!, 0),
                 completionLogprobs(c.logprobs, echoText.length),
               )
             : completionLogprobs(c.logprobs, echoText.length),
         finish_reason: c.finishReason,
+        ...vllmField(c.promptLogprobs),
       })),
       usage,
     }),
