@@ -4,13 +4,12 @@
  * position of a forward pass over its input, so the log-probability of input token t given tokens < t is
  * log_softmax(logits[t − 1])[input[t]]. The engine must give the same numbers and the same top
  * alternatives, when the prompt is cut into chunked-prefill pieces, and when its blocks are already in the
- * prefix cache (a scored prompt is computed whole). The mocker, which has no logits, refuses.
+ * prefix cache (a scored prompt is computed whole). The mocker's refusal: src/mocker/prompt-logprobs.test.ts.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { MockEngine } from '../mocker/index.ts';
 import {
   DEFAULT_SAMPLING,
   type EngineOutput,
@@ -18,7 +17,6 @@ import {
   type PromptTokenLogprob,
 } from '../protocols/engine.ts';
 import { asRequestId } from '../protocols/ids.ts';
-import { InvalidRequestError } from '../util/errors.ts';
 import { fixtureDirs } from '../util/paths.ts';
 import { LlmEngine } from './llm-engine.ts';
 
@@ -154,18 +152,3 @@ for (const { label, dir } of modelDirs) {
     });
   });
 }
-
-it('the mocker has no logits: prompt logprobs are refused, naming the field', async () => {
-  const mocker = new MockEngine({ speedupRatio: 0 });
-  try {
-    await assert.rejects(
-      collect(mocker, scoringRequest([1, 2, 3])),
-      (err) =>
-        err instanceof InvalidRequestError &&
-        err.param === 'prompt_logprobs' &&
-        /--engine scratch/.test(err.message),
-    );
-  } finally {
-    await mocker.close();
-  }
-});
