@@ -45,12 +45,23 @@ describe('bench:frontend --smoke', () => {
     }
     assert.match(stdout, /frontend overhead p50: -?[\d.]+ ms \(HTTP frontend − request plane\); goal ≤ 1 ms/);
     const throughput = tableRows(stdout, 'concurrency');
-    assert.deepEqual(throughput.header, ['concurrency', 'requests', 'req/s', 'p50 ms', 'p99 ms']);
+    assert.deepEqual(throughput.header, [
+      'concurrency',
+      'requests',
+      'req/s',
+      'CPU ms/req',
+      'req per CPU-second',
+      'p50 ms',
+      'p99 ms',
+    ]);
     assert.deepEqual(
       throughput.rows.map((r) => Number(r[0])),
       [1, 8, 32],
     );
-    for (const row of throughput.rows) assert.ok(Number(row[2]) > 0, `req/s > 0 in ${row}`);
+    for (const row of throughput.rows) {
+      assert.ok(Number(row[2]) > 0, `req/s > 0 in ${row}`);
+      assert.ok(Number(row[3]) > 0, `CPU ms per request > 0 in ${row}`);
+    }
   });
 
   it('--json prints one JSON object with every path and concurrency level', () => {

@@ -66,6 +66,8 @@ interface ThroughputRow {
   concurrency: number;
   requests: number;
   reqPerSec: number;
+  /** This process's CPU time (user + system) per request: what the stack costs, whatever the neighbours do. */
+  cpuMsPerRequest: number;
   summary: Summary;
 }
 
@@ -178,9 +180,17 @@ async function measureThroughput(http: () => Promise<void>, concurrency: number)
   };
   for (let i = 0; i < concurrency * 2; i++) await http(); // open the keep-alive connections
   const start = performance.now();
+  const cpuStart = process.cpuUsage();
   await Promise.all(Array.from({ length: concurrency }, client));
+  const cpu = process.cpuUsage(cpuStart);
   const seconds = (performance.now() - start) / 1000;
-  return { concurrency, requests: total, reqPerSec: total / seconds, summary: summarize(latencies) };
+  return {
+    concurrency,
+    requests: total,
+    reqPerSec: total / seconds,
+    cpuMsPerRequest: (cpu.user + cpu.system) / 1000 / total,
+    summary: summarize(latencies),
+  };
 }
 
 async function waitForInstances(frontend: FrontendHandle, count: number): Promise<void> {
@@ -239,6 +249,8 @@ function printReport(latency: LatencyRow[], throughput: ThroughputRow[]): void {
         { header: 'concurrency' },
         { header: 'requests' },
         { header: 'req/s' },
+        { header: 'CPU ms/req' },
+        { header: 'req per CPU-second' },
         { header: 'p50 ms' },
         { header: 'p99 ms' },
       ],
@@ -246,6 +258,8 @@ function printReport(latency: LatencyRow[], throughput: ThroughputRow[]): void {
         String(r.concurrency),
         String(r.requests),
         fmt(r.reqPerSec, 0),
+        fmt(r.cpuMsPerRequest, 3),
+        fmt(1000 / r.cpuMsPerRequest, 0),
         fmt(r.summary.p50, 3),
         fmt(r.summary.p99, 3),
       ]),
@@ -273,6 +287,8 @@ function jsonReport(latency: LatencyRow[], throughput: ThroughputRow[], machine:
       concurrency: r.concurrency,
       requests: r.requests,
       reqPerSec: round(r.reqPerSec, 1),
+      cpuMsPerRequest: round(r.cpuMsPerRequest, 4),
+      reqPerCpuSecond: round(1000 / r.cpuMsPerRequest, 0),
       p50Ms: round(r.summary.p50, 4),
       p99Ms: round(r.summary.p99, 4),
     })),

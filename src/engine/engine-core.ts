@@ -154,6 +154,7 @@ export class EngineCore implements InferenceEngine {
       sampling: request.sampling,
       stopping: request.stopping,
       logprobs: request.logprobs,
+      promptLogprobs: request.promptLogprobs,
       eosTokenIds: this.info.eosTokenIds,
       maxModelLen: this.maxModelLen,
       hashBlockSize: this.kv.enablePrefixCaching ? this.kv.blockSize : undefined,
@@ -300,6 +301,20 @@ export class EngineCore implements InferenceEngine {
         'logit_bias',
       );
     }
+    if (request.promptLogprobs !== undefined && this.opts.executor.scoresPrompts !== true) {
+      throw new InvalidRequestError(
+        'this engine computes no logits for prompt positions (the mocker has no model; pipeline and ' +
+          "tensor-parallel workers do not score prompts): prompt logprobs ('echo' with 'logprobs', " +
+          "'prompt_logprobs') need a single-process model worker (--engine scratch)",
+        'prompt_logprobs',
+      );
+    }
+    if (request.promptLogprobs !== undefined && request.kvTransfer !== undefined) {
+      throw new InvalidRequestError(
+        'prompt logprobs need the whole prompt computed on one worker: not with disaggregated prefill',
+        'prompt_logprobs',
+      );
+    }
     if (!(request.stopping.maxTokens >= 1)) {
       throw new InvalidRequestError(
         `max_tokens must be at least 1, got ${request.stopping.maxTokens}`,
@@ -400,6 +415,7 @@ export class EngineCore implements InferenceEngine {
         tokenId: result.tokenId,
         logprob: result.logprob,
         topLogprobs: result.topLogprobs,
+        ...(seq.promptLogprobs !== undefined && !seq.promptScoresSent ? this.takePromptScores(seq) : {}),
         finishReason: seq.finishReason,
         numCachedTokens: Math.max(0, seq.numCachedTokens),
         ...(handoff === undefined ? {} : { kvTransferParams: handoff }),
@@ -409,6 +425,12 @@ export class EngineCore implements InferenceEngine {
         this.streams.delete(seq.requestId);
       }
     });
+  }
+
+  /** The prompt's scores, once, on the request's first output. */
+  private takePromptScores(seq: Sequence): Pick<EngineOutput, 'promptLogprobs'> {
+    seq.promptScoresSent = true;
+    return { promptLogprobs: seq.promptScores };
   }
 
   private publishStep(output: SchedulerOutput, stepMs: number, numFinished: number): void {

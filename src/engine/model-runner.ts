@@ -9,7 +9,7 @@ import { type ForwardBatch, type KvCacheTensors, makeBatch } from '../model/inde
 import type { BlockId } from '../protocols/ids.ts';
 import type { RequestId } from '../protocols/ids.ts';
 import { assert } from '../util/errors.ts';
-import { type SampleResult, sampleToken } from './sampler.ts';
+import { rawLogprobs, type SampleResult, sampleToken } from './sampler.ts';
 import type { SchedulerOutput } from './scheduler.ts';
 import type { Sequence } from './sequence.ts';
 
@@ -25,6 +25,8 @@ export interface StepExecutor {
   execute(
     output: SchedulerOutput,
   ): Array<SampleResult | undefined> | Promise<Array<SampleResult | undefined>>;
+  /** True when it computes logits for prompt positions on request (`promptLogprobs`); else refused. */
+  readonly scoresPrompts?: boolean;
 }
 
 /** Flatten a scheduler step into the forward pass's packet format (rows laid end to end, slots from block tables). */
@@ -40,12 +42,43 @@ export function buildForwardBatch(
       startPos: start,
       blockTable: Int32Array.from(blockTable(seq.requestId)),
       wantsLogits: sample,
+      allLogits: scoresPrompt(seq, start),
     };
   });
   return makeBatch(chunks, blockSize);
 }
 
+/** Does this step's chunk of `seq` (starting at `start`) need a logits row per token to score the prompt? */
+function scoresPrompt(seq: Sequence, start: number): boolean {
+  return seq.needsPromptScores && start < seq.numPromptTokens;
+}
+
+/**
+ * Row i of a chunk starting at `start` predicts the token at start + i + 1: where that is a prompt token
+ * not scored yet, record its log-probability (raw logits, like sampled tokens' logprobs) and top n.
+ */
+function recordPromptScores(seq: Sequence, start: number, rows: Float32Array, vocab: number): void {
+  const numRows = rows.length / vocab;
+  for (let i = 0; i < numRows; i++) {
+    const target = start + i + 1;
+    if (target >= seq.numPromptTokens || target !== seq.promptScores.length) continue;
+    const tokenId = seq.tokenIds[target]!;
+    const row = rows.subarray(i * vocab, (i + 1) * vocab);
+    let above = 0;
+    const own = row[tokenId]!;
+    for (let v = 0; v < vocab; v++) if (row[v]! > own) above++;
+    seq.promptScores.push({
+      tokenId,
+      rank: above + 1,
+      ...rawLogprobs(row, tokenId, seq.promptLogprobs ?? 0),
+    });
+  }
+}
+
 export class ModelRunner implements StepExecutor {
+  /** It computes real logits, so it can score prompts (`promptLogprobs`). */
+  readonly scoresPrompts = true;
+
   constructor(
     private readonly forward: ForwardFn,
     readonly kvTensors: KvCacheTensors,
@@ -54,16 +87,21 @@ export class ModelRunner implements StepExecutor {
   ) {}
 
   execute(output: SchedulerOutput): Array<SampleResult | undefined> {
+    // Read before the batch is built: where each chunk starts, and whether it scores the prompt.
+    const starts = output.scheduled.map(({ seq }) => seq.numComputedTokens);
+    const scoredChunk = output.scheduled.map(({ seq }, i) => scoresPrompt(seq, starts[i]!));
     const batch = buildForwardBatch(output, this.blockTable, this.kvTensors.blockSize);
     const logits = this.forward(batch, this.kvTensors);
     const vocab = this.vocabSize;
     assert(logits.length === batch.logitsRows.length * vocab, 'forward returned the wrong number of logits');
     let j = 0;
-    return output.scheduled.map(({ seq, sample }) => {
+    return output.scheduled.map(({ seq, sample, numNewTokens }, i) => {
+      const numRows = scoredChunk[i] ? numNewTokens : sample ? 1 : 0;
+      const rows = logits.subarray(j * vocab, (j + numRows) * vocab);
+      j += numRows;
+      if (scoredChunk[i]) recordPromptScores(seq, starts[i]!, rows, vocab);
       if (!sample) return undefined;
-      const row = logits.subarray(j * vocab, (j + 1) * vocab);
-      j++;
-      return sampleSequence(seq, row);
+      return sampleSequence(seq, rows.subarray((numRows - 1) * vocab));
     });
   }
 }

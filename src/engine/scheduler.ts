@@ -174,7 +174,10 @@ export class Scheduler {
   private admitWaiting(out: SchedulerOutput, budget: { left: number }): void {
     while (this.waiting.length > 0 && budget.left > 0 && this.numAdmitted() < this.options.maxNumSeqs) {
       const seq = this.waiting[0]!;
-      const hit = this.kv.getComputedBlocks(seq);
+      // A prompt to score is computed whole: a cached block holds K/V, not the logits of its positions.
+      const hit = seq.needsPromptScores
+        ? { blocks: [], numComputedTokens: 0 }
+        : this.kv.getComputedBlocks(seq);
       if (seq.remotePrefill !== undefined) {
         const remote = this.admitRemote(seq, hit, out);
         if (remote === 'no_room') break; // wait for blocks to free

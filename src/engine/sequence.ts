@@ -23,7 +23,12 @@
  * step's prefill/decode marks and the load metrics).
  */
 import type { HashedTokens } from '../kv/index.ts';
-import type { FinishReason, SamplingParams, StoppingParams } from '../protocols/engine.ts';
+import type {
+  FinishReason,
+  PromptTokenLogprob,
+  SamplingParams,
+  StoppingParams,
+} from '../protocols/engine.ts';
 import type { RequestId } from '../protocols/ids.ts';
 import type { KvTransferParams, KvTransferRequest } from '../protocols/kv-transfer.ts';
 import { appendBlockHashes, type BlockHashes } from '../tokens/block-hash.ts';
@@ -39,6 +44,8 @@ export interface SequenceInit {
   stopping: StoppingParams;
   /** Logprobs wanted for each sampled token (undefined = none, n = plus n alternatives). */
   logprobs?: number;
+  /** Score the prompt too, with n alternatives per position (undefined = no). */
+  promptLogprobs?: number;
   /** The model's EOS ids: the only stop tokens `ignoreEos` skips (request-added stop ids still stop). */
   eosTokenIds?: readonly number[];
   /** Longest the whole sequence may get (context length, or the KV pool's capacity if smaller). */
@@ -69,6 +76,16 @@ export class Sequence implements HashedTokens {
   readonly sampling: SamplingParams;
   readonly stopping: StoppingParams;
   readonly logprobs: number | undefined;
+  /** Prompt scoring wanted (n alternatives), else undefined. */
+  readonly promptLogprobs: number | undefined;
+  /**
+   * The prompt's scores so far, index = prompt position (null at 0). Filled by the model runner chunk by
+   * chunk; complete once it has numPromptTokens entries. A preempted sequence recomputes its prompt but
+   * keeps these.
+   */
+  readonly promptScores: (PromptTokenLogprob | null)[] = [null];
+  /** The scores went out with the first output. */
+  promptScoresSent = false;
   readonly maxModelLen: number;
   /** This request's own random stream (seeded or not), so batch neighbours never change its draws. */
   readonly rng: Rng;
@@ -108,6 +125,7 @@ export class Sequence implements HashedTokens {
     this.sampling = init.sampling;
     this.stopping = init.stopping;
     this.logprobs = init.logprobs;
+    this.promptLogprobs = init.promptLogprobs;
     this.maxModelLen = init.maxModelLen;
     this.rng = createRng(init.sampling.seed);
     const eos = init.eosTokenIds ?? init.stopping.stopTokenIds;
@@ -120,6 +138,11 @@ export class Sequence implements HashedTokens {
 
   get numTokens(): number {
     return this.tokenIds.length;
+  }
+
+  /** Prompt scoring was asked for and some prompt positions are not scored yet. */
+  get needsPromptScores(): boolean {
+    return this.promptLogprobs !== undefined && this.promptScores.length < this.numPromptTokens;
   }
 
   get numOutputTokens(): number {

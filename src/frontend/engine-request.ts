@@ -31,6 +31,8 @@ export interface EngineRequestInput {
   eosTokenIds: readonly number[];
   /** Top alternatives per position when logprobs are wanted; undefined = no logprobs. */
   logprobs?: number;
+  /** Score the prompt too (echo + logprobs), with this many alternatives per position. */
+  promptLogprobs?: number;
   /** Routing hint for session affinity (x-session-id header, else the body's `user`). */
   sessionId?: string;
   /** A JSON Schema (text) the output must match, when not the body's `response_format` (tool calls). */
@@ -53,6 +55,7 @@ export function toEngineRequest(input: EngineRequestInput): EngineRequest {
   };
   if (params.min_tokens !== undefined) request.stopping.minTokens = params.min_tokens;
   if (input.logprobs !== undefined) request.logprobs = input.logprobs;
+  if (input.promptLogprobs !== undefined) request.promptLogprobs = input.promptLogprobs;
   if (input.sessionId !== undefined) request.sessionId = input.sessionId;
   const schema = input.guidedSchema ?? guidedSchemaOf(params.response_format);
   if (schema !== undefined) request.guidedDecoding = { schema };

@@ -171,6 +171,105 @@ test('echo: the prompt comes back before the completion, whole or as the first c
   assert.equal(texts.join(''), golden.prompt + golden.greedy_text);
 });
 
+test('echo + logprobs: the prompt tokens scored first (the first null), then the completion', async () => {
+  const request = {
+    model: 'fortune-llama',
+    prompt: golden.prompt,
+    temperature: 0,
+    max_tokens: 6,
+    logprobs: 2,
+  };
+  const plain = await client.completions.create(request);
+  const echoed = await client.completions.create({ ...request, echo: true });
+  const lp = echoed.choices[0].logprobs!;
+  const numPrompt = echoed.usage!.prompt_tokens;
+  const numGenerated = plain.choices[0].logprobs!.tokens!.length;
+  assert.equal(echoed.choices[0].text, golden.prompt + plain.choices[0].text);
+  assert.equal(lp.tokens!.length, numPrompt + numGenerated);
+  assert.equal(lp.token_logprobs![0], null);
+  assert.equal(lp.top_logprobs![0], null);
+  for (let i = 1; i < numPrompt; i++) {
+    const logprob = lp.token_logprobs![i]!;
+    assert.ok(logprob <= 0, `prompt token ${i}: ${logprob}`);
+    const top = lp.top_logprobs![i]!;
+    assert.equal(top[lp.tokens![i]!], logprob, 'the prompt token is among its alternatives');
+    assert.ok(Object.keys(top).length >= 2);
+  }
+  // The prompt's tokens spell the echoed prompt; the completion's offsets continue after it.
+  assert.equal(lp.tokens!.slice(0, numPrompt).join('').trim(), golden.prompt.trim());
+  assert.equal(lp.text_offset![0], 0);
+  assert.equal(lp.text_offset![numPrompt], golden.prompt.length);
+  // Scoring the prompt does not change the completion or its logprobs.
+  assert.deepEqual(lp.tokens!.slice(numPrompt), plain.choices[0].logprobs!.tokens);
+  assert.deepEqual(lp.token_logprobs!.slice(numPrompt), plain.choices[0].logprobs!.token_logprobs);
+
+  // Streaming: the echoed text first, then the prompt's scores with the first generated token.
+  const stream = await client.completions.create({ ...request, echo: true, stream: true });
+  const tokens: string[] = [];
+  const logprobs: (number | null)[] = [];
+  for await (const chunk of stream) {
+    const choice = chunk.choices[0];
+    if (!choice?.logprobs) continue;
+    tokens.push(...choice.logprobs.tokens!);
+    logprobs.push(...(choice.logprobs.token_logprobs as (number | null)[]));
+  }
+  assert.deepEqual(tokens, lp.tokens);
+  assert.deepEqual(logprobs, lp.token_logprobs);
+});
+
+test("vLLM's prompt_logprobs: token id → {logprob, rank, decoded_token} per prompt position", async () => {
+  const post = async (extra: object) => {
+    const res = await fetch(`${ts.baseURL}/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'fortune-llama',
+        prompt: golden.prompt,
+        max_tokens: 3,
+        temperature: 0,
+        ...extra,
+      }),
+    });
+    assert.equal(res.status, 200);
+    return (await res.json()) as {
+      choices: {
+        logprobs: {
+          tokens: string[];
+          token_logprobs: (number | null)[];
+          top_logprobs: (object | null)[];
+        } | null;
+        prompt_logprobs?: (Record<string, { logprob: number; rank: number; decoded_token: string }> | null)[];
+      }[];
+      usage: { prompt_tokens: number };
+    };
+  };
+  // Both asks at once: echo's top lists keep its own count (1), prompt_logprobs its own (3).
+  const both = await post({ echo: true, logprobs: 1, prompt_logprobs: 3 });
+  const choice = both.choices[0]!;
+  const scores = choice.prompt_logprobs!;
+  assert.equal(scores.length, both.usage.prompt_tokens);
+  assert.equal(scores[0], null);
+  for (let i = 1; i < scores.length; i++) {
+    const entry = scores[i]!;
+    // Keys are token ids (JSON objects order them numerically): find the prompt token by echo's score.
+    const own = Object.values(entry).find(
+      (e) =>
+        e.logprob === choice.logprobs!.token_logprobs[i] && e.decoded_token === choice.logprobs!.tokens[i],
+    );
+    assert.ok(own, `position ${i}: the prompt token with echo's score: ${JSON.stringify(entry)}`);
+    assert.ok(own.rank >= 1);
+    const ranks = Object.values(entry).map((e) => e.rank);
+    assert.ok(ranks.includes(1) && ranks.includes(3) && ranks.length <= 4, JSON.stringify(entry));
+    assert.ok(Object.keys(choice.logprobs!.top_logprobs[i]!).length <= 2);
+  }
+  // Alone: the field, no logprobs, the same completion as without it.
+  const alone = await post({ prompt_logprobs: 0 });
+  const plain = await post({});
+  assert.equal(alone.choices[0]!.logprobs, null);
+  assert.equal(alone.choices[0]!.prompt_logprobs!.length, plain.usage.prompt_tokens);
+  assert.equal(plain.choices[0]!.prompt_logprobs, undefined);
+});
+
 test('n > 1: n choices with their own index, usage summed, streaming equal to non-streaming', async () => {
   const request = {
     model: 'fortune-llama',

@@ -3,8 +3,8 @@
  * header), a logger bound to that id, an AbortSignal that fires when the client goes away, and the
  * response. Like the per-connection context a proxy threads through its filter chain.
  */
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomHex } from '../util/entropy-pool.ts';
 import type { Logger } from '../util/logger.ts';
 import type { ApiKeyCheck } from './api-key.ts';
 import type { HttpError } from './http-errors.ts';
@@ -59,7 +59,7 @@ export interface RequestContext {
 
 /** `chatcmpl-` / `cmpl-` + 24 hex digits, like OpenAI's ids. */
 export function newRequestId(prefix: string): string {
-  return `${prefix}-${randomBytes(12).toString('hex')}`;
+  return `${prefix}-${randomHex(12)}`;
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, extraHeaders = {}): void {

@@ -19,9 +19,22 @@ export interface TokenLogprobText {
   top: { token: string; logprob: number }[];
 }
 
+/** A scored prompt token: like TokenLogprobText, null for the first (nothing comes before it). */
+export interface PromptLogprobText {
+  token: string;
+  tokenId: number;
+  logprob: number | null;
+  /** 1 = the model's most likely token there (null with logprob). */
+  rank: number | null;
+  top: { token: string; tokenId: number; logprob: number }[] | null;
+}
+
 export type TextStreamEvent =
-  /** New text (may be ""), with logprobs of the tokens that produced it (empty unless asked for). */
-  | { kind: 'delta'; text: string; logprobs: TokenLogprobText[] }
+  /**
+   * New text (may be ""), with logprobs of the tokens that produced it (empty unless asked for); the first
+   * delta of a request that scores its prompt also carries the prompt's scores.
+   */
+  | { kind: 'delta'; text: string; logprobs: TokenLogprobText[]; prompt?: PromptLogprobText[] }
   | { kind: 'finish'; finishReason: OpenAiFinishReason; completionTokens: number; cachedTokens: number };
 
 export interface TextStreamOptions {
@@ -53,6 +66,8 @@ export async function* streamText(options: TextStreamOptions): AsyncGenerator<Te
   let cachedTokens = 0;
   let engineFinish: EngineOutput['finishReason'];
   let pendingLogprobs: TokenLogprobText[] = [];
+  let pendingPrompt: PromptLogprobText[] | undefined;
+  let promptScored = false; // a migrated request's continuation scores its longer prompt again: keep the first
 
   for await (const output of engine.generate(request, signal)) {
     engineFinish = output.finishReason;
@@ -62,12 +77,22 @@ export async function* streamText(options: TextStreamOptions): AsyncGenerator<Te
     options.onToken?.();
     cachedTokens = output.numCachedTokens;
     if (request.logprobs !== undefined) pendingLogprobs.push(logprobText(tokenizer, output));
+    if (output.promptLogprobs && !promptScored) {
+      promptScored = true;
+      pendingPrompt = promptLogprobText(tokenizer, request, output.promptLogprobs);
+    }
     let delta = detokenizer.push(output.tokenId);
     if (output.finishReason !== undefined) delta += detokenizer.flush();
     const match = stops.push(delta);
     if (match.text.length > 0 || match.stopped || output.finishReason !== undefined) {
-      yield { kind: 'delta', text: match.text, logprobs: pendingLogprobs };
+      yield {
+        kind: 'delta',
+        text: match.text,
+        logprobs: pendingLogprobs,
+        ...(pendingPrompt ? { prompt: pendingPrompt } : {}),
+      };
       pendingLogprobs = [];
+      pendingPrompt = undefined;
     }
     if (match.stopped) {
       // Leaving the loop cancels the engine request: a stop string ends it like EOS would.
@@ -85,6 +110,30 @@ export async function* streamText(options: TextStreamOptions): AsyncGenerator<Te
   const rest = stops.flush();
   if (rest.length > 0) yield { kind: 'delta', text: rest, logprobs: [] };
   yield { kind: 'finish', finishReason: engineFinish, completionTokens, cachedTokens };
+}
+
+/** The engine's prompt scores as text: each prompt token's own text, its logprob and the top n. */
+function promptLogprobText(
+  tokenizer: Tokenizer,
+  request: EngineRequest,
+  scores: NonNullable<EngineOutput['promptLogprobs']>,
+): PromptLogprobText[] {
+  const tokenText = (id: number): string => tokenizer.decode([id], { skipSpecialTokens: false });
+  return request.promptTokenIds.map((id, t) => {
+    const score = scores[t];
+    if (!score) return { token: tokenText(id), tokenId: id, logprob: null, rank: null, top: null };
+    return {
+      token: tokenText(id),
+      tokenId: id,
+      logprob: score.logprob,
+      rank: score.rank,
+      top: score.topLogprobs.map((e) => ({
+        token: tokenText(e.tokenId),
+        tokenId: e.tokenId,
+        logprob: e.logprob,
+      })),
+    };
+  });
 }
 
 function logprobText(tokenizer: Tokenizer, output: EngineOutput): TokenLogprobText {

@@ -16,6 +16,8 @@ export interface SequenceChunk {
   blockTable: Int32Array;
   /** False for a prompt chunk whose last row needs no logits (a chunked prefill that is not done yet). */
   wantsLogits?: boolean;
+  /** Logits for every row of this chunk (prompt scoring), whatever `wantsLogits` says of the last. */
+  allLogits?: boolean;
 }
 
 /** Which rows get logits: each sequence's last new token, or every row (reference tests). */
@@ -48,7 +50,8 @@ export function makeBatch(
       positions[row] = pos;
       slotMapping[row] = slotOf(chunk.blockTable, pos, blockSize);
       const last = i === chunk.tokens.length - 1;
-      if (logits === 'all' || (last && chunk.wantsLogits !== false)) logitsRows.push(row);
+      if (logits === 'all' || chunk.allLogits === true || (last && chunk.wantsLogits !== false))
+        logitsRows.push(row);
     }
   }
   return { tokenIds, positions, slotMapping, seqs, logitsRows: Int32Array.from(logitsRows) };

@@ -73,6 +73,12 @@ export interface EngineRequest {
   /** Return the log-probability of each sampled token and this many top alternatives (undefined = none). */
   logprobs?: number;
   /**
+   * Also score the prompt (vLLM's `prompt_logprobs`; OpenAI's `echo` + `logprobs`): the log-probability of
+   * each prompt token given the ones before it, with this many top alternatives. The prompt is then
+   * computed whole (no prefix-cache hits: a cached block has no logits). Engines without logits refuse it.
+   */
+  promptLogprobs?: number;
+  /**
    * Routing hint: requests with the same session id belong to one conversation or user (OpenAI's `user`
    * field or the `x-session-id` header). Routers may use it for affinity; engines ignore it.
    */
@@ -99,6 +105,15 @@ export interface TokenLogprob {
   logprob: number;
 }
 
+/** One prompt position's score: its token's log-probability given the tokens before it, and the top n. */
+export interface PromptTokenLogprob {
+  tokenId: number;
+  logprob: number;
+  /** 1 + how many tokens the model found more likely at this position. */
+  rank: number;
+  topLogprobs: TokenLogprob[];
+}
+
 /** One step's result for one request: normally one new token. */
 export interface EngineOutput {
   requestId: RequestId;
@@ -106,6 +121,11 @@ export interface EngineOutput {
   /** log-probability of tokenId, and the top-n alternatives, when the request asked for logprobs. */
   logprob?: number;
   topLogprobs?: TokenLogprob[];
+  /**
+   * On the first output of a `promptLogprobs` request: one entry per prompt token, null for the first
+   * (nothing comes before it), as vLLM returns them.
+   */
+  promptLogprobs?: (PromptTokenLogprob | null)[];
   /** Set on the last output of a request. */
   finishReason?: FinishReason;
   /**
@@ -197,6 +217,7 @@ export function isEngineRequest(value: unknown): value is EngineRequest {
     isSamplingParams(value.sampling) &&
     isStoppingParams(value.stopping) &&
     (value.logprobs === undefined || isCount(value.logprobs)) &&
+    (value.promptLogprobs === undefined || isCount(value.promptLogprobs)) &&
     (value.sessionId === undefined || typeof value.sessionId === 'string') &&
     (value.kvTransfer === undefined || explainKvTransferRequest(value.kvTransfer) === undefined) &&
     (value.guidedDecoding === undefined || isGuidedDecodingSpec(value.guidedDecoding))
@@ -225,6 +246,8 @@ export function explainEngineRequest(value: unknown): string | undefined {
     return 'stopping must be {maxTokens ≥ 1, stopTokenIds: token ids, ignoreEos: boolean, minTokens?}';
   if (value.logprobs !== undefined && !isCount(value.logprobs))
     return 'logprobs must be a non-negative integer when present';
+  if (value.promptLogprobs !== undefined && !isCount(value.promptLogprobs))
+    return 'promptLogprobs must be a non-negative integer when present';
   if (value.sessionId !== undefined && typeof value.sessionId !== 'string')
     return 'sessionId must be a string when present';
   if (value.kvTransfer !== undefined) {
@@ -254,6 +277,8 @@ export function explainEngineOutput(value: unknown): string | undefined {
     return 'logprob must be a number when present';
   if (!isAbsent(value.topLogprobs) && !Array.isArray(value.topLogprobs))
     return 'topLogprobs must be an array when present';
+  if (!isAbsent(value.promptLogprobs) && !Array.isArray(value.promptLogprobs))
+    return 'promptLogprobs must be an array when present';
   if (value.requestId !== undefined && typeof value.requestId !== 'string')
     return 'requestId must be a string when present';
   if (!isAbsent(value.kvTransferParams)) {

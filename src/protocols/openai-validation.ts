@@ -173,6 +173,12 @@ function readMessage(value: unknown, index: number): ChatMessageParam {
 export function parseChatCompletionRequest(body: unknown): ChatCompletionRequest {
   const fields = new FieldReader(requireObject(body));
   rejectUnsupportedFields(fields, 'chat');
+  if (fields.raw('prompt_logprobs') !== undefined && fields.raw('prompt_logprobs') !== null) {
+    throw new InvalidRequestError(
+      "'prompt_logprobs' is served on /v1/completions only here (send the rendered prompt there)",
+      'prompt_logprobs',
+    );
+  }
   const messages = fields.raw('messages');
   if (!Array.isArray(messages) || messages.length === 0) {
     throw new InvalidRequestError(
@@ -234,6 +240,7 @@ export function parseCompletionRequest(body: unknown): CompletionRequest {
     prompt: readPrompt(fields),
     logprobs: fields.number('logprobs', { integer: true, min: 0, max: 5 }),
     echo: fields.boolean('echo') ?? false,
+    prompt_logprobs: fields.number('prompt_logprobs', { integer: true, min: 0, max: 20 }),
   };
 }
 

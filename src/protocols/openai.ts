@@ -88,6 +88,16 @@ export interface CompletionRequest extends GenerationParams {
   logprobs?: number;
   /** Return the prompt's text before the completion. */
   echo: boolean;
+  /** vLLM's extra: each prompt token's logprob with this many alternatives (0-20), as `prompt_logprobs`. */
+  prompt_logprobs?: number;
+}
+
+/** One entry of vLLM's `prompt_logprobs`: keyed by token id (as a JSON string). */
+export interface VllmLogprob {
+  logprob: number;
+  /** 1 = the most likely token at that position. */
+  rank: number;
+  decoded_token: string;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -168,9 +178,10 @@ export interface ChatCompletionChunk {
 /** Completions logprobs: parallel arrays, one entry per generated token. */
 export interface CompletionLogprobs {
   tokens: string[];
-  token_logprobs: number[];
-  /** Per position: alternative token text → logprob. */
-  top_logprobs: Record<string, number>[];
+  /** null only for the first prompt token with `echo` (nothing comes before it). */
+  token_logprobs: (number | null)[];
+  /** Per position: alternative token text → logprob (null where token_logprobs is). */
+  top_logprobs: (Record<string, number> | null)[];
   /** Character offset of each token in the returned text. */
   text_offset: number[];
 }
@@ -187,6 +198,8 @@ export interface Completion {
     text: string;
     logprobs: CompletionLogprobs | null;
     finish_reason: OpenAiFinishReason | null;
+    /** With `prompt_logprobs` (vLLM): null for the first prompt token, then token id → its logprob. */
+    prompt_logprobs?: (Record<string, VllmLogprob> | null)[];
   }[];
   usage?: Usage | null;
 }

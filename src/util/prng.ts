@@ -15,7 +15,7 @@
  *   the router's seeded policies, `bench:router`'s workloads, lab 3.3's shared-prefix workload and the fuzz
  *   tests were all recorded with it, so moving them to xoshiro would change every seeded routing figure.
  */
-import { randomBytes } from 'node:crypto';
+import { pooledRandomBytes } from './entropy-pool.ts';
 
 export interface Rng {
   /** Uniform float in [0, 1), 32 bits of randomness. */
@@ -31,7 +31,7 @@ export type PrngAlgorithm = 'xoshiro128**' | 'mulberry32';
  * production default for unseeded requests and routers.
  */
 export function createRng(seed?: number, algorithm: PrngAlgorithm = 'xoshiro128**'): Rng {
-  const s = seed ?? randomBytes(4).readUInt32LE(0) + randomBytes(2).readUInt16LE(0) * 0x100000000;
+  const s = seed ?? pooledRandomBytes(6).readUIntLE(0, 6);
   return algorithm === 'mulberry32' ? new Mulberry32(s) : new Xoshiro128(s);
 }
 

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ObjectStoreSource, TokenizerSource } from '../../protocols/discovery.ts';
 import { materializeCard, NatsCardStore } from '../../runtime/card-store/index.ts';
+import type { NatsSecurity } from '../../runtime/events/index.ts';
 import { Tokenizer } from '../../tokens/index.ts';
 import type { CheckResult } from './doctor-checks.ts';
 
@@ -42,6 +43,7 @@ async function checkObjectStore(
   model: string,
   source: ObjectStoreSource,
   natsUrl: string | undefined,
+  natsSecurity: NatsSecurity | undefined,
 ): Promise<CheckResult> {
   const name = `card of ${model}`;
   if (natsUrl === undefined) {
@@ -56,7 +58,7 @@ async function checkObjectStore(
   const scratch = await mkdtemp(join(tmpdir(), 'dhw-doctor-card-'));
   let store: NatsCardStore | undefined;
   try {
-    store = await NatsCardStore.connect({ natsServer: natsUrl });
+    store = await NatsCardStore.connect({ natsServer: natsUrl, natsSecurity });
     const { dir } = await materializeCard(model, source, store, scratch);
     const tokenizer = await Tokenizer.fromDir(dir);
     return {
@@ -85,6 +87,7 @@ async function checkObjectStore(
 export async function checkModelCards(
   models: readonly { name: string; tokenizerSources: readonly TokenizerSource[] }[],
   natsUrl: string | undefined,
+  natsSecurity?: NatsSecurity,
 ): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
   for (const model of models) {
@@ -92,7 +95,7 @@ export async function checkModelCards(
       results.push(
         source.kind === 'model-dir'
           ? await checkModelDir(model.name, source.path)
-          : await checkObjectStore(model.name, source, natsUrl),
+          : await checkObjectStore(model.name, source, natsUrl, natsSecurity),
       );
     }
   }

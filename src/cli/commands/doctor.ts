@@ -34,10 +34,20 @@ import {
   checkLinks,
   hostOf,
 } from './doctor-network-checks.ts';
+import {
+  checkClusterSecret,
+  probeSecureEtcd,
+  probeSecureNats,
+  secureEtcdResult,
+  secureNatsResult,
+} from './doctor-secure-checks.ts';
 import { listRegistry } from './ls.ts';
+import type { ClusterMembership } from '../../runtime/cluster-config.ts';
+import { CLUSTER_FLAGS, clusterEvents, clusterFromFlags, withClusterDiscovery } from '../security-flags.ts';
 
 const FLAGS = {
   ...DISCOVERY_FLAGS,
+  ...CLUSTER_FLAGS,
   'nats-server': {
     type: 'string' as const,
     help: 'NATS URL (default: $NATS_SERVER, else nats://127.0.0.1:4222)',
@@ -59,7 +69,8 @@ const FLAGS = {
   ...LOGGING_FLAGS,
   'log-level': { ...LOGGING_FLAGS['log-level'], default: 'error' },
 };
-const USAGE = 'dhw doctor [--etcd-endpoints URLS] [--nats-server URL] [--model DIR] [--json]';
+const USAGE =
+  'dhw doctor [--etcd-endpoints URLS] [--nats-server URL] [--cluster-config FILE] [--model DIR] [--json]';
 const DESCRIPTION =
   'Check connectivity, registration, memory, versions and model files, in that order, with a fix for each problem.';
 
@@ -79,35 +90,84 @@ interface Connectivity {
   registryReachable: boolean;
 }
 
+/** etcd as a plain client (GET /version) or, with a cluster config, as a member (TLS, login, read). */
+async function checkEtcd(
+  endpoints: string[],
+  cluster: ClusterMembership,
+): Promise<{ result: CheckResult; probe: EtcdProbe | undefined }> {
+  const section = 'connectivity';
+  const security = cluster.etcdSecurity;
+  if (security && (security.tls || security.user)) {
+    const probes = await Promise.all(endpoints.map((e) => probeSecureEtcd(e, security)));
+    return { result: secureEtcdResult(probes, security), probe: probes.find((p) => p.ok) ?? probes[0] };
+  }
+  const probes = await Promise.all(endpoints.map(probeEtcd));
+  const etcd = probes.find((p) => p.ok) ?? probes[0];
+  const result: CheckResult = etcd?.ok
+    ? { section, name: 'etcd', status: 'ok', detail: `reachable at ${etcd.endpoint} (etcd ${etcd.version})` }
+    : {
+        section,
+        name: 'etcd',
+        status: 'fail',
+        detail: `Cannot reach etcd at ${endpoints.join(', ')} (${probes.map((p) => p.error).join(', ')})`,
+        fix: 'Is etcd running? Try: `dhw infra up` (or point --etcd-endpoints / ETCD_ENDPOINTS at it)',
+      };
+  return { result, probe: etcd };
+}
+
+/** NATS as a plain client (its INFO greeting) or, with a cluster config, as a member (TLS + credentials). */
+async function checkNats(
+  url: string,
+  cluster: ClusterMembership,
+): Promise<{ result: CheckResult; probe: NatsProbe }> {
+  const section = 'connectivity';
+  const security = cluster.natsSecurity;
+  if (security) {
+    const probe = await probeSecureNats(url, security);
+    return { result: secureNatsResult(probe, security), probe };
+  }
+  const nats = await probeNats(url);
+  const result: CheckResult = !nats.ok
+    ? {
+        section,
+        name: 'NATS',
+        status: 'fail',
+        detail: `Cannot reach NATS at ${url} (${nats.error})`,
+        fix: 'Is nats-server running? Try: `dhw infra up` (or point --nats-server / NATS_SERVER at it)',
+      }
+    : !nats.jetstream
+      ? {
+          section,
+          name: 'NATS',
+          status: 'fail',
+          detail: `NATS ${nats.version} at ${url} has JetStream off (KV events need it)`,
+          fix: 'restart nats-server with -js (`dhw infra up` does)',
+        }
+      : {
+          section,
+          name: 'NATS',
+          status: 'ok',
+          detail: `reachable at ${url} (nats-server ${nats.version}, JetStream on)`,
+        };
+  return { result, probe: nats };
+}
+
 async function checkConnectivity(
   values: Record<string, string | boolean | undefined>,
+  cluster: ClusterMembership,
 ): Promise<Connectivity> {
   const section = 'connectivity';
   const results: CheckResult[] = [];
   const backend = discoveryBackendFlag(values, ['etcd', 'file']);
+  const etcdEndpoints = resolveEtcdEndpoints(stringFlag(values, 'etcd-endpoints') ?? cluster.etcdEndpoints);
+  const natsUrl = resolveNatsUrl(clusterEvents(stringFlag(values, 'nats-server'), cluster).natsServer);
   let etcd: EtcdProbe | undefined;
   let registryReachable = true;
   if (backend === 'etcd') {
-    const endpoints = resolveEtcdEndpoints(stringFlag(values, 'etcd-endpoints'));
-    const probes = await Promise.all(endpoints.map(probeEtcd));
-    etcd = probes.find((p) => p.ok) ?? probes[0];
+    const checked = await checkEtcd(etcdEndpoints, cluster);
+    etcd = checked.probe;
     registryReachable = etcd?.ok === true;
-    results.push(
-      registryReachable
-        ? {
-            section,
-            name: 'etcd',
-            status: 'ok',
-            detail: `reachable at ${etcd?.endpoint} (etcd ${etcd?.version})`,
-          }
-        : {
-            section,
-            name: 'etcd',
-            status: 'fail',
-            detail: `Cannot reach etcd at ${endpoints.join(', ')} (${probes.map((p) => p.error).join(', ')})`,
-            fix: 'Is etcd running? Try: `dhw infra up` (or point --etcd-endpoints / ETCD_ENDPOINTS at it)',
-          },
-    );
+    results.push(checked.result);
   } else {
     const dir = stringFlag(values, 'discovery-dir') ?? defaultDiscoveryDir();
     registryReachable = existsSync(dir);
@@ -125,39 +185,14 @@ async function checkConnectivity(
   }
   let nats: NatsProbe | undefined;
   if (values['skip-nats'] !== true) {
-    const url = resolveNatsUrl(stringFlag(values, 'nats-server'));
-    nats = await probeNats(url);
-    if (!nats.ok) {
-      results.push({
-        section,
-        name: 'NATS',
-        status: 'fail',
-        detail: `Cannot reach NATS at ${url} (${nats.error})`,
-        fix: 'Is nats-server running? Try: `dhw infra up` (or point --nats-server / NATS_SERVER at it)',
-      });
-    } else if (!nats.jetstream) {
-      results.push({
-        section,
-        name: 'NATS',
-        status: 'fail',
-        detail: `NATS ${nats.version} at ${url} has JetStream off (KV events need it)`,
-        fix: 'restart nats-server with -js (`dhw infra up` does)',
-      });
-    } else {
-      results.push({
-        section,
-        name: 'NATS',
-        status: 'ok',
-        detail: `reachable at ${url} (nats-server ${nats.version}, JetStream on)`,
-      });
-    }
+    const checked = await checkNats(natsUrl, cluster);
+    nats = checked.probe;
+    results.push(checked.result);
   }
   // Checked whether or not the servers answered: a down link is the likeliest reason they did not.
   const peers = [
-    ...(backend === 'etcd' ? resolveEtcdEndpoints(stringFlag(values, 'etcd-endpoints')) : []),
-    ...(values['skip-nats'] === true
-      ? []
-      : [resolveNatsUrl(stringFlag(values, 'nats-server')).split(',')[0]!]),
+    ...(backend === 'etcd' ? etcdEndpoints : []),
+    ...(values['skip-nats'] === true ? [] : [natsUrl.split(',')[0]!]),
   ].flatMap((url) => {
     try {
       return [new URL(url.includes('://') ? url : `nats://${url}`).hostname];
@@ -168,7 +203,8 @@ async function checkConnectivity(
   results.push(...(await checkLinks(peers, section)));
   results.push(
     ...(await checkClockSkew(
-      etcd?.ok ? etcd.endpoint : undefined,
+      // A secured etcd answers only with the client certificate, which the clock probe does not carry.
+      etcd?.ok && !cluster.etcdSecurity?.tls ? etcd.endpoint : undefined,
       nats?.ok ? nats.url : undefined,
       numberFlag(values, 'nats-monitor-port', { integer: true, min: 1 }),
     )),
@@ -181,6 +217,7 @@ async function checkRegistration(
   reachable: boolean,
   natsUrl: string | undefined,
   etcdEndpoint: string | undefined,
+  cluster: ClusterMembership,
 ): Promise<CheckResult[]> {
   const section = 'registration';
   if (!reachable) {
@@ -188,7 +225,7 @@ async function checkRegistration(
   }
   try {
     const listing = await listRegistry(
-      discoveryOptionsFromFlags(values, ['etcd', 'file']),
+      withClusterDiscovery(discoveryOptionsFromFlags(values, ['etcd', 'file']), cluster),
       stringFlag(values, 'namespace'),
     );
     if (listing.instances.length === 0) {
@@ -212,6 +249,7 @@ async function checkRegistration(
       },
     ];
     for (const instance of listing.instances) results.push(await checkInstance(instance));
+    results.push(...(await checkClusterSecret(listing.instances, cluster.clusterSecret)));
     // Across machines: can this host route to each worker, do full-size packets arrive, is the address global?
     results.push(
       ...(await checkLinks(
@@ -221,7 +259,7 @@ async function checkRegistration(
     );
     results.push(...(await checkBigPackets(listing.instances)));
     results.push(...checkAdvertisedScope(listing.instances, etcdEndpoint));
-    results.push(...(await checkModelCards(listing.models, natsUrl)));
+    results.push(...(await checkModelCards(listing.models, natsUrl, cluster.natsSecurity)));
     if (listing.malformed.length > 0) {
       results.push({
         section,
@@ -249,7 +287,8 @@ export async function runDoctor(
   values: Record<string, string | boolean | undefined>,
 ): Promise<CheckResult[]> {
   const modelDir = resolve(stringFlag(values, 'model') ?? defaultModelDir);
-  const connectivity = await checkConnectivity(values);
+  const cluster = clusterFromFlags(values);
+  const connectivity = await checkConnectivity(values, cluster);
   const maxNumSeqs =
     numberFlag(values, 'max-num-seqs', { integer: true, min: 1 }) ?? ENGINE_DEFAULTS.maxNumSeqs;
   return [
@@ -259,6 +298,7 @@ export async function runDoctor(
       connectivity.registryReachable,
       connectivity.nats?.ok ? connectivity.nats.url : undefined,
       connectivity.etcd?.ok ? connectivity.etcd.endpoint : undefined,
+      cluster,
     )),
     await checkMemory(modelDir, maxNumSeqs, ENGINE_DEFAULTS.blockSize),
     ...(await checkVersions(connectivity.etcd, connectivity.nats)),

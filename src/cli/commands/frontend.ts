@@ -47,6 +47,15 @@ import {
 } from '../security-flags.ts';
 import { describeListenError, ensurePortFree } from '../port-check.ts';
 import { untilSignal } from '../signals.ts';
+import {
+  isFrontendChild,
+  PROCESSES_FLAG,
+  processesFlag,
+  releaseChild,
+  reportChildReady,
+  runFrontendProcesses,
+  untilChildStop,
+} from './frontend-processes.ts';
 
 /** Routing and migration flags (Dynamo's names), shared with `dhw serve`. */
 export const ROUTER_FLAGS: FlagSpecs = {
@@ -187,6 +196,7 @@ const FLAGS: FlagSpecs = {
   ...ROUTER_FLAGS,
   ...DISAGG_FLAGS,
   ...HTTP_FLAGS,
+  ...PROCESSES_FLAG,
   ...ADMISSION_FLAGS,
   ...LOGGING_FLAGS,
 };
@@ -357,18 +367,32 @@ export const frontendCommand: Command = {
     };
     const host = options.host ?? '0.0.0.0';
     const port = options.port ?? 8000;
-    await ensurePortFree(host, port);
+    const processes = processesFlag(values.processes);
+    // A child shares the primary's listening socket: the port is "taken" by then, and that is fine.
+    if (!isFrontendChild()) await ensurePortFree(host, port);
+    if (processes > 1 && !isFrontendChild()) {
+      return runFrontendProcesses(
+        processes,
+        log,
+        (url, shown) =>
+          `Frontend at ${shownUrl(options.host, url, shown)}/v1 (${processes} processes; router ${router.router}) (Ctrl-C to stop)`,
+      );
+    }
     const frontend = await startFrontend(options).catch((err: unknown) => {
       throw describeListenError(err, host, port);
     });
     const url = shownUrl(options.host, frontend.url, frontend.port);
-    const models = frontend.models.list().map((m) => m.name);
-    console.log(
-      `Frontend at ${url}/v1 (router ${router.router}; models: ${models.join(', ') || 'none yet'}) (Ctrl-C to stop)`,
-    );
-    const signal = await untilSignal();
+    if (isFrontendChild()) reportChildReady(frontend.url, frontend.port);
+    else {
+      const models = frontend.models.list().map((m) => m.name);
+      console.log(
+        `Frontend at ${url}/v1 (router ${router.router}; models: ${models.join(', ') || 'none yet'}) (Ctrl-C to stop)`,
+      );
+    }
+    const signal = isFrontendChild() ? await untilChildStop() : await untilSignal();
     log.info('shutting down', { signal });
     await frontend.close();
+    releaseChild();
     return 0;
   },
 };

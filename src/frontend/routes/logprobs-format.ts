@@ -3,7 +3,7 @@
  * Completions (the legacy shape): parallel arrays, plus each token's character offset in the text.
  */
 import type { ChatLogprobs, ChatTopLogprob, CompletionLogprobs } from '../../protocols/openai.ts';
-import type { TokenLogprobText } from '../text-stream.ts';
+import type { PromptLogprobText, TokenLogprobText } from '../text-stream.ts';
 
 const utf8 = new TextEncoder();
 
@@ -25,7 +25,7 @@ export function chatLogprobs(entries: readonly TokenLogprobText[]): ChatLogprobs
  * the running text length for a stream chunk), so offsets stay absolute across chunks.
  */
 export function completionLogprobs(
-  entries: readonly TokenLogprobText[],
+  entries: readonly (TokenLogprobText | PromptLogprobText)[],
   startOffset: number,
 ): CompletionLogprobs {
   const out: CompletionLogprobs = { tokens: [], token_logprobs: [], top_logprobs: [], text_offset: [] };
@@ -33,6 +33,13 @@ export function completionLogprobs(
   for (const e of entries) {
     out.tokens.push(e.token);
     out.token_logprobs.push(e.logprob);
+    if (e.logprob === null || e.top === null) {
+      // The first prompt token of an echo: nothing before it to predict it (OpenAI and vLLM send null).
+      out.top_logprobs.push(null);
+      out.text_offset.push(offset);
+      offset += e.token.length;
+      continue;
+    }
     // The chosen token is always among the alternatives, as OpenAI and vLLM return it (it may have
     // been sampled from outside the top n).
     const top = Object.fromEntries(e.top.map((t) => [t.token, t.logprob]));

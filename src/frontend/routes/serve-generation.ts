@@ -17,13 +17,20 @@ import type { ServedModel } from '../served-model.ts';
 import { SseWriter } from '../sse.ts';
 import { InvalidRequestError } from '../../util/errors.ts';
 import { type ChoiceEvent, mergeChoiceStreams } from '../choice-streams.ts';
-import { streamText, type TextStreamEvent, type TokenLogprobText } from '../text-stream.ts';
+import {
+  type PromptLogprobText,
+  streamText,
+  type TextStreamEvent,
+  type TokenLogprobText,
+} from '../text-stream.ts';
 
 /** One choice's whole output (non-streaming responses). */
 export interface ChoiceResult {
   index: number;
   text: string;
   logprobs: TokenLogprobText[];
+  /** The prompt's scores (echo + logprobs), else undefined. */
+  promptLogprobs?: PromptLogprobText[];
   finishReason: OpenAiFinishReason;
 }
 
@@ -37,6 +44,8 @@ export interface ResponseShape {
     text: string,
     logprobs: TokenLogprobText[],
     finishReason: OpenAiFinishReason | null,
+    /** The prompt's scores, on the choice's first chunk when the request scores its prompt. */
+    promptLogprobs?: PromptLogprobText[],
   ): object | null;
   /** The include_usage chunk: empty choices plus usage. */
   usageChunk(usage: Usage): object;
@@ -68,6 +77,8 @@ export async function serveOpenAiRequest(
     /** The field the prompt came from, named in errors about its length. */
     promptParam: 'messages' | 'prompt';
     logprobs: number | undefined;
+    /** Score the prompt with this many alternatives (completions' echo + logprobs). */
+    promptLogprobs?: number;
     shape: ResponseShape;
     /** The JSON Schema (text) the output must match when it is not `response_format`'s (forced tool calls). */
     guidedSchema?: string;
@@ -94,6 +105,7 @@ export async function serveOpenAiRequest(
     eosTokenIds: model.eosTokenIds,
     sessionId: sessionIdOf(ctx, body),
     logprobs: prompt.logprobs,
+    promptLogprobs: prompt.promptLogprobs,
     guidedSchema: prompt.guidedSchema,
   });
   await serveGeneration(model, ctx, {
@@ -209,6 +221,7 @@ async function collectAndRespond(ctx: RequestContext, job: GenerationJob, events
     if (event.kind === 'delta') {
       choice.text += event.text;
       choice.logprobs.push(...event.logprobs);
+      if (event.prompt) choice.promptLogprobs = event.prompt;
       continue;
     }
     choice.finishReason = event.finishReason;
@@ -242,7 +255,7 @@ async function pumpStream(ctx: RequestContext, job: GenerationJob, events: Event
     for await (const { index, event } of events) {
       await open();
       if (event.kind === 'delta') {
-        const chunk = job.shape.chunk(index, event.text, event.logprobs, null);
+        const chunk = job.shape.chunk(index, event.text, event.logprobs, null, event.prompt);
         if (chunk) await sse.send(withUsageField(chunk));
         continue;
       }

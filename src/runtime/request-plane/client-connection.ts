@@ -33,6 +33,7 @@ import {
 import { encodeFrame, FrameDecoder, parsePayload, type RawFrame } from './frame-codec.ts';
 import type { CallOptions } from './request-plane.ts';
 import { StreamReceiver } from './stream-receiver.ts';
+import { WriteBatcher } from './write-batch.ts';
 
 export interface ClientConnectionOptions {
   maxFrameBytes: number;
@@ -66,6 +67,7 @@ export class ClientConnection {
   closed = false;
   private sawData = false;
   private readonly log = getLogger('request-plane');
+  private readonly out: WriteBatcher;
 
   /** Dial `address`; rejects with ConnectError. */
   static connect(
@@ -122,6 +124,7 @@ export class ClientConnection {
   ) {
     this.decoder = new FrameDecoder(options.maxFrameBytes);
     socket.setNoDelay(true);
+    this.out = new WriteBatcher(socket);
     socket.setKeepAlive(true, 10_000);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (error) => {
@@ -204,7 +207,7 @@ export class ClientConnection {
   }
 
   private send(frame: Buffer): void {
-    if (!this.closed) this.socket.write(frame);
+    if (!this.closed) this.out.write(frame);
   }
 
   private onData(chunk: Buffer): void {

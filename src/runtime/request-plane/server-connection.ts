@@ -21,6 +21,7 @@ import { FrameError } from './errors.ts';
 import { encodeFrame, encodeRawFrame, FrameDecoder, parsePayload, type RawFrame } from './frame-codec.ts';
 import type { EndpointHandler } from './request-plane.ts';
 import { StreamPump } from './stream-pump.ts';
+import { WriteBatcher } from './write-batch.ts';
 
 export interface ServerConnectionOptions {
   endpoints: ReadonlyMap<string, EndpointHandler>;
@@ -37,6 +38,7 @@ export class ServerConnection {
   /** Live streams by id; a cancelled stream leaves at once, even if its handler is slow to stop. */
   private readonly streams = new Map<number, StreamPump>();
   private drainWait: Promise<void> | null = null;
+  private readonly out: WriteBatcher;
   readonly peer: string;
   private readonly log: Logger;
 
@@ -48,6 +50,7 @@ export class ServerConnection {
     this.peer = `${socket.remoteAddress}:${socket.remotePort}`;
     this.log = options.log.child({ peer: this.peer });
     socket.setNoDelay(true);
+    this.out = new WriteBatcher(socket);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (error) => this.log.debug('client connection error', { error }));
     socket.on('close', () => this.cancelAll('client connection closed'));
@@ -163,9 +166,7 @@ export class ServerConnection {
     if (this.socket.destroyed) return undefined;
     // JSON has no undefined: such an item travels as null (an empty payload would be a malformed frame).
     const body = item === undefined ? null : item;
-    const flushed = this.socket.write(
-      encodeFrame(FrameType.Data, streamId, body, this.options.maxFrameBytes),
-    );
+    const flushed = this.out.write(encodeFrame(FrameType.Data, streamId, body, this.options.maxFrameBytes));
     return flushed ? undefined : this.drained();
   }
 
@@ -182,7 +183,7 @@ export class ServerConnection {
       };
       frame = encodeFrame(FrameType.Final, streamId, { error: cut }, this.options.maxFrameBytes);
     }
-    this.socket.write(frame);
+    this.out.write(frame);
   }
 
   /** Resolves when the send buffer empties, or the socket closes (the pumps are cancelled then). */

@@ -1,0 +1,28 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+
+test('bench:frontend-processes --smoke --json: one row per process count, every request served', () => {
+  const run = spawnSync(
+    process.execPath,
+    ['bin/run-ts.mjs', 'bench/frontend-processes.ts', '--smoke', '--json'],
+    { encoding: 'utf8', timeout: 180_000 },
+  );
+  assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`);
+  const lines = run.stdout.trim().split('\n');
+  assert.equal(lines.length, 1, 'only the JSON line');
+  const report = JSON.parse(lines[0]!) as {
+    bench: string;
+    summary: { processes: number; requests: number; failed: number; cpuMsPerRequest: number }[];
+  };
+  assert.equal(report.bench, 'frontend-processes');
+  assert.deepEqual(
+    report.summary.map((s) => s.processes),
+    [1, 2],
+  );
+  for (const row of report.summary) {
+    assert.ok(row.requests > 0, JSON.stringify(row));
+    assert.equal(row.failed, 0, JSON.stringify(row));
+    assert.ok(row.cpuMsPerRequest > 0, JSON.stringify(row));
+  }
+});

@@ -1,0 +1,223 @@
+/**
+ * `npm run bench:frontend-processes`: req/s through a real `dhw frontend --processes P` process tree in front
+ * of zero-delay mocker worker processes, for each P, like `wrk` against nginx with 1 and 2 worker
+ * processes. The client is this process (keep-alive connections, a closed loop of C clients, 64-token
+ * text prompts, max_tokens 8, non-streaming). P values run interleaved in short rounds, so a noisy
+ * neighbour hurts all of them alike.
+ *
+ * Besides req/s it reports the CPU time the frontend process tree spent per request (utime + stime of the
+ * primary and its children from /proc, in ms): on a shared machine that number moves far less than req/s,
+ * and 1000 / (CPU ms per request) is what one core of frontend can serve.
+ *
+ * Options: --processes 1,2  --concurrency 32,64  --seconds 5  --rounds 2  --workers 2  --smoke  --json
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { Agent, request as httpRequest } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { fmt, markdownTable } from '../src/util/table.ts';
+import { positiveInt, positiveIntList } from './lib/args.ts';
+import { type LocalStack, startLocalStack } from './lib/dhw-stack.ts';
+import { describeMachine, machineLine } from './lib/machine.ts';
+
+const { values } = parseArgs({
+  options: {
+    processes: { type: 'string', default: '1,2' },
+    concurrency: { type: 'string', default: '32,64' },
+    seconds: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '2' },
+    workers: { type: 'string', default: '2' },
+    smoke: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  },
+});
+const smoke = values.smoke === true;
+const config = {
+  processes: positiveIntList('processes', values.processes),
+  concurrency: smoke ? [4] : positiveIntList('concurrency', values.concurrency),
+  seconds: smoke ? 1 : positiveInt('seconds', values.seconds),
+  rounds: smoke ? 1 : positiveInt('rounds', values.rounds),
+  workers: positiveInt('workers', values.workers),
+};
+
+const PROMPT = 'the quick brown fox jumps over a lazy dog while seven tired cats watch '.repeat(5).trim();
+const BODY = JSON.stringify({ model: 'fortune-llama', prompt: PROMPT, max_tokens: 8, ignore_eos: true });
+
+function post(agent: Agent, url: URL): Promise<number> {
+  return new Promise((resolve) => {
+    const req = httpRequest(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(BODY) },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', () => resolve(0));
+    req.end(BODY);
+  });
+}
+
+/** CPU seconds (user + system) of `pid` and its direct children, from /proc (clock ticks of 1/100 s). */
+function treeCpuSeconds(pid: number): number {
+  const pids = [pid];
+  try {
+    pids.push(
+      ...execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
+        .split('\n')
+        .map((l) => Number(l.trim()))
+        .filter((n) => n > 0),
+    );
+  } catch {
+    // no children
+  }
+  let ticks = 0;
+  for (const p of pids) {
+    try {
+      const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return ticks / 100;
+}
+
+interface Row {
+  processes: number;
+  concurrency: number;
+  requests: number;
+  failed: number;
+  seconds: number;
+  cpuSeconds: number;
+}
+
+async function closedLoop(stack: LocalStack, processes: number, concurrency: number): Promise<Row> {
+  const url = new URL('/v1/completions', stack.url);
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  let requests = 0;
+  let failed = 0;
+  const warmUntil = performance.now() + 500;
+  const until = warmUntil + config.seconds * 1000;
+  let cpuStart = 0;
+  let started = 0;
+  const client = async () => {
+    while (performance.now() < until) {
+      const status = await post(agent, url);
+      if (performance.now() < warmUntil || started === 0) continue;
+      if (status === 200) requests++;
+      else failed++;
+    }
+  };
+  const timer = setTimeout(() => {
+    cpuStart = treeCpuSeconds(stack.frontend.child.pid!);
+    started = performance.now();
+  }, 500);
+  await Promise.all(Array.from({ length: concurrency }, client));
+  clearTimeout(timer);
+  const cpuSeconds = treeCpuSeconds(stack.frontend.child.pid!) - cpuStart;
+  const seconds = (performance.now() - started) / 1000;
+  agent.destroy();
+  return { processes, concurrency, requests, failed, seconds, cpuSeconds };
+}
+
+/** Until every frontend process routes (each learns the workers on its own). */
+async function warmUp(stack: LocalStack): Promise<void> {
+  const agent = new Agent({ keepAlive: false });
+  const url = new URL('/v1/completions', stack.url);
+  let ok = 0;
+  const deadline = Date.now() + 30_000;
+  while (ok < 20) {
+    if ((await post(agent, url)) === 200) ok++;
+    else ok = 0;
+    if (Date.now() > deadline) throw new Error('the frontend processes did not all route within 30 s');
+  }
+}
+
+async function main(): Promise<void> {
+  const machine = describeMachine();
+  const stacks = new Map<number, LocalStack>();
+  const rows: Row[] = [];
+  try {
+    for (const p of config.processes) {
+      const stack = await startLocalStack({
+        workers: config.workers,
+        workerArgs: ['--engine', 'mocker', '--speedup-ratio', '0'],
+        frontendArgs: ['--log-level', 'warn', '--router', 'round-robin', '--processes', String(p)],
+      });
+      stacks.set(p, stack);
+      await warmUp(stack);
+    }
+    for (let round = 0; round < config.rounds; round++) {
+      for (const c of config.concurrency) {
+        for (const p of config.processes) rows.push(await closedLoop(stacks.get(p)!, p, c));
+      }
+    }
+  } finally {
+    for (const stack of stacks.values()) await stack.close();
+  }
+  const summary = config.processes.flatMap((p) =>
+    config.concurrency.map((c) => {
+      const mine = rows.filter((r) => r.processes === p && r.concurrency === c);
+      const requests = mine.reduce((s, r) => s + r.requests, 0);
+      const seconds = mine.reduce((s, r) => s + r.seconds, 0);
+      const cpu = mine.reduce((s, r) => s + r.cpuSeconds, 0);
+      const failed = mine.reduce((s, r) => s + r.failed, 0);
+      return {
+        processes: p,
+        concurrency: c,
+        requests,
+        failed,
+        reqPerSec: requests / seconds,
+        cpuMsPerRequest: (cpu * 1000) / requests,
+      };
+    }),
+  );
+  const json = JSON.stringify({
+    bench: 'frontend-processes',
+    machine,
+    config: { ...config, smoke },
+    summary,
+  });
+  if (values.json) {
+    console.log(json);
+    return;
+  }
+  console.log(`# bench:frontend-processes${smoke ? ' (smoke: tiny, numbers mean nothing)' : ''}\n`);
+  console.log(
+    `machine: ${machineLine(machine)}; load at the end ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]}`,
+  );
+  console.log(
+    `workload: ${config.workers} zero-delay mocker worker processes, ${config.seconds} s closed loops × ${config.rounds} rounds, interleaved\n`,
+  );
+  console.log(
+    markdownTable(
+      [
+        { header: 'processes' },
+        { header: 'concurrency' },
+        { header: 'requests' },
+        { header: 'failed' },
+        { header: 'req/s' },
+        { header: 'frontend CPU ms/req' },
+        { header: 'req per frontend CPU-second' },
+      ],
+      summary.map((s) => [
+        String(s.processes),
+        String(s.concurrency),
+        String(s.requests),
+        String(s.failed),
+        fmt(s.reqPerSec, 0),
+        fmt(s.cpuMsPerRequest, 3),
+        fmt(1000 / s.cpuMsPerRequest, 0),
+      ]),
+    ),
+  );
+  console.log(`\n${json}`);
+}
+
+await main();
