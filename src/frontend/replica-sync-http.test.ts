@@ -39,8 +39,8 @@ before(async () => {
   [etcd, nats] = await Promise.all([startEtcd(), startNats()]);
   const namespace = freshNamespace();
   const env = { ETCD_ENDPOINTS: etcd.endpoint, NATS_SERVER: nats.url };
-  // A tenth of the fitted GPU's pace: a 600-token answer takes ~40 s, in flight for the whole file.
-  const args = ['--engine', 'mocker', '--speedup-ratio', '0.1', '--discovery', 'etcd', '--events', 'nats'];
+  // 1/20 of the fitted GPU's pace: a 600-token answer takes over a minute, in flight for the whole file.
+  const args = ['--engine', 'mocker', '--speedup-ratio', '0.05', '--discovery', 'etcd', '--events', 'nats'];
   args.push('--namespace', namespace);
   workers = await Promise.all([1, 2, 3, 4].map(() => spawnWorker(args, env)));
   const options = {
@@ -84,7 +84,7 @@ interface OpenRequest {
 }
 
 /**
- * A streamed completion left running: it decodes on its worker for ~40 s (the mocker at a tenth of its
+ * A streamed completion left running: it decodes on its worker for over a minute (the mocker at 1/20 of its
  * pace) until `close` (the client hangs up; the frontend frees it, and tells its peers). Callers wait for
  * the routers to count it (`bothSee`), not for its first bytes.
  */
