@@ -1,6 +1,7 @@
 /**
  * Reference counts per (worker, block): how many in-flight requests on a worker hold a block. The in-flight
  * ledger (`active-sequences.ts`) needs them to know when a worker's last request on a shared prefix ends.
+ * `get`/`set`/`delete` use the same table as a map to any non-zero number (`predicted-blocks.ts`: entry ids).
  *
  * Same layout as `block-index.ts` (an open-addressed table in flat typed arrays, linear probing, at most
  * half full, backward-shift deletion), keyed by the 64-bit sequence hash as two 32-bit halves plus a small
@@ -26,18 +27,8 @@ export class BlockRefCounts {
 
   /** Count one more holder of (lo, hi) on `tag`; returns the new count (1 = first holder). */
   increment(lo: number, hi: number, tag: number): number {
-    if (2 * (this.count + 1) > this.capacity) this.rehash(this.bits + 1);
-    const last = this.capacity - 1;
-    let i = this.home(lo, hi, tag);
-    for (; this.refs[i] !== 0; i = (i + 1) & last) {
-      if (this.matches(i, lo, hi, tag)) return ++this.refs[i]!;
-    }
-    this.keys[3 * i] = lo;
-    this.keys[3 * i + 1] = hi;
-    this.keys[3 * i + 2] = tag;
-    this.refs[i] = 1;
-    this.count++;
-    return 1;
+    const slot = this.slotOf(lo, hi, tag); // first: it may rehash, replacing `this.refs`
+    return ++this.refs[slot]!;
   }
 
   /** Count one holder fewer; returns the new count (0 = the last one left, or it was never counted). */
@@ -50,6 +41,47 @@ export class BlockRefCounts {
       return left;
     }
     return 0;
+  }
+
+  /** The value stored for (lo, hi, tag), 0 when absent (the table as a map to non-zero numbers). */
+  get(lo: number, hi: number, tag: number): number {
+    const last = this.capacity - 1;
+    for (let i = this.home(lo, hi, tag); this.refs[i] !== 0; i = (i + 1) & last) {
+      if (this.matches(i, lo, hi, tag)) return this.refs[i]!;
+    }
+    return 0;
+  }
+
+  /** Store `value` (> 0, < 2^32) for (lo, hi, tag), replacing any. */
+  set(lo: number, hi: number, tag: number, value: number): void {
+    const slot = this.slotOf(lo, hi, tag); // first: it may rehash, replacing `this.refs`
+    this.refs[slot] = value;
+  }
+
+  /** Remove (lo, hi, tag); returns whether it was there. */
+  delete(lo: number, hi: number, tag: number): boolean {
+    const last = this.capacity - 1;
+    for (let i = this.home(lo, hi, tag); this.refs[i] !== 0; i = (i + 1) & last) {
+      if (!this.matches(i, lo, hi, tag)) continue;
+      this.deleteAt(i);
+      return true;
+    }
+    return false;
+  }
+
+  /** The slot of (lo, hi, tag), inserted with value 0 if absent (the caller stores a non-zero value). */
+  private slotOf(lo: number, hi: number, tag: number): number {
+    if (2 * (this.count + 1) > this.capacity) this.rehash(this.bits + 1);
+    const last = this.capacity - 1;
+    let i = this.home(lo, hi, tag);
+    for (; this.refs[i] !== 0; i = (i + 1) & last) {
+      if (this.matches(i, lo, hi, tag)) return i;
+    }
+    this.keys[3 * i] = lo;
+    this.keys[3 * i + 1] = hi;
+    this.keys[3 * i + 2] = tag;
+    this.count++;
+    return i;
   }
 
   private matches(i: number, lo: number, hi: number, tag: number): boolean {
