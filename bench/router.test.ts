@@ -25,6 +25,8 @@ describe('bench:router --smoke', () => {
       'stored blocks/CPU-s',
       'decision p50 µs',
       'decision p99 µs',
+      'decision CPU p50 µs',
+      'decision CPU p99 µs',
       'CPU µs per request',
       'explain p50 µs',
       'explain p99 µs',

@@ -6,7 +6,7 @@
  *      form: decimal-string hashes) from a synthetic cache population; time only `applyEvent` (events/s);
  *   2. route requests with realistic prefix reuse (70 % continue a cached conversation, 20 % start a new
  *      conversation under a shared system prompt, 10 % are new) through `Router.route` with the `kv` policy
- *      and precomputed block hashes; time each decision (p50/p99, µs), with the decision log off and with
+ *      and precomputed block hashes; time each decision (p50/p99, µs, wall and process CPU time), with the decision log off and with
  *      its fields built ("explain"), and the process CPU time per request (route + first token + end);
  *   3. report the index's memory per indexed (worker, block) entry: live heap + array buffers after a full
  *      GC, before and after applying the events (needs `--expose-gc`, which `npm run bench:router` passes),
@@ -212,6 +212,13 @@ interface DecisionStats {
   meanOverlap: number;
   /** Process CPU time per request (route + prefill done + finish), µs: less inflated by a loaded machine. */
   cpuMicros: number;
+  /**
+   * Percentiles of each decision's process CPU time (getrusage around `route`, µs resolution, less the
+   * cost of the two calls): what the decision costs when the scheduler does not take the core away
+   * mid-decision. Wall percentiles on a loaded box are mostly preemption.
+   */
+  cpuP50: number;
+  cpuP99: number;
 }
 
 /** Route every request, keeping a window of 4 per worker in flight; returns per-decision µs. */
@@ -233,6 +240,8 @@ function measureDecisions(
     router.addWorker({ workerId, blockSize: BLOCK_SIZE, totalBlocks: 1 << 20 });
   const window: string[] = [];
   const micros: number[] = [];
+  const cpuEach: number[] = [];
+  const probe = cpuProbeMicros();
   let overlap = 0;
   const warmup = Math.min(500, Math.floor(requests.length / 10));
   let cpu0 = process.cpuUsage();
@@ -240,11 +249,14 @@ function measureDecisions(
     if (i === warmup) cpu0 = process.cpuUsage();
     const requestId = `r${i}`;
     const tokenIds = tokensOfLength(blockHashes.length * BLOCK_SIZE + 5);
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     const result = router.route({ requestId, tokenIds, blockHashes });
     const elapsed = (performance.now() - t0) * 1000;
+    const c = process.cpuUsage(c0);
     if (i >= warmup) {
       micros.push(elapsed);
+      cpuEach.push(Math.max(0, c.user + c.system - probe));
       overlap += result.overlapBlocks;
     }
     window.push(requestId);
@@ -258,7 +270,28 @@ function measureDecisions(
   micros.sort((a, b) => a - b);
   const pct = (q: number) => micros[Math.min(micros.length - 1, Math.floor((q / 100) * micros.length))]!;
   const cpuMicros = (cpu.user + cpu.system) / micros.length;
-  return { p50: pct(50), p99: pct(99), meanOverlap: overlap / micros.length, cpuMicros };
+  cpuEach.sort((a, b) => a - b);
+  const cpuPct = (q: number) =>
+    cpuEach[Math.min(cpuEach.length - 1, Math.floor((q / 100) * cpuEach.length))]!;
+  return {
+    p50: pct(50),
+    p99: pct(99),
+    meanOverlap: overlap / micros.length,
+    cpuMicros,
+    cpuP50: cpuPct(50),
+    cpuP99: cpuPct(99),
+  };
+}
+
+/** Median CPU time that two back-to-back `process.cpuUsage` calls report: subtracted from each decision's. */
+function cpuProbeMicros(): number {
+  const samples: number[] = [];
+  for (let i = 0; i < 1001; i++) {
+    const c0 = process.cpuUsage();
+    const c = process.cpuUsage(c0);
+    samples.push(c.user + c.system);
+  }
+  return samples.sort((a, b) => a - b)[500]!;
 }
 
 function bestOf(n: number, measure: () => DecisionStats): DecisionStats {
@@ -300,7 +333,7 @@ for (const numBlocks of blockCounts) {
     rows.push(
       `| ${numWorkers} | ${built.indexedBlocks} | ${stats.blocks} | ${(built.events / built.applySeconds).toFixed(0)} | ` +
         `${(built.indexedBlocks / built.applySeconds).toFixed(0)} | ${(built.indexedBlocks / built.applyCpuSeconds).toFixed(0)} | ` +
-        `${f1(plain.p50)} | ${f1(plain.p99)} | ${f1(plain.cpuMicros)} | ` +
+        `${f1(plain.p50)} | ${f1(plain.p99)} | ${f1(plain.cpuP50)} | ${f1(plain.cpuP99)} | ${f1(plain.cpuMicros)} | ` +
         `${f1(explained.p50)} | ${f1(explained.p99)} | ${f1(plain.meanOverlap)} | ` +
         `${built.indexBytes === undefined ? 'n/a' : (built.indexBytes / built.indexedBlocks).toFixed(0)} / ` +
         `${(built.router.indexer.blocks.tableBytes / built.indexedBlocks).toFixed(0)} | ` +
@@ -310,10 +343,10 @@ for (const numBlocks of blockCounts) {
 }
 console.log(
   '| workers | indexed blocks | distinct blocks | events/s (16 blocks) | stored blocks/s | stored blocks/CPU-s | ' +
-    'decision p50 µs | decision p99 µs | CPU µs per request | explain p50 µs | explain p99 µs | mean overlap blocks | ' +
+    'decision p50 µs | decision p99 µs | decision CPU p50 µs | decision CPU p99 µs | CPU µs per request | explain p50 µs | explain p99 µs | mean overlap blocks | ' +
     'bytes per indexed block (live memory Δ / table) | heap MiB | RSS MiB |',
 );
-console.log(`|${'---:|'.repeat(15)}`);
+console.log(`|${'---:|'.repeat(17)}`);
 for (const row of rows) console.log(row);
 console.log(
   `\nRSS before building any index: ${mib(rssBefore)} MiB (heap and RSS columns are measured after each build; earlier indexes may not be collected yet)`,

@@ -109,6 +109,17 @@ export class BlockIndex {
     return added;
   }
 
+  /** `store` for one hash given as its 32-bit halves (callers that split hashes themselves). */
+  storeHalves(workerId: WorkerId, lo: number, hi: number): number {
+    return this.storeKey(this.entry(workerId), lo, hi);
+  }
+
+  /** `remove` for one hash given as its 32-bit halves. */
+  removeHalves(workerId: WorkerId, lo: number, hi: number): number {
+    const entry = this.byWorker.get(workerId);
+    return entry === undefined ? 0 : this.removeKey(entry, lo, hi);
+  }
+
   /** `store` for hashes in wire form. */
   storeWire(workerId: WorkerId, wireHashes: readonly string[]): number {
     const entry = this.entry(workerId);

@@ -16,21 +16,27 @@
  * event (or a snapshot) from that worker confirms it, when its worker leaves the pool, or `graceMs` after
  * the last of its requests ended, so a worker whose events never come cannot leak entries. A request that
  * failed (or was migrated away, or cancelled before its first token) leaves nothing here.
+ *
+ * Storage: (hash, worker) → entry id in a typed-array table (`block-ref-counts.ts`, keyed by the hash's
+ * 32-bit halves and a worker tag), entries in parallel arrays: no BigInt `Map` key on the routing path
+ * (`holds`, `expire`) or when a request ends (`retire`).
  */
 import type { RequestId, SequenceHash, WorkerId } from '../protocols/ids.ts';
-
-/** One (hash, worker) entry: how many unexpired retirements own it; `confirmed` once an event came. */
-interface Entry {
-  hash: SequenceHash;
-  owners: number;
-  confirmed: boolean;
-}
+import { BlockRefCounts } from './block-ref-counts.ts';
 
 interface Retired {
   requestId: RequestId;
   workerId: WorkerId;
-  entries: Entry[];
+  /** Entry ids this retirement owns one reference to. */
+  ids: number[];
   expiresAt: number;
+}
+
+interface WorkerEntries {
+  /** Tag of this worker's keys in the table (never reused: a worker that left and came back is new). */
+  tag: number;
+  /** Entries in the table for it (unconfirmed, unexpired). */
+  count: number;
 }
 
 export interface PredictedBlocksStats {
@@ -45,11 +51,23 @@ export interface PredictedBlocksStats {
 }
 
 export class PredictedBlocks {
-  private readonly byWorker = new Map<WorkerId, Map<SequenceHash, Entry>>();
+  private readonly workers = new Map<WorkerId, WorkerEntries>();
+  /** (hash halves, worker tag) → entry id, for entries not yet confirmed. */
+  private readonly table = new BlockRefCounts();
+  private nextTag = 1;
+  // Entries by id (id 0 unused): key, how many unexpired retirements own it, confirmed (out of the table).
+  private readonly entryLo: number[] = [0];
+  private readonly entryHi: number[] = [0];
+  private readonly entryTag: number[] = [0];
+  private readonly owners: number[] = [0];
+  private readonly confirmed: boolean[] = [false];
+  private readonly freeIds: number[] = [];
   /** Retirements in end order; their expiry times grow, so the oldest is first. */
   private retired: Retired[] = [];
   private retiredHead = 0;
   private counters = { confirmed: 0, dropped: 0 };
+  private scratch64 = new BigUint64Array(1);
+  private scratch32 = new Uint32Array(this.scratch64.buffer);
 
   constructor(
     private readonly graceMs: number,
@@ -63,49 +81,66 @@ export class PredictedBlocks {
   retire(requestId: RequestId, workerId: WorkerId, unconfirmed: readonly SequenceHash[]): void {
     this.expire();
     if (unconfirmed.length === 0) return;
-    const table = this.table(workerId);
-    const entries = unconfirmed.map((hash) => {
-      let entry = table.get(hash);
-      if (entry === undefined) {
-        entry = { hash, owners: 0, confirmed: false };
-        table.set(hash, entry);
+    const worker = this.worker(workerId);
+    const ids: number[] = [];
+    for (const hash of unconfirmed) {
+      this.split(hash);
+      const lo = this.scratch32[0]!;
+      const hi = this.scratch32[1]!;
+      let id = this.table.get(lo, hi, worker.tag);
+      if (id === 0) {
+        id = this.newEntry(lo, hi, worker.tag);
+        this.table.set(lo, hi, worker.tag, id);
+        worker.count++;
       }
-      entry.owners++;
-      return entry;
-    });
-    this.retired.push({ requestId, workerId, entries, expiresAt: this.now() + this.graceMs });
+      this.owners[id]!++;
+      ids.push(id);
+    }
+    this.retired.push({ requestId, workerId, ids, expiresAt: this.now() + this.graceMs });
   }
 
   /** Whether `workerId` is predicted to hold `hash`. */
   holds(workerId: WorkerId, hash: SequenceHash): boolean {
-    return this.byWorker.get(workerId)?.has(hash) ?? false;
+    const worker = this.workers.get(workerId);
+    if (worker === undefined || worker.count === 0) return false;
+    this.split(hash);
+    return this.table.get(this.scratch32[0]!, this.scratch32[1]!, worker.tag) !== 0;
   }
 
   /** Whether any block is predicted on `workerId` (a cheap guard before walking). */
   hasAny(workerId: WorkerId): boolean {
-    return (this.byWorker.get(workerId)?.size ?? 0) > 0;
+    return (this.workers.get(workerId)?.count ?? 0) > 0;
   }
 
   /** Events from `workerId` stored these blocks: the indexer knows them now. */
   confirm(workerId: WorkerId, hashes: Iterable<SequenceHash>): void {
-    const table = this.byWorker.get(workerId);
-    if (table === undefined || table.size === 0) return;
+    const worker = this.workers.get(workerId);
+    if (worker === undefined || worker.count === 0) return;
     for (const hash of hashes) {
-      const entry = table.get(hash);
-      if (entry === undefined) continue;
-      table.delete(hash);
-      entry.confirmed = true;
+      this.split(hash);
+      const lo = this.scratch32[0]!;
+      const hi = this.scratch32[1]!;
+      const id = this.table.get(lo, hi, worker.tag);
+      if (id === 0) continue;
+      this.table.delete(lo, hi, worker.tag);
+      worker.count--;
+      this.confirmed[id] = true;
       this.counters.confirmed++;
     }
   }
 
   /** The worker left the pool: nothing is predicted on it any more. */
   removeWorker(workerId: WorkerId): void {
-    const table = this.byWorker.get(workerId);
-    if (table === undefined) return;
-    this.counters.dropped += table.size;
-    for (const entry of table.values()) entry.confirmed = true; // settled: its retirements skip it
-    this.byWorker.delete(workerId);
+    const worker = this.workers.get(workerId);
+    if (worker === undefined) return;
+    this.counters.dropped += worker.count;
+    // Rare (a departure): scan the live entries. Settled entries stay until their retirements expire.
+    for (let id = 1; id < this.owners.length; id++) {
+      if (this.owners[id] === 0 || this.confirmed[id] || this.entryTag[id] !== worker.tag) continue;
+      this.table.delete(this.entryLo[id]!, this.entryHi[id]!, worker.tag);
+      this.confirmed[id] = true;
+    }
+    this.workers.delete(workerId);
   }
 
   /** Drop retirements past their grace period (called on every change; cheap when none are due). */
@@ -113,12 +148,18 @@ export class PredictedBlocks {
     if (this.retiredHead === this.retired.length) return;
     const now = this.now();
     while (this.retiredHead < this.retired.length && this.retired[this.retiredHead]!.expiresAt <= now) {
-      const { workerId, entries } = this.retired[this.retiredHead]!;
-      const table = this.byWorker.get(workerId);
-      for (const entry of entries) {
-        if (entry.confirmed || --entry.owners > 0) continue;
-        if (table?.get(entry.hash) === entry) table.delete(entry.hash);
-        this.counters.dropped++;
+      const { workerId, ids } = this.retired[this.retiredHead]!;
+      for (const id of ids) {
+        if (--this.owners[id]! > 0) continue;
+        if (!this.confirmed[id]) {
+          // Unconfirmed with no owner left: it is the table's entry for its key (a newer entry for the
+          // same key exists only after this one was confirmed or its worker left).
+          this.table.delete(this.entryLo[id]!, this.entryHi[id]!, this.entryTag[id]!);
+          const worker = this.workers.get(workerId);
+          if (worker !== undefined && worker.tag === this.entryTag[id]) worker.count--;
+          this.counters.dropped++;
+        }
+        this.freeIds.push(id);
       }
       this.retiredHead++;
     }
@@ -130,16 +171,31 @@ export class PredictedBlocks {
 
   stats(): PredictedBlocksStats {
     let entries = 0;
-    for (const table of this.byWorker.values()) entries += table.size;
+    for (const worker of this.workers.values()) entries += worker.count;
     return { entries, retired: this.retired.length - this.retiredHead, ...this.counters };
   }
 
-  private table(workerId: WorkerId): Map<SequenceHash, Entry> {
-    let table = this.byWorker.get(workerId);
-    if (table === undefined) {
-      table = new Map();
-      this.byWorker.set(workerId, table);
+  private newEntry(lo: number, hi: number, tag: number): number {
+    const id = this.freeIds.pop() ?? this.owners.length;
+    this.entryLo[id] = lo;
+    this.entryHi[id] = hi;
+    this.entryTag[id] = tag;
+    this.owners[id] = 0;
+    this.confirmed[id] = false;
+    return id;
+  }
+
+  /** The hash's 32-bit halves into `scratch32[0..1]`, without allocating. */
+  private split(hash: SequenceHash): void {
+    this.scratch64[0] = hash;
+  }
+
+  private worker(workerId: WorkerId): WorkerEntries {
+    let worker = this.workers.get(workerId);
+    if (worker === undefined) {
+      worker = { tag: this.nextTag++, count: 0 };
+      this.workers.set(workerId, worker);
     }
-    return table;
+    return worker;
   }
 }

@@ -409,12 +409,14 @@ export class Router {
 
   private buildViews(request: RouteRequest, workers: readonly WorkerInfo[]): WorkerView[] {
     const matches = this.indexer.findMatches(request.blockHashes);
+    const inFlightDepths = this.active.inFlightDepths(request.blockHashes);
     this.predicted?.expire();
     return workers.map((info) => {
       const load = this.pool.loadOf(info.workerId);
       const inFlight = this.active.counts(info.workerId);
       const indexed = matches.get(info.workerId) ?? 0;
-      const extended = this.extendWithPredicted(info.workerId, request.blockHashes, indexed);
+      const inFlightDepth = inFlightDepths.get(info.workerId) ?? 0;
+      const extended = this.extendWithPredicted(info.workerId, request.blockHashes, indexed, inFlightDepth);
       const overlapBlocks = extended.overlap;
       const predictedBlocks = overlapBlocks - indexed;
       const estimate = this.loadEstimate(info.workerId, inFlight, load);
@@ -435,7 +437,13 @@ export class Router {
         activePrefillTokens: estimate.activePrefillTokens - sharedPrefillTokens,
         activeBlocks: estimate.activeBlocks,
         sharedPrefillTokens,
-        newBlocks: this.active.newBlocks(info.workerId, request.blockHashes, request.isl, request.blockSize),
+        newBlocks: this.active.newBlocks(
+          info.workerId,
+          request.blockHashes,
+          request.isl,
+          request.blockSize,
+          inFlightDepth,
+        ),
       };
     });
   }
@@ -462,25 +470,25 @@ export class Router {
 
   /**
    * The indexer's match on `workerId` (`indexed` leading blocks), continued through blocks predicted
-   * there: held by a request in flight there (the in-flight ledger), or left by one that ended before its
-   * events came (`predicted`), or indexed past a predicted one. Returns the total and how many of the
-   * predicted blocks belong to requests in flight.
+   * there: held by a request in flight there (the in-flight ledger: the first `inFlightDepth` blocks), or
+   * left by one that ended before its events came (`predicted`), or indexed past a predicted one. Returns
+   * the total and how many of the predicted blocks belong to requests in flight.
    */
   private extendWithPredicted(
     workerId: WorkerId,
     hashes: readonly SequenceHash[],
     indexed: number,
+    inFlightDepth: number,
   ): { overlap: number; inFlight: number } {
     const predicted = this.predicted;
     if (predicted === undefined) return { overlap: indexed, inFlight: 0 };
-    const active = this.active.blocksOn(workerId);
     const ended = predicted.hasAny(workerId);
-    if (active === undefined && !ended) return { overlap: indexed, inFlight: 0 };
+    if (inFlightDepth <= indexed && !ended) return { overlap: indexed, inFlight: 0 };
     let n = indexed;
     let inFlight = 0;
     while (n < hashes.length) {
       const hash = hashes[n]!;
-      if (active?.has(hash)) inFlight++;
+      if (n < inFlightDepth) inFlight++;
       else if (!(ended && predicted.holds(workerId, hash))) {
         // At n = indexed the indexer's match already ended there: it does not hold this block.
         if (n === indexed || !this.indexer.blocks.holds(workerId, hash)) break;

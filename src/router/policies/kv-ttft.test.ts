@@ -11,6 +11,13 @@ function manualClock() {
   return { now: () => t, advance: (ms: number) => void (t += ms) };
 }
 
+/**
+ * A clock that never moves: route → first token takes 0 ms, which teaches the rate nothing, so costs stay at
+ * the prior (48 tokens/ms) however long the test takes on a loaded machine (with `Date.now`, a pair that
+ * crossed a millisecond tick taught it work/1 ms and scaled every cost).
+ */
+const stoppedClock = () => 0;
+
 const history = tokens(0, 640); // 40 full blocks: a conversation so far
 const nextTurn = [...history, ...tokens(10_000, 64)]; // + 64 new tokens: 44 blocks, 4 uncached on its worker
 
@@ -107,7 +114,7 @@ describe('kv-ttft policy', () => {
       [128, 88],
     );
     // kv-ttft: w1 = 64 + 2·64 = 192 token-times < w2 = 704: the cache hit saves more than the stall costs.
-    const ttft = setup(new KvTtftPolicy({ seed: 1 }));
+    const ttft = setup(new KvTtftPolicy({ seed: 1, now: stoppedClock }));
     let prompt = nextTurn;
     for (let turn = 2; turn <= 6; turn++) {
       const r = ttft.route({ requestId: `t${turn}`, tokenIds: prompt });
@@ -121,7 +128,7 @@ describe('kv-ttft policy', () => {
   });
 
   it('leaves the conversation’s worker when its prefill queue costs more than recomputing elsewhere', () => {
-    const { router, ids } = routerWith(new KvTtftPolicy({ seed: 1 }), ['w1', 'w2']);
+    const { router, ids } = routerWith(new KvTtftPolicy({ seed: 1, now: stoppedClock }), ['w1', 'w2']);
     router.applyKvEvent(ids[0]!, storedEvent(1, history));
     // 1,280 uncached tokens queued on w1 (two prompts still prefilling): 1,280 + 64 + 2·64 > 704.
     router.route({ requestId: 'a', tokenIds: tokens(50_000, 640), exclude: [ids[1]!] });
@@ -136,7 +143,7 @@ describe('kv-ttft policy', () => {
 
   it('wait bound: leaves a worker whose queue passes the shortest by more than the prompt, stall or not', () => {
     const setup = (queued: number) => {
-      const { router, ids } = routerWith(new KvTtftPolicy({ seed: 1 }), ['w1', 'w2']);
+      const { router, ids } = routerWith(new KvTtftPolicy({ seed: 1, now: stoppedClock }), ['w1', 'w2']);
       router.applyKvEvent(ids[0]!, storedEvent(1, history));
       for (let i = 0; i < queued; i++) {
         router.route({ requestId: `q${i}`, tokenIds: tokens(50_000 + i * 1000, 700), exclude: [ids[1]!] });
@@ -161,7 +168,12 @@ describe('kv-ttft policy', () => {
   });
 
   it('bounded loads: skips a worker past (1 + ε) × the fair share even when its cost is lowest', () => {
-    const { router, ids } = routerWith(new KvTtftPolicy({ seed: 1 }), ['w1', 'w2', 'w3', 'w4']);
+    const { router, ids } = routerWith(new KvTtftPolicy({ seed: 1, now: stoppedClock }), [
+      'w1',
+      'w2',
+      'w3',
+      'w4',
+    ]);
     router.applyKvEvent(ids[0]!, storedEvent(1, history));
     const others = ['w1', 'w2', 'w3', 'w4'];
     for (let i = 0; i < 6; i++) decodingOn(router, 'w1', others, `d${i}`, 50_000 + i * 1000);
@@ -170,14 +182,29 @@ describe('kv-ttft policy', () => {
     assert.notEqual(r.workerId, 'w1');
     assert.equal(r.decision.reason, 'min predicted delay within load bound 4');
     // With ε large enough the guard lets it stay.
-    const loose = routerWith(new KvTtftPolicy({ seed: 1, loadBalanceEpsilon: 3 }), others).router;
+    const loose = routerWith(
+      new KvTtftPolicy({ seed: 1, loadBalanceEpsilon: 3, now: stoppedClock }),
+      others,
+    ).router;
     loose.applyKvEvent('w1' as never, storedEvent(1, history));
     for (let i = 0; i < 6; i++) decodingOn(loose, 'w1', others, `d${i}`, 50_000 + i * 1000);
     assert.equal(loose.route({ requestId: 't2', tokenIds: nextTurn }).workerId, 'w1');
+    // ε = ∞ turns the guard off (the "no load bound" variant of the README's round 3).
+    const unbounded = new KvTtftPolicy({
+      seed: 1,
+      loadBalanceEpsilon: Number.POSITIVE_INFINITY,
+      now: stoppedClock,
+    });
+    const free = routerWith(unbounded, others).router;
+    free.applyKvEvent('w1' as never, storedEvent(1, history));
+    for (let i = 0; i < 6; i++) decodingOn(free, 'w1', others, `d${i}`, 50_000 + i * 1000);
+    const stays = free.route({ requestId: 't2', tokenIds: nextTurn });
+    assert.equal(stays.workerId, 'w1');
+    assert.equal(stays.decision.reason, 'min predicted delay');
   });
 
   it('skips a worker whose KV would overflow, unless every worker would', () => {
-    const { router, ids } = routerWith(new KvTtftPolicy({ seed: 1 }), ['w1', 'w2']);
+    const { router, ids } = routerWith(new KvTtftPolicy({ seed: 1, now: stoppedClock }), ['w1', 'w2']);
     router.applyKvEvent(ids[0]!, storedEvent(1, history));
     router.updateLoad(loadMetrics('w1', { activeDecodeBlocks: 990 })); // 990 + 44 > 1000 blocks
     assert.equal(router.route({ requestId: 'r', tokenIds: nextTurn }).workerId, 'w2');
