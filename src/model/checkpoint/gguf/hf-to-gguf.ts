@@ -8,6 +8,7 @@
  */
 import { basename, join } from 'node:path';
 import { ModelLoadError } from '../../../util/errors.ts';
+import { type Progress, startProgress } from '../../../util/progress.ts';
 import { loadModelConfig, type ModelConfig } from '../config.ts';
 import { SafetensorsCheckpoint } from '../safetensors.ts';
 import { expectedTensors } from '../weights.ts';
@@ -57,11 +58,35 @@ export async function convertToGguf(dir: string, options: ConvertOptions = {}): 
         pad: null,
       }),
     };
-    const bytes = await writeGguf(file, { metadata, tensors });
-    return { file, bytes, tensors: tensors.length };
+    const progress = startProgress({
+      label: `converting to ${dtype}`,
+      total: tensors.length,
+      unit: 'tensors',
+    });
+    try {
+      const bytes = await writeGguf(file, {
+        metadata,
+        tensors: tensors.map((t) => countedTensor(t, progress)),
+      });
+      return { file, bytes, tensors: tensors.length };
+    } finally {
+      progress.stop();
+    }
   } finally {
     await checkpoint.close();
   }
+}
+
+/** The tensor, counting one progress step once its values are read (the previous one is then written). */
+function countedTensor(tensor: GgufTensorToWrite, progress: Progress): GgufTensorToWrite {
+  return {
+    ...tensor,
+    data: async () => {
+      const values = typeof tensor.data === 'function' ? await tensor.data() : tensor.data;
+      progress.increment(1, tensor.name);
+      return values;
+    },
+  };
 }
 
 function checkExportable(config: ModelConfig, dir: string): void {
