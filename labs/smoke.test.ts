@@ -3,6 +3,10 @@
  * prints its key lines. The lab list comes from the runner's own registry (`list --json`), so a new lab folder
  * is tested without touching this file: CI is the learning path's health check.
  *
+ * A chapter with a numbers table (labs/lib/lab-numbers.ts) gets its quoted numbers checked against the same smoke
+ * run: every `count` row within its stated range, every `timing` row printed (its range is checked by the full
+ * run, `npm run lab:numbers`, where the load average is printed beside it).
+ *
  * A lab with an exercise (check.ts, starter.ts, reference.ts) gets two more runs of its check: on the
  * reference, which must pass, and on the starter as shipped, which must load and FAIL, proving the check
  * checks something.
@@ -13,6 +17,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { repoRoot } from '../src/util/paths.ts';
+import { checkLabNumbers, readLabNumbers } from './lib/lab-numbers.ts';
 
 interface LabEntry {
   id: string;
@@ -86,6 +91,14 @@ test('an unknown lab id fails with the list of known ids', () => {
   assert.match(result.stderr, /No lab "9\.99"\. Known ids: 0\.1/);
 });
 
+test('every numbers table in a chapter parses and states its machine', () => {
+  const withNumbers = labs.filter((lab) => readLabNumbers(join(repoRoot, lab.chapter)) !== null);
+  assert.ok(
+    withNumbers.some((lab) => lab.id === '1.2'),
+    'lab 1.2 quotes its numbers in a checked table',
+  );
+});
+
 for (const lab of labs) {
   test(`lab ${lab.id} (${lab.title}) runs in smoke mode`, () => {
     const result = runRunner([lab.id, '--smoke']);
@@ -96,6 +109,13 @@ for (const lab of labs) {
         matches(output, expectation),
         `lab ${lab.id} output lacks "${expectation}":\n${output.slice(-3000)}`,
       );
+    }
+    const quoted = readLabNumbers(join(repoRoot, lab.chapter));
+    if (quoted) {
+      const problems = checkLabNumbers(quoted, output, 'smoke', { checkTimings: false })
+        .filter((check) => check.problem !== undefined)
+        .map((check) => `${check.what}: ${check.problem}`);
+      assert.deepEqual(problems, [], `${lab.chapter} quotes numbers its smoke run does not print`);
     }
   });
 }
