@@ -77,18 +77,6 @@ export async function convertToGguf(dir: string, options: ConvertOptions = {}): 
   }
 }
 
-/** The tensor, counting one progress step once its values are read (the previous one is then written). */
-function countedTensor(tensor: GgufTensorToWrite, progress: Progress): GgufTensorToWrite {
-  return {
-    ...tensor,
-    data: async () => {
-      const values = typeof tensor.data === 'function' ? await tensor.data() : tensor.data;
-      progress.increment(1, tensor.name);
-      return values;
-    },
-  };
-}
-
 function checkExportable(config: ModelConfig, dir: string): void {
   if (config.architecture === 'Qwen2ForCausalLM') {
     throw new ModelLoadError(
@@ -169,4 +157,16 @@ function typeFor(shape: number[], matrixType: GgmlTypeName): GgmlTypeName {
   if (shape.length < 2) return 'F32';
   if (matrixType === 'Q8_0' && shape[shape.length - 1]! % Q8_0_BLOCK !== 0) return 'F16';
   return matrixType;
+}
+
+/** The tensor, counting one progress step once its values are read (the previous one is then written). */
+function countedTensor(tensor: GgufTensorToWrite, progress: Progress): GgufTensorToWrite {
+  return {
+    ...tensor,
+    data: async () => {
+      const values = typeof tensor.data === 'function' ? await tensor.data() : tensor.data;
+      progress.increment(1, tensor.name);
+      return values;
+    },
+  };
 }
