@@ -7,7 +7,6 @@
 import { basename } from 'node:path';
 import { ModelLoadError } from '../../util/errors.ts';
 import { getLogger } from '../../util/logger.ts';
-import { startProgress } from '../../util/progress.ts';
 import { loadModelConfig, type ModelConfig } from './config.ts';
 import { ggufFileFor, loadGguf } from './gguf/load-gguf.ts';
 import { SafetensorsCheckpoint } from './safetensors.ts';
@@ -37,10 +36,10 @@ export async function loadModel(dir: string, part?: ModelPart): Promise<LoadedMo
   const held = part ?? wholeModel(config);
   try {
     const names = checkTensors(checkpoint, config);
-    const tensors = await readTensors(
-      checkpoint,
-      [...names].filter(([short]) => partNeedsTensor(config, held, short)),
-    );
+    const tensors = new Map<string, Float32Array>();
+    for (const [short, full] of names) {
+      if (partNeedsTensor(config, held, short)) tensors.set(short, await checkpoint.read(full));
+    }
     const weights = assembleWeights(config, tensors, held);
     log.debug('model loaded', {
       dir,
@@ -52,29 +51,6 @@ export async function loadModel(dir: string, part?: ModelPart): Promise<LoadedMo
   } finally {
     await checkpoint.close();
   }
-}
-
-/**
- * Reads and upcasts the listed tensors (short name, name in the checkpoint), with a progress display in bytes:
- * a TinyLlama-sized checkpoint is 2–4 GB and takes seconds to read.
- */
-async function readTensors(
-  checkpoint: SafetensorsCheckpoint,
-  wanted: [string, string][],
-): Promise<Map<string, Float32Array>> {
-  const bytesOf = (full: string) => checkpoint.info(full)?.byteLength ?? 0;
-  const total = wanted.reduce((sum, [, full]) => sum + bytesOf(full), 0);
-  const progress = startProgress({ label: 'loading weights', total, unit: 'bytes' });
-  const tensors = new Map<string, Float32Array>();
-  try {
-    for (const [short, full] of wanted) {
-      tensors.set(short, await checkpoint.read(full));
-      progress.increment(bytesOf(full), short);
-    }
-  } finally {
-    progress.stop();
-  }
-  return tensors;
 }
 
 /**
