@@ -24,6 +24,7 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LlmEngine } from '../src/engine/index.ts';
 import { defaultModelDir, repoRoot } from '../src/util/paths.ts';
+import { startProgress } from '../src/util/progress.ts';
 import { BenchArgError, positiveInt, positiveIntList } from './lib/args.ts';
 import { decodePhase, runConcurrentBatch } from './lib/concurrent-batch.ts';
 import { describeMachine, machineLine } from './lib/machine.ts';
@@ -155,15 +156,27 @@ async function sweep(engine: LlmEngine): Promise<LevelResult[]> {
   await runLevel(engine, config.concurrency[0]!, Math.min(config.maxTokens, 8));
   await runLevel(engine, Math.max(...config.concurrency), Math.min(config.maxTokens, 8));
   const results: LevelResult[] = [];
+  const bar = startProgress({
+    label: 'bench:batching sweep',
+    total: config.concurrency.length * config.repeats,
+    unit: 'runs',
+  });
   for (const n of config.concurrency) {
     const runs: LevelResult[] = [];
-    for (let r = 0; r < config.repeats; r++) runs.push(await runLevel(engine, n, config.maxTokens));
+    for (let r = 0; r < config.repeats; r++) {
+      runs.push(await runLevel(engine, n, config.maxTokens));
+      bar.increment(1, `concurrency ${n}`);
+    }
     const best = runs[medianIndex(runs, (run) => run.decodeTokensPerSec)]!;
-    progress(
-      `  concurrency ${n}: ${best.decodeTokensPerSec.toFixed(1)} decode tok/s (median of ${runs.length})`,
-    );
+    // On a terminal the bar stands for these lines (a line printed under a live bar breaks it).
+    if (bar.mode !== 'bar') {
+      progress(
+        `  concurrency ${n}: ${best.decodeTokensPerSec.toFixed(1)} decode tok/s (median of ${runs.length})`,
+      );
+    }
     results.push(best);
   }
+  bar.stop();
   return results;
 }
 

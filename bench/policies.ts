@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { readTrace, runReplay, summarizeReplay, type TraceRecord } from '../src/replay/index.ts';
 import { multiTurnTrace } from '../src/replay/multi-turn-trace.ts';
 import { configureLogging } from '../src/util/logger.ts';
+import { startProgress } from '../src/util/progress.ts';
 
 const { values } = parseArgs({
   options: {
@@ -60,12 +61,14 @@ console.log('|---|---|---:|---:|---:|---|');
 for (const name of values.inputs.split(',')) {
   const { trace, timeScale } = input(name);
   for (const router of values.policies.split(',')) {
+    const progress = startProgress({ label: `${name} ${router}`, total: trace.length, unit: 'requests' });
     const result = await runReplay(trace, {
       router,
       workers: Number(values.workers),
       timeScale,
       predictBlocks: !values['no-predict'],
-    });
+      onProgress: (finished) => progress.update(finished),
+    }).finally(() => progress.stop());
     const m = summarizeReplay(result);
     const perWorker = result.workers.map((w) => w.requests).join(' / ');
     console.log(

@@ -32,6 +32,7 @@ import {
 } from '../src/replay/index.ts';
 import { BUILTIN_POLICIES } from '../src/router/index.ts';
 import { configureLogging } from '../src/util/logger.ts';
+import { startProgress } from '../src/util/progress.ts';
 import { describeMachine, machineLine } from './lib/machine.ts';
 
 const { values } = parseArgs({
@@ -94,6 +95,8 @@ async function speed(): Promise<void> {
   console.log('|---|---:|---|---:|---:|---:|---:|---:|---:|');
   for (const name of inputs) {
     const trace = load(name);
+    // One step per replay (not per request: a per-request callback would sit inside the CPU time measured).
+    const progress = startProgress({ label: `bench:replay ${name}`, total: policies.length, unit: 'runs' });
     const ceilingStarted = process.cpuUsage();
     traceCeiling(trace, { blockSize: 16, traceBlockSize: 512, capacityBlocks: workers * 65_536 });
     const ceilingS = cpuSeconds(ceilingStarted);
@@ -101,12 +104,14 @@ async function speed(): Promise<void> {
     const rows: string[] = [];
     for (const policy of policies) {
       const r = await replay(trace, policy, values.sim as SimMode);
+      progress.increment(1, policy);
       if (policy === 'round-robin') baseline = r.cpuS;
       rows.push(
         `| ${name} | ${trace.length} | ${policy} | ${r.cpuS.toFixed(2)} | RATIO:${r.cpuS} | ${r.wallS.toFixed(2)} | ` +
           `${pct(r.metrics.prefixHitRate)} | ${ms(r.metrics.ttftMs.mean)} | ${ms(r.metrics.ttftMs.p99)} |`,
       );
     }
+    progress.stop(); // a terminal's bar is cleared before the table rows are printed
     for (const row of rows) {
       console.log(
         row.replace(/RATIO:([0-9.e-]+)/, (_, cpu: string) =>

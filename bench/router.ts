@@ -30,6 +30,7 @@ import { KvPolicy, Router } from '../src/router/index.ts';
 import { Mulberry32 } from '../src/util/prng.ts';
 import { computeBlockHashes } from '../src/tokens/block-hash.ts';
 import { configureLogging } from '../src/util/logger.ts';
+import { startProgress } from '../src/util/progress.ts';
 
 const BLOCK_SIZE = 16;
 const BLOCKS_PER_EVENT = 16;
@@ -321,6 +322,12 @@ console.log(
 );
 const rssBefore = process.memoryUsage().rss;
 const rows: string[] = [];
+// One step per table row (building a 1M-block index takes seconds); nothing per decision, which is measured.
+const progress = startProgress({
+  label: 'bench:router',
+  total: blockCounts.length * workerCounts.length,
+  unit: 'rows',
+});
 for (const numBlocks of blockCounts) {
   for (const numWorkers of workerCounts) {
     const rng = new Mulberry32(seed * 7919 + numWorkers);
@@ -339,8 +346,10 @@ for (const numBlocks of blockCounts) {
         `${(built.router.indexer.blocks.tableBytes / built.indexedBlocks).toFixed(0)} | ` +
         `${mib(memory.heapUsed)} | ${mib(memory.rss)} |`,
     );
+    progress.increment(1, `${numWorkers} workers, ${numBlocks} blocks`);
   }
 }
+progress.stop();
 console.log(
   '| workers | indexed blocks | distinct blocks | events/s (16 blocks) | stored blocks/s | stored blocks/CPU-s | ' +
     'decision p50 µs | decision p99 µs | decision CPU p50 µs | decision CPU p99 µs | CPU µs per request | explain p50 µs | explain p99 µs | mean overlap blocks | ' +

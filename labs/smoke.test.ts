@@ -3,6 +3,10 @@
  * prints its key lines. The lab list comes from the runner's own registry (`list --json`), so a new lab folder
  * is tested without touching this file: CI is the learning path's health check.
  *
+ * A chapter with a numbers table (labs/lib/lab-numbers.ts) gets its quoted numbers checked against the same smoke
+ * run: every `count` row within its stated range, every `timing` row printed (its range is checked by the full
+ * run, `npm run lab:numbers`, where the load average is printed beside it).
+ *
  * A lab with an exercise (check.ts, starter.ts, reference.ts) gets two more runs of its check: on the
  * reference, which must pass, and on the starter as shipped, which must load and FAIL, proving the check
  * checks something.
@@ -13,6 +17,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { repoRoot } from '../src/util/paths.ts';
+import { checkLabNumbers, readLabNumbers } from './lib/lab-numbers.ts';
 
 interface LabEntry {
   id: string;
@@ -86,6 +91,16 @@ test('an unknown lab id fails with the list of known ids', () => {
   assert.match(result.stderr, /No lab "9\.99"\. Known ids: 0\.1/);
 });
 
+test('every chapter quotes its numbers in a checked table that states the machine', () => {
+  // readLabNumbers throws on a malformed table or a missing "Machine:" line.
+  const without = labs.filter((lab) => readLabNumbers(join(repoRoot, lab.chapter)) === null);
+  assert.deepEqual(
+    without.map((lab) => lab.chapter),
+    [],
+    'add a "| quoted number | kind | printed as | smoke run | full run |" table (labs/lib/lab-numbers.ts)',
+  );
+});
+
 for (const lab of labs) {
   test(`lab ${lab.id} (${lab.title}) runs in smoke mode`, () => {
     const result = runRunner([lab.id, '--smoke']);
@@ -96,6 +111,14 @@ for (const lab of labs) {
         matches(output, expectation),
         `lab ${lab.id} output lacks "${expectation}":\n${output.slice(-3000)}`,
       );
+    }
+    const quoted = readLabNumbers(join(repoRoot, lab.chapter));
+    // A lab that cannot run here (network namespaces need root) says "Lab skipped: ..." and prints no numbers.
+    if (quoted && !/^ {2}Lab skipped: /m.test(output)) {
+      const problems = checkLabNumbers(quoted, output, 'smoke', { checkTimings: false })
+        .filter((check) => check.problem !== undefined)
+        .map((check) => `${check.what}: ${check.problem}`);
+      assert.deepEqual(problems, [], `${lab.chapter} quotes numbers its smoke run does not print`);
     }
   });
 }

@@ -4,6 +4,7 @@
  * script, written once so every command treats `--help` and logging flags the same way.
  */
 import { configureLogging, type LogLevel } from '../util/logger.ts';
+import { configureProgress } from '../util/progress.ts';
 import {
   type FlagSpecs,
   formatHelp,
@@ -34,6 +35,8 @@ export function applyLoggingFlags(values: ParsedCommand['values']): void {
   if (format !== 'text' && format !== 'json')
     throw new UsageError(`--log-format must be text or json, got ${format}`);
   configureLogging({ level: level as LogLevel, format });
+  // Progress bars and lines are for people: none beside a JSON answer or among JSON log lines.
+  configureProgress({ quiet: values.json === true || format === 'json' });
 }
 
 /**

@@ -12,6 +12,7 @@ import { accessSync, closeSync, constants, openSync, readFileSync, unlinkSync, w
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { getLogger } from '../util/logger.ts';
+import { startProgress } from '../util/progress.ts';
 import { INSTALL_HINT, InfraError } from './errors.ts';
 
 export type ServerBinaryName = 'etcd' | 'nats-server';
@@ -51,7 +52,8 @@ function missingError(name: ServerBinaryName, why: string): InfraError {
   );
 }
 
-function runLogged(command: string, args: string[]): Promise<void> {
+/** `onLine` sees each stdout line (apt's machine-readable status lines, for the progress display). */
+function runLogged(command: string, args: string[], onLine?: (line: string) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -62,6 +64,12 @@ function runLogged(command: string, args: string[]): Promise<void> {
       output = (output + chunk.toString()).slice(-4000);
     };
     child.stdout.on('data', keep);
+    let partial = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      const lines = (partial + chunk.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      if (onLine) for (const line of lines) onLine(line);
+    });
     child.stderr.on('data', keep);
     const timer = setTimeout(() => child.kill('SIGKILL'), INSTALL_TIMEOUT_MS);
     child.on('error', (err) => {
@@ -117,8 +125,25 @@ async function installWithApt(packages: readonly string[]): Promise<void> {
   }
   try {
     log.info('installing with apt-get (once)', { packages: packages.join(' ') });
-    await runLogged('apt-get', ['update']);
-    await runLogged('apt-get', ['install', '-y', '--no-install-recommends', ...packages]);
+    // apt's status lines (`APT::Status-Fd`: "dlstatus:N:PERCENT:text", "pmstatus:pkg:PERCENT:text") drive
+    // the display: downloads, then unpacking and setting up, each 0 to 100 %.
+    const progress = startProgress({ label: `apt-get install ${packages.join(' ')}`, total: 100, unit: '%' });
+    const onStatus = (line: string) => {
+      const status = /^(dlstatus|pmstatus):[^:]*:([\d.]+):(.*)$/.exec(line);
+      if (status) progress.update(Number(status[2]), status[3]);
+    };
+    try {
+      progress.update(0, 'apt-get update');
+      await runLogged('apt-get', ['update']);
+      const statusArgs = ['-o', 'APT::Status-Fd=1'];
+      await runLogged(
+        'apt-get',
+        [...statusArgs, 'install', '-y', '--no-install-recommends', ...packages],
+        onStatus,
+      );
+    } finally {
+      progress.stop();
+    }
   } finally {
     try {
       unlinkSync(LOCK_PATH);

@@ -77,6 +77,7 @@ export async function runFastReplay(
   const finish = (seq: FastSeq) => {
     router.finishRequest(seq.requestId);
     finished++;
+    options.onProgress?.(finished, trace.length);
     closedLoop?.finished(seq.record.index, seq.record.finishMs);
   };
   const arrive = (index: number) => {

@@ -102,6 +102,8 @@ export interface ReplayOptions {
    * block size must divide the trace's). Default: SIM_DEFAULT.
    */
   sim?: SimMode;
+  /** Called as each request finishes (`dhw replay`'s progress bar); not part of the result. */
+  onProgress?: (finished: number, total: number) => void;
 }
 
 export type SimMode = 'fast' | 'exact';

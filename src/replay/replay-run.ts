@@ -74,6 +74,7 @@ export async function runReplay(
         .then((record) => {
           records[index] = record;
           finished++;
+          options.onProgress?.(finished, trace.length);
           closedLoop?.finished(index, record.finishMs);
         })
         .catch((err) => {

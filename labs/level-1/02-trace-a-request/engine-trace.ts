@@ -71,7 +71,9 @@ export async function runThroughEngine(input: EngineTraceInput): Promise<void> {
     note(
       `Engine output matches the hand-driven run: "${input.tokenizer.decode(tokens, { skipSpecialTokens: true }).slice(0, 60)}..."`,
     );
-    note('Try the CLI view of the same trace: npx dhw generate --trace "Tell me a fortune about computers."');
+    note(
+      'Try the CLI view of the same trace: npx dhw generate --chat --trace "Tell me a fortune about computers."',
+    );
   } finally {
     unsubscribe();
     await engine.close();

@@ -9,6 +9,7 @@
  * @expect Paged and contiguous caches give identical logits
  * @expect Reserved pool
  * @expect Llama-3-70B
+ * @expect /Chart: \S*1\.3-kv-memory\.svg and \.png/
  * @expect Lab complete.
  */
 import {
@@ -31,6 +32,7 @@ import {
   step,
   timed,
 } from '../../lib/lab-kit.ts';
+import { writeLabChart } from '../../lib/lab-chart.ts';
 import { type MemorySnapshot, memoryDelta, memorySnapshot, rerunWithFreshPages } from '../../lib/memory.ts';
 
 const BLOCK_SIZE = 16;
@@ -75,6 +77,7 @@ async function main(): Promise<void> {
   }
   const longest = Math.max(...LENGTHS);
   const rows: (string | number)[][] = [];
+  const growth: GrowthPoint[] = [];
   for (const tokens of LENGTHS) {
     const prompt = promptOfLength(tokenizer, tokens);
     // Several fresh caches per length; the median shrugs off a background thread freeing memory mid-row.
@@ -88,6 +91,12 @@ async function main(): Promise<void> {
       kept.push(session);
       samples.push({ allocated, written, ms });
     }
+    growth.push({
+      tokens,
+      predicted: tokens * perToken,
+      allocated: median(samples.map((x) => x.allocated.arrayBuffers)),
+      resident: median(samples.map((x) => x.written.native)),
+    });
     rows.push([
       tokens,
       Math.ceil(tokens / BLOCK_SIZE),
@@ -162,6 +171,9 @@ async function main(): Promise<void> {
   const poolRows: (string | number)[][] = [
     ['Reserved pool', 0, formatBytes(afterAlloc.arrayBuffers), formatBytes(afterAlloc.native)],
   ];
+  const pooled: GrowthPoint[] = [
+    { tokens: 0, predicted: 0, allocated: afterAlloc.arrayBuffers, resident: afterAlloc.native },
+  ];
   const chunk = POOL_TOKENS / 4;
   for (let used = chunk; used <= POOL_TOKENS; used += chunk) {
     // One sequence per chunk, each in its own blocks, as a block manager would hand them out.
@@ -169,6 +181,12 @@ async function main(): Promise<void> {
     const blockTable = Int32Array.from({ length: chunk / BLOCK_SIZE }, (_, i) => firstBlock + i);
     model.forward(makeSingleSequenceBatch(promptOfLength(tokenizer, chunk), 0, blockTable, BLOCK_SIZE), pool);
     const delta = memoryDelta(before, await memorySnapshot());
+    pooled.push({
+      tokens: used,
+      predicted: used * perToken,
+      allocated: delta.arrayBuffers,
+      resident: delta.native,
+    });
     poolRows.push([
       `after ${used} tokens written`,
       used,
@@ -197,6 +215,48 @@ async function main(): Promise<void> {
     models.map(([name, bytes]) => [name, formatBytes(bytes), ...counts.map((n) => formatBytes(n * bytes))]),
   );
   note(`Kept ${kept.length} caches alive for the measurement; they are freed when the process exits.`);
+  await writeGrowthChart(growth, pooled);
+}
+
+/** One row of a memory table, in bytes: what the arithmetic predicts, what was allocated, what is resident. */
+interface GrowthPoint {
+  tokens: number;
+  predicted: number;
+  allocated: number;
+  resident: number;
+}
+
+/** Steps 2 and 4 as curves (written after every measurement, so drawing them allocates nothing measured). */
+async function writeGrowthChart(growth: GrowthPoint[], pooled: GrowthPoint[]): Promise<void> {
+  const curves = (points: GrowthPoint[]) => {
+    const kib = (pick: (p: GrowthPoint) => number) =>
+      points.map((p) => [p.tokens, pick(p) / 1024] as [number, number]);
+    return [
+      { name: 'predicted: tokens × KV bytes per token', points: kib((p) => p.predicted), dashed: true },
+      { name: 'allocated (arrayBuffers)', points: kib((p) => p.allocated) },
+      { name: 'resident (RSS growth)', points: kib((p) => p.resident) },
+    ];
+  };
+  await writeLabChart('1.3', 'kv-memory', {
+    title: 'KV cache memory vs tokens (fortune-llama, fp32)',
+    subtitle: `median of ${REPEATS}${isSmoke() ? ' (smoke run)' : ''}; RSS growth is outside the JS heap, after a full GC`,
+    panels: [
+      {
+        title: 'A cache per prompt, sized to it',
+        xLabel: 'prompt tokens',
+        yLabel: 'KiB',
+        yFromZero: true,
+        series: curves(growth),
+      },
+      {
+        title: `A pool reserved up front (${POOL_TOKENS} tokens), then filled`,
+        xLabel: 'tokens written into the pool',
+        yLabel: 'KiB',
+        yFromZero: true,
+        series: curves(pooled),
+      },
+    ],
+  });
 }
 
 if (!rerunWithFreshPages()) runLab(main);

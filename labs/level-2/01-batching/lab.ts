@@ -9,6 +9,7 @@
  * @expect /concurrency\s+aggregate decode tok\/s/
  * @expect /Batching gain: \d+(\.\d+)?× the single-stream decode rate at \d+ concurrent/
  * @expect Mocker (GPU-fitted timing model)
+ * @expect /Chart: \S*2\.1-batching\.svg and \.png/
  * @expect /a request joined a running batch at step \d+/
  * @expect FLOPs per byte of weights
  * @expect Lab complete.
@@ -20,6 +21,7 @@ import { median, medianIndex } from '../../../src/util/stats.ts';
 import { LlmEngine } from '../../../src/engine/index.ts';
 import { describeModel } from '../../../src/model/index.ts';
 import { defaultModelDir } from '../../../src/util/paths.ts';
+import { writeLabChart } from '../../lib/lab-chart.ts';
 import { argValue, banner, formatBytes, isSmoke, note, printTable, runLab, step } from '../../lib/lab-kit.ts';
 import { mockerSweep } from './mocker-sweep.ts';
 import { printRoofline } from './roofline.ts';
@@ -121,6 +123,40 @@ async function joinMidFlight(engine: LlmEngine): Promise<void> {
   }
 }
 
+/** The two sweeps as curves: throughput (ours and the mocker's) and per-token latency vs concurrency. */
+async function writeBatchingChart(levels: Level[], mockerCurve: Array<[number, number]>): Promise<void> {
+  const at = (value: (l: Level) => number) => levels.map((l) => [l.n, value(l)] as [number, number]);
+  await writeLabChart('2.1', 'batching', {
+    title: 'Continuous batching: throughput and latency vs concurrency',
+    subtitle: `fortune-llama, ${PROMPT_TOKENS}-token prompts, ${MAX_TOKENS} output tokens${SMOKE ? ' (smoke run)' : ''}`,
+    panels: [
+      {
+        title: 'Decode throughput',
+        xLabel: 'concurrent sequences',
+        yLabel: 'tokens / s',
+        xScale: 'log2',
+        yFromZero: true,
+        series: [
+          { name: 'aggregate (this CPU)', points: at((l) => l.aggregate) },
+          { name: 'per stream (this CPU)', points: at((l) => l.perSeq), dashed: true },
+          { name: 'aggregate (mocker, GPU timing)', points: mockerCurve },
+        ],
+      },
+      {
+        title: 'Latency per token',
+        xLabel: 'concurrent sequences',
+        yLabel: 'ms',
+        xScale: 'log2',
+        yFromZero: true,
+        series: [
+          { name: 'ITL p50', points: at((l) => l.itlP50) },
+          { name: 'step time', points: at((l) => l.stepMs), dashed: true },
+        ],
+      },
+    ],
+  });
+}
+
 async function main(): Promise<void> {
   banner('2.1', 'Continuous batching');
 
@@ -169,7 +205,8 @@ async function main(): Promise<void> {
     );
 
     step('The same sweep on the mocker: what a GPU-shaped step time does');
-    await mockerSweep(LEVELS, SMOKE ? 8 : 32, PROMPT_TOKENS);
+    const mockerCurve = await mockerSweep(LEVELS, SMOKE ? 8 : 32, PROMPT_TOKENS);
+    await writeBatchingChart(levels, mockerCurve);
 
     step('Continuous batching: requests join and leave between steps');
     await joinMidFlight(engine);

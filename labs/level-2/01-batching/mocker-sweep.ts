@@ -14,10 +14,11 @@ export async function mockerSweep(
   levels: readonly number[],
   maxTokens: number,
   promptTokens: number,
-): Promise<void> {
+): Promise<Array<[number, number]>> {
   const engine = new MockEngine({ maxNumSeqs: Math.max(...levels), speedupRatio: 1 });
   try {
     const rows: (string | number)[][] = [];
+    const curve: Array<[number, number]> = [];
     let base = 0;
     for (const n of levels) {
       const requests = Array.from({ length: n }, (_, i) =>
@@ -29,6 +30,7 @@ export async function mockerSweep(
       );
       const decode = decodePhase((await runConcurrentBatch(engine, requests)).steps);
       base ||= decode.tokensPerSec;
+      curve.push([n, decode.tokensPerSec]);
       rows.push([
         n,
         Math.round(decode.tokensPerSec),
@@ -42,6 +44,7 @@ export async function mockerSweep(
       'Mocker (GPU-fitted timing model): the step time hardly moves with the batch, so aggregate throughput ' +
         'grows almost linearly with concurrency while each stream keeps its speed.',
     );
+    return curve;
   } finally {
     await engine.close();
   }

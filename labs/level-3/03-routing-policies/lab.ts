@@ -11,6 +11,7 @@
  * @expect /^ +round-robin +\d+/
  * @expect /^ +kv +\d+/
  * @expect /kv vs random: mean TTFT [\d.]+× lower/
+ * @expect /Chart: \S*3\.3-routing-ttft\.svg and \.png/
  * @expect /\[router\] route requestId=lab-3-3-kv-\d+ policy=kv chosen=[0-9a-f]+ .*cost/
  * @expect /Mooncake trace, first \d+ requests, \d+ simulated workers/
  * @expect /\$ dhw replay \S+ --compare [\w,-]+ --workers \d+ --max-requests \d+ --seed \d+/
@@ -32,6 +33,7 @@ import { type EtcdServer, type NatsServer, startEtcd, startNats } from '../../..
 import { defaultModelDir } from '../../../src/util/paths.ts';
 import { mean, percentile } from '../../../src/util/stats.ts';
 import { Worker } from '../../../src/worker/index.ts';
+import { writeLabChart } from '../../lib/lab-chart.ts';
 import { argValue, banner, isSmoke, note, printTable, runLab, step } from '../../lib/lab-kit.ts';
 import { LogCapture, shorten } from '../../lib/log-capture.ts';
 import { demonstrateMigration } from './migration.ts';
@@ -169,6 +171,31 @@ function policyTable(runs: PolicyRun[]): void {
   );
 }
 
+/** The TTFT of every request, per policy, as a CDF: how far right each policy's curve sits is what it costs. */
+async function writeTtftChart(runs: PolicyRun[]): Promise<void> {
+  const cdf = (values: number[]) =>
+    [...values].sort((a, b) => a - b).map((v, i, all) => [v, (i + 1) / all.length] as [number, number]);
+  await writeLabChart('3.3', 'routing-ttft', {
+    title: 'Routing policies: TTFT on a shared-prefix workload',
+    panelWidth: 620,
+    subtitle:
+      `${SHAPE.groups} documents × ${SHAPE.requestsPerGroup} questions, ${WORKERS} mocker workers, ` +
+      `${SHAPE.concurrency} in flight${smoke ? ' (smoke run)' : ''}`,
+    panels: [
+      {
+        title: 'TTFT distribution (client side)',
+        xLabel: 'TTFT (ms)',
+        yLabel: 'fraction of requests',
+        yFromZero: true,
+        series: runs.map(({ policy, results }) => ({
+          name: policy,
+          points: cdf(results.map((r) => r.ttftMs)),
+        })),
+      },
+    ],
+  });
+}
+
 function explainDecision(logs: LogCapture): void {
   const lines = logs.grep(/\[router\] route requestId=lab-3-3-kv-\d+ policy=kv .*overlap=[1-9]/);
   const line = lines.find((l) => /overlap=0 /.test(l.slice(l.indexOf('workers=')))) ?? lines[0];
@@ -268,6 +295,7 @@ async function main(): Promise<void> {
       );
     }
     policyTable(runs);
+    await writeTtftChart(runs);
 
     if (POLICIES.includes('kv')) {
       step('One kv decision, as the router logs it: the cost formula as arithmetic');

@@ -4,7 +4,6 @@
  *   convert DIR --to gguf       export to llama.cpp's GGUF (f32, f16 or q8_0)
  *   random --shape S --out DIR  write a random-weight checkpoint of a real model's shape (for benchmarks)
  */
-import cliProgress from 'cli-progress';
 import { existsSync, mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -21,6 +20,7 @@ import {
 } from '../../model/index.ts';
 import { DhwError } from '../../util/errors.ts';
 import { formatBytes } from '../../util/format.ts';
+import { startProgress } from '../../util/progress.ts';
 import { formatHelp, LOGGING_FLAGS, numberFlag, parseCommand, stringFlag, UsageError } from '../args.ts';
 import type { Command } from '../command.ts';
 import { resolveModelDir } from '../engine-setup.ts';
@@ -137,18 +137,8 @@ async function random(values: Record<string, string | boolean | undefined>): Pro
   const dtype = stringFlag(values, 'dtype') ?? 'f32';
   if (dtype !== 'f32' && dtype !== 'bf16') throw new UsageError(`--dtype must be f32 or bf16, got ${dtype}`);
   const started = performance.now();
-  // A progress bar on a terminal (a TinyLlama-shaped checkpoint is 4.4 GB); Ctrl-C removes what was written.
-  const bar = process.stderr.isTTY
-    ? new cliProgress.SingleBar(
-        {
-          format: `writing ${shape} [{bar}] {percentage}% | {done} of {total} | ETA {eta_formatted}`,
-          stream: process.stderr,
-          hideCursor: true,
-          clearOnComplete: true,
-        },
-        cliProgress.Presets.shades_classic,
-      )
-    : undefined;
+  // A progress display (a TinyLlama-shaped checkpoint is 4.4 GB); Ctrl-C removes what was written.
+  const progress = startProgress({ label: `writing ${shape}`, total: 0, unit: 'bytes' });
   const stop = new AbortController();
   const onInterrupt = () => stop.abort();
   process.once('SIGINT', onInterrupt);
@@ -165,10 +155,8 @@ async function random(values: Record<string, string | boolean | undefined>): Pro
       {
         signal: stop.signal,
         onProgress: ({ doneBytes, totalBytes }) => {
-          if (!bar) return;
-          if (doneBytes === 0 || bar.getTotal() !== totalBytes)
-            bar.start(totalBytes, 0, { done: '0 B', total: formatBytes(totalBytes) });
-          bar.update(doneBytes, { done: formatBytes(doneBytes), total: formatBytes(totalBytes) });
+          progress.setTotal(totalBytes);
+          progress.update(doneBytes);
         },
       },
     );
@@ -177,7 +165,7 @@ async function random(values: Record<string, string | boolean | undefined>): Pro
       throw new DhwError(`${err.message}; nothing was written to ${resolve(out)}`);
     throw err;
   } finally {
-    bar?.stop();
+    progress.stop();
     process.off('SIGINT', onInterrupt);
     process.off('SIGTERM', onInterrupt);
   }

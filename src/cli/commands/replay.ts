@@ -39,6 +39,7 @@ import {
   type TraceRecord,
 } from '../../replay/index.ts';
 import { describeLink, type LinkSpec, parseLinkSpec } from '../../util/link-spec.ts';
+import { startProgress } from '../../util/progress.ts';
 import {
   BUILTIN_POLICIES,
   DEFAULT_ROUTER_POLICY,
@@ -437,7 +438,11 @@ export const replayCommand: Command = {
             ` (${resolveReplayOptions(runOptions).sim} simulator)` +
             `${describeLoad(runOptions)}\n`,
         );
-        const result = await runReplay(trace, runOptions);
+        const progress = startProgress({ label: `replay ${router}`, total: trace.length, unit: 'requests' });
+        const result = await runReplay(trace, {
+          ...runOptions,
+          onProgress: (finished) => progress.update(finished),
+        }).finally(() => progress.stop());
         const m = summarizeReplay(result, slo);
         results.push(result);
         metrics.push(m);

@@ -9,6 +9,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ModelLoadError } from '../../../util/errors.ts';
+import { type Progress, startProgress } from '../../../util/progress.ts';
 import { loadModelConfig, type ModelConfig } from '../config.ts';
 import { SafetensorsCheckpoint } from '../safetensors.ts';
 import { expectedTensors } from '../weights.ts';
@@ -59,8 +60,20 @@ export async function convertToGguf(dir: string, options: ConvertOptions = {}): 
       }),
       ...chatTemplateMetadata(dir),
     };
-    const bytes = await writeGguf(file, { metadata, tensors });
-    return { file, bytes, tensors: tensors.length };
+    const progress = startProgress({
+      label: `converting to ${dtype}`,
+      total: tensors.length,
+      unit: 'tensors',
+    });
+    try {
+      const bytes = await writeGguf(file, {
+        metadata,
+        tensors: tensors.map((t) => countedTensor(t, progress)),
+      });
+      return { file, bytes, tensors: tensors.length };
+    } finally {
+      progress.stop();
+    }
   } finally {
     await checkpoint.close();
   }
@@ -162,4 +175,16 @@ function typeFor(shape: number[], matrixType: GgmlTypeName): GgmlTypeName {
   if (shape.length < 2) return 'F32';
   if (matrixType === 'Q8_0' && shape[shape.length - 1]! % Q8_0_BLOCK !== 0) return 'F16';
   return matrixType;
+}
+
+/** The tensor, counting one progress step once its values are read (the previous one is then written). */
+function countedTensor(tensor: GgufTensorToWrite, progress: Progress): GgufTensorToWrite {
+  return {
+    ...tensor,
+    data: async () => {
+      const values = typeof tensor.data === 'function' ? await tensor.data() : tensor.data;
+      progress.increment(1, tensor.name);
+      return values;
+    },
+  };
 }

@@ -7,6 +7,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ModelLoadError } from '../../../util/errors.ts';
+import { startProgress } from '../../../util/progress.ts';
 import type { ModelConfig } from '../config.ts';
 import type { LayerWeights, LoadedModel } from '../weights.ts';
 import type { GgufMetadata } from './gguf-format.ts';
@@ -35,6 +36,8 @@ export function ggufFileFor(path: string): string | null {
 
 export async function loadGguf(file: string): Promise<LoadedModel> {
   const gguf = GgufFile.open(file);
+  // Dequantizing every tensor to fp32 takes seconds for a 1B model: one progress step per tensor.
+  const progress = startProgress({ label: 'loading gguf', total: gguf.tensors.size, unit: 'tensors' });
   try {
     const config = ggufModelConfig(gguf.metadata, file, gguf.tensors.has('output.weight'));
     const read = (name: string, shape: number[]): Float32Array => {
@@ -43,7 +46,9 @@ export async function loadGguf(file: string): Promise<LoadedModel> {
       if (info.shape.join() !== shape.join()) {
         throw new ModelLoadError(`${file}: tensor "${name}" has shape [${info.shape}], expected [${shape}]`);
       }
-      return gguf.read(name);
+      const tensor = gguf.read(name);
+      progress.increment(1, name);
+      return tensor;
     };
     const optional = (name: string, shape: number[]): Float32Array | null =>
       gguf.tensors.has(name) ? read(name, shape) : null;
@@ -85,6 +90,7 @@ export async function loadGguf(file: string): Promise<LoadedModel> {
       dir: dirname(file),
     };
   } finally {
+    progress.stop();
     gguf.close();
   }
 }
