@@ -38,3 +38,16 @@ export interface KvConnector {
    */
   loadBlocks(plan: KvLoadPlan, signal: AbortSignal): Promise<KvLoadResult>;
 }
+
+/**
+ * The prefill side's optional port (vLLM's connector, prefill side): make a held request's blocks readable
+ * without this process's help while the hold lasts, like a file server pinning pages in a shared cache.
+ * The worker plugs in its transfer agent's shm mirror: `stage` copies the blocks once, off the decode
+ * worker's READ path; `unstage` is called before the blocks are freed (release, expiry, shutdown), so a
+ * mirror never serves a block that was given to another request. Both return at once: the stager does its
+ * I/O in the background and orders an unstage after the stage it undoes.
+ */
+export interface KvHoldStager {
+  stage(requestId: RequestId, blockIds: readonly BlockId[]): void;
+  unstage(requestId: RequestId, blockIds: readonly BlockId[]): void;
+}

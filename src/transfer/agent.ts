@@ -178,7 +178,8 @@ export class TransferAgent implements TransferTarget {
   async stageBlocks(regionName: string, blockIds: readonly number[]): Promise<void> {
     const region = this.localRegion(regionName);
     checkDescriptor(regionInfo(region), allLayers(region.layout), blockIds, 'our');
-    for (const t of this.transports) await t.stage?.(regionName, region.layout, blockIds);
+    // Every transport starts its staging now (synchronously): an unstage called right after must find it.
+    await Promise.all(this.transports.map((t) => t.stage?.(regionName, region.layout, blockIds)));
   }
 
   unstageBlocks(regionName: string, blockIds: readonly number[]): void {
