@@ -24,6 +24,8 @@ export interface KvLoadPlan {
 export interface KvLoadResult {
   bytes: number;
   ms: number;
+  /** The backend that carried the bytes (tcp, unix, shm, memory, simulated), for metrics and logs. */
+  transport?: string;
 }
 
 export interface KvConnector {

@@ -136,7 +136,12 @@ export class TransferAgent implements TransferTarget {
   }
 
   removeRemoteAgent(name: string): void {
+    const meta = this.remotes.get(name);
     this.remotes.delete(name);
+    if (meta === undefined || meta.host !== this.host) return; // shm, unix: same-host resources only
+    // Each transport lets go of what it keeps for the peer (pooled connections, a dead peer's shm mirrors).
+    for (const endpoint of meta.endpoints)
+      for (const t of this.transports) if (t.kind === endpoint.kind) t.peerGone?.(endpoint.address);
   }
 
   knowsAgent(name: string): boolean {

@@ -32,6 +32,7 @@ import { blockBytes, type KvLayout } from './layout.ts';
 import { type KvTransport, newCounters, type TransferTarget, type TransportListener } from './transport.ts';
 import type { NotifHeader, TransferHeader } from './wire.ts';
 import { TransferError } from './errors.ts';
+import { removeIfOwnerDead, shmAddressDir, shmDirPrefix, sweepStaleShmDirs } from './shm-sweep.ts';
 
 export interface ShmTransportOptions {
   /** Where the directory of mirrors goes (default /dev/shm when it exists, else the OS temp directory). */
@@ -74,7 +75,9 @@ export class ShmTransport implements KvTransport, ShmStage {
 
   async listen(target: TransferTarget): Promise<TransportListener> {
     const base = this.options.baseDir ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir());
-    const dir = mkdtempSync(join(base, `dhw-kv-${process.pid}-`));
+    // Mirrors of workers killed on this host before they could remove them: free their tmpfs pages.
+    sweepStaleShmDirs(base);
+    const dir = mkdtempSync(join(base, shmDirPrefix()));
     this.dir = dir;
     this.target = target;
     const sockets = new Set<Socket>();
@@ -195,6 +198,23 @@ export class ShmTransport implements KvTransport, ShmStage {
     const client = await this.acquire(address, timeoutMs);
     client.sendNotif(notif);
     this.release(client);
+  }
+
+  /**
+   * A peer at `address` left discovery: drop our idle connections to it, and if its process is dead (its
+   * lease expired after a kill -9), remove the mirrors it left in /dev/shm.
+   */
+  peerGone(address: string): void {
+    for (const client of this.idle.get(address) ?? []) {
+      client.destroy();
+      this.open.delete(client);
+    }
+    this.idle.delete(address);
+    try {
+      removeIfOwnerDead(shmAddressDir(address).dir);
+    } catch {
+      // Not removable by us (another user's): its owner's host cleans it up at its next start.
+    }
   }
 
   async close(): Promise<void> {

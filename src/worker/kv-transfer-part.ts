@@ -24,6 +24,7 @@ import {
   type KvTransport,
   MemoryTransport,
   publishAgentMetadata,
+  ShmTransport,
   StreamTransport,
   TransferAgent,
 } from '../transfer/index.ts';
@@ -32,6 +33,7 @@ import type { ClusterSecret } from '../util/cluster-secret.ts';
 import { parseLinkSpec } from '../util/link-spec.ts';
 import type { Logger } from '../util/logger.ts';
 import { AgentKvConnector, checkNotExpired, ensurePeer, KV_REGION } from './agent-kv-connector.ts';
+import { AgentKvStager } from './agent-kv-stager.ts';
 import { WorkerError } from './errors.ts';
 import type { SimulatedKvSpec } from './worker-engine.ts';
 import {
@@ -50,6 +52,8 @@ export interface KvTransferPart {
    * would fail once the agent closes, and they would prefill those prompts again).
    */
   awaitHeldPulled(ms: number): Promise<void>;
+  /** Blocks staged into the shm mirror for held requests (0 without shm or on a decode-only worker). */
+  stagedBlocks(): number;
   /** The lease is gone, and the metadata key with it: do not try to delete it (etcd may be unreachable). */
   forget(): void;
   /** Put the metadata again (under the renewed lease, after `forget`). */
@@ -85,13 +89,22 @@ export function transportsFor(
 ): KvTransport[] {
   const tcp = () => new StreamTransport('tcp', { host, advertiseHost, clusterSecret });
   const unix = () => new StreamTransport('unix', { clusterSecret });
+  // shm's control socket has no cluster-secret handshake (its directory is 0700: same user only), so a
+  // worker with a secret keeps to the sockets that check it.
+  const shm = () => (clusterSecret === undefined ? [new ShmTransport()] : []);
   switch (mode) {
     case 'auto':
-      return role === 'aggregated' ? [] : [tcp(), unix()];
+      return role === 'aggregated' ? [] : [tcp(), unix(), ...shm()];
     case 'tcp':
       return [tcp()];
     case 'unix':
       return [unix()];
+    case 'shm':
+      if (clusterSecret !== undefined)
+        throw new WorkerError(
+          '--kv-transfer shm cannot check a cluster secret (--cluster-secret-file): use --kv-transfer unix or auto',
+        );
+      return [new ShmTransport()];
     case 'memory':
       return [new MemoryTransport()];
     case 'none':
@@ -174,6 +187,19 @@ export async function startKvTransferPart(
   engine.setKvConnector(connector);
   stack.defer(() => engine.setKvConnector(undefined), 'unplug the KV connector');
 
+  let stager: AgentKvStager | undefined;
+  if (engine instanceof LlmEngine && transports.some((t) => t.kind === 'shm')) {
+    // Prefill side: a held prompt's blocks go into the shm mirror at once, so a same-host decode worker's
+    // READ is one preadv from /dev/shm (any role may hold: a decode worker can serve as a prefill worker).
+    stager = new AgentKvStager(agent, log);
+    const staging = stager;
+    engine.setKvStager(staging);
+    stack.defer(async () => {
+      engine.setKvStager(undefined);
+      await staging.settled();
+    }, 'stop staging held KV blocks');
+  }
+
   // Last: peers can pull from us only once everything above is in place.
   const metadataKey = await publishAgentMetadata(discovery, namespace, metadata);
   let published = true;
@@ -193,6 +219,7 @@ export async function startKvTransferPart(
     agent,
     metadataKey,
     awaitHeldPulled: (ms) => awaitHeldPulled(engine, ms, log),
+    stagedBlocks: () => stager?.stagedBlocks ?? 0,
     forget: () => {
       published = false;
     },
@@ -230,7 +257,7 @@ function simulatedPulls(simulated: KvConnector, log: Logger): KvConnector {
         ms: Math.round(result.ms * 100) / 100,
         transport: 'simulated',
       });
-      return result;
+      return { ...result, transport: 'simulated' };
     },
   };
 }
