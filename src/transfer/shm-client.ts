@@ -77,7 +77,9 @@ export class ShmClient {
         if (client.lastError instanceof TransferTimeoutError) return reject(client.lastError);
         reject(
           new PeerClosedError(
-            `Cannot reach the transfer agent at ${address}. Check that the peer is running on this host.`,
+            // The stream backends' wording: one message to search logs for, whichever backend was picked.
+            `Cannot open a data connection to transfer agent at ${address}. Check that the peer is running ` +
+              'on this host.',
             { cause: client.lastError },
           ),
         );
