@@ -45,6 +45,7 @@ const READY = /Worker ([0-9a-f]+) serving \S+ on (\S+?), status http:\/\/[^:]+:(
 
 interface WorkerProc {
   child: ChildProcess;
+  output: () => string;
   address: string;
   metricsUrl: string;
 }
@@ -64,7 +65,7 @@ async function spawnWorker(
   const args = [
     ...['worker', '--role', role, '--engine', 'scratch', '--model', modelDir, '--namespace', namespace],
     ...['--discovery', 'etcd', '--events', 'nats', '--kv-transfer', mode, '--canary-interval', '0'],
-    ...['--system-port', '0', '--kv-cache-memory', '256MiB'],
+    ...['--system-port', '0', '--kv-cache-memory', '256MiB', '--lease-ttl', '30'],
   ];
   const child = spawn(process.execPath, [DHW, ...args], {
     env: { ...process.env, ETCD_ENDPOINTS: infra.etcd.endpoint, NATS_SERVER: infra.nats.url },
@@ -78,7 +79,13 @@ async function spawnWorker(
   const deadline = Date.now() + 120_000;
   for (;;) {
     const m = READY.exec(out);
-    if (m) return { child, address: m[2] as string, metricsUrl: `http://127.0.0.1:${m[3]}/metrics` };
+    if (m)
+      return {
+        child,
+        output: () => out,
+        address: m[2] as string,
+        metricsUrl: `http://127.0.0.1:${m[3]}/metrics`,
+      };
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`dhw worker --role ${role} --kv-transfer ${mode} did not start:\n${out}`);
@@ -140,7 +147,13 @@ async function oneRequest(
     metric(pair.decode, 'dynamo_component_kv_transfer_pulls_total', 'transport="shm"'),
     metric(pair.decode, 'dynamo_component_kv_transfer_pulls_total', 'transport="unix"'),
   ]);
-  if (bytes1 === bytes0) throw new Error(`request ${id} pulled nothing (it fell back to a local prefill)`);
+  if (bytes1 === bytes0) {
+    const warnings = pair.decode
+      .output()
+      .split('\n')
+      .filter((l) => / (WARN|ERROR) /.test(l));
+    throw new Error(`request ${id} pulled nothing (a local prefill):\n${warnings.slice(-5).join('\n')}`);
+  }
   return {
     pullMs: (sum1 - sum0) * 1000,
     decodeTtftMs: first,
