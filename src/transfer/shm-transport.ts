@@ -115,7 +115,10 @@ export class ShmTransport implements KvTransport, ShmStage {
     const fresh = [...new Set(blockIds)].filter((b) => !mirror.staged.has(b));
     if (fresh.length === 0) return;
     const epochs = fresh.map((b) => mirror.epochs.get(b) ?? 0);
-    const io = mirror.chain.then(async () => {
+    // The copy starts after one event-loop turn: the caller's pending work (a prefill worker's answer that
+    // carries these block ids) goes out first, and the copy overlaps its trip to the decode worker. READs
+    // of these blocks wait for it from now on (`pending`).
+    const io = mirror.chain.then(nextTurn).then(async () => {
       const runs: FileRun[] = [];
       for (const block of fresh) {
         const views = await target.prepare(stageHeader(region, layout, block));
@@ -290,6 +293,10 @@ function stageHeader(region: string, layout: KvLayout, block: number): TransferH
     blockIds: [block],
     bytes: blockBytes(layout),
   };
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function sameLayout(a: KvLayout, b: KvLayout): boolean {
