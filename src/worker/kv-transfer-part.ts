@@ -15,6 +15,7 @@
 import type { Clock, EngineCore, KvConnector } from '../engine/index.ts';
 import { LlmEngine, realClock } from '../engine/index.ts';
 import { SimulatedKvConnector } from '../mocker/index.ts';
+import { statfsSync } from 'node:fs';
 import type { KvCacheTensors } from '../model/index.ts';
 import { parseReleaseNotification, releaseNotification } from '../protocols/kv-transfer.ts';
 import type { Discovery } from '../runtime/discovery/index.ts';
@@ -79,6 +80,35 @@ export interface KvTransferPartDeps {
   log: Logger;
 }
 
+/**
+ * Whether `auto` offers shm: only with real KV tensors (a mocker has nothing to stage), without a cluster
+ * secret (shm's control socket has no handshake; its directory is 0700, same user only), and when /dev/shm
+ * can hold a mirror of the whole pool (the most it grows to: docker's default /dev/shm is 64 MiB).
+ */
+export function autoShmVerdict(
+  poolBytes: number | undefined,
+  clusterSecret: ClusterSecret | undefined,
+  shmDir = '/dev/shm',
+): { offer: boolean; why?: string } {
+  if (poolBytes === undefined) return { offer: false, why: 'no KV tensors to stage (mocker)' };
+  if (clusterSecret !== undefined) return { offer: false, why: 'a cluster secret is set' };
+  let free = 0;
+  try {
+    const stats = statfsSync(shmDir);
+    free = stats.bavail * stats.bsize;
+  } catch {
+    return { offer: false, why: `${shmDir} does not exist` };
+  }
+  if (free < poolBytes)
+    return {
+      offer: false,
+      why: `${shmDir} has ${mib(free)} MiB free, a mirror of the KV pool may need ${mib(poolBytes)} MiB (docker: --shm-size)`,
+    };
+  return { offer: true };
+}
+
+const mib = (bytes: number) => Math.floor(bytes / 2 ** 20);
+
 /** The transports a mode stands for (none: no agent at all). */
 export function transportsFor(
   mode: KvTransferMode,
@@ -86,12 +116,11 @@ export function transportsFor(
   host: string,
   advertiseHost: string,
   clusterSecret?: ClusterSecret,
+  offerShm = clusterSecret === undefined,
 ): KvTransport[] {
   const tcp = () => new StreamTransport('tcp', { host, advertiseHost, clusterSecret });
   const unix = () => new StreamTransport('unix', { clusterSecret });
-  // shm's control socket has no cluster-secret handshake (its directory is 0700: same user only), so a
-  // worker with a secret keeps to the sockets that check it.
-  const shm = () => (clusterSecret === undefined ? [new ShmTransport()] : []);
+  const shm = () => (offerShm ? [new ShmTransport()] : []);
   switch (mode) {
     case 'auto':
       return role === 'aggregated' ? [] : [tcp(), unix(), ...shm()];
@@ -110,6 +139,13 @@ export function transportsFor(
     case 'none':
       return [];
   }
+}
+
+function kvPoolBytes(tensors: KvCacheTensors): number {
+  let bytes = 0;
+  for (let l = 0; l < tensors.numLayers; l++)
+    bytes += (tensors.key[l]?.byteLength ?? 0) + (tensors.value[l]?.byteLength ?? 0);
+  return bytes;
 }
 
 /** The engine's KV pool as a transfer region: the agent references the tensors, never copies them. */
@@ -135,7 +171,20 @@ export async function startKvTransferPart(
 ): Promise<KvTransferPart | undefined> {
   const { engine, discovery, namespace, instanceId, role, log } = deps;
   const mode = deps.options.mode ?? 'auto';
-  const transports = transportsFor(mode, role, deps.host, deps.advertiseHost, deps.clusterSecret);
+  const poolBytes = engine instanceof LlmEngine ? kvPoolBytes(engine.kvTensors) : undefined;
+  const shmVerdict = autoShmVerdict(poolBytes, deps.clusterSecret);
+  if (mode === 'auto' && role !== 'aggregated' && !shmVerdict.offer)
+    log.info('not offering shared-memory KV transfer; same-host peers use Unix sockets', {
+      reason: shmVerdict.why,
+    });
+  const transports = transportsFor(
+    mode,
+    role,
+    deps.host,
+    deps.advertiseHost,
+    deps.clusterSecret,
+    shmVerdict.offer,
+  );
   if (transports.length === 0) {
     if (role === 'prefill')
       throw new WorkerError(
