@@ -126,8 +126,9 @@ export class ShmTransport implements KvTransport, ShmStage {
       }
       await writeRuns(mirror.fd, runs, this.ioConcurrency);
     });
-    mirror.chain = io.catch(() => undefined);
-    for (const block of fresh) mirror.pending.set(block, mirror.chain);
+    const settled = io.catch(() => undefined);
+    mirror.chain = settled;
+    for (const block of fresh) mirror.pending.set(block, settled);
     this.staging.add(io);
     try {
       await io;
@@ -140,7 +141,7 @@ export class ShmTransport implements KvTransport, ShmStage {
       this.counters.stagedAheadBytes += staged * blockBytes(layout);
     } finally {
       this.staging.delete(io);
-      for (const block of fresh) if (mirror.pending.get(block) === mirror.chain) mirror.pending.delete(block);
+      for (const block of fresh) if (mirror.pending.get(block) === settled) mirror.pending.delete(block);
       this.truncateIfEmpty(mirror);
     }
   }
