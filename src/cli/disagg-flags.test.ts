@@ -40,7 +40,7 @@ test('--role, --kv-transfer, --kv-hold-timeout, --kv-pull-timeout and --kv-link 
 
 const usageErrors: [string[], RegExp][] = [
   [['--role', 'both'], /--role must be prefill, decode, aggregated, got "both"/],
-  [['--kv-transfer', 'rdma'], /--kv-transfer must be auto, tcp, unix, none, got "rdma"/],
+  [['--kv-transfer', 'rdma'], /--kv-transfer must be auto, tcp, unix, shm, none, got "rdma"/],
   [
     ['--role', 'prefill', '--kv-transfer', 'none'],
     /--kv-transfer none cannot serve --role prefill.*Use --kv-transfer auto/,

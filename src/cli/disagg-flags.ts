@@ -3,7 +3,7 @@
  * `dhw serve` so both spell and check them the same way:
  *
  *   --role prefill|decode|aggregated     what the worker does (dhw worker only; serve derives it)
- *   --kv-transfer auto|tcp|unix|none     the transfer agent's transports (auto: tcp+unix unless aggregated)
+ *   --kv-transfer auto|tcp|unix|shm|none the transfer agent's transports (auto: tcp+unix+shm unless aggregated)
  *   --kv-hold-timeout MS                 prefill: how long finished prompts' blocks wait for their pull
  *   --kv-pull-timeout MS                 decode: a pull slower than this fails; the prompt is prefilled here
  *   --kv-link BANDWIDTH[,LATENCY]        mocker: the simulated link a pull is charged on
@@ -15,7 +15,7 @@ import { WORKER_DEFAULTS, WORKER_ROLES } from '../worker/index.ts';
 import { type FlagSpecs, numberFlag, type ParsedCommand, stringFlag, UsageError } from './args.ts';
 
 /** What a CLI user may pick (`memory` is for workers sharing one process: embedded `dhw serve` picks it). */
-const CLI_KV_TRANSFER_MODES = ['auto', 'tcp', 'unix', 'none'] as const;
+const CLI_KV_TRANSFER_MODES = ['auto', 'tcp', 'unix', 'shm', 'none'] as const;
 
 export const ROLE_FLAG: FlagSpecs = {
   role: {
@@ -31,7 +31,9 @@ export const KV_TRANSFER_FLAGS: FlagSpecs = {
   'kv-transfer': {
     type: 'string',
     default: 'auto',
-    help: 'auto | tcp | unix | none: transfer-agent transports (auto: tcp+unix for prefill/decode, none for aggregated)',
+    help:
+      'auto | tcp | unix | shm | none: transfer-agent transports (auto: tcp+unix+shm for prefill/decode, ' +
+      'same-host peers preferring shm, then unix; none for aggregated)',
   },
   'kv-hold-timeout': {
     type: 'string',
@@ -69,7 +71,7 @@ export function kvTransferFromFlags(
   if (!(CLI_KV_TRANSFER_MODES as readonly string[]).includes(mode))
     throw new UsageError(
       `--kv-transfer must be ${CLI_KV_TRANSFER_MODES.join(', ')}, got ${JSON.stringify(mode)} (auto picks ` +
-        'tcp and unix sockets)',
+        'tcp, unix sockets and shared memory)',
     );
   if (mode === 'none' && role === 'prefill')
     throw new UsageError(

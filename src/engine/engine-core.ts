@@ -22,7 +22,7 @@ import { explainKvTransferRequest, type KvTransferParams } from '../protocols/kv
 import { InvalidRequestError } from '../util/errors.ts';
 import { getLogger } from '../util/logger.ts';
 import { type Clock, realClock } from './clock.ts';
-import type { KvConnector } from './kv-connector.ts';
+import type { KvConnector, KvHoldStager } from './kv-connector.ts';
 import type { KvTransferListener } from './kv-transfer-events.ts';
 import { KvTransferCoordinator } from './kv-transfer-coordinator.ts';
 import type { GuidedDecoder, TokenConstraint } from './guided-decoding.ts';
@@ -112,6 +112,16 @@ export class EngineCore implements InferenceEngine {
   /** Plug in (or replace) the connector after construction: the worker builds it from its transfer agent. */
   setKvConnector(connector: KvConnector | undefined): void {
     this.kvTransfer.setConnector(connector);
+  }
+
+  /** Plug in (or remove) the stager that mirrors held blocks for same-host decode workers (shm). */
+  setKvStager(stager: KvHoldStager | undefined): void {
+    this.kvTransfer.setStager(stager);
+  }
+
+  /** Held requests whose blocks are staged for same-host readers now. */
+  stagedRequests(): number {
+    return this.kvTransfer.stagedRequests;
   }
 
   /** Subscribe to KV transfer events (loaded, load_failed, held, released, hold_expired). */

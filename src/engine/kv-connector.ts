@@ -24,6 +24,8 @@ export interface KvLoadPlan {
 export interface KvLoadResult {
   bytes: number;
   ms: number;
+  /** The backend that carried the bytes (tcp, unix, shm, memory, simulated), for metrics and logs. */
+  transport?: string;
 }
 
 export interface KvConnector {
@@ -37,4 +39,17 @@ export interface KvConnector {
    * is one token) copies nothing: it only sends the release notification. The engine does not wait for it.
    */
   loadBlocks(plan: KvLoadPlan, signal: AbortSignal): Promise<KvLoadResult>;
+}
+
+/**
+ * The prefill side's optional port (vLLM's connector, prefill side): make a held request's blocks readable
+ * without this process's help while the hold lasts, like a file server pinning pages in a shared cache.
+ * The worker plugs in its transfer agent's shm mirror: `stage` copies the blocks once, off the decode
+ * worker's READ path; `unstage` is called before the blocks are freed (release, expiry, shutdown), so a
+ * mirror never serves a block that was given to another request. Both return at once: the stager does its
+ * I/O in the background and orders an unstage after the stage it undoes.
+ */
+export interface KvHoldStager {
+  stage(requestId: RequestId, blockIds: readonly BlockId[]): void;
+  unstage(requestId: RequestId, blockIds: readonly BlockId[]): void;
 }

@@ -13,10 +13,10 @@
  */
 import type { KvCacheManager } from '../kv/index.ts';
 import type { EngineRequest } from '../protocols/engine.ts';
-import type { RequestId, WorkerId } from '../protocols/ids.ts';
+import type { BlockId, RequestId, WorkerId } from '../protocols/ids.ts';
 import type { KvTransferParams } from '../protocols/kv-transfer.ts';
 import { getLogger } from '../util/logger.ts';
-import type { KvConnector } from './kv-connector.ts';
+import type { KvConnector, KvHoldStager } from './kv-connector.ts';
 import { DEFAULT_KV_HOLD_TIMEOUT_MS, KvHoldLedger } from './kv-holds.ts';
 import type { KvTransferEvent, KvTransferListener } from './kv-transfer-events.ts';
 import { RemoteKvLoader, RemoteKvLoadError } from './remote-prefill.ts';
@@ -30,6 +30,8 @@ export interface KvTransferCoordinatorOptions {
   scheduler: Scheduler;
   workerId: WorkerId;
   connector?: KvConnector;
+  /** Prefill side: stages held blocks for same-host readers (the worker's shm mirror). */
+  stager?: KvHoldStager;
   holdTimeoutMs?: number;
   /** Restart the engine loop: freed blocks or a finished pull may let waiting work proceed. */
   kick: () => void;
@@ -40,17 +42,25 @@ export class KvTransferCoordinator {
   private readonly holds: KvHoldLedger;
   private readonly loader: RemoteKvLoader;
   private connector: KvConnector | undefined;
+  private stager: KvHoldStager | undefined;
+  /** Held requests whose blocks the stager was given, and which: unstaged before those blocks are freed. */
+  private readonly staged = new Map<RequestId, readonly BlockId[]>();
   private warnedNoConnector = false;
 
   constructor(private readonly opts: KvTransferCoordinatorOptions) {
     this.connector = opts.connector;
+    this.stager = opts.stager;
     const freeAndKick = (id: RequestId) => {
       opts.kv.free(id);
       opts.kick();
     };
     this.holds = new KvHoldLedger({
       timeoutMs: opts.holdTimeoutMs ?? DEFAULT_KV_HOLD_TIMEOUT_MS,
-      free: freeAndKick,
+      // Unstage first: once freed, the blocks may be reallocated and rewritten by the next step.
+      free: (id) => {
+        this.unstage(id);
+        freeAndKick(id);
+      },
       emit: (event) => this.emit(event),
       workerId: String(opts.workerId),
     });
@@ -78,6 +88,17 @@ export class KvTransferCoordinator {
 
   setConnector(connector: KvConnector | undefined): void {
     this.connector = connector;
+  }
+
+  /** Plug in (or remove) the prefill side's stager; holds staged by a previous one are unstaged there. */
+  setStager(stager: KvHoldStager | undefined): void {
+    for (const id of [...this.staged.keys()]) this.unstage(id);
+    this.stager = stager;
+  }
+
+  /** Held requests whose blocks are staged now. */
+  get stagedRequests(): number {
+    return this.staged.size;
   }
 
   onEvent(listener: KvTransferListener): () => void {
@@ -178,16 +199,38 @@ export class KvTransferCoordinator {
     const { kv } = this.opts;
     const table = kv.getBlockTable(seq.requestId);
     const expiresAtMs = this.holds.hold(seq.requestId, table.length);
+    const promptBlocks = table.slice(0, Math.ceil(seq.numPromptTokens / kv.blockSize));
+    if (this.stager !== undefined) {
+      // What the decode worker will READ: the prompt's blocks (final: nothing writes a held request's KV).
+      this.staged.set(seq.requestId, promptBlocks);
+      try {
+        this.stager.stage(seq.requestId, promptBlocks);
+      } catch (err) {
+        // Not fatal: unstaged blocks are still readable (the owner copies them during the READ).
+        log.error('staging held KV blocks threw', { requestId: seq.requestId, error: err });
+      }
+    }
     return {
       remoteAgent: String(this.opts.workerId),
       remoteRegion: 'kv',
       remoteRequestId: seq.requestId,
       // The prompt's blocks; a request that generated more than one token holds its output blocks too.
-      remoteBlockIds: table.slice(0, Math.ceil(seq.numPromptTokens / kv.blockSize)).map(Number),
+      remoteBlockIds: promptBlocks.map(Number),
       numTokens: seq.numPromptTokens,
       firstTokenId: seq.outputTokenIds[0]!,
       expiresAtMs,
     };
+  }
+
+  private unstage(requestId: RequestId): void {
+    const blocks = this.staged.get(requestId);
+    if (blocks === undefined) return;
+    this.staged.delete(requestId);
+    try {
+      this.stager?.unstage(requestId, blocks);
+    } catch (err) {
+      log.error('unstaging held KV blocks threw', { requestId, error: err });
+    }
   }
 
   private emit(event: KvTransferEvent): void {

@@ -12,7 +12,14 @@ import type { RequestId } from '../protocols/ids.ts';
 export type KvLoadFailureReason = 'no_connector' | 'invalid_params' | 'load_error';
 
 export type KvTransferEvent =
-  | { kind: 'loaded'; requestId: RequestId; bytes: number; ms: number; numTokens: number }
+  | {
+      kind: 'loaded';
+      requestId: RequestId;
+      bytes: number;
+      ms: number;
+      numTokens: number;
+      transport?: string;
+    }
   | { kind: 'load_failed'; requestId: RequestId; error: Error; reason: KvLoadFailureReason }
   | { kind: 'held'; requestId: RequestId; blocks: number }
   | { kind: 'released'; requestId: RequestId; blocks: number }

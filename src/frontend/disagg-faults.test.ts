@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { asWorkerId } from '../protocols/ids.ts';
 import { type EtcdServer, type NatsServer, startEtcd, startNats } from '../infra/local-servers.ts';
+import { sweepStaleShmDirs } from '../transfer/index.ts';
 import { configureLogging } from '../util/logger.ts';
 import type { FrontendHandle } from './frontend.ts';
 import {
@@ -101,6 +102,7 @@ after(async () => {
   await frontend?.close();
   for (const w of [...decoders, ...prefills]) w.child.kill('SIGKILL');
   await Promise.all([...decoders, ...prefills].map((w) => w.exited));
+  sweepStaleShmDirs('/dev/shm'); // the killed workers' shm listener directories
   await Promise.all([etcd?.stop(), nats?.stop()]);
 });
 

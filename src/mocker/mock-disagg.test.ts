@@ -243,4 +243,40 @@ describe('MockEngine disaggregated', () => {
     await prefill.close();
     assert.equal(prefill.kv.numActiveBlocks(), 0);
   });
+
+  it("a stager gets each hold's prompt blocks, and unstages them before they are freed", async () => {
+    const prefill = new MockEngine({ speedupRatio: 0, numKvBlocks: 16, kvHoldTimeoutMs: 30 });
+    const calls: Array<{ op: string; id: string; blocks: number[]; activeBlocks: number }> = [];
+    const record = (op: string) => (id: string, blocks: readonly number[]) =>
+      calls.push({ op, id, blocks: [...blocks], activeBlocks: prefill.kv.numActiveBlocks() });
+    prefill.setKvStager({ stage: record('stage'), unstage: record('unstage') });
+    const outs = await collect(prefill, prefillLeg(request('s', range(40), 1)));
+    const params = outs.at(-1)!.kvTransferParams!;
+    assert.deepEqual(calls[0], { op: 'stage', id: 's', blocks: params.remoteBlockIds, activeBlocks: 3 });
+    assert.equal(prefill.stagedRequests(), 1);
+    assert.ok(prefill.releaseHeld('s'));
+    // Unstaged while the blocks were still allocated: nothing can have rewritten them yet.
+    assert.deepEqual(calls[1], { op: 'unstage', id: 's', blocks: params.remoteBlockIds, activeBlocks: 3 });
+    assert.equal(prefill.kv.numActiveBlocks(), 0);
+
+    await collect(prefill, prefillLeg(request('t', range(20, 300), 1)));
+    while (prefill.heldRequests() > 0) await new Promise((r) => setTimeout(r, 10)); // the 30 ms hold expires
+    assert.deepEqual(
+      calls.slice(2).map((c) => [c.op, c.id, c.activeBlocks]),
+      [
+        ['stage', 't', 2],
+        ['unstage', 't', 2],
+      ],
+    );
+    await collect(prefill, prefillLeg(request('u', range(17, 600), 1)));
+    await prefill.close();
+    assert.deepEqual(
+      calls.slice(4).map((c) => [c.op, c.id]),
+      [
+        ['stage', 'u'],
+        ['unstage', 'u'],
+      ],
+    );
+    assert.deepEqual([prefill.stagedRequests(), prefill.kv.numActiveBlocks()], [0, 0]);
+  });
 });

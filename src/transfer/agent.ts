@@ -136,7 +136,12 @@ export class TransferAgent implements TransferTarget {
   }
 
   removeRemoteAgent(name: string): void {
+    const meta = this.remotes.get(name);
     this.remotes.delete(name);
+    if (meta === undefined || meta.host !== this.host) return; // shm, unix: same-host resources only
+    // Each transport lets go of what it keeps for the peer (pooled connections, a dead peer's shm mirrors).
+    for (const endpoint of meta.endpoints)
+      for (const t of this.transports) if (t.kind === endpoint.kind) t.peerGone?.(endpoint.address);
   }
 
   knowsAgent(name: string): boolean {
@@ -178,7 +183,8 @@ export class TransferAgent implements TransferTarget {
   async stageBlocks(regionName: string, blockIds: readonly number[]): Promise<void> {
     const region = this.localRegion(regionName);
     checkDescriptor(regionInfo(region), allLayers(region.layout), blockIds, 'our');
-    for (const t of this.transports) await t.stage?.(regionName, region.layout, blockIds);
+    // Every transport starts its staging now (synchronously): an unstage called right after must find it.
+    await Promise.all(this.transports.map((t) => t.stage?.(regionName, region.layout, blockIds)));
   }
 
   unstageBlocks(regionName: string, blockIds: readonly number[]): void {

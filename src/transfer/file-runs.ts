@@ -6,8 +6,13 @@
  *
  * Why several in flight: each call runs on a pool thread, so with 2+ calls outstanding the copies of
  * different runs proceed on different cores while the event loop stays free.
+ *
+ * Why not always: every pool call is a hand-off to a thread and back (a futex wake and an event-loop turn
+ * each way), which on a busy machine costs milliseconds, more than copying a few MiB. Transfers up to
+ * INLINE_IO_MAX_BYTES are done with synchronous preadv/pwritev on the calling thread instead, yielding to the
+ * event loop between runs of ≤ 8 MiB (a few ms each), like a socket's reads would occupy it anyway.
  */
-import { read, readv, write, writev } from 'node:fs';
+import { read, readSync, readv, readvSync, write, writeSync, writev, writevSync } from 'node:fs';
 import { TransferProtocolError } from './errors.ts';
 import { totalBytes } from './wire.ts';
 
@@ -57,14 +62,74 @@ export function mergeRun(runs: FileRun[], next: FileRun): void {
   runs.push(next);
 }
 
-/** Read every run from `fd` into its views; at most `concurrency` calls in flight. */
+/** Up to this many bytes per transfer, runs are read or written on the calling thread (see above). */
+export const INLINE_IO_MAX_BYTES = 64 << 20;
+
+/** Read every run from `fd` into its views; at most `concurrency` calls in flight (small: inline). */
 export function readRuns(fd: number, runs: readonly FileRun[], concurrency: number): Promise<void> {
+  if (runsBytes(runs) <= INLINE_IO_MAX_BYTES) return eachRunInline(runs, (run) => ioRunSync(fd, run, 'read'));
   return eachRun(runs, concurrency, (run) => readRun(fd, run));
 }
 
-/** Write every run's views to `fd` at its position; at most `concurrency` calls in flight. */
+/** Write every run's views to `fd` at its position; at most `concurrency` calls in flight (small: inline). */
 export function writeRuns(fd: number, runs: readonly FileRun[], concurrency: number): Promise<void> {
+  if (runsBytes(runs) <= INLINE_IO_MAX_BYTES)
+    return eachRunInline(runs, (run) => ioRunSync(fd, run, 'write'));
   return eachRun(runs, concurrency, (run) => writeRun(fd, run));
+}
+
+function runsBytes(runs: readonly FileRun[]): number {
+  let n = 0;
+  for (const run of runs) n += totalBytes(run.views);
+  return n;
+}
+
+/** Runs one after another on this thread, yielding to the event loop once per MAX_BYTES_PER_RUN moved. */
+async function eachRunInline(runs: readonly FileRun[], io: (run: FileRun) => number): Promise<void> {
+  let sinceYield = 0;
+  for (const run of runs) {
+    sinceYield += io(run);
+    if (sinceYield >= MAX_BYTES_PER_RUN) {
+      await new Promise((resolve) => setImmediate(resolve));
+      sinceYield = 0;
+    }
+  }
+}
+
+/** One synchronous preadv/pwritev of a run, finished view by view after a short one. Returns its bytes. */
+function ioRunSync(fd: number, run: FileRun, op: 'read' | 'write'): number {
+  const want = totalBytes(run.views);
+  const done =
+    op === 'read' ? readvSync(fd, run.views, run.position) : writevSync(fd, run.views, run.position);
+  if (done < want) finishPartialSync(fd, run, done, op);
+  return want;
+}
+
+function finishPartialSync(fd: number, run: FileRun, done: number, op: 'read' | 'write'): void {
+  let skip = done;
+  let position = run.position + done;
+  for (const view of run.views) {
+    if (skip >= view.byteLength) {
+      skip -= view.byteLength;
+      continue;
+    }
+    for (let offset = skip; offset < view.byteLength; ) {
+      const n =
+        op === 'read'
+          ? readSync(fd, view, offset, view.byteLength - offset, position)
+          : writeSync(fd, view, offset, view.byteLength - offset, position);
+      if (n === 0) throw shortFile(position);
+      offset += n;
+      position += n;
+    }
+    skip = 0;
+  }
+}
+
+function shortFile(position: number): TransferProtocolError {
+  return new TransferProtocolError(
+    `the shared-memory file ended at byte ${position}: the peer staged fewer bytes than it announced`,
+  );
 }
 
 async function eachRun(
@@ -113,10 +178,7 @@ async function finishPartial(fd: number, run: FileRun, done: number, op: 'read' 
         if (op === 'read') read(fd, view, offset, view.byteLength - offset, position, cb);
         else write(fd, view, offset, view.byteLength - offset, position, cb);
       });
-      if (n === 0)
-        throw new TransferProtocolError(
-          `the shared-memory file ended at byte ${position}: the peer staged fewer bytes than it announced`,
-        );
+      if (n === 0) throw shortFile(position);
       offset += n;
       position += n;
     }

@@ -37,6 +37,7 @@ export {
 } from './layout.ts';
 export { MemoryTransport } from './memory-transport.ts';
 export { blockViews, type KvRegion, type KvTensor, type LayerRange, type RegionInfo } from './region.ts';
+export { sweepStaleShmDirs } from './shm-sweep.ts';
 export { ShmTransport, type ShmTransportOptions } from './shm-transport.ts';
 export { StreamTransport, type StreamTransportOptions } from './stream-transport.ts';
 export type {

@@ -4,7 +4,7 @@
  * in flight. WRITE streams the payload after the header, as the unix backend does. One transfer at a
  * time per connection (the transport pools more for concurrency).
  */
-import { open as openFile } from 'node:fs/promises';
+import { closeSync, openSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { ChunkReader } from './chunk-reader.ts';
@@ -77,7 +77,9 @@ export class ShmClient {
         if (client.lastError instanceof TransferTimeoutError) return reject(client.lastError);
         reject(
           new PeerClosedError(
-            `Cannot reach the transfer agent at ${address}. Check that the peer is running on this host.`,
+            // The stream backends' wording: one message to search logs for, whichever backend was picked.
+            `Cannot open a data connection to transfer agent at ${address}. Check that the peer is running ` +
+              'on this host.',
             { cause: client.lastError },
           ),
         );
@@ -149,9 +151,10 @@ export class ShmClient {
   }
 
   private async readFile(ok: OkResponseHeader, header: TransferHeader, local: Uint8Array[]): Promise<void> {
-    let handle: Awaited<ReturnType<typeof openFile>>;
+    // open/close on this thread: on tmpfs they take microseconds, a thread-pool round trip can take ms.
+    let fd: number;
     try {
-      handle = await openFile(ok.file as string, 'r');
+      fd = openSync(ok.file as string, 'r');
     } catch (cause) {
       throw new PeerClosedError(`the file ${ok.file} of ${this.address} is gone: the peer closed`, { cause });
     }
@@ -160,9 +163,9 @@ export class ShmClient {
         ok.order === 'blocks'
           ? mirrorReadRuns(header.layout, header.layers, header.blockIds, local)
           : sequentialRuns(local);
-      await readRuns(handle.fd, runs, this.side.ioConcurrency);
+      await readRuns(fd, runs, this.side.ioConcurrency);
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
   }
 

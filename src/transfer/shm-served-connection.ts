@@ -25,6 +25,7 @@ export interface ShmStage {
   readonly counters: TransferCounters;
   readonly ioConcurrency: number;
   stagedFile(header: TransferHeader): string | null;
+  whenStaged(header: TransferHeader): Promise<void>;
   unstage(region: string, blockIds: readonly number[]): void;
 }
 
@@ -72,6 +73,7 @@ export class ShmServedConnection {
   private async serveRead(request: TransferHeader): Promise<void> {
     try {
       if (this.target.check) this.target.check(request);
+      if (this.target.check) await this.shm.whenStaged(request);
       const mirror = this.target.check ? this.shm.stagedFile(request) : null;
       if (mirror !== null) {
         this.shm.counters.bytesSent += request.bytes;

@@ -14,13 +14,17 @@ describe('ShmTransport (staging, routing, counters)', () => {
     await Promise.all(agents.map((a) => a.close()));
   });
 
-  async function started(name: string, seed: number): Promise<{ agent: TransferAgent; region: KvRegion }> {
-    const agent = new TransferAgent({ name, transports: [new StreamTransport('unix'), new ShmTransport()] });
+  async function started(
+    name: string,
+    seed: number,
+  ): Promise<{ agent: TransferAgent; region: KvRegion; shm: ShmTransport }> {
+    const shm = new ShmTransport();
+    const agent = new TransferAgent({ name, transports: [new StreamTransport('unix'), shm] });
     agents.push(agent);
     const region = fillPattern(allocateRegion('kv', TINY_LAYOUT, 16), seed);
     agent.registerRegion(region);
     await agent.start();
-    return { agent, region };
+    return { agent, region, shm };
   }
 
   const sameBlock = (a: KvRegion, ab: number, b: KvRegion, bb: number) => {
@@ -92,5 +96,36 @@ describe('ShmTransport (staging, routing, counters)', () => {
     assert.ok(existsSync(dir));
     await owner.agent.close();
     assert.equal(existsSync(dir), false, 'the listener removes its mirrors and socket');
+  });
+
+  it("a READ waits for its blocks' staging in flight; an unstage during a staging keeps the block out", async () => {
+    const reader = await started('shm-r3', 5);
+    const owner = await started('shm-o3', 6);
+    reader.agent.addRemoteAgent(owner.agent.metadata());
+    const staging = owner.agent.stageBlocks('kv', [2, 3]); // not awaited: the hold's params went out already
+    await reader.agent.read('shm-o3', {
+      localRegion: 'kv',
+      remoteRegion: 'kv',
+      localBlockIds: [0, 1],
+      remoteBlockIds: [2, 3],
+    });
+    await staging;
+    sameBlock(owner.region, 2, reader.region, 0);
+    sameBlock(owner.region, 3, reader.region, 1);
+    assert.equal(owner.agent.counters().stagedOnReadBytes, 0, 'served from the mirror once staged');
+
+    const { shm } = owner;
+    const second = owner.agent.stageBlocks('kv', [9]);
+    owner.agent.unstageBlocks('kv', [2, 3, 9]); // released while block 9 is still being copied
+    await second;
+    assert.equal(shm.stagedBlocks, 0, 'block 9 was let go during its staging: not served from the mirror');
+    blockOf(owner.region, 1, 1, 9).fill(7); // the engine reuses block 9
+    await reader.agent.read('shm-o3', {
+      localRegion: 'kv',
+      remoteRegion: 'kv',
+      localBlockIds: [4],
+      remoteBlockIds: [9],
+    });
+    assert.ok(blockOf(reader.region, 1, 1, 4).every((x) => x === 7));
   });
 });

@@ -32,6 +32,7 @@ import { blockBytes, type KvLayout } from './layout.ts';
 import { type KvTransport, newCounters, type TransferTarget, type TransportListener } from './transport.ts';
 import type { NotifHeader, TransferHeader } from './wire.ts';
 import { TransferError } from './errors.ts';
+import { removeIfOwnerDead, shmAddressDir, shmDirPrefix, sweepStaleShmDirs } from './shm-sweep.ts';
 
 export interface ShmTransportOptions {
   /** Where the directory of mirrors goes (default /dev/shm when it exists, else the OS temp directory). */
@@ -48,6 +49,12 @@ interface Mirror {
   fd: number;
   layout: KvLayout;
   staged: Set<number>;
+  /** Bumped by each unstage: a stage that was in flight meanwhile must not mark the block staged. */
+  epochs: Map<number, number>;
+  /** Blocks being staged now → that staging: a READ of them waits for it rather than copying them again. */
+  pending: Map<number, Promise<void>>;
+  /** Stagings run one after another, so a later stage of a block always writes its bytes last. */
+  chain: Promise<void>;
 }
 
 export class ShmTransport implements KvTransport, ShmStage {
@@ -68,7 +75,9 @@ export class ShmTransport implements KvTransport, ShmStage {
 
   async listen(target: TransferTarget): Promise<TransportListener> {
     const base = this.options.baseDir ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir());
-    const dir = mkdtempSync(join(base, `dhw-kv-${process.pid}-`));
+    // Mirrors of workers killed on this host before they could remove them: free their tmpfs pages.
+    sweepStaleShmDirs(base);
+    const dir = mkdtempSync(join(base, shmDirPrefix()));
     this.dir = dir;
     this.target = target;
     const sockets = new Set<Socket>();
@@ -93,35 +102,78 @@ export class ShmTransport implements KvTransport, ShmStage {
     };
   }
 
-  /** Copy blocks of `region` (every layer, as they are now) into its mirror; later READs skip the owner. */
+  /**
+   * Copy blocks of `region` (every layer, as they are now) into its mirror; later READs skip the owner.
+   * Stagings of one mirror run in call order; a block unstaged while its staging was in flight stays
+   * unstaged (its owner may have rewritten it during the copy).
+   */
   async stage(region: string, layout: KvLayout, blockIds: readonly number[]): Promise<void> {
     const target = this.target;
     if (!target || !this.dir)
       throw new TransferError('stage() needs a listening shm transport: start the agent first');
     const mirror = this.mirror(region, layout);
-    const runs: FileRun[] = [];
     const fresh = [...new Set(blockIds)].filter((b) => !mirror.staged.has(b));
-    for (const block of fresh) {
-      const views = await target.prepare(stageHeader(region, layout, block));
-      runs.push({ position: mirrorPosition(layout, block, 0), views });
-    }
-    const io = writeRuns(mirror.fd, runs, this.ioConcurrency);
+    if (fresh.length === 0) return;
+    const epochs = fresh.map((b) => mirror.epochs.get(b) ?? 0);
+    // The copy starts after one event-loop turn: the caller's pending work (a prefill worker's answer that
+    // carries these block ids) goes out first, and the copy overlaps its trip to the decode worker. READs
+    // of these blocks wait for it from now on (`pending`).
+    const io = mirror.chain.then(nextTurn).then(async () => {
+      const runs: FileRun[] = [];
+      for (const block of fresh) {
+        const views = await target.prepare(stageHeader(region, layout, block));
+        runs.push({ position: mirrorPosition(layout, block, 0), views });
+      }
+      await writeRuns(mirror.fd, runs, this.ioConcurrency);
+    });
+    const settled = io.catch(() => undefined);
+    mirror.chain = settled;
+    for (const block of fresh) mirror.pending.set(block, settled);
     this.staging.add(io);
     try {
       await io;
+      let staged = 0;
+      fresh.forEach((block, i) => {
+        if ((mirror.epochs.get(block) ?? 0) !== epochs[i]) return;
+        mirror.staged.add(block);
+        staged++;
+      });
+      this.counters.stagedAheadBytes += staged * blockBytes(layout);
     } finally {
       this.staging.delete(io);
+      for (const block of fresh) if (mirror.pending.get(block) === settled) mirror.pending.delete(block);
+      this.truncateIfEmpty(mirror);
     }
-    for (const block of fresh) mirror.staged.add(block);
-    this.counters.stagedAheadBytes += fresh.length * blockBytes(layout);
   }
 
   /** Forget staged blocks; a mirror left with none is truncated, giving its pages back to tmpfs. */
   unstage(region: string, blockIds: readonly number[]): void {
     const mirror = this.mirrors.get(region);
     if (!mirror) return;
-    for (const b of blockIds) mirror.staged.delete(b);
-    if (mirror.staged.size === 0 && this.staging.size === 0) ftruncateSync(mirror.fd, 0);
+    for (const b of blockIds) {
+      mirror.staged.delete(b);
+      mirror.epochs.set(b, (mirror.epochs.get(b) ?? 0) + 1);
+    }
+    this.truncateIfEmpty(mirror);
+  }
+
+  /** Blocks staged now, over every region (a leak check expects 0 once every hold is released). */
+  get stagedBlocks(): number {
+    let n = 0;
+    for (const mirror of this.mirrors.values()) n += mirror.staged.size;
+    return n;
+  }
+
+  /** Wait for the stagings in flight of the request's blocks (a READ right after a hold: no double copy). */
+  async whenStaged(header: TransferHeader): Promise<void> {
+    const mirror = this.mirrors.get(header.region);
+    if (!mirror || mirror.pending.size === 0) return;
+    const waits = new Set<Promise<void>>();
+    for (const b of header.blockIds) {
+      const p = mirror.pending.get(b);
+      if (p) waits.add(p);
+    }
+    await Promise.all(waits);
   }
 
   /** The mirror file holding every block of the request, or null if some block is not staged. */
@@ -152,6 +204,23 @@ export class ShmTransport implements KvTransport, ShmStage {
     this.release(client);
   }
 
+  /**
+   * A peer at `address` left discovery: drop our idle connections to it, and if its process is dead (its
+   * lease expired after a kill -9), remove the mirrors it left in /dev/shm.
+   */
+  peerGone(address: string): void {
+    for (const client of this.idle.get(address) ?? []) {
+      client.destroy();
+      this.open.delete(client);
+    }
+    this.idle.delete(address);
+    try {
+      removeIfOwnerDead(shmAddressDir(address).dir);
+    } catch {
+      // Not removable by us (another user's): its owner's host cleans it up at its next start.
+    }
+  }
+
   async close(): Promise<void> {
     for (const client of this.open) client.destroy();
     this.open.clear();
@@ -163,9 +232,22 @@ export class ShmTransport implements KvTransport, ShmStage {
     if (known && sameLayout(known.layout, layout)) return known;
     if (known) this.dropMirror(region, known); // re-registered with another layout: start over
     const path = join(this.dir as string, `${encodeURIComponent(region)}.kv`);
-    const mirror = { path, fd: openSync(path, 'w+'), layout, staged: new Set<number>() };
+    const mirror: Mirror = {
+      path,
+      fd: openSync(path, 'w+'),
+      layout,
+      staged: new Set(),
+      epochs: new Map(),
+      pending: new Map(),
+      chain: Promise.resolve(),
+    };
     this.mirrors.set(region, mirror);
     return mirror;
+  }
+
+  private truncateIfEmpty(mirror: Mirror): void {
+    const open = [...this.mirrors.values()].includes(mirror); // a dropped mirror's fd is closed
+    if (open && mirror.staged.size === 0 && this.staging.size === 0) ftruncateSync(mirror.fd, 0);
   }
 
   private dropMirror(region: string, mirror: Mirror): void {
@@ -212,6 +294,10 @@ function stageHeader(region: string, layout: KvLayout, block: number): TransferH
     blockIds: [block],
     bytes: blockBytes(layout),
   };
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function sameLayout(a: KvLayout, b: KvLayout): boolean {

@@ -69,6 +69,8 @@ export interface KvTransport {
   stage?(region: string, layout: KvLayout, blockIds: readonly number[]): Promise<void>;
   /** Optional (shm): forget staged copies; READs of those blocks are staged again on demand. */
   unstage?(region: string, blockIds: readonly number[]): void;
+  /** Optional: a peer reachable at `address` (this transport's kind) left the peer table. */
+  peerGone?(address: string): void;
   /** Close idle and open data connections this side initiated. */
   close(): Promise<void>;
 }

@@ -109,6 +109,6 @@ export class AgentKvConnector implements KvConnector {
       ms: Math.round(result.ms * 100) / 100,
       transport: result.transport,
     });
-    return { bytes: result.bytes, ms: result.ms };
+    return { bytes: result.bytes, ms: result.ms, transport: result.transport };
   }
 }

@@ -22,6 +22,7 @@ import type { KvTransferParams } from '../protocols/kv-transfer.ts';
 import { createDiscovery, type Discovery } from '../runtime/discovery/index.ts';
 import { leaseFromInstanceId } from '../runtime/names.ts';
 import { TcpRequestPlane } from '../runtime/request-plane/index.ts';
+import { sweepStaleShmDirs } from '../transfer/index.ts';
 import { defaultModelDir } from '../util/paths.ts';
 import {
   agentRecord,
@@ -63,6 +64,7 @@ before(async () => {
 });
 after(async () => {
   await Promise.all(workers.map((w) => w.kill9()));
+  sweepStaleShmDirs('/dev/shm'); // the killed workers' shm listener directories
   await plane.close();
   await observer?.close();
   await infra?.stop();

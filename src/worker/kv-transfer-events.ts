@@ -39,7 +39,7 @@ function eventReason(event: Extract<KvTransferEvent, { kind: 'load_failed' }>): 
 /** Subscribe the metrics to the engine's KV-transfer events; returns the unsubscribe. */
 export function observeKvTransfers(engine: EngineCore, metrics: KvTransferMetrics): () => void {
   return engine.onKvTransfer((event) => {
-    if (event.kind === 'loaded') metrics.pulled(event.bytes, event.ms);
+    if (event.kind === 'loaded') metrics.pulled(event.bytes, event.ms, event.transport);
     else if (event.kind === 'load_failed') metrics.fellBack(eventReason(event));
     else if (event.kind === 'hold_expired') metrics.holdExpired();
   });

@@ -12,6 +12,11 @@
  *   dynamo_component_kv_transfer_held_blocks{...}                gauge    blocks held for pulls (prefill)
  *   dynamo_component_kv_transfer_held_requests{...}              gauge    requests holding them
  *   dynamo_component_kv_transfer_hold_expired_total{...}         counter  holds freed because nobody pulled
+ *   dynamo_component_kv_transfer_pulls_total{...,transport}      counter  successful pulls by backend
+ *                                                                         (tcp | unix | shm | memory | simulated)
+ *   dynamo_component_kv_transfer_staged_blocks{...}              gauge    blocks in the shm mirror (prefill)
+ *   dynamo_component_kv_transfer_staged_bytes_total{...,when}    counter  bytes the owner copied into /dev/shm:
+ *                                                                         ahead (at hold) | on_read (unstaged)
  *
  * Fed from the engine's onKvTransfer events (every engine kind, simulated pulls included) and, for bytes
  * served, from the transfer agent's transport counters (only real bytes leave a worker).
@@ -27,6 +32,10 @@ export interface KvTransferMetricsSource {
   heldRequests(): number;
   /** Payload bytes the transfer agent served to peers so far (0 without an agent). */
   bytesServed(): number;
+  /** Blocks staged into the shm mirror now (0 without shm). */
+  stagedBlocks?(): number;
+  /** Bytes the agent copied into /dev/shm so far, ahead of READs and during them. */
+  stagedBytes?(): { ahead: number; onRead: number };
 }
 
 type LabelName = keyof WorkerMetricLabels;
@@ -37,6 +46,7 @@ export class KvTransferMetrics {
   private readonly duration: Histogram<LabelName>;
   private readonly fallbacks: Counter<LabelName | 'reason'>;
   private readonly expired: Counter<LabelName>;
+  private readonly byTransport: Counter<LabelName | 'transport'>;
 
   constructor(
     registry: Registry,
@@ -83,6 +93,29 @@ export class KvTransferMetrics {
       labelNames,
       registers,
     });
+    this.byTransport = new Counter({
+      name: 'dynamo_component_kv_transfer_pulls_total',
+      help: 'Successful KV pulls by the backend that carried them (tcp, unix, shm, memory, simulated)',
+      labelNames: [...labelNames, 'transport'],
+      registers,
+    });
+    const staged = { ahead: 0, on_read: 0 };
+    new Counter({
+      name: 'dynamo_component_kv_transfer_staged_bytes_total',
+      help: 'KV bytes a prefill worker copied into its /dev/shm mirror: ahead (at hold) or on_read (unstaged)',
+      labelNames: [...labelNames, 'when'],
+      registers,
+      collect() {
+        const now = source.stagedBytes?.() ?? { ahead: 0, onRead: 0 };
+        for (const [when, total] of [
+          ['ahead', now.ahead],
+          ['on_read', now.onRead],
+        ] as const) {
+          this.inc({ ...labels, when }, Math.max(0, total - staged[when]));
+          staged[when] = Math.max(staged[when], total);
+        }
+      },
+    });
     const gauge = (name: string, help: string, read: () => number) =>
       new Gauge({
         name,
@@ -99,6 +132,11 @@ export class KvTransferMetrics {
     gauge('dynamo_component_kv_transfer_held_requests', 'Finished prefills waiting for their pull', () =>
       source.heldRequests(),
     );
+    gauge(
+      'dynamo_component_kv_transfer_staged_blocks',
+      'KV blocks staged into the shm mirror for pulls',
+      () => (source.stagedBlocks ? source.stagedBlocks() : 0),
+    );
     // Series present from the first scrape, so rates and dashboards need no "absent" special case.
     for (const direction of ['in', 'out']) this.bytes.inc({ ...labels, direction }, 0);
     for (const outcome of ['ok', 'error']) this.transfers.inc({ ...labels, outcome }, 0);
@@ -106,8 +144,9 @@ export class KvTransferMetrics {
   }
 
   /** A pull finished: `bytes` landed in our blocks in `ms`. */
-  pulled(bytes: number, ms: number): void {
+  pulled(bytes: number, ms: number, transport = 'unknown'): void {
     this.bytes.inc({ ...this.labels, direction: 'in' }, bytes);
+    this.byTransport.inc({ ...this.labels, transport });
     this.transfers.inc({ ...this.labels, outcome: 'ok' });
     this.duration.observe(this.labels, ms / 1000);
   }

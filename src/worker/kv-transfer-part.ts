@@ -15,6 +15,7 @@
 import type { Clock, EngineCore, KvConnector } from '../engine/index.ts';
 import { LlmEngine, realClock } from '../engine/index.ts';
 import { SimulatedKvConnector } from '../mocker/index.ts';
+import { statfsSync } from 'node:fs';
 import type { KvCacheTensors } from '../model/index.ts';
 import { parseReleaseNotification, releaseNotification } from '../protocols/kv-transfer.ts';
 import type { Discovery } from '../runtime/discovery/index.ts';
@@ -24,6 +25,7 @@ import {
   type KvTransport,
   MemoryTransport,
   publishAgentMetadata,
+  ShmTransport,
   StreamTransport,
   TransferAgent,
 } from '../transfer/index.ts';
@@ -32,6 +34,7 @@ import type { ClusterSecret } from '../util/cluster-secret.ts';
 import { parseLinkSpec } from '../util/link-spec.ts';
 import type { Logger } from '../util/logger.ts';
 import { AgentKvConnector, checkNotExpired, ensurePeer, KV_REGION } from './agent-kv-connector.ts';
+import { AgentKvStager } from './agent-kv-stager.ts';
 import { WorkerError } from './errors.ts';
 import type { SimulatedKvSpec } from './worker-engine.ts';
 import {
@@ -50,6 +53,8 @@ export interface KvTransferPart {
    * would fail once the agent closes, and they would prefill those prompts again).
    */
   awaitHeldPulled(ms: number): Promise<void>;
+  /** Blocks staged into the shm mirror for held requests (0 without shm or on a decode-only worker). */
+  stagedBlocks(): number;
   /** The lease is gone, and the metadata key with it: do not try to delete it (etcd may be unreachable). */
   forget(): void;
   /** Put the metadata again (under the renewed lease, after `forget`). */
@@ -75,6 +80,35 @@ export interface KvTransferPartDeps {
   log: Logger;
 }
 
+/**
+ * Whether `auto` offers shm: only with real KV tensors (a mocker has nothing to stage), without a cluster
+ * secret (shm's control socket has no handshake; its directory is 0700, same user only), and when /dev/shm
+ * can hold a mirror of the whole pool (the most it grows to: docker's default /dev/shm is 64 MiB).
+ */
+export function autoShmVerdict(
+  poolBytes: number | undefined,
+  clusterSecret: ClusterSecret | undefined,
+  shmDir = '/dev/shm',
+): { offer: boolean; why?: string } {
+  if (poolBytes === undefined) return { offer: false, why: 'no KV tensors to stage (mocker)' };
+  if (clusterSecret !== undefined) return { offer: false, why: 'a cluster secret is set' };
+  let free = 0;
+  try {
+    const stats = statfsSync(shmDir);
+    free = stats.bavail * stats.bsize;
+  } catch {
+    return { offer: false, why: `${shmDir} does not exist` };
+  }
+  if (free < poolBytes)
+    return {
+      offer: false,
+      why: `${shmDir} has ${mib(free)} MiB free, a mirror of the KV pool may need ${mib(poolBytes)} MiB (docker: --shm-size)`,
+    };
+  return { offer: true };
+}
+
+const mib = (bytes: number) => Math.floor(bytes / 2 ** 20);
+
 /** The transports a mode stands for (none: no agent at all). */
 export function transportsFor(
   mode: KvTransferMode,
@@ -82,21 +116,36 @@ export function transportsFor(
   host: string,
   advertiseHost: string,
   clusterSecret?: ClusterSecret,
+  offerShm = clusterSecret === undefined,
 ): KvTransport[] {
   const tcp = () => new StreamTransport('tcp', { host, advertiseHost, clusterSecret });
   const unix = () => new StreamTransport('unix', { clusterSecret });
+  const shm = () => (offerShm ? [new ShmTransport()] : []);
   switch (mode) {
     case 'auto':
-      return role === 'aggregated' ? [] : [tcp(), unix()];
+      return role === 'aggregated' ? [] : [tcp(), unix(), ...shm()];
     case 'tcp':
       return [tcp()];
     case 'unix':
       return [unix()];
+    case 'shm':
+      if (clusterSecret !== undefined)
+        throw new WorkerError(
+          '--kv-transfer shm cannot check a cluster secret (--cluster-secret-file): use --kv-transfer unix or auto',
+        );
+      return [new ShmTransport()];
     case 'memory':
       return [new MemoryTransport()];
     case 'none':
       return [];
   }
+}
+
+function kvPoolBytes(tensors: KvCacheTensors): number {
+  let bytes = 0;
+  for (let l = 0; l < tensors.numLayers; l++)
+    bytes += (tensors.key[l]?.byteLength ?? 0) + (tensors.value[l]?.byteLength ?? 0);
+  return bytes;
 }
 
 /** The engine's KV pool as a transfer region: the agent references the tensors, never copies them. */
@@ -122,7 +171,20 @@ export async function startKvTransferPart(
 ): Promise<KvTransferPart | undefined> {
   const { engine, discovery, namespace, instanceId, role, log } = deps;
   const mode = deps.options.mode ?? 'auto';
-  const transports = transportsFor(mode, role, deps.host, deps.advertiseHost, deps.clusterSecret);
+  const poolBytes = engine instanceof LlmEngine ? kvPoolBytes(engine.kvTensors) : undefined;
+  const shmVerdict = autoShmVerdict(poolBytes, deps.clusterSecret);
+  if (mode === 'auto' && role !== 'aggregated' && !shmVerdict.offer)
+    log.info('not offering shared-memory KV transfer; same-host peers use Unix sockets', {
+      reason: shmVerdict.why,
+    });
+  const transports = transportsFor(
+    mode,
+    role,
+    deps.host,
+    deps.advertiseHost,
+    deps.clusterSecret,
+    shmVerdict.offer,
+  );
   if (transports.length === 0) {
     if (role === 'prefill')
       throw new WorkerError(
@@ -174,6 +236,19 @@ export async function startKvTransferPart(
   engine.setKvConnector(connector);
   stack.defer(() => engine.setKvConnector(undefined), 'unplug the KV connector');
 
+  let stager: AgentKvStager | undefined;
+  if (engine instanceof LlmEngine && transports.some((t) => t.kind === 'shm')) {
+    // Prefill side: a held prompt's blocks go into the shm mirror at once, so a same-host decode worker's
+    // READ is one preadv from /dev/shm (any role may hold: a decode worker can serve as a prefill worker).
+    stager = new AgentKvStager(agent, log);
+    const staging = stager;
+    engine.setKvStager(staging);
+    stack.defer(async () => {
+      engine.setKvStager(undefined);
+      await staging.settled();
+    }, 'stop staging held KV blocks');
+  }
+
   // Last: peers can pull from us only once everything above is in place.
   const metadataKey = await publishAgentMetadata(discovery, namespace, metadata);
   let published = true;
@@ -193,6 +268,7 @@ export async function startKvTransferPart(
     agent,
     metadataKey,
     awaitHeldPulled: (ms) => awaitHeldPulled(engine, ms, log),
+    stagedBlocks: () => stager?.stagedBlocks ?? 0,
     forget: () => {
       published = false;
     },
@@ -230,7 +306,7 @@ function simulatedPulls(simulated: KvConnector, log: Logger): KvConnector {
         ms: Math.round(result.ms * 100) / 100,
         transport: 'simulated',
       });
-      return result;
+      return { ...result, transport: 'simulated' };
     },
   };
 }

@@ -164,6 +164,11 @@ export async function assembleWorkerParts(
     heldBlocks: () => engine.heldBlocks(),
     heldRequests: () => engine.heldRequests(),
     bytesServed: () => kvTransfer?.agent.counters().bytesSent ?? 0,
+    stagedBlocks: () => kvTransfer?.stagedBlocks() ?? 0,
+    stagedBytes: () => {
+      const c = kvTransfer?.agent.counters();
+      return { ahead: c?.stagedAheadBytes ?? 0, onRead: c?.stagedOnReadBytes ?? 0 };
+    },
   });
   stack.defer(observeKvTransfers(engine, transferMetrics), 'stop observing KV transfers');
 

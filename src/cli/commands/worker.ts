@@ -141,7 +141,7 @@ const FLAGS = {
 };
 const USAGE =
   'dhw worker [--engine scratch|mocker|llamacpp|openai] [--model DIR|FILE.gguf] [--upstream URL] [--role aggregated|prefill|decode] ' +
-  '[--kv-transfer auto|tcp|unix|none] [--discovery etcd|file|memory] [--events nats|memory] [--kv-events zmq://HOST:PORT] ' +
+  '[--kv-transfer auto|tcp|unix|shm|none] [--discovery etcd|file|memory] [--events nats|memory] [--kv-events zmq://HOST:PORT] ' +
   '[--namespace dynamo] [--component backend] [--port 0] [--system-port 0] [engine options]';
 const DESCRIPTION = [
   'Run one backend worker: serve an engine on the request plane and register it in discovery.',
