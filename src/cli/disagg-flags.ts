@@ -3,7 +3,7 @@
  * `dhw serve` so both spell and check them the same way:
  *
  *   --role prefill|decode|aggregated     what the worker does (dhw worker only; serve derives it)
- *   --kv-transfer auto|tcp|unix|shm|none the transfer agent's transports (auto: tcp+unix+shm unless aggregated)
+ *   --kv-transfer auto|tcp|unix|shm|none the transfer agent's transports (auto: tcp+unix unless aggregated; shm adds shared memory)
  *   --kv-hold-timeout MS                 prefill: how long finished prompts' blocks wait for their pull
  *   --kv-pull-timeout MS                 decode: a pull slower than this fails; the prompt is prefilled here
  *   --kv-link BANDWIDTH[,LATENCY]        mocker: the simulated link a pull is charged on
@@ -32,8 +32,8 @@ export const KV_TRANSFER_FLAGS: FlagSpecs = {
     type: 'string',
     default: 'auto',
     help:
-      'auto | tcp | unix | shm | none: transfer-agent transports (auto: tcp+unix+shm for prefill/decode, ' +
-      'same-host peers preferring shm, then unix; none for aggregated)',
+      'auto | tcp | unix | shm | none: transfer-agent transports (auto: tcp+unix for prefill/decode, same-host ' +
+      'peers preferring unix; shm: tcp+unix+shared memory, staged as prompts finish; none for aggregated)',
   },
   'kv-hold-timeout': {
     type: 'string',
@@ -71,7 +71,7 @@ export function kvTransferFromFlags(
   if (!(CLI_KV_TRANSFER_MODES as readonly string[]).includes(mode))
     throw new UsageError(
       `--kv-transfer must be ${CLI_KV_TRANSFER_MODES.join(', ')}, got ${JSON.stringify(mode)} (auto picks ` +
-        'tcp, unix sockets and shared memory)',
+        'tcp and unix sockets; shm adds shared memory)',
     );
   if (mode === 'none' && role === 'prefill')
     throw new UsageError(

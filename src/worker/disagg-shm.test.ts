@@ -1,6 +1,6 @@
 /**
  * Disaggregated serving through shared memory: `dhw worker --role prefill|decode` child processes on one host
- * (default `--kv-transfer auto`: tcp + unix + shm), real etcd + NATS, the two hops driven by hand. The
+ * (`--kv-transfer shm`: tcp + unix + shm), real etcd + NATS, the two hops driven by hand. The
  * prefill worker stages a held prompt's blocks into its /dev/shm mirror; the decode worker's READ is a
  * preadv from there. Checked: the pull is carried by shm (the transport metric), served from blocks staged
  * ahead (nothing copied during the READ), the output is the model's golden greedy output, and nothing
@@ -87,7 +87,10 @@ describe('disaggregated prefill/decode on one host pull through shared memory', 
   let shortHold: RoleWorker;
   before(async () => {
     const spawn = (role: 'prefill' | 'decode', extra: string[] = []) =>
-      spawnRoleWorker(infra, namespace, role, { engine: 'scratch', extra }).then((w) => {
+      spawnRoleWorker(infra, namespace, role, {
+        engine: 'scratch',
+        extra: ['--kv-transfer', 'shm', ...extra],
+      }).then((w) => {
         workers.push(w);
         return w;
       });

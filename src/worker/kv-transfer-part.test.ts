@@ -11,7 +11,7 @@ const free = (() => {
   return s.bavail * s.bsize;
 })();
 
-test('auto offers shm only with tensors, without a cluster secret, and when the mirror fits', () => {
+test('--kv-transfer shm adds shm only with tensors, without a cluster secret, and when the mirror fits', () => {
   assert.deepEqual(autoShmVerdict(1 << 20, undefined, dir), { offer: true });
   const tooBig = autoShmVerdict(free * 2 + 2 ** 30, undefined, dir);
   assert.equal(tooBig.offer, false);
@@ -22,18 +22,19 @@ test('auto offers shm only with tensors, without a cluster secret, and when the 
   assert.match(autoShmVerdict(1, undefined, '/no/such/dir').why ?? '', /does not exist/);
 });
 
-test('transports per mode: auto lists shm last and only when offered; shm with a secret is refused', () => {
-  const kinds = (offerShm: boolean) =>
-    transportsFor('auto', 'prefill', '127.0.0.1', '127.0.0.1', undefined, offerShm).map((t) => t.kind);
-  assert.deepEqual(kinds(true), ['tcp', 'unix', 'shm']);
-  assert.deepEqual(kinds(false), ['tcp', 'unix']);
+test('transports per mode: auto is tcp + unix; shm adds shm last when offered; shm with a secret is refused', () => {
+  const kinds = (mode: 'auto' | 'shm', offerShm: boolean) =>
+    transportsFor(mode, 'prefill', '127.0.0.1', '127.0.0.1', undefined, offerShm).map((t) => t.kind);
+  assert.deepEqual(kinds('auto', true), ['tcp', 'unix']);
+  assert.deepEqual(kinds('shm', true), ['tcp', 'unix', 'shm']);
+  assert.deepEqual(kinds('shm', false), ['tcp', 'unix']);
   assert.deepEqual(
     transportsFor('auto', 'aggregated', '127.0.0.1', '127.0.0.1', undefined, true).map((t) => t.kind),
     [],
   );
   assert.deepEqual(
     transportsFor('shm', 'decode', '127.0.0.1', '127.0.0.1').map((t) => t.kind),
-    ['shm'],
+    ['tcp', 'unix', 'shm'],
   );
   const secret = ClusterSecret.fromBytes('s'.repeat(32));
   assert.throws(

@@ -81,9 +81,13 @@ export interface KvTransferPartDeps {
 }
 
 /**
- * Whether `auto` offers shm: only with real KV tensors (a mocker has nothing to stage), without a cluster
- * secret (shm's control socket has no handshake; its directory is 0700, same user only), and when /dev/shm
- * can hold a mirror of the whole pool (the most it grows to: docker's default /dev/shm is 64 MiB).
+ * Whether `--kv-transfer shm` can add shared memory: only with real KV tensors (a mocker has nothing to
+ * stage), without a cluster secret (shm's control socket has no handshake; its directory is 0700, same user
+ * only), and when /dev/shm can hold a mirror of the whole pool (the most it grows to: docker's default
+ * /dev/shm is 64 MiB). `auto` never offers shm: measured with real workers (bench:transfer-workers), a
+ * decode worker pulls within milliseconds of the prefill's answer, so its READ waits for the staging copy
+ * and shm's two copies run one after the other, where a Unix socket overlaps its two: 1.04-1.98x the Unix
+ * pull time. shm pays when pulls come after staging has finished (decode workers with a queue).
  */
 export function autoShmVerdict(
   poolBytes: number | undefined,
@@ -123,7 +127,7 @@ export function transportsFor(
   const shm = () => (offerShm ? [new ShmTransport()] : []);
   switch (mode) {
     case 'auto':
-      return role === 'aggregated' ? [] : [tcp(), unix(), ...shm()];
+      return role === 'aggregated' ? [] : [tcp(), unix()];
     case 'tcp':
       return [tcp()];
     case 'unix':
@@ -133,7 +137,8 @@ export function transportsFor(
         throw new WorkerError(
           '--kv-transfer shm cannot check a cluster secret (--cluster-secret-file): use --kv-transfer unix or auto',
         );
-      return [new ShmTransport()];
+      // Shared memory added to the stream transports: same-host peers prefer it, others keep tcp.
+      return [tcp(), unix(), ...shm()];
     case 'memory':
       return [new MemoryTransport()];
     case 'none':
@@ -173,8 +178,8 @@ export async function startKvTransferPart(
   const mode = deps.options.mode ?? 'auto';
   const poolBytes = engine instanceof LlmEngine ? kvPoolBytes(engine.kvTensors) : undefined;
   const shmVerdict = autoShmVerdict(poolBytes, deps.clusterSecret);
-  if (mode === 'auto' && role !== 'aggregated' && !shmVerdict.offer)
-    log.info('not offering shared-memory KV transfer; same-host peers use Unix sockets', {
+  if (mode === 'shm' && !shmVerdict.offer)
+    log.warn('--kv-transfer shm: not offering shared memory; same-host peers use Unix sockets', {
       reason: shmVerdict.why,
     });
   const transports = transportsFor(

@@ -22,10 +22,11 @@ export const WORKER_ROLES: readonly WorkerRole[] = ['prefill', 'decode', 'aggreg
 
 /**
  * Which transports the worker's transfer agent listens on and dials with:
- *   auto    tcp + unix + shm for prefill and decode workers (no shm with a cluster secret), no agent for
- *           aggregated ones; same-host peers pick shm, then unix, then tcp
+ *   auto    tcp + unix for prefill and decode workers, no agent for aggregated ones; same-host peers
+ *           pick unix, then tcp
  *   tcp     TCP only (peers on other hosts);  unix: Unix sockets only (peers on this host)
- *   shm     shared memory only (peers on this host): held blocks staged into /dev/shm, READ by preadv
+ *   shm     tcp + unix + shared memory (no shm with a cluster secret): held blocks staged into /dev/shm,
+ *           READ by preadv; same-host peers pick shm, then unix, then tcp
  *   memory  in-process copies only: workers that share one process (embedded `dhw serve`)
  *   none    no transfer agent (a decode worker then prefills every prompt itself)
  */

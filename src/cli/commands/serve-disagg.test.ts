@@ -31,7 +31,7 @@ after(async () => {
 
 const golden = JSON.parse(readFileSync(join(defaultModelDir, 'golden.json'), 'utf8')).samples[0];
 
-test('child prefill + decode workers on etcd/NATS: remote prefill through shared memory (same host: shm before unix), golden text, clean exit', async () => {
+test('child prefill + decode workers on etcd/NATS: remote prefill over a Unix socket (same host, --kv-transfer auto), golden text, clean exit', async () => {
   const namespace = freshNamespace();
   const port = await freePort();
   const serve = await spawnDhw(
@@ -74,7 +74,7 @@ test('child prefill + decode workers on etcd/NATS: remote prefill through shared
   assert.equal(res.choices[0].message.content, golden.greedy_text);
   const metrics = await (await fetch(`${url}/metrics`)).text();
   assert.match(metrics, /dynamo_frontend_disagg_decisions_total\{[^}]*reason="remote"\} 1\b/);
-  assert.match(serve.output(), /\[decode-1\] .*kv transfer pulled .*transport=shm/);
+  assert.match(serve.output(), /\[decode-1\] .*kv transfer pulled .*transport=unix/);
 
   serve.child.kill('SIGTERM');
   assert.equal(await serve.exited, 0);
