@@ -49,6 +49,7 @@ export function engineOptionsFromFlags(values: ParsedCommand['values'], modelDir
     enablePrefixCaching: values['no-prefix-caching'] !== true,
     threads: numberFlag(values, 'threads', { integer: true, min: 1 }),
     weightDtype: weightDtypeFlag(values),
+    relaxedSimd: values['relaxed-simd'] === true ? true : undefined,
     ...tpOptionsFromFlags(values),
     ...pipelineOptionsFromFlags(values),
   };

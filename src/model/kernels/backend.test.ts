@@ -54,18 +54,29 @@ const Q8_SHAPES = [
 const backends: KernelBackend[] = [];
 after(() => Promise.all(backends.map((b) => b.close())));
 
-async function backend(threads: number, weightDtype: 'f32' | 'q8_0'): Promise<KernelBackend> {
-  const b = await KernelBackend.create({ threads, weightDtype }, 1 << 20);
+async function backend(
+  threads: number,
+  weightDtype: 'f32' | 'q8_0',
+  relaxedSimd = false,
+): Promise<KernelBackend> {
+  const b = await KernelBackend.create({ threads, weightDtype, relaxedSimd }, 1 << 20);
   backends.push(b);
   return b;
 }
 
 describe('wasm kernels', { skip: kernelModule() === null ? 'no WebAssembly SIMD' : false }, () => {
-  for (const threads of [1, 2]) {
-    it(`f32 matmul matches the reference on ragged shapes (${threads} thread(s))`, async () => {
-      const b = await backend(threads, 'f32');
+  for (const [threads, relaxed] of [
+    [1, false],
+    [2, false],
+    [1, true],
+    [2, true],
+  ] as const) {
+    const path = relaxed ? 'fused multiply-add' : 'exact';
+    it(`f32 matmul matches the reference on ragged shapes (${threads} thread(s), ${path})`, async () => {
+      const b = await backend(threads, 'f32', relaxed);
       assert.equal(b.kind, 'wasm');
       assert.equal(b.threads, threads);
+      assert.equal(b.relaxedSimd, relaxed, 'Node 20+ compiles relaxed SIMD once the V8 flag is set');
       for (const [rows, inDim, outDim] of F32_SHAPES) {
         const w = randomArray(outDim * inDim, outDim + 1);
         const bias = randomArray(outDim, 7);
@@ -87,8 +98,8 @@ describe('wasm kernels', { skip: kernelModule() === null ? 'no WebAssembly SIMD'
       }
     });
 
-    it(`q8_0 matmul matches the reference on the dequantized weights (${threads} thread(s))`, async () => {
-      const b = await backend(threads, 'q8_0');
+    it(`q8_0 matmul matches the reference on the dequantized weights (${threads} thread(s), ${path})`, async () => {
+      const b = await backend(threads, 'q8_0', relaxed);
       for (const [rows, inDim, outDim] of Q8_SHAPES) {
         const w = randomArray(outDim * inDim, outDim + 3);
         const m = b.matrix(w, outDim, inDim);

@@ -40,7 +40,7 @@ export interface KernelOptions {
   weightDtype?: WeightDtype;
   /** 'wasm' (default) or 'ts' to force the reference TypeScript kernels. */
   kernels?: KernelKind;
-  /** Try relaxed-SIMD fused multiply-add (needs --experimental-wasm-relaxed-simd on Node 20; default off). */
+  /** Fused multiply-add kernels (relaxed SIMD, `--relaxed-simd`) where the runtime has them; default off (exact path). */
   relaxedSimd?: boolean;
 }
 
@@ -77,6 +77,8 @@ export class KernelBackend {
     private readonly arena: SharedArena | null,
     private readonly wasm: KernelExports | null,
     private readonly pool: KernelThreadPool | null,
+    /** True when the matmuls run the relaxed-SIMD fused multiply-add tiles. */
+    readonly relaxedSimd = false,
   ) {
     this.wasmAttention = wasm && arena ? new WasmAttention(wasm, arena) : null;
   }
@@ -109,7 +111,7 @@ export class KernelBackend {
         log.warn('kernel worker threads failed to start; computing on one thread', { error: String(err) });
       }
     }
-    return new KernelBackend('wasm', dtype, pool ? threads : 1, arena, wasm, pool);
+    return new KernelBackend('wasm', dtype, pool ? threads : 1, arena, wasm, pool, compiled.relaxed);
   }
 
   /** A zeroed f32 buffer the kernels can read and write without copying. */
