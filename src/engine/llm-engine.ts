@@ -59,6 +59,8 @@ export interface EngineOptions {
   weightDtype?: ModelOptions['weightDtype'];
   /** Fused multiply-add matmul kernels (`--relaxed-simd`): faster prefill, logits differ in the last bits. */
   relaxedSimd?: boolean;
+  /** Called as the checkpoint is read (bytes done of total): the CLI's load progress bar. */
+  onLoadProgress?: ModelOptions['onLoadProgress'];
   /** Identifies this engine in load metrics and in the KV hand-offs it holds (default "local"). */
   workerId?: WorkerId | string;
   /** Pulls a decode-side request's prompt KV from its prefill worker (or later: `setKvConnector`). */
@@ -125,6 +127,7 @@ export class LlmEngine extends EngineCore {
       threads,
       weightDtype: opts.weightDtype,
       relaxedSimd: opts.relaxedSimd,
+      onLoadProgress: opts.onLoadProgress,
       part,
     });
     const c = model.config;
