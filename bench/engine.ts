@@ -232,6 +232,10 @@ async function measureInterleaved(runners: PhaseRunner[], repeats: number): Prom
       if (round % 2 === 1) order.reverse();
       for (const i of order) samples[i]![p]!.push(await runners[i]![phase]());
     }
+    // Each phase's medians as soon as it ends: a long run (TinyLlama on a busy box) shows progress.
+    console.error(
+      `  ${phase}: ${samples.map((s) => median(s[p]!).toFixed(2)).join(' vs ')} tok/s (ours vs llama.cpp)`,
+    );
   }
   return samples;
 }
