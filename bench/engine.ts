@@ -34,6 +34,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { LlmEngine } from '../src/engine/index.ts';
 import {
+  argmax,
   convertToGguf,
   LlamaModel,
   loadModelConfig,
@@ -45,7 +46,7 @@ import {
 import { defaultModelDir, repoRoot } from '../src/util/paths.ts';
 import { decodePhase, runConcurrentBatch } from './lib/concurrent-batch.ts';
 import { describeMachine, machineLine } from './lib/machine.ts';
-import { measureQ8SingleStream, type Q8SingleStream, timeOurDecode } from './lib/engine-q8.ts';
+import { measureQ8SingleStream, type Q8BenchResult } from './lib/engine-q8.ts';
 import { measureKernelFractions, printKernelFractions } from './lib/kernel-roofline.ts';
 import { benchRequest, syntheticPrompt } from './lib/prompts.ts';
 import { measureRoofline } from './lib/wasm-roofline.ts';
@@ -187,7 +188,15 @@ async function openOurRunner(dir: string, w: PhaseWorkload): Promise<PhaseRunner
       session.feed(w.prefillPrompt);
       return (w.prefillPrompt.length / (performance.now() - t0)) * 1000;
     },
-    decode: async () => timeOurDecode(plainModel(), w),
+    decode: async () => {
+      const session = new SequenceSession(plainModel(), {
+        maxTokens: w.decodePrompt.length + w.decodeTokens,
+      });
+      let token = argmax(session.feed(w.decodePrompt));
+      const t0 = performance.now(); // first token out: from here on, one token per step
+      for (let i = 1; i < w.decodeTokens; i++) token = argmax(session.feed([token]));
+      return ((w.decodeTokens - 1) / (performance.now() - t0)) * 1000;
+    },
     batched: async () => {
       if (!engine) {
         await model?.close();
@@ -293,7 +302,7 @@ const llama = await loadLlamaCpp();
 const oursLabel = relaxedSimd ? 'ours (fp32, fma)' : 'ours (fp32, exact)';
 const rows: Row[] = [];
 let headline: number[] | null = null; // the shape's ratios: batched, single, prefill
-let q8: Q8SingleStream | null = null;
+let q8: Q8BenchResult | null = null;
 const models = await prepareModels();
 const shapeModel = models[models.length - 1]!;
 for (const m of models) {
@@ -321,15 +330,22 @@ for (const m of models) {
   );
 }
 if (llama.ok && runs('q8')) {
-  const w = workloadFor(loadModelConfig(shapeModel.dir));
-  const cache = join(repoRoot, '.dhw', 'bench-models');
-  q8 = await measureQ8SingleStream(llama.llama, shapeModel.dir, cache, w, counts.repeats, { relaxedSimd });
+  const cacheDir = join(repoRoot, '.dhw', 'bench-models');
+  q8 = await measureQ8SingleStream({
+    dir: shapeModel.dir,
+    cacheDir,
+    threads: counts.threads,
+    decodeTokens: counts.decode,
+    repeats: counts.repeats,
+    llama: llama.llama,
+  });
 }
 printTable(rows);
 if (q8) {
+  // Engine labels come from lib/engine-q8.ts (median single-stream tokens/s each, interleaved runs).
+  const perEngine = Object.entries(q8.tokensPerSec).map(([label, tps]) => `${label} ${tps.toFixed(1)} tok/s`);
   console.log(
-    `\nq8_0 single-stream (${shapeModel.name}): ours ${q8.ours.toFixed(1)} tok/s, llama.cpp (q8_0 GGUF) ` +
-      `${q8.llamaCpp.toFixed(1)} tok/s, ours ÷ llama.cpp ${q8.ratio.toFixed(2)}x`,
+    `\nq8_0 single-stream (${shapeModel.name}): ${perEngine.join(', ')}; ours ÷ llama.cpp ${times(q8.ratio ?? NOT_RUN)}`,
   );
 }
 if (runs('kernels')) {
