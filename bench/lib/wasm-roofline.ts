@@ -9,9 +9,9 @@
  * time, so a busy neighbour lowers the count of runs, not the figure.
  */
 // biome-ignore-all format: instruction sequences read like assembly, one logical step per line
-import v8 from 'node:v8';
 import { assembleModule, FunctionBuilder, I32, op, V128, whileLoop } from '../../src/model/kernels/wasm/assembler.ts';
 import { get, increment, set } from '../../src/model/kernels/wasm/codegen-helpers.ts';
+import { enableRelaxedSimd } from '../../src/model/kernels/wasm/kernel-module.ts';
 
 const ACCUMULATORS = 12;
 const STEPS_PER_PASS = 8; // unrolled passes over all accumulators per loop iteration
@@ -50,11 +50,6 @@ function rooflineModule(fused: boolean): Uint8Array {
     ...op.f32Store(0), ...op.i32Const(0), ...set(sink),
   ]);
   return assembleModule([def], { minPages: 1, maxPages: 1, shared: false });
-}
-
-/** Enables relaxed SIMD on Node 20 (behind a V8 flag there; on by default from Node 22). */
-export function enableRelaxedSimd(): void {
-  v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
 }
 
 function measure(bytes: Uint8Array, minCpuMs: number): number | null {

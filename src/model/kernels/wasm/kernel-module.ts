@@ -42,7 +42,7 @@ const cache = new Map<boolean, CompiledKernels | null>();
  * on by default from Node 22). V8 flags are process-wide and read at compile time, so setting it before
  * the module is compiled is enough, for the worker threads too (they instantiate the same module).
  */
-function enableRelaxedSimd(): void {
+export function enableRelaxedSimd(): void {
   v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
 }
 
