@@ -69,6 +69,10 @@ export const ENGINE_FLAGS: FlagSpecs = {
     default: 'f32',
     help: 'f32 (exact) | q8_0 (int8 blocks: ~4x less memory)',
   },
+  'relaxed-simd': {
+    type: 'boolean',
+    help: 'fused multiply-add matmul kernels (WebAssembly relaxed SIMD): faster prefill, logits differ in the last bits',
+  },
   ...TP_FLAGS,
   'pipeline-parallel-size': {
     type: 'string',

@@ -12,6 +12,7 @@ import { DEFAULT_SAMPLING, type SamplingParams, type StoppingParams } from '../p
 import { DhwError } from '../util/errors.ts';
 import { defaultModelDir } from '../util/paths.ts';
 import { numberFlag, type ParsedCommand, stringFlag, UsageError } from './args.ts';
+import { loadProgressBar } from './load-progress.ts';
 import { tpOptionsFromFlags } from './tp-flags.ts';
 
 /**
@@ -61,6 +62,8 @@ export function engineOptionsFromFlags(values: ParsedCommand['values'], modelDir
     enablePrefixCaching: values['no-prefix-caching'] !== true,
     threads: numberFlag(values, 'threads', { integer: true, min: 1 }),
     weightDtype: weightDtypeFlag(values),
+    relaxedSimd: values['relaxed-simd'] === true ? true : undefined,
+    onLoadProgress: loadProgressBar(values.json === true),
     ...tpOptionsFromFlags(values),
     ...pipelineOptionsFromFlags(values),
   };

@@ -57,6 +57,10 @@ export interface EngineOptions {
   threads?: number;
   /** Weight storage (`--weight-dtype`): 'f32' (default, exact) or 'q8_0' (int8 blocks, ~4x smaller). */
   weightDtype?: ModelOptions['weightDtype'];
+  /** Fused multiply-add matmul kernels (`--relaxed-simd`): faster prefill, logits differ in the last bits. */
+  relaxedSimd?: boolean;
+  /** Called as the checkpoint is read (bytes done of total): the CLI's load progress bar. */
+  onLoadProgress?: ModelOptions['onLoadProgress'];
   /** Identifies this engine in load metrics and in the KV hand-offs it holds (default "local"). */
   workerId?: WorkerId | string;
   /** Pulls a decode-side request's prompt KV from its prefill worker (or later: `setKvConnector`). */
@@ -119,7 +123,13 @@ export class LlmEngine extends EngineCore {
       (numStages > 1 ? Math.max(1, Math.floor(availableParallelism() / numStages)) : undefined);
     const part =
       numStages > 1 ? splitLayers(loadModelConfig(opts.modelDir).numLayers, numStages)[0] : undefined;
-    const model = await LlamaModel.load(opts.modelDir, { threads, weightDtype: opts.weightDtype, part });
+    const model = await LlamaModel.load(opts.modelDir, {
+      threads,
+      weightDtype: opts.weightDtype,
+      relaxedSimd: opts.relaxedSimd,
+      onLoadProgress: opts.onLoadProgress,
+      part,
+    });
     const c = model.config;
     const blockSize = opts.blockSize ?? ENGINE_DEFAULTS.blockSize;
     const maxNumSeqs = opts.maxNumSeqs ?? ENGINE_DEFAULTS.maxNumSeqs;

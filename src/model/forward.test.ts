@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { defaultModelDir, fixtureDir, fixtureDirs } from '../util/paths.ts';
 import { allocateKvCacheTensors } from './forward-batch.ts';
 import { LlamaModel } from './forward.ts';
@@ -80,9 +80,12 @@ for (const { label, dir } of modelDirs) {
   const golden = readGolden(dir);
   describe(`golden ${label}`, () => {
     let model: LlamaModel;
+    let fused: LlamaModel; // relaxed-SIMD fused multiply-add matmuls: the fast path, not bit-exact
     before(async () => {
       model = await LlamaModel.load(dir);
+      fused = await LlamaModel.load(dir, { relaxedSimd: true });
     });
+    after(() => fused.close());
 
     it('golden.json has cases or samples to check', () => {
       assert.ok((golden.cases?.length ?? 0) + (golden.samples?.length ?? 0) > 0);
@@ -94,6 +97,17 @@ for (const { label, dir } of modelDirs) {
         const logits = session.feed(c.input_ids, 'all');
         assert.deepEqual(c.logits_shape, [c.input_ids.length, model.config.vocabSize]);
         const { maxAbs, relL2 } = compare(logits, readF32(join(dir, c.logits_file)));
+        t.diagnostic(`max-abs ${maxAbs.toExponential(2)} rel-L2 ${relL2.toExponential(2)}`);
+        assert.ok(maxAbs <= MAX_ABS, `max-abs error ${maxAbs}`);
+        assert.ok(relL2 <= MAX_REL_L2, `relative L2 error ${relL2}`);
+      });
+
+      it(`case ${i}: the fused multiply-add kernels match the reference as closely`, (t) => {
+        const session = new SequenceSession(fused, { maxTokens: c.input_ids.length, blockSize: 16 });
+        const { maxAbs, relL2 } = compare(
+          session.feed(c.input_ids, 'all'),
+          readF32(join(dir, c.logits_file)),
+        );
         t.diagnostic(`max-abs ${maxAbs.toExponential(2)} rel-L2 ${relL2.toExponential(2)}`);
         assert.ok(maxAbs <= MAX_ABS, `max-abs error ${maxAbs}`);
         assert.ok(relL2 <= MAX_REL_L2, `relative L2 error ${relL2}`);

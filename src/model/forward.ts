@@ -26,13 +26,15 @@ import {
   ropeInverseFrequencies,
   ropeTables,
 } from './kernels/index.ts';
-import { loadModel } from './checkpoint/load-model.ts';
+import { type LoadProgress, loadModel } from './checkpoint/load-model.ts';
 import { type LoadedModel, type ModelPart, wholeModel } from './checkpoint/weights.ts';
 
 /** How to run the model: `threads` (`--threads`), `weightDtype` (`--weight-dtype`), `kernels` ('wasm' | 'ts'). */
 export type ModelOptions = KernelOptions & {
   /** Load only this part of the model (a pipeline stage); default: all of it. */
   part?: ModelPart;
+  /** Called as the checkpoint's tensors are read (bytes done of total), e.g. to draw a progress bar. */
+  onLoadProgress?: (p: LoadProgress) => void;
 };
 
 /** Activations of one forward pass (llama2.c's RunState), sized for `capacity` token rows. */
@@ -97,7 +99,7 @@ export class LlamaModel {
    * the core count), weights in shared memory as f32 or q8_0. Call `close()` to stop the threads.
    */
   static async load(dir: string, options: ModelOptions = {}): Promise<LlamaModel> {
-    const loaded = await loadModel(dir, options.part);
+    const loaded = await loadModel(dir, options.part, options.onLoadProgress);
     const dtype = options.weightDtype ?? 'f32';
     const arenaBytes = matrixBytes(loaded.config, dtype, options.part) + (16 << 20);
     const kernels = await KernelBackend.create(options, arenaBytes);

@@ -49,6 +49,18 @@ describe('loadModel', () => {
     assert.equal(config.tieWordEmbeddings, false);
   });
 
+  it('reports read progress tensor by tensor, ending at the bytes of every tensor read', async () => {
+    const seen: [number, number][] = [];
+    await loadModel(source, undefined, ({ doneBytes, totalBytes }) => seen.push([doneBytes, totalBytes]));
+    const checkpoint = await SafetensorsCheckpoint.open(source);
+    const allBytes = checkpoint.names().reduce((sum, n) => sum + checkpoint.info(n)!.byteLength, 0);
+    await checkpoint.close();
+    assert.deepEqual(seen[0], [0, allBytes], 'first call: nothing read yet, the total known');
+    assert.deepEqual(seen.at(-1), [allBytes, allBytes]);
+    assert.equal(seen.length, checkpoint.names().length + 1, 'one call per tensor after the first');
+    for (let i = 1; i < seen.length; i++) assert.ok(seen[i]![0] > seen[i - 1]![0]);
+  });
+
   it('ties the LM head to the embedding array and loads Qwen2 biases', async () => {
     const { weights } = await loadModel(fixtureDir('qwen2-bias-tied'));
     assert.equal(weights.lmHead, weights.embed);

@@ -23,12 +23,23 @@ import {
 
 const log = getLogger('model');
 
+/** Progress of a checkpoint being read: bytes of tensor data so far, of the total to read. */
+export interface LoadProgress {
+  doneBytes: number;
+  totalBytes: number;
+}
+
 /**
  * Loads config and weights from a Hugging Face checkpoint folder, or from a GGUF file (a `.gguf` path, or a
  * folder holding one .gguf and no safetensors): see gguf/load-gguf.ts. With `part` (a pipeline stage), every
- * tensor's shape is still checked but only the part's tensors are read.
+ * tensor's shape is still checked but only the part's tensors are read. `onProgress` is called after each
+ * safetensors tensor read (a TinyLlama-sized f32 checkpoint is 4.4 GB: the CLI draws a bar from it).
  */
-export async function loadModel(dir: string, part?: ModelPart): Promise<LoadedModel> {
+export async function loadModel(
+  dir: string,
+  part?: ModelPart,
+  onProgress?: (p: LoadProgress) => void,
+): Promise<LoadedModel> {
   const ggufFile = ggufFileFor(dir);
   if (ggufFile) return part ? selectPart(await loadGguf(ggufFile), part) : loadGguf(ggufFile);
   const config = loadModelConfig(dir);
@@ -37,8 +48,14 @@ export async function loadModel(dir: string, part?: ModelPart): Promise<LoadedMo
   try {
     const names = checkTensors(checkpoint, config);
     const tensors = new Map<string, Float32Array>();
-    for (const [short, full] of names) {
-      if (partNeedsTensor(config, held, short)) tensors.set(short, await checkpoint.read(full));
+    const wanted = [...names].filter(([short]) => partNeedsTensor(config, held, short));
+    const progress: LoadProgress = { doneBytes: 0, totalBytes: 0 };
+    for (const [, full] of wanted) progress.totalBytes += checkpoint.info(full)?.byteLength ?? 0;
+    onProgress?.(progress);
+    for (const [short, full] of wanted) {
+      tensors.set(short, await checkpoint.read(full));
+      progress.doneBytes += checkpoint.info(full)?.byteLength ?? 0;
+      onProgress?.(progress);
     }
     const weights = assembleWeights(config, tensors, held);
     log.debug('model loaded', {

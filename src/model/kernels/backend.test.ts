@@ -128,6 +128,24 @@ describe('wasm kernels', { skip: kernelModule() === null ? 'no WebAssembly SIMD'
     const m: Matrix = b.matrix(randomArray(3 * 40, 1), 3, 40);
     assert.equal(m.dtype, 'f32');
   });
+
+  // The fast path (--relaxed-simd): one rounding per multiply-add, so close to the reference, not bit-equal.
+  for (const threads of [1, 2]) {
+    it(`f32 matmul on the fused multiply-add tiles matches the reference on ragged shapes (${threads} thread(s))`, async () => {
+      const b = await KernelBackend.create({ threads, weightDtype: 'f32', relaxedSimd: true }, 1 << 20);
+      backends.push(b);
+      assert.equal(b.relaxedSimd, true, 'Node 20+ compiles relaxed SIMD once the V8 flag is set');
+      for (const [rows, inDim, outDim] of F32_SHAPES) {
+        const w = randomArray(outDim * inDim, outDim + 1);
+        const x = randomArray(rows * inDim, rows + inDim);
+        const out = new Float32Array(rows * outDim).fill(Number.NaN);
+        matmul(out, x, b.matrix(w, outDim, inDim), null, rows);
+        const expected = new Float32Array(rows * outDim);
+        referenceMatmul(expected, x, w, null, rows, inDim, outDim);
+        assert.ok(relError(out, expected) < 1e-5, `${rows}x${inDim}x${outDim}: ${relError(out, expected)}`);
+      }
+    });
+  }
 });
 
 describe('reference backend', () => {

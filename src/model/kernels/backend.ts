@@ -43,7 +43,7 @@ export interface KernelOptions {
   weightDtype?: WeightDtype;
   /** 'wasm' (default) or 'ts' to force the reference TypeScript kernels. */
   kernels?: KernelKind;
-  /** Try relaxed-SIMD fused multiply-add (needs --experimental-wasm-relaxed-simd on Node 20; default off). */
+  /** Fused multiply-add kernels (relaxed SIMD, `--relaxed-simd`) where the runtime has them; default off (exact path). */
   relaxedSimd?: boolean;
   /**
    * q8_0 weights only: 'q8_0' (default) quantizes each activation row per block of 32 and multiplies in
@@ -89,6 +89,8 @@ export class KernelBackend {
     private readonly arena: SharedArena | null,
     private readonly wasm: KernelExports | null,
     private readonly pool: KernelThreadPool | null,
+    /** True when the matmuls run the relaxed-SIMD fused multiply-add tiles. */
+    readonly relaxedSimd = false,
   ) {
     this.wasmAttention = wasm && arena ? new WasmAttention(wasm, arena) : null;
   }
@@ -121,7 +123,7 @@ export class KernelBackend {
         log.warn('kernel worker threads failed to start; computing on one thread', { error: String(err) });
       }
     }
-    const backend = new KernelBackend('wasm', dtype, pool ? threads : 1, arena, wasm, pool);
+    const backend = new KernelBackend('wasm', dtype, pool ? threads : 1, arena, wasm, pool, compiled.relaxed);
     backend.q8IntActivations = (opts.q8Activations ?? 'q8_0') === 'q8_0';
     return backend;
   }
