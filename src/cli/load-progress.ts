@@ -1,37 +1,23 @@
 /**
- * The model-load progress bar of `dhw serve|worker|generate|chat`: bytes of the checkpoint read so far, on
- * stderr, only on a terminal (never in logs, pipes or --json output) and only for checkpoints big enough
- * to wait for (a TinyLlama-sized f32 checkpoint is 4.4 GB; the bundled model loads in a blink).
- *
- * Like `dd status=progress`: a long copy says how far along it is. Kept small and local; a shared progress
- * helper in util/ can replace it.
+ * The model-load progress display of `dhw serve|worker|generate|chat`: bytes of the checkpoint read so far,
+ * through the shared progress helper (a bar on a terminal, a line every 5 s in logs, nothing with --json),
+ * and only for checkpoints big enough to wait for (a TinyLlama-sized f32 checkpoint is 4.4 GB; the bundled
+ * model loads in a blink). Like `dd status=progress`: a long copy says how far along it is.
  */
-import cliProgress from 'cli-progress';
 import type { LoadProgress } from '../model/checkpoint/load-model.ts';
-import { formatBytes } from '../util/format.ts';
+import { type Progress, startProgress } from '../util/progress.ts';
 
-/** Checkpoints smaller than this load without a bar. */
-const MIN_BAR_BYTES = 256 * 2 ** 20;
+/** Checkpoints smaller than this load without a progress display. */
+const MIN_PROGRESS_BYTES = 256 * 2 ** 20;
 
-/** An `onLoadProgress` callback drawing a bar on a TTY stderr, or undefined when no bar should show. */
+/** An `onLoadProgress` callback that shows the load, or undefined when `--json` wants clean output. */
 export function loadProgressBar(json: boolean): ((p: LoadProgress) => void) | undefined {
-  if (json || !process.stderr.isTTY) return undefined;
-  let bar: cliProgress.SingleBar | null = null;
+  if (json) return undefined;
+  let progress: Progress | null = null;
   return ({ doneBytes, totalBytes }) => {
-    if (totalBytes < MIN_BAR_BYTES) return;
-    if (!bar) {
-      bar = new cliProgress.SingleBar(
-        {
-          format: 'loading weights [{bar}] {percentage}% | {done} of {size} | ETA {eta_formatted}',
-          stream: process.stderr,
-          hideCursor: true,
-          clearOnComplete: true,
-        },
-        cliProgress.Presets.shades_classic,
-      );
-      bar.start(totalBytes, 0, { done: '0 B', size: formatBytes(totalBytes) });
-    }
-    bar.update(doneBytes, { done: formatBytes(doneBytes), size: formatBytes(totalBytes) });
-    if (doneBytes >= totalBytes) bar.stop();
+    if (totalBytes < MIN_PROGRESS_BYTES) return;
+    progress ??= startProgress({ label: 'loading weights', total: totalBytes, unit: 'bytes' });
+    progress.update(doneBytes);
+    if (doneBytes >= totalBytes) progress.stop();
   };
 }
