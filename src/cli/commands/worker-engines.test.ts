@@ -2,10 +2,11 @@
  * `dhw worker --engine llamacpp|openai` flags → engine specs, and the usage errors that name the fix.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { convertToGguf } from '../../model/index.ts';
 import { defaultModelDir } from '../../util/paths.ts';
 import { externalEngineSpec } from './worker-engines.ts';
 
@@ -42,6 +43,25 @@ test('llamacpp needs an existing .gguf file and a tokenizer folder', () => {
   assert.equal(spec.options.blockSize, 32);
   assert.equal(spec.options.threads, 2);
   assert.equal(spec.options.enablePrefixCaching, true);
+});
+
+test('llamacpp on a GGUF with no tokenizer.json beside it: the tokenizer is rebuilt from the GGUF metadata', async () => {
+  const alone = join(tmp, 'alone');
+  mkdirSync(alone);
+  const file = join(alone, 'fortune.gguf');
+  await convertToGguf(defaultModelDir, { out: file, dtype: 'f32' });
+  const spec = externalEngineSpec('llamacpp', { model: file }, undefined);
+  assert.ok(spec?.kind === 'llamacpp');
+  assert.notEqual(spec.modelDir, alone, 'not the bare folder: it holds no tokenizer.json');
+  assert.ok(existsSync(join(spec.modelDir, 'tokenizer.json')));
+  const vocab = (dir: string) =>
+    (
+      JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')) as {
+        model: { vocab: Record<string, number> };
+      }
+    ).model.vocab;
+  assert.deepEqual(vocab(spec.modelDir), vocab(defaultModelDir));
+  assert.equal(spec.options.ggufFile, file);
 });
 
 test('openai needs --upstream, and --upstream-prompt is auto, tokens or text', () => {

@@ -5,6 +5,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { ggufModelFolder } from '../../model/index.ts';
 import { DhwError } from '../../util/errors.ts';
 import type { WorkerEngineSpec } from '../../worker/index.ts';
 import { numberFlag, type ParsedCommand, stringFlag, UsageError } from '../args.ts';
@@ -13,7 +14,9 @@ import { resolveModelDir } from '../engine-setup.ts';
 export const EXTERNAL_ENGINE_FLAGS = {
   tokenizer: {
     type: 'string' as const,
-    help: "llamacpp: folder with the GGUF model's tokenizer.json, for frontends (default: the GGUF's folder)",
+    help:
+      "llamacpp: folder with the GGUF model's tokenizer.json, for frontends (default: the GGUF's folder, " +
+      'else one rebuilt from the GGUF metadata)',
   },
   upstream: {
     type: 'string' as const,
@@ -58,7 +61,7 @@ function llamaCppSpec(values: Values, positional: string | undefined): WorkerEng
     );
   }
   const ggufFile = resolve(model);
-  const tokenizer = stringFlag(values, 'tokenizer') ?? dirname(ggufFile);
+  const tokenizer = stringFlag(values, 'tokenizer') ?? tokenizerFolderFor(ggufFile);
   if (!existsSync(join(tokenizer, 'tokenizer.json'))) {
     throw new DhwError(
       `no tokenizer.json in ${tokenizer}: frontends tokenize for this worker. Pass --tokenizer DIR, the Hugging ` +
@@ -110,4 +113,22 @@ function openAiSpec(values: Values, positional: string | undefined): WorkerEngin
       enablePrefixCaching: values['no-prefix-caching'] !== true,
     },
   };
+}
+
+/**
+ * Where frontends get this GGUF's tokenizer when no --tokenizer is given: a tokenizer.json beside the file
+ * (a Hugging Face folder holding its export), else one rebuilt from the GGUF's own metadata
+ * (`tokenizer.ggml.*`, the way `dhw generate FILE.gguf` does), so a GGUF downloaded on its own serves too.
+ */
+function tokenizerFolderFor(ggufFile: string): string {
+  const beside = dirname(ggufFile);
+  if (existsSync(join(beside, 'tokenizer.json'))) return beside;
+  try {
+    return ggufModelFolder(ggufFile);
+  } catch (err) {
+    throw new DhwError(
+      `no tokenizer.json beside ${ggufFile}, and its GGUF metadata gave none (${(err as Error).message}). ` +
+        'Pass --tokenizer DIR, the Hugging Face folder the GGUF came from.',
+    );
+  }
 }
