@@ -18,7 +18,7 @@ import type { KvCacheManager } from '../kv/index.ts';
 import type { EngineModelInfo, EngineOutput, EngineRequest, InferenceEngine } from '../protocols/engine.ts';
 import type { RequestId, WorkerId } from '../protocols/ids.ts';
 import type { LoadMetrics } from '../protocols/kv-events.ts';
-import { explainKvTransferRequest, type KvTransferParams } from '../protocols/kv-transfer.ts';
+import type { KvTransferParams } from '../protocols/kv-transfer.ts';
 import { InvalidRequestError } from '../util/errors.ts';
 import { getLogger } from '../util/logger.ts';
 import { type Clock, realClock } from './clock.ts';
@@ -28,6 +28,7 @@ import { KvTransferCoordinator } from './kv-transfer-coordinator.ts';
 import type { GuidedDecoder, TokenConstraint } from './guided-decoding.ts';
 import type { StepExecutor } from './model-runner.ts';
 import { RequestStream } from './request-stream.ts';
+import { validateEngineRequest } from './request-validation.ts';
 import type { SampleResult } from './sampler.ts';
 import { Scheduler, type SchedulerOptions, type SchedulerOutput } from './scheduler.ts';
 import { Sequence } from './sequence.ts';
@@ -286,55 +287,13 @@ export class EngineCore implements InferenceEngine {
 
   private validate(request: EngineRequest): void {
     if (this.closed) throw new InvalidRequestError('the engine is closed', null, 'engine_closed');
-    const n = request.promptTokenIds.length;
-    if (n === 0) throw new InvalidRequestError('the prompt is empty: send at least one token', 'prompt');
-    if (n >= this.maxModelLen) {
-      throw new InvalidRequestError(
-        `This model's maximum context length is ${this.maxModelLen} tokens (context length ` +
-          `${this.info.contextLength}, KV cache ${this.kv.numBlocks * this.kv.blockSize} tokens), but the ` +
-          `prompt has ${n} tokens: shorten it so at least one token can be generated.`,
-        'prompt',
-        'context_length_exceeded',
-      );
-    }
-    const bad = request.promptTokenIds.find((t) => !Number.isInteger(t) || t < 0 || t >= this.info.vocabSize);
-    if (bad !== undefined) {
-      throw new InvalidRequestError(
-        `token id ${bad} is outside the vocabulary (0..${this.info.vocabSize - 1})`,
-        'prompt',
-      );
-    }
-    const biased = request.sampling.logitBias?.find(([t]) => t >= this.info.vocabSize);
-    if (biased !== undefined) {
-      throw new InvalidRequestError(
-        `logit_bias token id ${biased[0]} is outside the vocabulary (0..${this.info.vocabSize - 1})`,
-        'logit_bias',
-      );
-    }
-    if (request.promptLogprobs !== undefined && this.opts.executor.scoresPrompts !== true) {
-      throw new InvalidRequestError(
-        'this engine computes no logits for prompt positions (the mocker has no model; pipeline and ' +
-          "tensor-parallel workers do not score prompts): prompt logprobs ('echo' with 'logprobs', " +
-          "'prompt_logprobs') need a single-process model worker (--engine scratch)",
-        'prompt_logprobs',
-      );
-    }
-    if (request.promptLogprobs !== undefined && request.kvTransfer !== undefined) {
-      throw new InvalidRequestError(
-        'prompt logprobs need the whole prompt computed on one worker: not with disaggregated prefill',
-        'prompt_logprobs',
-      );
-    }
-    if (!(request.stopping.maxTokens >= 1)) {
-      throw new InvalidRequestError(
-        `max_tokens must be at least 1, got ${request.stopping.maxTokens}`,
-        'max_tokens',
-      );
-    }
-    if (request.kvTransfer !== undefined) {
-      const why = explainKvTransferRequest(request.kvTransfer);
-      if (why !== undefined) throw new InvalidRequestError(why, 'kv_transfer_params');
-    }
+    validateEngineRequest(request, {
+      maxModelLen: this.maxModelLen,
+      contextLength: this.info.contextLength,
+      kvTokens: this.kv.numBlocks * this.kv.blockSize,
+      vocabSize: this.info.vocabSize,
+      scoresPrompts: this.opts.executor.scoresPrompts === true,
+    });
     if (this.streams.has(request.requestId) || this.kvTransfer.isSettling(request.requestId)) {
       throw new InvalidRequestError(`request id ${request.requestId} is already in flight`, 'request_id');
     }
