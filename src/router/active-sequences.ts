@@ -17,9 +17,11 @@
  * Lifecycle: `add` when routed → `markPrefillDone` at the first token (its prefill tokens drop to 0) →
  * `finish` when it completes, fails or is cancelled.
  */
+
 import type { RequestId, SequenceHash, WorkerId } from '../protocols/ids.ts';
 import { BlockIndex } from './block-index.ts';
 import { BlockRefCounts } from './block-ref-counts.ts';
+import { HashHalves } from './hash-halves.ts';
 import type { InFlightCounts } from './types.ts';
 
 interface WorkerLedger {
@@ -47,8 +49,7 @@ export class ActiveSequences {
   private readonly held = new BlockIndex();
   private readonly refs = new BlockRefCounts();
   private nextTag = 1;
-  private scratch64 = new BigUint64Array(64);
-  private scratch32 = new Uint32Array(this.scratch64.buffer);
+  private readonly halves = new HashHalves();
 
   /**
    * Record a request routed to `workerId`. `prefillTokens` is the uncached part of its prompt:
@@ -73,7 +74,7 @@ export class ActiveSequences {
     this.requests.set(requestId, request);
     ledger.requests++;
     ledger.prefillTokens += request.prefillTokens;
-    const halves = this.halvesOf(blockHashes);
+    const halves = this.halves.of(blockHashes);
     for (let i = 0; i < blockHashes.length; i++) {
       const lo = halves[2 * i]!;
       const hi = halves[2 * i + 1]!;
@@ -171,22 +172,12 @@ export class ActiveSequences {
 
   /** Drop a request's references to its blocks; a block nobody else holds there leaves the index. */
   private release(request: ActiveRequest, ledger: WorkerLedger): void {
-    const halves = this.halvesOf(request.blockHashes);
+    const halves = this.halves.of(request.blockHashes);
     for (let i = 0; i < request.blockHashes.length; i++) {
       const lo = halves[2 * i]!;
       const hi = halves[2 * i + 1]!;
       if (this.refs.decrement(lo, hi, ledger.tag) === 0) this.held.removeHalves(request.workerId, lo, hi);
     }
-  }
-
-  /** `hashes` as interleaved [lo, hi] 32-bit halves, in a reused scratch buffer. */
-  private halvesOf(hashes: readonly SequenceHash[]): Uint32Array {
-    if (this.scratch64.length < hashes.length) {
-      this.scratch64 = new BigUint64Array(Math.max(hashes.length, 2 * this.scratch64.length));
-      this.scratch32 = new Uint32Array(this.scratch64.buffer);
-    }
-    for (let i = 0; i < hashes.length; i++) this.scratch64[i] = hashes[i]!;
-    return this.scratch32;
   }
 
   private ledger(workerId: WorkerId): WorkerLedger {

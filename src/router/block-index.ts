@@ -23,7 +23,9 @@
  * Hashes arrive as BigInt (the router's prompt hashes) or as decimal strings (KV events on the wire), and
  * are split into two 32-bit halves without allocating (a BigUint64Array view, or digit arithmetic).
  */
+
 import type { SequenceHash, WorkerId } from '../protocols/ids.ts';
+import { HashHalves } from './hash-halves.ts';
 
 interface WorkerEntry {
   slot: number;
@@ -47,8 +49,7 @@ export class BlockIndex {
   private readonly slotOwners: (WorkerId | undefined)[] = [];
   private readonly freeSlots: number[] = [];
   /** Scratch: BigInt hashes written here are read back as 32-bit halves (little-endian lo, hi). */
-  private scratch64 = new BigUint64Array(64);
-  private scratch32 = new Uint32Array(this.scratch64.buffer);
+  private readonly halves = new HashHalves();
   private alive = new Uint32Array(1);
   /** Halves of the last decimal hash parsed (`parseWire`). */
   private wireLo = 0;
@@ -82,8 +83,8 @@ export class BlockIndex {
   holds(workerId: WorkerId, hash: SequenceHash): boolean {
     const entry = this.byWorker.get(workerId);
     if (entry === undefined) return false;
-    this.scratch64[0] = hash;
-    return this.holdsKey(entry, this.scratch32[0]!, this.scratch32[1]!);
+    const h = this.halves.one(hash);
+    return this.holdsKey(entry, h[0]!, h[1]!);
   }
 
   /** `holds` for a hash in wire form (a decimal string, already validated). */
@@ -103,8 +104,8 @@ export class BlockIndex {
     const entry = this.entry(workerId);
     let added = 0;
     for (const hash of hashes) {
-      this.scratch64[0] = hash;
-      added += this.storeKey(entry, this.scratch32[0]!, this.scratch32[1]!);
+      const h = this.halves.one(hash);
+      added += this.storeKey(entry, h[0]!, h[1]!);
     }
     return added;
   }
@@ -137,8 +138,8 @@ export class BlockIndex {
     if (entry === undefined) return 0;
     let removed = 0;
     for (const hash of hashes) {
-      this.scratch64[0] = hash;
-      removed += this.removeKey(entry, this.scratch32[0]!, this.scratch32[1]!);
+      const h = this.halves.one(hash);
+      removed += this.removeKey(entry, h[0]!, h[1]!);
     }
     return removed;
   }
@@ -195,7 +196,7 @@ export class BlockIndex {
     const depths = new Map<WorkerId, number>();
     const n = hashes.length;
     if (n === 0 || this.count === 0) return depths;
-    const halves = this.halvesOf(hashes);
+    const halves = this.halves.of(hashes);
     const first = this.find(halves[0]!, halves[1]!);
     if (first < 0) return depths;
     const W = this.words;
@@ -224,16 +225,6 @@ export class BlockIndex {
   }
 
   // ---- the table ------------------------------------------------------------------------------------
-
-  /** `hashes` as interleaved [lo, hi] 32-bit halves, in a reused scratch buffer. */
-  private halvesOf(hashes: readonly SequenceHash[]): Uint32Array {
-    if (this.scratch64.length < hashes.length) {
-      this.scratch64 = new BigUint64Array(Math.max(hashes.length, 2 * this.scratch64.length));
-      this.scratch32 = new Uint32Array(this.scratch64.buffer);
-    }
-    for (let i = 0; i < hashes.length; i++) this.scratch64[i] = hashes[i]!;
-    return this.scratch32;
-  }
 
   /**
    * Split a decimal u64 (validated where it entered the process) into `wireLo`/`wireHi`, as

@@ -21,8 +21,10 @@
  * 32-bit halves and a worker tag), entries in parallel arrays: no BigInt `Map` key on the routing path
  * (`holds`, `expire`) or when a request ends (`retire`).
  */
+
 import type { RequestId, SequenceHash, WorkerId } from '../protocols/ids.ts';
 import { BlockRefCounts } from './block-ref-counts.ts';
+import { HashHalves } from './hash-halves.ts';
 
 interface Retired {
   requestId: RequestId;
@@ -66,8 +68,7 @@ export class PredictedBlocks {
   private retired: Retired[] = [];
   private retiredHead = 0;
   private counters = { confirmed: 0, dropped: 0 };
-  private scratch64 = new BigUint64Array(1);
-  private scratch32 = new Uint32Array(this.scratch64.buffer);
+  private readonly halves = new HashHalves();
 
   constructor(
     private readonly graceMs: number,
@@ -84,9 +85,9 @@ export class PredictedBlocks {
     const worker = this.worker(workerId);
     const ids: number[] = [];
     for (const hash of unconfirmed) {
-      this.split(hash);
-      const lo = this.scratch32[0]!;
-      const hi = this.scratch32[1]!;
+      const h = this.halves.one(hash);
+      const lo = h[0]!;
+      const hi = h[1]!;
       let id = this.table.get(lo, hi, worker.tag);
       if (id === 0) {
         id = this.newEntry(lo, hi, worker.tag);
@@ -103,8 +104,8 @@ export class PredictedBlocks {
   holds(workerId: WorkerId, hash: SequenceHash): boolean {
     const worker = this.workers.get(workerId);
     if (worker === undefined || worker.count === 0) return false;
-    this.split(hash);
-    return this.table.get(this.scratch32[0]!, this.scratch32[1]!, worker.tag) !== 0;
+    const h = this.halves.one(hash);
+    return this.table.get(h[0]!, h[1]!, worker.tag) !== 0;
   }
 
   /** Whether any block is predicted on `workerId` (a cheap guard before walking). */
@@ -117,9 +118,9 @@ export class PredictedBlocks {
     const worker = this.workers.get(workerId);
     if (worker === undefined || worker.count === 0) return;
     for (const hash of hashes) {
-      this.split(hash);
-      const lo = this.scratch32[0]!;
-      const hi = this.scratch32[1]!;
+      const h = this.halves.one(hash);
+      const lo = h[0]!;
+      const hi = h[1]!;
       const id = this.table.get(lo, hi, worker.tag);
       if (id === 0) continue;
       this.table.delete(lo, hi, worker.tag);
@@ -183,11 +184,6 @@ export class PredictedBlocks {
     this.owners[id] = 0;
     this.confirmed[id] = false;
     return id;
-  }
-
-  /** The hash's 32-bit halves into `scratch32[0..1]`, without allocating. */
-  private split(hash: SequenceHash): void {
-    this.scratch64[0] = hash;
   }
 
   private worker(workerId: WorkerId): WorkerEntries {
