@@ -168,3 +168,19 @@ export function readExactly(socket: Socket, n: number, timeoutMs: number): Promi
     socket.resume();
   });
 }
+
+/**
+ * The dialler's half of the handshake on a connected socket: answer the listener's challenge, then check
+ * its proof. Rejects when the listener does not hold the same secret (or stays silent past `timeoutMs`).
+ */
+export async function proveClusterSecret(
+  socket: Socket,
+  secret: ClusterSecret,
+  timeoutMs: number,
+): Promise<void> {
+  const dialler = new HandshakeDialler(secret);
+  const challenge = await readExactly(socket, CHALLENGE_BYTES, timeoutMs);
+  socket.write(dialler.respond(challenge));
+  const proof = await readExactly(socket, PROOF_BYTES, timeoutMs);
+  if (!dialler.checkProof(proof)) throw new Error('the worker does not hold the same secret');
+}

@@ -19,13 +19,7 @@ import { tlsAgent } from '../../runtime/discovery/etcd-security.ts';
 import { EtcdGateway } from '../../runtime/discovery/index.ts';
 import { connectNats } from '../../runtime/events/nats-connection.ts';
 import type { NatsSecurity } from '../../runtime/events/index.ts';
-import {
-  CHALLENGE_BYTES,
-  type ClusterSecret,
-  HandshakeDialler,
-  PROOF_BYTES,
-  readExactly,
-} from '../../util/cluster-secret.ts';
+import { type ClusterSecret, proveClusterSecret } from '../../util/cluster-secret.ts';
 import type { EtcdProbe, NatsProbe } from './doctor-checks.ts';
 import type { CheckResult } from './doctor-result.ts';
 
@@ -198,11 +192,7 @@ function handshake(address: string, secret: ClusterSecret): Promise<void> {
       socket.once('connect', resolve);
       socket.once('error', reject);
     });
-    const dialler = new HandshakeDialler(secret);
-    const challenge = await readExactly(socket, CHALLENGE_BYTES, PROBE_TIMEOUT_MS);
-    socket.write(dialler.respond(challenge));
-    const proof = await readExactly(socket, PROOF_BYTES, PROBE_TIMEOUT_MS);
-    if (!dialler.checkProof(proof)) throw new Error('the worker proved a different secret');
+    await proveClusterSecret(socket, secret, PROBE_TIMEOUT_MS);
   };
   return run().finally(() => socket.destroy());
 }

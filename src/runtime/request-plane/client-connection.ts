@@ -14,14 +14,7 @@ import {
   MAX_STREAM_ID,
   type RequestFramePayload,
 } from '../../protocols/request-plane.ts';
-import {
-  CHALLENGE_BYTES,
-  type ClusterSecret,
-  HandshakeDialler,
-  looksLikeChallenge,
-  PROOF_BYTES,
-  readExactly,
-} from '../../util/cluster-secret.ts';
+import { type ClusterSecret, looksLikeChallenge, proveClusterSecret } from '../../util/cluster-secret.ts';
 import { getLogger } from '../../util/logger.ts';
 import {
   ConnectError,
@@ -93,7 +86,7 @@ export class ClientConnection {
           resolve(new ClientConnection(socket, address, options, onClose));
           return;
         }
-        authenticate(socket, options.clusterSecret, options.connectTimeoutMs).then(
+        proveClusterSecret(socket, options.clusterSecret, options.connectTimeoutMs).then(
           () => {
             socket.removeAllListeners('error');
             const connection = new ClientConnection(socket, address, options, onClose);
@@ -302,13 +295,4 @@ export class ClientConnection {
     if (this.streams.size > 0 || this.pings.size > 0) this.socket.ref();
     else this.socket.unref();
   }
-}
-
-/** Dialler's half of the cluster-secret handshake; rejects when the worker does not prove the secret. */
-async function authenticate(socket: Socket, secret: ClusterSecret, timeoutMs: number): Promise<void> {
-  const handshake = new HandshakeDialler(secret);
-  const challenge = await readExactly(socket, CHALLENGE_BYTES, timeoutMs);
-  socket.write(handshake.respond(challenge));
-  const proof = await readExactly(socket, PROOF_BYTES, timeoutMs);
-  if (!handshake.checkProof(proof)) throw new Error('the worker does not hold the same secret');
 }
