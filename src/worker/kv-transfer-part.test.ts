@@ -3,7 +3,7 @@ import { statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { test } from 'node:test';
 import { ClusterSecret } from '../util/cluster-secret.ts';
-import { autoShmVerdict, transportsFor } from './kv-transfer-part.ts';
+import { shmOfferVerdict, transportsFor } from './kv-transfer-part.ts';
 
 const dir = tmpdir();
 const free = (() => {
@@ -12,14 +12,14 @@ const free = (() => {
 })();
 
 test('--kv-transfer shm adds shm only with tensors, without a cluster secret, and when the mirror fits', () => {
-  assert.deepEqual(autoShmVerdict(1 << 20, undefined, dir), { offer: true });
-  const tooBig = autoShmVerdict(free * 2 + 2 ** 30, undefined, dir);
+  assert.deepEqual(shmOfferVerdict(1 << 20, undefined, dir), { offer: true });
+  const tooBig = shmOfferVerdict(free * 2 + 2 ** 30, undefined, dir);
   assert.equal(tooBig.offer, false);
   assert.match(tooBig.why ?? '', /MiB free, a mirror of the KV pool may need \d+ MiB \(docker: --shm-size\)/);
-  assert.match(autoShmVerdict(undefined, undefined, dir).why ?? '', /mocker/);
+  assert.match(shmOfferVerdict(undefined, undefined, dir).why ?? '', /mocker/);
   const secret = ClusterSecret.fromBytes('s'.repeat(32));
-  assert.match(autoShmVerdict(1 << 20, secret, dir).why ?? '', /cluster secret/);
-  assert.match(autoShmVerdict(1, undefined, '/no/such/dir').why ?? '', /does not exist/);
+  assert.match(shmOfferVerdict(1 << 20, secret, dir).why ?? '', /cluster secret/);
+  assert.match(shmOfferVerdict(1, undefined, '/no/such/dir').why ?? '', /does not exist/);
 });
 
 test('transports per mode: auto is tcp + unix; shm adds shm last when offered; shm with a secret is refused', () => {

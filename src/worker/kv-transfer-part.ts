@@ -89,7 +89,7 @@ export interface KvTransferPartDeps {
  * and shm's two copies run one after the other, where a Unix socket overlaps its two: 1.04-1.98x the Unix
  * pull time. shm pays when pulls come after staging has finished (decode workers with a queue).
  */
-export function autoShmVerdict(
+export function shmOfferVerdict(
   poolBytes: number | undefined,
   clusterSecret: ClusterSecret | undefined,
   shmDir = '/dev/shm',
@@ -176,20 +176,18 @@ export async function startKvTransferPart(
 ): Promise<KvTransferPart | undefined> {
   const { engine, discovery, namespace, instanceId, role, log } = deps;
   const mode = deps.options.mode ?? 'auto';
-  const poolBytes = engine instanceof LlmEngine ? kvPoolBytes(engine.kvTensors) : undefined;
-  const shmVerdict = autoShmVerdict(poolBytes, deps.clusterSecret);
-  if (mode === 'shm' && !shmVerdict.offer)
-    log.warn('--kv-transfer shm: not offering shared memory; same-host peers use Unix sockets', {
-      reason: shmVerdict.why,
-    });
-  const transports = transportsFor(
-    mode,
-    role,
-    deps.host,
-    deps.advertiseHost,
-    deps.clusterSecret,
-    shmVerdict.offer,
-  );
+  // Only --kv-transfer shm can offer shared memory: check /dev/shm (a statfs) for that mode alone.
+  let offerShm = false;
+  if (mode === 'shm') {
+    const poolBytes = engine instanceof LlmEngine ? kvPoolBytes(engine.kvTensors) : undefined;
+    const verdict = shmOfferVerdict(poolBytes, deps.clusterSecret);
+    offerShm = verdict.offer;
+    if (!verdict.offer)
+      log.warn('--kv-transfer shm: not offering shared memory; same-host peers use Unix sockets', {
+        reason: verdict.why,
+      });
+  }
+  const transports = transportsFor(mode, role, deps.host, deps.advertiseHost, deps.clusterSecret, offerShm);
   if (transports.length === 0) {
     if (role === 'prefill')
       throw new WorkerError(
