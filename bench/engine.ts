@@ -26,7 +26,6 @@
  * (the shape's model; n/a for a phase not run).
  */
 import { spawnSync } from 'node:child_process';
-import cliProgress from 'cli-progress';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -44,13 +43,14 @@ import {
   writeRandomCheckpointAsync,
 } from '../src/model/index.ts';
 import { defaultModelDir, repoRoot } from '../src/util/paths.ts';
+import { startProgress } from '../src/util/progress.ts';
+import { median } from '../src/util/stats.ts';
 import { decodePhase, runConcurrentBatch } from './lib/concurrent-batch.ts';
-import { describeMachine, machineLine } from './lib/machine.ts';
 import { measureQ8SingleStream, type Q8BenchResult } from './lib/engine-q8.ts';
 import { measureKernelFractions, printKernelFractions } from './lib/kernel-roofline.ts';
+import { describeMachine, machineLine } from './lib/machine.ts';
 import { benchRequest, syntheticPrompt } from './lib/prompts.ts';
 import { measureRoofline } from './lib/wasm-roofline.ts';
-import { median } from '../src/util/stats.ts';
 import { openLlamaCppRunner, type PhaseRunner, type PhaseWorkload } from './llama-cpp/llama-cpp-bench.ts';
 import { INSTALL_HINT, loadLlamaCpp } from './llama-cpp/node-llama-cpp.ts';
 
@@ -109,31 +109,20 @@ interface BenchModel {
   gguf: string;
 }
 
-/** Writes the random checkpoint of `shape` once, with a progress bar on a terminal (TinyLlama: 4.4 GB). */
+/** Writes the random checkpoint of `shape` once, showing progress (TinyLlama: 4.4 GB). */
 async function writeShape(dir: string): Promise<void> {
   console.error(`writing a random-weight ${shape} checkpoint to ${dir} (once)...`);
-  const bar = process.stderr.isTTY
-    ? new cliProgress.SingleBar(
-        {
-          format: `writing ${shape} [{bar}] {percentage}% | ETA {eta}s`,
-          stream: process.stderr,
-          clearOnComplete: true,
-        },
-        cliProgress.Presets.shades_classic,
-      )
-    : null;
+  const progress = startProgress({ label: `writing ${shape}`, total: 0, unit: 'bytes' });
   await writeRandomCheckpointAsync(
     dir,
     { shape, seed: 0 },
     {
       onProgress: ({ doneBytes, totalBytes }) => {
-        if (!bar) return;
-        if (bar.getTotal() !== totalBytes) bar.start(totalBytes, 0);
-        bar.update(doneBytes);
+        progress.setTotal(totalBytes);
+        progress.update(doneBytes);
       },
     },
-  );
-  bar?.stop();
+  ).finally(() => progress.stop());
 }
 
 /** The shape's random checkpoint (and fortune-llama beside SmolLM2), each with an f32 GGUF export for llama.cpp. */
