@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { test } from 'node:test';
+import { isProcessAlive } from '../util/process-alive.ts';
 import { ensureServerBinary, freePort, startEtcd, startNats } from './local-servers.ts';
-import { isProcessAlive } from './server-process.ts';
 
 async function etcdPut(endpoint: string, key: string, value: string): Promise<void> {
   const b64 = (s: string) => Buffer.from(s).toString('base64');

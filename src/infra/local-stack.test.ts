@@ -4,10 +4,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { isProcessAlive } from '../util/process-alive.ts';
 import { freePort } from './free-port.ts';
 import { startEtcd } from './local-servers.ts';
 import { infraDown, infraEnvLines, infraStatus, infraUp } from './local-stack.ts';
-import { isProcessAlive, stopPid } from './server-process.ts';
+import { stopPid } from './server-process.ts';
 
 test('infra up starts detached etcd + NATS, is idempotent, status probes them, down stops them', async () => {
   const dir = join(await mkdtemp(join(tmpdir(), 'dhw-infra-')), '.dhw');

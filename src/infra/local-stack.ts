@@ -11,16 +11,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { InfraError } from './errors.ts';
 import { isWildcardHost } from '../util/advertise-host.ts';
-import {
-  fetchJson,
-  type ManagedServer,
-  type ServerTls,
-  startEtcd,
-  startNats,
-} from './local-servers.ts';
-import { isProcessAlive, stopPid } from './server-process.ts';
+import { isProcessAlive } from '../util/process-alive.ts';
+import { InfraError } from './errors.ts';
+import { fetchJson, type ManagedServer, type ServerTls, startEtcd, startNats } from './local-servers.ts';
+import { stopPid } from './server-process.ts';
 
 export const DEFAULT_INFRA_DIR = '.dhw';
 

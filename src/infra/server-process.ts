@@ -9,6 +9,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import type { Readable } from 'node:stream';
+import { isProcessAlive } from '../util/process-alive.ts';
 import { forgetChild, reapOnExit } from './child-reaper.ts';
 import { InfraError } from './errors.ts';
 
@@ -36,16 +37,6 @@ export interface RunningProcess {
 
 const TAIL_CHARS = 4000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** True while a process with this pid exists (signal 0 probes without sending anything). */
-export function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 async function waitUntilGone(pid: number, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;

@@ -10,6 +10,7 @@
  */
 import { readdirSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { isProcessAlive } from '../util/process-alive.ts';
 
 const SHM_DIR = /^dhw-kv-(\d+)-[A-Za-z0-9]+$/;
 
@@ -18,21 +19,12 @@ export function shmDirPrefix(pid = process.pid): string {
   return `dhw-kv-${pid}-`;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'; // alive, another user's
-  }
-}
-
 /** Remove one listener directory (an `shm://` address's path) if its owner is dead. True if removed. */
 export function removeIfOwnerDead(dir: string): boolean {
   const match = SHM_DIR.exec(basename(dir));
   if (!match) return false;
   const pid = Number(match[1]);
-  if (pid === process.pid || alive(pid)) return false;
+  if (pid === process.pid || isProcessAlive(pid)) return false;
   rmSync(dir, { recursive: true, force: true });
   return true;
 }
