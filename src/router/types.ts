@@ -154,10 +154,13 @@ export interface PolicyOptions {
   virtualNodes?: number;
   /**
    * ε of "bounded loads": prefix-hash's owner may carry up to (1 + ε) × average (default 0.25); kv-ttft
-   * skips a worker past (1 + ε) × the average requests in flight (default 1).
+   * skips a worker past (1 + ε) × the average requests in flight (default 1; kv-delay: default ∞, no bound).
    */
   loadBalanceEpsilon?: number;
-  /** kv-ttft: the prefill rate (tokens/ms) shown until it has learned one; never changes a decision. */
+  /**
+   * kv-ttft / kv-delay: the prefill rate (tokens/ms) until one is learned. kv-ttft: display only; kv-delay
+   * (default: the published model's full-chunk rate) weighs it against the decode pressure when that is on.
+   */
   prefillTokensPerMs?: number;
   /**
    * kv-delay: also price the request's own decode time there (N · d(u + Δu)), not only the slowdown it puts

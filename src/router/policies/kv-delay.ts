@@ -1,22 +1,24 @@
 /**
- * `kv-delay`: `kv-ttft`'s predicted delay plus the decode pressure this request puts on each worker
- * (`decode-pressure.ts`): the cost of a worker is the time its users lose if this request goes there,
+ * `kv-delay`: the delay a request adds to the users of each worker, as `kv-ttft` predicts it, under the
+ * wait bound "wait no longer than you save" and without a load bound (router README, round 4):
  *
- *   cost = ttft + stall + pressure
+ *   cost = ttft + stall [+ pressure]
  *        = (queued + uncached)/R                     its own wait for the first token (FCFS prefill)
  *        + running · uncached/R                      the chunks its prefill puts into their decode steps
- *        + running · N/2 · (d(u + Δu) − d(u))         the slower decode steps its KV causes while they share
+ *        [+ running · N/2 · (d(u + Δu) − d(u))]       with `decodePressure: true`: the slower decode steps
+ *                                                    its KV causes while they share the worker
  *
- * with R learned from route → first token (`prefill-rate.ts`), N learned from finished requests, and d()
- * the worker's published step-time model (`WorkerInfo.stepTiming`; none published → no pressure term).
- * Unlike `kv-ttft`, R now changes decisions (the pressure is in ms of the data sheet, not in units of R),
- * so before its first observation R is the published model's rate for a full chunk, not a display prior.
+ * R is learned from route → first token (`prefill-rate.ts`), N from finished requests, d() is the worker's
+ * published step-time model (`WorkerInfo.stepTiming`; none published → no pressure term). With the
+ * pressure term R changes decisions (the pressure is in the data sheet's ms, not in units of R), so
+ * before its first observation R is the published model's rate for a full chunk, not a display prior.
+ * The pressure term is off by default: on the 26 study inputs it cost cache hits and moved no bar.
  *
- * Guards: no load bound (ε = ∞ unless `loadBalanceEpsilon` is set: round 3 showed it costs cache hits at
- * low load, and the pressure term now prices what it protected against), the KV-overflow guard, and the
- * wait bound "wait no longer than you save": a worker is a candidate only if its queued + uncached work
- * is at most the least anywhere plus the most any worker's cache saves this request
- * (`waitSlack: 'prompt'` restores kv-ttft's slack of the whole prompt).
+ * Guards: the wait bound (a worker is a candidate only if its queued + uncached work is at most the least
+ * anywhere plus the most any worker's cache saves this request; `waitSlack: 'prompt'` is kv-ttft's whole
+ * prompt, `'cached'` that worker's own saving), the KV-overflow guard, and no load bound unless
+ * `loadBalanceEpsilon` is set (round 3: it costs cache hits at low load, and the wait bound already keeps
+ * queues within one saving of the shortest).
  */
 import type { RequestId, WorkerId } from '../../protocols/ids.ts';
 import { chunkPrefillRate, MOCKER_STEP_TIMING, type StepTimingModel } from '../../protocols/step-timing.ts';
