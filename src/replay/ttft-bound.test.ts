@@ -64,11 +64,23 @@ describe('TTFT lower bound', () => {
     for (const sim of ['exact', 'fast'] as const)
       for (const router of ['round-robin', 'kv', 'kv-delay']) {
         const m = summarizeReplay(await runReplay(trace, { router, workers: 2, numKvBlocks, sim, seed: 1 }));
+        assert.equal(
+          m.ttftBoundMs?.infinite,
+          Math.round(bound.infinite.meanMs * 100) / 100,
+          'in every report',
+        );
         assert.ok(
           bound.infinite.meanMs <= m.ttftMs.mean!,
           `${sim} ${router}: ${bound.infinite.meanMs} ≤ ${m.ttftMs.mean}`,
         );
       }
+  });
+
+  it('a closed-loop replay has none (its arrivals depend on the service)', async () => {
+    const trace = sessionTrace(sessionTraceOptions('tool-agent', { sessions: 6, seed: 1 }));
+    const result = await runReplay(trace, { router: 'kv', workers: 2, concurrency: 2, sim: 'fast' });
+    assert.equal(result.ttftBound, undefined);
+    assert.equal(summarizeReplay(result).ttftBoundMs, undefined);
   });
 
   it('no policy beats it when the cluster is saturated, where the pooled queue is the binding part', async () => {
