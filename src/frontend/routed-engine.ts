@@ -166,7 +166,7 @@ export class RoutedEngine implements InferenceEngine {
           outcome = 'done';
           this.options.metrics?.served(workerId, request.promptTokenIds.length, progress.cachedTokens ?? 0);
         }
-        this.options.router.finishRequest(request.requestId, outcome);
+        this.options.router.finishRequest(request.requestId, outcome, progress.generated.length);
         this.options.admission?.release();
       }
     }

@@ -2,7 +2,8 @@
  * How long a step would take on a real GPU, without running a model: Dynamo's default mocker polynomials
  * (docs/design-notes.md#mocker-timing), fitted on a real engine. Like a network emulator's latency model
  * (netem): it does not move
- * the bytes, it only charges the time they would take.
+ * the bytes, it only charges the time they would take. The coefficients are `MOCKER_STEP_TIMING`
+ * (protocols/step-timing.ts), the model a mocker worker publishes to the router.
  *
  *   prefill ms = 4.21e-7·T² + 1.52e-2·T + 16.5       T = new (uncached) prompt tokens in the batch
  *   decode  ms = max(1, −25.74·u² + 54.01·u + 5.74)   u = active KV tokens / total KV tokens
@@ -10,15 +11,14 @@
  * A step that carries both prefill chunks and decodes is charged both. Times are divided by `speedupRatio`
  * (10 = ten times faster than the fitted GPU); a ratio of 0 means "do not sleep at all".
  */
+import { decodeStepMs, MOCKER_STEP_TIMING, prefillStepMs } from '../protocols/step-timing.ts';
 
 export function prefillMs(newPromptTokens: number): number {
-  const t = newPromptTokens;
-  return 4.21e-7 * t * t + 1.52e-2 * t + 16.5;
+  return prefillStepMs(MOCKER_STEP_TIMING, newPromptTokens);
 }
 
 export function decodeMs(kvUsage: number): number {
-  const u = kvUsage;
-  return Math.max(1, -25.74 * u * u + 54.01 * u + 5.74);
+  return decodeStepMs(MOCKER_STEP_TIMING, kvUsage);
 }
 
 export interface StepShape {

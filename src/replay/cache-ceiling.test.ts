@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { cacheCeiling } from './cache-ceiling.ts';
+import { cacheCeiling, requestHitBlocks } from './cache-ceiling.ts';
 import { sessionTrace, sessionTraceOptions } from './session-trace.ts';
 import { sharedPrefixTrace } from './testing/replay-kit.ts';
 
@@ -29,6 +29,10 @@ describe('cacheCeiling', () => {
     const c = cacheCeiling(trace, { blockSize: 2, traceBlockSize: 4, capacityBlocks: 6 });
     assert.equal(c.lruHitRate, 8 / 33);
     assert.equal(c.infiniteHitRate, 12 / 33);
+    // The same, request by request (engine blocks hit): what the TTFT bound reads.
+    const shape = { blockSize: 2, traceBlockSize: 4 };
+    assert.deepEqual([...requestHitBlocks(trace, shape, 6)], [0, 0, 4, 0, 0]);
+    assert.deepEqual([...requestHitBlocks(trace, shape, Number.POSITIVE_INFINITY)], [0, 0, 4, 0, 2]);
   });
 
   it('per-trace-block bookkeeping agrees with per-engine-block LRU on generated traces', () => {

@@ -53,13 +53,32 @@ export function traceCeiling(trace: readonly CeilingRequest[], o: CeilingOptions
 
 export function cacheCeiling(trace: readonly CeilingRequest[], o: CeilingOptions): CacheCeiling {
   const prompt = trace.reduce((sum, r) => sum + r.inputLength, 0);
-  const rate = (hitBlocks: number) => (prompt === 0 ? 0 : (hitBlocks * o.blockSize) / prompt);
-  const count = o.traceBlockSize % o.blockSize === 0 ? traceBlockHits : engineBlockHits;
+  const rate = (hits: Float64Array) => {
+    let blocks = 0;
+    for (const h of hits) blocks += h;
+    return prompt === 0 ? 0 : (blocks * o.blockSize) / prompt;
+  };
   return {
     capacityTokens: o.capacityBlocks * o.blockSize,
-    lruHitRate: rate(count(trace, o, o.capacityBlocks)),
-    infiniteHitRate: rate(count(trace, o, Number.POSITIVE_INFINITY)),
+    lruHitRate: rate(requestHitBlocks(trace, o, o.capacityBlocks)),
+    infiniteHitRate: rate(requestHitBlocks(trace, o, Number.POSITIVE_INFINITY)),
   };
+}
+
+/**
+ * Engine blocks each request hits (index = position in `trace`) in one node's LRU prefix cache of
+ * `capacityBlocks` engine blocks (Infinity: a cache that never evicts). The per-request view behind the
+ * ceiling; `ttft-bound.ts` turns it into each request's uncached prefill.
+ */
+export function requestHitBlocks(
+  trace: readonly CeilingRequest[],
+  o: Omit<CeilingOptions, 'capacityBlocks'>,
+  capacityBlocks: number,
+): Float64Array {
+  const hits = new Float64Array(trace.length);
+  const count = o.traceBlockSize % o.blockSize === 0 ? traceBlockHits : engineBlockHits;
+  count(trace, o, capacityBlocks, hits);
+  return hits;
 }
 
 /**
@@ -70,13 +89,18 @@ export function cacheCeiling(trace: readonly CeilingRequest[], o: CeilingOptions
  * the boundary moves the result by well under 0.1 %). 32× fewer entries than engine blocks at 512/16,
  * and small integer keys: the 23k-request traces take milliseconds instead of a minute.
  */
-function traceBlockHits(trace: readonly CeilingRequest[], o: CeilingOptions, capacity: number): number {
+function traceBlockHits(
+  trace: readonly CeilingRequest[],
+  o: Omit<CeilingOptions, 'capacityBlocks'>,
+  capacity: number,
+  hits: Float64Array,
+): void {
   const perTraceBlock = o.traceBlockSize / o.blockSize;
   const cache = new Map<number, CachedTraceBlock>();
   const recency = new RecencyQueue();
   let used = 0;
-  let hits = 0;
-  for (const r of trace) {
+  for (let index = 0; index < trace.length; index++) {
+    const r = trace[index]!;
     const hittable = Math.floor((r.inputLength - 1) / o.blockSize);
     let run = 0;
     for (let i = 0; i < r.hashIds.length; i++) {
@@ -84,7 +108,7 @@ function traceBlockHits(trace: readonly CeilingRequest[], o: CeilingOptions, cap
       run += have;
       if (have < perTraceBlock) break;
     }
-    hits += Math.min(run, hittable);
+    hits[index] = Math.min(run, hittable);
     const fullBlocks = Math.floor(r.inputLength / o.blockSize);
     for (let i = 0; i < r.hashIds.length; i++) {
       const id = r.hashIds[i]!;
@@ -105,7 +129,6 @@ function traceBlockHits(trace: readonly CeilingRequest[], o: CeilingOptions, cap
       used -= entry.blocks;
     }
   }
-  return hits;
 }
 
 interface CachedTraceBlock {
@@ -144,27 +167,31 @@ class RecencyQueue {
 }
 
 /** Engine blocks hit, one cache entry per engine block (any block sizes; slower: for odd sizes only). */
-function engineBlockHits(trace: readonly CeilingRequest[], o: CeilingOptions, capacity: number): number {
+function engineBlockHits(
+  trace: readonly CeilingRequest[],
+  o: Omit<CeilingOptions, 'capacityBlocks'>,
+  capacity: number,
+  hits: Float64Array,
+): void {
   const lru = new Map<number, true>(); // insertion order = recency: the first key is the LRU block
   const keys: number[] = [];
-  let hits = 0;
-  for (const r of trace) {
+  for (let index = 0; index < trace.length; index++) {
+    const r = trace[index]!;
     blockKeys(r, o, keys);
     const hittable = Math.min(keys.length, Math.floor((r.inputLength - 1) / o.blockSize));
     let n = 0;
     while (n < hittable && lru.has(keys[n]!)) n++;
-    hits += n;
+    hits[index] = n;
     for (const k of keys) {
       lru.delete(k);
       lru.set(k, true);
     }
     while (lru.size > capacity) lru.delete(lru.keys().next().value!);
   }
-  return hits;
 }
 
 /** Keys of the request's FULL engine blocks, written into `out` (reused across requests). */
-function blockKeys(r: CeilingRequest, o: CeilingOptions, out: number[]): void {
+function blockKeys(r: CeilingRequest, o: Omit<CeilingOptions, 'capacityBlocks'>, out: number[]): void {
   const full = Math.floor(r.inputLength / o.blockSize);
   out.length = full;
   for (let k = 0; k < full; k++) {

@@ -118,7 +118,7 @@ export class DisaggCluster {
     } catch (err) {
       markRejected(this.ctx, record, err);
     } finally {
-      this.decodeRouter.finishRequest(requestId);
+      this.decodeRouter.finishRequest(requestId, 'done', record.outputTokens);
       this.overlaps.delete(requestId); // a prefill that handed nothing off
     }
     return record;

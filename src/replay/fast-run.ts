@@ -20,8 +20,10 @@
  */
 import { asRequestId, asWorkerId, type SequenceHash, type WorkerId } from '../protocols/ids.ts';
 import { hashToWire } from '../protocols/kv-events.ts';
+import { MOCKER_STEP_TIMING } from '../protocols/step-timing.ts';
 import { createRouter } from '../router/index.ts';
 import { traceCeiling } from './cache-ceiling.ts';
+import { boundOf } from './ttft-bound.ts';
 import { type ArrivalQueue, ClosedLoopArrivals, TimestampArrivals } from './closed-loop.ts';
 import { ReplayStuckError } from './errors.ts';
 import { type BlockHashes, FastKvCache } from './fast-kv-cache.ts';
@@ -47,6 +49,7 @@ export async function runFastReplay(
     overlapScoreWeight: options.overlapScoreWeight,
     temperature: options.temperature,
     predictBlocks: options.predictBlocks,
+    ...options.policyOptions,
     now: () => now,
     decisionLog: options.decisionLog ?? 'off',
   });
@@ -64,7 +67,7 @@ export async function runFastReplay(
     workers.push(
       new FastWorker(record, kv, { ...opts, blockSize: bs, engineBlockSize: opts.blockSize }, itls),
     );
-    router.addWorker({ workerId, blockSize: bs, totalBlocks: capacity });
+    router.addWorker({ workerId, blockSize: bs, totalBlocks: capacity, stepTiming: MOCKER_STEP_TIMING });
   }
   const hasher = new TraceIdHasher(bs);
   const records: RequestRecord[] = new Array(trace.length);
@@ -75,7 +78,7 @@ export async function runFastReplay(
   let finished = 0;
 
   const finish = (seq: FastSeq) => {
-    router.finishRequest(seq.requestId);
+    router.finishRequest(seq.requestId, 'done', seq.generated);
     finished++;
     options.onProgress?.(finished, trace.length);
     closedLoop?.finished(seq.record.index, seq.record.finishMs);
@@ -185,6 +188,7 @@ export async function runFastReplay(
       traceBlockSize: opts.traceBlockSize,
       capacityBlocks: opts.workers * opts.numKvBlocks,
     }),
+    ttftBound: boundOf(trace, opts),
   };
 }
 

@@ -1,4 +1,10 @@
-export { type CacheCeiling, type CeilingOptions, cacheCeiling, traceCeiling } from './cache-ceiling.ts';
+export {
+  type CacheCeiling,
+  type CeilingOptions,
+  cacheCeiling,
+  requestHitBlocks,
+  traceCeiling,
+} from './cache-ceiling.ts';
 export {
   type Distribution,
   distributionMean,
@@ -77,3 +83,10 @@ export {
 export { type ArrivalQueue, ClosedLoopArrivals, groupSessions, TimestampArrivals } from './closed-loop.ts';
 export { TraceBlockHasher, traceToken, traceTokenIds } from './trace-tokens.ts';
 export { type LoopRun, VirtualTimeLoop } from './virtual-time-loop.ts';
+export {
+  type TtftBound,
+  type TtftBoundOptions,
+  type TtftBoundReport,
+  traceTtftBound,
+  ttftLowerBound,
+} from './ttft-bound.ts';

@@ -82,6 +82,12 @@ export interface ReplayMetrics {
    * infinite cache; computed from the hash_ids at the engine block size (`cache-ceiling.ts`).
    */
   hitRateCeiling?: { lru: number; infinite: number; capacityTokens: number };
+  /**
+   * No router's mean TTFT on this trace and cluster is below `infinite` (each request's uncached prompt
+   * under an infinite cache, alone or through a perfectly balanced queue; `ttft-bound.ts`); `lru` uses the
+   * LRU ceiling's hits instead. Aggregated timestamp replays only.
+   */
+  ttftBoundMs?: { infinite: number; lru: number };
   ttftMs: LatencySummary;
   tpotMs: LatencySummary;
   itlMs: LatencySummary;
@@ -217,6 +223,12 @@ export function summarizeReplay(result: ReplayResult, slo: Slo = DEFAULT_SLO): R
       lru: round(result.ceiling.lruHitRate, 4) ?? 0,
       infinite: round(result.ceiling.infiniteHitRate, 4) ?? 0,
       capacityTokens: result.ceiling.capacityTokens,
+    };
+  }
+  if (result.ttftBound) {
+    metrics.ttftBoundMs = {
+      infinite: round(result.ttftBound.infinite.meanMs) ?? 0,
+      lru: round(result.ttftBound.lru.meanMs) ?? 0,
     };
   }
   if (result.options.disagg) metrics.disagg = summarizeDisagg(result, done);

@@ -6,7 +6,7 @@
  *   disaggregated   `prefillWorkers: P, decodeWorkers: D`   P prefill-only workers hand the prompt's KV over a
  *                                                            simulated link (`link`) to D decode workers
  */
-import { DISAGG_DEFAULTS, type DisaggRule } from '../router/index.ts';
+import { DISAGG_DEFAULTS, type DisaggRule, type PolicyOptions } from '../router/index.ts';
 import { type LinkSpec, parseLinkSpec } from '../util/link-spec.ts';
 import { ReplayConfigError } from './errors.ts';
 import { MOONCAKE_BLOCK_SIZE } from './trace.ts';
@@ -90,6 +90,8 @@ export interface ReplayOptions {
   traceBlockSize?: number;
   overlapScoreWeight?: number;
   temperature?: number;
+  /** Policy options beyond the flags above (a variant study's knobs: `loadBalanceEpsilon`, `waitSlack`, ...). */
+  policyOptions?: PolicyOptions;
   /** The router's predicted-block overlay (default on; off = overlap from KV events only, as Dynamo). */
   predictBlocks?: boolean;
   /** The router's decision line per request (`[router] route …` with each worker's cost), as live; default off. */

@@ -2,6 +2,7 @@
  * What one replay returns, whichever simulator ran it (`replay-run.ts` exact, `fast-run.ts` fast).
  */
 import type { CacheCeiling } from './cache-ceiling.ts';
+import type { TtftBoundReport } from './ttft-bound.ts';
 import type { ResolvedReplayOptions } from './replay-options.ts';
 import type { RequestRecord } from './request-flow.ts';
 import type { WorkerRecord } from './sim-workers.ts';
@@ -28,4 +29,9 @@ export interface ReplayResult {
    * infinite cache (`cache-ceiling.ts`). The same for every policy; not counted in `wallMs`.
    */
   ceiling?: CacheCeiling;
+  /**
+   * The least mean TTFT any router could reach on this trace and cluster (`ttft-bound.ts`); aggregated
+   * timestamp replays only. The same for every policy; not counted in `wallMs`.
+   */
+  ttftBound?: TtftBoundReport;
 }

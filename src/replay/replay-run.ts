@@ -17,6 +17,7 @@
  */
 import { createRouter, type Router } from '../router/index.ts';
 import { traceCeiling } from './cache-ceiling.ts';
+import { boundOf } from './ttft-bound.ts';
 import { ClosedLoopArrivals } from './closed-loop.ts';
 import { DisaggCluster } from './disagg-flow.ts';
 import { ReplayConfigError } from './errors.ts';
@@ -53,6 +54,7 @@ export async function runReplay(
       overlapScoreWeight: options.overlapScoreWeight,
       temperature: options.temperature,
       predictBlocks: options.predictBlocks,
+      ...options.policyOptions,
       now: () => loop.now(),
       decisionLog: options.decisionLog ?? 'off',
     });
@@ -108,6 +110,7 @@ export async function runReplay(
     simulatedMs: Math.max(0, ...records.map((r) => r.finishMs)) - firstArrival,
     wallMs,
     ceiling,
+    ttftBound: boundOf(trace, opts),
   };
 }
 

@@ -36,6 +36,10 @@ const ROWS: Row[] = [
         : pct(m.prefixHitRate / m.hitRateCeiling.lru),
   ],
   ...latencyRows('TTFT', (m) => m.ttftMs),
+  [
+    'TTFT mean bound, any router (infinite / LRU cache)',
+    (m) => (m.ttftBoundMs ? `${ms(m.ttftBoundMs.infinite)} / ${ms(m.ttftBoundMs.lru)}` : 'n/a'),
+  ],
   ...latencyRows('TPOT', (m) => m.tpotMs),
   ...latencyRows('ITL', (m) => m.itlMs),
   ...latencyRows('E2E', (m) => m.e2eMs),

@@ -159,7 +159,7 @@ export async function serveAggregated(
   } catch (err) {
     markRejected(ctx, record, err);
   } finally {
-    router.finishRequest(req.requestId);
+    router.finishRequest(req.requestId, 'done', record.outputTokens);
   }
   return record;
 }

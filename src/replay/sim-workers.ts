@@ -7,6 +7,7 @@
 import type { KvConnector } from '../engine/index.ts';
 import { MockEngine } from '../mocker/index.ts';
 import { asWorkerId, type WorkerId } from '../protocols/ids.ts';
+import { MOCKER_STEP_TIMING } from '../protocols/step-timing.ts';
 import type { Router } from '../router/index.ts';
 import type { VirtualTimeLoop } from './virtual-time-loop.ts';
 
@@ -100,7 +101,12 @@ export function startSimWorkers(
       record.prefillTokens += step.numPrefillTokens;
       router.updateLoad(mocker.loadMetrics());
     });
-    router.addWorker({ workerId, blockSize: s.blockSize, totalBlocks: s.numKvBlocks });
+    router.addWorker({
+      workerId,
+      blockSize: s.blockSize,
+      totalBlocks: s.numKvBlocks,
+      stepTiming: MOCKER_STEP_TIMING,
+    });
     workers.set(workerId, { engine, record });
   }
   return workers;

@@ -6,6 +6,7 @@ import { loadCustomPolicy } from './custom-policy.ts';
 import { UnknownPolicyError } from './errors.ts';
 import { KvPolicy } from './policies/kv.ts';
 import { KvApproxPolicy } from './policies/kv-approx.ts';
+import { KvDelayPolicy } from './policies/kv-delay.ts';
 import { KvTtftPolicy } from './policies/kv-ttft.ts';
 import { LeastLoadedPolicy } from './policies/least-loaded.ts';
 import { PrefixHashPolicy } from './policies/prefix-hash.ts';
@@ -21,6 +22,7 @@ export const BUILTIN_POLICIES = [
   'kv',
   'kv-approx',
   'kv-ttft',
+  'kv-delay',
 ] as const;
 export type BuiltinPolicyName = (typeof BUILTIN_POLICIES)[number];
 
@@ -55,6 +57,8 @@ export function createBuiltinPolicy(name: BuiltinPolicyName, options: PolicyOpti
       return new KvApproxPolicy(options);
     case 'kv-ttft':
       return new KvTtftPolicy(options);
+    case 'kv-delay':
+      return new KvDelayPolicy(options);
   }
 }
 

@@ -375,13 +375,14 @@ export class Router {
    * The request ended. 'done' (the default: it completed, or was cancelled after its first token): its
    * prompt was computed on the worker, so its unconfirmed predicted blocks stay until their events arrive
    * (at most `predictionGraceMs`). 'failed' (an error, a migration away, a cancel before the first token):
-   * they are dropped now. Unknown ids are ignored.
+   * they are dropped now. Unknown ids are ignored. `outputTokens`: what it generated, when counted (the
+   * policy's `onRequestFinished` hears it; `kv-delay` learns the mean output length from it).
    */
-  finishRequest(requestId: string, outcome: 'done' | 'failed' = 'done'): void {
+  finishRequest(requestId: string, outcome: 'done' | 'failed' = 'done', outputTokens?: number): void {
     if (outcome === 'done') this.retirePredictions(requestId as RequestId);
     const workerId = this.active.finish(requestId as RequestId);
     if (workerId === undefined) return;
-    this.policy.onRequestFinished?.(requestId as RequestId, workerId);
+    this.policy.onRequestFinished?.(requestId as RequestId, workerId, outputTokens);
     this.sequenceListener?.({ kind: 'free', requestId: requestId as RequestId, workerId, outcome });
   }
 

@@ -81,18 +81,23 @@ export function requestLoadBound(workers: readonly WorkerView[], epsilon: number
 
 /** "(1200q + 4096u)/48.2 = 110ms ttft + 3*4096u/48.2 = 255ms stall = 365ms" */
 export function formatTtftCost(t: TtftCostTerms, tokensPerMs: number): string {
+  return `${formatTtftTerms(t, tokensPerMs)} = ${formatNumber(t.cost)}ms${guardLabel(t)}`;
+}
+
+/** The two terms without their sum: "(1200q + 4096u)/48.2 = 110ms ttft + 3*4096u/48.2 = 255ms stall". */
+export function formatTtftTerms(t: TtftCostTerms, tokensPerMs: number): string {
   const r = formatNumber(tokensPerMs);
-  const guard = t.kvFull
-    ? ' [kv full]'
-    : t.overLoadBound
-      ? ' [over load bound]'
-      : t.overWaitBound
-        ? ' [over wait bound]'
-        : '';
   return (
     `(${t.queuedTokens}q + ${t.uncachedTokens}u)/${r} = ${formatNumber(t.ttftMs)}ms ttft + ` +
-    `${t.running}*${t.uncachedTokens}u/${r} = ${formatNumber(t.stallMs)}ms stall = ${formatNumber(t.cost)}ms${guard}`
+    `${t.running}*${t.uncachedTokens}u/${r} = ${formatNumber(t.stallMs)}ms stall`
   );
+}
+
+/** " [kv full]", " [over load bound]", " [over wait bound]" or "": why a guard skipped the worker. */
+export function guardLabel(t: TtftCostTerms): string {
+  if (t.kvFull) return ' [kv full]';
+  if (t.overLoadBound) return ' [over load bound]';
+  return t.overWaitBound ? ' [over wait bound]' : '';
 }
 
 /**
@@ -108,17 +113,27 @@ export function formatTtftCost(t: TtftCostTerms, tokensPerMs: number): string {
  * as that queue lasts (TPOT). The bound caps what one request pays for the stall it spares others at one
  * prefill of its own prompt, and since every request obeys it, no worker's queue runs more than about one
  * prompt above the shortest: queues, and the chunks they put into decode steps, stay balanced as under
- * join-the-shortest-queue. Marks `overWaitBound` on each term; returns the bound.
+ * join-the-shortest-queue. `slackTokens` is that prompt (`isl`) for `kv-ttft`; `kv-delay` passes the most
+ * any worker's cache saves this request ("wait no longer than you save"); `perWorkerSlack`, when given,
+ * replaces the common slack per worker (its own cached tokens: the strict reading). Marks `overWaitBound` on each
+ * term; returns the bound.
  */
-export function applyWaitBound(costs: TtftCostTerms[], isl: number): number {
+export function applyWaitBound(
+  costs: TtftCostTerms[],
+  slackTokens: number,
+  perWorkerSlack?: (c: TtftCostTerms) => number,
+): number {
   const kept = costs.some((c) => !c.overLoadBound && !c.kvFull);
   let least = Number.POSITIVE_INFINITY;
   for (const c of costs) {
     if (kept && (c.overLoadBound || c.kvFull)) continue;
     least = Math.min(least, c.queuedTokens + c.uncachedTokens);
   }
-  const bound = least + isl;
-  for (const c of costs) c.overWaitBound = c.queuedTokens + c.uncachedTokens > bound;
+  const bound = least + slackTokens;
+  for (const c of costs) {
+    const own = perWorkerSlack === undefined ? bound : least + perWorkerSlack(c);
+    c.overWaitBound = c.queuedTokens + c.uncachedTokens > own;
+  }
   return bound;
 }
 

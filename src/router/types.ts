@@ -11,6 +11,7 @@
 
 import type { RequestId, SequenceHash, WorkerId } from '../protocols/ids.ts';
 import type { KvCacheEvent, LoadMetrics } from '../protocols/kv-events.ts';
+import type { StepTimingModel } from '../protocols/step-timing.ts';
 
 /** A worker as discovery announces it: instance id plus the model card numbers the router needs. */
 export interface WorkerInfo {
@@ -29,6 +30,11 @@ export interface WorkerInfo {
    * dials it; it keeps it with the member so one record says who serves and where (the frontend calls it).
    */
   address?: string;
+  /**
+   * The worker's published step-time model (`protocols/step-timing.ts`; the mocker publishes Dynamo's
+   * fit). `kv-delay` prices decode slowdowns with it; without one it prices none.
+   */
+  stepTiming?: StepTimingModel;
 }
 
 /** The request as a policy sees it. The router core hashes the prompt once; policies reuse the hashes. */
@@ -126,7 +132,8 @@ export interface RoutingPolicy {
   onKvEvent?(workerId: WorkerId, event: KvCacheEvent): void;
   onWorkerAdded?(worker: WorkerInfo): void;
   onWorkerRemoved?(workerId: WorkerId): void;
-  onRequestFinished?(requestId: RequestId, workerId: WorkerId): void;
+  /** The request ended; `outputTokens` it generated, when the caller counted them (`kv-delay` learns from it). */
+  onRequestFinished?(requestId: RequestId, workerId: WorkerId, outputTokens?: number): void;
   /** The request's first token arrived (its prefill is done); called before `onRequestFinished`. */
   onPrefillDone?(requestId: RequestId): void;
 }
@@ -147,11 +154,30 @@ export interface PolicyOptions {
   virtualNodes?: number;
   /**
    * ε of "bounded loads": prefix-hash's owner may carry up to (1 + ε) × average (default 0.25); kv-ttft
-   * skips a worker past (1 + ε) × the average requests in flight (default 1).
+   * skips a worker past (1 + ε) × the average requests in flight (default 1; kv-delay: default ∞, no bound).
    */
   loadBalanceEpsilon?: number;
-  /** kv-ttft: the prefill rate (tokens/ms) shown until it has learned one; never changes a decision. */
+  /**
+   * kv-ttft / kv-delay: the prefill rate (tokens/ms) until one is learned. kv-ttft: display only; kv-delay
+   * (default: the published model's full-chunk rate) weighs it against the decode pressure when that is on.
+   */
   prefillTokensPerMs?: number;
+  /**
+   * kv-delay: also price the request's own decode time there (N · d(u + Δu)), not only the slowdown it puts
+   * on the sequences decoding beside it (default false).
+   */
+  decodeOwnTime?: boolean;
+  /**
+   * kv-delay: add the decode pressure term (`decode-pressure.ts`) to the cost. Default false: measured on
+   * the 26 study inputs it cost cache hits and moved no latency bar (router README, round 4).
+   */
+  decodePressure?: boolean;
+  /**
+   * kv-delay's wait bound slack: 'saved' (default: wait at most the most any cache saves this request
+   * longer than the shortest wait), 'cached' (at most what that worker's own cache saves) or 'prompt'
+   * (kv-ttft's: at most one prefill of the whole prompt).
+   */
+  waitSlack?: 'saved' | 'prompt' | 'cached';
   /** kv-approx: how long a routing decision is remembered, ms (default 120 000). */
   approxTtlMs?: number;
   /** kv-approx: cap on remembered (worker, block) entries (default 1 000 000). */

@@ -206,16 +206,16 @@ const USAGE =
 const DESCRIPTION = [
   'Serve the OpenAI API in front of the workers registered in discovery (start them with `dhw worker`).',
   'Environment (Dynamo names): ETCD_ENDPOINTS, NATS_SERVER (flags win).',
-  'With --events memory no KV events can arrive from worker processes: --router kv and kv-ttft fall back to kv-approx.',
+  'With --events memory no KV events can arrive from worker processes: --router kv, kv-ttft and kv-delay fall back to kv-approx.',
   'Prefill workers (`dhw worker --role prefill`) of a model make it disaggregated: a request whose uncached',
   'prompt is longer than --max-local-prefill-length is prefilled on one of them, then decoded on a decode worker.',
 ].join('\n');
 
 /** Policies whose overlap comes from the workers' KV events. */
-const NEEDS_KV_EVENTS: readonly string[] = ['kv', 'kv-ttft'];
+const NEEDS_KV_EVENTS: readonly string[] = ['kv', 'kv-ttft', 'kv-delay'];
 
 /**
- * `--router kv` and `kv-ttft` need KV events. When they cannot reach this process (memory event bus,
+ * `--router kv`, `kv-ttft` and `kv-delay` need KV events. When they cannot reach this process (memory event bus,
  * workers in other processes) the index would stay empty, so use the approximate policy and say so.
  */
 export function routerForEvents(spec: string, eventsReachUs: boolean, log: Logger): string {

@@ -6,7 +6,7 @@ import { asWorkerId, type SequenceHash, type WorkerId } from '../../protocols/id
 import { hashToWire, type KvCacheEvent, type LoadMetrics } from '../../protocols/kv-events.ts';
 import { computeBlockHashes } from '../../tokens/block-hash.ts';
 import { Router, type RouterOptions } from '../router.ts';
-import type { RoutingPolicy } from '../types.ts';
+import type { RoutingPolicy, WorkerInfo } from '../types.ts';
 
 export const BS = 16;
 
@@ -59,9 +59,10 @@ export function routerWith(
   policy: RoutingPolicy,
   workerIds: readonly string[],
   options: Partial<RouterOptions> = {},
+  worker: Partial<Omit<WorkerInfo, 'workerId'>> = {},
 ): { router: Router; ids: WorkerId[] } {
   const router = new Router({ policy, blockSize: BS, decisionLog: 'off', ...options });
   const ids = workerIds.map(asWorkerId);
-  for (const workerId of ids) router.addWorker({ workerId, blockSize: BS, totalBlocks: 1000 });
+  for (const workerId of ids) router.addWorker({ workerId, blockSize: BS, totalBlocks: 1000, ...worker });
   return { router, ids };
 }

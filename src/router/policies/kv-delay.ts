@@ -1,0 +1,164 @@
+/**
+ * `kv-delay`: the delay a request adds to the users of each worker, as `kv-ttft` predicts it, under the
+ * wait bound "wait no longer than you save" and without a load bound (router README, round 4):
+ *
+ *   cost = ttft + stall [+ pressure]
+ *        = (queued + uncached)/R                     its own wait for the first token (FCFS prefill)
+ *        + running · uncached/R                      the chunks its prefill puts into their decode steps
+ *        [+ running · N/2 · (d(u + Δu) − d(u))]       with `decodePressure: true`: the slower decode steps
+ *                                                    its KV causes while they share the worker
+ *
+ * R is learned from route → first token (`prefill-rate.ts`), N from finished requests, d() is the worker's
+ * published step-time model (`WorkerInfo.stepTiming`; none published → no pressure term). With the
+ * pressure term R changes decisions (the pressure is in the data sheet's ms, not in units of R), so
+ * before its first observation R is the published model's rate for a full chunk, not a display prior.
+ * The pressure term is off by default: on the 26 study inputs it cost cache hits and moved no bar.
+ *
+ * Guards: the wait bound (a worker is a candidate only if its queued + uncached work is at most the least
+ * anywhere plus the most any worker's cache saves this request; `waitSlack: 'prompt'` is kv-ttft's whole
+ * prompt, `'cached'` that worker's own saving), the KV-overflow guard, and no load bound unless
+ * `loadBalanceEpsilon` is set (round 3: it costs cache hits at low load, and the wait bound already keeps
+ * queues within one saving of the shortest).
+ */
+import type { RequestId, WorkerId } from '../../protocols/ids.ts';
+import { chunkPrefillRate, MOCKER_STEP_TIMING, type StepTimingModel } from '../../protocols/step-timing.ts';
+import { createRng, type Rng } from '../../util/prng.ts';
+import {
+  type DecodePressure,
+  decodePressure,
+  formatDecodePressure,
+  OutputLengthEstimator,
+} from '../decode-pressure.ts';
+import { PrefillRateEstimator } from '../prefill-rate.ts';
+import { formatNumber } from '../kv-cost.ts';
+import {
+  applyWaitBound,
+  formatTtftCost,
+  formatTtftTerms,
+  guardLabel,
+  pickByTtft,
+  requestLoadBound,
+  type TtftCostTerms,
+  ttftCostTerms,
+} from '../ttft-cost.ts';
+import type {
+  PolicyOptions,
+  RouteDecision,
+  RouteRequest,
+  RoutingPolicy,
+  WorkerInfo,
+  WorkerView,
+} from '../types.ts';
+
+/** The engine's default token budget per step (`--max-num-batched-tokens`): the chunk the prior rate is for. */
+const DEFAULT_CHUNK_TOKENS = 8192;
+
+interface Pending {
+  workerId: WorkerId;
+  routedAtMs: number;
+  workTokens: number;
+}
+
+export interface DelayCostTerms extends TtftCostTerms {
+  decode: DecodePressure | undefined;
+}
+
+export class KvDelayPolicy implements RoutingPolicy {
+  readonly name = 'kv-delay';
+  readonly rate: PrefillRateEstimator;
+  readonly output = new OutputLengthEstimator();
+  readonly epsilon: number;
+  readonly ownDecode: boolean;
+  readonly pricesDecode: boolean;
+  readonly waitSlack: 'saved' | 'prompt' | 'cached';
+  private readonly rng: Rng;
+  private readonly now: () => number;
+  private readonly pending = new Map<RequestId, Pending>();
+  private readonly timing = new Map<WorkerId, StepTimingModel>();
+
+  constructor(options: PolicyOptions = {}) {
+    this.rng = createRng(options.seed, 'mulberry32');
+    this.now = options.now ?? Date.now;
+    this.epsilon = options.loadBalanceEpsilon ?? Number.POSITIVE_INFINITY;
+    if (!(this.epsilon >= 0)) throw new RangeError(`kv-delay load bound ε must be ≥ 0, got ${this.epsilon}`);
+    this.ownDecode = options.decodeOwnTime ?? false;
+    this.pricesDecode = options.decodePressure ?? false;
+    this.waitSlack = options.waitSlack ?? 'saved';
+    const prior = options.prefillTokensPerMs ?? chunkPrefillRate(MOCKER_STEP_TIMING, DEFAULT_CHUNK_TOKENS);
+    this.rate = new PrefillRateEstimator(prior);
+  }
+
+  select(request: RouteRequest, workers: readonly WorkerView[]): RouteDecision {
+    const tokensPerMs = this.rate.tokensPerMs;
+    const bound = requestLoadBound(workers, this.epsilon);
+    const meanOutput = this.output.mean;
+    const costs: DelayCostTerms[] = workers.map((w) => {
+      const terms = ttftCostTerms(request, w, tokensPerMs, bound);
+      const model = this.pricesDecode ? this.timing.get(w.workerId) : undefined;
+      const decode =
+        model && meanOutput > 0 ? decodePressure(w, model, meanOutput, this.ownDecode) : undefined;
+      if (decode) terms.cost += decode.pressureMs + decode.ownDecodeMs;
+      return { ...terms, decode };
+    });
+    const slack = this.waitSlack === 'prompt' ? request.isl : maxSavedTokens(request, workers);
+    const ownCached = (c: TtftCostTerms) => Math.min(c.overlapBlocks * request.blockSize, slack);
+    const waitBound = applyWaitBound(costs, slack, this.waitSlack === 'cached' ? ownCached : undefined);
+    const chosen = costs[pickByTtft(costs, this.rng)]!;
+    if (request.explain) for (const c of costs) c.formula = formatDelayCost(c, tokensPerMs);
+    this.pending.set(request.requestId, {
+      workerId: chosen.workerId,
+      routedAtMs: this.now(),
+      workTokens: chosen.queuedTokens + chosen.uncachedTokens,
+    });
+    const guards: string[] = [];
+    if (costs.some((c) => c.overLoadBound || c.kvFull)) guards.push(`load bound ${bound}`);
+    if (costs.some((c) => c.overWaitBound && c.cost < chosen.cost))
+      guards.push(`wait bound ${waitBound - slack}t + ${slack}t saved = ${waitBound}t`);
+    return {
+      workerId: chosen.workerId,
+      reason: guards.length === 0 ? 'min predicted delay' : `min predicted delay within ${guards.join(', ')}`,
+      scores: costs,
+      overlapBlocks: chosen.overlapBlocks,
+    };
+  }
+
+  onWorkerAdded(worker: WorkerInfo): void {
+    if (worker.stepTiming) this.timing.set(worker.workerId, worker.stepTiming);
+    else this.timing.delete(worker.workerId);
+  }
+
+  onPrefillDone(requestId: RequestId): void {
+    const p = this.pending.get(requestId);
+    if (p === undefined) return;
+    this.pending.delete(requestId);
+    this.rate.observe(p.workTokens, this.now() - p.routedAtMs);
+  }
+
+  onRequestFinished(requestId: RequestId, _workerId: WorkerId, outputTokens?: number): void {
+    this.pending.delete(requestId);
+    if (outputTokens !== undefined) this.output.observe(outputTokens);
+  }
+
+  onWorkerRemoved(workerId: WorkerId): void {
+    this.timing.delete(workerId);
+    for (const [id, p] of this.pending) if (p.workerId === workerId) this.pending.delete(id);
+  }
+}
+
+/**
+ * The most prefill any offered worker's cache saves this request, in tokens (at most isl − 1: the last
+ * token is always computed). "Wait no longer than you save": a worker may be slower to start this
+ * request than the quickest one by at most this much.
+ */
+function maxSavedTokens(request: RouteRequest, workers: readonly WorkerView[]): number {
+  let best = 0;
+  for (const w of workers) best = Math.max(best, w.overlapBlocks * request.blockSize);
+  return Math.min(best, Math.max(0, request.isl - 1));
+}
+
+/** kv-ttft's two terms, then the decode pressure: "... stall + 3*343t/2*(10.93-10.31)ms = 319ms decode = 684ms". */
+function formatDelayCost(c: DelayCostTerms, tokensPerMs: number): string {
+  if (c.decode === undefined) return formatTtftCost(c, tokensPerMs);
+  const terms = `${formatTtftTerms(c, tokensPerMs)} + ${formatDecodePressure(c.decode)}`;
+  return `${terms} = ${formatNumber(c.cost)}ms${guardLabel(c)}`;
+}
