@@ -11,12 +11,11 @@
   (type $t9 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
   (type $t10 (func (param i32 i32 i32 i32 i32 i32 i32 f32)))
   (type $t11 (func (param i32 i32 i32 i32 i32 i32 i32)))
-  (type $t12 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
-  (type $t13 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
-  (type $t14 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
+  (type $t12 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32)))
+  (type $t13 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32)))
+  (type $t14 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32)))
   (type $t15 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
-  (type $t16 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
-  (type $t17 (func (param i32 i32 i32 i32)))
+  (type $t16 (func (param i32 i32 i32 i32)))
   (import "env" "memory" (memory $env.memory 1 65536 shared))
   (func $f32_tile_2x4 (type $t0) (param $xp i32) (param $wp i32) (param $outp i32) (param $rowBytes i32) (param $outRowBytes i32) (param $kVecBytes i32) (param $kBytes i32)
     (local $k i32) (local $xRow0 i32) (local $xRow1 i32) (local $wRow0 i32) (local $wRow1 i32) (local $wRow2 i32) (local $wRow3 i32) (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128) (local $acc4 v128) (local $acc5 v128) (local $acc6 v128) (local $acc7 v128) (local $wVec0 v128) (local $wVec1 v128) (local $wVec2 v128) (local $wVec3 v128) (local $xVec v128) (local $sum0 f32) (local $sum1 f32) (local $sum2 f32) (local $sum3 f32) (local $sum4 f32) (local $sum5 f32) (local $sum6 f32) (local $sum7 f32) (local $outRow i32)
@@ -3717,8 +3716,8 @@
         br $L3
       end
     end)
-  (func $q8_int_tile_4x1 (type $t12) (param $xp i32) (param $xsp i32) (param $wp i32) (param $outp i32) (param $xRowBytes i32) (param $xsRowBytes i32) (param $groupBytes i32) (param $outRowBytes i32) (param $numBlocks i32) (param $cols i32)
-    (local $block i32) (local $xRow0 i32) (local $xRow1 i32) (local $xRow2 i32) (local $xRow3 i32) (local $xsRow0 i32) (local $xsRow1 i32) (local $xsRow2 i32) (local $xsRow3 i32) (local $wGroup0 i32) (local $pass i32) (local $isum0 v128) (local $isum1 v128) (local $isum2 v128) (local $isum3 v128) (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128) (local $w0 v128) (local $xPair v128) (local $wScale0 v128) (local $f16Factor v128) (local $outRow i32)
+  (func $q8_int_tile_4x4 (type $t12) (param $xp i32) (param $xsp i32) (param $wp i32) (param $outp i32) (param $xRowBytes i32) (param $xsRowBytes i32) (param $outRowBytes i32) (param $numBlocks i32) (param $cols i32)
+    (local $block i32) (local $pass i32) (local $xRow0 i32) (local $xRow1 i32) (local $xRow2 i32) (local $xRow3 i32) (local $xsRow0 i32) (local $xsRow1 i32) (local $xsRow2 i32) (local $xsRow3 i32) (local $isum0 v128) (local $isum1 v128) (local $isum2 v128) (local $isum3 v128) (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128) (local $w v128) (local $xPair v128) (local $wScales v128) (local $f16Factor v128) (local $outRow i32)
     f32.const 0x1p+112 (;=5.1923e+33;)
     f32x4.splat
     local.set $f16Factor
@@ -3750,8 +3749,6 @@
     local.get $xsRowBytes
     i32.add
     local.set $xsRow3
-    local.get $wp
-    local.set $wGroup0
     block $B0
       loop $L1
         local.get $block
@@ -3776,13 +3773,13 @@
             i32.lt_u
             i32.eqz
             br_if $B2
-            local.get $wGroup0
+            local.get $wp
             v128.load8x8_s align=1
-            local.set $w0
+            local.set $w
             local.get $xRow0
             v128.load32_splat align=1
             local.set $xPair
-            local.get $w0
+            local.get $w
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum0
@@ -3791,7 +3788,7 @@
             local.get $xRow1
             v128.load32_splat align=1
             local.set $xPair
-            local.get $w0
+            local.get $w
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum1
@@ -3800,7 +3797,7 @@
             local.get $xRow2
             v128.load32_splat align=1
             local.set $xPair
-            local.get $w0
+            local.get $w
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum2
@@ -3809,19 +3806,19 @@
             local.get $xRow3
             v128.load32_splat align=1
             local.set $xPair
-            local.get $w0
+            local.get $w
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum3
             i32x4.add
             local.set $isum3
-            local.get $wGroup0
+            local.get $wp
             v128.load8x8_s offset=8 align=1
-            local.set $w0
+            local.set $w
             local.get $xRow0
             v128.load32_splat offset=4 align=1
             local.set $xPair
-            local.get $w0
+            local.get $w
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum0
@@ -3830,7 +3827,7 @@
             local.get $xRow1
             v128.load32_splat offset=4 align=1
             local.set $xPair
-            local.get $w0
+            local.get $w
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum1
@@ -3839,7 +3836,7 @@
             local.get $xRow2
             v128.load32_splat offset=4 align=1
             local.set $xPair
-            local.get $w0
+            local.get $w
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum2
@@ -3848,19 +3845,19 @@
             local.get $xRow3
             v128.load32_splat offset=4 align=1
             local.set $xPair
-            local.get $w0
+            local.get $w
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum3
             i32x4.add
             local.set $isum3
-            local.get $wGroup0
+            local.get $wp
             v128.load8x8_s offset=16 align=1
-            local.set $w0
+            local.set $w
             local.get $xRow0
             v128.load32_splat offset=8 align=1
             local.set $xPair
-            local.get $w0
+            local.get $w
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum0
@@ -3869,7 +3866,7 @@
             local.get $xRow1
             v128.load32_splat offset=8 align=1
             local.set $xPair
-            local.get $w0
+            local.get $w
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum1
@@ -3878,7 +3875,7 @@
             local.get $xRow2
             v128.load32_splat offset=8 align=1
             local.set $xPair
-            local.get $w0
+            local.get $w
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum2
@@ -3887,19 +3884,19 @@
             local.get $xRow3
             v128.load32_splat offset=8 align=1
             local.set $xPair
-            local.get $w0
+            local.get $w
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum3
             i32x4.add
             local.set $isum3
-            local.get $wGroup0
+            local.get $wp
             v128.load8x8_s offset=24 align=1
-            local.set $w0
+            local.set $w
             local.get $xRow0
             v128.load32_splat offset=12 align=1
             local.set $xPair
-            local.get $w0
+            local.get $w
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum0
@@ -3908,7 +3905,7 @@
             local.get $xRow1
             v128.load32_splat offset=12 align=1
             local.set $xPair
-            local.get $w0
+            local.get $w
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum1
@@ -3917,7 +3914,7 @@
             local.get $xRow2
             v128.load32_splat offset=12 align=1
             local.set $xPair
-            local.get $w0
+            local.get $w
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum2
@@ -3926,7 +3923,7 @@
             local.get $xRow3
             v128.load32_splat offset=12 align=1
             local.set $xPair
-            local.get $w0
+            local.get $w
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum3
@@ -3948,10 +3945,10 @@
             i32.const 16
             i32.add
             local.set $xRow3
-            local.get $wGroup0
+            local.get $wp
             i32.const 32
             i32.add
-            local.set $wGroup0
+            local.set $wp
             local.get $pass
             i32.const 1
             i32.add
@@ -3959,16 +3956,16 @@
             br $L3
           end
         end
-        local.get $wGroup0
+        local.get $wp
         v128.load16x4_u align=2
         i32.const 13
         i32x4.shl
         local.get $f16Factor
         f32x4.mul
-        local.set $wScale0
+        local.set $wScales
         local.get $isum0
         f32x4.convert_i32x4_s
-        local.get $wScale0
+        local.get $wScales
         local.get $xsRow0
         f32.load
         f32x4.splat
@@ -3979,7 +3976,7 @@
         local.set $acc0
         local.get $isum1
         f32x4.convert_i32x4_s
-        local.get $wScale0
+        local.get $wScales
         local.get $xsRow1
         f32.load
         f32x4.splat
@@ -3990,7 +3987,7 @@
         local.set $acc1
         local.get $isum2
         f32x4.convert_i32x4_s
-        local.get $wScale0
+        local.get $wScales
         local.get $xsRow2
         f32.load
         f32x4.splat
@@ -4001,7 +3998,7 @@
         local.set $acc2
         local.get $isum3
         f32x4.convert_i32x4_s
-        local.get $wScale0
+        local.get $wScales
         local.get $xsRow3
         f32.load
         f32x4.splat
@@ -4026,10 +4023,10 @@
         i32.const 4
         i32.add
         local.set $xsRow3
-        local.get $wGroup0
+        local.get $wp
         i32.const 8
         i32.add
-        local.set $wGroup0
+        local.set $wp
         local.get $block
         i32.const 1
         i32.add
@@ -4211,8 +4208,8 @@
       f32x4.extract_lane 3
       f32.store offset=12
     end)
-  (func $q8_int_tile_2x1 (type $t13) (param $xp i32) (param $xsp i32) (param $wp i32) (param $outp i32) (param $xRowBytes i32) (param $xsRowBytes i32) (param $groupBytes i32) (param $outRowBytes i32) (param $numBlocks i32) (param $cols i32)
-    (local $block i32) (local $xRow0 i32) (local $xRow1 i32) (local $xsRow0 i32) (local $xsRow1 i32) (local $wGroup0 i32) (local $pass i32) (local $isum0 v128) (local $isum1 v128) (local $acc0 v128) (local $acc1 v128) (local $w0 v128) (local $xPair v128) (local $wScale0 v128) (local $f16Factor v128) (local $outRow i32)
+  (func $q8_int_tile_2x4 (type $t13) (param $xp i32) (param $xsp i32) (param $wp i32) (param $outp i32) (param $xRowBytes i32) (param $xsRowBytes i32) (param $outRowBytes i32) (param $numBlocks i32) (param $cols i32)
+    (local $block i32) (local $pass i32) (local $xRow0 i32) (local $xRow1 i32) (local $xsRow0 i32) (local $xsRow1 i32) (local $isum0 v128) (local $isum1 v128) (local $acc0 v128) (local $acc1 v128) (local $w v128) (local $xPair v128) (local $wScales v128) (local $f16Factor v128) (local $outRow i32)
     f32.const 0x1p+112 (;=5.1923e+33;)
     f32x4.splat
     local.set $f16Factor
@@ -4228,8 +4225,6 @@
     local.get $xsRowBytes
     i32.add
     local.set $xsRow1
-    local.get $wp
-    local.set $wGroup0
     block $B0
       loop $L1
         local.get $block
@@ -4250,13 +4245,13 @@
             i32.lt_u
             i32.eqz
             br_if $B2
-            local.get $wGroup0
+            local.get $wp
             v128.load8x8_s align=1
-            local.set $w0
+            local.set $w
             local.get $xRow0
             v128.load32_splat align=1
             local.set $xPair
-            local.get $w0
+            local.get $w
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum0
@@ -4265,19 +4260,19 @@
             local.get $xRow1
             v128.load32_splat align=1
             local.set $xPair
-            local.get $w0
+            local.get $w
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum1
             i32x4.add
             local.set $isum1
-            local.get $wGroup0
+            local.get $wp
             v128.load8x8_s offset=8 align=1
-            local.set $w0
+            local.set $w
             local.get $xRow0
             v128.load32_splat offset=4 align=1
             local.set $xPair
-            local.get $w0
+            local.get $w
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum0
@@ -4286,19 +4281,19 @@
             local.get $xRow1
             v128.load32_splat offset=4 align=1
             local.set $xPair
-            local.get $w0
+            local.get $w
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum1
             i32x4.add
             local.set $isum1
-            local.get $wGroup0
+            local.get $wp
             v128.load8x8_s offset=16 align=1
-            local.set $w0
+            local.set $w
             local.get $xRow0
             v128.load32_splat offset=8 align=1
             local.set $xPair
-            local.get $w0
+            local.get $w
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum0
@@ -4307,19 +4302,19 @@
             local.get $xRow1
             v128.load32_splat offset=8 align=1
             local.set $xPair
-            local.get $w0
+            local.get $w
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum1
             i32x4.add
             local.set $isum1
-            local.get $wGroup0
+            local.get $wp
             v128.load8x8_s offset=24 align=1
-            local.set $w0
+            local.set $w
             local.get $xRow0
             v128.load32_splat offset=12 align=1
             local.set $xPair
-            local.get $w0
+            local.get $w
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum0
@@ -4328,7 +4323,7 @@
             local.get $xRow1
             v128.load32_splat offset=12 align=1
             local.set $xPair
-            local.get $w0
+            local.get $w
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum1
@@ -4342,10 +4337,10 @@
             i32.const 16
             i32.add
             local.set $xRow1
-            local.get $wGroup0
+            local.get $wp
             i32.const 32
             i32.add
-            local.set $wGroup0
+            local.set $wp
             local.get $pass
             i32.const 1
             i32.add
@@ -4353,16 +4348,16 @@
             br $L3
           end
         end
-        local.get $wGroup0
+        local.get $wp
         v128.load16x4_u align=2
         i32.const 13
         i32x4.shl
         local.get $f16Factor
         f32x4.mul
-        local.set $wScale0
+        local.set $wScales
         local.get $isum0
         f32x4.convert_i32x4_s
-        local.get $wScale0
+        local.get $wScales
         local.get $xsRow0
         f32.load
         f32x4.splat
@@ -4373,7 +4368,7 @@
         local.set $acc0
         local.get $isum1
         f32x4.convert_i32x4_s
-        local.get $wScale0
+        local.get $wScales
         local.get $xsRow1
         f32.load
         f32x4.splat
@@ -4390,10 +4385,10 @@
         i32.const 4
         i32.add
         local.set $xsRow1
-        local.get $wGroup0
+        local.get $wp
         i32.const 8
         i32.add
-        local.set $wGroup0
+        local.set $wp
         local.get $block
         i32.const 1
         i32.add
@@ -4487,8 +4482,8 @@
       f32x4.extract_lane 3
       f32.store offset=12
     end)
-  (func $q8_int_tile_1x2 (type $t14) (param $xp i32) (param $xsp i32) (param $wp i32) (param $outp i32) (param $xRowBytes i32) (param $xsRowBytes i32) (param $groupBytes i32) (param $outRowBytes i32) (param $numBlocks i32) (param $cols i32)
-    (local $block i32) (local $xRow0 i32) (local $xsRow0 i32) (local $wGroup0 i32) (local $wGroup1 i32) (local $pass i32) (local $isum0 v128) (local $isum1 v128) (local $isum2 v128) (local $isum3 v128) (local $acc0 v128) (local $acc1 v128) (local $w0 v128) (local $w1 v128) (local $xPair v128) (local $wScale0 v128) (local $wScale1 v128) (local $f16Factor v128) (local $outRow i32)
+  (func $q8_int_tile_1x4 (type $t14) (param $xp i32) (param $xsp i32) (param $wp i32) (param $outp i32) (param $xRowBytes i32) (param $xsRowBytes i32) (param $outRowBytes i32) (param $numBlocks i32) (param $cols i32)
+    (local $block i32) (local $pass i32) (local $xRow0 i32) (local $xsRow0 i32) (local $isum0 v128) (local $isum1 v128) (local $acc0 v128) (local $w v128) (local $xPair v128) (local $wScales v128) (local $f16Factor v128) (local $outRow i32)
     f32.const 0x1p+112 (;=5.1923e+33;)
     f32x4.splat
     local.set $f16Factor
@@ -4496,217 +4491,6 @@
     local.set $xRow0
     local.get $xsp
     local.set $xsRow0
-    local.get $wp
-    local.set $wGroup0
-    local.get $wGroup0
-    local.get $groupBytes
-    i32.add
-    local.set $wGroup1
-    block $B0
-      loop $L1
-        local.get $block
-        local.get $numBlocks
-        i32.lt_u
-        i32.eqz
-        br_if $B0
-        v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
-        local.set $isum0
-        v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
-        local.set $isum1
-        v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
-        local.set $isum2
-        v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
-        local.set $isum3
-        i32.const 0
-        local.set $pass
-        block $B2
-          loop $L3
-            local.get $pass
-            i32.const 4
-            i32.lt_u
-            i32.eqz
-            br_if $B2
-            local.get $wGroup0
-            v128.load8x8_s align=1
-            local.set $w0
-            local.get $wGroup1
-            v128.load8x8_s align=1
-            local.set $w1
-            local.get $xRow0
-            v128.load32_splat align=1
-            local.set $xPair
-            local.get $w0
-            local.get $xPair
-            i32x4.dot_i16x8_s
-            local.get $isum0
-            i32x4.add
-            local.set $isum0
-            local.get $w1
-            local.get $xPair
-            i32x4.dot_i16x8_s
-            local.get $isum2
-            i32x4.add
-            local.set $isum2
-            local.get $wGroup0
-            v128.load8x8_s offset=8 align=1
-            local.set $w0
-            local.get $wGroup1
-            v128.load8x8_s offset=8 align=1
-            local.set $w1
-            local.get $xRow0
-            v128.load32_splat offset=4 align=1
-            local.set $xPair
-            local.get $w0
-            local.get $xPair
-            i32x4.dot_i16x8_s
-            local.get $isum1
-            i32x4.add
-            local.set $isum1
-            local.get $w1
-            local.get $xPair
-            i32x4.dot_i16x8_s
-            local.get $isum3
-            i32x4.add
-            local.set $isum3
-            local.get $wGroup0
-            v128.load8x8_s offset=16 align=1
-            local.set $w0
-            local.get $wGroup1
-            v128.load8x8_s offset=16 align=1
-            local.set $w1
-            local.get $xRow0
-            v128.load32_splat offset=8 align=1
-            local.set $xPair
-            local.get $w0
-            local.get $xPair
-            i32x4.dot_i16x8_s
-            local.get $isum0
-            i32x4.add
-            local.set $isum0
-            local.get $w1
-            local.get $xPair
-            i32x4.dot_i16x8_s
-            local.get $isum2
-            i32x4.add
-            local.set $isum2
-            local.get $wGroup0
-            v128.load8x8_s offset=24 align=1
-            local.set $w0
-            local.get $wGroup1
-            v128.load8x8_s offset=24 align=1
-            local.set $w1
-            local.get $xRow0
-            v128.load32_splat offset=12 align=1
-            local.set $xPair
-            local.get $w0
-            local.get $xPair
-            i32x4.dot_i16x8_s
-            local.get $isum1
-            i32x4.add
-            local.set $isum1
-            local.get $w1
-            local.get $xPair
-            i32x4.dot_i16x8_s
-            local.get $isum3
-            i32x4.add
-            local.set $isum3
-            local.get $xRow0
-            i32.const 16
-            i32.add
-            local.set $xRow0
-            local.get $wGroup0
-            i32.const 32
-            i32.add
-            local.set $wGroup0
-            local.get $wGroup1
-            i32.const 32
-            i32.add
-            local.set $wGroup1
-            local.get $pass
-            i32.const 1
-            i32.add
-            local.set $pass
-            br $L3
-          end
-        end
-        local.get $wGroup0
-        v128.load16x4_u align=2
-        i32.const 13
-        i32x4.shl
-        local.get $f16Factor
-        f32x4.mul
-        local.set $wScale0
-        local.get $wGroup1
-        v128.load16x4_u align=2
-        i32.const 13
-        i32x4.shl
-        local.get $f16Factor
-        f32x4.mul
-        local.set $wScale1
-        local.get $isum0
-        local.get $isum1
-        i32x4.add
-        f32x4.convert_i32x4_s
-        local.get $wScale0
-        local.get $xsRow0
-        f32.load
-        f32x4.splat
-        f32x4.mul
-        f32x4.mul
-        local.get $acc0
-        f32x4.add
-        local.set $acc0
-        local.get $isum2
-        local.get $isum3
-        i32x4.add
-        f32x4.convert_i32x4_s
-        local.get $wScale1
-        local.get $xsRow0
-        f32.load
-        f32x4.splat
-        f32x4.mul
-        f32x4.mul
-        local.get $acc1
-        f32x4.add
-        local.set $acc1
-        local.get $xsRow0
-        i32.const 4
-        i32.add
-        local.set $xsRow0
-        local.get $wGroup0
-        i32.const 8
-        i32.add
-        local.set $wGroup0
-        local.get $wGroup1
-        i32.const 8
-        i32.add
-        local.set $wGroup1
-        local.get $block
-        i32.const 1
-        i32.add
-        local.set $block
-        br $L1
-      end
-    end
-    local.get $outp
-    local.set $outRow
-    local.get $outRow
-    local.get $acc0
-    v128.store align=1
-    local.get $outRow
-    local.get $acc1
-    v128.store offset=16 align=1)
-  (func $q8_int_tile_1x1 (type $t15) (param $xp i32) (param $xsp i32) (param $wp i32) (param $outp i32) (param $xRowBytes i32) (param $xsRowBytes i32) (param $groupBytes i32) (param $outRowBytes i32) (param $numBlocks i32) (param $cols i32)
-    (local $block i32) (local $xRow0 i32) (local $xsRow0 i32) (local $wGroup0 i32) (local $pass i32) (local $isum0 v128) (local $isum1 v128) (local $acc0 v128) (local $w0 v128) (local $xPair v128) (local $wScale0 v128) (local $f16Factor v128) (local $outRow i32)
-    f32.const 0x1p+112 (;=5.1923e+33;)
-    f32x4.splat
-    local.set $f16Factor
-    local.get $xp
-    local.set $xRow0
-    local.get $xsp
-    local.set $xsRow0
-    local.get $wp
-    local.set $wGroup0
     block $B0
       loop $L1
         local.get $block
@@ -4727,49 +4511,49 @@
             i32.lt_u
             i32.eqz
             br_if $B2
-            local.get $wGroup0
+            local.get $wp
             v128.load8x8_s align=1
-            local.set $w0
+            local.set $w
             local.get $xRow0
             v128.load32_splat align=1
             local.set $xPair
-            local.get $w0
+            local.get $w
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum0
             i32x4.add
             local.set $isum0
-            local.get $wGroup0
+            local.get $wp
             v128.load8x8_s offset=8 align=1
-            local.set $w0
+            local.set $w
             local.get $xRow0
             v128.load32_splat offset=4 align=1
             local.set $xPair
-            local.get $w0
+            local.get $w
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum1
             i32x4.add
             local.set $isum1
-            local.get $wGroup0
+            local.get $wp
             v128.load8x8_s offset=16 align=1
-            local.set $w0
+            local.set $w
             local.get $xRow0
             v128.load32_splat offset=8 align=1
             local.set $xPair
-            local.get $w0
+            local.get $w
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum0
             i32x4.add
             local.set $isum0
-            local.get $wGroup0
+            local.get $wp
             v128.load8x8_s offset=24 align=1
-            local.set $w0
+            local.set $w
             local.get $xRow0
             v128.load32_splat offset=12 align=1
             local.set $xPair
-            local.get $w0
+            local.get $w
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum1
@@ -4779,10 +4563,10 @@
             i32.const 16
             i32.add
             local.set $xRow0
-            local.get $wGroup0
+            local.get $wp
             i32.const 32
             i32.add
-            local.set $wGroup0
+            local.set $wp
             local.get $pass
             i32.const 1
             i32.add
@@ -4790,18 +4574,18 @@
             br $L3
           end
         end
-        local.get $wGroup0
+        local.get $wp
         v128.load16x4_u align=2
         i32.const 13
         i32x4.shl
         local.get $f16Factor
         f32x4.mul
-        local.set $wScale0
+        local.set $wScales
         local.get $isum0
         local.get $isum1
         i32x4.add
         f32x4.convert_i32x4_s
-        local.get $wScale0
+        local.get $wScales
         local.get $xsRow0
         f32.load
         f32x4.splat
@@ -4814,10 +4598,10 @@
         i32.const 4
         i32.add
         local.set $xsRow0
-        local.get $wGroup0
+        local.get $wp
         i32.const 8
         i32.add
-        local.set $wGroup0
+        local.set $wp
         local.get $block
         i32.const 1
         i32.add
@@ -4867,16 +4651,12 @@
       f32x4.extract_lane 3
       f32.store offset=12
     end)
-  (func $matmul_q8_int (export "matmul_q8_int") (type $t16) (param $out i32) (param $xq i32) (param $w i32) (param $scales i32) (param $rows i32) (param $inDim i32) (param $outDim i32) (param $j0 i32) (param $j1 i32) (param $panel i32)
-    (local $i i32) (local $j i32) (local $panelStart i32) (local $panelEnd i32) (local $blocks i32) (local $groupBytes i32) (local $xScales i32)
+  (func $matmul_q8_int (export "matmul_q8_int") (type $t15) (param $out i32) (param $xq i32) (param $w i32) (param $scales i32) (param $rows i32) (param $inDim i32) (param $outDim i32) (param $j0 i32) (param $j1 i32) (param $panel i32)
+    (local $i i32) (local $j i32) (local $panelStart i32) (local $panelEnd i32) (local $blocks i32) (local $xScales i32)
     local.get $inDim
     i32.const 5
     i32.shr_u
     local.set $blocks
-    local.get $blocks
-    i32.const 136
-    i32.mul
-    local.set $groupBytes
     local.get $xq
     local.get $rows
     local.get $inDim
@@ -4943,7 +4723,9 @@
                 local.get $j
                 i32.const 2
                 i32.shr_u
-                local.get $groupBytes
+                local.get $blocks
+                i32.mul
+                i32.const 136
                 i32.mul
                 i32.add
                 local.get $out
@@ -4961,7 +4743,6 @@
                 local.get $blocks
                 i32.const 2
                 i32.shl
-                local.get $groupBytes
                 local.get $outDim
                 i32.const 2
                 i32.shl
@@ -4976,7 +4757,7 @@
                 i32.const 4
                 i32.gt_u
                 select
-                call $q8_int_tile_4x1
+                call $q8_int_tile_4x4
                 local.get $j
                 i32.const 4
                 i32.add
@@ -5027,7 +4808,9 @@
                 local.get $j
                 i32.const 2
                 i32.shr_u
-                local.get $groupBytes
+                local.get $blocks
+                i32.mul
+                i32.const 136
                 i32.mul
                 i32.add
                 local.get $out
@@ -5045,7 +4828,6 @@
                 local.get $blocks
                 i32.const 2
                 i32.shl
-                local.get $groupBytes
                 local.get $outDim
                 i32.const 2
                 i32.shl
@@ -5060,7 +4842,7 @@
                 i32.const 4
                 i32.gt_u
                 select
-                call $q8_int_tile_2x1
+                call $q8_int_tile_2x4
                 local.get $j
                 i32.const 4
                 i32.add
@@ -5078,8 +4860,10 @@
         block $B10
           loop $L11
             local.get $i
+            i32.const 1
+            i32.add
             local.get $rows
-            i32.lt_u
+            i32.le_u
             i32.eqz
             br_if $B10
             local.get $panelStart
@@ -5087,10 +4871,8 @@
             block $B12
               loop $L13
                 local.get $j
-                i32.const 8
-                i32.add
                 local.get $panelEnd
-                i32.le_u
+                i32.lt_u
                 i32.eqz
                 br_if $B12
                 local.get $xq
@@ -5111,7 +4893,9 @@
                 local.get $j
                 i32.const 2
                 i32.shr_u
-                local.get $groupBytes
+                local.get $blocks
+                i32.mul
+                i32.const 136
                 i32.mul
                 i32.add
                 local.get $out
@@ -5129,64 +4913,6 @@
                 local.get $blocks
                 i32.const 2
                 i32.shl
-                local.get $groupBytes
-                local.get $outDim
-                i32.const 2
-                i32.shl
-                local.get $blocks
-                i32.const 4
-                call $q8_int_tile_1x2
-                local.get $j
-                i32.const 8
-                i32.add
-                local.set $j
-                br $L13
-              end
-            end
-            block $B14
-              loop $L15
-                local.get $j
-                local.get $panelEnd
-                i32.lt_u
-                i32.eqz
-                br_if $B14
-                local.get $xq
-                local.get $i
-                local.get $inDim
-                i32.mul
-                i32.const 1
-                i32.shl
-                i32.add
-                local.get $xScales
-                local.get $i
-                local.get $blocks
-                i32.mul
-                i32.const 2
-                i32.shl
-                i32.add
-                local.get $w
-                local.get $j
-                i32.const 2
-                i32.shr_u
-                local.get $groupBytes
-                i32.mul
-                i32.add
-                local.get $out
-                local.get $i
-                local.get $outDim
-                i32.mul
-                local.get $j
-                i32.add
-                i32.const 2
-                i32.shl
-                i32.add
-                local.get $inDim
-                i32.const 1
-                i32.shl
-                local.get $blocks
-                i32.const 2
-                i32.shl
-                local.get $groupBytes
                 local.get $outDim
                 i32.const 2
                 i32.shl
@@ -5201,12 +4927,12 @@
                 i32.const 4
                 i32.gt_u
                 select
-                call $q8_int_tile_1x1
+                call $q8_int_tile_1x4
                 local.get $j
                 i32.const 4
                 i32.add
                 local.set $j
-                br $L15
+                br $L13
               end
             end
             local.get $i
@@ -5223,7 +4949,7 @@
         br $L1
       end
     end)
-  (func $quantize_q8_act (export "quantize_q8_act") (type $t17) (param $xq i32) (param $x i32) (param $rows i32) (param $inDim i32)
+  (func $quantize_q8_act (export "quantize_q8_act") (type $t16) (param $xq i32) (param $x i32) (param $rows i32) (param $inDim i32)
     (local $scalePtr i32) (local $end i32) (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128) (local $v4 v128) (local $v5 v128) (local $v6 v128) (local $v7 v128) (local $maxVec v128) (local $maxAbs f32) (local $scale f32) (local $invVec v128)
     local.get $rows
     local.get $inDim

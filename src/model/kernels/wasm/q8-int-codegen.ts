@@ -104,106 +104,92 @@ export function quantizeActivationsQ8(): FunctionDef {
   ]);
 }
 
-/** Tile shapes: R token rows × 1 group for groups of rows, 1 row × `singleRowGroups` groups for decode. */
-export interface Q8IntTileShape {
-  rows: number;
-  singleRowGroups: number;
-}
-export const Q8_INT_TILE: Q8IntTileShape = { rows: 4, singleRowGroups: 2 };
+/** Token rows per tile for groups of rows (prefill); then 2-row tiles, then 1 row (decode). */
+export const Q8_INT_TILE_ROWS = 4;
+/** Pairs per pass of a tile's inner loop (4 passes per block). */
+const PASS_PAIRS = 4;
 
 /**
- * The tile: out[i..i+R, j..j+4G] for the corner pointers the driver passes, over all blocks. A 1-group tile
- * stores only `cols` lanes of its group (the last, partial group of a matrix whose rows are not a multiple of 4).
+ * The tile: out[i..i+R, j..j+cols] for the corner pointers the driver passes, over all blocks of one group
+ * of 4 weight rows (`cols` < 4 only for the last, partial group of a matrix whose rows are not a multiple of 4).
+ *
+ * One group at a time keeps the tile's weight reads one sequential stream, which the hardware prefetcher
+ * follows from DRAM at the in-cache speed; two groups per tile (two streams 2.4 KB apart, sharing the
+ * activation loads) ran at a third of that from DRAM (docs/engine-speed.md, Q2).
  */
-function q8IntTile(R: number, G: number): FunctionDef {
-  const fn = new FunctionBuilder(`q8_int_tile_${R}x${G}`, false);
+function q8IntTile(R: number): FunctionDef {
+  const fn = new FunctionBuilder(`q8_int_tile_${R}x4`, false);
   const xp = fn.param('xp', I32); // i16 activations of token row i
   const xsp = fn.param('xsp', I32); // activation block scales of row i
   const wp = fn.param('wp', I32); // packed group of weight rows j..j+3
   const outp = fn.param('outp', I32); // out[i, j]
   const xRowBytes = fn.param('xRowBytes', I32); // inDim*2
   const xsRowBytes = fn.param('xsRowBytes', I32); // numBlocks*4
-  const groupBytes = fn.param('groupBytes', I32); // numBlocks*136
   const outRowBytes = fn.param('outRowBytes', I32); // outDim*4
   const numBlocks = fn.param('numBlocks', I32);
-  const cols = fn.param('cols', I32); // valid columns of the last group (4 unless the matrix ends inside it)
+  const cols = fn.param('cols', I32); // valid columns of the group (4 unless the matrix ends inside it)
   const b = fn.local('block', I32);
+  const p = fn.local('pass', I32);
   const xRows = fn.localArray('xRow', R, I32);
   const xsRows = fn.localArray('xsRow', R, I32);
-  const wGroups = fn.localArray('wGroup', G, I32);
-  // Two integer chains per (row, group) for a lone row (more independent adds in flight), one otherwise.
+  // Two integer chains for a lone row (more independent adds in flight), one per row otherwise.
   const chains = R === 1 ? 2 : 1;
-  const U = 4; // pairs per pass of the inner loop
-  const p = fn.local('pass', I32);
-  const isum = fn.localArray('isum', R * G * chains, V128); // [(r*G + g)*chains + k]
-  const acc = fn.localArray('acc', R * G, V128); // out[i+r, j+4g .. j+4g+3]
-  const wv = fn.localArray('w', G, V128);
+  const isum = fn.localArray('isum', R * chains, V128); // [r*chains + k]: 4 columns' block sums of row i+r
+  const acc = fn.localArray('acc', R, V128); // out[i+r, j..j+3]
+  const wv = fn.local('w', V128);
   const xv = fn.local('xPair', V128);
-  const wScales = fn.localArray('wScale', G, V128);
+  const wScales = fn.local('wScales', V128);
   const factor = fn.local('f16Factor', V128);
-  const isumAt = (r: number, g: number, k: number): Local => isum[(r * G + g) * chains + k]!;
 
-  // The 16 pair products of a block run as a loop of PAIRS/U passes of U pairs: fully unrolled, V8 schedules
-  // every load of the block first and spills the widened weights to the stack (measured: half the speed).
+  // The 16 pair products of a block run as a loop of 4 passes of 4 pairs: fully unrolled, V8 schedules every
+  // load of the block first and spills the widened weights to the stack (measured: half the speed).
   const pass: Code = [];
-  for (const u of range(U)) {
-    for (const g of range(G)) pass.push(...get(wGroups[g]!), ...op.v128Load8x8S(u * 8), ...set(wv[g]!));
+  for (const u of range(PASS_PAIRS)) {
+    pass.push(...get(wp), ...op.v128Load8x8S(u * 8), ...set(wv));
     for (const r of range(R)) {
-      pass.push(...get(xRows[r]!), ...op.v128Load32Splat(u * 4), ...set(xv));
-      for (const g of range(G)) {
-        const s = isumAt(r, g, u % chains);
-        pass.push(...get(wv[g]!), ...get(xv), ...iop.i32x4DotI16x8S, ...get(s), ...iop.i32x4Add, ...set(s));
-      }
+      const s = isum[r * chains + (u % chains)]!;
+      pass.push(
+        ...get(xRows[r]!), ...op.v128Load32Splat(u * 4), ...set(xv),
+        ...get(wv), ...get(xv), ...iop.i32x4DotI16x8S, ...get(s), ...iop.i32x4Add, ...set(s),
+      );
     }
   }
   pass.push(
-    ...xRows.flatMap((x) => increment(x, op.i32Const(U * 4))),
-    ...wGroups.flatMap((w) => increment(w, op.i32Const(U * 8))),
+    ...xRows.flatMap((x) => increment(x, op.i32Const(PASS_PAIRS * 4))),
+    ...increment(wp, op.i32Const(PASS_PAIRS * 8)),
     ...increment(p, op.i32Const(1)),
   );
   const blockBody: Code = [
     ...isum.flatMap((s) => [...op.v128Zero, ...set(s)]),
     ...op.i32Const(0), ...set(p),
-    ...whileLoop([...get(p), ...op.i32Const(PAIRS / U), ...op.i32LtU], pass),
+    ...whileLoop([...get(p), ...op.i32Const(PAIRS / PASS_PAIRS), ...op.i32LtU], pass),
+    // f32 step: the group's 4 weight scales (f16 → f32, right after its 128 weight bytes) times the row's
+    // activation scale, times the 4 columns' sums
+    ...get(wp), ...iop.v128Load16x4U(0), ...op.i32Const(13), ...iop.i32x4Shl, ...get(factor), ...op.f32x4Mul, ...set(wScales),
   ];
-  // f32 step: the group's 4 weight scales (f16 → f32) times the row's activation scale, times the sums.
-  for (const g of range(G)) {
-    blockBody.push(
-      ...get(wGroups[g]!), ...iop.v128Load16x4U(0), ...op.i32Const(13), ...iop.i32x4Shl,
-      ...get(factor), ...op.f32x4Mul, ...set(wScales[g]!),
-    );
-  }
   for (const r of range(R)) {
-    for (const g of range(G)) {
-      const sum: Code = [...get(isumAt(r, g, 0)), ...range(chains - 1).flatMap((k) => [...get(isumAt(r, g, k + 1)), ...iop.i32x4Add])];
-      blockBody.push(
-        ...sum, ...op.f32x4ConvertI32x4S,
-        ...get(wScales[g]!), ...get(xsRows[r]!), ...op.f32Load(), ...op.f32x4Splat, ...op.f32x4Mul, ...op.f32x4Mul,
-        ...get(acc[r * G + g]!), ...op.f32x4Add, ...set(acc[r * G + g]!),
-      );
-    }
+    const sum: Code = [...get(isum[r * chains]!), ...range(chains - 1).flatMap((k) => [...get(isum[r * chains + k + 1]!), ...iop.i32x4Add])];
+    blockBody.push(
+      ...sum, ...op.f32x4ConvertI32x4S,
+      ...get(wScales), ...get(xsRows[r]!), ...op.f32Load(), ...op.f32x4Splat, ...op.f32x4Mul, ...op.f32x4Mul,
+      ...get(acc[r]!), ...op.f32x4Add, ...set(acc[r]!),
+    );
   }
   blockBody.push(
     ...xsRows.flatMap((x) => increment(x, op.i32Const(4))),
-    ...wGroups.flatMap((w) => increment(w, op.i32Const(Q8X4_BLOCK_BYTES - PAIRS * 8))),
+    ...increment(wp, op.i32Const(Q8X4_BLOCK_BYTES - PAIRS * 8)),
     ...increment(b, op.i32Const(1)),
   );
 
   const outRow = fn.local('outRow', I32);
   const store: Code = [...get(outp), ...set(outRow)];
   for (const r of range(R)) {
-    for (const g of range(G)) {
-      const a = acc[r * G + g]!;
-      if (G > 1) store.push(...get(outRow), ...get(a), ...op.v128Store(g * 16));
-      else {
-        // lane c only when c < cols: block { br_if (cols <= c) ... } per lane
-        for (const c of range(4)) {
-          store.push(
-            ...op.block, ...get(cols), ...op.i32Const(c), ...op.i32LeU, ...op.brIf(0),
-            ...get(outRow), ...get(a), ...op.f32x4ExtractLane(c), ...op.f32Store(c * 4), ...op.end,
-          );
-        }
-      }
+    // lane c only when c < cols: block { br_if (cols <= c) ... } per lane
+    for (const c of range(4)) {
+      store.push(
+        ...op.block, ...get(cols), ...op.i32Const(c), ...op.i32LeU, ...op.brIf(0),
+        ...get(outRow), ...get(acc[r]!), ...op.f32x4ExtractLane(c), ...op.f32Store(c * 4), ...op.end,
+      );
     }
     if (r < R - 1) store.push(...increment(outRow, get(outRowBytes)));
   }
@@ -211,27 +197,19 @@ function q8IntTile(R: number, G: number): FunctionDef {
     ...op.f32Const(F16_TO_F32_FACTOR), ...op.f32x4Splat, ...set(factor),
     ...strided(xRows, xp, xRowBytes),
     ...strided(xsRows, xsp, xsRowBytes),
-    ...strided(wGroups, wp, groupBytes),
     ...whileLoop([...get(b), ...get(numBlocks), ...op.i32LtU], blockBody),
     ...store,
   ]);
 }
 
-interface Tiles {
-  rows: FunctionRef; // R rows × 1 group
-  pair: FunctionRef; // 2 rows × 1 group (leftover rows of a batch: 2 or 3 of them)
-  oneRow: FunctionRef; // 1 row × G groups (full groups only)
-  one: FunctionRef; // 1 row × 1 group (the tail, and a partial last group)
-}
-
 /**
  * matmul_q8_int(out, xq, w, scales, rows, inDim, outDim, j0, j1, panel): columns [j0, j1) (j0 and panel
- * multiples of 4) in panels of `panel` weight rows; inside a panel, R-row tiles over one group at a time, then
- * 2-row tiles, then the last token row over G groups at a time, then single groups. `scales` is unused (the scales
- * are inside the packed blocks): the argument keeps the other matmul kernels' ABI.
+ * multiples of 4) in panels of `panel` weight rows; inside a panel, R-row tiles over one group of 4 columns
+ * at a time, then 2-row tiles, then the last token row. `scales` is unused (the scales are inside the packed
+ * blocks): the argument keeps the other matmul kernels' ABI.
  */
-function q8IntDriver(tiles: Tiles, shape: Q8IntTileShape): FunctionDef {
-  const { rows: R, singleRowGroups: G } = shape;
+function q8IntDriver(tiles: FunctionRef[], R: number): FunctionDef {
+  const [rowsTile, pairTile, oneTile] = tiles as [FunctionRef, FunctionRef, FunctionRef];
   const fn = new FunctionBuilder('matmul_q8_int', true);
   const out = fn.param('out', I32);
   const xq = fn.param('xq', I32);
@@ -248,45 +226,39 @@ function q8IntDriver(tiles: Tiles, shape: Q8IntTileShape): FunctionDef {
   const jp = fn.local('panelStart', I32);
   const jEnd = fn.local('panelEnd', I32);
   const blocks = fn.local('blocks', I32);
-  const groupBytes = fn.local('groupBytes', I32);
   const xScales = fn.local('xScales', I32); // xq + rows*inDim*2
   const lt = (a: Local, b: Local): Code => [...get(a), ...get(b), ...op.i32LtU];
   const fits = (a: Local, step: number, b: Local): Code => [...get(a), ...op.i32Const(step), ...op.i32Add, ...get(b), ...op.i32LeU];
-  /** cols = min(4, outDim - j) */
-  const validCols: Code = [
-    ...op.i32Const(4), ...get(outDim), ...get(j), ...op.i32Sub, ...get(outDim), ...get(j), ...op.i32Sub, ...op.i32Const(4), ...op.i32GtU, ...op.select,
-  ];
-  const tileArgs = (cols: Code): Code => [
+  const tileArgs: Code = [
     ...get(xq), ...get(i), ...get(inDim), ...op.i32Mul, ...op.i32Const(1), ...op.i32Shl, ...op.i32Add, // xp
     ...get(xScales), ...get(i), ...get(blocks), ...op.i32Mul, ...op.i32Const(2), ...op.i32Shl, ...op.i32Add, // xsp
-    ...get(w), ...get(j), ...op.i32Const(2), ...op.i32ShrU, ...get(groupBytes), ...op.i32Mul, ...op.i32Add, // wp
+    ...get(w), ...get(j), ...op.i32Const(2), ...op.i32ShrU, ...get(blocks), ...op.i32Mul, ...op.i32Const(Q8X4_BLOCK_BYTES), ...op.i32Mul, ...op.i32Add, // wp
     ...get(out), ...get(i), ...get(outDim), ...op.i32Mul, ...get(j), ...op.i32Add, ...op.i32Const(2), ...op.i32Shl, ...op.i32Add, // outp
     ...get(inDim), ...op.i32Const(1), ...op.i32Shl, // xRowBytes
     ...get(blocks), ...op.i32Const(2), ...op.i32Shl, // xsRowBytes
-    ...get(groupBytes),
     ...get(outDim), ...op.i32Const(2), ...op.i32Shl, // outRowBytes
     ...get(blocks),
-    ...cols,
+    // cols = min(4, outDim - j)
+    ...op.i32Const(4), ...get(outDim), ...get(j), ...op.i32Sub, ...get(outDim), ...get(j), ...op.i32Sub, ...op.i32Const(4), ...op.i32GtU, ...op.select,
   ];
-  const oneGroupAtATime = (tile: FunctionRef): Code =>
-    whileLoop(lt(j, jEnd), [...tileArgs(validCols), ...op.call(tile), ...increment(j, op.i32Const(4))]);
+  /** token rows [i, i + step) over every group of the panel, while `step` more rows remain */
+  const rowTiles = (tile: FunctionRef, step: number): Code =>
+    whileLoop(fits(i, step, rows), [
+      ...get(jp), ...set(j),
+      ...whileLoop(lt(j, jEnd), [...tileArgs, ...op.call(tile), ...increment(j, op.i32Const(4))]),
+      ...increment(i, op.i32Const(step)),
+    ]);
   const panelBody: Code = [
     // panelEnd = min(panelStart + panel, j1)
     ...get(jp), ...get(panel), ...op.i32Add, ...get(j1), ...get(jp), ...get(panel), ...op.i32Add, ...get(j1), ...op.i32LtU, ...op.select, ...set(jEnd),
     ...op.i32Const(0), ...set(i),
-    ...whileLoop(fits(i, R, rows), [...get(jp), ...set(j), ...oneGroupAtATime(tiles.rows), ...increment(i, op.i32Const(R))]),
-    ...whileLoop(fits(i, 2, rows), [...get(jp), ...set(j), ...oneGroupAtATime(tiles.pair), ...increment(i, op.i32Const(2))]),
-    ...whileLoop(lt(i, rows), [
-      ...get(jp), ...set(j),
-      ...whileLoop(fits(j, 4 * G, jEnd), [...tileArgs(op.i32Const(4)), ...op.call(tiles.oneRow), ...increment(j, op.i32Const(4 * G))]),
-      ...oneGroupAtATime(tiles.one),
-      ...increment(i, op.i32Const(1)),
-    ]),
+    ...rowTiles(rowsTile, R),
+    ...rowTiles(pairTile, 2),
+    ...rowTiles(oneTile, 1),
     ...increment(jp, get(panel)),
   ];
   return fn.build([
     ...get(inDim), ...op.i32Const(5), ...op.i32ShrU, ...set(blocks),
-    ...get(blocks), ...op.i32Const(Q8X4_BLOCK_BYTES), ...op.i32Mul, ...set(groupBytes),
     ...get(xq), ...get(rows), ...get(inDim), ...op.i32Mul, ...op.i32Const(1), ...op.i32Shl, ...op.i32Add, ...set(xScales),
     ...get(j0), ...set(jp),
     ...whileLoop(lt(jp, j1), panelBody),
@@ -297,12 +269,7 @@ function q8IntDriver(tiles: Tiles, shape: Q8IntTileShape): FunctionDef {
  * Adds the integer q8 tiles to the module and returns its two exported kernels, matmul_q8_int (the driver,
  * which calls the tiles) and quantize_q8_act, for the caller to add after them.
  */
-export function q8IntKernels(module: ModuleBuilder, shape: Q8IntTileShape = Q8_INT_TILE): FunctionDef[] {
-  const tiles: Tiles = {
-    rows: module.add(q8IntTile(shape.rows, 1)),
-    pair: module.add(q8IntTile(2, 1)),
-    oneRow: module.add(q8IntTile(1, shape.singleRowGroups)),
-    one: module.add(q8IntTile(1, 1)),
-  };
-  return [q8IntDriver(tiles, shape), quantizeActivationsQ8()];
+export function q8IntKernels(module: ModuleBuilder, rowsPerTile = Q8_INT_TILE_ROWS): FunctionDef[] {
+  const tiles = [rowsPerTile, 2, 1].map((R) => module.add(q8IntTile(R)));
+  return [q8IntDriver(tiles, rowsPerTile), quantizeActivationsQ8()];
 }
