@@ -36,24 +36,30 @@ export function packQ8x4(w: Float32Array, outDim: number, inDim: number, out: Ui
   if (!canQuantizeQ8(inDim))
     throw new RangeError(`Q8_0 needs rows in whole blocks of ${Q8_BLOCK}, got ${inDim}`);
   const blocks = inDim / Q8_BLOCK;
-  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  const q = new Int8Array(out.buffer, out.byteOffset, out.byteLength);
+  const scales = new DataView(out.buffer, out.byteOffset, out.byteLength);
   for (let j = 0; j < outDim; j++) {
-    const g = Math.floor(j / Q8X4_ROWS);
     const c = j % Q8X4_ROWS;
+    const groupStart = (j - c) * blocks * (Q8X4_BLOCK_BYTES / Q8X4_ROWS);
     for (let b = 0; b < blocks; b++) {
       const src = j * inDim + b * Q8_BLOCK;
       let maxAbs = 0;
-      for (let k = 0; k < Q8_BLOCK; k++) maxAbs = Math.max(maxAbs, Math.abs(w[src + k]!));
+      for (let k = 0; k < Q8_BLOCK; k++) {
+        const a = Math.abs(w[src + k]!);
+        if (a > maxAbs) maxAbs = a;
+      }
       const bits = f32ToF16Bits(Math.fround(maxAbs / 127));
       if (bits >= 0x7c00)
         throw new RangeError(`weight row ${j} has |w| = ${maxAbs}: too large for an f16 Q8_0 scale`);
       const scale = f16Value(bits);
       const inv = scale === 0 ? 0 : 1 / scale;
-      const base = (g * blocks + b) * Q8X4_BLOCK_BYTES;
-      view.setUint16(base + Q8X4_ROWS * Q8_BLOCK + 2 * c, bits, true);
-      for (let k = 0; k < Q8_BLOCK; k++) {
-        const q = Math.max(-127, Math.min(127, Math.round(w[src + k]! * inv)));
-        view.setInt8(base + (k >> 1) * 8 + c * 2 + (k & 1), q);
+      const base = groupStart + b * Q8X4_BLOCK_BYTES;
+      scales.setUint16(base + Q8X4_ROWS * Q8_BLOCK + 2 * c, bits, true);
+      // weight k of row c goes to byte 8·(k/2) + 2c + k%2 of the block
+      for (let k = 0; k < Q8_BLOCK; k += 2) {
+        const at = base + 4 * k + 2 * c;
+        q[at] = Math.max(-127, Math.min(127, Math.round(w[src + k]! * inv)));
+        q[at + 1] = Math.max(-127, Math.min(127, Math.round(w[src + k + 1]! * inv)));
       }
     }
   }
