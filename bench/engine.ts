@@ -334,7 +334,8 @@ if (q8) {
   // Engine labels come from lib/engine-q8.ts (median single-stream tokens/s each, interleaved runs).
   const perEngine = Object.entries(q8.tokensPerSec).map(([label, tps]) => `${label} ${tps.toFixed(1)} tok/s`);
   console.log(
-    `\nq8_0 single-stream (${shapeModel.name}): ${perEngine.join(', ')}; ours ÷ llama.cpp ${times(q8.ratio ?? NOT_RUN)}`,
+    `\nq8_0 single-stream (${shapeModel.name}): ${perEngine.join(', ')}; ours ÷ llama.cpp ${times(q8.ratio ?? NOT_RUN)}` +
+      ` (per CPU-second ${times(q8.cpuRatio ?? NOT_RUN)}: counts only the time each engine ran, steadier on a busy box)`,
   );
 }
 if (runs('kernels')) {

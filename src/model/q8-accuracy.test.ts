@@ -16,7 +16,12 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { defaultModelDir, fixtureDirs } from '../util/paths.ts';
 import { LlamaModel } from './forward.ts';
-import { goldenCases, measureQ8Accuracy } from './testing/q8-accuracy-kit.ts';
+import { goldenCases, measureQ8Accuracy, type Q8Accuracy } from './testing/q8-accuracy-kit.ts';
+
+/** The figures docs/engine-speed.md quotes, printed with the test (node --test shows diagnostics). */
+const describeAccuracy = (r: Q8Accuracy): string =>
+  `max-abs logit error ${r.maxAbsError.toFixed(3)} of max |logit| ${r.maxAbsLogit.toFixed(1)}; ` +
+  `greedy: ${r.identical} of ${r.cases} identical, ${r.agreedTokens} of ${r.totalTokens} tokens agreed`;
 
 describe('q8_0 weights on fortune-llama', () => {
   it('quantizes every matrix (all rows are whole blocks of 32)', async () => {
@@ -32,9 +37,10 @@ describe('q8_0 weights on fortune-llama', () => {
   });
 
   for (const activations of ['f32', 'q8_0'] as const) {
-    it(`${activations} activations: logits within 0.25 of f32, greedy continuations identical but for one`, async () => {
+    it(`${activations} activations: logits within 0.25 of f32, greedy continuations identical but for one`, async (t) => {
       const cases = goldenCases(defaultModelDir);
       const r = await measureQ8Accuracy(defaultModelDir, cases, activations);
+      t.diagnostic(describeAccuracy(r));
       assert.ok(r.maxAbsError < 0.25, `max-abs logit error ${r.maxAbsError}`);
       assert.ok(r.identical >= cases.length - 1, `${r.identical} of ${cases.length} continuations identical`);
       assert.ok(r.agreedTokens >= 0.6 * r.totalTokens, `${r.agreedTokens} of ${r.totalTokens} tokens agreed`);
@@ -44,8 +50,9 @@ describe('q8_0 weights on fortune-llama', () => {
 
 describe('q8_0 weights on the fixtures (random weights)', () => {
   for (const f of fixtureDirs((dir) => existsSync(join(dir, 'config.json')))) {
-    it(`${f.label}: q8_0 activations keep every logit within 10% of the largest`, async () => {
+    it(`${f.label}: q8_0 activations keep every logit within 10% of the largest`, async (t) => {
       const r = await measureQ8Accuracy(f.dir, goldenCases(f.dir), 'q8_0');
+      t.diagnostic(describeAccuracy(r));
       assert.ok(r.cases > 0);
       assert.ok(r.maxAbsError < 0.1 * r.maxAbsLogit, `max-abs error ${r.maxAbsError} of ${r.maxAbsLogit}`);
     });

@@ -51,6 +51,11 @@ export class SharedArena {
     return new Int8Array(this.memory.buffer, offset, length);
   }
 
+  allocU8(length: number): Uint8Array {
+    const offset = this.reserve(length);
+    return new Uint8Array(this.memory.buffer, offset, length);
+  }
+
   /** True when `view` is backed by this arena (so its byteOffset is a kernel pointer). */
   owns(view: ArrayBufferView): boolean {
     return this.buffers.has(view.buffer);

@@ -9,6 +9,7 @@ import { matmul as referenceMatmul } from './reference/matmul.ts';
 import { KernelBackend, type Matrix, matmul, type Q8Activations } from './backend.ts';
 import { matmulQ8Int, quantizeActivations } from './reference/matmul-q8.ts';
 import { dequantizeQ8, quantizeQ8 } from './quantize.ts';
+import { unpackQ8x4 } from './q8x4-pack.ts';
 import { kernelModule } from './wasm/kernel-module.ts';
 
 function randomArray(n: number, seed: number): Float32Array {
@@ -117,7 +118,14 @@ describe('wasm kernels', { skip: kernelModule() === null ? 'no WebAssembly SIMD'
         const out = new Float32Array(rows * outDim).fill(Number.NaN);
         matmul(out, x, m, null, rows);
         const expected = new Float32Array(rows * outDim);
-        matmulQ8Int(expected, quantizeActivations(x, rows, inDim), m.q8!, rows, inDim, outDim);
+        matmulQ8Int(
+          expected,
+          quantizeActivations(x, rows, inDim),
+          unpackQ8x4(m.q8x4!, outDim, inDim),
+          rows,
+          inDim,
+          outDim,
+        );
         assert.ok(relError(out, expected) < 1e-5, `${rows}x${inDim}x${outDim}: ${relError(out, expected)}`);
       }
     });

@@ -22,6 +22,7 @@ import { matmul as referenceMatmul } from './reference/matmul.ts';
 import { applyRope } from './reference/rope.ts';
 import { add, rmsnorm, swiglu } from './reference/row-ops.ts';
 import { KIND_F32, KIND_Q8, KIND_Q8_INT, type KernelExports, type MatmulOp } from './kernel-abi.ts';
+import { packQ8x4, q8x4Bytes } from './q8x4-pack.ts';
 import { matmulKernel } from './threads/job.ts';
 import { KernelThreadPool } from './threads/thread-pool.ts';
 import { SharedArena } from './arena.ts';
@@ -59,8 +60,10 @@ export interface Matrix {
   readonly dtype: WeightDtype;
   /** (outDim, inDim) f32 weights; for a q8_0 matrix on the 'ts' backend, its dequantized values. */
   readonly f32: Float32Array | null;
-  /** Quantized weights and scales (q8_0 on the 'wasm' backend). */
+  /** Quantized weights and f32 scales, row-major (q8_0 on the 'wasm' backend with f32 activations). */
   readonly q8: Q8Tensor | null;
+  /** Quantized weights packed for the integer kernel (q8x4-pack.ts: f16 scales inside), q8_0 activations. */
+  readonly q8x4: Uint8Array | null;
   readonly backend: KernelBackend;
 }
 
@@ -218,15 +221,21 @@ export class KernelBackend {
     if (!quantize) {
       const f32 = this.arena ? this.arena.allocF32(w.length) : w;
       if (f32 !== w) f32.set(w);
-      return { outDim, inDim, dtype: 'f32', f32, q8: null, backend: this };
+      return { outDim, inDim, dtype: 'f32', f32, q8: null, q8x4: null, backend: this };
+    }
+    if (this.arena && this.q8IntActivations) {
+      const q8x4 = this.arena.allocU8(q8x4Bytes(outDim, inDim));
+      packQ8x4(w, outDim, inDim, q8x4);
+      return { outDim, inDim, dtype: 'q8_0', f32: null, q8: null, q8x4, backend: this };
     }
     const numScales = (outDim * inDim) / Q8_BLOCK;
     const q8: Q8Tensor = this.arena
       ? { q: this.arena.allocI8(w.length), scales: this.arena.allocF32(numScales) }
       : { q: new Int8Array(w.length), scales: new Float32Array(numScales) };
     quantizeQ8(w, outDim, inDim, q8);
-    if (!this.arena) return { outDim, inDim, dtype: 'q8_0', f32: dequantizeQ8(q8), q8: null, backend: this };
-    return { outDim, inDim, dtype: 'q8_0', f32: null, q8, backend: this };
+    if (!this.arena)
+      return { outDim, inDim, dtype: 'q8_0', f32: dequantizeQ8(q8), q8: null, q8x4: null, backend: this };
+    return { outDim, inDim, dtype: 'q8_0', f32: null, q8, q8x4: null, backend: this };
   }
 
   /** out (rows, outDim) = x (rows, inDim) · wᵀ (+ bias). */
@@ -245,10 +254,7 @@ export class KernelBackend {
     }
     const xIn = this.inArena(x, rows * products[0]![1].inDim, 0, true);
     const outs = products.map(([out, w], i) => this.inArena(out, rows * w.outDim, 1 + i, false));
-    const xq =
-      products.some(([, w]) => w.q8) && this.q8IntActivations
-        ? this.quantizeX(xIn, rows, products[0]![1].inDim)
-        : null;
+    const xq = products.some(([, w]) => w.q8x4) ? this.quantizeX(xIn, rows, products[0]![1].inDim) : null;
     const ops = products.map(([, w], i) => this.op(outs[i]!, xIn, w, rows, xq));
     const macs = products.reduce((sum, [, w]) => sum + rows * w.inDim * w.outDim, 0);
     if (this.pool && macs >= THREAD_MIN_MACS) this.pool.run(ops);
@@ -277,13 +283,16 @@ export class KernelBackend {
   }
 
   private op(out: Float32Array, x: Float32Array, w: Matrix, rows: number, xq: Float32Array | null): MatmulOp {
-    const bytesPerWeight = w.q8 ? 1 : 4;
+    const bytesPerWeight = w.q8 || w.q8x4 ? 1 : 4;
     const panel = Math.max(4, Math.floor(PANEL_BYTES / (bytesPerWeight * w.inDim)) & ~3);
-    const integer = w.q8 !== null && xq !== null;
+    if (w.q8x4) {
+      // biome-ignore format: one op
+      return { kind: KIND_Q8_INT, out: out.byteOffset, x: xq!.byteOffset, w: w.q8x4.byteOffset, scales: 0, rows, inDim: w.inDim, outDim: w.outDim, panel };
+    }
     return {
-      kind: integer ? KIND_Q8_INT : w.q8 ? KIND_Q8 : KIND_F32,
+      kind: w.q8 ? KIND_Q8 : KIND_F32,
       out: out.byteOffset,
-      x: integer ? xq.byteOffset : x.byteOffset,
+      x: x.byteOffset,
       w: w.q8 ? w.q8.q.byteOffset : w.f32!.byteOffset,
       scales: w.q8 ? w.q8.scales.byteOffset : 0,
       rows,

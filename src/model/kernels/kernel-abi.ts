@@ -13,6 +13,7 @@ export interface KernelExports {
   matmul_f32(out: number, x: number, w: number, scales: number, rows: number, inDim: number, outDim: number, j0: number, j1: number, panel: number): void;
   // biome-ignore format: one signature per line
   matmul_q8(out: number, x: number, q: number, scales: number, rows: number, inDim: number, outDim: number, j0: number, j1: number, panel: number): void;
+  /** q8_0 weights packed by q8x4-pack.ts (`q`; `scales` unused, 0) × q8_0 activations (quantize_q8_act's output). */
   // biome-ignore format: one signature per line
   matmul_q8_int(out: number, xq: number, q: number, scales: number, rows: number, inDim: number, outDim: number, j0: number, j1: number, panel: number): void;
   /** Quantizes x (rows, inDim) f32 to q8_0 activations at xq: i16 values, then the f32 block scales. */
@@ -25,7 +26,10 @@ export interface KernelExports {
 
 export const KIND_F32 = 0;
 export const KIND_Q8 = 1;
-/** q8_0 weights × q8_0 activations, integer dot products (x points at quantize_q8_act's output). */
+/**
+ * Packed q8_0 weights (4 rows interleaved, f16 scales inside) × q8_0 activations, integer dot products:
+ * matmul_q8_int (x points at quantize_q8_act's output).
+ */
 export const KIND_Q8_INT = 2;
 
 /** One matmul as the kernels see it: out (rows, outDim) = x (rows, inDim) · wᵀ. Pointers in bytes. */
@@ -34,7 +38,7 @@ export interface MatmulOp {
   out: number;
   x: number;
   w: number;
-  scales: number; // q8 scales, 0 for f32
+  scales: number; // q8 scales, 0 for f32 and packed q8
   rows: number;
   inDim: number;
   outDim: number;

@@ -8,7 +8,8 @@
 import type { ModelConfig } from '../checkpoint/config.ts';
 import type { ModelPart, ModelWeights } from '../checkpoint/weights.ts';
 import type { KernelBackend, Matrix, WeightDtype } from './backend.ts';
-import { canQuantizeQ8, Q8_BLOCK } from './quantize.ts';
+import { q8x4Bytes } from './q8x4-pack.ts';
+import { canQuantizeQ8 } from './quantize.ts';
 
 /** One transformer block, matrices placed for the backend. dim = hiddenSize, qDim = numHeads*headDim. */
 export interface PreparedLayer {
@@ -34,15 +35,17 @@ export interface PreparedWeights {
   lmHead: Matrix; // (vocab, dim)
 }
 
-/** Bytes of shared memory the matrices of `config` (or of one `part` of it) need in `dtype` (to size the arena once). */
+/**
+ * Bytes of shared memory the matrices of `config` (or of one `part` of it) need in `dtype` (to size the arena
+ * once): q8_0 in the packed layout of the integer kernel (1.0625 bytes per weight); the f32-activation
+ * kernel's layout (f32 scales, 1.125) grows the arena by the difference.
+ */
 export function matrixBytes(config: ModelConfig, dtype: WeightDtype, part?: ModelPart): number {
   const { hiddenSize: dim, intermediateSize: hidden, vocabSize: vocab } = config;
   const qDim = config.numHeads * config.headDim;
   const kvDim = config.numKvHeads * config.headDim;
   const bytes = (outDim: number, inDim: number): number =>
-    dtype === 'q8_0' && canQuantizeQ8(inDim)
-      ? outDim * inDim * (1 + 4 / Q8_BLOCK) + 32
-      : outDim * inDim * 4 + 16;
+    dtype === 'q8_0' && canQuantizeQ8(inDim) ? q8x4Bytes(outDim, inDim) + 16 : outDim * inDim * 4 + 16;
   const perLayer =
     bytes(qDim, dim) + 2 * bytes(kvDim, dim) + bytes(dim, qDim) + 2 * bytes(hidden, dim) + bytes(dim, hidden);
   if (part) return (part.end - part.start) * perLayer + (part.head ? bytes(vocab, dim) : 0);

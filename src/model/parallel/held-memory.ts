@@ -7,6 +7,7 @@ import type { KvCacheTensors } from '../forward-batch.ts';
 import type { Matrix, PreparedWeights } from '../kernels/index.ts';
 
 function matrixBytes(m: Matrix): number {
+  if (m.q8x4) return m.q8x4.byteLength;
   if (m.q8) return m.q8.q.byteLength + m.q8.scales.byteLength;
   return m.f32?.byteLength ?? 0;
 }

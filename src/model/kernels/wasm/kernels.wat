@@ -11,12 +11,11 @@
   (type $t9 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
   (type $t10 (func (param i32 i32 i32 i32 i32 i32 i32 f32)))
   (type $t11 (func (param i32 i32 i32 i32 i32 i32 i32)))
-  (type $t12 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
-  (type $t13 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
-  (type $t14 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
+  (type $t12 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32)))
+  (type $t13 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32)))
+  (type $t14 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32)))
   (type $t15 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
-  (type $t16 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
-  (type $t17 (func (param i32 i32 i32 i32)))
+  (type $t16 (func (param i32 i32 i32 i32)))
   (import "env" "memory" (memory $env.memory 1 65536 shared))
   (func $f32_tile_2x4 (type $t0) (param $xp i32) (param $wp i32) (param $outp i32) (param $rowBytes i32) (param $outRowBytes i32) (param $kVecBytes i32) (param $kBytes i32)
     (local $k i32) (local $xRow0 i32) (local $xRow1 i32) (local $wRow0 i32) (local $wRow1 i32) (local $wRow2 i32) (local $wRow3 i32) (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128) (local $acc4 v128) (local $acc5 v128) (local $acc6 v128) (local $acc7 v128) (local $wVec0 v128) (local $wVec1 v128) (local $wVec2 v128) (local $wVec3 v128) (local $xVec v128) (local $sum0 f32) (local $sum1 f32) (local $sum2 f32) (local $sum3 f32) (local $sum4 f32) (local $sum5 f32) (local $sum6 f32) (local $sum7 f32) (local $outRow i32)
@@ -3717,8 +3716,503 @@
         br $L3
       end
     end)
-  (func $q8_int_tile_2x1 (type $t12) (param $xp i32) (param $xsp i32) (param $qp i32) (param $sp i32) (param $outp i32) (param $xRowBytes i32) (param $qRowBytes i32) (param $sRowBytes i32) (param $outRowBytes i32) (param $numBlocks i32)
-    (local $block i32) (local $xRow0 i32) (local $xRow1 i32) (local $xsRow0 i32) (local $xsRow1 i32) (local $qRow0 i32) (local $sRow0 i32) (local $acc0 v128) (local $acc1 v128) (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128) (local $wScale f32) (local $sum0 f32) (local $sum1 f32) (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128) (local $xScale0 f32) (local $xScale1 f32) (local $outRow i32)
+  (func $q8_int_tile_4x4 (type $t12) (param $xp i32) (param $xsp i32) (param $wp i32) (param $outp i32) (param $xRowBytes i32) (param $xsRowBytes i32) (param $outRowBytes i32) (param $numBlocks i32) (param $cols i32)
+    (local $block i32) (local $pass i32) (local $xRow0 i32) (local $xRow1 i32) (local $xRow2 i32) (local $xRow3 i32) (local $xsRow0 i32) (local $xsRow1 i32) (local $xsRow2 i32) (local $xsRow3 i32) (local $isum0 v128) (local $isum1 v128) (local $isum2 v128) (local $isum3 v128) (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128) (local $w v128) (local $xPair v128) (local $wScales v128) (local $f16Factor v128) (local $outRow i32)
+    f32.const 0x1p+112 (;=5.1923e+33;)
+    f32x4.splat
+    local.set $f16Factor
+    local.get $xp
+    local.set $xRow0
+    local.get $xRow0
+    local.get $xRowBytes
+    i32.add
+    local.set $xRow1
+    local.get $xRow1
+    local.get $xRowBytes
+    i32.add
+    local.set $xRow2
+    local.get $xRow2
+    local.get $xRowBytes
+    i32.add
+    local.set $xRow3
+    local.get $xsp
+    local.set $xsRow0
+    local.get $xsRow0
+    local.get $xsRowBytes
+    i32.add
+    local.set $xsRow1
+    local.get $xsRow1
+    local.get $xsRowBytes
+    i32.add
+    local.set $xsRow2
+    local.get $xsRow2
+    local.get $xsRowBytes
+    i32.add
+    local.set $xsRow3
+    block $B0
+      loop $L1
+        local.get $block
+        local.get $numBlocks
+        i32.lt_u
+        i32.eqz
+        br_if $B0
+        v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+        local.set $isum0
+        v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+        local.set $isum1
+        v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+        local.set $isum2
+        v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+        local.set $isum3
+        i32.const 0
+        local.set $pass
+        block $B2
+          loop $L3
+            local.get $pass
+            i32.const 4
+            i32.lt_u
+            i32.eqz
+            br_if $B2
+            local.get $wp
+            v128.load8x8_s align=1
+            local.set $w
+            local.get $xRow0
+            v128.load32_splat align=1
+            local.set $xPair
+            local.get $w
+            local.get $xPair
+            i32x4.dot_i16x8_s
+            local.get $isum0
+            i32x4.add
+            local.set $isum0
+            local.get $xRow1
+            v128.load32_splat align=1
+            local.set $xPair
+            local.get $w
+            local.get $xPair
+            i32x4.dot_i16x8_s
+            local.get $isum1
+            i32x4.add
+            local.set $isum1
+            local.get $xRow2
+            v128.load32_splat align=1
+            local.set $xPair
+            local.get $w
+            local.get $xPair
+            i32x4.dot_i16x8_s
+            local.get $isum2
+            i32x4.add
+            local.set $isum2
+            local.get $xRow3
+            v128.load32_splat align=1
+            local.set $xPair
+            local.get $w
+            local.get $xPair
+            i32x4.dot_i16x8_s
+            local.get $isum3
+            i32x4.add
+            local.set $isum3
+            local.get $wp
+            v128.load8x8_s offset=8 align=1
+            local.set $w
+            local.get $xRow0
+            v128.load32_splat offset=4 align=1
+            local.set $xPair
+            local.get $w
+            local.get $xPair
+            i32x4.dot_i16x8_s
+            local.get $isum0
+            i32x4.add
+            local.set $isum0
+            local.get $xRow1
+            v128.load32_splat offset=4 align=1
+            local.set $xPair
+            local.get $w
+            local.get $xPair
+            i32x4.dot_i16x8_s
+            local.get $isum1
+            i32x4.add
+            local.set $isum1
+            local.get $xRow2
+            v128.load32_splat offset=4 align=1
+            local.set $xPair
+            local.get $w
+            local.get $xPair
+            i32x4.dot_i16x8_s
+            local.get $isum2
+            i32x4.add
+            local.set $isum2
+            local.get $xRow3
+            v128.load32_splat offset=4 align=1
+            local.set $xPair
+            local.get $w
+            local.get $xPair
+            i32x4.dot_i16x8_s
+            local.get $isum3
+            i32x4.add
+            local.set $isum3
+            local.get $wp
+            v128.load8x8_s offset=16 align=1
+            local.set $w
+            local.get $xRow0
+            v128.load32_splat offset=8 align=1
+            local.set $xPair
+            local.get $w
+            local.get $xPair
+            i32x4.dot_i16x8_s
+            local.get $isum0
+            i32x4.add
+            local.set $isum0
+            local.get $xRow1
+            v128.load32_splat offset=8 align=1
+            local.set $xPair
+            local.get $w
+            local.get $xPair
+            i32x4.dot_i16x8_s
+            local.get $isum1
+            i32x4.add
+            local.set $isum1
+            local.get $xRow2
+            v128.load32_splat offset=8 align=1
+            local.set $xPair
+            local.get $w
+            local.get $xPair
+            i32x4.dot_i16x8_s
+            local.get $isum2
+            i32x4.add
+            local.set $isum2
+            local.get $xRow3
+            v128.load32_splat offset=8 align=1
+            local.set $xPair
+            local.get $w
+            local.get $xPair
+            i32x4.dot_i16x8_s
+            local.get $isum3
+            i32x4.add
+            local.set $isum3
+            local.get $wp
+            v128.load8x8_s offset=24 align=1
+            local.set $w
+            local.get $xRow0
+            v128.load32_splat offset=12 align=1
+            local.set $xPair
+            local.get $w
+            local.get $xPair
+            i32x4.dot_i16x8_s
+            local.get $isum0
+            i32x4.add
+            local.set $isum0
+            local.get $xRow1
+            v128.load32_splat offset=12 align=1
+            local.set $xPair
+            local.get $w
+            local.get $xPair
+            i32x4.dot_i16x8_s
+            local.get $isum1
+            i32x4.add
+            local.set $isum1
+            local.get $xRow2
+            v128.load32_splat offset=12 align=1
+            local.set $xPair
+            local.get $w
+            local.get $xPair
+            i32x4.dot_i16x8_s
+            local.get $isum2
+            i32x4.add
+            local.set $isum2
+            local.get $xRow3
+            v128.load32_splat offset=12 align=1
+            local.set $xPair
+            local.get $w
+            local.get $xPair
+            i32x4.dot_i16x8_s
+            local.get $isum3
+            i32x4.add
+            local.set $isum3
+            local.get $xRow0
+            i32.const 16
+            i32.add
+            local.set $xRow0
+            local.get $xRow1
+            i32.const 16
+            i32.add
+            local.set $xRow1
+            local.get $xRow2
+            i32.const 16
+            i32.add
+            local.set $xRow2
+            local.get $xRow3
+            i32.const 16
+            i32.add
+            local.set $xRow3
+            local.get $wp
+            i32.const 32
+            i32.add
+            local.set $wp
+            local.get $pass
+            i32.const 1
+            i32.add
+            local.set $pass
+            br $L3
+          end
+        end
+        local.get $wp
+        v128.load16x4_u align=2
+        i32.const 13
+        i32x4.shl
+        local.get $f16Factor
+        f32x4.mul
+        local.set $wScales
+        local.get $isum0
+        f32x4.convert_i32x4_s
+        local.get $wScales
+        local.get $xsRow0
+        f32.load
+        f32x4.splat
+        f32x4.mul
+        f32x4.mul
+        local.get $acc0
+        f32x4.add
+        local.set $acc0
+        local.get $isum1
+        f32x4.convert_i32x4_s
+        local.get $wScales
+        local.get $xsRow1
+        f32.load
+        f32x4.splat
+        f32x4.mul
+        f32x4.mul
+        local.get $acc1
+        f32x4.add
+        local.set $acc1
+        local.get $isum2
+        f32x4.convert_i32x4_s
+        local.get $wScales
+        local.get $xsRow2
+        f32.load
+        f32x4.splat
+        f32x4.mul
+        f32x4.mul
+        local.get $acc2
+        f32x4.add
+        local.set $acc2
+        local.get $isum3
+        f32x4.convert_i32x4_s
+        local.get $wScales
+        local.get $xsRow3
+        f32.load
+        f32x4.splat
+        f32x4.mul
+        f32x4.mul
+        local.get $acc3
+        f32x4.add
+        local.set $acc3
+        local.get $xsRow0
+        i32.const 4
+        i32.add
+        local.set $xsRow0
+        local.get $xsRow1
+        i32.const 4
+        i32.add
+        local.set $xsRow1
+        local.get $xsRow2
+        i32.const 4
+        i32.add
+        local.set $xsRow2
+        local.get $xsRow3
+        i32.const 4
+        i32.add
+        local.set $xsRow3
+        local.get $wp
+        i32.const 8
+        i32.add
+        local.set $wp
+        local.get $block
+        i32.const 1
+        i32.add
+        local.set $block
+        br $L1
+      end
+    end
+    local.get $outp
+    local.set $outRow
+    block $B4
+      local.get $cols
+      i32.const 0
+      i32.le_u
+      br_if $B4
+      local.get $outRow
+      local.get $acc0
+      f32x4.extract_lane 0
+      f32.store
+    end
+    block $B5
+      local.get $cols
+      i32.const 1
+      i32.le_u
+      br_if $B5
+      local.get $outRow
+      local.get $acc0
+      f32x4.extract_lane 1
+      f32.store offset=4
+    end
+    block $B6
+      local.get $cols
+      i32.const 2
+      i32.le_u
+      br_if $B6
+      local.get $outRow
+      local.get $acc0
+      f32x4.extract_lane 2
+      f32.store offset=8
+    end
+    block $B7
+      local.get $cols
+      i32.const 3
+      i32.le_u
+      br_if $B7
+      local.get $outRow
+      local.get $acc0
+      f32x4.extract_lane 3
+      f32.store offset=12
+    end
+    local.get $outRow
+    local.get $outRowBytes
+    i32.add
+    local.set $outRow
+    block $B8
+      local.get $cols
+      i32.const 0
+      i32.le_u
+      br_if $B8
+      local.get $outRow
+      local.get $acc1
+      f32x4.extract_lane 0
+      f32.store
+    end
+    block $B9
+      local.get $cols
+      i32.const 1
+      i32.le_u
+      br_if $B9
+      local.get $outRow
+      local.get $acc1
+      f32x4.extract_lane 1
+      f32.store offset=4
+    end
+    block $B10
+      local.get $cols
+      i32.const 2
+      i32.le_u
+      br_if $B10
+      local.get $outRow
+      local.get $acc1
+      f32x4.extract_lane 2
+      f32.store offset=8
+    end
+    block $B11
+      local.get $cols
+      i32.const 3
+      i32.le_u
+      br_if $B11
+      local.get $outRow
+      local.get $acc1
+      f32x4.extract_lane 3
+      f32.store offset=12
+    end
+    local.get $outRow
+    local.get $outRowBytes
+    i32.add
+    local.set $outRow
+    block $B12
+      local.get $cols
+      i32.const 0
+      i32.le_u
+      br_if $B12
+      local.get $outRow
+      local.get $acc2
+      f32x4.extract_lane 0
+      f32.store
+    end
+    block $B13
+      local.get $cols
+      i32.const 1
+      i32.le_u
+      br_if $B13
+      local.get $outRow
+      local.get $acc2
+      f32x4.extract_lane 1
+      f32.store offset=4
+    end
+    block $B14
+      local.get $cols
+      i32.const 2
+      i32.le_u
+      br_if $B14
+      local.get $outRow
+      local.get $acc2
+      f32x4.extract_lane 2
+      f32.store offset=8
+    end
+    block $B15
+      local.get $cols
+      i32.const 3
+      i32.le_u
+      br_if $B15
+      local.get $outRow
+      local.get $acc2
+      f32x4.extract_lane 3
+      f32.store offset=12
+    end
+    local.get $outRow
+    local.get $outRowBytes
+    i32.add
+    local.set $outRow
+    block $B16
+      local.get $cols
+      i32.const 0
+      i32.le_u
+      br_if $B16
+      local.get $outRow
+      local.get $acc3
+      f32x4.extract_lane 0
+      f32.store
+    end
+    block $B17
+      local.get $cols
+      i32.const 1
+      i32.le_u
+      br_if $B17
+      local.get $outRow
+      local.get $acc3
+      f32x4.extract_lane 1
+      f32.store offset=4
+    end
+    block $B18
+      local.get $cols
+      i32.const 2
+      i32.le_u
+      br_if $B18
+      local.get $outRow
+      local.get $acc3
+      f32x4.extract_lane 2
+      f32.store offset=8
+    end
+    block $B19
+      local.get $cols
+      i32.const 3
+      i32.le_u
+      br_if $B19
+      local.get $outRow
+      local.get $acc3
+      f32x4.extract_lane 3
+      f32.store offset=12
+    end)
+  (func $q8_int_tile_2x4 (type $t13) (param $xp i32) (param $xsp i32) (param $wp i32) (param $outp i32) (param $xRowBytes i32) (param $xsRowBytes i32) (param $outRowBytes i32) (param $numBlocks i32) (param $cols i32)
+    (local $block i32) (local $pass i32) (local $xRow0 i32) (local $xRow1 i32) (local $xsRow0 i32) (local $xsRow1 i32) (local $isum0 v128) (local $isum1 v128) (local $acc0 v128) (local $acc1 v128) (local $w v128) (local $xPair v128) (local $wScales v128) (local $f16Factor v128) (local $outRow i32)
+    f32.const 0x1p+112 (;=5.1923e+33;)
+    f32x4.splat
+    local.set $f16Factor
     local.get $xp
     local.set $xRow0
     local.get $xRow0
@@ -3728,13 +4222,9 @@
     local.get $xsp
     local.set $xsRow0
     local.get $xsRow0
-    local.get $sRowBytes
+    local.get $xsRowBytes
     i32.add
     local.set $xsRow1
-    local.get $qp
-    local.set $qRow0
-    local.get $sp
-    local.set $sRow0
     block $B0
       loop $L1
         local.get $block
@@ -3742,91 +4232,151 @@
         i32.lt_u
         i32.eqz
         br_if $B0
+        v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+        local.set $isum0
+        v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+        local.set $isum1
+        i32.const 0
+        local.set $pass
+        block $B2
+          loop $L3
+            local.get $pass
+            i32.const 4
+            i32.lt_u
+            i32.eqz
+            br_if $B2
+            local.get $wp
+            v128.load8x8_s align=1
+            local.set $w
+            local.get $xRow0
+            v128.load32_splat align=1
+            local.set $xPair
+            local.get $w
+            local.get $xPair
+            i32x4.dot_i16x8_s
+            local.get $isum0
+            i32x4.add
+            local.set $isum0
+            local.get $xRow1
+            v128.load32_splat align=1
+            local.set $xPair
+            local.get $w
+            local.get $xPair
+            i32x4.dot_i16x8_s
+            local.get $isum1
+            i32x4.add
+            local.set $isum1
+            local.get $wp
+            v128.load8x8_s offset=8 align=1
+            local.set $w
+            local.get $xRow0
+            v128.load32_splat offset=4 align=1
+            local.set $xPair
+            local.get $w
+            local.get $xPair
+            i32x4.dot_i16x8_s
+            local.get $isum0
+            i32x4.add
+            local.set $isum0
+            local.get $xRow1
+            v128.load32_splat offset=4 align=1
+            local.set $xPair
+            local.get $w
+            local.get $xPair
+            i32x4.dot_i16x8_s
+            local.get $isum1
+            i32x4.add
+            local.set $isum1
+            local.get $wp
+            v128.load8x8_s offset=16 align=1
+            local.set $w
+            local.get $xRow0
+            v128.load32_splat offset=8 align=1
+            local.set $xPair
+            local.get $w
+            local.get $xPair
+            i32x4.dot_i16x8_s
+            local.get $isum0
+            i32x4.add
+            local.set $isum0
+            local.get $xRow1
+            v128.load32_splat offset=8 align=1
+            local.set $xPair
+            local.get $w
+            local.get $xPair
+            i32x4.dot_i16x8_s
+            local.get $isum1
+            i32x4.add
+            local.set $isum1
+            local.get $wp
+            v128.load8x8_s offset=24 align=1
+            local.set $w
+            local.get $xRow0
+            v128.load32_splat offset=12 align=1
+            local.set $xPair
+            local.get $w
+            local.get $xPair
+            i32x4.dot_i16x8_s
+            local.get $isum0
+            i32x4.add
+            local.set $isum0
+            local.get $xRow1
+            v128.load32_splat offset=12 align=1
+            local.set $xPair
+            local.get $w
+            local.get $xPair
+            i32x4.dot_i16x8_s
+            local.get $isum1
+            i32x4.add
+            local.set $isum1
+            local.get $xRow0
+            i32.const 16
+            i32.add
+            local.set $xRow0
+            local.get $xRow1
+            i32.const 16
+            i32.add
+            local.set $xRow1
+            local.get $wp
+            i32.const 32
+            i32.add
+            local.set $wp
+            local.get $pass
+            i32.const 1
+            i32.add
+            local.set $pass
+            br $L3
+          end
+        end
+        local.get $wp
+        v128.load16x4_u align=2
+        i32.const 13
+        i32x4.shl
+        local.get $f16Factor
+        f32x4.mul
+        local.set $wScales
+        local.get $isum0
+        f32x4.convert_i32x4_s
+        local.get $wScales
         local.get $xsRow0
         f32.load
-        local.set $xScale0
-        local.get $xsRow1
-        f32.load
-        local.set $xScale1
-        local.get $qRow0
-        v128.load8x8_s align=1
-        local.set $w0
-        local.get $qRow0
-        v128.load8x8_s offset=8 align=1
-        local.set $w1
-        local.get $qRow0
-        v128.load8x8_s offset=16 align=1
-        local.set $w2
-        local.get $qRow0
-        v128.load8x8_s offset=24 align=1
-        local.set $w3
-        local.get $sRow0
-        f32.load
-        local.set $wScale
-        local.get $xRow0
-        v128.load align=1
-        local.get $w0
-        i32x4.dot_i16x8_s
-        local.get $xRow0
-        v128.load offset=16 align=1
-        local.get $w1
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $xRow0
-        v128.load offset=32 align=1
-        local.get $w2
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $xRow0
-        v128.load offset=48 align=1
-        local.get $w3
-        i32x4.dot_i16x8_s
-        i32x4.add
-        f32x4.convert_i32x4_s
-        local.get $xScale0
-        local.get $wScale
-        f32.mul
         f32x4.splat
+        f32x4.mul
         f32x4.mul
         local.get $acc0
         f32x4.add
         local.set $acc0
-        local.get $xRow1
-        v128.load align=1
-        local.get $w0
-        i32x4.dot_i16x8_s
-        local.get $xRow1
-        v128.load offset=16 align=1
-        local.get $w1
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $xRow1
-        v128.load offset=32 align=1
-        local.get $w2
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $xRow1
-        v128.load offset=48 align=1
-        local.get $w3
-        i32x4.dot_i16x8_s
-        i32x4.add
+        local.get $isum1
         f32x4.convert_i32x4_s
-        local.get $xScale1
-        local.get $wScale
-        f32.mul
+        local.get $wScales
+        local.get $xsRow1
+        f32.load
         f32x4.splat
+        f32x4.mul
         f32x4.mul
         local.get $acc1
         f32x4.add
         local.set $acc1
-        local.get $xRow0
-        i32.const 64
-        i32.add
-        local.set $xRow0
-        local.get $xRow1
-        i32.const 64
-        i32.add
-        local.set $xRow1
         local.get $xsRow0
         i32.const 4
         i32.add
@@ -3835,14 +4385,10 @@
         i32.const 4
         i32.add
         local.set $xsRow1
-        local.get $qRow0
-        i32.const 32
+        local.get $wp
+        i32.const 8
         i32.add
-        local.set $qRow0
-        local.get $sRow0
-        i32.const 4
-        i32.add
-        local.set $sRow0
+        local.set $wp
         local.get $block
         i32.const 1
         i32.add
@@ -3850,60 +4396,101 @@
         br $L1
       end
     end
-    local.get $acc0
-    f32x4.extract_lane 0
-    local.get $acc0
-    f32x4.extract_lane 1
-    f32.add
-    local.get $acc0
-    f32x4.extract_lane 2
-    local.get $acc0
-    f32x4.extract_lane 3
-    f32.add
-    f32.add
-    local.set $sum0
-    local.get $acc1
-    f32x4.extract_lane 0
-    local.get $acc1
-    f32x4.extract_lane 1
-    f32.add
-    local.get $acc1
-    f32x4.extract_lane 2
-    local.get $acc1
-    f32x4.extract_lane 3
-    f32.add
-    f32.add
-    local.set $sum1
     local.get $outp
     local.set $outRow
-    local.get $outRow
-    local.get $sum0
-    f32.store
+    block $B4
+      local.get $cols
+      i32.const 0
+      i32.le_u
+      br_if $B4
+      local.get $outRow
+      local.get $acc0
+      f32x4.extract_lane 0
+      f32.store
+    end
+    block $B5
+      local.get $cols
+      i32.const 1
+      i32.le_u
+      br_if $B5
+      local.get $outRow
+      local.get $acc0
+      f32x4.extract_lane 1
+      f32.store offset=4
+    end
+    block $B6
+      local.get $cols
+      i32.const 2
+      i32.le_u
+      br_if $B6
+      local.get $outRow
+      local.get $acc0
+      f32x4.extract_lane 2
+      f32.store offset=8
+    end
+    block $B7
+      local.get $cols
+      i32.const 3
+      i32.le_u
+      br_if $B7
+      local.get $outRow
+      local.get $acc0
+      f32x4.extract_lane 3
+      f32.store offset=12
+    end
     local.get $outRow
     local.get $outRowBytes
     i32.add
     local.set $outRow
-    local.get $outRow
-    local.get $sum1
-    f32.store)
-  (func $q8_int_tile_2x1.1 (type $t13) (param $xp i32) (param $xsp i32) (param $qp i32) (param $sp i32) (param $outp i32) (param $xRowBytes i32) (param $qRowBytes i32) (param $sRowBytes i32) (param $outRowBytes i32) (param $numBlocks i32)
-    (local $block i32) (local $xRow0 i32) (local $xRow1 i32) (local $xsRow0 i32) (local $xsRow1 i32) (local $qRow0 i32) (local $sRow0 i32) (local $acc0 v128) (local $acc1 v128) (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128) (local $wScale f32) (local $sum0 f32) (local $sum1 f32) (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128) (local $xScale0 f32) (local $xScale1 f32) (local $outRow i32)
+    block $B8
+      local.get $cols
+      i32.const 0
+      i32.le_u
+      br_if $B8
+      local.get $outRow
+      local.get $acc1
+      f32x4.extract_lane 0
+      f32.store
+    end
+    block $B9
+      local.get $cols
+      i32.const 1
+      i32.le_u
+      br_if $B9
+      local.get $outRow
+      local.get $acc1
+      f32x4.extract_lane 1
+      f32.store offset=4
+    end
+    block $B10
+      local.get $cols
+      i32.const 2
+      i32.le_u
+      br_if $B10
+      local.get $outRow
+      local.get $acc1
+      f32x4.extract_lane 2
+      f32.store offset=8
+    end
+    block $B11
+      local.get $cols
+      i32.const 3
+      i32.le_u
+      br_if $B11
+      local.get $outRow
+      local.get $acc1
+      f32x4.extract_lane 3
+      f32.store offset=12
+    end)
+  (func $q8_int_tile_1x4 (type $t14) (param $xp i32) (param $xsp i32) (param $wp i32) (param $outp i32) (param $xRowBytes i32) (param $xsRowBytes i32) (param $outRowBytes i32) (param $numBlocks i32) (param $cols i32)
+    (local $block i32) (local $pass i32) (local $xRow0 i32) (local $xsRow0 i32) (local $isum0 v128) (local $isum1 v128) (local $acc0 v128) (local $w v128) (local $xPair v128) (local $wScales v128) (local $f16Factor v128) (local $outRow i32)
+    f32.const 0x1p+112 (;=5.1923e+33;)
+    f32x4.splat
+    local.set $f16Factor
     local.get $xp
     local.set $xRow0
-    local.get $xRow0
-    local.get $xRowBytes
-    i32.add
-    local.set $xRow1
     local.get $xsp
     local.set $xsRow0
-    local.get $xsRow0
-    local.get $sRowBytes
-    i32.add
-    local.set $xsRow1
-    local.get $qp
-    local.set $qRow0
-    local.get $sp
-    local.set $sRow0
     block $B0
       loop $L1
         local.get $block
@@ -3911,107 +4498,110 @@
         i32.lt_u
         i32.eqz
         br_if $B0
-        local.get $xsRow0
-        f32.load
-        local.set $xScale0
-        local.get $xsRow1
-        f32.load
-        local.set $xScale1
-        local.get $qRow0
-        v128.load8x8_s align=1
-        local.set $w0
-        local.get $qRow0
-        v128.load8x8_s offset=8 align=1
-        local.set $w1
-        local.get $qRow0
-        v128.load8x8_s offset=16 align=1
-        local.set $w2
-        local.get $qRow0
-        v128.load8x8_s offset=24 align=1
-        local.set $w3
-        local.get $sRow0
-        f32.load
-        local.set $wScale
-        local.get $xRow0
-        v128.load align=1
-        local.get $w0
-        i32x4.dot_i16x8_s
-        local.get $xRow0
-        v128.load offset=16 align=1
-        local.get $w1
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $xRow0
-        v128.load offset=32 align=1
-        local.get $w2
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $xRow0
-        v128.load offset=48 align=1
-        local.get $w3
-        i32x4.dot_i16x8_s
+        v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+        local.set $isum0
+        v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+        local.set $isum1
+        i32.const 0
+        local.set $pass
+        block $B2
+          loop $L3
+            local.get $pass
+            i32.const 4
+            i32.lt_u
+            i32.eqz
+            br_if $B2
+            local.get $wp
+            v128.load8x8_s align=1
+            local.set $w
+            local.get $xRow0
+            v128.load32_splat align=1
+            local.set $xPair
+            local.get $w
+            local.get $xPair
+            i32x4.dot_i16x8_s
+            local.get $isum0
+            i32x4.add
+            local.set $isum0
+            local.get $wp
+            v128.load8x8_s offset=8 align=1
+            local.set $w
+            local.get $xRow0
+            v128.load32_splat offset=4 align=1
+            local.set $xPair
+            local.get $w
+            local.get $xPair
+            i32x4.dot_i16x8_s
+            local.get $isum1
+            i32x4.add
+            local.set $isum1
+            local.get $wp
+            v128.load8x8_s offset=16 align=1
+            local.set $w
+            local.get $xRow0
+            v128.load32_splat offset=8 align=1
+            local.set $xPair
+            local.get $w
+            local.get $xPair
+            i32x4.dot_i16x8_s
+            local.get $isum0
+            i32x4.add
+            local.set $isum0
+            local.get $wp
+            v128.load8x8_s offset=24 align=1
+            local.set $w
+            local.get $xRow0
+            v128.load32_splat offset=12 align=1
+            local.set $xPair
+            local.get $w
+            local.get $xPair
+            i32x4.dot_i16x8_s
+            local.get $isum1
+            i32x4.add
+            local.set $isum1
+            local.get $xRow0
+            i32.const 16
+            i32.add
+            local.set $xRow0
+            local.get $wp
+            i32.const 32
+            i32.add
+            local.set $wp
+            local.get $pass
+            i32.const 1
+            i32.add
+            local.set $pass
+            br $L3
+          end
+        end
+        local.get $wp
+        v128.load16x4_u align=2
+        i32.const 13
+        i32x4.shl
+        local.get $f16Factor
+        f32x4.mul
+        local.set $wScales
+        local.get $isum0
+        local.get $isum1
         i32x4.add
         f32x4.convert_i32x4_s
-        local.get $xScale0
-        local.get $wScale
-        f32.mul
+        local.get $wScales
+        local.get $xsRow0
+        f32.load
         f32x4.splat
+        f32x4.mul
         f32x4.mul
         local.get $acc0
         f32x4.add
         local.set $acc0
-        local.get $xRow1
-        v128.load align=1
-        local.get $w0
-        i32x4.dot_i16x8_s
-        local.get $xRow1
-        v128.load offset=16 align=1
-        local.get $w1
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $xRow1
-        v128.load offset=32 align=1
-        local.get $w2
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $xRow1
-        v128.load offset=48 align=1
-        local.get $w3
-        i32x4.dot_i16x8_s
-        i32x4.add
-        f32x4.convert_i32x4_s
-        local.get $xScale1
-        local.get $wScale
-        f32.mul
-        f32x4.splat
-        f32x4.mul
-        local.get $acc1
-        f32x4.add
-        local.set $acc1
-        local.get $xRow0
-        i32.const 64
-        i32.add
-        local.set $xRow0
-        local.get $xRow1
-        i32.const 64
-        i32.add
-        local.set $xRow1
         local.get $xsRow0
         i32.const 4
         i32.add
         local.set $xsRow0
-        local.get $xsRow1
-        i32.const 4
+        local.get $wp
+        i32.const 8
         i32.add
-        local.set $xsRow1
-        local.get $qRow0
-        i32.const 32
-        i32.add
-        local.set $qRow0
-        local.get $sRow0
-        i32.const 4
-        i32.add
-        local.set $sRow0
+        local.set $wp
         local.get $block
         i32.const 1
         i32.add
@@ -4019,344 +4609,54 @@
         br $L1
       end
     end
-    local.get $acc0
-    f32x4.extract_lane 0
-    local.get $acc0
-    f32x4.extract_lane 1
-    f32.add
-    local.get $acc0
-    f32x4.extract_lane 2
-    local.get $acc0
-    f32x4.extract_lane 3
-    f32.add
-    f32.add
-    local.set $sum0
-    local.get $acc1
-    f32x4.extract_lane 0
-    local.get $acc1
-    f32x4.extract_lane 1
-    f32.add
-    local.get $acc1
-    f32x4.extract_lane 2
-    local.get $acc1
-    f32x4.extract_lane 3
-    f32.add
-    f32.add
-    local.set $sum1
     local.get $outp
     local.set $outRow
-    local.get $outRow
-    local.get $sum0
-    f32.store
-    local.get $outRow
-    local.get $outRowBytes
-    i32.add
-    local.set $outRow
-    local.get $outRow
-    local.get $sum1
-    f32.store)
-  (func $q8_int_tile_1x2 (type $t14) (param $xp i32) (param $xsp i32) (param $qp i32) (param $sp i32) (param $outp i32) (param $xRowBytes i32) (param $qRowBytes i32) (param $sRowBytes i32) (param $outRowBytes i32) (param $numBlocks i32)
-    (local $block i32) (local $xRow0 i32) (local $xsRow0 i32) (local $qRow0 i32) (local $qRow1 i32) (local $sRow0 i32) (local $sRow1 i32) (local $acc0 v128) (local $acc1 v128) (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128) (local $wScale f32) (local $sum0 f32) (local $sum1 f32) (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128) (local $xScale0 f32) (local $outRow i32)
-    local.get $xp
-    local.set $xRow0
-    local.get $xsp
-    local.set $xsRow0
-    local.get $qp
-    local.set $qRow0
-    local.get $qRow0
-    local.get $qRowBytes
-    i32.add
-    local.set $qRow1
-    local.get $sp
-    local.set $sRow0
-    local.get $sRow0
-    local.get $sRowBytes
-    i32.add
-    local.set $sRow1
-    block $B0
-      loop $L1
-        local.get $block
-        local.get $numBlocks
-        i32.lt_u
-        i32.eqz
-        br_if $B0
-        local.get $xsRow0
-        f32.load
-        local.set $xScale0
-        local.get $xRow0
-        v128.load align=1
-        local.set $x0
-        local.get $xRow0
-        v128.load offset=16 align=1
-        local.set $x1
-        local.get $xRow0
-        v128.load offset=32 align=1
-        local.set $x2
-        local.get $xRow0
-        v128.load offset=48 align=1
-        local.set $x3
-        local.get $qRow0
-        v128.load8x8_s align=1
-        local.set $w0
-        local.get $qRow0
-        v128.load8x8_s offset=8 align=1
-        local.set $w1
-        local.get $qRow0
-        v128.load8x8_s offset=16 align=1
-        local.set $w2
-        local.get $qRow0
-        v128.load8x8_s offset=24 align=1
-        local.set $w3
-        local.get $sRow0
-        f32.load
-        local.set $wScale
-        local.get $x0
-        local.get $w0
-        i32x4.dot_i16x8_s
-        local.get $x1
-        local.get $w1
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $x2
-        local.get $w2
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $x3
-        local.get $w3
-        i32x4.dot_i16x8_s
-        i32x4.add
-        f32x4.convert_i32x4_s
-        local.get $xScale0
-        local.get $wScale
-        f32.mul
-        f32x4.splat
-        f32x4.mul
-        local.get $acc0
-        f32x4.add
-        local.set $acc0
-        local.get $qRow1
-        v128.load8x8_s align=1
-        local.set $w0
-        local.get $qRow1
-        v128.load8x8_s offset=8 align=1
-        local.set $w1
-        local.get $qRow1
-        v128.load8x8_s offset=16 align=1
-        local.set $w2
-        local.get $qRow1
-        v128.load8x8_s offset=24 align=1
-        local.set $w3
-        local.get $sRow1
-        f32.load
-        local.set $wScale
-        local.get $x0
-        local.get $w0
-        i32x4.dot_i16x8_s
-        local.get $x1
-        local.get $w1
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $x2
-        local.get $w2
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $x3
-        local.get $w3
-        i32x4.dot_i16x8_s
-        i32x4.add
-        f32x4.convert_i32x4_s
-        local.get $xScale0
-        local.get $wScale
-        f32.mul
-        f32x4.splat
-        f32x4.mul
-        local.get $acc1
-        f32x4.add
-        local.set $acc1
-        local.get $xRow0
-        i32.const 64
-        i32.add
-        local.set $xRow0
-        local.get $xsRow0
-        i32.const 4
-        i32.add
-        local.set $xsRow0
-        local.get $qRow0
-        i32.const 32
-        i32.add
-        local.set $qRow0
-        local.get $qRow1
-        i32.const 32
-        i32.add
-        local.set $qRow1
-        local.get $sRow0
-        i32.const 4
-        i32.add
-        local.set $sRow0
-        local.get $sRow1
-        i32.const 4
-        i32.add
-        local.set $sRow1
-        local.get $block
-        i32.const 1
-        i32.add
-        local.set $block
-        br $L1
-      end
+    block $B4
+      local.get $cols
+      i32.const 0
+      i32.le_u
+      br_if $B4
+      local.get $outRow
+      local.get $acc0
+      f32x4.extract_lane 0
+      f32.store
     end
-    local.get $acc0
-    f32x4.extract_lane 0
-    local.get $acc0
-    f32x4.extract_lane 1
-    f32.add
-    local.get $acc0
-    f32x4.extract_lane 2
-    local.get $acc0
-    f32x4.extract_lane 3
-    f32.add
-    f32.add
-    local.set $sum0
-    local.get $acc1
-    f32x4.extract_lane 0
-    local.get $acc1
-    f32x4.extract_lane 1
-    f32.add
-    local.get $acc1
-    f32x4.extract_lane 2
-    local.get $acc1
-    f32x4.extract_lane 3
-    f32.add
-    f32.add
-    local.set $sum1
-    local.get $outp
-    local.set $outRow
-    local.get $outRow
-    local.get $sum0
-    f32.store
-    local.get $outRow
-    local.get $sum1
-    f32.store offset=4)
-  (func $q8_int_tile_1x1 (type $t15) (param $xp i32) (param $xsp i32) (param $qp i32) (param $sp i32) (param $outp i32) (param $xRowBytes i32) (param $qRowBytes i32) (param $sRowBytes i32) (param $outRowBytes i32) (param $numBlocks i32)
-    (local $block i32) (local $xRow0 i32) (local $xsRow0 i32) (local $qRow0 i32) (local $sRow0 i32) (local $acc0 v128) (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128) (local $wScale f32) (local $sum0 f32) (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128) (local $xScale0 f32) (local $outRow i32)
-    local.get $xp
-    local.set $xRow0
-    local.get $xsp
-    local.set $xsRow0
-    local.get $qp
-    local.set $qRow0
-    local.get $sp
-    local.set $sRow0
-    block $B0
-      loop $L1
-        local.get $block
-        local.get $numBlocks
-        i32.lt_u
-        i32.eqz
-        br_if $B0
-        local.get $xsRow0
-        f32.load
-        local.set $xScale0
-        local.get $xRow0
-        v128.load align=1
-        local.set $x0
-        local.get $xRow0
-        v128.load offset=16 align=1
-        local.set $x1
-        local.get $xRow0
-        v128.load offset=32 align=1
-        local.set $x2
-        local.get $xRow0
-        v128.load offset=48 align=1
-        local.set $x3
-        local.get $qRow0
-        v128.load8x8_s align=1
-        local.set $w0
-        local.get $qRow0
-        v128.load8x8_s offset=8 align=1
-        local.set $w1
-        local.get $qRow0
-        v128.load8x8_s offset=16 align=1
-        local.set $w2
-        local.get $qRow0
-        v128.load8x8_s offset=24 align=1
-        local.set $w3
-        local.get $sRow0
-        f32.load
-        local.set $wScale
-        local.get $x0
-        local.get $w0
-        i32x4.dot_i16x8_s
-        local.get $x1
-        local.get $w1
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $x2
-        local.get $w2
-        i32x4.dot_i16x8_s
-        i32x4.add
-        local.get $x3
-        local.get $w3
-        i32x4.dot_i16x8_s
-        i32x4.add
-        f32x4.convert_i32x4_s
-        local.get $xScale0
-        local.get $wScale
-        f32.mul
-        f32x4.splat
-        f32x4.mul
-        local.get $acc0
-        f32x4.add
-        local.set $acc0
-        local.get $xRow0
-        i32.const 64
-        i32.add
-        local.set $xRow0
-        local.get $xsRow0
-        i32.const 4
-        i32.add
-        local.set $xsRow0
-        local.get $qRow0
-        i32.const 32
-        i32.add
-        local.set $qRow0
-        local.get $sRow0
-        i32.const 4
-        i32.add
-        local.set $sRow0
-        local.get $block
-        i32.const 1
-        i32.add
-        local.set $block
-        br $L1
-      end
+    block $B5
+      local.get $cols
+      i32.const 1
+      i32.le_u
+      br_if $B5
+      local.get $outRow
+      local.get $acc0
+      f32x4.extract_lane 1
+      f32.store offset=4
     end
-    local.get $acc0
-    f32x4.extract_lane 0
-    local.get $acc0
-    f32x4.extract_lane 1
-    f32.add
-    local.get $acc0
-    f32x4.extract_lane 2
-    local.get $acc0
-    f32x4.extract_lane 3
-    f32.add
-    f32.add
-    local.set $sum0
-    local.get $outp
-    local.set $outRow
-    local.get $outRow
-    local.get $sum0
-    f32.store)
-  (func $matmul_q8_int (export "matmul_q8_int") (type $t16) (param $out i32) (param $xq i32) (param $q i32) (param $scales i32) (param $rows i32) (param $inDim i32) (param $outDim i32) (param $j0 i32) (param $j1 i32) (param $panel i32)
-    (local $i i32) (local $j i32) (local $panelStart i32) (local $panelEnd i32) (local $blocks i32) (local $sRowBytes i32) (local $xScales i32)
+    block $B6
+      local.get $cols
+      i32.const 2
+      i32.le_u
+      br_if $B6
+      local.get $outRow
+      local.get $acc0
+      f32x4.extract_lane 2
+      f32.store offset=8
+    end
+    block $B7
+      local.get $cols
+      i32.const 3
+      i32.le_u
+      br_if $B7
+      local.get $outRow
+      local.get $acc0
+      f32x4.extract_lane 3
+      f32.store offset=12
+    end)
+  (func $matmul_q8_int (export "matmul_q8_int") (type $t15) (param $out i32) (param $xq i32) (param $w i32) (param $scales i32) (param $rows i32) (param $inDim i32) (param $outDim i32) (param $j0 i32) (param $j1 i32) (param $panel i32)
+    (local $i i32) (local $j i32) (local $panelStart i32) (local $panelEnd i32) (local $blocks i32) (local $xScales i32)
     local.get $inDim
     i32.const 5
     i32.shr_u
     local.set $blocks
-    local.get $blocks
-    i32.const 2
-    i32.shl
-    local.set $sRowBytes
     local.get $xq
     local.get $rows
     local.get $inDim
@@ -4390,7 +4690,7 @@
         block $B2
           loop $L3
             local.get $i
-            i32.const 2
+            i32.const 4
             i32.add
             local.get $rows
             i32.le_u
@@ -4401,10 +4701,8 @@
             block $B4
               loop $L5
                 local.get $j
-                i32.const 1
-                i32.add
                 local.get $panelEnd
-                i32.le_u
+                i32.lt_u
                 i32.eqz
                 br_if $B4
                 local.get $xq
@@ -4421,19 +4719,14 @@
                 i32.const 2
                 i32.shl
                 i32.add
-                local.get $q
+                local.get $w
                 local.get $j
-                local.get $inDim
-                i32.mul
-                i32.const 0
-                i32.shl
-                i32.add
-                local.get $scales
-                local.get $j
+                i32.const 2
+                i32.shr_u
                 local.get $blocks
                 i32.mul
-                i32.const 2
-                i32.shl
+                i32.const 136
+                i32.mul
                 i32.add
                 local.get $out
                 local.get $i
@@ -4447,27 +4740,56 @@
                 local.get $inDim
                 i32.const 1
                 i32.shl
-                local.get $inDim
-                local.get $sRowBytes
+                local.get $blocks
+                i32.const 2
+                i32.shl
                 local.get $outDim
                 i32.const 2
                 i32.shl
                 local.get $blocks
-                call $q8_int_tile_2x1
+                i32.const 4
+                local.get $outDim
                 local.get $j
-                i32.const 1
+                i32.sub
+                local.get $outDim
+                local.get $j
+                i32.sub
+                i32.const 4
+                i32.gt_u
+                select
+                call $q8_int_tile_4x4
+                local.get $j
+                i32.const 4
                 i32.add
                 local.set $j
                 br $L5
               end
             end
-            block $B6
-              loop $L7
+            local.get $i
+            i32.const 4
+            i32.add
+            local.set $i
+            br $L3
+          end
+        end
+        block $B6
+          loop $L7
+            local.get $i
+            i32.const 2
+            i32.add
+            local.get $rows
+            i32.le_u
+            i32.eqz
+            br_if $B6
+            local.get $panelStart
+            local.set $j
+            block $B8
+              loop $L9
                 local.get $j
                 local.get $panelEnd
                 i32.lt_u
                 i32.eqz
-                br_if $B6
+                br_if $B8
                 local.get $xq
                 local.get $i
                 local.get $inDim
@@ -4482,19 +4804,14 @@
                 i32.const 2
                 i32.shl
                 i32.add
-                local.get $q
+                local.get $w
                 local.get $j
-                local.get $inDim
-                i32.mul
-                i32.const 0
-                i32.shl
-                i32.add
-                local.get $scales
-                local.get $j
+                i32.const 2
+                i32.shr_u
                 local.get $blocks
                 i32.mul
-                i32.const 2
-                i32.shl
+                i32.const 136
+                i32.mul
                 i32.add
                 local.get $out
                 local.get $i
@@ -4508,99 +4825,49 @@
                 local.get $inDim
                 i32.const 1
                 i32.shl
-                local.get $inDim
-                local.get $sRowBytes
+                local.get $blocks
+                i32.const 2
+                i32.shl
                 local.get $outDim
                 i32.const 2
                 i32.shl
                 local.get $blocks
-                call $q8_int_tile_2x1.1
+                i32.const 4
+                local.get $outDim
                 local.get $j
-                i32.const 1
+                i32.sub
+                local.get $outDim
+                local.get $j
+                i32.sub
+                i32.const 4
+                i32.gt_u
+                select
+                call $q8_int_tile_2x4
+                local.get $j
+                i32.const 4
                 i32.add
                 local.set $j
-                br $L7
+                br $L9
               end
             end
             local.get $i
             i32.const 2
             i32.add
             local.set $i
-            br $L3
+            br $L7
           end
         end
-        block $B8
-          loop $L9
+        block $B10
+          loop $L11
             local.get $i
+            i32.const 1
+            i32.add
             local.get $rows
-            i32.lt_u
+            i32.le_u
             i32.eqz
-            br_if $B8
+            br_if $B10
             local.get $panelStart
             local.set $j
-            block $B10
-              loop $L11
-                local.get $j
-                i32.const 2
-                i32.add
-                local.get $panelEnd
-                i32.le_u
-                i32.eqz
-                br_if $B10
-                local.get $xq
-                local.get $i
-                local.get $inDim
-                i32.mul
-                i32.const 1
-                i32.shl
-                i32.add
-                local.get $xScales
-                local.get $i
-                local.get $blocks
-                i32.mul
-                i32.const 2
-                i32.shl
-                i32.add
-                local.get $q
-                local.get $j
-                local.get $inDim
-                i32.mul
-                i32.const 0
-                i32.shl
-                i32.add
-                local.get $scales
-                local.get $j
-                local.get $blocks
-                i32.mul
-                i32.const 2
-                i32.shl
-                i32.add
-                local.get $out
-                local.get $i
-                local.get $outDim
-                i32.mul
-                local.get $j
-                i32.add
-                i32.const 2
-                i32.shl
-                i32.add
-                local.get $inDim
-                i32.const 1
-                i32.shl
-                local.get $inDim
-                local.get $sRowBytes
-                local.get $outDim
-                i32.const 2
-                i32.shl
-                local.get $blocks
-                call $q8_int_tile_1x2
-                local.get $j
-                i32.const 2
-                i32.add
-                local.set $j
-                br $L11
-              end
-            end
             block $B12
               loop $L13
                 local.get $j
@@ -4622,19 +4889,14 @@
                 i32.const 2
                 i32.shl
                 i32.add
-                local.get $q
+                local.get $w
                 local.get $j
-                local.get $inDim
-                i32.mul
-                i32.const 0
-                i32.shl
-                i32.add
-                local.get $scales
-                local.get $j
+                i32.const 2
+                i32.shr_u
                 local.get $blocks
                 i32.mul
-                i32.const 2
-                i32.shl
+                i32.const 136
+                i32.mul
                 i32.add
                 local.get $out
                 local.get $i
@@ -4648,15 +4910,26 @@
                 local.get $inDim
                 i32.const 1
                 i32.shl
-                local.get $inDim
-                local.get $sRowBytes
+                local.get $blocks
+                i32.const 2
+                i32.shl
                 local.get $outDim
                 i32.const 2
                 i32.shl
                 local.get $blocks
-                call $q8_int_tile_1x1
+                i32.const 4
+                local.get $outDim
                 local.get $j
-                i32.const 1
+                i32.sub
+                local.get $outDim
+                local.get $j
+                i32.sub
+                i32.const 4
+                i32.gt_u
+                select
+                call $q8_int_tile_1x4
+                local.get $j
+                i32.const 4
                 i32.add
                 local.set $j
                 br $L13
@@ -4666,7 +4939,7 @@
             i32.const 1
             i32.add
             local.set $i
-            br $L9
+            br $L11
           end
         end
         local.get $panelStart
@@ -4676,7 +4949,7 @@
         br $L1
       end
     end)
-  (func $quantize_q8_act (export "quantize_q8_act") (type $t17) (param $xq i32) (param $x i32) (param $rows i32) (param $inDim i32)
+  (func $quantize_q8_act (export "quantize_q8_act") (type $t16) (param $xq i32) (param $x i32) (param $rows i32) (param $inDim i32)
     (local $scalePtr i32) (local $end i32) (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128) (local $v4 v128) (local $v5 v128) (local $v6 v128) (local $v7 v128) (local $maxVec v128) (local $maxAbs f32) (local $scale f32) (local $invVec v128)
     local.get $rows
     local.get $inDim

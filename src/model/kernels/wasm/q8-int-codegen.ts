@@ -1,48 +1,55 @@
 /**
  * Code generators for the integer q8_0 × q8_0 kernels (llama.cpp's q8_0 vec_dot): activations quantized
  * per block of 32 like the weights, then exact integer block dot products with i32x4.dot_i16x8_s, and one
- * f32 multiply by the two block scales per block.
+ * f32 multiply by the two block scales per block and four output columns.
  *
- * Systems analogy: fixed-point DSP arithmetic with a per-block exponent. The f32 q8 kernel
- * (matmul-codegen.ts) widens every weight to f32 and multiplies 4 at a time; this one multiplies 8 int16
- * pairs and adds them pairwise in one instruction, and touches f32 once per 32 weights.
+ * Systems analogy: fixed-point DSP arithmetic with a per-block exponent, reading weights laid out in the
+ * order the multiply consumes them (struct-of-arrays → array-of-structs for a streaming reader). The weights
+ * are packed by ../q8x4-pack.ts: four weight rows interleaved two weights at a time, each block's four f16
+ * scales right after its 128 weight bytes (llama.cpp's 34 bytes per 32 weights, one sequential stream).
  *
  *   quantize_q8_act(xq, x, rows, inDim)
  *     xq = (rows·inDim) i16 values in [-127, 127], then (rows·inDim/32) f32 block scales right after them
- *   matmul_q8_int(out, xq, q, scales, rows, inDim, outDim, j0, j1, panel)   (matmul_q8's ABI, x → xq)
- *     for each panel of weight rows: for each tile of R token rows × C weight rows: for each block b:
- *       isum = Σ dot_i16x8(xq[i, b], widen(q[j, b]))   (4 × 8 products, i32, exact)
- *       acc[i, j] += f32(isum) · xs[i, b] · ws[j, b]  (4 lanes, summed at the end)
+ *   matmul_q8_int(out, xq, w, 0, rows, inDim, outDim, j0, j1, panel)   (matmul_q8's ABI; j0 multiple of 4)
+ *     group g (weight rows 4g..4g+3), block b (weights 32b..32b+31), 136 bytes:
+ *       [p = 0..15: w[4g][32b+2p], w[4g][32b+2p+1], w[4g+1][32b+2p], ..., w[4g+3][32b+2p+1]] [4 × f16 scale]
+ *     for each token row i, group g, block b:
+ *       isum[c] = Σ_p dot_i16x8(load8x8_s(w_gb + 8p), splat32(xq[i, 32b+2p .. 32b+2p+1]))   (lane c: row 4g+c)
+ *       acc[c] += f32(isum[c]) · (ws[g, b, c] · xs[i, b])
  *
- * Activations are stored widened to i16 (8-bit values, 16-bit storage): a row is reused by every weight row,
- * so widening it once saves an extend per weight vector; the weights, streamed from memory, stay int8.
- * Products fit easily: |xq·wq| ≤ 127² and a lane sums 8 of them per block.
+ * One dot instruction yields a partial sum for each of four output rows in its four lanes: no horizontal sum
+ * per column, and the f32 step runs once per four columns. Activations are stored widened to i16 (8-bit
+ * values, 16-bit storage), so a pair of them is one i32 splat; products fit easily (|xq·wq| ≤ 127², 16 of
+ * them per lane per block). f16 scales become f32 in two instructions: their bits shifted left by 13 are an
+ * f32 2^112 times too small (scales are never negative; subnormal halves convert exactly too).
  */
 // biome-ignore-all format: instruction sequences read like assembly, one logical step per line
+import { Q8X4_BLOCK_BYTES } from '../q8x4-pack.ts';
 import { Q8_BLOCK } from '../quantize.ts';
 import {
   type Code, encodeULeb128, F32, FunctionBuilder, type FunctionDef, type FunctionRef, I32, type Local, type ModuleBuilder, op, V128, whileLoop,
 } from './assembler.ts';
-import { get, horizontalSum, increment, set } from './codegen-helpers.ts';
-import type { TileShape } from './matmul-codegen.ts';
-
-/** R×C tile for groups of token rows, 1×singleRowCols for a lone row (decode). */
-export const Q8_INT_TILE: TileShape = { rows: 2, cols: 1, singleRowCols: 2 };
+import { get, increment, set } from './codegen-helpers.ts';
 
 const simd = (opcode: number, ...imm: number[]): Code => [0xfd, ...encodeULeb128(opcode), ...imm];
-/** The integer and rounding SIMD instructions only these kernels use (opcodes: the SIMD proposal's table). */
+/** The integer, rounding and conversion SIMD instructions only these kernels use (opcodes: the SIMD proposal's table). */
 const iop = {
   i16x8NarrowI32x4S: simd(0x85),
   i32x4DotI16x8S: simd(0xba),
   i32x4Add: simd(0xae),
+  i32x4Shl: simd(0xab),
   i32x4TruncSatF32x4S: simd(0xf8),
   f32x4Nearest: simd(0x6a),
   f32x4Abs: simd(0xe0),
   f32x4Max: simd(0xe9),
+  v128Load16x4U: (offset: number): Code => simd(0x04, 1, ...encodeULeb128(offset)),
   f32Max: [0x97],
   f32Div: [0x95],
   f32Eq: [0x5b],
 };
+/** 2^112 as f32: the factor that turns f16 bits shifted into f32 position into the f16's value */
+const F16_TO_F32_FACTOR = 2 ** 112;
+const PAIRS = Q8_BLOCK / 2; // i32 splats of activation pairs per block
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
@@ -97,101 +104,117 @@ export function quantizeActivationsQ8(): FunctionDef {
   ]);
 }
 
-/** The tile: out[i..i+R, j..j+C] for the corner pointers the driver passes, over all blocks. */
-function q8IntTile(R: number, C: number): FunctionDef {
-  const fn = new FunctionBuilder(`q8_int_tile_${R}x${C}`, false);
-  const xp = fn.param('xp', I32); // i16 activations of row i
-  const xsp = fn.param('xsp', I32); // activation scales of row i
-  const qp = fn.param('qp', I32); // int8 weight row j
-  const sp = fn.param('sp', I32); // f32 scale row j
+/** Token rows per tile for groups of rows (prefill); then 2-row tiles, then 1 row (decode). */
+export const Q8_INT_TILE_ROWS = 4;
+/** Pairs per pass of a tile's inner loop (4 passes per block). */
+const PASS_PAIRS = 4;
+
+/**
+ * The tile: out[i..i+R, j..j+cols] for the corner pointers the driver passes, over all blocks of one group
+ * of 4 weight rows (`cols` < 4 only for the last, partial group of a matrix whose rows are not a multiple of 4).
+ *
+ * One group at a time keeps the tile's weight reads one sequential stream, which the hardware prefetcher
+ * follows from DRAM at the in-cache speed; two groups per tile (two streams 2.4 KB apart, sharing the
+ * activation loads) ran at a third of that from DRAM (docs/engine-speed.md, Q2).
+ */
+function q8IntTile(R: number): FunctionDef {
+  const fn = new FunctionBuilder(`q8_int_tile_${R}x4`, false);
+  const xp = fn.param('xp', I32); // i16 activations of token row i
+  const xsp = fn.param('xsp', I32); // activation block scales of row i
+  const wp = fn.param('wp', I32); // packed group of weight rows j..j+3
   const outp = fn.param('outp', I32); // out[i, j]
   const xRowBytes = fn.param('xRowBytes', I32); // inDim*2
-  const qRowBytes = fn.param('qRowBytes', I32); // inDim
-  const sRowBytes = fn.param('sRowBytes', I32); // inDim/32*4 (weight and activation scale rows alike)
+  const xsRowBytes = fn.param('xsRowBytes', I32); // numBlocks*4
   const outRowBytes = fn.param('outRowBytes', I32); // outDim*4
-  const numBlocks = fn.param('numBlocks', I32); // inDim/32
+  const numBlocks = fn.param('numBlocks', I32);
+  const cols = fn.param('cols', I32); // valid columns of the group (4 unless the matrix ends inside it)
   const b = fn.local('block', I32);
+  const p = fn.local('pass', I32);
   const xRows = fn.localArray('xRow', R, I32);
   const xsRows = fn.localArray('xsRow', R, I32);
-  const qRows = fn.localArray('qRow', C, I32);
-  const sRows = fn.localArray('sRow', C, I32);
-  const acc = fn.localArray('acc', R * C, V128); // acc[r*C + c]: 4 lane sums of out[i+r, j+c]
-  const wVecs = fn.localArray('w', 4, V128); // the 32 weights of one column's block, widened to i16
-  const wScale = fn.local('wScale', F32);
-  const sums = fn.localArray('sum', R * C, F32);
-  const xVecs = fn.localArray('x', 4, V128); // a lone row's block, loaded once for all C columns
-  const xScales = fn.localArray('xScale', R, F32);
-  const hoistX = R === 1;
-  /** pushes x vector v of token row r, block k of this step (from a register when hoisted) */
-  const xVec = (r: number, k: number, v: number): Code => (hoistX ? get(xVecs[v]!) : [...get(xRows[r]!), ...op.v128Load(k * 64 + v * 16)]);
-  /** `blocks` consecutive blocks (unrolled, addressed by immediate offsets), then the pointers move past them */
-  const step = (blocks: number): Code => {
-    const code: Code = [];
-    for (const k of range(blocks)) {
-      // Block scales of the activation rows: one load per row per block.
-      code.push(...xsRows.flatMap((p, r) => [...get(p), ...op.f32Load(k * 4), ...set(xScales[r]!)]));
-      if (hoistX) code.push(...range(4).flatMap((v) => [...get(xRows[0]!), ...op.v128Load(k * 64 + v * 16), ...set(xVecs[v]!)]));
-      for (const c of range(C)) {
-        // widen column c's block once (v128.load8x8_s: 8 int8 → i16x8 in one load); every row of the tile reuses it
-        for (const v of range(4)) code.push(...get(qRows[c]!), ...op.v128Load8x8S(k * 32 + v * 8), ...set(wVecs[v]!));
-        code.push(...get(sRows[c]!), ...op.f32Load(k * 4), ...set(wScale));
-        for (const r of range(R)) {
-          const a = acc[r * C + c]!;
-          code.push(
-            ...range(4).flatMap((v) => [...xVec(r, k, v), ...get(wVecs[v]!), ...iop.i32x4DotI16x8S, ...(v > 0 ? iop.i32x4Add : [])]),
-            ...op.f32x4ConvertI32x4S,
-            ...get(xScales[r]!), ...get(wScale), ...op.f32Mul, ...op.f32x4Splat, ...op.f32x4Mul,
-            ...get(a), ...op.f32x4Add, ...set(a),
-          );
-        }
-      }
+  // Two integer chains for a lone row (more independent adds in flight), one per row otherwise.
+  const chains = R === 1 ? 2 : 1;
+  const isum = fn.localArray('isum', R * chains, V128); // [r*chains + k]: 4 columns' block sums of row i+r
+  const acc = fn.localArray('acc', R, V128); // out[i+r, j..j+3]
+  const wv = fn.local('w', V128);
+  const xv = fn.local('xPair', V128);
+  const wScales = fn.local('wScales', V128);
+  const factor = fn.local('f16Factor', V128);
+
+  // The 16 pair products of a block run as a loop of 4 passes of 4 pairs: fully unrolled, V8 schedules every
+  // load of the block first and spills the widened weights to the stack (measured: half the speed).
+  const pass: Code = [];
+  for (const u of range(PASS_PAIRS)) {
+    pass.push(...get(wp), ...op.v128Load8x8S(u * 8), ...set(wv));
+    for (const r of range(R)) {
+      const s = isum[r * chains + (u % chains)]!;
+      pass.push(
+        ...get(xRows[r]!), ...op.v128Load32Splat(u * 4), ...set(xv),
+        ...get(wv), ...get(xv), ...iop.i32x4DotI16x8S, ...get(s), ...iop.i32x4Add, ...set(s),
+      );
     }
-    code.push(
-      ...xRows.flatMap((x) => increment(x, op.i32Const(blocks * Q8_BLOCK * 2))),
-      ...xsRows.flatMap((p) => increment(p, op.i32Const(blocks * 4))),
-      ...qRows.flatMap((q) => increment(q, op.i32Const(blocks * Q8_BLOCK))),
-      ...sRows.flatMap((p) => increment(p, op.i32Const(blocks * 4))),
-      ...increment(b, op.i32Const(blocks)),
+  }
+  pass.push(
+    ...xRows.flatMap((x) => increment(x, op.i32Const(PASS_PAIRS * 4))),
+    ...increment(wp, op.i32Const(PASS_PAIRS * 8)),
+    ...increment(p, op.i32Const(1)),
+  );
+  const blockBody: Code = [
+    ...isum.flatMap((s) => [...op.v128Zero, ...set(s)]),
+    ...op.i32Const(0), ...set(p),
+    ...whileLoop([...get(p), ...op.i32Const(PAIRS / PASS_PAIRS), ...op.i32LtU], pass),
+    // f32 step: the group's 4 weight scales (f16 → f32, right after its 128 weight bytes) times the row's
+    // activation scale, times the 4 columns' sums
+    ...get(wp), ...iop.v128Load16x4U(0), ...op.i32Const(13), ...iop.i32x4Shl, ...get(factor), ...op.f32x4Mul, ...set(wScales),
+  ];
+  for (const r of range(R)) {
+    const sum: Code = [...get(isum[r * chains]!), ...range(chains - 1).flatMap((k) => [...get(isum[r * chains + k + 1]!), ...iop.i32x4Add])];
+    blockBody.push(
+      ...sum, ...op.f32x4ConvertI32x4S,
+      ...get(wScales), ...get(xsRows[r]!), ...op.f32Load(), ...op.f32x4Splat, ...op.f32x4Mul, ...op.f32x4Mul,
+      ...get(acc[r]!), ...op.f32x4Add, ...set(acc[r]!),
     );
-    return code;
-  };
+  }
+  blockBody.push(
+    ...xsRows.flatMap((x) => increment(x, op.i32Const(4))),
+    ...increment(wp, op.i32Const(Q8X4_BLOCK_BYTES - PAIRS * 8)),
+    ...increment(b, op.i32Const(1)),
+  );
+
   const outRow = fn.local('outRow', I32);
   const store: Code = [...get(outp), ...set(outRow)];
   for (const r of range(R)) {
-    for (const c of range(C)) store.push(...get(outRow), ...get(sums[r * C + c]!), ...op.f32Store(c * 4));
+    // lane c only when c < cols: block { br_if (cols <= c) ... } per lane
+    for (const c of range(4)) {
+      store.push(
+        ...op.block, ...get(cols), ...op.i32Const(c), ...op.i32LeU, ...op.brIf(0),
+        ...get(outRow), ...get(acc[r]!), ...op.f32x4ExtractLane(c), ...op.f32Store(c * 4), ...op.end,
+      );
+    }
     if (r < R - 1) store.push(...increment(outRow, get(outRowBytes)));
   }
   return fn.build([
+    ...op.f32Const(F16_TO_F32_FACTOR), ...op.f32x4Splat, ...set(factor),
     ...strided(xRows, xp, xRowBytes),
-    ...strided(xsRows, xsp, sRowBytes),
-    ...strided(qRows, qp, qRowBytes),
-    ...strided(sRows, sp, sRowBytes),
-    // one block per pass: unrolling 2 or 4 blocks measured no faster (docs/engine-speed.md)
-    ...whileLoop([...get(b), ...get(numBlocks), ...op.i32LtU], step(1)),
-    ...acc.flatMap((a, i) => [...horizontalSum(a), ...set(sums[i]!)]),
+    ...strided(xsRows, xsp, xsRowBytes),
+    ...whileLoop([...get(b), ...get(numBlocks), ...op.i32LtU], blockBody),
     ...store,
   ]);
 }
 
-interface Tiles {
-  rc: FunctionRef;
-  r1: FunctionRef;
-  oneC: FunctionRef;
-  one1: FunctionRef;
-}
-
 /**
- * matmul_q8_int(out, xq, q, scales, rows, inDim, outDim, j0, j1, panel): columns [j0, j1) in panels of
- * `panel` weight rows; inside a panel, R×C tiles over R token rows, then R×1 at the right edge, then the
- * leftover token rows with 1×C1 and 1×1 tiles.
+ * matmul_q8_int(out, xq, w, scales, rows, inDim, outDim, j0, j1, panel): columns [j0, j1) (j0 and panel
+ * multiples of 4) in panels of `panel` weight rows; inside a panel, R-row tiles over one group of 4 columns
+ * at a time, then 2-row tiles, then the last token row. `scales` is unused (the scales are inside the packed
+ * blocks): the argument keeps the other matmul kernels' ABI.
  */
-function q8IntDriver(tiles: Tiles, shape: TileShape): FunctionDef {
-  const { rows: R, cols: C, singleRowCols: C1 } = shape;
+function q8IntDriver(tiles: FunctionRef[], R: number): FunctionDef {
+  const [rowsTile, pairTile, oneTile] = tiles as [FunctionRef, FunctionRef, FunctionRef];
   const fn = new FunctionBuilder('matmul_q8_int', true);
   const out = fn.param('out', I32);
   const xq = fn.param('xq', I32);
-  const q = fn.param('q', I32);
-  const scales = fn.param('scales', I32);
+  const w = fn.param('w', I32);
+  fn.param('scales', I32);
   const rows = fn.param('rows', I32);
   const inDim = fn.param('inDim', I32);
   const outDim = fn.param('outDim', I32);
@@ -203,41 +226,39 @@ function q8IntDriver(tiles: Tiles, shape: TileShape): FunctionDef {
   const jp = fn.local('panelStart', I32);
   const jEnd = fn.local('panelEnd', I32);
   const blocks = fn.local('blocks', I32);
-  const sRowBytes = fn.local('sRowBytes', I32);
   const xScales = fn.local('xScales', I32); // xq + rows*inDim*2
   const lt = (a: Local, b: Local): Code => [...get(a), ...get(b), ...op.i32LtU];
   const fits = (a: Local, step: number, b: Local): Code => [...get(a), ...op.i32Const(step), ...op.i32Add, ...get(b), ...op.i32LeU];
-  const mulAdd = (base: Local, index: Local, stride: Local, shift: number): Code => [
-    ...get(base), ...get(index), ...get(stride), ...op.i32Mul, ...op.i32Const(shift), ...op.i32Shl, ...op.i32Add,
-  ];
   const tileArgs: Code = [
-    ...mulAdd(xq, i, inDim, 1), // xp
-    ...mulAdd(xScales, i, blocks, 2), // xsp
-    ...mulAdd(q, j, inDim, 0), // qp
-    ...mulAdd(scales, j, blocks, 2), // sp
+    ...get(xq), ...get(i), ...get(inDim), ...op.i32Mul, ...op.i32Const(1), ...op.i32Shl, ...op.i32Add, // xp
+    ...get(xScales), ...get(i), ...get(blocks), ...op.i32Mul, ...op.i32Const(2), ...op.i32Shl, ...op.i32Add, // xsp
+    ...get(w), ...get(j), ...op.i32Const(2), ...op.i32ShrU, ...get(blocks), ...op.i32Mul, ...op.i32Const(Q8X4_BLOCK_BYTES), ...op.i32Mul, ...op.i32Add, // wp
     ...get(out), ...get(i), ...get(outDim), ...op.i32Mul, ...get(j), ...op.i32Add, ...op.i32Const(2), ...op.i32Shl, ...op.i32Add, // outp
     ...get(inDim), ...op.i32Const(1), ...op.i32Shl, // xRowBytes
-    ...get(inDim), // qRowBytes
-    ...get(sRowBytes),
+    ...get(blocks), ...op.i32Const(2), ...op.i32Shl, // xsRowBytes
     ...get(outDim), ...op.i32Const(2), ...op.i32Shl, // outRowBytes
     ...get(blocks),
+    // cols = min(4, outDim - j)
+    ...op.i32Const(4), ...get(outDim), ...get(j), ...op.i32Sub, ...get(outDim), ...get(j), ...op.i32Sub, ...op.i32Const(4), ...op.i32GtU, ...op.select,
   ];
-  const columns = (wide: FunctionRef, narrow: FunctionRef, width: number): Code => [
-    ...get(jp), ...set(j),
-    ...whileLoop(fits(j, width, jEnd), [...tileArgs, ...op.call(wide), ...increment(j, op.i32Const(width))]),
-    ...whileLoop(lt(j, jEnd), [...tileArgs, ...op.call(narrow), ...increment(j, op.i32Const(1))]),
-  ];
+  /** token rows [i, i + step) over every group of the panel, while `step` more rows remain */
+  const rowTiles = (tile: FunctionRef, step: number): Code =>
+    whileLoop(fits(i, step, rows), [
+      ...get(jp), ...set(j),
+      ...whileLoop(lt(j, jEnd), [...tileArgs, ...op.call(tile), ...increment(j, op.i32Const(4))]),
+      ...increment(i, op.i32Const(step)),
+    ]);
   const panelBody: Code = [
     // panelEnd = min(panelStart + panel, j1)
     ...get(jp), ...get(panel), ...op.i32Add, ...get(j1), ...get(jp), ...get(panel), ...op.i32Add, ...get(j1), ...op.i32LtU, ...op.select, ...set(jEnd),
     ...op.i32Const(0), ...set(i),
-    ...whileLoop(fits(i, R, rows), [...columns(tiles.rc, tiles.r1, C), ...increment(i, op.i32Const(R))]),
-    ...whileLoop(lt(i, rows), [...columns(tiles.oneC, tiles.one1, C1), ...increment(i, op.i32Const(1))]),
+    ...rowTiles(rowsTile, R),
+    ...rowTiles(pairTile, 2),
+    ...rowTiles(oneTile, 1),
     ...increment(jp, get(panel)),
   ];
   return fn.build([
     ...get(inDim), ...op.i32Const(5), ...op.i32ShrU, ...set(blocks),
-    ...get(blocks), ...op.i32Const(2), ...op.i32Shl, ...set(sRowBytes),
     ...get(xq), ...get(rows), ...get(inDim), ...op.i32Mul, ...op.i32Const(1), ...op.i32Shl, ...op.i32Add, ...set(xScales),
     ...get(j0), ...set(jp),
     ...whileLoop(lt(jp, j1), panelBody),
@@ -248,10 +269,7 @@ function q8IntDriver(tiles: Tiles, shape: TileShape): FunctionDef {
  * Adds the integer q8 tiles to the module and returns its two exported kernels, matmul_q8_int (the driver,
  * which calls the tiles) and quantize_q8_act, for the caller to add after them.
  */
-export function q8IntKernels(module: ModuleBuilder, shape: TileShape = Q8_INT_TILE): FunctionDef[] {
-  const { rows: R, cols: C, singleRowCols: C1 } = shape;
-  const tiles: Tiles = {
-    rc: module.add(q8IntTile(R, C)), r1: module.add(q8IntTile(R, 1)), oneC: module.add(q8IntTile(1, C1)), one1: module.add(q8IntTile(1, 1)),
-  };
-  return [q8IntDriver(tiles, shape), quantizeActivationsQ8()];
+export function q8IntKernels(module: ModuleBuilder, rowsPerTile = Q8_INT_TILE_ROWS): FunctionDef[] {
+  const tiles = [rowsPerTile, 2, 1].map((R) => module.add(q8IntTile(R)));
+  return [q8IntDriver(tiles, rowsPerTile), quantizeActivationsQ8()];
 }

@@ -1,14 +1,15 @@
 /**
  * The integer q8_0 × q8_0 kernels against the TypeScript reference (reference/matmul-q8.ts): activation
- * quantization bit for bit, and the matmul on ragged shapes (rows and columns that are not multiples of
- * the tile, one and many panels) within f32 rounding of the reference's f64 sums. The threaded path is
- * tested through the backend (backend.test.ts).
+ * quantization bit for bit, and the matmul on packed weights (q8x4-pack.ts) on ragged shapes (token rows
+ * that are not multiples of the 4- and 2-row tiles, weight rows that end inside a group of 4, one and many
+ * panels) within f32 rounding of the reference's f64 sums on the same (unpacked) weights. The threaded path
+ * is tested through the backend (backend.test.ts).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SharedArena } from '../arena.ts';
 import { matmulQ8Int, quantizeActivations, roundHalfEven } from '../reference/matmul-q8.ts';
-import { quantizeQ8 } from '../quantize.ts';
+import { packQ8x4, q8x4Bytes, unpackQ8x4 } from '../q8x4-pack.ts';
 import { instantiateKernels, kernelModule } from './kernel-module.ts';
 
 const compiled = kernelModule();
@@ -32,13 +33,13 @@ function setup(rows: number, inDim: number, outDim: number) {
   const x = arena.allocF32(rows * inDim);
   x.set(values(rows * inDim, rows * 31 + inDim));
   const w = values(outDim * inDim, outDim + 7);
-  const q8 = { q: arena.allocI8(outDim * inDim), scales: arena.allocF32((outDim * inDim) / 32) };
-  quantizeQ8(w, outDim, inDim, q8);
+  const packed = arena.allocU8(q8x4Bytes(outDim, inDim));
+  packQ8x4(w, outDim, inDim, packed);
   // quantized activations: rows*inDim i16, then rows*inDim/32 f32 scales
   const xqStore = arena.allocF32((rows * inDim) / 2 + (rows * inDim) / 32);
   const xq = new Int16Array(xqStore.buffer, xqStore.byteOffset, rows * inDim);
   const xs = new Float32Array(xqStore.buffer, xqStore.byteOffset + rows * inDim * 2, (rows * inDim) / 32);
-  return { arena, kernels, x, q8, xqStore, xq, xs };
+  return { arena, kernels, x, packed, xqStore, xq, xs };
 }
 
 describe('roundHalfEven', () => {
@@ -67,21 +68,39 @@ describe('integer q8_0 kernels', { skip: compiled === null ? 'no WebAssembly SIM
     }
   });
 
-  it('matmul_q8_int matches the reference on ragged shapes and panels', () => {
+  it('matmul_q8_int on packed weights matches the reference on ragged shapes and panels', () => {
     for (const [rows, inDim, outDim, panel] of [
       [1, 32, 1, 4],
       [1, 576, 130, 16],
+      [1, 64, 9, 8],
       [2, 64, 7, 4],
+      [3, 32, 6, 4],
       [5, 96, 11, 8],
+      [7, 64, 16, 8],
       [9, 160, 37, 12],
     ] as const) {
-      const { arena, kernels, x, q8, xqStore } = setup(rows, inDim, outDim);
+      const { arena, kernels, x, packed, xqStore } = setup(rows, inDim, outDim);
       kernels.quantize_q8_act(xqStore.byteOffset, x.byteOffset, rows, inDim);
-      const out = arena.allocF32(rows * outDim).fill(Number.NaN);
+      // a guard after the output: a partial last group must not write past column outDim - 1
+      const outAndGuard = arena.allocF32(rows * outDim + 4).fill(Number.NaN);
+      outAndGuard.fill(7, rows * outDim);
+      const out = outAndGuard.subarray(0, rows * outDim);
       // biome-ignore format: the kernel's argument list
-      kernels.matmul_q8_int(out.byteOffset, xqStore.byteOffset, q8.q.byteOffset, q8.scales.byteOffset, rows, inDim, outDim, 0, outDim, panel);
+      kernels.matmul_q8_int(out.byteOffset, xqStore.byteOffset, packed.byteOffset, 0, rows, inDim, outDim, 0, outDim, panel);
+      assert.deepEqual(
+        Array.from(outAndGuard.subarray(rows * outDim)),
+        [7, 7, 7, 7],
+        'nothing written past the output',
+      );
       const expected = new Float32Array(rows * outDim);
-      matmulQ8Int(expected, quantizeActivations(x, rows, inDim), q8, rows, inDim, outDim);
+      matmulQ8Int(
+        expected,
+        quantizeActivations(x, rows, inDim),
+        unpackQ8x4(packed, outDim, inDim),
+        rows,
+        inDim,
+        outDim,
+      );
       for (let i = 0; i < out.length; i++) {
         const err = Math.abs(out[i]! - expected[i]!);
         assert.ok(

@@ -1,0 +1,57 @@
+/**
+ * The packed q8_0 layout (q8x4-pack.ts): what it stands for (unpacked weights within half a step of the
+ * originals, f16 scales), where each byte goes (the interleave the kernel's lanes rely on), and its size.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { f16ToF32, f32ToF16Bits } from '../checkpoint/dtypes.ts';
+import { packQ8x4, Q8X4_BLOCK_BYTES, q8x4Bytes, unpackQ8x4 } from './q8x4-pack.ts';
+
+function values(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.sin(i * 12.9898 + seed) * (i % 7 === 0 ? 3 : 0.05);
+  return out;
+}
+
+describe('packQ8x4', () => {
+  it('round-trips every weight to within half a step of its f16 block scale', () => {
+    const [outDim, inDim] = [7, 96]; // 7 rows: the second group has a zero-padded fourth row
+    const w = values(outDim * inDim, 3);
+    w.fill(0, inDim, inDim + 32); // row 1, block 0: all zero
+    const packed = new Uint8Array(q8x4Bytes(outDim, inDim));
+    packQ8x4(w, outDim, inDim, packed);
+    const t = unpackQ8x4(packed, outDim, inDim);
+    for (let i = 0; i < w.length; i++) {
+      const scale = t.scales[Math.floor(i / 32)]!;
+      assert.ok(Math.abs(t.q[i]! * scale - w[i]!) <= scale / 2 + 1e-7, `weight ${i}`);
+      assert.ok(Math.abs(t.q[i]!) <= 127);
+    }
+    assert.equal(t.scales[3], 0, 'an all-zero block has scale 0');
+    for (const s of t.scales)
+      assert.equal(f16ToF32(Uint16Array.of(f32ToF16Bits(s)))[0], s, 'scales are f16 values');
+  });
+
+  it('interleaves 4 rows two weights at a time, each block followed by its 4 f16 scales', () => {
+    const [outDim, inDim] = [4, 32];
+    const w = new Float32Array(outDim * inDim);
+    for (let j = 0; j < outDim; j++)
+      for (let k = 0; k < inDim; k++) w[j * inDim + k] = (j + 1) * (k + 1) * (k % 2 ? 1 : -1);
+    const packed = new Uint8Array(q8x4Bytes(outDim, inDim));
+    packQ8x4(w, outDim, inDim, packed);
+    assert.equal(packed.length, Q8X4_BLOCK_BYTES);
+    const bytes = new Int8Array(packed.buffer);
+    // byte 8p + 2c + e is weight 2p + e of row c; each row's max |w| is its weight 31, quantized to ±127
+    assert.equal(bytes[15 * 8 + 2 * 3 + 1], 127, 'row 3, weight 31');
+    assert.equal(bytes[0], -4, 'row 0, weight 0: -1 / (32/127) rounds to -4');
+    assert.equal(bytes[2 * 2], -4, 'row 2, weight 0 (same ratio)');
+    const scales = f16ToF32(new Uint16Array(packed.buffer, 128, 4));
+    for (let c = 0; c < 4; c++)
+      assert.ok(Math.abs(scales[c]! - (32 * (c + 1)) / 127) < 1e-3 * scales[c]!, `scale of row ${c}`);
+  });
+
+  it('takes 34 bytes per 32 weights, rows padded to a multiple of 4, and refuses rows of partial blocks', () => {
+    assert.equal(q8x4Bytes(8, 64), 8 * 64 * (34 / 32));
+    assert.equal(q8x4Bytes(5, 64), q8x4Bytes(8, 64));
+    assert.throws(() => packQ8x4(new Float32Array(40), 1, 40, new Uint8Array(64)), /whole blocks of 32/);
+  });
+});
