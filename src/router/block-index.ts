@@ -51,6 +51,8 @@ export class BlockIndex {
   /** Scratch: BigInt hashes written here are read back as 32-bit halves (little-endian lo, hi). */
   private readonly halves = new HashHalves();
   private alive = new Uint32Array(1);
+  /** The last `matchDepths` walk: leading blocks held, by worker slot. */
+  private depthBySlot = new Uint32Array(64);
   /** Halves of the last decimal hash parsed (`parseWire`). */
   private wireLo = 0;
   private wireHi = 0;
@@ -190,15 +192,33 @@ export class BlockIndex {
   /**
    * Per-worker overlap depth: how many leading blocks of `hashes` each worker caches, walking down the
    * tree while intersecting worker sets, stopping as soon as no worker is left. Workers with depth 0 are
-   * absent from the result.
+   * absent from the result. (Allocates the Map: the routing path uses `matchDepths` + `matchedDepth`.)
    */
   findMatches(hashes: readonly SequenceHash[]): Map<WorkerId, number> {
+    this.matchDepths(hashes);
     const depths = new Map<WorkerId, number>();
+    for (let slot = 0; slot < this.slotOwners.length; slot++) {
+      const owner = this.slotOwners[slot];
+      if (owner !== undefined && this.depthBySlot[slot]! > 0) depths.set(owner, this.depthBySlot[slot]!);
+    }
+    return depths;
+  }
+
+  /**
+   * `findMatches` without allocating, for the routing path: walks `hashes` once and keeps every worker's
+   * depth until the next walk; read them with `matchedDepth(workerId)`.
+   */
+  matchDepths(hashes: readonly SequenceHash[]): void {
+    const slots = this.slotOwners.length;
+    if (this.depthBySlot.length < slots)
+      this.depthBySlot = new Uint32Array(Math.max(slots, 2 * this.depthBySlot.length));
+    const depths = this.depthBySlot;
+    depths.fill(0, 0, slots);
     const n = hashes.length;
-    if (n === 0 || this.count === 0) return depths;
+    if (n === 0 || this.count === 0) return;
     const halves = this.halves.of(hashes);
     const first = this.find(halves[0]!, halves[1]!);
-    if (first < 0) return depths;
+    if (first < 0) return;
     const W = this.words;
     if (this.alive.length < W) this.alive = new Uint32Array(W);
     const alive = this.alive; // workers that hold blocks 0..i
@@ -215,13 +235,18 @@ export class BlockIndex {
         const after = slot < 0 ? 0 : before & this.masks[slot * W + w]!;
         const dropped = before & ~after;
         if (dropped !== 0) {
-          remaining -= this.recordDepths(dropped, w, i, depths);
+          remaining -= this.recordDepths(dropped, w, i);
           alive[w] = after;
         }
       }
     }
-    for (let w = 0; w < W; w++) this.recordDepths(alive[w]!, w, n, depths);
-    return depths;
+    for (let w = 0; w < W; w++) this.recordDepths(alive[w]!, w, n);
+  }
+
+  /** `workerId`'s depth in the last `matchDepths` walk (0 for a worker the index does not know). */
+  matchedDepth(workerId: WorkerId): number {
+    const entry = this.byWorker.get(workerId);
+    return entry === undefined ? 0 : this.depthBySlot[entry.slot]!;
   }
 
   // ---- the table ------------------------------------------------------------------------------------
@@ -350,12 +375,11 @@ export class BlockIndex {
   }
 
   /** Set `depth` for every slot whose bit is set in `bits` (word `word`); returns how many. */
-  private recordDepths(bits: number, word: number, depth: number, out: Map<WorkerId, number>): number {
+  private recordDepths(bits: number, word: number, depth: number): number {
     let count = 0;
     for (let rest = bits | 0; rest !== 0; rest &= rest - 1) {
       const slot = word * 32 + (31 - Math.clz32(rest & -rest));
-      const owner = this.slotOwners[slot];
-      if (owner !== undefined) out.set(owner, depth);
+      if (this.slotOwners[slot] !== undefined) this.depthBySlot[slot] = depth;
       count++;
     }
     return count;
