@@ -159,6 +159,19 @@ export class ActiveSequences {
   }
 
   /**
+   * `countsInto` and `inFlightDepth` at once, for the routing path: one lookup in the ledger and one in
+   * the held-block table per worker. Returns the depth.
+   */
+  countsAndDepthInto(workerId: WorkerId, out: InFlightCounts): number {
+    const ledger = this.ledgers.get(workerId);
+    const slot = this.held.slotOf(workerId);
+    out.requests = ledger === undefined ? 0 : ledger.requests;
+    out.prefillTokens = ledger === undefined ? 0 : ledger.prefillTokens;
+    out.blocks = ledger === undefined ? 0 : this.held.blocksAt(slot) + ledger.partialBlocks;
+    return this.held.depthAt(slot);
+  }
+
+  /**
    * Blocks a new request would add on `workerId`: its full blocks not already held by an in-flight request
    * there (`inFlightDepth`, from `inFlightDepths`), plus its partial block.
    */

@@ -50,6 +50,8 @@ export class BlockIndex {
   private count = 0;
   private readonly byWorker = new Map<WorkerId, WorkerEntry>();
   private readonly slotOwners: (WorkerId | undefined)[] = [];
+  /** The entry of the worker in each slot (`blocksAt`). */
+  private readonly slotEntries: (WorkerEntry | undefined)[] = [];
   private readonly freeSlots: number[] = [];
   /** Scratch: BigInt hashes written here are read back as 32-bit halves (little-endian lo, hi). */
   private readonly halves = new HashHalves();
@@ -187,6 +189,7 @@ export class BlockIndex {
     this.clearWorker(workerId);
     this.byWorker.delete(workerId);
     this.slotOwners[entry.slot] = undefined;
+    this.slotEntries[entry.slot] = undefined;
     this.freeSlots.push(entry.slot);
   }
 
@@ -248,8 +251,26 @@ export class BlockIndex {
 
   /** `workerId`'s depth in the last `matchDepths` walk (0 for a worker the index does not know). */
   matchedDepth(workerId: WorkerId): number {
-    const entry = this.byWorker.get(workerId);
-    return entry === undefined ? 0 : this.depthBySlot[entry.slot]!;
+    return this.depthAt(this.slotOf(workerId));
+  }
+
+  /**
+   * The worker's slot in this index, −1 when it has none: the routing path looks it up once per worker
+   * and reads `depthAt` and `blocksAt` by slot (one Map lookup instead of one per number). A slot is
+   * valid until the worker is removed.
+   */
+  slotOf(workerId: WorkerId): number {
+    return this.byWorker.get(workerId)?.slot ?? -1;
+  }
+
+  /** The depth of the worker in `slot` in the last `matchDepths` walk (0 for slot −1). */
+  depthAt(slot: number): number {
+    return slot < 0 ? 0 : this.depthBySlot[slot]!;
+  }
+
+  /** Blocks the worker in `slot` holds (0 for slot −1). */
+  blocksAt(slot: number): number {
+    return slot < 0 ? 0 : this.slotEntries[slot]!.blocks;
   }
 
   // ---- the table ------------------------------------------------------------------------------------
@@ -397,6 +418,7 @@ export class BlockIndex {
       if (slot >>> 5 >= this.words) this.rehash(this.bits, (slot >>> 5) + 1);
       entry = { slot, blocks: 0 };
       this.byWorker.set(workerId, entry);
+      this.slotEntries[slot] = entry;
     }
     return entry;
   }

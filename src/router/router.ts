@@ -44,6 +44,8 @@ export class Router {
   private readonly views: WorkerViews;
   /** The pool's candidates for the current decision (reused). */
   private readonly candidates: WorkerInfo[] = [];
+  /** Their last load reports, in the same order (reused). */
+  private readonly candidateLoads: (LoadMetrics | undefined)[] = [];
   private readonly decisionLog: 'debug' | 'info' | 'off';
   private readonly explainAlways: boolean;
   private readonly log: Logger;
@@ -253,7 +255,12 @@ export class Router {
    * left once `exclude` is applied, AllWorkersBusyError when every candidate is past the busy threshold.
    */
   route(input: RouteInput): RouteResult {
-    const candidates = this.pool.candidates(input.exclude, this.activeBlocksOf, this.candidates);
+    const candidates = this.pool.candidates(
+      input.exclude,
+      this.activeBlocksOf,
+      this.candidates,
+      this.candidateLoads,
+    );
     const blockSize = this.tokensPerBlock!;
     const request: RouteRequest = {
       requestId: input.requestId as RequestId,
@@ -264,7 +271,7 @@ export class Router {
       sessionId: input.sessionId,
       explain: this.explainDecisions(),
     };
-    const views = this.views.build(request, candidates);
+    const views = this.views.build(request, candidates, this.candidateLoads);
     const decision = this.policy.select(request, views);
     const chosen = offeredView(views, decision.workerId);
     if (chosen === undefined) {
@@ -329,7 +336,8 @@ export class Router {
 
   /** The views a policy would see for `input` right now, without routing (for tools and tests; copies). */
   inspect(input: RouteInput): WorkerView[] {
-    const candidates = this.pool.candidates(input.exclude, this.activeBlocksOf);
+    const loads: (LoadMetrics | undefined)[] = [];
+    const candidates = this.pool.candidates(input.exclude, this.activeBlocksOf, [], loads);
     const blockHashes =
       input.blockHashes ?? computeBlockHashes(input.tokenIds, this.tokensPerBlock!).sequence;
     const request = {
@@ -337,7 +345,7 @@ export class Router {
       isl: input.tokenIds.length,
       blockSize: this.tokensPerBlock!,
     } as RouteRequest;
-    return this.views.build(request, candidates).map(WorkerViews.copy);
+    return this.views.build(request, candidates, loads).map(WorkerViews.copy);
   }
 
   /**

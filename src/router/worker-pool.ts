@@ -123,12 +123,14 @@ export class WorkerPool {
   /**
    * The members that may take a request: not excluded (already tried for it), not quarantined unless every
    * untried one is (then a quarantined worker beats a 503: it may have recovered), and not busy. In join
-   * order, written into `out` (the router's reused array, so a decision allocates no candidate list).
+   * order, written into `out` (the router's reused array, so a decision allocates no candidate list), and
+   * their last load reports into `loads` (same order) when given.
    */
   candidates(
     exclude: readonly WorkerId[] | undefined,
     activeBlocks?: ActiveBlocksEstimate,
     out: WorkerInfo[] = [],
+    loads?: (LoadMetrics | undefined)[],
   ): WorkerInfo[] {
     const now = this.now(); // one clock read per decision, not one per member
     // The scratch arrays are overwritten by index and cut to length at the end: `length = 0` then `push`
@@ -157,10 +159,13 @@ export class WorkerPool {
     let idle = 0;
     for (let i = 0; i < kept; i++) {
       const member = eligible[i]!;
-      if (!this.memberBusy(member, activeBlocks)) out[idle++] = member.info;
+      if (this.memberBusy(member, activeBlocks)) continue;
+      if (loads !== undefined) loads[idle] = member.load;
+      out[idle++] = member.info;
     }
     eligible.length = kept;
     out.length = idle;
+    if (loads !== undefined) loads.length = idle;
     if (idle === 0) {
       throw new AllWorkersBusyError(
         `${kept} worker(s) are at or past the busy threshold (KV cache usage ≥ ` +

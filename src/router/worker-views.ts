@@ -100,17 +100,22 @@ export class WorkerViews {
   busyEstimate(workerId: WorkerId): { blocks: number; requests: number } | undefined {
     const own = this.sources.active.countsInto(workerId, this.counts);
     if (own.requests === 0) return undefined;
-    this.loadEstimate(workerId, own, this.sources.loadOf(workerId));
+    this.loadEstimate(this.members.get(workerId), own, this.sources.loadOf(workerId));
     this.busyAnswer.blocks = this.estimate.activeBlocks;
     this.busyAnswer.requests = own.requests;
     return this.busyAnswer;
   }
 
   /**
-   * Every candidate's view for `request`, in `candidates` order: the reused views in the reused array,
-   * valid until the next `build`. Two walks down the prompt's hashes (cached, in flight) serve all workers.
+   * Every candidate's view for `request`, in `candidates` order (`loads`: their last load reports, same
+   * order): the reused views in the reused array, valid until the next `build`. Two walks down the
+   * prompt's hashes (cached, in flight) serve all workers.
    */
-  build(request: RouteRequest, candidates: readonly WorkerInfo[]): readonly WorkerView[] {
+  build(
+    request: RouteRequest,
+    candidates: readonly WorkerInfo[],
+    loads: readonly (LoadMetrics | undefined)[],
+  ): readonly WorkerView[] {
     const { indexer, active, predicted } = this.sources;
     indexer.blocks.matchDepths(request.blockHashes);
     active.matchInFlight(request.blockHashes);
@@ -124,7 +129,7 @@ export class WorkerViews {
         this.addWorker(info);
         member = this.members.get(info.workerId)!;
       }
-      offered[i] = this.fill(member.view, info, request);
+      offered[i] = this.fill(member, info, loads[i], request);
     }
     return offered;
   }
@@ -134,16 +139,22 @@ export class WorkerViews {
     return { ...view, inFlight: { ...view.inFlight } };
   }
 
-  private fill(view: WorkerView, info: WorkerInfo, request: RouteRequest): WorkerView {
+  private fill(
+    member: MemberScratch,
+    info: WorkerInfo,
+    load: LoadMetrics | undefined,
+    request: RouteRequest,
+  ): WorkerView {
     const { indexer, active } = this.sources;
+    const view = member.view;
     const workerId = info.workerId;
-    const load = this.sources.loadOf(workerId);
-    const inFlight = active.countsInto(workerId, view.inFlight);
-    const indexed = indexer.blocks.matchedDepth(workerId);
-    const inFlightDepth = active.inFlightDepth(workerId);
+    const inFlight = view.inFlight;
+    const inFlightDepth = active.countsAndDepthInto(workerId, inFlight);
+    const indexSlot = indexer.blocks.slotOf(workerId);
+    const indexed = indexer.blocks.depthAt(indexSlot);
     this.extendWithPredicted(workerId, request.blockHashes, indexed, inFlightDepth);
     const overlapBlocks = this.extendedOverlap;
-    this.loadEstimate(workerId, inFlight, load);
+    this.loadEstimate(member, inFlight, load);
     // Predicted blocks still being prefilled there are this request's own prefix, computed by another
     // request: waiting for them is no longer than computing them, so they are not a queue in front of it.
     // Counted over blocks of requests in flight there, bounded by their pending prefill (a block whose
@@ -155,7 +166,7 @@ export class WorkerViews {
     view.load = load;
     view.overlapBlocks = overlapBlocks;
     view.predictedBlocks = overlapBlocks - indexed;
-    view.treeBlocks = indexer.workerBlockCount(workerId);
+    view.treeBlocks = indexer.blocks.blocksAt(indexSlot);
     view.activePrefillTokens = this.estimate.activePrefillTokens - sharedPrefillTokens;
     view.activeBlocks = this.estimate.activeBlocks;
     view.sharedPrefillTokens = sharedPrefillTokens;
@@ -177,14 +188,17 @@ export class WorkerViews {
    * finished request to its worker, and the very next request (the same user's follow-up, sharing its
    * prefix) was sent away from the cache it had just filled.
    */
-  private loadEstimate(workerId: WorkerId, own: InFlightCounts, load: LoadMetrics | undefined): void {
+  private loadEstimate(
+    member: MemberScratch | undefined,
+    own: InFlightCounts,
+    load: LoadMetrics | undefined,
+  ): void {
     const estimate = this.estimate;
     if (load === undefined) {
       estimate.activePrefillTokens = own.prefillTokens;
       estimate.activeBlocks = own.blocks;
       return;
     }
-    const member = this.members.get(workerId);
     const then = member?.reported ? member.ownAtReport : own;
     estimate.activePrefillTokens =
       own.prefillTokens + Math.max(0, load.activePrefillTokens - then.prefillTokens);
