@@ -7,7 +7,8 @@
  *   2. route requests with realistic prefix reuse (70 % continue a cached conversation, 20 % start a new
  *      conversation under a shared system prompt, 10 % are new) through `Router.route` with the `kv` policy
  *      and precomputed block hashes; time each decision (p50/p99, µs, wall and process CPU time), with the decision log off and with
- *      its fields built ("explain"), and the process CPU time per request (route + first token + end);
+ *      its fields built ("explain"), and the process CPU time per request (route + first token + end), and
+ *      the heap bytes one decision allocates (median; what feeds the young generation's scavenges);
  *   3. report the index's memory per indexed (worker, block) entry: live heap + array buffers after a full
  *      GC, before and after applying the events (needs `--expose-gc`, which `npm run bench:router` passes),
  *      and heap and RSS after the build.
