@@ -146,20 +146,15 @@ export class ActiveSequences {
   }
 
   /**
-   * `inFlightDepths` without allocating, for the routing path: one walk, then `inFlightDepth(w)` per
+   * `inFlightDepths` without allocating, for the routing path: one walk, then `countsAndDepthInto` per
    * worker until the next walk.
    */
   matchInFlight(blockHashes: readonly SequenceHash[]): void {
     this.held.matchDepths(blockHashes);
   }
 
-  /** `workerId`'s depth in the last `matchInFlight` walk. */
-  inFlightDepth(workerId: WorkerId): number {
-    return this.held.matchedDepth(workerId);
-  }
-
   /**
-   * `countsInto` and `inFlightDepth` at once, for the routing path: one lookup in the ledger and one in
+   * `countsInto` and the worker's depth in the last `matchInFlight` walk at once, for the routing path: one lookup in the ledger and one in
    * the held-block table per worker. Returns the depth.
    */
   countsAndDepthInto(workerId: WorkerId, out: InFlightCounts): number {

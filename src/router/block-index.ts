@@ -36,7 +36,6 @@ interface WorkerEntry {
   blocks: number;
 }
 
-const TWO_32 = 4294967296;
 const INITIAL_BITS = 10;
 
 export class BlockIndex {
@@ -58,9 +57,6 @@ export class BlockIndex {
   private alive = new Uint32Array(1);
   /** The last `matchDepths` walk: leading blocks held, by worker slot. */
   private depthBySlot = new Uint32Array(64);
-  /** Halves of the last decimal hash parsed (`parseWire`). */
-  private wireLo = 0;
-  private wireHi = 0;
 
   /** Distinct blocks cached by at least one worker. */
   get numBlocks(): number {
@@ -98,8 +94,8 @@ export class BlockIndex {
   holdsWire(workerId: WorkerId, wireHash: string): boolean {
     const entry = this.byWorker.get(workerId);
     if (entry === undefined) return false;
-    this.parseWire(wireHash);
-    return this.holdsKey(entry, this.wireLo, this.wireHi);
+    const h = this.halves.wire(wireHash);
+    return this.holdsKey(entry, h[0]!, h[1]!);
   }
 
   ensureWorker(workerId: WorkerId): void {
@@ -133,8 +129,8 @@ export class BlockIndex {
     const entry = this.entry(workerId);
     let added = 0;
     for (const wire of wireHashes) {
-      this.parseWire(wire);
-      added += this.storeKey(entry, this.wireLo, this.wireHi);
+      const h = this.halves.wire(wire);
+      added += this.storeKey(entry, h[0]!, h[1]!);
     }
     return added;
   }
@@ -157,8 +153,8 @@ export class BlockIndex {
     if (entry === undefined) return 0;
     let removed = 0;
     for (const wire of wireHashes) {
-      this.parseWire(wire);
-      removed += this.removeKey(entry, this.wireLo, this.wireHi);
+      const h = this.halves.wire(wire);
+      removed += this.removeKey(entry, h[0]!, h[1]!);
     }
     return removed;
   }
@@ -210,7 +206,7 @@ export class BlockIndex {
 
   /**
    * `findMatches` without allocating, for the routing path: walks `hashes` once and keeps every worker's
-   * depth until the next walk; read them with `matchedDepth(workerId)`.
+   * depth until the next walk; read them with `depthAt(slotOf(workerId))`.
    */
   matchDepths(hashes: readonly SequenceHash[]): void {
     const slots = this.slotOwners.length;
@@ -249,11 +245,6 @@ export class BlockIndex {
     for (let w = 0; w < W; w++) this.recordDepths(alive[w]!, w, n);
   }
 
-  /** `workerId`'s depth in the last `matchDepths` walk (0 for a worker the index does not know). */
-  matchedDepth(workerId: WorkerId): number {
-    return this.depthAt(this.slotOf(workerId));
-  }
-
   /**
    * The worker's slot in this index, −1 when it has none: the routing path looks it up once per worker
    * and reads `depthAt` and `blocksAt` by slot (one Map lookup instead of one per number). A slot is
@@ -274,29 +265,6 @@ export class BlockIndex {
   }
 
   // ---- the table ------------------------------------------------------------------------------------
-
-  /**
-   * Split a decimal u64 (validated where it entered the process) into `wireLo`/`wireHi`, as
-   * value = a·10⁹ + b with a's 11 leading digits and b's 9 trailing ones, each exact in a double.
-   */
-  private parseWire(text: string): void {
-    const n = text.length;
-    const split = n > 9 ? n - 9 : 0;
-    let a = 0; // < 1.85e10 < 2^35
-    for (let k = 0; k < split; k++) a = a * 10 + (text.charCodeAt(k) - 48);
-    let b = 0; // < 1e9
-    for (let k = split; k < n; k++) b = b * 10 + (text.charCodeAt(k) - 48);
-    // a·10⁹ = aHi·10⁹·2^16 + aLo·10⁹ = x·2^16 + aLo·10⁹, and x·2^16 = xHi·2^32 + xLo·2^16.
-    const aHi = Math.floor(a / 65536);
-    const x = aHi * 1e9; // < 2^49
-    const xHi = Math.floor(x / 65536);
-    const y = (a - aHi * 65536) * 1e9 + b; // < 2^47
-    const yHi = Math.floor(y / TWO_32);
-    const low = (x - xHi * 65536) * 65536 + (y - yHi * TWO_32); // < 2^33
-    const carry = low >= TWO_32 ? 1 : 0;
-    this.wireLo = low - carry * TWO_32;
-    this.wireHi = (xHi + yHi + carry) % TWO_32;
-  }
 
   /** Home slot: Fibonacci hashing of both halves (test inputs may be small consecutive numbers). */
   private home(lo: number, hi: number): number {
