@@ -28,6 +28,7 @@ describe('bench:router --smoke', () => {
       'decision CPU p50 µs',
       'decision CPU p99 µs',
       'CPU µs per request',
+      'heap bytes per decision',
       'explain p50 µs',
       'explain p99 µs',
       'mean overlap blocks',

@@ -7,7 +7,8 @@
  *   2. route requests with realistic prefix reuse (70 % continue a cached conversation, 20 % start a new
  *      conversation under a shared system prompt, 10 % are new) through `Router.route` with the `kv` policy
  *      and precomputed block hashes; time each decision (p50/p99, µs, wall and process CPU time), with the decision log off and with
- *      its fields built ("explain"), and the process CPU time per request (route + first token + end);
+ *      its fields built ("explain"), and the process CPU time per request (route + first token + end), and
+ *      the heap bytes one decision allocates (median; what feeds the young generation's scavenges);
  *   3. report the index's memory per indexed (worker, block) entry: live heap + array buffers after a full
  *      GC, before and after applying the events (needs `--expose-gc`, which `npm run bench:router` passes),
  *      and heap and RSS after the build.
@@ -222,12 +223,8 @@ interface DecisionStats {
   cpuP99: number;
 }
 
-/** Route every request, keeping a window of 4 per worker in flight; returns per-decision µs. */
-function measureDecisions(
-  built: BuiltIndex,
-  requests: readonly SequenceHash[][],
-  explain: boolean,
-): DecisionStats {
+/** A router over the built index with a fresh in-flight ledger, as `measureDecisions` uses it. */
+function decisionRouter(built: BuiltIndex, explain: boolean): Router {
   const router = new Router({
     policy: new KvPolicy({ seed }),
     blockSize: BLOCK_SIZE,
@@ -239,6 +236,16 @@ function measureDecisions(
   });
   for (const workerId of built.workers)
     router.addWorker({ workerId, blockSize: BLOCK_SIZE, totalBlocks: 1 << 20 });
+  return router;
+}
+
+/** Route every request, keeping a window of 4 per worker in flight; returns per-decision µs. */
+function measureDecisions(
+  built: BuiltIndex,
+  requests: readonly SequenceHash[][],
+  explain: boolean,
+): DecisionStats {
+  const router = decisionRouter(built, explain);
   const window: string[] = [];
   const micros: number[] = [];
   const cpuEach: number[] = [];
@@ -282,6 +289,39 @@ function measureDecisions(
     cpuP50: cpuPct(50),
     cpuP99: cpuPct(99),
   };
+}
+
+/**
+ * Heap bytes one decision allocates (the young generation's food: every scavenge lands on some decision),
+ * median over the requests: the heap's growth across `route`, less what reading it costs; a decision during
+ * which a scavenge ran (the heap shrank) is skipped.
+ */
+function allocatedBytesPerDecision(built: BuiltIndex, requests: readonly SequenceHash[][]): number {
+  const router = decisionRouter(built, false);
+  const heap = () => process.memoryUsage().heapUsed;
+  const probes: number[] = [];
+  for (let i = 0; i < 201; i++) {
+    const h0 = heap();
+    probes.push(heap() - h0);
+  }
+  const probe = probes.sort((a, b) => a - b)[100]!;
+  const window: string[] = [];
+  const bytes: number[] = [];
+  requests.forEach((blockHashes, i) => {
+    const requestId = `r${i}`;
+    const tokenIds = tokensOfLength(blockHashes.length * BLOCK_SIZE + 5);
+    const h0 = heap();
+    router.route({ requestId, tokenIds, blockHashes });
+    const grown = heap() - h0 - probe;
+    if (grown >= 0) bytes.push(grown);
+    window.push(requestId);
+    if (window.length > 4 * built.workers.length) {
+      const done = window.shift()!;
+      router.markPrefillDone(done);
+      router.finishRequest(done);
+    }
+  });
+  return bytes.sort((a, b) => a - b)[Math.floor(bytes.length / 2)] ?? 0;
 }
 
 /** Median CPU time that two back-to-back `process.cpuUsage` calls report: subtracted from each decision's. */
@@ -336,11 +376,12 @@ for (const numBlocks of blockCounts) {
     const requests = makeRequests(built, numRequests, rng);
     const plain = bestOf(rounds, () => measureDecisions(built, requests, false));
     const explained = bestOf(rounds, () => measureDecisions(built, requests, true));
+    const allocated = allocatedBytesPerDecision(built, requests);
     const stats = built.router.indexer.stats();
     rows.push(
       `| ${numWorkers} | ${built.indexedBlocks} | ${stats.blocks} | ${(built.events / built.applySeconds).toFixed(0)} | ` +
         `${(built.indexedBlocks / built.applySeconds).toFixed(0)} | ${(built.indexedBlocks / built.applyCpuSeconds).toFixed(0)} | ` +
-        `${f1(plain.p50)} | ${f1(plain.p99)} | ${f1(plain.cpuP50)} | ${f1(plain.cpuP99)} | ${f1(plain.cpuMicros)} | ` +
+        `${f1(plain.p50)} | ${f1(plain.p99)} | ${f1(plain.cpuP50)} | ${f1(plain.cpuP99)} | ${f1(plain.cpuMicros)} | ${allocated} | ` +
         `${f1(explained.p50)} | ${f1(explained.p99)} | ${f1(plain.meanOverlap)} | ` +
         `${built.indexBytes === undefined ? 'n/a' : (built.indexBytes / built.indexedBlocks).toFixed(0)} / ` +
         `${(built.router.indexer.blocks.tableBytes / built.indexedBlocks).toFixed(0)} | ` +
@@ -352,10 +393,10 @@ for (const numBlocks of blockCounts) {
 progress.stop();
 console.log(
   '| workers | indexed blocks | distinct blocks | events/s (16 blocks) | stored blocks/s | stored blocks/CPU-s | ' +
-    'decision p50 µs | decision p99 µs | decision CPU p50 µs | decision CPU p99 µs | CPU µs per request | explain p50 µs | explain p99 µs | mean overlap blocks | ' +
+    'decision p50 µs | decision p99 µs | decision CPU p50 µs | decision CPU p99 µs | CPU µs per request | heap bytes per decision | explain p50 µs | explain p99 µs | mean overlap blocks | ' +
     'bytes per indexed block (live memory Δ / table) | heap MiB | RSS MiB |',
 );
-console.log(`|${'---:|'.repeat(17)}`);
+console.log(`|${'---:|'.repeat(18)}`);
 for (const row of rows) console.log(row);
 console.log(
   `\nRSS before building any index: ${mib(rssBefore)} MiB (heap and RSS columns are measured after each build; earlier indexes may not be collected yet)`,

@@ -124,11 +124,16 @@ export class ActiveSequences {
   counts(workerId: WorkerId): InFlightCounts {
     const ledger = this.ledgers.get(workerId);
     if (ledger === undefined) return EMPTY;
-    return {
-      requests: ledger.requests,
-      prefillTokens: ledger.prefillTokens,
-      blocks: this.held.workerBlockCount(workerId) + ledger.partialBlocks,
-    };
+    return this.countsInto(workerId, { requests: 0, prefillTokens: 0, blocks: 0 });
+  }
+
+  /** `counts` written into `out` (the routing path's reused views): no allocation. Returns `out`. */
+  countsInto(workerId: WorkerId, out: InFlightCounts): InFlightCounts {
+    const ledger = this.ledgers.get(workerId);
+    out.requests = ledger === undefined ? 0 : ledger.requests;
+    out.prefillTokens = ledger === undefined ? 0 : ledger.prefillTokens;
+    out.blocks = ledger === undefined ? 0 : this.held.workerBlockCount(workerId) + ledger.partialBlocks;
+    return out;
   }
 
   /**
@@ -138,6 +143,27 @@ export class ActiveSequences {
    */
   inFlightDepths(blockHashes: readonly SequenceHash[]): Map<WorkerId, number> {
     return this.held.findMatches(blockHashes);
+  }
+
+  /**
+   * `inFlightDepths` without allocating, for the routing path: one walk, then `countsAndDepthInto` per
+   * worker until the next walk.
+   */
+  matchInFlight(blockHashes: readonly SequenceHash[]): void {
+    this.held.matchDepths(blockHashes);
+  }
+
+  /**
+   * `countsInto` and the worker's depth in the last `matchInFlight` walk at once, for the routing path: one lookup in the ledger and one in
+   * the held-block table per worker. Returns the depth.
+   */
+  countsAndDepthInto(workerId: WorkerId, out: InFlightCounts): number {
+    const ledger = this.ledgers.get(workerId);
+    const slot = this.held.slotOf(workerId);
+    out.requests = ledger === undefined ? 0 : ledger.requests;
+    out.prefillTokens = ledger === undefined ? 0 : ledger.prefillTokens;
+    out.blocks = ledger === undefined ? 0 : this.held.blocksAt(slot) + ledger.partialBlocks;
+    return this.held.depthAt(slot);
   }
 
   /**

@@ -9,14 +9,17 @@
  * stored under a parent we never saw (an eviction raced a store) is simply another entry; a walk stops at
  * the missing parent.
  *
- * Layout (a hash table in flat typed arrays, like a kernel's open-addressed flow table; no object per
- * block, no BigInt key, so no garbage per event and ~35 bytes per indexed block at 64 workers):
+ * Layout (a hash table in one flat typed array, like a kernel's open-addressed flow table; no object per
+ * block, no BigInt key, so no garbage per event and ~34 bytes per indexed block at 64 workers):
  *
- *   keys:  Uint32Array  [lo, hi] of the 64-bit sequence hash per table slot   (linear probing, ≤ 1/2 full)
- *   masks: Uint32Array  `words` worker-bitmask words per slot: bit b of word k ⇔ worker slot 32·k + b
- *   used:  Uint8Array   slot occupied
+ *   table: Uint32Array  one record of 2 + `words` words per slot (linear probing, ≤ 1/2 full):
+ *          [lo, hi, mask 0, …, mask words−1]   the 64-bit sequence hash's halves, then the worker bitmask:
+ *                                               bit b of mask k ⇔ worker slot 32·k + b
  *
- * A block no worker holds any more leaves the table at once (backward-shift deletion: no tombstones).
+ * Key and mask share a record so a probe touches one cache line (three arrays cost three misses per
+ * probe once the table outgrows the cache: the routing walk's cost at 1M blocks). A slot is occupied iff
+ * its mask is not all zero: a block no worker holds any more leaves the table at once (backward-shift
+ * deletion: no tombstones).
  * Intersecting "workers that hold every block so far" is a word-wise AND per block, whatever the number of
  * workers. Worker slots are small integers, reused after a worker leaves; the per-worker block count is a
  * counter, and `clearWorker` (a snapshot rebuild, a `cleared` event, a departure: rare) scans the table.
@@ -33,7 +36,6 @@ interface WorkerEntry {
   blocks: number;
 }
 
-const TWO_32 = 4294967296;
 const INITIAL_BITS = 10;
 
 export class BlockIndex {
@@ -41,19 +43,20 @@ export class BlockIndex {
   private capacity = 1 << INITIAL_BITS;
   /** Mask words per table slot: ⌈worker slots / 32⌉, grown (with a rehash) as workers join. */
   private words = 1;
-  private keys = new Uint32Array(2 * this.capacity);
-  private masks = new Uint32Array(this.capacity);
-  private used = new Uint8Array(this.capacity);
+  /** Words per record: 2 (key) + `words` (mask). */
+  private stride = 3;
+  private table = new Uint32Array(this.stride * this.capacity);
   private count = 0;
   private readonly byWorker = new Map<WorkerId, WorkerEntry>();
   private readonly slotOwners: (WorkerId | undefined)[] = [];
+  /** The entry of the worker in each slot (`blocksAt`). */
+  private readonly slotEntries: (WorkerEntry | undefined)[] = [];
   private readonly freeSlots: number[] = [];
   /** Scratch: BigInt hashes written here are read back as 32-bit halves (little-endian lo, hi). */
   private readonly halves = new HashHalves();
   private alive = new Uint32Array(1);
-  /** Halves of the last decimal hash parsed (`parseWire`). */
-  private wireLo = 0;
-  private wireHi = 0;
+  /** The last `matchDepths` walk: leading blocks held, by worker slot. */
+  private depthBySlot = new Uint32Array(64);
 
   /** Distinct blocks cached by at least one worker. */
   get numBlocks(): number {
@@ -67,7 +70,7 @@ export class BlockIndex {
 
   /** Bytes held by the table's arrays (the index's memory, bar the per-worker entries). */
   get tableBytes(): number {
-    return this.keys.byteLength + this.masks.byteLength + this.used.byteLength;
+    return this.table.byteLength;
   }
 
   hasWorker(workerId: WorkerId): boolean {
@@ -91,8 +94,8 @@ export class BlockIndex {
   holdsWire(workerId: WorkerId, wireHash: string): boolean {
     const entry = this.byWorker.get(workerId);
     if (entry === undefined) return false;
-    this.parseWire(wireHash);
-    return this.holdsKey(entry, this.wireLo, this.wireHi);
+    const h = this.halves.wire(wireHash);
+    return this.holdsKey(entry, h[0]!, h[1]!);
   }
 
   ensureWorker(workerId: WorkerId): void {
@@ -126,8 +129,8 @@ export class BlockIndex {
     const entry = this.entry(workerId);
     let added = 0;
     for (const wire of wireHashes) {
-      this.parseWire(wire);
-      added += this.storeKey(entry, this.wireLo, this.wireHi);
+      const h = this.halves.wire(wire);
+      added += this.storeKey(entry, h[0]!, h[1]!);
     }
     return added;
   }
@@ -150,8 +153,8 @@ export class BlockIndex {
     if (entry === undefined) return 0;
     let removed = 0;
     for (const wire of wireHashes) {
-      this.parseWire(wire);
-      removed += this.removeKey(entry, this.wireLo, this.wireHi);
+      const h = this.halves.wire(wire);
+      removed += this.removeKey(entry, h[0]!, h[1]!);
     }
     return removed;
   }
@@ -160,20 +163,18 @@ export class BlockIndex {
   clearWorker(workerId: WorkerId): void {
     const entry = this.byWorker.get(workerId);
     if (entry === undefined || entry.blocks === 0) return;
-    const word = entry.slot >>> 5;
+    const word = 2 + (entry.slot >>> 5);
     const keep = ~(1 << (entry.slot & 31));
-    const W = this.words;
     let emptied = 0;
     for (let i = 0; i < this.capacity; i++) {
-      if (this.used[i] === 0) continue;
-      const k = i * W + word;
-      if (this.masks[k] === 0) continue;
-      this.masks[k]! &= keep;
+      const k = i * this.stride + word;
+      if (this.table[k] === 0) continue;
+      this.table[k]! &= keep;
       if (this.isEmpty(i)) emptied++;
     }
     entry.blocks = 0;
     // Entries no worker holds are dropped by rebuilding the table: deleting while scanning would shift
-    // entries past the scan.
+    // entries past the scan. (Until then they look empty: nothing probes in between.)
     if (emptied > 0) this.rehash(this.bits, this.words);
   }
 
@@ -184,27 +185,48 @@ export class BlockIndex {
     this.clearWorker(workerId);
     this.byWorker.delete(workerId);
     this.slotOwners[entry.slot] = undefined;
+    this.slotEntries[entry.slot] = undefined;
     this.freeSlots.push(entry.slot);
   }
 
   /**
    * Per-worker overlap depth: how many leading blocks of `hashes` each worker caches, walking down the
    * tree while intersecting worker sets, stopping as soon as no worker is left. Workers with depth 0 are
-   * absent from the result.
+   * absent from the result. (Allocates the Map: the routing path uses `matchDepths` + `matchedDepth`.)
    */
   findMatches(hashes: readonly SequenceHash[]): Map<WorkerId, number> {
+    this.matchDepths(hashes);
     const depths = new Map<WorkerId, number>();
+    for (let slot = 0; slot < this.slotOwners.length; slot++) {
+      const owner = this.slotOwners[slot];
+      if (owner !== undefined && this.depthBySlot[slot]! > 0) depths.set(owner, this.depthBySlot[slot]!);
+    }
+    return depths;
+  }
+
+  /**
+   * `findMatches` without allocating, for the routing path: walks `hashes` once and keeps every worker's
+   * depth until the next walk; read them with `depthAt(slotOf(workerId))`.
+   */
+  matchDepths(hashes: readonly SequenceHash[]): void {
+    const slots = this.slotOwners.length;
+    if (this.depthBySlot.length < slots)
+      this.depthBySlot = new Uint32Array(Math.max(slots, 2 * this.depthBySlot.length));
+    const depths = this.depthBySlot;
+    depths.fill(0, 0, slots);
     const n = hashes.length;
-    if (n === 0 || this.count === 0) return depths;
+    if (n === 0 || this.count === 0) return;
     const halves = this.halves.of(hashes);
     const first = this.find(halves[0]!, halves[1]!);
-    if (first < 0) return depths;
+    if (first < 0) return;
     const W = this.words;
     if (this.alive.length < W) this.alive = new Uint32Array(W);
     const alive = this.alive; // workers that hold blocks 0..i
     let remaining = 0;
+    const S = this.stride;
+    const table = this.table;
     for (let w = 0; w < W; w++) {
-      alive[w] = this.masks[first * W + w]!;
+      alive[w] = table[first * S + 2 + w]!;
       remaining += countBits(alive[w]!);
     }
     for (let i = 1; i < n && remaining > 0; i++) {
@@ -212,42 +234,37 @@ export class BlockIndex {
       for (let w = 0; w < W; w++) {
         const before = alive[w]!;
         if (before === 0) continue;
-        const after = slot < 0 ? 0 : before & this.masks[slot * W + w]!;
+        const after = slot < 0 ? 0 : before & table[slot * S + 2 + w]!;
         const dropped = before & ~after;
         if (dropped !== 0) {
-          remaining -= this.recordDepths(dropped, w, i, depths);
+          remaining -= this.recordDepths(dropped, w, i);
           alive[w] = after;
         }
       }
     }
-    for (let w = 0; w < W; w++) this.recordDepths(alive[w]!, w, n, depths);
-    return depths;
+    for (let w = 0; w < W; w++) this.recordDepths(alive[w]!, w, n);
+  }
+
+  /**
+   * The worker's slot in this index, −1 when it has none: the routing path looks it up once per worker
+   * and reads `depthAt` and `blocksAt` by slot (one Map lookup instead of one per number). A slot is
+   * valid until the worker is removed.
+   */
+  slotOf(workerId: WorkerId): number {
+    return this.byWorker.get(workerId)?.slot ?? -1;
+  }
+
+  /** The depth of the worker in `slot` in the last `matchDepths` walk (0 for slot −1). */
+  depthAt(slot: number): number {
+    return slot < 0 ? 0 : this.depthBySlot[slot]!;
+  }
+
+  /** Blocks the worker in `slot` holds (0 for slot −1). */
+  blocksAt(slot: number): number {
+    return slot < 0 ? 0 : this.slotEntries[slot]!.blocks;
   }
 
   // ---- the table ------------------------------------------------------------------------------------
-
-  /**
-   * Split a decimal u64 (validated where it entered the process) into `wireLo`/`wireHi`, as
-   * value = a·10⁹ + b with a's 11 leading digits and b's 9 trailing ones, each exact in a double.
-   */
-  private parseWire(text: string): void {
-    const n = text.length;
-    const split = n > 9 ? n - 9 : 0;
-    let a = 0; // < 1.85e10 < 2^35
-    for (let k = 0; k < split; k++) a = a * 10 + (text.charCodeAt(k) - 48);
-    let b = 0; // < 1e9
-    for (let k = split; k < n; k++) b = b * 10 + (text.charCodeAt(k) - 48);
-    // a·10⁹ = aHi·10⁹·2^16 + aLo·10⁹ = x·2^16 + aLo·10⁹, and x·2^16 = xHi·2^32 + xLo·2^16.
-    const aHi = Math.floor(a / 65536);
-    const x = aHi * 1e9; // < 2^49
-    const xHi = Math.floor(x / 65536);
-    const y = (a - aHi * 65536) * 1e9 + b; // < 2^47
-    const yHi = Math.floor(y / TWO_32);
-    const low = (x - xHi * 65536) * 65536 + (y - yHi * TWO_32); // < 2^33
-    const carry = low >= TWO_32 ? 1 : 0;
-    this.wireLo = low - carry * TWO_32;
-    this.wireHi = (xHi + yHi + carry) % TWO_32;
-  }
 
   /** Home slot: Fibonacci hashing of both halves (test inputs may be small consecutive numbers). */
   private home(lo: number, hi: number): number {
@@ -256,38 +273,40 @@ export class BlockIndex {
 
   private find(lo: number, hi: number): number {
     const last = this.capacity - 1;
+    const S = this.stride;
+    const table = this.table;
     for (let i = this.home(lo, hi); ; i = (i + 1) & last) {
-      if (this.used[i] === 0) return -1;
-      if (this.keys[2 * i] === lo && this.keys[2 * i + 1] === hi) return i;
+      if (this.isEmpty(i)) return -1;
+      if (table[i * S] === lo && table[i * S + 1] === hi) return i;
     }
   }
 
-  /** The slot of (lo, hi), inserted (with an empty mask) if absent. */
+  /** The slot of (lo, hi), inserted (with an empty mask: the caller sets a bit at once) if absent. */
   private findOrInsert(lo: number, hi: number): number {
     if (2 * (this.count + 1) > this.capacity) this.rehash(this.bits + 1, this.words);
     const last = this.capacity - 1;
+    const S = this.stride;
     let i = this.home(lo, hi);
-    for (; this.used[i] !== 0; i = (i + 1) & last) {
-      if (this.keys[2 * i] === lo && this.keys[2 * i + 1] === hi) return i;
+    for (; !this.isEmpty(i); i = (i + 1) & last) {
+      if (this.table[i * S] === lo && this.table[i * S + 1] === hi) return i;
     }
-    this.used[i] = 1;
-    this.keys[2 * i] = lo;
-    this.keys[2 * i + 1] = hi;
+    this.table[i * S] = lo;
+    this.table[i * S + 1] = hi;
     this.count++;
     return i;
   }
 
   private holdsKey(entry: WorkerEntry, lo: number, hi: number): boolean {
     const i = this.find(lo, hi);
-    return i >= 0 && (this.masks[i * this.words + (entry.slot >>> 5)]! & (1 << (entry.slot & 31))) !== 0;
+    return i >= 0 && (this.table[i * this.stride + 2 + (entry.slot >>> 5)]! & (1 << (entry.slot & 31))) !== 0;
   }
 
   private storeKey(entry: WorkerEntry, lo: number, hi: number): number {
     const i = this.findOrInsert(lo, hi);
-    const k = i * this.words + (entry.slot >>> 5);
+    const k = i * this.stride + 2 + (entry.slot >>> 5);
     const bit = 1 << (entry.slot & 31);
-    if ((this.masks[k]! & bit) !== 0) return 0;
-    this.masks[k]! |= bit;
+    if ((this.table[k]! & bit) !== 0) return 0;
+    this.table[k]! |= bit;
     entry.blocks++;
     return 1;
   }
@@ -295,67 +314,65 @@ export class BlockIndex {
   private removeKey(entry: WorkerEntry, lo: number, hi: number): number {
     const i = this.find(lo, hi);
     if (i < 0) return 0;
-    const k = i * this.words + (entry.slot >>> 5);
+    const k = i * this.stride + 2 + (entry.slot >>> 5);
     const bit = 1 << (entry.slot & 31);
-    if ((this.masks[k]! & bit) === 0) return 0;
-    this.masks[k]! &= ~bit;
+    if ((this.table[k]! & bit) === 0) return 0;
+    this.table[k]! &= ~bit;
     entry.blocks--;
     if (this.isEmpty(i)) this.deleteAt(i);
     return 1;
   }
 
+  /** No worker holds slot i's block: the slot is free. */
   private isEmpty(i: number): boolean {
-    for (let w = 0, k = i * this.words; w < this.words; w++, k++) if (this.masks[k] !== 0) return false;
+    const table = this.table;
+    for (let k = i * this.stride + 2, end = k + this.words; k < end; k++) if (table[k] !== 0) return false;
     return true;
   }
 
   /** Backward-shift deletion: pull later entries of the probe run into the hole, so lookups need no tombstones. */
   private deleteAt(slot: number): void {
     const last = this.capacity - 1;
-    const W = this.words;
+    const S = this.stride;
+    const table = this.table;
     let hole = slot;
-    for (let j = (slot + 1) & last; this.used[j] !== 0; j = (j + 1) & last) {
-      const home = this.home(this.keys[2 * j]!, this.keys[2 * j + 1]!);
+    for (let j = (slot + 1) & last; !this.isEmpty(j); j = (j + 1) & last) {
+      const home = this.home(table[j * S]!, table[j * S + 1]!);
       // The entry at j may move to the hole unless its home lies cyclically in (hole, j].
       const reachable = hole <= j ? home > hole && home <= j : home > hole || home <= j;
       if (reachable) continue;
-      this.keys[2 * hole] = this.keys[2 * j]!;
-      this.keys[2 * hole + 1] = this.keys[2 * j + 1]!;
-      this.masks.copyWithin(hole * W, j * W, j * W + W);
+      table.copyWithin(hole * S, j * S, j * S + S);
       hole = j;
     }
-    this.used[hole] = 0;
-    this.masks.fill(0, hole * W, hole * W + W);
+    table.fill(0, hole * S, hole * S + S);
     this.count--;
   }
 
   /** Rebuild with 2^bits slots and `words` mask words, dropping entries no worker holds. */
   private rehash(bits: number, words: number): void {
-    const { keys, masks, used, capacity, words: oldWords } = this;
+    const { table: old, capacity, words: oldWords, stride: oldStride } = this;
     this.bits = bits;
     this.capacity = 1 << bits;
     this.words = words;
-    this.keys = new Uint32Array(2 * this.capacity);
-    this.masks = new Uint32Array(this.capacity * words);
-    this.used = new Uint8Array(this.capacity);
+    this.stride = 2 + words;
+    this.table = new Uint32Array(this.stride * this.capacity);
     this.count = 0;
     for (let i = 0; i < capacity; i++) {
-      if (used[i] === 0) continue;
+      const from = i * oldStride;
       let empty = true;
-      for (let w = 0; w < oldWords; w++) if (masks[i * oldWords + w] !== 0) empty = false;
+      for (let w = 0; w < oldWords; w++) if (old[from + 2 + w] !== 0) empty = false;
       if (empty) continue;
-      const slot = this.findOrInsert(keys[2 * i]!, keys[2 * i + 1]!);
-      for (let w = 0; w < oldWords; w++) this.masks[slot * words + w] = masks[i * oldWords + w]!;
+      const slot = this.findOrInsert(old[from]!, old[from + 1]!);
+      for (let w = 0; w < oldWords; w++) this.table[slot * this.stride + 2 + w] = old[from + 2 + w]!;
     }
   }
 
   /** Set `depth` for every slot whose bit is set in `bits` (word `word`); returns how many. */
-  private recordDepths(bits: number, word: number, depth: number, out: Map<WorkerId, number>): number {
+  private recordDepths(bits: number, word: number, depth: number): number {
     let count = 0;
     for (let rest = bits | 0; rest !== 0; rest &= rest - 1) {
       const slot = word * 32 + (31 - Math.clz32(rest & -rest));
-      const owner = this.slotOwners[slot];
-      if (owner !== undefined) out.set(owner, depth);
+      if (this.slotOwners[slot] !== undefined) this.depthBySlot[slot] = depth;
       count++;
     }
     return count;
@@ -369,6 +386,7 @@ export class BlockIndex {
       if (slot >>> 5 >= this.words) this.rehash(this.bits, (slot >>> 5) + 1);
       entry = { slot, blocks: 0 };
       this.byWorker.set(workerId, entry);
+      this.slotEntries[slot] = entry;
     }
     return entry;
   }

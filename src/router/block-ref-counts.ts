@@ -8,18 +8,27 @@
  * worker tag. Why not `Map<bigint, number>` per worker, as before: a BigInt key costs ~290 ns per lookup
  * (it is hashed from its digits each time) and two of them per block per routed request; these are a few
  * integer compares. Like a kernel's conntrack table: fixed-size records, no object per entry.
+ *
+ * One record per slot, the count beside its key, so a probe touches one cache line (keys and counts in
+ * two arrays cost two misses per probe once the walk of the 1M-block index has evicted them):
+ *
+ *   slots: Uint32Array  [lo, hi, tag, count] × capacity       count 0 = empty slot
  */
 
 const INITIAL_BITS = 8;
+
+const LO = 0;
+const HI = 1;
+const TAG = 2;
+const COUNT = 3;
+const STRIDE = 4;
 
 export class BlockRefCounts {
   private bits = INITIAL_BITS;
   private capacity = 1 << INITIAL_BITS;
   private count = 0;
-  /** [lo, hi, tag] per slot. */
-  private keys = new Uint32Array(3 * this.capacity);
-  /** Reference count per slot; 0 = empty slot. */
-  private refs = new Uint32Array(this.capacity);
+  /** [lo, hi, tag, count] per slot (`STRIDE` words); count 0 = empty. */
+  private slots = new Uint32Array(STRIDE * this.capacity);
 
   get size(): number {
     return this.count;
@@ -27,65 +36,66 @@ export class BlockRefCounts {
 
   /** Count one more holder of (lo, hi) on `tag`; returns the new count (1 = first holder). */
   increment(lo: number, hi: number, tag: number): number {
-    const slot = this.slotOf(lo, hi, tag); // first: it may rehash, replacing `this.refs`
-    return ++this.refs[slot]!;
+    const at = STRIDE * this.slotOf(lo, hi, tag); // first: it may rehash, replacing `this.slots`
+    return ++this.slots[at + COUNT]!;
   }
 
   /** Count one holder fewer; returns the new count (0 = the last one left, or it was never counted). */
   decrement(lo: number, hi: number, tag: number): number {
-    const last = this.capacity - 1;
-    for (let i = this.home(lo, hi, tag); this.refs[i] !== 0; i = (i + 1) & last) {
-      if (!this.matches(i, lo, hi, tag)) continue;
-      const left = --this.refs[i]!;
-      if (left === 0) this.deleteAt(i);
-      return left;
-    }
-    return 0;
+    const i = this.find(lo, hi, tag);
+    if (i < 0) return 0;
+    const left = --this.slots[STRIDE * i + COUNT]!;
+    if (left === 0) this.deleteAt(i);
+    return left;
   }
 
   /** The value stored for (lo, hi, tag), 0 when absent (the table as a map to non-zero numbers). */
   get(lo: number, hi: number, tag: number): number {
-    const last = this.capacity - 1;
-    for (let i = this.home(lo, hi, tag); this.refs[i] !== 0; i = (i + 1) & last) {
-      if (this.matches(i, lo, hi, tag)) return this.refs[i]!;
-    }
-    return 0;
+    const i = this.find(lo, hi, tag);
+    return i < 0 ? 0 : this.slots[STRIDE * i + COUNT]!;
   }
 
   /** Store `value` (> 0, < 2^32) for (lo, hi, tag), replacing any. */
   set(lo: number, hi: number, tag: number, value: number): void {
-    const slot = this.slotOf(lo, hi, tag); // first: it may rehash, replacing `this.refs`
-    this.refs[slot] = value;
+    const at = STRIDE * this.slotOf(lo, hi, tag); // first: it may rehash, replacing `this.slots`
+    this.slots[at + COUNT] = value;
   }
 
   /** Remove (lo, hi, tag); returns whether it was there. */
   delete(lo: number, hi: number, tag: number): boolean {
+    const i = this.find(lo, hi, tag);
+    if (i < 0) return false;
+    this.deleteAt(i);
+    return true;
+  }
+
+  /** The slot holding (lo, hi, tag), or −1. */
+  private find(lo: number, hi: number, tag: number): number {
     const last = this.capacity - 1;
-    for (let i = this.home(lo, hi, tag); this.refs[i] !== 0; i = (i + 1) & last) {
-      if (!this.matches(i, lo, hi, tag)) continue;
-      this.deleteAt(i);
-      return true;
+    const slots = this.slots;
+    for (let i = this.home(lo, hi, tag); slots[STRIDE * i + COUNT] !== 0; i = (i + 1) & last) {
+      const at = STRIDE * i;
+      if (slots[at + LO] === lo && slots[at + HI] === hi && slots[at + TAG] === tag) return i;
     }
-    return false;
+    return -1;
   }
 
   /** The slot of (lo, hi, tag), inserted with value 0 if absent (the caller stores a non-zero value). */
   private slotOf(lo: number, hi: number, tag: number): number {
     if (2 * (this.count + 1) > this.capacity) this.rehash(this.bits + 1);
     const last = this.capacity - 1;
+    const slots = this.slots;
     let i = this.home(lo, hi, tag);
-    for (; this.refs[i] !== 0; i = (i + 1) & last) {
-      if (this.matches(i, lo, hi, tag)) return i;
+    for (; slots[STRIDE * i + COUNT] !== 0; i = (i + 1) & last) {
+      const at = STRIDE * i;
+      if (slots[at + LO] === lo && slots[at + HI] === hi && slots[at + TAG] === tag) return i;
     }
-    this.keys[3 * i] = lo;
-    this.keys[3 * i + 1] = hi;
-    this.keys[3 * i + 2] = tag;
+    const at = STRIDE * i;
+    slots[at + LO] = lo;
+    slots[at + HI] = hi;
+    slots[at + TAG] = tag;
     this.count++;
     return i;
-  }
-
-  private matches(i: number, lo: number, hi: number, tag: number): boolean {
-    return this.keys[3 * i] === lo && this.keys[3 * i + 1] === hi && this.keys[3 * i + 2] === tag;
   }
 
   /** Fibonacci hashing of the three words (tags and test hashes may be small consecutive numbers). */
@@ -97,38 +107,32 @@ export class BlockRefCounts {
   /** Backward-shift deletion (as `block-index.ts`): no tombstones, so lookups stay short. */
   private deleteAt(slot: number): void {
     const last = this.capacity - 1;
-    const keys = this.keys;
+    const slots = this.slots;
     let hole = slot;
-    for (let j = (slot + 1) & last; this.refs[j] !== 0; j = (j + 1) & last) {
-      const home = this.home(keys[3 * j]!, keys[3 * j + 1]!, keys[3 * j + 2]!);
+    for (let j = (slot + 1) & last; slots[STRIDE * j + COUNT] !== 0; j = (j + 1) & last) {
+      const at = STRIDE * j;
+      const home = this.home(slots[at + LO]!, slots[at + HI]!, slots[at + TAG]!);
       const reachable = hole <= j ? home > hole && home <= j : home > hole || home <= j;
       if (reachable) continue;
-      keys.copyWithin(3 * hole, 3 * j, 3 * j + 3);
-      this.refs[hole] = this.refs[j]!;
+      slots.copyWithin(STRIDE * hole, at, at + STRIDE);
       hole = j;
     }
-    this.refs[hole] = 0;
+    slots[STRIDE * hole + COUNT] = 0;
     this.count--;
   }
 
   private rehash(bits: number): void {
-    const { keys, refs, capacity } = this;
+    const { slots: old, capacity } = this;
     this.bits = bits;
     this.capacity = 1 << bits;
-    this.keys = new Uint32Array(3 * this.capacity);
-    this.refs = new Uint32Array(this.capacity);
+    this.slots = new Uint32Array(STRIDE * this.capacity);
     const last = this.capacity - 1;
     for (let s = 0; s < capacity; s++) {
-      if (refs[s] === 0) continue;
-      const lo = keys[3 * s]!;
-      const hi = keys[3 * s + 1]!;
-      const tag = keys[3 * s + 2]!;
-      let i = this.home(lo, hi, tag);
-      while (this.refs[i] !== 0) i = (i + 1) & last;
-      this.keys[3 * i] = lo;
-      this.keys[3 * i + 1] = hi;
-      this.keys[3 * i + 2] = tag;
-      this.refs[i] = refs[s]!;
+      const from = STRIDE * s;
+      if (old[from + COUNT] === 0) continue;
+      let i = this.home(old[from + LO]!, old[from + HI]!, old[from + TAG]!);
+      while (this.slots[STRIDE * i + COUNT] !== 0) i = (i + 1) & last;
+      for (let k = 0; k < STRIDE; k++) this.slots[STRIDE * i + k] = old[from + k]!;
     }
   }
 }

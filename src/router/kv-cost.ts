@@ -14,6 +14,7 @@
  * Picking: temperature 0 → the minimum (ties: the worker caching fewer blocks, then random);
  * temperature T > 0 → sample softmax(−normalized_logit / T), normalized = (logit − min) / (max − min).
  */
+import type { WorkerId } from '../protocols/ids.ts';
 import type { Rng } from '../util/prng.ts';
 import type { RouteRequest, WorkerScore, WorkerView } from './types.ts';
 
@@ -36,20 +37,45 @@ export function kvCostTerms(
   treeBlocks: number,
   overlapScoreWeight: number,
 ): KvCostTerms {
+  return kvCostTermsInto(emptyKvCostTerms(), request, view, overlapBlocks, treeBlocks, overlapScoreWeight);
+}
+
+/** `kvCostTerms` written into `out` (a policy's reused scratch: no allocation per worker). Returns `out`. */
+export function kvCostTermsInto(
+  out: KvCostTerms,
+  request: RouteRequest,
+  view: WorkerView,
+  overlapBlocks: number,
+  treeBlocks: number,
+  overlapScoreWeight: number,
+): KvCostTerms {
   const bs = request.blockSize;
   const prefillTokens = view.activePrefillTokens + Math.max(0, request.isl - overlapBlocks * bs);
   const prefillBlocks = prefillTokens / bs;
   const decodeBlocks = view.activeBlocks + view.newBlocks;
   const logit = overlapScoreWeight * prefillBlocks + decodeBlocks;
+  out.workerId = view.workerId;
+  out.cost = logit;
+  out.overlapBlocks = overlapBlocks;
+  out.prefillTokens = prefillTokens;
+  out.prefillBlocks = prefillBlocks;
+  out.decodeBlocks = decodeBlocks;
+  out.logit = logit;
+  out.treeBlocks = treeBlocks;
+  return out;
+}
+
+/** A zeroed `KvCostTerms`, every field present (one shape for all of them, reused or not). */
+export function emptyKvCostTerms(): KvCostTerms {
   return {
-    workerId: view.workerId,
-    cost: logit,
-    overlapBlocks,
-    prefillTokens,
-    prefillBlocks,
-    decodeBlocks,
-    logit,
-    treeBlocks,
+    workerId: '' as WorkerId,
+    cost: 0,
+    overlapBlocks: 0,
+    prefillTokens: 0,
+    prefillBlocks: 0,
+    decodeBlocks: 0,
+    logit: 0,
+    treeBlocks: 0,
   };
 }
 
@@ -72,7 +98,8 @@ function formatWeight(w: number): string {
 
 /**
  * Index of the chosen entry. T = 0: argmin of `logit`, ties to the smaller `treeBlocks`, then a random one
- * of those. T > 0: a softmax sample over normalized logits (all equal → uniform).
+ * of those. T > 0: a softmax sample over normalized logits (all equal → uniform). Allocation-free (module
+ * scratch): it runs once per decision.
  */
 export function pickByCost(costs: readonly KvCostTerms[], temperature: number, rng: Rng): number {
   if (costs.length === 1) return 0;
@@ -83,15 +110,15 @@ export function pickByCost(costs: readonly KvCostTerms[], temperature: number, r
     min = Math.min(min, c.logit);
     max = Math.max(max, c.logit);
   }
-  const weights = softmaxWeights(costs, min, max, temperature);
+  const weights = softmaxWeightsInto(scratchFor(costs.length), costs, min, max, temperature);
   let total = 0;
-  for (const w of weights) total += w;
+  for (let i = 0; i < costs.length; i++) total += weights[i]!;
   let draw = rng.nextFloat() * total;
-  for (let i = 0; i < weights.length; i++) {
+  for (let i = 0; i < costs.length; i++) {
     draw -= weights[i]!;
     if (draw < 0) return i;
   }
-  return weights.length - 1;
+  return costs.length - 1;
 }
 
 /** Unnormalized softmax(−normalized / T): exp(−(logit − min) / (max − min) / T), 1 for the best worker. */
@@ -101,21 +128,48 @@ export function softmaxWeights(
   max: number,
   temperature: number,
 ): number[] {
-  if (max === min) return costs.map(() => 1);
-  return costs.map((c) => Math.exp(-((c.logit - min) / (max - min)) / temperature));
+  return Array.from(softmaxWeightsInto(new Float64Array(costs.length), costs, min, max, temperature));
+}
+
+function softmaxWeightsInto(
+  out: Float64Array,
+  costs: readonly KvCostTerms[],
+  min: number,
+  max: number,
+  temperature: number,
+): Float64Array {
+  for (let i = 0; i < costs.length; i++) {
+    out[i] = max === min ? 1 : Math.exp(-((costs[i]!.logit - min) / (max - min)) / temperature);
+  }
+  return out;
+}
+
+/** Per-decision scratch of `pickByCost`: softmax weights, or the indices tied at the minimum. */
+let weightScratch = new Float64Array(64);
+let tieScratch = new Int32Array(64);
+function scratchFor(n: number): Float64Array {
+  if (weightScratch.length < n) {
+    weightScratch = new Float64Array(2 * n);
+    tieScratch = new Int32Array(2 * n);
+  }
+  return weightScratch;
 }
 
 function argminWithTies(costs: readonly KvCostTerms[], rng: Rng): number {
-  let best: number[] = [];
+  scratchFor(costs.length);
+  const best = tieScratch; // best[0..ties): the indices tied at the best so far, in order
+  let ties = 0;
   for (let i = 0; i < costs.length; i++) {
-    if (best.length === 0) {
-      best = [i];
+    if (ties === 0) {
+      best[ties++] = i;
       continue;
     }
     const b = costs[best[0]!]!;
     const c = costs[i]!;
-    if (c.logit < b.logit || (c.logit === b.logit && c.treeBlocks < b.treeBlocks)) best = [i];
-    else if (c.logit === b.logit && c.treeBlocks === b.treeBlocks) best.push(i);
+    if (c.logit < b.logit || (c.logit === b.logit && c.treeBlocks < b.treeBlocks)) {
+      best[0] = i;
+      ties = 1;
+    } else if (c.logit === b.logit && c.treeBlocks === b.treeBlocks) best[ties++] = i;
   }
-  return best.length === 1 ? best[0]! : best[rng.nextInt(best.length)]!;
+  return ties === 1 ? best[0]! : best[rng.nextInt(ties)]!;
 }

@@ -96,4 +96,55 @@ describe('Router', () => {
     assert.throws(() => r2.route({ requestId: 'x', tokenIds: prompt }), PolicyDecisionError);
     assert.equal(r2.active.size, 0, 'nothing counted in flight for a rejected decision');
   });
+
+  it('views are per-decision scratch: inspect returns copies that later decisions leave alone', () => {
+    const { router, ids } = routerWith(new KvPolicy({ seed: 1 }), ['w1', 'w2']);
+    router.applyKvEvent(ids[0]!, storedEvent(1, prompt));
+    const before = router.inspect({ requestId: 'x', tokenIds: prompt });
+    const snapshot = JSON.stringify(before);
+    assert.deepEqual(
+      before.map((v) => [v.workerId, v.overlapBlocks, v.inFlight.requests]),
+      [
+        ['w1', 6, 0],
+        ['w2', 0, 0],
+      ],
+    );
+    router.route({ requestId: 'a', tokenIds: prompt });
+    router.route({ requestId: 'b', tokenIds: tokens(5000, 64) });
+    assert.equal(JSON.stringify(before), snapshot, 'the copies did not move');
+    const after = router.inspect({ requestId: 'x', tokenIds: prompt });
+    assert.equal(after[0]!.inFlight.requests + after[1]!.inFlight.requests, 2, 'fresh copies see the ledger');
+  });
+
+  it('a policy sees the same view objects every decision, rewritten with that decision’s numbers', () => {
+    const seen: { views: readonly object[]; overlaps: number[] }[] = [];
+    const policy: RoutingPolicy = {
+      name: 'first',
+      select(_request, workers) {
+        seen.push({ views: [...workers], overlaps: workers.map((w) => w.overlapBlocks) });
+        return { workerId: workers[0]!.workerId, reason: 'first' };
+      },
+    };
+    const { router, ids } = routerWith(policy, ['w1', 'w2']);
+    router.route({ requestId: 'a', tokenIds: prompt });
+    router.applyKvEvent(ids[1]!, storedEvent(1, prompt));
+    router.route({ requestId: 'b', tokenIds: prompt });
+    assert.deepEqual(seen[0]!.overlaps, [0, 0]);
+    // w1: a's 6 blocks are in flight there (predicted); w2: indexed from its event.
+    assert.deepEqual(seen[1]!.overlaps, [6, 6]);
+    assert.equal(seen[0]!.views[0], seen[1]!.views[0], 'one view object per member, reused');
+  });
+
+  it('explained decisions carry fresh scores that the next decision does not rewrite', () => {
+    const { router, ids } = routerWith(new KvPolicy({ seed: 1 }), ['w1', 'w2'], { explainAlways: true });
+    router.applyKvEvent(ids[0]!, storedEvent(1, prompt));
+    const first = router.route({ requestId: 'a', tokenIds: prompt });
+    const costs = first.decision.scores!.map((s) => [s.workerId, s.cost, s.formula]);
+    router.route({ requestId: 'b', tokenIds: tokens(7000, 300) });
+    assert.deepEqual(
+      first.decision.scores!.map((s) => [s.workerId, s.cost, s.formula]),
+      costs,
+    );
+    assert.ok(costs.every(([, , formula]) => typeof formula === 'string' && formula.includes('=')));
+  });
 });

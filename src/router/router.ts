@@ -25,62 +25,12 @@ import { PolicyDecisionError, RouterConfigError } from './errors.ts';
 import { type EventOutcome, KvIndexer } from './kv-indexer.ts';
 import { PredictedBlocks } from './predicted-blocks.ts';
 import { PeerRequests, peerRequestKey, type SequenceChange } from './replica-sync.ts';
-import type {
-  InFlightCounts,
-  RouteDecision,
-  RouteRequest,
-  RoutingPolicy,
-  WorkerInfo,
-  WorkerView,
-} from './types.ts';
-import { type ActiveBlocksEstimate, WorkerPool, type WorkerPoolOptions } from './worker-pool.ts';
+import type { RouteInput, RouteResult, RouterOptions } from './router-options.ts';
+import type { RouteRequest, RoutingPolicy, WorkerInfo, WorkerView } from './types.ts';
+import { type ActiveBlocksEstimate, WorkerPool } from './worker-pool.ts';
+import { WorkerViews } from './worker-views.ts';
 
-export interface RouterOptions extends WorkerPoolOptions {
-  policy: RoutingPolicy;
-  /** Tokens per block; when unset, taken from the first worker's model card. */
-  blockSize?: number;
-  /** Asks a worker for a full KV dump after an event gap; answer with `applySnapshot`. */
-  requestSnapshot?: (workerId: WorkerId) => void;
-  /** An index built elsewhere (replayed from a durable stream, or shared by a benchmark); else a new one. */
-  indexer?: KvIndexer;
-  /**
-   * Count the blocks of a request just routed as soon-to-be-cached on its worker until KV events confirm
-   * them (default true; `predicted-blocks.ts`). Off = Dynamo's behaviour: overlap from events only.
-   */
-  predictBlocks?: boolean;
-  /** How long a request that ended keeps its unconfirmed predictions, ms (default 2000). */
-  predictionGraceMs?: number;
-  /** Level of the per-decision log line (default 'debug'); 'off' skips building it (benchmarks). */
-  decisionLog?: 'debug' | 'info' | 'off';
-  /**
-   * Build every decision's cost arithmetic even when the log line is not written (the frontend's
-   * dashboard shows the last decisions; ~1-2 µs per worker). Default false.
-   */
-  explainAlways?: boolean;
-  /** How long a peer replica's request stays counted without its `free` (default 600 000 ms, replica-sync.ts). */
-  peerRequestTtlMs?: number;
-  logger?: Logger;
-}
-
-export interface RouteInput {
-  requestId: string;
-  tokenIds: readonly number[];
-  /** Precomputed sequence hashes of the full blocks (a trace's hash ids, or a frontend cache). */
-  blockHashes?: readonly SequenceHash[];
-  sessionId?: string;
-  /** Workers not to use for this request: the ones already tried for it (a retry, a migration). */
-  exclude?: readonly WorkerId[];
-}
-
-export interface RouteResult {
-  workerId: WorkerId;
-  /** Leading prompt blocks expected to be cached on the chosen worker (for the KV hit-rate metric). */
-  overlapBlocks: number;
-  isl: number;
-  /** Full blocks in the prompt. */
-  numBlocks: number;
-  decision: RouteDecision;
-}
+export type { RouteInput, RouteResult, RouterOptions } from './router-options.ts';
 
 export class Router {
   readonly policy: RoutingPolicy;
@@ -90,13 +40,12 @@ export class Router {
   readonly predicted: PredictedBlocks | undefined;
   private readonly pool: WorkerPool;
   private tokensPerBlock: number | undefined;
-  /**
-   * Per worker: the most the router's own in-flight counts reached over the interval in which its last
-   * load report may have been sampled (from the report before it to its arrival).
-   */
-  private readonly ownAtReport = new Map<WorkerId, InFlightCounts>();
-  /** Per worker: the peak of the router's own counts since its last load report arrived. */
-  private readonly ownPeak = new Map<WorkerId, InFlightCounts>();
+  /** Each member's view, rewritten per decision, and the load-report bookkeeping behind it. */
+  private readonly views: WorkerViews;
+  /** The pool's candidates for the current decision (reused). */
+  private readonly candidates: WorkerInfo[] = [];
+  /** Their last load reports, in the same order (reused). */
+  private readonly candidateLoads: (LoadMetrics | undefined)[] = [];
   private readonly decisionLog: 'debug' | 'info' | 'off';
   private readonly explainAlways: boolean;
   private readonly log: Logger;
@@ -116,6 +65,12 @@ export class Router {
     this.explainAlways = options.explainAlways ?? false;
     this.log = options.logger ?? getLogger('router');
     this.peers = new PeerRequests(options.peerRequestTtlMs ?? 600_000, options.now ?? Date.now);
+    this.views = new WorkerViews({
+      indexer: this.indexer,
+      active: this.active,
+      predicted: this.predicted,
+      loadOf: (workerId) => this.pool.loadOf(workerId),
+    });
   }
 
   /**
@@ -214,12 +169,7 @@ export class Router {
    * flight there, so a worker is never busy by our count alone when it runs nothing of ours (one big prompt
    * always goes).
    */
-  private readonly activeBlocksOf: ActiveBlocksEstimate = (workerId) => {
-    const own = this.active.counts(workerId);
-    if (own.requests === 0) return undefined;
-    const blocks = this.loadEstimate(workerId, own, this.pool.loadOf(workerId)).activeBlocks;
-    return { blocks, requests: own.requests };
-  };
+  private readonly activeBlocksOf: ActiveBlocksEstimate = (workerId) => this.views.busyEstimate(workerId);
 
   /** A worker joined (or its model card changed). All workers must share one block size. */
   addWorker(info: WorkerInfo): void {
@@ -230,6 +180,7 @@ export class Router {
           `${this.tokensPerBlock}; serve one model with one --block-size across its workers`,
       );
     }
+    this.views.addWorker(info);
     if (this.pool.set(info)) {
       this.log.info('worker added', { workerId: info.workerId, totalBlocks: info.totalBlocks });
       this.policy.onWorkerAdded?.(info);
@@ -245,8 +196,7 @@ export class Router {
       this.peers.delete(id);
       return false;
     });
-    this.ownAtReport.delete(workerId);
-    this.ownPeak.delete(workerId);
+    this.views.removeWorker(workerId);
     this.predicted?.removeWorker(workerId);
     this.log.info('worker removed', { workerId, inFlight: orphaned.length });
     this.policy.onWorkerRemoved?.(workerId);
@@ -297,11 +247,7 @@ export class Router {
    */
   updateLoad(metrics: LoadMetrics): void {
     this.pool.recordLoad(metrics);
-    if (this.pool.has(metrics.workerId)) {
-      const now = this.active.counts(metrics.workerId);
-      this.ownAtReport.set(metrics.workerId, maxCounts(this.ownPeak.get(metrics.workerId) ?? now, now));
-      this.ownPeak.set(metrics.workerId, now);
-    }
+    if (this.pool.has(metrics.workerId)) this.views.recordLoad(metrics.workerId);
   }
 
   /**
@@ -309,7 +255,12 @@ export class Router {
    * left once `exclude` is applied, AllWorkersBusyError when every candidate is past the busy threshold.
    */
   route(input: RouteInput): RouteResult {
-    const candidates = this.pool.candidates(input.exclude, this.activeBlocksOf);
+    const candidates = this.pool.candidates(
+      input.exclude,
+      this.activeBlocksOf,
+      this.candidates,
+      this.candidateLoads,
+    );
     const blockSize = this.tokensPerBlock!;
     const request: RouteRequest = {
       requestId: input.requestId as RequestId,
@@ -320,9 +271,9 @@ export class Router {
       sessionId: input.sessionId,
       explain: this.explainDecisions(),
     };
-    const views = this.buildViews(request, candidates);
+    const views = this.views.build(request, candidates, this.candidateLoads);
     const decision = this.policy.select(request, views);
-    const chosen = views.find((v) => v.workerId === decision.workerId);
+    const chosen = offeredView(views, decision.workerId);
     if (chosen === undefined) {
       throw new PolicyDecisionError(
         `routing policy "${this.policy.name}" chose ${String(decision.workerId)}, which was not among the ` +
@@ -338,9 +289,7 @@ export class Router {
       blockSize,
       overlapBlocks,
     );
-    const peak = this.ownPeak.get(chosen.workerId);
-    if (peak !== undefined)
-      this.ownPeak.set(chosen.workerId, maxCounts(peak, this.active.counts(chosen.workerId)));
+    this.views.noteRouted(chosen.workerId);
     if (request.explain && this.decisionLog !== 'off') {
       const fields = decisionLogFields(this.policy.name, request, views, decision, overlapBlocks);
       this.log[this.decisionLog]('route', fields);
@@ -386,9 +335,10 @@ export class Router {
     this.sequenceListener?.({ kind: 'free', requestId: requestId as RequestId, workerId, outcome });
   }
 
-  /** The views a policy would see for `input` right now, without routing (for tools and tests). */
+  /** The views a policy would see for `input` right now, without routing (for tools and tests; copies). */
   inspect(input: RouteInput): WorkerView[] {
-    const candidates = this.pool.candidates(input.exclude, this.activeBlocksOf);
+    const loads: (LoadMetrics | undefined)[] = [];
+    const candidates = this.pool.candidates(input.exclude, this.activeBlocksOf, [], loads);
     const blockHashes =
       input.blockHashes ?? computeBlockHashes(input.tokenIds, this.tokensPerBlock!).sequence;
     const request = {
@@ -396,7 +346,7 @@ export class Router {
       isl: input.tokenIds.length,
       blockSize: this.tokensPerBlock!,
     } as RouteRequest;
-    return this.buildViews(request, candidates);
+    return this.views.build(request, candidates, loads).map(WorkerViews.copy);
   }
 
   /**
@@ -406,97 +356,6 @@ export class Router {
   private explainDecisions(): boolean {
     if (this.explainAlways) return true;
     return this.decisionLog !== 'off' && this.log.isEnabled(this.decisionLog);
-  }
-
-  private buildViews(request: RouteRequest, workers: readonly WorkerInfo[]): WorkerView[] {
-    const matches = this.indexer.findMatches(request.blockHashes);
-    const inFlightDepths = this.active.inFlightDepths(request.blockHashes);
-    this.predicted?.expire();
-    return workers.map((info) => {
-      const load = this.pool.loadOf(info.workerId);
-      const inFlight = this.active.counts(info.workerId);
-      const indexed = matches.get(info.workerId) ?? 0;
-      const inFlightDepth = inFlightDepths.get(info.workerId) ?? 0;
-      const extended = this.extendWithPredicted(info.workerId, request.blockHashes, indexed, inFlightDepth);
-      const overlapBlocks = extended.overlap;
-      const predictedBlocks = overlapBlocks - indexed;
-      const estimate = this.loadEstimate(info.workerId, inFlight, load);
-      // Predicted blocks still being prefilled there are this request's own prefix, computed by another
-      // request: waiting for them is no longer than computing them, so they are not a queue in front of it.
-      // Counted over blocks of requests in flight there, bounded by their pending prefill (a block whose
-      // request is past its prefill is no backlog at all).
-      const sharedPrefillTokens = Math.min(inFlight.prefillTokens, extended.inFlight * request.blockSize);
-      return {
-        workerId: info.workerId,
-        blockSize: info.blockSize,
-        totalBlocks: info.totalBlocks,
-        load,
-        overlapBlocks,
-        predictedBlocks,
-        treeBlocks: this.indexer.workerBlockCount(info.workerId),
-        inFlight,
-        activePrefillTokens: estimate.activePrefillTokens - sharedPrefillTokens,
-        activeBlocks: estimate.activeBlocks,
-        sharedPrefillTokens,
-        newBlocks: this.active.newBlocks(
-          info.workerId,
-          request.blockHashes,
-          request.isl,
-          request.blockSize,
-          inFlightDepth,
-        ),
-      };
-    });
-  }
-
-  /**
-   * Prefill backlog and active blocks for the cost: the router's own counts now, plus what the worker's
-   * last report showed beyond the router's own counts while it was sampled (others' load). A report is a
-   * sample up to ~100 ms old, and may arrive after a request it counts has ended here: taking max(own, reported), as before, let a report sampled while a request was
-   * still prefilling charge that finished request to its worker, and the very next request (the same
-   * user's follow-up, sharing its prefix) was sent away from the cache it had just filled.
-   */
-  private loadEstimate(
-    workerId: WorkerId,
-    own: InFlightCounts,
-    load: LoadMetrics | undefined,
-  ): { activePrefillTokens: number; activeBlocks: number } {
-    if (load === undefined) return { activePrefillTokens: own.prefillTokens, activeBlocks: own.blocks };
-    const then = this.ownAtReport.get(workerId) ?? own;
-    return {
-      activePrefillTokens: own.prefillTokens + Math.max(0, load.activePrefillTokens - then.prefillTokens),
-      activeBlocks: own.blocks + Math.max(0, load.activeDecodeBlocks - then.blocks),
-    };
-  }
-
-  /**
-   * The indexer's match on `workerId` (`indexed` leading blocks), continued through blocks predicted
-   * there: held by a request in flight there (the in-flight ledger: the first `inFlightDepth` blocks), or
-   * left by one that ended before its events came (`predicted`), or indexed past a predicted one. Returns
-   * the total and how many of the predicted blocks belong to requests in flight.
-   */
-  private extendWithPredicted(
-    workerId: WorkerId,
-    hashes: readonly SequenceHash[],
-    indexed: number,
-    inFlightDepth: number,
-  ): { overlap: number; inFlight: number } {
-    const predicted = this.predicted;
-    if (predicted === undefined) return { overlap: indexed, inFlight: 0 };
-    const ended = predicted.hasAny(workerId);
-    if (inFlightDepth <= indexed && !ended) return { overlap: indexed, inFlight: 0 };
-    let n = indexed;
-    let inFlight = 0;
-    while (n < hashes.length) {
-      const hash = hashes[n]!;
-      if (n < inFlightDepth) inFlight++;
-      else if (!(ended && predicted.holds(workerId, hash))) {
-        // At n = indexed the indexer's match already ended there: it does not hold this block.
-        if (n === indexed || !this.indexer.blocks.holds(workerId, hash)) break;
-      }
-      n++;
-    }
-    return { overlap: n, inFlight };
   }
 
   /** A request ended normally: its blocks the indexer does not hold yet stay predicted for a while. */
@@ -509,12 +368,10 @@ export class Router {
   }
 }
 
-function maxCounts(a: InFlightCounts, b: InFlightCounts): InFlightCounts {
-  return {
-    requests: Math.max(a.requests, b.requests),
-    prefillTokens: Math.max(a.prefillTokens, b.prefillTokens),
-    blocks: Math.max(a.blocks, b.blocks),
-  };
+/** The offered view of `workerId` (a loop, not `find`: no closure per decision). */
+function offeredView(views: readonly WorkerView[], workerId: WorkerId): WorkerView | undefined {
+  for (const view of views) if (view.workerId === workerId) return view;
+  return undefined;
 }
 
 /** The sequence hashes a `stored` event adds, in the router's numeric form. */

@@ -61,7 +61,11 @@ export interface InFlightCounts {
   blocks: number;
 }
 
-/** One candidate worker, as the router sees it at decision time. */
+/**
+ * One candidate worker, as the router sees it at decision time. The router rewrites its views in place for
+ * every decision (one per member, `worker-views.ts`: no allocation per worker), so a view is valid during
+ * the `select` it is passed to; a policy that keeps one longer copies it.
+ */
 export interface WorkerView {
   workerId: WorkerId;
   blockSize: number;
@@ -110,6 +114,10 @@ export interface RouteDecision {
   workerId: WorkerId;
   /** Why, in a few words: "min cost", "ring owner", "owner overloaded, next on ring", ... */
   reason: string;
+  /**
+   * Per-worker scores. The kv policies reuse theirs across decisions unless `request.explain` (then they
+   * are fresh, with formulas): read them before the next `route`, or copy them.
+   */
   scores?: WorkerScore[];
   /** Cached leading blocks the policy expects on the chosen worker; defaults to its `overlapBlocks`. */
   overlapBlocks?: number;
@@ -128,6 +136,7 @@ export interface RouteDecision {
 export interface RoutingPolicy {
   /** Short name for logs ("kv", "round-robin", "sticky-session"). */
   readonly name: string;
+  /** `workers` and its views are the router's scratch, valid during this call (see `WorkerView`). */
   select(request: RouteRequest, workers: readonly WorkerView[]): RouteDecision;
   onKvEvent?(workerId: WorkerId, event: KvCacheEvent): void;
   onWorkerAdded?(worker: WorkerInfo): void;

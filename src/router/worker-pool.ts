@@ -51,6 +51,8 @@ interface Member {
 
 export class WorkerPool {
   private readonly members = new Map<WorkerId, Member>();
+  /** `candidates`' scratch: the untried members it may offer, before the busy check. */
+  private readonly eligible: Member[] = [];
   private readonly busyThreshold: number;
   private readonly quarantineMs: number;
   private readonly now: () => number;
@@ -120,29 +122,58 @@ export class WorkerPool {
 
   /**
    * The members that may take a request: not excluded (already tried for it), not quarantined unless every
-   * untried one is (then a quarantined worker beats a 503: it may have recovered), and not busy.
+   * untried one is (then a quarantined worker beats a 503: it may have recovered), and not busy. In join
+   * order, written into `out` (the router's reused array, so a decision allocates no candidate list), and
+   * their last load reports into `loads` (same order) when given.
    */
-  candidates(exclude: readonly WorkerId[] | undefined, activeBlocks?: ActiveBlocksEstimate): WorkerInfo[] {
-    const untried = [...this.members.values()].filter((m) => !exclude?.includes(m.info.workerId));
-    if (untried.length === 0) {
+  candidates(
+    exclude: readonly WorkerId[] | undefined,
+    activeBlocks?: ActiveBlocksEstimate,
+    out: WorkerInfo[] = [],
+    loads?: (LoadMetrics | undefined)[],
+  ): WorkerInfo[] {
+    const now = this.now(); // one clock read per decision, not one per member
+    // The scratch arrays are overwritten by index and cut to length at the end: `length = 0` then `push`
+    // would drop their backing stores and reallocate them on every decision.
+    const eligible = this.eligible;
+    let untried = 0;
+    let kept = 0;
+    for (const member of this.members.values()) {
+      if (exclude?.includes(member.info.workerId)) continue;
+      untried++;
+      if (!isQuarantinedAt(member.quarantinedUntil, now)) eligible[kept++] = member;
+    }
+    if (untried === 0) {
       throw new NoWorkersError(
         this.members.size === 0
           ? 'no workers available: none has registered yet; check that workers are running and discoverable'
           : `no workers available: all ${this.members.size} are excluded for this request`,
       );
     }
-    const now = this.now(); // one clock read per decision, not one per member
-    const healthy = untried.filter((m) => !isQuarantinedAt(m.quarantinedUntil, now));
-    const eligible = healthy.length > 0 ? healthy : untried;
-    const idle = eligible.filter((m) => !this.memberBusy(m, activeBlocks));
-    if (idle.length === 0) {
+    if (kept === 0) {
+      // Every untried member is quarantined: offer them all rather than fail.
+      for (const member of this.members.values()) {
+        if (!exclude?.includes(member.info.workerId)) eligible[kept++] = member;
+      }
+    }
+    let idle = 0;
+    for (let i = 0; i < kept; i++) {
+      const member = eligible[i]!;
+      if (this.memberBusy(member, activeBlocks)) continue;
+      if (loads !== undefined) loads[idle] = member.load;
+      out[idle++] = member.info;
+    }
+    eligible.length = kept;
+    out.length = idle;
+    if (loads !== undefined) loads.length = idle;
+    if (idle === 0) {
       throw new AllWorkersBusyError(
-        `${eligible.length} worker(s) are at or past the busy threshold (KV cache usage ≥ ` +
+        `${kept} worker(s) are at or past the busy threshold (KV cache usage ≥ ` +
           `${this.busyThreshold}, reported or counted from requests in flight); add workers or KV blocks, ` +
           'or raise --busy-threshold',
       );
     }
-    return idle.map((m) => m.info);
+    return out;
   }
 
   /**
