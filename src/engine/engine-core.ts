@@ -22,7 +22,7 @@ import type { KvTransferParams } from '../protocols/kv-transfer.ts';
 import { InvalidRequestError } from '../util/errors.ts';
 import { getLogger } from '../util/logger.ts';
 import { type Clock, realClock } from './clock.ts';
-import type { KvConnector, KvHoldStager } from './kv-connector.ts';
+import type { KvConnector, KvHoldStager, KvLayerPusher } from './kv-connector.ts';
 import type { KvTransferListener } from './kv-transfer-events.ts';
 import { KvTransferCoordinator } from './kv-transfer-coordinator.ts';
 import type { GuidedDecoder, TokenConstraint } from './guided-decoding.ts';
@@ -118,6 +118,11 @@ export class EngineCore implements InferenceEngine {
   /** Plug in (or remove) the stager that mirrors held blocks for same-host decode workers (shm). */
   setKvStager(stager: KvHoldStager | undefined): void {
     this.kvTransfer.setStager(stager);
+  }
+
+  /** Plug in (or remove) the prefill side's layer-wise pusher (the worker builds it from its agent). */
+  setKvPusher(pusher: KvLayerPusher | undefined): void {
+    this.kvTransfer.setPusher(pusher);
   }
 
   /** Held requests whose blocks are staged for same-host readers now. */
@@ -355,7 +360,7 @@ export class EngineCore implements InferenceEngine {
       return false;
     }
     await this.prepareMasks(output);
-    const results = await this.opts.executor.execute(output);
+    const results = await this.opts.executor.execute(output, this.kvTransfer.layerListener(output.scheduled));
     this.advanceConstraints(output, results);
     const live = output.scheduled.map((s) => s.seq.status === 'running'); // not aborted during execute
     const finished = this.scheduler.update(
