@@ -15,6 +15,7 @@
  * nothing can write into them any more (the KvConnector contract).
  */
 import { TransferError, TransferTimeoutError } from '../transfer/index.ts';
+import type { Logger } from '../util/logger.ts';
 
 /** How long after the destination's ttl the decode side still keeps the blocks out of the pool. */
 export const PUSH_GRACE_MS = 2_000;
@@ -33,7 +34,10 @@ interface Waiting {
 export class KvPushInbox {
   private readonly waiting = new Map<string, Waiting>();
 
-  constructor(private readonly numLayers: number) {}
+  constructor(
+    private readonly numLayers: number,
+    private readonly log?: Logger,
+  ) {}
 
   get size(): number {
     return this.waiting.size;
@@ -76,6 +80,7 @@ export class KvPushInbox {
     const w = this.waiting.get(requestId);
     if (w === undefined || w.from !== from || layer >= this.numLayers) return;
     w.layers.add(layer);
+    if (w.layers.size === 1) this.log?.debug('first pushed KV layer landed', { requestId, from, layer });
     if (w.layers.size < this.numLayers) return;
     this.finish(requestId, w);
     w.resolve();

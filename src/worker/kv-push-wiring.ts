@@ -37,7 +37,7 @@ export interface LayerwisePushDeps {
 /** Build the inbox and the pusher and plug the pusher into the engine (the caller unplugs it at stop). */
 export function startLayerwisePush(deps: LayerwisePushDeps): LayerwisePush {
   const counts = { ok: 0, error: 0, bytes: 0 };
-  const inbox = new KvPushInbox(deps.numLayers);
+  const inbox = new KvPushInbox(deps.numLayers, deps.log);
   const pusher = new AgentKvPusher({
     agent: deps.agent,
     numLayers: deps.numLayers,
