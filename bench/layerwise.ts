@@ -67,6 +67,8 @@ async function startWorker(
       ...['--discovery', 'etcd', '--etcd-endpoints', infra.etcd, '--events', 'nats'],
       ...['--nats-server', infra.nats, '--kv-transfer', TRANSPORT, '--canary-interval', '0'],
       ...['--system-port', '0', '--kv-cache-memory', '512MiB', '--lease-ttl', '30'],
+      // Layer-wise, the destination's ttl covers the whole prefill: a loaded 2-core box needs more than 10 s.
+      ...['--kv-pull-timeout', '60000'],
     ],
     READY,
     180_000,
