@@ -106,7 +106,9 @@ export class KvTransferCoordinator {
     const pushing = scheduled
       .filter(
         ({ seq, numNewTokens }) =>
-          seq.pushTo !== undefined && seq.numComputedTokens + numNewTokens >= seq.numPromptTokens,
+          seq.pushTo !== undefined &&
+          seq.status === 'running' && // not aborted while the step was prepared (its blocks are free)
+          seq.numComputedTokens + numNewTokens >= seq.numPromptTokens,
       )
       .map(({ seq }) => ({ seq, agent: seq.pushTo!, blocks: this.promptBlocks(seq) }));
     if (pushing.length === 0) return undefined;
@@ -268,7 +270,9 @@ export class KvTransferCoordinator {
 
   /**
    * Layer-wise: the blocks stay held while pushes read them; once every push settled, the hold is released
-   * (nobody pulls). Without a pusher there is nothing to wait for: released at once.
+   * (nobody pulls). Without a pusher there is nothing to wait for: released at once. No abort can free the
+   * blocks under a push issued mid-step: the forward pass, `update` and this hold run in one event-loop turn,
+   * and an abort arrives only between turns (before the last chunk's step, no layer was pushed yet).
    */
   private holdUntilPushed(seq: Sequence, agent: string, blocks: readonly BlockId[]): void {
     const id = seq.requestId;
