@@ -66,8 +66,9 @@ async function startWorker(
       ...['worker', '--role', role, '--engine', 'scratch', '--model', modelDir, '--namespace', namespace],
       ...['--discovery', 'etcd', '--etcd-endpoints', infra.etcd, '--events', 'nats'],
       ...['--nats-server', infra.nats, '--kv-transfer', TRANSPORT, '--canary-interval', '0'],
-      ...['--system-port', '0', '--kv-cache-memory', '512MiB', '--lease-ttl', '30'],
-      // Layer-wise, the destination's ttl covers the whole prefill: a loaded 2-core box needs more than 10 s.
+      ...['--system-port', '0', '--kv-cache-memory', '512MiB', '--lease-ttl', '120'],
+      // A long SmolLM2 forward pass blocks the worker's event loop (and its lease keepalive) for seconds on a
+      // loaded 2-core box: a generous lease. Layer-wise, the destination's ttl covers the whole prefill too.
       ...['--kv-pull-timeout', '60000'],
     ],
     READY,
@@ -219,6 +220,10 @@ async function main(): Promise<void> {
           fmt(tLayer / tWhole, 2),
         ]);
         ratios.push(`${model.split(' ')[0]} ${length}: ${fmt(tLayer / tWhole, 2)}x`);
+        // Progress on stderr (a long SmolLM2 run takes minutes per length); stdout keeps only the report.
+        console.error(
+          `${model} ${length} tokens: ${rows.at(-1)?.join(' | ')} (load ${describeMachine().loadAvg1m})`,
+        );
       }
       const pushes = await metric(prefill, 'dynamo_component_kv_transfer_layer_pushes_total', 'outcome="ok"');
       console.error(`${model}: ${pushes} layer WRITEs ok`);
