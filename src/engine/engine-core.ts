@@ -177,6 +177,12 @@ export class EngineCore implements InferenceEngine {
       kvTransfer,
     });
     seq.constraint = constraint;
+    // Layer-wise prefill: its layers can leave during the forward pass only if the destination is known then.
+    await this.kvTransfer.awaitDestination(seq);
+    if (signal?.aborted || this.closed) {
+      constraint?.dispose();
+      return;
+    }
     const stream = new RequestStream<EngineOutput>();
     this.streams.set(seq.requestId, stream);
     this.scheduler.add(seq);

@@ -83,6 +83,12 @@ export interface KvLayerPusher {
    * rejects (a failed push tells the decode worker, which prefills locally).
    */
   finish(requestId: RequestId, agent: string, blockIds: readonly BlockId[]): Promise<void>;
+  /**
+   * Resolves once the decode worker's destination for the request has arrived, or after the pusher's bound;
+   * never rejects. The engine waits for it before it schedules the prompt: a forward pass blocks the event
+   * loop, so a destination arriving during it would be read only after it, with every layer already done.
+   */
+  awaitDestination(requestId: RequestId, agent: string): Promise<void>;
   /** The request was aborted before it finished: forget it (pushes in flight still settle on their own). */
   forget(requestId: RequestId): void;
 }

@@ -91,6 +91,12 @@ export class KvTransferCoordinator {
     this.connector = connector;
   }
 
+  /** Layer-wise prefill: wait (bounded) for the decode worker's destination before the prompt is scheduled. */
+  awaitDestination(seq: Sequence): Promise<void> {
+    if (seq.pushTo === undefined || this.pusher === undefined) return Promise.resolve();
+    return this.pusher.awaitDestination(seq.requestId, seq.pushTo);
+  }
+
   /** Plug in (or remove) the prefill side's layer-wise pusher. */
   setPusher(pusher: KvLayerPusher | undefined): void {
     this.pusher = pusher;

@@ -28,6 +28,11 @@ export type LayerPushOutcome = 'ok' | 'error';
 
 export interface AgentKvPusherOptions {
   agent: TransferAgent;
+  /**
+   * How long a layer-wise prefill waits for its destination before it is scheduled anyway (its layers then
+   * leave after the forward pass). Default DESTINATION_WAIT_MS.
+   */
+  destinationWaitMs?: number;
   /** The model's layers (the KV region's layout). */
   numLayers: number;
   /** A finished prefill whose destination has not arrived by then gives up (tells the decode worker). */
@@ -62,10 +67,19 @@ interface Outgoing {
   timer?: ReturnType<typeof setTimeout>;
 }
 
+/**
+ * The bound on a prefill's wait for its destination: the decode worker sends it as soon as it has admitted
+ * the request (milliseconds on an idle worker, one engine step on a busy one); a much later one means the
+ * decode hop is stuck, and the prefill should not be.
+ */
+export const DESTINATION_WAIT_MS = 1_000;
+
 export class AgentKvPusher implements KvLayerPusher {
   private readonly outgoing = new Map<string, Outgoing>();
   /** Destinations that arrived before their prefill began, dropped at their deadline. */
   private readonly early = new Map<string, Destination>();
+  /** Prefills waiting for their destination before they are scheduled (awaitDestination). */
+  private readonly waiting = new Map<string, () => void>();
 
   constructor(private readonly options: AgentKvPusherOptions) {}
 
@@ -93,11 +107,27 @@ export class AgentKvPusher implements KvLayerPusher {
     this.place(requestId, destination);
   }
 
+  awaitDestination(requestId: RequestId, agent: string): Promise<void> {
+    if (this.early.get(requestId)?.from === agent) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, this.options.destinationWaitMs ?? DESTINATION_WAIT_MS);
+      const waiting = this.waiting;
+      function done(): void {
+        clearTimeout(timer);
+        waiting.delete(requestId);
+        resolve();
+      }
+      this.waiting.get(requestId)?.(); // a duplicate id: let the older wait go
+      this.waiting.set(requestId, done);
+    });
+  }
+
   private place(requestId: string, destination: Destination): void {
     const { from, dest } = destination;
     const out = this.outgoing.get(requestId);
     if (out === undefined) {
       this.early.set(requestId, destination);
+      this.waiting.get(requestId)?.();
       setTimeout(() => {
         if (this.early.get(requestId) === destination) this.early.delete(requestId);
       }, dest.ttlMs).unref();
