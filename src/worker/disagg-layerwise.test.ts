@@ -8,7 +8,8 @@
  *     cached_tokens = P − 1; per-layer WRITE counts; no block left active or held on either side;
  *   - a random SmolLM2-shaped checkpoint (GQA: 3 KV heads of 64): the same equality;
  *   - faults: a prefill worker that never pushes (the decode worker times out) and a vanished one (its
- *     agent is gone): the request completes with a local prefill, same tokens, no leaked blocks.
+ *     agent is gone): the request completes with a local prefill, same tokens, no leaked blocks; a prefill
+ *     whose destination never comes frees its held blocks.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -248,6 +249,17 @@ describe('layer-wise faults: the decode worker prefills locally', () => {
     assert.deepEqual(tokens(outputs), tokens(expected));
     assert.equal(await metric(decode, 'dynamo_component_kv_transfer_fallbacks_total', 'reason="timeout"'), 1);
     await assertNoBlocksTaken([prefill, decode]);
+  });
+
+  test('a destination that never comes: the prefill worker answers, then frees its held blocks', async () => {
+    // Only the prefill hop (a decode hop that never reached its worker): nothing to push to.
+    const outputs = await generate(prefill, {
+      ...greedyRequest(prompt, 1, 'nodest'),
+      kvTransfer: { doRemoteDecode: true, pushTo: { agent: decode.instanceId } },
+    });
+    assert.equal(outputs.length, 1);
+    assert.ok(outputs[0]?.kvTransferParams, 'the prefill answers as usual');
+    await assertNoBlocksTaken([prefill, decode]); // held until --kv-pull-timeout (300 ms here), then freed
   });
 
   test('a prefill worker that is gone: its agent is unknown, local prefill, same tokens', async () => {
