@@ -22,7 +22,7 @@ import type { KvTransferParams } from '../protocols/kv-transfer.ts';
 import { InvalidRequestError } from '../util/errors.ts';
 import { getLogger } from '../util/logger.ts';
 import { type Clock, realClock } from './clock.ts';
-import type { KvConnector, KvHoldStager } from './kv-connector.ts';
+import type { KvConnector, KvHoldStager, KvLayerPusher } from './kv-connector.ts';
 import type { KvTransferListener } from './kv-transfer-events.ts';
 import { KvTransferCoordinator } from './kv-transfer-coordinator.ts';
 import type { GuidedDecoder, TokenConstraint } from './guided-decoding.ts';
@@ -120,6 +120,11 @@ export class EngineCore implements InferenceEngine {
     this.kvTransfer.setStager(stager);
   }
 
+  /** Plug in (or remove) the prefill side's layer-wise pusher (the worker builds it from its agent). */
+  setKvPusher(pusher: KvLayerPusher | undefined): void {
+    this.kvTransfer.setPusher(pusher);
+  }
+
   /** Held requests whose blocks are staged for same-host readers now. */
   stagedRequests(): number {
     return this.kvTransfer.stagedRequests;
@@ -172,6 +177,12 @@ export class EngineCore implements InferenceEngine {
       kvTransfer,
     });
     seq.constraint = constraint;
+    // Layer-wise prefill: its layers can leave during the forward pass only if the destination is known then.
+    await this.kvTransfer.awaitDestination(seq);
+    if (signal?.aborted || this.closed) {
+      constraint?.dispose();
+      return;
+    }
     const stream = new RequestStream<EngineOutput>();
     this.streams.set(seq.requestId, stream);
     this.scheduler.add(seq);
@@ -355,7 +366,7 @@ export class EngineCore implements InferenceEngine {
       return false;
     }
     await this.prepareMasks(output);
-    const results = await this.opts.executor.execute(output);
+    const results = await this.opts.executor.execute(output, this.kvTransfer.layerListener(output.scheduled));
     this.advanceConstraints(output, results);
     const live = output.scheduled.map((s) => s.seq.status === 'running'); // not aborted during execute
     const finished = this.scheduler.update(

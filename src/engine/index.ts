@@ -8,7 +8,14 @@ export {
 } from './kv-sizing.ts';
 export { ENGINE_DEFAULTS, type EngineOptions, LlmEngine } from './llm-engine.ts';
 export { GuidedDecoder, type TokenConstraint } from './guided-decoding.ts';
-export type { KvConnector, KvHoldStager, KvLoadPlan, KvLoadResult } from './kv-connector.ts';
+export type {
+  KvConnector,
+  KvHoldStager,
+  KvLayerPusher,
+  KvLoadPlan,
+  KvLoadResult,
+  KvReceivePlan,
+} from './kv-connector.ts';
 export { DEFAULT_KV_HOLD_TIMEOUT_MS, KvHoldLedger, type KvHoldLedgerOptions } from './kv-holds.ts';
 export type { KvLoadFailureReason, KvTransferEvent, KvTransferListener } from './kv-transfer-events.ts';
 export { RemoteKvLoader, RemoteKvLoadError, type RemoteSpan, remoteSpan } from './remote-prefill.ts';

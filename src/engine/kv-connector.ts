@@ -28,6 +28,21 @@ export interface KvLoadResult {
   transport?: string;
 }
 
+/**
+ * A layer-wise receive (push): the decode side's blocks for logical prompt blocks [firstBlock, firstBlock +
+ * localBlockIds.length), which the prefill worker `remoteAgent` writes layer by layer during its prefill.
+ */
+export interface KvReceivePlan {
+  requestId: RequestId;
+  remoteAgent: string;
+  firstBlock: number;
+  localBlockIds: readonly BlockId[];
+  /** Prompt tokens this side's prefix cache already had (firstBlock × block size). */
+  numCachedTokens: number;
+  /** Prompt tokens the push provides. */
+  numTokens: number;
+}
+
 export interface KvConnector {
   /**
    * Copy the plan's remote blocks into the local ones and tell the prefill worker it may release them.
@@ -39,6 +54,43 @@ export interface KvConnector {
    * is one token) copies nothing: it only sends the release notification. The engine does not wait for it.
    */
   loadBlocks(plan: KvLoadPlan, signal: AbortSignal): Promise<KvLoadResult>;
+
+  /**
+   * Layer-wise (optional; without it a push request prefills locally): tell the prefill worker where to
+   * write, and resolve once every layer has landed. Same contract as `loadBlocks`: it settles only once
+   * nothing writes into the local blocks any more (after a failure or an abort: once the destination's
+   * deadline has passed, since the prefill worker starts no write after it). A plan with no blocks only
+   * tells the prefill worker it has nothing to send; the engine does not wait for it.
+   */
+  receiveBlocks?(plan: KvReceivePlan, signal: AbortSignal): Promise<KvLoadResult>;
+}
+
+/**
+ * The prefill side of a layer-wise hand-off: push each layer of a prompt's KV as soon as the forward pass has
+ * computed it. Like a NIC's transmit ring fed by the CPU as each packet is ready, rather than one DMA of the
+ * whole buffer at the end. The worker plugs in its transfer agent (AgentKvPusher).
+ */
+export interface KvLayerPusher {
+  /**
+   * Layer `layer` of the request's prompt KV is final in `blockIds` (the prompt's blocks, in order): push it
+   * to `agent` (the decode worker) now, or once its destination arrives. Called between layers of a forward
+   * pass: it must return at once.
+   */
+  layerDone(requestId: RequestId, agent: string, layer: number, blockIds: readonly BlockId[]): void;
+  /**
+   * The request's prefill finished: push every layer not pushed yet (an executor without per-layer
+   * progress pushes them all here); resolves once every push settled, when the blocks may be freed. Never
+   * rejects (a failed push tells the decode worker, which prefills locally).
+   */
+  finish(requestId: RequestId, agent: string, blockIds: readonly BlockId[]): Promise<void>;
+  /**
+   * Resolves once the decode worker's destination for the request has arrived, or after the pusher's bound;
+   * never rejects. The engine waits for it before it schedules the prompt: a forward pass blocks the event
+   * loop, so a destination arriving during it would be read only after it, with every layer already done.
+   */
+  awaitDestination(requestId: RequestId, agent: string): Promise<void>;
+  /** The request was aborted before it finished: forget it (pushes in flight still settle on their own). */
+  forget(requestId: RequestId): void;
 }
 
 /**

@@ -16,11 +16,11 @@ import type { EngineRequest } from '../protocols/engine.ts';
 import type { BlockId, RequestId, WorkerId } from '../protocols/ids.ts';
 import type { KvTransferParams } from '../protocols/kv-transfer.ts';
 import { getLogger } from '../util/logger.ts';
-import type { KvConnector, KvHoldStager } from './kv-connector.ts';
+import type { KvConnector, KvHoldStager, KvLayerPusher } from './kv-connector.ts';
 import { DEFAULT_KV_HOLD_TIMEOUT_MS, KvHoldLedger } from './kv-holds.ts';
 import type { KvTransferEvent, KvTransferListener } from './kv-transfer-events.ts';
 import { RemoteKvLoader, RemoteKvLoadError } from './remote-prefill.ts';
-import type { RemoteAdmission, Scheduler } from './scheduler.ts';
+import type { RemoteAdmission, ScheduledSequence, Scheduler } from './scheduler.ts';
 import type { Sequence } from './sequence.ts';
 
 const log = getLogger('engine');
@@ -43,6 +43,7 @@ export class KvTransferCoordinator {
   private readonly loader: RemoteKvLoader;
   private connector: KvConnector | undefined;
   private stager: KvHoldStager | undefined;
+  private pusher: KvLayerPusher | undefined;
   /** Held requests whose blocks the stager was given, and which: unstaged before those blocks are freed. */
   private readonly staged = new Map<RequestId, readonly BlockId[]>();
   private warnedNoConnector = false;
@@ -65,17 +66,17 @@ export class KvTransferCoordinator {
       workerId: String(opts.workerId),
     });
     this.loader = new RemoteKvLoader({
-      loaded: (seq, plan, result) => {
+      loaded: (seq, load, result) => {
         opts.scheduler.finishLoad(seq);
         log.debug('pulled prompt KV from the prefill worker', { requestId: seq.requestId, ...result });
-        this.emit({ kind: 'loaded', requestId: seq.requestId, ...result, numTokens: plan.numTokens });
+        this.emit({ kind: 'loaded', requestId: seq.requestId, ...result, numTokens: load.numTokens });
         opts.kick();
       },
-      failed: (seq, plan, error) => {
+      failed: (seq, load, error) => {
         log.warn('pulling prompt KV failed; prefilling the prompt locally', {
           requestId: seq.requestId,
           workerId: opts.workerId,
-          remoteAgent: plan.params.remoteAgent,
+          remoteAgent: load.remoteAgent,
           error,
         });
         opts.scheduler.failLoad(seq);
@@ -88,6 +89,38 @@ export class KvTransferCoordinator {
 
   setConnector(connector: KvConnector | undefined): void {
     this.connector = connector;
+  }
+
+  /** Layer-wise prefill: wait (bounded) for the decode worker's destination before the prompt is scheduled. */
+  awaitDestination(seq: Sequence): Promise<void> {
+    if (seq.pushTo === undefined || this.pusher === undefined) return Promise.resolve();
+    return this.pusher.awaitDestination(seq.requestId, seq.pushTo);
+  }
+
+  /** Plug in (or remove) the prefill side's layer-wise pusher. */
+  setPusher(pusher: KvLayerPusher | undefined): void {
+    this.pusher = pusher;
+  }
+
+  /**
+   * The layer-wise pusher, when this step has a prefill whose last prompt chunk is in it and whose KV goes
+   * to a decode worker layer by layer: the forward pass reports each finished layer to it.
+   */
+  layerListener(scheduled: readonly ScheduledSequence[]): ((layer: number) => void) | undefined {
+    const pusher = this.pusher;
+    if (pusher === undefined) return undefined;
+    const pushing = scheduled
+      .filter(
+        ({ seq, numNewTokens }) =>
+          seq.pushTo !== undefined &&
+          seq.status === 'running' && // not aborted while the step was prepared (its blocks are free)
+          seq.numComputedTokens + numNewTokens >= seq.numPromptTokens,
+      )
+      .map(({ seq }) => ({ seq, agent: seq.pushTo!, blocks: this.promptBlocks(seq) }));
+    if (pushing.length === 0) return undefined;
+    return (layer) => {
+      for (const { seq, agent, blocks } of pushing) pusher.layerDone(seq.requestId, agent, layer, blocks);
+    };
   }
 
   /** Plug in (or remove) the prefill side's stager; holds staged by a previous one are unstaged there. */
@@ -139,8 +172,15 @@ export class KvTransferCoordinator {
       });
     }
     const transfer = request.kvTransfer;
-    if (transfer === undefined || !('doRemotePrefill' in transfer) || this.connector !== undefined)
+    if (transfer === undefined || !('doRemotePrefill' in transfer || 'awaitKvPush' in transfer))
       return transfer;
+    if ('awaitKvPush' in transfer && this.connector?.receiveBlocks === undefined) {
+      const error = new RemoteKvLoadError('this engine has no KV connector that takes layer-wise pushes');
+      log.warn('cannot receive pushed KV: prefilling locally', { requestId: request.requestId, error });
+      this.emit({ kind: 'load_failed', requestId: request.requestId, error, reason: 'no_connector' });
+      return undefined;
+    }
+    if (this.connector !== undefined) return transfer;
     if (!this.warnedNoConnector) {
       this.warnedNoConnector = true;
       log.warn('this engine has no KV connector: requests with remote prefill params prefill locally', {
@@ -167,6 +207,10 @@ export class KvTransferCoordinator {
         this.emit({ kind: 'load_failed', requestId: seq.requestId, error, reason: 'invalid_params' });
       } else if (admission.kind === 'load') {
         this.loader.start(connector, seq, admission.plan);
+      } else if (admission.kind === 'receive') {
+        this.loader.startReceive(connector, seq, admission.plan);
+      } else if (admission.kind === 'receive_none') {
+        this.loader.notifyOnly(connector, seq, admission.plan);
       } else {
         this.loader.releaseOnly(connector, seq, admission.params);
       }
@@ -176,6 +220,7 @@ export class KvTransferCoordinator {
   /** Cancel a request's pull, if any: its blocks are freed once the pull settles. */
   cancel(requestId: RequestId): void {
     this.loader.cancel(requestId);
+    this.pusher?.forget(requestId);
   }
 
   /**
@@ -199,8 +244,9 @@ export class KvTransferCoordinator {
     const { kv } = this.opts;
     const table = kv.getBlockTable(seq.requestId);
     const expiresAtMs = this.holds.hold(seq.requestId, table.length);
-    const promptBlocks = table.slice(0, Math.ceil(seq.numPromptTokens / kv.blockSize));
-    if (this.stager !== undefined) {
+    const promptBlocks = this.promptBlocks(seq);
+    if (seq.pushTo !== undefined) this.holdUntilPushed(seq, seq.pushTo, promptBlocks);
+    else if (this.stager !== undefined) {
       // What the decode worker will READ: the prompt's blocks (final: nothing writes a held request's KV).
       this.staged.set(seq.requestId, promptBlocks);
       try {
@@ -220,6 +266,31 @@ export class KvTransferCoordinator {
       firstTokenId: seq.outputTokenIds[0]!,
       expiresAtMs,
     };
+  }
+
+  /** The prompt's blocks, in prompt order. */
+  private promptBlocks(seq: Sequence): readonly BlockId[] {
+    const { kv } = this.opts;
+    return kv.getBlockTable(seq.requestId).slice(0, Math.ceil(seq.numPromptTokens / kv.blockSize));
+  }
+
+  /**
+   * Layer-wise: the blocks stay held while pushes read them; once every push settled, the hold is released
+   * (nobody pulls). Without a pusher there is nothing to wait for: released at once. No abort can free the
+   * blocks under a push issued mid-step: the forward pass, `update` and this hold run in one event-loop turn,
+   * and an abort arrives only between turns (before the last chunk's step, no layer was pushed yet).
+   */
+  private holdUntilPushed(seq: Sequence, agent: string, blocks: readonly BlockId[]): void {
+    const id = seq.requestId;
+    if (this.pusher === undefined) {
+      log.warn('a layer-wise prefill finished but this engine has no pusher: the decode worker times out', {
+        requestId: id,
+        decodeAgent: agent,
+      });
+      queueMicrotask(() => this.holds.release(id));
+      return;
+    }
+    void this.pusher.finish(id, agent, blocks).then(() => this.holds.release(id));
   }
 
   private unstage(requestId: RequestId): void {

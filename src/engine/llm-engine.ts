@@ -170,7 +170,12 @@ export class LlmEngine extends EngineCore {
     }
     const runner: StepExecutor =
       pipeline ??
-      new ModelRunner((batch, tensors) => model.forward(batch, tensors), kvTensors, blockTable, c.vocabSize);
+      new ModelRunner(
+        (batch, tensors, onLayerDone) => model.forward(batch, tensors, undefined, onLayerDone),
+        kvTensors,
+        blockTable,
+        c.vocabSize,
+      );
     const info: EngineModelInfo = {
       name: opts.modelName ?? basename(model.dir),
       contextLength: c.maxPositionEmbeddings,

@@ -13,17 +13,32 @@ import { rawLogprobs, type SampleResult, sampleToken } from './sampler.ts';
 import type { SchedulerOutput } from './scheduler.ts';
 import type { Sequence } from './sequence.ts';
 
-/** One forward pass: returns logits of shape (batch.logitsRows.length, vocab), row-major. */
-export type ForwardFn = (batch: ForwardBatch, kv: KvCacheTensors) => Float32Array;
+/**
+ * One forward pass: returns logits of shape (batch.logitsRows.length, vocab), row-major. `onLayerDone(l)`,
+ * when given, is called as soon as layer l's K/V of every token in the batch is in the cache.
+ */
+export type ForwardFn = (
+  batch: ForwardBatch,
+  kv: KvCacheTensors,
+  onLayerDone?: (layer: number) => void,
+) => Float32Array;
+
+/** Called between layers of a step's forward pass (layer-wise KV push); must return at once. */
+export type LayerDoneListener = (layer: number) => void;
 
 /** Where a request's blocks are (the KV cache manager's block table). */
 export type BlockTableLookup = (requestId: RequestId) => readonly BlockId[];
 
 /** What runs a scheduled step: the real model runner, or the mocker's timing model. */
 export interface StepExecutor {
-  /** One result per `output.scheduled` entry: the sampled token where the entry samples, else undefined. */
+  /**
+   * One result per `output.scheduled` entry: the sampled token where the entry samples, else undefined.
+   * `onLayerDone` (layer-wise KV push): an executor that can, calls it after each layer; one that cannot
+   * ignores it, and the pusher sends every layer once the step is done.
+   */
   execute(
     output: SchedulerOutput,
+    onLayerDone?: LayerDoneListener,
   ): Array<SampleResult | undefined> | Promise<Array<SampleResult | undefined>>;
   /** True when it computes logits for prompt positions on request (`promptLogprobs`); else refused. */
   readonly scoresPrompts?: boolean;
@@ -86,12 +101,12 @@ export class ModelRunner implements StepExecutor {
     readonly vocabSize: number,
   ) {}
 
-  execute(output: SchedulerOutput): Array<SampleResult | undefined> {
+  execute(output: SchedulerOutput, onLayerDone?: LayerDoneListener): Array<SampleResult | undefined> {
     // Read before the batch is built: where each chunk starts, and whether it scores the prompt.
     const starts = output.scheduled.map(({ seq }) => seq.numComputedTokens);
     const scoredChunk = output.scheduled.map(({ seq }, i) => scoresPrompt(seq, starts[i]!));
     const batch = buildForwardBatch(output, this.blockTable, this.kvTensors.blockSize);
-    const logits = this.forward(batch, this.kvTensors);
+    const logits = this.forward(batch, this.kvTensors, onLayerDone);
     const vocab = this.vocabSize;
     assert(logits.length === batch.logitsRows.length * vocab, 'forward returned the wrong number of logits');
     let j = 0;

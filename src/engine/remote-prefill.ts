@@ -19,7 +19,7 @@ import type { RequestId } from '../protocols/ids.ts';
 import type { KvTransferParams } from '../protocols/kv-transfer.ts';
 import { DhwError } from '../util/errors.ts';
 import { getLogger } from '../util/logger.ts';
-import type { KvConnector, KvLoadPlan, KvLoadResult } from './kv-connector.ts';
+import type { KvConnector, KvLoadPlan, KvLoadResult, KvReceivePlan } from './kv-connector.ts';
 import type { Sequence } from './sequence.ts';
 
 const log = getLogger('engine');
@@ -70,10 +70,16 @@ export function remoteSpan(
   return { first, end, numTokens: Math.max(0, numNeeded - first * blockSize) };
 }
 
+/** What a pull or a push receive is, for the engine's handlers: who sends, how many tokens. */
+export interface RemoteLoadSummary {
+  remoteAgent: string;
+  numTokens: number;
+}
+
 /** What the engine does when a pull settles (the loader only tracks pulls and keeps the safety rule). */
 export interface RemoteLoadHandlers {
-  loaded(seq: Sequence, plan: KvLoadPlan, result: KvLoadResult): void;
-  failed(seq: Sequence, plan: KvLoadPlan, error: Error): void;
+  loaded(seq: Sequence, load: RemoteLoadSummary, result: KvLoadResult): void;
+  failed(seq: Sequence, load: RemoteLoadSummary, error: Error): void;
   /** Free the request's blocks (an aborted pull has settled: nothing writes into them any more). */
   release(requestId: RequestId): void;
 }
@@ -105,17 +111,54 @@ export class RemoteKvLoader {
 
   /** Start pulling `plan` into the blocks the scheduler allocated for `seq` (now `loading`). */
   start(connector: KvConnector, seq: Sequence, plan: KvLoadPlan): void {
-    const controller = new AbortController();
-    const entry: PendingLoad = { seq, controller, settled: Promise.resolve(), cancelled: false };
     log.debug('pulling prompt KV from the prefill worker', {
       requestId: seq.requestId,
       remoteAgent: plan.params.remoteAgent,
       blocks: plan.localBlockIds.length,
       numTokens: plan.numTokens,
     });
-    entry.settled = callLoad(connector, plan, controller.signal).then(
-      (result) => this.settle(entry, () => this.handlers.loaded(seq, plan, result)),
-      (err: unknown) => this.settle(entry, () => this.handlers.failed(seq, plan, asError(err))),
+    const summary = { remoteAgent: plan.params.remoteAgent, numTokens: plan.numTokens };
+    this.track(seq, summary, (signal) => connector.loadBlocks(plan, signal));
+  }
+
+  /**
+   * Layer-wise: send the destination and wait (`loading`) until the prefill worker has pushed every layer.
+   * Without `receiveBlocks` the connector cannot take pushes: the request fails over to a local prefill.
+   */
+  startReceive(connector: KvConnector, seq: Sequence, plan: KvReceivePlan): void {
+    log.debug('waiting for the prefill worker to push prompt KV', {
+      requestId: seq.requestId,
+      remoteAgent: plan.remoteAgent,
+      blocks: plan.localBlockIds.length,
+      numTokens: plan.numTokens,
+    });
+    const summary = { remoteAgent: plan.remoteAgent, numTokens: plan.numTokens };
+    this.track(seq, summary, (signal) => receive(connector, plan, signal));
+  }
+
+  /**
+   * Layer-wise, nothing to receive (the local prefix cache covers [0, P−1)): tell the prefill worker so it
+   * sends nothing and frees its blocks. Fire and forget, like `releaseOnly`.
+   */
+  notifyOnly(connector: KvConnector, seq: Sequence, plan: KvReceivePlan): void {
+    this.background(
+      seq,
+      plan.remoteAgent,
+      (signal) => receive(connector, plan, signal),
+      'could not tell the prefill worker that nothing is needed; its blocks expire on their own',
+    );
+  }
+
+  private track(
+    seq: Sequence,
+    summary: RemoteLoadSummary,
+    call: (signal: AbortSignal) => Promise<KvLoadResult>,
+  ): void {
+    const controller = new AbortController();
+    const entry: PendingLoad = { seq, controller, settled: Promise.resolve(), cancelled: false };
+    entry.settled = callLoad(call, controller.signal).then(
+      (result) => this.settle(entry, () => this.handlers.loaded(seq, summary, result)),
+      (err: unknown) => this.settle(entry, () => this.handlers.failed(seq, summary, asError(err))),
     );
     this.pending.set(seq.requestId, entry);
   }
@@ -126,7 +169,6 @@ export class RemoteKvLoader {
    * request proceeds at once; a failure only leaves the hold to expire.
    */
   releaseOnly(connector: KvConnector, seq: Sequence, params: KvTransferParams): void {
-    const controller = new AbortController();
     const plan: KvLoadPlan = {
       requestId: seq.requestId,
       params,
@@ -134,15 +176,25 @@ export class RemoteKvLoader {
       remoteBlockIds: [],
       numTokens: 0,
     };
+    this.background(
+      seq,
+      params.remoteAgent,
+      (signal) => connector.loadBlocks(plan, signal),
+      'could not tell the prefill worker to release its blocks; they expire on their own',
+    );
+  }
+
+  private background(
+    seq: Sequence,
+    remoteAgent: string,
+    call: (signal: AbortSignal) => Promise<KvLoadResult>,
+    warning: string,
+  ): void {
+    const controller = new AbortController();
     this.controllers.add(controller);
-    const done = callLoad(connector, plan, controller.signal).then(
+    const done = callLoad(call, controller.signal).then(
       () => {},
-      (err: unknown) =>
-        log.warn('could not tell the prefill worker to release its blocks; they expire on their own', {
-          requestId: seq.requestId,
-          remoteAgent: params.remoteAgent,
-          error: err,
-        }),
+      (err: unknown) => log.warn(warning, { requestId: seq.requestId, remoteAgent, error: err }),
     );
     this.notifying.add(done);
     void done.finally(() => {
@@ -178,12 +230,21 @@ export class RemoteKvLoader {
 }
 
 /** The connector's promise, with a synchronous throw turned into a rejection. */
-function callLoad(connector: KvConnector, plan: KvLoadPlan, signal: AbortSignal): Promise<KvLoadResult> {
+function callLoad(
+  call: (signal: AbortSignal) => Promise<KvLoadResult>,
+  signal: AbortSignal,
+): Promise<KvLoadResult> {
   try {
-    return Promise.resolve(connector.loadBlocks(plan, signal));
+    return Promise.resolve(call(signal));
   } catch (err) {
     return Promise.reject(err);
   }
+}
+
+function receive(connector: KvConnector, plan: KvReceivePlan, signal: AbortSignal): Promise<KvLoadResult> {
+  if (connector.receiveBlocks === undefined)
+    return Promise.reject(new RemoteKvLoadError("this engine's KV connector cannot take layer-wise pushes"));
+  return connector.receiveBlocks(plan, signal);
 }
 
 function asError(err: unknown): Error {

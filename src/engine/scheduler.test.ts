@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { KvCacheManager } from '../kv/index.ts';
 import { DEFAULT_SAMPLING } from '../protocols/engine.ts';
 import { asRequestId } from '../protocols/ids.ts';
+import type { KvTransferRequest } from '../protocols/kv-transfer.ts';
 import { computeBlockHashes } from '../tokens/block-hash.ts';
 import { Xoshiro128 } from '../util/prng.ts';
 import { Scheduler, type SchedulerOutput } from './scheduler.ts';
@@ -11,8 +12,15 @@ import { Sequence } from './sequence.ts';
 const VOCAB = 1000;
 const EOS = 999;
 
-function makeSeq(id: string, prompt: number[], maxTokens = 8, stop: number[] = []): Sequence {
+function makeSeq(
+  id: string,
+  prompt: number[],
+  maxTokens = 8,
+  stop: number[] = [],
+  kvTransfer?: KvTransferRequest,
+): Sequence {
   return new Sequence({
+    kvTransfer,
     requestId: asRequestId(id),
     promptTokenIds: prompt,
     sampling: { ...DEFAULT_SAMPLING, temperature: 0 },
@@ -117,6 +125,48 @@ describe('scheduler', () => {
     assert.equal(s.running.length, 2);
     assert.equal(s.waiting.length, 1);
     runToCompletion(s);
+  });
+
+  it('layer-wise: admits into loading with blocks for P−1 tokens, past its own prefix hit, no plan', () => {
+    const { kv, s } = setup(64);
+    s.add(makeSeq('warm', range(40, 1), 2));
+    runToCompletion(s); // blocks 0 and 1 of this prefix are cached now
+    const push = { awaitKvPush: { remoteAgent: 'p1' } };
+    const seq = makeSeq('pushed', [...range(35, 1), 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7], 2, [], push);
+    s.add(seq);
+    const out = s.schedule();
+    assert.equal(out.scheduled.length, 0, 'nothing computed: it waits for the push');
+    assert.equal(seq.status, 'loading');
+    const [admission] = out.remote;
+    assert.equal(admission?.kind, 'receive');
+    assert.ok(admission?.kind === 'receive');
+    const table = kv.getBlockTable(seq.requestId);
+    assert.equal(table.length, Math.ceil((47 - 1) / 16), 'blocks for P−1 tokens');
+    assert.deepEqual(admission.plan.localBlockIds, table.slice(2), 'only the blocks past the local hit');
+    assert.deepEqual(
+      [admission.plan.firstBlock, admission.plan.numCachedTokens, admission.plan.numTokens],
+      [2, 32, 46 - 32],
+    );
+    s.finishLoad(seq);
+    assert.equal(seq.numCachedTokens, 46);
+    const next = runStep(s);
+    assert.deepEqual(
+      next.scheduled.map((e) => [e.numNewTokens, e.sample]),
+      [[1, true]],
+      'only the last prompt token is computed',
+    );
+  });
+
+  it('layer-wise: nothing to receive when the local hit covers P−1 tokens; admitted at once', () => {
+    const { s } = setup(64);
+    s.add(makeSeq('warm', range(40, 1), 2));
+    runToCompletion(s);
+    const seq = makeSeq('covered', range(33, 1), 2, [], { awaitKvPush: { remoteAgent: 'p1' } });
+    s.add(seq);
+    const out = s.schedule();
+    assert.equal(out.remote[0]?.kind, 'receive_none');
+    assert.equal(seq.status, 'running');
+    assert.equal(seq.awaitPush, undefined);
   });
 
   it('reuses a cached prefix on admission (numCachedTokens)', () => {

@@ -14,7 +14,8 @@
  *
  * Disaggregated serving (remote-prefill.ts): a waiting sequence with `remotePrefill` is admitted with
  * blocks for its first P−1 prompt tokens and parked in `loading` (vLLM's WAITING_FOR_REMOTE_KVS); the
- * step's `remote` list tells the engine which pulls to start. When a pull settles the engine calls
+ * step's `remote` list tells the engine which pulls to start (layer-wise, `awaitPush`: the same admission,
+ * but the prefill worker pushes into the blocks). When a pull settles the engine calls
  * `finishLoad` (→ running, one prompt token left) or `failLoad` (→ head of waiting, prefilled locally).
  * A finished `holdKvOnFinish` sequence keeps its blocks: the engine's hold ledger frees them later.
  *
@@ -24,7 +25,7 @@ import type { KvCacheManager } from '../kv/index.ts';
 import type { BlockId, RequestId } from '../protocols/ids.ts';
 import type { KvTransferParams } from '../protocols/kv-transfer.ts';
 import { assert } from '../util/errors.ts';
-import type { KvLoadPlan } from './kv-connector.ts';
+import type { KvLoadPlan, KvReceivePlan } from './kv-connector.ts';
 import { remoteSpan } from './remote-prefill.ts';
 import type { Sequence } from './sequence.ts';
 
@@ -50,7 +51,9 @@ export type SchedulerKvCache = Pick<
 export type RemoteAdmission =
   | { kind: 'load'; seq: Sequence; plan: KvLoadPlan }
   | { kind: 'release_only'; seq: Sequence; params: KvTransferParams }
-  | { kind: 'rejected'; seq: Sequence; error: string };
+  | { kind: 'rejected'; seq: Sequence; error: string }
+  | { kind: 'receive'; seq: Sequence; plan: KvReceivePlan }
+  | { kind: 'receive_none'; seq: Sequence; plan: KvReceivePlan };
 
 export interface ScheduledSequence {
   seq: Sequence;
@@ -178,8 +181,9 @@ export class Scheduler {
       const hit = seq.needsPromptScores
         ? { blocks: [], numComputedTokens: 0 }
         : this.kv.getComputedBlocks(seq);
-      if (seq.remotePrefill !== undefined) {
-        const remote = this.admitRemote(seq, hit, out);
+      if (seq.remotePrefill !== undefined || seq.awaitPush !== undefined) {
+        const remote =
+          seq.awaitPush !== undefined ? this.admitPush(seq, hit, out) : this.admitRemote(seq, hit, out);
         if (remote === 'no_room') break; // wait for blocks to free
         if (remote === 'loading') continue;
       }
@@ -232,6 +236,45 @@ export class Scheduler {
       numTokens: span.numTokens,
     };
     out.remote.push({ kind: 'load', seq, plan });
+    return 'loading';
+  }
+
+  /**
+   * Admit a layer-wise decode-side sequence: blocks for its first P−1 prompt tokens (prefix hits by
+   * reference), parked in `loading` while the prefill worker pushes the ones the hits lack. 'local' when
+   * nothing is needed (the prefill worker is told so, and the sequence is admitted like any other).
+   */
+  private admitPush(
+    seq: Sequence,
+    hit: { blocks: BlockId[]; numComputedTokens: number },
+    out: SchedulerOutput,
+  ): 'loading' | 'local' | 'no_room' {
+    const source = seq.awaitPush!;
+    const bs = this.kv.blockSize;
+    const numNeeded = seq.numPromptTokens - 1;
+    const end = Math.ceil(numNeeded / bs);
+    const first = Math.min(hit.blocks.length, end);
+    const plan: KvReceivePlan = {
+      requestId: seq.requestId,
+      remoteAgent: source.remoteAgent,
+      firstBlock: first,
+      localBlockIds: [],
+      numCachedTokens: first * bs,
+      numTokens: Math.max(0, numNeeded - first * bs),
+    };
+    if (first === end) {
+      seq.awaitPush = undefined;
+      out.remote.push({ kind: 'receive_none', seq, plan });
+      return 'local';
+    }
+    if (this.kv.allocateSlots(seq.requestId, numNeeded, hit.blocks) === null) return 'no_room';
+    seq.awaitPush = undefined; // one receive per request: a preempted sequence recomputes locally
+    this.waiting.shift();
+    seq.numComputedTokens = hit.numComputedTokens;
+    seq.status = 'loading';
+    this.loading.push(seq);
+    plan.localBlockIds = this.kv.getBlockTable(seq.requestId).slice(first, end);
+    out.remote.push({ kind: 'receive', seq, plan });
     return 'loading';
   }
 

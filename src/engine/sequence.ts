@@ -30,7 +30,7 @@ import type {
   StoppingParams,
 } from '../protocols/engine.ts';
 import type { RequestId } from '../protocols/ids.ts';
-import type { KvTransferParams, KvTransferRequest } from '../protocols/kv-transfer.ts';
+import type { KvPushSource, KvTransferParams, KvTransferRequest } from '../protocols/kv-transfer.ts';
 import { appendBlockHashes, type BlockHashes } from '../tokens/block-hash.ts';
 import { createRng, type Rng } from '../util/prng.ts';
 import type { TokenConstraint } from './guided-decoding.ts';
@@ -104,6 +104,13 @@ export class Sequence implements HashedTokens {
    * admission, so a preempted or failed-load sequence recomputes locally like any other.
    */
   remotePrefill: KvTransferParams | undefined;
+  /** A prefill worker's layer-wise request: the decode worker's agent each finished layer is pushed to. */
+  readonly pushTo: string | undefined;
+  /**
+   * A decode worker's layer-wise request: the prefill worker that pushes the prompt's KV. Cleared at first
+   * admission, like `remotePrefill`.
+   */
+  awaitPush: KvPushSource | undefined;
   /** Constrained decoding: the grammar state (engine-core advances it with each sampled token). */
   constraint: TokenConstraint | undefined;
   /** Constrained decoding: the tokens allowed at the step being executed (set by engine-core before it). */
@@ -134,6 +141,8 @@ export class Sequence implements HashedTokens {
     this.holdKvOnFinish = transfer !== undefined && 'doRemoteDecode' in transfer;
     this.remotePrefill =
       transfer !== undefined && 'doRemotePrefill' in transfer ? transfer.doRemotePrefill : undefined;
+    this.pushTo = transfer !== undefined && 'pushTo' in transfer ? transfer.pushTo.agent : undefined;
+    this.awaitPush = transfer !== undefined && 'awaitKvPush' in transfer ? transfer.awaitKvPush : undefined;
   }
 
   get numTokens(): number {

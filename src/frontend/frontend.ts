@@ -32,6 +32,7 @@ import { ModelWatcher } from './model-watcher.ts';
 import { RouterReplicaSync } from './replica-sync.ts';
 import type { PromptEncoderOptions } from './prompt-encoder.ts';
 import type { RequestStats } from './request-stats.ts';
+import type { KvHandOffMode } from '../protocols/kv-transfer.ts';
 
 export interface FrontendRuntime {
   discovery?: Discovery;
@@ -72,6 +73,8 @@ export interface FrontendOptions {
    * (default 1000 uncached tokens) and --max-prefill-queue-size (default 2). Defaults: DISAGG_DEFAULTS.
    */
   disagg?: Partial<DisaggPolicyOptions>;
+  /** How a remote prefill hands KV over (`--kv-transfer-mode`): whole (pull, default) or layerwise (push). */
+  kvTransferMode?: KvHandOffMode;
   /**
    * Model cards whose files travel through NATS's object store (docs/model-cards.md): `cacheDir`
    * (--model-cache-dir, default `$TMPDIR/dhw-model-cards`) and the NATS URL to fetch from (default the
@@ -170,6 +173,7 @@ export async function startFrontend(options: FrontendOptions = {}): Promise<Fron
           busyThreshold: options.busyThreshold,
           maxQueuedRequests: options.maxQueuedRequests,
           disagg,
+          kvTransferMode: options.kvTransferMode,
           metrics,
           requestSnapshot: (deployment, workerId) => feed.requestSnapshot(deployment, workerId),
           log,
@@ -207,6 +211,7 @@ export async function startFrontend(options: FrontendOptions = {}): Promise<Fron
       migrationLimit: options.migrationLimit ?? 0,
       maxLocalPrefillLength: disagg.maxLocalPrefillLength,
       maxPrefillQueueSize: disagg.maxPrefillQueueSize,
+      kvTransferMode: options.kvTransferMode ?? 'whole',
       discovery: discovery.backend,
       events: bus.backend,
       routerReplicaSync: replicaSync !== undefined,

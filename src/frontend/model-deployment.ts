@@ -12,6 +12,7 @@
 import { basename } from 'node:path';
 import type { InstanceInfo, ModelCard } from '../protocols/discovery.ts';
 import type { WorkerId } from '../protocols/ids.ts';
+import type { KvHandOffMode } from '../protocols/kv-transfer.ts';
 import { createRouter, DEFAULT_BUSY_THRESHOLD, type Router, type RouterFlags } from '../router/index.ts';
 import { DISAGG_DEFAULTS, type DisaggPolicyOptions } from '../router/disagg-policy.ts';
 import type { RequestPlane } from '../runtime/request-plane/index.ts';
@@ -45,6 +46,8 @@ export interface DeploymentOptions {
   requestSnapshot: (deployment: ModelDeployment, workerId: WorkerId) => void;
   /** --max-local-prefill-length, --max-prefill-queue-size (default DISAGG_DEFAULTS). */
   disagg?: DisaggPolicyOptions;
+  /** --kv-transfer-mode: whole (default) or layerwise. */
+  kvTransferMode?: KvHandOffMode;
   /** Where disaggregation decisions and remote prefill failures are counted (the HTTP server's /metrics). */
   metrics?: FrontendMetrics;
   log: Logger;
@@ -146,6 +149,7 @@ export class ModelDeployment implements ServedModel {
       blockSize: card.kvCacheBlockSize,
       migrationLimit: options.migrationLimit,
       disagg: options.disagg ?? DISAGG_DEFAULTS,
+      kvTransferMode: options.kvTransferMode,
       metrics: options.metrics,
       admission: this.admission,
       log: options.log,

@@ -24,7 +24,12 @@
  */
 import type { EngineOutput, EngineRequest } from '../protocols/engine.ts';
 import type { SequenceHash, WorkerId } from '../protocols/ids.ts';
-import type { KvTransferParams } from '../protocols/kv-transfer.ts';
+import type {
+  KvHandOffMode,
+  KvPushTarget,
+  KvTransferParams,
+  KvTransferRequest,
+} from '../protocols/kv-transfer.ts';
 import { RemoteErrorCode } from '../protocols/request-plane.ts';
 import { GENERATE_ENDPOINT } from '../protocols/worker-endpoints.ts';
 import {
@@ -53,6 +58,8 @@ export interface RemotePrefillOptions {
   plane: RequestPlane;
   blockSize: number;
   policy: DisaggPolicyOptions;
+  /** whole: prefill, then the decode worker pulls (default); layerwise: both at once, the prefill pushes. */
+  mode?: KvHandOffMode;
   metrics?: FrontendMetrics;
 }
 
@@ -76,6 +83,8 @@ export interface HandOff {
   decision: DisaggDecision;
   prefillWorker?: WorkerId;
   params?: KvTransferParams;
+  /** Layer-wise: the prefill worker now pushing the prompt's KV (send the decode worker pushedRequestOf). */
+  pushFrom?: WorkerId;
 }
 
 export class RemotePrefill {
@@ -113,7 +122,13 @@ export class RemotePrefill {
       this.failed(err, undefined, log);
       return { decision };
     }
-    log[level]('disaggregation decision', { ...fields, prefillWorker });
+    const mode = this.options.mode === 'layerwise' ? { mode: 'layerwise' } : {};
+    log[level]('disaggregation decision', { ...fields, prefillWorker, ...mode });
+    if (this.options.mode === 'layerwise') {
+      // Both hops at once: the prefill pushes each layer into the blocks the decode worker allocates.
+      void this.pushPrefill(request, prefillWorker, decode.workerId, signal, log);
+      return { decision, prefillWorker, pushFrom: prefillWorker };
+    }
     let outcome: 'done' | 'failed' = 'failed'; // a failed prefill computed nothing worth predicting
     try {
       const params = await this.prefill(request, prefillWorker, signal);
@@ -128,6 +143,30 @@ export class RemotePrefill {
       if (signal?.aborted) throw err;
       this.failed(err, prefillWorker, log);
       return { decision, prefillWorker };
+    } finally {
+      this.options.prefillRouter.finishRequest(request.requestId, outcome);
+    }
+  }
+
+  /**
+   * Layer-wise: run the prompt on the prefill worker, which pushes each layer to the decode worker's agent
+   * (the decode worker's instance id). In the background: the decode stream is the request's answer; a
+   * failure here is counted and quarantines the worker, and the decode worker prefills locally once the
+   * prefill worker tells it, or its wait times out.
+   */
+  private async pushPrefill(
+    request: EngineRequest,
+    prefillWorker: WorkerId,
+    decodeWorker: WorkerId,
+    signal: AbortSignal | undefined,
+    log: Logger,
+  ): Promise<void> {
+    let outcome: 'done' | 'failed' = 'failed';
+    try {
+      await this.prefill(request, prefillWorker, signal, { agent: String(decodeWorker) });
+      outcome = 'done';
+    } catch (err) {
+      if (!signal?.aborted) this.failed(err, prefillWorker, log);
     } finally {
       this.options.prefillRouter.finishRequest(request.requestId, outcome);
     }
@@ -179,11 +218,12 @@ export class RemotePrefill {
     request: EngineRequest,
     workerId: WorkerId,
     signal: AbortSignal | undefined,
+    pushTo?: KvPushTarget,
   ): Promise<KvTransferParams> {
     const router = this.options.prefillRouter;
     const address = router.addressOf(workerId);
     if (address === undefined) throw new ConnectError('(none)', `prefill worker ${workerId} left the pool`);
-    const prefillRequest = prefillRequestOf(request);
+    const prefillRequest = prefillRequestOf(request, pushTo);
     let last: EngineOutput | undefined;
     const items = this.options.plane.call(address, GENERATE_ENDPOINT, prefillRequest, {
       signal,
@@ -216,10 +256,17 @@ export class RemotePrefill {
 }
 
 /** What the prefill worker gets: the prompt, one token to sample, "hold the blocks for a decode worker". */
-export function prefillRequestOf(request: EngineRequest): EngineRequest {
+export function prefillRequestOf(request: EngineRequest, pushTo?: KvPushTarget): EngineRequest {
   const { minTokens: _minTokens, ...stopping } = request.stopping;
   const { logprobs: _logprobs, ...rest } = request;
-  return { ...rest, stopping: { ...stopping, maxTokens: 1 }, kvTransfer: { doRemoteDecode: true } };
+  const kvTransfer: KvTransferRequest =
+    pushTo === undefined ? { doRemoteDecode: true } : { doRemoteDecode: true, pushTo };
+  return { ...rest, stopping: { ...stopping, maxTokens: 1 }, kvTransfer };
+}
+
+/** What the decode worker gets in layer-wise mode: "allocate, tell that prefill worker where, wait for it". */
+export function pushedRequestOf(request: EngineRequest, prefillWorker: WorkerId): EngineRequest {
+  return { ...request, kvTransfer: { awaitKvPush: { remoteAgent: String(prefillWorker) } } };
 }
 
 /** What the decode worker gets after a remote prefill: the same request, "pull the prompt's KV from there". */

@@ -34,7 +34,7 @@
  */
 import type { EngineModelInfo, EngineOutput, EngineRequest, InferenceEngine } from '../protocols/engine.ts';
 import type { SequenceHash, WorkerId } from '../protocols/ids.ts';
-import type { KvTransferParams } from '../protocols/kv-transfer.ts';
+import type { KvHandOffMode, KvTransferParams } from '../protocols/kv-transfer.ts';
 import { RemoteErrorCode } from '../protocols/request-plane.ts';
 import { GENERATE_ENDPOINT } from '../protocols/worker-endpoints.ts';
 import { DISAGG_DEFAULTS, type DisaggPolicyOptions, type RouteResult, type Router } from '../router/index.ts';
@@ -49,7 +49,7 @@ import { InvalidRequestError } from '../util/errors.ts';
 import { getLogger, type Logger } from '../util/logger.ts';
 import type { AdmissionQueue } from './admission.ts';
 import type { FrontendMetrics } from './metrics.ts';
-import { decodeRequestOf, RemotePrefill } from './remote-prefill.ts';
+import { decodeRequestOf, pushedRequestOf, RemotePrefill } from './remote-prefill.ts';
 import { checkOutput } from './worker-output.ts';
 
 export { MalformedWorkerOutputError } from './worker-output.ts';
@@ -67,6 +67,8 @@ export interface RoutedEngineOptions {
   prefillRouter?: Router;
   /** --max-local-prefill-length, --max-prefill-queue-size (default DISAGG_DEFAULTS). */
   disagg?: DisaggPolicyOptions;
+  /** --kv-transfer-mode: whole (default) or layerwise. */
+  kvTransferMode?: KvHandOffMode;
   /** Disaggregation decision and remote prefill failure counters. */
   metrics?: FrontendMetrics;
   /**
@@ -113,6 +115,7 @@ export class RoutedEngine implements InferenceEngine {
         plane: options.plane,
         blockSize: options.blockSize,
         policy: options.disagg ?? DISAGG_DEFAULTS,
+        mode: options.kvTransferMode ?? 'whole',
         metrics: options.metrics,
       });
     }
@@ -219,6 +222,8 @@ export class RoutedEngine implements InferenceEngine {
       const hashes = progress.hashes.of(attempt.promptTokenIds);
       const handOff = await this.remotePrefill.handOff(attempt, hashes, route, signal, log);
       progress.transfer = handOff.params;
+      // Layer-wise: the prefill runs meanwhile and pushes into this attempt's blocks; a retry prefills locally.
+      if (handOff.pushFrom !== undefined) return pushedRequestOf(attempt, handOff.pushFrom);
     }
     return progress.transfer ? decodeRequestOf(attempt, progress.transfer) : attempt;
   }

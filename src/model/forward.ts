@@ -134,7 +134,12 @@ export class LlamaModel {
    * stage instead of starting from the embedding, and one without the head gets its output hidden states
    * (rows, dim) back instead of logits.
    */
-  forward(batch: ForwardBatch, kv: KvCacheTensors, hidden?: Float32Array): Float32Array {
+  forward(
+    batch: ForwardBatch,
+    kv: KvCacheTensors,
+    hidden?: Float32Array,
+    onLayerDone?: (layer: number) => void,
+  ): Float32Array {
     const c = this.config;
     const w = this.weights;
     const k = this.kernels; // the one kernel object: every computation below goes through it
@@ -167,6 +172,8 @@ export class LlamaModel {
       k.applyRope(s.q, n, c.numHeads, c.headDim, cos, sin);
       k.applyRope(s.k, n, c.numKvHeads, c.headDim, cos, sin);
       k.writeKvSlots(kv, kvl, s.k, s.v, batch.slotMapping);
+      // This layer's K/V are final for every row: a layer-wise hand-off can send them while the rest computes.
+      onLayerDone?.(l);
 
       // Each new token attends to its sequence's positions 0..p through the block table.
       k.attention(s.att, s.q, kv, kvl, batch, c.numHeads);

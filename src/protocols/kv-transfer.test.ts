@@ -2,10 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { explainEngineOutput, explainEngineRequest } from './engine.ts';
 import {
+  destinationNotification,
   explainKvTransferParams,
   explainKvTransferRequest,
+  type KvDestination,
   type KvTransferParams,
+  layerNotification,
+  parsePushNotification,
   parseReleaseNotification,
+  pushFailedNotification,
   releaseNotification,
 } from './kv-transfer.ts';
 
@@ -68,5 +73,49 @@ describe('kv transfer protocol', () => {
   it('round-trips the release notification', () => {
     assert.equal(parseReleaseNotification(releaseNotification('req-9')), 'req-9');
     assert.equal(parseReleaseNotification('hello'), undefined);
+  });
+
+  it('accepts the layer-wise shapes and names what is wrong with a malformed one', () => {
+    assert.equal(explainKvTransferRequest({ doRemoteDecode: true, pushTo: { agent: 'd1' } }), undefined);
+    assert.equal(explainKvTransferRequest({ awaitKvPush: { remoteAgent: 'p1' } }), undefined);
+    assert.match(explainKvTransferRequest({ doRemoteDecode: true, pushTo: {} }) ?? '', /pushTo.agent/);
+    assert.match(explainKvTransferRequest({ awaitKvPush: { remoteAgent: '' } }) ?? '', /remoteAgent/);
+    assert.match(explainKvTransferRequest({ awaitKvPush: {}, doRemoteDecode: true }) ?? '', /awaitKvPush/);
+  });
+
+  it('round-trips the layer-wise notifications, request ids with colons included', () => {
+    const destination: KvDestination = {
+      agent: 'd1',
+      region: 'kv',
+      firstBlock: 2,
+      blockIds: [40, 41, 7],
+      numCachedTokens: 32,
+      ttlMs: 10_000,
+    };
+    const id = 'cmpl-1:retry:2';
+    assert.deepEqual(parsePushNotification(destinationNotification(id, destination)), {
+      kind: 'destination',
+      requestId: id,
+      destination,
+    });
+    assert.deepEqual(parsePushNotification(layerNotification(id, 29)), {
+      kind: 'layer',
+      requestId: id,
+      layer: 29,
+    });
+    assert.deepEqual(parsePushNotification(pushFailedNotification(id)), {
+      kind: 'push_failed',
+      requestId: id,
+    });
+    assert.equal(
+      parsePushNotification(releaseNotification(id)),
+      undefined,
+      'a pull release is not a push message',
+    );
+    assert.equal(parsePushNotification('kv-layer:r1:x'), undefined);
+    assert.equal(
+      parsePushNotification(`kv-dest:r1:${JSON.stringify({ ...destination, blockIds: [-1] })}`),
+      undefined,
+    );
   });
 });

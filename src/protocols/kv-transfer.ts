@@ -40,7 +40,122 @@ export interface KvTransferParams {
  * - `doRemotePrefill`: "you are the decode worker": pull the prompt's KV from the prefill worker (what
  *   your own prefix cache lacks), then decode. If the pull fails, prefill locally: never lose the request.
  */
-export type KvTransferRequest = { doRemoteDecode: true } | { doRemotePrefill: KvTransferParams };
+export type KvTransferRequest =
+  | { doRemoteDecode: true }
+  | { doRemotePrefill: KvTransferParams }
+  | { doRemoteDecode: true; pushTo: KvPushTarget }
+  | { awaitKvPush: KvPushSource };
+
+/**
+ * How the KV reaches the decode worker (the frontend's `--kv-transfer-mode`, replay's flag of the same name):
+ * `whole`: after the prefill, the decode worker READs every block (pull); `layerwise`: during the prefill,
+ * the prefill worker WRITEs each layer as soon as the forward pass has computed it (push).
+ */
+export type KvHandOffMode = 'whole' | 'layerwise';
+export const KV_HAND_OFF_MODES: readonly KvHandOffMode[] = ['whole', 'layerwise'];
+
+/*
+ * Layer-wise hand-off (push). The frontend picks both workers and sends both hops at once, each naming the
+ * other's agent; the two workers then talk directly through their transfer agents:
+ *
+ *   frontend ── generate {kvTransfer {awaitKvPush {remoteAgent P}}} ──▶ decode worker D
+ *            ── generate {maxTokens 1, kvTransfer {doRemoteDecode, pushTo {agent D}}} ──▶ prefill worker P
+ *   D: admits, allocates (own prefix cache first), request `loading` ── notif "kv-dest:{id}:{json}" ──▶ P
+ *   P: forward pass, after layer l ── WRITE layers [l, l+1) of the prompt blocks, notif "kv-layer:{id}:{l}" ──▶ D
+ *   D: every layer landed → running: computes the last prompt token, samples, decodes
+ *   P: a push failed ── notif "kv-push-failed:{id}" ──▶ D (prefills locally)
+ */
+
+/** Prefill side of a layer-wise hand-off: whom to push to (the decode worker's agent). */
+export interface KvPushTarget {
+  agent: string;
+}
+
+/** Decode side of a layer-wise hand-off: whom the destination goes to, and how long to wait. */
+export interface KvPushSource {
+  /** The prefill worker's transfer agent. */
+  remoteAgent: string;
+}
+
+/**
+ * Where the decode worker wants a prompt's KV, sent decode → prefill once it has allocated the blocks:
+ * logical blocks [firstBlock, firstBlock + blockIds.length) of the prompt go to `blockIds`.
+ */
+export interface KvDestination {
+  /** The decode worker's agent and region. */
+  agent: string;
+  region: string;
+  /** The decode worker's own prefix-cache hit, in blocks: the prefill worker skips those. */
+  firstBlock: number;
+  blockIds: number[];
+  /** Prompt tokens the decode worker already had (firstBlock × block size). */
+  numCachedTokens: number;
+  /**
+   * How long from receipt the prefill worker may still START a write (each write's timeout ends there too);
+   * the decode worker gives up a grace period after that and reuses the blocks.
+   */
+  ttlMs: number;
+}
+
+export function destinationNotification(requestId: string, destination: KvDestination): string {
+  return `kv-dest:${requestId}:${JSON.stringify(destination)}`;
+}
+
+export function layerNotification(requestId: string, layer: number): string {
+  return `kv-layer:${requestId}:${layer}`;
+}
+
+export function pushFailedNotification(requestId: string): string {
+  return `kv-push-failed:${requestId}`;
+}
+
+/** A layer-wise control message (a notification between agents), or undefined for any other message. */
+export type PushNotification =
+  | { kind: 'destination'; requestId: string; destination: KvDestination }
+  | { kind: 'layer'; requestId: string; layer: number }
+  | { kind: 'push_failed'; requestId: string };
+
+/** Parse a layer-wise notification; a malformed one (wrong version, bug) is undefined, never a throw. */
+export function parsePushNotification(message: string): PushNotification | undefined {
+  const colon = message.indexOf(':');
+  if (colon < 0) return undefined;
+  const kind = message.slice(0, colon);
+  const rest = message.slice(colon + 1);
+  if (kind === 'kv-push-failed') return { kind: 'push_failed', requestId: rest };
+  // Request ids may contain ':'; the layer number and the JSON destination follow the LAST id character.
+  if (kind === 'kv-layer') {
+    const at = rest.lastIndexOf(':');
+    const layer = Number(rest.slice(at + 1));
+    if (at < 0 || !isCount(layer)) return undefined;
+    return { kind: 'layer', requestId: rest.slice(0, at), layer };
+  }
+  if (kind === 'kv-dest') {
+    const at = rest.indexOf(':{');
+    if (at < 0) return undefined;
+    let destination: unknown;
+    try {
+      destination = JSON.parse(rest.slice(at + 1));
+    } catch {
+      return undefined;
+    }
+    if (explainKvDestination(destination) !== undefined) return undefined;
+    return { kind: 'destination', requestId: rest.slice(0, at), destination: destination as KvDestination };
+  }
+  return undefined;
+}
+
+/** Why `value` is not a KvDestination (undefined when it is). */
+export function explainKvDestination(value: unknown): string | undefined {
+  if (!isPlainObject(value)) return 'a KV destination must be an object';
+  if (!isName(value.agent)) return 'destination.agent must be a non-empty string';
+  if (!isName(value.region)) return 'destination.region must be a non-empty string';
+  if (!isCount(value.firstBlock)) return 'destination.firstBlock must be a block index';
+  if (!Array.isArray(value.blockIds) || !value.blockIds.every(isCount))
+    return 'destination.blockIds must be an array of block ids';
+  if (!isCount(value.numCachedTokens)) return 'destination.numCachedTokens must be a token count';
+  if (!isCount(value.ttlMs)) return 'destination.ttlMs must be a duration in ms';
+  return undefined;
+}
 
 /** The notification a decode worker sends the prefill worker once it has read the blocks. */
 export function releaseNotification(remoteRequestId: string): string {
@@ -78,5 +193,16 @@ export function explainKvTransferRequest(value: unknown): string | undefined {
   const keys = Object.keys(value);
   if (keys.length === 1 && value.doRemoteDecode === true) return undefined;
   if (keys.length === 1 && 'doRemotePrefill' in value) return explainKvTransferParams(value.doRemotePrefill);
-  return 'kvTransfer must be {doRemoteDecode: true} or {doRemotePrefill: KvTransferParams}';
+  if (keys.length === 2 && value.doRemoteDecode === true && 'pushTo' in value)
+    return isPlainObject(value.pushTo) && isName(value.pushTo.agent)
+      ? undefined
+      : 'kvTransfer.pushTo.agent must be a non-empty string';
+  if (keys.length === 1 && 'awaitKvPush' in value)
+    return isPlainObject(value.awaitKvPush) && isName(value.awaitKvPush.remoteAgent)
+      ? undefined
+      : 'kvTransfer.awaitKvPush.remoteAgent must be a non-empty string';
+  return (
+    'kvTransfer must be {doRemoteDecode: true}, {doRemotePrefill: KvTransferParams}, ' +
+    '{doRemoteDecode: true, pushTo: {agent}} or {awaitKvPush: {remoteAgent}}'
+  );
 }

@@ -91,13 +91,21 @@ export class StreamTransport implements KvTransport {
     };
   }
 
-  async transfer(
-    address: string,
+  transfer(address: string, header: TransferHeader, local: Uint8Array[], timeoutMs: number): Promise<void> {
+    // A warm connection starts the transfer inside the caller's turn: a WRITE's first writev(2) runs before
+    // this returns, so a layer-wise push issued between two layers of a forward pass leaves while the next
+    // layer computes (as far as the socket buffer takes it), not when the event loop next runs.
+    const idle = this.takeIdle(address);
+    if (idle !== undefined) return this.run(idle, header, local, timeoutMs);
+    return this.acquire(address, timeoutMs).then((conn) => this.run(conn, header, local, timeoutMs));
+  }
+
+  private async run(
+    conn: DataConnection,
     header: TransferHeader,
     local: Uint8Array[],
     timeoutMs: number,
   ): Promise<void> {
-    const conn = await this.acquire(address, timeoutMs);
     try {
       await conn.transfer(header, local, timeoutMs);
     } finally {
@@ -139,13 +147,20 @@ export class StreamTransport implements KvTransport {
     return { kind: 'tcp', host: this.options.advertiseHost ?? listenOn.host, port };
   }
 
-  private async acquire(address: string, timeoutMs: number): Promise<DataConnection> {
+  /** A pooled connection to `address` that can take a transfer now, if any. */
+  private takeIdle(address: string): DataConnection | undefined {
     const pool = this.idle.get(address);
     while (pool?.length) {
       const conn = pool.pop() as DataConnection;
       if (conn.usable) return conn;
       this.open.delete(conn);
     }
+    return undefined;
+  }
+
+  private async acquire(address: string, timeoutMs: number): Promise<DataConnection> {
+    const idle = this.takeIdle(address);
+    if (idle !== undefined) return idle;
     const target = parseStreamAddress(address);
     const conn = await DataConnection.open(
       address,

@@ -12,17 +12,24 @@
  * (UnknownAgentError), a hold that already expired (HeldKvExpiredError), a timeout, a refused connection, a
  * layout mismatch. The simulated variant (mocker workers, which have no tensors) only sends the notification.
  */
-import type { KvConnector, KvLoadPlan, KvLoadResult } from '../engine/index.ts';
-import { type KvTransferParams, releaseNotification } from '../protocols/kv-transfer.ts';
+import type { KvConnector, KvLoadPlan, KvLoadResult, KvReceivePlan } from '../engine/index.ts';
+import {
+  destinationNotification,
+  type KvDestination,
+  type KvTransferParams,
+  releaseNotification,
+} from '../protocols/kv-transfer.ts';
 import type { Discovery } from '../runtime/discovery/index.ts';
 import {
   agentMetadataKey,
+  blockBytes,
   fetchAgentMetadata,
   type TransferAgent,
   TransferError,
   UnknownAgentError,
 } from '../transfer/index.ts';
 import type { Logger } from '../util/logger.ts';
+import { type KvPushInbox, PUSH_GRACE_MS } from './kv-push-inbox.ts';
 
 /** The region name a worker registers its KV block pool under (and asks peers for). */
 export const KV_REGION = 'kv';
@@ -68,12 +75,65 @@ export function checkNotExpired(params: KvTransferParams, now = Date.now()): voi
 
 export interface AgentKvConnectorOptions extends PeerLookup {
   log: Logger;
-  /** A pull slower than this fails (TransferTimeoutError) and the prompt is prefilled locally. */
+  /**
+   * A pull slower than this fails (TransferTimeoutError) and the prompt is prefilled locally. Layer-wise,
+   * it is the destination's ttl: how long the prefill worker may take to start pushing the last layer.
+   */
   timeoutMs: number;
+  /** Layer-wise receives: where the prefill worker's layer notifications are matched to requests. */
+  inbox?: KvPushInbox;
 }
 
 export class AgentKvConnector implements KvConnector {
   constructor(private readonly options: AgentKvConnectorOptions) {}
+
+  /**
+   * Layer-wise: tell the prefill worker where the prompt's KV goes, then wait until every layer has landed
+   * (kv-push-inbox.ts). Rejects on a push failure or at ttl + grace, when no WRITE can land any more.
+   */
+  async receiveBlocks(plan: KvReceivePlan, signal: AbortSignal): Promise<KvLoadResult> {
+    signal.throwIfAborted();
+    const { agent, log, timeoutMs, inbox } = this.options;
+    if (inbox === undefined) throw new TransferError('this worker takes no layer-wise pushes');
+    const peer = plan.remoteAgent;
+    await ensurePeer(this.options, peer);
+    const destination: KvDestination = {
+      agent: agent.name,
+      region: KV_REGION,
+      firstBlock: plan.firstBlock,
+      blockIds: plan.localBlockIds.map(Number),
+      numCachedTokens: plan.numCachedTokens,
+      ttlMs: timeoutMs,
+    };
+    const notif = destinationNotification(plan.requestId, destination);
+    const started = performance.now();
+    if (plan.localBlockIds.length === 0) {
+      await agent.sendNotif(peer, notif); // nothing to receive: the prefill worker frees its blocks
+      return { bytes: 0, ms: 0 };
+    }
+    // Expect before sending: the first layer may land before sendNotif's promise settles.
+    const landed = inbox.expect(plan.requestId, peer, timeoutMs + PUSH_GRACE_MS);
+    try {
+      await agent.sendNotif(peer, notif);
+    } catch (err) {
+      inbox.cancel(plan.requestId, err as Error); // never sent: nobody writes into the blocks
+      await landed.catch(() => {});
+      throw err;
+    }
+    await landed;
+    const region = agent.metadata().regions.find((r) => r.name === KV_REGION);
+    const bytes = region === undefined ? 0 : plan.localBlockIds.length * blockBytes(region.layout);
+    const ms = performance.now() - started;
+    log.info('kv transfer received (layer-wise push)', {
+      requestId: plan.requestId,
+      peer,
+      blocks: plan.localBlockIds.length,
+      numTokens: plan.numTokens,
+      bytes,
+      ms: Math.round(ms * 100) / 100,
+    });
+    return { bytes, ms, transport: 'push' };
+  }
 
   async loadBlocks(plan: KvLoadPlan, signal: AbortSignal): Promise<KvLoadResult> {
     signal.throwIfAborted();

@@ -13,6 +13,7 @@ import {
   UnknownRegionError,
 } from '../transfer/index.ts';
 import { HeldKvExpiredError } from './agent-kv-connector.ts';
+import { KvPushFailedError } from './kv-push-inbox.ts';
 import type { KvTransferMetrics } from './kv-transfer-metrics.ts';
 
 /** The `reason` label of a failed pull's fallback: what an operator checks first. */
@@ -20,6 +21,7 @@ export function fallbackReason(error: unknown): string {
   for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
     if (e instanceof UnknownAgentError) return 'peer_gone';
     if (e instanceof HeldKvExpiredError) return 'hold_expired';
+    if (e instanceof KvPushFailedError) return 'push_failed';
     if (e instanceof TransferTimeoutError) return 'timeout';
     if (e instanceof LayoutMismatchError || e instanceof UnknownRegionError || e instanceof BlockRangeError)
       return 'layout_mismatch';

@@ -17,6 +17,8 @@
  *   dynamo_component_kv_transfer_staged_blocks{...}              gauge    blocks in the shm mirror (prefill)
  *   dynamo_component_kv_transfer_staged_bytes_total{...,when}    counter  bytes the owner copied into /dev/shm:
  *                                                                         ahead (at hold) | on_read (unstaged)
+ *   dynamo_component_kv_transfer_layer_pushes_total{...,outcome} counter  layer-wise WRITEs (prefill): ok | error;
+ *                                                                         decode side: pulls_total{transport="push"}
  *
  * Fed from the engine's onKvTransfer events (every engine kind, simulated pulls included) and, for bytes
  * served, from the transfer agent's transport counters (only real bytes leave a worker).
@@ -36,6 +38,8 @@ export interface KvTransferMetricsSource {
   stagedBlocks?(): number;
   /** Bytes the agent copied into /dev/shm so far, ahead of READs and during them. */
   stagedBytes?(): { ahead: number; onRead: number };
+  /** Layer-wise WRITEs made so far (prefill side), by outcome. */
+  layerPushes?(): { ok: number; error: number };
 }
 
 type LabelName = keyof WorkerMetricLabels;
@@ -113,6 +117,20 @@ export class KvTransferMetrics {
         ] as const) {
           this.inc({ ...labels, when }, Math.max(0, total - staged[when]));
           staged[when] = Math.max(staged[when], total);
+        }
+      },
+    });
+    const pushes = { ok: 0, error: 0 };
+    new Counter({
+      name: 'dynamo_component_kv_transfer_layer_pushes_total',
+      help: 'Layer-wise KV WRITEs a prefill worker made to decode workers (one per layer per request), by outcome',
+      labelNames: [...labelNames, 'outcome'],
+      registers,
+      collect() {
+        const now = source.layerPushes?.() ?? { ok: 0, error: 0 };
+        for (const outcome of ['ok', 'error'] as const) {
+          this.inc({ ...labels, outcome }, Math.max(0, now[outcome] - pushes[outcome]));
+          pushes[outcome] = Math.max(pushes[outcome], now[outcome]);
         }
       },
     });

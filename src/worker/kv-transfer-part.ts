@@ -5,8 +5,9 @@
  * KvConnector plugged in. Like a NIC driver a service loads at start: register memory, bring the link up,
  * announce the address, and take it all down again in reverse order at stop.
  *
- *   start  agent ─► register "kv" ─► listen (tcp/unix/memory) ─► follow peers ─► on notif "release:r"
- *          → engine.releaseHeld(r) ─► engine.setKvConnector ─► publish metadata (peers may now pull)
+ *   start  agent ─► register "kv" ─► listen (tcp/unix/memory) ─► follow peers ─► layer-wise pusher and
+ *          inbox (kv-push-wiring.ts) ─► on notif "release:r" → engine.releaseHeld(r), "kv-*" → push wiring
+ *          ─► engine.setKvConnector ─► publish metadata (peers may now pull)
  *   stop   (after the drain) wait for held blocks to be pulled ─► unpublish ─► unplug ─► close agent
  *
  * Scratch workers move real bytes (AgentKvConnector); mocker workers have no tensors, so their pulls are
@@ -35,6 +36,7 @@ import { parseLinkSpec } from '../util/link-spec.ts';
 import type { Logger } from '../util/logger.ts';
 import { AgentKvConnector, checkNotExpired, ensurePeer, KV_REGION } from './agent-kv-connector.ts';
 import { AgentKvStager } from './agent-kv-stager.ts';
+import { startLayerwisePush } from './kv-push-wiring.ts';
 import { WorkerError } from './errors.ts';
 import type { SimulatedKvSpec } from './worker-engine.ts';
 import {
@@ -55,6 +57,8 @@ export interface KvTransferPart {
   awaitHeldPulled(ms: number): Promise<void>;
   /** Blocks staged into the shm mirror for held requests (0 without shm or on a decode-only worker). */
   stagedBlocks(): number;
+  /** Layer-wise WRITEs this worker made as a prefill worker, by outcome, and their bytes. */
+  layerPushes(): { ok: number; error: number; bytes: number };
   /** The lease is gone, and the metadata key with it: do not try to delete it (etcd may be unreachable). */
   forget(): void;
   /** Put the metadata again (under the renewed lease, after `forget`). */
@@ -213,16 +217,32 @@ export async function startKvTransferPart(
     (d) => d.close(),
     'stop following transfer agents',
   );
-  stack.defer(
-    agent.onNotif((n) => releaseOnNotif(engine, log, n.from, n.message)),
-    'stop taking release notifications',
-  );
-
   const peers = { agent, discovery, namespace };
   const pullTimeoutMs = deps.options.pullTimeoutMs ?? WORKER_DEFAULTS.kvPullTimeoutMs;
+  // Layer-wise pushes need real tensors (the mocker has none to write): both sides on every scratch worker.
+  const push =
+    engine instanceof LlmEngine
+      ? startLayerwisePush({
+          engine,
+          agent,
+          numLayers: engine.kvTensors.numLayers,
+          destinationTimeoutMs: pullTimeoutMs,
+          ensurePeer: (peer) => ensurePeer(peers, peer),
+          log,
+        })
+      : undefined;
+  if (push !== undefined) stack.defer(() => engine.setKvPusher(undefined), 'unplug the KV pusher');
+  stack.defer(
+    agent.onNotif((n) => {
+      if (push?.onNotif(n.from, n.message)) return;
+      releaseOnNotif(engine, log, n.from, n.message);
+    }),
+    'stop taking transfer notifications',
+  );
+
   const connector =
     engine instanceof LlmEngine
-      ? new AgentKvConnector({ ...peers, log, timeoutMs: pullTimeoutMs })
+      ? new AgentKvConnector({ ...peers, log, timeoutMs: pullTimeoutMs, inbox: push?.inbox })
       : simulatedPulls(
           new SimulatedKvConnector({
             link: deps.options.link ?? parseLinkSpec(WORKER_DEFAULTS.kvLink),
@@ -272,6 +292,7 @@ export async function startKvTransferPart(
     metadataKey,
     awaitHeldPulled: (ms) => awaitHeldPulled(engine, ms, log),
     stagedBlocks: () => stager?.stagedBlocks ?? 0,
+    layerPushes: () => push?.counts ?? { ok: 0, error: 0, bytes: 0 },
     forget: () => {
       published = false;
     },

@@ -165,6 +165,7 @@ export async function assembleWorkerParts(
     heldRequests: () => engine.heldRequests(),
     bytesServed: () => kvTransfer?.agent.counters().bytesSent ?? 0,
     stagedBlocks: () => kvTransfer?.stagedBlocks() ?? 0,
+    layerPushes: () => kvTransfer?.layerPushes() ?? { ok: 0, error: 0, bytes: 0 },
     stagedBytes: () => {
       const c = kvTransfer?.agent.counters();
       return { ahead: c?.stagedAheadBytes ?? 0, onRead: c?.stagedOnReadBytes ?? 0 };

@@ -11,10 +11,22 @@ import { DISAGG_FLAGS, disaggOptionsFromFlags, routingOptionsFromFlags } from '.
 test('disaggregation flags: defaults are DISAGG_DEFAULTS, values are read as counts', () => {
   assert.equal(DISAGG_FLAGS['max-local-prefill-length']?.default, '1000');
   assert.equal(DISAGG_FLAGS['max-prefill-queue-size']?.default, '2');
-  assert.deepEqual(disaggOptionsFromFlags({}), { disagg: DISAGG_DEFAULTS });
+  assert.deepEqual(disaggOptionsFromFlags({}), { disagg: DISAGG_DEFAULTS, kvTransferMode: 'whole' });
   assert.deepEqual(
     disaggOptionsFromFlags({ 'max-local-prefill-length': '0', 'max-prefill-queue-size': '5' }),
-    { disagg: { maxLocalPrefillLength: 0, maxPrefillQueueSize: 5 } },
+    { disagg: { maxLocalPrefillLength: 0, maxPrefillQueueSize: 5 }, kvTransferMode: 'whole' },
+  );
+});
+
+test('--kv-transfer-mode: whole by default, layerwise on request, anything else names the flag and the choices', () => {
+  assert.equal(DISAGG_FLAGS['kv-transfer-mode']?.default, 'whole');
+  assert.equal(disaggOptionsFromFlags({ 'kv-transfer-mode': 'layerwise' }).kvTransferMode, 'layerwise');
+  assert.throws(
+    () => disaggOptionsFromFlags({ 'kv-transfer-mode': 'streaming' }),
+    (err: unknown) =>
+      err instanceof UsageError &&
+      err.message.includes('--kv-transfer-mode') &&
+      err.message.includes('layerwise'),
   );
 });
 

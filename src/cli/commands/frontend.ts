@@ -21,6 +21,7 @@ import {
   type DisaggPolicyOptions,
 } from '../../router/index.ts';
 import { getLogger, type Logger } from '../../util/logger.ts';
+import { KV_HAND_OFF_MODES, type KvHandOffMode } from '../../protocols/kv-transfer.ts';
 import {
   type FlagSpecs,
   LOGGING_FLAGS,
@@ -122,6 +123,13 @@ export const DISAGG_FLAGS: FlagSpecs = {
     type: 'string',
     default: String(DISAGG_DEFAULTS.maxPrefillQueueSize),
     help: 'prefill locally when the least-queued prefill worker has this many remote prefills in flight',
+  },
+  'kv-transfer-mode': {
+    type: 'string',
+    default: 'whole',
+    help:
+      'how a remote prefill hands KV over: whole (the decode worker pulls it after the prefill) or layerwise ' +
+      '(the prefill worker pushes each layer as soon as it is computed)',
   },
 };
 
@@ -281,7 +289,10 @@ export function routingOptionsFromFlags(
 }
 
 /** FrontendOptions.disagg from DISAGG_FLAGS (UsageError naming the flag when a value is not a count). */
-export function disaggOptionsFromFlags(values: ParsedCommand['values']): { disagg: DisaggPolicyOptions } {
+export function disaggOptionsFromFlags(values: ParsedCommand['values']): {
+  disagg: DisaggPolicyOptions;
+  kvTransferMode: KvHandOffMode;
+} {
   const disagg: DisaggPolicyOptions = {
     maxLocalPrefillLength:
       numberFlag(values, 'max-local-prefill-length', { integer: true, min: 0 }) ??
@@ -295,7 +306,10 @@ export function disaggOptionsFromFlags(values: ParsedCommand['values']): { disag
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  return { disagg };
+  const mode = String(values['kv-transfer-mode'] ?? 'whole');
+  if (!(KV_HAND_OFF_MODES as readonly string[]).includes(mode))
+    throw new UsageError(`--kv-transfer-mode must be one of ${KV_HAND_OFF_MODES.join(', ')}, got "${mode}"`);
+  return { disagg, kvTransferMode: mode as KvHandOffMode };
 }
 
 export function httpOptionsFromFlags(
