@@ -14,7 +14,7 @@ import type { InstanceInfo, ModelCard } from '../protocols/discovery.ts';
 import type { WorkerId } from '../protocols/ids.ts';
 import { createRouter, DEFAULT_BUSY_THRESHOLD, type Router, type RouterFlags } from '../router/index.ts';
 import { DISAGG_DEFAULTS, type DisaggPolicyOptions } from '../router/disagg-policy.ts';
-import type { RequestPlane } from '../runtime/request-plane/index.ts';
+import { dialAddress, type RequestPlane } from '../runtime/request-plane/index.ts';
 import { readTokenizerFiles, Tokenizer } from '../tokens/index.ts';
 import { DhwError } from '../util/errors.ts';
 import { getLogger, type Logger } from '../util/logger.ts';
@@ -205,7 +205,7 @@ export class ModelDeployment implements ServedModel {
       blockSize: card.kvCacheBlockSize,
       totalBlocks: card.totalKvBlocks,
       maxNumSeqs: card.maxNumSeqs,
-      address: instance.transport.tcp,
+      address: dialAddress(instance.transport),
     });
   }
 
