@@ -1,8 +1,9 @@
 /**
  * `npm run bench:frontend-processes`: req/s through a real `dhw frontend --processes P` process tree in front
  * of zero-delay mocker worker processes, for each P, like `wrk` against nginx with 1 and 2 worker
- * processes. The client is this process (keep-alive connections, a closed loop of C clients, 64-token
- * text prompts, max_tokens 8, non-streaming). P values run interleaved in short rounds, so a noisy
+ * processes. The client is this process (a closed loop of C clients, each with its own keep-alive
+ * connection sending prebuilt bytes, wrk-like: lib/raw-http-client.ts; 64-token text prompts, max_tokens 8,
+ * non-streaming). P values run interleaved in short rounds, so a noisy
  * neighbour hurts all of them alike.
  *
  * Besides req/s it reports the CPU time the frontend process tree spent per request (utime + stime of the
@@ -29,6 +30,7 @@ import { fmt, markdownTable } from '../src/util/table.ts';
 import { positiveInt, positiveIntList } from './lib/args.ts';
 import { type LocalStack, startLocalStack } from './lib/dhw-stack.ts';
 import { describeMachine, machineLine } from './lib/machine.ts';
+import { postRequestBytes, RawHttpConnection } from './lib/raw-http-client.ts';
 
 const { values } = parseArgs({
   options: {
@@ -129,9 +131,33 @@ const clientCpuSeconds = () => {
   return (user + system) / 1e6;
 };
 
+interface Sender {
+  /** One request; its status, 0 = no answer (the connection is reopened). */
+  send(): Promise<number>;
+  close(): void;
+}
+
+/** One closed-loop client with its own keep-alive connection (bench/lib/raw-http-client.ts: wrk-like). */
+async function rawClient(url: URL): Promise<Sender> {
+  const request = postRequestBytes(url, BODY);
+  let connection = await RawHttpConnection.open(url, request);
+  return {
+    send: async () => {
+      try {
+        return await connection.send();
+      } catch {
+        connection.close();
+        connection = await RawHttpConnection.open(url, request);
+        return 0;
+      }
+    },
+    close: () => connection.close(),
+  };
+}
+
 async function closedLoop(stack: LocalStack, processes: number, concurrency: number): Promise<Row> {
   const url = new URL('/v1/completions', stack.url);
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  const senders = await Promise.all(Array.from({ length: concurrency }, () => rawClient(url)));
   let requests = 0;
   let failed = 0;
   const warmUntil = performance.now() + 500;
@@ -139,9 +165,9 @@ async function closedLoop(stack: LocalStack, processes: number, concurrency: num
   let cpuStart = stackCpuSeconds(stack);
   let clientStart = 0;
   let started = 0;
-  const client = async () => {
+  const client = async (sender: Sender) => {
     while (performance.now() < until) {
-      const status = await post(agent, url);
+      const status = await sender.send();
       if (performance.now() < warmUntil || started === 0) continue;
       if (status === 200) requests++;
       else failed++;
@@ -152,12 +178,12 @@ async function closedLoop(stack: LocalStack, processes: number, concurrency: num
     clientStart = clientCpuSeconds();
     started = performance.now();
   }, 500);
-  await Promise.all(Array.from({ length: concurrency }, client));
+  await Promise.all(senders.map(client));
   clearTimeout(timer);
   const clientSeconds = clientCpuSeconds() - clientStart;
   const cpuEnd = stackCpuSeconds(stack);
   const seconds = (performance.now() - started) / 1000;
-  agent.destroy();
+  for (const sender of senders) sender.close();
   return {
     processes,
     concurrency,
