@@ -261,7 +261,10 @@ export class RoutedEngine implements InferenceEngine {
       progress.generated.push(output.tokenId);
       if (output.finishReason !== undefined) progress.finishedOn = workerId;
     }
-    return { ...output, requestId: request.requestId, numCachedTokens: progress.cachedTokens };
+    // The output was parsed off the wire for us alone: stamp it in place rather than copy it per token.
+    output.requestId = request.requestId;
+    output.numCachedTokens = progress.cachedTokens;
+    return output;
   }
 
   /** Decide what a failed attempt means: returns to retry elsewhere, throws to give up. */
