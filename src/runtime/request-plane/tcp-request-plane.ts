@@ -3,7 +3,7 @@
  * pooled RequestPlaneClient. The wrapper the frontend and worker use when they run as separate processes.
  * With `unixSocket`, servers also listen on a Unix-domain socket (`localAddress`) for callers on this host:
  * on loopback TCP every write also runs the receiver's TCP input path in the sender's syscall, which a
- * Unix socket skips (the frontend's largest CPU item at high request rates).
+ * Unix socket skips (bench/README.md, bench:frontend round 2, has what it measured to on a 2-core box).
  */
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
