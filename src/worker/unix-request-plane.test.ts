@@ -2,10 +2,14 @@
  * The request plane's Unix-domain socket between a worker and a frontend on one host: the worker
  * advertises the socket beside its TCP address, the frontend dials the socket (its instance list shows the
  * `unix:` address) and requests complete over it; a worker started without one is reached over TCP; a
- * record from another host is dialled over TCP; a stopped worker leaves no socket file behind.
+ * record from another host is dialled over TCP; a stopped worker leaves no socket file behind, and the first
+ * worker of a process sweeps the files of killed ones.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { type FrontendHandle, startFrontend } from '../frontend/index.ts';
 import { quietLogs } from '../frontend/testing/frontend-kit.ts';
@@ -18,6 +22,11 @@ import { eventually } from './testing/worker-kit.ts';
 import { Worker } from './worker.ts';
 
 quietLogs();
+
+// A socket file of a worker that was killed -9: its pid ran and is gone.
+const deadPid = spawnSync(process.execPath, ['-e', '']).pid;
+const staleSocket = join(tmpdir(), `dhw-rp-${deadPid}-0badc0de.sock`);
+writeFileSync(staleSocket, '');
 
 const frontends: FrontendHandle[] = [];
 const workers: Worker[] = [];
@@ -71,6 +80,7 @@ test('a same-host worker is dialled on its Unix socket, and requests complete ov
   for (let i = 0; i < 3; i++) assert.equal((await complete(frontend)).tokens, 5);
   await worker.stop({ drainMs: 0 });
   assert.equal(existsSync(unix.path), false, 'the socket file is removed on stop');
+  assert.equal(existsSync(staleSocket), false, "a killed worker's socket file was swept");
 });
 
 test('without a Unix socket the same worker is reached over TCP, with the same output', async () => {

@@ -6,9 +6,11 @@
  * Unix socket skips (bench/README.md, bench:frontend round 2, has what it measured to on a 2-core box).
  */
 import { randomBytes } from 'node:crypto';
+import { readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getLogger } from '../../util/logger.ts';
+import { isProcessAlive } from '../../util/process-alive.ts';
 import { UNIX_ADDRESS_PREFIX } from './client-connection.ts';
 import { RequestPlaneClient, type RequestPlaneClientOptions } from './client.ts';
 import type { CallOptions, EndpointHandler, RequestPlane, ServeHandle } from './request-plane.ts';
@@ -31,9 +33,33 @@ export interface TcpRequestPlaneOptions extends RequestPlaneClientOptions {
 /** Longest Unix socket path Linux accepts (sun_path is 108 bytes with its NUL). */
 const MAX_UNIX_PATH_BYTES = 107;
 
+/** Socket files this module names in the temp folder: dhw-rp-PID-RANDOM.sock. */
+const SOCKET_FILE = /^dhw-rp-(\d+)-[0-9a-f]{8}\.sock$/;
+
+/**
+ * Remove socket files left in the temp folder by workers that were killed (a graceful stop removes its own):
+ * those whose pid no longer runs. Once per process, before the first socket is made.
+ */
+let swept = false;
+function sweepStaleSockets(dir: string): void {
+  if (swept) return;
+  swept = true;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = SOCKET_FILE.exec(name)?.[1];
+    if (pid !== undefined && !isProcessAlive(Number(pid))) rmSync(join(dir, name), { force: true });
+  }
+}
+
 /** The socket path to listen on, or undefined (off, or the temp folder's path is too long for one). */
 function unixSocketPath(option: boolean | string | undefined): string | undefined {
   if (option === undefined || option === false) return undefined;
+  if (option === true) sweepStaleSockets(tmpdir());
   const path =
     option === true ? join(tmpdir(), `dhw-rp-${process.pid}-${randomBytes(4).toString('hex')}.sock`) : option;
   if (Buffer.byteLength(path) <= MAX_UNIX_PATH_BYTES) return path;
