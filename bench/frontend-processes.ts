@@ -1,15 +1,25 @@
 /**
  * `npm run bench:frontend-processes`: req/s through a real `dhw frontend --processes P` process tree in front
  * of zero-delay mocker worker processes, for each P, like `wrk` against nginx with 1 and 2 worker
- * processes. The client is this process (keep-alive connections, a closed loop of C clients, 64-token
- * text prompts, max_tokens 8, non-streaming). P values run interleaved in short rounds, so a noisy
+ * processes. The client is this process (a closed loop of C clients, each with its own keep-alive
+ * connection sending prebuilt bytes, wrk-like: lib/raw-http-client.ts; 64-token text prompts, max_tokens 8,
+ * non-streaming). P values run interleaved in short rounds, so a noisy
  * neighbour hurts all of them alike.
  *
  * Besides req/s it reports the CPU time the frontend process tree spent per request (utime + stime of the
  * primary and its children from /proc, in ms): on a shared machine that number moves far less than req/s,
  * and 1000 / (CPU ms per request) is what one core of frontend can serve.
  *
- * Options: --processes 1,2  --concurrency 32,64  --seconds 5  --rounds 2  --workers 2  --smoke  --json
+ * It also reports the CPU per request of every other process of the stack: each mocker worker (from /proc)
+ * and the load client (this process, process.cpuUsage), in µs, so one can see which process runs out of
+ * core first. `--cpu-prof DIR` starts every `dhw` process with `node --cpu-prof --cpu-prof-dir DIR`
+ * (profiles are written when they exit); profile the client with `node --cpu-prof bin/run-ts.mjs ...`.
+ *
+ * `--request-plane tcp` starts the workers without their Unix socket (`--request-plane-unix off`), so the
+ * frontend reaches them over loopback TCP; the default `unix` is what `dhw worker` does.
+ *
+ * Options: --processes 1,2  --concurrency 32,64  --seconds 5  --rounds 2  --workers 2  --cpu-prof DIR
+ *          --request-plane unix|tcp  --smoke  --json
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -20,6 +30,7 @@ import { fmt, markdownTable } from '../src/util/table.ts';
 import { positiveInt, positiveIntList } from './lib/args.ts';
 import { type LocalStack, startLocalStack } from './lib/dhw-stack.ts';
 import { describeMachine, machineLine } from './lib/machine.ts';
+import { postRequestBytes, RawHttpConnection } from './lib/raw-http-client.ts';
 
 const { values } = parseArgs({
   options: {
@@ -28,6 +39,8 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '2' },
     workers: { type: 'string', default: '2' },
+    'cpu-prof': { type: 'string' },
+    'request-plane': { type: 'string', default: 'unix' },
     smoke: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
@@ -39,7 +52,11 @@ const config = {
   seconds: smoke ? 1 : positiveInt('seconds', values.seconds),
   rounds: smoke ? 1 : positiveInt('rounds', values.rounds),
   workers: positiveInt('workers', values.workers),
+  requestPlane: values['request-plane'],
 };
+if (config.requestPlane !== 'unix' && config.requestPlane !== 'tcp') {
+  throw new Error(`--request-plane must be unix or tcp, got ${JSON.stringify(config.requestPlane)}`);
+}
 
 const PROMPT = 'the quick brown fox jumps over a lazy dog while seven tired cats watch '.repeat(5).trim();
 const BODY = JSON.stringify({ model: 'fortune-llama', prompt: PROMPT, max_tokens: 8, ignore_eos: true });
@@ -95,35 +112,88 @@ interface Row {
   failed: number;
   seconds: number;
   cpuSeconds: number;
+  /** CPU seconds of each worker process during the window, in worker order. */
+  workerCpuSeconds: number[];
+  /** CPU seconds of this process (the load client) during the window. */
+  clientCpuSeconds: number;
+}
+
+/** CPU seconds of every process of the stack: the frontend tree, then each worker. */
+function stackCpuSeconds(stack: LocalStack): { frontend: number; workers: number[] } {
+  return {
+    frontend: treeCpuSeconds(stack.frontend.child.pid!),
+    workers: stack.workers.map((w) => treeCpuSeconds(w.child.pid!)),
+  };
+}
+
+const clientCpuSeconds = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+};
+
+interface Sender {
+  /** One request; its status, 0 = no answer (the connection is reopened). */
+  send(): Promise<number>;
+  close(): void;
+}
+
+/** One closed-loop client with its own keep-alive connection (bench/lib/raw-http-client.ts: wrk-like). */
+async function rawClient(url: URL): Promise<Sender> {
+  const request = postRequestBytes(url, BODY);
+  let connection = await RawHttpConnection.open(url, request);
+  return {
+    send: async () => {
+      try {
+        return await connection.send();
+      } catch {
+        connection.close();
+        connection = await RawHttpConnection.open(url, request);
+        return 0;
+      }
+    },
+    close: () => connection.close(),
+  };
 }
 
 async function closedLoop(stack: LocalStack, processes: number, concurrency: number): Promise<Row> {
   const url = new URL('/v1/completions', stack.url);
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  const senders = await Promise.all(Array.from({ length: concurrency }, () => rawClient(url)));
   let requests = 0;
   let failed = 0;
   const warmUntil = performance.now() + 500;
   const until = warmUntil + config.seconds * 1000;
-  let cpuStart = 0;
+  let cpuStart = stackCpuSeconds(stack);
+  let clientStart = 0;
   let started = 0;
-  const client = async () => {
+  const client = async (sender: Sender) => {
     while (performance.now() < until) {
-      const status = await post(agent, url);
+      const status = await sender.send();
       if (performance.now() < warmUntil || started === 0) continue;
       if (status === 200) requests++;
       else failed++;
     }
   };
   const timer = setTimeout(() => {
-    cpuStart = treeCpuSeconds(stack.frontend.child.pid!);
+    cpuStart = stackCpuSeconds(stack);
+    clientStart = clientCpuSeconds();
     started = performance.now();
   }, 500);
-  await Promise.all(Array.from({ length: concurrency }, client));
+  await Promise.all(senders.map(client));
   clearTimeout(timer);
-  const cpuSeconds = treeCpuSeconds(stack.frontend.child.pid!) - cpuStart;
+  const clientSeconds = clientCpuSeconds() - clientStart;
+  const cpuEnd = stackCpuSeconds(stack);
   const seconds = (performance.now() - started) / 1000;
-  agent.destroy();
-  return { processes, concurrency, requests, failed, seconds, cpuSeconds };
+  for (const sender of senders) sender.close();
+  return {
+    processes,
+    concurrency,
+    requests,
+    failed,
+    seconds,
+    cpuSeconds: cpuEnd.frontend - cpuStart.frontend,
+    workerCpuSeconds: cpuEnd.workers.map((w, i) => w - cpuStart.workers[i]!),
+    clientCpuSeconds: clientSeconds,
+  };
 }
 
 /** Until every frontend process routes (each learns the workers on its own). */
@@ -147,8 +217,16 @@ async function main(): Promise<void> {
     for (const p of config.processes) {
       const stack = await startLocalStack({
         workers: config.workers,
-        workerArgs: ['--engine', 'mocker', '--speedup-ratio', '0'],
+        workerArgs: [
+          '--engine',
+          'mocker',
+          '--speedup-ratio',
+          '0',
+          '--request-plane-unix',
+          config.requestPlane === 'unix' ? 'on' : 'off',
+        ],
         frontendArgs: ['--log-level', 'warn', '--router', 'round-robin', '--processes', String(p)],
+        nodeArgs: values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']] : [],
       });
       stacks.set(p, stack);
       await warmUp(stack);
@@ -168,6 +246,10 @@ async function main(): Promise<void> {
       const seconds = mine.reduce((s, r) => s + r.seconds, 0);
       const cpu = mine.reduce((s, r) => s + r.cpuSeconds, 0);
       const failed = mine.reduce((s, r) => s + r.failed, 0);
+      const usPerRequest = (cpuSeconds: number) => Math.round((cpuSeconds * 1e6) / requests);
+      const workerUs = Array.from({ length: config.workers }, (_, i) =>
+        usPerRequest(mine.reduce((s, r) => s + r.workerCpuSeconds[i]!, 0)),
+      );
       return {
         processes: p,
         concurrency: c,
@@ -175,6 +257,9 @@ async function main(): Promise<void> {
         failed,
         reqPerSec: requests / seconds,
         cpuMsPerRequest: (cpu * 1000) / requests,
+        frontendCpuUsPerRequest: usPerRequest(cpu),
+        workerCpuUsPerRequest: workerUs,
+        clientCpuUsPerRequest: usPerRequest(mine.reduce((s, r) => s + r.clientCpuSeconds, 0)),
       };
     }),
   );
@@ -193,7 +278,7 @@ async function main(): Promise<void> {
     `machine: ${machineLine(machine)}; load at the end ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]}`,
   );
   console.log(
-    `workload: ${config.workers} zero-delay mocker worker processes, ${config.seconds} s closed loops × ${config.rounds} rounds, interleaved\n`,
+    `workload: ${config.workers} zero-delay mocker worker processes (request plane over ${config.requestPlane}), ${config.seconds} s closed loops × ${config.rounds} rounds, interleaved\n`,
   );
   console.log(
     markdownTable(
@@ -215,6 +300,35 @@ async function main(): Promise<void> {
         fmt(s.cpuMsPerRequest, 3),
         fmt(1000 / s.cpuMsPerRequest, 0),
       ]),
+    ),
+  );
+  console.log('\nCPU µs per request, per process of the stack (the sum is what 2 cores must cover):\n');
+  console.log(
+    markdownTable(
+      [
+        { header: 'processes' },
+        { header: 'concurrency' },
+        { header: 'frontend µs' },
+        ...Array.from({ length: config.workers }, (_, i) => ({ header: `worker ${i + 1} µs` })),
+        { header: 'client µs' },
+        { header: 'stack µs' },
+        { header: 'req/s on 2 saturated cores' },
+      ],
+      summary.map((s) => {
+        const total =
+          s.frontendCpuUsPerRequest +
+          s.workerCpuUsPerRequest.reduce((a, b) => a + b, 0) +
+          s.clientCpuUsPerRequest;
+        return [
+          String(s.processes),
+          String(s.concurrency),
+          String(s.frontendCpuUsPerRequest),
+          ...s.workerCpuUsPerRequest.map(String),
+          String(s.clientCpuUsPerRequest),
+          String(total),
+          fmt(2e6 / total, 0),
+        ];
+      }),
     ),
   );
   console.log(`\n${json}`);

@@ -9,7 +9,9 @@
  *    Frontend overhead = HTTP p50 − request-plane p50 (goal ≤ 1 ms). The three paths run interleaved in
  *    rounds, so a noisy neighbour hurts all of them alike.
  * 2. Throughput through the frontend with `--workers` zero-delay mocker workers: a closed loop of C clients
- *    (keep-alive connections) at each concurrency level; req/s and latency percentiles.
+ *    at each concurrency level, each with its own keep-alive connection sending prebuilt request bytes
+ *    (lib/raw-http-client.ts, wrk-like: node:http's client cost as much CPU per request as a third of the
+ *    frontend's); req/s, CPU per request and latency percentiles.
  *
  * Everything runs in this process (client, frontend, workers; memory discovery and events, TCP request
  * plane), like `wrk` on the same host as nginx: the client's own HTTP work is counted in the HTTP numbers.
@@ -30,6 +32,7 @@ import { Worker } from '../src/worker/index.ts';
 import { positiveInt, positiveIntList } from './lib/args.ts';
 import { describeMachine, machineLine } from './lib/machine.ts';
 import { benchRequest } from './lib/prompts.ts';
+import { postRequestBytes, RawHttpConnection } from './lib/raw-http-client.ts';
 import { round, type Summary, summarize } from '../src/util/stats.ts';
 import { fmt, markdownTable } from '../src/util/table.ts';
 
@@ -114,6 +117,9 @@ function postJson(agent: Agent, url: URL, body: string): Promise<void> {
   });
 }
 
+const completionBody = (prompt: string) =>
+  JSON.stringify({ prompt, max_tokens: config.maxTokens, ignore_eos: true, temperature: 0 });
+
 interface Callers {
   engine: () => Promise<void>;
   plane: () => Promise<void>;
@@ -130,7 +136,7 @@ function makeCallers(
   promptIds: number[],
 ): Callers {
   const url = new URL('/v1/completions', frontend.url);
-  const body = JSON.stringify({ prompt, max_tokens: config.maxTokens, ignore_eos: true, temperature: 0 });
+  const body = completionBody(prompt);
   return {
     engine: async () => {
       await drain(engine.generate(benchRequest(nextId('e'), promptIds, config.maxTokens)));
@@ -168,21 +174,30 @@ async function measureLatency(callers: Callers): Promise<LatencyRow[]> {
 }
 
 /** A closed loop: `concurrency` clients, each sending its next request when the last one finished. */
-async function measureThroughput(http: () => Promise<void>, concurrency: number): Promise<ThroughputRow> {
+async function measureThroughput(url: URL, body: string, concurrency: number): Promise<ThroughputRow> {
   const total = Math.max(config.requests, concurrency * 4);
   const latencies: number[] = [];
+  const request = postRequestBytes(url, body);
+  const connections = await Promise.all(
+    Array.from({ length: concurrency }, () => RawHttpConnection.open(url, request)),
+  );
+  const send = async (connection: RawHttpConnection) => {
+    const status = await connection.send();
+    if (status !== 200) throw new Error(`HTTP ${status} from the frontend`);
+  };
+  for (const connection of connections) await send(connection); // warm every connection
   let issued = 0;
-  const client = async () => {
+  const client = async (connection: RawHttpConnection) => {
     while (issued < total) {
       issued++;
-      latencies.push(await timeOne(http));
+      latencies.push(await timeOne(() => send(connection)));
     }
   };
-  for (let i = 0; i < concurrency * 2; i++) await http(); // open the keep-alive connections
   const start = performance.now();
   const cpuStart = process.cpuUsage();
-  await Promise.all(Array.from({ length: concurrency }, client));
+  await Promise.all(connections.map(client));
   const cpu = process.cpuUsage(cpuStart);
+  for (const connection of connections) connection.close();
   const seconds = (performance.now() - start) / 1000;
   return {
     concurrency,
@@ -329,7 +344,9 @@ async function main(): Promise<void> {
     while (workers.length < config.workers) workers.push(await startMockerWorker());
     await waitForInstances(frontend, config.workers);
     const throughput: ThroughputRow[] = [];
-    for (const c of config.concurrency) throughput.push(await measureThroughput(callers.http, c));
+    const url = new URL('/v1/completions', frontend.url);
+    const body = completionBody(prompt);
+    for (const c of config.concurrency) throughput.push(await measureThroughput(url, body, c));
 
     if (values.json) console.log(jsonReport(latency, throughput, machine));
     else {

@@ -25,9 +25,17 @@ export interface DhwChild {
   stop(): Promise<number | null>;
 }
 
-/** Start `dhw ARGS`; resolves once its output matches `ready` (throws with the output if it exits first). */
-export async function spawnDhw(args: string[], ready: RegExp, timeoutMs = 60_000): Promise<DhwChild> {
-  const child = spawn(process.execPath, [DHW, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Start `dhw ARGS`; resolves once its output matches `ready` (throws with the output if it exits first).
+ * `nodeArgs` go to node before the script (e.g. `--cpu-prof --cpu-prof-dir DIR`).
+ */
+export async function spawnDhw(
+  args: string[],
+  ready: RegExp,
+  timeoutMs = 60_000,
+  nodeArgs: string[] = [],
+): Promise<DhwChild> {
+  const child = spawn(process.execPath, [...nodeArgs, DHW, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   let out = '';
   child.stdout?.on('data', (d) => (out += d));
@@ -69,12 +77,17 @@ export interface LocalStack {
   close(): Promise<void>;
 }
 
-/** `workers` × `dhw worker WORKER_ARGS` and `dhw frontend FRONTEND_ARGS`, ready once every worker is routable. */
+/**
+ * `workers` × `dhw worker WORKER_ARGS` and `dhw frontend FRONTEND_ARGS`, ready once every worker is routable.
+ * `nodeArgs` are given to node in every process (profiling flags).
+ */
 export async function startLocalStack(options: {
   workers: number;
   workerArgs: string[];
   frontendArgs: string[];
+  nodeArgs?: string[];
 }): Promise<LocalStack> {
+  const nodeArgs = options.nodeArgs ?? [];
   const dir = mkdtempSync(join(tmpdir(), 'dhw-bench-stack-'));
   const namespace = `b${randomBytes(4).toString('hex')}`;
   const shared = [
@@ -93,12 +106,16 @@ export async function startLocalStack(options: {
       await spawnDhw(
         ['worker', ...shared, '--canary-interval', '0', '--log-level', 'warn', ...options.workerArgs],
         /Worker [0-9a-f]+ serving/,
+        60_000,
+        nodeArgs,
       ),
     );
   }
   const frontend = await spawnDhw(
     ['frontend', ...shared, '--host', '127.0.0.1', '--port', '0', ...options.frontendArgs],
     /Frontend at (http:\/\/\S+)\/v1/,
+    60_000,
+    nodeArgs,
   );
   const url = frontend.ready[1];
   const deadline = Date.now() + 30_000;

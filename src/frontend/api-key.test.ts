@@ -165,5 +165,9 @@ test('redactInternals keeps the words and drops the where', () => {
     'dial <address> and <address>, read <path>; see GET /v1/models',
   );
   assert.equal(redactInternals('worker-1.cluster.local:9000 refused'), '<address> refused');
+  assert.equal(
+    redactInternals('Cannot reach worker at unix:/tmp/dhw-rp-41-0a1b.sock (ENOENT)'),
+    'Cannot reach worker at <address> (ENOENT)',
+  );
   assert.equal(redactInternals('maxTokens must be at most 1024'), 'maxTokens must be at most 1024');
 });

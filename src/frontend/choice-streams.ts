@@ -29,6 +29,12 @@ export async function* mergeChoiceStreams(
   start: (index: number) => AsyncGenerator<TextStreamEvent>,
   stop: AbortController,
 ): AsyncGenerator<ChoiceEvent> {
+  if (n === 1) {
+    // One choice (nearly every request): no race to run, so no promise per event beyond the stream's own.
+    // Leaving early returns the stream, which ends its engine request (for await calls return()).
+    for await (const event of start(0)) yield { index: 0, event };
+    return;
+  }
   const streams = new Map<number, AsyncGenerator<TextStreamEvent>>();
   const pending = new Map<number, Promise<Step>>();
   const pull = (index: number): void => {

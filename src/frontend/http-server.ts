@@ -263,10 +263,12 @@ async function handleRequest(
       ? setTimeout(() => ctx.cut?.(requestTimedOut(state.requestTimeoutMs)), state.requestTimeoutMs)
       : undefined;
   const started = performance.now();
+  // Per-request lines are info: at warn and above skip building their fields at all (the hot path).
+  const logRequests = log.isEnabled('info');
   if (counted) {
     state.stats.begin();
     ctx.observation = state.metrics.begin(path);
-    ctx.log.info('request', { method, path });
+    if (logRequests) ctx.log.info('request', { method, path });
   }
   let end: RequestEnd = 'ok';
   try {
@@ -299,7 +301,9 @@ async function handleRequest(
   if (counted) {
     state.stats.end(end);
     ctx.observation?.end(end === 'ok' ? 'success' : end === 'cancelled' ? 'cancelled' : 'error');
-    const ms = Math.round(performance.now() - started);
-    ctx.log.info('request done', { end, duration_ms: ms, ...ctx.outcome });
+    if (logRequests) {
+      const ms = Math.round(performance.now() - started);
+      ctx.log.info('request done', { end, duration_ms: ms, ...ctx.outcome });
+    }
   }
 }

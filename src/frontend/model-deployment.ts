@@ -15,7 +15,7 @@ import type { WorkerId } from '../protocols/ids.ts';
 import type { KvHandOffMode } from '../protocols/kv-transfer.ts';
 import { createRouter, DEFAULT_BUSY_THRESHOLD, type Router, type RouterFlags } from '../router/index.ts';
 import { DISAGG_DEFAULTS, type DisaggPolicyOptions } from '../router/disagg-policy.ts';
-import type { RequestPlane } from '../runtime/request-plane/index.ts';
+import { dialAddress, type RequestPlane } from '../runtime/request-plane/index.ts';
 import { readTokenizerFiles, Tokenizer } from '../tokens/index.ts';
 import { DhwError } from '../util/errors.ts';
 import { getLogger, type Logger } from '../util/logger.ts';
@@ -209,7 +209,7 @@ export class ModelDeployment implements ServedModel {
       blockSize: card.kvCacheBlockSize,
       totalBlocks: card.totalKvBlocks,
       maxNumSeqs: card.maxNumSeqs,
-      address: instance.transport.tcp,
+      address: dialAddress(instance.transport),
     });
   }
 

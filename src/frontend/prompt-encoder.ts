@@ -9,6 +9,7 @@ import type { ChatMessageParam } from '../protocols/openai.ts';
 import type { Tokenizer } from '../tokens/index.ts';
 import { type ChatPromptOptions, chatPromptText, completionPromptIds } from './preprocessor.ts';
 import { checkPromptBytes } from './prompt-bound.ts';
+import { PromptCache, type PromptCacheOptions } from './prompt-cache.ts';
 import type { ServedModel } from './served-model.ts';
 import { TokenizePool } from './tokenize-pool.ts';
 
@@ -23,16 +24,20 @@ export interface PromptEncoderOptions {
   threads?: number;
   /** Texts at least this long (bytes) go to a thread (default DEFAULT_OFF_THREAD_BYTES). */
   offThreadBytes?: number;
+  /** The exact cache of short prompts' ids (prompt-cache.ts); `{ maxEntries: 0 }` turns it off. */
+  cache?: PromptCacheOptions;
 }
 
 export class PromptEncoder {
   private readonly pool: TokenizePool | undefined;
   private readonly offThreadBytes: number;
+  readonly cache: PromptCache;
 
   constructor(options: PromptEncoderOptions = {}) {
     const threads = options.threads ?? 1;
     this.pool = threads > 0 ? new TokenizePool(threads) : undefined;
     this.offThreadBytes = options.offThreadBytes ?? DEFAULT_OFF_THREAD_BYTES;
+    this.cache = new PromptCache(options.cache);
   }
 
   /** Chat messages → prompt ids: template, size bound on the rendered text, then encode. */
@@ -90,6 +95,6 @@ export class PromptEncoder {
     bytes = Buffer.byteLength(text),
   ): Promise<number[]> {
     if (this.pool && bytes >= this.offThreadBytes) return this.pool.encode(tokenizer, text, addSpecialTokens);
-    return tokenizer.encode(text, { addSpecialTokens });
+    return this.cache.encode(tokenizer, text, addSpecialTokens);
   }
 }

@@ -146,14 +146,20 @@ export class RoutedEngine implements InferenceEngine {
       this.options.metrics?.routed(this.info.name, request.requestId, route, attempt.promptTokenIds.length);
       const workerId = route.workerId;
       const address = this.options.router.addressOf(workerId) ?? `(unknown address of ${workerId})`;
-      log.debug('routed', { workerId, address, promptTokens: attempt.promptTokenIds.length });
+      if (log.isEnabled('debug')) {
+        log.debug('routed', { workerId, address, promptTokens: attempt.promptTokenIds.length });
+      }
       // Whether this attempt's prompt was computed on the worker (its first token came back): then its
       // blocks are cached there and the router keeps predicting them until their KV events arrive.
       const streamedBefore = progress.streamed;
       let outcome: 'done' | 'failed' = 'failed';
       try {
         const sent = await this.handOff(attempt, route, progress, signal, log);
-        yield* this.stream(sent, workerId, address, progress, signal);
+        // The attempt's loop lives here rather than in a nested generator: one async layer less per token.
+        let received = 0;
+        for await (const item of this.call(sent, workerId, address, signal)) {
+          yield this.accept(item, sent, workerId, progress, received++ === 0);
+        }
         outcome = 'done';
         return;
       } catch (err) {
@@ -228,33 +234,42 @@ export class RoutedEngine implements InferenceEngine {
     return progress.transfer ? decodeRequestOf(attempt, progress.transfer) : attempt;
   }
 
-  /** One attempt on one worker. */
-  private async *stream(
+  /** One attempt on one worker: its stream of outputs (sent when iterated). */
+  private call(
     request: EngineRequest,
     workerId: WorkerId,
     address: string,
-    progress: RequestProgress,
     signal: AbortSignal | undefined,
-  ): AsyncGenerator<EngineOutput> {
+  ): AsyncIterable<unknown> {
     if (!this.options.router.hasWorker(workerId)) {
       throw new ConnectError(address, `worker ${workerId} left the pool`);
     }
-    let received = 0;
-    const items = this.options.plane.call(address, GENERATE_ENDPOINT, request, {
+    return this.options.plane.call(address, GENERATE_ENDPOINT, request, {
       signal,
       requestId: request.requestId,
     });
-    for await (const item of items) {
-      const output = checkOutput(item, workerId);
-      if (received++ === 0) this.options.router.markPrefillDone(request.requestId);
-      progress.streamed++;
-      progress.cachedTokens ??= output.numCachedTokens;
-      if (output.finishReason !== 'abort' && output.finishReason !== 'error') {
-        progress.generated.push(output.tokenId);
-        if (output.finishReason !== undefined) progress.finishedOn = workerId;
-      }
-      yield { ...output, requestId: request.requestId, numCachedTokens: progress.cachedTokens };
+  }
+
+  /** One output of an attempt, checked and recorded: what the caller sees. */
+  private accept(
+    item: unknown,
+    request: EngineRequest,
+    workerId: WorkerId,
+    progress: RequestProgress,
+    first: boolean,
+  ): EngineOutput {
+    const output = checkOutput(item, workerId);
+    if (first) this.options.router.markPrefillDone(request.requestId);
+    progress.streamed++;
+    progress.cachedTokens ??= output.numCachedTokens;
+    if (output.finishReason !== 'abort' && output.finishReason !== 'error') {
+      progress.generated.push(output.tokenId);
+      if (output.finishReason !== undefined) progress.finishedOn = workerId;
     }
+    // The output was parsed off the wire for us alone: stamp it in place rather than copy it per token.
+    output.requestId = request.requestId;
+    output.numCachedTokens = progress.cachedTokens;
+    return output;
   }
 
   /** Decide what a failed attempt means: returns to retry elsewhere, throws to give up. */

@@ -85,12 +85,9 @@ export async function* streamText(options: TextStreamOptions): AsyncGenerator<Te
     if (output.finishReason !== undefined) delta += detokenizer.flush();
     const match = stops.push(delta);
     if (match.text.length > 0 || match.stopped || output.finishReason !== undefined) {
-      yield {
-        kind: 'delta',
-        text: match.text,
-        logprobs: pendingLogprobs,
-        ...(pendingPrompt ? { prompt: pendingPrompt } : {}),
-      };
+      yield pendingPrompt
+        ? { kind: 'delta', text: match.text, logprobs: pendingLogprobs, prompt: pendingPrompt }
+        : { kind: 'delta', text: match.text, logprobs: pendingLogprobs };
       pendingLogprobs = [];
       pendingPrompt = undefined;
     }

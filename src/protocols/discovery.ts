@@ -13,9 +13,21 @@
 /** Hex of the lease id, lower case, no 0x: "694d9a0c2e3f1b07". One per process. */
 export type InstanceId = string;
 
-/** How to reach an instance. `tcp` is the request plane's listen address, "host:port". */
+/**
+ * How to reach an instance. `tcp` is the request plane's listen address, "host:port". `unix`, when the
+ * worker also listens on a Unix-domain socket: its path and the identity of the host (and namespaces) it
+ * is reachable from (util/host-identity.ts); a caller whose identity matches dials the path instead of TCP.
+ */
 export interface InstanceTransport {
   tcp: string;
+  unix?: UnixTransport;
+}
+
+export interface UnixTransport {
+  /** Absolute path of the socket file. */
+  path: string;
+  /** `hostIdentity()` of the worker: callers with the same identity can dial `path`. */
+  host: string;
 }
 
 /** The registry entry of one endpoint of one instance (Dynamo's `{type:"Endpoint", ...}` record). */
@@ -119,6 +131,15 @@ export function isHostPort(value: unknown): value is string {
   return match !== null && Number(match[2]) > 0 && Number(match[2]) < 65536;
 }
 
+function isUnixTransport(value: unknown): value is UnixTransport {
+  return (
+    isObject(value) &&
+    isNonEmptyString(value.path) &&
+    value.path.startsWith('/') &&
+    isNonEmptyString(value.host)
+  );
+}
+
 export function isInstanceInfo(value: unknown): value is InstanceInfo {
   return (
     isObject(value) &&
@@ -129,6 +150,7 @@ export function isInstanceInfo(value: unknown): value is InstanceInfo {
     /^[0-9a-f]+$/.test(value.instanceId) &&
     isObject(value.transport) &&
     isHostPort(value.transport.tcp) &&
+    isOptional(value.transport.unix, isUnixTransport) &&
     isOptional(value.systemPort, isPositiveInt) &&
     isOptional(value.pid, isPositiveInt) &&
     isOptional(value.hostname, (h) => typeof h === 'string')

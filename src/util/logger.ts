@@ -38,11 +38,23 @@ function formatValue(value: unknown): string {
 }
 
 export class Logger {
-  constructor(private readonly fields: LogFields = {}) {}
+  constructor(
+    private readonly fields: LogFields = {},
+    private readonly parent?: Logger,
+  ) {}
 
-  /** A logger that adds fields to every line (e.g. `log.child({ requestId })`). */
+  /**
+   * A logger that adds fields to every line (e.g. `log.child({ requestId })`). Cheap: the fields are merged
+   * with the parent's only when a line is written, so a per-request child costs nothing at a level that
+   * writes no per-request lines.
+   */
   child(fields: LogFields): Logger {
-    return new Logger({ ...this.fields, ...fields });
+    return new Logger(fields, this);
+  }
+
+  /** This logger's fields over its parents' (the nearest wins). */
+  private allFields(): LogFields {
+    return this.parent ? { ...this.parent.allFields(), ...this.fields } : this.fields;
   }
 
   /** True when a line at `level` would be written: lets hot paths skip building expensive fields. */
@@ -65,7 +77,7 @@ export class Logger {
 
   private log(level: LogLevel, message: string, extra?: LogFields): void {
     if (LEVELS[level] < LEVELS[globalOptions.level]) return;
-    const all = { ...this.fields, ...extra };
+    const all = { ...this.allFields(), ...extra };
     const time = new Date().toISOString();
     if (globalOptions.format === 'json') {
       globalOptions.write(JSON.stringify({ time, level, msg: message, ...all }));

@@ -75,10 +75,13 @@ async function* generate(
   const end = deps.metrics.begin();
   let status: WorkerRequestStatus = 'cancelled';
   let tokens = 0;
-  log.debug('request started', {
-    promptTokens: request.promptTokenIds.length,
-    maxTokens: request.stopping.maxTokens,
-  });
+  const logDebug = log.isEnabled('debug');
+  if (logDebug) {
+    log.debug('request started', {
+      promptTokens: request.promptTokenIds.length,
+      maxTokens: request.stopping.maxTokens,
+    });
+  }
   try {
     for await (const output of deps.engine.generate(request, ctx.signal)) {
       tokens++;
@@ -99,7 +102,7 @@ async function* generate(
     throw err;
   } finally {
     end(status, tokens);
-    log.debug('request finished', { status, tokens });
+    if (logDebug) log.debug('request finished', { status, tokens });
   }
 }
 

@@ -28,6 +28,7 @@ import {
   readCardFiles,
 } from '../runtime/card-store/index.ts';
 import type { Discovery } from '../runtime/discovery/index.ts';
+import { unixTransport } from '../runtime/request-plane/index.ts';
 import { type EndpointId, instanceKey, modelCardKey, modelCardsPrefix } from '../runtime/names.ts';
 import { readTokenizerFiles } from '../tokens/index.ts';
 import type { Logger } from '../util/logger.ts';
@@ -37,11 +38,13 @@ export function buildInstanceInfo(
   instanceId: InstanceId,
   address: string,
   systemPort: number | undefined,
+  localAddress?: string,
 ): InstanceInfo {
+  const unix = unixTransport(localAddress);
   const info: InstanceInfo = {
     ...endpoint,
     instanceId,
-    transport: { tcp: address },
+    transport: unix ? { tcp: address, unix } : { tcp: address },
     pid: process.pid,
     hostname: hostname(),
   };

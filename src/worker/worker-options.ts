@@ -62,6 +62,7 @@ export const WORKER_DEFAULTS = {
   kvHoldTimeoutMs: 30_000,
   kvPullTimeoutMs: 10_000,
   kvLink: '25gbit,10us',
+  requestPlaneUnix: true,
 } as const;
 
 /** Already-connected pieces to use instead of creating them (embedded mode). The caller keeps ownership. */
@@ -113,6 +114,11 @@ export interface WorkerOptions {
    */
   advertiseHost?: string;
   port?: number;
+  /**
+   * Also serve the request plane on a Unix-domain socket in the temp folder, advertised beside the TCP
+   * address; frontends on this host dial it instead (runtime/request-plane/dial-address.ts). Default true.
+   */
+  requestPlaneUnix?: boolean;
   /** Status server port (/health, /live, /metrics): 0 = free port, null = none. Listens on `host`. */
   systemPort?: number | null;
   /** Idle canary period; 0 = startup canary only. Default 10 s. */

@@ -204,6 +204,7 @@ export async function assembleWorkerParts(
         advertiseHost,
         port: options.port ?? WORKER_DEFAULTS.port,
         clusterSecret: options.clusterSecret,
+        unixSocket: options.requestPlaneUnix ?? WORKER_DEFAULTS.requestPlaneUnix,
       }),
       (p) => p.close(),
       'close request plane',
@@ -251,7 +252,13 @@ export async function assembleWorkerParts(
           'close status server',
         );
 
-  const instance = buildInstanceInfo(endpointId, instanceId, serveHandle.address, system?.port);
+  const instance = buildInstanceInfo(
+    endpointId,
+    instanceId,
+    serveHandle.address,
+    system?.port,
+    serveHandle.localAddress,
+  );
   const registration = new Registration(discovery, instance, card, cardStore);
   stack.defer(() => registration.unregister(), 'unregister');
   return {

@@ -106,6 +106,11 @@ const FLAGS = {
     help: 'address published in discovery for others to dial (default: --host; e.g. the node address 10.77.0.2)',
   },
   port: { type: 'string' as const, default: '0', help: 'request-plane TCP port (0 = a free one)' },
+  'request-plane-unix': {
+    type: 'string' as const,
+    default: 'on',
+    help: 'on | off: also serve the request plane on a Unix socket in $TMPDIR; frontends on this host use it',
+  },
   'system-port': {
     type: 'string' as const,
     default: '0',
@@ -222,12 +227,22 @@ export function workerOptionsFromFlags(
     host: stringFlag(values, 'host'),
     advertiseHost: stringFlag(values, 'advertise-host'),
     port: numberFlag(values, 'port', { integer: true, min: 0 }),
+    requestPlaneUnix: onOffFlag(values, 'request-plane-unix'),
     systemPort: numberFlag(values, 'system-port', { integer: true, min: 0 }),
     canaryIntervalMs: canary === undefined ? undefined : canary * 1000,
     drainMs: drain === undefined ? undefined : drain * 1000,
     exitOnLeaseLoss: values['exit-on-lease-loss'] === true,
     kvEvents: kvEventsFromFlags(values),
   };
+}
+
+/** An on | off flag; anything else is a UsageError naming it. */
+function onOffFlag(values: ParsedCommand['values'], name: string): boolean | undefined {
+  const value = stringFlag(values, name);
+  if (value === undefined) return undefined;
+  if (value !== 'on' && value !== 'off')
+    throw new UsageError(`--${name} must be on or off, got ${JSON.stringify(value)}`);
+  return value === 'on';
 }
 
 /** `--kv-events zmq://HOST:PORT [--kv-events-replay zmq://HOST:PORT]`, checked before anything starts. */

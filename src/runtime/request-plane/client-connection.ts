@@ -37,8 +37,19 @@ export interface ClientConnectionOptions {
   clusterSecret?: ClusterSecret;
 }
 
-/** "host:port" or "[v6]:port" → parts; a ConnectError for anything else. */
-export function parseAddress(address: string): { host: string; port: number } {
+/** Where node:net dials: a TCP host and port, or a Unix-domain socket path. */
+export type DialTarget = { host: string; port: number } | { path: string };
+
+/** Prefix of a request-plane address that names a Unix-domain socket: "unix:/tmp/dhw-rp-1.sock". */
+export const UNIX_ADDRESS_PREFIX = 'unix:';
+
+/** "host:port", "[v6]:port" or "unix:/absolute/path" → a dial target; a ConnectError for anything else. */
+export function parseAddress(address: string): DialTarget {
+  if (address.startsWith(UNIX_ADDRESS_PREFIX)) {
+    const path = address.slice(UNIX_ADDRESS_PREFIX.length);
+    if (!path.startsWith('/')) throw new ConnectError(address, 'not a "unix:/absolute/path" address');
+    return { path };
+  }
   const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(address);
   const port = match ? Number(match[3]) : Number.NaN;
   if (!match || port < 1 || port > 65535) {
@@ -68,12 +79,12 @@ export class ClientConnection {
     options: ClientConnectionOptions,
     onClose: () => void,
   ): Promise<ClientConnection> {
-    const { host, port } = parseAddress(address);
+    const target = parseAddress(address);
     return new Promise((resolve, reject) => {
-      const socket = connect({ host, port });
+      const socket = connect(target);
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new ConnectError(address, `no TCP connection within ${options.connectTimeoutMs} ms`));
+        reject(new ConnectError(address, `no connection within ${options.connectTimeoutMs} ms`));
       }, options.connectTimeoutMs);
       socket.once('error', (cause) => {
         clearTimeout(timer);

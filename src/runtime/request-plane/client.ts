@@ -40,17 +40,26 @@ export class RequestPlaneClient {
    * `break` or aborting `signal` sends CANCEL. Throws ConnectError, StreamDisconnectedError, RemoteError,
    * RequestTimeoutError, FrameTooLargeError (payload too big), or the signal's reason.
    */
-  async *call(
+  call(
     address: string,
     endpoint: string,
     payload: unknown,
     options: CallOptions = {},
-  ): AsyncGenerator<unknown> {
+  ): AsyncIterable<unknown> {
+    return new PendingCall(() => this.open(address, endpoint, payload, options));
+  }
+
+  private async open(
+    address: string,
+    endpoint: string,
+    payload: unknown,
+    options: CallOptions,
+  ): Promise<AsyncIterator<unknown>> {
     const { signal } = options;
     signal?.throwIfAborted();
     const connection = await untilAborted(this.connection(address), signal);
     signal?.throwIfAborted();
-    yield* connection.openStream(endpoint, payload, options.requestId ?? randomUUID(), options);
+    return connection.openStream(endpoint, payload, options.requestId ?? randomUUID(), options);
   }
 
   /** Round-trip time to the worker in ms (PING/PONG on the pooled connection). */
@@ -91,6 +100,50 @@ export class RequestPlaneClient {
       if (this.pool.get(address) === dialling) this.pool.delete(address);
     });
     return dialling;
+  }
+}
+
+/**
+ * A call whose stream opens on the first `next()` (nothing is sent until the caller iterates), then hands
+ * every `next()` straight to the stream's receiver: no async generator in between, whose extra promise per
+ * item the frontend paid on every token.
+ */
+class PendingCall implements AsyncIterableIterator<unknown> {
+  private stream: AsyncIterator<unknown> | null = null;
+  private opening: Promise<AsyncIterator<unknown>> | null = null;
+  private done = false;
+
+  constructor(private readonly openStream: () => Promise<AsyncIterator<unknown>>) {}
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<unknown> {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<unknown>> {
+    if (this.stream) return this.stream.next();
+    if (this.done) return Promise.resolve({ value: undefined, done: true });
+    this.opening ??= this.openStream();
+    return this.opening.then(
+      (stream) => {
+        this.stream = stream;
+        return stream.next();
+      },
+      (error: unknown) => {
+        this.done = true;
+        throw error;
+      },
+    );
+  }
+
+  /** `break` or an early exit: cancel the stream if it was opened, and never open it afterwards. */
+  async return(): Promise<IteratorResult<unknown>> {
+    this.done = true;
+    if (this.stream) return (await this.stream.return?.()) ?? { value: undefined, done: true };
+    if (this.opening) {
+      const stream = await this.opening.catch(() => null);
+      await stream?.return?.();
+    }
+    return { value: undefined, done: true };
   }
 }
 

@@ -34,8 +34,21 @@ export function encodeFrame(
   body?: unknown,
   maxFrameBytes = DEFAULT_MAX_FRAME_BYTES,
 ): Buffer {
-  const payload = body === undefined ? EMPTY : Buffer.from(JSON.stringify(body), 'utf8');
-  return encodeRawFrame(type, streamId, payload, maxFrameBytes);
+  if (body === undefined) return encodeRawFrame(type, streamId, EMPTY, maxFrameBytes);
+  // The JSON goes straight into the frame: one buffer per frame (from Node's pool when small), no copy.
+  const json = JSON.stringify(body);
+  const total = FRAME_HEADER_BYTES + Buffer.byteLength(json, 'utf8');
+  if (total > maxFrameBytes) throw new FrameTooLargeError(total, maxFrameBytes);
+  const frame = Buffer.allocUnsafe(total);
+  writeHeader(frame, type, streamId);
+  frame.write(json, FRAME_HEADER_BYTES, 'utf8');
+  return frame;
+}
+
+function writeHeader(frame: Buffer, type: FrameType, streamId: number): void {
+  frame.writeUInt32BE(frame.length - FRAME_LENGTH_BYTES, 0);
+  frame.writeUInt8(type, 4);
+  frame.writeUInt32BE(streamId, 5);
 }
 
 export function encodeRawFrame(
@@ -47,9 +60,7 @@ export function encodeRawFrame(
   const total = FRAME_HEADER_BYTES + payload.length;
   if (total > maxFrameBytes) throw new FrameTooLargeError(total, maxFrameBytes);
   const frame = Buffer.allocUnsafe(total);
-  frame.writeUInt32BE(total - FRAME_LENGTH_BYTES, 0);
-  frame.writeUInt8(type, 4);
-  frame.writeUInt32BE(streamId, 5);
+  writeHeader(frame, type, streamId);
   payload.copy(frame, FRAME_HEADER_BYTES);
   return frame;
 }

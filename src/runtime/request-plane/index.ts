@@ -1,3 +1,5 @@
+export { type DialTarget, parseAddress, UNIX_ADDRESS_PREFIX } from './client-connection.ts';
+export { dialAddress, unixTransport } from './dial-address.ts';
 export { DEFAULT_STREAM_WINDOW, RequestPlaneClient, type RequestPlaneClientOptions } from './client.ts';
 export {
   ConnectError,

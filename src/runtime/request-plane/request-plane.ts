@@ -43,6 +43,11 @@ export interface StopOptions {
 export interface ServeHandle {
   /** What callers pass to `call()`: "host:port" for TCP, "memory:N" in memory. */
   readonly address: string;
+  /**
+   * "unix:/path" when the server also listens on a Unix-domain socket (TcpRequestPlane with `unixSocket`):
+   * callers on the same host (util/host-identity.ts) may dial it instead of `address`, same frames.
+   */
+  readonly localAddress?: string;
   /** Streams currently running a handler. */
   readonly activeStreams: number;
   /**

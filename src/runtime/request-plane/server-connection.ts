@@ -155,7 +155,7 @@ export class ServerConnection {
       },
     });
     this.streams.set(id, pump);
-    this.log.debug('stream opened', { streamId: id, endpoint, requestId });
+    if (this.log.isEnabled('debug')) this.log.debug('stream opened', { streamId: id, endpoint, requestId });
     void pump.run().then(() => {
       if (this.streams.get(id) === pump) this.streams.delete(id);
       this.options.onStreamEnd();

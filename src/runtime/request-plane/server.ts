@@ -4,6 +4,7 @@
  * method, `start` = listen, `stop` = graceful shutdown (stop accepting, drain in-flight streams with a
  * deadline, then cut the rest — whose callers see a disconnect and migrate the requests elsewhere).
  */
+import { rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { DEFAULT_MAX_FRAME_BYTES } from '../../protocols/request-plane.ts';
 import { isLoopbackHost, resolveAdvertiseHost } from '../../util/advertise-host.ts';
@@ -36,6 +37,11 @@ export interface RequestPlaneServerOptions {
    * frame is read: a process without the secret cannot run an endpoint. Unset: anyone who can connect may.
    */
   clusterSecret?: ClusterSecret;
+  /**
+   * Also listen on this Unix-domain socket path (same frames, same handshake): callers on this host skip
+   * the TCP/IP stack. A stale file at the path is replaced; the file is removed on stop.
+   */
+  unixPath?: string;
 }
 
 export interface ListenAddress {
@@ -49,6 +55,7 @@ export class RequestPlaneServer {
   private readonly endpoints = new Map<string, EndpointHandler>();
   private readonly connections = new Set<ServerConnection>();
   private readonly server: Server;
+  private unixServer: Server | null = null;
   private readonly log = getLogger('request-plane');
   private listening: ListenAddress | null = null;
   private draining = false;
@@ -91,6 +98,14 @@ export class RequestPlaneServer {
     if (bound === null || typeof bound === 'string')
       throw new ListenError(`unexpected listen address ${bound}`);
     this.listening = { host, port: bound.port };
+    if (this.options.unixPath !== undefined) {
+      try {
+        await this.listenUnix(this.options.unixPath);
+      } catch (error) {
+        this.server.close();
+        throw error;
+      }
+    }
     if (!this.options.clusterSecret && !isLoopbackHost(host)) {
       this.log.warn(
         'request plane listens beyond loopback without a cluster secret: any host that reaches this port can ' +
@@ -102,8 +117,32 @@ export class RequestPlaneServer {
       bound: `${host}:${bound.port}`,
       advertised: this.options.advertiseHost ?? host,
       endpoints: [...this.endpoints.keys()],
+      ...(this.unixServer ? { unix: this.options.unixPath } : {}),
     });
     return this.listening;
+  }
+
+  private async listenUnix(path: string): Promise<void> {
+    rmSync(path, { force: true }); // a killed process's socket file would make listen fail with EADDRINUSE
+    const server = createServer((socket) => this.accept(socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (cause: Error) =>
+        reject(
+          new ListenError(
+            `Request plane cannot listen on the Unix socket ${path}: ${cause.message}. Check that its folder ` +
+              'exists and is writable, or turn the Unix socket off.',
+            { cause },
+          ),
+        ),
+      );
+      server.listen(path, () => resolve());
+    });
+    this.unixServer = server;
+  }
+
+  /** The Unix socket path callers on this host may dial instead of `address`, when one is open. */
+  get unixPath(): string | undefined {
+    return this.unixServer ? this.options.unixPath : undefined;
   }
 
   /** "host:port", what callers dial (and what the worker registers in discovery): the advertised host. */
@@ -140,7 +179,11 @@ export class RequestPlaneServer {
     if (!this.draining)
       this.log.info('request plane stopping', { activeStreams: this.activeStreams, drainMs });
     this.draining = true;
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = Promise.all(
+      [this.server, this.unixServer].map(
+        (server) => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())),
+      ),
+    );
     const drained = await this.waitForStreams(drainMs);
     for (const connection of this.connections) {
       if (drained) connection.end();
@@ -149,6 +192,7 @@ export class RequestPlaneServer {
     if (!drained)
       this.log.warn('request plane drain deadline passed; cancelled the remaining streams', { drainMs });
     await closed;
+    if (this.unixServer && this.options.unixPath) rmSync(this.options.unixPath, { force: true });
   }
 
   private accept(socket: Socket): void {

@@ -86,7 +86,8 @@ export class StreamPump {
         }
         this.credit--;
         this.itemsSent++;
-        await sink.data(result.value);
+        const full = sink.data(result.value);
+        if (full) await full; // only when the transport is full: no extra microtask per item otherwise
       }
     } catch (error) {
       if (this.cancelled) return;
