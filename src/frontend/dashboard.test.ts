@@ -112,9 +112,8 @@ test('the dashboard in headless Chromium shows the workers and its numbers move 
     await page.waitForFunction(
       `Number(document.getElementById('requests-total')?.textContent) >= ${before + 16}`,
       undefined,
-      {
-        timeout: 15_000,
-      },
+      // Generous: on a loaded 2-core box 16 streamed requests plus the page's 1 s polls can take a while.
+      { timeout: 60_000 },
     );
     const perWorker = await page.locator('#workers td.requests').allTextContents();
     assert.ok(perWorker.map(Number).reduce((a, b) => a + b, 0) >= before + 16);
