@@ -110,7 +110,10 @@ test('the dashboard in headless Chromium shows the workers and its numbers move 
     await load(16);
     // The page's own code runs in the browser; the condition is passed as source text (no DOM types here).
     await page.waitForFunction(
-      `Number(document.getElementById('requests-total')?.textContent) >= ${before + 16}`,
+      // Both counters: the total and the per-worker table (a worker's count lands when its stream is closed,
+      // which can be one poll after the client has read the last byte).
+      `Number(document.getElementById('requests-total')?.textContent) >= ${before + 16} &&
+       [...document.querySelectorAll('#workers td.requests')].reduce((s, td) => s + Number(td.textContent), 0) >= ${before + 16}`,
       undefined,
       // Generous: on a loaded 2-core box 16 streamed requests plus the page's 1 s polls can take a while.
       { timeout: 60_000 },

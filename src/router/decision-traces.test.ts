@@ -1,6 +1,6 @@
 /**
  * Every built-in policy's decisions on seeded random event streams (`testing/decision-trace-kit.ts`), held
- * against `testing/decision-traces.json`, recorded on the commit before the decision path moved to reused
+ * against `decision-traces.json`, recorded on the commit before the decision path moved to reused
  * views and typed-array scratch: the choices, the views each policy was offered, the costs and the logged
  * arithmetic must stay bit-identical. A deliberate change to a policy re-records the fixture:
  * `UPDATE_DECISION_TRACES=1 node scripts/run-tests.mjs decision-traces`, and the diff shows what moved.
@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { decisionTraceSpecs, runDecisionTrace } from './testing/decision-trace-kit.ts';
 
-const FIXTURE = new URL('./testing/decision-traces.json', import.meta.url);
+const FIXTURE = new URL('./decision-traces.json', import.meta.url);
 
 const specName = (s: ReturnType<typeof decisionTraceSpecs>[number]) =>
   `${s.policy} seed=${s.seed} workers=${s.workers} steps=${s.steps}` +

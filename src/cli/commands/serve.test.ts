@@ -97,9 +97,10 @@ test('`dhw serve --discovery file --events memory --workers 2`: child workers, k
   assert.equal(body.usage.completion_tokens, 5);
   const health = (await (await fetch(`${serve.url}/health`)).json()) as { instances: { address: string }[] };
   assert.equal(health.instances.length, 2);
+  // Child workers on this host are dialled over their Unix-domain request-plane socket (TCP stays for others).
   assert.ok(
-    health.instances.every((i) => /^127\.0\.0\.1:\d+$/.test(i.address)),
-    'workers are reached over TCP',
+    health.instances.every((i) => /^unix:\/.+\.sock$/.test(i.address)),
+    `workers are reached over the same-host Unix socket: ${JSON.stringify(health.instances)}`,
   );
   assert.equal(await serve.stop(), 0);
   assert.deepEqual(readdirSync(join(dir, 'keys')), [], 'the workers unregistered on the way out');
