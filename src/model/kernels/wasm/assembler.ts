@@ -132,6 +132,8 @@ export const op = {
   if: [0x04, 0x40],
   else: [0x05],
   block: [0x02, 0x40],
+  /** A block whose value (its last result, or a `br` out of it) is one f64. */
+  blockF64: [0x02, 0x7c],
   loop: [0x03, 0x40],
   br: (depth: number): Code => [0x0c, ...encodeULeb128(depth)],
   brIf: (depth: number): Code => [0x0d, ...encodeULeb128(depth)],

@@ -5139,243 +5139,247 @@
     end)
   (func $exp_f64 (export "exp_f64") (type $t17) (param $x f64) (result f64)
     (local $hx i32) (local $xsb i32) (local $k i32) (local $hi f64) (local $lo f64) (local $t f64) (local $c f64) (local $y f64) (local $twopk f64)
-    local.get $x
-    i64.reinterpret_f64
-    i64.const 32
-    i64.shr_u
-    i32.wrap_i64
-    local.set $hx
-    local.get $hx
-    i32.const 31
-    i32.shr_u
-    local.set $xsb
-    local.get $hx
-    i32.const 2147483647
-    i32.and
-    local.set $hx
-    local.get $hx
-    i32.const 1082535490
-    i32.ge_u
-    if $I0
+    block $B0 (result f64)
+      i32.const 0
+      local.set $k
+      local.get $x
+      i64.reinterpret_f64
+      i64.const 32
+      i64.shr_u
+      i32.wrap_i64
+      local.set $hx
       local.get $hx
-      i32.const 2146435072
+      i32.const 31
+      i32.shr_u
+      local.set $xsb
+      local.get $hx
+      i32.const 2147483647
+      i32.and
+      local.set $hx
+      local.get $hx
+      i32.const 1082535490
       i32.ge_u
       if $I1
-        local.get $x
-        local.get $x
-        f64.ne
+        local.get $hx
+        i32.const 2146435072
+        i32.ge_u
         if $I2
           local.get $x
           local.get $x
-          f64.add
-          return
+          f64.ne
+          if $I3
+            local.get $x
+            local.get $x
+            f64.add
+            br $B0
+          end
+          local.get $x
+          f64.const 0x0p+0 (;=0;)
+          local.get $xsb
+          i32.eqz
+          select
+          br $B0
         end
         local.get $x
-        f64.const 0x0p+0 (;=0;)
-        local.get $xsb
-        i32.eqz
-        select
-        return
+        f64.const 0x1.62e42fefa39efp+9 (;=709.783;)
+        f64.gt
+        if $I4
+          f64.const inf (;=inf;)
+          br $B0
+        end
+        local.get $x
+        f64.const -0x1.74910d52d3051p+9 (;=-745.133;)
+        f64.lt
+        if $I5
+          f64.const 0x0p+0 (;=0;)
+          br $B0
+        end
       end
-      local.get $x
-      f64.const 0x1.62e42fefa39efp+9 (;=709.783;)
-      f64.gt
-      if $I3
-        f64.const inf (;=inf;)
-        return
-      end
-      local.get $x
-      f64.const -0x1.74910d52d3051p+9 (;=-745.133;)
-      f64.lt
-      if $I4
-        f64.const 0x0p+0 (;=0;)
-        return
-      end
-    end
-    local.get $hx
-    i32.const 1071001154
-    i32.gt_u
-    if $I5
       local.get $hx
-      i32.const 1072734898
-      i32.lt_u
+      i32.const 1071001154
+      i32.gt_u
       if $I6
-        local.get $x
-        f64.const 0x1p+0 (;=1;)
-        f64.eq
+        local.get $hx
+        i32.const 1072734898
+        i32.lt_u
         if $I7
-          f64.const 0x1.5bf0a8b145769p+1 (;=2.71828;)
-          return
+          local.get $x
+          f64.const 0x1p+0 (;=1;)
+          f64.eq
+          if $I8
+            f64.const 0x1.5bf0a8b145769p+1 (;=2.71828;)
+            br $B0
+          end
+          local.get $x
+          f64.const -0x1.62e42feep-1 (;=-0.693147;)
+          f64.const 0x1.62e42feep-1 (;=0.693147;)
+          local.get $xsb
+          select
+          f64.sub
+          local.set $hi
+          f64.const -0x1.a39ef35793c76p-33 (;=-1.90821e-10;)
+          f64.const 0x1.a39ef35793c76p-33 (;=1.90821e-10;)
+          local.get $xsb
+          select
+          local.set $lo
+          i32.const 1
+          local.get $xsb
+          i32.sub
+          local.get $xsb
+          i32.sub
+          local.set $k
+        else
+          f64.const 0x1.71547652b82fep+0 (;=1.4427;)
+          local.get $x
+          f64.mul
+          f64.const -0x1p-1 (;=-0.5;)
+          f64.const 0x1p-1 (;=0.5;)
+          local.get $xsb
+          select
+          f64.add
+          i32.trunc_f64_s
+          local.set $k
+          local.get $k
+          f64.convert_i32_s
+          local.set $t
+          local.get $x
+          local.get $t
+          f64.const 0x1.62e42feep-1 (;=0.693147;)
+          f64.mul
+          f64.sub
+          local.set $hi
+          local.get $t
+          f64.const 0x1.a39ef35793c76p-33 (;=1.90821e-10;)
+          f64.mul
+          local.set $lo
         end
-        local.get $x
-        f64.const -0x1.62e42feep-1 (;=-0.693147;)
-        f64.const 0x1.62e42feep-1 (;=0.693147;)
-        local.get $xsb
-        select
+        local.get $hi
+        local.get $lo
         f64.sub
-        local.set $hi
-        f64.const -0x1.a39ef35793c76p-33 (;=-1.90821e-10;)
-        f64.const 0x1.a39ef35793c76p-33 (;=1.90821e-10;)
-        local.get $xsb
-        select
-        local.set $lo
-        i32.const 1
-        local.get $xsb
-        i32.sub
-        local.get $xsb
-        i32.sub
-        local.set $k
+        local.set $x
       else
-        f64.const 0x1.71547652b82fep+0 (;=1.4427;)
-        local.get $x
-        f64.mul
-        f64.const -0x1p-1 (;=-0.5;)
-        f64.const 0x1p-1 (;=0.5;)
-        local.get $xsb
-        select
-        f64.add
-        i32.trunc_f64_s
-        local.set $k
-        local.get $k
-        f64.convert_i32_s
-        local.set $t
-        local.get $x
-        local.get $t
-        f64.const 0x1.62e42feep-1 (;=0.693147;)
-        f64.mul
-        f64.sub
-        local.set $hi
-        local.get $t
-        f64.const 0x1.a39ef35793c76p-33 (;=1.90821e-10;)
-        f64.mul
-        local.set $lo
+        local.get $hx
+        i32.const 1043333120
+        i32.lt_u
+        if $I9
+          f64.const 0x1p+0 (;=1;)
+          local.get $x
+          f64.add
+          br $B0
+        end
       end
-      local.get $hi
-      local.get $lo
+      local.get $x
+      local.get $x
+      f64.mul
+      local.set $t
+      local.get $k
+      i32.const -1021
+      i32.ge_s
+      if $I10
+        i32.const 1072693248
+        local.get $k
+        i32.const 20
+        i32.shl
+        i32.add
+        i64.extend_i32_u
+        i64.const 32
+        i64.shl
+        f64.reinterpret_i64
+        local.set $twopk
+      else
+        i32.const 1072693248
+        local.get $k
+        i32.const 1000
+        i32.add
+        i32.const 20
+        i32.shl
+        i32.add
+        i64.extend_i32_u
+        i64.const 32
+        i64.shl
+        f64.reinterpret_i64
+        local.set $twopk
+      end
+      local.get $x
+      local.get $t
+      f64.const 0x1.555555555553ep-3 (;=0.166667;)
+      local.get $t
+      f64.const -0x1.6c16c16bebd93p-9 (;=-0.00277778;)
+      local.get $t
+      f64.const 0x1.1566aaf25de2cp-14 (;=6.61376e-05;)
+      local.get $t
+      f64.const -0x1.bbd41c5d26bf1p-20 (;=-1.65339e-06;)
+      local.get $t
+      f64.const 0x1.6376972bea4dp-25 (;=4.13814e-08;)
+      f64.mul
+      f64.add
+      f64.mul
+      f64.add
+      f64.mul
+      f64.add
+      f64.mul
+      f64.add
+      f64.mul
       f64.sub
-      local.set $x
-    else
-      local.get $hx
-      i32.const 1043333120
-      i32.lt_u
-      if $I8
+      local.set $c
+      local.get $k
+      i32.eqz
+      if $I11
         f64.const 0x1p+0 (;=1;)
         local.get $x
-        f64.add
-        return
+        local.get $c
+        f64.mul
+        local.get $c
+        f64.const 0x1p+1 (;=2;)
+        f64.sub
+        f64.div
+        local.get $x
+        f64.sub
+        f64.sub
+        br $B0
       end
-    end
-    local.get $x
-    local.get $x
-    f64.mul
-    local.set $t
-    local.get $k
-    i32.const -1021
-    i32.ge_s
-    if $I9
-      i32.const 1072693248
-      local.get $k
-      i32.const 20
-      i32.shl
-      i32.add
-      i64.extend_i32_u
-      i64.const 32
-      i64.shl
-      f64.reinterpret_i64
-      local.set $twopk
-    else
-      i32.const 1072693248
-      local.get $k
-      i32.const 1000
-      i32.add
-      i32.const 20
-      i32.shl
-      i32.add
-      i64.extend_i32_u
-      i64.const 32
-      i64.shl
-      f64.reinterpret_i64
-      local.set $twopk
-    end
-    local.get $x
-    local.get $t
-    f64.const 0x1.555555555553ep-3 (;=0.166667;)
-    local.get $t
-    f64.const -0x1.6c16c16bebd93p-9 (;=-0.00277778;)
-    local.get $t
-    f64.const 0x1.1566aaf25de2cp-14 (;=6.61376e-05;)
-    local.get $t
-    f64.const -0x1.bbd41c5d26bf1p-20 (;=-1.65339e-06;)
-    local.get $t
-    f64.const 0x1.6376972bea4dp-25 (;=4.13814e-08;)
-    f64.mul
-    f64.add
-    f64.mul
-    f64.add
-    f64.mul
-    f64.add
-    f64.mul
-    f64.add
-    f64.mul
-    f64.sub
-    local.set $c
-    local.get $k
-    i32.eqz
-    if $I10
       f64.const 0x1p+0 (;=1;)
+      local.get $lo
       local.get $x
       local.get $c
       f64.mul
-      local.get $c
       f64.const 0x1p+1 (;=2;)
+      local.get $c
       f64.sub
       f64.div
-      local.get $x
+      f64.sub
+      local.get $hi
       f64.sub
       f64.sub
-      return
-    end
-    f64.const 0x1p+0 (;=1;)
-    local.get $lo
-    local.get $x
-    local.get $c
-    f64.mul
-    f64.const 0x1p+1 (;=2;)
-    local.get $c
-    f64.sub
-    f64.div
-    f64.sub
-    local.get $hi
-    f64.sub
-    f64.sub
-    local.set $y
-    local.get $k
-    i32.const -1021
-    i32.ge_s
-    if $I11
+      local.set $y
       local.get $k
-      i32.const 1024
-      i32.eq
+      i32.const -1021
+      i32.ge_s
       if $I12
+        local.get $k
+        i32.const 1024
+        i32.eq
+        if $I13
+          local.get $y
+          f64.const 0x1p+1 (;=2;)
+          f64.mul
+          f64.const 0x1p+1023 (;=8.98847e+307;)
+          f64.mul
+          br $B0
+        end
         local.get $y
-        f64.const 0x1p+1 (;=2;)
+        local.get $twopk
         f64.mul
-        f64.const 0x1p+1023 (;=8.98847e+307;)
-        f64.mul
-        return
+        br $B0
       end
       local.get $y
       local.get $twopk
       f64.mul
-      return
-    end
-    local.get $y
-    local.get $twopk
-    f64.mul
-    f64.const 0x1p-1000 (;=9.33264e-302;)
-    f64.mul)
+      f64.const 0x1p-1000 (;=9.33264e-302;)
+      f64.mul
+    end)
   (func $swiglu_f32 (export "swiglu_f32") (type $t18) (param $gate i32) (param $up i32) (param $n i32)
-    (local $end i32) (local $g f64)
+    (local $end i32) (local $g f64) (local $negG f64) (local $hx i32) (local $xsb i32) (local $k i32) (local $hi f64) (local $lo f64) (local $t f64) (local $c f64) (local $y f64) (local $twopk f64)
     local.get $gate
     local.get $n
     i32.const 2
@@ -5395,10 +5399,249 @@
         local.set $g
         local.get $gate
         local.get $g
-        f64.const 0x1p+0 (;=1;)
-        local.get $g
         f64.neg
-        call $exp_f64
+        local.set $negG
+        local.get $g
+        f64.const 0x1p+0 (;=1;)
+        block $B2 (result f64)
+          i32.const 0
+          local.set $k
+          local.get $negG
+          i64.reinterpret_f64
+          i64.const 32
+          i64.shr_u
+          i32.wrap_i64
+          local.set $hx
+          local.get $hx
+          i32.const 31
+          i32.shr_u
+          local.set $xsb
+          local.get $hx
+          i32.const 2147483647
+          i32.and
+          local.set $hx
+          local.get $hx
+          i32.const 1082535490
+          i32.ge_u
+          if $I3
+            local.get $hx
+            i32.const 2146435072
+            i32.ge_u
+            if $I4
+              local.get $negG
+              local.get $negG
+              f64.ne
+              if $I5
+                local.get $negG
+                local.get $negG
+                f64.add
+                br $B2
+              end
+              local.get $negG
+              f64.const 0x0p+0 (;=0;)
+              local.get $xsb
+              i32.eqz
+              select
+              br $B2
+            end
+            local.get $negG
+            f64.const 0x1.62e42fefa39efp+9 (;=709.783;)
+            f64.gt
+            if $I6
+              f64.const inf (;=inf;)
+              br $B2
+            end
+            local.get $negG
+            f64.const -0x1.74910d52d3051p+9 (;=-745.133;)
+            f64.lt
+            if $I7
+              f64.const 0x0p+0 (;=0;)
+              br $B2
+            end
+          end
+          local.get $hx
+          i32.const 1071001154
+          i32.gt_u
+          if $I8
+            local.get $hx
+            i32.const 1072734898
+            i32.lt_u
+            if $I9
+              local.get $negG
+              f64.const 0x1p+0 (;=1;)
+              f64.eq
+              if $I10
+                f64.const 0x1.5bf0a8b145769p+1 (;=2.71828;)
+                br $B2
+              end
+              local.get $negG
+              f64.const -0x1.62e42feep-1 (;=-0.693147;)
+              f64.const 0x1.62e42feep-1 (;=0.693147;)
+              local.get $xsb
+              select
+              f64.sub
+              local.set $hi
+              f64.const -0x1.a39ef35793c76p-33 (;=-1.90821e-10;)
+              f64.const 0x1.a39ef35793c76p-33 (;=1.90821e-10;)
+              local.get $xsb
+              select
+              local.set $lo
+              i32.const 1
+              local.get $xsb
+              i32.sub
+              local.get $xsb
+              i32.sub
+              local.set $k
+            else
+              f64.const 0x1.71547652b82fep+0 (;=1.4427;)
+              local.get $negG
+              f64.mul
+              f64.const -0x1p-1 (;=-0.5;)
+              f64.const 0x1p-1 (;=0.5;)
+              local.get $xsb
+              select
+              f64.add
+              i32.trunc_f64_s
+              local.set $k
+              local.get $k
+              f64.convert_i32_s
+              local.set $t
+              local.get $negG
+              local.get $t
+              f64.const 0x1.62e42feep-1 (;=0.693147;)
+              f64.mul
+              f64.sub
+              local.set $hi
+              local.get $t
+              f64.const 0x1.a39ef35793c76p-33 (;=1.90821e-10;)
+              f64.mul
+              local.set $lo
+            end
+            local.get $hi
+            local.get $lo
+            f64.sub
+            local.set $negG
+          else
+            local.get $hx
+            i32.const 1043333120
+            i32.lt_u
+            if $I11
+              f64.const 0x1p+0 (;=1;)
+              local.get $negG
+              f64.add
+              br $B2
+            end
+          end
+          local.get $negG
+          local.get $negG
+          f64.mul
+          local.set $t
+          local.get $k
+          i32.const -1021
+          i32.ge_s
+          if $I12
+            i32.const 1072693248
+            local.get $k
+            i32.const 20
+            i32.shl
+            i32.add
+            i64.extend_i32_u
+            i64.const 32
+            i64.shl
+            f64.reinterpret_i64
+            local.set $twopk
+          else
+            i32.const 1072693248
+            local.get $k
+            i32.const 1000
+            i32.add
+            i32.const 20
+            i32.shl
+            i32.add
+            i64.extend_i32_u
+            i64.const 32
+            i64.shl
+            f64.reinterpret_i64
+            local.set $twopk
+          end
+          local.get $negG
+          local.get $t
+          f64.const 0x1.555555555553ep-3 (;=0.166667;)
+          local.get $t
+          f64.const -0x1.6c16c16bebd93p-9 (;=-0.00277778;)
+          local.get $t
+          f64.const 0x1.1566aaf25de2cp-14 (;=6.61376e-05;)
+          local.get $t
+          f64.const -0x1.bbd41c5d26bf1p-20 (;=-1.65339e-06;)
+          local.get $t
+          f64.const 0x1.6376972bea4dp-25 (;=4.13814e-08;)
+          f64.mul
+          f64.add
+          f64.mul
+          f64.add
+          f64.mul
+          f64.add
+          f64.mul
+          f64.add
+          f64.mul
+          f64.sub
+          local.set $c
+          local.get $k
+          i32.eqz
+          if $I13
+            f64.const 0x1p+0 (;=1;)
+            local.get $negG
+            local.get $c
+            f64.mul
+            local.get $c
+            f64.const 0x1p+1 (;=2;)
+            f64.sub
+            f64.div
+            local.get $negG
+            f64.sub
+            f64.sub
+            br $B2
+          end
+          f64.const 0x1p+0 (;=1;)
+          local.get $lo
+          local.get $negG
+          local.get $c
+          f64.mul
+          f64.const 0x1p+1 (;=2;)
+          local.get $c
+          f64.sub
+          f64.div
+          f64.sub
+          local.get $hi
+          f64.sub
+          f64.sub
+          local.set $y
+          local.get $k
+          i32.const -1021
+          i32.ge_s
+          if $I14
+            local.get $k
+            i32.const 1024
+            i32.eq
+            if $I15
+              local.get $y
+              f64.const 0x1p+1 (;=2;)
+              f64.mul
+              f64.const 0x1p+1023 (;=8.98847e+307;)
+              f64.mul
+              br $B2
+            end
+            local.get $y
+            local.get $twopk
+            f64.mul
+            br $B2
+          end
+          local.get $y
+          local.get $twopk
+          f64.mul
+          f64.const 0x1p-1000 (;=9.33264e-302;)
+          f64.mul
+        end
         f64.add
         f64.div
         local.get $up

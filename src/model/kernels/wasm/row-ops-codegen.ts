@@ -65,9 +65,7 @@ const load64 = (addr: Code): Code => [...addr, ...op.f32Load(), ...op.f64Promote
  * 2^k is built from its exponent bits. The C's `huge*huge` and `twom1000*twom1000` are folded to their
  * values (+Inf, +0), as the C compiler folds them.
  */
-export function expF64(): FunctionDef {
-  const fn = new FunctionBuilder('exp_f64', true);
-  const x = fn.param('x', F64);
+function expInline(fn: FunctionBuilder, x: Local): Code {
   const hx = fn.local('hx', I32); // high word of |x|
   const xsb = fn.local('xsb', I32); // sign bit of x
   const k = fn.local('k', I32);
@@ -77,7 +75,9 @@ export function expF64(): FunctionDef {
   const c = fn.local('c', F64);
   const y = fn.local('y', F64);
   const twopk = fn.local('twopk', F64);
-  const ret = (value: Code): Code => [...value, ...op.return];
+  // A C `return` is a branch out of the block holding the sequence, to `depth` labels up (each enclosing
+  // `if` is one).
+  const ret = (value: Code, depth: number): Code => [...value, ...op.br(depth)];
   const ifThen = (cond: Code, then: Code, otherwise: Code = []): Code => [
     ...cond, ...op.if, ...then, ...(otherwise.length ? [...op.else, ...otherwise] : []), ...op.end,
   ];
@@ -90,22 +90,23 @@ export function expF64(): FunctionDef {
     ...op.i64ExtendI32U, ...op.i64Const(32), ...op.i64Shl, ...op.f64ReinterpretI64,
   ];
   const body: Code = [
+    ...op.i32Const(0), ...set(k), // the C's `k = 0` (the sequence may run in a loop)
     ...get(x), ...op.i64ReinterpretF64, ...op.i64Const(32), ...op.i64ShrU, ...op.i32WrapI64, ...set(hx),
     ...get(hx), ...op.i32Const(31), ...op.i32ShrU, ...set(xsb),
     ...get(hx), ...op.i32Const(0x7fffffff), ...op.i32And, ...set(hx),
     // Non-finite, overflowing or underflowing arguments.
     ...ifThen(hxAtLeast(0x40862e42), [
       ...ifThen(hxAtLeast(0x7ff00000), [
-        ...ifThen([...get(x), ...get(x), ...op.f64Ne], ret([...get(x), ...get(x), ...op.f64Add])), // NaN: x + x
-        ...ret([...get(x), ...f64(0), ...get(xsb), ...op.i32Eqz, ...op.select]), // exp(+Inf) = Inf, exp(−Inf) = 0
+        ...ifThen([...get(x), ...get(x), ...op.f64Ne], ret([...get(x), ...get(x), ...op.f64Add], 3)), // NaN: x + x
+        ...ret([...get(x), ...f64(0), ...get(xsb), ...op.i32Eqz, ...op.select], 2), // exp(+Inf) = Inf, exp(−Inf) = 0
       ]),
-      ...ifThen([...get(x), ...f64(O_THRESHOLD), ...op.f64Gt], ret(f64(Number.POSITIVE_INFINITY))),
-      ...ifThen([...get(x), ...f64(U_THRESHOLD), ...op.f64Lt], ret(f64(0))),
+      ...ifThen([...get(x), ...f64(O_THRESHOLD), ...op.f64Gt], ret(f64(Number.POSITIVE_INFINITY), 2)),
+      ...ifThen([...get(x), ...f64(U_THRESHOLD), ...op.f64Lt], ret(f64(0), 2)),
     ]),
     // Argument reduction: x = hi − lo = x − k·ln2.
     ...ifThen([...get(hx), ...op.i32Const(0x3fd62e42), ...op.i32GtU], [
       ...ifThen([...get(hx), ...op.i32Const(0x3ff0a2b2), ...op.i32LtU], [
-        ...ifThen([...get(x), ...f64(1), ...op.f64Eq], ret(f64(E))),
+        ...ifThen([...get(x), ...f64(1), ...op.f64Eq], ret(f64(E), 3)),
         ...get(x), ...bySign(LN2_HI, -LN2_HI), ...op.f64Sub, ...set(hi),
         ...bySign(LN2_LO, -LN2_LO), ...set(lo),
         ...op.i32Const(1), ...get(xsb), ...op.i32Sub, ...get(xsb), ...op.i32Sub, ...set(k),
@@ -118,7 +119,7 @@ export function expF64(): FunctionDef {
       ...get(hi), ...get(lo), ...op.f64Sub, ...set(x),
     ], [
       // |x| < 2^-28: 1 + x (the C's `huge + x > one` test is always true here)
-      ...ifThen([...get(hx), ...op.i32Const(0x3e300000), ...op.i32LtU], ret([...f64(1), ...get(x), ...op.f64Add])),
+      ...ifThen([...get(hx), ...op.i32Const(0x3e300000), ...op.i32LtU], ret([...f64(1), ...get(x), ...op.f64Add], 2)),
     ]),
     // x is in the primary range: exp(x) = 1 + 2x / (2 − R(x²)) via c, then scaled by 2^k.
     ...get(x), ...get(x), ...op.f64Mul, ...set(t),
@@ -136,33 +137,44 @@ export function expF64(): FunctionDef {
     ...ifThen([...get(k), ...op.i32Eqz], ret([
       ...f64(1), ...get(x), ...get(c), ...op.f64Mul, ...get(c), ...f64(2), ...op.f64Sub, ...op.f64Div,
       ...get(x), ...op.f64Sub, ...op.f64Sub,
-    ])),
+    ], 1)),
     ...f64(1), ...get(lo), ...get(x), ...get(c), ...op.f64Mul, ...f64(2), ...get(c), ...op.f64Sub, ...op.f64Div,
     ...op.f64Sub, ...get(hi), ...op.f64Sub, ...op.f64Sub, ...set(y),
     ...ifThen([...get(k), ...op.i32Const(-1021), ...op.i32GeS], [
       ...ifThen([...get(k), ...op.i32Const(1024), ...op.i32Eq],
-        ret([...get(y), ...f64(2), ...op.f64Mul, ...f64(TWO_1023), ...op.f64Mul])),
-      ...ret([...get(y), ...get(twopk), ...op.f64Mul]),
+        ret([...get(y), ...f64(2), ...op.f64Mul, ...f64(TWO_1023), ...op.f64Mul], 2)),
+      ...ret([...get(y), ...get(twopk), ...op.f64Mul], 1),
     ]),
     ...get(y), ...get(twopk), ...op.f64Mul, ...f64(TWO_M1000), ...op.f64Mul,
   ];
-  return fn.build(body, [F64]);
+  return [...op.blockF64, ...body, ...op.end];
+}
+
+/** exp(x) as a function (the sequence swiglu_f32 inlines, exported so tests compare it with Math.exp). */
+export function expF64(): FunctionDef {
+  const fn = new FunctionBuilder('exp_f64', true);
+  const x = fn.param('x', F64);
+  return fn.build(expInline(fn, x), [F64]);
 }
 
 /** gate[i] = silu(gate[i]) · up[i] = gate[i] / (1 + exp(−gate[i])) · up[i], in f64 like reference/row-ops.ts. */
-export function swigluF32(exp: FunctionRef): FunctionDef {
+export function swigluF32(): FunctionDef {
   const fn = new FunctionBuilder('swiglu_f32', true);
   const gate = fn.param('gate', I32);
   const up = fn.param('up', I32);
   const n = fn.param('n', I32);
   const end = fn.local('end', I32); // gate + n*4
   const g = fn.local('g', F64);
+  const negG = fn.local('negG', F64); // exp's argument (the sequence overwrites it)
+  // exp inlined: a call per value kept the loop from overlapping one value's divisions with the next's.
+  const exp = expInline(fn, negG);
   const body: Code = [
     ...get(gate), ...bytesOf(n), ...op.i32Add, ...set(end),
     ...whileLoop(lessThan(gate, end), [
       ...load64(get(gate)), ...set(g),
       ...get(gate),
-      ...get(g), ...f64(1), ...get(g), ...op.f64Neg, ...op.call(exp), ...op.f64Add, ...op.f64Div,
+      ...get(g), ...op.f64Neg, ...set(negG),
+      ...get(g), ...f64(1), ...exp, ...op.f64Add, ...op.f64Div,
       ...load64(get(up)), ...op.f64Mul, ...op.f32DemoteF64, ...op.f32Store(),
       ...increment(gate, op.i32Const(4)), ...increment(up, op.i32Const(4)),
     ]),
@@ -305,8 +317,7 @@ export function ropeF32(): FunctionDef {
   return fn.build(body);
 }
 
-/** Adds the row kernels to the module (exp first: swiglu_f32 calls it) and returns them in index order. */
+/** Adds the row kernels to the module and returns them in index order. */
 export function rowOpKernels(module: ModuleBuilder): FunctionRef[] {
-  const exp = module.add(expF64());
-  return [exp, module.add(swigluF32(exp)), module.add(addF32()), module.add(rmsnormF32()), module.add(ropeF32())];
+  return [module.add(expF64()), module.add(swigluF32()), module.add(addF32()), module.add(rmsnormF32()), module.add(ropeF32())];
 }
