@@ -10,14 +10,14 @@
  *
  * Matmuls and attention have fast paths (wasm/, threads/). RMSNorm, RoPE, SwiGLU and the residual add run
  * the wasm row kernels (bit for bit the reference: wasm/row-ops-codegen.ts) when their buffers live in the
- * arena, else the reference code; the KV write stays a typed-array copy.
+ * arena, else the reference code; so does the KV write (kv_write: memory.copy per row).
  *
  * Systems analogy: a storage driver with a fast path (DMA into a shared segment) and a safe path (plain
  * reads), chosen at mount time. Weights live in the backend's SharedArena so every thread sees them.
  */
 import { availableParallelism } from 'node:os';
 import { getLogger } from '../../util/logger.ts';
-import { pagedAttention, writeKvSlots } from './reference/attention.ts';
+import { checkKvSlots, pagedAttention, writeKvSlots } from './reference/attention.ts';
 import type { ForwardBatch, KvCacheTensors } from '../forward-batch.ts';
 import { matmul as referenceMatmul } from './reference/matmul.ts';
 import { applyRope, ropeTables } from './reference/rope.ts';
@@ -85,6 +85,8 @@ export class KernelBackend {
   /** Set by create(): whether q8_0 matrices use the integer kernel. */
   private q8IntActivations = false;
   private readonly wasmAttention: WasmAttention | null;
+  /** kv_write reads the slot ids from here (a copy of the batch's slotMapping). */
+  private slotScratch: Int32Array | null = null;
   /** Where ropeTables puts a pass's cos/sin for rope_f32: reused by the next pass. */
   private ropeScratch: Float32Array | null = null;
 
@@ -216,7 +218,22 @@ export class KernelBackend {
     v: Float32Array,
     slotMapping: Int32Array,
   ): void {
-    writeKvSlots(kv, layer, k, v, slotMapping);
+    const keyCache = kv.key[layer]!;
+    const valueCache = kv.value[layer]!;
+    if (!this.wasm || !this.owned(keyCache, valueCache, k, v)) {
+      writeKvSlots(kv, layer, k, v, slotMapping);
+      return;
+    }
+    checkKvSlots(kv, slotMapping);
+    const rows = slotMapping.length;
+    let slots = this.slotScratch;
+    if (!slots || slots.length < rows) {
+      slots = this.arena!.allocI32(Math.max(rows, 2 * (slots?.length ?? 0)));
+      this.slotScratch = slots;
+    }
+    slots.set(slotMapping);
+    // biome-ignore format: one call
+    this.wasm.kv_write(keyCache.byteOffset, valueCache.byteOffset, k.byteOffset, v.byteOffset, slots.byteOffset, rows, kv.numKvHeads * kv.headDim);
   }
 
   /** SwiGLU in place: gate[i] = silu(gate[i]) · up[i], for n values. */

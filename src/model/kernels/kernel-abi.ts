@@ -23,6 +23,9 @@ export interface KernelExports {
   rope_f32(x: number, rows: number, heads: number, headDim: number, cos: number, sin: number): void;
   swiglu_f32(gate: number, up: number, n: number): void;
   add_f32(a: number, b: number, n: number): void;
+  /** K/V row r (kvDim floats) → slot slots[r] of the layer's caches at kDst/vDst; negative slots skipped. */
+  // biome-ignore format: one signature per line
+  kv_write(kDst: number, vDst: number, k: number, v: number, slots: number, rows: number, kvDim: number): void;
   /** Math.exp(x), bit for bit (fdlibm's __ieee754_exp, as V8 implements Math.exp). */
   exp_f64(x: number): number;
   // biome-ignore format: one signature per line

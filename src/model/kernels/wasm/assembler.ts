@@ -128,6 +128,8 @@ export const op = {
   f32ConvertI32S: [0xb2],
   call: (f: FunctionRef): Code => [0x10, ...encodeULeb128(f.index)],
   return: [0x0f],
+  /** memory.copy (bulk memory): pops dst, src, byte count; overlapping ranges are copied like memmove. */
+  memoryCopy: [0xfc, ...encodeULeb128(10), 0x00, 0x00],
   /** `if` with no result: pops an i32, runs up to `else`/`end` when it is non-zero. */
   if: [0x04, 0x40],
   else: [0x05],

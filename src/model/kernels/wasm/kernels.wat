@@ -21,6 +21,7 @@
   (type $t19 (func (param i32 i32 i32)))
   (type $t20 (func (param i32 i32 i32 i32 i32 f64)))
   (type $t21 (func (param i32 i32 i32 i32 i32 i32)))
+  (type $t22 (func (param i32 i32 i32 i32 i32 i32 i32)))
   (import "env" "memory" (memory $env.memory 1 65536 shared))
   (func $f32_tile_2x4 (type $t0) (param $xp i32) (param $wp i32) (param $outp i32) (param $rowBytes i32) (param $outRowBytes i32) (param $kVecBytes i32) (param $kBytes i32)
     (local $k i32) (local $xRow0 i32) (local $xRow1 i32) (local $wRow0 i32) (local $wRow1 i32) (local $wRow2 i32) (local $wRow3 i32) (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128) (local $acc4 v128) (local $acc5 v128) (local $acc6 v128) (local $acc7 v128) (local $wVec0 v128) (local $wVec1 v128) (local $wVec2 v128) (local $wVec3 v128) (local $xVec v128) (local $sum0 f32) (local $sum1 f32) (local $sum2 f32) (local $sum3 f32) (local $sum4 f32) (local $sum5 f32) (local $sum6 f32) (local $sum7 f32) (local $outRow i32)
@@ -6010,6 +6011,62 @@
         local.get $halfBytes
         i32.add
         local.set $sin
+        local.get $r
+        i32.const 1
+        i32.add
+        local.set $r
+        br $L1
+      end
+    end)
+  (func $kv_write (export "kv_write") (type $t22) (param $kDst i32) (param $vDst i32) (param $k i32) (param $v i32) (param $slots i32) (param $rows i32) (param $kvDim i32)
+    (local $r i32) (local $slot i32) (local $rowBytes i32)
+    local.get $kvDim
+    i32.const 2
+    i32.shl
+    local.set $rowBytes
+    block $B0
+      loop $L1
+        local.get $r
+        local.get $rows
+        i32.lt_u
+        i32.eqz
+        br_if $B0
+        local.get $slots
+        local.get $r
+        i32.const 2
+        i32.shl
+        i32.add
+        i32.load
+        local.set $slot
+        local.get $slot
+        i32.const 0
+        i32.ge_s
+        if $I2
+          local.get $kDst
+          local.get $slot
+          local.get $rowBytes
+          i32.mul
+          i32.add
+          local.get $k
+          local.get $r
+          local.get $rowBytes
+          i32.mul
+          i32.add
+          local.get $rowBytes
+          memory.copy
+          local.get $vDst
+          local.get $slot
+          local.get $rowBytes
+          i32.mul
+          i32.add
+          local.get $v
+          local.get $r
+          local.get $rowBytes
+          i32.mul
+          i32.add
+          local.get $rowBytes
+          memory.copy
+        end
         local.get $r
         i32.const 1
         i32.add

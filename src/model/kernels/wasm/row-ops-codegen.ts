@@ -18,6 +18,7 @@
  *   swiglu_f32(gate, up, n)                   gate[i] = gate[i] / (1 + exp(−gate[i])) · up[i]
  *   add_f32(a, b, n)                          a[i] += b[i]
  *   exp_f64(x) → f64                          Math.exp(x), bit for bit
+ *   kv_write(kDst, vDst, k, v, slots, rows, kvDim)  K/V row r → cache slot slots[r] (negative: skipped)
  */
 // biome-ignore-all format: instruction sequences read like assembly, one logical step per line
 import {
@@ -317,7 +318,41 @@ export function ropeF32(): FunctionDef {
   return fn.build(body);
 }
 
+/**
+ * Files each new token's K and V row in its cache slot: memory.copy of kvDim floats per row and side, rows
+ * whose slot is negative (padding) skipped. The caller checks slots against the cache size first.
+ */
+export function kvWrite(): FunctionDef {
+  const fn = new FunctionBuilder('kv_write', true);
+  const kDst = fn.param('kDst', I32);
+  const vDst = fn.param('vDst', I32);
+  const k = fn.param('k', I32);
+  const v = fn.param('v', I32);
+  const slots = fn.param('slots', I32);
+  const rows = fn.param('rows', I32);
+  const kvDim = fn.param('kvDim', I32);
+  const r = fn.local('r', I32);
+  const slot = fn.local('slot', I32);
+  const rowBytes = fn.local('rowBytes', I32);
+  const copyRow = (dst: Local, src: Local): Code => [
+    ...get(dst), ...get(slot), ...get(rowBytes), ...op.i32Mul, ...op.i32Add,
+    ...get(src), ...get(r), ...get(rowBytes), ...op.i32Mul, ...op.i32Add,
+    ...get(rowBytes), ...op.memoryCopy,
+  ];
+  const body: Code = [
+    ...bytesOf(kvDim), ...set(rowBytes),
+    ...whileLoop(lessThan(r, rows), [
+      ...get(slots), ...bytesOf(r), ...op.i32Add, ...op.i32Load(), ...set(slot),
+      ...get(slot), ...op.i32Const(0), ...op.i32GeS, ...op.if,
+        ...copyRow(kDst, k), ...copyRow(vDst, v),
+      ...op.end,
+      ...increment(r, op.i32Const(1)),
+    ]),
+  ];
+  return fn.build(body);
+}
+
 /** Adds the row kernels to the module and returns them in index order. */
 export function rowOpKernels(module: ModuleBuilder): FunctionRef[] {
-  return [module.add(expF64()), module.add(swigluF32()), module.add(addF32()), module.add(rmsnormF32()), module.add(ropeF32())];
+  return [module.add(expF64()), module.add(swigluF32()), module.add(addF32()), module.add(rmsnormF32()), module.add(ropeF32()), module.add(kvWrite())];
 }

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { KernelExports } from '../kernel-abi.ts';
 import { SharedArena } from '../arena.ts';
+import { writeKvSlots } from '../reference/attention.ts';
 import { applyRope } from '../reference/rope.ts';
 import { add, rmsnorm, swiglu } from '../reference/row-ops.ts';
 import { instantiateKernels, kernelModule } from './kernel-module.ts';
@@ -237,5 +238,33 @@ describe('row kernels match the reference bit for bit', () => {
       wasm.rope_f32(px.byteOffset, rows, heads, headDim, place(cos).byteOffset, place(sin).byteOffset);
       assert.equal(firstDifference(px, want), -1, `rows ${rows} heads ${heads} headDim ${headDim}`);
     }
+  });
+
+  it('kv_write files rows in their slots like writeKvSlots, skipping negative (padding) slots', () => {
+    const shape = { numBlocks: 5, blockSize: 4, numLayers: 1, numKvHeads: 3, headDim: 8 };
+    const kvDim = shape.numKvHeads * shape.headDim;
+    const floats = shape.numBlocks * shape.blockSize * kvDim;
+    const slotMapping = Int32Array.of(7, -1, 0, 19, 12, -1, 3);
+    const rows = slotMapping.length;
+    const k = place(activations(rows * kvDim, 1, 5));
+    const v = place(activations(rows * kvDim, 2, 5));
+    const before = activations(floats, 3, 1);
+    const want = { ...shape, key: [before.slice()], value: [before.slice()] };
+    writeKvSlots(want, 0, k, v, slotMapping);
+    const key = place(before);
+    const value = place(before);
+    const slots = arena.allocI32(rows);
+    slots.set(slotMapping);
+    wasm.kv_write(
+      key.byteOffset,
+      value.byteOffset,
+      k.byteOffset,
+      v.byteOffset,
+      slots.byteOffset,
+      rows,
+      kvDim,
+    );
+    assert.equal(firstDifference(key, want.key[0]!), -1, 'keys');
+    assert.equal(firstDifference(value, want.value[0]!), -1, 'values');
   });
 });
