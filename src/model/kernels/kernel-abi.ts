@@ -26,6 +26,8 @@ export interface KernelExports {
   /** K/V row r (kvDim floats) → slot slots[r] of the layer's caches at kDst/vDst; negative slots skipped. */
   // biome-ignore format: one signature per line
   kv_write(kDst: number, vDst: number, k: number, v: number, slots: number, rows: number, kvDim: number): void;
+  /** out[i] = Math.exp(x[i]) for n f64 values, bit for bit (the f64x2 path swiglu_f32 runs; for tests). */
+  exp_f64_pairs(out: number, x: number, n: number): void;
   /** Math.exp(x), bit for bit (fdlibm's __ieee754_exp, as V8 implements Math.exp). */
   exp_f64(x: number): number;
   // biome-ignore format: one signature per line

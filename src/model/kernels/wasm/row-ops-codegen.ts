@@ -18,6 +18,7 @@
  *   swiglu_f32(gate, up, n)                   gate[i] = gate[i] / (1 + exp(−gate[i])) · up[i]
  *   add_f32(a, b, n)                          a[i] += b[i]
  *   exp_f64(x) → f64                          Math.exp(x), bit for bit
+ *   exp_f64_pairs(out, x, n)                  out[i] = Math.exp(x[i]) (f64 arrays), two lanes at a time
  *   kv_write(kDst, vDst, k, v, slots, rows, kvDim)  K/V row r → cache slot slots[r] (negative: skipped)
  */
 // biome-ignore-all format: instruction sequences read like assembly, one logical step per line
@@ -169,15 +170,127 @@ export function swigluF32(): FunctionDef {
   const negG = fn.local('negG', F64); // exp's argument (the sequence overwrites it)
   // exp inlined: a call per value kept the loop from overlapping one value's divisions with the next's.
   const exp = expInline(fn, negG);
+  const oneAtATime: Code = [
+    ...load64(get(gate)), ...set(g),
+    ...get(gate),
+    ...get(g), ...op.f64Neg, ...set(negG),
+    ...get(g), ...f64(1), ...exp, ...op.f64Add, ...op.f64Div,
+    ...load64(get(up)), ...op.f64Mul, ...op.f32DemoteF64, ...op.f32Store(),
+    ...increment(gate, op.i32Const(4)), ...increment(up, op.i32Const(4)),
+  ];
   const body: Code = [
     ...get(gate), ...bytesOf(n), ...op.i32Add, ...set(end),
     ...whileLoop(lessThan(gate, end), [
-      ...load64(get(gate)), ...set(g),
-      ...get(gate),
-      ...get(g), ...op.f64Neg, ...set(negG),
-      ...get(g), ...f64(1), ...exp, ...op.f64Add, ...op.f64Div,
-      ...load64(get(up)), ...op.f64Mul, ...op.f32DemoteF64, ...op.f32Store(),
-      ...increment(gate, op.i32Const(4)), ...increment(up, op.i32Const(4)),
+      // Two values at once when both are in exp's ordinary range, else one through the scalar sequence.
+      ...get(gate), ...op.i32Const(8), ...op.i32Add, ...get(end), ...op.i32LeU, ...op.if,
+        ...swigluPairStep(fn, gate, up, 1),
+      ...op.end,
+      ...oneAtATime,
+    ]),
+  ];
+  return fn.build(body);
+}
+
+/**
+ * exp of two f64 lanes at once: the scalar sequence's operations lane by lane, branch-free, for arguments
+ * where it takes no early exit (`inRange`: 2^-28 ≤ |x| < 708 and x ≠ 1, so k is in [−1021, 1021]). Both
+ * reductions are one formula: for 0.5·ln2 < |x| < 1.5·ln2 the C uses k = ±1, hi = x ∓ ln2_hi, lo = ±ln2_lo,
+ * which x − k·ln2_hi and k·ln2_lo give exactly; lanes with |x| ≤ 0.5·ln2 take the k = 0 formula.
+ */
+function expPair(fn: FunctionBuilder): { inRange: (xv: Local, ax: Local) => Code; exp: (xv: Local, ax: Local) => Code } {
+  const neg = fn.local('neg', V128); // lanes where x < 0
+  const mid = fn.local('mid', V128); // lanes with |x| > 0.5·ln2 (k ≠ 0)
+  const kf = fn.local('kf', V128); // k as f64
+  const hi = fn.local('hi2', V128);
+  const lo = fn.local('lo2', V128);
+  const xr = fn.local('xr', V128); // the reduced argument
+  const t = fn.local('t2', V128);
+  const c = fn.local('c2', V128);
+  const splat = (v: number): Code => [...f64(v), ...op.f64x2Splat];
+  const bySign = (positive: number): Code => [...splat(-positive), ...splat(positive), ...get(neg), ...op.v128Bitselect];
+  const { f64x2Add: add, f64x2Sub: sub, f64x2Mul: mul, f64x2Div: div } = op;
+  const inRange = (xv: Local, ax: Local): Code => [
+    ...get(ax), ...splat(708), ...op.f64x2Lt, ...get(ax), ...splat(2 ** -28), ...op.f64x2Ge, ...op.v128And,
+    ...get(xv), ...splat(1), ...op.f64x2Ne, ...op.v128And, ...op.i64x2AllTrue,
+  ];
+  const exp = (xv: Local, ax: Local): Code => [
+    ...get(xv), ...splat(0), ...op.f64x2Lt, ...set(neg),
+    ...get(ax), ...splat(fromWords(0x3fd62e43, 0)), ...op.f64x2Ge, ...set(mid),
+    // k = ±1 below 1.5·ln2, else trunc(x/ln2 ± 0.5)
+    ...bySign(1),
+    ...splat(INV_LN2), ...get(xv), ...mul, ...bySign(0.5), ...add, ...op.f64x2Trunc,
+    ...get(ax), ...splat(fromWords(0x3ff0a2b2, 0)), ...op.f64x2Lt, ...op.v128Bitselect, ...set(kf),
+    ...get(xv), ...get(kf), ...splat(LN2_HI), ...mul, ...sub, ...set(hi),
+    ...get(kf), ...splat(LN2_LO), ...mul, ...set(lo),
+    ...get(hi), ...get(lo), ...sub, ...get(xv), ...get(mid), ...op.v128Bitselect, ...set(xr),
+    ...get(xr), ...get(xr), ...mul, ...set(t),
+    ...get(xr), ...get(t),
+    ...splat(P1), ...get(t), ...splat(P2), ...get(t), ...splat(P3), ...get(t), ...splat(P4), ...get(t), ...splat(P5),
+    ...mul, ...add, ...mul, ...add, ...mul, ...add, ...mul, ...add, ...mul, ...sub, ...set(c),
+    // k ≠ 0: (1 − ((lo − x·c / (2 − c)) − hi)) · 2^k, 2^k from k's exponent bits
+    ...splat(1), ...get(lo), ...get(xr), ...get(c), ...mul, ...splat(2), ...get(c), ...sub, ...div, ...sub,
+    ...get(hi), ...sub, ...sub,
+    ...get(kf), ...op.i32x4TruncSatF64x2SZero, ...op.i64x2ExtendLowI32x4S, ...op.i64Const(1023), ...op.i64x2Splat,
+    ...op.i64x2Add, ...op.i32Const(52), ...op.i64x2Shl, ...mul,
+    // k = 0: 1 − ((x·c) / (c − 2) − x)
+    ...splat(1), ...get(xr), ...get(c), ...mul, ...get(c), ...splat(2), ...sub, ...div, ...get(xr), ...sub, ...sub,
+    ...get(mid), ...op.v128Bitselect,
+  ];
+  return { inRange, exp };
+}
+
+/**
+ * Two SwiGLU values when both of exp's arguments are in its ordinary range (expPair), else nothing (the
+ * loop goes on one value at a time). `continueDepth` is the loop label's depth at the splice point.
+ */
+function swigluPairStep(fn: FunctionBuilder, gate: Local, up: Local, continueDepth: number): Code {
+  const g2 = fn.local('g2', V128);
+  const xv = fn.local('xv', V128); // exp's argument, −g
+  const ax = fn.local('ax', V128);
+  const pair = expPair(fn);
+  return [
+    ...get(gate), ...op.v128Load64Zero(), ...op.f64x2PromoteLowF32x4, ...set(g2),
+    ...get(g2), ...op.f64x2Neg, ...set(xv),
+    ...get(xv), ...op.f64x2Abs, ...set(ax),
+    ...pair.inRange(xv, ax), ...op.if,
+      ...get(gate), ...get(g2), ...f64(1), ...op.f64x2Splat, ...pair.exp(xv, ax), ...op.f64x2Add, ...op.f64x2Div,
+      ...get(up), ...op.v128Load64Zero(), ...op.f64x2PromoteLowF32x4, ...op.f64x2Mul,
+      ...op.f32x4DemoteF64x2Zero, ...op.v128Store64Lane(0),
+      ...increment(gate, op.i32Const(8)), ...increment(up, op.i32Const(8)),
+      ...op.br(continueDepth + 1),
+    ...op.end,
+  ];
+}
+
+/**
+ * out[i] = exp(x[i]) for n f64 values, two at a time through expPair where both are in its range, else
+ * one through the scalar sequence: the pair path swiglu_f32 runs, exported so tests compare it with Math.exp.
+ */
+export function expF64Pairs(): FunctionDef {
+  const fn = new FunctionBuilder('exp_f64_pairs', true);
+  const out = fn.param('out', I32);
+  const x = fn.param('x', I32);
+  const n = fn.param('n', I32);
+  const end = fn.local('end', I32); // x + n*8
+  const xs = fn.local('xs', F64);
+  const xv = fn.local('xv', V128);
+  const ax = fn.local('ax', V128);
+  const scalar = expInline(fn, xs);
+  const pair = expPair(fn);
+  const body: Code = [
+    ...get(x), ...get(n), ...op.i32Const(3), ...op.i32Shl, ...op.i32Add, ...set(end),
+    ...whileLoop(lessThan(x, end), [
+      ...get(x), ...op.i32Const(16), ...op.i32Add, ...get(end), ...op.i32LeU, ...op.if,
+        ...get(x), ...op.v128Load(), ...set(xv), ...get(xv), ...op.f64x2Abs, ...set(ax),
+        ...pair.inRange(xv, ax), ...op.if,
+          ...get(out), ...pair.exp(xv, ax), ...op.v128Store(),
+          ...increment(x, op.i32Const(16)), ...increment(out, op.i32Const(16)),
+          ...op.br(2),
+        ...op.end,
+      ...op.end,
+      ...get(x), ...op.f64Load(), ...set(xs),
+      ...get(out), ...scalar, ...op.f64Store(),
+      ...increment(x, op.i32Const(8)), ...increment(out, op.i32Const(8)),
     ]),
   ];
   return fn.build(body);
@@ -354,5 +467,5 @@ export function kvWrite(): FunctionDef {
 
 /** Adds the row kernels to the module and returns them in index order. */
 export function rowOpKernels(module: ModuleBuilder): FunctionRef[] {
-  return [module.add(expF64()), module.add(swigluF32()), module.add(addF32()), module.add(rmsnormF32()), module.add(ropeF32()), module.add(kvWrite())];
+  return [module.add(expF64()), module.add(expF64Pairs()), module.add(swigluF32()), module.add(addF32()), module.add(rmsnormF32()), module.add(ropeF32()), module.add(kvWrite())];
 }

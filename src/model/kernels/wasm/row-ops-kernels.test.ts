@@ -78,7 +78,18 @@ function activations(n: number, seed: number, scale: number): Float32Array {
 }
 
 describe('exp_f64 (fdlibm __ieee754_exp) is Math.exp bit for bit', () => {
-  const { wasm } = kernels();
+  const { wasm, arena } = kernels();
+  const CHUNK = 1 << 20;
+  const input = arena.allocF32(2 * CHUNK); // CHUNK f64 values
+  const output = arena.allocF32(2 * CHUNK);
+  const inputF64 = new Float64Array(input.buffer, input.byteOffset, CHUNK);
+  const outputF64 = new Float64Array(output.buffer, output.byteOffset, CHUNK);
+  /** exp_f64_pairs (the f64x2 path of swiglu_f32, scalar where a lane is out of its range) over values. */
+  const pairs = (values: ArrayLike<number>): Float64Array => {
+    inputF64.set(values as ArrayLike<number>);
+    wasm.exp_f64_pairs(output.byteOffset, input.byteOffset, values.length);
+    return outputF64.subarray(0, values.length);
+  };
 
   it('on the edge cases: ±0, subnormals, ±Inf, NaN, thresholds, |x| < 2^-28, reduction boundaries', () => {
     const cases = [
@@ -126,17 +137,32 @@ describe('exp_f64 (fdlibm __ieee754_exp) is Math.exp bit for bit', () => {
       1.7976931348623157e308,
       -1.7976931348623157e308,
     ];
-    for (const x of cases) {
-      for (const v of [x, nextDouble(x, 1), nextDouble(x, -1)]) {
-        assert.ok(sameDouble(wasm.exp_f64(v), Math.exp(v)), `exp(${v}): ${wasm.exp_f64(v)} ≠ ${Math.exp(v)}`);
-      }
+    const all = cases.flatMap((x) => [x, nextDouble(x, 1), nextDouble(x, -1)]);
+    for (const v of all) {
+      assert.ok(sameDouble(wasm.exp_f64(v), Math.exp(v)), `exp(${v}): ${wasm.exp_f64(v)} ≠ ${Math.exp(v)}`);
+    }
+    // The pair path: every case next to every other (both lanes in range, one in, none in).
+    const lanes = all.flatMap((a) => all.flatMap((b) => [a, b]));
+    const got = pairs(lanes);
+    for (let i = 0; i < lanes.length; i++) {
+      const v = lanes[i]!;
+      assert.ok(sameDouble(got[i]!, Math.exp(v)), `pair exp(${v}): ${got[i]} ≠ ${Math.exp(v)}`);
     }
   });
 
-  it('on 10 million random inputs (uniform over bits in the finite range, and dense near 0)', () => {
+  it('on 10 million random inputs (uniform over bits in the finite range, and dense near 0), one and two at a time', () => {
     const bits = randomBits(0x9e3779b9);
     let mismatches = 0;
     let first = '';
+    const batch = new Float64Array(CHUNK);
+    const check = (count: number): void => {
+      const got = pairs(batch.subarray(0, count));
+      for (let j = 0; j < count; j++) {
+        const want = Math.exp(batch[j]!);
+        if (!sameDouble(got[j]!, want) && mismatches++ === 0)
+          first = `pair exp(${batch[j]}) = ${got[j]}, Math.exp gives ${want}`;
+      }
+    };
     for (let i = 0; i < 10_000_000; i++) {
       let x: number;
       if (i % 2 === 0) {
@@ -153,7 +179,11 @@ describe('exp_f64 (fdlibm __ieee754_exp) is Math.exp bit for bit', () => {
       if (!sameDouble(got, want)) {
         if (mismatches++ === 0) first = `exp(${x}) = ${got}, Math.exp gives ${want}`;
       }
+      // Pairs of like inputs: the bit-uniform ones in the first half, the dense ones (mostly in range) in the second.
+      batch[((i % CHUNK) >> 1) + (i % 2) * (CHUNK >> 1)] = x;
+      if (i % CHUNK === CHUNK - 1) check(CHUNK);
     }
+    check(CHUNK); // the last partial chunk (the rest of the batch holds earlier inputs: checked again)
     assert.equal(mismatches, 0, first);
   });
 });
