@@ -24,7 +24,6 @@ import {
   type PreparedWeights,
   prepareWeights,
   ropeInverseFrequencies,
-  ropeTables,
 } from './kernels/index.ts';
 import { type LoadProgress, loadModel } from './checkpoint/load-model.ts';
 import { type LoadedModel, type ModelPart, wholeModel } from './checkpoint/weights.ts';
@@ -158,7 +157,7 @@ export class LlamaModel {
       }
     }
     // Rotation angles of every row's position, shared by all layers.
-    const { cos, sin } = ropeTables(this.invFreq, batch.positions);
+    const { cos, sin } = k.ropeTables(this.invFreq, batch.positions);
 
     for (let l = this.part.start; l < this.part.end; l++) {
       const kvl = l - this.part.start; // a stage holds only its layers' weights and KV, counted from 0

@@ -8,18 +8,19 @@
  *   'ts'                   the plain TypeScript kernels of reference/ (the oracle; also the fallback
  *                          when the runtime lacks WebAssembly SIMD)
  *
- * Matmuls and attention have fast paths (wasm/, threads/); RMSNorm, RoPE, SwiGLU, the residual add and the
- * KV write are a few percent of a step and run the reference code on every backend.
+ * Matmuls and attention have fast paths (wasm/, threads/). RMSNorm, RoPE, SwiGLU and the residual add run
+ * the wasm row kernels (bit for bit the reference: wasm/row-ops-codegen.ts) when their buffers live in the
+ * arena, else the reference code; so does the KV write (kv_write: memory.copy per row).
  *
  * Systems analogy: a storage driver with a fast path (DMA into a shared segment) and a safe path (plain
  * reads), chosen at mount time. Weights live in the backend's SharedArena so every thread sees them.
  */
 import { availableParallelism } from 'node:os';
 import { getLogger } from '../../util/logger.ts';
-import { pagedAttention, writeKvSlots } from './reference/attention.ts';
+import { checkKvSlots, pagedAttention, writeKvSlots } from './reference/attention.ts';
 import type { ForwardBatch, KvCacheTensors } from '../forward-batch.ts';
 import { matmul as referenceMatmul } from './reference/matmul.ts';
-import { applyRope } from './reference/rope.ts';
+import { applyRope, ropeTables } from './reference/rope.ts';
 import { add, rmsnorm, swiglu } from './reference/row-ops.ts';
 import { KIND_F32, KIND_Q8, KIND_Q8_INT, type KernelExports, type MatmulOp } from './kernel-abi.ts';
 import { packQ8x4, q8x4Bytes } from './q8x4-pack.ts';
@@ -84,6 +85,10 @@ export class KernelBackend {
   /** Set by create(): whether q8_0 matrices use the integer kernel. */
   private q8IntActivations = false;
   private readonly wasmAttention: WasmAttention | null;
+  /** kv_write reads the slot ids from here (a copy of the batch's slotMapping). */
+  private slotScratch: Int32Array | null = null;
+  /** Where ropeTables puts a pass's cos/sin for rope_f32: reused by the next pass. */
+  private ropeScratch: Float32Array | null = null;
 
   private constructor(
     readonly kind: KernelKind,
@@ -165,7 +170,9 @@ export class KernelBackend {
     dim: number,
     eps: number,
   ): void {
-    rmsnorm(out, x, weight, rows, dim, eps);
+    if (this.wasm && this.owned(out, x, weight))
+      this.wasm.rmsnorm_f32(out.byteOffset, x.byteOffset, weight.byteOffset, rows, dim, eps);
+    else rmsnorm(out, x, weight, rows, dim, eps);
   }
 
   /** Rotates x (rows, numHeads, headDim) in place by each row's angles (cos/sin: (rows, headDim/2)). */
@@ -177,7 +184,30 @@ export class KernelBackend {
     cos: Float32Array,
     sin: Float32Array,
   ): void {
-    applyRope(x, rows, numHeads, headDim, cos, sin);
+    if (this.wasm && this.owned(x, cos, sin))
+      this.wasm.rope_f32(x.byteOffset, rows, numHeads, headDim, cos.byteOffset, sin.byteOffset);
+    else applyRope(x, rows, numHeads, headDim, cos, sin);
+  }
+
+  /**
+   * cos/sin (positions.length, invFreq.length) of every row's angles (reference/rope.ts), placed in arena
+   * scratch on the wasm backend so rope_f32 reads them in place: valid until the next call (one forward
+   * pass computes them once and shares them across its layers).
+   */
+  ropeTables(invFreq: Float32Array, positions: Int32Array): { cos: Float32Array; sin: Float32Array } {
+    const tables = ropeTables(invFreq, positions);
+    if (!this.arena) return tables;
+    const floats = tables.cos.length;
+    let s = this.ropeScratch;
+    if (!s || s.length < 2 * floats) {
+      s = this.arena.allocF32(Math.max(2 * floats, 2 * (s?.length ?? 0)));
+      this.ropeScratch = s;
+    }
+    const cos = s.subarray(0, floats);
+    const sin = s.subarray(floats, 2 * floats);
+    cos.set(tables.cos);
+    sin.set(tables.sin);
+    return { cos, sin };
   }
 
   /** Files the new tokens' K and V (numTokens, numKvHeads*headDim) in their cache slots. */
@@ -188,17 +218,45 @@ export class KernelBackend {
     v: Float32Array,
     slotMapping: Int32Array,
   ): void {
-    writeKvSlots(kv, layer, k, v, slotMapping);
+    const keyCache = kv.key[layer]!;
+    const valueCache = kv.value[layer]!;
+    if (!this.wasm || !this.owned(keyCache, valueCache, k, v)) {
+      writeKvSlots(kv, layer, k, v, slotMapping);
+      return;
+    }
+    checkKvSlots(kv, slotMapping);
+    const rows = slotMapping.length;
+    let slots = this.slotScratch;
+    if (!slots || slots.length < rows) {
+      slots = this.arena!.allocI32(Math.max(rows, 2 * (slots?.length ?? 0)));
+      this.slotScratch = slots;
+    }
+    slots.set(slotMapping);
+    // biome-ignore format: one call
+    this.wasm.kv_write(keyCache.byteOffset, valueCache.byteOffset, k.byteOffset, v.byteOffset, slots.byteOffset, rows, kv.numKvHeads * kv.headDim);
   }
 
   /** SwiGLU in place: gate[i] = silu(gate[i]) · up[i], for n values. */
   swiglu(gate: Float32Array, up: Float32Array, n: number): void {
-    swiglu(gate, up, n);
+    if (this.wasm && this.owned(gate, up)) this.wasm.swiglu_f32(gate.byteOffset, up.byteOffset, n);
+    else swiglu(gate, up, n);
   }
 
   /** Residual add in place: a += b, for n values. */
   add(a: Float32Array, b: Float32Array, n: number): void {
-    add(a, b, n);
+    if (this.wasm && this.owned(a, b)) this.wasm.add_f32(a.byteOffset, b.byteOffset, n);
+    else add(a, b, n);
+  }
+
+  /**
+   * A norm weight or bias vector in the arena (a copy), so the row kernels read it in place; the
+   * reference backend keeps the array itself.
+   */
+  vector(v: Float32Array): Float32Array {
+    if (!this.arena) return v;
+    const copy = this.arena.allocF32(v.length);
+    copy.set(v);
+    return copy;
   }
 
   /** out (numTokens, numHeads, headDim) = paged causal attention (see reference/attention.ts), SIMD when it can. */
@@ -268,6 +326,11 @@ export class KernelBackend {
   /** Stops the worker threads. The backend must not be used afterwards. */
   async close(): Promise<void> {
     await this.pool?.close();
+  }
+
+  /** Whether the wasm kernels can read and write all of these in place (they live in the arena). */
+  private owned(...views: Float32Array[]): boolean {
+    return this.arena !== null && views.every((v) => this.arena!.owns(v));
   }
 
   /** x (rows, inDim) quantized to q8_0 activations in arena scratch, for the integer kernel. */

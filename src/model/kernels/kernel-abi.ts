@@ -18,6 +18,18 @@ export interface KernelExports {
   matmul_q8_int(out: number, xq: number, q: number, scales: number, rows: number, inDim: number, outDim: number, j0: number, j1: number, panel: number): void;
   /** Quantizes x (rows, inDim) f32 to q8_0 activations at xq: i16 values, then the f32 block scales. */
   quantize_q8_act(xq: number, x: number, rows: number, inDim: number): void;
+  /** Row operations, bit for bit the reference/ TypeScript (wasm/row-ops-codegen.ts); eps is an f64. */
+  rmsnorm_f32(out: number, x: number, w: number, rows: number, dim: number, eps: number): void;
+  rope_f32(x: number, rows: number, heads: number, headDim: number, cos: number, sin: number): void;
+  swiglu_f32(gate: number, up: number, n: number): void;
+  add_f32(a: number, b: number, n: number): void;
+  /** K/V row r (kvDim floats) → slot slots[r] of the layer's caches at kDst/vDst; negative slots skipped. */
+  // biome-ignore format: one signature per line
+  kv_write(kDst: number, vDst: number, k: number, v: number, slots: number, rows: number, kvDim: number): void;
+  /** out[i] = Math.exp(x[i]) for n f64 values, bit for bit (the f64x2 path swiglu_f32 runs; for tests). */
+  exp_f64_pairs(out: number, x: number, n: number): void;
+  /** Math.exp(x), bit for bit (fdlibm's __ieee754_exp, as V8 implements Math.exp). */
+  exp_f64(x: number): number;
   // biome-ignore format: one signature per line
   attn_scores(scores: number, q: number, kBase: number, offsets: number, seen: number, group: number, headDim: number, scale: number): void;
   // biome-ignore format: one signature per line

@@ -1,6 +1,7 @@
 /**
  * Moves a loaded checkpoint's matrices into the kernel backend's memory (and format), producing the
- * weights forward.ts multiplies by. Norm weights and biases stay plain f32 arrays: only TypeScript reads them.
+ * weights forward.ts multiplies by. Norm weights are copied into the arena too (the wasm RMSNorm reads them in
+ * place); biases stay plain f32 arrays (the bias add runs in TypeScript).
  *
  * Like warming a cache at boot: one copy (or quantization) per matrix at load time so that no step pays
  * for it later. The original arrays are not kept, so their memory is freed once the caller drops them.
@@ -48,8 +49,10 @@ export function matrixBytes(config: ModelConfig, dtype: WeightDtype, part?: Mode
     dtype === 'q8_0' && canQuantizeQ8(inDim) ? q8x4Bytes(outDim, inDim) + 16 : outDim * inDim * 4 + 16;
   const perLayer =
     bytes(qDim, dim) + 2 * bytes(kvDim, dim) + bytes(dim, qDim) + 2 * bytes(hidden, dim) + bytes(dim, hidden);
-  if (part) return (part.end - part.start) * perLayer + (part.head ? bytes(vocab, dim) : 0);
-  return config.numLayers * perLayer + bytes(vocab, dim);
+  const norm = dim * 4 + 16; // one norm weight vector
+  const layerBytes = perLayer + 2 * norm;
+  if (part) return (part.end - part.start) * layerBytes + (part.head ? bytes(vocab, dim) + norm : 0);
+  return config.numLayers * layerBytes + bytes(vocab, dim) + norm;
 }
 
 export function prepareWeights(w: ModelWeights, c: ModelConfig, backend: KernelBackend): PreparedWeights {
@@ -57,7 +60,7 @@ export function prepareWeights(w: ModelWeights, c: ModelConfig, backend: KernelB
   const qDim = c.numHeads * c.headDim;
   const kvDim = c.numKvHeads * c.headDim;
   const layers = w.layers.map((l) => ({
-    attnNorm: l.attnNorm,
+    attnNorm: backend.vector(l.attnNorm),
     wq: backend.matrix(l.wq, qDim, dim),
     wk: backend.matrix(l.wk, kvDim, dim),
     wv: backend.matrix(l.wv, kvDim, dim),
@@ -66,7 +69,7 @@ export function prepareWeights(w: ModelWeights, c: ModelConfig, backend: KernelB
     bk: l.bk,
     bv: l.bv,
     bo: l.bo,
-    mlpNorm: l.mlpNorm,
+    mlpNorm: backend.vector(l.mlpNorm),
     wGate: backend.matrix(l.wGate, c.intermediateSize, dim),
     wUp: backend.matrix(l.wUp, c.intermediateSize, dim),
     wDown: backend.matrix(l.wDown, dim, c.intermediateSize),
@@ -77,5 +80,5 @@ export function prepareWeights(w: ModelWeights, c: ModelConfig, backend: KernelB
   // A tied f32 head already holds the embedding table: look rows up there instead of keeping two copies.
   const shared = c.tieWordEmbeddings && w.lmHead === w.embed && lmHead.f32 && lmHead.dtype === 'f32';
   const embed = shared && lmHead.f32 ? lmHead.f32 : w.embed;
-  return { embed, layers, finalNorm: w.finalNorm, lmHead };
+  return { embed, layers, finalNorm: backend.vector(w.finalNorm), lmHead };
 }

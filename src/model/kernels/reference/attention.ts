@@ -29,16 +29,25 @@ export function writeKvSlots(
   const kvDim = kv.numKvHeads * kv.headDim;
   const keyCache = kv.key[layer]!;
   const valueCache = kv.value[layer]!;
+  checkKvSlots(kv, slotMapping);
   for (let row = 0; row < slotMapping.length; row++) {
     const slot = slotMapping[row]!;
     if (slot < 0) continue;
-    if (slot >= kv.numBlocks * kv.blockSize) {
+    keyCache.set(k.subarray(row * kvDim, (row + 1) * kvDim), slot * kvDim);
+    valueCache.set(v.subarray(row * kvDim, (row + 1) * kvDim), slot * kvDim);
+  }
+}
+
+/** Throws (before anything is written) when a slot lies past the end of the KV cache. */
+export function checkKvSlots(kv: KvCacheTensors, slotMapping: Int32Array): void {
+  const numSlots = kv.numBlocks * kv.blockSize;
+  for (let row = 0; row < slotMapping.length; row++) {
+    const slot = slotMapping[row]!;
+    if (slot >= numSlots) {
       throw new RangeError(
         `slot ${slot} of row ${row} is outside the KV cache (${kv.numBlocks} blocks of ${kv.blockSize})`,
       );
     }
-    keyCache.set(k.subarray(row * kvDim, (row + 1) * kvDim), slot * kvDim);
-    valueCache.set(v.subarray(row * kvDim, (row + 1) * kvDim), slot * kvDim);
   }
 }
 

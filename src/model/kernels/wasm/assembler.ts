@@ -20,7 +20,9 @@ export type Code = number[];
 export const I32 = 0x7f;
 export const F32 = 0x7d;
 export const V128 = 0x7b;
-export type ValType = typeof I32 | typeof F32 | typeof V128;
+export const I64 = 0x7e;
+export const F64 = 0x7c;
+export type ValType = typeof I32 | typeof F32 | typeof V128 | typeof I64 | typeof F64;
 
 /** Unsigned LEB128: 7 bits per byte, low bits first, high bit set on every byte but the last (u32 range). */
 export function encodeULeb128(n: number): Code {
@@ -78,6 +80,8 @@ export const op = {
   localTee: (l: Local): Code => [0x22, ...encodeULeb128(l.index)],
   i32Const: (v: number): Code => [0x41, ...encodeSLeb128(v)],
   f32Const: (v: number): Code => [0x43, ...new Uint8Array(Float32Array.of(v).buffer)],
+  /** The exact bits of the JS number v (a double, as a C compiler reads the same literal). */
+  f64Const: (v: number): Code => [0x44, ...new Uint8Array(Float64Array.of(v).buffer)],
   i32Add: [0x6a],
   i32Sub: [0x6b],
   i32Mul: [0x6c],
@@ -90,15 +94,50 @@ export const op = {
   i32GtU: [0x4b],
   i32GeU: [0x4f],
   i32Eqz: [0x45],
+  i32Eq: [0x46],
+  i32GeS: [0x4e],
+  i32Or: [0x72],
+  i32WrapI64: [0xa7],
+  i32TruncF64S: [0xaa],
+  i64ExtendI32U: [0xad],
+  i64Const: (v: number): Code => [0x42, ...encodeSLeb128(v)],
+  i64Shl: [0x86],
+  i64ShrU: [0x88],
+  i64ReinterpretF64: [0xbd],
+  f64ReinterpretI64: [0xbf],
   f32Add: [0x92],
+  f32Sub: [0x93],
   f32Mul: [0x94],
+  f64Eq: [0x61],
+  f64Ne: [0x62],
+  f64Lt: [0x63],
+  f64Gt: [0x64],
+  f64Add: [0xa0],
+  f64Sub: [0xa1],
+  f64Mul: [0xa2],
+  f64Div: [0xa3],
+  f64Neg: [0x9a],
+  f64Sqrt: [0x9f],
+  f64ConvertI32S: [0xb7],
+  f64PromoteF32: [0xbb],
+  f32DemoteF64: [0xb6],
   f32Load: (offset = 0): Code => [0x2a, 2, ...encodeULeb128(offset)],
   f32Store: (offset = 0): Code => [0x38, 2, ...encodeULeb128(offset)],
+  f64Load: (offset = 0): Code => [0x2b, 3, ...encodeULeb128(offset)],
+  f64Store: (offset = 0): Code => [0x39, 3, ...encodeULeb128(offset)],
   i32Load: (offset = 0): Code => [0x28, 2, ...encodeULeb128(offset)],
   i32Load8S: (offset = 0): Code => [0x2c, 0, ...encodeULeb128(offset)],
   f32ConvertI32S: [0xb2],
   call: (f: FunctionRef): Code => [0x10, ...encodeULeb128(f.index)],
+  return: [0x0f],
+  /** memory.copy (bulk memory): pops dst, src, byte count; overlapping ranges are copied like memmove. */
+  memoryCopy: [0xfc, ...encodeULeb128(10), 0x00, 0x00],
+  /** `if` with no result: pops an i32, runs up to `else`/`end` when it is non-zero. */
+  if: [0x04, 0x40],
+  else: [0x05],
   block: [0x02, 0x40],
+  /** A block whose value (its last result, or a `br` out of it) is one f64. */
+  blockF64: [0x02, 0x7c],
   loop: [0x03, 0x40],
   br: (depth: number): Code => [0x0c, ...encodeULeb128(depth)],
   brIf: (depth: number): Code => [0x0d, ...encodeULeb128(depth)],
@@ -111,7 +150,31 @@ export const op = {
   v128Zero: simd(0x0c, ...new Array<number>(16).fill(0)),
   f32x4Splat: simd(0x13),
   f32x4ExtractLane: (lane: number): Code => simd(0x1f, lane),
+  v128Load64Zero: (offset = 0): Code => simd(0x5d, 0, ...encodeULeb128(offset)),
+  v128Store64Lane: (lane: number, offset = 0): Code => simd(0x5b, 0, ...encodeULeb128(offset), lane),
+  v128And: simd(0x4e),
+  v128Bitselect: simd(0x52),
+  i64x2Splat: simd(0x12),
+  i64x2AllTrue: simd(0xc3),
+  i64x2ExtendLowI32x4S: simd(0xc7),
+  i64x2Shl: simd(0xcb),
+  i64x2Add: simd(0xce),
+  i32x4TruncSatF64x2SZero: simd(0xfc),
+  f64x2Splat: simd(0x14),
+  f64x2Ne: simd(0x48),
+  f64x2Lt: simd(0x49),
+  f64x2Ge: simd(0x4c),
+  f64x2Abs: simd(0xec),
+  f64x2Neg: simd(0xed),
+  f64x2Add: simd(0xf0),
+  f64x2Sub: simd(0xf1),
+  f64x2Mul: simd(0xf2),
+  f64x2Div: simd(0xf3),
+  f64x2Trunc: simd(0x7a),
+  f64x2PromoteLowF32x4: simd(0x5f),
+  f32x4DemoteF64x2Zero: simd(0x5e),
   f32x4Add: simd(0xe4),
+  f32x4Sub: simd(0xe5),
   f32x4Mul: simd(0xe6),
   i32x4ExtendLowI16x8S: simd(0xa7),
   i32x4ExtendHighI16x8S: simd(0xa8),
@@ -173,12 +236,13 @@ export class FunctionBuilder {
     return Array.from({ length: n }, (_, i) => this.local(`${name}${i}`, type));
   }
 
-  build(body: Code): FunctionDef {
+  /** The function's definition; `results` are the types it returns (none for the kernels, which write memory). */
+  build(body: Code, results: ValType[] = []): FunctionDef {
     return {
       name: this.name,
       exported: this.exported,
       params: this.params.map((l) => l.type),
-      results: [],
+      results,
       locals: this.locals.map((l) => l.type),
       localNames: [...this.params, ...this.locals].map((l) => l.name),
       body,

@@ -16,6 +16,13 @@
   (type $t14 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32)))
   (type $t15 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
   (type $t16 (func (param i32 i32 i32 i32)))
+  (type $t17 (func (param f64) (result f64)))
+  (type $t18 (func (param i32 i32 i32)))
+  (type $t19 (func (param i32 i32 i32)))
+  (type $t20 (func (param i32 i32 i32)))
+  (type $t21 (func (param i32 i32 i32 i32 i32 f64)))
+  (type $t22 (func (param i32 i32 i32 i32 i32 i32)))
+  (type $t23 (func (param i32 i32 i32 i32 i32 i32 i32)))
   (import "env" "memory" (memory $env.memory 1 65536 shared))
   (func $f32_tile_2x4 (type $t0) (param $xp i32) (param $wp i32) (param $outp i32) (param $rowBytes i32) (param $outRowBytes i32) (param $kVecBytes i32) (param $kBytes i32)
     (local $k i32) (local $xRow0 i32) (local $xRow1 i32) (local $wRow0 i32) (local $wRow1 i32) (local $wRow2 i32) (local $wRow3 i32) (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128) (local $acc4 v128) (local $acc5 v128) (local $acc6 v128) (local $acc7 v128) (local $wVec0 v128) (local $wVec1 v128) (local $wVec2 v128) (local $wVec3 v128) (local $xVec v128) (local $sum0 f32) (local $sum1 f32) (local $sum2 f32) (local $sum3 f32) (local $sum4 f32) (local $sum5 f32) (local $sum6 f32) (local $sum7 f32) (local $outRow i32)
@@ -5129,6 +5136,1554 @@
         i32.const 4
         i32.add
         local.set $scalePtr
+        br $L1
+      end
+    end)
+  (func $exp_f64 (export "exp_f64") (type $t17) (param $x f64) (result f64)
+    (local $hx i32) (local $xsb i32) (local $k i32) (local $hi f64) (local $lo f64) (local $t f64) (local $c f64) (local $y f64) (local $twopk f64)
+    block $B0 (result f64)
+      i32.const 0
+      local.set $k
+      local.get $x
+      i64.reinterpret_f64
+      i64.const 32
+      i64.shr_u
+      i32.wrap_i64
+      local.set $hx
+      local.get $hx
+      i32.const 31
+      i32.shr_u
+      local.set $xsb
+      local.get $hx
+      i32.const 2147483647
+      i32.and
+      local.set $hx
+      local.get $hx
+      i32.const 1082535490
+      i32.ge_u
+      if $I1
+        local.get $hx
+        i32.const 2146435072
+        i32.ge_u
+        if $I2
+          local.get $x
+          local.get $x
+          f64.ne
+          if $I3
+            local.get $x
+            local.get $x
+            f64.add
+            br $B0
+          end
+          local.get $x
+          f64.const 0x0p+0 (;=0;)
+          local.get $xsb
+          i32.eqz
+          select
+          br $B0
+        end
+        local.get $x
+        f64.const 0x1.62e42fefa39efp+9 (;=709.783;)
+        f64.gt
+        if $I4
+          f64.const inf (;=inf;)
+          br $B0
+        end
+        local.get $x
+        f64.const -0x1.74910d52d3051p+9 (;=-745.133;)
+        f64.lt
+        if $I5
+          f64.const 0x0p+0 (;=0;)
+          br $B0
+        end
+      end
+      local.get $hx
+      i32.const 1071001154
+      i32.gt_u
+      if $I6
+        local.get $hx
+        i32.const 1072734898
+        i32.lt_u
+        if $I7
+          local.get $x
+          f64.const 0x1p+0 (;=1;)
+          f64.eq
+          if $I8
+            f64.const 0x1.5bf0a8b145769p+1 (;=2.71828;)
+            br $B0
+          end
+          local.get $x
+          f64.const -0x1.62e42feep-1 (;=-0.693147;)
+          f64.const 0x1.62e42feep-1 (;=0.693147;)
+          local.get $xsb
+          select
+          f64.sub
+          local.set $hi
+          f64.const -0x1.a39ef35793c76p-33 (;=-1.90821e-10;)
+          f64.const 0x1.a39ef35793c76p-33 (;=1.90821e-10;)
+          local.get $xsb
+          select
+          local.set $lo
+          i32.const 1
+          local.get $xsb
+          i32.sub
+          local.get $xsb
+          i32.sub
+          local.set $k
+        else
+          f64.const 0x1.71547652b82fep+0 (;=1.4427;)
+          local.get $x
+          f64.mul
+          f64.const -0x1p-1 (;=-0.5;)
+          f64.const 0x1p-1 (;=0.5;)
+          local.get $xsb
+          select
+          f64.add
+          i32.trunc_f64_s
+          local.set $k
+          local.get $k
+          f64.convert_i32_s
+          local.set $t
+          local.get $x
+          local.get $t
+          f64.const 0x1.62e42feep-1 (;=0.693147;)
+          f64.mul
+          f64.sub
+          local.set $hi
+          local.get $t
+          f64.const 0x1.a39ef35793c76p-33 (;=1.90821e-10;)
+          f64.mul
+          local.set $lo
+        end
+        local.get $hi
+        local.get $lo
+        f64.sub
+        local.set $x
+      else
+        local.get $hx
+        i32.const 1043333120
+        i32.lt_u
+        if $I9
+          f64.const 0x1p+0 (;=1;)
+          local.get $x
+          f64.add
+          br $B0
+        end
+      end
+      local.get $x
+      local.get $x
+      f64.mul
+      local.set $t
+      local.get $k
+      i32.const -1021
+      i32.ge_s
+      if $I10
+        i32.const 1072693248
+        local.get $k
+        i32.const 20
+        i32.shl
+        i32.add
+        i64.extend_i32_u
+        i64.const 32
+        i64.shl
+        f64.reinterpret_i64
+        local.set $twopk
+      else
+        i32.const 1072693248
+        local.get $k
+        i32.const 1000
+        i32.add
+        i32.const 20
+        i32.shl
+        i32.add
+        i64.extend_i32_u
+        i64.const 32
+        i64.shl
+        f64.reinterpret_i64
+        local.set $twopk
+      end
+      local.get $x
+      local.get $t
+      f64.const 0x1.555555555553ep-3 (;=0.166667;)
+      local.get $t
+      f64.const -0x1.6c16c16bebd93p-9 (;=-0.00277778;)
+      local.get $t
+      f64.const 0x1.1566aaf25de2cp-14 (;=6.61376e-05;)
+      local.get $t
+      f64.const -0x1.bbd41c5d26bf1p-20 (;=-1.65339e-06;)
+      local.get $t
+      f64.const 0x1.6376972bea4dp-25 (;=4.13814e-08;)
+      f64.mul
+      f64.add
+      f64.mul
+      f64.add
+      f64.mul
+      f64.add
+      f64.mul
+      f64.add
+      f64.mul
+      f64.sub
+      local.set $c
+      local.get $k
+      i32.eqz
+      if $I11
+        f64.const 0x1p+0 (;=1;)
+        local.get $x
+        local.get $c
+        f64.mul
+        local.get $c
+        f64.const 0x1p+1 (;=2;)
+        f64.sub
+        f64.div
+        local.get $x
+        f64.sub
+        f64.sub
+        br $B0
+      end
+      f64.const 0x1p+0 (;=1;)
+      local.get $lo
+      local.get $x
+      local.get $c
+      f64.mul
+      f64.const 0x1p+1 (;=2;)
+      local.get $c
+      f64.sub
+      f64.div
+      f64.sub
+      local.get $hi
+      f64.sub
+      f64.sub
+      local.set $y
+      local.get $k
+      i32.const -1021
+      i32.ge_s
+      if $I12
+        local.get $k
+        i32.const 1024
+        i32.eq
+        if $I13
+          local.get $y
+          f64.const 0x1p+1 (;=2;)
+          f64.mul
+          f64.const 0x1p+1023 (;=8.98847e+307;)
+          f64.mul
+          br $B0
+        end
+        local.get $y
+        local.get $twopk
+        f64.mul
+        br $B0
+      end
+      local.get $y
+      local.get $twopk
+      f64.mul
+      f64.const 0x1p-1000 (;=9.33264e-302;)
+      f64.mul
+    end)
+  (func $exp_f64_pairs (export "exp_f64_pairs") (type $t18) (param $out i32) (param $x i32) (param $n i32)
+    (local $end i32) (local $xs f64) (local $xv v128) (local $ax v128) (local $hx i32) (local $xsb i32) (local $k i32) (local $hi f64) (local $lo f64) (local $t f64) (local $c f64) (local $y f64) (local $twopk f64) (local $neg v128) (local $mid v128) (local $kf v128) (local $hi2 v128) (local $lo2 v128) (local $xr v128) (local $t2 v128) (local $c2 v128)
+    local.get $x
+    local.get $n
+    i32.const 3
+    i32.shl
+    i32.add
+    local.set $end
+    block $B0
+      loop $L1
+        local.get $x
+        local.get $end
+        i32.lt_u
+        i32.eqz
+        br_if $B0
+        local.get $x
+        i32.const 16
+        i32.add
+        local.get $end
+        i32.le_u
+        if $I2
+          local.get $x
+          v128.load align=1
+          local.set $xv
+          local.get $xv
+          f64x2.abs
+          local.set $ax
+          local.get $ax
+          f64.const 0x1.62p+9 (;=708;)
+          f64x2.splat
+          f64x2.lt
+          local.get $ax
+          f64.const 0x1p-28 (;=3.72529e-09;)
+          f64x2.splat
+          f64x2.ge
+          v128.and
+          local.get $xv
+          f64.const 0x1p+0 (;=1;)
+          f64x2.splat
+          f64x2.ne
+          v128.and
+          i64x2.all_true
+          if $I3
+            local.get $out
+            local.get $xv
+            f64.const 0x0p+0 (;=0;)
+            f64x2.splat
+            f64x2.lt
+            local.set $neg
+            local.get $ax
+            f64.const 0x1.62e43p-2 (;=0.346574;)
+            f64x2.splat
+            f64x2.ge
+            local.set $mid
+            f64.const -0x1p+0 (;=-1;)
+            f64x2.splat
+            f64.const 0x1p+0 (;=1;)
+            f64x2.splat
+            local.get $neg
+            v128.bitselect
+            f64.const 0x1.71547652b82fep+0 (;=1.4427;)
+            f64x2.splat
+            local.get $xv
+            f64x2.mul
+            f64.const -0x1p-1 (;=-0.5;)
+            f64x2.splat
+            f64.const 0x1p-1 (;=0.5;)
+            f64x2.splat
+            local.get $neg
+            v128.bitselect
+            f64x2.add
+            f64x2.trunc
+            local.get $ax
+            f64.const 0x1.0a2b2p+0 (;=1.03972;)
+            f64x2.splat
+            f64x2.lt
+            v128.bitselect
+            local.set $kf
+            local.get $xv
+            local.get $kf
+            f64.const 0x1.62e42feep-1 (;=0.693147;)
+            f64x2.splat
+            f64x2.mul
+            f64x2.sub
+            local.set $hi2
+            local.get $kf
+            f64.const 0x1.a39ef35793c76p-33 (;=1.90821e-10;)
+            f64x2.splat
+            f64x2.mul
+            local.set $lo2
+            local.get $hi2
+            local.get $lo2
+            f64x2.sub
+            local.get $xv
+            local.get $mid
+            v128.bitselect
+            local.set $xr
+            local.get $xr
+            local.get $xr
+            f64x2.mul
+            local.set $t2
+            local.get $xr
+            local.get $t2
+            f64.const 0x1.555555555553ep-3 (;=0.166667;)
+            f64x2.splat
+            local.get $t2
+            f64.const -0x1.6c16c16bebd93p-9 (;=-0.00277778;)
+            f64x2.splat
+            local.get $t2
+            f64.const 0x1.1566aaf25de2cp-14 (;=6.61376e-05;)
+            f64x2.splat
+            local.get $t2
+            f64.const -0x1.bbd41c5d26bf1p-20 (;=-1.65339e-06;)
+            f64x2.splat
+            local.get $t2
+            f64.const 0x1.6376972bea4dp-25 (;=4.13814e-08;)
+            f64x2.splat
+            f64x2.mul
+            f64x2.add
+            f64x2.mul
+            f64x2.add
+            f64x2.mul
+            f64x2.add
+            f64x2.mul
+            f64x2.add
+            f64x2.mul
+            f64x2.sub
+            local.set $c2
+            f64.const 0x1p+0 (;=1;)
+            f64x2.splat
+            local.get $lo2
+            local.get $xr
+            local.get $c2
+            f64x2.mul
+            f64.const 0x1p+1 (;=2;)
+            f64x2.splat
+            local.get $c2
+            f64x2.sub
+            f64x2.div
+            f64x2.sub
+            local.get $hi2
+            f64x2.sub
+            f64x2.sub
+            local.get $kf
+            i32x4.trunc_sat_f64x2_s_zero
+            i64x2.extend_low_i32x4_s
+            i64.const 1023
+            i64x2.splat
+            i64x2.add
+            i32.const 52
+            i64x2.shl
+            f64x2.mul
+            f64.const 0x1p+0 (;=1;)
+            f64x2.splat
+            local.get $xr
+            local.get $c2
+            f64x2.mul
+            local.get $c2
+            f64.const 0x1p+1 (;=2;)
+            f64x2.splat
+            f64x2.sub
+            f64x2.div
+            local.get $xr
+            f64x2.sub
+            f64x2.sub
+            local.get $mid
+            v128.bitselect
+            v128.store align=1
+            local.get $x
+            i32.const 16
+            i32.add
+            local.set $x
+            local.get $out
+            i32.const 16
+            i32.add
+            local.set $out
+            br $L1
+          end
+        end
+        local.get $x
+        f64.load
+        local.set $xs
+        local.get $out
+        block $B4 (result f64)
+          i32.const 0
+          local.set $k
+          local.get $xs
+          i64.reinterpret_f64
+          i64.const 32
+          i64.shr_u
+          i32.wrap_i64
+          local.set $hx
+          local.get $hx
+          i32.const 31
+          i32.shr_u
+          local.set $xsb
+          local.get $hx
+          i32.const 2147483647
+          i32.and
+          local.set $hx
+          local.get $hx
+          i32.const 1082535490
+          i32.ge_u
+          if $I5
+            local.get $hx
+            i32.const 2146435072
+            i32.ge_u
+            if $I6
+              local.get $xs
+              local.get $xs
+              f64.ne
+              if $I7
+                local.get $xs
+                local.get $xs
+                f64.add
+                br $B4
+              end
+              local.get $xs
+              f64.const 0x0p+0 (;=0;)
+              local.get $xsb
+              i32.eqz
+              select
+              br $B4
+            end
+            local.get $xs
+            f64.const 0x1.62e42fefa39efp+9 (;=709.783;)
+            f64.gt
+            if $I8
+              f64.const inf (;=inf;)
+              br $B4
+            end
+            local.get $xs
+            f64.const -0x1.74910d52d3051p+9 (;=-745.133;)
+            f64.lt
+            if $I9
+              f64.const 0x0p+0 (;=0;)
+              br $B4
+            end
+          end
+          local.get $hx
+          i32.const 1071001154
+          i32.gt_u
+          if $I10
+            local.get $hx
+            i32.const 1072734898
+            i32.lt_u
+            if $I11
+              local.get $xs
+              f64.const 0x1p+0 (;=1;)
+              f64.eq
+              if $I12
+                f64.const 0x1.5bf0a8b145769p+1 (;=2.71828;)
+                br $B4
+              end
+              local.get $xs
+              f64.const -0x1.62e42feep-1 (;=-0.693147;)
+              f64.const 0x1.62e42feep-1 (;=0.693147;)
+              local.get $xsb
+              select
+              f64.sub
+              local.set $hi
+              f64.const -0x1.a39ef35793c76p-33 (;=-1.90821e-10;)
+              f64.const 0x1.a39ef35793c76p-33 (;=1.90821e-10;)
+              local.get $xsb
+              select
+              local.set $lo
+              i32.const 1
+              local.get $xsb
+              i32.sub
+              local.get $xsb
+              i32.sub
+              local.set $k
+            else
+              f64.const 0x1.71547652b82fep+0 (;=1.4427;)
+              local.get $xs
+              f64.mul
+              f64.const -0x1p-1 (;=-0.5;)
+              f64.const 0x1p-1 (;=0.5;)
+              local.get $xsb
+              select
+              f64.add
+              i32.trunc_f64_s
+              local.set $k
+              local.get $k
+              f64.convert_i32_s
+              local.set $t
+              local.get $xs
+              local.get $t
+              f64.const 0x1.62e42feep-1 (;=0.693147;)
+              f64.mul
+              f64.sub
+              local.set $hi
+              local.get $t
+              f64.const 0x1.a39ef35793c76p-33 (;=1.90821e-10;)
+              f64.mul
+              local.set $lo
+            end
+            local.get $hi
+            local.get $lo
+            f64.sub
+            local.set $xs
+          else
+            local.get $hx
+            i32.const 1043333120
+            i32.lt_u
+            if $I13
+              f64.const 0x1p+0 (;=1;)
+              local.get $xs
+              f64.add
+              br $B4
+            end
+          end
+          local.get $xs
+          local.get $xs
+          f64.mul
+          local.set $t
+          local.get $k
+          i32.const -1021
+          i32.ge_s
+          if $I14
+            i32.const 1072693248
+            local.get $k
+            i32.const 20
+            i32.shl
+            i32.add
+            i64.extend_i32_u
+            i64.const 32
+            i64.shl
+            f64.reinterpret_i64
+            local.set $twopk
+          else
+            i32.const 1072693248
+            local.get $k
+            i32.const 1000
+            i32.add
+            i32.const 20
+            i32.shl
+            i32.add
+            i64.extend_i32_u
+            i64.const 32
+            i64.shl
+            f64.reinterpret_i64
+            local.set $twopk
+          end
+          local.get $xs
+          local.get $t
+          f64.const 0x1.555555555553ep-3 (;=0.166667;)
+          local.get $t
+          f64.const -0x1.6c16c16bebd93p-9 (;=-0.00277778;)
+          local.get $t
+          f64.const 0x1.1566aaf25de2cp-14 (;=6.61376e-05;)
+          local.get $t
+          f64.const -0x1.bbd41c5d26bf1p-20 (;=-1.65339e-06;)
+          local.get $t
+          f64.const 0x1.6376972bea4dp-25 (;=4.13814e-08;)
+          f64.mul
+          f64.add
+          f64.mul
+          f64.add
+          f64.mul
+          f64.add
+          f64.mul
+          f64.add
+          f64.mul
+          f64.sub
+          local.set $c
+          local.get $k
+          i32.eqz
+          if $I15
+            f64.const 0x1p+0 (;=1;)
+            local.get $xs
+            local.get $c
+            f64.mul
+            local.get $c
+            f64.const 0x1p+1 (;=2;)
+            f64.sub
+            f64.div
+            local.get $xs
+            f64.sub
+            f64.sub
+            br $B4
+          end
+          f64.const 0x1p+0 (;=1;)
+          local.get $lo
+          local.get $xs
+          local.get $c
+          f64.mul
+          f64.const 0x1p+1 (;=2;)
+          local.get $c
+          f64.sub
+          f64.div
+          f64.sub
+          local.get $hi
+          f64.sub
+          f64.sub
+          local.set $y
+          local.get $k
+          i32.const -1021
+          i32.ge_s
+          if $I16
+            local.get $k
+            i32.const 1024
+            i32.eq
+            if $I17
+              local.get $y
+              f64.const 0x1p+1 (;=2;)
+              f64.mul
+              f64.const 0x1p+1023 (;=8.98847e+307;)
+              f64.mul
+              br $B4
+            end
+            local.get $y
+            local.get $twopk
+            f64.mul
+            br $B4
+          end
+          local.get $y
+          local.get $twopk
+          f64.mul
+          f64.const 0x1p-1000 (;=9.33264e-302;)
+          f64.mul
+        end
+        f64.store
+        local.get $x
+        i32.const 8
+        i32.add
+        local.set $x
+        local.get $out
+        i32.const 8
+        i32.add
+        local.set $out
+        br $L1
+      end
+    end)
+  (func $swiglu_f32 (export "swiglu_f32") (type $t19) (param $gate i32) (param $up i32) (param $n i32)
+    (local $end i32) (local $g f64) (local $negG f64) (local $hx i32) (local $xsb i32) (local $k i32) (local $hi f64) (local $lo f64) (local $t f64) (local $c f64) (local $y f64) (local $twopk f64) (local $g2 v128) (local $xv v128) (local $ax v128) (local $neg v128) (local $mid v128) (local $kf v128) (local $hi2 v128) (local $lo2 v128) (local $xr v128) (local $t2 v128) (local $c2 v128)
+    local.get $gate
+    local.get $n
+    i32.const 2
+    i32.shl
+    i32.add
+    local.set $end
+    block $B0
+      loop $L1
+        local.get $gate
+        local.get $end
+        i32.lt_u
+        i32.eqz
+        br_if $B0
+        local.get $gate
+        i32.const 8
+        i32.add
+        local.get $end
+        i32.le_u
+        if $I2
+          local.get $gate
+          v128.load64_zero align=1
+          f64x2.promote_low_f32x4
+          local.set $g2
+          local.get $g2
+          f64x2.neg
+          local.set $xv
+          local.get $xv
+          f64x2.abs
+          local.set $ax
+          local.get $ax
+          f64.const 0x1.62p+9 (;=708;)
+          f64x2.splat
+          f64x2.lt
+          local.get $ax
+          f64.const 0x1p-28 (;=3.72529e-09;)
+          f64x2.splat
+          f64x2.ge
+          v128.and
+          local.get $xv
+          f64.const 0x1p+0 (;=1;)
+          f64x2.splat
+          f64x2.ne
+          v128.and
+          i64x2.all_true
+          if $I3
+            local.get $gate
+            local.get $g2
+            f64.const 0x1p+0 (;=1;)
+            f64x2.splat
+            local.get $xv
+            f64.const 0x0p+0 (;=0;)
+            f64x2.splat
+            f64x2.lt
+            local.set $neg
+            local.get $ax
+            f64.const 0x1.62e43p-2 (;=0.346574;)
+            f64x2.splat
+            f64x2.ge
+            local.set $mid
+            f64.const -0x1p+0 (;=-1;)
+            f64x2.splat
+            f64.const 0x1p+0 (;=1;)
+            f64x2.splat
+            local.get $neg
+            v128.bitselect
+            f64.const 0x1.71547652b82fep+0 (;=1.4427;)
+            f64x2.splat
+            local.get $xv
+            f64x2.mul
+            f64.const -0x1p-1 (;=-0.5;)
+            f64x2.splat
+            f64.const 0x1p-1 (;=0.5;)
+            f64x2.splat
+            local.get $neg
+            v128.bitselect
+            f64x2.add
+            f64x2.trunc
+            local.get $ax
+            f64.const 0x1.0a2b2p+0 (;=1.03972;)
+            f64x2.splat
+            f64x2.lt
+            v128.bitselect
+            local.set $kf
+            local.get $xv
+            local.get $kf
+            f64.const 0x1.62e42feep-1 (;=0.693147;)
+            f64x2.splat
+            f64x2.mul
+            f64x2.sub
+            local.set $hi2
+            local.get $kf
+            f64.const 0x1.a39ef35793c76p-33 (;=1.90821e-10;)
+            f64x2.splat
+            f64x2.mul
+            local.set $lo2
+            local.get $hi2
+            local.get $lo2
+            f64x2.sub
+            local.get $xv
+            local.get $mid
+            v128.bitselect
+            local.set $xr
+            local.get $xr
+            local.get $xr
+            f64x2.mul
+            local.set $t2
+            local.get $xr
+            local.get $t2
+            f64.const 0x1.555555555553ep-3 (;=0.166667;)
+            f64x2.splat
+            local.get $t2
+            f64.const -0x1.6c16c16bebd93p-9 (;=-0.00277778;)
+            f64x2.splat
+            local.get $t2
+            f64.const 0x1.1566aaf25de2cp-14 (;=6.61376e-05;)
+            f64x2.splat
+            local.get $t2
+            f64.const -0x1.bbd41c5d26bf1p-20 (;=-1.65339e-06;)
+            f64x2.splat
+            local.get $t2
+            f64.const 0x1.6376972bea4dp-25 (;=4.13814e-08;)
+            f64x2.splat
+            f64x2.mul
+            f64x2.add
+            f64x2.mul
+            f64x2.add
+            f64x2.mul
+            f64x2.add
+            f64x2.mul
+            f64x2.add
+            f64x2.mul
+            f64x2.sub
+            local.set $c2
+            f64.const 0x1p+0 (;=1;)
+            f64x2.splat
+            local.get $lo2
+            local.get $xr
+            local.get $c2
+            f64x2.mul
+            f64.const 0x1p+1 (;=2;)
+            f64x2.splat
+            local.get $c2
+            f64x2.sub
+            f64x2.div
+            f64x2.sub
+            local.get $hi2
+            f64x2.sub
+            f64x2.sub
+            local.get $kf
+            i32x4.trunc_sat_f64x2_s_zero
+            i64x2.extend_low_i32x4_s
+            i64.const 1023
+            i64x2.splat
+            i64x2.add
+            i32.const 52
+            i64x2.shl
+            f64x2.mul
+            f64.const 0x1p+0 (;=1;)
+            f64x2.splat
+            local.get $xr
+            local.get $c2
+            f64x2.mul
+            local.get $c2
+            f64.const 0x1p+1 (;=2;)
+            f64x2.splat
+            f64x2.sub
+            f64x2.div
+            local.get $xr
+            f64x2.sub
+            f64x2.sub
+            local.get $mid
+            v128.bitselect
+            f64x2.add
+            f64x2.div
+            local.get $up
+            v128.load64_zero align=1
+            f64x2.promote_low_f32x4
+            f64x2.mul
+            f32x4.demote_f64x2_zero
+            v128.store64_lane align=1 0
+            local.get $gate
+            i32.const 8
+            i32.add
+            local.set $gate
+            local.get $up
+            i32.const 8
+            i32.add
+            local.set $up
+            br $L1
+          end
+        end
+        local.get $gate
+        f32.load
+        f64.promote_f32
+        local.set $g
+        local.get $gate
+        local.get $g
+        f64.neg
+        local.set $negG
+        local.get $g
+        f64.const 0x1p+0 (;=1;)
+        block $B4 (result f64)
+          i32.const 0
+          local.set $k
+          local.get $negG
+          i64.reinterpret_f64
+          i64.const 32
+          i64.shr_u
+          i32.wrap_i64
+          local.set $hx
+          local.get $hx
+          i32.const 31
+          i32.shr_u
+          local.set $xsb
+          local.get $hx
+          i32.const 2147483647
+          i32.and
+          local.set $hx
+          local.get $hx
+          i32.const 1082535490
+          i32.ge_u
+          if $I5
+            local.get $hx
+            i32.const 2146435072
+            i32.ge_u
+            if $I6
+              local.get $negG
+              local.get $negG
+              f64.ne
+              if $I7
+                local.get $negG
+                local.get $negG
+                f64.add
+                br $B4
+              end
+              local.get $negG
+              f64.const 0x0p+0 (;=0;)
+              local.get $xsb
+              i32.eqz
+              select
+              br $B4
+            end
+            local.get $negG
+            f64.const 0x1.62e42fefa39efp+9 (;=709.783;)
+            f64.gt
+            if $I8
+              f64.const inf (;=inf;)
+              br $B4
+            end
+            local.get $negG
+            f64.const -0x1.74910d52d3051p+9 (;=-745.133;)
+            f64.lt
+            if $I9
+              f64.const 0x0p+0 (;=0;)
+              br $B4
+            end
+          end
+          local.get $hx
+          i32.const 1071001154
+          i32.gt_u
+          if $I10
+            local.get $hx
+            i32.const 1072734898
+            i32.lt_u
+            if $I11
+              local.get $negG
+              f64.const 0x1p+0 (;=1;)
+              f64.eq
+              if $I12
+                f64.const 0x1.5bf0a8b145769p+1 (;=2.71828;)
+                br $B4
+              end
+              local.get $negG
+              f64.const -0x1.62e42feep-1 (;=-0.693147;)
+              f64.const 0x1.62e42feep-1 (;=0.693147;)
+              local.get $xsb
+              select
+              f64.sub
+              local.set $hi
+              f64.const -0x1.a39ef35793c76p-33 (;=-1.90821e-10;)
+              f64.const 0x1.a39ef35793c76p-33 (;=1.90821e-10;)
+              local.get $xsb
+              select
+              local.set $lo
+              i32.const 1
+              local.get $xsb
+              i32.sub
+              local.get $xsb
+              i32.sub
+              local.set $k
+            else
+              f64.const 0x1.71547652b82fep+0 (;=1.4427;)
+              local.get $negG
+              f64.mul
+              f64.const -0x1p-1 (;=-0.5;)
+              f64.const 0x1p-1 (;=0.5;)
+              local.get $xsb
+              select
+              f64.add
+              i32.trunc_f64_s
+              local.set $k
+              local.get $k
+              f64.convert_i32_s
+              local.set $t
+              local.get $negG
+              local.get $t
+              f64.const 0x1.62e42feep-1 (;=0.693147;)
+              f64.mul
+              f64.sub
+              local.set $hi
+              local.get $t
+              f64.const 0x1.a39ef35793c76p-33 (;=1.90821e-10;)
+              f64.mul
+              local.set $lo
+            end
+            local.get $hi
+            local.get $lo
+            f64.sub
+            local.set $negG
+          else
+            local.get $hx
+            i32.const 1043333120
+            i32.lt_u
+            if $I13
+              f64.const 0x1p+0 (;=1;)
+              local.get $negG
+              f64.add
+              br $B4
+            end
+          end
+          local.get $negG
+          local.get $negG
+          f64.mul
+          local.set $t
+          local.get $k
+          i32.const -1021
+          i32.ge_s
+          if $I14
+            i32.const 1072693248
+            local.get $k
+            i32.const 20
+            i32.shl
+            i32.add
+            i64.extend_i32_u
+            i64.const 32
+            i64.shl
+            f64.reinterpret_i64
+            local.set $twopk
+          else
+            i32.const 1072693248
+            local.get $k
+            i32.const 1000
+            i32.add
+            i32.const 20
+            i32.shl
+            i32.add
+            i64.extend_i32_u
+            i64.const 32
+            i64.shl
+            f64.reinterpret_i64
+            local.set $twopk
+          end
+          local.get $negG
+          local.get $t
+          f64.const 0x1.555555555553ep-3 (;=0.166667;)
+          local.get $t
+          f64.const -0x1.6c16c16bebd93p-9 (;=-0.00277778;)
+          local.get $t
+          f64.const 0x1.1566aaf25de2cp-14 (;=6.61376e-05;)
+          local.get $t
+          f64.const -0x1.bbd41c5d26bf1p-20 (;=-1.65339e-06;)
+          local.get $t
+          f64.const 0x1.6376972bea4dp-25 (;=4.13814e-08;)
+          f64.mul
+          f64.add
+          f64.mul
+          f64.add
+          f64.mul
+          f64.add
+          f64.mul
+          f64.add
+          f64.mul
+          f64.sub
+          local.set $c
+          local.get $k
+          i32.eqz
+          if $I15
+            f64.const 0x1p+0 (;=1;)
+            local.get $negG
+            local.get $c
+            f64.mul
+            local.get $c
+            f64.const 0x1p+1 (;=2;)
+            f64.sub
+            f64.div
+            local.get $negG
+            f64.sub
+            f64.sub
+            br $B4
+          end
+          f64.const 0x1p+0 (;=1;)
+          local.get $lo
+          local.get $negG
+          local.get $c
+          f64.mul
+          f64.const 0x1p+1 (;=2;)
+          local.get $c
+          f64.sub
+          f64.div
+          f64.sub
+          local.get $hi
+          f64.sub
+          f64.sub
+          local.set $y
+          local.get $k
+          i32.const -1021
+          i32.ge_s
+          if $I16
+            local.get $k
+            i32.const 1024
+            i32.eq
+            if $I17
+              local.get $y
+              f64.const 0x1p+1 (;=2;)
+              f64.mul
+              f64.const 0x1p+1023 (;=8.98847e+307;)
+              f64.mul
+              br $B4
+            end
+            local.get $y
+            local.get $twopk
+            f64.mul
+            br $B4
+          end
+          local.get $y
+          local.get $twopk
+          f64.mul
+          f64.const 0x1p-1000 (;=9.33264e-302;)
+          f64.mul
+        end
+        f64.add
+        f64.div
+        local.get $up
+        f32.load
+        f64.promote_f32
+        f64.mul
+        f32.demote_f64
+        f32.store
+        local.get $gate
+        i32.const 4
+        i32.add
+        local.set $gate
+        local.get $up
+        i32.const 4
+        i32.add
+        local.set $up
+        br $L1
+      end
+    end)
+  (func $add_f32 (export "add_f32") (type $t20) (param $a i32) (param $b i32) (param $n i32)
+    (local $end i32) (local $end4 i32)
+    local.get $a
+    local.get $n
+    i32.const 2
+    i32.shl
+    i32.add
+    local.set $end
+    local.get $a
+    local.get $n
+    i32.const -4
+    i32.and
+    i32.const 2
+    i32.shl
+    i32.add
+    local.set $end4
+    block $B0
+      loop $L1
+        local.get $a
+        local.get $end4
+        i32.lt_u
+        i32.eqz
+        br_if $B0
+        local.get $a
+        local.get $a
+        v128.load align=1
+        local.get $b
+        v128.load align=1
+        f32x4.add
+        v128.store align=1
+        local.get $a
+        i32.const 16
+        i32.add
+        local.set $a
+        local.get $b
+        i32.const 16
+        i32.add
+        local.set $b
+        br $L1
+      end
+    end
+    block $B2
+      loop $L3
+        local.get $a
+        local.get $end
+        i32.lt_u
+        i32.eqz
+        br_if $B2
+        local.get $a
+        local.get $a
+        f32.load
+        local.get $b
+        f32.load
+        f32.add
+        f32.store
+        local.get $a
+        i32.const 4
+        i32.add
+        local.set $a
+        local.get $b
+        i32.const 4
+        i32.add
+        local.set $b
+        br $L3
+      end
+    end)
+  (func $rmsnorm_f32 (export "rmsnorm_f32") (type $t21) (param $out i32) (param $x i32) (param $w i32) (param $rows i32) (param $dim i32) (param $eps f64)
+    (local $r i32) (local $kb i32) (local $rowBytes i32) (local $sum f64) (local $inv f64) (local $v f64)
+    local.get $dim
+    i32.const 2
+    i32.shl
+    local.set $rowBytes
+    block $B0
+      loop $L1
+        local.get $r
+        local.get $rows
+        i32.lt_u
+        i32.eqz
+        br_if $B0
+        f64.const 0x0p+0 (;=0;)
+        local.set $sum
+        i32.const 0
+        local.set $kb
+        block $B2
+          loop $L3
+            local.get $kb
+            local.get $rowBytes
+            i32.lt_u
+            i32.eqz
+            br_if $B2
+            local.get $x
+            local.get $kb
+            i32.add
+            f32.load
+            f64.promote_f32
+            local.set $v
+            local.get $sum
+            local.get $v
+            local.get $v
+            f64.mul
+            f64.add
+            local.set $sum
+            local.get $kb
+            i32.const 4
+            i32.add
+            local.set $kb
+            br $L3
+          end
+        end
+        f64.const 0x1p+0 (;=1;)
+        local.get $sum
+        local.get $dim
+        f64.convert_i32_s
+        f64.div
+        f32.demote_f64
+        f64.promote_f32
+        local.get $eps
+        f64.add
+        f64.sqrt
+        f64.div
+        local.set $inv
+        i32.const 0
+        local.set $kb
+        block $B4
+          loop $L5
+            local.get $kb
+            local.get $rowBytes
+            i32.lt_u
+            i32.eqz
+            br_if $B4
+            local.get $out
+            local.get $kb
+            i32.add
+            local.get $w
+            local.get $kb
+            i32.add
+            f32.load
+            f64.promote_f32
+            local.get $x
+            local.get $kb
+            i32.add
+            f32.load
+            f64.promote_f32
+            local.get $inv
+            f64.mul
+            f32.demote_f64
+            f64.promote_f32
+            f64.mul
+            f32.demote_f64
+            f32.store
+            local.get $kb
+            i32.const 4
+            i32.add
+            local.set $kb
+            br $L5
+          end
+        end
+        local.get $x
+        local.get $rowBytes
+        i32.add
+        local.set $x
+        local.get $out
+        local.get $rowBytes
+        i32.add
+        local.set $out
+        local.get $r
+        i32.const 1
+        i32.add
+        local.set $r
+        br $L1
+      end
+    end)
+  (func $rope_f32 (export "rope_f32") (type $t22) (param $x i32) (param $rows i32) (param $heads i32) (param $headDim i32) (param $cos i32) (param $sin i32)
+    (local $r i32) (local $h i32) (local $ib i32) (local $halfBytes i32) (local $half4Bytes i32) (local $lo i32) (local $hi i32) (local $cosAt i32) (local $sinAt i32) (local $a v128) (local $b v128) (local $c v128) (local $s v128) (local $as f32) (local $bs f32) (local $cs f32) (local $ss f32)
+    local.get $headDim
+    i32.const 1
+    i32.shr_u
+    local.set $halfBytes
+    local.get $halfBytes
+    i32.const -4
+    i32.and
+    i32.const 2
+    i32.shl
+    local.set $half4Bytes
+    local.get $halfBytes
+    i32.const 2
+    i32.shl
+    local.set $halfBytes
+    local.get $x
+    local.set $lo
+    block $B0
+      loop $L1
+        local.get $r
+        local.get $rows
+        i32.lt_u
+        i32.eqz
+        br_if $B0
+        i32.const 0
+        local.set $h
+        block $B2
+          loop $L3
+            local.get $h
+            local.get $heads
+            i32.lt_u
+            i32.eqz
+            br_if $B2
+            local.get $lo
+            local.get $halfBytes
+            i32.add
+            local.set $hi
+            local.get $cos
+            local.set $cosAt
+            local.get $sin
+            local.set $sinAt
+            i32.const 0
+            local.set $ib
+            block $B4
+              loop $L5
+                local.get $ib
+                local.get $half4Bytes
+                i32.lt_u
+                i32.eqz
+                br_if $B4
+                local.get $lo
+                local.get $ib
+                i32.add
+                v128.load align=1
+                local.set $a
+                local.get $hi
+                local.get $ib
+                i32.add
+                v128.load align=1
+                local.set $b
+                local.get $cosAt
+                local.get $ib
+                i32.add
+                v128.load align=1
+                local.set $c
+                local.get $sinAt
+                local.get $ib
+                i32.add
+                v128.load align=1
+                local.set $s
+                local.get $lo
+                local.get $ib
+                i32.add
+                local.get $a
+                local.get $c
+                f32x4.mul
+                local.get $b
+                local.get $s
+                f32x4.mul
+                f32x4.sub
+                v128.store align=1
+                local.get $hi
+                local.get $ib
+                i32.add
+                local.get $b
+                local.get $c
+                f32x4.mul
+                local.get $a
+                local.get $s
+                f32x4.mul
+                f32x4.add
+                v128.store align=1
+                local.get $ib
+                i32.const 16
+                i32.add
+                local.set $ib
+                br $L5
+              end
+            end
+            block $B6
+              loop $L7
+                local.get $ib
+                local.get $halfBytes
+                i32.lt_u
+                i32.eqz
+                br_if $B6
+                local.get $lo
+                local.get $ib
+                i32.add
+                f32.load
+                local.set $as
+                local.get $hi
+                local.get $ib
+                i32.add
+                f32.load
+                local.set $bs
+                local.get $cosAt
+                local.get $ib
+                i32.add
+                f32.load
+                local.set $cs
+                local.get $sinAt
+                local.get $ib
+                i32.add
+                f32.load
+                local.set $ss
+                local.get $lo
+                local.get $ib
+                i32.add
+                local.get $as
+                local.get $cs
+                f32.mul
+                local.get $bs
+                local.get $ss
+                f32.mul
+                f32.sub
+                f32.store
+                local.get $hi
+                local.get $ib
+                i32.add
+                local.get $bs
+                local.get $cs
+                f32.mul
+                local.get $as
+                local.get $ss
+                f32.mul
+                f32.add
+                f32.store
+                local.get $ib
+                i32.const 4
+                i32.add
+                local.set $ib
+                br $L7
+              end
+            end
+            local.get $lo
+            local.get $halfBytes
+            local.get $halfBytes
+            i32.add
+            i32.add
+            local.set $lo
+            local.get $h
+            i32.const 1
+            i32.add
+            local.set $h
+            br $L3
+          end
+        end
+        local.get $cos
+        local.get $halfBytes
+        i32.add
+        local.set $cos
+        local.get $sin
+        local.get $halfBytes
+        i32.add
+        local.set $sin
+        local.get $r
+        i32.const 1
+        i32.add
+        local.set $r
+        br $L1
+      end
+    end)
+  (func $kv_write (export "kv_write") (type $t23) (param $kDst i32) (param $vDst i32) (param $k i32) (param $v i32) (param $slots i32) (param $rows i32) (param $kvDim i32)
+    (local $r i32) (local $slot i32) (local $rowBytes i32)
+    local.get $kvDim
+    i32.const 2
+    i32.shl
+    local.set $rowBytes
+    block $B0
+      loop $L1
+        local.get $r
+        local.get $rows
+        i32.lt_u
+        i32.eqz
+        br_if $B0
+        local.get $slots
+        local.get $r
+        i32.const 2
+        i32.shl
+        i32.add
+        i32.load
+        local.set $slot
+        local.get $slot
+        i32.const 0
+        i32.ge_s
+        if $I2
+          local.get $kDst
+          local.get $slot
+          local.get $rowBytes
+          i32.mul
+          i32.add
+          local.get $k
+          local.get $r
+          local.get $rowBytes
+          i32.mul
+          i32.add
+          local.get $rowBytes
+          memory.copy
+          local.get $vDst
+          local.get $slot
+          local.get $rowBytes
+          i32.mul
+          i32.add
+          local.get $v
+          local.get $r
+          local.get $rowBytes
+          i32.mul
+          i32.add
+          local.get $rowBytes
+          memory.copy
+        end
+        local.get $r
+        i32.const 1
+        i32.add
+        local.set $r
         br $L1
       end
     end))
