@@ -12,7 +12,7 @@
  */
 import { asWorkerId, type WorkerId } from '../../protocols/ids.ts';
 import { Mulberry32 } from '../../util/prng.ts';
-import { createBuiltinPolicy, type BuiltinPolicyName } from '../policy-factory.ts';
+import { BUILTIN_POLICIES, type BuiltinPolicyName, createBuiltinPolicy } from '../policy-factory.ts';
 import { Router } from '../router.ts';
 import type { RouteDecision, RouteRequest, RoutingPolicy, WorkerView } from '../types.ts';
 import { BS, loadMetrics, removedEvent, sequenceHashes, storedEvent, tokens } from './router-kit.ts';
@@ -202,16 +202,7 @@ export function runDecisionTrace(spec: DecisionTraceSpec): string[] {
 /** The streams the fixture covers: every built-in policy, with and without the cost arithmetic. */
 export function decisionTraceSpecs(): DecisionTraceSpec[] {
   const specs: DecisionTraceSpec[] = [];
-  const policies: BuiltinPolicyName[] = [
-    'random',
-    'round-robin',
-    'prefix-hash',
-    'least-loaded',
-    'kv',
-    'kv-approx',
-    'kv-ttft',
-  ];
-  for (const policy of policies) {
+  for (const policy of BUILTIN_POLICIES) {
     specs.push({ policy, seed: 11, workers: 5, steps: 400, explain: false });
     specs.push({ policy, seed: 23, workers: 37, steps: 250, explain: true });
   }
