@@ -26,6 +26,7 @@ import { configureLogging } from '../src/util/logger.ts';
 import { repoRoot } from '../src/util/paths.ts';
 import { markdownTable } from '../src/util/table.ts';
 import { positiveInt } from './lib/args.ts';
+import { sumMetric } from './lib/worker-metrics.ts';
 
 const DHW = join(repoRoot, 'bin', 'dhw.mjs');
 const READY = /Worker ([0-9a-f]+) serving \S+ on (\S+?), status http:\/\/[^:]+:(\d+)\/health/;
@@ -111,13 +112,8 @@ async function spawnWorker(role: 'prefill' | 'decode'): Promise<ChaosWorker> {
   }
 }
 
-async function metric(worker: ChaosWorker, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${worker.systemPort}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n'))
-    if (line.startsWith(`${name}{`) || line.startsWith(`${name} `))
-      sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  return sum;
+function metric(worker: ChaosWorker, name: string): Promise<number> {
+  return sumMetric(`http://127.0.0.1:${worker.systemPort}/metrics`, name);
 }
 
 interface Outcome {

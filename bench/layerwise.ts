@@ -22,8 +22,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startEtcd, startNats } from '../src/infra/local-servers.ts';
 import { writeRandomCheckpoint } from '../src/model/checkpoint/random-checkpoint.ts';
-import { DEFAULT_SAMPLING, type EngineOutput, type EngineRequest } from '../src/protocols/engine.ts';
-import { asRequestId } from '../src/protocols/ids.ts';
+import type { EngineOutput } from '../src/protocols/engine.ts';
+import { greedyRequest, sumMetric } from './lib/worker-metrics.ts';
 import type { KvTransferParams } from '../src/protocols/kv-transfer.ts';
 import { TcpRequestPlane } from '../src/runtime/request-plane/index.ts';
 import { defaultModelDir, repoRoot } from '../src/util/paths.ts';
@@ -84,24 +84,6 @@ async function startWorker(
   };
 }
 
-async function metric(worker: WorkerProc, name: string, labels = ''): Promise<number> {
-  const text = await (await fetch(worker.metricsUrl)).text();
-  let sum = 0;
-  for (const line of text.split('\n'))
-    if ((line.startsWith(`${name}{`) || line.startsWith(`${name} `)) && line.includes(labels))
-      sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  return sum;
-}
-
-function request(id: string, prompt: number[], maxTokens: number): EngineRequest {
-  return {
-    requestId: asRequestId(id),
-    promptTokenIds: prompt,
-    sampling: { ...DEFAULT_SAMPLING, temperature: 0 },
-    stopping: { maxTokens, stopTokenIds: [], ignoreEos: true },
-  };
-}
-
 interface Sample {
   ttftMs: number;
   /** When the prefill hop answered: the prompt is computed (W). */
@@ -125,12 +107,12 @@ async function firstOutputMs(
 async function whole(plane: TcpRequestPlane, pair: Pair, id: string, prompt: number[]): Promise<Sample> {
   const t0 = performance.now();
   let params: KvTransferParams | undefined;
-  const prefillReq = { ...request(id, prompt, 1), kvTransfer: { doRemoteDecode: true as const } };
+  const prefillReq = { ...greedyRequest(id, prompt, 1), kvTransfer: { doRemoteDecode: true as const } };
   for await (const o of plane.call(pair.prefill.address, 'generate', prefillReq))
     params = (o as EngineOutput).kvTransferParams ?? params;
   const prefillMs = performance.now() - t0;
   if (!params) throw new Error('the prefill worker returned no kvTransferParams');
-  const decodeReq = { ...request(id, prompt, 2), kvTransfer: { doRemotePrefill: params } };
+  const decodeReq = { ...greedyRequest(id, prompt, 2), kvTransfer: { doRemotePrefill: params } };
   const ttftMs = await firstOutputMs(plane.call(pair.decode.address, 'generate', decodeReq), t0);
   return { ttftMs, prefillMs };
 }
@@ -138,11 +120,11 @@ async function whole(plane: TcpRequestPlane, pair: Pair, id: string, prompt: num
 async function layerwise(plane: TcpRequestPlane, pair: Pair, id: string, prompt: number[]): Promise<Sample> {
   const t0 = performance.now();
   const decodeReq = {
-    ...request(id, prompt, 2),
+    ...greedyRequest(id, prompt, 2),
     kvTransfer: { awaitKvPush: { remoteAgent: pair.prefill.instanceId } },
   };
   const prefillReq = {
-    ...request(id, prompt, 1),
+    ...greedyRequest(id, prompt, 1),
     kvTransfer: { doRemoteDecode: true as const, pushTo: { agent: pair.decode.instanceId } },
   };
   const [ttftMs, prefillMs] = await Promise.all([
@@ -202,7 +184,7 @@ async function main(): Promise<void> {
             if (i >= 0) samples[mode].push(s);
           }
         }
-        const fallbacks = await metric(decode, 'dynamo_component_kv_transfer_fallbacks_total');
+        const fallbacks = await sumMetric(decode.metricsUrl, 'dynamo_component_kv_transfer_fallbacks_total');
         if (fallbacks > 0)
           throw new Error(
             `${fallbacks} hand-offs fell back to a local prefill:\n${decode.output().slice(-2000)}`,
@@ -240,7 +222,11 @@ async function main(): Promise<void> {
           `${model} ${length} tokens: ${rows.at(-1)?.join(' | ')} (load ${describeMachine().loadAvg1m})`,
         );
       }
-      const pushes = await metric(prefill, 'dynamo_component_kv_transfer_layer_pushes_total', 'outcome="ok"');
+      const pushes = await sumMetric(
+        prefill.metricsUrl,
+        'dynamo_component_kv_transfer_layer_pushes_total',
+        'outcome="ok"',
+      );
       console.error(`${model}: ${pushes} layer WRITEs ok`);
       await Promise.all([prefill.stop(), decode.stop()]);
     }

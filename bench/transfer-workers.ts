@@ -18,8 +18,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type EtcdServer, type NatsServer, startEtcd, startNats } from '../src/infra/local-servers.ts';
 import { writeRandomCheckpoint } from '../src/model/checkpoint/random-checkpoint.ts';
-import { DEFAULT_SAMPLING, type EngineOutput, type EngineRequest } from '../src/protocols/engine.ts';
-import { asRequestId } from '../src/protocols/ids.ts';
+import type { EngineOutput } from '../src/protocols/engine.ts';
+import { greedyRequest, sumMetric } from './lib/worker-metrics.ts';
 import type { KvTransferParams } from '../src/protocols/kv-transfer.ts';
 import { TcpRequestPlane } from '../src/runtime/request-plane/index.ts';
 import { defaultModelDir, repoRoot } from '../src/util/paths.ts';
@@ -94,25 +94,6 @@ async function spawnWorker(
   }
 }
 
-/** Sum of the samples of `name` whose label text contains `labels`. */
-async function metric(worker: WorkerProc, name: string, labels = ''): Promise<number> {
-  const text = await (await fetch(worker.metricsUrl)).text();
-  let sum = 0;
-  for (const line of text.split('\n'))
-    if ((line.startsWith(`${name}{`) || line.startsWith(`${name} `)) && line.includes(labels))
-      sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  return sum;
-}
-
-function request(id: string, prompt: number[], maxTokens: number): EngineRequest {
-  return {
-    requestId: asRequestId(id),
-    promptTokenIds: prompt,
-    sampling: { ...DEFAULT_SAMPLING, temperature: 0 },
-    stopping: { maxTokens, stopTokenIds: [], ignoreEos: true },
-  };
-}
-
 interface Sample {
   pullMs: number;
   decodeTtftMs: number;
@@ -128,24 +109,27 @@ async function oneRequest(
   prompt: number[],
 ): Promise<Sample> {
   let params: KvTransferParams | undefined;
-  const prefillReq = { ...request(`${id}-p`, prompt, 1), kvTransfer: { doRemoteDecode: true as const } };
+  const prefillReq = {
+    ...greedyRequest(`${id}-p`, prompt, 1),
+    kvTransfer: { doRemoteDecode: true as const },
+  };
   for await (const o of plane.call(pair.prefill.address, 'generate', prefillReq))
     params = (o as EngineOutput).kvTransferParams ?? params;
   if (!params) throw new Error('the prefill worker returned no kvTransferParams');
   const [sum0, bytes0] = await Promise.all([
-    metric(pair.decode, 'dynamo_component_kv_transfer_duration_seconds_sum'),
-    metric(pair.decode, 'dynamo_component_kv_transfer_bytes_total', 'direction="in"'),
+    sumMetric(pair.decode.metricsUrl, 'dynamo_component_kv_transfer_duration_seconds_sum'),
+    sumMetric(pair.decode.metricsUrl, 'dynamo_component_kv_transfer_bytes_total', 'direction="in"'),
   ]);
   const started = performance.now();
   let first = 0;
-  const decodeReq = { ...request(id, prompt, 4), kvTransfer: { doRemotePrefill: params } };
+  const decodeReq = { ...greedyRequest(id, prompt, 4), kvTransfer: { doRemotePrefill: params } };
   for await (const _ of plane.call(pair.decode.address, 'generate', decodeReq))
     first ||= performance.now() - started;
   const [sum1, bytes1, shm, unix] = await Promise.all([
-    metric(pair.decode, 'dynamo_component_kv_transfer_duration_seconds_sum'),
-    metric(pair.decode, 'dynamo_component_kv_transfer_bytes_total', 'direction="in"'),
-    metric(pair.decode, 'dynamo_component_kv_transfer_pulls_total', 'transport="shm"'),
-    metric(pair.decode, 'dynamo_component_kv_transfer_pulls_total', 'transport="unix"'),
+    sumMetric(pair.decode.metricsUrl, 'dynamo_component_kv_transfer_duration_seconds_sum'),
+    sumMetric(pair.decode.metricsUrl, 'dynamo_component_kv_transfer_bytes_total', 'direction="in"'),
+    sumMetric(pair.decode.metricsUrl, 'dynamo_component_kv_transfer_pulls_total', 'transport="shm"'),
+    sumMetric(pair.decode.metricsUrl, 'dynamo_component_kv_transfer_pulls_total', 'transport="unix"'),
   ]);
   if (bytes1 === bytes0) {
     const warnings = pair.decode
