@@ -12,7 +12,7 @@ import {
   SIM_DEFAULT,
   SYNTHETIC_WORKLOADS,
 } from '../../replay/index.ts';
-import { BUILTIN_POLICIES, DEFAULT_ROUTER_POLICY } from '../../router/index.ts';
+import { DEFAULT_ROUTER_POLICY, routerFlagHelp } from '../../router/index.ts';
 import { LOGGING_FLAGS } from '../args.ts';
 
 const D = REPLAY_DEFAULTS;
@@ -42,7 +42,7 @@ export const REPLAY_FLAGS = {
   router: {
     type: 'string' as const,
     default: DEFAULT_ROUTER_POLICY,
-    help: `${BUILTIN_POLICIES.join(' | ')} | ./policy.ts`,
+    help: routerFlagHelp(),
   },
   compare: {
     type: 'string' as const,
@@ -175,7 +175,7 @@ export const REPLAY_FLAGS = {
   'log-level': { ...LOGGING_FLAGS['log-level']!, default: 'warn' },
 };
 export const REPLAY_USAGE =
-  'dhw replay TRACE.jsonl [--router kv] [--workers 4] [--compare random,round-robin,kv] [--json] [--plot out.svg]\n' +
+  'dhw replay TRACE.jsonl [--router kv-delay] [--workers 4] [--compare round-robin,kv,kv-delay] [--json] [--plot out.svg]\n' +
   '       dhw replay TRACE.jsonl --prefill-workers 2 --decode-workers 6 [--link 25gbit,10us]\n' +
   '       dhw replay --synthetic mixed [--long-tokens 8192 --short-tokens 200 --long-fraction 0.2 --rate 16 --requests 400]\n' +
   '       dhw replay TRACE.jsonl --concurrency 16 | --sweep time-scale=1,0.5,0.25 | --sweep concurrency=8,16,32';
