@@ -210,6 +210,7 @@ export class ModelDeployment implements ServedModel {
       totalBlocks: card.totalKvBlocks,
       maxNumSeqs: card.maxNumSeqs,
       address: dialAddress(instance.transport),
+      ...(card.stepTiming !== undefined ? { stepTiming: card.stepTiming } : {}),
     });
   }
 

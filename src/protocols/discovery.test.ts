@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type InstanceInfo, isHostPort, isInstanceInfo, isModelCard, type ModelCard } from './discovery.ts';
+import { MOCKER_STEP_TIMING, prefillStepMs, scaleStepTiming } from './step-timing.ts';
 
 const instance: InstanceInfo = {
   namespace: 'dynamo',
@@ -42,6 +43,26 @@ test('isModelCard accepts a full card and rejects wrong types and limits', () =>
   assert.equal(isModelCard({ ...card, kvCacheBlockSize: 0 }), false);
   assert.equal(isModelCard({ ...card, tokenizer: { kind: 'hub', path: 'x' } }), false);
   assert.equal(isModelCard({ ...card, eosTokenIds: [-1] }), false);
+});
+
+test('a card may carry the step-time model; a malformed one is refused', () => {
+  const published = { ...card, stepTiming: MOCKER_STEP_TIMING };
+  assert.ok(isModelCard(JSON.parse(JSON.stringify(published))));
+  assert.equal(
+    isModelCard({ ...card, stepTiming: { prefill: [1, 2], decode: [1, 2, 3], decodeMinMs: 1 } }),
+    false,
+  );
+  assert.equal(isModelCard({ ...card, stepTiming: 'fast' }), false);
+});
+
+test('scaleStepTiming divides every step time by the speedup ratio; none for a mocker that does not wait', () => {
+  assert.equal(scaleStepTiming(MOCKER_STEP_TIMING, 1), MOCKER_STEP_TIMING);
+  const twice = scaleStepTiming(MOCKER_STEP_TIMING, 2)!;
+  for (const tokens of [1, 512, 8192]) {
+    assert.ok(Math.abs(prefillStepMs(twice, tokens) - prefillStepMs(MOCKER_STEP_TIMING, tokens) / 2) < 1e-9);
+  }
+  assert.equal(twice.decodeMinMs, MOCKER_STEP_TIMING.decodeMinMs / 2);
+  assert.equal(scaleStepTiming(MOCKER_STEP_TIMING, 0), undefined);
 });
 
 test('isHostPort', () => {

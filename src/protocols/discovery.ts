@@ -9,6 +9,7 @@
  * The instance id is the hex of the process's lease id (Dynamo's convention), so one process = one id.
  * Plain JSON data; validate with the `is*` guards where it enters a process (a watch event, a list).
  */
+import { isStepTimingModel, type StepTimingModel } from './step-timing.ts';
 
 /** Hex of the lease id, lower case, no 0x: "694d9a0c2e3f1b07". One per process. */
 export type InstanceId = string;
@@ -116,6 +117,12 @@ export interface ModelCard {
   maxNumSeqs: number;
   maxNumBatchedTokens: number;
   eosTokenIds?: number[];
+  /**
+   * The worker's step-time model (`step-timing.ts`), when it has one to publish: the mocker's (its data
+   * sheet, scaled by its speedup ratio). The router's `kv-delay` prices decode pressure with it; engines
+   * that publish none are priced by the prefill rate the router learns from observed first tokens.
+   */
+  stepTiming?: StepTimingModel;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
@@ -172,7 +179,8 @@ export function isModelCard(value: unknown): value is ModelCard {
     isOptional(
       value.eosTokenIds,
       (ids) => Array.isArray(ids) && ids.every((id) => Number.isInteger(id) && id >= 0),
-    )
+    ) &&
+    isOptional(value.stepTiming, isStepTimingModel)
   );
 }
 

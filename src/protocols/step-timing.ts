@@ -41,6 +41,23 @@ export function decodeStepMs(model: StepTimingModel, u: number): number {
   return Math.max(model.decodeMinMs, d2 * u * u + d1 * u + d0);
 }
 
+/**
+ * The model of an engine that runs `speedupRatio` times faster than the data sheet (the mocker's
+ * `--speedup-ratio` divides every step time by it): every coefficient divided by the ratio. Undefined for a
+ * ratio ≤ 0 (a mocker that does not wait has no step time to publish).
+ */
+export function scaleStepTiming(model: StepTimingModel, speedupRatio: number): StepTimingModel | undefined {
+  if (!(speedupRatio > 0) || !Number.isFinite(speedupRatio)) return undefined;
+  if (speedupRatio === 1) return model;
+  const scale = (t: readonly [number, number, number]) =>
+    [t[0] / speedupRatio, t[1] / speedupRatio, t[2] / speedupRatio] as const;
+  return {
+    prefill: scale(model.prefill),
+    decode: scale(model.decode),
+    decodeMinMs: model.decodeMinMs / speedupRatio,
+  };
+}
+
 /** Prompt tokens per ms of one full prefill chunk of `chunkTokens` (the engine's token budget). */
 export function chunkPrefillRate(model: StepTimingModel, chunkTokens: number): number {
   return chunkTokens / prefillStepMs(model, chunkTokens);

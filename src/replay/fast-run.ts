@@ -20,7 +20,7 @@
  */
 import { asRequestId, asWorkerId, type SequenceHash, type WorkerId } from '../protocols/ids.ts';
 import { hashToWire } from '../protocols/kv-events.ts';
-import { MOCKER_STEP_TIMING } from '../protocols/step-timing.ts';
+import { MOCKER_STEP_TIMING, scaleStepTiming } from '../protocols/step-timing.ts';
 import { createRouter } from '../router/index.ts';
 import { traceCeiling } from './cache-ceiling.ts';
 import { boundOf } from './ttft-bound.ts';
@@ -67,7 +67,8 @@ export async function runFastReplay(
     workers.push(
       new FastWorker(record, kv, { ...opts, blockSize: bs, engineBlockSize: opts.blockSize }, itls),
     );
-    router.addWorker({ workerId, blockSize: bs, totalBlocks: capacity, stepTiming: MOCKER_STEP_TIMING });
+    const stepTiming = scaleStepTiming(MOCKER_STEP_TIMING, opts.speedupRatio);
+    router.addWorker({ workerId, blockSize: bs, totalBlocks: capacity, stepTiming });
   }
   const hasher = new TraceIdHasher(bs);
   const records: RequestRecord[] = new Array(trace.length);

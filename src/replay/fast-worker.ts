@@ -17,39 +17,12 @@
  *   complete(end): apply the steps (tokens, ITLs, full blocks → stored), report load, then first tokens and
  *                  finished requests (the order the engine's stream consumers see them)
  */
-import type { RequestId, SequenceHash } from '../protocols/ids.ts';
+import type { SequenceHash } from '../protocols/ids.ts';
 import type { LoadMetrics } from '../protocols/kv-events.ts';
 import { decodeMs, prefillMs } from '../mocker/timing-model.ts';
-import type { BlockHashes, FastBlock, FastKvCache } from './fast-kv-cache.ts';
-import type { RequestRecord } from './request-flow.ts';
+import type { FastKvCache } from './fast-kv-cache.ts';
+import { FastScheduler, type FastSeq, isDecoding, numTokens, type Scheduled } from './fast-scheduler.ts';
 import type { WorkerRecord } from './sim-workers.ts';
-
-/** A request on a fast worker: counts instead of token arrays. */
-export interface FastSeq {
-  requestId: RequestId;
-  isl: number;
-  osl: number;
-  /** Hash of block i (prompt blocks: the router's; blocks holding generated tokens: unique to the request). */
-  hashes: BlockHashes;
-  blocks: FastBlock[];
-  /** blocks[0 .. cachedBlocks) are registered in the prefix cache (or were found there). */
-  cachedBlocks: number;
-  computed: number;
-  /** Tokens its blocks were last sized for (the engine's allocateSlots: computed + this step's new ones). */
-  allocTokens: number;
-  generated: number;
-  /** Prompt tokens found in the cache at first admission; -1 until then. */
-  cachedTokens: number;
-  running: boolean;
-  record: RequestRecord;
-}
-
-interface Scheduled {
-  seq: FastSeq;
-  numNew: number;
-  sample: boolean;
-  isPrefill: boolean;
-}
 
 interface Segment {
   start: number;
@@ -92,17 +65,10 @@ export interface SegmentOutcome {
   finished: FastSeq[];
 }
 
-function numTokens(seq: FastSeq): number {
-  return seq.isl + seq.generated;
-}
-
-function isDecoding(seq: FastSeq): boolean {
-  return seq.computed >= seq.isl && numTokens(seq) - seq.computed === 1;
-}
+export type { FastSeq } from './fast-scheduler.ts';
 
 export class FastWorker {
-  private readonly waiting: FastSeq[] = [];
-  private readonly running: FastSeq[] = [];
+  private readonly scheduler: FastScheduler;
   private segment: Segment | undefined;
 
   constructor(
@@ -111,7 +77,9 @@ export class FastWorker {
     private readonly s: FastWorkerSettings,
     /** Every inter-token gap, pooled, as (value, count) pairs (the run's `itlsMs` and `itlCounts`). */
     private readonly itls: { values: number[]; counts: number[] },
-  ) {}
+  ) {
+    this.scheduler = new FastScheduler(kv, s);
+  }
 
   /** End of the segment in flight; Infinity when idle. */
   get busyUntil(): number {
@@ -144,12 +112,12 @@ export class FastWorker {
   }
 
   get hasWork(): boolean {
-    return this.waiting.length > 0 || this.running.length > 0;
+    return this.scheduler.hasWork;
   }
 
   /** A request routed here at `now`: queued; a run in flight stops at the first step end ≥ now. */
   add(seq: FastSeq, now: number): void {
-    this.waiting.push(seq);
+    this.scheduler.waiting.push(seq);
     const seg = this.segment;
     if (seg === undefined || seg.steps === 1 || now >= seg.end) return;
     let steps = 1;
@@ -165,11 +133,7 @@ export class FastWorker {
   plan(now: number): void {
     this.segment = undefined;
     if (!this.hasWork) return;
-    const budget = { left: this.s.maxNumBatchedTokens };
-    const scheduled: Scheduled[] = [];
-    const preempted = this.scheduleRunning(scheduled, budget);
-    const admittedBefore = scheduled.length;
-    if (preempted === 0) this.admitWaiting(scheduled, budget);
+    const { scheduled, preempted, fromRunning } = this.scheduler.schedule();
     if (scheduled.length === 0) return; // parked: nothing fits (a prompt larger than the cache)
     let numPrefillTokens = 0;
     let chargedPrefill = 0;
@@ -182,9 +146,9 @@ export class FastWorker {
     const prefill = chargedPrefill > 0 ? prefillMs(chargedPrefill) : 0;
     const pureDecode =
       preempted === 0 &&
-      scheduled.length === admittedBefore &&
+      scheduled.length === fromRunning &&
       numPrefillTokens === 0 &&
-      scheduled.length === this.running.length;
+      scheduled.length === this.scheduler.running.length;
     const steps = pureDecode ? this.runLength(scheduled) : 1;
     const ends: number[] = new Array(steps);
     // The executor reads KV usage after the step's allocation: run step j holds j more tokens per request,
@@ -226,10 +190,7 @@ export class FastWorker {
       if (!e.sample) continue;
       stepGaps += this.emitTokens(seq, seg, outcome);
       if (seq.generated === seq.osl) {
-        this.running.splice(this.running.indexOf(seq), 1);
-        seq.running = false;
-        this.kv.release(seq.blocks.reverse());
-        seq.blocks = [];
+        this.scheduler.finish(seq);
         outcome.finished.push(seq);
       }
     }
@@ -244,19 +205,19 @@ export class FastWorker {
   loadMetrics(workerId: LoadMetrics['workerId']): LoadMetrics {
     let activeDecodeBlocks = 0;
     let activePrefillTokens = 0;
-    for (const seq of this.running) {
+    for (const seq of this.scheduler.running) {
       if (isDecoding(seq)) activeDecodeBlocks += seq.blocks.length;
       else activePrefillTokens += numTokens(seq) - seq.computed;
     }
-    for (const seq of this.waiting) activePrefillTokens += numTokens(seq) - seq.computed;
+    for (const seq of this.scheduler.waiting) activePrefillTokens += numTokens(seq) - seq.computed;
     return {
       workerId,
       activeDecodeBlocks,
       activePrefillTokens,
       kvUsedBlocks: this.kv.used,
       kvTotalBlocks: this.kv.capacity,
-      numWaiting: this.waiting.length,
-      numRunning: this.running.length,
+      numWaiting: this.scheduler.waiting.length,
+      numRunning: this.scheduler.running.length,
       gpuCacheUsagePerc: Math.min(1, this.kv.used / this.kv.capacity),
     };
   }
@@ -296,7 +257,7 @@ export class FastWorker {
   private engineBlocksInUse(): number {
     const per = this.s.blockSize / this.s.engineBlockSize;
     let n = this.kv.used * per;
-    for (const seq of this.running) {
+    for (const seq of this.scheduler.running) {
       if (seq.blocks.length === 0) continue;
       n -= per - Math.ceil(this.lastBlockTokens(seq) / this.s.engineBlockSize);
     }
@@ -306,7 +267,7 @@ export class FastWorker {
   /** Running requests counted by (tokens in their last trace block) mod the engine block size. */
   private lastBlockPhases(): number[] {
     const phases = new Array<number>(this.s.engineBlockSize).fill(0);
-    for (const seq of this.running) {
+    for (const seq of this.scheduler.running) {
       if (seq.blocks.length > 0) phases[this.lastBlockTokens(seq) % this.s.engineBlockSize]!++;
     }
     return phases;
@@ -351,81 +312,5 @@ export class FastWorker {
     const parent = first > 0 ? seq.hashes.wireAt(first - 1) : null;
     this.kv.cacheFull(parent, seq.blocks.slice(first, numFull), hashes, wires);
     seq.cachedBlocks = numFull;
-  }
-
-  private blocksFor(tokens: number): number {
-    return Math.ceil(tokens / this.s.blockSize);
-  }
-
-  /** Running requests, decodes first: each gets its next tokens, preempting the newest when blocks run out. */
-  private scheduleRunning(out: Scheduled[], budget: { left: number }): number {
-    let preempted = 0;
-    const order = this.running.slice();
-    for (let pass = 0; pass < 2; pass++) {
-      for (const seq of order) {
-        if (budget.left <= 0) return preempted;
-        if (!seq.running || isDecoding(seq) !== (pass === 0)) continue; // decodes first, then prefills
-        preempted += this.scheduleOne(seq, out, budget);
-      }
-    }
-    return preempted;
-  }
-
-  /** One running request's next tokens; returns how many requests it preempted to find blocks. */
-  private scheduleOne(seq: FastSeq, out: Scheduled[], budget: { left: number }): number {
-    let preempted = 0;
-    const numNew = Math.min(numTokens(seq) - seq.computed, budget.left);
-    const need = this.blocksFor(seq.computed + numNew) - seq.blocks.length;
-    while (need > this.kv.free) {
-      const victim = this.running[this.running.length - 1]!;
-      this.preempt(victim, out, budget);
-      preempted++;
-      if (victim === seq) return preempted;
-    }
-    if (need > 0) for (const block of this.kv.take(need)) seq.blocks.push(block);
-    seq.allocTokens = Math.max(seq.allocTokens, seq.computed + numNew);
-    this.push(out, budget, seq, numNew, !isDecoding(seq));
-    return preempted;
-  }
-
-  /** Waiting requests in order: prefix hits by reference, then a prompt chunk within the budget. */
-  private admitWaiting(out: Scheduled[], budget: { left: number }): void {
-    const bs = this.s.blockSize;
-    while (this.waiting.length > 0 && budget.left > 0 && this.running.length < this.s.maxNumSeqs) {
-      const seq = this.waiting[0]!;
-      const total = numTokens(seq);
-      const hits = this.kv.lookup(seq.hashes, Math.max(0, Math.floor((total - 1) / bs)));
-      const numNew = Math.min(total - hits * bs, budget.left);
-      const blocks = this.kv.acquire(seq.hashes, hits, this.blocksFor(hits * bs + numNew) - hits);
-      if (blocks === null) break; // wait for blocks to free
-      this.waiting.shift();
-      seq.blocks = blocks;
-      seq.cachedBlocks = hits;
-      seq.computed = hits * bs;
-      seq.allocTokens = hits * bs + numNew;
-      if (seq.cachedTokens < 0) seq.cachedTokens = hits * bs;
-      seq.running = true;
-      this.running.push(seq);
-      this.push(out, budget, seq, numNew, true);
-    }
-  }
-
-  private push(out: Scheduled[], budget: { left: number }, seq: FastSeq, numNew: number, isPrefill: boolean) {
-    out.push({ seq, numNew, sample: seq.computed + numNew === numTokens(seq), isPrefill });
-    budget.left -= numNew;
-  }
-
-  /** Preemption by recompute: blocks back (deepest first), to the head of the queue, computed from 0. */
-  private preempt(victim: FastSeq, out: Scheduled[], budget: { left: number }): void {
-    this.running.pop();
-    victim.running = false;
-    this.kv.release(victim.blocks.reverse());
-    victim.blocks = [];
-    victim.cachedBlocks = 0;
-    victim.computed = 0;
-    victim.allocTokens = 0;
-    this.waiting.unshift(victim);
-    const i = out.findIndex((e) => e.seq === victim);
-    if (i >= 0) budget.left += out.splice(i, 1)[0]!.numNew;
   }
 }

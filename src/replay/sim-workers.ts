@@ -7,7 +7,7 @@
 import type { KvConnector } from '../engine/index.ts';
 import { MockEngine } from '../mocker/index.ts';
 import { asWorkerId, type WorkerId } from '../protocols/ids.ts';
-import { MOCKER_STEP_TIMING } from '../protocols/step-timing.ts';
+import { MOCKER_STEP_TIMING, scaleStepTiming } from '../protocols/step-timing.ts';
 import type { Router } from '../router/index.ts';
 import type { VirtualTimeLoop } from './virtual-time-loop.ts';
 
@@ -105,7 +105,8 @@ export function startSimWorkers(
       workerId,
       blockSize: s.blockSize,
       totalBlocks: s.numKvBlocks,
-      stepTiming: MOCKER_STEP_TIMING,
+      // What a live mocker worker publishes in its model card (`publishedStepTiming`).
+      stepTiming: scaleStepTiming(MOCKER_STEP_TIMING, s.speedupRatio),
     });
     workers.set(workerId, { engine, record });
   }

@@ -8,7 +8,7 @@ import { createRouter } from './create-router.ts';
 import { loadCustomPolicy } from './custom-policy.ts';
 import { CustomPolicyError, UnknownPolicyError } from './errors.ts';
 import { KvPolicy } from './policies/kv.ts';
-import { createPolicy } from './policy-factory.ts';
+import { BUILTIN_POLICIES, createPolicy, DEFAULT_ROUTER_POLICY, routerFlagHelp } from './policy-factory.ts';
 import { BS, tokens } from './testing/router-kit.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'dhw-policy-'));
@@ -100,5 +100,15 @@ describe('custom routing policies', () => {
     assert.ok(kv.policy instanceof KvPolicy);
     assert.equal(kv.policy.overlapScoreWeight, 2);
     assert.equal(kv.policy.temperature, 0.5);
+  });
+
+  it('routes with kv-delay when no policy is named, and its help names every policy, the default first', async () => {
+    assert.equal((await createRouter({ decisionLog: 'off' })).policy.name, 'kv-delay');
+    assert.equal(DEFAULT_ROUTER_POLICY, 'kv-delay');
+    const help = routerFlagHelp();
+    assert.match(help, /^kv-delay \(predicted delay: /);
+    assert.match(help, /\| kv \(Dynamo's cost: /);
+    for (const name of BUILTIN_POLICIES) assert.ok(help.includes(`${name} (`), `${name} in --router help`);
+    assert.ok(help.endsWith('| ./my-policy.ts'));
   });
 });

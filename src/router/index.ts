@@ -32,6 +32,8 @@ export {
   createBuiltinPolicy,
   createPolicy,
   DEFAULT_ROUTER_POLICY,
+  POLICY_SUMMARIES,
+  routerFlagHelp,
   isBuiltinPolicy,
   isPolicyPath,
 } from './policy-factory.ts';

@@ -27,10 +27,30 @@ export const BUILTIN_POLICIES = [
 export type BuiltinPolicyName = (typeof BUILTIN_POLICIES)[number];
 
 /**
- * `--router` when none is given, everywhere (frontend, serve, replay): Dynamo's cost. `kv-ttft` is the
- * candidate successor; it becomes the default here once it meets every bar of issue 12 (router README).
+ * `--router` when none is given, everywhere (frontend, serve, replay): `kv-delay`, the predicted-delay
+ * policy (this request's predicted TTFT on each worker plus the stall its prefill puts on the requests
+ * decoding there, under the "wait no longer than you save" bound). `kv` stays available as Dynamo's cost.
+ * Why, and which of issue 12's bars it meets: router README, rounds 4 and 5.
  */
-export const DEFAULT_ROUTER_POLICY: BuiltinPolicyName = 'kv';
+export const DEFAULT_ROUTER_POLICY: BuiltinPolicyName = 'kv-delay';
+
+/** One line per built-in policy, for `--router` help text: what it picks, in a few words. */
+export const POLICY_SUMMARIES: Readonly<Record<BuiltinPolicyName, string>> = {
+  random: 'uniform, seeded',
+  'round-robin': 'next worker in turn',
+  'prefix-hash': 'consistent hash of the prompt prefix, bounded loads',
+  'least-loaded': 'least prefill + decode load',
+  kv: "Dynamo's cost: weight × uncached prefill blocks + active blocks",
+  'kv-approx': "Dynamo's cost on the router's own past decisions, for workers without KV events",
+  'kv-ttft': 'predicted delay, bounded loads, wait bound of one prompt',
+  'kv-delay': 'predicted delay: TTFT there + the stall its prefill puts on the decoders there',
+};
+
+/** `--router` help, the default first: "kv-delay (predicted delay: ...) | ... | kv (Dynamo's cost: ...) | ./my-policy.ts". */
+export function routerFlagHelp(): string {
+  const names = [DEFAULT_ROUTER_POLICY, ...BUILTIN_POLICIES.filter((p) => p !== DEFAULT_ROUTER_POLICY)];
+  return `${names.map((p) => `${p} (${POLICY_SUMMARIES[p]})`).join(' | ')} | ./my-policy.ts`;
+}
 
 export function isBuiltinPolicy(spec: string): spec is BuiltinPolicyName {
   return (BUILTIN_POLICIES as readonly string[]).includes(spec);

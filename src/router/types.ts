@@ -187,6 +187,11 @@ export interface PolicyOptions {
    * (kv-ttft's: at most one prefill of the whole prompt).
    */
   waitSlack?: 'saved' | 'prompt' | 'cached';
+  /**
+   * kv-delay: also price the stall this request will RECEIVE while decoding on a worker, from the prefill
+   * the router sent there over the last mean decode life (`received-stall.ts`). Default false (round 5).
+   */
+  receivedStall?: boolean;
   /** kv-approx: how long a routing decision is remembered, ms (default 120 000). */
   approxTtlMs?: number;
   /** kv-approx: cap on remembered (worker, block) entries (default 1 000 000). */

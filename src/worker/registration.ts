@@ -32,6 +32,7 @@ import { unixTransport } from '../runtime/request-plane/index.ts';
 import { type EndpointId, instanceKey, modelCardKey, modelCardsPrefix } from '../runtime/names.ts';
 import { readTokenizerFiles } from '../tokens/index.ts';
 import type { Logger } from '../util/logger.ts';
+import type { StepTimingModel } from '../protocols/step-timing.ts';
 
 export function buildInstanceInfo(
   endpoint: EndpointId,
@@ -65,6 +66,8 @@ export interface ModelCardInput {
    * them by checksum (any frontend can load them); absent, the card names `modelDir` (same machine only).
    */
   cardStore?: NatsCardStore;
+  /** The engine's step-time model, when it has one to publish (the mocker's: `publishedStepTiming`). */
+  stepTiming?: StepTimingModel;
   log?: Logger;
 }
 
@@ -126,6 +129,7 @@ export async function buildModelCard(input: ModelCardInput): Promise<ModelCard> 
     eosTokenIds: [...engine.info.eosTokenIds],
   };
   if (template !== undefined) card.chatTemplate = template;
+  if (input.stepTiming !== undefined) card.stepTiming = input.stepTiming;
   return card;
 }
 

@@ -10,6 +10,7 @@ import { createScratchEngine, GuidedDecoder } from '../engine/index.ts';
 import { MOCKER_DEFAULTS, MockEngine, type MockEngineOptions } from '../mocker/index.ts';
 import { loadModelConfig } from '../model/index.ts';
 import type { WorkerId } from '../protocols/ids.ts';
+import { MOCKER_STEP_TIMING, scaleStepTiming, type StepTimingModel } from '../protocols/step-timing.ts';
 import { WorkerError } from './errors.ts';
 import { DhwError } from '../util/errors.ts';
 import { LlamaCppEngine, type LlamaCppEngineOptions } from './backends/llama-cpp-engine.ts';
@@ -67,6 +68,16 @@ export function simulatedKvSpec(spec: WorkerEngineSpec): SimulatedKvSpec {
     kvBytesPerToken: options.kvBytesPerToken ?? MOCKER_DEFAULTS.kvBytesPerToken,
     speedupRatio: options.speedupRatio ?? MOCKER_DEFAULTS.speedupRatio,
   };
+}
+
+/**
+ * The step-time model a worker publishes in its model card, for the router's predictions: the mocker's
+ * data sheet (the same polynomials it charges its steps with), scaled by its speedup ratio; none for an
+ * engine that computes for real (the router learns their prefill rate from observed first tokens).
+ */
+export function publishedStepTiming(spec: WorkerEngineSpec): StepTimingModel | undefined {
+  if (spec.kind !== 'mocker') return undefined;
+  return scaleStepTiming(MOCKER_STEP_TIMING, simulatedKvSpec(spec).speedupRatio);
 }
 
 /**

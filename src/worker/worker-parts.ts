@@ -27,7 +27,13 @@ import { type KvTransferPart, startKvTransferPart } from './kv-transfer-part.ts'
 import { LoadPublisher } from './load-publisher.ts';
 import { buildInstanceInfo, buildModelCard, Registration } from './registration.ts';
 import { SystemServer } from './system-server.ts';
-import { checkPipelineRole, createWorkerEngine, simulatedKvSpec, specModelDir } from './worker-engine.ts';
+import {
+  checkPipelineRole,
+  createWorkerEngine,
+  publishedStepTiming,
+  simulatedKvSpec,
+  specModelDir,
+} from './worker-engine.ts';
 import { describeHealth, type WorkerHealth, WorkerPhase } from './worker-health.ts';
 import { VllmKvRelay } from './vllm-kv-events/vllm-kv-relay.ts';
 import { WorkerMetrics } from './worker-metrics.ts';
@@ -125,6 +131,7 @@ export async function assembleWorkerParts(
     displayName: options.servedModelName,
     modelType: options.modelType ?? (role === 'prefill' ? 'prefill' : undefined),
     cardStore,
+    stepTiming: publishedStepTiming(options.engine),
     log,
   });
 

@@ -17,6 +17,7 @@ import {
 import {
   checkDisaggOptions,
   DEFAULT_ROUTER_POLICY,
+  routerFlagHelp,
   DISAGG_DEFAULTS,
   type DisaggPolicyOptions,
 } from '../../router/index.ts';
@@ -63,7 +64,7 @@ export const ROUTER_FLAGS: FlagSpecs = {
   router: {
     type: 'string',
     default: DEFAULT_ROUTER_POLICY,
-    help: 'random | round-robin | prefix-hash | least-loaded | kv | kv-approx | kv-ttft | ./my-policy.ts',
+    help: routerFlagHelp(),
   },
   'kv-overlap-score-weight': {
     type: 'string',
@@ -209,12 +210,13 @@ const FLAGS: FlagSpecs = {
   ...LOGGING_FLAGS,
 };
 const USAGE =
-  'dhw frontend [--discovery etcd|file|memory] [--events nats|memory] [--router kv] [--migration-limit 0] ' +
+  'dhw frontend [--discovery etcd|file|memory] [--events nats|memory] [--router kv-delay] [--migration-limit 0] ' +
   '[--max-local-prefill-length 1000] [--max-prefill-queue-size 2] [--port 8000]';
 const DESCRIPTION = [
   'Serve the OpenAI API in front of the workers registered in discovery (start them with `dhw worker`).',
   'Environment (Dynamo names): ETCD_ENDPOINTS, NATS_SERVER (flags win).',
-  'With --events memory no KV events can arrive from worker processes: --router kv, kv-ttft and kv-delay fall back to kv-approx.',
+  'With --events memory no KV events can arrive from worker processes: the KV-event policies (kv-delay, the',
+  "default; kv, Dynamo's cost; kv-ttft) fall back to kv-approx.",
   'Prefill workers (`dhw worker --role prefill`) of a model make it disaggregated: a request whose uncached',
   'prompt is longer than --max-local-prefill-length is prefilled on one of them, then decoded on a decode worker.',
 ].join('\n');

@@ -58,7 +58,7 @@ test('child prefill + decode workers on etcd/NATS: remote prefill over a Unix so
       '--port',
       String(port),
     ],
-    /Serving fortune-llama at .* with 1 prefill \+ 1 decode worker\(s\), router kv/,
+    /Serving fortune-llama at .* with 1 prefill \+ 1 decode worker\(s\), router kv-delay/,
     { timeoutMs: 120_000 },
   );
   const url = `http://127.0.0.1:${port}`;

@@ -61,7 +61,7 @@ function fileDiscoveryArgs(dir: string): string[] {
 const golden = JSON.parse(readFileSync(join(defaultModelDir, 'golden.json'), 'utf8')).samples[0];
 
 test('embedded `dhw serve` (no servers) answers a chat completion with the golden text', async () => {
-  const serve = await start(['serve'], /Serving fortune-llama at .* with 1 worker\(s\), router kv/);
+  const serve = await start(['serve'], /Serving fortune-llama at .* with 1 worker\(s\), router kv-delay/);
   const client = new OpenAI({ baseURL: `${serve.url}/v1`, apiKey: 'x', maxRetries: 0 });
   const res = await client.chat.completions.create({
     model: 'fortune-llama',
@@ -84,7 +84,7 @@ test('`dhw serve --discovery file --events memory --workers 2`: child workers, k
     ['serve', ...fileDiscoveryArgs(dir), '--workers', '2', '--engine', 'mocker', '--speedup-ratio', '0'],
     /Serving fortune-llama at .* with 2 worker\(s\), router kv-approx/,
   );
-  assert.match(serve.output(), /--router kv needs KV events.*using kv-approx/);
+  assert.match(serve.output(), /--router kv-delay needs KV events.*using kv-approx/);
   assert.match(serve.output(), /\[worker-1\] .*Worker [0-9a-f]+ serving/);
   assert.match(serve.output(), /\[worker-2\] .*Worker [0-9a-f]+ serving/);
   const res = await fetch(`${serve.url}/v1/completions`, {
@@ -128,7 +128,7 @@ test('`dhw frontend` with no workers: 503 "no workers available"', async () => {
 test('embedded `dhw serve --prefill-workers 1 --decode-workers 1`: remote prefill, the golden text', async () => {
   const serve = await start(
     ['serve', '--prefill-workers', '1', '--decode-workers', '1', '--max-local-prefill-length', '0'],
-    /Serving fortune-llama at .* with 1 prefill \+ 1 decode worker\(s\), router kv/,
+    /Serving fortune-llama at .* with 1 prefill \+ 1 decode worker\(s\), router kv-delay/,
   );
   assert.match(serve.output(), /transfer agent started .*role=prefill endpoints=\["memory:/);
   assert.match(serve.output(), /transfer agent started .*role=decode endpoints=\["memory:/);

@@ -6,7 +6,8 @@
  *                            process: no servers needed, `npm ci && npm start` serves the bundled model
  *   --discovery etcd|file    the workers run as `dhw worker` child processes (logs prefixed [worker-i]),
  *                            reached over TCP; stopped when serve exits. Events must cross processes:
- *                            with --events memory, --router kv falls back to kv-approx (with a warning).
+ *                            with --events memory, the KV-event policies (the default kv-delay, kv,
+ *                            kv-ttft) fall back to kv-approx (with a warning).
  *
  * Engine flags (--engine, --block-size, --num-kv-blocks, ...) pass through to every worker.
  * `--prefill-workers P --decode-workers D` (instead of --workers N) runs a disaggregated deployment: P
@@ -133,7 +134,8 @@ const DESCRIPTION = [
   'sends prompts with more than --max-local-prefill-length uncached tokens to a prefill worker, and the',
   'decode worker pulls their KV (--kv-transfer; mocker workers simulate it on --kv-link).',
   'Default: everything in this process (no servers). With --discovery etcd|file the workers are child',
-  'processes (`dhw worker`); use --events nats (after `dhw infra up`) so --router kv sees their KV events.',
+  'processes (`dhw worker`); use --events nats (after `dhw infra up`) so the router (default kv-delay) sees',
+  'their KV events.',
 ].join('\n');
 
 /** How long child workers get to register before serve gives up. */

@@ -1,6 +1,7 @@
 /**
- * `kv-delay`: the delay a request adds to the users of each worker, as `kv-ttft` predicts it, under the
- * wait bound "wait no longer than you save" and without a load bound (router README, round 4):
+ * `kv-delay`, the default policy (`DEFAULT_ROUTER_POLICY`; "predicted delay" in help text and docs): the
+ * delay a request adds to the users of each worker, as `kv-ttft` predicts it, under the wait bound "wait no
+ * longer than you save" and without a load bound (router README, rounds 4 and 5):
  *
  *   cost = ttft + stall [+ pressure]
  *        = (queued + uncached)/R                     its own wait for the first token (FCFS prefill)
@@ -9,7 +10,10 @@
  *                                                    its KV causes while they share the worker
  *
  * R is learned from route → first token (`prefill-rate.ts`), N from finished requests, d() is the worker's
- * published step-time model (`WorkerInfo.stepTiming`; none published → no pressure term). With the
+ * published step-time model (`WorkerInfo.stepTiming`: the mocker's model card carries it, live and in
+ * replay; none published → no pressure term). Without the pressure term (the default) every term is
+ * tokens over the same R, so R never changes a decision: a live engine that publishes no model routes
+ * exactly as one that does, and R only turns the log into ms. With the
  * pressure term R changes decisions (the pressure is in the data sheet's ms, not in units of R), so
  * before its first observation R is the published model's rate for a full chunk, not a display prior.
  * The pressure term is off by default: on the 26 study inputs it cost cache hits and moved no bar.
@@ -30,6 +34,7 @@ import {
   OutputLengthEstimator,
 } from '../decode-pressure.ts';
 import { PrefillRateEstimator } from '../prefill-rate.ts';
+import { ReceivedStallEstimator } from '../received-stall.ts';
 import { formatNumber } from '../kv-cost.ts';
 import {
   applyWaitBound,
@@ -61,6 +66,8 @@ interface Pending {
 
 export interface DelayCostTerms extends TtftCostTerms {
   decode: DecodePressure | undefined;
+  /** With `receivedStall`: uncached tokens sent here over the last mean decode life, and their ms. */
+  received: { tokens: number; ms: number } | undefined;
 }
 
 export class KvDelayPolicy implements RoutingPolicy {
@@ -75,6 +82,9 @@ export class KvDelayPolicy implements RoutingPolicy {
   private readonly now: () => number;
   private readonly pending = new Map<RequestId, Pending>();
   private readonly timing = new Map<WorkerId, StepTimingModel>();
+  /** With `receivedStall`: the prefill sent per worker, and the decode lives it is measured over. */
+  readonly received: ReceivedStallEstimator | undefined;
+  private readonly firstTokenAt = new Map<RequestId, number>();
 
   constructor(options: PolicyOptions = {}) {
     this.rng = createRng(options.seed, 'mulberry32');
@@ -86,25 +96,31 @@ export class KvDelayPolicy implements RoutingPolicy {
     this.waitSlack = options.waitSlack ?? 'saved';
     const prior = options.prefillTokensPerMs ?? chunkPrefillRate(MOCKER_STEP_TIMING, DEFAULT_CHUNK_TOKENS);
     this.rate = new PrefillRateEstimator(prior);
+    this.received = options.receivedStall ? new ReceivedStallEstimator() : undefined;
   }
 
   select(request: RouteRequest, workers: readonly WorkerView[]): RouteDecision {
     const tokensPerMs = this.rate.tokensPerMs;
     const bound = requestLoadBound(workers, this.epsilon);
     const meanOutput = this.output.mean;
+    const recent = this.received?.recentTokens(this.now());
     const costs: DelayCostTerms[] = workers.map((w) => {
       const terms = ttftCostTerms(request, w, tokensPerMs, bound);
       const model = this.pricesDecode ? this.timing.get(w.workerId) : undefined;
       const decode =
         model && meanOutput > 0 ? decodePressure(w, model, meanOutput, this.ownDecode) : undefined;
       if (decode) terms.cost += decode.pressureMs + decode.ownDecodeMs;
-      return { ...terms, decode };
+      const tokens = recent?.get(w.workerId) ?? 0;
+      const received = recent ? { tokens, ms: tokens / tokensPerMs } : undefined;
+      if (received) terms.cost += received.ms;
+      return { ...terms, decode, received };
     });
     const slack = this.waitSlack === 'prompt' ? request.isl : maxSavedTokens(request, workers);
     const ownCached = (c: TtftCostTerms) => Math.min(c.overlapBlocks * request.blockSize, slack);
     const waitBound = applyWaitBound(costs, slack, this.waitSlack === 'cached' ? ownCached : undefined);
     const chosen = costs[pickByTtft(costs, this.rng)]!;
     if (request.explain) for (const c of costs) c.formula = formatDelayCost(c, tokensPerMs);
+    this.received?.sentPrefill(chosen.workerId, chosen.uncachedTokens, this.now());
     this.pending.set(request.requestId, {
       workerId: chosen.workerId,
       routedAtMs: this.now(),
@@ -131,11 +147,17 @@ export class KvDelayPolicy implements RoutingPolicy {
     const p = this.pending.get(requestId);
     if (p === undefined) return;
     this.pending.delete(requestId);
+    if (this.received) this.firstTokenAt.set(requestId, this.now());
     this.rate.observe(p.workTokens, this.now() - p.routedAtMs);
   }
 
   onRequestFinished(requestId: RequestId, _workerId: WorkerId, outputTokens?: number): void {
     this.pending.delete(requestId);
+    const first = this.firstTokenAt.get(requestId);
+    if (first !== undefined) {
+      this.firstTokenAt.delete(requestId);
+      this.received?.observeDecode(this.now() - first);
+    }
     if (outputTokens !== undefined) this.output.observe(outputTokens);
   }
 
@@ -156,9 +178,15 @@ function maxSavedTokens(request: RouteRequest, workers: readonly WorkerView[]): 
   return Math.min(best, Math.max(0, request.isl - 1));
 }
 
-/** kv-ttft's two terms, then the decode pressure: "... stall + 3*343t/2*(10.93-10.31)ms = 319ms decode = 684ms". */
+/**
+ * kv-ttft's two terms, then the decode pressure and the received stall when priced:
+ * "... stall + 3*343t/2*(10.93-10.31)ms = 319ms decode + 3200r/48.2 = 66.39ms received = 750ms".
+ */
 function formatDelayCost(c: DelayCostTerms, tokensPerMs: number): string {
-  if (c.decode === undefined) return formatTtftCost(c, tokensPerMs);
-  const terms = `${formatTtftTerms(c, tokensPerMs)} + ${formatDecodePressure(c.decode)}`;
+  if (c.decode === undefined && c.received === undefined) return formatTtftCost(c, tokensPerMs);
+  let terms = formatTtftTerms(c, tokensPerMs);
+  if (c.decode) terms += ` + ${formatDecodePressure(c.decode)}`;
+  if (c.received)
+    terms += ` + ${c.received.tokens}r/${formatNumber(tokensPerMs)} = ${formatNumber(c.received.ms)}ms received`;
   return `${terms} = ${formatNumber(c.cost)}ms${guardLabel(c)}`;
 }

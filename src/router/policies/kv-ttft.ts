@@ -6,7 +6,7 @@
  * conversation from staying on a worker that already carries more than (1 + ε) times its share; the wait
  * bound keeps it from staying behind a queue more than one prefill of its prompt deeper than the shortest
  * (the stall term alone would let it wait `running ×` the tokens it saves, and the queue there would stall
- * that worker's decoders for as long: TPOT). The default policy (`DEFAULT_ROUTER_POLICY`).
+ * that worker's decoders for as long: TPOT). `kv-delay` (the default) is its successor.
  *
  * Why not Dynamo's cost (`kv`): its memory term (active blocks) grows with every long conversation a worker
  * holds, so with 10k-token prompts it outweighs the prefill a cache hit saves and conversations scatter
