@@ -17,8 +17,8 @@
  * plane), like `wrk` on the same host as nginx: the client's own HTTP work is counted in the HTTP numbers.
  * Logging is at `warn` (per-request info lines would measure the terminal). Tests never assert timings.
  *
- * Options: --requests 2000  --workers 2  --concurrency 1,8,32  --prompt-tokens 64  --max-tokens 8
- *          --smoke (tiny, for CI)  --json (print only the JSON line)
+ * Options: --requests 2000  --latency-requests N (default: --requests)  --workers 2  --concurrency 1,8,32
+ *          --prompt-tokens 64  --max-tokens 8  --smoke (tiny, for CI)  --json (print only the JSON line)
  */
 import { Agent, request as httpRequest } from 'node:http';
 import { performance } from 'node:perf_hooks';
@@ -39,6 +39,7 @@ import { fmt, markdownTable } from '../src/util/table.ts';
 const { values } = parseArgs({
   options: {
     requests: { type: 'string', default: '2000' },
+    'latency-requests': { type: 'string' },
     workers: { type: 'string', default: '2' },
     concurrency: { type: 'string', default: '1,8,32' },
     'prompt-tokens': { type: 'string', default: '64' },
@@ -51,6 +52,9 @@ const { values } = parseArgs({
 const smoke = values.smoke === true;
 const config = {
   requests: smoke ? 60 : positiveInt('requests', values.requests),
+  latencyRequests: smoke
+    ? 60
+    : positiveInt('latency-requests', values['latency-requests'] ?? values.requests),
   workers: positiveInt('workers', values.workers),
   concurrency: positiveIntList('concurrency', values.concurrency),
   promptTokens: smoke ? 16 : positiveInt('prompt-tokens', values['prompt-tokens']),
@@ -163,9 +167,9 @@ async function measureLatency(callers: Callers): Promise<LatencyRow[]> {
     ['HTTP frontend', callers.http],
   ];
   const samples = new Map<PathName, number[]>(paths.map(([name]) => [name, []]));
-  for (const [, call] of paths) for (let i = 0; i < Math.min(200, config.requests); i++) await call();
-  for (let done = 0; done < config.requests; done += ROUND_SIZE) {
-    const size = Math.min(ROUND_SIZE, config.requests - done);
+  for (const [, call] of paths) for (let i = 0; i < Math.min(200, config.latencyRequests); i++) await call();
+  for (let done = 0; done < config.latencyRequests; done += ROUND_SIZE) {
+    const size = Math.min(ROUND_SIZE, config.latencyRequests - done);
     for (const [name, call] of paths) {
       for (let i = 0; i < size; i++) samples.get(name)!.push(await timeOne(call));
     }
