@@ -6,7 +6,7 @@
  *
  *   engine.generate → tokenId → StreamingDetokenizer → text → StopStringMatcher → TextStreamEvent
  */
-import type { EngineOutput, EngineRequest, InferenceEngine } from '../protocols/engine.ts';
+import type { EngineOutput, EngineRequest, GenerateOptions, InferenceEngine } from '../protocols/engine.ts';
 import type { OpenAiFinishReason } from '../protocols/openai.ts';
 import { StreamingDetokenizer, type Tokenizer } from '../tokens/index.ts';
 import { DhwError } from '../util/errors.ts';
@@ -44,9 +44,13 @@ export interface TextStreamOptions {
   stop: readonly string[];
   skipSpecialTokens: boolean;
   signal: AbortSignal;
+  /** The caller reads the text only once it is whole (non-streaming): the engine may batch its outputs. */
+  wholeOutput?: boolean;
   /** Called for every token the engine returns (latency metrics). */
   onToken?: () => void;
 }
+
+const WHOLE_OUTPUT: GenerateOptions = { wholeOutput: true };
 
 /** The engine failed the request (finish_reason "error"). */
 export class GenerationError extends DhwError {}
@@ -69,7 +73,8 @@ export async function* streamText(options: TextStreamOptions): AsyncGenerator<Te
   let pendingPrompt: PromptLogprobText[] | undefined;
   let promptScored = false; // a migrated request's continuation scores its longer prompt again: keep the first
 
-  for await (const output of engine.generate(request, signal)) {
+  const hints = options.wholeOutput ? WHOLE_OUTPUT : undefined;
+  for await (const output of engine.generate(request, signal, hints)) {
     engineFinish = output.finishReason;
     // An aborted or failed request's last output carries no real token.
     if (engineFinish === 'abort' || engineFinish === 'error') break;
