@@ -72,6 +72,13 @@ export async function* streamText(options: TextStreamOptions): AsyncGenerator<Te
   let pendingLogprobs: TokenLogprobText[] = [];
   let pendingPrompt: PromptLogprobText[] | undefined;
   let promptScored = false; // a migrated request's continuation scores its longer prompt again: keep the first
+  // Nothing reads this request's text before it ends (non-streaming, no stop string to cut at, no per-token
+  // logprobs): its tokens are decoded once, with the last one, instead of twice per token.
+  const decodeAtEnd =
+    options.wholeOutput === true &&
+    options.stop.length === 0 &&
+    request.logprobs === undefined &&
+    request.promptLogprobs === undefined;
 
   const hints = options.wholeOutput ? WHOLE_OUTPUT : undefined;
   for await (const output of engine.generate(request, signal, hints)) {
@@ -81,6 +88,10 @@ export async function* streamText(options: TextStreamOptions): AsyncGenerator<Te
     completionTokens++;
     options.onToken?.();
     cachedTokens = output.numCachedTokens;
+    if (decodeAtEnd && engineFinish === undefined) {
+      detokenizer.append(output.tokenId);
+      continue;
+    }
     if (request.logprobs !== undefined) pendingLogprobs.push(logprobText(tokenizer, output));
     if (output.promptLogprobs && !promptScored) {
       promptScored = true;
