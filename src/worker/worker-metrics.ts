@@ -25,6 +25,8 @@ export type WorkerRequestStatus = 'success' | 'error' | 'cancelled';
 export interface WorkerMetricsSource {
   kvActiveBlocks(): number;
   kvTotalBlocks(): number;
+  /** Engine steps run since start (read at scrape time: nothing is counted per step). */
+  engineSteps(): number;
   /** Cached / queried prompt tokens since start (0 before the first request). */
   prefixCacheHitRate(): number;
 }
@@ -87,6 +89,16 @@ export class WorkerMetrics {
       help: 'KV cache events handed to the event plane',
       labelNames,
       registers,
+    });
+    new Counter({
+      name: 'dynamo_component_engine_steps_total',
+      help: 'Engine steps (iterations) run; output tokens / steps = sequences per step',
+      labelNames,
+      registers,
+      collect() {
+        this.reset();
+        this.inc(labels, source.engineSteps());
+      },
     });
     const gauge = (name: string, help: string, read: () => number | undefined) =>
       new Gauge({
