@@ -13,7 +13,14 @@ test('bench:frontend-processes --smoke --json: one row per process count, every 
   assert.equal(lines.length, 1, 'only the JSON line');
   const report = JSON.parse(lines[0]!) as {
     bench: string;
-    summary: { processes: number; requests: number; failed: number; cpuMsPerRequest: number }[];
+    summary: {
+      processes: number;
+      requests: number;
+      failed: number;
+      cpuMsPerRequest: number;
+      engineStepsPerRequest: number;
+      tokensPerStep: number;
+    }[];
   };
   assert.equal(report.bench, 'frontend-processes');
   assert.deepEqual(
@@ -24,5 +31,7 @@ test('bench:frontend-processes --smoke --json: one row per process count, every 
     assert.ok(row.requests > 0, JSON.stringify(row));
     assert.equal(row.failed, 0, JSON.stringify(row));
     assert.ok(row.cpuMsPerRequest > 0, JSON.stringify(row));
+    // Read from the workers' /metrics: every token came from a step, a step yields at least one token.
+    assert.ok(row.engineStepsPerRequest > 0 && row.tokensPerStep >= 1, JSON.stringify(row));
   }
 });

@@ -105,6 +105,22 @@ function treeCpuSeconds(pid: number): number {
   return ticks / 100;
 }
 
+/** The workers' engine steps and output tokens so far, from each worker's /metrics (status port). */
+async function engineTotals(stack: LocalStack): Promise<{ steps: number; tokens: number }> {
+  let steps = 0;
+  let tokens = 0;
+  for (const worker of stack.workers) {
+    const status = /status (http:\/\/\S+)\/health/.exec(worker.output());
+    if (!status) throw new Error('a worker printed no status URL: is its --system-port off?');
+    const text = await (await fetch(`${status[1]}/metrics`)).text();
+    const value = (name: string) =>
+      Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+    steps += value('dynamo_component_engine_steps_total');
+    tokens += value('dynamo_component_output_tokens_total');
+  }
+  return { steps, tokens };
+}
+
 interface Row {
   processes: number;
   concurrency: number;
@@ -116,6 +132,10 @@ interface Row {
   workerCpuSeconds: number[];
   /** CPU seconds of this process (the load client) during the window. */
   clientCpuSeconds: number;
+  /** Every answered request of the loop (warm-up included), engine steps and output tokens meanwhile. */
+  allRequests: number;
+  engineSteps: number;
+  outputTokens: number;
 }
 
 /** CPU seconds of every process of the stack: the frontend tree, then each worker. */
@@ -165,9 +185,12 @@ async function closedLoop(stack: LocalStack, processes: number, concurrency: num
   let cpuStart = stackCpuSeconds(stack);
   let clientStart = 0;
   let started = 0;
+  let allRequests = 0;
+  const engineStart = await engineTotals(stack);
   const client = async (sender: Sender) => {
     while (performance.now() < until) {
       const status = await sender.send();
+      if (status === 200) allRequests++;
       if (performance.now() < warmUntil || started === 0) continue;
       if (status === 200) requests++;
       else failed++;
@@ -184,7 +207,11 @@ async function closedLoop(stack: LocalStack, processes: number, concurrency: num
   const cpuEnd = stackCpuSeconds(stack);
   const seconds = (performance.now() - started) / 1000;
   for (const sender of senders) sender.close();
+  const engineEnd = await engineTotals(stack);
   return {
+    allRequests,
+    engineSteps: engineEnd.steps - engineStart.steps,
+    outputTokens: engineEnd.tokens - engineStart.tokens,
     processes,
     concurrency,
     requests,
@@ -208,6 +235,9 @@ async function warmUp(stack: LocalStack): Promise<void> {
     if (Date.now() > deadline) throw new Error('the frontend processes did not all route within 30 s');
   }
 }
+
+const sum = (rows: Row[], key: 'allRequests' | 'engineSteps' | 'outputTokens') =>
+  rows.reduce((s, r) => s + r[key], 0);
 
 async function main(): Promise<void> {
   const machine = describeMachine();
@@ -260,6 +290,8 @@ async function main(): Promise<void> {
         frontendCpuUsPerRequest: usPerRequest(cpu),
         workerCpuUsPerRequest: workerUs,
         clientCpuUsPerRequest: usPerRequest(mine.reduce((s, r) => s + r.clientCpuSeconds, 0)),
+        engineStepsPerRequest: sum(mine, 'engineSteps') / Math.max(1, sum(mine, 'allRequests')),
+        tokensPerStep: sum(mine, 'outputTokens') / Math.max(1, sum(mine, 'engineSteps')),
       };
     }),
   );
@@ -313,6 +345,8 @@ async function main(): Promise<void> {
         { header: 'client µs' },
         { header: 'stack µs' },
         { header: 'req/s on 2 saturated cores' },
+        { header: 'engine steps/req' },
+        { header: 'tokens/step' },
       ],
       summary.map((s) => {
         const total =
@@ -327,6 +361,8 @@ async function main(): Promise<void> {
           String(s.clientCpuUsPerRequest),
           String(total),
           fmt(2e6 / total, 0),
+          fmt(s.engineStepsPerRequest, 2),
+          fmt(s.tokensPerStep, 1),
         ];
       }),
     ),

@@ -51,6 +51,9 @@ describe('bench:frontend --smoke', () => {
       'req/s',
       'CPU ms/req',
       'req per CPU-second',
+      'engine steps/req',
+      'seqs/step',
+      'KV events/req',
       'p50 ms',
       'p99 ms',
     ]);
@@ -61,6 +64,9 @@ describe('bench:frontend --smoke', () => {
     for (const row of throughput.rows) {
       assert.ok(Number(row[2]) > 0, `req/s > 0 in ${row}`);
       assert.ok(Number(row[3]) > 0, `CPU ms per request > 0 in ${row}`);
+      // Every request's tokens came from engine steps; a step runs at least one sequence.
+      assert.ok(Number(row[5]) > 0 && Number(row[6]) >= 1, `engine steps and sequences per step in ${row}`);
+      assert.ok(Number(row[7]) >= 0, `KV events per request in ${row}`);
     }
   });
 

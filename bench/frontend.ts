@@ -17,8 +17,8 @@
  * plane), like `wrk` on the same host as nginx: the client's own HTTP work is counted in the HTTP numbers.
  * Logging is at `warn` (per-request info lines would measure the terminal). Tests never assert timings.
  *
- * Options: --requests 2000  --workers 2  --concurrency 1,8,32  --prompt-tokens 64  --max-tokens 8
- *          --smoke (tiny, for CI)  --json (print only the JSON line)
+ * Options: --requests 2000  --latency-requests N (default: --requests)  --workers 2  --concurrency 1,8,32
+ *          --prompt-tokens 64  --max-tokens 8  --smoke (tiny, for CI)  --json (print only the JSON line)
  */
 import { Agent, request as httpRequest } from 'node:http';
 import { performance } from 'node:perf_hooks';
@@ -32,13 +32,20 @@ import { Worker } from '../src/worker/index.ts';
 import { positiveInt, positiveIntList } from './lib/args.ts';
 import { describeMachine, machineLine } from './lib/machine.ts';
 import { benchRequest } from './lib/prompts.ts';
+import {
+  jsonReport,
+  type LatencyRow,
+  type PathName,
+  printReport,
+  type ThroughputRow,
+} from './lib/frontend-report.ts';
 import { postRequestBytes, RawHttpConnection } from './lib/raw-http-client.ts';
-import { round, type Summary, summarize } from '../src/util/stats.ts';
-import { fmt, markdownTable } from '../src/util/table.ts';
+import { summarize } from '../src/util/stats.ts';
 
 const { values } = parseArgs({
   options: {
     requests: { type: 'string', default: '2000' },
+    'latency-requests': { type: 'string' },
     workers: { type: 'string', default: '2' },
     concurrency: { type: 'string', default: '1,8,32' },
     'prompt-tokens': { type: 'string', default: '64' },
@@ -51,6 +58,9 @@ const { values } = parseArgs({
 const smoke = values.smoke === true;
 const config = {
   requests: smoke ? 60 : positiveInt('requests', values.requests),
+  latencyRequests: smoke
+    ? 60
+    : positiveInt('latency-requests', values['latency-requests'] ?? values.requests),
   workers: positiveInt('workers', values.workers),
   concurrency: positiveIntList('concurrency', values.concurrency),
   promptTokens: smoke ? 16 : positiveInt('prompt-tokens', values['prompt-tokens']),
@@ -58,20 +68,22 @@ const config = {
 };
 const ROUND_SIZE = 50;
 
-type PathName = 'engine' | 'request plane' | 'HTTP frontend';
-
-interface LatencyRow {
-  path: PathName;
-  summary: Summary;
-}
-
-interface ThroughputRow {
-  concurrency: number;
-  requests: number;
-  reqPerSec: number;
-  /** This process's CPU time (user + system) per request: what the stack costs, whatever the neighbours do. */
-  cpuMsPerRequest: number;
-  summary: Summary;
+/** Counts the workers' engine steps and KV events over one measurement. */
+function engineCounters(workers: Worker[]): () => { steps: number; seqs: number; kvEvents: number } {
+  let steps = 0;
+  let seqs = 0;
+  const unsubscribe = workers.map((w) =>
+    w.engine.onStep((event) => {
+      steps++;
+      seqs += event.numSeqs;
+    }),
+  );
+  const eventIds = () => workers.reduce((sum, w) => sum + w.engine.kv.events.lastEventId, 0);
+  const firstEventIds = eventIds();
+  return () => {
+    for (const stop of unsubscribe) stop();
+    return { steps, seqs, kvEvents: eventIds() - firstEventIds };
+  };
 }
 
 /** Plain words until the prompt has at least `tokens` tokens, so the frontend's tokenizer does real work. */
@@ -163,9 +175,9 @@ async function measureLatency(callers: Callers): Promise<LatencyRow[]> {
     ['HTTP frontend', callers.http],
   ];
   const samples = new Map<PathName, number[]>(paths.map(([name]) => [name, []]));
-  for (const [, call] of paths) for (let i = 0; i < Math.min(200, config.requests); i++) await call();
-  for (let done = 0; done < config.requests; done += ROUND_SIZE) {
-    const size = Math.min(ROUND_SIZE, config.requests - done);
+  for (const [, call] of paths) for (let i = 0; i < Math.min(200, config.latencyRequests); i++) await call();
+  for (let done = 0; done < config.latencyRequests; done += ROUND_SIZE) {
+    const size = Math.min(ROUND_SIZE, config.latencyRequests - done);
     for (const [name, call] of paths) {
       for (let i = 0; i < size; i++) samples.get(name)!.push(await timeOne(call));
     }
@@ -174,7 +186,12 @@ async function measureLatency(callers: Callers): Promise<LatencyRow[]> {
 }
 
 /** A closed loop: `concurrency` clients, each sending its next request when the last one finished. */
-async function measureThroughput(url: URL, body: string, concurrency: number): Promise<ThroughputRow> {
+async function measureThroughput(
+  url: URL,
+  body: string,
+  concurrency: number,
+  workers: Worker[],
+): Promise<ThroughputRow> {
   const total = Math.max(config.requests, concurrency * 4);
   const latencies: number[] = [];
   const request = postRequestBytes(url, body);
@@ -195,8 +212,10 @@ async function measureThroughput(url: URL, body: string, concurrency: number): P
   };
   const start = performance.now();
   const cpuStart = process.cpuUsage();
+  const counted = engineCounters(workers);
   await Promise.all(connections.map(client));
   const cpu = process.cpuUsage(cpuStart);
+  const engine = counted();
   for (const connection of connections) connection.close();
   const seconds = (performance.now() - start) / 1000;
   return {
@@ -204,6 +223,9 @@ async function measureThroughput(url: URL, body: string, concurrency: number): P
     requests: total,
     reqPerSec: total / seconds,
     cpuMsPerRequest: (cpu.user + cpu.system) / 1000 / total,
+    stepsPerRequest: engine.steps / total,
+    seqsPerStep: engine.seqs / Math.max(1, engine.steps),
+    kvEventsPerRequest: engine.kvEvents / total,
     summary: summarize(latencies),
   };
 }
@@ -223,90 +245,6 @@ function startMockerWorker(): Promise<Worker> {
     events: { backend: 'memory' },
     systemPort: null,
     canaryIntervalMs: 0,
-  });
-}
-
-function printReport(latency: LatencyRow[], throughput: ThroughputRow[]): void {
-  const p50 = (path: PathName) => latency.find((r) => r.path === path)!.summary.p50;
-  console.log('## Frontend overhead: one request at a time, same zero-delay mocker worker\n');
-  console.log(
-    markdownTable(
-      [
-        { header: 'path', align: 'left' },
-        { header: 'requests' },
-        { header: 'p50 ms' },
-        { header: 'p90 ms' },
-        { header: 'p99 ms' },
-        { header: 'mean ms' },
-      ],
-      latency.map(({ path, summary: s }) => [
-        path,
-        String(s.count),
-        fmt(s.p50, 3),
-        fmt(s.p90, 3),
-        fmt(s.p99, 3),
-        fmt(s.mean, 3),
-      ]),
-    ),
-  );
-  const overhead = p50('HTTP frontend') - p50('request plane');
-  console.log(
-    `\nfrontend overhead p50: ${fmt(overhead, 3)} ms (HTTP frontend − request plane); goal ≤ 1 ms: ` +
-      `${overhead <= 1 ? 'met' : 'NOT met'}`,
-  );
-  console.log(
-    `request-plane overhead p50: ${fmt(p50('request plane') - p50('engine'), 3)} ms (request plane − engine)`,
-  );
-  console.log(`\n## Throughput through the frontend: ${config.workers} zero-delay mocker worker(s)\n`);
-  console.log(
-    markdownTable(
-      [
-        { header: 'concurrency' },
-        { header: 'requests' },
-        { header: 'req/s' },
-        { header: 'CPU ms/req' },
-        { header: 'req per CPU-second' },
-        { header: 'p50 ms' },
-        { header: 'p99 ms' },
-      ],
-      throughput.map((r) => [
-        String(r.concurrency),
-        String(r.requests),
-        fmt(r.reqPerSec, 0),
-        fmt(r.cpuMsPerRequest, 3),
-        fmt(1000 / r.cpuMsPerRequest, 0),
-        fmt(r.summary.p50, 3),
-        fmt(r.summary.p99, 3),
-      ]),
-    ),
-  );
-}
-
-function jsonReport(latency: LatencyRow[], throughput: ThroughputRow[], machine: unknown): string {
-  const p50 = (path: PathName) => latency.find((r) => r.path === path)!.summary.p50;
-  const ms = (s: Summary) => ({
-    count: s.count,
-    p50Ms: round(s.p50, 4),
-    p90Ms: round(s.p90, 4),
-    p99Ms: round(s.p99, 4),
-    meanMs: round(s.mean, 4),
-  });
-  return JSON.stringify({
-    bench: 'frontend',
-    machine,
-    config: { ...config, smoke },
-    latency: latency.map((r) => ({ path: r.path, ...ms(r.summary) })),
-    frontendOverheadP50Ms: round(p50('HTTP frontend') - p50('request plane'), 4),
-    requestPlaneOverheadP50Ms: round(p50('request plane') - p50('engine'), 4),
-    throughput: throughput.map((r) => ({
-      concurrency: r.concurrency,
-      requests: r.requests,
-      reqPerSec: round(r.reqPerSec, 1),
-      cpuMsPerRequest: round(r.cpuMsPerRequest, 4),
-      reqPerCpuSecond: round(1000 / r.cpuMsPerRequest, 0),
-      p50Ms: round(r.summary.p50, 4),
-      p99Ms: round(r.summary.p99, 4),
-    })),
   });
 }
 
@@ -346,12 +284,12 @@ async function main(): Promise<void> {
     const throughput: ThroughputRow[] = [];
     const url = new URL('/v1/completions', frontend.url);
     const body = completionBody(prompt);
-    for (const c of config.concurrency) throughput.push(await measureThroughput(url, body, c));
+    for (const c of config.concurrency) throughput.push(await measureThroughput(url, body, c, workers));
 
-    if (values.json) console.log(jsonReport(latency, throughput, machine));
+    if (values.json) console.log(jsonReport(config, smoke, latency, throughput, machine));
     else {
-      printReport(latency, throughput);
-      console.log(`\n${jsonReport(latency, throughput, machine)}`);
+      printReport(config, latency, throughput);
+      console.log(`\n${jsonReport(config, smoke, latency, throughput, machine)}`);
     }
   } finally {
     agent.destroy();

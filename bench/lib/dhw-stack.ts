@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { repoRoot } from '../../src/util/paths.ts';
 
 const DHW = join(repoRoot, 'bin', 'dhw.mjs');
+const RUN_TS = join(repoRoot, 'bin', 'run-ts.mjs');
 const children = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const child of children) child.kill('SIGKILL');
@@ -29,13 +30,22 @@ export interface DhwChild {
  * Start `dhw ARGS`; resolves once its output matches `ready` (throws with the output if it exits first).
  * `nodeArgs` go to node before the script (e.g. `--cpu-prof --cpu-prof-dir DIR`).
  */
-export async function spawnDhw(
+export function spawnDhw(
   args: string[],
   ready: RegExp,
   timeoutMs = 60_000,
   nodeArgs: string[] = [],
 ): Promise<DhwChild> {
-  const child = spawn(process.execPath, [...nodeArgs, DHW, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawnNode([...nodeArgs, DHW, ...args], ready, timeoutMs);
+}
+
+/** A TypeScript file as its own process (`node bin/run-ts.mjs FILE ARGS`), e.g. a benchmark's bare server. */
+export function spawnTs(fileAndArgs: string[], ready: RegExp, timeoutMs = 60_000): Promise<DhwChild> {
+  return spawnNode([RUN_TS, ...fileAndArgs], ready, timeoutMs);
+}
+
+async function spawnNode(argv: string[], ready: RegExp, timeoutMs: number): Promise<DhwChild> {
+  const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], cwd: repoRoot });
   children.add(child);
   let out = '';
   child.stdout?.on('data', (d) => (out += d));
@@ -51,7 +61,7 @@ export async function spawnDhw(
   while (!match) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`dhw ${args[0]} did not start:\n${out}`);
+      throw new Error(`${argv.join(' ')} did not start:\n${out}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 25));
     match = ready.exec(out);

@@ -8,7 +8,9 @@
  *   dynamo_frontend_requests_total{model,endpoint,request_type,status}   counter
  *   dynamo_frontend_inflight_requests{model}                             gauge
  *   dynamo_frontend_time_to_first_token_seconds{model}                   histogram (request start → first token)
- *   dynamo_frontend_inter_token_latency_seconds{model}                   histogram (every gap between tokens)
+ *   dynamo_frontend_inter_token_latency_seconds{model}                   histogram (every gap between tokens of a
+ *                                                                          streaming request: a non-streaming one's
+ *                                                                          tokens after the first arrive batched)
  *   dynamo_frontend_request_duration_seconds{model}                      histogram
  *   dynamo_frontend_input_sequence_tokens{model}                         histogram (prompt tokens)
  *   dynamo_frontend_output_sequence_tokens{model}                        histogram (generated tokens)
@@ -22,6 +24,9 @@
  *
  * The two disaggregation counters are fed by the RoutedEngines (one per model), which share this object
  * with the HTTP server (startFrontend creates it and hands it to both).
+ *
+ * The per-request counters and gauges (requests, in flight, kv hit rate) are counted in plain fields and handed
+ * to prom-client at scrape time (`collect`): a labelled prom-client update hashes its labels on every call.
  */
 import type { RouteResult } from '../router/index.ts';
 import { RecentActivity } from './dashboard/recent-activity.ts';
@@ -33,16 +38,19 @@ const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536];
 
 export type RequestStatus = 'success' | 'error' | 'cancelled';
 
+type RequestLabels = { model: string; endpoint: string; request_type: string; status: RequestStatus };
+
 export class FrontendMetrics {
   readonly registry = new Registry();
-  private readonly requests: Counter<'model' | 'endpoint' | 'request_type' | 'status'>;
-  private readonly inflight: Gauge<'model'>;
+  /** requests_total by its label values joined with NUL: the labels and the count. */
+  private readonly requestCounts = new Map<string, { labels: RequestLabels; n: number }>();
+  /** In-flight requests per model. */
+  private readonly inflightByModel = new Map<string, number>();
   private readonly ttft: Histogram<'model'>;
   private readonly itl: Histogram<'model'>;
   private readonly duration: Histogram<'model'>;
   private readonly inputTokens: Histogram<'model'>;
   private readonly outputTokens: Histogram<'model'>;
-  private readonly kvHitRate: Gauge<'model'>;
   private readonly disaggDecisions: Counter<'model' | 'reason'>;
   private readonly remotePrefillFailures: Counter<'model' | 'reason'>;
   private readonly queued: Gauge<'model'>;
@@ -56,17 +64,25 @@ export class FrontendMetrics {
   constructor() {
     const registers = [this.registry];
     const labelNames = ['model'] as const;
-    this.requests = new Counter({
+    const metrics = this;
+    new Counter({
       name: 'dynamo_frontend_requests_total',
       help: 'Generation requests by endpoint, streaming or not, and how they ended',
       labelNames: ['model', 'endpoint', 'request_type', 'status'],
       registers,
+      collect() {
+        this.reset();
+        for (const { labels, n } of metrics.requestCounts.values()) this.inc(labels, n);
+      },
     });
-    this.inflight = new Gauge({
+    new Gauge({
       name: 'dynamo_frontend_inflight_requests',
       help: 'Generation requests in progress',
       labelNames,
       registers,
+      collect() {
+        for (const [model, n] of metrics.inflightByModel) this.set({ model }, n);
+      },
     });
     const histogram = (name: string, help: string, buckets: number[]) =>
       new Histogram({ name, help, labelNames, buckets, registers });
@@ -95,11 +111,16 @@ export class FrontendMetrics {
       'Generated tokens per request',
       TOKEN_BUCKETS,
     );
-    this.kvHitRate = new Gauge({
+    new Gauge({
       name: 'dynamo_frontend_kv_hit_rate',
       help: 'Fraction of prompt tokens served from a worker prefix cache, since start',
       labelNames,
       registers,
+      collect() {
+        for (const [model, seen] of metrics.tokensSeen) {
+          if (seen.prompt > 0) this.set({ model }, seen.cached / seen.prompt);
+        }
+      },
     });
     this.disaggDecisions = new Counter({
       name: 'dynamo_frontend_disagg_decisions_total',
@@ -176,7 +197,7 @@ export class FrontendMetrics {
 
   /** A model became known (server start, or discovered): its gauges read 0 rather than being absent. */
   declareModel(model: string): void {
-    this.inflight.inc({ model }, 0);
+    this.inflightByModel.set(model, this.inflightByModel.get(model) ?? 0);
     this.migrations.inc({ model }, 0);
   }
 
@@ -188,8 +209,16 @@ export class FrontendMetrics {
   /** @internal called by RequestObservation */
   record(o: RequestObservation, status: RequestStatus, seconds: number): void {
     const model = o.model ?? 'unknown';
-    if (o.model !== undefined) this.inflight.dec({ model });
-    this.requests.inc({ model, endpoint: o.endpoint, request_type: o.stream ? 'stream' : 'unary', status });
+    if (o.model !== undefined) this.inflightByModel.set(model, (this.inflightByModel.get(model) ?? 1) - 1);
+    const requestType = o.stream ? 'stream' : 'unary';
+    const key = `${model}\u0000${o.endpoint}\u0000${requestType}\u0000${status}`;
+    const count = this.requestCounts.get(key);
+    if (count) count.n++;
+    else
+      this.requestCounts.set(key, {
+        labels: { model, endpoint: o.endpoint, request_type: requestType, status },
+        n: 1,
+      });
     this.duration.observe({ model }, seconds);
     this.activity.requestEnded(status === 'error');
     if (o.usage) {
@@ -199,7 +228,6 @@ export class FrontendMetrics {
       seen.prompt += o.usage.promptTokens;
       seen.cached += o.usage.cachedTokens;
       this.tokensSeen.set(model, seen);
-      if (seen.prompt > 0) this.kvHitRate.set({ model }, seen.cached / seen.prompt);
     }
   }
 
@@ -211,7 +239,7 @@ export class FrontendMetrics {
 
   /** @internal */
   recordModel(model: string): void {
-    this.inflight.inc({ model });
+    this.inflightByModel.set(model, (this.inflightByModel.get(model) ?? 0) + 1);
   }
 }
 
@@ -237,10 +265,15 @@ export class RequestObservation {
     this.metrics.recordModel(model);
   }
 
-  /** A token came back from the engine: the first one is TTFT, later ones are inter-token gaps. */
+  /**
+   * A token came back from the engine: the first one is TTFT, later ones are inter-token gaps, for streaming
+   * requests only: a non-streaming request's tokens after the first travel batched (the request plane's
+   * DATA_BATCH), so their arrival gaps are not the engine's.
+   */
   token(): void {
     const now = performance.now();
     const first = this.lastTokenAt === undefined;
+    if (!first && !this.stream) return;
     const model = this.model ?? 'unknown';
     this.metrics.recordToken(model, first, (now - (this.lastTokenAt ?? this.startedAt)) / 1000);
     this.lastTokenAt = now;

@@ -32,7 +32,13 @@
  * worker may have read, and released, the held blocks; the new worker prefills prompt + streamed tokens
  * locally, which is what aggregated migration does too).
  */
-import type { EngineModelInfo, EngineOutput, EngineRequest, InferenceEngine } from '../protocols/engine.ts';
+import type {
+  EngineModelInfo,
+  EngineOutput,
+  EngineRequest,
+  GenerateOptions,
+  InferenceEngine,
+} from '../protocols/engine.ts';
 import type { SequenceHash, WorkerId } from '../protocols/ids.ts';
 import type { KvHandOffMode, KvTransferParams } from '../protocols/kv-transfer.ts';
 import { RemoteErrorCode } from '../protocols/request-plane.ts';
@@ -121,7 +127,12 @@ export class RoutedEngine implements InferenceEngine {
     }
   }
 
-  async *generate(request: EngineRequest, signal?: AbortSignal): AsyncGenerator<EngineOutput> {
+  async *generate(
+    request: EngineRequest,
+    signal?: AbortSignal,
+    options?: GenerateOptions,
+  ): AsyncGenerator<EngineOutput> {
+    const batch = options?.wholeOutput === true;
     const log = this.log.child({ requestId: request.requestId });
     const progress: RequestProgress = {
       generated: [],
@@ -157,7 +168,7 @@ export class RoutedEngine implements InferenceEngine {
         const sent = await this.handOff(attempt, route, progress, signal, log);
         // The attempt's loop lives here rather than in a nested generator: one async layer less per token.
         let received = 0;
-        for await (const item of this.call(sent, workerId, address, signal)) {
+        for await (const item of this.call(sent, workerId, address, signal, batch)) {
           yield this.accept(item, sent, workerId, progress, received++ === 0);
         }
         outcome = 'done';
@@ -240,6 +251,7 @@ export class RoutedEngine implements InferenceEngine {
     workerId: WorkerId,
     address: string,
     signal: AbortSignal | undefined,
+    batch: boolean,
   ): AsyncIterable<unknown> {
     if (!this.options.router.hasWorker(workerId)) {
       throw new ConnectError(address, `worker ${workerId} left the pool`);
@@ -247,6 +259,7 @@ export class RoutedEngine implements InferenceEngine {
     return this.options.plane.call(address, GENERATE_ENDPOINT, request, {
       signal,
       requestId: request.requestId,
+      ...(batch ? { batch } : {}),
     });
   }
 

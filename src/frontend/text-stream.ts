@@ -6,7 +6,7 @@
  *
  *   engine.generate → tokenId → StreamingDetokenizer → text → StopStringMatcher → TextStreamEvent
  */
-import type { EngineOutput, EngineRequest, InferenceEngine } from '../protocols/engine.ts';
+import type { EngineOutput, EngineRequest, GenerateOptions, InferenceEngine } from '../protocols/engine.ts';
 import type { OpenAiFinishReason } from '../protocols/openai.ts';
 import { StreamingDetokenizer, type Tokenizer } from '../tokens/index.ts';
 import { DhwError } from '../util/errors.ts';
@@ -44,9 +44,13 @@ export interface TextStreamOptions {
   stop: readonly string[];
   skipSpecialTokens: boolean;
   signal: AbortSignal;
+  /** The caller reads the text only once it is whole (non-streaming): the engine may batch its outputs. */
+  wholeOutput?: boolean;
   /** Called for every token the engine returns (latency metrics). */
   onToken?: () => void;
 }
+
+const WHOLE_OUTPUT: GenerateOptions = { wholeOutput: true };
 
 /** The engine failed the request (finish_reason "error"). */
 export class GenerationError extends DhwError {}
@@ -68,14 +72,26 @@ export async function* streamText(options: TextStreamOptions): AsyncGenerator<Te
   let pendingLogprobs: TokenLogprobText[] = [];
   let pendingPrompt: PromptLogprobText[] | undefined;
   let promptScored = false; // a migrated request's continuation scores its longer prompt again: keep the first
+  // Nothing reads this request's text before it ends (non-streaming, no stop string to cut at, no per-token
+  // logprobs): its tokens are decoded once, with the last one, instead of twice per token.
+  const decodeAtEnd =
+    options.wholeOutput === true &&
+    options.stop.length === 0 &&
+    request.logprobs === undefined &&
+    request.promptLogprobs === undefined;
 
-  for await (const output of engine.generate(request, signal)) {
+  const hints = options.wholeOutput ? WHOLE_OUTPUT : undefined;
+  for await (const output of engine.generate(request, signal, hints)) {
     engineFinish = output.finishReason;
     // An aborted or failed request's last output carries no real token.
     if (engineFinish === 'abort' || engineFinish === 'error') break;
     completionTokens++;
     options.onToken?.();
     cachedTokens = output.numCachedTokens;
+    if (decodeAtEnd && engineFinish === undefined) {
+      detokenizer.append(output.tokenId);
+      continue;
+    }
     if (request.logprobs !== undefined) pendingLogprobs.push(logprobText(tokenizer, output));
     if (output.promptLogprobs && !promptScored) {
       promptScored = true;

@@ -145,13 +145,26 @@ export interface EngineModelInfo {
   eosTokenIds: number[];
 }
 
+/** How the caller will use a generation's outputs; hints an engine may ignore. */
+export interface GenerateOptions {
+  /**
+   * The caller uses the outputs only once the request has finished (a non-streaming HTTP response): a
+   * remote engine may deliver the outputs after the first in batches (the request plane's DATA_BATCH).
+   */
+  wholeOutput?: boolean;
+}
+
 /**
  * An engine as its callers see it. `generate` yields each new token as it is produced; breaking out of the
  * loop or aborting `signal` cancels the request and frees its memory at once.
  */
 export interface InferenceEngine {
   readonly info: EngineModelInfo;
-  generate(request: EngineRequest, signal?: AbortSignal): AsyncIterable<EngineOutput>;
+  generate(
+    request: EngineRequest,
+    signal?: AbortSignal,
+    options?: GenerateOptions,
+  ): AsyncIterable<EngineOutput>;
   /** Stop the engine loop and release resources. */
   close(): Promise<void>;
 }

@@ -19,6 +19,10 @@
  *     WINDOW   {credit: n}  ──▶                 (the consumer took n items: send n more)
  *              ◀──  DATA  item ...
  *              ◀──  FINAL {} | {error: {code, message}}   (end of stream; nothing follows)
+ *
+ * A REQUEST with `batch: true` (the caller uses the response only once it is whole: a non-streaming HTTP
+ * request) lets the server send the items after the first several per frame: DATA_BATCH [item, ...], each
+ * item counted against the window as if it had its own DATA frame.
  *     CANCEL   (empty)  ──▶                     (client gave up: abort the handler, send nothing more)
  *     PING     (opaque, stream 0)  ──▶  ◀──  PONG (same bytes)     (liveness / round-trip time)
  *
@@ -50,6 +54,8 @@ export const FrameType = {
   Ping: 6,
   /** server → client, stream 0: answer to a PING. */
   Pong: 7,
+  /** server → client: several response items of one `batch` stream, as a JSON array (never empty). */
+  DataBatch: 8,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
@@ -75,6 +81,12 @@ export interface RequestFramePayload {
   window: number;
   /** The endpoint's input, e.g. an EngineRequest. */
   payload: unknown;
+  /**
+   * The caller uses the items only once the stream is whole: after the first item (sent alone, as it is the
+   * time to first token) the server may hold items and send them in DATA_BATCH frames. Absent = one DATA
+   * frame per item, as soon as it exists. Servers that do not know the field send DATA frames: still correct.
+   */
+  batch?: boolean;
 }
 
 /** Why a stream failed on the worker side. */
@@ -130,7 +142,8 @@ export function isRequestFramePayload(value: unknown): value is RequestFramePayl
     value.endpoint.length > 0 &&
     typeof value.requestId === 'string' &&
     isPositiveInteger(value.window) &&
-    'payload' in value
+    'payload' in value &&
+    (value.batch === undefined || typeof value.batch === 'boolean')
   );
 }
 

@@ -57,6 +57,14 @@ export class StreamingDetokenizer {
     return this.emitPending(false);
   }
 
+  /**
+   * Add a generated token without emitting its text yet: the next `push` or `flush` emits it with theirs, in
+   * one decode instead of two per token (for a caller that reads the text only at the end).
+   */
+  append(tokenId: number): void {
+    this.ids.push(tokenId);
+  }
+
   /** End of stream: emit whatever is held back, even an incomplete character (as a full decode would show it). */
   flush(): string {
     return this.emitPending(true);

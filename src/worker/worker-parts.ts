@@ -141,9 +141,15 @@ export async function assembleWorkerParts(
     dynamo_endpoint: endpointId.endpoint,
     worker_id: instanceId,
   };
+  // Counted here, read at scrape time: one increment per step, nothing per token.
+  let engineSteps = 0;
+  engine.onStep(() => {
+    engineSteps++;
+  });
   const metrics = new WorkerMetrics(labels, {
     kvActiveBlocks: () => engine.kv.stats().activeBlocks,
     kvTotalBlocks: () => engine.kv.numBlocks,
+    engineSteps: () => engineSteps,
     prefixCacheHitRate: () => {
       const s = engine.kv.stats();
       return s.queryTokens > 0 ? s.hitTokens / s.queryTokens : 0;

@@ -218,6 +218,16 @@ describe('a scratch-engine worker over TCP, with NATS', () => {
     assert.match(metrics, /dynamo_component_inflight_requests\{[^}]*\} 0\b/);
     assert.match(metrics, /dynamo_component_kvstats_gpu_prefix_cache_hit_rate\{/);
     assert.match(metrics, /dynamo_component_canary_ok\{[^}]*\} 1\b/);
+    // A lone request's tokens each take a step of their own: 6 more tokens, at least 6 more steps counted.
+    const stepsOf = (text: string) =>
+      Number(new RegExp(`dynamo_component_engine_steps_total\\{${labels}\\} (\\d+)`).exec(text)?.[1]);
+    const stepsBefore = stepsOf(metrics);
+    await collect(worker.engine.generate(greedyRequest([1, 450, 996], 6, 'steps')));
+    const stepsAfter = stepsOf(await (await fetch(`${base}/metrics`)).text());
+    assert.ok(
+      stepsAfter - stepsBefore >= 6,
+      `engine steps ${stepsBefore} → ${stepsAfter} for a 6-token request`,
+    );
   });
 
   test('a malformed payload or an out-of-vocabulary token fails with code invalid_request', async () => {

@@ -198,6 +198,7 @@ export async function serveGeneration(
       stop: job.stop,
       skipSpecialTokens: job.skipSpecialTokens,
       signal,
+      wholeOutput: !job.stream,
       onToken: () => ctx.observation?.token(),
     });
   const events = mergeChoiceStreams(job.requests.length, start, stop);

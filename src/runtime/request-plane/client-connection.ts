@@ -153,6 +153,7 @@ export class ClientConnection {
     }
     const id = this.allocateStreamId();
     const request: RequestFramePayload = { endpoint, requestId, window: this.options.window, payload };
+    if (call.batch) request.batch = true;
     const frame = encodeFrame(FrameType.Request, id, request, this.options.maxFrameBytes);
     const receiver = new StreamReceiver({
       origin: { address: this.address, endpoint, requestId },
@@ -245,6 +246,16 @@ export class ClientConnection {
       case FrameType.Data: {
         const item = parsePayload(frame);
         this.streams.get(frame.streamId)?.push(item);
+        return;
+      }
+      case FrameType.DataBatch: {
+        const items = parsePayload(frame);
+        if (!Array.isArray(items) || items.length === 0)
+          throw new FrameError(
+            `Malformed DATA_BATCH frame on stream ${frame.streamId}: not a non-empty array`,
+          );
+        const receiver = this.streams.get(frame.streamId);
+        if (receiver) for (const item of items) receiver.push(item);
         return;
       }
       case FrameType.Final:

@@ -32,6 +32,12 @@ export interface CallOptions {
   firstResponseTimeoutMs?: number;
   /** Travels to the handler's ctx and into error messages; a random UUID when absent. */
   requestId?: string;
+  /**
+   * The caller uses the items only once the stream is whole (e.g. a non-streaming HTTP response): the server
+   * may deliver the items after the first several per frame (DATA_BATCH), so a worker's 8-token answer
+   * crosses as 3 frames instead of 9. The caller still iterates one item at a time.
+   */
+  batch?: boolean;
 }
 
 export interface StopOptions {

@@ -17,7 +17,7 @@ import {
   type RemoteErrorInfo,
 } from '../../protocols/request-plane.ts';
 import type { Logger } from '../../util/logger.ts';
-import { FrameError } from './errors.ts';
+import { FrameError, FrameTooLargeError } from './errors.ts';
 import { encodeFrame, encodeRawFrame, FrameDecoder, parsePayload, type RawFrame } from './frame-codec.ts';
 import type { EndpointHandler } from './request-plane.ts';
 import { StreamPump } from './stream-pump.ts';
@@ -149,8 +149,10 @@ export class ServerConnection {
       endpoint,
       requestId,
       window: body.window,
+      batch: body.batch === true,
       sink: {
         data: (item) => this.sendData(id, item),
+        dataBatch: (items) => this.sendDataBatch(id, items),
         final: (error) => this.sendFinal(id, error),
       },
     });
@@ -164,10 +166,29 @@ export class ServerConnection {
 
   private sendData(streamId: number, item: unknown): undefined | Promise<void> {
     if (this.socket.destroyed) return undefined;
-    // JSON has no undefined: such an item travels as null (an empty payload would be a malformed frame).
-    const body = item === undefined ? null : item;
+    const body = nullForUndefined(item);
     const flushed = this.out.write(encodeFrame(FrameType.Data, streamId, body, this.options.maxFrameBytes));
     return flushed ? undefined : this.drained();
+  }
+
+  /** Several items in one DATA_BATCH frame; items too big to share a frame go one DATA frame each. */
+  private sendDataBatch(streamId: number, items: unknown[]): undefined | Promise<void> {
+    if (this.socket.destroyed) return undefined;
+    let frame: Buffer;
+    try {
+      frame = encodeFrame(
+        FrameType.DataBatch,
+        streamId,
+        items.map(nullForUndefined),
+        this.options.maxFrameBytes,
+      );
+    } catch (error) {
+      if (!(error instanceof FrameTooLargeError)) throw error;
+      let drained: undefined | Promise<void>;
+      for (const item of items) drained = this.sendData(streamId, item) ?? drained;
+      return drained;
+    }
+    return this.out.write(frame) ? undefined : this.drained();
   }
 
   private sendFinal(streamId: number, error?: RemoteErrorInfo): void {
@@ -200,4 +221,9 @@ export class ServerConnection {
     });
     return this.drainWait;
   }
+}
+
+/** JSON has no undefined: such an item travels as null (an empty payload would be a malformed frame). */
+function nullForUndefined(item: unknown): unknown {
+  return item === undefined ? null : item;
 }
