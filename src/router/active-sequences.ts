@@ -13,6 +13,10 @@
  * in-flight depth at once (`inFlightDepths`), instead of one or two `Map<bigint>` lookups per worker per
  * decision (~290 ns each: at 64 workers most of a decision). The reference counts behind the bits are a
  * typed-array table too (`block-ref-counts.ts`), so routing and finishing a request allocate no BigInt key.
+ * A set bit stands for the first holder; `refs` counts only the holders beyond it (a shared system prompt,
+ * a conversation's next turn while its last is in flight). Most in-flight blocks have one holder, so
+ * routing a request costs one probe per block (the bit) instead of two, and `refs` stays small enough
+ * to stay in cache: a block's holders on a worker = bit + refs(block, worker).
  *
  * Lifecycle: `add` when routed → `markPrefillDone` at the first token (its prefill tokens drop to 0) →
  * `finish` when it completes, fails or is cancelled.
@@ -24,13 +28,20 @@ import { BlockRefCounts } from './block-ref-counts.ts';
 import { HashHalves } from './hash-halves.ts';
 import type { InFlightCounts } from './types.ts';
 
-interface WorkerLedger {
+/**
+ * One worker's counters. The routing path keeps a reference per member (`ledgerOf`) instead of looking the
+ * worker up per decision; `live` turns false when the worker leaves, and the holder fetches a fresh one.
+ */
+export interface WorkerLedger {
   /** Tag of this worker's entries in the reference-count table (never reused). */
-  tag: number;
+  readonly tag: number;
+  /** Its slot in the held-block table (`held`), fixed while it is live. */
+  readonly heldSlot: number;
   requests: number;
   prefillTokens: number;
   /** Partial last blocks: one per in-flight request whose prompt does not end on a block boundary. */
   partialBlocks: number;
+  live: boolean;
 }
 
 interface ActiveRequest {
@@ -53,7 +64,8 @@ export class ActiveSequences {
 
   /**
    * Record a request routed to `workerId`. `prefillTokens` is the uncached part of its prompt:
-   * max(0, isl − overlapBlocks · blockSize).
+   * max(0, isl − overlapBlocks · blockSize). `halves`: `blockHashes` already split (`HashHalves.of`), when
+   * the caller has them (the router splits a prompt once per decision).
    */
   add(
     requestId: RequestId,
@@ -62,6 +74,7 @@ export class ActiveSequences {
     isl: number,
     blockSize: number,
     overlapBlocks: number,
+    halves: Uint32Array = this.halves.of(blockHashes),
   ): void {
     if (this.requests.has(requestId)) this.finish(requestId);
     const ledger = this.ledger(workerId);
@@ -74,11 +87,12 @@ export class ActiveSequences {
     this.requests.set(requestId, request);
     ledger.requests++;
     ledger.prefillTokens += request.prefillTokens;
-    const halves = this.halves.of(blockHashes);
+    const { refs, held } = this;
     for (let i = 0; i < blockHashes.length; i++) {
       const lo = halves[2 * i]!;
       const hi = halves[2 * i + 1]!;
-      if (this.refs.increment(lo, hi, ledger.tag) === 1) this.held.storeHalves(workerId, lo, hi);
+      // The first holder only sets the worker's bit; holders beyond it are counted in `refs`.
+      if (held.storeHalvesAt(ledger.heldSlot, lo, hi) === 0) refs.increment(lo, hi, ledger.tag);
     }
     if (request.hasPartialBlock) ledger.partialBlocks++;
   }
@@ -117,6 +131,7 @@ export class ActiveSequences {
       this.requests.delete(requestId);
     }
     this.held.removeWorker(workerId);
+    if (ledger !== undefined) ledger.live = false;
     this.ledgers.delete(workerId);
     return orphaned;
   }
@@ -132,7 +147,7 @@ export class ActiveSequences {
     const ledger = this.ledgers.get(workerId);
     out.requests = ledger === undefined ? 0 : ledger.requests;
     out.prefillTokens = ledger === undefined ? 0 : ledger.prefillTokens;
-    out.blocks = ledger === undefined ? 0 : this.held.workerBlockCount(workerId) + ledger.partialBlocks;
+    out.blocks = ledger === undefined ? 0 : this.held.blocksAt(ledger.heldSlot) + ledger.partialBlocks;
     return out;
   }
 
@@ -153,17 +168,28 @@ export class ActiveSequences {
     this.held.matchDepths(blockHashes);
   }
 
+  /** `matchInFlight` for `n` hashes already split into halves (`HashHalves.of`). */
+  matchInFlightHalves(halves: Uint32Array, n: number): void {
+    this.held.matchDepthsHalves(halves, n);
+  }
+
   /**
-   * `countsInto` and the worker's depth in the last `matchInFlight` walk at once, for the routing path: one lookup in the ledger and one in
-   * the held-block table per worker. Returns the depth.
+   * The worker's ledger (made if new, with zero counts), for callers that keep it per member and read it
+   * with `countsAndDepthAt` (no lookup by worker id per decision). Valid while `live`.
    */
-  countsAndDepthInto(workerId: WorkerId, out: InFlightCounts): number {
-    const ledger = this.ledgers.get(workerId);
-    const slot = this.held.slotOf(workerId);
-    out.requests = ledger === undefined ? 0 : ledger.requests;
-    out.prefillTokens = ledger === undefined ? 0 : ledger.prefillTokens;
-    out.blocks = ledger === undefined ? 0 : this.held.blocksAt(slot) + ledger.partialBlocks;
-    return this.held.depthAt(slot);
+  ledgerOf(workerId: WorkerId): WorkerLedger {
+    return this.ledger(workerId);
+  }
+
+  /**
+   * `countsInto` and the worker's depth in the last `matchInFlight` walk at once, for the routing path,
+   * from its ledger (`ledgerOf`, live): no lookup by worker id. Returns the depth.
+   */
+  countsAndDepthAt(ledger: WorkerLedger, out: InFlightCounts): number {
+    out.requests = ledger.requests;
+    out.prefillTokens = ledger.prefillTokens;
+    out.blocks = this.held.blocksAt(ledger.heldSlot) + ledger.partialBlocks;
+    return this.held.depthAt(ledger.heldSlot);
   }
 
   /**
@@ -202,14 +228,16 @@ export class ActiveSequences {
     for (let i = 0; i < request.blockHashes.length; i++) {
       const lo = halves[2 * i]!;
       const hi = halves[2 * i + 1]!;
-      if (this.refs.decrement(lo, hi, ledger.tag) === 0) this.held.removeHalves(request.workerId, lo, hi);
+      if (!this.refs.decrementIfCounted(lo, hi, ledger.tag))
+        this.held.removeHalvesAt(ledger.heldSlot, lo, hi);
     }
   }
 
   private ledger(workerId: WorkerId): WorkerLedger {
     let ledger = this.ledgers.get(workerId);
     if (ledger === undefined) {
-      ledger = { tag: this.nextTag++, requests: 0, prefillTokens: 0, partialBlocks: 0 };
+      const heldSlot = this.held.ensureSlot(workerId);
+      ledger = { tag: this.nextTag++, heldSlot, requests: 0, prefillTokens: 0, partialBlocks: 0, live: true };
       this.ledgers.set(workerId, ledger);
     }
     return ledger;

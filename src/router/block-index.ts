@@ -24,7 +24,8 @@
  * workers. Worker slots are small integers, reused after a worker leaves; the per-worker block count is a
  * counter, and `clearWorker` (a snapshot rebuild, a `cleared` event, a departure: rare) scans the table.
  * Hashes arrive as BigInt (the router's prompt hashes) or as decimal strings (KV events on the wire), and
- * are split into two 32-bit halves without allocating (a BigUint64Array view, or digit arithmetic).
+ * are split into two 32-bit halves without allocating (a BigUint64Array view, or digit arithmetic in
+ * `block-index-wire.ts`).
  */
 
 import type { SequenceHash, WorkerId } from '../protocols/ids.ts';
@@ -90,12 +91,10 @@ export class BlockIndex {
     return this.holdsKey(entry, h[0]!, h[1]!);
   }
 
-  /** `holds` for a hash in wire form (a decimal string, already validated). */
-  holdsWire(workerId: WorkerId, wireHash: string): boolean {
-    const entry = this.byWorker.get(workerId);
-    if (entry === undefined) return false;
-    const h = this.halves.wire(wireHash);
-    return this.holdsKey(entry, h[0]!, h[1]!);
+  /** `holds` for one hash given as 32-bit halves, for the worker in `slot` (false when none is there). */
+  holdsHalvesAt(slot: number, lo: number, hi: number): boolean {
+    const entry = this.slotEntries[slot];
+    return entry !== undefined && this.holdsKey(entry, lo, hi);
   }
 
   ensureWorker(workerId: WorkerId): void {
@@ -113,26 +112,23 @@ export class BlockIndex {
     return added;
   }
 
-  /** `store` for one hash given as its 32-bit halves (callers that split hashes themselves). */
-  storeHalves(workerId: WorkerId, lo: number, hi: number): number {
-    return this.storeKey(this.entry(workerId), lo, hi);
+  /**
+   * The worker's slot, registering it if new: callers that store many blocks for one worker
+   * (`storeHalvesAt`, the in-flight ledger) look it up once instead of once per block.
+   */
+  ensureSlot(workerId: WorkerId): number {
+    return this.entry(workerId).slot;
   }
 
-  /** `remove` for one hash given as its 32-bit halves. */
-  removeHalves(workerId: WorkerId, lo: number, hi: number): number {
-    const entry = this.byWorker.get(workerId);
+  /** `store` for one hash given as 32-bit halves, for the worker in `slot` (from `ensureSlot`). */
+  storeHalvesAt(slot: number, lo: number, hi: number): number {
+    return this.storeKey(this.slotEntries[slot]!, lo, hi);
+  }
+
+  /** `remove` for one hash given as 32-bit halves, for the worker in `slot` (0 when none is there). */
+  removeHalvesAt(slot: number, lo: number, hi: number): number {
+    const entry = this.slotEntries[slot];
     return entry === undefined ? 0 : this.removeKey(entry, lo, hi);
-  }
-
-  /** `store` for hashes in wire form. */
-  storeWire(workerId: WorkerId, wireHashes: readonly string[]): number {
-    const entry = this.entry(workerId);
-    let added = 0;
-    for (const wire of wireHashes) {
-      const h = this.halves.wire(wire);
-      added += this.storeKey(entry, h[0]!, h[1]!);
-    }
-    return added;
   }
 
   /** Forget that `workerId` caches each of `hashes` (unknown ones are ignored). Returns how many it held. */
@@ -142,18 +138,6 @@ export class BlockIndex {
     let removed = 0;
     for (const hash of hashes) {
       const h = this.halves.one(hash);
-      removed += this.removeKey(entry, h[0]!, h[1]!);
-    }
-    return removed;
-  }
-
-  /** `remove` for hashes in wire form. */
-  removeWire(workerId: WorkerId, wireHashes: readonly string[]): number {
-    const entry = this.byWorker.get(workerId);
-    if (entry === undefined) return 0;
-    let removed = 0;
-    for (const wire of wireHashes) {
-      const h = this.halves.wire(wire);
       removed += this.removeKey(entry, h[0]!, h[1]!);
     }
     return removed;
@@ -209,14 +193,17 @@ export class BlockIndex {
    * depth until the next walk; read them with `depthAt(slotOf(workerId))`.
    */
   matchDepths(hashes: readonly SequenceHash[]): void {
+    this.matchDepthsHalves(this.halves.of(hashes), hashes.length);
+  }
+
+  /** `matchDepths` for `n` hashes already split into halves (`HashHalves.of`: one split per decision). */
+  matchDepthsHalves(halves: Uint32Array, n: number): void {
     const slots = this.slotOwners.length;
     if (this.depthBySlot.length < slots)
       this.depthBySlot = new Uint32Array(Math.max(slots, 2 * this.depthBySlot.length));
     const depths = this.depthBySlot;
     depths.fill(0, 0, slots);
-    const n = hashes.length;
     if (n === 0 || this.count === 0) return;
-    const halves = this.halves.of(hashes);
     const first = this.find(halves[0]!, halves[1]!);
     if (first < 0) return;
     const W = this.words;
@@ -252,6 +239,11 @@ export class BlockIndex {
    */
   slotOf(workerId: WorkerId): number {
     return this.byWorker.get(workerId)?.slot ?? -1;
+  }
+
+  /** Whether `slot` (cached by a caller) still belongs to `workerId`: slots are reused after a departure. */
+  isSlotOf(slot: number, workerId: WorkerId): boolean {
+    return slot >= 0 && this.slotOwners[slot] === workerId;
   }
 
   /** The depth of the worker in `slot` in the last `matchDepths` walk (0 for slot −1). */

@@ -18,13 +18,17 @@
  */
 import type { SequenceHash, WorkerId } from '../protocols/ids.ts';
 import type { LoadMetrics } from '../protocols/kv-events.ts';
-import type { ActiveSequences } from './active-sequences.ts';
+import type { ActiveSequences, WorkerLedger } from './active-sequences.ts';
 import type { KvIndexer } from './kv-indexer.ts';
 import type { PredictedBlocks } from './predicted-blocks.ts';
 import type { InFlightCounts, RouteRequest, WorkerInfo, WorkerView } from './types.ts';
 
 interface MemberScratch {
   readonly view: WorkerView;
+  /** Its in-flight ledger (kept, not looked up per decision; fetched again once no longer `live`). */
+  ledger: WorkerLedger;
+  /** Its slot in the KV index (−1 while it has none there; checked with `isSlotOf` before use). */
+  indexSlot: number;
   /** Whether a load report arrived since the worker joined (then `ownAtReport` and `ownPeak` hold). */
   reported: boolean;
   readonly ownAtReport: InFlightCounts;
@@ -44,6 +48,12 @@ export class WorkerViews {
   private readonly members = new Map<WorkerId, MemberScratch>();
   /** The array offered to the policy: the first `offered` entries are this decision's candidates. */
   private readonly offered: WorkerView[] = [];
+  /**
+   * The previous decision's candidates and their members, by position: the pool offers its members in
+   * join order, so the same info object at the same position is the same member, found without a lookup.
+   */
+  private readonly lastCandidates: WorkerInfo[] = [];
+  private readonly lastMembers: MemberScratch[] = [];
   /** `loadEstimate`'s answer (read at once by its callers). */
   private readonly estimate = { activePrefillTokens: 0, activeBlocks: 0 };
   /** `extendWithPredicted`'s answer: total overlap, and how many predicted blocks are in flight there. */
@@ -60,6 +70,8 @@ export class WorkerViews {
     if (this.members.has(info.workerId)) return;
     this.members.set(info.workerId, {
       view: emptyView(info),
+      ledger: this.sources.active.ledgerOf(info.workerId),
+      indexSlot: -1,
       reported: false,
       ownAtReport: zeroCounts(),
       ownPeak: zeroCounts(),
@@ -68,6 +80,7 @@ export class WorkerViews {
 
   removeWorker(workerId: WorkerId): void {
     this.members.delete(workerId);
+    this.lastCandidates.length = 0; // a re-added worker may come back with the same info object
   }
 
   /**
@@ -113,25 +126,34 @@ export class WorkerViews {
    */
   build(
     request: RouteRequest,
+    halves: Uint32Array,
     candidates: readonly WorkerInfo[],
     loads: readonly (LoadMetrics | undefined)[],
   ): readonly WorkerView[] {
     const { indexer, active, predicted } = this.sources;
-    indexer.blocks.matchDepths(request.blockHashes);
-    active.matchInFlight(request.blockHashes);
+    const n = request.blockHashes.length;
+    indexer.blocks.matchDepthsHalves(halves, n);
+    active.matchInFlightHalves(halves, n);
     predicted?.expire();
     const offered = this.offered;
     offered.length = candidates.length;
     for (let i = 0; i < candidates.length; i++) {
-      const info = candidates[i]!;
-      let member = this.members.get(info.workerId);
-      if (member === undefined) {
-        this.addWorker(info);
-        member = this.members.get(info.workerId)!;
-      }
-      offered[i] = this.fill(member, info, loads[i], request);
+      offered[i] = this.fill(this.memberAt(i, candidates[i]!), candidates[i]!, loads[i], request);
     }
     return offered;
+  }
+
+  /** The member of the `i`th candidate: the previous decision's at that position when it is the same. */
+  private memberAt(i: number, info: WorkerInfo): MemberScratch {
+    if (this.lastCandidates[i] === info) return this.lastMembers[i]!;
+    let member = this.members.get(info.workerId);
+    if (member === undefined) {
+      this.addWorker(info);
+      member = this.members.get(info.workerId)!;
+    }
+    this.lastCandidates[i] = info;
+    this.lastMembers[i] = member;
+    return member;
   }
 
   /** A copy of `view` that later decisions do not rewrite (for tools, tests and policies that keep one). */
@@ -149,9 +171,12 @@ export class WorkerViews {
     const view = member.view;
     const workerId = info.workerId;
     const inFlight = view.inFlight;
-    const inFlightDepth = active.countsAndDepthInto(workerId, inFlight);
-    const indexSlot = indexer.blocks.slotOf(workerId);
-    const indexed = indexer.blocks.depthAt(indexSlot);
+    if (!member.ledger.live) member.ledger = active.ledgerOf(workerId);
+    const inFlightDepth = active.countsAndDepthAt(member.ledger, inFlight);
+    const blocks = indexer.blocks;
+    if (!blocks.isSlotOf(member.indexSlot, workerId)) member.indexSlot = blocks.slotOf(workerId);
+    const indexSlot = member.indexSlot;
+    const indexed = blocks.depthAt(indexSlot);
     this.extendWithPredicted(workerId, request.blockHashes, indexed, inFlightDepth);
     const overlapBlocks = this.extendedOverlap;
     this.loadEstimate(member, inFlight, load);
@@ -166,7 +191,7 @@ export class WorkerViews {
     view.load = load;
     view.overlapBlocks = overlapBlocks;
     view.predictedBlocks = overlapBlocks - indexed;
-    view.treeBlocks = indexer.blocks.blocksAt(indexSlot);
+    view.treeBlocks = blocks.blocksAt(indexSlot);
     view.activePrefillTokens = this.estimate.activePrefillTokens - sharedPrefillTokens;
     view.activeBlocks = this.estimate.activeBlocks;
     view.sharedPrefillTokens = sharedPrefillTokens;
