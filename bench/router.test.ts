@@ -25,6 +25,7 @@ describe('bench:router --smoke', () => {
       'stored blocks/CPU-s',
       'decision p50 µs',
       'decision p99 µs',
+      'decision p99.9 µs',
       'decision CPU p50 µs',
       'decision CPU p99 µs',
       'CPU µs per request',
