@@ -33,13 +33,16 @@ import { PrefillRateEstimator } from '../prefill-rate.ts';
 import { formatNumber } from '../kv-cost.ts';
 import {
   applyWaitBound,
+  emptyTtftCostTerms,
   formatTtftCost,
   formatTtftTerms,
+  guardedByLoad,
+  guardedByWait,
   guardLabel,
   pickByTtft,
   requestLoadBound,
   type TtftCostTerms,
-  ttftCostTerms,
+  ttftCostTermsInto,
 } from '../ttft-cost.ts';
 import type {
   PolicyOptions,
@@ -75,6 +78,9 @@ export class KvDelayPolicy implements RoutingPolicy {
   private readonly now: () => number;
   private readonly pending = new Map<RequestId, Pending>();
   private readonly timing = new Map<WorkerId, StepTimingModel>();
+  /** Per-decision scratch, as `kv-ttft`'s: the decision's `scores` unless it is explained. */
+  private readonly terms: DelayCostTerms[] = [];
+  private readonly costs: DelayCostTerms[] = [];
 
   constructor(options: PolicyOptions = {}) {
     this.rng = createRng(options.seed, 'mulberry32');
@@ -92,32 +98,44 @@ export class KvDelayPolicy implements RoutingPolicy {
     const tokensPerMs = this.rate.tokensPerMs;
     const bound = requestLoadBound(workers, this.epsilon);
     const meanOutput = this.output.mean;
-    const costs: DelayCostTerms[] = workers.map((w) => {
-      const terms = ttftCostTerms(request, w, tokensPerMs, bound);
+    const costs = this.costs;
+    costs.length = workers.length;
+    for (let i = 0; i < workers.length; i++) {
+      const w = workers[i]!;
+      // Not a spread: a cloned literal's number fields are boxed, and every write would allocate one.
+      this.terms[i] ??= Object.assign(emptyTtftCostTerms(), { decode: undefined });
+      const terms = ttftCostTermsInto(this.terms[i]!, request, w, tokensPerMs, bound);
+      // Priced decode (opt-in) allocates its record per worker: it is kept in the decision's scores.
       const model = this.pricesDecode ? this.timing.get(w.workerId) : undefined;
       const decode =
         model && meanOutput > 0 ? decodePressure(w, model, meanOutput, this.ownDecode) : undefined;
       if (decode) terms.cost += decode.pressureMs + decode.ownDecodeMs;
-      return { ...terms, decode };
-    });
+      terms.decode = decode;
+      costs[i] = terms;
+    }
     const slack = this.waitSlack === 'prompt' ? request.isl : maxSavedTokens(request, workers);
-    const ownCached = (c: TtftCostTerms) => Math.min(c.overlapBlocks * request.blockSize, slack);
-    const waitBound = applyWaitBound(costs, slack, this.waitSlack === 'cached' ? ownCached : undefined);
+    const ownCached =
+      this.waitSlack === 'cached'
+        ? (c: TtftCostTerms) => Math.min(c.overlapBlocks * request.blockSize, slack)
+        : undefined;
+    const waitBound = applyWaitBound(costs, slack, ownCached);
     const chosen = costs[pickByTtft(costs, this.rng)]!;
-    if (request.explain) for (const c of costs) c.formula = formatDelayCost(c, tokensPerMs);
+    const scores = request.explain
+      ? costs.map((c) => ({ ...c, formula: formatDelayCost(c, tokensPerMs) }))
+      : costs;
     this.pending.set(request.requestId, {
       workerId: chosen.workerId,
       routedAtMs: this.now(),
       workTokens: chosen.queuedTokens + chosen.uncachedTokens,
     });
     const guards: string[] = [];
-    if (costs.some((c) => c.overLoadBound || c.kvFull)) guards.push(`load bound ${bound}`);
-    if (costs.some((c) => c.overWaitBound && c.cost < chosen.cost))
+    if (guardedByLoad(costs)) guards.push(`load bound ${bound}`);
+    if (guardedByWait(costs, chosen))
       guards.push(`wait bound ${waitBound - slack}t + ${slack}t saved = ${waitBound}t`);
     return {
       workerId: chosen.workerId,
       reason: guards.length === 0 ? 'min predicted delay' : `min predicted delay within ${guards.join(', ')}`,
-      scores: costs,
+      scores,
       overlapBlocks: chosen.overlapBlocks,
     };
   }
