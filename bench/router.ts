@@ -22,12 +22,14 @@
  * machine, other processes and GC only ever add time, so the best round is the closest to the router's own cost.
  *
  * Options: --workers 8,64  --blocks 10000,1000000  --requests 5000  --rounds 3  --seed 1  --smoke (tiny, for CI)
+ *          --policy kv (one or more built-in policies, comma-separated: one row per policy per configuration)
  *
  * The synthetic cluster and request mix: `lib/router-index.ts`; the decision measurements: `lib/router-decisions.ts`.
  */
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { BUILTIN_POLICIES, type BuiltinPolicyName, isBuiltinPolicy } from '../src/router/index.ts';
 import { computeBlockHashes } from '../src/tokens/block-hash.ts';
 import { configureLogging } from '../src/util/logger.ts';
 import { Mulberry32 } from '../src/util/prng.ts';
@@ -42,6 +44,7 @@ const { values } = parseArgs({
     requests: { type: 'string', default: '5000' },
     rounds: { type: 'string', default: '3' },
     seed: { type: 'string', default: '1' },
+    policy: { type: 'string', default: 'kv' },
     smoke: { type: 'boolean', default: false },
   },
 });
@@ -51,6 +54,18 @@ const blockCounts = smoke ? [2000] : intList('blocks', values.blocks!);
 const numRequests = smoke ? 200 : intList('requests', values.requests!)[0]!;
 const rounds = smoke ? 1 : intList('rounds', values.rounds!)[0]!;
 const seed = Number(values.seed);
+const policies = policyList(values.policy!);
+
+function policyList(text: string): BuiltinPolicyName[] {
+  const list = text.split(',').map((s) => s.trim());
+  const unknown = list.filter((name) => !isBuiltinPolicy(name));
+  if (unknown.length > 0) {
+    throw new RangeError(
+      `--policy: unknown ${unknown.join(', ')}; built-in policies: ${BUILTIN_POLICIES.join(', ')}`,
+    );
+  }
+  return list as BuiltinPolicyName[];
+}
 
 function intList(flag: string, text: string): number[] {
   const list = text.split(',').map((s) => Number(s.trim()));
@@ -78,7 +93,7 @@ console.log(
   `machine: ${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), node ${process.version}, load ${loadavg()[0]!.toFixed(2)}`,
 );
 console.log(
-  `router:  kv policy (weight 1.0, T 0), block size ${BLOCK_SIZE}, ${numRequests} requests per row, best of ${rounds} round(s)${smoke ? ' (smoke)' : ''}\n`,
+  `router:  ${policies.join(', ')} (default options, seed ${seed}), block size ${BLOCK_SIZE}, ${numRequests} requests per row, best of ${rounds} round(s)${smoke ? ' (smoke)' : ''}\n`,
 );
 const rssBefore = process.memoryUsage().rss;
 const rows: string[] = [];
@@ -94,29 +109,32 @@ for (const numBlocks of blockCounts) {
     const built = buildIndex(numWorkers, numBlocks, rng, seed);
     const memory = process.memoryUsage();
     const requests = makeRequests(built, numRequests, rng);
-    const plain = bestOf(rounds, () => measureDecisions(built, requests, false, seed));
-    const explained = bestOf(rounds, () => measureDecisions(built, requests, true, seed));
-    const allocated = allocatedBytesPerDecision(built, requests, seed);
-    const stats = built.router.indexer.stats();
-    rows.push(
-      `| ${numWorkers} | ${built.indexedBlocks} | ${stats.blocks} | ${(built.events / built.applySeconds).toFixed(0)} | ` +
-        `${(built.indexedBlocks / built.applySeconds).toFixed(0)} | ${(built.indexedBlocks / built.applyCpuSeconds).toFixed(0)} | ` +
-        `${f1(plain.p50)} | ${f1(plain.p99)} | ${f1(plain.p999)} | ${f1(plain.cpuP50)} | ${f1(plain.cpuP99)} | ${f1(plain.cpuMicros)} | ${allocated} | ` +
-        `${f1(explained.p50)} | ${f1(explained.p99)} | ${f1(plain.meanOverlap)} | ` +
-        `${built.indexBytes === undefined ? 'n/a' : (built.indexBytes / built.indexedBlocks).toFixed(0)} / ` +
-        `${(built.router.indexer.blocks.tableBytes / built.indexedBlocks).toFixed(0)} | ` +
-        `${mib(memory.heapUsed)} | ${mib(memory.rss)} |`,
-    );
+    for (const policy of policies) {
+      const setup = { policy, explain: false, seed };
+      const plain = bestOf(rounds, () => measureDecisions(built, requests, setup));
+      const explained = bestOf(rounds, () => measureDecisions(built, requests, { ...setup, explain: true }));
+      const allocated = allocatedBytesPerDecision(built, requests, setup);
+      const stats = built.router.indexer.stats();
+      rows.push(
+        `| ${numWorkers} | ${policy} | ${built.indexedBlocks} | ${stats.blocks} | ${(built.events / built.applySeconds).toFixed(0)} | ` +
+          `${(built.indexedBlocks / built.applySeconds).toFixed(0)} | ${(built.indexedBlocks / built.applyCpuSeconds).toFixed(0)} | ` +
+          `${f1(plain.p50)} | ${f1(plain.p99)} | ${f1(plain.p999)} | ${f1(plain.cpuP50)} | ${f1(plain.cpuP99)} | ${f1(plain.cpuMicros)} | ${allocated} | ` +
+          `${f1(explained.p50)} | ${f1(explained.p99)} | ${f1(plain.meanOverlap)} | ` +
+          `${built.indexBytes === undefined ? 'n/a' : (built.indexBytes / built.indexedBlocks).toFixed(0)} / ` +
+          `${(built.router.indexer.blocks.tableBytes / built.indexedBlocks).toFixed(0)} | ` +
+          `${mib(memory.heapUsed)} | ${mib(memory.rss)} |`,
+      );
+    }
     progress.increment(1, `${numWorkers} workers, ${numBlocks} blocks`);
   }
 }
 progress.stop();
 console.log(
-  '| workers | indexed blocks | distinct blocks | events/s (16 blocks) | stored blocks/s | stored blocks/CPU-s | ' +
+  '| workers | policy | indexed blocks | distinct blocks | events/s (16 blocks) | stored blocks/s | stored blocks/CPU-s | ' +
     'decision p50 µs | decision p99 µs | decision p99.9 µs | decision CPU p50 µs | decision CPU p99 µs | CPU µs per request | heap bytes per decision | explain p50 µs | explain p99 µs | mean overlap blocks | ' +
     'bytes per indexed block (live memory Δ / table) | heap MiB | RSS MiB |',
 );
-console.log(`|${'---:|'.repeat(19)}`);
+console.log(`|---:|---|${'---:|'.repeat(18)}`);
 for (const row of rows) console.log(row);
 console.log(
   `\nRSS before building any index: ${mib(rssBefore)} MiB (heap and RSS columns are measured after each build; earlier indexes may not be collected yet)`,

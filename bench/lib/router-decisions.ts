@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { SequenceHash } from '../../src/protocols/ids.ts';
-import { KvPolicy, Router } from '../../src/router/index.ts';
+import { type BuiltinPolicyName, createBuiltinPolicy, Router } from '../../src/router/index.ts';
 import { BLOCK_SIZE, type BuiltIndex } from './router-index.ts';
 
 export interface DecisionStats {
@@ -28,10 +28,17 @@ export interface DecisionStats {
 const tokenArrays = new Map<number, number[]>();
 const tokensOfLength = (n: number) => tokenArrays.get(n) ?? tokenArrays.set(n, new Array(n).fill(0)).get(n)!;
 
+/** What a measurement routes with: a built-in policy (seeded), with or without its decision log built. */
+export interface DecisionSetup {
+  policy: BuiltinPolicyName;
+  explain: boolean;
+  seed: number;
+}
+
 /** A router over the built index with a fresh in-flight ledger, as `measureDecisions` uses it. */
-function decisionRouter(built: BuiltIndex, explain: boolean, seed: number): Router {
+function decisionRouter(built: BuiltIndex, { policy, explain, seed }: DecisionSetup): Router {
   const router = new Router({
-    policy: new KvPolicy({ seed }),
+    policy: createBuiltinPolicy(policy, { seed }),
     blockSize: BLOCK_SIZE,
     decisionLog: explain ? 'debug' : 'off', // debug lines are built, then dropped (this bench logs at warn)
     indexer: built.router.indexer, // the built index, with a fresh in-flight ledger
@@ -73,10 +80,9 @@ const percentile = (values: readonly number[], q: number) =>
 export function measureDecisions(
   built: BuiltIndex,
   requests: readonly SequenceHash[][],
-  explain: boolean,
-  seed: number,
+  setup: DecisionSetup,
 ): DecisionStats {
-  const router = decisionRouter(built, explain, seed);
+  const router = decisionRouter(built, setup);
   const micros: number[] = [];
   const cpuEach: number[] = [];
   const probe = cpuProbeMicros();
@@ -117,9 +123,9 @@ export function measureDecisions(
 export function allocatedBytesPerDecision(
   built: BuiltIndex,
   requests: readonly SequenceHash[][],
-  seed: number,
+  setup: DecisionSetup,
 ): number {
-  const router = decisionRouter(built, false, seed);
+  const router = decisionRouter(built, { ...setup, explain: false });
   const heap = () => process.memoryUsage().heapUsed;
   const probes: number[] = [];
   for (let i = 0; i < 201; i++) {
