@@ -28,20 +28,12 @@ import { BlockRefCounts } from './block-ref-counts.ts';
 import { HashHalves } from './hash-halves.ts';
 import type { InFlightCounts } from './types.ts';
 
-/**
- * One worker's counters. The routing path keeps a reference per member (`ledgerOf`) instead of looking the
- * worker up per decision; `live` turns false when the worker leaves, and the holder fetches a fresh one.
- */
-export interface WorkerLedger {
+/** A worker's keys into the tables; its counters live in the per-slot arrays (`slotRequests`, ...). */
+interface WorkerLedger {
   /** Tag of this worker's entries in the reference-count table (never reused). */
   readonly tag: number;
-  /** Its slot in the held-block table (`held`), fixed while it is live. */
-  readonly heldSlot: number;
-  requests: number;
-  prefillTokens: number;
-  /** Partial last blocks: one per in-flight request whose prompt does not end on a block boundary. */
-  partialBlocks: number;
-  live: boolean;
+  /** Its slot in the held-block table (`held`) and in the per-slot counters, fixed while it is a member. */
+  readonly slot: number;
 }
 
 interface ActiveRequest {
@@ -61,6 +53,15 @@ export class ActiveSequences {
   private readonly refs = new BlockRefCounts();
   private nextTag = 1;
   private readonly halves = new HashHalves();
+  // Per-worker counters by slot, in typed arrays rather than fields of a per-worker object: a decision
+  // reads every worker's, and after the router was preempted these are a few cache lines instead of 64
+  // scattered objects. Zeroed when a worker leaves (its slot is reused).
+  /** Requests in flight. */
+  private slotRequests = new Int32Array(64);
+  /** Their prompt tokens still to prefill. */
+  private slotPrefill = new Float64Array(64);
+  /** Partial last blocks: one per in-flight request whose prompt does not end on a block boundary. */
+  private slotPartial = new Int32Array(64);
 
   /**
    * Record a request routed to `workerId`. `prefillTokens` is the uncached part of its prompt:
@@ -85,23 +86,24 @@ export class ActiveSequences {
       prefillTokens: Math.max(0, isl - overlapBlocks * blockSize),
     };
     this.requests.set(requestId, request);
-    ledger.requests++;
-    ledger.prefillTokens += request.prefillTokens;
+    const slot = ledger.slot;
+    this.slotRequests[slot]!++;
+    this.slotPrefill[slot]! += request.prefillTokens;
     const { refs, held } = this;
     for (let i = 0; i < blockHashes.length; i++) {
       const lo = halves[2 * i]!;
       const hi = halves[2 * i + 1]!;
       // The first holder only sets the worker's bit; holders beyond it are counted in `refs`.
-      if (held.storeHalvesAt(ledger.heldSlot, lo, hi) === 0) refs.increment(lo, hi, ledger.tag);
+      if (held.storeHalvesAt(slot, lo, hi) === 0) refs.increment(lo, hi, ledger.tag);
     }
-    if (request.hasPartialBlock) ledger.partialBlocks++;
+    if (request.hasPartialBlock) this.slotPartial[slot]!++;
   }
 
   /** The request produced its first token: its prompt is no longer prefill work. */
   markPrefillDone(requestId: RequestId): void {
     const request = this.requests.get(requestId);
     if (request === undefined || request.prefillTokens === 0) return;
-    this.ledger(request.workerId).prefillTokens -= request.prefillTokens;
+    this.slotPrefill[this.ledger(request.workerId).slot]! -= request.prefillTokens;
     request.prefillTokens = 0;
   }
 
@@ -112,10 +114,10 @@ export class ActiveSequences {
     this.requests.delete(requestId);
     const ledger = this.ledgers.get(request.workerId);
     if (ledger === undefined) return request.workerId;
-    ledger.requests--;
-    ledger.prefillTokens -= request.prefillTokens;
+    this.slotRequests[ledger.slot]!--;
+    this.slotPrefill[ledger.slot]! -= request.prefillTokens;
     this.release(request, ledger);
-    if (request.hasPartialBlock) ledger.partialBlocks--;
+    if (request.hasPartialBlock) this.slotPartial[ledger.slot]!--;
     return request.workerId;
   }
 
@@ -131,7 +133,11 @@ export class ActiveSequences {
       this.requests.delete(requestId);
     }
     this.held.removeWorker(workerId);
-    if (ledger !== undefined) ledger.live = false;
+    if (ledger !== undefined) {
+      this.slotRequests[ledger.slot] = 0;
+      this.slotPrefill[ledger.slot] = 0;
+      this.slotPartial[ledger.slot] = 0;
+    }
     this.ledgers.delete(workerId);
     return orphaned;
   }
@@ -145,9 +151,13 @@ export class ActiveSequences {
   /** `counts` written into `out` (the routing path's reused views): no allocation. Returns `out`. */
   countsInto(workerId: WorkerId, out: InFlightCounts): InFlightCounts {
     const ledger = this.ledgers.get(workerId);
-    out.requests = ledger === undefined ? 0 : ledger.requests;
-    out.prefillTokens = ledger === undefined ? 0 : ledger.prefillTokens;
-    out.blocks = ledger === undefined ? 0 : this.held.blocksAt(ledger.heldSlot) + ledger.partialBlocks;
+    if (ledger !== undefined) {
+      this.countsAndDepthAt(ledger.slot, out);
+      return out;
+    }
+    out.requests = 0;
+    out.prefillTokens = 0;
+    out.blocks = 0;
     return out;
   }
 
@@ -174,22 +184,27 @@ export class ActiveSequences {
   }
 
   /**
-   * The worker's ledger (made if new, with zero counts), for callers that keep it per member and read it
-   * with `countsAndDepthAt` (no lookup by worker id per decision). Valid while `live`.
+   * The worker's slot (its ledger made if new, with zero counts), for callers that keep it per member and
+   * read it with `countsAndDepthAt`: no lookup by worker id per decision. Valid while `isSlotOf` holds.
    */
-  ledgerOf(workerId: WorkerId): WorkerLedger {
-    return this.ledger(workerId);
+  slotOf(workerId: WorkerId): number {
+    return this.ledger(workerId).slot;
+  }
+
+  /** Whether `slot` (cached by a caller) still belongs to `workerId`: slots are reused after a departure. */
+  isSlotOf(slot: number, workerId: WorkerId): boolean {
+    return this.held.isSlotOf(slot, workerId);
   }
 
   /**
    * `countsInto` and the worker's depth in the last `matchInFlight` walk at once, for the routing path,
-   * from its ledger (`ledgerOf`, live): no lookup by worker id. Returns the depth.
+   * by the worker's slot (`slotOf`): no lookup by worker id. Returns the depth.
    */
-  countsAndDepthAt(ledger: WorkerLedger, out: InFlightCounts): number {
-    out.requests = ledger.requests;
-    out.prefillTokens = ledger.prefillTokens;
-    out.blocks = this.held.blocksAt(ledger.heldSlot) + ledger.partialBlocks;
-    return this.held.depthAt(ledger.heldSlot);
+  countsAndDepthAt(slot: number, out: InFlightCounts): number {
+    out.requests = this.slotRequests[slot]!;
+    out.prefillTokens = this.slotPrefill[slot]!;
+    out.blocks = this.held.blocksAt(slot) + this.slotPartial[slot]!;
+    return this.held.depthAt(slot);
   }
 
   /**
@@ -228,18 +243,30 @@ export class ActiveSequences {
     for (let i = 0; i < request.blockHashes.length; i++) {
       const lo = halves[2 * i]!;
       const hi = halves[2 * i + 1]!;
-      if (!this.refs.decrementIfCounted(lo, hi, ledger.tag))
-        this.held.removeHalvesAt(ledger.heldSlot, lo, hi);
+      if (!this.refs.decrementIfCounted(lo, hi, ledger.tag)) this.held.removeHalvesAt(ledger.slot, lo, hi);
     }
   }
 
   private ledger(workerId: WorkerId): WorkerLedger {
     let ledger = this.ledgers.get(workerId);
     if (ledger === undefined) {
-      const heldSlot = this.held.ensureSlot(workerId);
-      ledger = { tag: this.nextTag++, heldSlot, requests: 0, prefillTokens: 0, partialBlocks: 0, live: true };
+      const slot = this.held.ensureSlot(workerId);
+      if (slot >= this.slotRequests.length) this.growCounters(2 * slot + 2);
+      ledger = { tag: this.nextTag++, slot };
       this.ledgers.set(workerId, ledger);
     }
     return ledger;
+  }
+
+  private growCounters(length: number): void {
+    const requests = new Int32Array(length);
+    const prefill = new Float64Array(length);
+    const partial = new Int32Array(length);
+    requests.set(this.slotRequests);
+    prefill.set(this.slotPrefill);
+    partial.set(this.slotPartial);
+    this.slotRequests = requests;
+    this.slotPrefill = prefill;
+    this.slotPartial = partial;
   }
 }

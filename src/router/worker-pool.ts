@@ -51,6 +51,8 @@ interface Member {
 
 export class WorkerPool {
   private readonly members = new Map<WorkerId, Member>();
+  /** The members as an array, in join order (rebuilt on join and leave): what `candidates` walks. */
+  private joinOrder: Member[] = [];
   /** `candidates`' scratch: the untried members it may offer, before the busy check. */
   private readonly eligible: Member[] = [];
   private readonly busyThreshold: number;
@@ -87,12 +89,15 @@ export class WorkerPool {
       known.info = info;
       return false;
     }
-    this.members.set(info.workerId, { info });
+    this.members.set(info.workerId, { info, load: undefined, quarantinedUntil: undefined });
+    this.joinOrder = [...this.members.values()];
     return true;
   }
 
   delete(workerId: WorkerId): boolean {
-    return this.members.delete(workerId);
+    if (!this.members.delete(workerId)) return false;
+    this.joinOrder = [...this.members.values()];
+    return true;
   }
 
   loadOf(workerId: WorkerId): LoadMetrics | undefined {
@@ -138,8 +143,10 @@ export class WorkerPool {
     const eligible = this.eligible;
     let untried = 0;
     let kept = 0;
-    for (const member of this.members.values()) {
-      if (exclude?.includes(member.info.workerId)) continue;
+    const members = this.joinOrder;
+    for (let i = 0; i < members.length; i++) {
+      const member = members[i]!;
+      if (exclude !== undefined && exclude.includes(member.info.workerId)) continue;
       untried++;
       if (!isQuarantinedAt(member.quarantinedUntil, now)) eligible[kept++] = member;
     }
@@ -182,8 +189,9 @@ export class WorkerPool {
    */
   private memberBusy(member: Member, activeBlocks: ActiveBlocksEstimate | undefined): boolean {
     if (isBusy(member.load, this.busyThreshold)) return true;
-    const { workerId, totalBlocks, maxNumSeqs } = member.info;
+    // Checked before reading the card: with no threshold (replay, benchmarks) a decision need not touch it.
     if (activeBlocks === undefined || !Number.isFinite(this.busyThreshold)) return false;
+    const { workerId, totalBlocks, maxNumSeqs } = member.info;
     const own = activeBlocks(workerId);
     if (own === undefined) return false;
     if (totalBlocks > 0 && own.blocks >= this.busyThreshold * totalBlocks) return true;

@@ -18,16 +18,18 @@
  */
 import type { SequenceHash, WorkerId } from '../protocols/ids.ts';
 import type { LoadMetrics } from '../protocols/kv-events.ts';
-import type { ActiveSequences, WorkerLedger } from './active-sequences.ts';
+import type { ActiveSequences } from './active-sequences.ts';
 import type { KvIndexer } from './kv-indexer.ts';
 import type { PredictedBlocks } from './predicted-blocks.ts';
 import type { InFlightCounts, RouteRequest, WorkerInfo, WorkerView } from './types.ts';
 
 interface MemberScratch {
   readonly view: WorkerView;
-  /** Its in-flight ledger (kept, not looked up per decision; fetched again once no longer `live`). */
-  ledger: WorkerLedger;
-  /** Its slot in the KV index (−1 while it has none there; checked with `isSlotOf` before use). */
+  /**
+   * Its slots in the in-flight ledger and in the KV index (−1 while it has none there), kept rather than
+   * looked up per decision, and checked with `isSlotOf` before use (a slot is reused after a departure).
+   */
+  ledgerSlot: number;
   indexSlot: number;
   /** Whether a load report arrived since the worker joined (then `ownAtReport` and `ownPeak` hold). */
   reported: boolean;
@@ -70,7 +72,7 @@ export class WorkerViews {
     if (this.members.has(info.workerId)) return;
     this.members.set(info.workerId, {
       view: emptyView(info),
-      ledger: this.sources.active.ledgerOf(info.workerId),
+      ledgerSlot: this.sources.active.slotOf(info.workerId),
       indexSlot: -1,
       reported: false,
       ownAtReport: zeroCounts(),
@@ -138,12 +140,16 @@ export class WorkerViews {
     const offered = this.offered;
     offered.length = candidates.length;
     for (let i = 0; i < candidates.length; i++) {
-      offered[i] = this.fill(this.memberAt(i, candidates[i]!), candidates[i]!, loads[i], request);
+      offered[i] = this.fill(this.memberAt(i, candidates[i]!), loads[i], request);
     }
     return offered;
   }
 
-  /** The member of the `i`th candidate: the previous decision's at that position when it is the same. */
+  /**
+   * The member of the `i`th candidate: the previous decision's at that position when it is the same info
+   * object (no lookup, and the card is not read). Otherwise looked up, and its view takes the card's
+   * numbers (a changed card is a new info object).
+   */
   private memberAt(i: number, info: WorkerInfo): MemberScratch {
     if (this.lastCandidates[i] === info) return this.lastMembers[i]!;
     let member = this.members.get(info.workerId);
@@ -151,6 +157,8 @@ export class WorkerViews {
       this.addWorker(info);
       member = this.members.get(info.workerId)!;
     }
+    member.view.blockSize = info.blockSize;
+    member.view.totalBlocks = info.totalBlocks;
     this.lastCandidates[i] = info;
     this.lastMembers[i] = member;
     return member;
@@ -161,18 +169,13 @@ export class WorkerViews {
     return { ...view, inFlight: { ...view.inFlight } };
   }
 
-  private fill(
-    member: MemberScratch,
-    info: WorkerInfo,
-    load: LoadMetrics | undefined,
-    request: RouteRequest,
-  ): WorkerView {
+  private fill(member: MemberScratch, load: LoadMetrics | undefined, request: RouteRequest): WorkerView {
     const { indexer, active } = this.sources;
     const view = member.view;
-    const workerId = info.workerId;
+    const workerId = view.workerId;
     const inFlight = view.inFlight;
-    if (!member.ledger.live) member.ledger = active.ledgerOf(workerId);
-    const inFlightDepth = active.countsAndDepthAt(member.ledger, inFlight);
+    if (!active.isSlotOf(member.ledgerSlot, workerId)) member.ledgerSlot = active.slotOf(workerId);
+    const inFlightDepth = active.countsAndDepthAt(member.ledgerSlot, inFlight);
     const blocks = indexer.blocks;
     if (!blocks.isSlotOf(member.indexSlot, workerId)) member.indexSlot = blocks.slotOf(workerId);
     const indexSlot = member.indexSlot;
@@ -185,9 +188,6 @@ export class WorkerViews {
     // Counted over blocks of requests in flight there, bounded by their pending prefill (a block whose
     // request is past its prefill is no backlog at all).
     const sharedPrefillTokens = Math.min(inFlight.prefillTokens, this.extendedInFlight * request.blockSize);
-    view.workerId = workerId;
-    view.blockSize = info.blockSize;
-    view.totalBlocks = info.totalBlocks;
     view.load = load;
     view.overlapBlocks = overlapBlocks;
     view.predictedBlocks = overlapBlocks - indexed;
