@@ -30,6 +30,8 @@ describe('bench:router --smoke', () => {
       'decision p99.9 µs',
       'decision CPU p50 µs',
       'decision CPU p99 µs',
+      'cold decision p50 µs',
+      'cold decision p99 µs',
       'CPU µs per request',
       'heap bytes per decision',
       'explain p50 µs',

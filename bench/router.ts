@@ -9,7 +9,8 @@
  *      and precomputed block hashes; time each decision (p50/p99/p99.9, µs, wall; p50/p99 of process CPU
  *      time), with the decision log off and with its fields built ("explain"), and the process CPU time per
  *      request (route + first token + end), and the heap bytes one decision allocates (median; what feeds
- *      the young generation's scavenges);
+ *      the young generation's scavenges), and "cold" decisions: timed right after flushing the CPU caches
+ *      (64 MB written), every 8th request, the cost a preempted router pays (the tail on a busy machine);
  *   3. report the index's memory per indexed (worker, block) entry: live heap + array buffers after a full
  *      GC, before and after applying the events (needs `--expose-gc`, which `npm run bench:router` passes),
  *      and heap and RSS after the build.
@@ -34,7 +35,12 @@ import { computeBlockHashes } from '../src/tokens/block-hash.ts';
 import { configureLogging } from '../src/util/logger.ts';
 import { Mulberry32 } from '../src/util/prng.ts';
 import { startProgress } from '../src/util/progress.ts';
-import { allocatedBytesPerDecision, bestOf, measureDecisions } from './lib/router-decisions.ts';
+import {
+  allocatedBytesPerDecision,
+  bestOf,
+  measureColdDecisions,
+  measureDecisions,
+} from './lib/router-decisions.ts';
 import { BLOCK_SIZE, buildIndex, liveBytes, makeRequests } from './lib/router-index.ts';
 
 const { values } = parseArgs({
@@ -114,11 +120,12 @@ for (const numBlocks of blockCounts) {
       const plain = bestOf(rounds, () => measureDecisions(built, requests, setup));
       const explained = bestOf(rounds, () => measureDecisions(built, requests, { ...setup, explain: true }));
       const allocated = allocatedBytesPerDecision(built, requests, setup);
+      const cold = measureColdDecisions(built, requests, setup);
       const stats = built.router.indexer.stats();
       rows.push(
         `| ${numWorkers} | ${policy} | ${built.indexedBlocks} | ${stats.blocks} | ${(built.events / built.applySeconds).toFixed(0)} | ` +
           `${(built.indexedBlocks / built.applySeconds).toFixed(0)} | ${(built.indexedBlocks / built.applyCpuSeconds).toFixed(0)} | ` +
-          `${f1(plain.p50)} | ${f1(plain.p99)} | ${f1(plain.p999)} | ${f1(plain.cpuP50)} | ${f1(plain.cpuP99)} | ${f1(plain.cpuMicros)} | ${allocated} | ` +
+          `${f1(plain.p50)} | ${f1(plain.p99)} | ${f1(plain.p999)} | ${f1(plain.cpuP50)} | ${f1(plain.cpuP99)} | ${f1(cold.p50)} | ${f1(cold.p99)} | ${f1(plain.cpuMicros)} | ${allocated} | ` +
           `${f1(explained.p50)} | ${f1(explained.p99)} | ${f1(plain.meanOverlap)} | ` +
           `${built.indexBytes === undefined ? 'n/a' : (built.indexBytes / built.indexedBlocks).toFixed(0)} / ` +
           `${(built.router.indexer.blocks.tableBytes / built.indexedBlocks).toFixed(0)} | ` +
@@ -131,10 +138,10 @@ for (const numBlocks of blockCounts) {
 progress.stop();
 console.log(
   '| workers | policy | indexed blocks | distinct blocks | events/s (16 blocks) | stored blocks/s | stored blocks/CPU-s | ' +
-    'decision p50 µs | decision p99 µs | decision p99.9 µs | decision CPU p50 µs | decision CPU p99 µs | CPU µs per request | heap bytes per decision | explain p50 µs | explain p99 µs | mean overlap blocks | ' +
+    'decision p50 µs | decision p99 µs | decision p99.9 µs | decision CPU p50 µs | decision CPU p99 µs | cold decision p50 µs | cold decision p99 µs | CPU µs per request | heap bytes per decision | explain p50 µs | explain p99 µs | mean overlap blocks | ' +
     'bytes per indexed block (live memory Δ / table) | heap MiB | RSS MiB |',
 );
-console.log(`|---:|---|${'---:|'.repeat(18)}`);
+console.log(`|---:|---|${'---:|'.repeat(20)}`);
 for (const row of rows) console.log(row);
 console.log(
   `\nRSS before building any index: ${mib(rssBefore)} MiB (heap and RSS columns are measured after each build; earlier indexes may not be collected yet)`,

@@ -143,6 +143,53 @@ export function allocatedBytesPerDecision(
   return bytes.sort((a, b) => a - b)[Math.floor(bytes.length / 2)] ?? 0;
 }
 
+/** Decision latency right after the CPU caches were flushed, µs: what a router that was preempted sees. */
+export interface ColdDecisionStats {
+  p50: number;
+  p99: number;
+}
+
+/** Bytes written between two cold decisions: more than the last-level cache of the machines we run on. */
+const FLUSH_BYTES = 64 << 20;
+let flushBuffer: Float64Array | undefined;
+/** Written by every flush (a module variable: the flushing loop cannot be optimized away). */
+let flushSink = 0;
+
+/** Evict the caches (and the TLB's entries for the router's memory) by walking a buffer larger than them. */
+function flushCaches(): void {
+  flushBuffer ??= new Float64Array(FLUSH_BYTES / 8);
+  for (let i = 0; i < flushBuffer.length; i += 8) flushSink += flushBuffer[i]!++;
+}
+
+/**
+ * Every `every`th decision timed right after flushing the caches (the rest keep the window moving): on a
+ * shared or busy machine the router is preempted between decisions, and the tail of its latency is the
+ * cost of a decision whose index lines, per-worker state and code all come from memory again. This
+ * measures that cost directly, independent of the machine's load.
+ */
+export function measureColdDecisions(
+  built: BuiltIndex,
+  requests: readonly SequenceHash[][],
+  setup: DecisionSetup,
+  every = 8,
+): ColdDecisionStats {
+  const router = decisionRouter(built, setup);
+  const micros: number[] = [];
+  const warmup = Math.min(500, Math.floor(requests.length / 10));
+  routeAll(router, built.workers.length, requests, (i, route) => {
+    if (i < warmup || i % every !== 0) {
+      route();
+      return;
+    }
+    flushCaches();
+    const t0 = performance.now();
+    route();
+    micros.push((performance.now() - t0) * 1000);
+  });
+  micros.sort((a, b) => a - b);
+  return { p50: percentile(micros, 50), p99: percentile(micros, 99) };
+}
+
 /** Median CPU time that two back-to-back `process.cpuUsage` calls report: subtracted from each decision's. */
 function cpuProbeMicros(): number {
   const samples: number[] = [];
