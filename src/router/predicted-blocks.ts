@@ -78,6 +78,14 @@ export class PredictedBlocks {
   ) {}
 
   /**
+   * Whether an ended request's blocks are kept at all: with a grace of 0 they would expire at the next
+   * `expire`, which every read runs first, so no decision could see them (the router skips `retire`).
+   */
+  get retains(): boolean {
+    return this.graceMs > 0;
+  }
+
+  /**
    * `requestId` ended normally on `workerId`: `unconfirmed` are its blocks the indexer does not hold
    * there yet. They count as cached there until confirmed or `graceMs` from now.
    */

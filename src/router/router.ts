@@ -364,10 +364,14 @@ export class Router {
     return this.decisionLog !== 'off' && this.log.isEnabled(this.decisionLog);
   }
 
-  /** A request ended normally: its blocks the indexer does not hold yet stay predicted for a while. */
+  /**
+   * A request ended normally: its blocks the indexer does not hold yet stay predicted for a while (with a
+   * grace of 0, not at all: nothing to look up).
+   */
   private retirePredictions(requestId: RequestId): void {
+    if (this.predicted === undefined || !this.predicted.retains) return;
     const request = this.active.requestBlocks(requestId);
-    if (this.predicted === undefined || request === undefined) return;
+    if (request === undefined) return;
     const { workerId, blockHashes } = request;
     const unconfirmed = blockHashes.filter((hash) => !this.indexer.blocks.holds(workerId, hash));
     this.predicted.retire(requestId, workerId, unconfirmed);
