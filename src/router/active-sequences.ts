@@ -16,7 +16,9 @@
  * A set bit stands for the first holder; `refs` counts only the holders beyond it (a shared system prompt,
  * a conversation's next turn while its last is in flight). Most in-flight blocks have one holder, so
  * routing a request costs one probe per block (the bit) instead of two, and `refs` stays small enough
- * to stay in cache: a block's holders on a worker = bit + refs(block, worker).
+ * to stay in cache: a block's holders on a worker = bit + refs(block, worker). Each worker's counters
+ * (requests, prefill tokens, partial blocks) are typed arrays by its slot in `held`, read by slot on the
+ * routing path (`slotOf`, `countsAndDepthAt`).
  *
  * Lifecycle: `add` when routed → `markPrefillDone` at the first token (its prefill tokens drop to 0) →
  * `finish` when it completes, fails or is cancelled.

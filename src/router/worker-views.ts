@@ -10,11 +10,20 @@
  * decision it was built for; a policy (or a tool) that keeps one past `select` copies it (`inspect` does).
  *
  *   per member (Map by worker id, made at join, dropped at leave):
- *     view         WorkerView   rewritten by `build`; its `inFlight` object too
+ *     view         WorkerView   rewritten by `build`; its `inFlight` object too; workerId, blockSize and
+ *                               totalBlocks set when the member's card (info object) changes
+ *     ledgerSlot   number       its slot in the in-flight ledger / the KV index, kept so a decision looks
+ *     indexSlot    number       no worker up by id; checked against the slot's owner before use
  *     ownAtReport  counts       the peak of our in-flight counts over the interval the last load report
  *                               may have been sampled in (`loadEstimate`); valid once `reported`
  *     ownPeak      counts       the peak since that report arrived
- *   shared:  the offered array (length = candidates), and the two depth walks' tables (block-index.ts)
+ *   shared:  the offered array (length = candidates), the previous decision's candidates and members by
+ *            position (the same card at the same position is the same member), and the two depth walks'
+ *            tables (block-index.ts)
+ *
+ * Every per-worker number the fill reads is an entry of a typed array by slot (block counts, in-flight
+ * requests and prefill, depths): after the router was preempted, a decision finds them in a few cache
+ * lines instead of one or two small objects per worker.
  */
 import type { SequenceHash, WorkerId } from '../protocols/ids.ts';
 import type { LoadMetrics } from '../protocols/kv-events.ts';
