@@ -3,8 +3,9 @@ import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 
 describe('bench:router --smoke', () => {
-  it('prints one table row per (workers, blocks) configuration with the expected columns', () => {
-    const run = spawnSync(process.execPath, ['bin/run-ts.mjs', 'bench/router.ts', '--smoke'], {
+  it('prints one table row per (workers, blocks, policy) with the expected columns', () => {
+    const args = ['bin/run-ts.mjs', 'bench/router.ts', '--smoke', '--policy', 'kv,kv-ttft'];
+    const run = spawnSync(process.execPath, args, {
       encoding: 'utf8',
       timeout: 120_000,
     });
@@ -18,6 +19,7 @@ describe('bench:router --smoke', () => {
       .map((c) => c.trim());
     assert.deepEqual(columns, [
       'workers',
+      'policy',
       'indexed blocks',
       'distinct blocks',
       'events/s (16 blocks)',
@@ -25,8 +27,11 @@ describe('bench:router --smoke', () => {
       'stored blocks/CPU-s',
       'decision p50 µs',
       'decision p99 µs',
+      'decision p99.9 µs',
       'decision CPU p50 µs',
       'decision CPU p99 µs',
+      'cold decision p50 µs',
+      'cold decision p99 µs',
       'CPU µs per request',
       'heap bytes per decision',
       'explain p50 µs',
@@ -46,18 +51,21 @@ describe('bench:router --smoke', () => {
       );
     assert.deepEqual(
       rows.map((r) => r[0]),
-      [4, 16],
-      'smoke mode: 4 and 16 workers',
+      [4, 4, 16, 16],
+      'smoke mode: 4 and 16 workers, one row per policy',
     );
+    const policies = lines.filter((l) => /^\| \d/.test(l)).map((l) => l.split('|')[2]!.trim());
+    assert.deepEqual(policies, ['kv', 'kv-ttft', 'kv', 'kv-ttft']);
     const bytesColumn = columns.indexOf('bytes per indexed block (live memory Δ / table)');
+    const policyColumn = columns.indexOf('policy');
     for (const row of rows) {
       assert.equal(row.length, columns.length);
       assert.ok(
-        row.every((x, i) => i === bytesColumn || (Number.isFinite(x) && x >= 0)),
+        row.every((x, i) => i === bytesColumn || i === policyColumn || (Number.isFinite(x) && x >= 0)),
         `numeric cells: ${row}`,
       );
-      assert.ok(row[1]! >= 2000, 'the index holds at least the requested blocks');
-      assert.ok(row[2]! <= row[1]!, 'distinct blocks never exceed indexed (worker, block) entries');
+      assert.ok(row[2]! >= 2000, 'the index holds at least the requested blocks');
+      assert.ok(row[3]! <= row[2]!, 'distinct blocks never exceed indexed (worker, block) entries');
       assert.ok(
         row[columns.indexOf('mean overlap blocks')]! > 0,
         'requests with shared prefixes find cached blocks',

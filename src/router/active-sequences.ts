@@ -13,6 +13,12 @@
  * in-flight depth at once (`inFlightDepths`), instead of one or two `Map<bigint>` lookups per worker per
  * decision (~290 ns each: at 64 workers most of a decision). The reference counts behind the bits are a
  * typed-array table too (`block-ref-counts.ts`), so routing and finishing a request allocate no BigInt key.
+ * A set bit stands for the first holder; `refs` counts only the holders beyond it (a shared system prompt,
+ * a conversation's next turn while its last is in flight). Most in-flight blocks have one holder, so
+ * routing a request costs one probe per block (the bit) instead of two, and `refs` stays small enough
+ * to stay in cache: a block's holders on a worker = bit + refs(block, worker). Each worker's counters
+ * (requests, prefill tokens, partial blocks) are typed arrays by its slot in `held`, read by slot on the
+ * routing path (`slotOf`, `countsAndDepthAt`).
  *
  * Lifecycle: `add` when routed → `markPrefillDone` at the first token (its prefill tokens drop to 0) →
  * `finish` when it completes, fails or is cancelled.
@@ -24,13 +30,12 @@ import { BlockRefCounts } from './block-ref-counts.ts';
 import { HashHalves } from './hash-halves.ts';
 import type { InFlightCounts } from './types.ts';
 
+/** A worker's keys into the tables; its counters live in the per-slot arrays (`slotRequests`, ...). */
 interface WorkerLedger {
   /** Tag of this worker's entries in the reference-count table (never reused). */
-  tag: number;
-  requests: number;
-  prefillTokens: number;
-  /** Partial last blocks: one per in-flight request whose prompt does not end on a block boundary. */
-  partialBlocks: number;
+  readonly tag: number;
+  /** Its slot in the held-block table (`held`) and in the per-slot counters, fixed while it is a member. */
+  readonly slot: number;
 }
 
 interface ActiveRequest {
@@ -50,10 +55,20 @@ export class ActiveSequences {
   private readonly refs = new BlockRefCounts();
   private nextTag = 1;
   private readonly halves = new HashHalves();
+  // Per-worker counters by slot, in typed arrays rather than fields of a per-worker object: a decision
+  // reads every worker's, and after the router was preempted these are a few cache lines instead of 64
+  // scattered objects. Zeroed when a worker leaves (its slot is reused).
+  /** Requests in flight. */
+  private slotRequests = new Int32Array(64);
+  /** Their prompt tokens still to prefill. */
+  private slotPrefill = new Float64Array(64);
+  /** Partial last blocks: one per in-flight request whose prompt does not end on a block boundary. */
+  private slotPartial = new Int32Array(64);
 
   /**
    * Record a request routed to `workerId`. `prefillTokens` is the uncached part of its prompt:
-   * max(0, isl − overlapBlocks · blockSize).
+   * max(0, isl − overlapBlocks · blockSize). `halves`: `blockHashes` already split (`HashHalves.of`), when
+   * the caller has them (the router splits a prompt once per decision).
    */
   add(
     requestId: RequestId,
@@ -62,6 +77,7 @@ export class ActiveSequences {
     isl: number,
     blockSize: number,
     overlapBlocks: number,
+    halves: Uint32Array = this.halves.of(blockHashes),
   ): void {
     if (this.requests.has(requestId)) this.finish(requestId);
     const ledger = this.ledger(workerId);
@@ -72,22 +88,24 @@ export class ActiveSequences {
       prefillTokens: Math.max(0, isl - overlapBlocks * blockSize),
     };
     this.requests.set(requestId, request);
-    ledger.requests++;
-    ledger.prefillTokens += request.prefillTokens;
-    const halves = this.halves.of(blockHashes);
+    const slot = ledger.slot;
+    this.slotRequests[slot]!++;
+    this.slotPrefill[slot]! += request.prefillTokens;
+    const { refs, held } = this;
     for (let i = 0; i < blockHashes.length; i++) {
       const lo = halves[2 * i]!;
       const hi = halves[2 * i + 1]!;
-      if (this.refs.increment(lo, hi, ledger.tag) === 1) this.held.storeHalves(workerId, lo, hi);
+      // The first holder only sets the worker's bit; holders beyond it are counted in `refs`.
+      if (held.storeHalvesAt(slot, lo, hi) === 0) refs.increment(lo, hi, ledger.tag);
     }
-    if (request.hasPartialBlock) ledger.partialBlocks++;
+    if (request.hasPartialBlock) this.slotPartial[slot]!++;
   }
 
   /** The request produced its first token: its prompt is no longer prefill work. */
   markPrefillDone(requestId: RequestId): void {
     const request = this.requests.get(requestId);
     if (request === undefined || request.prefillTokens === 0) return;
-    this.ledger(request.workerId).prefillTokens -= request.prefillTokens;
+    this.slotPrefill[this.ledger(request.workerId).slot]! -= request.prefillTokens;
     request.prefillTokens = 0;
   }
 
@@ -98,10 +116,10 @@ export class ActiveSequences {
     this.requests.delete(requestId);
     const ledger = this.ledgers.get(request.workerId);
     if (ledger === undefined) return request.workerId;
-    ledger.requests--;
-    ledger.prefillTokens -= request.prefillTokens;
+    this.slotRequests[ledger.slot]!--;
+    this.slotPrefill[ledger.slot]! -= request.prefillTokens;
     this.release(request, ledger);
-    if (request.hasPartialBlock) ledger.partialBlocks--;
+    if (request.hasPartialBlock) this.slotPartial[ledger.slot]!--;
     return request.workerId;
   }
 
@@ -117,6 +135,11 @@ export class ActiveSequences {
       this.requests.delete(requestId);
     }
     this.held.removeWorker(workerId);
+    if (ledger !== undefined) {
+      this.slotRequests[ledger.slot] = 0;
+      this.slotPrefill[ledger.slot] = 0;
+      this.slotPartial[ledger.slot] = 0;
+    }
     this.ledgers.delete(workerId);
     return orphaned;
   }
@@ -130,9 +153,13 @@ export class ActiveSequences {
   /** `counts` written into `out` (the routing path's reused views): no allocation. Returns `out`. */
   countsInto(workerId: WorkerId, out: InFlightCounts): InFlightCounts {
     const ledger = this.ledgers.get(workerId);
-    out.requests = ledger === undefined ? 0 : ledger.requests;
-    out.prefillTokens = ledger === undefined ? 0 : ledger.prefillTokens;
-    out.blocks = ledger === undefined ? 0 : this.held.workerBlockCount(workerId) + ledger.partialBlocks;
+    if (ledger !== undefined) {
+      this.countsAndDepthAt(ledger.slot, out);
+      return out;
+    }
+    out.requests = 0;
+    out.prefillTokens = 0;
+    out.blocks = 0;
     return out;
   }
 
@@ -153,16 +180,32 @@ export class ActiveSequences {
     this.held.matchDepths(blockHashes);
   }
 
+  /** `matchInFlight` for `n` hashes already split into halves (`HashHalves.of`). */
+  matchInFlightHalves(halves: Uint32Array, n: number): void {
+    this.held.matchDepthsHalves(halves, n);
+  }
+
   /**
-   * `countsInto` and the worker's depth in the last `matchInFlight` walk at once, for the routing path: one lookup in the ledger and one in
-   * the held-block table per worker. Returns the depth.
+   * The worker's slot (its ledger made if new, with zero counts), for callers that keep it per member and
+   * read it with `countsAndDepthAt`: no lookup by worker id per decision. Valid while `isSlotOf` holds.
    */
-  countsAndDepthInto(workerId: WorkerId, out: InFlightCounts): number {
-    const ledger = this.ledgers.get(workerId);
-    const slot = this.held.slotOf(workerId);
-    out.requests = ledger === undefined ? 0 : ledger.requests;
-    out.prefillTokens = ledger === undefined ? 0 : ledger.prefillTokens;
-    out.blocks = ledger === undefined ? 0 : this.held.blocksAt(slot) + ledger.partialBlocks;
+  slotOf(workerId: WorkerId): number {
+    return this.ledger(workerId).slot;
+  }
+
+  /** Whether `slot` (cached by a caller) still belongs to `workerId`: slots are reused after a departure. */
+  isSlotOf(slot: number, workerId: WorkerId): boolean {
+    return this.held.isSlotOf(slot, workerId);
+  }
+
+  /**
+   * `countsInto` and the worker's depth in the last `matchInFlight` walk at once, for the routing path,
+   * by the worker's slot (`slotOf`): no lookup by worker id. Returns the depth.
+   */
+  countsAndDepthAt(slot: number, out: InFlightCounts): number {
+    out.requests = this.slotRequests[slot]!;
+    out.prefillTokens = this.slotPrefill[slot]!;
+    out.blocks = this.held.blocksAt(slot) + this.slotPartial[slot]!;
     return this.held.depthAt(slot);
   }
 
@@ -202,16 +245,30 @@ export class ActiveSequences {
     for (let i = 0; i < request.blockHashes.length; i++) {
       const lo = halves[2 * i]!;
       const hi = halves[2 * i + 1]!;
-      if (this.refs.decrement(lo, hi, ledger.tag) === 0) this.held.removeHalves(request.workerId, lo, hi);
+      if (!this.refs.decrementIfCounted(lo, hi, ledger.tag)) this.held.removeHalvesAt(ledger.slot, lo, hi);
     }
   }
 
   private ledger(workerId: WorkerId): WorkerLedger {
     let ledger = this.ledgers.get(workerId);
     if (ledger === undefined) {
-      ledger = { tag: this.nextTag++, requests: 0, prefillTokens: 0, partialBlocks: 0 };
+      const slot = this.held.ensureSlot(workerId);
+      if (slot >= this.slotRequests.length) this.growCounters(2 * slot + 2);
+      ledger = { tag: this.nextTag++, slot };
       this.ledgers.set(workerId, ledger);
     }
     return ledger;
+  }
+
+  private growCounters(length: number): void {
+    const requests = new Int32Array(length);
+    const prefill = new Float64Array(length);
+    const partial = new Int32Array(length);
+    requests.set(this.slotRequests);
+    prefill.set(this.slotPrefill);
+    partial.set(this.slotPartial);
+    this.slotRequests = requests;
+    this.slotPrefill = prefill;
+    this.slotPartial = partial;
   }
 }

@@ -21,6 +21,13 @@ export class ApproxKvIndex {
   /** Per worker: block → expiry time (ms), in expiry order. */
   private readonly expiries = new Map<WorkerId, Map<SequenceHash, number>>();
   private entries = 0;
+  /**
+   * No entry expires before this (a lower bound: the earliest front after the last prune, or a record
+   * since); entries are recorded in expiry order per worker, so a front only ever moves later.
+   */
+  private earliestExpiry = Number.POSITIVE_INFINITY;
+  /** `pruneExpired`'s scratch (it runs once per decision, over every worker). */
+  private readonly expired: SequenceHash[] = [];
 
   constructor(private readonly options: ApproxKvIndexOptions) {}
 
@@ -31,6 +38,7 @@ export class ApproxKvIndex {
   /** Remember that `workerId` now holds `hashes` (a decision just sent that prefix there). */
   record(workerId: WorkerId, hashes: readonly SequenceHash[]): void {
     const expiresAt = this.options.now() + this.options.ttlMs;
+    this.earliestExpiry = Math.min(this.earliestExpiry, expiresAt);
     let queue = this.expiries.get(workerId);
     if (queue === undefined) this.expiries.set(workerId, (queue = new Map()));
     for (const hash of hashes) {
@@ -48,6 +56,20 @@ export class ApproxKvIndex {
     return this.blocks.findMatches(hashes);
   }
 
+  /**
+   * `findMatches` without allocating (the routing path): one walk, then `matchedDepth` per worker until
+   * the next walk.
+   */
+  matchDepths(hashes: readonly SequenceHash[]): void {
+    this.pruneExpired();
+    this.blocks.matchDepths(hashes);
+  }
+
+  /** `workerId`'s overlap in the last `matchDepths` walk (0 when it holds none of it). */
+  matchedDepth(workerId: WorkerId): number {
+    return this.blocks.depthAt(this.blocks.slotOf(workerId));
+  }
+
   workerBlockCount(workerId: WorkerId): number {
     return this.blocks.workerBlockCount(workerId);
   }
@@ -58,17 +80,25 @@ export class ApproxKvIndex {
     this.blocks.removeWorker(workerId);
   }
 
-  /** Drop every entry whose TTL has passed. */
+  /** Drop every entry whose TTL has passed (one comparison while none has: it runs per decision). */
   pruneExpired(): void {
     const now = this.options.now();
+    if (now < this.earliestExpiry) return;
+    const expired = this.expired;
+    let earliest = Number.POSITIVE_INFINITY;
     for (const [workerId, queue] of this.expiries) {
-      const expired: SequenceHash[] = [];
+      expired.length = 0;
       for (const [hash, expiresAt] of queue) {
-        if (expiresAt > now) break;
+        if (expiresAt > now) {
+          earliest = Math.min(earliest, expiresAt);
+          break;
+        }
         expired.push(hash);
       }
       this.drop(workerId, queue, expired);
     }
+    expired.length = 0;
+    this.earliestExpiry = earliest;
   }
 
   /**

@@ -5,6 +5,7 @@ import type { SequenceHash, WorkerId } from '../protocols/ids.ts';
 import { hashToWire } from '../protocols/kv-events.ts';
 import { Mulberry32 } from '../util/prng.ts';
 import { BlockIndex } from './block-index.ts';
+import { removeWire, storeWire } from './block-index-wire.ts';
 import { sequenceHashes, tokens } from './testing/router-kit.ts';
 
 const hashes = sequenceHashes(tokens(0, 16 * 8)); // 8 blocks
@@ -61,13 +62,13 @@ describe('BlockIndex', () => {
       if (roll < 0.5) {
         const batch = Array.from({ length: 1 + rng.nextInt(8) }, pick);
         const wire = rng.nextFloat() < 0.5;
-        const added = wire ? index.storeWire(workerId, batch.map(hashToWire)) : index.store(workerId, batch);
+        const added = wire ? storeWire(index, workerId, batch.map(hashToWire)) : index.store(workerId, batch);
         const expected = new Set(batch.filter((h) => !held.has(h))).size;
         for (const h of batch) held.add(h);
         assert.equal(added, expected);
       } else if (roll < 0.95) {
         const batch = [...new Set(Array.from({ length: 1 + rng.nextInt(8) }, pick))];
-        const removed = index.removeWire(workerId, batch.map(hashToWire));
+        const removed = removeWire(index, workerId, batch.map(hashToWire));
         assert.equal(removed, batch.filter((h) => held.delete(h)).length);
       } else if (roll < 0.98) {
         index.clearWorker(workerId);

@@ -24,17 +24,12 @@
  * workers. Worker slots are small integers, reused after a worker leaves; the per-worker block count is a
  * counter, and `clearWorker` (a snapshot rebuild, a `cleared` event, a departure: rare) scans the table.
  * Hashes arrive as BigInt (the router's prompt hashes) or as decimal strings (KV events on the wire), and
- * are split into two 32-bit halves without allocating (a BigUint64Array view, or digit arithmetic).
+ * are split into two 32-bit halves without allocating (a BigUint64Array view, or digit arithmetic in
+ * `block-index-wire.ts`).
  */
 
 import type { SequenceHash, WorkerId } from '../protocols/ids.ts';
 import { HashHalves } from './hash-halves.ts';
-
-interface WorkerEntry {
-  slot: number;
-  /** Blocks this worker holds (its "tree size"). */
-  blocks: number;
-}
 
 const INITIAL_BITS = 10;
 
@@ -47,14 +42,18 @@ export class BlockIndex {
   private stride = 3;
   private table = new Uint32Array(this.stride * this.capacity);
   private count = 0;
-  private readonly byWorker = new Map<WorkerId, WorkerEntry>();
+  /** Each worker's slot (a small integer: its bit in the masks, its index in the per-slot arrays). */
+  private readonly byWorker = new Map<WorkerId, number>();
   private readonly slotOwners: (WorkerId | undefined)[] = [];
-  /** The entry of the worker in each slot (`blocksAt`). */
-  private readonly slotEntries: (WorkerEntry | undefined)[] = [];
   private readonly freeSlots: number[] = [];
   /** Scratch: BigInt hashes written here are read back as 32-bit halves (little-endian lo, hi). */
   private readonly halves = new HashHalves();
   private alive = new Uint32Array(1);
+  /**
+   * Blocks each worker slot holds (its "tree size"): a typed array by slot rather than a field per
+   * worker object, so reading every worker's count in a decision touches a few cache lines, not 64 objects.
+   */
+  private slotBlocks = new Uint32Array(64);
   /** The last `matchDepths` walk: leading blocks held, by worker slot. */
   private depthBySlot = new Uint32Array(64);
 
@@ -79,92 +78,85 @@ export class BlockIndex {
 
   /** Blocks `workerId` caches (its "tree size"). */
   workerBlockCount(workerId: WorkerId): number {
-    return this.byWorker.get(workerId)?.blocks ?? 0;
+    return this.blocksAt(this.slotOf(workerId));
   }
 
   /** True when `workerId` caches the block `hash`. */
   holds(workerId: WorkerId, hash: SequenceHash): boolean {
-    const entry = this.byWorker.get(workerId);
-    if (entry === undefined) return false;
+    const slot = this.slotOf(workerId);
+    if (slot < 0) return false;
     const h = this.halves.one(hash);
-    return this.holdsKey(entry, h[0]!, h[1]!);
+    return this.holdsKey(slot, h[0]!, h[1]!);
   }
 
-  /** `holds` for a hash in wire form (a decimal string, already validated). */
-  holdsWire(workerId: WorkerId, wireHash: string): boolean {
-    const entry = this.byWorker.get(workerId);
-    if (entry === undefined) return false;
-    const h = this.halves.wire(wireHash);
-    return this.holdsKey(entry, h[0]!, h[1]!);
+  /** `holds` for one hash given as 32-bit halves, for the worker in `slot` (false when none is there). */
+  holdsHalvesAt(slot: number, lo: number, hi: number): boolean {
+    return this.slotOwners[slot] !== undefined && this.holdsKey(slot, lo, hi);
   }
 
   ensureWorker(workerId: WorkerId): void {
-    this.entry(workerId);
+    this.ensureSlot(workerId);
   }
 
   /** Record that `workerId` caches each of `hashes`. Returns how many were new for it. */
   store(workerId: WorkerId, hashes: Iterable<SequenceHash>): number {
-    const entry = this.entry(workerId);
+    const slot = this.ensureSlot(workerId);
     let added = 0;
     for (const hash of hashes) {
       const h = this.halves.one(hash);
-      added += this.storeKey(entry, h[0]!, h[1]!);
+      added += this.storeKey(slot, h[0]!, h[1]!);
     }
     return added;
   }
 
-  /** `store` for one hash given as its 32-bit halves (callers that split hashes themselves). */
-  storeHalves(workerId: WorkerId, lo: number, hi: number): number {
-    return this.storeKey(this.entry(workerId), lo, hi);
-  }
-
-  /** `remove` for one hash given as its 32-bit halves. */
-  removeHalves(workerId: WorkerId, lo: number, hi: number): number {
-    const entry = this.byWorker.get(workerId);
-    return entry === undefined ? 0 : this.removeKey(entry, lo, hi);
-  }
-
-  /** `store` for hashes in wire form. */
-  storeWire(workerId: WorkerId, wireHashes: readonly string[]): number {
-    const entry = this.entry(workerId);
-    let added = 0;
-    for (const wire of wireHashes) {
-      const h = this.halves.wire(wire);
-      added += this.storeKey(entry, h[0]!, h[1]!);
+  /**
+   * The worker's slot, registering it if new: callers that store many blocks for one worker
+   * (`storeHalvesAt`, the in-flight ledger) look it up once instead of once per block.
+   */
+  ensureSlot(workerId: WorkerId): number {
+    let slot = this.byWorker.get(workerId);
+    if (slot === undefined) {
+      slot = this.freeSlots.pop() ?? this.slotOwners.length;
+      this.slotOwners[slot] = workerId;
+      if (slot >>> 5 >= this.words) this.rehash(this.bits, (slot >>> 5) + 1);
+      if (slot >= this.slotBlocks.length) {
+        const grown = new Uint32Array(2 * this.slotBlocks.length);
+        grown.set(this.slotBlocks);
+        this.slotBlocks = grown;
+      }
+      this.byWorker.set(workerId, slot);
     }
-    return added;
+    return slot;
+  }
+
+  /** `store` for one hash given as 32-bit halves, for the worker in `slot` (from `ensureSlot`). */
+  storeHalvesAt(slot: number, lo: number, hi: number): number {
+    return this.storeKey(slot, lo, hi);
+  }
+
+  /** `remove` for one hash given as 32-bit halves, for the worker in `slot` (0 when none is there). */
+  removeHalvesAt(slot: number, lo: number, hi: number): number {
+    return this.slotOwners[slot] === undefined ? 0 : this.removeKey(slot, lo, hi);
   }
 
   /** Forget that `workerId` caches each of `hashes` (unknown ones are ignored). Returns how many it held. */
   remove(workerId: WorkerId, hashes: Iterable<SequenceHash>): number {
-    const entry = this.byWorker.get(workerId);
-    if (entry === undefined) return 0;
+    const slot = this.slotOf(workerId);
+    if (slot < 0) return 0;
     let removed = 0;
     for (const hash of hashes) {
       const h = this.halves.one(hash);
-      removed += this.removeKey(entry, h[0]!, h[1]!);
-    }
-    return removed;
-  }
-
-  /** `remove` for hashes in wire form. */
-  removeWire(workerId: WorkerId, wireHashes: readonly string[]): number {
-    const entry = this.byWorker.get(workerId);
-    if (entry === undefined) return 0;
-    let removed = 0;
-    for (const wire of wireHashes) {
-      const h = this.halves.wire(wire);
-      removed += this.removeKey(entry, h[0]!, h[1]!);
+      removed += this.removeKey(slot, h[0]!, h[1]!);
     }
     return removed;
   }
 
   /** Drop every block of `workerId` but keep it registered (a `cleared` event, a snapshot rebuild). */
   clearWorker(workerId: WorkerId): void {
-    const entry = this.byWorker.get(workerId);
-    if (entry === undefined || entry.blocks === 0) return;
-    const word = 2 + (entry.slot >>> 5);
-    const keep = ~(1 << (entry.slot & 31));
+    const slot = this.slotOf(workerId);
+    if (slot < 0 || this.slotBlocks[slot] === 0) return;
+    const word = 2 + (slot >>> 5);
+    const keep = ~(1 << (slot & 31));
     let emptied = 0;
     for (let i = 0; i < this.capacity; i++) {
       const k = i * this.stride + word;
@@ -172,7 +164,7 @@ export class BlockIndex {
       this.table[k]! &= keep;
       if (this.isEmpty(i)) emptied++;
     }
-    entry.blocks = 0;
+    this.slotBlocks[slot] = 0;
     // Entries no worker holds are dropped by rebuilding the table: deleting while scanning would shift
     // entries past the scan. (Until then they look empty: nothing probes in between.)
     if (emptied > 0) this.rehash(this.bits, this.words);
@@ -180,13 +172,12 @@ export class BlockIndex {
 
   /** Drop the worker and all its blocks; its slot is reused by the next new worker. */
   removeWorker(workerId: WorkerId): void {
-    const entry = this.byWorker.get(workerId);
-    if (entry === undefined) return;
+    const slot = this.slotOf(workerId);
+    if (slot < 0) return;
     this.clearWorker(workerId);
     this.byWorker.delete(workerId);
-    this.slotOwners[entry.slot] = undefined;
-    this.slotEntries[entry.slot] = undefined;
-    this.freeSlots.push(entry.slot);
+    this.slotOwners[slot] = undefined;
+    this.freeSlots.push(slot);
   }
 
   /**
@@ -209,14 +200,17 @@ export class BlockIndex {
    * depth until the next walk; read them with `depthAt(slotOf(workerId))`.
    */
   matchDepths(hashes: readonly SequenceHash[]): void {
+    this.matchDepthsHalves(this.halves.of(hashes), hashes.length);
+  }
+
+  /** `matchDepths` for `n` hashes already split into halves (`HashHalves.of`: one split per decision). */
+  matchDepthsHalves(halves: Uint32Array, n: number): void {
     const slots = this.slotOwners.length;
     if (this.depthBySlot.length < slots)
       this.depthBySlot = new Uint32Array(Math.max(slots, 2 * this.depthBySlot.length));
     const depths = this.depthBySlot;
     depths.fill(0, 0, slots);
-    const n = hashes.length;
     if (n === 0 || this.count === 0) return;
-    const halves = this.halves.of(hashes);
     const first = this.find(halves[0]!, halves[1]!);
     if (first < 0) return;
     const W = this.words;
@@ -251,7 +245,12 @@ export class BlockIndex {
    * valid until the worker is removed.
    */
   slotOf(workerId: WorkerId): number {
-    return this.byWorker.get(workerId)?.slot ?? -1;
+    return this.byWorker.get(workerId) ?? -1;
+  }
+
+  /** Whether `slot` (cached by a caller) still belongs to `workerId`: slots are reused after a departure. */
+  isSlotOf(slot: number, workerId: WorkerId): boolean {
+    return slot >= 0 && this.slotOwners[slot] === workerId;
   }
 
   /** The depth of the worker in `slot` in the last `matchDepths` walk (0 for slot −1). */
@@ -261,7 +260,7 @@ export class BlockIndex {
 
   /** Blocks the worker in `slot` holds (0 for slot −1). */
   blocksAt(slot: number): number {
-    return slot < 0 ? 0 : this.slotEntries[slot]!.blocks;
+    return slot < 0 ? 0 : this.slotBlocks[slot]!;
   }
 
   // ---- the table ------------------------------------------------------------------------------------
@@ -296,29 +295,29 @@ export class BlockIndex {
     return i;
   }
 
-  private holdsKey(entry: WorkerEntry, lo: number, hi: number): boolean {
+  private holdsKey(slot: number, lo: number, hi: number): boolean {
     const i = this.find(lo, hi);
-    return i >= 0 && (this.table[i * this.stride + 2 + (entry.slot >>> 5)]! & (1 << (entry.slot & 31))) !== 0;
+    return i >= 0 && (this.table[i * this.stride + 2 + (slot >>> 5)]! & (1 << (slot & 31))) !== 0;
   }
 
-  private storeKey(entry: WorkerEntry, lo: number, hi: number): number {
+  private storeKey(slot: number, lo: number, hi: number): number {
     const i = this.findOrInsert(lo, hi);
-    const k = i * this.stride + 2 + (entry.slot >>> 5);
-    const bit = 1 << (entry.slot & 31);
+    const k = i * this.stride + 2 + (slot >>> 5);
+    const bit = 1 << (slot & 31);
     if ((this.table[k]! & bit) !== 0) return 0;
     this.table[k]! |= bit;
-    entry.blocks++;
+    this.slotBlocks[slot]!++;
     return 1;
   }
 
-  private removeKey(entry: WorkerEntry, lo: number, hi: number): number {
+  private removeKey(slot: number, lo: number, hi: number): number {
     const i = this.find(lo, hi);
     if (i < 0) return 0;
-    const k = i * this.stride + 2 + (entry.slot >>> 5);
-    const bit = 1 << (entry.slot & 31);
+    const k = i * this.stride + 2 + (slot >>> 5);
+    const bit = 1 << (slot & 31);
     if ((this.table[k]! & bit) === 0) return 0;
     this.table[k]! &= ~bit;
-    entry.blocks--;
+    this.slotBlocks[slot]!--;
     if (this.isEmpty(i)) this.deleteAt(i);
     return 1;
   }
@@ -376,19 +375,6 @@ export class BlockIndex {
       count++;
     }
     return count;
-  }
-
-  private entry(workerId: WorkerId): WorkerEntry {
-    let entry = this.byWorker.get(workerId);
-    if (entry === undefined) {
-      const slot = this.freeSlots.pop() ?? this.slotOwners.length;
-      this.slotOwners[slot] = workerId;
-      if (slot >>> 5 >= this.words) this.rehash(this.bits, (slot >>> 5) + 1);
-      entry = { slot, blocks: 0 };
-      this.byWorker.set(workerId, entry);
-      this.slotEntries[slot] = entry;
-    }
-    return entry;
   }
 }
 

@@ -49,6 +49,17 @@ export class BlockRefCounts {
     return left;
   }
 
+  /**
+   * Count one holder fewer if (lo, hi, tag) is counted; returns whether it was (the in-flight ledger
+   * counts only holders beyond the first, so "not counted" means "the last holder is leaving").
+   */
+  decrementIfCounted(lo: number, hi: number, tag: number): boolean {
+    const i = this.find(lo, hi, tag);
+    if (i < 0) return false;
+    if (--this.slots[STRIDE * i + COUNT]! === 0) this.deleteAt(i);
+    return true;
+  }
+
   /** The value stored for (lo, hi, tag), 0 when absent (the table as a map to non-zero numbers). */
   get(lo: number, hi: number, tag: number): number {
     const i = this.find(lo, hi, tag);

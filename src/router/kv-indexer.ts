@@ -18,6 +18,7 @@ import type { SequenceHash, WorkerId } from '../protocols/ids.ts';
 import type { KvCacheEvent, KvCacheEventData } from '../protocols/kv-events.ts';
 import { getLogger } from '../util/logger.ts';
 import { BlockIndex } from './block-index.ts';
+import { holdsWire, removeWire, storeWire } from './block-index-wire.ts';
 
 const log = getLogger('router');
 
@@ -202,17 +203,17 @@ export class KvIndexer {
       case 'stored': {
         // An unknown parent is tolerated: eviction and store can race across the bus. The block is
         // inserted anyway; lookups reach it only once its parent is known again.
-        if (data.parentHash !== null && !this.blocks.holdsWire(workerId, data.parentHash)) {
+        if (data.parentHash !== null && !holdsWire(this.blocks, workerId, data.parentHash)) {
           this.counters.orphanStores++;
         }
         const hashes = this.wireScratch;
         hashes.length = 0;
         for (const block of data.blocks) hashes.push(block.blockHash);
-        this.blocks.storeWire(workerId, hashes);
+        storeWire(this.blocks, workerId, hashes);
         return;
       }
       case 'removed':
-        this.blocks.removeWire(workerId, data.blockHashes);
+        removeWire(this.blocks, workerId, data.blockHashes);
         return;
       case 'cleared':
         this.blocks.clearWorker(workerId);

@@ -68,12 +68,22 @@ export class PredictedBlocks {
   private retired: Retired[] = [];
   private retiredHead = 0;
   private counters = { confirmed: 0, dropped: 0 };
+  /** Entries in the table over all workers: `hasAny` answers without a lookup while it is 0. */
+  private live = 0;
   private readonly halves = new HashHalves();
 
   constructor(
     private readonly graceMs: number,
     private readonly now: () => number,
   ) {}
+
+  /**
+   * Whether an ended request's blocks are kept at all: with a grace of 0 they would expire at the next
+   * `expire`, which every read runs first, so no decision could see them (the router skips `retire`).
+   */
+  get retains(): boolean {
+    return this.graceMs > 0;
+  }
 
   /**
    * `requestId` ended normally on `workerId`: `unconfirmed` are its blocks the indexer does not hold
@@ -93,6 +103,7 @@ export class PredictedBlocks {
         id = this.newEntry(lo, hi, worker.tag);
         this.table.set(lo, hi, worker.tag, id);
         worker.count++;
+        this.live++;
       }
       this.owners[id]!++;
       ids.push(id);
@@ -110,7 +121,7 @@ export class PredictedBlocks {
 
   /** Whether any block is predicted on `workerId` (a cheap guard before walking). */
   hasAny(workerId: WorkerId): boolean {
-    return (this.workers.get(workerId)?.count ?? 0) > 0;
+    return this.live > 0 && (this.workers.get(workerId)?.count ?? 0) > 0;
   }
 
   /** Events from `workerId` stored these blocks: the indexer knows them now. */
@@ -125,6 +136,7 @@ export class PredictedBlocks {
       if (id === 0) continue;
       this.table.delete(lo, hi, worker.tag);
       worker.count--;
+      this.live--;
       this.confirmed[id] = true;
       this.counters.confirmed++;
     }
@@ -135,6 +147,7 @@ export class PredictedBlocks {
     const worker = this.workers.get(workerId);
     if (worker === undefined) return;
     this.counters.dropped += worker.count;
+    this.live -= worker.count;
     // Rare (a departure): scan the live entries. Settled entries stay until their retirements expire.
     for (let id = 1; id < this.owners.length; id++) {
       if (this.owners[id] === 0 || this.confirmed[id] || this.entryTag[id] !== worker.tag) continue;
@@ -157,7 +170,10 @@ export class PredictedBlocks {
           // same key exists only after this one was confirmed or its worker left).
           this.table.delete(this.entryLo[id]!, this.entryHi[id]!, this.entryTag[id]!);
           const worker = this.workers.get(workerId);
-          if (worker !== undefined && worker.tag === this.entryTag[id]) worker.count--;
+          if (worker !== undefined && worker.tag === this.entryTag[id]) {
+            worker.count--;
+            this.live--;
+          }
           this.counters.dropped++;
         }
         this.freeIds.push(id);

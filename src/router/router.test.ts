@@ -147,4 +147,28 @@ describe('Router', () => {
     );
     assert.ok(costs.every(([, , formula]) => typeof formula === 'string' && formula.includes('=')));
   });
+
+  it("a worker that takes a departed one's table slots starts with its own empty counts, and routing stays exact", () => {
+    const { router, ids } = routerWith(new KvPolicy({ seed: 1 }), ['w1', 'w2']);
+    router.applyKvEvent(ids[0]!, storedEvent(1, prompt));
+    assert.equal(router.route({ requestId: 'r1', tokenIds: prompt }).workerId, 'w1');
+    router.removeWorker(ids[0]!);
+    router.addWorker({ workerId: asWorkerId('w3'), blockSize: BS, totalBlocks: 1000 });
+    const views = new Map(
+      router.inspect({ requestId: 'probe', tokenIds: prompt }).map((v) => [v.workerId, v]),
+    );
+    const w3 = views.get(asWorkerId('w3'))!;
+    assert.deepEqual(
+      [w3.overlapBlocks, w3.treeBlocks, w3.inFlight, w3.activeBlocks],
+      [0, 0, { requests: 0, prefillTokens: 0, blocks: 0 }, 0],
+      "none of w1's cached or in-flight blocks is counted on w3",
+    );
+    const second = router.route({ requestId: 'r2', tokenIds: prompt });
+    router.applyKvEvent(second.workerId, storedEvent(1, prompt));
+    router.markPrefillDone('r2');
+    const third = router.route({ requestId: 'r3', tokenIds: prompt });
+    assert.equal(third.workerId, second.workerId, 'the prompt follows its blocks to their new home');
+    assert.equal(third.overlapBlocks, 6);
+    assert.deepEqual(router.active.counts(second.workerId), { requests: 2, prefillTokens: 4, blocks: 8 });
+  });
 });

@@ -22,6 +22,7 @@ import { getLogger, type Logger } from '../util/logger.ts';
 import { ActiveSequences } from './active-sequences.ts';
 import { decisionLogFields } from './decision-log.ts';
 import { PolicyDecisionError, RouterConfigError } from './errors.ts';
+import { HashHalves } from './hash-halves.ts';
 import { type EventOutcome, KvIndexer } from './kv-indexer.ts';
 import { PredictedBlocks } from './predicted-blocks.ts';
 import { PeerRequests, peerRequestKey, type SequenceChange } from './replica-sync.ts';
@@ -46,6 +47,8 @@ export class Router {
   private readonly candidates: WorkerInfo[] = [];
   /** Their last load reports, in the same order (reused). */
   private readonly candidateLoads: (LoadMetrics | undefined)[] = [];
+  /** The current prompt's hashes as 32-bit halves: split once per decision for both walks and the ledger. */
+  private readonly halves = new HashHalves();
   private readonly decisionLog: 'debug' | 'info' | 'off';
   private readonly explainAlways: boolean;
   private readonly log: Logger;
@@ -271,7 +274,8 @@ export class Router {
       sessionId: input.sessionId,
       explain: this.explainDecisions(),
     };
-    const views = this.views.build(request, candidates, this.candidateLoads);
+    const halves = this.halves.of(request.blockHashes);
+    const views = this.views.build(request, halves, candidates, this.candidateLoads);
     const decision = this.policy.select(request, views);
     const chosen = offeredView(views, decision.workerId);
     if (chosen === undefined) {
@@ -288,6 +292,7 @@ export class Router {
       request.isl,
       blockSize,
       overlapBlocks,
+      halves,
     );
     this.views.noteRouted(chosen.workerId);
     if (request.explain && this.decisionLog !== 'off') {
@@ -346,7 +351,8 @@ export class Router {
       isl: input.tokenIds.length,
       blockSize: this.tokensPerBlock!,
     } as RouteRequest;
-    return this.views.build(request, candidates, loads).map(WorkerViews.copy);
+    const halves = new HashHalves().of(blockHashes);
+    return this.views.build(request, halves, candidates, loads).map(WorkerViews.copy);
   }
 
   /**
@@ -358,10 +364,14 @@ export class Router {
     return this.decisionLog !== 'off' && this.log.isEnabled(this.decisionLog);
   }
 
-  /** A request ended normally: its blocks the indexer does not hold yet stay predicted for a while. */
+  /**
+   * A request ended normally: its blocks the indexer does not hold yet stay predicted for a while (with a
+   * grace of 0, not at all: nothing to look up).
+   */
   private retirePredictions(requestId: RequestId): void {
+    if (this.predicted === undefined || !this.predicted.retains) return;
     const request = this.active.requestBlocks(requestId);
-    if (this.predicted === undefined || request === undefined) return;
+    if (request === undefined) return;
     const { workerId, blockHashes } = request;
     const unconfirmed = blockHashes.filter((hash) => !this.indexer.blocks.holds(workerId, hash));
     this.predicted.retire(requestId, workerId, unconfirmed);

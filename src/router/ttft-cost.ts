@@ -25,6 +25,7 @@
  * its whole prompt is skipped, so stickiness never costs a request more than one prefill of its prompt and
  * no worker's prefill queue runs more than about one prompt above the shortest.
  */
+import type { WorkerId } from '../protocols/ids.ts';
 import type { Rng } from '../util/prng.ts';
 import { formatNumber } from './kv-cost.ts';
 import type { RouteRequest, WorkerScore, WorkerView } from './types.ts';
@@ -51,23 +52,51 @@ export function ttftCostTerms(
   tokensPerMs: number,
   loadBound: number,
 ): TtftCostTerms {
+  return ttftCostTermsInto(emptyTtftCostTerms(), request, view, tokensPerMs, loadBound);
+}
+
+/** `ttftCostTerms` written into `out` (a policy's reused scratch: no allocation per worker). Returns `out`. */
+export function ttftCostTermsInto<T extends TtftCostTerms>(
+  out: T,
+  request: RouteRequest,
+  view: WorkerView,
+  tokensPerMs: number,
+  loadBound: number,
+): T {
   const uncachedTokens = Math.max(0, request.isl - view.overlapBlocks * request.blockSize);
   const queuedTokens = Math.max(0, view.activePrefillTokens);
   const running = view.inFlight.requests;
   const ttftMs = (queuedTokens + uncachedTokens) / tokensPerMs;
   const stallMs = (running * uncachedTokens) / tokensPerMs;
+  out.workerId = view.workerId;
+  out.cost = ttftMs + stallMs;
+  out.overlapBlocks = view.overlapBlocks;
+  out.queuedTokens = queuedTokens;
+  out.uncachedTokens = uncachedTokens;
+  out.running = running;
+  out.ttftMs = ttftMs;
+  out.stallMs = stallMs;
+  out.treeBlocks = view.treeBlocks;
+  out.overLoadBound = running + 1 > loadBound;
+  out.kvFull = view.activeBlocks + view.newBlocks > view.totalBlocks;
+  out.overWaitBound = false;
+  return out;
+}
+
+/** A zeroed `TtftCostTerms`, every field present (one shape for all of them, reused or not). */
+export function emptyTtftCostTerms(): TtftCostTerms {
   return {
-    workerId: view.workerId,
-    cost: ttftMs + stallMs,
-    overlapBlocks: view.overlapBlocks,
-    queuedTokens,
-    uncachedTokens,
-    running,
-    ttftMs,
-    stallMs,
-    treeBlocks: view.treeBlocks,
-    overLoadBound: running + 1 > loadBound,
-    kvFull: view.activeBlocks + view.newBlocks > view.totalBlocks,
+    workerId: '' as WorkerId,
+    cost: 0,
+    overlapBlocks: 0,
+    queuedTokens: 0,
+    uncachedTokens: 0,
+    running: 0,
+    ttftMs: 0,
+    stallMs: 0,
+    treeBlocks: 0,
+    overLoadBound: false,
+    kvFull: false,
     overWaitBound: false,
   };
 }
@@ -123,7 +152,7 @@ export function applyWaitBound(
   slackTokens: number,
   perWorkerSlack?: (c: TtftCostTerms) => number,
 ): number {
-  const kept = costs.some((c) => !c.overLoadBound && !c.kvFull);
+  const kept = keepsAny(costs);
   let least = Number.POSITIVE_INFINITY;
   for (const c of costs) {
     if (kept && (c.overLoadBound || c.kvFull)) continue;
@@ -143,19 +172,45 @@ export function applyWaitBound(
  * a seeded random one.
  */
 export function pickByTtft(costs: readonly TtftCostTerms[], rng: Rng): number {
-  const kept = costs.some((c) => !c.overLoadBound && !c.kvFull);
-  let best: number[] = [];
+  const kept = keepsAny(costs);
+  if (tieScratch.length < costs.length) tieScratch = new Int32Array(2 * costs.length);
+  const best = tieScratch; // best[0..ties): the indices tied at the best so far, in order
+  let ties = 0;
   for (let i = 0; i < costs.length; i++) {
     const c = costs[i]!;
     if (kept && (c.overLoadBound || c.kvFull)) continue;
     if (c.overWaitBound) continue;
-    if (best.length === 0) {
-      best = [i];
+    if (ties === 0) {
+      best[ties++] = i;
       continue;
     }
     const b = costs[best[0]!]!;
-    if (c.cost < b.cost || (c.cost === b.cost && c.treeBlocks < b.treeBlocks)) best = [i];
-    else if (c.cost === b.cost && c.treeBlocks === b.treeBlocks) best.push(i);
+    if (c.cost < b.cost || (c.cost === b.cost && c.treeBlocks < b.treeBlocks)) {
+      best[0] = i;
+      ties = 1;
+    } else if (c.cost === b.cost && c.treeBlocks === b.treeBlocks) best[ties++] = i;
   }
-  return best.length === 1 ? best[0]! : best[rng.nextInt(best.length)]!;
+  if (ties === 0) throw new RangeError('pickByTtft: no worker passed the guards (needs at least one cost)');
+  return ties === 1 ? best[0]! : best[rng.nextInt(ties)]!;
+}
+
+/** Whether the load guard (bound or KV) skipped any worker: the decision's reason says so. */
+export function guardedByLoad(costs: readonly TtftCostTerms[]): boolean {
+  for (const c of costs) if (c.overLoadBound || c.kvFull) return true;
+  return false;
+}
+
+/** Whether the wait bound skipped a worker cheaper than `chosen` (then it decided). */
+export function guardedByWait(costs: readonly TtftCostTerms[], chosen: TtftCostTerms): boolean {
+  for (const c of costs) if (c.overWaitBound && c.cost < chosen.cost) return true;
+  return false;
+}
+
+/** `pickByTtft`'s scratch: the indices tied at the minimum (it runs once per decision). */
+let tieScratch = new Int32Array(64);
+
+/** Whether the load guard keeps any worker (a loop: no closure per decision). */
+function keepsAny(costs: readonly TtftCostTerms[]): boolean {
+  for (const c of costs) if (!c.overLoadBound && !c.kvFull) return true;
+  return false;
 }

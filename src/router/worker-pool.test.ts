@@ -73,6 +73,44 @@ describe('Router pool: membership', () => {
   });
 });
 
+describe('Router pool: candidates after joins and departures', () => {
+  it('keep join order, and each member its own card, last load and quarantine', () => {
+    const clock = manualClock();
+    const seen: { id: string; totalBlocks: number; kvUsedBlocks?: number }[][] = [];
+    const policy: RoutingPolicy = {
+      name: 'first-offered',
+      select: (_request, workers) => {
+        seen.push(
+          workers.map((w) => ({
+            id: w.workerId,
+            totalBlocks: w.totalBlocks,
+            kvUsedBlocks: w.load?.kvUsedBlocks,
+          })),
+        );
+        return { workerId: workers[0]!.workerId, reason: 'first offered' };
+      },
+    };
+    const { router, ids } = routerWith(policy, ['w1', 'w2', 'w3'], { now: clock.now });
+    router.updateLoad(loadMetrics('w3', { kvUsedBlocks: 3 }));
+    router.quarantine(ids[1]!);
+    router.removeWorker(ids[0]!);
+    router.route({ requestId: 'a', tokenIds: prompt });
+    clock.advance(QUARANTINE_MS + 1);
+    router.addWorker({ workerId: ids[0]!, blockSize: BS, totalBlocks: 10 });
+    router.addWorker({ workerId: ids[2]!, blockSize: BS, totalBlocks: 77 });
+    router.updateLoad(loadMetrics('w2', { kvUsedBlocks: 2 }));
+    router.route({ requestId: 'b', tokenIds: prompt });
+    assert.deepEqual(seen, [
+      [{ id: 'w3', totalBlocks: 1000, kvUsedBlocks: 3 }],
+      [
+        { id: 'w2', totalBlocks: 1000, kvUsedBlocks: 2 },
+        { id: 'w3', totalBlocks: 77, kvUsedBlocks: 3 },
+        { id: 'w1', totalBlocks: 10, kvUsedBlocks: undefined },
+      ],
+    ]);
+  });
+});
+
 describe('Router pool: quarantine (passive health check)', () => {
   it('skips a quarantined worker until quarantineMs has passed', () => {
     const clock = manualClock();

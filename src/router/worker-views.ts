@@ -10,11 +10,20 @@
  * decision it was built for; a policy (or a tool) that keeps one past `select` copies it (`inspect` does).
  *
  *   per member (Map by worker id, made at join, dropped at leave):
- *     view         WorkerView   rewritten by `build`; its `inFlight` object too
+ *     view         WorkerView   rewritten by `build`; its `inFlight` object too; workerId, blockSize and
+ *                               totalBlocks set when the member's card (info object) changes
+ *     ledgerSlot   number       its slot in the in-flight ledger / the KV index, kept so a decision looks
+ *     indexSlot    number       no worker up by id; checked against the slot's owner before use
  *     ownAtReport  counts       the peak of our in-flight counts over the interval the last load report
  *                               may have been sampled in (`loadEstimate`); valid once `reported`
  *     ownPeak      counts       the peak since that report arrived
- *   shared:  the offered array (length = candidates), and the two depth walks' tables (block-index.ts)
+ *   shared:  the offered array (length = candidates), the previous decision's candidates and members by
+ *            position (the same card at the same position is the same member), and the two depth walks'
+ *            tables (block-index.ts)
+ *
+ * Every per-worker number the fill reads is an entry of a typed array by slot (block counts, in-flight
+ * requests and prefill, depths): after the router was preempted, a decision finds them in a few cache
+ * lines instead of one or two small objects per worker.
  */
 import type { SequenceHash, WorkerId } from '../protocols/ids.ts';
 import type { LoadMetrics } from '../protocols/kv-events.ts';
@@ -25,6 +34,12 @@ import type { InFlightCounts, RouteRequest, WorkerInfo, WorkerView } from './typ
 
 interface MemberScratch {
   readonly view: WorkerView;
+  /**
+   * Its slots in the in-flight ledger and in the KV index (−1 while it has none there), kept rather than
+   * looked up per decision, and checked with `isSlotOf` before use (a slot is reused after a departure).
+   */
+  ledgerSlot: number;
+  indexSlot: number;
   /** Whether a load report arrived since the worker joined (then `ownAtReport` and `ownPeak` hold). */
   reported: boolean;
   readonly ownAtReport: InFlightCounts;
@@ -44,6 +59,12 @@ export class WorkerViews {
   private readonly members = new Map<WorkerId, MemberScratch>();
   /** The array offered to the policy: the first `offered` entries are this decision's candidates. */
   private readonly offered: WorkerView[] = [];
+  /**
+   * The previous decision's candidates and their members, by position: the pool offers its members in
+   * join order, so the same info object at the same position is the same member, found without a lookup.
+   */
+  private readonly lastCandidates: WorkerInfo[] = [];
+  private readonly lastMembers: MemberScratch[] = [];
   /** `loadEstimate`'s answer (read at once by its callers). */
   private readonly estimate = { activePrefillTokens: 0, activeBlocks: 0 };
   /** `extendWithPredicted`'s answer: total overlap, and how many predicted blocks are in flight there. */
@@ -60,6 +81,8 @@ export class WorkerViews {
     if (this.members.has(info.workerId)) return;
     this.members.set(info.workerId, {
       view: emptyView(info),
+      ledgerSlot: this.sources.active.slotOf(info.workerId),
+      indexSlot: -1,
       reported: false,
       ownAtReport: zeroCounts(),
       ownPeak: zeroCounts(),
@@ -68,6 +91,7 @@ export class WorkerViews {
 
   removeWorker(workerId: WorkerId): void {
     this.members.delete(workerId);
+    this.lastCandidates.length = 0; // a re-added worker may come back with the same info object
   }
 
   /**
@@ -113,25 +137,40 @@ export class WorkerViews {
    */
   build(
     request: RouteRequest,
+    halves: Uint32Array,
     candidates: readonly WorkerInfo[],
     loads: readonly (LoadMetrics | undefined)[],
   ): readonly WorkerView[] {
     const { indexer, active, predicted } = this.sources;
-    indexer.blocks.matchDepths(request.blockHashes);
-    active.matchInFlight(request.blockHashes);
+    const n = request.blockHashes.length;
+    indexer.blocks.matchDepthsHalves(halves, n);
+    active.matchInFlightHalves(halves, n);
     predicted?.expire();
     const offered = this.offered;
     offered.length = candidates.length;
     for (let i = 0; i < candidates.length; i++) {
-      const info = candidates[i]!;
-      let member = this.members.get(info.workerId);
-      if (member === undefined) {
-        this.addWorker(info);
-        member = this.members.get(info.workerId)!;
-      }
-      offered[i] = this.fill(member, info, loads[i], request);
+      offered[i] = this.fill(this.memberAt(i, candidates[i]!), loads[i], request);
     }
     return offered;
+  }
+
+  /**
+   * The member of the `i`th candidate: the previous decision's at that position when it is the same info
+   * object (no lookup, and the card is not read). Otherwise looked up, and its view takes the card's
+   * numbers (a changed card is a new info object).
+   */
+  private memberAt(i: number, info: WorkerInfo): MemberScratch {
+    if (this.lastCandidates[i] === info) return this.lastMembers[i]!;
+    let member = this.members.get(info.workerId);
+    if (member === undefined) {
+      this.addWorker(info);
+      member = this.members.get(info.workerId)!;
+    }
+    member.view.blockSize = info.blockSize;
+    member.view.totalBlocks = info.totalBlocks;
+    this.lastCandidates[i] = info;
+    this.lastMembers[i] = member;
+    return member;
   }
 
   /** A copy of `view` that later decisions do not rewrite (for tools, tests and policies that keep one). */
@@ -139,19 +178,17 @@ export class WorkerViews {
     return { ...view, inFlight: { ...view.inFlight } };
   }
 
-  private fill(
-    member: MemberScratch,
-    info: WorkerInfo,
-    load: LoadMetrics | undefined,
-    request: RouteRequest,
-  ): WorkerView {
+  private fill(member: MemberScratch, load: LoadMetrics | undefined, request: RouteRequest): WorkerView {
     const { indexer, active } = this.sources;
     const view = member.view;
-    const workerId = info.workerId;
+    const workerId = view.workerId;
     const inFlight = view.inFlight;
-    const inFlightDepth = active.countsAndDepthInto(workerId, inFlight);
-    const indexSlot = indexer.blocks.slotOf(workerId);
-    const indexed = indexer.blocks.depthAt(indexSlot);
+    if (!active.isSlotOf(member.ledgerSlot, workerId)) member.ledgerSlot = active.slotOf(workerId);
+    const inFlightDepth = active.countsAndDepthAt(member.ledgerSlot, inFlight);
+    const blocks = indexer.blocks;
+    if (!blocks.isSlotOf(member.indexSlot, workerId)) member.indexSlot = blocks.slotOf(workerId);
+    const indexSlot = member.indexSlot;
+    const indexed = blocks.depthAt(indexSlot);
     this.extendWithPredicted(workerId, request.blockHashes, indexed, inFlightDepth);
     const overlapBlocks = this.extendedOverlap;
     this.loadEstimate(member, inFlight, load);
@@ -160,13 +197,10 @@ export class WorkerViews {
     // Counted over blocks of requests in flight there, bounded by their pending prefill (a block whose
     // request is past its prefill is no backlog at all).
     const sharedPrefillTokens = Math.min(inFlight.prefillTokens, this.extendedInFlight * request.blockSize);
-    view.workerId = workerId;
-    view.blockSize = info.blockSize;
-    view.totalBlocks = info.totalBlocks;
     view.load = load;
     view.overlapBlocks = overlapBlocks;
     view.predictedBlocks = overlapBlocks - indexed;
-    view.treeBlocks = indexer.blocks.blocksAt(indexSlot);
+    view.treeBlocks = blocks.blocksAt(indexSlot);
     view.activePrefillTokens = this.estimate.activePrefillTokens - sharedPrefillTokens;
     view.activeBlocks = this.estimate.activeBlocks;
     view.sharedPrefillTokens = sharedPrefillTokens;

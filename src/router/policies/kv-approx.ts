@@ -16,6 +16,10 @@ export class KvApproxPolicy extends KvPolicy {
   override readonly name = 'kv-approx';
   readonly index: ApproxKvIndex;
 
+  /** Overlap and cache size from this policy's own index (closures made once, not per decision). */
+  private readonly overlapOf = (w: WorkerView): number => this.index.matchedDepth(w.workerId);
+  private readonly treeOf = (w: WorkerView): number => this.index.workerBlockCount(w.workerId);
+
   constructor(options: PolicyOptions = {}) {
     super(options);
     this.index = new ApproxKvIndex({
@@ -26,13 +30,8 @@ export class KvApproxPolicy extends KvPolicy {
   }
 
   override select(request: RouteRequest, workers: readonly WorkerView[]): RouteDecision {
-    const matches = this.index.findMatches(request.blockHashes);
-    const decision = this.selectWith(
-      request,
-      workers,
-      (w) => matches.get(w.workerId) ?? 0,
-      (w) => this.index.workerBlockCount(w.workerId),
-    );
+    this.index.matchDepths(request.blockHashes);
+    const decision = this.selectWith(request, workers, this.overlapOf, this.treeOf);
     this.index.record(decision.workerId, request.blockHashes);
     return decision;
   }

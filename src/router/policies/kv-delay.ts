@@ -38,13 +38,16 @@ import { ReceivedStallEstimator } from '../received-stall.ts';
 import { formatNumber } from '../kv-cost.ts';
 import {
   applyWaitBound,
+  emptyTtftCostTerms,
   formatTtftCost,
   formatTtftTerms,
+  guardedByLoad,
+  guardedByWait,
   guardLabel,
   pickByTtft,
   requestLoadBound,
   type TtftCostTerms,
-  ttftCostTerms,
+  ttftCostTermsInto,
 } from '../ttft-cost.ts';
 import type {
   PolicyOptions,
@@ -85,6 +88,9 @@ export class KvDelayPolicy implements RoutingPolicy {
   /** With `receivedStall`: the prefill sent per worker, and the decode lives it is measured over. */
   readonly received: ReceivedStallEstimator | undefined;
   private readonly firstTokenAt = new Map<RequestId, number>();
+  /** Per-decision scratch, as `kv-ttft`'s: the decision's `scores` unless it is explained. */
+  private readonly terms: DelayCostTerms[] = [];
+  private readonly costs: DelayCostTerms[] = [];
 
   constructor(options: PolicyOptions = {}) {
     this.rng = createRng(options.seed, 'mulberry32');
@@ -104,36 +110,50 @@ export class KvDelayPolicy implements RoutingPolicy {
     const bound = requestLoadBound(workers, this.epsilon);
     const meanOutput = this.output.mean;
     const recent = this.received?.recentTokens(this.now());
-    const costs: DelayCostTerms[] = workers.map((w) => {
-      const terms = ttftCostTerms(request, w, tokensPerMs, bound);
+    const costs = this.costs;
+    costs.length = workers.length;
+    for (let i = 0; i < workers.length; i++) {
+      const w = workers[i]!;
+      // Not a spread: a cloned literal's number fields are boxed, and every write would allocate one.
+      this.terms[i] ??= Object.assign(emptyTtftCostTerms(), { decode: undefined, received: undefined });
+      const terms = ttftCostTermsInto(this.terms[i]!, request, w, tokensPerMs, bound);
+      // Priced decode and received stall (both opt-in) allocate their records per worker: they are kept
+      // in the decision's scores.
       const model = this.pricesDecode ? this.timing.get(w.workerId) : undefined;
       const decode =
         model && meanOutput > 0 ? decodePressure(w, model, meanOutput, this.ownDecode) : undefined;
       if (decode) terms.cost += decode.pressureMs + decode.ownDecodeMs;
+      terms.decode = decode;
       const tokens = recent?.get(w.workerId) ?? 0;
       const received = recent ? { tokens, ms: tokens / tokensPerMs } : undefined;
       if (received) terms.cost += received.ms;
-      return { ...terms, decode, received };
-    });
+      terms.received = received;
+      costs[i] = terms;
+    }
     const slack = this.waitSlack === 'prompt' ? request.isl : maxSavedTokens(request, workers);
-    const ownCached = (c: TtftCostTerms) => Math.min(c.overlapBlocks * request.blockSize, slack);
-    const waitBound = applyWaitBound(costs, slack, this.waitSlack === 'cached' ? ownCached : undefined);
+    const ownCached =
+      this.waitSlack === 'cached'
+        ? (c: TtftCostTerms) => Math.min(c.overlapBlocks * request.blockSize, slack)
+        : undefined;
+    const waitBound = applyWaitBound(costs, slack, ownCached);
     const chosen = costs[pickByTtft(costs, this.rng)]!;
-    if (request.explain) for (const c of costs) c.formula = formatDelayCost(c, tokensPerMs);
     this.received?.sentPrefill(chosen.workerId, chosen.uncachedTokens, this.now());
+    const scores = request.explain
+      ? costs.map((c) => ({ ...c, formula: formatDelayCost(c, tokensPerMs) }))
+      : costs;
     this.pending.set(request.requestId, {
       workerId: chosen.workerId,
       routedAtMs: this.now(),
       workTokens: chosen.queuedTokens + chosen.uncachedTokens,
     });
     const guards: string[] = [];
-    if (costs.some((c) => c.overLoadBound || c.kvFull)) guards.push(`load bound ${bound}`);
-    if (costs.some((c) => c.overWaitBound && c.cost < chosen.cost))
+    if (guardedByLoad(costs)) guards.push(`load bound ${bound}`);
+    if (guardedByWait(costs, chosen))
       guards.push(`wait bound ${waitBound - slack}t + ${slack}t saved = ${waitBound}t`);
     return {
       workerId: chosen.workerId,
       reason: guards.length === 0 ? 'min predicted delay' : `min predicted delay within ${guards.join(', ')}`,
-      scores: costs,
+      scores,
       overlapBlocks: chosen.overlapBlocks,
     };
   }

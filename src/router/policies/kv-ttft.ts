@@ -21,11 +21,14 @@ import { createRng, type Rng } from '../../util/prng.ts';
 import { PrefillRateEstimator } from '../prefill-rate.ts';
 import {
   applyWaitBound,
+  emptyTtftCostTerms,
   formatTtftCost,
+  guardedByLoad,
+  guardedByWait,
   pickByTtft,
   requestLoadBound,
   type TtftCostTerms,
-  ttftCostTerms,
+  ttftCostTermsInto,
 } from '../ttft-cost.ts';
 import type { PolicyOptions, RouteDecision, RouteRequest, RoutingPolicy, WorkerView } from '../types.ts';
 
@@ -51,6 +54,12 @@ export class KvTtftPolicy implements RoutingPolicy {
   private readonly now: () => number;
   /** Requests routed and not yet at their first token: what stood before each, for the rate. */
   private readonly pending = new Map<RequestId, Pending>();
+  /**
+   * Per-decision scratch, as `kv`'s: one cost-terms struct per offered position and this decision's array;
+   * the decision's `scores` are these (rewritten by the next `select`) unless it is explained.
+   */
+  private readonly terms: TtftCostTerms[] = [];
+  private readonly costs: TtftCostTerms[] = [];
 
   constructor(options: PolicyOptions = {}) {
     this.rng = createRng(options.seed, 'mulberry32');
@@ -63,10 +72,17 @@ export class KvTtftPolicy implements RoutingPolicy {
   select(request: RouteRequest, workers: readonly WorkerView[]): RouteDecision {
     const tokensPerMs = this.rate.tokensPerMs;
     const bound = requestLoadBound(workers, this.epsilon);
-    const costs = workers.map((w) => ttftCostTerms(request, w, tokensPerMs, bound));
+    const costs = this.costs;
+    costs.length = workers.length;
+    for (let i = 0; i < workers.length; i++) {
+      this.terms[i] ??= emptyTtftCostTerms();
+      costs[i] = ttftCostTermsInto(this.terms[i]!, request, workers[i]!, tokensPerMs, bound);
+    }
     const waitBound = applyWaitBound(costs, request.isl);
     const chosen = costs[pickByTtft(costs, this.rng)]!;
-    if (request.explain) for (const c of costs) c.formula = formatTtftCost(c, tokensPerMs);
+    const scores = request.explain
+      ? costs.map((c) => ({ ...c, formula: formatTtftCost(c, tokensPerMs) }))
+      : costs;
     this.pending.set(request.requestId, {
       workerId: chosen.workerId,
       routedAtMs: this.now(),
@@ -75,7 +91,7 @@ export class KvTtftPolicy implements RoutingPolicy {
     return {
       workerId: chosen.workerId,
       reason: decisionReason(costs, chosen, bound, waitBound, request.isl),
-      scores: costs,
+      scores,
       overlapBlocks: chosen.overlapBlocks,
     };
   }
@@ -108,8 +124,7 @@ function decisionReason(
   isl: number,
 ): string {
   const guards: string[] = [];
-  if (costs.some((c) => c.overLoadBound || c.kvFull)) guards.push(`load bound ${loadBound}`);
-  if (costs.some((c) => c.overWaitBound && c.cost < chosen.cost))
-    guards.push(`wait bound ${waitBound - isl}t + ${isl}t = ${waitBound}t`);
+  if (guardedByLoad(costs)) guards.push(`load bound ${loadBound}`);
+  if (guardedByWait(costs, chosen)) guards.push(`wait bound ${waitBound - isl}t + ${isl}t = ${waitBound}t`);
   return guards.length === 0 ? 'min predicted delay' : `min predicted delay within ${guards.join(', ')}`;
 }

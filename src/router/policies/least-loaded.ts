@@ -23,34 +23,55 @@ import type {
 export class LeastLoadedPolicy implements RoutingPolicy {
   readonly name = 'least-loaded';
   private readonly rng: Rng;
+  /**
+   * Per-decision scratch, as `kv`'s: one score per offered position, this decision's array, and the
+   * indices tied at the minimum. The decision's `scores` are these (rewritten by the next `select`) unless
+   * it is explained: then they are fresh objects carrying their arithmetic.
+   */
+  private readonly scratch: WorkerScore[] = [];
+  private readonly scores: WorkerScore[] = [];
+  private ties = new Int32Array(64);
 
   constructor(options: PolicyOptions = {}) {
     this.rng = createRng(options.seed, 'mulberry32');
   }
 
   select(request: RouteRequest, workers: readonly WorkerView[]): RouteDecision {
-    const scores: WorkerScore[] = workers.map((w) => {
-      const prefillBlocks = w.activePrefillTokens / request.blockSize;
-      const cost = w.activeBlocks + prefillBlocks;
-      const score: WorkerScore = { workerId: w.workerId, cost };
-      if (request.explain) {
-        score.formula = `${w.activeBlocks} + ${w.activePrefillTokens}/${request.blockSize} = ${formatNumber(cost)}`;
-      }
-      return score;
-    });
-    let best: number[] = [];
+    const scores = this.scores;
+    scores.length = workers.length;
     for (let i = 0; i < workers.length; i++) {
-      const first = best[0];
-      if (first === undefined) {
-        best = [i];
+      const w = workers[i]!;
+      const score = request.explain
+        ? ({} as WorkerScore)
+        : (this.scratch[i] ??= { workerId: w.workerId, cost: 0 });
+      score.workerId = w.workerId;
+      score.cost = w.activeBlocks + w.activePrefillTokens / request.blockSize;
+      if (request.explain) {
+        score.formula = `${w.activeBlocks} + ${w.activePrefillTokens}/${request.blockSize} = ${formatNumber(score.cost)}`;
+      }
+      scores[i] = score;
+    }
+    if (this.ties.length < workers.length) this.ties = new Int32Array(2 * workers.length);
+    const best = this.ties; // best[0..ties): the indices tied at the least load so far, in order
+    let ties = 0;
+    for (let i = 0; i < workers.length; i++) {
+      if (ties === 0) {
+        best[ties++] = i;
         continue;
       }
+      const first = best[0]!;
       const order = compare(scores[i]!.cost, workers[i]!, scores[first]!.cost, workers[first]!);
-      if (order < 0) best = [i];
-      else if (order === 0) best.push(i);
+      if (order < 0) {
+        best[0] = i;
+        ties = 1;
+      } else if (order === 0) best[ties++] = i;
     }
-    const chosen = best.length === 1 ? best[0]! : best[this.rng.nextInt(best.length)]!;
-    return { workerId: workers[chosen]!.workerId, reason: 'least loaded', scores };
+    const chosen = ties === 1 ? best[0]! : best[this.rng.nextInt(ties)]!;
+    return {
+      workerId: workers[chosen]!.workerId,
+      reason: 'least loaded',
+      scores: request.explain ? scores.slice() : scores,
+    };
   }
 }
 
