@@ -23,17 +23,17 @@ import { matmul as referenceMatmul } from './reference/matmul.ts';
 import { applyRope, ropeTables } from './reference/rope.ts';
 import { add, rmsnorm, swiglu } from './reference/row-ops.ts';
 import { KIND_F32, KIND_Q8, KIND_Q8_INT, type KernelExports, type MatmulOp } from './kernel-abi.ts';
-import { packQ8x4, q8x4Bytes } from './q8x4-pack.ts';
+import { addBias, type PlacedMatrix, placeMatrix, type WeightDtype } from './matrix-placement.ts';
 import { matmulKernel } from './threads/job.ts';
 import { KernelThreadPool } from './threads/thread-pool.ts';
 import { SharedArena } from './arena.ts';
 import { WasmAttention } from './wasm/attention-driver.ts';
-import { canQuantizeQ8, dequantizeQ8, Q8_BLOCK, type Q8Tensor, quantizeQ8 } from './quantize.ts';
+import { Q8_BLOCK } from './quantize.ts';
 import { instantiateKernels, kernelModule } from './wasm/kernel-module.ts';
 
 const log = getLogger('kernels');
 
-export type WeightDtype = 'f32' | 'q8_0';
+export type { WeightDtype } from './matrix-placement.ts';
 export type KernelKind = 'wasm' | 'ts';
 /** What q8_0 weights multiply: q8_0-quantized activations in integer arithmetic, or the f32 activations. */
 export type Q8Activations = 'q8_0' | 'f32';
@@ -54,17 +54,8 @@ export interface KernelOptions {
   q8Activations?: Q8Activations;
 }
 
-/** A weight matrix (outDim, inDim) placed for its backend. */
-export interface Matrix {
-  readonly outDim: number;
-  readonly inDim: number;
-  readonly dtype: WeightDtype;
-  /** (outDim, inDim) f32 weights; for a q8_0 matrix on the 'ts' backend, its dequantized values. */
-  readonly f32: Float32Array | null;
-  /** Quantized weights and f32 scales, row-major (q8_0 on the 'wasm' backend with f32 activations). */
-  readonly q8: Q8Tensor | null;
-  /** Quantized weights packed for the integer kernel (q8x4-pack.ts: f16 scales inside), q8_0 activations. */
-  readonly q8x4: Uint8Array | null;
+/** A weight matrix (outDim, inDim) placed for its backend (matrix-placement.ts). */
+export interface Matrix extends PlacedMatrix {
   readonly backend: KernelBackend;
 }
 
@@ -155,7 +146,11 @@ export class KernelBackend {
         arenaBytesUsed: this.arena.bytesUsed,
       });
     }
-    const alloc = (n: number): Float32Array => (inArena ? this.arena!.allocF32(n) : new Float32Array(n));
+    // Arena pages are mapped on first touch; a decode step writing K/V rows into fresh pages paid that fault
+    // inside the step (kv_write: ~13 µs a call on fresh slots, ~0.7 on touched ones; docs/engine-speed.md
+    // Q4). Touching them here moves it to allocation, once, as llama.cpp clears its KV buffer at start.
+    const alloc = (n: number): Float32Array =>
+      inArena ? this.arena!.allocF32(n).fill(0) : new Float32Array(n);
     const key = Array.from({ length: numLayers }, () => alloc(floatsPerLayer));
     const value = Array.from({ length: numLayers }, () => alloc(floatsPerLayer));
     return { key, value };
@@ -275,25 +270,8 @@ export class KernelBackend {
 
   /** Places weights w (outDim, inDim) for this backend, quantizing them when the dtype asks for it. */
   matrix(w: Float32Array, outDim: number, inDim: number): Matrix {
-    const quantize = this.weightDtype === 'q8_0' && canQuantizeQ8(inDim);
-    if (!quantize) {
-      const f32 = this.arena ? this.arena.allocF32(w.length) : w;
-      if (f32 !== w) f32.set(w);
-      return { outDim, inDim, dtype: 'f32', f32, q8: null, q8x4: null, backend: this };
-    }
-    if (this.arena && this.q8IntActivations) {
-      const q8x4 = this.arena.allocU8(q8x4Bytes(outDim, inDim));
-      packQ8x4(w, outDim, inDim, q8x4);
-      return { outDim, inDim, dtype: 'q8_0', f32: null, q8: null, q8x4, backend: this };
-    }
-    const numScales = (outDim * inDim) / Q8_BLOCK;
-    const q8: Q8Tensor = this.arena
-      ? { q: this.arena.allocI8(w.length), scales: this.arena.allocF32(numScales) }
-      : { q: new Int8Array(w.length), scales: new Float32Array(numScales) };
-    quantizeQ8(w, outDim, inDim, q8);
-    if (!this.arena)
-      return { outDim, inDim, dtype: 'q8_0', f32: dequantizeQ8(q8), q8: null, q8x4: null, backend: this };
-    return { outDim, inDim, dtype: 'q8_0', f32: null, q8, q8x4: null, backend: this };
+    const placed = placeMatrix(w, outDim, inDim, this.weightDtype, this.arena, this.q8IntActivations);
+    return { ...placed, backend: this };
   }
 
   /** out (rows, outDim) = x (rows, inDim) · wᵀ (+ bias). */
@@ -380,13 +358,6 @@ export class KernelBackend {
     }
     if (copyIn) s.set(a.subarray(0, length));
     return s;
-  }
-}
-
-function addBias(out: Float32Array, bias: Float32Array, rows: number, outDim: number): void {
-  for (let i = 0; i < rows; i++) {
-    const o = i * outDim;
-    for (let j = 0; j < outDim; j++) out[o + j]! += bias[j]!;
   }
 }
 
