@@ -30,6 +30,8 @@ export interface KernelExports {
   exp_f64_pairs(out: number, x: number, n: number): void;
   /** Math.exp(x), bit for bit (fdlibm's __ieee754_exp, as V8 implements Math.exp). */
   exp_f64(x: number): number;
+  /** Softmax of each of `rows` rows of n f32 values in place, bit for bit reference/row-ops.ts `softmax`. */
+  softmax_f32(x: number, rows: number, n: number): void;
   // biome-ignore format: one signature per line
   attn_scores(scores: number, q: number, kBase: number, offsets: number, seen: number, group: number, headDim: number, scale: number): void;
   // biome-ignore format: one signature per line

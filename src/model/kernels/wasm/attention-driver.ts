@@ -7,10 +7,9 @@
  * region; anything else takes the ordinary path (the caller falls back when `run` returns false).
  *
  * Per sequence: translate its block table into a gather list of row offsets once (shared by all its rows
- * and KV heads); per token row and KV head: scores (wasm), softmax per query head (TS), weighted V sum (wasm).
+ * and KV heads); per token row and KV head: scores, softmax per query head, weighted V sum (all wasm).
  */
 import { type ForwardBatch, type KvCacheTensors, slotOf } from '../../forward-batch.ts';
-import { softmax } from '../reference/row-ops.ts';
 import type { SharedArena } from '../arena.ts';
 import type { KernelExports } from '../kernel-abi.ts';
 
@@ -66,7 +65,7 @@ export class WasmAttention {
           const outOff = out.byteOffset + (row * numHeads + g * group) * headBytes;
           // biome-ignore format: argument list mirrors the kernel signature
           this.wasm.attn_scores(scores.byteOffset, qOff, keyBase + g * headBytes, offsets.byteOffset, seen, group, headDim, scale);
-          for (let h = 0; h < group; h++) softmax(scores, h * seen, seen);
+          this.wasm.softmax_f32(scores.byteOffset, group, seen);
           // biome-ignore format: argument list mirrors the kernel signature
           this.wasm.attn_values(outOff, scores.byteOffset, valueBase + g * headBytes, offsets.byteOffset, seen, group, headDim);
         }
