@@ -3458,11 +3458,16 @@
       end
     end)
   (func $attn_scores (export "attn_scores") (type $t10) (param $scores i32) (param $q i32) (param $kBase i32) (param $offsets i32) (param $seen i32) (param $group i32) (param $headDim i32) (param $scale f32)
-    (local $t i32) (local $h i32) (local $d i32) (local $kRow i32) (local $qHead i32) (local $scoreOut i32) (local $headBytes i32) (local $sum0 v128) (local $sum1 v128)
+    (local $t i32) (local $h i32) (local $d i32) (local $kRow i32) (local $qHead i32) (local $scoreOut i32) (local $headBytes i32) (local $sum0 v128) (local $sum1 v128) (local $unrolled i32)
     local.get $headDim
     i32.const 2
     i32.shl
     local.set $headBytes
+    local.get $headBytes
+    i32.const 127
+    i32.and
+    i32.eqz
+    local.set $unrolled
     block $B0
       loop $L1
         local.get $t
@@ -3504,42 +3509,156 @@
             local.set $sum1
             i32.const 0
             local.set $d
-            block $B4
-              loop $L5
-                local.get $d
-                local.get $headBytes
-                i32.lt_u
-                i32.eqz
-                br_if $B4
-                local.get $qHead
-                local.get $d
-                i32.add
-                v128.load align=1
-                local.get $kRow
-                local.get $d
-                i32.add
-                v128.load align=1
-                f32x4.mul
-                local.get $sum0
-                f32x4.add
-                local.set $sum0
-                local.get $qHead
-                local.get $d
-                i32.add
-                v128.load offset=16 align=1
-                local.get $kRow
-                local.get $d
-                i32.add
-                v128.load offset=16 align=1
-                f32x4.mul
-                local.get $sum1
-                f32x4.add
-                local.set $sum1
-                local.get $d
-                i32.const 32
-                i32.add
-                local.set $d
-                br $L5
+            local.get $unrolled
+            if $I4
+              block $B5
+                loop $L6
+                  local.get $d
+                  local.get $headBytes
+                  i32.lt_u
+                  i32.eqz
+                  br_if $B5
+                  local.get $qHead
+                  local.get $d
+                  i32.add
+                  v128.load align=1
+                  local.get $kRow
+                  local.get $d
+                  i32.add
+                  v128.load align=1
+                  f32x4.mul
+                  local.get $sum0
+                  f32x4.add
+                  local.set $sum0
+                  local.get $qHead
+                  local.get $d
+                  i32.add
+                  v128.load offset=16 align=1
+                  local.get $kRow
+                  local.get $d
+                  i32.add
+                  v128.load offset=16 align=1
+                  f32x4.mul
+                  local.get $sum1
+                  f32x4.add
+                  local.set $sum1
+                  local.get $qHead
+                  local.get $d
+                  i32.add
+                  v128.load offset=32 align=1
+                  local.get $kRow
+                  local.get $d
+                  i32.add
+                  v128.load offset=32 align=1
+                  f32x4.mul
+                  local.get $sum0
+                  f32x4.add
+                  local.set $sum0
+                  local.get $qHead
+                  local.get $d
+                  i32.add
+                  v128.load offset=48 align=1
+                  local.get $kRow
+                  local.get $d
+                  i32.add
+                  v128.load offset=48 align=1
+                  f32x4.mul
+                  local.get $sum1
+                  f32x4.add
+                  local.set $sum1
+                  local.get $qHead
+                  local.get $d
+                  i32.add
+                  v128.load offset=64 align=1
+                  local.get $kRow
+                  local.get $d
+                  i32.add
+                  v128.load offset=64 align=1
+                  f32x4.mul
+                  local.get $sum0
+                  f32x4.add
+                  local.set $sum0
+                  local.get $qHead
+                  local.get $d
+                  i32.add
+                  v128.load offset=80 align=1
+                  local.get $kRow
+                  local.get $d
+                  i32.add
+                  v128.load offset=80 align=1
+                  f32x4.mul
+                  local.get $sum1
+                  f32x4.add
+                  local.set $sum1
+                  local.get $qHead
+                  local.get $d
+                  i32.add
+                  v128.load offset=96 align=1
+                  local.get $kRow
+                  local.get $d
+                  i32.add
+                  v128.load offset=96 align=1
+                  f32x4.mul
+                  local.get $sum0
+                  f32x4.add
+                  local.set $sum0
+                  local.get $qHead
+                  local.get $d
+                  i32.add
+                  v128.load offset=112 align=1
+                  local.get $kRow
+                  local.get $d
+                  i32.add
+                  v128.load offset=112 align=1
+                  f32x4.mul
+                  local.get $sum1
+                  f32x4.add
+                  local.set $sum1
+                  local.get $d
+                  i32.const 128
+                  i32.add
+                  local.set $d
+                  br $L6
+                end
+              end
+            else
+              block $B7
+                loop $L8
+                  local.get $d
+                  local.get $headBytes
+                  i32.lt_u
+                  i32.eqz
+                  br_if $B7
+                  local.get $qHead
+                  local.get $d
+                  i32.add
+                  v128.load align=1
+                  local.get $kRow
+                  local.get $d
+                  i32.add
+                  v128.load align=1
+                  f32x4.mul
+                  local.get $sum0
+                  f32x4.add
+                  local.set $sum0
+                  local.get $qHead
+                  local.get $d
+                  i32.add
+                  v128.load offset=16 align=1
+                  local.get $kRow
+                  local.get $d
+                  i32.add
+                  v128.load offset=16 align=1
+                  f32x4.mul
+                  local.get $sum1
+                  f32x4.add
+                  local.set $sum1
+                  local.get $d
+                  i32.const 32
+                  i32.add
+                  local.set $d
+                  br $L8
+                end
               end
             end
             local.get $sum0
@@ -3586,7 +3705,7 @@
       end
     end)
   (func $attn_values (export "attn_values") (type $t11) (param $out i32) (param $scores i32) (param $vBase i32) (param $offsets i32) (param $seen i32) (param $group i32) (param $headDim i32)
-    (local $t i32) (local $h i32) (local $d i32) (local $vRow i32) (local $outHead i32) (local $score i32) (local $headBytes i32) (local $outBytes i32) (local $weight v128)
+    (local $t i32) (local $h i32) (local $d i32) (local $vRow i32) (local $outHead i32) (local $score i32) (local $headBytes i32) (local $outBytes i32) (local $weight v128) (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128) (local $acc4 v128) (local $acc5 v128) (local $acc6 v128) (local $acc7 v128) (local $offset i32) (local $offsetsEnd i32)
     local.get $headDim
     i32.const 2
     i32.shl
@@ -3595,133 +3714,334 @@
     local.get $group
     i32.mul
     local.set $outBytes
-    i32.const 0
-    local.set $d
-    block $B0
-      loop $L1
-        local.get $d
-        local.get $outBytes
-        i32.lt_u
-        i32.eqz
-        br_if $B0
-        local.get $out
-        local.get $d
-        i32.add
-        v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
-        v128.store align=1
-        local.get $d
-        i32.const 16
-        i32.add
-        local.set $d
-        br $L1
-      end
-    end
-    block $B2
-      loop $L3
-        local.get $t
-        local.get $seen
-        i32.lt_u
-        i32.eqz
-        br_if $B2
-        local.get $vBase
-        local.get $offsets
-        local.get $t
-        i32.const 2
-        i32.shl
-        i32.add
-        i32.load
-        i32.const 2
-        i32.shl
-        i32.add
-        local.set $vRow
-        local.get $out
-        local.set $outHead
-        local.get $scores
-        local.get $t
-        i32.const 2
-        i32.shl
-        i32.add
-        local.set $score
-        i32.const 0
-        local.set $h
-        block $B4
-          loop $L5
-            local.get $h
-            local.get $group
-            i32.lt_u
-            i32.eqz
-            br_if $B4
-            local.get $score
-            v128.load32_splat align=1
-            local.set $weight
-            i32.const 0
-            local.set $d
-            block $B6
-              loop $L7
-                local.get $d
-                local.get $headBytes
-                i32.lt_u
-                i32.eqz
-                br_if $B6
-                local.get $outHead
-                local.get $d
-                i32.add
-                local.get $outHead
-                local.get $d
-                i32.add
-                v128.load align=1
-                local.get $weight
-                local.get $vRow
-                local.get $d
-                i32.add
-                v128.load align=1
-                f32x4.mul
-                f32x4.add
-                v128.store align=1
-                local.get $outHead
-                local.get $d
-                i32.add
-                local.get $outHead
-                local.get $d
-                i32.add
-                v128.load offset=16 align=1
-                local.get $weight
-                local.get $vRow
-                local.get $d
-                i32.add
-                v128.load offset=16 align=1
-                f32x4.mul
-                f32x4.add
-                v128.store offset=16 align=1
-                local.get $d
-                i32.const 32
-                i32.add
-                local.set $d
-                br $L7
+    local.get $headBytes
+    i32.const 127
+    i32.and
+    i32.eqz
+    if $I0
+      local.get $offsets
+      local.get $seen
+      i32.const 2
+      i32.shl
+      i32.add
+      local.set $offsetsEnd
+      local.get $out
+      local.set $outHead
+      block $B1
+        loop $L2
+          local.get $h
+          local.get $group
+          i32.lt_u
+          i32.eqz
+          br_if $B1
+          i32.const 0
+          local.set $d
+          block $B3
+            loop $L4
+              local.get $d
+              local.get $headBytes
+              i32.lt_u
+              i32.eqz
+              br_if $B3
+              v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+              local.set $acc0
+              v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+              local.set $acc1
+              v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+              local.set $acc2
+              v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+              local.set $acc3
+              v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+              local.set $acc4
+              v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+              local.set $acc5
+              v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+              local.set $acc6
+              v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+              local.set $acc7
+              local.get $scores
+              local.get $h
+              local.get $seen
+              i32.mul
+              i32.const 2
+              i32.shl
+              i32.add
+              local.set $score
+              local.get $offsets
+              local.set $offset
+              block $B5
+                loop $L6
+                  local.get $offset
+                  local.get $offsetsEnd
+                  i32.lt_u
+                  i32.eqz
+                  br_if $B5
+                  local.get $vBase
+                  local.get $offset
+                  i32.load
+                  i32.const 2
+                  i32.shl
+                  i32.add
+                  local.get $d
+                  i32.add
+                  local.set $vRow
+                  local.get $score
+                  v128.load32_splat align=1
+                  local.set $weight
+                  local.get $acc0
+                  local.get $weight
+                  local.get $vRow
+                  v128.load align=1
+                  f32x4.mul
+                  f32x4.add
+                  local.set $acc0
+                  local.get $acc1
+                  local.get $weight
+                  local.get $vRow
+                  v128.load offset=16 align=1
+                  f32x4.mul
+                  f32x4.add
+                  local.set $acc1
+                  local.get $acc2
+                  local.get $weight
+                  local.get $vRow
+                  v128.load offset=32 align=1
+                  f32x4.mul
+                  f32x4.add
+                  local.set $acc2
+                  local.get $acc3
+                  local.get $weight
+                  local.get $vRow
+                  v128.load offset=48 align=1
+                  f32x4.mul
+                  f32x4.add
+                  local.set $acc3
+                  local.get $acc4
+                  local.get $weight
+                  local.get $vRow
+                  v128.load offset=64 align=1
+                  f32x4.mul
+                  f32x4.add
+                  local.set $acc4
+                  local.get $acc5
+                  local.get $weight
+                  local.get $vRow
+                  v128.load offset=80 align=1
+                  f32x4.mul
+                  f32x4.add
+                  local.set $acc5
+                  local.get $acc6
+                  local.get $weight
+                  local.get $vRow
+                  v128.load offset=96 align=1
+                  f32x4.mul
+                  f32x4.add
+                  local.set $acc6
+                  local.get $acc7
+                  local.get $weight
+                  local.get $vRow
+                  v128.load offset=112 align=1
+                  f32x4.mul
+                  f32x4.add
+                  local.set $acc7
+                  local.get $score
+                  i32.const 4
+                  i32.add
+                  local.set $score
+                  local.get $offset
+                  i32.const 4
+                  i32.add
+                  local.set $offset
+                  br $L6
+                end
               end
+              local.get $outHead
+              local.get $d
+              i32.add
+              local.get $acc0
+              v128.store align=1
+              local.get $outHead
+              local.get $d
+              i32.add
+              local.get $acc1
+              v128.store offset=16 align=1
+              local.get $outHead
+              local.get $d
+              i32.add
+              local.get $acc2
+              v128.store offset=32 align=1
+              local.get $outHead
+              local.get $d
+              i32.add
+              local.get $acc3
+              v128.store offset=48 align=1
+              local.get $outHead
+              local.get $d
+              i32.add
+              local.get $acc4
+              v128.store offset=64 align=1
+              local.get $outHead
+              local.get $d
+              i32.add
+              local.get $acc5
+              v128.store offset=80 align=1
+              local.get $outHead
+              local.get $d
+              i32.add
+              local.get $acc6
+              v128.store offset=96 align=1
+              local.get $outHead
+              local.get $d
+              i32.add
+              local.get $acc7
+              v128.store offset=112 align=1
+              local.get $d
+              i32.const 128
+              i32.add
+              local.set $d
+              br $L4
             end
-            local.get $outHead
-            local.get $headBytes
-            i32.add
-            local.set $outHead
-            local.get $score
-            local.get $seen
-            i32.const 2
-            i32.shl
-            i32.add
-            local.set $score
-            local.get $h
-            i32.const 1
-            i32.add
-            local.set $h
-            br $L5
           end
+          local.get $outHead
+          local.get $headBytes
+          i32.add
+          local.set $outHead
+          local.get $h
+          i32.const 1
+          i32.add
+          local.set $h
+          br $L2
         end
-        local.get $t
-        i32.const 1
-        i32.add
-        local.set $t
-        br $L3
+      end
+    else
+      i32.const 0
+      local.set $d
+      block $B7
+        loop $L8
+          local.get $d
+          local.get $outBytes
+          i32.lt_u
+          i32.eqz
+          br_if $B7
+          local.get $out
+          local.get $d
+          i32.add
+          v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+          v128.store align=1
+          local.get $d
+          i32.const 16
+          i32.add
+          local.set $d
+          br $L8
+        end
+      end
+      block $B9
+        loop $L10
+          local.get $t
+          local.get $seen
+          i32.lt_u
+          i32.eqz
+          br_if $B9
+          local.get $vBase
+          local.get $offsets
+          local.get $t
+          i32.const 2
+          i32.shl
+          i32.add
+          i32.load
+          i32.const 2
+          i32.shl
+          i32.add
+          local.set $vRow
+          local.get $out
+          local.set $outHead
+          local.get $scores
+          local.get $t
+          i32.const 2
+          i32.shl
+          i32.add
+          local.set $score
+          i32.const 0
+          local.set $h
+          block $B11
+            loop $L12
+              local.get $h
+              local.get $group
+              i32.lt_u
+              i32.eqz
+              br_if $B11
+              local.get $score
+              v128.load32_splat align=1
+              local.set $weight
+              i32.const 0
+              local.set $d
+              block $B13
+                loop $L14
+                  local.get $d
+                  local.get $headBytes
+                  i32.lt_u
+                  i32.eqz
+                  br_if $B13
+                  local.get $outHead
+                  local.get $d
+                  i32.add
+                  local.get $outHead
+                  local.get $d
+                  i32.add
+                  v128.load align=1
+                  local.get $weight
+                  local.get $vRow
+                  local.get $d
+                  i32.add
+                  v128.load align=1
+                  f32x4.mul
+                  f32x4.add
+                  v128.store align=1
+                  local.get $outHead
+                  local.get $d
+                  i32.add
+                  local.get $outHead
+                  local.get $d
+                  i32.add
+                  v128.load offset=16 align=1
+                  local.get $weight
+                  local.get $vRow
+                  local.get $d
+                  i32.add
+                  v128.load offset=16 align=1
+                  f32x4.mul
+                  f32x4.add
+                  v128.store offset=16 align=1
+                  local.get $d
+                  i32.const 32
+                  i32.add
+                  local.set $d
+                  br $L14
+                end
+              end
+              local.get $outHead
+              local.get $headBytes
+              i32.add
+              local.set $outHead
+              local.get $score
+              local.get $seen
+              i32.const 2
+              i32.shl
+              i32.add
+              local.set $score
+              local.get $h
+              i32.const 1
+              i32.add
+              local.set $h
+              br $L12
+            end
+          end
+          local.get $t
+          i32.const 1
+          i32.add
+          local.set $t
+          br $L10
+        end
       end
     end)
   (func $q8_int_tile_4x4 (type $t12) (param $xp i32) (param $xsp i32) (param $wp i32) (param $outp i32) (param $xRowBytes i32) (param $xsRowBytes i32) (param $outRowBytes i32) (param $numBlocks i32) (param $cols i32)
