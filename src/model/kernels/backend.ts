@@ -71,6 +71,8 @@ const PANEL_BYTES = 64 * 1024;
 
 export class KernelBackend {
   private scratch: Float32Array[] = [];
+  /** The ops of the `matmuls` call in flight (reused: no array per call). */
+  private readonly ops: MatmulOp[] = [];
   /** quantize_q8_act's output for the current x: i16 values, then f32 block scales. */
   private q8xScratch: Float32Array | null = null;
   /** Set by create(): whether q8_0 matrices use the integer kernel. */
@@ -288,17 +290,33 @@ export class KernelBackend {
       for (const [out, w, bias] of products) referenceMatmul(out, x, w.f32!, bias, rows, w.inDim, w.outDim);
       return;
     }
-    const xIn = this.inArena(x, rows * products[0]![1].inDim, 0, true);
-    const outs = products.map(([out, w], i) => this.inArena(out, rows * w.outDim, 1 + i, false));
-    const xq = products.some(([, w]) => w.q8x4) ? this.quantizeX(xIn, rows, products[0]![1].inDim) : null;
-    const ops = products.map(([, w], i) => this.op(outs[i]!, xIn, w, rows, xq));
-    const macs = products.reduce((sum, [, w]) => sum + rows * w.inDim * w.outDim, 0);
-    if (this.pool && macs >= THREAD_MIN_MACS) this.pool.run(ops);
-    else for (const o of ops) this.runHere(o);
-    products.forEach(([out, w, bias], i) => {
-      if (outs[i] !== out) out.set(outs[i]!.subarray(0, rows * w.outDim));
+    // Plain loops, no closures or per-call arrays: a decode step makes ~150 of these calls (docs/engine-speed.md, Q6).
+    const inDim = products[0]![1].inDim;
+    const xIn = this.inArena(x, rows * inDim, 0, true);
+    let quantized = false;
+    let macs = 0;
+    for (let i = 0; i < products.length; i++) {
+      const w = products[i]![1];
+      if (w.q8x4) quantized = true;
+      macs += rows * w.inDim * w.outDim;
+    }
+    const xq = quantized ? this.quantizeX(xIn, rows, inDim) : null;
+    const threaded = this.pool !== null && macs >= THREAD_MIN_MACS;
+    const ops = this.ops;
+    ops.length = 0;
+    for (let i = 0; i < products.length; i++) {
+      const [out, w] = products[i]!;
+      const o = this.op(this.inArena(out, rows * w.outDim, 1 + i, false), xIn, w, rows, xq);
+      if (threaded) ops.push(o);
+      else this.runHere(o);
+    }
+    if (threaded) this.pool!.run(ops);
+    for (let i = 0; i < products.length; i++) {
+      const [out, w, bias] = products[i]!;
+      const computed = this.scratch[1 + i];
+      if (!this.arena.owns(out) && computed) out.set(computed.subarray(0, rows * w.outDim));
       if (bias) addBias(out, bias, rows, w.outDim);
-    });
+    }
   }
 
   /** Stops the worker threads. The backend must not be used afterwards. */
@@ -307,8 +325,10 @@ export class KernelBackend {
   }
 
   /** Whether the wasm kernels can read and write all of these in place (they live in the arena). */
-  private owned(...views: Float32Array[]): boolean {
-    return this.arena !== null && views.every((v) => this.arena!.owns(v));
+  private owned(a: Float32Array, b: Float32Array, c?: Float32Array, d?: Float32Array): boolean {
+    const arena = this.arena;
+    if (arena === null || !arena.owns(a) || !arena.owns(b)) return false;
+    return (c === undefined || arena.owns(c)) && (d === undefined || arena.owns(d));
   }
 
   /** x (rows, inDim) quantized to q8_0 activations in arena scratch, for the integer kernel. */
