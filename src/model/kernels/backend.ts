@@ -8,9 +8,8 @@
  *   'ts'                   the plain TypeScript kernels of reference/ (the oracle; also the fallback
  *                          when the runtime lacks WebAssembly SIMD)
  *
- * Matmuls and attention have fast paths (wasm/, threads/). RMSNorm, RoPE, SwiGLU and the residual add run
- * the wasm row kernels (bit for bit the reference: wasm/row-ops-codegen.ts) when their buffers live in the
- * arena, else the reference code; so does the KV write (kv_write: memory.copy per row).
+ * Matmuls and attention have fast paths (wasm/, threads/); the row ops and the KV write run wasm kernels
+ * (bit for bit the reference, but q8_0's SwiGLU) when their buffers live in the arena, else the reference.
  *
  * Systems analogy: a storage driver with a fast path (DMA into a shared segment) and a safe path (plain
  * reads), chosen at mount time. Weights live in the backend's SharedArena so every thread sees them.
@@ -233,10 +232,14 @@ export class KernelBackend {
     this.wasm.kv_write(keyCache.byteOffset, valueCache.byteOffset, k.byteOffset, v.byteOffset, slots.byteOffset, rows, kv.numKvHeads * kv.headDim);
   }
 
-  /** SwiGLU in place: gate[i] = silu(gate[i]) · up[i], for n values. */
+  /**
+   * SwiGLU in place: gate[i] = silu(gate[i]) · up[i], for n values. q8_0 weights take the vectorized expf
+   * (a few ulp off, as llama.cpp's: wasm/fast-swiglu-codegen.ts); f32 the exact path, bit for bit.
+   */
   swiglu(gate: Float32Array, up: Float32Array, n: number): void {
-    if (this.wasm && this.owned(gate, up)) this.wasm.swiglu_f32(gate.byteOffset, up.byteOffset, n);
-    else swiglu(gate, up, n);
+    if (!this.wasm || !this.owned(gate, up)) swiglu(gate, up, n);
+    else if (this.weightDtype === 'q8_0') this.wasm.swiglu_f32_fast(gate.byteOffset, up.byteOffset, n);
+    else this.wasm.swiglu_f32(gate.byteOffset, up.byteOffset, n);
   }
 
   /** Residual add in place: a += b, for n values. */
@@ -379,20 +382,4 @@ export class KernelBackend {
     if (copyIn) s.set(a.subarray(0, length));
     return s;
   }
-}
-
-/** out (rows, w.outDim) = x (rows, w.inDim) · wᵀ (+ bias), on whichever backend holds w. */
-export function matmul(
-  out: Float32Array,
-  x: Float32Array,
-  w: Matrix,
-  bias: Float32Array | null,
-  rows: number,
-): void {
-  w.backend.matmul(out, x, w, bias, rows);
-}
-
-/** Several products of the same x (rows, inDim) in one pass of the kernel threads; see KernelBackend.matmuls. */
-export function matmuls(x: Float32Array, rows: number, ...products: Product[]): void {
-  products[0]![1].backend.matmuls(x, rows, ...products);
 }

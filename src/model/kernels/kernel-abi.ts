@@ -22,6 +22,8 @@ export interface KernelExports {
   rmsnorm_f32(out: number, x: number, w: number, rows: number, dim: number, eps: number): void;
   rope_f32(x: number, rows: number, heads: number, headDim: number, cos: number, sin: number): void;
   swiglu_f32(gate: number, up: number, n: number): void;
+  /** SwiGLU in f32x4 with llama.cpp's vectorized expf (a few ulp from swiglu_f32): the q8_0 path's. */
+  swiglu_f32_fast(gate: number, up: number, n: number): void;
   add_f32(a: number, b: number, n: number): void;
   /** K/V row r (kvDim floats) → slot slots[r] of the layer's caches at kDst/vDst; negative slots skipped. */
   // biome-ignore format: one signature per line

@@ -24,6 +24,7 @@
   (type $t22 (func (param i32 i32 i32 i32 i32 i32)))
   (type $t23 (func (param i32 i32 i32 i32 i32 i32 i32)))
   (type $t24 (func (param i32 i32 i32)))
+  (type $t25 (func (param i32 i32 i32)))
   (import "env" "memory" (memory $env.memory 1 65536 shared))
   (func $f32_tile_2x4 (type $t0) (param $xp i32) (param $wp i32) (param $outp i32) (param $rowBytes i32) (param $outRowBytes i32) (param $kVecBytes i32) (param $kBytes i32)
     (local $k i32) (local $xRow0 i32) (local $xRow1 i32) (local $wRow0 i32) (local $wRow1 i32) (local $wRow2 i32) (local $wRow3 i32) (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128) (local $acc4 v128) (local $acc5 v128) (local $acc6 v128) (local $acc7 v128) (local $wVec0 v128) (local $wVec1 v128) (local $wVec2 v128) (local $wVec3 v128) (local $xVec v128) (local $sum0 f32) (local $sum1 f32) (local $sum2 f32) (local $sum3 f32) (local $sum4 f32) (local $sum5 f32) (local $sum6 f32) (local $sum7 f32) (local $outRow i32)
@@ -7555,5 +7556,233 @@
         i32.add
         local.set $row
         br $L1
+      end
+    end)
+  (func $swiglu_f32_fast (export "swiglu_f32_fast") (type $t25) (param $gate i32) (param $up i32) (param $n i32)
+    (local $end i32) (local $vecEnd i32) (local $g v128) (local $x v128) (local $z v128) (local $rounded v128) (local $b v128) (local $u v128) (local $k v128)
+    local.get $gate
+    local.get $n
+    i32.const 2
+    i32.shl
+    i32.add
+    local.set $end
+    local.get $gate
+    local.get $n
+    i32.const -4
+    i32.and
+    i32.const 2
+    i32.shl
+    i32.add
+    local.set $vecEnd
+    block $B0
+      loop $L1
+        local.get $gate
+        local.get $vecEnd
+        i32.lt_u
+        i32.eqz
+        br_if $B0
+        local.get $gate
+        v128.load align=1
+        local.set $g
+        local.get $gate
+        local.get $g
+        f32x4.neg
+        f32.const -0x1.5cp+6 (;=-87;)
+        f32x4.splat
+        f32x4.max
+        f32.const 0x1.5cp+6 (;=87;)
+        f32x4.splat
+        f32x4.min
+        local.set $x
+        local.get $x
+        f32.const 0x1.715476p+0 (;=1.4427;)
+        f32x4.splat
+        f32x4.mul
+        f32.const 0x1.8p+23 (;=1.25829e+07;)
+        f32x4.splat
+        f32x4.add
+        local.set $z
+        local.get $z
+        f32.const 0x1.8p+23 (;=1.25829e+07;)
+        f32x4.splat
+        f32x4.sub
+        local.set $rounded
+        local.get $x
+        local.get $rounded
+        f32.const 0x1.62e4p-1 (;=0.693146;)
+        f32x4.splat
+        f32x4.mul
+        f32x4.sub
+        local.get $rounded
+        f32.const 0x1.7f7d1cp-20 (;=1.42861e-06;)
+        f32x4.splat
+        f32x4.mul
+        f32x4.sub
+        local.set $b
+        local.get $z
+        i32.const 23
+        i32x4.shl
+        f32.const 0x1p+0 (;=1;)
+        f32x4.splat
+        i32x4.add
+        local.set $k
+        local.get $b
+        local.get $b
+        f32x4.mul
+        local.set $u
+        f32.const 0x1.ffffecp-1 (;=0.999999;)
+        f32x4.splat
+        local.get $b
+        f32x4.mul
+        f32.const 0x1.fffdb6p-2 (;=0.499991;)
+        f32x4.splat
+        f32.const 0x1.555e66p-3 (;=0.166684;)
+        f32x4.splat
+        local.get $b
+        f32x4.mul
+        f32x4.add
+        f32.const 0x1.573e2ep-5 (;=0.0418998;)
+        f32x4.splat
+        f32.const 0x1.0e402p-7 (;=0.00824739;)
+        f32x4.splat
+        local.get $b
+        f32x4.mul
+        f32x4.add
+        local.get $u
+        f32x4.mul
+        f32x4.add
+        local.get $u
+        f32x4.mul
+        f32x4.add
+        local.get $k
+        f32x4.mul
+        local.get $k
+        f32x4.add
+        f32.const 0x1p+0 (;=1;)
+        f32x4.splat
+        f32x4.add
+        local.set $x
+        local.get $g
+        local.get $x
+        f32x4.div
+        local.get $up
+        v128.load align=1
+        f32x4.mul
+        v128.store align=1
+        local.get $gate
+        i32.const 16
+        i32.add
+        local.set $gate
+        local.get $up
+        i32.const 16
+        i32.add
+        local.set $up
+        br $L1
+      end
+    end
+    block $B2
+      loop $L3
+        local.get $gate
+        local.get $end
+        i32.lt_u
+        i32.eqz
+        br_if $B2
+        local.get $gate
+        v128.load32_splat align=1
+        local.set $g
+        local.get $gate
+        local.get $g
+        f32x4.neg
+        f32.const -0x1.5cp+6 (;=-87;)
+        f32x4.splat
+        f32x4.max
+        f32.const 0x1.5cp+6 (;=87;)
+        f32x4.splat
+        f32x4.min
+        local.set $x
+        local.get $x
+        f32.const 0x1.715476p+0 (;=1.4427;)
+        f32x4.splat
+        f32x4.mul
+        f32.const 0x1.8p+23 (;=1.25829e+07;)
+        f32x4.splat
+        f32x4.add
+        local.set $z
+        local.get $z
+        f32.const 0x1.8p+23 (;=1.25829e+07;)
+        f32x4.splat
+        f32x4.sub
+        local.set $rounded
+        local.get $x
+        local.get $rounded
+        f32.const 0x1.62e4p-1 (;=0.693146;)
+        f32x4.splat
+        f32x4.mul
+        f32x4.sub
+        local.get $rounded
+        f32.const 0x1.7f7d1cp-20 (;=1.42861e-06;)
+        f32x4.splat
+        f32x4.mul
+        f32x4.sub
+        local.set $b
+        local.get $z
+        i32.const 23
+        i32x4.shl
+        f32.const 0x1p+0 (;=1;)
+        f32x4.splat
+        i32x4.add
+        local.set $k
+        local.get $b
+        local.get $b
+        f32x4.mul
+        local.set $u
+        f32.const 0x1.ffffecp-1 (;=0.999999;)
+        f32x4.splat
+        local.get $b
+        f32x4.mul
+        f32.const 0x1.fffdb6p-2 (;=0.499991;)
+        f32x4.splat
+        f32.const 0x1.555e66p-3 (;=0.166684;)
+        f32x4.splat
+        local.get $b
+        f32x4.mul
+        f32x4.add
+        f32.const 0x1.573e2ep-5 (;=0.0418998;)
+        f32x4.splat
+        f32.const 0x1.0e402p-7 (;=0.00824739;)
+        f32x4.splat
+        local.get $b
+        f32x4.mul
+        f32x4.add
+        local.get $u
+        f32x4.mul
+        f32x4.add
+        local.get $u
+        f32x4.mul
+        f32x4.add
+        local.get $k
+        f32x4.mul
+        local.get $k
+        f32x4.add
+        f32.const 0x1p+0 (;=1;)
+        f32x4.splat
+        f32x4.add
+        local.set $x
+        local.get $g
+        local.get $x
+        f32x4.div
+        local.get $up
+        v128.load32_splat align=1
+        f32x4.mul
+        v128.store32_lane 0
+        local.get $gate
+        i32.const 4
+        i32.add
+        local.set $gate
+        local.get $up
+        i32.const 4
+        i32.add
+        local.set $up
+        br $L3
       end
     end))
