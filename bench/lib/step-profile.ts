@@ -217,15 +217,26 @@ function summarize(
   const scores = take('attn_scores');
   const values = take('attn_values');
   phases.push({ label: 'attention scores', us: us(scores.ms), calls: scores.calls / t.steps });
+  const softmax = take('softmax_f32');
   phases.push({
-    label: 'attention softmax + driver (JS)',
-    us: us(attn.ms - scores.ms - values.ms),
+    label: 'attention driver (JS)',
+    us: us(attn.ms - scores.ms - values.ms - softmax.ms),
     calls: 0,
   });
   phases.push({ label: 'attention V sum', us: us(values.ms), calls: values.calls / t.steps });
-  kernelsMs += attn.ms;
-  for (const name of ['rmsnorm_f32', 'rope_f32', 'kv_write', 'swiglu_f32', 'add_f32']) {
+  kernelsMs += attn.ms - softmax.ms; // softmax_f32 is listed with the row ops below
+  const rowOps = [
+    'softmax_f32',
+    'rmsnorm_f32',
+    'rope_f32',
+    'kv_write',
+    'swiglu_f32',
+    'swiglu_f32_fast',
+    'add_f32',
+  ];
+  for (const name of rowOps) {
     const p = take(name);
+    if (p.calls === 0) continue;
     phases.push({ label: name, us: us(p.ms), calls: p.calls / t.steps });
     kernelsMs += p.ms;
   }
