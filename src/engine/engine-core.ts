@@ -25,40 +25,19 @@ import { type Clock, realClock } from './clock.ts';
 import type { KvConnector, KvHoldStager, KvLayerPusher } from './kv-connector.ts';
 import type { KvTransferListener } from './kv-transfer-events.ts';
 import { KvTransferCoordinator } from './kv-transfer-coordinator.ts';
-import type { GuidedDecoder, TokenConstraint } from './guided-decoding.ts';
+import type { GuidedDecoder } from './guided-decoding.ts';
+import { advanceConstraints, constraintFor, prepareMasks } from './engine-constraints.ts';
 import type { StepExecutor } from './model-runner.ts';
 import { RequestStream } from './request-stream.ts';
 import { validateEngineRequest } from './request-validation.ts';
 import type { SampleResult } from './sampler.ts';
 import { Scheduler, type SchedulerOptions, type SchedulerOutput } from './scheduler.ts';
 import { Sequence } from './sequence.ts';
+import { engineLoadMetrics, type StepListener, stepEvent } from './step-event.ts';
 
 const log = getLogger('engine');
 
-/** One engine step as seen by a tracer (`dhw generate --trace`, metrics). */
-export interface StepEvent {
-  step: number;
-  /** Time the step took on the engine's clock (wall time, or simulated time in the mocker). */
-  stepMs: number;
-  /** Tokens in the forward pass. */
-  numTokens: number;
-  /** Of which new prompt tokens (prefill chunks). */
-  numPrefillTokens: number;
-  /** Sequences in the batch. */
-  numSeqs: number;
-  numPreempted: number;
-  numFinished: number;
-  numWaiting: number;
-  numRunning: number;
-  kvBlocksInUse: number;
-  kvBytesInUse: number;
-  kvTotalBlocks: number;
-  /** Tokens per KV block and bytes per block: a sequence of n tokens holds ceil(n / blockSize) blocks. */
-  kvBlockSize: number;
-  kvBytesPerBlock: number;
-}
-
-export type StepListener = (event: StepEvent) => void;
+export type { StepEvent, StepListener } from './step-event.ts';
 
 export interface EngineCoreOptions {
   info: EngineModelInfo;
@@ -158,7 +137,7 @@ export class EngineCore implements InferenceEngine {
   async *generate(request: EngineRequest, signal?: AbortSignal): AsyncGenerator<EngineOutput> {
     this.validate(request);
     if (signal?.aborted) return;
-    const constraint = await this.constraintFor(request);
+    const constraint = await constraintFor(this.opts.guidedDecoder, request, this.info.eosTokenIds);
     if (signal?.aborted || this.closed) {
       constraint?.dispose();
       return;
@@ -204,43 +183,6 @@ export class EngineCore implements InferenceEngine {
     this.opts.guidedDecoder = decoder;
   }
 
-  /** The grammar state of a `guidedDecoding` request (compiling its schema on first use), else undefined. */
-  private async constraintFor(request: EngineRequest): Promise<TokenConstraint | undefined> {
-    if (request.guidedDecoding === undefined) return undefined;
-    const decoder = this.opts.guidedDecoder;
-    if (!decoder) {
-      throw new InvalidRequestError(
-        'this engine has no constrained decoding (it was started without its tokenizer): ' +
-          'response_format json_object / json_schema cannot be honoured',
-        'response_format',
-      );
-    }
-    const stops =
-      request.stopping.stopTokenIds.length > 0 ? request.stopping.stopTokenIds : this.info.eosTokenIds;
-    return decoder.constrain(request.guidedDecoding, stops);
-  }
-
-  /** Before a step: each constrained sequence that samples gets the mask of its grammar's next tokens. */
-  private async prepareMasks(output: SchedulerOutput): Promise<void> {
-    for (const { seq, sample } of output.scheduled) {
-      seq.tokenMask = sample && seq.constraint ? await seq.constraint.nextMask() : undefined;
-    }
-  }
-
-  /** After a step: the sampled tokens advance their sequences' grammars. */
-  private advanceConstraints(output: SchedulerOutput, results: Array<SampleResult | undefined>): void {
-    output.scheduled.forEach(({ seq }, i) => {
-      const tokenId = results[i]?.tokenId;
-      if (!seq.constraint || tokenId === undefined) return;
-      if (!seq.constraint.accept(tokenId) && !seq.stopping.stopTokenIds.includes(tokenId)) {
-        log.warn('a constrained sequence sampled a token its grammar does not allow', {
-          requestId: seq.requestId,
-          tokenId,
-        });
-      }
-    });
-  }
-
   /** Cancel a request: its blocks are freed now and its stream ends without a further output. */
   abort(requestId: RequestId): void {
     this.scheduler.abort(requestId);
@@ -256,28 +198,7 @@ export class EngineCore implements InferenceEngine {
   }
 
   loadMetrics(): LoadMetrics {
-    const kvUsedBlocks = this.kvBlocksInUse();
-    let activeDecodeBlocks = 0;
-    let activePrefillTokens = 0;
-    for (const seq of this.scheduler.running) {
-      if (seq.isDecoding) {
-        activeDecodeBlocks += this.kv.getBlockTable(seq.requestId).length;
-      } else {
-        activePrefillTokens += seq.numUncomputedTokens;
-      }
-    }
-    for (const seq of this.scheduler.waiting) activePrefillTokens += seq.numUncomputedTokens;
-    activePrefillTokens += this.scheduler.loading.length; // each computes its last prompt token here
-    return {
-      workerId: this.opts.workerId,
-      activeDecodeBlocks,
-      activePrefillTokens,
-      kvUsedBlocks,
-      kvTotalBlocks: this.kv.numBlocks,
-      numWaiting: this.scheduler.waiting.length + this.scheduler.loading.length,
-      numRunning: this.scheduler.running.length,
-      gpuCacheUsagePerc: Math.min(1, kvUsedBlocks / this.kv.numBlocks),
-    };
+    return engineLoadMetrics(this.scheduler, this.kv, this.opts.workerId);
   }
 
   /** Blocks referenced by live sequences and held prefills (cached-but-free blocks do not count). */
@@ -365,9 +286,9 @@ export class EngineCore implements InferenceEngine {
       else log.warn('nothing schedulable although requests are pending', this.scheduleState());
       return false;
     }
-    await this.prepareMasks(output);
+    await prepareMasks(output);
     const results = await this.opts.executor.execute(output, this.kvTransfer.layerListener(output.scheduled));
-    this.advanceConstraints(output, results);
+    advanceConstraints(output, results);
     const live = output.scheduled.map((s) => s.seq.status === 'running'); // not aborted during execute
     const finished = this.scheduler.update(
       output,
@@ -416,23 +337,15 @@ export class EngineCore implements InferenceEngine {
   private publishStep(output: SchedulerOutput, stepMs: number, numFinished: number): void {
     this.stepCount++;
     if (this.listeners.size === 0) return;
-    const kvBlocksInUse = this.kvBlocksInUse();
-    const event: StepEvent = {
-      step: this.stepCount,
+    const event = stepEvent(
+      this.stepCount,
       stepMs,
-      numTokens: output.numBatchedTokens,
-      numPrefillTokens: output.numPrefillTokens,
-      numSeqs: output.scheduled.length,
-      numPreempted: output.preempted.length,
+      output,
       numFinished,
-      numWaiting: this.scheduler.waiting.length,
-      numRunning: this.scheduler.running.length,
-      kvBlocksInUse,
-      kvBytesInUse: kvBlocksInUse * this.opts.kvBytesPerBlock,
-      kvTotalBlocks: this.kv.numBlocks,
-      kvBlockSize: this.kv.blockSize,
-      kvBytesPerBlock: this.opts.kvBytesPerBlock,
-    };
+      this.scheduler,
+      this.kv,
+      this.opts.kvBytesPerBlock,
+    );
     for (const listener of this.listeners) listener(event);
   }
 

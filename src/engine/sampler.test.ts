@@ -40,6 +40,34 @@ describe('sampler', () => {
     assert.equal(argmax(LOGITS), 4);
   });
 
+  it('plain greedy (no copy) picks what the scored path picks, the first of tied maxima included', () => {
+    const rng = new Xoshiro128(3);
+    for (let trial = 0; trial < 20; trial++) {
+      // coarse values over a wide vocabulary: many ties for the maximum
+      const logits = Float32Array.from({ length: 49152 }, () => Math.floor(rng.nextFloat() * 50) / 7);
+      const plain = sampleToken({
+        logits,
+        promptTokenIds: [],
+        outputTokenIds: [],
+        params: params({ temperature: 0 }),
+        rng,
+      });
+      // a zero bias changes no score but takes the f64 path
+      const scored = sampleToken({
+        logits,
+        promptTokenIds: [],
+        outputTokenIds: [],
+        params: params({ temperature: 0, logitBias: [[0, 0]] }),
+        rng,
+      });
+      assert.equal(plain.tokenId, scored.tokenId);
+      assert.equal(
+        plain.tokenId,
+        logits.indexOf(logits.reduce((m, v) => Math.max(m, v), Number.NEGATIVE_INFINITY)),
+      );
+    }
+  });
+
   it('top-k = 1 is greedy at any temperature', () => {
     assert.deepEqual(new Set(draw(LOGITS, params({ temperature: 5, topK: 1 }), 7, 200)), new Set([4]));
   });

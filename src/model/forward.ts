@@ -189,7 +189,7 @@ export class LlamaModel {
       k.add(s.x, s.xb2, n * dim);
     }
 
-    if (!this.part.head) return s.x.slice(0, n * dim); // hidden states for the next pipeline stage
+    if (!this.part.head) return ownCopy(s.x, n * dim); // hidden states for the next pipeline stage
 
     // Final norm and LM head, only for the rows whose next-token scores are wanted.
     const m = batch.logitsRows.length;
@@ -199,7 +199,7 @@ export class LlamaModel {
     }
     k.rmsnorm(s.wanted, s.wanted, w.finalNorm, m, dim, c.rmsNormEps);
     k.matmul(s.logits, s.wanted, w.lmHead, null, m);
-    return s.logits.slice(0, m * c.vocabSize); // (m, vocab), the caller's own copy
+    return ownCopy(s.logits, m * c.vocabSize); // (m, vocab), the caller's own copy
   }
 
   /** Activation buffers for `rows` token rows, grown in powers of two (the backend never frees memory). */
@@ -243,4 +243,15 @@ export class LlamaModel {
       if (r < 0 || r >= n) throw new RangeError(`logits row ${r} is outside the batch (${n} rows)`);
     }
   }
+}
+
+/**
+ * The first `length` values of an arena buffer in ordinary memory. Not `slice`: on a view of the shared
+ * wasm memory it takes a slow copy path (~300 µs for SmolLM2's 49152 logits vs ~90 µs allocated + `set`;
+ * docs/engine-speed.md, Q6).
+ */
+function ownCopy(src: Float32Array, length: number): Float32Array {
+  const copy = new Float32Array(length);
+  copy.set(src.subarray(0, length));
+  return copy;
 }

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { matmul as referenceMatmul } from './reference/matmul.ts';
-import { KernelBackend, type Matrix, matmul, type Q8Activations } from './backend.ts';
+import { KernelBackend, type Matrix, type Q8Activations } from './backend.ts';
+import { matmul } from './matmul-calls.ts';
 import { matmulQ8Int, quantizeActivations } from './reference/matmul-q8.ts';
 import { dequantizeQ8, quantizeQ8 } from './quantize.ts';
 import { unpackQ8x4 } from './q8x4-pack.ts';

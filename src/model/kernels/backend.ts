@@ -8,9 +8,8 @@
  *   'ts'                   the plain TypeScript kernels of reference/ (the oracle; also the fallback
  *                          when the runtime lacks WebAssembly SIMD)
  *
- * Matmuls and attention have fast paths (wasm/, threads/). RMSNorm, RoPE, SwiGLU and the residual add run
- * the wasm row kernels (bit for bit the reference: wasm/row-ops-codegen.ts) when their buffers live in the
- * arena, else the reference code; so does the KV write (kv_write: memory.copy per row).
+ * Matmuls and attention have fast paths (wasm/, threads/); the row ops and the KV write run wasm kernels
+ * (bit for bit the reference, but q8_0's SwiGLU) when their buffers live in the arena, else the reference.
  *
  * Systems analogy: a storage driver with a fast path (DMA into a shared segment) and a safe path (plain
  * reads), chosen at mount time. Weights live in the backend's SharedArena so every thread sees them.
@@ -23,17 +22,17 @@ import { matmul as referenceMatmul } from './reference/matmul.ts';
 import { applyRope, ropeTables } from './reference/rope.ts';
 import { add, rmsnorm, swiglu } from './reference/row-ops.ts';
 import { KIND_F32, KIND_Q8, KIND_Q8_INT, type KernelExports, type MatmulOp } from './kernel-abi.ts';
-import { packQ8x4, q8x4Bytes } from './q8x4-pack.ts';
+import { addBias, type PlacedMatrix, placeMatrix, type WeightDtype } from './matrix-placement.ts';
 import { matmulKernel } from './threads/job.ts';
 import { KernelThreadPool } from './threads/thread-pool.ts';
 import { SharedArena } from './arena.ts';
 import { WasmAttention } from './wasm/attention-driver.ts';
-import { canQuantizeQ8, dequantizeQ8, Q8_BLOCK, type Q8Tensor, quantizeQ8 } from './quantize.ts';
+import { Q8_BLOCK } from './quantize.ts';
 import { instantiateKernels, kernelModule } from './wasm/kernel-module.ts';
 
 const log = getLogger('kernels');
 
-export type WeightDtype = 'f32' | 'q8_0';
+export type { WeightDtype } from './matrix-placement.ts';
 export type KernelKind = 'wasm' | 'ts';
 /** What q8_0 weights multiply: q8_0-quantized activations in integer arithmetic, or the f32 activations. */
 export type Q8Activations = 'q8_0' | 'f32';
@@ -54,17 +53,8 @@ export interface KernelOptions {
   q8Activations?: Q8Activations;
 }
 
-/** A weight matrix (outDim, inDim) placed for its backend. */
-export interface Matrix {
-  readonly outDim: number;
-  readonly inDim: number;
-  readonly dtype: WeightDtype;
-  /** (outDim, inDim) f32 weights; for a q8_0 matrix on the 'ts' backend, its dequantized values. */
-  readonly f32: Float32Array | null;
-  /** Quantized weights and f32 scales, row-major (q8_0 on the 'wasm' backend with f32 activations). */
-  readonly q8: Q8Tensor | null;
-  /** Quantized weights packed for the integer kernel (q8x4-pack.ts: f16 scales inside), q8_0 activations. */
-  readonly q8x4: Uint8Array | null;
+/** A weight matrix (outDim, inDim) placed for its backend (matrix-placement.ts). */
+export interface Matrix extends PlacedMatrix {
   readonly backend: KernelBackend;
 }
 
@@ -80,6 +70,8 @@ const PANEL_BYTES = 64 * 1024;
 
 export class KernelBackend {
   private scratch: Float32Array[] = [];
+  /** The ops of the `matmuls` call in flight (reused: no array per call). */
+  private readonly ops: MatmulOp[] = [];
   /** quantize_q8_act's output for the current x: i16 values, then f32 block scales. */
   private q8xScratch: Float32Array | null = null;
   /** Set by create(): whether q8_0 matrices use the integer kernel. */
@@ -155,7 +147,11 @@ export class KernelBackend {
         arenaBytesUsed: this.arena.bytesUsed,
       });
     }
-    const alloc = (n: number): Float32Array => (inArena ? this.arena!.allocF32(n) : new Float32Array(n));
+    // Arena pages are mapped on first touch; a decode step writing K/V rows into fresh pages paid that fault
+    // inside the step (kv_write: ~13 µs a call on fresh slots, ~0.7 on touched ones; docs/engine-speed.md
+    // Q4). Touching them here moves it to allocation, once, as llama.cpp clears its KV buffer at start.
+    const alloc = (n: number): Float32Array =>
+      inArena ? this.arena!.allocF32(n).fill(0) : new Float32Array(n);
     const key = Array.from({ length: numLayers }, () => alloc(floatsPerLayer));
     const value = Array.from({ length: numLayers }, () => alloc(floatsPerLayer));
     return { key, value };
@@ -236,10 +232,14 @@ export class KernelBackend {
     this.wasm.kv_write(keyCache.byteOffset, valueCache.byteOffset, k.byteOffset, v.byteOffset, slots.byteOffset, rows, kv.numKvHeads * kv.headDim);
   }
 
-  /** SwiGLU in place: gate[i] = silu(gate[i]) · up[i], for n values. */
+  /**
+   * SwiGLU in place: gate[i] = silu(gate[i]) · up[i], for n values. q8_0 weights take the vectorized expf
+   * (a few ulp off, as llama.cpp's: wasm/fast-swiglu-codegen.ts); f32 the exact path, bit for bit.
+   */
   swiglu(gate: Float32Array, up: Float32Array, n: number): void {
-    if (this.wasm && this.owned(gate, up)) this.wasm.swiglu_f32(gate.byteOffset, up.byteOffset, n);
-    else swiglu(gate, up, n);
+    if (!this.wasm || !this.owned(gate, up)) swiglu(gate, up, n);
+    else if (this.weightDtype === 'q8_0') this.wasm.swiglu_f32_fast(gate.byteOffset, up.byteOffset, n);
+    else this.wasm.swiglu_f32(gate.byteOffset, up.byteOffset, n);
   }
 
   /** Residual add in place: a += b, for n values. */
@@ -275,25 +275,8 @@ export class KernelBackend {
 
   /** Places weights w (outDim, inDim) for this backend, quantizing them when the dtype asks for it. */
   matrix(w: Float32Array, outDim: number, inDim: number): Matrix {
-    const quantize = this.weightDtype === 'q8_0' && canQuantizeQ8(inDim);
-    if (!quantize) {
-      const f32 = this.arena ? this.arena.allocF32(w.length) : w;
-      if (f32 !== w) f32.set(w);
-      return { outDim, inDim, dtype: 'f32', f32, q8: null, q8x4: null, backend: this };
-    }
-    if (this.arena && this.q8IntActivations) {
-      const q8x4 = this.arena.allocU8(q8x4Bytes(outDim, inDim));
-      packQ8x4(w, outDim, inDim, q8x4);
-      return { outDim, inDim, dtype: 'q8_0', f32: null, q8: null, q8x4, backend: this };
-    }
-    const numScales = (outDim * inDim) / Q8_BLOCK;
-    const q8: Q8Tensor = this.arena
-      ? { q: this.arena.allocI8(w.length), scales: this.arena.allocF32(numScales) }
-      : { q: new Int8Array(w.length), scales: new Float32Array(numScales) };
-    quantizeQ8(w, outDim, inDim, q8);
-    if (!this.arena)
-      return { outDim, inDim, dtype: 'q8_0', f32: dequantizeQ8(q8), q8: null, q8x4: null, backend: this };
-    return { outDim, inDim, dtype: 'q8_0', f32: null, q8, q8x4: null, backend: this };
+    const placed = placeMatrix(w, outDim, inDim, this.weightDtype, this.arena, this.q8IntActivations);
+    return { ...placed, backend: this };
   }
 
   /** out (rows, outDim) = x (rows, inDim) · wᵀ (+ bias). */
@@ -310,17 +293,33 @@ export class KernelBackend {
       for (const [out, w, bias] of products) referenceMatmul(out, x, w.f32!, bias, rows, w.inDim, w.outDim);
       return;
     }
-    const xIn = this.inArena(x, rows * products[0]![1].inDim, 0, true);
-    const outs = products.map(([out, w], i) => this.inArena(out, rows * w.outDim, 1 + i, false));
-    const xq = products.some(([, w]) => w.q8x4) ? this.quantizeX(xIn, rows, products[0]![1].inDim) : null;
-    const ops = products.map(([, w], i) => this.op(outs[i]!, xIn, w, rows, xq));
-    const macs = products.reduce((sum, [, w]) => sum + rows * w.inDim * w.outDim, 0);
-    if (this.pool && macs >= THREAD_MIN_MACS) this.pool.run(ops);
-    else for (const o of ops) this.runHere(o);
-    products.forEach(([out, w, bias], i) => {
-      if (outs[i] !== out) out.set(outs[i]!.subarray(0, rows * w.outDim));
+    // Plain loops, no closures or per-call arrays: a decode step makes ~150 of these calls (docs/engine-speed.md, Q6).
+    const inDim = products[0]![1].inDim;
+    const xIn = this.inArena(x, rows * inDim, 0, true);
+    let quantized = false;
+    let macs = 0;
+    for (let i = 0; i < products.length; i++) {
+      const w = products[i]![1];
+      if (w.q8x4) quantized = true;
+      macs += rows * w.inDim * w.outDim;
+    }
+    const xq = quantized ? this.quantizeX(xIn, rows, inDim) : null;
+    const threaded = this.pool !== null && macs >= THREAD_MIN_MACS;
+    const ops = this.ops;
+    ops.length = 0;
+    for (let i = 0; i < products.length; i++) {
+      const [out, w] = products[i]!;
+      const o = this.op(this.inArena(out, rows * w.outDim, 1 + i, false), xIn, w, rows, xq);
+      if (threaded) ops.push(o);
+      else this.runHere(o);
+    }
+    if (threaded) this.pool!.run(ops);
+    for (let i = 0; i < products.length; i++) {
+      const [out, w, bias] = products[i]!;
+      const computed = this.scratch[1 + i];
+      if (!this.arena.owns(out) && computed) out.set(computed.subarray(0, rows * w.outDim));
       if (bias) addBias(out, bias, rows, w.outDim);
-    });
+    }
   }
 
   /** Stops the worker threads. The backend must not be used afterwards. */
@@ -329,8 +328,10 @@ export class KernelBackend {
   }
 
   /** Whether the wasm kernels can read and write all of these in place (they live in the arena). */
-  private owned(...views: Float32Array[]): boolean {
-    return this.arena !== null && views.every((v) => this.arena!.owns(v));
+  private owned(a: Float32Array, b: Float32Array, c?: Float32Array, d?: Float32Array): boolean {
+    const arena = this.arena;
+    if (arena === null || !arena.owns(a) || !arena.owns(b)) return false;
+    return (c === undefined || arena.owns(c)) && (d === undefined || arena.owns(d));
   }
 
   /** x (rows, inDim) quantized to q8_0 activations in arena scratch, for the integer kernel. */
@@ -381,27 +382,4 @@ export class KernelBackend {
     if (copyIn) s.set(a.subarray(0, length));
     return s;
   }
-}
-
-function addBias(out: Float32Array, bias: Float32Array, rows: number, outDim: number): void {
-  for (let i = 0; i < rows; i++) {
-    const o = i * outDim;
-    for (let j = 0; j < outDim; j++) out[o + j]! += bias[j]!;
-  }
-}
-
-/** out (rows, w.outDim) = x (rows, w.inDim) · wᵀ (+ bias), on whichever backend holds w. */
-export function matmul(
-  out: Float32Array,
-  x: Float32Array,
-  w: Matrix,
-  bias: Float32Array | null,
-  rows: number,
-): void {
-  w.backend.matmul(out, x, w, bias, rows);
-}
-
-/** Several products of the same x (rows, inDim) in one pass of the kernel threads; see KernelBackend.matmuls. */
-export function matmuls(x: Float32Array, rows: number, ...products: Product[]): void {
-  products[0]![1].backend.matmuls(x, rows, ...products);
 }

@@ -22,6 +22,8 @@ export interface KernelExports {
   rmsnorm_f32(out: number, x: number, w: number, rows: number, dim: number, eps: number): void;
   rope_f32(x: number, rows: number, heads: number, headDim: number, cos: number, sin: number): void;
   swiglu_f32(gate: number, up: number, n: number): void;
+  /** SwiGLU in f32x4 with llama.cpp's vectorized expf (a few ulp from swiglu_f32): the q8_0 path's. */
+  swiglu_f32_fast(gate: number, up: number, n: number): void;
   add_f32(a: number, b: number, n: number): void;
   /** K/V row r (kvDim floats) → slot slots[r] of the layer's caches at kDst/vDst; negative slots skipped. */
   // biome-ignore format: one signature per line
@@ -30,6 +32,8 @@ export interface KernelExports {
   exp_f64_pairs(out: number, x: number, n: number): void;
   /** Math.exp(x), bit for bit (fdlibm's __ieee754_exp, as V8 implements Math.exp). */
   exp_f64(x: number): number;
+  /** Softmax of each of `rows` rows of n f32 values in place, bit for bit reference/row-ops.ts `softmax`. */
+  softmax_f32(x: number, rows: number, n: number): void;
   // biome-ignore format: one signature per line
   attn_scores(scores: number, q: number, kBase: number, offsets: number, seen: number, group: number, headDim: number, scale: number): void;
   // biome-ignore format: one signature per line

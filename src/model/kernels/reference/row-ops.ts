@@ -57,6 +57,13 @@ export function add(a: Float32Array, b: Float32Array, n: number): void {
 /** Index of the largest of x[offset .. offset+n) (first one on ties, like torch.argmax). */
 export function argmax(x: Float32Array, offset = 0, n = x.length - offset): number {
   let best = 0;
-  for (let i = 1; i < n; i++) if (x[offset + i]! > x[offset + best]!) best = i;
+  let bestValue = x[offset]!; // kept in a register: one load per element, not two
+  for (let i = 1; i < n; i++) {
+    const v = x[offset + i]!;
+    if (v > bestValue) {
+      best = i;
+      bestValue = v;
+    }
+  }
   return best;
 }

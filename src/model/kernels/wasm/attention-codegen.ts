@@ -16,6 +16,8 @@
  *
  *   q, out:  (group, headDim) f32, contiguous        K[t] at kBase + offsets[t]*4 bytes (offsets: i32 floats)
  *   headDim must be a multiple of 8 (two f32x4 per step); pointers are byte offsets into the shared memory.
+ *   A head of whole 32-float chunks (32, 64, 128) takes the faster loops: scores 32 floats per loop pass,
+ *   the V sum in registers per chunk (docs/engine-speed.md, Q5); same sums in the same order, same bits.
  */
 // biome-ignore-all format: instruction sequences read like assembly, one logical step per line
 import { type Code, F32, FunctionBuilder, type FunctionDef, I32, type Local, op, V128, whileLoop } from './assembler.ts';
@@ -46,15 +48,21 @@ export function attentionScores(): FunctionDef {
   const headBytes = fn.local('headBytes', I32);
   const sum0 = fn.local('sum0', V128); // two independent f32x4 sums: 8 floats per step
   const sum1 = fn.local('sum1', V128);
+  const unrolled = fn.local('unrolled', I32); // headDim is whole passes of 32 floats
 
-  // sum0 = Σ q[h][d..d+4)·K[t][d..d+4) + Σ q[h][d+4..d+8)·K[t][d+4..d+8) (lane-wise)
+  // sum0 = Σ q[h][d..d+4)·K[t][d..d+4) + Σ q[h][d+4..d+8)·K[t][d+4..d+8) (lane-wise), 8 floats per step;
+  // 4 steps per loop pass when the head is whole passes of 32 floats (same sums in the same order)
+  const step = (imm: number): Code => [
+    ...loadV128(qHead, d, imm), ...loadV128(kRow, d, imm), ...op.f32x4Mul, ...get(sum0), ...op.f32x4Add, ...set(sum0),
+    ...loadV128(qHead, d, imm + 16), ...loadV128(kRow, d, imm + 16), ...op.f32x4Mul, ...get(sum1), ...op.f32x4Add, ...set(sum1),
+  ];
   const dot: Code = [
     ...op.v128Zero, ...set(sum0), ...op.v128Zero, ...set(sum1), ...op.i32Const(0), ...set(d),
-    ...whileLoop(lessThan(d, headBytes), [
-      ...loadV128(qHead, d), ...loadV128(kRow, d), ...op.f32x4Mul, ...get(sum0), ...op.f32x4Add, ...set(sum0),
-      ...loadV128(qHead, d, 16), ...loadV128(kRow, d, 16), ...op.f32x4Mul, ...get(sum1), ...op.f32x4Add, ...set(sum1),
-      ...increment(d, op.i32Const(32)),
-    ]),
+    ...get(unrolled), ...op.if,
+      ...whileLoop(lessThan(d, headBytes), [...step(0), ...step(32), ...step(64), ...step(96), ...increment(d, op.i32Const(128))]),
+    ...op.else,
+      ...whileLoop(lessThan(d, headBytes), [...step(0), ...increment(d, op.i32Const(32))]),
+    ...op.end,
     ...get(sum0), ...get(sum1), ...op.f32x4Add, ...set(sum0),
   ];
   const perHead: Code = [
@@ -75,11 +83,17 @@ export function attentionScores(): FunctionDef {
   ];
   return fn.build([
     ...bytesOf(headDim), ...set(headBytes),
+    ...get(headBytes), ...op.i32Const(127), ...op.i32And, ...op.i32Eqz, ...set(unrolled),
     ...whileLoop(lessThan(t, seen), perToken),
   ]);
 }
 
-/** out[h] = Σ_t scores[h*seen + t] · V[t] for every query head h of the group. */
+/**
+ * out[h] = Σ_t scores[h*seen + t] · V[t] for every query head h of the group. When the head is whole
+ * chunks of 32 floats, each chunk of out[h] is summed in 8 registers over all tokens and stored once
+ * (the other path loads and stores out for every token); both add the tokens in order t = 0, 1, ... from
+ * zero, so they produce the same bits.
+ */
 export function attentionValues(): FunctionDef {
   const fn = new FunctionBuilder('attn_values', true);
   const out = fn.param('out', I32);
@@ -98,6 +112,9 @@ export function attentionValues(): FunctionDef {
   const headBytes = fn.local('headBytes', I32);
   const outBytes = fn.local('outBytes', I32); // group * headBytes
   const weight = fn.local('weight', V128); // scores[h*seen + t] in all 4 lanes
+  const acc = fn.localArray('acc', 8, V128); // one 32-float chunk of out[h]
+  const offset = fn.local('offset', I32); // address of offsets[t]
+  const offsetsEnd = fn.local('offsetsEnd', I32);
 
   const zeroOut: Code = [
     ...op.i32Const(0), ...set(d),
@@ -127,10 +144,41 @@ export function attentionValues(): FunctionDef {
     ...whileLoop(lessThan(h, group), perHead),
     ...increment(t, op.i32Const(1)),
   ];
+  const tokenByToken: Code = [...zeroOut, ...whileLoop(lessThan(t, seen), perToken)];
+
+  // Chunked: for each head h and 32-float chunk d of it, acc = Σ_t scores[h*seen + t] · V[t][d..d+32).
+  const chunkToken: Code = [
+    ...get(vBase), ...get(offset), ...op.i32Load(), ...TIMES_4, ...op.i32Add, ...get(d), ...op.i32Add, ...set(vRow),
+    ...get(score), ...op.v128Load32Splat(), ...set(weight),
+    ...acc.flatMap((a, k) => [...get(a), ...get(weight), ...get(vRow), ...op.v128Load(16 * k), ...op.f32x4Mul, ...op.f32x4Add, ...set(a)]),
+    ...increment(score, op.i32Const(4)),
+    ...increment(offset, op.i32Const(4)),
+  ];
+  const chunk: Code = [
+    ...acc.flatMap((a) => [...op.v128Zero, ...set(a)]),
+    ...get(scores), ...get(h), ...get(seen), ...op.i32Mul, ...TIMES_4, ...op.i32Add, ...set(score),
+    ...get(offsets), ...set(offset),
+    ...whileLoop(lessThan(offset, offsetsEnd), chunkToken),
+    ...acc.flatMap((a, k) => [...get(outHead), ...get(d), ...op.i32Add, ...get(a), ...op.v128Store(16 * k)]),
+    ...increment(d, op.i32Const(128)),
+  ];
+  const chunked: Code = [
+    ...get(offsets), ...bytesOf(seen), ...op.i32Add, ...set(offsetsEnd),
+    ...get(out), ...set(outHead),
+    ...whileLoop(lessThan(h, group), [
+      ...op.i32Const(0), ...set(d),
+      ...whileLoop(lessThan(d, headBytes), chunk),
+      ...increment(outHead, get(headBytes)),
+      ...increment(h, op.i32Const(1)),
+    ]),
+  ];
   return fn.build([
     ...bytesOf(headDim), ...set(headBytes),
     ...get(headBytes), ...get(group), ...op.i32Mul, ...set(outBytes),
-    ...zeroOut,
-    ...whileLoop(lessThan(t, seen), perToken),
+    ...get(headBytes), ...op.i32Const(127), ...op.i32And, ...op.i32Eqz, ...op.if,
+      ...chunked,
+    ...op.else,
+      ...tokenByToken,
+    ...op.end,
   ]);
 }

@@ -65,6 +65,27 @@ describe('SIMD paged attention', { skip: kernelModule() === null ? 'no WebAssemb
   // [numHeads, numKvHeads, headDim, blockSize, sequences as [cached, fresh]]
   const cases: [number, number, number, number, [number, number][]][] = [
     [1, 1, 8, 4, [[0, 1]]],
+    // 96 floats: three register chunks of the V sum, three unrolled passes of the scores; 40: neither
+    [
+      4,
+      2,
+      96,
+      5,
+      [
+        [0, 9],
+        [20, 1],
+      ],
+    ],
+    [
+      2,
+      1,
+      40,
+      4,
+      [
+        [3, 2],
+        [0, 6],
+      ],
+    ],
     [
       4,
       4,

@@ -6,17 +6,20 @@
  * Systems analogy: a zero-copy fast path that only engages when the buffers are already in the DMA-able
  * region; anything else takes the ordinary path (the caller falls back when `run` returns false).
  *
- * Per sequence: translate its block table into a gather list of row offsets once (shared by all its rows
- * and KV heads); per token row and KV head: scores (wasm), softmax per query head (TS), weighted V sum (wasm).
+ * Per sequence: translate its block table into a gather list of row offsets once per forward pass (shared
+ * by all its rows, KV heads and layers); per token row and KV head: scores, softmax per query head, weighted V sum (all wasm).
  */
 import { type ForwardBatch, type KvCacheTensors, slotOf } from '../../forward-batch.ts';
-import { softmax } from '../reference/row-ops.ts';
 import type { SharedArena } from '../arena.ts';
 import type { KernelExports } from '../kernel-abi.ts';
 
 export class WasmAttention {
   private offsets: Int32Array; // (capacity) float offset of each cached token's K/V row in a layer buffer
   private scores: Float32Array; // (group, seen) attention weights of one row and KV head
+  private listStart = new Int32Array(16); // where each sequence's gather list starts in `offsets`
+  private listsBatch: ForwardBatch | null = null; // the batch the gather lists were built for
+  private listsLayer = -1; // the layer that used them last (a pass goes up; a new pass starts lower)
+  private listsKvDim = 0;
 
   constructor(
     private readonly wasm: KernelExports,
@@ -49,8 +52,15 @@ export class WasmAttention {
     const headBytes = headDim * 4;
     const keyBase = kv.key[layer]!.byteOffset;
     const valueBase = kv.value[layer]!.byteOffset;
-    for (const seq of batch.seqs) {
-      const offsets = this.gatherList(seq.blockTable, seq.contextLen, blockSize, numKvHeads * headDim);
+    const kvDim = numKvHeads * headDim;
+    // Every layer of a pass reads the same slots: the gather lists are built on its first layer (a new
+    // batch, or the same batch object again from layer 0 of the next pass) and reused by the others.
+    const fresh = batch !== this.listsBatch || layer <= this.listsLayer || kvDim !== this.listsKvDim;
+    this.listsLayer = layer;
+    if (fresh) this.buildGatherLists(batch, blockSize, kvDim);
+    for (let s = 0; s < batch.seqs.length; s++) {
+      const seq = batch.seqs[s]!;
+      const offsets = this.offsets.subarray(this.listStart[s]!, this.listStart[s]! + seq.contextLen);
       const scores = this.scoresFor(group * seq.contextLen);
       for (let i = 0; i < seq.queryLen; i++) {
         const row = seq.queryStart + i;
@@ -66,7 +76,7 @@ export class WasmAttention {
           const outOff = out.byteOffset + (row * numHeads + g * group) * headBytes;
           // biome-ignore format: argument list mirrors the kernel signature
           this.wasm.attn_scores(scores.byteOffset, qOff, keyBase + g * headBytes, offsets.byteOffset, seen, group, headDim, scale);
-          for (let h = 0; h < group; h++) softmax(scores, h * seen, seen);
+          this.wasm.softmax_f32(scores.byteOffset, group, seen);
           // biome-ignore format: argument list mirrors the kernel signature
           this.wasm.attn_values(outOff, scores.byteOffset, valueBase + g * headBytes, offsets.byteOffset, seen, group, headDim);
         }
@@ -74,25 +84,32 @@ export class WasmAttention {
     }
   }
 
-  /** Float offset of each position's K/V row in a layer's buffer, in the arena: Int32Array (contextLen). */
-  private gatherList(
-    blockTable: Int32Array,
-    contextLen: number,
-    blockSize: number,
-    kvDim: number,
-  ): Int32Array {
-    if (blockTable.length * blockSize < contextLen) {
-      throw new RangeError(
-        `block table of ${blockTable.length} blocks cannot hold ${contextLen} tokens (block size ${blockSize})`,
-      );
+  /**
+   * Float offset of each position's K/V row in a layer's buffer, for every sequence of the batch, one list
+   * after the other in `offsets` (sequence s's from listStart[s]).
+   */
+  private buildGatherLists(batch: ForwardBatch, blockSize: number, kvDim: number): void {
+    let total = 0;
+    if (this.listStart.length < batch.seqs.length) this.listStart = new Int32Array(2 * batch.seqs.length);
+    for (let s = 0; s < batch.seqs.length; s++) {
+      const { blockTable, contextLen } = batch.seqs[s]!;
+      if (blockTable.length * blockSize < contextLen) {
+        throw new RangeError(
+          `block table of ${blockTable.length} blocks cannot hold ${contextLen} tokens (block size ${blockSize})`,
+        );
+      }
+      this.listStart[s] = total;
+      total += contextLen;
     }
-    if (this.offsets.length < contextLen)
-      this.offsets = this.arena.allocI32(2 ** Math.ceil(Math.log2(contextLen)));
+    if (this.offsets.length < total) this.offsets = this.arena.allocI32(2 ** Math.ceil(Math.log2(total)));
     const offsets = this.offsets;
-    for (let t = 0; t < contextLen; t++) {
-      offsets[t] = slotOf(blockTable, t, blockSize) * kvDim;
+    for (let s = 0; s < batch.seqs.length; s++) {
+      const { blockTable, contextLen } = batch.seqs[s]!;
+      const start = this.listStart[s]!;
+      for (let t = 0; t < contextLen; t++) offsets[start + t] = slotOf(blockTable, t, blockSize) * kvDim;
     }
-    return offsets;
+    this.listsBatch = batch;
+    this.listsKvDim = kvDim;
   }
 
   private scoresFor(length: number): Float32Array {

@@ -51,7 +51,7 @@ const load64 = (addr: Code): Code => [...addr, ...op.f32Load(), ...op.f64Promote
  * 2^k is built from its exponent bits. The C's `huge*huge` and `twom1000*twom1000` are folded to their
  * values (+Inf, +0), as the C compiler folds them.
  */
-function expInline(fn: FunctionBuilder, x: Local): Code {
+export function expInline(fn: FunctionBuilder, x: Local): Code {
   const hx = fn.local('hx', I32); // high word of |x|
   const xsb = fn.local('xsb', I32); // sign bit of x
   const k = fn.local('k', I32);
@@ -181,7 +181,7 @@ export function swigluF32(): FunctionDef {
  * reductions are one formula: for 0.5·ln2 < |x| < 1.5·ln2 the C uses k = ±1, hi = x ∓ ln2_hi, lo = ±ln2_lo,
  * which x − k·ln2_hi and k·ln2_lo give exactly; lanes with |x| ≤ 0.5·ln2 take the k = 0 formula.
  */
-function expPair(fn: FunctionBuilder): { inRange: (xv: Local, ax: Local) => Code; exp: (xv: Local, ax: Local) => Code } {
+export function expPair(fn: FunctionBuilder): { inRange: (xv: Local, ax: Local) => Code; exp: (xv: Local, ax: Local) => Code } {
   const neg = fn.local('neg', V128); // lanes where x < 0
   const mid = fn.local('mid', V128); // lanes with |x| > 0.5·ln2 (k ≠ 0)
   const kf = fn.local('kf', V128); // k as f64

@@ -11,6 +11,8 @@ import { attentionScores, attentionValues } from './attention-codegen.ts';
 import { F32_TILE, f32Matmul, type KernelTiles, Q8_TILE, q8Matmul } from './matmul-codegen.ts';
 import { q8IntKernels } from './q8-int-codegen.ts';
 import { rowOpKernels } from './row-ops-codegen.ts';
+import { softmaxF32 } from './softmax-codegen.ts';
+import { swigluF32Fast } from './fast-swiglu-codegen.ts';
 
 const MEMORY: MemoryLimits = { minPages: 1, maxPages: 65536, shared: true };
 
@@ -18,7 +20,8 @@ const MEMORY: MemoryLimits = { minPages: 1, maxPages: 65536, shared: true };
  * Every function of the module, in index order: the f32 tiles, the q8 tiles, then the exported kernels
  * matmul_f32, matmul_q8 (the drivers, which call their tiles), attn_scores, attn_values; then the integer
  * q8 tiles and matmul_q8_int, quantize_q8_act (q8-int-codegen.ts); then the row operations exp_f64,
- * swiglu_f32, add_f32, rmsnorm_f32, rope_f32 (row-ops-codegen.ts).
+ * swiglu_f32, add_f32, rmsnorm_f32, rope_f32 (row-ops-codegen.ts); then softmax_f32 (softmax-codegen.ts),
+ * swiglu_f32_fast (fast-swiglu-codegen.ts).
  */
 export function kernelFunctions(
   relaxed: boolean,
@@ -32,6 +35,8 @@ export function kernelFunctions(
   for (const kernel of [matmulF32, matmulQ8, attentionScores(), attentionValues()]) module.add(kernel);
   for (const kernel of q8IntKernels(module)) module.add(kernel);
   rowOpKernels(module);
+  module.add(softmaxF32());
+  module.add(swigluF32Fast());
   return module.functions;
 }
 

@@ -23,6 +23,8 @@
   (type $t21 (func (param i32 i32 i32 i32 i32 f64)))
   (type $t22 (func (param i32 i32 i32 i32 i32 i32)))
   (type $t23 (func (param i32 i32 i32 i32 i32 i32 i32)))
+  (type $t24 (func (param i32 i32 i32)))
+  (type $t25 (func (param i32 i32 i32)))
   (import "env" "memory" (memory $env.memory 1 65536 shared))
   (func $f32_tile_2x4 (type $t0) (param $xp i32) (param $wp i32) (param $outp i32) (param $rowBytes i32) (param $outRowBytes i32) (param $kVecBytes i32) (param $kBytes i32)
     (local $k i32) (local $xRow0 i32) (local $xRow1 i32) (local $wRow0 i32) (local $wRow1 i32) (local $wRow2 i32) (local $wRow3 i32) (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128) (local $acc4 v128) (local $acc5 v128) (local $acc6 v128) (local $acc7 v128) (local $wVec0 v128) (local $wVec1 v128) (local $wVec2 v128) (local $wVec3 v128) (local $xVec v128) (local $sum0 f32) (local $sum1 f32) (local $sum2 f32) (local $sum3 f32) (local $sum4 f32) (local $sum5 f32) (local $sum6 f32) (local $sum7 f32) (local $outRow i32)
@@ -3457,11 +3459,16 @@
       end
     end)
   (func $attn_scores (export "attn_scores") (type $t10) (param $scores i32) (param $q i32) (param $kBase i32) (param $offsets i32) (param $seen i32) (param $group i32) (param $headDim i32) (param $scale f32)
-    (local $t i32) (local $h i32) (local $d i32) (local $kRow i32) (local $qHead i32) (local $scoreOut i32) (local $headBytes i32) (local $sum0 v128) (local $sum1 v128)
+    (local $t i32) (local $h i32) (local $d i32) (local $kRow i32) (local $qHead i32) (local $scoreOut i32) (local $headBytes i32) (local $sum0 v128) (local $sum1 v128) (local $unrolled i32)
     local.get $headDim
     i32.const 2
     i32.shl
     local.set $headBytes
+    local.get $headBytes
+    i32.const 127
+    i32.and
+    i32.eqz
+    local.set $unrolled
     block $B0
       loop $L1
         local.get $t
@@ -3503,42 +3510,156 @@
             local.set $sum1
             i32.const 0
             local.set $d
-            block $B4
-              loop $L5
-                local.get $d
-                local.get $headBytes
-                i32.lt_u
-                i32.eqz
-                br_if $B4
-                local.get $qHead
-                local.get $d
-                i32.add
-                v128.load align=1
-                local.get $kRow
-                local.get $d
-                i32.add
-                v128.load align=1
-                f32x4.mul
-                local.get $sum0
-                f32x4.add
-                local.set $sum0
-                local.get $qHead
-                local.get $d
-                i32.add
-                v128.load offset=16 align=1
-                local.get $kRow
-                local.get $d
-                i32.add
-                v128.load offset=16 align=1
-                f32x4.mul
-                local.get $sum1
-                f32x4.add
-                local.set $sum1
-                local.get $d
-                i32.const 32
-                i32.add
-                local.set $d
-                br $L5
+            local.get $unrolled
+            if $I4
+              block $B5
+                loop $L6
+                  local.get $d
+                  local.get $headBytes
+                  i32.lt_u
+                  i32.eqz
+                  br_if $B5
+                  local.get $qHead
+                  local.get $d
+                  i32.add
+                  v128.load align=1
+                  local.get $kRow
+                  local.get $d
+                  i32.add
+                  v128.load align=1
+                  f32x4.mul
+                  local.get $sum0
+                  f32x4.add
+                  local.set $sum0
+                  local.get $qHead
+                  local.get $d
+                  i32.add
+                  v128.load offset=16 align=1
+                  local.get $kRow
+                  local.get $d
+                  i32.add
+                  v128.load offset=16 align=1
+                  f32x4.mul
+                  local.get $sum1
+                  f32x4.add
+                  local.set $sum1
+                  local.get $qHead
+                  local.get $d
+                  i32.add
+                  v128.load offset=32 align=1
+                  local.get $kRow
+                  local.get $d
+                  i32.add
+                  v128.load offset=32 align=1
+                  f32x4.mul
+                  local.get $sum0
+                  f32x4.add
+                  local.set $sum0
+                  local.get $qHead
+                  local.get $d
+                  i32.add
+                  v128.load offset=48 align=1
+                  local.get $kRow
+                  local.get $d
+                  i32.add
+                  v128.load offset=48 align=1
+                  f32x4.mul
+                  local.get $sum1
+                  f32x4.add
+                  local.set $sum1
+                  local.get $qHead
+                  local.get $d
+                  i32.add
+                  v128.load offset=64 align=1
+                  local.get $kRow
+                  local.get $d
+                  i32.add
+                  v128.load offset=64 align=1
+                  f32x4.mul
+                  local.get $sum0
+                  f32x4.add
+                  local.set $sum0
+                  local.get $qHead
+                  local.get $d
+                  i32.add
+                  v128.load offset=80 align=1
+                  local.get $kRow
+                  local.get $d
+                  i32.add
+                  v128.load offset=80 align=1
+                  f32x4.mul
+                  local.get $sum1
+                  f32x4.add
+                  local.set $sum1
+                  local.get $qHead
+                  local.get $d
+                  i32.add
+                  v128.load offset=96 align=1
+                  local.get $kRow
+                  local.get $d
+                  i32.add
+                  v128.load offset=96 align=1
+                  f32x4.mul
+                  local.get $sum0
+                  f32x4.add
+                  local.set $sum0
+                  local.get $qHead
+                  local.get $d
+                  i32.add
+                  v128.load offset=112 align=1
+                  local.get $kRow
+                  local.get $d
+                  i32.add
+                  v128.load offset=112 align=1
+                  f32x4.mul
+                  local.get $sum1
+                  f32x4.add
+                  local.set $sum1
+                  local.get $d
+                  i32.const 128
+                  i32.add
+                  local.set $d
+                  br $L6
+                end
+              end
+            else
+              block $B7
+                loop $L8
+                  local.get $d
+                  local.get $headBytes
+                  i32.lt_u
+                  i32.eqz
+                  br_if $B7
+                  local.get $qHead
+                  local.get $d
+                  i32.add
+                  v128.load align=1
+                  local.get $kRow
+                  local.get $d
+                  i32.add
+                  v128.load align=1
+                  f32x4.mul
+                  local.get $sum0
+                  f32x4.add
+                  local.set $sum0
+                  local.get $qHead
+                  local.get $d
+                  i32.add
+                  v128.load offset=16 align=1
+                  local.get $kRow
+                  local.get $d
+                  i32.add
+                  v128.load offset=16 align=1
+                  f32x4.mul
+                  local.get $sum1
+                  f32x4.add
+                  local.set $sum1
+                  local.get $d
+                  i32.const 32
+                  i32.add
+                  local.set $d
+                  br $L8
+                end
               end
             end
             local.get $sum0
@@ -3585,7 +3706,7 @@
       end
     end)
   (func $attn_values (export "attn_values") (type $t11) (param $out i32) (param $scores i32) (param $vBase i32) (param $offsets i32) (param $seen i32) (param $group i32) (param $headDim i32)
-    (local $t i32) (local $h i32) (local $d i32) (local $vRow i32) (local $outHead i32) (local $score i32) (local $headBytes i32) (local $outBytes i32) (local $weight v128)
+    (local $t i32) (local $h i32) (local $d i32) (local $vRow i32) (local $outHead i32) (local $score i32) (local $headBytes i32) (local $outBytes i32) (local $weight v128) (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128) (local $acc4 v128) (local $acc5 v128) (local $acc6 v128) (local $acc7 v128) (local $offset i32) (local $offsetsEnd i32)
     local.get $headDim
     i32.const 2
     i32.shl
@@ -3594,133 +3715,334 @@
     local.get $group
     i32.mul
     local.set $outBytes
-    i32.const 0
-    local.set $d
-    block $B0
-      loop $L1
-        local.get $d
-        local.get $outBytes
-        i32.lt_u
-        i32.eqz
-        br_if $B0
-        local.get $out
-        local.get $d
-        i32.add
-        v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
-        v128.store align=1
-        local.get $d
-        i32.const 16
-        i32.add
-        local.set $d
-        br $L1
-      end
-    end
-    block $B2
-      loop $L3
-        local.get $t
-        local.get $seen
-        i32.lt_u
-        i32.eqz
-        br_if $B2
-        local.get $vBase
-        local.get $offsets
-        local.get $t
-        i32.const 2
-        i32.shl
-        i32.add
-        i32.load
-        i32.const 2
-        i32.shl
-        i32.add
-        local.set $vRow
-        local.get $out
-        local.set $outHead
-        local.get $scores
-        local.get $t
-        i32.const 2
-        i32.shl
-        i32.add
-        local.set $score
-        i32.const 0
-        local.set $h
-        block $B4
-          loop $L5
-            local.get $h
-            local.get $group
-            i32.lt_u
-            i32.eqz
-            br_if $B4
-            local.get $score
-            v128.load32_splat align=1
-            local.set $weight
-            i32.const 0
-            local.set $d
-            block $B6
-              loop $L7
-                local.get $d
-                local.get $headBytes
-                i32.lt_u
-                i32.eqz
-                br_if $B6
-                local.get $outHead
-                local.get $d
-                i32.add
-                local.get $outHead
-                local.get $d
-                i32.add
-                v128.load align=1
-                local.get $weight
-                local.get $vRow
-                local.get $d
-                i32.add
-                v128.load align=1
-                f32x4.mul
-                f32x4.add
-                v128.store align=1
-                local.get $outHead
-                local.get $d
-                i32.add
-                local.get $outHead
-                local.get $d
-                i32.add
-                v128.load offset=16 align=1
-                local.get $weight
-                local.get $vRow
-                local.get $d
-                i32.add
-                v128.load offset=16 align=1
-                f32x4.mul
-                f32x4.add
-                v128.store offset=16 align=1
-                local.get $d
-                i32.const 32
-                i32.add
-                local.set $d
-                br $L7
+    local.get $headBytes
+    i32.const 127
+    i32.and
+    i32.eqz
+    if $I0
+      local.get $offsets
+      local.get $seen
+      i32.const 2
+      i32.shl
+      i32.add
+      local.set $offsetsEnd
+      local.get $out
+      local.set $outHead
+      block $B1
+        loop $L2
+          local.get $h
+          local.get $group
+          i32.lt_u
+          i32.eqz
+          br_if $B1
+          i32.const 0
+          local.set $d
+          block $B3
+            loop $L4
+              local.get $d
+              local.get $headBytes
+              i32.lt_u
+              i32.eqz
+              br_if $B3
+              v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+              local.set $acc0
+              v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+              local.set $acc1
+              v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+              local.set $acc2
+              v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+              local.set $acc3
+              v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+              local.set $acc4
+              v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+              local.set $acc5
+              v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+              local.set $acc6
+              v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+              local.set $acc7
+              local.get $scores
+              local.get $h
+              local.get $seen
+              i32.mul
+              i32.const 2
+              i32.shl
+              i32.add
+              local.set $score
+              local.get $offsets
+              local.set $offset
+              block $B5
+                loop $L6
+                  local.get $offset
+                  local.get $offsetsEnd
+                  i32.lt_u
+                  i32.eqz
+                  br_if $B5
+                  local.get $vBase
+                  local.get $offset
+                  i32.load
+                  i32.const 2
+                  i32.shl
+                  i32.add
+                  local.get $d
+                  i32.add
+                  local.set $vRow
+                  local.get $score
+                  v128.load32_splat align=1
+                  local.set $weight
+                  local.get $acc0
+                  local.get $weight
+                  local.get $vRow
+                  v128.load align=1
+                  f32x4.mul
+                  f32x4.add
+                  local.set $acc0
+                  local.get $acc1
+                  local.get $weight
+                  local.get $vRow
+                  v128.load offset=16 align=1
+                  f32x4.mul
+                  f32x4.add
+                  local.set $acc1
+                  local.get $acc2
+                  local.get $weight
+                  local.get $vRow
+                  v128.load offset=32 align=1
+                  f32x4.mul
+                  f32x4.add
+                  local.set $acc2
+                  local.get $acc3
+                  local.get $weight
+                  local.get $vRow
+                  v128.load offset=48 align=1
+                  f32x4.mul
+                  f32x4.add
+                  local.set $acc3
+                  local.get $acc4
+                  local.get $weight
+                  local.get $vRow
+                  v128.load offset=64 align=1
+                  f32x4.mul
+                  f32x4.add
+                  local.set $acc4
+                  local.get $acc5
+                  local.get $weight
+                  local.get $vRow
+                  v128.load offset=80 align=1
+                  f32x4.mul
+                  f32x4.add
+                  local.set $acc5
+                  local.get $acc6
+                  local.get $weight
+                  local.get $vRow
+                  v128.load offset=96 align=1
+                  f32x4.mul
+                  f32x4.add
+                  local.set $acc6
+                  local.get $acc7
+                  local.get $weight
+                  local.get $vRow
+                  v128.load offset=112 align=1
+                  f32x4.mul
+                  f32x4.add
+                  local.set $acc7
+                  local.get $score
+                  i32.const 4
+                  i32.add
+                  local.set $score
+                  local.get $offset
+                  i32.const 4
+                  i32.add
+                  local.set $offset
+                  br $L6
+                end
               end
+              local.get $outHead
+              local.get $d
+              i32.add
+              local.get $acc0
+              v128.store align=1
+              local.get $outHead
+              local.get $d
+              i32.add
+              local.get $acc1
+              v128.store offset=16 align=1
+              local.get $outHead
+              local.get $d
+              i32.add
+              local.get $acc2
+              v128.store offset=32 align=1
+              local.get $outHead
+              local.get $d
+              i32.add
+              local.get $acc3
+              v128.store offset=48 align=1
+              local.get $outHead
+              local.get $d
+              i32.add
+              local.get $acc4
+              v128.store offset=64 align=1
+              local.get $outHead
+              local.get $d
+              i32.add
+              local.get $acc5
+              v128.store offset=80 align=1
+              local.get $outHead
+              local.get $d
+              i32.add
+              local.get $acc6
+              v128.store offset=96 align=1
+              local.get $outHead
+              local.get $d
+              i32.add
+              local.get $acc7
+              v128.store offset=112 align=1
+              local.get $d
+              i32.const 128
+              i32.add
+              local.set $d
+              br $L4
             end
-            local.get $outHead
-            local.get $headBytes
-            i32.add
-            local.set $outHead
-            local.get $score
-            local.get $seen
-            i32.const 2
-            i32.shl
-            i32.add
-            local.set $score
-            local.get $h
-            i32.const 1
-            i32.add
-            local.set $h
-            br $L5
           end
+          local.get $outHead
+          local.get $headBytes
+          i32.add
+          local.set $outHead
+          local.get $h
+          i32.const 1
+          i32.add
+          local.set $h
+          br $L2
         end
-        local.get $t
-        i32.const 1
-        i32.add
-        local.set $t
-        br $L3
+      end
+    else
+      i32.const 0
+      local.set $d
+      block $B7
+        loop $L8
+          local.get $d
+          local.get $outBytes
+          i32.lt_u
+          i32.eqz
+          br_if $B7
+          local.get $out
+          local.get $d
+          i32.add
+          v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+          v128.store align=1
+          local.get $d
+          i32.const 16
+          i32.add
+          local.set $d
+          br $L8
+        end
+      end
+      block $B9
+        loop $L10
+          local.get $t
+          local.get $seen
+          i32.lt_u
+          i32.eqz
+          br_if $B9
+          local.get $vBase
+          local.get $offsets
+          local.get $t
+          i32.const 2
+          i32.shl
+          i32.add
+          i32.load
+          i32.const 2
+          i32.shl
+          i32.add
+          local.set $vRow
+          local.get $out
+          local.set $outHead
+          local.get $scores
+          local.get $t
+          i32.const 2
+          i32.shl
+          i32.add
+          local.set $score
+          i32.const 0
+          local.set $h
+          block $B11
+            loop $L12
+              local.get $h
+              local.get $group
+              i32.lt_u
+              i32.eqz
+              br_if $B11
+              local.get $score
+              v128.load32_splat align=1
+              local.set $weight
+              i32.const 0
+              local.set $d
+              block $B13
+                loop $L14
+                  local.get $d
+                  local.get $headBytes
+                  i32.lt_u
+                  i32.eqz
+                  br_if $B13
+                  local.get $outHead
+                  local.get $d
+                  i32.add
+                  local.get $outHead
+                  local.get $d
+                  i32.add
+                  v128.load align=1
+                  local.get $weight
+                  local.get $vRow
+                  local.get $d
+                  i32.add
+                  v128.load align=1
+                  f32x4.mul
+                  f32x4.add
+                  v128.store align=1
+                  local.get $outHead
+                  local.get $d
+                  i32.add
+                  local.get $outHead
+                  local.get $d
+                  i32.add
+                  v128.load offset=16 align=1
+                  local.get $weight
+                  local.get $vRow
+                  local.get $d
+                  i32.add
+                  v128.load offset=16 align=1
+                  f32x4.mul
+                  f32x4.add
+                  v128.store offset=16 align=1
+                  local.get $d
+                  i32.const 32
+                  i32.add
+                  local.set $d
+                  br $L14
+                end
+              end
+              local.get $outHead
+              local.get $headBytes
+              i32.add
+              local.set $outHead
+              local.get $score
+              local.get $seen
+              i32.const 2
+              i32.shl
+              i32.add
+              local.set $score
+              local.get $h
+              i32.const 1
+              i32.add
+              local.set $h
+              br $L12
+            end
+          end
+          local.get $t
+          i32.const 1
+          i32.add
+          local.set $t
+          br $L10
+        end
       end
     end)
   (func $q8_int_tile_4x4 (type $t12) (param $xp i32) (param $xsp i32) (param $wp i32) (param $outp i32) (param $xRowBytes i32) (param $xsRowBytes i32) (param $outRowBytes i32) (param $numBlocks i32) (param $cols i32)
@@ -6685,5 +7007,782 @@
         i32.add
         local.set $r
         br $L1
+      end
+    end)
+  (func $softmax_f32 (export "softmax_f32") (type $t24) (param $x i32) (param $rows i32) (param $n i32)
+    (local $row i32) (local $p i32) (local $end i32) (local $max f32) (local $maxV v128) (local $sum f64) (local $sumV v128) (local $e v128) (local $xv v128) (local $ax v128) (local $xs f64) (local $es f64) (local $hx i32) (local $xsb i32) (local $k i32) (local $hi f64) (local $lo f64) (local $t f64) (local $c f64) (local $y f64) (local $twopk f64) (local $neg v128) (local $mid v128) (local $kf v128) (local $hi2 v128) (local $lo2 v128) (local $xr v128) (local $t2 v128) (local $c2 v128)
+    block $B0
+      loop $L1
+        local.get $row
+        local.get $rows
+        i32.lt_u
+        i32.eqz
+        br_if $B0
+        local.get $x
+        local.get $n
+        i32.const 2
+        i32.shl
+        i32.add
+        local.set $end
+        f32.const -inf (;=-inf;)
+        local.set $max
+        local.get $x
+        local.set $p
+        block $B2
+          loop $L3
+            local.get $p
+            local.get $end
+            i32.lt_u
+            i32.eqz
+            br_if $B2
+            local.get $p
+            f32.load
+            local.get $max
+            local.get $p
+            f32.load
+            local.get $max
+            f32.gt
+            select
+            local.set $max
+            local.get $p
+            i32.const 4
+            i32.add
+            local.set $p
+            br $L3
+          end
+        end
+        local.get $max
+        f64.promote_f32
+        f64x2.splat
+        local.set $maxV
+        f64.const 0x0p+0 (;=0;)
+        local.set $sum
+        local.get $x
+        local.set $p
+        block $B4
+          loop $L5
+            local.get $p
+            local.get $end
+            i32.lt_u
+            i32.eqz
+            br_if $B4
+            local.get $p
+            i32.const 8
+            i32.add
+            local.get $end
+            i32.le_u
+            if $I6
+              local.get $p
+              v128.load64_zero align=1
+              f64x2.promote_low_f32x4
+              local.get $maxV
+              f64x2.sub
+              local.set $xv
+              local.get $xv
+              f64x2.abs
+              local.set $ax
+              local.get $ax
+              f64.const 0x1.62p+9 (;=708;)
+              f64x2.splat
+              f64x2.lt
+              local.get $ax
+              f64.const 0x1p-28 (;=3.72529e-09;)
+              f64x2.splat
+              f64x2.ge
+              v128.and
+              local.get $xv
+              f64.const 0x1p+0 (;=1;)
+              f64x2.splat
+              f64x2.ne
+              v128.and
+              i64x2.all_true
+              if $I7
+                local.get $xv
+                f64.const 0x0p+0 (;=0;)
+                f64x2.splat
+                f64x2.lt
+                local.set $neg
+                local.get $ax
+                f64.const 0x1.62e43p-2 (;=0.346574;)
+                f64x2.splat
+                f64x2.ge
+                local.set $mid
+                f64.const -0x1p+0 (;=-1;)
+                f64x2.splat
+                f64.const 0x1p+0 (;=1;)
+                f64x2.splat
+                local.get $neg
+                v128.bitselect
+                f64.const 0x1.71547652b82fep+0 (;=1.4427;)
+                f64x2.splat
+                local.get $xv
+                f64x2.mul
+                f64.const -0x1p-1 (;=-0.5;)
+                f64x2.splat
+                f64.const 0x1p-1 (;=0.5;)
+                f64x2.splat
+                local.get $neg
+                v128.bitselect
+                f64x2.add
+                f64x2.trunc
+                local.get $ax
+                f64.const 0x1.0a2b2p+0 (;=1.03972;)
+                f64x2.splat
+                f64x2.lt
+                v128.bitselect
+                local.set $kf
+                local.get $xv
+                local.get $kf
+                f64.const 0x1.62e42feep-1 (;=0.693147;)
+                f64x2.splat
+                f64x2.mul
+                f64x2.sub
+                local.set $hi2
+                local.get $kf
+                f64.const 0x1.a39ef35793c76p-33 (;=1.90821e-10;)
+                f64x2.splat
+                f64x2.mul
+                local.set $lo2
+                local.get $hi2
+                local.get $lo2
+                f64x2.sub
+                local.get $xv
+                local.get $mid
+                v128.bitselect
+                local.set $xr
+                local.get $xr
+                local.get $xr
+                f64x2.mul
+                local.set $t2
+                local.get $xr
+                local.get $t2
+                f64.const 0x1.555555555553ep-3 (;=0.166667;)
+                f64x2.splat
+                local.get $t2
+                f64.const -0x1.6c16c16bebd93p-9 (;=-0.00277778;)
+                f64x2.splat
+                local.get $t2
+                f64.const 0x1.1566aaf25de2cp-14 (;=6.61376e-05;)
+                f64x2.splat
+                local.get $t2
+                f64.const -0x1.bbd41c5d26bf1p-20 (;=-1.65339e-06;)
+                f64x2.splat
+                local.get $t2
+                f64.const 0x1.6376972bea4dp-25 (;=4.13814e-08;)
+                f64x2.splat
+                f64x2.mul
+                f64x2.add
+                f64x2.mul
+                f64x2.add
+                f64x2.mul
+                f64x2.add
+                f64x2.mul
+                f64x2.add
+                f64x2.mul
+                f64x2.sub
+                local.set $c2
+                f64.const 0x1p+0 (;=1;)
+                f64x2.splat
+                local.get $lo2
+                local.get $xr
+                local.get $c2
+                f64x2.mul
+                f64.const 0x1p+1 (;=2;)
+                f64x2.splat
+                local.get $c2
+                f64x2.sub
+                f64x2.div
+                f64x2.sub
+                local.get $hi2
+                f64x2.sub
+                f64x2.sub
+                local.get $kf
+                i32x4.trunc_sat_f64x2_s_zero
+                i64x2.extend_low_i32x4_s
+                i64.const 1023
+                i64x2.splat
+                i64x2.add
+                i32.const 52
+                i64x2.shl
+                f64x2.mul
+                f64.const 0x1p+0 (;=1;)
+                f64x2.splat
+                local.get $xr
+                local.get $c2
+                f64x2.mul
+                local.get $c2
+                f64.const 0x1p+1 (;=2;)
+                f64x2.splat
+                f64x2.sub
+                f64x2.div
+                local.get $xr
+                f64x2.sub
+                f64x2.sub
+                local.get $mid
+                v128.bitselect
+                local.set $e
+                local.get $p
+                local.get $e
+                f32x4.demote_f64x2_zero
+                v128.store64_lane align=1 0
+                local.get $sum
+                local.get $e
+                f64x2.extract_lane 0
+                f64.add
+                local.get $e
+                f64x2.extract_lane 1
+                f64.add
+                local.set $sum
+                local.get $p
+                i32.const 8
+                i32.add
+                local.set $p
+                br $L5
+              end
+            end
+            local.get $p
+            f32.load
+            f64.promote_f32
+            local.get $max
+            f64.promote_f32
+            f64.sub
+            local.set $xs
+            block $B8 (result f64)
+              i32.const 0
+              local.set $k
+              local.get $xs
+              i64.reinterpret_f64
+              i64.const 32
+              i64.shr_u
+              i32.wrap_i64
+              local.set $hx
+              local.get $hx
+              i32.const 31
+              i32.shr_u
+              local.set $xsb
+              local.get $hx
+              i32.const 2147483647
+              i32.and
+              local.set $hx
+              local.get $hx
+              i32.const 1082535490
+              i32.ge_u
+              if $I9
+                local.get $hx
+                i32.const 2146435072
+                i32.ge_u
+                if $I10
+                  local.get $xs
+                  local.get $xs
+                  f64.ne
+                  if $I11
+                    local.get $xs
+                    local.get $xs
+                    f64.add
+                    br $B8
+                  end
+                  local.get $xs
+                  f64.const 0x0p+0 (;=0;)
+                  local.get $xsb
+                  i32.eqz
+                  select
+                  br $B8
+                end
+                local.get $xs
+                f64.const 0x1.62e42fefa39efp+9 (;=709.783;)
+                f64.gt
+                if $I12
+                  f64.const inf (;=inf;)
+                  br $B8
+                end
+                local.get $xs
+                f64.const -0x1.74910d52d3051p+9 (;=-745.133;)
+                f64.lt
+                if $I13
+                  f64.const 0x0p+0 (;=0;)
+                  br $B8
+                end
+              end
+              local.get $hx
+              i32.const 1071001154
+              i32.gt_u
+              if $I14
+                local.get $hx
+                i32.const 1072734898
+                i32.lt_u
+                if $I15
+                  local.get $xs
+                  f64.const 0x1p+0 (;=1;)
+                  f64.eq
+                  if $I16
+                    f64.const 0x1.5bf0a8b145769p+1 (;=2.71828;)
+                    br $B8
+                  end
+                  local.get $xs
+                  f64.const -0x1.62e42feep-1 (;=-0.693147;)
+                  f64.const 0x1.62e42feep-1 (;=0.693147;)
+                  local.get $xsb
+                  select
+                  f64.sub
+                  local.set $hi
+                  f64.const -0x1.a39ef35793c76p-33 (;=-1.90821e-10;)
+                  f64.const 0x1.a39ef35793c76p-33 (;=1.90821e-10;)
+                  local.get $xsb
+                  select
+                  local.set $lo
+                  i32.const 1
+                  local.get $xsb
+                  i32.sub
+                  local.get $xsb
+                  i32.sub
+                  local.set $k
+                else
+                  f64.const 0x1.71547652b82fep+0 (;=1.4427;)
+                  local.get $xs
+                  f64.mul
+                  f64.const -0x1p-1 (;=-0.5;)
+                  f64.const 0x1p-1 (;=0.5;)
+                  local.get $xsb
+                  select
+                  f64.add
+                  i32.trunc_f64_s
+                  local.set $k
+                  local.get $k
+                  f64.convert_i32_s
+                  local.set $t
+                  local.get $xs
+                  local.get $t
+                  f64.const 0x1.62e42feep-1 (;=0.693147;)
+                  f64.mul
+                  f64.sub
+                  local.set $hi
+                  local.get $t
+                  f64.const 0x1.a39ef35793c76p-33 (;=1.90821e-10;)
+                  f64.mul
+                  local.set $lo
+                end
+                local.get $hi
+                local.get $lo
+                f64.sub
+                local.set $xs
+              else
+                local.get $hx
+                i32.const 1043333120
+                i32.lt_u
+                if $I17
+                  f64.const 0x1p+0 (;=1;)
+                  local.get $xs
+                  f64.add
+                  br $B8
+                end
+              end
+              local.get $xs
+              local.get $xs
+              f64.mul
+              local.set $t
+              local.get $k
+              i32.const -1021
+              i32.ge_s
+              if $I18
+                i32.const 1072693248
+                local.get $k
+                i32.const 20
+                i32.shl
+                i32.add
+                i64.extend_i32_u
+                i64.const 32
+                i64.shl
+                f64.reinterpret_i64
+                local.set $twopk
+              else
+                i32.const 1072693248
+                local.get $k
+                i32.const 1000
+                i32.add
+                i32.const 20
+                i32.shl
+                i32.add
+                i64.extend_i32_u
+                i64.const 32
+                i64.shl
+                f64.reinterpret_i64
+                local.set $twopk
+              end
+              local.get $xs
+              local.get $t
+              f64.const 0x1.555555555553ep-3 (;=0.166667;)
+              local.get $t
+              f64.const -0x1.6c16c16bebd93p-9 (;=-0.00277778;)
+              local.get $t
+              f64.const 0x1.1566aaf25de2cp-14 (;=6.61376e-05;)
+              local.get $t
+              f64.const -0x1.bbd41c5d26bf1p-20 (;=-1.65339e-06;)
+              local.get $t
+              f64.const 0x1.6376972bea4dp-25 (;=4.13814e-08;)
+              f64.mul
+              f64.add
+              f64.mul
+              f64.add
+              f64.mul
+              f64.add
+              f64.mul
+              f64.add
+              f64.mul
+              f64.sub
+              local.set $c
+              local.get $k
+              i32.eqz
+              if $I19
+                f64.const 0x1p+0 (;=1;)
+                local.get $xs
+                local.get $c
+                f64.mul
+                local.get $c
+                f64.const 0x1p+1 (;=2;)
+                f64.sub
+                f64.div
+                local.get $xs
+                f64.sub
+                f64.sub
+                br $B8
+              end
+              f64.const 0x1p+0 (;=1;)
+              local.get $lo
+              local.get $xs
+              local.get $c
+              f64.mul
+              f64.const 0x1p+1 (;=2;)
+              local.get $c
+              f64.sub
+              f64.div
+              f64.sub
+              local.get $hi
+              f64.sub
+              f64.sub
+              local.set $y
+              local.get $k
+              i32.const -1021
+              i32.ge_s
+              if $I20
+                local.get $k
+                i32.const 1024
+                i32.eq
+                if $I21
+                  local.get $y
+                  f64.const 0x1p+1 (;=2;)
+                  f64.mul
+                  f64.const 0x1p+1023 (;=8.98847e+307;)
+                  f64.mul
+                  br $B8
+                end
+                local.get $y
+                local.get $twopk
+                f64.mul
+                br $B8
+              end
+              local.get $y
+              local.get $twopk
+              f64.mul
+              f64.const 0x1p-1000 (;=9.33264e-302;)
+              f64.mul
+            end
+            local.set $es
+            local.get $p
+            local.get $es
+            f32.demote_f64
+            f32.store
+            local.get $sum
+            local.get $es
+            f64.add
+            local.set $sum
+            local.get $p
+            i32.const 4
+            i32.add
+            local.set $p
+            br $L5
+          end
+        end
+        local.get $sum
+        f64x2.splat
+        local.set $sumV
+        local.get $x
+        local.set $p
+        block $B22
+          loop $L23
+            local.get $p
+            local.get $end
+            i32.lt_u
+            i32.eqz
+            br_if $B22
+            local.get $p
+            i32.const 8
+            i32.add
+            local.get $end
+            i32.le_u
+            if $I24
+              local.get $p
+              local.get $p
+              v128.load64_zero align=1
+              f64x2.promote_low_f32x4
+              local.get $sumV
+              f64x2.div
+              f32x4.demote_f64x2_zero
+              v128.store64_lane align=1 0
+              local.get $p
+              i32.const 8
+              i32.add
+              local.set $p
+            else
+              local.get $p
+              local.get $p
+              f32.load
+              f64.promote_f32
+              local.get $sum
+              f64.div
+              f32.demote_f64
+              f32.store
+              local.get $p
+              i32.const 4
+              i32.add
+              local.set $p
+            end
+            br $L23
+          end
+        end
+        local.get $end
+        local.set $x
+        local.get $row
+        i32.const 1
+        i32.add
+        local.set $row
+        br $L1
+      end
+    end)
+  (func $swiglu_f32_fast (export "swiglu_f32_fast") (type $t25) (param $gate i32) (param $up i32) (param $n i32)
+    (local $end i32) (local $vecEnd i32) (local $g v128) (local $x v128) (local $z v128) (local $rounded v128) (local $b v128) (local $u v128) (local $k v128)
+    local.get $gate
+    local.get $n
+    i32.const 2
+    i32.shl
+    i32.add
+    local.set $end
+    local.get $gate
+    local.get $n
+    i32.const -4
+    i32.and
+    i32.const 2
+    i32.shl
+    i32.add
+    local.set $vecEnd
+    block $B0
+      loop $L1
+        local.get $gate
+        local.get $vecEnd
+        i32.lt_u
+        i32.eqz
+        br_if $B0
+        local.get $gate
+        v128.load align=1
+        local.set $g
+        local.get $gate
+        local.get $g
+        f32x4.neg
+        f32.const -0x1.5cp+6 (;=-87;)
+        f32x4.splat
+        f32x4.max
+        f32.const 0x1.5cp+6 (;=87;)
+        f32x4.splat
+        f32x4.min
+        local.set $x
+        local.get $x
+        f32.const 0x1.715476p+0 (;=1.4427;)
+        f32x4.splat
+        f32x4.mul
+        f32.const 0x1.8p+23 (;=1.25829e+07;)
+        f32x4.splat
+        f32x4.add
+        local.set $z
+        local.get $z
+        f32.const 0x1.8p+23 (;=1.25829e+07;)
+        f32x4.splat
+        f32x4.sub
+        local.set $rounded
+        local.get $x
+        local.get $rounded
+        f32.const 0x1.62e4p-1 (;=0.693146;)
+        f32x4.splat
+        f32x4.mul
+        f32x4.sub
+        local.get $rounded
+        f32.const 0x1.7f7d1cp-20 (;=1.42861e-06;)
+        f32x4.splat
+        f32x4.mul
+        f32x4.sub
+        local.set $b
+        local.get $z
+        i32.const 23
+        i32x4.shl
+        f32.const 0x1p+0 (;=1;)
+        f32x4.splat
+        i32x4.add
+        local.set $k
+        local.get $b
+        local.get $b
+        f32x4.mul
+        local.set $u
+        f32.const 0x1.ffffecp-1 (;=0.999999;)
+        f32x4.splat
+        local.get $b
+        f32x4.mul
+        f32.const 0x1.fffdb6p-2 (;=0.499991;)
+        f32x4.splat
+        f32.const 0x1.555e66p-3 (;=0.166684;)
+        f32x4.splat
+        local.get $b
+        f32x4.mul
+        f32x4.add
+        f32.const 0x1.573e2ep-5 (;=0.0418998;)
+        f32x4.splat
+        f32.const 0x1.0e402p-7 (;=0.00824739;)
+        f32x4.splat
+        local.get $b
+        f32x4.mul
+        f32x4.add
+        local.get $u
+        f32x4.mul
+        f32x4.add
+        local.get $u
+        f32x4.mul
+        f32x4.add
+        local.get $k
+        f32x4.mul
+        local.get $k
+        f32x4.add
+        f32.const 0x1p+0 (;=1;)
+        f32x4.splat
+        f32x4.add
+        local.set $x
+        local.get $g
+        local.get $x
+        f32x4.div
+        local.get $up
+        v128.load align=1
+        f32x4.mul
+        v128.store align=1
+        local.get $gate
+        i32.const 16
+        i32.add
+        local.set $gate
+        local.get $up
+        i32.const 16
+        i32.add
+        local.set $up
+        br $L1
+      end
+    end
+    block $B2
+      loop $L3
+        local.get $gate
+        local.get $end
+        i32.lt_u
+        i32.eqz
+        br_if $B2
+        local.get $gate
+        v128.load32_splat align=1
+        local.set $g
+        local.get $gate
+        local.get $g
+        f32x4.neg
+        f32.const -0x1.5cp+6 (;=-87;)
+        f32x4.splat
+        f32x4.max
+        f32.const 0x1.5cp+6 (;=87;)
+        f32x4.splat
+        f32x4.min
+        local.set $x
+        local.get $x
+        f32.const 0x1.715476p+0 (;=1.4427;)
+        f32x4.splat
+        f32x4.mul
+        f32.const 0x1.8p+23 (;=1.25829e+07;)
+        f32x4.splat
+        f32x4.add
+        local.set $z
+        local.get $z
+        f32.const 0x1.8p+23 (;=1.25829e+07;)
+        f32x4.splat
+        f32x4.sub
+        local.set $rounded
+        local.get $x
+        local.get $rounded
+        f32.const 0x1.62e4p-1 (;=0.693146;)
+        f32x4.splat
+        f32x4.mul
+        f32x4.sub
+        local.get $rounded
+        f32.const 0x1.7f7d1cp-20 (;=1.42861e-06;)
+        f32x4.splat
+        f32x4.mul
+        f32x4.sub
+        local.set $b
+        local.get $z
+        i32.const 23
+        i32x4.shl
+        f32.const 0x1p+0 (;=1;)
+        f32x4.splat
+        i32x4.add
+        local.set $k
+        local.get $b
+        local.get $b
+        f32x4.mul
+        local.set $u
+        f32.const 0x1.ffffecp-1 (;=0.999999;)
+        f32x4.splat
+        local.get $b
+        f32x4.mul
+        f32.const 0x1.fffdb6p-2 (;=0.499991;)
+        f32x4.splat
+        f32.const 0x1.555e66p-3 (;=0.166684;)
+        f32x4.splat
+        local.get $b
+        f32x4.mul
+        f32x4.add
+        f32.const 0x1.573e2ep-5 (;=0.0418998;)
+        f32x4.splat
+        f32.const 0x1.0e402p-7 (;=0.00824739;)
+        f32x4.splat
+        local.get $b
+        f32x4.mul
+        f32x4.add
+        local.get $u
+        f32x4.mul
+        f32x4.add
+        local.get $u
+        f32x4.mul
+        f32x4.add
+        local.get $k
+        f32x4.mul
+        local.get $k
+        f32x4.add
+        f32.const 0x1p+0 (;=1;)
+        f32x4.splat
+        f32x4.add
+        local.set $x
+        local.get $g
+        local.get $x
+        f32x4.div
+        local.get $up
+        v128.load32_splat align=1
+        f32x4.mul
+        v128.store32_lane 0
+        local.get $gate
+        i32.const 4
+        i32.add
+        local.set $gate
+        local.get $up
+        i32.const 4
+        i32.add
+        local.set $up
+        br $L3
       end
     end))

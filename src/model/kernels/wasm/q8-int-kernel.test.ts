@@ -78,6 +78,9 @@ describe('integer q8_0 kernels', { skip: compiled === null ? 'no WebAssembly SIM
       [5, 96, 11, 8],
       [7, 64, 16, 8],
       [9, 160, 37, 12],
+      // one panel over every column (a lone row's call): many groups per tile call, partial last group
+      [1, 576, 130, 132],
+      [4, 64, 13, 16],
     ] as const) {
       const { arena, kernels, x, packed, xqStore } = setup(rows, inDim, outDim);
       kernels.quantize_q8_act(xqStore.byteOffset, x.byteOffset, rows, inDim);

@@ -1,0 +1,63 @@
+/**
+ * `npm run bench:q8-step`: where one q8_0 single-stream decode step goes (bench/lib/step-profile.ts), on the
+ * SmolLM2-135M random checkpoint of bench:engine and the bundled fortune-llama, at a short and a long context.
+ *
+ * Options: --threads 1 --steps 16 --rounds 8 --contexts 8,512 --weight-dtype q8_0|f32 --models smollm2,fortune
+ *          --engine (also: what LlmEngine's scheduler, sampler and step loop add per token; lib/engine-step-overhead.ts)
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { LlamaModel } from '../src/model/index.ts';
+import type { WeightDtype } from '../src/model/kernels/index.ts';
+import { defaultModelDir, repoRoot } from '../src/util/paths.ts';
+import { describeMachine, machineLine } from './lib/machine.ts';
+import { measureEngineOverhead } from './lib/engine-step-overhead.ts';
+import { formatStepProfile, profileDecodeSteps } from './lib/step-profile.ts';
+
+const { values } = parseArgs({
+  options: {
+    threads: { type: 'string', default: '1' },
+    steps: { type: 'string', default: '16' },
+    rounds: { type: 'string', default: '8' },
+    contexts: { type: 'string', default: '8,512' },
+    'weight-dtype': { type: 'string', default: 'q8_0' },
+    models: { type: 'string', default: 'smollm2,fortune' },
+    engine: { type: 'boolean', default: false },
+  },
+});
+const smollm2 = join(repoRoot, '.dhw', 'bench-models', 'smollm2-135m');
+const models: Record<string, string> = { smollm2, fortune: defaultModelDir };
+console.log(`machine: ${machineLine(describeMachine())}`);
+for (const key of values.models!.split(',')) {
+  const dir = models[key];
+  if (!dir || !existsSync(join(dir, 'config.json'))) {
+    console.error(
+      `--models takes smollm2,fortune; ${key}: no checkpoint (run npm run bench:engine once to write smollm2)`,
+    );
+    process.exit(2);
+  }
+  for (const context of values.contexts!.split(',').map(Number)) {
+    const model = await LlamaModel.load(dir, {
+      threads: Number(values.threads),
+      weightDtype: values['weight-dtype'] as WeightDtype,
+    });
+    const profile = profileDecodeSteps(model, context, Number(values.steps), Number(values.rounds));
+    console.log(`\n${formatStepProfile(`${key} ${values['weight-dtype']}`, profile)}`);
+    await model.close();
+  }
+  if (values.engine) {
+    const o = await measureEngineOverhead(dir, {
+      threads: Number(values.threads),
+      weightDtype: values['weight-dtype'] as WeightDtype,
+      tokens: 48,
+      rounds: 5,
+    });
+    console.log(
+      `\n${key} through LlmEngine (one greedy request, 48 tokens, median of 5): bare step ${o.bareStepUs.toFixed(0)} µs, ` +
+        `engine step (forward + sampling) ${o.engineStepUs.toFixed(0)} µs, engine wall per token ${o.engineWallUs.toFixed(0)} µs ` +
+        `(+${(o.engineWallUs - o.bareStepUs).toFixed(0)} µs, ${((100 * (o.engineWallUs - o.bareStepUs)) / o.bareStepUs).toFixed(1)}%)`,
+    );
+  }
+}
+console.log(`\nload average now ${describeMachine().loadAvg1m}`);

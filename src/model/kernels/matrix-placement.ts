@@ -1,0 +1,66 @@
+/**
+ * Where and in which format a weight matrix lives for its backend (chosen once, at load time): f32 in the
+ * arena, q8_0 packed for the integer kernel (q8x4-pack.ts), q8_0 row-major with f32 scales for the
+ * f32-activation kernel, or plain arrays for the TypeScript reference backend.
+ *
+ * Systems analogy: a filesystem's on-disk format picked at mkfs time: the readers (the matmul kernels)
+ * only ever see the layout they were built for.
+ */
+import type { SharedArena } from './arena.ts';
+import { packQ8x4, q8x4Bytes } from './q8x4-pack.ts';
+import { canQuantizeQ8, dequantizeQ8, Q8_BLOCK, type Q8Tensor, quantizeQ8 } from './quantize.ts';
+
+export type WeightDtype = 'f32' | 'q8_0';
+
+/** A weight matrix (outDim, inDim) in the format its kernel reads. */
+export interface PlacedMatrix {
+  readonly outDim: number;
+  readonly inDim: number;
+  readonly dtype: WeightDtype;
+  /** (outDim, inDim) f32 weights; for a q8_0 matrix on the 'ts' backend, its dequantized values. */
+  readonly f32: Float32Array | null;
+  /** Quantized weights and f32 scales, row-major (q8_0 on the 'wasm' backend with f32 activations). */
+  readonly q8: Q8Tensor | null;
+  /** Quantized weights packed for the integer kernel (q8x4-pack.ts: f16 scales inside), q8_0 activations. */
+  readonly q8x4: Uint8Array | null;
+}
+
+/**
+ * Places w (outDim, inDim) in `arena` (null: the reference backend's ordinary memory), quantized when
+ * `dtype` is q8_0 and the rows are whole blocks of 32; `q8IntActivations` picks the packed layout.
+ */
+export function placeMatrix(
+  w: Float32Array,
+  outDim: number,
+  inDim: number,
+  dtype: WeightDtype,
+  arena: SharedArena | null,
+  q8IntActivations: boolean,
+): PlacedMatrix {
+  const quantize = dtype === 'q8_0' && canQuantizeQ8(inDim);
+  if (!quantize) {
+    const f32 = arena ? arena.allocF32(w.length) : w;
+    if (f32 !== w) f32.set(w);
+    return { outDim, inDim, dtype: 'f32', f32, q8: null, q8x4: null };
+  }
+  if (arena && q8IntActivations) {
+    const q8x4 = arena.allocU8(q8x4Bytes(outDim, inDim));
+    packQ8x4(w, outDim, inDim, q8x4);
+    return { outDim, inDim, dtype: 'q8_0', f32: null, q8: null, q8x4 };
+  }
+  const numScales = (outDim * inDim) / Q8_BLOCK;
+  const q8: Q8Tensor = arena
+    ? { q: arena.allocI8(w.length), scales: arena.allocF32(numScales) }
+    : { q: new Int8Array(w.length), scales: new Float32Array(numScales) };
+  quantizeQ8(w, outDim, inDim, q8);
+  if (!arena) return { outDim, inDim, dtype: 'q8_0', f32: dequantizeQ8(q8), q8: null, q8x4: null };
+  return { outDim, inDim, dtype: 'q8_0', f32: null, q8, q8x4: null };
+}
+
+/** out (rows, outDim) += bias, per row (the bias add after a matmul, in TypeScript). */
+export function addBias(out: Float32Array, bias: Float32Array, rows: number, outDim: number): void {
+  for (let i = 0; i < rows; i++) {
+    const o = i * outDim;
+    for (let j = 0; j < outDim; j++) out[o + j]! += bias[j]!;
+  }
+}
