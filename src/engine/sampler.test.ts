@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DEFAULT_SAMPLING, type SamplingParams } from '../protocols/engine.ts';
 import { Xoshiro128 } from '../util/prng.ts';
-import { applyPenalties, argmax, sampleToken, topKIndices } from './sampler.ts';
+import {
+  applyPenalties,
+  argmax,
+  sampleToken,
+  topKIndices,
+  topPBySortingEveryId,
+  topPNucleus,
+} from './sampler.ts';
 
 const LOGITS = Float32Array.from([0.5, 2.0, -1.0, 1.0, 3.0, 0.0, -2.0, 2.5]);
 
@@ -210,5 +217,46 @@ describe('sampler', () => {
     assert.equal(r.tokenId, 6);
     assert.ok((r.logprob ?? 0) < -4, 'token 6 is unlikely under the model');
     assert.equal(r.topLogprobs?.[0]?.tokenId, 4);
+  });
+});
+
+describe('top-p without sorting every id', () => {
+  it('picks the same ids with the same weights, bit for bit, as sorting the whole vocabulary', () => {
+    const rng = new Xoshiro128(7);
+    let cases = 0;
+    for (const vocab of [1, 2, 17, 1000, 49152]) {
+      for (const shape of ['spread', 'peaked', 'ties', 'masked'] as const) {
+        const scores = new Float64Array(vocab);
+        for (let i = 0; i < vocab; i++) {
+          const u = rng.nextFloat();
+          if (shape === 'spread') scores[i] = (u - 0.5) * 8;
+          else if (shape === 'peaked') scores[i] = i % 97 === 3 ? 12 + u : (u - 0.5) * 4;
+          else if (shape === 'ties')
+            scores[i] = Math.round(u * 6) / 2; // many equal scores
+          else scores[i] = u < 0.9 ? Number.NEGATIVE_INFINITY : u * 3; // a grammar mask
+        }
+        if (shape === 'masked') scores[vocab - 1] = 1; // at least one allowed token
+        for (const topP of [0.01, 0.5, 0.9, 0.95, 0.999999]) {
+          const fast = topPNucleus(scores, topP);
+          const reference = topPBySortingEveryId(scores, topP);
+          assert.deepEqual(fast.chosen, reference.chosen, `${shape} vocab ${vocab} top-p ${topP}`);
+          assert.deepEqual(
+            [...fast.weights],
+            [...reference.weights],
+            `${shape} vocab ${vocab} top-p ${topP}`,
+          );
+          cases++;
+        }
+      }
+    }
+    assert.equal(cases, 100);
+  });
+
+  it('falls back to the reference answer when scores hold NaN', () => {
+    const scores = Float64Array.from([1, Number.NaN, 2, 0.5]);
+    const fast = topPNucleus(scores, 0.9);
+    const reference = topPBySortingEveryId(scores, 0.9);
+    assert.deepEqual(fast.chosen, reference.chosen);
+    assert.deepEqual([...fast.weights], [...reference.weights]);
   });
 });
