@@ -170,7 +170,7 @@ export class WorkerPool {
     let untried = 0;
     let kept = 0;
     for (let i = 0; i < infos.length; i++) {
-      if (exclude !== undefined && exclude.includes(infos[i]!.workerId)) continue;
+      if (exclude?.includes(infos[i]!.workerId)) continue;
       untried++;
       if (!(quarantine[i]! > now)) eligible[kept++] = i;
     }
