@@ -147,11 +147,12 @@ export class KernelBackend {
         arenaBytesUsed: this.arena.bytesUsed,
       });
     }
-    // Arena pages are mapped on first touch; a decode step writing K/V rows into fresh pages paid that fault
-    // inside the step (kv_write: ~13 µs a call on fresh slots, ~0.7 on touched ones; docs/engine-speed.md
-    // Q4). Touching them here moves it to allocation, once, as llama.cpp clears its KV buffer at start.
-    const alloc = (n: number): Float32Array =>
-      inArena ? this.arena!.allocF32(n).fill(0) : new Float32Array(n);
+    // Arena pages are mapped on first touch, so a decode step writing K/V rows into fresh pages pays that
+    // fault once per page (kv_write: ~13 µs a call on fresh slots, ~0.7 after; docs/engine-speed.md Q6).
+    // Not pre-touched here: faulting in 256 MiB took 1.8 s on a busy 2-core box, a synchronous stall at
+    // start-up that outlived a 2 s discovery lease (the worker registers its lease before the engine loads),
+    // and it makes every worker's whole KV cache resident before any request needs it.
+    const alloc = (n: number): Float32Array => (inArena ? this.arena!.allocF32(n) : new Float32Array(n));
     const key = Array.from({ length: numLayers }, () => alloc(floatsPerLayer));
     const value = Array.from({ length: numLayers }, () => alloc(floatsPerLayer));
     return { key, value };
