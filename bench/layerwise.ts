@@ -17,22 +17,20 @@
  * Options: --models fortune,smollm2 (smollm2: a random-weight SmolLM2-135M checkpoint, written once to
  * .dhw/bench-models)  --prompt-tokens 128,512,1000  --requests 5  --kv-transfer unix|tcp
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+
 import { parseArgs } from 'node:util';
 import { startEtcd, startNats } from '../src/infra/local-servers.ts';
-import { writeRandomCheckpoint } from '../src/model/checkpoint/random-checkpoint.ts';
 import type { EngineOutput } from '../src/protocols/engine.ts';
-import { greedyRequest, sumMetric } from './lib/worker-metrics.ts';
 import type { KvTransferParams } from '../src/protocols/kv-transfer.ts';
 import { TcpRequestPlane } from '../src/runtime/request-plane/index.ts';
-import { defaultModelDir, repoRoot } from '../src/util/paths.ts';
 import { Mulberry32 } from '../src/util/prng.ts';
 import { median } from '../src/util/stats.ts';
 import { fmt, markdownTable } from '../src/util/table.ts';
 import { positiveInt, positiveIntList } from './lib/args.ts';
+import { benchModelDirs } from './lib/bench-models.ts';
 import { type DhwChild, spawnDhw } from './lib/dhw-stack.ts';
 import { describeMachine, machineLine } from './lib/machine.ts';
+import { greedyRequest, sumMetric } from './lib/worker-metrics.ts';
 
 const { values } = parseArgs({
   options: {
@@ -139,20 +137,6 @@ interface Pair {
   decode: WorkerProc;
 }
 
-function modelDirs(names: string[]): [string, string][] {
-  return names.map((name) => {
-    if (name === 'fortune') return ['fortune-llama', defaultModelDir];
-    if (name !== 'smollm2') throw new Error(`--models: fortune or smollm2, got ${name}`);
-    const dir = join(repoRoot, '.dhw', 'bench-models', 'smollm2-135m');
-    if (!existsSync(join(dir, 'config.json'))) {
-      mkdirSync(dir, { recursive: true });
-      console.error(`writing a random-weight SmolLM2-135M checkpoint to ${dir} (once)...`);
-      writeRandomCheckpoint(dir, { shape: 'smollm2-135m', seed: 0 });
-    }
-    return ['smollm2-135m (random)', dir];
-  });
-}
-
 async function main(): Promise<void> {
   console.log(machineLine(describeMachine()));
   const [etcd, nats] = await Promise.all([startEtcd(), startNats()]);
@@ -161,7 +145,7 @@ async function main(): Promise<void> {
   const ratios: string[] = [];
   const workers: WorkerProc[] = [];
   try {
-    for (const [model, dir] of modelDirs((values.models ?? '').split(','))) {
+    for (const [model, dir] of benchModelDirs((values.models ?? '').split(','))) {
       const ns = `bench-layerwise-${process.pid}-${rows.length}`;
       const infra = { etcd: etcd.endpoint, nats: nats.url };
       const [prefill, decode] = await Promise.all([

@@ -13,21 +13,20 @@
  * .dhw/bench-models)  --prompt-tokens 480  --requests 5
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type EtcdServer, type NatsServer, startEtcd, startNats } from '../src/infra/local-servers.ts';
-import { writeRandomCheckpoint } from '../src/model/checkpoint/random-checkpoint.ts';
 import type { EngineOutput } from '../src/protocols/engine.ts';
-import { greedyRequest, sumMetric } from './lib/worker-metrics.ts';
 import type { KvTransferParams } from '../src/protocols/kv-transfer.ts';
 import { TcpRequestPlane } from '../src/runtime/request-plane/index.ts';
-import { defaultModelDir, repoRoot } from '../src/util/paths.ts';
+import { repoRoot } from '../src/util/paths.ts';
 import { Mulberry32 } from '../src/util/prng.ts';
 import { median } from '../src/util/stats.ts';
 import { fmt, markdownTable } from '../src/util/table.ts';
 import { positiveInt } from './lib/args.ts';
+import { benchModelDirs } from './lib/bench-models.ts';
 import { describeMachine, machineLine } from './lib/machine.ts';
+import { greedyRequest, sumMetric } from './lib/worker-metrics.ts';
 
 const { values } = parseArgs({
   options: {
@@ -146,20 +145,6 @@ async function oneRequest(
   };
 }
 
-function modelDirs(names: string[]): [string, string][] {
-  return names.map((name) => {
-    if (name === 'fortune') return ['fortune-llama', defaultModelDir];
-    if (name !== 'smollm2') throw new Error(`--models: fortune or smollm2, got ${name}`);
-    const dir = join(repoRoot, '.dhw', 'bench-models', 'smollm2-135m');
-    if (!existsSync(join(dir, 'config.json'))) {
-      mkdirSync(dir, { recursive: true });
-      console.error(`writing a random-weight SmolLM2-135M checkpoint to ${dir} (once)...`);
-      writeRandomCheckpoint(dir, { shape: 'smollm2-135m', seed: 0 });
-    }
-    return ['smollm2-135m (random)', dir];
-  });
-}
-
 async function main(): Promise<void> {
   const machine = describeMachine();
   console.log(machineLine(machine));
@@ -168,7 +153,7 @@ async function main(): Promise<void> {
   const rows: string[][] = [];
   const ratios: string[] = [];
   try {
-    for (const [model, dir] of modelDirs((values.models ?? '').split(','))) {
+    for (const [model, dir] of benchModelDirs((values.models ?? '').split(','))) {
       const pairs = {} as Record<Mode, { prefill: WorkerProc; decode: WorkerProc }>;
       for (const mode of MODES) {
         const ns = `bench-${mode}-${process.pid}`;
