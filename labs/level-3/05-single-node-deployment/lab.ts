@@ -12,7 +12,7 @@
  * @expect /\$ dhw ls/
  * @expect /^ +[0-9a-f]{6,16} +dynamo\/backend\/generate/
  * @expect /\d+ failed, \d+ warning\(s\), \d+ passed/
- * @expect /cached prefix: TTFT \d+\.\d+ ms faster measured, \d+\.\d+ ms predicted/
+ * @expect /cached prefix: TTFT -?\d+\.\d+ ms faster measured, \d+\.\d+ ms predicted/
  * @expect /4 streams vs 1: decode [\d.]+× the tokens\/s \(predicted 4\.0×\)/
  * @expect /dhw events tail saw [1-9]\d* kv-events/
  * @expect /dynamo_frontend_time_to_first_token_seconds_count\{[^}]*\} [1-9]/
