@@ -15,11 +15,14 @@
  * core first. `--cpu-prof DIR` starts every `dhw` process with `node --cpu-prof --cpu-prof-dir DIR`
  * (profiles are written when they exit); profile the client with `node --cpu-prof bin/run-ts.mjs ...`.
  *
+ * `--router POLICY` (default round-robin, as in every earlier round; `kv-delay` is `dhw frontend`'s default)
+ * prices the router's per-request work: block hashes of the prompt, indexer lookups, the decision.
+ *
  * `--request-plane tcp` starts the workers without their Unix socket (`--request-plane-unix off`), so the
  * frontend reaches them over loopback TCP; the default `unix` is what `dhw worker` does.
  *
  * Options: --processes 1,2  --concurrency 32,64  --seconds 5  --rounds 2  --workers 2  --cpu-prof DIR
- *          --request-plane unix|tcp  --smoke  --json
+ *          --request-plane unix|tcp  --router round-robin|kv-delay|...  --smoke  --json
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -41,6 +44,7 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '2' },
     'cpu-prof': { type: 'string' },
     'request-plane': { type: 'string', default: 'unix' },
+    router: { type: 'string', default: 'round-robin' },
     smoke: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
@@ -53,6 +57,7 @@ const config = {
   rounds: smoke ? 1 : positiveInt('rounds', values.rounds),
   workers: positiveInt('workers', values.workers),
   requestPlane: values['request-plane'],
+  router: values.router,
 };
 if (config.requestPlane !== 'unix' && config.requestPlane !== 'tcp') {
   throw new Error(`--request-plane must be unix or tcp, got ${JSON.stringify(config.requestPlane)}`);
@@ -255,7 +260,7 @@ async function main(): Promise<void> {
           '--request-plane-unix',
           config.requestPlane === 'unix' ? 'on' : 'off',
         ],
-        frontendArgs: ['--log-level', 'warn', '--router', 'round-robin', '--processes', String(p)],
+        frontendArgs: ['--log-level', 'warn', '--router', config.router, '--processes', String(p)],
         nodeArgs: values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']] : [],
       });
       stacks.set(p, stack);
@@ -310,7 +315,7 @@ async function main(): Promise<void> {
     `machine: ${machineLine(machine)}; load at the end ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]}`,
   );
   console.log(
-    `workload: ${config.workers} zero-delay mocker worker processes (request plane over ${config.requestPlane}), ${config.seconds} s closed loops × ${config.rounds} rounds, interleaved\n`,
+    `workload: ${config.workers} zero-delay mocker worker processes (request plane over ${config.requestPlane}), router ${config.router}, ${config.seconds} s closed loops × ${config.rounds} rounds, interleaved\n`,
   );
   console.log(
     markdownTable(

@@ -30,10 +30,10 @@ export { checkPromptBytes, maxBytesPerToken } from './prompt-bound.ts';
 export { DEFAULT_OFF_THREAD_BYTES, PromptEncoder, type PromptEncoderOptions } from './prompt-encoder.ts';
 export { TokenizePool } from './tokenize-pool.ts';
 export type { RequestCounts } from './request-stats.ts';
+export { RequestBlockHashes } from './request-block-hashes.ts';
 export {
   continuation,
   MalformedWorkerOutputError,
-  RequestBlockHashes,
   RoutedEngine,
   type RoutedEngineOptions,
 } from './routed-engine.ts';

@@ -7,6 +7,7 @@
  * they would hold the memory). Like a DNS resolver's cache, but with no TTL: the answer never changes.
  */
 import type { Tokenizer } from '../tokens/index.ts';
+import { type PromptEntry, rememberPromptCopy } from './prompt-hashes.ts';
 
 export interface PromptCacheOptions {
   /** Entries kept per tokenizer (default 256; 0 = no cache). */
@@ -16,8 +17,11 @@ export interface PromptCacheOptions {
 }
 
 export class PromptCache {
-  /** Per tokenizer: "0"|"1" (addSpecialTokens) + text → ids, in least-recently-used-first order. */
-  private readonly byTokenizer = new WeakMap<Tokenizer, Map<string, readonly number[]>>();
+  /**
+   * Per tokenizer: "0"|"1" (addSpecialTokens) + text → ids (and their block hashes once routed:
+   * prompt-hashes.ts), in least-recently-used-first order.
+   */
+  private readonly byTokenizer = new WeakMap<Tokenizer, Map<string, PromptEntry>>();
   private readonly maxEntries: number;
   private readonly maxTextChars: number;
   hits = 0;
@@ -44,11 +48,15 @@ export class PromptCache {
       this.hits++;
       entries.delete(key); // re-insert: most recently used goes last
       entries.set(key, cached);
-      return cached.slice();
+      const copy = cached.ids.slice();
+      rememberPromptCopy(copy, cached);
+      return copy;
     }
     this.misses++;
     const ids = tokenizer.encode(text, { addSpecialTokens });
-    entries.set(key, ids.slice());
+    const entry: PromptEntry = { ids: ids.slice() };
+    entries.set(key, entry);
+    rememberPromptCopy(ids, entry);
     if (entries.size > this.maxEntries) entries.delete(entries.keys().next().value!);
     return ids;
   }

@@ -22,7 +22,8 @@ import {
 import { computeBlockHashes } from '../tokens/block-hash.ts';
 import { InvalidRequestError } from '../util/errors.ts';
 import { toErrorResponse } from './http-errors.ts';
-import { RequestBlockHashes, RoutedEngine } from './routed-engine.ts';
+import { RequestBlockHashes } from './request-block-hashes.ts';
+import { RoutedEngine } from './routed-engine.ts';
 import { quietLogs } from './testing/frontend-kit.ts';
 
 quietLogs();

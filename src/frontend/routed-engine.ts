@@ -39,7 +39,7 @@ import type {
   GenerateOptions,
   InferenceEngine,
 } from '../protocols/engine.ts';
-import type { SequenceHash, WorkerId } from '../protocols/ids.ts';
+import type { WorkerId } from '../protocols/ids.ts';
 import type { KvHandOffMode, KvTransferParams } from '../protocols/kv-transfer.ts';
 import { RemoteErrorCode } from '../protocols/request-plane.ts';
 import { GENERATE_ENDPOINT } from '../protocols/worker-endpoints.ts';
@@ -50,13 +50,13 @@ import {
   type RequestPlane,
   StreamDisconnectedError,
 } from '../runtime/request-plane/index.ts';
-import { appendBlockHashes, type BlockHashes } from '../tokens/block-hash.ts';
 import { InvalidRequestError } from '../util/errors.ts';
 import { getLogger, type Logger } from '../util/logger.ts';
 import type { AdmissionQueue } from './admission.ts';
 import type { FrontendMetrics } from './metrics.ts';
 import { decodeRequestOf, pushedRequestOf, RemotePrefill } from './remote-prefill.ts';
 import { checkOutput } from './worker-output.ts';
+import { RequestBlockHashes } from './request-block-hashes.ts';
 
 export { MalformedWorkerOutputError } from './worker-output.ts';
 
@@ -329,30 +329,6 @@ export class RoutedEngine implements InferenceEngine {
       );
     }
     throw err;
-  }
-}
-
-/**
- * The sequence hashes of one request's full blocks, kept across its routing attempts. A retry routes the
- * same tokens and gets the same array back; a migration routes prompt + streamed tokens, and only the
- * blocks those tokens complete are hashed (the chain continues from the last full block).
- */
-export class RequestBlockHashes {
-  /** Every full block hashed so far (local and sequence hashes), extended as the token list grows. */
-  private readonly chain: BlockHashes = { local: [], sequence: [] };
-  private hashes: readonly SequenceHash[] = [];
-
-  constructor(readonly blockSize: number) {}
-
-  /** Hashes of every full block of `tokenIds`: the same token list on every call, possibly longer. */
-  of(tokenIds: readonly number[]): readonly SequenceHash[] {
-    const numBlocks = Math.floor(tokenIds.length / this.blockSize);
-    if (numBlocks !== this.hashes.length) {
-      appendBlockHashes(this.chain, tokenIds, this.blockSize);
-      // A new array rather than the growing one: the router's in-flight ledger may still hold the previous one.
-      this.hashes = this.chain.sequence.slice(0, numBlocks);
-    }
-    return this.hashes;
   }
 }
 
