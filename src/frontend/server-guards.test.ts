@@ -22,6 +22,7 @@ quietLogs();
 class SlowEngine implements InferenceEngine {
   readonly info: InferenceEngine['info'];
   aborted = 0;
+  started = 0;
 
   constructor(
     private readonly delayMs: number,
@@ -31,6 +32,7 @@ class SlowEngine implements InferenceEngine {
   }
 
   async *generate(request: EngineRequest, signal?: AbortSignal): AsyncIterable<EngineOutput> {
+    this.started++;
     const ids = goldenSamples()[0].greedy_ids.filter((id) => id !== 2);
     for (let i = 0; i < request.stopping.maxTokens; i++) {
       if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
@@ -203,6 +205,9 @@ test('--request-timeout: a stream past its deadline ends with an error event; an
   const whole = await post(url, '/v1/chat/completions', chat({ max_tokens: 1000 }));
   assert.equal(whole.status, 504);
   assert.equal(((await whole.json()) as { error: { code: string } }).error.code, 'request_timeout');
+  // The engine sees the cancel at its next token (≤ 20 ms later, more on a loaded box): wait for it.
+  const deadline = Date.now() + 5000;
+  while (engine.aborted < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
   assert.ok(engine.aborted >= 2, 'the engine requests were cancelled');
 });
 
@@ -230,10 +235,13 @@ function keepAlivePost(
 
 test('close() drains: responses say Connection: close, streams it must cut end with an error event', async () => {
   const engine = new SlowEngine(20);
-  const server = await serve(engine, { drainTimeoutMs: 500 });
+  // The drain outlasts the short request (10 tokens × 20 ms) with room for a loaded CI box; the stream
+  // (1000 × 20 ms) outlasts the drain, so close() must cut it.
+  const server = await serve(engine, { drainTimeoutMs: 3000 });
   const short = keepAlivePost(server.url, chat({ max_tokens: 10 }));
   const long = keepAlivePost(server.url, chat({ max_tokens: 1000, stream: true }));
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  // Close only once both requests are in the engine, not after a fixed sleep a busy box may outrun.
+  while (engine.started < 2) await new Promise((resolve) => setTimeout(resolve, 5));
   const closing = server.close();
   const finished = await short;
   assert.equal(finished.status, 200, 'an in-flight request finishes during the drain');
