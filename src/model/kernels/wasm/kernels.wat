@@ -4046,7 +4046,7 @@
       end
     end)
   (func $q8_int_tile_4x4 (type $t12) (param $xp i32) (param $xsp i32) (param $wp i32) (param $outp i32) (param $xRowBytes i32) (param $xsRowBytes i32) (param $outRowBytes i32) (param $numBlocks i32) (param $cols i32)
-    (local $block i32) (local $pass i32) (local $xRow0 i32) (local $xRow1 i32) (local $xRow2 i32) (local $xRow3 i32) (local $xsRow0 i32) (local $xsRow1 i32) (local $xsRow2 i32) (local $xsRow3 i32) (local $isum0 v128) (local $isum1 v128) (local $isum2 v128) (local $isum3 v128) (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128) (local $w v128) (local $xPair v128) (local $wScales v128) (local $f16Factor v128) (local $outRow i32)
+    (local $block i32) (local $pass i32) (local $xRow0 i32) (local $xRow1 i32) (local $xRow2 i32) (local $xRow3 i32) (local $xsRow0 i32) (local $xsRow1 i32) (local $xsRow2 i32) (local $xsRow3 i32) (local $isum0 v128) (local $isum1 v128) (local $isum2 v128) (local $isum3 v128) (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128) (local $w0 v128) (local $xPair v128) (local $wScales v128) (local $f16Factor v128) (local $outRow i32)
     f32.const 0x1p+112 (;=5.1923e+33;)
     f32x4.splat
     local.set $f16Factor
@@ -4104,11 +4104,11 @@
             br_if $B2
             local.get $wp
             v128.load8x8_s align=1
-            local.set $w
+            local.set $w0
             local.get $xRow0
             v128.load32_splat align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum0
@@ -4117,7 +4117,7 @@
             local.get $xRow1
             v128.load32_splat align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum1
@@ -4126,7 +4126,7 @@
             local.get $xRow2
             v128.load32_splat align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum2
@@ -4135,7 +4135,7 @@
             local.get $xRow3
             v128.load32_splat align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum3
@@ -4143,11 +4143,11 @@
             local.set $isum3
             local.get $wp
             v128.load8x8_s offset=8 align=1
-            local.set $w
+            local.set $w0
             local.get $xRow0
             v128.load32_splat offset=4 align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum0
@@ -4156,7 +4156,7 @@
             local.get $xRow1
             v128.load32_splat offset=4 align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum1
@@ -4165,7 +4165,7 @@
             local.get $xRow2
             v128.load32_splat offset=4 align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum2
@@ -4174,7 +4174,7 @@
             local.get $xRow3
             v128.load32_splat offset=4 align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum3
@@ -4182,11 +4182,11 @@
             local.set $isum3
             local.get $wp
             v128.load8x8_s offset=16 align=1
-            local.set $w
+            local.set $w0
             local.get $xRow0
             v128.load32_splat offset=8 align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum0
@@ -4195,7 +4195,7 @@
             local.get $xRow1
             v128.load32_splat offset=8 align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum1
@@ -4204,7 +4204,7 @@
             local.get $xRow2
             v128.load32_splat offset=8 align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum2
@@ -4213,7 +4213,7 @@
             local.get $xRow3
             v128.load32_splat offset=8 align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum3
@@ -4221,11 +4221,11 @@
             local.set $isum3
             local.get $wp
             v128.load8x8_s offset=24 align=1
-            local.set $w
+            local.set $w0
             local.get $xRow0
             v128.load32_splat offset=12 align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum0
@@ -4234,7 +4234,7 @@
             local.get $xRow1
             v128.load32_splat offset=12 align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum1
@@ -4243,7 +4243,7 @@
             local.get $xRow2
             v128.load32_splat offset=12 align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum2
@@ -4252,7 +4252,7 @@
             local.get $xRow3
             v128.load32_splat offset=12 align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum3
@@ -4353,7 +4353,7 @@
         i32.add
         local.set $xsRow3
         local.get $wp
-        i32.const 8
+        i32.const 144
         i32.add
         local.set $wp
         local.get $block
@@ -4538,7 +4538,7 @@
       f32.store offset=12
     end)
   (func $q8_int_tile_2x4 (type $t13) (param $xp i32) (param $xsp i32) (param $wp i32) (param $outp i32) (param $xRowBytes i32) (param $xsRowBytes i32) (param $outRowBytes i32) (param $numBlocks i32) (param $cols i32)
-    (local $block i32) (local $pass i32) (local $xRow0 i32) (local $xRow1 i32) (local $xsRow0 i32) (local $xsRow1 i32) (local $isum0 v128) (local $isum1 v128) (local $acc0 v128) (local $acc1 v128) (local $w v128) (local $xPair v128) (local $wScales v128) (local $f16Factor v128) (local $outRow i32)
+    (local $block i32) (local $pass i32) (local $xRow0 i32) (local $xRow1 i32) (local $xsRow0 i32) (local $xsRow1 i32) (local $isum0 v128) (local $isum1 v128) (local $acc0 v128) (local $acc1 v128) (local $w0 v128) (local $xPair v128) (local $wScales v128) (local $f16Factor v128) (local $outRow i32)
     f32.const 0x1p+112 (;=5.1923e+33;)
     f32x4.splat
     local.set $f16Factor
@@ -4576,11 +4576,11 @@
             br_if $B2
             local.get $wp
             v128.load8x8_s align=1
-            local.set $w
+            local.set $w0
             local.get $xRow0
             v128.load32_splat align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum0
@@ -4589,7 +4589,7 @@
             local.get $xRow1
             v128.load32_splat align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum1
@@ -4597,11 +4597,11 @@
             local.set $isum1
             local.get $wp
             v128.load8x8_s offset=8 align=1
-            local.set $w
+            local.set $w0
             local.get $xRow0
             v128.load32_splat offset=4 align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum0
@@ -4610,7 +4610,7 @@
             local.get $xRow1
             v128.load32_splat offset=4 align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum1
@@ -4618,11 +4618,11 @@
             local.set $isum1
             local.get $wp
             v128.load8x8_s offset=16 align=1
-            local.set $w
+            local.set $w0
             local.get $xRow0
             v128.load32_splat offset=8 align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum0
@@ -4631,7 +4631,7 @@
             local.get $xRow1
             v128.load32_splat offset=8 align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum1
@@ -4639,11 +4639,11 @@
             local.set $isum1
             local.get $wp
             v128.load8x8_s offset=24 align=1
-            local.set $w
+            local.set $w0
             local.get $xRow0
             v128.load32_splat offset=12 align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum0
@@ -4652,7 +4652,7 @@
             local.get $xRow1
             v128.load32_splat offset=12 align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum1
@@ -4715,7 +4715,7 @@
         i32.add
         local.set $xsRow1
         local.get $wp
-        i32.const 8
+        i32.const 144
         i32.add
         local.set $wp
         local.get $block
@@ -4811,8 +4811,8 @@
       f32x4.extract_lane 3
       f32.store offset=12
     end)
-  (func $q8_int_tile_1x4 (type $t14) (param $xp i32) (param $xsp i32) (param $wp i32) (param $outp i32) (param $xRowBytes i32) (param $xsRowBytes i32) (param $outRowBytes i32) (param $numBlocks i32) (param $cols i32)
-    (local $block i32) (local $pass i32) (local $xRow0 i32) (local $xsRow0 i32) (local $isum0 v128) (local $isum1 v128) (local $acc0 v128) (local $w v128) (local $xPair v128) (local $wScales v128) (local $f16Factor v128) (local $outRow i32)
+  (func $q8_int_tile_1x8 (type $t14) (param $xp i32) (param $xsp i32) (param $wp i32) (param $outp i32) (param $xRowBytes i32) (param $xsRowBytes i32) (param $outRowBytes i32) (param $numBlocks i32) (param $cols i32)
+    (local $block i32) (local $pass i32) (local $xRow0 i32) (local $xsRow0 i32) (local $isum0 v128) (local $isum1 v128) (local $acc0 v128) (local $acc1 v128) (local $w0 v128) (local $w1 v128) (local $xPair v128) (local $wScales v128) (local $f16Factor v128) (local $outRow i32)
     f32.const 0x1p+112 (;=5.1923e+33;)
     f32x4.splat
     local.set $f16Factor
@@ -4842,23 +4842,41 @@
             br_if $B2
             local.get $wp
             v128.load8x8_s align=1
-            local.set $w
+            local.set $w0
+            local.get $wp
+            v128.load8x8_s offset=136 align=1
+            local.set $w1
             local.get $xRow0
             v128.load32_splat align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum0
             i32x4.add
             local.set $isum0
+            local.get $w1
+            local.get $xPair
+            i32x4.dot_i16x8_s
+            local.get $isum1
+            i32x4.add
+            local.set $isum1
             local.get $wp
             v128.load8x8_s offset=8 align=1
-            local.set $w
+            local.set $w0
+            local.get $wp
+            v128.load8x8_s offset=144 align=1
+            local.set $w1
             local.get $xRow0
             v128.load32_splat offset=4 align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
+            local.get $xPair
+            i32x4.dot_i16x8_s
+            local.get $isum0
+            i32x4.add
+            local.set $isum0
+            local.get $w1
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum1
@@ -4866,23 +4884,41 @@
             local.set $isum1
             local.get $wp
             v128.load8x8_s offset=16 align=1
-            local.set $w
+            local.set $w0
+            local.get $wp
+            v128.load8x8_s offset=152 align=1
+            local.set $w1
             local.get $xRow0
             v128.load32_splat offset=8 align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum0
             i32x4.add
             local.set $isum0
+            local.get $w1
+            local.get $xPair
+            i32x4.dot_i16x8_s
+            local.get $isum1
+            i32x4.add
+            local.set $isum1
             local.get $wp
             v128.load8x8_s offset=24 align=1
-            local.set $w
+            local.set $w0
+            local.get $wp
+            v128.load8x8_s offset=160 align=1
+            local.set $w1
             local.get $xRow0
             v128.load32_splat offset=12 align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
+            local.get $xPair
+            i32x4.dot_i16x8_s
+            local.get $isum0
+            i32x4.add
+            local.set $isum0
+            local.get $w1
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum1
@@ -4911,8 +4947,6 @@
         f32x4.mul
         local.set $wScales
         local.get $isum0
-        local.get $isum1
-        i32x4.add
         f32x4.convert_i32x4_s
         local.get $wScales
         local.get $xsRow0
@@ -4923,12 +4957,30 @@
         local.get $acc0
         f32x4.add
         local.set $acc0
+        local.get $wp
+        v128.load16x4_u offset=136 align=2
+        i32.const 13
+        i32x4.shl
+        local.get $f16Factor
+        f32x4.mul
+        local.set $wScales
+        local.get $isum1
+        f32x4.convert_i32x4_s
+        local.get $wScales
+        local.get $xsRow0
+        f32.load
+        f32x4.splat
+        f32x4.mul
+        f32x4.mul
+        local.get $acc1
+        f32x4.add
+        local.set $acc1
         local.get $xsRow0
         i32.const 4
         i32.add
         local.set $xsRow0
         local.get $wp
-        i32.const 8
+        i32.const 144
         i32.add
         local.set $wp
         local.get $block
@@ -4979,6 +5031,46 @@
       local.get $acc0
       f32x4.extract_lane 3
       f32.store offset=12
+    end
+    block $B8
+      local.get $cols
+      i32.const 4
+      i32.le_u
+      br_if $B8
+      local.get $outRow
+      local.get $acc1
+      f32x4.extract_lane 0
+      f32.store offset=16
+    end
+    block $B9
+      local.get $cols
+      i32.const 5
+      i32.le_u
+      br_if $B9
+      local.get $outRow
+      local.get $acc1
+      f32x4.extract_lane 1
+      f32.store offset=20
+    end
+    block $B10
+      local.get $cols
+      i32.const 6
+      i32.le_u
+      br_if $B10
+      local.get $outRow
+      local.get $acc1
+      f32x4.extract_lane 2
+      f32.store offset=24
+    end
+    block $B11
+      local.get $cols
+      i32.const 7
+      i32.le_u
+      br_if $B11
+      local.get $outRow
+      local.get $acc1
+      f32x4.extract_lane 3
+      f32.store offset=28
     end)
   (func $matmul_q8_int (export "matmul_q8_int") (type $t15) (param $out i32) (param $xq i32) (param $w i32) (param $scales i32) (param $rows i32) (param $inDim i32) (param $outDim i32) (param $j0 i32) (param $j1 i32) (param $panel i32)
     (local $i i32) (local $j i32) (local $panelStart i32) (local $panelEnd i32) (local $blocks i32) (local $xScales i32)
@@ -5050,10 +5142,18 @@
                 i32.add
                 local.get $w
                 local.get $j
-                i32.const 2
+                i32.const 3
                 i32.shr_u
                 local.get $blocks
                 i32.mul
+                i32.const 272
+                i32.mul
+                i32.add
+                local.get $j
+                i32.const 2
+                i32.shr_u
+                i32.const 1
+                i32.and
                 i32.const 136
                 i32.mul
                 i32.add
@@ -5135,10 +5235,18 @@
                 i32.add
                 local.get $w
                 local.get $j
-                i32.const 2
+                i32.const 3
                 i32.shr_u
                 local.get $blocks
                 i32.mul
+                i32.const 272
+                i32.mul
+                i32.add
+                local.get $j
+                i32.const 2
+                i32.shr_u
+                i32.const 1
+                i32.and
                 i32.const 136
                 i32.mul
                 i32.add
@@ -5220,10 +5328,18 @@
                 i32.add
                 local.get $w
                 local.get $j
-                i32.const 2
+                i32.const 3
                 i32.shr_u
                 local.get $blocks
                 i32.mul
+                i32.const 272
+                i32.mul
+                i32.add
+                local.get $j
+                i32.const 2
+                i32.shr_u
+                i32.const 1
+                i32.and
                 i32.const 136
                 i32.mul
                 i32.add
@@ -5246,19 +5362,19 @@
                 i32.const 2
                 i32.shl
                 local.get $blocks
-                i32.const 4
+                i32.const 8
                 local.get $outDim
                 local.get $j
                 i32.sub
                 local.get $outDim
                 local.get $j
                 i32.sub
-                i32.const 4
+                i32.const 8
                 i32.gt_u
                 select
-                call $q8_int_tile_1x4
+                call $q8_int_tile_1x8
                 local.get $j
-                i32.const 4
+                i32.const 8
                 i32.add
                 local.set $j
                 br $L13
