@@ -19,9 +19,9 @@
  *       acc[c] += f32(isum[c]) · (ws[g, b, c] · xs[i, b])
  *
  * One dot instruction yields a partial sum for each of four output rows in its four lanes: no horizontal sum
- * per column, and the f32 step runs once per four columns. The lone-row (decode) tile reads both groups of a
- * pair per activation splat: one splat load per 16 weight bytes instead of per 8, which was what held the
- * tile back (docs/engine-speed.md, Q11: ~20% faster, the same sums). Activations are stored widened to i16 (8-bit
+ * per column, and the f32 step runs once per four columns. The tiles (2 token rows, then the lone row of
+ * decode) read both groups of a pair per activation splat: one splat load per 16 weight bytes instead of per
+ * 8, which was what held the decode tile back (docs/engine-speed.md Q11–Q12: ~20% faster, the same sums). Activations are stored widened to i16 (8-bit
  * values, 16-bit storage), so a pair of them is one i32 splat; products fit easily (|xq·wq| ≤ 127², 16 of
  * them per lane per block). f16 scales become f32 in two instructions: their bits shifted left by 13 are an
  * f32 2^112 times too small (scales are never negative; subnormal halves convert exactly too).
@@ -107,23 +107,29 @@ export function quantizeActivationsQ8(): FunctionDef {
   ]);
 }
 
-/** Token rows per tile for groups of rows (prefill); then 2-row tiles, then 1 row (decode). */
-export const Q8_INT_TILE_ROWS = 4;
+/**
+ * Token rows per tile, in the order the driver runs them: 2 over pairs of token rows (prefill, batches), then
+ * the last odd row (decode), both over a pair of groups (8 columns). A 4-row tile over one group (every other
+ * block) ran 4–15% slower at 4–8 rows, and 2 × 8 ran level with or slightly faster than the old 4 × 4 on
+ * contiguous blocks at 4–32 rows (docs/engine-speed.md Q12); 4 × 8 would need 16 accumulators (spills).
+ */
+const TILE_ROWS = [2, 1];
 /** Pairs per pass of a tile's inner loop (4 passes per block). */
 const PASS_PAIRS = 4;
 /** Bytes from one block of a 4-row group to its next: the pair's other group's block lies between. */
 const PAIR_BLOCK_BYTES = Q8X4_PAIR * Q8X4_BLOCK_BYTES;
 
 /**
- * The tile: out[i..i+R, j..j+4H) for the corner pointers the driver passes, over all blocks of H groups of 4
- * weight rows (H = 2: both groups of a pair, whose blocks lie side by side; `cols` < 4H only where the matrix
- * ends inside them). Each activation-pair splat then serves 4H columns: the decode tile (R = 1) reads one
- * splat per 16 weight bytes instead of per 8, and one sequential stream still (the pair's blocks alternate).
+ * The tile: out[i..i+R, j..j+8) for the corner pointers the driver passes, over all blocks of a pair of groups
+ * of 4 weight rows, whose blocks alternate (`cols` < 8 only where the matrix ends inside the pair). Each
+ * activation-pair splat serves 8 columns: one splat load per 16 weight bytes instead of per 8, which was what
+ * held the decode tile back (docs/engine-speed.md Q11–Q12), and the weights are still one sequential stream.
  *
  * One stream per tile matters: two streams 2.4 KB apart ran at a third of the speed from DRAM (Q2); the
- * prefetcher follows one. Group tiles (R > 1, prefill) keep H = 1 (more accumulators would spill).
+ * prefetcher follows one.
  */
-function q8IntTile(R: number, H: 1 | 2): FunctionDef {
+function q8IntTile(R: number): FunctionDef {
+  const H = Q8X4_PAIR;
   const fn = new FunctionBuilder(`q8_int_tile_${R}x${4 * H}`, false);
   const xp = fn.param('xp', I32); // i16 activations of token row i
   const xsp = fn.param('xsp', I32); // activation block scales of row i
@@ -138,11 +144,8 @@ function q8IntTile(R: number, H: 1 | 2): FunctionDef {
   const p = fn.local('pass', I32);
   const xRows = fn.localArray('xRow', R, I32);
   const xsRows = fn.localArray('xsRow', R, I32);
-  // Two integer chains per row and group for a lone row of one group (more adds in flight); a pair of
-  // groups already has two.
-  const chains = R === 1 && H === 1 ? 2 : 1;
-  const sums = R * H * chains;
-  const isum = fn.localArray('isum', sums, V128); // [(r*H + h)*chains + k]: 4 columns' block sums
+  // one integer chain per row and group: a pair of groups gives even a lone row two chains in flight
+  const isum = fn.localArray('isum', R * H, V128); // [r*H + h]: 4 columns' block sums
   const acc = fn.localArray('acc', R * H, V128); // [r*H + h]: out[i+r, j+4h .. j+4h+3]
   const wv = fn.localArray('w', H, V128);
   const xv = fn.local('xPair', V128);
@@ -157,7 +160,7 @@ function q8IntTile(R: number, H: 1 | 2): FunctionDef {
     for (const r of range(R)) {
       pass.push(...get(xRows[r]!), ...op.v128Load32Splat(u * 4), ...set(xv));
       for (const h of range(H)) {
-        const s = isum[(r * H + h) * chains + (u % chains)]!;
+        const s = isum[r * H + h]!;
         pass.push(...get(wv[h]!), ...get(xv), ...iop.i32x4DotI16x8S, ...get(s), ...iop.i32x4Add, ...set(s));
       }
     }
@@ -179,11 +182,9 @@ function q8IntTile(R: number, H: 1 | 2): FunctionDef {
       ...get(wp), ...iop.v128Load16x4U(h * Q8X4_BLOCK_BYTES), ...op.i32Const(13), ...iop.i32x4Shl, ...get(factor), ...op.f32x4Mul, ...set(wScales),
     );
     for (const r of range(R)) {
-      const first = (r * H + h) * chains;
-      const sum: Code = [...get(isum[first]!), ...range(chains - 1).flatMap((k) => [...get(isum[first + k + 1]!), ...iop.i32x4Add])];
       const a = acc[r * H + h]!;
       blockBody.push(
-        ...sum, ...op.f32x4ConvertI32x4S,
+        ...get(isum[r * H + h]!), ...op.f32x4ConvertI32x4S,
         ...get(wScales), ...get(xsRows[r]!), ...op.f32Load(), ...op.f32x4Splat, ...op.f32x4Mul, ...op.f32x4Mul,
         ...get(a), ...op.f32x4Add, ...set(a),
       );
@@ -216,20 +217,20 @@ function q8IntTile(R: number, H: 1 | 2): FunctionDef {
   ]);
 }
 
-/** A tile function and the weight columns one call covers (4 or 8). */
+/** A tile function, the token rows and the weight columns one call covers. */
 interface TileRef {
   fn: FunctionRef;
+  rows: number;
   columns: number;
 }
 
 /**
  * matmul_q8_int(out, xq, w, scales, rows, inDim, outDim, j0, j1, panel): columns [j0, j1) (j0 and panel
- * multiples of 8) in panels of `panel` weight rows; inside a panel, R-row tiles over one group of 4 columns
- * at a time, then 2-row tiles, then the last token row over a pair of groups (8 columns) at a time. `scales`
+ * multiples of 8) in panels of `panel` weight rows; inside a panel, 2-row tiles over one pair of groups (8
+ * columns) at a time, then the last token row over each pair. `scales`
  * is unused (the scales are inside the packed blocks): the argument keeps the other matmul kernels' ABI.
  */
-function q8IntDriver(tiles: TileRef[], R: number): FunctionDef {
-  const [rowsTile, pairTile, oneTile] = tiles as [TileRef, TileRef, TileRef];
+function q8IntDriver(tiles: TileRef[]): FunctionDef {
   const fn = new FunctionBuilder('matmul_q8_int', true);
   const out = fn.param('out', I32);
   const xq = fn.param('xq', I32);
@@ -274,9 +275,7 @@ function q8IntDriver(tiles: TileRef[], R: number): FunctionDef {
     // panelEnd = min(panelStart + panel, j1)
     ...get(jp), ...get(panel), ...op.i32Add, ...get(j1), ...get(jp), ...get(panel), ...op.i32Add, ...get(j1), ...op.i32LtU, ...op.select, ...set(jEnd),
     ...op.i32Const(0), ...set(i),
-    ...rowTiles(rowsTile, R),
-    ...rowTiles(pairTile, 2),
-    ...rowTiles(oneTile, 1),
+    ...tiles.flatMap((tile) => rowTiles(tile, tile.rows)),
     ...increment(jp, get(panel)),
   ];
   return fn.build([
@@ -291,7 +290,7 @@ function q8IntDriver(tiles: TileRef[], R: number): FunctionDef {
  * Adds the integer q8 tiles to the module and returns its two exported kernels, matmul_q8_int (the driver,
  * which calls the tiles) and quantize_q8_act, for the caller to add after them.
  */
-export function q8IntKernels(module: ModuleBuilder, rowsPerTile = Q8_INT_TILE_ROWS): FunctionDef[] {
-  const tiles = ([[rowsPerTile, 1], [2, 1], [1, 2]] as const).map(([R, H]) => ({ fn: module.add(q8IntTile(R, H)), columns: 4 * H }));
-  return [q8IntDriver(tiles, rowsPerTile), quantizeActivationsQ8()];
+export function q8IntKernels(module: ModuleBuilder): FunctionDef[] {
+  const tiles = TILE_ROWS.map((R) => ({ fn: module.add(q8IntTile(R)), rows: R, columns: 4 * Q8X4_PAIR }));
+  return [q8IntDriver(tiles), quantizeActivationsQ8()];
 }
