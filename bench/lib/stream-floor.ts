@@ -9,9 +9,11 @@
  * pass over the same arena bytes, in one process, the variants interleaved round by round:
  *   - stream v128: `v128.load` + `i32x4.add` per 16 bytes (4 accumulators, 64 bytes per loop pass);
  *   - stream load8x8: the tile's own load (`v128.load8x8_s`, sign-widening 8 bytes) + `i32x4.add` per 8 bytes;
+ *   - stream load8x8 + dot: that load times an activation-pair splat (`i32x4.dot_i16x8_s`, one splat per two
+ *     loads as the decode tile does) + add: the tile's arithmetic without its per-block work;
  *   - tile: `matmul_q8_int` over the model's matrices in model order (q, k, v, o, gate, up, down per layer,
  *     then the LM head), one token row, as a decode step calls it (no quantization, no row ops);
- *   - the same three on one small matrix that stays in L2 (the compute-bound speed of each).
+ *   - the same four on one small matrix that stays in L2 (the compute-bound speed of each).
  * Timed by this process's CPU time per pass (a neighbour that takes the core away lowers the count of
  * passes, not the figure); best and median over the rounds.
  */
