@@ -4,16 +4,19 @@
  *
  * Options: --threads 1 --steps 16 --rounds 8 --contexts 8,512 --weight-dtype q8_0|f32 --models smollm2,fortune
  *          --engine (also: what LlmEngine's scheduler, sampler and step loop add per token; lib/engine-step-overhead.ts)
+ *          --floor (instead: the memory floor, a bare WASM read of one token's weights vs the tile on the same
+ *          bytes, and llama.cpp's bytes per token; lib/stream-floor.ts) --floor-rounds 9 --llama-tok-s N
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { LlamaModel } from '../src/model/index.ts';
+import { LlamaModel, loadModelConfig } from '../src/model/index.ts';
 import type { WeightDtype } from '../src/model/kernels/index.ts';
 import { defaultModelDir, repoRoot } from '../src/util/paths.ts';
 import { describeMachine, machineLine } from './lib/machine.ts';
 import { measureEngineOverhead } from './lib/engine-step-overhead.ts';
 import { formatStepProfile, profileDecodeSteps } from './lib/step-profile.ts';
+import { formatStreamFloor, ggufBytesPerToken, measureStreamFloor } from './lib/stream-floor.ts';
 
 const { values } = parseArgs({
   options: {
@@ -24,11 +27,35 @@ const { values } = parseArgs({
     'weight-dtype': { type: 'string', default: 'q8_0' },
     models: { type: 'string', default: 'smollm2,fortune' },
     engine: { type: 'boolean', default: false },
+    floor: { type: 'boolean', default: false },
+    'floor-rounds': { type: 'string', default: '9' },
+    'llama-tok-s': { type: 'string' },
   },
 });
 const smollm2 = join(repoRoot, '.dhw', 'bench-models', 'smollm2-135m');
 const models: Record<string, string> = { smollm2, fortune: defaultModelDir };
 console.log(`machine: ${machineLine(describeMachine())}`);
+if (values.floor) {
+  const dir = join(repoRoot, '.dhw', 'bench-models', 'smollm2-135m');
+  if (!existsSync(join(dir, 'config.json'))) {
+    console.error(
+      '--floor needs the SmolLM2-135M bench checkpoint: run npm run bench:engine once to write it',
+    );
+    process.exit(2);
+  }
+  const gguf = `${dir}-q8_0.gguf`;
+  const llama = existsSync(gguf)
+    ? {
+        bytes: ggufBytesPerToken(gguf),
+        tokensPerSec: values['llama-tok-s'] ? Number(values['llama-tok-s']) : null,
+      }
+    : null;
+  console.log(`load average at start ${describeMachine().loadAvg1m}`);
+  const floor = measureStreamFloor(loadModelConfig(dir), Number(values['floor-rounds']));
+  console.log(`\nsmollm2 q8_0, one thread\n${formatStreamFloor(floor, llama)}`);
+  console.log(`\nload average now ${describeMachine().loadAvg1m}`);
+  process.exit(0);
+}
 for (const key of values.models!.split(',')) {
   const dir = models[key];
   if (!dir || !existsSync(join(dir, 'config.json'))) {

@@ -351,8 +351,10 @@ export class KernelBackend {
     const bytesPerWeight = w.q8 || w.q8x4 ? 1 : 4;
     const panel = Math.max(4, Math.floor(PANEL_BYTES / (bytesPerWeight * w.inDim)) & ~3);
     if (w.q8x4) {
+      // the packed kernel's panels hold whole pairs of 4-row groups (q8x4-pack.ts)
+      const pairPanel = Math.max(8, panel & ~7);
       // biome-ignore format: one op
-      return { kind: KIND_Q8_INT, out: out.byteOffset, x: xq!.byteOffset, w: w.q8x4.byteOffset, scales: 0, rows, inDim: w.inDim, outDim: w.outDim, panel };
+      return { kind: KIND_Q8_INT, out: out.byteOffset, x: xq!.byteOffset, w: w.q8x4.byteOffset, scales: 0, rows, inDim: w.inDim, outDim: w.outDim, panel: pairPanel };
     }
     return {
       kind: w.q8 ? KIND_Q8 : KIND_F32,

@@ -38,7 +38,8 @@ describe('packQ8x4', () => {
       for (let k = 0; k < inDim; k++) w[j * inDim + k] = (j + 1) * (k + 1) * (k % 2 ? 1 : -1);
     const packed = new Uint8Array(q8x4Bytes(outDim, inDim));
     packQ8x4(w, outDim, inDim, packed);
-    assert.equal(packed.length, Q8X4_BLOCK_BYTES);
+    assert.equal(packed.length, 2 * Q8X4_BLOCK_BYTES, 'a pair of groups: the second (rows 4..7) all zeros');
+    assert.ok(packed.subarray(Q8X4_BLOCK_BYTES).every((v) => v === 0));
     const bytes = new Int8Array(packed.buffer);
     // byte 8p + 2c + e is weight 2p + e of row c; each row's max |w| is its weight 31, quantized to ±127
     assert.equal(bytes[15 * 8 + 2 * 3 + 1], 127, 'row 3, weight 31');
@@ -49,9 +50,35 @@ describe('packQ8x4', () => {
       assert.ok(Math.abs(scales[c]! - (32 * (c + 1)) / 127) < 1e-3 * scales[c]!, `scale of row ${c}`);
   });
 
-  it('takes 34 bytes per 32 weights, rows padded to a multiple of 4, and refuses rows of partial blocks', () => {
+  it('alternates the blocks of a pair of 4-row groups: one stream, one activation splat per 8 rows', () => {
+    const [outDim, inDim] = [12, 64]; // groups 0, 1 (a pair) and 2 (a pair with a zero group)
+    const w = new Float32Array(outDim * inDim);
+    for (let j = 0; j < outDim; j++) for (let k = 0; k < inDim; k++) w[j * inDim + k] = j * 100 + k + 1;
+    const packed = new Uint8Array(q8x4Bytes(outDim, inDim));
+    packQ8x4(w, outDim, inDim, packed);
+    assert.equal(packed.length, 2 * 2 * 2 * Q8X4_BLOCK_BYTES);
+    const scale = (at: number) => f16ToF32(new Uint16Array(packed.buffer.slice(at, at + 2)))[0]!;
+    // block b of group g at ((g >> 1) * 2 + b) * 272 + (g & 1) * 136; its row-c scale at +128 + 2c
+    const near = (a: number, b: number) => Math.abs(a - b) <= 1e-3 * b;
+    assert.ok(near(scale(128), 32 / 127), 'group 0 (row 0), block 0');
+    assert.ok(near(scale(136 + 128), 432 / 127), 'group 1 (row 4), block 0');
+    assert.ok(near(scale(272 + 128), 64 / 127), 'group 0 (row 0), block 1');
+    assert.ok(near(scale(272 + 136 + 128 + 6), 764 / 127), 'group 1 (row 7), block 1');
+    assert.ok(near(scale(544 + 128), 832 / 127), 'group 2 (row 8), block 0');
+    assert.ok(
+      packed.subarray(544 + 136, 544 + 272).every((v) => v === 0),
+      'group 3 is padding',
+    );
+    assert.deepEqual(
+      Array.from(unpackQ8x4(packed, outDim, inDim).q.subarray(4 * inDim, 4 * inDim + 2)),
+      [0, 0].map((_, k) => Math.round((401 + k) / (432 / 127))),
+    );
+  });
+
+  it('takes 34 bytes per 32 weights, rows padded to a multiple of 8, and refuses rows of partial blocks', () => {
     assert.equal(q8x4Bytes(8, 64), 8 * 64 * (34 / 32));
     assert.equal(q8x4Bytes(5, 64), q8x4Bytes(8, 64));
+    assert.equal(q8x4Bytes(9, 64), q8x4Bytes(16, 64));
     assert.throws(() => packQ8x4(new Float32Array(40), 1, 40, new Uint8Array(64)), /whole blocks of 32/);
   });
 });

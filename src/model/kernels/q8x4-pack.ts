@@ -1,13 +1,16 @@
 /**
- * The packed q8_0 weight layout the integer decode kernel streams (`Q8x4`, wasm/q8x4-codegen.ts): llama.cpp's
+ * The packed q8_0 weight layout the integer decode kernel streams (`Q8x4`, wasm/q8-int-codegen.ts): llama.cpp's
  * Q8_0 numbers (int8 weights, one f16 scale per 32, 1.0625 bytes per weight), with four weight rows
- * interleaved two weights at a time and each block's four scales right after its 128 weight bytes.
+ * interleaved two weights at a time and each block's four scales right after its 128 weight bytes; two such
+ * groups of 4 rows (a pair) alternate block by block.
  *
  * Systems analogy: laying a table out in the order a scan reads it. One `i32x4.dot_i16x8_s` of 8 packed
  * weights and a pair of activations gives one partial sum per output row in each of its four lanes, and the
- * whole matrix is one sequential stream (no separate scale array to prefetch).
+ * whole matrix is one sequential stream (no separate scale array to prefetch). The decode tile reads a pair
+ * of groups at once, so one activation splat serves 8 rows; a 4-row tile reads every other block.
  *
- *   packed: Uint8Array  (ceil(outDim/4), inDim/32, 136): group g = rows 4g..4g+3 (missing rows are zeros)
+ *   packed: Uint8Array  (ceil(outDim/8), inDim/32, 2, 136): pair P = groups 2P, 2P+1; group g = rows
+ *     4g..4g+3 (missing rows are zeros); block b of group g at byte ((g>>1)·inDim/32 + b)·272 + (g&1)·136:
  *     block bytes 0..127: for p in 0..15, for c in 0..3: w[4g+c][32b+2p], w[4g+c][32b+2p+1]   (int8)
  *     block bytes 128..135: f16 scale of rows 4g..4g+3 in block b (scale = max|w| / 127, rounded to f16)
  */
@@ -18,10 +21,17 @@ import { canQuantizeQ8, Q8_BLOCK, type Q8Tensor } from './quantize.ts';
 export const Q8X4_ROWS = 4;
 /** Bytes of one packed block: 4 rows × 32 int8 weights, then their 4 f16 scales. */
 export const Q8X4_BLOCK_BYTES = Q8X4_ROWS * Q8_BLOCK + Q8X4_ROWS * 2;
+/** Groups of 4 rows whose blocks alternate (rows are padded to a multiple of 4 · this). */
+export const Q8X4_PAIR = 2;
 
 /** Bytes a packed (outDim, inDim) matrix takes. */
 export function q8x4Bytes(outDim: number, inDim: number): number {
-  return Math.ceil(outDim / Q8X4_ROWS) * (inDim / Q8_BLOCK) * Q8X4_BLOCK_BYTES;
+  return Math.ceil(outDim / (Q8X4_ROWS * Q8X4_PAIR)) * Q8X4_PAIR * (inDim / Q8_BLOCK) * Q8X4_BLOCK_BYTES;
+}
+
+/** Byte offset of block b of the group of 4 rows g (matrices of `blocks` blocks per row). */
+function blockOffset(g: number, b: number, blocks: number): number {
+  return ((Math.floor(g / Q8X4_PAIR) * blocks + b) * Q8X4_PAIR + (g % Q8X4_PAIR)) * Q8X4_BLOCK_BYTES;
 }
 
 /** The value of f16 bits (finite, non-negative: the scales). */
@@ -40,7 +50,7 @@ export function packQ8x4(w: Float32Array, outDim: number, inDim: number, out: Ui
   const scales = new DataView(out.buffer, out.byteOffset, out.byteLength);
   for (let j = 0; j < outDim; j++) {
     const c = j % Q8X4_ROWS;
-    const groupStart = (j - c) * blocks * (Q8X4_BLOCK_BYTES / Q8X4_ROWS);
+    const g = (j - c) / Q8X4_ROWS;
     for (let b = 0; b < blocks; b++) {
       const src = j * inDim + b * Q8_BLOCK;
       let maxAbs = 0;
@@ -53,7 +63,7 @@ export function packQ8x4(w: Float32Array, outDim: number, inDim: number, out: Ui
         throw new RangeError(`weight row ${j} has |w| = ${maxAbs}: too large for an f16 Q8_0 scale`);
       const scale = f16Value(bits);
       const inv = scale === 0 ? 0 : 1 / scale;
-      const base = groupStart + b * Q8X4_BLOCK_BYTES;
+      const base = blockOffset(g, b, blocks);
       scales.setUint16(base + Q8X4_ROWS * Q8_BLOCK + 2 * c, bits, true);
       // weight k of row c goes to byte 8·(k/2) + 2c + k%2 of the block
       for (let k = 0; k < Q8_BLOCK; k += 2) {
@@ -74,7 +84,7 @@ export function unpackQ8x4(packed: Uint8Array, outDim: number, inDim: number): Q
     const g = Math.floor(j / Q8X4_ROWS);
     const c = j % Q8X4_ROWS;
     for (let b = 0; b < blocks; b++) {
-      const base = (g * blocks + b) * Q8X4_BLOCK_BYTES;
+      const base = blockOffset(g, b, blocks);
       t.scales[j * blocks + b] = f16Value(view.getUint16(base + Q8X4_ROWS * Q8_BLOCK + 2 * c, true));
       for (let k = 0; k < Q8_BLOCK; k++)
         t.q[j * inDim + b * Q8_BLOCK + k] = view.getInt8(base + (k >> 1) * 8 + c * 2 + (k & 1));

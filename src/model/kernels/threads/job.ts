@@ -36,9 +36,12 @@ export function writeOp(control: Int32Array, index: number, o: MatmulOp): void {
   control[b + 8] = o.panel;
 }
 
-/** Columns [start, end) of an op with `outDim` columns that thread `t` of `n` computes (multiples of 4). */
+/**
+ * Columns [start, end) of an op with `outDim` columns that thread `t` of `n` computes: multiples of 8, the
+ * packed q8_0 kernel's pair of 4-row groups (q8x4-pack.ts), which the other kernels' 4-column tiles divide.
+ */
 export function columnShare(outDim: number, t: number, n: number): [number, number] {
-  const chunk = Math.ceil(outDim / n / 4) * 4;
+  const chunk = Math.ceil(outDim / n / 8) * 8;
   return [Math.min(outDim, t * chunk), Math.min(outDim, (t + 1) * chunk)];
 }
 

@@ -19,7 +19,7 @@ const compiled = kernelModule();
 const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
 
 describe('columnShare', () => {
-  it('covers every column exactly once, in multiples of 4', () => {
+  it('covers every column exactly once, in multiples of 8 (the packed q8_0 pairs of 4-row groups)', () => {
     for (const [outDim, n] of [
       [1, 2],
       [7, 2],
@@ -30,7 +30,8 @@ describe('columnShare', () => {
       const seen = new Uint8Array(outDim);
       for (let t = 0; t < n; t++) {
         const [a, b] = columnShare(outDim, t, n);
-        if (a < b && b < outDim) assert.equal((b - a) % 4, 0);
+        if (a < b && b < outDim) assert.equal((b - a) % 8, 0);
+        assert.equal(Math.min(a, outDim - (outDim % 8)) % 8, 0, 'starts at a pair');
         for (let j = a; j < b; j++) seen[j]!++;
       }
       assert.ok(

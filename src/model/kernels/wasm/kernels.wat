@@ -13,18 +13,17 @@
   (type $t11 (func (param i32 i32 i32 i32 i32 i32 i32)))
   (type $t12 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32)))
   (type $t13 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32)))
-  (type $t14 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32)))
-  (type $t15 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
-  (type $t16 (func (param i32 i32 i32 i32)))
-  (type $t17 (func (param f64) (result f64)))
+  (type $t14 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
+  (type $t15 (func (param i32 i32 i32 i32)))
+  (type $t16 (func (param f64) (result f64)))
+  (type $t17 (func (param i32 i32 i32)))
   (type $t18 (func (param i32 i32 i32)))
   (type $t19 (func (param i32 i32 i32)))
-  (type $t20 (func (param i32 i32 i32)))
-  (type $t21 (func (param i32 i32 i32 i32 i32 f64)))
-  (type $t22 (func (param i32 i32 i32 i32 i32 i32)))
-  (type $t23 (func (param i32 i32 i32 i32 i32 i32 i32)))
+  (type $t20 (func (param i32 i32 i32 i32 i32 f64)))
+  (type $t21 (func (param i32 i32 i32 i32 i32 i32)))
+  (type $t22 (func (param i32 i32 i32 i32 i32 i32 i32)))
+  (type $t23 (func (param i32 i32 i32)))
   (type $t24 (func (param i32 i32 i32)))
-  (type $t25 (func (param i32 i32 i32)))
   (import "env" "memory" (memory $env.memory 1 65536 shared))
   (func $f32_tile_2x4 (type $t0) (param $xp i32) (param $wp i32) (param $outp i32) (param $rowBytes i32) (param $outRowBytes i32) (param $kVecBytes i32) (param $kBytes i32)
     (local $k i32) (local $xRow0 i32) (local $xRow1 i32) (local $wRow0 i32) (local $wRow1 i32) (local $wRow2 i32) (local $wRow3 i32) (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128) (local $acc4 v128) (local $acc5 v128) (local $acc6 v128) (local $acc7 v128) (local $wVec0 v128) (local $wVec1 v128) (local $wVec2 v128) (local $wVec3 v128) (local $xVec v128) (local $sum0 f32) (local $sum1 f32) (local $sum2 f32) (local $sum3 f32) (local $sum4 f32) (local $sum5 f32) (local $sum6 f32) (local $sum7 f32) (local $outRow i32)
@@ -4045,8 +4044,8 @@
         end
       end
     end)
-  (func $q8_int_tile_4x4 (type $t12) (param $xp i32) (param $xsp i32) (param $wp i32) (param $outp i32) (param $xRowBytes i32) (param $xsRowBytes i32) (param $outRowBytes i32) (param $numBlocks i32) (param $cols i32)
-    (local $block i32) (local $pass i32) (local $xRow0 i32) (local $xRow1 i32) (local $xRow2 i32) (local $xRow3 i32) (local $xsRow0 i32) (local $xsRow1 i32) (local $xsRow2 i32) (local $xsRow3 i32) (local $isum0 v128) (local $isum1 v128) (local $isum2 v128) (local $isum3 v128) (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128) (local $w v128) (local $xPair v128) (local $wScales v128) (local $f16Factor v128) (local $outRow i32)
+  (func $q8_int_tile_2x8 (type $t12) (param $xp i32) (param $xsp i32) (param $wp i32) (param $outp i32) (param $xRowBytes i32) (param $xsRowBytes i32) (param $outRowBytes i32) (param $numBlocks i32) (param $cols i32)
+    (local $block i32) (local $pass i32) (local $xRow0 i32) (local $xRow1 i32) (local $xsRow0 i32) (local $xsRow1 i32) (local $isum0 v128) (local $isum1 v128) (local $isum2 v128) (local $isum3 v128) (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128) (local $w0 v128) (local $w1 v128) (local $xPair v128) (local $wScales v128) (local $f16Factor v128) (local $outRow i32)
     f32.const 0x1p+112 (;=5.1923e+33;)
     f32x4.splat
     local.set $f16Factor
@@ -4056,28 +4055,12 @@
     local.get $xRowBytes
     i32.add
     local.set $xRow1
-    local.get $xRow1
-    local.get $xRowBytes
-    i32.add
-    local.set $xRow2
-    local.get $xRow2
-    local.get $xRowBytes
-    i32.add
-    local.set $xRow3
     local.get $xsp
     local.set $xsRow0
     local.get $xsRow0
     local.get $xsRowBytes
     i32.add
     local.set $xsRow1
-    local.get $xsRow1
-    local.get $xsRowBytes
-    i32.add
-    local.set $xsRow2
-    local.get $xsRow2
-    local.get $xsRowBytes
-    i32.add
-    local.set $xsRow3
     block $B0
       loop $L1
         local.get $block
@@ -4104,38 +4087,35 @@
             br_if $B2
             local.get $wp
             v128.load8x8_s align=1
-            local.set $w
+            local.set $w0
+            local.get $wp
+            v128.load8x8_s offset=136 align=1
+            local.set $w1
             local.get $xRow0
             v128.load32_splat align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum0
             i32x4.add
             local.set $isum0
-            local.get $xRow1
-            v128.load32_splat align=1
-            local.set $xPair
-            local.get $w
+            local.get $w1
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum1
             i32x4.add
             local.set $isum1
-            local.get $xRow2
+            local.get $xRow1
             v128.load32_splat align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum2
             i32x4.add
             local.set $isum2
-            local.get $xRow3
-            v128.load32_splat align=1
-            local.set $xPair
-            local.get $w
+            local.get $w1
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum3
@@ -4143,38 +4123,35 @@
             local.set $isum3
             local.get $wp
             v128.load8x8_s offset=8 align=1
-            local.set $w
+            local.set $w0
+            local.get $wp
+            v128.load8x8_s offset=144 align=1
+            local.set $w1
             local.get $xRow0
             v128.load32_splat offset=4 align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum0
             i32x4.add
             local.set $isum0
-            local.get $xRow1
-            v128.load32_splat offset=4 align=1
-            local.set $xPair
-            local.get $w
+            local.get $w1
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum1
             i32x4.add
             local.set $isum1
-            local.get $xRow2
+            local.get $xRow1
             v128.load32_splat offset=4 align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum2
             i32x4.add
             local.set $isum2
-            local.get $xRow3
-            v128.load32_splat offset=4 align=1
-            local.set $xPair
-            local.get $w
+            local.get $w1
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum3
@@ -4182,38 +4159,35 @@
             local.set $isum3
             local.get $wp
             v128.load8x8_s offset=16 align=1
-            local.set $w
+            local.set $w0
+            local.get $wp
+            v128.load8x8_s offset=152 align=1
+            local.set $w1
             local.get $xRow0
             v128.load32_splat offset=8 align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum0
             i32x4.add
             local.set $isum0
-            local.get $xRow1
-            v128.load32_splat offset=8 align=1
-            local.set $xPair
-            local.get $w
+            local.get $w1
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum1
             i32x4.add
             local.set $isum1
-            local.get $xRow2
+            local.get $xRow1
             v128.load32_splat offset=8 align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum2
             i32x4.add
             local.set $isum2
-            local.get $xRow3
-            v128.load32_splat offset=8 align=1
-            local.set $xPair
-            local.get $w
+            local.get $w1
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum3
@@ -4221,38 +4195,35 @@
             local.set $isum3
             local.get $wp
             v128.load8x8_s offset=24 align=1
-            local.set $w
+            local.set $w0
+            local.get $wp
+            v128.load8x8_s offset=160 align=1
+            local.set $w1
             local.get $xRow0
             v128.load32_splat offset=12 align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum0
             i32x4.add
             local.set $isum0
-            local.get $xRow1
-            v128.load32_splat offset=12 align=1
-            local.set $xPair
-            local.get $w
+            local.get $w1
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum1
             i32x4.add
             local.set $isum1
-            local.get $xRow2
+            local.get $xRow1
             v128.load32_splat offset=12 align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum2
             i32x4.add
             local.set $isum2
-            local.get $xRow3
-            v128.load32_splat offset=12 align=1
-            local.set $xPair
-            local.get $w
+            local.get $w1
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum3
@@ -4266,14 +4237,6 @@
             i32.const 16
             i32.add
             local.set $xRow1
-            local.get $xRow2
-            i32.const 16
-            i32.add
-            local.set $xRow2
-            local.get $xRow3
-            i32.const 16
-            i32.add
-            local.set $xRow3
             local.get $wp
             i32.const 32
             i32.add
@@ -4303,7 +4266,7 @@
         local.get $acc0
         f32x4.add
         local.set $acc0
-        local.get $isum1
+        local.get $isum2
         f32x4.convert_i32x4_s
         local.get $wScales
         local.get $xsRow1
@@ -4311,24 +4274,31 @@
         f32x4.splat
         f32x4.mul
         f32x4.mul
-        local.get $acc1
+        local.get $acc2
         f32x4.add
-        local.set $acc1
-        local.get $isum2
+        local.set $acc2
+        local.get $wp
+        v128.load16x4_u offset=136 align=2
+        i32.const 13
+        i32x4.shl
+        local.get $f16Factor
+        f32x4.mul
+        local.set $wScales
+        local.get $isum1
         f32x4.convert_i32x4_s
         local.get $wScales
-        local.get $xsRow2
+        local.get $xsRow0
         f32.load
         f32x4.splat
         f32x4.mul
         f32x4.mul
-        local.get $acc2
+        local.get $acc1
         f32x4.add
-        local.set $acc2
+        local.set $acc1
         local.get $isum3
         f32x4.convert_i32x4_s
         local.get $wScales
-        local.get $xsRow3
+        local.get $xsRow1
         f32.load
         f32x4.splat
         f32x4.mul
@@ -4344,16 +4314,8 @@
         i32.const 4
         i32.add
         local.set $xsRow1
-        local.get $xsRow2
-        i32.const 4
-        i32.add
-        local.set $xsRow2
-        local.get $xsRow3
-        i32.const 4
-        i32.add
-        local.set $xsRow3
         local.get $wp
-        i32.const 8
+        i32.const 144
         i32.add
         local.set $wp
         local.get $block
@@ -4405,49 +4367,45 @@
       f32x4.extract_lane 3
       f32.store offset=12
     end
-    local.get $outRow
-    local.get $outRowBytes
-    i32.add
-    local.set $outRow
     block $B8
       local.get $cols
-      i32.const 0
+      i32.const 4
       i32.le_u
       br_if $B8
       local.get $outRow
       local.get $acc1
       f32x4.extract_lane 0
-      f32.store
+      f32.store offset=16
     end
     block $B9
       local.get $cols
-      i32.const 1
+      i32.const 5
       i32.le_u
       br_if $B9
       local.get $outRow
       local.get $acc1
       f32x4.extract_lane 1
-      f32.store offset=4
+      f32.store offset=20
     end
     block $B10
       local.get $cols
-      i32.const 2
+      i32.const 6
       i32.le_u
       br_if $B10
       local.get $outRow
       local.get $acc1
       f32x4.extract_lane 2
-      f32.store offset=8
+      f32.store offset=24
     end
     block $B11
       local.get $cols
-      i32.const 3
+      i32.const 7
       i32.le_u
       br_if $B11
       local.get $outRow
       local.get $acc1
       f32x4.extract_lane 3
-      f32.store offset=12
+      f32.store offset=28
     end
     local.get $outRow
     local.get $outRowBytes
@@ -4493,67 +4451,55 @@
       f32x4.extract_lane 3
       f32.store offset=12
     end
-    local.get $outRow
-    local.get $outRowBytes
-    i32.add
-    local.set $outRow
     block $B16
       local.get $cols
-      i32.const 0
+      i32.const 4
       i32.le_u
       br_if $B16
       local.get $outRow
       local.get $acc3
       f32x4.extract_lane 0
-      f32.store
+      f32.store offset=16
     end
     block $B17
       local.get $cols
-      i32.const 1
+      i32.const 5
       i32.le_u
       br_if $B17
       local.get $outRow
       local.get $acc3
       f32x4.extract_lane 1
-      f32.store offset=4
+      f32.store offset=20
     end
     block $B18
       local.get $cols
-      i32.const 2
+      i32.const 6
       i32.le_u
       br_if $B18
       local.get $outRow
       local.get $acc3
       f32x4.extract_lane 2
-      f32.store offset=8
+      f32.store offset=24
     end
     block $B19
       local.get $cols
-      i32.const 3
+      i32.const 7
       i32.le_u
       br_if $B19
       local.get $outRow
       local.get $acc3
       f32x4.extract_lane 3
-      f32.store offset=12
+      f32.store offset=28
     end)
-  (func $q8_int_tile_2x4 (type $t13) (param $xp i32) (param $xsp i32) (param $wp i32) (param $outp i32) (param $xRowBytes i32) (param $xsRowBytes i32) (param $outRowBytes i32) (param $numBlocks i32) (param $cols i32)
-    (local $block i32) (local $pass i32) (local $xRow0 i32) (local $xRow1 i32) (local $xsRow0 i32) (local $xsRow1 i32) (local $isum0 v128) (local $isum1 v128) (local $acc0 v128) (local $acc1 v128) (local $w v128) (local $xPair v128) (local $wScales v128) (local $f16Factor v128) (local $outRow i32)
+  (func $q8_int_tile_1x8 (type $t13) (param $xp i32) (param $xsp i32) (param $wp i32) (param $outp i32) (param $xRowBytes i32) (param $xsRowBytes i32) (param $outRowBytes i32) (param $numBlocks i32) (param $cols i32)
+    (local $block i32) (local $pass i32) (local $xRow0 i32) (local $xsRow0 i32) (local $isum0 v128) (local $isum1 v128) (local $acc0 v128) (local $acc1 v128) (local $w0 v128) (local $w1 v128) (local $xPair v128) (local $wScales v128) (local $f16Factor v128) (local $outRow i32)
     f32.const 0x1p+112 (;=5.1923e+33;)
     f32x4.splat
     local.set $f16Factor
     local.get $xp
     local.set $xRow0
-    local.get $xRow0
-    local.get $xRowBytes
-    i32.add
-    local.set $xRow1
     local.get $xsp
     local.set $xsRow0
-    local.get $xsRow0
-    local.get $xsRowBytes
-    i32.add
-    local.set $xsRow1
     block $B0
       loop $L1
         local.get $block
@@ -4576,20 +4522,20 @@
             br_if $B2
             local.get $wp
             v128.load8x8_s align=1
-            local.set $w
+            local.set $w0
+            local.get $wp
+            v128.load8x8_s offset=136 align=1
+            local.set $w1
             local.get $xRow0
             v128.load32_splat align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum0
             i32x4.add
             local.set $isum0
-            local.get $xRow1
-            v128.load32_splat align=1
-            local.set $xPair
-            local.get $w
+            local.get $w1
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum1
@@ -4597,20 +4543,20 @@
             local.set $isum1
             local.get $wp
             v128.load8x8_s offset=8 align=1
-            local.set $w
+            local.set $w0
+            local.get $wp
+            v128.load8x8_s offset=144 align=1
+            local.set $w1
             local.get $xRow0
             v128.load32_splat offset=4 align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum0
             i32x4.add
             local.set $isum0
-            local.get $xRow1
-            v128.load32_splat offset=4 align=1
-            local.set $xPair
-            local.get $w
+            local.get $w1
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum1
@@ -4618,20 +4564,20 @@
             local.set $isum1
             local.get $wp
             v128.load8x8_s offset=16 align=1
-            local.set $w
+            local.set $w0
+            local.get $wp
+            v128.load8x8_s offset=152 align=1
+            local.set $w1
             local.get $xRow0
             v128.load32_splat offset=8 align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum0
             i32x4.add
             local.set $isum0
-            local.get $xRow1
-            v128.load32_splat offset=8 align=1
-            local.set $xPair
-            local.get $w
+            local.get $w1
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum1
@@ -4639,20 +4585,20 @@
             local.set $isum1
             local.get $wp
             v128.load8x8_s offset=24 align=1
-            local.set $w
+            local.set $w0
+            local.get $wp
+            v128.load8x8_s offset=160 align=1
+            local.set $w1
             local.get $xRow0
             v128.load32_splat offset=12 align=1
             local.set $xPair
-            local.get $w
+            local.get $w0
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum0
             i32x4.add
             local.set $isum0
-            local.get $xRow1
-            v128.load32_splat offset=12 align=1
-            local.set $xPair
-            local.get $w
+            local.get $w1
             local.get $xPair
             i32x4.dot_i16x8_s
             local.get $isum1
@@ -4662,10 +4608,6 @@
             i32.const 16
             i32.add
             local.set $xRow0
-            local.get $xRow1
-            i32.const 16
-            i32.add
-            local.set $xRow1
             local.get $wp
             i32.const 32
             i32.add
@@ -4695,10 +4637,17 @@
         local.get $acc0
         f32x4.add
         local.set $acc0
+        local.get $wp
+        v128.load16x4_u offset=136 align=2
+        i32.const 13
+        i32x4.shl
+        local.get $f16Factor
+        f32x4.mul
+        local.set $wScales
         local.get $isum1
         f32x4.convert_i32x4_s
         local.get $wScales
-        local.get $xsRow1
+        local.get $xsRow0
         f32.load
         f32x4.splat
         f32x4.mul
@@ -4710,12 +4659,8 @@
         i32.const 4
         i32.add
         local.set $xsRow0
-        local.get $xsRow1
-        i32.const 4
-        i32.add
-        local.set $xsRow1
         local.get $wp
-        i32.const 8
+        i32.const 144
         i32.add
         local.set $wp
         local.get $block
@@ -4767,220 +4712,47 @@
       f32x4.extract_lane 3
       f32.store offset=12
     end
-    local.get $outRow
-    local.get $outRowBytes
-    i32.add
-    local.set $outRow
     block $B8
       local.get $cols
-      i32.const 0
+      i32.const 4
       i32.le_u
       br_if $B8
       local.get $outRow
       local.get $acc1
       f32x4.extract_lane 0
-      f32.store
+      f32.store offset=16
     end
     block $B9
       local.get $cols
-      i32.const 1
+      i32.const 5
       i32.le_u
       br_if $B9
       local.get $outRow
       local.get $acc1
       f32x4.extract_lane 1
-      f32.store offset=4
+      f32.store offset=20
     end
     block $B10
       local.get $cols
-      i32.const 2
+      i32.const 6
       i32.le_u
       br_if $B10
       local.get $outRow
       local.get $acc1
       f32x4.extract_lane 2
-      f32.store offset=8
+      f32.store offset=24
     end
     block $B11
       local.get $cols
-      i32.const 3
+      i32.const 7
       i32.le_u
       br_if $B11
       local.get $outRow
       local.get $acc1
       f32x4.extract_lane 3
-      f32.store offset=12
+      f32.store offset=28
     end)
-  (func $q8_int_tile_1x4 (type $t14) (param $xp i32) (param $xsp i32) (param $wp i32) (param $outp i32) (param $xRowBytes i32) (param $xsRowBytes i32) (param $outRowBytes i32) (param $numBlocks i32) (param $cols i32)
-    (local $block i32) (local $pass i32) (local $xRow0 i32) (local $xsRow0 i32) (local $isum0 v128) (local $isum1 v128) (local $acc0 v128) (local $w v128) (local $xPair v128) (local $wScales v128) (local $f16Factor v128) (local $outRow i32)
-    f32.const 0x1p+112 (;=5.1923e+33;)
-    f32x4.splat
-    local.set $f16Factor
-    local.get $xp
-    local.set $xRow0
-    local.get $xsp
-    local.set $xsRow0
-    block $B0
-      loop $L1
-        local.get $block
-        local.get $numBlocks
-        i32.lt_u
-        i32.eqz
-        br_if $B0
-        v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
-        local.set $isum0
-        v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
-        local.set $isum1
-        i32.const 0
-        local.set $pass
-        block $B2
-          loop $L3
-            local.get $pass
-            i32.const 4
-            i32.lt_u
-            i32.eqz
-            br_if $B2
-            local.get $wp
-            v128.load8x8_s align=1
-            local.set $w
-            local.get $xRow0
-            v128.load32_splat align=1
-            local.set $xPair
-            local.get $w
-            local.get $xPair
-            i32x4.dot_i16x8_s
-            local.get $isum0
-            i32x4.add
-            local.set $isum0
-            local.get $wp
-            v128.load8x8_s offset=8 align=1
-            local.set $w
-            local.get $xRow0
-            v128.load32_splat offset=4 align=1
-            local.set $xPair
-            local.get $w
-            local.get $xPair
-            i32x4.dot_i16x8_s
-            local.get $isum1
-            i32x4.add
-            local.set $isum1
-            local.get $wp
-            v128.load8x8_s offset=16 align=1
-            local.set $w
-            local.get $xRow0
-            v128.load32_splat offset=8 align=1
-            local.set $xPair
-            local.get $w
-            local.get $xPair
-            i32x4.dot_i16x8_s
-            local.get $isum0
-            i32x4.add
-            local.set $isum0
-            local.get $wp
-            v128.load8x8_s offset=24 align=1
-            local.set $w
-            local.get $xRow0
-            v128.load32_splat offset=12 align=1
-            local.set $xPair
-            local.get $w
-            local.get $xPair
-            i32x4.dot_i16x8_s
-            local.get $isum1
-            i32x4.add
-            local.set $isum1
-            local.get $xRow0
-            i32.const 16
-            i32.add
-            local.set $xRow0
-            local.get $wp
-            i32.const 32
-            i32.add
-            local.set $wp
-            local.get $pass
-            i32.const 1
-            i32.add
-            local.set $pass
-            br $L3
-          end
-        end
-        local.get $wp
-        v128.load16x4_u align=2
-        i32.const 13
-        i32x4.shl
-        local.get $f16Factor
-        f32x4.mul
-        local.set $wScales
-        local.get $isum0
-        local.get $isum1
-        i32x4.add
-        f32x4.convert_i32x4_s
-        local.get $wScales
-        local.get $xsRow0
-        f32.load
-        f32x4.splat
-        f32x4.mul
-        f32x4.mul
-        local.get $acc0
-        f32x4.add
-        local.set $acc0
-        local.get $xsRow0
-        i32.const 4
-        i32.add
-        local.set $xsRow0
-        local.get $wp
-        i32.const 8
-        i32.add
-        local.set $wp
-        local.get $block
-        i32.const 1
-        i32.add
-        local.set $block
-        br $L1
-      end
-    end
-    local.get $outp
-    local.set $outRow
-    block $B4
-      local.get $cols
-      i32.const 0
-      i32.le_u
-      br_if $B4
-      local.get $outRow
-      local.get $acc0
-      f32x4.extract_lane 0
-      f32.store
-    end
-    block $B5
-      local.get $cols
-      i32.const 1
-      i32.le_u
-      br_if $B5
-      local.get $outRow
-      local.get $acc0
-      f32x4.extract_lane 1
-      f32.store offset=4
-    end
-    block $B6
-      local.get $cols
-      i32.const 2
-      i32.le_u
-      br_if $B6
-      local.get $outRow
-      local.get $acc0
-      f32x4.extract_lane 2
-      f32.store offset=8
-    end
-    block $B7
-      local.get $cols
-      i32.const 3
-      i32.le_u
-      br_if $B7
-      local.get $outRow
-      local.get $acc0
-      f32x4.extract_lane 3
-      f32.store offset=12
-    end)
-  (func $matmul_q8_int (export "matmul_q8_int") (type $t15) (param $out i32) (param $xq i32) (param $w i32) (param $scales i32) (param $rows i32) (param $inDim i32) (param $outDim i32) (param $j0 i32) (param $j1 i32) (param $panel i32)
+  (func $matmul_q8_int (export "matmul_q8_int") (type $t14) (param $out i32) (param $xq i32) (param $w i32) (param $scales i32) (param $rows i32) (param $inDim i32) (param $outDim i32) (param $j0 i32) (param $j1 i32) (param $panel i32)
     (local $i i32) (local $j i32) (local $panelStart i32) (local $panelEnd i32) (local $blocks i32) (local $xScales i32)
     local.get $inDim
     i32.const 5
@@ -5019,7 +4791,7 @@
         block $B2
           loop $L3
             local.get $i
-            i32.const 4
+            i32.const 2
             i32.add
             local.get $rows
             i32.le_u
@@ -5050,10 +4822,18 @@
                 i32.add
                 local.get $w
                 local.get $j
-                i32.const 2
+                i32.const 3
                 i32.shr_u
                 local.get $blocks
                 i32.mul
+                i32.const 272
+                i32.mul
+                i32.add
+                local.get $j
+                i32.const 2
+                i32.shr_u
+                i32.const 1
+                i32.and
                 i32.const 136
                 i32.mul
                 i32.add
@@ -5076,26 +4856,26 @@
                 i32.const 2
                 i32.shl
                 local.get $blocks
-                i32.const 4
+                i32.const 8
                 local.get $outDim
                 local.get $j
                 i32.sub
                 local.get $outDim
                 local.get $j
                 i32.sub
-                i32.const 4
+                i32.const 8
                 i32.gt_u
                 select
-                call $q8_int_tile_4x4
+                call $q8_int_tile_2x8
                 local.get $j
-                i32.const 4
+                i32.const 8
                 i32.add
                 local.set $j
                 br $L5
               end
             end
             local.get $i
-            i32.const 4
+            i32.const 2
             i32.add
             local.set $i
             br $L3
@@ -5104,7 +4884,7 @@
         block $B6
           loop $L7
             local.get $i
-            i32.const 2
+            i32.const 1
             i32.add
             local.get $rows
             i32.le_u
@@ -5135,10 +4915,18 @@
                 i32.add
                 local.get $w
                 local.get $j
-                i32.const 2
+                i32.const 3
                 i32.shr_u
                 local.get $blocks
                 i32.mul
+                i32.const 272
+                i32.mul
+                i32.add
+                local.get $j
+                i32.const 2
+                i32.shr_u
+                i32.const 1
+                i32.and
                 i32.const 136
                 i32.mul
                 i32.add
@@ -5161,114 +4949,29 @@
                 i32.const 2
                 i32.shl
                 local.get $blocks
-                i32.const 4
+                i32.const 8
                 local.get $outDim
                 local.get $j
                 i32.sub
                 local.get $outDim
                 local.get $j
                 i32.sub
-                i32.const 4
+                i32.const 8
                 i32.gt_u
                 select
-                call $q8_int_tile_2x4
+                call $q8_int_tile_1x8
                 local.get $j
-                i32.const 4
+                i32.const 8
                 i32.add
                 local.set $j
                 br $L9
               end
             end
             local.get $i
-            i32.const 2
+            i32.const 1
             i32.add
             local.set $i
             br $L7
-          end
-        end
-        block $B10
-          loop $L11
-            local.get $i
-            i32.const 1
-            i32.add
-            local.get $rows
-            i32.le_u
-            i32.eqz
-            br_if $B10
-            local.get $panelStart
-            local.set $j
-            block $B12
-              loop $L13
-                local.get $j
-                local.get $panelEnd
-                i32.lt_u
-                i32.eqz
-                br_if $B12
-                local.get $xq
-                local.get $i
-                local.get $inDim
-                i32.mul
-                i32.const 1
-                i32.shl
-                i32.add
-                local.get $xScales
-                local.get $i
-                local.get $blocks
-                i32.mul
-                i32.const 2
-                i32.shl
-                i32.add
-                local.get $w
-                local.get $j
-                i32.const 2
-                i32.shr_u
-                local.get $blocks
-                i32.mul
-                i32.const 136
-                i32.mul
-                i32.add
-                local.get $out
-                local.get $i
-                local.get $outDim
-                i32.mul
-                local.get $j
-                i32.add
-                i32.const 2
-                i32.shl
-                i32.add
-                local.get $inDim
-                i32.const 1
-                i32.shl
-                local.get $blocks
-                i32.const 2
-                i32.shl
-                local.get $outDim
-                i32.const 2
-                i32.shl
-                local.get $blocks
-                i32.const 4
-                local.get $outDim
-                local.get $j
-                i32.sub
-                local.get $outDim
-                local.get $j
-                i32.sub
-                i32.const 4
-                i32.gt_u
-                select
-                call $q8_int_tile_1x4
-                local.get $j
-                i32.const 4
-                i32.add
-                local.set $j
-                br $L13
-              end
-            end
-            local.get $i
-            i32.const 1
-            i32.add
-            local.set $i
-            br $L11
           end
         end
         local.get $panelStart
@@ -5278,7 +4981,7 @@
         br $L1
       end
     end)
-  (func $quantize_q8_act (export "quantize_q8_act") (type $t16) (param $xq i32) (param $x i32) (param $rows i32) (param $inDim i32)
+  (func $quantize_q8_act (export "quantize_q8_act") (type $t15) (param $xq i32) (param $x i32) (param $rows i32) (param $inDim i32)
     (local $scalePtr i32) (local $end i32) (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128) (local $v4 v128) (local $v5 v128) (local $v6 v128) (local $v7 v128) (local $maxVec v128) (local $maxAbs f32) (local $scale f32) (local $invVec v128)
     local.get $rows
     local.get $inDim
@@ -5461,7 +5164,7 @@
         br $L1
       end
     end)
-  (func $exp_f64 (export "exp_f64") (type $t17) (param $x f64) (result f64)
+  (func $exp_f64 (export "exp_f64") (type $t16) (param $x f64) (result f64)
     (local $hx i32) (local $xsb i32) (local $k i32) (local $hi f64) (local $lo f64) (local $t f64) (local $c f64) (local $y f64) (local $twopk f64)
     block $B0 (result f64)
       i32.const 0
@@ -5702,7 +5405,7 @@
       f64.const 0x1p-1000 (;=9.33264e-302;)
       f64.mul
     end)
-  (func $exp_f64_pairs (export "exp_f64_pairs") (type $t18) (param $out i32) (param $x i32) (param $n i32)
+  (func $exp_f64_pairs (export "exp_f64_pairs") (type $t17) (param $out i32) (param $x i32) (param $n i32)
     (local $end i32) (local $xs f64) (local $xv v128) (local $ax v128) (local $hx i32) (local $xsb i32) (local $k i32) (local $hi f64) (local $lo f64) (local $t f64) (local $c f64) (local $y f64) (local $twopk f64) (local $neg v128) (local $mid v128) (local $kf v128) (local $hi2 v128) (local $lo2 v128) (local $xr v128) (local $t2 v128) (local $c2 v128)
     local.get $x
     local.get $n
@@ -6136,7 +5839,7 @@
         br $L1
       end
     end)
-  (func $swiglu_f32 (export "swiglu_f32") (type $t19) (param $gate i32) (param $up i32) (param $n i32)
+  (func $swiglu_f32 (export "swiglu_f32") (type $t18) (param $gate i32) (param $up i32) (param $n i32)
     (local $end i32) (local $g f64) (local $negG f64) (local $hx i32) (local $xsb i32) (local $k i32) (local $hi f64) (local $lo f64) (local $t f64) (local $c f64) (local $y f64) (local $twopk f64) (local $g2 v128) (local $xv v128) (local $ax v128) (local $neg v128) (local $mid v128) (local $kf v128) (local $hi2 v128) (local $lo2 v128) (local $xr v128) (local $t2 v128) (local $c2 v128)
     local.get $gate
     local.get $n
@@ -6597,7 +6300,7 @@
         br $L1
       end
     end)
-  (func $add_f32 (export "add_f32") (type $t20) (param $a i32) (param $b i32) (param $n i32)
+  (func $add_f32 (export "add_f32") (type $t19) (param $a i32) (param $b i32) (param $n i32)
     (local $end i32) (local $end4 i32)
     local.get $a
     local.get $n
@@ -6663,7 +6366,7 @@
         br $L3
       end
     end)
-  (func $rmsnorm_f32 (export "rmsnorm_f32") (type $t21) (param $out i32) (param $x i32) (param $w i32) (param $rows i32) (param $dim i32) (param $eps f64)
+  (func $rmsnorm_f32 (export "rmsnorm_f32") (type $t20) (param $out i32) (param $x i32) (param $w i32) (param $rows i32) (param $dim i32) (param $eps f64)
     (local $r i32) (local $kb i32) (local $rowBytes i32) (local $sum f64) (local $inv f64) (local $v f64)
     local.get $dim
     i32.const 2
@@ -6769,7 +6472,7 @@
         br $L1
       end
     end)
-  (func $rope_f32 (export "rope_f32") (type $t22) (param $x i32) (param $rows i32) (param $heads i32) (param $headDim i32) (param $cos i32) (param $sin i32)
+  (func $rope_f32 (export "rope_f32") (type $t21) (param $x i32) (param $rows i32) (param $heads i32) (param $headDim i32) (param $cos i32) (param $sin i32)
     (local $r i32) (local $h i32) (local $ib i32) (local $halfBytes i32) (local $half4Bytes i32) (local $lo i32) (local $hi i32) (local $cosAt i32) (local $sinAt i32) (local $a v128) (local $b v128) (local $c v128) (local $s v128) (local $as f32) (local $bs f32) (local $cs f32) (local $ss f32)
     local.get $headDim
     i32.const 1
@@ -6953,7 +6656,7 @@
         br $L1
       end
     end)
-  (func $kv_write (export "kv_write") (type $t23) (param $kDst i32) (param $vDst i32) (param $k i32) (param $v i32) (param $slots i32) (param $rows i32) (param $kvDim i32)
+  (func $kv_write (export "kv_write") (type $t22) (param $kDst i32) (param $vDst i32) (param $k i32) (param $v i32) (param $slots i32) (param $rows i32) (param $kvDim i32)
     (local $r i32) (local $slot i32) (local $rowBytes i32)
     local.get $kvDim
     i32.const 2
@@ -7009,7 +6712,7 @@
         br $L1
       end
     end)
-  (func $softmax_f32 (export "softmax_f32") (type $t24) (param $x i32) (param $rows i32) (param $n i32)
+  (func $softmax_f32 (export "softmax_f32") (type $t23) (param $x i32) (param $rows i32) (param $n i32)
     (local $row i32) (local $p i32) (local $end i32) (local $max f32) (local $maxV v128) (local $sum f64) (local $sumV v128) (local $e v128) (local $xv v128) (local $ax v128) (local $xs f64) (local $es f64) (local $hx i32) (local $xsb i32) (local $k i32) (local $hi f64) (local $lo f64) (local $t f64) (local $c f64) (local $y f64) (local $twopk f64) (local $neg v128) (local $mid v128) (local $kf v128) (local $hi2 v128) (local $lo2 v128) (local $xr v128) (local $t2 v128) (local $c2 v128)
     block $B0
       loop $L1
@@ -7558,7 +7261,7 @@
         br $L1
       end
     end)
-  (func $swiglu_f32_fast (export "swiglu_f32_fast") (type $t25) (param $gate i32) (param $up i32) (param $n i32)
+  (func $swiglu_f32_fast (export "swiglu_f32_fast") (type $t24) (param $gate i32) (param $up i32) (param $n i32)
     (local $end i32) (local $vecEnd i32) (local $g v128) (local $x v128) (local $z v128) (local $rounded v128) (local $b v128) (local $u v128) (local $k v128)
     local.get $gate
     local.get $n

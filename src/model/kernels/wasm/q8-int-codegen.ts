@@ -6,25 +6,28 @@
  * Systems analogy: fixed-point DSP arithmetic with a per-block exponent, reading weights laid out in the
  * order the multiply consumes them (struct-of-arrays → array-of-structs for a streaming reader). The weights
  * are packed by ../q8x4-pack.ts: four weight rows interleaved two weights at a time, each block's four f16
- * scales right after its 128 weight bytes (llama.cpp's 34 bytes per 32 weights, one sequential stream).
+ * scales right after its 128 weight bytes (llama.cpp's 34 bytes per 32 weights, one sequential stream), the
+ * blocks of two such groups (a pair, 8 rows) alternating.
  *
  *   quantize_q8_act(xq, x, rows, inDim)
  *     xq = (rows·inDim) i16 values in [-127, 127], then (rows·inDim/32) f32 block scales right after them
- *   matmul_q8_int(out, xq, w, 0, rows, inDim, outDim, j0, j1, panel)   (matmul_q8's ABI; j0 multiple of 4)
- *     group g (weight rows 4g..4g+3), block b (weights 32b..32b+31), 136 bytes:
+ *   matmul_q8_int(out, xq, w, 0, rows, inDim, outDim, j0, j1, panel)   (matmul_q8's ABI; j0, panel multiples of 8)
+ *     group g (weight rows 4g..4g+3), block b (weights 32b..32b+31), 136 bytes at ((g/2)·blocks + b)·272 + (g%2)·136:
  *       [p = 0..15: w[4g][32b+2p], w[4g][32b+2p+1], w[4g+1][32b+2p], ..., w[4g+3][32b+2p+1]] [4 × f16 scale]
  *     for each token row i, group g, block b:
  *       isum[c] = Σ_p dot_i16x8(load8x8_s(w_gb + 8p), splat32(xq[i, 32b+2p .. 32b+2p+1]))   (lane c: row 4g+c)
  *       acc[c] += f32(isum[c]) · (ws[g, b, c] · xs[i, b])
  *
  * One dot instruction yields a partial sum for each of four output rows in its four lanes: no horizontal sum
- * per column, and the f32 step runs once per four columns. Activations are stored widened to i16 (8-bit
+ * per column, and the f32 step runs once per four columns. The tiles (2 token rows, then the lone row of
+ * decode) read both groups of a pair per activation splat: one splat load per 16 weight bytes instead of per
+ * 8, which was what held the decode tile back (docs/engine-speed.md Q11–Q12: ~20% faster, the same sums). Activations are stored widened to i16 (8-bit
  * values, 16-bit storage), so a pair of them is one i32 splat; products fit easily (|xq·wq| ≤ 127², 16 of
  * them per lane per block). f16 scales become f32 in two instructions: their bits shifted left by 13 are an
  * f32 2^112 times too small (scales are never negative; subnormal halves convert exactly too).
  */
 // biome-ignore-all format: instruction sequences read like assembly, one logical step per line
-import { Q8X4_BLOCK_BYTES } from '../q8x4-pack.ts';
+import { Q8X4_BLOCK_BYTES, Q8X4_PAIR } from '../q8x4-pack.ts';
 import { Q8_BLOCK } from '../quantize.ts';
 import {
   type Code, encodeULeb128, F32, FunctionBuilder, type FunctionDef, type FunctionRef, I32, type Local, type ModuleBuilder, op, V128, whileLoop,
@@ -104,39 +107,47 @@ export function quantizeActivationsQ8(): FunctionDef {
   ]);
 }
 
-/** Token rows per tile for groups of rows (prefill); then 2-row tiles, then 1 row (decode). */
-export const Q8_INT_TILE_ROWS = 4;
+/**
+ * Token rows per tile, in the order the driver runs them: 2 over pairs of token rows (prefill, batches), then
+ * the last odd row (decode), both over a pair of groups (8 columns). A 4-row tile over one group (every other
+ * block) ran 4–15% slower at 4–8 rows, and 2 × 8 ran level with or slightly faster than the old 4 × 4 on
+ * contiguous blocks at 4–32 rows (docs/engine-speed.md Q12); 4 × 8 would need 16 accumulators (spills).
+ */
+const TILE_ROWS = [2, 1];
 /** Pairs per pass of a tile's inner loop (4 passes per block). */
 const PASS_PAIRS = 4;
+/** Bytes from one block of a 4-row group to its next: the pair's other group's block lies between. */
+const PAIR_BLOCK_BYTES = Q8X4_PAIR * Q8X4_BLOCK_BYTES;
 
 /**
- * The tile: out[i..i+R, j..j+cols] for the corner pointers the driver passes, over all blocks of one group
- * of 4 weight rows (`cols` < 4 only for the last, partial group of a matrix whose rows are not a multiple of 4).
+ * The tile: out[i..i+R, j..j+8) for the corner pointers the driver passes, over all blocks of a pair of groups
+ * of 4 weight rows, whose blocks alternate (`cols` < 8 only where the matrix ends inside the pair). Each
+ * activation-pair splat serves 8 columns: one splat load per 16 weight bytes instead of per 8, which was what
+ * held the decode tile back (docs/engine-speed.md Q11–Q12), and the weights are still one sequential stream.
  *
- * One group at a time keeps the tile's weight reads one sequential stream, which the hardware prefetcher
- * follows from DRAM at the in-cache speed; two groups per tile (two streams 2.4 KB apart, sharing the
- * activation loads) ran at a third of that from DRAM (docs/engine-speed.md, Q2).
+ * One stream per tile matters: two streams 2.4 KB apart ran at a third of the speed from DRAM (Q2); the
+ * prefetcher follows one.
  */
 function q8IntTile(R: number): FunctionDef {
-  const fn = new FunctionBuilder(`q8_int_tile_${R}x4`, false);
+  const H = Q8X4_PAIR;
+  const fn = new FunctionBuilder(`q8_int_tile_${R}x${4 * H}`, false);
   const xp = fn.param('xp', I32); // i16 activations of token row i
   const xsp = fn.param('xsp', I32); // activation block scales of row i
-  const wp = fn.param('wp', I32); // packed group of weight rows j..j+3
+  const wp = fn.param('wp', I32); // the first block of the tile's group (of the pair's first group when H = 2)
   const outp = fn.param('outp', I32); // out[i, j]
   const xRowBytes = fn.param('xRowBytes', I32); // inDim*2
   const xsRowBytes = fn.param('xsRowBytes', I32); // numBlocks*4
   const outRowBytes = fn.param('outRowBytes', I32); // outDim*4
   const numBlocks = fn.param('numBlocks', I32);
-  const cols = fn.param('cols', I32); // valid columns of the group (4 unless the matrix ends inside it)
+  const cols = fn.param('cols', I32); // valid columns (4H unless the matrix ends inside the tile)
   const b = fn.local('block', I32);
   const p = fn.local('pass', I32);
   const xRows = fn.localArray('xRow', R, I32);
   const xsRows = fn.localArray('xsRow', R, I32);
-  // Two integer chains for a lone row (more independent adds in flight), one per row otherwise.
-  const chains = R === 1 ? 2 : 1;
-  const isum = fn.localArray('isum', R * chains, V128); // [r*chains + k]: 4 columns' block sums of row i+r
-  const acc = fn.localArray('acc', R, V128); // out[i+r, j..j+3]
-  const wv = fn.local('w', V128);
+  // one integer chain per row and group: a pair of groups gives even a lone row two chains in flight
+  const isum = fn.localArray('isum', R * H, V128); // [r*H + h]: 4 columns' block sums
+  const acc = fn.localArray('acc', R * H, V128); // [r*H + h]: out[i+r, j+4h .. j+4h+3]
+  const wv = fn.localArray('w', H, V128);
   const xv = fn.local('xPair', V128);
   const wScales = fn.local('wScales', V128);
   const factor = fn.local('f16Factor', V128);
@@ -145,13 +156,13 @@ function q8IntTile(R: number): FunctionDef {
   // load of the block first and spills the widened weights to the stack (measured: half the speed).
   const pass: Code = [];
   for (const u of range(PASS_PAIRS)) {
-    pass.push(...get(wp), ...op.v128Load8x8S(u * 8), ...set(wv));
+    for (const h of range(H)) pass.push(...get(wp), ...op.v128Load8x8S(h * Q8X4_BLOCK_BYTES + u * 8), ...set(wv[h]!));
     for (const r of range(R)) {
-      const s = isum[r * chains + (u % chains)]!;
-      pass.push(
-        ...get(xRows[r]!), ...op.v128Load32Splat(u * 4), ...set(xv),
-        ...get(wv), ...get(xv), ...iop.i32x4DotI16x8S, ...get(s), ...iop.i32x4Add, ...set(s),
-      );
+      pass.push(...get(xRows[r]!), ...op.v128Load32Splat(u * 4), ...set(xv));
+      for (const h of range(H)) {
+        const s = isum[r * H + h]!;
+        pass.push(...get(wv[h]!), ...get(xv), ...iop.i32x4DotI16x8S, ...get(s), ...iop.i32x4Add, ...set(s));
+      }
     }
   }
   pass.push(
@@ -163,32 +174,36 @@ function q8IntTile(R: number): FunctionDef {
     ...isum.flatMap((s) => [...op.v128Zero, ...set(s)]),
     ...op.i32Const(0), ...set(p),
     ...whileLoop([...get(p), ...op.i32Const(PAIRS / PASS_PAIRS), ...op.i32LtU], pass),
+  ];
+  for (const h of range(H)) {
     // f32 step: the group's 4 weight scales (f16 → f32, right after its 128 weight bytes) times the row's
     // activation scale, times the 4 columns' sums
-    ...get(wp), ...iop.v128Load16x4U(0), ...op.i32Const(13), ...iop.i32x4Shl, ...get(factor), ...op.f32x4Mul, ...set(wScales),
-  ];
-  for (const r of range(R)) {
-    const sum: Code = [...get(isum[r * chains]!), ...range(chains - 1).flatMap((k) => [...get(isum[r * chains + k + 1]!), ...iop.i32x4Add])];
     blockBody.push(
-      ...sum, ...op.f32x4ConvertI32x4S,
-      ...get(wScales), ...get(xsRows[r]!), ...op.f32Load(), ...op.f32x4Splat, ...op.f32x4Mul, ...op.f32x4Mul,
-      ...get(acc[r]!), ...op.f32x4Add, ...set(acc[r]!),
+      ...get(wp), ...iop.v128Load16x4U(h * Q8X4_BLOCK_BYTES), ...op.i32Const(13), ...iop.i32x4Shl, ...get(factor), ...op.f32x4Mul, ...set(wScales),
     );
+    for (const r of range(R)) {
+      const a = acc[r * H + h]!;
+      blockBody.push(
+        ...get(isum[r * H + h]!), ...op.f32x4ConvertI32x4S,
+        ...get(wScales), ...get(xsRows[r]!), ...op.f32Load(), ...op.f32x4Splat, ...op.f32x4Mul, ...op.f32x4Mul,
+        ...get(a), ...op.f32x4Add, ...set(a),
+      );
+    }
   }
   blockBody.push(
     ...xsRows.flatMap((x) => increment(x, op.i32Const(4))),
-    ...increment(wp, op.i32Const(Q8X4_BLOCK_BYTES - PAIRS * 8)),
+    ...increment(wp, op.i32Const(PAIR_BLOCK_BYTES - PAIRS * 8)),
     ...increment(b, op.i32Const(1)),
   );
 
   const outRow = fn.local('outRow', I32);
   const store: Code = [...get(outp), ...set(outRow)];
   for (const r of range(R)) {
-    // lane c only when c < cols: block { br_if (cols <= c) ... } per lane
-    for (const c of range(4)) {
+    // column c only when c < cols: block { br_if (cols <= c) ... } per column
+    for (const c of range(4 * H)) {
       store.push(
         ...op.block, ...get(cols), ...op.i32Const(c), ...op.i32LeU, ...op.brIf(0),
-        ...get(outRow), ...get(acc[r]!), ...op.f32x4ExtractLane(c), ...op.f32Store(c * 4), ...op.end,
+        ...get(outRow), ...get(acc[r * H + (c >> 2)]!), ...op.f32x4ExtractLane(c & 3), ...op.f32Store(c * 4), ...op.end,
       );
     }
     if (r < R - 1) store.push(...increment(outRow, get(outRowBytes)));
@@ -202,14 +217,20 @@ function q8IntTile(R: number): FunctionDef {
   ]);
 }
 
+/** A tile function, the token rows and the weight columns one call covers. */
+interface TileRef {
+  fn: FunctionRef;
+  rows: number;
+  columns: number;
+}
+
 /**
  * matmul_q8_int(out, xq, w, scales, rows, inDim, outDim, j0, j1, panel): columns [j0, j1) (j0 and panel
- * multiples of 4) in panels of `panel` weight rows; inside a panel, R-row tiles over one group of 4 columns
- * at a time, then 2-row tiles, then the last token row. `scales` is unused (the scales are inside the packed
- * blocks): the argument keeps the other matmul kernels' ABI.
+ * multiples of 8) in panels of `panel` weight rows; inside a panel, 2-row tiles over one pair of groups (8
+ * columns) at a time, then the last token row over each pair. `scales`
+ * is unused (the scales are inside the packed blocks): the argument keeps the other matmul kernels' ABI.
  */
-function q8IntDriver(tiles: FunctionRef[], R: number): FunctionDef {
-  const [rowsTile, pairTile, oneTile] = tiles as [FunctionRef, FunctionRef, FunctionRef];
+function q8IntDriver(tiles: TileRef[]): FunctionDef {
   const fn = new FunctionBuilder('matmul_q8_int', true);
   const out = fn.param('out', I32);
   const xq = fn.param('xq', I32);
@@ -229,32 +250,32 @@ function q8IntDriver(tiles: FunctionRef[], R: number): FunctionDef {
   const xScales = fn.local('xScales', I32); // xq + rows*inDim*2
   const lt = (a: Local, b: Local): Code => [...get(a), ...get(b), ...op.i32LtU];
   const fits = (a: Local, step: number, b: Local): Code => [...get(a), ...op.i32Const(step), ...op.i32Add, ...get(b), ...op.i32LeU];
-  const tileArgs: Code = [
+  const tileArgs = (columns: number): Code => [
     ...get(xq), ...get(i), ...get(inDim), ...op.i32Mul, ...op.i32Const(1), ...op.i32Shl, ...op.i32Add, // xp
     ...get(xScales), ...get(i), ...get(blocks), ...op.i32Mul, ...op.i32Const(2), ...op.i32Shl, ...op.i32Add, // xsp
-    ...get(w), ...get(j), ...op.i32Const(2), ...op.i32ShrU, ...get(blocks), ...op.i32Mul, ...op.i32Const(Q8X4_BLOCK_BYTES), ...op.i32Mul, ...op.i32Add, // wp
+    // wp = w + (j/8)·blocks·272 + ((j/4) mod 2)·136: the group's first block inside its pair
+    ...get(w), ...get(j), ...op.i32Const(3), ...op.i32ShrU, ...get(blocks), ...op.i32Mul, ...op.i32Const(PAIR_BLOCK_BYTES), ...op.i32Mul, ...op.i32Add,
+    ...get(j), ...op.i32Const(2), ...op.i32ShrU, ...op.i32Const(1), ...op.i32And, ...op.i32Const(Q8X4_BLOCK_BYTES), ...op.i32Mul, ...op.i32Add,
     ...get(out), ...get(i), ...get(outDim), ...op.i32Mul, ...get(j), ...op.i32Add, ...op.i32Const(2), ...op.i32Shl, ...op.i32Add, // outp
     ...get(inDim), ...op.i32Const(1), ...op.i32Shl, // xRowBytes
     ...get(blocks), ...op.i32Const(2), ...op.i32Shl, // xsRowBytes
     ...get(outDim), ...op.i32Const(2), ...op.i32Shl, // outRowBytes
     ...get(blocks),
-    // cols = min(4, outDim - j)
-    ...op.i32Const(4), ...get(outDim), ...get(j), ...op.i32Sub, ...get(outDim), ...get(j), ...op.i32Sub, ...op.i32Const(4), ...op.i32GtU, ...op.select,
+    // cols = min(columns, outDim - j)
+    ...op.i32Const(columns), ...get(outDim), ...get(j), ...op.i32Sub, ...get(outDim), ...get(j), ...op.i32Sub, ...op.i32Const(columns), ...op.i32GtU, ...op.select,
   ];
-  /** token rows [i, i + step) over every group of the panel, while `step` more rows remain */
-  const rowTiles = (tile: FunctionRef, step: number): Code =>
+  /** token rows [i, i + step) over every group (or pair of groups) of the panel, while `step` more rows remain */
+  const rowTiles = (tile: TileRef, step: number): Code =>
     whileLoop(fits(i, step, rows), [
       ...get(jp), ...set(j),
-      ...whileLoop(lt(j, jEnd), [...tileArgs, ...op.call(tile), ...increment(j, op.i32Const(4))]),
+      ...whileLoop(lt(j, jEnd), [...tileArgs(tile.columns), ...op.call(tile.fn), ...increment(j, op.i32Const(tile.columns))]),
       ...increment(i, op.i32Const(step)),
     ]);
   const panelBody: Code = [
     // panelEnd = min(panelStart + panel, j1)
     ...get(jp), ...get(panel), ...op.i32Add, ...get(j1), ...get(jp), ...get(panel), ...op.i32Add, ...get(j1), ...op.i32LtU, ...op.select, ...set(jEnd),
     ...op.i32Const(0), ...set(i),
-    ...rowTiles(rowsTile, R),
-    ...rowTiles(pairTile, 2),
-    ...rowTiles(oneTile, 1),
+    ...tiles.flatMap((tile) => rowTiles(tile, tile.rows)),
     ...increment(jp, get(panel)),
   ];
   return fn.build([
@@ -269,7 +290,7 @@ function q8IntDriver(tiles: FunctionRef[], R: number): FunctionDef {
  * Adds the integer q8 tiles to the module and returns its two exported kernels, matmul_q8_int (the driver,
  * which calls the tiles) and quantize_q8_act, for the caller to add after them.
  */
-export function q8IntKernels(module: ModuleBuilder, rowsPerTile = Q8_INT_TILE_ROWS): FunctionDef[] {
-  const tiles = [rowsPerTile, 2, 1].map((R) => module.add(q8IntTile(R)));
-  return [q8IntDriver(tiles, rowsPerTile), quantizeActivationsQ8()];
+export function q8IntKernels(module: ModuleBuilder): FunctionDef[] {
+  const tiles = TILE_ROWS.map((R) => ({ fn: module.add(q8IntTile(R)), rows: R, columns: 4 * Q8X4_PAIR }));
+  return [q8IntDriver(tiles), quantizeActivationsQ8()];
 }

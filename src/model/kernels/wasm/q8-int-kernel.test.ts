@@ -1,7 +1,8 @@
 /**
  * The integer q8_0 × q8_0 kernels against the TypeScript reference (reference/matmul-q8.ts): activation
  * quantization bit for bit, and the matmul on packed weights (q8x4-pack.ts) on ragged shapes (token rows
- * that are not multiples of the 4- and 2-row tiles, weight rows that end inside a group of 4, one and many
+ * that are not multiples of the 4- and 2-row tiles, weight rows that end inside a group of 4 or a pair of
+ * groups (the lone-row tile's 8 columns), one and many
  * panels) within f32 rounding of the reference's f64 sums on the same (unpacked) weights. The threaded path
  * is tested through the backend (backend.test.ts).
  */
@@ -70,16 +71,18 @@ describe('integer q8_0 kernels', { skip: compiled === null ? 'no WebAssembly SIM
 
   it('matmul_q8_int on packed weights matches the reference on ragged shapes and panels', () => {
     for (const [rows, inDim, outDim, panel] of [
-      [1, 32, 1, 4],
+      [1, 32, 1, 8],
       [1, 576, 130, 16],
       [1, 64, 9, 8],
-      [2, 64, 7, 4],
-      [3, 32, 6, 4],
+      [1, 64, 12, 8], // a whole pair and a half one
+      [1, 96, 20, 16],
+      [2, 64, 7, 8],
+      [3, 32, 6, 8],
       [5, 96, 11, 8],
       [7, 64, 16, 8],
-      [9, 160, 37, 12],
-      // one panel over every column (a lone row's call): many groups per tile call, partial last group
-      [1, 576, 130, 132],
+      [9, 160, 37, 24],
+      // one panel over every column (a lone row's call): many pairs of groups per call, partial last pair
+      [1, 576, 130, 136],
       [4, 64, 13, 16],
     ] as const) {
       const { arena, kernels, x, packed, xqStore } = setup(rows, inDim, outDim);
