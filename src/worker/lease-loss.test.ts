@@ -143,7 +143,7 @@ test('lease revoked in etcd: the worker registers again under a new lease with t
       body: JSON.stringify({ ID: before }),
     });
     assert.equal(res.status, 200);
-    await log.waitFor((e) => e.type === 'delete' && e.key === key, 'the revoke to delete the key', 5000);
+    await log.waitFor((e) => e.type === 'delete' && e.key === key, 'the revoke to delete the key', 15_000);
     await log.waitFor((e) => e.type === 'put' && e.key === key, 'the worker to register again', 10_000);
     const renewed = await leaseOfKey(key);
     assert.ok(renewed !== undefined && renewed !== before, `a new lease (${renewed}, was ${before})`);
