@@ -36,8 +36,10 @@ function longRequest(stream: boolean): string {
   });
 }
 
+/** Poll for up to 15 s (a bound for a loaded box: the cancel crosses into the worker process). */
 async function waitFor(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 500 && !(await condition()); i++) await new Promise((r) => setTimeout(r, 10));
+  const deadline = Date.now() + 15_000;
+  while (!(await condition()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   assert.ok(await condition(), `timed out waiting for ${what}`);
 }
 

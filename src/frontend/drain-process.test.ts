@@ -15,6 +15,7 @@ import {
   eventually,
   freshNamespace,
   type HealthReply,
+  metricValue,
   spawnDhw,
   spawnWorker,
   type WorkerProcess,
@@ -43,7 +44,7 @@ before(async () => {
       '--port',
       '0',
       '--drain-timeout',
-      '1',
+      '3',
     ],
     /Frontend at (http:\/\/\S+)\/v1/,
   );
@@ -102,11 +103,25 @@ function post(body: object): Answer {
   return answer;
 }
 
+/** Poll the frontend's in-flight gauge until it reads `n`. */
+async function untilInflight(n: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  const inflight = async () =>
+    metricValue(await (await fetch(`${url}/metrics`)).text(), 'dynamo_frontend_inflight_requests');
+  while ((await inflight()) !== n) {
+    if (Date.now() > deadline) throw new Error(`the frontend never held ${n} requests`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 test('SIGTERM: keep-alive answers close the connection, a cut stream ends with an error event, exit 0', async () => {
   const stream = post({ prompt: 'Once upon a time', max_tokens: 1000, ignore_eos: true, stream: true });
   await stream.firstBytes;
-  const short = post({ prompt: 'Hello', max_tokens: 8, ignore_eos: true });
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  // ~50 mocker tokens: still running when SIGTERM lands, done well inside the 3 s drain (the stream's
+  // 1000 tokens are not). SIGTERM goes once the frontend holds both requests: after a fixed sleep a loaded
+  // box could still be connecting (refused) or have already answered (keep-alive, not close).
+  const short = post({ prompt: 'Hello', max_tokens: 48, ignore_eos: true });
+  await untilInflight(2);
   frontend.child.kill('SIGTERM');
 
   await short.done;

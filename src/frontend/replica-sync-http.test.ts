@@ -14,6 +14,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { isDeepStrictEqual } from 'node:util';
 import { type EtcdServer, type NatsServer, startEtcd, startNats } from '../infra/local-servers.ts';
 import type { WorkerId } from '../protocols/ids.ts';
 import type { Router } from '../router/index.ts';
@@ -79,6 +80,20 @@ async function inflightOnWorkers(): Promise<number[]> {
   );
 }
 
+/**
+ * Wait until the workers' gauges read `expected`: a worker counts a request once it arrives over the
+ * request plane, after the routers counted it (`bothSee`), so asserting at once races that hop.
+ */
+async function workersReach(expected: number[], what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  let seen = await inflightOnWorkers();
+  while (!isDeepStrictEqual(seen, expected) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    seen = await inflightOnWorkers();
+  }
+  assert.deepEqual(seen, expected, what);
+}
+
 interface OpenRequest {
   close(): Promise<void>;
 }
@@ -140,10 +155,10 @@ test('a burst alternating between two frontends spreads over the workers as one 
     assert.deepEqual([...a!].sort(), [...b!].sort(), `after ${i + 1} requests both views agree`);
     if (i === 3) {
       // Each frontend sent 2: with its peer's in the cost, every pick went to a worker with nothing yet.
-      assert.deepEqual(await inflightOnWorkers(), [1, 1, 1, 1], 'four requests, one per worker');
+      await workersReach([1, 1, 1, 1], 'four requests, one per worker');
     }
   }
-  assert.deepEqual(await inflightOnWorkers(), [2, 2, 2, 2], 'eight requests, two per worker');
+  await workersReach([2, 2, 2, 2], 'eight requests, two per worker');
 });
 
 test("a prompt sharing a system prompt with the other frontend's stream goes to that stream's worker", async () => {

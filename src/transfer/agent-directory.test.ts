@@ -8,7 +8,7 @@ import { AgentMetadataError, UnknownAgentError } from './errors.ts';
 import { StreamTransport } from './stream-transport.ts';
 import { allocateRegion, blockOf, fillPattern, TINY_LAYOUT } from './test-regions.ts';
 
-async function waitUntil(condition: () => boolean, timeoutMs = 2_000): Promise<void> {
+async function waitUntil(condition: () => boolean, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error('condition not met in time');

@@ -48,8 +48,10 @@ const ACTIVE = 'dynamo_component_kvstats_active_blocks';
 const BLOCK_SIZE = 16;
 const PROMPT_TOKENS = 100; // 6 full blocks + a partial one
 const MAX_TOKENS = 24;
-const HOLD_TIMEOUT_MS = 1500;
-const PULL_TIMEOUT_MS = 1500;
+// Real bounds, not latencies: the good read and the real-bytes pull must land inside them while the test
+// polls metrics between hops, so they leave room for a loaded box (the expiry tests wait them out).
+const HOLD_TIMEOUT_MS = 4000;
+const PULL_TIMEOUT_MS = 4000;
 
 let infra: TestInfra;
 let observer: Discovery;

@@ -11,7 +11,7 @@
  * @expect /TP=2 threads vs TP=1: max-abs logit difference [\d.e-]+ \(limit 1e-4\), greedy tokens identical: true/
  * @expect /TP=2 processes vs TP=1: max-abs logit difference [\d.e-]+ \(limit 1e-4\), greedy tokens identical: true/
  * @expect /measured: 12288 B all-reduced per token \(the prediction, exactly\)/
- * @expect /comm per layer, decode: predicted [\d.]+ ms, measured [\d.]+ ms/
+ * @expect /comm per layer, decode: predicted -?[\d.]+ ms, measured [\d.]+ ms/
  * @expect /after kill -9 of rank 1: TpGroupError/
  * @expect Lab complete.
  */

@@ -122,7 +122,9 @@ test('etcd down for longer than the TTL: onLeaseLost fires with a message naming
     const keepProcessAlive = setInterval(() => {}, 1000); // discovery timers are unref'd
     const err = await lost.finally(() => clearInterval(keepProcessAlive));
     assert.match(err.message, /no keepalive reached etcd .* Cannot reach etcd at http:\/\/127\.0\.0\.1:\d+/s);
-    assert.ok(Date.now() - stoppedAt < 4000, `lease loss noticed after ${Date.now() - stoppedAt} ms`);
+    // Within a few TTLs, not at some long request timeout: 8 s, as stopping etcd and the keepalive timers run
+    // late on a loaded box (the lease itself cannot be declared lost before the 2 s TTL).
+    assert.ok(Date.now() - stoppedAt < 8000, `lease loss noticed after ${Date.now() - stoppedAt} ms`);
   } finally {
     await doomed.stop();
   }

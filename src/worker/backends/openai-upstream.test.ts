@@ -183,7 +183,9 @@ test('a client that goes away mid-stream cancels the upstream request', async ()
   while (Date.now() < deadline) {
     const m = await upstreamWorker.metrics();
     after = metricValue(m, 'dynamo_component_requests_total', { status: 'cancelled' });
-    if (after > before && metricValue(m, 'dynamo_component_inflight_requests') === 0) break;
+    const relayInflight = metricValue(await relay.metrics(), 'dynamo_component_inflight_requests');
+    if (after > before && metricValue(m, 'dynamo_component_inflight_requests') === 0 && relayInflight === 0)
+      break;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   assert.ok(after > before, 'the upstream request was cancelled, not run to max_tokens');

@@ -32,7 +32,7 @@ export function greedyRequest(promptTokenIds: number[], maxTokens: number, id = 
   };
 }
 
-/** Discovery events, with a bounded wait for one that matches. */
+/** Discovery events, with a bounded wait for one that matches (a bound for a loaded box, not a latency). */
 export class EventLog {
   readonly events: DiscoveryEvent[] = [];
   private waiters: { match: (e: DiscoveryEvent) => boolean; resolve: (e: DiscoveryEvent) => void }[] = [];
@@ -46,7 +46,7 @@ export class EventLog {
     });
   };
 
-  waitFor(match: (e: DiscoveryEvent) => boolean, what: string, timeoutMs = 5000): Promise<DiscoveryEvent> {
+  waitFor(match: (e: DiscoveryEvent) => boolean, what: string, timeoutMs = 15_000): Promise<DiscoveryEvent> {
     const seen = this.events.find(match);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
@@ -62,8 +62,8 @@ export class EventLog {
   }
 }
 
-/** Poll `check` until it is true, or throw naming `what`. */
-export async function eventually(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+/** Poll `check` until it is true, or throw naming `what` (15 s by default: a loaded CI box is slow). */
+export async function eventually(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

@@ -68,7 +68,9 @@ async function storeOnVllm(
 ): Promise<void> {
   const batch = eventBatch(1, [blockStored([hash, hash + 1n, hash + 2n], null, tokens, BS)]);
   await pub.publish(batch);
-  for (let i = 0; i < 100 && frontend.events.stats.kvEventsApplied < count; i++) {
+  // Keep publishing until heard (bounded by time, not tries: a loaded box subscribes late).
+  const deadline = Date.now() + 20_000;
+  while (frontend.events.stats.kvEventsApplied < count && Date.now() < deadline) {
     await pub.publish(eventBatch(2, [])); // PUB drops until subscribed; the relay replays from the buffer
     await new Promise((r) => setTimeout(r, 30));
   }

@@ -281,7 +281,7 @@ it('--kv-events takes zmq://HOST:PORT and names the fix otherwise', () => {
   assert.throws(() => zmqAddress('nats://x:1'), /expected zmq:\/\/HOST:PORT/);
 });
 
-async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<void> {
+async function waitFor(check: () => boolean, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error('condition not met in time');

@@ -58,7 +58,9 @@ after(async () => {
 test("vLLM's BlockStored reaches the kv-events log as our hashes; a kv router routes the prefix here", async () => {
   const batch = eventBatch(1, [blockStored([11n, 12n, 13n], null, PREFIX, BS)]);
   // PUB drops what it sends before the subscription lands; the relay replays the rest from seq 0.
-  for (let i = 0; i < 100 && seen.length === 0; i++) {
+  // Bounded by time, not tries: a loaded box subscribes late.
+  const deadline = Date.now() + 20_000;
+  for (let i = 0; seen.length === 0 && Date.now() < deadline; i++) {
     await pub.publish(eventBatch(0, []));
     await new Promise((r) => setTimeout(r, 30));
     if (i === 0) await pub.publish(batch);
