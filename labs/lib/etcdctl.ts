@@ -55,9 +55,24 @@ export class Etcdctl {
     return result.stdout;
   }
 
-  /** Start `etcdctl watch --prefix prefix` in the background; each output line goes to `onLine`. */
-  watch(prefix: string, onLine: (line: string) => void): BackgroundWatch {
+  /** The store's current revision (every write bumps it), read quietly from a `get`'s response header. */
+  currentRevision(): number {
+    const out = this.run(['get', '/', '--write-out=json'], { quiet: true });
+    return Number((JSON.parse(out) as { header: { revision: number | string } }).header.revision);
+  }
+
+  /**
+   * Start `etcdctl watch --prefix prefix` in the background; each output line goes to `onLine`. With
+   * `fromRevision`, etcd replays every change from that revision on, so a watch that connects late (a slow
+   * process start) still sees writes made after the revision was read: how a watcher resumes without gaps.
+   */
+  watch(
+    prefix: string,
+    onLine: (line: string) => void,
+    opts: { fromRevision?: number } = {},
+  ): BackgroundWatch {
     const args = ['watch', '--prefix', prefix];
+    if (opts.fromRevision !== undefined) args.push(`--rev=${opts.fromRevision}`);
     note(`$ ${this.commandLine(args)} &`);
     const child = spawn(this.binary, [`--endpoints=${this.endpoint}`, ...args], {
       env: { ...process.env, ETCDCTL_API: '3' },

@@ -120,8 +120,9 @@ async function main(): Promise<void> {
 
     step('watch: a stream of changes under a prefix (what a frontend does to find workers)');
     const log = new WatchLog(origin);
-    watch = etcdctl.watch('/dynamo/', log.onLine);
-    await sleep(300); // let the watch connect before we write
+    // From the next revision on: a watch process that starts slowly still gets every later write, replayed.
+    watch = etcdctl.watch('/dynamo/', log.onLine, { fromRevision: etcdctl.currentRevision() + 1 });
+    await sleep(300); // let the watch connect, so the arrival times below are delivery latencies
     await watchPutDelete(etcdctl, log);
 
     step(`Leases: a key that lives only while its owner keeps renewing (TTL ${TTL_SECONDS} s)`);

@@ -191,8 +191,11 @@ async function main(): Promise<void> {
   try {
     const etcdctl = new Etcdctl(etcd.endpoint);
     const log = new WatchLog(performance.now());
-    watch = etcdctl.watch('/dynamo/', (line) => (line.startsWith('{') ? undefined : log.onLine(line)));
-    await sleep(300);
+    // From the next revision on: a watch process that starts slowly still gets every later write, replayed.
+    watch = etcdctl.watch('/dynamo/', (line) => (line.startsWith('{') ? undefined : log.onLine(line)), {
+      fromRevision: etcdctl.currentRevision() + 1,
+    });
+    await sleep(300); // let the watch connect, so the arrival times below are delivery latencies
 
     step('Start a frontend that discovers workers through etcd (no workers yet)');
     frontend = await startFrontend({
