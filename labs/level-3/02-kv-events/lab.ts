@@ -130,9 +130,20 @@ function overlaps(router: Router, probes: number[][]): string {
     .join(' ');
 }
 
-async function untilTrue(check: () => boolean, timeoutMs = 5000): Promise<void> {
+async function untilTrue(check: () => boolean, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check() && Date.now() < deadline) await sleep(10);
+}
+
+/** Waits until a counter has stopped moving for `quietMs` (every event in flight delivered), or the timeout. */
+async function untilQuiet(count: () => number, quietMs = 300, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = count();
+  let since = Date.now();
+  while (Date.now() < deadline && Date.now() - since < quietMs) {
+    await sleep(10);
+    if (count() !== last) [last, since] = [count(), Date.now()];
+  }
 }
 
 async function main(): Promise<void> {
@@ -227,6 +238,7 @@ async function main(): Promise<void> {
       'Router restart: a new router replays the durable stream from the start and rebuilds the same index',
     );
     const probes = [prompt, tokens(200, 64), tokens(400, 64), tokens(600, 64)];
+    await untilQuiet(live.received); // the live index has every event the stream holds before we compare
     const before = overlaps(live.router, probes);
     const beforeBlocks = live.router.indexer.stats().blocks;
     await live.stop();
