@@ -246,7 +246,15 @@ async function main(): Promise<void> {
     )
       await sleep(250);
     etcdctl.run(['get', '--prefix', '--keys-only', '/dynamo/v1/nixl_metadata/']);
-    await sleep(300);
+    // The frontend learns of the deletion through its own etcd watch: wait until /health lists no prefill worker.
+    const seenBy = Date.now() + 15_000;
+    while (Date.now() < seenBy) {
+      const health = (await (await fetch(`${frontendUrl}/health`)).json()) as {
+        prefill_instances?: unknown[];
+      };
+      if (!health.prefill_instances?.length) break;
+      await sleep(100);
+    }
     const after = await request('lab-4-3-aggregated', 300, LONG);
     note(`long request now: HTTP ${after.status}, cached_tokens ${after.cachedTokens}`);
     dhwLs(etcd);
