@@ -4045,10 +4045,14 @@
       end
     end)
   (func $q8_int_tile_2x8 (type $t12) (param $xp i32) (param $xsp i32) (param $wp i32) (param $outp i32) (param $xRowBytes i32) (param $xsRowBytes i32) (param $outRowBytes i32) (param $numBlocks i32) (param $cols i32)
-    (local $block i32) (local $pass i32) (local $xRow0 i32) (local $xRow1 i32) (local $xsRow0 i32) (local $xsRow1 i32) (local $isum0 v128) (local $isum1 v128) (local $isum2 v128) (local $isum3 v128) (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128) (local $w0 v128) (local $w1 v128) (local $xPair v128) (local $wScales v128) (local $f16Factor v128) (local $outRow i32)
+    (local $wEnd i32) (local $passEnd i32) (local $xRow0 i32) (local $xRow1 i32) (local $xsRow0 i32) (local $xsRow1 i32) (local $wpGroup1 i32) (local $isum0 v128) (local $isum1 v128) (local $isum2 v128) (local $isum3 v128) (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128) (local $w0 v128) (local $w1 v128) (local $xPair v128) (local $wScales v128) (local $xScale0 v128) (local $xScale1 v128) (local $f16Factor v128) (local $outRow i32)
     f32.const 0x1p+112 (;=5.1923e+33;)
     f32x4.splat
     local.set $f16Factor
+    local.get $wp
+    i32.const 136
+    i32.add
+    local.set $wpGroup1
     local.get $xp
     local.set $xRow0
     local.get $xRow0
@@ -4061,10 +4065,16 @@
     local.get $xsRowBytes
     i32.add
     local.set $xsRow1
+    local.get $wp
+    local.get $numBlocks
+    i32.const 272
+    i32.mul
+    i32.add
+    local.set $wEnd
     block $B0
       loop $L1
-        local.get $block
-        local.get $numBlocks
+        local.get $wp
+        local.get $wEnd
         i32.lt_u
         i32.eqz
         br_if $B0
@@ -4076,20 +4086,22 @@
         local.set $isum2
         v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
         local.set $isum3
-        i32.const 0
-        local.set $pass
+        local.get $wp
+        i32.const 128
+        i32.add
+        local.set $passEnd
         block $B2
           loop $L3
-            local.get $pass
-            i32.const 4
+            local.get $wp
+            local.get $passEnd
             i32.lt_u
             i32.eqz
             br_if $B2
             local.get $wp
             v128.load8x8_s align=1
             local.set $w0
-            local.get $wp
-            v128.load8x8_s offset=136 align=1
+            local.get $wpGroup1
+            v128.load8x8_s align=1
             local.set $w1
             local.get $xRow0
             v128.load32_splat align=1
@@ -4124,8 +4136,8 @@
             local.get $wp
             v128.load8x8_s offset=8 align=1
             local.set $w0
-            local.get $wp
-            v128.load8x8_s offset=144 align=1
+            local.get $wpGroup1
+            v128.load8x8_s offset=8 align=1
             local.set $w1
             local.get $xRow0
             v128.load32_splat offset=4 align=1
@@ -4160,8 +4172,8 @@
             local.get $wp
             v128.load8x8_s offset=16 align=1
             local.set $w0
-            local.get $wp
-            v128.load8x8_s offset=152 align=1
+            local.get $wpGroup1
+            v128.load8x8_s offset=16 align=1
             local.set $w1
             local.get $xRow0
             v128.load32_splat offset=8 align=1
@@ -4196,8 +4208,8 @@
             local.get $wp
             v128.load8x8_s offset=24 align=1
             local.set $w0
-            local.get $wp
-            v128.load8x8_s offset=160 align=1
+            local.get $wpGroup1
+            v128.load8x8_s offset=24 align=1
             local.set $w1
             local.get $xRow0
             v128.load32_splat offset=12 align=1
@@ -4241,13 +4253,21 @@
             i32.const 32
             i32.add
             local.set $wp
-            local.get $pass
-            i32.const 1
+            local.get $wpGroup1
+            i32.const 32
             i32.add
-            local.set $pass
+            local.set $wpGroup1
             br $L3
           end
         end
+        local.get $xsRow0
+        f32.load
+        f32x4.splat
+        local.set $xScale0
+        local.get $xsRow1
+        f32.load
+        f32x4.splat
+        local.set $xScale1
         local.get $wp
         v128.load16x4_u align=2
         i32.const 13
@@ -4258,9 +4278,7 @@
         local.get $isum0
         f32x4.convert_i32x4_s
         local.get $wScales
-        local.get $xsRow0
-        f32.load
-        f32x4.splat
+        local.get $xScale0
         f32x4.mul
         f32x4.mul
         local.get $acc0
@@ -4269,16 +4287,14 @@
         local.get $isum2
         f32x4.convert_i32x4_s
         local.get $wScales
-        local.get $xsRow1
-        f32.load
-        f32x4.splat
+        local.get $xScale1
         f32x4.mul
         f32x4.mul
         local.get $acc2
         f32x4.add
         local.set $acc2
-        local.get $wp
-        v128.load16x4_u offset=136 align=2
+        local.get $wpGroup1
+        v128.load16x4_u align=2
         i32.const 13
         i32x4.shl
         local.get $f16Factor
@@ -4287,9 +4303,7 @@
         local.get $isum1
         f32x4.convert_i32x4_s
         local.get $wScales
-        local.get $xsRow0
-        f32.load
-        f32x4.splat
+        local.get $xScale0
         f32x4.mul
         f32x4.mul
         local.get $acc1
@@ -4298,9 +4312,7 @@
         local.get $isum3
         f32x4.convert_i32x4_s
         local.get $wScales
-        local.get $xsRow1
-        f32.load
-        f32x4.splat
+        local.get $xScale1
         f32x4.mul
         f32x4.mul
         local.get $acc3
@@ -4318,10 +4330,10 @@
         i32.const 144
         i32.add
         local.set $wp
-        local.get $block
-        i32.const 1
+        local.get $wpGroup1
+        i32.const 144
         i32.add
-        local.set $block
+        local.set $wpGroup1
         br $L1
       end
     end
@@ -4492,18 +4504,28 @@
       f32.store offset=28
     end)
   (func $q8_int_tile_1x8 (type $t13) (param $xp i32) (param $xsp i32) (param $wp i32) (param $outp i32) (param $xRowBytes i32) (param $xsRowBytes i32) (param $outRowBytes i32) (param $numBlocks i32) (param $cols i32)
-    (local $block i32) (local $pass i32) (local $xRow0 i32) (local $xsRow0 i32) (local $isum0 v128) (local $isum1 v128) (local $acc0 v128) (local $acc1 v128) (local $w0 v128) (local $w1 v128) (local $xPair v128) (local $wScales v128) (local $f16Factor v128) (local $outRow i32)
+    (local $wEnd i32) (local $passEnd i32) (local $xRow0 i32) (local $xsRow0 i32) (local $wpGroup1 i32) (local $isum0 v128) (local $isum1 v128) (local $acc0 v128) (local $acc1 v128) (local $w0 v128) (local $w1 v128) (local $xPair v128) (local $wScales v128) (local $xScale0 v128) (local $f16Factor v128) (local $outRow i32)
     f32.const 0x1p+112 (;=5.1923e+33;)
     f32x4.splat
     local.set $f16Factor
+    local.get $wp
+    i32.const 136
+    i32.add
+    local.set $wpGroup1
     local.get $xp
     local.set $xRow0
     local.get $xsp
     local.set $xsRow0
+    local.get $wp
+    local.get $numBlocks
+    i32.const 272
+    i32.mul
+    i32.add
+    local.set $wEnd
     block $B0
       loop $L1
-        local.get $block
-        local.get $numBlocks
+        local.get $wp
+        local.get $wEnd
         i32.lt_u
         i32.eqz
         br_if $B0
@@ -4511,20 +4533,22 @@
         local.set $isum0
         v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
         local.set $isum1
-        i32.const 0
-        local.set $pass
+        local.get $wp
+        i32.const 128
+        i32.add
+        local.set $passEnd
         block $B2
           loop $L3
-            local.get $pass
-            i32.const 4
+            local.get $wp
+            local.get $passEnd
             i32.lt_u
             i32.eqz
             br_if $B2
             local.get $wp
             v128.load8x8_s align=1
             local.set $w0
-            local.get $wp
-            v128.load8x8_s offset=136 align=1
+            local.get $wpGroup1
+            v128.load8x8_s align=1
             local.set $w1
             local.get $xRow0
             v128.load32_splat align=1
@@ -4544,8 +4568,8 @@
             local.get $wp
             v128.load8x8_s offset=8 align=1
             local.set $w0
-            local.get $wp
-            v128.load8x8_s offset=144 align=1
+            local.get $wpGroup1
+            v128.load8x8_s offset=8 align=1
             local.set $w1
             local.get $xRow0
             v128.load32_splat offset=4 align=1
@@ -4565,8 +4589,8 @@
             local.get $wp
             v128.load8x8_s offset=16 align=1
             local.set $w0
-            local.get $wp
-            v128.load8x8_s offset=152 align=1
+            local.get $wpGroup1
+            v128.load8x8_s offset=16 align=1
             local.set $w1
             local.get $xRow0
             v128.load32_splat offset=8 align=1
@@ -4586,8 +4610,8 @@
             local.get $wp
             v128.load8x8_s offset=24 align=1
             local.set $w0
-            local.get $wp
-            v128.load8x8_s offset=160 align=1
+            local.get $wpGroup1
+            v128.load8x8_s offset=24 align=1
             local.set $w1
             local.get $xRow0
             v128.load32_splat offset=12 align=1
@@ -4612,13 +4636,17 @@
             i32.const 32
             i32.add
             local.set $wp
-            local.get $pass
-            i32.const 1
+            local.get $wpGroup1
+            i32.const 32
             i32.add
-            local.set $pass
+            local.set $wpGroup1
             br $L3
           end
         end
+        local.get $xsRow0
+        f32.load
+        f32x4.splat
+        local.set $xScale0
         local.get $wp
         v128.load16x4_u align=2
         i32.const 13
@@ -4629,16 +4657,14 @@
         local.get $isum0
         f32x4.convert_i32x4_s
         local.get $wScales
-        local.get $xsRow0
-        f32.load
-        f32x4.splat
+        local.get $xScale0
         f32x4.mul
         f32x4.mul
         local.get $acc0
         f32x4.add
         local.set $acc0
-        local.get $wp
-        v128.load16x4_u offset=136 align=2
+        local.get $wpGroup1
+        v128.load16x4_u align=2
         i32.const 13
         i32x4.shl
         local.get $f16Factor
@@ -4647,9 +4673,7 @@
         local.get $isum1
         f32x4.convert_i32x4_s
         local.get $wScales
-        local.get $xsRow0
-        f32.load
-        f32x4.splat
+        local.get $xScale0
         f32x4.mul
         f32x4.mul
         local.get $acc1
@@ -4663,10 +4687,10 @@
         i32.const 144
         i32.add
         local.set $wp
-        local.get $block
-        i32.const 1
+        local.get $wpGroup1
+        i32.const 144
         i32.add
-        local.set $block
+        local.set $wpGroup1
         br $L1
       end
     end

@@ -140,23 +140,28 @@ function q8IntTile(R: number): FunctionDef {
   const outRowBytes = fn.param('outRowBytes', I32); // outDim*4
   const numBlocks = fn.param('numBlocks', I32);
   const cols = fn.param('cols', I32); // valid columns (4H unless the matrix ends inside the tile)
-  const b = fn.local('block', I32);
-  const p = fn.local('pass', I32);
+  const wEnd = fn.local('wEnd', I32); // wp after the last block (the loop ends on it: no block counter)
+  const passEnd = fn.local('passEnd', I32); // wp after a block's last pass
   const xRows = fn.localArray('xRow', R, I32);
   const xsRows = fn.localArray('xsRow', R, I32);
+  // each group of the pair has its own pointer: V8 turns every distinct load offset into a loop-invariant base
+  // register (memory start + offset); one pointer per group keeps the offsets to 0..24 (and the splats' 0..12),
+  // where one pointer with the second group at +136 had 4 more bases than registers and reloaded them per pass
+  const wg = [wp, ...range(H - 1).map((h) => fn.local(`wpGroup${h + 1}`, I32))];
   // one integer chain per row and group: a pair of groups gives even a lone row two chains in flight
   const isum = fn.localArray('isum', R * H, V128); // [r*H + h]: 4 columns' block sums
   const acc = fn.localArray('acc', R * H, V128); // [r*H + h]: out[i+r, j+4h .. j+4h+3]
   const wv = fn.localArray('w', H, V128);
   const xv = fn.local('xPair', V128);
   const wScales = fn.local('wScales', V128);
+  const xScale = fn.localArray('xScale', R, V128);
   const factor = fn.local('f16Factor', V128);
 
   // The 16 pair products of a block run as a loop of 4 passes of 4 pairs: fully unrolled, V8 schedules every
   // load of the block first and spills the widened weights to the stack (measured: half the speed).
   const pass: Code = [];
   for (const u of range(PASS_PAIRS)) {
-    for (const h of range(H)) pass.push(...get(wp), ...op.v128Load8x8S(h * Q8X4_BLOCK_BYTES + u * 8), ...set(wv[h]!));
+    for (const h of range(H)) pass.push(...get(wg[h]!), ...op.v128Load8x8S(u * 8), ...set(wv[h]!));
     for (const r of range(R)) {
       pass.push(...get(xRows[r]!), ...op.v128Load32Splat(u * 4), ...set(xv));
       for (const h of range(H)) {
@@ -165,35 +170,36 @@ function q8IntTile(R: number): FunctionDef {
       }
     }
   }
+  // the loop ends on the first group's pointer (no pass counter to keep in a register)
   pass.push(
     ...xRows.flatMap((x) => increment(x, op.i32Const(PASS_PAIRS * 4))),
-    ...increment(wp, op.i32Const(PASS_PAIRS * 8)),
-    ...increment(p, op.i32Const(1)),
+    ...wg.flatMap((w) => increment(w, op.i32Const(PASS_PAIRS * 8))),
   );
   const blockBody: Code = [
     ...isum.flatMap((s) => [...op.v128Zero, ...set(s)]),
-    ...op.i32Const(0), ...set(p),
-    ...whileLoop([...get(p), ...op.i32Const(PAIRS / PASS_PAIRS), ...op.i32LtU], pass),
+    ...get(wp), ...op.i32Const(PAIRS * 8), ...op.i32Add, ...set(passEnd),
+    ...whileLoop([...get(wp), ...get(passEnd), ...op.i32LtU], pass),
+    // the row's activation block scale, splat once for both groups
+    ...range(R).flatMap((r) => [...get(xsRows[r]!), ...op.f32Load(), ...op.f32x4Splat, ...set(xScale[r]!)]),
   ];
   for (const h of range(H)) {
     // f32 step: the group's 4 weight scales (f16 → f32, right after its 128 weight bytes) times the row's
     // activation scale, times the 4 columns' sums
     blockBody.push(
-      ...get(wp), ...iop.v128Load16x4U(h * Q8X4_BLOCK_BYTES), ...op.i32Const(13), ...iop.i32x4Shl, ...get(factor), ...op.f32x4Mul, ...set(wScales),
+      ...get(wg[h]!), ...iop.v128Load16x4U(0), ...op.i32Const(13), ...iop.i32x4Shl, ...get(factor), ...op.f32x4Mul, ...set(wScales),
     );
     for (const r of range(R)) {
       const a = acc[r * H + h]!;
       blockBody.push(
         ...get(isum[r * H + h]!), ...op.f32x4ConvertI32x4S,
-        ...get(wScales), ...get(xsRows[r]!), ...op.f32Load(), ...op.f32x4Splat, ...op.f32x4Mul, ...op.f32x4Mul,
+        ...get(wScales), ...get(xScale[r]!), ...op.f32x4Mul, ...op.f32x4Mul,
         ...get(a), ...op.f32x4Add, ...set(a),
       );
     }
   }
   blockBody.push(
     ...xsRows.flatMap((x) => increment(x, op.i32Const(4))),
-    ...increment(wp, op.i32Const(PAIR_BLOCK_BYTES - PAIRS * 8)),
-    ...increment(b, op.i32Const(1)),
+    ...wg.flatMap((w) => increment(w, op.i32Const(PAIR_BLOCK_BYTES - PAIRS * 8))),
   );
 
   const outRow = fn.local('outRow', I32);
@@ -210,9 +216,11 @@ function q8IntTile(R: number): FunctionDef {
   }
   return fn.build([
     ...op.f32Const(F16_TO_F32_FACTOR), ...op.f32x4Splat, ...set(factor),
+    ...wg.slice(1).flatMap((w, h) => [...get(wp), ...op.i32Const((h + 1) * Q8X4_BLOCK_BYTES), ...op.i32Add, ...set(w)]),
     ...strided(xRows, xp, xRowBytes),
     ...strided(xsRows, xsp, xsRowBytes),
-    ...whileLoop([...get(b), ...get(numBlocks), ...op.i32LtU], blockBody),
+    ...get(wp), ...get(numBlocks), ...op.i32Const(PAIR_BLOCK_BYTES), ...op.i32Mul, ...op.i32Add, ...set(wEnd),
+    ...whileLoop([...get(wp), ...get(wEnd), ...op.i32LtU], blockBody),
     ...store,
   ]);
 }
