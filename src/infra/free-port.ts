@@ -1,9 +1,14 @@
 /**
- * `freePort()`: ask the kernel for an unused loopback TCP port, like `bind(0)` + `getsockname()`.
- * The port is released before it is returned, so another process could take it first: callers that start a
- * server on it retry with a fresh port when the bind fails. Ports handed out recently by this process are
- * never handed out again, so two servers started back to back cannot collide with each other.
+ * `freePort()`: an unused loopback TCP port for a server we are about to start, like `bind(0)` +
+ * `getsockname()`, with one difference: on Linux it is chosen BELOW the kernel's ephemeral range
+ * (`/proc/sys/net/ipv4/ip_local_port_range`, 32768-60999 by default). The port is released before it is
+ * returned, and every outgoing connection on the host takes its local port from the ephemeral range: a
+ * port from that range can be taken by some client's connect() before our server binds it (seen on a busy
+ * CI box: "port ... is already in use"). Below the range only another explicit bind can take it. Ports
+ * handed out by this process are never handed out again, so two servers started back to back cannot
+ * collide with each other. Callers that start a server on it may still retry with a fresh port.
  */
+import { readFileSync } from 'node:fs';
 import { type AddressInfo, connect, createServer } from 'node:net';
 
 const recentlyGiven = new Set<number>();
@@ -20,7 +25,38 @@ function bindEphemeral(): Promise<number> {
   });
 }
 
+/** Lowest port of the kernel's ephemeral range, or null where it cannot be read (not Linux). */
+function ephemeralRangeStart(): number | null {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) ? low : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Binds 127.0.0.1:`port` and releases it: true if nothing held it. */
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+const BELOW_RANGE_FROM = 10_000; // above the well-known and most registered service ports
+
 export async function freePort(): Promise<number> {
+  const rangeStart = ephemeralRangeStart();
+  if (rangeStart !== null && rangeStart - BELOW_RANGE_FROM >= 1000) {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const port = BELOW_RANGE_FROM + Math.floor(Math.random() * (rangeStart - BELOW_RANGE_FROM));
+      if (recentlyGiven.has(port) || !(await canBind(port))) continue;
+      recentlyGiven.add(port);
+      return port;
+    }
+  }
   for (let attempt = 0; attempt < 20; attempt++) {
     const port = await bindEphemeral();
     if (!recentlyGiven.has(port)) {
