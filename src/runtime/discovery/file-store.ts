@@ -161,15 +161,19 @@ export class FileStore {
 
   /**
    * Every live key under `prefix`: key → {version, value}. Version = inode:mtime, so any rewrite is a change.
-   * Keys whose lease is gone are removed on the way.
+   * Keys whose lease is gone are removed on the way. `expiry.earliest` is lowered to the soonest deadline
+   * (ms since epoch) of the leases those keys name: until then no key can expire.
    */
-  async scan(prefix: string): Promise<Snapshot> {
+  async scan(prefix: string, expiry?: { earliest: number }): Promise<Snapshot> {
     const snapshot: Snapshot = new Map();
     const leaseAlive = new Map<InstanceId, Promise<boolean>>();
     const isAlive = (id: InstanceId) => {
       let alive = leaseAlive.get(id);
       if (!alive) {
-        alive = this.leaseDeadline(id).then((d) => d !== undefined);
+        alive = this.leaseDeadline(id).then((d) => {
+          if (expiry && d !== undefined) expiry.earliest = Math.min(expiry.earliest, d);
+          return d !== undefined;
+        });
         leaseAlive.set(id, alive);
       }
       return alive;
