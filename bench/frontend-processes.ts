@@ -21,8 +21,11 @@
  * `--request-plane tcp` starts the workers without their Unix socket (`--request-plane-unix off`), so the
  * frontend reaches them over loopback TCP; the default `unix` is what `dhw worker` does.
  *
+ * `--idle S` first measures the frontend tree's CPU with no requests for S seconds (its fixed cost per second:
+ * discovery polling, keepalives, timers), printed as ms of CPU per second.
+ *
  * Options: --processes 1,2  --concurrency 32,64  --seconds 5  --rounds 2  --workers 2  --cpu-prof DIR
- *          --request-plane unix|tcp  --router round-robin|kv-delay|...  --smoke  --json
+ *          --request-plane unix|tcp  --router round-robin|kv-delay|...  --idle S  --smoke  --json
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -45,6 +48,7 @@ const { values } = parseArgs({
     'cpu-prof': { type: 'string' },
     'request-plane': { type: 'string', default: 'unix' },
     router: { type: 'string', default: 'round-robin' },
+    idle: { type: 'string', default: '0' },
     smoke: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
@@ -241,6 +245,20 @@ async function warmUp(stack: LocalStack): Promise<void> {
   }
 }
 
+const idleSeconds = values.idle === '0' ? 0 : positiveInt('idle', values.idle);
+
+/** The frontend tree's CPU while no request is in flight: what it costs per second whatever the load. */
+async function printIdleCpu(stack: LocalStack, processes: number): Promise<void> {
+  const pid = stack.frontend.child.pid!;
+  const before = treeCpuSeconds(pid);
+  await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000));
+  const msPerSecond = ((treeCpuSeconds(pid) - before) * 1000) / idleSeconds;
+  const load = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
+  console.error(
+    `idle: ${processes} frontend process(es), ${fmt(msPerSecond, 1)} ms CPU/s over ${idleSeconds} s (load ${load})`,
+  );
+}
+
 const sum = (rows: Row[], key: 'allRequests' | 'engineSteps' | 'outputTokens') =>
   rows.reduce((s, r) => s + r[key], 0);
 
@@ -265,6 +283,7 @@ async function main(): Promise<void> {
       });
       stacks.set(p, stack);
       await warmUp(stack);
+      if (idleSeconds > 0) await printIdleCpu(stack, p);
     }
     for (let round = 0; round < config.rounds; round++) {
       for (const c of config.concurrency) {

@@ -1,8 +1,8 @@
 /**
  * Discovery in a shared directory (Dynamo's file backend): several processes on one machine, no server.
  * Like pid files with heartbeats: each process owns a lease file and touches it every TTL/3; keys are
- * JSON files naming their lease (layout in file-store.ts). Watches poll the directory (and wake early on
- * fs.watch) and diff snapshots, so they see other processes' changes and expiries alike.
+ * JSON files naming their lease (layout in file-store.ts). Watches re-scan the directory on fs.watch and
+ * on a timer (lease deadlines) and diff snapshots, so they see other processes' changes and expiries alike.
  */
 import { type FSWatcher, watch as watchDir } from 'node:fs';
 import type { InstanceId } from '../../protocols/discovery.ts';
@@ -29,11 +29,24 @@ const log = getLogger('discovery');
 export interface FileDiscoveryOptions {
   dir: string;
   ttlSeconds?: number;
-  /** How often watches re-read the directory (expiries are only noticed by polling). Default 100 ms. */
+  /**
+   * How often watches re-read the directory when `fs.watch` is unavailable, and the shortest gap between
+   * timed re-scans when it works (then they run at lease deadlines, at least once a second). Default 100 ms.
+   */
   pollIntervalMs?: number;
 }
 
-/** One prefix watch: re-scan on a timer or an fs.watch nudge, emit the difference. One scan at a time. */
+/**
+ * With `fs.watch` working, every key change wakes the watch at once; a timer is needed only for what it
+ * cannot see: lease expiry (scheduled at the soonest deadline) and events it drops (a safety re-scan).
+ */
+const SAFETY_RESCAN_MS = 1000;
+
+/**
+ * One prefix watch: re-scan on an `fs.watch` nudge or a timer, emit the difference. One scan at a time.
+ * Without `fs.watch` the timer runs every `pollIntervalMs`; with it, at the soonest lease deadline, at most
+ * `SAFETY_RESCAN_MS` apart (re-scans every 100 ms were most of an idle frontend's CPU).
+ */
 class PollingWatch {
   private timer: NodeJS.Timeout | undefined;
   private fsWatcher: FSWatcher | undefined;
@@ -46,16 +59,30 @@ class PollingWatch {
     private readonly prefix: string,
     private snapshot: Snapshot,
     private readonly queue: EventQueue,
-    pollIntervalMs: number,
+    private readonly pollIntervalMs: number,
   ) {
-    this.timer = setInterval(() => this.poll(), pollIntervalMs);
-    this.timer.unref();
     try {
       this.fsWatcher = watchDir(store.keysDir, { persistent: false }, () => this.poll());
-      this.fsWatcher.on('error', () => this.fsWatcher?.close());
+      this.fsWatcher.on('error', () => {
+        this.fsWatcher?.close();
+        this.fsWatcher = undefined;
+      });
     } catch {
       // fs.watch is an optimisation; polling alone is correct
     }
+    this.schedule(0); // the first re-scan soon: the snapshot it starts from named no deadlines
+  }
+
+  /** The next timed re-scan, given the soonest lease deadline the last scan saw. */
+  private schedule(earliestDeadline: number): void {
+    clearTimeout(this.timer);
+    if (this.stopped) return;
+    const untilExpiry = earliestDeadline - Date.now();
+    const delay = this.fsWatcher
+      ? Math.max(this.pollIntervalMs, Math.min(SAFETY_RESCAN_MS, untilExpiry))
+      : this.pollIntervalMs;
+    this.timer = setTimeout(() => this.poll(), delay);
+    this.timer.unref();
   }
 
   private poll(): void {
@@ -65,8 +92,9 @@ class PollingWatch {
       return;
     }
     this.scanning = true;
+    const expiry = { earliest: Number.POSITIVE_INFINITY };
     this.store
-      .scan(this.prefix)
+      .scan(this.prefix, expiry)
       .then((next) => {
         if (this.stopped) return;
         for (const event of diffSnapshots(this.snapshot, next)) this.queue.push(event);
@@ -75,6 +103,7 @@ class PollingWatch {
       .catch((err) => log.warn('file discovery scan failed; retrying', { dir: this.store.dir, error: err }))
       .finally(() => {
         this.scanning = false;
+        this.schedule(expiry.earliest);
         if (this.rescan) {
           this.rescan = false;
           this.poll();
@@ -84,7 +113,7 @@ class PollingWatch {
 
   stop(): void {
     this.stopped = true;
-    clearInterval(this.timer);
+    clearTimeout(this.timer);
     this.fsWatcher?.close();
     this.queue.close();
   }
