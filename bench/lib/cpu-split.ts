@@ -12,7 +12,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { argmax, type LlamaModel, SequenceSession } from '../../src/model/index.ts';
+import { type LlamaModel, SequenceSession } from '../../src/model/index.ts';
 import { median } from '../../src/util/stats.ts';
 import type { PhaseRunner } from '../llama-cpp/llama-cpp-bench.ts';
 
@@ -61,7 +61,7 @@ export interface SplitRunner {
   run(): Promise<number>;
 }
 
-/** Our model as a SplitRunner: SequenceSession + argmax, as bench:engine's q8 phase runs it. */
+/** Our model as a SplitRunner: SequenceSession.feedGreedy, as bench:engine's q8 phase runs it. */
 export function oursSplitRunner(
   label: string,
   model: LlamaModel,
@@ -74,9 +74,9 @@ export function oursSplitRunner(
     prompt: async () => void session().feed(prompt),
     run: async () => {
       const s = session();
-      let token = argmax(s.feed(prompt));
+      let token = s.feedGreedy(prompt);
       const t0 = performance.now();
-      for (let i = 1; i < tokens; i++) token = argmax(s.feed([token]));
+      for (let i = 1; i < tokens; i++) token = s.feedGreedy([token]);
       return ((tokens - 1) / (performance.now() - t0)) * 1000;
     },
   };
