@@ -33,7 +33,6 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { LlmEngine } from '../src/engine/index.ts';
 import {
-  argmax,
   convertToGguf,
   LlamaModel,
   loadModelConfig,
@@ -181,9 +180,9 @@ async function openOurRunner(dir: string, w: PhaseWorkload): Promise<PhaseRunner
       const session = new SequenceSession(plainModel(), {
         maxTokens: w.decodePrompt.length + w.decodeTokens,
       });
-      let token = argmax(session.feed(w.decodePrompt));
+      let token = session.feedGreedy(w.decodePrompt); // greedy: argmax in the kernels' memory, no logits copy
       const t0 = performance.now(); // first token out: from here on, one token per step
-      for (let i = 1; i < w.decodeTokens; i++) token = argmax(session.feed([token]));
+      for (let i = 1; i < w.decodeTokens; i++) token = session.feedGreedy([token]);
       return ((w.decodeTokens - 1) / (performance.now() - t0)) * 1000;
     },
     batched: async () => {

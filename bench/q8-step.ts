@@ -6,6 +6,8 @@
  *          --engine (also: what LlmEngine's scheduler, sampler and step loop add per token; lib/engine-step-overhead.ts)
  *          --floor (instead: the memory floor, a bare WASM read of one token's weights vs the tile on the same
  *          bytes, and llama.cpp's bytes per token; lib/stream-floor.ts) --floor-rounds 9 --llama-tok-s N
+ *          --cpu-split (instead: where the CPU of bench:engine's q8 runs goes, ours and llama.cpp's: the
+ *          prompt's share, threads other than the decoding one; lib/cpu-split.ts) --split-tokens 32
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,6 +16,7 @@ import { LlamaModel, loadModelConfig } from '../src/model/index.ts';
 import type { WeightDtype } from '../src/model/kernels/index.ts';
 import { defaultModelDir, repoRoot } from '../src/util/paths.ts';
 import { describeMachine, machineLine } from './lib/machine.ts';
+import { runCpuSplit } from './lib/cpu-split-run.ts';
 import { measureEngineOverhead } from './lib/engine-step-overhead.ts';
 import { formatStepProfile, profileDecodeSteps } from './lib/step-profile.ts';
 import { formatStreamFloor, ggufBytesPerToken, measureStreamFloor } from './lib/stream-floor.ts';
@@ -30,6 +33,8 @@ const { values } = parseArgs({
     floor: { type: 'boolean', default: false },
     'floor-rounds': { type: 'string', default: '9' },
     'llama-tok-s': { type: 'string' },
+    'cpu-split': { type: 'boolean', default: false },
+    'split-tokens': { type: 'string', default: '32' },
   },
 });
 const smollm2 = join(repoRoot, '.dhw', 'bench-models', 'smollm2-135m');
@@ -54,6 +59,10 @@ if (values.floor) {
   const floor = measureStreamFloor(loadModelConfig(dir), Number(values['floor-rounds']));
   console.log(`\nsmollm2 q8_0, one thread\n${formatStreamFloor(floor, llama)}`);
   console.log(`\nload average now ${describeMachine().loadAvg1m}`);
+  process.exit(0);
+}
+if (values['cpu-split']) {
+  await runCpuSplit(smollm2, Number(values.threads), Number(values['split-tokens']), Number(values.rounds));
   process.exit(0);
 }
 for (const key of values.models!.split(',')) {

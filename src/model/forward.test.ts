@@ -13,6 +13,7 @@ import { defaultModelDir, fixtureDir, fixtureDirs } from '../util/paths.ts';
 import { allocateKvCacheTensors } from './forward-batch.ts';
 import { LlamaModel } from './forward.ts';
 import { makeBatch } from './batch-builder.ts';
+import { argmax } from './kernels/reference/row-ops.ts';
 import { greedyGenerate, SequenceSession } from './sequence-session.ts';
 
 interface GoldenCase {
@@ -216,5 +217,28 @@ describe('batched forward', () => {
     assert.equal(some.length, 2 * vocab);
     assert.deepEqual(some.subarray(0, vocab), all.subarray(5 * vocab, 6 * vocab));
     assert.deepEqual(some.subarray(vocab), all.subarray(0, vocab));
+  });
+});
+
+describe('greedy forward', () => {
+  it('forwardGreedy picks argmax of every wanted row of forward, on wasm and TypeScript kernels, f32 and q8_0', async () => {
+    for (const options of [
+      { threads: 1 },
+      { threads: 1, weightDtype: 'q8_0' as const },
+      { kernels: 'ts' as const },
+    ]) {
+      const model = await LlamaModel.load(defaultModelDir, options);
+      try {
+        const vocab = model.config.vocabSize;
+        const kv = model.allocateKvCache(1, 16);
+        const prompt = [5, 17, 3, 99, 42, 7, 11];
+        const batch = makeBatch([{ tokens: prompt, startPos: 0, blockTable: Int32Array.of(0) }], 16, 'all');
+        const logits = model.forward(batch, kv);
+        const want = prompt.map((_, r) => argmax(logits.subarray(r * vocab, (r + 1) * vocab)));
+        assert.deepEqual(model.forwardGreedy(batch, kv), want, JSON.stringify(options));
+      } finally {
+        await model.close();
+      }
+    }
   });
 });

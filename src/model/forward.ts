@@ -139,6 +139,31 @@ export class LlamaModel {
     hidden?: Float32Array,
     onLayerDone?: (layer: number) => void,
   ): Float32Array {
+    const out = this.forwardInPlace(batch, kv, hidden, onLayerDone);
+    return ownCopy(out, out.length); // the caller's own copy: the arena buffer is reused by the next pass
+  }
+
+  /**
+   * Greedy decoding's forward: the argmax of each wanted row's logits (first on ties, as `argmax`), taken
+   * in the kernels' memory (argmax_f32) without copying the (rows, vocab) logits out. Same logits as
+   * `forward`, so the same tokens.
+   */
+  forwardGreedy(batch: ForwardBatch, kv: KvCacheTensors): number[] {
+    if (!this.part.head) throw new RangeError('forwardGreedy needs the LM head: this model part has none');
+    const logits = this.forwardInPlace(batch, kv);
+    const vocab = this.config.vocabSize;
+    return Array.from(batch.logitsRows, (_, i) =>
+      this.kernels.argmax(logits.subarray(i * vocab, (i + 1) * vocab)),
+    );
+  }
+
+  /** `forward`'s result as a view of the arena's activation buffers (valid until the next pass). */
+  private forwardInPlace(
+    batch: ForwardBatch,
+    kv: KvCacheTensors,
+    hidden?: Float32Array,
+    onLayerDone?: (layer: number) => void,
+  ): Float32Array {
     const c = this.config;
     const w = this.weights;
     const k = this.kernels; // the one kernel object: every computation below goes through it
@@ -189,7 +214,7 @@ export class LlamaModel {
       k.add(s.x, s.xb2, n * dim);
     }
 
-    if (!this.part.head) return ownCopy(s.x, n * dim); // hidden states for the next pipeline stage
+    if (!this.part.head) return s.x.subarray(0, n * dim); // hidden states for the next pipeline stage
 
     // Final norm and LM head, only for the rows whose next-token scores are wanted.
     const m = batch.logitsRows.length;
@@ -199,7 +224,7 @@ export class LlamaModel {
     }
     k.rmsnorm(s.wanted, s.wanted, w.finalNorm, m, dim, c.rmsNormEps);
     k.matmul(s.logits, s.wanted, w.lmHead, null, m);
-    return ownCopy(s.logits, m * c.vocabSize); // (m, vocab), the caller's own copy
+    return s.logits.subarray(0, m * c.vocabSize); // (m, vocab)
   }
 
   /** Activation buffers for `rows` token rows, grown in powers of two (the backend never frees memory). */

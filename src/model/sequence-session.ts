@@ -7,7 +7,6 @@
 import { type LogitsWanted, makeBatch } from './batch-builder.ts';
 import type { ForwardBatch, KvCacheTensors } from './forward-batch.ts';
 import type { LlamaModel } from './forward.ts';
-import { argmax } from './kernels/reference/row-ops.ts';
 
 /** A batch holding one sequence's new tokens. */
 export function makeSingleSequenceBatch(
@@ -60,6 +59,14 @@ export class SequenceSession {
     this.length += tokens.length;
     return out;
   }
+
+  /** Runs the new tokens; returns the greedy next token (the argmax of the last one's logits, no copy). */
+  feedGreedy(tokens: ArrayLike<number>): number {
+    const batch = makeSingleSequenceBatch(tokens, this.length, this.blockTable, this.blockSize, 'last');
+    const [next] = this.model.forwardGreedy(batch, this.kv);
+    this.length += tokens.length;
+    return next!;
+  }
 }
 
 export interface GreedyOptions extends Partial<SessionOptions> {
@@ -80,12 +87,11 @@ export function greedyGenerate(
   });
   const eos = new Set(options.eosTokenIds ?? []);
   const output: number[] = [];
-  let logits = session.feed(prompt);
+  let next = session.feedGreedy(prompt);
   while (output.length < maxNewTokens) {
-    const next = argmax(logits);
     output.push(next);
     if (eos.has(next) || output.length === maxNewTokens) break;
-    logits = session.feed([next]);
+    next = session.feedGreedy([next]);
   }
   return output;
 }

@@ -20,7 +20,7 @@ import { checkKvSlots, pagedAttention, writeKvSlots } from './reference/attentio
 import type { ForwardBatch, KvCacheTensors } from '../forward-batch.ts';
 import { matmul as referenceMatmul } from './reference/matmul.ts';
 import { applyRope, ropeTables } from './reference/rope.ts';
-import { add, rmsnorm, swiglu } from './reference/row-ops.ts';
+import { add, argmax, rmsnorm, swiglu } from './reference/row-ops.ts';
 import { KIND_F32, KIND_Q8, KIND_Q8_INT, type KernelExports, type MatmulOp } from './kernel-abi.ts';
 import { addBias, type PlacedMatrix, placeMatrix, type WeightDtype } from './matrix-placement.ts';
 import { matmulKernel } from './threads/job.ts';
@@ -247,6 +247,11 @@ export class KernelBackend {
   add(a: Float32Array, b: Float32Array, n: number): void {
     if (this.wasm && this.owned(a, b)) this.wasm.add_f32(a.byteOffset, b.byteOffset, n);
     else add(a, b, n);
+  }
+
+  /** Index of the largest of x's n ≥ 1 values (first on ties): argmax_f32 on arena memory, else reference. */
+  argmax(x: Float32Array, n = x.length): number {
+    return this.wasm && this.owned(x, x) ? this.wasm.argmax_f32(x.byteOffset, n) : argmax(x, 0, n);
   }
 
   /**

@@ -25,6 +25,8 @@ export interface KernelExports {
   /** SwiGLU in f32x4 with llama.cpp's vectorized expf (a few ulp from swiglu_f32): the q8_0 path's. */
   swiglu_f32_fast(gate: number, up: number, n: number): void;
   add_f32(a: number, b: number, n: number): void;
+  /** Index of the largest of n f32 values at x (n ≥ 1), the same index reference/row-ops.ts `argmax` gives. */
+  argmax_f32(x: number, n: number): number;
   /** K/V row r (kvDim floats) → slot slots[r] of the layer's caches at kDst/vDst; negative slots skipped. */
   // biome-ignore format: one signature per line
   kv_write(kDst: number, vDst: number, k: number, v: number, slots: number, rows: number, kvDim: number): void;

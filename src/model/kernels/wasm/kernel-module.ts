@@ -11,6 +11,7 @@ import { attentionScores, attentionValues } from './attention-codegen.ts';
 import { F32_TILE, f32Matmul, type KernelTiles, Q8_TILE, q8Matmul } from './matmul-codegen.ts';
 import { q8IntKernels } from './q8-int-codegen.ts';
 import { rowOpKernels } from './row-ops-codegen.ts';
+import { argmaxF32 } from './argmax-codegen.ts';
 import { softmaxF32 } from './softmax-codegen.ts';
 import { swigluF32Fast } from './fast-swiglu-codegen.ts';
 
@@ -21,7 +22,7 @@ const MEMORY: MemoryLimits = { minPages: 1, maxPages: 65536, shared: true };
  * matmul_f32, matmul_q8 (the drivers, which call their tiles), attn_scores, attn_values; then the integer
  * q8 tiles and matmul_q8_int, quantize_q8_act (q8-int-codegen.ts); then the row operations exp_f64,
  * swiglu_f32, add_f32, rmsnorm_f32, rope_f32 (row-ops-codegen.ts); then softmax_f32 (softmax-codegen.ts),
- * swiglu_f32_fast (fast-swiglu-codegen.ts).
+ * swiglu_f32_fast (fast-swiglu-codegen.ts), argmax_f32 (argmax-codegen.ts).
  */
 export function kernelFunctions(
   relaxed: boolean,
@@ -37,6 +38,7 @@ export function kernelFunctions(
   rowOpKernels(module);
   module.add(softmaxF32());
   module.add(swigluF32Fast());
+  module.add(argmaxF32());
   return module.functions;
 }
 

@@ -24,6 +24,7 @@
   (type $t22 (func (param i32 i32 i32 i32 i32 i32 i32)))
   (type $t23 (func (param i32 i32 i32)))
   (type $t24 (func (param i32 i32 i32)))
+  (type $t25 (func (param i32 i32) (result i32)))
   (import "env" "memory" (memory $env.memory 1 65536 shared))
   (func $f32_tile_2x4 (type $t0) (param $xp i32) (param $wp i32) (param $outp i32) (param $rowBytes i32) (param $outRowBytes i32) (param $kVecBytes i32) (param $kBytes i32)
     (local $k i32) (local $xRow0 i32) (local $xRow1 i32) (local $wRow0 i32) (local $wRow1 i32) (local $wRow2 i32) (local $wRow3 i32) (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128) (local $acc4 v128) (local $acc5 v128) (local $acc6 v128) (local $acc7 v128) (local $wVec0 v128) (local $wVec1 v128) (local $wVec2 v128) (local $wVec3 v128) (local $xVec v128) (local $sum0 f32) (local $sum1 f32) (local $sum2 f32) (local $sum3 f32) (local $sum4 f32) (local $sum5 f32) (local $sum6 f32) (local $sum7 f32) (local $outRow i32)
@@ -7512,4 +7513,179 @@
         local.set $up
         br $L3
       end
-    end))
+    end)
+  (func $argmax_f32 (export "argmax_f32") (type $t25) (param $x i32) (param $n i32) (result i32)
+    (local $p i32) (local $end4 i32) (local $end i32) (local $i i32) (local $bestIndex i32) (local $bestValue f32) (local $laneIndex i32) (local $laneValue f32) (local $best v128) (local $bestAt v128) (local $at v128) (local $v v128) (local $greater v128)
+    local.get $x
+    v128.load32_splat align=1
+    local.set $best
+    v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+    local.set $bestAt
+    v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+    i32.const 1
+    i32x4.replace_lane 1
+    i32.const 2
+    i32x4.replace_lane 2
+    i32.const 3
+    i32x4.replace_lane 3
+    local.set $at
+    local.get $x
+    local.set $p
+    local.get $n
+    i32.const -4
+    i32.and
+    local.set $i
+    local.get $x
+    local.get $i
+    i32.const 2
+    i32.shl
+    i32.add
+    local.set $end4
+    local.get $x
+    local.get $n
+    i32.const 2
+    i32.shl
+    i32.add
+    local.set $end
+    block $B0
+      loop $L1
+        local.get $p
+        local.get $end4
+        i32.lt_u
+        i32.eqz
+        br_if $B0
+        local.get $p
+        v128.load align=1
+        local.set $v
+        local.get $v
+        local.get $best
+        f32x4.gt
+        local.set $greater
+        local.get $v
+        local.get $best
+        local.get $greater
+        v128.bitselect
+        local.set $best
+        local.get $at
+        local.get $bestAt
+        local.get $greater
+        v128.bitselect
+        local.set $bestAt
+        local.get $at
+        i32.const 4
+        i32x4.splat
+        i32x4.add
+        local.set $at
+        local.get $p
+        i32.const 16
+        i32.add
+        local.set $p
+        br $L1
+      end
+    end
+    local.get $best
+    f32x4.extract_lane 0
+    local.set $bestValue
+    local.get $bestAt
+    i32x4.extract_lane 0
+    local.set $bestIndex
+    local.get $best
+    f32x4.extract_lane 1
+    local.set $laneValue
+    local.get $bestAt
+    i32x4.extract_lane 1
+    local.set $laneIndex
+    local.get $laneValue
+    local.get $bestValue
+    f32.gt
+    local.get $laneValue
+    local.get $bestValue
+    f32.eq
+    local.get $laneIndex
+    local.get $bestIndex
+    i32.lt_u
+    i32.and
+    i32.or
+    if $I2
+      local.get $laneValue
+      local.set $bestValue
+      local.get $laneIndex
+      local.set $bestIndex
+    end
+    local.get $best
+    f32x4.extract_lane 2
+    local.set $laneValue
+    local.get $bestAt
+    i32x4.extract_lane 2
+    local.set $laneIndex
+    local.get $laneValue
+    local.get $bestValue
+    f32.gt
+    local.get $laneValue
+    local.get $bestValue
+    f32.eq
+    local.get $laneIndex
+    local.get $bestIndex
+    i32.lt_u
+    i32.and
+    i32.or
+    if $I3
+      local.get $laneValue
+      local.set $bestValue
+      local.get $laneIndex
+      local.set $bestIndex
+    end
+    local.get $best
+    f32x4.extract_lane 3
+    local.set $laneValue
+    local.get $bestAt
+    i32x4.extract_lane 3
+    local.set $laneIndex
+    local.get $laneValue
+    local.get $bestValue
+    f32.gt
+    local.get $laneValue
+    local.get $bestValue
+    f32.eq
+    local.get $laneIndex
+    local.get $bestIndex
+    i32.lt_u
+    i32.and
+    i32.or
+    if $I4
+      local.get $laneValue
+      local.set $bestValue
+      local.get $laneIndex
+      local.set $bestIndex
+    end
+    block $B5
+      loop $L6
+        local.get $p
+        local.get $end
+        i32.lt_u
+        i32.eqz
+        br_if $B5
+        local.get $p
+        f32.load
+        local.set $laneValue
+        local.get $laneValue
+        local.get $bestValue
+        f32.gt
+        if $I7
+          local.get $laneValue
+          local.set $bestValue
+          local.get $i
+          local.set $bestIndex
+        end
+        local.get $p
+        i32.const 4
+        i32.add
+        local.set $p
+        local.get $i
+        i32.const 1
+        i32.add
+        local.set $i
+        br $L6
+      end
+    end
+    local.get $bestIndex))
