@@ -15,7 +15,7 @@ import { browserSkipReason, launchChromium } from '../infra/testing/browser-kit.
 import { type DhwProcess, quietLogs, spawnDhw } from './testing/frontend-kit.ts';
 
 quietLogs();
-let serve: DhwProcess;
+let serve: DhwProcess | undefined;
 let url: string;
 const dir = mkdtempSync(join(tmpdir(), 'dhw-dashboard-'));
 const skip = await browserSkipReason();
@@ -42,8 +42,9 @@ before(async () => {
   );
 });
 after(async () => {
-  serve.child.kill('SIGTERM');
-  await serve.exited;
+  // `serve` is unset when the before hook failed: report that failure, not a TypeError here.
+  serve?.child.kill('SIGTERM');
+  await serve?.exited;
   rmSync(dir, { recursive: true, force: true });
 });
 
