@@ -204,14 +204,35 @@ describe('layerwise: the prefill worker killed -9 mid-push', () => {
     const [prefill, decode] = stack.workers as [WorkerProcess, WorkerProcess];
     const prompt = tokenPool(fe).slice(0, 900); // a prefill long enough to be killed between two layers
     const expected = await complete(aggregated.frontend, prompt, 8);
-    const landedBefore = decode.output().split('first pushed KV layer landed').length;
+    // Kill the prefill worker in the very callback that reads the decode worker's "first layer landed" line:
+    // the other layers of this prompt take only milliseconds, and a polling wait (plus a loaded box's
+    // scheduling) can let the whole push finish first, leaving nothing to discard.
+    const marker = 'first pushed KV layer landed';
+    let seen = '';
+    let onData = (_chunk: Buffer) => {};
+    const killedMidPush = new Promise<void>((resolve) => {
+      onData = (chunk: Buffer) => {
+        const text = seen + chunk.toString('utf8');
+        seen = text.slice(-marker.length); // a marker split across two reads
+        if (!text.includes(marker)) return;
+        prefill.child.kill('SIGKILL');
+        resolve();
+      };
+    });
+    decode.child.stdout?.on('data', onData);
+    decode.child.stderr?.on('data', onData);
     const answer = complete(fe, prompt, 8);
-    await eventually(
-      () => decode.output().split('first pushed KV layer landed').length > landedBefore,
-      'the first pushed layer on the decode worker',
-      60_000,
-    );
-    prefill.child.kill('SIGKILL');
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      killedMidPush,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('timed out waiting for the first pushed layer')), 60_000);
+      }),
+    ]).finally(() => {
+      clearTimeout(timer);
+      decode.child.stdout?.off('data', onData);
+      decode.child.stderr?.off('data', onData);
+    });
     assert.equal(await prefill.exited, null, 'killed by a signal');
     const got = await answer;
     assert.equal(got.text, expected.text, 'the decode worker prefilled locally: same greedy text');
