@@ -16,14 +16,15 @@ import { startEtcd } from '../src/infra/local-servers.ts';
 import type { InstanceInfo, ModelCard } from '../src/protocols/discovery.ts';
 import {
   createDiscovery,
-  type Discovery,
   DEFAULT_LEASE_TTL_SECONDS,
+  type Discovery,
 } from '../src/runtime/discovery/index.ts';
 import { instanceKey, modelCardKey, modelCardsPrefix } from '../src/runtime/names.ts';
 import { configureLogging } from '../src/util/logger.ts';
 import { repoRoot } from '../src/util/paths.ts';
 import { positiveInt, positiveIntList } from './lib/args.ts';
 import { describeMachine, machineLine } from './lib/machine.ts';
+import { procCpuSeconds } from './lib/proc-cpu.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -64,10 +65,7 @@ function realisticCard(): ModelCard {
   };
 }
 
-function cpuSecondsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, clock ticks (100/s)
-}
+const cpuSecondsOf = (pid: number): number => procCpuSeconds(`/proc/${pid}/stat`);
 
 async function etcdDbBytes(endpoint: string): Promise<number> {
   const text = await (await fetch(`${endpoint}/metrics`)).text();

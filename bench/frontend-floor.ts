@@ -22,6 +22,7 @@ import { fmt, markdownTable } from '../src/util/table.ts';
 import { positiveInt, positiveIntList } from './lib/args.ts';
 import { type DhwChild, spawnTs } from './lib/dhw-stack.ts';
 import { describeMachine, machineLine } from './lib/machine.ts';
+import { procCpuSeconds } from './lib/proc-cpu.ts';
 import { postRequestBytes, RawHttpConnection } from './lib/raw-http-client.ts';
 
 const { values } = parseArgs({
@@ -66,11 +67,8 @@ async function startSetup(name: SetupName): Promise<Setup> {
   return { name, url: new URL(`http://127.0.0.1:${front.ready[1]}/v1/completions`), processes };
 }
 
-/** CPU seconds (user + system) of one process, from /proc (clock ticks of 1/100 s). */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
+/** CPU seconds (user + system) of one process. */
+const cpuSeconds = (pid: number): number => procCpuSeconds(`/proc/${pid}/stat`);
 
 const clientCpuSeconds = () => {
   const { user, system } = process.cpuUsage();

@@ -36,6 +36,7 @@ import { fmt, markdownTable } from '../src/util/table.ts';
 import { positiveInt, positiveIntList } from './lib/args.ts';
 import { type LocalStack, startLocalStack } from './lib/dhw-stack.ts';
 import { describeMachine, machineLine } from './lib/machine.ts';
+import { procCpuSeconds } from './lib/proc-cpu.ts';
 import { postRequestBytes, RawHttpConnection } from './lib/raw-http-client.ts';
 
 const { values } = parseArgs({
@@ -102,16 +103,15 @@ function treeCpuSeconds(pid: number): number {
   } catch {
     // no children
   }
-  let ticks = 0;
+  let seconds = 0;
   for (const p of pids) {
     try {
-      const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+      seconds += procCpuSeconds(`/proc/${p}/stat`);
     } catch {
       // exited meanwhile
     }
   }
-  return ticks / 100;
+  return seconds;
 }
 
 /** The workers' engine steps and output tokens so far, from each worker's /metrics (status port). */

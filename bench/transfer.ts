@@ -17,10 +17,10 @@
  * the scratch file of an unstaged READ), ours and the memcpy source.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { copyViews } from '../src/transfer/byte-copy.ts';
 import {
   type AgentMetadata,
   blockBytes,
@@ -30,12 +30,12 @@ import {
   StreamTransport,
   TransferAgent,
 } from '../src/transfer/index.ts';
-import { copyViews } from '../src/transfer/byte-copy.ts';
 import { allocateRegion, SMOLLM2_135M_LAYOUT } from '../src/transfer/test-regions.ts';
 import { median } from '../src/util/stats.ts';
 import { fmt, markdownTable } from '../src/util/table.ts';
 import { positiveInt, positiveIntList } from './lib/args.ts';
 import { describeMachine, machineLine } from './lib/machine.ts';
+import { procCpuSeconds } from './lib/proc-cpu.ts';
 
 const LAYOUT = SMOLLM2_135M_LAYOUT;
 const TIMEOUT_MS = 300_000;
@@ -124,13 +124,8 @@ function startOwner(poolBlocks: number): {
   };
 }
 
-/** CPU time (user + system, all threads) a process has used, from /proc (ms; 10 ms ticks). */
-function processCpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is stat(5)'s field 3
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
-}
-const CLOCK_TICKS_PER_S = 100;
+/** CPU time (user + system, all threads) a process has used (ms; 10 ms ticks). */
+const processCpuMs = (pid: number): number => procCpuSeconds(`/proc/${pid}/stat`) * 1000;
 
 interface Timing {
   /** Median wall time of one run. */

@@ -15,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { type LlamaModel, SequenceSession } from '../../src/model/index.ts';
 import { median } from '../../src/util/stats.ts';
 import type { PhaseRunner } from '../llama-cpp/llama-cpp-bench.ts';
+import { procCpuSeconds } from './proc-cpu.ts';
 
 export interface CpuSplit {
   label: string;
@@ -28,8 +29,8 @@ export interface CpuSplit {
   threadCpuMs: Record<string, number>;
 }
 
-/** CPU ticks per thread of this process, by thread id: [name, user + system ticks]. Empty off Linux. */
-function threadTicks(): Map<string, [string, number]> {
+/** CPU ms per thread of this process, by thread id: [name, user + system ms, 10 ms steps]. Empty off Linux. */
+function threadCpuMs(): Map<string, [string, number]> {
   const ticks = new Map<string, [string, number]>();
   let tasks: string[] = [];
   try {
@@ -39,10 +40,9 @@ function threadTicks(): Map<string, [string, number]> {
   }
   for (const tid of tasks) {
     try {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ms = procCpuSeconds(`/proc/self/task/${tid}/stat`) * 1000;
       const name = readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
-      ticks.set(tid, [name, Number(fields[11]) + Number(fields[12])]); // utime, stime
+      ticks.set(tid, [name, ms]);
     } catch {
       // the thread ended between the listing and the read
     }
@@ -108,16 +108,16 @@ export async function measureCpuSplit(runners: SplitRunner[], rounds: number): P
       let c0 = process.cpuUsage();
       await runners[i]!.prompt();
       a.prompt.push(cpuMs(process.cpuUsage(c0)));
-      const before = threadTicks();
+      const before = threadCpuMs();
       c0 = process.cpuUsage();
       const w0 = performance.now();
       a.rate.push(await runners[i]!.run());
       a.wall.push(performance.now() - w0);
       a.run.push(cpuMs(process.cpuUsage(c0)));
-      for (const [tid, [name, ticks]] of threadTicks()) {
-        const ran = ticks - (before.get(tid)?.[1] ?? 0);
+      for (const [tid, [name, ms]] of threadCpuMs()) {
+        const ran = ms - (before.get(tid)?.[1] ?? 0);
         const key = tid === String(process.pid) ? 'main' : `${name}#${tid}`; // libuv/V8 threads share a name
-        if (ran > 0) a.threads.set(key, (a.threads.get(key) ?? 0) + ran * 10);
+        if (ran > 0) a.threads.set(key, (a.threads.get(key) ?? 0) + ran);
       }
     }
   }
