@@ -25,8 +25,14 @@ function bindEphemeral(): Promise<number> {
   });
 }
 
-/** Lowest port of the kernel's ephemeral range, or null where it cannot be read (not Linux). */
+/** Lowest port of the kernel's ephemeral range, or null where it cannot be read (not Linux); read once. */
+let rangeStartRead: number | null | undefined;
 function ephemeralRangeStart(): number | null {
+  rangeStartRead ??= readEphemeralRangeStart();
+  return rangeStartRead;
+}
+
+function readEphemeralRangeStart(): number | null {
   try {
     const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
     return Number.isInteger(low) ? low : null;
