@@ -113,6 +113,43 @@ test('nats: starts with JetStream on loopback and restarts on the same port', as
   assert.equal(existsSync(nats.dataDir), false);
 });
 
+test('a server that dies while in use is reported on stderr; stopping it afterwards signals nothing', async () => {
+  const nats = await startNats({ jetstream: false });
+  const written: string[] = [];
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    written.push(String(chunk));
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    process.kill(nats.pid, 'SIGKILL');
+    assert.ok(await waitForDeath(nats.pid, 10_000), 'nats-server died');
+    const deadline = Date.now() + 10_000;
+    while (!written.some((w) => w.includes('[infra] nats-server')) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  } finally {
+    process.stderr.write = write;
+  }
+  const report = written.find((w) => w.includes('[infra] nats-server'));
+  assert.ok(report, `no report of the death on stderr: ${JSON.stringify(written)}`);
+  assert.match(report, new RegExp(`pid ${nats.pid}.* exited with SIGKILL while in use`));
+  // The pid is free now and may be reused by an unrelated process: stop (twice) must not signal it.
+  const kill = process.kill;
+  const signalled: number[] = [];
+  process.kill = ((pid: number, signal?: string | number) => {
+    signalled.push(pid);
+    return kill(pid, signal);
+  }) as typeof process.kill;
+  try {
+    await nats.stop();
+    await nats.stop();
+  } finally {
+    process.kill = kill;
+  }
+  assert.deepEqual(signalled, []);
+});
+
 /** Run testing/hold-etcd-process.ts in a child process and return it with the pid of the etcd it started. */
 async function spawnEtcdHolder(mode: 'hang' | 'exit'): Promise<{ child: ChildProcess; etcdPid: number }> {
   const script = join(import.meta.dirname, 'testing', 'hold-etcd-process.ts');

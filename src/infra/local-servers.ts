@@ -157,8 +157,7 @@ class LocalServer implements ManagedServer {
   }
 
   async restart(opts: { downMs?: number; kill?: boolean } = {}): Promise<void> {
-    if (opts.kill) process.kill(this.process.pid, 'SIGKILL');
-    await this.process.stop();
+    await this.process.stop(opts.kill ? 0 : undefined);
     if (opts.downMs) await new Promise((resolve) => setTimeout(resolve, opts.downMs));
     this.process = await this.relaunch();
   }

@@ -32,6 +32,7 @@ export interface RunningProcess {
   readonly pid: number;
   /** The last lines the server printed (attached servers), for error messages. */
   outputTail(): string;
+  /** SIGTERM, then SIGKILL after `graceMs` (default 3000); 0 sends SIGKILL at once, like a crash. Idempotent. */
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -53,8 +54,10 @@ async function waitUntilGone(pid: number, ms: number): Promise<boolean> {
  */
 export async function stopPid(pid: number, graceMs = 3000): Promise<void> {
   if (!isProcessAlive(pid)) return;
-  process.kill(pid, 'SIGTERM');
-  if (await waitUntilGone(pid, graceMs)) return;
+  if (graceMs > 0) {
+    process.kill(pid, 'SIGTERM');
+    if (await waitUntilGone(pid, graceMs)) return;
+  }
   try {
     process.kill(pid, 'SIGKILL');
   } catch {
@@ -86,26 +89,69 @@ function spawnChild(spec: LaunchSpec): ChildProcess {
   }
 }
 
+/**
+ * Stop an attached child we spawned: SIGTERM, then SIGKILL after `graceMs`, through its ChildProcess handle.
+ * Node signals a child only until it has reaped it, so a stop after the child is gone (a second stop, a
+ * `restart` of a server that already died) can never hit an unrelated process that reuses the pid.
+ */
+async function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
+  const gone = () => child.exitCode !== null || child.signalCode !== null;
+  if (gone()) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const within = (ms: number) => Promise.race([exited.then(() => true), sleep(ms).then(() => false)]);
+  if (graceMs > 0) {
+    child.kill('SIGTERM');
+    if (gone() || (await within(graceMs))) return;
+  }
+  child.kill('SIGKILL');
+  if (!gone() && !(await within(5000))) throw new InfraError(`process ${child.pid} survived SIGKILL for 5 s`);
+}
+
+/**
+ * An attached server that dies while nobody is stopping it takes a test (or a `dhw` process) down with
+ * errors about connections; say on stderr which server died, how, and what it printed last.
+ */
+function reportUnexpectedExit(
+  spec: LaunchSpec,
+  pid: number | undefined,
+  how: string,
+  outputTail: () => string,
+): void {
+  const tail = outputTail().trim().split('\n').slice(-8).join('\n');
+  process.stderr.write(
+    `[infra] ${spec.name} (pid ${pid}, ${spec.binary} ${spec.args.join(' ')}) ${how} while in use, ` +
+      `not stopped by this process. Its last output:\n${tail || '(none)'}\n`,
+  );
+}
+
 /** Start the server and wait until `isReady()`; throws InfraError (with its output) if it exits or times out. */
 export async function launchServer(spec: LaunchSpec): Promise<RunningProcess> {
   const child = spawnChild(spec);
   const outputTail = spec.detached ? () => `(see ${spec.logFile})` : collectTail(child);
+  const pid = child.pid;
   let exitInfo: string | undefined;
+  let ready = false;
+  let stopping = false;
   child.on('exit', (code, signal) => {
     exitInfo = `exited with ${signal ?? `code ${code}`}`;
+    if (pid === undefined || spec.detached) return;
+    forgetChild(pid); // gone: nothing left to reap, and its pid may be reused
+    if (ready && !stopping) reportUnexpectedExit(spec, pid, exitInfo, outputTail);
   });
   child.on('error', (err) => {
     exitInfo = `could not be started: ${err.message}`;
   });
   child.unref();
-  const pid = child.pid;
   const running: RunningProcess = {
     pid: pid ?? -1,
     outputTail,
-    stop: async (graceMs) => {
+    stop: async (graceMs = 3000) => {
       if (pid === undefined) return;
+      stopping = true;
       forgetChild(pid);
-      await stopPid(pid, graceMs);
+      // A detached server may outlive its ChildProcess handle's usefulness (`dhw infra` stops it by pid).
+      if (spec.detached) await stopPid(pid, graceMs);
+      else await stopChild(child, graceMs);
     },
   };
   if (pid !== undefined && !spec.detached) reapOnExit(pid, spec.tempDir);
@@ -113,7 +159,10 @@ export async function launchServer(spec: LaunchSpec): Promise<RunningProcess> {
   const timeoutMs = spec.readyTimeoutMs ?? 15_000;
   const deadline = Date.now() + timeoutMs;
   while (exitInfo === undefined) {
-    if (await spec.isReady()) return running;
+    if (await spec.isReady()) {
+      ready = true;
+      return running;
+    }
     if (Date.now() > deadline) {
       await running.stop(500);
       throw new InfraError(
