@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { isProcessAlive } from '../util/process-alive.ts';
+import { isProcessAlive, processStartTicks } from '../util/process-alive.ts';
 import { freePort } from './free-port.ts';
-import { startEtcd } from './local-servers.ts';
+import { startEtcd, startNats } from './local-servers.ts';
 import { infraDown, infraEnvLines, infraStatus, infraUp } from './local-stack.ts';
 import { stopPid } from './server-process.ts';
 
@@ -98,5 +98,33 @@ test('infra up leaves a healthy etcd it did not start alone, and restarts only t
     await infraDown(dir, { purge: true });
     await foreign.stop();
     await rm(join(dir, '..'), { recursive: true, force: true });
+  }
+});
+
+test('infra down never stops a process that merely reuses a recorded pid (its start time differs)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'dhw-infra-recycled-'));
+  const stranger = await startNats({ jetstream: false }); // stands for whatever got the recorded pid
+  try {
+    const ticks = processStartTicks(stranger.pid);
+    assert.ok(ticks !== undefined && ticks > 0, 'start time readable from /proc');
+    assert.equal(processStartTicks(stranger.pid), ticks, 'stable for one process');
+    const recorded = (startTicks: number) => ({
+      pid: stranger.pid,
+      startTicks,
+      binary: 'nats-server',
+      dataDir: dir,
+      logFile: join(dir, 'nats.log'),
+    });
+    const record = {
+      startedAt: new Date().toISOString(),
+      etcd: { pid: null, binary: 'etcd', dataDir: '', logFile: '', endpoint: 'http://127.0.0.1:1' },
+      nats: { ...recorded(ticks - 1), url: stranger.url, monitorUrl: stranger.monitorUrl },
+    };
+    await writeFile(join(dir, 'infra.json'), JSON.stringify(record));
+    assert.deepEqual(await infraDown(dir), []);
+    assert.equal(isProcessAlive(stranger.pid), true);
+  } finally {
+    await stranger.stop();
+    await rm(dir, { recursive: true, force: true });
   }
 });

@@ -12,7 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { isWildcardHost } from '../util/advertise-host.ts';
-import { isProcessAlive } from '../util/process-alive.ts';
+import { isProcessAlive, processStartTicks } from '../util/process-alive.ts';
 import { InfraError } from './errors.ts';
 import { fetchJson, type ManagedServer, type ServerTls, startEtcd, startNats } from './local-servers.ts';
 import { stopPid } from './server-process.ts';
@@ -36,6 +36,8 @@ export const DEFAULT_INFRA_PORTS: InfraPorts = {
 interface RecordedServer {
   /** null: a healthy server this stack found already running and left alone (someone else started it). */
   pid: number | null;
+  /** The pid's start time (processStartTicks): a recycled pid is never taken for ours. Absent in old records. */
+  startTicks?: number;
   binary: 'etcd' | 'nats-server';
   dataDir: string;
   logFile: string;
@@ -78,6 +80,7 @@ export function readInfraRecord(dir: string): InfraRecord | undefined {
 /** The pid still runs the binary we started (not a recycled pid). Falls back to "alive" without /proc. */
 function isOurServer(server: RecordedServer): boolean {
   if (server.pid === null || !isProcessAlive(server.pid)) return false;
+  if (server.startTicks !== undefined && processStartTicks(server.pid) !== server.startTicks) return false;
   try {
     return (
       readFileSync(`/proc/${server.pid}/cmdline`, 'utf8').split('\0')[0]?.endsWith(server.binary) ?? false
@@ -239,6 +242,7 @@ export async function infraUp(
       startedNow.push(server);
       etcd = {
         pid: server.pid,
+        startTicks: processStartTicks(server.pid),
         binary: 'etcd',
         dataDir: server.dataDir,
         logFile: etcdLog,
@@ -264,6 +268,7 @@ export async function infraUp(
       startedNow.push(server);
       nats = {
         pid: server.pid,
+        startTicks: processStartTicks(server.pid),
         binary: 'nats-server',
         dataDir: server.dataDir,
         logFile: natsLog,
