@@ -37,6 +37,7 @@ import type { Logger } from '../util/logger.ts';
 import { AgentKvConnector, checkNotExpired, ensurePeer, KV_REGION } from './agent-kv-connector.ts';
 import { AgentKvStager } from './agent-kv-stager.ts';
 import { startLayerwisePush } from './kv-push-wiring.ts';
+import { putUnderLease } from './lease-at-start.ts';
 import { WorkerError } from './errors.ts';
 import type { SimulatedKvSpec } from './worker-engine.ts';
 import {
@@ -273,7 +274,10 @@ export async function startKvTransferPart(
   }
 
   // Last: peers can pull from us only once everything above is in place.
-  const metadataKey = await publishAgentMetadata(discovery, namespace, metadata);
+  let metadataKey = '';
+  await putUnderLease(discovery, log, 'the transfer agent published its metadata', async () => {
+    metadataKey = await publishAgentMetadata(discovery, namespace, metadata);
+  });
   let published = true;
   stack.defer(async () => {
     if (published) await discovery.delete(metadataKey);

@@ -25,6 +25,7 @@ import type { TransferAgent } from '../transfer/index.ts';
 import { CleanupStack } from '../util/cleanup-stack.ts';
 import type { Logger } from '../util/logger.ts';
 import type { CanaryResult } from './canary.ts';
+import { putUnderLease } from './lease-at-start.ts';
 import { RegistrationGuard } from './registration-guard.ts';
 import { WorkerError } from './errors.ts';
 import type { WorkerHealth, WorkerState } from './worker-health.ts';
@@ -147,7 +148,7 @@ export class Worker {
   }
 
   private async goLive(): Promise<void> {
-    const { canary, registration, discovery } = this.parts;
+    const { canary, registration, discovery, kvTransfer } = this.parts;
     const first = await canary.runOnce();
     if (!first.ok) {
       throw new WorkerError(
@@ -155,7 +156,13 @@ export class Worker {
           'the engine flags (e.g. --num-kv-blocks, --max-num-batched-tokens).',
       );
     }
-    await registration.register();
+    await putUnderLease(
+      discovery,
+      this.log,
+      'the worker registered',
+      () => registration.register(),
+      async () => kvTransfer?.republish(),
+    );
     this.parts.phase.state = 'ready';
     canary.start();
     discovery.onLeaseLost((err) => this.onLeaseLost(err));
