@@ -15,9 +15,9 @@
  * pricing: a flow that takes a detour pays its own delay and the load it adds to the detour's other users,
  * here measured, not tuned (r̄ is the router's own in-flight counts; R, as every term, only sets the unit).
  *
- * Measured (26 study inputs and 16 held-out ones, fast simulator): the shared-prefix and tool-agent moves
- * that copied a 2k system prompt or a 10k document to a momentarily idle worker stay on the worker that
- * holds it; ≥ 90 % of the hit-rate ceiling at 4× on every input (was 4 of 13 and 3 of 8 below).
+ * Measured (26 study inputs and 16 held-out ones, fast simulator; `round-6.md`): on tool-agent about half
+ * the moves that copied a prefix (mostly a 2,048-token system prompt) to a momentarily idle worker stay,
+ * with the same E2E mean; ≥ 90 % of the hit-rate ceiling at 4× on every input (was 4 of 13 and 3 of 8 below).
  */
 import { formatNumber } from './kv-cost.ts';
 import type { TtftCostTerms } from './ttft-cost.ts';
