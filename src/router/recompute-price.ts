@@ -15,6 +15,10 @@
  * pricing: a flow that takes a detour pays its own delay and the load it adds to the detour's other users,
  * here measured, not tuned (r̄ is the router's own in-flight counts; R, as every term, only sets the unit).
  *
+ * Decisions see it as every uncached token charged at 1 + running_w + r̄ instead of 1 + running_w: the
+ * r̄ · least part is the same on every worker and never changes the argmin, so pricing only the copy keeps
+ * the log readable (0 where the longest prefix is) and decides exactly the same.
+ *
  * Measured (26 study inputs and 16 held-out ones, fast simulator; `round-6.md`): on tool-agent about half
  * the moves that copied a prefix (mostly a 2,048-token system prompt) to a momentarily idle worker stay,
  * with the same E2E mean; ≥ 90 % of the hit-rate ceiling at 4× on every input (was 4 of 13 and 3 of 8 below).
