@@ -13,6 +13,8 @@
  *
  * Options: --sim fast|exact (fast)  --inputs SUBSTRING[,…] (labels like "conversation-1 8w 4x")
  *          --tolerance 0.05  --json FILE (every metric, for the README)  --repo-requests 1000
+ *          --held-out KIND:SESSIONS:SEED[,…] (instead of the 26: other generated traces, e.g. held-out checks
+ *          "tool-agent:800:3,conversation:900:3", each on 8/16 workers at 1×/4×, labelled "tool-agent-3/800 8w 4x")
  * Deterministic: the same command prints the same table (virtual time; load changes only how long it takes).
  */
 import { writeFileSync } from 'node:fs';
@@ -21,6 +23,7 @@ import {
   type ReplayMetrics,
   readTrace,
   runReplay,
+  SESSION_TRACE_KINDS,
   type SessionTraceKind,
   sessionTrace,
   sessionTraceOptions,
@@ -39,6 +42,7 @@ const { values } = parseArgs({
     tolerance: { type: 'string', default: '0.05' },
     json: { type: 'string' },
     'repo-requests': { type: 'string', default: '1000' },
+    'held-out': { type: 'string', default: '' },
   },
 });
 configureLogging({ level: 'error' });
@@ -86,7 +90,37 @@ const GENERATED: readonly [SessionTraceKind, number][] = [
   ['shared-prefix', 1200],
 ];
 
+/** `--held-out tool-agent:800:3,…`: generated traces outside the study's 26 inputs. */
+function heldOut(spec: string): Input[] {
+  const out: Input[] = [];
+  for (const item of spec.split(',').filter((s) => s.length > 0)) {
+    const [kind, sessions, seed] = item.split(':');
+    if (
+      !SESSION_TRACE_KINDS.includes(kind as SessionTraceKind) ||
+      !(Number(sessions) > 0) ||
+      seed === undefined
+    )
+      throw new Error(
+        `--held-out takes KIND:SESSIONS:SEED[,…] with KIND one of ${SESSION_TRACE_KINDS.join(', ')}, ` +
+          `e.g. tool-agent:800:3; got "${item}"`,
+      );
+    const opts = sessionTraceOptions(kind as SessionTraceKind, {
+      sessions: Number(sessions),
+      seed: Number(seed),
+    });
+    const trace = sessionTrace(opts);
+    for (const workers of [8, 16])
+      for (const load of [4, 1])
+        out.push({ label: `${kind}-${seed}/${sessions} ${workers}w ${load}x`, trace, workers, load });
+  }
+  return out;
+}
+
 function inputs(): Input[] {
+  const wanted = values.inputs.split(',').filter((s) => s.length > 0);
+  const pick = (all: Input[]) =>
+    wanted.length === 0 ? all : all.filter((i) => wanted.some((w) => i.label.includes(w)));
+  if (values['held-out'] !== '') return pick(heldOut(values['held-out']));
   const out: Input[] = [];
   for (const [kind, sessions] of GENERATED)
     for (const seed of [1, 2]) {
@@ -100,8 +134,7 @@ function inputs(): Input[] {
   });
   for (const load of [4, 1])
     out.push({ label: `repo-${repo.length} 8w ${load}x`, trace: repo, workers: 8, load });
-  const wanted = values.inputs.split(',').filter((s) => s.length > 0);
-  return wanted.length === 0 ? out : out.filter((i) => wanted.some((w) => i.label.includes(w)));
+  return pick(out);
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(1)} %`;

@@ -43,7 +43,8 @@ export const POLICY_SUMMARIES: Readonly<Record<BuiltinPolicyName, string>> = {
   kv: "Dynamo's cost: weight × uncached prefill blocks + active blocks",
   'kv-approx': "Dynamo's cost on the router's own past decisions, for workers without KV events",
   'kv-ttft': 'predicted delay, bounded loads, wait bound of one prompt',
-  'kv-delay': 'predicted delay: TTFT there + the stall its prefill puts on the decoders there',
+  'kv-delay':
+    'predicted delay: TTFT there + the stall its prefill puts on the decoders there + the price of copying a prefix another worker holds',
 };
 
 /** `--router` help, the default first: "kv-delay (predicted delay: ...) | ... | kv (Dynamo's cost: ...) | ./my-policy.ts". */

@@ -192,6 +192,11 @@ export interface PolicyOptions {
    * the router sent there over the last mean decode life (`received-stall.ts`). Default false (round 5).
    */
   receivedStall?: boolean;
+  /**
+   * kv-delay: price a recompute (the uncached tokens beyond the least any worker needs) at the cluster's
+   * mean requests in flight, besides the stall where it runs (`recompute-price.ts`). Default true (round 6).
+   */
+  recomputePrice?: boolean;
   /** kv-approx: how long a routing decision is remembered, ms (default 120 000). */
   approxTtlMs?: number;
   /** kv-approx: cap on remembered (worker, block) entries (default 1 000 000). */

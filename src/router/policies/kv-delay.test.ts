@@ -137,6 +137,46 @@ describe('kv-delay policy', () => {
     assert.notEqual(stay(routerWith(bounded, all).router), 'w1');
   });
 
+  it('prices a copy of a prefix another worker holds at the cluster’s mean running count (round 6)', () => {
+    const route = (options: { recomputePrice?: boolean }) => {
+      const policy = new KvDelayPolicy({ seed: 1, now: stoppedClock, prefillTokensPerMs: 32, ...options });
+      const { router } = routerWith(policy, ['w1', 'w2'], { explainAlways: true });
+      router.applyKvEvent('w1' as never, storedEvent(1, history)); // w1 holds 640 of the 704 tokens
+      for (let i = 0; i < 12; i++) decodingOn(router, 'w1', ['w1', 'w2'], `d${i}`, 50_000 + i * 1000);
+      return router.route({ requestId: 't2', tokenIds: nextTurn });
+    };
+    // w1: 64 uncached, 12 decoding: 2 + 24 = 26 ms. w2 (idle) recomputes 640 tokens w1 holds: 22 ms there,
+    // and the capacity it takes is charged at r̄ = (12 + 0)/2 = 6 running: + 6·640/32 = 120 ms.
+    const priced = route({});
+    assert.equal(priced.workerId, 'w1');
+    assert.deepEqual(
+      priced.decision.scores!.map((s) => s.formula),
+      [
+        '(0q + 64u)/32 = 2ms ttft + 12*64u/32 = 24ms stall = 26ms',
+        '(0q + 704u)/32 = 22ms ttft + 0*704u/32 = 0ms stall + 6*640c/32 = 120ms recompute = 142ms',
+      ],
+    );
+    // Without the price (round 5's kv-delay) the 12 stalls outweigh the copy: the turn leaves its history.
+    const unpriced = route({ recomputePrice: false });
+    assert.equal(unpriced.workerId, 'w2');
+    assert.equal(unpriced.decision.scores![1]!.cost, 22);
+  });
+
+  it('still leaves a worker far above the mean: the copy is charged r̄, the stay its own running count', () => {
+    const all = ['w1', 'w2', 'w3', 'w4', 'w5', 'w6', 'w7', 'w8'];
+    const policy = new KvDelayPolicy({ seed: 1, now: stoppedClock, prefillTokensPerMs: 32 });
+    const { router } = routerWith(policy, all, { explainAlways: true });
+    router.applyKvEvent('w1' as never, storedEvent(1, history));
+    for (let i = 0; i < 16; i++) decodingOn(router, 'w1', all, `d${i}`, 50_000 + i * 1000);
+    const turn = [...history, ...tokens(10_000, 640)]; // 640 cached on w1, 640 new
+    // w1: 640/32 = 20 ms ttft + 16·20 = 320 ms stall = 340 ms. An idle worker: 1280/32 = 40 ms ttft +
+    // r̄ = 16/8 = 2 running · 640/32 = 40 ms recompute = 80 ms: the stall here is real, not displaced.
+    const r = router.route({ requestId: 't2', tokenIds: turn });
+    assert.notEqual(r.workerId, 'w1');
+    assert.equal(r.decision.scores![0]!.cost, 340);
+    assert.equal(r.decision.scores!.find((s) => s.workerId === r.workerId)!.cost, 80);
+  });
+
   it('learns the mean output length as a decayed mean of finished requests', () => {
     const estimator = new OutputLengthEstimator();
     assert.equal(estimator.mean, 0);

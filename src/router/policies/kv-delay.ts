@@ -3,9 +3,12 @@
  * delay a request adds to the users of each worker, as `kv-ttft` predicts it, under the wait bound "wait no
  * longer than you save" and without a load bound (router README, rounds 4 and 5):
  *
- *   cost = ttft + stall [+ pressure]
+ *   cost = ttft + stall + recompute [+ pressure]
  *        = (queued + uncached)/R                     its own wait for the first token (FCFS prefill)
  *        + running · uncached/R                      the chunks its prefill puts into their decode steps
+ *        + r̄ · (uncached − least uncached)/R         a copy of a prefix another worker holds also takes
+ *                                                    capacity the next requests needed (`recompute-price.ts`,
+ *                                                    round 6; `recomputePrice: false` leaves it out)
  *        [+ running · N/2 · (d(u + Δu) − d(u))]       with `decodePressure: true`: the slower decode steps
  *                                                    its KV causes while they share the worker
  *
@@ -36,6 +39,7 @@ import {
 import { PrefillRateEstimator } from '../prefill-rate.ts';
 import { ReceivedStallEstimator } from '../received-stall.ts';
 import { formatNumber } from '../kv-cost.ts';
+import { formatRecompute, priceRecompute, type RecomputeTerms } from '../recompute-price.ts';
 import {
   applyWaitBound,
   emptyTtftCostTerms,
@@ -67,7 +71,7 @@ interface Pending {
   workTokens: number;
 }
 
-export interface DelayCostTerms extends TtftCostTerms {
+export interface DelayCostTerms extends RecomputeTerms {
   decode: DecodePressure | undefined;
   /** With `receivedStall`: uncached tokens sent here over the last mean decode life, and their ms. */
   received: { tokens: number; ms: number } | undefined;
@@ -81,6 +85,7 @@ export class KvDelayPolicy implements RoutingPolicy {
   readonly ownDecode: boolean;
   readonly pricesDecode: boolean;
   readonly waitSlack: 'saved' | 'prompt' | 'cached';
+  readonly pricesRecompute: boolean;
   private readonly rng: Rng;
   private readonly now: () => number;
   private readonly pending = new Map<RequestId, Pending>();
@@ -100,6 +105,7 @@ export class KvDelayPolicy implements RoutingPolicy {
     this.ownDecode = options.decodeOwnTime ?? false;
     this.pricesDecode = options.decodePressure ?? false;
     this.waitSlack = options.waitSlack ?? 'saved';
+    this.pricesRecompute = options.recomputePrice ?? true;
     const prior = options.prefillTokensPerMs ?? chunkPrefillRate(MOCKER_STEP_TIMING, DEFAULT_CHUNK_TOKENS);
     this.rate = new PrefillRateEstimator(prior);
     this.received = options.receivedStall ? new ReceivedStallEstimator() : undefined;
@@ -115,7 +121,13 @@ export class KvDelayPolicy implements RoutingPolicy {
     for (let i = 0; i < workers.length; i++) {
       const w = workers[i]!;
       // Not a spread: a cloned literal's number fields are boxed, and every write would allocate one.
-      this.terms[i] ??= Object.assign(emptyTtftCostTerms(), { decode: undefined, received: undefined });
+      this.terms[i] ??= Object.assign(emptyTtftCostTerms(), {
+        decode: undefined,
+        received: undefined,
+        recomputeTokens: 0,
+        meanRunning: 0,
+        recomputeMs: 0,
+      });
       const terms = ttftCostTermsInto(this.terms[i]!, request, w, tokensPerMs, bound);
       // Priced decode and received stall (both opt-in) allocate their records per worker: they are kept
       // in the decision's scores.
@@ -128,8 +140,11 @@ export class KvDelayPolicy implements RoutingPolicy {
       const received = recent ? { tokens, ms: tokens / tokensPerMs } : undefined;
       if (received) terms.cost += received.ms;
       terms.received = received;
+      terms.recomputeTokens = 0;
+      terms.recomputeMs = 0;
       costs[i] = terms;
     }
+    if (this.pricesRecompute) priceRecompute(costs, tokensPerMs);
     const slack = this.waitSlack === 'prompt' ? request.isl : maxSavedTokens(request, workers);
     const ownCached =
       this.waitSlack === 'cached'
@@ -199,12 +214,15 @@ function maxSavedTokens(request: RouteRequest, workers: readonly WorkerView[]): 
 }
 
 /**
- * kv-ttft's two terms, then the decode pressure and the received stall when priced:
+ * kv-ttft's two terms, the recompute price where this worker copies a prefix, then the decode pressure and
+ * the received stall when priced:
  * "... stall + 3*343t/2*(10.93-10.31)ms = 319ms decode + 3200r/48.2 = 66.39ms received = 750ms".
  */
 function formatDelayCost(c: DelayCostTerms, tokensPerMs: number): string {
-  if (c.decode === undefined && c.received === undefined) return formatTtftCost(c, tokensPerMs);
-  let terms = formatTtftTerms(c, tokensPerMs);
+  const recompute = formatRecompute(c, tokensPerMs);
+  if (c.decode === undefined && c.received === undefined && recompute === '')
+    return formatTtftCost(c, tokensPerMs);
+  let terms = formatTtftTerms(c, tokensPerMs) + recompute;
   if (c.decode) terms += ` + ${formatDecodePressure(c.decode)}`;
   if (c.received)
     terms += ` + ${c.received.tokens}r/${formatNumber(tokensPerMs)} = ${formatNumber(c.received.ms)}ms received`;
