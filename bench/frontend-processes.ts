@@ -26,6 +26,7 @@
  *
  * Options: --processes 1,2  --concurrency 32,64  --seconds 5  --rounds 2  --workers 2  --cpu-prof DIR
  *          --request-plane unix|tcp  --router round-robin|kv-delay|...  --idle S  --smoke  --json
+ *          --frontend-node-args="FLAGS"  (node/V8 flags for the frontend process only, e.g. heap sizing)
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -47,6 +48,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '2' },
     workers: { type: 'string', default: '2' },
     'cpu-prof': { type: 'string' },
+    'frontend-node-args': { type: 'string', default: '' },
     'request-plane': { type: 'string', default: 'unix' },
     router: { type: 'string', default: 'round-robin' },
     idle: { type: 'string', default: '0' },
@@ -55,6 +57,8 @@ const { values } = parseArgs({
   },
 });
 const smoke = values.smoke === true;
+/** Node/V8 flags for the frontend process only (`--frontend-node-args "--max-semi-space-size=64"`). */
+const frontendNodeArgs = (values['frontend-node-args'] ?? '').split(/\s+/).filter((a) => a.length > 0);
 const config = {
   processes: positiveIntList('processes', values.processes),
   concurrency: smoke ? [4] : positiveIntList('concurrency', values.concurrency),
@@ -280,6 +284,7 @@ async function main(): Promise<void> {
         ],
         frontendArgs: ['--log-level', 'warn', '--router', config.router, '--processes', String(p)],
         nodeArgs: values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']] : [],
+        frontendNodeArgs: frontendNodeArgs,
       });
       stacks.set(p, stack);
       await warmUp(stack);

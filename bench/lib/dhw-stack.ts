@@ -96,6 +96,8 @@ export async function startLocalStack(options: {
   workerArgs: string[];
   frontendArgs: string[];
   nodeArgs?: string[];
+  /** Extra node flags for the frontend process only (e.g. V8 heap sizing), after `nodeArgs`. */
+  frontendNodeArgs?: string[];
 }): Promise<LocalStack> {
   const nodeArgs = options.nodeArgs ?? [];
   const dir = mkdtempSync(join(tmpdir(), 'dhw-bench-stack-'));
@@ -125,7 +127,7 @@ export async function startLocalStack(options: {
     ['frontend', ...shared, '--host', '127.0.0.1', '--port', '0', ...options.frontendArgs],
     /Frontend at (http:\/\/\S+)\/v1/,
     60_000,
-    nodeArgs,
+    [...nodeArgs, ...(options.frontendNodeArgs ?? [])],
   );
   const url = frontend.ready[1];
   const deadline = Date.now() + 30_000;
