@@ -27,9 +27,12 @@
  * Options: --processes 1,2  --concurrency 32,64  --seconds 5  --rounds 2  --workers 2  --cpu-prof DIR
  *          --request-plane unix|tcp  --router round-robin|kv-delay|...  --idle S  --smoke  --json
  *          --frontend-node-args="FLAGS"  (node/V8 flags for the frontend process only, e.g. heap sizing)
+ *          --pin  (CPU affinity with taskset: the frontend tree on CPUs 0..P-1, the workers and this client on
+ *                 the others, as one pins nginx's workers apart from the backends; needs more CPUs than P)
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { Agent, request as httpRequest } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -49,6 +52,7 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '2' },
     'cpu-prof': { type: 'string' },
     'frontend-node-args': { type: 'string', default: '' },
+    pin: { type: 'boolean', default: false },
     'request-plane': { type: 'string', default: 'unix' },
     router: { type: 'string', default: 'round-robin' },
     idle: { type: 'string', default: '0' },
@@ -96,17 +100,7 @@ function post(agent: Agent, url: URL): Promise<number> {
 
 /** CPU seconds (user + system) of `pid` and its direct children, from /proc (clock ticks of 1/100 s). */
 function treeCpuSeconds(pid: number): number {
-  const pids = [pid];
-  try {
-    pids.push(
-      ...execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
-        .split('\n')
-        .map((l) => Number(l.trim()))
-        .filter((n) => n > 0),
-    );
-  } catch {
-    // no children
-  }
+  const pids = [pid, ...childPids(pid)];
   let seconds = 0;
   for (const p of pids) {
     try {
@@ -188,8 +182,46 @@ async function rawClient(url: URL): Promise<Sender> {
   };
 }
 
+/** Direct children of `pid` (the frontend primary's forked children). */
+function childPids(pid: number): number[] {
+  try {
+    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => Number(l.trim()))
+      .filter((n) => n > 0);
+  } catch {
+    return []; // no children
+  }
+}
+
+/** Sets the CPU affinity of every thread of `pid` (`taskset -a -p -c`). */
+function pinProcess(pid: number, cpus: string): void {
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
+  } catch (error) {
+    throw new Error(`--pin: taskset failed for pid ${pid} (is util-linux's taskset installed?): ${error}`);
+  }
+}
+
+/**
+ * `--pin`: the frontend tree (primary and children) on CPUs 0..P-1, the workers and this client on the
+ * rest, so the frontend never waits for a core behind the processes it serves.
+ */
+function pinStack(stack: LocalStack, processes: number): void {
+  const cpus = availableParallelism();
+  if (processes >= cpus)
+    throw new Error(`--pin needs more CPUs than frontend processes (${cpus} CPUs, --processes ${processes})`);
+  const frontendCpus = `0-${processes - 1}`;
+  const restCpus = `${processes}-${cpus - 1}`;
+  const primary = stack.frontend.child.pid!;
+  for (const pid of [primary, ...childPids(primary)]) pinProcess(pid, frontendCpus);
+  for (const worker of stack.workers) pinProcess(worker.child.pid!, restCpus);
+  pinProcess(process.pid, restCpus);
+}
+
 async function closedLoop(stack: LocalStack, processes: number, concurrency: number): Promise<Row> {
   const url = new URL('/v1/completions', stack.url);
+  if (values.pin) pinStack(stack, processes);
   const senders = await Promise.all(Array.from({ length: concurrency }, () => rawClient(url)));
   let requests = 0;
   let failed = 0;
@@ -327,7 +359,7 @@ async function main(): Promise<void> {
   const json = JSON.stringify({
     bench: 'frontend-processes',
     machine,
-    config: { ...config, smoke },
+    config: { ...config, smoke, pin: values.pin === true },
     summary,
   });
   if (values.json) {
@@ -339,7 +371,7 @@ async function main(): Promise<void> {
     `machine: ${machineLine(machine)}; load at the end ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]}`,
   );
   console.log(
-    `workload: ${config.workers} zero-delay mocker worker processes (request plane over ${config.requestPlane}), router ${config.router}, ${config.seconds} s closed loops × ${config.rounds} rounds, interleaved\n`,
+    `workload: ${config.workers} zero-delay mocker worker processes (request plane over ${config.requestPlane}), router ${config.router}, ${config.seconds} s closed loops × ${config.rounds} rounds, interleaved${values.pin ? ', pinned (frontend on its own CPUs, workers and client on the rest)' : ''}\n`,
   );
   console.log(
     markdownTable(
