@@ -42,6 +42,8 @@ const dop = {
   i8x16MaxS: simd(0x78),
   i16x8Sub: simd(0x91),
   i32x4ExtaddPairwiseI16x8S: simd(0x7e),
+  i32x4DotI16x8S: simd(0xba),
+  i16x8Splat: simd(0x10),
   i32x4Add: simd(0xae),
   /** i16x8.relaxed_dot_i8x16_i7x16_s(a: i8, b: i7): lane i = a[2i]·b[2i] + a[2i+1]·b[2i+1] */
   i16x8RelaxedDotI8x16I7x16S: simd(0x112),
@@ -79,11 +81,17 @@ const storeBySign: ActivationStore = (fn, xq, vecs, quantized) => {
   ]);
 };
 
-/** isum += extadd_pairwise(dot(w, x⁺) − dot(w, x⁻)): row c's 4 products of this lane in lane c */
-const dotBySign = (w: Local, xPlus: Local, xMinus: Local, s: Local): Code => [
+/**
+ * isum += fold(dot(w, x⁺) − dot(w, x⁻)): row c's 4 products of this lane in lane c. The fold of i16 pairs is
+ * `i32x4.extadd_pairwise_i16x8_s`, or the same sums as `i32x4.dot_i16x8_s` with a register of i16 ones
+ * (`ones`): V8 lowers extadd_pairwise to pmaddwd with a constant in memory, and reloads that constant's
+ * address before each one (two loads per 16 weight bytes); the register form is one pmaddwd.
+ */
+const dotBySign = (w: Local, xPlus: Local, xMinus: Local, s: Local, ones: Local | null): Code => [
   ...get(w), ...get(xPlus), ...dop.i16x8RelaxedDotI8x16I7x16S,
   ...get(w), ...get(xMinus), ...dop.i16x8RelaxedDotI8x16I7x16S,
-  ...dop.i16x8Sub, ...dop.i32x4ExtaddPairwiseI16x8S,
+  ...dop.i16x8Sub,
+  ...(ones ? [...get(ones), ...dop.i32x4DotI16x8S] : dop.i32x4ExtaddPairwiseI16x8S),
   ...get(s), ...dop.i32x4Add, ...set(s),
 ];
 
@@ -91,30 +99,40 @@ const dotBySign = (w: Local, xPlus: Local, xMinus: Local, s: Local): Code => [
  * The relaxed dot (relaxed kernel module only; layout q8x4 by 4, activations by sign): per 16 weight bytes of
  * a group one `v128.load` and two relaxed dots; the two splats of a lane serve both groups of the pair (Q12).
  */
-export const relaxedDotScheme: Q8DotScheme = {
-  tileName: 'q8_dot_tile',
-  // a pass moves a row's pointer through q⁺ only; its block's q⁻ half is read at +32 and skipped after
-  blockActivationSkip: Q8_BLOCK,
-  quantizer: () => quantizeActivationsQ8(storeBySign),
-  declare(fn, R, H) {
-    const wv = fn.localArray('w', H, V128);
-    const xPlus = fn.local('xPlus', V128);
-    const xMinus = fn.local('xMinus', V128);
-    const lanes = PASS_LANES[R] ?? 1;
-    if (LANES_PER_BLOCK % lanes !== 0) throw new Error(`q8 dot tile: ${lanes} lanes per pass do not divide a block`);
-    return ({ wg, xRows, isum }) => {
-      const code: Code = [];
-      for (const u of range(lanes)) {
-        for (const h of range(H)) code.push(...get(wg[h]!), ...op.v128Load(u * 16), ...set(wv[h]!));
-        for (const r of range(R)) {
-          code.push(
-            ...get(xRows[r]!), ...op.v128Load32Splat(u * LANE), ...set(xPlus),
-            ...get(xRows[r]!), ...op.v128Load32Splat(MINUS_OFFSET + u * LANE), ...set(xMinus),
-          );
-          for (const h of range(H)) code.push(...dotBySign(wv[h]!, xPlus, xMinus, isum[r * H + h]!));
+export const relaxedDotScheme: Q8DotScheme = relaxedDot(PASS_LANES, true);
+
+/**
+ * The relaxed dot with `passLanes[R]` lanes per pass, folding pairs with a register of ones or with
+ * extadd_pairwise (the kernel benchmarks build the other choices).
+ */
+export function relaxedDot(passLanes: Record<number, number>, onesRegister: boolean): Q8DotScheme {
+  return {
+    tileName: 'q8_dot_tile',
+    // a pass moves a row's pointer through q⁺ only; its block's q⁻ half is read at +32 and skipped after
+    blockActivationSkip: Q8_BLOCK,
+    quantizer: () => quantizeActivationsQ8(storeBySign),
+    declare(fn, R, H) {
+      const wv = fn.localArray('w', H, V128);
+      const xPlus = fn.local('xPlus', V128);
+      const xMinus = fn.local('xMinus', V128);
+      const ones = onesRegister ? fn.local('i16Ones', V128) : null;
+      const lanes = passLanes[R] ?? 1;
+      if (LANES_PER_BLOCK % lanes !== 0) throw new Error(`q8 dot tile: ${lanes} lanes per pass do not divide a block`);
+      return ({ wg, xRows, isum }) => {
+        const code: Code = [];
+        for (const u of range(lanes)) {
+          for (const h of range(H)) code.push(...get(wg[h]!), ...op.v128Load(u * 16), ...set(wv[h]!));
+          for (const r of range(R)) {
+            code.push(
+              ...get(xRows[r]!), ...op.v128Load32Splat(u * LANE), ...set(xPlus),
+              ...get(xRows[r]!), ...op.v128Load32Splat(MINUS_OFFSET + u * LANE), ...set(xMinus),
+            );
+            for (const h of range(H)) code.push(...dotBySign(wv[h]!, xPlus, xMinus, isum[r * H + h]!, ones));
+          }
         }
-      }
-      return { code, weightBytes: lanes * 4 * LANE, activationBytes: lanes * LANE };
-    };
-  },
-};
+        const setup = ones ? [...op.i32Const(1), ...dop.i16x8Splat, ...set(ones)] : [];
+        return { setup, code, weightBytes: lanes * 4 * LANE, activationBytes: lanes * LANE };
+      };
+    },
+  };
+}

@@ -143,6 +143,8 @@ export interface TileRegisters {
 
 /** One pass of a tile's inner loop and how far it moves the group and row pointers. */
 export interface TilePass {
+  /** runs once before the block loop (loop-invariant constants the pass reads) */
+  setup: Code;
   code: Code;
   weightBytes: number;
   activationBytes: number;
@@ -187,7 +189,7 @@ export const widenDotScheme: Q8DotScheme = {
           }
         }
       }
-      return { code, weightBytes: PASS_PAIRS * 8, activationBytes: PASS_PAIRS * 4 };
+      return { setup: [], code, weightBytes: PASS_PAIRS * 8, activationBytes: PASS_PAIRS * 4 };
     };
   },
 };
@@ -229,7 +231,7 @@ function q8IntTile(R: number, scheme: Q8DotScheme): FunctionDef {
   const xScale = fn.localArray('xScale', R, V128);
   const factor = fn.local('f16Factor', V128);
 
-  const { code: pass, weightBytes, activationBytes } = passOf({ R, H, wg, xRows, isum });
+  const { setup, code: pass, weightBytes, activationBytes } = passOf({ R, H, wg, xRows, isum });
   // the loop ends on the first group's pointer (no pass counter to keep in a register)
   pass.push(
     ...xRows.flatMap((x) => increment(x, op.i32Const(activationBytes))),
@@ -281,6 +283,7 @@ function q8IntTile(R: number, scheme: Q8DotScheme): FunctionDef {
     ...strided(xRows, xp, xRowBytes),
     ...strided(xsRows, xsp, xsRowBytes),
     ...get(wp), ...get(numBlocks), ...op.i32Const(PAIR_BLOCK_BYTES), ...op.i32Mul, ...op.i32Add, ...set(wEnd),
+    ...setup,
     ...whileLoop([...get(wp), ...get(wEnd), ...op.i32LtU], blockBody),
     ...store,
   ]);
