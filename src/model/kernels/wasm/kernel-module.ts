@@ -76,8 +76,9 @@ export function enableRelaxedSimd(): void {
  * The compiled kernel module, or null when this runtime lacks WebAssembly SIMD (callers then use the
  * TypeScript kernels). Relaxed SIMD (f32x4.relaxed_madd: one fused multiply-add where the CPU has FMA)
  * is opted into with `relaxedSimd` (the `relaxedSimd` kernel option, `--relaxed-simd`) and used only if
- * the runtime validates it. It rounds once per multiply-add instead of twice, so logits move in the last
- * bits: the exact path (separate mul and add, what the golden tests pin) stays the default.
+ * the runtime validates it. It rounds once per multiply-add instead of twice, so f32 logits move in the last
+ * bits: the exact path (separate mul and add, what the golden tests pin) stays the default. Its q8_0 × q8_0
+ * kernels (relaxed integer dot, q8-dot-codegen.ts) give the exact module's bits, on their own layout.
  */
 export function kernelModule(relaxedSimd = false): CompiledKernels | null {
   const hit = cache.get(relaxedSimd);

@@ -15,7 +15,8 @@
  *   tile, per 16 weight bytes of group g at lane p (4 weights of each of its 4 rows):
  *     t⁺ = i16x8.relaxed_dot_i8x16_i7x16_s(w, splat32(q⁺[4p..4p+3]))   lane 2c+e: w[c][4p+2e..]·q⁺ pair
  *     t⁻ = i16x8.relaxed_dot_i8x16_i7x16_s(w, splat32(q⁻[4p..4p+3]))
- *     isum += i32x4.extadd_pairwise_i16x8_s(i16x8.sub(t⁺, t⁻))        lane c: Σ of row c's 4 products
+ *     isum += i32x4.dot_i16x8_s(i16x8.sub(t⁺, t⁻), splat16(1))          lane c: Σ of row c's 4 products
+ *   (the dot with ones is i32x4.extadd_pairwise_i16x8_s, which V8 lowers with a constant it re-addresses per use)
  *
  * Exactness: the weights are the signed operand (|w| ≤ 127, 128 from a foreign GGUF still fits) and the
  * activations the 7-bit one (0..127), which the relaxed dot defines on every CPU; a pair of products is at
@@ -23,9 +24,9 @@
  * w·q products) fits i16 too, so wrapping i16x8.sub is exact. The i32 block sums, and with them every f32
  * step after them, are the widening tiles' own: the logits are bit-identical.
  *
- * The `_add_s` form (i32x4.relaxed_dot_i8x16_i7x16_add_s) is not used: V8 on x86 without VNNI lowers it to
- * pmaddubsw + pmaddwd + paddd anyway, and it ran slower in a scratch benchmark (needs two of them per 16
- * bytes, one per sign, each with its own pmaddwd).
+ * The `_add_s` form (i32x4.relaxed_dot_i8x16_i7x16_add_s) is not used: V8 in Node 20 lowers it to
+ * pmaddubsw + pmaddwd + paddd (no VNNI, even on a CPU that has it), and it ran slower in a scratch benchmark
+ * (two of them per 16 bytes, one per sign, each with its own pmaddwd).
  */
 // biome-ignore-all format: instruction sequences read like assembly, one logical step per line
 import { Q8_BLOCK } from '../quantize.ts';
@@ -57,8 +58,9 @@ const MINUS_OFFSET = Q8_BLOCK;
 /**
  * Lanes p per pass of the inner loop, by token rows per tile. TurboFan issues a pass copy's loads first:
  * per lane p a lone row holds 2 weight vectors + 2 splats, two rows 2 + 4; with the sums (2 or 4), the
- * accumulators (2 or 4) and two i16 temporaries per dot pair that stays within 15 xmm registers at 2 lanes
- * for one row and 1 lane for two.
+ * accumulators (2 or 4), the ones and two i16 temporaries per dot pair that stays within 15 xmm registers at
+ * 2 lanes for one row and 1 lane for two. Measured (kernel A/B, Q15): 4 lanes for one row spill, ×0.33–0.38;
+ * 1 lane for one row ×0.93–0.97 of 2 lanes; 2 lanes for two rows ×0.95–0.97 of 1 lane.
  */
 const PASS_LANES: Record<number, number> = { 1: 2, 2: 1 };
 
