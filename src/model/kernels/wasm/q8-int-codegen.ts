@@ -25,6 +25,10 @@
  * values, 16-bit storage), so a pair of them is one i32 splat; products fit easily (|xq·wq| ≤ 127², 16 of
  * them per lane per block). f16 scales become f32 in two instructions: their bits shifted left by 13 are an
  * f32 2^112 times too small (scales are never negative; subnormal halves convert exactly too).
+ *
+ * The tile, the driver and the f32 step are shared with the relaxed module's kernels: a `Q8DotScheme` supplies
+ * the pass over a block's weights and the quantizer's store (`widenDotScheme` here; q8-dot-codegen.ts's relaxed
+ * integer dot on the "q8x4 by 4" layout, with the same integer sums, for the relaxed module).
  */
 // biome-ignore-all format: instruction sequences read like assembly, one logical step per line
 import { Q8X4_BLOCK_BYTES, Q8X4_PAIR, Q8X4_ROWS } from '../q8x4-pack.ts';
