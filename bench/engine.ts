@@ -326,6 +326,7 @@ if (llama.ok && runs('q8')) {
     decodeTokens: counts.decode,
     repeats: counts.repeats,
     llama: llama.llama,
+    relaxedSimd,
   });
 }
 printTable(rows);

@@ -18,6 +18,7 @@ test('measureQ8SingleStream reports both q8_0 kernels and the memory per model',
     decodeTokens: 3,
     repeats: 1,
     llama: null,
+    relaxedSimd: true,
   });
   assert.deepEqual(Object.keys(r.tokensPerSec).sort(), [OURS_F32_ACT, OURS_INT].sort());
   for (const label of [OURS_INT, OURS_F32_ACT]) {

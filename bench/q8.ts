@@ -5,6 +5,8 @@
  *
  * Options: --smoke (4 tokens, one repeat) --threads N (default: all cores) --decode-tokens 32 --repeats 5
  *          --model DIR (default: the SmolLM2-135M shape, written to .dhw/bench-models/ once)
+ *          --exact (ours on the exact kernel module; default: relaxed SIMD where the runtime has it, as
+ *          bench:engine: the relaxed-dot q8_0 tiles, bit-identical logits)
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -23,6 +25,7 @@ const { values } = parseArgs({
     'decode-tokens': { type: 'string', default: '32' },
     repeats: { type: 'string', default: '5' },
     model: { type: 'string' },
+    exact: { type: 'boolean', default: false },
   },
 });
 const smoke = values.smoke === true;
@@ -42,7 +45,7 @@ const threads = Number(values.threads);
 const decodeTokens = smoke ? 4 : Number(values['decode-tokens']);
 const repeats = smoke ? 1 : Number(values.repeats);
 console.log(
-  `workload: ${dir}; single-stream ${decodeTokens} tokens after an 8-token prompt; median of ${repeats} after a warm-up, engines interleaved; threads ${threads}\n`,
+  `workload: ${dir}; single-stream ${decodeTokens} tokens after an 8-token prompt; median of ${repeats} after a warm-up, engines interleaved; threads ${threads}; ours on the ${values.exact ? 'exact' : 'relaxed-SIMD'} kernels\n`,
 );
 
 const llama = await loadLlamaCpp();
@@ -53,6 +56,7 @@ const r = await measureQ8SingleStream({
   decodeTokens,
   repeats,
   llama: llama.ok ? llama.llama : null,
+  relaxedSimd: values.exact !== true,
 });
 if (llama.ok) await llama.llama.dispose();
 

@@ -29,6 +29,11 @@ export interface Q8BenchOptions {
   repeats: number;
   /** llama.cpp, or null to measure ours only. */
   llama: Llama | null;
+  /**
+   * Ours on the relaxed-SIMD kernel module (`--relaxed-simd`): for q8_0 × q8_0 its relaxed-dot tiles on the
+   * q8x4-by-4 layout (the same logits bits as the exact module), for f32 activations the FMA tiles.
+   */
+  relaxedSimd: boolean;
 }
 
 export interface Q8MemoryReport {
@@ -90,11 +95,13 @@ export async function measureQ8SingleStream(o: Q8BenchOptions): Promise<Q8BenchR
     f32Rss: modelRss(o.dir, 'f32'),
     q8Rss: modelRss(o.dir, 'q8_0'),
   };
-  const q8Int = await LlamaModel.load(o.dir, { threads: o.threads, weightDtype: 'q8_0' });
+  const { threads, relaxedSimd } = o;
+  const q8Int = await LlamaModel.load(o.dir, { threads, weightDtype: 'q8_0', relaxedSimd });
   const q8F32Act = await LlamaModel.load(o.dir, {
-    threads: o.threads,
+    threads,
     weightDtype: 'q8_0',
     q8Activations: 'f32',
+    relaxedSimd,
   });
   const runners: [string, PhaseRunner][] = [
     [OURS_INT, ourDecodeRunner(q8Int, prompt, o.decodeTokens)],

@@ -28,7 +28,8 @@ import { KernelThreadPool } from './threads/thread-pool.ts';
 import { SharedArena } from './arena.ts';
 import { WasmAttention } from './wasm/attention-driver.ts';
 import { Q8_BLOCK } from './quantize.ts';
-import { instantiateKernels, kernelModule } from './wasm/kernel-module.ts';
+import { instantiateKernels, kernelModule, q8x4Lane } from './wasm/kernel-module.ts';
+import type { Q8x4Lane } from './q8x4-pack.ts';
 
 const log = getLogger('kernels');
 
@@ -72,10 +73,12 @@ export class KernelBackend {
   private scratch: Float32Array[] = [];
   /** The ops of the `matmuls` call in flight (reused: no array per call). */
   private readonly ops: MatmulOp[] = [];
-  /** quantize_q8_act's output for the current x: i16 values, then f32 block scales. */
+  /** quantize_q8_act's output for the current x: 64 bytes per block (i16 values, or q⁺ and q⁻ bytes), then f32 block scales. */
   private q8xScratch: Float32Array | null = null;
   /** Set by create(): whether q8_0 matrices use the integer kernel. */
   private q8IntActivations = false;
+  /** Set by create(): the packed layout the module that runs reads (relaxed module: q8x4 by 4). */
+  private q8Lane: Q8x4Lane = 2;
   private readonly wasmAttention: WasmAttention | null;
   /** kv_write reads the slot ids from here (a copy of the batch's slotMapping). */
   private slotScratch: Int32Array | null = null;
@@ -125,6 +128,7 @@ export class KernelBackend {
     }
     const backend = new KernelBackend('wasm', dtype, pool ? threads : 1, arena, wasm, pool, compiled.relaxed);
     backend.q8IntActivations = (opts.q8Activations ?? 'q8_0') === 'q8_0';
+    backend.q8Lane = q8x4Lane(compiled);
     return backend;
   }
 
@@ -281,7 +285,15 @@ export class KernelBackend {
 
   /** Places weights w (outDim, inDim) for this backend, quantizing them when the dtype asks for it. */
   matrix(w: Float32Array, outDim: number, inDim: number): Matrix {
-    const placed = placeMatrix(w, outDim, inDim, this.weightDtype, this.arena, this.q8IntActivations);
+    const placed = placeMatrix(
+      w,
+      outDim,
+      inDim,
+      this.weightDtype,
+      this.arena,
+      this.q8IntActivations,
+      this.q8Lane,
+    );
     return { ...placed, backend: this };
   }
 

@@ -7,7 +7,7 @@
  * only ever see the layout they were built for.
  */
 import type { SharedArena } from './arena.ts';
-import { packQ8x4, q8x4Bytes } from './q8x4-pack.ts';
+import { packQ8x4, type Q8x4Lane, q8x4Bytes } from './q8x4-pack.ts';
 import { canQuantizeQ8, dequantizeQ8, Q8_BLOCK, type Q8Tensor, quantizeQ8 } from './quantize.ts';
 
 export type WeightDtype = 'f32' | 'q8_0';
@@ -27,7 +27,8 @@ export interface PlacedMatrix {
 
 /**
  * Places w (outDim, inDim) in `arena` (null: the reference backend's ordinary memory), quantized when
- * `dtype` is q8_0 and the rows are whole blocks of 32; `q8IntActivations` picks the packed layout.
+ * `dtype` is q8_0 and the rows are whole blocks of 32; `q8IntActivations` picks the packed layout, `lane`
+ * its variant: the one the running kernel module's matmul_q8_int reads (kernel-module.ts `q8x4Lane`).
  */
 export function placeMatrix(
   w: Float32Array,
@@ -36,6 +37,7 @@ export function placeMatrix(
   dtype: WeightDtype,
   arena: SharedArena | null,
   q8IntActivations: boolean,
+  lane: Q8x4Lane = 2,
 ): PlacedMatrix {
   const quantize = dtype === 'q8_0' && canQuantizeQ8(inDim);
   if (!quantize) {
@@ -45,7 +47,7 @@ export function placeMatrix(
   }
   if (arena && q8IntActivations) {
     const q8x4 = arena.allocU8(q8x4Bytes(outDim, inDim));
-    packQ8x4(w, outDim, inDim, q8x4);
+    packQ8x4(w, outDim, inDim, q8x4, lane);
     return { outDim, inDim, dtype: 'q8_0', f32: null, q8: null, q8x4 };
   }
   const numScales = (outDim * inDim) / Q8_BLOCK;

@@ -75,6 +75,44 @@ describe('packQ8x4', () => {
     );
   });
 
+  it('by 4 (the relaxed dot layout): 4 consecutive weights of a row per 4-byte lane, the rest as by 2', () => {
+    const [outDim, inDim] = [12, 64]; // a whole pair and a half one, two blocks
+    const w = values(outDim * inDim, 5);
+    const by2 = new Uint8Array(q8x4Bytes(outDim, inDim));
+    const by4 = new Uint8Array(q8x4Bytes(outDim, inDim));
+    packQ8x4(w, outDim, inDim, by2);
+    packQ8x4(w, outDim, inDim, by4, 4);
+    const t = unpackQ8x4(by2, outDim, inDim);
+    assert.deepEqual(unpackQ8x4(by4, outDim, inDim, 4), t, 'the same numbers');
+    const bytes = new Int8Array(by4.buffer);
+    // every byte: block b of group g at ((g >> 1) * 2 + b) * 272 + (g & 1) * 136; weight k of row c at 16(k/4) + 4c + k%4
+    for (let j = 0; j < 16; j++) {
+      const [g, c] = [j >> 2, j & 3];
+      for (let b = 0; b < 2; b++) {
+        const base = ((g >> 1) * 2 + b) * 272 + (g & 1) * 136;
+        for (let k = 0; k < 32; k++) {
+          const expected = j < outDim ? t.q[j * inDim + b * 32 + k]! : 0;
+          assert.equal(
+            bytes[base + 16 * (k >> 2) + 4 * c + (k & 3)],
+            expected,
+            `row ${j}, block ${b}, weight ${k}`,
+          );
+        }
+        // the scales: the same f16 bits at the same place
+        assert.equal(
+          bytes[base + 128 + 2 * c],
+          new Int8Array(by2.buffer)[base + 128 + 2 * c],
+          `scale of row ${j}`,
+        );
+        assert.equal(
+          bytes[base + 129 + 2 * c],
+          new Int8Array(by2.buffer)[base + 129 + 2 * c],
+          `scale of row ${j}`,
+        );
+      }
+    }
+  });
+
   it('takes 34 bytes per 32 weights, rows padded to a multiple of 8, and refuses rows of partial blocks', () => {
     assert.equal(q8x4Bytes(8, 64), 8 * 64 * (34 / 32));
     assert.equal(q8x4Bytes(5, 64), q8x4Bytes(8, 64));

@@ -6,10 +6,12 @@
  */
 import v8 from 'node:v8';
 import type { KernelExports } from '../kernel-abi.ts';
+import type { Q8x4Lane } from '../q8x4-pack.ts';
 import { assembleModule, type FunctionDef, type MemoryLimits, ModuleBuilder } from './assembler.ts';
 import { attentionScores, attentionValues } from './attention-codegen.ts';
 import { F32_TILE, f32Matmul, type KernelTiles, Q8_TILE, q8Matmul } from './matmul-codegen.ts';
-import { q8IntKernels } from './q8-int-codegen.ts';
+import { relaxedDotScheme } from './q8-dot-codegen.ts';
+import { q8IntKernels, widenDotScheme } from './q8-int-codegen.ts';
 import { rowOpKernels } from './row-ops-codegen.ts';
 import { argmaxF32 } from './argmax-codegen.ts';
 import { softmaxF32 } from './softmax-codegen.ts';
@@ -20,7 +22,8 @@ const MEMORY: MemoryLimits = { minPages: 1, maxPages: 65536, shared: true };
 /**
  * Every function of the module, in index order: the f32 tiles, the q8 tiles, then the exported kernels
  * matmul_f32, matmul_q8 (the drivers, which call their tiles), attn_scores, attn_values; then the integer
- * q8 tiles and matmul_q8_int, quantize_q8_act (q8-int-codegen.ts); then the row operations exp_f64,
+ * q8 tiles and matmul_q8_int, quantize_q8_act (q8-int-codegen.ts; the relaxed module's from
+ * q8-dot-codegen.ts, on weights packed q8x4 by 4 and activations split by sign); then the row operations exp_f64,
  * swiglu_f32, add_f32, rmsnorm_f32, rope_f32 (row-ops-codegen.ts); then softmax_f32 (softmax-codegen.ts),
  * swiglu_f32_fast (fast-swiglu-codegen.ts), argmax_f32 (argmax-codegen.ts).
  */
@@ -34,7 +37,9 @@ export function kernelFunctions(
   const matmulF32 = f32Matmul(module, tiles.f32, relaxed);
   const matmulQ8 = q8Matmul(module, tiles.q8, relaxed);
   for (const kernel of [matmulF32, matmulQ8, attentionScores(), attentionValues()]) module.add(kernel);
-  for (const kernel of q8IntKernels(module)) module.add(kernel);
+  // the relaxed module's integer q8 tiles read the q8x4-by-4 layout (q8-dot-codegen.ts): the placement must
+  // pack for the module that runs (`CompiledKernels.relaxed`, `q8x4Lane`)
+  for (const kernel of q8IntKernels(module, relaxed ? relaxedDotScheme : widenDotScheme)) module.add(kernel);
   rowOpKernels(module);
   module.add(softmaxF32());
   module.add(swigluF32Fast());
@@ -48,6 +53,14 @@ export function kernelModuleBytes(relaxed: boolean, options: { names?: boolean }
 }
 
 type CompiledKernels = { module: WebAssembly.Module; relaxed: boolean };
+
+/**
+ * Weights of a row per 4-byte lane in the packed q8_0 layout the module's matmul_q8_int reads
+ * (q8x4-pack.ts): 4 for the relaxed module's relaxed-dot tiles, 2 for the widening ones.
+ */
+export function q8x4Lane(compiled: CompiledKernels): Q8x4Lane {
+  return compiled.relaxed ? 4 : 2;
+}
 const cache = new Map<boolean, CompiledKernels | null>();
 
 /**
@@ -63,8 +76,9 @@ export function enableRelaxedSimd(): void {
  * The compiled kernel module, or null when this runtime lacks WebAssembly SIMD (callers then use the
  * TypeScript kernels). Relaxed SIMD (f32x4.relaxed_madd: one fused multiply-add where the CPU has FMA)
  * is opted into with `relaxedSimd` (the `relaxedSimd` kernel option, `--relaxed-simd`) and used only if
- * the runtime validates it. It rounds once per multiply-add instead of twice, so logits move in the last
- * bits: the exact path (separate mul and add, what the golden tests pin) stays the default.
+ * the runtime validates it. It rounds once per multiply-add instead of twice, so f32 logits move in the last
+ * bits: the exact path (separate mul and add, what the golden tests pin) stays the default. Its q8_0 × q8_0
+ * kernels (relaxed integer dot, q8-dot-codegen.ts) give the exact module's bits, on their own layout.
  */
 export function kernelModule(relaxedSimd = false): CompiledKernels | null {
   const hit = cache.get(relaxedSimd);

@@ -25,9 +25,13 @@
  * values, 16-bit storage), so a pair of them is one i32 splat; products fit easily (|xq·wq| ≤ 127², 16 of
  * them per lane per block). f16 scales become f32 in two instructions: their bits shifted left by 13 are an
  * f32 2^112 times too small (scales are never negative; subnormal halves convert exactly too).
+ *
+ * The tile, the driver and the f32 step are shared with the relaxed module's kernels: a `Q8DotScheme` supplies
+ * the pass over a block's weights and the quantizer's store (`widenDotScheme` here; q8-dot-codegen.ts's relaxed
+ * integer dot on the "q8x4 by 4" layout, with the same integer sums, for the relaxed module).
  */
 // biome-ignore-all format: instruction sequences read like assembly, one logical step per line
-import { Q8X4_BLOCK_BYTES, Q8X4_PAIR } from '../q8x4-pack.ts';
+import { Q8X4_BLOCK_BYTES, Q8X4_PAIR, Q8X4_ROWS } from '../q8x4-pack.ts';
 import { Q8_BLOCK } from '../quantize.ts';
 import {
   type Code, encodeULeb128, F32, FunctionBuilder, type FunctionDef, type FunctionRef, I32, type Local, type ModuleBuilder, op, V128, whileLoop,
@@ -52,7 +56,8 @@ const iop = {
 };
 /** 2^112 as f32: the factor that turns f16 bits shifted into f32 position into the f16's value */
 const F16_TO_F32_FACTOR = 2 ** 112;
-const PAIRS = Q8_BLOCK / 2; // i32 splats of activation pairs per block
+/** Weight bytes of one group's block (its f16 scales follow them). */
+const BLOCK_WEIGHT_BYTES = Q8X4_ROWS * Q8_BLOCK;
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
@@ -60,11 +65,21 @@ const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 const strided = (locals: Local[], base: Local, stride: Local): Code =>
   locals.flatMap((l, i) => (i === 0 ? [...get(base), ...set(l)] : [...get(locals[i - 1]!), ...get(stride), ...op.i32Add, ...set(l)]));
 
+/** Declares the locals a quantizer's store needs and returns the store of one block (`quantized(v)`: i32x4 of q). */
+export type ActivationStore = (fn: FunctionBuilder, xq: Local, vecs: Local[], quantized: (v: Local) => Code) => Code;
+
+/** i16 values: 4 × (two i32x4 narrowed to one i16x8), 64 bytes per block of 32 (the widening tile's splat pairs). */
+const storeI16: ActivationStore = (_fn, xq, vecs, quantized) =>
+  range(4).flatMap((p) => [
+    ...get(xq), ...quantized(vecs[2 * p]!), ...quantized(vecs[2 * p + 1]!), ...iop.i16x8NarrowI32x4S, ...op.v128Store(p * 16),
+  ]);
+
 /**
  * quantize_q8_act(xq, x, rows, inDim): per block of 32 floats, scale = max|x|/127, inv = 1/scale (0 for an
- * all-zero block), q = nearest(x·inv) narrowed to i16. Same f32 steps as reference/matmul-q8.ts.
+ * all-zero block), q = nearest(x·inv), stored by `store` (64 bytes per block; i16 values by default). Same
+ * f32 steps as reference/matmul-q8.ts. The scales follow all rows' values: at xq + rows·inDim·2.
  */
-export function quantizeActivationsQ8(): FunctionDef {
+export function quantizeActivationsQ8(store: ActivationStore = storeI16): FunctionDef {
   const fn = new FunctionBuilder('quantize_q8_act', true);
   const xq = fn.param('xq', I32);
   const x = fn.param('x', I32);
@@ -91,15 +106,13 @@ export function quantizeActivationsQ8(): FunctionDef {
     // inv = scale == 0 ? 0 : 1/scale
     ...op.f32Const(0), ...op.f32Const(1), ...get(scale), ...iop.f32Div, ...get(scale), ...op.f32Const(0), ...iop.f32Eq, ...op.select,
     ...op.f32x4Splat, ...set(invVec),
-    ...range(4).flatMap((p) => [
-      ...get(xq), ...quantized(vecs[2 * p]!), ...quantized(vecs[2 * p + 1]!), ...iop.i16x8NarrowI32x4S, ...op.v128Store(p * 16),
-    ]),
+    ...store(fn, xq, vecs, quantized),
     ...increment(x, op.i32Const(Q8_BLOCK * 4)),
     ...increment(xq, op.i32Const(Q8_BLOCK * 2)),
     ...increment(sp, op.i32Const(4)),
   ];
   return fn.build([
-    // scales follow the i16 values: sp = xq + rows*inDim*2; end = x + rows*inDim*4
+    // scales follow the values: sp = xq + rows*inDim*2; end = x + rows*inDim*4
     ...get(rows), ...get(inDim), ...op.i32Mul, ...set(end),
     ...get(xq), ...get(end), ...op.i32Const(1), ...op.i32Shl, ...op.i32Add, ...set(sp),
     ...get(x), ...get(end), ...op.i32Const(2), ...op.i32Shl, ...op.i32Add, ...set(end),
@@ -114,24 +127,90 @@ export function quantizeActivationsQ8(): FunctionDef {
  * contiguous blocks at 4–32 rows (docs/engine-speed.md Q12); 4 × 8 would need 16 accumulators (spills).
  */
 const TILE_ROWS = [2, 1];
-/** Pairs per pass of a tile's inner loop (4 passes per block). */
+/** Pairs per pass of the widening tile's inner loop (4 passes per block). */
 const PASS_PAIRS = 4;
 /** Bytes from one block of a 4-row group to its next: the pair's other group's block lies between. */
 const PAIR_BLOCK_BYTES = Q8X4_PAIR * Q8X4_BLOCK_BYTES;
 
+/** What a tile's pass reads and accumulates into: the pointers it advances, the sums it adds to. */
+export interface TileRegisters {
+  /** token rows and groups of the tile */
+  R: number;
+  H: number;
+  /** each group's weight pointer (the pass reads at offsets from them; the tile advances them) */
+  wg: Local[];
+  /** each token row's activation pointer */
+  xRows: Local[];
+  /** [r*H + h]: the 4 columns' integer block sums, zeroed per block */
+  isum: Local[];
+}
+
+/** One pass of a tile's inner loop and how far it moves the group and row pointers. */
+export interface TilePass {
+  /** runs once before the block loop (loop-invariant constants the pass reads) */
+  setup: Code;
+  code: Code;
+  weightBytes: number;
+  activationBytes: number;
+}
+
+/**
+ * The integer products a tile runs: what its passes do with a block's 128 weight bytes, and the quantizer
+ * that writes the activations they read. `declare` runs where the tile declares its per-pass vector locals
+ * (their order is part of the emitted bytes) and returns the pass builder.
+ */
+export interface Q8DotScheme {
+  /** tile function names: `${tileName}_${R}x8` */
+  tileName: string;
+  declare(fn: FunctionBuilder, R: number, H: number): (t: TileRegisters) => TilePass;
+  /** activation bytes a row pointer skips after a block's passes */
+  blockActivationSkip: number;
+  quantizer(): FunctionDef;
+}
+
+/**
+ * The widening dot (no relaxed SIMD; layout q8x4): per 8 weight bytes of a group, `v128.load8x8_s` +
+ * `i32x4.dot_i16x8_s` with a splat of two i16 activations + `i32x4.add`.
+ */
+export const widenDotScheme: Q8DotScheme = {
+  tileName: 'q8_int_tile',
+  blockActivationSkip: 0,
+  quantizer: () => quantizeActivationsQ8(),
+  declare(fn, R, H) {
+    const wv = fn.localArray('w', H, V128);
+    const xv = fn.local('xPair', V128);
+    // The 16 pair products of a block run as a loop of 4 passes of 4 pairs: fully unrolled, V8 schedules every
+    // load of the block first and spills the widened weights to the stack (measured: half the speed).
+    return ({ wg, xRows, isum }) => {
+      const code: Code = [];
+      for (const u of range(PASS_PAIRS)) {
+        for (const h of range(H)) code.push(...get(wg[h]!), ...op.v128Load8x8S(u * 8), ...set(wv[h]!));
+        for (const r of range(R)) {
+          code.push(...get(xRows[r]!), ...op.v128Load32Splat(u * 4), ...set(xv));
+          for (const h of range(H)) {
+            const s = isum[r * H + h]!;
+            code.push(...get(wv[h]!), ...get(xv), ...iop.i32x4DotI16x8S, ...get(s), ...iop.i32x4Add, ...set(s));
+          }
+        }
+      }
+      return { setup: [], code, weightBytes: PASS_PAIRS * 8, activationBytes: PASS_PAIRS * 4 };
+    };
+  },
+};
+
 /**
  * The tile: out[i..i+R, j..j+8) for the corner pointers the driver passes, over all blocks of a pair of groups
  * of 4 weight rows, whose blocks alternate (`cols` < 8 only where the matrix ends inside the pair). Each
- * activation-pair splat serves 8 columns: one splat load per 16 weight bytes instead of per 8, which was what
+ * activation splat serves 8 columns: one splat load per 16 weight bytes instead of per 8, which was what
  * held the decode tile back (docs/engine-speed.md Q11–Q12), and the weights are still one sequential stream.
  *
  * One stream per tile matters: two streams 2.4 KB apart ran at a third of the speed from DRAM (Q2); the
  * prefetcher follows one.
  */
-function q8IntTile(R: number): FunctionDef {
+function q8IntTile(R: number, scheme: Q8DotScheme): FunctionDef {
   const H = Q8X4_PAIR;
-  const fn = new FunctionBuilder(`q8_int_tile_${R}x${4 * H}`, false);
-  const xp = fn.param('xp', I32); // i16 activations of token row i
+  const fn = new FunctionBuilder(`${scheme.tileName}_${R}x${4 * H}`, false);
+  const xp = fn.param('xp', I32); // quantized activations of token row i
   const xsp = fn.param('xsp', I32); // activation block scales of row i
   const wp = fn.param('wp', I32); // the first block of the tile's group (of the pair's first group when H = 2)
   const outp = fn.param('outp', I32); // out[i, j]
@@ -151,33 +230,20 @@ function q8IntTile(R: number): FunctionDef {
   // one integer chain per row and group: a pair of groups gives even a lone row two chains in flight
   const isum = fn.localArray('isum', R * H, V128); // [r*H + h]: 4 columns' block sums
   const acc = fn.localArray('acc', R * H, V128); // [r*H + h]: out[i+r, j+4h .. j+4h+3]
-  const wv = fn.localArray('w', H, V128);
-  const xv = fn.local('xPair', V128);
+  const passOf = scheme.declare(fn, R, H);
   const wScales = fn.local('wScales', V128);
   const xScale = fn.localArray('xScale', R, V128);
   const factor = fn.local('f16Factor', V128);
 
-  // The 16 pair products of a block run as a loop of 4 passes of 4 pairs: fully unrolled, V8 schedules every
-  // load of the block first and spills the widened weights to the stack (measured: half the speed).
-  const pass: Code = [];
-  for (const u of range(PASS_PAIRS)) {
-    for (const h of range(H)) pass.push(...get(wg[h]!), ...op.v128Load8x8S(u * 8), ...set(wv[h]!));
-    for (const r of range(R)) {
-      pass.push(...get(xRows[r]!), ...op.v128Load32Splat(u * 4), ...set(xv));
-      for (const h of range(H)) {
-        const s = isum[r * H + h]!;
-        pass.push(...get(wv[h]!), ...get(xv), ...iop.i32x4DotI16x8S, ...get(s), ...iop.i32x4Add, ...set(s));
-      }
-    }
-  }
+  const { setup, code: pass, weightBytes, activationBytes } = passOf({ R, H, wg, xRows, isum });
   // the loop ends on the first group's pointer (no pass counter to keep in a register)
   pass.push(
-    ...xRows.flatMap((x) => increment(x, op.i32Const(PASS_PAIRS * 4))),
-    ...wg.flatMap((w) => increment(w, op.i32Const(PASS_PAIRS * 8))),
+    ...xRows.flatMap((x) => increment(x, op.i32Const(activationBytes))),
+    ...wg.flatMap((w) => increment(w, op.i32Const(weightBytes))),
   );
   const blockBody: Code = [
     ...isum.flatMap((s) => [...op.v128Zero, ...set(s)]),
-    ...get(wp), ...op.i32Const(PAIRS * 8), ...op.i32Add, ...set(passEnd),
+    ...get(wp), ...op.i32Const(BLOCK_WEIGHT_BYTES), ...op.i32Add, ...set(passEnd),
     ...whileLoop([...get(wp), ...get(passEnd), ...op.i32LtU], pass),
     // the row's activation block scale, splat once for both groups
     ...range(R).flatMap((r) => [...get(xsRows[r]!), ...op.f32Load(), ...op.f32x4Splat, ...set(xScale[r]!)]),
@@ -199,8 +265,9 @@ function q8IntTile(R: number): FunctionDef {
   }
   blockBody.push(
     ...xsRows.flatMap((x) => increment(x, op.i32Const(4))),
-    ...wg.flatMap((w) => increment(w, op.i32Const(PAIR_BLOCK_BYTES - PAIRS * 8))),
+    ...wg.flatMap((w) => increment(w, op.i32Const(PAIR_BLOCK_BYTES - BLOCK_WEIGHT_BYTES))),
   );
+  if (scheme.blockActivationSkip > 0) blockBody.push(...xRows.flatMap((x) => increment(x, op.i32Const(scheme.blockActivationSkip))));
 
   const outRow = fn.local('outRow', I32);
   const store: Code = [...get(outp), ...set(outRow)];
@@ -220,6 +287,7 @@ function q8IntTile(R: number): FunctionDef {
     ...strided(xRows, xp, xRowBytes),
     ...strided(xsRows, xsp, xsRowBytes),
     ...get(wp), ...get(numBlocks), ...op.i32Const(PAIR_BLOCK_BYTES), ...op.i32Mul, ...op.i32Add, ...set(wEnd),
+    ...setup,
     ...whileLoop([...get(wp), ...get(wEnd), ...op.i32LtU], blockBody),
     ...store,
   ]);
@@ -298,7 +366,7 @@ function q8IntDriver(tiles: TileRef[]): FunctionDef {
  * Adds the integer q8 tiles to the module and returns its two exported kernels, matmul_q8_int (the driver,
  * which calls the tiles) and quantize_q8_act, for the caller to add after them.
  */
-export function q8IntKernels(module: ModuleBuilder): FunctionDef[] {
-  const tiles = TILE_ROWS.map((R) => ({ fn: module.add(q8IntTile(R)), rows: R, columns: 4 * Q8X4_PAIR }));
-  return [q8IntDriver(tiles), quantizeActivationsQ8()];
+export function q8IntKernels(module: ModuleBuilder, scheme: Q8DotScheme = widenDotScheme): FunctionDef[] {
+  const tiles = TILE_ROWS.map((R) => ({ fn: module.add(q8IntTile(R, scheme)), rows: R, columns: 4 * Q8X4_PAIR }));
+  return [q8IntDriver(tiles), scheme.quantizer()];
 }
