@@ -10,8 +10,11 @@
  *
  * Nothing is ever freed: weights live as long as the model, and activation buffers are reused by the
  * forward pass (it reallocates only when a batch is bigger than any before). A shared memory never moves
- * or detaches when it grows, so views made earlier stay valid; each growth yields a new SharedArrayBuffer
- * object over the same bytes, and `owns` remembers all of them.
+ * or detaches when it grows, so views made earlier stay valid; but `memory.buffer` hands out a new
+ * SharedArrayBuffer object over the same bytes after each growth, and V8 (Node 20) also replaces it when
+ * any *other* shared memory of the process grows (a second model's arena, say). So every view is made on
+ * the buffer object read at that moment, and that object is recorded first: `owns` knows every one of
+ * them, whoever grew what in between.
  */
 
 const PAGE = 65536;
@@ -28,32 +31,32 @@ export class SharedArena {
   constructor(initialBytes: number) {
     const pages = Math.min(MAX_PAGES, Math.ceil((initialBytes + CONTROL_BYTES) / PAGE));
     this.memory = new WebAssembly.Memory({ initial: pages, maximum: MAX_PAGES, shared: true });
-    this.buffers.add(this.memory.buffer);
+    this.currentBuffer();
   }
 
   /** The control block at offset 0: Int32Array (CONTROL_BYTES / 4). */
   control(): Int32Array {
-    return new Int32Array(this.memory.buffer, 0, CONTROL_BYTES / 4);
+    return new Int32Array(this.currentBuffer(), 0, CONTROL_BYTES / 4);
   }
 
   allocF32(length: number): Float32Array {
     const offset = this.reserve(length * 4); // first: it may grow the memory (a new buffer object)
-    return new Float32Array(this.memory.buffer, offset, length);
+    return new Float32Array(this.currentBuffer(), offset, length);
   }
 
   allocI32(length: number): Int32Array {
     const offset = this.reserve(length * 4);
-    return new Int32Array(this.memory.buffer, offset, length);
+    return new Int32Array(this.currentBuffer(), offset, length);
   }
 
   allocI8(length: number): Int8Array {
     const offset = this.reserve(length);
-    return new Int8Array(this.memory.buffer, offset, length);
+    return new Int8Array(this.currentBuffer(), offset, length);
   }
 
   allocU8(length: number): Uint8Array {
     const offset = this.reserve(length);
-    return new Uint8Array(this.memory.buffer, offset, length);
+    return new Uint8Array(this.currentBuffer(), offset, length);
   }
 
   /** True when `view` is backed by this arena (so its byteOffset is a kernel pointer). */
@@ -63,6 +66,13 @@ export class SharedArena {
 
   get bytesUsed(): number {
     return this.top;
+  }
+
+  /** The memory's buffer object as of now, recorded so that views made on it are known as ours. */
+  private currentBuffer(): ArrayBufferLike {
+    const buffer = this.memory.buffer;
+    this.buffers.add(buffer);
+    return buffer;
   }
 
   /** 16-byte aligned (one SIMD vector) block of `bytes`; grows the memory when needed. */
@@ -80,7 +90,6 @@ export class SharedArena {
       // Grow by at least a quarter, so a run of small allocations does not grow page by page.
       const wanted = Math.max(Math.ceil((end - have) / PAGE), Math.ceil(have / PAGE / 4));
       this.memory.grow(Math.min(wanted, MAX_PAGES - have / PAGE));
-      this.buffers.add(this.memory.buffer);
     }
     this.top = end;
     return start;
