@@ -18,6 +18,7 @@
 import type { ModelConfig } from './checkpoint/config.ts';
 import type { ForwardBatch, KvCacheTensors } from './forward-batch.ts';
 import {
+  DEFAULT_ACTIVATION_RESERVE_BYTES,
   KernelBackend,
   type KernelOptions,
   matrixBytes,
@@ -72,6 +73,21 @@ class RunState {
   }
 }
 
+/**
+ * An upper bound on the arena bytes the activations of passes of up to `tokens` rows take: RunState's
+ * buffers at every power-of-two capacity up to the one that holds `tokens` (the arena never frees, so
+ * each growth keeps the smaller ones: < 2× the last), plus the backend's scratch of the same order (q8_0
+ * activations, RoPE tables, copies of inputs from outside the arena) and 16 MiB to spare.
+ */
+export function activationBytesFor(c: ModelConfig, tokens: number): number {
+  const capacity = 2 ** Math.ceil(Math.log2(Math.max(tokens, 16)));
+  const qDim = c.numHeads * c.headDim;
+  const kvDim = c.numKvHeads * c.headDim;
+  const runStateFloats = 4 * c.hiddenSize + 2 * qDim + 2 * kvDim + 2 * c.intermediateSize + c.vocabSize;
+  const scratchFloats = 2 * c.intermediateSize + 2 * c.headDim;
+  return 2 * capacity * (runStateFloats + scratchFloats) * 4 + 16 * 2 ** 20;
+}
+
 export class LlamaModel {
   readonly config: ModelConfig;
   readonly weights: PreparedWeights;
@@ -118,7 +134,14 @@ export class LlamaModel {
   allocateKvCache(numBlocks: number, blockSize: number): KvCacheTensors {
     const shape = this.kvCacheShape(numBlocks, blockSize);
     const floatsPerLayer = numBlocks * blockSize * shape.numKvHeads * shape.headDim;
-    return { ...shape, ...this.kernels.allocKvBuffers(shape.numLayers, floatsPerLayer) };
+    // Every token of a pass writes its K/V into the cache, so no pass over this cache carries more rows
+    // than it has slots: a small cache (a session, a benchmark) needs only that much activation room,
+    // which lets it join a nearly full arena (TinyLlama's f32 weights) instead of falling back to TypeScript.
+    const reserve = Math.min(
+      DEFAULT_ACTIVATION_RESERVE_BYTES,
+      activationBytesFor(this.config, numBlocks * blockSize),
+    );
+    return { ...shape, ...this.kernels.allocKvBuffers(shape.numLayers, floatsPerLayer, reserve) };
   }
 
   /** The KV cache geometry this model (its part's layers only) needs, for `allocateKvCacheTensors`. */

@@ -64,8 +64,13 @@ export type Product = [out: Float32Array, w: Matrix, bias: Float32Array | null];
 
 /** Products smaller than this (multiply-adds) are not worth a thread barrier (~15-30 µs). */
 const THREAD_MIN_MACS = 1 << 18;
-/** The arena (32-bit wasm memory: 4 GiB) keeps 512 MiB for activations after a KV cache placed in it. */
-const ARENA_KV_LIMIT_BYTES = 3.5 * 2 ** 30;
+/** The arena: a 32-bit WebAssembly memory addresses 4 GiB. */
+const ARENA_BYTES = 4 * 2 ** 30;
+/**
+ * What a KV cache placed in the arena leaves free for activations when its caller does not say how many
+ * token rows a forward pass can carry (an engine's batches are bounded by its scheduler, not by the cache).
+ */
+export const DEFAULT_ACTIVATION_RESERVE_BYTES = 512 * 2 ** 20;
 /** Weight bytes per cache panel (L2-sized share of weight rows every token row streams past). */
 const PANEL_BYTES = 64 * 1024;
 
@@ -139,12 +144,17 @@ export class KernelBackend {
 
   /**
    * A KV cache of `numLayers` key and value buffers of `floatsPerLayer` each, in the arena when it fits
-   * with room to spare for activations (so attention runs on the SIMD kernels), else in ordinary memory
-   * (the TypeScript attention reads it).
+   * with `activationReserveBytes` to spare for the activations of the passes that use it (so attention
+   * runs on the SIMD kernels), else in ordinary memory (the TypeScript attention reads it).
    */
-  allocKvBuffers(numLayers: number, floatsPerLayer: number): { key: Float32Array[]; value: Float32Array[] } {
+  allocKvBuffers(
+    numLayers: number,
+    floatsPerLayer: number,
+    activationReserveBytes = DEFAULT_ACTIVATION_RESERVE_BYTES,
+  ): { key: Float32Array[]; value: Float32Array[] } {
     const bytes = 2 * numLayers * floatsPerLayer * 4;
-    const inArena = this.arena !== null && this.arena.bytesUsed + bytes <= ARENA_KV_LIMIT_BYTES;
+    const inArena =
+      this.arena !== null && this.arena.bytesUsed + bytes + activationReserveBytes <= ARENA_BYTES;
     if (this.arena && !inArena) {
       log.warn('KV cache does not fit in the kernel arena; attention runs in TypeScript (slower)', {
         kvBytes: bytes,

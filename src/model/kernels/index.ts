@@ -1,4 +1,5 @@
 export {
+  DEFAULT_ACTIVATION_RESERVE_BYTES,
   KernelBackend,
   type KernelKind,
   type KernelOptions,
