@@ -66,17 +66,30 @@ export async function stopPid(pid: number, graceMs = 3000): Promise<void> {
   if (!(await waitUntilGone(pid, 5000))) throw new InfraError(`process ${pid} survived SIGKILL for 5 s`);
 }
 
+/** A Go panic or fatal error: the line that starts its dump (the goroutine traces after it can run to 100 KB). */
+const CRASH_START = /^(panic|fatal error): /m;
+
+/**
+ * The last TAIL_CHARS of the child's output; once it crashes (a Go panic, say), the start of the dump is kept
+ * too, since the tail alone holds only the last goroutine's frames, not what went wrong.
+ */
 function collectTail(child: ChildProcess): () => string {
   let tail = '';
+  let crashHead = '';
   const keep = (chunk: Buffer) => {
-    tail = (tail + chunk.toString()).slice(-TAIL_CHARS);
+    const text = chunk.toString();
+    if (!crashHead) {
+      const at = (tail.slice(-200) + text).search(CRASH_START);
+      if (at >= 0) crashHead = (tail.slice(-200) + text).slice(at, at + TAIL_CHARS);
+    }
+    tail = (tail + text).slice(-TAIL_CHARS);
   };
   for (const stream of [child.stdout, child.stderr] as (Readable | null)[]) {
     if (!stream) continue;
     stream.on('data', keep);
     (stream as Readable & { unref?: () => void }).unref?.();
   }
-  return () => tail;
+  return () => (crashHead && !tail.includes(crashHead.slice(0, 200)) ? `${crashHead}\n[...]\n${tail}` : tail);
 }
 
 function spawnChild(spec: LaunchSpec): ChildProcess {
@@ -117,7 +130,14 @@ function reportUnexpectedExit(
   how: string,
   outputTail: () => string,
 ): void {
-  const tail = outputTail().trim().split('\n').slice(-8).join('\n');
+  const output = outputTail().trim();
+  const crash = output.search(CRASH_START);
+  // The crash's first lines say what went wrong; the last ones where it was.
+  const lines = crash >= 0 ? output.slice(crash).split('\n') : output.split('\n');
+  const tail =
+    crash >= 0 && lines.length > 28
+      ? [...lines.slice(0, 20), '[...]', ...lines.slice(-8)].join('\n')
+      : lines.slice(crash >= 0 ? 0 : -8).join('\n');
   process.stderr.write(
     `[infra] ${spec.name} (pid ${pid}, ${spec.binary} ${spec.args.join(' ')}) ${how} while in use, ` +
       `not stopped by this process. Its last output:\n${tail || '(none)'}\n`,
