@@ -11,6 +11,7 @@ import type { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { isProcessAlive } from '../util/process-alive.ts';
 import { ensureServerBinary, freePort, startEtcd, startNats } from './local-servers.ts';
+import { captureStderrUntil } from './testing/stderr-capture.ts';
 
 async function etcdPut(endpoint: string, key: string, value: string): Promise<void> {
   const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -115,23 +116,10 @@ test('nats: starts with JetStream on loopback and restarts on the same port', as
 
 test('a server that dies while in use is reported on stderr; stopping it afterwards signals nothing', async () => {
   const nats = await startNats({ jetstream: false });
-  const written: string[] = [];
-  const write = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    written.push(String(chunk));
-    return true;
-  }) as typeof process.stderr.write;
-  try {
+  const { report, written } = await captureStderrUntil('[infra] nats-server', async () => {
     process.kill(nats.pid, 'SIGKILL');
     assert.ok(await waitForDeath(nats.pid, 10_000), 'nats-server died');
-    const deadline = Date.now() + 10_000;
-    while (!written.some((w) => w.includes('[infra] nats-server')) && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  } finally {
-    process.stderr.write = write;
-  }
-  const report = written.find((w) => w.includes('[infra] nats-server'));
+  });
   assert.ok(report, `no report of the death on stderr: ${JSON.stringify(written)}`);
   assert.match(report, new RegExp(`pid ${nats.pid}.* exited with SIGKILL while in use`));
   // The pid is free now and may be reused by an unrelated process: stop (twice) must not signal it.

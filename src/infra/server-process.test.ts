@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { launchServer } from './server-process.ts';
+import { captureStderrUntil } from './testing/stderr-capture.ts';
 
 test('a server that crashes with a long Go-style dump is reported with the panic line, not only the last frames', async () => {
   // A stand-in server: ready once its marker file exists, then it "panics" with 20 KB of goroutine traces.
@@ -18,30 +19,23 @@ test('a server that crashes with a long Go-style dump is reported with the panic
     'for i in $(seq 1 400); do echo "github.com/nats-io/nats-server/server.(*client).frame$i(0xc000288000)" >&2; done',
     'exit 2',
   ].join('\n');
-  const written: string[] = [];
-  const write = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    written.push(String(chunk));
-    return true;
-  }) as typeof process.stderr.write;
+  let report: string | undefined;
+  let written: string[] = [];
+  let server: Awaited<ReturnType<typeof launchServer>> | undefined;
   try {
-    const server = await launchServer({
-      name: 'crashy',
-      binary: 'bash',
-      args: ['-c', script],
-      isReady: async () => existsSync(marker),
-      readyTimeoutMs: 10_000,
-    });
-    const deadline = Date.now() + 10_000;
-    while (!written.some((w) => w.includes('[infra] crashy')) && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    await server.stop();
+    ({ report, written } = await captureStderrUntil('[infra] crashy', async () => {
+      server = await launchServer({
+        name: 'crashy',
+        binary: 'bash',
+        args: ['-c', script],
+        isReady: async () => existsSync(marker),
+        readyTimeoutMs: 10_000,
+      });
+    }));
+    await server?.stop();
   } finally {
-    process.stderr.write = write;
     rmSync(dir, { recursive: true, force: true });
   }
-  const report = written.find((w) => w.includes('[infra] crashy'));
   assert.ok(report, `no report on stderr: ${JSON.stringify(written).slice(0, 500)}`);
   assert.match(report, /exited with code 2 while in use/);
   assert.match(report, /panic: runtime error: slice bounds out of range/, 'the panic line itself');
