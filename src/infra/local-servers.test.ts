@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { isProcessAlive } from '../util/process-alive.ts';
 import { ensureServerBinary, freePort, startEtcd, startNats } from './local-servers.ts';
-import { captureStderrUntil } from './testing/stderr-capture.ts';
+import { captureStderrUntil } from './testing/stderr-kit.ts';
 
 async function etcdPut(endpoint: string, key: string, value: string): Promise<void> {
   const b64 = (s: string) => Buffer.from(s).toString('base64');

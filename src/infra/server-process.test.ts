@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { launchServer } from './server-process.ts';
-import { captureStderrUntil } from './testing/stderr-capture.ts';
+import { captureStderrUntil } from './testing/stderr-kit.ts';
 
 test('a server that crashes with a long Go-style dump is reported with the panic line, not only the last frames', async () => {
   // A stand-in server: ready once its marker file exists, then it "panics" with 20 KB of goroutine traces.
