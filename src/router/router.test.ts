@@ -148,6 +148,24 @@ describe('Router', () => {
     assert.ok(costs.every(([, , formula]) => typeof formula === 'string' && formula.includes('=')));
   });
 
+  it("a worker's first load report, sampled during a request that has since ended, charges nothing for it", () => {
+    const { router, ids } = routerWith(new KvPolicy({ seed: 1 }), ['w1', 'w2']);
+    const first = router.route({ requestId: 'a', tokenIds: prompt, exclude: [ids[1]!] });
+    assert.equal(first.workerId, 'w1');
+    router.applyKvEvent(ids[0]!, storedEvent(1, prompt));
+    router.markPrefillDone('a');
+    router.finishRequest('a');
+    // w1's first report was sampled while 'a' was prefilling (100 tokens) and arrives after 'a' ended.
+    router.updateLoad(loadMetrics('w1', { activePrefillTokens: 100 }));
+    const w1 = router.inspect({ requestId: 'probe', tokenIds: prompt }).find((v) => v.workerId === 'w1')!;
+    assert.equal(w1.activePrefillTokens, 0, "the report's prefill was ours, and it has ended");
+    assert.equal(
+      router.route({ requestId: 'b', tokenIds: prompt }).workerId,
+      'w1',
+      'the follow-up finds its cache',
+    );
+  });
+
   it("a worker that takes a departed one's table slots starts with its own empty counts, and routing stays exact", () => {
     const { router, ids } = routerWith(new KvPolicy({ seed: 1 }), ['w1', 'w2']);
     router.applyKvEvent(ids[0]!, storedEvent(1, prompt));

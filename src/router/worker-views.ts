@@ -16,7 +16,7 @@
  *     indexSlot    number       no worker up by id; checked against the slot's owner before use
  *     ownAtReport  counts       the peak of our in-flight counts over the interval the last load report
  *                               may have been sampled in (`loadEstimate`); valid once `reported`
- *     ownPeak      counts       the peak since that report arrived
+ *     ownPeak      counts       the peak since that report arrived (since the join, before the first)
  *   shared:  the offered array (length = candidates), the previous decision's candidates and members by
  *            position (the same card at the same position is the same member), and the two depth walks'
  *            tables (block-index.ts)
@@ -102,16 +102,19 @@ export class WorkerViews {
     const member = this.members.get(workerId);
     if (member === undefined) return;
     const now = this.sources.active.countsInto(workerId, this.counts);
-    if (member.reported) maxInto(member.ownAtReport, member.ownPeak, now);
-    else maxInto(member.ownAtReport, now, now);
+    maxInto(member.ownAtReport, member.ownPeak, now);
     copyInto(member.ownPeak, now);
     member.reported = true;
   }
 
-  /** A request was just routed to `workerId`: raise the peak of our counts since its last report. */
+  /**
+   * A request was just routed to `workerId`: raise the peak of our counts since its last report (since it
+   * joined, before the first: that first report may have been sampled while a request of ours was still
+   * prefilling there and arrive after it ended, like any later one).
+   */
   noteRouted(workerId: WorkerId): void {
     const member = this.members.get(workerId);
-    if (member === undefined || !member.reported) return;
+    if (member === undefined) return;
     const now = this.sources.active.countsInto(workerId, this.counts);
     maxInto(member.ownPeak, member.ownPeak, now);
   }

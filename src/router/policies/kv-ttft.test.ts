@@ -209,6 +209,8 @@ describe('kv-ttft policy', () => {
     router.updateLoad(loadMetrics('w1', { activeDecodeBlocks: 990 })); // 990 + 44 > 1000 blocks
     assert.equal(router.route({ requestId: 'r', tokenIds: nextTurn }).workerId, 'w2');
     router.finishRequest('r', 'failed'); // nothing of it stays predicted on w2
+    // A report sampled while 'r' ran there may hold r's blocks; the next one was sampled after 'r' ended.
+    router.updateLoad(loadMetrics('w2', { activeDecodeBlocks: 990 }));
     router.updateLoad(loadMetrics('w2', { activeDecodeBlocks: 990 }));
     assert.equal(router.route({ requestId: 's', tokenIds: nextTurn }).workerId, 'w1'); // both full: cost
   });
