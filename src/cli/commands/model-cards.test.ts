@@ -181,6 +181,25 @@ test('same files are not uploaded twice; the bucket stays until the last worker 
   assert.equal(await store.checksums(bucket), undefined);
 });
 
+test('workers of one model starting at the same moment all publish its card, and nats-server stays up', {
+  timeout: 60_000,
+}, async () => {
+  // Every worker creates the bucket if it is missing: against nats-server 2.9 that raced ("subjects
+  // overlap", once in ~90 rounds of this) and could crash the server (a read of a stream still being made).
+  const files = await readCardFiles(defaultModelDir);
+  const peers = await Promise.all([1, 2, 3].map(() => NatsCardStore.connect({ natsServer: infra.nats.url })));
+  cleanups.push(() => Promise.all(peers.map((peer) => peer.close())));
+  for (let round = 0; round < 5; round++) {
+    const bucket = `race-${freshNamespace()}`;
+    const results = await Promise.all([store, ...peers].map((s) => s.publish(bucket, files)));
+    const uploaded = results.flatMap((r) => r.uploaded).length;
+    assert.ok(uploaded >= files.length, `round ${round}: every file was uploaded by someone`);
+    const held = await store.checksums(bucket);
+    assert.deepEqual([...(held?.values() ?? [])].sort(), files.map((f) => f.checksum).sort());
+    assert.equal(await store.deleteBucket(bucket), true);
+  }
+});
+
 test('the frontend cache is keyed by mdcsum and refetches a cached file that no longer matches', {
   timeout: 60_000,
 }, async () => {

@@ -40,6 +40,13 @@ function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** How long a just-created bucket's storage may still be coming up on the server (see `createBucket`). */
+const NEW_BUCKET_SETTLE_MS = 200;
+const CREATE_ATTEMPTS = 5;
+const CREATE_RETRY_MS = 50;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 export class NatsCardStore {
   private readonly objm: Objm;
 
@@ -71,9 +78,7 @@ export class NatsCardStore {
 
   /** Upload the files whose checksum differs from what the bucket holds; create the bucket if needed. */
   async publish(bucket: string, files: readonly CardFileData[]): Promise<PublishResult> {
-    const store = await this.guard(bucket, () =>
-      this.objm.create(bucket, { storage: StorageType.File, description: 'dhw model deployment card' }),
-    );
+    const store = await this.createBucket(bucket);
     const result: PublishResult = { uploaded: [], unchanged: [] };
     for (const file of files) {
       const info = await this.guard(bucket, () => store.info(file.name));
@@ -132,6 +137,41 @@ export class NatsCardStore {
 
   async close(): Promise<void> {
     await this.nc.close();
+  }
+
+  /**
+   * Open the bucket, creating it if needed, safe against workers of the same model starting at the same
+   * moment (each creates the bucket). nats-server 2.9 (Debian's) has two races there, both seen in tests:
+   * - creation is look-then-create, so two creators can both miss the stream and the second `add` fails
+   *   with "subjects overlap" (or "name already in use"): the bucket exists by then, so try again;
+   * - the server lists a new stream before its storage exists, and a message read in that window crashes
+   *   the whole server (a nil store in `jsMsgGetRequest`): a bucket created a moment ago is given
+   *   `NEW_BUCKET_SETTLE_MS` from its creation time before anything of it is read (once per deployment).
+   */
+  private async createBucket(bucket: string): Promise<ObjectStore> {
+    const options = { storage: StorageType.File, description: 'dhw model deployment card' };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        // `create` opens a bucket that exists: ours is up when it answers, another creator's may not be,
+        // and nothing tells which, so any bucket made a moment ago gets the settle.
+        const store = await this.objm.create(bucket, options);
+        await this.settleNewBucket(store);
+        return store;
+      } catch (err) {
+        if (attempt >= CREATE_ATTEMPTS || !/subjects overlap|already in use/i.test(describe(err))) {
+          throw this.unavailable(bucket, err);
+        }
+        await sleep(CREATE_RETRY_MS * attempt);
+      }
+    }
+  }
+
+  private async settleNewBucket(store: ObjectStore): Promise<void> {
+    const { streamInfo } = await store.status();
+    const age = Date.now() - Date.parse(streamInfo.created);
+    if (Number.isFinite(age) && age < NEW_BUCKET_SETTLE_MS) {
+      await sleep(Math.min(NEW_BUCKET_SETTLE_MS, NEW_BUCKET_SETTLE_MS - age));
+    }
   }
 
   private async openBucket(bucket: string): Promise<ObjectStore> {
