@@ -21,8 +21,8 @@ import type { ForwardBatch, KvCacheTensors } from '../forward-batch.ts';
 import { matmul as referenceMatmul } from './reference/matmul.ts';
 import { applyRope, ropeTables } from './reference/rope.ts';
 import { add, argmax, rmsnorm, swiglu } from './reference/row-ops.ts';
-import { KIND_F32, KIND_Q8, KIND_Q8_INT, type KernelExports, type MatmulOp } from './kernel-abi.ts';
-import { addBias, type PlacedMatrix, placeMatrix, type WeightDtype } from './matrix-placement.ts';
+import type { KernelExports, MatmulOp } from './kernel-abi.ts';
+import { addBias, matmulOp, type PlacedMatrix, placeMatrix, type WeightDtype } from './matrix-placement.ts';
 import { matmulKernel } from './threads/job.ts';
 import { KernelThreadPool } from './threads/thread-pool.ts';
 import { SharedArena } from './arena.ts';
@@ -71,8 +71,6 @@ const ARENA_BYTES = 4 * 2 ** 30;
  * token rows a forward pass can carry (an engine's batches are bounded by its scheduler, not by the cache).
  */
 export const DEFAULT_ACTIVATION_RESERVE_BYTES = 512 * 2 ** 20;
-/** Weight bytes per cache panel (L2-sized share of weight rows every token row streams past). */
-const PANEL_BYTES = 64 * 1024;
 
 export class KernelBackend {
   private scratch: Float32Array[] = [];
@@ -337,7 +335,7 @@ export class KernelBackend {
     ops.length = 0;
     for (let i = 0; i < products.length; i++) {
       const [out, w] = products[i]!;
-      const o = this.op(this.inArena(out, rows * w.outDim, 1 + i, false), xIn, w, rows, xq);
+      const o = matmulOp(this.inArena(out, rows * w.outDim, 1 + i, false), xIn, w, rows, xq);
       if (threaded) ops.push(o);
       else this.runHere(o);
     }
@@ -372,28 +370,6 @@ export class KernelBackend {
     }
     this.wasm!.quantize_q8_act(s.byteOffset, x.byteOffset, rows, inDim);
     return s;
-  }
-
-  private op(out: Float32Array, x: Float32Array, w: Matrix, rows: number, xq: Float32Array | null): MatmulOp {
-    const bytesPerWeight = w.q8 || w.q8x4 ? 1 : 4;
-    const panel = Math.max(4, Math.floor(PANEL_BYTES / (bytesPerWeight * w.inDim)) & ~3);
-    if (w.q8x4) {
-      // the packed kernel's panels hold whole pairs of 4-row groups (q8x4-pack.ts)
-      const pairPanel = Math.max(8, panel & ~7);
-      // biome-ignore format: one op
-      return { kind: KIND_Q8_INT, out: out.byteOffset, x: xq!.byteOffset, w: w.q8x4.byteOffset, scales: 0, rows, inDim: w.inDim, outDim: w.outDim, panel: pairPanel };
-    }
-    return {
-      kind: w.q8 ? KIND_Q8 : KIND_F32,
-      out: out.byteOffset,
-      x: x.byteOffset,
-      w: w.q8 ? w.q8.q.byteOffset : w.f32!.byteOffset,
-      scales: w.q8 ? w.q8.scales.byteOffset : 0,
-      rows,
-      inDim: w.inDim,
-      outDim: w.outDim,
-      panel,
-    };
   }
 
   private runHere(o: MatmulOp): void {

@@ -7,10 +7,14 @@
  * only ever see the layout they were built for.
  */
 import type { SharedArena } from './arena.ts';
+import { KIND_F32, KIND_Q8, KIND_Q8_INT, type MatmulOp } from './kernel-abi.ts';
 import { packQ8x4, type Q8x4Lane, q8x4Bytes } from './q8x4-pack.ts';
 import { canQuantizeQ8, dequantizeQ8, Q8_BLOCK, type Q8Tensor, quantizeQ8 } from './quantize.ts';
 
 export type WeightDtype = 'f32' | 'q8_0';
+
+/** Weight bytes per cache panel (L2-sized share of weight rows every token row streams past). */
+const PANEL_BYTES = 64 * 1024;
 
 /** A weight matrix (outDim, inDim) in the format its kernel reads. */
 export interface PlacedMatrix {
@@ -65,4 +69,36 @@ export function addBias(out: Float32Array, bias: Float32Array, rows: number, out
     const o = i * outDim;
     for (let j = 0; j < outDim; j++) out[o + j]! += bias[j]!;
   }
+}
+
+/**
+ * The kernel call that multiplies x (rows, inDim; `xq`: its q8_0 activations for the packed layout) by the
+ * placed matrix w into out, all in the arena, with the panel of weight rows sized for the cache.
+ */
+export function matmulOp(
+  out: Float32Array,
+  x: Float32Array,
+  w: PlacedMatrix,
+  rows: number,
+  xq: Float32Array | null,
+): MatmulOp {
+  const bytesPerWeight = w.q8 || w.q8x4 ? 1 : 4;
+  const panel = Math.max(4, Math.floor(PANEL_BYTES / (bytesPerWeight * w.inDim)) & ~3);
+  if (w.q8x4) {
+    // the packed kernel's panels hold whole pairs of 4-row groups (q8x4-pack.ts)
+    const pairPanel = Math.max(8, panel & ~7);
+    // biome-ignore format: one op
+    return { kind: KIND_Q8_INT, out: out.byteOffset, x: xq!.byteOffset, w: w.q8x4.byteOffset, scales: 0, rows, inDim: w.inDim, outDim: w.outDim, panel: pairPanel };
+  }
+  return {
+    kind: w.q8 ? KIND_Q8 : KIND_F32,
+    out: out.byteOffset,
+    x: x.byteOffset,
+    w: w.q8 ? w.q8.q.byteOffset : w.f32!.byteOffset,
+    scales: w.q8 ? w.q8.scales.byteOffset : 0,
+    rows,
+    inDim: w.inDim,
+    outDim: w.outDim,
+    panel,
+  };
 }
