@@ -10,22 +10,24 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import type { FrontendHandle } from '../../frontend/frontend.ts';
+import { startFrontend } from '../../frontend/frontend.ts';
+import { eventually, freshNamespace, goldenSamples, quietLogs } from '../../frontend/testing/frontend-kit.ts';
 import type { ModelCard, ObjectStoreSource } from '../../protocols/discovery.ts';
+import { cardCacheDir } from '../../runtime/card-store/card-cache.ts';
 import {
   type CardFileData,
   NatsCardStore,
   readCardFiles,
   sha256Checksum,
 } from '../../runtime/card-store/index.ts';
-import { cardCacheDir } from '../../runtime/card-store/card-cache.ts';
 import { defaultModelDir } from '../../util/paths.ts';
-import { runDoctor } from './doctor.ts';
 import { Worker, type WorkerOptions } from '../../worker/index.ts';
 import { publishCardFiles } from '../../worker/registration.ts';
 import { startInfra, type TestInfra } from '../../worker/testing/worker-kit.ts';
-import type { FrontendHandle } from '../../frontend/frontend.ts';
-import { startFrontend } from '../../frontend/frontend.ts';
-import { eventually, freshNamespace, goldenSamples, quietLogs } from '../../frontend/testing/frontend-kit.ts';
+import { runDoctor } from './doctor.ts';
 
 quietLogs();
 
@@ -198,6 +200,21 @@ test('workers of one model starting at the same moment all publish its card, and
     assert.deepEqual([...(held?.values() ?? [])].sort(), files.map((f) => f.checksum).sort());
     assert.equal(await store.deleteBucket(bucket), true);
   }
+});
+
+test("a bucket whose subjects another stream holds fails after a few tries, naming the bucket and NATS's reason", {
+  timeout: 30_000,
+}, async () => {
+  const bucket = `taken-${freshNamespace()}`;
+  const nc = await connect({ servers: infra.nats.url });
+  cleanups.push(() => nc.close());
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add({ name: `squatter_${bucket}`, subjects: [`$O.${bucket}.>`] });
+  await assert.rejects(store.publish(bucket, await readCardFiles(defaultModelDir)), (err: Error) => {
+    assert.equal(err.name, 'CardStoreUnavailableError');
+    assert.match(err.message, new RegExp(`bucket '${bucket}'.*subjects overlap`));
+    return true;
+  });
 });
 
 test('the frontend cache is keyed by mdcsum and refetches a cached file that no longer matches', {
