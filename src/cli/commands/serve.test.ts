@@ -9,7 +9,7 @@
  *     registration or agent metadata behind.
  */
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,6 +75,52 @@ test('embedded `dhw serve` (no servers) answers a chat completion with the golde
     ['memory:1'],
   );
   assert.equal(await serve.stop(), 0);
+});
+
+test('`dhw serve --processes 2`: two whole stacks behind one port, each with its own worker; SIGTERM exits 0', {
+  timeout: 90_000,
+}, async () => {
+  const serve = await start(
+    ['serve', '--engine', 'mocker', '--processes', '2'],
+    /Serving fortune-llama at .* with 2 processes × 1 worker\(s\)/,
+  );
+  // The primary hands each new connection to the next child: fresh connections meet both stacks.
+  const instances = new Set<string>();
+  for (let i = 0; i < 6; i++) {
+    const res = await fetch(`${serve.url}/health`, { headers: { connection: 'close' } });
+    assert.equal(res.status, 200);
+    const health = (await res.json()) as { instances: { id: string; address: string }[] };
+    assert.equal(health.instances.length, 1, 'each stack routes to its own worker only');
+    assert.equal(health.instances[0]!.address, 'memory:1');
+    instances.add(health.instances[0]!.id);
+  }
+  assert.equal(instances.size, 2, serve.output());
+  const client = new OpenAI({ baseURL: `${serve.url}/v1`, apiKey: 'x', maxRetries: 0 });
+  const res = await client.completions.create({ model: 'fortune-llama', prompt: 'hello', max_tokens: 4 });
+  assert.equal(res.usage?.completion_tokens, 4);
+  assert.equal(await serve.stop(), 0, serve.output());
+});
+
+test('`dhw serve --processes 2` with worker processes: a usage error naming --discovery memory', async () => {
+  const port = await freePort();
+  const run = spawnSync(
+    process.execPath,
+    [
+      'bin/dhw.mjs',
+      'serve',
+      '--engine',
+      'mocker',
+      '--processes',
+      '2',
+      '--discovery',
+      'file',
+      '--port',
+      String(port),
+    ],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
+  assert.equal(run.status, 2, run.stderr);
+  assert.match(run.stderr, /--processes 2 .* needs --discovery memory/);
 });
 
 test('`dhw serve --discovery file --events memory --workers 2`: child workers, kv-approx, clean exit', async () => {

@@ -12,6 +12,9 @@
  * Engine flags (--engine, --block-size, --num-kv-blocks, ...) pass through to every worker.
  * `--prefill-workers P --decode-workers D` (instead of --workers N) runs a disaggregated deployment: P
  * `--role prefill` and D `--role decode` workers; embedded, their transfer agents copy KV in memory.
+ * `--processes N` (embedded only) runs N such stacks behind one port (node:cluster, frontend-processes.ts),
+ * one core each: like N replicas behind a load balancer, each routes to its own workers and caches its own
+ * prefixes; connections are dealt out in turn.
  * Ctrl-C / SIGTERM: stop the frontend (drain), then the workers.
  */
 import { basename } from 'node:path';
@@ -46,6 +49,14 @@ import { modelDirFromFlags } from '../engine-setup.ts';
 import { describeListenError, ensurePortFree } from '../port-check.ts';
 import { discoveryBackendFlag, eventsBackendFlag } from '../runtime-flags.ts';
 import { untilSignal } from '../signals.ts';
+import {
+  isFrontendChild,
+  processesFlag,
+  releaseChild,
+  reportChildReady,
+  runFrontendProcesses,
+  untilChildStop,
+} from './frontend-processes.ts';
 import {
   DISAGG_FLAGS,
   disaggOptionsFromFlags,
@@ -117,6 +128,11 @@ const FLAGS: FlagSpecs = {
   ...API_KEY_FLAGS,
   host: { type: 'string', default: '0.0.0.0', help: 'address the HTTP server listens on' },
   port: { type: 'string', default: '8000', help: 'HTTP port' },
+  processes: {
+    type: 'string',
+    default: '1',
+    help: 'whole stacks (a frontend and its own workers) sharing --port (node:cluster), one core each; --discovery memory only',
+  },
   'max-body-bytes': { type: 'string', default: String(4 << 20), help: 'largest request body (413 above)' },
   ...ADMISSION_FLAGS,
   'allowed-origins': {
@@ -133,9 +149,10 @@ const DESCRIPTION = [
   'Disaggregated: --prefill-workers P --decode-workers D run P prefill and D decode workers; the frontend',
   'sends prompts with more than --max-local-prefill-length uncached tokens to a prefill worker, and the',
   'decode worker pulls their KV (--kv-transfer; mocker workers simulate it on --kv-link).',
-  'Default: everything in this process (no servers). With --discovery etcd|file the workers are child',
-  'processes (`dhw worker`); use --events nats (after `dhw infra up`) so the router (default kv-delay) sees',
-  'their KV events.',
+  'Default: everything in this process (no servers); --processes N runs N such stacks behind one port, each',
+  'with its own workers and router (replicas behind a load balancer: one core each, prefix caches not shared).',
+  'With --discovery etcd|file the workers are child processes (`dhw worker`); use --events nats (after',
+  '`dhw infra up`) so the router (default kv-delay) sees their KV events.',
 ].join('\n');
 
 /** How long child workers get to register before serve gives up. */
@@ -257,6 +274,13 @@ export const serveCommand: Command = {
     const count = groups.reduce((sum, g) => sum + g.count, 0);
     const discovery = discoveryBackendFlag(values);
     const events = eventsBackendFlag(values);
+    const processes = processesFlag(values.processes);
+    if (processes > 1 && discovery !== 'memory') {
+      throw new UsageError(
+        `--processes ${processes} runs whole stacks side by side, each with its own workers: it needs --discovery memory. ` +
+          'For frontends sharing one set of worker processes, run `dhw frontend --processes N` and `dhw worker`s',
+      );
+    }
     const inProcess = discovery === 'memory' ? new InMemoryRequestPlane() : undefined;
     const routing = routingOptionsFromFlags(values);
     const eventsReachUs = inProcess !== undefined || events === 'nats';
@@ -266,8 +290,16 @@ export const serveCommand: Command = {
     };
     const http = httpOptionsFromFlags(values);
     const disagg = disaggOptionsFromFlags(values);
-    // Before any model loads: a taken port is one line, not a stack trace after the load.
-    await ensurePortFree(http.host ?? '0.0.0.0', http.port ?? 8000);
+    // Before any model loads: a taken port is one line, not a stack trace after the load. A child shares
+    // the primary's listening socket: the port is "taken" by then, and that is fine.
+    if (!isFrontendChild()) await ensurePortFree(http.host ?? '0.0.0.0', http.port ?? 8000);
+    const name = stringFlag(values, 'served-model-name') ?? basename(modelDir);
+    if (processes > 1 && !isFrontendChild()) {
+      return runFrontendProcesses(processes, log, (url, port) => {
+        const shown = shownUrl(http.host, url, port);
+        return `Serving ${name} at ${shown}/v1 with ${processes} processes × ${describeGroups(groups)}, router ${router.router} (Ctrl-C to stop)`;
+      });
+    }
 
     const cluster = clusterFromFlags(values);
     const discoveryOptions: DiscoveryOptions = withClusterDiscovery(
@@ -314,22 +346,25 @@ export const serveCommand: Command = {
       throw err;
     }
     const url = shownUrl(http.host, frontend.url, frontend.port);
-    const name = stringFlag(values, 'served-model-name') ?? basename(modelDir);
     log.info('serving', { model: name, url, workers: count, router: router.router });
-    console.log(
-      `Serving ${name} at ${url}/v1 with ${describeGroups(groups)}, router ${router.router} (Ctrl-C to stop)`,
-    );
+    if (isFrontendChild()) reportChildReady(frontend.url, frontend.port);
+    else {
+      console.log(
+        `Serving ${name} at ${url}/v1 with ${describeGroups(groups)}, router ${router.router} (Ctrl-C to stop)`,
+      );
+    }
 
     if (inProcess) {
       void workers.exited.then((reason) =>
         log.error('a worker stopped unexpectedly; serving with the others', { reason }),
       );
     }
-    const signal = await untilSignal();
+    const signal = isFrontendChild() ? await untilChildStop() : await untilSignal();
     log.info('shutting down', { signal });
     await frontend.close();
     await workers.stop();
     log.info('stopped');
+    releaseChild();
     return 0;
   },
 };
