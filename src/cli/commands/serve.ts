@@ -37,6 +37,9 @@ import {
 import type { Command } from '../command.ts';
 import { beginCommand } from '../command-prologue.ts';
 import { KV_TRANSFER_FLAGS, kvTransferFromFlags } from '../disagg-flags.ts';
+import { modelDirFromFlags } from '../engine-setup.ts';
+import { describeListenError, ensurePortFree } from '../port-check.ts';
+import { discoveryBackendFlag, eventsBackendFlag } from '../runtime-flags.ts';
 import {
   API_KEY_FLAGS,
   apiKeyFromFlags,
@@ -45,28 +48,26 @@ import {
   clusterFromFlags,
   withClusterDiscovery,
 } from '../security-flags.ts';
-import { modelDirFromFlags } from '../engine-setup.ts';
-import { describeListenError, ensurePortFree } from '../port-check.ts';
-import { discoveryBackendFlag, eventsBackendFlag } from '../runtime-flags.ts';
 import { untilSignal } from '../signals.ts';
 import {
-  isFrontendChild,
-  processesFlag,
-  releaseChild,
-  reportChildReady,
-  runFrontendProcesses,
-  untilChildStop,
-} from './frontend-processes.ts';
-import {
+  ADMISSION_FLAGS,
   DISAGG_FLAGS,
   disaggOptionsFromFlags,
-  ADMISSION_FLAGS,
   httpOptionsFromFlags,
   ROUTER_FLAGS,
   routerForEvents,
   routingOptionsFromFlags,
   shownUrl,
 } from './frontend.ts';
+import {
+  isFrontendChild,
+  PROCESSES_FLAG,
+  processesFlag,
+  releaseChild,
+  reportChildReady,
+  runFrontendProcesses,
+  untilChildStop,
+} from './frontend-processes.ts';
 import {
   combineWorkers,
   describeGroups,
@@ -129,8 +130,7 @@ const FLAGS: FlagSpecs = {
   host: { type: 'string', default: '0.0.0.0', help: 'address the HTTP server listens on' },
   port: { type: 'string', default: '8000', help: 'HTTP port' },
   processes: {
-    type: 'string',
-    default: '1',
+    ...PROCESSES_FLAG.processes,
     help: 'whole stacks (a frontend and its own workers) sharing --port (node:cluster), one core each; --discovery memory only',
   },
   'max-body-bytes': { type: 'string', default: String(4 << 20), help: 'largest request body (413 above)' },

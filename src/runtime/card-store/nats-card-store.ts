@@ -6,7 +6,8 @@
  * without reading them back (idempotent registration), and every download is checked twice: by nats.js
  * against that digest, and by the caller against the checksum in the model card.
  */
-import { Objm, type ObjectStore, StorageType } from '@nats-io/obj';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type ObjectStore, Objm, StorageType } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { CardFileName } from '../../protocols/discovery.ts';
 import { connectNats, resolveNatsUrl } from '../events/nats-connection.ts';
@@ -44,8 +45,6 @@ function describe(err: unknown): string {
 const NEW_BUCKET_SETTLE_MS = 200;
 const CREATE_ATTEMPTS = 5;
 const CREATE_RETRY_MS = 50;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class NatsCardStore {
   private readonly objm: Objm;
