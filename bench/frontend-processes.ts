@@ -32,15 +32,15 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { Agent, request as httpRequest } from 'node:http';
+import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { fmt, markdownTable } from '../src/util/table.ts';
 import { positiveInt, positiveIntList } from './lib/args.ts';
 import { type LocalStack, startLocalStack } from './lib/dhw-stack.ts';
 import { describeMachine, machineLine } from './lib/machine.ts';
-import { procCpuSeconds } from './lib/proc-cpu.ts';
+import { childPids, ownCpuSeconds, treeCpuSeconds } from './lib/proc-cpu.ts';
 import { postRequestBytes, RawHttpConnection } from './lib/raw-http-client.ts';
 
 const { values } = parseArgs({
@@ -98,20 +98,6 @@ function post(agent: Agent, url: URL): Promise<number> {
   });
 }
 
-/** CPU seconds (user + system) of `pid` and its direct children, from /proc (clock ticks of 1/100 s). */
-function treeCpuSeconds(pid: number): number {
-  const pids = [pid, ...childPids(pid)];
-  let seconds = 0;
-  for (const p of pids) {
-    try {
-      seconds += procCpuSeconds(`/proc/${p}/stat`);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return seconds;
-}
-
 /** The workers' engine steps and output tokens so far, from each worker's /metrics (status port). */
 async function engineTotals(stack: LocalStack): Promise<{ steps: number; tokens: number }> {
   let steps = 0;
@@ -153,11 +139,6 @@ function stackCpuSeconds(stack: LocalStack): { frontend: number; workers: number
   };
 }
 
-const clientCpuSeconds = () => {
-  const { user, system } = process.cpuUsage();
-  return (user + system) / 1e6;
-};
-
 interface Sender {
   /** One request; its status, 0 = no answer (the connection is reopened). */
   send(): Promise<number>;
@@ -180,18 +161,6 @@ async function rawClient(url: URL): Promise<Sender> {
     },
     close: () => connection.close(),
   };
-}
-
-/** Direct children of `pid` (the frontend primary's forked children). */
-function childPids(pid: number): number[] {
-  try {
-    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
-      .split('\n')
-      .map((l) => Number(l.trim()))
-      .filter((n) => n > 0);
-  } catch {
-    return []; // no children
-  }
 }
 
 /** Sets the CPU affinity of every thread of `pid` (`taskset -a -p -c`). */
@@ -243,12 +212,12 @@ async function closedLoop(stack: LocalStack, processes: number, concurrency: num
   };
   const timer = setTimeout(() => {
     cpuStart = stackCpuSeconds(stack);
-    clientStart = clientCpuSeconds();
+    clientStart = ownCpuSeconds();
     started = performance.now();
   }, 500);
   await Promise.all(senders.map(client));
   clearTimeout(timer);
-  const clientSeconds = clientCpuSeconds() - clientStart;
+  const clientSeconds = ownCpuSeconds() - clientStart;
   const cpuEnd = stackCpuSeconds(stack);
   const seconds = (performance.now() - started) / 1000;
   for (const sender of senders) sender.close();

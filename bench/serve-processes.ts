@@ -15,7 +15,6 @@
  *
  * Options: --processes 1,2  --concurrency 64  --seconds 4  --rounds 3  --workers 2  --smoke  --json
  */
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -23,7 +22,7 @@ import { fmt, markdownTable } from '../src/util/table.ts';
 import { positiveInt, positiveIntList } from './lib/args.ts';
 import { type DhwChild, spawnDhw } from './lib/dhw-stack.ts';
 import { describeMachine, machineLine } from './lib/machine.ts';
-import { procCpuSeconds } from './lib/proc-cpu.ts';
+import { ownCpuSeconds, treeCpuSeconds } from './lib/proc-cpu.ts';
 import { postRequestBytes, RawHttpConnection } from './lib/raw-http-client.ts';
 
 const { values } = parseArgs({
@@ -51,33 +50,6 @@ const BODY = JSON.stringify({ model: 'fortune-llama', prompt: PROMPT, max_tokens
 const WARM_MS = 500;
 /** Seconds of unrecorded load per stack at start. */
 const WARM_UP_S = 3;
-
-/** CPU seconds of `pid` and its direct children (the primary's forked stacks), from /proc. */
-function treeCpuSeconds(pid: number): number {
-  let children: number[] = [];
-  try {
-    children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
-      .split('\n')
-      .map((l) => Number(l.trim()))
-      .filter((n) => n > 0);
-  } catch {
-    // no children
-  }
-  let seconds = 0;
-  for (const p of [pid, ...children]) {
-    try {
-      seconds += procCpuSeconds(`/proc/${p}/stat`);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return seconds;
-}
-
-const clientCpuSeconds = () => {
-  const { user, system } = process.cpuUsage();
-  return (user + system) / 1e6;
-};
 
 interface Row {
   processes: number;
@@ -110,7 +82,7 @@ async function closedLoop(
   let start = { at: 0, serve: 0, client: 0 };
   const timer = setTimeout(() => {
     measuring = true;
-    start = { at: performance.now(), serve: treeCpuSeconds(serve.child.pid!), client: clientCpuSeconds() };
+    start = { at: performance.now(), serve: treeCpuSeconds(serve.child.pid!), client: ownCpuSeconds() };
   }, WARM_MS);
   await Promise.all(
     connections.map(async (connection) => {
@@ -131,7 +103,7 @@ async function closedLoop(
     failed,
     seconds: (performance.now() - start.at) / 1000,
     serveCpuSeconds: treeCpuSeconds(serve.child.pid!) - start.serve,
-    clientCpuSeconds: clientCpuSeconds() - start.client,
+    clientCpuSeconds: ownCpuSeconds() - start.client,
   };
   for (const connection of connections) connection.close();
   return row;
