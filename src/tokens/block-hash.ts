@@ -11,46 +11,27 @@
  * agree on every token up to the end of block i. The router computes the same hashes from token ids,
  * which is how it can tell which worker already holds a prompt's prefix without asking.
  *
- * Hashing itself is XXH3-64 from `hash-wasm`. Its WASM module loads asynchronously, so this module awaits
- * `initBlockHashing()` once at import (top-level await): after `import`, every function here is synchronous.
+ * Hashing itself is XXH3-64 (`xxh3.ts`, our own TypeScript transcription of xxHash 0.8), synchronous and
+ * allocation-free up to the final bigint.
  */
-import { createXXHash3, type IHasher } from 'hash-wasm';
 import type { LocalBlockHash, SequenceHash } from '../protocols/ids.ts';
-import { DhwError } from '../util/errors.ts';
-
-/** Hashing was called before the XXH3 WASM module finished loading. */
-export class BlockHashingNotReadyError extends DhwError {}
+import { xxh3, xxh3Seed } from './xxh3.ts';
 
 /** Dynamo's seed for block hashes; routers and workers must agree on it. */
 export const BLOCK_HASH_SEED = 1337;
 
-type Xxh3 = (bytes: Uint8Array) => bigint;
-
-let seededHash: Xxh3 | null = null;
-let loading: Promise<void> | null = null;
+const SEED = xxh3Seed(BigInt(BLOCK_HASH_SEED));
 
 // Reused encode buffer: token ids or hash pairs are laid out here as little-endian integers.
 let scratch = new Uint8Array(256);
 let scratchView = new DataView(scratch.buffer);
 
-/** A synchronous XXH3-64 with a fixed 64-bit seed (the WASM module loads asynchronously, once). */
-export async function createXxh3(seed: bigint): Promise<Xxh3> {
-  const hasher: IHasher = await createXXHash3(Number(seed & 0xffffffffn), Number(seed >> 32n));
-  return (bytes) => {
-    const digest = hasher.init().update(bytes).digest('binary'); // canonical form: big-endian
-    return new DataView(digest.buffer, digest.byteOffset, 8).getBigUint64(0, false);
-  };
+/** XXH3-64 of a byte string with a fixed 64-bit seed. */
+export function createXxh3(seed: bigint): (bytes: Uint8Array) => bigint {
+  const seeded = xxh3Seed(seed);
+  return (bytes) =>
+    xxh3(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0, bytes.length, seeded);
 }
-
-/** Load the XXH3 WASM module. Idempotent; already awaited at import, exported for explicit startup code. */
-export function initBlockHashing(): Promise<void> {
-  loading ??= createXxh3(BigInt(BLOCK_HASH_SEED)).then((h) => {
-    seededHash = h;
-  });
-  return loading;
-}
-
-await initBlockHashing();
 
 function ensureScratch(bytes: number): void {
   if (scratch.length >= bytes) return;
@@ -60,12 +41,7 @@ function ensureScratch(bytes: number): void {
 
 /** XXH3-64 with seed 1337 of `bytes`, as an unsigned bigint. */
 export function xxh3Seeded(bytes: Uint8Array): bigint {
-  if (seededHash === null) {
-    throw new BlockHashingNotReadyError(
-      'block hashing is not initialised: await initBlockHashing() before hashing',
-    );
-  }
-  return seededHash(bytes);
+  return xxh3(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0, bytes.length, SEED);
 }
 
 /** Local hash of `tokenIds[start .. start + blockSize)`: XXH3-64 of the ids as little-endian u32. */
@@ -77,7 +53,7 @@ export function hashBlockTokens(
   const bytes = blockSize * 4;
   ensureScratch(bytes);
   for (let i = 0; i < blockSize; i++) scratchView.setUint32(i * 4, tokenIds[start + i]!, true);
-  return xxh3Seeded(scratch.subarray(0, bytes)) as LocalBlockHash;
+  return xxh3(scratchView, 0, bytes, SEED) as LocalBlockHash;
 }
 
 /** Sequence hash of a block: its local hash if it starts the sequence, else XXH3-64(LE parent ‖ LE local). */
@@ -86,7 +62,7 @@ export function chainBlockHash(parent: SequenceHash | null, local: LocalBlockHas
   ensureScratch(16);
   scratchView.setBigUint64(0, parent, true);
   scratchView.setBigUint64(8, local, true);
-  return xxh3Seeded(scratch.subarray(0, 16)) as SequenceHash;
+  return xxh3(scratchView, 0, 16, SEED) as SequenceHash;
 }
 
 export interface BlockHashes {

@@ -3,11 +3,9 @@ export {
   appendBlockHashes,
   BLOCK_HASH_SEED,
   type BlockHashes,
-  BlockHashingNotReadyError,
   chainBlockHash,
   computeBlockHashes,
   hashBlockTokens,
-  initBlockHashing,
 } from './block-hash.ts';
 export type { ApplyChatTemplateOptions, ChatMessage, ChatTextPart } from './chat-template.ts';
 export { StreamingDetokenizer, type StreamingDetokenizerOptions } from './detokenizer.ts';
