@@ -13,7 +13,9 @@
  *
  * Each stack first takes 3 s of unrecorded load (JIT warm-up). CPU per request: the serve tree (primary and its children) from /proc, the client from process.cpuUsage.
  *
- * Options: --processes 1,2  --concurrency 64  --seconds 4  --rounds 3  --workers 2  --smoke  --json
+ * `--cpu-prof DIR` starts every serve process with `node --cpu-prof --cpu-prof-dir DIR` (written when they exit).
+ *
+ * Options: --processes 1,2  --concurrency 64  --seconds 4  --rounds 3  --workers 2  --cpu-prof DIR  --smoke  --json
  */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -34,6 +36,7 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '2' },
     smoke: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
+    'cpu-prof': { type: 'string' },
   },
 });
 const smoke = values.smoke === true;
@@ -119,6 +122,8 @@ async function main(): Promise<void> {
         // biome-ignore format: one command line
         ['serve', '--engine', 'mocker', '--speedup-ratio', '0', '--workers', String(config.workers), '--router', 'round-robin', '--processes', String(p), '--host', '127.0.0.1', '--port', '0', '--log-level', 'warn'],
         /Serving \S+ at (http:\/\/\S+)\/v1/,
+        undefined,
+        values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']] : [],
       );
       stacks.set(p, { serve, url: serve.ready[1]! });
       // JIT warm-up of every process of the tree before anything is measured (a cold first round ran at half speed).

@@ -2,8 +2,8 @@
  * `RequestPlane` inside one process (embedded mode, tests): the same StreamPump and StreamReceiver as the
  * TCP implementation, wired together directly instead of through a socket — like a loopback interface
  * that skips the wire but keeps the protocol. So flow control, cancellation, timeouts, error classes and
- * graceful stop behave the same; only the bytes are missing. Payloads and items still make a JSON round
- * trip, so whatever works here also works over TCP (no shared mutable objects, no bigint).
+ * graceful stop behave the same; only the bytes are missing. Payloads and items still get what a JSON round
+ * trip would do to them (`wire-clone.ts`), so whatever works here also works over TCP (no shared mutable objects, no bigint).
  */
 import { randomUUID } from 'node:crypto';
 import { RemoteErrorCode, type RemoteErrorInfo } from '../../protocols/request-plane.ts';
@@ -18,11 +18,7 @@ import type {
 } from './request-plane.ts';
 import { StreamPump } from './stream-pump.ts';
 import { StreamReceiver } from './stream-receiver.ts';
-
-/** What the wire would do to a value: drop undefined fields, turn undefined into null, reject bigint. */
-function jsonClone(value: unknown): unknown {
-  return value === undefined ? null : JSON.parse(JSON.stringify(value));
-}
+import { wireClone } from './wire-clone.ts';
 
 interface MemoryStream {
   pump: StreamPump;
@@ -78,13 +74,13 @@ class MemoryServer implements ServeHandle {
     }
     const pump = new StreamPump({
       handler,
-      payload: jsonClone(payload),
+      payload: wireClone(payload),
       endpoint,
       requestId,
       window: this.window,
       sink: {
         data: (item) => {
-          receiver.push(jsonClone(item));
+          receiver.push(wireClone(item));
           return undefined;
         },
         final: (error) => {
