@@ -274,23 +274,11 @@ function len129to240(input: DataView, at: number, len: number, seed: Xxh3Seed): 
 
 // The eight accumulator lanes of the long-input path, as (hi, lo) pairs: lane i at [2i, 2i + 1].
 const lanes = new Uint32Array(16);
-function resetLanes(): void {
-  // [PRIME32_3, PRIME64_1, PRIME64_2, PRIME64_3, PRIME64_4, PRIME32_2, PRIME64_5, PRIME32_1]
-  const init: (readonly [number, number])[] = [
-    [0, P32_3],
-    P64_1,
-    P64_2,
-    P64_3,
-    P64_4,
-    [0, P32_2],
-    P64_5,
-    [0, P32_1],
-  ];
-  for (let i = 0; i < 8; i++) {
-    lanes[2 * i] = init[i]![0];
-    lanes[2 * i + 1] = init[i]![1];
-  }
-}
+/** Their start: PRIME32_3, PRIME64_1, PRIME64_2, PRIME64_3, PRIME64_4, PRIME32_2, PRIME64_5, PRIME32_1. */
+// biome-ignore format: (hi, lo) pairs
+const LANES_INIT = new Uint32Array([
+  0, P32_3, ...P64_1, ...P64_2, ...P64_3, ...P64_4, 0, P32_2, ...P64_5, 0, P32_1,
+]);
 
 /** XXH3_accumulate_512: one 64-byte stripe into the eight lanes (the hot loop of long inputs, kept inline). */
 function accumulateStripe(input: DataView, at: number, secret: DataView, secretAt: number): void {
@@ -330,7 +318,7 @@ function scrambleLanes(secret: DataView, secretAt: number): void {
 
 function hashLong(input: DataView, at: number, len: number, seed: Xxh3Seed): void {
   const secret = seed.longSecret;
-  resetLanes();
+  lanes.set(LANES_INIT);
   const stripesPerBlock = (SECRET_SIZE - STRIPE_LEN) / SECRET_CONSUME_RATE;
   const blockLen = STRIPE_LEN * stripesPerBlock;
   const blocks = Math.floor((len - 1) / blockLen);
