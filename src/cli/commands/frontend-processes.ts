@@ -21,7 +21,7 @@
 import cluster, { type Worker as ClusterChild } from 'node:cluster';
 import type { Logger } from '../../util/logger.ts';
 import { UsageError } from '../args.ts';
-import { firstSignal } from '../signals.ts';
+import { firstSignal, untilSignal } from '../signals.ts';
 
 export const PROCESSES_FLAG = {
   processes: {
@@ -54,7 +54,7 @@ export function reportChildReady(url: string, port: number): void {
 }
 
 /** In a child: resolves when the primary asks us to stop, goes away, or a SIGTERM arrives. */
-export function untilChildStop(): Promise<string> {
+function untilChildStop(): Promise<string> {
   process.on('SIGINT', () => {}); // Ctrl-C reaches the whole group; the primary relays it once
   return new Promise((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
@@ -63,6 +63,11 @@ export function untilChildStop(): Promise<string> {
     });
     process.once('disconnect', () => resolve('primary gone'));
   });
+}
+
+/** When to drain: the primary's word in a child, a signal (SIGINT/SIGTERM) in a lone process. */
+export function untilStopRequested(): Promise<string> {
+  return isFrontendChild() ? untilChildStop() : untilSignal();
 }
 
 /** In a child, once drained: close the IPC channel to the primary, the last thing keeping us alive. */

@@ -6,15 +6,15 @@
  * Ctrl-C / SIGTERM: stop accepting, let in-flight requests finish, exit 0.
  */
 import { type FrontendOptions, startFrontend } from '../../frontend/index.ts';
+import { KV_HAND_OFF_MODES, type KvHandOffMode } from '../../protocols/kv-transfer.ts';
 import {
   checkDisaggOptions,
   DEFAULT_ROUTER_POLICY,
-  routerFlagHelp,
   DISAGG_DEFAULTS,
   type DisaggPolicyOptions,
+  routerFlagHelp,
 } from '../../router/index.ts';
 import { getLogger, type Logger } from '../../util/logger.ts';
-import { KV_HAND_OFF_MODES, type KvHandOffMode } from '../../protocols/kv-transfer.ts';
 import {
   type FlagSpecs,
   LOGGING_FLAGS,
@@ -25,6 +25,7 @@ import {
 } from '../args.ts';
 import type { Command } from '../command.ts';
 import { beginCommand } from '../command-prologue.ts';
+import { describeListenError, ensurePortFree } from '../port-check.ts';
 import {
   DISCOVERY_FLAGS,
   discoveryOptionsFromFlags,
@@ -39,9 +40,7 @@ import {
   clusterFromFlags,
   withClusterDiscovery,
 } from '../security-flags.ts';
-import { describeListenError, ensurePortFree } from '../port-check.ts';
 import { ADMISSION_FLAGS, HTTP_FLAGS, httpOptionsFromFlags, shownUrl } from './frontend-http-flags.ts';
-import { untilSignal } from '../signals.ts';
 import {
   isFrontendChild,
   PROCESSES_FLAG,
@@ -49,7 +48,7 @@ import {
   releaseChild,
   reportChildReady,
   runFrontendProcesses,
-  untilChildStop,
+  untilStopRequested,
 } from './frontend-processes.ts';
 
 export { ADMISSION_FLAGS, httpOptionsFromFlags, shownUrl } from './frontend-http-flags.ts';
@@ -300,7 +299,7 @@ export const frontendCommand: Command = {
         `Frontend at ${url}/v1 (router ${router.router}; models: ${models.join(', ') || 'none yet'}) (Ctrl-C to stop)`,
       );
     }
-    const signal = isFrontendChild() ? await untilChildStop() : await untilSignal();
+    const signal = await untilStopRequested();
     log.info('shutting down', { signal });
     await frontend.close();
     releaseChild();

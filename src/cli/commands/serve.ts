@@ -48,7 +48,6 @@ import {
   clusterFromFlags,
   withClusterDiscovery,
 } from '../security-flags.ts';
-import { untilSignal } from '../signals.ts';
 import {
   ADMISSION_FLAGS,
   DISAGG_FLAGS,
@@ -66,7 +65,7 @@ import {
   releaseChild,
   reportChildReady,
   runFrontendProcesses,
-  untilChildStop,
+  untilStopRequested,
 } from './frontend-processes.ts';
 import {
   combineWorkers,
@@ -359,7 +358,7 @@ export const serveCommand: Command = {
         log.error('a worker stopped unexpectedly; serving with the others', { reason }),
       );
     }
-    const signal = isFrontendChild() ? await untilChildStop() : await untilSignal();
+    const signal = await untilStopRequested();
     log.info('shutting down', { signal });
     await frontend.close();
     await workers.stop();
