@@ -15,6 +15,9 @@
  *          --tolerance 0.05  --json FILE (every metric, for the README)  --repo-requests 1000
  *          --held-out KIND:SESSIONS:SEED[,…] (instead of the 26: other generated traces, e.g. held-out checks
  *          "tool-agent:800:3,conversation:900:3", each on 8/16 workers at 1×/4×, labelled "tool-agent-3/800 8w 4x")
+ *          --loads 4,1 --workers 8,16 (the grid each generated trace runs on; the repo trace keeps 8 workers)
+ *          --seeds N (each policy with router tie-break seeds 0..N−1: cells and verdicts are the medians, and
+ *          the summary says how often kv is "worse than kv" with another seed, the bars' own noise)
  * Deterministic: the same command prints the same table (virtual time; load changes only how long it takes).
  */
 import { writeFileSync } from 'node:fs';
@@ -43,6 +46,9 @@ const { values } = parseArgs({
     json: { type: 'string' },
     'repo-requests': { type: 'string', default: '1000' },
     'held-out': { type: 'string', default: '' },
+    loads: { type: 'string', default: '4,1' },
+    seeds: { type: 'string', default: '1' },
+    workers: { type: 'string', default: '8,16' },
   },
 });
 configureLogging({ level: 'error' });
@@ -52,6 +58,18 @@ if (!(tolerance >= 0))
 if (values.sim !== 'fast' && values.sim !== 'exact')
   throw new Error(`--sim takes fast or exact, got ${values.sim}`);
 const sim = values.sim;
+/** `--loads 4,2,1` and `--workers 8,12,16`: the grid every trace runs on (the study's is 4,1 × 8,16). */
+function positiveList(flag: string, raw: string): number[] {
+  const list = raw.split(',').map(Number);
+  if (list.length === 0 || list.some((x) => !(x > 0)))
+    throw new Error(`--${flag} takes positive numbers separated by commas, e.g. 4,1; got ${raw}`);
+  return list;
+}
+const LOADS = positiveList('loads', values.loads);
+const WORKERS = positiveList('workers', values.workers);
+const SEEDS = Number(values.seeds);
+if (!(Number.isInteger(SEEDS) && SEEDS >= 1))
+  throw new Error(`--seeds takes a whole number ≥ 1, got ${values.seeds}`);
 
 interface PolicySpec {
   label: string;
@@ -109,8 +127,8 @@ function heldOut(spec: string): Input[] {
       seed: Number(seed),
     });
     const trace = sessionTrace(opts);
-    for (const workers of [8, 16])
-      for (const load of [4, 1])
+    for (const workers of WORKERS)
+      for (const load of LOADS)
         out.push({ label: `${kind}-${seed}/${sessions} ${workers}w ${load}x`, trace, workers, load });
   }
   return out;
@@ -125,26 +143,54 @@ function inputs(): Input[] {
   for (const [kind, sessions] of GENERATED)
     for (const seed of [1, 2]) {
       const trace = sessionTrace(sessionTraceOptions(kind, { sessions, seed }));
-      for (const workers of [8, 16])
-        for (const load of [4, 1])
+      for (const workers of WORKERS)
+        for (const load of LOADS)
           out.push({ label: `${kind}-${seed} ${workers}w ${load}x`, trace, workers, load });
     }
   const repo = readTrace(new URL('../traces/mooncake_synthetic_trace.jsonl', import.meta.url).pathname, {
     maxRequests: Number(values['repo-requests']),
   });
-  for (const load of [4, 1])
+  for (const load of LOADS)
     out.push({ label: `repo-${repo.length} 8w ${load}x`, trace: repo, workers: 8, load });
   return pick(out);
 }
 
+/** The figures the scorecard reads from a run (one seed's, or each one's median over the seeds). */
+interface Scored {
+  prefixHitRate: number | null;
+  hitRateCeiling?: ReplayMetrics['hitRateCeiling'];
+  ttftMs: { mean: number | null; p99: number | null };
+  tpotMs: { p99: number | null };
+}
+
+const median = (xs: number[]) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+/** Each figure's median over the seeds' runs (one run: that run). */
+function medianOf(runs: readonly ReplayMetrics[]): Scored {
+  const of = (get: (m: ReplayMetrics) => number | null | undefined) => {
+    const xs = runs.map(get).filter((x): x is number => x != null);
+    return xs.length === 0 ? null : median(xs);
+  };
+  return {
+    prefixHitRate: of((m) => m.prefixHitRate),
+    hitRateCeiling: runs[0]!.hitRateCeiling,
+    ttftMs: { mean: of((m) => m.ttftMs.mean), p99: of((m) => m.ttftMs.p99) },
+    tpotMs: { p99: of((m) => m.tpotMs.p99) },
+  };
+}
+
 const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
-const share = (m: ReplayMetrics) => (m.prefixHitRate ?? 0) / (m.hitRateCeiling?.lru || 1);
-const cell = (m: ReplayMetrics) =>
+const share = (m: Scored) => (m.prefixHitRate ?? 0) / (m.hitRateCeiling?.lru || 1);
+const cell = (m: Scored) =>
   `${pct(m.prefixHitRate ?? 0)} (${(share(m) * 100).toFixed(0)} %) / ${Math.round(m.ttftMs.mean ?? 0)} / ` +
   `${Math.round(m.ttftMs.p99 ?? 0)} / ${(m.tpotMs.p99 ?? 0).toFixed(1)}`;
 
 /** Which of TTFT mean, TTFT p99, TPOT p99 exceed the baseline's by more than `tol`. */
-function worseThan(m: ReplayMetrics, base: ReplayMetrics, tol: number): string[] {
+function worseThan(m: Scored, base: Scored, tol: number): string[] {
   const out: string[] = [];
   const check = (name: string, a: number | null | undefined, b: number | null | undefined) => {
     if (a != null && b != null && a > b * (1 + tol)) out.push(name);
@@ -158,32 +204,43 @@ function worseThan(m: ReplayMetrics, base: ReplayMetrics, tol: number): string[]
 interface Row {
   input: Input;
   bound: TtftBoundReport;
-  runs: Map<string, ReplayMetrics>;
+  /** Each policy's median over the seeds. */
+  runs: Map<string, Scored>;
+  /** Each policy's runs, one per seed (seed 0 first). */
+  seeded: Map<string, ReplayMetrics[]>;
 }
 
 const rows: Row[] = [];
 const started = performance.now();
 for (const input of inputs()) {
   let bound: TtftBoundReport | undefined;
-  const runs = new Map<string, ReplayMetrics>();
+  const runs = new Map<string, Scored>();
+  const seeded = new Map<string, ReplayMetrics[]>();
   for (const p of policies) {
-    const result = await runReplay(input.trace, {
-      router: p.router,
-      policyOptions: p.options,
-      workers: input.workers,
-      timeScale: 1 / input.load,
-      sim,
-    });
-    runs.set(p.label, summarizeReplay(result));
-    bound = result.ttftBound; // the same for every policy (timestamp replay, aggregated)
+    const perSeed: ReplayMetrics[] = [];
+    for (let seed = 0; seed < SEEDS; seed++) {
+      const result = await runReplay(input.trace, {
+        router: p.router,
+        policyOptions: p.options,
+        workers: input.workers,
+        timeScale: 1 / input.load,
+        sim,
+        seed,
+      });
+      perSeed.push(summarizeReplay(result));
+      bound = result.ttftBound; // the same for every policy and seed (timestamp replay, aggregated)
+    }
+    seeded.set(p.label, perSeed);
+    runs.set(p.label, medianOf(perSeed));
   }
-  rows.push({ input, bound: bound!, runs });
+  rows.push({ input, bound: bound!, runs, seeded });
   process.stderr.write(`${input.label} done (${((performance.now() - started) / 1000).toFixed(0)} s)\n`);
 }
 
 const candidates = scored ? policies.filter((p) => p.label !== 'round-robin' && p.label !== 'kv') : [];
 console.log(
-  `\nsim ${sim}; cells: prefix hit (share of the LRU ceiling) / TTFT mean / TTFT p99 / TPOT p99 (ms)\n`,
+  `\nsim ${sim}; cells: prefix hit (share of the LRU ceiling) / TTFT mean / TTFT p99 / TPOT p99 (ms)` +
+    `${SEEDS > 1 ? `, each the median over router seeds 0..${SEEDS - 1}` : ''}\n`,
 );
 console.log(
   `| input | bound: mean TTFT ≥ (infinite / LRU cache) | ÷ RR | ${policies.map((p) => p.label).join(' | ')} | ` +
@@ -234,10 +291,11 @@ for (const p of candidates) {
     if (bound.infinite.meanMs <= 0.5 * (rr.ttftMs.mean ?? 0)) reachable++;
   }
   console.log(
-    `| ${p.label} | ${worse} / ${rows.length} | ${below} / ${fast} | ${tails} | ${lo.toFixed(2)}-${hi.toFixed(2)} | ` +
+    `| ${p.label} | ${worse} / ${rows.length} | ${below} / ${fast} | ${tails} | ${fast === 0 ? 'n/a' : `${lo.toFixed(2)}-${hi.toFixed(2)}`} | ` +
       `${half} / ${reachable} |`,
   );
 }
+if (scored && SEEDS > 1) noiseSummary();
 console.log(
   `\n${rows.length} inputs × ${policies.length} policies in ${((performance.now() - started) / 1000).toFixed(1)} s`,
 );
@@ -249,6 +307,50 @@ if (values.json) {
     load: input.load,
     bound,
     runs: Object.fromEntries(runs),
+    seeds: Object.fromEntries(rows.find((r) => r.input === input)!.seeded),
   }));
-  writeFileSync(values.json, `${JSON.stringify({ sim, tolerance, policies: values.policies, rows: out })}\n`);
+  writeFileSync(
+    values.json,
+    `${JSON.stringify({ sim, tolerance, seeds: SEEDS, policies: values.policies, rows: out })}\n`,
+  );
+}
+
+/**
+ * How much of "worse than kv" is the seed: kv with seed s against kv with seed 0 (the bar's own noise),
+ * and each candidate's median against kv's median and beyond kv's whole spread (every seed of it worse
+ * than kv's worst seed by more than the tolerance).
+ */
+function noiseSummary(): void {
+  const figures: [string, (m: Scored) => number | null][] = [
+    ['TTFT mean', (m) => m.ttftMs.mean],
+    ['TTFT p99', (m) => m.ttftMs.p99],
+    ['TPOT p99', (m) => m.tpotMs.p99],
+  ];
+  let kvSelf = 0;
+  for (const { seeded } of rows) {
+    const kv: readonly Scored[] = seeded.get('kv')!;
+    if (kv.slice(1).some((m) => worseThan(m, kv[0]!, tolerance).length > 0)) kvSelf++;
+  }
+  console.log(
+    `\nseed noise (${SEEDS} router seeds): kv with another seed is worse than kv with seed 0 (> tolerance) on ` +
+      `${kvSelf} / ${rows.length} inputs\n`,
+  );
+  console.log("| policy | median worse than kv median | every seed worse than kv's worst seed |");
+  console.log('|---|---:|---:|');
+  for (const p of candidates) {
+    let onMedian = 0;
+    let beyond = 0;
+    for (const { seeded, runs } of rows) {
+      if (worseThan(runs.get(p.label)!, runs.get('kv')!, tolerance).length > 0) onMedian++;
+      const mine: readonly Scored[] = seeded.get(p.label)!;
+      const kv: readonly Scored[] = seeded.get('kv')!;
+      const spreadBeaten = figures.some(([, get]) => {
+        const least = Math.min(...mine.map((m) => get(m) ?? Number.NaN));
+        const worstKv = Math.max(...kv.map((m) => get(m) ?? Number.NaN));
+        return least > worstKv * (1 + tolerance);
+      });
+      if (spreadBeaten) beyond++;
+    }
+    console.log(`| ${p.label} | ${onMedian} / ${rows.length} | ${beyond} / ${rows.length} |`);
+  }
 }

@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { describe, it } from 'node:test';
+
+describe('bench:routing (a small grid)', () => {
+  it('prints one row per input, the verdicts, and the seed noise of the bars with --seeds', () => {
+    const args = [
+      'bin/run-ts.mjs',
+      'bench/routing-round.ts',
+      '--inputs',
+      'repo-',
+      '--repo-requests',
+      '80',
+      '--loads',
+      '4,2',
+      '--seeds',
+      '2',
+      '--policies',
+      'round-robin,kv,kv-delay',
+    ];
+    const run = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(run.status, 0, run.stderr);
+    const lines = run.stdout.split('\n');
+    assert.ok(
+      lines.some((l) => l.includes('each the median over router seeds 0..1')),
+      run.stdout,
+    );
+    const rows = lines.filter((l) => l.startsWith('| repo-80 8w '));
+    assert.deepEqual(
+      rows.map((l) => l.split('|')[1]!.trim()),
+      ['repo-80 8w 4x', 'repo-80 8w 2x'],
+    );
+    for (const row of rows) {
+      const cells = row
+        .split('|')
+        .slice(1, -1)
+        .map((c) => c.trim());
+      // input, bound, ÷ RR, three policies' cells, one verdict
+      assert.equal(cells.length, 7, row);
+      for (const c of cells.slice(3, 6)) assert.match(c, /^\d+\.\d % \(\d+ %\) \/ \d+ \/ \d+ \/ \d+\.\d$/);
+      assert.match(cells[6]!, /^(ok|(TTFT mean|TTFT p99|TPOT p99)(, (TTFT p99|TPOT p99))*)$/);
+    }
+    assert.match(
+      run.stdout,
+      /kv with another seed is worse than kv with seed 0 \(> tolerance\) on \d \/ 2 inputs/,
+    );
+    assert.match(run.stdout, /\| kv-delay \| \d \/ 2 \| \d \/ 2 \|/);
+  });
+
+  it('refuses a grid it cannot run, naming the flag', () => {
+    const run = spawnSync(process.execPath, ['bin/run-ts.mjs', 'bench/routing-round.ts', '--loads', '4,0'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.notEqual(run.status, 0);
+    assert.match(run.stderr, /--loads takes positive numbers/);
+  });
+});
