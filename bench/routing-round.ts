@@ -301,13 +301,13 @@ console.log(
 );
 
 if (values.json) {
-  const out = rows.map(({ input, bound, runs }) => ({
+  const out = rows.map(({ input, bound, runs, seeded }) => ({
     input: input.label,
     workers: input.workers,
     load: input.load,
     bound,
     runs: Object.fromEntries(runs),
-    seeds: Object.fromEntries(rows.find((r) => r.input === input)!.seeded),
+    seeds: Object.fromEntries(seeded),
   }));
   writeFileSync(
     values.json,
