@@ -189,15 +189,21 @@ const cell = (m: Scored) =>
   `${pct(m.prefixHitRate ?? 0)} (${(share(m) * 100).toFixed(0)} %) / ${Math.round(m.ttftMs.mean ?? 0)} / ` +
   `${Math.round(m.ttftMs.p99 ?? 0)} / ${(m.tpotMs.p99 ?? 0).toFixed(1)}`;
 
+/** The latency figures the bars compare against `kv` (and round-robin), by name. */
+const FIGURES: readonly [string, (m: Scored) => number | null][] = [
+  ['TTFT mean', (m) => m.ttftMs.mean],
+  ['TTFT p99', (m) => m.ttftMs.p99],
+  ['TPOT p99', (m) => m.tpotMs.p99],
+];
+
 /** Which of TTFT mean, TTFT p99, TPOT p99 exceed the baseline's by more than `tol`. */
 function worseThan(m: Scored, base: Scored, tol: number): string[] {
   const out: string[] = [];
-  const check = (name: string, a: number | null | undefined, b: number | null | undefined) => {
+  for (const [name, get] of FIGURES) {
+    const a = get(m);
+    const b = get(base);
     if (a != null && b != null && a > b * (1 + tol)) out.push(name);
-  };
-  check('TTFT mean', m.ttftMs.mean, base.ttftMs.mean);
-  check('TTFT p99', m.ttftMs.p99, base.ttftMs.p99);
-  check('TPOT p99', m.tpotMs.p99, base.tpotMs.p99);
+  }
   return out;
 }
 
@@ -321,11 +327,6 @@ if (values.json) {
  * than kv's worst seed by more than the tolerance).
  */
 function noiseSummary(): void {
-  const figures: [string, (m: Scored) => number | null][] = [
-    ['TTFT mean', (m) => m.ttftMs.mean],
-    ['TTFT p99', (m) => m.ttftMs.p99],
-    ['TPOT p99', (m) => m.tpotMs.p99],
-  ];
   let kvSelf = 0;
   for (const { seeded } of rows) {
     const kv: readonly Scored[] = seeded.get('kv')!;
@@ -344,7 +345,7 @@ function noiseSummary(): void {
       if (worseThan(runs.get(p.label)!, runs.get('kv')!, tolerance).length > 0) onMedian++;
       const mine: readonly Scored[] = seeded.get(p.label)!;
       const kv: readonly Scored[] = seeded.get('kv')!;
-      const spreadBeaten = figures.some(([, get]) => {
+      const spreadBeaten = FIGURES.some(([, get]) => {
         const least = Math.min(...mine.map((m) => get(m) ?? Number.NaN));
         const worstKv = Math.max(...kv.map((m) => get(m) ?? Number.NaN));
         return least > worstKv * (1 + tolerance);
