@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { createRng } from '../util/prng.ts';
 import { cacheCeiling } from './cache-ceiling.ts';
 import { groupSessions } from './closed-loop.ts';
 import { distributionMean, parseDistribution, sample } from './distributions.ts';
@@ -12,7 +13,6 @@ import {
   sessionTraceOptions,
 } from './session-trace.ts';
 import { formatTraceLine, parseTrace, type TraceRecord } from './trace.ts';
-import { createRng } from '../util/prng.ts';
 
 const B = 512;
 const jsonl = (records: readonly TraceRecord[]) => records.map(formatTraceLine).join('\n');
@@ -139,6 +139,29 @@ describe('sessionTrace', () => {
     const bursty = starts('bursty');
     within(5000 / (bursty.at(-1)! / 1000), 4, 0.2, 'bursty sessions per second');
     assert.ok(cv(bursty) > 2, `bursty gaps CV ${cv(bursty).toFixed(2)}: burstier than Poisson`);
+  });
+
+  it('stamps requests at the start of their slot with --timestamp-grid, as a coarse production log does', () => {
+    const o = sessionTraceOptions('conversation', { sessions: 400, seed: 2 });
+    const exact = sessionTrace(o);
+    const grid = sessionTrace({ ...o, timestampGridMs: 3000 });
+    const key = (r: TraceRecord) => `${r.sessionId}/${r.inputLength}`;
+    const exactAt = new Map(exact.map((r) => [key(r), r.timestampMs]));
+    assert.equal(grid.length, exact.length);
+    for (const r of grid) {
+      assert.equal(r.timestampMs % 3000, 0, 'on the grid');
+      const t = exactAt.get(key(r))!;
+      assert.ok(r.timestampMs <= t && t < r.timestampMs + 3000, `${key(r)}: ${t} → ${r.timestampMs}`);
+    }
+    const perStamp = grid.length / new Set(grid.map((r) => r.timestampMs)).size;
+    assert.ok(
+      perStamp > 2,
+      `${perStamp.toFixed(1)} requests per stamp: the grid makes simultaneous arrivals`,
+    );
+    assert.throws(
+      () => sessionTrace({ ...o, timestampGridMs: -1 }),
+      /--timestamp-grid must be an integer ≥ 0/,
+    );
   });
 
   it('reproduces the published Mooncake means with its defaults (within 10 %)', () => {

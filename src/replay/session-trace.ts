@@ -56,6 +56,12 @@ export interface SessionTraceOptions {
   /** A session ends before a turn whose prompt would exceed this many tokens. */
   maxContext: number;
   /**
+   * Stamp every request at the start of its slot of this many ms (0: exact times). A production log often
+   * keeps coarse timestamps: Mooncake's conversation trace is on a 3,000 ms grid, ~10 requests per stamp,
+   * which a replay sends at the same instant (router README, round 8).
+   */
+  timestampGridMs: number;
+  /**
    * Timestamps: turn k+1 is stamped at turn k's timestamp + output × this + think time, a nominal decode
    * speed (closed-loop replay ignores timestamps and waits for the real answer instead).
    */
@@ -68,7 +74,7 @@ export interface SessionTraceOptions {
 /** What differs between kinds; README "Generated traces" says which published statistic each matches. */
 type KindPreset = Omit<
   SessionTraceOptions,
-  'kind' | 'seed' | 'traceBlockSize' | 'nominalItlMs' | 'maxContext'
+  'kind' | 'seed' | 'traceBlockSize' | 'nominalItlMs' | 'maxContext' | 'timestampGridMs'
 >;
 
 const d = (spec: string, flag: string) => parseDistribution(spec, flag);
@@ -117,6 +123,7 @@ export const SESSION_TRACE_PRESETS: Record<SessionTraceKind, KindPreset> = {
 
 export const SESSION_TRACE_COMMON_DEFAULTS = {
   maxContext: 131_072,
+  timestampGridMs: 0,
   nominalItlMs: 20,
   seed: 0,
   traceBlockSize: MOONCAKE_BLOCK_SIZE,
@@ -140,6 +147,7 @@ export function describeSessionTrace(o: SessionTraceOptions): string {
     `--turn-isl ${formatDistribution(o.turnIsl)} --osl ${formatDistribution(o.osl)}`,
     `--arrival ${o.arrival} --rate ${o.rate}${o.arrival === 'bursty' ? ` --burst-size ${o.burstSize}` : ''}`,
     `--max-context ${o.maxContext} --seed ${o.seed}`,
+    o.timestampGridMs === 0 ? '' : `--timestamp-grid ${o.timestampGridMs}`,
     o.traceBlockSize === MOONCAKE_BLOCK_SIZE ? '' : `--trace-block-size ${o.traceBlockSize}`,
   ]
     .filter((part) => part !== '')
@@ -162,6 +170,9 @@ export function sessionTrace(o: SessionTraceOptions): TraceRecord[] {
     const prefix = prefixes[content.nextInt(prefixes.length)]!;
     records.push(...sessionTurns(o, `s${s}`, starts[s]!, prefix, content, ids));
   }
+  if (o.timestampGridMs > 0)
+    for (const r of records)
+      r.timestampMs = Math.floor(r.timestampMs / o.timestampGridMs) * o.timestampGridMs;
   records.sort((a, b) => a.timestampMs - b.timestampMs);
   records.forEach((r, i) => {
     r.line = i + 1;
@@ -255,6 +266,7 @@ function checkOptions(o: SessionTraceOptions): void {
     ['system-prompts', o.systemPrompts, 1],
     ['system-prompt-tokens', o.systemPromptTokens, 0],
     ['max-context', o.maxContext, 1],
+    ['timestamp-grid', o.timestampGridMs, 0],
     ['trace-block-size', o.traceBlockSize, 1],
   ];
   for (const [flag, value, min] of counts) {

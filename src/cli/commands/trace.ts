@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import {
   cacheCeiling,
   describeSessionTrace,
+  formatDistribution,
   formatTraceLine,
   parseDistribution,
   SESSION_TRACE_KINDS,
@@ -16,7 +17,6 @@ import {
   type SessionTraceOptions,
   sessionTrace,
   sessionTraceOptions,
-  formatDistribution,
 } from '../../replay/index.ts';
 import { LOGGING_FLAGS, numberFlag, type ParsedCommand, stringFlag, UsageError } from '../args.ts';
 import type { Command } from '../command.ts';
@@ -59,6 +59,10 @@ const FLAGS = {
   rate: { type: 'string' as const, help: `sessions started per second (conversation: ${C.rate})` },
   'burst-size': { type: 'string' as const, help: 'bursty: mean sessions per burst' },
   'max-context': { type: 'string' as const, help: 'a session ends before a prompt longer than this' },
+  'timestamp-grid': {
+    type: 'string' as const,
+    help: 'stamp each request at the start of its slot of MS (default 0: exact; Mooncake conversation: 3000)',
+  },
   seed: { type: 'string' as const, help: 'seed (default 0): the same seed and flags give the same file' },
   'trace-block-size': { type: 'string' as const, help: 'tokens per hash id (default 512, as Mooncake)' },
   ...LOGGING_FLAGS,
@@ -67,7 +71,7 @@ const FLAGS = {
 const USAGE =
   'dhw trace generate --kind conversation|tool-agent|shared-prefix [--sessions N] [--turns-mean M]\n' +
   '       [--think-time exp:MS] [--system-prompt-tokens T] [--isl DIST] [--turn-isl DIST] [--osl DIST]\n' +
-  '       [--arrival poisson|bursty] [--rate R] [--seed S] [--out FILE]';
+  '       [--arrival poisson|bursty] [--rate R] [--timestamp-grid MS] [--seed S] [--out FILE]';
 const DESCRIPTION =
   'Generate a Mooncake-format trace ({timestamp, input_length, output_length, hash_ids, session_id, delay}\n' +
   'per line) of multi-turn sessions: each turn resends the previous prompt and its output plus new tokens,\n' +
@@ -112,6 +116,7 @@ export function traceOptionsFrom(values: ParsedCommand['values']): SessionTraceO
     rate: numberFlag(values, 'rate', { min: 0 }),
     burstSize: numberFlag(values, 'burst-size', { min: 1 }),
     maxContext: int(values, 'max-context'),
+    timestampGridMs: int(values, 'timestamp-grid', 0),
     seed: int(values, 'seed', 0),
     traceBlockSize: int(values, 'trace-block-size'),
   });
