@@ -47,6 +47,31 @@ describe('bench:routing (a small grid)', () => {
     assert.match(run.stdout, /\| kv-delay \| \d \/ 2 \| \d \/ 2 \|/);
   });
 
+  it('scores a trace file (--trace FILE:REQUESTS) on the --workers × --loads grid', () => {
+    const args = [
+      'bin/run-ts.mjs',
+      'bench/routing-round.ts',
+      '--trace',
+      'traces/mooncake_synthetic_trace.jsonl:60',
+    ];
+    args.push('--loads', '4', '--workers', '8,12', '--policies', 'round-robin,kv,kv-delay');
+    const run = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(run.status, 0, run.stderr);
+    const rows = run.stdout.split('\n').filter((l) => l.startsWith('| mooncake_synthetic_trace/'));
+    assert.deepEqual(
+      rows.map((l) => l.split('|')[1]!.trim()),
+      ['mooncake_synthetic_trace/60 8w 4x', 'mooncake_synthetic_trace/60 12w 4x'],
+    );
+    assert.match(run.stdout, /\| kv-delay \| \d \/ 2 \| \d \/ 2 \| \d \|/);
+    const missing = spawnSync(
+      process.execPath,
+      ['bin/run-ts.mjs', 'bench/routing-round.ts', '--trace', 'no-such-trace.jsonl'],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    assert.notEqual(missing.status, 0);
+    assert.match(missing.stderr, /no-such-trace\.jsonl/);
+  });
+
   it('refuses a grid it cannot run, naming the flag', () => {
     const run = spawnSync(process.execPath, ['bin/run-ts.mjs', 'bench/routing-round.ts', '--loads', '4,0'], {
       encoding: 'utf8',

@@ -18,9 +18,12 @@
  *          --loads 4,1 --workers 8,16 (the grid each generated trace runs on; the repo trace keeps 8 workers)
  *          --seeds N (each policy with router tie-break seeds 0..N−1: cells and verdicts are the medians, and
  *          the summary says how often kv is "worse than kv" with another seed, the bars' own noise)
+ *          --trace FILE[:REQUESTS][,…] (instead of the 26: Mooncake-format trace files, e.g. a production trace,
+ *          each on the --workers × --loads grid, labelled "conversation_trace/3000 8w 4x")
  * Deterministic: the same command prints the same table (virtual time; load changes only how long it takes).
  */
 import { writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   type ReplayMetrics,
@@ -46,6 +49,7 @@ const { values } = parseArgs({
     json: { type: 'string' },
     'repo-requests': { type: 'string', default: '1000' },
     'held-out': { type: 'string', default: '' },
+    trace: { type: 'string', default: '' },
     loads: { type: 'string', default: '4,1' },
     seeds: { type: 'string', default: '1' },
     workers: { type: 'string', default: '8,16' },
@@ -134,10 +138,26 @@ function heldOut(spec: string): Input[] {
   return out;
 }
 
+/** `--trace FILE[:REQUESTS],…`: trace files (a production trace the study never tuned on). */
+function traceFiles(spec: string): Input[] {
+  const out: Input[] = [];
+  for (const item of spec.split(',').filter((s) => s.length > 0)) {
+    const match = /^(.*?)(?::(\d+))?$/.exec(item)!;
+    const path = match[1]!;
+    const trace = readTrace(path, match[2] ? { maxRequests: Number(match[2]) } : {});
+    const name = basename(path).replace(/\.jsonl$/, '');
+    for (const workers of WORKERS)
+      for (const load of LOADS)
+        out.push({ label: `${name}/${trace.length} ${workers}w ${load}x`, trace, workers, load });
+  }
+  return out;
+}
+
 function inputs(): Input[] {
   const wanted = values.inputs.split(',').filter((s) => s.length > 0);
   const pick = (all: Input[]) =>
     wanted.length === 0 ? all : all.filter((i) => wanted.some((w) => i.label.includes(w)));
+  if (values.trace !== '') return pick(traceFiles(values.trace));
   if (values['held-out'] !== '') return pick(heldOut(values['held-out']));
   const out: Input[] = [];
   for (const [kind, sessions] of GENERATED)
