@@ -164,6 +164,7 @@ export class EngineCore implements InferenceEngine {
     }
     const stream = new RequestStream<EngineOutput>();
     this.streams.set(seq.requestId, stream);
+    seq.queuedAtMs = this.clock.now();
     this.scheduler.add(seq);
     const onAbort = () => this.abort(seq.requestId);
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -286,6 +287,8 @@ export class EngineCore implements InferenceEngine {
       else log.warn('nothing schedulable although requests are pending', this.scheduleState());
       return false;
     }
+    for (const { seq } of output.scheduled)
+      if (Number.isNaN(seq.firstScheduledAtMs)) seq.firstScheduledAtMs = started;
     await prepareMasks(output);
     const results = await this.opts.executor.execute(output, this.kvTransfer.layerListener(output.scheduled));
     advanceConstraints(output, results);
@@ -317,6 +320,7 @@ export class EngineCore implements InferenceEngine {
         logprob: result.logprob,
         topLogprobs: result.topLogprobs,
         ...(seq.promptLogprobs !== undefined && !seq.promptScoresSent ? this.takePromptScores(seq) : {}),
+        ...(seq.queueTimeSent ? {} : this.takeQueueTime(seq)),
         finishReason: seq.finishReason,
         numCachedTokens: Math.max(0, seq.numCachedTokens),
         ...(handoff === undefined ? {} : { kvTransferParams: handoff }),
@@ -326,6 +330,12 @@ export class EngineCore implements InferenceEngine {
         this.streams.delete(seq.requestId);
       }
     });
+  }
+
+  /** Its time in the waiting queue, once, on the request's first output. */
+  private takeQueueTime(seq: Sequence): Pick<EngineOutput, 'queueMs'> {
+    seq.queueTimeSent = true;
+    return { queueMs: Math.max(0, seq.firstScheduledAtMs - seq.queuedAtMs) };
   }
 
   /** The prompt's scores, once, on the request's first output. */

@@ -96,6 +96,14 @@ export class Sequence implements HashedTokens {
   numCachedTokens = -1;
   /** How many times this sequence was preempted (its KV dropped, to be recomputed). */
   numPreemptions = 0;
+  /**
+   * Engine-clock ms at which it entered the waiting queue and at which a step first scheduled it (NaN: not
+   * yet): their difference is its queue time, vLLM's `time_in_queue`.
+   */
+  queuedAtMs = Number.NaN;
+  firstScheduledAtMs = Number.NaN;
+  /** The queue time went out with the first output. */
+  queueTimeSent = false;
   finishReason: FinishReason | undefined;
   /** A prefill worker's request (doRemoteDecode): finishing leaves its blocks held, not freed. */
   readonly holdKvOnFinish: boolean;

@@ -117,6 +117,21 @@ describe('MockEngine', () => {
     await engine.close();
   });
 
+  it("reports each request's queue time once, on its first output (vLLM's time_in_queue)", async () => {
+    const clock = new VirtualClock();
+    const engine = new MockEngine({ speedupRatio: 1, clock, numKvBlocks: 100, maxNumBatchedTokens: 64 });
+    // Both arrive at t = 0. The long prompt takes the whole 64-token budget for 3 steps (192 of its 200
+    // tokens); the short one waits for the 4th, which has room for it beside the last 8.
+    const long = collect(engine, request('long', range(200, 10), 2));
+    const short = collect(engine, request('short', range(20, 300), 2));
+    const [l, s] = await clock.runUntil(Promise.all([long, short]));
+    assert.equal(l![0]!.queueMs, 0);
+    assert.ok(Math.abs(s![0]!.queueMs! - 3 * prefillMs(64)) < 1e-9, `short waited ${s![0]!.queueMs} ms`);
+    assert.equal(l![1]!.queueMs, undefined, 'only the first output carries it');
+    assert.equal(s![1]!.queueMs, undefined);
+    await engine.close();
+  });
+
   it('serves a repeated prompt from the prefix cache and charges only the new tokens', async () => {
     const engine = new MockEngine({ speedupRatio: 0 });
     const steps: StepEvent[] = [];

@@ -89,6 +89,8 @@ test('isEngineOutput accepts what a worker streams, also with optional fields ab
     'null where we would leave a field out',
   );
   assert.equal(isEngineOutput({ ...wire, tokenId: 0xffffffff }), true);
+  assert.equal(isEngineOutput({ ...wire, queueMs: 12.5 }), true, 'a first output with its queue time');
+  assert.equal(isEngineOutput({ ...wire, queueMs: null }), true);
 });
 
 test('isEngineOutput rejects a stream item that breaks the contract, and says which field', () => {
@@ -106,6 +108,8 @@ test('isEngineOutput rejects a stream item that breaks the contract, and says wh
     [{ ...output, logprob: '-0.5' }, /logprob/],
     [{ ...output, topLogprobs: {} }, /topLogprobs/],
     [{ ...output, requestId: 7 }, /requestId/],
+    [{ ...output, queueMs: -1 }, /queueMs/],
+    [{ ...output, queueMs: '3' }, /queueMs/],
   ];
   for (const [item, why] of cases) {
     assert.equal(isEngineOutput(item), false, JSON.stringify(item));

@@ -133,6 +133,12 @@ export interface EngineOutput {
    * tokens whose KV it read from the prefill worker.
    */
   numCachedTokens: number;
+  /**
+   * On the first output: ms the request waited in the engine's queue before a step first scheduled it
+   * (vLLM's `time_in_queue`), on the engine's clock. The rest of its time to first token is its prefill
+   * steps. Absent from engines that do not measure it.
+   */
+  queueMs?: number;
   /** On the last output of a `doRemoteDecode` request: where its KV is held for the decode worker. */
   kvTransferParams?: KvTransferParams;
 }
@@ -294,6 +300,8 @@ export function explainEngineOutput(value: unknown): string | undefined {
     return 'promptLogprobs must be an array when present';
   if (value.requestId !== undefined && typeof value.requestId !== 'string')
     return 'requestId must be a string when present';
+  if (!isAbsent(value.queueMs) && !(typeof value.queueMs === 'number' && value.queueMs >= 0))
+    return 'queueMs must be a number ≥ 0 when present';
   if (!isAbsent(value.kvTransferParams)) {
     const problem = explainKvTransferParams(value.kvTransferParams);
     if (problem !== undefined) return problem;

@@ -111,7 +111,10 @@ export class DisaggCluster {
         if (params !== undefined) request = { ...request, kvTransfer: { doRemotePrefill: params } };
       }
       await streamInto(this.ctx, decode.engine, request, record, (out) => {
-        if (!decision.remote) record.cachedTokens = out.numCachedTokens;
+        if (!decision.remote) {
+          record.cachedTokens = out.numCachedTokens;
+          record.queueMs = out.queueMs ?? Number.NaN;
+        }
         this.decodeRouter.markPrefillDone(requestId);
       });
       this.takeTransfer(record, requestId);
@@ -183,6 +186,7 @@ export class DisaggCluster {
       for await (const out of worker.engine.generate(request)) {
         if (params === undefined) {
           record.cachedTokens = out.numCachedTokens; // what the prefill worker's cache served
+          record.queueMs = out.queueMs ?? Number.NaN; // and how long its queue held the prompt
           this.prefillRouter.markPrefillDone(requestId);
           this.noteOverlap(requestId, dispatchedMs, trace.inputLength - out.numCachedTokens);
         }

@@ -106,6 +106,7 @@ export async function runFastReplay(
       outputTokens: 0,
       cachedTokens: 0,
       predictedCachedTokens: Math.min(rec.inputLength, routed.overlapBlocks * bs),
+      queueMs: Number.NaN,
     };
     records[index] = record;
     const seq: FastSeq = {

@@ -139,6 +139,9 @@ export class FastWorker {
     let chargedPrefill = 0;
     let decodeSeqs = 0;
     for (const e of scheduled) {
+      // Its first step: the time since it reached this worker (at routing) was its queue time.
+      if (e.isPrefill && Number.isNaN(e.seq.record.queueMs))
+        e.seq.record.queueMs = now - e.seq.record.arrivalMs;
       if (e.isPrefill) numPrefillTokens += e.numNew;
       if (!e.isPrefill || (e.numNew === 1 && e.sample)) decodeSeqs++;
       else chargedPrefill += e.numNew;

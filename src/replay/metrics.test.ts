@@ -14,6 +14,7 @@ const rec = (o: Partial<RequestRecord> & Pick<RequestRecord, 'index'>): RequestR
   outputTokens: 1,
   cachedTokens: 0,
   predictedCachedTokens: 0,
+  queueMs: 0,
   ...o,
 });
 
@@ -81,6 +82,19 @@ describe('summarizeReplay', () => {
     assert.equal(m.imbalance, 1.5); // 3 / mean 2
     assert.equal(m.preemptions, 1);
     assert.equal(m.wallS, 1.234);
+  });
+
+  it('splits TTFT into queue time and prefill steps when every engine reported its queue time', () => {
+    const queued = records.map((r, i) => ({ ...r, queueMs: [40, 500, 0, Number.NaN][i]! }));
+    const split = summarizeReplay(result(queued, itls, 2000));
+    assert.deepEqual(split.queueMs, { mean: 180, p50: 40, p90: 408, p99: 490.8 });
+    // TTFT 100, 800, 200 minus the queue: 60, 300, 200 ms in prefill steps (the rejected one counts in neither).
+    assert.equal(split.prefillStepsMs!.mean, 186.67);
+    const missing = summarizeReplay(
+      result([...queued.slice(0, 2), { ...queued[2]!, queueMs: Number.NaN }], itls, 2000),
+    );
+    assert.equal(missing.queueMs, undefined, 'no split when an engine did not report');
+    assert.equal(missing.prefillStepsMs, undefined);
   });
 });
 

@@ -89,6 +89,13 @@ export interface ReplayMetrics {
    */
   ttftBoundMs?: { infinite: number; lru: number };
   ttftMs: LatencySummary;
+  /**
+   * Where the TTFT went: each request's wait in its engine's queue before its first step (vLLM's
+   * `time_in_queue`), and the rest of its TTFT, its prefill steps (which also carry decode steps and other
+   * prompts' chunks). Absent when an engine did not report queue times.
+   */
+  queueMs?: LatencySummary;
+  prefillStepsMs?: LatencySummary;
   tpotMs: LatencySummary;
   itlMs: LatencySummary;
   e2eMs: LatencySummary;
@@ -218,6 +225,10 @@ export function summarizeReplay(result: ReplayResult, slo: Slo = DEFAULT_SLO): R
     simulatedS: round(seconds, 3),
     wallS: round(result.wallMs / 1000, 3),
   };
+  if (done.length > 0 && done.every((r) => Number.isFinite(r.queueMs))) {
+    metrics.queueMs = latencySummary(done.map((r) => r.queueMs));
+    metrics.prefillStepsMs = latencySummary(done.map((r) => ttftOf(r) - r.queueMs));
+  }
   if (result.ceiling) {
     metrics.hitRateCeiling = {
       lru: round(result.ceiling.lruHitRate, 4) ?? 0,

@@ -40,6 +40,11 @@ const ROWS: Row[] = [
     'TTFT mean bound, any router (infinite / LRU cache)',
     (m) => (m.ttftBoundMs ? `${ms(m.ttftBoundMs.infinite)} / ${ms(m.ttftBoundMs.lru)}` : 'n/a'),
   ],
+  [
+    'TTFT mean = queue + prefill steps',
+    (m) => (m.queueMs && m.prefillStepsMs ? `${ms(m.queueMs.mean)} + ${ms(m.prefillStepsMs.mean)}` : 'n/a'),
+  ],
+  ['queue time p50 / p99', (m) => (m.queueMs ? `${ms(m.queueMs.p50)} / ${ms(m.queueMs.p99)}` : 'n/a')],
   ...latencyRows('TPOT', (m) => m.tpotMs),
   ...latencyRows('ITL', (m) => m.itlMs),
   ...latencyRows('E2E', (m) => m.e2eMs),

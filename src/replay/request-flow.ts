@@ -36,6 +36,12 @@ export interface RequestRecord {
   cachedTokens: number;
   /** Prompt tokens the router expected to be cached there (overlap blocks × block size). */
   predictedCachedTokens: number;
+  /**
+   * ms it waited in the queue of the engine that prefilled it before a step first scheduled it (the
+   * engine's `EngineOutput.queueMs`; the prefill worker's for a remote prefill). TTFT − queueMs is the time
+   * its prefill steps took. NaN when none was reported (rejected).
+   */
+  queueMs: number;
   /** Why the engine refused it (e.g. prompt longer than the context), if it did. */
   rejected?: string;
   /** Disaggregated runs: true when a prefill worker computed the prompt and its KV moved to decode. */
@@ -91,6 +97,7 @@ export function newRecord(ctx: ReplayContext, req: ArrivedRequest, workerId: Wor
     outputTokens: 0,
     cachedTokens: 0,
     predictedCachedTokens: 0,
+    queueMs: Number.NaN,
   };
 }
 
@@ -154,6 +161,7 @@ export async function serveAggregated(
   try {
     await streamInto(ctx, worker.engine, engineRequest(req), record, (out) => {
       record.cachedTokens = out.numCachedTokens;
+      record.queueMs = out.queueMs ?? Number.NaN;
       router.markPrefillDone(req.requestId);
     });
   } catch (err) {
