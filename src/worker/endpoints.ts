@@ -72,7 +72,7 @@ async function* generate(
     throw new WorkerRequestError(overflow, RemoteErrorCode.InvalidRequest);
   }
   const log = deps.log.child({ requestId: request.requestId });
-  const end = deps.metrics.begin();
+  const timer = deps.metrics.begin();
   let status: WorkerRequestStatus = 'cancelled';
   let tokens = 0;
   const logDebug = log.isEnabled('debug');
@@ -84,6 +84,7 @@ async function* generate(
   }
   try {
     for await (const output of deps.engine.generate(request, ctx.signal)) {
+      if (tokens === 0) timer.first(output.queueMs);
       tokens++;
       yield output;
       if (output.finishReason !== undefined) status = output.finishReason === 'error' ? 'error' : 'success';
@@ -101,7 +102,7 @@ async function* generate(
     log.error('request failed', { error: err });
     throw err;
   } finally {
-    end(status, tokens);
+    timer.end(status, tokens);
     if (logDebug) log.debug('request finished', { status, tokens });
   }
 }

@@ -6,6 +6,8 @@
  *   dynamo_component_requests_total{...,status}                 counter  (generate calls: success|error|cancelled)
  *   dynamo_component_inflight_requests{...}                     gauge
  *   dynamo_component_request_duration_seconds{...}              histogram
+ *   dynamo_component_request_queue_time_seconds{...}            histogram (in the engine's queue before its first step)
+ *   dynamo_component_request_prefill_time_seconds{...}          histogram (first step → first token)
  *   dynamo_component_output_tokens_total{...}                   counter
  *   dynamo_component_kvstats_active_blocks{...}                 gauge    (blocks with refCnt > 0)
  *   dynamo_component_kvstats_total_blocks{...}                  gauge
@@ -41,9 +43,19 @@ export interface WorkerMetricLabels {
 type LabelName = keyof WorkerMetricLabels;
 const LABEL_NAMES: LabelName[] = ['dynamo_namespace', 'dynamo_component', 'dynamo_endpoint', 'worker_id'];
 
+/** One generate call's timer (`WorkerMetrics.begin`). */
+export interface RequestTimer {
+  /** Its first output arrived, carrying the engine's queue time (`EngineOutput.queueMs`) when measured. */
+  first(queueMs: number | undefined): void;
+  /** It ended (once; later calls do nothing). */
+  end(status: WorkerRequestStatus, outputTokens: number): void;
+}
+
 export class WorkerMetrics {
   readonly registry = new Registry();
   private readonly duration: Histogram<LabelName>;
+  private readonly queueTime: Histogram<LabelName>;
+  private readonly prefillTime: Histogram<LabelName>;
   // Counted in plain fields on the hot path and handed to prom-client at scrape time (collect): a labelled
   // prom-client update hashes its labels on every call, 3 % of a worker's CPU at a few thousand requests/s.
   private inflightCount = 0;
@@ -82,6 +94,22 @@ export class WorkerMetrics {
     this.duration = new Histogram({
       name: 'dynamo_component_request_duration_seconds',
       help: 'Time from a generate call arriving to its last token',
+      labelNames,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    // vLLM's vllm:request_queue_time_seconds and vllm:request_prefill_time_seconds: where a request's time to
+    // first token went, waiting behind other prompts or in its own prefill steps.
+    this.queueTime = new Histogram({
+      name: 'dynamo_component_request_queue_time_seconds',
+      help: "Time a generate call waited in the engine's queue before a step first scheduled it",
+      labelNames,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.prefillTime = new Histogram({
+      name: 'dynamo_component_request_prefill_time_seconds',
+      help: 'Time from the first step that scheduled a generate call to its first token',
       labelNames,
       buckets: LATENCY_BUCKETS,
       registers,
@@ -150,18 +178,26 @@ export class WorkerMetrics {
     return this.inflightCount;
   }
 
-  /** A generate call started; call the returned function once when it ends. */
-  begin(): (status: WorkerRequestStatus, outputTokens: number) => void {
+  /** A generate call started: the timer takes its first output and its end. */
+  begin(): RequestTimer {
     const started = performance.now();
     this.inflightCount++;
     let ended = false;
-    return (status, outputTokens) => {
-      if (ended) return;
-      ended = true;
-      this.inflightCount--;
-      this.requestsByStatus.set(status, (this.requestsByStatus.get(status) ?? 0) + 1);
-      this.duration.observe(this.labels, (performance.now() - started) / 1000);
-      this.outputTokenCount += outputTokens;
+    return {
+      first: (queueMs) => {
+        if (queueMs === undefined) return;
+        const toFirstMs = performance.now() - started;
+        this.queueTime.observe(this.labels, queueMs / 1000);
+        this.prefillTime.observe(this.labels, Math.max(0, toFirstMs - queueMs) / 1000);
+      },
+      end: (status, outputTokens) => {
+        if (ended) return;
+        ended = true;
+        this.inflightCount--;
+        this.requestsByStatus.set(status, (this.requestsByStatus.get(status) ?? 0) + 1);
+        this.duration.observe(this.labels, (performance.now() - started) / 1000);
+        this.outputTokenCount += outputTokens;
+      },
     };
   }
 

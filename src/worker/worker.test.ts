@@ -218,6 +218,15 @@ describe('a scratch-engine worker over TCP, with NATS', () => {
     assert.match(metrics, /dynamo_component_inflight_requests\{[^}]*\} 0\b/);
     assert.match(metrics, /dynamo_component_kvstats_gpu_prefix_cache_hit_rate\{/);
     assert.match(metrics, /dynamo_component_canary_ok\{[^}]*\} 1\b/);
+    // The request's first output carried its queue time: one observation each of queue and prefill time.
+    assert.match(
+      metrics,
+      new RegExp(`dynamo_component_request_queue_time_seconds_count\\{${labels}\\} 1\\b`),
+    );
+    assert.match(
+      metrics,
+      new RegExp(`dynamo_component_request_prefill_time_seconds_count\\{${labels}\\} 1\\b`),
+    );
     // A lone request's tokens each take a step of their own: 6 more tokens, at least 6 more steps counted.
     const stepsOf = (text: string) =>
       Number(new RegExp(`dynamo_component_engine_steps_total\\{${labels}\\} (\\d+)`).exec(text)?.[1]);
