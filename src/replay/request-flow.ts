@@ -39,7 +39,8 @@ export interface RequestRecord {
   /**
    * ms it waited in the queue of the engine that prefilled it before a step first scheduled it (the
    * engine's `EngineOutput.queueMs`; the prefill worker's for a remote prefill). TTFT − queueMs is the time
-   * its prefill steps took. NaN when none was reported (rejected).
+   * its prefill steps took (a remote prefill's also holds the KV pull and the decode worker's first step).
+   * NaN when none was reported (rejected).
    */
   queueMs: number;
   /** Why the engine refused it (e.g. prompt longer than the context), if it did. */
