@@ -63,6 +63,24 @@ describe('bench:routing (a small grid)', () => {
       ['mooncake_synthetic_trace/60 8w 4x', 'mooncake_synthetic_trace/60 12w 4x'],
     );
     assert.match(run.stdout, /\| kv-delay \| \d \/ 2 \| \d \/ 2 \| \d \|/);
+    // A window: requests 100..159, its timestamps shifted to start at 0.
+    const windowArgs = ['bin/run-ts.mjs', 'bench/routing-round.ts', '--loads', '4', '--workers', '8'];
+    windowArgs.push('--trace', 'traces/mooncake_synthetic_trace.jsonl:100-160', '--policies', 'round-robin');
+    const window = spawnSync(process.execPath, windowArgs, { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(window.status, 0, window.stderr);
+    assert.match(window.stdout, /\| mooncake_synthetic_trace\/100-160 8w 4x \|/);
+    const outside = spawnSync(
+      process.execPath,
+      [
+        'bin/run-ts.mjs',
+        'bench/routing-round.ts',
+        '--trace',
+        'traces/mooncake_synthetic_trace.jsonl:10-99999',
+      ],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    assert.notEqual(outside.status, 0);
+    assert.match(outside.stderr, /the range 10-99999 must lie within the trace's 3993 requests/);
     const missing = spawnSync(
       process.execPath,
       ['bin/run-ts.mjs', 'bench/routing-round.ts', '--trace', 'no-such-trace.jsonl'],

@@ -18,8 +18,9 @@
  *          --loads 4,1 --workers 8,16 (the grid each generated trace runs on; the repo trace keeps 8 workers)
  *          --seeds N (each policy with router tie-break seeds 0..N−1: cells and verdicts are the medians, and
  *          the summary says how often kv is "worse than kv" with another seed, the bars' own noise)
- *          --trace FILE[:REQUESTS][,…] (instead of the 26: Mooncake-format trace files, e.g. a production trace,
- *          each on the --workers × --loads grid, labelled "conversation_trace/3000 8w 4x")
+ *          --trace FILE[:REQUESTS | :FROM-TO][,…] (instead of the 26: Mooncake-format trace files, e.g. a
+ *          production trace, whole, its first REQUESTS or a window of it, each on the --workers × --loads grid,
+ *          labelled "mooncake_conversation_trace/3000 8w 4x" or "…/3000-6000 8w 4x")
  * Deterministic: the same command prints the same table (virtual time; load changes only how long it takes).
  */
 import { writeFileSync } from 'node:fs';
@@ -138,17 +139,28 @@ function heldOut(spec: string): Input[] {
   return out;
 }
 
-/** `--trace FILE[:REQUESTS],…`: trace files (a production trace the study never tuned on). */
+/**
+ * `--trace FILE[:REQUESTS | :FROM-TO],…`: trace files (a production trace the study never tuned on), whole,
+ * their first REQUESTS, or requests FROM..TO−1 (0-based) with their timestamps shifted to start at 0.
+ */
 function traceFiles(spec: string): Input[] {
   const out: Input[] = [];
   for (const item of spec.split(',').filter((s) => s.length > 0)) {
-    const match = /^(.*?)(?::(\d+))?$/.exec(item)!;
-    const path = match[1]!;
-    const trace = readTrace(path, match[2] ? { maxRequests: Number(match[2]) } : {});
-    const name = basename(path).replace(/\.jsonl$/, '');
+    const [, path, count, from, to] = /^(.*?)(?::(?:(\d+)|(\d+)-(\d+)))?$/.exec(item)!;
+    let trace = readTrace(path!, count ? { maxRequests: Number(count) } : {});
+    let name = `${basename(path!).replace(/\.jsonl$/, '')}/${trace.length}`;
+    if (from !== undefined) {
+      if (!(Number(from) < Number(to) && Number(to) <= trace.length))
+        throw new Error(
+          `--trace ${item}: the range ${from}-${to} must lie within the trace's ${trace.length} requests`,
+        );
+      const slice = trace.slice(Number(from), Number(to));
+      const start = slice[0]!.timestampMs;
+      trace = slice.map((r) => ({ ...r, timestampMs: r.timestampMs - start }));
+      name = `${basename(path!).replace(/\.jsonl$/, '')}/${from}-${to}`;
+    }
     for (const workers of WORKERS)
-      for (const load of LOADS)
-        out.push({ label: `${name}/${trace.length} ${workers}w ${load}x`, trace, workers, load });
+      for (const load of LOADS) out.push({ label: `${name} ${workers}w ${load}x`, trace, workers, load });
   }
   return out;
 }
