@@ -40,6 +40,7 @@ import {
 import type { TtftBoundReport } from '../src/replay/ttft-bound.ts';
 import type { PolicyOptions } from '../src/router/index.ts';
 import { configureLogging } from '../src/util/logger.ts';
+import { median } from '../src/util/stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -148,7 +149,8 @@ function traceFiles(spec: string): Input[] {
   for (const item of spec.split(',').filter((s) => s.length > 0)) {
     const [, path, count, from, to] = /^(.*?)(?::(?:(\d+)|(\d+)-(\d+)))?$/.exec(item)!;
     let trace = readTrace(path!, count ? { maxRequests: Number(count) } : {});
-    let name = `${basename(path!).replace(/\.jsonl$/, '')}/${trace.length}`;
+    const file = basename(path!).replace(/\.jsonl$/, '');
+    let name = `${file}/${trace.length}`;
     if (from !== undefined) {
       if (!(Number(from) < Number(to) && Number(to) <= trace.length))
         throw new Error(
@@ -157,7 +159,7 @@ function traceFiles(spec: string): Input[] {
       const slice = trace.slice(Number(from), Number(to));
       const start = slice[0]!.timestampMs;
       trace = slice.map((r) => ({ ...r, timestampMs: r.timestampMs - start }));
-      name = `${basename(path!).replace(/\.jsonl$/, '')}/${from}-${to}`;
+      name = `${file}/${from}-${to}`;
     }
     for (const workers of WORKERS)
       for (const load of LOADS) out.push({ label: `${name} ${workers}w ${load}x`, trace, workers, load });
@@ -194,12 +196,6 @@ interface Scored {
   ttftMs: { mean: number | null; p99: number | null };
   tpotMs: { p99: number | null };
 }
-
-const median = (xs: number[]) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 
 /** Each figure's median over the seeds' runs (one run: that run). */
 function medianOf(runs: readonly ReplayMetrics[]): Scored {
