@@ -8,6 +8,12 @@
 // integration tests start real etcd, NATS and worker processes on a shared 2-core box, where a timing-
 // dependent check can lose a race once. A test that passes on the rerun is reported as FLAKY by name, so it
 // gets fixed; one that fails twice fails the run. `--no-rerun` turns the rerun off.
+//
+// No file can hang the run (a CI job has a wall-clock limit, and a hung file would use all of it):
+//   - a file still running after `--file-timeout SECONDS` (default 1200) is cancelled and fails, by name;
+//   - a file whose tests all ended exits even if something it started is still scheduled (a worker that a
+//     failed `before` hook started but could not hand over, retrying discovery every 2 s, forever), like
+//     a server's hard shutdown after its drain deadline. The leak stays visible: the test that leaked failed.
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,13 +36,15 @@ function findTests(dir, out = []) {
 }
 
 /** Runs `node --test` on files, streaming its output through, and resolves with the exit code and failures. */
-function runTests(files, concurrency) {
+function runTests(files, concurrency, fileTimeoutS) {
   const args = [
     '--import',
     'tsx',
     '--test',
     '--test-reporter=tap',
     `--test-concurrency=${concurrency}`,
+    `--test-timeout=${fileTimeoutS * 1000}`,
+    '--test-force-exit',
     ...files,
   ];
   const child = spawn(process.execPath, args, { stdio: ['inherit', 'pipe', 'inherit'] });
@@ -63,9 +71,24 @@ function fileOf(failure, files) {
   return files.find((f) => where.endsWith(f) || failure.name.endsWith(f)) ?? null;
 }
 
-const argv = process.argv.slice(2);
-const rerun = !argv.includes('--no-rerun');
-const filters = argv.filter((a) => a !== '--no-rerun');
+/** `--no-rerun`, `--file-timeout SECONDS`, and the rest as file filters. */
+function parseArgs(argv) {
+  const options = { rerun: true, fileTimeoutS: 1200, filters: [] };
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--no-rerun') options.rerun = false;
+    else if (argv[i] === '--file-timeout') {
+      const seconds = Number(argv[++i]);
+      if (!Number.isFinite(seconds) || seconds <= 0) {
+        console.error('--file-timeout takes a number of seconds above 0, e.g. --file-timeout 1200');
+        process.exit(2);
+      }
+      options.fileTimeoutS = seconds;
+    } else options.filters.push(argv[i]);
+  }
+  return options;
+}
+
+const { rerun, fileTimeoutS, filters } = parseArgs(process.argv.slice(2));
 const files = ['src', 'labs', 'bench', 'scripts', 'deploy']
   .flatMap((d) => findTests(d))
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
@@ -75,7 +98,7 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-const first = await runTests(files, 2);
+const first = await runTests(files, 2, fileTimeoutS);
 if (first.code === 0) process.exit(0);
 console.log(describeFailures(`${first.failures.length} test(s) failed:`, first.failures));
 const failedFiles = [...new Set(first.failures.map((f) => fileOf(f, files)))];
@@ -84,7 +107,7 @@ if (!rerun || failedFiles.length === 0 || failedFiles.includes(null) || failedFi
   process.exit(first.code || 1);
 }
 console.log(`# rerunning ${failedFiles.length} file(s) on their own: ${failedFiles.join(', ')}`);
-const second = await runTests(failedFiles, 1);
+const second = await runTests(failedFiles, 1, fileTimeoutS);
 if (second.code !== 0) {
   console.log(
     describeFailures(`failed again on the rerun, ${second.failures.length} test(s):`, second.failures),

@@ -86,6 +86,19 @@ it('fails the first time only', () => {
 it('always fails', () => { throw new Error('a real bug'); });
 `,
   );
+  writeFileSync(
+    join(dir, 'src', 'hangs.test.ts'),
+    `import { it } from 'node:test';
+it('never ends', () => new Promise((resolve) => setInterval(() => {}, 1000)));
+`,
+  );
+  writeFileSync(
+    join(dir, 'src', 'leaks.test.ts'),
+    `import { before, it } from 'node:test';
+before(() => { setInterval(() => {}, 1000); }); // like a worker a failed hook could not hand over
+it('passes', () => {});
+`,
+  );
   const run = (...args: string[]) =>
     spawnSync(process.execPath, [join(repoRoot, 'scripts', 'run-tests.mjs'), ...args], {
       cwd: dir,
@@ -118,5 +131,27 @@ it('always fails', () => { throw new Error('a real bug'); });
     assert.equal(once.status, 1);
     assert.match(once.stdout, /# 1 test\(s\) failed:/);
     assert.doesNotMatch(once.stdout, /rerunning/);
+  });
+
+  it('a file past --file-timeout is cancelled and fails by name, on the rerun too', () => {
+    const result = run('--file-timeout', '2', 'hangs.test');
+    assert.equal(result.status, 1, result.stdout);
+    assert.match(
+      result.stdout,
+      /# 1 test\(s\) failed:\n# {3}✗ [^\n]*src\/hangs\.test\.ts\n[^\n]*\n# {7}test timed out after 2000ms/,
+    );
+    assert.match(result.stdout, /# failed again on the rerun/);
+  });
+
+  it('a file whose tests ended exits although a timer it started is still scheduled', () => {
+    const result = run('leaks.test');
+    assert.equal(result.status, 0, result.stdout);
+    assert.match(result.stdout, /# pass 1/);
+  });
+
+  it('--file-timeout without a number of seconds is refused, naming the form', () => {
+    const result = run('--file-timeout', 'soon');
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /--file-timeout takes a number of seconds above 0/);
   });
 });

@@ -12,6 +12,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type EtcdServer, type NatsServer, startEtcd, startNats } from '../infra/local-servers.ts';
+import { startAll } from '../infra/testing/lifecycle-kit.ts';
 import type { FrontendHandle, FrontendOptions } from './frontend.ts';
 import {
   eventually,
@@ -48,7 +49,7 @@ async function deployment(
 ): Promise<{ frontend: FrontendHandle; workers: WorkerProcess[] }> {
   const namespace = freshNamespace();
   const common = ['--discovery', 'etcd', '--events', 'nats', '--namespace', namespace];
-  const workers = await Promise.all(workerArgs.map((args) => spawnWorker([...common, ...args], env)));
+  const workers = await startAll(workerArgs.map((args) => spawnWorker([...common, ...args], env)));
   started.push({ close: async () => void (await Promise.all(workers.map((w) => w.stop()))) });
   const fe = await startTestFrontend(
     {

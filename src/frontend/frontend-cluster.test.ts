@@ -7,8 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import OpenAI from 'openai';
-import { asWorkerId } from '../protocols/ids.ts';
 import { type EtcdServer, type NatsServer, startEtcd, startNats } from '../infra/local-servers.ts';
+import { startAll } from '../infra/testing/lifecycle-kit.ts';
+import { asWorkerId } from '../protocols/ids.ts';
 import type { FrontendHandle } from './frontend.ts';
 import { chatPromptIds } from './preprocessor.ts';
 import {
@@ -38,7 +39,7 @@ before(async () => {
   namespace = freshNamespace();
   const args = ['--discovery', 'etcd', '--events', 'nats', '--namespace', namespace];
   const env = { ETCD_ENDPOINTS: etcd.endpoint, NATS_SERVER: nats.url };
-  workers = await Promise.all([spawnWorker(args, env), spawnWorker(args, env)]);
+  workers = await startAll([spawnWorker(args, env), spawnWorker(args, env)]);
   frontend = await startTestFrontend(
     {
       namespace,

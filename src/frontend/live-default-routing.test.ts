@@ -11,6 +11,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type EtcdServer, type NatsServer, startEtcd, startNats } from '../infra/local-servers.ts';
+import { startAll } from '../infra/testing/lifecycle-kit.ts';
 import { isModelCard } from '../protocols/discovery.ts';
 import { MOCKER_STEP_TIMING, scaleStepTiming } from '../protocols/step-timing.ts';
 import { DEFAULT_ROUTER_POLICY } from '../router/index.ts';
@@ -62,7 +63,7 @@ before(async () => {
     ...['--engine', 'mocker', '--speedup-ratio', String(SPEEDUP)],
     ...['--discovery', 'etcd', '--events', 'nats', '--namespace', namespace],
   ];
-  workers = await Promise.all([spawnWorker(args, env), spawnWorker(args, env)]);
+  workers = await startAll([spawnWorker(args, env), spawnWorker(args, env)]);
   frontend = await startTestFrontend(
     {
       namespace,

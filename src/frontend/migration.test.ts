@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { freePort } from '../infra/free-port.ts';
 import { type EtcdServer, type NatsServer, startEtcd, startNats } from '../infra/local-servers.ts';
+import { startAll } from '../infra/testing/lifecycle-kit.ts';
 import { repoRoot } from '../util/paths.ts';
 import {
   freshNamespace,
@@ -37,7 +38,7 @@ before(async () => {
   const env = { ETCD_ENDPOINTS: etcd.endpoint, NATS_SERVER: nats.url };
   const runtime = ['--discovery', 'etcd', '--events', 'nats', '--namespace', namespace];
   const mocker = ['--engine', 'mocker', '--speedup-ratio', '1', '--lease-ttl', '3', ...runtime];
-  workers = await Promise.all([spawnWorker(mocker, env), spawnWorker(mocker, env)]);
+  workers = await startAll([spawnWorker(mocker, env), spawnWorker(mocker, env)]);
   const port = await freePort();
   url = `http://127.0.0.1:${port}`;
   frontend = spawn(

@@ -16,6 +16,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
 import { type EtcdServer, type NatsServer, startEtcd, startNats } from '../infra/local-servers.ts';
+import { startAll } from '../infra/testing/lifecycle-kit.ts';
 import type { WorkerId } from '../protocols/ids.ts';
 import type { Router } from '../router/index.ts';
 import type { FrontendHandle } from './frontend.ts';
@@ -43,7 +44,7 @@ before(async () => {
   // 1/20 of the fitted GPU's pace: a 600-token answer takes over a minute, in flight for the whole file.
   const args = ['--engine', 'mocker', '--speedup-ratio', '0.05', '--discovery', 'etcd', '--events', 'nats'];
   args.push('--namespace', namespace);
-  workers = await Promise.all([1, 2, 3, 4].map(() => spawnWorker(args, env)));
+  workers = await startAll([1, 2, 3, 4].map(() => spawnWorker(args, env)));
   const options = {
     namespace,
     discovery: { backend: 'etcd' as const, etcdEndpoints: etcd.endpoint },

@@ -12,6 +12,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type EtcdServer, type NatsServer, startEtcd, startNats } from '../infra/local-servers.ts';
+import { startAll } from '../infra/testing/lifecycle-kit.ts';
 import { configureLogging } from '../util/logger.ts';
 import type { FrontendHandle } from './frontend.ts';
 import {
@@ -52,7 +53,7 @@ before(async () => {
   const namespace = freshNamespace();
   const env = { ETCD_ENDPOINTS: etcd.endpoint, NATS_SERVER: nats.url };
   const args = ['--engine', 'mocker', '--discovery', 'etcd', '--events', 'nats', '--namespace', namespace];
-  workers = await Promise.all([spawnWorker(args, env), spawnWorker(args, env)]);
+  workers = await startAll([spawnWorker(args, env), spawnWorker(args, env)]);
   frontend = await startTestFrontend(
     {
       namespace,

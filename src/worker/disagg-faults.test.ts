@@ -17,6 +17,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { startAll } from '../infra/testing/lifecycle-kit.ts';
 import type { EngineOutput, EngineRequest } from '../protocols/engine.ts';
 import type { KvTransferParams } from '../protocols/kv-transfer.ts';
 import { createDiscovery, type Discovery } from '../runtime/discovery/index.ts';
@@ -152,7 +153,7 @@ describe('disaggregation faults, mocker workers', () => {
   let revoked: RoleWorker;
   let holding: RoleWorker;
   before(async () => {
-    [decode, doomed, revoked, holding] = await Promise.all([
+    [decode, doomed, revoked, holding] = await startAll([
       startWorker('decode'),
       startWorker('prefill'),
       // Losing its lease, it exits (Dynamo's behaviour, --exit-on-lease-loss) after draining what it holds: 1 s.
@@ -239,7 +240,7 @@ describe('disaggregation faults, scratch engine (fortune-llama): real bytes', ()
   let prefill: RoleWorker;
   let decode: RoleWorker;
   before(async () => {
-    [prefill, decode] = await Promise.all([
+    [prefill, decode] = await startAll([
       startWorker('prefill', [], 'scratch'),
       startWorker('decode', ['--kv-pull-timeout', String(PULL_TIMEOUT_MS)], 'scratch'),
     ]);

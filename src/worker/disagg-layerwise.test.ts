@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { LlmEngine } from '../engine/index.ts';
+import { startAll } from '../infra/testing/lifecycle-kit.ts';
 import { RANDOM_SHAPES, writeRandomCheckpoint } from '../model/checkpoint/random-checkpoint.ts';
 import type { EngineOutput, EngineRequest } from '../protocols/engine.ts';
 import { TcpRequestPlane } from '../runtime/request-plane/index.ts';
@@ -114,7 +115,7 @@ for (const mode of ['tcp', 'unix'] as const) {
 
     before(async () => {
       const kvTransfer = { mode };
-      [prefill, decode, aggregated] = await Promise.all([
+      [prefill, decode, aggregated] = await startAll([
         Worker.start(options(namespace, defaultModelDir, { role: 'prefill', kvTransfer })),
         Worker.start(options(namespace, defaultModelDir, { role: 'decode', kvTransfer, systemPort: 0 })),
         Worker.start(options(namespace, defaultModelDir, {})),
@@ -192,7 +193,7 @@ describe('random SmolLM2-shaped checkpoint (GQA), layer-wise push', () => {
       },
       seed: 11,
     });
-    [prefill, decode, aggregated] = await Promise.all([
+    [prefill, decode, aggregated] = await startAll([
       Worker.start(options(namespace, dir, { role: 'prefill', kvTransfer: { mode: 'tcp' } })),
       Worker.start(options(namespace, dir, { role: 'decode', kvTransfer: { mode: 'tcp' } })),
       Worker.start(options(namespace, dir, {})),
@@ -225,7 +226,7 @@ describe('layer-wise faults: the decode worker prefills locally', () => {
 
   before(async () => {
     const kvTransfer = { mode: 'tcp' as const, pullTimeoutMs: 300 };
-    [prefill, decode, aggregated] = await Promise.all([
+    [prefill, decode, aggregated] = await startAll([
       Worker.start(options(namespace, defaultModelDir, { role: 'prefill', kvTransfer })),
       Worker.start(options(namespace, defaultModelDir, { role: 'decode', kvTransfer, systemPort: 0 })),
       Worker.start(options(namespace, defaultModelDir, {})),

@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { startAll } from '../infra/testing/lifecycle-kit.ts';
 import type { EngineOutput } from '../protocols/engine.ts';
 import { createDiscovery, type Discovery } from '../runtime/discovery/index.ts';
 import { TcpRequestPlane } from '../runtime/request-plane/index.ts';
@@ -94,7 +95,7 @@ describe('disaggregated prefill/decode on one host pull through shared memory', 
         workers.push(w);
         return w;
       });
-    [decode, prefill, shortHold] = await Promise.all([
+    [decode, prefill, shortHold] = await startAll([
       spawn('decode'),
       spawn('prefill'),
       spawn('prefill', ['--kv-hold-timeout', '1500']),

@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { LlmEngine } from '../engine/index.ts';
+import { startAll } from '../infra/testing/lifecycle-kit.ts';
 import { isModelCard } from '../protocols/discovery.ts';
 import type { EngineOutput, EngineRequest } from '../protocols/engine.ts';
 import { asRequestId } from '../protocols/ids.ts';
@@ -102,7 +103,7 @@ describe('scratch prefill and decode workers pull real KV over the transfer agen
   let prompt: number[];
 
   before(async () => {
-    [prefillWorker, decodeWorker, aggregated] = await Promise.all([
+    [prefillWorker, decodeWorker, aggregated] = await startAll([
       Worker.start(options(namespace, { role: 'prefill', kvTransfer: { mode: 'tcp' } })),
       Worker.start(options(namespace, { role: 'decode', kvTransfer: { mode: 'tcp' } })),
       Worker.start(options(namespace, { systemPort: null })),
@@ -219,7 +220,7 @@ describe('mocker prefill and decode workers: simulated pull, real release notifi
   let shortHold: Worker;
 
   before(async () => {
-    [prefillWorker, decodeWorker, shortHold] = await Promise.all([
+    [prefillWorker, decodeWorker, shortHold] = await startAll([
       Worker.start(mocker({ role: 'prefill' })),
       Worker.start(
         mocker({ role: 'decode', kvTransfer: { link: { bytesPerSecond: 1e9, latencyMs: 0.01 } } }),

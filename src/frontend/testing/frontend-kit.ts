@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { killWithTestProcess } from '../../infra/testing/lifecycle-kit.ts';
 import type { Tokenizer } from '../../tokens/index.ts';
 import { configureLogging } from '../../util/logger.ts';
 import { defaultModelDir, repoRoot } from '../../util/paths.ts';
@@ -64,20 +65,6 @@ export interface WorkerProcess {
   exited: Promise<number | null>;
 }
 
-/** `dhw` children still running; killed when the test process exits (hook installed on the first spawn). */
-const running = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function track(child: ChildProcess): void {
-  if (!exitHookInstalled) {
-    process.on('exit', () => {
-      for (const c of running) c.kill('SIGKILL');
-    });
-    exitHookInstalled = true;
-  }
-  running.add(child);
-}
-
 /** A running `dhw` child process. */
 export interface DhwProcess {
   child: ChildProcess;
@@ -101,24 +88,21 @@ export async function spawnDhw(
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  track(child);
+  killWithTestProcess(child);
   let out = '';
   child.stdout?.on('data', (d) => (out += d));
   child.stderr?.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) =>
-    child.on('exit', (code) => {
-      running.delete(child);
-      resolve(code);
-    }),
-  );
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const timeoutMs = options.timeoutMs ?? 30_000;
   const deadline = Date.now() + timeoutMs;
   let match = ready.exec(out);
   while (!match) {
     if (child.exitCode !== null)
       throw new Error(`dhw ${args[0]} exited (${child.exitCode}) before it was ready:\n${out}`);
-    if (Date.now() > deadline)
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL'); // nobody gets a handle to stop it
       throw new Error(`dhw ${args[0]} not ready within ${timeoutMs / 1000} s:\n${out}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 25));
     match = ready.exec(out);
   }

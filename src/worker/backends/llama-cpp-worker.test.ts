@@ -25,6 +25,7 @@ import {
   type WorkerProcess,
 } from '../../frontend/testing/frontend-kit.ts';
 import { type EtcdServer, type NatsServer, startEtcd, startNats } from '../../infra/local-servers.ts';
+import { startAll } from '../../infra/testing/lifecycle-kit.ts';
 import { convertToGguf } from '../../model/index.ts';
 import { defaultModelDir } from '../../util/paths.ts';
 import { LLAMA_CPP_INSTALL_HINT, llamaCppInstalled } from './llama-cpp-module.ts';
@@ -55,7 +56,7 @@ describe('dhw worker --engine llamacpp behind our frontend', { skip: SKIP }, () 
       ...['--engine', 'llamacpp', '--model', file, '--tokenizer', defaultModelDir, '--threads', '1'],
     ];
     const env = { ETCD_ENDPOINTS: etcd.endpoint, NATS_SERVER: nats.url };
-    [worker, second] = await Promise.all([spawnWorker(args, env), spawnWorker(args, env)]);
+    [worker, second] = await startAll([spawnWorker(args, env), spawnWorker(args, env)]);
     frontend = await startTestFrontend(
       {
         namespace,

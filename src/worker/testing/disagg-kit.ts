@@ -10,15 +10,16 @@
  * the faults are signals and silent peers, not mocks.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { hostname } from 'node:os';
 import { createServer, type Server, type Socket } from 'node:net';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { killWithTestProcess } from '../../infra/testing/lifecycle-kit.ts';
 import type { EngineOutput, EngineRequest } from '../../protocols/engine.ts';
 import type { KvTransferParams } from '../../protocols/kv-transfer.ts';
 import { createDiscovery, type Discovery } from '../../runtime/discovery/index.ts';
 import type { TcpRequestPlane } from '../../runtime/request-plane/index.ts';
-import { type AgentMetadata, agentMetadataKey } from '../../transfer/agent-metadata.ts';
 import { publishAgentMetadata } from '../../transfer/agent-directory.ts';
+import { type AgentMetadata, agentMetadataKey } from '../../transfer/agent-metadata.ts';
 import { repoRoot } from '../../util/paths.ts';
 import type { TestInfra } from './worker-kit.ts';
 
@@ -46,19 +47,6 @@ export interface RoleWorker {
   kill9(): Promise<void>;
   /** SIGTERM (unregister, drain), SIGKILL after 5 s. */
   stop(): Promise<void>;
-}
-
-const running = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function track(child: ChildProcess): void {
-  if (!exitHookInstalled) {
-    process.on('exit', () => {
-      for (const c of running) c.kill('SIGKILL');
-    });
-    exitHookInstalled = true;
-  }
-  running.add(child);
 }
 
 export interface RoleWorkerOptions {
@@ -100,16 +88,11 @@ export async function spawnRoleWorker(
     env: { ...process.env, ETCD_ENDPOINTS: infra.etcd.endpoint, NATS_SERVER: infra.nats.url },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  track(child);
+  killWithTestProcess(child);
   let out = '';
   child.stdout?.on('data', (d) => (out += d));
   child.stderr?.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) =>
-    child.on('exit', (code) => {
-      running.delete(child);
-      resolve(code);
-    }),
-  );
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const deadline = Date.now() + 60_000;
   let match = READY.exec(out);
   while (!match) {
