@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { killWithTestProcess, startAll } from './testing/lifecycle-kit.ts';
+import { startAll } from './testing/lifecycle-kit.ts';
 
 class FakeServer {
   stopped = false;
