@@ -51,7 +51,7 @@ before(async () => {
     events: { backend: 'nats' as const, natsServer: nats.url },
     router: { router: 'kv' },
   };
-  frontends = await Promise.all([startTestFrontend(options, 4), startTestFrontend(options, 4)]);
+  frontends = await startAll([startTestFrontend(options, 4), startTestFrontend(options, 4)]);
 });
 
 after(async () => {

@@ -41,6 +41,16 @@ describe('startAll', () => {
     assert.equal(fast.stopped, true);
     assert.equal(slow.stopped, true, 'a server that finished starting after the failure is stopped too');
   });
+
+  it('closes what is closed rather than stopped (a frontend handle)', async () => {
+    let closed = false;
+    const frontend = { close: async () => void (closed = true) };
+    await assert.rejects(
+      startAll([Promise.resolve(frontend), Promise.reject(new Error('no port'))]),
+      /no port/,
+    );
+    assert.equal(closed, true);
+  });
 });
 
 describe('killWithTestProcess', () => {

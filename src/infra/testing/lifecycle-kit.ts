@@ -6,9 +6,11 @@
 import type { ChildProcess } from 'node:child_process';
 import { forgetChild, reapOnExit } from '../child-reaper.ts';
 
-/** Anything a test starts and must stop: a worker, a `dhw` child process, a frontend. */
-export interface Stoppable {
-  stop(): Promise<unknown>;
+/** Anything a test starts and must stop: a worker or a `dhw` child process (`stop`), a frontend (`close`). */
+export type Stoppable = { stop(): Promise<unknown> } | { close(): Promise<unknown> };
+
+function stopOne(server: Stoppable): Promise<unknown> {
+  return 'stop' in server ? server.stop() : server.close();
 }
 
 /**
@@ -22,7 +24,7 @@ export async function startAll<const P extends readonly Promise<Stoppable>[]>(
   const settled = await Promise.allSettled(starts);
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (!failed) return settled.map((s) => (s as PromiseFulfilledResult<Stoppable>).value) as never;
-  await Promise.allSettled(settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value.stop()] : [])));
+  await Promise.allSettled(settled.flatMap((s) => (s.status === 'fulfilled' ? [stopOne(s.value)] : [])));
   throw failed.reason;
 }
 
