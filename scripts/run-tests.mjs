@@ -13,7 +13,8 @@
 //   - a file still running after `--file-timeout SECONDS` (default 1200) is cancelled and fails, by name;
 //   - a file whose tests all ended exits even if something it started is still scheduled (a worker that a
 //     failed `before` hook started but could not hand over, retrying discovery every 2 s, forever), like
-//     a server's hard shutdown after its drain deadline. The leak stays visible: the test that leaked failed.
+//     a server's hard shutdown after its drain deadline. The hook's failure is what gets reported; a leak
+//     in a file whose tests all pass no longer shows as a hang.
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,6 +1,7 @@
 /**
- * The test kit's all-or-none start: when one of several servers fails to start, the ones that started are
- * stopped before the failure is thrown (nothing is left running with no handle to stop it).
+ * The lifecycle kit: `startAll`'s all-or-none start (when one of several servers fails to start, the ones
+ * that started are stopped before the failure is thrown), and `killWithTestProcess` (a child dies with the
+ * test process that gets the runner's SIGTERM).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -11,7 +12,6 @@ import { startAll } from './testing/lifecycle-kit.ts';
 
 class FakeServer {
   stopped = false;
-  constructor(readonly name: string) {}
   async stop(): Promise<void> {
     this.stopped = true;
   }
@@ -22,8 +22,8 @@ const startsAfter = (ms: number, server: FakeServer) =>
 
 describe('startAll', () => {
   it('resolves every server in order when all start', async () => {
-    const a = new FakeServer('a');
-    const b = new FakeServer('b');
+    const a = new FakeServer();
+    const b = new FakeServer();
     const [first, second] = await startAll([startsAfter(20, a), startsAfter(1, b)]);
     assert.equal(first, a);
     assert.equal(second, b);
@@ -31,8 +31,8 @@ describe('startAll', () => {
   });
 
   it('stops the servers that started, including slower ones, then throws the first failure', async () => {
-    const fast = new FakeServer('fast');
-    const slow = new FakeServer('slow');
+    const fast = new FakeServer();
+    const slow = new FakeServer();
     const failing = Promise.reject(new Error('port 8000 in use'));
     await assert.rejects(
       startAll([startsAfter(1, fast), failing, startsAfter(30, slow)]),
