@@ -9,6 +9,7 @@
  *
  * A policy is a name, or a name with policy options as `name:key=value:key=value` (a variant):
  *   --policies round-robin,kv,kv-ttft,kv-delay,kv-delay:decodeOwnTime=true,kv-ttft:loadBalanceEpsilon=Infinity
+ * and `queue=THRESHOLD:queuePolicy=wspt` puts the router queue in front of it: kv-delay:queue=0:queuePolicy=wspt
  * round-robin and kv are the baselines: without both, only the cells print (no verdicts, no summary).
  *
  * Options: --sim fast|exact (fast)  --inputs SUBSTRING[,…] (labels like "conversation-1 8w 4x")
@@ -38,7 +39,7 @@ import {
   type TraceRecord,
 } from '../src/replay/index.ts';
 import type { TtftBoundReport } from '../src/replay/ttft-bound.ts';
-import type { PolicyOptions } from '../src/router/index.ts';
+import type { PolicyOptions, RouterQueueOptions, RouterQueuePolicy } from '../src/router/index.ts';
 import { configureLogging } from '../src/util/logger.ts';
 import { median } from '../src/util/stats.ts';
 
@@ -81,9 +82,14 @@ interface PolicySpec {
   label: string;
   router: string;
   options: PolicyOptions;
+  /** `queue=THRESHOLD[:queuePolicy=fcfs|wspt]`: the router queue (`--router-queue-threshold`) in front of it. */
+  routerQueue?: RouterQueueOptions;
 }
 
-/** "kv-delay:decodeOwnTime=true:waitSlack=prompt" → router kv-delay with those options. */
+/**
+ * "kv-delay:decodeOwnTime=true:waitSlack=prompt" → router kv-delay with those options; the keys `queue` and
+ * `queuePolicy` set the router queue instead ("kv-delay:queue=0:queuePolicy=wspt").
+ */
 function parsePolicy(spec: string): PolicySpec {
   const [router, ...pairs] = spec.split(':');
   const options: Record<string, unknown> = {};
@@ -93,7 +99,12 @@ function parsePolicy(spec: string): PolicySpec {
     options[key] =
       raw === 'true' ? true : raw === 'false' ? false : Number.isNaN(Number(raw)) ? raw : Number(raw);
   }
-  return { label: spec, router: router!, options: options as PolicyOptions };
+  const { queue, queuePolicy, ...policyOptions } = options;
+  const parsed: PolicySpec = { label: spec, router: router!, options: policyOptions as PolicyOptions };
+  if (queue !== undefined) {
+    parsed.routerQueue = { threshold: Number(queue), policy: (queuePolicy ?? 'fcfs') as RouterQueuePolicy };
+  }
+  return parsed;
 }
 
 const policies = values.policies.split(',').map(parsePolicy);
@@ -256,6 +267,7 @@ for (const input of inputs()) {
       const result = await runReplay(input.trace, {
         router: p.router,
         policyOptions: p.options,
+        ...(p.routerQueue ? { routerQueue: p.routerQueue } : {}),
         workers: input.workers,
         timeScale: 1 / input.load,
         sim,

@@ -3,7 +3,8 @@
  * process (file discovery, TCP request plane, memory events: no load report ever reaches the frontend, so
  * whatever is "busy" here was counted from the requests the router itself sent). A burst larger than the
  * worker's KV cache waits in the model's queue; past `--max-queued-requests` it is refused with 429 and
- * Retry-After in OpenAI's error shape; with no queue, 503 busy; with no worker, 503 no_workers.
+ * Retry-After in OpenAI's error shape; with no queue, 503 busy; with no worker, 503 no_workers. The router
+ * queue (`--router-queue-threshold`) holds requests before that, while the worker has a prefill backlog.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -149,6 +150,22 @@ test('requests within the queue bound all wait their turn and are served; none i
   );
   for (const reply of replies) assertServed(reply);
   await assertNothingLeft(fe);
+});
+
+test('with the router queue in front (--router-queue-threshold 0, wspt): a burst is served in full, none lost', async () => {
+  const fe = await frontend({
+    maxQueuedRequests: 100,
+    router: { router: 'round-robin', queue: { threshold: 0, policy: 'wspt' } },
+  });
+  const replies = await burst(fe.url, 30);
+  assert.deepEqual(
+    replies.map((r) => r.status),
+    replies.map(() => 200),
+  );
+  for (const reply of replies) assertServed(reply);
+  await assertNothingLeft(fe);
+  const metrics = await (await fetch(`${fe.url}/metrics`)).text();
+  assert.equal(metricValue(metrics, 'dynamo_frontend_router_queued_requests'), 0);
 });
 
 test('--max-queued-requests 0: a busy worker is a 503 busy with Retry-After at once', async () => {

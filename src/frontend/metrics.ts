@@ -20,6 +20,8 @@
  *   dynamo_frontend_remote_prefill_failures_total{model,reason}          counter (connect | unavailable |
  *                                                                          disconnected | malformed | no_prefill_worker | error)
  *   dynamo_frontend_queued_requests{model}                               gauge (waiting in the admission queue)
+ *   dynamo_frontend_router_queued_requests{model}                        gauge (waiting in the router queue,
+ *                                                                          --router-queue-threshold)
  *   dynamo_frontend_rejected_requests_total{model,reason}                counter (queue_full | busy)
  *
  * The two disaggregation counters are fed by the RoutedEngines (one per model), which share this object
@@ -54,6 +56,7 @@ export class FrontendMetrics {
   private readonly disaggDecisions: Counter<'model' | 'reason'>;
   private readonly remotePrefillFailures: Counter<'model' | 'reason'>;
   private readonly queued: Gauge<'model'>;
+  private readonly routerQueued: Gauge<'model'>;
   private readonly rejected: Counter<'model' | 'reason'>;
   private readonly migrations: Counter<'model'>;
   /** The last minutes, decisions and per-worker hit rates, for GET /dashboard (not Prometheus). */
@@ -146,6 +149,12 @@ export class FrontendMetrics {
       labelNames,
       registers,
     });
+    this.routerQueued = new Gauge({
+      name: 'dynamo_frontend_router_queued_requests',
+      help: 'Requests waiting in the router queue while every worker has a prefill backlog (--router-queue-threshold)',
+      labelNames,
+      registers,
+    });
     this.rejected = new Counter({
       name: 'dynamo_frontend_rejected_requests_total',
       help: 'Requests refused by admission control: queue_full (429) or busy (503, no queue)',
@@ -157,6 +166,11 @@ export class FrontendMetrics {
   /** The model's admission queue holds `depth` requests now. */
   setQueued(model: string, depth: number): void {
     this.queued.set({ model }, depth);
+  }
+
+  /** The model's router queue holds `depth` requests now. */
+  setRouterQueued(model: string, depth: number): void {
+    this.routerQueued.set({ model }, depth);
   }
 
   /** Admission control refused a request (`queue_full` → 429, `busy` → 503). */

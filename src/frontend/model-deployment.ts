@@ -136,6 +136,10 @@ export class ModelDeployment implements ServedModel {
         rejected: (reason) => metrics.admissionRejected(this.name, reason),
       },
     });
+    if (metrics) {
+      router.queue?.onDepth((depth) => metrics.setRouterQueued(this.name, depth));
+      if (router.queue) metrics.setRouterQueued(this.name, 0);
+    }
     this.engine = new RoutedEngine({
       info: {
         name: this.name,
@@ -161,18 +165,21 @@ export class ModelDeployment implements ServedModel {
     let deployment: ModelDeployment | undefined;
     // Two routers, same flags: each pool has its own KV index (a prefill worker's cache is not a decode
     // worker's), its own in-flight ledger and its own quarantine.
-    const newRouter = () =>
+    // The router queue (when on) holds requests before the decode/aggregated pick only: a remote prefill is
+    // chosen after that pick, so its router routes on arrival.
+    const newRouter = (pool: 'decode' | 'prefill') =>
       createRouter({
         // The dashboard shows the last decisions' cost arithmetic, so build it even when not logged.
         explainAlways: true,
         ...options.router,
+        queue: pool === 'decode' ? options.router.queue : undefined,
         blockSize: options.card.kvCacheBlockSize,
         busyThreshold: options.busyThreshold ?? DEFAULT_BUSY_THRESHOLD,
         requestSnapshot: (workerId) => {
           if (deployment) options.requestSnapshot(deployment, workerId);
         },
       });
-    const [router, prefillRouter] = await Promise.all([newRouter(), newRouter()]);
+    const [router, prefillRouter] = await Promise.all([newRouter('decode'), newRouter('prefill')]);
     deployment = new ModelDeployment(options.card, tokenizer, router, prefillRouter, options);
     return deployment;
   }
@@ -209,6 +216,7 @@ export class ModelDeployment implements ServedModel {
       blockSize: card.kvCacheBlockSize,
       totalBlocks: card.totalKvBlocks,
       maxNumSeqs: card.maxNumSeqs,
+      maxNumBatchedTokens: card.maxNumBatchedTokens,
       address: dialAddress(instance.transport),
       ...(card.stepTiming !== undefined ? { stepTiming: card.stepTiming } : {}),
     });

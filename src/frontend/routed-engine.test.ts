@@ -12,6 +12,7 @@ import {
   createRouter,
   NoWorkersError,
   Router,
+  type RouterQueueOptions,
   type RoutingPolicy,
 } from '../router/index.ts';
 import {
@@ -46,6 +47,8 @@ interface Script {
   refuseParam?: string;
   /** Turn every request away before starting it (a draining worker): RemoteError 'unavailable'. */
   unavailable?: boolean;
+  /** Hold each request's first token until this settles (a long prefill). */
+  prefillGate?: Promise<unknown>;
 }
 
 async function scriptedWorker(plane: InMemoryRequestPlane, id: string, script: Script = {}) {
@@ -62,6 +65,7 @@ async function scriptedWorker(plane: InMemoryRequestPlane, id: string, script: S
       }
       if (script.unavailable) throw Object.assign(new Error('draining'), { code: 'unavailable' });
       const start = request.promptTokenIds.length;
+      await script.prefillGate;
       for (let i = 0; i < request.stopping.maxTokens; i++) {
         if (i === script.dieAfter) {
           void worker.handle.stop({ drainMs: 0 });
@@ -83,10 +87,21 @@ async function scriptedWorker(plane: InMemoryRequestPlane, id: string, script: S
 
 async function setup(
   scripts: Script[],
-  options: { migrationLimit?: number; busyThreshold?: number; router?: string; policy?: RoutingPolicy } = {},
+  options: {
+    migrationLimit?: number;
+    busyThreshold?: number;
+    router?: string;
+    policy?: RoutingPolicy;
+    queue?: RouterQueueOptions;
+  } = {},
 ) {
   const plane = new InMemoryRequestPlane();
-  const flags = { decisionLog: 'off', blockSize: 4, busyThreshold: options.busyThreshold } as const;
+  const flags = {
+    decisionLog: 'off',
+    blockSize: 4,
+    busyThreshold: options.busyThreshold,
+    queue: options.queue,
+  } as const;
   const router = options.policy
     ? new Router({ ...flags, policy: options.policy })
     : await createRouter({ ...flags, router: options.router ?? 'round-robin' });
@@ -95,7 +110,13 @@ async function setup(
     const worker = await scriptedWorker(plane, `w${i + 1}`, script);
     workers.push(worker);
     const address = worker.handle.address;
-    router.addWorker({ workerId: worker.workerId, blockSize: 4, totalBlocks: 100, address });
+    router.addWorker({
+      workerId: worker.workerId,
+      blockSize: 4,
+      totalBlocks: 100,
+      maxNumBatchedTokens: 64,
+      address,
+    });
   }
   const engine = new RoutedEngine({
     info: { name: 'm', contextLength: 1000, vocabSize: 1000, eosTokenIds: [] },
@@ -318,3 +339,69 @@ test('predicted blocks: a finished request keeps them on its worker, a failed at
   for await (const _ of cancelled.engine.generate(never, abort.signal)) assert.fail('no output after abort');
   assert.equal(cancelled.router.predicted!.stats().entries, 0, 'cancelled before its first token: dropped');
 });
+
+test('router queue: a request waits in the router while the worker prefills, and goes at the first token', async () => {
+  let endPrefill!: () => void;
+  const prefillGate = new Promise<void>((resolve) => {
+    endPrefill = resolve;
+  });
+  const { engine, router, workers } = await setup([{ prefillGate }], { queue: { threshold: 0 } });
+  const first = request(10, 6);
+  const second = { ...request(12, 4), requestId: asRequestId('r-second') };
+  const outputs: string[] = [];
+  const run = async (req: EngineRequest) => {
+    for await (const output of engine.generate(req)) outputs.push(`${req.requestId}:${output.tokenId}`);
+  };
+  const both = Promise.all([run(first), run(second)]);
+  // The first is routed (the worker had no backlog); the second waits in the router, not at the worker.
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(router.queue?.depth, 1);
+  assert.equal(workers[0].requests.length, 1);
+  endPrefill();
+  await both;
+  assert.equal(router.queue?.depth, 0);
+  assert.deepEqual(
+    workers[0].requests.map((r) => r.requestId),
+    [first.requestId, 'r-second'],
+  );
+  // It reached the worker only after the first request's first token.
+  assert.ok(
+    outputs.indexOf(`${first.requestId}:${tokenAt(10)}`) < outputs.indexOf(`r-second:${tokenAt(12)}`),
+  );
+  assert.equal(router.active.counts(asWorkerId('w1')).requests, 0);
+});
+
+test('router queue: a client that leaves while its request waits there takes it out of line', async () => {
+  let endPrefill!: () => void;
+  const prefillGate = new Promise<void>((resolve) => {
+    endPrefill = resolve;
+  });
+  const { engine, router, workers } = await setup([{ prefillGate }], {
+    queue: { threshold: 0, policy: 'wspt' },
+  });
+  const first = collect(engine, request(10, 30));
+  await new Promise((resolve) => setImmediate(resolve));
+  const leaving = new AbortController();
+  const gone = collect2(engine, { ...request(8, 4), requestId: asRequestId('r-gone') }, leaving.signal);
+  assert.equal(router.queue?.depth, 1);
+  leaving.abort(new Error('client left'));
+  assert.deepEqual(
+    await gone,
+    [],
+    'a cancelled request ends its stream quietly, as from the admission queue',
+  );
+  assert.equal(router.queue?.depth, 0);
+  endPrefill();
+  await first;
+  assert.deepEqual(
+    workers[0].requests.map((r) => r.requestId),
+    ['r-10-30'],
+    'the worker never saw the request that left',
+  );
+});
+
+async function collect2(engine: RoutedEngine, req: EngineRequest, signal: AbortSignal): Promise<number[]> {
+  const ids: number[] = [];
+  for await (const output of engine.generate(req, signal)) ids.push(output.tokenId);
+  return ids;
+}

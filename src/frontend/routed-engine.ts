@@ -150,7 +150,7 @@ export class RoutedEngine implements InferenceEngine {
       try {
         route = await this.pick(attempt, progress, signal);
       } catch (err) {
-        // Cancelled while waiting in the admission queue: nothing was sent anywhere.
+        // Cancelled while waiting in the router or admission queue: nothing was sent anywhere.
         if (signal?.aborted) return;
         throw err;
       }
@@ -206,20 +206,37 @@ export class RoutedEngine implements InferenceEngine {
     progress: RequestProgress,
     signal: AbortSignal | undefined,
   ): Promise<RouteResult> {
-    const route = (): RouteResult =>
-      this.options.router.route({
-        requestId: request.requestId,
-        tokenIds: request.promptTokenIds,
-        blockHashes: progress.hashes.of(request.promptTokenIds),
-        sessionId: request.sessionId,
-        exclude: [...progress.failed],
+    const router = this.options.router;
+    const input = {
+      requestId: request.requestId,
+      tokenIds: request.promptTokenIds,
+      blockHashes: progress.hashes.of(request.promptTokenIds),
+      sessionId: request.sessionId,
+      exclude: [...progress.failed],
+    };
+    const route = (): RouteResult => router.route(input);
+    const admitted = (): Promise<RouteResult> => {
+      if (this.options.admission) return this.options.admission.admit(route, signal);
+      try {
+        return Promise.resolve(route());
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    };
+    if (router.queue === undefined) return admitted();
+    // The router queue (--router-queue-threshold): route when a worker has room; a client that leaves while
+    // its request waits there takes it out of the line.
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<RouteResult>((resolve, reject) => {
+      const onAbort = (): void => {
+        if (router.cancelQueued(request.requestId)) reject(signal?.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      router.admit(input, () => {
+        signal?.removeEventListener('abort', onAbort);
+        admitted().then(resolve, reject);
       });
-    if (this.options.admission) return this.options.admission.admit(route, signal);
-    try {
-      return Promise.resolve(route());
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    });
   }
 
   /**

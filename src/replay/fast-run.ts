@@ -18,10 +18,16 @@
  * Event loop: the next event is the earliest of the next arrival and the workers' segment ends (a linear
  * scan: 8–16 workers); a segment end ties before an arrival, as in `virtual-time-loop.ts`.
  */
-import { asRequestId, asWorkerId, type SequenceHash, type WorkerId } from '../protocols/ids.ts';
+import {
+  asRequestId,
+  asWorkerId,
+  type RequestId,
+  type SequenceHash,
+  type WorkerId,
+} from '../protocols/ids.ts';
 import { hashToWire } from '../protocols/kv-events.ts';
 import { MOCKER_STEP_TIMING, scaleStepTiming } from '../protocols/step-timing.ts';
-import { createRouter } from '../router/index.ts';
+import { createRouter, type RouteInput } from '../router/index.ts';
 import { traceCeiling } from './cache-ceiling.ts';
 import { boundOf } from './ttft-bound.ts';
 import { type ArrivalQueue, ClosedLoopArrivals, TimestampArrivals } from './closed-loop.ts';
@@ -49,6 +55,7 @@ export async function runFastReplay(
     overlapScoreWeight: options.overlapScoreWeight,
     temperature: options.temperature,
     predictBlocks: options.predictBlocks,
+    queue: options.routerQueue,
     ...options.policyOptions,
     now: () => now,
     decisionLog: options.decisionLog ?? 'off',
@@ -68,7 +75,13 @@ export async function runFastReplay(
       new FastWorker(record, kv, { ...opts, blockSize: bs, engineBlockSize: opts.blockSize }, itls),
     );
     const stepTiming = scaleStepTiming(MOCKER_STEP_TIMING, opts.speedupRatio);
-    router.addWorker({ workerId, blockSize: bs, totalBlocks: capacity, stepTiming });
+    router.addWorker({
+      workerId,
+      blockSize: bs,
+      totalBlocks: capacity,
+      maxNumBatchedTokens: opts.maxNumBatchedTokens,
+      stepTiming,
+    });
   }
   const hasher = new TraceIdHasher(bs);
   const records: RequestRecord[] = new Array(trace.length);
@@ -84,22 +97,30 @@ export async function runFastReplay(
     options.onProgress?.(finished, trace.length);
     closedLoop?.finished(seq.record.index, seq.record.finishMs);
   };
+  // An arrival is routed at once, or waits in the router queue (when on) until a worker has room: its
+  // record keeps the arrival time, so the wait counts in its TTFT and queue time.
   const arrive = (index: number) => {
     const rec = trace[index]!;
-    const requestId = asRequestId(`r${index}`);
     const hashes = hasher.requestHashes(rec, index);
-    const routed = router.route({
-      requestId,
+    const input = {
+      requestId: asRequestId(`r${index}`),
       tokenIds: LazyPromptTokens.of(rec, opts.vocabSize, bs),
       blockHashes: hashes.prompt,
-    });
+    };
+    const arrivalMs = now;
+    router.admit(input, () => dispatch(index, input, hashes, arrivalMs));
+  };
+  const dispatch = (index: number, input: RouteInput, hashes: RequestBlockHashes, arrivalMs: number) => {
+    const rec = trace[index]!;
+    const requestId = input.requestId as RequestId;
+    const routed = router.route(input);
     const k = ids.indexOf(routed.workerId);
     const worker = workers[k]!;
     worker.record.requests++;
     const record: RequestRecord = {
       index,
       workerId: routed.workerId,
-      arrivalMs: now,
+      arrivalMs,
       firstTokenMs: Number.NaN,
       finishMs: Number.NaN,
       inputLength: rec.inputLength,
@@ -160,6 +181,8 @@ export async function runFastReplay(
       // The engine reports its load at the step's end, its streams deliver, then it schedules the next step.
       afterSegment(next, worker.complete());
       worker.plan(now);
+      // Requests the router queue released just now may have gone to other idle workers.
+      if (router.queue) for (const w of workers) if (w.idle && w.hasWork) w.plan(now);
     } else if (arrival !== undefined) {
       now = arrival;
       for (let at = arrivals.peek(); at !== undefined && at <= now; at = arrivals.peek())

@@ -6,7 +6,13 @@
  *   disaggregated   `prefillWorkers: P, decodeWorkers: D`   P prefill-only workers hand the prompt's KV over a
  *                                                            simulated link (`link`) to D decode workers
  */
-import { DISAGG_DEFAULTS, type DisaggRule, type PolicyOptions } from '../router/index.ts';
+import {
+  DISAGG_DEFAULTS,
+  type DisaggRule,
+  type PolicyOptions,
+  ROUTER_QUEUE_POLICIES,
+  type RouterQueueOptions,
+} from '../router/index.ts';
 import { type LinkSpec, parseLinkSpec } from '../util/link-spec.ts';
 import { ReplayConfigError } from './errors.ts';
 import { MOONCAKE_BLOCK_SIZE } from './trace.ts';
@@ -92,6 +98,11 @@ export interface ReplayOptions {
   temperature?: number;
   /** Policy options beyond the flags above (a variant study's knobs: `loadBalanceEpsilon`, `waitSlack`, ...). */
   policyOptions?: PolicyOptions;
+  /**
+   * The router queue (`--router-queue-threshold`, `--router-queue-policy`): arrivals wait in the router
+   * while every worker has a prefill backlog (aggregated replays). Unset = off, as live by default.
+   */
+  routerQueue?: RouterQueueOptions;
   /** The router's predicted-block overlay (default on; off = overlap from KV events only, as Dynamo). */
   predictBlocks?: boolean;
   /** The router's decision line per request (`[router] route …` with each worker's cost), as live; default off. */
@@ -143,6 +154,8 @@ export interface ResolvedReplayOptions {
   /** Set for a closed-loop run only. */
   concurrency?: number;
   disagg?: DisaggReplayConfig;
+  /** The router queue with its order spelled out; absent when off. */
+  routerQueue?: Required<RouterQueueOptions>;
   /** The simulator this run uses (the default falls back to 'exact' where 'fast' cannot run). */
   sim: SimMode;
 }
@@ -183,7 +196,33 @@ export function resolveReplayOptions(options: ReplayOptions): ResolvedReplayOpti
     resolved.concurrency = options.concurrency;
   }
   if (disagg) resolved.disagg = disagg;
+  checkRouterQueue(options.routerQueue, disagg !== undefined);
+  if (options.routerQueue) {
+    resolved.routerQueue = {
+      threshold: options.routerQueue.threshold,
+      policy: options.routerQueue.policy ?? 'fcfs',
+    };
+  }
   return resolved;
+}
+
+/** The router queue: a threshold ≥ 0 and a known order, in an aggregated replay. */
+function checkRouterQueue(queue: RouterQueueOptions | undefined, disagg: boolean): void {
+  if (queue === undefined) return;
+  if (disagg) {
+    throw new ReplayConfigError(
+      'the router queue (--router-queue-threshold) applies to aggregated replays: drop it, or give --workers ' +
+        'instead of --prefill-workers/--decode-workers',
+    );
+  }
+  if (!(queue.threshold >= 0) || !Number.isFinite(queue.threshold)) {
+    throw new ReplayConfigError(`router queue threshold must be a number ≥ 0, got ${queue.threshold}`);
+  }
+  if (queue.policy !== undefined && !ROUTER_QUEUE_POLICIES.includes(queue.policy)) {
+    throw new ReplayConfigError(
+      `router queue policy must be one of ${ROUTER_QUEUE_POLICIES.join(', ')}, got ${String(queue.policy)}`,
+    );
+  }
 }
 
 /** 'fast' where it can run; a named 'fast' that cannot is an error naming why. */

@@ -54,6 +54,7 @@ export async function runReplay(
       overlapScoreWeight: options.overlapScoreWeight,
       temperature: options.temperature,
       predictBlocks: options.predictBlocks,
+      queue: options.routerQueue,
       ...options.policyOptions,
       now: () => loop.now(),
       decisionLog: options.decisionLog ?? 'off',

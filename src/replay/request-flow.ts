@@ -9,7 +9,7 @@
 import type { MockEngine } from '../mocker/index.ts';
 import { DEFAULT_SAMPLING, type EngineOutput, type EngineRequest } from '../protocols/engine.ts';
 import { asRequestId, type RequestId, type WorkerId } from '../protocols/ids.ts';
-import type { DisaggReason, Router } from '../router/index.ts';
+import type { DisaggReason, RouteInput, RouteResult, Router } from '../router/index.ts';
 import { InvalidRequestError } from '../util/errors.ts';
 import type { ResolvedReplayOptions } from './replay-options.ts';
 import type { SimWorker } from './sim-workers.ts';
@@ -150,19 +150,24 @@ export async function serveAggregated(
   workers: ReadonlyMap<WorkerId, SimWorker>,
   req: ArrivedRequest,
 ): Promise<RequestRecord> {
-  const routed = router.route({
+  const arrivalMs = ctx.loop.now();
+  const admitted = admit(router, {
     requestId: req.requestId,
     tokenIds: req.tokens,
     blockHashes: req.blockHashes,
   });
+  const routed = admitted instanceof Promise ? await admitted : admitted;
+  const routerWaitMs = ctx.loop.now() - arrivalMs;
   const worker = workers.get(routed.workerId)!;
   worker.record.requests++;
   const record = newRecord(ctx, req, routed.workerId);
+  record.arrivalMs = arrivalMs;
   record.predictedCachedTokens = Math.min(req.trace.inputLength, routed.overlapBlocks * ctx.opts.blockSize);
   try {
     await streamInto(ctx, worker.engine, engineRequest(req), record, (out) => {
       record.cachedTokens = out.numCachedTokens;
-      record.queueMs = out.queueMs ?? Number.NaN;
+      // Queue time from arrival: the router queue's wait, then the engine's.
+      record.queueMs = routerWaitMs + (out.queueMs ?? Number.NaN);
       router.markPrefillDone(req.requestId);
     });
   } catch (err) {
@@ -171,4 +176,29 @@ export async function serveAggregated(
     router.finishRequest(req.requestId, 'done', record.outputTokens);
   }
   return record;
+}
+
+/**
+ * Route `input` now, or, when the router queue holds it, once a worker has room: the result itself when it
+ * ran at once (no extra turn of the event loop, so a replay without the queue orders events as before),
+ * else a promise of it.
+ */
+function admit(router: Router, input: RouteInput): RouteResult | Promise<RouteResult> {
+  let result: RouteResult | undefined;
+  let settle: { resolve(r: RouteResult): void; reject(err: unknown): void } | undefined;
+  const ranNow = router.admit(input, () => {
+    if (settle === undefined) {
+      result = router.route(input); // at once: a throw reaches the caller
+      return;
+    }
+    try {
+      settle.resolve(router.route(input));
+    } catch (err) {
+      settle.reject(err);
+    }
+  });
+  if (ranNow) return result!;
+  return new Promise((resolve, reject) => {
+    settle = { resolve, reject };
+  });
 }

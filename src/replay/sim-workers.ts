@@ -105,6 +105,7 @@ export function startSimWorkers(
       workerId,
       blockSize: s.blockSize,
       totalBlocks: s.numKvBlocks,
+      maxNumBatchedTokens: s.maxNumBatchedTokens,
       // What a live mocker worker publishes in its model card (`publishedStepTiming`).
       stepTiming: scaleStepTiming(MOCKER_STEP_TIMING, s.speedupRatio),
     });

@@ -26,6 +26,7 @@ export async function createRouter(flags: RouterFlags = {}): Promise<Router> {
     predictBlocks,
     predictionGraceMs,
     peerRequestTtlMs,
+    queue,
     ...policyOptions
   } = flags;
   const policy = await createPolicy(spec, policyOptions);
@@ -42,6 +43,7 @@ export async function createRouter(flags: RouterFlags = {}): Promise<Router> {
     predictBlocks,
     predictionGraceMs,
     peerRequestTtlMs,
+    queue,
     now: policyOptions.now,
   });
 }

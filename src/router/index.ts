@@ -46,6 +46,12 @@ export {
   sequenceChangeToWire,
 } from './replica-sync.ts';
 export { type RouteInput, type RouteResult, Router, type RouterOptions } from './router.ts';
+export {
+  ROUTER_QUEUE_POLICIES,
+  RouterQueue,
+  type RouterQueueOptions,
+  type RouterQueuePolicy,
+} from './router-queue.ts';
 export type {
   InFlightCounts,
   PolicyOptions,

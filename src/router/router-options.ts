@@ -5,6 +5,7 @@
 import type { SequenceHash, WorkerId } from '../protocols/ids.ts';
 import type { Logger } from '../util/logger.ts';
 import type { KvIndexer } from './kv-indexer.ts';
+import type { RouterQueueOptions } from './router-queue.ts';
 import type { RouteDecision, RoutingPolicy } from './types.ts';
 import type { WorkerPoolOptions } from './worker-pool.ts';
 
@@ -30,6 +31,12 @@ export interface RouterOptions extends WorkerPoolOptions {
    * dashboard shows the last decisions; ~1-2 µs per worker). Default false.
    */
   explainAlways?: boolean;
+  /**
+   * The router queue (`--router-queue-threshold`, `--router-queue-policy`; `router-queue.ts`): requests
+   * wait in the router while every worker has a prefill backlog. Unset = off (Dynamo's default): every
+   * request is routed when it arrives.
+   */
+  queue?: RouterQueueOptions;
   /** How long a peer replica's request stays counted without its `free` (default 600 000 ms, replica-sync.ts). */
   peerRequestTtlMs?: number;
   logger?: Logger;

@@ -27,6 +27,7 @@ import { type EventOutcome, KvIndexer } from './kv-indexer.ts';
 import { PredictedBlocks } from './predicted-blocks.ts';
 import { PeerRequests, peerRequestKey, type SequenceChange } from './replica-sync.ts';
 import type { RouteInput, RouteResult, RouterOptions } from './router-options.ts';
+import { RouterQueue } from './router-queue.ts';
 import type { RouteRequest, RoutingPolicy, WorkerInfo, WorkerView } from './types.ts';
 import { type ActiveBlocksEstimate, WorkerPool } from './worker-pool.ts';
 import { WorkerViews } from './worker-views.ts';
@@ -39,6 +40,8 @@ export class Router {
   readonly active = new ActiveSequences();
   /** Blocks of requests just routed, until their KV events arrive; undefined when `predictBlocks` is off. */
   readonly predicted: PredictedBlocks | undefined;
+  /** Requests waiting for a worker with room (`admit`); undefined when the router queue is off. */
+  readonly queue: RouterQueue | undefined;
   private readonly pool: WorkerPool;
   private tokensPerBlock: number | undefined;
   /** Each member's view, rewritten per decision, and the load-report bookkeeping behind it. */
@@ -74,6 +77,12 @@ export class Router {
       predicted: this.predicted,
       loadOf: (workerId) => this.pool.loadOf(workerId),
     });
+    if (options.queue) {
+      const prefillTokensOf = (workerId: WorkerId) => this.active.counts(workerId).prefillTokens;
+      this.queue = new RouterQueue(options.queue, {
+        hasRoom: (threshold) => this.pool.hasPrefillRoom(threshold, prefillTokensOf),
+      });
+    }
   }
 
   /**
@@ -110,12 +119,14 @@ export class Router {
       case 'prefill_done':
         if (!this.peers.has(key)) return false;
         this.active.markPrefillDone(key);
+        this.queue?.drain();
         return true;
       case 'free':
         if (!this.peers.has(key)) return false;
         if (change.outcome === 'done') this.retirePredictions(key);
         this.active.finish(key);
         this.peers.delete(key);
+        this.queue?.drain();
         return true;
     }
   }
@@ -188,6 +199,7 @@ export class Router {
       this.log.info('worker added', { workerId: info.workerId, totalBlocks: info.totalBlocks });
       this.policy.onWorkerAdded?.(info);
     }
+    this.queue?.drain();
   }
 
   /** A worker left: forget its cache, load and in-flight requests. Returns those requests' ids. */
@@ -203,6 +215,7 @@ export class Router {
     this.predicted?.removeWorker(workerId);
     this.log.info('worker removed', { workerId, inFlight: orphaned.length });
     this.policy.onWorkerRemoved?.(workerId);
+    this.queue?.drain(); // the last one gone: the waiting requests fail now (NoWorkersError) rather than wait
     return orphaned;
   }
 
@@ -316,6 +329,32 @@ export class Router {
     };
   }
 
+  /**
+   * Route `input` through the router queue: `dispatch` (which calls `route`) runs now when the queue is off
+   * or a worker has room, else when a prefill or a request ends and it is the queue's next (`router-queue.ts`).
+   * Returns whether it ran now.
+   */
+  admit(input: RouteInput, dispatch: () => void): boolean {
+    if (this.queue === undefined) {
+      dispatch();
+      return true;
+    }
+    return this.queue.offer(input.requestId, () => this.newTokensOf(input), dispatch);
+  }
+
+  /** A request waiting in the router queue is gone (client left, deadline): forget it. */
+  cancelQueued(requestId: string): boolean {
+    return this.queue?.cancel(requestId) ?? false;
+  }
+
+  /** Its prompt less the longest prefix any worker caches (or is about to): wspt's measure of its work. */
+  private newTokensOf(input: RouteInput): number {
+    if (this.tokensPerBlock === undefined || this.pool.size === 0) return input.tokenIds.length;
+    let overlap = 0;
+    for (const view of this.inspect(input)) overlap = Math.max(overlap, view.overlapBlocks);
+    return input.tokenIds.length - overlap * this.tokensPerBlock;
+  }
+
   /** The request's first token arrived: its prompt is no longer queued prefill work. */
   markPrefillDone(requestId: string): void {
     this.active.markPrefillDone(requestId as RequestId);
@@ -323,6 +362,7 @@ export class Router {
     const workerId = this.sequenceListener && this.active.workerOf(requestId as RequestId);
     if (workerId)
       this.sequenceListener!({ kind: 'prefill_done', requestId: requestId as RequestId, workerId });
+    this.queue?.drain();
   }
 
   /**
@@ -338,6 +378,7 @@ export class Router {
     if (workerId === undefined) return;
     this.policy.onRequestFinished?.(requestId as RequestId, workerId, outputTokens);
     this.sequenceListener?.({ kind: 'free', requestId: requestId as RequestId, workerId, outcome });
+    this.queue?.drain();
   }
 
   /** The views a policy would see for `input` right now, without routing (for tools and tests; copies). */

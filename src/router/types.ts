@@ -26,6 +26,12 @@ export interface WorkerInfo {
    */
   maxNumSeqs?: number;
   /**
+   * Prompt tokens the worker computes in one engine step (`max_num_batched_tokens`). The router queue
+   * (`router-queue.ts`) measures a worker's prefill backlog against it. Unset = the worker is never busy
+   * for the queue.
+   */
+  maxNumBatchedTokens?: number;
+  /**
    * Where the request plane reaches the worker ("host:port" from its instance record). The router never
    * dials it; it keeps it with the member so one record says who serves and where (the frontend calls it).
    */

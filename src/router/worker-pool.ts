@@ -144,6 +144,21 @@ export class WorkerPool {
     return isQuarantinedAt(this.members.get(workerId)?.quarantinedUntil, this.now());
   }
 
+  /**
+   * The router queue's check (`router-queue.ts`): whether some member can start another prefill, i.e. its
+   * prefill tokens in flight are at most `threshold × max_num_batched_tokens`. A member that published no
+   * budget always can, and so does an empty pool (routing then fails at once with NoWorkersError rather than
+   * waiting for a worker that may never come).
+   */
+  hasPrefillRoom(threshold: number, prefillTokensOf: (workerId: WorkerId) => number): boolean {
+    if (this.orderInfos.length === 0) return true;
+    for (const info of this.orderInfos) {
+      const budget = info.maxNumBatchedTokens;
+      if (budget === undefined || prefillTokensOf(info.workerId) <= threshold * budget) return true;
+    }
+    return false;
+  }
+
   isBusy(workerId: WorkerId, activeBlocks?: ActiveBlocksEstimate): boolean {
     const member = this.members.get(workerId);
     return member !== undefined && this.busyAt(member.info, member.load, activeBlocks);

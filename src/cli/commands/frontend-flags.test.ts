@@ -68,3 +68,25 @@ test('--router-replica-sync: unset follows the event plane, on/off force it; --r
     );
   }
 });
+
+test('--router-queue-threshold / --router-queue-policy: off by default, fcfs unless wspt is named, mistakes name the fix', () => {
+  assert.equal(routingOptionsFromFlags({}).router?.queue, undefined);
+  assert.deepEqual(routingOptionsFromFlags({ 'router-queue-threshold': '0' }).router?.queue, {
+    threshold: 0,
+  });
+  assert.deepEqual(
+    routingOptionsFromFlags({ 'router-queue-threshold': '0.5', 'router-queue-policy': 'wspt' }).router?.queue,
+    { threshold: 0.5, policy: 'wspt' },
+  );
+  for (const [values, message] of [
+    [{ 'router-queue-policy': 'wspt' }, 'add --router-queue-threshold'],
+    [{ 'router-queue-threshold': '0', 'router-queue-policy': 'lifo' }, 'takes fcfs or wspt'],
+    [{ 'router-queue-threshold': '-0.5' }, '--router-queue-threshold must be ≥ 0'],
+    [{ 'router-queue-threshold': 'soon' }, '--router-queue-threshold must be a number'],
+  ] as const) {
+    assert.throws(
+      () => routingOptionsFromFlags(values),
+      (err: unknown) => err instanceof UsageError && err.message.includes(message),
+    );
+  }
+});

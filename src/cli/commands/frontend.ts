@@ -26,6 +26,7 @@ import {
 import type { Command } from '../command.ts';
 import { beginCommand } from '../command-prologue.ts';
 import { describeListenError, ensurePortFree } from '../port-check.ts';
+import { ROUTER_QUEUE_FLAGS, routerQueueFrom } from '../router-queue-flags.ts';
 import {
   DISCOVERY_FLAGS,
   discoveryOptionsFromFlags,
@@ -102,6 +103,7 @@ export const ROUTER_FLAGS: FlagSpecs = {
       'KV usage (0..1), reported or counted from requests in flight, at which a worker is busy; ' +
       'all busy → queue (--max-queued-requests) (>1 = off)',
   },
+  ...ROUTER_QUEUE_FLAGS,
 };
 
 /**
@@ -218,6 +220,7 @@ export function routingOptionsFromFlags(
       seed: numberFlag(values, 'router-seed', { integer: true }),
       decisionLog: decisionLogFlag(values),
       predictBlocks: predictBlocksFlag(values),
+      queue: routerQueueFrom(values),
     },
     migrationLimit: numberFlag(values, 'migration-limit', { integer: true, min: 0 }) ?? 0,
     busyThreshold: numberFlag(values, 'busy-threshold', { min: 0 }),

@@ -197,8 +197,13 @@ export function sweepFrom(values: ParsedCommand['values']): SweepSpec | undefine
 }
 
 export function describeLoad(o: Partial<ReplayOptions>): string {
-  if (o.concurrency !== undefined) return `, closed loop with ${o.concurrency} users`;
-  return o.timeScale !== undefined && o.timeScale !== D.timeScale ? `, time scale ${o.timeScale}` : '';
+  const queue = o.routerQueue
+    ? `, router queue (threshold ${o.routerQueue.threshold}, ${o.routerQueue.policy ?? 'fcfs'})`
+    : '';
+  if (o.concurrency !== undefined) return `, closed loop with ${o.concurrency} users${queue}`;
+  return (
+    (o.timeScale !== undefined && o.timeScale !== D.timeScale ? `, time scale ${o.timeScale}` : '') + queue
+  );
 }
 
 export function describeCluster(options: Partial<ReplayOptions>): string {

@@ -14,6 +14,7 @@ import {
 } from '../../replay/index.ts';
 import { DEFAULT_ROUTER_POLICY, routerFlagHelp } from '../../router/index.ts';
 import { LOGGING_FLAGS } from '../args.ts';
+import { ROUTER_QUEUE_FLAGS } from '../router-queue-flags.ts';
 
 const D = REPLAY_DEFAULTS;
 const M = MIXED_TRACE_DEFAULTS;
@@ -159,6 +160,7 @@ export const REPLAY_FLAGS = {
   },
   'kv-overlap-score-weight': { type: 'string' as const, help: 'kv policies: prefill vs decode weight (1.0)' },
   'router-temperature': { type: 'string' as const, help: 'kv policies: softmax temperature (0 = argmin)' },
+  ...ROUTER_QUEUE_FLAGS,
   'slo-ttft-ms': {
     type: 'string' as const,
     default: String(DEFAULT_SLO.ttftMs),

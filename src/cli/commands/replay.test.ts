@@ -65,6 +65,30 @@ describe('dhw replay', () => {
     assert.deepEqual(svgProblems(readFileSync(svg, 'utf8')), []);
   });
 
+  it('holds requests in the router queue with --router-queue-threshold and names it in the JSON config', {
+    timeout: 120_000,
+  }, async () => {
+    const trace = join(dir, 'head-queue.jsonl');
+    const lines = readFileSync(traceFile('mooncake_synthetic_trace.jsonl'), 'utf8').split('\n');
+    writeFileSync(trace, lines.slice(0, 100).join('\n'));
+    const { code, stdout, stderr } = await dhw([
+      'replay',
+      trace,
+      '--workers',
+      '2',
+      '--router-queue-threshold',
+      '0',
+      '--router-queue-policy',
+      'wspt',
+      '--json',
+    ]);
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /router queue \(threshold 0, wspt\)/);
+    const report = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    assert.deepEqual(report.config.routerQueue, { threshold: 0, policy: 'wspt' });
+    assert.equal(report.runs[0].completed + report.runs[0].rejected, 100);
+  });
+
   it('names the line of a malformed trace and exits 1', async () => {
     const trace = join(dir, 'bad.jsonl');
     writeFileSync(
@@ -177,6 +201,12 @@ describe('dhw replay', () => {
       [['x.jsonl', '--synthetic', 'mixed'], /a trace file or --synthetic, not both/],
       [['--synthetic', 'bursty'], /unknown synthetic workload "bursty"/],
       [['--prefill-workers', '1', '--decode-workers', '1'], /give the trace file .* or a generated one/],
+      [['x.jsonl', '--workers', '2', '--router-queue-policy', 'wspt'], /add --router-queue-threshold/],
+      [
+        ['x.jsonl', '--workers', '2', '--router-queue-threshold', '0', '--router-queue-policy', 'sjf'],
+        /--router-queue-policy takes fcfs or wspt, got "sjf"/,
+      ],
+      [['x.jsonl', '--workers', '2', '--router-queue-threshold=-1'], /--router-queue-threshold must be ≥ 0/],
     ];
     for (const [args, message] of cases) {
       const { code, stderr } = await dhw(['replay', ...args]);

@@ -28,6 +28,7 @@ import { startProgress } from '../../util/progress.ts';
 import { numberFlag, stringFlag } from '../args.ts';
 import type { Command } from '../command.ts';
 import { beginCommand } from '../command-prologue.ts';
+import { routerQueueFrom } from '../router-queue-flags.ts';
 import {
   clusterFrom,
   describeCluster,
@@ -69,6 +70,7 @@ export const replayCommand: Command = {
       overlapScoreWeight: numberFlag(values, 'kv-overlap-score-weight', { min: 0 }),
       sim: simFrom(values),
       temperature: numberFlag(values, 'router-temperature', { min: 0 }),
+      routerQueue: routerQueueFrom(values),
     };
     const slo = {
       ttftMs: numberFlag(values, 'slo-ttft-ms', { min: 0 })!,
