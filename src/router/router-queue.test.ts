@@ -153,6 +153,33 @@ describe('router queue', () => {
     assert.equal(errors.length, 1);
   });
 
+  it('wspt parks a request even when every worker is past the busy threshold (routing then says busy)', () => {
+    const { router } = routerWith(
+      new LeastLoadedPolicy(),
+      ['w1', 'w2'],
+      { queue: { threshold: 0, policy: 'wspt' }, busyThreshold: 0.01 },
+      { maxNumBatchedTokens: 64, totalBlocks: 100 },
+    );
+    const outcomes: string[] = [];
+    const offer = (id: string, from: number) => {
+      const input = { requestId: id, tokenIds: tokens(from, 4 * BS) };
+      router.admit(input, () => {
+        try {
+          outcomes.push(`${id}→${router.route(input).workerId}`);
+        } catch (err) {
+          outcomes.push(`${id}: ${(err as Error).name}`);
+        }
+      });
+    };
+    offer('a', 0);
+    offer('b', 1000);
+    offer('c', 2000); // both workers prefilling and past 1 % KV: parks without asking the busy pool for a view
+    assert.equal(router.queue?.depth, 1);
+    router.markPrefillDone('a');
+    assert.equal(outcomes.length, 3);
+    assert.match(outcomes[2]!, /^c: AllWorkersBusyError$/);
+  });
+
   it('refuses a negative threshold', () => {
     assert.throws(() => queued({ threshold: -1 }), /threshold must be a number ≥ 0/);
   });

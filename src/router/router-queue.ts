@@ -39,7 +39,7 @@ export interface RouterQueueOptions {
   policy?: RouterQueuePolicy;
 }
 
-/** What the queue needs from the router: whether any worker has room, and a request's new tokens. */
+/** What the queue needs from the router: whether some worker has room under `threshold` now. */
 export interface RouterQueueHost {
   hasRoom(threshold: number): boolean;
 }

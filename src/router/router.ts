@@ -350,8 +350,14 @@ export class Router {
   /** Its prompt less the longest prefix any worker caches (or is about to): wspt's measure of its work. */
   private newTokensOf(input: RouteInput): number {
     if (this.tokensPerBlock === undefined || this.pool.size === 0) return input.tokenIds.length;
+    let views: WorkerView[];
+    try {
+      views = this.inspect(input);
+    } catch {
+      return input.tokenIds.length; // every candidate busy or excluded: routing will say so; order by its prompt
+    }
     let overlap = 0;
-    for (const view of this.inspect(input)) overlap = Math.max(overlap, view.overlapBlocks);
+    for (const view of views) overlap = Math.max(overlap, view.overlapBlocks);
     return input.tokenIds.length - overlap * this.tokensPerBlock;
   }
 
