@@ -5,13 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { asWorkerId } from '../protocols/ids.ts';
+import { asRequestId, asWorkerId, type WorkerId } from '../protocols/ids.ts';
 import { NoWorkersError } from './errors.ts';
 import { LeastLoadedPolicy } from './policies/least-loaded.ts';
 import { RoundRobinPolicy } from './policies/round-robin.ts';
 import type { RouteResult } from './router.ts';
 import type { RouterQueueOptions } from './router-queue.ts';
-import { BS, routerWith, storedEvent, tokens } from './testing/router-kit.ts';
+import { BS, routerWith, sequenceHashes, storedEvent, tokens } from './testing/router-kit.ts';
 
 /** Two workers of 64-token steps behind a router queue; `routed` lists requests in the order they went. */
 function queued(queue: RouterQueueOptions | undefined, budget: number | null = 64) {
@@ -178,6 +178,29 @@ describe('router queue', () => {
     router.markPrefillDone('a');
     assert.equal(outcomes.length, 3);
     assert.match(outcomes[2]!, /^c: AllWorkersBusyError$/);
+  });
+
+  it("another frontend's prefill counts as backlog (replica sync), and its first token releases a waiting request", () => {
+    const { router, ids, offer, routed } = queued({ threshold: 0 });
+    const peer = (requestId: string, workerId: WorkerId) => ({
+      requestId: asRequestId(requestId),
+      workerId,
+    });
+    // The other replica has a prompt prefilling on each worker.
+    for (const [i, workerId] of ids.entries()) {
+      const blockHashes = sequenceHashes(tokens(90_000 + 1000 * i, 4 * BS));
+      router.applyPeerChange('fe-2', {
+        kind: 'add',
+        ...peer(`p${i}`, workerId),
+        blockHashes,
+        isl: 4 * BS,
+        overlapBlocks: 0,
+      });
+    }
+    assert.equal(offer('mine', 0, 100), false);
+    router.applyPeerChange('fe-2', { kind: 'prefill_done', ...peer('p1', ids[1]!) });
+    assert.deepEqual(order(routed), ['mine']);
+    assert.equal(routed[0]!.workerId, ids[1]);
   });
 
   it('refuses a negative threshold', () => {

@@ -15,7 +15,7 @@
  * published its budget is never busy, as in Dynamo.
  *
  * Order among the waiting requests (`policy`):
- *   - `fcfs`: arrival order (Dynamo's default). Bounds every request's wait; the best tail.
+ *   - `fcfs`: arrival order (Dynamo's default). No request is overtaken, so none starves.
  *   - `wspt`: fewest new tokens first (Smith's rule with equal weights): its prompt less the longest prefix
  *     any worker caches, computed when it parks. Minimises the mean wait of what is parked together, as
  *     shortest-job-first does; a long prompt can wait behind a stream of short ones.
