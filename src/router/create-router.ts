@@ -2,6 +2,7 @@
  * The frontend's one call: CLI flags → a ready Router.
  *   --router random|round-robin|prefix-hash|least-loaded|kv|kv-approx|./my-policy.ts
  *   --kv-overlap-score-weight 1.0     --router-temperature 0     --busy-threshold (frontend: 0.95)
+ *   --router-queue-threshold F --router-queue-policy fcfs|wspt (the router queue; off when unset)
  */
 import { createPolicy, DEFAULT_ROUTER_POLICY } from './policy-factory.ts';
 import { Router, type RouterOptions } from './router.ts';
