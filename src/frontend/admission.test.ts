@@ -110,6 +110,16 @@ function assertServed(reply: Reply): void {
   assert.equal(reply.body.usage?.completion_tokens, MAX_TOKENS);
 }
 
+/** Every reply is a full 200, and nothing is left in flight. */
+async function assertAllServed(fe: FrontendHandle, replies: readonly Reply[]): Promise<void> {
+  assert.deepEqual(
+    replies.map((r) => r.status),
+    replies.map(() => 200),
+  );
+  for (const reply of replies) assertServed(reply);
+  await assertNothingLeft(fe);
+}
+
 async function assertNothingLeft(fe: FrontendHandle): Promise<void> {
   const health = (await (await fetch(`${fe.url}/health`)).json()) as HealthReply;
   assert.equal(health.requests.in_flight, 0);
@@ -144,12 +154,7 @@ test('a burst past the queue bound: 429 + Retry-After in OpenAI shape, the rest 
 test('requests within the queue bound all wait their turn and are served; none is lost', async () => {
   const fe = await frontend({ maxQueuedRequests: 100 });
   const replies = await burst(fe.url, 40);
-  assert.deepEqual(
-    replies.map((r) => r.status),
-    replies.map(() => 200),
-  );
-  for (const reply of replies) assertServed(reply);
-  await assertNothingLeft(fe);
+  await assertAllServed(fe, replies);
 });
 
 test('with the router queue in front (--router-queue-threshold 0, wspt): a burst is served in full, none lost', async () => {
@@ -158,12 +163,7 @@ test('with the router queue in front (--router-queue-threshold 0, wspt): a burst
     router: { router: 'round-robin', queue: { threshold: 0, policy: 'wspt' } },
   });
   const replies = await burst(fe.url, 30);
-  assert.deepEqual(
-    replies.map((r) => r.status),
-    replies.map(() => 200),
-  );
-  for (const reply of replies) assertServed(reply);
-  await assertNothingLeft(fe);
+  await assertAllServed(fe, replies);
   const metrics = await (await fetch(`${fe.url}/metrics`)).text();
   assert.equal(metricValue(metrics, 'dynamo_frontend_router_queued_requests'), 0);
 });

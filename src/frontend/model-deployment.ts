@@ -136,9 +136,9 @@ export class ModelDeployment implements ServedModel {
         rejected: (reason) => metrics.admissionRejected(this.name, reason),
       },
     });
-    if (metrics) {
-      router.queue?.onDepth((depth) => metrics.setRouterQueued(this.name, depth));
-      if (router.queue) metrics.setRouterQueued(this.name, 0);
+    if (metrics && router.queue) {
+      router.queue.onDepth((depth) => metrics.setRouterQueued(this.name, depth));
+      metrics.setRouterQueued(this.name, 0);
     }
     this.engine = new RoutedEngine({
       info: {

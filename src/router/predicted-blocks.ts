@@ -23,6 +23,7 @@
  */
 
 import type { RequestId, SequenceHash, WorkerId } from '../protocols/ids.ts';
+import type { KvCacheEvent } from '../protocols/kv-events.ts';
 import { BlockRefCounts } from './block-ref-counts.ts';
 import { HashHalves } from './hash-halves.ts';
 
@@ -122,6 +123,18 @@ export class PredictedBlocks {
   /** Whether any block is predicted on `workerId` (a cheap guard before walking). */
   hasAny(workerId: WorkerId): boolean {
     return this.live > 0 && (this.workers.get(workerId)?.count ?? 0) > 0;
+  }
+
+  /**
+   * A KV event from `workerId`: the blocks a `stored` event adds are confirmed. The hashes (BigInt) are parsed
+   * only when something is predicted there: the common case is nothing.
+   */
+  confirmStored(workerId: WorkerId, event: KvCacheEvent): void {
+    if (event.data.type !== 'stored' || !this.hasAny(workerId)) return;
+    this.confirm(
+      workerId,
+      event.data.blocks.map((b) => BigInt(b.blockHash) as SequenceHash),
+    );
   }
 
   /** Events from `workerId` stored these blocks: the indexer knows them now. */

@@ -13,6 +13,7 @@
  * frontend's (`frontend/replica-sync.ts`).
  */
 import type { RequestId, SequenceHash, WorkerId } from '../protocols/ids.ts';
+import type { ActiveSequences } from './active-sequences.ts';
 
 /** One step of a router's in-flight ledger, as published to the other replicas. */
 export type SequenceChange =
@@ -135,5 +136,55 @@ export class PeerRequests {
     }
     for (const key of out) this.since.delete(key);
     return out;
+  }
+}
+
+/** What applying another replica's change touches in a router: its in-flight ledger and its pool. */
+export interface PeerChangeTarget {
+  active: ActiveSequences;
+  hasWorker(workerId: WorkerId): boolean;
+  /** Tokens per block of the router's hashes. */
+  blockSize(): number;
+  /** A peer's request ended normally: its unconfirmed blocks stay predicted a while, as for our own. */
+  retirePredictions(key: RequestId): void;
+}
+
+/**
+ * Apply another router replica's (`replicaId`) ledger step to `target`'s ledger, under the peer's key
+ * (`peerRequestKey`); first drop peer requests past their TTL. Returns false when the change was ignored (a
+ * worker the router does not know, a request it never saw added).
+ */
+export function applyPeerChangeTo(
+  peers: PeerRequests,
+  target: PeerChangeTarget,
+  replicaId: string,
+  change: SequenceChange,
+): boolean {
+  const { active } = target;
+  for (const key of peers.expired()) active.finish(key);
+  const key = peerRequestKey(replicaId, change.requestId);
+  switch (change.kind) {
+    case 'add':
+      if (!target.hasWorker(change.workerId)) return false;
+      active.add(
+        key,
+        change.workerId,
+        change.blockHashes,
+        change.isl,
+        target.blockSize(),
+        change.overlapBlocks,
+      );
+      peers.add(key);
+      return true;
+    case 'prefill_done':
+      if (!peers.has(key)) return false;
+      active.markPrefillDone(key);
+      return true;
+    case 'free':
+      if (!peers.has(key)) return false;
+      if (change.outcome === 'done') target.retirePredictions(key);
+      active.finish(key);
+      peers.delete(key);
+      return true;
   }
 }

@@ -14,7 +14,7 @@
  *   route → markPrefillDone → finishRequest   ← the frontend, per request
  *   quarantine                    ← the frontend, when a worker refused a connection or dropped a stream
  */
-import type { RequestId, SequenceHash, WorkerId } from '../protocols/ids.ts';
+import type { RequestId, WorkerId } from '../protocols/ids.ts';
 import type { KvCacheEvent, LoadMetrics } from '../protocols/kv-events.ts';
 import type { KvSnapshot } from '../protocols/router.ts';
 import { computeBlockHashes } from '../tokens/block-hash.ts';
@@ -25,7 +25,12 @@ import { PolicyDecisionError, RouterConfigError } from './errors.ts';
 import { HashHalves } from './hash-halves.ts';
 import { type EventOutcome, KvIndexer } from './kv-indexer.ts';
 import { PredictedBlocks } from './predicted-blocks.ts';
-import { PeerRequests, peerRequestKey, type SequenceChange } from './replica-sync.ts';
+import {
+  applyPeerChangeTo,
+  type PeerChangeTarget,
+  PeerRequests,
+  type SequenceChange,
+} from './replica-sync.ts';
 import type { RouteInput, RouteResult, RouterOptions } from './router-options.ts';
 import { RouterQueue } from './router-queue.ts';
 import type { RouteRequest, RoutingPolicy, WorkerInfo, WorkerView } from './types.ts';
@@ -57,6 +62,8 @@ export class Router {
   private readonly log: Logger;
   /** Requests of other router replicas counted in `active` (replica sync). */
   private readonly peers: PeerRequests;
+  /** What a peer's change touches here (`applyPeerChangeTo`). */
+  private readonly peerTarget: PeerChangeTarget;
   private sequenceListener: ((change: SequenceChange) => void) | undefined;
 
   constructor(options: RouterOptions) {
@@ -71,6 +78,12 @@ export class Router {
     this.explainAlways = options.explainAlways ?? false;
     this.log = options.logger ?? getLogger('router');
     this.peers = new PeerRequests(options.peerRequestTtlMs ?? 600_000, options.now ?? Date.now);
+    this.peerTarget = {
+      active: this.active,
+      hasWorker: (workerId) => this.pool.has(workerId),
+      blockSize: () => this.tokensPerBlock!,
+      retirePredictions: (key) => this.retirePredictions(key),
+    };
     this.views = new WorkerViews({
       indexer: this.indexer,
       active: this.active,
@@ -101,34 +114,10 @@ export class Router {
    * worker this router does not know, a request it never saw added).
    */
   applyPeerChange(replicaId: string, change: SequenceChange): boolean {
-    for (const key of this.peers.expired()) this.active.finish(key);
-    const key = peerRequestKey(replicaId, change.requestId);
-    switch (change.kind) {
-      case 'add':
-        if (!this.pool.has(change.workerId)) return false;
-        this.active.add(
-          key,
-          change.workerId,
-          change.blockHashes,
-          change.isl,
-          this.tokensPerBlock!,
-          change.overlapBlocks,
-        );
-        this.peers.add(key);
-        return true;
-      case 'prefill_done':
-        if (!this.peers.has(key)) return false;
-        this.active.markPrefillDone(key);
-        this.queue?.drain();
-        return true;
-      case 'free':
-        if (!this.peers.has(key)) return false;
-        if (change.outcome === 'done') this.retirePredictions(key);
-        this.active.finish(key);
-        this.peers.delete(key);
-        this.queue?.drain();
-        return true;
-    }
+    const applied = applyPeerChangeTo(this.peers, this.peerTarget, replicaId, change);
+    // A peer's prompt done or request ended can leave a worker room for a request waiting here.
+    if (applied && change.kind !== 'add') this.queue?.drain();
+    return applied;
   }
 
   get blockSize(): number | undefined {
@@ -223,11 +212,7 @@ export class Router {
   applyKvEvent(workerId: WorkerId, event: KvCacheEvent): EventOutcome | 'unknown-worker' {
     if (!this.pool.has(workerId)) return 'unknown-worker';
     const outcome = this.indexer.applyEvent(workerId, event);
-    // Parse the hashes (BigInt) only when something is predicted there: the common case is nothing.
-    const predicted = this.predicted;
-    if (predicted?.hasAny(workerId) && event.data.type === 'stored' && outcome !== 'duplicate') {
-      predicted.confirm(workerId, storedHashes(event));
-    }
+    if (outcome !== 'duplicate') this.predicted?.confirmStored(workerId, event);
     this.policy.onKvEvent?.(workerId, event);
     return outcome;
   }
@@ -236,10 +221,7 @@ export class Router {
   applySnapshot(snapshot: KvSnapshot): void {
     if (!this.pool.has(snapshot.workerId)) return;
     this.indexer.applySnapshot(snapshot.workerId, snapshot.lastEventId, snapshot.events);
-    if (!this.predicted?.hasAny(snapshot.workerId)) return;
-    for (const event of snapshot.events) {
-      if (event.data.type === 'stored') this.predicted.confirm(snapshot.workerId, storedHashes(event));
-    }
+    for (const event of snapshot.events) this.predicted?.confirmStored(snapshot.workerId, event);
   }
 
   /**
@@ -349,16 +331,15 @@ export class Router {
 
   /** Its prompt less the longest prefix any worker caches (or is about to): wspt's measure of its work. */
   private newTokensOf(input: RouteInput): number {
-    if (this.tokensPerBlock === undefined || this.pool.size === 0) return input.tokenIds.length;
     let views: WorkerView[];
     try {
       views = this.inspect(input);
     } catch {
-      return input.tokenIds.length; // every candidate busy or excluded: routing will say so; order by its prompt
+      return input.tokenIds.length; // no candidate (none left, all busy): routing will say so; order by its prompt
     }
     let overlap = 0;
     for (const view of views) overlap = Math.max(overlap, view.overlapBlocks);
-    return input.tokenIds.length - overlap * this.tokensPerBlock;
+    return input.tokenIds.length - overlap * this.tokensPerBlock!; // set: the pool has a member
   }
 
   /** The request's first token arrived: its prompt is no longer queued prefill work. */
@@ -429,10 +410,4 @@ export class Router {
 function offeredView(views: readonly WorkerView[], workerId: WorkerId): WorkerView | undefined {
   for (const view of views) if (view.workerId === workerId) return view;
   return undefined;
-}
-
-/** The sequence hashes a `stored` event adds, in the router's numeric form. */
-function storedHashes(event: KvCacheEvent): SequenceHash[] {
-  if (event.data.type !== 'stored') return [];
-  return event.data.blocks.map((b) => BigInt(b.blockHash) as SequenceHash);
 }

@@ -20,13 +20,19 @@ function dhw(args: string[]): Promise<{ code: number; stdout: string; stderr: st
   });
 }
 
+/** The first `requests` lines of the repo's Mooncake trace, written to `name` in the test's folder. */
+function traceHead(name: string, requests: number): string {
+  const trace = join(dir, name);
+  const lines = readFileSync(traceFile('mooncake_synthetic_trace.jsonl'), 'utf8').split('\n');
+  writeFileSync(trace, lines.slice(0, requests).join('\n'));
+  return trace;
+}
+
 describe('dhw replay', () => {
   it('replays the first 200 Mooncake requests with two policies and prints JSON last', {
     timeout: 120_000,
   }, async () => {
-    const trace = join(dir, 'head.jsonl');
-    const lines = readFileSync(traceFile('mooncake_synthetic_trace.jsonl'), 'utf8').split('\n');
-    writeFileSync(trace, lines.slice(0, 200).join('\n'));
+    const trace = traceHead('head.jsonl', 200);
     const svg = join(dir, 'replay.svg');
     const { code, stdout, stderr } = await dhw([
       'replay',
@@ -68,9 +74,7 @@ describe('dhw replay', () => {
   it('holds requests in the router queue with --router-queue-threshold and names it in the JSON config', {
     timeout: 120_000,
   }, async () => {
-    const trace = join(dir, 'head-queue.jsonl');
-    const lines = readFileSync(traceFile('mooncake_synthetic_trace.jsonl'), 'utf8').split('\n');
-    writeFileSync(trace, lines.slice(0, 100).join('\n'));
+    const trace = traceHead('head-queue.jsonl', 100);
     const { code, stdout, stderr } = await dhw([
       'replay',
       trace,
@@ -109,9 +113,7 @@ describe('dhw replay', () => {
   it('replays the Mooncake head disaggregated: --prefill-workers 2 --decode-workers 6 --json keeps runs[]', {
     timeout: 120_000,
   }, async () => {
-    const trace = join(dir, 'head40.jsonl');
-    const lines = readFileSync(traceFile('mooncake_synthetic_trace.jsonl'), 'utf8').split('\n');
-    writeFileSync(trace, lines.slice(0, 40).join('\n'));
+    const trace = traceHead('head40.jsonl', 40);
     const { code, stdout, stderr } = await dhw([
       'replay',
       trace,
